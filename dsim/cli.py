@@ -1,0 +1,96 @@
+"""The ``dsim`` command: a thin typer layer over the API with one error boundary.
+
+Exit codes: 0 ok; 1 the simulation failed; 2 the scenario or the command line is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dsim.errors import DsimError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="dsim: a discrete-event simulator of the Docker architecture.")
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ScenarioArg = Annotated[Path, typer.Argument(help="scenario YAML file", show_default=False)]
+
+
+@contextmanager
+def error_boundary() -> Iterator[None]:
+    """DsimError -> its one line on stderr and its exit code; anything else -> exit 1 with the cause."""
+    try:
+        yield
+    except DsimError as err:
+        err_console.print(f"dsim: error: {err}", markup=False)
+        raise typer.Exit(err.exit_code) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as err:  # the one place that turns a surprise into a one-line failure
+        err_console.print(f"dsim: error: simulation failed: {type(err).__name__}: {err}", markup=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory [default: results/<name>]")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print summary.json to stdout, nothing else")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    charts: Annotated[bool, typer.Option(help="write charts/*.png")] = True,
+) -> None:
+    """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv and charts; print the summary."""
+    with error_boundary():
+        from dsim.api import load_scenario, simulate
+        from dsim.reports.outputs import summary_json, write_outputs
+
+        resolved = load_scenario(scenario)
+        result = simulate(resolved, seed=seed)
+        summary = result.summary()
+        directory = out if out is not None else Path("results") / resolved.scenario.name
+        write_outputs(result, directory, summary)
+        if charts:
+            from dsim.reports.charts import write_charts
+
+            write_charts(result, directory)
+        if json_output:
+            sys.stdout.write(summary_json(summary))
+        elif not quiet:
+            from dsim.reports.table import summary_tables
+
+            console = Console(highlight=False)
+            console.print(summary_tables(summary))
+            console.print(f"results in {directory}/")
+
+
+@app.command()
+def validate(scenario: ScenarioArg) -> None:
+    """Check SCENARIO without running it."""
+    with error_boundary():
+        from dsim.api import load_scenario
+
+        resolved = load_scenario(scenario)
+        jobs = sum(resolved.job_counts.values())
+        typer.echo(f"{scenario}: ok ({len(resolved.hosts)} hosts, {len(resolved.registries)} registries, "
+                   f"{len(resolved.images)} images, {jobs} jobs)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format (for editor autocompletion)."""
+    from dsim.scenarios.model import Scenario
+
+    typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,146 @@
+"""A client session: runs one job's steps as Engine API calls, the way the docker CLI sequences them.
+
+Each step first waits at the daemon's API front (``queue``), then the operation runs; the client marks
+the phase of each operation (pull, create, start, run) as a span so the outputs can attribute time.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from dsim.components.container import Container, ContainerSpec
+from dsim.components.daemon import ApiError, Daemon
+from dsim.recorder import JobEnd, Recorder
+from dsim.scenarios.model import CreateStep, RunStep, Step
+from dsim.scenarios.resolve import normalise
+
+
+class JobFailed(Exception):
+    """A step failed; the message is what the docker CLI would print."""
+
+
+class Client:
+    """One job's docker CLI on one host."""
+
+    def __init__(self, env: simpy.Environment, daemon: Daemon, recorder: Recorder, rng: random.Random,
+                 job: int, workload: str) -> None:
+        self.env = env
+        self.daemon = daemon
+        self.recorder = recorder
+        self.rng = rng
+        self.job = job
+        self.workload = workload
+        self.containers: dict[str, Container] = {}
+        self.last: Container | None = None
+
+    def run(self, steps: list[Step], arrival: float, on_end: Callable[[], None]) -> Generator[Any, Any, None]:
+        """Run every step in order; the first failure ends the job with Docker's message."""
+        status, error = "completed", ""
+        try:
+            for step in steps:
+                yield from self._step(step)
+        except JobFailed as failure:
+            status, error = "failed", str(failure)
+        host = self.daemon.host
+        self.recorder.span("job", self.workload, arrival, self.env.now, host=host, job=self.job, status=status)
+        self.recorder.job_end(JobEnd(self.job, self.workload, host, arrival, self.env.now, status, error))
+        on_end()
+
+    def _phase(self, kind: str, subject: str, start: float) -> None:
+        self.recorder.span(kind, subject, start, self.env.now, host=self.daemon.host, job=self.job)
+
+    def _step(self, step: Step) -> Generator[Any, Any, None]:
+        try:
+            if step.pull is not None:
+                yield from self._pull(normalise(step.pull))
+            elif step.run is not None:
+                yield from self._run(step.run)
+            elif step.create is not None:
+                yield from self._create(self._spec(step.create))
+            elif step.start is not None:
+                container = self._container(step.start.container)
+                yield from self._start(container)
+            elif step.stop is not None:
+                container = self._container(step.stop.container)
+                began = yield from self._api("stop")
+                yield from self.daemon.stop(container, step.stop.timeout, job=self.job)
+                self._phase("stop", container.name, began)
+            elif step.rm is not None:
+                container = self._container(step.rm.container)
+                yield from self._api("rm")
+                self.daemon.remove(container, job=self.job)
+            elif step.ps is not None:
+                yield from self._api("ps")
+            elif step.sleep is not None:
+                yield self.env.timeout(step.sleep.sample(self.rng))
+        except ApiError as err:
+            raise JobFailed(f"Error response from daemon: {err}") from None
+
+    def _api(self, call: str) -> Generator[Any, Any, float]:
+        """Wait for a daemon worker; returns the time the worker took the call (end of the queue phase)."""
+        arrived = self.env.now
+        wait = yield from self.daemon.api(call, job=self.job)
+        return arrived + wait
+
+    def _pull(self, ref: str) -> Generator[Any, Any, None]:
+        began = yield from self._api("pull")
+        yield from self.daemon.pull(ref, job=self.job)
+        self._phase("pull", ref, began)
+
+    def _spec(self, step: RunStep | CreateStep) -> ContainerSpec:
+        duration = step.duration.sample(self.rng)
+        stop_time = step.stop_time.sample(self.rng) if isinstance(step, RunStep) else 0.0
+        if isinstance(step, RunStep) and step.detach and step.duration.is_constant and step.duration.mean == 0:
+            duration = math.inf  # `docker run -d` of a server: runs until stopped
+        return ContainerSpec(normalise(step.image), step.name, step.cpus, step.memory, tuple(step.ports),
+                             duration, stop_time)
+
+    def _create(self, spec: ContainerSpec) -> Generator[Any, Any, Container]:
+        """POST create; on 404 the CLI prints 'Unable to find image ... locally', pulls, creates again."""
+        began = yield from self._api("create")
+        try:
+            container = yield from self.daemon.create(spec, job=self.job)
+        except ApiError as err:
+            if err.status != 404:
+                raise
+            self._phase("create", spec.image, began)
+            self.recorder.span("cli", f"Unable to find image '{spec.image}' locally", self.env.now, self.env.now,
+                               host=self.daemon.host, job=self.job)
+            yield from self._pull(spec.image)
+            began = yield from self._api("create")
+            container = yield from self.daemon.create(spec, job=self.job)
+        self._phase("create", container.name, began)
+        self.containers[container.name] = container
+        self.last = container
+        return container
+
+    def _start(self, container: Container) -> Generator[Any, Any, None]:
+        began = yield from self._api("start")
+        yield from self.daemon.start(container, job=self.job)
+        self._phase("start", container.name, began)
+
+    def _run(self, step: RunStep) -> Generator[Any, Any, None]:
+        container = yield from self._create(self._spec(step))
+        yield from self._start(container)
+        if step.detach:
+            return
+        started = self.env.now
+        exit_code = yield from self.daemon.wait(container)
+        self._phase("run", container.name, started)
+        if exit_code != 0:
+            raise JobFailed(f"container {container.name} exited with code {exit_code}")
+
+    def _container(self, name: str | None) -> Container:
+        if name is None:
+            if self.last is None:
+                raise JobFailed("no container: this job has not created one")
+            return self.last
+        container = self.containers.get(name) or self.daemon.containers.get(name)
+        if container is None:
+            raise JobFailed(f"Error response from daemon: No such container: {name}")
+        return container

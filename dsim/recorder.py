@@ -1,0 +1,55 @@
+"""Spans and job outcomes, emitted by components through this narrow interface and nothing else.
+
+Components call ``span()`` when an activity ends and ``job_end()`` when a job ends; every figure in the
+outputs (phases, bytes, hit ratios, utilisation) is derived from these records by ``dsim.result``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One modelled activity: ``kind`` (download, unpack, api, pull, ...) of ``subject`` on ``host``."""
+
+    kind: str
+    subject: str
+    host: str
+    start: float
+    end: float
+    job: int
+    attrs: dict[str, Any]
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnd:
+    job: int
+    workload: str
+    host: str
+    arrival: float
+    end: float
+    status: str  # completed | failed
+    error: str
+
+
+@dataclass
+class Recorder:
+    """Collects spans and job outcomes; ``keep_spans=False`` keeps only what the summary needs."""
+
+    keep_spans: bool = True
+    spans: list[Span] = field(default_factory=list)
+    jobs: list[JobEnd] = field(default_factory=list)
+
+    def span(self, kind: str, subject: str, start: float, end: float, *, host: str = "", job: int = -1,
+             **attrs: Any) -> None:
+        if self.keep_spans:
+            self.spans.append(Span(kind, subject, host, start, end, job, attrs))
+
+    def job_end(self, record: JobEnd) -> None:
+        self.jobs.append(record)

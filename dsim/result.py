@@ -1,0 +1,166 @@
+"""SimResult: what a run produced (spans and job outcomes) and every figure derived from them.
+
+Phase samples are the durations of the spans of that kind (one per operation: each pull, each create,
+each start, each run); ``queue`` samples are each API call's wait for a daemon worker; ``job`` samples
+are each ended job's arrival-to-end time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from dsim.recorder import JobEnd, Span
+
+PHASES = ("queue", "pull", "build", "push", "create", "start", "run")
+JOB_COLUMNS = ("job", "workload", "host", "arrival_s", "end_s", "status", "queue_s", "pull_s", "build_s", "push_s",
+               "create_s", "start_s", "run_s", "error")
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (NumPy's default), q in [0, 100]."""
+    if not sorted_values:
+        return 0.0
+    position = (len(sorted_values) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def describe(values: list[float]) -> dict[str, float | int]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"count": 0, "mean_s": 0.0, "p50_s": 0.0, "p95_s": 0.0, "p99_s": 0.0, "max_s": 0.0}
+    return {
+        "count": len(ordered),
+        "mean_s": _r(sum(ordered) / len(ordered)),
+        "p50_s": _r(percentile(ordered, 50)),
+        "p95_s": _r(percentile(ordered, 95)),
+        "p99_s": _r(percentile(ordered, 99)),
+        "max_s": _r(ordered[-1]),
+    }
+
+
+def _r(value: float) -> float:
+    return round(value, 6)
+
+
+@dataclass(frozen=True)
+class HostStats:
+    cpu_util: float
+    peak_memory_bytes: float
+    disk_used_bytes: float
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job: int
+    workload: str
+    host: str
+    arrival_s: float
+    end_s: float
+    status: str
+    phases: dict[str, float]
+    error: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.arrival_s
+
+
+@dataclass
+class SimResult:
+    scenario: str
+    seed: int
+    spans: list[Span]
+    job_ends: list[JobEnd]
+    expected_jobs: int
+    registries: tuple[str, ...]
+    hosts: dict[str, HostStats]
+    events: int
+    wall_s: float
+    makespan_s: float
+    horizon_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def spans_of(self, kind: str) -> list[Span]:
+        return self._by_kind.get(kind, [])
+
+    @cached_property
+    def _by_kind(self) -> dict[str, list[Span]]:
+        grouped: dict[str, list[Span]] = defaultdict(list)
+        for span in self.spans:
+            grouped[span.kind].append(span)
+        return dict(grouped)
+
+    @cached_property
+    def jobs(self) -> list[JobRecord]:
+        """One record per ended job, in job order, with its time per phase summed from its spans."""
+        per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(PHASES, 0.0))
+        for span in self.spans_of("api"):
+            per_job[span.job]["queue"] += span.attrs["queue"]
+        for phase in PHASES[1:]:
+            for span in self.spans_of(phase):
+                per_job[span.job][phase] += span.duration
+        return [
+            JobRecord(end.job, end.workload, end.host, end.arrival, end.end, end.status,
+                      dict(per_job[end.job]), end.error)
+            for end in sorted(self.job_ends, key=lambda e: e.job)
+        ]
+
+    def phase_samples(self, phase: str) -> list[float]:
+        if phase == "queue":
+            return [span.attrs["queue"] for span in self.spans_of("api")]
+        if phase == "job":
+            return [end.end - end.arrival for end in self.job_ends]
+        return [span.duration for span in self.spans_of(phase)]
+
+    def summary(self) -> dict[str, Any]:
+        """summary.json (DESIGN.md "Outputs"): keys may be added, never renamed."""
+        statuses = [end.status for end in self.job_ends]
+        requests: dict[str, list[Span]] = defaultdict(list)
+        for span in self.spans_of("request"):
+            requests[span.attrs["registry"]].append(span)
+        sent: dict[str, float] = defaultdict(float)
+        for span in self.spans_of("download"):
+            sent[span.attrs["registry"]] += span.attrs["bytes"]
+        layer_status = [span.attrs["status"] for span in self.spans_of("pull_layer")]
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "makespan_s": _r(self.makespan_s),
+            "events": self.events,
+            "wall_s": round(self.wall_s, 3),
+            "jobs": {
+                "total": self.expected_jobs,
+                "completed": statuses.count("completed"),
+                "failed": statuses.count("failed"),
+                "unfinished": self.expected_jobs - len(statuses),
+            },
+            "phases": {phase: describe(self.phase_samples(phase)) for phase in (*PHASES, "job")},
+            "registries": {
+                name: {
+                    "bytes_sent": round(sent[name]),
+                    "requests": len(requests[name]),
+                    "rejected_429": sum(1 for span in requests[name] if span.attrs["status"] == 429),
+                }
+                for name in self.registries
+            },
+            "cache": {
+                "layer_hits": layer_status.count("Already exists"),
+                "layer_misses": layer_status.count("Pull complete"),
+                "build_steps_cached": 0,
+                "build_steps_run": 0,
+            },
+            "hosts": {
+                name: {
+                    "cpu_util": round(stats.cpu_util, 6),
+                    "peak_memory_bytes": round(stats.peak_memory_bytes),
+                    "disk_used_bytes": round(stats.disk_used_bytes),
+                }
+                for name, stats in self.hosts.items()
+            },
+        }

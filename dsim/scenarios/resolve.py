@@ -1,0 +1,274 @@
+"""From a validated Scenario to what the world is built from: hosts expanded, image references
+normalised, layers given digests and chain IDs, every cross-reference checked before time 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from dsim.scenarios.catalog import catalog, lookup
+from dsim.scenarios.model import (
+    Burst,
+    Every,
+    HostGroup,
+    Image,
+    Poisson,
+    RateLimit,
+    Registry,
+    Scenario,
+    Times,
+    Workload,
+    layer_uncompressed,
+)
+
+Path = tuple[str | int, ...]
+
+#: Beyond these a scenario would not fit this machine's memory or time; refused before the run.
+MAX_HOSTS = 100_000
+MAX_JOBS = 2_000_000
+MAX_FLOW_LAYERS = 10_000
+
+HUB = "hub"
+#: Docker Hub as dsim's default registry: token auth (Bearer realm), anonymous pull limit of 100 manifest
+#: GETs per 6 h per client address (docker-facts.md: Registries), blobs from a CDN (egress rarely binds).
+DOCKER_HUB = Registry(bandwidth=1.25e9 * 4, latency=0.05, auth="token", rate_limit=RateLimit(pulls=100, per=6 * 3600))
+PLACEMENT_POLICIES = ("round-robin", "least-loaded", "random")
+
+
+class ReferenceProblem(Exception):
+    """A cross-reference that does not resolve; the loader adds file, line and column from ``path``."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    index: int
+    digest: str
+    chain_id: str
+    size: float
+    uncompressed: float
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    ref: str
+    registry: str
+    repository: str
+    tag: str
+    layers: tuple[LayerInfo, ...]
+    compression: str
+    manifest_digest: str
+
+    @property
+    def size(self) -> float:
+        return sum(layer.size for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    name: str
+    group: str
+    spec: HostGroup
+
+
+@dataclass(frozen=True)
+class Resolved:
+    scenario: Scenario
+    registries: dict[str, Registry]
+    images: dict[str, ImageInfo]
+    hosts: tuple[HostInfo, ...]
+    groups: dict[str, tuple[str, ...]]
+    job_counts: dict[str, int] = field(default_factory=dict)
+
+
+def sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """(repository, tag) of a reference; the tag defaults to ``latest``; a registry port is not a tag."""
+    ref = ref.strip()
+    if "@" in ref:
+        ref = ref.split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        return ref[:colon], ref[colon + 1 :]
+    return ref, "latest"
+
+
+def normalise(ref: str) -> str:
+    """``nginx``, ``docker.io/library/nginx`` -> ``nginx:latest``, as the docker CLI normalises names."""
+    repo, tag = split_ref(ref)
+    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
+        if repo.startswith(prefix):
+            repo = repo[len(prefix) :]
+    if repo.startswith("library/"):
+        repo = repo[len("library/") :]
+    return f"{repo}:{tag}"
+
+
+def chain_ids(digests: list[str]) -> list[str]:
+    """OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + ' ' + DiffID(Ln))."""
+    chains: list[str] = []
+    for digest in digests:
+        chains.append(digest if not chains else sha256(f"{chains[-1]} {digest}"))
+    return chains
+
+
+def _registries(scenario: Scenario) -> dict[str, Registry]:
+    registries = dict(scenario.registries)
+    registries.setdefault(HUB, DOCKER_HUB)
+    return registries
+
+
+def _image_registry(ref: str, image: Image | None, registries: dict[str, Registry]) -> str:
+    if image is not None and image.registry is not None:
+        return image.registry
+    first = ref.split("/", 1)[0]
+    return first if "/" in ref and first in registries else HUB
+
+
+def _resolve_images(scenario: Scenario, registries: dict[str, Registry], used: dict[str, Path]) -> dict[str, ImageInfo]:
+    declared = {normalise(ref): (ref, image) for ref, image in scenario.images.items()}
+    for norm, (ref, image) in declared.items():
+        if image.registry is not None and image.registry not in registries:
+            raise ReferenceProblem(("images", ref, "registry"), _unknown("registry", image.registry, registries))
+    resolved: dict[str, ImageInfo] = {}
+
+    def resolve(norm: str, path: Path, trail: tuple[str, ...]) -> ImageInfo:
+        if norm in resolved:
+            return resolved[norm]
+        if norm in trail:
+            cycle = " -> ".join((*trail[trail.index(norm):], norm))
+            raise ReferenceProblem(path, f"'from' cycle: {cycle}")
+        if norm in declared:
+            written, image = declared[norm]
+            info = _declared_image(norm, written, image, registries, resolve, trail)
+        else:
+            built_in = lookup(norm)
+            if built_in is None:
+                known = sorted({*(r for r, _ in declared.values()), *catalog()})
+                raise ReferenceProblem(path, f"unknown image '{norm}' (define it under images:, or use one of: "
+                                             f"{', '.join(known)})")
+            repo, tag = split_ref(norm)
+            digests = [layer.digest for layer in built_in.layers]
+            layers = tuple(
+                LayerInfo(i, layer.digest, chain, layer.size, layer.uncompressed)
+                for i, (layer, chain) in enumerate(zip(built_in.layers, chain_ids(digests), strict=True))
+            )
+            info = ImageInfo(norm, HUB, repo, tag, layers, "gzip", built_in.manifest_digest)
+        resolved[norm] = info
+        return info
+
+    for norm, (written, _) in declared.items():
+        resolve(norm, ("images", written), ())
+    for norm, path in used.items():
+        resolve(norm, path, ())
+    return resolved
+
+
+def _declared_image(norm, written, image, registries, resolve, trail) -> ImageInfo:  # type: ignore[no-untyped-def]
+    base_layers: tuple[LayerInfo, ...] = ()
+    if image.from_ is not None:
+        base_layers = resolve(normalise(image.from_), ("images", written, "from"), (*trail, norm)).layers
+    own = [sha256(f"{norm}\x00{i}\x00{layer.size}") for i, layer in enumerate(image.layers)]
+    digests = [layer.digest for layer in base_layers] + own
+    chains = chain_ids(digests)
+    layers = list(base_layers)
+    for i, layer in enumerate(image.layers):
+        index = len(base_layers) + i
+        uncompressed = layer_uncompressed(layer, image.compression)
+        layers.append(LayerInfo(index, own[i], chains[index], layer.size, uncompressed))
+    repo, tag = split_ref(norm)
+    registry = _image_registry(written, image, registries)
+    return ImageInfo(norm, registry, repo, tag, tuple(layers), image.compression, sha256(f"manifest {norm} {chains}"))
+
+
+def _unknown(kind: str, name: str, known: dict[str, object] | tuple[str, ...]) -> str:
+    import difflib
+
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(names) or 'none'})"
+    return f"unknown {kind} '{name}'{hint}"
+
+
+def _expand_hosts(scenario: Scenario) -> tuple[tuple[HostInfo, ...], dict[str, tuple[str, ...]]]:
+    total = sum(group.count for group in scenario.hosts.values())
+    if total > MAX_HOSTS:
+        raise ReferenceProblem(("hosts",), f"{total} hosts is over dsim's limit of {MAX_HOSTS:,} per scenario")
+    hosts: list[HostInfo] = []
+    groups: dict[str, tuple[str, ...]] = {}
+    for group, spec in scenario.hosts.items():
+        names = (group,) if spec.count == 1 else tuple(f"{group}-{i}" for i in range(1, spec.count + 1))
+        groups[group] = names
+        hosts.extend(HostInfo(name, group, spec) for name in names)
+    seen: set[str] = set()
+    for host in hosts:
+        if host.name in seen or host.name in scenario.registries:
+            raise ReferenceProblem(("hosts", host.group), f"host name '{host.name}' is used twice")
+        seen.add(host.name)
+    return tuple(hosts), groups
+
+
+def job_count(workload: Workload) -> int:
+    arrival = workload.arrival
+    if isinstance(arrival, Burst):
+        return arrival.burst
+    if isinstance(arrival, Poisson | Every):
+        return arrival.count
+    assert isinstance(arrival, Times)
+    return len(arrival.times)
+
+
+def _used_images(scenario: Scenario) -> dict[str, Path]:
+    """Every image a host preloads or a step names, with where it was written."""
+    used: dict[str, Path] = {}
+    for group, spec in scenario.hosts.items():
+        for i, ref in enumerate(spec.preloaded):
+            used.setdefault(normalise(ref), ("hosts", group, "preloaded", i))
+    for name, workload in scenario.workloads.items():
+        for i, step in enumerate(workload.steps):
+            ref = step.pull or (step.run.image if step.run else None) or (step.create.image if step.create else None)
+            if ref is not None:
+                used.setdefault(normalise(ref), ("workloads", name, "steps", i, step.kind))
+    return used
+
+
+def _check_workloads(scenario: Scenario, hosts: tuple[HostInfo, ...], groups: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    names = {host.name for host in hosts}
+    counts: dict[str, int] = {}
+    for name, workload in scenario.workloads.items():
+        placement = workload.placement
+        if placement not in PLACEMENT_POLICIES and placement not in groups and placement not in names:
+            choices = (*PLACEMENT_POLICIES, *groups, *(n for n in names if n not in groups))
+            raise ReferenceProblem(("workloads", name, "placement"), _unknown("placement", placement, choices))
+        counts[name] = job_count(workload)
+    total = sum(counts.values())
+    if total > MAX_JOBS:
+        raise ReferenceProblem(("workloads",), f"{total:,} jobs is over dsim's limit of {MAX_JOBS:,} per scenario")
+    return counts
+
+
+def _check_links(scenario: Scenario, registries: dict[str, Registry], groups: dict[str, tuple[str, ...]]) -> None:
+    if scenario.network is None:
+        return
+    for i, link in enumerate(scenario.network.links):
+        if link.a == link.b:
+            raise ReferenceProblem(("network", "links", i), f"a link joins '{link.a}' to itself")
+
+
+def resolve(scenario: Scenario) -> Resolved:
+    """Check every reference and expand the scenario; raises ReferenceProblem naming the field path."""
+    registries = _registries(scenario)
+    hosts, groups = _expand_hosts(scenario)
+    counts = _check_workloads(scenario, hosts, groups)
+    _check_links(scenario, registries, groups)
+    images = _resolve_images(scenario, registries, _used_images(scenario))
+    return Resolved(scenario, registries, images, hosts, groups, counts)

@@ -1,0 +1,199 @@
+"""Builds the simulated world from a resolved scenario, wires its components, runs it, returns SimResult.
+
+This is the one place that knows every component: each gets what it needs through its constructor and
+its own random stream derived from (seed, component name).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import time
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import networkx as nx
+import simpy
+
+from dsim.components.client import Client
+from dsim.components.daemon import Daemon
+from dsim.components.host import Kernel
+from dsim.components.image_store import ImageStore
+from dsim.components.network import Network
+from dsim.components.registry import RegistryServer
+from dsim.recorder import Recorder
+from dsim.result import HostStats, SimResult
+from dsim.rng import stream
+from dsim.scenarios.model import Burst, Every, Poisson, Times, Workload
+from dsim.scenarios.resolve import ReferenceProblem, Resolved
+
+SWITCH = "switch"
+
+
+def build_graph(resolved: Resolved) -> nx.Graph:
+    """The topology: one switch by default; else ``network.links`` with host groups expanded per host.
+
+    A registry's ``bandwidth`` caps its first link (its egress); a host's ``nic`` caps each of its links.
+    """
+    graph = nx.Graph()
+    scenario = resolved.scenario
+    nics = {host.name: host.spec.nic for host in resolved.hosts}
+    if scenario.network is None:
+        graph.add_node(SWITCH)
+        for name, registry in resolved.registries.items():
+            graph.add_edge(name, SWITCH, capacity=registry.bandwidth, latency=0.0)
+        for host in resolved.hosts:
+            graph.add_edge(host.name, SWITCH, capacity=host.spec.nic, latency=0.0)
+        return graph
+    capped: set[str] = set()
+    for link in scenario.network.links:
+        for a in resolved.groups.get(link.a, (link.a,)):
+            for b in resolved.groups.get(link.b, (link.b,)):
+                capacity = link.bandwidth
+                for end in (a, b):
+                    if end in nics:
+                        capacity = min(capacity, nics[end])
+                    elif end in resolved.registries and end not in capped:
+                        capacity = min(capacity, resolved.registries[end].bandwidth)
+                        capped.add(end)
+                graph.add_edge(a, b, capacity=capacity, latency=link.latency)
+    return graph
+
+
+def check_reachable(resolved: Resolved, graph: nx.Graph) -> None:
+    """Every host must reach every registry its images come from, before time 0."""
+    component = {node: i for i, nodes in enumerate(nx.connected_components(graph)) for node in nodes}
+    needed = sorted({image.registry for image in resolved.images.values()})
+    for host in resolved.hosts:
+        for registry in needed:
+            if host.name not in component or registry not in component or component[host.name] != component[registry]:
+                raise ReferenceProblem(("network", "links"),
+                                       f"no network path from host '{host.name}' to registry '{registry}'")
+
+
+class World:
+    """Every component of one simulation, built and wired before time 0."""
+
+    def __init__(self, resolved: Resolved, *, seed: int | None = None, keep_spans: bool = True) -> None:
+        self.resolved = resolved
+        self.seed = resolved.scenario.seed if seed is None else seed
+        self.env = simpy.Environment()
+        self.recorder = Recorder(keep_spans=keep_spans)
+        graph = build_graph(resolved)
+        check_reachable(resolved, graph)
+        self.network = Network(self.env, graph)
+        self.registries = {
+            name: RegistryServer(self.env, name, spec, self.network, self.recorder)
+            for name, spec in resolved.registries.items()
+        }
+        self.kernels: dict[str, Kernel] = {}
+        self.daemons: dict[str, Daemon] = {}
+        for host in resolved.hosts:
+            kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory, self.recorder)
+            store = ImageStore(self.env, host.spec.disk)
+            for ref in host.spec.preloaded:
+                from dsim.scenarios.resolve import normalise
+
+                store.preload(resolved.images[normalise(ref)])
+            self.kernels[host.name] = kernel
+            self.daemons[host.name] = Daemon(self.env, host, kernel, store, self.registries, resolved.images,
+                                             self.recorder, stream(self.seed, f"daemon/{host.name}"))
+        self.active: dict[str, int] = {host.name: 0 for host in resolved.hosts}
+        self._job_ids = itertools.count(1)
+        for name, workload in resolved.scenario.workloads.items():
+            self.env.process(self._arrivals(name, workload))
+
+    # ------------------------------------------------------------ workloads
+
+    def _arrival_times(self, name: str, workload: Workload) -> Iterator[float]:
+        arrival = workload.arrival
+        if isinstance(arrival, Burst):
+            yield from itertools.repeat(arrival.at, arrival.burst)
+        elif isinstance(arrival, Every):
+            yield from (arrival.at + k * arrival.every for k in range(arrival.count))
+        elif isinstance(arrival, Poisson):
+            rng = stream(self.seed, f"arrivals/{name}")
+            t = arrival.at
+            for _ in range(arrival.count):
+                t += rng.expovariate(arrival.rate)
+                yield t
+        else:
+            assert isinstance(arrival, Times)
+            yield from sorted(arrival.times)
+
+    def _placement(self, name: str, workload: Workload) -> Callable[[], str]:
+        """A function picking the host for the next job of this workload."""
+        groups = self.resolved.groups
+        policy = workload.placement
+        every = tuple(host.name for host in self.resolved.hosts)
+        if policy in groups:
+            candidates = groups[policy]
+        elif policy in self.active:
+            candidates = (policy,)
+        else:
+            candidates = every
+        if policy == "random":
+            rng = stream(self.seed, f"placement/{name}")
+            return lambda: candidates[rng.randrange(len(candidates))]
+        if policy == "least-loaded":
+            return lambda: min(candidates, key=lambda h: self.active[h])  # ties: first in scenario order
+        cycle = itertools.cycle(candidates)
+        return lambda: next(cycle)
+
+    def _arrivals(self, name: str, workload: Workload) -> Generator[Any, Any, None]:
+        place = self._placement(name, workload)
+        for at in self._arrival_times(name, workload):
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            job = next(self._job_ids)
+            host = place()
+            self.active[host] += 1
+            client = Client(self.env, self.daemons[host], self.recorder, stream(self.seed, f"client/{job}"),
+                            job, name)
+
+            def done(host: str = host) -> None:
+                self.active[host] -= 1
+
+            self.env.process(client.run(workload.steps, self.env.now, done))
+
+    # ------------------------------------------------------------ run
+
+    def run(self) -> SimResult:
+        until = self.resolved.scenario.until
+        started = time.perf_counter()
+        self.env.run(until=until)
+        wall = time.perf_counter() - started
+        horizon = self.env.now
+        # SimPy numbers every scheduled event; those still queued at the horizon were not processed.
+        events = next(self.env._eid) - len(self.env._queue)  # type: ignore[attr-defined]
+        makespan = max((job.end for job in self.recorder.jobs), default=0.0)
+        hosts = {
+            name: HostStats(
+                cpu_util=self.kernels[name].cpu_utilisation(makespan if makespan > 0 else horizon),
+                peak_memory_bytes=self.kernels[name].peak_memory,
+                disk_used_bytes=daemon.store.disk_used,
+            )
+            for name, daemon in self.daemons.items()
+        }
+        return SimResult(
+            scenario=self.resolved.scenario.name,
+            seed=self.seed,
+            spans=self.recorder.spans,
+            job_ends=self.recorder.jobs,
+            expected_jobs=sum(self.resolved.job_counts.values()),
+            registries=tuple(self.registries),
+            hosts=hosts,
+            events=events,
+            wall_s=wall,
+            makespan_s=makespan,
+            horizon_s=horizon if not math.isinf(horizon) else makespan,
+        )
+
+
+def simulate(resolved: Resolved, *, seed: int | None = None, keep_spans: bool = True) -> SimResult:
+    """Build the world for ``resolved`` and run it to the end (or ``until``)."""
+    return World(resolved, seed=seed, keep_spans=keep_spans).run()
+
+
+__all__ = ["World", "simulate", "build_graph", "random"]

@@ -1,0 +1,17 @@
+"""Shared test helpers: build scenarios from text and run them."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from dsim.api import load_scenario_text, simulate
+from dsim.result import SimResult
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def run_text(text: str, *, seed: int | None = None) -> SimResult:
+    """Simulate a scenario written inline (dedented)."""
+    return simulate(load_scenario_text(textwrap.dedent(text)), seed=seed)
