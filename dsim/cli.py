@@ -5,40 +5,22 @@ Exit codes: 0 ok; 1 the simulation failed; 2 the scenario or the command line is
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from dsim.errors import DsimError
+from dsim.cli_support import ScenarioArg, error_boundary
+
+#: Feature modules that add their own commands: each has ``register(app: typer.Typer) -> None``.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="dsim: a discrete-event simulator of the Docker architecture.")
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ScenarioArg = Annotated[Path, typer.Argument(help="scenario YAML file", show_default=False)]
-
-
-@contextmanager
-def error_boundary() -> Iterator[None]:
-    """DsimError -> its one line on stderr and its exit code; anything else -> exit 1 with the cause."""
-    try:
-        yield
-    except DsimError as err:
-        err_console.print(f"dsim: error: {err}", markup=False)
-        raise typer.Exit(err.exit_code) from None
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as err:  # the one place that turns a surprise into a one-line failure
-        err_console.print(f"dsim: error: simulation failed: {type(err).__name__}: {err}", markup=False)
-        raise typer.Exit(1) from None
-
-
 @app.command()
 def run(
     scenario: ScenarioArg,
@@ -90,6 +72,14 @@ def schema() -> None:
     from dsim.scenarios.model import Scenario
 
     typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
+
+
+def _register_commands() -> None:
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -127,7 +127,9 @@ class SimResult:
         sent: dict[str, float] = defaultdict(float)
         for span in self.spans_of("download"):
             sent[span.attrs["registry"]] += span.attrs["bytes"]
-        layer_status = [span.attrs["status"] for span in self.spans_of("pull_layer")]
+        layers = self.spans_of("pull_layer")
+        hits = sum(1 for span in layers if span.attrs["status"] == "Already exists")
+        shared = sum(1 for span in layers if span.attrs.get("shared"))
         return {
             "scenario": self.scenario,
             "seed": self.seed,
@@ -150,8 +152,9 @@ class SimResult:
                 for name in self.registries
             },
             "cache": {
-                "layer_hits": layer_status.count("Already exists"),
-                "layer_misses": layer_status.count("Pull complete"),
+                "layer_hits": hits,
+                "layer_misses": len(layers) - hits - shared,
+                "layer_shared": shared,
                 "build_steps_cached": 0,
                 "build_steps_run": 0,
             },

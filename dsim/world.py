@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from dsim.recorder import Recorder
 from dsim.result import HostStats, SimResult
 from dsim.rng import stream
 from dsim.scenarios.model import Burst, Every, Poisson, Times, Workload
-from dsim.scenarios.resolve import ReferenceProblem, Resolved
+from dsim.scenarios.resolve import ReferenceProblem, Resolved, normalise
 
 SWITCH = "switch"
 
@@ -93,12 +92,14 @@ class World:
             kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory, self.recorder)
             store = ImageStore(self.env, host.spec.disk)
             for ref in host.spec.preloaded:
-                from dsim.scenarios.resolve import normalise
-
                 store.preload(resolved.images[normalise(ref)])
             self.kernels[host.name] = kernel
-            self.daemons[host.name] = Daemon(self.env, host, kernel, store, self.registries, resolved.images,
-                                             self.recorder, stream(self.seed, f"daemon/{host.name}"))
+            self.daemons[host.name] = Daemon(
+                self.env, host, kernel, store, self.registries, resolved.images, self.recorder,
+                stream(self.seed, f"daemon/{host.name}"),
+                puller_rng=stream(self.seed, f"puller/{host.name}"),
+                runtime_rng=stream(self.seed, f"runtime/{host.name}"),
+            )
         self.active: dict[str, int] = {host.name: 0 for host in resolved.hosts}
         self._job_ids = itertools.count(1)
         for name, workload in resolved.scenario.workloads.items():
@@ -166,7 +167,7 @@ class World:
         wall = time.perf_counter() - started
         horizon = self.env.now
         # SimPy numbers every scheduled event; those still queued at the horizon were not processed.
-        events = next(self.env._eid) - len(self.env._queue)  # type: ignore[attr-defined]
+        events = next(self.env._eid) - len(self.env._queue)
         makespan = max((job.end for job in self.recorder.jobs), default=0.0)
         hosts = {
             name: HostStats(
@@ -196,4 +197,3 @@ def simulate(resolved: Resolved, *, seed: int | None = None, keep_spans: bool = 
     return World(resolved, seed=seed, keep_spans=keep_spans).run()
 
 
-__all__ = ["World", "simulate", "build_graph", "random"]

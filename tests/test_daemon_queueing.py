@@ -25,10 +25,11 @@ def test_erlang_c_formula_by_hand() -> None:
     assert erlang_c_wait(150, 100, 2) == pytest.approx(4.5 / 7 / 50)
 
 
-@pytest.mark.parametrize(("lam", "c"), [(150.0, 2), (300.0, 4)])
+@pytest.mark.parametrize(("lam", "c"), [(120.0, 2), (240.0, 4)])
 def test_mean_queue_wait_matches_erlang_c(lam: float, c: int) -> None:
-    """Mean over 6 seeds of 20,000 calls each; tolerance 6% (the estimate's relative standard error
-    at rho = 0.75 with these run lengths is about 2-3%)."""
+    """rho = 0.6. Mean over 10 seeds of 20,000 calls each; tolerance 7.5%: one run's mean wait has a
+    relative sd of about 6% (c=2) and 8% (c=4), measured over 16 seeds, so the 10-seed mean's standard
+    error is 2-2.5% and the tolerance is 3 standard errors."""
     mu = 100.0
     text = f"""
     name: mmc
@@ -36,8 +37,8 @@ def test_mean_queue_wait_matches_erlang_c(lam: float, c: int) -> None:
     workloads: {{w: {{arrival: {{rate: {lam}/s, count: 20000}}, steps: [{{ps: {{}}}}]}}}}
     """
     waits = []
-    for seed in range(6):
+    for seed in range(10):
         samples = run_text(text, seed=seed).phase_samples("queue")
         waits.append(sum(samples) / len(samples))
     mean_wait = sum(waits) / len(waits)
-    assert mean_wait == pytest.approx(erlang_c_wait(lam, mu, c), rel=0.06)
+    assert mean_wait == pytest.approx(erlang_c_wait(lam, mu, c), rel=0.075)

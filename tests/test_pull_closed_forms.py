@@ -108,4 +108,10 @@ def test_from_shares_base_layers_by_digest() -> None:
     result = run_text(text)
     summary = result.summary()
     assert summary["registries"]["reg"]["bytes_sent"] == 50_000_000
-    assert summary["cache"] == {"layer_hits": 1, "layer_misses": 1, "build_steps_cached": 0, "build_steps_run": 0}
+    assert summary["cache"]["layer_hits"] == 1 and summary["cache"]["layer_misses"] == 1
+
+
+def test_concurrent_pulls_share_downloads_and_count_them_as_shared() -> None:
+    text = scenario(layers="[10MB, 10MB]").replace("arrival: {burst: 1}", "arrival: {burst: 4}")
+    cache = run_text(text).summary()["cache"]
+    assert (cache["layer_hits"], cache["layer_misses"], cache["layer_shared"]) == (0, 2, 6)

@@ -14,7 +14,8 @@ from typing import Any
 import simpy
 
 from dsim.components.container import Container, ContainerSpec
-from dsim.components.daemon import ApiError, Daemon
+from dsim.components.daemon import Daemon
+from dsim.components.errors import ApiError
 from dsim.recorder import JobEnd, Recorder
 from dsim.scenarios.model import CreateStep, RunStep, Step
 from dsim.scenarios.resolve import normalise
@@ -68,12 +69,12 @@ class Client:
             elif step.stop is not None:
                 container = self._container(step.stop.container)
                 began = yield from self._api("stop")
-                yield from self.daemon.stop(container, step.stop.timeout, job=self.job)
+                yield from self.daemon.runtime.stop(container, step.stop.timeout, job=self.job)
                 self._phase("stop", container.name, began)
             elif step.rm is not None:
                 container = self._container(step.rm.container)
                 yield from self._api("rm")
-                self.daemon.remove(container, job=self.job)
+                self.daemon.runtime.remove(container, job=self.job)
             elif step.ps is not None:
                 yield from self._api("ps")
             elif step.sleep is not None:
@@ -89,7 +90,7 @@ class Client:
 
     def _pull(self, ref: str) -> Generator[Any, Any, None]:
         began = yield from self._api("pull")
-        yield from self.daemon.pull(ref, job=self.job)
+        yield from self.daemon.puller.pull(ref, job=self.job)
         self._phase("pull", ref, began)
 
     def _spec(self, step: RunStep | CreateStep) -> ContainerSpec:
@@ -104,7 +105,7 @@ class Client:
         """POST create; on 404 the CLI prints 'Unable to find image ... locally', pulls, creates again."""
         began = yield from self._api("create")
         try:
-            container = yield from self.daemon.create(spec, job=self.job)
+            container = yield from self.daemon.runtime.create(spec, job=self.job)
         except ApiError as err:
             if err.status != 404:
                 raise
@@ -113,7 +114,7 @@ class Client:
                                host=self.daemon.host, job=self.job)
             yield from self._pull(spec.image)
             began = yield from self._api("create")
-            container = yield from self.daemon.create(spec, job=self.job)
+            container = yield from self.daemon.runtime.create(spec, job=self.job)
         self._phase("create", container.name, began)
         self.containers[container.name] = container
         self.last = container
@@ -121,7 +122,7 @@ class Client:
 
     def _start(self, container: Container) -> Generator[Any, Any, None]:
         began = yield from self._api("start")
-        yield from self.daemon.start(container, job=self.job)
+        yield from self.daemon.runtime.start(container, job=self.job)
         self._phase("start", container.name, began)
 
     def _run(self, step: RunStep) -> Generator[Any, Any, None]:
@@ -130,7 +131,7 @@ class Client:
         if step.detach:
             return
         started = self.env.now
-        exit_code = yield from self.daemon.wait(container)
+        exit_code = yield from self.daemon.runtime.wait(container)
         self._phase("run", container.name, started)
         if exit_code != 0:
             raise JobFailed(f"container {container.name} exited with code {exit_code}")
@@ -140,7 +141,7 @@ class Client:
             if self.last is None:
                 raise JobFailed("no container: this job has not created one")
             return self.last
-        container = self.containers.get(name) or self.daemon.containers.get(name)
+        container = self.containers.get(name) or self.daemon.runtime.containers.get(name)
         if container is None:
             raise JobFailed(f"Error response from daemon: No such container: {name}")
         return container

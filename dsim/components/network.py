@@ -559,10 +559,7 @@ class Network:
             if c.dead:
                 continue
             g = c.grp
-            if g is not None:
-                clock = g.clock + g.rate * (now - g.t) + c.off
-            else:
-                clock = c.clock + c.rate * (now - c.t)
+            clock = g.clock + g.rate * (now - g.t) + c.off if g is not None else c.clock + c.rate * (now - c.t)
             if c.capped:
                 if g is not None:
                     c.gver += 1

@@ -18,7 +18,8 @@ def summary_tables(summary: dict[str, Any]) -> Group:
     head.add_row("makespan", format_duration(summary["makespan_s"]))
     head.add_row("events", f"{summary['events']:,} in {summary['wall_s']:.2f}s wall")
     cache = summary["cache"]
-    head.add_row("layers", f"{cache['layer_hits']} already present, {cache['layer_misses']} pulled")
+    head.add_row("layers", f"{cache['layer_hits']} already present, {cache['layer_misses']} downloaded, "
+                           f"{cache['layer_shared']} shared with a concurrent pull")
     phases = Table(title="Phases (simulated seconds)")
     for column in ("phase", "count", "mean", "p50", "p95", "p99", "max"):
         phases.add_column(column, justify="left" if column == "phase" else "right")

@@ -5,6 +5,7 @@ normalised, layers given digests and chain IDs, every cross-reference checked be
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dsim.scenarios.catalog import catalog, lookup
@@ -17,6 +18,7 @@ from dsim.scenarios.model import (
     RateLimit,
     Registry,
     Scenario,
+    Step,
     Times,
     Workload,
     layer_uncompressed,
@@ -136,7 +138,7 @@ def _image_registry(ref: str, image: Image | None, registries: dict[str, Registr
 
 def _resolve_images(scenario: Scenario, registries: dict[str, Registry], used: dict[str, Path]) -> dict[str, ImageInfo]:
     declared = {normalise(ref): (ref, image) for ref, image in scenario.images.items()}
-    for norm, (ref, image) in declared.items():
+    for ref, image in declared.values():
         if image.registry is not None and image.registry not in registries:
             raise ReferenceProblem(("images", ref, "registry"), _unknown("registry", image.registry, registries))
     resolved: dict[str, ImageInfo] = {}
@@ -190,7 +192,7 @@ def _declared_image(norm, written, image, registries, resolve, trail) -> ImageIn
     return ImageInfo(norm, registry, repo, tag, tuple(layers), image.compression, sha256(f"manifest {norm} {chains}"))
 
 
-def _unknown(kind: str, name: str, known: dict[str, object] | tuple[str, ...]) -> str:
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     import difflib
 
     names = list(known)
@@ -227,6 +229,17 @@ def job_count(workload: Workload) -> int:
     return len(arrival.times)
 
 
+def step_image(step: Step) -> str | None:
+    """The image a step names, if any."""
+    if step.pull is not None:
+        return step.pull
+    if step.run is not None:
+        return step.run.image
+    if step.create is not None:
+        return step.create.image
+    return None
+
+
 def _used_images(scenario: Scenario) -> dict[str, Path]:
     """Every image a host preloads or a step names, with where it was written."""
     used: dict[str, Path] = {}
@@ -235,13 +248,15 @@ def _used_images(scenario: Scenario) -> dict[str, Path]:
             used.setdefault(normalise(ref), ("hosts", group, "preloaded", i))
     for name, workload in scenario.workloads.items():
         for i, step in enumerate(workload.steps):
-            ref = step.pull or (step.run.image if step.run else None) or (step.create.image if step.create else None)
-            if ref is not None:
-                used.setdefault(normalise(ref), ("workloads", name, "steps", i, step.kind))
+            image = step_image(step)
+            if image is not None:
+                used.setdefault(normalise(image), ("workloads", name, "steps", i, step.kind))
     return used
 
 
-def _check_workloads(scenario: Scenario, hosts: tuple[HostInfo, ...], groups: dict[str, tuple[str, ...]]) -> dict[str, int]:
+def _check_workloads(
+    scenario: Scenario, hosts: tuple[HostInfo, ...], groups: dict[str, tuple[str, ...]]
+) -> dict[str, int]:
     names = {host.name for host in hosts}
     counts: dict[str, int] = {}
     for name, workload in scenario.workloads.items():
@@ -271,4 +286,6 @@ def resolve(scenario: Scenario) -> Resolved:
     counts = _check_workloads(scenario, hosts, groups)
     _check_links(scenario, registries, groups)
     images = _resolve_images(scenario, registries, _used_images(scenario))
+    if HUB not in scenario.registries and all(image.registry != HUB for image in images.values()):
+        del registries[HUB]  # the default Docker Hub only appears when something comes from it
     return Resolved(scenario, registries, images, hosts, groups, counts)
