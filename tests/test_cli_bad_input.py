@@ -166,3 +166,13 @@ def test_missing_required_section(tmp_path: Path, key: str) -> None:
         skipping = False
         kept.append(line)
     check(tmp_path, "".join(kept), "x.yaml", key)
+
+
+def test_failure_inside_the_simulation_exits_1_with_one_line(tmp_path: Path) -> None:
+    """A link of zero bandwidth cannot carry the blob: the run stops with a one-line cause."""
+    path = tmp_path / "x.yaml"
+    path.write_text(GOOD.replace("reg: {bandwidth: 1Gbps}", "reg: {bandwidth: 0Gbps}"))
+    result = runner.invoke(app, ["run", str(path), "--quiet", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message and message.startswith("dsim: error:"), message
