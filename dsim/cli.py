@@ -67,10 +67,17 @@ def validate(scenario: ScenarioArg) -> None:
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    markdown: Annotated[bool, typer.Option("--markdown", help="print the reference as Markdown tables")] = False,
+) -> None:
     """Print the JSON Schema of the scenario format (for editor autocompletion)."""
     from dsim.scenarios.model import Scenario
 
+    if markdown:
+        from dsim.scenarios.reference import markdown as reference
+
+        typer.echo(reference(Scenario), nl=False)
+        return
     typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
 
 

@@ -16,8 +16,6 @@ ScenarioArg = Annotated[Path, typer.Argument(help="scenario YAML file", show_def
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-ScenarioArg = Annotated[Path, typer.Argument(help="scenario YAML file", show_default=False)]
-
 
 @contextmanager
 def error_boundary() -> Iterator[None]:
