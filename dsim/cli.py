@@ -17,7 +17,7 @@ from rich.console import Console
 from dsim.cli_support import ScenarioArg, error_boundary
 
 #: Feature modules that add their own commands: each has ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("dsim.sweep.commands",)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="dsim: a discrete-event simulator of the Docker architecture.")
@@ -29,13 +29,16 @@ def run(
     json_output: Annotated[bool, typer.Option("--json", help="print summary.json to stdout, nothing else")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
     charts: Annotated[bool, typer.Option(help="write charts/*.png")] = True,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="PATH=VALUE",
+        help="override a scenario field (repeatable), e.g. --set hosts.runner.count=40")] = None,
 ) -> None:
     """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv and charts; print the summary."""
     with error_boundary():
         from dsim.api import load_scenario, simulate
         from dsim.reports.outputs import summary_json, write_outputs
 
-        resolved = load_scenario(scenario)
+        resolved = load_scenario(scenario, overrides=set_ or ())
         result = simulate(resolved, seed=seed)
         summary = result.summary()
         directory = out if out is not None else Path("results") / resolved.scenario.name
@@ -55,12 +58,16 @@ def run(
 
 
 @app.command()
-def validate(scenario: ScenarioArg) -> None:
+def validate(
+    scenario: ScenarioArg,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="PATH=VALUE", help="override a scenario field (repeatable), as for run")] = None,
+) -> None:
     """Check SCENARIO without running it."""
     with error_boundary():
         from dsim.api import load_scenario
 
-        resolved = load_scenario(scenario)
+        resolved = load_scenario(scenario, overrides=set_ or ())
         jobs = sum(resolved.job_counts.values())
         typer.echo(f"{scenario}: ok ({len(resolved.hosts)} hosts, {len(resolved.registries)} registries, "
                    f"{len(resolved.images)} images, {jobs} jobs)")

@@ -15,9 +15,9 @@ from typing import Any
 
 from dsim.recorder import JobEnd, Span
 
-PHASES = ("queue", "pull", "build", "push", "create", "start", "run")
+PHASES = ("queue", "pull", "build", "push", "create", "start", "run", "health")
 JOB_COLUMNS = ("job", "workload", "host", "arrival_s", "end_s", "status", "queue_s", "pull_s", "build_s", "push_s",
-               "create_s", "start_s", "run_s", "error")
+               "create_s", "start_s", "run_s", "health_s", "error")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -53,6 +53,7 @@ class HostStats:
     cpu_util: float
     peak_memory_bytes: float
     disk_used_bytes: float
+    peak_page_cache_bytes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,39 @@ class SimResult:
             return [end.end - end.arrival for end in self.job_ends]
         return [span.duration for span in self.spans_of(phase)]
 
+    def peak_running(self) -> dict[str, int]:
+        """Per host, the most container processes (or VMs) running at once, from the ``process`` spans."""
+        edges: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        for span in self.spans_of("process"):
+            edges[span.host] += [(span.start, 1), (span.end, -1)]
+        peaks: dict[str, int] = {}
+        for host, points in edges.items():
+            running = peak = 0
+            for _, step in sorted(points):  # at equal times an end (-1) sorts before a start (+1)
+                running += step
+                peak = max(peak, running)
+            peaks[host] = peak
+        return peaks
+
+    def _containers_summary(self) -> dict[str, Any]:
+        """Runs of container processes, restarts, OOM kills and exit codes, from the ``process`` spans."""
+        runs = self.spans_of("process")
+        ended = [span for span in runs if span.attrs.get("status") == "exited"]
+        codes: dict[str, int] = defaultdict(int)
+        for span in ended:
+            codes[str(span.attrs["exit_code"])] += 1
+        return {
+            "runs": len(runs),
+            "restarts": sum(1 for span in runs if span.attrs.get("run", 0) > 0),
+            "oom_killed": sum(1 for span in ended if span.attrs.get("oom")),
+            "running_at_end": len(runs) - len(ended),
+            "exit_codes": dict(sorted(codes.items(), key=lambda item: int(item[0]))),
+            "port_conflicts": sum(1 for end in self.job_ends if "port is already allocated" in end.error),
+        }
+
     def summary(self) -> dict[str, Any]:
         """summary.json (DESIGN.md "Outputs"): keys may be added, never renamed."""
+        peak_running = self.peak_running()
         statuses = [end.status for end in self.job_ends]
         requests: dict[str, list[Span]] = defaultdict(list)
         for span in self.spans_of("request"):
@@ -163,7 +195,10 @@ class SimResult:
                     "cpu_util": round(stats.cpu_util, 6),
                     "peak_memory_bytes": round(stats.peak_memory_bytes),
                     "disk_used_bytes": round(stats.disk_used_bytes),
+                    "peak_page_cache_bytes": round(stats.peak_page_cache_bytes),
+                    "peak_containers": peak_running.get(name, 0),
                 }
                 for name, stats in self.hosts.items()
             },
+            "containers": self._containers_summary(),
         }

@@ -89,7 +89,8 @@ class World:
         self.kernels: dict[str, Kernel] = {}
         self.daemons: dict[str, Daemon] = {}
         for host in resolved.hosts:
-            kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory, self.recorder)
+            kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory, self.recorder,
+                            ephemeral_ports=host.spec.ephemeral_ports)
             store = ImageStore(self.env, host.spec.disk)
             for ref in host.spec.preloaded:
                 store.preload(resolved.images[normalise(ref)])
@@ -102,6 +103,10 @@ class World:
             )
         self.active: dict[str, int] = {host.name: 0 for host in resolved.hosts}
         self._job_ids = itertools.count(1)
+        #: fires when every job has ended: the run stops there unless `until` says otherwise, since a
+        #: container with a restart policy may keep restarting after the last job (runtime.py)
+        self._pending_jobs = sum(resolved.job_counts.values())
+        self.all_jobs_ended = self.env.event()
         for name, workload in resolved.scenario.workloads.items():
             self.env.process(self._arrivals(name, workload))
 
@@ -155,6 +160,9 @@ class World:
 
             def done(host: str = host) -> None:
                 self.active[host] -= 1
+                self._pending_jobs -= 1
+                if self._pending_jobs == 0:
+                    self.all_jobs_ended.succeed()
 
             self.env.process(client.run(workload.steps, self.env.now, done))
 
@@ -163,7 +171,16 @@ class World:
     def run(self) -> SimResult:
         until = self.resolved.scenario.until
         started = time.perf_counter()
-        self.env.run(until=until)
+        if until is None and self._pending_jobs > 0:
+            try:
+                self.env.run(until=self.all_jobs_ended)
+            except RuntimeError as err:  # SimPy: no events left before every job ended (some never will)
+                if self.all_jobs_ended.triggered or "No scheduled events left" not in str(err):
+                    raise
+        else:
+            self.env.run(until=until)
+        for daemon in self.daemons.values():
+            daemon.runtime.finish()
         wall = time.perf_counter() - started
         horizon = self.env.now
         # SimPy numbers every scheduled event; those still queued at the horizon were not processed.
@@ -174,6 +191,7 @@ class World:
                 cpu_util=self.kernels[name].cpu_utilisation(makespan if makespan > 0 else horizon),
                 peak_memory_bytes=self.kernels[name].peak_memory,
                 disk_used_bytes=daemon.store.disk_used,
+                peak_page_cache_bytes=self.kernels[name].peak_page_cache,
             )
             for name, daemon in self.daemons.items()
         }

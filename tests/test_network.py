@@ -404,6 +404,16 @@ def test_property_matches_reference_and_conserves_bytes(
 
 @pytest.mark.parametrize("seed", range(6))
 def test_random_two_registry_fleet_matches_reference(seed: int) -> None:
+    two_registry_fleet(seed)
+
+
+def test_cold_solves_match_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no warm-started rounds every solve takes the fallback: uncap everything, fill from scratch.
+    monkeypatch.setattr("dsim.components.network._ROUNDS", 0)
+    two_registry_fleet(1)
+
+
+def two_registry_fleet(seed: int) -> None:
     # Two registries (hub behind an internet link, a mirror on the switch), 15 hosts with NICs from 1 to
     # 40 B/s: NIC links are shared between registries, private caps flip on and off as flows come and go.
     rng = random.Random(seed)
@@ -418,6 +428,19 @@ def test_random_two_registry_fleet_matches_reference(seed: int) -> None:
     checked = Checked(graph(*edges))
     checked.run(flows)
     assert checked.checks == 2 * len(flows)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_many_hosts_on_slack_registry_links_match_reference(seed: int) -> None:
+    # 40 hosts with slow NICs (2-6 B/s) pulling from two fast registries (150, 120 B/s) at once: NICs are
+    # shared and bind, the registry links mostly do not, so they are watched with exact loads (many
+    # buckets on them) and turn tight whenever the arrivals bunch up.
+    rng = random.Random(100 + seed)
+    hosts = [f"h{i}" for i in range(40)]
+    edges = [("hub", "sw", 150.0), ("mirror", "sw", 120.0)] + [("sw", h, rng.choice([2.0, 4.0, 6.0])) for h in hosts]
+    flows = [(round(rng.uniform(0, 30), 1), rng.choice(["hub", "mirror"]), rng.choice(hosts),
+              rng.choice([5.0, 10.0, 20.0]), INF) for _ in range(240)]
+    Checked(graph(*edges)).run(flows)
 
 
 def test_same_calls_give_identical_results() -> None:

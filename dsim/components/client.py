@@ -6,8 +6,8 @@ the phase of each operation (pull, create, start, run) as a span so the outputs 
 
 from __future__ import annotations
 
-import math
 import random
+from collections import Counter
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -76,7 +76,12 @@ class Client:
                 yield from self._api("rm")
                 self.daemon.runtime.remove(container, job=self.job)
             elif step.ps is not None:
-                yield from self._api("ps")
+                began = yield from self._api("ps")
+                listed = self.daemon.runtime.ps(all=step.ps.all)
+                states = dict(sorted(Counter(c.state for c in listed).items()))
+                self.recorder.span("ps", self.daemon.host, began, self.env.now, host=self.daemon.host, job=self.job,
+                                   listed=len(listed), states=states,
+                                   containers=[f"{c.name} {c.status}" for c in listed[:20]])
             elif step.sleep is not None:
                 yield self.env.timeout(step.sleep.sample(self.rng))
         except ApiError as err:
@@ -94,12 +99,16 @@ class Client:
         self._phase("pull", ref, began)
 
     def _spec(self, step: RunStep | CreateStep) -> ContainerSpec:
-        duration = step.duration.sample(self.rng)
-        stop_time = step.stop_time.sample(self.rng) if isinstance(step, RunStep) else 0.0
-        if isinstance(step, RunStep) and step.detach and step.duration.is_constant and step.duration.mean == 0:
-            duration = math.inf  # `docker run -d` of a server: runs until stopped
-        return ContainerSpec(normalise(step.image), step.name, step.cpus, step.memory, tuple(step.ports),
-                             duration, stop_time)
+        """The container's config; its workload's distributions are sampled by the runtime at each run."""
+        return ContainerSpec(
+            normalise(step.image), step.name, step.cpus, step.memory, tuple(step.ports), step.duration,
+            step.stop_time, cpu_time=step.cpu_time, threads=step.threads, memory_usage=step.memory_usage,
+            expose=tuple(step.expose), publish_all=step.publish_all, exit_code=step.exit_code,
+            fail_probability=step.fail_probability, restart=step.restart, healthcheck=step.healthcheck,
+            writes=step.writes, copy_up=step.copy_up, isolation=step.isolation,
+            # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
+            until_stopped=isinstance(step, RunStep) and step.runs_until_stopped,
+        )
 
     def _create(self, spec: ContainerSpec) -> Generator[Any, Any, Container]:
         """POST create; on 404 the CLI prints 'Unable to find image ... locally', pulls, creates again."""
@@ -129,12 +138,17 @@ class Client:
         container = yield from self._create(self._spec(step))
         yield from self._start(container)
         if step.detach:
+            if step.wait:  # like `docker compose up --wait`: until the health check decides
+                status = yield from self.daemon.runtime.wait_health(container)
+                if status != "healthy":
+                    raise JobFailed(f"container {container.name} is {status}")
             return
         started = self.env.now
         exit_code = yield from self.daemon.runtime.wait(container)
         self._phase("run", container.name, started)
         if exit_code != 0:
-            raise JobFailed(f"container {container.name} exited with code {exit_code}")
+            oom = " (OOMKilled)" if container.oom_killed else ""
+            raise JobFailed(f"container {container.name} exited with code {exit_code}{oom}")
 
     def _container(self, name: str | None) -> Container:
         if name is None:

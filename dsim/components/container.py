@@ -1,27 +1,116 @@
-"""A container's state machine: created -> running -> exited, and removed."""
+"""A container: what it was asked for, its state machine, its restart manager and health rules.
+
+States follow moby's: ``created`` -> ``running`` -> ``exited``, with ``restarting`` between runs while
+the restart manager waits its backoff, ``removed`` after ``docker rm``, and ``dead`` when removal failed
+(dsim never fails a removal, so ``dead`` is listed for completeness of ``ps`` only).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import simpy
 
+from dsim.distributions import Distribution
+from dsim.scenarios.model import HealthCheck
 from dsim.scenarios.resolve import ImageInfo
 
-CREATED, RUNNING, EXITED, REMOVED = "created", "running", "exited", "removed"
+CREATED, RUNNING, RESTARTING, EXITED, REMOVED, DEAD = "created", "running", "restarting", "exited", "removed", "dead"
+
+#: Exit code of a process killed by SIGKILL (128 + 9): docker stop past its timeout, and OOM kills.
+SIGKILL_EXIT = 137
+
+#: moby daemon/restartmanager: the first restart waits 100 ms, each further one doubles, capped at 1 min;
+#: a run of at least 10 s resets the wait to 100 ms.
+RESTART_FIRST_DELAY = 0.1
+RESTART_MAX_DELAY = 60.0
+RESTART_RESET_AFTER = 10.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class ContainerSpec:
-    """What ``docker create`` / ``run`` asks for."""
+    """What ``docker create`` / ``run`` asks for; distributions are sampled once per run of the process."""
 
     image: str
     name: str | None
     cpus: float | None
     memory: float | None
     ports: tuple[str, ...]
-    duration: float
-    stop_time: float = 0.0
+    duration: Distribution
+    stop_time: Distribution
+    cpu_time: Distribution | None = None
+    threads: int | None = None
+    memory_usage: Distribution | None = None
+    expose: tuple[str, ...] = ()
+    publish_all: bool = False
+    exit_code: int = 0
+    fail_probability: float = 0.0
+    restart: str = "no"
+    healthcheck: HealthCheck | None = None
+    writes: float = 0.0
+    copy_up: float = 0.0
+    isolation: str = "container"
+    until_stopped: bool = False
+
+    @property
+    def cpu_cap(self) -> float:
+        """Cores the process can keep busy: its --cpus quota, and no more than its runnable threads."""
+        threads = self.threads if self.threads is not None else (math.ceil(self.cpus) if self.cpus else 1)
+        return min(self.cpus, float(threads)) if self.cpus is not None else float(threads)
+
+
+class RestartManager:
+    """moby's restart manager: whether and after which delay an exited container starts again."""
+
+    def __init__(self, policy: str) -> None:
+        name, _, count = policy.partition(":")
+        self.policy = name
+        self.max_retries = int(count) if count else 0  # on-failure without N: no limit (moby: 0 = unlimited)
+        self.restart_count = 0
+        self.delay = 0.0
+        self.cancelled = False
+
+    def should_restart(self, exit_code: int, manually_stopped: bool, ran_for: float) -> tuple[bool, float]:
+        """(restart?, wait before it), as ``ShouldRestart``: the backoff advances on every exit."""
+        if self.policy == "no" or self.cancelled or manually_stopped:
+            return False, 0.0
+        if ran_for >= RESTART_RESET_AFTER:
+            self.delay = 0.0
+        if self.delay == 0.0:
+            self.delay = RESTART_FIRST_DELAY
+        elif self.delay < RESTART_MAX_DELAY:
+            self.delay *= 2
+        self.delay = min(self.delay, RESTART_MAX_DELAY)
+        if self.policy in ("always", "unless-stopped"):
+            restart = True
+        else:  # on-failure[:N]
+            restart = exit_code != 0 and (self.max_retries == 0 or self.restart_count < self.max_retries)
+        if restart:
+            self.restart_count += 1
+        return restart, self.delay
+
+
+def health_timeline(check: HealthCheck, ready: float) -> tuple[float | None, float | None]:
+    """(time to unhealthy, time to healthy) after the process starts, both ``None`` if never.
+
+    moby daemon/health.go: the first probe runs one interval after the start; while the status is
+    ``starting`` and the start period has not passed, probes come every ``start_interval``, else every
+    ``interval``; a probe at or after ``ready`` succeeds (healthy); a failure outside the start period adds
+    to the failing streak and ``retries`` in a row make it unhealthy. Probes are instantaneous here.
+    """
+    t, streak, unhealthy = 0.0, 0, None
+    while True:
+        starting = unhealthy is None
+        t += check.start_interval if (starting and t < check.start_period) else check.interval
+        if t >= ready:
+            return unhealthy, t
+        if not (starting and t < check.start_period):
+            streak += 1
+            if streak >= check.retries and unhealthy is None:
+                unhealthy = t
+                if math.isinf(ready):
+                    return unhealthy, None
 
 
 @dataclass
@@ -30,15 +119,35 @@ class Container:
     name: str
     image: ImageInfo
     spec: ContainerSpec
+    job: int
+    restart_manager: RestartManager
     state: str = CREATED
     exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
     started_at: float | None = None
-    exited: simpy.Event | None = None
+    finished_at: float | None = None
     process: simpy.Process | None = None
+    #: fires at the next exit of the process (``docker wait``, condition next-exit), value the exit code
+    exited: simpy.Event | None = None
+    #: fires when ``docker stop`` asks; its value is the stop timeout
     stop_requested: simpy.Event | None = None
+    #: fires when the kernel's OOM killer picks this container; value "host"
+    kill: simpy.Event | None = None
+    #: fires when the health status is first decided in this run: value "healthy" or "unhealthy"
+    health: simpy.Event | None = None
+    health_status: str = ""
+    manually_stopped: bool = False
+    runs: int = 0
     published: list[str] = field(default_factory=list)
+    memory_charged: float = 0.0
+    layer_written: bool = False
 
     @property
-    def cpu_demand(self) -> float:
-        """CPUs a running container keeps busy: its --cpus, else one core (a wall-time workload)."""
-        return self.spec.cpus if self.spec.cpus is not None else 1.0
+    def status(self) -> str:
+        """``docker ps`` STATUS column, roughly: Up / Restarting (code) / Exited (code) / Created."""
+        if self.state == RUNNING:
+            return "Up" + (f" ({self.health_status})" if self.health_status else "")
+        if self.state in (RESTARTING, EXITED):
+            return f"{self.state.capitalize()} ({self.exit_code})"
+        return self.state.capitalize()

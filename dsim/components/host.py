@@ -1,24 +1,214 @@
-"""The shared kernel of one host: a network-namespace lock, the host port table, CPU and memory in use.
+"""The shared kernel of one host: CPU by processor sharing, memory and its OOM killer, the page cache,
+a network-namespace lock and the host port table.
 
 Containers share it (no guest kernel): every start takes the netns lock briefly, every published port is
-an entry in one table, and CPU and memory reservations add up on one machine.
+an entry in one table, CPU and memory add up on one machine, and containers of one image share its
+files in one page cache. A VM brings its own kernel, but its VMM is still a process on this one.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
 import simpy
 
 from dsim.recorder import Recorder
+
+#: A task finishes when it is this close (relative to the clock's time) to its finish: float error only.
+_FINISH_TOL = 1e-9
 
 
 class PortInUse(Exception):
     """A host port another container already publishes."""
 
 
+class PortsExhausted(Exception):
+    """Every port of the ephemeral range is taken (libnetwork: 'all ports are allocated')."""
+
+
+class CpuTask:
+    """CPU work of one process: ``work`` CPU-seconds at no more than ``cap`` cores; ``done`` fires at the end."""
+
+    __slots__ = ("cap", "work", "done", "mark", "seq", "cls", "cancelled", "started")
+
+    def __init__(self, cap: float, work: float, done: simpy.Event, started: float) -> None:
+        self.cap = cap
+        self.work = work
+        self.done = done
+        self.mark = 0.0
+        self.seq = 0
+        self.cls: _CapClass | None = None
+        self.cancelled = False
+        self.started = started
+
+
+class _CapClass:
+    """Tasks with one cap: the same rate at any moment, so one virtual clock (CPU-seconds per task)."""
+
+    __slots__ = ("cap", "n", "clock", "rate", "heap")
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self.n = 0
+        self.clock = 0.0
+        self.rate = 0.0
+        self.heap: list[tuple[float, int, CpuTask]] = []
+
+
+class CpuScheduler:
+    """Processor sharing of ``cores`` among running tasks, each capped (the CFS quota of ``--cpus``).
+
+    Rates are max-min fair (water-filling): with C cores and tasks capped at c_i, every task gets
+    min(c_i, L) where L solves sum_i min(c_i, L) = C (or every task its cap when they fit). This is the
+    fluid limit of CFS with quotas. Tasks with equal caps share one virtual clock and a heap of finish
+    marks, so a start or an end costs O(k log k) for k distinct caps, plus one rescheduled wake-up:
+    nothing polls.
+    """
+
+    def __init__(self, env: simpy.Environment, cores: float,
+                 on_change: Callable[[float, float, float, int], None] | None = None) -> None:
+        self.env = env
+        self.cores = cores
+        self.classes: dict[float, _CapClass] = {}
+        self.busy = 0.0  # cores in use now
+        self.runnable = 0
+        self._t = env.now
+        self._since = env.now  # start of the current constant-busy interval
+        self._integral = 0.0
+        self._seq = itertools.count()
+        self._version = 0
+        self._on_change = on_change
+        self._shown: tuple[float, int] = (0.0, 0)  # (busy, runnable) of the interval since _since
+
+    # ------------------------------------------------------------------ public
+
+    def run(self, work: float, cap: float) -> CpuTask:
+        """Start ``work`` CPU-seconds at up to ``cap`` cores; the task's ``done`` event fires when it is done."""
+        task = CpuTask(cap, work, self.env.event(), self.env.now)
+        if work <= 0:
+            task.done.succeed(self.env.now)
+            return task
+        self._advance()
+        cls = self.classes.get(cap)
+        if cls is None:
+            cls = self.classes[cap] = _CapClass(cap)
+        task.cls = cls
+        task.mark = cls.clock + work
+        task.seq = next(self._seq)
+        heapq.heappush(cls.heap, (task.mark, task.seq, task))
+        cls.n += 1
+        self.runnable += 1
+        self._resolve()
+        return task
+
+    def cancel(self, task: CpuTask) -> float:
+        """The process ended before its work did (stopped, killed): returns the CPU-seconds it received."""
+        cls = task.cls
+        if cls is None or task.cancelled or task.done.triggered:
+            return task.work if task.done.triggered else 0.0
+        self._advance()
+        received = task.work - (task.mark - cls.clock)
+        task.cancelled = True
+        cls.n -= 1
+        self.runnable -= 1
+        if cls.n == 0:
+            del self.classes[cls.cap]
+        self._resolve()
+        return received
+
+    def close(self) -> None:
+        """At the end of the run: record the interval still open."""
+        if self._on_change is not None and self.busy > 0 and self.env.now > self._since:
+            self._on_change(self._since, self.env.now, self.busy, self.runnable)
+            self._since = self.env.now
+
+    def utilisation(self, horizon: float) -> float:
+        """Mean share of the cores busy over [0, horizon]."""
+        if horizon <= 0 or self.cores <= 0:
+            return 0.0
+        busy = self._integral + self.busy * max(0.0, horizon - self._t)
+        return busy / (self.cores * horizon)
+
+    # ------------------------------------------------------------------ internals
+
+    def _advance(self) -> None:
+        now = self.env.now
+        dt = now - self._t
+        if dt > 0:
+            for cls in self.classes.values():
+                cls.clock += cls.rate * dt
+            self._integral += self.busy * dt
+            self._t = now
+
+    def _rates(self) -> None:
+        """Water-filling over the cap classes, smallest cap first."""
+        left = self.cores
+        tasks = self.runnable
+        busy = 0.0
+        for cap in sorted(self.classes):
+            cls = self.classes[cap]
+            level = left / tasks if tasks else 0.0
+            rate = cap if cap <= level else level
+            cls.rate = rate
+            left -= rate * cls.n
+            tasks -= cls.n
+            busy += rate * cls.n
+        self.busy = min(busy, self.cores)
+
+    def _resolve(self) -> None:
+        """After a change at this instant: new rates, record the interval, one wake-up at the next finish."""
+        self._rates()
+        now_state = (self.busy, self.runnable)
+        if self._on_change is not None and now_state != self._shown:
+            if self.env.now > self._since and self._shown[0] > 0:
+                self._on_change(self._since, self.env.now, *self._shown)
+            self._since = self.env.now
+            self._shown = now_state
+        self._version += 1
+        due = math.inf
+        for cls in self.classes.values():
+            heap = cls.heap
+            while heap and heap[0][2].cancelled:
+                heapq.heappop(heap)
+            if heap and cls.rate > 0:
+                due = min(due, (heap[0][0] - cls.clock) / cls.rate)
+        if not math.isinf(due):
+            wake = self.env.timeout(max(0.0, due))
+            version = self._version
+            wake.callbacks.append(lambda _event: self._wake(version))
+
+    def _wake(self, version: int) -> None:
+        if version != self._version:
+            return  # a later change rescheduled the wake-up
+        self._advance()
+        tol = _FINISH_TOL * max(1.0, self.env.now)
+        finished: list[CpuTask] = []
+        for cap in list(self.classes):
+            cls = self.classes[cap]
+            heap = cls.heap
+            while heap and (heap[0][2].cancelled or heap[0][0] - cls.clock <= tol * cls.rate):
+                _, _, task = heapq.heappop(heap)
+                if task.cancelled:
+                    continue
+                finished.append(task)
+                cls.n -= 1
+                self.runnable -= 1
+            if cls.n == 0:
+                del self.classes[cap]
+        self._resolve()
+        for task in sorted(finished, key=lambda t: t.seq):
+            task.done.succeed(self.env.now)
+
+
 class Kernel:
     """Per-host kernel state that containers contend for."""
 
-    def __init__(self, env: simpy.Environment, name: str, cpus: float, memory: float, recorder: Recorder) -> None:
+    def __init__(self, env: simpy.Environment, name: str, cpus: float, memory: float, recorder: Recorder, *,
+                 ephemeral_ports: tuple[int, int] = (49153, 65535)) -> None:
         self.env = env
         self.name = name
         self.cpus = cpus
@@ -26,42 +216,104 @@ class Kernel:
         self.recorder = recorder
         #: netns creation and veth setup serialise on the kernel's rtnl lock: a burst of starts queues here.
         self.netns_lock = simpy.Resource(env, capacity=1)
-        self.ports: dict[str, str] = {}
-        self.cpu_reserved = 0.0
-        self.memory_reserved = 0.0
+        self.cpu = CpuScheduler(env, cpus, self._cpu_interval)
+        self.ports: dict[tuple[int, str], str] = {}
+        self.ephemeral_ports = ephemeral_ports
+        self._last_ephemeral: dict[str, int] = {}
+        #: memory in use by owner (a container's workload, a VM's guest + VMM), with a start order for ties
+        self.resident: dict[Any, tuple[float, int]] = {}
+        self._order = itertools.count()
+        self.memory_used = 0.0
         self.peak_memory = 0.0
-        self._cpu_busy_integral = 0.0
-        self._last_change = 0.0
+        #: image ref -> [bytes, users]: files read by containers, one copy per host however many use them
+        self.page_cache: dict[str, list[float]] = {}
+        self.page_cache_bytes = 0.0
+        self.peak_page_cache = 0.0
 
-    def bind(self, host_port: str, container_name: str) -> None:
-        if host_port in self.ports:
-            raise PortInUse(host_port)
-        self.ports[host_port] = container_name
+    # ------------------------------------------------------------------ CPU
 
-    def unbind(self, container_name: str) -> None:
-        for port in [p for p, owner in self.ports.items() if owner == container_name]:
-            del self.ports[port]
-
-    def _advance(self) -> None:
-        now = self.env.now
-        self._cpu_busy_integral += min(self.cpu_reserved, self.cpus) * (now - self._last_change)
-        self._last_change = now
-
-    def reserve(self, cpus: float, memory: float) -> None:
-        """A container starts running: its CPU demand and memory count against the host."""
-        self._advance()
-        self.cpu_reserved += cpus
-        self.memory_reserved += memory
-        self.peak_memory = max(self.peak_memory, self.memory_reserved)
-
-    def release(self, cpus: float, memory: float) -> None:
-        self._advance()
-        self.cpu_reserved -= cpus
-        self.memory_reserved -= memory
+    def _cpu_interval(self, start: float, end: float, busy: float, runnable: int) -> None:
+        self.recorder.span("cpu", self.name, start, end, host=self.name, busy=busy, runnable=runnable)
 
     def cpu_utilisation(self, horizon: float) -> float:
         """Mean share of the host's cores in use over [0, horizon]."""
-        if horizon <= 0:
-            return 0.0
-        busy = self._cpu_busy_integral + min(self.cpu_reserved, self.cpus) * max(0.0, horizon - self._last_change)
-        return busy / (self.cpus * horizon)
+        return self.cpu.utilisation(horizon)
+
+    # ------------------------------------------------------------------ ports
+
+    def bind(self, host_port: int, proto: str, owner: str) -> None:
+        if (host_port, proto) in self.ports:
+            raise PortInUse(host_port)
+        self.ports[(host_port, proto)] = owner
+
+    def bind_ephemeral(self, proto: str, owner: str) -> int:
+        """libnetwork portallocator: the first free port after the last one handed out, wrapping in the range."""
+        low, high = self.ephemeral_ports
+        port = self._last_ephemeral.get(proto, high)
+        for _ in range(high - low + 1):
+            port = low if port >= high else port + 1
+            if (port, proto) not in self.ports:
+                self.ports[(port, proto)] = owner
+                self._last_ephemeral[proto] = port
+                return port
+        raise PortsExhausted("all ports are allocated")
+
+    def unbind(self, owner: str) -> None:
+        for key in [key for key, who in self.ports.items() if who == owner]:
+            del self.ports[key]
+
+    # ------------------------------------------------------------------ memory
+
+    def free_memory(self) -> float:
+        return self.memory - self.memory_used
+
+    def reserve(self, owner: Any, nbytes: float) -> bool:
+        """Reserve up front (a VM's guest memory and VMM): refused when it does not fit."""
+        if nbytes > self.free_memory():
+            return False
+        self._charge(owner, nbytes)
+        return True
+
+    def charge(self, owner: Any, nbytes: float) -> list[Any]:
+        """A process allocates ``nbytes``; if the host runs out, the OOM killer picks the largest resident
+        owners (earliest started first on ties) until the rest fits. Returns the victims, already uncharged."""
+        self._charge(owner, nbytes)
+        victims: list[Any] = []
+        while self.memory_used > self.memory and self.resident:
+            victim = max(self.resident, key=lambda o: (self.resident[o][0], -self.resident[o][1]))
+            self.uncharge(victim)
+            victims.append(victim)
+        return victims
+
+    def _charge(self, owner: Any, nbytes: float) -> None:
+        used, order = self.resident.get(owner, (0.0, next(self._order)))
+        self.resident[owner] = (used + nbytes, order)
+        self.memory_used += nbytes
+        self.peak_memory = max(self.peak_memory, self.memory_used)
+
+    def uncharge(self, owner: Any) -> float:
+        used, _ = self.resident.pop(owner, (0.0, 0))
+        self.memory_used -= used
+        return used
+
+    # ------------------------------------------------------------------ page cache
+
+    def cache_files(self, image: str, nbytes: float) -> None:
+        """A container of ``image`` reads its files: the first one brings them into the page cache."""
+        entry = self.page_cache.get(image)
+        if entry is None:
+            self.page_cache[image] = [nbytes, 1]
+            self.page_cache_bytes += nbytes
+            self.peak_page_cache = max(self.peak_page_cache, self.page_cache_bytes)
+        else:
+            entry[1] += 1
+
+    def release_files(self, image: str) -> None:
+        """The last user gone, the pages are reclaimable: dsim counts them out."""
+        entry = self.page_cache.get(image)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            self.page_cache_bytes -= entry[0]
+            del self.page_cache[image]

@@ -46,6 +46,7 @@ _LOW = EventPriority(2)
 _MARK_TOL = 1e-11  # flows whose finish marks are this close (relative) to the due one finish with it
 _CAP_TOL = 1e-9  # a capped rate may exceed its bucket's level by this much (relative) before re-solving
 _ROUNDS = 4  # warm-started solves tried before falling back to a cold one
+_SLACK_MARGIN = 0.1  # a tight link with this share of its capacity unused becomes slack
 
 _heappush = heapq.heappush
 _heappop = heapq.heappop
@@ -68,7 +69,8 @@ class _Wake(Event):
 class _Link:
     """One direction of a full-duplex edge; plus scratch fields used by the solver."""
 
-    __slots__ = ("a", "b", "capacity", "classes", "buckets", "done", "rem", "w", "level", "stamp")
+    __slots__ = ("a", "b", "capacity", "classes", "buckets", "done", "rem", "w", "level", "stamp", "tight", "W",
+                 "fixed", "nf", "bw", "wver", "astamp", "big", "load", "nupd")
 
     def __init__(self, a: str, b: str, capacity: float) -> None:
         self.a = a
@@ -81,13 +83,25 @@ class _Link:
         self.w = 0
         self.level = INF
         self.stamp = 0
+        # Shared links are tight (filled) or slack (watched): the sums below describe a slack link.
+        self.tight = False
+        self.W = 0  # uncapped flows on it
+        self.fixed = 0.0  # load of capped flows on it
+        self.nf = 0  # capped classes on it
+        self.bw: dict[_Bucket, int] = {}  # uncapped flows on it per bucket
+        self.wver = 0  # validity of its budget entries in buckets' watch heaps
+        self.astamp = 0
+        self.big = False  # many buckets on it: keeps its exact load instead of budgets
+        self.load = 0.0  # fixed + sum of bw * published bucket level (big links)
+        self.nupd = 0
 
 
 class _Class:
     """Flows with one (src, dst, cap): same path, same max-min rate, one virtual clock."""
 
     __slots__ = ("key", "src", "links", "flinks", "cap", "n", "heap", "clock", "t", "rate", "grp", "off",
-                 "gver", "ver", "bucket", "capped", "hver", "wn", "wp", "registered", "dead", "stamp", "done")
+                 "gver", "ver", "bucket", "capped", "hver", "wn", "wp", "registered", "dead", "stamp", "done",
+                 "slack", "sw", "sf", "sb")
     is_group = False
 
     def __init__(self, key: tuple[str, str, float], links: tuple[_Link, ...], flinks: tuple[_Link, ...],
@@ -115,13 +129,17 @@ class _Class:
         self.dead = False
         self.stamp = 0
         self.done = 0.0  # bytes of its completed flows
+        self.slack: tuple[_Link, ...] = ()  # slack links it is counted on, with these contributions:
+        self.sw = 0  # uncapped flows
+        self.sf = 0.0  # capped load
+        self.sb: _Bucket | None = None  # bucket of its uncapped flows
 
 
 class _Bucket:
     """Classes with the same shared links; the uncapped ones share its level and clock."""
 
     __slots__ = ("sig", "members", "capped", "unc_w", "cap_sum", "uh", "ch", "clock", "t", "rate", "gheap",
-                 "ver", "level", "frozen", "stamp")
+                 "ver", "level", "frozen", "stamp", "watch", "sl", "big", "plevel")
     is_group = True
 
     def __init__(self, sig: tuple[_Link, ...], now: float) -> None:
@@ -140,6 +158,10 @@ class _Bucket:
         self.level = INF
         self.frozen = False
         self.stamp = 0
+        self.watch: list[tuple[float, int, _Link, int]] = []  # budgets on small slack links, min first
+        self.sl: dict[_Link, None] = {}  # slack links its uncapped members cross
+        self.big: dict[_Link, None] = {}  # the big ones among them
+        self.plevel = 0.0  # level counted in big links' loads
 
 
 _Owner = _Class | _Bucket
@@ -170,6 +192,7 @@ class Network:
         self._wake_at = INF
         self._active = 0
         self._egress: dict[str, float] = {}  # bytes of ended classes and instant transfers, per source
+        self._anchored: list[_Link] = []  # slack links made tight during a re-bucketing pass
 
     # ------------------------------------------------------------------ topology
 
@@ -430,11 +453,8 @@ class Network:
         """Re-solve the components touched by the pending starts and finishes; reschedule them."""
         dirty = list(self._dirty)
         self._dirty.clear()
-        self._stamp += 1
-        stamp = self._stamp
-        seq = self._seq
-        work = dirty
         # 1. link membership: a link's private/shared status flips when its class count crosses 1 <-> 2.
+        work = dirty
         siblings: list[_Class] = []
         for c in dirty:
             if c.n == 0:
@@ -454,16 +474,89 @@ class Network:
                     members = link.classes
                     members[c] = None
                     if len(members) == 2:
+                        link.tight = False  # newly shared links start slack (watched, not filled)
                         siblings.append(next(iter(members)))
         if siblings:
             work = dirty + siblings
-        # 2. private caps, signatures, bucket sums.
-        seeds: list[_Bucket] = []
         touched: dict[_Class, None] = {}
+        solved: dict[_Bucket, None] = {}
+        # 2.-5. solve; then check slack links, promote overflowing ones, demote idle tight ones, repeat.
+        rounds = 0
+        while work:
+            comp_b, comp_l = self._resolve(work, touched, now)
+            for b in comp_b:
+                solved[b] = None
+            rounds += 1
+            work = self._check_slack(comp_b, comp_l, touched, demote=rounds < 8)
+        # 6. move changed classes between own clocks and bucket clocks; reschedule them.
+        seq = self._seq
+        heap = self._heap
+        for c in touched:
+            if c.dead:
+                continue
+            g = c.grp
+            clock = self._clock(c, now)
+            if c.capped:
+                if g is not None:
+                    c.gver += 1
+                    c.grp = None
+                c.clock = clock
+                c.t = now
+                c.rate = c.wp
+                c.ver += 1
+                if c.heap:
+                    _heappush(heap, (now + (c.heap[0][0] - clock) / c.wp, next(seq), c, c.ver))
+            else:
+                home = c.bucket
+                assert home is not None
+                if g is not home:
+                    c.off = clock - home.clock
+                    c.grp = home
+                c.ver += 1
+                c.gver += 1
+                if c.heap:
+                    _heappush(home.gheap, (c.heap[0][0] - c.off, next(seq), c, c.gver))
+        # 7. new bucket levels; reschedule buckets; drop empty ones.
+        for b in solved:
+            if not b.members:
+                if self._buckets.get(b.sig) is b:
+                    del self._buckets[b.sig]
+                    for link in b.sig:
+                        del link.buckets[b]
+                b.ver += 1
+                continue
+            if b.unc_w > 0:
+                if not 0.0 < b.level < INF:  # pragma: no cover - guarded by the fill's construction
+                    raise SimulationError(f"network solver produced rate {b.level!r}")
+                b.rate = b.level
+            else:
+                b.rate = 0.0
+            size = 2 * len(b.members) + 32
+            if len(b.uh) > size or len(b.ch) > size or len(b.gheap) > size or len(b.watch) > size:
+                self._compact(b)
+            b.ver += 1
+            gh = b.gheap
+            while gh and gh[0][2].gver != gh[0][3]:
+                _heappop(gh)
+            if gh and b.rate > 0.0:
+                _heappush(heap, (now + (gh[0][0] - b.clock) / b.rate, next(seq), b, b.ver))
+        if len(heap) > 4 * (len(self._classes) + len(self._buckets)) + 64:
+            heap[:] = [entry for entry in heap if entry[2].ver == entry[3]]
+            heapq.heapify(heap)
+
+    def _resolve(self, work: list[_Class], touched: dict[_Class, None], now: float
+                 ) -> tuple[list[_Bucket], list[_Link]]:
+        """Re-bucket ``work`` and progressive-fill the component of the buckets it touched."""
+        self._stamp += 1
+        stamp = self._stamp
+        seq = self._seq
+        # 2. private caps, signatures (tight shared links), bucket sums.
+        seeds: list[_Bucket] = []
         for c in work:
             if c.stamp == stamp:
                 continue
             c.stamp = stamp
+            touched[c] = None
             b = c.bucket
             if c.dead:
                 if b is not None:
@@ -484,11 +577,17 @@ class Network:
                 if len(link.classes) == 1:
                     if link.capacity < private:
                         private = link.capacity
-                else:
+                elif link.tight:
                     shared.append(link)
             p = private / n
             if c.cap < p:
                 p = c.cap
+            if p == INF and not shared:
+                # Nothing bounds it: make its likeliest bottleneck tight (the others on it follow next round).
+                anchor = self._anchor(c)
+                anchor.tight = True
+                self._anchored.append(anchor)
+                shared = [link for link in c.flinks if link.tight and len(link.classes) >= 2]
             sig = tuple(shared)
             if b is None or b.sig != sig:
                 if b is not None:
@@ -518,8 +617,7 @@ class Network:
             c.wn = n
             c.wp = p
             seeds.append(b)
-            touched[c] = None
-        # 3. the connected component, through shared links, of the touched buckets.
+        # 3. the connected component, through tight shared links, of the touched buckets.
         comp_b: list[_Bucket] = []
         comp_l: list[_Link] = []
         stack = seeds
@@ -553,57 +651,192 @@ class Network:
             self._fill(comp_b, comp_l, touched)
             if not self._validate(comp_b, comp_l, touched):  # pragma: no cover - a cold fill is exact
                 raise SimulationError("network solver failed to converge")
-        # 6. move changed classes between own clocks and bucket clocks; reschedule them.
-        heap = self._heap
+        return comp_b, comp_l
+
+    def _check_slack(self, comp_b: list[_Bucket], comp_l: list[_Link], touched: dict[_Class, None], *,
+                     demote: bool) -> list[_Class]:
+        """Keep slack links under capacity; return the classes to re-solve when a link changes state.
+
+        A slack link is left out of the filling; a constraint that cannot bind leaves the max-min
+        allocation unchanged, so it only has to be shown not to overflow.  A link with few buckets on it
+        gives each a budget (its level plus a share of the headroom); buckets watch their budgets in a
+        heap, so a bucket whose level moves checks O(log) entries however many links it crosses.  A link
+        with many buckets keeps its exact load instead, updated by each level change.  An overflowing
+        link becomes tight (filled); a tight one with a margin of capacity unused becomes slack again.
+        """
+        promote: list[_Link] = []
+        heavy: list[_Link] = []
         for c in touched:
-            if c.dead:
-                continue
-            g = c.grp
-            clock = g.clock + g.rate * (now - g.t) + c.off if g is not None else c.clock + c.rate * (now - c.t)
-            if c.capped:
-                if g is not None:
-                    c.gver += 1
-                    c.grp = None
-                c.clock = clock
-                c.t = now
-                c.rate = c.wp
-                c.ver += 1
-                if c.heap:
-                    _heappush(heap, (now + (c.heap[0][0] - clock) / c.wp, next(seq), c, c.ver))
-            else:
-                b = c.bucket
-                assert b is not None
-                if g is not b:
-                    c.off = clock - b.clock
-                    c.grp = b
-                c.ver += 1
-                c.gver += 1
-                if c.heap:
-                    _heappush(b.gheap, (c.heap[0][0] - c.off, next(seq), c, c.gver))
-        # 7. new bucket levels; reschedule buckets; drop empty ones.
+            self._account(c, promote, heavy)
         for b in comp_b:
-            if not b.members:
-                del self._buckets[b.sig]
-                for link in b.sig:
-                    del link.buckets[b]
-                b.ver += 1
+            level = b.level if b.unc_w else 0.0  # finite: no uncapped flows, no load
+            if level != b.plevel:
+                delta = level - b.plevel
+                b.plevel = level
+                for link in b.big:
+                    link.load += link.bw[b] * delta
+                    heavy.append(link)
+        for link in heavy:
+            if link.big and not link.tight and link.load > link.capacity * (1.0 + _CAP_TOL):
+                promote.append(link)
+        for b in comp_b:
+            if not b.unc_w or not b.sl:
                 continue
-            if b.unc_w > 0:
-                if not 0.0 < b.level < INF:  # pragma: no cover - guarded by the fill's construction
-                    raise SimulationError(f"network solver produced rate {b.level!r}")
-                b.rate = b.level
+            level = b.level
+            watch = b.watch
+            while watch:
+                budget, _, link, wver = watch[0]
+                if link.wver != wver or link.tight or link.big or b not in link.bw:
+                    _heappop(watch)
+                    continue
+                if budget * (1.0 + _CAP_TOL) >= level:
+                    break
+                self._rebalance(link, promote)
+        redo: list[_Class] = []
+        for link in self._anchored:
+            redo.extend(link.classes)
+        self._anchored.clear()
+        for link in promote:
+            if not link.tight:
+                link.tight = True
+                redo.extend(link.classes)
+        if redo or not demote:
+            return redo
+        for link in comp_l:
+            # rem is capacity minus the solved load; the margin keeps a link from flapping at the edge.
+            if link.tight and link.level == INF and link.rem >= _SLACK_MARGIN * link.capacity \
+                    and len(link.classes) >= 2 and self._anchors_elsewhere(link):
+                link.tight = False
+                redo.extend(link.classes)
+        return redo
+
+    @staticmethod
+    def _anchors_elsewhere(link: _Link) -> bool:
+        """Whether every class on ``link`` stays bounded without it (a private cap or another tight link)."""
+        for c in link.classes:
+            if c.wp == INF and not any(o is not link and o.tight and len(o.classes) >= 2 for o in c.flinks):
+                return False
+        return True
+
+    def _rebalance(self, link: _Link, promote: list[_Link]) -> None:
+        """Give each bucket on a small slack link a budget: its level plus an equal per-flow share of the
+        headroom (so the budgets exactly fill the link); flag the link if it is already over."""
+        load = link.fixed
+        bw = link.bw
+        for b, flows in bw.items():
+            load += flows * b.level
+        link.wver += 1
+        if load > link.capacity * (1.0 + _CAP_TOL):
+            promote.append(link)
+            return
+        extra = max(0.0, link.capacity - load) / link.W if link.W else INF  # >= 0: no re-check loop
+        seq = self._seq
+        wver = link.wver
+        for b in bw:
+            _heappush(b.watch, (b.level + extra, next(seq), link, wver))
+
+    @staticmethod
+    def _anchor(c: _Class) -> _Link:
+        """The slack link of ``c`` with the least room per flow (its likeliest bottleneck)."""
+        best: _Link | None = None
+        room = INF
+        for link in c.flinks:
+            here = (link.capacity - link.fixed) / (link.W + c.n)
+            if best is None or here < room:
+                best = link
+                room = here
+        assert best is not None
+        return best
+
+    def _account(self, c: _Class, promote: list[_Link], heavy: list[_Link]) -> None:
+        """Update the slack links' sums for class ``c``'s current state."""
+        if c.dead:
+            new: tuple[_Link, ...] = ()
+            nw = 0
+            nf = 0.0
+            nb: _Bucket | None = None
+        else:
+            new = tuple(link for link in c.flinks if not link.tight and len(link.classes) >= 2)
+            if c.capped:
+                nw, nf, nb = 0, c.wn * c.wp, None
             else:
-                b.rate = 0.0
-            self._compact(b)
-            b.ver += 1
-            gh = b.gheap
-            while gh and gh[0][2].gver != gh[0][3]:
-                _heappop(gh)
-            if gh and b.rate > 0.0:
-                _heappush(heap, (now + (gh[0][0] - b.clock) / b.rate, next(seq), b, b.ver))
-        if len(heap) > 4 * (len(self._classes) + len(self._buckets)) + 64:
-            heap[:] = [entry for entry in heap if entry[2].ver == entry[3]]
-            heapq.heapify(heap)
+                nw, nf, nb = c.wn, 0.0, c.bucket
+        old = c.slack
+        if not old and not new:
+            return
+        ow, of, ob = c.sw, c.sf, c.sb
+        if new == old and nw == ow and nf == of and nb is ob:
+            return
+        self._stamp += 1
+        stamp = self._stamp
+        changed: list[_Link] = []
+        for link in old:
+            link.W -= ow
+            if of:
+                link.fixed -= of
+                link.load -= of
+                link.nf -= 1
+            if ob is not None:
+                link.load -= ow * ob.plevel
+                left = link.bw[ob] - ow
+                if left:
+                    link.bw[ob] = left
+                else:
+                    del link.bw[ob]
+                    del ob.sl[link]
+                    if link.big:
+                        del ob.big[link]
+            link.astamp = stamp
+            changed.append(link)
+        for link in new:
+            link.W += nw
+            if nf:
+                link.fixed += nf
+                link.load += nf
+                link.nf += 1
+            if nb is not None:
+                link.load += nw * nb.plevel
+                had = link.bw.get(nb, 0)
+                if not had:
+                    nb.sl[link] = None
+                    if link.big:
+                        nb.big[link] = None
+                link.bw[nb] = had + nw
+            if link.astamp != stamp:
+                link.astamp = stamp
+                changed.append(link)
+        c.slack, c.sw, c.sf, c.sb = new, nw, nf, nb
+        for link in changed:
+            bw = link.bw
+            if not link.nf:
+                link.fixed = 0.0
+                if not bw:
+                    link.load = 0.0
+            if link.tight or len(link.classes) < 2:
+                continue
+            if link.big and len(bw) < 4:
+                link.big = False
+                for b in bw:
+                    del b.big[link]
+            elif not link.big and len(bw) > 16:
+                link.big = True
+                link.nupd = 0
+                load = link.fixed
+                for b, flows in bw.items():
+                    b.big[link] = None
+                    load += flows * b.plevel
+                link.load = load
+            if link.big:
+                link.nupd += 1
+                if link.nupd > 4 * len(bw) + 64:  # re-add from scratch now and then: no drift
+                    link.nupd = 0
+                    load = link.fixed
+                    for b, flows in bw.items():
+                        load += flows * b.plevel
+                    link.load = load
+                heavy.append(link)
+            else:
+                self._rebalance(link, promote)
 
     def _leave(self, c: _Class, b: _Bucket) -> None:
         del b.members[c]
@@ -749,6 +982,9 @@ class Network:
         if len(b.ch) > size:
             b.ch = [(-c.wp, next(seq), c, c.hver) for c in b.capped]
             heapq.heapify(b.ch)
+        if len(b.watch) > 2 * len(b.sl) + 32:
+            b.watch = [entry for entry in b.watch if entry[2].wver == entry[3] and b in entry[2].bw]
+            heapq.heapify(b.watch)
         if len(b.gheap) > size:
             b.gheap = [(c.heap[0][0] - c.off, next(seq), c, c.gver) for c in b.members
                        if c.grp is b and c.heap]

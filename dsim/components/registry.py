@@ -1,11 +1,29 @@
-"""A registry: each request pays the path's round trip plus the registry's own latency; blobs stream
-through the network model from the registry's node; token auth and per-client pull limits as Docker Hub.
+"""Registries: request latency, token auth, pull limits, failures, connection limits, pull-through caches,
+peer-to-peer blob distribution.
+
+Every request pays the path's round trip plus the registry's own ``latency`` and may fail: during an
+``outage`` a new connection is refused, otherwise it is answered ``503 Service Unavailable`` with
+probability ``error_rate``. Blobs stream through the network model from the node that serves them.
+
+A registry with ``upstream`` is a pull-through cache (distribution's proxy mode): a hit streams from the
+cache; a miss streams from the upstream into the cache and on to the client at once, then keeps the blob
+(least recently used blobs evicted beyond ``storage``). As in distribution, a second miss on a blob being
+fetched is not merged: it streams from the upstream again and is not cached (``merge_misses`` what-if).
+Tags are resolved with a HEAD at the upstream; a manifest the cache holds is not fetched again, so only
+the cache's first manifest GET per image counts toward the upstream's pull limit, against the cache's
+own address.
+
+With ``p2p``, the registry is also a tracker (Kraken / Dragonfly style): a host fetches a blob in
+``p2p_sources`` stripes, each from a different peer that holds or is fetching the blob and has an upload
+slot free, the rest from the registry (the origin); a peer's uploads share its NIC through the network.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import random
+from collections import OrderedDict, deque
 from collections.abc import Generator
+from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
@@ -20,28 +38,97 @@ RATE_LIMIT_MESSAGE = (
     "toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating "
     "and upgrading: https://www.docker.com/increase-rate-limit"
 )
+#: What the docker CLI prints for a registry answering 503 (docker/distribution's client error).
+UNAVAILABLE_MESSAGE = "received unexpected HTTP status: 503 Service Unavailable"
 
 
 class RegistryError(Exception):
-    """A request the registry refused; the message is the one Docker prints."""
+    """A request the registry refused or failed; the message is the one Docker prints."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Served:
+    """How a blob request was served: by whom, whether a cache hit, bytes that came from peers."""
+
+    registry: str
+    cache: str | None = None  # "hit" | "miss" when a pull-through cache served it
+    peer_bytes: float = 0.0
+    peers: int = 0
+
+
+@dataclass
+class _Holder:
+    """A host in a blob's swarm: one event per stripe, set when that stripe is complete on the host."""
+
+    host: str
+    stripes: list[simpy.Event]
+    uploads: int = 0
+    free_index: int = -1
+
+
+@dataclass
+class _Swarm:
+    holders: dict[str, _Holder] = field(default_factory=dict)
+    free: list[_Holder] = field(default_factory=list)  # holders with an upload slot free (swap-remove)
 
 
 class RegistryServer:
-    def __init__(self, env: simpy.Environment, name: str, spec: Registry, network: Network,
-                 recorder: Recorder) -> None:
+    def __init__(self, env: simpy.Environment, name: str, spec: Registry, network: Network, recorder: Recorder,
+                 rng: random.Random | None = None) -> None:
         self.env = env
         self.name = name
         self.spec = spec
         self.network = network
         self.recorder = recorder
+        self.rng = rng if rng is not None else random.Random(0)
+        #: The registry this one caches (wired by world.py from ``spec.upstream``).
+        self.upstream: RegistryServer | None = None
+        self.connections = simpy.Resource(env, capacity=spec.max_connections) if spec.max_connections else None
         self._pulls: dict[str, deque[float]] = {}
+        self._outages = sorted((o.at, o.at + o.for_) for o in spec.outages)
+        # pull-through cache state
+        self.cache: OrderedDict[str, float] = OrderedDict()  # digest -> bytes, least recently used first
+        self.cache_used = 0.0
+        self.cached_manifests: set[str] = set()
+        self._filling: dict[str, simpy.Event] = {}
+        # push state: blobs per repository and manifests pushed here
+        self.repositories: dict[str, set[str]] = {}  # digest -> repositories holding it
+        self.manifests: dict[str, ImageInfo] = {}
+        self._swarms: dict[str, _Swarm] = {}
+
+    @property
+    def is_cache(self) -> bool:
+        return self.spec.upstream is not None
+
+    # ------------------------------------------------------------ requests
+
+    def _down(self) -> bool:
+        now = self.env.now
+        return any(start <= now < end for start, end in self._outages)
 
     def request(self, client: str, what: str, *, job: int, status: int = 200) -> Generator[Any, Any, None]:
-        """One HTTP request/response with no body worth counting: round trip plus registry latency."""
+        """One HTTP request/response with no body worth counting: round trip plus registry latency.
+
+        Raises RegistryError when the registry is down (connection refused after the round trip) or
+        answers 503 (drawn with ``error_rate`` from the registry's own random stream)."""
         start = self.env.now
-        yield self.env.timeout(self.network.rtt(client, self.name) + self.spec.latency)
+        rtt = self.network.rtt(client, self.name)
+        if self._outages and self._down():
+            yield self.env.timeout(rtt)
+            self.recorder.span("request", what, start, self.env.now, host=client, job=job, registry=self.name,
+                               status=0)
+            raise RegistryError(f"dial tcp {self.name}:443: connect: connection refused", 0)
+        if self.spec.error_rate > 0 and self.rng.random() < self.spec.error_rate:
+            status = 503
+        yield self.env.timeout(rtt + self.spec.latency)
         self.recorder.span("request", what, start, self.env.now, host=client, job=job, registry=self.name,
                            status=status)
+        if status == 503:
+            raise RegistryError(UNAVAILABLE_MESSAGE, 503)
 
     def _over_limit(self, client: str) -> bool:
         """Sliding window of manifest GETs per client host."""
@@ -56,26 +143,207 @@ class RegistryServer:
         window.append(self.env.now)
         return False
 
+    def get_manifest(self, client: str, image: ImageInfo, *, job: int) -> Generator[Any, Any, None]:
+        """Manifest GET (counts toward the pull limit; 429 over it) and the config blob."""
+        manifest = f"/v2/{image.repository}/manifests/{image.tag}"
+        if self._over_limit(client):
+            yield from self.request(client, f"GET {manifest}", job=job, status=429)
+            raise RegistryError(RATE_LIMIT_MESSAGE, 429)
+        yield from self.request(client, f"GET {manifest}", job=job)
+        yield from self.request(client, f"GET /v2/{image.repository}/blobs/config", job=job)
+
     def resolve(self, client: str, image: ImageInfo, *, job: int, have_manifest: bool) -> Generator[Any, Any, None]:
         """HEAD the tag, fetch a token when ``auth: token``, GET manifest and config unless already local.
 
         An unchanged tag that is already local costs only the HEAD (+ token) and does not count toward
-        the pull limit (docker-facts.md: Pull 8).
-        """
+        the pull limit (docker-facts.md: Pull 8). A cache resolves the tag with a HEAD at its upstream and
+        fetches the manifest from there once."""
         manifest = f"/v2/{image.repository}/manifests/{image.tag}"
         if self.spec.auth == "token":
             yield from self.request(client, f"HEAD {manifest}", job=job, status=401)
             yield from self.request(client, "GET token", job=job)
         yield from self.request(client, f"HEAD {manifest}", job=job)
+        upstream = self.upstream
+        if upstream is not None:
+            try:
+                yield from upstream.request(self.name, f"HEAD {manifest}", job=job)
+            except RegistryError:
+                if image.manifest_digest not in self.cached_manifests:
+                    raise  # distribution serves a cached manifest when the upstream fails, else the error
         if have_manifest:
             return
-        if self._over_limit(client):
-            yield from self.request(client, f"GET {manifest}", job=job, status=429)
-            raise RegistryError(RATE_LIMIT_MESSAGE)
-        yield from self.request(client, f"GET {manifest}", job=job)
-        yield from self.request(client, f"GET /v2/{image.repository}/blobs/config", job=job)
+        if upstream is not None and image.manifest_digest not in self.cached_manifests:
+            yield from upstream.get_manifest(self.name, image, job=job)
+            self.cached_manifests.add(image.manifest_digest)
+        yield from self.get_manifest(client, image, job=job)
 
-    def fetch_blob(self, client: str, layer: LayerInfo, *, job: int) -> Generator[Any, Any, None]:
-        """GET the blob: the request's round trip, then its bytes through the network."""
+    # ------------------------------------------------------------ blobs
+
+    def fetch_blob(self, client: str, layer: LayerInfo, *, job: int,
+                   first_byte: simpy.Event | None = None) -> Generator[Any, Any, Served]:
+        """GET the blob: wait for a connection (``max_connections``), the request's round trip, then its bytes
+        through the network; a cache serves hits itself and streams misses from its upstream."""
+        if self.spec.p2p:
+            served: Served = yield from self._fetch_p2p(client, layer, job)
+            return served
+        if self.connections is None:
+            served = yield from self._serve(client, layer, job, first_byte)
+            return served
+        with self.connections.request() as connection:
+            yield connection
+            served = yield from self._serve(client, layer, job, first_byte)
+        return served
+
+    def _serve(self, client: str, layer: LayerInfo, job: int,
+               first_byte: simpy.Event | None) -> Generator[Any, Any, Served]:
         yield from self.request(client, f"GET blob {layer.digest[7:19]}", job=job)
-        yield self.network.transfer(self.name, client, layer.size)
+        if first_byte is not None:
+            first_byte.succeed()
+        if self.upstream is None:
+            yield self.network.transfer(self.name, client, layer.size)
+            return Served(self.name)
+        if layer.digest in self.cache:
+            self.cache.move_to_end(layer.digest)
+            yield self.network.transfer(self.name, client, layer.size)
+            return Served(self.name, cache="hit")
+        filling = self._filling.get(layer.digest)
+        if filling is not None and self.spec.merge_misses:
+            # what-if: join the fetch under way, streaming to the client as the cache receives it
+            yield self.env.all_of([filling, self.network.transfer(self.name, client, layer.size)])
+            return Served(self.name, cache="miss")
+        store = filling is None  # distribution caches only the first of concurrent misses
+        yield from self._fill(client, layer, job, store)
+        return Served(self.name, cache="miss")
+
+    def _fill(self, client: str, layer: LayerInfo, job: int, store: bool) -> Generator[Any, Any, None]:
+        """A miss: fetch from the upstream and stream to the client at once; keep the blob if ``store``."""
+        assert self.upstream is not None
+        done = self.env.event()
+        if store:
+            self._filling[layer.digest] = done
+        began = self.env.now
+        first = self.env.event()
+        upstream = self.env.process(self.upstream.fetch_blob(self.name, layer, job=job, first_byte=first))
+        try:
+            yield first | upstream
+            if not first.triggered:  # the upstream failed before its first byte
+                yield upstream
+            yield self.env.all_of([upstream, self.network.transfer(self.name, client, layer.size)])
+        except RegistryError as err:
+            if store:
+                del self._filling[layer.digest]
+                done.fail(err)
+                done.defused = True
+            raise
+        self.recorder.span("cache_fill", layer.digest, began, self.env.now, host=self.name, job=job,
+                           registry=self.upstream.name, cache=self.name, bytes=layer.size, stored=store)
+        if store:
+            del self._filling[layer.digest]
+            self._keep(layer.digest, layer.size)
+            done.succeed()
+
+    def _keep(self, digest: str, size: float) -> None:
+        """Store a fetched blob, evicting least recently used ones beyond ``storage``."""
+        capacity = self.spec.storage
+        if capacity is not None:
+            if size > capacity:
+                return
+            while self.cache and self.cache_used + size > capacity:
+                _, evicted = self.cache.popitem(last=False)
+                self.cache_used -= evicted
+        self.cache[digest] = size
+        self.cache_used += size
+
+    # ------------------------------------------------------------ peer-to-peer
+
+    def _fetch_p2p(self, client: str, layer: LayerInfo, job: int) -> Generator[Any, Any, Served]:
+        """Announce to the tracker, then fetch ``p2p_sources`` stripes at once: each from a random peer with an
+        upload slot free (never the same peer twice), the rest from this registry as the origin seeder.
+
+        A peer that is itself still fetching relays as pieces arrive, so a stripe ends no sooner than one
+        piece after the same stripe ends on its source (pipelined relay over the fluid network)."""
+        yield from self.request(client, f"GET announce {layer.digest[7:19]}", job=job)
+        spec = self.spec
+        swarm = self._swarms.setdefault(layer.digest, _Swarm())
+        count = spec.p2p_sources
+        stripe = layer.size / count
+        free = swarm.free
+        me = swarm.holders.get(client)  # set on a retry: it keeps its place in the swarm, never its own source
+        if me is not None:
+            self._unfree(swarm, me)
+        picks = self.rng.sample(range(len(free)), min(count, len(free))) if free else []
+        sources: list[_Holder | None] = [free[i] for i in picks]
+        sources += [None] * (count - len(sources))
+        for holder in sources:
+            if holder is not None:
+                holder.uploads += 1
+                if holder.uploads >= spec.p2p_uploads:
+                    self._unfree(swarm, holder)
+        if me is None:
+            me = swarm.holders[client] = _Holder(client, [self.env.event() for _ in range(count)])
+        if me.uploads < spec.p2p_uploads:
+            self._refree(swarm, me)
+        parts = [self.env.process(self._stripe(swarm, source, me, index, stripe, job))
+                 for index, source in enumerate(sources)]
+        yield self.env.all_of(parts)
+        from_peers = sum(1 for source in sources if source is not None)
+        return Served(self.name, peer_bytes=from_peers * stripe, peers=from_peers)
+
+    def _stripe(self, swarm: _Swarm, source: _Holder | None, me: _Holder, index: int, nbytes: float,
+                job: int) -> Generator[Any, Any, None]:
+        began = self.env.now
+        if source is None:
+            if self.connections is None:
+                yield self.network.transfer(self.name, me.host, nbytes)
+            else:
+                with self.connections.request() as connection:
+                    yield connection
+                    yield self.network.transfer(self.name, me.host, nbytes)
+        else:
+            yield self.network.transfer(source.host, me.host, nbytes)
+            elapsed = self.env.now - began
+            source.uploads -= 1
+            if source.uploads < self.spec.p2p_uploads:
+                self._refree(swarm, source)
+            upstream = source.stripes[index]
+            if not upstream.triggered:
+                yield upstream
+                # the last piece still has to cross this hop, at this stripe's average rate
+                piece = min(self.spec.p2p_piece, nbytes)
+                yield self.env.timeout(piece / nbytes * elapsed if nbytes > 0 else 0.0)
+        if not me.stripes[index].triggered:
+            me.stripes[index].succeed()
+
+    @staticmethod
+    def _unfree(swarm: _Swarm, holder: _Holder) -> None:
+        i = holder.free_index
+        if i < 0:
+            return
+        last = swarm.free.pop()
+        if last is not holder:
+            swarm.free[i] = last
+            last.free_index = i
+        holder.free_index = -1
+
+    @staticmethod
+    def _refree(swarm: _Swarm, holder: _Holder) -> None:
+        if holder.free_index < 0:
+            holder.free_index = len(swarm.free)
+            swarm.free.append(holder)
+
+    # ------------------------------------------------------------ push
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        return repository in self.repositories.get(digest, ())
+
+    def holds_blob(self, digest: str) -> bool:
+        return bool(self.repositories.get(digest))
+
+    def accept_blob(self, repository: str, digest: str) -> None:
+        self.repositories.setdefault(digest, set()).add(repository)
+
+    def accept_manifest(self, image: ImageInfo) -> None:
+        """A pushed image: its blobs belong to its repository; another host may now pull it by ref."""
+        for layer in image.layers:
+            self.accept_blob(image.repository, layer.digest)
+        self.manifests[image.ref] = image

@@ -1,5 +1,7 @@
-"""Containers on one host: create (writable layer), start (netns under the kernel lock, ports, runc),
-the container's process, wait, stop (SIGTERM, SIGKILL at the timeout) and remove.
+"""Containers on one host, in Docker's order: create (writable layer), start (mount it, network sandbox under
+the kernel lock, publish ports, ``runc create``, process start), the process itself (CPU by processor
+sharing, memory with OOM kills, writes into the writable layer), restarts with moby's backoff, health
+checks, wait, stop (SIGTERM, SIGKILL at the timeout) and remove.
 """
 
 from __future__ import annotations
@@ -12,15 +14,33 @@ from typing import Any, cast
 
 import simpy
 
-from dsim.components.container import CREATED, EXITED, REMOVED, RUNNING, Container, ContainerSpec
+from dsim.components import vm
+from dsim.components.container import (
+    DEAD,
+    EXITED,
+    REMOVED,
+    RESTARTING,
+    RUNNING,
+    SIGKILL_EXIT,
+    Container,
+    ContainerSpec,
+    RestartManager,
+    health_timeline,
+)
 from dsim.components.errors import ApiError
-from dsim.components.host import Kernel, PortInUse
-from dsim.components.image_store import ImageStore
+from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
+from dsim.components.image_store import DiskFull, ImageStore
 from dsim.recorder import Recorder
 from dsim.scenarios.model import HostGroup
 
-#: Exit code of a process killed by SIGKILL (128 + 9).
-SIGKILL_EXIT = 137
+__all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
+
+
+def parse_port(mapping: str) -> tuple[int | None, int, str]:
+    """``[HOST:]CONTAINER[/PROTO]`` -> (host port or None, container port, proto)."""
+    ports, _, proto = mapping.partition("/")
+    host, _, container = ports.rpartition(":")
+    return (int(host) if host else None), int(container), (proto or "tcp")
 
 
 class ContainerRuntime:
@@ -38,9 +58,10 @@ class ContainerRuntime:
         self.containers: dict[str, Container] = {}
         self._ids = itertools.count(1)
 
+    # ------------------------------------------------------------------ API operations
 
     def create(self, spec: ContainerSpec, *, job: int) -> Generator[Any, Any, Container]:
-        """``POST /containers/create``: 404 when the image is not local; else mount a writable layer."""
+        """``POST /containers/create``: 404 when the image is not local; else the writable layer and config."""
         image = self.store.images.get(spec.image)
         if image is None:
             raise ApiError(404, f"No such image: {spec.image}")
@@ -53,78 +74,303 @@ class ContainerRuntime:
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
         yield self.env.timeout(self.spec.runtime.create.sample(self.rng))
-        container = Container(container_id, name, image, spec)
+        if name in self.containers:  # another create took the name meanwhile
+            other = self.containers[name]
+            raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
+                                f'"{other.id}". You have to remove (or rename) that container to be able to '
+                                f'reuse that name.')
+        container = Container(container_id, name, image, spec, job, RestartManager(spec.restart))
         self.containers[name] = container
         return container
 
     def start(self, container: Container, *, job: int) -> Generator[Any, Any, None]:
-        """Network sandbox under the kernel lock, port bindings, then runc create + start."""
-        if container.state == RUNNING:
+        """``POST /containers/{id}/start``; a running container is left alone, as Docker does."""
+        if container.state in (RUNNING, RESTARTING):
             return
-        with self.kernel.netns_lock.request() as lock:
-            yield lock
-            yield self.env.timeout(self.spec.runtime.netns.sample(self.rng))
-        for mapping in container.spec.ports:
-            host_port = mapping.split(":")[0] if ":" in mapping else mapping
-            try:
-                self.kernel.bind(host_port.split("/")[0], container.name)
-            except PortInUse:
-                self.kernel.unbind(container.name)
-                raise ApiError(500, "failed to set up container networking: driver failed programming external "
-                                    f"connectivity on endpoint {container.name} ({container.id}): Bind for "
-                                    f"0.0.0.0:{host_port.split('/')[0]} failed: port is already allocated") from None
-        yield self.env.timeout(self.spec.runtime.start.sample(self.rng))
-        container.state = RUNNING
-        container.started_at = self.env.now
-        container.exited = self.env.event()
+        if container.state in (REMOVED, DEAD):
+            raise ApiError(404, f"No such container: {container.name}")
+        container.manually_stopped = False
+        container.restart_manager = RestartManager(container.spec.restart)  # moby resets it on an API start
         container.stop_requested = self.env.event()
-        self.kernel.reserve(container.cpu_demand, container.spec.memory or 0.0)
-        container.process = self.env.process(self._live(container))
-
-    def _live(self, container: Container) -> Generator[Any, Any, None]:
-        """The container's process: runs for its duration, or until stopped (SIGTERM, SIGKILL at timeout)."""
-        assert container.stop_requested is not None and container.exited is not None
-        duration = container.spec.duration
-        events = [container.stop_requested]
-        if not math.isinf(duration):
-            events.append(self.env.timeout(duration))
-        yield self.env.any_of(events)
-        exit_code = 0
-        if container.stop_requested.triggered:
-            timeout = cast(float, container.stop_requested.value)
-            grace = container.spec.stop_time
-            yield self.env.timeout(min(grace, timeout))
-            exit_code = SIGKILL_EXIT if grace > timeout else 0
-        self.kernel.release(container.cpu_demand, container.spec.memory or 0.0)
-        container.state = EXITED
-        container.exit_code = exit_code
-        container.exited.succeed(exit_code)
+        yield from self._start_once(container, job)
+        container.process = self.env.process(self._supervise(container, job))
 
     def wait(self, container: Container) -> Generator[Any, Any, int]:
-        """``POST /containers/{id}/wait``: returns the exit code."""
-        if container.state != RUNNING:
+        """``POST /containers/{id}/wait`` (next-exit, as ``docker run`` uses): the exit code of the next exit."""
+        if container.state != RUNNING or container.exited is None:
             return container.exit_code or 0
-        assert container.exited is not None
         code: int = yield container.exited
         return code
 
+    def wait_health(self, container: Container) -> Generator[Any, Any, str]:
+        """Until the health status of the current run is decided: healthy, unhealthy, or exited."""
+        if container.state != RUNNING or container.health is None:
+            return "exited"
+        status: str = yield container.health
+        return status
+
     def stop(self, container: Container, timeout: float, *, job: int) -> Generator[Any, Any, None]:
-        """``docker stop``: SIGTERM, SIGKILL after ``timeout``."""
-        if container.state != RUNNING:
+        """``docker stop``: SIGTERM, SIGKILL after ``timeout``; no restart policy brings it back."""
+        container.manually_stopped = True
+        container.restart_manager.cancelled = True
+        if container.state not in (RUNNING, RESTARTING):
             return
-        assert container.stop_requested is not None and container.exited is not None
+        assert container.stop_requested is not None and container.process is not None
         if not container.stop_requested.triggered:
             container.stop_requested.succeed(timeout)
-        yield container.exited
+        if container.process.is_alive:
+            yield container.process
 
     def remove(self, container: Container, *, job: int) -> None:
-        """``docker rm``: refused while running, as Docker does without ``-f``."""
-        if container.state == RUNNING:
-            raise ApiError(409, f"cannot remove container \"/{container.name}\": container is running: stop the "
-                                "container before removing or force remove")
+        """``docker rm``: refused while running or restarting, as Docker does without ``-f``."""
+        if container.state in (RUNNING, RESTARTING):
+            raise ApiError(409, f'cannot remove container "/{container.name}": container is {container.state}: '
+                                "stop the container before removing or force remove")
         self.kernel.unbind(container.name)
+        self.store.remove_container_layer(container.id)
         container.state = REMOVED
         del self.containers[container.name]
 
-    def ps(self) -> list[Container]:
-        return [c for c in self.containers.values() if c.state in (CREATED, RUNNING, EXITED)]
+    def ps(self, *, all: bool = False) -> list[Container]:
+        """``docker ps``: running and restarting containers; ``-a`` every one."""
+        if all:
+            return list(self.containers.values())
+        return [c for c in self.containers.values() if c.state in (RUNNING, RESTARTING)]
+
+    def finish(self) -> None:
+        """At the end of the run: close the spans of processes still running."""
+        for container in self.containers.values():
+            if container.state == RUNNING and container.started_at is not None:
+                self.recorder.span("process", container.name, container.started_at, self.env.now, host=self.host,
+                                   job=container.job, image=container.image.ref, run=container.runs - 1,
+                                   isolation=container.spec.isolation, exit_code=None, oom="", status="running")
+        self.kernel.cpu.close()
+
+    # ------------------------------------------------------------------ start, in Docker's order
+
+    def _start_once(self, container: Container, job: int) -> Generator[Any, Any, None]:
+        """Mount the writable layer, network sandbox under the kernel lock, publish ports, runc create (and a
+        guest boot for a VM), process start. A failure leaves the container as it was (Created / Exited)."""
+        runtime = self.spec.runtime
+        env, rec, host = self.env, self.recorder, self.host
+        container.kill = env.event()  # the OOM killer may pick a VM while it boots
+        began = env.now
+        yield env.timeout(runtime.mount.sample(self.rng))
+        rec.span("mount", container.name, began, env.now, host=host, job=job)
+        asked = env.now
+        with self.kernel.netns_lock.request() as lock:
+            yield lock
+            got = env.now
+            yield env.timeout(runtime.netns.sample(self.rng))
+        rec.span("netns", container.name, asked, env.now, host=host, job=job, wait=got - asked)
+        try:
+            self._publish(container)
+        except ApiError:
+            self.kernel.unbind(container.name)
+            raise
+        rec.span("publish", container.name, env.now, env.now, host=host, job=job, ports=list(container.published))
+        began = env.now
+        yield env.timeout(runtime.start.sample(self.rng))
+        rec.span("runc", container.name, began, env.now, host=host, job=job)
+        if container.spec.isolation != "container":
+            try:
+                yield from vm.boot(env, self.spec, self.kernel, container, self.rng, rec, job=job)
+            except ApiError:
+                self.kernel.unbind(container.name)
+                raise
+        began = env.now
+        yield env.timeout(runtime.exec.sample(self.rng))
+        rec.span("exec", container.name, began, env.now, host=host, job=job)
+        container.state = RUNNING
+        container.started_at = env.now
+        container.runs += 1
+        container.health_status = "starting" if container.spec.healthcheck is not None else ""
+        container.exited = env.event()
+        container.health = env.event()
+
+    def _publish(self, container: Container) -> None:
+        """Bind each -p mapping (a fixed host port, or the next ephemeral one) and, with -P, each exposed port."""
+        container.published = []
+        wanted = [parse_port(mapping) for mapping in container.spec.ports]
+        if container.spec.publish_all:
+            wanted += [(None, port, proto) for _, port, proto in map(parse_port, container.spec.expose)]
+        for host_port, port, proto in wanted:
+            try:
+                if host_port is None:
+                    host_port = self.kernel.bind_ephemeral(proto, container.name)
+                else:
+                    self.kernel.bind(host_port, proto, container.name)
+            except PortInUse:
+                raise ApiError(500, "failed to set up container networking: driver failed programming external "
+                                    f"connectivity on endpoint {container.name} ({container.id}): Bind for "
+                                    f"0.0.0.0:{host_port} failed: port is already allocated") from None
+            except PortsExhausted as err:
+                raise ApiError(500, "failed to set up container networking: driver failed programming external "
+                                    f"connectivity on endpoint {container.name} ({container.id}): {err}") from None
+            container.published.append(f"0.0.0.0:{host_port}->{port}/{proto}")
+
+    # ------------------------------------------------------------------ the process and its restarts
+
+    def _supervise(self, container: Container, job: int) -> Generator[Any, Any, None]:
+        """Run the process; on each exit ask the restart manager; wait its backoff (``restarting``); start again."""
+        env = self.env
+        stop = container.stop_requested
+        assert stop is not None
+        while True:
+            started = env.now
+            exit_code, oom = yield from self._process(container, job)
+            container.exit_code = exit_code
+            container.oom_killed = bool(oom)
+            container.finished_at = env.now
+            self.kernel.unbind(container.name)  # the network sandbox goes with the process
+            container.state = EXITED
+            assert container.exited is not None and container.health is not None
+            if not container.health.triggered:
+                container.health.succeed("exited")
+            container.exited.succeed(exit_code)
+            restart, delay = container.restart_manager.should_restart(
+                exit_code, container.manually_stopped or stop.triggered, env.now - started)
+            if not restart:
+                return
+            container.state = RESTARTING
+            waited = env.now
+            yield env.any_of([env.timeout(delay), stop])
+            self.recorder.span("restarting", container.name, waited, env.now, host=self.host, job=job,
+                               delay=delay, restart=container.restart_manager.restart_count,
+                               cancelled=stop.triggered)
+            if stop.triggered:
+                container.state = EXITED
+                return
+            try:
+                yield from self._start_once(container, job)
+            except ApiError as err:
+                container.state = EXITED
+                container.error = str(err)
+                return
+
+    def _process(self, container: Container, job: int) -> Generator[Any, Any, tuple[int, str]]:
+        """One run of the container's process: returns (exit code, "" | "cgroup" | "host" for an OOM kill)."""
+        env, spec, rng, kernel = self.env, container.spec, self.rng, self.kernel
+        assert container.kill is not None and container.stop_requested is not None
+        began = env.now
+        duration = math.inf if spec.until_stopped else spec.duration.sample(rng)
+        cpu_time = spec.cpu_time.sample(rng) if spec.cpu_time is not None else None
+        usage = spec.memory_usage.sample(rng) if spec.memory_usage is not None else 0.0
+        fails = spec.fail_probability > 0 and rng.random() < spec.fail_probability
+        code = (spec.exit_code or 1) if fails else spec.exit_code
+        is_vm = spec.isolation != "container"
+        oom, task, cached = "", None, False
+        try:
+            written = yield from self._write_layer(container, job)
+            if not written:
+                code = 1
+            else:
+                limit = vm.guest_memory(self.spec, container) if is_vm else spec.memory
+                if limit is not None and usage > limit:
+                    oom = "cgroup"  # the cgroup's (or the guest's) OOM killer, as soon as it allocates
+                elif usage > 0 and not is_vm:
+                    for victim in kernel.charge(container, usage):
+                        if victim is container:
+                            oom = "host"
+                        elif victim.kill is not None and not victim.kill.triggered:
+                            victim.kill.succeed("host")
+                if not oom:
+                    if not is_vm:
+                        size = sum(layer.uncompressed for layer in container.image.layers)
+                        kernel.cache_files(container.image.ref, size * self.spec.runtime.page_cache_fraction)
+                        cached = True
+                    code, oom, task = yield from self._run_workload(container, duration, cpu_time, code, job)
+        finally:
+            received = 0.0
+            if task is not None:
+                received = kernel.cpu.cancel(task) if not task.done.triggered else task.work
+            kernel.uncharge(container)
+            if cached:
+                kernel.release_files(container.image.ref)
+        if oom:
+            code = SIGKILL_EXIT
+        self.recorder.span("process", container.name, began, env.now, host=self.host, job=job,
+                           image=container.image.ref, run=container.runs - 1, isolation=spec.isolation,
+                           exit_code=code, oom=oom, status="exited", cpu_seconds=received, memory=usage)
+        return code, oom
+
+    def _run_workload(self, container: Container, duration: float, cpu_time: float | None, code: int,
+                      job: int) -> Generator[Any, Any, tuple[int, str, CpuTask | None]]:
+        """Wait for the natural end (wall time, or CPU work done), a stop, or an OOM kill."""
+        env, spec = self.env, container.spec
+        kill, stop = container.kill, container.stop_requested
+        assert kill is not None and stop is not None
+        task: CpuTask | None = None
+        natural: simpy.Event | None = None
+        if cpu_time is not None:
+            cap = spec.cpu_cap
+            if 0 < duration < math.inf:
+                cap = min(cap, cpu_time / duration)
+            task = self.kernel.cpu.run(cpu_time, cap)
+            natural = task.done
+        elif not math.isinf(duration):
+            natural = env.timeout(duration)
+        if spec.healthcheck is not None:
+            env.process(self._health(container, env.now, job))
+        events = [kill, stop] if natural is None else [natural, kill, stop]
+        fired = yield env.any_of(events)
+        if kill in fired:
+            return code, "host", task
+        if natural is not None and natural in fired:
+            return code, "", task
+        # docker stop: SIGTERM; the process takes stop_time to exit, or is killed at the timeout
+        grace = spec.stop_time.sample(self.rng)
+        timeout = cast(float, stop.value)
+        events = [env.timeout(min(grace, timeout)), kill] + ([natural] if natural is not None else [])
+        fired = yield env.any_of(events)
+        if kill in fired:
+            return code, "host", task
+        if natural is not None and natural in fired:
+            return code, "", task
+        return (SIGKILL_EXIT if grace > timeout else 0), "", task
+
+    def _write_layer(self, container: Container, job: int) -> Generator[Any, Any, bool]:
+        """First run: new files and copied-up image files land in the writable layer on the host's disk; a
+        copy-up reads and writes each whole file at the host's write rate. False: no space left on device."""
+        spec = container.spec
+        if container.layer_written or (spec.writes <= 0 and spec.copy_up <= 0):
+            return True
+        container.layer_written = True
+        try:
+            self.store.add_container_layer(container.id, spec.writes + spec.copy_up)
+        except DiskFull as err:
+            container.error = str(err)
+            return False
+        if spec.copy_up > 0:
+            began = self.env.now
+            rate = self.spec.storage.write_rate
+            yield self.env.timeout(0.0 if math.isinf(rate) else spec.copy_up / rate)
+            self.recorder.span("copy_up", container.name, began, self.env.now, host=self.host, job=job,
+                               bytes=spec.copy_up)
+        return True
+
+    def _health(self, container: Container, started: float, job: int) -> Generator[Any, Any, None]:
+        """Probe timeline of one run (health_timeline): decides healthy / unhealthy unless the process exits."""
+        check = container.spec.healthcheck
+        health, exited = container.health, container.exited
+        assert check is not None and health is not None and exited is not None
+        ready = check.time_to_healthy.sample(self.rng)
+        unhealthy_at, healthy_at = health_timeline(check, ready)
+        for at, status in ((unhealthy_at, "unhealthy"), (healthy_at, "healthy")):
+            if at is None:
+                continue
+            yield self.env.any_of([self.env.timeout(started + at - self.env.now), exited])
+            if exited.triggered:
+                break
+            container.health_status = status
+            if not health.triggered:
+                health.succeed(status)
+            if status == "healthy":
+                break
+        self.recorder.span("health", container.name, started, self.env.now, host=self.host, job=job,
+                           status=container.health_status if not exited.triggered else "exited",
+                           unhealthy_at=None if unhealthy_at is None else started + unhealthy_at)
+
+    def running(self) -> int:
+        return sum(1 for c in self.containers.values() if c.state == RUNNING)
+

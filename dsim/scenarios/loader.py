@@ -5,6 +5,7 @@ Every problem becomes a ScenarioError naming file:line:column and the field path
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from dsim.errors import ScenarioError
 from dsim.scenarios.model import Scenario
+from dsim.scenarios.overrides import Override, apply_overrides, attribute_error, parse_overrides
 from dsim.scenarios.resolve import ReferenceProblem, Resolved, resolve
 from dsim.scenarios.yamlpos import Positions, load_yaml, load_yaml_file, validation_error
 
@@ -41,12 +43,30 @@ def reference_error(problem: ReferenceProblem, positions: Positions, filename: s
     return ScenarioError(problem.message, file=filename, line=line, column=column, field=dotted(problem.path))
 
 
-def load_scenario(path: str | Path) -> Resolved:
-    """Load, validate and resolve a scenario file (relative paths are shown as written)."""
+def load_scenario(path: str | Path, *, overrides: Sequence[str | Override] = ()) -> Resolved:
+    """Load, validate and resolve a scenario file (relative paths are shown as written).
+
+    ``overrides`` (``"PATH=VALUE"`` texts as given to ``--set``, or parsed Overrides) change the raw data
+    before validation; errors inside an overridden value name the override (dsim.scenarios.overrides).
+    """
     data, positions = load_yaml_file(Path(path), display_name=str(path))
-    return _validate(data, positions, str(path))
+    return validate_data(data, positions, str(path), overrides=overrides)
 
 
-def load_scenario_text(text: str, *, filename: str = "<scenario>") -> Resolved:
+def load_scenario_text(text: str, *, filename: str = "<scenario>",
+                       overrides: Sequence[str | Override] = ()) -> Resolved:
     data, positions = load_yaml(text, filename=filename)
-    return _validate(data, positions, filename)
+    return validate_data(data, positions, filename, overrides=overrides)
+
+
+def validate_data(data: Any, positions: Positions, filename: str, *,
+                  overrides: Sequence[str | Override] = ()) -> Resolved:
+    """Validate and resolve already loaded YAML data, after applying ``overrides`` to a copy of it."""
+    if not overrides:
+        return _validate(data, positions, filename)
+    parsed = parse_overrides(overrides)
+    data, positions = apply_overrides(data, positions, parsed)
+    try:
+        return _validate(data, positions, filename)
+    except ScenarioError as err:
+        raise attribute_error(err, parsed) from None

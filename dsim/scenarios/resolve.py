@@ -54,6 +54,8 @@ class LayerInfo:
     chain_id: str
     size: float
     uncompressed: float
+    #: Built on this host and not yet compressed: a push gzips it (Storage.compress_rate) while uploading.
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class ImageInfo:
     layers: tuple[LayerInfo, ...]
     compression: str
     manifest_digest: str
+    #: Lazily pullable (eStargz style) and the share of each layer prefetched before a container starts.
+    lazy: bool = False
+    prefetch: float = 0.064
 
     @property
     def size(self) -> float:
@@ -189,7 +194,8 @@ def _declared_image(norm, written, image, registries, resolve, trail) -> ImageIn
         layers.append(LayerInfo(index, own[i], chains[index], layer.size, uncompressed))
     repo, tag = split_ref(norm)
     registry = _image_registry(written, image, registries)
-    return ImageInfo(norm, registry, repo, tag, tuple(layers), image.compression, sha256(f"manifest {norm} {chains}"))
+    return ImageInfo(norm, registry, repo, tag, tuple(layers), image.compression, sha256(f"manifest {norm} {chains}"),
+                     lazy=image.lazy, prefetch=image.prefetch)
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
@@ -279,13 +285,65 @@ def _check_links(scenario: Scenario, registries: dict[str, Registry], groups: di
             raise ReferenceProblem(("network", "links", i), f"a link joins '{link.a}' to itself")
 
 
+def push_registry(ref: str, registries: dict[str, Registry] | Iterable[str], images: dict[str, ImageInfo]) -> str:
+    """Where ``docker push REF`` goes: the registry its first component names (``local/app:1``), else the
+    registry of the scenario image of that name, else Docker Hub. Mirrors are never pushed to."""
+    first = ref.split("/", 1)[0]
+    if "/" in ref and first in registries:
+        return first
+    known = images.get(normalise(ref))
+    return known.registry if known is not None else HUB
+
+
+def _check_distribution(scenario: Scenario, registries: dict[str, Registry]) -> set[str]:
+    """Pull-through caches, registry mirrors and push targets; returns the registries they need."""
+    needed: set[str] = set()
+    for name, registry in scenario.registries.items():
+        if registry.upstream is None:
+            continue
+        if registry.upstream not in registries:
+            raise ReferenceProblem(("registries", name, "upstream"),
+                                   _unknown("registry", registry.upstream, registries))
+        seen = [name]
+        upstream: str | None = registry.upstream
+        while upstream is not None:
+            if upstream in seen:
+                raise ReferenceProblem(("registries", name, "upstream"),
+                                       f"upstream cycle: {' -> '.join((*seen, upstream))}")
+            seen.append(upstream)
+            upstream = registries[upstream].upstream
+        needed.add(registry.upstream)
+    for group, spec in scenario.hosts.items():
+        for i, mirror in enumerate(spec.daemon.registry_mirrors):
+            path = ("hosts", group, "daemon", "registry_mirrors", i)
+            if mirror not in registries:
+                raise ReferenceProblem(path, _unknown("registry", mirror, registries))
+            upstream = registries[mirror].upstream
+            if upstream is None:
+                raise ReferenceProblem(path, f"registry mirror '{mirror}' is not a pull-through cache (give it "
+                                             f"upstream: {HUB})")
+            if upstream != HUB:
+                raise ReferenceProblem(path, f"registry mirror '{mirror}' caches '{upstream}', but dockerd applies "
+                                             f"registry-mirrors to Docker Hub ('{HUB}') only")
+            needed.add(HUB)
+    declared = {normalise(ref) for ref in scenario.images}
+    for workload in scenario.workloads.values():
+        for step in workload.steps:
+            if step.push is not None:
+                first = step.push.split("/", 1)[0]
+                if not ("/" in step.push and first in registries) and normalise(step.push) not in declared:
+                    needed.add(HUB)
+    return needed
+
+
 def resolve(scenario: Scenario) -> Resolved:
     """Check every reference and expand the scenario; raises ReferenceProblem naming the field path."""
     registries = _registries(scenario)
     hosts, groups = _expand_hosts(scenario)
     counts = _check_workloads(scenario, hosts, groups)
     _check_links(scenario, registries, groups)
+    needed = _check_distribution(scenario, registries)
     images = _resolve_images(scenario, registries, _used_images(scenario))
-    if HUB not in scenario.registries and all(image.registry != HUB for image in images.values()):
+    if HUB not in scenario.registries and HUB not in needed and all(image.registry != HUB for image in images.values()):
         del registries[HUB]  # the default Docker Hub only appears when something comes from it
     return Resolved(scenario, registries, images, hosts, groups, counts)

@@ -1,0 +1,134 @@
+"""Build caches: one daemon's BuildKit cache (records by cache key, size limit, GC, steps in flight) and
+the cache manifests registries hold for ``--cache-to`` / ``--cache-from`` (docker-facts.md: Build).
+
+A record maps a step's cache key to the layer the step produced. Keys chain: a step's key digests its own
+operation with its parent's result, so after the first miss every later key of that chain is new (the
+cascade) without any special rule. Records of the legacy builder live in a cache of their own: the two
+builders never share cache in Docker either.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import simpy
+
+from dsim.components.image_store import ImageStore
+from dsim.recorder import Recorder
+from dsim.scenarios.resolve import LayerInfo
+
+
+@dataclass
+class CacheRecord:
+    """What a cache hit gives back: the step's result identity and its layer (digest derived from the key)."""
+
+    key: str
+    result: str
+    layer: LayerInfo
+    created: float
+    last_used: float
+    stage: str = ""
+    instruction: str = ""
+    in_use: int = 0
+
+    @property
+    def size(self) -> float:
+        return self.layer.uncompressed
+
+
+class BuildCache:
+    """One daemon's build cache: records, the steps running now (identical steps run once), GC by size."""
+
+    def __init__(self, env: simpy.Environment, host: str, store: ImageStore, recorder: Recorder, *,
+                 limit: float, keep: float) -> None:
+        self.env = env
+        self.host = host
+        self.store = store
+        self.recorder = recorder
+        self.limit = limit
+        self.keep = keep
+        self.records: dict[str, CacheRecord] = {}
+        #: cache key -> event that succeeds with the CacheRecord when the build executing that step ends it
+        self.running: dict[str, simpy.Event] = {}
+        self.size = 0.0
+
+    def lookup(self, key: str) -> CacheRecord | None:
+        record = self.records.get(key)
+        if record is not None:
+            record.last_used = self.env.now
+        return record
+
+    def add(self, record: CacheRecord) -> None:
+        old = self.records.get(record.key)
+        if old is not None:
+            self.size -= old.size
+        self.records[record.key] = record
+        self.size += record.size
+
+    def hold(self, records: Iterable[CacheRecord]) -> None:
+        """A build uses these records until it ends: GC never prunes them meanwhile."""
+        for record in records:
+            record.in_use += 1
+
+    def release(self, records: Iterable[CacheRecord]) -> None:
+        for record in records:
+            record.in_use -= 1
+
+    def gc(self, *, job: int) -> None:
+        """BuildKit's GC policy in dockerd: when the cache is over its limit, prune records unused for longer
+        than ``keep`` first (oldest first), then least recently used, until it fits; records a running build
+        uses are kept. A pruned record's layer leaves the disk unless an image still uses it."""
+        if self.size <= self.limit:
+            return
+        started = self.env.now
+        now = self.env.now
+        candidates = [r for r in self.records.values() if r.in_use == 0]
+        stale = sorted((r for r in candidates if now - r.last_used > self.keep), key=lambda r: r.last_used)
+        fresh = sorted((r for r in candidates if now - r.last_used <= self.keep), key=lambda r: r.last_used)
+        pruned = 0
+        freed = 0.0
+        for record in (*stale, *fresh):
+            if self.size <= self.limit:
+                break
+            del self.records[record.key]
+            self.size -= record.size
+            freed += record.size
+            pruned += 1
+            self.store.release_chain(record.layer.chain_id)
+        self.recorder.span("build_gc", self.host, started, self.env.now, host=self.host, job=job,
+                           records=pruned, bytes=freed, remaining=self.size)
+
+
+@dataclass(frozen=True)
+class RemoteRecord:
+    """One record of a registry cache manifest: the layer lives in the registry as a blob."""
+
+    key: str
+    result: str
+    layer: LayerInfo
+    stage: str
+    instruction: str
+
+
+@dataclass
+class CacheManifest:
+    ref: str
+    registry: str
+    records: dict[str, RemoteRecord] = field(default_factory=dict)
+    written: float = math.nan
+
+
+class RegistryCaches:
+    """The cache manifests every registry holds, by (registry, reference): written by ``--cache-to``,
+    read by ``--cache-from``. World-wide, like the registries themselves."""
+
+    def __init__(self) -> None:
+        self.manifests: dict[tuple[str, str], CacheManifest] = {}
+
+    def get(self, registry: str, ref: str) -> CacheManifest | None:
+        return self.manifests.get((registry, ref))
+
+    def put(self, manifest: CacheManifest) -> None:
+        self.manifests[(manifest.registry, manifest.ref)] = manifest

@@ -1,0 +1,304 @@
+"""Figures the reports draw, derived from a run's spans only (never from components).
+
+Span kinds dsim knows are listed here; every other kind (new ones other features add) still flows into the
+generic views (activity chart, kinds table, trace, explain) with no change here.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import re
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from dsim.recorder import Span
+from dsim.result import SimResult
+
+#: Kinds that are a job's phases (one bar each on the job timeline), in the order a job meets them.
+PHASE_KINDS = ("pull", "build", "push", "create", "start", "run", "stop")
+#: Kinds that detail a phase or the daemon's work; drawn in their own charts, not as job phases.
+DETAIL_KINDS = ("api", "request", "download", "unpack", "pull_layer", "pull_image", "cli", "job")
+KNOWN_KINDS = frozenset(PHASE_KINDS + DETAIL_KINDS)
+#: Start-up phases: from a job's arrival until its container runs (the Slacker "pull share of start-up").
+STARTUP_PHASES = ("queue", "pull", "build", "create", "start")
+
+K = TypeVar("K", bound=Hashable)
+
+
+# ----------------------------------------------------------------------------------------- time series
+
+def binned_average(items: Iterable[tuple[float, float, float]], t0: float, t1: float, bins: int) -> list[float]:
+    """Time-weighted average, per bin of [t0, t1), of the level sum(weight of items active at t).
+
+    Each item is (start, end, weight); the level is a step function, integrated exactly over each bin
+    (a download of 100 MB over 2 s at weight 50 MB/s contributes 50 MB/s to the bins it covers, in
+    proportion to the overlap). O((n + bins) log n).
+    """
+    if bins <= 0 or t1 <= t0:
+        return []
+    deltas: list[tuple[float, float]] = []
+    for start, end, weight in items:
+        if end > start and weight:
+            deltas.append((start, weight))
+            deltas.append((end, -weight))
+    deltas.sort()
+    width = (t1 - t0) / bins
+    out = [0.0] * bins
+    level, at, i = 0.0, t0, 0
+    while i < len(deltas) and deltas[i][0] <= t0:
+        level += deltas[i][1]
+        i += 1
+    for b in range(bins):
+        edge = t0 + (b + 1) * width
+        area = 0.0
+        while i < len(deltas) and deltas[i][0] < edge:
+            t, d = deltas[i]
+            area += level * (t - at)
+            at, level = t, level + d
+            i += 1
+        area += level * (edge - at)
+        at = edge
+        out[b] = area / width
+    return out
+
+
+def bin_centres(t0: float, t1: float, bins: int) -> list[float]:
+    width = (t1 - t0) / bins
+    return [t0 + (b + 0.5) * width for b in range(bins)]
+
+
+def pack_lanes(intervals: Sequence[tuple[float, float, K]]) -> dict[K, int]:
+    """Lane of each interval: the lowest lane free at its start (greedy interval colouring).
+
+    Used to recover tracks (daemon workers, download slots) from spans: it never uses more lanes than the
+    most intervals open at once, so with a resource of capacity c it needs at most c lanes.
+    """
+    lanes: dict[K, int] = {}
+    free: list[int] = []
+    busy: list[tuple[float, int]] = []
+    count = 0
+    for start, end, key in sorted(intervals, key=lambda item: (item[0], item[1])):
+        while busy and busy[0][0] <= start:
+            heapq.heappush(free, heapq.heappop(busy)[1])
+        if free:
+            lane = heapq.heappop(free)
+        else:
+            lane, count = count, count + 1
+        lanes[key] = lane
+        heapq.heappush(busy, (end, lane))
+    return lanes
+
+
+def peak_concurrency(intervals: Iterable[tuple[float, float]]) -> int:
+    """Most intervals open at one instant (an interval ending at t does not overlap one starting at t)."""
+    events = sorted([(s, 1) for s, e in intervals if e > s] + [(e, -1) for s, e in intervals if e > s])
+    level = peak = 0
+    for _, d in events:
+        level += d
+        peak = max(peak, level)
+    return peak
+
+
+# ----------------------------------------------------------------------------------------- the API front
+
+def api_waits(result: SimResult) -> list[tuple[float, float, str]]:
+    """(start, end, host) of each API call's wait for a daemon worker (the ``queue`` phase)."""
+    return [(s.start, s.start + s.attrs.get("queue", 0.0), s.host) for s in result.spans_of("api")]
+
+
+def api_service(result: SimResult) -> list[tuple[float, float, str]]:
+    """(start, end, host) of each API call's hold on a daemon worker."""
+    return [(s.start + s.attrs.get("queue", 0.0), s.end, s.host) for s in result.spans_of("api")]
+
+
+def download_holds(result: SimResult) -> list[tuple[float, float, str]]:
+    """(start, end, host) of each blob download's hold on one of the daemon's download slots."""
+    return [(s.start, s.end, s.host) for s in result.spans_of("download")]
+
+
+# ----------------------------------------------------------------------------------------- pulls
+
+@dataclass(frozen=True)
+class LayerProgress:
+    """One layer of one pull, as ``docker pull`` shows it: Waiting, Downloading, Extracting, Pull complete."""
+
+    digest: str
+    status: str  # "Already exists" | "Pull complete"
+    pull_start: float
+    ready: float  # the layer was usable ("Already exists": at once; else "Pull complete")
+    download: Span | None  # the download that fetched its blob (maybe started by another pull)
+    unpack: Span | None  # the unpack that applied it (maybe another pull's)
+    shared: bool  # another pull on this daemon was already fetching the blob ("Waiting" for it)
+
+    @property
+    def short_id(self) -> str:
+        """The 12 hex digits docker prints for a layer."""
+        return short_id(self.digest)
+
+    @property
+    def bytes(self) -> float:
+        return float(self.download.attrs.get("bytes", 0.0)) if self.download is not None else 0.0
+
+
+@dataclass(frozen=True)
+class PullDetail:
+    job: int
+    host: str
+    image: str
+    span: Span
+    layers: tuple[LayerProgress, ...]
+    image_span: Span | None  # the pull_image span (status "Downloaded newer image" | "Image is up to date")
+
+
+def short_id(digest: str) -> str:
+    hexpart = digest.split(":", 1)[-1]
+    return hexpart[:12]
+
+
+class SpanIndex:
+    """Look-ups over a run's spans that several reports share (built once per result)."""
+
+    def __init__(self, result: SimResult) -> None:
+        self.result = result
+        self.by_job: dict[int, list[Span]] = defaultdict(list)
+        self._by_host_subject: dict[tuple[str, str, str], list[Span]] = defaultdict(list)
+        for span in result.spans:
+            if span.job >= 0:
+                self.by_job[span.job].append(span)
+            if span.kind in ("download", "unpack"):
+                self._by_host_subject[(span.kind, span.host, span.subject)].append(span)
+        self._ends: dict[tuple[str, str, str], list[float]] = {}
+        for key, spans in self._by_host_subject.items():
+            spans.sort(key=lambda s: s.end)
+            self._ends[key] = [s.end for s in spans]
+
+    def latest(self, kind: str, host: str, subject: str, before: float, since: float) -> Span | None:
+        """The last ``kind`` span of ``subject`` on ``host`` ending in [since, before] (tolerance 1 ns)."""
+        key = (kind, host, subject)
+        ends = self._ends.get(key)
+        if not ends:
+            return None
+        i = bisect.bisect_right(ends, before + 1e-9) - 1
+        if i < 0 or ends[i] < since - 1e-9:
+            return None
+        return self._by_host_subject[key][i]
+
+    def pulls(self, job: int) -> list[PullDetail]:
+        """Every pull the job made, with each layer's progress."""
+        spans = self.by_job.get(job, [])
+        details = []
+        for pull in (s for s in spans if s.kind == "pull_image"):
+            layers = []
+            for layer in spans:
+                if layer.kind != "pull_layer" or layer.attrs.get("image") != pull.subject:
+                    continue
+                if not (pull.start - 1e-9 <= layer.start and layer.end <= pull.end + 1e-9):
+                    continue
+                done = layer.attrs.get("status") != "Already exists"
+                download = self.latest("download", layer.host, layer.subject, layer.end, layer.start) if done else None
+                unpack = self.latest("unpack", layer.host, layer.subject, layer.end, layer.start) if done else None
+                layers.append(LayerProgress(layer.subject, str(layer.attrs.get("status", "")), layer.start,
+                                            layer.end, download, unpack, bool(layer.attrs.get("shared"))))
+            outer = next((s for s in spans if s.kind == "pull" and s.start <= pull.start + 1e-9
+                          and pull.end <= s.end + 1e-9), pull)
+            details.append(PullDetail(job, pull.host, pull.subject, outer, tuple(layers), pull))
+        return details
+
+    def unpacks_of(self, job: int) -> list[tuple[float, float]]:
+        """Intervals in which a layer this job's pulls need was being unpacked (by any pull)."""
+        return [(layer.unpack.start, layer.unpack.end) for pull in self.pulls(job) for layer in pull.layers
+                if layer.unpack is not None]
+
+
+def slowest_pull_job(result: SimResult) -> int | None:
+    """The job whose pull took longest and downloaded something (ties: the lowest job number)."""
+    best: tuple[float, int] | None = None
+    for span in result.spans_of("pull_image"):
+        if span.attrs.get("bytes", 0) <= 0 or span.job < 0:
+            continue
+        key = (-span.duration, span.job)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[1]
+
+
+# ----------------------------------------------------------------------------------------- kinds and jobs
+
+@dataclass(frozen=True)
+class KindStats:
+    kind: str
+    count: int
+    total_s: float
+    mean_s: float
+    p95_s: float
+    max_s: float
+    instants: int
+    known: bool
+    statuses: dict[str, int]
+
+
+def kind_stats(result: SimResult) -> list[KindStats]:
+    """Every span kind in the run (known or new), in order of first appearance."""
+    from dsim.result import percentile
+
+    order: dict[str, None] = {}
+    grouped: dict[str, list[Span]] = defaultdict(list)
+    for span in result.spans:
+        order.setdefault(span.kind, None)
+        grouped[span.kind].append(span)
+    stats = []
+    for kind in order:
+        spans = grouped[kind]
+        durations = sorted(s.duration for s in spans)
+        statuses: dict[str, int] = defaultdict(int)
+        for span in spans:
+            status = span.attrs.get("status")
+            if status is not None:
+                statuses[str(status)] += 1
+        total = sum(durations)
+        stats.append(KindStats(kind, len(spans), total, total / len(spans), percentile(durations, 95), durations[-1],
+                               sum(1 for d in durations if d == 0), kind in KNOWN_KINDS, dict(sorted(statuses.items()))))
+    return stats
+
+
+def job_phase_kinds(result: SimResult) -> list[str]:
+    """The phases jobs went through in this run: dsim's phase kinds plus any other phase SimResult lists."""
+    from dsim.result import PHASES
+
+    kinds = [k for k in PHASE_KINDS if result.spans_of(k)]
+    kinds += [k for k in PHASES if k not in kinds and k != "queue" and result.spans_of(k)]
+    return kinds
+
+
+_GROUP = re.compile(r"^(.*)-\d+$")
+
+
+def host_group(host: str, groups: dict[str, tuple[str, ...]] | None = None) -> str:
+    """The host group of ``host``: from the scenario when known, else its name without the ``-N`` suffix."""
+    if groups:
+        for group, members in groups.items():
+            if host in members:
+                return group
+    match = _GROUP.match(host)
+    return match.group(1) if match else host
+
+
+def is_failure(span: Span) -> bool:
+    """A span that records something going wrong: an HTTP error status, a failed status, an error attr."""
+    status = span.attrs.get("status")
+    if isinstance(status, int) and status >= 400 and not (status == 401 and span.kind == "request"):
+        return True
+    if isinstance(status, str) and status.lower() in ("failed", "error", "oom", "oomkilled", "killed", "unhealthy"):
+        return True
+    if span.attrs.get("error") or span.attrs.get("oom") or span.attrs.get("oom_killed"):
+        return True
+    return span.kind.lower() in ("oom", "oom_kill", "failure", "error")
+
+
+def attrs_text(attrs: dict[str, Any], skip: Iterable[str] = ()) -> str:
+    """A span's attributes as ``key=value`` pairs, sorted, for narration and tooltips."""
+    skipped = set(skip)
+    return " ".join(f"{k}={v}" for k, v in sorted(attrs.items()) if k not in skipped)

@@ -1,0 +1,8 @@
+"""Sweeps: a scenario's variants (a grid of overridden paths) times replications, run by any executor,
+stored run by run in SQLite, aggregated into means with 95% confidence intervals.
+
+The pieces: ``grid`` (axes, variants, replication seeds), ``spec`` (the sweep file), ``executors``
+(this process, a local process pool, Dask), ``store`` (SQLite), ``runner`` (run_sweep), ``report``
+(sweep.csv, runs.csv, charts, sweep.html), ``commands`` (``dsim sweep``). Nothing is imported here, so
+``dsim --help`` stays quick.
+"""

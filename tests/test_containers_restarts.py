@@ -1,0 +1,143 @@
+"""Restart policies with moby's backoff, exit codes, failure probability and health checks.
+
+moby daemon/restartmanager: each exit advances the wait (100 ms, doubling, capped at 1 min; back to
+100 ms after a run of >= 10 s); on-failure:N restarts a non-zero exit while fewer than N restarts were
+made. moby daemon/health.go: probes one interval apart (start_interval while starting inside the start
+period); the first success is healthy; `retries` failures in a row outside the start period, unhealthy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dsim.components.container import RestartManager, health_timeline
+from dsim.scenarios.model import HealthCheck
+from tests.helpers import run_text
+
+ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
+
+
+def scenario(steps: str, *, burst: int = 1, seed: int = 1) -> str:
+    return f"""
+name: t
+seed: {seed}
+hosts:
+  h: {{cpus: 4, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {ZERO}}}
+workloads:
+  w:
+    arrival: {{burst: {burst}}}
+    steps: {steps}
+"""
+
+
+def processes(result):  # type: ignore[no-untyped-def]
+    return sorted(result.spans_of("process"), key=lambda s: s.start)
+
+
+def test_four_one_second_runs_with_on_failure_3_end_at_4_7_s() -> None:
+    """Runs of 1 s exiting 1, zero start costs: run 1 0-1 s, wait 0.1; run 2 1.1-2.1, wait 0.2; run 3
+    2.3-3.3, wait 0.4; run 4 3.7-4.7; then 3 restarts were made, so on-failure:3 gives up at 4.7 s."""
+    steps = "[{run: {image: nginx, duration: 1s, exit_code: 1, restart: 'on-failure:3', detach: true}}]"
+    result = run_text(scenario(steps))
+    runs = [(round(s.start, 9), round(s.end, 9)) for s in processes(result)]
+    assert runs == [(0, 1), (1.1, 2.1), (2.3, 3.3), (3.7, 4.7)]
+    waits = [s.attrs["delay"] for s in sorted(result.spans_of("restarting"), key=lambda s: s.start)]
+    assert waits == pytest.approx([0.1, 0.2, 0.4])
+    assert result.summary()["containers"]["restarts"] == 3
+
+
+def test_backoff_doubles_to_the_one_minute_cap_and_resets_after_ten_seconds() -> None:
+    manager = RestartManager("always")
+    delays = [manager.should_restart(1, False, 0.5)[1] for _ in range(12)]
+    assert delays == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 60.0, 60.0])
+    assert manager.should_restart(0, False, 10.0) == (True, pytest.approx(0.1))  # ran >= 10 s: reset
+    assert manager.should_restart(0, False, 9.9) == (True, pytest.approx(0.2))
+
+
+def test_policies_decide_on_exit_code_and_manual_stop() -> None:
+    assert RestartManager("no").should_restart(1, False, 1)[0] is False
+    assert RestartManager("on-failure").should_restart(0, False, 1)[0] is False
+    assert RestartManager("on-failure").should_restart(1, False, 1)[0] is True
+    assert RestartManager("always").should_restart(0, False, 1)[0] is True
+    assert RestartManager("unless-stopped").should_restart(0, True, 1)[0] is False
+    # on-failure without N never gives up
+    unlimited = RestartManager("on-failure")
+    assert all(unlimited.should_restart(1, False, 1)[0] for _ in range(100))
+
+
+def test_the_attached_run_returns_at_the_first_exit_while_restarts_go_on() -> None:
+    """docker run (attached) waits for the next exit only: the job fails at 1 s with the exit code, and
+    the container keeps restarting (on-failure:2) in the background: 3 runs in all."""
+    steps = "[{run: {image: nginx, duration: 1s, exit_code: 3, restart: 'on-failure:2', name: c}}, {sleep: 10s}]"
+    result = run_text(scenario(steps))
+    [job] = result.jobs
+    assert (job.end_s, job.error) == (pytest.approx(1.0), "container c exited with code 3")
+    assert len(processes(result)) == 1  # the run stops when the last job ends, at 1 s
+
+
+def test_stop_cancels_an_always_restart_loop() -> None:
+    """restart: always, runs of 2 s exiting 0. Runs 0-2, 2.1-4.1, 4.3-6.3, 6.7-8.7; docker stop at 8 s hits
+    the fourth run, which exits on SIGTERM at once: no fifth run."""
+    steps = "[{run: {image: nginx, duration: 2s, restart: always, detach: true}}, {sleep: 8s}, {stop: {}}, {sleep: 100s}]"
+    result = run_text(scenario(steps))
+    runs = [(round(s.start, 9), round(s.end, 9)) for s in processes(result)]
+    assert runs == [(0, 2), (2.1, 4.1), (4.3, 6.3), (6.7, 8)]
+
+
+def test_a_run_of_ten_seconds_resets_the_backoff() -> None:
+    """unless-stopped, runs of 10 s: every wait is the first one, 100 ms."""
+    steps = "[{run: {image: nginx, duration: 10s, restart: unless-stopped, detach: true}}, {sleep: 50s}]"
+    waits = {s.attrs["delay"] for s in run_text(scenario(steps)).spans_of("restarting")}
+    assert waits == {pytest.approx(0.1)}
+
+
+def test_fail_probability_fails_that_share_of_runs() -> None:
+    """400 one-second runs with fail_probability 0.25: failures are Binomial(400, 0.25), mean 100, sd
+    sqrt(400 x 0.25 x 0.75) = 8.7; checked within 4 sd, for three seeds."""
+    steps = "[{run: {image: nginx, duration: 1s, fail_probability: 0.25}}]"
+    for seed in (1, 2, 3):
+        result = run_text(scenario(steps, burst=400, seed=seed))
+        failed = sum(1 for job in result.jobs if job.status == "failed")
+        assert abs(failed - 100) <= 4 * math.sqrt(400 * 0.25 * 0.75)
+        assert {job.error for job in result.jobs if job.error} <= {f"container h-c{i} exited with code 1"
+                                                                   for i in range(1, 401)}
+
+
+@pytest.mark.parametrize(
+    ("check", "ready", "expected"),
+    [
+        # defaults: first probe at 30 s succeeds (the app was ready at 12 s)
+        ({}, 12.0, (None, 30.0)),
+        # start period 60 s, probes every start_interval 5 s while starting: 5, 10, 15 -> healthy at 15 s
+        ({"start_period": 60.0}, 12.0, (None, 15.0)),
+        # interval 1 s, never ready: failures at 1, 2, 3 -> unhealthy at 3 s, never healthy
+        ({"interval": 1.0}, math.inf, (3.0, None)),
+        # interval 2 s, start period 5 s, start_interval 1 s: probes 1..5 free (start period), then 7, 9, 11
+        # fail (3 retries) -> unhealthy at 11; ready at 12 -> healthy at the probe at 13
+        ({"interval": 2.0, "start_period": 5.0, "start_interval": 1.0}, 12.0, (11.0, 13.0)),
+    ],
+)
+def test_health_timeline(check: dict[str, float], ready: float, expected: tuple[float | None, float | None]) -> None:
+    assert health_timeline(HealthCheck(**check), ready) == expected
+
+
+def test_health_is_a_phase_and_wait_ends_the_step_when_healthy() -> None:
+    """--wait: the step ends at the first successful probe (interval 2 s, ready after 5 s -> 6 s)."""
+    steps = ("[{run: {image: nginx, detach: true, wait: true, healthcheck: {interval: 2s, time_to_healthy: 5s}}},"
+             " {ps: {}}]")
+    result = run_text(scenario(steps))
+    [job] = result.jobs
+    assert job.end_s == pytest.approx(6.0)
+    assert job.phases["health"] == pytest.approx(6.0)
+    assert result.summary()["phases"]["health"]["count"] == 1
+    [ps] = result.spans_of("ps")
+    assert ps.attrs["containers"] == ["h-c1 Up (healthy)"]
+
+
+def test_wait_fails_when_the_container_turns_unhealthy() -> None:
+    steps = ("[{run: {image: nginx, detach: true, wait: true, name: api, "
+             "healthcheck: {interval: 1s, retries: 3, time_to_healthy: inf}}}]")
+    [job] = run_text(scenario(steps)).jobs
+    assert (job.end_s, job.status, job.error) == (pytest.approx(3.0), "failed", "container api is unhealthy")
