@@ -17,7 +17,8 @@ from rich.console import Console
 from dsim.cli_support import ScenarioArg, error_boundary
 
 #: Feature modules that add their own commands: each has ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("dsim.sweep.commands",)
+COMMAND_MODULES: tuple[str, ...] = ("dsim.sweep.commands", "dsim.reports.commands", "dsim.dockerfile.commands",
+                                     "dsim.serve.commands")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="dsim: a discrete-event simulator of the Docker architecture.")
@@ -28,25 +29,33 @@ def run(
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print summary.json to stdout, nothing else")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-    charts: Annotated[bool, typer.Option(help="write charts/*.png")] = True,
+    charts: Annotated[bool, typer.Option(help="write charts/*.png and report.html")] = True,
+    trace: Annotated[bool, typer.Option(help="write trace.json (Perfetto / chrome://tracing)")] = True,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="PATH=VALUE",
         help="override a scenario field (repeatable), e.g. --set hosts.runner.count=40")] = None,
 ) -> None:
-    """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv and charts; print the summary."""
+    """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv, charts, report.html and trace.json."""
     with error_boundary():
-        from dsim.api import load_scenario, simulate
-        from dsim.reports.outputs import summary_json, write_outputs
+        from dsim.api import load_scenario
+        from dsim.reports.context import ScenarioInfo
+        from dsim.reports.outputs import summary_json, write_outputs, write_reports
+        from dsim.reports.progress import progress_bar
+        from dsim.world import World
 
         resolved = load_scenario(scenario, overrides=set_ or ())
-        result = simulate(resolved, seed=seed)
+        # link loads sampled about every simulated second for the bandwidth chart (no effect on the run)
+        world = World(resolved, seed=seed, link_samples=1.0 if charts or trace else None)
+        err = Console(stderr=True)
+        with progress_bar(lambda: (world.env.now, len(world.recorder.jobs)), console=err,
+                          expected_jobs=sum(resolved.job_counts.values()), until=resolved.scenario.until,
+                          enabled=not (quiet or json_output) and err.is_terminal):
+            result = world.run()
         summary = result.summary()
         directory = out if out is not None else Path("results") / resolved.scenario.name
         write_outputs(result, directory, summary)
-        if charts:
-            from dsim.reports.charts import write_charts
-
-            write_charts(result, directory)
+        write_reports(result, directory, summary, ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
+                      charts=charts, trace=trace)
         if json_output:
             sys.stdout.write(summary_json(summary))
         elif not quiet:

@@ -122,8 +122,9 @@ class SimResult:
     def peak_running(self) -> dict[str, int]:
         """Per host, the most container processes (or VMs) running at once, from the ``process`` spans."""
         edges: dict[str, list[tuple[float, int]]] = defaultdict(list)
-        for span in self.spans_of("process"):
-            edges[span.host] += [(span.start, 1), (span.end, -1)]
+        for span in self.spans_of("process"):  # one still running at the end counts as running then
+            end = math.inf if span.attrs.get("status") == "running" else span.end
+            edges[span.host] += [(span.start, 1), (end, -1)]
         peaks: dict[str, int] = {}
         for host, points in edges.items():
             running = peak = 0
@@ -157,8 +158,22 @@ class SimResult:
         for span in self.spans_of("request"):
             requests[span.attrs["registry"]].append(span)
         sent: dict[str, float] = defaultdict(float)
-        for span in self.spans_of("download"):
+        received: dict[str, float] = defaultdict(float)
+        from_peers: dict[str, float] = defaultdict(float)
+        cache_counts: dict[tuple[str, str], int] = defaultdict(int)
+        for span in self.spans_of("download"):  # bytes a registry served (peers' stripes aside, p2p)
+            attrs = span.attrs
+            peer = attrs.get("peer_bytes", 0.0)
+            sent[attrs["registry"]] += attrs["bytes"] - peer
+            from_peers[attrs["registry"]] += peer
+            if attrs.get("cache"):
+                cache_counts[(attrs["registry"], attrs["cache"])] += 1
+        for span in self.spans_of("cache_fill"):  # a pull-through cache's misses, from its upstream
             sent[span.attrs["registry"]] += span.attrs["bytes"]
+            received[span.attrs["cache"]] += span.attrs["bytes"]
+        for span in self.spans_of("upload"):  # pushes
+            received[span.attrs["registry"]] += span.attrs["bytes"]
+        steps = self.spans_of("build_step")
         layers = self.spans_of("pull_layer")
         hits = sum(1 for span in layers if span.attrs["status"] == "Already exists")
         shared = sum(1 for span in layers if span.attrs.get("shared"))
@@ -180,6 +195,10 @@ class SimResult:
                     "bytes_sent": round(sent[name]),
                     "requests": len(requests[name]),
                     "rejected_429": sum(1 for span in requests[name] if span.attrs["status"] == 429),
+                    "bytes_received": round(received[name]),
+                    "hits": cache_counts[(name, "hit")],
+                    "misses": cache_counts[(name, "miss")],
+                    "bytes_from_peers": round(from_peers[name]),
                 }
                 for name in self.registries
             },
@@ -187,8 +206,11 @@ class SimResult:
                 "layer_hits": hits,
                 "layer_misses": len(layers) - hits - shared,
                 "layer_shared": shared,
-                "build_steps_cached": 0,
-                "build_steps_run": 0,
+                # build steps (RUN, COPY, ADD, WORKDIR other than /): each build_step span, cached or run
+                "build_steps_cached": sum(1 for span in steps if span.attrs["cached"]),
+                "build_steps_run": sum(1 for span in steps if not span.attrs["cached"]),
+                "build_steps_shared": sum(1 for span in steps if span.attrs["cache"] == "shared"),
+                "build_steps_remote": sum(1 for span in steps if span.attrs["cache"] == "remote"),
             },
             "hosts": {
                 name: {

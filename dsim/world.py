@@ -6,6 +6,7 @@ its own random stream derived from (seed, component name).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -15,12 +16,16 @@ from typing import Any
 import networkx as nx
 import simpy
 
+from dsim.components.build_cache import RegistryCaches
+from dsim.components.builder import Builder
 from dsim.components.client import Client
+from dsim.components.container import Container
 from dsim.components.daemon import Daemon
 from dsim.components.host import Kernel
-from dsim.components.image_store import ImageStore
+from dsim.components.image_store import DiskFull, ImageStore
 from dsim.components.network import Network
 from dsim.components.registry import RegistryServer
+from dsim.probes import LinkProbe, ProbedNetwork
 from dsim.recorder import Recorder
 from dsim.result import HostStats, SimResult
 from dsim.rng import stream
@@ -65,35 +70,65 @@ def check_reachable(resolved: Resolved, graph: nx.Graph) -> None:
     component = {node: i for i, nodes in enumerate(nx.connected_components(graph)) for node in nodes}
     needed = sorted({image.registry for image in resolved.images.values()})
     for host in resolved.hosts:
-        for registry in needed:
+        for registry in [*needed, *host.spec.daemon.registry_mirrors]:
             if host.name not in component or registry not in component or component[host.name] != component[registry]:
                 raise ReferenceProblem(("network", "links"),
                                        f"no network path from host '{host.name}' to registry '{registry}'")
+    for name, spec in resolved.registries.items():  # a pull-through cache must reach its upstream
+        if spec.upstream is not None and component.get(name, -1) != component.get(spec.upstream, -2):
+            raise ReferenceProblem(("network", "links"),
+                                   f"no network path from registry '{name}' to its upstream '{spec.upstream}'")
+
+
+def _images_in_use(containers: dict[str, Container]) -> list[str]:
+    return [container.image.ref for container in containers.values()]
 
 
 class World:
     """Every component of one simulation, built and wired before time 0."""
 
-    def __init__(self, resolved: Resolved, *, seed: int | None = None, keep_spans: bool = True) -> None:
+    def __init__(self, resolved: Resolved, *, seed: int | None = None, keep_spans: bool = True,
+                 link_samples: float | None = None) -> None:
+        """``link_samples``: measure link loads every that many simulated seconds (``link`` spans for the
+        bandwidth chart; dsim.probes.LinkProbe schedules no event, so the run is otherwise the same)."""
         self.resolved = resolved
         self.seed = resolved.scenario.seed if seed is None else seed
         self.env = simpy.Environment()
         self.recorder = Recorder(keep_spans=keep_spans)
         graph = build_graph(resolved)
         check_reachable(resolved, graph)
-        self.network = Network(self.env, graph)
+        self.link_probe: LinkProbe | None = None
+        if link_samples is not None and keep_spans:
+            self.link_probe = LinkProbe(self.env, graph, self.recorder, set(resolved.registries), link_samples)
+            self.network: Network = ProbedNetwork(self.env, graph, self.link_probe)
+        else:
+            self.network = Network(self.env, graph)
         self.registries = {
-            name: RegistryServer(self.env, name, spec, self.network, self.recorder)
+            name: RegistryServer(self.env, name, spec, self.network, self.recorder,
+                                 stream(self.seed, f"registry/{name}"))
             for name, spec in resolved.registries.items()
         }
+        addresses = {host.name: host.spec.address for host in resolved.hosts if host.spec.address is not None}
+        for server in self.registries.values():  # distribution (issue 3): caches, addresses, what each one holds
+            if server.spec.upstream is not None:
+                server.upstream = self.registries[server.spec.upstream]
+            server.addresses = addresses
+        for image in resolved.images.values():
+            if not self.registries[image.registry].is_cache:
+                self.registries[image.registry].accept_manifest(image)
         self.kernels: dict[str, Kernel] = {}
         self.daemons: dict[str, Daemon] = {}
+        self.registry_caches = RegistryCaches()  # --cache-to / --cache-from manifests, by registry
         for host in resolved.hosts:
             kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory, self.recorder,
                             ephemeral_ports=host.spec.ephemeral_ports)
-            store = ImageStore(self.env, host.spec.disk)
-            for ref in host.spec.preloaded:
-                store.preload(resolved.images[normalise(ref)])
+            store = ImageStore(self.env, host.spec.disk, gc=host.spec.gc, host=host.name, recorder=self.recorder)
+            for i, ref in enumerate(host.spec.preloaded):
+                try:
+                    store.preload(resolved.images[normalise(ref)])
+                except DiskFull:
+                    raise ReferenceProblem(("hosts", host.group, "preloaded", i),
+                                           f"preloaded images do not fit on host '{host.name}''s disk") from None
             self.kernels[host.name] = kernel
             self.daemons[host.name] = Daemon(
                 self.env, host, kernel, store, self.registries, resolved.images, self.recorder,
@@ -101,12 +136,19 @@ class World:
                 puller_rng=stream(self.seed, f"puller/{host.name}"),
                 runtime_rng=stream(self.seed, f"runtime/{host.name}"),
             )
+            # an image with an existing container is "in use": image GC never removes it (image_store.py)
+            store.set_in_use_query(functools.partial(_images_in_use, self.daemons[host.name].runtime.containers))
+            daemon = self.daemons[host.name]  # docker build (issue 4): a Builder per daemon
+            daemon.builder = Builder(
+                self.env, host.name, host.spec, kernel, store, daemon.puller, self.network, self.registries,
+                self.registry_caches, self.recorder, stream(self.seed, f"builder/{host.name}"),
+                pusher=daemon.pusher, specs=resolved.builds, contexts=resolved.scenario.contexts,
+            )
         self.active: dict[str, int] = {host.name: 0 for host in resolved.hosts}
         self._job_ids = itertools.count(1)
-        #: fires when every job has ended: the run stops there unless `until` says otherwise, since a
-        #: container with a restart policy may keep restarting after the last job (runtime.py)
+        #: without `until`, the run goes on until nothing is left to happen; so that a restart policy cannot
+        #: keep it going forever, containers stop restarting once the last job has ended (runtime.py)
         self._pending_jobs = sum(resolved.job_counts.values())
-        self.all_jobs_ended = self.env.event()
         for name, workload in resolved.scenario.workloads.items():
             self.env.process(self._arrivals(name, workload))
 
@@ -161,8 +203,9 @@ class World:
             def done(host: str = host) -> None:
                 self.active[host] -= 1
                 self._pending_jobs -= 1
-                if self._pending_jobs == 0:
-                    self.all_jobs_ended.succeed()
+                if self._pending_jobs == 0 and self.resolved.scenario.until is None:
+                    for daemon in self.daemons.values():
+                        daemon.runtime.no_more_restarts = True
 
             self.env.process(client.run(workload.steps, self.env.now, done))
 
@@ -171,17 +214,20 @@ class World:
     def run(self) -> SimResult:
         until = self.resolved.scenario.until
         started = time.perf_counter()
-        if until is None and self._pending_jobs > 0:
-            try:
-                self.env.run(until=self.all_jobs_ended)
-            except RuntimeError as err:  # SimPy: no events left before every job ended (some never will)
-                if self.all_jobs_ended.triggered or "No scheduled events left" not in str(err):
-                    raise
-        else:
-            self.env.run(until=until)
+        self.env.run(until=until)
+        return self.result(time.perf_counter() - started)
+
+    def next_job(self) -> int:
+        """A fresh job number (``dsim serve`` numbers its API operations from the same counter as workloads)."""
+        return next(self._job_ids)
+
+    def result(self, wall: float) -> SimResult:
+        """Close what is still running and derive the SimResult at the current time (after ``env`` has run;
+        ``dsim serve`` drives ``env`` itself and calls this when it stops)."""
         for daemon in self.daemons.values():
             daemon.runtime.finish()
-        wall = time.perf_counter() - started
+        if self.link_probe is not None:
+            self.link_probe.finish()
         horizon = self.env.now
         # SimPy numbers every scheduled event; those still queued at the horizon were not processed.
         events = next(self.env._eid) - len(self.env._queue)

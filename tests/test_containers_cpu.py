@@ -99,8 +99,8 @@ def test_duration_alone_uses_no_cpu() -> None:
 def test_stopping_a_task_gives_its_share_back() -> None:
     """2 tasks of 10 CPU-s on 1 core; the first is stopped at 4 s (2 CPU-s done, instant exit): the second
     has 2 done and takes its last 8 alone, ending at 12 s."""
-    text = scenario(1, """  a: {arrival: {burst: 1}, steps: [{run: {image: nginx, cpu_time: 10s, detach: true}}, {sleep: 4s},
-       {stop: {}}]}
+    text = scenario(1, """  a: {arrival: {burst: 1}, steps: [{run: {image: nginx, cpu_time: 10s, detach: true}},
+       {sleep: 4s}, {stop: {}}]}
   b: {arrival: {burst: 1}, steps: [{run: {image: nginx, cpu_time: 10s}}]}""")
     result = run_text(text)
     cpu = sorted((s.end, s.attrs["cpu_seconds"]) for s in result.spans_of("process"))

@@ -39,7 +39,7 @@ def processes(result):  # type: ignore[no-untyped-def]
 def test_four_one_second_runs_with_on_failure_3_end_at_4_7_s() -> None:
     """Runs of 1 s exiting 1, zero start costs: run 1 0-1 s, wait 0.1; run 2 1.1-2.1, wait 0.2; run 3
     2.3-3.3, wait 0.4; run 4 3.7-4.7; then 3 restarts were made, so on-failure:3 gives up at 4.7 s."""
-    steps = "[{run: {image: nginx, duration: 1s, exit_code: 1, restart: 'on-failure:3', detach: true}}]"
+    steps = "[{run: {image: nginx, duration: 1s, exit_code: 1, restart: 'on-failure:3', detach: true}}, {sleep: 1m}]"
     result = run_text(scenario(steps))
     runs = [(round(s.start, 9), round(s.end, 9)) for s in processes(result)]
     assert runs == [(0, 1), (1.1, 2.1), (2.3, 3.3), (3.7, 4.7)]
@@ -69,18 +69,23 @@ def test_policies_decide_on_exit_code_and_manual_stop() -> None:
 
 def test_the_attached_run_returns_at_the_first_exit_while_restarts_go_on() -> None:
     """docker run (attached) waits for the next exit only: the job fails at 1 s with the exit code, and
-    the container keeps restarting (on-failure:2) in the background: 3 runs in all."""
-    steps = "[{run: {image: nginx, duration: 1s, exit_code: 3, restart: 'on-failure:2', name: c}}, {sleep: 10s}]"
-    result = run_text(scenario(steps))
-    [job] = result.jobs
+    the container keeps restarting (on-failure:2) in the background while another job runs: 3 runs in all.
+    Alone, the simulation ends with its last job and nothing restarts after that: 1 run."""
+    steps = "[{run: {image: nginx, duration: 1s, exit_code: 3, restart: 'on-failure:2', name: c}}]"
+    alone = run_text(scenario(steps))
+    [job] = alone.jobs
     assert (job.end_s, job.error) == (pytest.approx(1.0), "container c exited with code 3")
-    assert len(processes(result)) == 1  # the run stops when the last job ends, at 1 s
+    assert len(processes(alone)) == 1
+    other = "\n  other: {arrival: {burst: 1}, steps: [{sleep: 10s}]}"
+    result = run_text(scenario(steps) + other)
+    assert [round(s.start, 9) for s in processes(result)] == [0, 1.1, 2.3]
 
 
 def test_stop_cancels_an_always_restart_loop() -> None:
     """restart: always, runs of 2 s exiting 0. Runs 0-2, 2.1-4.1, 4.3-6.3, 6.7-8.7; docker stop at 8 s hits
     the fourth run, which exits on SIGTERM at once: no fifth run."""
-    steps = "[{run: {image: nginx, duration: 2s, restart: always, detach: true}}, {sleep: 8s}, {stop: {}}, {sleep: 100s}]"
+    steps = ("[{run: {image: nginx, duration: 2s, restart: always, detach: true}}, {sleep: 8s}, {stop: {}},"
+             " {sleep: 100s}]")
     result = run_text(scenario(steps))
     runs = [(round(s.start, 9), round(s.end, 9)) for s in processes(result)]
     assert runs == [(0, 2), (2.1, 4.1), (4.3, 6.3), (6.7, 8)]
@@ -89,8 +94,8 @@ def test_stop_cancels_an_always_restart_loop() -> None:
 def test_a_run_of_ten_seconds_resets_the_backoff() -> None:
     """unless-stopped, runs of 10 s: every wait is the first one, 100 ms."""
     steps = "[{run: {image: nginx, duration: 10s, restart: unless-stopped, detach: true}}, {sleep: 50s}]"
-    waits = {s.attrs["delay"] for s in run_text(scenario(steps)).spans_of("restarting")}
-    assert waits == {pytest.approx(0.1)}
+    waits = [s.attrs["delay"] for s in run_text(scenario(steps)).spans_of("restarting")]
+    assert len(waits) == 4 and waits == pytest.approx([0.1] * 4)  # runs end at 10, 20.1, 30.2, 40.3
 
 
 def test_fail_probability_fails_that_share_of_runs() -> None:
@@ -114,9 +119,10 @@ def test_fail_probability_fails_that_share_of_runs() -> None:
         ({"start_period": 60.0}, 12.0, (None, 15.0)),
         # interval 1 s, never ready: failures at 1, 2, 3 -> unhealthy at 3 s, never healthy
         ({"interval": 1.0}, math.inf, (3.0, None)),
-        # interval 2 s, start period 5 s, start_interval 1 s: probes 1..5 free (start period), then 7, 9, 11
-        # fail (3 retries) -> unhealthy at 11; ready at 12 -> healthy at the probe at 13
-        ({"interval": 2.0, "start_period": 5.0, "start_interval": 1.0}, 12.0, (11.0, 13.0)),
+        # interval 2 s, start period 5 s, start_interval 1 s: failures at 1-4 s are inside the start period and
+        # do not count; the probe at 5 s is not (5 < 5 is false), so failures at 5, 7, 9 -> unhealthy at 9 s;
+        # the app is ready at 12 s -> healthy at the probe at 13 s (11 still fails)
+        ({"interval": 2.0, "start_period": 5.0, "start_interval": 1.0}, 12.0, (9.0, 13.0)),
     ],
 )
 def test_health_timeline(check: dict[str, float], ready: float, expected: tuple[float | None, float | None]) -> None:

@@ -333,6 +333,7 @@ class Checked:
             assert load <= self.capacity[link] * (1 + 1e-9) + 1e-12, (now, link)
         self.rates = {f[0]: rate for f, rate in zip(active, expected, strict=True)}
         self.checks += 1
+        self.net._audit()
 
     def flow(self, fid: int, start: float, src: str, dst: str, nbytes: float, cap: float
              ) -> Generator[Any, Any, None]:

@@ -39,12 +39,13 @@ def test_dask_gives_the_same_files_as_local_workers(tmp_path: Path, scheduler: s
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
-def test_dask_resume_and_run_failure_naming(tmp_path: Path, scheduler: str) -> None:
+def test_dask_resume(tmp_path: Path, scheduler: str) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text(SLEEPY)
     runner = CliRunner()
     out = str(tmp_path / "out")
-    assert runner.invoke(app, ["sweep", str(scenario), "--out", out, "--dask", scheduler, "-n", "2", "-q"]).exit_code == 0
+    first = runner.invoke(app, ["sweep", str(scenario), "--out", out, "--dask", scheduler, "-n", "2", "-q"])
+    assert first.exit_code == 0, first.output
     result = runner.invoke(app, ["sweep", str(scenario), "--out", out, "--dask", scheduler, "-n", "3", "--resume"])
     assert result.exit_code == 0, result.output
     assert "1 runs executed, 2 reused" in result.stdout

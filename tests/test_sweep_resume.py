@@ -42,6 +42,8 @@ def check_store(path: Path) -> int:
     db = sqlite3.connect(path, timeout=10)
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if not db.execute("SELECT name FROM sqlite_master WHERE name = 'runs'").fetchall():
+            return 0  # killed between creating the file and committing its schema: resume creates it
         total, distinct = db.execute(
             "SELECT COUNT(*), COUNT(DISTINCT variant || '/' || replication) FROM runs").fetchone()
         assert total == distinct

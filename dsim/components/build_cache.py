@@ -42,13 +42,12 @@ class BuildCache:
     """One daemon's build cache: records, the steps running now (identical steps run once), GC by size."""
 
     def __init__(self, env: simpy.Environment, host: str, store: ImageStore, recorder: Recorder, *,
-                 limit: float, keep: float) -> None:
+                 limit: float) -> None:
         self.env = env
         self.host = host
         self.store = store
         self.recorder = recorder
         self.limit = limit
-        self.keep = keep
         self.records: dict[str, CacheRecord] = {}
         #: cache key -> event that succeeds with the CacheRecord when the build executing that step ends it
         self.running: dict[str, simpy.Event] = {}
@@ -61,9 +60,12 @@ class BuildCache:
         return record
 
     def add(self, record: CacheRecord) -> None:
+        """Keep a record; its unpacked layer stays on disk (image GC leaves held layers alone)."""
+        self.store.hold_chain(record.layer.chain_id)
         old = self.records.get(record.key)
         if old is not None:
             self.size -= old.size
+            self.store.release_chain(old.layer.chain_id)
         self.records[record.key] = record
         self.size += record.size
 
@@ -77,19 +79,17 @@ class BuildCache:
             record.in_use -= 1
 
     def gc(self, *, job: int) -> None:
-        """BuildKit's GC policy in dockerd: when the cache is over its limit, prune records unused for longer
-        than ``keep`` first (oldest first), then least recently used, until it fits; records a running build
-        uses are kept. A pruned record's layer leaves the disk unless an image still uses it."""
+        """BuildKit's GC policy in dockerd, run after a build: when the cache is over its limit, prune records
+        unused for 60 days first, then any, least recently used first, until it fits (the two rules give one
+        order: by last use); records a running build uses are kept. A pruned record's layer leaves the disk
+        unless an image still uses it."""
         if self.size <= self.limit:
             return
         started = self.env.now
-        now = self.env.now
-        candidates = [r for r in self.records.values() if r.in_use == 0]
-        stale = sorted((r for r in candidates if now - r.last_used > self.keep), key=lambda r: r.last_used)
-        fresh = sorted((r for r in candidates if now - r.last_used <= self.keep), key=lambda r: r.last_used)
+        candidates = sorted((r for r in self.records.values() if r.in_use == 0), key=lambda r: r.last_used)
         pruned = 0
         freed = 0.0
-        for record in (*stale, *fresh):
+        for record in candidates:
             if self.size <= self.limit:
                 break
             del self.records[record.key]

@@ -13,11 +13,12 @@ from typing import Any
 
 import simpy
 
+from dsim.components.builder import Builder, WorkingCopy
 from dsim.components.container import Container, ContainerSpec
 from dsim.components.daemon import Daemon
-from dsim.components.errors import ApiError
+from dsim.components.errors import ApiError, StreamError
 from dsim.recorder import JobEnd, Recorder
-from dsim.scenarios.model import CreateStep, RunStep, Step
+from dsim.scenarios.model import CreateStep, EditStep, RunStep, Step
 from dsim.scenarios.resolve import normalise
 
 
@@ -38,12 +39,16 @@ class Client:
         self.workload = workload
         self.containers: dict[str, Container] = {}
         self.last: Container | None = None
+        self.step_index = 0
+        #: this job's copies of build contexts (builder.py WorkingCopy), made on first use
+        self.copies: dict[str, WorkingCopy] = {}
 
     def run(self, steps: list[Step], arrival: float, on_end: Callable[[], None]) -> Generator[Any, Any, None]:
         """Run every step in order; the first failure ends the job with Docker's message."""
         status, error = "completed", ""
         try:
-            for step in steps:
+            for index, step in enumerate(steps):
+                self.step_index = index
                 yield from self._step(step)
         except JobFailed as failure:
             status, error = "failed", str(failure)
@@ -59,6 +64,8 @@ class Client:
         try:
             if step.pull is not None:
                 yield from self._pull(normalise(step.pull))
+            elif step.push is not None:
+                yield from self._push(normalise(step.push))
             elif step.run is not None:
                 yield from self._run(step.run)
             elif step.create is not None:
@@ -73,8 +80,9 @@ class Client:
                 self._phase("stop", container.name, began)
             elif step.rm is not None:
                 container = self._container(step.rm.container)
-                yield from self._api("rm")
+                began = yield from self._api("rm")
                 self.daemon.runtime.remove(container, job=self.job)
+                self._phase("rm", container.name, began)
             elif step.ps is not None:
                 began = yield from self._api("ps")
                 listed = self.daemon.runtime.ps(all=step.ps.all)
@@ -84,6 +92,12 @@ class Client:
                                    containers=[f"{c.name} {c.status}" for c in listed[:20]])
             elif step.sleep is not None:
                 yield self.env.timeout(step.sleep.sample(self.rng))
+            elif step.build is not None:
+                yield from self._build()
+            elif step.edit is not None:
+                self._edit(step.edit)
+        except StreamError as err:  # reported inside a pull's or push's progress stream: printed as is
+            raise JobFailed(str(err)) from None
         except ApiError as err:
             raise JobFailed(f"Error response from daemon: {err}") from None
 
@@ -97,6 +111,38 @@ class Client:
         began = yield from self._api("pull")
         yield from self.daemon.puller.pull(ref, job=self.job)
         self._phase("pull", ref, began)
+
+    def _push(self, ref: str) -> Generator[Any, Any, None]:
+        began = yield from self._api("push")
+        yield from self.daemon.pusher.push(ref, job=self.job)
+        self._phase("push", ref, began)
+
+    def _builder(self) -> Builder:
+        if self.daemon.builder is None:
+            raise JobFailed("this daemon has no builder")
+        return self.daemon.builder
+
+    def _copy(self, context: str) -> WorkingCopy:
+        copy = self.copies.get(context)
+        if copy is None:
+            copy = self.copies[context] = WorkingCopy(context, self._builder().contexts[context], self.job)
+        return copy
+
+    def _build(self) -> Generator[Any, Any, None]:
+        """``docker build``: one API call (the session), then the build on the daemon; phase ``build``."""
+        builder = self._builder()
+        spec = builder.specs[(self.workload, self.step_index)]
+        began = yield from self._api("build")
+        context = spec.options.context
+        copy = self._copy(context) if context is not None else None
+        image = yield from builder.build(spec, copy, job=self.job, client=spec.options.context_from or self.daemon.host)
+        self._phase("build", image.ref, began)
+
+    def _edit(self, step: EditStep) -> None:
+        """Files of the job's context copy get new content (no API call)."""
+        self._copy(step.context).edit(step.files)
+        self.recorder.span("edit", step.context, self.env.now, self.env.now, host=self.daemon.host, job=self.job,
+                           files=list(step.files))
 
     def _spec(self, step: RunStep | CreateStep) -> ContainerSpec:
         """The container's config; its workload's distributions are sampled by the runtime at each run."""
@@ -125,6 +171,7 @@ class Client:
             began = yield from self._api("create")
             container = yield from self.daemon.runtime.create(spec, job=self.job)
         self._phase("create", container.name, began)
+        self.daemon.store.touch(spec.image)  # image GC's least-recently-used order (image_store.py)
         self.containers[container.name] = container
         self.last = container
         return container

@@ -113,7 +113,7 @@ def health_timeline(check: HealthCheck, ready: float) -> tuple[float | None, flo
                     return unhealthy, None
 
 
-@dataclass
+@dataclass(eq=False)  # identity: the kernel keys memory by container
 class Container:
     id: str
     name: str
@@ -140,7 +140,8 @@ class Container:
     manually_stopped: bool = False
     runs: int = 0
     published: list[str] = field(default_factory=list)
-    memory_charged: float = 0.0
+    #: memory the current run's workload uses (sampled at its start)
+    usage: float = 0.0
     layer_written: bool = False
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -17,10 +17,14 @@ from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import ImageStore
 from dsim.components.pull import Puller
+from dsim.components.push import Pusher
 from dsim.components.registry import RegistryServer
 from dsim.components.runtime import ContainerRuntime
 from dsim.recorder import Recorder
 from dsim.scenarios.resolve import HostInfo, ImageInfo
+
+if TYPE_CHECKING:
+    from dsim.components.builder import Builder
 
 __all__ = ["ApiError", "Daemon"]
 
@@ -40,7 +44,10 @@ class Daemon:
         self.rng = rng
         self.workers = simpy.Resource(env, capacity=host.spec.daemon.workers)
         self.puller = Puller(env, host.name, host.spec, store, registries, images, recorder, puller_rng)
+        self.pusher = Pusher(env, host.name, host.spec, store, registries, images, recorder)
         self.runtime = ContainerRuntime(env, host.name, host.spec, kernel, store, recorder, runtime_rng)
+        #: ``docker build`` (builder.py); wired by world.py, which holds the network and the registry caches
+        self.builder: Builder | None = None
 
     def api(self, call: str, *, job: int) -> Generator[Any, Any, float]:
         """One API call: wait for a worker (the ``queue`` phase), hold it for ``api_service_time``."""

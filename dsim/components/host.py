@@ -283,13 +283,15 @@ class Kernel:
             victim = max(self.resident, key=lambda o: (self.resident[o][0], -self.resident[o][1]))
             self.uncharge(victim)
             victims.append(victim)
+        self.peak_memory = max(self.peak_memory, self.memory_used)  # the kernel never lets it overshoot
         return victims
 
     def _charge(self, owner: Any, nbytes: float) -> None:
         used, order = self.resident.get(owner, (0.0, next(self._order)))
         self.resident[owner] = (used + nbytes, order)
         self.memory_used += nbytes
-        self.peak_memory = max(self.peak_memory, self.memory_used)
+        if self.memory_used <= self.memory:
+            self.peak_memory = max(self.peak_memory, self.memory_used)
 
     def uncharge(self, owner: Any) -> float:
         used, _ = self.resident.pop(owner, (0.0, 0))

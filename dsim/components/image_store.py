@@ -71,6 +71,8 @@ class ImageStore:
         self.sources: dict[str, set[tuple[str, str]]] = {}
         #: Writable layers of containers (runtime.py): bytes per container ID, on the same disk.
         self.container_layers: dict[str, float] = {}
+        #: Unpacked layers the build cache holds (hold_chain / release_chain): never collected with images.
+        self.held: dict[str, int] = {}
         self.disk_used = 0.0
         self._in_use: Callable[[], Iterable[str]] = tuple
 
@@ -106,6 +108,7 @@ class ImageStore:
         for layer in image.layers:
             self.add_blob(layer)
             self.add_chain(layer)
+            self.remember_source(layer.digest, image.registry, image.repository)  # as if pulled from there
         self.tag(image)
 
     def _charge(self, nbytes: float, path: str) -> None:
@@ -178,23 +181,44 @@ class ImageStore:
         for ref in candidates:
             if self.disk_used <= target:
                 break
-            del self.images[ref]
-            self.last_used.pop(ref, None)
             removed.append(ref)
-            self._sweep()
+            self._remove(ref)
         freed = started - self.disk_used
         if self.recorder is not None:
             self.recorder.span("gc", self.host, self.env.now, self.env.now, host=self.host, job=job,
                                removed=removed, freed=round(freed), needed=round(nbytes))
         return freed
 
-    def _sweep(self) -> None:
-        """Delete blobs and unpacked layers that no tagged, pinned or lazily fetching image references."""
+    def _live(self) -> tuple[set[str], set[str]]:
+        """Digests and chain IDs that tagged, pinned or lazily fetching images reference."""
         live = [*self.images.values(), *(image for held in self.pinned.values() for image in held)]
-        digests = {layer.digest for image in live for layer in image.layers}
-        chains = {layer.chain_id for image in live for layer in image.layers}
-        for digest in [d for d in self.blobs if d not in digests and d not in self.downloading]:
-            self.disk_used -= self.blobs.pop(digest)
-            self.sources.pop(digest, None)
-        for chain in [c for c in self.chains if c not in chains and c not in self.unpacking]:
-            self.disk_used -= self.chains.pop(chain)
+        return ({layer.digest for image in live for layer in image.layers},
+                {layer.chain_id for image in live for layer in image.layers})
+
+    def _remove(self, ref: str) -> None:
+        """Untag an image; its blobs and unpacked layers go unless another image or the build cache holds them."""
+        image = self.images.pop(ref)
+        self.last_used.pop(ref, None)
+        digests, chains = self._live()
+        for layer in image.layers:
+            if layer.digest in self.blobs and layer.digest not in digests and layer.digest not in self.downloading:
+                self.disk_used -= self.blobs.pop(layer.digest)
+                self.sources.pop(layer.digest, None)
+            chain = layer.chain_id
+            if (chain in self.chains and chain not in chains and chain not in self.unpacking
+                    and not self.held.get(chain)):
+                self.disk_used -= self.chains.pop(chain)
+
+    def hold_chain(self, chain_id: str) -> None:
+        """The build cache keeps this unpacked layer: image GC leaves it on disk."""
+        self.held[chain_id] = self.held.get(chain_id, 0) + 1
+
+    def release_chain(self, chain_id: str) -> None:
+        """The build cache dropped a layer: it leaves the disk unless an image still uses it (or another hold)."""
+        count = self.held.get(chain_id, 0) - 1
+        if count > 0:
+            self.held[chain_id] = count
+            return
+        self.held.pop(chain_id, None)
+        if chain_id in self.chains and chain_id not in self.unpacking and chain_id not in self._live()[1]:
+            self.disk_used -= self.chains.pop(chain_id)

@@ -8,15 +8,21 @@ The flow solver is dsim's hot path, so it is built the way DESIGN.md's performan
   costs nothing per flow.
 * **Private links become caps.** A finite link crossed by a single class only limits that class, to
   ``capacity / n`` per flow, so it is folded with the per-flow ``cap`` into the class's private cap ``p``.
-  Only *shared* links (two or more classes) take part in progressive filling.
-* **Buckets share a clock.** Classes with the same set of shared links (their signature) form a bucket.
-  Every member of a bucket that is not held below the bucket's level by its private cap gets exactly
-  the bucket's level, so those members ride one bucket clock (each class keeps an offset into it) and one
-  heap of class heads.  In a registry-bound fleet pull, 1,000 hosts are one bucket on one shared link:
-  a start or a finish costs O(log n), not O(hosts).
-* **Selective update.** A start or a finish re-solves only the connected component (through shared
-  links) of the buckets it touched.  Which members are capped is remembered between solves and only
-  re-checked, so a steady state costs O(shared links + buckets) per solve, not O(classes).
+* **Slack links are only watched.** A shared link that does not bind leaves the max-min allocation as it
+  is, so a shared link starts *slack*: left out of the filling, its load is only checked against its
+  capacity (budgets per bucket, or an exact running load when many buckets cross it).  When it would
+  overflow it becomes *tight* and is filled; a tight link with 10% of its capacity unused becomes slack
+  again.  A class nothing else bounds always keeps one tight link.
+* **Buckets share a clock.** Classes with the same tight links (their signature) form a bucket.  Every
+  member not held below the bucket's level by its private cap gets exactly that level, so those members
+  ride one bucket clock (each class keeps an offset into it) and one heap of class heads.  In a
+  registry-bound fleet pull, 1,000 hosts are one bucket on one tight link: a start or a finish costs
+  O(log n), not O(hosts); with two registries the host NICs they share stay slack and it is two buckets.
+* **Selective update.** A start or a finish re-solves only the connected component (through tight links)
+  of the buckets it touched.  Which members are capped is remembered between solves and only re-checked,
+  so a steady state costs O(tight links + buckets) per solve, not O(classes).  What stays expensive is
+  a component with many tight links at once (e.g. hundreds of saturated NICs each shared by two sources
+  while the sources' links are near saturation too): that solve is O(buckets log buckets).
 * **One driver.** A single pre-triggered SimPy event, at a priority below NORMAL, owns the network: it
   wakes at the next completion and also after every instant with starts or finishes, so all the starts
   and finishes of one instant are solved together.  There is no process per flow and no polling.
@@ -102,7 +108,6 @@ class _Class:
     __slots__ = ("key", "src", "links", "flinks", "cap", "n", "heap", "clock", "t", "rate", "grp", "off",
                  "gver", "ver", "bucket", "capped", "hver", "wn", "wp", "registered", "dead", "stamp", "done",
                  "slack", "sw", "sf", "sb")
-    is_group = False
 
     def __init__(self, key: tuple[str, str, float], links: tuple[_Link, ...], flinks: tuple[_Link, ...],
                  now: float) -> None:
@@ -136,11 +141,10 @@ class _Class:
 
 
 class _Bucket:
-    """Classes with the same shared links; the uncapped ones share its level and clock."""
+    """Classes with the same tight shared links; the uncapped ones share its level and clock."""
 
     __slots__ = ("sig", "members", "capped", "unc_w", "cap_sum", "uh", "ch", "clock", "t", "rate", "gheap",
                  "ver", "level", "frozen", "stamp", "watch", "sl", "big", "plevel")
-    is_group = True
 
     def __init__(self, sig: tuple[_Link, ...], now: float) -> None:
         self.sig = sig
@@ -333,6 +337,32 @@ class Network:
                 for link in c.links:
                     out[link.a, link.b] += load
         return out
+
+    def _audit(self) -> None:
+        """Check the solver's bookkeeping against a recount (for tests; O(everything))."""
+        self._flush()
+        for c in self._classes.values():
+            if c.n == 0:
+                continue
+            b = c.bucket
+            assert b is not None and c in b.members and c.registered
+            assert (c.grp is None) if c.capped else (c.grp is b), c.key
+            assert c.wn == c.n
+        for b in self._buckets.values():
+            assert b.unc_w == sum(c.wn for c in b.members if not c.capped)
+            assert set(b.capped) == {c for c in b.members if c.capped}
+            assert b.plevel == (b.level if b.unc_w else 0.0)
+        for link in self._links.values():
+            if link.tight or len(link.classes) < 2:
+                continue
+            live = [c for c in link.classes if c.n > 0]
+            assert sum(c.wn for c in live if not c.capped) == link.W, (link.a, link.b)
+            fixed = sum(c.wn * c.wp for c in live if c.capped)
+            assert math.isclose(link.fixed, fixed, rel_tol=1e-9, abs_tol=1e-9), (link.a, link.b)
+            if link.big:
+                load = fixed + sum(flows * b.plevel for b, flows in link.bw.items())
+                assert math.isclose(link.load, load, rel_tol=1e-9, abs_tol=1e-6), (link.a, link.b)
+                assert all(link in b.big for b in link.bw)
 
     def _rate(self, c: _Class) -> float:
         return c.bucket.rate if (c.bucket is not None and not c.capped) else c.rate

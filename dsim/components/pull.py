@@ -1,8 +1,15 @@
 """The pull pipeline of one daemon, as containerd's image store runs it (docker-facts.md: Pull).
 
-Resolve the tag at the registry, skip layers whose chain is present ("Already exists"), fetch missing
-blobs through the daemon-wide download slots in layer order (one download per blob however many pulls
-want it), and unpack strictly in layer order, one layer at a time, while later downloads go on.
+Resolve the tag (mirrors first for Docker Hub images, falling back to the next endpoint when one fails),
+skip layers whose chain is present ("Already exists"), fetch missing blobs through the daemon-wide
+download slots in layer order (one download per blob however many pulls want it, each attempt trying
+the endpoints in order, Docker's retries with backoff between attempts), and unpack strictly in layer
+order, one layer at a time, while later downloads go on.
+
+Lazy pulling (eStargz style, ``images.<ref>.lazy`` or a host ``snapshotter: stargz``): after the
+manifest, each layer's table of contents and its prefetch share are fetched (all layers at once, by the
+snapshotter, outside dockerd's download slots); the image is then usable and the rest of every layer is
+fetched in the background.
 """
 
 from __future__ import annotations
@@ -14,9 +21,9 @@ from typing import Any
 
 import simpy
 
-from dsim.components.errors import ApiError
-from dsim.components.image_store import DiskFull, ImageStore
-from dsim.components.registry import RegistryError, RegistryServer
+from dsim.components.errors import ApiError, StreamError
+from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
+from dsim.components.registry import RegistryError, RegistryServer, Served
 from dsim.recorder import Recorder
 from dsim.scenarios.model import HostGroup
 from dsim.scenarios.resolve import ImageInfo, LayerInfo
@@ -41,72 +48,182 @@ class Puller:
         self.rng = rng
         self.download_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_downloads)
 
+    # ------------------------------------------------------------ lookups
+
+    def image(self, ref: str) -> ImageInfo:
+        """The scenario's image, else one pushed to a registry during the run; 404 as the registry says."""
+        image = self.images.get(ref)
+        if image is None:
+            for registry in self.registries.values():
+                image = registry.manifests.get(ref)
+                if image is not None:
+                    break
+        if image is None:
+            raise ApiError(404, f"manifest for {ref} not found: manifest unknown: manifest unknown")
+        return image
+
+    def endpoints(self, image: ImageInfo) -> list[RegistryServer]:
+        """Mirrors of the image's registry in the daemon's order, then the registry itself."""
+        own = self.registries[image.registry]
+        mirrors = [self.registries[name] for name in self.spec.daemon.registry_mirrors]
+        return [m for m in mirrors if m.upstream is own] + [own]
+
+    def lazy(self, image: ImageInfo) -> bool:
+        return image.lazy or self.spec.snapshotter == "stargz"
+
+    # ------------------------------------------------------------ pull
 
     def pull(self, ref: str, *, job: int) -> Generator[Any, Any, None]:
         """``docker pull``: resolve, download missing blobs through the slots, unpack in order, tag."""
-        image = self.images[ref]
-        registry = self.registries[image.registry]
+        image = self.image(ref)
+        endpoints = self.endpoints(image)
         started = self.env.now
-        up_to_date = self.store.complete(image)
+        lazy = self.lazy(image)
+        up_to_date = self.store.complete(image) or (lazy and ref in self.store.lazy)
+        self.store.pin(image)
         try:
-            yield from registry.resolve(self.host, image, job=job, have_manifest=up_to_date)
-        except RegistryError as err:
-            raise ApiError(500, str(err)) from None
-        if up_to_date:
-            self.store.tag(image)
-            self.recorder.span("pull_image", ref, started, self.env.now, host=self.host, job=job,
-                               status="Image is up to date", bytes=0)
-            return
-        missing = [layer for layer in image.layers if layer.chain_id not in self.store.chains]
-        # "Waiting": another pull on this daemon is already fetching the blob; this pull shares it.
+            yield from self._resolve(endpoints, image, job, up_to_date)
+            if up_to_date:
+                self.store.tag(image)
+                self.recorder.span("pull_image", ref, started, self.env.now, host=self.host, job=job,
+                                   status="Image is up to date", bytes=0)
+                return
+            needed = self.store.needed_bytes(image)
+            if self.store.gc is not None:
+                self.store.make_room(needed, job=job)
+            if lazy:
+                yield from self._lazy_pull(image, endpoints, job, started)
+            else:
+                yield from self._full_pull(image, endpoints, job, started)
+        finally:
+            self.store.unpin(image)
+
+    def resolve(self, image: ImageInfo, *, job: int) -> Generator[Any, Any, None]:
+        """BuildKit's "load metadata for REF" (builder.py): resolve the tag and fetch manifest and config,
+        no layers; a build fetches those with ``fetch_layers`` when a step needs them."""
+        yield from self._resolve(self.endpoints(image), image, job, False)
+
+    def fetch_layers(self, image: ImageInfo, layers: list[LayerInfo], *, job: int) -> Generator[Any, Any, None]:
+        """Layers of ``image`` a build needs (a base image's, or a registry cache's for ``--cache-from``):
+        missing blobs through the download slots, shared with any pull fetching them, unpacked in order."""
+        started = self.env.now
+        endpoints = self.endpoints(image)
+        missing = [layer for layer in layers if layer.chain_id not in self.store.chains]
         shared = {layer.digest for layer in missing if layer.digest in self.store.downloading}
-        fetched = {layer.digest: self._blob(layer, registry, job) for layer in missing}
+        records = {layer.digest: self._blob(layer, image, endpoints, job) for layer in missing}
+        for layer in missing:
+            record = records[layer.digest]
+            try:
+                if record is not None:
+                    yield record.done
+                unpack = yield from self._unpack(layer, image, job)
+            except (RegistryError, DiskFull) as err:
+                raise StreamError(500, str(err)) from None
+            self.recorder.span("pull_layer", layer.digest, started, self.env.now, host=self.host, job=job,
+                               image=image.ref, status="Pull complete", shared=layer.digest in shared,
+                               progress=self._progress(started, record, unpack), build=True)
+
+    def _resolve(self, endpoints: list[RegistryServer], image: ImageInfo, job: int,
+                 up_to_date: bool) -> Generator[Any, Any, None]:
+        """Try each endpoint in order; a failing mirror falls back to the next, the last one's error fails."""
+        for i, endpoint in enumerate(endpoints):
+            try:
+                yield from endpoint.resolve(self.host, image, job=job, have_manifest=up_to_date)
+                return
+            except RegistryError as err:
+                if i == len(endpoints) - 1:
+                    raise ApiError(err.status or 500, str(err)) from None
+                self.recorder.span("fallback", endpoint.name, self.env.now, self.env.now, host=self.host, job=job,
+                                   registry=endpoint.name, error=str(err))
+
+    def _full_pull(self, image: ImageInfo, endpoints: list[RegistryServer], job: int,
+                   started: float) -> Generator[Any, Any, None]:
+        listed = self.env.now  # the manifest is in: each layer shows "Pulling fs layer" (or "Already exists")
+        missing = [layer for layer in image.layers if layer.chain_id not in self.store.chains]
+        # "Waiting" on a download another pull on this daemon has under way: shared, not fetched twice
+        shared = {layer.digest for layer in missing if layer.digest in self.store.downloading}
+        records = {layer.digest: self._blob(layer, image, endpoints, job) for layer in missing}
         for layer in image.layers:
             if layer.chain_id in self.store.chains and layer not in missing:
-                self.recorder.span("pull_layer", layer.digest, started, started, host=self.host, job=job,
-                                   image=ref, status="Already exists")
+                self.recorder.span("pull_layer", layer.digest, listed, listed, host=self.host, job=job,
+                                   image=image.ref, status="Already exists",
+                                   progress=[[round(listed, 6), "Already exists"]])
         for layer in missing:
+            record = records[layer.digest]
             try:
-                yield fetched[layer.digest]
-                yield from self._unpack(layer, image, job)
+                if record is not None:
+                    yield record.done
+                unpack = yield from self._unpack(layer, image, job)
             except (RegistryError, DiskFull) as err:
-                raise ApiError(500, str(err)) from None
-            self.recorder.span("pull_layer", layer.digest, started, self.env.now, host=self.host, job=job,
-                               image=ref, status="Pull complete", shared=layer.digest in shared)
+                raise StreamError(500, str(err)) from None
+            self.recorder.span("pull_layer", layer.digest, listed, self.env.now, host=self.host, job=job,
+                               image=image.ref, status="Pull complete", shared=layer.digest in shared,
+                               progress=self._progress(listed, record, unpack))
         self.store.tag(image)
-        self.recorder.span("pull_image", ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span("pull_image", image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", bytes=sum(layer.size for layer in missing))
 
-    def _blob(self, layer: LayerInfo, registry: RegistryServer, job: int) -> simpy.Event:
-        """An event that fires when the blob is in the content store; starts its download if nobody has."""
-        if layer.digest in self.store.blobs:
-            done = self.env.event()
-            done.succeed()
-            return done
-        if layer.digest in self.store.downloading:
-            return self.store.downloading[layer.digest]  # "Waiting": another pull is fetching it
-        done = self.env.event()
-        self.store.downloading[layer.digest] = done
-        self.env.process(self._download(layer, registry, job, done))
-        return done
+    def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> list[list[Any]]:
+        """Docker's progress words for one layer of one pull, with the time each was shown."""
+        lines: list[list[Any]] = [[started, "Pulling fs layer"]]
+        if record is not None:
+            began = record.began if record.began is not None else started
+            if began > started:
+                lines.append([started, "Waiting"])
+            lines.append([max(began, started), "Downloading"])
+            lines.extend([t, note] for t, note in record.notes if t >= started)
+            ended = record.ended if record.ended is not None else self.env.now
+            lines += [[ended, "Verifying Checksum"], [ended, "Download complete"]]
+        if unpack is not None:
+            lines.append([unpack.began, "Extracting"])
+        lines.append([self.env.now, "Pull complete"])
+        return [[round(t, 6), word] for t, word in lines]
 
-    def _download(self, layer: LayerInfo, registry: RegistryServer, job: int,
-                  done: simpy.Event) -> Generator[Any, Any, None]:
+    def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: list[RegistryServer],
+              job: int) -> Download | None:
+        """The download of a blob on this daemon, started if nobody has; None when the blob is present."""
+        if layer.digest in self.store.blobs:
+            return None
+        record = self.store.downloading.get(layer.digest)
+        if record is not None:
+            return record  # "Waiting": another pull on this daemon is fetching it
+        record = Download(self.env.event(), self.env.now)
+        self.store.downloading[layer.digest] = record
+        self.env.process(self._download(layer, image, endpoints, job, record))
+        return record
+
+    def _fetch_once(self, layer: LayerInfo, endpoints: list[RegistryServer],
+                    job: int) -> Generator[Any, Any, Served]:
+        """One attempt: each endpoint in order (containerd's resolver tries its hosts in turn)."""
+        error: RegistryError | None = None
+        for endpoint in endpoints:
+            try:
+                served: Served = yield from endpoint.fetch_blob(self.host, layer, job=job)
+                return served
+            except RegistryError as err:
+                error = err
+        assert error is not None
+        raise error
+
+    def _download(self, layer: LayerInfo, image: ImageInfo, endpoints: list[RegistryServer], job: int,
+                  record: Download) -> Generator[Any, Any, None]:
         """Take a download slot (FIFO, so layer order), fetch with Docker's retries, free the slot."""
-        asked = self.env.now
         attempts = self.spec.daemon.max_download_attempts
+        done = record.done
         try:
             with self.download_slots.request() as slot:
                 yield slot
-                began = self.env.now
+                record.began = began = self.env.now
                 for attempt in range(1, attempts + 1):
                     try:
-                        yield from registry.fetch_blob(self.host, layer, job=job)
+                        served = yield from self._fetch_once(layer, endpoints, job)
                         break
                     except RegistryError:
                         if attempt == attempts:
                             raise
-                        yield self.env.timeout(RETRY_BACKOFF_S * attempt)
+                        delay = RETRY_BACKOFF_S * attempt
+                        record.notes.append((self.env.now, f"Retrying in {delay:g} seconds"))
+                        yield self.env.timeout(delay)
             self.store.add_blob(layer)
         except (RegistryError, DiskFull) as err:
             del self.store.downloading[layer.digest]
@@ -114,37 +231,130 @@ class Puller:
             done.defused = True
             return
         del self.store.downloading[layer.digest]
+        record.ended = self.env.now
+        self.store.remember_source(layer.digest, image.registry, image.repository)
         self.recorder.span("download", layer.digest, began, self.env.now, host=self.host, job=job,
-                           registry=registry.name, bytes=layer.size, slot_wait=began - asked)
+                           registry=served.registry, bytes=layer.size, slot_wait=began - record.asked,
+                           attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
 
-    def unpack_time(self, layer: LayerInfo, compression: str) -> float:
+    def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0) -> float:
         """Decompression streams into the file writer, so the slower of the two sets the pace:
         uncompressed / min(decompress_rate[compression], write_rate); ``inf`` disables a cost."""
         storage = self.spec.storage
         decompress = math.inf if compression == "none" else storage.decompress_rate[compression]  # type: ignore[index]
         rate = min(decompress, storage.write_rate)
-        return 0.0 if math.isinf(rate) else layer.uncompressed / rate
+        return 0.0 if math.isinf(rate) else share * layer.uncompressed / rate
 
-    def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, None]:
+    def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
         """Apply one layer onto its parent's snapshot; one unpack per chain ID at a time."""
         if layer.chain_id in self.store.chains:
-            return
-        if layer.chain_id in self.store.unpacking:
-            yield self.store.unpacking[layer.chain_id]
-            return
-        done = self.env.event()
-        self.store.unpacking[layer.chain_id] = done
-        began = self.env.now
+            return None
+        running = self.store.unpacking.get(layer.chain_id)
+        if running is not None:
+            yield running.done
+            return running
+        record = Unpack(self.env.event(), self.env.now)
+        self.store.unpacking[layer.chain_id] = record
         yield self.env.timeout(self.unpack_time(layer, image.compression))
         del self.store.unpacking[layer.chain_id]
         try:
             self.store.add_chain(layer)
         except DiskFull as err:
-            done.fail(err)
-            done.defused = True
+            record.done.fail(err)
+            record.done.defused = True
             raise
-        self.recorder.span("unpack", layer.digest, began, self.env.now, host=self.host, job=job,
+        self.recorder.span("unpack", layer.digest, record.began, self.env.now, host=self.host, job=job,
                            bytes=layer.uncompressed)
-        done.succeed()
+        record.done.succeed()
+        return record
 
+    # ------------------------------------------------------------ lazy pulling
+
+    def _range(self, layer: LayerInfo, nbytes: float, endpoints: list[RegistryServer], job: int,
+               part: str) -> Generator[Any, Any, None]:
+        """Fetch ``nbytes`` of a layer with range GETs, Docker's retries between attempts."""
+        attempts = self.spec.daemon.max_download_attempts
+        began = self.env.now
+        for attempt in range(1, attempts + 1):
+            error: RegistryError | None = None
+            for endpoint in endpoints:
+                try:
+                    served: str = yield from endpoint.fetch_range(self.host, layer, nbytes, job=job)
+                    self.recorder.span("download", layer.digest, began, self.env.now, host=self.host, job=job,
+                                       registry=served, bytes=nbytes, slot_wait=0.0, attempts=attempt,
+                                       cache=None, peer_bytes=0.0, lazy=part)
+                    return
+                except RegistryError as err:
+                    error = err
+            assert error is not None
+            if attempt == attempts:
+                raise error
+            yield self.env.timeout(RETRY_BACKOFF_S * attempt)
+
+    def _prefetch(self, layer: LayerInfo, image: ImageInfo, endpoints: list[RegistryServer],
+                  job: int) -> Generator[Any, Any, RegistryError | None]:
+        """Mount a remote layer: its prefetch share (the landmark files), decompressed into the cache.
+        Returns the error of its last attempt instead of raising (the layers run side by side)."""
+        started = self.env.now
+        try:
+            yield from self._range(layer, image.prefetch * layer.size, endpoints, job, "prefetch")
+        except RegistryError as err:
+            return err
+        extract = self.env.now
+        yield self.env.timeout(self.unpack_time(layer, image.compression, image.prefetch))
+        self.recorder.span("pull_layer", layer.digest, started, self.env.now, host=self.host, job=job,
+                           image=image.ref, status="Pull complete", lazy=True,
+                           progress=[[round(started, 6), "Pulling fs layer"], [round(started, 6), "Downloading"],
+                                     [round(extract, 6), "Extracting"], [round(self.env.now, 6), "Pull complete"]])
+        return None
+
+    def _lazy_pull(self, image: ImageInfo, endpoints: list[RegistryServer], job: int,
+                   started: float) -> Generator[Any, Any, None]:
+        missing = [layer for layer in image.layers if layer.chain_id not in self.store.chains]
+        prefetches = [self.env.process(self._prefetch(layer, image, endpoints, job)) for layer in missing]
+        yield self.env.all_of(prefetches)
+        for prefetch in prefetches:
+            if prefetch.value is not None:
+                raise StreamError(500, str(prefetch.value))
+        background = self.env.event()
+        self.store.lazy[image.ref] = background
+        self.store.tag(image)
+        self.recorder.span("pull_image", image.ref, started, self.env.now, host=self.host, job=job,
+                           status="Downloaded newer image", lazy=True,
+                           bytes=sum(image.prefetch * layer.size for layer in missing))
+        self.env.process(self._background(image, missing, endpoints, job, background))
+
+    def _rest(self, layer: LayerInfo, image: ImageInfo, endpoints: list[RegistryServer],
+              job: int) -> Generator[Any, Any, RegistryError | None]:
+        try:
+            yield from self._range(layer, (1 - image.prefetch) * layer.size, endpoints, job, "background")
+        except RegistryError as err:
+            return err
+        yield self.env.timeout(self.unpack_time(layer, image.compression, 1 - image.prefetch))
+        return None
+
+    def _background(self, image: ImageInfo, missing: list[LayerInfo], endpoints: list[RegistryServer], job: int,
+                    done: simpy.Event) -> Generator[Any, Any, None]:
+        """The rest of every layer while the container runs; then the layers count as local (and on disk)."""
+        self.store.pin(image)
+        began = self.env.now
+        rest = [self.env.process(self._rest(layer, image, endpoints, job)) for layer in missing]
+        status = "complete"
+        try:
+            yield self.env.all_of(rest)
+            for part in rest:
+                if part.value is not None:
+                    raise part.value
+            for layer in missing:
+                self.store.add_blob(layer)
+                self.store.add_chain(layer)
+                self.store.remember_source(layer.digest, image.registry, image.repository)
+        except (RegistryError, DiskFull) as err:
+            status = str(err)
+        finally:
+            self.store.unpin(image)
+            self.store.lazy.pop(image.ref, None)
+        self.recorder.span("lazy_fetch", image.ref, began, self.env.now, host=self.host, job=job, status=status,
+                           bytes=sum((1 - image.prefetch) * layer.size for layer in missing))
+        done.succeed()

@@ -15,7 +15,8 @@ own address.
 
 With ``p2p``, the registry is also a tracker (Kraken / Dragonfly style): a host fetches a blob in
 ``p2p_sources`` stripes, each from a different peer that holds or is fetching the blob and has an upload
-slot free, the rest from the registry (the origin); a peer's uploads share its NIC through the network.
+slot free, the rest from the registry (the origin); a peer's uploads share its NIC through the network,
+and a peer relays a stripe no faster than it receives it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ UNAVAILABLE_MESSAGE = "received unexpected HTTP status: 503 Service Unavailable"
 class RegistryError(Exception):
     """A request the registry refused or failed; the message is the one Docker prints."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int = 500) -> None:
         super().__init__(message)
         self.status = status
 
@@ -89,6 +90,9 @@ class RegistryServer:
         self.upstream: RegistryServer | None = None
         self.connections = simpy.Resource(env, capacity=spec.max_connections) if spec.max_connections else None
         self._pulls: dict[str, deque[float]] = {}
+        #: host -> the address the registry sees (``hosts.<group>.address``, wired by world.py); pull limits
+        #: count per address, as Docker Hub's do per IPv4 address.
+        self.addresses: dict[str, str] = {}
         self._outages = sorted((o.at, o.at + o.for_) for o in spec.outages)
         # pull-through cache state
         self.cache: OrderedDict[str, float] = OrderedDict()  # digest -> bytes, least recently used first
@@ -131,11 +135,11 @@ class RegistryServer:
             raise RegistryError(UNAVAILABLE_MESSAGE, 503)
 
     def _over_limit(self, client: str) -> bool:
-        """Sliding window of manifest GETs per client host."""
+        """Sliding window of manifest GETs per client address."""
         limit = self.spec.rate_limit
         if limit is None:
             return False
-        window = self._pulls.setdefault(client, deque())
+        window = self._pulls.setdefault(self.addresses.get(client, client), deque())
         while window and window[0] <= self.env.now - limit.per:
             window.popleft()
         if len(window) >= limit.pulls:
@@ -215,6 +219,30 @@ class RegistryServer:
         yield from self._fill(client, layer, job, store)
         return Served(self.name, cache="miss")
 
+    def fetch_range(self, client: str, layer: LayerInfo, nbytes: float, *, job: int) -> Generator[Any, Any, str]:
+        """A range GET of part of a blob (lazy pulling). A cache without the blob passes the range through
+        from its upstream without keeping it (a partial blob is not a cache entry)."""
+        if self.connections is not None:
+            with self.connections.request() as connection:
+                yield connection
+                yield from self._range(client, layer, nbytes, job)
+        else:
+            yield from self._range(client, layer, nbytes, job)
+        return self.name
+
+    def _range(self, client: str, layer: LayerInfo, nbytes: float, job: int) -> Generator[Any, Any, None]:
+        yield from self.request(client, f"GET blob {layer.digest[7:19]} range", job=job)
+        upstream = self.upstream
+        if upstream is None or layer.digest in self.cache:
+            yield self.network.transfer(self.name, client, nbytes)
+            return
+        began = self.env.now
+        yield from upstream.request(self.name, f"GET blob {layer.digest[7:19]} range", job=job)
+        yield self.env.all_of([self.network.transfer(upstream.name, self.name, nbytes),
+                               self.network.transfer(self.name, client, nbytes)])
+        self.recorder.span("cache_fill", layer.digest, began, self.env.now, host=self.name, job=job,
+                           registry=upstream.name, cache=self.name, bytes=nbytes, stored=False)
+
     def _fill(self, client: str, layer: LayerInfo, job: int, store: bool) -> Generator[Any, Any, None]:
         """A miss: fetch from the upstream and stream to the client at once; keep the blob if ``store``."""
         assert self.upstream is not None
@@ -260,8 +288,9 @@ class RegistryServer:
         """Announce to the tracker, then fetch ``p2p_sources`` stripes at once: each from a random peer with an
         upload slot free (never the same peer twice), the rest from this registry as the origin seeder.
 
-        A peer that is itself still fetching relays as pieces arrive, so a stripe ends no sooner than one
-        piece after the same stripe ends on its source (pipelined relay over the fluid network)."""
+        A peer that is itself still fetching relays what it has received, so a stripe ends no sooner than
+        the same stripe on its source (fluid pipelining: pieces are infinitesimal, so a relay adds no
+        store-and-forward delay)."""
         yield from self.request(client, f"GET announce {layer.digest[7:19]}", job=job)
         spec = self.spec
         swarm = self._swarms.setdefault(layer.digest, _Swarm())
@@ -291,7 +320,6 @@ class RegistryServer:
 
     def _stripe(self, swarm: _Swarm, source: _Holder | None, me: _Holder, index: int, nbytes: float,
                 job: int) -> Generator[Any, Any, None]:
-        began = self.env.now
         if source is None:
             if self.connections is None:
                 yield self.network.transfer(self.name, me.host, nbytes)
@@ -301,16 +329,12 @@ class RegistryServer:
                     yield self.network.transfer(self.name, me.host, nbytes)
         else:
             yield self.network.transfer(source.host, me.host, nbytes)
-            elapsed = self.env.now - began
             source.uploads -= 1
             if source.uploads < self.spec.p2p_uploads:
                 self._refree(swarm, source)
             upstream = source.stripes[index]
             if not upstream.triggered:
-                yield upstream
-                # the last piece still has to cross this hop, at this stripe's average rate
-                piece = min(self.spec.p2p_piece, nbytes)
-                yield self.env.timeout(piece / nbytes * elapsed if nbytes > 0 else 0.0)
+                yield upstream  # a relay cannot hand on more of the stripe than it has received
         if not me.stripes[index].triggered:
             me.stripes[index].succeed()
 

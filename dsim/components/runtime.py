@@ -57,6 +57,9 @@ class ContainerRuntime:
         self.rng = rng
         self.containers: dict[str, Container] = {}
         self._ids = itertools.count(1)
+        #: set by the world when the last job has ended (and no `until` was given): nothing restarts after
+        #: that, or a restart policy would keep the simulation going forever
+        self.no_more_restarts = False
 
     # ------------------------------------------------------------------ API operations
 
@@ -143,7 +146,8 @@ class ContainerRuntime:
             if container.state == RUNNING and container.started_at is not None:
                 self.recorder.span("process", container.name, container.started_at, self.env.now, host=self.host,
                                    job=container.job, image=container.image.ref, run=container.runs - 1,
-                                   isolation=container.spec.isolation, exit_code=None, oom="", status="running")
+                                   isolation=container.spec.isolation, exit_code=None, oom="", status="running",
+                                   memory=container.usage)
         self.kernel.cpu.close()
 
     # ------------------------------------------------------------------ start, in Docker's order
@@ -230,7 +234,7 @@ class ContainerRuntime:
             container.exited.succeed(exit_code)
             restart, delay = container.restart_manager.should_restart(
                 exit_code, container.manually_stopped or stop.triggered, env.now - started)
-            if not restart:
+            if not restart or self.no_more_restarts:
                 return
             container.state = RESTARTING
             waited = env.now
@@ -238,7 +242,7 @@ class ContainerRuntime:
             self.recorder.span("restarting", container.name, waited, env.now, host=self.host, job=job,
                                delay=delay, restart=container.restart_manager.restart_count,
                                cancelled=stop.triggered)
-            if stop.triggered:
+            if stop.triggered or self.no_more_restarts:
                 container.state = EXITED
                 return
             try:
@@ -255,7 +259,7 @@ class ContainerRuntime:
         began = env.now
         duration = math.inf if spec.until_stopped else spec.duration.sample(rng)
         cpu_time = spec.cpu_time.sample(rng) if spec.cpu_time is not None else None
-        usage = spec.memory_usage.sample(rng) if spec.memory_usage is not None else 0.0
+        usage = container.usage = spec.memory_usage.sample(rng) if spec.memory_usage is not None else 0.0
         fails = spec.fail_probability > 0 and rng.random() < spec.fail_probability
         code = (spec.exit_code or 1) if fails else spec.exit_code
         is_vm = spec.isolation != "container"

@@ -260,7 +260,8 @@ def kind_stats(result: SimResult) -> list[KindStats]:
                 statuses[str(status)] += 1
         total = sum(durations)
         stats.append(KindStats(kind, len(spans), total, total / len(spans), percentile(durations, 95), durations[-1],
-                               sum(1 for d in durations if d == 0), kind in KNOWN_KINDS, dict(sorted(statuses.items()))))
+                               sum(1 for d in durations if d == 0), kind in KNOWN_KINDS,
+                               dict(sorted(statuses.items()))))
     return stats
 
 

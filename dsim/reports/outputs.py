@@ -51,3 +51,24 @@ def write_outputs(result: SimResult, out: Path, summary: dict[str, Any]) -> list
     write_jobs_csv(result, files[1])
     write_spans_csv(result, files[2])
     return files
+
+
+def write_reports(result: SimResult, out: Path, summary: dict[str, Any], info: Any = None, *,
+                  charts: bool = True, trace: bool = True) -> list[Path]:
+    """Charts, report.html (charts embedded) and trace.json into ``out``; returns their paths.
+
+    ``info`` is a ``dsim.reports.context.ScenarioInfo`` (the scenario's story, YAML and capacities) or None.
+    """
+    files: list[Path] = []
+    if charts:
+        from dsim.reports.charts import write_charts
+        from dsim.reports.html import write_report
+
+        drawn = write_charts(result, out, info)
+        files += [chart.path for chart in drawn]
+        files.append(write_report(result, out, drawn, info, summary))
+    if trace:
+        from dsim.reports.trace import write_trace
+
+        files.append(write_trace(result, out / "trace.json"))
+    return files

@@ -35,7 +35,7 @@ PNG_METADATA: dict[str, Any] = {"Software": None}
 SVG_METADATA: dict[str, Any] = {"Date": None, "Creator": None}
 DPI = 100
 
-RC = {
+RC: dict[str, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.titleweight": "bold",
@@ -64,7 +64,7 @@ def extra_colour(index: int) -> str:
 @contextmanager
 def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs: Any) -> Iterator[tuple[Figure, Any]]:
     """A figure in the house style; closed on exit whatever happens."""
-    with plt.rc_context(RC):
+    with plt.rc_context(RC):  # type: ignore[arg-type]
         fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
         try:
             yield fig, axes
@@ -74,8 +74,9 @@ def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs
 
 def save(fig: Figure, path: Path) -> Path:
     """PNG (or SVG by suffix) without timestamps; a tight layout computed once."""
-    with plt.rc_context(RC):
+    with plt.rc_context(RC):  # type: ignore[arg-type]
         fig.tight_layout()
+        fig.set_layout_engine(None)  # laid out once: savefig must not lay out (and draw) again
         if path.suffix == ".svg":
             fig.savefig(path, metadata=SVG_METADATA)
         else:

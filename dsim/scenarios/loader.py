@@ -32,7 +32,8 @@ def _validate(data: Any, positions: Positions, filename: str) -> Resolved:
     except ValidationError as err:
         raise validation_error(err, positions, filename=filename, model=Scenario) from None
     try:
-        return resolve(scenario)
+        # a build step's dockerfile path is relative to the scenario file (inline text: to the working dir)
+        return resolve(scenario, base_dir=None if filename.startswith("<") else Path(filename).parent)
     except ReferenceProblem as problem:
         raise reference_error(problem, positions, filename) from None
 

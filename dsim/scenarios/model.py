@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
@@ -78,10 +79,6 @@ class Registry(Strict):
         "torrent, max_open_conn; dsim splits them into 5 downloads and 5 uploads)",
     )
     p2p_uploads: PositiveInt = Field(5, description="stripes a peer serves at once per blob (see p2p_sources)")
-    p2p_piece: Size = Field(
-        4 * 2**20, description="a peer relays a stripe piece by piece: it ends one piece after its source's stripe "
-        "(4MiB, a common BitTorrent piece length)",
-    )
 
     @model_validator(mode="after")
     def _cache_fields(self) -> Registry:
@@ -161,11 +158,9 @@ class Daemon(Strict):
         "dockerd applies registry-mirrors to docker.io only and never pushes to them (docker-facts: Registries)",
     )
     build_cache_limit: Size | None = Field(
-        None, description="BuildKit build-cache size above which GC prunes records after a build; default "
-        "10% of the host's disk (dockerd's default GC policy keeps about 10% of disk, docker-facts.md: Build)",
-    )
-    build_cache_keep: Duration = Field(
-        60 * 86400.0, description="GC prunes records unused for longer than this first (BuildKit default 60 days)"
+        None, description="BuildKit build-cache size above which GC prunes least recently used records after a "
+        "build; default 10% of the host's disk (dockerd's default GC policy keeps about 10% of disk, "
+        "docker-facts.md: Build)",
     )
 
 
@@ -281,6 +276,10 @@ class HostGroup(Strict):
     storage: Storage = Field(default_factory=Storage)
     runtime: Runtime = Field(default_factory=Runtime)
     preloaded: list[str] = Field(default_factory=list, description="images present at time 0")
+    address: str | None = Field(
+        None, description="the public address registries see: hosts behind one NAT gateway give the same one and "
+        "share a per-address pull limit such as Docker Hub's (default: each host its own)",
+    )
     snapshotter: Literal["overlayfs", "stargz"] = Field(
         "overlayfs", description="overlayfs: containerd's default, pulls whole images; stargz: what-if, every image "
         "is pulled lazily as if eStargz (see images.<ref>.lazy)",
@@ -495,7 +494,7 @@ class PsStep(Strict):
 
 # ---------------------------------------------------------------- builds (issue 4)
 
-def _regex_keys(value: dict[str, object], field: str) -> None:
+def _regex_keys(value: Mapping[str, object], field: str) -> None:
     for pattern in value:
         try:
             re.compile(pattern)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path as FsPath
+from typing import Any
 
 from dsim.scenarios.catalog import catalog, lookup
 from dsim.scenarios.model import (
@@ -91,6 +94,8 @@ class Resolved:
     hosts: tuple[HostInfo, ...]
     groups: dict[str, tuple[str, ...]]
     job_counts: dict[str, int] = field(default_factory=dict)
+    #: (workload, step index) -> the planned build of that step (dsim.scenarios.builds.BuildSpec)
+    builds: dict[tuple[str, int], Any] = field(default_factory=dict)
 
 
 def sha256(text: str) -> str:
@@ -252,11 +257,18 @@ def _used_images(scenario: Scenario) -> dict[str, Path]:
     for group, spec in scenario.hosts.items():
         for i, ref in enumerate(spec.preloaded):
             used.setdefault(normalise(ref), ("hosts", group, "preloaded", i))
+    # an image a step pushes may be pulled by another job once pushed: it comes from that registry then
+    declared = {normalise(ref) for ref in scenario.images}
+    pushed = {normalise(step.push) for workload in scenario.workloads.values() for step in workload.steps
+              if step.push is not None}
     for name, workload in scenario.workloads.items():
         for i, step in enumerate(workload.steps):
             image = step_image(step)
             if image is not None:
-                used.setdefault(normalise(image), ("workloads", name, "steps", i, step.kind))
+                norm = normalise(image)
+                if norm in pushed and norm not in declared and lookup(norm) is None:
+                    continue
+                used.setdefault(norm, ("workloads", name, "steps", i, step.kind))
     return used
 
 
@@ -336,14 +348,36 @@ def _check_distribution(scenario: Scenario, registries: dict[str, Registry]) -> 
     return needed
 
 
-def resolve(scenario: Scenario) -> Resolved:
-    """Check every reference and expand the scenario; raises ReferenceProblem naming the field path."""
+def _check_preloaded_fit(scenario: Scenario, images: dict[str, ImageInfo]) -> None:
+    """Preloaded images (blobs plus unpacked layers, shared layers once) must fit on the host's disk."""
+    for group, spec in scenario.hosts.items():
+        blobs: dict[str, float] = {}
+        chains: dict[str, float] = {}
+        for ref in spec.preloaded:
+            for layer in images[normalise(ref)].layers:
+                blobs[layer.digest] = layer.size
+                chains[layer.chain_id] = layer.uncompressed
+        used = sum(blobs.values()) + sum(chains.values())
+        if used > spec.disk:
+            raise ReferenceProblem(("hosts", group, "preloaded"),
+                                   f"preloaded images do not fit on the disk: {used:,.0f} B > {spec.disk:,.0f} B")
+
+
+def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) -> Resolved:
+    """Check every reference and expand the scenario; raises ReferenceProblem naming the field path.
+
+    ``base_dir`` is where a build step's ``dockerfile`` path is relative to (the scenario file's folder)."""
+    from dsim.scenarios.builds import resolve_builds  # builds.py imports this module
+
     registries = _registries(scenario)
     hosts, groups = _expand_hosts(scenario)
     counts = _check_workloads(scenario, hosts, groups)
     _check_links(scenario, registries, groups)
     needed = _check_distribution(scenario, registries)
-    images = _resolve_images(scenario, registries, _used_images(scenario))
+    builds = resolve_builds(scenario, None if base_dir is None else FsPath(base_dir), [h.name for h in hosts])
+    needed |= builds.registries
+    images = _resolve_images(scenario, registries, builds.used_images(_used_images(scenario), scenario))
     if HUB not in scenario.registries and HUB not in needed and all(image.registry != HUB for image in images.values()):
         del registries[HUB]  # the default Docker Hub only appears when something comes from it
-    return Resolved(scenario, registries, images, hosts, groups, counts)
+    _check_preloaded_fit(scenario, images)
+    return Resolved(scenario, registries, images, hosts, groups, counts, builds=builds.specs)

@@ -143,7 +143,7 @@ class DaskExecutor:
         futures = self.client.map(run_task, list(tasks), pure=False)
         by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self.client.loop):
                 if future.status == "error":
                     error = future.exception()
                     raise RunFailed(by_key[future.key], error) from error

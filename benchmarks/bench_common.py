@@ -1,0 +1,79 @@
+"""What the benchmarks share: the scenarios they generate and a description of the machine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import time
+from importlib.metadata import version
+from typing import Any
+
+
+def container_jobs(jobs: int, hosts: int = 100, *, seed: int = 1) -> str:
+    """``jobs`` container jobs on ``hosts`` hosts: each pulls a 3-layer image (downloaded once per host,
+    'Already exists' after), runs it for exponential(mean=60s) on 1 of 16 CPUs, and removes it. Poisson
+    arrivals at half the fleet's CPU capacity (hosts x 16 CPUs / 60 s x 0.5), so the load per host, and
+    so the work per job, does not depend on ``jobs``: the simulated time grows with ``jobs``."""
+    rate = hosts * 16 / 60 * 0.5
+    return f"""\
+name: containers-{jobs}
+seed: {seed}
+registries:
+  registry: {{bandwidth: 10Gbps, latency: 5ms}}
+images:
+  app:1: {{registry: registry, layers: [30MB, 10MB, 5MB]}}
+hosts:
+  node: {{count: {hosts}, cpus: 16, memory: 64GiB, nic: 10Gbps}}
+workloads:
+  jobs:
+    arrival: {{rate: {rate:.6f}/s, count: {jobs}}}
+    placement: round-robin
+    steps:
+      - pull: app:1
+      - run: {{image: app:1, duration: "exponential(mean=60s)", cpus: 1, memory: 1GiB}}
+      - rm: {{}}
+"""
+
+
+def describe() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = ""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = f", {pages / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        pass
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = f", load {os.getloadavg()[0]:.2f}"
+    return (f"{model}, {cores} cores{memory}{load}; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}, SimPy {version('simpy')}")
+
+
+GC_MODES = ("default", "sweep")
+
+
+def simulate_summary(text: str, gc_mode: str = "default") -> tuple[dict[str, Any], float]:
+    """(summary.json, wall seconds of simulate + summary) for a scenario text.
+
+    ``gc_mode`` "default" is ``dsim.api.simulate`` as ``dsim run`` calls it; "sweep" runs it inside
+    ``dsim.sweep.worker.fewer_gc_passes`` as every sweep run does."""
+    from dsim.api import load_scenario_text, simulate
+    from dsim.sweep.worker import fewer_gc_passes
+
+    resolved = load_scenario_text(text)
+    context = fewer_gc_passes() if gc_mode == "sweep" else contextlib.nullcontext()
+    started = time.perf_counter()
+    with context:
+        summary = simulate(resolved).summary()
+    return summary, time.perf_counter() - started

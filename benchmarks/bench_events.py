@@ -1,0 +1,111 @@
+"""Events per second: dsim against a raw SimPy loop of comparable events, measured in the same run.
+
+dsim runs ``scenarios.container_jobs`` (Poisson arrivals on 100 hosts; each job pulls a 3-layer image,
+runs it, removes it). The baseline is plain SimPy with the same shape per job and nothing else: per host
+a Resource of 8 daemon workers and a netns lock; per job an arrival, five API calls (wait for a worker,
+hold it an exponential 2 ms), two registry round trips, the create and start costs, the netns lock and
+the run. Both clocks cover ``env.run()`` only; events are SimPy events processed. The ratio is what
+dsim's model (flows, spans, image store, CPU sharing) costs per event. Target: >= 0.5.
+
+dsim is measured twice: as ``dsim run`` calls ``simulate`` (CPython's default garbage-collector
+thresholds) and as a sweep run does (``dsim.sweep.worker.fewer_gc_passes``).
+
+    .venv/bin/python benchmarks/bench_events.py [--jobs 20000] [--hosts 100] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import random
+import sys
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import GC_MODES, container_jobs, describe, simulate_summary  # noqa: E402
+
+TARGET = 0.5
+
+
+def raw_simpy(jobs: int, hosts: int, seed: int = 1) -> tuple[int, float]:
+    """(events processed, wall seconds of env.run) for the plain SimPy twin of container_jobs."""
+    env = simpy.Environment()
+    rng = random.Random(seed)
+    workers = [simpy.Resource(env, capacity=8) for _ in range(hosts)]
+    netns = [simpy.Resource(env, capacity=1) for _ in range(hosts)]
+    rate = hosts * 16 / 60 * 0.5
+
+    def api(host: int) -> Generator[Any, Any, None]:
+        with workers[host].request() as request:
+            yield request
+            yield env.timeout(rng.expovariate(500.0))
+
+    def job(host: int) -> Generator[Any, Any, None]:
+        yield from api(host)             # pull
+        yield env.timeout(0.01)          # HEAD manifest round trip
+        yield env.timeout(0.01)          # GET manifest round trip
+        yield from api(host)             # create
+        yield env.timeout(0.06)
+        yield from api(host)             # start
+        with netns[host].request() as request:
+            yield request
+            yield env.timeout(0.01)
+        yield env.timeout(0.49)
+        yield env.timeout(rng.expovariate(1 / 60))  # run
+        yield from api(host)             # wait
+        yield from api(host)             # rm
+
+    def arrivals() -> Generator[Any, Any, None]:
+        for number in range(jobs):
+            yield env.timeout(rng.expovariate(rate))
+            env.process(job(number % hosts))
+
+    env.process(arrivals())
+    started = time.perf_counter()
+    env.run()
+    wall = time.perf_counter() - started
+    return next(env._eid) - len(env._queue), wall  # type: ignore[attr-defined]
+
+
+def dsim_run(jobs: int, hosts: int, gc_mode: str) -> tuple[int, float]:
+    summary, _ = simulate_summary(container_jobs(jobs, hosts), gc_mode)
+    assert summary["jobs"]["completed"] == jobs, summary["jobs"]
+    return int(summary["events"]), float(summary["wall_s"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=20000)
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--profile", action="store_true", help="cProfile the dsim run (top 25 by own time)")
+    args = parser.parse_args(argv)
+    print(describe())
+    raw_events, raw_wall = raw_simpy(args.jobs, args.hosts)
+    raw_rate = raw_events / raw_wall
+    print(f"raw SimPy: {raw_events:,} events in {raw_wall:.2f} s = {raw_rate:,.0f} events/s "
+          f"({raw_events / args.jobs:.1f} events per job)")
+    for gc_mode in GC_MODES:
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+        events, wall = dsim_run(args.jobs, args.hosts, gc_mode)
+        if args.profile:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        rate = events / wall
+        ratio = rate / raw_rate
+        print(f"dsim ({gc_mode} GC): {events:,} events in {wall:.2f} s = {rate:,.0f} events/s "
+              f"({events / args.jobs:.1f} events per job); ratio dsim / raw SimPy = {ratio:.2f} "
+              f"(target >= {TARGET}): {'ok' if ratio >= TARGET else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

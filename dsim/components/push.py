@@ -1,0 +1,236 @@
+"""``docker push`` on one daemon, as moby's push path does it (docker-facts.md: Push).
+
+Per layer, inside one of the daemon-wide upload slots (``max_concurrent_uploads``, default 5):
+
+1. If the daemon remembers the blob in the target repository (moby's v2 metadata: the repositories each
+   blob was pulled from or pushed to), HEAD it there: ``Layer already exists``.
+2. Else try cross-repository mounts from other repositories of the same registry it remembers
+   (``POST .../blobs/uploads/?mount=<digest>&from=<repo>``): 201 is ``Mounted from <repo>``, 202 falls
+   through. A blob known only from other registries gets an existence check in the target repository.
+3. Else upload it (POST, PATCH with the bytes through the network, PUT): ``Pushed``. A layer built
+   locally (``LayerInfo.local``) is gzipped while it uploads, so its stream runs no faster than the
+   host's ``compress_rate`` allows (about 32 MiB/s of input on one core, moby#28732).
+
+How many mount tries and HEADs a layer gets depends on its size (<= 100 KiB: 1 and 1; <= 10 MiB: 3 and 1;
+larger: 4 and 3). Failed attempts retry after attempt x 5 s, five attempts in all (moby
+distribution/xfer/upload.go: maxUploadAttempts). One upload per (registry, repository, blob) at a time on a
+daemon, however many pushes want it. Then the manifest is PUT. A blob the daemon has never pushed or
+pulled, and which is not local-only, is uploaded again even if the registry holds it, as Docker does.
+Mirrors are never pushed to; a pull-through cache refuses pushes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from dsim.components.errors import ApiError, StreamError
+from dsim.components.image_store import ImageStore
+from dsim.components.registry import RegistryError, RegistryServer
+from dsim.recorder import Recorder
+from dsim.scenarios.model import HostGroup
+from dsim.scenarios.resolve import ImageInfo, LayerInfo, push_registry, split_ref
+
+#: moby distribution/xfer/upload.go: five attempts, waiting attempt x 5 s between them.
+MAX_UPLOAD_ATTEMPTS = 5
+RETRY_BACKOFF_S = 5.0
+
+
+def checks_for(size: float) -> tuple[int, int]:
+    """(mount tries, existence checks) moby allows a layer of ``size`` bytes (push_v2.go)."""
+    if size <= 100 * 2**10:
+        return 1, 1
+    if size <= 10 * 2**20:
+        return 3, 1
+    return 4, 3
+
+
+class Pusher:
+    """Pushes images from one host's store."""
+
+    def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, store: ImageStore,
+                 registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder) -> None:
+        self.env = env
+        self.host = host
+        self.spec = spec
+        self.store = store
+        self.registries = registries
+        self.images = images
+        self.recorder = recorder
+        self.upload_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_uploads)
+        self._uploading: dict[tuple[str, str, str], simpy.Process] = {}
+
+    def target(self, ref: str) -> tuple[RegistryServer, str, str]:
+        """(registry, repository, tag) a push of ``ref`` goes to."""
+        registry = self.registries[push_registry(ref, self.registries, self.images)]
+        repository, tag = split_ref(ref)
+        prefix = registry.name + "/"
+        if repository.startswith(prefix):
+            repository = repository[len(prefix):]
+        return registry, repository, tag
+
+    def push(self, ref: str, *, job: int) -> Generator[Any, Any, None]:
+        """``docker push REF``: every layer through the upload slots, then the manifest."""
+        image = self.store.images.get(ref)
+        registry, repository, tag = self.target(ref)
+        if image is None:
+            raise ApiError(404, f"An image does not exist locally with the tag: {split_ref(ref)[0]}")
+        if registry.is_cache:
+            raise ApiError(405, "unsupported: The operation is unsupported.")
+        started = self.env.now
+        self.store.pin(image)
+        try:
+            try:
+                if registry.spec.auth == "token":
+                    yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job,
+                                                status=401)
+                    yield from registry.request(self.host, "GET token", job=job)
+            except RegistryError as err:
+                raise ApiError(err.status or 500, str(err)) from None
+            layers = list({layer.digest: layer for layer in image.layers}.values())
+            uploads = [self._upload(registry, repository, layer, job) for layer in layers]
+            statuses: list[str] = []
+            for upload in uploads:
+                outcome = yield upload
+                if isinstance(outcome, RegistryError):
+                    raise StreamError(500, str(outcome))
+                statuses.append(outcome)
+            manifest = f"PUT /v2/{repository}/manifests/{tag}"
+            yield from self._with_retries(lambda: registry.request(self.host, manifest, job=job, status=201))
+            pushed = ImageInfo(ref, registry.name, repository, tag, image.layers, image.compression,
+                               image.manifest_digest, lazy=image.lazy, prefetch=image.prefetch)
+            registry.accept_manifest(pushed)
+        finally:
+            self.store.unpin(image)
+        self.recorder.span("push_image", ref, started, self.env.now, host=self.host, job=job,
+                           registry=registry.name, layers=len(layers),
+                           pushed=statuses.count("Pushed"), existing=statuses.count("Layer already exists"),
+                           mounted=sum(1 for status in statuses if status.startswith("Mounted from")))
+
+    def push_blobs(self, registry: RegistryServer, repository: str, layers: list[LayerInfo], *,
+                   job: int) -> Generator[Any, Any, float]:
+        """Blobs without an image manifest: a build's ``--cache-to`` (builder.py). Each layer takes the same
+        path as in a push (existence check, mounts, upload slots, gzip of local layers); returns the bytes
+        uploaded. The caller PUTs its own manifest."""
+        if registry.is_cache:
+            raise ApiError(405, "unsupported: The operation is unsupported.")
+        try:
+            if registry.spec.auth == "token":
+                yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job, status=401)
+                yield from registry.request(self.host, "GET token", job=job)
+        except RegistryError as err:
+            raise ApiError(err.status or 500, str(err)) from None
+        unique = list({layer.digest: layer for layer in layers}.values())
+        uploads = [self._upload(registry, repository, layer, job) for layer in unique]
+        sent = 0.0
+        for layer, upload in zip(unique, uploads, strict=True):
+            outcome = yield upload
+            if isinstance(outcome, RegistryError):
+                raise StreamError(500, str(outcome))
+            if outcome == "Pushed":
+                sent += layer.size
+        return sent
+
+    def _with_retries(self, attempt: Any) -> Generator[Any, Any, Any]:
+        for number in range(1, MAX_UPLOAD_ATTEMPTS + 1):
+            try:
+                return (yield from attempt())
+            except RegistryError as err:
+                if number == MAX_UPLOAD_ATTEMPTS:
+                    raise StreamError(500, str(err)) from None
+                yield self.env.timeout(RETRY_BACKOFF_S * number)
+        return None  # pragma: no cover - the loop returns or raises
+
+    def _upload(self, registry: RegistryServer, repository: str, layer: LayerInfo, job: int) -> simpy.Process:
+        """The push of one layer on this daemon, started if no push is already sending it."""
+        key = (registry.name, repository, layer.digest)
+        running = self._uploading.get(key)
+        if running is not None and running.is_alive:
+            return running
+        process = self.env.process(self._push_layer(registry, repository, layer, job))
+        self._uploading[key] = process
+        return process
+
+    def _push_layer(self, registry: RegistryServer, repository: str, layer: LayerInfo,
+                    job: int) -> Generator[Any, Any, str | RegistryError]:
+        """The layer's status word, or the error of its last attempt (returned, not raised: every push
+        sharing this upload reads it)."""
+        asked = self.env.now
+        progress: list[list[Any]] = [[round(asked, 6), "Preparing"]]
+        try:
+            with self.upload_slots.request() as slot:
+                yield slot
+                began = self.env.now
+                if began > asked:
+                    progress.append([round(asked, 6), "Waiting"])
+                for attempt in range(1, MAX_UPLOAD_ATTEMPTS + 1):
+                    try:
+                        status = yield from self._try_layer(registry, repository, layer, job, progress)
+                        break
+                    except RegistryError as err:
+                        if attempt == MAX_UPLOAD_ATTEMPTS:
+                            return err
+                        delay = RETRY_BACKOFF_S * attempt
+                        progress.append([round(self.env.now, 6), f"Retrying in {delay:g} seconds"])
+                        yield self.env.timeout(delay)
+        finally:
+            self._uploading.pop((registry.name, repository, layer.digest), None)
+        progress.append([round(self.env.now, 6), status])
+        self.store.remember_source(layer.digest, registry.name, repository)
+        self.recorder.span("push_layer", layer.digest, asked, self.env.now, host=self.host, job=job,
+                           registry=registry.name, repository=repository, status=status, progress=progress,
+                           slot_wait=began - asked)
+        return status
+
+    def _try_layer(self, registry: RegistryServer, repository: str, layer: LayerInfo, job: int,
+                   progress: list[list[Any]]) -> Generator[Any, Any, str]:
+        digest = layer.digest
+        short = digest[7:19]
+        known = self.store.sources.get(digest, set())
+        mounts, heads = checks_for(layer.size)
+        if (registry.name, repository) in known:
+            exists = registry.has_blob(repository, digest)
+            yield from registry.request(self.host, f"HEAD /v2/{repository}/blobs/{short}", job=job,
+                                        status=200 if exists else 404)
+            heads -= 1
+            if exists:
+                return "Layer already exists"
+        candidates = sorted(repo for reg, repo in known if reg == registry.name and repo != repository)[:mounts]
+        for source in candidates:
+            mounted = registry.has_blob(source, digest)
+            yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/?mount={short}&from={source}",
+                                        job=job, status=201 if mounted else 202)
+            if mounted:
+                registry.accept_blob(repository, digest)
+                return f"Mounted from {source}"
+        if known and not candidates and heads > 0 and (registry.name, repository) not in known:
+            exists = registry.has_blob(repository, digest)
+            yield from registry.request(self.host, f"HEAD /v2/{repository}/blobs/{short}", job=job,
+                                        status=200 if exists else 404)
+            if exists:
+                return "Layer already exists"
+        yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job, status=202)
+        progress.append([round(self.env.now, 6), "Pushing"])
+        began = self.env.now
+        cap = math.inf
+        rate = self.spec.storage.compress_rate
+        if layer.local and not math.isinf(rate) and layer.uncompressed > 0:
+            cap = rate * layer.size / layer.uncompressed  # compressed bytes out of the gzip stream per second
+        if registry.connections is None:
+            yield self.network_transfer(registry, layer.size, cap)
+        else:
+            with registry.connections.request() as connection:
+                yield connection
+                yield self.network_transfer(registry, layer.size, cap)
+        self.recorder.span("upload", digest, began, self.env.now, host=self.host, job=job, registry=registry.name,
+                           bytes=layer.size, compressed_here=layer.local)
+        yield from registry.request(self.host, f"PUT /v2/{repository}/blobs/uploads/?digest={short}", job=job,
+                                    status=201)
+        registry.accept_blob(repository, digest)
+        return "Pushed"
+
+    def network_transfer(self, registry: RegistryServer, nbytes: float, cap: float) -> simpy.Event:
+        return registry.network.transfer(self.host, registry.name, nbytes, cap)

@@ -1,0 +1,347 @@
+"""``dsim explain``: one job told in docker's own words, with simulated timestamps, from its spans.
+
+The lines docker prints (``Unable to find image 'nginx:latest' locally``, ``latest: Pulling from
+library/nginx``, ``a2abf6c4d29d: Already exists``, ``Downloading``, ``Pull complete``, ``Digest: ...``,
+``Status: Downloaded newer image for nginx:latest``) are reconstructed from the pull's spans at the times
+they would appear; dsim's own notes (API calls, registry requests, container states, any other activity
+the job recorded) are marked as notes. With ``-o`` the same story becomes a sequence diagram between the
+client, the daemon, the registry and the kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matplotlib.patches import FancyArrowPatch
+
+from dsim.recorder import Span
+from dsim.reports.context import ScenarioInfo
+from dsim.reports.derive import KNOWN_KINDS, PullDetail, SpanIndex, attrs_text, short_id
+from dsim.reports.style import figure, save
+from dsim.result import SimResult
+from dsim.units import format_duration, format_size
+
+#: The Engine API request behind each API call the client makes (docker-facts, CLI-SESSION.md).
+ENDPOINTS = {
+    "pull": "POST /images/create", "create": "POST /containers/create", "start": "POST /containers/{id}/start",
+    "stop": "POST /containers/{id}/stop", "rm": "DELETE /containers/{id}", "ps": "GET /containers/json",
+    "build": "POST /build", "push": "POST /images/{name}/push", "wait": "POST /containers/{id}/wait",
+    "inspect": "GET /containers/{id}/json", "restart": "POST /containers/{id}/restart",
+}
+MAX_DIAGRAM_MESSAGES = 90
+
+
+@dataclass(frozen=True, order=True)
+class Line:
+    """One line of the narration: ``docker`` (what docker prints), ``note`` (dsim's), ``error``."""
+
+    at: float
+    rank: int  # ties at one instant: 0 completions, 1 docker's lines, 2 new calls and activities, 3 the end
+    order: int
+    text: str
+    style: str = "docker"
+
+
+def repository_path(ref: str, info: ScenarioInfo | None) -> tuple[str, str]:
+    """(tag, path) as docker prints them in ``<tag>: Pulling from <path>``: Docker Hub's official images
+    live under ``library/``."""
+    repo, tag = ref.rsplit(":", 1) if ":" in ref.split("/")[-1] else (ref, "latest")
+    registry = ""
+    if info is not None and info.resolved is not None and ref in info.resolved.images:
+        image = info.resolved.images[ref]
+        repo, tag, registry = image.repository, image.tag, image.registry
+    if registry in ("", "hub") and "/" not in repo:
+        repo = f"library/{repo}"
+    return tag, repo
+
+
+@functools.cache
+def _index_digests() -> dict[str, str]:
+    """Catalog images' index digests: for a multi-platform image the tag resolves to its index, and that
+    is the digest ``docker pull`` prints (the platform manifest is fetched after it)."""
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "catalog" / "real-images.json"
+    try:
+        images = json.loads(path.read_text())["images"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {ref: entry["index_digest"] for ref, entry in images.items() if entry.get("index_digest")}
+
+
+def digest_printed(ref: str, info: ScenarioInfo | None) -> str:
+    """The ``Digest:`` docker prints after pulling ``ref``: what the tag resolves to."""
+    if info is None or info.resolved is None or ref not in info.resolved.images:
+        return ""
+    image = info.resolved.images[ref]
+    if image.registry == "hub" and ref in _index_digests():
+        return _index_digests()[ref]
+    return image.manifest_digest
+
+
+def _resolve_end(spans: list[Span], pull: PullDetail) -> float:
+    start = pull.image_span.start if pull.image_span is not None else pull.span.start
+    firsts = [layer.download.start for layer in pull.layers if layer.download is not None
+              and layer.download.start >= start - 1e-9]
+    limit = min(firsts, default=pull.span.end)
+    ends = [s.end for s in spans if s.kind == "request" and s.start >= start - 1e-9 and s.end <= limit + 1e-9
+            and not s.subject.startswith("GET blob")]
+    return max(ends, default=start)
+
+
+def _pull_lines(pull: PullDetail, spans: list[Span], info: ScenarioInfo | None, add: Any) -> None:
+    image = pull.image_span
+    start = image.start if image is not None else pull.span.start
+    tag, path = repository_path(pull.image, info)
+    add(start, f"{tag}: Pulling from {path}")
+    resolved = _resolve_end(spans, pull)
+    for layer in pull.layers:
+        ident = short_id(layer.digest)
+        if layer.status == "Already exists":
+            add(resolved, f"{ident}: Already exists")
+            continue
+        add(resolved, f"{ident}: Pulling fs layer")
+    for layer in pull.layers:
+        if layer.status == "Already exists":
+            continue
+        ident = short_id(layer.digest)
+        dl = layer.download
+        if dl is not None:
+            if layer.shared or dl.start > resolved + 1e-9:
+                add(resolved, f"{ident}: Waiting")
+            if not layer.shared and dl.start >= resolved - 1e-9:
+                add(dl.start, f"{ident}: Downloading")
+                rate = layer.bytes * 8 / dl.duration / 1e6 if dl.duration > 0 else 0.0
+                add(dl.end, f"{ident}: Verifying Checksum")
+                add(dl.end, f"{ident}: Download complete", note=f"{format_size(layer.bytes)} in "
+                    f"{format_duration(dl.duration)} (slot wait {format_duration(dl.attrs.get('slot_wait', 0.0))}, "
+                    f"average {rate:.1f} Mbit/s)")
+            else:
+                add(max(dl.end, resolved), f"{ident}: Download complete",
+                    note=f"fetched by job {dl.job}'s pull of the same blob on this daemon")
+        if layer.unpack is not None:
+            add(max(layer.unpack.start, resolved), f"{ident}: Extracting",
+                note=f"{format_size(layer.unpack.attrs.get('bytes', 0))} unpacked in "
+                f"{format_duration(layer.unpack.duration)}")
+        add(layer.ready, f"{ident}: Pull complete")
+    if image is not None:
+        digest = digest_printed(pull.image, info)
+        if digest:
+            add(image.end, f"Digest: {digest}")
+        status = str(image.attrs.get("status", ""))
+        if status.startswith("Image is up to date"):
+            add(image.end, f"Status: Image is up to date for {pull.image}")
+        else:
+            add(image.end, f"Status: Downloaded newer image for {pull.image}")
+
+
+def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
+            index: SpanIndex | None = None) -> list[Line]:
+    """The job's story, in time order (stable: docker lines keep the order docker prints them in)."""
+    index = index or SpanIndex(result)
+    spans = sorted(index.by_job.get(job, []), key=lambda s: (s.start, s.end))
+    end = next((e for e in result.job_ends if e.job == job), None)
+    lines: list[Line] = []
+    counter = iter(range(10**9))
+
+    def add(at: float, text: str, style: str = "docker", note: str | None = None, rank: int | None = None) -> None:
+        rank = rank if rank is not None else (1 if style == "docker" else 2)
+        lines.append(Line(at, rank, next(counter), text, style))
+        if note:
+            lines.append(Line(at, rank, next(counter), note, "note"))
+
+    if end is not None:
+        add(end.arrival, f"job {job} ({end.workload}) arrives at host {end.host}", "note", rank=0)
+    elif spans:
+        add(spans[0].start, f"job {job} on host {spans[0].host} (did not end before the horizon)", "note", rank=0)
+    pulls = index.pulls(job)
+    pull_windows = [(p.span.start, p.span.end) for p in pulls]
+    cli_times = {round(s.start, 9) for s in spans if s.kind == "cli"}
+    for span in spans:
+        kind = span.kind
+        if kind == "api":
+            wait = span.attrs.get("queue", 0.0)
+            endpoint = ENDPOINTS.get(span.subject, span.subject)
+            add(span.start, f"client -> daemon: {endpoint}" + (f" (waited {format_duration(wait)} for a daemon "
+                                                                 "worker)" if wait > 0 else ""), "note")
+        elif kind == "cli":
+            add(span.start, span.subject)
+        elif kind == "request":
+            status = span.attrs.get("status", "")
+            add(span.end, f"daemon -> {span.attrs.get('registry', 'registry')}: {span.subject} -> {status}", "note",
+                rank=0)
+        elif kind == "create":
+            if round(span.end, 9) in cli_times:
+                add(span.end, f"create answered 404: No such image: {span.subject}", "note", rank=0)
+            else:
+                add(span.end, f"container {span.subject} created in {format_duration(span.duration)} "
+                              "(writable layer mounted)", "note", rank=0)
+        elif kind == "start":
+            add(span.end, f"container {span.subject} started in {format_duration(span.duration)} "
+                          "(network namespace, port bindings, runc)", "note", rank=0)
+        elif kind == "run":
+            add(span.end, f"container {span.subject} exited after running {format_duration(span.duration)}", "note",
+                rank=0)
+        elif kind == "stop":
+            add(span.end, f"container {span.subject} stopped in {format_duration(span.duration)}", "note", rank=0)
+        elif kind in ("pull", "pull_image", "pull_layer", "download", "unpack", "job"):
+            continue
+        else:
+            detail = attrs_text(span.attrs)
+            took = f" for {format_duration(span.duration)}" if span.duration > 0 else ""
+            label = "" if kind in KNOWN_KINDS else " (new kind)"
+            add(span.start, f"{kind}{label}: {span.subject}{took}" + (f" [{detail}]" if detail else ""), "note")
+    for pull in pulls:
+        _pull_lines(pull, spans, info, add)
+    for start, finish in pull_windows:
+        if not any(p.image_span is not None and start <= p.image_span.start <= finish for p in pulls):
+            add(start, "pull started (no pull record: it failed)", "note")
+    if end is not None:
+        if end.status == "completed":
+            add(end.end, f"job {job} completed in {format_duration(end.end - end.arrival)}", "note", rank=3)
+        else:
+            message = end.error or end.status
+            add(end.end, message if message.startswith("docker:") else f"docker: {message}", "error", rank=3)
+    return sorted(lines)
+
+
+def render_text(lines: list[Line]) -> list[tuple[str, str]]:
+    """(text, style) per line with its ``[   12.345s]`` simulated timestamp."""
+    width = max((len(f"{line.at:.3f}") for line in lines), default=5)
+    out = []
+    for line in lines:
+        prefix = f"[{line.at:>{width}.3f}s] "
+        text = f"# {line.text}" if line.style == "note" else line.text
+        out.append((prefix + text, line.style))
+    return out
+
+
+def steps_text(info: ScenarioInfo | None, workload: str) -> list[str]:
+    """The workload's steps as docker commands (for the header of the narration)."""
+    if info is None or info.resolved is None or workload not in info.resolved.scenario.workloads:
+        return []
+    commands = []
+    for step in info.resolved.scenario.workloads[workload].steps:
+        data = step.model_dump(exclude_none=True, by_alias=True)
+        for verb, value in data.items():
+            commands.append(_command(verb, value))
+    return commands
+
+
+def _command(verb: str, value: Any) -> str:
+    if verb == "sleep":
+        return f"sleep {value}"
+    if isinstance(value, str):
+        return f"docker {verb} {value}"
+    if isinstance(value, dict):
+        flags = []
+        if value.get("detach"):
+            flags.append("-d")
+        if value.get("name"):
+            flags.append(f"--name {value['name']}")
+        for port in value.get("ports", []) or []:
+            flags.append(f"-p {port}")
+        target = value.get("image") or value.get("container") or value.get("tag") or ""
+        return " ".join(["docker", verb, *flags, str(target)]).rstrip()
+    return f"docker {verb}"
+
+
+# ----------------------------------------------------------------------------------------- sequence diagram
+
+LIFELINES = ("client", "daemon", "registry", "kernel")
+
+
+def _messages(result: SimResult, job: int, info: ScenarioInfo | None, index: SpanIndex
+              ) -> list[tuple[float, str, str, str, str]]:
+    """(time, from, to, label, style) for the diagram; style: call | reply | data | note."""
+    spans = sorted(index.by_job.get(job, []), key=lambda s: (s.start, s.end))
+    msgs: list[tuple[float, int, str, str, str, str]] = []
+    n = iter(range(10**9))
+    cli_times = {round(s.start, 9) for s in spans if s.kind == "cli"}
+
+    def add(at: float, a: str, b: str, label: str, style: str = "call") -> None:
+        msgs.append((at, next(n), a, b, label, style))
+
+    for span in spans:
+        kind = span.kind
+        if kind == "api":
+            add(span.start, "client", "daemon", ENDPOINTS.get(span.subject, span.subject))
+        elif kind == "cli":
+            add(span.start, "client", "client", span.subject, "note")
+        elif kind == "request":
+            add(span.start, "daemon", "registry", span.subject)
+            add(span.end, "registry", "daemon", str(span.attrs.get("status", "")), "reply")
+        elif kind == "create":
+            if round(span.end, 9) in cli_times:
+                add(span.end, "daemon", "client", "404 No such image", "reply")
+            else:
+                add(span.start, "daemon", "kernel", "create: mount writable layer")
+        elif kind == "start":
+            add(span.start, "daemon", "kernel", "netns + ports + runc start")
+            add(span.end, "kernel", "daemon", f"{span.subject} running", "reply")
+        elif kind == "run":
+            add(span.end, "kernel", "daemon", f"{span.subject} exited", "reply")
+            add(span.end, "daemon", "client", "wait returns", "reply")
+        elif kind == "stop":
+            add(span.start, "daemon", "kernel", "SIGTERM")
+            add(span.end, "kernel", "daemon", "stopped", "reply")
+        elif kind == "pull_image":
+            add(span.end, "daemon", "client", f"Status: {span.attrs.get('status', '')}", "reply")
+        elif kind not in KNOWN_KINDS and span.duration > 0:
+            add(span.start, "daemon", "daemon", f"{kind} {span.subject}", "note")
+    for pull in index.pulls(job):
+        for layer in pull.layers:
+            if layer.download is not None and not layer.shared:
+                took = format_duration(layer.download.duration)
+                add(layer.download.end, "registry", "daemon",
+                    f"blob {short_id(layer.digest)} {format_size(layer.bytes)} ({took})", "data")
+            elif layer.download is not None:
+                add(layer.download.end, "daemon", "daemon", f"blob {short_id(layer.digest)} (another pull's)", "note")
+            if layer.unpack is not None:
+                add(layer.unpack.start, "daemon", "kernel", f"extract {short_id(layer.digest)}")
+    msgs.sort()
+    return [(at, a, b, label, style) for at, _, a, b, label, style in msgs]
+
+
+def sequence_diagram(result: SimResult, job: int, path: Path, info: ScenarioInfo | None = None,
+                     index: SpanIndex | None = None) -> Path:
+    """The job as a sequence diagram PNG: client, daemon, registry, kernel; simulated times on the left."""
+    index = index or SpanIndex(result)
+    msgs = _messages(result, job, info, index)
+    skipped = 0
+    if len(msgs) > MAX_DIAGRAM_MESSAGES:
+        half = MAX_DIAGRAM_MESSAGES // 2
+        skipped = len(msgs) - 2 * half
+        msgs = msgs[:half] + [(msgs[half][0], "daemon", "daemon", f"... {skipped} more messages ...", "note")] \
+            + msgs[-half:]
+    x = {name: i * 3.0 + 1.5 for i, name in enumerate(LIFELINES)}
+    rows = len(msgs) + 2
+    with figure(10, max(4.0, 0.27 * rows + 1.5)) as (fig, ax):
+        for name, xpos in x.items():
+            ax.plot([xpos, xpos], [0.4, rows], color="#999999", linewidth=0.8, linestyle="--", zorder=0)
+            ax.text(xpos, 0, name, ha="center", va="center", fontsize=9, fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.4", "facecolor": "#E8F1F8", "edgecolor": "#0072B2"})
+        colours = {"call": "#0072B2", "reply": "#555555", "data": "#D55E00", "note": "#009E73"}
+        for i, (at, a, b, label, style) in enumerate(msgs, start=1):
+            y = i + 0.5
+            ax.text(-0.1, y, f"{at:.3f}s", ha="right", va="center", fontsize=7, family="monospace", color="#555555")
+            if a == b:
+                ax.text(x[a] + 0.12, y, label, ha="left", va="center", fontsize=7, color=colours[style],
+                        style="italic")
+                continue
+            arrow = FancyArrowPatch((x[a], y), (x[b], y), arrowstyle="-|>", mutation_scale=9,
+                                    color=colours[style], linewidth=2.0 if style == "data" else 0.9,
+                                    linestyle="--" if style == "reply" else "-")
+            ax.add_patch(arrow)
+            ax.text((x[a] + x[b]) / 2, y - 0.12, label, ha="center", va="bottom", fontsize=6.5, color=colours[style])
+        ax.set_xlim(-1.6, x[LIFELINES[-1]] + 1.8)
+        ax.set_ylim(rows, -0.8)
+        ax.axis("off")
+        end = next((e for e in result.job_ends if e.job == job), None)
+        where = f" on {end.host}" if end else ""
+        ax.set_title(f"{result.scenario}: job {job}{where}, as messages (time runs down; simulated seconds)"
+                     + (f"; {skipped} middle messages left out" if skipped else ""))
+        save(fig, path)
+    return path

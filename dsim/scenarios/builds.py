@@ -1,0 +1,299 @@
+"""Build steps resolved before time 0: each ``build`` step's Dockerfile read (relative to the scenario
+file) and planned by ``dsim.dockerfile``, its stages, layer-making steps, context sources and base images
+checked, and everything the builder needs at run time frozen into a BuildSpec.
+
+Only layer-making instructions (RUN, COPY, ADD, WORKDIR other than ``/``) are build steps; metadata
+instructions (ENV, ARG, USER, SHELL, ...) still shape the cache keys of the RUN steps after them, as
+BuildKit's ExecOp digest covers the command, its environment, working directory and user.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+
+from dsim.dockerfile.plan import BuildPlan, make_plan
+from dsim.dockerfile.plan import Step as PlanStep
+from dsim.errors import ScenarioError
+from dsim.scenarios.build_context import included, match_source, not_found_message
+from dsim.scenarios.model import BuildContextSpec, BuildStep, Scenario
+from dsim.scenarios.resolve import HUB, ReferenceProblem, normalise
+from dsim.scenarios.resolve import _unknown as unknown_name
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One layer-making instruction of a stage."""
+
+    stage: int
+    stage_name: str
+    position: int
+    instruction: str  # RUN | COPY | ADD | WORKDIR
+    text: str  # as written (continuations joined): spans, run_times and layer_sizes patterns see this
+    line: int
+    op: str  # the operation as its cache key digests it (command with env/user/cwd, or dest and flags)
+    sources: tuple[str, ...] = ()  # context paths it reads (COPY/ADD, RUN --mount=type=bind)
+    from_stages: tuple[int, ...] = ()  # COPY --from=<stage>, RUN --mount=...,from=<stage>
+    from_image: str | None = None  # COPY --from=<image> (normalised reference)
+    url: bool = False  # ADD <url>
+
+    @property
+    def uses_context(self) -> bool:
+        return bool(self.sources)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    index: int
+    name: str  # its AS name, else its index
+    base_image: str | None  # normalised reference; None for scratch or a stage
+    base_stage: int | None
+    steps: tuple[StepSpec, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """Everything one ``build`` step needs at run time."""
+
+    dockerfile: str  # as shown in messages: the path as written, or '<inline>'
+    text_bytes: int
+    stages: tuple[StageSpec, ...]
+    target: int
+    needed: tuple[int, ...]  # BuildKit: the stages the target needs, dependencies first
+    options: BuildStep
+    context_paths: tuple[str, ...]  # BuildKit's FollowPaths: every context source of the needed stages
+
+    @property
+    def classic_stages(self) -> tuple[int, ...]:
+        """The legacy builder builds every stage up to the target, in order."""
+        return tuple(range(self.target + 1))
+
+    def base_images(self, stages: tuple[int, ...]) -> list[str]:
+        refs: list[str] = []
+        for index in stages:
+            stage = self.stages[index]
+            for ref in (stage.base_image, *(step.from_image for step in stage.steps)):
+                if ref is not None and ref not in refs:
+                    refs.append(ref)
+        return refs
+
+
+def op_digest_text(parts: object) -> str:
+    """A canonical text of an operation's parts, for hashing into a cache key."""
+    return json.dumps(parts, sort_keys=True, separators=(",", ":"))
+
+
+def check_sources(spec: BuildSpec, context: BuildContextSpec | None, path: Path) -> None:
+    """Every context source of the stages a build runs must select at least one file after .dockerignore;
+    BuildKit fails the build otherwise. Checked before time 0 (edits change content, never the file list)."""
+    files = included(context.files, context.dockerignore) if context is not None else {}
+    stages = spec.needed if spec.options.builder == "buildkit" else spec.classic_stages
+    for index in stages:
+        for step in spec.stages[index].steps:
+            for source in step.sources:
+                if not match_source(source, files):
+                    raise ReferenceProblem(path, f"{spec.dockerfile}:{step.line}: {step.text}: "
+                                                 f"{not_found_message(source)}")
+
+
+def dockerfile_text(step: BuildStep, base_dir: FsPath | None, path: Path) -> tuple[str, str]:
+    """(display name, text) of a build step's Dockerfile; a path is relative to the scenario file."""
+    if step.dockerfile_text is not None:
+        return "<inline Dockerfile>", step.dockerfile_text
+    assert step.dockerfile is not None
+    written = FsPath(step.dockerfile)
+    full = written if written.is_absolute() or base_dir is None else base_dir / written
+    try:
+        return str(full), full.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ReferenceProblem((*path, "dockerfile"), f"cannot read Dockerfile '{full}': {err.strerror}") from None
+
+
+def context_spec(scenario: Scenario, name: str | None) -> BuildContextSpec | None:
+    return None if name is None else scenario.contexts.get(name)
+
+
+# ---------------------------------------------------------------- from a BuildPlan to a BuildSpec
+
+_URL = re.compile(r"^(https?://|git@|git://)")
+
+
+def _is_heredoc_word(word: str, heredocs: tuple[tuple[str, str], ...]) -> bool:
+    names = {name for name, _ in heredocs}
+    match = re.match(r"^<<-?(['\"]?)([^'\"]+)\1$", word)
+    return match is not None and match.group(2) in names
+
+
+def spec_from_plan(plan: BuildPlan, options: BuildStep, dockerfile: str, text_bytes: int) -> BuildSpec:
+    """Freeze a plan into what the builder runs: per stage its base and its layer-making steps, each with the
+    operation text its cache key digests. A RUN's operation covers what BuildKit's ExecOp digest covers:
+    the command, its environment (every ENV, and every ARG in scope: the miss of a changed ARG happens at
+    the first RUN after it), working directory, user, shell, mounts and network mode."""
+    refs = {stage.ref: stage.index for stage in plan.stages}
+    ends: dict[int, tuple[dict[str, str], str, tuple[str, ...]]] = {}
+    stages: list[StageSpec] = []
+    for stage in plan.stages:
+        if stage.base_stage is not None:
+            env, user, shell = dict(ends[stage.base_stage][0]), ends[stage.base_stage][1], ends[stage.base_stage][2]
+        else:
+            env, user, shell = {}, "", ("/bin/sh", "-c")
+        base_image = None
+        if stage.base_stage is None and stage.base.lower() != "scratch":
+            base_image = normalise(stage.base)
+        steps: list[StepSpec] = []
+        for step in stage.steps:
+            if step.instruction == "ENV":
+                env.update({key: value or "" for key, value in step.pairs})
+            elif step.instruction == "ARG":
+                env.update({name: value for name, value in step.pairs if value is not None})
+            elif step.instruction == "USER" and step.words:
+                user = step.words[0]
+            elif step.instruction == "SHELL" and step.words:
+                shell = tuple(step.words)
+            if not step.creates_layer:
+                continue
+            steps.append(_step_spec(stage.index, stage.ref, len(steps), step, refs, env, user, shell))
+        ends[stage.index] = (env, user, shell)
+        stages.append(StageSpec(stage.index, stage.ref, base_image, stage.base_stage, tuple(steps), stage.line))
+    paths: dict[str, None] = {}
+    for index in plan.needed:
+        for spec_step in stages[index].steps:
+            paths.update(dict.fromkeys(spec_step.sources))
+    return BuildSpec(dockerfile, text_bytes, tuple(stages), plan.target_index, tuple(plan.needed), options,
+                     tuple(paths))
+
+
+def _step_spec(stage: int, stage_ref: str, position: int, step: PlanStep, refs: dict[str, int],
+               env: dict[str, str], user: str, shell: tuple[str, ...]) -> StepSpec:
+    from_stages: list[int] = []
+    from_image: str | None = None
+    sources: list[str] = []
+    url = False
+    if step.instruction in ("COPY", "ADD"):
+        if step.from_stage is not None and step.from_is_stage:
+            from_stages.append(refs[step.from_stage])
+        elif step.from_stage is not None:
+            from_image = normalise(step.from_stage)
+        else:
+            for word in step.sources:
+                if _is_heredoc_word(word, step.heredocs):
+                    continue
+                if step.instruction == "ADD" and _URL.match(word):
+                    url = True
+                    continue
+                sources.append(word)
+        op = op_digest_text([step.instruction, step.dest, step.workdir, step.chown, step.chmod, step.link,
+                             list(step.sources), step.from_stage, list(step.heredocs)])
+    elif step.instruction == "RUN":
+        mounts = []
+        for mount in step.mounts:
+            mounts.append([mount.type, mount.target, mount.source, mount.from_stage, mount.id])
+            if mount.type != "bind":
+                continue
+            if mount.from_stage is not None and mount.from_is_stage:
+                from_stages.append(refs[mount.from_stage])
+            elif mount.from_stage is not None:
+                from_image = from_image or normalise(mount.from_stage)
+            else:
+                sources.append(mount.source or ".")
+        op = op_digest_text(["RUN", step.command, step.exec_form, list(shell), sorted(env.items()), step.workdir,
+                             user, mounts, step.network, step.security])
+    else:
+        op = op_digest_text([step.instruction, step.workdir])
+    return StepSpec(stage, stage_ref, position, step.instruction, step.text, step.line, op, tuple(sources),
+                    tuple(dict.fromkeys(from_stages)), from_image, url)
+
+
+# ---------------------------------------------------------------- before time 0
+
+@dataclass(frozen=True)
+class ResolvedBuilds:
+    """Every build step of a scenario, planned; the images they name; the tags they produce."""
+
+    specs: dict[tuple[str, int], BuildSpec]
+    images: dict[str, Path]  # base and COPY --from images -> where first named
+    tags: frozenset[str]  # normalised tags of built images: pull/run/FROM of these resolve at run time
+    registries: set[str]  # registries cache refs need (Docker Hub when a ref names no scenario registry)
+
+    def used_images(self, used: dict[str, Path], scenario: Scenario) -> dict[str, Path]:
+        """The images to resolve before time 0: those steps name and builds start from, except images
+        this scenario builds (unless also declared under images:): those exist once built."""
+        declared = {normalise(ref) for ref in scenario.images}
+        out = {ref: path for ref, path in used.items() if ref not in self.tags or ref in declared}
+        for ref, path in self.images.items():
+            if ref not in self.tags or ref in declared:
+                out.setdefault(ref, path)
+        return out
+
+
+def resolve_builds(scenario: Scenario, base_dir: FsPath | None, hosts: Iterable[str]) -> ResolvedBuilds:
+    """Read and plan every build step's Dockerfile; check contexts, hosts, stages and COPY sources.
+
+    A Dockerfile error is a ScenarioError naming the Dockerfile and its line (and the step's field)."""
+    host_names = set(hosts)
+    specs: dict[tuple[str, int], BuildSpec] = {}
+    images: dict[str, Path] = {}
+    tags: set[str] = set()
+    for name, workload in scenario.workloads.items():
+        for i, step in enumerate(workload.steps):
+            path: Path = ("workloads", name, "steps", i, step.kind)
+            if step.edit is not None:
+                context = scenario.contexts.get(step.edit.context)
+                if context is None:
+                    raise ReferenceProblem((*path, "context"),
+                                           unknown_name("context", step.edit.context, scenario.contexts))
+                for j, file in enumerate(step.edit.files):
+                    if file not in context.files:
+                        raise ReferenceProblem((*path, "files", j), f"context '{step.edit.context}' has no file "
+                                                                    f"'{file}'")
+            build = step.build
+            if build is None:
+                continue
+            if build.context is not None and build.context not in scenario.contexts:
+                raise ReferenceProblem((*path, "context"), unknown_name("context", build.context, scenario.contexts))
+            if build.context_from is not None and build.context_from not in host_names:
+                raise ReferenceProblem((*path, "context_from"),
+                                       unknown_name("host", build.context_from, sorted(host_names)))
+            shown, text = dockerfile_text(build, base_dir, path)
+            spec = plan_build(build, shown, text, path)
+            for j, stage_name in enumerate(build.no_cache_filter):
+                if stage_name.lower() not in {stage.name for stage in spec.stages}:
+                    raise ReferenceProblem((*path, "no_cache_filter", j),
+                                           unknown_name("stage", stage_name, [s.name for s in spec.stages]))
+            check_sources(spec, context_spec(scenario, build.context), path)
+            stages = spec.needed if build.builder == "buildkit" else spec.classic_stages
+            for ref in spec.base_images(stages):
+                images.setdefault(ref, path)
+            if build.tag is not None:
+                tags.add(normalise(build.tag))
+            specs[(name, i)] = spec
+    registries: set[str] = set()
+    for workload in scenario.workloads.values():
+        for step in workload.steps:
+            if step.build is None:
+                continue
+            refs = [*step.build.cache_from, *([step.build.cache_to.ref] if step.build.cache_to else [])]
+            for ref in refs:
+                first = ref.split("/", 1)[0]
+                registries.add(first if "/" in ref and first in scenario.registries else HUB)
+    return ResolvedBuilds(specs, images, frozenset(tags), registries)
+
+
+def plan_build(build: BuildStep, shown: str, text: str, path: Path) -> BuildSpec:
+    """make_plan with the step's build args and target; its errors name the Dockerfile, line and field."""
+    from dsim.scenarios.loader import dotted
+
+    try:
+        plan = make_plan(text, filename=shown, build_args=build.build_args, target=build.target)
+    except ScenarioError as err:
+        field = dotted((*path, "dockerfile_text" if build.dockerfile_text is not None else "dockerfile"))
+        if build.target is not None and "target stage" in err.message:
+            field = dotted((*path, "target"))
+        raise ScenarioError(err.message, file=err.file, line=err.line, column=err.column, field=field) from None
+    return spec_from_plan(plan, build, shown, len(text.encode()))

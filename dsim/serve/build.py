@@ -1,0 +1,242 @@
+"""``POST /build`` with the legacy builder: the context tar read in memory, the Dockerfile planned, the
+daemon's Builder run, and its progress written the way the classic builder writes it.
+
+Safety: the tar is never extracted. Members are read from memory, only regular files count, their paths
+are cleaned (no ``..``, no absolute paths), and sizes are bounded by the request limit the HTTP layer
+enforces before this runs. File contents serve only to compute content digests (the cache keys of COPY).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsim.components.builder import WorkingCopy
+from dsim.components.daemon import Daemon
+from dsim.components.errors import ApiError
+from dsim.dockerfile.parse import Instruction, parse_dockerfile
+from dsim.errors import ScenarioError
+from dsim.scenarios.build_context import clean
+from dsim.scenarios.model import BuildContextSpec, BuildStep
+from dsim.scenarios.resolve import ImageInfo, normalise
+from dsim.serve import images as refs
+from dsim.serve.progress import PullWatch
+
+#: Members a context tar may hold (beyond this it is refused: a bounded amount of work per request).
+MAX_CONTEXT_FILES = 100_000
+
+
+@dataclass
+class Context:
+    """A build context as the daemon received it."""
+
+    dockerfile: str
+    dockerfile_name: str
+    files: dict[str, int]  # path -> bytes (every regular file of the tar)
+    digests: dict[str, str]  # path -> sha256 of its content
+    dockerignore: list[str]
+    tar_bytes: int
+
+
+def read_context(data: bytes, dockerfile: str = "Dockerfile") -> Context:
+    """Read a context tar (optionally gzip/bzip2/xz compressed, as the API allows) without extracting it."""
+    try:
+        archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")  # noqa: SIM115 - closed by the with below
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise ApiError(400, f"failed to read build context: {err}") from None
+    files: dict[str, int] = {}
+    digests: dict[str, str] = {}
+    texts: dict[str, bytes] = {}
+    wanted = clean(dockerfile)
+    with archive:
+        try:
+            for count, member in enumerate(archive):
+                if count >= MAX_CONTEXT_FILES:
+                    raise ApiError(400, f"build context has more than {MAX_CONTEXT_FILES} files")
+                if not member.isfile():
+                    continue
+                path = clean(member.name)
+                handle = archive.extractfile(member)
+                content = handle.read() if handle is not None else b""
+                files[path] = len(content)
+                digests[path] = "sha256:" + hashlib.sha256(content).hexdigest()
+                if path in (wanted, ".dockerignore"):
+                    texts[path] = content
+        except (tarfile.TarError, EOFError, OSError) as err:
+            raise ApiError(400, f"failed to read build context: {err}") from None
+    if wanted not in texts:
+        raise ApiError(500, f"Cannot locate specified Dockerfile: {dockerfile}")
+    ignore = texts.get(".dockerignore", b"").decode("utf-8", "replace").splitlines()
+    return Context(texts[wanted].decode("utf-8", "replace"), dockerfile, files, digests, ignore, len(data))
+
+
+def working_copy(context: Context, job: int) -> WorkingCopy:
+    """The context as the Builder's working copy: sizes from the tar, digests of the real contents. The
+    daemon drops what ``.dockerignore`` names (moby's remotecontext does, after the CLI already has)."""
+    spec = BuildContextSpec.model_validate({"files": context.files, "dockerignore": context.dockerignore})
+    copy = WorkingCopy("serve", spec, job)
+    copy.digests.update(context.digests)
+    return copy
+
+
+def build_options(query: dict[str, list[str]], text: str) -> BuildStep:
+    """The query of ``POST /build`` as a scenario build step (legacy builder)."""
+    import json
+
+    def one(name: str) -> str | None:
+        values = query.get(name)
+        return values[-1] if values else None
+
+    args: dict[str, str] = {}
+    raw = one("buildargs")
+    if raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "invalid buildargs: not a JSON object") from None
+        if not isinstance(parsed, dict):
+            raise ApiError(400, "invalid buildargs: not a JSON object")
+        args = {str(k): "" if v is None else str(v) for k, v in parsed.items()}
+    tags = query.get("t") or []
+    return BuildStep.model_validate({
+        "dockerfile_text": text, "builder": "classic", "tag": tags[0] if tags else None,
+        "build_args": args, "target": one("target") or None,
+        "no_cache": (one("nocache") or "").lower() in ("1", "true"),
+    })
+
+
+def _container_id(job: int, line: int) -> str:
+    return hashlib.sha256(f"dsim-serve build {job} {line}".encode()).hexdigest()[:12]
+
+
+@dataclass
+class BuildWatch:
+    """The classic builder's output for one build, written as the Builder's steps end (simulation thread)."""
+
+    instructions: list[Instruction]
+    quiet: bool = False
+    job: int = -1
+    daemon: Daemon | None = None
+    cursor: int = 0
+    headed: int = -1
+    span_index: int = 0
+    done: dict[int, Any] = field(default_factory=dict)  # line -> build_step span
+    pull: PullWatch | None = None
+    bases: dict[str, ImageInfo] = field(default_factory=dict)  # FROM reference -> image
+    stage_names: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, text: str, quiet: bool) -> BuildWatch:
+        try:
+            instructions = parse_dockerfile(text)
+        except ScenarioError as err:
+            raise ApiError(400, f"dockerfile parse error on line {err.line or 1}: {err.message}") from None
+        names = set()
+        for ins in instructions:
+            if ins.cmd == "FROM" and len(ins.value) == 3 and ins.value[1].lower() == "as":
+                names.add(ins.value[2].lower())
+        return cls(instructions, quiet=quiet, stage_names=names)
+
+    def begin(self, daemon: Daemon, job: int) -> None:
+        self.daemon = daemon
+        self.job = job
+        self.span_index = len(daemon.recorder.spans)
+
+    def _collect(self) -> None:
+        assert self.daemon is not None
+        spans = self.daemon.recorder.spans
+        while self.span_index < len(spans):
+            span = spans[self.span_index]
+            self.span_index += 1
+            if span.kind == "build_step" and span.job == self.job:
+                self.done[int(span.attrs.get("line", 0))] = span
+
+    def _stream(self, text: str) -> dict[str, Any]:
+        return {"stream": text}
+
+    def _base(self, ins: Instruction) -> str | None:
+        """The image a FROM names (None for scratch or a stage)."""
+        if not ins.value:
+            return None
+        ref = ins.value[0]
+        if ref.lower() == "scratch" or ref.lower() in self.stage_names or "$" in ref:
+            return None
+        return normalise(ref)
+
+    def poll(self, *, final: bool = False, image: ImageInfo | None = None) -> list[dict[str, Any]]:
+        """Lines since the last poll; ``final`` after the build ended (``image`` when it succeeded)."""
+        if self.daemon is None or self.quiet:
+            return []
+        self._collect()
+        out: list[dict[str, Any]] = []
+        total = len(self.instructions)
+        store = self.daemon.store
+        while self.cursor < total:
+            i = self.cursor
+            ins = self.instructions[i]
+            if self.headed < i:
+                self.headed = i
+                out.append(self._stream(f"Step {i + 1}/{total} : {ins.original}\n"))
+                if ins.cmd == "FROM":
+                    base = self._base(ins)
+                    known = self.bases.get(base) if base is not None else None
+                    if known is not None and not store.complete(known):
+                        self.pull = PullWatch()
+                        self.pull.begin(self.daemon, known)
+            last = i == total - 1
+            if ins.cmd == "FROM":
+                base = self._base(ins)
+                known = self.bases.get(base) if base is not None else None
+                complete = known is None or (store.complete(known) and known.ref in store.images)
+                if self.pull is not None:
+                    if complete or final:
+                        if image is not None or complete:
+                            out += self.pull.ending(refs.familiar(known.ref if known else ""))
+                        self.pull = None
+                    else:
+                        if self.pull.activity():
+                            out += self.pull.poll()
+                        break
+                if not (complete or final):
+                    break
+                if final and image is None and not complete:
+                    break
+                if known is not None and not (last and image is not None):
+                    out.append(self._stream(f" ---> {refs.short_id(known)}\n"))
+            elif ins.cmd in ("RUN", "COPY", "ADD") or (ins.cmd == "WORKDIR" and ins.value and ins.value[0] != "/"):
+                span = self.done.get(ins.start_line)
+                if span is None and not (final and image is not None):
+                    break
+                if span is not None and span.attrs.get("cached"):
+                    out.append(self._stream(" ---> Using cache\n"))
+                elif ins.cmd != "COPY" and ins.cmd != "ADD":
+                    cid = _container_id(self.job, ins.start_line)
+                    out.append(self._stream(f" ---> Running in {cid}\n"))
+                    out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
+                if not (last and image is not None):
+                    key = span.attrs.get("key", "") if span is not None else ""
+                    out.append(self._stream(f" ---> {key or _container_id(self.job, -ins.start_line)}\n"))
+            else:  # metadata: the classic builder commits a container for each
+                cid = _container_id(self.job, ins.start_line)
+                out.append(self._stream(f" ---> Running in {cid}\n"))
+                out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
+                if not (last and image is not None):
+                    out.append(self._stream(f" ---> {_container_id(self.job, -ins.start_line)}\n"))
+            if last and image is not None:
+                out.append(self._stream(f" ---> {refs.short_id(image)}\n"))
+            self.cursor += 1
+        return out
+
+    def ending(self, image: ImageInfo, tags: list[str]) -> list[dict[str, Any]]:
+        image_id = refs.image_id(image)
+        if self.quiet:
+            return [{"aux": {"ID": image_id}}, self._stream(f"{image_id}\n")]
+        out = self.poll(final=True, image=image)
+        out.append({"aux": {"ID": image_id}})
+        out.append(self._stream(f"Successfully built {refs.short_id(image)}\n"))
+        for tag in tags:
+            out.append(self._stream(f"Successfully tagged {refs.familiar(tag)}\n"))
+        return out

@@ -1,0 +1,553 @@
+"""The Engine API over HTTP (stdlib ``http.server``): routing, version negotiation, bodies with limits,
+Docker-style JSON errors, chunked NDJSON streams and hijacked attach connections.
+
+Each request is handled in its own thread (``ThreadingHTTPServer``); everything it needs from the model is
+asked of the simulation thread (``SimLoop.call`` for reads, ``SimLoop.start_process`` for operations), so
+no two threads ever touch the model. Streams are written while the operation runs: the handler polls the
+operation's watch a few times a second of wall time and writes what changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+import time
+import traceback
+from collections.abc import Callable, Generator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from dsim.components.errors import ApiError, StreamError
+from dsim.scenarios.resolve import normalise, split_ref
+from dsim.serve import images as refs
+from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
+from dsim.serve.progress import PullWatch, PushWatch, error_message
+
+if TYPE_CHECKING:
+    from dsim.serve.server import ServeState
+
+API_VERSION = "1.50"
+MIN_API_VERSION = "1.24"
+ENGINE_VERSION = "28.2.2"
+#: How often a stream asks the model for progress (wall seconds).
+POLL_S = 0.1
+
+_VERSIONED = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+Route = tuple[str, re.Pattern[str], str]
+ROUTES: list[Route] = [
+    (method, re.compile(f"^{pattern}$"), name)
+    for method, pattern, name in [
+        ("GET", r"/_ping", "ping"),
+        ("HEAD", r"/_ping", "ping"),
+        ("GET", r"/version", "version"),
+        ("GET", r"/info", "info"),
+        ("POST", r"/images/create", "pull"),
+        ("GET", r"/images/json", "images"),
+        ("POST", r"/images/(?P<name>.+)/push", "push"),
+        ("POST", r"/images/(?P<name>.+)/tag", "tag"),
+        ("GET", r"/images/(?P<name>.+)/json", "image_inspect"),
+        ("DELETE", r"/images/(?P<name>.+)", "image_remove"),
+        ("POST", r"/build", "build"),
+        ("POST", r"/containers/create", "create"),
+        ("GET", r"/containers/json", "ps"),
+        ("GET", r"/containers/(?P<id>[^/]+)/json", "inspect"),
+        ("POST", r"/containers/(?P<id>[^/]+)/start", "start"),
+        ("POST", r"/containers/(?P<id>[^/]+)/stop", "stop"),
+        ("POST", r"/containers/(?P<id>[^/]+)/restart", "restart"),
+        ("POST", r"/containers/(?P<id>[^/]+)/kill", "kill"),
+        ("POST", r"/containers/(?P<id>[^/]+)/wait", "wait"),
+        ("POST", r"/containers/(?P<id>[^/]+)/attach", "attach"),
+        ("GET", r"/containers/(?P<id>[^/]+)/logs", "logs"),
+        ("DELETE", r"/containers/(?P<id>[^/]+)", "remove"),
+    ]
+]
+#: Endpoints of the real API that dsim serve does not simulate: 501 with a message saying so.
+UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|nodes|services|tasks|secrets|configs|"
+                         r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
+
+
+def _flag(query: dict[str, list[str]], name: str) -> bool:
+    values = query.get(name) or [""]
+    return values[-1].lower() in ("1", "true", "yes")
+
+
+class EngineHandler(BaseHTTPRequestHandler):
+    """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = f"Docker/{ENGINE_VERSION}"
+    sys_version = ""
+    state: ServeState  # set on the subclass the server builds
+
+    # ------------------------------------------------------------------ plumbing
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        if self.state.verbose:
+            sys.stderr.write(f"dsim serve: {self.command} {self.path} {format % args}\n")
+
+    def address_string(self) -> str:
+        return self.client_address[0] if isinstance(self.client_address, tuple) else "unix"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def _common_headers(self) -> None:
+        self.send_header("Api-Version", API_VERSION)
+        self.send_header("Docker-Experimental", "false")
+        self.send_header("Ostype", "linux")
+
+    def send_json(self, status: int, value: Any) -> None:
+        body = (json.dumps(value) + "\n").encode()
+        self.send_response(status)
+        self._common_headers()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_empty(self, status: int) -> None:
+        self.send_response(status)
+        self._common_headers()
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def send_error_json(self, status: int, message: str) -> None:
+        self.send_json(status, {"message": message})
+
+    def begin_stream(self, content_type: str = "application/json") -> None:
+        self.send_response(200)
+        self._common_headers()
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+
+    def chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+    def lines(self, items: list[dict[str, Any]]) -> None:
+        if items:
+            self.chunk(b"".join(json.dumps(item).encode() + b"\r\n" for item in items))
+
+    def end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def read_body(self, limit: int) -> bytes:
+        """The request body (Content-Length or chunked), refused past ``limit`` bytes (413)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            parts: list[bytes] = []
+            total = 0
+            while True:
+                size_line = self.rfile.readline(1024)
+                try:
+                    size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    raise HttpError(400, "malformed chunked request body") from None
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > limit:
+                    self.close_connection = True
+                    raise HttpError(413, f"request body exceeds dsim serve's limit of {limit} bytes")
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+            return b"".join(parts)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            self.close_connection = True
+            raise HttpError(413, f"request body exceeds dsim serve's limit of {limit} bytes")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def read_json(self) -> dict[str, Any]:
+        data = self.read_body(self.state.max_body)
+        if not data.strip():
+            return {}
+        try:
+            value = json.loads(data)
+        except ValueError as err:
+            raise HttpError(400, f"invalid JSON: {err}") from None
+        if not isinstance(value, dict):
+            raise HttpError(400, "invalid JSON: expected an object")
+        return value
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        path = unquote(url.path)
+        query = parse_qs(url.query, keep_blank_values=True)
+        match = _VERSIONED.match(path)
+        if match:
+            version = (int(match.group(1)), int(match.group(2)))
+            path = match.group(3)
+            if version > tuple(map(int, API_VERSION.split("."))):
+                return self._fail(400, f"client version {version[0]}.{version[1]} is too new. Maximum supported API "
+                                       f"version is {API_VERSION}")
+            if version < tuple(map(int, MIN_API_VERSION.split("."))):
+                return self._fail(400, f"client version {version[0]}.{version[1]} is too old. Minimum supported API "
+                                       f"version is {MIN_API_VERSION}, please upgrade your client to a newer version")
+        for method, pattern, name in ROUTES:
+            found = pattern.match(path)
+            if found and method == self.command:
+                try:
+                    getattr(self, f"api_{name}")(query, **found.groupdict())
+                except HttpError as err:
+                    self._fail(err.status, str(err))
+                except StreamError as err:
+                    self._fail(err.status, str(err))
+                except ApiError as err:
+                    self._fail(err.status, str(err))
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                except Exception as err:  # a bug in dsim: a 500 with the cause, the server goes on
+                    traceback.print_exc(file=sys.stderr)
+                    self._fail(500, f"dsim serve: {type(err).__name__}: {err}")
+                return
+        if "Content-Length" in self.headers or "Transfer-Encoding" in self.headers:
+            self.close_connection = True  # the body was not read
+        if UNSIMULATED.match(path):
+            return self._fail(501, f"dsim serve does not simulate {self.command} {path}")
+        self._fail(404, "page not found")
+
+    def _fail(self, status: int, message: str) -> None:
+        try:
+            self.send_error_json(status, message)
+        except OSError:
+            self.close_connection = True
+
+    # ------------------------------------------------------------------ helpers on the model
+
+    def call(self, task: Callable[[], Any]) -> Any:
+        return self.state.loop.call(task)
+
+    def operation(self, kind: str, subject: str, body: Callable[[int], Generator[Any, Any, Any]]) -> Future[Any]:
+        engine = self.state.engine
+        return self.state.loop.start_process(lambda: engine.operation(kind, subject, body))
+
+    def read(self, kind: str, body: Callable[[], Any]) -> Any:
+        engine = self.state.engine
+        return self.state.loop.start_process(lambda: engine.read(kind, body)).result()
+
+    def wait(self, future: Future[Any]) -> Any:
+        return future.result()
+
+    def stream(self, future: Future[Any], poll: Callable[[], list[dict[str, Any]]],
+               ending: Callable[[Any], list[dict[str, Any]]], ready: Callable[[], bool] | None = None) -> None:
+        """Write an operation's progress lines until it ends. Before ``ready`` says the operation got going,
+        an error is an HTTP error; after, it is the last line of the stream (as dockerd does)."""
+        streaming = False
+        while True:
+            try:
+                result = future.result(timeout=POLL_S)
+                done, error = True, None
+            except FutureTimeout:
+                done, error, result = False, None, None
+            except ApiError as err:
+                done, error, result = True, err, None
+            if not streaming:
+                if error is not None and not isinstance(error, StreamError):
+                    raise error
+                if done or ready is None or self.call(ready):
+                    self.begin_stream()
+                    streaming = True
+            if streaming:
+                if error is not None:
+                    lines = self.call(poll)
+                    lines.append(error_message(str(error)))
+                elif done:
+                    lines = self.call(functools.partial(ending, result))
+                else:
+                    lines = self.call(poll)
+                self.lines(lines)
+            if done:
+                self.end_stream()
+                return
+
+    # ------------------------------------------------------------------ system
+
+    def api_ping(self, query: dict[str, list[str]]) -> None:
+        body = b"OK"
+        self.send_response(200)
+        self._common_headers()
+        self.send_header("Builder-Version", "1")
+        self.send_header("Swarm", "inactive")
+        self.send_header("Cache-Control", "no-cache, no-store, must-revalidate")
+        self.send_header("Pragma", "no-cache")
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def api_version(self, query: dict[str, list[str]]) -> None:
+        self.send_json(200, self.state.version())
+
+    def api_info(self, query: dict[str, list[str]]) -> None:
+        self.send_json(200, self.call(self.state.info))
+
+    # ------------------------------------------------------------------ images
+
+    def api_pull(self, query: dict[str, list[str]]) -> None:
+        self.read_body(self.state.max_body)
+        source = (query.get("fromImage") or [""])[-1]
+        if not source:
+            if query.get("fromSrc"):
+                raise HttpError(501, "dsim serve does not simulate docker import")
+            raise HttpError(400, "fromImage or fromSrc is required")
+        tag = (query.get("tag") or [""])[-1]
+        ref = source
+        if tag and not tag.startswith("sha256:"):
+            repo, _ = split_ref(source) if "@" not in source else (source, "")
+            ref = f"{repo}:{tag}"
+        norm = normalise(ref)
+        engine = self.state.engine
+        watch = PullWatch()
+
+        def body(job: int) -> Generator[Any, Any, Any]:
+            image = yield from engine.pull(norm, job, on_begin=lambda image: watch.begin(engine.daemon, image))
+            return image
+
+        future = self.operation("pull", norm, body)
+        self.stream(future, watch.poll, lambda image: watch.ending(refs.familiar(norm)), ready=watch.activity)
+
+    def api_images(self, query: dict[str, list[str]]) -> None:
+        self.send_json(200, self.read("images", self.state.engine.list_images))
+
+    def _image(self, name: str) -> Any:
+        image = self.state.engine.find_image(name)
+        if image is None:
+            raise ApiError(404, f"No such image: {name}")
+        return image
+
+    def api_image_inspect(self, query: dict[str, list[str]], name: str) -> None:
+        engine = self.state.engine
+        self.send_json(200, self.read("image inspect", lambda: engine.inspect_image(self._image(name))))
+
+    def api_tag(self, query: dict[str, list[str]], name: str) -> None:
+        repo = (query.get("repo") or [""])[-1]
+        tag = (query.get("tag") or [""])[-1] or "latest"
+        if not repo:
+            raise HttpError(400, "repository name must have at least one component")
+        engine = self.state.engine
+
+        def body(job: int) -> Generator[Any, Any, Any]:
+            yield engine.env.timeout(0)
+            return engine.tag(self._image(name), f"{repo}:{tag}")
+
+        self.wait(self.operation("tag", f"{repo}:{tag}", body))
+        self.send_empty(201)
+
+    def api_image_remove(self, query: dict[str, list[str]], name: str) -> None:
+        engine = self.state.engine
+
+        def body(job: int) -> Generator[Any, Any, Any]:
+            yield engine.env.timeout(0)
+            return engine.untag(name, force=_flag(query, "force"))
+
+        self.send_json(200, self.wait(self.operation("rmi", name, body)))
+
+    def api_push(self, query: dict[str, list[str]], name: str) -> None:
+        self.read_body(self.state.max_body)
+        tag = (query.get("tag") or [""])[-1] or "latest"
+        ref = normalise(f"{name}:{tag}")
+        engine = self.state.engine
+        job_of: list[int] = []
+        watch = PushWatch(job_of)
+        repository = refs.qualified(ref)
+
+        def body(job: int) -> Generator[Any, Any, Any]:
+            job_of.append(job)
+            image = engine.daemon.store.images.get(ref)
+            if image is not None:
+                watch.begin(engine.daemon, image)
+            pushed = yield from engine.push(ref, job)
+            return pushed
+
+        def ending(image: Any) -> list[dict[str, Any]]:
+            lines = watch.poll(repository)
+            digest = image.manifest_digest
+            size = refs.manifest_size(image)
+            lines.append({"status": f"{tag}: digest: {digest} size: {size}"})
+            lines.append({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": size}})
+            return lines
+
+        future = self.operation("push", ref, body)
+        self.stream(future, lambda: watch.poll(repository), ending, ready=lambda: watch.image is not None)
+
+    def api_build(self, query: dict[str, list[str]]) -> None:
+        if (self.headers.get("Content-Type") or "application/x-tar").split(";")[0].strip() not in (
+                "application/x-tar", "application/tar", "application/octet-stream"):
+            raise HttpError(400, "Content-Type of a build context must be application/x-tar")
+        if (query.get("version") or ["1"])[-1] == "2":
+            raise HttpError(501, "dsim serve simulates the legacy builder only (use DOCKER_BUILDKIT=0)")
+        data = self.read_body(self.state.max_context)
+        context = read_context(data, (query.get("dockerfile") or ["Dockerfile"])[-1] or "Dockerfile")
+        quiet = _flag(query, "q")
+        watch = BuildWatch.of(context.dockerfile, quiet)
+        options = build_options(query, context.dockerfile)
+        tags = [normalise(t) for t in query.get("t") or [] if t]
+        engine = self.state.engine
+        spec = self.call(lambda: engine.plan_build(options, context.dockerfile_name, context.dockerfile))
+
+        def body(job: int) -> Generator[Any, Any, Any]:
+            watch.begin(engine.daemon, job)
+            try:
+                image = yield from engine.build(spec, working_copy(context, job), tags, job, watch.bases)
+            except ApiError as err:  # the classic builder reports failures inside its stream
+                raise StreamError(err.status, str(err)) from None
+            return image
+
+        future = self.operation("build", tags[0] if tags else "<none>", body)
+        self.stream(future, watch.poll, lambda image: watch.ending(image, tags))
+
+    # ------------------------------------------------------------------ containers
+
+    def api_create(self, query: dict[str, list[str]]) -> None:
+        body_json = self.read_json()
+        name = (query.get("name") or [""])[-1] or None
+        engine = self.state.engine
+
+        def body(job: int) -> Generator[Any, Any, Any]:
+            served = yield from engine.create(body_json, name, job)
+            return served.id
+
+        container_id = self.wait(self.operation("create", name or str(body_json.get("Image", "")), body))
+        self.send_json(201, {"Id": container_id, "Warnings": []})
+
+    def api_ps(self, query: dict[str, list[str]]) -> None:
+        engine = self.state.engine
+        self.send_json(200, self.read("ps", lambda: engine.list_containers(_flag(query, "all"))))
+
+    def api_inspect(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        engine = self.state.engine
+        self.send_json(200, self.read("inspect", lambda: engine.inspect(engine.find(id))))
+
+    def _container_op(self, kind: str, ident: str, act: Callable[[Any, int], Generator[Any, Any, Any]]) -> Any:
+        engine = self.state.engine
+
+        def body(job: int) -> Generator[Any, Any, Any]:
+            served = engine.find(ident)
+            result = yield from act(served, job)
+            return result
+
+        return self.wait(self.operation(kind, ident, body))
+
+    def api_start(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        self.read_body(self.state.max_body)
+        engine = self.state.engine
+        started = self._container_op("start", id, lambda served, job: engine.start(served, job))
+        self.send_empty(204 if started else 304)
+
+    def _timeout(self, query: dict[str, list[str]]) -> float:
+        raw = (query.get("t") or [""])[-1]
+        try:
+            return float(raw) if raw else 10.0
+        except ValueError:
+            raise HttpError(400, f"invalid value for t: {raw}") from None
+
+    def api_stop(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        engine = self.state.engine
+        timeout = self._timeout(query)
+        stopped = self._container_op("stop", id, lambda served, job: engine.stop(served, timeout, job))
+        self.send_empty(204 if stopped else 304)
+
+    def api_restart(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        engine = self.state.engine
+        timeout = self._timeout(query)
+
+        def act(served: Any, job: int) -> Generator[Any, Any, Any]:
+            yield from engine.stop(served, timeout, job)
+            yield from engine.start(served, job)
+
+        self._container_op("restart", id, act)
+        self.send_empty(204)
+
+    def api_kill(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        engine = self.state.engine
+        signal = (query.get("signal") or ["KILL"])[-1]
+        self._container_op("kill", id, lambda served, job: engine.kill(served, signal, job))
+        self.send_empty(204)
+
+    def api_remove(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        engine = self.state.engine
+        force = _flag(query, "force")
+        self._container_op("rm", id, lambda served, job: engine.remove(served, force, job))
+        self.send_empty(204)
+
+    def api_logs(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        engine = self.state.engine
+        self.call(lambda: engine.find(id))
+        self.send_response(200)
+        self._common_headers()
+        self.send_header("Content-Type", "application/vnd.docker.multiplexed-stream")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def api_wait(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        """Headers at once (the CLI waits for them before it starts the container), the body at the exit."""
+        engine = self.state.engine
+        condition = (query.get("condition") or ["not-running"])[-1] or "not-running"
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise HttpError(400, f"invalid condition: {condition}")
+        event = self.call(lambda: engine.wait_next_exit(engine.find(id), condition))
+        future = self.state.loop.start_process(lambda: self._await(event))
+        self.begin_stream()
+        code = self.state.wait_result(future)
+        if code is None:  # the server is stopping
+            self.close_connection = True
+            return
+        self.chunk(json.dumps({"StatusCode": int(code)}).encode() + b"\n")
+        self.end_stream()
+
+    @staticmethod
+    def _await(event: Any) -> Generator[Any, Any, Any]:
+        code = yield event
+        return code
+
+    def api_attach(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        """``docker run`` in the foreground: the connection is hijacked; the simulated process writes
+        nothing, and the stream ends when it exits (the CLI then reads the exit code from /wait)."""
+        engine = self.state.engine
+        event = self.call(lambda: engine.wait_next_exit(engine.find(id), "next-exit"))
+        future = self.state.loop.start_process(lambda: self._await(event))
+        self.send_response(101, "UPGRADED")
+        self._common_headers()
+        self.send_header("Content-Type", "application/vnd.docker.raw-stream")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Upgrade", "tcp")
+        self.end_headers()
+        self.wfile.flush()
+        self.state.wait_result(future)
+        self.close_connection = True
+        time.sleep(0.05)  # let the CLI read the upgrade before the close

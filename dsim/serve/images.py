@@ -1,0 +1,172 @@
+"""Image references as the Engine API sees them: names the docker CLI sends, resolved at request time.
+
+A running ``dsim serve`` can be asked for any image, not just those its scenario names, so references are
+resolved on demand: the scenario's images first, then images pushed to a scenario registry during the
+session, then dsim's built-in catalog (real Docker Hub manifests, ``dsim/scenarios/catalog``) served by
+the ``hub`` registry. A catalog image is added to the world the first time it is asked for, exactly as
+the scenario resolver would have built it (same digests, chain IDs, sizes). Anything else does not exist,
+and fails the way Docker fails for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+
+from dsim.scenarios.catalog import catalog
+from dsim.scenarios.resolve import HUB, ImageInfo, LayerInfo, chain_ids, normalise, split_ref
+
+#: The command and ports of the catalog's images, from their Dockerfiles on Docker Hub (docker-library):
+#: shown by ``docker ps`` (COMMAND) and used by ``-P``. Entrypoint, Cmd, ExposedPorts.
+IMAGE_CONFIG: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "nginx": (["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"], ["80/tcp"]),
+    "redis": (["docker-entrypoint.sh"], ["redis-server"], ["6379/tcp"]),
+    "postgres": (["docker-entrypoint.sh"], ["postgres"], ["5432/tcp"]),
+    "alpine": ([], ["/bin/sh"], []),
+    "ubuntu": ([], ["/bin/bash"], []),
+    "debian": ([], ["bash"], []),
+    "python": ([], ["python3"], []),
+    "node": (["docker-entrypoint.sh"], ["node"], []),
+    "golang": ([], ["bash"], []),
+}
+
+
+def familiar(ref: str) -> str:
+    """``nginx:latest`` as the CLI prints it; refs of other registries keep their registry part."""
+    return normalise(ref)
+
+
+def registry_host(ref: str) -> str | None:
+    """The registry host a reference names (``localhost:5000/demo``, ``ghcr.io/x/y``), None for Docker Hub."""
+    repo, _ = split_ref(normalise(ref))
+    first, sep, _ = repo.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def remote_path(image: ImageInfo) -> str:
+    """The repository path inside its registry, as ``Pulling from`` shows it (``library/nginx``)."""
+    repo = image.repository
+    if image.registry == HUB and "/" not in repo:
+        return f"library/{repo}"
+    prefix = image.registry + "/"
+    return repo[len(prefix):] if repo.startswith(prefix) else repo
+
+
+def image_id(image: ImageInfo) -> str:
+    """The image ID (containerd image store: the manifest digest, as ``docker images`` shows it)."""
+    if image.manifest_digest:
+        return image.manifest_digest
+    text = image.ref + " " + " ".join(layer.chain_id for layer in image.layers)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def short_id(image: ImageInfo) -> str:
+    return image_id(image)[7:19]
+
+
+def config_of(ref: str) -> tuple[list[str], list[str], list[str]]:
+    """(Entrypoint, Cmd, ExposedPorts) of a known image, else an empty config."""
+    repo, _ = split_ref(normalise(ref))
+    return IMAGE_CONFIG.get(repo, ([], [], []))
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Why a reference does not resolve: Docker's message and HTTP status."""
+
+    status: int
+    message: str
+
+
+def catalog_ref(norm: str) -> str | None:
+    """The catalog entry a normalised reference names. ``repo:latest`` of a repository whose ``latest`` the
+    catalog does not list stands for the catalog's first (newest) tag of that repository, as Hub's
+    ``latest`` is an alias of a release tag."""
+    entries = catalog()
+    if norm in entries:
+        return norm
+    repo, tag = split_ref(norm)
+    if tag != "latest":
+        return None
+    for ref in entries:
+        if split_ref(ref)[0] == repo:
+            return ref
+    return None
+
+
+def catalog_image(norm: str) -> ImageInfo | None:
+    """The ImageInfo of a catalog image under the name it was asked for, built as the scenario resolver
+    builds catalog images (dsim.scenarios.resolve)."""
+    entry_ref = catalog_ref(norm)
+    if entry_ref is None:
+        return None
+    entry = catalog()[entry_ref]
+    digests = [layer.digest for layer in entry.layers]
+    layers = tuple(
+        LayerInfo(i, layer.digest, chain, layer.size, layer.uncompressed)
+        for i, (layer, chain) in enumerate(zip(entry.layers, chain_ids(digests), strict=True))
+    )
+    repo, tag = split_ref(norm)
+    return ImageInfo(norm, HUB, repo, tag, layers, "gzip", entry.manifest_digest)
+
+
+@cache
+def _catalog_dates() -> dict[str, float]:
+    """Build dates of the catalog's images (the ``date`` its sources give), as Unix timestamps."""
+    raw = json.loads(resources.files("dsim.scenarios").joinpath("catalog/real-images.json").read_text())
+    dates: dict[str, float] = {}
+    for ref, entry in raw["images"].items():
+        text = str(entry.get("date") or "")[:20]
+        try:
+            dates[ref] = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    return dates
+
+
+def catalog_created(image: ImageInfo) -> float | None:
+    """When a catalog image was built (Unix time), None for other images."""
+    entry = catalog_ref(image.ref)
+    if entry is None or catalog()[entry].manifest_digest != image.manifest_digest:
+        return None
+    return _catalog_dates().get(entry)
+
+
+def denied(ref: str) -> Missing:
+    """Docker Hub's answer to a repository that does not exist (or is private), as the CLI prints it."""
+    repo, _ = split_ref(normalise(ref))
+    return Missing(404, f"pull access denied for {repo}, repository does not exist or may require 'docker login': "
+                        "denied: requested access to the resource is denied")
+
+
+def no_such_host(host: str) -> Missing:
+    """A registry host that is not part of the simulated world: dockerd cannot resolve its name."""
+    return Missing(500, f'Get "https://{host}/v2/": dial tcp: lookup {host}: no such host')
+
+
+def qualified(ref: str) -> str:
+    """The repository as ``The push refers to repository [...]`` names it (``docker.io/library/demo``)."""
+    repo, _ = split_ref(normalise(ref))
+    if registry_host(repo) is not None:
+        return repo
+    return f"docker.io/{repo}" if "/" in repo else f"docker.io/library/{repo}"
+
+
+def manifest_size(image: ImageInfo) -> int:
+    """Bytes of the image's manifest as a registry stores it (OCI image manifest, Docker's 3-space indent)."""
+    layer_type = "application/vnd.oci.image.layer.v1.tar+gzip"
+    document = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        # the config blob's own size is not modelled: a typical image config's, for the digest line only
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": image_id(image), "size": 7023},
+        "layers": [{"mediaType": layer_type, "digest": layer.digest, "size": int(layer.size)}
+                   for layer in image.layers],
+    }
+    return len(json.dumps(document, indent=3))

@@ -1,0 +1,271 @@
+"""``dsim serve``: a scenario's world run in real time, one of its hosts answering the Engine API.
+
+Three kinds of thread: the HTTP server's (one per connection, ``ThreadingHTTPServer``), the simulation
+thread (``SimLoop``: the only one that touches the model) and the main thread, which waits for Ctrl-C or
+SIGTERM, then stops the HTTP server, stops the clock at that instant and derives the SimResult the way
+``dsim run`` does, so ``--out`` gets the same files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import ipaddress
+import math
+import os
+import platform
+import socket
+import socketserver
+import stat
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import dsim
+from dsim.errors import UsageError
+from dsim.result import SimResult
+from dsim.scenarios.loader import validate_data
+from dsim.scenarios.resolve import DOCKER_HUB, HUB, Resolved
+from dsim.scenarios.yamlpos import Positions, load_yaml, load_yaml_file
+from dsim.serve.clock import SimLoop
+from dsim.serve.engine import Engine
+from dsim.serve.handler import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, EngineHandler
+from dsim.world import World
+
+#: Largest JSON request body (container configs are a few KB).
+MAX_BODY = 1 * 2**20
+#: Largest build context (the whole tar is held in memory while it is read).
+MAX_CONTEXT = 256 * 2**20
+
+#: Without a scenario: one host with dsim's defaults, Docker Hub (with its documented pull limit) and the
+#: built-in catalog of images.
+DEFAULT_SCENARIO = """\
+name: serve
+description: dsim serve's default world, one Docker host and Docker Hub with dsim's built-in image catalog.
+hosts:
+  docker: {}
+workloads: {}
+"""
+
+#: A scenario for serve may omit ``workloads`` (the requests are the work); the loader needs one, so
+#: serve supplies one that never runs a job.
+_NO_WORKLOAD = {"serve": {"arrival": {"times": []}, "steps": [{"sleep": "0s"}]}}
+
+
+def serve_scenario(path: Path | None, overrides: list[str] | None = None) -> Resolved:
+    """Load the scenario for serve: workloads optional, and Docker Hub present (for the catalog) unless the
+    scenario defines its own network without it."""
+    data: Any
+    positions: Positions
+    if path is None:
+        data, positions = load_yaml(DEFAULT_SCENARIO, filename="<dsim serve default>")
+        filename = "<dsim serve default>"
+    else:
+        data, positions = load_yaml_file(path, display_name=str(path))
+        filename = str(path)
+    if isinstance(data, dict):
+        data = copy.deepcopy(data)
+        if not data.get("workloads"):
+            data["workloads"] = dict(_NO_WORKLOAD)
+        registries = data.get("registries")
+        if data.get("network") is None and (registries is None or isinstance(registries, dict)):
+            registries = dict(registries or {})
+            registries.setdefault(HUB, DOCKER_HUB.model_dump(by_alias=True, exclude_defaults=True))
+            data["registries"] = registries
+    return validate_data(data, positions, filename, overrides=overrides or ())
+
+
+def pick_host(resolved: Resolved, name: str | None) -> str:
+    names = [host.name for host in resolved.hosts]
+    if name is None:
+        return names[0]
+    if name in names:
+        return name
+    group = resolved.groups.get(name)
+    if group:
+        return group[0]
+    raise UsageError(f"--host-name: no host '{name}' in the scenario (hosts: {', '.join(names)})")
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@dataclass
+class ServeState:
+    """What every request handler shares."""
+
+    world: World
+    engine: Engine
+    loop: SimLoop
+    address: str
+    max_body: int = MAX_BODY
+    max_context: int = MAX_CONTEXT
+    verbose: bool = False
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def wait_result(self, future: Future[Any]) -> Any:
+        """Wait for an operation that may take a long while (a container's life); None if the server stops."""
+        while not self.stopping.is_set():
+            try:
+                return future.result(timeout=0.2)
+            except FutureTimeout:
+                continue
+        return None
+
+    def version(self) -> dict[str, Any]:
+        kernel = f"{platform.release()} (dsim)"
+        built = time.strftime("%Y-%m-%dT%H:%M:%S.000000000+00:00", time.gmtime(0))
+        details = {"ApiVersion": API_VERSION, "Arch": "amd64", "BuildTime": built, "Experimental": "false",
+                   "GitCommit": f"dsim-{dsim.__version__}", "GoVersion": f"python{platform.python_version()}",
+                   "KernelVersion": kernel, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
+        return {
+            "Platform": {"Name": f"dsim serve {dsim.__version__}: a simulated Docker Engine"},
+            "Components": [{"Name": "Engine", "Version": ENGINE_VERSION, "Details": details}],
+            "Version": ENGINE_VERSION,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": details["GitCommit"],
+            "GoVersion": details["GoVersion"],
+            "Os": "linux",
+            "Arch": "amd64",
+            "KernelVersion": kernel,
+            "BuildTime": built,
+        }
+
+    def info(self) -> dict[str, Any]:
+        """SystemInfo (simulation thread): the simulated host's figures."""
+        engine = self.engine
+        spec = engine.daemon.spec
+        warnings = []
+        if not self.address.startswith("unix://") and not is_loopback(self.address.split("//")[1].rsplit(":", 1)[0]
+                                                                     .strip("[]")):
+            warnings.append(f"WARNING: API is accessible on http://{self.address.split('//')[1]} without encryption.")
+        return {
+            "ID": f"dsim-{engine.host}",
+            **engine.counts(),
+            "Driver": "overlayfs",
+            "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"]},
+            "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+            "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
+            "Debug": False, "NFd": 0, "OomKillDisable": False, "NGoroutines": 0,
+            "SystemTime": engine.iso(engine.env.now),
+            "LoggingDriver": "json-file", "CgroupDriver": "systemd", "CgroupVersion": "2",
+            "NEventsListener": 0,
+            "KernelVersion": f"{platform.release()} (dsim)",
+            "OperatingSystem": f"dsim serve {dsim.__version__} (simulated host '{engine.host}')",
+            "OSVersion": "", "OSType": "linux", "Architecture": "x86_64",
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {
+                "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
+                "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True}},
+                "Mirrors": list(spec.daemon.registry_mirrors),
+            },
+            "NCPU": max(1, math.ceil(spec.cpus)),
+            "MemTotal": int(spec.memory),
+            "DockerRootDir": "/var/lib/docker",
+            "Name": engine.host,
+            "Labels": [f"dsim.speed={self.loop.speed:g}", f"dsim.time={engine.env.now:.3f}s"],
+            "ExperimentalBuild": False,
+            "ServerVersion": ENGINE_VERSION,
+            "Runtimes": {"runc": {"path": "runc"}},
+            "DefaultRuntime": "runc",
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                      "Error": "", "RemoteManagers": None},
+            "LiveRestoreEnabled": False,
+            "Isolation": "",
+            "InitBinary": "docker-init",
+            "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
+            "Warnings": warnings,
+        }
+
+
+class Server:
+    """The HTTP server, the simulation loop and the world, started and stopped together."""
+
+    def __init__(self, resolved: Resolved, *, host_name: str | None = None, listen: str = "127.0.0.1",
+                 port: int = 2375, unix: Path | None = None, speed: float = 10.0, seed: int | None = None,
+                 max_context: int = MAX_CONTEXT, verbose: bool = False) -> None:
+        if not speed > 0 or math.isinf(speed):
+            raise UsageError("--speed must be a positive number")
+        self.resolved = resolved
+        self.host = pick_host(resolved, host_name)
+        self.world = World(resolved, seed=seed)
+        self.loop = SimLoop(self.world.env, speed)
+        self.engine = Engine(self.world, self.host, now=self.loop.now)
+        self.unix = unix
+        self.httpd: socketserver.BaseServer
+        handler: type[EngineHandler] = type("Handler", (EngineHandler,), {})
+        if unix is not None:
+            if unix.exists():
+                if not stat.S_ISSOCK(unix.stat().st_mode):
+                    raise UsageError(f"--unix: {unix} exists and is not a socket")
+                unix.unlink()
+            self.httpd = _UnixHTTPServer(str(unix), handler)
+            self.address = f"unix://{unix}"
+        else:
+            family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+            server_class = type("TcpServer", (ThreadingHTTPServer,), {"address_family": family,
+                                                                       "daemon_threads": True})
+            try:
+                tcp = server_class((listen, port), handler)
+            except OSError as err:
+                raise UsageError(f"cannot listen on {listen}:{port}: {err.strerror}") from None
+            self.httpd = tcp
+            bound = tcp.socket.getsockname()[1]
+            shown = f"[{listen}]" if ":" in listen else listen
+            self.address = f"tcp://{shown}:{bound}"
+        self.state = ServeState(self.world, self.engine, self.loop, self.address, max_context=max_context,
+                                verbose=verbose)
+        handler.state = self.state
+        self._thread: threading.Thread | None = None
+        self._started = 0.0
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+        self.loop.start()
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="dsim-http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> SimResult:
+        """Stop accepting requests, stop the clock now, and derive the result of the session."""
+        self.state.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self.unix is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.unix)
+        self.loop.stop()
+        result = self.world.result(time.perf_counter() - self._started)
+        result.expected_jobs += self.engine.jobs
+        return result
+
+
+def main_loop(server: Server, stop: threading.Event) -> SimResult:
+    """Serve until ``stop`` is set (by a signal handler or Ctrl-C)."""
+    server.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("dsim serve: stopping", file=sys.stderr, flush=True)
+    return server.stop()

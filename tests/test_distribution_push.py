@@ -1,0 +1,129 @@
+"""docker push against hand-worked timelines: existence checks, cross-repository mounts, upload slots, the
+compression cost of locally built layers, and bytes received at the registry.
+
+A locally built image is put into the host's store before the run, as the builder (issue 4) leaves it:
+tagged, its layers unpacked and marked ``local`` (not yet compressed). Topology: one switch, zero link
+latency; the registry ``reg`` takes 10 ms per request and 100 MB/s; API calls free.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+
+import pytest
+
+from dsim.result import SimResult
+from dsim.scenarios.loader import load_scenario_text
+from dsim.scenarios.resolve import ImageInfo, LayerInfo, Resolved, chain_ids, sha256
+from dsim.world import World
+
+MiB = 2**20
+
+BASE = """
+name: t
+registries:
+  reg: {{bandwidth: 100MB/s, latency: 10ms}}
+images:
+  base:1: {{registry: reg, layers: [50MB]}}
+hosts:
+  h:
+    count: 2
+    nic: inf
+    daemon: {{api_service_time: 0s}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}{storage}}}
+    preloaded: {preloaded}
+workloads:
+  w:
+    arrival: {{burst: 1}}
+    placement: h-1
+    steps: [{steps}]
+{more}
+"""
+
+
+def built(ref: str, sizes: list[tuple[float, float]], base: ImageInfo | None = None) -> ImageInfo:
+    """An image as a build leaves it: the base's layers, then local layers of (compressed, uncompressed)."""
+    own = [sha256(f"{ref} built {i}") for i in range(len(sizes))]
+    digests = [layer.digest for layer in (base.layers if base else ())] + own
+    chains = chain_ids(digests)
+    layers = list(base.layers if base else ())
+    for i, (size, uncompressed) in enumerate(sizes):
+        index = len(layers)
+        layers.append(LayerInfo(index, own[i], chains[index], size, uncompressed, local=True))
+    repository, tag = ref.rsplit(":", 1)
+    return ImageInfo(ref, "reg", repository, tag, tuple(layers), "gzip", sha256(f"manifest {ref}"))
+
+
+def run(steps: str, images: list[ImageInfo] | Callable[[Resolved], list[ImageInfo]], *, storage: str = "",
+        preloaded: str = "[]", more: str = "") -> SimResult:
+    resolved = load_scenario_text(textwrap.dedent(BASE.format(steps=steps, storage=storage, preloaded=preloaded,
+                                                              more=more)))
+    world = World(resolved)
+    store = world.daemons["h-1"].store
+    for image in images(resolved) if callable(images) else images:
+        for layer in image.layers:
+            store.add_blob(layer)
+            store.add_chain(layer)
+        store.tag(image)
+    return world.run()
+
+
+def test_a_local_layer_uploads_at_the_gzip_rate() -> None:
+    """16 MiB compressed from 64 MiB: gzip at 32 MiB/s of input emits 8 MiB/s, under the 100 MB/s link,
+    so the upload takes 2 s. POST (10 ms), PATCH 2 s, PUT (10 ms), manifest PUT (10 ms): 2.03 s."""
+    result = run('{push: "reg/app:1"}', [built("reg/app:1", [(16 * MiB, 64 * MiB)])])
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    assert result.phase_samples("push") == [pytest.approx(2.03)]
+    assert result.summary()["registries"]["reg"]["bytes_received"] == 16 * MiB
+    [layer] = result.spans_of("push_layer")
+    assert [word for _, word in layer.attrs["progress"]] == ["Preparing", "Pushing", "Pushed"]
+
+
+def test_pushing_the_same_image_twice_uploads_nothing_new() -> None:
+    """The second push HEADs the blob it pushed (10 ms): "Layer already exists"; then the manifest (10 ms)."""
+    result = run('{push: "reg/app:1"}, {push: "reg/app:1"}', [built("reg/app:1", [(16 * MiB, 64 * MiB)])])
+    first, second = result.phase_samples("push")
+    assert second == pytest.approx(0.02)
+    assert result.summary()["registries"]["reg"]["bytes_received"] == 16 * MiB
+    assert [s.attrs["status"] for s in result.spans_of("push_layer")] == ["Pushed", "Layer already exists"]
+
+
+def test_base_layers_are_mounted_from_the_repository_they_came_from() -> None:
+    """base:1 was pulled from reg's repository 'base': pushing reg/app:1 (base + one local layer) mounts the
+    base layer (POST ?mount=...&from=base, 201) and uploads only the local one."""
+    def app(resolved: Resolved) -> list[ImageInfo]:
+        return [built("reg/app:1", [(10e6, 10e6)], base=resolved.images["base:1"])]
+
+    result = run('{push: "reg/app:1"}', app, preloaded="[base:1]", storage=", compress_rate: inf")
+    statuses = [s.attrs["status"] for s in sorted(result.spans_of("push_layer"), key=lambda s: s.subject)]
+    assert sorted(statuses) == ["Mounted from base", "Pushed"]
+    assert result.summary()["registries"]["reg"]["bytes_received"] == 10_000_000
+
+
+def test_six_layers_share_five_upload_slots() -> None:
+    """Six 100 MB layers, compression free: five upload at once (POST until 10 ms, 20 MB/s each, PATCH ends
+    at 5.01 s, PUT 5.02 s); the sixth waits for a slot (5.02 s), POSTs (5.03 s), uploads alone for 1 s
+    (6.03 s), PUTs (6.04 s); the manifest PUT ends the push at 6.05 s."""
+    image = built("reg/app:1", [(100e6, 100e6)] * 6)
+    result = run('{push: "reg/app:1"}', [image], storage=", compress_rate: inf")
+    assert result.phase_samples("push") == [pytest.approx(6.05)]
+    layers = sorted(result.spans_of("push_layer"), key=lambda s: s.end)
+    assert [round(s.end, 6) for s in layers] == [5.02] * 5 + [6.04]
+    assert [word for _, word in layers[-1].attrs["progress"]] == ["Preparing", "Waiting", "Pushing", "Pushed"]
+    assert result.summary()["registries"]["reg"]["bytes_received"] == 600_000_000
+
+
+def test_pushing_an_image_that_is_not_local_fails_as_docker_does() -> None:
+    result = run('{push: "reg/nothing:1"}', [])
+    [job] = result.jobs
+    assert job.error == "Error response from daemon: An image does not exist locally with the tag: reg/nothing"
+
+
+def test_another_host_pulls_what_was_pushed() -> None:
+    """h-1 pushes reg/app:1 at 0 s; h-2 pulls it at 30 s from reg: 3 requests + blob GET + 16 MiB at 100 MB/s."""
+    more = '  later:\n    arrival: {times: [30s]}\n    placement: h-2\n    steps: [{pull: "reg/app:1"}]'
+    result = run('{push: "reg/app:1"}', [built("reg/app:1", [(16 * MiB, 64 * MiB)])], more=more)
+    assert all(job.status == "completed" for job in result.jobs), [job.error for job in result.jobs]
+    assert result.phase_samples("pull") == [pytest.approx(0.04 + 16 * MiB / 100e6)]

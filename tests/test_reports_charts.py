@@ -1,0 +1,237 @@
+"""Charts and the figures behind them: derivations checked by hand, files deterministic, big runs sampled
+and saying so, unknown span kinds shown rather than crashing anything."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from dsim.recorder import JobEnd, Span
+from dsim.reports import charts as C
+from dsim.reports.charts import write_charts
+from dsim.reports.context import ScenarioInfo, comment_header
+from dsim.reports.derive import (
+    SpanIndex,
+    binned_average,
+    kind_stats,
+    pack_lanes,
+    peak_concurrency,
+)
+from dsim.result import SimResult
+from tests.helpers import ROOT, run_text
+
+#: Three runners, two daemon workers and two download slots each, nine CI jobs at once plus one
+#: `docker run -d -p` of nginx (not local: "Unable to find image").
+SMALL = """\
+# small: a story header
+#
+# second paragraph
+name: small
+description: nine CI jobs and a web server on three runners
+seed: 3
+registries:
+  registry: {bandwidth: 1Gbps, latency: 10ms}
+images:
+  base:1: {registry: registry, layers: [40MB, 10MB]}
+  app:1: {registry: registry, from: "base:1", layers: [30MB, 5MB, 20MB]}
+hosts:
+  runner:
+    count: 3
+    nic: 1Gbps
+    daemon: {workers: 2, max_concurrent_downloads: 2}
+workloads:
+  ci:
+    arrival: {burst: 9, at: 0s}
+    steps:
+      - pull: app:1
+      - run: {image: app:1, duration: 20s}
+      - rm: {}
+  web:
+    arrival: {times: [1s]}
+    placement: runner-1
+    steps:
+      - run: {image: nginx, detach: true, ports: ["8080:80"], name: web}
+"""
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[SimResult, ScenarioInfo]:
+    from dsim.api import load_scenario_text
+
+    resolved = load_scenario_text(SMALL)
+    from dsim.api import simulate
+
+    result = simulate(resolved)
+    info = dataclasses.replace(ScenarioInfo.from_resolved(resolved), yaml_text=SMALL, story=comment_header(SMALL))
+    return result, info
+
+
+# ----------------------------------------------------------------------------------------- derivations
+
+def test_binned_average_integrates_the_step_function_exactly() -> None:
+    # one item of weight 2 over [0, 10) on [0, 20) in 4 bins of 5 s: level 2 in the first two bins
+    assert binned_average([(0.0, 10.0, 2.0)], 0.0, 20.0, 4) == [2.0, 2.0, 0.0, 0.0]
+    # [2.5, 7.5) weight 1 covers half of bin 0 ([0, 5)) and half of bin 1 ([5, 10)): 0.5 each
+    assert binned_average([(2.5, 7.5, 1.0)], 0.0, 10.0, 2) == [0.5, 0.5]
+    # two overlapping items add; an instant (start == end) adds nothing
+    assert binned_average([(0.0, 4.0, 1.0), (2.0, 4.0, 3.0), (1.0, 1.0, 9.0)], 0.0, 4.0, 2) == [1.0, 4.0]
+    # bytes conserved: the average rate times the window is the bytes moved (100 MB over 3 s inside 10 s)
+    rate = 100e6 / 3
+    bins = binned_average([(1.2, 4.2, rate)], 0.0, 10.0, 7)
+    assert sum(bins) * (10.0 / 7) == pytest.approx(100e6)
+
+
+def test_pack_lanes_never_overlaps_and_uses_the_peak_number_of_lanes() -> None:
+    # a resource of capacity 3 (like 3 download slots): at most 3 intervals open at once
+    intervals = [(0.0, 5.0, "a"), (0.0, 2.0, "b"), (1.0, 3.0, "c"), (2.0, 6.0, "d"), (3.0, 4.0, "e"), (5.0, 7.0, "f")]
+    lanes = pack_lanes(intervals)
+    assert max(lanes.values()) + 1 == peak_concurrency([(s, e) for s, e, _ in intervals]) == 3
+    for lane in set(lanes.values()):
+        mine = sorted((s, e) for s, e, k in intervals if lanes[k] == lane)
+        assert all(a[1] <= b[0] for a, b in zip(mine, mine[1:], strict=False)), mine
+
+
+def test_pull_detail_follows_the_download_slots(small: tuple[SimResult, ScenarioInfo]) -> None:
+    """Each runner pulls app:1 (five layers) with two download slots, FIFO in layer order: the first two
+    downloads start together, the third waits for a slot, so at most two are in progress on one host."""
+    result, _ = small
+    index = SpanIndex(result)
+    job = min(j.job for j in result.jobs if j.workload == "ci")
+    pulls = index.pulls(job)
+    assert len(pulls) == 1
+    pull = pulls[0]
+    downloaded = [layer for layer in pull.layers if layer.download is not None]
+    assert [layer.status for layer in pull.layers] == ["Pull complete"] * 5
+    assert len(downloaded) == 5
+    starts = sorted(layer.download.start for layer in downloaded if layer.download)
+    assert starts[2] > starts[0]  # the third layer waited for a slot
+    host = pull.host
+    holds = [(s.start, s.end) for s in result.spans_of("download") if s.host == host]
+    assert peak_concurrency(holds) == 2
+    # unpack strictly in layer order, one at a time
+    unpacks = [layer.unpack for layer in pull.layers]
+    assert all(u is not None for u in unpacks)
+    ends = [u.end for u in unpacks if u]
+    assert ends == sorted(ends)
+
+
+# ----------------------------------------------------------------------------------------- the charts
+
+def test_every_chart_is_drawn_and_files_are_deterministic(small: tuple[SimResult, ScenarioInfo],
+                                                            tmp_path: Path) -> None:
+    result, info = small
+    first = write_charts(result, tmp_path / "a", info)
+    second = write_charts(result, tmp_path / "b", info)
+    names = [chart.name for chart in first]
+    assert names == ["topology", "timeline", "pull_waterfall", "latency_cdf", "time_share", "bandwidth", "daemon",
+                     "cache", "activity"]  # no builds in this run: no build waterfall
+    for a, b in zip(first, second, strict=True):
+        data = a.path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, a.name
+        assert data == b.path.read_bytes(), a.name
+        assert a.title and a.caption
+
+
+def test_time_share_of_a_hand_made_job() -> None:
+    """Arrival 0; waits 1 s for a worker; pulls 8 s; create 0.5 s; start 0.5 s; runs 10 s.
+    Start-up (arrival until the container runs) = 10 s: pull 8/10, queue 1/10, create and start 0.05 each.
+    The whole job = 20 s: pull 8/20 = 40%, run 10/20 = 50%."""
+    spans = [
+        Span("api", "pull", "h", 0.0, 1.002, 1, {"queue": 1.0}),
+        Span("pull", "x:1", "h", 1.0, 9.0, 1, {}),
+        Span("create", "c", "h", 9.0, 9.5, 1, {}),
+        Span("start", "c", "h", 9.5, 10.0, 1, {}),
+        Span("run", "c", "h", 10.0, 20.0, 1, {}),
+        Span("job", "w", "h", 0.0, 20.0, 1, {"status": "completed"}),
+    ]
+    result = _result(spans, [JobEnd(1, "w", "h", 0.0, 20.0, "completed", "")])
+    startup, whole, s_total, w_total = C._shares(result.jobs, SpanIndex(result), ["pull", "create", "start", "run"])
+    assert s_total == pytest.approx(10.0)
+    assert startup["pull"] / s_total == pytest.approx(0.8)
+    assert startup["queue"] / s_total == pytest.approx(0.1)
+    assert startup["create"] / s_total == pytest.approx(0.05)
+    assert w_total == pytest.approx(20.0)
+    assert whole["pull"] / w_total == pytest.approx(0.4)
+    assert whole["run"] / w_total == pytest.approx(0.5)
+
+
+def test_timeline_samples_big_runs_and_says_so(tmp_path: Path) -> None:
+    """5,000 jobs on 250 hosts (20 each): over the 240-row limit, so whole hosts are drawn, evenly spaced:
+    240 // 20 = 12 hosts, 240 rows; the chart's caption and title say it is a sample."""
+    spans, ends = [], []
+    for j in range(1, 5001):
+        host = f"h-{(j - 1) % 250 + 1}"
+        t = (j % 20) * 3.0
+        spans += [Span("api", "pull", host, t, t + 0.01, j, {"queue": 0.0}), Span("pull", "x", host, t, t + 5, j, {}),
+                  Span("run", "c", host, t + 5, t + 9, j, {}), Span("job", "w", host, t, t + 9, j, {})]
+        ends.append(JobEnd(j, "w", host, t, t + 9, "completed", ""))
+    result = _result(spans, ends)
+    rows = sorted((e.host, e.arrival, e.job) for e in ends)
+    shown, note = C._sample_rows(rows)
+    assert len(shown) == 240 and len({host for host, _, _ in shown}) == 12
+    assert "240 of 5,000 jobs" in note and "12 of 250 hosts" in note
+    chart = C.timeline(result, tmp_path / "timeline.png")
+    assert "sample" in chart.caption and "5,000" in chart.caption
+    assert (tmp_path / "timeline.png").stat().st_size > 5_000
+
+
+def test_timeline_of_a_small_run_shows_every_job() -> None:
+    rows = [(f"h-{i % 3}", 0.0, i) for i in range(200)]
+    shown, note = C._sample_rows(rows)
+    assert shown == rows and note == ""
+
+
+def test_unknown_span_kinds_are_shown_not_fatal(small: tuple[SimResult, ScenarioInfo], tmp_path: Path) -> None:
+    """A feature adds kinds the reports have never heard of ('frobnicate' with a duration, an 'oom' instant,
+    a span with no host): every chart still draws, the activity chart lists the new kind."""
+    result, info = small
+    job = result.jobs[0]
+    extra = [Span("frobnicate", "thing", job.host, 1.0, 4.0, job.job, {"level": 3}),
+             Span("oom", "c1", job.host, 2.0, 2.0, job.job, {"status": "OOMKilled"}),
+             Span("weather", "sky", "", 0.0, 3.0, -1, {})]
+    bigger = _result(result.spans + extra, result.job_ends, base=result)
+    charts = write_charts(bigger, tmp_path, info)
+    assert "activity" in [c.name for c in charts]
+    kinds = {k.kind: k for k in kind_stats(bigger)}
+    assert not kinds["frobnicate"].known and kinds["frobnicate"].total_s == pytest.approx(3.0)
+    assert kinds["oom"].instants == 1
+
+
+def test_empty_run_draws_without_error(tmp_path: Path) -> None:
+    charts = write_charts(_result([], []), tmp_path)
+    assert {c.name for c in charts} >= {"timeline", "latency_cdf", "time_share", "bandwidth", "daemon", "cache"}
+
+
+def test_build_waterfall_appears_with_build_steps(tmp_path: Path) -> None:
+    spans = [Span("build_step", f"RUN step {i}", "h", i * 1.0, i * 1.0 + (0.0 if i < 2 else 1.0), 1,
+                  {"stage": "build" if i < 3 else "final", "cached": i < 2}) for i in range(5)]
+    chart = C.build_waterfall(_result(spans, []), tmp_path / "b.png")
+    assert chart is not None and (tmp_path / "b.png").stat().st_size > 2_000
+
+
+def test_topology_collapses_host_groups(tmp_path: Path) -> None:
+    from dsim.api import load_scenario
+    from dsim.reports.topology import collapsed_graph, draw_topology
+
+    resolved = load_scenario(ROOT / "scenarios" / "ci-burst.yaml")
+    graph = collapsed_graph(resolved)
+    # 20 runners become one node whose link to the switch stands for 20 per-host links
+    assert graph.nodes["runner"]["members"] == 20
+    assert graph["runner"]["switch"]["each"] == 20
+    draw_topology(resolved, tmp_path / "t.png")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_charts_of_a_real_scenario_run(tmp_path: Path) -> None:
+    result = run_text(SMALL)
+    assert len(write_charts(result, tmp_path)) >= 8
+
+
+def _result(spans: list[Span], ends: list[JobEnd], base: SimResult | None = None) -> SimResult:
+    if base is not None:
+        return dataclasses.replace(base, spans=spans, job_ends=ends)
+    makespan = max((e.end for e in ends), default=0.0)
+    return SimResult(scenario="synthetic", seed=0, spans=spans, job_ends=ends, expected_jobs=len(ends),
+                     registries=(), hosts={}, events=0, wall_s=0.0, makespan_s=makespan, horizon_s=makespan)

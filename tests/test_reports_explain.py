@@ -1,0 +1,111 @@
+"""``dsim explain``: a job told in docker's own words, in the order docker prints them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dsim.api import load_scenario, load_scenario_text, simulate
+from dsim.cli import app
+from dsim.reports.context import ScenarioInfo
+from dsim.reports.explain import narrate, render_text, sequence_diagram
+from tests.helpers import ROOT
+
+HELLO = ROOT / "scenarios" / "hello-nginx.yaml"
+CATALOG = json.loads((ROOT / "dsim" / "scenarios" / "catalog" / "real-images.json").read_text())["images"]
+
+
+@pytest.fixture(scope="module")
+def hello() -> tuple[list[str], ScenarioInfo]:
+    resolved = load_scenario(HELLO)
+    result = simulate(resolved)
+    info = ScenarioInfo.from_resolved(resolved, HELLO)
+    return [line.text for line in narrate(result, 1, info)], info
+
+
+def test_docker_run_of_a_missing_image_reads_like_docker(hello: tuple[list[str], ScenarioInfo]) -> None:
+    """docker-facts (Containers; Pull 7): create -> 404 -> 'Unable to find image', then the pull's lines,
+    then the digest the tag resolves to (nginx is multi-platform: its index digest) and the status."""
+    lines, _ = hello
+    nginx = CATALOG["nginx:latest"]
+    ids = [layer["digest"].split(":")[1][:12] for layer in nginx["layers"]]
+    expected_in_order = [
+        "Unable to find image 'nginx:latest' locally",
+        "latest: Pulling from library/nginx",
+        *[f"{i}: Pulling fs layer" for i in ids],
+        f"Digest: {nginx['index_digest']}",
+        "Status: Downloaded newer image for nginx:latest",
+    ]
+    positions = [lines.index(text) for text in expected_in_order]
+    assert positions == sorted(positions)
+    for ident in ids:  # every layer goes through docker's states, in docker's order
+        order = [lines.index(f"{ident}: {state}") for state in
+                 ("Pulling fs layer", "Downloading", "Download complete", "Extracting", "Pull complete")]
+        assert order == sorted(order), ident
+    # with three download slots, layers 4..7 wait for a slot
+    assert [f"{i}: Waiting" in lines for i in ids] == [False] * 3 + [True] * 4
+    status = lines.index("Status: Downloaded newer image for nginx:latest")
+    created = next(i for i, text in enumerate(lines) if text.startswith("container web created"))
+    started = next(i for i, text in enumerate(lines) if text.startswith("container web started"))
+    assert status < created < started
+
+
+def test_timestamps_never_go_back() -> None:
+    resolved = load_scenario(HELLO)
+    lines = narrate(simulate(resolved), 1, ScenarioInfo.from_resolved(resolved))
+    times = [line.at for line in lines]
+    assert times == sorted(times)
+    rendered = render_text(lines)
+    assert all(re.match(r"^\[ *\d+\.\d{3}s\] ", text) for text, _ in rendered)
+
+
+def test_layers_already_present_say_already_exists() -> None:
+    """warm-cache preloads python:3.11 (7 layers); ci-runner:1.4 is built on it: 7 'Already exists',
+    3 layers pulled."""
+    resolved = load_scenario(ROOT / "scenarios" / "warm-cache.yaml")
+    lines = [line.text for line in narrate(simulate(resolved), 1, ScenarioInfo.from_resolved(resolved))]
+    assert sum(text.endswith(": Already exists") for text in lines) == 7
+    assert sum(text.endswith(": Pull complete") for text in lines) == 3
+    assert "1.4: Pulling from ci-runner" in lines  # a private registry's repository has no library/ prefix
+
+
+def test_a_failed_job_ends_with_dockers_error() -> None:
+    text = """\
+    name: clash
+    hosts: {h: {}}
+    images: {app:1: {layers: [1MB]}}
+    workloads:
+      w:
+        arrival: {times: [0s]}
+        steps:
+          - pull: app:1
+          - run: {image: app:1, detach: true, ports: ["8080:80"], name: one}
+          - run: {image: app:1, detach: true, ports: ["8080:80"], name: two}
+    """
+    import textwrap
+
+    resolved = load_scenario_text(textwrap.dedent(text))
+    lines = narrate(simulate(resolved), 1, ScenarioInfo.from_resolved(resolved))
+    assert lines[-1].style == "error"
+    assert "Bind for 0.0.0.0:8080 failed: port is already allocated" in lines[-1].text
+
+
+def test_sequence_diagram_png(tmp_path: Path) -> None:
+    resolved = load_scenario(HELLO)
+    path = sequence_diagram(simulate(resolved), 1, tmp_path / "seq.png", ScenarioInfo.from_resolved(resolved))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_cli_explain(tmp_path: Path) -> None:
+    out = tmp_path / "seq.png"
+    result = CliRunner().invoke(app, ["explain", str(HELLO), "--job", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Unable to find image 'nginx:latest' locally" in result.output
+    assert "$ docker run -d --name web -p 8080:80 nginx" in result.output
+    assert out.stat().st_size > 0
+    missing = CliRunner().invoke(app, ["explain", str(HELLO), "--job", "7"])
+    assert missing.exit_code == 2 and "no job 7" in missing.output

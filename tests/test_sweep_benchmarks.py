@@ -1,0 +1,30 @@
+"""The speed benchmarks (benchmarks/, run by hand at full size) still run: each at a small size, checking
+that it completes and reports its figures. Never a timed assertion: speed targets live in the scripts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+CASES = {
+    "bench_events.py": (["--jobs", "300", "--hosts", "10"], ["raw SimPy:", "dsim (default GC):", "dsim (sweep GC):", "ratio dsim / raw SimPy"]),
+    "bench_growth.py": (["--jobs", "100", "--factor", "2", "--hosts", "10", "--repeat", "1"],
+                        ["2x the jobs cost"]),
+    "bench_sweep.py": (["--jobs", "100", "--hosts", "5"], ["12 runs of 100 jobs", "speed-up"]),
+    "bench_memory.py": (["--jobs", "500"], ["api: 500 jobs, peak RSS", "sweep: 500 jobs, peak RSS", "cli: 500 jobs, peak RSS", "target < 1 GiB"]),
+}
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_benchmark_runs_at_a_small_size(script: str) -> None:
+    args, expected = CASES[script]
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    for text in expected:
+        assert text in done.stdout, (text, done.stdout)
+    assert "cores" in done.stdout.splitlines()[0]  # the machine is named with the figures
