@@ -6,6 +6,7 @@ import contextlib
 import os
 import platform
 import time
+from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -63,17 +64,33 @@ def describe() -> str:
 GC_MODES = ("default", "sweep")
 
 
-def simulate_summary(text: str, gc_mode: str = "default") -> tuple[dict[str, Any], float]:
-    """(summary.json, wall seconds of simulate + summary) for a scenario text.
+@dataclass(frozen=True)
+class Timing:
+    """One simulation's summary and clocks: ``wall``/``cpu`` cover building the world, running it and the
+    summary; ``run_wall``/``run_cpu`` cover ``World.run`` alone. CPU time (this process only) equals wall
+    time on an idle machine and is barely moved by other processes on a shared one."""
 
-    ``gc_mode`` "default" is ``dsim.api.simulate`` as ``dsim run`` calls it; "sweep" runs it inside
-    ``dsim.sweep.worker.fewer_gc_passes`` as every sweep run does."""
-    from dsim.api import load_scenario_text, simulate
+    summary: dict[str, Any]
+    wall: float
+    cpu: float
+    run_wall: float
+    run_cpu: float
+
+
+def simulate_timed(text: str, gc_mode: str = "default") -> Timing:
+    """Simulate a scenario text as ``dsim run`` does (``gc_mode`` "default": CPython's garbage-collector
+    thresholds) or as a sweep run does ("sweep": inside ``dsim.sweep.worker.fewer_gc_passes``)."""
+    from dsim.api import load_scenario_text
     from dsim.sweep.worker import fewer_gc_passes
+    from dsim.world import World
 
     resolved = load_scenario_text(text)
     context = fewer_gc_passes() if gc_mode == "sweep" else contextlib.nullcontext()
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     with context:
-        summary = simulate(resolved).summary()
-    return summary, time.perf_counter() - started
+        world = World(resolved)
+        run_wall, run_cpu = time.perf_counter(), time.process_time()
+        result = world.run()
+        run_wall, run_cpu = time.perf_counter() - run_wall, time.process_time() - run_cpu
+        summary = result.summary()
+    return Timing(summary, time.perf_counter() - wall, time.process_time() - cpu, run_wall, run_cpu)

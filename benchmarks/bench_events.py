@@ -4,8 +4,10 @@ dsim runs ``scenarios.container_jobs`` (Poisson arrivals on 100 hosts; each job 
 runs it, removes it). The baseline is plain SimPy with the same shape per job and nothing else: per host
 a Resource of 8 daemon workers and a netns lock; per job an arrival, five API calls (wait for a worker,
 hold it an exponential 2 ms), two registry round trips, the create and start costs, the netns lock and
-the run. Both clocks cover ``env.run()`` only; events are SimPy events processed. The ratio is what
-dsim's model (flows, spans, image store, CPU sharing) costs per event. Target: >= 0.5.
+the run. Both clocks cover running the simulation only (``env.run()``; for dsim ``World.run``); events
+are SimPy events processed. The ratio is what dsim's model (flows, spans, image store, CPU sharing)
+costs per event. Target: >= 0.5, judged on CPU time (equal to wall time on an idle machine, and barely
+moved by other processes on a shared one); wall-time rates are printed too.
 
 dsim is measured twice: as ``dsim run`` calls ``simulate`` (CPython's default garbage-collector
 thresholds) and as a sweep run does (``dsim.sweep.worker.fewer_gc_passes``).
@@ -29,13 +31,13 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import GC_MODES, container_jobs, describe, simulate_summary  # noqa: E402
+from bench_common import GC_MODES, container_jobs, describe, simulate_timed  # noqa: E402
 
 TARGET = 0.5
 
 
-def raw_simpy(jobs: int, hosts: int, seed: int = 1) -> tuple[int, float]:
-    """(events processed, wall seconds of env.run) for the plain SimPy twin of container_jobs."""
+def raw_simpy(jobs: int, hosts: int, seed: int = 1) -> tuple[int, float, float]:
+    """(events processed, wall and CPU seconds of env.run) for the plain SimPy twin of container_jobs."""
     env = simpy.Environment()
     rng = random.Random(seed)
     workers = [simpy.Resource(env, capacity=8) for _ in range(hosts)]
@@ -68,16 +70,16 @@ def raw_simpy(jobs: int, hosts: int, seed: int = 1) -> tuple[int, float]:
             env.process(job(number % hosts))
 
     env.process(arrivals())
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     env.run()
-    wall = time.perf_counter() - started
-    return next(env._eid) - len(env._queue), wall  # type: ignore[attr-defined]
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return next(env._eid) - len(env._queue), wall, cpu  # type: ignore[attr-defined]
 
 
-def dsim_run(jobs: int, hosts: int, gc_mode: str) -> tuple[int, float]:
-    summary, _ = simulate_summary(container_jobs(jobs, hosts), gc_mode)
-    assert summary["jobs"]["completed"] == jobs, summary["jobs"]
-    return int(summary["events"]), float(summary["wall_s"])
+def dsim_run(jobs: int, hosts: int, gc_mode: str) -> tuple[int, float, float]:
+    timing = simulate_timed(container_jobs(jobs, hosts), gc_mode)
+    assert timing.summary["jobs"]["completed"] == jobs, timing.summary["jobs"]
+    return int(timing.summary["events"]), timing.run_wall, timing.run_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,23 +89,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the dsim run (top 25 by own time)")
     args = parser.parse_args(argv)
     print(describe())
-    raw_events, raw_wall = raw_simpy(args.jobs, args.hosts)
-    raw_rate = raw_events / raw_wall
-    print(f"raw SimPy: {raw_events:,} events in {raw_wall:.2f} s = {raw_rate:,.0f} events/s "
-          f"({raw_events / args.jobs:.1f} events per job)")
+    raw_events, raw_wall, raw_cpu = raw_simpy(args.jobs, args.hosts)
+    raw_rate = raw_events / raw_cpu
+    print(f"raw SimPy: {raw_events:,} events in {raw_cpu:.2f} s CPU = {raw_rate:,.0f} events/s "
+          f"({raw_events / raw_wall:,.0f}/s by wall; {raw_events / args.jobs:.1f} events per job)")
     for gc_mode in GC_MODES:
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
-        events, wall = dsim_run(args.jobs, args.hosts, gc_mode)
+        events, wall, cpu = dsim_run(args.jobs, args.hosts, gc_mode)
         if args.profile:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-        rate = events / wall
+        rate = events / cpu
         ratio = rate / raw_rate
-        print(f"dsim ({gc_mode} GC): {events:,} events in {wall:.2f} s = {rate:,.0f} events/s "
-              f"({events / args.jobs:.1f} events per job); ratio dsim / raw SimPy = {ratio:.2f} "
-              f"(target >= {TARGET}): {'ok' if ratio >= TARGET else 'MISSED'}")
+        print(f"dsim ({gc_mode} GC): {events:,} events in {cpu:.2f} s CPU = {rate:,.0f} events/s "
+              f"({events / wall:,.0f}/s by wall; {events / args.jobs:.1f} events per job); "
+              f"ratio dsim / raw SimPy = {ratio:.2f} (target >= {TARGET}): {'ok' if ratio >= TARGET else 'MISSED'}")
     return 0
 
 

@@ -3,9 +3,9 @@
 The sweep is 3 variants x 4 replications of ``scenarios.container_jobs`` (``--jobs`` per run, about a
 second each by default), run through ``dsim.sweep.runner.run_sweep`` exactly as ``dsim sweep`` does,
 store and all: first with ``--workers 1`` (this process, no pool), then with ``--workers 2``. The
-speed-up includes the pool's start-up. The two stores must hold identical summaries.
+speed-up includes starting the pool's processes. Both must give identical results.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--jobs 3000] [--workers 2]
+    .venv/bin/python benchmarks/bench_sweep.py [--jobs 5000] [--workers 2]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def timed(spec: SweepSpec, text: str, out: Path, executor: SerialExecutor | Proc
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
                    axes=(parse_vary("hosts.node.daemon.workers=4,8,16"),))
     with tempfile.TemporaryDirectory() as tmp:
         serial, one = timed(spec, text, Path(tmp) / "serial", SerialExecutor())
-        parallel, two = timed(spec, text, Path(tmp) / "parallel", ProcessExecutor(args.workers))
+        pool = ProcessExecutor(args.workers)
+        try:
+            parallel, two = timed(spec, text, Path(tmp) / "parallel", pool)
+        finally:
+            pool.close()
     runs = len(one.variants) * spec.replications
     assert [v.values for v in one.variants] == [v.values for v in two.variants], "executors disagree"
     speedup = serial / parallel

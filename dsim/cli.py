@@ -45,7 +45,7 @@ def run(
 
         resolved = load_scenario(scenario, overrides=set_ or ())
         # link loads sampled about every simulated second for the bandwidth chart (no effect on the run)
-        world = World(resolved, seed=seed, link_samples=1.0 if charts or trace else None)
+        world = World(resolved, seed=seed, link_samples=1.0)
         err = Console(stderr=True)
         with progress_bar(lambda: (world.env.now, len(world.recorder.jobs)), console=err,
                           expected_jobs=sum(resolved.job_counts.values()), until=resolved.scenario.until,

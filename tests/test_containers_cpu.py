@@ -150,3 +150,13 @@ def test_a_host_never_runs_more_cpu_than_it_has(cores: int, jobs: list[tuple[flo
         limit = {"": 1.0, "cpus: 0.5, ": 0.5, "cpus: 1, ": 1.0, "cpus: 3, ": 3.0, "threads: 2, ": 2.0}[cap]
         limit = min(limit, cores, work / duration if duration else limit)
         assert job.end_s - at >= work / limit * (1 - 1e-9)
+
+
+def test_utilisation_counts_only_work_up_to_the_makespan() -> None:
+    """A detached 10 CPU-s job keeps 1 core busy from 0 to 10 s, but the last job (a 4 s sleep) ends at 4 s:
+    over the makespan [0, 4] the core was busy all the time, utilisation 1 (not 10 / 4)."""
+    text = scenario(1, """  a: {arrival: {burst: 1}, steps: [{run: {image: nginx, cpu_time: 10s, detach: true}}]}
+  b: {arrival: {burst: 1}, steps: [{sleep: 4s}]}""")
+    summary = run_text(text).summary()
+    assert summary["makespan_s"] == pytest.approx(4.0)
+    assert summary["hosts"]["h"]["cpu_util"] == pytest.approx(1.0)

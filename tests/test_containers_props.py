@@ -1,7 +1,9 @@
 """Properties of the container runtime over generated scenarios (hypothesis).
 
 * No container starts before its image is fully unpacked on its host: every layer of its image is either
-  preloaded there or has an unpack span on that host ending no later than the start's first step.
+  preloaded there or has an unpack span on that host ending no later than the start's first step. (The
+  generated images are ordinary ones: a lazily pulled image, eStargz style, is usable before it is whole
+  by design, pull.py.)
 * Container processes never outlive nor precede their start: every process span begins where an exec ends.
 """
 

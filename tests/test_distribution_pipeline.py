@@ -27,8 +27,11 @@ images:
   y:1: {registry: reg, layers: [100MB, 100MB]}
   z:1: {registry: reg, layers: [200MB]}
 hosts:
-  a: {nic: inf, daemon: {api_service_time: 0s, max_concurrent_downloads: 3}, storage: {write_rate: inf, decompress_rate: {gzip: inf}}}
-  b: {nic: inf, daemon: {api_service_time: 0s, max_concurrent_downloads: 3}, storage: {write_rate: inf, decompress_rate: {gzip: inf}}}
+  a: &host
+    nic: inf
+    daemon: {api_service_time: 0s, max_concurrent_downloads: 3}
+    storage: {write_rate: inf, decompress_rate: {gzip: inf}}
+  b: *host
 workloads:
   wx: {arrival: {burst: 1}, placement: a, steps: [{pull: "x:1"}]}
   wy: {arrival: {burst: 1}, placement: a, steps: [{pull: "y:1"}]}

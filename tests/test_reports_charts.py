@@ -125,7 +125,7 @@ def test_every_chart_is_drawn_and_files_are_deterministic(small: tuple[SimResult
     first = write_charts(result, tmp_path / "a", info)
     second = write_charts(result, tmp_path / "b", info)
     names = [chart.name for chart in first]
-    assert names == ["topology", "timeline", "pull_waterfall", "latency_cdf", "time_share", "bandwidth", "daemon",
+    assert names == ["topology", "timeline", "pull_waterfall", "latency_cdf", "time_share", "registry_egress", "daemon",
                      "cache", "activity"]  # no builds in this run: no build waterfall
     for a, b in zip(first, second, strict=True):
         data = a.path.read_bytes()
@@ -201,7 +201,7 @@ def test_unknown_span_kinds_are_shown_not_fatal(small: tuple[SimResult, Scenario
 
 def test_empty_run_draws_without_error(tmp_path: Path) -> None:
     charts = write_charts(_result([], []), tmp_path)
-    assert {c.name for c in charts} >= {"timeline", "latency_cdf", "time_share", "bandwidth", "daemon", "cache"}
+    assert {c.name for c in charts} >= {"timeline", "latency_cdf", "time_share", "registry_egress", "daemon", "cache"}
 
 
 def test_build_waterfall_appears_with_build_steps(tmp_path: Path) -> None:
@@ -235,3 +235,22 @@ def _result(spans: list[Span], ends: list[JobEnd], base: SimResult | None = None
     makespan = max((e.end for e in ends), default=0.0)
     return SimResult(scenario="synthetic", seed=0, spans=spans, job_ends=ends, expected_jobs=len(ends),
                      registries=(), hosts={}, events=0, wall_s=0.0, makespan_s=makespan, horizon_s=makespan)
+
+
+def test_link_probe_measures_what_the_links_carried() -> None:
+    """ci-burst with link samples: the registry's one link carries every downloaded byte, 20 runners x the
+    CI image's 981 MB (7 base + 3 own layers: 48+24+64+211+6+20+3+310+45+250 MB), never above its 1 Gbps;
+    and the probe changes nothing else in the run (same events, same other spans)."""
+    from dsim.api import load_scenario
+    from dsim.world import World
+
+    resolved = load_scenario(ROOT / "scenarios" / "ci-burst.yaml")
+    plain = World(resolved).run()
+    probed = World(resolved, link_samples=1.0).run()
+    links = probed.spans_of("link")
+    egress = [s for s in links if s.subject == "registry->switch"]
+    assert sum(s.attrs["bytes"] for s in egress) == pytest.approx(20 * 981e6, rel=1e-9)
+    for span in egress:
+        assert span.attrs["bytes"] / span.duration <= 125e6 * (1 + 1e-9)
+    assert probed.events == plain.events
+    assert [s for s in probed.spans if s.kind != "link"] == plain.spans

@@ -134,6 +134,16 @@ class _Session:
     pins: list[ImageInfo] = field(default_factory=list)
 
 
+class _Failed(Exception):
+    """An error handed from one of a build's processes to whatever waits for it. SimPy re-creates a failed
+    event's exception from its args for each waiter, so the original travels inside, intact."""
+
+    @property
+    def error(self) -> BaseException:
+        inner: BaseException = self.args[0]
+        return inner
+
+
 def _first_match(patterns: Mapping[str, Distribution], text: str) -> Distribution | None:
     for pattern, dist in patterns.items():
         if re.search(pattern, text):
@@ -203,17 +213,20 @@ class Builder:
         yield from self._send(s, spec.text_bytes, "load build definition", files=1)
         s.slots = simpy.Resource(self.env, opts.max_parallelism) if opts.max_parallelism else None
         s.imports_done = self.env.event()
-        self.env.process(self._imports(s))
+        self._spawn(self._imports(s), s.imports_done)
         s.context_ready = self.env.event()
-        self.env.process(self._sync_context(s))
+        self._spawn(self._sync_context(s), s.context_ready)
         for ref in spec.base_images(spec.needed):
             s.images[ref] = self.env.event()
-            self.env.process(self._metadata(s, ref))
+            self._spawn(self._metadata(s, ref), s.images[ref])
         for index in spec.needed:
             s.stage_done[index] = self.env.event()
         for index in spec.needed:
-            self.env.process(self._stage(s, index))
-        final: StepResult = yield s.stage_done[spec.target]
+            self._spawn(self._stage(s, index), s.stage_done[index])
+        try:
+            final: StepResult = yield s.stage_done[spec.target]
+        except _Failed as failed:
+            raise failed.error from None
         image = yield from self._export(s, final)
         for done in s.done:  # imported records whose layers came down become local cache records
             layer = done.result.layers[-1]
@@ -224,6 +237,20 @@ class Builder:
             yield from self._export_cache(s)
         self.cache.gc(job=s.job)
         return image
+
+    def _spawn(self, work: Generator[Any, Any, Any], done: simpy.Event) -> None:
+        """Run ``work`` as a process of its own; ``done`` gets its value or its error. The error is defused
+        there: whatever waits on ``done`` (the build, a dependent stage) raises it; nothing else does."""
+        def run() -> Generator[Any, Any, None]:
+            try:
+                value = yield from work
+            except Exception as err:  # handed on to whoever waits for `done`
+                done.fail(err if isinstance(err, _Failed) else _Failed(err))
+                done.defused = True
+                return
+            done.succeed(value)
+
+        self.env.process(run())
 
     def _send(self, s: _Session, nbytes: float, what: str, *, files: int) -> Generator[Any, Any, None]:
         """Bytes from the client's host to the daemon's through the network (instant on one host)."""
@@ -243,10 +270,8 @@ class Builder:
         yield from self._send(s, sum(s.copy.sizes[path] for path in send), "load build context", files=len(send))
         for path in send:
             held[path] = s.copy.digests[path]
-        assert s.context_ready is not None
-        s.context_ready.succeed()
 
-    def _metadata(self, s: _Session, ref: str) -> Generator[Any, Any, None]:
+    def _metadata(self, s: _Session, ref: str) -> Generator[Any, Any, ImageInfo]:
         """"[internal] load metadata for REF": an image the store has is used as is; else its tag is
         resolved at the registry (manifest and config), its layers fetched only when needed."""
         local = self.store.images.get(ref)
@@ -255,7 +280,7 @@ class Builder:
             yield from self.puller.resolve(image, job=s.job)
         for layer in image.layers:
             s.origins.setdefault(layer.digest, image)
-        s.images[ref].succeed(image)
+        return image
 
     def _imports(self, s: _Session) -> Generator[Any, Any, None]:
         """``--cache-from``: fetch each cache manifest (a missing one is a warning, as in BuildKit)."""
@@ -283,8 +308,6 @@ class Builder:
                 records = len(manifest.records)
             self.recorder.span("cache_import", norm, began, self.env.now, host=self.host, job=s.job,
                                registry=registry_name, found=found, records=records)
-        assert s.imports_done is not None
-        s.imports_done.succeed()
 
     def _cache_ref(self, ref: str) -> tuple[RegistryServer, str, str]:
         """(registry, repository, tag) of a cache reference, as a push of it would address them."""
@@ -293,7 +316,7 @@ class Builder:
         repository, tag = split_ref(normalise(ref))
         return self.registries[push_registry(ref, self.registries, {})], repository, tag
 
-    def _stage(self, s: _Session, index: int) -> Generator[Any, Any, None]:
+    def _stage(self, s: _Session, index: int) -> Generator[Any, Any, StepResult]:
         """One stage: its base, then each step in order, each as soon as its inputs are ready."""
         stage = s.spec.stages[index]
         if stage.base_stage is not None:
@@ -307,7 +330,7 @@ class Builder:
         result = base
         for step in stage.steps:
             result = yield from self._step(s, step, result)
-        s.stage_done[index].succeed(result)
+        return result
 
     def _inputs(self, s: _Session, step: StepSpec) -> Generator[Any, Any, tuple[list[Any], list[StepResult],
                                                                                ImageInfo | None, list[str]]]:
@@ -356,7 +379,7 @@ class Builder:
                 try:
                     record = yield cache.running[key]
                     how = "shared"
-                except (DiskFull, ApiError):
+                except _Failed:  # the build running it failed: run it here
                     record = None
             elif key in s.imported:
                 remote, source = s.imported[key]
@@ -418,7 +441,7 @@ class Builder:
         except BaseException as err:
             if running is not None:
                 del cache.running[key]
-                running.fail(err if isinstance(err, Exception) else ApiError(500, "build cancelled"))
+                running.fail(_Failed(err))
                 running.defused = True
             raise
         if running is not None:
@@ -445,7 +468,7 @@ class Builder:
             yield task.done
             return nbytes
         if step.instruction == "WORKDIR":
-            return sized.sample(s.rng) if sized is not None else 0.0
+            return 0.0  # a directory entry
         if paths:
             nbytes = sum(s.copy.sizes[path] for path in paths)
         elif sized is not None:
@@ -566,17 +589,16 @@ class Builder:
             if stage.base_stage is not None:
                 base = StepResult(results[stage.base_stage].identity, results[stage.base_stage].layers)
             elif stage.base_image is not None:
-                yield from self.puller.pull(stage.base_image, job=s.job)
-                image = self.puller.image(stage.base_image)
+                image = yield from self._classic_image(s, stage.base_image)
                 base = StepResult(f"image {image.manifest_digest}", image.layers)
             else:
                 base = StepResult("scratch", ())
             result = base
             for step in stage.steps:
                 if step.from_image is not None and step.from_image not in s.images:
-                    yield from self.puller.pull(step.from_image, job=s.job)
+                    image = yield from self._classic_image(s, step.from_image)
                     s.images[step.from_image] = self.env.event()
-                    s.images[step.from_image].succeed(self.puller.image(step.from_image))
+                    s.images[step.from_image].succeed(image)
                 for dep in step.from_stages:
                     s.stage_done[dep] = self.env.event()
                     s.stage_done[dep].succeed(results[dep])
@@ -584,3 +606,11 @@ class Builder:
             results[index] = result
         image = yield from self._export(s, results[spec.target])
         return image
+
+    def _classic_image(self, s: _Session, ref: str) -> Generator[Any, Any, ImageInfo]:
+        """The legacy builder uses a local image as is and pulls one it lacks, as ``docker pull`` does."""
+        local = self.store.images.get(ref)
+        if local is not None:
+            return local
+        yield from self.puller.pull(ref, job=s.job)
+        return self.store.images.get(ref) or self.puller.image(ref)

@@ -8,6 +8,7 @@ files in one page cache. A VM brings its own kernel, but its VMM is still a proc
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -82,6 +83,10 @@ class CpuScheduler:
         self._seq = itertools.count()
         self._version = 0
         self._on_change = on_change
+        #: at each change of the busy cores: (time, busy integral so far, busy cores from then on)
+        self._marks: list[float] = [env.now]
+        self._mark_integral: list[float] = [0.0]
+        self._mark_busy: list[float] = [0.0]
         self._shown: tuple[float, int] = (0.0, 0)  # (busy, runnable) of the interval since _since
 
     # ------------------------------------------------------------------ public
@@ -127,10 +132,13 @@ class CpuScheduler:
             self._since = self.env.now
 
     def utilisation(self, horizon: float) -> float:
-        """Mean share of the cores busy over [0, horizon]."""
+        """Mean share of the cores busy over [0, horizon] (work after the horizon does not count)."""
         if horizon <= 0 or self.cores <= 0:
             return 0.0
-        busy = self._integral + self.busy * max(0.0, horizon - self._t)
+        i = bisect.bisect_right(self._marks, horizon) - 1
+        if i < 0:
+            return 0.0
+        busy = self._mark_integral[i] + self._mark_busy[i] * (horizon - self._marks[i])
         return busy / (self.cores * horizon)
 
     # ------------------------------------------------------------------ internals
@@ -162,6 +170,13 @@ class CpuScheduler:
     def _resolve(self) -> None:
         """After a change at this instant: new rates, record the interval, one wake-up at the next finish."""
         self._rates()
+        if self.busy != self._mark_busy[-1]:
+            if self._marks[-1] == self._t:
+                self._mark_busy[-1] = self.busy
+            else:
+                self._marks.append(self._t)
+                self._mark_integral.append(self._integral)
+                self._mark_busy.append(self.busy)
         now_state = (self.busy, self.runnable)
         if self._on_change is not None and now_state != self._shown:
             if self.env.now > self._since and self._shown[0] > 0:

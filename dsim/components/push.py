@@ -91,13 +91,7 @@ class Pusher:
             except RegistryError as err:
                 raise ApiError(err.status or 500, str(err)) from None
             layers = list({layer.digest: layer for layer in image.layers}.values())
-            uploads = [self._upload(registry, repository, layer, job) for layer in layers]
-            statuses: list[str] = []
-            for upload in uploads:
-                outcome = yield upload
-                if isinstance(outcome, RegistryError):
-                    raise StreamError(500, str(outcome))
-                statuses.append(outcome)
+            statuses = yield from self._push_layers(registry, repository, layers, job)
             manifest = f"PUT /v2/{repository}/manifests/{tag}"
             yield from self._with_retries(lambda: registry.request(self.host, manifest, job=job, status=201))
             pushed = ImageInfo(ref, registry.name, repository, tag, image.layers, image.compression,
@@ -124,15 +118,23 @@ class Pusher:
         except RegistryError as err:
             raise ApiError(err.status or 500, str(err)) from None
         unique = list({layer.digest: layer for layer in layers}.values())
-        uploads = [self._upload(registry, repository, layer, job) for layer in unique]
-        sent = 0.0
-        for layer, upload in zip(unique, uploads, strict=True):
+        statuses = yield from self._push_layers(registry, repository, unique, job)
+        return sum(layer.size for layer, status in zip(unique, statuses, strict=True) if status == "Pushed")
+
+    def _push_layers(self, registry: RegistryServer, repository: str, layers: list[LayerInfo],
+                     job: int) -> Generator[Any, Any, list[str]]:
+        uploads = [self._upload(registry, repository, layer, job) for layer in layers]
+        statuses: list[str] = []
+        failure: RegistryError | None = None
+        for upload in uploads:  # wait for every layer, as moby's upload manager does, then report
             outcome = yield upload
             if isinstance(outcome, RegistryError):
-                raise StreamError(500, str(outcome))
-            if outcome == "Pushed":
-                sent += layer.size
-        return sent
+                failure = failure or outcome
+            else:
+                statuses.append(outcome)
+        if failure is not None:
+            raise StreamError(500, str(failure))
+        return statuses
 
     def _with_retries(self, attempt: Any) -> Generator[Any, Any, Any]:
         for number in range(1, MAX_UPLOAD_ATTEMPTS + 1):

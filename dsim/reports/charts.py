@@ -45,7 +45,7 @@ TIMELINE_MAX_ROWS = 240
 #: Bins of every time series: enough to see a burst, few enough to draw 5,000-job runs fast.
 BINS = 300
 #: Kinds shown in the activity chart; the rest are summed into one panel.
-ACTIVITY_MAX_KINDS = 14
+ACTIVITY_MAX_KINDS = 24
 
 # Kept for callers of the first version of this module.
 PALETTE = {name: colour(name) for name in ("queue", "pull", "build", "push", "create", "start", "run", "stop")}
@@ -113,7 +113,7 @@ def _sample_rows(rows: list[tuple[str, float, int]]) -> tuple[list[tuple[str, fl
         shown.extend(jobs)
     note = f"sample: {len(shown):,} of {len(rows):,} jobs, on {len(chosen)} of {len(hosts)} hosts (evenly spaced)"
     if thinned:
-        note += ", every k-th job of each"
+        note += f", every k-th job of hosts with over {budget}"
     return shown, note
 
 
@@ -298,7 +298,8 @@ def pull_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = No
         ax.set_xlabel(f"time since the pull began ({unit})")
         ax.set_title(f"{result.scenario}: docker pull {pull.image} (job {job} on {pull.host}), "
                      f"{format_duration(pull.span.duration)}")
-        ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=True)
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 1.2 / height / 10),
+                  ncols=min(3, len(handles)), fontsize=7)
         ax.grid(axis="x", alpha=0.3)
         save(fig, path)
     downloaded = sum(layer.bytes for layer in layers if layer.download is not None)
@@ -551,7 +552,7 @@ def bandwidth(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                    "hosts, estimated by spreading each download's bytes evenly over its duration: when downloads "
                    "speed up and slow down as others start and finish, the estimate can briefly overshoot a link's "
                    "capacity.")
-    return Chart("bandwidth", path, "Bandwidth over time", caption)
+    return Chart("registry_egress", path, "Bandwidth over time", caption)
 
 
 # ----------------------------------------------------------------------------------------- 6. daemon
@@ -754,7 +755,7 @@ CHARTS: tuple[tuple[str, ChartFunction], ...] = (
     ("pull_waterfall", pull_waterfall),
     ("latency_cdf", latency_cdfs),
     ("time_share", time_share),
-    ("bandwidth", bandwidth),
+    ("registry_egress", bandwidth),  # the first version's file name, kept: it shows links too now
     ("daemon", daemon_load),
     ("cache", cache_ratios),
     ("build_waterfall", build_waterfall),

@@ -20,7 +20,7 @@ from dsim.result import SimResult
 #: Kinds that are a job's phases (one bar each on the job timeline), in the order a job meets them.
 PHASE_KINDS = ("pull", "build", "push", "create", "start", "run", "stop")
 #: Kinds that detail a phase or the daemon's work; drawn in their own charts, not as job phases.
-DETAIL_KINDS = ("api", "request", "download", "unpack", "pull_layer", "pull_image", "cli", "job")
+DETAIL_KINDS = ("api", "request", "download", "unpack", "pull_layer", "pull_image", "cli", "job", "link")
 KNOWN_KINDS = frozenset(PHASE_KINDS + DETAIL_KINDS)
 #: Start-up phases: from a job's arrival until its container runs (the Slacker "pull share of start-up").
 STARTUP_PHASES = ("queue", "pull", "build", "create", "start")

@@ -20,7 +20,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from dsim.reports.style import figure, format_rate, save
 from dsim.scenarios.resolve import Resolved
-from dsim.units import format_duration, format_size
+from dsim.units import format_duration
 
 KIND_STYLE = {
     "registry": ("#0072B2", "white"),
@@ -60,7 +60,7 @@ def collapsed_graph(resolved: Resolved) -> nx.Graph:
             spec = specs[name]
             count = len(members[name])
             title = f"{name} x{count}" if count > 1 else name
-            detail = f"{spec.cpus:g} CPU, {format_size(spec.memory)}\nnic {format_rate(spec.nic)}"
+            detail = f"{spec.cpus:g} CPU, {spec.memory / 2**30:.3g} GiB\nnic {format_rate(spec.nic)}"
             out.add_node(name, kind="hosts", label=f"{title}\n{detail}", members=count)
         elif node in resolved.registries:
             registry = resolved.registries[node]
@@ -130,7 +130,7 @@ def draw_topology(resolved: Resolved, path: Path) -> Any:
     xs = [p[0] for p in positions.values()] or [0.0]
     ys = [p[1] for p in positions.values()] or [0.0]
     width = max(6.0, min(16.0, 2.3 * (max(xs) - min(xs) + 1.5)))
-    height = max(3.5, min(12.0, 1.9 * (max(ys) - min(ys) + 1.3)))
+    height = max(3.2, min(10.0, 1.35 * (max(ys) - min(ys) + 1.5)))
     capacities = [d["capacity"] for _, _, d in graph.edges(data=True) if not math.isinf(d["capacity"])]
     top = max(capacities, default=1.0)
     with figure(width, height) as (fig, ax):

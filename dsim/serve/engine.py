@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from dsim.components.builder import WorkingCopy
 from dsim.components.client import Client
-from dsim.components.container import CREATED, EXITED, RESTARTING, RUNNING, Container
+from dsim.components.container import CREATED, EXITED, REMOVED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.runtime import parse_port
@@ -115,8 +115,7 @@ class Engine:
         self.containers: dict[str, Served] = {}  # Docker ID -> container, in creation order
         self.jobs = 0  # operations recorded as jobs (added to the result's expected jobs)
         self._names = stream(world.seed, f"serve/names/{host}")
-        self._clock = now or (lambda: self.env.now)
-        self._epoch0 = time.time()  # wall clock at simulated time 0
+        self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
 
     # ------------------------------------------------------------------ time as the API shows it
@@ -124,7 +123,7 @@ class Engine:
     def epoch(self, sim_time: float) -> float:
         """A Unix timestamp for a simulated instant, placed so that the CLI's 'N minutes ago' (which it
         computes from the real clock) is the simulated age."""
-        return time.time() - (self._clock() - sim_time)
+        return time.time() - (self.clock() - sim_time)
 
     def iso(self, sim_time: float | None) -> str:
         if sim_time is None:
@@ -298,6 +297,9 @@ class Engine:
             raise ApiError(501, "this simulated daemon has no builder")
         for ref in spec.base_images(spec.classic_stages):
             found = self.remote(ref)
+            if isinstance(found, refs.Missing) and self.find_image(ref) is not None:
+                raise ApiError(501, f"dsim serve: FROM {ref}: an image that exists only on this host (built or "
+                                    "tagged here) cannot be a base yet: the simulated legacy builder pulls every base")
             if isinstance(found, refs.Missing):
                 yield from self._refused(ref, found, job)
                 raise ApiError(found.status, found.message)
@@ -319,8 +321,23 @@ class Engine:
             if name not in self.daemon.runtime.containers:
                 return name
 
+    def sync(self) -> None:
+        """Containers the scenario's own workloads made on this daemon appear too (same dockerd); those they
+        removed go."""
+        known = {id(served.container) for served in self.containers.values()}
+        for container in self.daemon.runtime.containers.values():
+            if id(container) not in known:
+                served = Served(self._docker_id(container), container, container.started_at or self.env.now,
+                                {"Image": container.image.ref}, {}, container.image)
+                self.containers[served.id] = served
+        for cid, served in list(self.containers.items()):
+            if served.container.state == REMOVED and not served.removed:
+                served.removed = True
+                del self.containers[cid]
+
     def find(self, ident: str) -> Served:
         """A container by name (with or without '/'), full ID or unique ID prefix; 404 as Docker says."""
+        self.sync()
         name = ident.lstrip("/")
         runtime = self.daemon.runtime.containers
         if name in runtime:
@@ -506,7 +523,7 @@ class Engine:
     def status(self, served: Served) -> str:
         """``docker ps`` STATUS: 'Up 2 seconds', 'Exited (0) 3 seconds ago', 'Created', 'Restarting (1) ...'."""
         container = served.container
-        now = self._clock()
+        now = self.clock()
         if container.state == RUNNING:
             health = f" ({container.health_status})" if container.health_status else ""
             return f"Up {human_duration(now - (container.started_at or now))}{health}"
@@ -557,6 +574,7 @@ class Engine:
         }
 
     def list_containers(self, all_: bool) -> list[dict[str, Any]]:
+        self.sync()
         listed = [s for s in self.containers.values() if all_ or s.container.state in (RUNNING, RESTARTING)]
         return [self.summary(s) for s in reversed(listed)]  # newest first, as Docker lists them
 
@@ -664,6 +682,7 @@ class Engine:
         }
 
     def counts(self) -> dict[str, int]:
+        self.sync()
         states = [s.container.state for s in self.containers.values()]
         return {
             "Containers": len(states),

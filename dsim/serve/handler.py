@@ -275,6 +275,9 @@ class EngineHandler(BaseHTTPRequestHandler):
                 done, error, result = False, None, None
             except ApiError as err:
                 done, error, result = True, err, None
+            except Exception as err:  # a bug in dsim: reported in the stream if it has begun
+                traceback.print_exc(file=sys.stderr)
+                done, error, result = True, ApiError(500, f"dsim serve: {type(err).__name__}: {err}"), None
             if not streaming:
                 if error is not None and not isinstance(error, StreamError):
                     raise error
@@ -335,7 +338,8 @@ class EngineHandler(BaseHTTPRequestHandler):
         watch = PullWatch()
 
         def body(job: int) -> Generator[Any, Any, Any]:
-            image = yield from engine.pull(norm, job, on_begin=lambda image: watch.begin(engine.daemon, image))
+            image = yield from engine.pull(norm, job, on_begin=lambda image: watch.begin(engine.daemon, image,
+                                                                                          engine.clock))
             return image
 
         future = self.operation("pull", norm, body)
@@ -421,7 +425,7 @@ class EngineHandler(BaseHTTPRequestHandler):
         spec = self.call(lambda: engine.plan_build(options, context.dockerfile_name, context.dockerfile))
 
         def body(job: int) -> Generator[Any, Any, Any]:
-            watch.begin(engine.daemon, job)
+            watch.begin(engine.daemon, job, engine.clock)
             try:
                 image = yield from engine.build(spec, working_copy(context, job), tags, job, watch.bases)
             except ApiError as err:  # the classic builder reports failures inside its stream

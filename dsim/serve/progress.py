@@ -10,6 +10,7 @@ network model integrated over the poll interval (display only; the layer complet
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from dsim.components.daemon import Daemon
@@ -33,14 +34,12 @@ def human_size(size: float) -> str:
 
 
 def progress_bar(current: float, total: float) -> str:
-    """jsonmessage.JSONProgress.String(): a 50-wide bar and the byte counts."""
+    """jsonmessage.JSONProgress.String() as dockerd renders it (no window size: the wide form): ``[`` then
+    ``percent/2`` '=' (at most 50), '>', spaces up to 50, ``] ``, then ``%8v/%v`` of the sizes."""
     if total <= 0:
         return f"{human_size(current):>8}"
     filled = min(50, int(current / total * 100) // 2)
-    bar = "=" * filled + (">" if filled < 50 else "") + " " * max(0, 50 - filled - 1)
-    if filled >= 50:
-        bar = "=" * 49 + ">"
-    return f"[{bar}] {human_size(current):>8}/{human_size(total)}"
+    return f"[{'=' * filled}>{' ' * (50 - filled)}] {human_size(current):>8}/{human_size(total)}"
 
 
 def message(status: str, ident: str | None = None, current: float | None = None,
@@ -75,14 +74,17 @@ class PullWatch:
         self.last_poll = 0.0
         self.headed = False
         self.announced: set[str] = set()
+        self.clock: Callable[[], float] = lambda: 0.0
 
-    def begin(self, daemon: Daemon, image: ImageInfo) -> None:
-        """At the pull's start (same instant, simulation thread): what is already here."""
+    def begin(self, daemon: Daemon, image: ImageInfo, clock: Callable[[], float] | None = None) -> None:
+        """At the pull's start (same instant, simulation thread): what is already here. ``clock`` is the
+        real-time simulated clock: between two events ``env.now`` stands still while flows move on."""
         self.daemon = daemon
         self.image = image
+        self.clock = clock or (lambda: daemon.env.now)
         self.present = {layer.chain_id for layer in image.layers if layer.chain_id in daemon.store.chains}
         self.up_to_date = daemon.store.complete(image)
-        self.last_poll = daemon.env.now
+        self.last_poll = self.clock()
 
     @property
     def begun(self) -> bool:
@@ -135,7 +137,7 @@ class PullWatch:
         if not self.headed:
             self.headed = True
             out.append({"status": f"Pulling from {refs.remote_path(image)}", "id": image.tag})
-        now = daemon.env.now
+        now = max(self.clock(), daemon.env.now)
         elapsed = now - self.last_poll
         self.last_poll = now
         rate: float | None = None
@@ -196,7 +198,7 @@ class PullWatch:
         total = self.daemon.puller.unpack_time(layer, self.image.compression)
         if total <= 0 or math.isinf(total):
             return 0.0
-        return min(layer.size, layer.size * (self.daemon.env.now - record.began) / total)
+        return min(layer.size, layer.size * (max(self.clock(), self.daemon.env.now) - record.began) / total)
 
     def ending(self, name: str) -> list[dict[str, Any]]:
         """``Digest:`` and ``Status:`` after the last layer."""

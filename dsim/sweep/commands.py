@@ -25,19 +25,19 @@ def sweep(
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="PATH=VALUE", help="a fixed override for every variant (repeatable)")] = None,
     replications: Annotated[int | None, typer.Option(
-        "--replications", "-n", min=1, help="seeds per variant [default: 5, or the sweep file's]")] = None,
+        "--replications", "-n", min=1, help="seeds per variant (default 5, or the sweep file's)")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="output directory [default: results/<name>-sweep]")] = None,
+        "--out", "-o", help="output directory (default results/<name>-sweep)")] = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", "-j", min=1, help="local worker processes [default: every core; 1: this process]")] = None,
+        "--workers", "-j", min=1, help="local worker processes (default: one per core; 1: this process)")] = None,
     dask: Annotated[str | None, typer.Option(
-        "--dask", metavar="ADDRESS", help="run on a Dask scheduler, e.g. tcp://host:8786 (pip install 'dsim[dask]')"
+        "--dask", metavar="ADDRESS", help="run on a Dask scheduler, e.g. tcp://host:8786 (pip install 'dsim\\[dask]')"
     )] = None,
     resume: Annotated[bool, typer.Option("--resume", help="keep the runs stored in --out and run the rest")] = False,
     metric: Annotated[list[str] | None, typer.Option(
         "--metric", "-m", metavar="PATH",
         help="a summary.json number to report, e.g. phases.pull.p95_s (repeatable) "
-             "[default: makespan_s, p50/p95 of each phase]")] = None,
+             "(default: makespan_s, p50/p95 of each phase)")] = None,
     charts: Annotated[bool, typer.Option(help="write charts/*.png")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, print nothing but errors")] = False,
 ) -> None:
@@ -59,6 +59,9 @@ def sweep(
         executor = make_executor(workers=workers, dask=dask)
         console = Console(stderr=True, highlight=False)
         try:
+            start = getattr(executor, "start", None)
+            if start is not None:
+                start()
             with _Progress(console, enabled=not quiet, description=executor.description) as bar:
                 result = run_sweep(spec, data, positions, directory, executor, resume=resume,
                                    progress=bar.update, on_start=bar.start)

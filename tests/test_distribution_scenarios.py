@@ -1,0 +1,117 @@
+"""The distribution scenarios keep the figures their stories state (worked out in each file's comments).
+
+Image sizes are the catalog's real manifests (../shared/catalog): python:3.12 is 410,908,459 bytes in 7
+layers and 1.11 GB unpacked.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+import pytest
+
+from dsim.api import load_scenario, simulate
+from dsim.result import SimResult
+from dsim.scenarios.catalog import lookup
+from tests.helpers import ROOT
+from tests.validation.fleet import download_times, fleet_result
+
+PYTHON = 410_908_459
+GUNZIP = 200 * 2**20  # dsim's default gzip rate, bytes of output per second
+
+
+def run(name: str, *overrides: str) -> SimResult:
+    return simulate(load_scenario(ROOT / "scenarios" / f"{name}.yaml", overrides=overrides))
+
+
+def pulls(result: SimResult, workload: str) -> list[float]:
+    return [job.phases["pull"] for job in result.jobs if job.workload == workload]
+
+
+def test_rate_limit_rejects_the_pulls_over_one_addresss_hundred() -> None:
+    """108 manifest GETs at 09:00 from one NAT address: 100 pass, the last 8 (python on nodes 29-36) get
+    429; at 10:00 the 6-hour window is still full: all 36 of the new version are rejected (44 in all)."""
+    result = run("rate-limit")
+    assert result.summary()["registries"]["hub"]["rejected_429"] == 44
+    failed = sorted(job.host for job in result.jobs if job.status == "failed" and job.workload == "app")
+    assert failed == [f"node-{i}" for i in range(29, 37)]
+    assert Counter(job.workload for job in result.jobs if job.status == "failed") == {"app": 8, "app-v2": 36}
+    assert {job.error for job in result.jobs if job.status == "failed"} == {
+        "Error response from daemon: toomanyrequests: You have reached your pull rate limit. You may increase "
+        "the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"}
+    own = run("rate-limit", "hosts.node.address=")
+    assert own.summary()["registries"]["hub"]["rejected_429"] == 0
+
+
+def test_registry_mirror_helps_the_warm_wave_not_the_cold_burst() -> None:
+    """Wave 1: 20 unmerged misses per blob, so Docker Hub sends 20 images through the 1 Gbps uplink (no pull
+    before 8.22 GB / 125 MB/s = 65.7 s); wave 2: 140 hits, the uplink idle, pulls far faster."""
+    result = run("registry-mirror")
+    registries = result.summary()["registries"]
+    assert registries["hub"]["bytes_sent"] == 20 * PYTHON
+    assert (registries["mirror"]["hits"], registries["mirror"]["misses"]) == (140, 140)
+    assert registries["mirror"]["bytes_received"] == 20 * PYTHON
+    assert min(pulls(result, "ci-0900")) >= 20 * PYTHON / 125e6
+    assert max(pulls(result, "ci-0930")) < 20
+    # wave 2 cannot beat the mirror's 10 Gbps link: 20 images / 1.25 GB/s
+    assert min(pulls(result, "ci-0930")) >= 20 * PYTHON / 1.25e9
+
+    without = run("registry-mirror", "hosts.wave1.daemon.registry_mirrors=[]",
+                  "hosts.wave2.daemon.registry_mirrors=[]")
+    assert without.summary()["registries"]["hub"]["bytes_sent"] == 40 * PYTHON
+    assert min(pulls(without, "ci-0930")) >= 20 * PYTHON / 125e6
+
+    merged = run("registry-mirror", "registries.mirror.merge_misses=true")
+    assert merged.summary()["registries"]["hub"]["bytes_sent"] == PYTHON
+    assert max(pulls(merged, "ci-0900")) < 20
+
+
+def test_lazy_pull_starts_the_container_after_the_prefetch() -> None:
+    """Lazy hosts: API call 2 ms, resolve 5 x 50 ms, one more 50 ms range request, the 6.4% prefetch of all
+    7 layers over the 1 Gbps NIC (the largest finishes last, when all 26.3 MB are in), and gunzip of 6.4% of
+    the largest layer. Full hosts: at least the resolve and 1.11 GB of gunzip."""
+    result = run("lazy-pull")
+    layers = lookup("python:3.12").layers  # type: ignore[union-attr]
+    prefetch = 0.064
+    expected = (0.002 + 5 * 0.05 + 0.05 + prefetch * sum(layer.size for layer in layers) / 125e6
+                + prefetch * max(layer.uncompressed for layer in layers) / GUNZIP)
+    assert pulls(result, "cold-lazy") == [pytest.approx(expected)] * 10
+    assert expected < 1.0
+    assert min(pulls(result, "cold-full")) >= 0.252 + 1.11e9 / GUNZIP
+    assert result.summary()["registries"]["hub"]["bytes_sent"] == 20 * PYTHON
+    assert all(job.status == "completed" for job in result.jobs)
+
+
+def test_p2p_fleet_downloads_at_the_speed_limit() -> None:
+    """2,600 agents at 300 MB/s: both 1.5 GB blobs in after 4 requests of 1 ms + 3 GB / 300 MB/s = 10.004 s;
+    then two layers of 4.05 GB unpack one after the other at 200 MiB/s: 10.004 + 2 x 19.31 = 48.628 s.
+    The origins serve only the stripes no peer could (the first hosts'): under 1% of the 7.8 TB moved."""
+    result = fleet_result()
+    ends = [end for _, end in download_times(result).values()]
+    assert len(ends) == 2600
+    assert statistics.median(ends) == pytest.approx(10.004)
+    assert result.phase_samples("pull") == [pytest.approx(10.004 + 2 * 1.5e9 * 2.7 / GUNZIP)] * 2600
+    registry = result.summary()["registries"]["origin"]
+    assert registry["bytes_sent"] + registry["bytes_from_peers"] == 2600 * 3_000_000_000
+    assert registry["bytes_sent"] < 0.01 * 2600 * 3_000_000_000
+
+
+def test_disk_pressure_collects_least_recently_used_images() -> None:
+    """09:15: node:20 (1.50 GB) would take 4.21 GB to 5.71 GB > 4.25 GB: GC removes python:3.12 and node:22
+    down to 1.15 GB <= 4.0 - 1.50; 09:25: python (1.52 GB) would take 3.26 to 4.78: GC removes golang.
+    In the end: golang gone, node:20 + postgres + python = 3.63 GB. Without GC, node:20 and postgres fail."""
+    def on_disk(ref: str) -> float:
+        return sum(layer.size + layer.uncompressed for layer in lookup(ref).layers)  # type: ignore[union-attr]
+
+    result = run("disk-pressure")
+    assert [job.status for job in result.jobs] == ["completed"] * 6
+    assert [span.attrs["removed"] for span in result.spans_of("gc")] == [["python:3.12", "node:22"],
+                                                                         ["golang:1.25"]]
+    final = on_disk("node:20") + on_disk("postgres:16") + on_disk("python:3.12")
+    assert result.summary()["hosts"]["runner"]["disk_used_bytes"] == round(final)
+
+    without = run("disk-pressure", "hosts.runner.gc=")
+    failed = {job.workload: job.error for job in without.jobs if job.status == "failed"}
+    assert set(failed) == {"node20", "postgres"}
+    assert all(error.endswith("no space left on device") for error in failed.values())

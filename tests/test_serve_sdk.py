@@ -1,0 +1,107 @@
+"""``dsim serve`` driven by the Python docker SDK (docker-py): its version negotiation (an unversioned
+``GET /version``), ``containers.run``/``list``, ``images.build``/``list``, and the raw pull stream.
+
+The progress check uses the scenario of tests/test_serve_cli.py: ``localhost:5000/app:1`` is 100 MB at
+10 MB/s, 10 simulated seconds; at speed 5 that is 2 s of wall time, so the stream is polled about 20
+times and must show ``Downloading`` with a byte count that grows and stays below the layer's size until
+the layer is complete.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_serve_cli import ServeProcess
+
+docker = pytest.importorskip("docker", reason="the Python docker SDK is a test dependency (pip install -e '.[test]')")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    proc = ServeProcess(tmp_path_factory.mktemp("serve-sdk"), speed=5.0)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server: ServeProcess) -> Iterator[docker.DockerClient]:
+    sdk = docker.DockerClient(base_url=server.address, version="auto", timeout=60)
+    yield sdk
+    sdk.close()
+
+
+def test_sdk_negotiates_the_api_version(client: docker.DockerClient) -> None:
+    assert client.api.api_version == "1.50"
+    assert client.version()["ApiVersion"] == "1.50"
+    assert client.ping() is True
+
+
+def test_pull_stream_reports_growing_byte_counts(client: docker.DockerClient) -> None:
+    lines = list(client.api.pull("localhost:5000/app", tag="1", stream=True, decode=True))
+    downloading = [line["progressDetail"] for line in lines if line.get("status") == "Downloading"]
+    total = 100_000_000
+    currents = [detail["current"] for detail in downloading]
+    assert all(detail["total"] == total for detail in downloading)
+    assert any(0 < current < total for current in currents)
+    partial = [current for current in currents if current < total]
+    assert partial == sorted(partial)  # never goes backwards
+    statuses = [line.get("status", "") for line in lines]
+    assert statuses.index("Pull complete") > max(i for i, s in enumerate(statuses) if s == "Downloading") - 1
+    assert statuses[-1] == "Status: Downloaded newer image for localhost:5000/app:1"
+    assert statuses[-2].startswith("Digest: sha256:")
+
+
+def test_containers_run_and_list(client: docker.DockerClient) -> None:
+    container = client.containers.run("nginx", detach=True, name="sdkweb", ports={"80/tcp": 8081})
+    assert container.name == "sdkweb"
+    container.reload()  # the SDK inspected it between create and start, as with a real engine
+    assert container.status == "running"
+    assert container.ports == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8081"}]}
+    listed = client.containers.list()
+    assert [c.name for c in listed] == ["sdkweb"]
+    assert container.image.tags == ["nginx:latest"]
+    container.stop(timeout=1)
+    container.reload()
+    assert container.status == "exited"
+    assert client.containers.list() == []
+    assert [c.name for c in client.containers.list(all=True)] == ["sdkweb"]
+    container.remove()
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("sdkweb")
+
+
+def _context(files: dict[str, str]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def test_images_build_and_list(client: docker.DockerClient, tmp_path: Path) -> None:
+    context = _context({"Dockerfile": "FROM alpine\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n",
+                        "hello.txt": "hello\n"})
+    image, logs = client.images.build(fileobj=context, custom_context=True, tag="sdk:1")
+    streamed = "".join(entry.get("stream", "") for entry in logs)
+    assert "Step 1/3 : FROM alpine" in streamed
+    assert f"Successfully built {image.short_id.removeprefix('sha256:')}" in streamed
+    assert image.tags == ["sdk:1"]
+    tags = {tag for listed in client.images.list() for tag in listed.tags}
+    assert {"sdk:1", "alpine:latest"} <= tags
+
+
+def test_sdk_errors_are_docker_errors(client: docker.DockerClient) -> None:
+    with pytest.raises(docker.errors.NotFound) as raised:
+        client.images.pull("dsim-no-such-image", tag="latest")
+    assert "pull access denied for dsim-no-such-image" in str(raised.value)
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("dsim-no-such-image")

@@ -1,0 +1,53 @@
+"""containerd#13559: one 2.7 GiB gzip layer (tensorflow/tensorflow:2.21.0-gpu's largest) pulled from Docker
+Hub to an EC2 VM over one TCP connection: fetch about 15 s; gzip inflate with Go's stdlib about 30 s
+(35 s on a Xeon 8488C, 33 s on NVIDIA Grace); tar decode and writes well under the inflate time.
+
+Parameters:
+- the fetch: the issue gives the transfer time, not the bandwidth, so the host's link is set from it
+  (2.7 GiB / 15 s = 193 MB/s). This half is a check of the transfer mechanics only (bytes over
+  bandwidth plus the requests' round trips), not an independent prediction;
+- the inflate: a prediction from dsim's defaults: the uncompressed size at the catalog's median ratio 2.7
+  (the issue does not give it) and gunzip at 200 MiB/s of output (containerd#13560: 170-250 MiB/s);
+  writes at 400 MiB/s do not bind. Predicted 2.7 x 2.7 GiB / 200 MiB/s = 37.3 s.
+
+Tolerance: the fetch within 5% of 15 s; the inflate between 30 s - 20% and 35 s + 10% (the measured range
+on server CPUs, widened because the layer's real compression ratio is unknown: a ratio of 2.2, usual for
+binaries, would give 30.4 s).
+
+Where dsim differs: the issue describes fetch, inflate and writes as streaming, so the total is about the
+slowest stage (about 30 s). dsim follows Docker's pipeline as docker-facts.md (Pull 5) states it: a layer
+is unpacked once its blob is in the content store, so a one-layer pull takes fetch + inflate (about 52 s).
+With many layers the two overlap across layers, which is what the unpack-in-order tests check.
+Deterministic: one run is the average.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run_text
+
+LAYER = 2.7 * 2**30
+
+
+def test_fetch_and_inflate_of_one_large_layer() -> None:
+    result = run_text(f"""
+    name: containerd-13559
+    registries:
+      hub: {{bandwidth: 40Gbps, latency: 50ms, auth: token}}
+    images:
+      tensorflow:2.21.0-gpu: {{layers: [{LAYER:.0f}]}}
+    hosts:
+      ec2: {{cpus: 8, memory: 32GiB, nic: {LAYER / 15:.0f}B/s, disk: 100GiB}}
+    workloads:
+      pull: {{arrival: {{burst: 1}}, steps: [{{pull: "tensorflow:2.21.0-gpu"}}]}}
+    """)
+    [download] = result.spans_of("download")
+    [unpack] = result.spans_of("unpack")
+    fetch = download.duration
+    inflate = unpack.duration
+    assert fetch == pytest.approx(15.0, rel=0.05)
+    assert 30 * 0.8 <= inflate <= 35 * 1.1
+    assert inflate == pytest.approx(2.7 * LAYER / (200 * 2**20))
+    # Docker's order: the unpack starts when the blob is committed
+    assert unpack.start == pytest.approx(download.end)
