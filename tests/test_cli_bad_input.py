@@ -57,7 +57,8 @@ def test_good_scenario_validates(tmp_path: Path) -> None:
 def test_bad_rate_names_line_column_and_field(tmp_path: Path) -> None:
     message = check(tmp_path, GOOD.replace("nic: 1Gbps", "nic: 1 Gbit"),
                     "x.yaml:7:", "hosts.runner.nic", "invalid rate '1 Gbit'", "1Gbps")
-    assert message.removeprefix("dsim: error: ").split(":")[2] == "27"  # the value's column: `  runner: {count: 2, nic: 1 Gbit}`
+    # the value's column in `  runner: {count: 2, nic: 1 Gbit}`
+    assert message.removeprefix("dsim: error: ").split(":")[2] == "27"
 
 
 def test_yaml_syntax_error(tmp_path: Path) -> None:

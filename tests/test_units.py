@@ -53,7 +53,8 @@ def test_distribution_means_by_sampling() -> None:
     import random
 
     rng = random.Random(7)
-    for text, mean in [("uniform(1s, 5s)", 3.0), ("exponential(mean=50ms)", 0.05), ("lognormal(mean=4m, sigma=0.5)", 240.0),
+    for text, mean in [("uniform(1s, 5s)", 3.0), ("exponential(mean=50ms)", 0.05),
+                       ("lognormal(mean=4m, sigma=0.5)", 240.0),
                        ("normal(mean=2s, sd=0.3s)", 2.0), ("empirical([1s, 2s, 2s, 9s])", 3.5)]:
         dist = parse_distribution(text)
         assert dist.mean == pytest.approx(mean)
