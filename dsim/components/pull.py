@@ -107,10 +107,22 @@ class Puller:
         """Layers of ``image`` a build needs (a base image's, or a registry cache's for ``--cache-from``):
         missing blobs through the download slots, shared with any pull fetching them, unpacked in order."""
         started = self.env.now
-        endpoints = self.endpoints(image)
+        fetches = self._start_fetches(image, layers, self.endpoints(image), job)
+        yield from self._unpack_in_order(image, fetches, job, started, build=True)
+
+    def _start_fetches(self, image: ImageInfo, layers: list[LayerInfo], endpoints: list[RegistryServer],
+                       job: int) -> tuple[list[LayerInfo], set[str], dict[str, Any]]:
+        """Start (or join) the downloads of the layers whose chain is missing: (missing, shared, records)."""
         missing = [layer for layer in layers if layer.chain_id not in self.store.chains]
+        # "Waiting" on a download another pull on this daemon has under way: shared, not fetched twice
         shared = {layer.digest for layer in missing if layer.digest in self.store.downloading}
         records = {layer.digest: self._blob(layer, image, endpoints, job) for layer in missing}
+        return missing, shared, records
+
+    def _unpack_in_order(self, image: ImageInfo, fetches: tuple[list[LayerInfo], set[str], dict[str, Any]],
+                         job: int, since: float, **attrs: Any) -> Generator[Any, Any, None]:
+        """Unpack the missing layers strictly in order, each once its blob is in: "Pull complete"."""
+        missing, shared, records = fetches
         for layer in missing:
             record = records[layer.digest]
             try:
@@ -119,9 +131,9 @@ class Puller:
                 unpack = yield from self._unpack(layer, image, job)
             except (RegistryError, DiskFull) as err:
                 raise StreamError(500, str(err)) from None
-            self.recorder.span("pull_layer", layer.digest, started, self.env.now, host=self.host, job=job,
+            self.recorder.span("pull_layer", layer.digest, since, self.env.now, host=self.host, job=job,
                                image=image.ref, status="Pull complete", shared=layer.digest in shared,
-                               progress=self._progress(started, record, unpack), build=True)
+                               progress=self._progress(since, record, unpack), **attrs)
 
     def _resolve(self, endpoints: list[RegistryServer], image: ImageInfo, job: int,
                  up_to_date: bool) -> Generator[Any, Any, None]:
@@ -139,26 +151,14 @@ class Puller:
     def _full_pull(self, image: ImageInfo, endpoints: list[RegistryServer], job: int,
                    started: float) -> Generator[Any, Any, None]:
         listed = self.env.now  # the manifest is in: each layer shows "Pulling fs layer" (or "Already exists")
-        missing = [layer for layer in image.layers if layer.chain_id not in self.store.chains]
-        # "Waiting" on a download another pull on this daemon has under way: shared, not fetched twice
-        shared = {layer.digest for layer in missing if layer.digest in self.store.downloading}
-        records = {layer.digest: self._blob(layer, image, endpoints, job) for layer in missing}
+        fetches = self._start_fetches(image, list(image.layers), endpoints, job)
+        missing = fetches[0]
         for layer in image.layers:
             if layer.chain_id in self.store.chains and layer not in missing:
                 self.recorder.span("pull_layer", layer.digest, listed, listed, host=self.host, job=job,
                                    image=image.ref, status="Already exists",
                                    progress=[[round(listed, 6), "Already exists"]])
-        for layer in missing:
-            record = records[layer.digest]
-            try:
-                if record is not None:
-                    yield record.done
-                unpack = yield from self._unpack(layer, image, job)
-            except (RegistryError, DiskFull) as err:
-                raise StreamError(500, str(err)) from None
-            self.recorder.span("pull_layer", layer.digest, listed, self.env.now, host=self.host, job=job,
-                               image=image.ref, status="Pull complete", shared=layer.digest in shared,
-                               progress=self._progress(listed, record, unpack))
+        yield from self._unpack_in_order(image, fetches, job, listed)
         self.store.tag(image)
         self.recorder.span("pull_image", image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", bytes=sum(layer.size for layer in missing))
