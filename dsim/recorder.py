@@ -7,12 +7,15 @@ outputs (phases, bytes, hit ratios, utilisation) is derived from these records b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """One modelled activity: ``kind`` (download, unpack, api, pull, ...) of ``subject`` on ``host``."""
+class Span(NamedTuple):
+    """One modelled activity: ``kind`` (download, unpack, api, pull, ...) of ``subject`` on ``host``.
+
+    A named tuple rather than a dataclass: a run records hundreds of thousands, and a tuple is the
+    cheapest record to build (``Recorder.span`` builds it with ``tuple.__new__`` directly).
+    """
 
     kind: str
     subject: str
@@ -25,6 +28,9 @@ class Span:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+
+_new_span = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +55,7 @@ class Recorder:
     def span(self, kind: str, subject: str, start: float, end: float, *, host: str = "", job: int = -1,
              **attrs: Any) -> None:
         if self.keep_spans:
-            self.spans.append(Span(kind, subject, host, start, end, job, attrs))
+            self.spans.append(_new_span(Span, (kind, subject, host, start, end, job, attrs)))
 
     def job_end(self, record: JobEnd) -> None:
         self.jobs.append(record)

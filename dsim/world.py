@@ -19,12 +19,13 @@ import simpy
 from dsim.components.build_cache import RegistryCaches
 from dsim.components.builder import Builder
 from dsim.components.client import Client
-from dsim.components.container import Container
+from dsim.components.container import Container, ContainerSpec
 from dsim.components.daemon import Daemon
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore
 from dsim.components.network import Network
 from dsim.components.registry import RegistryServer
+from dsim.gc_tuning import fewer_gc_passes
 from dsim.probes import LinkProbe, ProbedNetwork
 from dsim.recorder import Recorder
 from dsim.result import HostStats, SimResult
@@ -146,6 +147,7 @@ class World:
             )
         self.active: dict[str, int] = {host.name: 0 for host in resolved.hosts}
         self._job_ids = itertools.count(1)
+        self._specs: dict[int, ContainerSpec] = {}  # the container spec of each run/create step (client.py)
         #: without `until`, the run goes on until nothing is left to happen; so that a restart policy cannot
         #: keep it going forever, containers stop restarting once the last job has ended (runtime.py)
         self._pending_jobs = sum(resolved.job_counts.values())
@@ -197,8 +199,8 @@ class World:
             job = next(self._job_ids)
             host = place()
             self.active[host] += 1
-            client = Client(self.env, self.daemons[host], self.recorder, stream(self.seed, f"client/{job}"),
-                            job, name)
+            client = Client(self.env, self.daemons[host], self.recorder,
+                            functools.partial(stream, self.seed, f"client/{job}"), job, name, specs=self._specs)
 
             def done(host: str = host) -> None:
                 self.active[host] -= 1
@@ -214,8 +216,9 @@ class World:
     def run(self) -> SimResult:
         until = self.resolved.scenario.until
         started = time.perf_counter()
-        self.env.run(until=until)
-        return self.result(time.perf_counter() - started)
+        with fewer_gc_passes():
+            self.env.run(until=until)
+            return self.result(time.perf_counter() - started)
 
     def next_job(self) -> int:
         """A fresh job number (``dsim serve`` numbers its API operations from the same counter as workloads)."""

@@ -6,6 +6,7 @@ the phase of each operation (pull, create, start, run) as a span so the outputs 
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Callable, Generator
@@ -29,12 +30,17 @@ class JobFailed(Exception):
 class Client:
     """One job's docker CLI on one host."""
 
-    def __init__(self, env: simpy.Environment, daemon: Daemon, recorder: Recorder, rng: random.Random,
-                 job: int, workload: str) -> None:
+    def __init__(self, env: simpy.Environment, daemon: Daemon, recorder: Recorder,
+                 make_rng: Callable[[], random.Random], job: int, workload: str, *,
+                 specs: dict[int, ContainerSpec] | None = None) -> None:
+        """``make_rng``: this job's random stream, made on first use (most jobs never sample one).
+        ``specs``: container specs already made from the scenario's run/create steps, by ``id(step)``
+        (steps live as long as the scenario; ``dsim serve`` makes its steps per call and passes none)."""
         self.env = env
         self.daemon = daemon
         self.recorder = recorder
-        self.rng = rng
+        self._make_rng = make_rng
+        self._specs = specs
         self.job = job
         self.workload = workload
         self.containers: dict[str, Container] = {}
@@ -42,6 +48,10 @@ class Client:
         self.step_index = 0
         #: this job's copies of build contexts (builder.py WorkingCopy), made on first use
         self.copies: dict[str, WorkingCopy] = {}
+
+    @functools.cached_property
+    def rng(self) -> random.Random:
+        return self._make_rng()
 
     def run(self, steps: list[Step], arrival: float, on_end: Callable[[], None]) -> Generator[Any, Any, None]:
         """Run every step in order; the first failure ends the job with Docker's message."""
@@ -146,15 +156,12 @@ class Client:
 
     def _spec(self, step: RunStep | CreateStep) -> ContainerSpec:
         """The container's config; its workload's distributions are sampled by the runtime at each run."""
-        return ContainerSpec(
-            normalise(step.image), step.name, step.cpus, step.memory, tuple(step.ports), step.duration,
-            step.stop_time, cpu_time=step.cpu_time, threads=step.threads, memory_usage=step.memory_usage,
-            expose=tuple(step.expose), publish_all=step.publish_all, exit_code=step.exit_code,
-            fail_probability=step.fail_probability, restart=step.restart, healthcheck=step.healthcheck,
-            writes=step.writes, copy_up=step.copy_up, isolation=step.isolation,
-            # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
-            until_stopped=isinstance(step, RunStep) and step.runs_until_stopped,
-        )
+        if self._specs is None:
+            return container_spec(step)
+        spec = self._specs.get(id(step))
+        if spec is None:
+            spec = self._specs[id(step)] = container_spec(step)
+        return spec
 
     def _create(self, spec: ContainerSpec) -> Generator[Any, Any, Container]:
         """POST create; on 404 the CLI prints 'Unable to find image ... locally', pulls, creates again."""
@@ -206,3 +213,16 @@ class Client:
         if container is None:
             raise JobFailed(f"Error response from daemon: No such container: {name}")
         return container
+
+
+def container_spec(step: RunStep | CreateStep) -> ContainerSpec:
+    """What a run/create step asks of ``docker create``."""
+    return ContainerSpec(
+        normalise(step.image), step.name, step.cpus, step.memory, tuple(step.ports), step.duration,
+        step.stop_time, cpu_time=step.cpu_time, threads=step.threads, memory_usage=step.memory_usage,
+        expose=tuple(step.expose), publish_all=step.publish_all, exit_code=step.exit_code,
+        fail_probability=step.fail_probability, restart=step.restart, healthcheck=step.healthcheck,
+        writes=step.writes, copy_up=step.copy_up, isolation=step.isolation,
+        # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
+        until_stopped=isinstance(step, RunStep) and step.runs_until_stopped,
+    )

@@ -274,6 +274,8 @@ class Kernel:
         raise PortsExhausted("all ports are allocated")
 
     def unbind(self, owner: str) -> None:
+        if not self.ports:  # the common case: nothing published on this host
+            return
         for key in [key for key, who in self.ports.items() if who == owner]:
             del self.ports[key]
 

@@ -47,6 +47,7 @@ class Puller:
         self.recorder = recorder
         self.rng = rng
         self.download_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_downloads)
+        self._endpoints: dict[str, tuple[RegistryServer, ...]] = {}  # by registry name (wired before time 0)
 
     # ------------------------------------------------------------ lookups
 
@@ -62,11 +63,14 @@ class Puller:
             raise ApiError(404, f"manifest for {ref} not found: manifest unknown: manifest unknown")
         return image
 
-    def endpoints(self, image: ImageInfo) -> list[RegistryServer]:
+    def endpoints(self, image: ImageInfo) -> tuple[RegistryServer, ...]:
         """Mirrors of the image's registry in the daemon's order, then the registry itself."""
-        own = self.registries[image.registry]
-        mirrors = [self.registries[name] for name in self.spec.daemon.registry_mirrors]
-        return [m for m in mirrors if m.upstream is own] + [own]
+        found = self._endpoints.get(image.registry)
+        if found is None:
+            own = self.registries[image.registry]
+            mirrors = [self.registries[name] for name in self.spec.daemon.registry_mirrors]
+            found = self._endpoints[image.registry] = (*(m for m in mirrors if m.upstream is own), own)
+        return found
 
     def lazy(self, image: ImageInfo) -> bool:
         return image.lazy or self.spec.snapshotter == "stargz"
@@ -110,7 +114,7 @@ class Puller:
         fetches = self._start_fetches(image, layers, self.endpoints(image), job)
         yield from self._unpack_in_order(image, fetches, job, started, build=True)
 
-    def _start_fetches(self, image: ImageInfo, layers: list[LayerInfo], endpoints: list[RegistryServer],
+    def _start_fetches(self, image: ImageInfo, layers: list[LayerInfo], endpoints: tuple[RegistryServer, ...],
                        job: int) -> tuple[list[LayerInfo], set[str], dict[str, Any]]:
         """Start (or join) the downloads of the layers whose chain is missing: (missing, shared, records)."""
         missing = [layer for layer in layers if layer.chain_id not in self.store.chains]
@@ -135,7 +139,7 @@ class Puller:
                                image=image.ref, status="Pull complete", shared=layer.digest in shared,
                                progress=self._progress(since, record, unpack), **attrs)
 
-    def _resolve(self, endpoints: list[RegistryServer], image: ImageInfo, job: int,
+    def _resolve(self, endpoints: tuple[RegistryServer, ...], image: ImageInfo, job: int,
                  up_to_date: bool) -> Generator[Any, Any, None]:
         """Try each endpoint in order; a failing mirror falls back to the next, the last one's error fails."""
         for i, endpoint in enumerate(endpoints):
@@ -148,7 +152,7 @@ class Puller:
                 self.recorder.span("fallback", endpoint.name, self.env.now, self.env.now, host=self.host, job=job,
                                    registry=endpoint.name, error=str(err))
 
-    def _full_pull(self, image: ImageInfo, endpoints: list[RegistryServer], job: int,
+    def _full_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
                    started: float) -> Generator[Any, Any, None]:
         listed = self.env.now  # the manifest is in: each layer shows "Pulling fs layer" (or "Already exists")
         fetches = self._start_fetches(image, list(image.layers), endpoints, job)
@@ -179,7 +183,7 @@ class Puller:
         lines.append([self.env.now, "Pull complete"])
         return [[round(t, 6), word] for t, word in lines]
 
-    def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: list[RegistryServer],
+    def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int) -> Download | None:
         """The download of a blob on this daemon, started if nobody has; None when the blob is present."""
         if layer.digest in self.store.blobs:
@@ -192,7 +196,7 @@ class Puller:
         self.env.process(self._download(layer, image, endpoints, job, record))
         return record
 
-    def _fetch_once(self, layer: LayerInfo, endpoints: list[RegistryServer],
+    def _fetch_once(self, layer: LayerInfo, endpoints: tuple[RegistryServer, ...],
                     job: int) -> Generator[Any, Any, Served]:
         """One attempt: each endpoint in order (containerd's resolver tries its hosts in turn)."""
         error: RegistryError | None = None
@@ -205,7 +209,7 @@ class Puller:
         assert error is not None
         raise error
 
-    def _download(self, layer: LayerInfo, image: ImageInfo, endpoints: list[RegistryServer], job: int,
+    def _download(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
                   record: Download) -> Generator[Any, Any, None]:
         """Take a download slot (FIFO, so layer order), fetch with Docker's retries, free the slot."""
         attempts = self.spec.daemon.max_download_attempts
@@ -271,7 +275,7 @@ class Puller:
 
     # ------------------------------------------------------------ lazy pulling
 
-    def _range(self, layer: LayerInfo, nbytes: float, endpoints: list[RegistryServer], job: int,
+    def _range(self, layer: LayerInfo, nbytes: float, endpoints: tuple[RegistryServer, ...], job: int,
                part: str) -> Generator[Any, Any, None]:
         """Fetch ``nbytes`` of a layer with range GETs, Docker's retries between attempts."""
         attempts = self.spec.daemon.max_download_attempts
@@ -292,7 +296,7 @@ class Puller:
                 raise error
             yield self.env.timeout(RETRY_BACKOFF_S * attempt)
 
-    def _prefetch(self, layer: LayerInfo, image: ImageInfo, endpoints: list[RegistryServer],
+    def _prefetch(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
                   job: int) -> Generator[Any, Any, RegistryError | None]:
         """Mount a remote layer: its prefetch share (the landmark files), decompressed into the cache.
         Returns the error of its last attempt instead of raising (the layers run side by side)."""
@@ -309,7 +313,7 @@ class Puller:
                                      [round(extract, 6), "Extracting"], [round(self.env.now, 6), "Pull complete"]])
         return None
 
-    def _lazy_pull(self, image: ImageInfo, endpoints: list[RegistryServer], job: int,
+    def _lazy_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
                    started: float) -> Generator[Any, Any, None]:
         missing = [layer for layer in image.layers if layer.chain_id not in self.store.chains]
         prefetches = [self.env.process(self._prefetch(layer, image, endpoints, job)) for layer in missing]
@@ -325,7 +329,7 @@ class Puller:
                            bytes=sum(image.prefetch * layer.size for layer in missing))
         self.env.process(self._background(image, missing, endpoints, job, background))
 
-    def _rest(self, layer: LayerInfo, image: ImageInfo, endpoints: list[RegistryServer],
+    def _rest(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int) -> Generator[Any, Any, RegistryError | None]:
         try:
             yield from self._range(layer, (1 - image.prefetch) * layer.size, endpoints, job, "background")
@@ -334,7 +338,7 @@ class Puller:
         yield self.env.timeout(self.unpack_time(layer, image.compression, 1 - image.prefetch))
         return None
 
-    def _background(self, image: ImageInfo, missing: list[LayerInfo], endpoints: list[RegistryServer], job: int,
+    def _background(self, image: ImageInfo, missing: list[LayerInfo], endpoints: tuple[RegistryServer, ...], job: int,
                     done: simpy.Event) -> Generator[Any, Any, None]:
         """The rest of every layer while the container runs; then the layers count as local (and on disk)."""
         self.store.pin(image)

@@ -4,6 +4,7 @@ normalised, layers given digests and chain IDs, every cross-reference checked be
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -114,6 +115,7 @@ def split_ref(ref: str) -> tuple[str, str]:
     return ref, "latest"
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise(ref: str) -> str:
     """``nginx``, ``docker.io/library/nginx`` -> ``nginx:latest``, as the docker CLI normalises names."""
     repo, tag = split_ref(ref)

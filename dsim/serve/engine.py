@@ -11,6 +11,7 @@ bookkeeping the API shows (created times, waiters of ``/wait``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -407,7 +408,8 @@ class Engine:
         if image is None:
             raise ApiError(404, f"No such image: {normalise(wanted)}")
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
-        client = Client(self.env, self.daemon, self.recorder, stream(self.world.seed, f"serve/client/{job}"), job,
+        client = Client(self.env, self.daemon, self.recorder,
+                        functools.partial(stream, self.world.seed, f"serve/client/{job}"), job,
                         "create")
         spec = client._spec(step)
         try:

@@ -8,13 +8,10 @@ function of picklable values.
 
 from __future__ import annotations
 
-import gc
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsim.gc_tuning import fewer_gc_passes
 from dsim.scenarios.overrides import Override
 from dsim.scenarios.resolve import Resolved
 
@@ -60,37 +57,6 @@ def _resolved(task: RunTask) -> Resolved:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = found
     return found
-
-
-#: Young-generation threshold of the cyclic garbage collector during runs (CPython's default: 700).
-GC_THRESHOLD = 100_000
-_gc_lock = threading.Lock()
-_gc_depth = 0
-_gc_saved: tuple[int, int, int] = (700, 10, 10)
-
-
-@contextmanager
-def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
-    """Collect the young generation every ``threshold`` allocations instead of every 700 while runs go on.
-
-    A run allocates millions of short-lived SimPy events while keeping every span, and CPython's default
-    thresholds then spend a third to a half of the run scanning the kept spans again and again (measured:
-    benchmarks/bench_events.py --gc). Cycles are still collected, only less often, so memory stays
-    bounded. Thread-safe and nestable: the first entry saves the thresholds, the last exit restores them.
-    """
-    global _gc_depth, _gc_saved
-    with _gc_lock:
-        if _gc_depth == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(threshold, _gc_saved[0]), *_gc_saved[1:])
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0:
-                gc.set_threshold(*_gc_saved)
 
 
 def run_task(task: RunTask) -> RunOutcome:
