@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 #: Young-generation threshold of the cyclic garbage collector during runs (CPython's default: 700).
-GC_THRESHOLD = 100_000
+GC_THRESHOLD = 1_000_000
 _gc_lock = threading.Lock()
 _gc_depth = 0
 _gc_saved: tuple[int, int, int] = (700, 10, 10)
@@ -24,9 +24,13 @@ _gc_saved: tuple[int, int, int] = (700, 10, 10)
 def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
     """Collect the young generation every ``threshold`` allocations instead of every 700 while runs go on.
 
-    Cycles are still collected, only less often, so memory stays bounded. Thread-safe (threads of a Dask
-    worker) and nestable (a sweep run around ``World.run``): the first entry saves the thresholds, the
-    last exit restores them.
+    The count is of container objects allocated and not yet freed, and a run makes few cycles (SimPy's
+    events, once processed, are freed by reference counting), so a pass finds little garbage; what it
+    costs is visiting everything still alive, the kept spans above all. Measured on 20,000 container jobs
+    (README "Performance"): 2.59 s at CPython's default 700, 2.55 s at 100,000, 2.28 s at 1,000,000 and
+    2.34 s with the collector off. Cycles are still collected, only less often, so memory stays bounded.
+    Thread-safe (threads of a Dask worker) and nestable (a sweep run around ``World.run``): the first
+    entry saves the thresholds, the last exit restores them.
     """
     global _gc_depth, _gc_saved
     with _gc_lock:

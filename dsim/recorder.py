@@ -33,8 +33,9 @@ class Span(NamedTuple):
 _new_span = tuple.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class JobEnd:
+class JobEnd(NamedTuple):
+    """How one job ended (a named tuple for the same reason as ``Span``)."""
+
     job: int
     workload: str
     host: str

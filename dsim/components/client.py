@@ -85,16 +85,16 @@ class Client:
                 yield from self._start(container)
             elif step.stop is not None:
                 container = self._container(step.stop.container)
-                began = yield from self._api("stop")
+                began = yield from self.daemon.api("stop", job=self.job)
                 yield from self.daemon.runtime.stop(container, step.stop.timeout, job=self.job)
                 self._phase("stop", container.name, began)
             elif step.rm is not None:
                 container = self._container(step.rm.container)
-                began = yield from self._api("rm")
+                began = yield from self.daemon.api("rm", job=self.job)
                 self.daemon.runtime.remove(container, job=self.job)
                 self._phase("rm", container.name, began)
             elif step.ps is not None:
-                began = yield from self._api("ps")
+                began = yield from self.daemon.api("ps", job=self.job)
                 listed = self.daemon.runtime.ps(all=step.ps.all)
                 states = dict(sorted(Counter(c.state for c in listed).items()))
                 self.recorder.span("ps", self.daemon.host, began, self.env.now, host=self.daemon.host, job=self.job,
@@ -111,19 +111,13 @@ class Client:
         except ApiError as err:
             raise JobFailed(f"Error response from daemon: {err}") from None
 
-    def _api(self, call: str) -> Generator[Any, Any, float]:
-        """Wait for a daemon worker; returns the time the worker took the call (end of the queue phase)."""
-        arrived = self.env.now
-        wait = yield from self.daemon.api(call, job=self.job)
-        return arrived + wait
-
     def _pull(self, ref: str) -> Generator[Any, Any, None]:
-        began = yield from self._api("pull")
+        began = yield from self.daemon.api("pull", job=self.job)
         yield from self.daemon.puller.pull(ref, job=self.job)
         self._phase("pull", ref, began)
 
     def _push(self, ref: str) -> Generator[Any, Any, None]:
-        began = yield from self._api("push")
+        began = yield from self.daemon.api("push", job=self.job)
         yield from self.daemon.pusher.push(ref, job=self.job)
         self._phase("push", ref, began)
 
@@ -142,7 +136,7 @@ class Client:
         """``docker build``: one API call (the session), then the build on the daemon; phase ``build``."""
         builder = self._builder()
         spec = builder.specs[(self.workload, self.step_index)]
-        began = yield from self._api("build")
+        began = yield from self.daemon.api("build", job=self.job)
         context = spec.options.context
         copy = self._copy(context) if context is not None else None
         image = yield from builder.build(spec, copy, job=self.job, client=spec.options.context_from or self.daemon.host)
@@ -165,7 +159,7 @@ class Client:
 
     def _create(self, spec: ContainerSpec) -> Generator[Any, Any, Container]:
         """POST create; on 404 the CLI prints 'Unable to find image ... locally', pulls, creates again."""
-        began = yield from self._api("create")
+        began = yield from self.daemon.api("create", job=self.job)
         try:
             container = yield from self.daemon.runtime.create(spec, job=self.job)
         except ApiError as err:
@@ -175,7 +169,7 @@ class Client:
             self.recorder.span("cli", f"Unable to find image '{spec.image}' locally", self.env.now, self.env.now,
                                host=self.daemon.host, job=self.job)
             yield from self._pull(spec.image)
-            began = yield from self._api("create")
+            began = yield from self.daemon.api("create", job=self.job)
             container = yield from self.daemon.runtime.create(spec, job=self.job)
         self._phase("create", container.name, began)
         self.daemon.store.touch(spec.image)  # image GC's least-recently-used order (image_store.py)
@@ -184,7 +178,7 @@ class Client:
         return container
 
     def _start(self, container: Container) -> Generator[Any, Any, None]:
-        began = yield from self._api("start")
+        began = yield from self.daemon.api("start", job=self.job)
         yield from self.daemon.runtime.start(container, job=self.job)
         self._phase("start", container.name, began)
 

@@ -43,6 +43,7 @@ class Daemon:
         self.recorder = recorder
         self.rng = rng
         self.workers = simpy.Resource(env, capacity=host.spec.daemon.workers)
+        self._service_time = host.spec.daemon.api_service_time
         self.puller = Puller(env, host.name, host.spec, store, registries, images, recorder, puller_rng)
         self.pusher = Pusher(env, host.name, host.spec, store, registries, images, recorder)
         self.runtime = ContainerRuntime(env, host.name, host.spec, kernel, store, recorder, runtime_rng)
@@ -50,11 +51,13 @@ class Daemon:
         self.builder: Builder | None = None
 
     def api(self, call: str, *, job: int) -> Generator[Any, Any, float]:
-        """One API call: wait for a worker (the ``queue`` phase), hold it for ``api_service_time``."""
-        arrived = self.env.now
+        """One API call: wait for a worker (the ``queue`` phase), hold it for ``api_service_time``.
+        Returns the time a worker took the call (the end of the queue phase)."""
+        env = self.env
+        arrived = env.now
         with self.workers.request() as request:
             yield request
-            wait = self.env.now - arrived
-            yield self.env.timeout(self.spec.daemon.api_service_time.sample(self.rng))
-        self.recorder.span("api", call, arrived, self.env.now, host=self.host, job=job, queue=wait)
-        return wait
+            taken = env.now
+            yield env.timeout(self._service_time.sample(self.rng))
+        self.recorder.span("api", call, arrived, env.now, host=self.host, job=job, queue=taken - arrived)
+        return taken

@@ -87,7 +87,11 @@ class ImageStore:
         return ref in self.images
 
     def complete(self, image: ImageInfo) -> bool:
-        return all(layer.chain_id in self.chains for layer in image.layers)
+        chains = self.chains
+        for layer in image.layers:  # noqa: SIM110 (a loop costs less than all() of a generator; every pull asks)
+            if layer.chain_id not in chains:
+                return False
+        return True
 
     def needed_bytes(self, image: ImageInfo) -> float:
         """Disk a pull of ``image`` will write: missing blobs plus missing unpacked layers."""

@@ -286,7 +286,9 @@ class ContainerRuntime:
         is_vm = spec.isolation != "container"
         oom, task, cached = "", None, False
         try:
-            written = yield from self._write_layer(container, job)
+            written = True
+            if not container.layer_written and (spec.writes > 0 or spec.copy_up > 0):
+                written = yield from self._write_layer(container, job)
             if not written:
                 code = 1
             else:
@@ -301,8 +303,8 @@ class ContainerRuntime:
                             victim.kill.succeed("host")
                 if not oom:
                     if not is_vm:
-                        size = sum(layer.uncompressed for layer in container.image.layers)
-                        kernel.cache_files(container.image.ref, size * self.spec.runtime.page_cache_fraction)
+                        size = container.image.uncompressed * self.spec.runtime.page_cache_fraction
+                        kernel.cache_files(container.image.ref, size)
                         cached = True
                     code, oom, task = yield from self._run_workload(container, duration, cpu_time, code, job)
         finally:
@@ -354,10 +356,9 @@ class ContainerRuntime:
 
     def _write_layer(self, container: Container, job: int) -> Generator[Any, Any, bool]:
         """First run: new files and copied-up image files land in the writable layer on the host's disk; a
-        copy-up reads and writes each whole file at the host's write rate. False: no space left on device."""
+        copy-up reads and writes each whole file at the host's write rate. False: no space left on device.
+        Called only when the layer is not written yet and the run writes something."""
         spec = container.spec
-        if container.layer_written or (spec.writes <= 0 and spec.copy_up <= 0):
-            return True
         container.layer_written = True
         try:
             self.store.add_container_layer(container.id, spec.writes + spec.copy_up)

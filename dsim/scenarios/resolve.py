@@ -79,6 +79,11 @@ class ImageInfo:
     def size(self) -> float:
         return sum(layer.size for layer in self.layers)
 
+    @functools.cached_property
+    def uncompressed(self) -> float:
+        """Bytes of the unpacked layers (what a container of this image reads into the page cache)."""
+        return sum(layer.uncompressed for layer in self.layers)
+
 
 @dataclass(frozen=True)
 class HostInfo:

@@ -142,8 +142,7 @@ class Engine:
         arrival = self.env.now
         status, error = "completed", ""
         try:
-            wait = yield from self.daemon.api(kind, job=job)
-            began = arrival + wait
+            began = yield from self.daemon.api(kind, job=job)
             result = yield from body(job)
             phase = PHASE_OF.get(kind)
             if phase is not None:
