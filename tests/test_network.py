@@ -186,6 +186,85 @@ def test_path_is_fewest_hops() -> None:
     assert Network(simpy.Environment(), g).path("a", "c") == ("a", "b", "c")
 
 
+def test_star_paths_go_through_the_hub_without_a_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In a star every leaf has one edge, so the only path between two leaves is leaf-hub-leaf, and a
+    # leaf to the hub is one hop: no graph search is needed (p2p fleets ask for thousands of such pairs).
+    def no_search(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nx.shortest_path called on a star")
+
+    hosts = [f"h{i}" for i in range(50)]
+    g = graph(("reg", "sw", 1.0), *[("sw", h, 1.0) for h in hosts])
+    net = Network(simpy.Environment(), g)
+    monkeypatch.setattr("dsim.components.network.nx.shortest_path", no_search)
+    assert net.path("h3", "h41") == ("h3", "sw", "h41")
+    assert net.path("h41", "h3") == ("h41", "sw", "h3")
+    assert net.path("reg", "h0") == ("reg", "sw", "h0")
+    assert net.path("h7", "sw") == ("h7", "sw")
+    assert net.path("sw", "sw") == ("sw",)
+
+
+def test_tied_paths_are_networkx_choice_and_unique_ones_are_found_directly() -> None:
+    # A square a-b-d / a-c-d has two 2-hop paths between a and d (and between b and c): a tie, left to
+    # networkx's tie-breaking as before.  Leaves hang off the square (x on a, y-z on d) and a tail t-u
+    # off x: their paths run up their branch to the square, so they tie exactly when the square's part
+    # does.  e is a second way from b to d (b-e-d), so b to d stays one hop.
+    g = graph(("a", "b", 1.0), ("a", "c", 1.0), ("b", "d", 1.0), ("c", "d", 1.0), ("b", "e", 1.0),
+              ("e", "d", 1.0), ("x", "a", 1.0), ("d", "y", 1.0), ("y", "z", 1.0), ("x", "t", 1.0),
+              ("t", "u", 1.0))
+    net = Network(simpy.Environment(), g)
+    for src in g:
+        for dst in g:
+            assert net.path(src, dst) == tuple(nx.shortest_path(g, src, dst)), (src, dst)
+    # unique ones, by hand:
+    assert net.path("u", "b") == ("u", "t", "x", "a", "b")
+    assert net.path("z", "e") == ("z", "y", "d", "e")
+    assert net.path("u", "x") == ("u", "t", "x")
+    assert net._unique_path("x", "z") is None  # via b or via c: a tie
+    assert net._unique_path("x", "b") == ("x", "a", "b")
+
+
+def test_tree_shaped_networks_and_islands() -> None:
+    # A tree (two switches under a core switch) has one path between any two nodes: up to the lowest
+    # common switch and down.  An island (its own tree) is unreachable from it.
+    g = graph(("core", "s1", 1.0), ("core", "s2", 1.0), ("s1", "a", 1.0), ("s1", "b", 1.0), ("s2", "c", 1.0),
+              ("i1", "i2", 1.0))
+    net = Network(simpy.Environment(), g)
+    assert net.path("a", "b") == ("a", "s1", "b")
+    assert net.path("a", "c") == ("a", "s1", "core", "s2", "c")
+    assert net.path("c", "core") == ("c", "s2", "core")
+    assert net.path("i2", "i1") == ("i2", "i1")
+    with pytest.raises(SimulationError, match="no network path"):
+        net.path("a", "i1")
+
+
+@st.composite
+def small_graphs(draw: st.DrawFn) -> nx.Graph:
+    n = draw(st.integers(1, 9))
+    edges = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=16))
+    g = nx.Graph()
+    g.add_nodes_from(f"n{i}" for i in draw(st.permutations(range(n))))
+    g.add_edges_from((f"n{a}", f"n{b}") for a, b in edges)  # self-loops included: never on a path
+    return g
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_graphs())
+def test_property_paths_equal_networkx_shortest_path(g: nx.Graph) -> None:
+    # Whatever the shape (ties, trees, cycles with tails, islands, self-loops), the path is networkx's.
+    net = Network(simpy.Environment(), g)
+    for src in g:
+        for dst in g:
+            try:
+                expected: tuple[str, ...] | None = tuple(nx.shortest_path(g, src, dst))
+            except nx.NetworkXNoPath:
+                expected = None
+            if expected is None:
+                with pytest.raises(SimulationError, match="no network path"):
+                    net.path(src, dst)
+            else:
+                assert net.path(src, dst) == expected
+
+
 def test_zero_bytes_and_same_node_finish_now_through_the_environment() -> None:
     env = simpy.Environment()
     net = Network(env, graph(("a", "b", 1.0)))
