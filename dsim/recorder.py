@@ -31,6 +31,8 @@ class Span(NamedTuple):
 
 
 _new_span = tuple.__new__
+#: the attributes of every span that has none: one shared dict instead of one per span (read-only by contract)
+_NO_ATTRS: dict[str, Any] = {}
 
 
 class JobEnd(NamedTuple):
@@ -56,7 +58,7 @@ class Recorder:
     def span(self, kind: str, subject: str, start: float, end: float, *, host: str = "", job: int = -1,
              **attrs: Any) -> None:
         if self.keep_spans:
-            self.spans.append(_new_span(Span, (kind, subject, host, start, end, job, attrs)))
+            self.spans.append(_new_span(Span, (kind, subject, host, start, end, job, attrs or _NO_ATTRS)))
 
     def job_end(self, record: JobEnd) -> None:
         self.jobs.append(record)

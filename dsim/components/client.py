@@ -54,12 +54,16 @@ class Client:
         return self._make_rng()
 
     def run(self, steps: list[Step], arrival: float, on_end: Callable[[], None]) -> Generator[Any, Any, None]:
-        """Run every step in order; the first failure ends the job with Docker's message."""
+        """Run every step in order; the first failure ends the job with what the docker CLI prints."""
         status, error = "completed", ""
         try:
             for index, step in enumerate(steps):
                 self.step_index = index
-                yield from self._step(step)
+                yield from self._operation(step)
+        except StreamError as err:  # reported inside a pull's or push's progress stream: printed as is
+            status, error = "failed", str(err)
+        except ApiError as err:
+            status, error = "failed", f"Error response from daemon: {err}"
         except JobFailed as failure:
             status, error = "failed", str(failure)
         host = self.daemon.host
@@ -70,46 +74,52 @@ class Client:
     def _phase(self, kind: str, subject: str, start: float) -> None:
         self.recorder.span(kind, subject, start, self.env.now, host=self.daemon.host, job=self.job)
 
-    def _step(self, step: Step) -> Generator[Any, Any, None]:
-        try:
-            if step.pull is not None:
-                yield from self._pull(normalise(step.pull))
-            elif step.push is not None:
-                yield from self._push(normalise(step.push))
-            elif step.run is not None:
-                yield from self._run(step.run)
-            elif step.create is not None:
-                yield from self._create(self._spec(step.create))
-            elif step.start is not None:
-                container = self._container(step.start.container)
-                yield from self._start(container)
-            elif step.stop is not None:
-                container = self._container(step.stop.container)
-                began = yield from self.daemon.api("stop", job=self.job)
-                yield from self.daemon.runtime.stop(container, step.stop.timeout, job=self.job)
-                self._phase("stop", container.name, began)
-            elif step.rm is not None:
-                container = self._container(step.rm.container)
-                began = yield from self.daemon.api("rm", job=self.job)
-                self.daemon.runtime.remove(container, job=self.job)
-                self._phase("rm", container.name, began)
-            elif step.ps is not None:
-                began = yield from self.daemon.api("ps", job=self.job)
-                listed = self.daemon.runtime.ps(all=step.ps.all)
-                states = dict(sorted(Counter(c.state for c in listed).items()))
-                self.recorder.span("ps", self.daemon.host, began, self.env.now, host=self.daemon.host, job=self.job,
-                                   listed=len(listed), states=states,
-                                   containers=[f"{c.name} {c.status}" for c in listed[:20]])
-            elif step.sleep is not None:
-                yield self.env.timeout(step.sleep.sample(self.rng))
-            elif step.build is not None:
-                yield from self._build()
-            elif step.edit is not None:
-                self._edit(step.edit)
-        except StreamError as err:  # reported inside a pull's or push's progress stream: printed as is
-            raise JobFailed(str(err)) from None
-        except ApiError as err:
-            raise JobFailed(f"Error response from daemon: {err}") from None
+    def _operation(self, step: Step) -> Generator[Any, Any, Any]:
+        """The generator that carries out ``step``: returned for ``run`` to delegate to, rather than
+        delegated to here, which would add a level that every event of the step passes through."""
+        if step.pull is not None:
+            return self._pull(normalise(step.pull))
+        if step.push is not None:
+            return self._push(normalise(step.push))
+        if step.run is not None:
+            return self._run(step.run)
+        if step.create is not None:
+            return self._create(self._spec(step.create))
+        if step.start is not None:
+            return self._start(self._container(step.start.container))
+        if step.stop is not None:
+            return self._stop(self._container(step.stop.container), step.stop.timeout)
+        if step.rm is not None:
+            return self._rm(self._container(step.rm.container))
+        if step.ps is not None:
+            return self._ps(step.ps.all)
+        if step.sleep is not None:
+            return self._sleep(step.sleep.sample(self.rng))
+        if step.build is not None:
+            return self._build()
+        assert step.edit is not None  # the model allows exactly one operation per step
+        return self._edit(step.edit)
+
+    def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, None]:
+        began = yield from self.daemon.api("stop", job=self.job)
+        yield from self.daemon.runtime.stop(container, timeout, job=self.job)
+        self._phase("stop", container.name, began)
+
+    def _rm(self, container: Container) -> Generator[Any, Any, None]:
+        began = yield from self.daemon.api("rm", job=self.job)
+        self.daemon.runtime.remove(container, job=self.job)
+        self._phase("rm", container.name, began)
+
+    def _ps(self, all: bool) -> Generator[Any, Any, None]:
+        began = yield from self.daemon.api("ps", job=self.job)
+        listed = self.daemon.runtime.ps(all=all)
+        states = dict(sorted(Counter(c.state for c in listed).items()))
+        self.recorder.span("ps", self.daemon.host, began, self.env.now, host=self.daemon.host, job=self.job,
+                           listed=len(listed), states=states,
+                           containers=[f"{c.name} {c.status}" for c in listed[:20]])
+
+    def _sleep(self, seconds: float) -> Generator[Any, Any, None]:
+        yield self.env.timeout(seconds)
 
     def _pull(self, ref: str) -> Generator[Any, Any, None]:
         began = yield from self.daemon.api("pull", job=self.job)
@@ -142,11 +152,12 @@ class Client:
         image = yield from builder.build(spec, copy, job=self.job, client=spec.options.context_from or self.daemon.host)
         self._phase("build", image.ref, began)
 
-    def _edit(self, step: EditStep) -> None:
-        """Files of the job's context copy get new content (no API call)."""
+    def _edit(self, step: EditStep) -> Generator[Any, Any, None]:
+        """Files of the job's context copy get new content (no API call, no time)."""
         self._copy(step.context).edit(step.files)
         self.recorder.span("edit", step.context, self.env.now, self.env.now, host=self.daemon.host, job=self.job,
                            files=list(step.files))
+        yield from ()
 
     def _spec(self, step: RunStep | CreateStep) -> ContainerSpec:
         """The container's config; its workload's distributions are sampled by the runtime at each run."""

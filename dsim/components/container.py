@@ -67,6 +67,10 @@ class RestartManager:
         name, _, count = policy.partition(":")
         self.policy = name
         self.max_retries = int(count) if count else 0  # on-failure without N: no limit (moby: 0 = unlimited)
+        self.reset()
+
+    def reset(self) -> None:
+        """As new (moby makes a new restart manager on every API start)."""
         self.restart_count = 0
         self.delay = 0.0
         self.cancelled = False
@@ -113,7 +117,7 @@ def health_timeline(check: HealthCheck, ready: float) -> tuple[float | None, flo
                     return unhealthy, None
 
 
-@dataclass(eq=False)  # identity: the kernel keys memory by container
+@dataclass(eq=False, slots=True)  # identity: the kernel keys memory by container
 class Container:
     id: str
     name: str

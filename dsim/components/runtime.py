@@ -62,6 +62,10 @@ def first_of(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
     return first
 
 
+def _nothing() -> Generator[Any, Any, None]:
+    yield from ()
+
+
 class ContainerRuntime:
     """The daemon's container side on one host."""
 
@@ -106,16 +110,16 @@ class ContainerRuntime:
         return container
 
     def start(self, container: Container, *, job: int) -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/start``; a running container is left alone, as Docker does."""
+        """``POST /containers/{id}/start``; a running container is left alone, as Docker does. Returns the
+        start's generator for the caller to delegate to (one level less for each of its events)."""
         if container.state in (RUNNING, RESTARTING):
-            return
+            return _nothing()
         if container.state in (REMOVED, DEAD):
             raise ApiError(404, f"No such container: {container.name}")
         container.manually_stopped = False
-        container.restart_manager = RestartManager(container.spec.restart)  # moby resets it on an API start
+        container.restart_manager.reset()  # moby makes a new one on an API start
         container.stop_requested = self.env.event()
-        yield from self._start_once(container, job)
-        container.process = self.env.process(self._supervise(container, job))
+        return self._start_once(container, job, supervise=True)
 
     def wait(self, container: Container) -> Generator[Any, Any, int]:
         """``POST /containers/{id}/wait`` (next-exit, as ``docker run`` uses): the exit code of the next exit."""
@@ -171,9 +175,10 @@ class ContainerRuntime:
 
     # ------------------------------------------------------------------ start, in Docker's order
 
-    def _start_once(self, container: Container, job: int) -> Generator[Any, Any, None]:
+    def _start_once(self, container: Container, job: int, *, supervise: bool = False) -> Generator[Any, Any, None]:
         """Mount the writable layer, network sandbox under the kernel lock, publish ports, runc create (and a
-        guest boot for a VM), process start. A failure leaves the container as it was (Created / Exited)."""
+        guest boot for a VM), process start; with ``supervise`` (an API start, not a restart) the process
+        that runs it and its restarts begins. A failure leaves the container as it was (Created / Exited)."""
         runtime = self.spec.runtime
         env, rec, host = self.env, self.recorder, self.host
         container.kill = env.event()  # the OOM killer may pick a VM while it boots
@@ -210,6 +215,8 @@ class ContainerRuntime:
         container.health_status = "starting" if container.spec.healthcheck is not None else ""
         container.exited = env.event()
         container.health = env.event()
+        if supervise:
+            container.process = env.process(self._supervise(container, job))
 
     def _publish(self, container: Container) -> None:
         """Bind each -p mapping (a fixed host port, or the next ephemeral one) and, with -P, each exposed port."""
