@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import time
@@ -61,9 +60,6 @@ def describe() -> str:
             f"Python {platform.python_version()}, SimPy {version('simpy')}")
 
 
-GC_MODES = ("default", "sweep")
-
-
 @dataclass(frozen=True)
 class Timing:
     """One simulation's summary and clocks: ``wall``/``cpu`` cover building the world, running it and the
@@ -77,17 +73,16 @@ class Timing:
     run_cpu: float
 
 
-def simulate_timed(text: str, gc_mode: str = "default") -> Timing:
-    """Simulate a scenario text as ``dsim run`` does (``gc_mode`` "default": CPython's garbage-collector
-    thresholds) or as a sweep run does ("sweep": inside ``dsim.sweep.worker.fewer_gc_passes``)."""
+def simulate_timed(text: str) -> Timing:
+    """Simulate a scenario text as ``dsim run`` does: world, run and summary inside
+    ``dsim.gc_tuning.fewer_gc_passes`` (a sweep run does the same)."""
     from dsim.api import load_scenario_text
-    from dsim.sweep.worker import fewer_gc_passes
+    from dsim.gc_tuning import fewer_gc_passes
     from dsim.world import World
 
     resolved = load_scenario_text(text)
-    context = fewer_gc_passes() if gc_mode == "sweep" else contextlib.nullcontext()
     wall, cpu = time.perf_counter(), time.process_time()
-    with context:
+    with fewer_gc_passes():
         world = World(resolved)
         run_wall, run_cpu = time.perf_counter(), time.process_time()
         result = world.run()

@@ -1,7 +1,7 @@
 """Peak memory of a 100,000-job scenario (target: < 1 GB), each measurement in a fresh process.
 
-``api``: load ``bench_common.container_jobs(100000)``, simulate it (spans kept) and compute summary.json.
-``sweep``: the same inside ``fewer_gc_passes``, as a sweep's run does. ``cli``: ``dsim run --no-charts
+``api``: load ``bench_common.container_jobs(100000)``, simulate it (spans kept) and compute summary.json,
+as a sweep's run does. ``cli``: ``dsim run --no-charts
 --no-trace`` of the same scenario, which also writes summary.json, jobs.csv and spans.csv (charts,
 report.html and trace.json are built from every span and are left out here). Peak = the process's
 maximum resident set size (ru_maxrss). Each measurement gives up after ``--timeout`` seconds.
@@ -27,9 +27,9 @@ from bench_common import container_jobs, describe, simulate_timed  # noqa: E402
 TARGET_BYTES = 1 << 30
 
 
-def child(jobs: int, gc_mode: str) -> None:
+def child(jobs: int) -> None:
     """In a fresh process: simulate and summarise, then print the peak RSS in bytes."""
-    summary = simulate_timed(container_jobs(jobs), gc_mode).summary
+    summary = simulate_timed(container_jobs(jobs)).summary
     assert summary["jobs"]["completed"] == jobs, summary["jobs"]
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux reports KiB
 
@@ -37,9 +37,8 @@ def child(jobs: int, gc_mode: str) -> None:
 def measure(mode: str, jobs: int, timeout: float) -> tuple[int, float]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        if mode in ("api", "sweep"):
-            gc_mode = "default" if mode == "api" else "sweep"
-            out = subprocess.run([sys.executable, __file__, "--child", str(jobs), "--gc", gc_mode], check=True,
+        if mode == "api":
+            out = subprocess.run([sys.executable, __file__, "--child", str(jobs)], check=True,
                                  capture_output=True, text=True, timeout=timeout).stdout
             peak = int(out.strip().splitlines()[-1])
         else:
@@ -57,13 +56,12 @@ def measure(mode: str, jobs: int, timeout: float) -> tuple[int, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100_000)
-    parser.add_argument("--modes", default="api,sweep,cli")
+    parser.add_argument("--modes", default="api,cli")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--gc", default="default", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        child(args.child, args.gc)
+        child(args.child)
         return 0
     print(describe())
     verdict = "ok"

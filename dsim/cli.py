@@ -38,24 +38,26 @@ def run(
     """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv, charts, report.html and trace.json."""
     with error_boundary():
         from dsim.api import load_scenario
+        from dsim.gc_tuning import fewer_gc_passes
         from dsim.reports.context import ScenarioInfo
         from dsim.reports.outputs import summary_json, write_outputs, write_reports
         from dsim.reports.progress import progress_bar
         from dsim.world import World
 
         resolved = load_scenario(scenario, overrides=set_ or ())
-        # link loads sampled about every simulated second for the bandwidth chart (no effect on the run)
-        world = World(resolved, seed=seed, link_samples=1.0)
-        err = Console(stderr=True)
-        with progress_bar(lambda: (world.env.now, len(world.recorder.jobs)), console=err,
-                          expected_jobs=sum(resolved.job_counts.values()), until=resolved.scenario.until,
-                          enabled=not (quiet or json_output) and err.is_terminal):
-            result = world.run()
-        summary = result.summary()
-        directory = out if out is not None else Path("results") / resolved.scenario.name
-        write_outputs(result, directory, summary)
-        write_reports(result, directory, summary, ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
-                      charts=charts, trace=trace)
+        with fewer_gc_passes():  # the run and its reports keep every span: collect less often (gc_tuning.py)
+            # link loads sampled about every simulated second for the bandwidth chart (no effect on the run)
+            world = World(resolved, seed=seed, link_samples=1.0)
+            err = Console(stderr=True)
+            with progress_bar(lambda: (world.env.now, len(world.recorder.jobs)), console=err,
+                              expected_jobs=sum(resolved.job_counts.values()), until=resolved.scenario.until,
+                              enabled=not (quiet or json_output) and err.is_terminal):
+                result = world.run()
+            summary = result.summary()
+            directory = out if out is not None else Path("results") / resolved.scenario.name
+            write_outputs(result, directory, summary)
+            write_reports(result, directory, summary, ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
+                          charts=charts, trace=trace)
         if json_output:
             sys.stdout.write(summary_json(summary))
         elif not quiet:
