@@ -27,11 +27,17 @@ def write_jobs_csv(result: SimResult, path: Path) -> None:
                              job.status, *(_seconds(job.phases[p]) for p in PHASES), job.error])
 
 
+#: one encoder for every span (``json.dumps`` with options builds a new one per call)
+_ATTRS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _attrs(span_attrs: dict[str, Any], job: int) -> str:
+    if not span_attrs:  # most spans: what the encoder would write, without it
+        return f'{{"job":{job}}}' if job >= 0 else "{}"
     attrs = dict(span_attrs)
     if job >= 0:
         attrs["job"] = job
-    return json.dumps(attrs, sort_keys=True, separators=(",", ":"), default=str)
+    return _ATTRS_JSON.encode(attrs)
 
 
 def write_spans_csv(result: SimResult, path: Path) -> None:
