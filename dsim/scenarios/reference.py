@@ -25,7 +25,7 @@ def _type_name(annotation: Any) -> str:
         metadata = " ".join(str(m) for m in args[1:])
         for unit in ("size", "rate", "duration"):
             if f"a {unit}" in metadata:
-                return f"{unit} distribution" if base is Distribution else unit
+                return f"{unit} or distribution" if base is Distribution else unit
         return _type_name(base)
     if origin is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in args)
@@ -79,10 +79,21 @@ def _default(info: FieldInfo) -> str:
     value = info.default
     if value is PydanticUndefined or value is None:
         return ""
+    if value == "":
+        return '`""`'
+    return f"`{_value(value, info)}`"
+
+
+def _value(value: Any, info: FieldInfo) -> str:
+    """A default as written in a scenario: units for sizes, rates and durations; a model as {key: value}."""
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        items = (f"{fields[name].alias or name}: {_value(getattr(value, name), fields[name])}" for name in fields)
+        return "{" + ", ".join(items) + "}"
     suffix = _SUFFIX.get(_unit(info.metadata) or "", "")
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         value = int(value)
-    return f"`{value}{suffix}`"
+    return f"{value}{suffix}"
 
 
 def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
@@ -104,18 +115,25 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
     return seen
 
 
+def _cell(text: str) -> str:
+    """Text inside a table cell: ``|`` would end the cell and ``<name>`` would be read as an HTML tag."""
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;")
+
+
 def markdown(root: type[BaseModel]) -> str:
     out = ["# Scenario format reference", "",
-           "Generated from dsim's pydantic models by `dsim schema --markdown`; do not edit by hand.", ""]
+           "Generated from dsim's pydantic models (dsim/scenarios/model.py) by `dsim schema --markdown`; do not "
+           "edit by hand. Regenerate with `dsim schema --markdown > docs/scenario-reference.md`; "
+           "tests/test_scenario_reference.py fails when this file is stale.", ""]
     for model in _models(root):
         out += [f"## {model.__name__}", ""]
-        doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
         if doc:
             out += [doc, ""]
         out += ["| field | type | default | description |", "|---|---|---|---|"]
         for name, info in model.model_fields.items():
             key = info.alias or name
-            description = (info.description or "").replace("|", "\\|").replace("\n", " ")
+            description = _cell(info.description or "")
             out.append(f"| `{key}` | {_field_type(info)} | {_default(info)} | {description} |")
         out.append("")
     return "\n".join(out)
