@@ -246,7 +246,8 @@ def _percent(value: object) -> object:
     return value
 
 
-Fraction = Annotated[float, BeforeValidator(_percent), Field(ge=0, le=1), WithJsonSchema({"type": "string"})]
+Fraction = Annotated[float, BeforeValidator(_percent), Field(ge=0, le=1), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "a fraction: 0.85 or 85%"})]
 
 
 class ImageGc(Strict):
@@ -335,7 +336,8 @@ def _arrival_rate(value: object) -> float:
     return float(match.group(1)) / per
 
 
-ArrivalRate = Annotated[float, BeforeValidator(_arrival_rate), WithJsonSchema({"type": "string"})]
+ArrivalRate = Annotated[float, BeforeValidator(_arrival_rate), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "an arrival rate: 2/s, 30/m, 100/h"})]
 
 
 class Burst(Strict):

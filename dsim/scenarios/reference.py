@@ -48,8 +48,8 @@ def _unit(metadata: list[Any]) -> str | None:
     for item in metadata:
         schema = getattr(item, "json_schema", None)
         text = schema.get("description", "") if isinstance(schema, dict) else ""
-        for unit in ("size", "rate", "duration"):
-            if text.startswith(f"a {unit}"):
+        for unit in ("size", "rate", "duration", "fraction", "arrival rate"):
+            if text.startswith((f"a {unit}", f"an {unit}")):
                 return f"{unit} or distribution" if "distribution" in text else unit
     return None
 
