@@ -74,8 +74,9 @@ class _Builder:
 
     def complete(self, pid: int, tid: int, name: str, start: float, end: float, cat: str,
                  args: dict[str, Any]) -> None:
-        self.events.append({"ph": "X", "name": name, "cat": cat, "pid": pid, "tid": tid, "ts": _us(start),
-                            "dur": max(0.0, round(_us(end) - _us(start), 3)), "args": args})
+        ts = _us(start)
+        self.events.append({"ph": "X", "name": name, "cat": cat, "pid": pid, "tid": tid, "ts": ts,
+                            "dur": max(0.0, round(_us(end) - ts, 3)), "args": args})
 
     def instant(self, pid: int, tid: int, name: str, at: float, cat: str, args: dict[str, Any]) -> None:
         self.events.append({"ph": "i", "s": "t", "name": name, "cat": cat, "pid": pid, "tid": tid, "ts": _us(at),
@@ -150,11 +151,12 @@ def build_trace(result: SimResult) -> dict[str, Any]:
                lambda s: f"download {short_id(s.subject)} ({format_size(s.attrs.get('bytes', 0))})", "download")
         _lanes(b, pid, "unpack", kinds.get("unpack", []), lambda s: f"extract {short_id(s.subject)}", "unpack")
         # containers: a track per container, every activity whose subject is that container
-        containers = sorted({s.subject for k in ("start", "run", "stop") for s in kinds.get(k, [])}, key=_natural)
+        container_names = {s.subject for k in ("start", "run", "stop") for s in kinds.get(k, [])}
+        containers = sorted(container_names, key=_natural)
         container_spans: dict[str, list[Span]] = defaultdict(list)
         placed: set[int] = set()
         for span in spans:
-            if span.subject in containers and span.kind not in ("job", "api"):
+            if span.subject in container_names and span.kind not in ("job", "api"):
                 container_spans[span.subject].append(span)
                 placed.add(id(span))
         for name in containers:
