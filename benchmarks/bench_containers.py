@@ -85,7 +85,7 @@ def main() -> None:
         prof = cProfile.Profile()
         prof.enable()
     started = time.perf_counter()
-    result = simulate(resolved, keep_spans=False)
+    result = simulate(resolved)
     wall = time.perf_counter() - started
     if args.profile:
         prof.disable()

@@ -49,16 +49,14 @@ class JobEnd(NamedTuple):
 
 @dataclass
 class Recorder:
-    """Collects spans and job outcomes; ``keep_spans=False`` keeps only what the summary needs."""
+    """Collects spans and job outcomes; every figure of the outputs is derived from them."""
 
-    keep_spans: bool = True
     spans: list[Span] = field(default_factory=list)
     jobs: list[JobEnd] = field(default_factory=list)
 
     def span(self, kind: str, subject: str, start: float, end: float, *, host: str = "", job: int = -1,
              **attrs: Any) -> None:
-        if self.keep_spans:
-            self.spans.append(_new_span(Span, (kind, subject, host, start, end, job, attrs or _NO_ATTRS)))
+        self.spans.append(_new_span(Span, (kind, subject, host, start, end, job, attrs or _NO_ATTRS)))
 
     def job_end(self, record: JobEnd) -> None:
         self.jobs.append(record)

@@ -88,18 +88,17 @@ def _images_in_use(containers: dict[str, Container]) -> list[str]:
 class World:
     """Every component of one simulation, built and wired before time 0."""
 
-    def __init__(self, resolved: Resolved, *, seed: int | None = None, keep_spans: bool = True,
-                 link_samples: float | None = None) -> None:
+    def __init__(self, resolved: Resolved, *, seed: int | None = None, link_samples: float | None = None) -> None:
         """``link_samples``: measure link loads every that many simulated seconds (``link`` spans for the
         bandwidth chart; dsim.probes.LinkProbe schedules no event, so the run is otherwise the same)."""
         self.resolved = resolved
         self.seed = resolved.scenario.seed if seed is None else seed
         self.env = simpy.Environment()
-        self.recorder = Recorder(keep_spans=keep_spans)
+        self.recorder = Recorder()
         graph = build_graph(resolved)
         check_reachable(resolved, graph)
         self.link_probe: LinkProbe | None = None
-        if link_samples is not None and keep_spans:
+        if link_samples is not None:
             self.link_probe = LinkProbe(self.env, graph, self.recorder, set(resolved.registries), link_samples)
             self.network: Network = ProbedNetwork(self.env, graph, self.link_probe)
         else:
@@ -259,8 +258,8 @@ class World:
         )
 
 
-def simulate(resolved: Resolved, *, seed: int | None = None, keep_spans: bool = True) -> SimResult:
+def simulate(resolved: Resolved, *, seed: int | None = None) -> SimResult:
     """Build the world for ``resolved`` and run it to the end (or ``until``)."""
-    return World(resolved, seed=seed, keep_spans=keep_spans).run()
+    return World(resolved, seed=seed).run()
 
 
