@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -17,6 +18,7 @@ _SIZE_UNITS = {
     "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50,
 }
+_SIZE_UNITS_OR_BARE = {"": 1, **_SIZE_UNITS}  # a size without a unit is bytes (a rate must name its unit)
 # bits per second -> bytes per second divides by 8
 _RATE_UNITS = {
     "bps": 1 / 8, "kbps": 10**3 / 8, "mbps": 10**6 / 8, "gbps": 10**9 / 8, "tbps": 10**12 / 8,
@@ -51,33 +53,28 @@ def _check_number(value: object, kind: str, example: str) -> float | None:
     return None
 
 
-def parse_size(value: object) -> float:
-    """Bytes from ``80MB``, ``1.2GiB``, ``512`` (bytes) or ``inf``."""
-    number = _check_number(value, "size", SIZE_EXAMPLE)
+def _parse_quantity(value: object, kind: str, example: str, units: Mapping[str, float]) -> float:
+    """A number times one of ``units`` (matched case-insensitively), a plain number, or ``inf``."""
+    number = _check_number(value, kind, example)
     if number is not None:
         return number
     text = str(value)
     if _is_inf(text):
         return math.inf
     match = _QUANTITY.match(text)
-    unit = match.group(2).lower() if match else ""
-    if not match or unit not in _SIZE_UNITS and unit != "":
-        raise ValueError(f"invalid size {text!r} (expected {SIZE_EXAMPLE})")
-    return float(match.group(1)) * _SIZE_UNITS.get(unit, 1)
+    if not match or match.group(2).lower() not in units:
+        raise ValueError(f"invalid {kind} {text!r} (expected {example})")
+    return float(match.group(1)) * units[match.group(2).lower()]
+
+
+def parse_size(value: object) -> float:
+    """Bytes from ``80MB``, ``1.2GiB``, ``512`` (bytes) or ``inf``."""
+    return _parse_quantity(value, "size", SIZE_EXAMPLE, _SIZE_UNITS_OR_BARE)
 
 
 def parse_rate(value: object) -> float:
     """Bytes per second from ``1Gbps`` (bits) or ``125MB/s`` (bytes), or ``inf``."""
-    number = _check_number(value, "rate", RATE_EXAMPLE)
-    if number is not None:
-        return number
-    text = str(value)
-    if _is_inf(text):
-        return math.inf
-    match = _QUANTITY.match(text)
-    if not match or match.group(2).lower() not in _RATE_UNITS:
-        raise ValueError(f"invalid rate {text!r} (expected {RATE_EXAMPLE})")
-    return float(match.group(1)) * _RATE_UNITS[match.group(2).lower()]
+    return _parse_quantity(value, "rate", RATE_EXAMPLE, _RATE_UNITS)
 
 
 def parse_duration(value: object) -> float:

@@ -576,15 +576,7 @@ class Network:
         c.clock = clock
         c.t = now
         limit = clock + _MARK_TOL * abs(clock)
-        k = 0
-        while heap and heap[0][0] <= limit:
-            _, _, ev, nbytes, t0 = _heappop(heap)
-            c.done += nbytes
-            ev.succeed(now - t0)
-            k += 1
-        c.n -= k
-        self._active -= k
-        self._dirty[c] = None
+        self._finish_flows_due(c, now, limit, at_least_one=False)
 
     def _finish_bucket(self, b: _Bucket, now: float) -> None:
         gh = b.gheap
@@ -596,23 +588,26 @@ class Network:
         b.clock = clock
         b.t = now
         limit = clock + _MARK_TOL * abs(clock)
-        dirty = self._dirty
         while gh and gh[0][0] <= limit:
             _, _, c, gver = _heappop(gh)
             if c.gver != gver:
                 continue
             c.gver += 1
-            heap = c.heap
-            climit = limit + c.off
-            k = 0
-            while heap and (heap[0][0] <= climit or k == 0):
-                _, _, ev, nbytes, t0 = _heappop(heap)
-                c.done += nbytes
-                ev.succeed(now - t0)
-                k += 1
-            c.n -= k
-            self._active -= k
-            dirty[c] = None
+            self._finish_flows_due(c, now, limit + c.off, at_least_one=True)
+
+    def _finish_flows_due(self, c: _Class, now: float, limit: float, *, at_least_one: bool) -> None:
+        """Finish the flows of ``c`` whose finish marks are at most ``limit`` (with ``at_least_one``, its head
+        flow even when rounding left its mark just past ``limit``); the class then needs a re-solve."""
+        heap = c.heap
+        k = 0
+        while heap and (heap[0][0] <= limit or (at_least_one and k == 0)):
+            _, _, ev, nbytes, t0 = _heappop(heap)
+            c.done += nbytes
+            ev.succeed(now - t0)
+            k += 1
+        c.n -= k
+        self._active -= k
+        self._dirty[c] = None
 
     # ------------------------------------------------------------------ solver
 

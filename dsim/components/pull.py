@@ -32,12 +32,12 @@ from dsim.scenarios.resolve import ImageInfo, LayerInfo
 RETRY_BACKOFF_S = 5.0
 
 
-class Puller:
-    """Pulls images into one host's store."""
+class ImageTransfer:
+    """What one daemon's image transfers (its :class:`Puller` and ``push.Pusher``) work with: the host, its image
+    store, the registries, the scenario's images and the recorder."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, store: ImageStore,
-                 registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder,
-                 rng: random.Random) -> None:
+                 registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder) -> None:
         self.env = env
         self.host = host
         self.spec = spec
@@ -45,6 +45,15 @@ class Puller:
         self.registries = registries
         self.images = images
         self.recorder = recorder
+
+
+class Puller(ImageTransfer):
+    """Pulls images into one host's store."""
+
+    def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, store: ImageStore,
+                 registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder,
+                 rng: random.Random) -> None:
+        super().__init__(env, host, spec, store, registries, images, recorder)
         self.rng = rng
         self.download_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_downloads)
         self._endpoints: dict[str, tuple[RegistryServer, ...]] = {}  # by registry name (wired before time 0)

@@ -29,6 +29,7 @@ import simpy
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.image_store import ImageStore
+from dsim.components.pull import ImageTransfer
 from dsim.components.registry import RegistryError, RegistryServer
 from dsim.recorder import Recorder
 from dsim.scenarios.model import HostGroup
@@ -48,18 +49,12 @@ def checks_for(size: float) -> tuple[int, int]:
     return 4, 3
 
 
-class Pusher:
+class Pusher(ImageTransfer):
     """Pushes images from one host's store."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, store: ImageStore,
                  registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder) -> None:
-        self.env = env
-        self.host = host
-        self.spec = spec
-        self.store = store
-        self.registries = registries
-        self.images = images
-        self.recorder = recorder
+        super().__init__(env, host, spec, store, registries, images, recorder)
         self.upload_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_uploads)
         self._uploading: dict[tuple[str, str, str], simpy.Process] = {}
 

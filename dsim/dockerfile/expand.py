@@ -99,16 +99,19 @@ class _Scanner:
                 out.append(self.double_quoted(raw_escapes))
             else:
                 self.pos += 1
-                if ch == self.escape:
-                    if raw_escapes:
-                        out.append(ch)
-                    ch = self.next()
-                    if not ch:
-                        break
-                out.append(ch)
+                out.append(self.escaped(raw_escapes) if ch == self.escape else ch)
         if stop is not None:
             raise ExpansionError(f"unexpected end of statement while looking for matching {stop}")
         return "".join(out)
+
+    def until_closed(self, stop: str, *, raw_escapes: bool, missing: str) -> str:
+        """``until(stop)``, where a word that ends before ``stop`` is the syntax error ``missing``."""
+        try:
+            return self.until(stop, raw_escapes=raw_escapes)
+        except ExpansionError:
+            if not self.peek():
+                raise ExpansionError(missing) from None
+            raise
 
     def single_quoted(self) -> str:
         self.pos += 1
@@ -133,15 +136,19 @@ class _Scanner:
                 out.append(self.dollar())
                 continue
             self.pos += 1
-            if ch == self.escape:
-                if raw_escapes:
-                    out.append(ch)
-                following = self.peek()
-                if not following:
-                    continue
-                if following in ('"', "$", self.escape):
-                    ch = self.next()
-            out.append(ch)
+            out.append(self.escaped(raw_escapes, in_double_quotes=True) if ch == self.escape else ch)
+
+    def escaped(self, raw_escapes: bool, *, in_double_quotes: bool = False) -> str:
+        """What an escape character (just consumed) and the character after it stand for.
+
+        Outside double quotes the escape makes the next character literal; inside them it escapes only ``"``,
+        ``$`` and itself and otherwise stands for itself. With ``raw_escapes`` (patterns, which read escapes
+        themselves) the escape character is kept in front.
+        """
+        kept = self.escape if raw_escapes else ""
+        if in_double_quotes and self.peek() not in ('"', "$", self.escape):
+            return kept + self.escape
+        return kept + self.next()
 
     def name(self) -> str:
         """A variable name: digits only, one special parameter, or letters, digits and underscores."""
@@ -187,12 +194,7 @@ class _Scanner:
         if null_is_unset:
             op = self.next()
         ops = (":" if null_is_unset else "") + op
-        try:
-            word = self.until("}", raw_escapes=op in ("#", "%"))
-        except ExpansionError:
-            if not self.peek():
-                raise ExpansionError("syntax error: missing '}'") from None
-            raise
+        word = self.until_closed("}", raw_escapes=op in ("#", "%"), missing="syntax error: missing '}'")
         value, found = self.lookup(name)
         if not found and self.keep(name):
             return "${" + name + ops + word + "}"
@@ -219,18 +221,8 @@ class _Scanner:
         replace_all = self.peek() == "/"
         if replace_all:
             self.pos += 1
-        try:
-            pattern = self.until("/", raw_escapes=True)
-        except ExpansionError:
-            if not self.peek():
-                raise ExpansionError("syntax error: missing '/' in ${}") from None
-            raise
-        try:
-            replacement = self.until("}", raw_escapes=True)
-        except ExpansionError:
-            if not self.peek():
-                raise ExpansionError("syntax error: missing '}'") from None
-            raise
+        pattern = self.until_closed("/", raw_escapes=True, missing="syntax error: missing '/' in ${}")
+        replacement = self.until_closed("}", raw_escapes=True, missing="syntax error: missing '}'")
         value, found = self.lookup(name)
         if not found and self.keep(name):
             return "${" + name + "/" + ("/" if replace_all else "") + pattern + "/" + replacement + "}"
