@@ -10,8 +10,9 @@ builders never share cache in Docker either.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
@@ -99,6 +100,68 @@ class BuildCache:
             self.store.release_chain(record.layer.chain_id)
         self.recorder.span("build_gc", self.host, started, self.env.now, host=self.host, job=job,
                            records=pruned, bytes=freed, remaining=self.size)
+
+
+@dataclass(eq=False)
+class CacheDir:
+    """One directory of a cache mount (``RUN --mount=type=cache``) on the builder: BuildKit's cache-mount
+    record, found by its key (the mount's ``id``, default its target)."""
+
+    key: str
+    warm: bool = False  # a RUN that mounted it has finished: it holds what that run left there
+    users: int = 0  # RUN steps mounting it now
+    shared: bool = False  # mounted by sharing=shared users now: another shared user joins it
+
+
+class CacheMounts:
+    """One builder's cache-mount directories, by key, as BuildKit's mount manager hands them out
+    (moby/buildkit solver/llbsolver/mounts/mount.go, getRefCacheDir):
+
+    * ``shared`` joins the directory other shared users of the key have mounted now, seeing it as it is;
+    * otherwise (and for ``private`` and ``locked``) the first directory of the key nobody holds is reused;
+    * when every directory of the key is held, ``private`` (and ``shared``, when no shared user holds one)
+      creates a new, empty one; ``locked`` waits until one is released (BuildKit polls every 100 ms; here the
+      release wakes it at once).
+
+    A directory becomes warm when a RUN that mounted it finishes. Directories stay for the daemon's life:
+    their contents' size is not modelled, so the build cache's GC never prunes them."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.dirs: dict[str, list[CacheDir]] = {}
+        self._released: dict[str, simpy.Event] = {}
+
+    def acquire(self, key: str, sharing: str) -> Generator[Any, Any, CacheDir]:
+        dirs = self.dirs.setdefault(key, [])
+        while True:
+            if sharing == "shared":
+                for held in dirs:
+                    if held.shared:
+                        held.users += 1
+                        return held
+            free = next((d for d in dirs if d.users == 0), None)
+            if free is None and (sharing != "locked" or not dirs):
+                free = CacheDir(key)
+                dirs.append(free)
+            if free is not None:
+                free.users = 1
+                free.shared = sharing == "shared"
+                return free
+            released = self._released.get(key)
+            if released is None:
+                released = self._released[key] = self.env.event()
+            yield released
+
+    def release(self, held: CacheDir, *, finished: bool) -> None:
+        """The RUN that mounted ``held`` ended; ``finished``: successfully, so the directory is warm now."""
+        held.users -= 1
+        if finished:
+            held.warm = True
+        if held.users == 0:
+            held.shared = False
+            released = self._released.pop(held.key, None)
+            if released is not None:
+                released.succeed()
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,19 @@ import random
 import re
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import simpy
 
-from dsim.components.build_cache import BuildCache, CacheManifest, CacheRecord, RegistryCaches, RemoteRecord
+from dsim.components.build_cache import (
+    BuildCache,
+    CacheDir,
+    CacheManifest,
+    CacheMounts,
+    CacheRecord,
+    RegistryCaches,
+    RemoteRecord,
+)
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore
@@ -35,12 +43,11 @@ from dsim.components.network import Network
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryError, RegistryServer
-from dsim.distributions import Distribution
 from dsim.errors import SimulationError
 from dsim.recorder import Recorder
 from dsim.scenarios.build_context import included, match_source
 from dsim.scenarios.builds import BuildSpec, StepSpec, op_digest_text
-from dsim.scenarios.model import DEFAULT_UNCOMPRESSED_RATIO, BuildContextSpec, HostGroup
+from dsim.scenarios.model import DEFAULT_UNCOMPRESSED_RATIO, BuildContextSpec, CacheMountRunTime, HostGroup
 from dsim.scenarios.resolve import ImageInfo, LayerInfo, normalise, push_registry, sha256, split_ref
 
 #: The legacy builder's and BuildKit's share of the host disk a build cache may use by default
@@ -144,7 +151,10 @@ class _Failed(Exception):
         return inner
 
 
-def _first_match(patterns: Mapping[str, Distribution], text: str) -> Distribution | None:
+_T = TypeVar("_T")
+
+
+def _first_match(patterns: Mapping[str, _T], text: str) -> _T | None:
     for pattern, dist in patterns.items():
         if re.search(pattern, text):
             return dist
@@ -181,6 +191,8 @@ class Builder:
         self.cache = BuildCache(env, host, store, recorder, limit=limit)
         #: the legacy builder's cache: intermediate images, outside BuildKit's GC
         self.classic_cache = BuildCache(env, host, store, recorder, limit=math.inf)
+        #: BuildKit's cache-mount directories (RUN --mount=type=cache), by id: they outlive builds
+        self.mounts = CacheMounts(env)
         self._builds = 0
 
     # ------------------------------------------------------------ entry
@@ -421,10 +433,10 @@ class Builder:
                 with s.slots.request() as slot:
                     yield slot
                     began = self.env.now
-                    nbytes = yield from self._work(s, step, deps, paths)
+                    nbytes, mounted = yield from self._work(s, step, deps, paths)
             else:
                 began = self.env.now
-                nbytes = yield from self._work(s, step, deps, paths)
+                nbytes, mounted = yield from self._work(s, step, deps, paths)
             # COPY, ADD and WORKDIR produce what their inputs determine; a RUN's output is new content every
             # time it runs (timestamps, fetched packages), so whatever reads it (COPY --from) misses after it reruns
             identity = key if step.instruction != "RUN" else sha256(f"{key}\x00ran\x00{s.pin_ref}\x00{self.env.now!r}")
@@ -449,26 +461,45 @@ class Builder:
             running.succeed(record)
         result = StepResult(identity, (*parent.layers, layer), parent.own_bytes + nbytes)
         how = "no-cache" if forced else "miss"
-        self._span(s, step, key, asked, cached=False, how=how, nbytes=nbytes, began=began)
+        self._span(s, step, key, asked, cached=False, how=how, nbytes=nbytes, began=began, **mounted)
         s.done.append(_Done(step, key, result, how))
         self._pin(s, result)
         return result
 
     def _work(self, s: _Session, step: StepSpec, deps: list[StepResult],
-              paths: list[str]) -> Generator[Any, Any, float]:
-        """The step's own work; returns the bytes its layer holds."""
+              paths: list[str]) -> Generator[Any, Any, tuple[float, dict[str, Any]]]:
+        """The step's own work; returns the bytes its layer holds and what its span adds (a RUN's cache mounts)."""
         opts = s.spec.options
         sized = _first_match(opts.layer_sizes, step.text)
         if step.instruction == "RUN":
-            timed = _first_match(opts.run_times, step.text) or opts.default_run_time
-            duration = timed.sample(s.rng)
-            nbytes = (sized or opts.default_layer_size).sample(s.rng)
-            cpus = opts.run_cpus
-            task = self.kernel.cpu.run(duration * cpus, cpus)
-            yield task.done
-            return nbytes
+            mounted: dict[str, Any] = {}
+            held: list[CacheDir] = []
+            finished = False
+            try:
+                if step.cache_mounts and s.builder == "buildkit":  # the legacy builder has no cache mounts
+                    asked = self.env.now
+                    for mount in step.cache_mounts:
+                        held.append((yield from self.mounts.acquire(mount.key, mount.sharing)))
+                    # which directories held an earlier run's files when this RUN started, and how long it
+                    # waited for sharing=locked directories other builds held
+                    mounted = {"mounts": {d.key: "warm" if d.warm else "cold" for d in held},
+                               "mount_wait": self.env.now - asked}
+                warm = bool(held) and all(d.warm for d in held)
+                timed = _first_match(opts.run_times, step.text) or opts.default_run_time
+                if isinstance(timed, CacheMountRunTime):
+                    timed = timed.warm if warm else timed.cold
+                duration = timed.sample(s.rng)
+                nbytes = (sized or opts.default_layer_size).sample(s.rng)
+                cpus = opts.run_cpus
+                task = self.kernel.cpu.run(duration * cpus, cpus)
+                yield task.done
+                finished = True
+            finally:
+                for directory in held:
+                    self.mounts.release(directory, finished=finished)
+            return nbytes, mounted
         if step.instruction == "WORKDIR":
-            return 0.0  # a directory entry
+            return 0.0, {}  # a directory entry
         if paths:
             nbytes = sum(s.copy.sizes[path] for path in paths)
         elif sized is not None:
@@ -480,7 +511,7 @@ class Builder:
         rate = self.spec.storage.write_rate
         if nbytes > 0 and not math.isinf(rate):
             yield self.env.timeout(nbytes / rate)
-        return nbytes
+        return nbytes, {}
 
     def _materialize(self, s: _Session, layers: tuple[LayerInfo, ...]) -> Generator[Any, Any, None]:
         """Make a snapshot's layers present: base-image and imported-cache layers are fetched (in order,
@@ -509,11 +540,11 @@ class Builder:
             s.pins.append(pinned)
 
     def _span(self, s: _Session, step: StepSpec, key: str, asked: float, *, cached: bool, how: str,
-              nbytes: float, began: float | None = None) -> None:
+              nbytes: float, began: float | None = None, **extra: Any) -> None:
         self.recorder.span("build_step", step.text, asked, self.env.now, host=self.host, job=s.job,
                            stage=step.stage_name, instruction=step.instruction, cached=cached, cache=how,
                            builder=s.builder, key=key[7:19], line=step.line, bytes=nbytes,
-                           began=began if began is not None else asked)
+                           began=began if began is not None else asked, **extra)
 
     # ------------------------------------------------------------ export
 

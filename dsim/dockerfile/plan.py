@@ -65,6 +65,7 @@ _FLAGS: dict[str, dict[str, str]] = {
 }
 _STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9\-_.]*$")
 _MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
+_SHARING_MODES = ("shared", "private", "locked")  # a cache mount's sharing=; BuildKit's default is shared
 _MOUNT_KEYS = {"type": "type", "from": "from", "source": "source", "src": "source", "target": "target",
                "dst": "target", "destination": "target", "readonly": "readonly", "ro": "readonly",
                "readwrite": "readwrite", "rw": "readwrite", "id": "id", "sharing": "sharing", "mode": "mode",
@@ -601,6 +602,8 @@ class _Planner:
                 mtype = value.lower()
                 if mtype not in _MOUNT_TYPES:
                     raise self.error(f"unsupported mount type {value!r}", line)
+            elif canonical == "sharing" and value.lower() not in _SHARING_MODES:
+                raise self.error(f"unsupported sharing value {value!r}", line)
             elif canonical in ("readonly", "readwrite"):
                 if value.lower() not in ("true", "false", "1", "0", "t", "f"):
                     raise self.error(f"invalid value for {key}: {value}", line)
@@ -608,6 +611,8 @@ class _Planner:
                 readonly = flag if canonical == "readonly" else not flag
             values[canonical] = value
             options.append((canonical, value))
+        if "sharing" in values and mtype != "cache":
+            raise self.error(f"invalid cache sharing set for {mtype} mount", line)
         if readonly is None:
             readonly = mtype not in ("cache", "tmpfs")
         target = values.get("target")

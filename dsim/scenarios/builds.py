@@ -27,6 +27,15 @@ Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
+class CacheMountSpec:
+    """One ``RUN --mount=type=cache``: the cache directory's identity on the builder (``id``, defaulting to the
+    target; with ``from=`` BuildKit keys it on the source too) and its ``sharing`` mode."""
+
+    key: str
+    sharing: str = "shared"  # shared | private | locked
+
+
+@dataclass(frozen=True)
 class StepSpec:
     """One layer-making instruction of a stage."""
 
@@ -41,6 +50,7 @@ class StepSpec:
     from_stages: tuple[int, ...] = ()  # COPY --from=<stage>, RUN --mount=...,from=<stage>
     from_image: str | None = None  # COPY --from=<image> (normalised reference)
     url: bool = False  # ADD <url>
+    cache_mounts: tuple[CacheMountSpec, ...] = ()  # RUN --mount=type=cache, as written (one per id)
 
     @property
     def uses_context(self) -> bool:
@@ -177,6 +187,7 @@ def _step_spec(stage: int, stage_ref: str, position: int, step: PlanStep, refs: 
     from_stages: list[int] = []
     from_image: str | None = None
     sources: list[str] = []
+    cache_mounts: list[CacheMountSpec] = []
     url = False
     if step.instruction in ("COPY", "ADD"):
         if step.from_stage is not None and step.from_is_stage:
@@ -197,6 +208,11 @@ def _step_spec(stage: int, stage_ref: str, position: int, step: PlanStep, refs: 
         mounts = []
         for mount in step.mounts:
             mounts.append([mount.type, mount.target, mount.source, mount.from_stage, mount.id])
+            if mount.type == "cache" and mount.id is not None:
+                key = mount.id if mount.from_stage is None else f"{mount.id}:{mount.from_stage}"
+                sharing = dict(mount.options).get("sharing", "shared").lower()
+                if key not in {m.key for m in cache_mounts}:
+                    cache_mounts.append(CacheMountSpec(key, sharing))
             if mount.type != "bind":
                 continue
             if mount.from_stage is not None and mount.from_is_stage:
@@ -210,7 +226,7 @@ def _step_spec(stage: int, stage_ref: str, position: int, step: PlanStep, refs: 
     else:
         op = op_digest_text([step.instruction, cwd])
     return StepSpec(stage, stage_ref, position, step.instruction, step.text, step.line, op, tuple(sources),
-                    tuple(dict.fromkeys(from_stages)), from_image, url)
+                    tuple(dict.fromkeys(from_stages)), from_image, url, tuple(cache_mounts))
 
 
 # ---------------------------------------------------------------- before time 0

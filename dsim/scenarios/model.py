@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema, model_validator
 
 from dsim.distributions import DurationDist, SizeDist, constant
 from dsim.units import Duration, Rate, Size
@@ -522,6 +522,30 @@ class CacheTo(Strict):
     )
 
 
+class CacheMountRunTime(Strict):
+    """A RUN's duration by the state of its cache mounts (``RUN --mount=type=cache``): ``cold`` when a cache
+    directory it mounts is empty (its id never used on this daemon, or a fresh ``sharing=private`` copy),
+    ``warm`` when every one holds what an earlier RUN left there. A RUN without cache mounts is always cold."""
+
+    cold: DurationDist = Field(description="on an idle host with an empty cache (a first build: everything fetched)")
+    warm: DurationDist = Field(
+        description="on an idle host when every cache mount is warm (an earlier RUN with that id finished on this "
+        "daemon)",
+    )
+
+
+def _run_time_kind(value: object) -> str:
+    """The union member's tag: its class name (so error paths name the field the user wrote)."""
+    return "CacheMountRunTime" if isinstance(value, (dict, CacheMountRunTime)) else "Distribution"
+
+
+#: a RUN's duration: a duration or distribution, or ``{cold: ..., warm: ...}`` by its cache mounts' state
+RunTime = Annotated[
+    Annotated[DurationDist, Tag("Distribution")] | Annotated[CacheMountRunTime, Tag("CacheMountRunTime")],
+    Discriminator(_run_time_kind),
+]
+
+
 class BuildStep(Strict):
     """``docker build``: a Dockerfile (a path relative to the scenario file, or inline) over a context."""
 
@@ -541,12 +565,14 @@ class BuildStep(Strict):
     build_args: dict[str, Annotated[str, BeforeValidator(str)]] = Field(
         default_factory=dict, description="--build-arg NAME=VALUE"
     )
-    run_times: dict[str, DurationDist] = Field(
+    run_times: dict[str, RunTime] = Field(
         default_factory=dict, description="regex searched in a RUN instruction's text -> its duration on an idle "
-        "host (first match wins)",
+        "host (first match wins); or {cold: D, warm: D}: cold the first time, warm once its cache mounts "
+        "(RUN --mount=type=cache) hold an earlier run's files",
     )
-    default_run_time: DurationDist = Field(
-        constant(1.0), description="a RUN no run_times pattern matches (1s: a model default, not a Docker figure)"
+    default_run_time: RunTime = Field(
+        constant(1.0), description="a RUN no run_times pattern matches (1s: a model default, not a Docker figure); "
+        "also takes {cold: D, warm: D}"
     )
     run_cpus: float = Field(
         1.0, gt=0, description="cores a RUN keeps busy (1: pip, apt-get, npm are mostly one process; raise it for "
