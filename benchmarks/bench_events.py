@@ -71,7 +71,7 @@ def raw_simpy(jobs: int, hosts: int, seed: int = 1) -> tuple[int, float, float]:
     started, cpu = time.perf_counter(), time.process_time()
     env.run()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return next(env._eid) - len(env._queue), wall, cpu  # type: ignore[attr-defined]
+    return next(env._eid) - len(env._queue), wall, cpu
 
 
 def dsim_run(jobs: int, hosts: int) -> tuple[int, float, float]:

@@ -102,7 +102,7 @@ def test_disk_pressure_collects_least_recently_used_images() -> None:
     down to 1.15 GB <= 4.0 - 1.50; 09:25: python (1.52 GB) would take 3.26 to 4.78: GC removes golang.
     In the end: golang gone, node:20 + postgres + python = 3.63 GB. Without GC, node:20 and postgres fail."""
     def on_disk(ref: str) -> float:
-        return sum(layer.size + layer.uncompressed for layer in lookup(ref).layers)  # type: ignore[union-attr]
+        return sum(layer.size + layer.uncompressed for layer in lookup(ref).layers)  # type: ignore[union-attr,misc]
 
     result = run("disk-pressure")
     assert [job.status for job in result.jobs] == ["completed"] * 6

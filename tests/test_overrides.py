@@ -15,6 +15,7 @@ from dsim.api import load_scenario, load_scenario_text
 from dsim.cli import app
 from dsim.errors import ScenarioError
 from dsim.scenarios.overrides import apply_overrides, parse_override
+from dsim.scenarios.resolve import Resolved
 from dsim.scenarios.yamlpos import load_yaml
 
 runner = CliRunner()
@@ -37,7 +38,7 @@ TEXT = textwrap.dedent("""\
     """)
 
 
-def load(*sets: str):  # noqa: ANN201 - Resolved
+def load(*sets: str) -> Resolved:
     return load_scenario_text(TEXT, filename="x.yaml", overrides=sets)
 
 
@@ -75,7 +76,9 @@ def test_missing_mappings_are_created_and_validated_like_the_file() -> None:
 def test_list_items_by_index_and_keys_with_dots() -> None:
     resolved = load("workloads.w.steps[1].run.duration=3s", 'images."python:3.11".compression=zstd',
                     "images.python:3.11.registry=reg")
-    assert resolved.scenario.workloads["w"].steps[1].run.duration.mean == pytest.approx(3.0)
+    run = resolved.scenario.workloads["w"].steps[1].run
+    assert run is not None
+    assert run.duration.mean == pytest.approx(3.0)
     assert resolved.images["python:3.11"].compression == "zstd"
     assert load("workloads.w.steps.0.pull=python:3.11").scenario.workloads["w"].steps[0].pull == "python:3.11"
 

@@ -45,7 +45,7 @@ def test_pull_invariants(hosts: int, layers: list[int], jobs: int, slots: int, p
     assert all(len(spans) == 1 for spans in per_host.values())
     # every job completes; no container starts before its image's last layer is unpacked on that host
     assert all(job.status == "completed" for job in result.jobs)
-    unpacked = defaultdict(float)
+    unpacked: defaultdict[str, float] = defaultdict(float)
     for span in result.spans_of("unpack"):
         unpacked[span.host] = max(unpacked[span.host], span.end)
     for span in result.spans_of("start"):

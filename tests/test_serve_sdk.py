@@ -13,12 +13,18 @@ import io
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.test_serve_cli import ServeProcess
 
-docker = pytest.importorskip("docker", reason="the Python docker SDK is a test dependency (pip install -e '.[test]')")
+if TYPE_CHECKING:
+    import docker
+else:
+    docker = pytest.importorskip(
+        "docker", reason="the Python docker SDK is a test dependency (pip install -e '.[test]')"
+    )
 
 
 @pytest.fixture(scope="module")
