@@ -174,6 +174,7 @@ class SimResult:
         for span in self.spans_of("upload"):  # pushes
             received[span.attrs["registry"]] += span.attrs["bytes"]
         steps = self.spans_of("build_step")
+        run_mounts = [span.attrs["mounts"] for span in steps if span.attrs.get("mounts")]
         layers = self.spans_of("pull_layer")
         hits = sum(1 for span in layers if span.attrs["status"] == "Already exists")
         shared = sum(1 for span in layers if span.attrs.get("shared"))
@@ -211,6 +212,9 @@ class SimResult:
                 "build_steps_run": sum(1 for span in steps if not span.attrs["cached"]),
                 "build_steps_shared": sum(1 for span in steps if span.attrs["cache"] == "shared"),
                 "build_steps_remote": sum(1 for span in steps if span.attrs["cache"] == "remote"),
+                # RUN steps that executed with cache mounts (RUN --mount=type=cache): every mount warm, or not
+                "build_runs_mounts_warm": sum(1 for mounts in run_mounts if "cold" not in mounts.values()),
+                "build_runs_mounts_cold": sum(1 for mounts in run_mounts if "cold" in mounts.values()),
             },
             "hosts": {
                 name: {

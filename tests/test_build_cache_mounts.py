@@ -252,3 +252,6 @@ def test_cache_mounts_scenario_figures() -> None:
     warmth = [s.attrs.get("mounts", {}).get("/root/.cache/pip") for s in runs(result, None)]
     # pip-mount cold, warm, warm; prs-locked cold, warm; prs-shared cold, cold; no-mount: no cache mount
     assert (warmth.count("warm"), warmth.count("cold"), warmth.count(None)) == (3, 4, 3)
+    # the summary counts the same RUNs: those with mounts, every one warm or not; no-mount's are not counted
+    cache = result.summary()["cache"]
+    assert (cache["build_runs_mounts_warm"], cache["build_runs_mounts_cold"]) == (3, 4)
