@@ -46,7 +46,7 @@ from dsim.components.registry import RegistryError, RegistryServer
 from dsim.errors import SimulationError
 from dsim.recorder import Recorder
 from dsim.scenarios.build_context import included, match_source
-from dsim.scenarios.builds import BuildSpec, StepSpec, op_digest_text
+from dsim.scenarios.builds import MOUNT_NEEDS_BUILDKIT, BuildSpec, StepSpec, op_digest_text
 from dsim.scenarios.model import DEFAULT_UNCOMPRESSED_RATIO, BuildContextSpec, CacheMountRunTime, HostGroup
 from dsim.scenarios.resolve import ImageInfo, LayerInfo, normalise, push_registry, sha256, split_ref
 
@@ -633,6 +633,8 @@ class Builder:
                 for dep in step.from_stages:
                     s.stage_done[dep] = self.env.event()
                     s.stage_done[dep].succeed(results[dep])
+                if step.mounts:  # reached only through `dsim serve` (a scenario's check refuses it before time 0)
+                    raise ApiError(400, MOUNT_NEEDS_BUILDKIT)
                 result = yield from self._step(s, step, result)
             results[index] = result
         image = yield from self._export(s, results[spec.target])

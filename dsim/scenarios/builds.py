@@ -51,6 +51,7 @@ class StepSpec:
     from_image: str | None = None  # COPY --from=<image> (normalised reference)
     url: bool = False  # ADD <url>
     cache_mounts: tuple[CacheMountSpec, ...] = ()  # RUN --mount=type=cache, as written (one per id)
+    mounts: int = 0  # RUN --mount flags of any type (the legacy builder refuses them)
 
     @property
     def uses_context(self) -> bool:
@@ -110,6 +111,23 @@ def check_sources(spec: BuildSpec, context: BuildContextSpec | None, path: Path)
                 if not match_source(source, files):
                     raise ReferenceProblem(path, f"{spec.dockerfile}:{step.line}: {step.text}: "
                                                  f"{not_found_message(source)}")
+
+
+#: dockerd's legacy builder on a RUN with --mount, since Docker 20.10.6 (moby/moby#42197; before, it ignored
+#: the flag): the build stops at that step
+MOUNT_NEEDS_BUILDKIT = ("the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to "
+                        "learn how to build images with BuildKit enabled")
+
+
+def check_classic(spec: BuildSpec, path: Path) -> None:
+    """The legacy builder refuses ``RUN --mount`` in the stages it builds (every stage up to the target)."""
+    if spec.options.builder != "classic":
+        return
+    for index in spec.classic_stages:
+        for step in spec.stages[index].steps:
+            if step.mounts:
+                raise ReferenceProblem((*path, "builder"),
+                                       f"{spec.dockerfile}:{step.line}: {step.text}: {MOUNT_NEEDS_BUILDKIT}")
 
 
 def dockerfile_text(step: BuildStep, base_dir: FsPath | None, path: Path) -> tuple[str, str]:
@@ -226,7 +244,7 @@ def _step_spec(stage: int, stage_ref: str, position: int, step: PlanStep, refs: 
     else:
         op = op_digest_text([step.instruction, cwd])
     return StepSpec(stage, stage_ref, position, step.instruction, step.text, step.line, op, tuple(sources),
-                    tuple(dict.fromkeys(from_stages)), from_image, url, tuple(cache_mounts))
+                    tuple(dict.fromkeys(from_stages)), from_image, url, tuple(cache_mounts), len(step.mounts))
 
 
 # ---------------------------------------------------------------- before time 0
@@ -294,6 +312,7 @@ def resolve_builds(scenario: Scenario, base_dir: FsPath | None, hosts: Iterable[
                     raise ReferenceProblem((*path, "no_cache_filter", j),
                                            unknown_name("stage", stage_name, [s.name for s in spec.stages]))
             check_sources(spec, context_spec(scenario, build.context), path)
+            check_classic(spec, path)
             stages = spec.needed if build.builder == "buildkit" else spec.classic_stages
             for ref in spec.base_images(stages):
                 images.setdefault(ref, path)
