@@ -574,11 +574,6 @@ class Engine:
             "Mounts": [],
         }
 
-    def list_containers(self, all_: bool) -> list[dict[str, Any]]:
-        self.sync()
-        listed = [s for s in self.containers.values() if all_ or s.container.state in (RUNNING, RESTARTING)]
-        return [self.summary(s) for s in reversed(listed)]  # newest first, as Docker lists them
-
     def inspect(self, served: Served) -> dict[str, Any]:
         container = served.container
         ports: dict[str, Any] = {}
@@ -653,12 +648,6 @@ class Engine:
             return real
         built = self.built.get(refs.image_id(image))
         return self.epoch(built if built is not None else 0.0)
-
-    def list_images(self) -> list[dict[str, Any]]:
-        by_id: dict[str, list[ImageInfo]] = {}
-        for image in self.local_images().values():
-            by_id.setdefault(refs.image_id(image), []).append(image)
-        return [self.image_summary(image_id, tags) for image_id, tags in by_id.items()]
 
     def inspect_image(self, image: ImageInfo) -> dict[str, Any]:
         image_id = refs.image_id(image)

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from dsim.components.errors import ApiError, StreamError
 from dsim.scenarios.resolve import normalise, split_ref
 from dsim.serve import images as refs
+from dsim.serve import listing
 from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
 from dsim.serve.progress import PullWatch, PushWatch, error_message
 
@@ -346,7 +347,9 @@ class EngineHandler(BaseHTTPRequestHandler):
         self.stream(future, watch.poll, lambda image: watch.ending(refs.familiar(norm)), ready=watch.activity)
 
     def api_images(self, query: dict[str, list[str]]) -> None:
-        self.send_json(200, self.read("images", self.state.engine.list_images))
+        filters = listing.image_filters(query)
+        engine = self.state.engine
+        self.send_json(200, self.read("images", lambda: listing.list_images(engine, filters)))
 
     def _image(self, name: str) -> Any:
         image = self.state.engine.find_image(name)
@@ -450,8 +453,9 @@ class EngineHandler(BaseHTTPRequestHandler):
         self.send_json(201, {"Id": container_id, "Warnings": []})
 
     def api_ps(self, query: dict[str, list[str]]) -> None:
+        wanted = listing.container_query(query)
         engine = self.state.engine
-        self.send_json(200, self.read("ps", lambda: engine.list_containers(_flag(query, "all"))))
+        self.send_json(200, self.read("ps", lambda: listing.list_containers(engine, wanted)))
 
     def api_inspect(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine

@@ -131,11 +131,13 @@ def _catalog_dates() -> dict[str, float]:
 
 
 def catalog_created(image: ImageInfo) -> float | None:
-    """When a catalog image was built (Unix time), None for other images."""
+    """When a catalog image was built (Unix time), under any tag (``docker tag alpine:3.24 myalp:1`` is the
+    same image, built the same day); None for other images."""
     entry = catalog_ref(image.ref)
     if entry is None or catalog()[entry].manifest_digest != image.manifest_digest:
-        return None
-    return _catalog_dates().get(entry)
+        entry = next((ref for ref, known in catalog().items()
+                      if image.manifest_digest and known.manifest_digest == image.manifest_digest), None)
+    return None if entry is None else _catalog_dates().get(entry)
 
 
 def denied(ref: str) -> Missing:
