@@ -83,6 +83,40 @@ def test_binned_average_integrates_the_step_function_exactly() -> None:
     assert sum(bins) * (10.0 / 7) == pytest.approx(100e6)
 
 
+def _binned_by_loop(items: list[tuple[float, float, float]], t0: float, t1: float, bins: int) -> list[float]:
+    """The first version of binned_average, a loop over the sorted level changes: the reference."""
+    deltas = sorted([(s, w) for s, e, w in items if e > s and w] + [(e, -w) for s, e, w in items if e > s and w])
+    width = (t1 - t0) / bins
+    out, level, at, i = [0.0] * bins, 0.0, t0, 0
+    while i < len(deltas) and deltas[i][0] <= t0:
+        level, i = level + deltas[i][1], i + 1
+    for b in range(bins):
+        edge, area = t0 + (b + 1) * width, 0.0
+        while i < len(deltas) and deltas[i][0] < edge:
+            area += level * (deltas[i][0] - at)
+            at, level, i = deltas[i][0], level + deltas[i][1], i + 1
+        out[b], at = (area + level * (edge - at)) / width, edge
+    return out
+
+
+def test_binned_average_is_bit_for_bit_the_loop_it_replaced() -> None:
+    # chart files must not change: the NumPy version adds the same numbers in the same order
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        grid = rng.choice([None, 0.5, 1.0])  # on a grid: many equal times (ties in the sort)
+        items = []
+        for _ in range(rng.randint(0, 30)):
+            start = rng.randint(-3, 30) * grid if grid else rng.uniform(-2.0, 20.0)
+            end = start + (rng.randint(-1, 10) * grid if grid else rng.expovariate(0.3))
+            items.append((start, end, rng.choice([1.0, 2.5, -1.0, 0.0, rng.uniform(0.0, 1e9)])))
+        t0 = rng.choice([0.0, -1.0, 0.3])
+        t1, bins = t0 + rng.choice([10.0, 17.3, 25.0]), rng.choice([1, 7, 300])
+        expected = _binned_by_loop(items, t0, t1, bins)
+        assert [v.hex() for v in binned_average(items, t0, t1, bins)] == [v.hex() for v in expected], items
+
+
 def test_pack_lanes_never_overlaps_and_uses_the_peak_number_of_lanes() -> None:
     # a resource of capacity 3 (like 3 download slots): at most 3 intervals open at once
     intervals = [(0.0, 5.0, "a"), (0.0, 2.0, "b"), (1.0, 3.0, "c"), (2.0, 6.0, "d"), (3.0, 4.0, "e"), (5.0, 7.0, "f")]

@@ -145,3 +145,19 @@ def test_unknown_kinds_and_hostless_spans_get_tracks(traced: tuple[SimResult, di
     counters = [e for e in trace["traceEvents"] if e["ph"] == "C"]
     # 250 MB in 2 s = 1,000 Mbit/s
     assert counters[0]["args"]["Mbit/s"] == pytest.approx(1000.0)
+
+
+def test_times_rounded_at_once_match_python_round() -> None:
+    # trace.json must not change: the vectorised rounding gives round(v, 3)'s very double, ties included
+    import random
+
+    import numpy as np
+
+    from dsim.reports.trace import _round3
+
+    rng = random.Random(3)
+    values = [rng.uniform(0, 1e10) for _ in range(20000)] + [rng.randint(0, 10**7) / 1000 + 0.0005
+                                                               for _ in range(20000)]
+    values += [0.0, -0.0, -0.0004, 0.0005, 0.0015, 2.675, 1e16, float("inf"), 123456.7895]
+    got = _round3(np.array(values)).tolist()
+    assert [v.hex() for v in got] == [round(v, 3).hex() for v in values]

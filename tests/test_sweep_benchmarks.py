@@ -16,6 +16,7 @@ CASES = {
     "bench_growth.py": (["--jobs", "100", "--factor", "2", "--hosts", "10", "--repeat", "1"],
                         ["2x the jobs cost"]),
     "bench_sweep.py": (["--jobs", "100", "--hosts", "5"], ["12 runs of 100 jobs", "speed-up"]),
+    "bench_outputs.py": (["--jobs", "300", "--hosts", "10"], ["simulation:", "outputs:", "outputs cost"]),
     "bench_memory.py": (["--jobs", "500"], ["api: 500 jobs, peak RSS", "cli: 500 jobs, peak RSS",
                                             "target < 1 GiB"]),
 }

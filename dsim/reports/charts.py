@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
 
@@ -28,6 +29,7 @@ from dsim.reports.derive import (
     api_waits,
     bin_centres,
     binned_average,
+    binned_levels,
     download_holds,
     host_group,
     is_failure,
@@ -35,6 +37,7 @@ from dsim.reports.derive import (
     kind_stats,
     short_id,
     slowest_pull_job,
+    span_times,
 )
 from dsim.reports.style import PHASE_HATCH, colour, extra_colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
@@ -67,8 +70,9 @@ def _natural(text: str) -> tuple[Any, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
-def _end_time(result: SimResult) -> float:
-    end = max((span.end for span in result.spans), default=0.0)
+def _end_time(result: SimResult, index: SpanIndex | None = None) -> float:
+    """The time axes' end: the last span's end (found once per run through the shared index)."""
+    end = index.last_end if index is not None else max((span.end for span in result.spans), default=0.0)
     return max(end, result.makespan_s, 1e-9)
 
 
@@ -123,7 +127,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     each job's phases coloured (pull split into download and unpack), a sample of rows beyond a size."""
     index = index or SpanIndex(result)
     phases = job_phase_kinds(result)
-    end = _end_time(result)
+    end = _end_time(result, index)
     unit, div = time_unit(end)
     hosts_of: dict[int, str] = {}
     arrival: dict[int, float] = {}
@@ -411,10 +415,10 @@ def time_share(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     headline = ""
     with figure(11, max(2.8, 1.4 + 0.55 * len(groups)), 1, 2, sharey=True) as (fig, axes):
         labels = [f"{name} ({len(jobs)})" for name, jobs in groups]
+        shares = [_shares(jobs, index, phases) for _, jobs in groups]  # once for both panels
         for ax, which in zip(axes, ("start-up", "whole job"), strict=True):
             seen: list[str] = []
-            for row, (_, jobs) in enumerate(groups):
-                startup, whole, s_total, w_total = _shares(jobs, index, phases)
+            for row, (startup, whole, s_total, w_total) in enumerate(shares):
                 values, total = (startup, s_total) if which == "start-up" else (whole, w_total)
                 left = 0.0
                 for phase, value in sorted(values.items(), key=lambda kv: _phase_rank(kv[0])):
@@ -483,7 +487,7 @@ def _link_series(result: SimResult) -> dict[str, list[tuple[float, float, float]
 def bandwidth(result: SimResult, path: Path, info: ScenarioInfo | None = None,
               index: SpanIndex | None = None) -> Chart:
     """Bytes per second out of each registry, and through the busiest links (or into the busiest hosts)."""
-    end = _end_time(result)
+    end = _end_time(result, index)
     unit, div = time_unit(end)
     centres = [c / div for c in bin_centres(0.0, end, BINS)]
     links = _link_series(result)
@@ -557,10 +561,21 @@ def bandwidth(result: SimResult, path: Path, info: ScenarioInfo | None = None,
 
 # ----------------------------------------------------------------------------------------- 6. daemon
 
+def _per_host(items: list[tuple[float, float, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Starts and ends of the intervals that last, by host (in order of first appearance)."""
+    per_host: dict[str, tuple[list[float], list[float]]] = {}
+    for s, e, host in items:
+        if e > s:
+            starts, ends = per_host.setdefault(host, ([], []))
+            starts.append(s)
+            ends.append(e)
+    return {host: (np.array(starts), np.array(ends)) for host, (starts, ends) in per_host.items()}
+
+
 def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 index: SpanIndex | None = None) -> Chart:
     """API calls waiting for a worker, worker utilisation and download slots in use, over time."""
-    end = _end_time(result)
+    end = _end_time(result, index)
     unit, div = time_unit(end)
     centres = [c / div for c in bin_centres(0.0, end, BINS)]
     panels = (
@@ -570,19 +585,18 @@ def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     )
     with figure(10, 7, 3, 1, sharex=True) as (fig, axes):
         for ax, (title, items, capacity, what) in zip(axes, panels, strict=True):
-            per_host: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-            for s, e, host in items:
-                if e > s:
-                    per_host[host].append((s, e, 1.0))
+            per_host = _per_host(items)
             if not per_host:
                 no_data(ax, f"no {what} recorded")
                 ax.set_title(title, fontsize=9)
                 continue
-            totals = {h: sum(e - s for s, e, _ in v) for h, v in per_host.items()}
+            totals = {h: sum((ends - starts).tolist()) for h, (starts, ends) in per_host.items()}  # in order
             busiest = min(totals, key=lambda h: (-totals[h], _natural(h)))
-            everything = [item for v in per_host.values() for item in v]
-            all_level = binned_average(everything, 0.0, end, BINS)
-            top_level = binned_average(per_host[busiest], 0.0, end, BINS)
+            all_starts = np.concatenate([starts for starts, _ in per_host.values()])
+            all_ends = np.concatenate([ends for _, ends in per_host.values()])
+            all_level = binned_levels(all_starts, all_ends, np.ones(len(all_starts)), 0.0, end, BINS)
+            starts, ends = per_host[busiest]
+            top_level = binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS)
             if capacity and what != "calls waiting":
                 total_cap = sum(capacity.values()) or 1
                 cap = capacity.get(busiest, 1) or 1
@@ -614,7 +628,7 @@ def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
 def cache_ratios(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                  index: SpanIndex | None = None) -> Chart:
     """How often layers (and build steps, when there are builds) came from a cache."""
-    cache = result.summary()["cache"]
+    cache = (index or SpanIndex(result)).summary["cache"]
     rows: list[tuple[str, list[tuple[str, int, str]]]] = [
         ("layers", [("already present", int(cache.get("layer_hits", 0)), "#009E73"),
                     ("shared a concurrent download", int(cache.get("layer_shared", 0)), "#56B4E9"),
@@ -716,7 +730,7 @@ def activity(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     stats = [k for k in kind_stats(result) if k.total_s > 0]
     if not stats:
         return None
-    end = _end_time(result)
+    end = _end_time(result, index)
     unit, div = time_unit(end)
     centres = [c / div for c in bin_centres(0.0, end, BINS)]
     shown = stats[:ACTIVITY_MAX_KINDS]
@@ -727,8 +741,8 @@ def activity(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     with figure(10, 0.42 * len(panels) + 1.6) as (fig, ax):
         labels = []
         for i, (label, kinds) in enumerate(panels):
-            items = [(s.start, s.end, 1.0) for kind in kinds for s in result.spans_of(kind) if s.end > s.start]
-            level = binned_average(items, 0.0, end, BINS)
+            starts, ends = span_times([s for kind in kinds for s in result.spans_of(kind)])
+            level = binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS)
             peak = max(level, default=0.0) or 1.0
             base = len(panels) - 1 - i
             ax.fill_between(centres, [base + 0.9 * v / peak for v in level], base, step="mid",
@@ -763,12 +777,15 @@ CHARTS: tuple[tuple[str, ChartFunction], ...] = (
 )
 
 
-def write_charts(result: SimResult, out: Path, info: ScenarioInfo | None = None) -> list[Chart]:
+def write_charts(result: SimResult, out: Path, info: ScenarioInfo | None = None,
+                 summary: dict[str, Any] | None = None) -> list[Chart]:
     """Draw every chart that has something to show into ``out/charts``; the topology too when the scenario
-    is known. Returns them in the order the report shows them."""
+    is known. Returns them in the order the report shows them. ``summary``: the run's, when already made."""
     charts_dir = out / "charts"
     charts_dir.mkdir(parents=True, exist_ok=True)
     index = SpanIndex(result)
+    if summary is not None:
+        index.summary = summary
     made: list[Chart] = []
     if info is not None and info.resolved is not None:
         from dsim.reports.topology import draw_topology

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dsim.reports import jsontext
 from dsim.result import JOB_COLUMNS, PHASES, SimResult
 
 
@@ -27,26 +28,25 @@ def write_jobs_csv(result: SimResult, path: Path) -> None:
                              job.status, *(_seconds(job.phases[p]) for p in PHASES), job.error])
 
 
-#: one encoder for every span (``json.dumps`` with options builds a new one per call)
-_ATTRS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
-
-
 def _attrs(span_attrs: dict[str, Any], job: int) -> str:
-    if not span_attrs:  # most spans: what the encoder would write, without it
+    """The span's attributes and job as JSON with sorted keys (``json.dumps(..., sort_keys=True)``'s bytes)."""
+    if not span_attrs:  # most spans
         return f'{{"job":{job}}}' if job >= 0 else "{}"
-    attrs = dict(span_attrs)
+    attrs = span_attrs
     if job >= 0:
+        attrs = dict(span_attrs)
         attrs["job"] = job
-    return _ATTRS_JSON.encode(attrs)
+    return "{" + jsontext.members(attrs, jsontext.SORTED) + "}"
 
 
 def write_spans_csv(result: SimResult, path: Path) -> None:
+    """One row per span, written with one ``writerows`` over a generator and the attributes formatted by
+    ``jsontext``: a big run has hundreds of thousands of spans, and a Python call per field added up."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("kind", "subject", "host", "start_s", "end_s", "attrs"))
-        for span in result.spans:
-            writer.writerow([span.kind, span.subject, span.host, _seconds(span.start), _seconds(span.end),
-                             _attrs(span.attrs, span.job)])
+        writer.writerows([kind, subject, host, f"{start:.6f}", f"{end:.6f}", _attrs(attrs, job)]
+                         for kind, subject, host, start, end, job, attrs in result.spans)
 
 
 def write_outputs(result: SimResult, out: Path, summary: dict[str, Any]) -> list[Path]:
@@ -70,7 +70,7 @@ def write_reports(result: SimResult, out: Path, summary: dict[str, Any], info: A
         from dsim.reports.charts import write_charts
         from dsim.reports.html import write_report
 
-        drawn = write_charts(result, out, info)
+        drawn = write_charts(result, out, info, summary)
         files += [chart.path for chart in drawn]
         files.append(write_report(result, out, drawn, info, summary))
     if trace:

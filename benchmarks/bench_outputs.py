@@ -1,0 +1,70 @@
+"""Outputs: writing a run's files (summary.json, jobs.csv, spans.csv, charts, report.html, trace.json) should
+cost at most about as much as the simulation itself.
+
+Simulates ``container_jobs(N)`` as ``dsim run`` does (inside ``fewer_gc_passes``, link samples every simulated
+second), then writes every output as ``dsim run`` does (``write_outputs`` then ``write_reports``), and reports
+the outputs' time as a multiple of the simulation's, measured in the same process: the baseline moves with
+the machine, the ratio much less. Judged on CPU time (barely moved by other processes on a shared machine);
+wall times are printed too. Keeps the fastest of ``--repeat`` rounds.
+
+    .venv/bin/python benchmarks/bench_outputs.py [--jobs 20000] [--hosts 100] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import container_jobs, describe  # noqa: E402
+
+#: The aim: writing the outputs costs at most about what simulating costs (CPU time). Not met yet
+#: (README "Performance": 3.4-3.9x, from 3.7-5.0x; what is left is formatting each trace event in
+#: Python and matplotlib drawing).
+TARGET = 1.0
+
+
+def measure(jobs: int, hosts: int) -> tuple[float, float, float, float]:
+    """(simulation CPU, simulation wall, outputs CPU, outputs wall) seconds for one round."""
+    from dsim.api import load_scenario_text
+    from dsim.gc_tuning import fewer_gc_passes
+    from dsim.reports.context import ScenarioInfo
+    from dsim.reports.outputs import write_outputs, write_reports
+    from dsim.world import World
+
+    resolved = load_scenario_text(container_jobs(jobs, hosts))
+    with fewer_gc_passes(), tempfile.TemporaryDirectory() as tmp:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = World(resolved, link_samples=1.0).run()
+        summary = result.summary()
+        sim_wall, sim_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert summary["jobs"]["completed"] == jobs, summary["jobs"]
+        wall, cpu = time.perf_counter(), time.process_time()
+        write_outputs(result, Path(tmp), summary)
+        write_reports(result, Path(tmp), summary, ScenarioInfo.from_resolved(resolved, "bench.yaml", ()))
+        return sim_cpu, sim_wall, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=20000)
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args(argv)
+    print(describe())
+    rounds = [measure(args.jobs, args.hosts) for _ in range(args.repeat)]
+    sim_cpu, sim_wall, out_cpu, out_wall = (min(r[i] for r in rounds) for i in range(4))
+    ratio = out_cpu / sim_cpu
+    print(f"simulation: {sim_cpu:.2f} s CPU, {sim_wall:.2f} s wall ({args.jobs:,} jobs, best of {args.repeat})")
+    print(f"outputs:    {out_cpu:.2f} s CPU, {out_wall:.2f} s wall")
+    print(f"outputs cost {ratio:.2f}x the simulation (CPU; wall {out_wall / sim_wall:.2f}x; target <= {TARGET:g}): "
+          f"{'ok' if ratio <= TARGET else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
