@@ -50,55 +50,24 @@ def binned_levels(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, t0:
                   bins: int) -> list[float]:
     """``binned_average`` of items given as arrays, in O((n + bins) log n) with NumPy.
 
-    Bit for bit the sum a loop over the sorted level changes makes (the charts' files must not change):
-    the level is a running sum in time order (``cumsum`` adds in order), each piece of a bin's area is the
-    same product, and a bin's pieces are added up in order in Python (NumPy's sums are pairwise).
+    The level is a step function; its integral (the area so far) is piecewise linear, exact at the level's
+    changes, so each bin's average is the difference of that integral at the bin's edges over the width.
     """
     if bins <= 0 or t1 <= t0:
         return []
     keep = (ends > starts) & (weights != 0)
-    times = np.stack([starts[keep], ends[keep]], axis=1).ravel()  # start, end, start, end, ...
-    deltas = np.stack([weights[keep], -weights[keep]], axis=1).ravel()
-    order = np.lexsort((deltas, times))  # as sorting (time, delta) pairs: by time, then delta, stably
-    times, levels = times[order], np.cumsum(deltas[order])  # levels[i]: the level after change i
-    width = (t1 - t0) / bins
-    edges = t0 + np.arange(1, bins + 1) * width
-    first = int(np.searchsorted(times, t0, side="right"))  # changes at or before t0 set the starting level
-    last = int(np.searchsorted(times, edges[-1], side="left"))  # changes from the last edge on never count
-    before = levels[first - 1] if first else 0.0
-    inside, level_after = times[first:last], levels[first:last]
-    bin_of = np.searchsorted(edges, inside, side="right")
-    bin_start = np.concatenate([[t0], edges[:-1]])
-    new_bin = np.ones(len(inside), dtype=bool)
-    new_bin[1:] = bin_of[1:] != bin_of[:-1]
-    previous = np.where(new_bin, bin_start[bin_of], np.concatenate([[t0], inside[:-1]]))
-    level_before = np.concatenate([[before], level_after[:-1]])
-    pieces = (level_before * (inside - previous)).tolist()
-    tails = _bin_tails(bin_of, inside, level_after, before, bin_start, edges)
-    bounds = np.searchsorted(bin_of, np.arange(bins + 1), side="left").tolist()
-    out = [0.0] * bins
-    for b in range(bins):
-        area = 0.0
-        for piece in pieces[bounds[b]:bounds[b + 1]]:
-            area += piece
-        out[b] = (area + tails[b]) / width
-    return out
-
-
-def _bin_tails(bin_of: np.ndarray, inside: np.ndarray, level_after: np.ndarray, before: float,
-               bin_start: np.ndarray, edges: np.ndarray) -> list[float]:
-    """Each bin's last piece of area: the level after its last change (or the level carried into it)
-    from that change (or the bin's start) to its end."""
-    bins = len(edges)
-    last_in = np.searchsorted(bin_of, np.arange(bins), side="right") - 1  # last change up to each bin
-    if len(inside) == 0:
-        return (np.full(bins, before) * (edges - bin_start)).tolist()
-    index = np.maximum(last_in, 0)
-    own = np.zeros(bins, dtype=bool)
-    own[bin_of] = True
-    level = np.where(last_in >= 0, level_after[index], before)
-    since = np.where(own, inside[index], bin_start)
-    return (level * (edges - since)).tolist()
+    times = np.concatenate([starts[keep], ends[keep]])
+    if len(times) == 0:
+        return [0.0] * bins
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    levels = np.cumsum(np.concatenate([weights[keep], -weights[keep]])[order])  # the level after each change
+    areas = np.concatenate([[0.0], np.cumsum(levels[:-1] * np.diff(times))])  # the integral at each change
+    edges = np.linspace(t0, t1, bins + 1)
+    last = np.searchsorted(times, edges, side="right") - 1  # the last change at or before each edge
+    at = np.maximum(last, 0)
+    integral = np.where(last >= 0, areas[at] + levels[at] * (edges - times[at]), 0.0)
+    return (np.diff(integral) / ((t1 - t0) / bins)).tolist()
 
 
 def span_times(spans: Sequence[Span]) -> tuple[np.ndarray, np.ndarray]:
