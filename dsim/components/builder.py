@@ -476,7 +476,7 @@ class Builder:
             held: list[CacheDir] = []
             finished = False
             try:
-                if step.cache_mounts and s.builder == "buildkit":  # the legacy builder has no cache mounts
+                if step.cache_mounts:  # BuildKit's only: the legacy builder refuses --mount (_classic)
                     asked = self.env.now
                     for mount in step.cache_mounts:
                         held.append((yield from self.mounts.acquire(mount.key, mount.sharing)))

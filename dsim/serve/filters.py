@@ -6,6 +6,7 @@ and older clients ``{"status": ["exited"]}`` (map of lists). Anything else is a 
 Values of a key are alternatives (any may match); different keys must all match. The matching rules
 below are moby's: ``match`` is an exact or regular-expression match (names, ids), ``match_kv_list`` the
 ``label=key`` / ``label=key=value`` rule, ``path_match`` Go's ``path.Match`` glob (image references).
+``query_flag`` reads the boolean parameters that come with them (and with every other endpoint).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from dsim.components.errors import ApiError
 
 #: key -> its values, in the order the client gave them
 Filters = dict[str, list[str]]
+
+
+def query_flag(query: dict[str, list[str]], name: str) -> bool:
+    """A boolean query parameter as dockerd's router reads it (``1``, ``true``, ``yes``; the last one given)."""
+    values = query.get(name) or [""]
+    return values[-1].lower() in ("1", "true", "yes")
 
 
 def invalid(key: str = "", shown: str | None = None) -> ApiError:

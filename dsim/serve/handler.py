@@ -27,6 +27,7 @@ from dsim.scenarios.resolve import normalise, split_ref
 from dsim.serve import images as refs
 from dsim.serve import listing
 from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
+from dsim.serve.filters import query_flag
 from dsim.serve.progress import PullWatch, PushWatch, error_message
 
 if TYPE_CHECKING:
@@ -78,11 +79,6 @@ ROUTES: list[Route] = [
 #: Endpoints of the real API that dsim serve does not simulate: 501 with a message saying so.
 UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|nodes|services|tasks|secrets|configs|"
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
-
-
-def _flag(query: dict[str, list[str]], name: str) -> bool:
-    values = query.get(name) or [""]
-    return values[-1].lower() in ("1", "true", "yes")
 
 
 class EngineHandler(BaseHTTPRequestHandler):
@@ -380,7 +376,7 @@ class EngineHandler(BaseHTTPRequestHandler):
 
         def body(job: int) -> Generator[Any, Any, Any]:
             yield engine.env.timeout(0)
-            return engine.untag(name, force=_flag(query, "force"))
+            return engine.untag(name, force=query_flag(query, "force"))
 
         self.send_json(200, self.wait(self.operation("rmi", name, body)))
 
@@ -420,7 +416,7 @@ class EngineHandler(BaseHTTPRequestHandler):
             raise HttpError(501, "dsim serve simulates the legacy builder only (use DOCKER_BUILDKIT=0)")
         data = self.read_body(self.state.max_context)
         context = read_context(data, (query.get("dockerfile") or ["Dockerfile"])[-1] or "Dockerfile")
-        quiet = _flag(query, "q")
+        quiet = query_flag(query, "q")
         watch = BuildWatch.of(context.dockerfile, quiet)
         options = build_options(query, context.dockerfile)
         tags = [normalise(t) for t in query.get("t") or [] if t]
@@ -509,7 +505,7 @@ class EngineHandler(BaseHTTPRequestHandler):
 
     def api_remove(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
-        force = _flag(query, "force")
+        force = query_flag(query, "force")
         self._container_op("rm", id, lambda served, job: engine.remove(served, force, job))
         self.send_empty(204)
 

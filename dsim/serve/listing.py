@@ -55,12 +55,6 @@ class ContainerQuery:
     expose: frozenset[tuple[int, str]]
 
 
-def _flag(query: dict[str, list[str]], name: str) -> bool:
-    """A boolean query parameter as dockerd's router reads it (``1``, ``true``)."""
-    values = query.get(name) or [""]
-    return values[-1].lower() in ("1", "true", "yes")
-
-
 def _filters(query: dict[str, list[str]]) -> flt.Filters:
     """The last ``filters`` parameter, parsed (an absent one is no filter)."""
     return flt.parse((query.get("filters") or [""])[-1])
@@ -123,8 +117,8 @@ def container_query(query: dict[str, list[str]]) -> ContainerQuery:
     flt.validate(filters, CONTAINER_FILTERS)
     exited = _exit_codes(filters)
     _check_values(filters)
-    return ContainerQuery(all=_flag(query, "all") or "status" in filters, limit=_limit(query),
-                          size=_flag(query, "size"), filters=filters, exited=exited,
+    return ContainerQuery(all=flt.query_flag(query, "all") or "status" in filters, limit=_limit(query),
+                          size=flt.query_flag(query, "size"), filters=filters, exited=exited,
                           publish=_ports(filters, "publish"), expose=_ports(filters, "expose"))
 
 
