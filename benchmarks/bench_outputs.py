@@ -2,7 +2,7 @@
 cost at most about as much as the simulation itself.
 
 Simulates ``container_jobs(N)`` as ``dsim run`` does (inside ``fewer_gc_passes``, link samples every simulated
-second), then writes every output as ``dsim run`` does (``write_outputs`` then ``write_reports``), and reports
+second), then writes every output as ``dsim run`` does (``write_run_outputs``), and reports
 the outputs' time as a multiple of the simulation's, measured in the same process: the baseline moves with
 the machine, the ratio much less. Judged on CPU time (barely moved by other processes on a shared machine);
 wall times are printed too. Keeps the fastest of ``--repeat`` rounds.
@@ -33,7 +33,7 @@ def measure(jobs: int, hosts: int) -> tuple[float, float, float, float]:
     from dsim.api import load_scenario_text
     from dsim.gc_tuning import fewer_gc_passes
     from dsim.reports.context import ScenarioInfo
-    from dsim.reports.outputs import write_outputs, write_reports
+    from dsim.reports.outputs import write_run_outputs
     from dsim.world import World
 
     resolved = load_scenario_text(container_jobs(jobs, hosts))
@@ -44,8 +44,7 @@ def measure(jobs: int, hosts: int) -> tuple[float, float, float, float]:
         sim_wall, sim_cpu = time.perf_counter() - wall, time.process_time() - cpu
         assert summary["jobs"]["completed"] == jobs, summary["jobs"]
         wall, cpu = time.perf_counter(), time.process_time()
-        write_outputs(result, Path(tmp), summary)
-        write_reports(result, Path(tmp), summary, ScenarioInfo.from_resolved(resolved, "bench.yaml", ()))
+        write_run_outputs(result, Path(tmp), summary, ScenarioInfo.from_resolved(resolved, "bench.yaml", ()))
         return sim_cpu, sim_wall, time.process_time() - cpu, time.perf_counter() - wall
 
 

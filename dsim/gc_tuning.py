@@ -3,7 +3,9 @@
 A run allocates millions of short-lived SimPy events while keeping every span; with CPython's default
 thresholds (a young-generation pass every 700 allocations) the collector spends a third to a half of a
 large run re-scanning what the run keeps, and the run grows faster than linearly in its jobs (measured:
-benchmarks/bench_events.py, README "Performance"). Runs therefore collect less often, never not at all.
+benchmarks/bench_events.py, README "Performance"). Runs therefore collect less often, never not at all:
+dsim.run enters ``fewer_gc_passes`` around every run (and ``dsim serve``'s outputs); nothing else in dsim does
+(benchmarks/ times parts of a run inside it too).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
     2.34 s with the collector off. Cycles are still collected, only less often, so memory stays bounded.
     What exists when the first entry happens (modules, the scenario, often the world) is frozen
     (``gc.freeze``) until the last exit, so the run's passes skip it.
-    Thread-safe (threads of a Dask worker) and nestable (a sweep run around ``World.run``): the first
-    entry saves the thresholds, the last exit restores them.
+    Thread-safe (threads of a Dask worker, each in its own run) and nestable: the first entry saves the
+    thresholds, the last exit restores them.
     """
     global _gc_depth, _gc_saved
     with _gc_lock:

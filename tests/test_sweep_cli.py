@@ -211,7 +211,7 @@ def test_the_example_sweep_file_runs(tmp_path: Path) -> None:
 
 
 def test_progress_bar_shows_runs_and_eta() -> None:
-    from dsim.sweep.commands import _Progress
+    from dsim.cli.sweep import _Progress
 
     buffer = StringIO()
     console = Console(file=buffer, force_terminal=True, width=100)

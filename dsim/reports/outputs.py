@@ -1,14 +1,18 @@
-"""The run's files: summary.json, jobs.csv, spans.csv (DESIGN.md "Outputs"). Reads SimResult only."""
+"""The run's files: summary.json, jobs.csv, spans.csv, charts, report.html and trace.json (README "Outputs"),
+all written by ``write_run_outputs``. Reads SimResult only."""
 
 from __future__ import annotations
 
 import csv
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsim.reports import jsontext
 from dsim.result import JOB_COLUMNS, PHASES, SimResult
+
+if TYPE_CHECKING:
+    from dsim.reports.context import ScenarioInfo
 
 
 def summary_json(summary: dict[str, Any]) -> str:
@@ -49,8 +53,18 @@ def write_spans_csv(result: SimResult, path: Path) -> None:
                          for kind, subject, host, start, end, job, attrs in result.spans)
 
 
-def write_outputs(result: SimResult, out: Path, summary: dict[str, Any]) -> list[Path]:
-    """Write the data files into ``out``; returns their paths."""
+def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], info: ScenarioInfo | None = None, *,
+                      charts: bool = True, trace: bool = True) -> list[Path]:
+    """Every file of a run into ``out`` (the one writer, for ``dsim run``, the API and ``dsim serve``):
+    summary.json, jobs.csv and spans.csv always; charts/*.png and report.html (charts embedded) with
+    ``charts``; trace.json with ``trace``. Returns the paths written.
+
+    ``info`` is the scenario's story, YAML and capacities for the charts and the report (None: without them).
+    """
+    return [*_write_data(result, out, summary), *_write_reports(result, out, summary, info, charts=charts, trace=trace)]
+
+
+def _write_data(result: SimResult, out: Path, summary: dict[str, Any]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "summary.json", out / "jobs.csv", out / "spans.csv"]
     files[0].write_text(summary_json(summary))
@@ -59,12 +73,8 @@ def write_outputs(result: SimResult, out: Path, summary: dict[str, Any]) -> list
     return files
 
 
-def write_reports(result: SimResult, out: Path, summary: dict[str, Any], info: Any = None, *,
-                  charts: bool = True, trace: bool = True) -> list[Path]:
-    """Charts, report.html (charts embedded) and trace.json into ``out``; returns their paths.
-
-    ``info`` is a ``dsim.reports.context.ScenarioInfo`` (the scenario's story, YAML and capacities) or None.
-    """
+def _write_reports(result: SimResult, out: Path, summary: dict[str, Any], info: ScenarioInfo | None, *,
+                   charts: bool, trace: bool) -> list[Path]:
     files: list[Path] = []
     if charts:
         from dsim.reports.charts import write_charts

@@ -2,5 +2,5 @@
 
 ``clock`` steps the SimPy environment in real time scaled by ``--speed``; ``engine`` maps API operations
 to the components; ``handler`` speaks HTTP; ``progress`` and ``build`` write dockerd's streams; ``server``
-ties them together; ``commands`` is the CLI.
+ties them together. The command line, ``dsim serve``, is dsim/cli/serve.py.
 """

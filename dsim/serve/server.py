@@ -202,12 +202,13 @@ class Server:
 
     def __init__(self, resolved: Resolved, *, host_name: str | None = None, listen: str = "127.0.0.1",
                  port: int = 2375, unix: Path | None = None, speed: float = 10.0, seed: int | None = None,
-                 max_context: int = MAX_CONTEXT, verbose: bool = False) -> None:
+                 max_context: int = MAX_CONTEXT, verbose: bool = False, link_samples: float | None = None) -> None:
+        """``link_samples``: as for dsim.world.World (the bandwidth chart of the session's report)."""
         if not speed > 0 or math.isinf(speed):
             raise UsageError("--speed must be a positive number")
         self.resolved = resolved
         self.host = pick_host(resolved, host_name)
-        self.world = World(resolved, seed=seed)
+        self.world = World(resolved, seed=seed, link_samples=link_samples)
         self.loop = SimLoop(self.world.env, speed)
         self.engine = Engine(self.world, self.host, now=self.loop.now)
         self.unix = unix

@@ -3,6 +3,6 @@ stored run by run in SQLite, aggregated into means with 95% confidence intervals
 
 The pieces: ``grid`` (axes, variants, replication seeds), ``spec`` (the sweep file), ``executors``
 (this process, a local process pool, Dask), ``store`` (SQLite), ``runner`` (run_sweep), ``report``
-(sweep.csv, runs.csv, charts, sweep.html), ``commands`` (``dsim sweep``). Nothing is imported here, so
-``dsim --help`` stays quick.
+(sweep.csv, runs.csv, charts, sweep.html); each run goes through dsim.run (``worker``). The command line,
+``dsim sweep``, is dsim/cli/sweep.py. Nothing is imported here, so ``dsim --help`` stays quick.
 """

@@ -75,7 +75,7 @@ def _context() -> Any:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["dsim.sweep.worker", "dsim.world", "dsim.scenarios.loader"])
+        context.set_forkserver_preload(["dsim.sweep.worker", "dsim.run", "dsim.world", "dsim.scenarios.loader"])
         return context
     return multiprocessing.get_context("spawn")
 

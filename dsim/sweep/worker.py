@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dsim.gc_tuning import fewer_gc_passes
 from dsim.scenarios.overrides import Override
 from dsim.scenarios.resolve import Resolved
 
@@ -60,10 +59,9 @@ def _resolved(task: RunTask) -> Resolved:
 
 
 def run_task(task: RunTask) -> RunOutcome:
-    """Simulate one run; the summary depends only on the task (never on the process or machine)."""
-    from dsim.world import simulate
+    """Simulate one run through the run path (no file written); the summary depends only on the task (never
+    on the process or machine), and is what ``dsim.run`` gives for the same variant and seed."""
+    from dsim.run import run_summarised
 
-    with fewer_gc_passes():
-        result = simulate(_resolved(task), seed=task.seed)
-        summary = result.summary()
+    _, summary = run_summarised(_resolved(task), seed=task.seed)
     return RunOutcome(task.variant, task.replication, task.seed, summary)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-
-from dsim.cli_support import error_boundary
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -42,42 +39,41 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, print nothing but errors")] = False,
 ) -> None:
     """Run SCENARIO's grid of variants x replications; write sweep.csv, runs.csv, charts and sweep.html."""
-    with error_boundary():
-        from dsim.scenarios.overrides import parse_overrides
-        from dsim.sweep.executors import make_executor
-        from dsim.sweep.grid import parse_vary
-        from dsim.sweep.report import write_outputs
-        from dsim.sweep.runner import run_sweep
-        from dsim.sweep.spec import load_spec
+    from dsim.scenarios.overrides import parse_overrides
+    from dsim.sweep.executors import make_executor
+    from dsim.sweep.grid import parse_vary
+    from dsim.sweep.report import write_outputs
+    from dsim.sweep.runner import run_sweep
+    from dsim.sweep.spec import load_spec
 
-        spec, data, positions = load_spec(scenario)
-        spec = spec.with_cli(axes=tuple(parse_vary(text) for text in vary or ()),
-                             fixed=parse_overrides(set_ or ()), replications=replications,
-                             metrics=tuple(metric or ()))
-        name = spec.name or (data.get("name") if isinstance(data.get("name"), str) else None) or scenario.stem
-        directory = out if out is not None else Path("results") / f"{name}-sweep"
-        executor = make_executor(workers=workers, dask=dask)
-        console = Console(stderr=True, highlight=False)
-        try:
-            start = getattr(executor, "start", None)
-            if start is not None:
-                start()
-            with _Progress(console, enabled=not quiet, description=executor.description) as bar:
-                result = run_sweep(spec, data, positions, directory, executor, resume=resume,
-                                   progress=bar.update, on_start=bar.start)
-        except KeyboardInterrupt:
-            console.print(f"interrupted: every finished run is stored in {directory}/; --resume goes on from there")
-            raise typer.Exit(130) from None
-        finally:
-            executor.close()
-        write_outputs(result, directory, charts=charts)
-        if not quiet:
-            from dsim.sweep.table import sweep_table
+    spec, data, positions = load_spec(scenario)
+    spec = spec.with_cli(axes=tuple(parse_vary(text) for text in vary or ()),
+                         fixed=parse_overrides(set_ or ()), replications=replications,
+                         metrics=tuple(metric or ()))
+    name = spec.name or (data.get("name") if isinstance(data.get("name"), str) else None) or scenario.stem
+    directory = out if out is not None else Path("results") / f"{name}-sweep"
+    executor = make_executor(workers=workers, dask=dask)
+    console = Console(stderr=True, highlight=False)
+    try:
+        start = getattr(executor, "start", None)
+        if start is not None:
+            start()
+        with _Progress(console, enabled=not quiet, description=executor.description) as bar:
+            result = run_sweep(spec, data, positions, directory, executor, resume=resume,
+                               progress=bar.update, on_start=bar.start)
+    except KeyboardInterrupt:
+        console.print(f"interrupted: every finished run is stored in {directory}/; --resume goes on from there")
+        raise typer.Exit(130) from None
+    finally:
+        executor.close()
+    write_outputs(result, directory, charts=charts)
+    if not quiet:
+        from dsim.sweep.table import sweep_table
 
-            out_console = Console(highlight=False)
-            out_console.print(sweep_table(result))
-            out_console.print(f"{result.executed} runs executed, {result.reused} reused from the store; "
-                              f"results in {directory}/")
+        out_console = Console(highlight=False)
+        out_console.print(sweep_table(result))
+        out_console.print(f"{result.executed} runs executed, {result.reused} reused from the store; "
+                          f"results in {directory}/")
 
 
 class _Progress:
@@ -122,10 +118,3 @@ class _Progress:
         if self._progress is not None:
             self._progress.stop()
 
-
-def register(app: typer.Typer) -> None:
-    app.command("sweep")(sweep)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use: dsim sweep")

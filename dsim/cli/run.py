@@ -1,0 +1,78 @@
+"""``dsim run``, ``dsim validate`` and ``dsim schema``: a scenario simulated, checked, or its format printed.
+
+Exit codes: 0 ok; 1 the simulation failed; 2 the scenario or the command line is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dsim.cli.support import ScenarioArg, SetOption
+
+
+def run(
+    scenario: ScenarioArg,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory [default: results/<name>]")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print summary.json to stdout, nothing else")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    charts: Annotated[bool, typer.Option(help="write charts/*.png and report.html")] = True,
+    trace: Annotated[bool, typer.Option(help="write trace.json (Perfetto / chrome://tracing)")] = True,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="PATH=VALUE",
+        help="override a scenario field (repeatable), e.g. --set hosts.runner.count=40")] = None,
+) -> None:
+    """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv, charts, report.html and trace.json."""
+    from dsim.reports.context import ScenarioInfo
+    from dsim.reports.outputs import summary_json
+    from dsim.run import run_summarised
+    from dsim.scenarios.loader import load_scenario
+
+    resolved = load_scenario(scenario, overrides=set_ or ())
+    directory = out if out is not None else Path("results") / resolved.scenario.name
+    err = Console(stderr=True)
+    _, summary = run_summarised(
+        resolved, seed=seed, out=directory, charts=charts, trace=trace,
+        scenario_info=ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
+        progress=err if not (quiet or json_output) and err.is_terminal else None)
+    if json_output:
+        sys.stdout.write(summary_json(summary))
+    elif not quiet:
+        from dsim.reports.table import summary_tables
+
+        console = Console(highlight=False)
+        console.print(summary_tables(summary))
+        console.print(f"results in {directory}/")
+
+
+def validate(
+    scenario: ScenarioArg,
+    set_: SetOption = None,
+) -> None:
+    """Check SCENARIO without running it."""
+    from dsim.scenarios.loader import load_scenario
+
+    resolved = load_scenario(scenario, overrides=set_ or ())
+    jobs = sum(resolved.job_counts.values())
+    typer.echo(f"{scenario}: ok ({len(resolved.hosts)} hosts, {len(resolved.registries)} registries, "
+               f"{len(resolved.images)} images, {jobs} jobs)")
+
+
+def schema(
+    markdown: Annotated[bool, typer.Option("--markdown", help="print the reference as Markdown tables")] = False,
+) -> None:
+    """Print the JSON Schema of the scenario format (for editor autocompletion)."""
+    from dsim.scenarios.model import Scenario
+
+    if markdown:
+        from dsim.scenarios.reference import markdown as reference
+
+        typer.echo(reference(Scenario), nl=False)
+        return
+    typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))

@@ -1,0 +1,84 @@
+"""``dsim serve``: the command line of the simulated Docker Engine."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dsim.cli.support import SetOption, err_console
+
+
+def serve(
+    scenario: Annotated[Path | None, typer.Option(
+        "--scenario", "-s", help="scenario YAML whose host to simulate [default: one host, Docker Hub, the built-in "
+        "image catalog]", show_default=False)] = None,
+    host_name: Annotated[str | None, typer.Option(
+        "--host-name", help="the scenario's host that answers [default: its first]", show_default=False)] = None,
+    listen: Annotated[str, typer.Option(
+        "--listen", help="address to listen on; anything but loopback is exposed to the network")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port (0: any free one)")] = 2375,
+    unix: Annotated[Path | None, typer.Option(
+        "--unix", help="listen on this Unix socket instead of TCP", show_default=False)] = None,
+    speed: Annotated[float, typer.Option(
+        "--speed", help="simulated seconds per wall-clock second")] = 10.0,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="write summary.json, jobs.csv, spans.csv, charts, report.html and trace.json here "
+        "when the server stops",
+        show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    set_: SetOption = None,
+    max_context: Annotated[str, typer.Option(
+        "--max-context", help="largest build context accepted")] = "256MiB",
+    charts: Annotated[bool, typer.Option(help="with --out: write charts/*.png and report.html")] = True,
+    trace: Annotated[bool, typer.Option(help="with --out: write trace.json (Perfetto / chrome://tracing)")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every request on stderr")] = False,
+) -> None:
+    """Serve the Docker Engine API of a simulated host: point the docker CLI at it (DOCKER_HOST)."""
+    from dsim.errors import UsageError
+    from dsim.run import LINK_SAMPLE_S
+    from dsim.serve.server import Server, main_loop, serve_scenario
+    from dsim.units import parse_size
+
+    try:
+        context_limit = int(parse_size(max_context))
+    except ValueError as err:
+        raise UsageError(f"--max-context: {err}") from None
+    resolved = serve_scenario(scenario, set_)
+    if unix is None and listen not in ("127.0.0.1", "localhost", "::1"):
+        from dsim.serve.server import is_loopback
+
+        if not is_loopback(listen):
+            err_console.print(f"dsim serve: warning: listening on {listen}: anyone who can reach it can drive "
+                              "this simulated daemon (no TLS, no authentication)", markup=False)
+    server = Server(resolved, host_name=host_name, listen=listen, port=port, unix=unix, speed=speed, seed=seed,
+                    max_context=context_limit, verbose=verbose,
+                    link_samples=LINK_SAMPLE_S if out is not None else None)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"dsim serve: simulated host '{server.host}' of scenario '{resolved.scenario.name}' at {server.address} "
+          f"(x{speed:g} speed)", flush=True)
+    print(f"dsim serve: export DOCKER_HOST={server.address}", flush=True)
+    result = main_loop(server, stop)
+    if out is not None:  # the session ends through the run path's writer: the same files as `dsim run`
+        from dsim.reports.context import ScenarioInfo
+        from dsim.run import save_outputs
+
+        summary = save_outputs(result, out, scenario_info=ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
+                               charts=charts, trace=trace)
+        print(f"dsim serve: results in {out}/", flush=True)
+    else:
+        summary = result.summary()
+    jobs = summary["jobs"]
+    print(f"dsim serve: {jobs['total']} operations ({jobs['failed']} failed) in {result.horizon_s:.1f} simulated "
+          f"seconds", file=sys.stderr, flush=True)
+

@@ -1,0 +1,105 @@
+"""The one run path: every simulation run to its end goes through ``run`` (``dsim run``, ``dsim explain``,
+each sweep run, the API); a world driven by someone else (``dsim serve`` drives its clock in real time)
+ends through ``save_outputs``. Both write through the one writer (dsim.reports.outputs.write_run_outputs),
+and the garbage-collector tuning (dsim.gc_tuning) is entered here and nowhere else.
+
+Imports of the model and the reports stay inside the functions, so that ``import dsim`` (and ``dsim --help``)
+stays quick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dsim.gc_tuning import fewer_gc_passes
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dsim.reports.context import ScenarioInfo
+    from dsim.result import SimResult
+    from dsim.scenarios.resolve import Resolved
+    from dsim.world import World
+
+#: Link loads are sampled about every simulated second when files are written, for the bandwidth chart
+#: (dsim.probes.LinkProbe schedules no event: the run is otherwise the same, and so is its summary).
+LINK_SAMPLE_S = 1.0
+
+
+def run(resolved: Resolved, *, seed: int | None = None, out: Path | None = None, charts: bool = True,
+        trace: bool = True, scenario_info: ScenarioInfo | None = None, progress: Console | None = None
+        ) -> SimResult:
+    """Simulate ``resolved`` to its end (or ``until``) and return the result; with ``out``, also write
+    every file of the run there (summary.json, jobs.csv, spans.csv; charts and report.html unless
+    ``charts=False``; trace.json unless ``trace=False``).
+
+    ``seed`` overrides the scenario's; ``scenario_info`` gives the report the scenario's file and overrides
+    (default: what ``resolved`` knows); ``progress``: draw a progress bar on that console.
+    """
+    return _run(resolved, seed=seed, out=out, charts=charts, trace=trace, scenario_info=scenario_info,
+                progress=progress, summarise=False)[0]
+
+
+def run_summarised(resolved: Resolved, *, seed: int | None = None, out: Path | None = None, charts: bool = True,
+                   trace: bool = True, scenario_info: ScenarioInfo | None = None,
+                   progress: Console | None = None) -> tuple[SimResult, dict[str, Any]]:
+    """``run``, returning summary.json's figures too: computed once (on a large run they cost about a fifth
+    of the simulation), for callers that print or collect them (``dsim run``, sweep runs)."""
+    result, summary = _run(resolved, seed=seed, out=out, charts=charts, trace=trace, scenario_info=scenario_info,
+                           progress=progress, summarise=True)
+    assert summary is not None
+    return result, summary
+
+
+def save_outputs(result: SimResult, out: Path, *, scenario_info: ScenarioInfo | None = None, charts: bool = True,
+                 trace: bool = True) -> dict[str, Any]:
+    """Write every file of a run whose world someone else drove (``dsim serve``); returns its summary."""
+    with fewer_gc_passes():
+        return _write(result, out, scenario_info, charts=charts, trace=trace)
+
+
+def _run(resolved: Resolved, *, seed: int | None, out: Path | None, charts: bool, trace: bool,
+         scenario_info: ScenarioInfo | None, progress: Console | None, summarise: bool
+         ) -> tuple[SimResult, dict[str, Any] | None]:
+    from dsim.world import World
+
+    # a run and its reports keep every span: collect less often, from before the world is built to after
+    # its files are written (dsim/gc_tuning.py)
+    with fewer_gc_passes():
+        world = World(resolved, seed=seed, link_samples=LINK_SAMPLE_S if out is not None else None)
+        with _progress_bar(world, progress):
+            result = world.run()
+        if out is not None:
+            if scenario_info is None:
+                from dsim.reports.context import ScenarioInfo
+
+                scenario_info = ScenarioInfo.from_resolved(resolved)
+            return result, _write(result, out, scenario_info, charts=charts, trace=trace)
+        return result, result.summary() if summarise else None
+
+
+def _write(result: SimResult, out: Path, scenario_info: ScenarioInfo | None, *, charts: bool, trace: bool
+           ) -> dict[str, Any]:
+    from dsim.reports.outputs import write_run_outputs
+
+    summary = result.summary()
+    write_run_outputs(result, out, summary, scenario_info, charts=charts, trace=trace)
+    return summary
+
+
+@contextmanager
+def _progress_bar(world: World, console: Console | None) -> Iterator[None]:
+    """The terminal bar of a long run (dsim.reports.progress: it reads the world from a thread and
+    schedules nothing, so the run is the same with or without it)."""
+    if console is None:
+        yield
+        return
+    from dsim.reports.progress import progress_bar
+
+    resolved = world.resolved
+    with progress_bar(lambda: (world.env.now, len(world.recorder.jobs)), console=console,
+                      expected_jobs=sum(resolved.job_counts.values()), until=resolved.scenario.until):
+        yield
