@@ -55,7 +55,7 @@ def help_boxes(*command: str) -> dict[str, list[str]]:
 
 
 def commands() -> list[tuple[str, ...]]:
-    found = []
+    found: list[tuple[str, ...]] = []
     for row in help_boxes()["Commands"]:
         name = row.split()[0]
         subcommands = help_boxes(name).get("Commands", [])
