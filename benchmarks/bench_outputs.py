@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import container_jobs, describe  # noqa: E402
 
 #: The aim: writing the outputs costs at most about what simulating costs (CPU time). Not met yet
-#: (README "Performance": 3.4-3.9x, from 3.7-5.0x; what is left is formatting each trace event in
+#: (docs/performance.md "Measured": 3.4-3.9x, from 3.7-5.0x; what is left is formatting each trace event in
 #: Python and matplotlib drawing).
 TARGET = 1.0
 

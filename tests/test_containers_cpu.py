@@ -1,7 +1,7 @@
 """CPU shared by processor sharing with CFS-quota caps, against closed forms worked out by hand.
 
-Rule (README "Containers"): with C cores and running tasks capped at c_i, each task gets min(c_i, L)
-where sum_i min(c_i, L) = C, or its cap when all caps fit. Every start and end re-divides the cores.
+Rule (docs/containers.md "Sharing the kernel"): with C cores and running tasks capped at c_i, each task gets
+min(c_i, L) where sum_i min(c_i, L) = C, or its cap when all caps fit. Every start and end re-divides the cores.
 """
 
 from __future__ import annotations

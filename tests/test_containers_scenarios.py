@@ -1,6 +1,6 @@
 """The container scenarios tell their stories: key figures worked out by hand from each file's comment block.
 
-Default runtime costs (README "Containers"): API call 2 ms; create 60 ms; start = mount 20 + netns 10 +
+Default runtime costs (docs/containers.md "Lifecycle"): API call 2 ms; create 60 ms; start = mount 20 + netns 10 +
 runc create 454 + exec 20 = 504 ms; a warm `docker run -d` therefore ends 568 ms after it was typed.
 """
 

@@ -61,7 +61,7 @@ def test_outputs_do_not_depend_on_the_reports(runs: tuple[Path, Path], tmp_path:
 
 
 def test_compare_differences_by_hand() -> None:
-    # warm-cache's README arithmetic: 12.1 GB instead of 19.6 GB is a 38% cut
+    # warm-cache.yaml's comment-block arithmetic: 12.1 GB instead of 19.6 GB is a 38% cut
     delta, pct = difference(19.62e9, 12.1e9)
     assert delta == pytest.approx(-7.52e9) and pct == pytest.approx(-38.33, abs=0.01)
     assert difference(0.0, 5.0) == (5.0, None)
