@@ -1,12 +1,16 @@
-"""Conformance of dsim's Dockerfile parsing and planning with BuildKit, on the shared material.
+"""Conformance of dsim's Dockerfile parsing and planning with BuildKit, on material kept outside the repository.
 
-The material lives in ``../shared/conformance`` (next to the project, not inside it; see its README):
-BuildKit's own parser golden cases (``result`` files hold ``Node.Dump()``), its negative cases and line-range case,
-and 87 real Dockerfiles (official images and BuildKit-heavy ones). Every test skips when the folder is absent.
+The material: BuildKit's own parser golden cases (``result`` files hold ``Node.Dump()``), its negative cases and
+line-range case (github.com/moby/buildkit, ``frontend/dockerfile/parser/testfiles*``, Apache-2.0), and 87 real
+Dockerfiles (official images from github.com/docker-library and BuildKit-heavy ones from moby/moby, moby/buildkit and
+distribution/distribution). The tests read it from the folder ``shared/conformance`` next to the project's checkout,
+or from the folder the environment variable ``DSIM_CONFORMANCE`` names (a checkout elsewhere, e.g. a git worktree).
+Every test skips when the folder is absent.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dockerfile
@@ -16,12 +20,12 @@ from dsim.dockerfile.parse import DEVIATIONS, dump, go_quote, parse_dockerfile
 from dsim.dockerfile.plan import LAYER_INSTRUCTIONS, make_plan, needed_stages
 from dsim.errors import ScenarioError
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+CONFORMANCE = Path(os.environ.get("DSIM_CONFORMANCE") or Path(__file__).resolve().parents[2] / "shared" / "conformance")
 PARSER = CONFORMANCE / "buildkit-parser"
 REAL = CONFORMANCE / "dockerfiles"
 
 pytestmark = pytest.mark.skipif(
-    not CONFORMANCE.is_dir(), reason=f"conformance material not found at {CONFORMANCE} (../shared/conformance)"
+    not CONFORMANCE.is_dir(), reason=f"conformance material not found at {CONFORMANCE} (set DSIM_CONFORMANCE)"
 )
 
 

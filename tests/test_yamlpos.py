@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from dsim.errors import ScenarioError
-from dsim.scenarios import yamlpos
-from dsim.scenarios.yamlpos import Positions, field_path, load_yaml, load_yaml_file, validation_error
+from dsim.scenarios.validation_errors import validation_error
+from dsim.scenarios.yaml_load import MAX_FILE_BYTES, load_yaml, load_yaml_file
+from dsim.scenarios.yaml_positions import Positions, field_path
 
 F = "scenarios/x.yaml"
 
@@ -264,7 +265,7 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
 
 
 def test_too_large_text_is_refused() -> None:
-    text = "a: " + "x" * (yamlpos.MAX_FILE_BYTES + 1)
+    text = "a: " + "x" * (MAX_FILE_BYTES + 1)
     assert "too large" in error_of(text).message
     assert "too large" in error_of(text.encode()).message
 
@@ -310,7 +311,7 @@ def test_binary_file(tmp_path: Path) -> None:
 def test_file_over_10_mib_is_refused_without_reading_it(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     with open(path, "wb") as handle:  # sparse: cheap to make
-        handle.truncate(yamlpos.MAX_FILE_BYTES + 1)
+        handle.truncate(MAX_FILE_BYTES + 1)
     with pytest.raises(ScenarioError) as info:
         load_yaml_file(path, display_name="big.yaml")
     assert info.value.message == "the file is too large (10.0 MiB; the limit is 10 MiB)"

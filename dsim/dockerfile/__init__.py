@@ -8,8 +8,10 @@ present a plan for ``dsim dockerfile plan PATH [--json]``.
 from __future__ import annotations
 
 from dsim.dockerfile.parse import Instruction, dump, parse_dockerfile, parse_file
-from dsim.dockerfile.plan import ArgDef, BuildPlan, Mount, Stage, Step, make_plan, needed_stages
+from dsim.dockerfile.plan import make_plan
+from dsim.dockerfile.plan_types import ArgDef, BuildPlan, Mount, Stage, Step
 from dsim.dockerfile.render import plan_to_json, render_plan
+from dsim.dockerfile.stage_graph import needed_stages
 
 __all__ = [
     "ArgDef",

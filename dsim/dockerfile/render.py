@@ -1,4 +1,4 @@
-"""Human-readable and JSON views of a :class:`~dsim.dockerfile.plan.BuildPlan` (``dsim dockerfile plan``).
+"""Human-readable and JSON views of a :class:`~dsim.dockerfile.plan_types.BuildPlan` (``dsim dockerfile plan``).
 
 Both views use one vocabulary: an *instruction* is any line of the Dockerfile; a *build step* is an instruction
 that creates a filesystem layer (RUN, COPY, ADD, WORKDIR other than "/"). Counts called "build steps" count only
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsim.dockerfile.plan import BuildPlan, Mount, Stage, Step
+from dsim.dockerfile.plan_types import BuildPlan, Mount, Stage, Step
 
 __all__ = ["plan_to_json", "render_plan"]
 
