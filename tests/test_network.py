@@ -195,7 +195,7 @@ def test_star_paths_go_through_the_hub_without_a_search(monkeypatch: pytest.Monk
     hosts = [f"h{i}" for i in range(50)]
     g = graph(("reg", "sw", 1.0), *[("sw", h, 1.0) for h in hosts])
     net = Network(simpy.Environment(), g)
-    monkeypatch.setattr("dsim.components.network.nx.shortest_path", no_search)
+    monkeypatch.setattr("dsim.components.network.topology.nx.shortest_path", no_search)
     assert net.path("h3", "h41") == ("h3", "sw", "h41")
     assert net.path("h41", "h3") == ("h41", "sw", "h3")
     assert net.path("reg", "h0") == ("reg", "sw", "h0")
@@ -219,8 +219,8 @@ def test_tied_paths_are_networkx_choice_and_unique_ones_are_found_directly() -> 
     assert net.path("u", "b") == ("u", "t", "x", "a", "b")
     assert net.path("z", "e") == ("z", "y", "d", "e")
     assert net.path("u", "x") == ("u", "t", "x")
-    assert net._unique_path("x", "z") is None  # via b or via c: a tie
-    assert net._unique_path("x", "b") == ("x", "a", "b")
+    assert net.topology.unique_path("x", "z") is None  # via b or via c: a tie
+    assert net.topology.unique_path("x", "b") == ("x", "a", "b")
 
 
 def test_tree_shaped_networks_and_islands() -> None:
@@ -412,7 +412,7 @@ class Checked:
             assert load <= self.capacity[link] * (1 + 1e-9) + 1e-12, (now, link)
         self.rates = {f[0]: rate for f, rate in zip(active, expected, strict=True)}
         self.checks += 1
-        self.net._audit()
+        self.net.audit()
 
     def flow(self, fid: int, start: float, src: str, dst: str, nbytes: float, cap: float
              ) -> Generator[Any, Any, None]:
@@ -489,7 +489,7 @@ def test_random_two_registry_fleet_matches_reference(seed: int) -> None:
 
 def test_cold_solves_match_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     # With no warm-started rounds every solve takes the fallback: uncap everything, fill from scratch.
-    monkeypatch.setattr("dsim.components.network._ROUNDS", 0)
+    monkeypatch.setattr("dsim.components.network.filling._ROUNDS", 0)
     two_registry_fleet(1)
 
 
