@@ -489,7 +489,7 @@ def test_random_two_registry_fleet_matches_reference(seed: int) -> None:
 
 def test_cold_solves_match_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     # With no warm-started rounds every solve takes the fallback: uncap everything, fill from scratch.
-    monkeypatch.setattr("dsim.components.network.filling._ROUNDS", 0)
+    monkeypatch.setattr("dsim.components.network.solver._ROUNDS", 0)
     two_registry_fleet(1)
 
 

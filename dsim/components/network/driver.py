@@ -180,7 +180,9 @@ class Network:
             return
         if solver.dirty:
             solver.solve(now)
-        self._reschedule_next()
+        t = solver.next_completion()  # as _reschedule_next, inlined: once per wake-up
+        if t < self._wake_at:
+            self._schedule(t)
 
     def _reschedule_next(self) -> None:
         t = self.solver.next_completion()

@@ -3,7 +3,7 @@
 Levels rise together; a tight link freezes the buckets crossing it when its remaining capacity per
 rising flow is the lowest, and a bucket member whose private cap is below the level is held at its cap.
 The capped sets of the last solve are kept as a warm start and checked by :func:`validate`; a few rounds
-of uncapping the violators, then a cold fill from nothing capped (exact), settle it.
+of uncapping the violators, then a cold fill from nothing capped (exact), settle it (solver.py).
 """
 
 from __future__ import annotations
@@ -13,27 +13,9 @@ from itertools import count
 
 from dsim.components.network.slack import CAP_TOL
 from dsim.components.network.state import INF, Bucket, FlowClass, Link
-from dsim.errors import SimulationError
-
-_ROUNDS = 4  # warm-started solves tried before falling back to a cold one
 
 _heappush = heapq.heappush
 _heappop = heapq.heappop
-
-
-def fill_component(comp_b: list[Bucket], comp_l: list[Link], touched: dict[FlowClass, None],
-                   seq: count[int]) -> None:
-    """Solve the component: warm-started fills until one validates, else a cold one."""
-    for _ in range(_ROUNDS):
-        fill(comp_b, comp_l, touched, seq)
-        if validate(comp_b, comp_l, touched, seq):
-            return
-    for b in comp_b:
-        for c in list(b.capped_members):
-            uncap(b, c, touched, seq)
-    fill(comp_b, comp_l, touched, seq)
-    if not validate(comp_b, comp_l, touched, seq):  # pragma: no cover - a cold fill is exact
-        raise SimulationError("network solver failed to converge")
 
 
 def uncap(b: Bucket, c: FlowClass, touched: dict[FlowClass, None], seq: count[int]) -> None:

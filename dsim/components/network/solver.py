@@ -15,7 +15,7 @@ from collections.abc import Callable
 from itertools import count
 from typing import Any
 
-from dsim.components.network.filling import fill_component
+from dsim.components.network.filling import fill, uncap, validate
 from dsim.components.network.slack import anchor, check_slack
 from dsim.components.network.state import INF, Bucket, FlowClass, Link, Owner
 from dsim.errors import SimulationError
@@ -23,6 +23,7 @@ from dsim.errors import SimulationError
 __all__ = ["FairShareSolver"]
 
 _MARK_TOL = 1e-11  # flows whose finish marks are this close (relative) to the due one finish with it
+_ROUNDS = 4  # warm-started solves tried before falling back to a cold one
 
 _heappush = heapq.heappush
 _heappop = heapq.heappop
@@ -350,7 +351,17 @@ class FairShareSolver:
                 b.clock += b.rate * (now - b.clock_time)
                 b.clock_time = now
         # 5. progressive filling, warm-started from the capped sets of the last solve.
-        fill_component(comp_b, comp_l, touched, seq)
+        for _ in range(_ROUNDS):
+            fill(comp_b, comp_l, touched, seq)
+            if validate(comp_b, comp_l, touched, seq):
+                break
+        else:
+            for b in comp_b:
+                for c in list(b.capped_members):
+                    uncap(b, c, touched, seq)
+            fill(comp_b, comp_l, touched, seq)
+            if not validate(comp_b, comp_l, touched, seq):  # pragma: no cover - a cold fill is exact
+                raise SimulationError("network solver failed to converge")
         return comp_b, comp_l
 
     def _leave(self, c: FlowClass, b: Bucket) -> None:
