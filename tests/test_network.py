@@ -19,7 +19,8 @@ import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsim.components.network import Network
+from dsim.components.network import FairShareSolver, Network
+from dsim.components.network.state import FlowClass, Link
 from dsim.errors import SimulationError
 
 INF = math.inf
@@ -376,6 +377,40 @@ def reference_rates(paths: list[tuple[tuple[str, str], ...]], caps: list[float],
                 frozen[i] = True
                 rates[i] = min(level, caps[i])
     return rates
+
+
+def test_solver_runs_on_plain_numbers_without_simpy() -> None:
+    # Two classes share a 10 B/s link: 5 B/s each.  B (10 bytes) ends at 2 s; A then has 10 of its 20 bytes
+    # and the whole link, so it ends at 2 + 10 / 10 = 3 s.  Times are plain floats; tokens come back as given.
+    finished: list[tuple[str, float]] = []
+    solver = FairShareSolver(lambda token, elapsed: finished.append((token, elapsed)))
+    shared = solver.links["r", "sw"] = Link("r", "sw", 10.0)
+    to_a = solver.classes["r", "a", INF] = FlowClass(("r", "a", INF), (shared,), (shared,), 0.0)
+    to_b = solver.classes["r", "b", INF] = FlowClass(("r", "b", INF), (shared,), (shared,), 0.0)
+    solver.start(to_a, 20.0, 0.0, "A")
+    solver.start(to_b, 10.0, 0.0, "B")
+    solver.solve(0.0)
+    assert (solver.rate(to_a), solver.rate(to_b)) == (5.0, 5.0)
+    assert solver.next_completion() == 2.0
+    assert solver.complete_due(2.0)
+    solver.solve(2.0)
+    assert finished == [("B", 2.0)]
+    assert solver.rate(to_a) == 10.0
+    assert solver.next_completion() == 3.0
+    assert solver.complete_due(3.0)
+    solver.solve(3.0)
+    assert finished == [("B", 2.0), ("A", 3.0)]
+    assert solver.active_flows == 0 and not solver.classes
+    assert solver.next_completion() == INF
+    assert shared.bytes_done == 30.0 and solver.egress == {"r": 30.0}
+
+
+def test_solver_and_topology_do_not_import_simpy() -> None:
+    # The solver is pure (plain floats for times); only driver.py knows SimPy.
+    package = ROOT / "dsim" / "components" / "network"
+    for name in ("solver.py", "filling.py", "slack.py", "state.py", "statistics.py", "topology.py"):
+        text = (package / name).read_text()
+        assert "import simpy" not in text and "from simpy" not in text, name
 
 
 @dataclass

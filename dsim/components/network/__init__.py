@@ -10,7 +10,7 @@ The package, top down:
   not bind are watched) and ``state.py`` (its records: ``Link``, ``FlowClass``, ``Bucket``);
 * ``statistics.py``: bytes carried, rates and loads, read from the solver's state.
 
-The flow solver is dsim's hot path, so it is built the way DESIGN.md's performance notes ask:
+The flow solver is dsim's hot path (every pull and push is flows), so it is built to cost little per event:
 
 * **Classes.** Flows with the same ``(src, dst, cap)`` have the same path and therefore the same
   max-min rate; they form one class with a multiplicity ``n``.  A class keeps a *virtual clock* (bytes
@@ -38,7 +38,7 @@ The flow solver is dsim's hot path, so it is built the way DESIGN.md's performan
   and finishes of one instant are solved together.  There is no process per flow and no polling.
 
 Determinism: everything is iterated in insertion order (dicts and lists, never sets), heaps break ties
-with a global sequence number, so the same calls in the same order give identical results in any process.
+with the solver's sequence number, so the same calls in the same order give identical results in any process.
 """
 
 from dsim.components.network.driver import Network
