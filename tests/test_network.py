@@ -19,7 +19,8 @@ import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsim.components.network import Network
+from dsim.components.network import FairShareSolver, Network
+from dsim.components.network.state import FlowClass, Link
 from dsim.errors import SimulationError
 
 INF = math.inf
@@ -195,7 +196,7 @@ def test_star_paths_go_through_the_hub_without_a_search(monkeypatch: pytest.Monk
     hosts = [f"h{i}" for i in range(50)]
     g = graph(("reg", "sw", 1.0), *[("sw", h, 1.0) for h in hosts])
     net = Network(simpy.Environment(), g)
-    monkeypatch.setattr("dsim.components.network.nx.shortest_path", no_search)
+    monkeypatch.setattr("dsim.components.network.topology.nx.shortest_path", no_search)
     assert net.path("h3", "h41") == ("h3", "sw", "h41")
     assert net.path("h41", "h3") == ("h41", "sw", "h3")
     assert net.path("reg", "h0") == ("reg", "sw", "h0")
@@ -219,8 +220,8 @@ def test_tied_paths_are_networkx_choice_and_unique_ones_are_found_directly() -> 
     assert net.path("u", "b") == ("u", "t", "x", "a", "b")
     assert net.path("z", "e") == ("z", "y", "d", "e")
     assert net.path("u", "x") == ("u", "t", "x")
-    assert net._unique_path("x", "z") is None  # via b or via c: a tie
-    assert net._unique_path("x", "b") == ("x", "a", "b")
+    assert net.topology.unique_path("x", "z") is None  # via b or via c: a tie
+    assert net.topology.unique_path("x", "b") == ("x", "a", "b")
 
 
 def test_tree_shaped_networks_and_islands() -> None:
@@ -378,6 +379,40 @@ def reference_rates(paths: list[tuple[tuple[str, str], ...]], caps: list[float],
     return rates
 
 
+def test_solver_runs_on_plain_numbers_without_simpy() -> None:
+    # Two classes share a 10 B/s link: 5 B/s each.  B (10 bytes) ends at 2 s; A then has 10 of its 20 bytes
+    # and the whole link, so it ends at 2 + 10 / 10 = 3 s.  Times are plain floats; tokens come back as given.
+    finished: list[tuple[str, float]] = []
+    solver = FairShareSolver(lambda token, elapsed: finished.append((token, elapsed)))
+    shared = solver.links["r", "sw"] = Link("r", "sw", 10.0)
+    to_a = solver.classes["r", "a", INF] = FlowClass(("r", "a", INF), (shared,), (shared,), 0.0)
+    to_b = solver.classes["r", "b", INF] = FlowClass(("r", "b", INF), (shared,), (shared,), 0.0)
+    solver.start(to_a, 20.0, 0.0, "A")
+    solver.start(to_b, 10.0, 0.0, "B")
+    solver.solve(0.0)
+    assert (solver.rate(to_a), solver.rate(to_b)) == (5.0, 5.0)
+    assert solver.next_completion() == 2.0
+    assert solver.complete_due(2.0)
+    solver.solve(2.0)
+    assert finished == [("B", 2.0)]
+    assert solver.rate(to_a) == 10.0
+    assert solver.next_completion() == 3.0
+    assert solver.complete_due(3.0)
+    solver.solve(3.0)
+    assert finished == [("B", 2.0), ("A", 3.0)]
+    assert solver.active_flows == 0 and not solver.classes
+    assert solver.next_completion() == INF
+    assert shared.bytes_done == 30.0 and solver.egress == {"r": 30.0}
+
+
+def test_solver_and_topology_do_not_import_simpy() -> None:
+    # The solver is pure (plain floats for times); only driver.py knows SimPy.
+    package = ROOT / "dsim" / "components" / "network"
+    for name in ("solver.py", "filling.py", "slack.py", "state.py", "statistics.py", "topology.py"):
+        text = (package / name).read_text()
+        assert "import simpy" not in text and "from simpy" not in text, name
+
+
 @dataclass
 class Checked:
     """Runs flows and, at every start and finish, compares the solver with the reference and integrates
@@ -412,7 +447,7 @@ class Checked:
             assert load <= self.capacity[link] * (1 + 1e-9) + 1e-12, (now, link)
         self.rates = {f[0]: rate for f, rate in zip(active, expected, strict=True)}
         self.checks += 1
-        self.net._audit()
+        self.net.audit()
 
     def flow(self, fid: int, start: float, src: str, dst: str, nbytes: float, cap: float
              ) -> Generator[Any, Any, None]:
@@ -489,7 +524,7 @@ def test_random_two_registry_fleet_matches_reference(seed: int) -> None:
 
 def test_cold_solves_match_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     # With no warm-started rounds every solve takes the fallback: uncap everything, fill from scratch.
-    monkeypatch.setattr("dsim.components.network._ROUNDS", 0)
+    monkeypatch.setattr("dsim.components.network.solver._ROUNDS", 0)
     two_registry_fleet(1)
 
 
