@@ -23,13 +23,13 @@ from dsim.components.container import (
     RUNNING,
     SIGKILL_EXIT,
     Container,
-    ContainerSpec,
     RestartManager,
     health_timeline,
 )
 from dsim.components.errors import ApiError
 from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import DiskFull, ImageStore
+from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
 from dsim.recorder import Recorder
 
