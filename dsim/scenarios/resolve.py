@@ -1,5 +1,6 @@
-"""From a validated Scenario to what the world is built from: hosts expanded, image references
-normalised, layers given digests and chain IDs, every cross-reference checked before time 0.
+"""From a validated Scenario to what the world is built from (a domain SimSpec): hosts expanded, image
+references normalised, layers given digests and chain IDs, every cross-reference checked before time 0.
+The conversion of each model to its domain value is dsim/scenarios/to_domain.py.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.problems import FieldPath, ReferenceProblem
 from dsim.domain.refs import HUB, chain_ids, normalise, sha256, split_ref
 from dsim.domain.spec import SimSpec
-from dsim.domain.workloads import PLACEMENT_POLICIES
-from dsim.domain.workloads import job_count as arrival_jobs
+from dsim.domain.workloads import PLACEMENT_POLICIES, job_count
 from dsim.scenarios import to_domain
 from dsim.scenarios.builds import resolve_builds
 from dsim.scenarios.catalog import catalog, lookup
@@ -24,7 +24,6 @@ from dsim.scenarios.model import (
     Registry,
     Scenario,
     Step,
-    Workload,
     layer_uncompressed,
 )
 from dsim.scenarios.problems import unknown
@@ -137,10 +136,6 @@ def _expand_hosts(scenario: Scenario) -> tuple[tuple[HostInfo, ...], dict[str, t
     return tuple(hosts), groups
 
 
-def job_count(workload: Workload) -> int:
-    return arrival_jobs(to_domain.arrival(workload.arrival))
-
-
 def step_image(step: Step) -> str | None:
     """The image a step names, if any."""
     if step.pull is not None:
@@ -183,7 +178,7 @@ def _check_workloads(
         if placement not in PLACEMENT_POLICIES and placement not in groups and placement not in names:
             choices = (*PLACEMENT_POLICIES, *groups, *(n for n in names if n not in groups))
             raise ReferenceProblem(("workloads", name, "placement"), unknown("placement", placement, choices))
-        counts[name] = job_count(workload)
+        counts[name] = job_count(to_domain.arrival(workload.arrival))
     total = sum(counts.values())
     if total > MAX_JOBS:
         raise ReferenceProblem(("workloads",), f"{total:,} jobs is over dsim's limit of {MAX_JOBS:,} per scenario")
