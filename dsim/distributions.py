@@ -13,11 +13,8 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
-
-from dsim.units import parse_duration, parse_size
+from dsim.units import parse_duration
 
 Parser = Callable[[object], float]
 
@@ -137,23 +134,3 @@ def _plain_number(value: object) -> float:
     if number < 0 or math.isnan(number):
         raise ValueError(f"invalid number {value!r}: must not be negative")
     return number
-
-
-def _schema(kind: str) -> dict[str, Any]:
-    return {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-            "description": f"a {kind} or a distribution: uniform(a, b), exponential(mean=m), "
-                           "normal(mean=m, sd=s), lognormal(mean=m, sigma=s), empirical([a, b, ...])"}
-
-
-DurationDist = Annotated[
-    Distribution,
-    BeforeValidator(lambda v: parse_distribution(v, parse_duration)),
-    PlainSerializer(str),
-    WithJsonSchema(_schema("duration")),
-]
-SizeDist = Annotated[
-    Distribution,
-    BeforeValidator(lambda v: parse_distribution(v, parse_size)),
-    PlainSerializer(str),
-    WithJsonSchema(_schema("size")),
-]

@@ -101,5 +101,5 @@ def _progress_bar(world: World, console: Console | None) -> Iterator[None]:
 
     resolved = world.resolved
     with progress_bar(lambda: (world.env.now, len(world.recorder.jobs)), console=console,
-                      expected_jobs=sum(resolved.job_counts.values()), until=resolved.scenario.until):
+                      expected_jobs=sum(resolved.job_counts.values()), until=resolved.until):
         yield

@@ -9,9 +9,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Annotated
-
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _SIZE_UNITS = {
     "b": 1,
@@ -115,19 +112,3 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m {seconds % 60:.0f}s"
     return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60)}m"
-
-
-def _inf_aware(x: float) -> float | str:
-    return "inf" if math.isinf(x) else x
-
-
-def _schema(kind: str, example: str) -> WithJsonSchema:
-    return WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-                           "description": f"a {kind}, {example}, or inf"})
-
-
-Size = Annotated[float, BeforeValidator(parse_size), PlainSerializer(_inf_aware), _schema("size", SIZE_EXAMPLE)]
-Rate = Annotated[float, BeforeValidator(parse_rate), PlainSerializer(_inf_aware), _schema("rate", RATE_EXAMPLE)]
-Duration = Annotated[
-    float, BeforeValidator(parse_duration), PlainSerializer(_inf_aware), _schema("duration", DURATION_EXAMPLE)
-]

@@ -19,31 +19,31 @@ import simpy
 from dsim.components.build_cache import RegistryCaches
 from dsim.components.builder import Builder
 from dsim.components.client import Client
-from dsim.components.container import Container, ContainerSpec
+from dsim.components.container import Container
 from dsim.components.daemon import Daemon
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore
 from dsim.components.network import Network
 from dsim.components.registry import RegistryServer
+from dsim.domain.problems import ReferenceProblem
+from dsim.domain.spec import SimSpec
+from dsim.domain.workloads import Burst, Every, Poisson, Workload
 from dsim.probes import LinkProbe, ProbedNetwork
 from dsim.recorder import Recorder
 from dsim.result import HostStats, SimResult
 from dsim.rng import stream
-from dsim.scenarios.model import Burst, Every, Poisson, Times, Workload
-from dsim.scenarios.resolve import ReferenceProblem, Resolved, normalise
 
 SWITCH = "switch"
 
 
-def build_graph(resolved: Resolved) -> nx.Graph:
+def build_graph(resolved: SimSpec) -> nx.Graph:
     """The topology: one switch by default; else ``network.links`` with host groups expanded per host.
 
     A registry's ``bandwidth`` caps its first link (its egress); a host's ``nic`` caps each of its links.
     """
     graph = nx.Graph()
-    scenario = resolved.scenario
     nics = {host.name: host.spec.nic for host in resolved.hosts}
-    if scenario.network is None:
+    if resolved.links is None:
         graph.add_node(SWITCH)
         for name, registry in resolved.registries.items():
             graph.add_edge(name, SWITCH, capacity=registry.bandwidth, latency=0.0)
@@ -51,7 +51,7 @@ def build_graph(resolved: Resolved) -> nx.Graph:
             graph.add_edge(host.name, SWITCH, capacity=host.spec.nic, latency=0.0)
         return graph
     capped: set[str] = set()
-    for link in scenario.network.links:
+    for link in resolved.links:
         for a in resolved.groups.get(link.a, (link.a,)):
             for b in resolved.groups.get(link.b, (link.b,)):
                 capacity = link.bandwidth
@@ -65,7 +65,7 @@ def build_graph(resolved: Resolved) -> nx.Graph:
     return graph
 
 
-def check_reachable(resolved: Resolved, graph: nx.Graph) -> None:
+def check_reachable(resolved: SimSpec, graph: nx.Graph) -> None:
     """Every host must reach every registry its images come from, before time 0."""
     component = {node: i for i, nodes in enumerate(nx.connected_components(graph)) for node in nodes}
     needed = sorted({image.registry for image in resolved.images.values()})
@@ -87,11 +87,11 @@ def _images_in_use(containers: dict[str, Container]) -> list[str]:
 class World:
     """Every component of one simulation, built and wired before time 0."""
 
-    def __init__(self, resolved: Resolved, *, seed: int | None = None, link_samples: float | None = None) -> None:
+    def __init__(self, resolved: SimSpec, *, seed: int | None = None, link_samples: float | None = None) -> None:
         """``link_samples``: measure link loads every that many simulated seconds (``link`` spans for the
         bandwidth chart; dsim.probes.LinkProbe schedules no event, so the run is otherwise the same)."""
         self.resolved = resolved
-        self.seed = resolved.scenario.seed if seed is None else seed
+        self.seed = resolved.seed if seed is None else seed
         self.env = simpy.Environment()
         self.recorder = Recorder()
         graph = build_graph(resolved)
@@ -124,7 +124,7 @@ class World:
             store = ImageStore(self.env, host.spec.disk, gc=host.spec.gc, host=host.name, recorder=self.recorder)
             for i, ref in enumerate(host.spec.preloaded):
                 try:
-                    store.preload(resolved.images[normalise(ref)])
+                    store.preload(resolved.images[ref])
                 except DiskFull:
                     raise ReferenceProblem(("hosts", host.group, "preloaded", i),
                                            f"preloaded images do not fit on host '{host.name}''s disk") from None
@@ -141,15 +141,14 @@ class World:
             daemon.builder = Builder(
                 self.env, host.name, host.spec, kernel, store, daemon.puller, self.network, self.registries,
                 self.registry_caches, self.recorder, stream(self.seed, f"builder/{host.name}"),
-                pusher=daemon.pusher, specs=resolved.builds, contexts=resolved.scenario.contexts,
+                pusher=daemon.pusher, contexts=resolved.contexts,
             )
         self.active: dict[str, int] = {host.name: 0 for host in resolved.hosts}
         self._job_ids = itertools.count(1)
-        self._specs: dict[int, ContainerSpec] = {}  # the container spec of each run/create step (client.py)
         #: without `until`, the run goes on until nothing is left to happen; so that a restart policy cannot
         #: keep it going forever, containers stop restarting once the last job has ended (runtime.py)
         self._pending_jobs = sum(resolved.job_counts.values())
-        for name, workload in resolved.scenario.workloads.items():
+        for name, workload in resolved.workloads.items():
             self.env.process(self._arrivals(name, workload))
 
     # ------------------------------------------------------------ workloads
@@ -167,7 +166,6 @@ class World:
                 t += rng.expovariate(arrival.rate)
                 yield t
         else:
-            assert isinstance(arrival, Times)
             yield from sorted(arrival.times)
 
     def _placement(self, name: str, workload: Workload) -> Callable[[], str]:
@@ -198,12 +196,12 @@ class World:
             host = place()
             self.active[host] += 1
             client = Client(self.env, self.daemons[host], self.recorder,
-                            functools.partial(stream, self.seed, f"client/{job}"), job, name, specs=self._specs)
+                            functools.partial(stream, self.seed, f"client/{job}"), job, name)
 
             def done(host: str = host) -> None:
                 self.active[host] -= 1
                 self._pending_jobs -= 1
-                if self._pending_jobs == 0 and self.resolved.scenario.until is None:
+                if self._pending_jobs == 0 and self.resolved.until is None:
                     for daemon in self.daemons.values():
                         daemon.runtime.no_more_restarts = True
 
@@ -214,7 +212,7 @@ class World:
     def run(self) -> SimResult:
         """Run to the end (or ``until``); dsim.run.run does so inside the garbage-collector tuning."""
         started = time.perf_counter()
-        self.env.run(until=self.resolved.scenario.until)
+        self.env.run(until=self.resolved.until)
         return self.result(time.perf_counter() - started)
 
     def next_job(self) -> int:
@@ -242,7 +240,7 @@ class World:
             for name, daemon in self.daemons.items()
         }
         return SimResult(
-            scenario=self.resolved.scenario.name,
+            scenario=self.resolved.name,
             seed=self.seed,
             spans=self.recorder.spans,
             job_ends=self.recorder.jobs,
@@ -254,4 +252,3 @@ class World:
             makespan_s=makespan,
             horizon_s=horizon if not math.isinf(horizon) else makespan,
         )
-

@@ -12,8 +12,8 @@ import math
 
 import pytest
 
+from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 from dsim.scenarios.catalog import lookup
-from dsim.scenarios.model import DEFAULT_UNCOMPRESSED_RATIO
 from tests.test_build_cache import BASE, build, completed, counts, edit, job, run
 
 API = 0.002  # api_service_time of the build call

@@ -176,13 +176,14 @@ def test_every_real_dockerfile_freezes_into_a_build_spec() -> None:
     from dsim.dockerfile.plan import make_plan
     from dsim.scenarios.builds import spec_from_plan
     from dsim.scenarios.model import BuildStep
+    from dsim.scenarios.to_domain import build_options
 
     files = sorted(p for p in CONFORMANCE.rglob("*") if p.is_file() and p.name != "MANIFEST.txt")
     assert len(files) == 87
     for path in files:
         text = path.read_text()
         plan = make_plan(text, filename=str(path))
-        spec = spec_from_plan(plan, BuildStep(dockerfile_text=text), str(path), len(text))
+        spec = spec_from_plan(plan, build_options(BuildStep(dockerfile_text=text)), str(path), len(text))
         assert sum(len(stage.steps) for stage in spec.stages) == plan.build_step_count(range(len(plan.stages)))
         for stage in spec.stages:
             for step in stage.steps:

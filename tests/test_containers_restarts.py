@@ -14,6 +14,7 @@ import pytest
 
 from dsim.components.container import RestartManager, health_timeline
 from dsim.scenarios.model import HealthCheck
+from dsim.scenarios.to_domain import health_check
 from tests.helpers import run_text
 
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
@@ -126,7 +127,7 @@ def test_fail_probability_fails_that_share_of_runs() -> None:
     ],
 )
 def test_health_timeline(check: dict[str, float], ready: float, expected: tuple[float | None, float | None]) -> None:
-    assert health_timeline(HealthCheck(**check), ready) == expected
+    assert health_timeline(health_check(HealthCheck(**check)), ready) == expected
 
 
 def test_health_is_a_phase_and_wait_ends_the_step_when_healthy() -> None:

@@ -13,9 +13,11 @@ from collections.abc import Callable
 
 import pytest
 
+from dsim.domain.images import ImageInfo, LayerInfo
+from dsim.domain.refs import chain_ids, sha256
 from dsim.result import SimResult
 from dsim.scenarios.loader import load_scenario_text
-from dsim.scenarios.resolve import ImageInfo, LayerInfo, Resolved, chain_ids, sha256
+from dsim.scenarios.resolve import Resolved
 from dsim.world import World
 
 MiB = 2**20

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dsim.scenarios.builds import MOUNT_NEEDS_BUILDKIT
+from dsim.domain.builds import MOUNT_NEEDS_BUILDKIT
 from dsim.serve.server import Server, serve_scenario
 from tests.test_serve_cli import SCENARIO
 from tests.test_serve_unit import _tar, request

@@ -21,7 +21,8 @@ from urllib.parse import quote
 import pytest
 
 from dsim.components.errors import ApiError
-from dsim.scenarios.resolve import ImageInfo, LayerInfo, chain_ids
+from dsim.domain.images import ImageInfo, LayerInfo
+from dsim.domain.refs import chain_ids
 from dsim.serve import filters as flt
 from dsim.serve import images as refs
 from dsim.serve import listing

@@ -23,7 +23,7 @@ def graph(
     resolved = load_scenario(scenario, overrides=set_ or ())
     out.parent.mkdir(parents=True, exist_ok=True)
     draw_topology(resolved, out)
-    typer.echo(f"topology of {resolved.scenario.name} in {out}")
+    typer.echo(f"topology of {resolved.name} in {out}")
 
 
 def explain(

@@ -35,7 +35,7 @@ def run(
     from dsim.scenarios.loader import load_scenario
 
     resolved = load_scenario(scenario, overrides=set_ or ())
-    directory = out if out is not None else Path("results") / resolved.scenario.name
+    directory = out if out is not None else Path("results") / resolved.name
     err = Console(stderr=True)
     _, summary = run_summarised(
         resolved, seed=seed, out=directory, charts=charts, trace=trace,

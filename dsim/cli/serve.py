@@ -65,7 +65,7 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"dsim serve: simulated host '{server.host}' of scenario '{resolved.scenario.name}' at {server.address} "
+    print(f"dsim serve: simulated host '{server.host}' of scenario '{resolved.name}' at {server.address} "
           f"(x{speed:g} speed)", flush=True)
     print(f"dsim serve: export DOCKER_HOST={server.address}", flush=True)
     result = main_loop(server, stop)

@@ -17,8 +17,8 @@ from typing import Any
 import simpy
 
 from dsim.components.image_store import ImageStore
+from dsim.domain.images import LayerInfo
 from dsim.recorder import Recorder
-from dsim.scenarios.resolve import LayerInfo
 
 
 @dataclass

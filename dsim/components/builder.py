@@ -43,12 +43,13 @@ from dsim.components.network import Network
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryError, RegistryServer
+from dsim.domain.build_context import included, match_source
+from dsim.domain.builds import MOUNT_NEEDS_BUILDKIT, BuildContext, BuildSpec, ColdWarm, StepSpec, op_digest_text
+from dsim.domain.hosts import HostSpec
+from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
+from dsim.domain.refs import normalise, push_registry, sha256, split_ref
 from dsim.errors import SimulationError
 from dsim.recorder import Recorder
-from dsim.scenarios.build_context import included, match_source
-from dsim.scenarios.builds import MOUNT_NEEDS_BUILDKIT, BuildSpec, StepSpec, op_digest_text
-from dsim.scenarios.model import DEFAULT_UNCOMPRESSED_RATIO, BuildContextSpec, CacheMountRunTime, HostGroup
-from dsim.scenarios.resolve import ImageInfo, LayerInfo, normalise, push_registry, sha256, split_ref
 
 #: The legacy builder's and BuildKit's share of the host disk a build cache may use by default
 #: (dockerd's BuildKit GC keeps about 10% of disk, docker-facts.md: Build).
@@ -62,7 +63,7 @@ class WorkingCopy:
     checks out the scenario's context afresh (same digests everywhere, as a CI checkout of one commit);
     ``edit`` gives files new content, seen only by this job."""
 
-    def __init__(self, name: str, spec: BuildContextSpec, job: int) -> None:
+    def __init__(self, name: str, spec: BuildContext, job: int) -> None:
         self.name = name
         self.spec = spec
         self.job = job
@@ -94,7 +95,7 @@ class WorkingCopy:
         return sha256(op_digest_text([[path, self.digests[path]] for path in sorted(paths)]))
 
 
-EMPTY_CONTEXT = BuildContextSpec()
+EMPTY_CONTEXT = BuildContext({})
 
 
 # ---------------------------------------------------------------- results
@@ -164,11 +165,10 @@ def _first_match(patterns: Mapping[str, _T], text: str) -> _T | None:
 class Builder:
     """The build side of one dockerd."""
 
-    def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, kernel: Kernel, store: ImageStore,
+    def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
                  puller: Puller, network: Network, registries: dict[str, RegistryServer], caches: RegistryCaches,
                  recorder: Recorder, rng: random.Random, *, pusher: Pusher | None = None,
-                 specs: Mapping[tuple[str, int], BuildSpec] | None = None,
-                 contexts: Mapping[str, BuildContextSpec] | None = None) -> None:
+                 contexts: Mapping[str, BuildContext] | None = None) -> None:
         self.env = env
         self.host = host
         self.spec = spec
@@ -181,9 +181,8 @@ class Builder:
         self.recorder = recorder
         self.rng = rng
         self.pusher = pusher
-        #: (workload, step index) -> planned build; context name -> the scenario's context (client.py reads both)
-        self.specs: Mapping[tuple[str, int], BuildSpec] = specs or {}
-        self.contexts: Mapping[str, BuildContextSpec] = contexts or {}
+        #: context name -> the scenario's build context (client.py makes each job's working copy from it)
+        self.contexts: Mapping[str, BuildContext] = contexts or {}
         daemon = spec.daemon
         limit = daemon.build_cache_limit
         if limit is None:
@@ -486,7 +485,7 @@ class Builder:
                                "mount_wait": self.env.now - asked}
                 warm = bool(held) and all(d.warm for d in held)
                 timed = _first_match(opts.run_times, step.text) or opts.default_run_time
-                if isinstance(timed, CacheMountRunTime):
+                if isinstance(timed, ColdWarm):
                     timed = timed.warm if warm else timed.cold
                 duration = timed.sample(s.rng)
                 nbytes = (sized or opts.default_layer_size).sample(s.rng)

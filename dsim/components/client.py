@@ -9,18 +9,32 @@ from __future__ import annotations
 import functools
 import random
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import simpy
 
 from dsim.components.builder import Builder, WorkingCopy
-from dsim.components.container import Container, ContainerSpec
+from dsim.components.container import Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError, StreamError
+from dsim.domain.builds import BuildSpec
+from dsim.domain.containers import ContainerSpec
+from dsim.domain.steps import (
+    BuildStep,
+    CreateStep,
+    EditStep,
+    PsStep,
+    PullStep,
+    PushStep,
+    RmStep,
+    RunStep,
+    SleepStep,
+    StartStep,
+    Step,
+    StopStep,
+)
 from dsim.recorder import JobEnd, Recorder
-from dsim.scenarios.model import CreateStep, EditStep, RunStep, Step
-from dsim.scenarios.resolve import normalise
 
 
 class JobFailed(Exception):
@@ -31,21 +45,16 @@ class Client:
     """One job's docker CLI on one host."""
 
     def __init__(self, env: simpy.Environment, daemon: Daemon, recorder: Recorder,
-                 make_rng: Callable[[], random.Random], job: int, workload: str, *,
-                 specs: dict[int, ContainerSpec] | None = None) -> None:
-        """``make_rng``: this job's random stream, made on first use (most jobs never sample one).
-        ``specs``: container specs already made from the scenario's run/create steps, by ``id(step)``
-        (steps live as long as the scenario; ``dsim serve`` makes its steps per call and passes none)."""
+                 make_rng: Callable[[], random.Random], job: int, workload: str) -> None:
+        """``make_rng``: this job's random stream, made on first use (most jobs never sample one)."""
         self.env = env
         self.daemon = daemon
         self.recorder = recorder
         self._make_rng = make_rng
-        self._specs = specs
         self.job = job
         self.workload = workload
         self.containers: dict[str, Container] = {}
         self.last: Container | None = None
-        self.step_index = 0
         #: this job's copies of build contexts (builder.py WorkingCopy), made on first use
         self.copies: dict[str, WorkingCopy] = {}
 
@@ -53,12 +62,11 @@ class Client:
     def rng(self) -> random.Random:
         return self._make_rng()
 
-    def run(self, steps: list[Step], arrival: float, on_end: Callable[[], None]) -> Generator[Any, Any, None]:
+    def run(self, steps: Sequence[Step], arrival: float, on_end: Callable[[], None]) -> Generator[Any, Any, None]:
         """Run every step in order; the first failure ends the job with what the docker CLI prints."""
         status, error = "completed", ""
         try:
-            for index, step in enumerate(steps):
-                self.step_index = index
+            for step in steps:
                 yield from self._operation(step)
         except StreamError as err:  # reported inside a pull's or push's progress stream: printed as is
             status, error = "failed", str(err)
@@ -77,28 +85,7 @@ class Client:
     def _operation(self, step: Step) -> Generator[Any, Any, Any]:
         """The generator that carries out ``step``: returned for ``run`` to delegate to, rather than
         delegated to here, which would add a level that every event of the step passes through."""
-        if step.pull is not None:
-            return self._pull(normalise(step.pull))
-        if step.push is not None:
-            return self._push(normalise(step.push))
-        if step.run is not None:
-            return self._run(step.run)
-        if step.create is not None:
-            return self._create(self._spec(step.create))
-        if step.start is not None:
-            return self._start(self._container(step.start.container))
-        if step.stop is not None:
-            return self._stop(self._container(step.stop.container), step.stop.timeout)
-        if step.rm is not None:
-            return self._rm(self._container(step.rm.container))
-        if step.ps is not None:
-            return self._ps(step.ps.all)
-        if step.sleep is not None:
-            return self._sleep(step.sleep.sample(self.rng))
-        if step.build is not None:
-            return self._build()
-        assert step.edit is not None  # the model allows exactly one operation per step
-        return self._edit(step.edit)
+        return _OPERATIONS[type(step)](self, step)
 
     def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, None]:
         began = yield from self.daemon.api("stop", job=self.job)
@@ -142,10 +129,9 @@ class Client:
             copy = self.copies[context] = WorkingCopy(context, self._builder().contexts[context], self.job)
         return copy
 
-    def _build(self) -> Generator[Any, Any, None]:
+    def _build(self, spec: BuildSpec) -> Generator[Any, Any, None]:
         """``docker build``: one API call (the session), then the build on the daemon; phase ``build``."""
         builder = self._builder()
-        spec = builder.specs[(self.workload, self.step_index)]
         began = yield from self.daemon.api("build", job=self.job)
         context = spec.options.context
         copy = self._copy(context) if context is not None else None
@@ -158,15 +144,6 @@ class Client:
         self.recorder.span("edit", step.context, self.env.now, self.env.now, host=self.daemon.host, job=self.job,
                            files=list(step.files))
         yield from ()
-
-    def _spec(self, step: RunStep | CreateStep) -> ContainerSpec:
-        """The container's config; its workload's distributions are sampled by the runtime at each run."""
-        if self._specs is None:
-            return container_spec(step)
-        spec = self._specs.get(id(step))
-        if spec is None:
-            spec = self._specs[id(step)] = container_spec(step)
-        return spec
 
     def _create(self, spec: ContainerSpec) -> Generator[Any, Any, Container]:
         """POST create; on 404 the CLI prints 'Unable to find image ... locally', pulls, creates again."""
@@ -194,7 +171,7 @@ class Client:
         self._phase("start", container.name, began)
 
     def _run(self, step: RunStep) -> Generator[Any, Any, None]:
-        container = yield from self._create(self._spec(step))
+        container = yield from self._create(step.container)
         yield from self._start(container)
         if step.detach:
             if step.wait:  # like `docker compose up --wait`: until the health check decides
@@ -220,14 +197,17 @@ class Client:
         return container
 
 
-def container_spec(step: RunStep | CreateStep) -> ContainerSpec:
-    """What a run/create step asks of ``docker create``."""
-    return ContainerSpec(
-        normalise(step.image), step.name, step.cpus, step.memory, tuple(step.ports), step.duration,
-        step.stop_time, cpu_time=step.cpu_time, threads=step.threads, memory_usage=step.memory_usage,
-        expose=tuple(step.expose), publish_all=step.publish_all, exit_code=step.exit_code,
-        fail_probability=step.fail_probability, restart=step.restart, healthcheck=step.healthcheck,
-        writes=step.writes, copy_up=step.copy_up, isolation=step.isolation,
-        # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
-        until_stopped=isinstance(step, RunStep) and step.runs_until_stopped,
-    )
+#: each kind of step -> the generator that carries it out (Client._operation)
+_OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] = {
+    PullStep: lambda client, step: client._pull(step.ref),
+    PushStep: lambda client, step: client._push(step.ref),
+    RunStep: lambda client, step: client._run(step),
+    CreateStep: lambda client, step: client._create(step.container),
+    StartStep: lambda client, step: client._start(client._container(step.container)),
+    StopStep: lambda client, step: client._stop(client._container(step.container), step.timeout),
+    RmStep: lambda client, step: client._rm(client._container(step.container)),
+    PsStep: lambda client, step: client._ps(step.all),
+    SleepStep: lambda client, step: client._sleep(step.duration.sample(client.rng)),
+    BuildStep: lambda client, step: client._build(step.spec),
+    EditStep: lambda client, step: client._edit(step),
+}

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from dsim.distributions import Distribution
-from dsim.scenarios.model import HealthCheck
-from dsim.scenarios.resolve import ImageInfo
+from dsim.domain.containers import ContainerSpec, HealthCheck
+from dsim.domain.images import ImageInfo
 
 CREATED, RUNNING, RESTARTING, EXITED, REMOVED, DEAD = "created", "running", "restarting", "exited", "removed", "dead"
 
@@ -26,38 +25,6 @@ SIGKILL_EXIT = 137
 RESTART_FIRST_DELAY = 0.1
 RESTART_MAX_DELAY = 60.0
 RESTART_RESET_AFTER = 10.0
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """What ``docker create`` / ``run`` asks for; distributions are sampled once per run of the process."""
-
-    image: str
-    name: str | None
-    cpus: float | None
-    memory: float | None
-    ports: tuple[str, ...]
-    duration: Distribution
-    stop_time: Distribution
-    cpu_time: Distribution | None = None
-    threads: int | None = None
-    memory_usage: Distribution | None = None
-    expose: tuple[str, ...] = ()
-    publish_all: bool = False
-    exit_code: int = 0
-    fail_probability: float = 0.0
-    restart: str = "no"
-    healthcheck: HealthCheck | None = None
-    writes: float = 0.0
-    copy_up: float = 0.0
-    isolation: str = "container"
-    until_stopped: bool = False
-
-    @property
-    def cpu_cap(self) -> float:
-        """Cores the process can keep busy: its --cpus quota, and no more than its runnable threads."""
-        threads = self.threads if self.threads is not None else (math.ceil(self.cpus) if self.cpus else 1)
-        return min(self.cpus, float(threads)) if self.cpus is not None else float(threads)
 
 
 class RestartManager:

@@ -20,8 +20,9 @@ from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryServer
 from dsim.components.runtime import ContainerRuntime
+from dsim.domain.hosts import HostInfo
+from dsim.domain.images import ImageInfo
 from dsim.recorder import Recorder
-from dsim.scenarios.resolve import HostInfo, ImageInfo
 
 if TYPE_CHECKING:
     from dsim.components.builder import Builder

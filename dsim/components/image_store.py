@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from dsim.domain.hosts import ImageGcSpec
+from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.recorder import Recorder
-from dsim.scenarios.model import ImageGc
-from dsim.scenarios.resolve import ImageInfo, LayerInfo
 
 CONTENT = "/var/lib/containerd/io.containerd.content.v1.content"
 SNAPSHOTS = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
@@ -49,7 +49,7 @@ class Unpack:
 
 
 class ImageStore:
-    def __init__(self, env: simpy.Environment, disk: float, *, gc: ImageGc | None = None, host: str = "",
+    def __init__(self, env: simpy.Environment, disk: float, *, gc: ImageGcSpec | None = None, host: str = "",
                  recorder: Recorder | None = None) -> None:
         self.env = env
         self.disk = disk

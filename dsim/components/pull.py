@@ -24,9 +24,9 @@ import simpy
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.registry import RegistryError, RegistryServer, Served
+from dsim.domain.hosts import HostSpec
+from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.recorder import Recorder
-from dsim.scenarios.model import HostGroup
-from dsim.scenarios.resolve import ImageInfo, LayerInfo
 
 #: Wait between download attempts: attempt x 5 s (moby daemon/internal/distribution/xfer/download.go).
 RETRY_BACKOFF_S = 5.0
@@ -36,7 +36,7 @@ class ImageTransfer:
     """What one daemon's image transfers (its :class:`Puller` and ``push.Pusher``) work with: the host, its image
     store, the registries, the scenario's images and the recorder."""
 
-    def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, store: ImageStore,
+    def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder) -> None:
         self.env = env
         self.host = host
@@ -50,7 +50,7 @@ class ImageTransfer:
 class Puller(ImageTransfer):
     """Pulls images into one host's store."""
 
-    def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, store: ImageStore,
+    def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder,
                  rng: random.Random) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
@@ -255,7 +255,7 @@ class Puller(ImageTransfer):
         """Decompression streams into the file writer, so the slower of the two sets the pace:
         uncompressed / min(decompress_rate[compression], write_rate); ``inf`` disables a cost."""
         storage = self.spec.storage
-        decompress = math.inf if compression == "none" else storage.decompress_rate[compression]  # type: ignore[index]
+        decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
         rate = min(decompress, storage.write_rate)
         return 0.0 if math.isinf(rate) else share * layer.uncompressed / rate
 

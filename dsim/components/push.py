@@ -31,9 +31,10 @@ from dsim.components.errors import ApiError, StreamError
 from dsim.components.image_store import ImageStore
 from dsim.components.pull import ImageTransfer
 from dsim.components.registry import RegistryError, RegistryServer
+from dsim.domain.hosts import HostSpec
+from dsim.domain.images import ImageInfo, LayerInfo
+from dsim.domain.refs import push_registry, split_ref
 from dsim.recorder import Recorder
-from dsim.scenarios.model import HostGroup
-from dsim.scenarios.resolve import ImageInfo, LayerInfo, push_registry, split_ref
 
 #: moby distribution/xfer/upload.go: five attempts, waiting attempt x 5 s between them.
 MAX_UPLOAD_ATTEMPTS = 5
@@ -52,7 +53,7 @@ def checks_for(size: float) -> tuple[int, int]:
 class Pusher(ImageTransfer):
     """Pushes images from one host's store."""
 
-    def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, store: ImageStore,
+    def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
         self.upload_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_uploads)

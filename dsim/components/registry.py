@@ -30,9 +30,9 @@ from typing import Any
 import simpy
 
 from dsim.components.network import Network
+from dsim.domain.images import ImageInfo, LayerInfo
+from dsim.domain.registries import RegistrySpec
 from dsim.recorder import Recorder
-from dsim.scenarios.model import Registry
-from dsim.scenarios.resolve import ImageInfo, LayerInfo
 
 #: Docker Hub's answer to a manifest GET over the pull limit (docker-facts.md: Registries).
 RATE_LIMIT_MESSAGE = (
@@ -78,7 +78,7 @@ class _Swarm:
 
 
 class RegistryServer:
-    def __init__(self, env: simpy.Environment, name: str, spec: Registry, network: Network, recorder: Recorder,
+    def __init__(self, env: simpy.Environment, name: str, spec: RegistrySpec, network: Network, recorder: Recorder,
                  rng: random.Random | None = None) -> None:
         self.env = env
         self.name = name
@@ -93,7 +93,7 @@ class RegistryServer:
         #: host -> the address the registry sees (``hosts.<group>.address``, wired by world.py); pull limits
         #: count per address, as Docker Hub's do per IPv4 address.
         self.addresses: dict[str, str] = {}
-        self._outages = sorted((o.at, o.at + o.for_) for o in spec.outages)
+        self._outages = sorted((o.at, o.at + o.length) for o in spec.outages)
         # pull-through cache state
         self.cache: OrderedDict[str, float] = OrderedDict()  # digest -> bytes, least recently used first
         self.cache_used = 0.0

@@ -23,15 +23,15 @@ from dsim.components.container import (
     RUNNING,
     SIGKILL_EXIT,
     Container,
-    ContainerSpec,
     RestartManager,
     health_timeline,
 )
 from dsim.components.errors import ApiError
 from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import DiskFull, ImageStore
+from dsim.domain.containers import ContainerSpec
+from dsim.domain.hosts import HostSpec
 from dsim.recorder import Recorder
-from dsim.scenarios.model import HostGroup
 
 __all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
 
@@ -69,7 +69,7 @@ def _nothing() -> Generator[Any, Any, None]:
 class ContainerRuntime:
     """The daemon's container side on one host."""
 
-    def __init__(self, env: simpy.Environment, host: str, spec: HostGroup, kernel: Kernel, store: ImageStore,
+    def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
                  recorder: Recorder, rng: random.Random) -> None:
         self.env = env
         self.host = host

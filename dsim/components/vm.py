@@ -15,24 +15,24 @@ import simpy
 from dsim.components.container import Container
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
+from dsim.domain.hosts import HostSpec, VmFlavour
 from dsim.recorder import Recorder
-from dsim.scenarios.model import HostGroup, VmFlavour
 
 MIB = 2**20
 
 
-def flavour(host: HostGroup, isolation: str) -> VmFlavour:
+def flavour(host: HostSpec, isolation: str) -> VmFlavour:
     """The host's VM knobs for ``vm`` or ``microvm``."""
     return host.microvm if isolation == "microvm" else host.vm
 
 
-def guest_memory(host: HostGroup, container: Container) -> float:
+def guest_memory(host: HostSpec, container: Container) -> float:
     """The guest's RAM: the run step's ``memory``, else the flavour's default."""
     spec = container.spec
     return spec.memory if spec.memory is not None else flavour(host, spec.isolation).memory
 
 
-def boot(env: simpy.Environment, host: HostGroup, kernel: Kernel, container: Container, rng: random.Random,
+def boot(env: simpy.Environment, host: HostSpec, kernel: Kernel, container: Container, rng: random.Random,
          recorder: Recorder, *, job: int) -> Generator[Any, Any, None]:
     """Reserve guest memory + VMM overhead (refused when the host cannot hold it), then boot the guest."""
     vm = flavour(host, container.spec.isolation)

@@ -164,7 +164,7 @@ def draw_topology(resolved: Resolved, path: Path) -> Any:
             legend.append(Line2D([], [], color="#CC79A7", linestyle="--", label="mirror's upstream"))
         ax.legend(handles=legend, loc="lower center", bbox_to_anchor=(0.5, -0.12), ncols=len(legend), fontsize=7)
         hosts = len(resolved.hosts)
-        ax.set_title(f"{resolved.scenario.name}: network topology ({hosts} host{'s' if hosts != 1 else ''} in "
+        ax.set_title(f"{resolved.name}: network topology ({hosts} host{'s' if hosts != 1 else ''} in "
                      f"{len(resolved.groups)} group{'s' if len(resolved.groups) != 1 else ''}; line width ~ capacity)")
         save(fig, path)
     return Chart("topology", path, "Topology",

@@ -9,98 +9,33 @@ BuildKit's ExecOp digest covers the command, its environment, working directory 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path as FsPath
+from pathlib import Path
 
 from dsim.dockerfile.plan import BuildPlan, make_plan
 from dsim.dockerfile.plan import Step as PlanStep
+from dsim.domain.build_context import included, match_source, not_found_message
+from dsim.domain.builds import (
+    MOUNT_NEEDS_BUILDKIT,
+    BuildOptions,
+    BuildSpec,
+    CacheMountSpec,
+    StageSpec,
+    StepSpec,
+    op_digest_text,
+)
+from dsim.domain.problems import FieldPath, ReferenceProblem
+from dsim.domain.refs import HUB, normalise
 from dsim.errors import ScenarioError
-from dsim.scenarios.build_context import included, match_source, not_found_message
 from dsim.scenarios.model import BuildContextSpec, BuildStep, Scenario
-from dsim.scenarios.resolve import HUB, ReferenceProblem, normalise
-from dsim.scenarios.resolve import _unknown as unknown_name
-
-Path = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class CacheMountSpec:
-    """One ``RUN --mount=type=cache``: the cache directory's identity on the builder (``id``, defaulting to the
-    target; with ``from=`` BuildKit keys it on the source too) and its ``sharing`` mode."""
-
-    key: str
-    sharing: str = "shared"  # shared | private | locked
+from dsim.scenarios.problems import dotted
+from dsim.scenarios.problems import unknown as unknown_name
+from dsim.scenarios.to_domain import build_options
 
 
-@dataclass(frozen=True)
-class StepSpec:
-    """One layer-making instruction of a stage."""
-
-    stage: int
-    stage_name: str
-    position: int
-    instruction: str  # RUN | COPY | ADD | WORKDIR
-    text: str  # as written (continuations joined): spans, run_times and layer_sizes patterns see this
-    line: int
-    op: str  # the operation as its cache key digests it (command with env/user/cwd, or dest and flags)
-    sources: tuple[str, ...] = ()  # context paths it reads (COPY/ADD, RUN --mount=type=bind)
-    from_stages: tuple[int, ...] = ()  # COPY --from=<stage>, RUN --mount=...,from=<stage>
-    from_image: str | None = None  # COPY --from=<image> (normalised reference)
-    url: bool = False  # ADD <url>
-    cache_mounts: tuple[CacheMountSpec, ...] = ()  # RUN --mount=type=cache, as written (one per id)
-    mounts: int = 0  # RUN --mount flags of any type (the legacy builder refuses them)
-
-    @property
-    def uses_context(self) -> bool:
-        return bool(self.sources)
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    index: int
-    name: str  # its AS name, else its index
-    base_image: str | None  # normalised reference; None for scratch or a stage
-    base_stage: int | None
-    steps: tuple[StepSpec, ...]
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class BuildSpec:
-    """Everything one ``build`` step needs at run time."""
-
-    dockerfile: str  # as shown in messages: the path as written, or '<inline>'
-    text_bytes: int
-    stages: tuple[StageSpec, ...]
-    target: int
-    needed: tuple[int, ...]  # BuildKit: the stages the target needs, dependencies first
-    options: BuildStep
-    context_paths: tuple[str, ...]  # BuildKit's FollowPaths: every context source of the needed stages
-
-    @property
-    def classic_stages(self) -> tuple[int, ...]:
-        """The legacy builder builds every stage up to the target, in order."""
-        return tuple(range(self.target + 1))
-
-    def base_images(self, stages: tuple[int, ...]) -> list[str]:
-        refs: list[str] = []
-        for index in stages:
-            stage = self.stages[index]
-            for ref in (stage.base_image, *(step.from_image for step in stage.steps)):
-                if ref is not None and ref not in refs:
-                    refs.append(ref)
-        return refs
-
-
-def op_digest_text(parts: object) -> str:
-    """A canonical text of an operation's parts, for hashing into a cache key."""
-    return json.dumps(parts, sort_keys=True, separators=(",", ":"))
-
-
-def check_sources(spec: BuildSpec, context: BuildContextSpec | None, path: Path) -> None:
+def check_sources(spec: BuildSpec, context: BuildContextSpec | None, path: FieldPath) -> None:
     """Every context source of the stages a build runs must select at least one file after .dockerignore;
     BuildKit fails the build otherwise. Checked before time 0 (edits change content, never the file list)."""
     files = included(context.files, context.dockerignore) if context is not None else {}
@@ -113,13 +48,7 @@ def check_sources(spec: BuildSpec, context: BuildContextSpec | None, path: Path)
                                                  f"{not_found_message(source)}")
 
 
-#: dockerd's legacy builder on a RUN with --mount, since Docker 20.10.6 (moby/moby#42197; before, it ignored
-#: the flag): the build stops at that step
-MOUNT_NEEDS_BUILDKIT = ("the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to "
-                        "learn how to build images with BuildKit enabled")
-
-
-def check_classic(spec: BuildSpec, path: Path) -> None:
+def check_classic(spec: BuildSpec, path: FieldPath) -> None:
     """The legacy builder refuses ``RUN --mount`` in the stages it builds (every stage up to the target)."""
     if spec.options.builder != "classic":
         return
@@ -130,12 +59,12 @@ def check_classic(spec: BuildSpec, path: Path) -> None:
                                        f"{spec.dockerfile}:{step.line}: {step.text}: {MOUNT_NEEDS_BUILDKIT}")
 
 
-def dockerfile_text(step: BuildStep, base_dir: FsPath | None, path: Path) -> tuple[str, str]:
+def dockerfile_text(step: BuildStep, base_dir: Path | None, path: FieldPath) -> tuple[str, str]:
     """(display name, text) of a build step's Dockerfile; a path is relative to the scenario file."""
     if step.dockerfile_text is not None:
         return "<inline Dockerfile>", step.dockerfile_text
     assert step.dockerfile is not None
-    written = FsPath(step.dockerfile)
+    written = Path(step.dockerfile)
     full = written if written.is_absolute() or base_dir is None else base_dir / written
     try:
         return str(full), full.read_text(encoding="utf-8")
@@ -158,7 +87,7 @@ def _is_heredoc_word(word: str, heredocs: tuple[tuple[str, str], ...]) -> bool:
     return match is not None and match.group(2) in names
 
 
-def spec_from_plan(plan: BuildPlan, options: BuildStep, dockerfile: str, text_bytes: int) -> BuildSpec:
+def spec_from_plan(plan: BuildPlan, options: BuildOptions, dockerfile: str, text_bytes: int) -> BuildSpec:
     """Freeze a plan into what the builder runs: per stage its base and its layer-making steps, each with the
     operation text its cache key digests. A RUN's operation covers what BuildKit's ExecOp digest covers:
     the command, its environment (every ENV, and every ARG in scope: the miss of a changed ARG happens at
@@ -254,11 +183,11 @@ class ResolvedBuilds:
     """Every build step of a scenario, planned; the images they name; the tags they produce."""
 
     specs: dict[tuple[str, int], BuildSpec]
-    images: dict[str, Path]  # base and COPY --from images -> where first named
+    images: dict[str, FieldPath]  # base and COPY --from images -> where first named
     tags: frozenset[str]  # normalised tags of built images: pull/run/FROM of these resolve at run time
     registries: set[str]  # registries cache refs need (Docker Hub when a ref names no scenario registry)
 
-    def used_images(self, used: dict[str, Path], scenario: Scenario) -> dict[str, Path]:
+    def used_images(self, used: dict[str, FieldPath], scenario: Scenario) -> dict[str, FieldPath]:
         """The images to resolve before time 0: those steps name and builds start from, except images
         this scenario builds (unless also declared under images:): those exist once built."""
         declared = {normalise(ref) for ref in scenario.images}
@@ -269,17 +198,17 @@ class ResolvedBuilds:
         return out
 
 
-def resolve_builds(scenario: Scenario, base_dir: FsPath | None, hosts: Iterable[str]) -> ResolvedBuilds:
+def resolve_builds(scenario: Scenario, base_dir: Path | None, hosts: Iterable[str]) -> ResolvedBuilds:
     """Read and plan every build step's Dockerfile; check contexts, hosts, stages and COPY sources.
 
     A Dockerfile error is a ScenarioError naming the Dockerfile and its line (and the step's field)."""
     host_names = set(hosts)
     specs: dict[tuple[str, int], BuildSpec] = {}
-    images: dict[str, Path] = {}
+    images: dict[str, FieldPath] = {}
     tags: set[str] = set()
     for name, workload in scenario.workloads.items():
         for i, step in enumerate(workload.steps):
-            path: Path = ("workloads", name, "steps", i, step.kind)
+            path: FieldPath = ("workloads", name, "steps", i, step.kind)
             if step.edit is not None:
                 context = scenario.contexts.get(step.edit.context)
                 if context is None:
@@ -331,10 +260,8 @@ def resolve_builds(scenario: Scenario, base_dir: FsPath | None, hosts: Iterable[
     return ResolvedBuilds(specs, images, frozenset(tags), registries)
 
 
-def plan_build(build: BuildStep, shown: str, text: str, path: Path) -> BuildSpec:
+def plan_build(build: BuildStep, shown: str, text: str, path: FieldPath) -> BuildSpec:
     """make_plan with the step's build args and target; its errors name the Dockerfile, line and field."""
-    from dsim.scenarios.loader import dotted
-
     try:
         plan = make_plan(text, filename=shown, build_args=build.build_args, target=build.target)
     except ScenarioError as err:
@@ -342,4 +269,4 @@ def plan_build(build: BuildStep, shown: str, text: str, path: Path) -> BuildSpec
             "dockerfile_text" if build.dockerfile_text is not None else "dockerfile")
         raise ScenarioError(err.message, file=err.file, line=err.line, column=err.column,
                             field=dotted((*path, which))) from None
-    return spec_from_plan(plan, build, shown, len(text.encode()))
+    return spec_from_plan(plan, build_options(build), shown, len(text.encode()))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from dsim.scenarios.model import DEFAULT_UNCOMPRESSED_RATIO
+from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 
 
 @dataclass(frozen=True)

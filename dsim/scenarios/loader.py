@@ -11,19 +11,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dsim.domain.problems import ReferenceProblem
 from dsim.errors import ScenarioError
 from dsim.scenarios.model import Scenario
 from dsim.scenarios.overrides import Override, apply_overrides, attribute_error, parse_overrides
-from dsim.scenarios.resolve import ReferenceProblem, Resolved, resolve
+from dsim.scenarios.problems import dotted
+from dsim.scenarios.resolve import Resolved, resolve
 from dsim.scenarios.yamlpos import Positions, load_yaml, load_yaml_file, validation_error
-
-
-def dotted(path: tuple[str | int, ...]) -> str:
-    """``('workloads', 'ci', 'steps', 0, 'pull')`` -> ``workloads.ci.steps[0].pull``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _validate(data: Any, positions: Positions, filename: str) -> Resolved:

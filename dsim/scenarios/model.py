@@ -13,8 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema, model_validator
 
-from dsim.distributions import DurationDist, SizeDist, constant
-from dsim.units import Duration, Rate, Size
+from dsim.distributions import constant
+from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
+from dsim.scenarios.fields import Duration, DurationDist, Rate, Size, SizeDist
 
 Count = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -88,11 +89,6 @@ class Registry(Strict):
 
 
 # ---------------------------------------------------------------- images
-
-#: Uncompressed / compressed size when a layer does not say: the median of the 16 real images in
-#: ../shared/catalog (2.2-2.9x, median 2.7).
-DEFAULT_UNCOMPRESSED_RATIO = 2.7
-
 
 class Layer(Strict):
     """One layer blob: compressed size on the wire, uncompressed size on disk."""

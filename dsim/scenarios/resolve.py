@@ -1,143 +1,49 @@
-"""From a validated Scenario to what the world is built from: hosts expanded, image references
-normalised, layers given digests and chain IDs, every cross-reference checked before time 0.
+"""From a validated Scenario to what the world is built from (a domain SimSpec): hosts expanded, image
+references normalised, layers given digests and chain IDs, every cross-reference checked before time 0.
+The conversion of each model to its domain value is dsim/scenarios/to_domain.py.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
-from pathlib import Path as FsPath
-from typing import Any
+from pathlib import Path
 
+from dsim.domain.hosts import HostInfo
+from dsim.domain.images import ImageInfo, LayerInfo
+from dsim.domain.problems import FieldPath, ReferenceProblem
+from dsim.domain.refs import HUB, chain_ids, normalise, sha256, split_ref
+from dsim.domain.spec import SimSpec
+from dsim.domain.workloads import PLACEMENT_POLICIES, job_count
+from dsim.scenarios import to_domain
+from dsim.scenarios.builds import resolve_builds
 from dsim.scenarios.catalog import catalog, lookup
 from dsim.scenarios.model import (
-    Burst,
-    Every,
-    HostGroup,
     Image,
-    Poisson,
     RateLimit,
     Registry,
     Scenario,
     Step,
-    Times,
-    Workload,
     layer_uncompressed,
 )
-
-Path = tuple[str | int, ...]
+from dsim.scenarios.problems import unknown
 
 #: Beyond these a scenario would not fit this machine's memory or time; refused before the run.
 MAX_HOSTS = 100_000
 MAX_JOBS = 2_000_000
 MAX_FLOW_LAYERS = 10_000
 
-HUB = "hub"
 #: Docker Hub as dsim's default registry: token auth (Bearer realm), anonymous pull limit of 100 manifest
 #: GETs per 6 h per client address (docker-facts.md: Registries), blobs from a CDN (egress rarely binds).
 DOCKER_HUB = Registry(bandwidth=1.25e9 * 4, latency=0.05, auth="token", rate_limit=RateLimit(pulls=100, per=6 * 3600))
-PLACEMENT_POLICIES = ("round-robin", "least-loaded", "random")
 
 
-class ReferenceProblem(Exception):
-    """A cross-reference that does not resolve; the loader adds file, line and column from ``path``."""
+@dataclass(frozen=True, kw_only=True)
+class Resolved(SimSpec):
+    """What the world is built from (a SimSpec), with the scenario as written beside it for the faces
+    (reports tell its story, ``dsim check`` names it); the world and its components never read it."""
 
-    def __init__(self, path: Path, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    index: int
-    digest: str
-    chain_id: str
-    size: float
-    uncompressed: float
-    #: Built on this host and not yet compressed: a push gzips it (Storage.compress_rate) while uploading.
-    local: bool = False
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    ref: str
-    registry: str
-    repository: str
-    tag: str
-    layers: tuple[LayerInfo, ...]
-    compression: str
-    manifest_digest: str
-    #: Lazily pullable (eStargz style) and the share of each layer prefetched before a container starts.
-    lazy: bool = False
-    prefetch: float = 0.064
-
-    @property
-    def size(self) -> float:
-        return sum(layer.size for layer in self.layers)
-
-    @functools.cached_property
-    def uncompressed(self) -> float:
-        """Bytes of the unpacked layers (what a container of this image reads into the page cache)."""
-        return sum(layer.uncompressed for layer in self.layers)
-
-
-@dataclass(frozen=True)
-class HostInfo:
-    name: str
-    group: str
-    spec: HostGroup
-
-
-@dataclass(frozen=True)
-class Resolved:
     scenario: Scenario
-    registries: dict[str, Registry]
-    images: dict[str, ImageInfo]
-    hosts: tuple[HostInfo, ...]
-    groups: dict[str, tuple[str, ...]]
-    job_counts: dict[str, int] = field(default_factory=dict)
-    #: (workload, step index) -> the planned build of that step (dsim.scenarios.builds.BuildSpec)
-    builds: dict[tuple[str, int], Any] = field(default_factory=dict)
-
-
-def sha256(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def split_ref(ref: str) -> tuple[str, str]:
-    """(repository, tag) of a reference; the tag defaults to ``latest``; a registry port is not a tag."""
-    ref = ref.strip()
-    if "@" in ref:
-        ref = ref.split("@", 1)[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon > slash:
-        return ref[:colon], ref[colon + 1 :]
-    return ref, "latest"
-
-
-@functools.lru_cache(maxsize=4096)
-def normalise(ref: str) -> str:
-    """``nginx``, ``docker.io/library/nginx`` -> ``nginx:latest``, as the docker CLI normalises names."""
-    repo, tag = split_ref(ref)
-    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
-        if repo.startswith(prefix):
-            repo = repo[len(prefix) :]
-    if repo.startswith("library/"):
-        repo = repo[len("library/") :]
-    return f"{repo}:{tag}"
-
-
-def chain_ids(digests: list[str]) -> list[str]:
-    """OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + ' ' + DiffID(Ln))."""
-    chains: list[str] = []
-    for digest in digests:
-        chains.append(digest if not chains else sha256(f"{chains[-1]} {digest}"))
-    return chains
 
 
 def _registries(scenario: Scenario) -> dict[str, Registry]:
@@ -153,14 +59,15 @@ def _image_registry(ref: str, image: Image | None, registries: dict[str, Registr
     return first if "/" in ref and first in registries else HUB
 
 
-def _resolve_images(scenario: Scenario, registries: dict[str, Registry], used: dict[str, Path]) -> dict[str, ImageInfo]:
+def _resolve_images(scenario: Scenario, registries: dict[str, Registry],
+                    used: dict[str, FieldPath]) -> dict[str, ImageInfo]:
     declared = {normalise(ref): (ref, image) for ref, image in scenario.images.items()}
     for ref, image in declared.values():
         if image.registry is not None and image.registry not in registries:
-            raise ReferenceProblem(("images", ref, "registry"), _unknown("registry", image.registry, registries))
+            raise ReferenceProblem(("images", ref, "registry"), unknown("registry", image.registry, registries))
     resolved: dict[str, ImageInfo] = {}
 
-    def resolve(norm: str, path: Path, trail: tuple[str, ...]) -> ImageInfo:
+    def resolve(norm: str, path: FieldPath, trail: tuple[str, ...]) -> ImageInfo:
         if norm in resolved:
             return resolved[norm]
         if norm in trail:
@@ -210,15 +117,6 @@ def _declared_image(norm, written, image, registries, resolve, trail) -> ImageIn
                      lazy=image.lazy, prefetch=image.prefetch)
 
 
-def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
-    import difflib
-
-    names = list(known)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(names) or 'none'})"
-    return f"unknown {kind} '{name}'{hint}"
-
-
 def _expand_hosts(scenario: Scenario) -> tuple[tuple[HostInfo, ...], dict[str, tuple[str, ...]]]:
     total = sum(group.count for group in scenario.hosts.values())
     if total > MAX_HOSTS:
@@ -228,23 +126,14 @@ def _expand_hosts(scenario: Scenario) -> tuple[tuple[HostInfo, ...], dict[str, t
     for group, spec in scenario.hosts.items():
         names = (group,) if spec.count == 1 else tuple(f"{group}-{i}" for i in range(1, spec.count + 1))
         groups[group] = names
-        hosts.extend(HostInfo(name, group, spec) for name in names)
+        converted = to_domain.host_spec(spec)
+        hosts.extend(HostInfo(name, group, converted) for name in names)
     seen: set[str] = set()
     for host in hosts:
         if host.name in seen or host.name in scenario.registries:
             raise ReferenceProblem(("hosts", host.group), f"host name '{host.name}' is used twice")
         seen.add(host.name)
     return tuple(hosts), groups
-
-
-def job_count(workload: Workload) -> int:
-    arrival = workload.arrival
-    if isinstance(arrival, Burst):
-        return arrival.burst
-    if isinstance(arrival, Poisson | Every):
-        return arrival.count
-    assert isinstance(arrival, Times)
-    return len(arrival.times)
 
 
 def step_image(step: Step) -> str | None:
@@ -258,9 +147,9 @@ def step_image(step: Step) -> str | None:
     return None
 
 
-def _used_images(scenario: Scenario) -> dict[str, Path]:
+def _used_images(scenario: Scenario) -> dict[str, FieldPath]:
     """Every image a host preloads or a step names, with where it was written."""
-    used: dict[str, Path] = {}
+    used: dict[str, FieldPath] = {}
     for group, spec in scenario.hosts.items():
         for i, ref in enumerate(spec.preloaded):
             used.setdefault(normalise(ref), ("hosts", group, "preloaded", i))
@@ -288,8 +177,8 @@ def _check_workloads(
         placement = workload.placement
         if placement not in PLACEMENT_POLICIES and placement not in groups and placement not in names:
             choices = (*PLACEMENT_POLICIES, *groups, *(n for n in names if n not in groups))
-            raise ReferenceProblem(("workloads", name, "placement"), _unknown("placement", placement, choices))
-        counts[name] = job_count(workload)
+            raise ReferenceProblem(("workloads", name, "placement"), unknown("placement", placement, choices))
+        counts[name] = job_count(to_domain.arrival(workload.arrival))
     total = sum(counts.values())
     if total > MAX_JOBS:
         raise ReferenceProblem(("workloads",), f"{total:,} jobs is over dsim's limit of {MAX_JOBS:,} per scenario")
@@ -304,16 +193,6 @@ def _check_links(scenario: Scenario, registries: dict[str, Registry], groups: di
             raise ReferenceProblem(("network", "links", i), f"a link joins '{link.a}' to itself")
 
 
-def push_registry(ref: str, registries: dict[str, Registry] | Iterable[str], images: dict[str, ImageInfo]) -> str:
-    """Where ``docker push REF`` goes: the registry its first component names (``local/app:1``), else the
-    registry of the scenario image of that name, else Docker Hub. Mirrors are never pushed to."""
-    first = ref.split("/", 1)[0]
-    if "/" in ref and first in registries:
-        return first
-    known = images.get(normalise(ref))
-    return known.registry if known is not None else HUB
-
-
 def _check_distribution(scenario: Scenario, registries: dict[str, Registry]) -> set[str]:
     """Pull-through caches, registry mirrors and push targets; returns the registries they need."""
     needed: set[str] = set()
@@ -322,7 +201,7 @@ def _check_distribution(scenario: Scenario, registries: dict[str, Registry]) -> 
             continue
         if registry.upstream not in registries:
             raise ReferenceProblem(("registries", name, "upstream"),
-                                   _unknown("registry", registry.upstream, registries))
+                                   unknown("registry", registry.upstream, registries))
         seen = [name]
         upstream: str | None = registry.upstream
         while upstream is not None:
@@ -336,7 +215,7 @@ def _check_distribution(scenario: Scenario, registries: dict[str, Registry]) -> 
         for i, mirror in enumerate(spec.daemon.registry_mirrors):
             path = ("hosts", group, "daemon", "registry_mirrors", i)
             if mirror not in registries:
-                raise ReferenceProblem(path, _unknown("registry", mirror, registries))
+                raise ReferenceProblem(path, unknown("registry", mirror, registries))
             upstream = registries[mirror].upstream
             if upstream is None:
                 raise ReferenceProblem(path, f"registry mirror '{mirror}' is not a pull-through cache (give it "
@@ -374,17 +253,24 @@ def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) 
     """Check every reference and expand the scenario; raises ReferenceProblem naming the field path.
 
     ``base_dir`` is where a build step's ``dockerfile`` path is relative to (the scenario file's folder)."""
-    from dsim.scenarios.builds import resolve_builds  # builds.py imports this module
-
     registries = _registries(scenario)
     hosts, groups = _expand_hosts(scenario)
     counts = _check_workloads(scenario, hosts, groups)
     _check_links(scenario, registries, groups)
     needed = _check_distribution(scenario, registries)
-    builds = resolve_builds(scenario, None if base_dir is None else FsPath(base_dir), [h.name for h in hosts])
+    builds = resolve_builds(scenario, None if base_dir is None else Path(base_dir), [h.name for h in hosts])
     needed |= builds.registries
     images = _resolve_images(scenario, registries, builds.used_images(_used_images(scenario), scenario))
     if HUB not in scenario.registries and HUB not in needed and all(image.registry != HUB for image in images.values()):
         del registries[HUB]  # the default Docker Hub only appears when something comes from it
     _check_preloaded_fit(scenario, images)
-    return Resolved(scenario, registries, images, hosts, groups, counts, builds=builds.specs)
+    return Resolved(
+        name=scenario.name, seed=scenario.seed, until=scenario.until,
+        registries={name: to_domain.registry_spec(registry) for name, registry in registries.items()},
+        images=images, hosts=hosts, groups=groups, job_counts=counts,
+        workloads={name: to_domain.workload(name, workload, builds.specs)
+                   for name, workload in scenario.workloads.items()},
+        builds=builds.specs,
+        contexts={name: to_domain.build_context(context) for name, context in scenario.contexts.items()},
+        links=to_domain.links(scenario.network), scenario=scenario,
+    )

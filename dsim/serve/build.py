@@ -19,10 +19,13 @@ from dsim.components.builder import WorkingCopy
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
 from dsim.dockerfile.parse import Instruction, parse_dockerfile
+from dsim.domain.build_context import clean
+from dsim.domain.builds import BuildContext
+from dsim.domain.images import ImageInfo
+from dsim.domain.refs import normalise
 from dsim.errors import ScenarioError
-from dsim.scenarios.build_context import clean
 from dsim.scenarios.model import BuildContextSpec, BuildStep
-from dsim.scenarios.resolve import ImageInfo, normalise
+from dsim.scenarios.to_domain import build_context
 from dsim.serve import images as refs
 from dsim.serve.progress import PullWatch
 
@@ -77,7 +80,8 @@ def read_context(data: bytes, dockerfile: str = "Dockerfile") -> Context:
 def working_copy(context: Context, job: int) -> WorkingCopy:
     """The context as the Builder's working copy: sizes from the tar, digests of the real contents. The
     daemon drops what ``.dockerignore`` names (moby's remotecontext does, after the CLI already has)."""
-    spec = BuildContextSpec.model_validate({"files": context.files, "dockerignore": context.dockerignore})
+    spec: BuildContext = build_context(
+        BuildContextSpec.model_validate({"files": context.files, "dockerignore": context.dockerignore}))
     copy = WorkingCopy("serve", spec, job)
     copy.digests.update(context.digests)
     return copy

@@ -11,7 +11,6 @@ bookkeeping the API shows (created times, waiters of ``/wait``).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import re
@@ -24,17 +23,19 @@ import simpy
 from pydantic import ValidationError
 
 from dsim.components.builder import WorkingCopy
-from dsim.components.client import Client
 from dsim.components.container import CREATED, EXITED, REMOVED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.runtime import parse_port
+from dsim.domain.builds import BuildSpec
+from dsim.domain.images import ImageInfo
+from dsim.domain.refs import HUB, normalise, push_registry, split_ref
 from dsim.errors import ScenarioError
 from dsim.recorder import JobEnd
 from dsim.rng import stream
-from dsim.scenarios.builds import BuildSpec, plan_build
+from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
-from dsim.scenarios.resolve import HUB, ImageInfo, normalise, split_ref
+from dsim.scenarios.to_domain import container_spec
 from dsim.serve import images as refs
 from dsim.world import World
 
@@ -238,8 +239,6 @@ class Engine:
 
     def tag(self, image: ImageInfo, ref: str) -> ImageInfo:
         """``docker tag``: the same content under another reference (and the registry its name selects)."""
-        from dsim.scenarios.resolve import push_registry
-
         norm = normalise(ref)
         repo, tag = split_ref(norm)
         registry = push_registry(norm, self.world.registries, self.daemon.puller.images)
@@ -407,10 +406,7 @@ class Engine:
         if image is None:
             raise ApiError(404, f"No such image: {normalise(wanted)}")
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
-        client = Client(self.env, self.daemon, self.recorder,
-                        functools.partial(stream, self.world.seed, f"serve/client/{job}"), job,
-                        "create")
-        spec = client._spec(step)
+        spec = container_spec(step)
         try:
             container = yield from self.daemon.runtime.create(spec, job=job)
         except ApiError as err:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
-from dsim.scenarios.resolve import normalise, split_ref
+from dsim.domain.refs import normalise, split_ref
 from dsim.serve import images as refs
 from dsim.serve import listing
 from dsim.serve.build import BuildWatch, build_options, read_context, working_copy

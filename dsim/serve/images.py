@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 
+from dsim.domain.images import ImageInfo, LayerInfo
+from dsim.domain.refs import HUB, chain_ids, normalise, split_ref
 from dsim.scenarios.catalog import catalog
-from dsim.scenarios.resolve import HUB, ImageInfo, LayerInfo, chain_ids, normalise, split_ref
 
 #: The command and ports of the catalog's images, from their Dockerfiles on Docker Hub (docker-library):
 #: shown by ``docker ps`` (COMMAND) and used by ``-P``. Entrypoint, Cmd, ExposedPorts.
@@ -102,7 +103,7 @@ def catalog_ref(norm: str) -> str | None:
 
 def catalog_image(norm: str) -> ImageInfo | None:
     """The ImageInfo of a catalog image under the name it was asked for, built as the scenario resolver
-    builds catalog images (dsim.scenarios.resolve)."""
+    builds catalog images (dsim/scenarios/resolve.py)."""
     entry_ref = catalog_ref(norm)
     if entry_ref is None:
         return None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from dsim.components.container import RESTARTING, RUNNING
 from dsim.components.errors import ApiError
-from dsim.scenarios.resolve import ImageInfo
+from dsim.domain.images import ImageInfo
 from dsim.serve import filters as flt
 from dsim.serve import images as refs
 

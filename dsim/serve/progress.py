@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dsim.components.daemon import Daemon
-from dsim.scenarios.resolve import ImageInfo, LayerInfo
+from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.serve import images as refs
 
 PULLING, WAITING, DOWNLOADING, VERIFYING, DOWNLOADED, EXTRACTING, COMPLETE = range(7)

@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import dsim
+from dsim.domain.refs import HUB
 from dsim.errors import UsageError
 from dsim.result import SimResult
 from dsim.scenarios.loader import validate_data
-from dsim.scenarios.resolve import DOCKER_HUB, HUB, Resolved
+from dsim.scenarios.resolve import DOCKER_HUB, Resolved
 from dsim.scenarios.yamlpos import Positions, load_yaml, load_yaml_file
 from dsim.serve.clock import SimLoop
 from dsim.serve.engine import Engine

@@ -132,8 +132,8 @@ def run_sweep(
     name = ""
     for variant in grid:  # every variant is checked before anything runs: a bad value fails in seconds
         resolved = validate_data(base, base_positions, filename, overrides=spec.fixed + variant.overrides)
-        seeds[variant.index] = resolved.scenario.seed
-        name = name or resolved.scenario.name
+        seeds[variant.index] = resolved.seed
+        name = name or resolved.name
     if not grid:
         raise UsageError("the grid is empty")
 

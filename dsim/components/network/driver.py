@@ -13,7 +13,7 @@ import networkx as nx
 import simpy
 from simpy.events import Event, EventPriority
 
-from dsim.components.network import statistics
+import dsim.components.network.statistics as statistics
 from dsim.components.network.solver import FairShareSolver
 from dsim.components.network.state import INF, FlowClass, Link
 from dsim.components.network.topology import Topology

@@ -1,0 +1,53 @@
+"""What ``docker create`` / ``docker run`` ask for, as the runtime reads it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dsim.distributions import Distribution
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """``HEALTHCHECK`` / ``--health-*`` (moby daemon/health.go); times in seconds."""
+
+    interval: float
+    start_period: float
+    start_interval: float
+    retries: int
+    #: after the process starts, when the check command first succeeds (inf: never)
+    time_to_healthy: Distribution
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What ``docker create`` / ``run`` asks for; distributions are sampled once per run of the process.
+    ``image`` is a normalised reference."""
+
+    image: str
+    name: str | None
+    cpus: float | None
+    memory: float | None
+    ports: tuple[str, ...]
+    duration: Distribution
+    stop_time: Distribution
+    cpu_time: Distribution | None = None
+    threads: int | None = None
+    memory_usage: Distribution | None = None
+    expose: tuple[str, ...] = ()
+    publish_all: bool = False
+    exit_code: int = 0
+    fail_probability: float = 0.0
+    restart: str = "no"
+    healthcheck: HealthCheck | None = None
+    writes: float = 0.0
+    copy_up: float = 0.0
+    isolation: str = "container"
+    until_stopped: bool = False
+
+    @property
+    def cpu_cap(self) -> float:
+        """Cores the process can keep busy: its --cpus quota, and no more than its runnable threads."""
+        threads = self.threads if self.threads is not None else (math.ceil(self.cpus) if self.cpus else 1)
+        return min(self.cpus, float(threads)) if self.cpus is not None else float(threads)

@@ -1,0 +1,46 @@
+"""Images as the daemons and registries hold them: layers with digests and chain IDs, sizes in bytes."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+#: Uncompressed / compressed size when a layer does not say: the median of the 16 real images in
+#: dsim/scenarios/catalog/real-images.json (2.2-2.9x, median 2.7).
+DEFAULT_UNCOMPRESSED_RATIO = 2.7
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    index: int
+    digest: str
+    chain_id: str
+    size: float
+    uncompressed: float
+    #: Built on this host and not yet compressed: a push gzips it (StorageSpec.compress_rate) while uploading.
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """An image by its normalised reference; ``registry`` is the scenario registry it comes from."""
+
+    ref: str
+    registry: str
+    repository: str
+    tag: str
+    layers: tuple[LayerInfo, ...]
+    compression: str
+    manifest_digest: str
+    #: Lazily pullable (eStargz style) and the share of each layer prefetched before a container starts.
+    lazy: bool = False
+    prefetch: float = 0.064
+
+    @property
+    def size(self) -> float:
+        return sum(layer.size for layer in self.layers)
+
+    @functools.cached_property
+    def uncompressed(self) -> float:
+        """Bytes of the unpacked layers (what a container of this image reads into the page cache)."""
+        return sum(layer.uncompressed for layer in self.layers)

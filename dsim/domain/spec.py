@@ -1,0 +1,44 @@
+"""What one simulation is built from: the scenario checked and expanded (``dsim.scenarios`` makes it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dsim.domain.builds import BuildContext, BuildSpec
+from dsim.domain.hosts import HostInfo
+from dsim.domain.images import ImageInfo
+from dsim.domain.registries import RegistrySpec
+from dsim.domain.workloads import Workload
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSpec:
+    """A link between two nodes (a host group name stands for each of its hosts); bandwidth each way in
+    bytes per second, latency one way in seconds."""
+
+    a: str
+    b: str
+    bandwidth: float
+    latency: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimSpec:
+    """Hosts expanded, image references normalised, layers given digests, builds planned, every
+    cross-reference checked. ``images`` is a dict ``dsim serve`` adds catalog images to as they are named."""
+
+    name: str
+    seed: int
+    until: float | None
+    registries: dict[str, RegistrySpec]
+    images: dict[str, ImageInfo]
+    hosts: tuple[HostInfo, ...]
+    groups: dict[str, tuple[str, ...]]
+    job_counts: dict[str, int]
+    workloads: dict[str, Workload]
+    #: (workload, step index) -> the planned build of that step (also on each BuildStep)
+    builds: dict[tuple[str, int], BuildSpec]
+    contexts: Mapping[str, BuildContext]
+    #: None: every node on one switch
+    links: tuple[LinkSpec, ...] | None

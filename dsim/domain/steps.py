@@ -1,0 +1,105 @@
+"""A job's steps, one frozen type per client command; references are normalised when loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from dsim.distributions import Distribution
+from dsim.domain.builds import BuildSpec
+from dsim.domain.containers import ContainerSpec
+
+
+@dataclass(frozen=True, slots=True)
+class PullStep:
+    """``docker pull REF``."""
+
+    kind: ClassVar[str] = "pull"
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class PushStep:
+    """``docker push REF``: to the registry its first component names (``local/app:1``), else its own."""
+
+    kind: ClassVar[str] = "push"
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunStep:
+    """``docker run``: create (pull on 'No such image', create again), start, wait for the process to exit;
+    ``detach`` ends the step once started (``wait``: once healthy)."""
+
+    kind: ClassVar[str] = "run"
+    container: ContainerSpec
+    detach: bool = False
+    wait: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CreateStep:
+    """``docker create``: the container exists (Created) until a ``start`` step."""
+
+    kind: ClassVar[str] = "create"
+    container: ContainerSpec
+
+
+@dataclass(frozen=True, slots=True)
+class StartStep:
+    """``docker start``; ``container`` names one of this job's, default its most recent one."""
+
+    kind: ClassVar[str] = "start"
+    container: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopStep:
+    """``docker stop``: SIGKILL after ``timeout`` seconds."""
+
+    kind: ClassVar[str] = "stop"
+    container: str | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RmStep:
+    kind: ClassVar[str] = "rm"
+    container: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PsStep:
+    """``docker ps`` (``all``: -a)."""
+
+    kind: ClassVar[str] = "ps"
+    all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SleepStep:
+    """Client think time (no API call)."""
+
+    kind: ClassVar[str] = "sleep"
+    duration: Distribution
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStep:
+    """``docker build``, planned before time 0."""
+
+    kind: ClassVar[str] = "build"
+    spec: BuildSpec
+
+
+@dataclass(frozen=True, slots=True)
+class EditStep:
+    """Change files of the job's copy of a build context (no API call, no time)."""
+
+    kind: ClassVar[str] = "edit"
+    context: str
+    files: tuple[str, ...]
+
+
+Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | RmStep | PsStep | SleepStep | BuildStep \
+    | EditStep

@@ -1,0 +1,48 @@
+"""The scenario format's unit types: sizes, rates, durations and distributions as pydantic reads them
+(parsed by dsim.units and dsim.distributions, written back as text, ``inf`` for infinity)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+from dsim.distributions import Distribution, parse_distribution
+from dsim.units import DURATION_EXAMPLE, RATE_EXAMPLE, SIZE_EXAMPLE, parse_duration, parse_rate, parse_size
+
+
+def _inf_aware(x: float) -> float | str:
+    return "inf" if math.isinf(x) else x
+
+
+def _schema(kind: str, example: str) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+                           "description": f"a {kind}, {example}, or inf"})
+
+
+Size = Annotated[float, BeforeValidator(parse_size), PlainSerializer(_inf_aware), _schema("size", SIZE_EXAMPLE)]
+Rate = Annotated[float, BeforeValidator(parse_rate), PlainSerializer(_inf_aware), _schema("rate", RATE_EXAMPLE)]
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), PlainSerializer(_inf_aware), _schema("duration", DURATION_EXAMPLE)
+]
+
+
+def _dist_schema(kind: str) -> dict[str, Any]:
+    return {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+            "description": f"a {kind} or a distribution: uniform(a, b), exponential(mean=m), "
+                           "normal(mean=m, sd=s), lognormal(mean=m, sigma=s), empirical([a, b, ...])"}
+
+
+DurationDist = Annotated[
+    Distribution,
+    BeforeValidator(lambda v: parse_distribution(v, parse_duration)),
+    PlainSerializer(str),
+    WithJsonSchema(_dist_schema("duration")),
+]
+SizeDist = Annotated[
+    Distribution,
+    BeforeValidator(lambda v: parse_distribution(v, parse_size)),
+    PlainSerializer(str),
+    WithJsonSchema(_dist_schema("size")),
+]

@@ -1,0 +1,141 @@
+"""From the format's checked models to the domain's value types: the one place that converts.
+
+Image references are normalised here, once, so nothing normalises them while jobs run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dsim.distributions import Distribution
+from dsim.domain import steps as op
+from dsim.domain.builds import BuildContext, BuildOptions, BuildSpec, CacheExport, ColdWarm, RunTime
+from dsim.domain.containers import ContainerSpec, HealthCheck
+from dsim.domain.hosts import DaemonSpec, HostSpec, ImageGcSpec, RuntimeSpec, StorageSpec, VmFlavour
+from dsim.domain.refs import normalise
+from dsim.domain.registries import OutageSpec, RateLimitSpec, RegistrySpec
+from dsim.domain.spec import LinkSpec
+from dsim.domain.workloads import Arrival, Burst, Every, Poisson, Times, Workload
+from dsim.scenarios import model as fmt
+
+
+def registry_spec(registry: fmt.Registry) -> RegistrySpec:
+    limit = registry.rate_limit
+    return RegistrySpec(
+        bandwidth=registry.bandwidth, latency=registry.latency, auth=registry.auth,
+        rate_limit=RateLimitSpec(limit.pulls, limit.per) if limit is not None else None,
+        error_rate=registry.error_rate, outages=tuple(OutageSpec(o.at, o.for_) for o in registry.outages),
+        max_connections=registry.max_connections, upstream=registry.upstream, storage=registry.storage,
+        merge_misses=registry.merge_misses, p2p=registry.p2p, p2p_sources=registry.p2p_sources,
+        p2p_uploads=registry.p2p_uploads,
+    )
+
+
+def _vm(flavour: fmt.VmFlavour) -> VmFlavour:
+    return VmFlavour(flavour.boot, flavour.overhead, flavour.memory)
+
+
+def host_spec(group: fmt.HostGroup) -> HostSpec:
+    daemon, storage, runtime = group.daemon, group.storage, group.runtime
+    return HostSpec(
+        count=group.count, cpus=group.cpus, memory=group.memory, disk=group.disk, nic=group.nic,
+        daemon=DaemonSpec(daemon.workers, daemon.api_service_time, daemon.max_concurrent_downloads,
+                          daemon.max_concurrent_uploads, daemon.max_download_attempts,
+                          tuple(daemon.registry_mirrors), daemon.build_cache_limit),
+        storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
+                            storage.compress_rate),
+        runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
+                            runtime.page_cache_fraction),
+        preloaded=tuple(normalise(ref) for ref in group.preloaded),
+        address=group.address, snapshotter=group.snapshotter,
+        gc=ImageGcSpec(group.gc.high, group.gc.low) if group.gc is not None else None,
+        ephemeral_ports=group.ephemeral_ports, vm=_vm(group.vm), microvm=_vm(group.microvm),
+    )
+
+
+def health_check(check: fmt.HealthCheck) -> HealthCheck:
+    return HealthCheck(check.interval, check.start_period, check.start_interval, check.retries,
+                       check.time_to_healthy)
+
+
+def container_spec(step: fmt.RunStep | fmt.CreateStep) -> ContainerSpec:
+    """What a run/create step asks of ``docker create``."""
+    return ContainerSpec(
+        normalise(step.image), step.name, step.cpus, step.memory, tuple(step.ports), step.duration,
+        step.stop_time, cpu_time=step.cpu_time, threads=step.threads, memory_usage=step.memory_usage,
+        expose=tuple(step.expose), publish_all=step.publish_all, exit_code=step.exit_code,
+        fail_probability=step.fail_probability, restart=step.restart,
+        healthcheck=health_check(step.healthcheck) if step.healthcheck is not None else None,
+        writes=step.writes, copy_up=step.copy_up, isolation=step.isolation,
+        # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
+        until_stopped=isinstance(step, fmt.RunStep) and step.runs_until_stopped,
+    )
+
+
+def _run_time(value: fmt.CacheMountRunTime | Distribution) -> RunTime:
+    return ColdWarm(value.cold, value.warm) if isinstance(value, fmt.CacheMountRunTime) else value
+
+
+def build_options(step: fmt.BuildStep) -> BuildOptions:
+    cache_to = step.cache_to
+    return BuildOptions(
+        builder=step.builder, context=step.context, context_from=step.context_from, tag=step.tag,
+        run_times={pattern: _run_time(value) for pattern, value in step.run_times.items()},
+        default_run_time=_run_time(step.default_run_time), run_cpus=step.run_cpus,
+        layer_sizes=dict(step.layer_sizes), default_layer_size=step.default_layer_size, no_cache=step.no_cache,
+        no_cache_filter=tuple(step.no_cache_filter), cache_from=tuple(step.cache_from),
+        cache_to=CacheExport(cache_to.ref, cache_to.mode) if cache_to is not None else None,
+        max_parallelism=step.max_parallelism,
+    )
+
+
+def build_context(context: fmt.BuildContextSpec) -> BuildContext:
+    return BuildContext(dict(context.files), tuple(context.dockerignore))
+
+
+def step(written: fmt.Step, build: BuildSpec | None) -> op.Step:
+    """One step as the client runs it; ``build``: the plan of a build step."""
+    if written.pull is not None:
+        return op.PullStep(normalise(written.pull))
+    if written.push is not None:
+        return op.PushStep(normalise(written.push))
+    if written.run is not None:
+        return op.RunStep(container_spec(written.run), written.run.detach, written.run.wait)
+    if written.create is not None:
+        return op.CreateStep(container_spec(written.create))
+    if written.start is not None:
+        return op.StartStep(written.start.container)
+    if written.stop is not None:
+        return op.StopStep(written.stop.container, written.stop.timeout)
+    if written.rm is not None:
+        return op.RmStep(written.rm.container)
+    if written.ps is not None:
+        return op.PsStep(written.ps.all)
+    if written.sleep is not None:
+        return op.SleepStep(written.sleep)
+    if written.build is not None:
+        assert build is not None, "a build step is planned before it is converted"
+        return op.BuildStep(build)
+    assert written.edit is not None  # the format allows exactly one operation per step
+    return op.EditStep(written.edit.context, tuple(written.edit.files))
+
+
+def arrival(written: fmt.Arrival) -> Arrival:
+    if isinstance(written, fmt.Burst):
+        return Burst(written.burst, written.at)
+    if isinstance(written, fmt.Poisson):
+        return Poisson(written.rate, written.count, written.at)
+    if isinstance(written, fmt.Every):
+        return Every(written.every, written.count, written.at)
+    return Times(tuple(written.times))
+
+
+def workload(name: str, written: fmt.Workload, builds: Mapping[tuple[str, int], BuildSpec]) -> Workload:
+    steps = tuple(step(s, builds.get((name, i))) for i, s in enumerate(written.steps))
+    return Workload(arrival(written.arrival), written.placement, steps)
+
+
+def links(network: fmt.Network | None) -> tuple[LinkSpec, ...] | None:
+    if network is None:
+        return None
+    return tuple(LinkSpec(link.a, link.b, link.bandwidth, link.latency) for link in network.links)
