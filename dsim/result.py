@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from dsim.recorder import JobEnd, Span
+from dsim.records import JobEnd, Span
 
 PHASES = ("queue", "pull", "build", "push", "create", "start", "run", "health")
 JOB_COLUMNS = ("job", "workload", "host", "arrival_s", "end_s", "status", "queue_s", "pull_s", "build_s", "push_s",

@@ -27,7 +27,7 @@ from dsim.components.network import Network
 from dsim.components.registry import RegistryServer
 from dsim.gc_tuning import fewer_gc_passes
 from dsim.probes import LinkProbe, ProbedNetwork
-from dsim.recorder import Recorder
+from dsim.records import Recorder
 from dsim.result import HostStats, SimResult
 from dsim.rng import stream
 from dsim.scenarios.model import Burst, Every, Poisson, Times, Workload

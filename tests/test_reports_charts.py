@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dsim.recorder import JobEnd, Span
+from dsim.records import JobEnd, Span
 from dsim.reports import charts as C
 from dsim.reports.charts import write_charts
 from dsim.reports.context import ScenarioInfo, comment_header

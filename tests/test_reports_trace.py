@@ -134,7 +134,7 @@ def test_failures_are_instant_events(traced: tuple[SimResult, dict[str, Any]]) -
 def test_unknown_kinds_and_hostless_spans_get_tracks(traced: tuple[SimResult, dict[str, Any]]) -> None:
     import dataclasses
 
-    from dsim.recorder import Span
+    from dsim.records import Span
 
     result, _ = traced
     extra = [Span("frobnicate", "x", "runner-1", 1.0, 2.0, 1, {}), Span("weather", "sky", "", 0.0, 3.0, -1, {}),

@@ -20,7 +20,7 @@ from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryServer
 from dsim.components.runtime import ContainerRuntime
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 from dsim.scenarios.resolve import HostInfo, ImageInfo
 
 if TYPE_CHECKING:
@@ -59,5 +59,5 @@ class Daemon:
             yield request
             taken = env.now
             yield env.timeout(self._service_time.sample(self.rng))
-        self.recorder.span("api", call, arrived, env.now, host=self.host, job=job, queue=taken - arrived)
+        self.recorder.span(SpanKind.API, call, arrived, env.now, host=self.host, job=job, queue=taken - arrived)
         return taken

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 from dsim.scenarios.model import ImageGc
 from dsim.scenarios.resolve import ImageInfo, LayerInfo
 
@@ -189,7 +189,7 @@ class ImageStore:
             self._remove(ref)
         freed = started - self.disk_used
         if self.recorder is not None:
-            self.recorder.span("gc", self.host, self.env.now, self.env.now, host=self.host, job=job,
+            self.recorder.span(SpanKind.GC, self.host, self.env.now, self.env.now, host=self.host, job=job,
                                removed=removed, freed=round(freed), needed=round(nbytes))
         return freed
 

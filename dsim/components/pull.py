@@ -24,7 +24,7 @@ import simpy
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.registry import RegistryError, RegistryServer, Served
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 from dsim.scenarios.model import HostGroup
 from dsim.scenarios.resolve import ImageInfo, LayerInfo
 
@@ -98,7 +98,7 @@ class Puller(ImageTransfer):
             yield from self._resolve(endpoints, image, job, up_to_date)
             if up_to_date:
                 self.store.tag(image)
-                self.recorder.span("pull_image", ref, started, self.env.now, host=self.host, job=job,
+                self.recorder.span(SpanKind.PULL_IMAGE, ref, started, self.env.now, host=self.host, job=job,
                                    status="Image is up to date", bytes=0)
                 return
             needed = self.store.needed_bytes(image)
@@ -144,7 +144,7 @@ class Puller(ImageTransfer):
                 unpack = yield from self._unpack(layer, image, job)
             except (RegistryError, DiskFull) as err:
                 raise StreamError(500, str(err)) from None
-            self.recorder.span("pull_layer", layer.digest, since, self.env.now, host=self.host, job=job,
+            self.recorder.span(SpanKind.PULL_LAYER, layer.digest, since, self.env.now, host=self.host, job=job,
                                image=image.ref, status="Pull complete", shared=layer.digest in shared,
                                progress=self._progress(since, record, unpack), **attrs)
 
@@ -158,8 +158,8 @@ class Puller(ImageTransfer):
             except RegistryError as err:
                 if i == len(endpoints) - 1:
                     raise ApiError(err.status or 500, str(err)) from None
-                self.recorder.span("fallback", endpoint.name, self.env.now, self.env.now, host=self.host, job=job,
-                                   registry=endpoint.name, error=str(err))
+                self.recorder.span(SpanKind.FALLBACK, endpoint.name, self.env.now, self.env.now, host=self.host,
+                                   job=job, registry=endpoint.name, error=str(err))
 
     def _full_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
                    started: float) -> Generator[Any, Any, None]:
@@ -168,12 +168,12 @@ class Puller(ImageTransfer):
         missing = fetches[0]
         for layer in image.layers:
             if layer.chain_id in self.store.chains and layer not in missing:
-                self.recorder.span("pull_layer", layer.digest, listed, listed, host=self.host, job=job,
+                self.recorder.span(SpanKind.PULL_LAYER, layer.digest, listed, listed, host=self.host, job=job,
                                    image=image.ref, status="Already exists",
                                    progress=[[round(listed, 6), "Already exists"]])
         yield from self._unpack_in_order(image, fetches, job, listed)
         self.store.tag(image)
-        self.recorder.span("pull_image", image.ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", bytes=sum(layer.size for layer in missing))
 
     def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> list[list[Any]]:
@@ -246,7 +246,7 @@ class Puller(ImageTransfer):
         del self.store.downloading[layer.digest]
         record.ended = self.env.now
         self.store.remember_source(layer.digest, image.registry, image.repository)
-        self.recorder.span("download", layer.digest, began, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
                            registry=served.registry, bytes=layer.size, slot_wait=began - record.asked,
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
@@ -277,7 +277,7 @@ class Puller(ImageTransfer):
             record.done.fail(err)
             record.done.defused = True
             raise
-        self.recorder.span("unpack", layer.digest, record.began, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.UNPACK, layer.digest, record.began, self.env.now, host=self.host, job=job,
                            bytes=layer.uncompressed)
         record.done.succeed()
         return record
@@ -294,7 +294,7 @@ class Puller(ImageTransfer):
             for endpoint in endpoints:
                 try:
                     served: str = yield from endpoint.fetch_range(self.host, layer, nbytes, job=job)
-                    self.recorder.span("download", layer.digest, began, self.env.now, host=self.host, job=job,
+                    self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
                                        registry=served, bytes=nbytes, slot_wait=0.0, attempts=attempt,
                                        cache=None, peer_bytes=0.0, lazy=part)
                     return
@@ -316,7 +316,7 @@ class Puller(ImageTransfer):
             return err
         extract = self.env.now
         yield self.env.timeout(self.unpack_time(layer, image.compression, image.prefetch))
-        self.recorder.span("pull_layer", layer.digest, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
                            image=image.ref, status="Pull complete", lazy=True,
                            progress=[[round(started, 6), "Pulling fs layer"], [round(started, 6), "Downloading"],
                                      [round(extract, 6), "Extracting"], [round(self.env.now, 6), "Pull complete"]])
@@ -333,7 +333,7 @@ class Puller(ImageTransfer):
         background = self.env.event()
         self.store.lazy[image.ref] = background
         self.store.tag(image)
-        self.recorder.span("pull_image", image.ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", lazy=True,
                            bytes=sum(image.prefetch * layer.size for layer in missing))
         self.env.process(self._background(image, missing, endpoints, job, background))
@@ -368,6 +368,6 @@ class Puller(ImageTransfer):
         finally:
             self.store.unpin(image)
             self.store.lazy.pop(image.ref, None)
-        self.recorder.span("lazy_fetch", image.ref, began, self.env.now, host=self.host, job=job, status=status,
+        self.recorder.span(SpanKind.LAZY_FETCH, image.ref, began, self.env.now, host=self.host, job=job, status=status,
                            bytes=sum((1 - image.prefetch) * layer.size for layer in missing))
         done.succeed()

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from dsim.recorder import Span
+from dsim.records import Span
 from dsim.result import SimResult
 
 #: Kinds that are a job's phases (one bar each on the job timeline), in the order a job meets them.

@@ -18,7 +18,7 @@ from typing import Any
 
 from matplotlib.patches import FancyArrowPatch
 
-from dsim.recorder import Span
+from dsim.records import Span
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import KNOWN_KINDS, PullDetail, SpanIndex, attrs_text, short_id
 from dsim.reports.style import figure, save

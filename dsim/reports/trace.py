@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dsim.recorder import JobEnd, Span
+from dsim.records import JobEnd, Span
 from dsim.reports.derive import PHASE_KINDS, is_failure, lane_numbers, pack_lanes, short_id
 from dsim.reports.jsontext import PLAIN, members, number, string, value
 from dsim.result import SimResult

@@ -30,7 +30,7 @@ from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.runtime import parse_port
 from dsim.errors import ScenarioError
-from dsim.recorder import JobEnd
+from dsim.records import JobEnd, SpanKind
 from dsim.rng import stream
 from dsim.scenarios.builds import BuildSpec, plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
@@ -39,7 +39,8 @@ from dsim.serve import images as refs
 from dsim.world import World
 
 #: Phases the outputs know (dsim.result.PHASES): an operation of this name records a phase span.
-PHASE_OF = {"pull": "pull", "create": "create", "start": "start", "build": "build", "push": "push"}
+PHASE_OF = {"pull": SpanKind.PULL, "create": SpanKind.CREATE, "start": SpanKind.START, "build": SpanKind.BUILD,
+            "push": SpanKind.PUSH}
 
 #: Labels that set what a container's simulated process does (the real image's program is not run):
 #: ``docker run -l dsim.duration=30s alpine``. Values as in a scenario's run step.
