@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
 
+from dsim.records import SpanKind
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import (
     LayerProgress,
@@ -53,6 +54,8 @@ ACTIVITY_MAX_KINDS = 24
 # Kept for callers of the first version of this module.
 PALETTE = {name: colour(name) for name in ("queue", "pull", "build", "push", "create", "start", "run", "stop")}
 TIMELINE_MAX_JOBS = TIMELINE_MAX_ROWS
+#: Instants the job timeline does not mark (the CLI's lines, layers already present, refused requests).
+_NOT_INSTANTS = (SpanKind.CLI, SpanKind.PULL_LAYER, SpanKind.REQUEST)
 
 
 @dataclass(frozen=True)
@@ -164,19 +167,19 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         h = 0.4
         for job, i in row_of.items():
             for span in index.by_job.get(job, ()):
-                if span.kind == "api":
+                if span.kind == SpanKind.API:
                     wait = span.attrs.get("queue", 0.0)
                     if wait > 0:
                         bars["queue"].append((span.start / div, (span.start + wait) / div, i - h, i + h))
                 elif span.kind in phases and span.end > span.start:
-                    name = "download" if span.kind == "pull" else span.kind
+                    name = "download" if span.kind == SpanKind.PULL else span.kind
                     bars[name].append((span.start / div, span.end / div, i - h, i + h))
-                    if span.kind == "pull":
+                    if span.kind == SpanKind.PULL:
                         for s, e in index.unpacks_of(job):
                             s, e = max(s, span.start), min(e, span.end)
                             if e > s:
                                 bars["unpack"].append((s / div, e / div, i - h, i + h))
-        order = ["queue", "download", "unpack", *[p for p in phases if p != "pull"]]
+        order = ["queue", "download", "unpack", *[p for p in phases if p != SpanKind.PULL]]
         handles = []
         for name in order:
             label = {"download": "pull: download", "unpack": "pull: unpack"}.get(name, name)
@@ -192,7 +195,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         instants: dict[str, list[tuple[float, int]]] = defaultdict(list)
         for job, i in row_of.items():
             for span in index.by_job.get(job, ()):
-                if span.end == span.start and span.kind not in ("cli", "pull_layer", "request") and is_failure(span):
+                if span.end == span.start and span.kind not in _NOT_INSTANTS and is_failure(span):
                     instants[span.kind].append((span.start / div, i))
         for k, (kind, points) in enumerate(sorted(instants.items())):
             handles.append(ax.scatter([x for x, _ in points], [y for _, y in points], marker="v",
@@ -228,7 +231,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
 
 def _resolve_end(index: SpanIndex, job: int, start: float, first_layer: float) -> float:
     """When the manifest was resolved: the end of the job's last registry request before its first blob."""
-    ends = [s.end for s in index.by_job.get(job, ()) if s.kind == "request" and start - 1e-9 <= s.start
+    ends = [s.end for s in index.by_job.get(job, ()) if s.kind == SpanKind.REQUEST and start - 1e-9 <= s.start
             and s.end <= first_layer + 1e-9 and not s.subject.startswith("GET blob")]
     return max(ends, default=start)
 
@@ -377,12 +380,12 @@ def _shares(jobs: Sequence[Any], index: SpanIndex, phases: Sequence[str]
             whole[phase] += value
         whole["other"] += max(0.0, duration - sum(job.phases.values()))
         spans = index.by_job.get(job.job, [])
-        running = min((s.end for s in spans if s.kind == "start"), default=job.end_s)
+        running = min((s.end for s in spans if s.kind == SpanKind.START), default=job.end_s)
         window = max(0.0, running - job.arrival_s)
         startup_total += window
         accounted = 0.0
         for span in spans:
-            if span.kind == "api":
+            if span.kind == SpanKind.API:
                 name, s, e = "queue", span.start, span.start + span.attrs.get("queue", 0.0)
             elif span.kind in phases:
                 name, s, e = span.kind, span.start, span.end
@@ -472,13 +475,13 @@ def _transfer_series(result: SimResult, key: Callable[[Any], str | None]
 def _registry_key(span: Any) -> str | None:
     if "registry" not in span.attrs:
         return None
-    return str(span.attrs["registry"]) if span.kind == "download" else f"{span.attrs['registry']} ({span.kind})"
+    return str(span.attrs["registry"]) if span.kind == SpanKind.DOWNLOAD else f"{span.attrs['registry']} ({span.kind})"
 
 
 def _link_series(result: SimResult) -> dict[str, list[tuple[float, float, float]]]:
     """Measured link loads: each ``link`` span is the bytes one directed link carried between two samples."""
     series: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for span in result.spans_of("link"):
+    for span in result.spans_of(SpanKind.LINK):
         if span.end > span.start:
             series[span.subject].append((span.start, span.end, float(span.attrs.get("bytes", 0.0)) / span.duration))
     return series
@@ -499,11 +502,11 @@ def bandwidth(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         lower = links
     else:
         registries = _transfer_series(result, _registry_key)
-        lower = _transfer_series(result, lambda s: s.host if s.kind == "download" and s.host else None)
+        lower = _transfer_series(result, lambda s: s.host if s.kind == SpanKind.DOWNLOAD and s.host else None)
     capacities: dict[str, float] = {}
     if info is not None and info.resolved is not None:
         capacities = {name: reg.bandwidth for name, reg in info.resolved.registries.items()}
-    link_caps = {s.subject: float(s.attrs["capacity"]) for s in result.spans_of("link") if "capacity" in s.attrs}
+    link_caps = {s.subject: float(s.attrs["capacity"]) for s in result.spans_of(SpanKind.LINK) if "capacity" in s.attrs}
     with figure(10, 6, 2, 1, sharex=True) as (fig, (top, bottom)):
         for i, name in enumerate(sorted(registries, key=_natural)):
             values = binned_average(registries[name], 0.0, end, BINS)
@@ -671,7 +674,7 @@ def cache_ratios(result: SimResult, path: Path, info: ScenarioInfo | None = None
 def build_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                     index: SpanIndex | None = None) -> Chart | None:
     """The slowest build's steps by stage: when each ran, cached or executed."""
-    steps = result.spans_of("build_step")
+    steps = result.spans_of(SpanKind.BUILD_STEP)
     if not steps:
         return None
     by_build: dict[tuple[int, str], list[Any]] = defaultdict(list)

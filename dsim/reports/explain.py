@@ -18,7 +18,7 @@ from typing import Any
 
 from matplotlib.patches import FancyArrowPatch
 
-from dsim.records import Span
+from dsim.records import Span, SpanKind
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import KNOWN_KINDS, PullDetail, SpanIndex, attrs_text, short_id
 from dsim.reports.style import figure, save
@@ -33,6 +33,9 @@ ENDPOINTS = {
     "inspect": "GET /containers/{id}/json", "restart": "POST /containers/{id}/restart",
 }
 MAX_DIAGRAM_MESSAGES = 90
+#: Kinds the pull's docker lines (or the job's own lines) tell: no note of their own.
+_TOLD_BY_PULL_LINES = frozenset({SpanKind.PULL, SpanKind.PULL_IMAGE, SpanKind.PULL_LAYER, SpanKind.DOWNLOAD,
+                                 SpanKind.UNPACK, SpanKind.JOB})
 
 
 @dataclass(frozen=True, order=True)
@@ -86,7 +89,7 @@ def _resolve_end(spans: list[Span], pull: PullDetail) -> float:
     firsts = [layer.download.start for layer in pull.layers if layer.download is not None
               and layer.download.start >= start - 1e-9]
     limit = min(firsts, default=pull.span.end)
-    ends = [s.end for s in spans if s.kind == "request" and s.start >= start - 1e-9 and s.end <= limit + 1e-9
+    ends = [s.end for s in spans if s.kind == SpanKind.REQUEST and s.start >= start - 1e-9 and s.end <= limit + 1e-9
             and not s.subject.startswith("GET blob")]
     return max(ends, default=start)
 
@@ -158,35 +161,35 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
         add(spans[0].start, f"job {job} on host {spans[0].host} (did not end before the horizon)", "note", rank=0)
     pulls = index.pulls(job)
     pull_windows = [(p.span.start, p.span.end) for p in pulls]
-    cli_times = {round(s.start, 9) for s in spans if s.kind == "cli"}
+    cli_times = {round(s.start, 9) for s in spans if s.kind == SpanKind.CLI}
     for span in spans:
         kind = span.kind
-        if kind == "api":
+        if kind == SpanKind.API:
             wait = span.attrs.get("queue", 0.0)
             endpoint = ENDPOINTS.get(span.subject, span.subject)
             add(span.start, f"client -> daemon: {endpoint}" + (f" (waited {format_duration(wait)} for a daemon "
                                                                  "worker)" if wait > 0 else ""), "note")
-        elif kind == "cli":
+        elif kind == SpanKind.CLI:
             add(span.start, span.subject)
-        elif kind == "request":
+        elif kind == SpanKind.REQUEST:
             status = span.attrs.get("status", "")
             add(span.end, f"daemon -> {span.attrs.get('registry', 'registry')}: {span.subject} -> {status}", "note",
                 rank=0)
-        elif kind == "create":
+        elif kind == SpanKind.CREATE:
             if round(span.end, 9) in cli_times:
                 add(span.end, f"create answered 404: No such image: {span.subject}", "note", rank=0)
             else:
                 add(span.end, f"container {span.subject} created in {format_duration(span.duration)} "
                               "(writable layer mounted)", "note", rank=0)
-        elif kind == "start":
+        elif kind == SpanKind.START:
             add(span.end, f"container {span.subject} started in {format_duration(span.duration)} "
                           "(network namespace, port bindings, runc)", "note", rank=0)
-        elif kind == "run":
+        elif kind == SpanKind.RUN:
             add(span.end, f"container {span.subject} exited after running {format_duration(span.duration)}", "note",
                 rank=0)
-        elif kind == "stop":
+        elif kind == SpanKind.STOP:
             add(span.end, f"container {span.subject} stopped in {format_duration(span.duration)}", "note", rank=0)
-        elif kind in ("pull", "pull_image", "pull_layer", "download", "unpack", "job"):
+        elif kind in _TOLD_BY_PULL_LINES:
             continue
         else:
             detail = attrs_text(span.attrs)
@@ -259,35 +262,35 @@ def _messages(result: SimResult, job: int, info: ScenarioInfo | None, index: Spa
     spans = sorted(index.by_job.get(job, []), key=lambda s: (s.start, s.end))
     msgs: list[tuple[float, int, str, str, str, str]] = []
     n = iter(range(10**9))
-    cli_times = {round(s.start, 9) for s in spans if s.kind == "cli"}
+    cli_times = {round(s.start, 9) for s in spans if s.kind == SpanKind.CLI}
 
     def add(at: float, a: str, b: str, label: str, style: str = "call") -> None:
         msgs.append((at, next(n), a, b, label, style))
 
     for span in spans:
         kind = span.kind
-        if kind == "api":
+        if kind == SpanKind.API:
             add(span.start, "client", "daemon", ENDPOINTS.get(span.subject, span.subject))
-        elif kind == "cli":
+        elif kind == SpanKind.CLI:
             add(span.start, "client", "client", span.subject, "note")
-        elif kind == "request":
+        elif kind == SpanKind.REQUEST:
             add(span.start, "daemon", "registry", span.subject)
             add(span.end, "registry", "daemon", str(span.attrs.get("status", "")), "reply")
-        elif kind == "create":
+        elif kind == SpanKind.CREATE:
             if round(span.end, 9) in cli_times:
                 add(span.end, "daemon", "client", "404 No such image", "reply")
             else:
                 add(span.start, "daemon", "kernel", "create: mount writable layer")
-        elif kind == "start":
+        elif kind == SpanKind.START:
             add(span.start, "daemon", "kernel", "netns + ports + runc start")
             add(span.end, "kernel", "daemon", f"{span.subject} running", "reply")
-        elif kind == "run":
+        elif kind == SpanKind.RUN:
             add(span.end, "kernel", "daemon", f"{span.subject} exited", "reply")
             add(span.end, "daemon", "client", "wait returns", "reply")
-        elif kind == "stop":
+        elif kind == SpanKind.STOP:
             add(span.start, "daemon", "kernel", "SIGTERM")
             add(span.end, "kernel", "daemon", "stopped", "reply")
-        elif kind == "pull_image":
+        elif kind == SpanKind.PULL_IMAGE:
             add(span.end, "daemon", "client", f"Status: {span.attrs.get('status', '')}", "reply")
         elif kind not in KNOWN_KINDS and span.duration > 0:
             add(span.start, "daemon", "daemon", f"{kind} {span.subject}", "note")

@@ -20,6 +20,7 @@ from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
 from dsim.dockerfile.parse import Instruction, parse_dockerfile
 from dsim.errors import ScenarioError
+from dsim.records import SpanKind
 from dsim.scenarios.build_context import clean
 from dsim.scenarios.model import BuildContextSpec, BuildStep
 from dsim.scenarios.resolve import ImageInfo, normalise
@@ -154,7 +155,7 @@ class BuildWatch:
         while self.span_index < len(spans):
             span = spans[self.span_index]
             self.span_index += 1
-            if span.kind == "build_step" and span.job == self.job:
+            if span.kind == SpanKind.BUILD_STEP and span.job == self.job:
                 self.done[int(span.attrs.get("line", 0))] = span
 
     def _stream(self, text: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dsim.components.daemon import Daemon
+from dsim.records import SpanKind
 from dsim.scenarios.resolve import ImageInfo, LayerInfo
 from dsim.serve import images as refs
 
@@ -246,7 +247,7 @@ class PushWatch:
         while self.span_index < len(spans):
             span = spans[self.span_index]
             self.span_index += 1
-            if span.kind != "push_layer" or span.job != job:
+            if span.kind != SpanKind.PUSH_LAYER or span.job != job:
                 continue
             short = span.subject[7:19]
             if self.shown.get(short, 0) >= 2:
