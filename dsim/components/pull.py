@@ -24,6 +24,7 @@ import simpy
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.registry import RegistryError, RegistryServer, Served
+from dsim.progress_words import ALREADY_EXISTS, layer_lines, recorded
 from dsim.records import Recorder, SpanKind
 from dsim.scenarios.model import HostGroup
 from dsim.scenarios.resolve import ImageInfo, LayerInfo
@@ -169,8 +170,8 @@ class Puller(ImageTransfer):
         for layer in image.layers:
             if layer.chain_id in self.store.chains and layer not in missing:
                 self.recorder.span(SpanKind.PULL_LAYER, layer.digest, listed, listed, host=self.host, job=job,
-                                   image=image.ref, status="Already exists",
-                                   progress=[[round(listed, 6), "Already exists"]])
+                                   image=image.ref, status=ALREADY_EXISTS,
+                                   progress=recorded([(listed, ALREADY_EXISTS)]))
         yield from self._unpack_in_order(image, fetches, job, listed)
         self.store.tag(image)
         self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
@@ -178,19 +179,13 @@ class Puller(ImageTransfer):
 
     def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> list[list[Any]]:
         """Docker's progress words for one layer of one pull, with the time each was shown."""
-        lines: list[list[Any]] = [[started, "Pulling fs layer"]]
-        if record is not None:
-            began = record.began if record.began is not None else started
-            if began > started:
-                lines.append([started, "Waiting"])
-            lines.append([max(began, started), "Downloading"])
-            lines.extend([t, note] for t, note in record.notes if t >= started)
-            ended = record.ended if record.ended is not None else self.env.now
-            lines += [[ended, "Verifying Checksum"], [ended, "Download complete"]]
-        if unpack is not None:
-            lines.append([unpack.began, "Extracting"])
-        lines.append([self.env.now, "Pull complete"])
-        return [[round(t, 6), word] for t, word in lines]
+        extracted = unpack.began if unpack is not None else None
+        if record is None:
+            return recorded(layer_lines(started, self.env.now, extract_began=extracted))
+        began = record.began if record.began is not None else started
+        ended = record.ended if record.ended is not None else self.env.now
+        return recorded(layer_lines(started, self.env.now, fetch_began=began, fetch_ended=ended, notes=record.notes,
+                                    extract_began=extracted))
 
     def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int) -> Download | None:
@@ -318,8 +313,8 @@ class Puller(ImageTransfer):
         yield self.env.timeout(self.unpack_time(layer, image.compression, image.prefetch))
         self.recorder.span(SpanKind.PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
                            image=image.ref, status="Pull complete", lazy=True,
-                           progress=[[round(started, 6), "Pulling fs layer"], [round(started, 6), "Downloading"],
-                                     [round(extract, 6), "Extracting"], [round(self.env.now, 6), "Pull complete"]])
+                           progress=recorded(layer_lines(started, self.env.now, fetch_began=started,
+                                                         extract_began=extract)))
         return None
 
     def _lazy_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,

@@ -18,9 +18,10 @@ from typing import Any
 
 from matplotlib.patches import FancyArrowPatch
 
+from dsim.progress_words import ALREADY_EXISTS, LayerStage, layer_lines
 from dsim.records import Span, SpanKind
 from dsim.reports.context import ScenarioInfo
-from dsim.reports.derive import KNOWN_KINDS, PullDetail, SpanIndex, attrs_text, short_id
+from dsim.reports.derive import KNOWN_KINDS, LayerProgress, PullDetail, SpanIndex, attrs_text, short_id
 from dsim.reports.style import figure, save
 from dsim.result import SimResult
 from dsim.units import format_duration, format_size
@@ -94,6 +95,41 @@ def _resolve_end(spans: list[Span], pull: PullDetail) -> float:
     return max(ends, default=start)
 
 
+def _own_download(layer: LayerProgress, resolved: float) -> bool:
+    """The layer's blob was downloaded for this pull (not joined: under way for another when it resolved)."""
+    return layer.download is not None and not layer.shared and layer.download.start >= resolved - 1e-9
+
+
+def _layer_words(layer: LayerProgress, resolved: float) -> list[tuple[float, str]]:
+    """The layer's lines (``progress_words.layer_lines``) from its spans, listed when the pull resolved.
+    A download another pull had under way is told as "Waiting" for it (when the pull found it so), then
+    "Download complete" (with whose pull fetched it), not as this pull's download."""
+    dl, unpack = layer.download, layer.unpack
+    extract = max(unpack.start, resolved) if unpack is not None else None
+    if dl is not None and _own_download(layer, resolved):
+        return layer_lines(resolved, layer.ready, fetch_began=dl.start, fetch_ended=dl.end, extract_began=extract)
+    lines = layer_lines(resolved, layer.ready, extract_began=extract)
+    if dl is not None:
+        waiting = [(resolved, LayerStage.WAITING.word)] if layer.shared else []
+        lines[1:1] = [*waiting, (max(dl.end, resolved), LayerStage.DOWNLOADED.word)]
+    return lines
+
+
+def _layer_note(layer: LayerProgress, word: str, resolved: float) -> str | None:
+    """dsim's note under a layer's line: the download's size, time and rate (or whose pull fetched it); the
+    unpack's size and time."""
+    dl, unpack = layer.download, layer.unpack
+    if word == LayerStage.DOWNLOADED.word and dl is not None:
+        if not _own_download(layer, resolved):
+            return f"fetched by job {dl.job}'s pull of the same blob on this daemon"
+        rate = layer.bytes * 8 / dl.duration / 1e6 if dl.duration > 0 else 0.0
+        return (f"{format_size(layer.bytes)} in {format_duration(dl.duration)} (slot wait "
+                f"{format_duration(dl.attrs.get('slot_wait', 0.0))}, average {rate:.1f} Mbit/s)")
+    if word == LayerStage.EXTRACTING.word and unpack is not None:
+        return f"{format_size(unpack.attrs.get('bytes', 0))} unpacked in {format_duration(unpack.duration)}"
+    return None
+
+
 def _pull_lines(pull: PullDetail, spans: list[Span], info: ScenarioInfo | None, add: Any) -> None:
     image = pull.image_span
     start = image.start if image is not None else pull.span.start
@@ -102,33 +138,11 @@ def _pull_lines(pull: PullDetail, spans: list[Span], info: ScenarioInfo | None, 
     resolved = _resolve_end(spans, pull)
     for layer in pull.layers:
         ident = short_id(layer.digest)
-        if layer.status == "Already exists":
-            add(resolved, f"{ident}: Already exists")
-            continue
-        add(resolved, f"{ident}: Pulling fs layer")
+        add(resolved, f"{ident}: {ALREADY_EXISTS if layer.status == ALREADY_EXISTS else LayerStage.PULLING.word}")
     for layer in pull.layers:
-        if layer.status == "Already exists":
-            continue
-        ident = short_id(layer.digest)
-        dl = layer.download
-        if dl is not None:
-            if layer.shared or dl.start > resolved + 1e-9:
-                add(resolved, f"{ident}: Waiting")
-            if not layer.shared and dl.start >= resolved - 1e-9:
-                add(dl.start, f"{ident}: Downloading")
-                rate = layer.bytes * 8 / dl.duration / 1e6 if dl.duration > 0 else 0.0
-                add(dl.end, f"{ident}: Verifying Checksum")
-                add(dl.end, f"{ident}: Download complete", note=f"{format_size(layer.bytes)} in "
-                    f"{format_duration(dl.duration)} (slot wait {format_duration(dl.attrs.get('slot_wait', 0.0))}, "
-                    f"average {rate:.1f} Mbit/s)")
-            else:
-                add(max(dl.end, resolved), f"{ident}: Download complete",
-                    note=f"fetched by job {dl.job}'s pull of the same blob on this daemon")
-        if layer.unpack is not None:
-            add(max(layer.unpack.start, resolved), f"{ident}: Extracting",
-                note=f"{format_size(layer.unpack.attrs.get('bytes', 0))} unpacked in "
-                f"{format_duration(layer.unpack.duration)}")
-        add(layer.ready, f"{ident}: Pull complete")
+        if layer.status != ALREADY_EXISTS:
+            for at, word in _layer_words(layer, resolved)[1:]:  # "Pulling fs layer" above, every layer's first
+                add(at, f"{short_id(layer.digest)}: {word}", note=_layer_note(layer, word, resolved))
     if image is not None:
         digest = digest_printed(pull.image, info)
         if digest:
