@@ -10,6 +10,7 @@ import pytest
 
 from dsim.records import JobEnd, Span
 from dsim.reports import charts as C
+from dsim.reports.charts import jobs as J
 from dsim.reports.charts import write_charts
 from dsim.reports.context import ScenarioInfo, comment_header
 from dsim.reports.derive import (
@@ -183,7 +184,7 @@ def test_time_share_of_a_hand_made_job() -> None:
         Span("job", "w", "h", 0.0, 20.0, 1, {"status": "completed"}),
     ]
     result = _result(spans, [JobEnd(1, "w", "h", 0.0, 20.0, "completed", "")])
-    startup, whole, s_total, w_total = C._shares(result.jobs, SpanIndex(result), ["pull", "create", "start", "run"])
+    startup, whole, s_total, w_total = J._shares(result.jobs, SpanIndex(result), ["pull", "create", "start", "run"])
     assert s_total == pytest.approx(10.0)
     assert startup["pull"] / s_total == pytest.approx(0.8)
     assert startup["queue"] / s_total == pytest.approx(0.1)
@@ -205,17 +206,17 @@ def test_timeline_samples_big_runs_and_says_so(tmp_path: Path) -> None:
         ends.append(JobEnd(j, "w", host, t, t + 9, "completed", ""))
     result = _result(spans, ends)
     rows = sorted((e.host, e.arrival, e.job) for e in ends)
-    shown, note = C._sample_rows(rows)
+    shown, note = J._sample_rows(rows)
     assert len(shown) == 240 and len({host for host, _, _ in shown}) == 12
     assert "240 of 5,000 jobs" in note and "12 of 250 hosts" in note
-    chart = C.timeline(result, tmp_path / "timeline.png")
+    chart = J.timeline(result, tmp_path / "timeline.png")
     assert "sample" in chart.caption and "5,000" in chart.caption
     assert (tmp_path / "timeline.png").stat().st_size > 5_000
 
 
 def test_timeline_of_a_small_run_shows_every_job() -> None:
     rows = [(f"h-{i % 3}", 0.0, i) for i in range(200)]
-    shown, note = C._sample_rows(rows)
+    shown, note = J._sample_rows(rows)
     assert shown == rows and note == ""
 
 
