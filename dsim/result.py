@@ -88,7 +88,9 @@ class SimResult:
     horizon_s: float
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def spans_of(self, kind: SpanKind) -> list[Span]:
+    def spans_of(self, kind: SpanKind | str) -> list[Span]:
+        """The spans of ``kind`` in the order recorded (dsim passes SpanKind members, tests/test_records.py
+        checks; a member's value finds the same spans)."""
         return self._by_kind.get(kind, [])
 
     @cached_property
