@@ -19,7 +19,7 @@ import simpy
 from simpy.events import Event
 
 from dsim.components.network import Network
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 #: Links kept as spans besides every registry's own: the busiest by bytes carried.
 KEEP_LINKS = 24
@@ -72,7 +72,7 @@ class LinkProbe:
         for start, end, deltas in self._samples:
             for link in sorted(deltas):
                 if link in kept:
-                    self.recorder.span("link", f"{link[0]}->{link[1]}", start, end, bytes=deltas[link],
+                    self.recorder.span(SpanKind.LINK, f"{link[0]}->{link[1]}", start, end, bytes=deltas[link],
                                        capacity=self.capacity.get(link, float("inf")))
 
 

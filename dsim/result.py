@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from dsim.recorder import JobEnd, Span
+from dsim.records import SUMMARY_PHASE_KINDS, JobEnd, Span, SpanKind
 
-PHASES = ("queue", "pull", "build", "push", "create", "start", "run", "health")
+#: Per-job phases: ``queue`` (each API call's wait for a daemon worker, from the ``api`` spans), then span kinds.
+PHASES: tuple[str, ...] = ("queue", *SUMMARY_PHASE_KINDS)
 JOB_COLUMNS = ("job", "workload", "host", "arrival_s", "end_s", "status", "queue_s", "pull_s", "build_s", "push_s",
                "create_s", "start_s", "run_s", "health_s", "error")
 
@@ -87,11 +88,14 @@ class SimResult:
     horizon_s: float
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def spans_of(self, kind: str) -> list[Span]:
+    def spans_of(self, kind: SpanKind | str) -> list[Span]:
+        """The spans of ``kind`` in the order recorded (dsim passes SpanKind members, tests/test_records.py
+        checks; a member's value finds the same spans)."""
         return self._by_kind.get(kind, [])
 
     @cached_property
     def _by_kind(self) -> dict[str, list[Span]]:
+        """Spans by kind; keyed by str, which a SpanKind is (and hashes as), so a phase name finds its kind."""
         grouped: dict[str, list[Span]] = defaultdict(list)
         for span in self.spans:
             grouped[span.kind].append(span)
@@ -101,9 +105,9 @@ class SimResult:
     def jobs(self) -> list[JobRecord]:
         """One record per ended job, in job order, with its time per phase summed from its spans."""
         per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(PHASES, 0.0))
-        for span in self.spans_of("api"):
+        for span in self.spans_of(SpanKind.API):
             per_job[span.job]["queue"] += span.attrs["queue"]
-        for phase in PHASES[1:]:
+        for phase in SUMMARY_PHASE_KINDS:
             for span in self.spans_of(phase):
                 per_job[span.job][phase] += span.duration
         return [
@@ -114,15 +118,15 @@ class SimResult:
 
     def phase_samples(self, phase: str) -> list[float]:
         if phase == "queue":
-            return [span.attrs["queue"] for span in self.spans_of("api")]
+            return [span.attrs["queue"] for span in self.spans_of(SpanKind.API)]
         if phase == "job":
             return [end.end - end.arrival for end in self.job_ends]
-        return [span.duration for span in self.spans_of(phase)]
+        return [span.duration for span in self._by_kind.get(phase, [])]
 
     def peak_running(self) -> dict[str, int]:
         """Per host, the most container processes (or VMs) running at once, from the ``process`` spans."""
         edges: dict[str, list[tuple[float, int]]] = defaultdict(list)
-        for span in self.spans_of("process"):  # one still running at the end counts as running then
+        for span in self.spans_of(SpanKind.PROCESS):  # one still running at the end counts as running then
             end = math.inf if span.attrs.get("status") == "running" else span.end
             edges[span.host] += [(span.start, 1), (end, -1)]
         peaks: dict[str, int] = {}
@@ -136,7 +140,7 @@ class SimResult:
 
     def _containers_summary(self) -> dict[str, Any]:
         """Runs of container processes, restarts, OOM kills and exit codes, from the ``process`` spans."""
-        runs = self.spans_of("process")
+        runs = self.spans_of(SpanKind.PROCESS)
         ended = [span for span in runs if span.attrs.get("status") == "exited"]
         codes: dict[str, int] = defaultdict(int)
         for span in ended:
@@ -155,27 +159,27 @@ class SimResult:
         peak_running = self.peak_running()
         statuses = [end.status for end in self.job_ends]
         requests: dict[str, list[Span]] = defaultdict(list)
-        for span in self.spans_of("request"):
+        for span in self.spans_of(SpanKind.REQUEST):
             requests[span.attrs["registry"]].append(span)
         sent: dict[str, float] = defaultdict(float)
         received: dict[str, float] = defaultdict(float)
         from_peers: dict[str, float] = defaultdict(float)
         cache_counts: dict[tuple[str, str], int] = defaultdict(int)
-        for span in self.spans_of("download"):  # bytes a registry served (peers' stripes aside, p2p)
+        for span in self.spans_of(SpanKind.DOWNLOAD):  # bytes a registry served (peers' stripes aside, p2p)
             attrs = span.attrs
             peer = attrs.get("peer_bytes", 0.0)
             sent[attrs["registry"]] += attrs["bytes"] - peer
             from_peers[attrs["registry"]] += peer
             if attrs.get("cache"):
                 cache_counts[(attrs["registry"], attrs["cache"])] += 1
-        for span in self.spans_of("cache_fill"):  # a pull-through cache's misses, from its upstream
+        for span in self.spans_of(SpanKind.CACHE_FILL):  # a pull-through cache's misses, from its upstream
             sent[span.attrs["registry"]] += span.attrs["bytes"]
             received[span.attrs["cache"]] += span.attrs["bytes"]
-        for span in self.spans_of("upload"):  # pushes
+        for span in self.spans_of(SpanKind.UPLOAD):  # pushes
             received[span.attrs["registry"]] += span.attrs["bytes"]
-        steps = self.spans_of("build_step")
+        steps = self.spans_of(SpanKind.BUILD_STEP)
         run_mounts = [span.attrs["mounts"] for span in steps if span.attrs.get("mounts")]
-        layers = self.spans_of("pull_layer")
+        layers = self.spans_of(SpanKind.PULL_LAYER)
         hits = sum(1 for span in layers if span.attrs["status"] == "Already exists")
         shared = sum(1 for span in layers if span.attrs.get("shared"))
         return {

@@ -29,7 +29,7 @@ from dsim.domain.problems import ReferenceProblem
 from dsim.domain.spec import SimSpec
 from dsim.domain.workloads import Burst, Every, Poisson, Workload
 from dsim.probes import LinkProbe, ProbedNetwork
-from dsim.recorder import Recorder
+from dsim.records import Recorder
 from dsim.result import HostStats, SimResult
 from dsim.rng import stream
 

@@ -27,7 +27,7 @@ import pytest
 from dsim.api import load_scenario, simulate
 from dsim.dockerfile.plan import make_plan
 from dsim.errors import ScenarioError
-from dsim.recorder import Span
+from dsim.records import Span
 from dsim.result import SimResult
 from tests.helpers import ROOT
 from tests.test_build_cache import BASE, build, completed, counts, edit, job, run

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from dsim.api import load_scenario, simulate
 from dsim.cli import app
-from dsim.recorder import Span
+from dsim.records import Span
 from dsim.result import SimResult
 from dsim.scenarios.catalog import lookup
 from tests.helpers import ROOT, run_text

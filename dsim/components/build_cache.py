@@ -18,7 +18,7 @@ import simpy
 
 from dsim.components.image_store import ImageStore
 from dsim.domain.images import LayerInfo
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 
 @dataclass
@@ -98,7 +98,7 @@ class BuildCache:
             freed += record.size
             pruned += 1
             self.store.release_chain(record.layer.chain_id)
-        self.recorder.span("build_gc", self.host, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.BUILD_GC, self.host, started, self.env.now, host=self.host, job=job,
                            records=pruned, bytes=freed, remaining=self.size)
 
 

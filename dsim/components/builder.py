@@ -49,7 +49,7 @@ from dsim.domain.hosts import HostSpec
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
 from dsim.domain.refs import normalise, push_registry, sha256, split_ref
 from dsim.errors import SimulationError
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 #: The legacy builder's and BuildKit's share of the host disk a build cache may use by default
 #: (dockerd's BuildKit GC keeps about 10% of disk, docker-facts.md: Build).
@@ -269,7 +269,7 @@ class Builder:
         if s.client != self.host:
             yield self.env.timeout(self.network.rtt(s.client, self.host))
         yield self.network.transfer(s.client, self.host, nbytes)
-        self.recorder.span("build_context", what, began, self.env.now, host=self.host, job=s.job,
+        self.recorder.span(SpanKind.BUILD_CONTEXT, what, began, self.env.now, host=self.host, job=s.job,
                            bytes=nbytes, files=files, client=s.client, builder=s.builder)
 
     def _sync_context(self, s: _Session) -> Generator[Any, Any, None]:
@@ -317,7 +317,7 @@ class Builder:
                 for key, record in manifest.records.items():
                     s.imported.setdefault(key, (record, source))
                 records = len(manifest.records)
-            self.recorder.span("cache_import", norm, began, self.env.now, host=self.host, job=s.job,
+            self.recorder.span(SpanKind.CACHE_IMPORT, norm, began, self.env.now, host=self.host, job=s.job,
                                registry=registry_name, found=found, records=records)
 
     def _cache_ref(self, ref: str) -> tuple[RegistryServer, str, str]:
@@ -540,7 +540,7 @@ class Builder:
 
     def _span(self, s: _Session, step: StepSpec, key: str, asked: float, *, cached: bool, how: str,
               nbytes: float, began: float | None = None, **extra: Any) -> None:
-        self.recorder.span("build_step", step.text, asked, self.env.now, host=self.host, job=s.job,
+        self.recorder.span(SpanKind.BUILD_STEP, step.text, asked, self.env.now, host=self.host, job=s.job,
                            stage=step.stage_name, instruction=step.instruction, cached=cached, cache=how,
                            builder=s.builder, key=key[7:19], line=step.line, bytes=nbytes,
                            began=began if began is not None else asked, **extra)
@@ -559,7 +559,7 @@ class Builder:
         image = ImageInfo(ref, registry, repository, name, final.layers, "gzip",
                           sha256(f"manifest {ref} {final.identity}"))
         self.store.tag(image)
-        self.recorder.span("build_export", ref, started, self.env.now, host=self.host, job=s.job,
+        self.recorder.span(SpanKind.BUILD_EXPORT, ref, started, self.env.now, host=self.host, job=s.job,
                            layers=len(final.layers), builder=s.builder,
                            bytes=sum(layer.uncompressed for layer in final.layers))
         return image
@@ -591,7 +591,7 @@ class Builder:
         uploaded = yield from self._upload(s, registry, repository, layers)
         yield from registry.request(self.host, f"PUT /v2/{repository}/manifests/{tag}", job=s.job)
         self.caches.put(CacheManifest(norm, registry_name, records, self.env.now))
-        self.recorder.span("cache_export", norm, began, self.env.now, host=self.host, job=s.job,
+        self.recorder.span(SpanKind.CACHE_EXPORT, norm, began, self.env.now, host=self.host, job=s.job,
                            registry=registry_name, mode=opts.cache_to.mode, records=len(records), bytes=uploaded)
 
     def _upload(self, s: _Session, registry: RegistryServer, repository: str,

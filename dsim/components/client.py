@@ -34,7 +34,7 @@ from dsim.domain.steps import (
     Step,
     StopStep,
 )
-from dsim.recorder import JobEnd, Recorder
+from dsim.records import JobEnd, Recorder, SpanKind
 
 
 class JobFailed(Exception):
@@ -75,11 +75,11 @@ class Client:
         except JobFailed as failure:
             status, error = "failed", str(failure)
         host = self.daemon.host
-        self.recorder.span("job", self.workload, arrival, self.env.now, host=host, job=self.job, status=status)
+        self.recorder.span(SpanKind.JOB, self.workload, arrival, self.env.now, host=host, job=self.job, status=status)
         self.recorder.job_end(JobEnd(self.job, self.workload, host, arrival, self.env.now, status, error))
         on_end()
 
-    def _phase(self, kind: str, subject: str, start: float) -> None:
+    def _phase(self, kind: SpanKind, subject: str, start: float) -> None:
         self.recorder.span(kind, subject, start, self.env.now, host=self.daemon.host, job=self.job)
 
     def _operation(self, step: Step) -> Generator[Any, Any, Any]:
@@ -90,18 +90,18 @@ class Client:
     def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, None]:
         began = yield from self.daemon.api("stop", job=self.job)
         yield from self.daemon.runtime.stop(container, timeout, job=self.job)
-        self._phase("stop", container.name, began)
+        self._phase(SpanKind.STOP, container.name, began)
 
     def _rm(self, container: Container) -> Generator[Any, Any, None]:
         began = yield from self.daemon.api("rm", job=self.job)
         self.daemon.runtime.remove(container, job=self.job)
-        self._phase("rm", container.name, began)
+        self._phase(SpanKind.RM, container.name, began)
 
     def _ps(self, all: bool) -> Generator[Any, Any, None]:
         began = yield from self.daemon.api("ps", job=self.job)
         listed = self.daemon.runtime.ps(all=all)
         states = dict(sorted(Counter(c.state for c in listed).items()))
-        self.recorder.span("ps", self.daemon.host, began, self.env.now, host=self.daemon.host, job=self.job,
+        self.recorder.span(SpanKind.PS, self.daemon.host, began, self.env.now, host=self.daemon.host, job=self.job,
                            listed=len(listed), states=states,
                            containers=[f"{c.name} {c.status}" for c in listed[:20]])
 
@@ -111,12 +111,12 @@ class Client:
     def _pull(self, ref: str) -> Generator[Any, Any, None]:
         began = yield from self.daemon.api("pull", job=self.job)
         yield from self.daemon.puller.pull(ref, job=self.job)
-        self._phase("pull", ref, began)
+        self._phase(SpanKind.PULL, ref, began)
 
     def _push(self, ref: str) -> Generator[Any, Any, None]:
         began = yield from self.daemon.api("push", job=self.job)
         yield from self.daemon.pusher.push(ref, job=self.job)
-        self._phase("push", ref, began)
+        self._phase(SpanKind.PUSH, ref, began)
 
     def _builder(self) -> Builder:
         if self.daemon.builder is None:
@@ -136,12 +136,12 @@ class Client:
         context = spec.options.context
         copy = self._copy(context) if context is not None else None
         image = yield from builder.build(spec, copy, job=self.job, client=spec.options.context_from or self.daemon.host)
-        self._phase("build", image.ref, began)
+        self._phase(SpanKind.BUILD, image.ref, began)
 
     def _edit(self, step: EditStep) -> Generator[Any, Any, None]:
         """Files of the job's context copy get new content (no API call, no time)."""
         self._copy(step.context).edit(step.files)
-        self.recorder.span("edit", step.context, self.env.now, self.env.now, host=self.daemon.host, job=self.job,
+        self.recorder.span(SpanKind.EDIT, step.context, self.env.now, self.env.now, host=self.daemon.host, job=self.job,
                            files=list(step.files))
         yield from ()
 
@@ -153,13 +153,13 @@ class Client:
         except ApiError as err:
             if err.status != 404:
                 raise
-            self._phase("create", spec.image, began)
-            self.recorder.span("cli", f"Unable to find image '{spec.image}' locally", self.env.now, self.env.now,
+            self._phase(SpanKind.CREATE, spec.image, began)
+            self.recorder.span(SpanKind.CLI, f"Unable to find image '{spec.image}' locally", self.env.now, self.env.now,
                                host=self.daemon.host, job=self.job)
             yield from self._pull(spec.image)
             began = yield from self.daemon.api("create", job=self.job)
             container = yield from self.daemon.runtime.create(spec, job=self.job)
-        self._phase("create", container.name, began)
+        self._phase(SpanKind.CREATE, container.name, began)
         self.daemon.store.touch(spec.image)  # image GC's least-recently-used order (image_store.py)
         self.containers[container.name] = container
         self.last = container
@@ -168,7 +168,7 @@ class Client:
     def _start(self, container: Container) -> Generator[Any, Any, None]:
         began = yield from self.daemon.api("start", job=self.job)
         yield from self.daemon.runtime.start(container, job=self.job)
-        self._phase("start", container.name, began)
+        self._phase(SpanKind.START, container.name, began)
 
     def _run(self, step: RunStep) -> Generator[Any, Any, None]:
         container = yield from self._create(step.container)
@@ -181,7 +181,7 @@ class Client:
             return
         started = self.env.now
         exit_code = yield from self.daemon.runtime.wait(container)
-        self._phase("run", container.name, started)
+        self._phase(SpanKind.RUN, container.name, started)
         if exit_code != 0:
             oom = " (OOMKilled)" if container.oom_killed else ""
             raise JobFailed(f"container {container.name} exited with code {exit_code}{oom}")

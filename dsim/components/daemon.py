@@ -22,7 +22,7 @@ from dsim.components.registry import RegistryServer
 from dsim.components.runtime import ContainerRuntime
 from dsim.domain.hosts import HostInfo
 from dsim.domain.images import ImageInfo
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 if TYPE_CHECKING:
     from dsim.components.builder import Builder
@@ -60,5 +60,5 @@ class Daemon:
             yield request
             taken = env.now
             yield env.timeout(self._service_time.sample(self.rng))
-        self.recorder.span("api", call, arrived, env.now, host=self.host, job=job, queue=taken - arrived)
+        self.recorder.span(SpanKind.API, call, arrived, env.now, host=self.host, job=job, queue=taken - arrived)
         return taken

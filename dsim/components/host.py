@@ -17,7 +17,7 @@ from typing import Any
 
 import simpy
 
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 #: A task finishes when it is this close (relative to the clock's time) to its finish: float error only.
 _FINISH_TOL = 1e-9
@@ -248,7 +248,7 @@ class Kernel:
     # ------------------------------------------------------------------ CPU
 
     def _cpu_interval(self, start: float, end: float, busy: float, runnable: int) -> None:
-        self.recorder.span("cpu", self.name, start, end, host=self.name, busy=busy, runnable=runnable)
+        self.recorder.span(SpanKind.CPU, self.name, start, end, host=self.name, busy=busy, runnable=runnable)
 
     def cpu_utilisation(self, horizon: float) -> float:
         """Mean share of the host's cores in use over [0, horizon]."""

@@ -19,7 +19,7 @@ import simpy
 
 from dsim.domain.hosts import ImageGcSpec
 from dsim.domain.images import ImageInfo, LayerInfo
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 CONTENT = "/var/lib/containerd/io.containerd.content.v1.content"
 SNAPSHOTS = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
@@ -189,7 +189,7 @@ class ImageStore:
             self._remove(ref)
         freed = started - self.disk_used
         if self.recorder is not None:
-            self.recorder.span("gc", self.host, self.env.now, self.env.now, host=self.host, job=job,
+            self.recorder.span(SpanKind.GC, self.host, self.env.now, self.env.now, host=self.host, job=job,
                                removed=removed, freed=round(freed), needed=round(nbytes))
         return freed
 

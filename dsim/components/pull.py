@@ -26,7 +26,8 @@ from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.registry import RegistryError, RegistryServer, Served
 from dsim.domain.hosts import HostSpec
 from dsim.domain.images import ImageInfo, LayerInfo
-from dsim.recorder import Recorder
+from dsim.progress_words import ALREADY_EXISTS, layer_lines, recorded
+from dsim.records import Recorder, SpanKind
 
 #: Wait between download attempts: attempt x 5 s (moby daemon/internal/distribution/xfer/download.go).
 RETRY_BACKOFF_S = 5.0
@@ -98,7 +99,7 @@ class Puller(ImageTransfer):
             yield from self._resolve(endpoints, image, job, up_to_date)
             if up_to_date:
                 self.store.tag(image)
-                self.recorder.span("pull_image", ref, started, self.env.now, host=self.host, job=job,
+                self.recorder.span(SpanKind.PULL_IMAGE, ref, started, self.env.now, host=self.host, job=job,
                                    status="Image is up to date", bytes=0)
                 return
             needed = self.store.needed_bytes(image)
@@ -144,7 +145,7 @@ class Puller(ImageTransfer):
                 unpack = yield from self._unpack(layer, image, job)
             except (RegistryError, DiskFull) as err:
                 raise StreamError(500, str(err)) from None
-            self.recorder.span("pull_layer", layer.digest, since, self.env.now, host=self.host, job=job,
+            self.recorder.span(SpanKind.PULL_LAYER, layer.digest, since, self.env.now, host=self.host, job=job,
                                image=image.ref, status="Pull complete", shared=layer.digest in shared,
                                progress=self._progress(since, record, unpack), **attrs)
 
@@ -158,8 +159,8 @@ class Puller(ImageTransfer):
             except RegistryError as err:
                 if i == len(endpoints) - 1:
                     raise ApiError(err.status or 500, str(err)) from None
-                self.recorder.span("fallback", endpoint.name, self.env.now, self.env.now, host=self.host, job=job,
-                                   registry=endpoint.name, error=str(err))
+                self.recorder.span(SpanKind.FALLBACK, endpoint.name, self.env.now, self.env.now, host=self.host,
+                                   job=job, registry=endpoint.name, error=str(err))
 
     def _full_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
                    started: float) -> Generator[Any, Any, None]:
@@ -168,29 +169,23 @@ class Puller(ImageTransfer):
         missing = fetches[0]
         for layer in image.layers:
             if layer.chain_id in self.store.chains and layer not in missing:
-                self.recorder.span("pull_layer", layer.digest, listed, listed, host=self.host, job=job,
-                                   image=image.ref, status="Already exists",
-                                   progress=[[round(listed, 6), "Already exists"]])
+                self.recorder.span(SpanKind.PULL_LAYER, layer.digest, listed, listed, host=self.host, job=job,
+                                   image=image.ref, status=ALREADY_EXISTS,
+                                   progress=recorded([(listed, ALREADY_EXISTS)]))
         yield from self._unpack_in_order(image, fetches, job, listed)
         self.store.tag(image)
-        self.recorder.span("pull_image", image.ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", bytes=sum(layer.size for layer in missing))
 
     def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> list[list[Any]]:
         """Docker's progress words for one layer of one pull, with the time each was shown."""
-        lines: list[list[Any]] = [[started, "Pulling fs layer"]]
-        if record is not None:
-            began = record.began if record.began is not None else started
-            if began > started:
-                lines.append([started, "Waiting"])
-            lines.append([max(began, started), "Downloading"])
-            lines.extend([t, note] for t, note in record.notes if t >= started)
-            ended = record.ended if record.ended is not None else self.env.now
-            lines += [[ended, "Verifying Checksum"], [ended, "Download complete"]]
-        if unpack is not None:
-            lines.append([unpack.began, "Extracting"])
-        lines.append([self.env.now, "Pull complete"])
-        return [[round(t, 6), word] for t, word in lines]
+        extracted = unpack.began if unpack is not None else None
+        if record is None:
+            return recorded(layer_lines(started, self.env.now, extract_began=extracted))
+        began = record.began if record.began is not None else started
+        ended = record.ended if record.ended is not None else self.env.now
+        return recorded(layer_lines(started, self.env.now, fetch_began=began, fetch_ended=ended, notes=record.notes,
+                                    extract_began=extracted))
 
     def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int) -> Download | None:
@@ -246,7 +241,7 @@ class Puller(ImageTransfer):
         del self.store.downloading[layer.digest]
         record.ended = self.env.now
         self.store.remember_source(layer.digest, image.registry, image.repository)
-        self.recorder.span("download", layer.digest, began, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
                            registry=served.registry, bytes=layer.size, slot_wait=began - record.asked,
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
@@ -277,7 +272,7 @@ class Puller(ImageTransfer):
             record.done.fail(err)
             record.done.defused = True
             raise
-        self.recorder.span("unpack", layer.digest, record.began, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.UNPACK, layer.digest, record.began, self.env.now, host=self.host, job=job,
                            bytes=layer.uncompressed)
         record.done.succeed()
         return record
@@ -294,7 +289,7 @@ class Puller(ImageTransfer):
             for endpoint in endpoints:
                 try:
                     served: str = yield from endpoint.fetch_range(self.host, layer, nbytes, job=job)
-                    self.recorder.span("download", layer.digest, began, self.env.now, host=self.host, job=job,
+                    self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
                                        registry=served, bytes=nbytes, slot_wait=0.0, attempts=attempt,
                                        cache=None, peer_bytes=0.0, lazy=part)
                     return
@@ -316,10 +311,10 @@ class Puller(ImageTransfer):
             return err
         extract = self.env.now
         yield self.env.timeout(self.unpack_time(layer, image.compression, image.prefetch))
-        self.recorder.span("pull_layer", layer.digest, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
                            image=image.ref, status="Pull complete", lazy=True,
-                           progress=[[round(started, 6), "Pulling fs layer"], [round(started, 6), "Downloading"],
-                                     [round(extract, 6), "Extracting"], [round(self.env.now, 6), "Pull complete"]])
+                           progress=recorded(layer_lines(started, self.env.now, fetch_began=started,
+                                                         extract_began=extract)))
         return None
 
     def _lazy_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
@@ -333,7 +328,7 @@ class Puller(ImageTransfer):
         background = self.env.event()
         self.store.lazy[image.ref] = background
         self.store.tag(image)
-        self.recorder.span("pull_image", image.ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", lazy=True,
                            bytes=sum(image.prefetch * layer.size for layer in missing))
         self.env.process(self._background(image, missing, endpoints, job, background))
@@ -368,6 +363,6 @@ class Puller(ImageTransfer):
         finally:
             self.store.unpin(image)
             self.store.lazy.pop(image.ref, None)
-        self.recorder.span("lazy_fetch", image.ref, began, self.env.now, host=self.host, job=job, status=status,
+        self.recorder.span(SpanKind.LAZY_FETCH, image.ref, began, self.env.now, host=self.host, job=job, status=status,
                            bytes=sum((1 - image.prefetch) * layer.size for layer in missing))
         done.succeed()

@@ -34,7 +34,7 @@ from dsim.components.registry import RegistryError, RegistryServer
 from dsim.domain.hosts import HostSpec
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import push_registry, split_ref
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 #: moby distribution/xfer/upload.go: five attempts, waiting attempt x 5 s between them.
 MAX_UPLOAD_ATTEMPTS = 5
@@ -95,7 +95,7 @@ class Pusher(ImageTransfer):
             registry.accept_manifest(pushed)
         finally:
             self.store.unpin(image)
-        self.recorder.span("push_image", ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PUSH_IMAGE, ref, started, self.env.now, host=self.host, job=job,
                            registry=registry.name, layers=len(layers),
                            pushed=statuses.count("Pushed"), existing=statuses.count("Layer already exists"),
                            mounted=sum(1 for status in statuses if status.startswith("Mounted from")))
@@ -178,7 +178,7 @@ class Pusher(ImageTransfer):
             self._uploading.pop((registry.name, repository, layer.digest), None)
         progress.append([round(self.env.now, 6), status])
         self.store.remember_source(layer.digest, registry.name, repository)
-        self.recorder.span("push_layer", layer.digest, asked, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PUSH_LAYER, layer.digest, asked, self.env.now, host=self.host, job=job,
                            registry=registry.name, repository=repository, status=status, progress=progress,
                            slot_wait=began - asked)
         return status
@@ -223,8 +223,8 @@ class Pusher(ImageTransfer):
             with registry.connections.request() as connection:
                 yield connection
                 yield self.network_transfer(registry, layer.size, cap)
-        self.recorder.span("upload", digest, began, self.env.now, host=self.host, job=job, registry=registry.name,
-                           bytes=layer.size, compressed_here=layer.local)
+        self.recorder.span(SpanKind.UPLOAD, digest, began, self.env.now, host=self.host, job=job,
+                           registry=registry.name, bytes=layer.size, compressed_here=layer.local)
         yield from registry.request(self.host, f"PUT /v2/{repository}/blobs/uploads/?digest={short}", job=job,
                                     status=201)
         registry.accept_blob(repository, digest)

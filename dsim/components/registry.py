@@ -32,7 +32,7 @@ import simpy
 from dsim.components.network import Network
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.registries import RegistrySpec
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 #: Docker Hub's answer to a manifest GET over the pull limit (docker-facts.md: Registries).
 RATE_LIMIT_MESSAGE = (
@@ -123,13 +123,13 @@ class RegistryServer:
         rtt = self.network.rtt(client, self.name)
         if self._outages and self._down():
             yield self.env.timeout(rtt)
-            self.recorder.span("request", what, start, self.env.now, host=client, job=job, registry=self.name,
+            self.recorder.span(SpanKind.REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
                                status=0)
             raise RegistryError(f"dial tcp {self.name}:443: connect: connection refused", 0)
         if self.spec.error_rate > 0 and self.rng.random() < self.spec.error_rate:
             status = 503
         yield self.env.timeout(rtt + self.spec.latency)
-        self.recorder.span("request", what, start, self.env.now, host=client, job=job, registry=self.name,
+        self.recorder.span(SpanKind.REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
                            status=status)
         if status == 503:
             raise RegistryError(UNAVAILABLE_MESSAGE, 503)
@@ -240,7 +240,7 @@ class RegistryServer:
         yield from upstream.request(self.name, f"GET blob {layer.digest[7:19]} range", job=job)
         yield self.env.all_of([self.network.transfer(upstream.name, self.name, nbytes),
                                self.network.transfer(self.name, client, nbytes)])
-        self.recorder.span("cache_fill", layer.digest, began, self.env.now, host=self.name, job=job,
+        self.recorder.span(SpanKind.CACHE_FILL, layer.digest, began, self.env.now, host=self.name, job=job,
                            registry=upstream.name, cache=self.name, bytes=nbytes, stored=False)
 
     def _fill(self, client: str, layer: LayerInfo, job: int, store: bool) -> Generator[Any, Any, None]:
@@ -263,7 +263,7 @@ class RegistryServer:
                 done.fail(err)
                 done.defused = True
             raise
-        self.recorder.span("cache_fill", layer.digest, began, self.env.now, host=self.name, job=job,
+        self.recorder.span(SpanKind.CACHE_FILL, layer.digest, began, self.env.now, host=self.name, job=job,
                            registry=self.upstream.name, cache=self.name, bytes=layer.size, stored=store)
         if store:
             del self._filling[layer.digest]

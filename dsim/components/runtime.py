@@ -31,7 +31,7 @@ from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import DiskFull, ImageStore
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 __all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
 
@@ -167,7 +167,7 @@ class ContainerRuntime:
         """At the end of the run: close the spans of processes still running."""
         for container in self.containers.values():
             if container.state == RUNNING and container.started_at is not None:
-                self.recorder.span("process", container.name, container.started_at, self.env.now, host=self.host,
+                self.recorder.span(SpanKind.PROCESS, container.name, container.started_at, self.env.now, host=self.host,
                                    job=container.job, image=container.image.ref, run=container.runs - 1,
                                    isolation=container.spec.isolation, exit_code=None, oom="", status="running",
                                    memory=container.usage)
@@ -184,22 +184,23 @@ class ContainerRuntime:
         container.kill = env.event()  # the OOM killer may pick a VM while it boots
         began = env.now
         yield env.timeout(runtime.mount.sample(self.rng))
-        rec.span("mount", container.name, began, env.now, host=host, job=job)
+        rec.span(SpanKind.MOUNT, container.name, began, env.now, host=host, job=job)
         asked = env.now
         with self.kernel.netns_lock.request() as lock:
             yield lock
             got = env.now
             yield env.timeout(runtime.netns.sample(self.rng))
-        rec.span("netns", container.name, asked, env.now, host=host, job=job, wait=got - asked)
+        rec.span(SpanKind.NETNS, container.name, asked, env.now, host=host, job=job, wait=got - asked)
         try:
             self._publish(container)
         except ApiError:
             self.kernel.unbind(container.name)
             raise
-        rec.span("publish", container.name, env.now, env.now, host=host, job=job, ports=list(container.published))
+        rec.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=host, job=job,
+                 ports=list(container.published))
         began = env.now
         yield env.timeout(runtime.start.sample(self.rng))
-        rec.span("runc", container.name, began, env.now, host=host, job=job)
+        rec.span(SpanKind.RUNC, container.name, began, env.now, host=host, job=job)
         if container.spec.isolation != "container":
             try:
                 yield from vm.boot(env, self.spec, self.kernel, container, self.rng, rec, job=job)
@@ -208,7 +209,7 @@ class ContainerRuntime:
                 raise
         began = env.now
         yield env.timeout(runtime.exec.sample(self.rng))
-        rec.span("exec", container.name, began, env.now, host=host, job=job)
+        rec.span(SpanKind.EXEC, container.name, began, env.now, host=host, job=job)
         container.state = RUNNING
         container.started_at = env.now
         container.runs += 1
@@ -267,7 +268,7 @@ class ContainerRuntime:
             container.state = RESTARTING
             waited = env.now
             yield env.any_of([env.timeout(delay), stop])
-            self.recorder.span("restarting", container.name, waited, env.now, host=self.host, job=job,
+            self.recorder.span(SpanKind.RESTARTING, container.name, waited, env.now, host=self.host, job=job,
                                delay=delay, restart=container.restart_manager.restart_count,
                                cancelled=stop.triggered)
             if stop.triggered or self.no_more_restarts:
@@ -323,7 +324,7 @@ class ContainerRuntime:
                 kernel.release_files(container.image.ref)
         if oom:
             code = SIGKILL_EXIT
-        self.recorder.span("process", container.name, began, env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.PROCESS, container.name, began, env.now, host=self.host, job=job,
                            image=container.image.ref, run=container.runs - 1, isolation=spec.isolation,
                            exit_code=code, oom=oom, status="exited", cpu_seconds=received, memory=usage)
         return code, oom
@@ -376,7 +377,7 @@ class ContainerRuntime:
             began = self.env.now
             rate = self.spec.storage.write_rate
             yield self.env.timeout(0.0 if math.isinf(rate) else spec.copy_up / rate)
-            self.recorder.span("copy_up", container.name, began, self.env.now, host=self.host, job=job,
+            self.recorder.span(SpanKind.COPY_UP, container.name, began, self.env.now, host=self.host, job=job,
                                bytes=spec.copy_up)
         return True
 
@@ -398,7 +399,7 @@ class ContainerRuntime:
                 health.succeed(status)
             if status == "healthy":
                 break
-        self.recorder.span("health", container.name, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(SpanKind.HEALTH, container.name, started, self.env.now, host=self.host, job=job,
                            status=container.health_status if not exited.triggered else "exited",
                            unhealthy_at=None if unhealthy_at is None else started + unhealthy_at)
 

@@ -16,7 +16,7 @@ from dsim.components.container import Container
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.domain.hosts import HostSpec, VmFlavour
-from dsim.recorder import Recorder
+from dsim.records import Recorder, SpanKind
 
 MIB = 2**20
 
@@ -43,5 +43,5 @@ def boot(env: simpy.Environment, host: HostSpec, kernel: Kernel, container: Cont
                             f"{max(0.0, kernel.free_memory()) / MIB:.0f} MiB free)")
     began = env.now
     yield env.timeout(vm.boot.sample(rng))
-    recorder.span("boot", container.name, began, env.now, host=kernel.name, job=job,
+    recorder.span(SpanKind.BOOT, container.name, began, env.now, host=kernel.name, job=job,
                   isolation=container.spec.isolation, memory=need)

@@ -1,7 +1,8 @@
 """Figures the reports draw, derived from a run's spans only (never from components).
 
-Span kinds dsim knows are listed here; every other kind (new ones other features add) still flows into the
-generic views (activity chart, kinds table, trace, explain) with no change here.
+Span kinds are ``dsim.records.SpanKind``; the reports draw the phase and detail kinds in views of their own,
+and every other kind (new ones other features add) still flows into the generic views (activity chart,
+kinds table, trace, explain) with no change here.
 """
 
 from __future__ import annotations
@@ -19,16 +20,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from dsim.recorder import Span
+from dsim.records import DETAIL_KINDS, PHASE_KINDS, SUMMARY_PHASE_KINDS, Span, SpanKind
 from dsim.result import SimResult
 
-#: Kinds that are a job's phases (one bar each on the job timeline), in the order a job meets them.
-PHASE_KINDS = ("pull", "build", "push", "create", "start", "run", "stop")
-#: Kinds that detail a phase or the daemon's work; drawn in their own charts, not as job phases.
-DETAIL_KINDS = ("api", "request", "download", "unpack", "pull_layer", "pull_image", "cli", "job", "link")
+#: Kinds drawn in views of their own; the kinds table and activity chart mark the others "(new)".
 KNOWN_KINDS = frozenset(PHASE_KINDS + DETAIL_KINDS)
-#: Start-up phases: from a job's arrival until its container runs (the Slacker "pull share of start-up").
-STARTUP_PHASES = ("queue", "pull", "build", "create", "start")
 
 K = TypeVar("K", bound=Hashable)
 
@@ -135,17 +131,17 @@ def peak_concurrency(intervals: Iterable[tuple[float, float]]) -> int:
 
 def api_waits(result: SimResult) -> list[tuple[float, float, str]]:
     """(start, end, host) of each API call's wait for a daemon worker (the ``queue`` phase)."""
-    return [(s.start, s.start + s.attrs.get("queue", 0.0), s.host) for s in result.spans_of("api")]
+    return [(s.start, s.start + s.attrs.get("queue", 0.0), s.host) for s in result.spans_of(SpanKind.API)]
 
 
 def api_service(result: SimResult) -> list[tuple[float, float, str]]:
     """(start, end, host) of each API call's hold on a daemon worker."""
-    return [(s.start + s.attrs.get("queue", 0.0), s.end, s.host) for s in result.spans_of("api")]
+    return [(s.start + s.attrs.get("queue", 0.0), s.end, s.host) for s in result.spans_of(SpanKind.API)]
 
 
 def download_holds(result: SimResult) -> list[tuple[float, float, str]]:
     """(start, end, host) of each blob download's hold on one of the daemon's download slots."""
-    return [(s.start, s.end, s.host) for s in result.spans_of("download")]
+    return [(s.start, s.end, s.host) for s in result.spans_of(SpanKind.DOWNLOAD)]
 
 
 # ----------------------------------------------------------------------------------------- pulls
@@ -197,7 +193,7 @@ class SpanIndex:
         for span in result.spans:
             if span.job >= 0:
                 self.by_job[span.job].append(span)
-            if span.kind in ("download", "unpack"):
+            if span.kind in (SpanKind.DOWNLOAD, SpanKind.UNPACK):
                 self._by_host_subject[(span.kind, span.host, span.subject)].append(span)
         self._ends: dict[tuple[str, str, str], list[float]] = {}
         for key, spans in self._by_host_subject.items():
@@ -225,23 +221,27 @@ class SpanIndex:
             return None
         return self._by_host_subject[key][i]
 
+    def _fetched(self, kind: SpanKind, layer: Span) -> Span | None:
+        """The last ``kind`` (download, unpack) of the pull_layer span's blob that ended within the span."""
+        return self.latest(kind, layer.host, layer.subject, layer.end, layer.start)
+
     def pulls(self, job: int) -> list[PullDetail]:
         """Every pull the job made, with each layer's progress."""
         spans = self.by_job.get(job, [])
         details = []
-        for pull in (s for s in spans if s.kind == "pull_image"):
+        for pull in (s for s in spans if s.kind == SpanKind.PULL_IMAGE):
             layers = []
             for layer in spans:
-                if layer.kind != "pull_layer" or layer.attrs.get("image") != pull.subject:
+                if layer.kind != SpanKind.PULL_LAYER or layer.attrs.get("image") != pull.subject:
                     continue
                 if not (pull.start - 1e-9 <= layer.start and layer.end <= pull.end + 1e-9):
                     continue
                 done = layer.attrs.get("status") != "Already exists"
-                download = self.latest("download", layer.host, layer.subject, layer.end, layer.start) if done else None
-                unpack = self.latest("unpack", layer.host, layer.subject, layer.end, layer.start) if done else None
+                download = self._fetched(SpanKind.DOWNLOAD, layer) if done else None
+                unpack = self._fetched(SpanKind.UNPACK, layer) if done else None
                 layers.append(LayerProgress(layer.subject, str(layer.attrs.get("status", "")), layer.start,
                                             layer.end, download, unpack, bool(layer.attrs.get("shared"))))
-            outer = next((s for s in spans if s.kind == "pull" and s.start <= pull.start + 1e-9
+            outer = next((s for s in spans if s.kind == SpanKind.PULL and s.start <= pull.start + 1e-9
                           and pull.end <= s.end + 1e-9), pull)
             details.append(PullDetail(job, pull.host, pull.subject, outer, tuple(layers), pull))
         return details
@@ -255,7 +255,7 @@ class SpanIndex:
 def slowest_pull_job(result: SimResult) -> int | None:
     """The job whose pull took longest and downloaded something (ties: the lowest job number)."""
     best: tuple[float, int] | None = None
-    for span in result.spans_of("pull_image"):
+    for span in result.spans_of(SpanKind.PULL_IMAGE):
         if span.attrs.get("bytes", 0) <= 0 or span.job < 0:
             continue
         key = (-span.duration, span.job)
@@ -268,7 +268,7 @@ def slowest_pull_job(result: SimResult) -> int | None:
 
 @dataclass(frozen=True)
 class KindStats:
-    kind: str
+    kind: SpanKind
     count: int
     total_s: float
     mean_s: float
@@ -305,12 +305,10 @@ def _statuses(spans: list[Span]) -> Counter[str]:
     return Counter(map(str, filter(partial(is_not, None), found)))
 
 
-def job_phase_kinds(result: SimResult) -> list[str]:
-    """The phases jobs went through in this run: dsim's phase kinds plus any other phase SimResult lists."""
-    from dsim.result import PHASES
-
+def job_phase_kinds(result: SimResult) -> list[SpanKind]:
+    """The phases jobs went through in this run: dsim's phase kinds plus any other phase the summary lists."""
     kinds = [k for k in PHASE_KINDS if result.spans_of(k)]
-    kinds += [k for k in PHASES if k not in kinds and k != "queue" and result.spans_of(k)]
+    kinds += [k for k in SUMMARY_PHASE_KINDS if k not in kinds and result.spans_of(k)]
     return kinds
 
 
@@ -339,7 +337,7 @@ def is_failure(span: Span) -> bool:
     attrs = span.attrs
     if not _FAILURE_ATTRS.isdisjoint(attrs):  # else only the span's kind can say it failed
         status = attrs.get("status")
-        if isinstance(status, int) and status >= 400 and not (status == 401 and span.kind == "request"):
+        if isinstance(status, int) and status >= 400 and not (status == 401 and span.kind == SpanKind.REQUEST):
             return True
         if isinstance(status, str) and status.lower() in _FAILED_STATUSES:
             return True

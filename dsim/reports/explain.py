@@ -18,9 +18,10 @@ from typing import Any
 
 from matplotlib.patches import FancyArrowPatch
 
-from dsim.recorder import Span
+from dsim.progress_words import ALREADY_EXISTS, LayerStage, layer_lines
+from dsim.records import Span, SpanKind
 from dsim.reports.context import ScenarioInfo
-from dsim.reports.derive import KNOWN_KINDS, PullDetail, SpanIndex, attrs_text, short_id
+from dsim.reports.derive import KNOWN_KINDS, LayerProgress, PullDetail, SpanIndex, attrs_text, short_id
 from dsim.reports.style import figure, save
 from dsim.result import SimResult
 from dsim.units import format_duration, format_size
@@ -33,6 +34,9 @@ ENDPOINTS = {
     "inspect": "GET /containers/{id}/json", "restart": "POST /containers/{id}/restart",
 }
 MAX_DIAGRAM_MESSAGES = 90
+#: Kinds the pull's docker lines (or the job's own lines) tell: no note of their own.
+_TOLD_BY_PULL_LINES = frozenset({SpanKind.PULL, SpanKind.PULL_IMAGE, SpanKind.PULL_LAYER, SpanKind.DOWNLOAD,
+                                 SpanKind.UNPACK, SpanKind.JOB})
 
 
 @dataclass(frozen=True, order=True)
@@ -86,9 +90,44 @@ def _resolve_end(spans: list[Span], pull: PullDetail) -> float:
     firsts = [layer.download.start for layer in pull.layers if layer.download is not None
               and layer.download.start >= start - 1e-9]
     limit = min(firsts, default=pull.span.end)
-    ends = [s.end for s in spans if s.kind == "request" and s.start >= start - 1e-9 and s.end <= limit + 1e-9
+    ends = [s.end for s in spans if s.kind == SpanKind.REQUEST and s.start >= start - 1e-9 and s.end <= limit + 1e-9
             and not s.subject.startswith("GET blob")]
     return max(ends, default=start)
+
+
+def _own_download(layer: LayerProgress, resolved: float) -> bool:
+    """The layer's blob was downloaded for this pull (not joined: under way for another when it resolved)."""
+    return layer.download is not None and not layer.shared and layer.download.start >= resolved - 1e-9
+
+
+def _layer_words(layer: LayerProgress, resolved: float) -> list[tuple[float, str]]:
+    """The layer's lines (``progress_words.layer_lines``) from its spans, listed when the pull resolved.
+    A download another pull had under way is told as "Waiting" for it (when the pull found it so), then
+    "Download complete" (with whose pull fetched it), not as this pull's download."""
+    dl, unpack = layer.download, layer.unpack
+    extract = max(unpack.start, resolved) if unpack is not None else None
+    if dl is not None and _own_download(layer, resolved):
+        return layer_lines(resolved, layer.ready, fetch_began=dl.start, fetch_ended=dl.end, extract_began=extract)
+    lines = layer_lines(resolved, layer.ready, extract_began=extract)
+    if dl is not None:
+        waiting = [(resolved, LayerStage.WAITING.word)] if layer.shared else []
+        lines[1:1] = [*waiting, (max(dl.end, resolved), LayerStage.DOWNLOADED.word)]
+    return lines
+
+
+def _layer_note(layer: LayerProgress, word: str, resolved: float) -> str | None:
+    """dsim's note under a layer's line: the download's size, time and rate (or whose pull fetched it); the
+    unpack's size and time."""
+    dl, unpack = layer.download, layer.unpack
+    if word == LayerStage.DOWNLOADED.word and dl is not None:
+        if not _own_download(layer, resolved):
+            return f"fetched by job {dl.job}'s pull of the same blob on this daemon"
+        rate = layer.bytes * 8 / dl.duration / 1e6 if dl.duration > 0 else 0.0
+        return (f"{format_size(layer.bytes)} in {format_duration(dl.duration)} (slot wait "
+                f"{format_duration(dl.attrs.get('slot_wait', 0.0))}, average {rate:.1f} Mbit/s)")
+    if word == LayerStage.EXTRACTING.word and unpack is not None:
+        return f"{format_size(unpack.attrs.get('bytes', 0))} unpacked in {format_duration(unpack.duration)}"
+    return None
 
 
 def _pull_lines(pull: PullDetail, spans: list[Span], info: ScenarioInfo | None, add: Any) -> None:
@@ -99,33 +138,11 @@ def _pull_lines(pull: PullDetail, spans: list[Span], info: ScenarioInfo | None, 
     resolved = _resolve_end(spans, pull)
     for layer in pull.layers:
         ident = short_id(layer.digest)
-        if layer.status == "Already exists":
-            add(resolved, f"{ident}: Already exists")
-            continue
-        add(resolved, f"{ident}: Pulling fs layer")
+        add(resolved, f"{ident}: {ALREADY_EXISTS if layer.status == ALREADY_EXISTS else LayerStage.PULLING.word}")
     for layer in pull.layers:
-        if layer.status == "Already exists":
-            continue
-        ident = short_id(layer.digest)
-        dl = layer.download
-        if dl is not None:
-            if layer.shared or dl.start > resolved + 1e-9:
-                add(resolved, f"{ident}: Waiting")
-            if not layer.shared and dl.start >= resolved - 1e-9:
-                add(dl.start, f"{ident}: Downloading")
-                rate = layer.bytes * 8 / dl.duration / 1e6 if dl.duration > 0 else 0.0
-                add(dl.end, f"{ident}: Verifying Checksum")
-                add(dl.end, f"{ident}: Download complete", note=f"{format_size(layer.bytes)} in "
-                    f"{format_duration(dl.duration)} (slot wait {format_duration(dl.attrs.get('slot_wait', 0.0))}, "
-                    f"average {rate:.1f} Mbit/s)")
-            else:
-                add(max(dl.end, resolved), f"{ident}: Download complete",
-                    note=f"fetched by job {dl.job}'s pull of the same blob on this daemon")
-        if layer.unpack is not None:
-            add(max(layer.unpack.start, resolved), f"{ident}: Extracting",
-                note=f"{format_size(layer.unpack.attrs.get('bytes', 0))} unpacked in "
-                f"{format_duration(layer.unpack.duration)}")
-        add(layer.ready, f"{ident}: Pull complete")
+        if layer.status != ALREADY_EXISTS:
+            for at, word in _layer_words(layer, resolved)[1:]:  # "Pulling fs layer" above, every layer's first
+                add(at, f"{short_id(layer.digest)}: {word}", note=_layer_note(layer, word, resolved))
     if image is not None:
         digest = digest_printed(pull.image, info)
         if digest:
@@ -158,35 +175,35 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
         add(spans[0].start, f"job {job} on host {spans[0].host} (did not end before the horizon)", "note", rank=0)
     pulls = index.pulls(job)
     pull_windows = [(p.span.start, p.span.end) for p in pulls]
-    cli_times = {round(s.start, 9) for s in spans if s.kind == "cli"}
+    cli_times = {round(s.start, 9) for s in spans if s.kind == SpanKind.CLI}
     for span in spans:
         kind = span.kind
-        if kind == "api":
+        if kind == SpanKind.API:
             wait = span.attrs.get("queue", 0.0)
             endpoint = ENDPOINTS.get(span.subject, span.subject)
             add(span.start, f"client -> daemon: {endpoint}" + (f" (waited {format_duration(wait)} for a daemon "
                                                                  "worker)" if wait > 0 else ""), "note")
-        elif kind == "cli":
+        elif kind == SpanKind.CLI:
             add(span.start, span.subject)
-        elif kind == "request":
+        elif kind == SpanKind.REQUEST:
             status = span.attrs.get("status", "")
             add(span.end, f"daemon -> {span.attrs.get('registry', 'registry')}: {span.subject} -> {status}", "note",
                 rank=0)
-        elif kind == "create":
+        elif kind == SpanKind.CREATE:
             if round(span.end, 9) in cli_times:
                 add(span.end, f"create answered 404: No such image: {span.subject}", "note", rank=0)
             else:
                 add(span.end, f"container {span.subject} created in {format_duration(span.duration)} "
                               "(writable layer mounted)", "note", rank=0)
-        elif kind == "start":
+        elif kind == SpanKind.START:
             add(span.end, f"container {span.subject} started in {format_duration(span.duration)} "
                           "(network namespace, port bindings, runc)", "note", rank=0)
-        elif kind == "run":
+        elif kind == SpanKind.RUN:
             add(span.end, f"container {span.subject} exited after running {format_duration(span.duration)}", "note",
                 rank=0)
-        elif kind == "stop":
+        elif kind == SpanKind.STOP:
             add(span.end, f"container {span.subject} stopped in {format_duration(span.duration)}", "note", rank=0)
-        elif kind in ("pull", "pull_image", "pull_layer", "download", "unpack", "job"):
+        elif kind in _TOLD_BY_PULL_LINES:
             continue
         else:
             detail = attrs_text(span.attrs)
@@ -259,35 +276,35 @@ def _messages(result: SimResult, job: int, info: ScenarioInfo | None, index: Spa
     spans = sorted(index.by_job.get(job, []), key=lambda s: (s.start, s.end))
     msgs: list[tuple[float, int, str, str, str, str]] = []
     n = iter(range(10**9))
-    cli_times = {round(s.start, 9) for s in spans if s.kind == "cli"}
+    cli_times = {round(s.start, 9) for s in spans if s.kind == SpanKind.CLI}
 
     def add(at: float, a: str, b: str, label: str, style: str = "call") -> None:
         msgs.append((at, next(n), a, b, label, style))
 
     for span in spans:
         kind = span.kind
-        if kind == "api":
+        if kind == SpanKind.API:
             add(span.start, "client", "daemon", ENDPOINTS.get(span.subject, span.subject))
-        elif kind == "cli":
+        elif kind == SpanKind.CLI:
             add(span.start, "client", "client", span.subject, "note")
-        elif kind == "request":
+        elif kind == SpanKind.REQUEST:
             add(span.start, "daemon", "registry", span.subject)
             add(span.end, "registry", "daemon", str(span.attrs.get("status", "")), "reply")
-        elif kind == "create":
+        elif kind == SpanKind.CREATE:
             if round(span.end, 9) in cli_times:
                 add(span.end, "daemon", "client", "404 No such image", "reply")
             else:
                 add(span.start, "daemon", "kernel", "create: mount writable layer")
-        elif kind == "start":
+        elif kind == SpanKind.START:
             add(span.start, "daemon", "kernel", "netns + ports + runc start")
             add(span.end, "kernel", "daemon", f"{span.subject} running", "reply")
-        elif kind == "run":
+        elif kind == SpanKind.RUN:
             add(span.end, "kernel", "daemon", f"{span.subject} exited", "reply")
             add(span.end, "daemon", "client", "wait returns", "reply")
-        elif kind == "stop":
+        elif kind == SpanKind.STOP:
             add(span.start, "daemon", "kernel", "SIGTERM")
             add(span.end, "kernel", "daemon", "stopped", "reply")
-        elif kind == "pull_image":
+        elif kind == SpanKind.PULL_IMAGE:
             add(span.end, "daemon", "client", f"Status: {span.attrs.get('status', '')}", "reply")
         elif kind not in KNOWN_KINDS and span.duration > 0:
             add(span.start, "daemon", "daemon", f"{kind} {span.subject}", "note")

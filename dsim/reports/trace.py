@@ -26,16 +26,19 @@ from typing import Any
 
 import numpy as np
 
-from dsim.recorder import JobEnd, Span
-from dsim.reports.derive import PHASE_KINDS, is_failure, lane_numbers, pack_lanes, short_id
+from dsim.records import PHASE_KINDS, JobEnd, Span, SpanKind
+from dsim.reports.derive import is_failure, lane_numbers, pack_lanes, short_id
 from dsim.reports.jsontext import PLAIN, members, number, string, value
 from dsim.result import SimResult
 from dsim.units import format_size
 
 #: Kinds drawn on the host's job lanes, nested inside the job's own span.
 JOB_LANE_KINDS = frozenset(PHASE_KINDS)
+#: Phases whose subject is a container: the container tracks' names.
+_CONTAINER_PHASES = (SpanKind.START, SpanKind.RUN, SpanKind.STOP)
 #: Span kinds placed on tracks of their own (or nowhere) rather than on a track per kind.
-_OWN_TRACKS = frozenset({"job", "api", "download", "unpack", "pull_layer", "request", *PHASE_KINDS})
+_OWN_TRACKS = frozenset({SpanKind.JOB, SpanKind.API, SpanKind.DOWNLOAD, SpanKind.UNPACK, SpanKind.PULL_LAYER,
+                         SpanKind.REQUEST, *PHASE_KINDS})
 
 
 def _natural(text: str) -> tuple[Any, ...]:
@@ -199,7 +202,7 @@ def _api_service(spans: list[Span]) -> list[Span]:
 
 def _job_lanes(b: _Builder, pid: int, kinds: dict[str, list[Span]], job_end: dict[int, JobEnd]) -> None:
     """One lane per concurrently open job, the job's wait for workers and its phases nested inside."""
-    jobs = sorted(kinds.get("job", []), key=lambda s: (s.start, s.job))
+    jobs = sorted(kinds.get(SpanKind.JOB, []), key=lambda s: (s.start, s.job))
     lanes = pack_lanes([(s.start, s.end, s.job) for s in jobs])
     tid_of_job: dict[int, int] = {}
     for span in jobs:
@@ -211,7 +214,7 @@ def _job_lanes(b: _Builder, pid: int, kinds: dict[str, list[Span]], job_end: dic
         else:
             b.complete(pid, tid, f"job {span.job} ({span.subject})", span.start, span.end, '"job"',
                        _args(span, error))
-    for span in kinds.get("api", []):
+    for span in kinds.get(SpanKind.API, []):
         wait = span.attrs.get("queue", 0.0)
         if wait > 0 and span.job in tid_of_job:
             b.complete(pid, tid_of_job[span.job], f"queue ({span.subject})", span.start, span.start + wait, '"queue"',
@@ -229,20 +232,21 @@ def _download_name(span: Span) -> str:
 
 def _daemon_tracks(b: _Builder, pid: int, kinds: dict[str, list[Span]]) -> None:
     """The daemon's resources: its API workers, download slots and unpack lanes."""
-    service = _api_service(kinds.get("api", []))
-    _lanes(b, pid, "daemon worker", service, lambda s: f"API {s.subject}", "api", _Tails(service))
-    _lanes(b, pid, "download slot", kinds.get("download", []), _download_name, "download")
-    _lanes(b, pid, "unpack", kinds.get("unpack", []), lambda s: f"extract {short_id(s.subject)}", "unpack")
+    service = _api_service(kinds.get(SpanKind.API, []))
+    _lanes(b, pid, "daemon worker", service, lambda s: f"API {s.subject}", SpanKind.API, _Tails(service))
+    _lanes(b, pid, "download slot", kinds.get(SpanKind.DOWNLOAD, []), _download_name, SpanKind.DOWNLOAD)
+    _lanes(b, pid, "unpack", kinds.get(SpanKind.UNPACK, []), lambda s: f"extract {short_id(s.subject)}",
+           SpanKind.UNPACK)
 
 
 def _container_tracks(b: _Builder, pid: int, spans: list[Span], kinds: dict[str, list[Span]]) -> set[int]:
     """A track per container: every activity whose subject is that container. Returns the ids of the spans
     placed there."""
-    container_names = {s.subject for k in ("start", "run", "stop") for s in kinds.get(k, [])}
+    container_names = {s.subject for k in _CONTAINER_PHASES for s in kinds.get(k, [])}
     container_spans: dict[str, list[Span]] = defaultdict(list)
     placed: set[int] = set()
     for span in spans:
-        if span.subject in container_names and span.kind not in ("job", "api"):
+        if span.subject in container_names and span.kind not in (SpanKind.JOB, SpanKind.API):
             container_spans[span.subject].append(span)
             placed.add(id(span))
     for name in sorted(container_names, key=_natural):
@@ -253,11 +257,11 @@ def _container_tracks(b: _Builder, pid: int, spans: list[Span], kinds: dict[str,
 def _host_instants(b: _Builder, pid: int, spans: list[Span], ends: list[JobEnd]) -> None:
     """Instants: failures, whatever took no time, and jobs that did not complete."""
     for span in spans:
-        if span.end == span.start and span.kind != "pull_layer":
+        if span.end == span.start and span.kind != SpanKind.PULL_LAYER:
             tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{span.kind}: {span.subject}", span.start,
                       "failure" if is_failure(span) else span.kind, _args(span))
-        elif span.kind != "request" and is_failure(span):
+        elif span.kind != SpanKind.REQUEST and is_failure(span):
             tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{span.kind} failed: {span.subject}", span.end, "failure", _args(span))
     for end in ends:
@@ -287,14 +291,15 @@ def _registry(b: _Builder, result: SimResult, registry: str) -> None:
     """A track per link to a host (its downloads), and its requests."""
     pid = b.pids[f"registry/{registry}"]
     downloads: dict[str, list[Span]] = defaultdict(list)
-    for span in result.spans_of("download"):
+    for span in result.spans_of(SpanKind.DOWNLOAD):
         if span.attrs.get("registry") == registry:
             downloads[span.host].append(span)
     for host in sorted(downloads, key=_natural):
         _lanes(b, pid, f"link to {host} /", downloads[host],
-               lambda s: f"blob {short_id(s.subject)} ({format_size(s.attrs.get('bytes', 0))})", "download")
-    requests = [s for s in result.spans_of("request") if s.attrs.get("registry") == registry]
-    _lanes(b, pid, "requests", requests, lambda s: f"{s.subject} -> {s.attrs.get('status', '')}", "request")
+               lambda s: f"blob {short_id(s.subject)} ({format_size(s.attrs.get('bytes', 0))})",
+               SpanKind.DOWNLOAD)
+    requests = [s for s in result.spans_of(SpanKind.REQUEST) if s.attrs.get("registry") == registry]
+    _lanes(b, pid, "requests", requests, lambda s: f"{s.subject} -> {s.attrs.get('status', '')}", SpanKind.REQUEST)
     for span in requests:
         if is_failure(span):
             tid = b.thread(pid, "events")
@@ -310,7 +315,7 @@ def _network(b: _Builder, pid: int, links: list[Span], no_host: list[Span]) -> N
             b.counter(pid, f"link {span.subject} (Mbit/s)", span.start, {"Mbit/s": round(rate, 6)})
             if (span.subject, span.end) not in starts:  # idle after this sample
                 b.counter(pid, f"link {span.subject} (Mbit/s)", span.end, {"Mbit/s": 0.0})
-    other = [s for s in no_host if s.kind != "link"]
+    other = [s for s in no_host if s.kind != SpanKind.LINK]
     for kind in sorted({s.kind for s in other}):
         _lanes(b, pid, kind, [s for s in other if s.kind == kind], lambda s: f"{s.kind} {s.subject}", kind)
         for span in other:
@@ -340,7 +345,7 @@ def trace_text(result: SimResult) -> str:
         _host(b, host, by_host.get(host, []), job_end, ends_by_host.get(host, []))
     for registry in registries:
         _registry(b, result, registry)
-    links = result.spans_of("link")
+    links = result.spans_of(SpanKind.LINK)
     if links or no_host:
         _network(b, b.process("network", "network", len(hosts) + len(registries)), links, no_host)
     other = json.dumps({"scenario": result.scenario, "seed": result.seed, "time": "simulated",

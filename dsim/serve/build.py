@@ -24,6 +24,7 @@ from dsim.domain.builds import BuildContext
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import normalise
 from dsim.errors import ScenarioError
+from dsim.records import SpanKind
 from dsim.scenarios.model import BuildContextSpec, BuildStep
 from dsim.scenarios.to_domain import build_context
 from dsim.serve import images as refs
@@ -158,7 +159,7 @@ class BuildWatch:
         while self.span_index < len(spans):
             span = spans[self.span_index]
             self.span_index += 1
-            if span.kind == "build_step" and span.job == self.job:
+            if span.kind == SpanKind.BUILD_STEP and span.job == self.job:
                 self.done[int(span.attrs.get("line", 0))] = span
 
     def _stream(self, text: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from dsim.domain.builds import BuildSpec
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import HUB, normalise, push_registry, split_ref
 from dsim.errors import ScenarioError
-from dsim.recorder import JobEnd
+from dsim.records import JobEnd, SpanKind
 from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
@@ -40,7 +40,8 @@ from dsim.serve import images as refs
 from dsim.world import World
 
 #: Phases the outputs know (dsim.result.PHASES): an operation of this name records a phase span.
-PHASE_OF = {"pull": "pull", "create": "create", "start": "start", "build": "build", "push": "push"}
+PHASE_OF = {"pull": SpanKind.PULL, "create": SpanKind.CREATE, "start": SpanKind.START, "build": SpanKind.BUILD,
+            "push": SpanKind.PUSH}
 
 #: Labels that set what a container's simulated process does (the real image's program is not run):
 #: ``docker run -l dsim.duration=30s alpine``. Values as in a scenario's run step.

@@ -15,11 +15,12 @@ from typing import Any
 
 from dsim.components.daemon import Daemon
 from dsim.domain.images import ImageInfo, LayerInfo
+from dsim.progress_words import ALREADY_EXISTS, WORDS, LayerStage, stage_of
+from dsim.records import SpanKind
 from dsim.serve import images as refs
 
-PULLING, WAITING, DOWNLOADING, VERIFYING, DOWNLOADED, EXTRACTING, COMPLETE = range(7)
-WORDS = ("Pulling fs layer", "Waiting", "Downloading", "Verifying Checksum", "Download complete", "Extracting",
-         "Pull complete")
+PULLING, WAITING, DOWNLOADING, EXTRACTING, COMPLETE = (LayerStage.PULLING, LayerStage.WAITING, LayerStage.DOWNLOADING,
+                                                       LayerStage.EXTRACTING, LayerStage.COMPLETE)
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
 
@@ -103,16 +104,10 @@ class PullWatch:
     def _layer_state(self, layer: LayerInfo) -> int:
         assert self.daemon is not None
         store = self.daemon.store
-        if layer.chain_id in store.chains:
-            return COMPLETE
-        if layer.chain_id in store.unpacking:
-            return EXTRACTING
-        if layer.digest in store.blobs:
-            return DOWNLOADED
         record = store.downloading.get(layer.digest)
-        if record is not None:
-            return WAITING if record.began is None else DOWNLOADING
-        return PULLING
+        return stage_of(unpacked=layer.chain_id in store.chains, unpacking=layer.chain_id in store.unpacking,
+                        blob_present=layer.digest in store.blobs, downloading=record is not None,
+                        download_began=record.began if record is not None else None)
 
     def _rate(self) -> float:
         """Per-flow rate of a download into this host from the image's endpoints (bytes/s)."""
@@ -149,7 +144,7 @@ class PullWatch:
             if layer.chain_id in self.present:
                 if short not in self.announced:
                     self.announced.add(short)
-                    out.append(message("Already exists", short))
+                    out.append(message(ALREADY_EXISTS, short))
                 continue
             targets[short] = COMPLETE if final else self._layer_state(layer)
             record = daemon.store.downloading.get(layer.digest)
@@ -246,7 +241,7 @@ class PushWatch:
         while self.span_index < len(spans):
             span = spans[self.span_index]
             self.span_index += 1
-            if span.kind != "push_layer" or span.job != job:
+            if span.kind != SpanKind.PUSH_LAYER or span.job != job:
                 continue
             short = span.subject[7:19]
             if self.shown.get(short, 0) >= 2:

@@ -1,0 +1,418 @@
+"""The model's records: spans and job outcomes, and the one list of span kinds every reader refers to.
+
+Components call ``Recorder.span()`` when an activity ends and ``Recorder.job_end()`` when a job ends; every
+figure in the outputs (phases, bytes, hit ratios, utilisation) is derived from these records by
+``dsim.result`` and ``dsim.reports``. A span's ``kind`` is a :class:`SpanKind`; its attributes are those its
+kind's ``TypedDict`` in :data:`ATTRIBUTES` lists (checked over every scenario by tests/test_records.py, not at
+run time: a run records hundreds of thousands of spans).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, NotRequired, TypedDict
+
+
+class SpanKind(enum.StrEnum):
+    """What a span records. A member is its value as a str (``SpanKind.DOWNLOAD == "download"``): it
+    prints, sorts, hashes and encodes (csv, JSON) exactly as the plain string, so the outputs' text is the
+    value and a dict keyed by one finds the other (``__hash__`` below, on purpose).
+
+    Each member's comment says what the span covers (``subject`` in brackets) and its attributes; the
+    attributes' types are the ``...Attrs`` classes below.
+    """
+
+    __hash__ = str.__hash__  # a member and its value are the same dict key (Enum's own hash is the name's)
+
+    # -- a job and the client's phases (components/client.py; serve/engine.py for served API calls)
+    #: a whole job, arrival to end [workload]; status (completed | failed)
+    JOB = "job"
+    #: ``docker pull`` from its API call to the image tagged [ref]
+    PULL = "pull"
+    #: ``docker push`` [ref]
+    PUSH = "push"
+    #: ``docker build`` [image ref]
+    BUILD = "build"
+    #: ``docker create`` [container name; the image when the create found no image]
+    CREATE = "create"
+    #: ``docker start``: the API call and the runtime's start [container]
+    START = "start"
+    #: ``docker run``'s wait for the container's process to exit (attached runs) [container]
+    RUN = "run"
+    #: ``docker stop`` [container]
+    STOP = "stop"
+    #: ``docker rm`` [container]
+    RM = "rm"
+    #: ``docker ps`` [host]; listed, states, containers
+    PS = "ps"
+    #: files of a job's build context edited, instant [context]; files
+    EDIT = "edit"
+    #: a line the docker CLI prints itself, instant [the line]
+    CLI = "cli"
+
+    # -- the daemon and the host (components/daemon.py, host.py)
+    #: one Engine API call: its wait for a daemon worker and its service [call]; queue (the wait, s)
+    API = "api"
+    #: an interval of constant CPU demand on a host [host]; busy (cores), runnable (tasks)
+    CPU = "cpu"
+
+    # -- registries (components/registry.py)
+    #: one HTTP request without a body worth counting [what]; registry, status (0: refused)
+    REQUEST = "request"
+    #: a pull-through cache fetching a blob from its upstream [digest]; registry, cache, bytes, stored
+    CACHE_FILL = "cache_fill"
+    #: a mirror failed, the pull falls back to the next endpoint, instant [endpoint]; registry, error
+    FALLBACK = "fallback"
+
+    # -- pulls (components/pull.py)
+    #: one image pulled into the store (after the API call) [ref]; status, bytes, lazy
+    PULL_IMAGE = "pull_image"
+    #: one layer of one pull, listed to ready [digest]; image, status, progress (docker's words), shared, ...
+    PULL_LAYER = "pull_layer"
+    #: one blob download on a download slot (or a lazy range fetch) [digest]; registry, bytes, slot_wait, ...
+    DOWNLOAD = "download"
+    #: one layer applied onto its parent's snapshot [digest]; bytes (uncompressed)
+    UNPACK = "unpack"
+    #: a lazy pull's background fetch of the rest of every layer [ref]; status, bytes
+    LAZY_FETCH = "lazy_fetch"
+
+    # -- pushes (components/push.py)
+    #: one image pushed (layers and manifest) [ref]; registry, layers, pushed, existing, mounted
+    PUSH_IMAGE = "push_image"
+    #: one layer of one push, asked to done [digest]; registry, repository, status, progress, slot_wait
+    PUSH_LAYER = "push_layer"
+    #: one blob upload [digest]; registry, bytes, compressed_here
+    UPLOAD = "upload"
+
+    # -- garbage collection (components/image_store.py, build_cache.py)
+    #: image GC making room, instant [host]; removed, freed, needed
+    GC = "gc"
+    #: build cache GC [host]; records, bytes, remaining
+    BUILD_GC = "build_gc"
+
+    # -- containers (components/runtime.py, vm.py)
+    #: the container's writable layer mounted [container]
+    MOUNT = "mount"
+    #: network namespace set up under the kernel's lock [container]; wait (for the lock, s)
+    NETNS = "netns"
+    #: ports published, instant [container]; ports
+    PUBLISH = "publish"
+    #: ``runc create`` [container]
+    RUNC = "runc"
+    #: the process exec'd [container]
+    EXEC = "exec"
+    #: a guest VM booted (isolation other than container) [container]; isolation, memory
+    BOOT = "boot"
+    #: one run of a container's process, start to exit (or the run's end) [container]; image, run, status, ...
+    PROCESS = "process"
+    #: the restart policy's wait before a restart [container]; delay, restart, cancelled
+    RESTARTING = "restarting"
+    #: files copied up into the writable layer at start [container]; bytes
+    COPY_UP = "copy_up"
+    #: a run's health checks until they decide [container]; status, unhealthy_at
+    HEALTH = "health"
+
+    # -- builds (components/builder.py)
+    #: the build context sent from the client [what]; bytes, files, client, builder
+    BUILD_CONTEXT = "build_context"
+    #: ``--cache-from`` registry cache looked up [ref]; registry, found, records
+    CACHE_IMPORT = "cache_import"
+    #: one Dockerfile step, cached or run [the step's text]; stage, instruction, cached, cache, ...
+    BUILD_STEP = "build_step"
+    #: the built image exported and tagged [ref]; layers, builder, bytes
+    BUILD_EXPORT = "build_export"
+    #: ``--cache-to`` registry cache exported [ref]; registry, mode, records, bytes
+    CACHE_EXPORT = "cache_export"
+
+    # -- the network (probes.py)
+    #: bytes a directed link carried over a sample interval [``src->dst``]; bytes, capacity
+    LINK = "link"
+
+
+# ---------------------------------------------------------------------------------------- named groupings
+
+#: A job's phases as the job timeline draws them (one bar each), in the order a job meets them.
+PHASE_KINDS: tuple[SpanKind, ...] = (SpanKind.PULL, SpanKind.BUILD, SpanKind.PUSH, SpanKind.CREATE,
+                                     SpanKind.START, SpanKind.RUN, SpanKind.STOP)
+#: Kinds that detail a phase or the daemon's work: drawn in their own charts, not as job phases.
+DETAIL_KINDS: tuple[SpanKind, ...] = (SpanKind.API, SpanKind.REQUEST, SpanKind.DOWNLOAD, SpanKind.UNPACK,
+                                      SpanKind.PULL_LAYER, SpanKind.PULL_IMAGE, SpanKind.CLI, SpanKind.JOB,
+                                      SpanKind.LINK)
+#: The phases summary.json and jobs.csv report per job (after ``queue``, each API call's wait), in column order.
+SUMMARY_PHASE_KINDS: tuple[SpanKind, ...] = (SpanKind.PULL, SpanKind.BUILD, SpanKind.PUSH, SpanKind.CREATE,
+                                             SpanKind.START, SpanKind.RUN, SpanKind.HEALTH)
+
+
+# ---------------------------------------------------------------------------------------- attributes by kind
+# Spans carry ``host`` and ``job`` as fields, not attributes. NotRequired: only some spans of the kind carry it.
+
+class NoAttrs(TypedDict):
+    """Kinds without attributes (the client's phases, the runtime's start steps)."""
+
+
+class JobAttrs(TypedDict):
+    status: str  # completed | failed
+
+
+class PsAttrs(TypedDict):
+    listed: int
+    states: dict[str, int]
+    containers: list[str]  # "name status", the first 20
+
+
+class EditAttrs(TypedDict):
+    files: list[str]
+
+
+class ApiAttrs(TypedDict):
+    queue: float  # seconds waiting for a daemon worker
+
+
+class CpuAttrs(TypedDict):
+    busy: float  # cores in use
+    runnable: int
+
+
+class RequestAttrs(TypedDict):
+    registry: str
+    status: int  # HTTP status; 0 when the connection was refused
+
+
+class CacheFillAttrs(TypedDict):
+    registry: str  # the upstream
+    cache: str  # the pull-through cache
+    bytes: float
+    stored: bool
+
+
+class FallbackAttrs(TypedDict):
+    registry: str
+    error: str
+
+
+class PullImageAttrs(TypedDict):
+    status: str  # "Downloaded newer image" | "Image is up to date"
+    bytes: float
+    lazy: NotRequired[bool]
+
+
+class PullLayerAttrs(TypedDict):
+    image: str
+    status: str  # "Pull complete" | "Already exists"
+    progress: list[list[Any]]  # [time rounded to 1 us, word]: progress_words.layer_lines
+    shared: NotRequired[bool]  # another pull on the daemon was fetching the blob
+    lazy: NotRequired[bool]
+    build: NotRequired[bool]  # fetched for a build step
+
+
+class DownloadAttrs(TypedDict):
+    registry: str
+    bytes: float
+    slot_wait: float
+    attempts: int
+    cache: str | None  # hit | miss at a pull-through cache
+    peer_bytes: float
+    lazy: NotRequired[str]  # prefetch | background
+
+
+class UnpackAttrs(TypedDict):
+    bytes: float  # uncompressed
+
+
+class LazyFetchAttrs(TypedDict):
+    status: str
+    bytes: float
+
+
+class PushImageAttrs(TypedDict):
+    registry: str
+    layers: int
+    pushed: int
+    existing: int
+    mounted: int
+
+
+class PushLayerAttrs(TypedDict):
+    registry: str
+    repository: str
+    status: str  # "Pushed" | "Layer already exists" | "Mounted from ..."
+    progress: list[list[Any]]
+    slot_wait: float
+
+
+class UploadAttrs(TypedDict):
+    registry: str
+    bytes: float
+    compressed_here: bool
+
+
+class GcAttrs(TypedDict):
+    removed: list[str]
+    freed: int
+    needed: int
+
+
+class BuildGcAttrs(TypedDict):
+    records: int
+    bytes: float
+    remaining: float
+
+
+class NetnsAttrs(TypedDict):
+    wait: float
+
+
+class PublishAttrs(TypedDict):
+    ports: list[Any]
+
+
+class BootAttrs(TypedDict):
+    isolation: str
+    memory: float
+
+
+class ProcessAttrs(TypedDict):
+    image: str
+    run: int  # 0 for the first run, then one per restart
+    isolation: str
+    exit_code: int | None  # None while running at the end
+    oom: str
+    status: str  # exited | running
+    memory: float
+    cpu_seconds: NotRequired[float]
+
+
+class RestartingAttrs(TypedDict):
+    delay: float
+    restart: int
+    cancelled: bool
+
+
+class CopyUpAttrs(TypedDict):
+    bytes: float
+
+
+class HealthAttrs(TypedDict):
+    status: str
+    unhealthy_at: float | None
+
+
+class BuildContextAttrs(TypedDict):
+    bytes: float
+    files: int
+    client: str
+    builder: str
+
+
+class CacheImportAttrs(TypedDict):
+    registry: str
+    found: bool
+    records: int
+
+
+class BuildStepAttrs(TypedDict):
+    stage: str
+    instruction: str
+    cached: bool
+    cache: str  # hit | shared | remote | miss | no-cache
+    builder: str
+    key: str
+    line: int
+    bytes: float
+    began: float
+    mounts: NotRequired[dict[str, str]]  # RUN --mount=type=cache: key -> warm | cold
+    mount_wait: NotRequired[float]
+
+
+class BuildExportAttrs(TypedDict):
+    layers: int
+    builder: str
+    bytes: float
+
+
+class CacheExportAttrs(TypedDict):
+    registry: str
+    mode: str
+    records: int
+    bytes: float
+
+
+class LinkAttrs(TypedDict):
+    bytes: float
+    capacity: float
+
+
+#: Each kind's attributes (its TypedDict); a span of the kind carries the required keys and no others.
+ATTRIBUTES: dict[SpanKind, type] = {
+    SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
+    SpanKind.CREATE: NoAttrs, SpanKind.START: NoAttrs, SpanKind.RUN: NoAttrs, SpanKind.STOP: NoAttrs,
+    SpanKind.RM: NoAttrs, SpanKind.PS: PsAttrs, SpanKind.EDIT: EditAttrs, SpanKind.CLI: NoAttrs,
+    SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs,
+    SpanKind.REQUEST: RequestAttrs, SpanKind.CACHE_FILL: CacheFillAttrs, SpanKind.FALLBACK: FallbackAttrs,
+    SpanKind.PULL_IMAGE: PullImageAttrs, SpanKind.PULL_LAYER: PullLayerAttrs, SpanKind.DOWNLOAD: DownloadAttrs,
+    SpanKind.UNPACK: UnpackAttrs, SpanKind.LAZY_FETCH: LazyFetchAttrs,
+    SpanKind.PUSH_IMAGE: PushImageAttrs, SpanKind.PUSH_LAYER: PushLayerAttrs, SpanKind.UPLOAD: UploadAttrs,
+    SpanKind.GC: GcAttrs, SpanKind.BUILD_GC: BuildGcAttrs,
+    SpanKind.MOUNT: NoAttrs, SpanKind.NETNS: NetnsAttrs, SpanKind.PUBLISH: PublishAttrs, SpanKind.RUNC: NoAttrs,
+    SpanKind.EXEC: NoAttrs, SpanKind.BOOT: BootAttrs, SpanKind.PROCESS: ProcessAttrs,
+    SpanKind.RESTARTING: RestartingAttrs, SpanKind.COPY_UP: CopyUpAttrs, SpanKind.HEALTH: HealthAttrs,
+    SpanKind.BUILD_CONTEXT: BuildContextAttrs, SpanKind.CACHE_IMPORT: CacheImportAttrs,
+    SpanKind.BUILD_STEP: BuildStepAttrs, SpanKind.BUILD_EXPORT: BuildExportAttrs,
+    SpanKind.CACHE_EXPORT: CacheExportAttrs, SpanKind.LINK: LinkAttrs,
+}
+
+
+# ---------------------------------------------------------------------------------------- the records
+
+class Span(NamedTuple):
+    """One modelled activity: ``kind`` (download, unpack, api, pull, ...) of ``subject`` on ``host``.
+
+    A named tuple rather than a dataclass: a run records hundreds of thousands, and a tuple is the
+    cheapest record to build (``Recorder.span`` builds it with ``tuple.__new__`` directly).
+    """
+
+    kind: SpanKind
+    subject: str
+    host: str
+    start: float
+    end: float
+    job: int
+    attrs: dict[str, Any]
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+_new_span = tuple.__new__
+#: the attributes of every span that has none: one shared dict instead of one per span (read-only by contract)
+_NO_ATTRS: dict[str, Any] = {}
+
+
+class JobEnd(NamedTuple):
+    """How one job ended (a named tuple for the same reason as ``Span``)."""
+
+    job: int
+    workload: str
+    host: str
+    arrival: float
+    end: float
+    status: str  # completed | failed
+    error: str
+
+
+@dataclass
+class Recorder:
+    """Collects spans and job outcomes; every figure of the outputs is derived from them."""
+
+    spans: list[Span] = field(default_factory=list)
+    jobs: list[JobEnd] = field(default_factory=list)
+
+    def span(self, kind: SpanKind, subject: str, start: float, end: float, *, host: str = "", job: int = -1,
+             **attrs: Any) -> None:
+        """Record one span; ``attrs`` are those ``ATTRIBUTES[kind]`` lists."""
+        self.spans.append(_new_span(Span, (kind, subject, host, start, end, job, attrs or _NO_ATTRS)))
+
+    def job_end(self, record: JobEnd) -> None:
+        self.jobs.append(record)

@@ -1,0 +1,82 @@
+"""Charts of a run (matplotlib, Agg, deterministic files): they read SimResult only, plus what the scenario
+says (ScenarioInfo: capacities, groups) when it is at hand.
+
+Each chart function draws one PNG and returns a Chart (file, title, caption); ``write_charts`` draws every
+chart that has something to show. The charts live in modules by family (jobs, transfers, resources, builds;
+``common``: what they share). Big runs stay readable and fast: the job timeline shows every job in
+aggregate and a sample of rows beyond a size (and says so); time series are binned time-weighted averages;
+bars are drawn as one collection per colour.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dsim.reports.charts.builds import build_waterfall, cache_ratios
+from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, TIMELINE_MAX_ROWS, Chart, natural_key
+from dsim.reports.charts.jobs import latency_cdfs, time_share, timeline
+from dsim.reports.charts.resources import activity, daemon_load
+from dsim.reports.charts.transfers import bandwidth, pull_waterfall
+from dsim.reports.context import ScenarioInfo
+from dsim.reports.derive import SpanIndex, host_group
+from dsim.reports.style import colour
+from dsim.result import SimResult
+
+__all__ = ["ACTIVITY_MAX_KINDS", "BINS", "CHARTS", "PALETTE", "TIMELINE_MAX_JOBS", "TIMELINE_MAX_ROWS", "Chart",
+           "activity", "bandwidth", "build_waterfall", "cache_ratios", "chart_paths", "daemon_load",
+           "host_groups_of", "latency_cdfs", "pull_waterfall", "time_share", "timeline", "write_charts"]
+
+# ----------------------------------------------------------------------------------------- all of them
+
+# Kept for callers of the first version of this module.
+PALETTE = {name: colour(name) for name in ("queue", "pull", "build", "push", "create", "start", "run", "stop")}
+TIMELINE_MAX_JOBS = TIMELINE_MAX_ROWS
+
+ChartFunction = Callable[..., "Chart | None"]
+CHARTS: tuple[tuple[str, ChartFunction], ...] = (
+    ("timeline", timeline),
+    ("pull_waterfall", pull_waterfall),
+    ("latency_cdf", latency_cdfs),
+    ("time_share", time_share),
+    ("registry_egress", bandwidth),  # the first version's file name, kept: it shows links too now
+    ("daemon", daemon_load),
+    ("cache", cache_ratios),
+    ("build_waterfall", build_waterfall),
+    ("activity", activity),
+)
+
+
+def write_charts(result: SimResult, out: Path, info: ScenarioInfo | None = None,
+                 summary: dict[str, Any] | None = None) -> list[Chart]:
+    """Draw every chart that has something to show into ``out/charts``; the topology too when the scenario
+    is known. Returns them in the order the report shows them. ``summary``: the run's, when already made."""
+    charts_dir = out / "charts"
+    charts_dir.mkdir(parents=True, exist_ok=True)
+    index = SpanIndex(result)
+    if summary is not None:
+        index.summary = summary
+    made: list[Chart] = []
+    if info is not None and info.resolved is not None:
+        from dsim.reports.topology import draw_topology
+
+        made.append(draw_topology(info.resolved, charts_dir / "topology.png"))
+    for name, function in CHARTS:
+        chart = function(result, charts_dir / f"{name}.png", info, index)
+        if chart is not None:
+            made.append(chart)
+    return made
+
+
+def chart_paths(charts: Sequence[Chart]) -> list[Path]:
+    return [chart.path for chart in charts]
+
+
+def host_groups_of(result: SimResult, info: ScenarioInfo | None) -> dict[str, list[str]]:
+    """Hosts by group (the scenario's groups when known)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for host in sorted(result.hosts, key=natural_key):
+        groups[host_group(host, info.groups if info else None)].append(host)
+    return dict(groups)

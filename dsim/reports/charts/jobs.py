@@ -1,0 +1,289 @@
+"""Charts of jobs: the job timeline (phases over time, a Gantt of jobs), latency CDFs, where time goes."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.patches import Patch
+
+from dsim.records import SpanKind
+from dsim.reports.charts.common import BINS, TIMELINE_MAX_ROWS, Chart, draw_bars, end_time, natural_key
+from dsim.reports.context import ScenarioInfo
+from dsim.reports.derive import SpanIndex, api_waits, bin_centres, binned_average, is_failure, job_phase_kinds
+from dsim.reports.style import PHASE_HATCH, colour, extra_colour, figure, no_data, save, time_unit
+from dsim.result import SimResult
+from dsim.units import format_duration
+
+#: Instants the job timeline does not mark (the CLI's lines, layers already present, refused requests).
+_NOT_INSTANTS = (SpanKind.CLI, SpanKind.PULL_LAYER, SpanKind.REQUEST)
+
+
+# ----------------------------------------------------------------------------------------- 1. timeline
+
+def _sample_rows(rows: list[tuple[str, float, int]]) -> tuple[list[tuple[str, float, int]], str]:
+    """Rows (host, arrival, job) to draw: all, or whole hosts evenly spaced (then every k-th job of a
+    host that alone has too many); the note says what was left out."""
+    if len(rows) <= TIMELINE_MAX_ROWS:
+        return rows, ""
+    by_host: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
+    for row in rows:
+        by_host[row[0]].append(row)
+    hosts = sorted(by_host, key=natural_key)
+    per_host = len(rows) / len(hosts)
+    keep = max(1, min(len(hosts), int(TIMELINE_MAX_ROWS // max(per_host, 1.0))))
+    step = len(hosts) / keep
+    chosen = [hosts[int(i * step)] for i in range(keep)]
+    shown: list[tuple[str, float, int]] = []
+    budget = max(1, TIMELINE_MAX_ROWS // len(chosen))
+    thinned = False
+    for host in chosen:
+        jobs = by_host[host]
+        if len(jobs) > budget:
+            stride = math.ceil(len(jobs) / budget)
+            jobs = jobs[::stride]
+            thinned = True
+        shown.extend(jobs)
+    note = f"sample: {len(shown):,} of {len(rows):,} jobs, on {len(chosen)} of {len(hosts)} hosts (evenly spaced)"
+    if thinned:
+        note += f", every k-th job of hosts with over {budget}"
+    return shown, note
+
+
+def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
+             index: SpanIndex | None = None) -> Chart:
+    """Top: how many jobs are in each phase over time (every job). Bottom: a Gantt of jobs by host,
+    each job's phases coloured (pull split into download and unpack), a sample of rows beyond a size."""
+    index = index or SpanIndex(result)
+    phases = job_phase_kinds(result)
+    end = end_time(result, index)
+    unit, div = time_unit(end)
+    hosts_of: dict[int, str] = {}
+    arrival: dict[int, float] = {}
+    for done in result.job_ends:
+        hosts_of[done.job] = done.host
+        arrival[done.job] = done.arrival
+    for job, spans in index.by_job.items():
+        if job not in hosts_of and spans:
+            hosts_of[job] = spans[0].host
+            arrival[job] = min(s.start for s in spans)
+    rows = sorted(((hosts_of[j], arrival[j], j) for j in hosts_of), key=lambda r: (natural_key(r[0]), r[1], r[2]))
+    shown, note = _sample_rows(rows)
+    height = max(4.5, min(13.0, 2.6 + 0.034 * len(shown)))
+    with figure(11, height, 2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 3.2]}) as (fig, (top, ax)):
+        # aggregate: jobs in each phase, every job counted
+        centres = [c / div for c in bin_centres(0.0, end, BINS)]
+        layers, names = [], []
+        waits = [(s, e, 1.0) for s, e, _ in api_waits(result) if e > s]
+        for name, items in [("queue", waits)] + [(k, [(s.start, s.end, 1.0) for s in result.spans_of(k)
+                                                      if s.job >= 0]) for k in phases]:
+            if items:
+                layers.append(binned_average(items, 0.0, end, BINS))
+                names.append(name)
+        if layers:
+            top.stackplot(centres, *layers, colors=[colour(n) for n in names], labels=names, linewidth=0)
+            top.legend(loc="upper right", ncols=min(len(names), 7))
+            top.set_ylabel("jobs in phase\n(time-averaged)")
+            top.set_title(f"{result.scenario}: jobs in each phase over time (all {len(rows):,} jobs)")
+        else:
+            no_data(top, "no job phases recorded")
+        # Gantt of the shown jobs
+        row_of = {job: i for i, (_, _, job) in enumerate(shown)}
+        bars: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
+        h = 0.4
+        for job, i in row_of.items():
+            for span in index.by_job.get(job, ()):
+                if span.kind == SpanKind.API:
+                    wait = span.attrs.get("queue", 0.0)
+                    if wait > 0:
+                        bars["queue"].append((span.start / div, (span.start + wait) / div, i - h, i + h))
+                elif span.kind in phases and span.end > span.start:
+                    name = "download" if span.kind == SpanKind.PULL else span.kind
+                    bars[name].append((span.start / div, span.end / div, i - h, i + h))
+                    if span.kind == SpanKind.PULL:
+                        for s, e in index.unpacks_of(job):
+                            s, e = max(s, span.start), min(e, span.end)
+                            if e > s:
+                                bars["unpack"].append((s / div, e / div, i - h, i + h))
+        order = ["queue", "download", "unpack", *[p for p in phases if p != SpanKind.PULL]]
+        handles = []
+        for name in order:
+            label = {"download": "pull: download", "unpack": "pull: unpack"}.get(name, name)
+            if bars.get(name):
+                draw_bars(ax, bars[name], name, label=label)
+                handles.append(Patch(facecolor=colour(name), label=label))
+        failed = [(d.end / div, row_of[d.job]) for d in result.job_ends if d.status == "failed" and d.job in row_of]
+        if failed:
+            ax.scatter([x for x, _ in failed], [y for _, y in failed], marker="x", color="#D55E00", s=18,
+                       linewidths=1.2, zorder=3)
+            handles.append(ax.scatter([], [], marker="x", color="#D55E00", label="job failed"))
+        # instants of kinds dsim does not draw as phases (a new feature's events: OOM, health, ...)
+        instants: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        for job, i in row_of.items():
+            for span in index.by_job.get(job, ()):
+                if span.end == span.start and span.kind not in _NOT_INSTANTS and is_failure(span):
+                    instants[span.kind].append((span.start / div, i))
+        for k, (kind, points) in enumerate(sorted(instants.items())):
+            handles.append(ax.scatter([x for x, _ in points], [y for _, y in points], marker="v",
+                                      color=extra_colour(k + 3), s=14, label=kind, zorder=3))
+        ax.set_ylim(max(len(shown), 1) - 0.5, -0.5)
+        ax.set_xlim(0, end / div * 1.01)
+        host_rows: dict[str, list[int]] = defaultdict(list)
+        for i, (host, _, _) in enumerate(shown):
+            host_rows[host].append(i)
+        hosts = list(host_rows)
+        every = max(1, math.ceil(len(hosts) / 40))
+        ax.set_yticks([sum(host_rows[x]) / len(host_rows[x]) for x in hosts[::every]], hosts[::every],
+                      fontsize=7 if len(hosts) <= 20 else 6)
+        for host in hosts[1:]:
+            ax.axhline(host_rows[host][0] - 0.5, color="#DDDDDD", linewidth=0.5, zorder=0)
+        ax.set_xlabel(f"simulated time ({unit})")
+        ax.set_ylabel("host (one row per job)")
+        title = "job timeline by host, phases coloured"
+        ax.set_title(title + (f"\n{note}" if note else ""), fontsize=9)
+        if handles:
+            ax.legend(handles=handles, loc="lower right", ncols=min(4, len(handles)), fontsize=7, frameon=True)
+        if not shown:
+            no_data(ax, "no jobs")
+        save(fig, path)
+    caption = ("Top: jobs in each phase at each moment (every job, averaged over short bins). Bottom: one row "
+               "per job, grouped by host, coloured by phase; a pull is split into its download and unpack parts. ")
+    if note:
+        caption += f"The run has too many jobs to draw each: the rows are a {note}."
+    return Chart("timeline", path, "Job timeline", caption)
+
+
+# ----------------------------------------------------------------------------------------- 3. CDFs
+
+CDF_PHASES = ("pull", "start", "build", "push", "job")
+
+
+def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None,
+                 index: SpanIndex | None = None) -> Chart:
+    """Empirical CDFs of pull, start, build, push and whole-job latency."""
+    with figure(8.5, 4.5) as (fig, ax):
+        drawn = []
+        for phase in CDF_PHASES:
+            values = sorted(result.phase_samples(phase))
+            if not values:
+                continue
+            n = len(values)
+            p50, p95 = values[(n - 1) // 2], values[min(n - 1, math.ceil(0.95 * n) - 1)]
+            ax.step(values, [(i + 1) / n for i in range(n)], where="post", color=colour(phase), linewidth=1.6,
+                    label=f"{phase} (n={n:,}; p50 {format_duration(p50)}, p95 {format_duration(p95)})")
+            drawn.append(values)
+        if drawn:
+            positive = [v for values in drawn for v in values if v > 0]
+            if positive and min(positive) > 0 and all(v > 0 for values in drawn for v in values):
+                ax.set_xscale("log")
+            else:
+                ax.set_xscale("symlog", linthresh=max(min(positive, default=1.0), 1e-3))
+            ax.set_ylim(0, 1.02)
+            ax.grid(alpha=0.3)
+            ax.legend(loc="lower right")
+        else:
+            no_data(ax, "no pulls, builds, starts or jobs ended")
+        ax.set_xlabel("latency (simulated seconds, log scale)")
+        ax.set_ylabel("fraction of operations")
+        ax.set_title(f"{result.scenario}: latency CDFs")
+        save(fig, path)
+    return Chart("latency_cdf", path, "Latency distributions",
+                 "Share of operations that took at most x: each pull, container start, build and push, and each "
+                 "job from arrival to end. p50 and p95 in the legend.")
+
+
+# ----------------------------------------------------------------------------------------- 4. where time goes
+
+def _shares(jobs: Sequence[Any], index: SpanIndex, phases: Sequence[str]
+            ) -> tuple[dict[str, float], dict[str, float], float, float]:
+    """Time per phase summed over jobs: over start-up (arrival until the first container is running,
+    else the whole job) and over whole jobs; 'other' is time in no phase (sleep steps, client waits)."""
+    startup: dict[str, float] = defaultdict(float)
+    whole: dict[str, float] = defaultdict(float)
+    startup_total = whole_total = 0.0
+    for job in jobs:
+        duration = max(job.duration_s, 0.0)
+        whole_total += duration
+        for phase, value in job.phases.items():
+            whole[phase] += value
+        whole["other"] += max(0.0, duration - sum(job.phases.values()))
+        spans = index.by_job.get(job.job, [])
+        running = min((s.end for s in spans if s.kind == SpanKind.START), default=job.end_s)
+        window = max(0.0, running - job.arrival_s)
+        startup_total += window
+        accounted = 0.0
+        for span in spans:
+            if span.kind == SpanKind.API:
+                name, s, e = "queue", span.start, span.start + span.attrs.get("queue", 0.0)
+            elif span.kind in phases:
+                name, s, e = span.kind, span.start, span.end
+            else:
+                continue
+            overlap = min(e, running) - max(s, job.arrival_s)
+            if overlap > 0:
+                startup[name] += overlap
+                accounted += overlap
+        startup["other"] += max(0.0, window - accounted)
+    return startup, whole, startup_total, whole_total
+
+
+def _phase_rank(phase: str) -> tuple[int, str]:
+    order = ("queue", "pull", "build", "push", "create", "start", "run", "stop")
+    return (order.index(phase) if phase in order else (99 if phase == "other" else 50), phase)
+
+
+def time_share(result: SimResult, path: Path, info: ScenarioInfo | None = None,
+               index: SpanIndex | None = None) -> Chart:
+    """Where time goes: each phase's share of start-up and of whole jobs, per workload (Slacker's chart)."""
+    by_workload: dict[str, list[Any]] = defaultdict(list)
+    for job in result.jobs:
+        by_workload[job.workload].append(job)
+    groups = sorted(by_workload.items())
+    index = index or SpanIndex(result)
+    phases = job_phase_kinds(result)
+    if len(groups) > 1:
+        groups.append(("all", list(result.jobs)))
+    headline = ""
+    with figure(11, max(2.8, 1.4 + 0.55 * len(groups)), 1, 2, sharey=True) as (fig, axes):
+        labels = [f"{name} ({len(jobs)})" for name, jobs in groups]
+        shares = [_shares(jobs, index, phases) for _, jobs in groups]  # once for both panels
+        for ax, which in zip(axes, ("start-up", "whole job"), strict=True):
+            seen: list[str] = []
+            for row, (startup, whole, s_total, w_total) in enumerate(shares):
+                values, total = (startup, s_total) if which == "start-up" else (whole, w_total)
+                left = 0.0
+                for phase, value in sorted(values.items(), key=lambda kv: _phase_rank(kv[0])):
+                    if total <= 0 or value <= 0:
+                        continue
+                    share = value / total
+                    ax.barh(row, share, left=left, color=colour(phase), hatch=PHASE_HATCH.get(phase),
+                            edgecolor="white", linewidth=0.5, label=phase if phase not in seen else None)
+                    if share >= 0.06:
+                        ax.text(left + share / 2, row, f"{phase}\n{share:.0%}", ha="center", va="center",
+                                fontsize=7, color="white" if phase in ("pull", "download", "stop", "job") else "black")
+                    left += share
+                    if phase not in seen:
+                        seen.append(phase)
+                if which == "start-up" and row == len(groups) - 1 and s_total > 0:
+                    headline = f"pull is {startup.get('pull', 0.0) / s_total:.0%} of start-up"
+            ax.set_xlim(0, 1)
+            ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+            ax.set_title(f"share of {which} time" + (" (arrival until the container runs)" if which == "start-up"
+                                                      else " (arrival to end)"), fontsize=9)
+            ax.set_xlabel("share of total time over all jobs")
+            if seen:
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncols=min(len(seen), 7), fontsize=7)
+        axes[0].set_yticks(range(len(groups)), labels)
+        axes[0].set_ylim(max(len(groups), 1) - 0.5, -0.5)
+        if not groups:
+            no_data(axes[0], "no jobs ended")
+        fig.suptitle(f"{result.scenario}: where time goes" + (f": {headline}" if headline else ""),
+                     fontweight="bold", fontsize=10)
+        save(fig, path)
+    return Chart("time_share", path, "Where time goes",
+                 "Each phase's share of the time jobs spent, summed over jobs: left, start-up only (arrival until "
+                 "the container runs, the view of Harter et al.'s Slacker paper, FAST'16, who measured pulls at 76% "
+                 "of start-up over 57 images); right, whole jobs. 'other' is time in no phase (sleep steps, waits).")

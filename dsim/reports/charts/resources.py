@@ -1,0 +1,125 @@
+"""Charts of the daemons' resources and of every span kind: daemon load, activity of each kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, Chart, end_time, natural_key
+from dsim.reports.context import ScenarioInfo
+from dsim.reports.derive import (
+    SpanIndex,
+    api_service,
+    api_waits,
+    bin_centres,
+    binned_levels,
+    download_holds,
+    kind_stats,
+    span_times,
+)
+from dsim.reports.style import colour, figure, no_data, save, time_unit
+from dsim.result import SimResult
+
+# ----------------------------------------------------------------------------------------- 6. daemon
+
+def _per_host(items: list[tuple[float, float, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Starts and ends of the intervals that last, by host (in order of first appearance)."""
+    per_host: dict[str, tuple[list[float], list[float]]] = {}
+    for s, e, host in items:
+        if e > s:
+            starts, ends = per_host.setdefault(host, ([], []))
+            starts.append(s)
+            ends.append(e)
+    return {host: (np.array(starts), np.array(ends)) for host, (starts, ends) in per_host.items()}
+
+
+def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
+                index: SpanIndex | None = None) -> Chart:
+    """API calls waiting for a worker, worker utilisation and download slots in use, over time."""
+    end = end_time(result, index)
+    unit, div = time_unit(end)
+    centres = [c / div for c in bin_centres(0.0, end, BINS)]
+    panels = (
+        ("API calls waiting for a worker", api_waits(result), None, "calls waiting"),
+        ("daemon workers busy", api_service(result), info.workers if info else None, "workers"),
+        ("download slots in use", download_holds(result), info.download_slots if info else None, "slots"),
+    )
+    with figure(10, 7, 3, 1, sharex=True) as (fig, axes):
+        for ax, (title, items, capacity, what) in zip(axes, panels, strict=True):
+            per_host = _per_host(items)
+            if not per_host:
+                no_data(ax, f"no {what} recorded")
+                ax.set_title(title, fontsize=9)
+                continue
+            totals = {h: sum((ends - starts).tolist()) for h, (starts, ends) in per_host.items()}  # in order
+            busiest = min(totals, key=lambda h: (-totals[h], natural_key(h)))
+            all_starts = np.concatenate([starts for starts, _ in per_host.values()])
+            all_ends = np.concatenate([ends for _, ends in per_host.values()])
+            all_level = binned_levels(all_starts, all_ends, np.ones(len(all_starts)), 0.0, end, BINS)
+            starts, ends = per_host[busiest]
+            top_level = binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS)
+            if capacity and what != "calls waiting":
+                total_cap = sum(capacity.values()) or 1
+                cap = capacity.get(busiest, 1) or 1
+                ax.plot(centres, [100 * v / total_cap for v in all_level], color="#0072B2", linewidth=1.3,
+                        label=f"all {len(capacity)} hosts ({total_cap:,} {what})")
+                ax.plot(centres, [100 * v / cap for v in top_level], color="#D55E00", linewidth=1.0,
+                        label=f"busiest: {busiest} ({cap} {what})")
+                ax.set_ylabel("utilisation (%)")
+                ax.set_ylim(0, 105)
+            else:
+                ax.plot(centres, all_level, color="#0072B2", linewidth=1.3, label=f"all {len(per_host)} hosts")
+                ax.plot(centres, top_level, color="#D55E00", linewidth=1.0, label=f"busiest: {busiest}")
+                ax.set_ylabel(what)
+            ax.set_title(title, fontsize=9)
+            ax.legend(loc="upper right", fontsize=7)
+            ax.grid(alpha=0.3)
+        axes[-1].set_xlabel(f"simulated time ({unit})")
+        fig.suptitle(f"{result.scenario}: daemon API front and download slots (time-averaged)",
+                     fontweight="bold", fontsize=10)
+        save(fig, path)
+    return Chart("daemon", path, "Daemon queue and utilisation",
+                 "Top: API calls waiting for one of the daemon's workers (the queue phase). Middle: share of workers "
+                 "holding a call. Bottom: share of the daemon-wide download slots (max_concurrent_downloads) "
+                 "holding a blob download. Averaged over short bins; blue all hosts, orange the busiest host.")
+
+
+# ----------------------------------------------------------------------------------------- 9. every kind
+
+def activity(result: SimResult, path: Path, info: ScenarioInfo | None = None,
+             index: SpanIndex | None = None) -> Chart | None:
+    """How many spans of each kind were open at once over time: every kind, including ones dsim's reports
+    do not know yet (a new feature's spans show up here with no change to the reports)."""
+    stats = [k for k in kind_stats(result) if k.total_s > 0]
+    if not stats:
+        return None
+    end = end_time(result, index)
+    unit, div = time_unit(end)
+    centres = [c / div for c in bin_centres(0.0, end, BINS)]
+    shown = stats[:ACTIVITY_MAX_KINDS]
+    rest = stats[ACTIVITY_MAX_KINDS:]
+    panels = [(k.kind + ("" if k.known else " (new)"), [k.kind]) for k in shown]
+    if rest:
+        panels.append((f"{len(rest)} other kinds", [k.kind for k in rest]))
+    with figure(10, 0.42 * len(panels) + 1.6) as (fig, ax):
+        labels = []
+        for i, (label, kinds) in enumerate(panels):
+            starts, ends = span_times([s for kind in kinds for s in result.spans_of(kind)])
+            level = binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS)
+            peak = max(level, default=0.0) or 1.0
+            base = len(panels) - 1 - i
+            ax.fill_between(centres, [base + 0.9 * v / peak for v in level], base, step="mid",
+                            color=colour(kinds[0], i), linewidth=0, alpha=0.9)
+            labels.append((base, f"{label}  (peak {peak:,.3g})"))
+        ax.set_yticks([b for b, _ in labels], [text for _, text in labels], fontsize=7)
+        ax.set_ylim(-0.1, len(panels))
+        ax.set_xlim(0, end / div)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel(f"simulated time ({unit})")
+        ax.set_title(f"{result.scenario}: activities in progress over time, by span kind\n"
+                     "(each row scaled to its own peak: the time-averaged number in progress at once)", fontsize=9)
+        save(fig, path)
+    return Chart("activity", path, "Every activity over time",
+                 "One panel per kind of recorded activity (span kind), showing how many were in progress at each "
+                 "moment. Kinds marked (new) come from features the report has no dedicated chart for yet.")
