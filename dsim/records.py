@@ -7,8 +7,8 @@ kind's ``TypedDict`` in :data:`ATTRIBUTES` lists (checked over every scenario by
 run time: a run records hundreds of thousands of spans).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the TypedDicts below must see NotRequired at run time
+# (``__required_keys__``, read by tests/test_records.py).
 import enum
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NotRequired, TypedDict
