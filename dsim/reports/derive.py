@@ -63,7 +63,8 @@ def binned_levels(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, t0:
     last = np.searchsorted(times, edges, side="right") - 1  # the last change at or before each edge
     at = np.maximum(last, 0)
     integral = np.where(last >= 0, areas[at] + levels[at] * (edges - times[at]), 0.0)
-    return (np.diff(integral) / ((t1 - t0) / bins)).tolist()
+    rates: list[float] = (np.diff(integral) / ((t1 - t0) / bins)).tolist()
+    return rates
 
 
 def span_times(spans: Sequence[Span]) -> tuple[np.ndarray, np.ndarray]:

@@ -70,12 +70,13 @@ class PositionedLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # types-PyYAML leaves it untyped
             return Alias(super().compose_node(parent, index), mark)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise LoadFailure(f"nested too deeply (more than {MAX_DEPTH} levels)", self.peek_event().start_mark)
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise LoadFailure(f"nested too deeply (more than {MAX_DEPTH} levels)", event.start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
