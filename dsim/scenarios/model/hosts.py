@@ -31,12 +31,13 @@ class Daemon(Strict):
     )
     registry_mirrors: list[str] = Field(
         default_factory=list, description="pull-through caches tried in order before Docker Hub for its images; "
-        "dockerd applies registry-mirrors to docker.io only and never pushes to them (docker-facts: Registries)",
+        "dockerd applies registry-mirrors to docker.io only and never pushes to them "
+        "(docs/docker-facts.md: Registries)",
     )
     build_cache_limit: Size | None = Field(
         None, description="BuildKit build-cache size above which GC prunes least recently used records after a "
         "build; default 10% of the host's disk (dockerd's default GC policy keeps about 10% of disk, "
-        "docker-facts.md: Build)",
+        "docs/docker-facts.md: Build)",
     )
 
 
@@ -69,7 +70,7 @@ class Storage(Strict):
 class Runtime(Strict):
     """Container runtime costs (distributions), calibrated so a warm ``docker run`` (two API calls of 2ms plus
     create, mount, netns, start, exec) totals 568ms, Khan's SSD figure (arXiv:2602.15214: SSD 568ms, HDD
-    1157ms, namespace setup 8-10ms); the split between the steps is dsim's (see README "Containers")."""
+    1157ms, namespace setup 8-10ms); the split between the steps is dsim's (see docs/containers.md: Lifecycle)."""
 
     create: DurationDist = Field(
         constant(0.06), description="POST create: the writable layer's snapshot and the config on disk (60ms)"
@@ -99,7 +100,7 @@ class VmFlavour(Strict):
 
 
 #: A general-purpose VM (QEMU/KVM with a distribution kernel): boots in "seconds to a minute"
-#: (docker-facts.md: Containers); QEMU's own memory overhead about 131 MB per VM (Agache et al., NSDI'20).
+#: (docs/docker-facts.md: Containers); QEMU's own memory overhead about 131 MB per VM (Agache et al., NSDI'20).
 DEFAULT_VM = VmFlavour(boot="uniform(5s, 60s)", overhead=131 * 2**20, memory=2**30)
 #: A Firecracker microVM: <= 125 ms from InstanceStart to the guest's /sbin/init, VMM overhead <= 5 MiB for a
 #: 1 vCPU / 128 MiB guest (firecracker SPECIFICATION.md).

@@ -30,7 +30,8 @@ class Registry(Strict):
     bandwidth: Rate = Field(1.25e9, description="egress shared by every transfer from this registry (default 10Gbps)")
     latency: Duration = Field(0.03, description="time added to each request by the registry itself (default 30ms)")
     auth: Literal["none", "token"] = Field(
-        "none", description="token: one token round trip per pull, as Docker Hub's Bearer realm (docker-facts: Pull 1)"
+        "none",
+        description="token: one token round trip per pull, as Docker Hub's Bearer realm (docs/docker-facts.md: Pull 1)",
     )
     rate_limit: RateLimit | None = Field(None, description="per client host; omit for none")
     # -- distribution (issue 3): failures, connections, pull-through caching, peer-to-peer
@@ -51,7 +52,7 @@ class Registry(Strict):
     )
     merge_misses: bool = Field(
         False, description="what-if: a miss on a blob already being fetched waits for that fetch; distribution does "
-        "not merge them (the second streams from upstream and is not cached, docker-facts: Registries)",
+        "not merge them (the second streams from upstream and is not cached, docs/docker-facts.md: Registries)",
     )
     p2p: bool = Field(
         False, description="what-if (Kraken / Dragonfly): hosts fetch this registry's blobs from peers holding them"
