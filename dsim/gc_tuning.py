@@ -3,7 +3,7 @@
 A run allocates millions of short-lived SimPy events while keeping every span; with CPython's default
 thresholds (a young-generation pass every 700 allocations) the collector spends a third to a half of a
 large run re-scanning what the run keeps, and the run grows faster than linearly in its jobs (measured:
-benchmarks/bench_events.py, README "Performance"). Runs therefore collect less often, never not at all:
+benchmarks/bench_events.py, docs/performance.md: Measured). Runs therefore collect less often, never not at all:
 dsim.run enters ``fewer_gc_passes`` around every run (and ``dsim serve``'s outputs); nothing else in dsim does
 (benchmarks/ times parts of a run inside it too).
 """
@@ -29,10 +29,10 @@ def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
     The count is of container objects allocated and not yet freed, and a run makes few cycles (SimPy's
     events, once processed, are freed by reference counting), so a pass finds little garbage; what it
     costs is visiting everything still alive, the kept spans above all. Measured on 20,000 container jobs
-    (README "Performance"): 2.59 s at CPython's default 700, 2.55 s at 100,000, 2.28 s at 1,000,000 and
-    2.34 s with the collector off. Cycles are still collected, only less often, so memory stays bounded.
-    What exists when the first entry happens (modules, the scenario, often the world) is frozen
-    (``gc.freeze``) until the last exit, so the run's passes skip it.
+    (benchmarks/bench_events.py; docs/performance.md: Measured): 2.59 s at CPython's default 700, 2.55 s at
+    100,000, 2.28 s at 1,000,000 and 2.34 s with the collector off. Cycles are still collected, only less
+    often, so memory stays bounded. What exists when the first entry happens (modules, the scenario, often
+    the world) is frozen (``gc.freeze``) until the last exit, so the run's passes skip it.
     Thread-safe (threads of a Dask worker, each in its own run) and nestable: the first entry saves the
     thresholds, the last exit restores them.
     """

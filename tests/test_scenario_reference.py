@@ -3,8 +3,11 @@ scenario file can hold: the field list is derived from the pydantic models thems
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
+import types
 from typing import Any, get_args
 
 import pytest
@@ -86,17 +89,26 @@ def test_header_says_generated_and_how_to_regenerate() -> None:
     assert "dsim schema --markdown > docs/scenario-reference.md" in head
 
 
+def format_modules() -> list[types.ModuleType]:
+    """The package dsim.scenarios.model and every module in it."""
+    return [model, *(importlib.import_module(f"{model.__name__}.{info.name}")
+                     for info in pkgutil.iter_modules(model.__path__))]
+
+
 def test_every_model_of_the_format_is_reachable_or_an_inherited_base() -> None:
-    """A model defined in model.py but not reachable from Scenario would be missing from the reference,
-    unless it is only a base class whose fields every reachable subclass repeats (Strict, ContainerOptions)."""
-    defined = [cls for _, cls in inspect.getmembers(model, inspect.isclass)
-               if issubclass(cls, BaseModel) and cls.__module__ == model.__name__]
-    assert Scenario in defined
+    """A model defined in the format's package (dsim/scenarios/model/) but not reachable from Scenario would
+    be missing from the reference, unless it is only a base class whose fields every reachable subclass
+    repeats (Strict, ContainerOptions). Every one of them is importable from the package itself."""
+    defined = [cls for module in format_modules() for _, cls in inspect.getmembers(module, inspect.isclass)
+               if issubclass(cls, BaseModel) and cls.__module__ == module.__name__]
+    assert Scenario in defined and model.Step in defined
+    assert len(defined) == len(set(defined))
     for cls in defined:
+        assert getattr(model, cls.__name__, None) is cls, f"{cls.__name__}: not exported by {model.__name__}"
         if cls in MODELS:
             continue
         subclasses = [m for m in MODELS if issubclass(m, cls)]
-        assert subclasses, f"{cls.__name__} is defined in model.py but no scenario field can hold it"
+        assert subclasses, f"{cls.__name__} is defined in {cls.__module__} but no scenario field can hold it"
         for sub in subclasses:
             assert set(cls.model_fields) <= set(sub.model_fields)
 

@@ -1,4 +1,4 @@
-"""``docker push`` on one daemon, as moby's push path does it (docker-facts.md: Push).
+"""``docker push`` on one daemon, as moby's push path does it (docs/docker-facts.md: Push).
 
 Per layer, inside one of the daemon-wide upload slots (``max_concurrent_uploads``, default 5):
 
@@ -102,7 +102,7 @@ class Pusher(ImageTransfer):
 
     def push_blobs(self, registry: RegistryServer, repository: str, layers: list[LayerInfo], *,
                    job: int) -> Generator[Any, Any, float]:
-        """Blobs without an image manifest: a build's ``--cache-to`` (builder.py). Each layer takes the same
+        """Blobs without an image manifest: a build's ``--cache-to`` (build_cache_io.py). Each layer takes the same
         path as in a push (existence check, mounts, upload slots, gzip of local layers); returns the bytes
         uploaded. The caller PUTs its own manifest."""
         if registry.is_cache:

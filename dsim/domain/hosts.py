@@ -1,6 +1,6 @@
 """Hosts as the world builds them: dockerd's knobs, storage speeds, runtime costs, VM flavours, image GC.
 
-Field names and meanings are the scenario format's (dsim/scenarios/model.py, where every default says
+Field names and meanings are the scenario format's (dsim/scenarios/model/hosts.py, where every default says
 where its number comes from); these are the checked values, with every default filled in.
 """
 

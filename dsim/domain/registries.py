@@ -1,6 +1,6 @@
 """Registries as the world builds them: latency, egress, auth, failures, pull-through caching, P2P.
 
-Field names and meanings are the scenario format's (dsim/scenarios/model.py ``Registry``).
+Field names and meanings are the scenario format's (dsim/scenarios/model/registries.py ``Registry``).
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from dsim.reports.style import figure, save
 from dsim.result import SimResult
 from dsim.units import format_duration, format_size
 
-#: The Engine API request behind each API call the client makes (docker-facts, CLI-SESSION.md).
+#: The Engine API request behind each API call the client makes (Docker Engine API v1.50,
+#: https://docs.docker.com/reference/api/engine/version/v1.50/; docs/serve.md lists those dsim serve answers).
 ENDPOINTS = {
     "pull": "POST /images/create", "create": "POST /containers/create", "start": "POST /containers/{id}/start",
     "stop": "POST /containers/{id}/stop", "rm": "DELETE /containers/{id}", "ps": "GET /containers/json",

@@ -1,4 +1,5 @@
-"""The run's files: summary.json, jobs.csv, spans.csv, charts, report.html and trace.json (README "Outputs"),
+"""The run's files: summary.json, jobs.csv, spans.csv, charts, report.html and trace.json (docs/reports.md:
+Output files),
 all written by ``write_run_outputs``. Reads SimResult only."""
 
 from __future__ import annotations

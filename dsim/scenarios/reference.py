@@ -122,7 +122,7 @@ def _cell(text: str) -> str:
 
 def markdown(root: type[BaseModel]) -> str:
     out = ["# Scenario format reference", "",
-           "Generated from dsim's pydantic models (dsim/scenarios/model.py) by `dsim schema --markdown`; do not "
+           "Generated from dsim's pydantic models (dsim/scenarios/model/) by `dsim schema --markdown`; do not "
            "edit by hand. Regenerate with `dsim schema --markdown > docs/scenario-reference.md`; "
            "tests/test_scenario_reference.py fails when this file is stale.", ""]
     for model in _models(root):

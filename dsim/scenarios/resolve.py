@@ -34,7 +34,7 @@ MAX_JOBS = 2_000_000
 MAX_FLOW_LAYERS = 10_000
 
 #: Docker Hub as dsim's default registry: token auth (Bearer realm), anonymous pull limit of 100 manifest
-#: GETs per 6 h per client address (docker-facts.md: Registries), blobs from a CDN (egress rarely binds).
+#: GETs per 6 h per client address (docs/docker-facts.md: Registries), blobs from a CDN (egress rarely binds).
 DOCKER_HUB = Registry(bandwidth=1.25e9 * 4, latency=0.05, auth="token", rate_limit=RateLimit(pulls=100, per=6 * 3600))
 
 

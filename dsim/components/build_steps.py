@@ -1,0 +1,253 @@
+"""A build step: its cache key from its inputs, then a cache hit (local, shared with a concurrent build,
+or imported from a registry) or its execution: RUN on the host's CPUs with its cache mounts, COPY/ADD
+writing the bytes they copy. Layers a step needs are fetched the first time a step that runs needs them."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Generator, Mapping
+from typing import Any, TypeVar
+
+import simpy
+
+from dsim.components.build_cache import BuildCache, CacheDir, CacheMounts, CacheRecord
+from dsim.components.build_session import BuildFailed, BuildSession, StepDone, StepResult
+from dsim.components.host import Kernel
+from dsim.components.image_store import ImageStore
+from dsim.components.pull import Puller
+from dsim.domain.builds import ColdWarm, StepSpec, op_digest_text
+from dsim.domain.hosts import HostSpec
+from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
+from dsim.domain.refs import sha256
+from dsim.errors import SimulationError
+from dsim.records import Recorder, SpanKind
+
+_T = TypeVar("_T")
+
+
+def _first_match(patterns: Mapping[str, _T], text: str) -> _T | None:
+    for pattern, dist in patterns.items():
+        if re.search(pattern, text):
+            return dist
+    return None
+
+
+class StepRunner:
+    """Resolves and runs the steps of one daemon's builds against its build caches."""
+
+    def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
+                 puller: Puller, recorder: Recorder, *, cache: BuildCache, classic_cache: BuildCache,
+                 mounts: CacheMounts) -> None:
+        self.env = env
+        self.host = host
+        self.spec = spec
+        self.kernel = kernel
+        self.store = store
+        self.puller = puller
+        self.recorder = recorder
+        self.cache = cache
+        self.classic_cache = classic_cache
+        self.mounts = mounts
+
+    def _inputs(self, s: BuildSession,
+                step: StepSpec) -> Generator[Any, Any, tuple[list[Any], list[StepResult], ImageInfo | None, list[str]]]:
+        """What a step's key digests besides its parent: source stages, an image, context files."""
+        deps: list[StepResult] = []
+        for index in step.from_stages:
+            deps.append((yield s.stage_done[index]))
+        image: ImageInfo | None = None
+        if step.from_image is not None:
+            image = yield s.images[step.from_image]
+        paths: list[str] = []
+        parts: list[Any] = [dep.identity for dep in deps]
+        if image is not None:
+            parts.append(image.manifest_digest)
+        if step.uses_context:
+            assert s.context_ready is not None
+            yield s.context_ready
+            paths = s.copy.select(step.sources)
+            parts.append(s.copy.checksum(paths))
+        return parts, deps, image, paths
+
+    def _key(self, s: BuildSession, step: StepSpec, parent: StepResult, parts: list[Any]) -> str:
+        return sha256(op_digest_text([s.builder, parent.identity, step.instruction, step.op, parts]))
+
+    def _forced(self, s: BuildSession, step: StepSpec) -> bool:
+        opts = s.spec.options
+        return opts.no_cache or step.stage_name in opts.no_cache_filter
+
+    def step(self, s: BuildSession, step: StepSpec, parent: StepResult) -> Generator[Any, Any, StepResult]:
+        parts, deps, image, paths = yield from self._inputs(s, step)
+        if s.imports_done is not None:
+            yield s.imports_done
+        asked = self.env.now
+        key = self._key(s, step, parent, parts)
+        cache = self.classic_cache if s.builder == "classic" else self.cache
+        forced = self._forced(s, step)
+        how = ""
+        record: CacheRecord | None = None
+        if not forced:
+            record = cache.lookup(key)
+            if record is not None and record.layer.chain_id not in self.store.chains:
+                record = None  # its snapshot is gone (image GC): BuildKit would not find it either
+            if record is not None:
+                how = "local"
+            elif key in cache.running and s.builder == "buildkit":
+                try:
+                    record = yield cache.running[key]
+                    how = "shared"
+                except BuildFailed:  # the build running it failed: run it here
+                    record = None
+            elif key in s.imported:
+                remote, source = s.imported[key]
+                layer = remote.layer
+                s.origins.setdefault(layer.digest, source)
+                # the cache manifest tells the daemon where the blob lives: a push finds it there
+                self.store.remember_source(layer.digest, source.registry, source.repository)
+                result = StepResult(remote.result, (*parent.layers, layer), parent.own_bytes + layer.uncompressed)
+                self._span(s, step, key, asked, cached=True, how="remote", nbytes=layer.uncompressed)
+                s.done.append(StepDone(step, key, result, "remote"))
+                self.pin(s, result)
+                return result
+        if record is not None:
+            cache.hold([record])
+            s.held.append(record)
+            result = StepResult(record.result, (*parent.layers, record.layer),
+                                parent.own_bytes + record.layer.uncompressed)
+            self._span(s, step, key, asked, cached=True, how=how, nbytes=record.layer.uncompressed)
+            s.done.append(StepDone(step, key, result, how))
+            self.pin(s, result)
+            return result
+        result = yield from self._execute(s, step, key, parent, deps, image, paths, forced, cache, asked)
+        return result
+
+    def _execute(self, s: BuildSession, step: StepSpec, key: str, parent: StepResult, deps: list[StepResult],
+                 image: ImageInfo | None, paths: list[str], forced: bool, cache: BuildCache,
+                 asked: float) -> Generator[Any, Any, StepResult]:
+        """Run a step: its inputs' layers present, a parallelism slot, CPU for RUN, disk writes for COPY."""
+        running: simpy.Event | None = None
+        if not forced and s.builder == "buildkit":
+            running = cache.running[key] = self.env.event()
+        try:
+            yield from self.materialize(s, parent.layers)
+            for dep in deps:
+                yield from self.materialize(s, dep.layers)
+            if image is not None:
+                yield from self.materialize(s, image.layers)
+            if s.slots is not None:
+                with s.slots.request() as slot:
+                    yield slot
+                    began = self.env.now
+                    nbytes, mounted = yield from self._work(s, step, deps, paths)
+            else:
+                began = self.env.now
+                nbytes, mounted = yield from self._work(s, step, deps, paths)
+            # COPY, ADD and WORKDIR produce what their inputs determine; a RUN's output is new content every
+            # time it runs (timestamps, fetched packages), so whatever reads it (COPY --from) misses after it reruns
+            identity = key if step.instruction != "RUN" else sha256(f"{key}\x00ran\x00{s.pin_ref}\x00{self.env.now!r}")
+            digest = sha256(f"layer\x00{identity}")
+            parent_chain = parent.layers[-1].chain_id if parent.layers else None
+            chain = digest if parent_chain is None else sha256(f"{parent_chain} {digest}")
+            layer = LayerInfo(len(parent.layers), digest, chain, nbytes / DEFAULT_UNCOMPRESSED_RATIO, nbytes,
+                              local=True)
+            self.store.add_chain(layer)
+            record = CacheRecord(key, identity, layer, self.env.now, self.env.now, step.stage_name, step.instruction)
+            cache.add(record)
+            cache.hold([record])
+            s.held.append(record)
+        except BaseException as err:
+            if running is not None:
+                del cache.running[key]
+                running.fail(BuildFailed(err))
+                running.defused = True
+            raise
+        if running is not None:
+            del cache.running[key]
+            running.succeed(record)
+        result = StepResult(identity, (*parent.layers, layer), parent.own_bytes + nbytes)
+        how = "no-cache" if forced else "miss"
+        self._span(s, step, key, asked, cached=False, how=how, nbytes=nbytes, began=began, **mounted)
+        s.done.append(StepDone(step, key, result, how))
+        self.pin(s, result)
+        return result
+
+    def _work(self, s: BuildSession, step: StepSpec, deps: list[StepResult],
+              paths: list[str]) -> Generator[Any, Any, tuple[float, dict[str, Any]]]:
+        """The step's own work; returns the bytes its layer holds and what its span adds (a RUN's cache mounts)."""
+        opts = s.spec.options
+        sized = _first_match(opts.layer_sizes, step.text)
+        if step.instruction == "RUN":
+            mounted: dict[str, Any] = {}
+            held: list[CacheDir] = []
+            finished = False
+            try:
+                if step.cache_mounts:  # BuildKit's only: the legacy builder refuses --mount (build_classic.py)
+                    asked = self.env.now
+                    for mount in step.cache_mounts:
+                        held.append((yield from self.mounts.acquire(mount.key, mount.sharing)))
+                    # which directories held an earlier run's files when this RUN started, and how long it
+                    # waited for sharing=locked directories other builds held
+                    mounted = {"mounts": {d.key: "warm" if d.warm else "cold" for d in held},
+                               "mount_wait": self.env.now - asked}
+                warm = bool(held) and all(d.warm for d in held)
+                timed = _first_match(opts.run_times, step.text) or opts.default_run_time
+                if isinstance(timed, ColdWarm):
+                    timed = timed.warm if warm else timed.cold
+                duration = timed.sample(s.rng)
+                nbytes = (sized or opts.default_layer_size).sample(s.rng)
+                cpus = opts.run_cpus
+                task = self.kernel.cpu.run(duration * cpus, cpus)
+                yield task.done
+                finished = True
+            finally:
+                for directory in held:
+                    self.mounts.release(directory, finished=finished)
+            return nbytes, mounted
+        if step.instruction == "WORKDIR":
+            return 0.0, {}  # a directory entry
+        if paths:
+            nbytes = sum(s.copy.sizes[path] for path in paths)
+        elif sized is not None:
+            nbytes = sized.sample(s.rng)
+        elif deps:
+            nbytes = sum(dep.own_bytes for dep in deps)
+        else:
+            nbytes = opts.default_layer_size.sample(s.rng)
+        rate = self.spec.storage.write_rate
+        if nbytes > 0 and not math.isinf(rate):
+            yield self.env.timeout(nbytes / rate)
+        return nbytes, {}
+
+    def materialize(self, s: BuildSession, layers: tuple[LayerInfo, ...]) -> Generator[Any, Any, None]:
+        """Make a snapshot's layers present: base-image and imported-cache layers are fetched (in order,
+        through the download slots) the first time a step that runs, or the exported image, needs them."""
+        missing = [layer for layer in layers if layer.chain_id not in self.store.chains]
+        if not missing:
+            return
+        groups: list[tuple[ImageInfo, list[LayerInfo]]] = []
+        for layer in missing:
+            origin = s.origins.get(layer.digest)
+            if origin is None:
+                raise SimulationError(f"build on {self.host}: layer {layer.digest[:19]} is neither present nor "
+                                      "fetchable (removed while a build needed it)")
+            if groups and groups[-1][0] is origin:
+                groups[-1][1].append(layer)
+            else:
+                groups.append((origin, [layer]))
+        for origin, group in groups:
+            yield from self.puller.fetch_layers(origin, group, job=s.job)
+
+    def pin(self, s: BuildSession, result: StepResult) -> None:
+        """Keep a running build's snapshots out of image GC's reach."""
+        if result.layers:
+            pinned = ImageInfo(s.pin_ref, "", s.pin_ref, "", result.layers, "gzip", result.identity)
+            self.store.pin(pinned)
+            s.pins.append(pinned)
+
+    def _span(self, s: BuildSession, step: StepSpec, key: str, asked: float, *, cached: bool, how: str,
+              nbytes: float, began: float | None = None, **extra: Any) -> None:
+        self.recorder.span(SpanKind.BUILD_STEP, step.text, asked, self.env.now, host=self.host, job=s.job,
+                           stage=step.stage_name, instruction=step.instruction, cached=cached, cache=how,
+                           builder=s.builder, key=key[7:19], line=step.line, bytes=nbytes,
+                           began=began if began is not None else asked, **extra)

@@ -1,0 +1,53 @@
+"""The scenario format v1 as strict pydantic models (``extra="forbid"``, frozen).
+
+Every default that stands for real Docker behaviour is a named field whose description says where the
+number comes from (docs/docker-facts.md); ``dsim schema`` prints these models as JSON Schema. One module per
+part of a scenario file: registries, images, hosts, network, containers (run/create/stop/ps steps), builds,
+workloads (arrivals and steps) and the root, scenario; every model is importable from here.
+"""
+
+from dsim.scenarios.model.base import Count, PositiveInt, Strict
+from dsim.scenarios.model.builds import (
+    BuildContextSpec,
+    BuildStep,
+    CacheMountRunTime,
+    CacheTo,
+    EditStep,
+    RunTime,
+)
+from dsim.scenarios.model.containers import (
+    RESTART_POLICY,
+    ContainerOptions,
+    ContainerRef,
+    CreateStep,
+    HealthCheck,
+    PsStep,
+    RunStep,
+    StopStep,
+)
+from dsim.scenarios.model.hosts import (
+    DEFAULT_DECOMPRESS,
+    DEFAULT_MICROVM,
+    DEFAULT_VM,
+    Daemon,
+    Fraction,
+    HostGroup,
+    ImageGc,
+    Runtime,
+    Storage,
+    VmFlavour,
+)
+from dsim.scenarios.model.images import Image, Layer, LayerSpec, layer_uncompressed
+from dsim.scenarios.model.network import Link, Network
+from dsim.scenarios.model.registries import Outage, RateLimit, Registry
+from dsim.scenarios.model.scenario import Scenario
+from dsim.scenarios.model.workloads import Arrival, ArrivalRate, Burst, Every, Poisson, Step, Times, Workload
+
+__all__ = [
+    "DEFAULT_DECOMPRESS", "DEFAULT_MICROVM", "DEFAULT_VM", "RESTART_POLICY", "Arrival", "ArrivalRate",
+    "BuildContextSpec", "BuildStep", "Burst", "CacheMountRunTime", "CacheTo", "ContainerOptions", "ContainerRef",
+    "Count", "CreateStep", "Daemon", "EditStep", "Every", "Fraction", "HealthCheck", "HostGroup", "Image",
+    "ImageGc", "Layer", "LayerSpec", "Link", "Network", "Outage", "Poisson", "PositiveInt", "PsStep", "RateLimit",
+    "Registry", "RunStep", "RunTime", "Runtime", "Scenario", "Step", "StopStep", "Storage", "Strict",
+    "Times", "VmFlavour", "Workload", "layer_uncompressed",
+]

@@ -1,0 +1,143 @@
+"""Container steps: ``docker run`` / ``create`` options and workload, healthchecks, stop, ps."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from dsim.distributions import constant
+from dsim.scenarios.fields import Duration, DurationDist, Size, SizeDist
+from dsim.scenarios.model.base import PositiveInt, Strict
+
+
+def _port(value: object) -> object:
+    return str(value) if isinstance(value, int) else value
+
+
+RESTART_POLICY = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
+
+
+class HealthCheck(Strict):
+    """``HEALTHCHECK`` / ``--health-*``: probes while the container runs; the first success makes it healthy,
+    ``retries`` failures in a row after the start period make it unhealthy (moby daemon/health.go)."""
+
+    interval: Duration = Field(30.0, gt=0, description="between probes once out of the start period (Docker: 30s)")
+    start_period: Duration = Field(0.0, description="failures in this window do not count (Docker: 0s)")
+    start_interval: Duration = Field(
+        5.0, gt=0, description="between probes during the start period while starting (Docker Engine 25+: 5s)"
+    )
+    retries: PositiveInt = Field(3, description="consecutive failures that make it unhealthy (Docker: 3)")
+    time_to_healthy: DurationDist = Field(
+        constant(0.0), description="after the process starts, when the check command first succeeds (inf: never)"
+    )
+
+
+class ContainerOptions(Strict):
+    """What ``docker create`` / ``docker run`` ask for, and the workload the container's process runs."""
+
+    image: str
+    name: str | None = None
+    duration: DurationDist = Field(
+        constant(0.0),
+        description="wall time the process runs (not CPU-bound); inf: until stopped. With cpu_time: paces the "
+        "CPU work (at most cpu_time/duration cores, so alone it takes exactly duration)",
+    )
+    cpu_time: DurationDist | None = Field(
+        None, description="CPU-seconds the process needs; it ends when they are done, stretched by contention"
+    )
+    cpus: float | None = Field(None, gt=0, description="--cpus: CFS quota over a 100ms period, caps its CPU share")
+    threads: PositiveInt | None = Field(
+        None, description="runnable threads of the workload (cores it can use); default ceil(cpus), else 1"
+    )
+    memory: Size | None = Field(None, description="--memory: the cgroup limit; Docker refuses limits below 6MB")
+    memory_usage: SizeDist | None = Field(
+        None, description="memory the workload uses, allocated when its process starts (over `memory`: OOM kill)"
+    )
+    ports: list[Annotated[str, BeforeValidator(_port)]] = Field(
+        default_factory=list, description="-p [HOST:]CONTAINER[/PROTO]; without HOST an ephemeral host port"
+    )
+    expose: list[Annotated[str, BeforeValidator(_port)]] = Field(
+        default_factory=list, description="container ports the image EXPOSEs (or --expose); publish_all maps them"
+    )
+    publish_all: bool = Field(False, description="-P: publish every exposed port on an ephemeral host port")
+    exit_code: int = Field(0, ge=0, le=255, description="the process's exit code when its run ends")
+    fail_probability: float = Field(
+        0.0, ge=0, le=1, description="chance a run fails instead (exit_code, or 1 when exit_code is 0)"
+    )
+    restart: str = Field(
+        "no", description="restart policy: no | always | unless-stopped | on-failure[:N] (moby restartmanager)"
+    )
+    healthcheck: HealthCheck | None = None
+    stop_time: DurationDist = Field(
+        constant(0.0), description="how long the process takes to exit after SIGTERM (over the timeout: SIGKILL)"
+    )
+    writes: Size = Field(0.0, description="bytes the process writes to new files in its writable layer")
+    copy_up: Size = Field(
+        0.0, description="bytes of image files it modifies: the first write copies each whole file up"
+    )
+    isolation: Literal["container", "vm", "microvm"] = Field(
+        "container", description="container: the host's kernel; vm / microvm: a guest kernel per instance"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ContainerOptions:
+        if self.memory is not None and self.memory < 6 * 2**20:
+            raise ValueError("Minimum memory limit allowed is 6MB")
+        for port in (*self.ports, *self.expose):
+            if not re.fullmatch(r"(\d+:)?\d+(/tcp|/udp)?", port):
+                raise ValueError(f"invalid port mapping {port!r} (expected [HOST:]CONTAINER, e.g. 8080:80)")
+        for port in self.expose:
+            if ":" in port:
+                raise ValueError(f"expose takes container ports only, not {port!r}")
+        if not RESTART_POLICY.match(self.restart):
+            raise ValueError(f"invalid restart policy {self.restart!r} (no, always, unless-stopped, on-failure[:N])")
+        if self.fail_probability > 0 and self.cpu_time is None and math.isinf(self.duration.mean):
+            raise ValueError("fail_probability needs a run that ends: a finite duration or a cpu_time")
+        return self
+
+
+class RunStep(ContainerOptions):
+    """``docker run``: create (pull on 'No such image', create again), start, wait for the process to exit."""
+
+    detach: bool = Field(False, description="-d: the step ends once the container has started")
+    wait: bool = Field(
+        False, description="with detach and a healthcheck: end the step when the container is healthy (compose --wait)"
+    )
+
+    @model_validator(mode="after")
+    def _check_wait(self) -> RunStep:
+        if self.wait and (self.healthcheck is None or not self.detach):
+            raise ValueError("wait needs detach: true and a healthcheck")
+        if self.detach and self.runs_until_stopped and self.fail_probability > 0:
+            raise ValueError("fail_probability needs a run that ends: a finite duration or a cpu_time")
+        return self
+
+    @property
+    def runs_until_stopped(self) -> bool:
+        """``docker run -d`` of a server: no duration and no cpu_time means it runs until stopped."""
+        return self.detach and self.cpu_time is None and self.duration.is_constant and self.duration.mean == 0
+
+
+class ContainerRef(Strict):
+    """Names a container of this job; default the job's most recent one."""
+
+    container: str | None = None
+
+
+class StopStep(ContainerRef):
+    timeout: Duration = Field(10.0, description="SIGKILL after this (docker stop default 10s)")
+
+
+class CreateStep(ContainerOptions):
+    """``docker create``: the container exists (Created) until a ``start`` step."""
+
+    duration: DurationDist = Field(constant(float("inf")), description="how long the process runs once started")
+
+
+class PsStep(Strict):
+    """``docker ps``: one API call; lists running (and restarting) containers, every container with ``all``."""
+
+    all: bool = Field(False, description="-a")

@@ -1,0 +1,182 @@
+"""Hosts: dockerd's knobs, layer unpacking, runtime costs, VM flavours, image GC, a host group."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+
+from dsim.distributions import constant
+from dsim.scenarios.fields import DurationDist, Rate, Size
+from dsim.scenarios.model.base import PositiveInt, Strict
+
+
+class Daemon(Strict):
+    """dockerd's knobs."""
+
+    workers: PositiveInt = Field(
+        8,
+        description="API calls processed at once. dockerd has no fixed pool (one goroutine per request); this "
+        "models its effective parallelism (CPU, locks): a model knob, not a Docker setting",
+    )
+    api_service_time: DurationDist = Field(
+        constant(0.002), description="time each API call holds a worker (a distribution; default 2ms)"
+    )
+    max_concurrent_downloads: PositiveInt = Field(
+        3, description="daemon-wide download slots (moby daemon/config/config.go default 3)"
+    )
+    max_concurrent_uploads: PositiveInt = Field(5, description="daemon-wide upload slots (moby default 5)")
+    max_download_attempts: PositiveInt = Field(
+        5, description="tries per layer; waits attempt x 5s between tries (moby xfer/download.go)"
+    )
+    registry_mirrors: list[str] = Field(
+        default_factory=list, description="pull-through caches tried in order before Docker Hub for its images; "
+        "dockerd applies registry-mirrors to docker.io only and never pushes to them "
+        "(docs/docker-facts.md: Registries)",
+    )
+    build_cache_limit: Size | None = Field(
+        None, description="BuildKit build-cache size above which GC prunes least recently used records after a "
+        "build; default 10% of the host's disk (dockerd's default GC policy keeps about 10% of disk, "
+        "docs/docker-facts.md: Build)",
+    )
+
+
+#: gzip: Go's stdlib inflates at 170-250 MiB/s of output (containerd#13560); zstd 940 MB/s vs gzip's 360 MB/s
+#: on lzbench (facebook/zstd README), so about 2.5x faster.
+DEFAULT_DECOMPRESS: dict[Literal["gzip", "zstd"], float] = {"gzip": 200 * 2**20, "zstd": 900 * 2**20}
+
+
+class Storage(Strict):
+    """How fast a host unpacks layers: decompression output rate per compression and file write rate."""
+
+    decompress_rate: dict[Literal["gzip", "zstd"], Rate] = Field(
+        default_factory=lambda: dict(DEFAULT_DECOMPRESS),
+        description="uncompressed bytes per second: gzip 200MiB/s (Go stdlib 170-250MiB/s, containerd#13560), "
+        "zstd 900MiB/s (lzbench 940MB/s vs gzip 360MB/s, facebook/zstd README)",
+    )
+    write_rate: Rate = Field(400 * 2**20, description="file writes into the snapshot; inf disables the cost")
+    compress_rate: Rate = Field(
+        32 * 2**20, description="gzip of a locally built layer during push, uncompressed bytes per second on one "
+        "core (moby#28732: about 32MiB/s); inf disables the cost",
+    )
+
+    @model_validator(mode="after")
+    def _both_compressions(self) -> Storage:
+        if set(self.decompress_rate) != set(DEFAULT_DECOMPRESS):
+            object.__setattr__(self, "decompress_rate", {**DEFAULT_DECOMPRESS, **self.decompress_rate})
+        return self
+
+
+class Runtime(Strict):
+    """Container runtime costs (distributions), calibrated so a warm ``docker run`` (two API calls of 2ms plus
+    create, mount, netns, start, exec) totals 568ms, Khan's SSD figure (arXiv:2602.15214: SSD 568ms, HDD
+    1157ms, namespace setup 8-10ms); the split between the steps is dsim's (see docs/containers.md: Lifecycle)."""
+
+    create: DurationDist = Field(
+        constant(0.06), description="POST create: the writable layer's snapshot and the config on disk (60ms)"
+    )
+    mount: DurationDist = Field(constant(0.02), description="start: mount the writable (overlay) layer (20ms)")
+    netns: DurationDist = Field(
+        constant(0.01), description="network sandbox (netns + veth) under the host's kernel lock (10ms; Khan: 8-10ms)"
+    )
+    start: DurationDist = Field(
+        constant(0.454), description="runc create: containerd shim, cgroups, namespaces, rootfs (454ms)"
+    )
+    exec: DurationDist = Field(constant(0.02), description="runc start: the container's process begins (20ms)")
+    page_cache_fraction: float = Field(
+        0.064, ge=0, le=1,
+        description="share of an image's files a container reads, kept once in the host's page cache and shared "
+        "by every container of the image (Harter et al., Slacker, FAST'16: 6.4% of pulled data is read)",
+    )
+
+
+class VmFlavour(Strict):
+    """A virtual machine per instance (``isolation: vm | microvm`` on a run step): a guest kernel boots, the
+    guest's memory plus the VMM's overhead is reserved on the host, and the guest's page cache is its own."""
+
+    boot: DurationDist = Field(description="guest kernel boot until user space runs the workload")
+    overhead: Size = Field(description="host memory of the VMM process itself, per instance")
+    memory: Size = Field(description="guest memory when the run step gives no `memory`")
+
+
+#: A general-purpose VM (QEMU/KVM with a distribution kernel): boots in "seconds to a minute"
+#: (docs/docker-facts.md: Containers); QEMU's own memory overhead about 131 MB per VM (Agache et al., NSDI'20).
+DEFAULT_VM = VmFlavour(boot="uniform(5s, 60s)", overhead=131 * 2**20, memory=2**30)
+#: A Firecracker microVM: <= 125 ms from InstanceStart to the guest's /sbin/init, VMM overhead <= 5 MiB for a
+#: 1 vCPU / 128 MiB guest (firecracker SPECIFICATION.md).
+DEFAULT_MICROVM = VmFlavour(boot="125ms", overhead=5 * 2**20, memory=128 * 2**20)
+
+
+def _port_range(value: object) -> object:
+    if isinstance(value, str) and "-" in value:
+        low, _, high = value.partition("-")
+        return (low.strip(), high.strip())
+    return value
+
+
+def _percent(value: object) -> object:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"invalid percentage {value!r} (expected e.g. 85%)") from None
+    return value
+
+
+Fraction = Annotated[float, BeforeValidator(_percent), Field(ge=0, le=1), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "a fraction: 0.85 or 85%"})]
+
+
+class ImageGc(Strict):
+    """Before a pull that would take disk use above ``high``, remove least recently used images that no
+    container uses until use is at most ``low`` (kubelet's imageGCHighThresholdPercent 85 and
+    imageGCLowThresholdPercent 80)."""
+
+    high: Fraction = Field(0.85, description="share of disk that triggers collection (kubelet: 85%)")
+    low: Fraction = Field(0.80, description="share of disk collection frees down to (kubelet: 80%)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ImageGc:
+        if self.low > self.high:
+            raise ValueError(f"gc: low ({self.low:.0%}) must not exceed high ({self.high:.0%})")
+        return self
+
+
+class HostGroup(Strict):
+    """A host, or ``count`` identical hosts named ``<group>-1 ... <group>-N``."""
+
+    count: PositiveInt = 1
+    cpus: float = Field(4, gt=0)
+    memory: Size = Field(16 * 2**30, description="bytes (default 16GiB)")
+    disk: Size = Field(200 * 2**30, description="bytes (default 200GiB)")
+    nic: Rate = Field(1.25e8, description="the host's own link (default 1Gbps)")
+    daemon: Daemon = Field(default_factory=Daemon)
+    storage: Storage = Field(default_factory=Storage)
+    runtime: Runtime = Field(default_factory=Runtime)
+    preloaded: list[str] = Field(default_factory=list, description="images present at time 0")
+    address: str | None = Field(
+        None, description="the public address registries see: hosts behind one NAT gateway give the same one and "
+        "share a per-address pull limit such as Docker Hub's (default: each host its own)",
+    )
+    snapshotter: Literal["overlayfs", "stargz"] = Field(
+        "overlayfs", description="overlayfs: containerd's default, pulls whole images; stargz: what-if, every image "
+        "is pulled lazily as if eStargz (see images.<ref>.lazy)",
+    )
+    gc: ImageGc | None = Field(
+        None, description="image garbage collection as kubelet does it (e.g. {high: 85%, low: 80%}); dockerd alone "
+        "never removes images, so by default a pull that does not fit fails with 'no space left on device'",
+    )
+    ephemeral_ports: Annotated[tuple[int, int], BeforeValidator(_port_range)] = Field(
+        (49153, 65535),
+        description="host ports for -p CONTAINER and publish_all, first free after the last one given, wrapping "
+        "(libnetwork portallocator's fallback range 49153-65535; Linux's ip_local_port_range is often 32768-60999)",
+    )
+    vm: VmFlavour = Field(DEFAULT_VM, description="isolation: vm (QEMU-like full VM)")
+    microvm: VmFlavour = Field(DEFAULT_MICROVM, description="isolation: microvm (Firecracker-like)")
+
+    @model_validator(mode="after")
+    def _ports_in_range(self) -> HostGroup:
+        low, high = self.ephemeral_ports
+        if not 1 <= low <= high <= 65535:
+            raise ValueError(f"ephemeral_ports {low}-{high}: need 1 <= low <= high <= 65535")
+        return self

@@ -1,0 +1,70 @@
+"""Registries: latency, bandwidth, auth, pull limits, failures, pull-through caching, peer-to-peer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from dsim.scenarios.fields import Duration, Rate, Size
+from dsim.scenarios.model.base import PositiveInt, Strict
+
+
+class RateLimit(Strict):
+    """A pull limit per client host: manifest GETs over ``pulls`` within ``per`` get HTTP 429."""
+
+    pulls: PositiveInt = Field(description="manifest GETs allowed per window (Docker Hub anonymous: 100)")
+    per: Duration = Field(description="window length (Docker Hub: 6h)")
+
+
+class Outage(Strict):
+    """A registry refuses new connections from ``at`` for ``for``."""
+
+    at: Duration
+    for_: Duration = Field(alias="for", description="how long the outage lasts")
+
+
+class Registry(Strict):
+    """A registry: request latency, egress bandwidth, authentication."""
+
+    bandwidth: Rate = Field(1.25e9, description="egress shared by every transfer from this registry (default 10Gbps)")
+    latency: Duration = Field(0.03, description="time added to each request by the registry itself (default 30ms)")
+    auth: Literal["none", "token"] = Field(
+        "none",
+        description="token: one token round trip per pull, as Docker Hub's Bearer realm (docs/docker-facts.md: Pull 1)",
+    )
+    rate_limit: RateLimit | None = Field(None, description="per client host; omit for none")
+    # -- distribution (issue 3): failures, connections, pull-through caching, peer-to-peer
+    error_rate: float = Field(
+        0.0, ge=0, le=1, description="probability that a request is answered '503 Service Unavailable'"
+    )
+    outages: list[Outage] = Field(
+        default_factory=list, description="windows in which new connections are refused (in-flight streams finish)"
+    )
+    max_connections: PositiveInt | None = Field(
+        None, description="blob streams served at once; further blob requests queue FIFO (default unlimited)"
+    )
+    upstream: str | None = Field(
+        None, description="makes this registry a pull-through cache of that registry (distribution's proxy mode)"
+    )
+    storage: Size | None = Field(
+        None, description="pull-through cache capacity; least recently used blobs are evicted (default unlimited)"
+    )
+    merge_misses: bool = Field(
+        False, description="what-if: a miss on a blob already being fetched waits for that fetch; distribution does "
+        "not merge them (the second streams from upstream and is not cached, docs/docker-facts.md: Registries)",
+    )
+    p2p: bool = Field(
+        False, description="what-if (Kraken / Dragonfly): hosts fetch this registry's blobs from peers holding them"
+    )
+    p2p_sources: PositiveInt = Field(
+        5, description="peers one blob is fetched from at once, one stripe each (Kraken allows 10 connections per "
+        "torrent, max_open_conn; dsim splits them into 5 downloads and 5 uploads)",
+    )
+    p2p_uploads: PositiveInt = Field(5, description="stripes a peer serves at once per blob (see p2p_sources)")
+
+    @model_validator(mode="after")
+    def _cache_fields(self) -> Registry:
+        if self.upstream is None and (self.storage is not None or self.merge_misses):
+            raise ValueError("storage and merge_misses apply to a pull-through cache (give it an upstream)")
+        return self

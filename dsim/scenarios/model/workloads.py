@@ -1,0 +1,92 @@
+"""Workloads: how jobs arrive, where they are placed, and the steps (client commands) each runs."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+
+from dsim.scenarios.fields import Duration, DurationDist
+from dsim.scenarios.model.base import Count, Strict
+from dsim.scenarios.model.builds import BuildStep, EditStep
+from dsim.scenarios.model.containers import ContainerRef, CreateStep, PsStep, RunStep, StopStep
+
+_RATE = re.compile(r"^\s*([0-9.]+)\s*/\s*(s|m|h|ms)\s*$")
+
+
+def _arrival_rate(value: object) -> float:
+    """Jobs per second from ``2/s``, ``30/m``, ``100/h``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    match = _RATE.match(str(value))
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"invalid arrival rate {value!r} (expected e.g. 2/s, 30/m, 100/h)")
+    per = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+    return float(match.group(1)) / per
+
+
+ArrivalRate = Annotated[float, BeforeValidator(_arrival_rate), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "an arrival rate: 2/s, 30/m, 100/h"})]
+
+
+class Burst(Strict):
+    burst: Count = Field(description="jobs arriving together")
+    at: Duration = 0.0
+
+
+class Poisson(Strict):
+    rate: ArrivalRate = Field(description="mean arrivals per unit time, e.g. 2/s")
+    count: Count
+    at: Duration = Field(0.0, description="first possible arrival")
+
+
+class Every(Strict):
+    every: Duration
+    count: Count
+    at: Duration = 0.0
+
+
+class Times(Strict):
+    times: list[Duration]
+
+
+Arrival = Burst | Poisson | Every | Times
+
+
+class Step(Strict):
+    """One client command; exactly one key."""
+
+    pull: str | None = None
+    push: str | None = Field(
+        None, description="docker push REF: to the registry its first component names (local/app:1), else its own"
+    )
+    run: RunStep | None = None
+    create: CreateStep | None = None
+    start: ContainerRef | None = None
+    stop: StopStep | None = None
+    rm: ContainerRef | None = None
+    ps: PsStep | None = Field(None, description="docker ps: one cheap API call")
+    sleep: DurationDist | None = Field(None, description="client think time (no API call)")
+    build: BuildStep | None = Field(None, description="docker build")
+    edit: EditStep | None = Field(None, description="change build-context files (no API call)")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Step:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            kinds = ", ".join(type(self).model_fields)
+            raise ValueError(f"a step has exactly one of {kinds}; got {', '.join(given) or 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(name for name in type(self).model_fields if getattr(self, name) is not None)
+
+
+class Workload(Strict):
+    arrival: Arrival
+    placement: str = Field(
+        "round-robin", description="round-robin | least-loaded | random | a host group name | a host name"
+    )
+    steps: list[Step] = Field(min_length=1)
