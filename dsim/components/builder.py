@@ -241,7 +241,7 @@ class Builder:
         image = yield from self._export(s, final)
         for done in s.done:  # imported records whose layers came down become local cache records
             layer = done.result.layers[-1]
-            if done.how == "remote" and done.key not in self.cache.records and layer.chain_id in self.store.chains:
+            if done.how == "remote" and done.key not in self.cache.records and self.store.has_layer(layer.chain_id):
                 self.cache.add(CacheRecord(done.key, done.result.identity, layer, self.env.now, self.env.now,
                                            done.step.stage_name, done.step.instruction))
         if opts.cache_to is not None:
@@ -285,7 +285,7 @@ class Builder:
     def _metadata(self, s: _Session, ref: str) -> Generator[Any, Any, ImageInfo]:
         """"[internal] load metadata for REF": an image the store has is used as is; else its tag is
         resolved at the registry (manifest and config), its layers fetched only when needed."""
-        local = self.store.images.get(ref)
+        local = self.store.image(ref)
         image = local if local is not None else self.puller.image(ref)
         if local is None and not self.store.complete(image):
             yield from self.puller.resolve(image, job=s.job)
@@ -382,7 +382,7 @@ class Builder:
         record: CacheRecord | None = None
         if not forced:
             record = cache.lookup(key)
-            if record is not None and record.layer.chain_id not in self.store.chains:
+            if record is not None and not self.store.has_layer(record.layer.chain_id):
                 record = None  # its snapshot is gone (image GC): BuildKit would not find it either
             if record is not None:
                 how = "local"
@@ -515,7 +515,7 @@ class Builder:
     def _materialize(self, s: _Session, layers: tuple[LayerInfo, ...]) -> Generator[Any, Any, None]:
         """Make a snapshot's layers present: base-image and imported-cache layers are fetched (in order,
         through the download slots) the first time a step that runs, or the exported image, needs them."""
-        missing = [layer for layer in layers if layer.chain_id not in self.store.chains]
+        missing = [layer for layer in layers if not self.store.has_layer(layer.chain_id)]
         if not missing:
             return
         groups: list[tuple[ImageInfo, list[LayerInfo]]] = []
@@ -641,8 +641,8 @@ class Builder:
 
     def _classic_image(self, s: _Session, ref: str) -> Generator[Any, Any, ImageInfo]:
         """The legacy builder uses a local image as is and pulls one it lacks, as ``docker pull`` does."""
-        local = self.store.images.get(ref)
+        local = self.store.image(ref)
         if local is not None:
             return local
         yield from self.puller.pull(ref, job=s.job)
-        return self.store.images.get(ref) or self.puller.image(ref)
+        return self.store.image(ref) or self.puller.image(ref)
