@@ -10,7 +10,7 @@ import functools
 import itertools
 import math
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 import networkx as nx
@@ -80,7 +80,7 @@ def check_reachable(resolved: SimSpec, graph: nx.Graph) -> None:
                                    f"no network path from registry '{name}' to its upstream '{spec.upstream}'")
 
 
-def _images_in_use(containers: dict[str, Container]) -> list[str]:
+def _images_in_use(containers: Mapping[str, Container]) -> list[str]:
     return [container.image.ref for container in containers.values()]
 
 

@@ -21,6 +21,7 @@ from dsim.components.errors import ApiError
 from dsim.serve.build import read_context
 from dsim.serve.clock import SimLoop
 from dsim.serve.engine import human_duration
+from dsim.serve.images import catalog_image
 from dsim.serve.progress import human_size, progress_bar
 from dsim.serve.server import Server, is_loopback, serve_scenario
 from tests.test_serve_cli import SCENARIO
@@ -340,3 +341,23 @@ def test_containers_of_the_scenarios_workloads_are_listed_too(tmp_path: Path) ->
     finally:
         server.stop()
     assert names == ["/background"]
+
+
+def test_rmi_deletes_the_image_and_gives_its_disk_back(served: Server) -> None:
+    """``docker rmi`` of a catalog image nothing else uses: Untagged, Deleted (the image ID), then Deleted per
+    layer (chain IDs, top layer first, as moby lists them); the disk returns to what it was before the pull.
+    The image's layers are the catalog's (same digests and chain IDs as the catalog_image builds)."""
+    store = served.world.daemons[served.host].store
+    expected = catalog_image("redis:latest")
+    assert expected is not None and store.image("redis:latest") is None
+    before = served.loop.call(lambda: store.disk_used)
+    status, _, body = request(served, "POST", "/v1.50/images/create?fromImage=redis&tag=latest")
+    assert status == 200 and b"Downloaded newer image" in body, body
+    assert served.loop.call(lambda: store.disk_used) > before
+    status, _, body = request(served, "DELETE", "/v1.50/images/redis")
+    assert status == 200, body
+    assert json.loads(body) == [{"Untagged": "redis:latest"}, {"Deleted": expected.manifest_digest},
+                                *({"Deleted": layer.chain_id} for layer in reversed(expected.layers))]
+    assert served.loop.call(lambda: store.disk_used) == pytest.approx(before)
+    status, _, body = request(served, "DELETE", "/v1.50/images/redis")
+    assert (status, json.loads(body)) == (404, {"message": "No such image: redis"})

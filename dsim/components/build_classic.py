@@ -70,8 +70,8 @@ class ClassicBuild:
 
     def _classic_image(self, s: BuildSession, ref: str) -> Generator[Any, Any, ImageInfo]:
         """The legacy builder uses a local image as is and pulls one it lacks, as ``docker pull`` does."""
-        local = self.store.images.get(ref)
+        local = self.store.image(ref)
         if local is not None:
             return local
         yield from self.puller.pull(ref, job=s.job)
-        return self.store.images.get(ref) or self.puller.image(ref)
+        return self.store.image(ref) or self.puller.image(ref)

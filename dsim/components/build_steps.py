@@ -89,7 +89,7 @@ class StepRunner:
         record: CacheRecord | None = None
         if not forced:
             record = cache.lookup(key)
-            if record is not None and record.layer.chain_id not in self.store.chains:
+            if record is not None and not self.store.has_layer(record.layer.chain_id):
                 record = None  # its snapshot is gone (image GC): BuildKit would not find it either
             if record is not None:
                 how = "local"
@@ -222,7 +222,7 @@ class StepRunner:
     def materialize(self, s: BuildSession, layers: tuple[LayerInfo, ...]) -> Generator[Any, Any, None]:
         """Make a snapshot's layers present: base-image and imported-cache layers are fetched (in order,
         through the download slots) the first time a step that runs, or the exported image, needs them."""
-        missing = [layer for layer in layers if layer.chain_id not in self.store.chains]
+        missing = [layer for layer in layers if not self.store.has_layer(layer.chain_id)]
         if not missing:
             return
         groups: list[tuple[ImageInfo, list[LayerInfo]]] = []

@@ -149,7 +149,7 @@ class Builder:
         image = yield from self._export(s, final)
         for done in s.done:  # imported records whose layers came down become local cache records
             layer = done.result.layers[-1]
-            if done.how == "remote" and done.key not in self.cache.records and layer.chain_id in self.store.chains:
+            if done.how == "remote" and done.key not in self.cache.records and self.store.has_layer(layer.chain_id):
                 self.cache.add(CacheRecord(done.key, done.result.identity, layer, self.env.now, self.env.now,
                                            done.step.stage_name, done.step.instruction))
         if opts.cache_to is not None:
@@ -174,7 +174,7 @@ class Builder:
     def _metadata(self, s: BuildSession, ref: str) -> Generator[Any, Any, ImageInfo]:
         """"[internal] load metadata for REF": an image the store has is used as is; else its tag is
         resolved at the registry (manifest and config), its layers fetched only when needed."""
-        local = self.store.images.get(ref)
+        local = self.store.image(ref)
         image = local if local is not None else self.puller.image(ref)
         if local is None and not self.store.complete(image):
             yield from self.puller.resolve(image, job=s.job)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import random
-from collections import Counter
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -87,36 +86,23 @@ class Client:
         delegated to here, which would add a level that every event of the step passes through."""
         return _OPERATIONS[type(step)](self, step)
 
-    def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, None]:
-        began = yield from self.daemon.api("stop", job=self.job)
-        yield from self.daemon.runtime.stop(container, timeout, job=self.job)
-        self._phase(SpanKind.STOP, container.name, began)
+    def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, bool]:
+        return self.daemon.stop(container, timeout, job=self.job, phase=container.name)
 
     def _rm(self, container: Container) -> Generator[Any, Any, None]:
-        began = yield from self.daemon.api("rm", job=self.job)
-        self.daemon.runtime.remove(container, job=self.job)
-        self._phase(SpanKind.RM, container.name, began)
+        return self.daemon.rm(container, job=self.job, phase=container.name)
 
-    def _ps(self, all: bool) -> Generator[Any, Any, None]:
-        began = yield from self.daemon.api("ps", job=self.job)
-        listed = self.daemon.runtime.ps(all=all)
-        states = dict(sorted(Counter(c.state for c in listed).items()))
-        self.recorder.span(SpanKind.PS, self.daemon.host, began, self.env.now, host=self.daemon.host, job=self.job,
-                           listed=len(listed), states=states,
-                           containers=[f"{c.name} {c.status}" for c in listed[:20]])
+    def _ps(self, all: bool) -> Generator[Any, Any, list[Container]]:
+        return self.daemon.containers(all=all, job=self.job, phase=self.daemon.host)
 
     def _sleep(self, seconds: float) -> Generator[Any, Any, None]:
         yield self.env.timeout(seconds)
 
     def _pull(self, ref: str) -> Generator[Any, Any, None]:
-        began = yield from self.daemon.api("pull", job=self.job)
-        yield from self.daemon.puller.pull(ref, job=self.job)
-        self._phase(SpanKind.PULL, ref, began)
+        return self.daemon.pull(ref, job=self.job, phase=ref)
 
     def _push(self, ref: str) -> Generator[Any, Any, None]:
-        began = yield from self.daemon.api("push", job=self.job)
-        yield from self.daemon.pusher.push(ref, job=self.job)
-        self._phase(SpanKind.PUSH, ref, began)
+        return self.daemon.push(ref, job=self.job, phase=ref)
 
     def _builder(self) -> Builder:
         if self.daemon.builder is None:
@@ -129,14 +115,13 @@ class Client:
             copy = self.copies[context] = WorkingCopy(context, self._builder().contexts[context], self.job)
         return copy
 
-    def _build(self, spec: BuildSpec) -> Generator[Any, Any, None]:
+    def _build(self, spec: BuildSpec) -> Generator[Any, Any, Any]:
         """``docker build``: one API call (the session), then the build on the daemon; phase ``build``."""
-        builder = self._builder()
-        began = yield from self.daemon.api("build", job=self.job)
+        self._builder()
         context = spec.options.context
         copy = self._copy(context) if context is not None else None
-        image = yield from builder.build(spec, copy, job=self.job, client=spec.options.context_from or self.daemon.host)
-        self._phase(SpanKind.BUILD, image.ref, began)
+        return self.daemon.build(spec, copy, job=self.job, client=spec.options.context_from or self.daemon.host,
+                                 phase="")
 
     def _edit(self, step: EditStep) -> Generator[Any, Any, None]:
         """Files of the job's context copy get new content (no API call, no time)."""
@@ -147,28 +132,23 @@ class Client:
 
     def _create(self, spec: ContainerSpec) -> Generator[Any, Any, Container]:
         """POST create; on 404 the CLI prints 'Unable to find image ... locally', pulls, creates again."""
-        began = yield from self.daemon.api("create", job=self.job)
+        daemon = self.daemon
         try:
-            container = yield from self.daemon.runtime.create(spec, job=self.job)
+            container = yield from daemon.create(spec, job=self.job, phase="")
         except ApiError as err:
             if err.status != 404:
                 raise
-            self._phase(SpanKind.CREATE, spec.image, began)
             self.recorder.span(SpanKind.CLI, f"Unable to find image '{spec.image}' locally", self.env.now, self.env.now,
-                               host=self.daemon.host, job=self.job)
-            yield from self._pull(spec.image)
-            began = yield from self.daemon.api("create", job=self.job)
-            container = yield from self.daemon.runtime.create(spec, job=self.job)
-        self._phase(SpanKind.CREATE, container.name, began)
-        self.daemon.store.touch(spec.image)  # image GC's least-recently-used order (image_store.py)
+                               host=daemon.host, job=self.job)
+            yield from daemon.pull(spec.image, job=self.job, phase=spec.image)
+            container = yield from daemon.create(spec, job=self.job, phase="")
+        daemon.store.touch(spec.image)  # image GC's least-recently-used order (image_store.py)
         self.containers[container.name] = container
         self.last = container
         return container
 
-    def _start(self, container: Container) -> Generator[Any, Any, None]:
-        began = yield from self.daemon.api("start", job=self.job)
-        yield from self.daemon.runtime.start(container, job=self.job)
-        self._phase(SpanKind.START, container.name, began)
+    def _start(self, container: Container) -> Generator[Any, Any, bool]:
+        return self.daemon.start(container, job=self.job, phase=container.name)
 
     def _run(self, step: RunStep) -> Generator[Any, Any, None]:
         container = yield from self._create(step.container)
@@ -191,7 +171,7 @@ class Client:
             if self.last is None:
                 raise JobFailed("no container: this job has not created one")
             return self.last
-        container = self.containers.get(name) or self.daemon.runtime.containers.get(name)
+        container = self.containers.get(name) or self.daemon.runtime.container(name)
         if container is None:
             raise JobFailed(f"Error response from daemon: No such container: {name}")
         return container

@@ -1,18 +1,20 @@
 """dockerd: the API front (a worker pool) in front of the pull pipeline and the container runtime.
 
 Every client request first waits for one of ``workers`` and holds it for ``api_service_time`` (the
-``queue`` phase); the operation itself then runs in the pull pipeline (``pull.py``) or the container
-runtime (``runtime.py``).
+``queue`` phase); the operation itself then runs in the pull pipeline (``pull.py``), the push path, the
+builder or the container runtime (``runtime.py``). The Engine's verbs (``daemon_api.py``) are the one way
+in: a scenario's simulated CLI (``client.py``) and ``dsim serve``'s HTTP face both call them.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from dsim.components.daemon_api import EngineVerbs, ImageDeletion, ImageInUse
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import ImageStore
@@ -27,14 +29,14 @@ from dsim.records import Recorder, SpanKind
 if TYPE_CHECKING:
     from dsim.components.builder import Builder
 
-__all__ = ["ApiError", "Daemon"]
+__all__ = ["ApiError", "Daemon", "ImageDeletion", "ImageInUse"]
 
 
-class Daemon:
+class Daemon(EngineVerbs):
     """One host's dockerd."""
 
     def __init__(self, env: simpy.Environment, host: HostInfo, kernel: Kernel, store: ImageStore,
-                 registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder,
+                 registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder,
                  rng: random.Random, *, puller_rng: random.Random, runtime_rng: random.Random) -> None:
         self.env = env
         self.host = host.name

@@ -12,8 +12,9 @@ used images no container uses, down to ``low``; content no remaining image refer
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import simpy
 
@@ -56,23 +57,25 @@ class ImageStore:
         self.gc = gc
         self.host = host
         self.recorder = recorder
-        self.blobs: dict[str, float] = {}
-        self.chains: dict[str, float] = {}
-        self.images: dict[str, ImageInfo] = {}
-        self.last_used: dict[str, float] = {}
-        self.downloading: dict[str, Download] = {}
-        self.unpacking: dict[str, Unpack] = {}
+        self._blobs: dict[str, float] = {}
+        self._chains: dict[str, float] = {}
+        self._images: dict[str, ImageInfo] = {}
+        self._last_used: dict[str, float] = {}
+        self._downloading: dict[str, Download] = {}
+        self._unpacking: dict[str, Unpack] = {}
         #: Images being pulled or pushed right now: their content is never collected.
-        self.pinned: dict[str, list[ImageInfo]] = {}
+        self._pinned: dict[str, list[ImageInfo]] = {}
         #: Lazily pulled images still fetching in the background: ref -> event at the last byte.
-        self.lazy: dict[str, simpy.Event] = {}
+        self._lazy: dict[str, simpy.Event] = {}
         #: Where this daemon has seen each blob: (registry, repository) pairs, as moby's v2 metadata service
         #: remembers them; a push uses them for existence checks and cross-repository mounts.
-        self.sources: dict[str, set[tuple[str, str]]] = {}
+        self._sources: dict[str, set[tuple[str, str]]] = {}
         #: Writable layers of containers (runtime.py): bytes per container ID, on the same disk.
-        self.container_layers: dict[str, float] = {}
+        self._container_layers: dict[str, float] = {}
         #: Unpacked layers the build cache holds (hold_chain / release_chain): never collected with images.
-        self.held: dict[str, int] = {}
+        self._held: dict[str, int] = {}
+        #: Untagged images a container still uses (``docker rmi -f``): their content stays.
+        self._dangling: dict[str, ImageInfo] = {}
         self.disk_used = 0.0
         self._in_use: Callable[[], Iterable[str]] = tuple
 
@@ -84,10 +87,33 @@ class ImageStore:
         self._in_use = query
 
     def has_image(self, ref: str) -> bool:
-        return ref in self.images
+        return ref in self._images
+
+    def image(self, ref: str) -> ImageInfo | None:
+        """The image tagged ``ref`` here, if any."""
+        return self._images.get(ref)
+
+    def images(self) -> Mapping[str, ImageInfo]:
+        """Every tagged image by reference, in tagging order (a read-only view)."""
+        return MappingProxyType(self._images)
+
+    def tagged_at(self, ref: str) -> float:
+        """When ``ref`` was last tagged or used (0 if unknown)."""
+        return self._last_used.get(ref, 0.0)
+
+    def has_layer(self, chain_id: str) -> bool:
+        """The layer of this chain ID is unpacked here."""
+        return chain_id in self._chains
+
+    def has_blob(self, digest: str) -> bool:
+        return digest in self._blobs
+
+    def sources_of(self, digest: str) -> frozenset[tuple[str, str]]:
+        """(registry, repository) pairs this daemon has seen the blob in."""
+        return frozenset(self._sources.get(digest, ()))
 
     def complete(self, image: ImageInfo) -> bool:
-        chains = self.chains
+        chains = self._chains
         for layer in image.layers:  # noqa: SIM110 (a loop costs less than all() of a generator; every pull asks)
             if layer.chain_id not in chains:
                 return False
@@ -97,11 +123,11 @@ class ImageStore:
         """Disk a pull of ``image`` will write: missing blobs plus missing unpacked layers."""
         total = 0.0
         for layer in image.layers:
-            if layer.chain_id in self.chains:
+            if layer.chain_id in self._chains:
                 continue
-            if layer.digest not in self.blobs and layer.digest not in self.downloading:
+            if layer.digest not in self._blobs and layer.digest not in self._downloading:
                 total += layer.size
-            if layer.chain_id not in self.unpacking:
+            if layer.chain_id not in self._unpacking:
                 total += layer.uncompressed
         return total
 
@@ -121,50 +147,82 @@ class ImageStore:
         self.disk_used += nbytes
 
     def add_blob(self, layer: LayerInfo) -> None:
-        if layer.digest not in self.blobs:
+        if layer.digest not in self._blobs:
             self._charge(layer.size, f"{CONTENT}/ingest/{layer.digest[7:]}/data")
-            self.blobs[layer.digest] = layer.size
+            self._blobs[layer.digest] = layer.size
 
     def add_chain(self, layer: LayerInfo) -> None:
-        if layer.chain_id not in self.chains:
+        if layer.chain_id not in self._chains:
             try:
-                self._charge(layer.uncompressed, f"{SNAPSHOTS}/{len(self.chains) + 1}/fs")
+                self._charge(layer.uncompressed, f"{SNAPSHOTS}/{len(self._chains) + 1}/fs")
             except DiskFull as err:
                 raise DiskFull(f"failed to extract layer {layer.digest}: {err}") from None
-            self.chains[layer.chain_id] = layer.uncompressed
+            self._chains[layer.chain_id] = layer.uncompressed
 
     def tag(self, image: ImageInfo) -> None:
-        self.images[image.ref] = image
-        self.last_used[image.ref] = self.env.now
+        self._images[image.ref] = image
+        self._last_used[image.ref] = self.env.now
 
     def touch(self, ref: str) -> None:
         """An image was used (a container created from it): it becomes the most recently used."""
-        if ref in self.images:
-            self.last_used[ref] = self.env.now
+        if ref in self._images:
+            self._last_used[ref] = self.env.now
 
     def add_container_layer(self, container_id: str, nbytes: float) -> None:
         """A container's writable layer grows by ``nbytes`` (its new files and copied-up image files)."""
         if nbytes <= 0:
             return
         self._charge(nbytes, f"{SNAPSHOTS}/{container_id}/fs")
-        self.container_layers[container_id] = self.container_layers.get(container_id, 0.0) + nbytes
+        self._container_layers[container_id] = self._container_layers.get(container_id, 0.0) + nbytes
 
     def remove_container_layer(self, container_id: str) -> None:
         """``docker rm``: the writable layer's bytes are freed."""
-        self.disk_used -= self.container_layers.pop(container_id, 0.0)
+        self.disk_used -= self._container_layers.pop(container_id, 0.0)
 
     def remember_source(self, digest: str, registry: str, repository: str) -> None:
-        self.sources.setdefault(digest, set()).add((registry, repository))
+        self._sources.setdefault(digest, set()).add((registry, repository))
+
+    # ------------------------------------------------------------ transfers under way (pull.py)
+
+    def download(self, digest: str) -> Download | None:
+        """The download of this blob under way on this daemon, if any."""
+        return self._downloading.get(digest)
+
+    def begin_download(self, digest: str, record: Download) -> None:
+        self._downloading[digest] = record
+
+    def end_download(self, digest: str) -> None:
+        del self._downloading[digest]
+
+    def unpack(self, chain_id: str) -> Unpack | None:
+        """The unpack of this chain under way, if any."""
+        return self._unpacking.get(chain_id)
+
+    def begin_unpack(self, chain_id: str, record: Unpack) -> None:
+        self._unpacking[chain_id] = record
+
+    def end_unpack(self, chain_id: str) -> None:
+        del self._unpacking[chain_id]
+
+    def lazily_fetching(self, ref: str) -> bool:
+        """A lazily pulled image whose layers are still fetched in the background."""
+        return ref in self._lazy
+
+    def begin_lazy(self, ref: str, done: simpy.Event) -> None:
+        self._lazy[ref] = done
+
+    def end_lazy(self, ref: str) -> None:
+        self._lazy.pop(ref, None)
 
     def pin(self, image: ImageInfo) -> None:
-        self.pinned.setdefault(image.ref, []).append(image)
+        self._pinned.setdefault(image.ref, []).append(image)
 
     def unpin(self, image: ImageInfo) -> None:
-        held = self.pinned.get(image.ref)
+        held = self._pinned.get(image.ref)
         if held:
             held.pop()
             if not held:
-                del self.pinned[image.ref]
+                del self._pinned[image.ref]
 
     # ------------------------------------------------------------ garbage collection
 
@@ -176,10 +234,10 @@ class ImageStore:
         if gc is None or nbytes <= 0 or self.disk_used + nbytes <= gc.high * self.disk:
             return 0.0
         started = self.disk_used
-        keep = set(self._in_use()) | set(self.pinned)
-        order = {ref: i for i, ref in enumerate(self.images)}
-        candidates = sorted((ref for ref in self.images if ref not in keep),
-                            key=lambda ref: (self.last_used.get(ref, 0.0), order[ref]))
+        keep = set(self._in_use()) | set(self._pinned)
+        order = {ref: i for i, ref in enumerate(self._images)}
+        candidates = sorted((ref for ref in self._images if ref not in keep),
+                            key=lambda ref: (self._last_used.get(ref, 0.0), order[ref]))
         target = gc.low * self.disk - nbytes
         removed: list[str] = []
         for ref in candidates:
@@ -194,35 +252,66 @@ class ImageStore:
         return freed
 
     def _live(self) -> tuple[set[str], set[str]]:
-        """Digests and chain IDs that tagged, pinned or lazily fetching images reference."""
-        live = [*self.images.values(), *(image for held in self.pinned.values() for image in held)]
+        """Digests and chain IDs that tagged, pinned or lazily fetching images reference (and untagged images a
+        container still uses)."""
+        live = [*self._images.values(), *self._dangling.values(),
+                *(image for held in self._pinned.values() for image in held)]
         return ({layer.digest for image in live for layer in image.layers},
                 {layer.chain_id for image in live for layer in image.layers})
 
     def _remove(self, ref: str) -> None:
         """Untag an image; its blobs and unpacked layers go unless another image or the build cache holds them."""
-        image = self.images.pop(ref)
-        self.last_used.pop(ref, None)
+        self._sweep(self.untag(ref))
+
+    def _sweep(self, image: ImageInfo) -> list[str]:
+        """Remove the content of an untagged image that nothing else holds. Returns the chain IDs removed,
+        bottom layer first."""
         digests, chains = self._live()
+        removed: list[str] = []
         for layer in image.layers:
-            if layer.digest in self.blobs and layer.digest not in digests and layer.digest not in self.downloading:
-                self.disk_used -= self.blobs.pop(layer.digest)
-                self.sources.pop(layer.digest, None)
+            if layer.digest in self._blobs and layer.digest not in digests and layer.digest not in self._downloading:
+                self.disk_used -= self._blobs.pop(layer.digest)
+                self._sources.pop(layer.digest, None)
             chain = layer.chain_id
-            if (chain in self.chains and chain not in chains and chain not in self.unpacking
-                    and not self.held.get(chain)):
-                self.disk_used -= self.chains.pop(chain)
+            if (chain in self._chains and chain not in chains and chain not in self._unpacking
+                    and not self._held.get(chain)):
+                self.disk_used -= self._chains.pop(chain)
+                removed.append(chain)
+        return removed
+
+    # ------------------------------------------------------------ docker rmi
+
+    def untag(self, ref: str) -> ImageInfo:
+        """Remove the tag ``ref`` (KeyError if absent); the content stays (see :meth:`delete`)."""
+        image = self._images.pop(ref)
+        self._last_used.pop(ref, None)
+        return image
+
+    def tags_of(self, image: ImageInfo) -> list[str]:
+        """The references tagged here that name the same image (same manifest digest)."""
+        key = image.manifest_digest or image.ref
+        return [ref for ref, other in self._images.items() if (other.manifest_digest or other.ref) == key]
+
+    def delete(self, image: ImageInfo) -> list[str]:
+        """Delete an untagged image: its layers no other image, pull, push or build cache holds leave the disk
+        (unpacked layers and blobs). Returns the chain IDs removed, top layer first, as dockerd lists them
+        (moby daemon/images/image_delete.go: the image store's Delete releases the top layer, then its parents)."""
+        return self._sweep(image)[::-1]
+
+    def keep_untagged(self, image: ImageInfo) -> None:
+        """``docker rmi -f`` of an image a container uses: untagged but kept (dangling), its content stays."""
+        self._dangling[image.manifest_digest or image.ref] = image
 
     def hold_chain(self, chain_id: str) -> None:
         """The build cache keeps this unpacked layer: image GC leaves it on disk."""
-        self.held[chain_id] = self.held.get(chain_id, 0) + 1
+        self._held[chain_id] = self._held.get(chain_id, 0) + 1
 
     def release_chain(self, chain_id: str) -> None:
         """The build cache dropped a layer: it leaves the disk unless an image still uses it (or another hold)."""
-        count = self.held.get(chain_id, 0) - 1
+        count = self._held.get(chain_id, 0) - 1
         if count > 0:
-            self.held[chain_id] = count
+            self._held[chain_id] = count
             return
-        self.held.pop(chain_id, None)
-        if chain_id in self.chains and chain_id not in self.unpacking and chain_id not in self._live()[1]:
-            self.disk_used -= self.chains.pop(chain_id)
+        self._held.pop(chain_id, None)
+        if chain_id in self._chains and chain_id not in self._unpacking and chain_id not in self._live()[1]:
+            self.disk_used -= self._chains.pop(chain_id)

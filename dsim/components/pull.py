@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import simpy
 
 from dsim.components.errors import ApiError, StreamError
+from dsim.components.image_catalog import ImageCatalog
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
+from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress, PullBegan
 from dsim.components.registry import RegistryError, RegistryServer, Served
 from dsim.domain.hosts import HostSpec
 from dsim.domain.images import ImageInfo, LayerInfo
-from dsim.progress_words import ALREADY_EXISTS, layer_lines, recorded
+from dsim.progress_words import ALREADY_EXISTS, LayerStage, layer_lines, recorded, stage_of
 from dsim.records import Recorder, SpanKind
 
 #: Wait between download attempts: attempt x 5 s (moby daemon/internal/distribution/xfer/download.go).
@@ -35,10 +37,10 @@ RETRY_BACKOFF_S = 5.0
 
 class ImageTransfer:
     """What one daemon's image transfers (its :class:`Puller` and ``push.Pusher``) work with: the host, its image
-    store, the registries, the scenario's images and the recorder."""
+    store, the registries, the scenario's images (read-only) and the recorder."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
-                 registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder) -> None:
+                 registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder) -> None:
         self.env = env
         self.host = host
         self.spec = spec
@@ -52,23 +54,23 @@ class Puller(ImageTransfer):
     """Pulls images into one host's store."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
-                 registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder,
+                 registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder,
                  rng: random.Random) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
         self.rng = rng
+        #: what a pull can name: the scenario's images, those pushed during the run, a face's fallback
+        self.catalog = ImageCatalog(images, registries)
+        #: observers of the layers' progress stages (dsim serve's progress stream)
+        self.events = LayerEvents()
         self.download_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_downloads)
         self._endpoints: dict[str, tuple[RegistryServer, ...]] = {}  # by registry name (wired before time 0)
 
     # ------------------------------------------------------------ lookups
 
     def image(self, ref: str) -> ImageInfo:
-        """The scenario's image, else one pushed to a registry during the run; 404 as the registry says."""
-        image = self.images.get(ref)
-        if image is None:
-            for registry in self.registries.values():
-                image = registry.manifests.get(ref)
-                if image is not None:
-                    break
+        """The scenario's image, else one pushed to a registry during the run (or the catalog's fallback
+        finds); 404 as the registry says."""
+        image = self.catalog.image(ref)
         if image is None:
             raise ApiError(404, f"manifest for {ref} not found: manifest unknown: manifest unknown")
         return image
@@ -82,6 +84,20 @@ class Puller(ImageTransfer):
             found = self._endpoints[image.registry] = (*(m for m in mirrors if m.upstream is own), own)
         return found
 
+    def progress(self, layer: LayerInfo, compression: str) -> LayerProgress:
+        """Where a layer stands on this daemon now (for an observer that arrives while it moves; later
+        changes are published to ``events``)."""
+        store = self.store
+        record = store.download(layer.digest)
+        unpack = store.unpack(layer.chain_id)
+        stage = stage_of(unpacked=store.has_layer(layer.chain_id), unpacking=unpack is not None,
+                         blob_present=store.has_blob(layer.digest), downloading=record is not None,
+                         download_began=record.began if record is not None else None)
+        return LayerProgress(stage, record.began if record is not None else None,
+                             unpack.began if unpack is not None else None,
+                             self.unpack_time(layer, compression) if unpack is not None else 0.0,
+                             tuple(note for _, note in record.notes) if record is not None else ())
+
     def lazy(self, image: ImageInfo) -> bool:
         return image.lazy or self.spec.snapshotter == "stargz"
 
@@ -93,7 +109,11 @@ class Puller(ImageTransfer):
         endpoints = self.endpoints(image)
         started = self.env.now
         lazy = self.lazy(image)
-        up_to_date = self.store.complete(image) or (lazy and ref in self.store.lazy)
+        up_to_date = self.store.complete(image) or (lazy and self.store.lazily_fetching(ref))
+        if self.events.observers:
+            has_layer = self.store.has_layer
+            self.events.publish(PullBegan(job, image, up_to_date, frozenset(
+                layer.chain_id for layer in image.layers if has_layer(layer.chain_id))))
         self.store.pin(image)
         try:
             yield from self._resolve(endpoints, image, job, up_to_date)
@@ -127,9 +147,11 @@ class Puller(ImageTransfer):
     def _start_fetches(self, image: ImageInfo, layers: list[LayerInfo], endpoints: tuple[RegistryServer, ...],
                        job: int) -> tuple[list[LayerInfo], set[str], dict[str, Any]]:
         """Start (or join) the downloads of the layers whose chain is missing: (missing, shared, records)."""
-        missing = [layer for layer in layers if layer.chain_id not in self.store.chains]
+        has_layer = self.store.has_layer
+        missing = [layer for layer in layers if not has_layer(layer.chain_id)]
         # "Waiting" on a download another pull on this daemon has under way: shared, not fetched twice
-        shared = {layer.digest for layer in missing if layer.digest in self.store.downloading}
+        download = self.store.download
+        shared = {layer.digest for layer in missing if download(layer.digest) is not None}
         records = {layer.digest: self._blob(layer, image, endpoints, job) for layer in missing}
         return missing, shared, records
 
@@ -168,7 +190,7 @@ class Puller(ImageTransfer):
         fetches = self._start_fetches(image, list(image.layers), endpoints, job)
         missing = fetches[0]
         for layer in image.layers:
-            if layer.chain_id in self.store.chains and layer not in missing:
+            if self.store.has_layer(layer.chain_id) and layer not in missing:
                 self.recorder.span(SpanKind.PULL_LAYER, layer.digest, listed, listed, host=self.host, job=job,
                                    image=image.ref, status=ALREADY_EXISTS,
                                    progress=recorded([(listed, ALREADY_EXISTS)]))
@@ -190,13 +212,15 @@ class Puller(ImageTransfer):
     def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int) -> Download | None:
         """The download of a blob on this daemon, started if nobody has; None when the blob is present."""
-        if layer.digest in self.store.blobs:
+        if self.store.has_blob(layer.digest):
             return None
-        record = self.store.downloading.get(layer.digest)
+        record = self.store.download(layer.digest)
         if record is not None:
             return record  # "Waiting": another pull on this daemon is fetching it
         record = Download(self.env.event(), self.env.now)
-        self.store.downloading[layer.digest] = record
+        self.store.begin_download(layer.digest, record)
+        if self.events.observers:
+            self.events.publish(LayerEvent(layer, LayerStage.WAITING, self.env.now))
         self.env.process(self._download(layer, image, endpoints, job, record))
         return record
 
@@ -222,6 +246,8 @@ class Puller(ImageTransfer):
             with self.download_slots.request() as slot:
                 yield slot
                 record.began = began = self.env.now
+                if self.events.observers:
+                    self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, began))
                 for attempt in range(1, attempts + 1):
                     try:
                         served = yield from self._fetch_once(layer, endpoints, job)
@@ -231,15 +257,20 @@ class Puller(ImageTransfer):
                             raise
                         delay = RETRY_BACKOFF_S * attempt
                         record.notes.append((self.env.now, f"Retrying in {delay:g} seconds"))
+                        if self.events.observers:
+                            self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, self.env.now,
+                                                           note=record.notes[-1][1]))
                         yield self.env.timeout(delay)
             self.store.add_blob(layer)
         except (RegistryError, DiskFull) as err:
-            del self.store.downloading[layer.digest]
+            self.store.end_download(layer.digest)
             done.fail(err)
             done.defused = True
             return
-        del self.store.downloading[layer.digest]
+        self.store.end_download(layer.digest)
         record.ended = self.env.now
+        if self.events.observers:
+            self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADED, record.ended))
         self.store.remember_source(layer.digest, image.registry, image.repository)
         self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
                            registry=served.registry, bytes=layer.size, slot_wait=began - record.asked,
@@ -256,16 +287,19 @@ class Puller(ImageTransfer):
 
     def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
         """Apply one layer onto its parent's snapshot; one unpack per chain ID at a time."""
-        if layer.chain_id in self.store.chains:
+        if self.store.has_layer(layer.chain_id):
             return None
-        running = self.store.unpacking.get(layer.chain_id)
+        running = self.store.unpack(layer.chain_id)
         if running is not None:
             yield running.done
             return running
         record = Unpack(self.env.event(), self.env.now)
-        self.store.unpacking[layer.chain_id] = record
-        yield self.env.timeout(self.unpack_time(layer, image.compression))
-        del self.store.unpacking[layer.chain_id]
+        self.store.begin_unpack(layer.chain_id, record)
+        duration = self.unpack_time(layer, image.compression)
+        if self.events.observers:
+            self.events.publish(LayerEvent(layer, LayerStage.EXTRACTING, record.began, duration=duration))
+        yield self.env.timeout(duration)
+        self.store.end_unpack(layer.chain_id)
         try:
             self.store.add_chain(layer)
         except DiskFull as err:
@@ -274,6 +308,8 @@ class Puller(ImageTransfer):
             raise
         self.recorder.span(SpanKind.UNPACK, layer.digest, record.began, self.env.now, host=self.host, job=job,
                            bytes=layer.uncompressed)
+        if self.events.observers:
+            self.events.publish(LayerEvent(layer, LayerStage.COMPLETE, self.env.now))
         record.done.succeed()
         return record
 
@@ -319,14 +355,14 @@ class Puller(ImageTransfer):
 
     def _lazy_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
                    started: float) -> Generator[Any, Any, None]:
-        missing = [layer for layer in image.layers if layer.chain_id not in self.store.chains]
+        missing = [layer for layer in image.layers if not self.store.has_layer(layer.chain_id)]
         prefetches = [self.env.process(self._prefetch(layer, image, endpoints, job)) for layer in missing]
         yield self.env.all_of(prefetches)
         for prefetch in prefetches:
             if prefetch.value is not None:
                 raise StreamError(500, str(prefetch.value))
         background = self.env.event()
-        self.store.lazy[image.ref] = background
+        self.store.begin_lazy(image.ref, background)
         self.store.tag(image)
         self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", lazy=True,
@@ -362,7 +398,7 @@ class Puller(ImageTransfer):
             status = str(err)
         finally:
             self.store.unpin(image)
-            self.store.lazy.pop(image.ref, None)
+            self.store.end_lazy(image.ref)
         self.recorder.span(SpanKind.LAZY_FETCH, image.ref, began, self.env.now, host=self.host, job=job, status=status,
                            bytes=sum((1 - image.prefetch) * layer.size for layer in missing))
         done.succeed()

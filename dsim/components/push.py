@@ -22,7 +22,7 @@ Mirrors are never pushed to; a pull-through cache refuses pushes.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import simpy
@@ -54,7 +54,7 @@ class Pusher(ImageTransfer):
     """Pushes images from one host's store."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
-                 registries: dict[str, RegistryServer], images: dict[str, ImageInfo], recorder: Recorder) -> None:
+                 registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
         self.upload_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_uploads)
         self._uploading: dict[tuple[str, str, str], simpy.Process] = {}
@@ -70,7 +70,7 @@ class Pusher(ImageTransfer):
 
     def push(self, ref: str, *, job: int) -> Generator[Any, Any, None]:
         """``docker push REF``: every layer through the upload slots, then the manifest."""
-        image = self.store.images.get(ref)
+        image = self.store.image(ref)
         registry, repository, tag = self.target(ref)
         if image is None:
             raise ApiError(404, f"An image does not exist locally with the tag: {split_ref(ref)[0]}")
@@ -187,7 +187,7 @@ class Pusher(ImageTransfer):
                    progress: list[list[Any]]) -> Generator[Any, Any, str]:
         digest = layer.digest
         short = digest[7:19]
-        known = self.store.sources.get(digest, set())
+        known = self.store.sources_of(digest)
         mounts, heads = checks_for(layer.size)
         if (registry.name, repository) in known:
             exists = registry.has_blob(repository, digest)

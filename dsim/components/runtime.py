@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
+from types import MappingProxyType
 from typing import Any, cast
 
 import simpy
@@ -78,35 +79,43 @@ class ContainerRuntime:
         self.store = store
         self.recorder = recorder
         self.rng = rng
-        self.containers: dict[str, Container] = {}
+        self._containers: dict[str, Container] = {}
         self._ids = itertools.count(1)
         #: set by the world when the last job has ended (and no `until` was given): nothing restarts after
         #: that, or a restart policy would keep the simulation going forever
         self.no_more_restarts = False
 
+    @property
+    def containers(self) -> Mapping[str, Container]:
+        """Every container on this host by name, in creation order (a read-only view)."""
+        return MappingProxyType(self._containers)
+
+    def container(self, name: str) -> Container | None:
+        return self._containers.get(name)
+
     # ------------------------------------------------------------------ API operations
 
     def create(self, spec: ContainerSpec, *, job: int) -> Generator[Any, Any, Container]:
         """``POST /containers/create``: 404 when the image is not local; else the writable layer and config."""
-        image = self.store.images.get(spec.image)
+        image = self.store.image(spec.image)
         if image is None:
             raise ApiError(404, f"No such image: {spec.image}")
         number = next(self._ids)
         container_id = f"{self.host}-{number:06d}"
         name = spec.name or f"{self.host}-c{number}"
-        if name in self.containers:
-            other = self.containers[name]
+        if name in self._containers:
+            other = self._containers[name]
             raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
         yield self.env.timeout(self.spec.runtime.create.sample(self.rng))
-        if name in self.containers:  # another create took the name meanwhile
-            other = self.containers[name]
+        if name in self._containers:  # another create took the name meanwhile
+            other = self._containers[name]
             raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
         container = Container(container_id, name, image, spec, job, RestartManager(spec.restart))
-        self.containers[name] = container
+        self._containers[name] = container
         return container
 
     def start(self, container: Container, *, job: int) -> Generator[Any, Any, None]:
@@ -155,17 +164,17 @@ class ContainerRuntime:
         self.kernel.unbind(container.name)
         self.store.remove_container_layer(container.id)
         container.state = REMOVED
-        del self.containers[container.name]
+        del self._containers[container.name]
 
     def ps(self, *, all: bool = False) -> list[Container]:
         """``docker ps``: running and restarting containers; ``-a`` every one."""
         if all:
-            return list(self.containers.values())
-        return [c for c in self.containers.values() if c.state in (RUNNING, RESTARTING)]
+            return list(self._containers.values())
+        return [c for c in self._containers.values() if c.state in (RUNNING, RESTARTING)]
 
     def finish(self) -> None:
         """At the end of the run: close the spans of processes still running."""
-        for container in self.containers.values():
+        for container in self._containers.values():
             if container.state == RUNNING and container.started_at is not None:
                 self.recorder.span(SpanKind.PROCESS, container.name, container.started_at, self.env.now, host=self.host,
                                    job=container.job, image=container.image.ref, run=container.runs - 1,
@@ -404,5 +413,5 @@ class ContainerRuntime:
                            unhealthy_at=None if unhealthy_at is None else started + unhealthy_at)
 
     def running(self) -> int:
-        return sum(1 for c in self.containers.values() if c.state == RUNNING)
+        return sum(1 for c in self._containers.values() if c.state == RUNNING)
 

@@ -26,13 +26,14 @@ class LinkSpec:
 @dataclass(frozen=True, kw_only=True)
 class SimSpec:
     """Hosts expanded, image references normalised, layers given digests, builds planned, every
-    cross-reference checked. ``images`` is a dict ``dsim serve`` adds catalog images to as they are named."""
+    cross-reference checked. Read-only once made: images named at run time (``dsim serve``'s catalog) come
+    from each daemon's image catalog (dsim/components/image_catalog.py), never from here."""
 
     name: str
     seed: int
     until: float | None
     registries: dict[str, RegistrySpec]
-    images: dict[str, ImageInfo]
+    images: Mapping[str, ImageInfo]
     hosts: tuple[HostInfo, ...]
     groups: dict[str, tuple[str, ...]]
     job_counts: dict[str, int]

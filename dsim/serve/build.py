@@ -200,11 +200,12 @@ class BuildWatch:
             if ins.cmd == "FROM":
                 base = self._base(ins)
                 known = self.bases.get(base) if base is not None else None
-                complete = known is None or (store.complete(known) and known.ref in store.images)
+                complete = known is None or (store.complete(known) and store.has_image(known.ref))
                 if self.pull is not None:
                     if complete or final:
                         if image is not None or complete:
                             out += self.pull.ending(refs.familiar(known.ref if known else ""))
+                        self.pull.close()
                         self.pull = None
                     else:
                         if self.pull.activity():

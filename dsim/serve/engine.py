@@ -1,47 +1,51 @@
 """The simulated dockerd behind ``dsim serve``: Engine API operations on one host of a World.
 
-Every method here runs in the simulation thread (``clock.SimLoop``). Operations are SimPy generators that
-go through the daemon's API front first (a worker and ``api_service_time``: the ``queue`` phase), then
-call the components a scenario's client would call (``Puller.pull``, ``Pusher.push``, ``Builder.build``,
-``ContainerRuntime.create/start/stop/remove``). Each mutating request is one job in the outputs (its
-workload is the operation's name), so ``--out`` reports the session like a scenario run. What is glue
-here: Docker's container IDs and names, the request's JSON mapped to a container spec, and the
-bookkeeping the API shows (created times, waiters of ``/wait``).
+Every method here runs in the simulation thread (``clock.SimLoop``). Operations call the daemon's verbs
+(``dsim/components/daemon_api.py``: the API front, a worker and ``api_service_time``, then the component
+doing the work), the same verbs a scenario's simulated CLI calls. Each mutating request is one job in the
+outputs (its workload is the operation's name), so ``--out`` reports the session like a scenario run.
+What is glue here, the HTTP face's own: Docker's container IDs and names, the request's JSON mapped to a
+container spec, Docker's messages for names nothing knows, waiters of ``/wait``; the views the API shows
+are in ``views.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import simpy
 from pydantic import ValidationError
 
 from dsim.components.builder import WorkingCopy
-from dsim.components.container import CREATED, EXITED, REMOVED, RESTARTING, RUNNING, Container
-from dsim.components.daemon import Daemon
+from dsim.components.container import REMOVED, RESTARTING, RUNNING, Container
+from dsim.components.daemon import Daemon, ImageInUse
 from dsim.components.errors import ApiError, StreamError
-from dsim.components.runtime import parse_port
 from dsim.domain.builds import BuildSpec
 from dsim.domain.images import ImageInfo
-from dsim.domain.refs import HUB, normalise, push_registry, split_ref
+from dsim.domain.refs import HUB, normalise, split_ref
 from dsim.errors import ScenarioError
-from dsim.records import JobEnd, SpanKind
+from dsim.records import JobEnd
 from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
 from dsim.serve import images as refs
+from dsim.serve.progress import PullWatch
+from dsim.serve.views import ApiViews, Served, human_duration
 from dsim.world import World
 
-#: Phases the outputs know (dsim.result.PHASES): an operation of this name records a phase span.
-PHASE_OF = {"pull": SpanKind.PULL, "create": SpanKind.CREATE, "start": SpanKind.START, "build": SpanKind.BUILD,
-            "push": SpanKind.PUSH}
+__all__ = ["Engine", "Served", "human_duration"]
+
+T = TypeVar("T")
+
+#: Operations whose phase the outputs know (dsim.result.PHASES): they record a phase span.
+PHASED = frozenset({"pull", "create", "start", "build", "push"})
+
+#: One mutating operation: given the job number and the subject of its phase span (or None).
+Operation = Callable[[int, "str | None"], Generator[Any, Any, Any]]
 
 #: Labels that set what a container's simulated process does (the real image's program is not run):
 #: ``docker run -l dsim.duration=30s alpine``. Values as in a scenario's run step.
@@ -60,53 +64,7 @@ _SURNAMES = ("babbage", "curie", "dijkstra", "euclid", "fermi", "goldberg", "hop
              "liskov", "lovelace", "noether", "pike", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow")
 
 
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration, as ``docker ps`` shows ages: 'Less than a second', '2 seconds', 'About a minute'."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
-
-
-@dataclass
-class Served:
-    """A container as the API shows it: Docker's ID, the request's config, the runtime's container."""
-
-    id: str
-    container: Container
-    created: float
-    config: dict[str, Any]
-    host_config: dict[str, Any]
-    image: ImageInfo
-    waiters: list[simpy.Event] = field(default_factory=list)
-    removed: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.container.name
-
-
-class Engine:
+class Engine(ApiViews):
     """One simulated Docker Engine: the daemon of ``host`` in ``world``."""
 
     def __init__(self, world: World, host: str, *, now: Callable[[], float] | None = None) -> None:
@@ -120,35 +78,20 @@ class Engine:
         self._names = stream(world.seed, f"serve/names/{host}")
         self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
-
-    # ------------------------------------------------------------------ time as the API shows it
-
-    def epoch(self, sim_time: float) -> float:
-        """A Unix timestamp for a simulated instant, placed so that the CLI's 'N minutes ago' (which it
-        computes from the real clock) is the simulated age."""
-        return time.time() - (self.clock() - sim_time)
-
-    def iso(self, sim_time: float | None) -> str:
-        if sim_time is None:
-            return "0001-01-01T00:00:00Z"
-        stamp = self.epoch(sim_time)
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1e9):09d}Z"
+        # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
+        self.daemon.puller.catalog.set_fallback(self._catalog_image)
 
     # ------------------------------------------------------------------ jobs
 
-    def operation(self, kind: str, subject: str,
-                  body: Callable[[int], Generator[Any, Any, Any]]) -> Generator[Any, Any, Any]:
-        """One mutating API call as a job: the API front (queue), the operation, its phase span, its end."""
+    def operation(self, kind: str, subject: str, body: Operation) -> Generator[Any, Any, Any]:
+        """One mutating API call as a job: the daemon's verb (API front, the work, its phase span), its end.
+        ``body`` gets the job number and the subject of the phase span (None: this kind records none)."""
         job = self.world.next_job()
         self.jobs += 1
         arrival = self.env.now
         status, error = "completed", ""
         try:
-            began = yield from self.daemon.api(kind, job=job)
-            result = yield from body(job)
-            phase = PHASE_OF.get(kind)
-            if phase is not None:
-                self.recorder.span(phase, subject, began, self.env.now, host=self.host, job=job)
+            result = yield from body(job, subject if kind in PHASED else None)
             return result
         except ApiError as err:
             status = "failed"
@@ -160,69 +103,66 @@ class Engine:
         finally:
             self.recorder.job_end(JobEnd(job, kind, self.host, arrival, self.env.now, status, error))
 
-    def read(self, kind: str, body: Callable[[], Any]) -> Generator[Any, Any, Any]:
-        """A read (ps, images, inspect): the API front only, no job."""
-        yield from self.daemon.api(kind, job=-1)
-        return body()
+    def read(self, verb: Generator[Any, Any, T], body: Callable[[T], Any]) -> Generator[Any, Any, Any]:
+        """A read (ps, images, inspect): the daemon's verb (API front, no job), then the API's view of it."""
+        found = yield from verb
+        return body(found)
 
     # ------------------------------------------------------------------ images
 
-    def local_images(self) -> dict[str, ImageInfo]:
-        return self.daemon.store.images
-
     def find_image(self, name: str) -> ImageInfo | None:
         """A local image by reference, full ID, or ID prefix (with or without ``sha256:``)."""
-        store = self.local_images()
-        norm = normalise(name)
-        if norm in store:
-            return store[norm]
-        text = name.removeprefix("sha256:")
-        if re.fullmatch(r"[0-9a-f]{4,64}", text):
-            for image in store.values():
-                if refs.image_id(image)[7:].startswith(text):
-                    return image
-        return None
+        return self.daemon.find_image(name)
 
-    def remote(self, ref: str) -> ImageInfo | refs.Missing:
-        """What a pull of ``ref`` would fetch: a scenario image, one pushed during the session, or a catalog
-        image (added to the world on first use); else Docker's error for it."""
-        norm = normalise(ref)
-        images = self.daemon.puller.images
-        if norm in images:
-            return images[norm]
-        for registry in self.world.registries.values():
-            pushed = registry.manifests.get(norm)
-            if pushed is not None:
-                return pushed
+    def _names_registry(self, norm: str) -> str | None:
+        """The registry a reference's first component names (``localhost:5000/x``, ``local/x`` when ``local``
+        is a scenario registry), else None (Docker Hub)."""
         host = refs.registry_host(norm)
         first = split_ref(norm)[0].split("/", 1)[0]
-        if host is not None or ("/" in norm and first in self.world.registries):
-            name = host or first
+        if host is not None:
+            return host
+        return first if "/" in norm and first in self.world.registries else None
+
+    def _catalog_image(self, norm: str) -> ImageInfo | None:
+        """The daemon's catalog fallback: a Docker Hub name the built-in catalog lists (when the world has Hub)."""
+        if self._names_registry(norm) is not None or HUB not in self.world.registries:
+            return None
+        return refs.catalog_image(norm)
+
+    def remote(self, ref: str) -> ImageInfo | refs.Missing:
+        """What a pull of ``ref`` would fetch (the daemon's image catalog: the scenario's images, those pushed
+        during the session, the built-in catalog); else Docker's error for it."""
+        norm = normalise(ref)
+        found = self.daemon.puller.catalog.image(norm)
+        if found is not None:
+            return found
+        name = self._names_registry(norm)
+        if name is not None:
             if name not in self.world.registries:
                 return refs.no_such_host(name)
             return refs.Missing(404, f"manifest for {norm} not found: manifest unknown: manifest unknown")
         if HUB not in self.world.registries:
             return refs.no_such_host("registry-1.docker.io")
-        image = refs.catalog_image(norm)
-        if image is None:
-            return refs.denied(norm)
-        images[norm] = image
-        if self.world.resolved.images is not images:
-            self.world.resolved.images[norm] = image
-        self.world.registries[HUB].accept_manifest(image)
-        return image
+        return refs.denied(norm)
 
-    def pull(self, ref: str, job: int, *,
-             on_begin: Callable[[ImageInfo], None] | None = None) -> Generator[Any, Any, ImageInfo]:
-        """``POST /images/create?fromImage=``: resolve the reference now, then the daemon's pull pipeline."""
-        found = self.remote(ref)
-        if isinstance(found, refs.Missing):
-            yield from self._refused(ref, found, job)
-            raise ApiError(found.status, found.message)
-        if on_begin is not None:
-            on_begin(found)
-        yield from self.daemon.puller.pull(found.ref, job=job)
-        return found
+    def pull(self, ref: str, job: int, phase: str | None, watch: PullWatch | None = None) -> Generator[Any, Any, None]:
+        """``POST /images/create?fromImage=``: the daemon's pull verb; a name nothing knows fails as Docker
+        fails for it (after Docker Hub's round trips). ``watch`` observes the pull's progress."""
+        norm = normalise(ref)
+        close = watch.observe(self.daemon, job, self.clock) if watch is not None else None
+        try:
+            yield from self.daemon.pull(norm, job=job, phase=phase)
+        except ApiError as err:
+            if err.status != 404 or (watch is not None and watch.begun):
+                raise
+            missing = self.remote(norm)
+            if not isinstance(missing, refs.Missing):
+                raise
+            yield from self._refused(norm, missing, job)
+            raise ApiError(missing.status, missing.message) from None
+        finally:
+            if close is not None:
+                close()
 
     def _refused(self, ref: str, missing: refs.Missing, job: int) -> Generator[Any, Any, None]:
         """The registry round trips that end in 'pull access denied' (Docker Hub: HEAD 401, token, HEAD 401)."""
@@ -238,44 +178,27 @@ class Engine:
         except Exception:  # the registry is down or failing: the answer is the same for the CLI
             return
 
-    def tag(self, image: ImageInfo, ref: str) -> ImageInfo:
-        """``docker tag``: the same content under another reference (and the registry its name selects)."""
-        norm = normalise(ref)
-        repo, tag = split_ref(norm)
-        registry = push_registry(norm, self.world.registries, self.daemon.puller.images)
-        tagged = ImageInfo(norm, registry, repo, tag, image.layers, image.compression, image.manifest_digest,
-                           lazy=image.lazy, prefetch=image.prefetch)
-        self.daemon.store.tag(tagged)
-        return tagged
+    def rmi(self, name: str, *, force: bool, job: int) -> Generator[Any, Any, list[dict[str, str]]]:
+        """``docker rmi``: the daemon's verb (untag; the image and the layers nothing else holds go)."""
+        self.sync()
+        try:
+            deletion = yield from self.daemon.rmi(name, force=force, job=job)
+        except ImageInUse as err:
+            user = next((s for s in self.containers.values() if s.container is err.container), None)
+            ident = user.id[:12] if user is not None else err.container.id
+            raise ApiError(409, str(err).replace(f"container {err.container.id} ", f"container {ident} ")) from None
+        return deletion.response()
 
-    def untag(self, name: str, *, force: bool) -> list[dict[str, str]]:
-        """``docker rmi``: remove a tag (content stays while other tags or containers use it)."""
-        image = self.find_image(name)
-        if image is None:
-            raise ApiError(404, f"No such image: {name}")
-        users = [s for s in self.containers.values() if s.image.ref == image.ref]
-        if users and not force:
-            user = users[0]
-            raise ApiError(409, f"conflict: unable to remove repository reference \"{name}\" (must force) - "
-                                f"container {user.id[:12]} is using its referenced image {refs.short_id(image)}")
-        store = self.daemon.store
-        del store.images[image.ref]
-        store.last_used.pop(image.ref, None)
-        gone = [{"Untagged": image.ref}]
-        if not any(refs.image_id(other) == refs.image_id(image) for other in store.images.values()):
-            gone.append({"Deleted": refs.image_id(image)})
-        return gone
-
-    def push(self, ref: str, job: int) -> Generator[Any, Any, ImageInfo]:
-        """``POST /images/{name}/push``: the daemon's push path (dsim.components.push)."""
+    def push(self, ref: str, job: int, phase: str | None) -> Generator[Any, Any, ImageInfo]:
+        """``POST /images/{name}/push``: the daemon's push verb (a registry host the world lacks: Docker's
+        'no such host')."""
         norm = normalise(ref)
-        image = self.daemon.store.images.get(norm)
-        if image is None:
-            raise ApiError(404, f"An image does not exist locally with the tag: {split_ref(norm)[0]}")
         host = refs.registry_host(norm)
-        if host is not None and host not in self.world.registries:
+        image = self.daemon.store.image(norm)
+        if image is not None and host is not None and host not in self.world.registries:
             raise ApiError(500, refs.no_such_host(host).message)
-        yield from self.daemon.pusher.push(norm, job=job)
+        yield from self.daemon.push(norm, job=job, phase=phase)
+        assert image is not None  # the verb answers 404 otherwise
         return image
 
     # ------------------------------------------------------------------ build
@@ -288,12 +211,11 @@ class Engine:
             where = f" on line {err.line}" if err.line else ""
             raise ApiError(400, f"dockerfile parse error{where}: {err.message}") from None
 
-    def build(self, spec: BuildSpec, copy: WorkingCopy, tags: list[str], job: int,
+    def build(self, spec: BuildSpec, copy: WorkingCopy, tags: list[str], job: int, phase: str | None,
               bases: dict[str, ImageInfo]) -> Generator[Any, Any, ImageInfo]:
         """``POST /build`` (legacy builder): base images resolved now (catalog on demand), then the daemon's
-        Builder; further ``-t`` tags name the same image."""
-        builder = self.daemon.builder
-        if builder is None:
+        build verb; further ``-t`` tags name the same image."""
+        if self.daemon.builder is None:
             raise ApiError(501, "this simulated daemon has no builder")
         for ref in spec.base_images(spec.classic_stages):
             found = self.remote(ref)
@@ -304,10 +226,10 @@ class Engine:
                 yield from self._refused(ref, found, job)
                 raise ApiError(found.status, found.message)
             bases[ref] = found
-        image: ImageInfo = yield from builder.build(spec, copy, job=job)
+        image: ImageInfo = yield from self.daemon.build(spec, copy, job=job, phase=phase)
         self.built.setdefault(refs.image_id(image), self.env.now)
         for tag in tags[1:]:
-            self.tag(image, tag)
+            self.daemon.tag_image(image, tag)
         return image
 
     # ------------------------------------------------------------------ containers
@@ -359,6 +281,8 @@ class Engine:
         for served in self.containers.values():
             message = message.replace(f"({served.container.id})", f"({served.id})")
             message = message.replace(f'"{served.container.id}"', f'"{served.id}"')
+            message = message.replace(f": {served.container.id}", f": {served.id}")
+            message = message.replace(f"container {served.container.id} ", f"container {served.id} ")
         return message
 
     def container_step(self, body: dict[str, Any], name: str | None, image: ImageInfo) -> CreateStep:
@@ -396,7 +320,8 @@ class Engine:
             where = ".".join(str(part) for part in problem["loc"])
             raise ApiError(400, f"invalid container config: {where}: {problem['msg']}") from None
 
-    def create(self, body: dict[str, Any], name: str | None, job: int) -> Generator[Any, Any, Served]:
+    def create(self, body: dict[str, Any], name: str | None, job: int,
+               phase: str | None) -> Generator[Any, Any, Served]:
         """``POST /containers/create``: 404 ``No such image`` when the image is not local (the CLI then pulls)."""
         if name is not None and not re.fullmatch(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+", name):
             raise ApiError(400, f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
@@ -409,7 +334,7 @@ class Engine:
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
         spec = container_spec(step)
         try:
-            container = yield from self.daemon.runtime.create(spec, job=job)
+            container = yield from self.daemon.create(spec, job=job, phase=phase)
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
         config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Tty",
@@ -420,15 +345,14 @@ class Engine:
         self.containers[served.id] = served
         return served
 
-    def start(self, served: Served, job: int) -> Generator[Any, Any, bool]:
+    def start(self, served: Served, job: int, phase: str | None) -> Generator[Any, Any, bool]:
         """``POST /containers/{id}/start``; False when it was already running (HTTP 304)."""
-        container = served.container
-        if container.state in (RUNNING, RESTARTING):
-            return False
         try:
-            yield from self.daemon.runtime.start(container, job=job)
+            started = yield from self.daemon.start(served.container, job=job, phase=phase)
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
+        if not started:
+            return False
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
@@ -440,7 +364,8 @@ class Engine:
         if process is not None and process.is_alive:
             yield process
         if not served.removed and served.container.state not in (RUNNING, RESTARTING):
-            self._remove(served, job=-1)
+            self.daemon.runtime.remove(served.container, job=-1)
+            self._removed(served)
 
     def wait_next_exit(self, served: Served, condition: str) -> simpy.Event:
         """``POST /containers/{id}/wait``: an event with the exit code (``next-exit``: of the next run;
@@ -480,201 +405,35 @@ class Engine:
 
     def stop(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, bool]:
         """``POST /containers/{id}/stop``: SIGTERM, SIGKILL at the timeout; False if not running (304)."""
-        container = served.container
-        if container.state not in (RUNNING, RESTARTING):
-            return False
-        yield from self.daemon.runtime.stop(container, timeout, job=job)
-        return True
+        stopped: bool = yield from self.daemon.stop(served.container, timeout, job=job)
+        return stopped
+
+    def restart(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, None]:
+        """``POST /containers/{id}/restart``: stop, then start (its waiters follow the new run)."""
+        try:
+            yield from self.daemon.restart(served.container, timeout, job=job)
+        except ApiError as err:
+            raise ApiError(err.status, self.docker_message(str(err))) from None
+        self._arm_waiters(served)
+        if served.host_config.get("AutoRemove"):
+            self.env.process(self._auto_remove(served))
 
     def kill(self, served: Served, signal: str, job: int) -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/kill``: SIGKILL ends the process at once; another signal asks it to exit,
-        which takes its ``stop_time``. Returns without waiting for the exit, as Docker does."""
-        container = served.container
-        if container.state not in (RUNNING, RESTARTING):
-            raise ApiError(409, f"cannot kill container: {served.id}: container {served.id} is not running")
-        sig = signal.upper().removeprefix("SIG") or "KILL"
-        timeout = 0.0 if sig in ("KILL", "9") else math.inf
-        self.env.process(self.daemon.runtime.stop(container, timeout, job=job))
-        yield self.env.timeout(0)
+        """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does."""
+        try:
+            yield from self.daemon.kill(served.container, signal, job=job)
+        except ApiError as err:
+            raise ApiError(err.status, self.docker_message(str(err))) from None
 
     def remove(self, served: Served, force: bool, job: int) -> Generator[Any, Any, None]:
         """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first)."""
-        container = served.container
-        if container.state in (RUNNING, RESTARTING):
-            if not force:
-                raise ApiError(409, f"cannot remove container \"/{container.name}\": container is {container.state}: "
-                                    "stop the container before removing or force remove")
-            yield from self.daemon.runtime.stop(container, 0.0, job=job)
-        self._remove(served, job)
+        yield from self.daemon.rm(served.container, force=force, job=job)
+        self._removed(served)
 
-    def _remove(self, served: Served, job: int) -> None:
-        self.daemon.runtime.remove(served.container, job=job)
+    def _removed(self, served: Served) -> None:
         served.removed = True
         del self.containers[served.id]
         for waiter in served.waiters:
             if not waiter.triggered:
                 waiter.succeed(served.container.exit_code or 0)
         served.waiters.clear()
-
-    # ------------------------------------------------------------------ what the API shows
-
-    def status(self, served: Served) -> str:
-        """``docker ps`` STATUS: 'Up 2 seconds', 'Exited (0) 3 seconds ago', 'Created', 'Restarting (1) ...'."""
-        container = served.container
-        now = self.clock()
-        if container.state == RUNNING:
-            health = f" ({container.health_status})" if container.health_status else ""
-            return f"Up {human_duration(now - (container.started_at or now))}{health}"
-        if container.state in (EXITED, RESTARTING):
-            ago = human_duration(now - (container.finished_at or now))
-            return f"{container.state.capitalize()} ({container.exit_code}) {ago} ago"
-        return "Created"
-
-    def ports(self, served: Served) -> list[dict[str, Any]]:
-        """ContainerSummary.Ports: published bindings while running, and exposed ports."""
-        out: list[dict[str, Any]] = []
-        published: set[tuple[int, str]] = set()
-        if served.container.state == RUNNING:
-            for text in served.container.published:
-                ip, _, rest = text.rpartition(":")
-                public, _, private = rest.partition("->")
-                number, _, kind = private.partition("/")
-                out.append({"IP": ip, "PrivatePort": int(number), "PublicPort": int(public), "Type": kind})
-                published.add((int(number), kind))
-            for mapping in served.container.spec.expose:
-                _, port, proto = parse_port(mapping)
-                if (port, proto) not in published:
-                    out.append({"PrivatePort": port, "Type": proto})
-        return out
-
-    def command(self, served: Served) -> list[str]:
-        entrypoint, cmd, _ = refs.config_of(served.image.ref)
-        given_entry = served.config.get("Entrypoint")
-        given_cmd = served.config.get("Cmd")
-        return list(given_entry if given_entry else entrypoint) + list(given_cmd if given_cmd else cmd)
-
-    def summary(self, served: Served) -> dict[str, Any]:
-        container = served.container
-        return {
-            "Id": served.id,
-            "Names": [f"/{container.name}"],
-            "Image": served.config["Image"],
-            "ImageID": refs.image_id(served.image),
-            "Command": " ".join(self.command(served)),
-            "Created": int(self.epoch(served.created)),
-            "Ports": self.ports(served),
-            "Labels": served.config.get("Labels") or {},
-            "State": container.state,
-            "Status": self.status(served),
-            "HostConfig": {"NetworkMode": "bridge"},
-            "NetworkSettings": {"Networks": {}},
-            "Mounts": [],
-        }
-
-    def inspect(self, served: Served) -> dict[str, Any]:
-        container = served.container
-        ports: dict[str, Any] = {}
-        for entry in self.ports(served):
-            key = f"{entry['PrivatePort']}/{entry['Type']}"
-            if "PublicPort" in entry:
-                ports.setdefault(key, []).append({"HostIp": entry["IP"], "HostPort": str(entry["PublicPort"])})
-            else:
-                ports.setdefault(key, None)
-        entrypoint, cmd, _ = refs.config_of(served.image.ref)
-        return {
-            "Id": served.id,
-            "Created": self.iso(served.created),
-            "Path": (self.command(served) or [""])[0],
-            "Args": self.command(served)[1:],
-            "State": {
-                "Status": container.state,
-                "Running": container.state == RUNNING,
-                "Paused": False,
-                "Restarting": container.state == RESTARTING,
-                "OOMKilled": container.oom_killed,
-                "Dead": False,
-                "Pid": 0,
-                "ExitCode": container.exit_code or 0,
-                "Error": container.error,
-                "StartedAt": self.iso(container.started_at),
-                "FinishedAt": self.iso(container.finished_at),
-            },
-            "Image": refs.image_id(served.image),
-            "Name": f"/{container.name}",
-            "RestartCount": container.restart_manager.restart_count,
-            "Driver": "overlayfs",
-            "Platform": "linux",
-            "HostConfig": {"NetworkMode": "bridge", "PortBindings": served.host_config.get("PortBindings") or {},
-                           "RestartPolicy": served.host_config.get("RestartPolicy") or {"Name": "no"},
-                           "AutoRemove": bool(served.host_config.get("AutoRemove"))},
-            "Config": {
-                "Hostname": served.id[:12],
-                "Image": served.config["Image"],
-                "Cmd": served.config.get("Cmd") or cmd,
-                "Entrypoint": served.config.get("Entrypoint") or entrypoint or None,
-                "Env": served.config.get("Env") or [],
-                "Labels": served.config.get("Labels") or {},
-                "ExposedPorts": {p: {} for p in container.spec.expose} or None,
-                "Tty": bool(served.config.get("Tty")),
-            },
-            "NetworkSettings": {"Ports": ports, "Networks": {}},
-            "Mounts": [],
-        }
-
-    def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:
-        image = tags[0]
-        repo_digests = sorted({f"{t.repository}@{t.manifest_digest}" for t in tags if t.manifest_digest})
-        return {
-            "Id": image_id,
-            "ParentId": "",
-            "RepoTags": [t.ref for t in tags],
-            "RepoDigests": repo_digests,
-            "Created": int(self.created(image)),
-            "Size": int(sum(layer.uncompressed for layer in image.layers)),
-            "SharedSize": -1,
-            "VirtualSize": int(sum(layer.uncompressed for layer in image.layers)),
-            "Labels": {},
-            "Containers": sum(1 for s in self.containers.values() if refs.image_id(s.image) == image_id),
-        }
-
-    def created(self, image: ImageInfo) -> float:
-        """Unix time an image was made: a catalog image's real build date; an image built in this session,
-        when it was built; else the start of the simulation."""
-        real = refs.catalog_created(image)
-        if real is not None:
-            return real
-        built = self.built.get(refs.image_id(image))
-        return self.epoch(built if built is not None else 0.0)
-
-    def inspect_image(self, image: ImageInfo) -> dict[str, Any]:
-        image_id = refs.image_id(image)
-        tags = [t for t in self.local_images().values() if refs.image_id(t) == image_id]
-        entrypoint, cmd, exposed = refs.config_of(image.ref)
-        size = int(sum(layer.uncompressed for layer in image.layers))
-        return {
-            "Id": image_id,
-            "RepoTags": [t.ref for t in tags],
-            "RepoDigests": sorted({f"{t.repository}@{t.manifest_digest}" for t in tags if t.manifest_digest}),
-            "Parent": "",
-            "Comment": "",
-            "Created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.created(image))),
-            "Architecture": "amd64",
-            "Os": "linux",
-            "Size": size,
-            "Config": {"Cmd": cmd or None, "Entrypoint": entrypoint or None,
-                       "ExposedPorts": {p: {} for p in exposed} or None, "Env": [], "Labels": None},
-            "RootFS": {"Type": "layers", "Layers": [layer.chain_id for layer in image.layers]},
-            "GraphDriver": {"Name": "overlayfs", "Data": None},
-            "Metadata": {"LastTagTime": self.iso(self.daemon.store.last_used.get(image.ref, 0.0))},
-        }
-
-    def counts(self) -> dict[str, int]:
-        self.sync()
-        states = [s.container.state for s in self.containers.values()]
-        return {
-            "Containers": len(states),
-            "ContainersRunning": sum(1 for s in states if s in (RUNNING, RESTARTING)),
-            "ContainersPaused": 0,
-            "ContainersStopped": sum(1 for s in states if s in (EXITED, CREATED)),
-            "Images": len({refs.image_id(i) for i in self.local_images().values()}),
-        }

@@ -31,6 +31,7 @@ from dsim.serve.filters import query_flag
 from dsim.serve.progress import PullWatch, PushWatch, error_message
 
 if TYPE_CHECKING:
+    from dsim.serve.engine import Operation
     from dsim.serve.server import ServeState
 
 API_VERSION = "1.50"
@@ -248,13 +249,14 @@ class EngineHandler(BaseHTTPRequestHandler):
     def call(self, task: Callable[[], Any]) -> Any:
         return self.state.loop.call(task)
 
-    def operation(self, kind: str, subject: str, body: Callable[[int], Generator[Any, Any, Any]]) -> Future[Any]:
+    def operation(self, kind: str, subject: str, body: Operation) -> Future[Any]:
         engine = self.state.engine
         return self.state.loop.start_process(lambda: engine.operation(kind, subject, body))
 
-    def read(self, kind: str, body: Callable[[], Any]) -> Any:
+    def read(self, verb: Callable[[], Generator[Any, Any, Any]], body: Callable[[Any], Any]) -> Any:
+        """A read: the daemon's verb (made in the simulation thread), then ``body`` of what it found."""
         engine = self.state.engine
-        return self.state.loop.start_process(lambda: engine.read(kind, body)).result()
+        return self.state.loop.start_process(lambda: engine.read(verb(), body)).result()
 
     def wait(self, future: Future[Any]) -> Any:
         return future.result()
@@ -334,10 +336,8 @@ class EngineHandler(BaseHTTPRequestHandler):
         engine = self.state.engine
         watch = PullWatch()
 
-        def body(job: int) -> Generator[Any, Any, Any]:
-            image = yield from engine.pull(norm, job, on_begin=lambda image: watch.begin(engine.daemon, image,
-                                                                                          engine.clock))
-            return image
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            yield from engine.pull(norm, job, phase, watch)
 
         future = self.operation("pull", norm, body)
         self.stream(future, watch.poll, lambda image: watch.ending(refs.familiar(norm)), ready=watch.activity)
@@ -345,17 +345,12 @@ class EngineHandler(BaseHTTPRequestHandler):
     def api_images(self, query: dict[str, list[str]]) -> None:
         filters = listing.image_filters(query)
         engine = self.state.engine
-        self.send_json(200, self.read("images", lambda: listing.list_images(engine, filters)))
-
-    def _image(self, name: str) -> Any:
-        image = self.state.engine.find_image(name)
-        if image is None:
-            raise ApiError(404, f"No such image: {name}")
-        return image
+        self.send_json(200, self.read(lambda: engine.daemon.images(job=-1),
+                                      lambda _: listing.list_images(engine, filters)))
 
     def api_image_inspect(self, query: dict[str, list[str]], name: str) -> None:
         engine = self.state.engine
-        self.send_json(200, self.read("image inspect", lambda: engine.inspect_image(self._image(name))))
+        self.send_json(200, self.read(lambda: engine.daemon.inspect_image(name, job=-1), engine.inspect_image))
 
     def api_tag(self, query: dict[str, list[str]], name: str) -> None:
         repo = (query.get("repo") or [""])[-1]
@@ -364,9 +359,9 @@ class EngineHandler(BaseHTTPRequestHandler):
             raise HttpError(400, "repository name must have at least one component")
         engine = self.state.engine
 
-        def body(job: int) -> Generator[Any, Any, Any]:
-            yield engine.env.timeout(0)
-            return engine.tag(self._image(name), f"{repo}:{tag}")
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            tagged = yield from engine.daemon.tag(name, f"{repo}:{tag}", job=job)
+            return tagged
 
         self.wait(self.operation("tag", f"{repo}:{tag}", body))
         self.send_empty(201)
@@ -374,9 +369,9 @@ class EngineHandler(BaseHTTPRequestHandler):
     def api_image_remove(self, query: dict[str, list[str]], name: str) -> None:
         engine = self.state.engine
 
-        def body(job: int) -> Generator[Any, Any, Any]:
-            yield engine.env.timeout(0)
-            return engine.untag(name, force=query_flag(query, "force"))
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            deleted = yield from engine.rmi(name, force=query_flag(query, "force"), job=job)
+            return deleted
 
         self.send_json(200, self.wait(self.operation("rmi", name, body)))
 
@@ -389,12 +384,12 @@ class EngineHandler(BaseHTTPRequestHandler):
         watch = PushWatch(job_of)
         repository = refs.qualified(ref)
 
-        def body(job: int) -> Generator[Any, Any, Any]:
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             job_of.append(job)
-            image = engine.daemon.store.images.get(ref)
+            image = engine.daemon.store.image(ref)
             if image is not None:
                 watch.begin(engine.daemon, image)
-            pushed = yield from engine.push(ref, job)
+            pushed = yield from engine.push(ref, job, phase)
             return pushed
 
         def ending(image: Any) -> list[dict[str, Any]]:
@@ -423,10 +418,10 @@ class EngineHandler(BaseHTTPRequestHandler):
         engine = self.state.engine
         spec = self.call(lambda: engine.plan_build(options, context.dockerfile_name, context.dockerfile))
 
-        def body(job: int) -> Generator[Any, Any, Any]:
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             watch.begin(engine.daemon, job, engine.clock)
             try:
-                image = yield from engine.build(spec, working_copy(context, job), tags, job, watch.bases)
+                image = yield from engine.build(spec, working_copy(context, job), tags, job, phase, watch.bases)
             except ApiError as err:  # the classic builder reports failures inside its stream
                 raise StreamError(err.status, str(err)) from None
             return image
@@ -441,8 +436,8 @@ class EngineHandler(BaseHTTPRequestHandler):
         name = (query.get("name") or [""])[-1] or None
         engine = self.state.engine
 
-        def body(job: int) -> Generator[Any, Any, Any]:
-            served = yield from engine.create(body_json, name, job)
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            served = yield from engine.create(body_json, name, job, phase)
             return served.id
 
         container_id = self.wait(self.operation("create", name or str(body_json.get("Image", "")), body))
@@ -451,18 +446,22 @@ class EngineHandler(BaseHTTPRequestHandler):
     def api_ps(self, query: dict[str, list[str]]) -> None:
         wanted = listing.container_query(query)
         engine = self.state.engine
-        self.send_json(200, self.read("ps", lambda: listing.list_containers(engine, wanted)))
+        self.send_json(200, self.read(lambda: engine.daemon.containers(all=True, job=-1),
+                                      lambda _: listing.list_containers(engine, wanted)))
 
     def api_inspect(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
-        self.send_json(200, self.read("inspect", lambda: engine.inspect(engine.find(id))))
+        served = self.call(lambda: engine.find(id))
+        self.send_json(200, self.read(lambda: engine.daemon.inspect_container(served.name, job=-1),
+                                      lambda _: engine.inspect(served)))
 
-    def _container_op(self, kind: str, ident: str, act: Callable[[Any, int], Generator[Any, Any, Any]]) -> Any:
+    def _container_op(self, kind: str, ident: str,
+                      act: Callable[[Any, int, str | None], Generator[Any, Any, Any]]) -> Any:
         engine = self.state.engine
 
-        def body(job: int) -> Generator[Any, Any, Any]:
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             served = engine.find(ident)
-            result = yield from act(served, job)
+            result = yield from act(served, job, phase)
             return result
 
         return self.wait(self.operation(kind, ident, body))
@@ -470,7 +469,7 @@ class EngineHandler(BaseHTTPRequestHandler):
     def api_start(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         self.read_body(self.state.max_body)
         engine = self.state.engine
-        started = self._container_op("start", id, lambda served, job: engine.start(served, job))
+        started = self._container_op("start", id, lambda served, job, phase: engine.start(served, job, phase))
         self.send_empty(204 if started else 304)
 
     def _timeout(self, query: dict[str, list[str]]) -> float:
@@ -483,30 +482,26 @@ class EngineHandler(BaseHTTPRequestHandler):
     def api_stop(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         timeout = self._timeout(query)
-        stopped = self._container_op("stop", id, lambda served, job: engine.stop(served, timeout, job))
+        stopped = self._container_op("stop", id, lambda served, job, phase: engine.stop(served, timeout, job))
         self.send_empty(204 if stopped else 304)
 
     def api_restart(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         timeout = self._timeout(query)
 
-        def act(served: Any, job: int) -> Generator[Any, Any, Any]:
-            yield from engine.stop(served, timeout, job)
-            yield from engine.start(served, job)
-
-        self._container_op("restart", id, act)
+        self._container_op("restart", id, lambda served, job, phase: engine.restart(served, timeout, job))
         self.send_empty(204)
 
     def api_kill(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         signal = (query.get("signal") or ["KILL"])[-1]
-        self._container_op("kill", id, lambda served, job: engine.kill(served, signal, job))
+        self._container_op("kill", id, lambda served, job, phase: engine.kill(served, signal, job))
         self.send_empty(204)
 
     def api_remove(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         force = query_flag(query, "force")
-        self._container_op("rm", id, lambda served, job: engine.remove(served, force, job))
+        self._container_op("rm", id, lambda served, job, phase: engine.remove(served, force, job))
         self.send_empty(204)
 
     def api_logs(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002

@@ -3,9 +3,10 @@
 A running ``dsim serve`` can be asked for any image, not just those its scenario names, so references are
 resolved on demand: the scenario's images first, then images pushed to a scenario registry during the
 session, then dsim's built-in catalog (real Docker Hub manifests, ``dsim/scenarios/catalog``) served by
-the ``hub`` registry. A catalog image is added to the world the first time it is asked for, exactly as
-the scenario resolver would have built it (same digests, chain IDs, sizes). Anything else does not exist,
-and fails the way Docker fails for it.
+the ``hub`` registry. The daemon's image catalog (dsim/components/image_catalog.py) asks
+:func:`catalog_image` for a name it does not know; the image is built exactly as the scenario resolver would
+have built it (same digests, chain IDs, sizes) and Docker Hub serves it from then on; the scenario itself is
+never changed. Anything else does not exist, and fails the way Docker fails for it.
 """
 
 from __future__ import annotations

@@ -1,21 +1,25 @@
-"""Docker's progress messages (NDJSON, as ``jsonmessage`` defines them) read off the model while it runs.
+"""Docker's progress messages (NDJSON, as ``jsonmessage`` defines them) built from what the model publishes.
 
-The HTTP thread asks the simulation thread for a ``poll()`` a few times a second of wall time; a poll only
-reads the daemon's state (which blobs are downloading, which chains are unpacking, what is present) and
-turns changes into the lines dockerd would have written. Nothing here moves bytes or takes time in the
-model: the download byte counts shown between ``Downloading`` lines are the flow's solved rate from the
-network model integrated over the poll interval (display only; the layer completes when the model says).
+A pull's watch subscribes to its daemon's layer events (``dsim/components/layer_events.py``: the pull
+began, a layer is waiting, downloading, downloaded, extracting, complete; a retry), keeps each layer's stage,
+and the HTTP thread asks the simulation thread for a ``poll()`` a few times a second of wall time, which
+turns the changes since the last one into the lines dockerd would have written. Nothing here moves bytes
+or takes time in the model: the download byte counts shown between ``Downloading`` lines are the flow's
+solved rate from the network model integrated over the poll interval (display only; the layer completes
+when the model says).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from dsim.components.daemon import Daemon
+from dsim.components.layer_events import LayerEvent, PullBegan
 from dsim.domain.images import ImageInfo, LayerInfo
-from dsim.progress_words import ALREADY_EXISTS, WORDS, LayerStage, stage_of
+from dsim.progress_words import ALREADY_EXISTS, WORDS, LayerStage
 from dsim.records import SpanKind
 from dsim.serve import images as refs
 
@@ -60,32 +64,97 @@ def error_message(text: str) -> dict[str, Any]:
     return {"errorDetail": {"message": text}, "error": text}
 
 
+@dataclass
+class _Layer:
+    """One layer's progress as the events told it."""
+
+    stage: int = PULLING
+    download_began: float | None = None
+    unpack_began: float | None = None
+    unpack_duration: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
 class PullWatch:
-    """The progress of one pull, built from polls of the daemon's state (run in the simulation thread)."""
+    """The progress of one pull, built from the daemon's layer events (in the simulation thread)."""
 
     def __init__(self) -> None:
         self.image: ImageInfo | None = None
         self.daemon: Daemon | None = None
+        self.job: int | None = None
         self.present: set[str] = set()  # chain IDs already unpacked when the pull began ("Already exists")
         self.up_to_date = False
         self.state: dict[str, int] = {}
-        self.seen_waiting: set[str] = set()
+        self.layers: dict[str, _Layer] = {}  # by short digest, what the events said
         self.received: dict[str, float] = {}
         self.notes: dict[str, int] = {}
         self.last_poll = 0.0
         self.headed = False
         self.announced: set[str] = set()
         self.clock: Callable[[], float] = lambda: 0.0
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def observe(self, daemon: Daemon, job: int, clock: Callable[[], float] | None = None) -> Callable[[], None]:
+        """Follow job ``job``'s pull on ``daemon`` from its start (its ``PullBegan`` event). ``clock`` is the
+        real-time simulated clock: between two events ``env.now`` stands still while flows move on. Returns
+        the function that stops observing."""
+        self.daemon = daemon
+        self.job = job
+        self.clock = clock or (lambda: daemon.env.now)
+        self._unsubscribe = daemon.puller.events.subscribe(self._on_event)
+        return self.close
 
     def begin(self, daemon: Daemon, image: ImageInfo, clock: Callable[[], float] | None = None) -> None:
-        """At the pull's start (same instant, simulation thread): what is already here. ``clock`` is the
-        real-time simulated clock: between two events ``env.now`` stands still while flows move on."""
+        """Follow ``image``'s layers from now (a build fetching a base: no pull of its own begins)."""
         self.daemon = daemon
-        self.image = image
         self.clock = clock or (lambda: daemon.env.now)
-        self.present = {layer.chain_id for layer in image.layers if layer.chain_id in daemon.store.chains}
-        self.up_to_date = daemon.store.complete(image)
+        store = daemon.store
+        self._begin(image, store.complete(image),
+                    {layer.chain_id for layer in image.layers if store.has_layer(layer.chain_id)})
+        self._unsubscribe = daemon.puller.events.subscribe(self._on_event)
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _begin(self, image: ImageInfo, up_to_date: bool, present: set[str] | frozenset[str]) -> None:
+        """At the pull's start (same instant): what is here already, and where the missing layers stand (another
+        pull may be fetching them)."""
+        assert self.daemon is not None
+        self.image = image
+        self.up_to_date = up_to_date
+        self.present = set(present)
         self.last_poll = self.clock()
+        for layer in image.layers:
+            short = layer.digest[7:19]
+            if layer.chain_id in self.present or short in self.layers:
+                continue
+            now = self.daemon.puller.progress(layer, image.compression)
+            self.layers[short] = _Layer(now.stage, now.download_began, now.unpack_began, now.unpack_duration,
+                                        list(now.notes))
+
+    def _on_event(self, event: LayerEvent | PullBegan) -> None:
+        if isinstance(event, PullBegan):
+            if event.job == self.job and self.image is None:
+                self._begin(event.image, event.up_to_date, event.present)
+            return
+        if self.image is None:
+            return
+        layer = self.layers.get(event.layer.digest[7:19])
+        if layer is None or (event.stage >= EXTRACTING and event.layer.chain_id not in self._chains()):
+            return
+        if event.note:
+            layer.notes.append(event.note)
+        if event.stage == DOWNLOADING and layer.download_began is None:
+            layer.download_began = event.at
+        if event.stage == EXTRACTING:
+            layer.unpack_began, layer.unpack_duration = event.at, event.duration
+        layer.stage = max(layer.stage, int(event.stage))
+
+    def _chains(self) -> set[str]:
+        assert self.image is not None
+        return {layer.chain_id for layer in self.image.layers}
 
     @property
     def begun(self) -> bool:
@@ -93,21 +162,7 @@ class PullWatch:
 
     def activity(self) -> bool:
         """The pull got past resolving the tag: some layer of it is moving (or it ended)."""
-        daemon, image = self.daemon, self.image
-        if daemon is None or image is None:
-            return False
-        store = daemon.store
-        return any(layer.digest in store.downloading or layer.chain_id in store.unpacking
-                   or (layer.chain_id in store.chains and layer.chain_id not in self.present)
-                   for layer in image.layers)
-
-    def _layer_state(self, layer: LayerInfo) -> int:
-        assert self.daemon is not None
-        store = self.daemon.store
-        record = store.downloading.get(layer.digest)
-        return stage_of(unpacked=layer.chain_id in store.chains, unpacking=layer.chain_id in store.unpacking,
-                        blob_present=layer.digest in store.blobs, downloading=record is not None,
-                        download_began=record.began if record is not None else None)
+        return any(layer.stage >= WAITING for layer in self.layers.values())
 
     def _rate(self) -> float:
         """Per-flow rate of a download into this host from the image's endpoints (bytes/s)."""
@@ -146,17 +201,17 @@ class PullWatch:
                     self.announced.add(short)
                     out.append(message(ALREADY_EXISTS, short))
                 continue
-            targets[short] = COMPLETE if final else self._layer_state(layer)
-            record = daemon.store.downloading.get(layer.digest)
-            if record is not None:  # retries, as dockerd reports them
-                for _, note in record.notes[self.notes.get(short, 0):]:
-                    out.append(message(note, short))
-                self.notes[short] = len(record.notes)
+            seen = self.layers.get(short) or _Layer()
+            targets[short] = COMPLETE if final else seen.stage
+            for note in seen.notes[self.notes.get(short, 0):]:  # retries, as dockerd reports them
+                out.append(message(note, short))
+            self.notes[short] = len(seen.notes)
             if targets[short] == DOWNLOADING:
                 if rate is None:
                     rate = self._rate()
-                first = self.state.get(short, -1) < DOWNLOADING and record is not None and record.began is not None
-                span = now - record.began if first and record is not None and record.began is not None else elapsed
+                began = seen.download_began
+                first = self.state.get(short, -1) < DOWNLOADING and began is not None
+                span = now - began if first and began is not None else elapsed
                 got = min(layer.size * 0.999, self.received.get(short, 0.0) + rate * max(0.0, span))
                 self.received[short] = got
         # level by level, so that every layer is announced before any downloads (as dockerd's lines come)
@@ -184,20 +239,19 @@ class PullWatch:
 
     def _extracted(self, layer: LayerInfo, state: int) -> float:
         """Compressed bytes consumed by the unpack so far (its modelled duration elapsed, pro rata)."""
-        assert self.daemon is not None and self.image is not None
-        if state != EXTRACTING:
+        assert self.daemon is not None
+        seen = self.layers.get(layer.digest[7:19])
+        if state != EXTRACTING or seen is None or seen.unpack_began is None:
             return layer.size
-        record = self.daemon.store.unpacking.get(layer.chain_id)
-        if record is None:
-            return layer.size
-        total = self.daemon.puller.unpack_time(layer, self.image.compression)
+        total = seen.unpack_duration
         if total <= 0 or math.isinf(total):
             return 0.0
-        return min(layer.size, layer.size * (max(self.clock(), self.daemon.env.now) - record.began) / total)
+        return min(layer.size, layer.size * (max(self.clock(), self.daemon.env.now) - seen.unpack_began) / total)
 
     def ending(self, name: str) -> list[dict[str, Any]]:
         """``Digest:`` and ``Status:`` after the last layer."""
         assert self.image is not None
+        self.close()
         lines = self.poll(final=True)
         if self.image.manifest_digest:
             lines.append({"status": f"Digest: {self.image.manifest_digest}"})

@@ -9,7 +9,6 @@ SIGTERM, then stops the HTTP server, stops the clock at that instant and derives
 from __future__ import annotations
 
 import contextlib
-import copy
 import ipaddress
 import math
 import os
@@ -28,12 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import dsim
-from dsim.domain.refs import HUB
 from dsim.errors import UsageError
 from dsim.result import SimResult
-from dsim.scenarios.loader import validate_data
-from dsim.scenarios.resolve import DOCKER_HUB, Resolved
-from dsim.scenarios.yamlpos import Positions, load_yaml, load_yaml_file
+from dsim.scenarios.loader import load_scenario, load_scenario_text
+from dsim.scenarios.resolve import Resolved
 from dsim.serve.clock import SimLoop
 from dsim.serve.engine import Engine
 from dsim.serve.handler import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, EngineHandler
@@ -45,41 +42,22 @@ MAX_BODY = 1 * 2**20
 MAX_CONTEXT = 256 * 2**20
 
 #: Without a scenario: one host with dsim's defaults, Docker Hub (with its documented pull limit) and the
-#: built-in catalog of images.
+#: built-in catalog of images (the loader adds Hub when serving).
 DEFAULT_SCENARIO = """\
 name: serve
 description: dsim serve's default world, one Docker host and Docker Hub with dsim's built-in image catalog.
 hosts:
   docker: {}
-workloads: {}
 """
-
-#: A scenario for serve may omit ``workloads`` (the requests are the work); the loader needs one, so
-#: serve supplies one that never runs a job.
-_NO_WORKLOAD = {"serve": {"arrival": {"times": []}, "steps": [{"sleep": "0s"}]}}
 
 
 def serve_scenario(path: Path | None, overrides: list[str] | None = None) -> Resolved:
-    """Load the scenario for serve: workloads optional, and Docker Hub present (for the catalog) unless the
-    scenario defines its own network without it."""
-    data: Any
-    positions: Positions
+    """Load the scenario to serve (dsim.scenarios.loader, ``serving=True``: workloads optional, Docker Hub
+    present for the catalog unless the scenario defines its own network without it)."""
     if path is None:
-        data, positions = load_yaml(DEFAULT_SCENARIO, filename="<dsim serve default>")
-        filename = "<dsim serve default>"
-    else:
-        data, positions = load_yaml_file(path, display_name=str(path))
-        filename = str(path)
-    if isinstance(data, dict):
-        data = copy.deepcopy(data)
-        if not data.get("workloads"):
-            data["workloads"] = dict(_NO_WORKLOAD)
-        registries = data.get("registries")
-        if data.get("network") is None and (registries is None or isinstance(registries, dict)):
-            registries = dict(registries or {})
-            registries.setdefault(HUB, DOCKER_HUB.model_dump(by_alias=True, exclude_defaults=True))
-            data["registries"] = registries
-    return validate_data(data, positions, filename, overrides=overrides or ())
+        return load_scenario_text(DEFAULT_SCENARIO, filename="<dsim serve default>", overrides=overrides or (),
+                                  serving=True)
+    return load_scenario(path, overrides=overrides or (), serving=True)
 
 
 def pick_host(resolved: Resolved, name: str | None) -> str:

@@ -1,0 +1,269 @@
+"""The Engine API's verbs on one daemon: the one way in for every client.
+
+Each verb is a SimPy generator: first the API front (``Daemon.api``: a worker and ``api_service_time``, the
+``queue`` phase), then the component doing the work (pull pipeline, push path, builder, container runtime,
+image store). A scenario's simulated docker CLI (``client.py``) and ``dsim serve``'s HTTP face
+(``serve/engine.py``) both call them; neither reads the components' tables.
+
+``phase``: the subject of the verb's phase span (``pull``, ``create``, ``start``, ...: from the moment a
+worker took the call to the end of the operation, as the outputs attribute time); ``""`` names the span
+after what the verb made (the container, the built image); None records no phase span. Recording it here
+rather than in the caller keeps the caller's generator out of the chain each of the operation's events
+passes through (a scenario's large runs spend their time there).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from dsim.components.container import RESTARTING, RUNNING, Container
+from dsim.components.errors import ApiError
+from dsim.domain.containers import ContainerSpec
+from dsim.domain.images import ImageInfo
+from dsim.domain.refs import normalise, push_registry, split_ref
+from dsim.records import Recorder, SpanKind
+
+if TYPE_CHECKING:
+    from dsim.components.builder import Builder, WorkingCopy
+    from dsim.components.image_store import ImageStore
+    from dsim.components.pull import Puller
+    from dsim.components.push import Pusher
+    from dsim.components.runtime import ContainerRuntime
+
+_ID_PREFIX = re.compile(r"[0-9a-f]{4,64}")
+
+
+@dataclass(frozen=True)
+class ImageDeletion:
+    """What ``docker rmi`` removed: the reference untagged; the image ID when the image itself went (no
+    other tag names it, no container uses it); the chain IDs of the unpacked layers that left the disk, top
+    layer first (moby daemon/images/image_delete.go lists them after the image)."""
+
+    untagged: str
+    deleted: str | None
+    layers: tuple[str, ...]
+
+    def response(self) -> list[dict[str, str]]:
+        """The API's answer: ``Untagged``, then ``Deleted`` for the image and each removed layer."""
+        out = [{"Untagged": self.untagged}]
+        if self.deleted is not None:
+            out += [{"Deleted": self.deleted}, *({"Deleted": chain} for chain in self.layers)]
+        return out
+
+
+class ImageInUse(ApiError):
+    """409: the last reference of an image a container uses (dockerd's message; ``container`` so a face can
+    name it by its own ID)."""
+
+    def __init__(self, name: str, container: Container, image_id: str) -> None:
+        super().__init__(409, f"conflict: unable to remove repository reference \"{name}\" (must force) - "
+                              f"container {container.id} is using its referenced image {image_id[7:19]}")
+        self.name = name
+        self.container = container
+        self.image_id = image_id
+
+
+def image_id(image: ImageInfo) -> str:
+    """An image's ID: its manifest digest (the containerd image store's ID, as ``docker images`` shows)."""
+    return image.manifest_digest or image.ref
+
+
+class EngineVerbs:
+    """The verbs, mixed into ``Daemon`` (which provides the components and the API front)."""
+
+    env: simpy.Environment
+    host: str
+    store: ImageStore
+    puller: Puller
+    pusher: Pusher
+    runtime: ContainerRuntime
+    builder: Builder | None
+    recorder: Recorder
+
+    def api(self, call: str, *, job: int) -> Generator[Any, Any, float]:
+        raise NotImplementedError
+
+    def _phase(self, kind: SpanKind, subject: str, began: float, job: int) -> None:
+        self.recorder.span(kind, subject, began, self.env.now, host=self.host, job=job)
+
+    # ------------------------------------------------------------------ images
+
+    def find_image(self, name: str) -> ImageInfo | None:
+        """A local image by reference, full ID, or ID prefix (with or without ``sha256:``)."""
+        image = self.store.image(normalise(name))
+        if image is not None:
+            return image
+        text = name.removeprefix("sha256:")
+        if _ID_PREFIX.fullmatch(text):
+            for candidate in self.store.images().values():
+                if image_id(candidate)[7:].startswith(text):
+                    return candidate
+        return None
+
+    def pull(self, ref: str, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
+        """``POST /images/create``: the pull pipeline (resolve, download, unpack, tag)."""
+        began = yield from self.api("pull", job=job)
+        yield from self.puller.pull(ref, job=job)
+        if phase is not None:
+            self._phase(SpanKind.PULL, phase, began, job)
+
+    def push(self, ref: str, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
+        """``POST /images/{name}/push``."""
+        began = yield from self.api("push", job=job)
+        yield from self.pusher.push(ref, job=job)
+        if phase is not None:
+            self._phase(SpanKind.PUSH, phase, began, job)
+
+    def build(self, spec: Any, copy: WorkingCopy | None, *, job: int, client: str | None = None,
+              phase: str | None = None) -> Generator[Any, Any, ImageInfo]:
+        """``POST /build``: the daemon's Builder (``spec``: a planned BuildSpec)."""
+        if self.builder is None:
+            raise ApiError(501, "this daemon has no builder")
+        builder = self.builder
+        began = yield from self.api("build", job=job)
+        image: ImageInfo = yield from builder.build(spec, copy, job=job, client=client)
+        if phase is not None:
+            self._phase(SpanKind.BUILD, phase or image.ref, began, job)
+        return image
+
+    def tag_image(self, image: ImageInfo, ref: str) -> ImageInfo:
+        """The same content under another reference (and the registry its name selects); no API call (a
+        build's further ``-t`` tags)."""
+        norm = normalise(ref)
+        repo, tag = split_ref(norm)
+        registry = push_registry(norm, self.puller.registries, self.puller.images)
+        tagged = ImageInfo(norm, registry, repo, tag, image.layers, image.compression, image.manifest_digest,
+                           lazy=image.lazy, prefetch=image.prefetch)
+        self.store.tag(tagged)
+        return tagged
+
+    def tag(self, name: str, ref: str, *, job: int) -> Generator[Any, Any, ImageInfo]:
+        """``POST /images/{name}/tag``: 404 when ``name`` is not a local image."""
+        yield from self.api("tag", job=job)
+        image = self.find_image(name)
+        if image is None:
+            raise ApiError(404, f"No such image: {name}")
+        return self.tag_image(image, ref)
+
+    def rmi(self, name: str, *, force: bool = False, job: int) -> Generator[Any, Any, ImageDeletion]:
+        """``DELETE /images/{name}``: untag; when no other tag names the image, delete it and the layers no
+        other image holds (their blobs and unpacked layers leave the disk). The last tag of an image a
+        container uses (any state) is refused with 409 unless ``force``; forced, the tag goes and the image
+        stays for the container (dangling), as moby's ImageDelete does."""
+        yield from self.api("rmi", job=job)
+        image = self.find_image(name)
+        if image is None:
+            raise ApiError(404, f"No such image: {name}")
+        ident = image_id(image)
+        last = len(self.store.tags_of(image)) == 1
+        user = next((c for c in self.runtime.containers.values() if image_id(c.image) == ident), None)
+        if last and user is not None and not force:
+            raise ImageInUse(name, user, ident)
+        self.store.untag(image.ref)
+        if not last:
+            return ImageDeletion(image.ref, None, ())
+        if user is not None:
+            self.store.keep_untagged(image)
+            return ImageDeletion(image.ref, None, ())
+        return ImageDeletion(image.ref, ident, tuple(self.store.delete(image)))
+
+    def images(self, *, job: int) -> Generator[Any, Any, Mapping[str, ImageInfo]]:
+        """``GET /images/json``: the store's images by reference (a read-only view)."""
+        yield from self.api("images", job=job)
+        return self.store.images()
+
+    def inspect_image(self, name: str, *, job: int) -> Generator[Any, Any, ImageInfo]:
+        """``GET /images/{name}/json``."""
+        yield from self.api("image inspect", job=job)
+        image = self.find_image(name)
+        if image is None:
+            raise ApiError(404, f"No such image: {name}")
+        return image
+
+    # ------------------------------------------------------------------ containers
+
+    def create(self, spec: ContainerSpec, *, job: int, phase: str | None = None) -> Generator[Any, Any, Container]:
+        """``POST /containers/create``: 404 ``No such image`` when the image is not local (the phase span,
+        if asked, is recorded then too, under the image's name: the docker CLI pulls and creates again)."""
+        began = yield from self.api("create", job=job)
+        try:
+            container = yield from self.runtime.create(spec, job=job)
+        except ApiError as err:
+            if err.status == 404 and phase is not None:
+                self._phase(SpanKind.CREATE, spec.image, began, job)
+            raise
+        if phase is not None:
+            self._phase(SpanKind.CREATE, phase or container.name, began, job)
+        return container
+
+    def start(self, container: Container, *, job: int, phase: str | None = None) -> Generator[Any, Any, bool]:
+        """``POST /containers/{id}/start``; False when it was already running (HTTP 304)."""
+        began = yield from self.api("start", job=job)
+        running = container.state in (RUNNING, RESTARTING)
+        yield from self.runtime.start(container, job=job)
+        if phase is not None:
+            self._phase(SpanKind.START, phase, began, job)
+        return not running
+
+    def stop(self, container: Container, timeout: float, *, job: int,
+             phase: str | None = None) -> Generator[Any, Any, bool]:
+        """``POST /containers/{id}/stop``: SIGTERM, SIGKILL at ``timeout``; False if it was not running (304)."""
+        began = yield from self.api("stop", job=job)
+        running = container.state in (RUNNING, RESTARTING)
+        yield from self.runtime.stop(container, timeout, job=job)
+        if phase is not None:
+            self._phase(SpanKind.STOP, phase, began, job)
+        return running
+
+    def restart(self, container: Container, timeout: float, *, job: int) -> Generator[Any, Any, None]:
+        """``POST /containers/{id}/restart``: one call, stop (SIGTERM, SIGKILL at ``timeout``) then start."""
+        yield from self.api("restart", job=job)
+        yield from self.runtime.stop(container, timeout, job=job)
+        yield from self.runtime.start(container, job=job)
+
+    def kill(self, container: Container, signal: str, *, job: int) -> Generator[Any, Any, None]:
+        """``POST /containers/{id}/kill``: SIGKILL ends the process at once; another signal asks it to exit,
+        which takes its ``stop_time``. Returns without waiting for the exit, as Docker does."""
+        yield from self.api("kill", job=job)
+        if container.state not in (RUNNING, RESTARTING):
+            raise ApiError(409, f"cannot kill container: {container.id}: container {container.id} is not running")
+        sig = signal.upper().removeprefix("SIG") or "KILL"
+        self.env.process(self.runtime.stop(container, 0.0 if sig in ("KILL", "9") else math.inf, job=job))
+
+    def rm(self, container: Container, *, force: bool = False, job: int,
+           phase: str | None = None) -> Generator[Any, Any, None]:
+        """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first)."""
+        began = yield from self.api("rm", job=job)
+        if force and container.state in (RUNNING, RESTARTING):
+            yield from self.runtime.stop(container, 0.0, job=job)
+        self.runtime.remove(container, job=job)
+        if phase is not None:
+            self._phase(SpanKind.RM, phase, began, job)
+
+    def containers(self, *, all: bool = False, job: int,  # noqa: A002 - docker ps --all
+                   phase: str | None = None) -> Generator[Any, Any, list[Container]]:
+        """``GET /containers/json``: running containers, ``all`` every one. The phase span (``ps``) carries
+        what was listed: how many, by state, the first 20 with their status."""
+        began = yield from self.api("ps", job=job)
+        listed = self.runtime.ps(all=all)
+        if phase is not None:
+            states = dict(sorted(Counter(c.state for c in listed).items()))
+            self.recorder.span(SpanKind.PS, phase, began, self.env.now, host=self.host, job=job,
+                               listed=len(listed), states=states,
+                               containers=[f"{c.name} {c.status}" for c in listed[:20]])
+        return listed
+
+    def inspect_container(self, name: str, *, job: int) -> Generator[Any, Any, Container]:
+        """``GET /containers/{id}/json``: by name; 404 as Docker says."""
+        yield from self.api("inspect", job=job)
+        container = self.runtime.container(name)
+        if container is None:
+            raise ApiError(404, f"No such container: {name}")
+        return container
