@@ -14,8 +14,6 @@ import time
 from collections.abc import Iterable, Mapping
 
 import networkx as nx
-import simpy
-from simpy.core import EmptySchedule
 
 from dsim.components.build_cache import RegistryCaches
 from dsim.components.builder import Builder
@@ -31,6 +29,7 @@ from dsim.domain.hosts import HostInfo
 from dsim.domain.problems import ReferenceProblem
 from dsim.domain.spec import SimSpec
 from dsim.elaboration import check_world
+from dsim.environment import CountingEnvironment
 from dsim.probes import LINK_SAMPLE_S, Probe, attach
 from dsim.records import Recorder
 from dsim.result import HostStats, SimResult
@@ -38,27 +37,6 @@ from dsim.rng import stream
 from dsim.workloads import Jobs
 
 SWITCH = "switch"
-
-_step = simpy.Environment.step
-
-
-class CountingEnvironment(simpy.Environment):
-    """SimPy's environment, counting the events it processes (``events`` of summary.json): one per ``step``
-    that takes an event off the queue, however the environment is driven (``run``, or ``dsim serve``'s
-    own stepping). SimPy keeps no such count in its public API."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.processed = 0
-
-    def step(self) -> None:
-        self.processed += 1
-        try:
-            _step(self)
-        except EmptySchedule:  # nothing was taken off the queue
-            self.processed -= 1
-            raise
-
 
 def build_graph(resolved: SimSpec) -> nx.Graph:
     """The topology: one switch by default; else ``network.links`` with host groups expanded per host.

@@ -17,10 +17,11 @@ from dsim.components.network import Network
 from dsim.domain.problems import ReferenceProblem
 from dsim.domain.workloads import Burst, Every, Poisson, Times, Workload
 from dsim.elaboration import check_world
+from dsim.environment import CountingEnvironment
 from dsim.probes import LinkProbe
 from dsim.rng import stream
 from dsim.workloads import arrival_times, placement
-from dsim.world import CountingEnvironment, World
+from dsim.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
 
