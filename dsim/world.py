@@ -38,6 +38,7 @@ from dsim.workloads import Jobs
 
 SWITCH = "switch"
 
+
 def build_graph(resolved: SimSpec) -> nx.Graph:
     """The topology: one switch by default; else ``network.links`` with host groups expanded per host.
 
