@@ -13,7 +13,7 @@ from typing import Any
 
 import simpy
 
-from dsim.components.builder import Builder, WorkingCopy
+from dsim.components.builder import WorkingCopy
 from dsim.components.container import Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError, StreamError
@@ -104,20 +104,14 @@ class Client:
     def _push(self, ref: str) -> Generator[Any, Any, None]:
         return self.daemon.push(ref, job=self.job, phase=ref)
 
-    def _builder(self) -> Builder:
-        if self.daemon.builder is None:
-            raise JobFailed("this daemon has no builder")
-        return self.daemon.builder
-
     def _copy(self, context: str) -> WorkingCopy:
         copy = self.copies.get(context)
         if copy is None:
-            copy = self.copies[context] = WorkingCopy(context, self._builder().contexts[context], self.job)
+            copy = self.copies[context] = WorkingCopy(context, self.daemon.builder.contexts[context], self.job)
         return copy
 
     def _build(self, spec: BuildSpec) -> Generator[Any, Any, Any]:
         """``docker build``: one API call (the session), then the build on the daemon; phase ``build``."""
-        self._builder()
         context = spec.options.context
         copy = self._copy(context) if context is not None else None
         return self.daemon.build(spec, copy, job=self.job, client=spec.options.context_from or self.daemon.host,

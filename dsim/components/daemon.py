@@ -9,7 +9,7 @@ in: a scenario's simulated CLI (``client.py``) and ``dsim serve``'s HTTP face bo
 from __future__ import annotations
 
 import random
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -20,10 +20,8 @@ from dsim.components.host import Kernel
 from dsim.components.image_store import ImageStore
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
-from dsim.components.registry import RegistryServer
 from dsim.components.runtime import ContainerRuntime
 from dsim.domain.hosts import HostInfo
-from dsim.domain.images import ImageInfo
 from dsim.records import Recorder, SpanKind
 
 if TYPE_CHECKING:
@@ -35,9 +33,11 @@ __all__ = ["ApiError", "Daemon", "ImageDeletion", "ImageInUse"]
 class Daemon(EngineVerbs):
     """One host's dockerd."""
 
-    def __init__(self, env: simpy.Environment, host: HostInfo, kernel: Kernel, store: ImageStore,
-                 registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder,
-                 rng: random.Random, *, puller_rng: random.Random, runtime_rng: random.Random) -> None:
+    def __init__(self, env: simpy.Environment, host: HostInfo, kernel: Kernel, store: ImageStore, recorder: Recorder,
+                 rng: random.Random, *, puller: Puller, pusher: Pusher, runtime: ContainerRuntime,
+                 builder: Builder) -> None:
+        """The pull pipeline, the pusher, the container runtime and the builder are this host's, built by
+        world.py on the same kernel and store."""
         self.env = env
         self.host = host.name
         self.spec = host.spec
@@ -47,11 +47,11 @@ class Daemon(EngineVerbs):
         self.rng = rng
         self.workers = simpy.Resource(env, capacity=host.spec.daemon.workers)
         self._service_time = host.spec.daemon.api_service_time
-        self.puller = Puller(env, host.name, host.spec, store, registries, images, recorder, puller_rng)
-        self.pusher = Pusher(env, host.name, host.spec, store, registries, images, recorder)
-        self.runtime = ContainerRuntime(env, host.name, host.spec, kernel, store, recorder, runtime_rng)
-        #: ``docker build`` (builder.py); wired by world.py, which holds the network and the registry caches
-        self.builder: Builder | None = None
+        self.puller = puller
+        self.pusher = pusher
+        self.runtime = runtime
+        #: ``docker build`` (builder.py)
+        self.builder = builder
 
     def api(self, call: str, *, job: int) -> Generator[Any, Any, float]:
         """One API call: wait for a worker (the ``queue`` phase), hold it for ``api_service_time``.

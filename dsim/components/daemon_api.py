@@ -25,6 +25,7 @@ import simpy
 
 from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
+from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import normalise, push_registry, split_ref
@@ -84,7 +85,7 @@ class EngineVerbs:
     puller: Puller
     pusher: Pusher
     runtime: ContainerRuntime
-    builder: Builder | None
+    builder: Builder
     recorder: Recorder
 
     def api(self, call: str, *, job: int) -> Generator[Any, Any, float]:
@@ -121,11 +122,9 @@ class EngineVerbs:
         if phase is not None:
             self._phase(SpanKind.PUSH, phase, began, job)
 
-    def build(self, spec: Any, copy: WorkingCopy | None, *, job: int, client: str | None = None,
+    def build(self, spec: BuildSpec, copy: WorkingCopy | None, *, job: int, client: str | None = None,
               phase: str | None = None) -> Generator[Any, Any, ImageInfo]:
         """``POST /build``: the daemon's Builder (``spec``: a planned BuildSpec)."""
-        if self.builder is None:
-            raise ApiError(501, "this daemon has no builder")
         builder = self.builder
         began = yield from self.api("build", job=job)
         image: ImageInfo = yield from builder.build(spec, copy, job=job, client=client)

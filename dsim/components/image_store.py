@@ -51,7 +51,9 @@ class Unpack:
 
 class ImageStore:
     def __init__(self, env: simpy.Environment, disk: float, *, gc: ImageGcSpec | None = None, host: str = "",
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, in_use: Callable[[], Iterable[str]] = tuple) -> None:
+        """``in_use``: the images containers use right now (the host's runtime, asked when GC runs): an image
+        with an existing container is "in use" and never collected."""
         self.env = env
         self.disk = disk
         self.gc = gc
@@ -77,14 +79,9 @@ class ImageStore:
         #: Untagged images a container still uses (``docker rmi -f``): their content stays.
         self._dangling: dict[str, ImageInfo] = {}
         self.disk_used = 0.0
-        self._in_use: Callable[[], Iterable[str]] = tuple
+        self._in_use = in_use
 
     # ------------------------------------------------------------ queries
-
-    def set_in_use_query(self, query: Callable[[], Iterable[str]]) -> None:
-        """How the store learns which images containers use (wired in world.py from the runtime's containers):
-        an image with an existing container is "in use" and never collected."""
-        self._in_use = query
 
     def has_image(self, ref: str) -> bool:
         return ref in self._images

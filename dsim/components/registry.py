@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict, deque
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,20 +79,23 @@ class _Swarm:
 
 class RegistryServer:
     def __init__(self, env: simpy.Environment, name: str, spec: RegistrySpec, network: Network, recorder: Recorder,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, *, upstream: RegistryServer | None = None,
+                 addresses: Mapping[str, str] | None = None) -> None:
+        """``upstream``: the registry this one caches (``spec.upstream``, built first); ``addresses``: host ->
+        the address the registry sees (``hosts.<group>.address``)."""
         self.env = env
         self.name = name
         self.spec = spec
         self.network = network
         self.recorder = recorder
         self.rng = rng if rng is not None else random.Random(0)
-        #: The registry this one caches (wired by world.py from ``spec.upstream``).
-        self.upstream: RegistryServer | None = None
+        #: The registry this one caches (a pull-through cache's origin, or the next cache of a chain).
+        self.upstream = upstream
         self.connections = simpy.Resource(env, capacity=spec.max_connections) if spec.max_connections else None
         self._pulls: dict[str, deque[float]] = {}
-        #: host -> the address the registry sees (``hosts.<group>.address``, wired by world.py); pull limits
-        #: count per address, as Docker Hub's do per IPv4 address.
-        self.addresses: dict[str, str] = {}
+        #: host -> the address the registry sees; pull limits count per address, as Docker Hub's do per IPv4
+        #: address.
+        self.addresses: Mapping[str, str] = addresses if addresses is not None else {}
         self._outages = sorted((o.at, o.at + o.length) for o in spec.outages)
         # pull-through cache state
         self.cache: OrderedDict[str, float] = OrderedDict()  # digest -> bytes, least recently used first

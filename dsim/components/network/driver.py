@@ -53,6 +53,8 @@ class Network:
         self._routes: dict[tuple[str, str], tuple[tuple[Link, ...], tuple[Link, ...]]] = {}
         self._wake_ev: Event | None = None
         self._wake_at = INF
+        #: called with every transfer's event when it is processed (``on_flow_end``): probes observe from outside
+        self._flow_end_observers: list[Callable[[Event], None]] = []
 
     # ------------------------------------------------------------------ topology
 
@@ -85,6 +87,13 @@ class Network:
             link = links[a, b] = Link(a, b, self.topology.capacity(a, b))
         return link
 
+    # ------------------------------------------------------------------ observers
+
+    def on_flow_end(self, observer: Callable[[Event], None]) -> None:
+        """Call ``observer`` with every transfer's event as it is processed, before the process waiting
+        for it resumes (dsim.probes.LinkProbe). It rides on the transfer's own event: no event is added."""
+        self._flow_end_observers.append(observer)
+
     # ------------------------------------------------------------------ transfers
 
     def transfer(self, src: str, dst: str, nbytes: float, cap: float = INF) -> Event:
@@ -114,12 +123,16 @@ class Network:
         solver.start(c, nbytes, now, ev)
         if self._wake_at > now:
             self._schedule(now)
+        if self._flow_end_observers:
+            ev.callbacks.extend(self._flow_end_observers)
         return ev
 
     def _instant(self, src: str, links: tuple[Link, ...], nbytes: float) -> Event:
         self.solver.count_instant(src, links, nbytes)
         ev = Event(self.env)
         ev.succeed(0.0)
+        if self._flow_end_observers:
+            ev.callbacks.extend(self._flow_end_observers)
         return ev
 
     # ------------------------------------------------------------------ statistics
