@@ -18,7 +18,6 @@ CITATION = re.compile(r"docs/([\w./-]+?\.md)(?::\s*([A-Z][A-Za-z-]*(?: [A-Za-z][
 BARE_FACTS = re.compile(r"(?<!docs/)docker-facts\b")
 #: Files other branches of the issue-14 reshaping own, whose bare citations they are to replace (entries
 #: leave this set once theirs are fixed: the test below fails on an entry without any).
-BARE_FACTS_PENDING = {"dsim/components/registry.py", "dsim/components/pull.py"}
 
 
 def source_files() -> list[Path]:
@@ -78,5 +77,4 @@ def test_the_facts_page_is_cited_by_its_path() -> None:
     """``docker-facts.md: Build`` alone is a file a clone has to look for; ``docs/docker-facts.md: Build`` is not."""
     bare = {str(path.relative_to(ROOT)) for path in source_files()
             if BARE_FACTS.search(path.read_text(errors="replace"))}
-    assert bare - BARE_FACTS_PENDING == set()
-    assert BARE_FACTS_PENDING - bare == set(), "fixed: remove these from BARE_FACTS_PENDING"
+    assert bare == set()
