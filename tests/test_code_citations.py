@@ -16,8 +16,6 @@ from tests.helpers import ROOT
 CITATION = re.compile(r"docs/([\w./-]+?\.md)(?::\s*([A-Z][A-Za-z-]*(?: [A-Za-z][A-Za-z-]*)*))?")
 #: A bare citation of the facts page, without the docs/ folder a clone finds it in.
 BARE_FACTS = re.compile(r"(?<!docs/)docker-facts\b")
-#: Files other branches of the issue-14 reshaping own, whose bare citations they are to replace (entries
-#: leave this set once theirs are fixed: the test below fails on an entry without any).
 
 
 def source_files() -> list[Path]:
