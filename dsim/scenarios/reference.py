@@ -124,7 +124,7 @@ def markdown(root: type[BaseModel]) -> str:
     out = ["# Scenario format reference", "",
            "Generated from dsim's pydantic models (dsim/scenarios/model/) by `dsim schema --markdown`; do not "
            "edit by hand. Regenerate with `dsim schema --markdown > docs/scenario-reference.md`; "
-           "tests/test_scenario_reference.py fails when this file is stale.", ""]
+           "tests/scenarios/test_reference.py fails when this file is stale.", ""]
     for model in _models(root):
         out += [f"## {model.__name__}", ""]
         doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())

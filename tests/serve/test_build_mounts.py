@@ -11,8 +11,8 @@ import pytest
 
 from dsim.domain.builds import MOUNT_NEEDS_BUILDKIT
 from dsim.serve.server import Server, serve_scenario
-from tests.test_serve_cli import SCENARIO
-from tests.test_serve_unit import _tar, request
+from tests.serve.test_docker_cli import SCENARIO
+from tests.serve.test_unit import _tar, request
 
 DOCKERFILE = b"FROM scratch\nWORKDIR /src\nRUN --mount=type=cache,target=/root/.cache make\nWORKDIR /out\n"
 

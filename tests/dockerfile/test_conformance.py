@@ -19,8 +19,9 @@ import pytest
 from dsim.dockerfile.parse import DEVIATIONS, dump, go_quote, parse_dockerfile
 from dsim.dockerfile.plan import LAYER_INSTRUCTIONS, make_plan, needed_stages
 from dsim.errors import ScenarioError
+from tests.helpers import SHARED
 
-CONFORMANCE = Path(os.environ.get("DSIM_CONFORMANCE") or Path(__file__).resolve().parents[2] / "shared" / "conformance")
+CONFORMANCE = Path(os.environ.get("DSIM_CONFORMANCE") or SHARED / "conformance")
 PARSER = CONFORMANCE / "buildkit-parser"
 REAL = CONFORMANCE / "dockerfiles"
 

@@ -27,8 +27,8 @@ from dsim.serve import filters as flt
 from dsim.serve import images as refs
 from dsim.serve import listing
 from dsim.serve.server import Server, serve_scenario
-from tests.test_serve_cli import ServeProcess, docker, needs_cli
-from tests.test_serve_unit import request
+from tests.serve.test_docker_cli import ServeProcess, docker, needs_cli
+from tests.serve.test_unit import request
 
 if TYPE_CHECKING:
     from dsim.serve.engine import Engine

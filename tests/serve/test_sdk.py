@@ -1,7 +1,7 @@
 """``dsim serve`` driven by the Python docker SDK (docker-py): its version negotiation (an unversioned
 ``GET /version``), ``containers.run``/``list``, ``images.build``/``list``, and the raw pull stream.
 
-The progress check uses the scenario of tests/test_serve_cli.py: ``localhost:5000/app:1`` is 100 MB at
+The progress check uses the scenario of tests/serve/test_docker_cli.py: ``localhost:5000/app:1`` is 100 MB at
 10 MB/s, 10 simulated seconds; at speed 5 that is 2 s of wall time, so the stream is polled about 20
 times and must show ``Downloading`` with a byte count that grows and stays below the layer's size until
 the layer is complete.
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.test_serve_cli import ServeProcess
+from tests.serve.test_docker_cli import ServeProcess
 
 if TYPE_CHECKING:
     import docker

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -22,9 +21,9 @@ from hypothesis import strategies as st
 from dsim.components.network import FairShareSolver, Network
 from dsim.components.network.state import FlowClass, Link
 from dsim.errors import SimulationError
+from tests.helpers import ROOT
 
 INF = math.inf
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def graph(*edges: tuple[str, str, float] | tuple[str, str, float, float]) -> nx.Graph:

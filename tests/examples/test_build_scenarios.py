@@ -17,9 +17,9 @@ from dsim.cli import app
 from dsim.records import Span
 from dsim.result import SimResult
 from dsim.scenarios.catalog import lookup
+from tests.components.test_build_cache import BASE, build, scenario
+from tests.components.test_build_cache import job as job_of
 from tests.helpers import ROOT, run_text
-from tests.test_build_cache import BASE, build, scenario
-from tests.test_build_cache import job as job_of
 
 SCENARIOS = ROOT / "scenarios"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dsim.cli import app
-from tests.test_sweep_cli import SLEEPY
+from tests.sweep.test_sweep_cli import SLEEPY
 
 #: 1,500 sleeping jobs: a run takes tens of milliseconds, so 24 runs span about a second or two.
 SCENARIO = SLEEPY.replace("burst: 1}", "burst: 1500}")

@@ -14,7 +14,7 @@ import pytest
 
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 from dsim.scenarios.catalog import lookup
-from tests.test_build_cache import BASE, build, completed, counts, edit, job, run
+from tests.components.test_build_cache import BASE, build, completed, counts, edit, job, run
 
 API = 0.002  # api_service_time of the build call
 

@@ -29,8 +29,8 @@ from dsim.dockerfile.plan import make_plan
 from dsim.errors import ScenarioError
 from dsim.records import Span
 from dsim.result import SimResult
+from tests.components.test_build_cache import BASE, build, completed, counts, edit, job, run
 from tests.helpers import ROOT
-from tests.test_build_cache import BASE, build, completed, counts, edit, job, run
 
 API = 0.002
 COLD, WARM = 90.0, 12.0

@@ -24,7 +24,7 @@ from dsim.serve.engine import human_duration
 from dsim.serve.images import catalog_image
 from dsim.serve.progress import human_size, progress_bar
 from dsim.serve.server import Server, is_loopback, serve_scenario
-from tests.test_serve_cli import SCENARIO
+from tests.serve.test_docker_cli import SCENARIO
 
 # ---------------------------------------------------------------------------------------------- the clock
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dsim.cli import app
-from tests.test_sweep_cli import SLEEP_AXIS, SLEEPY
+from tests.sweep.test_sweep_cli import SLEEP_AXIS, SLEEPY
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is part of the test extra")
 
