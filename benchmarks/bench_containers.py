@@ -25,6 +25,7 @@ from typing import Any
 
 import simpy
 
+import dsim.world  # noqa: F401  (dsim.run imports the model lazily: loaded here, before the clock starts)
 from dsim.api import load_scenario_text, simulate
 
 SCENARIO = """
