@@ -1,7 +1,8 @@
 """The one run path: every simulation run to its end goes through ``run`` (``dsim run``, ``dsim explain``,
 each sweep run, the API); a world driven by someone else (``dsim serve`` drives its clock in real time)
-ends through ``save_outputs``. Both write through the one writer (dsim.reports.outputs.write_run_outputs),
-and the garbage-collector tuning (dsim.gc_tuning) is entered here and nowhere else.
+is built by ``build_world`` and ends through ``save_outputs``. Both write through the one writer
+(dsim.reports.outputs.write_run_outputs), and the garbage-collector tuning (dsim.gc_tuning) is entered
+here and nowhere else.
 
 Imports of the model and the reports stay inside the functions, so that ``import dsim`` (and ``dsim --help``)
 stays quick.
@@ -61,15 +62,22 @@ def save_outputs(result: SimResult, out: Path, *, scenario_info: ScenarioInfo | 
         return _write(result, out, scenario_info, charts=charts, trace=trace)
 
 
+def build_world(resolved: Resolved, *, seed: int | None = None, link_samples: float | None = None) -> World:
+    """The world of one run, wired and checked before time 0: built here for ``run`` and for ``dsim serve``,
+    which drives its clock in real time and ends through ``save_outputs``. ``link_samples``: measure link
+    loads about that often (simulated seconds) for the bandwidth chart."""
+    from dsim.world import World
+
+    return World(resolved, seed=seed, link_samples=link_samples)
+
+
 def _run(resolved: Resolved, *, seed: int | None, out: Path | None, charts: bool, trace: bool,
          scenario_info: ScenarioInfo | None, progress: Console | None, summarise: bool
          ) -> tuple[SimResult, dict[str, Any] | None]:
-    from dsim.world import World
-
     # a run and its reports keep every span: collect less often, from before the world is built to after
     # its files are written (dsim/gc_tuning.py)
     with fewer_gc_passes():
-        world = World(resolved, seed=seed, link_samples=LINK_SAMPLE_S if out is not None else None)
+        world = build_world(resolved, seed=seed, link_samples=LINK_SAMPLE_S if out is not None else None)
         with _progress_bar(world, progress):
             result = world.run()
         if out is not None:

@@ -29,6 +29,7 @@ from typing import Any
 import dsim
 from dsim.errors import UsageError
 from dsim.result import SimResult
+from dsim.run import build_world
 from dsim.scenarios.loader import load_scenario, load_scenario_text
 from dsim.scenarios.resolve import Resolved
 from dsim.serve.clock import SimLoop
@@ -182,12 +183,12 @@ class Server:
     def __init__(self, resolved: Resolved, *, host_name: str | None = None, listen: str = "127.0.0.1",
                  port: int = 2375, unix: Path | None = None, speed: float = 10.0, seed: int | None = None,
                  max_context: int = MAX_CONTEXT, verbose: bool = False, link_samples: float | None = None) -> None:
-        """``link_samples``: as for dsim.world.World (the bandwidth chart of the session's report)."""
+        """``link_samples``: as for dsim.run.build_world (the bandwidth chart of the session's report)."""
         if not speed > 0 or math.isinf(speed):
             raise UsageError("--speed must be a positive number")
         self.resolved = resolved
         self.host = pick_host(resolved, host_name)
-        self.world = World(resolved, seed=seed, link_samples=link_samples)
+        self.world = build_world(resolved, seed=seed, link_samples=link_samples)
         self.loop = SimLoop(self.world.env, speed)
         self.engine = Engine(self.world, self.host, now=self.loop.now)
         self.unix = unix
