@@ -176,7 +176,7 @@ def _check_workloads(
     for name, workload in scenario.workloads.items():
         placement = workload.placement
         if placement not in PLACEMENT_POLICIES and placement not in groups and placement not in names:
-            choices = (*PLACEMENT_POLICIES, *groups, *(n for n in names if n not in groups))
+            choices = (*PLACEMENT_POLICIES, *groups, *(h.name for h in hosts if h.name not in groups))
             raise ReferenceProblem(("workloads", name, "placement"), unknown("placement", placement, choices))
         counts[name] = job_count(to_domain.arrival(workload.arrival))
     total = sum(counts.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -108,6 +109,22 @@ def test_unknown_registry(tmp_path: Path) -> None:
 def test_unknown_image(tmp_path: Path) -> None:
     check(tmp_path, GOOD.replace("- pull: app:1", "- pull: nosuch:9"), "x.yaml:12:",
           "workloads.w.steps[0].pull", "unknown image 'nosuch:9'")
+
+
+def test_unknown_placement_lists_the_hosts_in_scenario_order(tmp_path: Path) -> None:
+    """With no close match, the known names follow the scenario: policies, groups, then single hosts in the
+    order written, the same in every process (they were once listed in set order, which varies with the
+    string hash seed)."""
+    text = GOOD.replace("runner: {count: 2, nic: 1Gbps}", "alpha: {}\n  zulu: {}\n  mike: {}")
+    (tmp_path / "x.yaml").write_text(text.replace("arrival: {burst: 2}", "arrival: {burst: 2}\n    placement: qqqq"))
+    lines = set()
+    for hash_seed in ("1", "2", "3"):
+        done = subprocess.run([sys.executable, "-m", "dsim", "validate", str(tmp_path / "x.yaml")],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert done.returncode == 2
+        lines.add(done.stderr.strip())
+    [line] = lines
+    assert line.endswith("(known: round-robin, least-loaded, random, alpha, zulu, mike)"), line
 
 
 def test_unknown_placement(tmp_path: Path) -> None:
