@@ -13,10 +13,10 @@ from typing import Any
 
 import simpy
 
-from dsim.components.builder import WorkingCopy
 from dsim.components.container import Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError, StreamError
+from dsim.components.working_copy import WorkingCopy
 from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.steps import (
@@ -54,7 +54,7 @@ class Client:
         self.workload = workload
         self.containers: dict[str, Container] = {}
         self.last: Container | None = None
-        #: this job's copies of build contexts (builder.py WorkingCopy), made on first use
+        #: this job's copies of build contexts (working_copy.py), made on first use
         self.copies: dict[str, WorkingCopy] = {}
 
     @functools.cached_property
