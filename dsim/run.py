@@ -76,6 +76,10 @@ def _run(resolved: Resolved, *, seed: int | None, out: Path | None, charts: bool
          ) -> tuple[SimResult, dict[str, Any] | None]:
     # a run and its reports keep every span: collect less often, from before the world is built to after
     # its files are written (dsim/gc_tuning.py)
+    if out is not None:  # a folder dsim cannot write or must not replace is refused before the run
+        from dsim.reports.outdir import check_out_dir
+
+        check_out_dir(out)
     with fewer_gc_passes():
         world = build_world(resolved, seed=seed, link_samples=LINK_SAMPLE_S if out is not None else None)
         with _progress_bar(world, progress):

@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
-from dsim.cli.support import ScenarioArg, SetOption
+from dsim.cli.support import ScenarioArg, SetOption, plain_console
+
+#: what ``dsim graph -o`` and ``dsim explain -o`` draw (dsim.reports.style.save: SVG by suffix, else PNG)
+IMAGE_SUFFIXES = (".png", ".svg")
 
 
 def graph(
@@ -17,9 +20,11 @@ def graph(
     set_: SetOption = None,
 ) -> None:
     """Draw SCENARIO's network: registries, mirrors, switches, host groups and link capacities."""
+    from dsim.reports.outdir import check_out_file
     from dsim.reports.topology import draw_topology
     from dsim.scenarios.loader import load_scenario
 
+    check_out_file(out, "--out", IMAGE_SUFFIXES)
     resolved = load_scenario(scenario, overrides=set_ or ())
     out.parent.mkdir(parents=True, exist_ok=True)
     draw_topology(resolved, out)
@@ -38,9 +43,12 @@ def explain(
     from dsim.reports.context import ScenarioInfo
     from dsim.reports.derive import SpanIndex
     from dsim.reports.explain import narrate, render_text, sequence_diagram, steps_text
+    from dsim.reports.outdir import check_out_file
     from dsim.run import run
     from dsim.scenarios.loader import load_scenario
 
+    if out is not None:
+        check_out_file(out, "--out", IMAGE_SUFFIXES)
     resolved = load_scenario(scenario, overrides=set_ or ())
     result = run(resolved, seed=seed)
     index = SpanIndex(result)
@@ -49,21 +57,21 @@ def explain(
         raise UsageError(f"no job {job} in this run (jobs {known[0]}..{known[-1]})" if known
                          else f"no job {job}: the run recorded no jobs", field="--job")
     info = ScenarioInfo.from_resolved(resolved, scenario, set_ or ())
-    console = Console(highlight=False, soft_wrap=True)
+    console = plain_console(soft_wrap=True)
     end = next((e for e in result.job_ends if e.job == job), None)
     workload = end.workload if end else index.by_job[job][0].subject
     commands = steps_text(info, workload)
     if commands:
-        console.print(f"[bold]job {job}[/] of workload [bold]{workload}[/] runs:", markup=True)
+        console.print(Text.assemble((f"job {job}", "bold"), " of workload ", (workload, "bold"), " runs:"))
         for command in commands:
-            console.print(f"  $ {command}", markup=False)
+            console.print(f"  $ {command}")
     styles = {"docker": "", "note": "dim", "error": "bold red"}
     for text, style in render_text(narrate(result, job, info, index)):
-        console.print(text, style=styles.get(style, ""), markup=False)
+        console.print(text, style=styles.get(style, ""))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         sequence_diagram(result, job, out, info, index)
-        console.print(f"sequence diagram in {out}", markup=False)
+        console.print(f"sequence diagram in {out}")
 
 
 def compare(
@@ -76,14 +84,17 @@ def compare(
     and their latency CDFs overlaid (compare.html)."""
     from dsim.errors import UsageError
     from dsim.reports.compare import distinct_labels, load_run, table, write_compare_html
+    from dsim.reports.outdir import check_out_file
 
     if len(runs) < 2:
         raise UsageError("give at least two run directories to compare", field="RUNS")
+    if html:
+        check_out_file(out, "--out")
     loaded = [load_run(path) for path in runs]
     distinct_labels(loaded)
-    console = Console(highlight=False)
+    console = plain_console()
     console.print(table(loaded))
     if html:
         write_compare_html(loaded, out)
-        console.print(f"comparison in {out}", markup=False)
+        console.print(f"comparison in {out}")
 

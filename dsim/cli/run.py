@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from dsim.cli.support import ScenarioArg, SetOption
+from dsim.cli.support import ScenarioArg, SetOption, plain_console, quiet_libraries
 
 
 def run(
@@ -36,17 +35,18 @@ def run(
 
     resolved = load_scenario(scenario, overrides=set_ or ())
     directory = out if out is not None else Path("results") / resolved.name
-    err = Console(stderr=True)
-    _, summary = run_summarised(
-        resolved, seed=seed, out=directory, charts=charts, trace=trace,
-        scenario_info=ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
-        progress=err if not (quiet or json_output) and err.is_terminal else None)
+    err = plain_console(stderr=True)
+    with quiet_libraries(quiet):
+        _, summary = run_summarised(
+            resolved, seed=seed, out=directory, charts=charts, trace=trace,
+            scenario_info=ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
+            progress=err if not (quiet or json_output) and err.is_terminal else None)
     if json_output:
         sys.stdout.write(summary_json(summary))
     elif not quiet:
         from dsim.reports.table import summary_tables
 
-        console = Console(highlight=False)
+        console = plain_console()
         console.print(summary_tables(summary))
         console.print(f"results in {directory}/")
 

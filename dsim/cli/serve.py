@@ -49,12 +49,16 @@ def serve(
     except ValueError as err:
         raise UsageError(f"--max-context: {err}") from None
     resolved = serve_scenario(scenario, set_)
+    if out is not None:  # refused now, not when the session ends
+        from dsim.reports.outdir import check_out_dir
+
+        check_out_dir(out)
     if unix is None and listen not in ("127.0.0.1", "localhost", "::1"):
         from dsim.serve.server import is_loopback
 
         if not is_loopback(listen):
             err_console.print(f"dsim serve: warning: listening on {listen}: anyone who can reach it can drive "
-                              "this simulated daemon (no TLS, no authentication)", markup=False)
+                              "this simulated daemon (no TLS, no authentication)")
     server = Server(resolved, host_name=host_name, listen=listen, port=port, unix=unix, speed=speed, seed=seed,
                     max_context=context_limit, verbose=verbose,
                     link_samples=LINK_SAMPLE_S if out is not None else None)

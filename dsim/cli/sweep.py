@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from dsim.cli.support import plain_console
+
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
@@ -53,7 +55,7 @@ def sweep(
     name = spec.name or (data.get("name") if isinstance(data.get("name"), str) else None) or scenario.stem
     directory = out if out is not None else Path("results") / f"{name}-sweep"
     executor = make_executor(workers=workers, dask=dask)
-    console = Console(stderr=True, highlight=False)
+    console = plain_console(stderr=True)
     try:
         start = getattr(executor, "start", None)
         if start is not None:
@@ -70,7 +72,7 @@ def sweep(
     if not quiet:
         from dsim.sweep.table import sweep_table
 
-        out_console = Console(highlight=False)
+        out_console = plain_console()
         out_console.print(sweep_table(result))
         out_console.print(f"{result.executed} runs executed, {result.reused} reused from the store; "
                           f"results in {directory}/")

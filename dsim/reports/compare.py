@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from dsim.errors import DsimError
 from dsim.reports.style import data_uri, extra_colour, figure, save
@@ -172,9 +173,9 @@ def table(runs: list[Run]) -> Table:
         t.add_column(f"{run.label} - {runs[0].label}", justify="right")
         t.add_column("%", justify="right")
     for key, values, diffs in rows(runs):
-        cells = list(values)
-        for text, pct, colour in diffs:
-            cells += [f"[{colour}]{text}[/]" if colour else text, f"[{colour}]{pct}[/]" if colour else pct]
+        cells: list[str | Text] = list(values)
+        for text, pct, colour in diffs:  # styled as objects: a run's label or value is never read as markup
+            cells += [Text(text, style=colour or ""), Text(pct, style=colour or "")]
         t.add_row(key, *cells)
     return t
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsim.errors import SimulationError
 from dsim.reports import jsontext
+from dsim.reports.outdir import write_whole
 from dsim.result import JOB_COLUMNS, PHASES, SimResult
 
 if TYPE_CHECKING:
@@ -17,7 +20,24 @@ if TYPE_CHECKING:
 
 
 def summary_json(summary: dict[str, Any]) -> str:
-    return json.dumps(summary, indent=2) + "\n"
+    """summary.json's text: always valid JSON (RFC 8259 has no Infinity or NaN), so a figure that is not a
+    finite number fails the run with one line naming it rather than writing a file no JSON parser reads."""
+    try:
+        return json.dumps(summary, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise SimulationError(f"summary.json: {_first_non_finite(summary, '') or 'a figure'} is not a finite "
+                              "number; no file written") from None
+
+
+def _first_non_finite(value: Any, path: str) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path} ({value})"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _first_non_finite(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
 
 
 def _seconds(value: float) -> str:
@@ -61,14 +81,19 @@ def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], inf
     ``charts``; trace.json with ``trace``. Returns the paths written.
 
     ``info`` is the scenario's story, YAML and capacities for the charts and the report (None: without them).
+    The files are written whole (dsim.reports.outdir.write_whole): into a staging folder beside ``out``, then
+    moved into place, replacing the previous run's folder; a summary that is not valid JSON writes nothing.
     """
-    return [*_write_data(result, out, summary), *_write_reports(result, out, summary, info, charts=charts, trace=trace)]
+    text = summary_json(summary)
+    return write_whole(out, lambda staging: [*_write_data(result, staging, text),
+                                             *_write_reports(result, staging, summary, info, charts=charts,
+                                                             trace=trace)])
 
 
-def _write_data(result: SimResult, out: Path, summary: dict[str, Any]) -> list[Path]:
+def _write_data(result: SimResult, out: Path, summary_text: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "summary.json", out / "jobs.csv", out / "spans.csv"]
-    files[0].write_text(summary_json(summary))
+    files[0].write_text(summary_text)
     write_jobs_csv(result, files[1])
     write_spans_csv(result, files[2])
     return files

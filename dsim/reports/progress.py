@@ -38,7 +38,7 @@ def progress_bar(read: Callable[[], tuple[float, int]], *, expected_jobs: int, u
         by_time = until is not None and until > 0
         total = float(until) if by_time and until is not None else float(max(expected_jobs, 1))
         columns = (TextColumn("[bold]simulating[/]"), BarColumn(), TaskProgressColumn(),
-                   TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
+                   TextColumn("{task.fields[detail]}", markup=False), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
             task = bar.add_task("run", total=total, detail="")
             while True:

@@ -158,14 +158,14 @@ def test_the_group_boundary_turns_a_surprise_into_one_line_and_exit_1(tmp_path: 
     assert result.stderr == "dsim: error: simulation failed: ZeroDivisionError: surprise\n"
 
 
-def test_the_boundary_covers_sub_commands_and_leaves_usage_errors_to_typer(tmp_path: Path) -> None:
+def test_the_boundary_covers_sub_commands_and_their_usage_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     missing = runner.invoke(app, ["dockerfile", "plan", str(tmp_path / "Dockerfile")])
     assert missing.exit_code == 2
     assert missing.stderr.startswith("dsim: error: ") and missing.stderr.count("\n") == 1
     unknown = runner.invoke(app, ["run", "--no-such-option"])
     assert unknown.exit_code == 2
-    assert "dsim: error" not in unknown.output
+    assert unknown.stderr == "dsim: error: No such option: --no-such-option (see 'dsim run --help')\n"
 
 
 def test_a_served_session_writes_the_files_of_a_run(tmp_path: Path) -> None:
