@@ -24,8 +24,8 @@ from pathlib import Path
 
 import dockerfile as _pkg
 
-from dsim.errors import ScenarioError
 from dsim.dockerfile.read import UnreadableDockerfile, read_dockerfile
+from dsim.errors import ScenarioError
 
 __all__ = [
     "DEVIATIONS",

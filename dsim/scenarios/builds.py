@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsim.dockerfile.plan import BuildPlan, make_plan
-from dsim.dockerfile.read import UnreadableDockerfile, read_dockerfile
 from dsim.dockerfile.plan import Step as PlanStep
+from dsim.dockerfile.read import UnreadableDockerfile, read_dockerfile
 from dsim.domain.build_context import included, match_source, not_found_message
 from dsim.domain.builds import (
     MOUNT_NEEDS_BUILDKIT,
