@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from dsim.distributions import constant
-from dsim.scenarios.fields import DurationDist, Size, SizeDist
+from dsim.scenarios.fields import FiniteDurationDist, Size, SizeDist
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 
@@ -44,8 +44,9 @@ class CacheMountRunTime(Strict):
     directory it mounts is empty (its id never used on this daemon, or a fresh ``sharing=private`` copy),
     ``warm`` when every one holds what an earlier RUN left there. A RUN without cache mounts is always cold."""
 
-    cold: DurationDist = Field(description="on an idle host with an empty cache (a first build: everything fetched)")
-    warm: DurationDist = Field(
+    cold: FiniteDurationDist = Field(
+        description="on an idle host with an empty cache (a first build: everything fetched)")
+    warm: FiniteDurationDist = Field(
         description="on an idle host when every cache mount is warm (an earlier RUN with that id finished on this "
         "daemon)",
     )
@@ -58,7 +59,7 @@ def _run_time_kind(value: object) -> str:
 
 #: a RUN's duration: a duration or distribution, or ``{cold: ..., warm: ...}`` by its cache mounts' state
 RunTime = Annotated[
-    Annotated[DurationDist, Tag("Distribution")] | Annotated[CacheMountRunTime, Tag("CacheMountRunTime")],
+    Annotated[FiniteDurationDist, Tag("Distribution")] | Annotated[CacheMountRunTime, Tag("CacheMountRunTime")],
     Discriminator(_run_time_kind),
 ]
 

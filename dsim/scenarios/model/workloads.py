@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
-from dsim.scenarios.fields import Duration, DurationDist
+from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist
 from dsim.scenarios.model.base import Count, Strict
 from dsim.scenarios.model.builds import BuildStep, EditStep
 from dsim.scenarios.model.containers import ContainerRef, CreateStep, PsStep, RunStep, StopStep
@@ -32,23 +32,23 @@ ArrivalRate = Annotated[float, BeforeValidator(_arrival_rate), WithJsonSchema(
 
 class Burst(Strict):
     burst: Count = Field(description="jobs arriving together")
-    at: Duration = 0.0
+    at: FiniteDuration = 0.0
 
 
 class Poisson(Strict):
     rate: ArrivalRate = Field(description="mean arrivals per unit time, e.g. 2/s")
     count: Count
-    at: Duration = Field(0.0, description="first possible arrival")
+    at: FiniteDuration = Field(0.0, description="first possible arrival")
 
 
 class Every(Strict):
-    every: Duration
+    every: FiniteDuration
     count: Count
-    at: Duration = 0.0
+    at: FiniteDuration = 0.0
 
 
 class Times(Strict):
-    times: list[Duration]
+    times: list[FiniteDuration]
 
 
 Arrival = Burst | Poisson | Every | Times
@@ -67,7 +67,7 @@ class Step(Strict):
     stop: StopStep | None = None
     rm: ContainerRef | None = None
     ps: PsStep | None = Field(None, description="docker ps: one cheap API call")
-    sleep: DurationDist | None = Field(None, description="client think time (no API call)")
+    sleep: FiniteDurationDist | None = Field(None, description="client think time (no API call)")
     build: BuildStep | None = Field(None, description="docker build")
     edit: EditStep | None = Field(None, description="change build-context files (no API call)")
 
