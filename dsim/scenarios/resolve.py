@@ -90,8 +90,8 @@ def _resolve_images(scenario: Scenario, registries: dict[str, Registry],
                 image = declared[norm][1] if norm in declared else None
                 if image is not None and image.from_ is not None:
                     if len(trail) >= MAX_FROM_DEPTH:  # named at this image's own 'from'
-                        raise ReferenceProblem(("images", declared[norm][0], "from"), f"'from' chain deeper than dsim's limit of {MAX_FROM_DEPTH:,} "
-                                                     "images")
+                        raise ReferenceProblem(("images", declared[norm][0], "from"),
+                                               f"'from' chain deeper than dsim's limit of {MAX_FROM_DEPTH:,} images")
                     trail.append((norm, path))
                     on_trail.add(norm)
                     norm, path = normalise(image.from_), ("images", declared[norm][0], "from")

@@ -97,7 +97,8 @@ def test_a_binary_dockerfile_is_refused_with_the_field(tmp_path: Path) -> None:
 # ------------------------------------------------------------ 2. inside the scenario's folder; contents never echoed
 
 
-@pytest.mark.parametrize("written", ["/etc/shadow", "/etc/passwd", "../outside.Dockerfile", "sub/../../outside.Dockerfile"])
+@pytest.mark.parametrize("written", ["/etc/shadow", "/etc/passwd", "../outside.Dockerfile",
+                                     "sub/../../outside.Dockerfile"])
 def test_a_dockerfile_outside_the_scenarios_folder_is_not_read(tmp_path: Path, written: str) -> None:
     folder = tmp_path / "scenario"
     (folder / "sub").mkdir(parents=True)
@@ -264,8 +265,10 @@ def base_text(*, top: str = "", host: str = "{}", step: str = "{sleep: 1s}", arr
      "invalid duration '1e400s': too large (write inf for no limit)"),
     (base_text(step="{sleep: 'exponential(mean=inf)'}"), "workloads.w.steps[0].sleep",
      "invalid distribution 'exponential(mean=inf)': its parameters must be finite"),
-    (base_text(host="{disk: 1e400GB}"), "hosts.node.disk", "invalid size '1e400GB': too large (write inf for no limit)"),
-    (base_text(host="{runtime: {start: inf}}"), "hosts.node.runtime.start", "must be finite here (inf would never end)"),
+    (base_text(host="{disk: 1e400GB}"), "hosts.node.disk",
+     "invalid size '1e400GB': too large (write inf for no limit)"),
+    (base_text(host="{runtime: {start: inf}}"), "hosts.node.runtime.start",
+     "must be finite here (inf would never end)"),
     (base_text(step="{stop: {timeout: inf}}"), "workloads.w.steps[0].stop.timeout",
      "must be finite here (inf would never end)"),
     (base_text(arrival="{burst: 1, at: inf}"), "workloads.w.arrival.at", "must be finite here (inf would never end)"),
