@@ -42,12 +42,13 @@ def _check_number(value: object, kind: str, example: str) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"invalid {kind} {value!r} (expected {example})")
     if isinstance(value, int | float):
-        if math.isnan(value) or value < 0:
-            raise ValueError(f"invalid {kind} {value!r}: must not be negative (expected {example})")
         try:
-            return float(value)
+            number = float(value)
         except OverflowError:  # an int too large for a float
             raise ValueError(f"invalid {kind}: too large (write inf for no limit)") from None
+        if math.isnan(number) or number < 0:
+            raise ValueError(f"invalid {kind} {value!r}: must not be negative (expected {example})")
+        return number
     if not isinstance(value, str):
         raise ValueError(f"invalid {kind} {value!r} (expected {example})")
     return None

@@ -267,6 +267,8 @@ def base_text(*, top: str = "", host: str = "{}", step: str = "{sleep: 1s}", arr
      "invalid distribution 'exponential(mean=inf)': its parameters must be finite"),
     (base_text(host="{disk: 1e400GB}"), "hosts.node.disk",
      "invalid size '1e400GB': too large (write inf for no limit)"),
+    (base_text(host="{memory: 1" + "0" * 400 + "}"), "hosts.node.memory", "invalid size: too large (write inf for "
+     "no limit)"),  # an int no float holds (OverflowError before)
     (base_text(host="{runtime: {start: inf}}"), "hosts.node.runtime.start",
      "must be finite here (inf would never end)"),
     (base_text(step="{stop: {timeout: inf}}"), "workloads.w.steps[0].stop.timeout",
