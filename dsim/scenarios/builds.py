@@ -46,7 +46,7 @@ def check_sources(spec: BuildSpec, context: BuildContextSpec | None, path: Field
         for step in spec.stages[index].steps:
             for source in step.sources:
                 if not match_source(source, files):
-                    raise ReferenceProblem(path, f"{spec.dockerfile}:{step.line}: {step.text}: "
+                    raise ReferenceProblem(path, f"{spec.dockerfile}:{step.line}: {step.instruction}: "
                                                  f"{not_found_message(source)}")
 
 
@@ -58,7 +58,7 @@ def check_classic(spec: BuildSpec, path: FieldPath) -> None:
         for step in spec.stages[index].steps:
             if step.mounts:
                 raise ReferenceProblem((*path, "builder"),
-                                       f"{spec.dockerfile}:{step.line}: {step.text}: {MOUNT_NEEDS_BUILDKIT}")
+                                       f"{spec.dockerfile}:{step.line}: {step.instruction}: {MOUNT_NEEDS_BUILDKIT}")
 
 
 def inside_folder(written: str, base_dir: Path | None, path: FieldPath) -> Path:

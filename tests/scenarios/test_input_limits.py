@@ -306,3 +306,20 @@ def test_a_scenario_name_is_a_name_not_a_path(name: str) -> None:
     assert (err.field, err.line, err.column) == ("name", 1, 7)
     assert err.message.startswith("invalid name ")
     assert err.message.endswith("a name has no '/', '\\', '..', NUL or leading '.'")
+
+
+@pytest.mark.parametrize("rate", ["1e400/s", "0/s", 10**400, "inf"])
+def test_an_arrival_rate_is_finite_and_above_0(rate: object) -> None:
+    text = base_text(arrival=f"{{rate: {rate}, count: 2}}")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text(text, filename="v.yaml")
+    assert caught.value.field == "workloads.w.arrival.rate"
+    assert caught.value.message.startswith("invalid arrival rate ")
+
+
+def test_a_copy_error_names_the_keyword_not_the_line(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.24\nCOPY missing/ /secret-destination\n")
+    err = load_error(tmp_path, "Dockerfile")
+    assert err.message == (f"{tmp_path / 'Dockerfile'}:2: COPY: failed to compute cache key: failed to calculate "
+                           'checksum of ref: "/missing": not found (the context has no such file, or .dockerignore '
+                           "excludes it)")

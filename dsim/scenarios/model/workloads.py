@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -17,13 +18,16 @@ _RATE = re.compile(r"^\s*([0-9.]+)\s*/\s*(s|m|h|ms)\s*$")
 
 def _arrival_rate(value: object) -> float:
     """Jobs per second from ``2/s``, ``30/m``, ``100/h``."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
     match = _RATE.match(str(value))
-    if not match or float(match.group(1)) <= 0:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        rate = float(value) if abs(value) < 1e308 else math.inf  # an int no float holds overflows float()
+    elif match:
+        rate = float(match.group(1)) / {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+    else:
+        rate = 0.0
+    if not 0 < rate < math.inf:  # 0 jobs/s never arrive; an overflowing rate is no rate
         raise ValueError(f"invalid arrival rate {value!r} (expected e.g. 2/s, 30/m, 100/h)")
-    per = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
-    return float(match.group(1)) / per
+    return rate
 
 
 ArrivalRate = Annotated[float, BeforeValidator(_arrival_rate), WithJsonSchema(
