@@ -248,20 +248,22 @@ def _check_links(scenario: Scenario, registries: dict[str, Registry], groups: di
 def _check_distribution(scenario: Scenario, registries: dict[str, Registry]) -> set[str]:
     """Pull-through caches, registry mirrors and push targets; returns the registries they need."""
     needed: set[str] = set()
+    ends: set[str] = set()  # registries whose upstream chain is known to end: each chain is walked once
     for name, registry in scenario.registries.items():
         if registry.upstream is None:
             continue
         if registry.upstream not in registries:
             raise ReferenceProblem(("registries", name, "upstream"),
                                    unknown("registry", registry.upstream, registries))
-        seen = [name]
+        seen = {name: None}
         upstream: str | None = registry.upstream
-        while upstream is not None:
+        while upstream is not None and upstream not in ends:
             if upstream in seen:
                 raise ReferenceProblem(("registries", name, "upstream"),
                                        f"upstream cycle: {' -> '.join((*seen, upstream))}")
-            seen.append(upstream)
+            seen[upstream] = None
             upstream = registries[upstream].upstream
+        ends.update(seen)
         needed.add(registry.upstream)
     for group, spec in scenario.hosts.items():
         for i, mirror in enumerate(spec.daemon.registry_mirrors):

@@ -323,3 +323,14 @@ def test_a_copy_error_names_the_keyword_not_the_line(tmp_path: Path) -> None:
     assert err.message == (f"{tmp_path / 'Dockerfile'}:2: COPY: failed to compute cache key: failed to calculate "
                            'checksum of ref: "/missing": not found (the context has no such file, or .dockerignore '
                            "excludes it)")
+
+
+def test_a_long_upstream_chain_is_walked_once() -> None:
+    """Each registry's upstream chain was walked from scratch with a list for its trail (cubic time)."""
+    n = 3000
+    registries = "".join(f"  r{i}: {{upstream: r{i + 1}}}\n" for i in range(n)) + f"  r{n}: {{}}\n"
+    started = time.monotonic()
+    resolved = load_scenario_text(f"name: up\nregistries:\n{registries}" + base_text().split("\n", 1)[1],
+                                  filename="u.yaml")
+    assert resolved.registries["r0"].upstream == "r1"
+    assert time.monotonic() - started < 10
