@@ -37,6 +37,14 @@ def _finite_duration(value: object) -> float:
     return seconds
 
 
+def _finite_size(value: object) -> float:
+    """Bytes that are moved or written: ``inf`` would be a transfer that never ends."""
+    size = parse_size(value)
+    if math.isinf(size):
+        raise ValueError("must be finite here (bytes that are moved or written)")
+    return size
+
+
 def _finite_dist(value: object) -> Distribution:
     dist = parse_distribution(value, parse_duration)
     if math.isinf(dist.mean):
@@ -44,10 +52,22 @@ def _finite_dist(value: object) -> Distribution:
     return dist
 
 
+def _finite_size_dist(value: object) -> Distribution:
+    dist = parse_distribution(value, parse_size)
+    if math.isinf(dist.mean):
+        raise ValueError("must be finite here (bytes that are moved or written)")
+    return dist
+
+
 Size = Annotated[float, BeforeValidator(parse_size), PlainSerializer(_inf_aware), _schema("size", SIZE_EXAMPLE)]
 Rate = Annotated[float, BeforeValidator(_positive_rate), PlainSerializer(_inf_aware), _schema("rate", RATE_EXAMPLE)]
 Duration = Annotated[
     float, BeforeValidator(parse_duration), PlainSerializer(_inf_aware), _schema("duration", DURATION_EXAMPLE)
+]
+FiniteSize = Annotated[
+    float, BeforeValidator(_finite_size), PlainSerializer(_inf_aware), WithJsonSchema(
+        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+         "description": f"a size, {SIZE_EXAMPLE} (finite)"})
 ]
 FiniteDuration = Annotated[
     float, BeforeValidator(_finite_duration), PlainSerializer(_inf_aware), WithJsonSchema(
@@ -73,6 +93,12 @@ FiniteDurationDist = Annotated[
     BeforeValidator(_finite_dist),
     PlainSerializer(str),
     WithJsonSchema(_dist_schema("duration (finite)")),
+]
+FiniteSizeDist = Annotated[
+    Distribution,
+    BeforeValidator(_finite_size_dist),
+    PlainSerializer(str),
+    WithJsonSchema(_dist_schema("size (finite)")),
 ]
 SizeDist = Annotated[
     Distribution,

@@ -278,6 +278,12 @@ def base_text(*, top: str = "", host: str = "{}", step: str = "{sleep: 1s}", arr
      "invalid port mapping '99999:80': ports are 1-65535"),
     (base_text(step="{run: {image: alpine:3.24, expose: [0]}}"), "workloads.w.steps[0].run",
      "invalid port mapping '0': ports are 1-65535"),
+    (base_text(top="images:\n  app:1: {layers: [inf]}\n"), "images.app:1.layers[0]",
+     "must be finite here (bytes that are moved or written)"),
+    (base_text(step="{run: {image: alpine:3.24, writes: inf}}"), "workloads.w.steps[0].run.writes",
+     "must be finite here (bytes that are moved or written)"),
+    (base_text(step="{build: {dockerfile_text: 'FROM alpine:3.24', default_layer_size: inf}}"),
+     "workloads.w.steps[0].build.default_layer_size", "must be finite here (bytes that are moved or written)"),
     (base_text(host="{count: true}"), "hosts.node.count", "expected an integer, got true"),
     (base_text(arrival="{burst: true}"), "workloads.w.arrival.burst", "expected an integer, got true"),
 ])

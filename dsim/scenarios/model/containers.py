@@ -9,7 +9,15 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from dsim.distributions import constant
-from dsim.scenarios.fields import Duration, DurationDist, FiniteDuration, FiniteDurationDist, Size, SizeDist
+from dsim.scenarios.fields import (
+    Duration,
+    DurationDist,
+    FiniteDuration,
+    FiniteDurationDist,
+    FiniteSize,
+    Size,
+    SizeDist,
+)
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 
@@ -75,8 +83,8 @@ class ContainerOptions(Strict):
     stop_time: FiniteDurationDist = Field(
         constant(0.0), description="how long the process takes to exit after SIGTERM (over the timeout: SIGKILL)"
     )
-    writes: Size = Field(0.0, description="bytes the process writes to new files in its writable layer")
-    copy_up: Size = Field(
+    writes: FiniteSize = Field(0.0, description="bytes the process writes to new files in its writable layer")
+    copy_up: FiniteSize = Field(
         0.0, description="bytes of image files it modifies: the first write copies each whole file up"
     )
     isolation: Literal["container", "vm", "microvm"] = Field(
