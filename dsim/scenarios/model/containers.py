@@ -80,7 +80,7 @@ class ContainerOptions(Strict):
         "no", description="restart policy: no | always | unless-stopped | on-failure[:N] (moby restartmanager)"
     )
     healthcheck: HealthCheck | None = None
-    stop_time: FiniteDurationDist = Field(
+    stop_time: DurationDist = Field(
         constant(0.0), description="how long the process takes to exit after SIGTERM (over the timeout: SIGKILL)"
     )
     writes: FiniteSize = Field(0.0, description="bytes the process writes to new files in its writable layer")
