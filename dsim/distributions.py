@@ -115,6 +115,8 @@ def parse_distribution(value: object, unit: Parser = parse_duration) -> Distribu
         values = tuple(unit(v.strip()) for v in inner[1:-1].split(",") if v.strip())
         if not values:
             raise ValueError(f"invalid distribution {text!r}: empirical needs at least one value")
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"invalid distribution {text!r}: its values must be finite")
         return Distribution(kind, values, text)
     positional, named = _split_args(body)
     names = {"const": ("value",), "uniform": ("low", "high"), "exponential": ("mean",),
@@ -124,6 +126,8 @@ def parse_distribution(value: object, unit: Parser = parse_duration) -> Distribu
     extra = set(named) - set(names)
     if extra or len(positional) > len(names):
         raise ValueError(f"invalid distribution {text!r}: {kind} takes {', '.join(names)}")
+    if not all(math.isfinite(p) for p in params):
+        raise ValueError(f"invalid distribution {text!r}: its parameters must be finite")
     if kind == "uniform" and params[0] > params[1]:
         raise ValueError(f"invalid distribution {text!r}: low must not exceed high")
     return Distribution(kind, params, text)
@@ -131,6 +135,6 @@ def parse_distribution(value: object, unit: Parser = parse_duration) -> Distribu
 
 def _plain_number(value: object) -> float:
     number = float(str(value))
-    if number < 0 or math.isnan(number):
-        raise ValueError(f"invalid number {value!r}: must not be negative")
+    if number < 0 or not math.isfinite(number):
+        raise ValueError(f"invalid number {value!r}: must be finite and not negative")
     return number

@@ -15,6 +15,7 @@ import networkx as nx
 
 from dsim.domain.problems import ReferenceProblem
 from dsim.domain.spec import SimSpec
+from dsim.domain.topology import check_reachable as reachable_on
 
 if TYPE_CHECKING:
     from dsim.world import World
@@ -34,18 +35,9 @@ def check_world(world: World) -> None:
 
 def check_reachable(resolved: SimSpec, graph: nx.Graph) -> None:
     """Every host must reach every registry its images come from and its mirrors; every pull-through cache
-    its upstream."""
+    its upstream: on the built graph, with the message the scenario's own check gives (dsim/domain/topology.py)."""
     component = {node: i for i, nodes in enumerate(nx.connected_components(graph)) for node in nodes}
-    needed = sorted({image.registry for image in resolved.images.values()})
-    for host in resolved.hosts:
-        for registry in [*needed, *host.spec.daemon.registry_mirrors]:
-            if host.name not in component or registry not in component or component[host.name] != component[registry]:
-                raise ReferenceProblem(("network", "links"),
-                                       f"no network path from host '{host.name}' to registry '{registry}'")
-    for name, spec in resolved.registries.items():  # a pull-through cache must reach its upstream
-        if spec.upstream is not None and component.get(name, -1) != component.get(spec.upstream, -2):
-            raise ReferenceProblem(("network", "links"),
-                                   f"no network path from registry '{name}' to its upstream '{spec.upstream}'")
+    reachable_on(resolved, component)
 
 
 def check_upstreams(world: World) -> None:

@@ -42,9 +42,13 @@ def _check_number(value: object, kind: str, example: str) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"invalid {kind} {value!r} (expected {example})")
     if isinstance(value, int | float):
-        if math.isnan(value) or value < 0:
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            raise ValueError(f"invalid {kind}: too large (write inf for no limit)") from None
+        if math.isnan(number) or number < 0:
             raise ValueError(f"invalid {kind} {value!r}: must not be negative (expected {example})")
-        return float(value)
+        return number
     if not isinstance(value, str):
         raise ValueError(f"invalid {kind} {value!r} (expected {example})")
     return None
@@ -61,7 +65,15 @@ def _parse_quantity(value: object, kind: str, example: str, units: Mapping[str, 
     match = _QUANTITY.match(text)
     if not match or match.group(2).lower() not in units:
         raise ValueError(f"invalid {kind} {text!r} (expected {example})")
-    return float(match.group(1)) * units[match.group(2).lower()]
+    return _finite(float(match.group(1)) * units[match.group(2).lower()], kind, text)
+
+
+def _finite(number: float, kind: str, text: str) -> float:
+    """A quantity written as a number must stay finite: ``1e400MB`` is refused, not read as ``inf``
+    (write ``inf`` where infinity is meant)."""
+    if math.isinf(number):
+        raise ValueError(f"invalid {kind} {text!r}: too large (write inf for no limit)")
+    return number
 
 
 def parse_size(value: object) -> float:
@@ -84,11 +96,11 @@ def parse_duration(value: object) -> float:
         return math.inf
     compact = text.replace(" ", "")
     if re.fullmatch(_NUMBER, compact):
-        return float(compact)
+        return _finite(float(compact), "duration", text)
     parts = _DURATION_PART.findall(compact)
     if not parts or "".join(n + u for n, u in parts) != compact:
         raise ValueError(f"invalid duration {text!r} (expected {DURATION_EXAMPLE})")
-    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    return _finite(sum(float(n) * _DURATION_UNITS[u] for n, u in parts), "duration", text)
 
 
 def format_size(nbytes: float) -> str:

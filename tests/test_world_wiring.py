@@ -18,6 +18,7 @@ from dsim.domain.problems import ReferenceProblem
 from dsim.domain.workloads import Burst, Every, Poisson, Times, Workload
 from dsim.elaboration import check_world
 from dsim.environment import CountingEnvironment
+from dsim.errors import ScenarioError
 from dsim.probes import LinkProbe
 from dsim.rng import stream
 from dsim.workloads import arrival_times, placement
@@ -124,7 +125,8 @@ def test_the_store_asks_the_runtime_which_images_are_in_use() -> None:
 
 
 def test_a_cache_whose_upstream_is_unreachable_fails_before_time_0() -> None:
-    with pytest.raises(ReferenceProblem) as raised:
+    """Found when the scenario loads (dsim validate as dsim run), with the message the world's check gives."""
+    with pytest.raises(ScenarioError) as raised:
         _world("""
             name: unreachable-upstream
             registries:
@@ -143,12 +145,12 @@ def test_a_cache_whose_upstream_is_unreachable_fails_before_time_0() -> None:
             workloads:
               w: {arrival: {burst: 1}, steps: [{pull: app:1}]}
         """)
-    assert raised.value.path == ("network", "links")
-    assert str(raised.value) == "no network path from registry 'cache' to its upstream 'origin'"
+    assert raised.value.field == "network.links" and raised.value.line == 13
+    assert raised.value.message == "no network path from registry 'cache' to its upstream 'origin'"
 
 
 def test_a_host_with_no_path_to_its_images_registry_fails_before_time_0() -> None:
-    with pytest.raises(ReferenceProblem) as raised:
+    with pytest.raises(ScenarioError) as raised:
         _world("""
             name: unreachable-registry
             registries:
@@ -165,8 +167,30 @@ def test_a_host_with_no_path_to_its_images_registry_fails_before_time_0() -> Non
             workloads:
               w: {arrival: {burst: 1}, placement: near, steps: [{pull: app:1}]}
         """)
+    assert raised.value.field == "network.links"
+    assert raised.value.message == "no network path from host 'far' to registry 'local'"
+
+
+def test_the_check_finds_a_built_graph_without_a_path() -> None:
+    """The world's own check on the built graph (a scenario that loads has every path)."""
+    world = _world("""
+        name: reachable
+        registries:
+          local: {bandwidth: 1Gbps}
+        images:
+          app:1: {registry: local, layers: [10MB]}
+        hosts:
+          near: {}
+        network:
+          links:
+            - {a: local, b: near}
+        workloads:
+          w: {arrival: {burst: 1}, steps: [{pull: app:1}]}
+    """)
+    world.network.graph.remove_edge("local", "near")
+    with pytest.raises(ReferenceProblem, match="^no network path from host 'near' to registry 'local'$") as raised:
+        check_world(world)
     assert raised.value.path == ("network", "links")
-    assert str(raised.value) == "no network path from host 'far' to registry 'local'"
 
 
 def test_the_check_finds_a_cache_not_wired_to_its_upstream() -> None:

@@ -23,7 +23,7 @@ def plan(
         "--build-arg", metavar="NAME=VALUE", help="a build argument (repeatable), as for docker build")] = None,
 ) -> None:
     """Print the build plan of PATH: stages, steps, which create layers, what each depends on."""
-    from dsim.dockerfile.parse import parse_file
+    from dsim.dockerfile.parse import read_file
     from dsim.dockerfile.plan import make_plan
     from dsim.dockerfile.render import plan_to_json, render_plan
 
@@ -33,8 +33,8 @@ def plan(
         if not eq or not name:
             raise UsageError(f"--build-arg {item!r}: expected NAME=VALUE")
         args[name] = value
-    parse_file(path)  # a missing or unreadable file is reported with its path
-    result = make_plan(path.read_text(encoding="utf-8"), filename=str(path), build_args=args, target=target)
+    text = read_file(path)  # only a regular UTF-8 file of at most 1 MiB; errors name its path
+    result = make_plan(text, filename=str(path), build_args=args, target=target)
     if json_output:
         sys.stdout.write(json.dumps(plan_to_json(result), indent=2) + "\n")
     else:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import dockerfile as _pkg
 
+from dsim.dockerfile.read import UnreadableDockerfile, read_dockerfile
 from dsim.errors import ScenarioError
 
 __all__ = [
@@ -137,13 +138,15 @@ def directives(text: str) -> Directives:
 def parse_file(path: str | Path) -> list[Instruction]:
     """Parse a Dockerfile on disk; errors name ``path``."""
     p = Path(path)
+    return parse_dockerfile(read_file(p), filename=str(p))
+
+
+def read_file(path: Path) -> str:
+    """The text of a Dockerfile on disk (dsim.dockerfile.read's checks); errors name ``path``."""
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read Dockerfile: {exc.strerror or exc}", file=str(p)) from exc
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"Dockerfile is not UTF-8: {exc.reason}", file=str(p)) from exc
-    return parse_dockerfile(text, filename=str(p))
+        return read_dockerfile(path)
+    except UnreadableDockerfile as exc:
+        raise ScenarioError(f"cannot read Dockerfile: {exc.message}", file=str(path)) from None
 
 
 def parse_dockerfile(text: str, *, filename: str = "Dockerfile") -> list[Instruction]:

@@ -34,7 +34,7 @@ from dsim.dockerfile.plan_types import (
     Step,
     platform_args,
 )
-from dsim.dockerfile.planner import Planner
+from dsim.dockerfile.planner import Planner, unknown_instruction
 from dsim.dockerfile.scope import StageDraft
 from dsim.dockerfile.stage_graph import check_cycles, needed_stages
 from dsim.errors import ScenarioError
@@ -96,7 +96,7 @@ def _split_stages(planner: Planner, instructions: Sequence[Instruction]) -> tupl
         elif not drafts:
             if ins.cmd != "ARG":
                 if ins.cmd not in KNOWN_INSTRUCTIONS:
-                    raise planner.error(f"unknown instruction: {ins.cmd}", ins.start_line)
+                    raise planner.error(unknown_instruction(ins.cmd), ins.start_line)
                 raise planner.error(f"{ins.cmd}: no build stage in current context (instructions other than ARG "
                                     "must follow a FROM)", ins.start_line)
             global_arg_ins.append(ins)

@@ -24,6 +24,14 @@ from dsim.errors import ScenarioError
 __all__ = ["Planner"]
 
 
+def unknown_instruction(cmd: str) -> str:
+    """BuildKit's message, naming the first word only when it looks like a keyword (letters, at most 20):
+    a file that is no Dockerfile must not have its contents (a password hash, a key) echoed."""
+    if re.fullmatch(r"[A-Z]{1,20}", cmd):
+        return f"unknown instruction: {cmd}"
+    return "unknown instruction (the line does not start with a Dockerfile keyword)"
+
+
 class Planner:
     """Builds the stages of a :class:`~dsim.dockerfile.plan_types.BuildPlan`; holds what every step needs (file name,
     stage names, build args) and the warnings met on the way."""
@@ -174,7 +182,7 @@ class Planner:
         cmd = ins.cmd
         line = ins.start_line
         if cmd not in KNOWN_INSTRUCTIONS:
-            raise self.error(f"unknown instruction: {cmd}", line)
+            raise self.error(unknown_instruction(cmd), line)
         if cmd == "FROM":
             raise self.error("FROM isn't allowed as an ONBUILD trigger", line)
         flag_values, shown_flags = self.flags(ins, cmd, scope)

@@ -9,6 +9,7 @@ BuildKit's ExecOp digest covers the command, its environment, working directory 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from dsim.dockerfile.plan import BuildPlan, make_plan
 from dsim.dockerfile.plan import Step as PlanStep
+from dsim.dockerfile.read import UnreadableDockerfile, read_dockerfile
 from dsim.domain.build_context import included, match_source, not_found_message
 from dsim.domain.builds import (
     MOUNT_NEEDS_BUILDKIT,
@@ -44,7 +46,7 @@ def check_sources(spec: BuildSpec, context: BuildContextSpec | None, path: Field
         for step in spec.stages[index].steps:
             for source in step.sources:
                 if not match_source(source, files):
-                    raise ReferenceProblem(path, f"{spec.dockerfile}:{step.line}: {step.text}: "
+                    raise ReferenceProblem(path, f"{spec.dockerfile}:{step.line}: {step.instruction}: "
                                                  f"{not_found_message(source)}")
 
 
@@ -56,20 +58,38 @@ def check_classic(spec: BuildSpec, path: FieldPath) -> None:
         for step in spec.stages[index].steps:
             if step.mounts:
                 raise ReferenceProblem((*path, "builder"),
-                                       f"{spec.dockerfile}:{step.line}: {step.text}: {MOUNT_NEEDS_BUILDKIT}")
+                                       f"{spec.dockerfile}:{step.line}: {step.instruction}: {MOUNT_NEEDS_BUILDKIT}")
+
+
+def inside_folder(written: str, base_dir: Path | None, path: FieldPath) -> Path:
+    """The file a scenario's path names, relative to the scenario's folder (inline text: the working
+    directory), symlinks resolved; a path leading outside that folder is refused before anything is read."""
+    folder = (base_dir if base_dir is not None else Path.cwd()).resolve()
+    full = Path(os.path.normpath(folder / written))  # an absolute ``written`` replaces ``folder``
+    try:
+        real = full.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        raise ReferenceProblem(path, f"cannot resolve '{written}'") from None
+    if not real.is_relative_to(folder):
+        raise ReferenceProblem(path, f"'{written}' is outside the scenario's folder ({folder}); a scenario reads "
+                                     "files only from its own folder and below")
+    return full
 
 
 def dockerfile_text(step: BuildStep, base_dir: Path | None, path: FieldPath) -> tuple[str, str]:
-    """(display name, text) of a build step's Dockerfile; a path is relative to the scenario file."""
+    """(display name, text) of a build step's Dockerfile; a path is relative to the scenario file and must
+    stay inside its folder (dsim.dockerfile.read checks the file itself: regular, at most 1 MiB, UTF-8)."""
     if step.dockerfile_text is not None:
         return "<inline Dockerfile>", step.dockerfile_text
     assert step.dockerfile is not None
+    field = (*path, "dockerfile")
     written = Path(step.dockerfile)
-    full = written if written.is_absolute() or base_dir is None else base_dir / written
+    full = inside_folder(step.dockerfile, base_dir, field)
+    shown = written if written.is_absolute() or base_dir is None else base_dir / written
     try:
-        return str(full), full.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ReferenceProblem((*path, "dockerfile"), f"cannot read Dockerfile '{full}': {err.strerror}") from None
+        return str(shown), read_dockerfile(full)
+    except UnreadableDockerfile as err:
+        raise ReferenceProblem(field, f"cannot read Dockerfile '{shown}': {err.message}") from None
 
 
 def context_spec(scenario: Scenario, name: str | None) -> BuildContextSpec | None:

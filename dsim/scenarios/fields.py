@@ -21,10 +21,58 @@ def _schema(kind: str, example: str) -> WithJsonSchema:
                            "description": f"a {kind}, {example}, or inf"})
 
 
+def _positive_rate(value: object) -> float:
+    """A rate of 0 would make every transfer take forever (and divide by zero); ``inf`` means no cost."""
+    rate = parse_rate(value)
+    if rate == 0:
+        raise ValueError("a rate must be above 0 (write inf for no limit)")
+    return rate
+
+
+def _finite_duration(value: object) -> float:
+    """A duration that must end: ``inf`` would put an event at t=inf (outputs would hold Infinity)."""
+    seconds = parse_duration(value)
+    if math.isinf(seconds):
+        raise ValueError("must be finite here (inf would never end)")
+    return seconds
+
+
+def _finite_size(value: object) -> float:
+    """Bytes that are moved or written: ``inf`` would be a transfer that never ends."""
+    size = parse_size(value)
+    if math.isinf(size):
+        raise ValueError("must be finite here (bytes that are moved or written)")
+    return size
+
+
+def _finite_dist(value: object) -> Distribution:
+    dist = parse_distribution(value, parse_duration)
+    if math.isinf(dist.mean):
+        raise ValueError("must be finite here (inf would never end)")
+    return dist
+
+
+def _finite_size_dist(value: object) -> Distribution:
+    dist = parse_distribution(value, parse_size)
+    if math.isinf(dist.mean):
+        raise ValueError("must be finite here (bytes that are moved or written)")
+    return dist
+
+
 Size = Annotated[float, BeforeValidator(parse_size), PlainSerializer(_inf_aware), _schema("size", SIZE_EXAMPLE)]
-Rate = Annotated[float, BeforeValidator(parse_rate), PlainSerializer(_inf_aware), _schema("rate", RATE_EXAMPLE)]
+Rate = Annotated[float, BeforeValidator(_positive_rate), PlainSerializer(_inf_aware), _schema("rate", RATE_EXAMPLE)]
 Duration = Annotated[
     float, BeforeValidator(parse_duration), PlainSerializer(_inf_aware), _schema("duration", DURATION_EXAMPLE)
+]
+FiniteSize = Annotated[
+    float, BeforeValidator(_finite_size), PlainSerializer(_inf_aware), WithJsonSchema(
+        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+         "description": f"a size, {SIZE_EXAMPLE} (finite)"})
+]
+FiniteDuration = Annotated[
+    float, BeforeValidator(_finite_duration), PlainSerializer(_inf_aware), WithJsonSchema(
+        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+         "description": f"a duration, {DURATION_EXAMPLE} (finite)"})
 ]
 
 
@@ -39,6 +87,18 @@ DurationDist = Annotated[
     BeforeValidator(lambda v: parse_distribution(v, parse_duration)),
     PlainSerializer(str),
     WithJsonSchema(_dist_schema("duration")),
+]
+FiniteDurationDist = Annotated[
+    Distribution,
+    BeforeValidator(_finite_dist),
+    PlainSerializer(str),
+    WithJsonSchema(_dist_schema("duration (finite)")),
+]
+FiniteSizeDist = Annotated[
+    Distribution,
+    BeforeValidator(_finite_size_dist),
+    PlainSerializer(str),
+    WithJsonSchema(_dist_schema("size (finite)")),
 ]
 SizeDist = Annotated[
     Distribution,

@@ -14,6 +14,7 @@ from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.problems import FieldPath, ReferenceProblem
 from dsim.domain.refs import HUB, chain_ids, normalise, sha256, split_ref
 from dsim.domain.spec import SimSpec
+from dsim.domain.topology import check_network
 from dsim.domain.workloads import PLACEMENT_POLICIES, job_count
 from dsim.scenarios import to_domain
 from dsim.scenarios.builds import resolve_builds
@@ -31,7 +32,10 @@ from dsim.scenarios.problems import unknown
 #: Beyond these a scenario would not fit this machine's memory or time; refused before the run.
 MAX_HOSTS = 100_000
 MAX_JOBS = 2_000_000
-MAX_FLOW_LAYERS = 10_000
+MAX_FLOW_LAYERS = 10_000  # layers of one image, its ``from`` chain's included
+MAX_FROM_DEPTH = 1_000  # images in one ``from`` chain
+MAX_TOTAL_LAYERS = 1_000_000  # layers of all images together, each counting its ``from`` chain's
+MAX_LINKS = 1_000_000  # host-to-node links network.links expands to (a group x group link is |a| x |b|)
 
 #: Docker Hub as dsim's default registry: token auth (Bearer realm), anonymous pull limit of 100 manifest
 #: GETs per 6 h per client address (docs/docker-facts.md: Registries), blobs from a CDN (egress rarely binds).
@@ -61,51 +65,93 @@ def _image_registry(ref: str, image: Image | None, registries: dict[str, Registr
 
 def _resolve_images(scenario: Scenario, registries: dict[str, Registry],
                     used: dict[str, FieldPath]) -> dict[str, ImageInfo]:
+    """Every declared or used image with its layers, bases first. ``from`` chains are followed iteratively
+    (no recursion limit) and each image extends its base's layers and chain IDs without recomputing them,
+    so the work is linear in the layers resolved; chains deeper than MAX_FROM_DEPTH, images over
+    MAX_FLOW_LAYERS layers, or more than MAX_TOTAL_LAYERS layers in all are refused naming the image."""
     declared = {normalise(ref): (ref, image) for ref, image in scenario.images.items()}
     for ref, image in declared.values():
         if image.registry is not None and image.registry not in registries:
             raise ReferenceProblem(("images", ref, "registry"), unknown("registry", image.registry, registries))
     resolved: dict[str, ImageInfo] = {}
+    total = 0
 
-    def resolve(norm: str, path: FieldPath, trail: tuple[str, ...]) -> ImageInfo:
-        if norm in resolved:
-            return resolved[norm]
-        if norm in trail:
-            cycle = " -> ".join((*trail[trail.index(norm):], norm))
-            raise ReferenceProblem(path, f"'from' cycle: {cycle}")
-        if norm in declared:
-            written, image = declared[norm]
-            info = _declared_image(norm, written, image, registries, resolve, trail)
-        else:
-            built_in = lookup(norm)
-            if built_in is None:
-                known = sorted({*(r for r, _ in declared.values()), *catalog()})
-                raise ReferenceProblem(path, f"unknown image '{norm}' (define it under images:, or use one of: "
-                                             f"{', '.join(known)})")
-            repo, tag = split_ref(norm)
-            digests = [layer.digest for layer in built_in.layers]
-            layers = tuple(
-                LayerInfo(i, layer.digest, chain, layer.size, layer.uncompressed)
-                for i, (layer, chain) in enumerate(zip(built_in.layers, chain_ids(digests), strict=True))
-            )
-            info = ImageInfo(norm, HUB, repo, tag, layers, "gzip", built_in.manifest_digest)
-        resolved[norm] = info
-        return info
+    def resolve(start: str, start_path: FieldPath) -> None:
+        nonlocal total
+        trail: list[tuple[str, FieldPath]] = []  # images waiting for their base, outermost first
+        on_trail: set[str] = set()
+        norm, path = start, start_path
+        while True:
+            if norm not in resolved:
+                if norm in on_trail:
+                    names = [name for name, _ in trail]
+                    cycle = " -> ".join((*names[names.index(norm):], norm))
+                    raise ReferenceProblem(path, f"'from' cycle: {cycle}")
+                image = declared[norm][1] if norm in declared else None
+                if image is not None and image.from_ is not None:
+                    if len(trail) >= MAX_FROM_DEPTH:  # named at this image's own 'from'
+                        raise ReferenceProblem(("images", declared[norm][0], "from"),
+                                               f"'from' chain deeper than dsim's limit of {MAX_FROM_DEPTH:,} images")
+                    trail.append((norm, path))
+                    on_trail.add(norm)
+                    norm, path = normalise(image.from_), ("images", declared[norm][0], "from")
+                    continue
+                if image is not None:
+                    resolved[norm] = _declared_image(norm, declared[norm][0], image, registries, ())
+                else:
+                    resolved[norm] = _leaf_image(norm, path, declared)
+                total += _counted(resolved[norm], path, total)
+            if not trail:
+                return
+            derived, derived_path = trail.pop()
+            on_trail.discard(derived)
+            written, image = declared[derived]
+            resolved[derived] = _declared_image(derived, written, image, registries, resolved[norm].layers)
+            total += _counted(resolved[derived], ("images", written), total)
+            norm, path = derived, derived_path
 
     for norm, (written, _) in declared.items():
-        resolve(norm, ("images", written), ())
+        resolve(norm, ("images", written))
     for norm, path in used.items():
-        resolve(norm, path, ())
+        resolve(norm, path)
     return resolved
 
 
-def _declared_image(norm, written, image, registries, resolve, trail) -> ImageInfo:  # type: ignore[no-untyped-def]
-    base_layers: tuple[LayerInfo, ...] = ()
-    if image.from_ is not None:
-        base_layers = resolve(normalise(image.from_), ("images", written, "from"), (*trail, norm)).layers
+def _counted(info: ImageInfo, path: FieldPath, total: int) -> int:
+    """The layers of ``info`` (its base's included), refused above the limits; ``total`` so far."""
+    count = len(info.layers)
+    if count > MAX_FLOW_LAYERS:
+        raise ReferenceProblem(path, f"{count:,} layers (with its 'from' chain's) is over dsim's limit of "
+                                     f"{MAX_FLOW_LAYERS:,} per image")
+    if total + count > MAX_TOTAL_LAYERS:
+        raise ReferenceProblem(path, f"the images up to this one have {total + count:,} layers (each counting its "
+                                     f"'from' chain's), over dsim's limit of {MAX_TOTAL_LAYERS:,}")
+    return count
+
+
+def _leaf_image(norm: str, path: FieldPath, declared: dict[str, tuple[str, Image]]) -> ImageInfo:
+    """An image from the built-in catalog."""
+    built_in = lookup(norm)
+    if built_in is None:
+        known = sorted({*(r for r, _ in declared.values()), *catalog()})
+        raise ReferenceProblem(path, f"unknown image '{norm}' (define it under images:, or use one of: "
+                                     f"{', '.join(known)})")
+    repo, tag = split_ref(norm)
+    digests = [layer.digest for layer in built_in.layers]
+    layers = tuple(
+        LayerInfo(i, layer.digest, chain, layer.size, layer.uncompressed)
+        for i, (layer, chain) in enumerate(zip(built_in.layers, chain_ids(digests), strict=True))
+    )
+    return ImageInfo(norm, HUB, repo, tag, layers, "gzip", built_in.manifest_digest)
+
+
+def _declared_image(norm: str, written: str, image: Image, registries: dict[str, Registry],
+                    base_layers: tuple[LayerInfo, ...]) -> ImageInfo:
+    """A declared image: its base's layers (same digests and chain IDs), then its own."""
     own = [sha256(f"{norm}\x00{i}\x00{layer.size}") for i, layer in enumerate(image.layers)]
-    digests = [layer.digest for layer in base_layers] + own
-    chains = chain_ids(digests)
+    chains = [layer.chain_id for layer in base_layers]
+    for digest in own:  # chain_ids continued from the base's last (dsim.domain.refs.chain_ids)
+        chains.append(digest if not chains else sha256(f"{chains[-1]} {digest}"))
     layers = list(base_layers)
     for i, layer in enumerate(image.layers):
         index = len(base_layers) + i
@@ -186,30 +232,38 @@ def _check_workloads(
 
 
 def _check_links(scenario: Scenario, registries: dict[str, Registry], groups: dict[str, tuple[str, ...]]) -> None:
+    """No self-links, and at most MAX_LINKS node-to-node links in all, counted before any is built."""
     if scenario.network is None:
         return
+    total = 0
     for i, link in enumerate(scenario.network.links):
         if link.a == link.b:
             raise ReferenceProblem(("network", "links", i), f"a link joins '{link.a}' to itself")
+        total += len(groups.get(link.a, (link.a,))) * len(groups.get(link.b, (link.b,)))
+        if total > MAX_LINKS:
+            raise ReferenceProblem(("network", "links", i), f"the links up to this one expand to {total:,} "
+                                                            f"host links, over dsim's limit of {MAX_LINKS:,}")
 
 
 def _check_distribution(scenario: Scenario, registries: dict[str, Registry]) -> set[str]:
     """Pull-through caches, registry mirrors and push targets; returns the registries they need."""
     needed: set[str] = set()
+    ends: set[str] = set()  # registries whose upstream chain is known to end: each chain is walked once
     for name, registry in scenario.registries.items():
         if registry.upstream is None:
             continue
         if registry.upstream not in registries:
             raise ReferenceProblem(("registries", name, "upstream"),
                                    unknown("registry", registry.upstream, registries))
-        seen = [name]
+        seen = {name: None}
         upstream: str | None = registry.upstream
-        while upstream is not None:
+        while upstream is not None and upstream not in ends:
             if upstream in seen:
                 raise ReferenceProblem(("registries", name, "upstream"),
                                        f"upstream cycle: {' -> '.join((*seen, upstream))}")
-            seen.append(upstream)
+            seen[upstream] = None
             upstream = registries[upstream].upstream
+        ends.update(seen)
         needed.add(registry.upstream)
     for group, spec in scenario.hosts.items():
         for i, mirror in enumerate(spec.daemon.registry_mirrors):
@@ -264,7 +318,7 @@ def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) 
     if HUB not in scenario.registries and HUB not in needed and all(image.registry != HUB for image in images.values()):
         del registries[HUB]  # the default Docker Hub only appears when something comes from it
     _check_preloaded_fit(scenario, images)
-    return Resolved(
+    resolved = Resolved(
         name=scenario.name, seed=scenario.seed, until=scenario.until,
         registries={name: to_domain.registry_spec(registry) for name, registry in registries.items()},
         images=images, hosts=hosts, groups=groups, job_counts=counts,
@@ -274,3 +328,5 @@ def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) 
         contexts={name: to_domain.build_context(context) for name, context in scenario.contexts.items()},
         links=to_domain.links(scenario.network), scenario=scenario,
     )
+    check_network(resolved)  # a host that cannot reach its registry: refused by validate as by run
+    return resolved

@@ -150,7 +150,10 @@ def load_yaml_file(path: pathlib.Path, *, display_name: str | None = None) -> tu
             raise scenario_error("not a regular file", name)
         if info.st_size > MAX_FILE_BYTES:
             raise _too_large(info.st_size, name)
-        with open(path, "rb") as handle:
+        # non-blocking: a FIFO put in the file's place after the stat above must not block the open
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise scenario_error("not a regular file", name)
             data = handle.read(MAX_FILE_BYTES + 1)
     except (FileNotFoundError, NotADirectoryError):
         raise scenario_error("no such file", name) from None

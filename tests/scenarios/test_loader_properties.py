@@ -53,9 +53,31 @@ def test_pull_invariants(hosts: int, layers: list[int], jobs: int, slots: int, p
 
 
 GOOD = yaml.safe_load(pull_scenario(2, [10, 20, 30], 3, 3, False))
+#: a scenario with the fields issue 17 is about: a network, a horizon, a build step's Dockerfile, runtime costs,
+#: ports, a stop timeout, a ``from`` chain
+GOOD_WIDE = {
+    "name": "wide", "until": "1h",
+    "registries": {"reg": {"bandwidth": "100MB/s", "latency": "5ms"}},
+    "images": {"base:1": {"registry": "reg", "layers": ["5MB"]},
+               "app:1": {"registry": "reg", "from": "base:1", "layers": ["1MB"]}},
+    "hosts": {"h": {"count": 2, "storage": {"write_rate": "400MB/s", "decompress_rate": {"gzip": "200MiB/s"}},
+                    "runtime": {"start": "450ms"}}},
+    "network": {"links": [{"a": "reg", "b": "h", "bandwidth": "1Gbps", "latency": "1ms"}]},
+    "workloads": {"w": {"arrival": {"burst": 2}, "steps": [
+        {"build": {"dockerfile_text": "FROM base:1\nRUN true\n", "tag": "local/x:1"}},
+        {"run": {"image": "app:1", "duration": "1s", "ports": ["8080:80"], "detach": True}},
+        {"stop": {"timeout": "10s"}},
+        {"sleep": "exponential(mean=2s)"},
+    ]}},
+}
+#: values that crashed or hung a run before issue 17 (devices, escapes, zeros, overflows, infinities, ports)
+HOSTILE = st.sampled_from(["0s", "0", "inf", "-1", "1e400s", "1e400GB", "0Gbps", "exponential(mean=1e400s)",
+                           "exponential(mean=inf)", "uniform(0s, inf)", "99999:80", "0:80", "/dev/zero",
+                           "/etc/shadow", "../x", "..", "a/b", ".x", "Dockerfile", 10**400, True, float("inf")])
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**12), st.floats(allow_nan=True),
                  st.text(max_size=12), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5),
-                                                                                           st.integers(), max_size=2))
+                                                                                           st.integers(), max_size=2),
+                 HOSTILE)
 
 
 def mutate(data: object, rng: random.Random, junk: list[object]) -> object:
@@ -75,9 +97,9 @@ def mutate(data: object, rng: random.Random, junk: list[object]) -> object:
 
 
 @settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 2**32), junk=st.lists(JUNK, max_size=8))
-def test_loader_raises_nothing_but_scenario_error(seed: int, junk: list[object]) -> None:
-    text = yaml.safe_dump(mutate(GOOD, random.Random(seed), list(junk)))
+@given(seed=st.integers(0, 2**32), junk=st.lists(JUNK, max_size=8), wide=st.booleans())
+def test_loader_raises_nothing_but_scenario_error(seed: int, junk: list[object], wide: bool) -> None:
+    text = yaml.safe_dump(mutate(GOOD_WIDE if wide else GOOD, random.Random(seed), list(junk)))
     try:
         load_scenario_text(text, filename="m.yaml")
     except ScenarioError as err:

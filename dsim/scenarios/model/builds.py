@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from dsim.distributions import constant
-from dsim.scenarios.fields import DurationDist, Size, SizeDist
+from dsim.scenarios.fields import FiniteDurationDist, FiniteSize, FiniteSizeDist
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 
@@ -24,7 +24,7 @@ def _regex_keys(value: Mapping[str, object], field: str) -> None:
 class BuildContextSpec(Strict):
     """A build context on the client: files (path -> bytes) and the ``.dockerignore`` the CLI applies."""
 
-    files: dict[str, Size] = Field(default_factory=dict, description="path relative to the context root -> bytes")
+    files: dict[str, FiniteSize] = Field(default_factory=dict, description="path relative to the context root -> bytes")
     dockerignore: list[str] = Field(
         default_factory=list, description=".dockerignore lines (moby/patternmatcher: *, ?, **, ! re-includes)"
     )
@@ -44,8 +44,9 @@ class CacheMountRunTime(Strict):
     directory it mounts is empty (its id never used on this daemon, or a fresh ``sharing=private`` copy),
     ``warm`` when every one holds what an earlier RUN left there. A RUN without cache mounts is always cold."""
 
-    cold: DurationDist = Field(description="on an idle host with an empty cache (a first build: everything fetched)")
-    warm: DurationDist = Field(
+    cold: FiniteDurationDist = Field(
+        description="on an idle host with an empty cache (a first build: everything fetched)")
+    warm: FiniteDurationDist = Field(
         description="on an idle host when every cache mount is warm (an earlier RUN with that id finished on this "
         "daemon)",
     )
@@ -58,7 +59,7 @@ def _run_time_kind(value: object) -> str:
 
 #: a RUN's duration: a duration or distribution, or ``{cold: ..., warm: ...}`` by its cache mounts' state
 RunTime = Annotated[
-    Annotated[DurationDist, Tag("Distribution")] | Annotated[CacheMountRunTime, Tag("CacheMountRunTime")],
+    Annotated[FiniteDurationDist, Tag("Distribution")] | Annotated[CacheMountRunTime, Tag("CacheMountRunTime")],
     Discriminator(_run_time_kind),
 ]
 
@@ -95,11 +96,11 @@ class BuildStep(Strict):
         1.0, gt=0, description="cores a RUN keeps busy (1: pip, apt-get, npm are mostly one process; raise it for "
         "parallel compiles); RUN steps share the host's CPUs with everything else running there",
     )
-    layer_sizes: dict[str, SizeDist] = Field(
+    layer_sizes: dict[str, FiniteSizeDist] = Field(
         default_factory=dict, description="regex searched in an instruction's text -> the layer's (uncompressed) "
         "bytes; COPY/ADD from the context always write the bytes they copy",
     )
-    default_layer_size: SizeDist = Field(
+    default_layer_size: FiniteSizeDist = Field(
         constant(0.0), description="a RUN (or COPY --from an image) no layer_sizes pattern matches (0B)"
     )
     no_cache: bool = Field(False, description="--no-cache: every step runs")

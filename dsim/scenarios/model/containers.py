@@ -9,7 +9,15 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from dsim.distributions import constant
-from dsim.scenarios.fields import Duration, DurationDist, Size, SizeDist
+from dsim.scenarios.fields import (
+    Duration,
+    DurationDist,
+    FiniteDuration,
+    FiniteDurationDist,
+    FiniteSize,
+    Size,
+    SizeDist,
+)
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 
@@ -24,9 +32,10 @@ class HealthCheck(Strict):
     """``HEALTHCHECK`` / ``--health-*``: probes while the container runs; the first success makes it healthy,
     ``retries`` failures in a row after the start period make it unhealthy (moby daemon/health.go)."""
 
-    interval: Duration = Field(30.0, gt=0, description="between probes once out of the start period (Docker: 30s)")
+    interval: FiniteDuration = Field(
+        30.0, gt=0, description="between probes once out of the start period (Docker: 30s)")
     start_period: Duration = Field(0.0, description="failures in this window do not count (Docker: 0s)")
-    start_interval: Duration = Field(
+    start_interval: FiniteDuration = Field(
         5.0, gt=0, description="between probes during the start period while starting (Docker Engine 25+: 5s)"
     )
     retries: PositiveInt = Field(3, description="consecutive failures that make it unhealthy (Docker: 3)")
@@ -45,7 +54,7 @@ class ContainerOptions(Strict):
         description="wall time the process runs (not CPU-bound); inf: until stopped. With cpu_time: paces the "
         "CPU work (at most cpu_time/duration cores, so alone it takes exactly duration)",
     )
-    cpu_time: DurationDist | None = Field(
+    cpu_time: FiniteDurationDist | None = Field(
         None, description="CPU-seconds the process needs; it ends when they are done, stretched by contention"
     )
     cpus: float | None = Field(None, gt=0, description="--cpus: CFS quota over a 100ms period, caps its CPU share")
@@ -74,8 +83,8 @@ class ContainerOptions(Strict):
     stop_time: DurationDist = Field(
         constant(0.0), description="how long the process takes to exit after SIGTERM (over the timeout: SIGKILL)"
     )
-    writes: Size = Field(0.0, description="bytes the process writes to new files in its writable layer")
-    copy_up: Size = Field(
+    writes: FiniteSize = Field(0.0, description="bytes the process writes to new files in its writable layer")
+    copy_up: FiniteSize = Field(
         0.0, description="bytes of image files it modifies: the first write copies each whole file up"
     )
     isolation: Literal["container", "vm", "microvm"] = Field(
@@ -89,6 +98,8 @@ class ContainerOptions(Strict):
         for port in (*self.ports, *self.expose):
             if not re.fullmatch(r"(\d+:)?\d+(/tcp|/udp)?", port):
                 raise ValueError(f"invalid port mapping {port!r} (expected [HOST:]CONTAINER, e.g. 8080:80)")
+            if not all(1 <= int(number) <= 65535 for number in re.findall(r"\d+", port)):
+                raise ValueError(f"invalid port mapping {port!r}: ports are 1-65535")
         for port in self.expose:
             if ":" in port:
                 raise ValueError(f"expose takes container ports only, not {port!r}")
@@ -128,7 +139,7 @@ class ContainerRef(Strict):
 
 
 class StopStep(ContainerRef):
-    timeout: Duration = Field(10.0, description="SIGKILL after this (docker stop default 10s)")
+    timeout: FiniteDuration = Field(10.0, description="SIGKILL after this (docker stop default 10s)")
 
 
 class CreateStep(ContainerOptions):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from dsim.distributions import constant
-from dsim.scenarios.fields import DurationDist, Rate, Size
+from dsim.scenarios.fields import FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 
@@ -19,7 +19,7 @@ class Daemon(Strict):
         description="API calls processed at once. dockerd has no fixed pool (one goroutine per request); this "
         "models its effective parallelism (CPU, locks): a model knob, not a Docker setting",
     )
-    api_service_time: DurationDist = Field(
+    api_service_time: FiniteDurationDist = Field(
         constant(0.002), description="time each API call holds a worker (a distribution; default 2ms)"
     )
     max_concurrent_downloads: PositiveInt = Field(
@@ -72,17 +72,17 @@ class Runtime(Strict):
     create, mount, netns, start, exec) totals 568ms, Khan's SSD figure (arXiv:2602.15214: SSD 568ms, HDD
     1157ms, namespace setup 8-10ms); the split between the steps is dsim's (see docs/containers.md: Lifecycle)."""
 
-    create: DurationDist = Field(
+    create: FiniteDurationDist = Field(
         constant(0.06), description="POST create: the writable layer's snapshot and the config on disk (60ms)"
     )
-    mount: DurationDist = Field(constant(0.02), description="start: mount the writable (overlay) layer (20ms)")
-    netns: DurationDist = Field(
+    mount: FiniteDurationDist = Field(constant(0.02), description="start: mount the writable (overlay) layer (20ms)")
+    netns: FiniteDurationDist = Field(
         constant(0.01), description="network sandbox (netns + veth) under the host's kernel lock (10ms; Khan: 8-10ms)"
     )
-    start: DurationDist = Field(
+    start: FiniteDurationDist = Field(
         constant(0.454), description="runc create: containerd shim, cgroups, namespaces, rootfs (454ms)"
     )
-    exec: DurationDist = Field(constant(0.02), description="runc start: the container's process begins (20ms)")
+    exec: FiniteDurationDist = Field(constant(0.02), description="runc start: the container's process begins (20ms)")
     page_cache_fraction: float = Field(
         0.064, ge=0, le=1,
         description="share of an image's files a container reads, kept once in the host's page cache and shared "
@@ -94,7 +94,7 @@ class VmFlavour(Strict):
     """A virtual machine per instance (``isolation: vm | microvm`` on a run step): a guest kernel boots, the
     guest's memory plus the VMM's overhead is reserved on the host, and the guest's page cache is its own."""
 
-    boot: DurationDist = Field(description="guest kernel boot until user space runs the workload")
+    boot: FiniteDurationDist = Field(description="guest kernel boot until user space runs the workload")
     overhead: Size = Field(description="host memory of the VMM process itself, per instance")
     memory: Size = Field(description="guest memory when the run step gives no `memory`")
 

@@ -7,15 +7,16 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
-from dsim.scenarios.fields import Size
+from dsim.scenarios.fields import FiniteSize
 from dsim.scenarios.model.base import Strict
 
 
 class Layer(Strict):
     """One layer blob: compressed size on the wire, uncompressed size on disk."""
 
-    size: Size
-    uncompressed: Size | None = Field(None, description=f"default: size x {DEFAULT_UNCOMPRESSED_RATIO} (gzip/zstd)")
+    size: FiniteSize
+    uncompressed: FiniteSize | None = Field(
+        None, description=f"default: size x {DEFAULT_UNCOMPRESSED_RATIO} (gzip/zstd)")
 
 
 def _layer(value: object) -> object:

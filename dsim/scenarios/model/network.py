@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dsim.scenarios.fields import Duration, Rate
+from dsim.scenarios.fields import FiniteDuration, Rate
 from dsim.scenarios.model.base import Strict
 
 
@@ -14,7 +14,7 @@ class Link(Strict):
     a: str
     b: str
     bandwidth: Rate = Field(float("inf"), description="each direction (full duplex)")
-    latency: Duration = Field(0.0, description="one way; a request pays the path's round trip")
+    latency: FiniteDuration = Field(0.0, description="one way; a request pays the path's round trip")
 
 
 class Network(Strict):

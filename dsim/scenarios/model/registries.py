@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from dsim.scenarios.fields import Duration, Rate, Size
+from dsim.scenarios.fields import Duration, FiniteDuration, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 
@@ -28,7 +28,8 @@ class Registry(Strict):
     """A registry: request latency, egress bandwidth, authentication."""
 
     bandwidth: Rate = Field(1.25e9, description="egress shared by every transfer from this registry (default 10Gbps)")
-    latency: Duration = Field(0.03, description="time added to each request by the registry itself (default 30ms)")
+    latency: FiniteDuration = Field(
+        0.03, description="time added to each request by the registry itself (default 30ms)")
     auth: Literal["none", "token"] = Field(
         "none",
         description="token: one token round trip per pull, as Docker Hub's Bearer realm (docs/docker-facts.md: Pull 1)",

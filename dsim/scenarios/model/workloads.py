@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
-from dsim.scenarios.fields import Duration, DurationDist
+from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist
 from dsim.scenarios.model.base import Count, Strict
 from dsim.scenarios.model.builds import BuildStep, EditStep
 from dsim.scenarios.model.containers import ContainerRef, CreateStep, PsStep, RunStep, StopStep
@@ -17,13 +18,16 @@ _RATE = re.compile(r"^\s*([0-9.]+)\s*/\s*(s|m|h|ms)\s*$")
 
 def _arrival_rate(value: object) -> float:
     """Jobs per second from ``2/s``, ``30/m``, ``100/h``."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
     match = _RATE.match(str(value))
-    if not match or float(match.group(1)) <= 0:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        rate = float(value) if abs(value) < 1e308 else math.inf  # an int no float holds overflows float()
+    elif match:
+        rate = float(match.group(1)) / {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+    else:
+        rate = 0.0
+    if not 0 < rate < math.inf:  # 0 jobs/s never arrive; an overflowing rate is no rate
         raise ValueError(f"invalid arrival rate {value!r} (expected e.g. 2/s, 30/m, 100/h)")
-    per = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
-    return float(match.group(1)) / per
+    return rate
 
 
 ArrivalRate = Annotated[float, BeforeValidator(_arrival_rate), WithJsonSchema(
@@ -32,23 +36,23 @@ ArrivalRate = Annotated[float, BeforeValidator(_arrival_rate), WithJsonSchema(
 
 class Burst(Strict):
     burst: Count = Field(description="jobs arriving together")
-    at: Duration = 0.0
+    at: FiniteDuration = 0.0
 
 
 class Poisson(Strict):
     rate: ArrivalRate = Field(description="mean arrivals per unit time, e.g. 2/s")
     count: Count
-    at: Duration = Field(0.0, description="first possible arrival")
+    at: FiniteDuration = Field(0.0, description="first possible arrival")
 
 
 class Every(Strict):
-    every: Duration
+    every: FiniteDuration
     count: Count
-    at: Duration = 0.0
+    at: FiniteDuration = 0.0
 
 
 class Times(Strict):
-    times: list[Duration]
+    times: list[FiniteDuration]
 
 
 Arrival = Burst | Poisson | Every | Times
@@ -67,7 +71,7 @@ class Step(Strict):
     stop: StopStep | None = None
     rm: ContainerRef | None = None
     ps: PsStep | None = Field(None, description="docker ps: one cheap API call")
-    sleep: DurationDist | None = Field(None, description="client think time (no API call)")
+    sleep: FiniteDurationDist | None = Field(None, description="client think time (no API call)")
     build: BuildStep | None = Field(None, description="docker build")
     edit: EditStep | None = Field(None, description="change build-context files (no API call)")
 
