@@ -117,11 +117,12 @@ class _Progress:
                 TextColumn("runs"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                 console=self.console, transient=False,
             )
-            self._progress.start()
         return self
 
     def start(self, done: int, total: int) -> None:
+        """Show the bar once the runs are counted (an error before that is the only line on stderr)."""
         if self._progress is not None:
+            self._progress.start()
             self._task = self._progress.add_task(self.description, total=total, completed=done)
 
     def update(self, done: int, total: int) -> None:
@@ -129,6 +130,6 @@ class _Progress:
             self._progress.update(self._task, completed=done, total=total)
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.stop()
 

@@ -106,13 +106,14 @@ def spec_from_file(path: Path, data: Any, positions: Positions) -> SweepSpec:
         for i, value in enumerate(values):
             _, vline, vcolumn = _located(filename, positions, ("grid", key, i))
             overrides.append(Override(key, value, origin, vline, vcolumn))
+        key_at = positions.locate_key(("grid", key))
         axes.append(make_axis(key, overrides, origin=f"{origin}:{line}:{column}" if line else origin,
-                              where=Where(origin, line, column)))
+                              where=Where(origin, *key_at) if key_at else Where(origin, line, column)))
     scenario = (path.parent / model.scenario) if not Path(model.scenario).is_absolute() else Path(model.scenario)
     return SweepSpec(scenario=scenario, axes=tuple(axes), fixed=tuple(fixed), replications=model.replications,
                      metrics=tuple(model.metrics), name=path.name.removesuffix(".yaml").removesuffix(".sweep"),
                      description=model.description,
-                     replications_where=Where(*_located(filename, positions, ("replications",))))
+                     replications_where=Where(filename, *(positions.locate_key(("replications",)) or (None, None))))
 
 
 def load_spec(path: Path) -> tuple[SweepSpec, Any, Positions]:
