@@ -28,7 +28,7 @@ def sweep(
         "--out", "-o", help="output directory (default results/<name>-sweep)")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", "-j",
-        help="local worker processes (default: one per core; at most one per core and per run; 1: this process)")] = None,
+        help="local worker processes (default: one per core; at most one per core and run; 1: this process)")] = None,
     dask: Annotated[str | None, typer.Option(
         "--dask", metavar="ADDRESS", help="run on a Dask scheduler, e.g. tcp://host:8786 (pip install 'dsim\\[dask]')"
     )] = None,
@@ -41,14 +41,13 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, print nothing but errors")] = False,
 ) -> None:
     """Run SCENARIO's grid of variants x replications; write sweep.csv, runs.csv, charts and sweep.html."""
+    from dsim.errors import UsageError
     from dsim.scenarios.overrides import parse_overrides
     from dsim.sweep.executors import make_executor
     from dsim.sweep.grid import parse_vary
     from dsim.sweep.report import write_outputs
     from dsim.sweep.runner import run_sweep
     from dsim.sweep.spec import load_spec
-
-    from dsim.errors import UsageError
 
     if replications is not None and replications < 1:
         raise UsageError(f"must be at least 1, got {replications}", field="--replications")

@@ -21,7 +21,6 @@ from typing import Any
 from dsim.errors import UsageError
 from dsim.scenarios.overrides import Override, canonical, parse_value, split_path
 
-
 #: The most runs (variants x replications) one sweep may have. The grid is counted arithmetically before
 #: anything is built; a million runs of even a one-second scenario is some 12 core-days, and the
 #: coordinator keeps every run's summary in memory (a few KB each) to aggregate the grid.
