@@ -11,6 +11,7 @@ a store written for another scenario is refused, so results of two scenarios nev
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -64,16 +65,31 @@ class Store:
         if path.is_file() and path.stat().st_size == 0:  # SQLite would take it for a new database
             raise UsageError("an empty file (0 bytes), not a dsim sweep store; delete it or choose another --out",
                              file=str(path))
+        if not path.exists():
+            self._create(scenario_name)
+        self._connect(path, scenario_name)
+
+    def _create(self, scenario_name: str) -> None:
+        """Write a new store beside its place and rename it there: a sweep killed at any moment leaves a
+        whole store or none (never a 0-byte file, which is refused as not a store)."""
+        final = self.path
+        draft = final.with_name(f".{final.name}.{os.getpid()}.new")
+        draft.unlink(missing_ok=True)
+        self._connect(draft, scenario_name)
+        self._db.close()
+        os.replace(draft, final)
+
+    def _connect(self, path: Path, scenario_name: str) -> None:
         try:
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as err:
-            raise UsageError(f"cannot open the sweep store: {err}", file=str(path)) from None
+            raise UsageError(f"cannot open the sweep store: {err}", file=str(self.path)) from None
         try:
             self._open(scenario_name)
         except sqlite3.DatabaseError as err:
             self._db.close()
             raise UsageError(f"not a dsim sweep store, or a damaged one ({err}); choose another --out",
-                             file=str(path)) from None
+                             file=str(self.path)) from None
         except UsageError:
             self._db.close()
             raise
