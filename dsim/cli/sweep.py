@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,11 +25,12 @@ def sweep(
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="PATH=VALUE", help="a fixed override for every variant (repeatable)")] = None,
     replications: Annotated[int | None, typer.Option(
-        "--replications", "-n", min=1, help="seeds per variant (default 5, or the sweep file's)")] = None,
+        "--replications", "-n", help="seeds per variant (default 5, or the sweep file's)")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="output directory (default results/<name>-sweep)")] = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", "-j", min=1, help="local worker processes (default: one per core; 1: this process)")] = None,
+        "--workers", "-j",
+        help="local worker processes (default: one per core; at most one per core and run; 1: this process)")] = None,
     dask: Annotated[str | None, typer.Option(
         "--dask", metavar="ADDRESS", help="run on a Dask scheduler, e.g. tcp://host:8786 (pip install 'dsim\\[dask]')"
     )] = None,
@@ -41,6 +43,7 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, print nothing but errors")] = False,
 ) -> None:
     """Run SCENARIO's grid of variants x replications; write sweep.csv, runs.csv, charts and sweep.html."""
+    from dsim.errors import UsageError
     from dsim.scenarios.overrides import parse_overrides
     from dsim.sweep.executors import make_executor
     from dsim.sweep.grid import parse_vary
@@ -48,14 +51,19 @@ def sweep(
     from dsim.sweep.runner import run_sweep
     from dsim.sweep.spec import load_spec
 
+    if replications is not None and replications < 1:
+        raise UsageError(f"must be at least 1, got {replications}", field="--replications")
+    if workers is not None and workers < 1:
+        raise UsageError(f"must be at least 1, got {workers}", field="--workers")
     spec, data, positions = load_spec(scenario)
     spec = spec.with_cli(axes=tuple(parse_vary(text) for text in vary or ()),
                          fixed=parse_overrides(set_ or ()), replications=replications,
                          metrics=tuple(metric or ()))
     name = spec.name or (data.get("name") if isinstance(data.get("name"), str) else None) or scenario.stem
     directory = out if out is not None else Path("results") / f"{name}-sweep"
-    executor = make_executor(workers=workers, dask=dask)
+    executor = make_executor(workers=workers, dask=dask, runs=spec.runs())
     console = plain_console(stderr=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops workers and Dask futures as Ctrl-C does
     try:
         start = getattr(executor, "start", None)
         if start is not None:
@@ -67,6 +75,7 @@ def sweep(
         console.print(f"interrupted: every finished run is stored in {directory}/; --resume goes on from there")
         raise typer.Exit(130) from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         executor.close()
     write_outputs(result, directory, charts=charts)
     if not quiet:
@@ -76,6 +85,10 @@ def sweep(
         out_console.print(sweep_table(result))
         out_console.print(f"{result.executed} runs executed, {result.reused} reused from the store; "
                           f"results in {directory}/")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class _Progress:
@@ -105,11 +118,12 @@ class _Progress:
                 TextColumn("runs"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                 console=self.console, transient=False,
             )
-            self._progress.start()
         return self
 
     def start(self, done: int, total: int) -> None:
+        """Show the bar once the runs are counted (an error before that is the only line on stderr)."""
         if self._progress is not None:
+            self._progress.start()
             self._task = self._progress.add_task(self.description, total=total, completed=done)
 
     def update(self, done: int, total: int) -> None:
@@ -117,6 +131,6 @@ class _Progress:
             self._progress.update(self._task, completed=done, total=total)
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.stop()
 

@@ -12,12 +12,28 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dsim.errors import UsageError
 from dsim.scenarios.overrides import Override, canonical, parse_value, split_path
+
+#: The most runs (variants x replications) one sweep may have. The grid is counted arithmetically before
+#: anything is built; a million runs of even a one-second scenario is some 12 core-days, and the
+#: coordinator keeps every run's summary in memory (a few KB each) to aggregate the grid.
+MAX_RUNS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a number of the grid was given: a sweep file's position or a command-line option."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,7 @@ class Axis:
 
     path: str
     values: tuple[Override, ...]
+    where: Where | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -96,15 +113,37 @@ def parse_vary(text: str) -> Axis:
         if not value:
             raise UsageError("empty value in the list (two commas in a row?)", file=origin, field=path)
         values.append(Override(path, parse_value(value, origin=origin, path=path), f"--vary {path}={value}"))
-    return make_axis(path, values, origin=origin)
+    return make_axis(path, values, origin=origin, where=Where(f"--vary {path}"))
 
 
-def make_axis(path: str, values: Sequence[Override], *, origin: str) -> Axis:
-    keys = [value.value_key for value in values]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+def make_axis(path: str, values: Sequence[Override], *, origin: str, where: Where | None = None) -> Axis:
+    counts = Counter(value.value_key for value in values)  # a Counter: linear even for a huge value list
+    duplicates = sorted(key for key, count in counts.items() if count > 1)
     if duplicates:
         raise UsageError(f"value {duplicates[0]} is listed twice", file=origin, field=path)
-    return Axis(path, tuple(values))
+    return Axis(path, tuple(values), where)
+
+
+def check_size(axes: Sequence[Axis], replications: int, replications_where: Where | None = None) -> int:
+    """The number of runs (replications x the product of the axes' lengths), counted without building
+    anything; above MAX_RUNS a UsageError names the replications or the axis at which the count passes it."""
+    total = replications
+    if total > MAX_RUNS:
+        where = replications_where or Where("--replications")
+        raise UsageError(f"{replications} replications is more than the {MAX_RUNS} runs a sweep may have "
+                         "(docs/sweeps.md)", file=where.file, line=where.line, column=where.column,
+                         field="replications" if where.line is not None else None)
+    for axis in axes:
+        total *= len(axis.values)
+        if total > MAX_RUNS:
+            where = axis.where or Where(f"--vary {axis.path}")
+            sizes = " x ".join(str(len(a.values)) for a in axes)
+            runs = replications * math.prod(len(a.values) for a in axes)
+            raise UsageError(f"the grid is {sizes} variants x {replications} replications = {runs} runs, more "
+                             f"than the {MAX_RUNS} a sweep may have (docs/sweeps.md)", file=where.file,
+                             line=where.line, column=where.column,
+                             field=f"grid.{axis.path}" if where.line is not None else None)
+    return total
 
 
 def variants(axes: Sequence[Axis]) -> list[Variant]:

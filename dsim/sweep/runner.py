@@ -125,6 +125,7 @@ def run_sweep(
     for axis in spec.axes:
         if axis.path in fixed_paths:
             raise UsageError(f"{axis.path} is both fixed (--set) and varied (--vary)", field=axis.path)
+    spec.runs()  # the grid's size, counted before anything is built
     base, base_positions = apply_overrides(data, positions, spec.fixed) if spec.fixed else (data, positions)
     digest = scenario_hash(base)
     grid = variants(spec.axes)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dsim.errors import UsageError
 from dsim.scenarios.overrides import Override, split_path
 from dsim.scenarios.yamlpos import Positions, load_yaml_file, validation_error
-from dsim.sweep.grid import Axis, make_axis
+from dsim.sweep.grid import Axis, Where, check_size, make_axis
 
 DEFAULT_REPLICATIONS = 5
 
@@ -40,6 +40,11 @@ class SweepSpec:
     metrics: tuple[str, ...] = ()
     name: str = ""
     description: str = ""
+    replications_where: Where | None = None  # where the replications were given (for the size limit)
+
+    def runs(self) -> int:
+        """The number of runs, counted without building the grid; UsageError above grid.MAX_RUNS."""
+        return check_size(self.axes, self.replications, self.replications_where)
 
     def with_cli(self, *, axes: tuple[Axis, ...] = (), fixed: tuple[Override, ...] = (),
                  replications: int | None = None, metrics: tuple[str, ...] = ()) -> SweepSpec:
@@ -50,6 +55,7 @@ class SweepSpec:
             axes=tuple(axis for axis in self.axes if axis.path not in varied) + axes,
             fixed=self.fixed + fixed,
             replications=self.replications if replications is None else replications,
+            replications_where=self.replications_where if replications is None else Where("--replications"),
             metrics=metrics or self.metrics,
         )
 
@@ -100,11 +106,14 @@ def spec_from_file(path: Path, data: Any, positions: Positions) -> SweepSpec:
         for i, value in enumerate(values):
             _, vline, vcolumn = _located(filename, positions, ("grid", key, i))
             overrides.append(Override(key, value, origin, vline, vcolumn))
-        axes.append(make_axis(key, overrides, origin=f"{origin}:{line}:{column}" if line else origin))
+        key_at = positions.locate_key(("grid", key))
+        axes.append(make_axis(key, overrides, origin=f"{origin}:{line}:{column}" if line else origin,
+                              where=Where(origin, *key_at) if key_at else Where(origin, line, column)))
     scenario = (path.parent / model.scenario) if not Path(model.scenario).is_absolute() else Path(model.scenario)
     return SweepSpec(scenario=scenario, axes=tuple(axes), fixed=tuple(fixed), replications=model.replications,
                      metrics=tuple(model.metrics), name=path.name.removesuffix(".yaml").removesuffix(".sweep"),
-                     description=model.description)
+                     description=model.description,
+                     replications_where=Where(filename, *(positions.locate_key(("replications",)) or (None, None))))
 
 
 def load_spec(path: Path) -> tuple[SweepSpec, Any, Positions]:

@@ -11,6 +11,7 @@ a store written for another scenario is refused, so results of two scenarios nev
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -37,6 +38,12 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+#: The columns of each table, in order, as _SCHEMA creates them.
+_COLUMNS = {
+    "meta": ("key", "value"),
+    "runs": ("variant", "replication", "seed", "summary", "dsim_version", "scenario_hash", "finished_at"),
+}
+
 
 @dataclass(frozen=True)
 class StoredRun:
@@ -55,16 +62,51 @@ class Store:
         self.scenario_hash = scenario_hash
         self.dsim_version = dsim_version
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_file() and path.stat().st_size == 0:  # SQLite would take it for a new database
+            raise UsageError("an empty file (0 bytes), not a dsim sweep store; delete it or choose another --out",
+                             file=str(path))
+        if not path.exists():
+            self._create(scenario_name)
+        self._connect(path, scenario_name)
+
+    def _create(self, scenario_name: str) -> None:
+        """Write a new store beside its place and rename it there: a sweep killed at any moment leaves a
+        whole store or none (never a 0-byte file, which is refused as not a store)."""
+        final = self.path
+        draft = final.with_name(f".{final.name}.{os.getpid()}.new")
+        draft.unlink(missing_ok=True)
+        self._connect(draft, scenario_name)
+        self._db.close()
+        os.replace(draft, final)
+
+    def _connect(self, path: Path, scenario_name: str) -> None:
         try:
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.Error as err:
+            raise UsageError(f"cannot open the sweep store: {err}", file=str(self.path)) from None
+        try:
+            self._open(scenario_name)
         except sqlite3.DatabaseError as err:
-            raise UsageError(f"not a dsim sweep store ({err}); choose another --out", file=str(path)) from None
-        if tables and not {"meta", "runs"} <= tables:
             self._db.close()
+            raise UsageError(f"not a dsim sweep store, or a damaged one ({err}); choose another --out",
+                             file=str(self.path)) from None
+        except UsageError:
+            self._db.close()
+            raise
+
+    def _open(self, scenario_name: str) -> None:
+        """Check (or create) the schema and the meta rows; UsageError for a store that is not this one."""
+        path, scenario_hash = self.path, self.scenario_hash
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and not {"meta", "runs"} <= tables:
             raise UsageError("not a dsim sweep store (it has other tables); choose another --out", file=str(path))
+        for table, columns in _COLUMNS.items():
+            found = tuple(row[1] for row in self._db.execute(f"PRAGMA table_info({table})"))
+            if tables and found != columns:
+                raise UsageError(f"not a dsim sweep store (its {table} table has columns {', '.join(found)}, "
+                                 f"not {', '.join(columns)}); choose another --out", file=str(path))
+        self._db.execute("PRAGMA journal_mode=WAL")  # only now: a file that is not a store is left as it was
+        self._db.execute("PRAGMA synchronous=FULL")
         with self._transaction():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -73,15 +115,13 @@ class Store:
             if not meta:
                 self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ("format", FORMAT), ("scenario", scenario_name), ("scenario_hash", scenario_hash),
-                    ("created_by", dsim_version),
+                    ("created_by", self.dsim_version),
                 ])
                 meta = {"format": FORMAT, "scenario": scenario_name, "scenario_hash": scenario_hash}
         if meta.get("format") != FORMAT:
-            self._db.close()
             raise UsageError(f"a sweep store of another format ({meta.get('format')!r}, this dsim reads {FORMAT!r}); "
                              "choose another --out", file=str(path))
         if meta.get("scenario_hash") != scenario_hash:
-            self._db.close()
             raise UsageError(
                 f"this store holds runs of another scenario ('{meta.get('scenario')}', data sha256 "
                 f"{str(meta.get('scenario_hash'))[:12]}), not of '{scenario_name}' (sha256 {scenario_hash[:12]}): "
@@ -89,6 +129,7 @@ class Store:
                 "or delete the store to start again",
                 file=str(path),
             )
+        self._db.execute("PRAGMA quick_check").fetchall()  # damaged pages fail here, not in the middle of a sweep
 
     def _transaction(self) -> Any:
         return _Transaction(self._db)
