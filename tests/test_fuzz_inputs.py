@@ -27,6 +27,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
@@ -35,6 +36,7 @@ from hypothesis import strategies as st
 from tests.fuzz_mutations import RUNNABLE, Mutated, mutated_scenarios
 from tests.fuzz_support import (
     SCENARIOS,
+    Outcome,
     Sandbox,
     changed_outside,
     contract_violations,
@@ -62,9 +64,9 @@ RUN_OUTPUTS = ["summary.json", "jobs.csv", "spans.csv"]
 SWEEP_OUTPUTS = ["sweep.csv", "runs.csv"]
 
 
-def check(box: Sandbox, args: list[str], *, allowed: list[Path], scenario_at_fault: str | None = None,
-          outputs: tuple[Path, list[str]] | None = None, must_fail: bool = False, label: str = "") -> None:
-    """Run one case in BOX and assert the contract; the failure message is the minimal reproducer."""
+def violations(box: Sandbox, args: list[str], *, allowed: list[Path], scenario_at_fault: str | None = None,
+               outputs: tuple[Path, list[str]] | None = None, must_fail: bool = False) -> tuple[Outcome, list[str]]:
+    """Run one case in BOX: what it did and how it broke the contract (nothing when it kept it)."""
     watched = (box.work, box.root / "home", box.root / "tmp", SCENARIOS)
     before = snapshot(*watched)
     outcome = box.run(args)
@@ -75,7 +77,20 @@ def check(box: Sandbox, args: list[str], *, allowed: list[Path], scenario_at_fau
         problems.append("accepted a scenario that must be refused (duplicate key or unknown field)")
     if outcome.code == 0 and outputs is not None:
         problems += output_problems(*outputs)
+    return outcome, problems
+
+
+def check(box: Sandbox, args: list[str], *, label: str = "", **expect: Any) -> None:
+    """Run one case in BOX and assert the contract; the failure message is the minimal reproducer."""
+    outcome, problems = REPORT(box, args, label=label, **expect)
     assert not problems, f"{label}\n{outcome.describe()}\n  broken: {'; '.join(problems)}"
+
+
+def _plain(box: Sandbox, args: list[str], *, label: str = "", **expect: Any) -> tuple[Outcome, list[str]]:
+    return violations(box, args, **expect)
+
+
+REPORT = _plain  # tests/fuzz_hunt.py swaps in a collector that records every failure instead of stopping
 
 
 def write_scenario(box: Sandbox, mutated: Mutated) -> str:
