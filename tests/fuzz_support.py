@@ -143,7 +143,8 @@ def snapshot(*roots: Path) -> Snapshot:
             for name in dirnames + filenames:
                 path = os.path.join(dirpath, name)
                 st = os.lstat(path)
-                seen[path] = (st.st_mode >> 12, st.st_size if name in filenames else 0, st.st_mtime_ns)
+                is_file = name in filenames  # a directory counts by existence: a new file inside it is seen itself
+                seen[path] = (st.st_mode >> 12, st.st_size if is_file else 0, st.st_mtime_ns if is_file else 0)
     return seen
 
 
