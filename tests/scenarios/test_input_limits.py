@@ -255,6 +255,9 @@ def base_text(*, top: str = "", host: str = "{}", step: str = "{sleep: 1s}", arr
 
 @pytest.mark.parametrize(("text", "field", "message"), [
     (base_text(top="until: 0s\n"), "until", "must be greater than 0, got '0s'"),
+    (base_text(host="{cpus: 1e400}"), "hosts.node.cpus", "expected a finite number, got '1e400'"),
+    (base_text(step="{run: {image: alpine:3.24, cpus: .inf}}"), "workloads.w.steps[0].run.cpus",
+     "expected a finite number, got inf"),
     (base_text(host="{storage: {decompress_rate: {gzip: 0}}}"), "hosts.node.storage.decompress_rate.gzip",
      "a rate must be above 0 (write inf for no limit)"),
     (base_text(host="{storage: {write_rate: 0MB/s}}"), "hosts.node.storage.write_rate",

@@ -93,7 +93,7 @@ class BuildStep(Strict):
         "also takes {cold: D, warm: D}"
     )
     run_cpus: float = Field(
-        1.0, gt=0, description="cores a RUN keeps busy (1: pip, apt-get, npm are mostly one process; raise it for "
+        1.0, gt=0, allow_inf_nan=False, description="cores a RUN keeps busy (1: pip, apt-get, npm are mostly one process; raise it for "
         "parallel compiles); RUN steps share the host's CPUs with everything else running there",
     )
     layer_sizes: dict[str, FiniteSizeDist] = Field(

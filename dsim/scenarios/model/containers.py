@@ -57,7 +57,9 @@ class ContainerOptions(Strict):
     cpu_time: FiniteDurationDist | None = Field(
         None, description="CPU-seconds the process needs; it ends when they are done, stretched by contention"
     )
-    cpus: float | None = Field(None, gt=0, description="--cpus: CFS quota over a 100ms period, caps its CPU share")
+    cpus: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="--cpus: CFS quota over a 100ms period, caps its CPU share"
+    )
     threads: PositiveInt | None = Field(
         None, description="runnable threads of the workload (cores it can use); default ceil(cpus), else 1"
     )

@@ -146,7 +146,7 @@ class HostGroup(Strict):
     """A host, or ``count`` identical hosts named ``<group>-1 ... <group>-N``."""
 
     count: PositiveInt = 1
-    cpus: float = Field(4, gt=0)
+    cpus: float = Field(4, gt=0, allow_inf_nan=False)
     memory: Size = Field(16 * 2**30, description="bytes (default 16GiB)")
     disk: Size = Field(200 * 2**30, description="bytes (default 200GiB)")
     nic: Rate = Field(1.25e8, description="the host's own link (default 1Gbps)")
