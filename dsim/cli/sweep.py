@@ -44,6 +44,7 @@ def sweep(
 ) -> None:
     """Run SCENARIO's grid of variants x replications; write sweep.csv, runs.csv, charts and sweep.html."""
     from dsim.errors import UsageError
+    from dsim.reports.outdir import check_out_folder
     from dsim.scenarios.overrides import parse_overrides
     from dsim.sweep.executors import make_executor
     from dsim.sweep.grid import parse_vary
@@ -61,6 +62,7 @@ def sweep(
                          metrics=tuple(metric or ()))
     name = spec.name or (data.get("name") if isinstance(data.get("name"), str) else None) or scenario.stem
     directory = out if out is not None else Path("results") / f"{name}-sweep"
+    check_out_folder(directory)
     executor = make_executor(workers=workers, dask=dask, runs=spec.runs())
     console = plain_console(stderr=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops workers and Dask futures as Ctrl-C does

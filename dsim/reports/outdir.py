@@ -34,6 +34,16 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
             raise UsageError(f"{option} {out}: {problem}")
 
 
+def check_out_folder(out: Path, option: str = "--out") -> None:
+    """Refuse, before any work, a folder output that is kept and added to (``dsim sweep --out``: its store
+    and reports) when it cannot be: a file or device in its place, a parent that is a file or read-only."""
+    _check_writable_place(out, option)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{option} {out}: exists and is not a folder")
+    if out.exists() and not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {out}: the folder is read-only")
+
+
 def check_out_file(out: Path, option: str = "--out", suffixes: tuple[str, ...] = ()) -> None:
     """Refuse, before any work, a file output (``dsim graph -o``, ``explain -o``, ``compare -o``) that
     cannot be written: a wrong suffix, a folder or a device in its place, a parent that is a file or read-only."""

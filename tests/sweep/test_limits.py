@@ -52,6 +52,18 @@ def test_counts_below_1_are_one_line(tmp_path: Path, option: str, value: str, li
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(("where", "problem"), [
+    ("a-file", "exists and is not a folder"),
+    ("a-file/sub", "{tmp}/a-file is not a folder"),
+])
+def test_an_out_that_cannot_be_a_folder_is_one_line_before_any_run(tmp_path: Path, where: str, problem: str) -> None:
+    (tmp_path / "a-file").write_text("mine\n")
+    out = tmp_path / where
+    code, stdout, stderr = sweep(str(write_scenario(tmp_path)), "--vary", SLEEP_AXIS, "--out", str(out))
+    assert (code, stdout, stderr) == (2, "", f"dsim: error: --out {out}: {problem.format(tmp=tmp_path)}\n")
+    assert (tmp_path / "a-file").read_text() == "mine\n"
+
+
 def test_a_grid_above_the_limit_is_refused_before_it_is_built(tmp_path: Path) -> None:
     scenario = str(write_scenario(tmp_path))
     seeds = ",".join(map(str, range(1001)))

@@ -93,8 +93,8 @@ class BuildStep(Strict):
         "also takes {cold: D, warm: D}"
     )
     run_cpus: float = Field(
-        1.0, gt=0, allow_inf_nan=False, description="cores a RUN keeps busy (1: pip, apt-get, npm are mostly one process; raise it for "
-        "parallel compiles); RUN steps share the host's CPUs with everything else running there",
+        1.0, gt=0, allow_inf_nan=False, description="cores a RUN keeps busy (1: pip, apt-get, npm are mostly one "
+        "process; raise it for parallel compiles); RUN steps share the host's CPUs with everything else running there",
     )
     layer_sizes: dict[str, FiniteSizeDist] = Field(
         default_factory=dict, description="regex searched in an instruction's text -> the layer's (uncompressed) "
