@@ -1,13 +1,13 @@
 """A run's results folder (docs/reports.md: Output files): checked before the run, written whole.
 
 A run's files are written into a staging folder beside ``--out`` (same parent, so the same file system)
-and moved into place by ``rename``: a reader sees the previous run's complete folder, then (after a moment
-with no folder) this run's, never a mix, and no stale file of an earlier run survives (an earlier run's
-charts/ when this one has --no-charts). Runs into one folder at the same time: the last to finish wins; the
-swap itself is serialised by an exclusive ``flock`` on the parent folder.
+and moved into place by ``rename`` while an exclusive ``flock`` on the parent folder is held: a new
+``--out`` is the staging folder renamed; in an existing one each of dsim's files is replaced by one
+rename, and dsim's files this run did not write (an earlier run's charts/ when this one has --no-charts)
+are removed. Runs into one folder at the same time: the last to finish wins, whole, never a mix.
 
-dsim replaces only a folder it wrote: an existing non-empty folder that holds anything but dsim's files is
-refused (exit 2), never emptied.
+dsim replaces only its own files: anything else in ``--out`` (a log the caller redirected there) stays;
+a charts/ holding anything but charts is refused (exit 2), never emptied.
 """
 
 from __future__ import annotations
@@ -68,51 +68,66 @@ def _check_writable_place(out: Path, option: str) -> None:
 
 
 def _not_replaceable(out: Path) -> str:
-    """Why dsim must not replace the existing ``out`` ('' when it may)."""
+    """Why dsim must not write its results into the existing ``out`` ('' when it may). Files of others in
+    the folder (a log the caller redirected there, notes) stay as they are; a ``charts`` that holds
+    anything but charts is not dsim's to replace."""
     if not out.is_dir():
         return "exists and is not a folder"
-    entries = sorted(entry.name for entry in out.iterdir())
-    if not entries:
-        return ""
-    foreign = [name for name in entries if name not in RUN_FILES
-               or (name == "charts") != (out / name).is_dir()
-               or (name == "charts" and any(chart.suffix != ".png" or not chart.is_file()
-                                            for chart in (out / name).iterdir()))]
-    if foreign or "summary.json" not in entries:
-        shown = foreign[0] if foreign else entries[0]
-        return (f"not empty and not a dsim results folder (it holds {shown!r}); dsim replaces only its own "
-                "results: choose a new or empty folder")
+    charts = out / "charts"
+    if charts.exists() and (not charts.is_dir() or any(chart.suffix != ".png" or not chart.is_file()
+                                                       for chart in charts.iterdir())):
+        return "its charts/ holds something dsim did not write (dsim replaces only its own results)"
+    clash = [name for name in sorted(RUN_FILES - {"charts"}) if (out / name).exists() and not (out / name).is_file()]
+    if clash:
+        return f"{clash[0]!r} there is not a file (dsim replaces only its own results)"
     if not os.access(out, os.W_OK):
         return "the folder is read-only"
     return ""
 
 
 def write_whole(out: Path, write: Callable[[Path], list[Path]]) -> list[Path]:
-    """``write`` the run's files into a fresh staging folder beside ``out``, then move it into place (the
-    previous results folder, if any, is moved aside and deleted). Returns the written paths under ``out``.
-    On any failure the staging folder is deleted and ``out`` is left as it was."""
+    """``write`` the run's files into a fresh staging folder beside ``out``, then move them into place under
+    an exclusive lock, so two runs never mix: a new ``out`` is the staging folder renamed; into an existing
+    one each of dsim's files is replaced by rename and dsim's files this run did not write (a report of an
+    earlier run with charts) are removed. Nothing else in ``out`` is touched. Returns the written paths under
+    ``out``. On any failure the staging folder is deleted and ``out`` is left as it was."""
     target = out.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = _fresh_dir(target, "new")
-    old: Path | None = None
     try:
         written = write(staging)
         with _locked(target.parent):
-            if target.exists():
+            if not target.exists():
+                os.rename(staging, target)
+            else:
                 problem = _not_replaceable(target)
                 if problem:  # appeared while this run was simulated
                     raise UsageError(f"--out {out}: {problem}")
-                if any(target.iterdir()):
-                    old = _fresh_name(target, "old")
-                    os.rename(target, old)
-            os.rename(staging, target)  # replaces an empty folder
+                _replace_results(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
     return [out / path.relative_to(staging) for path in written]
+
+
+def _replace_results(staging: Path, target: Path) -> None:
+    """dsim's files in ``target`` become those of ``staging`` (each by one rename; charts/ as a folder)."""
+    for name in sorted(RUN_FILES):
+        new, old = staging / name, target / name
+        if new.is_dir():
+            aside = _fresh_name(target, "old") if old.exists() else None
+            if aside is not None:
+                os.rename(old, aside)
+            os.rename(new, old)
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)
+        elif new.exists():
+            os.replace(new, old)
+        elif old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
 
 
 def _fresh_name(target: Path, kind: str) -> Path:

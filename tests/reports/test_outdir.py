@@ -142,25 +142,30 @@ def test_two_concurrent_runs_into_one_folder_leave_one_whole_run(tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-def test_a_folder_dsim_did_not_write_is_refused_before_the_run(tmp_path: Path) -> None:
+def test_files_dsim_did_not_write_stay_and_its_own_are_replaced(tmp_path: Path) -> None:
+    """A log the caller redirected into --out (as `dsim run ... -o D --json > D/stdout.json` does) and notes
+    stay byte for byte; dsim's own summary.json is replaced, and a report of an earlier run with charts
+    goes when this run writes none."""
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
     (out / "summary.json").write_text("{}")
-    result = CliRunner().invoke(app, ["run", str(scenario(tmp_path)), "-o", str(out), "--quiet"])
-    assert result.exit_code == 2
-    assert result.stderr == (f"dsim: error: --out {out}: not empty and not a dsim results folder (it holds "
-                             "'notes.txt'); dsim replaces only its own results: choose a new or empty folder\n")
-    assert files_of_text(out) == {"notes.txt": "keep me", "summary.json": "{}"}
+    (out / "report.html").write_text("old")
+    result = CliRunner().invoke(app, ["run", str(scenario(tmp_path)), "-o", str(out), "--quiet", "--no-charts",
+                                      "--no-trace"])
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in out.iterdir()) == ["jobs.csv", "notes.txt", "spans.csv", "summary.json"]
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert json.loads((out / "summary.json").read_text())["jobs"]["total"] >= 1
 
 
-def test_a_charts_folder_with_a_foreign_file_is_not_a_results_folder(tmp_path: Path) -> None:
+def test_a_charts_folder_with_a_foreign_file_is_refused_and_kept(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "charts").mkdir(parents=True)
-    (out / "summary.json").write_text("{}")
     (out / "charts" / "my-notes.md").write_text("mine")
-    with pytest.raises(UsageError, match="it holds 'charts'"):
+    with pytest.raises(UsageError, match="its charts/ holds something dsim did not write"):
         check_out_dir(out)
+    assert (out / "charts" / "my-notes.md").read_text() == "mine"
 
 
 def test_an_empty_folder_is_filled(tmp_path: Path) -> None:
