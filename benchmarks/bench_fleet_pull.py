@@ -3,7 +3,7 @@
 1,000 hosts x 12 layers of 80 MB, one registry with a 10 Gbps egress link to a switch, 1 Gbps host
 NICs off the switch, at most 3 concurrent downloads per host (Docker's max-concurrent-downloads):
 up to 3,000 flows at once, 12,000 in all.  The registry link is the bottleneck, so the makespan must
-equal the closed form total bytes / 10 Gbps.  The anchor (DESIGN.md): SimGrid 3.32's Python binding
+equal the closed form total bytes / 10 Gbps.  The anchor (docs/performance.md): SimGrid 3.32's Python binding
 runs this in 2.4 s wall on a 2-core machine.
 
 The baseline, measured in the same run, is raw SimPy with the same processes and per-host slots, each

@@ -155,7 +155,7 @@ class SimResult:
         }
 
     def summary(self) -> dict[str, Any]:
-        """summary.json (DESIGN.md "Outputs"): keys may be added, never renamed."""
+        """summary.json (docs/reports.md: Output files): keys may be added, never renamed."""
         peak_running = self.peak_running()
         statuses = [end.status for end in self.job_ends]
         requests: dict[str, list[Span]] = defaultdict(list)

@@ -1,4 +1,4 @@
-"""Hypothesis properties of the spine (DESIGN.md "Testing")."""
+"""Hypothesis properties of the spine (docs/validation.md)."""
 
 from __future__ import annotations
 
