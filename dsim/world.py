@@ -136,7 +136,8 @@ class World:
         images = self.resolved.images
         store = ImageStore(env, spec.disk, gc=spec.gc, host=name, recorder=recorder,
                            in_use=lambda: _images_in_use(self.daemons, name))
-        puller = Puller(env, name, spec, store, self.registries, images, recorder, stream(self.seed, f"puller/{name}"))
+        puller = Puller(env, name, spec, store, self.registries, images, recorder, stream(self.seed, f"puller/{name}"),
+                        cpu=kernel.cpu)
         pusher = Pusher(env, name, spec, store, self.registries, images, recorder)
         runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, stream(self.seed, f"runtime/{name}"))
         builder = Builder(env, name, spec, kernel, store, puller, self.network, self.registries, self.registry_caches,

@@ -22,6 +22,7 @@ from typing import Any
 import simpy
 
 from dsim.components.errors import ApiError, StreamError
+from dsim.components.host import CpuScheduler
 from dsim.components.image_catalog import ImageCatalog
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress, PullBegan
@@ -55,9 +56,11 @@ class Puller(ImageTransfer):
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder,
-                 rng: random.Random) -> None:
+                 rng: random.Random, *, cpu: CpuScheduler | None = None) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
         self.rng = rng
+        #: the host's processor-sharing scheduler, where decompression runs (None: an idle host's rate)
+        self.cpu = cpu
         #: what a pull can name: the scenario's images, those pushed during the run, a face's fallback
         self.catalog = ImageCatalog(images, registries)
         #: observers of the layers' progress stages (dsim serve's progress stream)
@@ -278,12 +281,37 @@ class Puller(ImageTransfer):
         done.succeed()
 
     def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0) -> float:
-        """Decompression streams into the file writer, so the slower of the two sets the pace:
-        uncompressed / min(decompress_rate[compression], write_rate); ``inf`` disables a cost."""
+        """On an idle host: decompression streams into the file writer, so the slower of the two sets the
+        pace: uncompressed / min(decompress_rate[compression], write_rate); ``inf`` disables a cost."""
         storage = self.spec.storage
         decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
         rate = min(decompress, storage.write_rate)
         return 0.0 if math.isinf(rate) else share * layer.uncompressed / rate
+
+    def _inflate(self, layer: LayerInfo, compression: str, share: float = 1.0) -> Generator[Any, Any, None]:
+        """Decompress ``share`` of a layer into its snapshot (docs/distribution.md: Unpack as CPU work).
+
+        Inflating is CPU work: uncompressed / decompress_rate CPU-seconds (the rate is one core's), on the
+        host's processor-sharing scheduler at no more than ``decompress_cores`` (Go's gzip and zstd readers
+        run on one goroutine), so it slows down when containers, builds or other unpacks share the cores.
+        The writes stream alongside at ``write_rate``; the layer is done when both are, so an idle host
+        takes exactly ``unpack_time``."""
+        storage = self.spec.storage
+        if self.cpu is None:
+            yield self.env.timeout(self.unpack_time(layer, compression, share))
+            return
+        nbytes = share * layer.uncompressed
+        decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
+        work = 0.0 if math.isinf(decompress) else nbytes / decompress
+        write = 0.0 if math.isinf(storage.write_rate) else nbytes / storage.write_rate
+        if work <= 0:
+            yield self.env.timeout(write)
+            return
+        task = self.cpu.run(work, storage.decompress_cores)
+        if write <= 0:
+            yield task.done
+        else:
+            yield self.env.all_of([task.done, self.env.timeout(write)])
 
     def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
         """Apply one layer onto its parent's snapshot; one unpack per chain ID at a time."""
@@ -298,7 +326,7 @@ class Puller(ImageTransfer):
         duration = self.unpack_time(layer, image.compression)
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.EXTRACTING, record.began, duration=duration))
-        yield self.env.timeout(duration)
+        yield from self._inflate(layer, image.compression)
         self.store.end_unpack(layer.chain_id)
         try:
             self.store.add_chain(layer)
@@ -346,7 +374,7 @@ class Puller(ImageTransfer):
         except RegistryError as err:
             return err
         extract = self.env.now
-        yield self.env.timeout(self.unpack_time(layer, image.compression, image.prefetch))
+        yield from self._inflate(layer, image.compression, image.prefetch)
         self.recorder.span(SpanKind.PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
                            image=image.ref, status="Pull complete", lazy=True,
                            progress=recorded(layer_lines(started, self.env.now, fetch_began=started,
@@ -375,7 +403,7 @@ class Puller(ImageTransfer):
             yield from self._range(layer, (1 - image.prefetch) * layer.size, endpoints, job, "background")
         except RegistryError as err:
             return err
-        yield self.env.timeout(self.unpack_time(layer, image.compression, 1 - image.prefetch))
+        yield from self._inflate(layer, image.compression, 1 - image.prefetch)
         return None
 
     def _background(self, image: ImageInfo, missing: list[LayerInfo], endpoints: tuple[RegistryServer, ...], job: int,

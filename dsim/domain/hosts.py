@@ -31,6 +31,8 @@ class StorageSpec:
     decompress_rate: Mapping[str, float]
     write_rate: float
     compress_rate: float
+    #: cores one layer's decompression stream can use (decompress_rate is per core)
+    decompress_cores: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                           daemon.max_concurrent_uploads, daemon.max_download_attempts,
                           tuple(daemon.registry_mirrors), daemon.build_cache_limit),
         storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
-                            storage.compress_rate),
+                            storage.compress_rate, storage.decompress_cores),
         runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
                             runtime.page_cache_fraction),
         preloaded=tuple(normalise(ref) for ref in group.preloaded),

@@ -51,13 +51,21 @@ class Storage(Strict):
 
     decompress_rate: dict[Literal["gzip", "zstd"], Rate] = Field(
         default_factory=lambda: dict(DEFAULT_DECOMPRESS),
-        description="uncompressed bytes per second: gzip 200MiB/s (Go stdlib 170-250MiB/s, containerd#13560), "
-        "zstd 900MiB/s (lzbench 940MB/s vs gzip 360MB/s, facebook/zstd README)",
+        description="uncompressed bytes per second on one core: gzip 200MiB/s (Go stdlib 170-250MiB/s, "
+        "containerd#13560), zstd 900MiB/s (lzbench 940MB/s vs gzip 360MB/s, facebook/zstd README). Inflating is "
+        "CPU work on the host's cores (uncompressed / rate CPU-seconds), shared with containers and builds",
     )
     write_rate: Rate = Field(400 * 2**20, description="file writes into the snapshot; inf disables the cost")
     compress_rate: Rate = Field(
         32 * 2**20, description="gzip of a locally built layer during push, uncompressed bytes per second on one "
         "core (moby#28732: about 32MiB/s); inf disables the cost",
+    )
+
+    decompress_cores: float = Field(
+        1.0, gt=0, allow_inf_nan=False,
+        description="cores one layer's decompression can use: 1, as Go's compress/gzip and the zstd decoder "
+        "inflate one stream on one goroutine (containerd and moby unpack each layer as one stream); pigz or "
+        "igzip where configured: raise decompress_rate.gzip, the inflate itself stays on one core",
     )
 
     @model_validator(mode="after")
