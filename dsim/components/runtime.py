@@ -300,7 +300,7 @@ class ContainerRuntime:
         usage = container.usage = spec.memory_usage.sample(rng) if spec.memory_usage is not None else 0.0
         fails = spec.fail_probability > 0 and rng.random() < spec.fail_probability
         code = (spec.exit_code or 1) if fails else spec.exit_code
-        is_vm = spec.isolation != "container"
+        is_vm = vm.guest_kernel(self.spec, spec.isolation)
         oom, task, cached = "", None, False
         try:
             written = True

@@ -7,7 +7,7 @@ where its number comes from); these are the checked values, with every default f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dsim.distributions import Distribution
 
@@ -49,11 +49,16 @@ class RuntimeSpec:
 
 @dataclass(frozen=True, slots=True)
 class VmFlavour:
-    """A virtual machine per instance: guest boot time, the VMM's own memory, default guest memory."""
+    """A virtual machine per instance: guest boot time, the VMM's own memory, default guest memory; also any
+    runtime profile (dsim/domain/runtimes.py): ``kernel`` host | sandbox | guest, ``boot_cpu`` CPU-seconds of
+    start-up at up to ``vcpus`` cores on the host's scheduler."""
 
     boot: Distribution
     overhead: float
     memory: float
+    kernel: str = "guest"
+    boot_cpu: float = 0.0
+    vcpus: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,8 @@ class HostSpec:
     ephemeral_ports: tuple[int, int]
     vm: VmFlavour
     microvm: VmFlavour
+    #: runtime profiles by name (runc, crun, runsc, kata-*), for ``isolation`` on a run step
+    runtimes: Mapping[str, VmFlavour] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

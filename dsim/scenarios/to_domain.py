@@ -35,6 +35,11 @@ def _vm(flavour: fmt.VmFlavour) -> VmFlavour:
     return VmFlavour(flavour.boot, flavour.overhead, flavour.memory)
 
 
+def _runtime(profile: fmt.RuntimeProfile) -> VmFlavour:
+    memory = profile.memory if profile.memory is not None else 0.0
+    return VmFlavour(profile.boot, profile.overhead, memory, profile.kernel, profile.boot_cpu, profile.vcpus)
+
+
 def host_spec(group: fmt.HostGroup) -> HostSpec:
     daemon, storage, runtime = group.daemon, group.storage, group.runtime
     return HostSpec(
@@ -50,6 +55,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         address=group.address, snapshotter=group.snapshotter,
         gc=ImageGcSpec(group.gc.high, group.gc.low) if group.gc is not None else None,
         ephemeral_ports=group.ephemeral_ports, vm=_vm(group.vm), microvm=_vm(group.microvm),
+        runtimes={name: _runtime(profile) for name, profile in group.runtimes.items()},
     )
 
 

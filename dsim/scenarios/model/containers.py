@@ -89,8 +89,11 @@ class ContainerOptions(Strict):
     copy_up: FiniteSize = Field(
         0.0, description="bytes of image files it modifies: the first write copies each whole file up"
     )
-    isolation: Literal["container", "vm", "microvm"] = Field(
-        "container", description="container: the host's kernel; vm / microvm: a guest kernel per instance"
+    isolation: Literal[
+        "container", "vm", "microvm", "runc", "crun", "runsc", "kata-qemu", "kata-clh", "kata-fc"] = Field(
+        "container", description="container: the host's kernel; vm / microvm: a guest kernel per instance; "
+        "runc, crun, runsc (gVisor), kata-qemu, kata-clh, kata-fc: docker run --runtime NAME, costs from the "
+        "host's runtimes (container is runc)",
     )
 
     @model_validator(mode="after")

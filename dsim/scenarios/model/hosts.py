@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from dsim.distributions import constant
 from dsim.scenarios.fields import FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
+from dsim.scenarios.model.runtimes import Runtimes, builtin_runtimes
 
 
 class Daemon(Strict):
@@ -181,6 +182,11 @@ class HostGroup(Strict):
     )
     vm: VmFlavour = Field(DEFAULT_VM, description="isolation: vm (QEMU-like full VM)")
     microvm: VmFlavour = Field(DEFAULT_MICROVM, description="isolation: microvm (Firecracker-like)")
+    runtimes: Runtimes = Field(
+        default_factory=builtin_runtimes,
+        description="runtime profiles a run step picks with isolation (runc, crun, runsc, kata-qemu, kata-clh, "
+        "kata-fc): each written field overrides that runtime's sourced default (docs/containers.md: Runtimes)",
+    )
 
     @model_validator(mode="after")
     def _ports_in_range(self) -> HostGroup:
