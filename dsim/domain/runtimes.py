@@ -41,10 +41,10 @@ BUILTIN_RUNTIMES: dict[str, RuntimeDefaults] = {
         "https://github.com/containers/crun#performance: 100 sequential /bin/true containers 1.69 s vs runc "
         "3.34 s, about 17 ms less per container, inside runtime.start's 454 ms (lower runtime.start to model it)"),
     "runsc": RuntimeDefaults(
-        "sandbox", 0.05, 0.0, 1.0, 18.8 * MIB, None,
+        "sandbox", 0.05, 0.0, 1.0, 19.6e6, None,
         "memory: gVisor density.csv (https://github.com/google/gvisor/blob/master/website/performance/"
         "density.csv): an empty container uses 23.7 MB under runsc vs 4.1 MB under runc, so the Sentry and "
-        "Gofer add 19.6 MB (18.8 MiB); boot: runsc create + start 81-280 ms across 8 hosts "
+        "Gofer add 19.6 MB; boot: runsc create + start 81-280 ms across 8 hosts "
         "(https://apoxy.dev/blog/gvisor-cold-start-where-the-time-goes), fastest 81 ms less runc's ~33 ms "
         "(crun README) = about 50 ms of Sentry start-up"),
     "kata-qemu": RuntimeDefaults(

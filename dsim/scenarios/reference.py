@@ -75,6 +75,8 @@ def _default(info: FieldInfo) -> str:
             return ""
         if isinstance(value, BaseModel):
             return "(defaults)"
+        if isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
+            return "`{" + ", ".join(f"{key}: {_value(v, info)}" for key, v in value.items()) + "}`"
         return f"`{value}`" if value not in ({}, []) else ""
     value = info.default
     if value is PydanticUndefined or value is None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from dsim.distributions import constant
+from dsim.domain.profiles import PROFILES, profile_fields
 from dsim.scenarios.fields import FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 from dsim.scenarios.model.runtimes import Runtimes, builtin_runtimes
@@ -151,8 +152,25 @@ class ImageGc(Strict):
         return self
 
 
+def _with_profile(data: object) -> object:
+    """A known ``profile`` fills the fields the group does not write (storage field by field)."""
+    if not isinstance(data, dict) or not isinstance(data.get("profile"), str) or data["profile"] not in PROFILES:
+        return data
+    merged: dict[str, object] = {**profile_fields(data["profile"])}
+    for key, value in data.items():
+        base = merged.get(key)
+        merged[key] = {**base, **value} if isinstance(base, dict) and isinstance(value, dict) else value
+    return merged
+
+
 class HostGroup(Strict):
     """A host, or ``count`` identical hosts named ``<group>-1 ... <group>-N``."""
+
+    profile: str | None = Field(
+        None, description="a named environment (aws-m5.large, gcp-n2-standard-2, github-ubuntu-latest, "
+        "laptop-nvme, ...): its cpus, memory, disk, nic and storage.write_rate as the provider documents them "
+        "(docs/containers.md: Environment profiles); fields written here win, one by one",
+    )
 
     count: PositiveInt = 1
     cpus: float = Field(4, gt=0, allow_inf_nan=False)
@@ -187,6 +205,18 @@ class HostGroup(Strict):
         description="runtime profiles a run step picks with isolation (runc, crun, runsc, kata-qemu, kata-clh, "
         "kata-fc): each written field overrides that runtime's sourced default (docs/containers.md: Runtimes)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_defaults(cls, data: object) -> object:
+        return _with_profile(data)
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, name: str | None) -> str | None:
+        if name is not None and name not in PROFILES:
+            raise ValueError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
+        return name
 
     @model_validator(mode="after")
     def _ports_in_range(self) -> HostGroup:

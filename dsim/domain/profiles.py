@@ -1,0 +1,81 @@
+"""Environment profiles: named parameter sets for common machines (``profile:`` on a host group).
+
+Each profile gives a host group's hardware as the provider documents it; fields written in the scenario
+win over the profile's, one by one. Every value's source is given with it (and in docs/containers.md:
+Environment profiles). Network figures are the instance's documented peak ("up to"); disk write rates are
+the default volume's documented throughput.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GIB = 2**30
+MIB = 2**20
+GB = 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentProfile:
+    """A machine: cores, memory, disk, NIC (bytes/s) and file write rate (bytes/s); None: dsim's default."""
+
+    cpus: float
+    memory: float
+    disk: float | None
+    nic: float | None
+    write_rate: float | None
+    sources: tuple[str, ...]
+
+
+_EC2_M5 = "https://aws.amazon.com/ec2/instance-types/m5/"
+_EC2_C5 = "https://aws.amazon.com/ec2/instance-types/c5/"
+#: gp3's baseline throughput (every gp3 volume): 125 MiB/s, 3,000 IOPS
+_GP3 = "https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html#gp3-performance"
+_GCE_N2 = "https://cloud.google.com/compute/docs/general-purpose-machines#n2_machine_types"
+_GCE_NET = "https://cloud.google.com/compute/docs/network-bandwidth"
+#: pd-balanced: baseline 140 MiB/s and 3,000 IOPS per VM
+_PD_BALANCED = "https://cloud.google.com/compute/docs/disks/performance"
+_AZURE_DSV5 = "https://learn.microsoft.com/en-us/azure/virtual-machines/dv5-dsv5-series"
+_GITHUB = ("https://docs.github.com/en/actions/using-github-hosted-runners/using-github-hosted-runners/"
+           "about-github-hosted-runners#standard-github-hosted-runners-for-public-repositories")
+
+PROFILES: dict[str, EnvironmentProfile] = {
+    # m5.large: 2 vCPU, 8 GiB, up to 10 Gbps; gp3 root volume at its 125 MiB/s baseline
+    "aws-m5.large": EnvironmentProfile(2, 8 * GIB, 100 * GIB, 10e9 / 8, 125 * MIB, (_EC2_M5, _GP3)),
+    # m5.xlarge: 4 vCPU, 16 GiB, up to 10 Gbps
+    "aws-m5.xlarge": EnvironmentProfile(4, 16 * GIB, 100 * GIB, 10e9 / 8, 125 * MIB, (_EC2_M5, _GP3)),
+    # c5.xlarge: 4 vCPU, 8 GiB, up to 10 Gbps
+    "aws-c5.xlarge": EnvironmentProfile(4, 8 * GIB, 100 * GIB, 10e9 / 8, 125 * MIB, (_EC2_C5, _GP3)),
+    # n2-standard-2: 2 vCPU, 8 GB; egress up to 10 Gbps; pd-balanced at 140 MiB/s
+    "gcp-n2-standard-2": EnvironmentProfile(2, 8 * GB, 100 * GIB, 10e9 / 8, 140 * MIB,
+                                            (_GCE_N2, _GCE_NET, _PD_BALANCED)),
+    # n2-standard-8: 8 vCPU, 32 GB; egress up to 16 Gbps (2 Gbps per vCPU)
+    "gcp-n2-standard-8": EnvironmentProfile(8, 32 * GB, 100 * GIB, 16e9 / 8, 140 * MIB,
+                                            (_GCE_N2, _GCE_NET, _PD_BALANCED)),
+    # Standard_D2s_v5: 2 vCPU, 8 GiB, up to 12,500 Mbps
+    "azure-d2s-v5": EnvironmentProfile(2, 8 * GIB, None, 12.5e9 / 8, None, (_AZURE_DSV5,)),
+    # Standard_D4s_v5: 4 vCPU, 16 GiB, up to 12,500 Mbps
+    "azure-d4s-v5": EnvironmentProfile(4, 16 * GIB, None, 12.5e9 / 8, None, (_AZURE_DSV5,)),
+    # GitHub-hosted ubuntu-latest for public repositories: 4 vCPU, 16 GB RAM, 14 GB SSD
+    "github-ubuntu-latest": EnvironmentProfile(4, 16 * GB, 14 * GB, None, None, (_GITHUB,)),
+    # the same label for private repositories: 2 vCPU, 7 GB RAM, 14 GB SSD
+    "github-ubuntu-latest-private": EnvironmentProfile(2, 7 * GB, 14 * GB, None, None, (_GITHUB,)),
+    # a developer laptop: 8 cores, 16 GiB, a 512 GB NVMe SSD writing up to 2.6 GB/s sequentially
+    # (Samsung 980 500 GB datasheet), gigabit Ethernet
+    "laptop-nvme": EnvironmentProfile(
+        8, 16 * GIB, 512 * GB, 1e9 / 8, 2.6e9,
+        ("https://semiconductor.samsung.com/consumer-storage/internal-ssd/980/",)),
+}
+
+
+def profile_fields(name: str) -> dict[str, object]:
+    """The profile as host-group fields of the scenario format (numbers in bytes and bytes per second)."""
+    found = PROFILES[name]
+    fields: dict[str, object] = {"cpus": found.cpus, "memory": found.memory}
+    if found.disk is not None:
+        fields["disk"] = found.disk
+    if found.nic is not None:
+        fields["nic"] = found.nic
+    if found.write_rate is not None:
+        fields["storage"] = {"write_rate": found.write_rate}
+    return fields

@@ -1,0 +1,92 @@
+"""Environment profiles (``profile:`` on a host group): the provider's documented values land in the resolved
+spec, fields written in the scenario win one by one, an unknown name is one line listing the known ones."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dsim.api import load_scenario_text
+from dsim.cli import app
+from dsim.domain.profiles import PROFILES
+from tests.helpers import run_text
+
+MIB = 2**20
+GIB = 2**30
+
+
+def hosts(group: str) -> str:
+    return textwrap.dedent(f"""
+    name: profiles
+    hosts:
+      h: {group}
+    workloads:
+      w: {{arrival: {{burst: 1}}, steps: [{{sleep: 1s}}]}}
+    """)
+
+
+def test_a_profile_sets_the_documented_hardware() -> None:
+    # aws-m5.large: 2 vCPU, 8 GiB, up to 10 Gbps (aws.amazon.com/ec2/instance-types/m5), gp3 at 125 MiB/s
+    [host] = load_scenario_text(hosts("{profile: aws-m5.large}")).hosts
+    assert (host.spec.cpus, host.spec.memory, host.spec.nic) == (2, 8 * GIB, 10e9 / 8)
+    assert host.spec.storage.write_rate == 125 * MIB
+
+
+def test_written_fields_win_one_by_one() -> None:
+    text = hosts("{profile: aws-m5.large, memory: 4GiB, storage: {decompress_rate: {gzip: 100MiB/s}}}")
+    [host] = load_scenario_text(text).hosts
+    assert host.spec.memory == 4 * GIB  # written
+    assert host.spec.cpus == 2  # the profile's
+    assert host.spec.storage.write_rate == 125 * MIB  # the profile's storage field kept beside the written one
+    assert host.spec.storage.decompress_rate["gzip"] == 100 * MIB
+
+
+def test_github_runners_public_and_private() -> None:
+    [public] = load_scenario_text(hosts("{profile: github-ubuntu-latest}")).hosts
+    [private] = load_scenario_text(hosts("{profile: github-ubuntu-latest-private}")).hosts
+    assert (public.spec.cpus, public.spec.memory) == (4, 16e9)
+    assert (private.spec.cpus, private.spec.memory) == (2, 7e9)
+
+
+def test_every_profile_names_its_sources() -> None:
+    for name, profile in PROFILES.items():
+        assert profile.sources and all(source.startswith("https://") for source in profile.sources), name
+
+
+def test_unknown_profile_is_one_line_listing_the_known_ones(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(hosts("{profile: aws-m5.lrge}"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    message = result.stderr.strip()
+    assert "\n" not in message
+    assert "x.yaml:4:" in message and "hosts.h.profile" in message
+    assert message.endswith(f"unknown profile 'aws-m5.lrge' (known: {', '.join(PROFILES)})")
+
+
+def test_a_two_vcpu_runner_unpacks_four_layer_streams_at_half_the_rate_of_a_four_vcpu_one() -> None:
+    # four images of one 400 MiB layer pulled at once; gzip at 200 MiB/s per core; writes at the profile's
+    # rate do not bind (dsim's default 400 MiB/s for these profiles). 4 vCPU: a core each, S / r = 2 s;
+    # 2 vCPU: 4 streams on 2 cores, 4 S / (2 r) = 4 s.
+    def unpacks(profile: str) -> list[float]:
+        images = "\n".join(f"  app{i}:1: {{registry: reg, layers: [{{size: 1MB, uncompressed: 400MiB}}]}}"
+                           for i in range(4))
+        workloads = "\n".join(f"  w{i}: {{arrival: {{burst: 1}}, steps: [{{pull: 'app{i}:1'}}]}}" for i in range(4))
+        result = run_text(f"""
+name: runners
+registries:
+  reg: {{bandwidth: 1000GB/s, latency: 0ms}}
+images:
+{images}
+hosts:
+  h: {{profile: {profile}, nic: inf, daemon: {{api_service_time: 0s}}}}
+workloads:
+{workloads}
+""")
+        return [span.duration for span in result.spans_of("unpack")]
+
+    assert unpacks("github-ubuntu-latest") == pytest.approx([2.0] * 4)
+    assert unpacks("github-ubuntu-latest-private") == pytest.approx([4.0] * 4)
