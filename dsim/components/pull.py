@@ -307,8 +307,9 @@ class Puller(ImageTransfer):
         if work <= 0:
             yield self.env.timeout(write)
             return
-        task = self.cpu.run(work, storage.decompress_cores)
-        if write <= 0:
+        cores = storage.decompress_cores
+        task = self.cpu.run(work, cores)
+        if write <= work / cores:  # sharing only slows the inflate: the writes can never be the slower stage
             yield task.done
         else:
             yield self.env.all_of([task.done, self.env.timeout(write)])
