@@ -82,7 +82,7 @@ registries:
 images:
 {images}
 hosts:
-  h: {{profile: {profile}, nic: inf, daemon: {{api_service_time: 0s}}}}
+  h: {{profile: {profile}, nic: inf, daemon: {{api_service_time: 0s, max_concurrent_downloads: 16}}}}
 workloads:
 {workloads}
 """)
