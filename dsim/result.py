@@ -17,8 +17,17 @@ from dsim.records import SUMMARY_PHASE_KINDS, JobEnd, Span, SpanKind
 
 #: Per-job phases: ``queue`` (each API call's wait for a daemon worker, from the ``api`` spans), then span kinds.
 PHASES: tuple[str, ...] = ("queue", *SUMMARY_PHASE_KINDS)
-JOB_COLUMNS = ("job", "workload", "host", "arrival_s", "end_s", "status", "queue_s", "pull_s", "build_s", "push_s",
-               "create_s", "start_s", "run_s", "health_s", "error")
+#: With job slots (hosts.<group>.job_slots), a job's wait for a slot comes first: reported only by runs
+#: in which some job waited, so runs without slots keep their columns.
+SLOT_PHASES: tuple[str, ...] = (SpanKind.SLOT, *PHASES)
+
+
+def job_columns(phases: tuple[str, ...]) -> tuple[str, ...]:
+    """jobs.csv's header for these phases."""
+    return ("job", "workload", "host", "arrival_s", "end_s", "status", *(f"{p}_s" for p in phases), "error")
+
+
+JOB_COLUMNS = job_columns(PHASES)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -104,10 +113,10 @@ class SimResult:
     @cached_property
     def jobs(self) -> list[JobRecord]:
         """One record per ended job, in job order, with its time per phase summed from its spans."""
-        per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(PHASES, 0.0))
+        per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(self.phases, 0.0))
         for span in self.spans_of(SpanKind.API):
             per_job[span.job]["queue"] += span.attrs["queue"]
-        for phase in SUMMARY_PHASE_KINDS:
+        for phase in (k for k in self.phases if k != "queue"):
             for span in self.spans_of(phase):
                 per_job[span.job][phase] += span.duration
         return [
@@ -115,6 +124,11 @@ class SimResult:
                       dict(per_job[end.job]), end.error)
             for end in sorted(self.job_ends, key=lambda e: e.job)
         ]
+
+    @cached_property
+    def phases(self) -> tuple[str, ...]:
+        """The per-job phases this run reports: PHASES, led by ``slot`` when some job waited for a slot."""
+        return SLOT_PHASES if self.spans_of(SpanKind.SLOT) else PHASES
 
     def phase_samples(self, phase: str) -> list[float]:
         if phase == "queue":
@@ -194,7 +208,7 @@ class SimResult:
                 "failed": statuses.count("failed"),
                 "unfinished": self.expected_jobs - len(statuses),
             },
-            "phases": {phase: describe(self.phase_samples(phase)) for phase in (*PHASES, "job")},
+            "phases": {phase: describe(self.phase_samples(phase)) for phase in (*self.phases, "job")},
             "registries": {
                 name: {
                     "bytes_sent": round(sent[name]),

@@ -82,6 +82,8 @@ class HostSpec:
     ephemeral_ports: tuple[int, int]
     vm: VmFlavour
     microvm: VmFlavour
+    #: jobs each host runs at once (a CI runner's limit); None: no limit
+    job_slots: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

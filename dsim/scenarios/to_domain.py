@@ -50,6 +50,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         address=group.address, snapshotter=group.snapshotter,
         gc=ImageGcSpec(group.gc.high, group.gc.low) if group.gc is not None else None,
         ephemeral_ports=group.ephemeral_ports, vm=_vm(group.vm), microvm=_vm(group.microvm),
+        job_slots=group.job_slots,
     )
 
 
