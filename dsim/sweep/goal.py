@@ -146,12 +146,11 @@ def lookup(data: Any, path: str) -> Any:
     """The value at a dot path of the scenario's data, or KeyError."""
     node = data
     for part in split_path(path, origin=path):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
             raise KeyError(path)
+        node = node[part]
     return node
 
 

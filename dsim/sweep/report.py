@@ -99,7 +99,8 @@ def chart(result: SweepResult, metric: str, axis: Axis) -> bytes:
         ax.errorbar(xs, [e.mean for e in estimates], yerr=errors, marker="o", capsize=4,
                     color=COLOURS[number % len(COLOURS)], label=name)
     for goal in (g for g in result.spec.goals if g.metric == metric):
-        ax.axhline(goal.target, color="#CC0000", linestyle="--", linewidth=1.2, label=f"goal: {goal.op} {goal.target:g}")
+        ax.axhline(goal.target, color="#CC0000", linestyle="--", linewidth=1.2,
+                   label=f"goal: {goal.op} {goal.target:g}")
     if not numeric:
         ax.set_xticks(positions, list(axis.labels))
     ax.set_xlabel(axis.path)
