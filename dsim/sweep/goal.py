@@ -93,7 +93,7 @@ def _target(raw: str, metric: str, origin: Origin) -> float:
     try:
         value = float(raw)
     except ValueError:
-        parse = parse_size if metric.endswith("bytes") else parse_duration
+        parse = parse_size if "bytes" in metric.rsplit(".", 1)[-1] else parse_duration
         try:
             value = parse(raw)
         except ValueError as err:
