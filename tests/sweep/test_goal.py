@@ -116,7 +116,8 @@ def test_cost_reads_the_variant_then_the_scenario_and_defaults_to_host_count() -
 
 def test_bad_goals_exit_2_with_one_line(tmp_path: Path) -> None:
     code, _, stderr = _sweep(tmp_path, "--cost", "hosts.runner.count=1")
-    assert code == 2 and stderr.strip() == "dsim: error: --cost: prices rank the variants that meet a goal: give --goal too"
+    assert code == 2
+    assert stderr.strip() == "dsim: error: --cost: prices rank the variants that meet a goal: give --goal too"
     code, _, stderr = _sweep(tmp_path, "--goal", "phases.job.p95_s <= 1", "--cost", "hosts.runner.memory=1")
     assert code == 2 and stderr.strip() == ("dsim: error: --cost hosts.runner.memory: is not set in the scenario, "
                                             "its --set or the grid: give it a value to price")
