@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from dsim.records import SUMMARY_PHASE_KINDS, JobEnd, Span, SpanKind
+from dsim.workload_results import workload_summaries
 
 #: Per-job phases: ``queue`` (each API call's wait for a daemon worker, from the ``api`` spans), then span kinds.
 PHASES: tuple[str, ...] = ("queue", *SUMMARY_PHASE_KINDS)
@@ -96,6 +97,8 @@ class SimResult:
     makespan_s: float
     horizon_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    #: jobs each workload brings (the scenario's order); serve adds the workload of its API calls
+    expected_by_workload: dict[str, int] = field(default_factory=dict)
 
     def spans_of(self, kind: SpanKind | str) -> list[Span]:
         """The spans of ``kind`` in the order recorded (dsim passes SpanKind members, tests/test_records.py
@@ -209,6 +212,8 @@ class SimResult:
                 "unfinished": self.expected_jobs - len(statuses),
             },
             "phases": {phase: describe(self.phase_samples(phase)) for phase in (*self.phases, "job")},
+            "workloads": workload_summaries(self.job_ends, self.spans_of, self.phases, self.expected_by_workload,
+                                            describe),
             "registries": {
                 name: {
                     "bytes_sent": round(sent[name]),

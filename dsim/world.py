@@ -199,6 +199,7 @@ class World:
             spans=self.recorder.spans,
             job_ends=self.recorder.jobs,
             expected_jobs=sum(self.resolved.job_counts.values()),
+            expected_by_workload=dict(self.resolved.job_counts),
             registries=tuple(self.registries),
             hosts=hosts,
             events=events,
