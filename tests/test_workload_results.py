@@ -71,3 +71,13 @@ def test_one_workload_prints_no_workloads_table() -> None:
     console = Console(record=True, width=100)
     console.print(summary_tables(run_text(TWO).summary()))
     assert "Workloads" in console.export_text()
+
+
+def test_latency_cdfs_draw_one_line_per_workload(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dsim.reports.charts import latency_cdfs
+    from dsim.reports.charts.workloads import samples_by_workload
+
+    result = run_text(TWO)
+    chart = latency_cdfs(result, tmp_path / "cdf.png")
+    assert chart.title == "Latency distributions by workload" and (tmp_path / "cdf.png").stat().st_size > 0
+    assert samples_by_workload(result) == {"job": {"fast": [1.0, 1.0], "slow": [5.0, 5.0, 5.0]}}
