@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import dsim
 from dsim.errors import UsageError
 from dsim.scenarios.loader import validate_data
 from dsim.scenarios.overrides import apply_overrides
@@ -22,6 +21,7 @@ from dsim.sweep.spec import SweepSpec
 from dsim.sweep.stats import Estimate, estimate
 from dsim.sweep.store import FILENAME, Store
 from dsim.sweep.worker import RunOutcome, RunTask
+from dsim.version import __version__
 
 #: Phases whose p50 and p95 are default metrics (those with samples in at least one run).
 DEFAULT_PHASES = ("queue", "pull", "build", "push", "create", "start", "run", "job")
@@ -145,7 +145,7 @@ def run_sweep(
     for variant in grid if spec.goals else ():  # a price of an unset field fails before any run
         variant_cost(variant.overrides, spec.fixed, base, spec.prices)
 
-    with Store(out / FILENAME, scenario_name=name, scenario_hash=digest, dsim_version=dsim.__version__) as store:
+    with Store(out / FILENAME, scenario_name=name, scenario_hash=digest, dsim_version=__version__) as store:
         stored = store.done()
         wanted = {(v.key, r) for v in grid for r in range(spec.replications)}
         if stored and not resume:
