@@ -50,6 +50,8 @@ class SpanKind(enum.StrEnum):
     EDIT = "edit"
     #: a line the docker CLI prints itself, instant [the line]
     CLI = "cli"
+    #: a job waiting for a free job slot (hosts.<group>.job_slots), arrival to dispatch [workload]
+    SLOT = "slot"
 
     # -- the daemon and the host (components/daemon.py, host.py)
     #: one Engine API call: its wait for a daemon worker and its service [call]; queue (the wait, s)
@@ -133,7 +135,7 @@ class SpanKind(enum.StrEnum):
 # ---------------------------------------------------------------------------------------- named groupings
 
 #: A job's phases as the job timeline draws them (one bar each), in the order a job meets them.
-PHASE_KINDS: tuple[SpanKind, ...] = (SpanKind.PULL, SpanKind.BUILD, SpanKind.PUSH, SpanKind.CREATE,
+PHASE_KINDS: tuple[SpanKind, ...] = (SpanKind.SLOT, SpanKind.PULL, SpanKind.BUILD, SpanKind.PUSH, SpanKind.CREATE,
                                      SpanKind.START, SpanKind.RUN, SpanKind.STOP)
 #: Kinds that detail a phase or the daemon's work: drawn in their own charts, not as job phases.
 DETAIL_KINDS: tuple[SpanKind, ...] = (SpanKind.API, SpanKind.REQUEST, SpanKind.DOWNLOAD, SpanKind.UNPACK,
@@ -348,7 +350,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
     SpanKind.CREATE: NoAttrs, SpanKind.START: NoAttrs, SpanKind.RUN: NoAttrs, SpanKind.STOP: NoAttrs,
     SpanKind.RM: NoAttrs, SpanKind.PS: PsAttrs, SpanKind.EDIT: EditAttrs, SpanKind.CLI: NoAttrs,
-    SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs,
+    SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs, SpanKind.SLOT: NoAttrs,
     SpanKind.REQUEST: RequestAttrs, SpanKind.CACHE_FILL: CacheFillAttrs, SpanKind.FALLBACK: FallbackAttrs,
     SpanKind.PULL_IMAGE: PullImageAttrs, SpanKind.PULL_LAYER: PullLayerAttrs, SpanKind.DOWNLOAD: DownloadAttrs,
     SpanKind.UNPACK: UnpackAttrs, SpanKind.LAZY_FETCH: LazyFetchAttrs,

@@ -14,11 +14,21 @@ from functools import cached_property
 from typing import Any
 
 from dsim.records import SUMMARY_PHASE_KINDS, JobEnd, Span, SpanKind
+from dsim.workload_results import workload_summaries
 
 #: Per-job phases: ``queue`` (each API call's wait for a daemon worker, from the ``api`` spans), then span kinds.
 PHASES: tuple[str, ...] = ("queue", *SUMMARY_PHASE_KINDS)
-JOB_COLUMNS = ("job", "workload", "host", "arrival_s", "end_s", "status", "queue_s", "pull_s", "build_s", "push_s",
-               "create_s", "start_s", "run_s", "health_s", "error")
+#: With job slots (hosts.<group>.job_slots), a job's wait for a slot comes first: reported only by runs
+#: in which some job waited, so runs without slots keep their columns.
+SLOT_PHASES: tuple[str, ...] = (SpanKind.SLOT, *PHASES)
+
+
+def job_columns(phases: tuple[str, ...]) -> tuple[str, ...]:
+    """jobs.csv's header for these phases."""
+    return ("job", "workload", "host", "arrival_s", "end_s", "status", *(f"{p}_s" for p in phases), "error")
+
+
+JOB_COLUMNS = job_columns(PHASES)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -87,6 +97,8 @@ class SimResult:
     makespan_s: float
     horizon_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    #: jobs each workload brings (the scenario's order); serve adds the workload of its API calls
+    expected_by_workload: dict[str, int] = field(default_factory=dict)
 
     def spans_of(self, kind: SpanKind | str) -> list[Span]:
         """The spans of ``kind`` in the order recorded (dsim passes SpanKind members, tests/test_records.py
@@ -104,10 +116,10 @@ class SimResult:
     @cached_property
     def jobs(self) -> list[JobRecord]:
         """One record per ended job, in job order, with its time per phase summed from its spans."""
-        per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(PHASES, 0.0))
+        per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(self.phases, 0.0))
         for span in self.spans_of(SpanKind.API):
             per_job[span.job]["queue"] += span.attrs["queue"]
-        for phase in SUMMARY_PHASE_KINDS:
+        for phase in (k for k in self.phases if k != "queue"):
             for span in self.spans_of(phase):
                 per_job[span.job][phase] += span.duration
         return [
@@ -115,6 +127,11 @@ class SimResult:
                       dict(per_job[end.job]), end.error)
             for end in sorted(self.job_ends, key=lambda e: e.job)
         ]
+
+    @cached_property
+    def phases(self) -> tuple[str, ...]:
+        """The per-job phases this run reports: PHASES, led by ``slot`` when some job waited for a slot."""
+        return SLOT_PHASES if self.spans_of(SpanKind.SLOT) else PHASES
 
     def phase_samples(self, phase: str) -> list[float]:
         if phase == "queue":
@@ -194,7 +211,9 @@ class SimResult:
                 "failed": statuses.count("failed"),
                 "unfinished": self.expected_jobs - len(statuses),
             },
-            "phases": {phase: describe(self.phase_samples(phase)) for phase in (*PHASES, "job")},
+            "phases": {phase: describe(self.phase_samples(phase)) for phase in (*self.phases, "job")},
+            "workloads": workload_summaries(self.job_ends, self.spans_of, self.phases, self.expected_by_workload,
+                                            describe),
             "registries": {
                 name: {
                     "bytes_sent": round(sent[name]),

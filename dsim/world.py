@@ -104,7 +104,8 @@ class World:
         check_world(self)
         self._load_initial_contents()
         self.jobs = Jobs(self.env, resolved.workloads, resolved.job_counts, self.daemons, resolved.groups,
-                         self.recorder, self.seed, until=resolved.until)
+                         self.recorder, self.seed, until=resolved.until,
+                         slots={host.name: host.spec.job_slots for host in resolved.hosts})
         self.jobs.start()
 
     # ------------------------------------------------------------ wiring
@@ -199,6 +200,7 @@ class World:
             spans=self.recorder.spans,
             job_ends=self.recorder.jobs,
             expected_jobs=sum(self.resolved.job_counts.values()),
+            expected_by_workload=dict(self.resolved.job_counts),
             registries=tuple(self.registries),
             hosts=hosts,
             events=events,

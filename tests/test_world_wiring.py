@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import itertools
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
@@ -21,7 +22,7 @@ from dsim.environment import CountingEnvironment
 from dsim.errors import ScenarioError
 from dsim.probes import LinkProbe
 from dsim.rng import stream
-from dsim.workloads import arrival_times, placement
+from dsim.workloads import arrival_times, candidate_hosts, placement
 from dsim.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,8 +301,14 @@ HOSTS = ("a", "b", "c")
 GROUPS = {"pair": ("b", "c")}
 
 
-def _picks(policy: str, active: dict[str, int], n: int, name: str = "w") -> list[str]:
-    pick = placement(name, _workload(Burst(burst=n, at=0.0), policy), HOSTS, GROUPS, active, 1)
+def _placer(policy: str, active: dict[str, int], name: str = "w",
+            room: Callable[[str], bool] = lambda host: True) -> Callable[[], str | None]:
+    workload = _workload(Burst(burst=1, at=0.0), policy)
+    return placement(name, workload, candidate_hosts(workload, HOSTS, GROUPS), active, 1, room)
+
+
+def _picks(policy: str, active: dict[str, int], n: int, name: str = "w") -> list[str | None]:
+    pick = _placer(policy, active, name)
     return [pick() for _ in range(n)]
 
 
@@ -314,7 +321,7 @@ def test_round_robin_a_group_and_a_host() -> None:
 
 def test_least_loaded_reads_the_load_at_each_pick_and_ties_go_to_scenario_order() -> None:
     active = {"a": 1, "b": 0, "c": 0}
-    pick = placement("w", _workload(Burst(burst=3, at=0.0), "least-loaded"), HOSTS, GROUPS, active, 1)
+    pick = _placer("least-loaded", active)
     assert pick() == "b"  # b and c tie at 0: b comes first
     active["b"] = 2
     assert pick() == "c"
@@ -326,6 +333,21 @@ def test_random_placement_draws_from_the_workloads_own_stream() -> None:
     rng = stream(1, "placement/w")
     expected = [HOSTS[rng.randrange(3)] for _ in range(6)]
     assert _picks("random", dict.fromkeys(HOSTS, 0), 6) == expected
+
+
+def test_placement_skips_hosts_without_a_free_slot_and_gives_none_when_all_are_full() -> None:
+    full = {"a"}
+    room: Callable[[str], bool] = lambda host: host not in full  # noqa: E731
+    rr = _placer("round-robin", dict.fromkeys(HOSTS, 0), room=room)
+    assert [rr(), rr(), rr()] == ["b", "c", "b"]  # a is skipped, the cycle goes on from there
+    least = _placer("least-loaded", {"a": 0, "b": 2, "c": 1}, room=room)
+    assert least() == "c"  # a has the fewest jobs but no slot
+    rng = stream(1, "placement/w")
+    expected = [("b", "c")[rng.randrange(2)] for _ in range(4)]  # drawn among the two with room
+    rand = _placer("random", dict.fromkeys(HOSTS, 0), room=room)
+    assert [rand() for _ in range(4)] == expected
+    full.update(HOSTS)
+    assert rr() is None and least() is None and rand() is None
 
 
 def test_jobs_are_numbered_from_one_counter_shared_with_next_job() -> None:

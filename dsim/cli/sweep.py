@@ -39,6 +39,14 @@ def sweep(
         "--metric", "-m", metavar="PATH",
         help="a summary.json number to report, e.g. phases.pull.p95_s (repeatable) "
              "(default: makespan_s, p50/p95 of each phase)")] = None,
+    goal: Annotated[list[str] | None, typer.Option(
+        "--goal", "-g", metavar="'METRIC OP TARGET'",
+        help="a target, e.g. 'phases.job.p95_s <= 600' (repeatable): names the cheapest variant meeting every "
+             "goal with 95% confidence")] = None,
+    cost: Annotated[list[str] | None, typer.Option(
+        "--cost", metavar="PATH=PRICE",
+        help="price per unit of a field for --goal, e.g. hosts.runner.count=0.5 (repeatable; "
+             "default: cost = number of hosts)")] = None,
     charts: Annotated[bool, typer.Option(help="write charts/*.png")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, print nothing but errors")] = False,
 ) -> None:
@@ -47,6 +55,7 @@ def sweep(
     from dsim.reports.outdir import check_out_folder
     from dsim.scenarios.overrides import parse_overrides
     from dsim.sweep.executors import make_executor
+    from dsim.sweep.goal import parse_goal, parse_price
     from dsim.sweep.grid import parse_vary
     from dsim.sweep.report import write_outputs
     from dsim.sweep.runner import run_sweep
@@ -59,7 +68,8 @@ def sweep(
     spec, data, positions = load_spec(scenario)
     spec = spec.with_cli(axes=tuple(parse_vary(text) for text in vary or ()),
                          fixed=parse_overrides(set_ or ()), replications=replications,
-                         metrics=tuple(metric or ()))
+                         metrics=tuple(metric or ()), goals=tuple(parse_goal(g) for g in goal or ()),
+                         prices=tuple(parse_price(c) for c in cost or ()))
     name = spec.name or (data.get("name") if isinstance(data.get("name"), str) else None) or scenario.stem
     directory = out if out is not None else Path("results") / f"{name}-sweep"
     check_out_folder(directory)
@@ -85,6 +95,10 @@ def sweep(
 
         out_console = plain_console()
         out_console.print(sweep_table(result))
+        if result.verdicts:
+            from dsim.sweep.report import goal_sentence
+
+            out_console.print(goal_sentence(result))
         out_console.print(f"{result.executed} runs executed, {result.reused} reused from the store; "
                           f"results in {directory}/")
 

@@ -91,6 +91,8 @@ class HostSpec:
     microvm: VmFlavour
     #: runtime profiles by name (runc, crun, runsc, kata-*), for ``isolation`` on a run step
     runtimes: Mapping[str, VmFlavour] = field(default_factory=dict)
+    #: jobs each host runs at once (a CI runner's limit); None: no limit
+    job_slots: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

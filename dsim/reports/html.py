@@ -20,6 +20,7 @@ from dsim.reports.derive import kind_stats
 from dsim.reports.style import data_uri
 from dsim.result import JobRecord, SimResult
 from dsim.units import format_duration, format_size
+from dsim.workload_results import workload_rows
 
 SLOWEST_JOBS = 15
 HOSTS_SHOWN = 30
@@ -226,6 +227,8 @@ def render(result: SimResult, charts: Sequence[Chart], info: ScenarioInfo | None
     parts += [
         '<h2 id="summary">Summary</h2>', _cards(summary, result),
         "<h3>Phases (simulated seconds)</h3>", _phase_table(summary),
+        *(("<h3>Workloads</h3>", _table(*workload_rows(summary), text_columns=(0,)))
+          if len(summary.get("workloads", {})) > 1 else ()),
         "<h3>Registries</h3>", _registry_table(summary),
         "<h3>Caches</h3>", _cache_table(summary),
         "<h3>Hosts</h3>", _host_table(summary),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dsim.errors import SimulationError
 from dsim.reports import jsontext
 from dsim.reports.outdir import write_whole
-from dsim.result import JOB_COLUMNS, PHASES, SimResult
+from dsim.result import SimResult, job_columns
 
 if TYPE_CHECKING:
     from dsim.reports.context import ScenarioInfo
@@ -47,10 +47,11 @@ def _seconds(value: float) -> str:
 def write_jobs_csv(result: SimResult, path: Path) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(JOB_COLUMNS)
+        phases = result.phases
+        writer.writerow(job_columns(phases))
         for job in result.jobs:
             writer.writerow([job.job, job.workload, job.host, _seconds(job.arrival_s), _seconds(job.end_s),
-                             job.status, *(_seconds(job.phases[p]) for p in PHASES), job.error])
+                             job.status, *(_seconds(job.phases[p]) for p in phases), job.error])
 
 
 def _attrs(span_attrs: dict[str, Any], job: int) -> str:

@@ -7,6 +7,7 @@ the files carry no timestamp or version (same run => byte-identical files).
 from __future__ import annotations
 
 import base64
+import contextvars
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,10 +27,10 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 PHASE_COLOURS = {
     "queue": "#999999", "pull": "#0072B2", "download": "#0072B2", "unpack": "#56B4E9", "build": "#E69F00",
     "push": "#CC79A7", "create": "#009E73", "start": "#D55E00", "run": "#F0E442", "stop": "#000000",
-    "job": "#000000", "other": "#DDDDDD",
+    "job": "#000000", "other": "#DDDDDD", "slot": "#BBBBBB",
 }
 #: Hatches tell phases apart in greyscale print too.
-PHASE_HATCH = {"unpack": "///", "queue": "..", "stop": "xx"}
+PHASE_HATCH = {"unpack": "///", "queue": "..", "stop": "xx", "slot": "\\\\"}
 
 PNG_METADATA: dict[str, Any] = {"Software": None}
 SVG_METADATA: dict[str, Any] = {"Date": None, "Creator": None}
@@ -61,15 +62,35 @@ def extra_colour(index: int) -> str:
     return OKABE_ITO[index % len(OKABE_ITO)]
 
 
+#: While set (by ``keeping_figures``), figures are handed to its list instead of being closed: how the Python
+#: API returns matplotlib Figures from the same drawing code that writes the files.
+_KEPT: contextvars.ContextVar[list[Figure] | None] = contextvars.ContextVar("dsim_kept_figures", default=None)
+
+
+@contextmanager
+def keeping_figures() -> Iterator[list[Figure]]:
+    """Within this block every chart's Figure is kept open and appended to the list yielded."""
+    kept: list[Figure] = []
+    token = _KEPT.set(kept)
+    try:
+        yield kept
+    finally:
+        _KEPT.reset(token)
+
+
 @contextmanager
 def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs: Any) -> Iterator[tuple[Figure, Any]]:
-    """A figure in the house style; closed on exit whatever happens."""
+    """A figure in the house style; closed on exit whatever happens (kept open inside ``keeping_figures``)."""
     with plt.rc_context(RC):  # type: ignore[arg-type]
         fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
+        kept = _KEPT.get()
         try:
             yield fig, axes
         finally:
-            plt.close(fig)
+            if kept is None:
+                plt.close(fig)
+            else:
+                kept.append(fig)
 
 
 def save(fig: Figure, path: Path) -> Path:

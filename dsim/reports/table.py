@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 
 from dsim.units import format_duration, format_size
+from dsim.workload_results import workload_rows
 
 
 def summary_tables(summary: dict[str, Any]) -> Group:
@@ -32,4 +33,13 @@ def summary_tables(summary: dict[str, Any]) -> Group:
         registries.add_column(column, justify="left" if column == "registry" else "right")
     for name, stats in summary["registries"].items():
         registries.add_row(name, format_size(stats["bytes_sent"]), str(stats["requests"]), str(stats["rejected_429"]))
-    return Group(head, phases, registries)
+    parts = [head, phases]
+    if len(summary.get("workloads", {})) > 1:  # the workloads a scenario compares, side by side
+        header, rows = workload_rows(summary)
+        workloads = Table(title="Workloads")
+        for i, column in enumerate(header):
+            workloads.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
+        for row in rows:
+            workloads.add_row(*row)
+        parts.append(workloads)
+    return Group(*parts, registries)

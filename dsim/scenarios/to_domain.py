@@ -56,6 +56,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         gc=ImageGcSpec(group.gc.high, group.gc.low) if group.gc is not None else None,
         ephemeral_ports=group.ephemeral_ports, vm=_vm(group.vm), microvm=_vm(group.microvm),
         runtimes={name: _runtime(profile) for name, profile in group.runtimes.items()},
+        job_slots=group.job_slots,
     )
 
 

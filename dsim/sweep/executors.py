@@ -184,9 +184,9 @@ class ProcessExecutor:
 
 
 def _worker_version() -> str:
-    import dsim
+    from dsim.version import __version__
 
-    return dsim.__version__
+    return __version__
 
 
 class DaskExecutor:
@@ -201,14 +201,14 @@ class DaskExecutor:
             self.client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as err:
             raise DsimError(f"cannot reach the Dask scheduler at {address}: {err}") from None
-        import dsim
+        from dsim.version import __version__
 
         versions = self.client.run(_worker_version)
-        wrong = {worker: version for worker, version in versions.items() if version != dsim.__version__}
+        wrong = {worker: version for worker, version in versions.items() if version != __version__}
         if wrong:
             self.client.close()
             worker, version = next(iter(wrong.items()))
-            raise UsageError(f"Dask worker {worker} runs dsim {version}, this is dsim {dsim.__version__}: "
+            raise UsageError(f"Dask worker {worker} runs dsim {version}, this is dsim {__version__}: "
                              "results would differ; install the same dsim on every worker")
         if not versions:
             self.client.close()

@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from dsim.sweep.goal import Verdict, cheapest, cost_basis  # noqa: E402
 from dsim.sweep.grid import Axis, label  # noqa: E402
 from dsim.sweep.runner import SweepResult, VariantResult  # noqa: E402
 from dsim.sweep.stats import Estimate  # noqa: E402
@@ -42,14 +43,18 @@ def write_csv(result: SweepResult, path: Path) -> Path:
     header = ["variant", *(axis.path for axis in axes), "replications"]
     for metric in result.metrics:
         header += [f"{metric}.mean", f"{metric}.ci95_low", f"{metric}.ci95_high"]
+    if result.verdicts:
+        header += ["cost", "goal"]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
-        for row in result.variants:
+        for number, row in enumerate(result.variants):
             cells = [str(row.variant.index), *(_axis_value(row, axis) for axis in axes), str(len(row.seeds))]
             for metric in result.metrics:
                 est = row.estimates[metric]
                 cells += [num(est.mean), num(est.low), num(est.high)]
+            if result.verdicts:
+                cells += [num(result.verdicts[number].cost), result.verdicts[number].summary]
             writer.writerow(cells)
     return path
 
@@ -93,6 +98,9 @@ def chart(result: SweepResult, metric: str, axis: Axis) -> bytes:
         name = ", ".join(f"{o.path}={label(o.value)}" for o in combo) or None
         ax.errorbar(xs, [e.mean for e in estimates], yerr=errors, marker="o", capsize=4,
                     color=COLOURS[number % len(COLOURS)], label=name)
+    for goal in (g for g in result.spec.goals if g.metric == metric):
+        ax.axhline(goal.target, color="#CC0000", linestyle="--", linewidth=1.2,
+                   label=f"goal: {goal.op} {goal.target:g}")
     if not numeric:
         ax.set_xticks(positions, list(axis.labels))
     ax.set_xlabel(axis.path)
@@ -102,8 +110,8 @@ def chart(result: SweepResult, metric: str, axis: Axis) -> bytes:
     ax.set_title(f"{result.scenario_name}: {metric} vs {axis.path}\nmean of {n} replications, bars: {bars}",
                  fontsize=10)
     ax.grid(True, alpha=0.3)
-    if len(combos) > 1:
-        ax.legend(fontsize=7)
+    if len(combos) > 1 or any(g.metric == metric for g in result.spec.goals):
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, metadata=PNG_METADATA)
@@ -122,10 +130,52 @@ def write_charts(result: SweepResult, directory: Path) -> list[Path]:
     return paths
 
 
+def figure(value: float) -> str:
+    """A number for people: 4 significant digits, thousands separated, never in e-notation
+    (16436338360.0 -> 16,436,338,360; 0.01234 -> 0.01234)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    text = f"{value:.4g}"
+    return f"{value:.6f}".rstrip("0").rstrip(".") if "e" in text else text
+
+
 def _cell(est: Estimate) -> str:
-    if est.half_width is None:
-        return f"{est.mean:.4g}"
-    return f"{est.mean:.4g} <small>[{est.low:.4g}, {est.high:.4g}]</small>"
+    if est.half_width is None or est.low is None or est.high is None:
+        return figure(est.mean)
+    return f"{figure(est.mean)} <small>[{figure(est.low)}, {figure(est.high)}]</small>"
+
+
+def goal_sentence(result: SweepResult) -> str:
+    """The answer in one sentence: the cheapest variant meeting every goal, with its intervals."""
+    goals = " and ".join(g.text for g in result.spec.goals)
+    best = cheapest(result.verdicts)
+    if best is None:
+        uncertain = [v for v in result.verdicts if v.summary == "uncertain"]
+        more = (f"; {len(uncertain)} variant(s) meet it on average but not with 95% confidence "
+                "(more replications would settle them)") if uncertain else ""
+        return f"No variant meets {goals} with 95% confidence{more}."
+    figures = "; ".join(f"{g.metric} = {_plain_cell(best.result.estimates[g.metric])}" for g in result.spec.goals)
+    return (f"Cheapest configuration meeting {goals} with 95% confidence: variant {best.result.variant.index} "
+            f"({best.result.variant.label}), cost {figure(best.cost)} ({cost_basis(result.spec.prices)}): {figures}.")
+
+
+def _plain_cell(est: Estimate) -> str:
+    if est.half_width is None or est.low is None or est.high is None:
+        return f"{figure(est.mean)} (one replication: no interval)"
+    return f"{figure(est.mean)} [95% CI {figure(est.low)}, {figure(est.high)}]"
+
+
+_GOAL_KEY = ("<p><small>goal: <b>met</b> = the whole 95% interval of every goal's metric meets its target; "
+             "<b>uncertain</b> = the mean meets it but the interval straddles the target; "
+             "<b>missed</b> = the mean misses it.</small></p>")
+
+
+def _verdict_cells(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return ""
+    return f"<td class=num>{figure(verdict.cost)}</td><td>{verdict.summary}</td>"
 
 
 def write_html(result: SweepResult, path: Path, charts: list[Path]) -> Path:
@@ -134,11 +184,14 @@ def write_html(result: SweepResult, path: Path, charts: list[Path]) -> Path:
     esc = html.escape
     head = "".join(f"<th>{esc(a.path)}</th>" for a in spec.axes) + "".join(
         f"<th>{esc(m)}</th>" for m in result.metrics)
+    head += "<th>cost</th><th>goal</th>" if result.verdicts else ""
     rows = []
-    for row in result.variants:
+    for number, row in enumerate(result.variants):
         cells = "".join(f"<td>{esc(_axis_value(row, a))}</td>" for a in spec.axes)
         cells += "".join(f"<td class=num>{_cell(row.estimates[m])}</td>" for m in result.metrics)
+        cells += _verdict_cells(result.verdicts[number] if result.verdicts else None)
         rows.append(f"<tr><td>{row.variant.index}</td>{cells}</tr>")
+    answer = f"<p class=answer><strong>{esc(goal_sentence(result))}</strong></p>" if result.verdicts else ""
     fixed = ", ".join(f"{o.path}={label(o.value)}" for o in spec.fixed) or "none"
     grid = "; ".join(f"{a.path} in {{{', '.join(a.labels)}}}" for a in spec.axes) or "none (the base scenario)"
     images = "".join(
@@ -165,6 +218,7 @@ small {{ color: #666; }} figure {{ display: inline-block; margin: 0.5em; }} img 
 replication r the seed derived from it and r (sha256), the same for every variant</li>
 <li>cells: mean of the replications <small>[95% confidence interval, Student t]</small></li>
 </ul>
+{answer}{_GOAL_KEY if result.verdicts else ""}
 <table><thead><tr><th>variant</th>{head}</tr></thead><tbody>
 {chr(10).join(rows)}
 </tbody></table>

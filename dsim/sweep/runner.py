@@ -6,21 +6,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import dsim
 from dsim.errors import UsageError
 from dsim.scenarios.loader import validate_data
 from dsim.scenarios.overrides import apply_overrides
 from dsim.scenarios.yamlpos import Positions
 from dsim.sweep.executors import Executor
+from dsim.sweep.goal import Verdict, goal_metrics, judge, variant_cost
 from dsim.sweep.grid import Variant, replication_seed, variants
 from dsim.sweep.spec import SweepSpec
 from dsim.sweep.stats import Estimate, estimate
 from dsim.sweep.store import FILENAME, Store
 from dsim.sweep.worker import RunOutcome, RunTask
+from dsim.version import __version__
 
 #: Phases whose p50 and p95 are default metrics (those with samples in at least one run).
 DEFAULT_PHASES = ("queue", "pull", "build", "push", "create", "start", "run", "job")
@@ -47,6 +48,8 @@ class SweepResult:
     executed: int
     reused: int
     store: Path
+    #: each variant's cost and goal verdicts, in grid order (empty without goals)
+    verdicts: tuple[Verdict, ...] = ()
 
 
 def scenario_hash(data: Any) -> str:
@@ -137,8 +140,12 @@ def run_sweep(
         name = name or resolved.name
     if not grid:
         raise UsageError("the grid is empty")
+    if spec.prices and not spec.goals:
+        raise UsageError("prices rank the variants that meet a goal: give --goal too", field="--cost")
+    for variant in grid if spec.goals else ():  # a price of an unset field fails before any run
+        variant_cost(variant.overrides, spec.fixed, base, spec.prices)
 
-    with Store(out / FILENAME, scenario_name=name, scenario_hash=digest, dsim_version=dsim.__version__) as store:
+    with Store(out / FILENAME, scenario_name=name, scenario_hash=digest, dsim_version=__version__) as store:
         stored = store.done()
         wanted = {(v.key, r) for v in grid for r in range(spec.replications)}
         if stored and not resume:
@@ -154,13 +161,14 @@ def run_sweep(
         if on_start is not None:
             on_start(reused, total)
         count = reused
-        checked = not spec.metrics
+        asked = goal_metrics(spec.goals, spec.metrics)
+        checked = not asked
         outcomes = executor.run(tasks)
         try:
             for outcome in outcomes:
                 store.add(outcome.variant, outcome.replication, outcome.seed, outcome.summary)
                 if not checked:  # a misspelt metric fails after the first run, not after the whole sweep
-                    check_metrics(spec.metrics, outcome.summary)
+                    check_metrics(asked, outcome.summary)
                     checked = True
                 count += 1
                 if progress is not None:
@@ -174,14 +182,17 @@ def run_sweep(
             for run in store.runs() if (run.variant, run.replication) in wanted
         }
     summaries = [run.summary for run in runs.values()]
-    metrics = spec.metrics or default_metrics(summaries)
-    if spec.metrics and summaries:
-        check_metrics(spec.metrics, summaries[0])
+    metrics = goal_metrics(spec.goals, spec.metrics or default_metrics(summaries))
+    if asked and summaries:
+        check_metrics(asked, summaries[0])
     results = []
     for variant in grid:
         mine = [runs[(variant.key, r)] for r in range(spec.replications)]
         values = {m: tuple(metric_value(run.summary, m) for run in mine) for m in metrics}
         results.append(VariantResult(variant, tuple(run.seed for run in mine),
                                      {m: estimate(vs) for m, vs in values.items()}, values))
-    return SweepResult(spec, name, digest, tuple(metrics), tuple(results), executed=len(tasks), reused=reused,
-                       store=out / FILENAME)
+    result = SweepResult(spec, name, digest, tuple(metrics), tuple(results), executed=len(tasks), reused=reused,
+                         store=out / FILENAME)
+    if spec.goals:
+        result = replace(result, verdicts=tuple(judge(result, spec.goals, spec.prices, base)))
+    return result

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dsim.errors import UsageError
 from dsim.scenarios.overrides import Override, split_path
 from dsim.scenarios.yamlpos import Positions, load_yaml_file, validation_error
+from dsim.sweep.goal import Goal, Origin, Price, parse_goal, parse_price
 from dsim.sweep.grid import Axis, Where, check_size, make_axis
 
 DEFAULT_REPLICATIONS = 5
@@ -41,14 +42,18 @@ class SweepSpec:
     name: str = ""
     description: str = ""
     replications_where: Where | None = None  # where the replications were given (for the size limit)
+    goals: tuple[Goal, ...] = ()
+    prices: tuple[Price, ...] = ()
 
     def runs(self) -> int:
         """The number of runs, counted without building the grid; UsageError above grid.MAX_RUNS."""
         return check_size(self.axes, self.replications, self.replications_where)
 
     def with_cli(self, *, axes: tuple[Axis, ...] = (), fixed: tuple[Override, ...] = (),
-                 replications: int | None = None, metrics: tuple[str, ...] = ()) -> SweepSpec:
-        """Command-line options on top of a sweep file: a ``--vary`` of a path the file varies replaces it."""
+                 replications: int | None = None, metrics: tuple[str, ...] = (), goals: tuple[Goal, ...] = (),
+                 prices: tuple[Price, ...] = ()) -> SweepSpec:
+        """Command-line options on top of a sweep file: a ``--vary`` of a path the file varies replaces it;
+        ``--goal`` and ``--cost`` replace the file's goals and costs."""
         varied = {axis.path for axis in axes}
         return replace(
             self,
@@ -57,6 +62,8 @@ class SweepSpec:
             replications=self.replications if replications is None else replications,
             replications_where=self.replications_where if replications is None else Where("--replications"),
             metrics=metrics or self.metrics,
+            goals=goals or self.goals,
+            prices=prices or self.prices,
         )
 
 
@@ -71,6 +78,11 @@ class SweepFile(BaseModel):
     set: dict[str, Any] = Field(default_factory=dict, description="fixed overrides: path -> value")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="varied paths -> their values")
     metrics: list[str] = Field(default_factory=list, description="summary.json paths, e.g. phases.pull.p95_s")
+    goal: list[str] = Field(default_factory=list,
+                            description="targets every variant is judged by, e.g. 'phases.job.p95_s <= 600'")
+    cost: dict[str, float] = Field(default_factory=dict,
+                                   description="price per unit of a field, e.g. hosts.runner.count: 0.5 "
+                                               "(default: cost = number of hosts)")
 
 
 def is_sweep_file(data: Any) -> bool:
@@ -81,6 +93,11 @@ def is_sweep_file(data: Any) -> bool:
 def _located(filename: str, positions: Positions, path: tuple[str | int, ...]) -> tuple[str, int | None, int | None]:
     where = positions.locate(path)
     return (filename, where[0], where[1]) if where else (filename, None, None)
+
+
+def _origin(filename: str, positions: Positions, path: tuple[str | int, ...]) -> Origin:
+    origin, line, column = _located(filename, positions, path)
+    return Origin(f"goal[{path[1]}]" if path[0] == "goal" else "cost", origin, line, column)
 
 
 def spec_from_file(path: Path, data: Any, positions: Positions) -> SweepSpec:
@@ -109,10 +126,14 @@ def spec_from_file(path: Path, data: Any, positions: Positions) -> SweepSpec:
         key_at = positions.locate_key(("grid", key))
         axes.append(make_axis(key, overrides, origin=f"{origin}:{line}:{column}" if line else origin,
                               where=Where(origin, *key_at) if key_at else Where(origin, line, column)))
+    goals = tuple(parse_goal(text, origin=_origin(filename, positions, ("goal", i)))
+                  for i, text in enumerate(model.goal))
+    prices = tuple(parse_price(f"{key}={value}", origin=_origin(filename, positions, ("cost", key)))
+                   for key, value in model.cost.items())
     scenario = (path.parent / model.scenario) if not Path(model.scenario).is_absolute() else Path(model.scenario)
     return SweepSpec(scenario=scenario, axes=tuple(axes), fixed=tuple(fixed), replications=model.replications,
                      metrics=tuple(model.metrics), name=path.name.removesuffix(".yaml").removesuffix(".sweep"),
-                     description=model.description,
+                     description=model.description, goals=goals, prices=prices,
                      replications_where=Where(filename, *(positions.locate_key(("replications",)) or (None, None))))
 
 

@@ -131,10 +131,14 @@ def test_a_sweep_run_gives_the_summary_of_dsim_run_with_its_seed(tmp_path: Path)
     assert without_wall(swept.summary) == without_wall(dsim.run(resolved, seed=seed).summary())
 
 
-def test_simulate_is_the_run_path_under_its_first_name() -> None:
+def test_simulate_is_the_run_path_under_its_first_name(tmp_path: Path) -> None:
     from dsim import api
 
-    assert dsim.simulate is dsim.run is api.run is api.simulate
+    assert api.simulate is api.run is dsim.run
+    # dsim.simulate (the notebook API) also takes a file and overrides, and goes through dsim.run
+    path = write_hello(tmp_path)
+    resolved = dsim.load_scenario(path)
+    assert without_wall(dsim.simulate(path, seed=3).summary()) == without_wall(dsim.run(resolved, seed=3).summary())
 
 
 def test_importing_the_module_keeps_dsim_run_the_function() -> None:

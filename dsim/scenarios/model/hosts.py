@@ -173,6 +173,11 @@ class HostGroup(Strict):
     )
 
     count: PositiveInt = 1
+    job_slots: PositiveInt | None = Field(
+        None, description="jobs each host runs at once, the rest wait in one queue for a free slot, first come first "
+        "served (a CI runner's limit: GitLab Runner's concurrent, one job per GitHub Actions runner); default: no "
+        "limit, as dockerd itself has none",
+    )
     cpus: float = Field(4, gt=0, allow_inf_nan=False)
     memory: Size = Field(16 * 2**30, description="bytes (default 16GiB)")
     disk: Size = Field(200 * 2**30, description="bytes (default 200GiB)")

@@ -1,0 +1,137 @@
+"""Per-workload results: each workload's jobs, phases, failures by cause and container outcomes.
+
+Most scenarios compare workloads (mirror vs no mirror, VM vs container), so summary.json reports each
+under ``workloads.<name>`` beside the pooled figures: a pooled p50 between two modes is a value no job had.
+A span belongs to the workload of its job (spans carry the job number; the job's end names its workload).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from dsim.records import JobEnd, Span, SpanKind
+
+#: Failure causes, first match wins, from the message the docker CLI prints (docs/docker-facts.md).
+FAILURE_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("rate_limited", re.compile(r"toomanyrequests|Too Many Requests")),
+    ("no_space", re.compile(r"no space left on device")),
+    ("port_conflict", re.compile(r"port is already allocated|address already in use")),
+    ("vm_memory", re.compile(r"cannot set up guest memory")),
+    ("oom", re.compile(r"\bOOM|out of memory|exit code 137")),
+    ("not_found", re.compile(r"not found|does not exist|manifest unknown")),
+    ("exit_code", re.compile(r"exited with code|non-zero code|did not complete successfully")),
+)
+
+
+def failure_cause(error: str) -> str:
+    """The cause of a failed job, from its error line (``other`` when none matches)."""
+    for cause, pattern in FAILURE_CAUSES:
+        if pattern.search(error):
+            return cause
+    return "other"
+
+
+def job_workloads(job_ends: Sequence[JobEnd]) -> dict[int, str]:
+    return {end.job: end.workload for end in job_ends}
+
+
+def workload_summaries(job_ends: Sequence[JobEnd], spans_of: Callable[[SpanKind], list[Span]],
+                       phases: Sequence[str], expected: Mapping[str, int],
+                       describe: Callable[[list[float]], dict[str, float | int]]) -> dict[str, Any]:
+    """``workloads.<name>`` of summary.json, in the scenario's workload order (``expected``'s keys, then
+    any workload only served jobs have): jobs, failures by cause, the phases its jobs had samples of
+    (``job`` always, when a job ended), and its containers' runs, restarts and OOM kills."""
+    of_job = job_workloads(job_ends)
+    names = list(dict.fromkeys([*expected, *(end.workload for end in job_ends)]))
+    samples: dict[str, dict[str, list[float]]] = {name: defaultdict(list) for name in names}
+    for span in spans_of(SpanKind.API):
+        name = of_job.get(span.job)
+        if name is not None:
+            samples[name]["queue"].append(span.attrs["queue"])
+    for phase in phases:
+        if phase == "queue":
+            continue
+        for span in spans_of(SpanKind(phase)):
+            name = of_job.get(span.job)
+            if name is not None:
+                samples[name][phase].append(span.duration)
+    for end in job_ends:
+        samples[end.workload]["job"].append(end.end - end.arrival)
+    processes: dict[str, list[Span]] = defaultdict(list)
+    for span in spans_of(SpanKind.PROCESS):
+        name = of_job.get(span.job)
+        if name is not None:
+            processes[name].append(span)
+    return {name: _one(name, job_ends, samples[name], processes[name], phases, expected.get(name, 0), describe)
+            for name in names}
+
+
+def _one(name: str, job_ends: Sequence[JobEnd], samples: Mapping[str, list[float]], processes: list[Span],
+         phases: Sequence[str], expected: int,
+         describe: Callable[[list[float]], dict[str, float | int]]) -> dict[str, Any]:
+    mine = [end for end in job_ends if end.workload == name]
+    failed = [end for end in mine if end.status == "failed"]
+    causes = Counter(failure_cause(end.error) for end in failed)
+    ended = [span for span in processes if span.attrs.get("status") == "exited"]
+    total = max(expected, len(mine))
+    return {
+        "jobs": {"total": total, "completed": len(mine) - len(failed), "failed": len(failed),
+                 "unfinished": total - len(mine)},
+        "failures": dict(sorted(causes.items())),
+        # the phases this workload's jobs went through (a workload without builds has no build row)
+        "phases": {phase: describe(samples[phase]) for phase in (*phases, "job") if samples.get(phase)},
+        "containers": {
+            "runs": len(processes),
+            "restarts": sum(1 for span in processes if span.attrs.get("run", 0) > 0),
+            "oom_killed": sum(1 for span in ended if span.attrs.get("oom")),
+        },
+    }
+
+
+#: Phases the workload tables show (p50 / p95), when some workload has samples of them.
+TABLE_PHASES = ("slot", "pull", "build", "push", "start", "run", "job")
+
+
+def workload_rows(summary: Mapping[str, Any]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The workloads table (terminal and report), one column per workload so that they sit side by side:
+    jobs ended, failures by cause, p50/p95 of each phase some workload went through, restarts, OOM kills."""
+    workloads: Mapping[str, Any] = summary.get("workloads", {})
+    shown = [p for p in TABLE_PHASES if any(p in w["phases"] for w in workloads.values())]
+    header = ("", *workloads)
+    rows: list[tuple[str, ...]] = [
+        ("jobs ended", *(_ended(w["jobs"]) for w in workloads.values())),
+        ("failed", *(_failed(w) for w in workloads.values())),
+        *((f"{p} p50/p95 (s)", *(_p50_p95(w["phases"].get(p)) for w in workloads.values())) for p in shown),
+        ("restarts", *(str(w["containers"]["restarts"]) for w in workloads.values())),
+        ("OOM kills", *(str(w["containers"]["oom_killed"]) for w in workloads.values())),
+    ]
+    return header, rows
+
+
+def _ended(jobs: Mapping[str, int]) -> str:
+    ended = jobs["completed"] + jobs["failed"]
+    return f"{ended} of {jobs['total']}" if jobs["unfinished"] else str(ended)
+
+
+def _failed(workload: Mapping[str, Any]) -> str:
+    failed = str(workload["jobs"]["failed"])
+    causes: Mapping[str, int] = workload["failures"]
+    if len(causes) == 1:
+        return f"{failed} ({next(iter(causes)).replace('_', ' ')})"
+    if causes:
+        return failed + " (" + ", ".join(f"{cause.replace('_', ' ')} {n}" for cause, n in causes.items()) + ")"
+    return failed
+
+
+def _p50_p95(stats: Mapping[str, Any] | None) -> str:
+    if not stats:
+        return "-"
+    return f"{_seconds(stats['p50_s'])}/{_seconds(stats['p95_s'])}"
+
+
+def _seconds(value: float) -> str:
+    """3 significant digits below 1,000 s, whole seconds with separators above (1,800, not 1.8e+03)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
