@@ -21,6 +21,7 @@ from importlib import resources
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import HUB, chain_ids, normalise, split_ref
 from dsim.scenarios.catalog import catalog
+from dsim.serve.image_config import catalog_config
 
 #: The command and ports of the catalog's images, from their Dockerfiles on Docker Hub (docker-library):
 #: shown by ``docker ps`` (COMMAND) and used by ``-P``. Entrypoint, Cmd, ExposedPorts.
@@ -73,7 +74,13 @@ def short_id(image: ImageInfo) -> str:
 
 
 def config_of(ref: str) -> tuple[list[str], list[str], list[str]]:
-    """(Entrypoint, Cmd, ExposedPorts) of a known image, else an empty config."""
+    """(Entrypoint, Cmd, ExposedPorts) of a known image: its catalog entry's config, else its repository's
+    (IMAGE_CONFIG), else an empty config."""
+    entry = catalog_ref(normalise(ref))
+    if entry is not None:
+        config = catalog_config(entry)
+        if config.cmd is not None or config.entrypoint is not None:
+            return list(config.entrypoint or ()), list(config.cmd or ()), list(config.exposed_ports)
     repo, _ = split_ref(normalise(ref))
     return IMAGE_CONFIG.get(repo, ([], [], []))
 
@@ -142,9 +149,20 @@ def catalog_created(image: ImageInfo) -> float | None:
     return None if entry is None else _catalog_dates().get(entry)
 
 
+def catalog_repositories() -> frozenset[str]:
+    """The Docker Hub repositories the built-in catalog knows (``nginx``, ``python``, ...)."""
+    return frozenset(split_ref(ref)[0] for ref in catalog())
+
+
 def denied(ref: str) -> Missing:
-    """Docker Hub's answer to a repository that does not exist (or is private), as the CLI prints it."""
-    repo, _ = split_ref(normalise(ref))
+    """Docker Hub's answer to a name the catalog does not have, as the CLI prints it: a tag the catalog does not
+    list of a repository it knows is ``manifest unknown`` (the registry's MANIFEST_UNKNOWN code, moby
+    ``distribution/errors.go``); any other repository does not exist (or is private): ``pull access denied``
+    (Hub answers 401 to the anonymous token's request, which dockerd reports so)."""
+    norm = normalise(ref)
+    repo, _ = split_ref(norm)
+    if repo in catalog_repositories():
+        return Missing(404, f"manifest for {norm} not found: manifest unknown: manifest unknown")
     return Missing(404, f"pull access denied for {repo}, repository does not exist or may require 'docker login': "
                         "denied: requested access to the resource is denied")
 
