@@ -33,6 +33,7 @@ from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
 from dsim.serve import images as refs
+from dsim.serve.image_config import ImageConfigs
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
 from dsim.world import World
@@ -78,6 +79,7 @@ class Engine(ApiViews):
         self._names = stream(world.seed, f"serve/names/{host}")
         self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
+        self.image_configs = ImageConfigs()  # built images' configs (serve/image_config.py, i16-images)
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
 
@@ -295,7 +297,7 @@ class Engine(ApiViews):
                 host_port = str((binding or {}).get("HostPort") or "")
                 ports.append(f"{host_port}:{number}/{proto or 'tcp'}" if host_port else f"{number}/{proto or 'tcp'}")
         exposed = list((body.get("ExposedPorts") or {}).keys())
-        exposed += [p for p in refs.config_of(image.ref)[2] if p not in exposed]
+        exposed += [p for p in refs.config_for(self.image_configs, image).exposed_ports if p not in exposed]
         restart = host_config.get("RestartPolicy") or {}
         policy = restart.get("Name") or "no"
         if policy == "on-failure" and restart.get("MaximumRetryCount"):

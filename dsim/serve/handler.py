@@ -24,9 +24,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import normalise, split_ref
+from dsim.serve import build_flow, listing
 from dsim.serve import images as refs
-from dsim.serve import listing
-from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
 from dsim.serve.filters import query_flag
 from dsim.serve.progress import PullWatch, PushWatch, error_message
 
@@ -404,30 +403,7 @@ class EngineHandler(BaseHTTPRequestHandler):
         self.stream(future, lambda: watch.poll(repository), ending, ready=lambda: watch.image is not None)
 
     def api_build(self, query: dict[str, list[str]]) -> None:
-        if (self.headers.get("Content-Type") or "application/x-tar").split(";")[0].strip() not in (
-                "application/x-tar", "application/tar", "application/octet-stream"):
-            raise HttpError(400, "Content-Type of a build context must be application/x-tar")
-        if (query.get("version") or ["1"])[-1] == "2":
-            raise HttpError(501, "dsim serve simulates the legacy builder only (use DOCKER_BUILDKIT=0)")
-        data = self.read_body(self.state.max_context)
-        context = read_context(data, (query.get("dockerfile") or ["Dockerfile"])[-1] or "Dockerfile")
-        quiet = query_flag(query, "q")
-        watch = BuildWatch.of(context.dockerfile, quiet)
-        options = build_options(query, context.dockerfile)
-        tags = [normalise(t) for t in query.get("t") or [] if t]
-        engine = self.state.engine
-        spec = self.call(lambda: engine.plan_build(options, context.dockerfile_name, context.dockerfile))
-
-        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
-            watch.begin(engine.daemon, job, engine.clock)
-            try:
-                image = yield from engine.build(spec, working_copy(context, job), tags, job, phase, watch.bases)
-            except ApiError as err:  # the classic builder reports failures inside its stream
-                raise StreamError(err.status, str(err)) from None
-            return image
-
-        future = self.operation("build", tags[0] if tags else "<none>", body)
-        self.stream(future, watch.poll, lambda image: watch.ending(image, tags))
+        build_flow.api_build(self, query)  # dsim/serve/build_flow.py (i16-images)
 
     # ------------------------------------------------------------------ containers
 

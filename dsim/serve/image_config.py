@@ -193,7 +193,9 @@ def _created_by(ins: Instruction, scope: _Scope) -> str:
     if ins.cmd in ("CMD", "ENTRYPOINT"):
         argv = _exec_or_shell(ins, scope)
         return f"{shell} #(nop)  {ins.cmd} [{' '.join(json.dumps(a) for a in argv)}]"
-    return f"{shell} #(nop) {ins.original.strip()}" if ins.cmd != "WORKDIR" else f"{shell} #(nop) WORKDIR {scope.config.working_dir}"
+    if ins.cmd == "WORKDIR":
+        return f"{shell} #(nop) WORKDIR {scope.config.working_dir}"
+    return f"{shell} #(nop) {ins.original.strip()}"
 
 
 def _apply(ins: Instruction, scope: _Scope) -> None:
@@ -302,6 +304,8 @@ class ImageConfigs:
 
     def __init__(self) -> None:
         self.built: dict[str, ImageConfig] = {}
+        #: The legacy builder's cache of metadata steps: keys of the ones committed (build.BuildWatch).
+        self.metadata_keys: set[str] = set()
 
     def remember(self, image_id: str, config: ImageConfig) -> None:
         self.built[image_id] = config

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -21,7 +21,7 @@ from importlib import resources
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import HUB, chain_ids, normalise, split_ref
 from dsim.scenarios.catalog import catalog
-from dsim.serve.image_config import catalog_config
+from dsim.serve.image_config import ImageConfig, ImageConfigs, catalog_config
 
 #: The command and ports of the catalog's images, from their Dockerfiles on Docker Hub (docker-library):
 #: shown by ``docker ps`` (COMMAND) and used by ``-P``. Entrypoint, Cmd, ExposedPorts.
@@ -83,6 +83,22 @@ def config_of(ref: str) -> tuple[list[str], list[str], list[str]]:
             return list(config.entrypoint or ()), list(config.cmd or ()), list(config.exposed_ports)
     repo, _ = split_ref(normalise(ref))
     return IMAGE_CONFIG.get(repo, ([], [], []))
+
+
+def config_for(configs: ImageConfigs, image: ImageInfo) -> ImageConfig:
+    """A local image's config: built on this engine (``configs``), else its catalog entry's, else empty; an
+    image of a scenario's ``images:`` (no Dockerfile) gets its repository's command (IMAGE_CONFIG)."""
+    ident = image_id(image)
+    entry = catalog_ref(image.ref)
+    if entry is None or catalog()[entry].manifest_digest != image.manifest_digest:
+        entry = next((ref for ref, known in catalog().items()
+                      if image.manifest_digest and known.manifest_digest == image.manifest_digest), None)
+    config = configs.of(image, ident, entry)
+    if config.cmd is None and config.entrypoint is None and ident not in configs.built:
+        entrypoint, cmd, exposed = IMAGE_CONFIG.get(split_ref(image.ref)[0], ([], [], []))
+        config = replace(config, entrypoint=tuple(entrypoint) or None, cmd=tuple(cmd) or None,
+                         exposed_ports=tuple(exposed))
+    return config
 
 
 @dataclass(frozen=True)
