@@ -102,7 +102,7 @@ def finish(engine: Engine, image: ImageInfo, tags: list[str], watch: BuildWatch,
     dangling ``<none>``) naming it; an image a tag named before and nothing names now stays, dangling."""
     store = engine.daemon.store
     config = built_config(watch.instructions, _base_configs(engine, watch), target=target, build_args=build_args,
-                          created=time.time())
+                          created=engine.epoch(engine.env.now))
     ident = content_id(config, image)
     engine.image_configs.remember(ident, config)
     engine.built.setdefault(ident, engine.env.now)

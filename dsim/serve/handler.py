@@ -27,6 +27,8 @@ from dsim.domain.refs import normalise, split_ref
 from dsim.serve import build_flow, listing
 from dsim.serve import images as refs
 from dsim.serve.filters import query_flag
+from dsim.serve.image_ops import refuse_push
+from dsim.serve.image_routes import IMAGE_ROUTES, ImageRoutes
 from dsim.serve.progress import PullWatch, PushWatch, error_message
 
 if TYPE_CHECKING:
@@ -76,12 +78,13 @@ ROUTES: list[Route] = [
         ("DELETE", r"/containers/(?P<id>[^/]+)", "remove"),
     ]
 ]
+ROUTES += IMAGE_ROUTES  # history, save/load, prunes, login, system df (dsim/serve/image_routes.py, i16-images)
 #: Endpoints of the real API that dsim serve does not simulate: 501 with a message saying so.
 UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|nodes|services|tasks|secrets|configs|"
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
 
 
-class EngineHandler(BaseHTTPRequestHandler):
+class EngineHandler(ImageRoutes, BaseHTTPRequestHandler):
     """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"
@@ -382,12 +385,15 @@ class EngineHandler(BaseHTTPRequestHandler):
         job_of: list[int] = []
         watch = PushWatch(job_of)
         repository = refs.qualified(ref)
+        denied = self.push_denied(ref)  # Docker Hub without (the right) login (image_routes.py)
 
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             job_of.append(job)
             image = engine.daemon.store.image(ref)
             if image is not None:
                 watch.begin(engine.daemon, image)
+            if denied and image is not None:
+                yield from refuse_push(engine, job)
             pushed = yield from engine.push(ref, job, phase)
             return pushed
 
