@@ -15,7 +15,6 @@ taken as instant (``false`` and ``exit`` are).
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Generator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
