@@ -250,7 +250,7 @@ class ApiViews:
             "Size": size,
             "Config": refs.config_for(self.image_configs, image).api(),
             "RootFS": {"Type": "layers", "Layers": [layer.chain_id for layer in image.layers]},
-            "GraphDriver": {"Name": "overlayfs", "Data": None},
+            "GraphDriver": {"Name": "overlayfs", "Data": {}},
             "Metadata": {"LastTagTime": self.iso(self.daemon.store.tagged_at(image.ref))},
         }
 
