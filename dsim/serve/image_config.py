@@ -127,12 +127,20 @@ def _tuple(value: Any) -> tuple[str, ...] | None:
     return None if value is None else tuple(str(item) for item in value)
 
 
+def _history_entry(item: str | dict[str, Any]) -> HistoryEntry:
+    """A catalog history line: its text (a layer if its instruction makes one), or an object saying so."""
+    text = item if isinstance(item, str) else str(item["created_by"])
+    empty = text.split(" ", 1)[0] not in LAYER_INSTRUCTIONS
+    if isinstance(item, dict) and "empty_layer" in item:
+        empty = bool(item["empty_layer"])
+    return HistoryEntry(text, empty)
+
+
 def catalog_config(entry_ref: str) -> ImageConfig:
     """The config and history a catalog entry records (its repo-info page); an empty config if it has none."""
     entry = _catalog_entries().get(entry_ref, {})
     raw = entry.get("config") or {}
-    history = tuple(HistoryEntry(text, text.split(" ", 1)[0] not in LAYER_INSTRUCTIONS)
-                    for text in entry.get("history") or ())
+    history = tuple(_history_entry(item) for item in entry.get("history") or ())
     if not history:  # older entries: one line per layer, the step inferred where the entry says it
         history = tuple(HistoryEntry(str(layer.get("step_inferred") or ""), False) for layer in entry.get("layers", ()))
     return ImageConfig(
