@@ -69,6 +69,20 @@ def image_id(image: ImageInfo) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+@cache
+def _index_digests() -> dict[str, str]:
+    """Catalog images' index digests by their linux/amd64 manifest digest (the entries' ``index_digest``)."""
+    raw = json.loads(resources.files("dsim.scenarios").joinpath("catalog/real-images.json").read_text())
+    return {entry["manifest_digest"]: entry["index_digest"] for entry in raw["images"].values()
+            if entry.get("index_digest") and entry.get("manifest_digest")}
+
+
+def pull_digest(image: ImageInfo) -> str:
+    """The digest a tag resolves to, as ``Digest:`` and ``RepoDigests`` show it: a multi-platform catalog
+    image's index (the tag points at it; the platform's manifest is fetched after), else the manifest."""
+    return _index_digests().get(image.manifest_digest, image.manifest_digest)
+
+
 def short_id(image: ImageInfo) -> str:
     return image_id(image)[7:19]
 

@@ -209,7 +209,7 @@ class ApiViews:
 
     def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:
         image = tags[0]
-        repo_digests = sorted({f"{t.repository}@{t.manifest_digest}" for t in tags
+        repo_digests = sorted({f"{t.repository}@{refs.pull_digest(t)}" for t in tags
                            if t.manifest_digest and not t.ref.startswith("<none>")})
         return {
             "Id": image_id,
@@ -240,7 +240,7 @@ class ApiViews:
         return {
             "Id": image_id,
             "RepoTags": familiar_tags(t.ref for t in tags),
-            "RepoDigests": sorted({f"{t.repository}@{t.manifest_digest}" for t in tags
+            "RepoDigests": sorted({f"{t.repository}@{refs.pull_digest(t)}" for t in tags
                            if t.manifest_digest and not t.ref.startswith("<none>")}),
             "Parent": "",
             "Comment": "",

@@ -152,6 +152,27 @@ def test_untagged_build_is_listed_as_none(server: ServeProcess, tmp_path: Path) 
 
 
 @needs_cli
+def test_a_rebuild_with_new_content_leaves_the_old_image_dangling(server: ServeProcess, tmp_path: Path) -> None:
+    assert build(server, tmp_path, 'FROM busybox\nCMD ["echo", "v1"]\n', "-t", "moving:1").returncode == 0
+    old = image_id(server, "moving:1")
+    assert build(server, tmp_path, 'FROM busybox\nCMD ["echo", "v2"]\n', "-t", "moving:1").returncode == 0
+    new = image_id(server, "moving:1")
+    # the tag moves to the new content; the old image stays, named by nothing: <none>:<none>
+    assert new != old
+    listed = docker(server, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
+    assert f"<none>:<none> {old[7:19]}" in listed
+
+
+@needs_cli
+def test_pull_prints_the_index_digest_the_tag_points_at(server: ServeProcess) -> None:
+    result = docker(server, "pull", "busybox")
+    # busybox:latest's page: index sha256:dc2d74b2..., its linux/amd64 manifest sha256:1cfa4e2b...
+    assert "Digest: sha256:dc2d74b28e4cf8984fa52af1f39bc7c3d9c73760b41a74d629f5d11b1ab28616" in result.stdout
+    digests = docker(server, "image", "inspect", "--format", "{{json .RepoDigests}}", "busybox").stdout
+    assert "busybox@sha256:dc2d74b28e4cf8984fa52af1f39bc7c3d9c73760b41a74d629f5d11b1ab28616" in digests
+
+
+@needs_cli
 def test_copy_of_a_missing_or_ignored_file_fails_as_the_classic_builder_does(server: ServeProcess,
                                                                             tmp_path: Path) -> None:
     missing = build(server, tmp_path / "m", "FROM busybox\nCOPY nothere.txt /\n")
