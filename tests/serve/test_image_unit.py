@@ -7,6 +7,7 @@ import base64
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,12 @@ def test_catalog_entry_is_consistent_with_its_source(ref: str) -> None:
                     else (line if isinstance(line, str) else line["created_by"]).split(" ", 1)[0]
                     in ("RUN", "COPY", "ADD", "WORKDIR"))]
         assert len(made) == len(entry["layers"])
+
+
+def test_every_catalog_entry_is_documented_with_its_source() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "catalog.md").read_text()
+    for ref, entry in CATALOG.items():
+        assert f"| `{ref}` |" in text and entry["source_url"] in text, ref
 
 
 def test_common_images_are_in_the_catalog() -> None:

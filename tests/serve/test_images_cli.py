@@ -149,6 +149,9 @@ def test_untagged_build_is_listed_as_none(server: ServeProcess, tmp_path: Path) 
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", ident)
     listed = docker(server, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
     assert f"<none>:<none> {ident[7:19]}" in listed
+    # the dangling filter selects exactly the untagged ones
+    assert ident[7:19] in docker(server, "images", "-q", "--filter", "dangling=true").stdout.split()
+    assert ident[7:19] not in docker(server, "images", "-q", "--filter", "dangling=false").stdout.split()
 
 
 @needs_cli
