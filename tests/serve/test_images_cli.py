@@ -111,6 +111,8 @@ def test_built_config_inherits_and_overrides_and_the_id_is_content(server: Serve
     assert config["Labels"] == {"team": "core"} and config["User"] == "1000" and config["Volumes"] == {"/data": {}}
     docker(server, "tag", "cfg-one:1", "cfg-three:x")
     assert image_id(server, "cfg-three:x") == image_id(server, "cfg-one:1")  # a tag never changes the ID
+    labelled = docker(server, "images", "--filter", "label=team=core", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    assert "cfg-one:1" in labelled.split() and "busybox:latest" not in labelled.split()
     body = api(server, "/images/cfg-two:7/json")
     assert definition_problems("ImageInspect", body) == []
 
