@@ -22,6 +22,7 @@ import json
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -127,6 +128,15 @@ def _tuple(value: Any) -> tuple[str, ...] | None:
     return None if value is None else tuple(str(item) for item in value)
 
 
+def _date(text: Any) -> float | None:
+    """An entry's ``date`` (``2026-09-17T20:37:20Z ...``) as Unix time: the time of each of its history lines
+    (the pages give per-line times; the catalog keeps the image's)."""
+    try:
+        return datetime.strptime(str(text or "")[:20], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
 def _history_entry(item: str | dict[str, Any]) -> HistoryEntry:
     """A catalog history line: its text (a layer if its instruction makes one), or an object saying so."""
     text = item if isinstance(item, str) else str(item["created_by"])
@@ -140,9 +150,11 @@ def catalog_config(entry_ref: str) -> ImageConfig:
     """The config and history a catalog entry records (its repo-info page); an empty config if it has none."""
     entry = _catalog_entries().get(entry_ref, {})
     raw = entry.get("config") or {}
-    history = tuple(_history_entry(item) for item in entry.get("history") or ())
+    built = _date(entry.get("date"))
+    history = tuple(replace(_history_entry(item), created=built) for item in entry.get("history") or ())
     if not history:  # older entries: one line per layer, the step inferred where the entry says it
-        history = tuple(HistoryEntry(str(layer.get("step_inferred") or ""), False) for layer in entry.get("layers", ()))
+        history = tuple(HistoryEntry(str(layer.get("step_inferred") or ""), False, built)
+                        for layer in entry.get("layers", ()))
     return ImageConfig(
         cmd=_tuple(raw.get("Cmd")), entrypoint=_tuple(raw.get("Entrypoint")), env=tuple(raw.get("Env") or ()),
         exposed_ports=tuple(raw.get("ExposedPorts") or ()), labels=tuple(sorted((raw.get("Labels") or {}).items())),
