@@ -35,6 +35,10 @@ from dsim.domain.refs import normalise, split_ref
 #: Instructions that make a layer (the rest only change the config: Docker marks them ``empty_layer``).
 LAYER_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD", "WORKDIR"})
 
+#: Instructions that only change the config.
+METADATA_INSTRUCTIONS = frozenset({"ENV", "ARG", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "VOLUME", "USER",
+                                   "STOPSIGNAL", "SHELL", "HEALTHCHECK", "ONBUILD", "WORKDIR"})
+
 #: Linux images' default PATH when a base image sets none (moby ``oci.DefaultPathEnv``).
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -46,6 +50,7 @@ class HistoryEntry:
     created_by: str
     empty_layer: bool
     created: float | None = None  # Unix time; None: the image's own date
+    comment: str = ""  # BuildKit marks its lines "buildkit.dockerfile.v0"; the legacy builder leaves it empty
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,9 @@ def _history_entry(item: str | dict[str, Any]) -> HistoryEntry:
     empty = text.split(" ", 1)[0] not in LAYER_INSTRUCTIONS
     if isinstance(item, dict) and "empty_layer" in item:
         empty = bool(item["empty_layer"])
-    return HistoryEntry(text, empty)
+    # a BuildKit line: a layer step marked "# buildkit", or a Dockerfile metadata instruction
+    buildkit = text.rstrip().endswith("# buildkit") or (empty and text.split(" ", 1)[0] in METADATA_INSTRUCTIONS)
+    return HistoryEntry(text, empty, comment="buildkit.dockerfile.v0" if buildkit else "")
 
 
 def catalog_config(entry_ref: str) -> ImageConfig:

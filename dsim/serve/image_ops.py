@@ -51,16 +51,14 @@ def history(engine: Engine, image: ImageInfo) -> list[dict[str, Any]]:
     config = refs.config_for(engine.image_configs, image)
     ident = refs.image_id(image)
     created = int(engine.created(image))
-    built = ident in engine.image_configs.built
     layers = list(image.layers)
     rows: list[dict[str, Any]] = []
     for entry in config.history:
         size = 0
         if not entry.empty_layer and layers:
             size = int(layers.pop(0).uncompressed)
-        comment = "" if built and not entry.created_by.endswith("# buildkit") else "buildkit.dockerfile.v0"
         rows.append({"Id": "<missing>", "Created": int(entry.created) if entry.created else created,
-                     "CreatedBy": entry.created_by, "Tags": None, "Size": size, "Comment": comment})
+                     "CreatedBy": entry.created_by, "Tags": None, "Size": size, "Comment": entry.comment})
     for layer in layers:  # layers no history line names (older catalog entries)
         rows.append({"Id": "<missing>", "Created": created, "CreatedBy": "", "Tags": None,
                      "Size": int(layer.uncompressed), "Comment": ""})

@@ -216,6 +216,8 @@ def test_history_of_a_catalog_image_and_of_a_build(server: ServeProcess, tmp_pat
     built = api(server, "/images/hist:1/history")
     assert [row["CreatedBy"] for row in built] == ["/bin/sh -c #(nop) LABEL x=y", 'CMD ["/hello"]',
                                                    "COPY hello / # buildkit"]
+    # BuildKit marks its lines (the catalog image's); the legacy builder's own lines carry no comment
+    assert [row["Comment"] for row in built] == ["", "buildkit.dockerfile.v0", "buildkit.dockerfile.v0"]
     shown = docker(server, "history", "hist:1")
     assert shown.returncode == 0 and "LABEL x=y" in shown.stdout
 
