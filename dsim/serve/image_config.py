@@ -158,7 +158,9 @@ def catalog_config(entry_ref: str) -> ImageConfig:
     entry = _catalog_entries().get(entry_ref, {})
     raw = entry.get("config") or {}
     built = _date(entry.get("date"))
-    history = tuple(replace(_history_entry(item), created=built) for item in entry.get("history") or ())
+    classic = entry.get("history_builder") == "classic"  # built by the legacy builder: no BuildKit comments
+    history = tuple(replace(line, created=built, comment="" if classic else line.comment)
+                    for line in map(_history_entry, entry.get("history") or ()))
     if not history:  # older entries: one line per layer, the step inferred where the entry says it
         history = tuple(HistoryEntry(str(layer.get("step_inferred") or ""), False, built)
                         for layer in entry.get("layers", ()))
