@@ -132,6 +132,22 @@ def test_entrypoint_and_cmd_are_inherited_and_entrypoint_resets_cmd(server: Serv
 
 
 @needs_cli
+def test_a_built_image_is_a_base_for_the_next_build(server: ServeProcess, tmp_path: Path) -> None:
+    parent = build(server, tmp_path / "p", "FROM busybox\nENV LAYER=parent\nEXPOSE 7000\n", "-t", "parent:1")
+    assert parent.returncode == 0
+    child = build(server, tmp_path / "c", 'FROM parent:1\nCMD ["echo", "child"]\n', "-t", "child:1")
+    assert child.returncode == 0, child.stdout + child.stderr
+    # the legacy builder uses a local image as is: no pull, the parent's ID under FROM
+    assert f" ---> {image_id(server, 'parent:1')[7:19]}" in child.stdout and "Pulling" not in child.stdout
+    config = json.loads(docker(server, "image", "inspect", "--format", "{{json .Config}}", "child:1").stdout)
+    assert config["Env"][-1] == "LAYER=parent" and config["ExposedPorts"] == {"7000/tcp": {}}
+    rows = api(server, "/images/child:1/history")
+    assert [row["CreatedBy"] for row in rows[:3]] == ['/bin/sh -c #(nop)  CMD ["echo" "child"]',
+                                                      "/bin/sh -c #(nop) EXPOSE 7000",
+                                                      "/bin/sh -c #(nop) ENV LAYER=parent"]
+
+
+@needs_cli
 def test_rebuild_shows_every_step_from_the_cache(server: ServeProcess, tmp_path: Path) -> None:
     dockerfile = "FROM busybox\nENV STAGE=cache-test\nCOPY a.txt /\nLABEL v=1\nCMD [\"cat\", \"/a.txt\"]\n"
     assert build(server, tmp_path, dockerfile, "-t", "cached:1", files={"a.txt": "a"}).returncode == 0
