@@ -113,6 +113,9 @@ def finish(engine: Engine, image: ImageInfo, tags: list[str], watch: BuildWatch,
         if not named:
             store.tag(result)
         return result
+    for ref, other in list(store.images().items()):  # an untagged build of the same content is named now
+        if ref.startswith("<none>") and refs.image_id(other) == ident:
+            store.untag(ref)
     result = image
     for tag in tags:
         tagged = engine.daemon.tag_image(replace(image, manifest_digest=ident), tag)

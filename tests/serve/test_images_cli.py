@@ -170,6 +170,10 @@ def test_untagged_build_is_listed_as_none(server: ServeProcess, tmp_path: Path) 
     # the dangling filter selects exactly the untagged ones
     assert ident[7:19] in docker(server, "images", "-q", "--filter", "dangling=true").stdout.split()
     assert ident[7:19] not in docker(server, "images", "-q", "--filter", "dangling=false").stdout.split()
+    # the same content built again with a tag: the image is named now, no longer dangling
+    tagged = build(server, tmp_path, 'FROM busybox\nCMD ["echo", "untagged-build"]\n', "-t", "named-later:1")
+    assert tagged.returncode == 0 and image_id(server, "named-later:1") == ident
+    assert ident[7:19] not in docker(server, "images", "-q", "--filter", "dangling=true").stdout.split()
 
 
 @needs_cli
