@@ -39,7 +39,8 @@ LAYER_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD", "WORKDIR"})
 METADATA_INSTRUCTIONS = frozenset({"ENV", "ARG", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "VOLUME", "USER",
                                    "STOPSIGNAL", "SHELL", "HEALTHCHECK", "ONBUILD", "WORKDIR"})
 
-#: Linux images' default PATH when a base image sets none (moby ``oci.DefaultPathEnv``).
+#: Linux images' default PATH, which the builders set when a Dockerfile sets none (moby ``oci.DefaultPathEnv``;
+#: BuildKit's dockerfile frontend adds it to every image config, so the catalog pages' ENV lines omit it).
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -164,8 +165,11 @@ def catalog_config(entry_ref: str) -> ImageConfig:
     if not history:  # older entries: one line per layer, the step inferred where the entry says it
         history = tuple(HistoryEntry(str(layer.get("step_inferred") or ""), False, built)
                         for layer in entry.get("layers", ()))
+    env = tuple(raw.get("Env") or ())
+    if not any(item.startswith("PATH=") for item in env):  # the builder sets the default PATH when none is set
+        env = (DEFAULT_PATH, *env)
     return ImageConfig(
-        cmd=_tuple(raw.get("Cmd")), entrypoint=_tuple(raw.get("Entrypoint")), env=tuple(raw.get("Env") or ()),
+        cmd=_tuple(raw.get("Cmd")), entrypoint=_tuple(raw.get("Entrypoint")), env=env,
         exposed_ports=tuple(raw.get("ExposedPorts") or ()), labels=tuple(sorted((raw.get("Labels") or {}).items())),
         working_dir=str(raw.get("WorkingDir") or ""), user=str(raw.get("User") or ""),
         volumes=tuple(raw.get("Volumes") or ()), stop_signal=str(raw.get("StopSignal") or ""), history=history)

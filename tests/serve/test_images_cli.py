@@ -103,7 +103,7 @@ def test_built_config_inherits_and_overrides_and_the_id_is_content(server: Serve
     # same content (every step a cache hit, same config) -> one image ID whatever the tag
     assert image_id(server, "cfg-one:1") == image_id(server, "cfg-two:7") != image_id(server, "busybox")
     config = json.loads(docker(server, "image", "inspect", "--format", "{{json .Config}}", "cfg-two:7").stdout)
-    # busybox's config has Cmd ["sh"] and no Env: the build starts from Docker's default PATH
+    # busybox's page sets no ENV: its config has Docker's default PATH, which the build keeps first
     assert config["Env"] == [DEFAULT_PATH, "APP_MODE=prod", "MSG=hi"]
     assert config["Cmd"] == ["sh", "main.sh"]
     assert config["WorkingDir"] == "/srv/app"  # a relative WORKDIR resolves against the previous one
