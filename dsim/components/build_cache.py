@@ -70,6 +70,13 @@ class BuildCache:
         self.records[record.key] = record
         self.size += record.size
 
+    def drop(self, record: CacheRecord) -> None:
+        """``docker builder prune``: the record goes; its layer leaves the disk unless an image uses it."""
+        if self.records.get(record.key) is record:
+            del self.records[record.key]
+            self.size -= record.size
+            self.store.release_chain(record.layer.chain_id)
+
     def hold(self, records: Iterable[CacheRecord]) -> None:
         """A build uses these records until it ends: GC never prunes them meanwhile."""
         for record in records:

@@ -165,6 +165,10 @@ class ImageStore:
         if ref in self._images:
             self._last_used[ref] = self.env.now
 
+    def container_layer(self, container_id: str) -> float:
+        """Bytes of a container's writable layer (``docker ps -s``, ``docker system df``)."""
+        return self._container_layers.get(container_id, 0.0)
+
     def add_container_layer(self, container_id: str, nbytes: float) -> None:
         """A container's writable layer grows by ``nbytes`` (its new files and copied-up image files)."""
         if nbytes <= 0:

@@ -134,6 +134,16 @@ class BuildWatch:
     bases: dict[str, ImageInfo] = field(default_factory=dict)  # FROM reference -> image
     stage_names: set[str] = field(default_factory=set)
     clock: Callable[[], float] = lambda: 0.0
+    #: The instruction the build fails at (build_flow.first_failure), and once it has: (message, exit code).
+    fail_at: int | None = None
+    failure: tuple[str, int] | None = None
+    failure_shown: bool = False
+    #: The classic builder's cache of metadata steps (ENV, CMD, LABEL...): a step hits when the same
+    #: instruction follows the same parent (every step before it in the stage a hit), as its cache probe does.
+    no_cache: bool = False
+    known_keys: set[str] = field(default_factory=set)
+    metadata_keys: set[str] = field(default_factory=set)
+    chain: str = ""
 
     @classmethod
     def of(cls, text: str, quiet: bool) -> BuildWatch:
@@ -176,76 +186,119 @@ class BuildWatch:
 
     def poll(self, *, final: bool = False, image: ImageInfo | None = None) -> list[dict[str, Any]]:
         """Lines since the last poll; ``final`` after the build ended (``image`` when it succeeded)."""
-        if self.daemon is None or self.quiet:
+        if self.daemon is None:
             return []
         self._collect()
         out: list[dict[str, Any]] = []
         total = len(self.instructions)
-        store = self.daemon.store
         while self.cursor < total:
             i = self.cursor
             ins = self.instructions[i]
             if self.headed < i:
                 self.headed = i
                 out.append(self._stream(f"Step {i + 1}/{total} : {ins.original}\n"))
-                if ins.cmd == "FROM":
-                    base = self._base(ins)
-                    known = self.bases.get(base) if base is not None else None
-                    if known is not None and not store.complete(known):
-                        self.pull = PullWatch()
-                        self.pull.begin(self.daemon, known, self.clock)
+                self._begin_base_pull(ins)
+            if i == self.fail_at:
+                out += self._failed(ins)
+                break
             last = i == total - 1
             if last and image is None and not final:
                 break  # the last step shows the image's ID: only once the build has exported it
-            if ins.cmd == "FROM":
-                base = self._base(ins)
-                known = self.bases.get(base) if base is not None else None
-                complete = known is None or (store.complete(known) and store.has_image(known.ref))
-                if self.pull is not None:
-                    if complete or final:
-                        if image is not None or complete:
-                            out += self.pull.ending(refs.familiar(known.ref if known else ""))
-                        self.pull.close()
-                        self.pull = None
-                    else:
-                        if self.pull.activity():
-                            out += self.pull.poll()
-                        break
-                if not (complete or final):
-                    break
-                if final and image is None and not complete:
-                    break
-                if known is not None and not (last and image is not None):
-                    out.append(self._stream(f" ---> {refs.short_id(known)}\n"))
-            elif ins.cmd in ("RUN", "COPY", "ADD") or (ins.cmd == "WORKDIR" and ins.value and ins.value[0] != "/"):
-                span = self.done.get(ins.start_line)
-                if span is None and not (final and image is not None):
-                    break
-                if span is not None and span.attrs.get("cached"):
-                    out.append(self._stream(" ---> Using cache\n"))
-                elif ins.cmd != "COPY" and ins.cmd != "ADD":
-                    cid = _container_id(self.job, ins.start_line)
-                    out.append(self._stream(f" ---> Running in {cid}\n"))
-                    out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
-                if not (last and image is not None):
-                    key = span.attrs.get("key", "") if span is not None else ""
-                    out.append(self._stream(f" ---> {key or _container_id(self.job, -ins.start_line)}\n"))
-            else:  # metadata: the classic builder commits a container for each
-                cid = _container_id(self.job, ins.start_line)
-                out.append(self._stream(f" ---> Running in {cid}\n"))
-                out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
-                if not (last and image is not None):
-                    out.append(self._stream(f" ---> {_container_id(self.job, -ins.start_line)}\n"))
+            shown, done = self._step(ins, final=final, image=image, last=last)
+            out += shown
+            if not done:
+                break
             if last and image is not None:
                 out.append(self._stream(f" ---> {refs.short_id(image)}\n"))
             self.cursor += 1
+        return [line for line in out if "error" in line] if self.quiet else out
+
+    def _begin_base_pull(self, ins: Instruction) -> None:
+        """A FROM whose image is not complete here: its pull's progress is shown under the step."""
+        assert self.daemon is not None
+        if ins.cmd != "FROM":
+            return
+        base = self._base(ins)
+        known = self.bases.get(base) if base is not None else None
+        if known is not None and not self.daemon.store.complete(known):
+            self.pull = PullWatch()
+            self.pull.begin(self.daemon, known, self.clock)
+
+    def _failed(self, ins: Instruction) -> list[dict[str, Any]]:
+        """The failing instruction: RUN starts its container; once the build has stopped, dockerd's error."""
+        out: list[dict[str, Any]] = []
+        if ins.cmd == "RUN" and not self.failure_shown:
+            self.failure_shown = True
+            out.append(self._stream(f" ---> Running in {_container_id(self.job, ins.start_line)}\n"))
+        if self.failure is not None:
+            message, code = self.failure
+            out.append({"errorDetail": {"code": code, "message": message}, "error": message})
+            self.cursor = len(self.instructions)
         return out
+
+    def _link(self, *parts: object) -> str:
+        self.chain = hashlib.sha256("\x00".join(map(str, (self.chain, *parts))).encode()).hexdigest()
+        return self.chain
+
+    def _step(self, ins: Instruction, *, final: bool, image: ImageInfo | None,
+              last: bool) -> tuple[list[dict[str, Any]], bool]:
+        """One instruction's lines, and whether it is done (else the poll waits for it)."""
+        assert self.daemon is not None
+        store = self.daemon.store
+        out: list[dict[str, Any]] = []
+        if ins.cmd == "FROM":
+            base = self._base(ins)
+            known = self.bases.get(base) if base is not None else None
+            complete = known is None or (store.complete(known) and store.has_image(known.ref))
+            if self.pull is not None:
+                if complete or final:
+                    if image is not None or complete:
+                        out += self.pull.ending(refs.familiar(known.ref if known else ""))
+                    self.pull.close()
+                    self.pull = None
+                else:
+                    return (self.pull.poll() if self.pull.activity() else []), False
+            if not (complete or final) or (final and image is None and not complete):
+                return out, False
+            self.chain = ""
+            self._link("FROM", refs.image_id(known) if known is not None else ins.original)
+            if known is not None and not (last and image is not None):
+                out.append(self._stream(f" ---> {refs.short_id(known)}\n"))
+        elif ins.cmd in ("RUN", "COPY", "ADD") or (ins.cmd == "WORKDIR" and ins.value and ins.value[0] != "/"):
+            span = self.done.get(ins.start_line)
+            if span is None and not (final and image is not None):
+                return out, False
+            # the step's cache key names its result, whether it ran now or before (its record in the cache)
+            self._link(span.attrs.get("key", "") if span is not None else f"ran {self.job} {ins.start_line}")
+            if span is not None and span.attrs.get("cached"):
+                out.append(self._stream(" ---> Using cache\n"))
+            else:
+                if ins.cmd != "COPY" and ins.cmd != "ADD":
+                    cid = _container_id(self.job, ins.start_line)
+                    out.append(self._stream(f" ---> Running in {cid}\n"))
+                    out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
+            if not (last and image is not None):
+                key = span.attrs.get("key", "") if span is not None else ""
+                out.append(self._stream(f" ---> {key or _container_id(self.job, -ins.start_line)}\n"))
+        else:  # metadata: the classic builder probes its cache, else commits a container for it
+            key = self._link(ins.original)
+            self.metadata_keys.add(key)
+            if not self.no_cache and key in self.known_keys:
+                out.append(self._stream(" ---> Using cache\n"))
+            else:
+                cid = _container_id(self.job, ins.start_line)
+                out.append(self._stream(f" ---> Running in {cid}\n"))
+                out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
+            if not (last and image is not None):
+                out.append(self._stream(f" ---> {key[:12]}\n"))
+        return out, True
 
     def ending(self, image: ImageInfo, tags: list[str]) -> list[dict[str, Any]]:
         image_id = refs.image_id(image)
+        out = self.poll(final=True, image=image)
+        self.known_keys.update(self.metadata_keys)  # committed: later builds find them in the cache
         if self.quiet:
             return [{"aux": {"ID": image_id}}, self._stream(f"{image_id}\n")]
-        out = self.poll(final=True, image=image)
         out.append({"aux": {"ID": image_id}})
         out.append(self._stream(f"Successfully built {refs.short_id(image)}\n"))
         for tag in tags:

@@ -33,6 +33,7 @@ from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
 from dsim.serve import images as refs
+from dsim.serve.image_config import ImageConfigs
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
 from dsim.world import World
@@ -78,6 +79,7 @@ class Engine(ApiViews):
         self._names = stream(world.seed, f"serve/names/{host}")
         self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
+        self.image_configs = ImageConfigs()  # built images' configs (serve/image_config.py, i16-images)
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
 
@@ -218,10 +220,11 @@ class Engine(ApiViews):
         if self.daemon.builder is None:
             raise ApiError(501, "this simulated daemon has no builder")
         for ref in spec.base_images(spec.classic_stages):
+            local = self.daemon.store.image(ref)
+            if local is not None:  # the legacy builder uses a local image as is (build_classic.py)
+                bases[ref] = local
+                continue
             found = self.remote(ref)
-            if isinstance(found, refs.Missing) and self.find_image(ref) is not None:
-                raise ApiError(501, f"dsim serve: FROM {ref}: an image that exists only on this host (built or "
-                                    "tagged here) cannot be a base yet: the simulated legacy builder pulls every base")
             if isinstance(found, refs.Missing):
                 yield from self._refused(ref, found, job)
                 raise ApiError(found.status, found.message)
@@ -295,7 +298,7 @@ class Engine(ApiViews):
                 host_port = str((binding or {}).get("HostPort") or "")
                 ports.append(f"{host_port}:{number}/{proto or 'tcp'}" if host_port else f"{number}/{proto or 'tcp'}")
         exposed = list((body.get("ExposedPorts") or {}).keys())
-        exposed += [p for p in refs.config_of(image.ref)[2] if p not in exposed]
+        exposed += [p for p in refs.config_for(self.image_configs, image).exposed_ports if p not in exposed]
         restart = host_config.get("RestartPolicy") or {}
         policy = restart.get("Name") or "no"
         if policy == "on-failure" and restart.get("MaximumRetryCount"):

@@ -24,10 +24,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import normalise, split_ref
+from dsim.serve import build_flow, listing
 from dsim.serve import images as refs
-from dsim.serve import listing
-from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
 from dsim.serve.filters import query_flag
+from dsim.serve.image_ops import refuse_push
+from dsim.serve.image_routes import IMAGE_ROUTES, ImageRoutes
 from dsim.serve.progress import PullWatch, PushWatch, error_message
 
 if TYPE_CHECKING:
@@ -77,12 +78,13 @@ ROUTES: list[Route] = [
         ("DELETE", r"/containers/(?P<id>[^/]+)", "remove"),
     ]
 ]
+ROUTES += IMAGE_ROUTES  # history, save/load, prunes, login, system df (dsim/serve/image_routes.py, i16-images)
 #: Endpoints of the real API that dsim serve does not simulate: 501 with a message saying so.
 UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|nodes|services|tasks|secrets|configs|"
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
 
 
-class EngineHandler(BaseHTTPRequestHandler):
+class EngineHandler(ImageRoutes, BaseHTTPRequestHandler):
     """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"
@@ -383,12 +385,15 @@ class EngineHandler(BaseHTTPRequestHandler):
         job_of: list[int] = []
         watch = PushWatch(job_of)
         repository = refs.qualified(ref)
+        denied = self.push_denied(ref)  # Docker Hub without (the right) login (image_routes.py)
 
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             job_of.append(job)
             image = engine.daemon.store.image(ref)
             if image is not None:
                 watch.begin(engine.daemon, image)
+            if denied and image is not None:
+                yield from refuse_push(engine, job)
             pushed = yield from engine.push(ref, job, phase)
             return pushed
 
@@ -404,30 +409,7 @@ class EngineHandler(BaseHTTPRequestHandler):
         self.stream(future, lambda: watch.poll(repository), ending, ready=lambda: watch.image is not None)
 
     def api_build(self, query: dict[str, list[str]]) -> None:
-        if (self.headers.get("Content-Type") or "application/x-tar").split(";")[0].strip() not in (
-                "application/x-tar", "application/tar", "application/octet-stream"):
-            raise HttpError(400, "Content-Type of a build context must be application/x-tar")
-        if (query.get("version") or ["1"])[-1] == "2":
-            raise HttpError(501, "dsim serve simulates the legacy builder only (use DOCKER_BUILDKIT=0)")
-        data = self.read_body(self.state.max_context)
-        context = read_context(data, (query.get("dockerfile") or ["Dockerfile"])[-1] or "Dockerfile")
-        quiet = query_flag(query, "q")
-        watch = BuildWatch.of(context.dockerfile, quiet)
-        options = build_options(query, context.dockerfile)
-        tags = [normalise(t) for t in query.get("t") or [] if t]
-        engine = self.state.engine
-        spec = self.call(lambda: engine.plan_build(options, context.dockerfile_name, context.dockerfile))
-
-        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
-            watch.begin(engine.daemon, job, engine.clock)
-            try:
-                image = yield from engine.build(spec, working_copy(context, job), tags, job, phase, watch.bases)
-            except ApiError as err:  # the classic builder reports failures inside its stream
-                raise StreamError(err.status, str(err)) from None
-            return image
-
-        future = self.operation("build", tags[0] if tags else "<none>", body)
-        self.stream(future, watch.poll, lambda image: watch.ending(image, tags))
+        build_flow.api_build(self, query)  # dsim/serve/build_flow.py (i16-images)
 
     # ------------------------------------------------------------------ containers
 

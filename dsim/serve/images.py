@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -21,6 +21,7 @@ from importlib import resources
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import HUB, chain_ids, normalise, split_ref
 from dsim.scenarios.catalog import catalog
+from dsim.serve.image_config import ImageConfig, ImageConfigs, catalog_config
 
 #: The command and ports of the catalog's images, from their Dockerfiles on Docker Hub (docker-library):
 #: shown by ``docker ps`` (COMMAND) and used by ``-P``. Entrypoint, Cmd, ExposedPorts.
@@ -68,14 +69,50 @@ def image_id(image: ImageInfo) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+@cache
+def _index_digests() -> dict[str, str]:
+    """Catalog images' index digests by their linux/amd64 manifest digest (the entries' ``index_digest``)."""
+    raw = json.loads(resources.files("dsim.scenarios").joinpath("catalog/real-images.json").read_text())
+    return {entry["manifest_digest"]: entry["index_digest"] for entry in raw["images"].values()
+            if entry.get("index_digest") and entry.get("manifest_digest")}
+
+
+def pull_digest(image: ImageInfo) -> str:
+    """The digest a tag resolves to, as ``Digest:`` and ``RepoDigests`` show it: a multi-platform catalog
+    image's index (the tag points at it; the platform's manifest is fetched after), else the manifest."""
+    return _index_digests().get(image.manifest_digest, image.manifest_digest)
+
+
 def short_id(image: ImageInfo) -> str:
     return image_id(image)[7:19]
 
 
 def config_of(ref: str) -> tuple[list[str], list[str], list[str]]:
-    """(Entrypoint, Cmd, ExposedPorts) of a known image, else an empty config."""
+    """(Entrypoint, Cmd, ExposedPorts) of a known image: its catalog entry's config, else its repository's
+    (IMAGE_CONFIG), else an empty config."""
+    entry = catalog_ref(normalise(ref))
+    if entry is not None:
+        config = catalog_config(entry)
+        if config.cmd is not None or config.entrypoint is not None:
+            return list(config.entrypoint or ()), list(config.cmd or ()), list(config.exposed_ports)
     repo, _ = split_ref(normalise(ref))
     return IMAGE_CONFIG.get(repo, ([], [], []))
+
+
+def config_for(configs: ImageConfigs, image: ImageInfo) -> ImageConfig:
+    """A local image's config: built on this engine (``configs``), else its catalog entry's, else empty; an
+    image of a scenario's ``images:`` (no Dockerfile) gets its repository's command (IMAGE_CONFIG)."""
+    ident = image_id(image)
+    entry = catalog_ref(image.ref)
+    if entry is None or catalog()[entry].manifest_digest != image.manifest_digest:
+        entry = next((ref for ref, known in catalog().items()
+                      if image.manifest_digest and known.manifest_digest == image.manifest_digest), None)
+    config = configs.of(image, ident, entry)
+    if config.cmd is None and config.entrypoint is None and ident not in configs.built:
+        entrypoint, cmd, exposed = IMAGE_CONFIG.get(split_ref(image.ref)[0], ([], [], []))
+        config = replace(config, entrypoint=tuple(entrypoint) or None, cmd=tuple(cmd) or None,
+                         exposed_ports=tuple(exposed))
+    return config
 
 
 @dataclass(frozen=True)
@@ -142,9 +179,20 @@ def catalog_created(image: ImageInfo) -> float | None:
     return None if entry is None else _catalog_dates().get(entry)
 
 
+def catalog_repositories() -> frozenset[str]:
+    """The Docker Hub repositories the built-in catalog knows (``nginx``, ``python``, ...)."""
+    return frozenset(split_ref(ref)[0] for ref in catalog())
+
+
 def denied(ref: str) -> Missing:
-    """Docker Hub's answer to a repository that does not exist (or is private), as the CLI prints it."""
-    repo, _ = split_ref(normalise(ref))
+    """Docker Hub's answer to a name the catalog does not have, as the CLI prints it: a tag the catalog does not
+    list of a repository it knows is ``manifest unknown`` (the registry's MANIFEST_UNKNOWN code, moby
+    ``distribution/errors.go``); any other repository does not exist (or is private): ``pull access denied``
+    (Hub answers 401 to the anonymous token's request, which dockerd reports so)."""
+    norm = normalise(ref)
+    repo, _ = split_ref(norm)
+    if repo in catalog_repositories():
+        return Missing(404, f"manifest for {norm} not found: manifest unknown: manifest unknown")
     return Missing(404, f"pull access denied for {repo}, repository does not exist or may require 'docker login': "
                         "denied: requested access to the resource is denied")
 

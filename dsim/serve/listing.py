@@ -281,11 +281,12 @@ def _created_bounds(engine: Engine, filters: flt.Filters) -> list[tuple[float, i
 
 
 def _tag_ok(engine: Engine, image: ImageInfo, filters: flt.Filters, bounds: list[tuple[float, int]]) -> bool:
-    """One tag against the filters (all tagged: none is dangling; images carry no labels)."""
+    """One tag against the filters (a dangling image is an untagged build's ``<none>``; labels are the config's)."""
     created = engine.created(image)
+    dangling = image.ref.startswith("<none>")
     return (all((created - at) * sign > 0 for at, sign in bounds)
-            and not flt.bool_or_default(filters, "dangling", False)
-            and _label_ok(filters, {})
+            and flt.bool_or_default(filters, "dangling", dangling) == dangling
+            and _label_ok(filters, dict(refs.config_for(engine.image_configs, image).labels))
             and (not filters.get("reference")
                  or any(flt.familiar_match(p, refs.familiar(image.ref)) for p in filters["reference"])))
 

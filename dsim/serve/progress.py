@@ -254,7 +254,7 @@ class PullWatch:
         self.close()
         lines = self.poll(final=True)
         if self.image.manifest_digest:
-            lines.append({"status": f"Digest: {self.image.manifest_digest}"})
+            lines.append({"status": f"Digest: {refs.pull_digest(self.image)}"})
         word = "Image is up to date for" if self.up_to_date else "Downloaded newer image for"
         lines.append({"status": f"Status: {word} {name}"})
         return lines

@@ -20,6 +20,7 @@ from dsim.components.daemon import Daemon
 from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
 from dsim.serve import images as refs
+from dsim.serve.image_config import ImageConfigs, familiar_tags
 
 
 def human_duration(seconds: float) -> str:
@@ -78,6 +79,7 @@ class ApiViews:
     clock: Callable[[], float]
     containers: dict[str, Served]
     built: dict[str, float]
+    image_configs: ImageConfigs
 
     def sync(self) -> None:
         raise NotImplementedError
@@ -130,7 +132,8 @@ class ApiViews:
         return out
 
     def command(self, served: Served) -> list[str]:
-        entrypoint, cmd, _ = refs.config_of(served.image.ref)
+        config = refs.config_for(self.image_configs, served.image)
+        entrypoint, cmd = list(config.entrypoint or ()), list(config.cmd or ())
         given_entry = served.config.get("Entrypoint")
         given_cmd = served.config.get("Cmd")
         return list(given_entry if given_entry else entrypoint) + list(given_cmd if given_cmd else cmd)
@@ -162,7 +165,8 @@ class ApiViews:
                 ports.setdefault(key, []).append({"HostIp": entry["IP"], "HostPort": str(entry["PublicPort"])})
             else:
                 ports.setdefault(key, None)
-        entrypoint, cmd, _ = refs.config_of(served.image.ref)
+        config = refs.config_for(self.image_configs, served.image)
+        entrypoint, cmd = list(config.entrypoint or ()), list(config.cmd or ())
         return {
             "Id": served.id,
             "Created": self.iso(served.created),
@@ -205,17 +209,18 @@ class ApiViews:
 
     def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:
         image = tags[0]
-        repo_digests = sorted({f"{t.repository}@{t.manifest_digest}" for t in tags if t.manifest_digest})
+        repo_digests = sorted({f"{t.repository}@{refs.pull_digest(t)}" for t in tags
+                           if t.manifest_digest and not t.ref.startswith("<none>")})
         return {
             "Id": image_id,
             "ParentId": "",
-            "RepoTags": [t.ref for t in tags],
+            "RepoTags": familiar_tags(t.ref for t in tags),
             "RepoDigests": repo_digests,
             "Created": int(self.created(image)),
             "Size": int(sum(layer.uncompressed for layer in image.layers)),
             "SharedSize": -1,
             "VirtualSize": int(sum(layer.uncompressed for layer in image.layers)),
-            "Labels": {},
+            "Labels": dict(refs.config_for(self.image_configs, image).labels),
             "Containers": sum(1 for s in self.containers.values() if refs.image_id(s.image) == image_id),
         }
 
@@ -231,22 +236,21 @@ class ApiViews:
     def inspect_image(self, image: ImageInfo) -> dict[str, Any]:
         image_id = refs.image_id(image)
         tags = [t for t in self.local_images().values() if refs.image_id(t) == image_id]
-        entrypoint, cmd, exposed = refs.config_of(image.ref)
         size = int(sum(layer.uncompressed for layer in image.layers))
         return {
             "Id": image_id,
-            "RepoTags": [t.ref for t in tags],
-            "RepoDigests": sorted({f"{t.repository}@{t.manifest_digest}" for t in tags if t.manifest_digest}),
+            "RepoTags": familiar_tags(t.ref for t in tags),
+            "RepoDigests": sorted({f"{t.repository}@{refs.pull_digest(t)}" for t in tags
+                           if t.manifest_digest and not t.ref.startswith("<none>")}),
             "Parent": "",
             "Comment": "",
             "Created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.created(image))),
             "Architecture": "amd64",
             "Os": "linux",
             "Size": size,
-            "Config": {"Cmd": cmd or None, "Entrypoint": entrypoint or None,
-                       "ExposedPorts": {p: {} for p in exposed} or None, "Env": [], "Labels": None},
+            "Config": refs.config_for(self.image_configs, image).api(),
             "RootFS": {"Type": "layers", "Layers": [layer.chain_id for layer in image.layers]},
-            "GraphDriver": {"Name": "overlayfs", "Data": None},
+            "GraphDriver": {"Name": "overlayfs", "Data": {}},
             "Metadata": {"LastTagTime": self.iso(self.daemon.store.tagged_at(image.ref))},
         }
 

@@ -1,0 +1,108 @@
+"""Units of the image side of ``dsim serve``: the catalog's data (each entry consistent with its source's
+rules), the classic builder's failure rules, built configs, and content IDs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from dsim.dockerfile.parse import parse_dockerfile
+from dsim.domain.images import ImageInfo, LayerInfo
+from dsim.serve.build_flow import exit_status
+from dsim.serve.image_config import DEFAULT_PATH, ImageConfig, built_config, catalog_config, content_id
+from dsim.serve.image_ops import decode_auth
+from dsim.serve.images import catalog_ref, denied
+
+CATALOG = json.loads(resources.files("dsim.scenarios").joinpath("catalog/real-images.json").read_text())["images"]
+
+
+@pytest.mark.parametrize("ref", sorted(CATALOG))
+def test_catalog_entry_is_consistent_with_its_source(ref: str) -> None:
+    entry = CATALOG[ref]
+    # the page's "Total Size" is the sum of its layers' sizes
+    assert sum(layer["size"] for layer in entry["layers"]) == entry["compressed_total"]
+    assert entry["source_url"].startswith("https://github.com/") and entry["source"]
+    for digest in (entry["manifest_digest"], *(layer["digest"] for layer in entry["layers"])):
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+    if "history" in entry:
+        # BuildKit makes one layer per RUN, COPY, ADD and WORKDIR; every other instruction is an empty layer
+        # (an entry may say otherwise: "empty_layer" on a RUN that only changed the config)
+        made = [line for line in entry["history"]
+                if (line.get("empty_layer") is False if isinstance(line, dict) and "empty_layer" in line
+                    else (line if isinstance(line, str) else line["created_by"]).split(" ", 1)[0]
+                    in ("RUN", "COPY", "ADD", "WORKDIR"))]
+        assert len(made) == len(entry["layers"])
+
+
+def test_every_catalog_entry_is_documented_with_its_source() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "catalog.md").read_text()
+    for ref, entry in CATALOG.items():
+        assert f"| `{ref}` |" in text and entry["source_url"] in text, ref
+
+
+def test_common_images_are_in_the_catalog() -> None:
+    for ref in ("python:3.11", "node:18", "nginx:alpine", "alpine:3.20", "busybox", "hello-world", "mysql"):
+        assert catalog_ref(ref if ":" in ref else f"{ref}:latest") is not None, ref
+
+
+def test_unknown_tag_vs_unknown_repository() -> None:
+    assert denied("nginx:9.9.9").message == "manifest for nginx:9.9.9 not found: manifest unknown: manifest unknown"
+    assert denied("nosuch").message.startswith("pull access denied for nosuch, repository does not exist")
+
+
+@pytest.mark.parametrize(("command", "status"), [
+    ("false", 1), ("/bin/false", 1), ("exit 3", 3), ("make && false", 1), ("set -e; exit 2", 2),
+    ("false && echo never", 1), ("exit 0", None), ("exit 256", None), ("echo false", None), ("true", None),
+])
+def test_exit_status_of_commands_that_certainly_fail(command: str, status: int | None) -> None:
+    # a shell list's status is its last command's; `a && b` stops at a failing a; exit N is N mod 256
+    assert exit_status(command) == status
+
+
+def test_config_from_base_and_dockerfile() -> None:
+    base = ImageConfig(cmd=("nginx",), entrypoint=("/entry.sh",), env=("PATH=/bin", "A=1"), exposed_ports=("80/tcp",))
+    text = "FROM web\nENV A=2 B=3\nEXPOSE 443\nWORKDIR /a\nWORKDIR b\nUSER app\n"
+    config = built_config(parse_dockerfile(text), {"web:latest": base})
+    assert config.env == ("PATH=/bin", "A=2", "B=3")  # a replaced variable keeps its place
+    assert config.cmd == ("nginx",) and config.entrypoint == ("/entry.sh",)
+    assert config.exposed_ports == ("80/tcp", "443/tcp") and config.working_dir == "/a/b" and config.user == "app"
+    reset = built_config(parse_dockerfile("FROM web\nENTRYPOINT [\"x\"]\n"), {"web:latest": base})
+    assert reset.entrypoint == ("x",) and reset.cmd is None
+    shell = built_config(parse_dockerfile("FROM web\nCMD run it\n"), {"web:latest": base})
+    assert shell.cmd == ("/bin/sh", "-c", "run it")
+
+
+def test_multi_stage_final_stage_and_from_args() -> None:
+    text = ("ARG BASE=web\nFROM ${BASE} AS build\nENV STAGE=build\nFROM scratch AS other\nENV X=1\n"
+            "FROM build\nLABEL final=yes\n")
+    config = built_config(parse_dockerfile(text), {"web:latest": ImageConfig(env=("PATH=/bin",))})
+    assert config.env == ("PATH=/bin", "STAGE=build") and dict(config.labels) == {"final": "yes"}
+    unknown = built_config(parse_dockerfile("FROM elsewhere\nENV Y=2\n"), {})
+    assert unknown.env == (DEFAULT_PATH, "Y=2")
+
+
+def test_content_id_ignores_the_tag_and_follows_the_content() -> None:
+    layers = (LayerInfo(0, "sha256:" + "a" * 64, "sha256:" + "a" * 64, 10.0, 27.0),)
+    one = ImageInfo("x:1", "", "x", "1", layers, "gzip", "")
+    two = ImageInfo("y:2", "", "y", "2", layers, "gzip", "")
+    config = ImageConfig(cmd=("a",))
+    assert content_id(config, one) == content_id(config, two)
+    assert content_id(ImageConfig(cmd=("b",)), one) != content_id(config, one)
+
+
+def test_catalog_history_and_config_come_from_the_entry() -> None:
+    config = catalog_config("hello-world:latest")
+    assert config.cmd == ("/hello",)
+    assert [(h.created_by, h.empty_layer) for h in config.history] == [("COPY hello / # buildkit", False),
+                                                                       ('CMD ["/hello"]', True)]
+
+
+def test_registry_auth_header() -> None:
+    header = base64.urlsafe_b64encode(json.dumps({"username": "alice", "password": "x"}).encode()).decode()
+    assert decode_auth(header.rstrip("="))["username"] == "alice"
+    assert decode_auth("e30=") == {} and decode_auth(None) == {} and decode_auth("%%%") == {}

@@ -1,0 +1,327 @@
+"""The image side of ``dsim serve`` driven by the real docker CLI (and the SDK for raw shapes): the grown
+catalog and Docker's exact errors, built images' config and content IDs, the classic builder's failures and
+cache, history, login and Hub's push rule, system df, the prunes, save and load.
+
+Every test starts from what it pulls or builds itself (names no other test uses), so they run in any order
+on one module-scoped server. Expectations come from the rules (docs/serve.md, docs/build.md): e.g. an image
+ID is a digest of the image's content, so one Dockerfile built twice under two tags has one ID.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
+from dsim.serve.image_config import DEFAULT_PATH
+from tests.serve.image_shapes import definition_problems, response_problems
+from tests.serve.test_docker_cli import ServeProcess, docker, needs_cli
+
+SCENARIO = """\
+name: serve-images
+hosts:
+  docker:
+    nic: 10Gbps
+    daemon: {api_service_time: 0s}
+    storage: {write_rate: inf}
+"""
+LEGACY = {"DOCKER_BUILDKIT": "0"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    proc = ServeProcess(tmp_path_factory.mktemp("serve-images"), speed=200.0, scenario=SCENARIO)
+    yield proc
+    proc.stop()
+
+
+def api(server: ServeProcess, path: str, method: str = "GET", body: bytes | None = None) -> Any:
+    request = urllib.request.Request(f"{server.url}/v1.50{path}", data=body, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def build(server: ServeProcess, folder: Path, dockerfile: str, *args: str, files: dict[str, str] | None = None,
+          ignore: str | None = None) -> Any:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Dockerfile").write_text(dockerfile)
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text)
+    if ignore is not None:
+        (folder / ".dockerignore").write_text(ignore)
+    return docker(server, "build", *args, str(folder), env=LEGACY)
+
+
+def image_id(server: ServeProcess, ref: str) -> str:
+    return docker(server, "image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+
+
+@needs_cli
+def test_common_images_pull_with_their_real_layers(server: ServeProcess) -> None:
+    # nginx:alpine's repo-info page lists 8 layers for linux/amd64; busybox and hello-world one each
+    for ref, layers in (("nginx:alpine", 8), ("busybox", 1), ("hello-world", 1), ("alpine:3.20", 1)):
+        result = docker(server, "pull", ref)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count(": Pull complete") == layers, ref
+    # the ID is the linux/amd64 manifest digest the page gives (containerd image store)
+    assert image_id(server, "hello-world").startswith("sha256:d1a8d0a4eeb6")
+
+
+@needs_cli
+def test_unknown_tag_of_a_known_repository_is_manifest_unknown(server: ServeProcess) -> None:
+    result = docker(server, "pull", "nginx:9.9.9")
+    assert result.returncode == 1
+    assert ("Error response from daemon: manifest for nginx:9.9.9 not found: manifest unknown: manifest unknown"
+            in result.stderr)
+    denied = docker(server, "pull", "dsim-nowhere:1")
+    assert "pull access denied for dsim-nowhere, repository does not exist" in denied.stderr
+
+
+@needs_cli
+def test_from_an_unknown_tag_fails_the_build_with_manifest_unknown(server: ServeProcess, tmp_path: Path) -> None:
+    result = build(server, tmp_path, "FROM python:0.0.1\nRUN true\n")
+    assert result.returncode == 1
+    assert "manifest for python:0.0.1 not found: manifest unknown: manifest unknown" in result.stdout + result.stderr
+
+
+@needs_cli
+def test_built_config_inherits_and_overrides_and_the_id_is_content(server: ServeProcess, tmp_path: Path) -> None:
+    dockerfile = ("FROM busybox\nARG GREETING=hi\nENV APP_MODE=prod MSG=$GREETING\nWORKDIR /srv\nWORKDIR app\n"
+                  "COPY main.sh .\nEXPOSE 8080 9090/udp\nLABEL team=core\nUSER 1000\nVOLUME /data\n"
+                  'CMD ["sh", "main.sh"]\n')
+    first = build(server, tmp_path, dockerfile, "-t", "cfg-one:1", files={"main.sh": "echo hi\n"})
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = build(server, tmp_path, dockerfile, "-t", "cfg-two:7")
+    assert second.returncode == 0
+    # same content (every step a cache hit, same config) -> one image ID whatever the tag
+    assert image_id(server, "cfg-one:1") == image_id(server, "cfg-two:7") != image_id(server, "busybox")
+    config = json.loads(docker(server, "image", "inspect", "--format", "{{json .Config}}", "cfg-two:7").stdout)
+    # busybox's page sets no ENV: its config has Docker's default PATH, which the build keeps first
+    assert config["Env"] == [DEFAULT_PATH, "APP_MODE=prod", "MSG=hi"]
+    assert config["Cmd"] == ["sh", "main.sh"]
+    assert config["WorkingDir"] == "/srv/app"  # a relative WORKDIR resolves against the previous one
+    assert config["ExposedPorts"] == {"8080/tcp": {}, "9090/udp": {}}
+    assert config["Labels"] == {"team": "core"} and config["User"] == "1000" and config["Volumes"] == {"/data": {}}
+    docker(server, "tag", "cfg-one:1", "cfg-three:x")
+    assert image_id(server, "cfg-three:x") == image_id(server, "cfg-one:1")  # a tag never changes the ID
+    labelled = docker(server, "images", "--filter", "label=team=core", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    assert "cfg-one:1" in labelled.split() and "busybox:latest" not in labelled.split()
+    body = api(server, "/images/cfg-two:7/json")
+    assert definition_problems("ImageInspect", body) == []
+
+
+@needs_cli
+def test_entrypoint_and_cmd_are_inherited_and_entrypoint_resets_cmd(server: ServeProcess, tmp_path: Path) -> None:
+    assert build(server, tmp_path / "a", "FROM nginx:alpine\nENV X=1\n", "-t", "inherit:1").returncode == 0
+    config = json.loads(docker(server, "image", "inspect", "--format", "{{json .Config}}", "inherit:1").stdout)
+    # nginx:alpine's page: Entrypoint /docker-entrypoint.sh, Cmd nginx -g 'daemon off;', EXPOSE 80, SIGQUIT
+    assert config["Entrypoint"] == ["/docker-entrypoint.sh"]
+    assert config["Cmd"] == ["nginx", "-g", "daemon off;"]
+    assert config["ExposedPorts"] == {"80/tcp": {}} and config["StopSignal"] == "SIGQUIT"
+    assert config["Env"][-1] == "X=1"
+    assert build(server, tmp_path / "b", 'FROM nginx:alpine\nENTRYPOINT ["top"]\n', "-t", "inherit:2").returncode == 0
+    reset = json.loads(docker(server, "image", "inspect", "--format", "{{json .Config}}", "inherit:2").stdout)
+    assert reset["Entrypoint"] == ["top"] and reset.get("Cmd") is None
+
+
+@needs_cli
+def test_a_built_image_is_a_base_for_the_next_build(server: ServeProcess, tmp_path: Path) -> None:
+    parent = build(server, tmp_path / "p", "FROM busybox\nENV LAYER=parent\nEXPOSE 7000\n", "-t", "parent:1")
+    assert parent.returncode == 0
+    child = build(server, tmp_path / "c", 'FROM parent:1\nCMD ["echo", "child"]\n', "-t", "child:1")
+    assert child.returncode == 0, child.stdout + child.stderr
+    # the legacy builder uses a local image as is: no pull, the parent's ID under FROM
+    assert f" ---> {image_id(server, 'parent:1')[7:19]}" in child.stdout and "Pulling" not in child.stdout
+    config = json.loads(docker(server, "image", "inspect", "--format", "{{json .Config}}", "child:1").stdout)
+    assert config["Env"][-1] == "LAYER=parent" and config["ExposedPorts"] == {"7000/tcp": {}}
+    rows = api(server, "/images/child:1/history")
+    assert [row["CreatedBy"] for row in rows[:3]] == ['/bin/sh -c #(nop)  CMD ["echo" "child"]',
+                                                      "/bin/sh -c #(nop) EXPOSE 7000",
+                                                      "/bin/sh -c #(nop) ENV LAYER=parent"]
+
+
+@needs_cli
+def test_rebuild_shows_every_step_from_the_cache(server: ServeProcess, tmp_path: Path) -> None:
+    dockerfile = "FROM busybox\nENV STAGE=cache-test\nCOPY a.txt /\nLABEL v=1\nCMD [\"cat\", \"/a.txt\"]\n"
+    assert build(server, tmp_path, dockerfile, "-t", "cached:1", files={"a.txt": "a"}).returncode == 0
+    again = build(server, tmp_path, dockerfile, "-t", "cached:1")
+    # the classic builder probes its cache for every step after FROM: 4 steps, 4 hits, no container run
+    assert again.stdout.count(" ---> Using cache") == 4
+    assert "Running in" not in again.stdout
+    no_cache = build(server, tmp_path, dockerfile, "--no-cache", "-t", "cached:1")
+    assert " ---> Using cache" not in no_cache.stdout
+
+
+@needs_cli
+def test_untagged_build_is_listed_as_none(server: ServeProcess, tmp_path: Path) -> None:
+    result = build(server, tmp_path, 'FROM busybox\nCMD ["echo", "untagged-build"]\n', "-q")
+    assert result.returncode == 0, result.stderr
+    ident = result.stdout.strip()
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", ident)
+    listed = docker(server, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
+    assert f"<none>:<none> {ident[7:19]}" in listed
+    # the dangling filter selects exactly the untagged ones
+    assert ident[7:19] in docker(server, "images", "-q", "--filter", "dangling=true").stdout.split()
+    assert ident[7:19] not in docker(server, "images", "-q", "--filter", "dangling=false").stdout.split()
+    # the same content built again with a tag: the image is named now, no longer dangling
+    tagged = build(server, tmp_path, 'FROM busybox\nCMD ["echo", "untagged-build"]\n', "-t", "named-later:1")
+    assert tagged.returncode == 0 and image_id(server, "named-later:1") == ident
+    assert ident[7:19] not in docker(server, "images", "-q", "--filter", "dangling=true").stdout.split()
+
+
+@needs_cli
+def test_a_rebuild_with_new_content_leaves_the_old_image_dangling(server: ServeProcess, tmp_path: Path) -> None:
+    assert build(server, tmp_path, 'FROM busybox\nCMD ["echo", "v1"]\n', "-t", "moving:1").returncode == 0
+    old = image_id(server, "moving:1")
+    assert build(server, tmp_path, 'FROM busybox\nCMD ["echo", "v2"]\n', "-t", "moving:1").returncode == 0
+    new = image_id(server, "moving:1")
+    # the tag moves to the new content; the old image stays, named by nothing: <none>:<none>
+    assert new != old
+    listed = docker(server, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
+    assert f"<none>:<none> {old[7:19]}" in listed
+
+
+@needs_cli
+def test_pull_prints_the_index_digest_the_tag_points_at(server: ServeProcess) -> None:
+    result = docker(server, "pull", "busybox")
+    # busybox:latest's page: index sha256:dc2d74b2..., its linux/amd64 manifest sha256:1cfa4e2b...
+    assert "Digest: sha256:dc2d74b28e4cf8984fa52af1f39bc7c3d9c73760b41a74d629f5d11b1ab28616" in result.stdout
+    digests = docker(server, "image", "inspect", "--format", "{{json .RepoDigests}}", "busybox").stdout
+    assert "busybox@sha256:dc2d74b28e4cf8984fa52af1f39bc7c3d9c73760b41a74d629f5d11b1ab28616" in digests
+
+
+@needs_cli
+def test_copy_of_a_missing_or_ignored_file_fails_as_the_classic_builder_does(server: ServeProcess,
+                                                                            tmp_path: Path) -> None:
+    missing = build(server, tmp_path / "m", "FROM busybox\nCOPY nothere.txt /\n")
+    assert missing.returncode == 1
+    assert ("COPY failed: file not found in build context or excluded by .dockerignore: stat nothere.txt: file "
+            "does not exist") in missing.stdout + missing.stderr
+    ignored = build(server, tmp_path / "i", "FROM busybox\nCOPY secret.env /\n", files={"secret.env": "x"},
+                    ignore="*.env\n")
+    assert ignored.returncode == 1
+    assert "stat secret.env: file does not exist" in ignored.stdout + ignored.stderr
+
+
+@needs_cli
+def test_failing_run_stops_the_build_with_its_exit_code(server: ServeProcess, tmp_path: Path) -> None:
+    failed = build(server, tmp_path / "f", "FROM busybox\nRUN false\nRUN echo never\n", "-t", "never:1")
+    assert failed.returncode == 1
+    out = failed.stdout + failed.stderr
+    assert "The command '/bin/sh -c false' returned a non-zero code: 1" in out
+    assert "Step 3/3" not in out  # the builder stops at the failing step
+    assert docker(server, "image", "inspect", "never:1").returncode == 1  # no image is tagged
+    three = build(server, tmp_path / "e", "FROM busybox\nRUN echo ok && exit 3\n")
+    assert three.returncode == 3  # the CLI exits with the error's code
+    assert "The command '/bin/sh -c echo ok && exit 3' returned a non-zero code: 3" in three.stdout + three.stderr
+
+
+@needs_cli
+def test_history_of_a_catalog_image_and_of_a_build(server: ServeProcess, tmp_path: Path) -> None:
+    assert docker(server, "pull", "hello-world").returncode == 0
+    rows = api(server, "/images/hello-world/history")
+    assert response_problems("ImageHistory", rows) == []
+    # the page's history: COPY hello / (the one 2415-byte layer), then CMD ["/hello"]; newest first
+    assert [row["CreatedBy"] for row in rows] == ['CMD ["/hello"]', "COPY hello / # buildkit"]
+    assert rows[0]["Id"].startswith("sha256:d1a8d0a4eeb6") and rows[0]["Tags"] == ["hello-world:latest"]
+    assert rows[1]["Id"] == "<missing>" and rows[1]["Size"] == int(2415 * DEFAULT_UNCOMPRESSED_RATIO)
+    assert build(server, tmp_path, "FROM hello-world\nLABEL x=y\n", "-t", "hist:1").returncode == 0
+    built = api(server, "/images/hist:1/history")
+    assert [row["CreatedBy"] for row in built] == ["/bin/sh -c #(nop) LABEL x=y", 'CMD ["/hello"]',
+                                                   "COPY hello / # buildkit"]
+    # BuildKit marks its lines (the catalog image's); the legacy builder's own lines carry no comment
+    assert [row["Comment"] for row in built] == ["", "buildkit.dockerfile.v0", "buildkit.dockerfile.v0"]
+    shown = docker(server, "history", "hist:1")
+    assert shown.returncode == 0 and "LABEL x=y" in shown.stdout
+
+
+@needs_cli
+def test_push_to_docker_hub_needs_login_into_your_namespace(server: ServeProcess) -> None:
+    assert docker(server, "pull", "busybox").returncode == 0
+    docker(server, "tag", "busybox", "mybox:1")
+    anonymous = docker(server, "push", "mybox:1")
+    assert anonymous.returncode == 1
+    assert "denied: requested access to the resource is denied" in anonymous.stderr + anonymous.stdout
+    logged = _login(server, "alice")
+    assert logged.returncode == 0 and "Login Succeeded" in logged.stdout
+    docker(server, "tag", "busybox", "alice/box:1")
+    pushed = docker(server, "push", "alice/box:1")
+    assert pushed.returncode == 0, pushed.stderr
+    assert re.search(r"^1: digest: sha256:[0-9a-f]{64} size: \d+$", pushed.stdout, re.M)
+    docker(server, "tag", "busybox", "bob/box:1")
+    other = docker(server, "push", "bob/box:1")
+    assert other.returncode == 1 and "denied: requested access to the resource is denied" in other.stdout + other.stderr
+    docker(server, "logout")
+
+
+def _login(server: ServeProcess, user: str) -> Any:
+    import os
+    import subprocess
+
+    environment = {**os.environ, "DOCKER_HOST": server.address, "DOCKER_CONFIG": str(server.tmp / "docker-config")}
+    return subprocess.run(["docker", "login", "-u", user, "--password-stdin"], input="s3cret\n", text=True,
+                          capture_output=True, env=environment, timeout=60)
+
+
+@needs_cli
+def test_system_df_counts_images_and_build_cache(server: ServeProcess) -> None:
+    body = api(server, "/system/df")
+    assert response_problems("SystemDataUsage", body) == []
+    # every layer counted once: an image none of whose layers another listed image has shares nothing, and
+    # LayersSize is the sum of the images' sizes exactly when no layer is shared
+    layers = {summary["Id"]: api(server, f"/images/{summary['Id']}/json")["RootFS"]["Layers"]
+              for summary in body["Images"]}
+    shared_any = False
+    for summary in body["Images"]:
+        others = {chain for ident, chains in layers.items() if ident != summary["Id"] for chain in chains}
+        if not others & set(layers[summary["Id"]]):
+            assert summary["SharedSize"] == 0
+        else:
+            shared_any = True
+            assert summary["SharedSize"] > 0
+    total = sum(summary["Size"] for summary in body["Images"])
+    assert body["LayersSize"] < total if shared_any else body["LayersSize"] == total
+    shown = docker(server, "system", "df")
+    assert shown.returncode == 0
+    assert re.search(rf"^Images\s+{len(body['Images'])}\s", shown.stdout, re.M)
+
+
+@needs_cli
+def test_save_and_load_round_trip(server: ServeProcess, tmp_path: Path) -> None:
+    assert docker(server, "pull", "alpine:3.20").returncode == 0
+    before = image_id(server, "alpine:3.20")
+    archive = tmp_path / "alpine.tar"
+    saved = docker(server, "save", "-o", str(archive), "alpine:3.20")
+    assert saved.returncode == 0, saved.stderr
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert {"manifest.json", "index.json", "oci-layout"} <= set(names)
+    assert manifest[0]["RepoTags"] == ["alpine:3.20"] and len(manifest[0]["Layers"]) == 1
+    assert docker(server, "rmi", "alpine:3.20").returncode == 0
+    loaded = docker(server, "load", "-i", str(archive))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Loaded image: alpine:3.20" in loaded.stdout
+    assert image_id(server, "alpine:3.20") == before  # the same image: same layers, same ID
+
+
+@needs_cli
+def test_prunes(server: ServeProcess, tmp_path: Path) -> None:
+    assert build(server, tmp_path, 'FROM busybox\nCMD ["echo", "to-be-pruned"]\n', "-q").returncode == 0
+    pruned = api(server, "/images/prune", "POST", b"")
+    assert response_problems("ImagePrune", pruned) == []
+    # only dangling images go by default: no tagged image is untagged
+    assert not any("Untagged" in item for item in pruned["ImagesDeleted"] or [])
+    assert "<none>" not in docker(server, "images", "--format", "{{.Repository}}").stdout
+    cache = api(server, "/build/prune", "POST", b"")
+    assert response_problems("BuildPrune", cache) == []
+    assert docker(server, "system", "prune", "-f").returncode == 0
