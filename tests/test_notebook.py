@@ -20,8 +20,8 @@ def test_the_python_api_page_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(compile(block.replace("/tmp/", f"{tmp_path}{os.sep}"), str(PAGE), "exec"), namespace)  # noqa: S102
-    figures = namespace["figures"]
-    assert {"timeline", "latency_cdf"} <= set(figures)  # type: ignore[arg-type]
+    figures: dict[str, object] = namespace["figures"]  # type: ignore[assignment]
+    assert {"timeline", "latency_cdf"} <= set(figures)
     assert (tmp_path / "cdf.png").stat().st_size > 0
     grid = namespace["grid"]
     assert len(grid.variants) == 4 and len(grid.verdicts) == 4  # type: ignore[attr-defined]
