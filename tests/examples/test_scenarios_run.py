@@ -70,3 +70,20 @@ def test_hello_nginx_story() -> None:
     assert result.summary()["registries"]["hub"]["bytes_sent"] == 63_110_572
     # Over the laptop's 100 Mbps NIC the blobs alone take 63.1 MB / 12.5 MB/s = 5.05 s
     assert result.phase_samples("pull")[0] > 63_110_572 / 12.5e6
+
+
+def test_shared_base_downloads_only_the_layers_the_host_lacks() -> None:
+    """scenarios/shared-base.yaml: golang:1.25 shares its first three layers (142,744,029 bytes) with
+    python:3.11 (the catalog's digests), so the laptop holding python:3.11 downloads 305,264,123 -
+    142,744,029 = 162,520,094 bytes, the fresh one all 305,264,123; at 12.5 MB/s at least 13.0 s vs 24.4 s."""
+    result = simulate(load_scenario(ROOT / "scenarios" / "shared-base.yaml"))
+    downloaded: dict[str, float] = {}
+    for span in result.spans_of("download"):
+        downloaded[span.host] = downloaded.get(span.host, 0.0) + span.attrs["bytes"]
+    assert downloaded == {"python-dev": 162_520_094, "fresh": 305_264_123}
+    hits = [s.subject for s in result.spans_of("pull_layer") if s.attrs["status"] == "Already exists"]
+    assert len(hits) == 3 and all(s.host == "python-dev" for s in result.spans_of("pull_layer")
+                                  if s.attrs["status"] == "Already exists")
+    workloads = result.summary()["workloads"]
+    warm, cold = (workloads[w]["phases"]["pull"]["p50_s"] for w in ("with-python", "from-scratch"))
+    assert 162_520_094 / 12.5e6 <= warm < cold and cold >= 305_264_123 / 12.5e6
