@@ -85,3 +85,28 @@ def test_the_command_table_names_every_command_and_option() -> None:
                 assert long in rows[0], (command, long)
             for short in shorts:
                 assert f"{longs[0]}/{short}" in rows[0], (command, longs[0], short)
+
+
+def example_commands() -> list[str]:
+    """The `dsim ...` lines of the README's command examples and of its teaching map, in order."""
+    text = (ROOT / "README.md").read_text()
+    lines = [line.split("  #", 1)[0].strip() for block in re.findall(r"```sh\n(.+?)\n```", cli_section(), re.S)
+             for line in block.splitlines()]
+    teaching = text.split("## Teaching map", 1)[1].split("\n## ", 1)[0]
+    lines += re.findall(r"\| `(dsim [^`]+)` \|", teaching)
+    return [line for line in lines if line.startswith("dsim ") and not line.startswith("dsim serve")]
+
+
+def test_every_example_command_runs_as_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each example runs, in order, from a folder laid out like a fresh clone (scenarios/ beside it), so
+    `dsim compare results/ci-burst results/warm-cache` finds the runs the lines before it made. A pipe's
+    right side (`| jq ...`) is left out: jq is not dsim's to install."""
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    commands = example_commands()
+    assert any("compare" in c for c in commands) and any("explain" in c for c in commands)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
+    for command in commands:
+        argv = command.split("|", 1)[0].strip().replace("dsim ", f"{sys.executable} -m dsim ", 1)
+        done = subprocess.run(["bash", "-c", argv + " > /dev/null"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stderr)
