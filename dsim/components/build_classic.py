@@ -1,5 +1,11 @@
 """The legacy builder: the whole context sent first, then every stage up to the target in order, one
-step at a time, base images pulled as ``docker pull`` does."""
+step at a time, base images pulled as ``docker pull`` does.
+
+Every instruction that misses the cache is a container (moby ``builder/dockerfile``: ``probeAndCreate``,
+then ``commitContainer``): created, for RUN run, committed as an image and removed, the metadata-only
+ones (ENV, LABEL, ARG, CMD, EXPOSE, ...) too (moby#23321). BuildKit runs no container for them. A hit costs
+nothing here (the cache probe); after the first miss of a stage's chain every later instruction misses.
+The costs of a build step's container are in ``StepRunner`` (build_steps.py, ``classic_container``)."""
 
 from __future__ import annotations
 
@@ -43,6 +49,8 @@ class ClassicBuild:
         s.context_ready = self.env.event()
         s.context_ready.succeed()
         results: dict[int, StepResult] = {}
+        missed: dict[int, bool] = {}  # per stage: did an instruction of its chain miss the cache
+        forced = spec.options.no_cache
         for index in spec.classic_stages:
             stage = spec.stages[index]
             if stage.base_stage is not None:
@@ -53,7 +61,10 @@ class ClassicBuild:
             else:
                 base = StepResult("scratch", ())
             result = base
-            for step in stage.steps:
+            miss = forced or (stage.base_stage is not None and missed[stage.base_stage])
+            for position, step in enumerate(stage.steps):
+                if miss:
+                    yield from self._metadata(s, stage.metadata_at.count(position))
                 if step.from_image is not None and step.from_image not in s.images:
                     image = yield from self._classic_image(s, step.from_image)
                     s.images[step.from_image] = self.env.event()
@@ -64,9 +75,18 @@ class ClassicBuild:
                 if step.mounts:  # reached only through `dsim serve` (a scenario's check refuses it before time 0)
                     raise ApiError(400, MOUNT_NEEDS_BUILDKIT)
                 result = yield from self.steps.step(s, step, result)
+                miss = miss or s.done[-1].how in ("miss", "no-cache")
+            if miss:
+                yield from self._metadata(s, stage.metadata_at.count(len(stage.steps)))
             results[index] = result
+            missed[index] = miss
         image = yield from self.export(s, results[spec.target])
         return image
+
+    def _metadata(self, s: BuildSession, count: int) -> Generator[Any, Any, None]:
+        """``count`` metadata-only instructions after a miss: each one a container created and committed."""
+        for _ in range(count):
+            yield from self.steps.classic_container(s, 0.0)
 
     def _classic_image(self, s: BuildSession, ref: str) -> Generator[Any, Any, ImageInfo]:
         """The legacy builder uses a local image as is and pulls one it lacks, as ``docker pull`` does."""
