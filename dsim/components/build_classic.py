@@ -3,9 +3,11 @@ step at a time, base images pulled as ``docker pull`` does.
 
 Every instruction that misses the cache is a container (moby ``builder/dockerfile``: ``probeAndCreate``,
 then ``commitContainer``): created, for RUN run, committed as an image and removed, the metadata-only
-ones (ENV, LABEL, ARG, CMD, EXPOSE, ...) too (moby#23321). BuildKit runs no container for them. A hit costs
-nothing here (the cache probe); after the first miss of a stage's chain every later instruction misses.
-The costs of a build step's container are in ``StepRunner`` (build_steps.py, ``classic_container``)."""
+ones (ENV, LABEL, ARG, CMD, EXPOSE, ...) too (moby#23321). BuildKit runs no container for them. A
+metadata instruction's cache key is its parent image and its text: it hits when this daemon committed the
+same text on the same parent before (a hit costs nothing here: the cache probe); after a RUN reruns its
+result is new, so every later instruction misses. The costs of a container are in ``StepRunner``
+(build_steps.py, ``classic_container``)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ class ClassicBuild:
 
     def __init__(self, env: simpy.Environment, store: ImageStore, puller: Puller, transfer: ContextTransfer,
                  steps: StepRunner, export: Export) -> None:
+        #: (parent result, instruction) of the metadata instructions committed on this daemon
+        self.committed: set[tuple[str, str]] = set()
         self.env = env
         self.store = store
         self.puller = puller
@@ -49,7 +53,6 @@ class ClassicBuild:
         s.context_ready = self.env.event()
         s.context_ready.succeed()
         results: dict[int, StepResult] = {}
-        missed: dict[int, bool] = {}  # per stage: did an instruction of its chain miss the cache
         forced = spec.options.no_cache
         for index in spec.classic_stages:
             stage = spec.stages[index]
@@ -61,10 +64,8 @@ class ClassicBuild:
             else:
                 base = StepResult("scratch", ())
             result = base
-            miss = forced or (stage.base_stage is not None and missed[stage.base_stage])
             for position, step in enumerate(stage.steps):
-                if miss:
-                    yield from self._metadata(s, stage.metadata_at.count(position))
+                yield from self._metadata(s, stage.metadata, position, result, forced)
                 if step.from_image is not None and step.from_image not in s.images:
                     image = yield from self._classic_image(s, step.from_image)
                     s.images[step.from_image] = self.env.event()
@@ -75,18 +76,23 @@ class ClassicBuild:
                 if step.mounts:  # reached only through `dsim serve` (a scenario's check refuses it before time 0)
                     raise ApiError(400, MOUNT_NEEDS_BUILDKIT)
                 result = yield from self.steps.step(s, step, result)
-                miss = miss or s.done[-1].how in ("miss", "no-cache")
-            if miss:
-                yield from self._metadata(s, stage.metadata_at.count(len(stage.steps)))
+            yield from self._metadata(s, stage.metadata, len(stage.steps), result, forced)
             results[index] = result
-            missed[index] = miss
         image = yield from self.export(s, results[spec.target])
         return image
 
-    def _metadata(self, s: BuildSession, count: int) -> Generator[Any, Any, None]:
-        """``count`` metadata-only instructions after a miss: each one a container created and committed."""
-        for _ in range(count):
-            yield from self.steps.classic_container(s, 0.0)
+    def _metadata(self, s: BuildSession, metadata: tuple[tuple[int, str], ...], position: int, parent: StepResult,
+                  forced: bool) -> Generator[Any, Any, None]:
+        """The metadata instructions before build step ``position``: each that misses (a new parent, a new
+        text, or ``no_cache``) is a container created and committed; after a miss the rest of the run miss."""
+        for at, text in metadata:
+            if at != position:
+                continue
+            key = (parent.identity, text)
+            if forced or key not in self.committed:
+                forced = True  # the committed image is new: what follows it on this parent misses too
+                self.committed.add(key)
+                yield from self.steps.classic_container(s, 0.0)
 
     def _classic_image(self, s: BuildSession, ref: str) -> Generator[Any, Any, ImageInfo]:
         """The legacy builder uses a local image as is and pulls one it lacks, as ``docker pull`` does."""
