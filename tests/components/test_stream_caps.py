@@ -109,9 +109,9 @@ def test_a_push_is_one_stream_too() -> None:
 
 
 def test_a_pull_through_miss_streams_at_the_upstream_cap() -> None:
-    # the mirror is on the LAN (no cap), its upstream (Docker Hub here) streams at 10 MB/s: a miss moves 100 MB from the upstream
-    # into the mirror and on to the host at once, so the download lasts 100 / 10 = 10 s; a hit later streams
-    # from the mirror at the NIC's 1 GB/s: 0.1 s
+    # the mirror is on the LAN (no cap), its upstream (Docker Hub here) streams at 10 MB/s: a miss moves
+    # 100 MB from the upstream into the mirror and on to the host at once, so the download lasts 100 / 10 =
+    # 10 s; a hit later streams from the mirror at the NIC's 1 GB/s: 0.1 s
     result = run_text("""
     name: mirror-cap
     registries:
