@@ -42,14 +42,17 @@ SWITCH = "switch"
 def build_graph(resolved: SimSpec) -> nx.Graph:
     """The topology: one switch by default; else ``network.links`` with host groups expanded per host.
 
-    A registry's ``bandwidth`` caps its first link (its egress); a host's ``nic`` caps each of its links.
+    A registry's ``bandwidth`` caps its first link (its egress); a host's ``nic`` caps each of its links. A
+    registry's ``stream_rate`` caps one connection on each of its links; on the default topology its ``rtt``
+    is the round trip to every host (half of it one way on its link).
     """
     graph = nx.Graph()
     nics = {host.name: host.spec.nic for host in resolved.hosts}
     if resolved.links is None:
         graph.add_node(SWITCH)
         for name, registry in resolved.registries.items():
-            graph.add_edge(name, SWITCH, capacity=registry.bandwidth, latency=0.0)
+            graph.add_edge(name, SWITCH, capacity=registry.bandwidth, latency=registry.rtt / 2,
+                           stream_rate=registry.stream_rate)
         for host in resolved.hosts:
             graph.add_edge(host.name, SWITCH, capacity=host.spec.nic, latency=0.0)
         return graph
@@ -58,13 +61,16 @@ def build_graph(resolved: SimSpec) -> nx.Graph:
         for a in resolved.groups.get(link.a, (link.a,)):
             for b in resolved.groups.get(link.b, (link.b,)):
                 capacity = link.bandwidth
+                stream = link.stream_rate
                 for end in (a, b):
+                    if end in resolved.registries:
+                        stream = min(stream, resolved.registries[end].stream_rate)
                     if end in nics:
                         capacity = min(capacity, nics[end])
                     elif end in resolved.registries and end not in capped:
                         capacity = min(capacity, resolved.registries[end].bandwidth)
                         capped.add(end)
-                graph.add_edge(a, b, capacity=capacity, latency=link.latency)
+                graph.add_edge(a, b, capacity=capacity, latency=link.latency, stream_rate=stream)
     return graph
 
 

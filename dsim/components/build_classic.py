@@ -1,5 +1,13 @@
 """The legacy builder: the whole context sent first, then every stage up to the target in order, one
-step at a time, base images pulled as ``docker pull`` does."""
+step at a time, base images pulled as ``docker pull`` does.
+
+Every instruction that misses the cache is a container (moby ``builder/dockerfile``: ``probeAndCreate``,
+then ``commitContainer``): created, for RUN run, committed as an image and removed, the metadata-only
+ones (ENV, LABEL, ARG, CMD, EXPOSE, ...) too (moby#23321). BuildKit runs no container for them. A
+metadata instruction's cache key is its parent image and its text: it hits when this daemon committed the
+same text on the same parent before (a hit costs nothing here: the cache probe); after a RUN reruns its
+result is new, so every later instruction misses. The costs of a container are in ``StepRunner``
+(build_steps.py, ``classic_container``)."""
 
 from __future__ import annotations
 
@@ -26,6 +34,8 @@ class ClassicBuild:
 
     def __init__(self, env: simpy.Environment, store: ImageStore, puller: Puller, transfer: ContextTransfer,
                  steps: StepRunner, export: Export) -> None:
+        #: (parent result, instruction) of the metadata instructions committed on this daemon
+        self.committed: set[tuple[str, str]] = set()
         self.env = env
         self.store = store
         self.puller = puller
@@ -43,6 +53,7 @@ class ClassicBuild:
         s.context_ready = self.env.event()
         s.context_ready.succeed()
         results: dict[int, StepResult] = {}
+        forced = spec.options.no_cache
         for index in spec.classic_stages:
             stage = spec.stages[index]
             if stage.base_stage is not None:
@@ -53,7 +64,8 @@ class ClassicBuild:
             else:
                 base = StepResult("scratch", ())
             result = base
-            for step in stage.steps:
+            for position, step in enumerate(stage.steps):
+                yield from self._metadata(s, stage.metadata, position, result, forced)
                 if step.from_image is not None and step.from_image not in s.images:
                     image = yield from self._classic_image(s, step.from_image)
                     s.images[step.from_image] = self.env.event()
@@ -64,9 +76,23 @@ class ClassicBuild:
                 if step.mounts:  # reached only through `dsim serve` (a scenario's check refuses it before time 0)
                     raise ApiError(400, MOUNT_NEEDS_BUILDKIT)
                 result = yield from self.steps.step(s, step, result)
+            yield from self._metadata(s, stage.metadata, len(stage.steps), result, forced)
             results[index] = result
         image = yield from self.export(s, results[spec.target])
         return image
+
+    def _metadata(self, s: BuildSession, metadata: tuple[tuple[int, str], ...], position: int, parent: StepResult,
+                  forced: bool) -> Generator[Any, Any, None]:
+        """The metadata instructions before build step ``position``: each that misses (a new parent, a new
+        text, or ``no_cache``) is a container created and committed; after a miss the rest of the run miss."""
+        for at, text in metadata:
+            if at != position:
+                continue
+            key = (parent.identity, text)
+            if forced or key not in self.committed:
+                forced = True  # the committed image is new: what follows it on this parent misses too
+                self.committed.add(key)
+                yield from self.steps.classic_container(s, 0.0)
 
     def _classic_image(self, s: BuildSession, ref: str) -> Generator[Any, Any, ImageInfo]:
         """The legacy builder uses a local image as is and pulls one it lacks, as ``docker pull`` does."""

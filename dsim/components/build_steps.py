@@ -140,6 +140,11 @@ class StepRunner:
                     yield slot
                     began = self.env.now
                     nbytes, mounted = yield from self._work(s, step, deps, paths)
+            elif s.builder == "classic":
+                began = self.env.now
+                yield self.env.timeout(self.spec.runtime.create.sample(s.rng))  # the step's container
+                nbytes, mounted = yield from self._work(s, step, deps, paths)
+                yield from self.classic_commit(s, nbytes)
             else:
                 began = self.env.now
                 nbytes, mounted = yield from self._work(s, step, deps, paths)
@@ -218,6 +223,19 @@ class StepRunner:
         if nbytes > 0 and not math.isinf(rate):
             yield self.env.timeout(nbytes / rate)
         return nbytes, {}
+
+    def classic_container(self, s: BuildSession, nbytes: float) -> Generator[Any, Any, None]:
+        """A legacy-builder instruction's whole container: created, then committed (``classic_commit``)."""
+        yield self.env.timeout(self.spec.runtime.create.sample(s.rng))
+        yield from self.classic_commit(s, nbytes)
+
+    def classic_commit(self, s: BuildSession, nbytes: float) -> Generator[Any, Any, None]:
+        """The legacy builder's commit of a step's container: its diff (``nbytes``) applied again as a new
+        layer at ``storage.write_rate``, the image recorded and the container removed (``classic_commit``).
+        BuildKit commits its snapshot in place."""
+        rate = self.spec.storage.write_rate
+        rewrite = nbytes / rate if nbytes > 0 and not math.isinf(rate) else 0.0
+        yield self.env.timeout(rewrite + self.spec.daemon.classic_commit.sample(s.rng))
 
     def materialize(self, s: BuildSession, layers: tuple[LayerInfo, ...]) -> Generator[Any, Any, None]:
         """Make a snapshot's layers present: base-image and imported-cache layers are fetched (in order,

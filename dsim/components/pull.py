@@ -21,6 +21,7 @@ from typing import Any
 
 import simpy
 
+from dsim.components.connections import ConnectionPool
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.host import CpuScheduler
 from dsim.components.image_catalog import ImageCatalog
@@ -118,8 +119,9 @@ class Puller(ImageTransfer):
             self.events.publish(PullBegan(job, image, up_to_date, frozenset(
                 layer.chain_id for layer in image.layers if has_layer(layer.chain_id))))
         self.store.pin(image)
+        fetcher = ConnectionPool()  # containerd's fetcher: its own HTTP client (components/connections.py)
         try:
-            yield from self._resolve(endpoints, image, job, up_to_date)
+            yield from self._resolve(endpoints, image, job, up_to_date, fetcher)
             if up_to_date:
                 self.store.tag(image)
                 self.recorder.span(SpanKind.PULL_IMAGE, ref, started, self.env.now, host=self.host, job=job,
@@ -129,33 +131,33 @@ class Puller(ImageTransfer):
             if self.store.gc is not None:
                 self.store.make_room(needed, job=job)
             if lazy:
-                yield from self._lazy_pull(image, endpoints, job, started)
+                yield from self._lazy_pull(image, endpoints, job, started, fetcher)
             else:
-                yield from self._full_pull(image, endpoints, job, started)
+                yield from self._full_pull(image, endpoints, job, started, fetcher)
         finally:
             self.store.unpin(image)
 
     def resolve(self, image: ImageInfo, *, job: int) -> Generator[Any, Any, None]:
         """BuildKit's "load metadata for REF" (builder.py): resolve the tag and fetch manifest and config,
         no layers; a build fetches those with ``fetch_layers`` when a step needs them."""
-        yield from self._resolve(self.endpoints(image), image, job, False)
+        yield from self._resolve(self.endpoints(image), image, job, False, ConnectionPool())
 
     def fetch_layers(self, image: ImageInfo, layers: list[LayerInfo], *, job: int) -> Generator[Any, Any, None]:
         """Layers of ``image`` a build needs (a base image's, or a registry cache's for ``--cache-from``):
         missing blobs through the download slots, shared with any pull fetching them, unpacked in order."""
         started = self.env.now
-        fetches = self._start_fetches(image, layers, self.endpoints(image), job)
+        fetches = self._start_fetches(image, layers, self.endpoints(image), job, ConnectionPool())
         yield from self._unpack_in_order(image, fetches, job, started, build=True)
 
     def _start_fetches(self, image: ImageInfo, layers: list[LayerInfo], endpoints: tuple[RegistryServer, ...],
-                       job: int) -> tuple[list[LayerInfo], set[str], dict[str, Any]]:
+                       job: int, pool: ConnectionPool) -> tuple[list[LayerInfo], set[str], dict[str, Any]]:
         """Start (or join) the downloads of the layers whose chain is missing: (missing, shared, records)."""
         has_layer = self.store.has_layer
         missing = [layer for layer in layers if not has_layer(layer.chain_id)]
         # "Waiting" on a download another pull on this daemon has under way: shared, not fetched twice
         download = self.store.download
         shared = {layer.digest for layer in missing if download(layer.digest) is not None}
-        records = {layer.digest: self._blob(layer, image, endpoints, job) for layer in missing}
+        records = {layer.digest: self._blob(layer, image, endpoints, job, pool) for layer in missing}
         return missing, shared, records
 
     def _unpack_in_order(self, image: ImageInfo, fetches: tuple[list[LayerInfo], set[str], dict[str, Any]],
@@ -175,11 +177,14 @@ class Puller(ImageTransfer):
                                progress=self._progress(since, record, unpack), **attrs)
 
     def _resolve(self, endpoints: tuple[RegistryServer, ...], image: ImageInfo, job: int,
-                 up_to_date: bool) -> Generator[Any, Any, None]:
-        """Try each endpoint in order; a failing mirror falls back to the next, the last one's error fails."""
+                 up_to_date: bool, fetcher: ConnectionPool) -> Generator[Any, Any, None]:
+        """Try each endpoint in order; a failing mirror falls back to the next, the last one's error fails.
+        The resolver has an HTTP client of its own; the manifest comes through the fetcher's."""
+        resolver = ConnectionPool()
         for i, endpoint in enumerate(endpoints):
             try:
-                yield from endpoint.resolve(self.host, image, job=job, have_manifest=up_to_date)
+                yield from endpoint.resolve(self.host, image, job=job, have_manifest=up_to_date, pool=resolver,
+                                            fetch=fetcher)
                 return
             except RegistryError as err:
                 if i == len(endpoints) - 1:
@@ -188,9 +193,9 @@ class Puller(ImageTransfer):
                                    job=job, registry=endpoint.name, error=str(err))
 
     def _full_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
-                   started: float) -> Generator[Any, Any, None]:
+                   started: float, pool: ConnectionPool) -> Generator[Any, Any, None]:
         listed = self.env.now  # the manifest is in: each layer shows "Pulling fs layer" (or "Already exists")
-        fetches = self._start_fetches(image, list(image.layers), endpoints, job)
+        fetches = self._start_fetches(image, list(image.layers), endpoints, job, pool)
         missing = fetches[0]
         for layer in image.layers:
             if self.store.has_layer(layer.chain_id) and layer not in missing:
@@ -213,7 +218,7 @@ class Puller(ImageTransfer):
                                     extract_began=extracted))
 
     def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
-              job: int) -> Download | None:
+              job: int, pool: ConnectionPool) -> Download | None:
         """The download of a blob on this daemon, started if nobody has; None when the blob is present."""
         if self.store.has_blob(layer.digest):
             return None
@@ -224,16 +229,16 @@ class Puller(ImageTransfer):
         self.store.begin_download(layer.digest, record)
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.WAITING, self.env.now))
-        self.env.process(self._download(layer, image, endpoints, job, record))
+        self.env.process(self._download(layer, image, endpoints, job, record, pool))
         return record
 
     def _fetch_once(self, layer: LayerInfo, endpoints: tuple[RegistryServer, ...],
-                    job: int) -> Generator[Any, Any, Served]:
+                    job: int, pool: ConnectionPool) -> Generator[Any, Any, Served]:
         """One attempt: each endpoint in order (containerd's resolver tries its hosts in turn)."""
         error: RegistryError | None = None
         for endpoint in endpoints:
             try:
-                served: Served = yield from endpoint.fetch_blob(self.host, layer, job=job)
+                served: Served = yield from endpoint.fetch_blob(self.host, layer, job=job, pool=pool)
                 return served
             except RegistryError as err:
                 error = err
@@ -241,7 +246,7 @@ class Puller(ImageTransfer):
         raise error
 
     def _download(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
-                  record: Download) -> Generator[Any, Any, None]:
+                  record: Download, pool: ConnectionPool) -> Generator[Any, Any, None]:
         """Take a download slot (FIFO, so layer order), fetch with Docker's retries, free the slot."""
         attempts = self.spec.daemon.max_download_attempts
         done = record.done
@@ -253,7 +258,7 @@ class Puller(ImageTransfer):
                     self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, began))
                 for attempt in range(1, attempts + 1):
                     try:
-                        served = yield from self._fetch_once(layer, endpoints, job)
+                        served = yield from self._fetch_once(layer, endpoints, job, pool)
                         break
                     except RegistryError:
                         if attempt == attempts:
@@ -345,7 +350,7 @@ class Puller(ImageTransfer):
     # ------------------------------------------------------------ lazy pulling
 
     def _range(self, layer: LayerInfo, nbytes: float, endpoints: tuple[RegistryServer, ...], job: int,
-               part: str) -> Generator[Any, Any, None]:
+               part: str, pool: ConnectionPool) -> Generator[Any, Any, None]:
         """Fetch ``nbytes`` of a layer with range GETs, Docker's retries between attempts."""
         attempts = self.spec.daemon.max_download_attempts
         began = self.env.now
@@ -353,7 +358,7 @@ class Puller(ImageTransfer):
             error: RegistryError | None = None
             for endpoint in endpoints:
                 try:
-                    served: str = yield from endpoint.fetch_range(self.host, layer, nbytes, job=job)
+                    served: str = yield from endpoint.fetch_range(self.host, layer, nbytes, job=job, pool=pool)
                     self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
                                        registry=served, bytes=nbytes, slot_wait=0.0, attempts=attempt,
                                        cache=None, peer_bytes=0.0, lazy=part)
@@ -366,12 +371,12 @@ class Puller(ImageTransfer):
             yield self.env.timeout(RETRY_BACKOFF_S * attempt)
 
     def _prefetch(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
-                  job: int) -> Generator[Any, Any, RegistryError | None]:
+                  job: int, pool: ConnectionPool) -> Generator[Any, Any, RegistryError | None]:
         """Mount a remote layer: its prefetch share (the landmark files), decompressed into the cache.
         Returns the error of its last attempt instead of raising (the layers run side by side)."""
         started = self.env.now
         try:
-            yield from self._range(layer, image.prefetch * layer.size, endpoints, job, "prefetch")
+            yield from self._range(layer, image.prefetch * layer.size, endpoints, job, "prefetch", pool)
         except RegistryError as err:
             return err
         extract = self.env.now
@@ -383,9 +388,9 @@ class Puller(ImageTransfer):
         return None
 
     def _lazy_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
-                   started: float) -> Generator[Any, Any, None]:
+                   started: float, pool: ConnectionPool) -> Generator[Any, Any, None]:
         missing = [layer for layer in image.layers if not self.store.has_layer(layer.chain_id)]
-        prefetches = [self.env.process(self._prefetch(layer, image, endpoints, job)) for layer in missing]
+        prefetches = [self.env.process(self._prefetch(layer, image, endpoints, job, pool)) for layer in missing]
         yield self.env.all_of(prefetches)
         for prefetch in prefetches:
             if prefetch.value is not None:
@@ -396,23 +401,23 @@ class Puller(ImageTransfer):
         self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", lazy=True,
                            bytes=sum(image.prefetch * layer.size for layer in missing))
-        self.env.process(self._background(image, missing, endpoints, job, background))
+        self.env.process(self._background(image, missing, endpoints, job, background, pool))
 
     def _rest(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
-              job: int) -> Generator[Any, Any, RegistryError | None]:
+              job: int, pool: ConnectionPool) -> Generator[Any, Any, RegistryError | None]:
         try:
-            yield from self._range(layer, (1 - image.prefetch) * layer.size, endpoints, job, "background")
+            yield from self._range(layer, (1 - image.prefetch) * layer.size, endpoints, job, "background", pool)
         except RegistryError as err:
             return err
         yield from self._inflate(layer, image.compression, 1 - image.prefetch)
         return None
 
     def _background(self, image: ImageInfo, missing: list[LayerInfo], endpoints: tuple[RegistryServer, ...], job: int,
-                    done: simpy.Event) -> Generator[Any, Any, None]:
+                    done: simpy.Event, pool: ConnectionPool) -> Generator[Any, Any, None]:
         """The rest of every layer while the container runs; then the layers count as local (and on disk)."""
         self.store.pin(image)
         began = self.env.now
-        rest = [self.env.process(self._rest(layer, image, endpoints, job)) for layer in missing]
+        rest = [self.env.process(self._rest(layer, image, endpoints, job, pool)) for layer in missing]
         status = "complete"
         try:
             yield self.env.all_of(rest)

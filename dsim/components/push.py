@@ -27,6 +27,7 @@ from typing import Any
 
 import simpy
 
+from dsim.components.connections import ConnectionPool
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.image_store import ImageStore
 from dsim.components.pull import ImageTransfer
@@ -78,18 +79,14 @@ class Pusher(ImageTransfer):
             raise ApiError(405, "unsupported: The operation is unsupported.")
         started = self.env.now
         self.store.pin(image)
+        pool = ConnectionPool()  # containerd's pusher: one HTTP client per push (components/connections.py)
         try:
-            try:
-                if registry.spec.auth == "token":
-                    yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job,
-                                                status=401)
-                    yield from registry.request(self.host, "GET token", job=job)
-            except RegistryError as err:
-                raise ApiError(err.status or 500, str(err)) from None
+            yield from self._authorize(registry, repository, job, pool)
             layers = list({layer.digest: layer for layer in image.layers}.values())
-            statuses = yield from self._push_layers(registry, repository, layers, job)
+            statuses = yield from self._push_layers(registry, repository, layers, job, pool)
             manifest = f"PUT /v2/{repository}/manifests/{tag}"
-            yield from self._with_retries(lambda: registry.request(self.host, manifest, job=job, status=201))
+            yield from self._with_retries(lambda: registry.request(self.host, manifest, job=job, status=201,
+                                                                   pool=pool))
             pushed = ImageInfo(ref, registry.name, repository, tag, image.layers, image.compression,
                                image.manifest_digest, lazy=image.lazy, prefetch=image.prefetch)
             registry.accept_manifest(pushed)
@@ -107,19 +104,27 @@ class Pusher(ImageTransfer):
         uploaded. The caller PUTs its own manifest."""
         if registry.is_cache:
             raise ApiError(405, "unsupported: The operation is unsupported.")
-        try:
-            if registry.spec.auth == "token":
-                yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job, status=401)
-                yield from registry.request(self.host, "GET token", job=job)
-        except RegistryError as err:
-            raise ApiError(err.status or 500, str(err)) from None
+        pool = ConnectionPool()
+        yield from self._authorize(registry, repository, job, pool)
         unique = list({layer.digest: layer for layer in layers}.values())
-        statuses = yield from self._push_layers(registry, repository, unique, job)
+        statuses = yield from self._push_layers(registry, repository, unique, job, pool)
         return sum(layer.size for layer, status in zip(unique, statuses, strict=True) if status == "Pushed")
 
+    def _authorize(self, registry: RegistryServer, repository: str, job: int,
+                   pool: ConnectionPool) -> Generator[Any, Any, None]:
+        """With ``auth: token``: the 401 and a token from the registry's token server (a host of its own)."""
+        try:
+            if registry.spec.auth == "token":
+                yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job, status=401,
+                                            pool=pool)
+                yield from registry.request(self.host, "GET token", job=job, pool=pool,
+                                            server=f"{registry.name} auth")
+        except RegistryError as err:
+            raise ApiError(err.status or 500, str(err)) from None
+
     def _push_layers(self, registry: RegistryServer, repository: str, layers: list[LayerInfo],
-                     job: int) -> Generator[Any, Any, list[str]]:
-        uploads = [self._upload(registry, repository, layer, job) for layer in layers]
+                     job: int, pool: ConnectionPool) -> Generator[Any, Any, list[str]]:
+        uploads = [self._upload(registry, repository, layer, job, pool) for layer in layers]
         statuses: list[str] = []
         failure: RegistryError | None = None
         for upload in uploads:  # wait for every layer, as moby's upload manager does, then report
@@ -142,18 +147,19 @@ class Pusher(ImageTransfer):
                 yield self.env.timeout(RETRY_BACKOFF_S * number)
         return None  # pragma: no cover - the loop returns or raises
 
-    def _upload(self, registry: RegistryServer, repository: str, layer: LayerInfo, job: int) -> simpy.Process:
+    def _upload(self, registry: RegistryServer, repository: str, layer: LayerInfo, job: int,
+                pool: ConnectionPool) -> simpy.Process:
         """The push of one layer on this daemon, started if no push is already sending it."""
         key = (registry.name, repository, layer.digest)
         running = self._uploading.get(key)
         if running is not None and running.is_alive:
             return running
-        process = self.env.process(self._push_layer(registry, repository, layer, job))
+        process = self.env.process(self._push_layer(registry, repository, layer, job, pool))
         self._uploading[key] = process
         return process
 
     def _push_layer(self, registry: RegistryServer, repository: str, layer: LayerInfo,
-                    job: int) -> Generator[Any, Any, str | RegistryError]:
+                    job: int, pool: ConnectionPool) -> Generator[Any, Any, str | RegistryError]:
         """The layer's status word, or the error of its last attempt (returned, not raised: every push
         sharing this upload reads it)."""
         asked = self.env.now
@@ -166,7 +172,7 @@ class Pusher(ImageTransfer):
                     progress.append([round(asked, 6), "Waiting"])
                 for attempt in range(1, MAX_UPLOAD_ATTEMPTS + 1):
                     try:
-                        status = yield from self._try_layer(registry, repository, layer, job, progress)
+                        status = yield from self._try_layer(registry, repository, layer, job, progress, pool)
                         break
                     except RegistryError as err:
                         if attempt == MAX_UPLOAD_ATTEMPTS:
@@ -184,7 +190,7 @@ class Pusher(ImageTransfer):
         return status
 
     def _try_layer(self, registry: RegistryServer, repository: str, layer: LayerInfo, job: int,
-                   progress: list[list[Any]]) -> Generator[Any, Any, str]:
+                   progress: list[list[Any]], pool: ConnectionPool) -> Generator[Any, Any, str]:
         digest = layer.digest
         short = digest[7:19]
         known = self.store.sources_of(digest)
@@ -192,7 +198,7 @@ class Pusher(ImageTransfer):
         if (registry.name, repository) in known:
             exists = registry.has_blob(repository, digest)
             yield from registry.request(self.host, f"HEAD /v2/{repository}/blobs/{short}", job=job,
-                                        status=200 if exists else 404)
+                                        status=200 if exists else 404, pool=pool)
             heads -= 1
             if exists:
                 return "Layer already exists"
@@ -200,33 +206,37 @@ class Pusher(ImageTransfer):
         for source in candidates:
             mounted = registry.has_blob(source, digest)
             yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/?mount={short}&from={source}",
-                                        job=job, status=201 if mounted else 202)
+                                        job=job, status=201 if mounted else 202, pool=pool)
             if mounted:
                 registry.accept_blob(repository, digest)
                 return f"Mounted from {source}"
         if known and not candidates and heads > 0 and (registry.name, repository) not in known:
             exists = registry.has_blob(repository, digest)
             yield from registry.request(self.host, f"HEAD /v2/{repository}/blobs/{short}", job=job,
-                                        status=200 if exists else 404)
+                                        status=200 if exists else 404, pool=pool)
             if exists:
                 return "Layer already exists"
-        yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job, status=202)
+        yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job, status=202,
+                                    pool=pool, hold=True)
         progress.append([round(self.env.now, 6), "Pushing"])
         began = self.env.now
         cap = math.inf
         rate = self.spec.storage.compress_rate
         if layer.local and not math.isinf(rate) and layer.uncompressed > 0:
             cap = rate * layer.size / layer.uncompressed  # compressed bytes out of the gzip stream per second
-        if registry.connections is None:
-            yield self.network_transfer(registry, layer.size, cap)
-        else:
-            with registry.connections.request() as connection:
-                yield connection
+        try:
+            if registry.connections is None:
                 yield self.network_transfer(registry, layer.size, cap)
+            else:
+                with registry.connections.request() as connection:
+                    yield connection
+                    yield self.network_transfer(registry, layer.size, cap)
+        finally:
+            registry.release(pool, registry.name)  # the PATCH's connection: the body is sent
         self.recorder.span(SpanKind.UPLOAD, digest, began, self.env.now, host=self.host, job=job,
                            registry=registry.name, bytes=layer.size, compressed_here=layer.local)
         yield from registry.request(self.host, f"PUT /v2/{repository}/blobs/uploads/?digest={short}", job=job,
-                                    status=201)
+                                    status=201, pool=pool)
         registry.accept_blob(repository, digest)
         return "Pushed"
 

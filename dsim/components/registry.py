@@ -29,6 +29,7 @@ from typing import Any
 
 import simpy
 
+from dsim.components.connections import ConnectionPool
 from dsim.components.network import Network
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.registries import RegistrySpec
@@ -106,6 +107,8 @@ class RegistryServer:
         self.repositories: dict[str, set[str]] = {}  # digest -> repositories holding it
         self.manifests: dict[str, ImageInfo] = {}
         self._swarms: dict[str, _Swarm] = {}
+        #: a cache's own HTTP client to its upstream, kept for the run (distribution's proxy: one client)
+        self.upstream_pool = ConnectionPool()
 
     @property
     def is_cache(self) -> bool:
@@ -117,25 +120,57 @@ class RegistryServer:
         now = self.env.now
         return any(start <= now < end for start, end in self._outages)
 
-    def request(self, client: str, what: str, *, job: int, status: int = 200) -> Generator[Any, Any, None]:
-        """One HTTP request/response with no body worth counting: round trip plus registry latency.
+    def request(self, client: str, what: str, *, job: int, status: int = 200, pool: ConnectionPool | None = None,
+                server: str | None = None, hold: bool = False, fallible: bool = True) -> Generator[Any, Any, None]:
+        """One HTTP request/response: a new connection's handshake (``handshake_rtts`` round trips) unless
+        ``pool`` has an idle one to ``server`` (default: this registry; its token server and CDN are hosts
+        of their own), one round trip, and the registry's ``latency``. Without a pool every request opens a
+        connection (Docker's legacy registry client: keep-alive disabled). The connection goes back to the
+        pool afterwards, or, with ``hold``, when the caller has read the body it streams (``release``).
 
         Raises RegistryError when the registry is down (connection refused after the round trip) or
-        answers 503 (drawn with ``error_rate`` from the registry's own random stream)."""
+        answers 503 (drawn with ``error_rate`` from the registry's own random stream); ``fallible=False``
+        (a CDN) never fails."""
         start = self.env.now
         rtt = self.network.rtt(client, self.name)
-        if self._outages and self._down():
+        if fallible and self._outages and self._down():
             yield self.env.timeout(rtt)
             self.recorder.span(SpanKind.REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
                                status=0)
             raise RegistryError(f"dial tcp {self.name}:443: connect: connection refused", 0)
-        if self.spec.error_rate > 0 and self.rng.random() < self.spec.error_rate:
+        if fallible and self.spec.error_rate > 0 and self.rng.random() < self.spec.error_rate:
             status = 503
-        yield self.env.timeout(rtt + self.spec.latency)
+        host = server or self.name
+        reused = pool is not None and pool.take(host)
+        if reused or rtt == 0.0:
+            yield self.env.timeout(rtt + self.spec.latency)
+        else:
+            yield self.env.timeout(self.spec.handshake_rtts * rtt + rtt + self.spec.latency)
         self.recorder.span(SpanKind.REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
                            status=status)
+        if pool is not None and (not hold or status == 503):
+            pool.give(host)
         if status == 503:
             raise RegistryError(UNAVAILABLE_MESSAGE, 503)
+
+    @staticmethod
+    def release(pool: ConnectionPool | None, server: str) -> None:
+        """A held connection's body is read: it goes idle in the pool (if any)."""
+        if pool is not None:
+            pool.give(server)
+
+    def open_blob(self, client: str, what: str, *, job: int,
+                  pool: ConnectionPool | None) -> Generator[Any, Any, str]:
+        """The GET of a blob up to its first byte; returns the server whose connection now streams it (held:
+        ``release`` it after the bytes). With ``blob_redirect`` the registry answers 307 and the blob comes
+        from its CDN, over a connection of the CDN's own."""
+        if not self.spec.blob_redirect:
+            yield from self.request(client, what, job=job, pool=pool, hold=True)
+            return self.name
+        yield from self.request(client, what, job=job, status=307, pool=pool)
+        cdn = f"{self.name} cdn"
+        yield from self.request(client, f"{what} (CDN)", job=job, pool=pool, server=cdn, hold=True, fallible=False)
+        return cdn
 
     def _over_limit(self, client: str) -> bool:
         """Sliding window of manifest GETs per client address."""
@@ -150,99 +185,121 @@ class RegistryServer:
         window.append(self.env.now)
         return False
 
-    def get_manifest(self, client: str, image: ImageInfo, *, job: int) -> Generator[Any, Any, None]:
-        """Manifest GET (counts toward the pull limit; 429 over it) and the config blob."""
+    def get_manifest(self, client: str, image: ImageInfo, *, job: int,
+                     pool: ConnectionPool | None = None) -> Generator[Any, Any, None]:
+        """Manifest GET (counts toward the pull limit once; 429 over it): for a multi-platform tag the index,
+        then the platform's manifest; then the config blob (through the CDN when blobs redirect)."""
         manifest = f"/v2/{image.repository}/manifests/{image.tag}"
         if self._over_limit(client):
-            yield from self.request(client, f"GET {manifest}", job=job, status=429)
+            yield from self.request(client, f"GET {manifest}", job=job, status=429, pool=pool)
             raise RegistryError(RATE_LIMIT_MESSAGE, 429)
-        yield from self.request(client, f"GET {manifest}", job=job)
-        yield from self.request(client, f"GET /v2/{image.repository}/blobs/config", job=job)
+        yield from self.request(client, f"GET {manifest}", job=job, pool=pool)
+        if self.spec.multi_platform:
+            yield from self.request(client, f"GET /v2/{image.repository}/manifests/<platform>", job=job, pool=pool)
+        server = yield from self.open_blob(client, f"GET /v2/{image.repository}/blobs/config", job=job, pool=pool)
+        self.release(pool, server)
 
-    def resolve(self, client: str, image: ImageInfo, *, job: int, have_manifest: bool) -> Generator[Any, Any, None]:
+    def resolve(self, client: str, image: ImageInfo, *, job: int, have_manifest: bool,
+                pool: ConnectionPool | None = None, fetch: ConnectionPool | None = None) -> Generator[Any, Any, None]:
         """HEAD the tag, fetch a token when ``auth: token``, GET manifest and config unless already local.
 
-        An unchanged tag that is already local costs only the HEAD (+ token) and does not count toward
-        the pull limit (docs/docker-facts.md: Pull 8). A cache resolves the tag with a HEAD at its upstream and
-        fetches the manifest from there once."""
+        ``pool`` is the resolver's connections, ``fetch`` the fetcher's (containerd builds an HTTP client for
+        each: components/connections.py); the token server is a host of its own. An unchanged tag that is already
+        local costs only the HEAD (+ token) and does not count toward the pull limit (docs/docker-facts.md:
+        Pull 8). A cache resolves the tag with a HEAD at its upstream and fetches the manifest from there once."""
         manifest = f"/v2/{image.repository}/manifests/{image.tag}"
         if self.spec.auth == "token":
-            yield from self.request(client, f"HEAD {manifest}", job=job, status=401)
-            yield from self.request(client, "GET token", job=job)
-        yield from self.request(client, f"HEAD {manifest}", job=job)
+            yield from self.request(client, f"HEAD {manifest}", job=job, status=401, pool=pool)
+            yield from self.request(client, "GET token", job=job, pool=pool, server=f"{self.name} auth")
+        yield from self.request(client, f"HEAD {manifest}", job=job, pool=pool)
         upstream = self.upstream
         if upstream is not None:
             try:
-                yield from upstream.request(self.name, f"HEAD {manifest}", job=job)
+                yield from upstream.request(self.name, f"HEAD {manifest}", job=job, pool=self.upstream_pool)
             except RegistryError:
                 if image.manifest_digest not in self.cached_manifests:
                     raise  # distribution serves a cached manifest when the upstream fails, else the error
         if have_manifest:
             return
         if upstream is not None and image.manifest_digest not in self.cached_manifests:
-            yield from upstream.get_manifest(self.name, image, job=job)
+            yield from upstream.get_manifest(self.name, image, job=job, pool=self.upstream_pool)
             self.cached_manifests.add(image.manifest_digest)
-        yield from self.get_manifest(client, image, job=job)
+        yield from self.get_manifest(client, image, job=job, pool=fetch if fetch is not None else pool)
 
     # ------------------------------------------------------------ blobs
 
-    def fetch_blob(self, client: str, layer: LayerInfo, *, job: int,
-                   first_byte: simpy.Event | None = None) -> Generator[Any, Any, Served]:
+    def fetch_blob(self, client: str, layer: LayerInfo, *, job: int, first_byte: simpy.Event | None = None,
+                   pool: ConnectionPool | None = None) -> Generator[Any, Any, Served]:
         """GET the blob: wait for a connection (``max_connections``), the request's round trip, then its bytes
         through the network; a cache serves hits itself and streams misses from its upstream."""
         if self.spec.p2p:
-            served: Served = yield from self._fetch_p2p(client, layer, job)
+            served: Served = yield from self._fetch_p2p(client, layer, job, pool)
             return served
         if self.connections is None:
-            served = yield from self._serve(client, layer, job, first_byte)
+            served = yield from self._serve(client, layer, job, first_byte, pool)
             return served
         with self.connections.request() as connection:
             yield connection
-            served = yield from self._serve(client, layer, job, first_byte)
+            served = yield from self._serve(client, layer, job, first_byte, pool)
         return served
 
-    def _serve(self, client: str, layer: LayerInfo, job: int,
-               first_byte: simpy.Event | None) -> Generator[Any, Any, Served]:
-        yield from self.request(client, f"GET blob {layer.digest[7:19]}", job=job)
+    def _serve(self, client: str, layer: LayerInfo, job: int, first_byte: simpy.Event | None,
+               pool: ConnectionPool | None) -> Generator[Any, Any, Served]:
+        server = yield from self.open_blob(client, f"GET blob {layer.digest[7:19]}", job=job, pool=pool)
         if first_byte is not None:
             first_byte.succeed()
-        if self.upstream is None:
-            yield self.network.transfer(self.name, client, layer.size)
-            return Served(self.name)
-        if layer.digest in self.cache:
-            self.cache.move_to_end(layer.digest)
-            yield self.network.transfer(self.name, client, layer.size)
-            return Served(self.name, cache="hit")
-        filling = self._filling.get(layer.digest)
-        if filling is not None and self.spec.merge_misses:
-            # what-if: join the fetch under way, streaming to the client as the cache receives it
-            yield self.env.all_of([filling, self.network.transfer(self.name, client, layer.size)])
+        try:
+            if self.upstream is None:
+                yield self.network.transfer(self.name, client, layer.size)
+                return Served(self.name)
+            if layer.digest in self.cache:
+                self.cache.move_to_end(layer.digest)
+                yield self.network.transfer(self.name, client, layer.size)
+                return Served(self.name, cache="hit")
+            filling = self._filling.get(layer.digest)
+            if filling is not None and self.spec.merge_misses:
+                # what-if: join the fetch under way, streaming to the client as the cache receives it
+                yield self.env.all_of([filling, self.network.transfer(self.name, client, layer.size)])
+                return Served(self.name, cache="miss")
+            store = filling is None  # distribution caches only the first of concurrent misses
+            yield from self._fill(client, layer, job, store)
             return Served(self.name, cache="miss")
-        store = filling is None  # distribution caches only the first of concurrent misses
-        yield from self._fill(client, layer, job, store)
-        return Served(self.name, cache="miss")
+        finally:
+            self.release(pool, server)
 
-    def fetch_range(self, client: str, layer: LayerInfo, nbytes: float, *, job: int) -> Generator[Any, Any, str]:
+    def fetch_range(self, client: str, layer: LayerInfo, nbytes: float, *, job: int,
+                    pool: ConnectionPool | None = None) -> Generator[Any, Any, str]:
         """A range GET of part of a blob (lazy pulling). A cache without the blob passes the range through
         from its upstream without keeping it (a partial blob is not a cache entry)."""
         if self.connections is not None:
             with self.connections.request() as connection:
                 yield connection
-                yield from self._range(client, layer, nbytes, job)
+                yield from self._range(client, layer, nbytes, job, pool)
         else:
-            yield from self._range(client, layer, nbytes, job)
+            yield from self._range(client, layer, nbytes, job, pool)
         return self.name
 
-    def _range(self, client: str, layer: LayerInfo, nbytes: float, job: int) -> Generator[Any, Any, None]:
-        yield from self.request(client, f"GET blob {layer.digest[7:19]} range", job=job)
+    def _range(self, client: str, layer: LayerInfo, nbytes: float, job: int,
+               pool: ConnectionPool | None) -> Generator[Any, Any, None]:
+        server = yield from self.open_blob(client, f"GET blob {layer.digest[7:19]} range", job=job, pool=pool)
+        try:
+            yield from self._stream_range(client, layer, nbytes, job)
+        finally:
+            self.release(pool, server)
+
+    def _stream_range(self, client: str, layer: LayerInfo, nbytes: float, job: int) -> Generator[Any, Any, None]:
         upstream = self.upstream
         if upstream is None or layer.digest in self.cache:
             yield self.network.transfer(self.name, client, nbytes)
             return
         began = self.env.now
-        yield from upstream.request(self.name, f"GET blob {layer.digest[7:19]} range", job=job)
-        yield self.env.all_of([self.network.transfer(upstream.name, self.name, nbytes),
-                               self.network.transfer(self.name, client, nbytes)])
+        pool = self.upstream_pool
+        server = yield from upstream.open_blob(self.name, f"GET blob {layer.digest[7:19]} range", job=job, pool=pool)
+        try:
+            yield self.env.all_of([self.network.transfer(upstream.name, self.name, nbytes),
+                                   self.network.transfer(self.name, client, nbytes)])
+        finally:
+            upstream.release(pool, server)
         self.recorder.span(SpanKind.CACHE_FILL, layer.digest, began, self.env.now, host=self.name, job=job,
                            registry=upstream.name, cache=self.name, bytes=nbytes, stored=False)
 
@@ -254,7 +311,8 @@ class RegistryServer:
             self._filling[layer.digest] = done
         began = self.env.now
         first = self.env.event()
-        upstream = self.env.process(self.upstream.fetch_blob(self.name, layer, job=job, first_byte=first))
+        upstream = self.env.process(self.upstream.fetch_blob(self.name, layer, job=job, first_byte=first,
+                                                             pool=self.upstream_pool))
         try:
             yield first | upstream
             if not first.triggered:  # the upstream failed before its first byte
@@ -287,14 +345,15 @@ class RegistryServer:
 
     # ------------------------------------------------------------ peer-to-peer
 
-    def _fetch_p2p(self, client: str, layer: LayerInfo, job: int) -> Generator[Any, Any, Served]:
+    def _fetch_p2p(self, client: str, layer: LayerInfo, job: int,
+                   pool: ConnectionPool | None) -> Generator[Any, Any, Served]:
         """Announce to the tracker, then fetch ``p2p_sources`` stripes at once: each from a random peer with an
         upload slot free (never the same peer twice), the rest from this registry as the origin seeder.
 
         A peer that is itself still fetching relays what it has received, so a stripe ends no sooner than
         the same stripe on its source (fluid pipelining: pieces are infinitesimal, so a relay adds no
         store-and-forward delay)."""
-        yield from self.request(client, f"GET announce {layer.digest[7:19]}", job=job)
+        yield from self.request(client, f"GET announce {layer.digest[7:19]}", job=job, pool=pool)
         spec = self.spec
         swarm = self._swarms.setdefault(layer.digest, _Swarm())
         count = spec.p2p_sources

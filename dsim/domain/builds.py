@@ -111,6 +111,9 @@ class StageSpec:
     base_stage: int | None
     steps: tuple[StepSpec, ...]
     line: int = 0
+    #: the metadata-only instructions (ENV, LABEL, ARG, CMD, ...) as (build steps before it, its text): the
+    #: legacy builder creates and commits a container for each of them too (build_classic.py)
+    metadata: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dsim.distributions import Distribution
+from dsim.distributions import Distribution, constant
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,8 @@ class DaemonSpec:
     registry_mirrors: tuple[str, ...]
     #: bytes; None: a share of the host's disk (components/builder.py DEFAULT_BUILD_CACHE_SHARE)
     build_cache_limit: float | None
+    #: the legacy builder's commit and removal of one step's container (build_classic.py)
+    classic_commit: Distribution = constant(0.14)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,3 +41,14 @@ class RegistrySpec:
     p2p: bool
     p2p_sources: int
     p2p_uploads: int
+    # -- round trips and connections (issue 13)
+    #: the most one connection to or from the registry carries, bytes/s (inf: the links decide)
+    stream_rate: float = float("inf")
+    #: round trip between hosts and the registry on the default one-switch topology
+    rtt: float = 0.0
+    #: round trips to open a connection before its first request (TCP 1 + TLS 1.3 1)
+    handshake_rtts: int = 2
+    #: blob GETs are answered 307 to a CDN host: a connection of its own
+    blob_redirect: bool = False
+    #: tags resolve to a multi-platform index: GET the index, then the platform's manifest
+    multi_platform: bool = False

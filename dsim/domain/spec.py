@@ -21,6 +21,8 @@ class LinkSpec:
     b: str
     bandwidth: float
     latency: float
+    #: the most one connection carries across it (a WAN path's window over round trip), bytes/s
+    stream_rate: float = float("inf")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -125,6 +125,7 @@ def spec_from_plan(plan: BuildPlan, options: BuildOptions, dockerfile: str, text
         if stage.base_stage is None and stage.base.lower() != "scratch":
             base_image = normalise(stage.base)
         steps: list[StepSpec] = []
+        metadata: list[tuple[int, str]] = []
         for step in stage.steps:
             if step.instruction == "ENV":
                 env.update({key: value or "" for key, value in step.pairs})
@@ -137,10 +138,12 @@ def spec_from_plan(plan: BuildPlan, options: BuildOptions, dockerfile: str, text
             elif step.instruction == "WORKDIR" and step.workdir is not None:
                 cwd = step.workdir
             if not step.creates_layer:
+                metadata.append((len(steps), step.text))
                 continue
             steps.append(_step_spec(stage.index, stage.ref, len(steps), step, refs, env, user, shell, cwd))
         ends[stage.index] = (env, user, shell, cwd)
-        stages.append(StageSpec(stage.index, stage.ref, base_image, stage.base_stage, tuple(steps), stage.line))
+        stages.append(StageSpec(stage.index, stage.ref, base_image, stage.base_stage, tuple(steps), stage.line,
+                                tuple(metadata)))
     paths: dict[str, None] = {}
     for index in plan.needed:
         for spec_step in stages[index].steps:

@@ -39,7 +39,10 @@ MAX_LINKS = 1_000_000  # host-to-node links network.links expands to (a group x 
 
 #: Docker Hub as dsim's default registry: token auth (Bearer realm), anonymous pull limit of 100 manifest
 #: GETs per 6 h per client address (docs/docker-facts.md: Registries), blobs from a CDN (egress rarely binds).
-DOCKER_HUB = Registry(bandwidth=1.25e9 * 4, latency=0.05, auth="token", rate_limit=RateLimit(pulls=100, per=6 * 3600))
+#: One blob stream is capped at 193 MB/s (containerd#13559: 2.7 GiB from Hub to EC2 in about 15 s over one
+#: connection); blob GETs redirect to the CDN, tags are multi-platform indexes (docs/distribution.md).
+DOCKER_HUB = Registry(bandwidth=1.25e9 * 4, latency=0.05, auth="token", rate_limit=RateLimit(pulls=100, per=6 * 3600),
+                      stream_rate=2.7 * 2**30 / 15, blob_redirect=True, multi_platform=True)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,8 @@ def registry_spec(registry: fmt.Registry) -> RegistrySpec:
         max_connections=registry.max_connections, upstream=registry.upstream, storage=registry.storage,
         merge_misses=registry.merge_misses, p2p=registry.p2p, p2p_sources=registry.p2p_sources,
         p2p_uploads=registry.p2p_uploads,
+        stream_rate=registry.stream_rate, rtt=registry.rtt, handshake_rtts=registry.handshake_rtts,
+        blob_redirect=registry.blob_redirect, multi_platform=registry.multi_platform,
     )
 
 
@@ -46,7 +48,8 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         count=group.count, cpus=group.cpus, memory=group.memory, disk=group.disk, nic=group.nic,
         daemon=DaemonSpec(daemon.workers, daemon.api_service_time, daemon.max_concurrent_downloads,
                           daemon.max_concurrent_uploads, daemon.max_download_attempts,
-                          tuple(daemon.registry_mirrors), daemon.build_cache_limit),
+                          tuple(daemon.registry_mirrors), daemon.build_cache_limit,
+                          classic_commit=daemon.classic_commit),
         storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
                             storage.compress_rate, storage.decompress_cores),
         runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
@@ -145,4 +148,4 @@ def workload(name: str, written: fmt.Workload, builds: Mapping[tuple[str, int], 
 def links(network: fmt.Network | None) -> tuple[LinkSpec, ...] | None:
     if network is None:
         return None
-    return tuple(LinkSpec(link.a, link.b, link.bandwidth, link.latency) for link in network.links)
+    return tuple(LinkSpec(link.a, link.b, link.bandwidth, link.latency, link.stream_rate) for link in network.links)

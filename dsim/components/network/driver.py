@@ -51,6 +51,7 @@ class Network:
         # A finished flow's event succeeds with its elapsed seconds (the unbound method: no extra call).
         self.solver = FairShareSolver(Event.succeed)
         self._routes: dict[tuple[str, str], tuple[tuple[Link, ...], tuple[Link, ...]]] = {}
+        self._stream_caps: dict[tuple[str, str], float] = {}  # the path's per-connection limit
         self._wake_ev: Event | None = None
         self._wake_at = INF
         #: called with every transfer's event when it is processed (``on_flow_end``): probes observe from outside
@@ -101,12 +102,18 @@ class Network:
 
         No latency is added here (callers pay ``rtt``).  Zero bytes, ``src == dst`` and paths whose links
         and ``cap`` are all infinite finish at once (the event still goes through the environment).
-        ``cap`` is a per-flow rate limit in bytes/s.
+        ``cap`` is a per-flow rate limit in bytes/s; the path's per-connection limit (its links'
+        ``stream_rate``, :meth:`Topology.stream_cap`) applies too: every transfer is one connection.
         """
         if not 0.0 <= nbytes < INF:
             raise SimulationError(f"transfer from '{src}' to '{dst}': invalid size {nbytes!r}")
         if not cap > 0.0:
             raise SimulationError(f"transfer from '{src}' to '{dst}': invalid rate cap {cap!r}")
+        stream = self._stream_caps.get((src, dst))
+        if stream is None:
+            stream = self._stream_caps[src, dst] = self.topology.stream_cap(src, dst) if src != dst else INF
+        if stream < cap:
+            cap = stream
         env = self.env
         now = env.now
         solver = self.solver

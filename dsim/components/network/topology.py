@@ -1,7 +1,8 @@
 """The network's graph: fewest-hop paths, round trips and link capacities (networkx, no simulation).
 
-``graph`` is undirected; each edge has ``capacity`` (bytes/s, may be ``math.inf``) and ``latency`` (one-way
-seconds, default 0).  Everything is read lazily and cached, so the graph must not change once transfers
+``graph`` is undirected; each edge has ``capacity`` (bytes/s, may be ``math.inf``), ``latency`` (one-way
+seconds, default 0) and ``stream_rate`` (the most one TCP connection carries across it, bytes/s, default
+``math.inf``).  Everything is read lazily and cached, so the graph must not change once transfers
 have started.
 """
 
@@ -23,6 +24,7 @@ class Topology:
         self._forest: tuple[dict[str, str | None], dict[str, int], dict[str, str]] | None = None
         self._core_bfs: dict[str, tuple[dict[str, str | None], dict[str, None]]] = {}
         self._rtts: dict[tuple[str, str], float] = {}
+        self._stream_caps: dict[tuple[str, str], float] = {}
 
     def path(self, src: str, dst: str) -> tuple[str, ...]:
         """Nodes from ``src`` to ``dst``: networkx's fewest-hop shortest path, cached.
@@ -185,6 +187,24 @@ class Topology:
                     raise SimulationError(f"link {a}-{b} has invalid latency {latency!r}")
                 one_way += latency
             found = self._rtts[key] = 2.0 * one_way
+        return found
+
+    def stream_cap(self, src: str, dst: str) -> float:
+        """The most one connection from ``src`` to ``dst`` carries: the least ``stream_rate`` of the path's
+        links (cached; ``math.inf`` when none sets one). A single TCP stream is bounded by the path (window
+        over round trip) and by the server's per-connection pacing, not only by the links' capacity."""
+        key = (src, dst)
+        found = self._stream_caps.get(key)
+        if found is None:
+            nodes = self.path(src, dst)
+            edges = self.graph.edges
+            found = float("inf")
+            for a, b in zip(nodes, nodes[1:], strict=False):
+                rate = float(edges[a, b].get("stream_rate", found))
+                if not rate > 0.0:
+                    raise SimulationError(f"link {a}-{b} has invalid stream_rate {rate!r}")
+                found = min(found, rate)
+            self._stream_caps[key] = found
         return found
 
     def capacity(self, a: str, b: str) -> float:

@@ -15,6 +15,11 @@ class Link(Strict):
     b: str
     bandwidth: Rate = Field(float("inf"), description="each direction (full duplex)")
     latency: FiniteDuration = Field(0.0, description="one way; a request pays the path's round trip")
+    stream_rate: Rate = Field(
+        float("inf"), description="the most one connection (one blob stream, upload, peer stripe or context "
+        "transfer) carries across this link: a long path limits a TCP stream to its window over the round trip "
+        "(docs/distribution.md). Default unlimited",
+    )
 
 
 class Network(Strict):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from dsim.scenarios.fields import Duration, FiniteDuration, Rate, Size
-from dsim.scenarios.model.base import PositiveInt, Strict
+from dsim.scenarios.model.base import Count, PositiveInt, Strict
 
 
 class RateLimit(Strict):
@@ -63,6 +63,31 @@ class Registry(Strict):
         "torrent, max_open_conn; dsim splits them into 5 downloads and 5 uploads)",
     )
     p2p_uploads: PositiveInt = Field(5, description="stripes a peer serves at once per blob (see p2p_sources)")
+    # -- round trips and per-connection throughput (issue 13)
+    stream_rate: Rate = Field(
+        float("inf"), description="the most one connection to or from this registry carries (a blob GET or upload is "
+        "one TCP stream: the path's window over round trip and the server's per-connection pacing bound it, far below "
+        "a cloud NIC for a CDN). Default unlimited: a registry on the scenario's own network fills the link with one "
+        "stream. dsim's default `hub`: 193 MB/s, one Docker Hub blob stream to an EC2 VM (2.7 GiB in about 15 s, "
+        "containerd#13559); docs/distribution.md",
+    )
+    rtt: FiniteDuration = Field(
+        0.0, description="round trip between the hosts and this registry on the default one-switch topology (its link "
+        "gets half of it as one-way latency; with `network.links` the links' latencies set the round trip). Every "
+        "request pays one round trip, every new connection `handshake_rtts` more. Default 0: the same LAN",
+    )
+    handshake_rtts: Count = Field(
+        2, le=10, description="round trips to open a connection before its first request: TCP 1 + TLS 1.3 1 "
+        "(RFC 8446: a full handshake takes one round trip); 3 for TLS 1.2 (RFC 5246), 1 for plain http",
+    )
+    blob_redirect: bool = Field(
+        False, description="blob GETs are answered 307 to a CDN host, fetched over a connection of its own (Docker "
+        "Hub redirects to its CDN, docs/docker-facts.md: Registries); dsim's default `hub`: true",
+    )
+    multi_platform: bool = Field(
+        False, description="tags resolve to a multi-platform index: GET the index, then the platform's manifest "
+        "(docs/docker-facts.md: Pull 2; Docker Hub's official images are indexes); dsim's default `hub`: true",
+    )
 
     @model_validator(mode="after")
     def _cache_fields(self) -> Registry:
