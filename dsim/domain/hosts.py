@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dsim.distributions import Distribution
+from dsim.domain.start_path import DEFAULT_CPU_SHARES, DEFAULT_DAEMON_LOCKS, DaemonLocksSpec, StartCpuShares
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,8 @@ class DaemonSpec:
     registry_mirrors: tuple[str, ...]
     #: bytes; None: a share of the host's disk (components/builder.py DEFAULT_BUILD_CACHE_SHARE)
     build_cache_limit: float | None
+    #: serialization points of the create/start path (domain/start_path.py)
+    locks: DaemonLocksSpec = DEFAULT_DAEMON_LOCKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class RuntimeSpec:
     start: Distribution
     exec: Distribution
     page_cache_fraction: float
+    #: the CPU share of each cost above (domain/start_path.py)
+    cpu: StartCpuShares = DEFAULT_CPU_SHARES
 
 
 @dataclass(frozen=True, slots=True)

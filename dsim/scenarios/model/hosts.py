@@ -8,7 +8,8 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from dsim.distributions import constant
 from dsim.scenarios.fields import FiniteDurationDist, Rate, Size
-from dsim.scenarios.model.base import PositiveInt, Strict
+from dsim.scenarios.model.base import Count, PositiveInt, Strict
+from dsim.scenarios.model.start_path import StartCpu
 
 
 class Daemon(Strict):
@@ -38,6 +39,22 @@ class Daemon(Strict):
         None, description="BuildKit build-cache size above which GC prunes least recently used records after a "
         "build; default 10% of the host's disk (dockerd's default GC policy keeps about 10% of disk, "
         "docs/docker-facts.md: Build)",
+    )
+    metadata_commit: FiniteDurationDist = Field(
+        constant(0.002), description="one write transaction of containerd's metadata store (bbolt: one writer at "
+        "a time, each commit fdatasyncs), held under the host's metadata lock: concurrent creates and starts "
+        "queue here (default 2ms: cloud SSDs flush in single-digit milliseconds; docs/containers.md: Serialization)",
+    )
+    create_commits: Count = Field(
+        1, description="metadata transactions of a create: the writable layer's snapshot (moby daemon/create.go)",
+    )
+    start_commits: Count = Field(
+        1, description="metadata transactions of a start: containerd's container record (moby daemon/start.go)",
+    )
+    layer_store_lock: Literal["per-container", "global"] = Field(
+        "per-container", description="global: one layer-store lock held for the whole of each create's writable "
+        "layer, as dockerd before 19.03 (moby#39135: 1,000 creates 40s before, 20s after); per-container: "
+        "today's dockerd",
     )
 
 
@@ -87,6 +104,10 @@ class Runtime(Strict):
         0.064, ge=0, le=1,
         description="share of an image's files a container reads, kept once in the host's page cache and shared "
         "by every container of the image (Harter et al., Slacker, FAST'16: 6.4% of pulled data is read)",
+    )
+    cpu: StartCpu = Field(
+        default_factory=StartCpu, description="share of each cost above that is CPU work (the rest is waiting): "
+        "a busy or small host stretches that part by processor sharing (docs/containers.md: Lifecycle)",
     )
 
 
