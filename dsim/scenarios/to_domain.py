@@ -12,10 +12,10 @@ from dsim.domain import steps as op
 from dsim.domain.builds import BuildContext, BuildOptions, BuildSpec, CacheExport, ColdWarm, RunTime
 from dsim.domain.containers import ContainerSpec, HealthCheck
 from dsim.domain.hosts import DaemonSpec, HostSpec, ImageGcSpec, RuntimeSpec, StorageSpec, VmFlavour
-from dsim.domain.start_path import DaemonLocksSpec, StartCpuShares
 from dsim.domain.refs import normalise
 from dsim.domain.registries import OutageSpec, RateLimitSpec, RegistrySpec
 from dsim.domain.spec import LinkSpec
+from dsim.domain.start_path import DaemonLocksSpec, StartCpuShares
 from dsim.domain.workloads import Arrival, Burst, Every, Poisson, Times, Workload
 from dsim.scenarios import model as fmt
 

@@ -41,6 +41,7 @@ from dsim.scenarios.model.images import Image, Layer, LayerSpec, layer_uncompres
 from dsim.scenarios.model.network import Link, Network
 from dsim.scenarios.model.registries import Outage, RateLimit, Registry
 from dsim.scenarios.model.scenario import Scenario
+from dsim.scenarios.model.start_path import StartCpu
 from dsim.scenarios.model.workloads import Arrival, ArrivalRate, Burst, Every, Poisson, Step, Times, Workload
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "ImageGc", "Layer", "LayerSpec", "Link", "Network", "Outage", "Poisson", "PositiveInt", "PsStep", "RateLimit",
     "Registry", "RunStep", "RunTime", "Runtime", "Scenario", "Step", "StopStep", "Storage", "Strict",
     "Times", "VmFlavour", "Workload", "layer_uncompressed",
+    "StartCpu",
 ]
