@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from dsim.errors import ScenarioError
 from tests.helpers import run_text
 
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s"
@@ -114,3 +115,21 @@ def test_commits_are_part_of_the_cost_and_never_lengthen_a_step() -> None:
     result = run_text(scenario(f"{ZERO}}}"))
     [job] = result.jobs
     assert job.duration_s == 0
+
+
+@pytest.mark.parametrize(("field", "problem"), [
+    ("runtime: {cpu: {start: 1.5}}", "runtime.cpu.start"),
+    ("daemon: {layer_store_lock: shared}", "daemon.layer_store_lock"),
+    ("daemon: {start_commits: -1}", "daemon.start_commits"),
+    ("daemon: {metadata_commit: inf}", "daemon.metadata_commit"),
+])
+def test_bad_start_path_fields_are_one_line_errors(field: str, problem: str) -> None:
+    """A share above 1, an unknown lock mode, a negative count or an endless commit: the file's line and the
+    field's path, as for every other field."""
+    text = f"""
+    name: t
+    hosts: {{h: {{preloaded: [nginx], {field}}}}}
+    workloads: {{w: {{arrival: {{burst: 1}}, steps: [{{run: {{image: nginx, detach: true}}}}]}}}}
+    """
+    with pytest.raises(ScenarioError, match=rf"<scenario>:\d+:\d+: hosts\.h\.{problem}"):
+        run_text(text)
