@@ -20,9 +20,8 @@ RUNTIME_CPU_SHARE = 0.37
 #: the same article: ``unshare -n true`` 47.7 ms wall, user 0.6 + system 3.2 ms: 3.8 / 47.7 = 0.08.
 NETNS_CPU_SHARE = 0.08
 #: The short steps around runc create (mount, netns, runc start) default to no CPU: at the shares above they
-#: would add 16 ms of CPU to a run's 190 ms, and every CPU part is a task on the host's scheduler (about
-#: 0.3 s of simulation per 1,000 starts for each step, benchmarks/bench_containers.py). Set their shares to
-#: count them.
+#: would add 16 ms of CPU to a run's 190 ms, and every CPU part is a task on the host's scheduler, which
+#: costs simulation time (docs/containers.md: Lifecycle). Set their shares to count them.
 SHORT_STEP_CPU_SHARE = 0.0
 
 LayerStoreLock = Literal["per-container", "global"]
