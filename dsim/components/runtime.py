@@ -27,6 +27,7 @@ from dsim.components.container import (
     RestartManager,
     health_timeline,
 )
+from dsim.components.daemon_locks import DaemonLocks, step
 from dsim.components.errors import ApiError
 from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import DiskFull, ImageStore
@@ -84,6 +85,8 @@ class ContainerRuntime:
         #: set by the world when the last job has ended (and no `until` was given): nothing restarts after
         #: that, or a restart policy would keep the simulation going forever
         self.no_more_restarts = False
+        #: the daemon's serialization points on the create and start path (daemon_locks.py)
+        self.locks = DaemonLocks(env, spec.daemon.locks)
 
     @property
     def containers(self) -> Mapping[str, Container]:
@@ -108,7 +111,7 @@ class ContainerRuntime:
             raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
-        yield self.env.timeout(self.spec.runtime.create.sample(self.rng))
+        yield from self._create_layer()
         if name in self._containers:  # another create took the name meanwhile
             other = self._containers[name]
             raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
@@ -117,6 +120,19 @@ class ContainerRuntime:
         container = Container(container_id, name, image, spec, job, RestartManager(spec.restart))
         self._containers[name] = container
         return container
+
+    def _create_layer(self) -> Generator[Any, Any, None]:
+        """The work of a create: the writable layer's snapshot (its metadata commits under the metadata lock)
+        and the config on disk; with a global layer-store lock (dockerd before 19.03) all of it under that."""
+        runtime, locks = self.spec.runtime, self.locks
+        work = step(self.env, self.kernel, locks, self.rng, runtime.create.sample(self.rng), runtime.cpu.create,
+                    locks.spec.create_commits)
+        if locks.layer_store is None:
+            yield from work
+            return
+        with locks.layer_store.request() as turn:
+            yield turn
+            yield from work
 
     def start(self, container: Container, *, job: int) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/start``; a running container is left alone, as Docker does. Returns the
@@ -191,15 +207,11 @@ class ContainerRuntime:
         runtime = self.spec.runtime
         env, rec, host = self.env, self.recorder, self.host
         container.kill = env.event()  # the OOM killer may pick a VM while it boots
+        kernel, locks, rng, cpu = self.kernel, self.locks, self.rng, runtime.cpu
         began = env.now
-        yield env.timeout(runtime.mount.sample(self.rng))
+        yield from step(env, kernel, locks, rng, runtime.mount.sample(rng), cpu.mount)
         rec.span(SpanKind.MOUNT, container.name, began, env.now, host=host, job=job)
-        asked = env.now
-        with self.kernel.netns_lock.request() as lock:
-            yield lock
-            got = env.now
-            yield env.timeout(runtime.netns.sample(self.rng))
-        rec.span(SpanKind.NETNS, container.name, asked, env.now, host=host, job=job, wait=got - asked)
+        yield from self._network_setup(container, job)
         try:
             self._publish(container)
         except ApiError:
@@ -208,7 +220,7 @@ class ContainerRuntime:
         rec.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=host, job=job,
                  ports=list(container.published))
         began = env.now
-        yield env.timeout(runtime.start.sample(self.rng))
+        yield from step(env, kernel, locks, rng, runtime.start.sample(rng), cpu.start, locks.spec.start_commits)
         rec.span(SpanKind.RUNC, container.name, began, env.now, host=host, job=job)
         if container.spec.isolation != "container":
             try:
@@ -217,7 +229,7 @@ class ContainerRuntime:
                 self.kernel.unbind(container.name)
                 raise
         began = env.now
-        yield env.timeout(runtime.exec.sample(self.rng))
+        yield from step(env, kernel, locks, rng, runtime.exec.sample(rng), cpu.exec)
         rec.span(SpanKind.EXEC, container.name, began, env.now, host=host, job=job)
         container.state = RUNNING
         container.started_at = env.now
@@ -227,6 +239,17 @@ class ContainerRuntime:
         container.health = env.event()
         if supervise:
             container.process = env.process(self._supervise(container, job))
+
+    def _network_setup(self, container: Container, job: int) -> Generator[Any, Any, None]:
+        """The network sandbox: netns and veth under the host's kernel lock (capacity 1), holding it for the
+        ``netns`` cost (its CPU share on the scheduler). The hook network modes replace (bridge, host, none)."""
+        env, runtime = self.env, self.spec.runtime
+        asked = env.now
+        with self.kernel.netns_lock.request() as lock:
+            yield lock
+            got = env.now
+            yield from step(env, self.kernel, self.locks, self.rng, runtime.netns.sample(self.rng), runtime.cpu.netns)
+        self.recorder.span(SpanKind.NETNS, container.name, asked, env.now, host=self.host, job=job, wait=got - asked)
 
     def _publish(self, container: Container) -> None:
         """Bind each -p mapping (a fixed host port, or the next ephemeral one) and, with -P, each exposed port."""

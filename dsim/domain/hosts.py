@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dsim.distributions import Distribution, constant
+from dsim.domain.start_path import DEFAULT_CPU_SHARES, DEFAULT_DAEMON_LOCKS, DaemonLocksSpec, StartCpuShares
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class DaemonSpec:
     build_cache_limit: float | None
     #: the legacy builder's commit and removal of one step's container (build_classic.py)
     classic_commit: Distribution = constant(0.14)
+    #: serialization points of the create/start path (domain/start_path.py)
+    locks: DaemonLocksSpec = DEFAULT_DAEMON_LOCKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,8 @@ class RuntimeSpec:
     start: Distribution
     exec: Distribution
     page_cache_fraction: float
+    #: the CPU share of each cost above (domain/start_path.py)
+    cpu: StartCpuShares = DEFAULT_CPU_SHARES
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from dsim.domain.hosts import DaemonSpec, HostSpec, ImageGcSpec, RuntimeSpec, St
 from dsim.domain.refs import normalise
 from dsim.domain.registries import OutageSpec, RateLimitSpec, RegistrySpec
 from dsim.domain.spec import LinkSpec
+from dsim.domain.start_path import DaemonLocksSpec, StartCpuShares
 from dsim.domain.workloads import Arrival, Burst, Every, Poisson, Times, Workload
 from dsim.scenarios import model as fmt
 
@@ -49,11 +50,15 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         daemon=DaemonSpec(daemon.workers, daemon.api_service_time, daemon.max_concurrent_downloads,
                           daemon.max_concurrent_uploads, daemon.max_download_attempts,
                           tuple(daemon.registry_mirrors), daemon.build_cache_limit,
-                          classic_commit=daemon.classic_commit),
+                          classic_commit=daemon.classic_commit,
+                          locks=DaemonLocksSpec(daemon.metadata_commit, daemon.create_commits, daemon.start_commits,
+                                                daemon.layer_store_lock)),
         storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
                             storage.compress_rate, storage.decompress_cores),
         runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
-                            runtime.page_cache_fraction),
+                            runtime.page_cache_fraction,
+                            cpu=StartCpuShares(runtime.cpu.create, runtime.cpu.mount, runtime.cpu.netns,
+                                               runtime.cpu.start, runtime.cpu.exec)),
         preloaded=tuple(normalise(ref) for ref in group.preloaded),
         address=group.address, snapshotter=group.snapshotter,
         gc=ImageGcSpec(group.gc.high, group.gc.low) if group.gc is not None else None,

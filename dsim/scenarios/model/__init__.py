@@ -42,6 +42,7 @@ from dsim.scenarios.model.network import Link, Network
 from dsim.scenarios.model.registries import Outage, RateLimit, Registry
 from dsim.scenarios.model.runtimes import RuntimeProfile
 from dsim.scenarios.model.scenario import Scenario
+from dsim.scenarios.model.start_path import StartCpu
 from dsim.scenarios.model.workloads import Arrival, ArrivalRate, Burst, Every, Poisson, Step, Times, Workload
 
 __all__ = [
@@ -52,4 +53,5 @@ __all__ = [
     "Registry", "RunStep", "RunTime", "Runtime", "Scenario", "Step", "StopStep", "Storage", "Strict",
     "Times", "VmFlavour", "Workload", "layer_uncompressed",
     "RuntimeProfile",
+    "StartCpu",
 ]

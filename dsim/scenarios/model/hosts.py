@@ -9,8 +9,9 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, mo
 from dsim.distributions import constant
 from dsim.domain.profiles import PROFILES, profile_fields
 from dsim.scenarios.fields import FiniteDurationDist, Rate, Size
-from dsim.scenarios.model.base import PositiveInt, Strict
+from dsim.scenarios.model.base import Count, PositiveInt, Strict
 from dsim.scenarios.model.runtimes import Runtimes, builtin_runtimes
+from dsim.scenarios.model.start_path import StartCpu
 
 
 class Daemon(Strict):
@@ -48,6 +49,22 @@ class Daemon(Strict):
         "instructions with --no-cache at about 2s on aufs, 0.2s each, less the 60ms create. A RUN, COPY or ADD also "
         "writes its layer's bytes again at storage.write_rate (the container's diff applied as a new layer). BuildKit "
         "commits no container (docs/build.md)",
+    )
+    metadata_commit: FiniteDurationDist = Field(
+        constant(0.002), description="one write transaction of containerd's metadata store (bbolt: one writer at "
+        "a time, each commit fdatasyncs), held under the host's metadata lock: concurrent creates and starts "
+        "queue here (default 2ms: cloud SSDs flush in single-digit milliseconds; docs/containers.md: Serialization)",
+    )
+    create_commits: Count = Field(
+        1, description="metadata transactions of a create: the writable layer's snapshot (moby daemon/create.go)",
+    )
+    start_commits: Count = Field(
+        1, description="metadata transactions of a start: containerd's container record (moby daemon/start.go)",
+    )
+    layer_store_lock: Literal["per-container", "global"] = Field(
+        "per-container", description="global: one layer-store lock held for the whole of each create's writable "
+        "layer, as dockerd before 19.03 (moby#39135: 1,000 creates 40s before, 20s after); per-container: "
+        "today's dockerd",
     )
 
 
@@ -105,6 +122,10 @@ class Runtime(Strict):
         0.064, ge=0, le=1,
         description="share of an image's files a container reads, kept once in the host's page cache and shared "
         "by every container of the image (Harter et al., Slacker, FAST'16: 6.4% of pulled data is read)",
+    )
+    cpu: StartCpu = Field(
+        default_factory=StartCpu, description="share of each cost above that is CPU work (the rest is waiting): "
+        "a busy or small host stretches that part by processor sharing (docs/containers.md: Lifecycle)",
     )
 
 

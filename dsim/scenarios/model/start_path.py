@@ -1,0 +1,31 @@
+"""The CPU share of each container lifecycle cost (``hosts.X.runtime.cpu``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dsim.domain.start_path import RUNTIME_CPU_SHARE, SHORT_STEP_CPU_SHARE
+from dsim.scenarios.model.base import Strict
+
+_RUNTIME = ("share of the cost that is CPU work on the host's processor-sharing scheduler, the rest waiting "
+            "(default 0.37: an OCI runtime run is 159.2ms wall of which 43.0ms user + 16.3ms system, "
+            "https://www.redhat.com/sysadmin/speed-oci-containers)")
+
+_SHORT = ("share of the cost that is CPU work (default 0: a short step whose CPU dsim leaves out unless asked, "
+          "each CPU part being a task on the host's scheduler; 0.37 counts it like runc's, docs/containers.md)")
+
+
+class StartCpu(Strict):
+    """Which share of each ``runtime`` cost is CPU work (one core at most, shared with every other process
+    of the host by processor sharing); the rest is waiting (disk, kernel) that a busy CPU does not slow.
+    Idle, every step takes exactly its cost; on a busy or small host the CPU part stretches."""
+
+    create: float = Field(RUNTIME_CPU_SHARE, ge=0, le=1, description=f"create: {_RUNTIME}")
+    mount: float = Field(SHORT_STEP_CPU_SHARE, ge=0, le=1, description=f"mount: {_SHORT}")
+    netns: float = Field(
+        SHORT_STEP_CPU_SHARE, ge=0, le=1,
+        description="netns: share that is CPU work (default 0, see docs/containers.md; measured 0.08: `unshare -n "
+        "true` is 47.7ms wall of which 0.6ms user + 3.2ms system, https://www.redhat.com/sysadmin/speed-oci-containers)",
+    )
+    start: float = Field(RUNTIME_CPU_SHARE, ge=0, le=1, description=f"runc create: {_RUNTIME}")
+    exec: float = Field(SHORT_STEP_CPU_SHARE, ge=0, le=1, description=f"runc start: {_SHORT}")
