@@ -11,13 +11,17 @@ client, the daemon, the registry and the kernel.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from matplotlib.patches import FancyArrowPatch
 
+from dsim.domain.steps import RunStep, StartStep, Step
 from dsim.progress_words import ALREADY_EXISTS, LayerStage, layer_lines
 from dsim.records import Span, SpanKind
 from dsim.reports.context import ScenarioInfo
@@ -62,6 +66,15 @@ def repository_path(ref: str, info: ScenarioInfo | None) -> tuple[str, str]:
     if registry in ("", "hub") and "/" not in repo:
         repo = f"library/{repo}"
     return tag, repo
+
+
+_OFFICIAL = re.compile(r"/v2/([^/]+)/(manifests|blobs)/")
+
+
+def hub_path(request: str, registry: str) -> str:
+    """A request as it goes over the wire: Docker Hub's official images are ``library/<name>``
+    (``GET /v2/library/nginx/manifests/latest``), as in ``Pulling from library/nginx``."""
+    return _OFFICIAL.sub(r"/v2/library/\1/\2/", request) if registry == "hub" else request
 
 
 @functools.cache
@@ -177,6 +190,9 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
     pulls = index.pulls(job)
     pull_windows = [(p.span.start, p.span.end) for p in pulls]
     cli_times = {round(s.start, 9) for s in spans if s.kind == SpanKind.CLI}
+    starts = [s for s in spans if s.kind == SpanKind.START]
+    detached = {span.subject for span, step in zip(starts, _starting_steps(info, end.workload if end else ""),
+                                                   strict=False) if isinstance(step, RunStep) and step.detach}
     for span in spans:
         kind = span.kind
         if kind == SpanKind.API:
@@ -188,8 +204,8 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
             add(span.start, span.subject)
         elif kind == SpanKind.REQUEST:
             status = span.attrs.get("status", "")
-            add(span.end, f"daemon -> {span.attrs.get('registry', 'registry')}: {span.subject} -> {status}", "note",
-                rank=0)
+            registry = span.attrs.get("registry", "registry")
+            add(span.end, f"daemon -> {registry}: {hub_path(span.subject, registry)} -> {status}", "note", rank=0)
         elif kind == SpanKind.CREATE:
             if round(span.end, 9) in cli_times:
                 add(span.end, f"create answered 404: No such image: {span.subject}", "note", rank=0)
@@ -199,6 +215,11 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
         elif kind == SpanKind.START:
             add(span.end, f"container {span.subject} started in {format_duration(span.duration)} "
                           "(network namespace, port bindings, runc)", "note", rank=0)
+            if span.subject in detached:  # `docker run -d` prints the new container's ID
+                add(span.end, container_id(span.host, span.subject), rank=0)
+        elif kind == SpanKind.PS:
+            for text in ps_table(span, spans):
+                add(span.end, text)
         elif kind == SpanKind.RUN:
             add(span.end, f"container {span.subject} exited after running {format_duration(span.duration)}", "note",
                 rank=0)
@@ -209,8 +230,7 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
         else:
             detail = attrs_text(span.attrs)
             took = f" for {format_duration(span.duration)}" if span.duration > 0 else ""
-            label = "" if kind in KNOWN_KINDS else " (new kind)"
-            add(span.start, f"{kind}{label}: {span.subject}{took}" + (f" [{detail}]" if detail else ""), "note")
+            add(span.start, f"{kind}: {span.subject}{took}" + (f" [{detail}]" if detail else ""), "note")
     for pull in pulls:
         _pull_lines(pull, spans, info, add)
     for start, finish in pull_windows:
@@ -223,6 +243,32 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
             message = end.error or end.status
             add(end.end, message if message.startswith("docker:") else f"docker: {message}", "error", rank=3)
     return sorted(lines)
+
+
+def _starting_steps(info: ScenarioInfo | None, workload: str) -> list[Step]:
+    """The workload's steps that start a container (run, start), in order: one START span each."""
+    if info is None or info.resolved is None or workload not in info.resolved.workloads:
+        return []
+    return [step for step in info.resolved.workloads[workload].steps if isinstance(step, RunStep | StartStep)]
+
+
+def container_id(host: str, name: str) -> str:
+    """A container's 64-hex ID, stable for the same host and name (dockerd draws it at random)."""
+    return hashlib.sha256(f"{host}/{name}".encode()).hexdigest()
+
+
+def ps_table(span: Span, spans: Sequence[Span]) -> list[str]:
+    """``docker ps`` as a table (ID, image, status, ports, names; ``docker ps --format 'table ...'``): the
+    listed containers with their image and ports from this job's spans."""
+    images = {s.subject: str(s.attrs.get("image", "")) for s in spans if s.kind == SpanKind.PROCESS}
+    ports = {s.subject: ", ".join(map(str, s.attrs.get("ports", []))) for s in spans if s.kind == SpanKind.PUBLISH}
+    rows = [("CONTAINER ID", "IMAGE", "STATUS", "PORTS", "NAMES")]
+    for entry in span.attrs.get("containers", []):
+        name, _, status = str(entry).partition(" ")
+        rows.append((container_id(span.host, name)[:12], images.get(name, ""), status,
+                     ports.get(name, "") if status.startswith("Up") else "", name))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return ["   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def render_text(lines: list[Line]) -> list[tuple[str, str]]:
@@ -257,6 +303,8 @@ def _command(verb: str, value: Any) -> str:
         flags = []
         if value.get("detach"):
             flags.append("-d")
+        if verb == "ps" and value.get("all"):
+            flags.append("-a")
         if value.get("name"):
             flags.append(f"--name {value['name']}")
         for port in value.get("ports", []) or []:
