@@ -169,7 +169,7 @@ def test_every_chart_is_drawn_and_files_are_deterministic(small: tuple[SimResult
     second = write_charts(result, tmp_path / "b", info)
     names = [chart.name for chart in first]
     assert names == ["topology", "timeline", "pull_waterfall", "latency_cdf", "time_share", "registry_egress", "daemon",
-                     "cache", "activity"]  # no builds in this run: no build waterfall
+                     "cache", "density", "sequence", "activity"]  # no builds, no restart: no build waterfall, no lanes
     for a, b in zip(first, second, strict=True):
         data = a.path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, a.name
