@@ -103,7 +103,8 @@ class Container:
     exited: simpy.Event | None = None
     #: fires when ``docker stop`` asks; its value is the stop timeout
     stop_requested: simpy.Event | None = None
-    #: fires when the kernel's OOM killer picks this container; value "host"
+    #: fires when the kernel's OOM killer picks this container (value "host"), or when the process ends
+    #: itself at once (value: its exit code; dsim serve's interactive shells)
     kill: simpy.Event | None = None
     #: fires when the health status is first decided in this run: value "healthy" or "unhealthy"
     health: simpy.Event | None = None

@@ -63,6 +63,14 @@ def first_of(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
     return first
 
 
+def _killed(kill: simpy.Event, code: int, task: CpuTask | None) -> tuple[int, str, CpuTask | None]:
+    """The run's end by its ``kill`` event: "host" is the OOM killer; an int is the process ending itself
+    with that code now (dsim serve's interactive shell: ``exit 3`` typed at its prompt)."""
+    if isinstance(kill.value, int):
+        return kill.value, "", task
+    return code, "host", task
+
+
 def _nothing() -> Generator[Any, Any, None]:
     yield from ()
 
@@ -358,7 +366,7 @@ class ContainerRuntime:
             env.process(self._health(container, env.now, job))
         yield first_of(env, [kill, stop] if natural is None else [natural, kill, stop])
         if kill.processed:
-            return code, "host", task
+            return _killed(kill, code, task)
         if natural is not None and natural.processed:
             return code, "", task
         # docker stop: SIGTERM; the process takes stop_time to exit, or is killed at the timeout
@@ -366,7 +374,7 @@ class ContainerRuntime:
         timeout = cast(float, stop.value)
         yield first_of(env, [env.timeout(min(grace, timeout)), kill] + ([natural] if natural is not None else []))
         if kill.processed:
-            return code, "host", task
+            return _killed(kill, code, task)
         if natural is not None and natural.processed:
             return code, "", task
         return (SIGKILL_EXIT if grace > timeout else 0), "", task

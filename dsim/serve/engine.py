@@ -12,7 +12,9 @@ are in ``views.py``.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import time
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
@@ -33,6 +35,8 @@ from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
 from dsim.serve import images as refs
+from dsim.serve.commands import Program, interpret
+from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
 from dsim.world import World
@@ -64,7 +68,7 @@ _SURNAMES = ("babbage", "curie", "dijkstra", "euclid", "fermi", "goldberg", "hop
              "liskov", "lovelace", "noether", "pike", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow")
 
 
-class Engine(ApiViews):
+class Engine(ApiViews, Processes):
     """One simulated Docker Engine: the daemon of ``host`` in ``world``."""
 
     def __init__(self, world: World, host: str, *, now: Callable[[], float] | None = None) -> None:
@@ -78,6 +82,7 @@ class Engine(ApiViews):
         self._names = stream(world.seed, f"serve/names/{host}")
         self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
+        self.epoch0 = time.time() - self.clock()
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
 
@@ -285,6 +290,11 @@ class Engine(ApiViews):
             message = message.replace(f"container {served.container.id} ", f"container {served.id} ")
         return message
 
+    def program(self, body: dict[str, Any], image: ImageInfo) -> Program:
+        """What the process of this config does (commands.py): the image's own command when none is given."""
+        return interpret(self.argv(body, image), default=not body.get("Cmd") and not body.get("Entrypoint"),
+                         stdin_open=bool(body.get("OpenStdin")))
+
     def container_step(self, body: dict[str, Any], name: str | None, image: ImageInfo) -> CreateStep:
         """The request's config as a scenario ``create`` step (validated by the scenario model)."""
         host_config = body.get("HostConfig") or {}
@@ -300,10 +310,14 @@ class Engine(ApiViews):
         policy = restart.get("Name") or "no"
         if policy == "on-failure" and restart.get("MaximumRetryCount"):
             policy = f"on-failure:{int(restart['MaximumRetryCount'])}"
+        program = self.program(body, image)
         options: dict[str, Any] = {
             "image": image.ref, "name": name, "ports": ports, "expose": exposed,
             "publish_all": bool(host_config.get("PublishAllPorts")), "restart": policy,
-            "duration": "inf",
+            "duration": "inf" if math.isinf(program.duration) else f"{program.duration!r}s",
+            "exit_code": program.exit_code,
+            # PID 1 ignores a SIGTERM it has no handler for: docker stop waits its timeout, then kills
+            "stop_time": "0s" if program.handles_term else "inf",
         }
         if host_config.get("NanoCpus"):
             options["cpus"] = host_config["NanoCpus"] / 1e9
@@ -340,8 +354,10 @@ class Engine(ApiViews):
         config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Tty",
                                                  "WorkingDir", "User")}
         config["Image"] = wanted
+        config["OpenStdin"] = bool(body.get("OpenStdin"))
         served = Served(self._docker_id(container), container, self.env.now, config,
-                        dict(body.get("HostConfig") or {}), image)
+                        dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
+                        argv=self.argv(body, image))
         self.containers[served.id] = served
         return served
 
@@ -353,6 +369,7 @@ class Engine(ApiViews):
             raise ApiError(err.status, self.docker_message(str(err))) from None
         if not started:
             return False
+        self.track_runs(served)
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
@@ -414,12 +431,18 @@ class Engine(ApiViews):
             yield from self.daemon.restart(served.container, timeout, job=job)
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
+        self.track_runs(served)
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
 
     def kill(self, served: Served, signal: str, job: int) -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does."""
+        """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does. A signal the
+        process handles without exiting (nginx's HUP: reload) or, as PID 1, has no handler for, changes
+        nothing but takes the API call."""
+        if self.signal_reaction(served, signal) != "exit":
+            yield from self.daemon.api("kill", job=job)
+            return
         try:
             yield from self.daemon.kill(served.container, signal, job=job)
         except ApiError as err:

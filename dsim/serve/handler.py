@@ -13,7 +13,6 @@ import functools
 import json
 import re
 import sys
-import time
 import traceback
 from collections.abc import Callable, Generator
 from concurrent.futures import Future
@@ -29,6 +28,7 @@ from dsim.serve import listing
 from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
 from dsim.serve.filters import query_flag
 from dsim.serve.progress import PullWatch, PushWatch, error_message
+from dsim.serve.streams import ContainerStreams
 
 if TYPE_CHECKING:
     from dsim.serve.engine import Operation
@@ -82,7 +82,7 @@ UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|node
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
 
 
-class EngineHandler(BaseHTTPRequestHandler):
+class EngineHandler(BaseHTTPRequestHandler, ContainerStreams):
     """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"
@@ -504,15 +504,6 @@ class EngineHandler(BaseHTTPRequestHandler):
         self._container_op("rm", id, lambda served, job, phase: engine.remove(served, force, job))
         self.send_empty(204)
 
-    def api_logs(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
-        engine = self.state.engine
-        self.call(lambda: engine.find(id))
-        self.send_response(200)
-        self._common_headers()
-        self.send_header("Content-Type", "application/vnd.docker.multiplexed-stream")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
     def api_wait(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         """Headers at once (the CLI waits for them before it starts the container), the body at the exit."""
         engine = self.state.engine
@@ -533,20 +524,3 @@ class EngineHandler(BaseHTTPRequestHandler):
     def _await(event: Any) -> Generator[Any, Any, Any]:
         code = yield event
         return code
-
-    def api_attach(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
-        """``docker run`` in the foreground: the connection is hijacked; the simulated process writes
-        nothing, and the stream ends when it exits (the CLI then reads the exit code from /wait)."""
-        engine = self.state.engine
-        event = self.call(lambda: engine.wait_next_exit(engine.find(id), "next-exit"))
-        future = self.state.loop.start_process(lambda: self._await(event))
-        self.send_response(101, "UPGRADED")
-        self._common_headers()
-        self.send_header("Content-Type", "application/vnd.docker.raw-stream")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Upgrade", "tcp")
-        self.end_headers()
-        self.wfile.flush()
-        self.state.wait_result(future)
-        self.close_connection = True
-        time.sleep(0.05)  # let the CLI read the upgrade before the close

@@ -20,6 +20,8 @@ from dsim.components.daemon import Daemon
 from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
 from dsim.serve import images as refs
+from dsim.serve.commands import Program, ShellSession
+from dsim.serve.logs import ProcessLog
 
 
 def human_duration(seconds: float) -> str:
@@ -62,6 +64,17 @@ class Served:
     image: ImageInfo
     waiters: list[simpy.Event] = field(default_factory=list)
     removed: bool = False
+    #: what the process does (None: a container a scenario's workload made: its own model, no output)
+    program: Program | None = None
+    #: Entrypoint + Cmd as the process runs them
+    argv: list[str] = field(default_factory=list)
+    log: ProcessLog = field(default_factory=ProcessLog)
+    #: runs of the process seen so far (each gets a RunLog)
+    seen_runs: int = 0
+    #: the interactive shell of the current run (``-i`` with a shell or cat)
+    session: ShellSession | None = None
+    #: standard input sent before the session began (the CLI streams it while the start is on its way)
+    pending_input: list[bytes | None] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -87,10 +100,14 @@ class ApiViews:
 
     # ------------------------------------------------------------------ time as the API shows it
 
+    #: the Unix time of simulated instant 0 (set once: timestamps never move)
+    epoch0: float
+
     def epoch(self, sim_time: float) -> float:
-        """A Unix timestamp for a simulated instant, placed so that the CLI's 'N minutes ago' (which it
-        computes from the real clock) is the simulated age."""
-        return time.time() - (self.clock() - sim_time)
+        """A Unix timestamp for a simulated instant: the simulated calendar starts at the real time the
+        server started and runs ``--speed`` times as fast, so a timestamp never moves between calls and
+        the daemon's time never goes backwards; differences between timestamps are simulated durations."""
+        return self.epoch0 + sim_time
 
     def iso(self, sim_time: float | None) -> str:
         if sim_time is None:
