@@ -303,6 +303,7 @@ class Engine(ApiViews, Processes):
             number, _, proto = port.partition("/")
             for binding in bindings or [{}]:
                 host_port = str((binding or {}).get("HostPort") or "")
+                host_port = "" if host_port == "0" else host_port  # -p 0:80: an ephemeral host port
                 ports.append(f"{host_port}:{number}/{proto or 'tcp'}" if host_port else f"{number}/{proto or 'tcp'}")
         exposed = list((body.get("ExposedPorts") or {}).keys())
         exposed += [p for p in refs.config_of(image.ref)[2] if p not in exposed]

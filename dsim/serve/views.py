@@ -20,6 +20,7 @@ from dsim.components.daemon import Daemon
 from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
 from dsim.serve import images as refs
+from dsim.serve import shapes
 from dsim.serve.commands import Program, ShellSession
 from dsim.serve.logs import ProcessLog
 
@@ -170,7 +171,21 @@ class ApiViews:
             "Mounts": [],
         }
 
+    def pid(self, served: Served) -> int:
+        """The process's PID on the host while it runs (a number per container and run; 0 otherwise)."""
+        container = served.container
+        if container.state != RUNNING:
+            return 0
+        return 1000 + 10 * (list(self.containers).index(served.id) if served.id in self.containers else 0) + \
+            container.runs
+
+    def address(self, served: Served) -> str:
+        """The container's address on the default bridge (172.17.0.2 on, in creation order)."""
+        index = list(self.containers).index(served.id) if served.id in self.containers else 0
+        return f"172.17.{(index + 2) // 256}.{(index + 2) % 256}"
+
     def inspect(self, served: Served) -> dict[str, Any]:
+        """``GET /containers/{id}/json``: every field of ContainerInspectResponse (shapes.py)."""
         container = served.container
         ports: dict[str, Any] = {}
         for entry in self.ports(served):
@@ -180,11 +195,14 @@ class ApiViews:
             else:
                 ports.setdefault(key, None)
         entrypoint, cmd, _ = refs.config_of(served.image.ref)
+        command = self.command(served)
+        given_entry = served.config.get("Entrypoint")
+        root = f"/var/lib/docker/containers/{served.id}"
         return {
             "Id": served.id,
             "Created": self.iso(served.created),
-            "Path": (self.command(served) or [""])[0],
-            "Args": self.command(served)[1:],
+            "Path": (command or [""])[0],
+            "Args": command[1:],
             "State": {
                 "Status": container.state,
                 "Running": container.state == RUNNING,
@@ -192,33 +210,36 @@ class ApiViews:
                 "Restarting": container.state == RESTARTING,
                 "OOMKilled": container.oom_killed,
                 "Dead": False,
-                "Pid": 0,
+                "Pid": self.pid(served),
                 "ExitCode": container.exit_code or 0,
                 "Error": container.error,
                 "StartedAt": self.iso(container.started_at),
                 "FinishedAt": self.iso(container.finished_at),
             },
             "Image": refs.image_id(served.image),
+            "ResolvConfPath": f"{root}/resolv.conf",
+            "HostnamePath": f"{root}/hostname",
+            "HostsPath": f"{root}/hosts",
+            "LogPath": f"{root}/{served.id}-json.log",
             "Name": f"/{container.name}",
             "RestartCount": container.restart_manager.restart_count,
             "Driver": "overlayfs",
             "Platform": "linux",
-            "HostConfig": {"NetworkMode": "bridge", "PortBindings": served.host_config.get("PortBindings") or {},
-                           "RestartPolicy": served.host_config.get("RestartPolicy") or {"Name": "no"},
-                           "AutoRemove": bool(served.host_config.get("AutoRemove"))},
-            "Config": {
-                "Hostname": served.id[:12],
-                "Image": served.config["Image"],
-                "Cmd": served.config.get("Cmd") or cmd,
-                "Entrypoint": served.config.get("Entrypoint") or entrypoint or None,
-                "Env": served.config.get("Env") or [],
-                "Labels": served.config.get("Labels") or {},
-                "ExposedPorts": {p: {} for p in container.spec.expose} or None,
-                "Tty": bool(served.config.get("Tty")),
-            },
-            "NetworkSettings": {"Ports": ports, "Networks": {}},
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "docker-default",
+            "ExecIDs": self.exec_ids(served) or None,
+            "HostConfig": shapes.host_config(served.host_config),
+            "GraphDriver": {"Name": "overlayfs", "Data": {}},
             "Mounts": [],
+            "Config": shapes.container_config(
+                served.config, served.id[:12], served.config.get("Cmd") or ([] if given_entry else cmd),
+                given_entry if given_entry else entrypoint, list(container.spec.expose), []),
+            "NetworkSettings": shapes.network_settings(ports, container.state == RUNNING, self.address(served)),
         }
+
+    def exec_ids(self, served: Served) -> list[str]:
+        return []
 
     def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:
         image = tags[0]
@@ -260,10 +281,10 @@ class ApiViews:
             "Architecture": "amd64",
             "Os": "linux",
             "Size": size,
-            "Config": {"Cmd": cmd or None, "Entrypoint": entrypoint or None,
-                       "ExposedPorts": {p: {} for p in exposed} or None, "Env": [], "Labels": None},
+            "Config": {"Cmd": cmd, "Entrypoint": entrypoint, "ExposedPorts": {p: {} for p in exposed},
+                       "Env": [], "Labels": {}, "User": "", "Volumes": {}, "WorkingDir": "", "OnBuild": []},
             "RootFS": {"Type": "layers", "Layers": [layer.chain_id for layer in image.layers]},
-            "GraphDriver": {"Name": "overlayfs", "Data": None},
+            "GraphDriver": {"Name": "overlayfs", "Data": {}},
             "Metadata": {"LastTagTime": self.iso(self.daemon.store.tagged_at(image.ref))},
         }
 
