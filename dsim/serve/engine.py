@@ -34,6 +34,7 @@ from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
+from dsim.serve import bodies
 from dsim.serve import images as refs
 from dsim.serve.commands import Program, interpret
 from dsim.serve.processes import Processes
@@ -340,6 +341,8 @@ class Engine(ApiViews, Processes):
         """``POST /containers/create``: 404 ``No such image`` when the image is not local (the CLI then pulls)."""
         if name is not None and not re.fullmatch(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+", name):
             raise ApiError(400, f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        bodies.parse(bodies.ContainerCreate, body, "ContainerConfigWrapper")
+        body = {**body, **{key: [body[key]] for key in ("Cmd", "Entrypoint") if isinstance(body.get(key), str)}}
         wanted = str(body.get("Image") or "")
         if not wanted:
             raise ApiError(400, "config cannot be empty in order to create a container")
@@ -361,6 +364,17 @@ class Engine(ApiViews, Processes):
                         argv=self.argv(body, image))
         self.containers[served.id] = served
         return served
+
+    def locked(self, served: Served, act: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
+        """A lifecycle operation under the container's lock, as dockerd holds the container's mutex while
+        it starts, stops, restarts or removes it: two concurrent starts of one container run one after the
+        other (the second finds it running: 304), never both at once."""
+        if served.lock is None:
+            served.lock = simpy.Resource(self.env, capacity=1)
+        with served.lock.request() as turn:
+            yield turn
+            result: T = yield from act
+        return result
 
     def start(self, served: Served, job: int, phase: str | None) -> Generator[Any, Any, bool]:
         """``POST /containers/{id}/start``; False when it was already running (HTTP 304)."""

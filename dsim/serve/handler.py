@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import sys
 import traceback
@@ -26,7 +27,7 @@ from dsim.domain.refs import normalise, split_ref
 from dsim.serve import images as refs
 from dsim.serve import listing
 from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
-from dsim.serve.filters import query_flag
+from dsim.serve.filters import go_atoi, query_flag
 from dsim.serve.progress import PullWatch, PushWatch, error_message
 from dsim.serve.streams import ContainerStreams
 
@@ -457,11 +458,16 @@ class EngineHandler(BaseHTTPRequestHandler, ContainerStreams):
 
     def _container_op(self, kind: str, ident: str,
                       act: Callable[[Any, int, str | None], Generator[Any, Any, Any]]) -> Any:
+        """A lifecycle operation on one container, under its lock (Engine.locked); kill takes no lock, as
+        dockerd's does not wait for a stop in progress."""
         engine = self.state.engine
 
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             served = engine.find(ident)
-            result = yield from act(served, job, phase)
+            if kind == "kill":
+                result = yield from act(served, job, phase)
+            else:
+                result = yield from engine.locked(served, act(served, job, phase))
             return result
 
         return self.wait(self.operation(kind, ident, body))
@@ -473,11 +479,15 @@ class EngineHandler(BaseHTTPRequestHandler, ContainerStreams):
         self.send_empty(204 if started else 304)
 
     def _timeout(self, query: dict[str, list[str]]) -> float:
+        """``t`` as dockerd reads it (strconv.Atoi): seconds before SIGKILL; a negative one waits for the
+        process however long it takes (API 1.42+); absent: 10 s."""
         raw = (query.get("t") or [""])[-1]
-        try:
-            return float(raw) if raw else 10.0
-        except ValueError:
-            raise HttpError(400, f"invalid value for t: {raw}") from None
+        if not raw:
+            return 10.0
+        value = go_atoi(raw)
+        if value is None:
+            raise HttpError(400, f'strconv.Atoi: parsing "{raw}": invalid syntax')
+        return math.inf if value < 0 else float(value)
 
     def api_stop(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine

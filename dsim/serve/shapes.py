@@ -118,7 +118,7 @@ def container_config(config: dict[str, Any], hostname: str, cmd: list[str], entr
 def network_settings(ports: dict[str, Any], running: bool, address: str) -> dict[str, Any]:
     """NetworkSettings: the default bridge network (172.17.0.0/16) while running."""
     gateway = "172.17.0.1" if running else ""
-    bridge = {
+    bridge: dict[str, Any] = {
         "IPAMConfig": None, "Links": [], "Aliases": [], "MacAddress": "", "DriverOpts": None,
         "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": gateway,
         "IPAddress": address if running else "", "IPPrefixLen": 16 if running else 0, "IPv6Gateway": "",

@@ -74,6 +74,8 @@ class Served:
     seen_runs: int = 0
     #: the interactive shell of the current run (``-i`` with a shell or cat)
     session: ShellSession | None = None
+    #: the container's lifecycle lock (Engine.locked), made at its first lifecycle operation
+    lock: simpy.Resource | None = None
     #: standard input sent before the session began (the CLI streams it while the start is on its way)
     pending_input: list[bytes | None] = field(default_factory=list)
 
