@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from dsim.components.host import CpuTask
 from dsim.domain.containers import ContainerSpec, HealthCheck
 from dsim.domain.images import ImageInfo
 
@@ -114,6 +115,8 @@ class Container:
     published: list[str] = field(default_factory=list)
     #: memory the current run's workload uses (sampled at its start)
     usage: float = 0.0
+    #: the current run's CPU work on the host's scheduler (None: a run without cpu_time)
+    cpu_task: CpuTask | None = None
     layer_written: bool = False
 
     @property

@@ -174,6 +174,21 @@ class ContainerRuntime:
         container.state = REMOVED
         del self._containers[container.name]
 
+    def rename(self, container: Container, name: str) -> None:
+        """``docker rename``: the name is the container's key here and owns its published ports in the
+        kernel's table; 409 when another container has it, as Docker says."""
+        other = self._containers.get(name)
+        if other is not None and other is not container:
+            raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
+                                f'"{other.id}". You have to remove (or rename) that container to be able to '
+                                f'reuse that name.')
+        old = container.name
+        self._containers = {(name if key == old else key): value for key, value in self._containers.items()}
+        for port, owner in list(self.kernel.ports.items()):
+            if owner == old:
+                self.kernel.ports[port] = name
+        container.name = name
+
     def ps(self, *, all: bool = False) -> list[Container]:
         """``docker ps``: running and restarting containers; ``-a`` every one."""
         if all:
@@ -358,7 +373,7 @@ class ContainerRuntime:
             cap = spec.cpu_cap
             if 0 < duration < math.inf:
                 cap = min(cap, cpu_time / duration)
-            task = self.kernel.cpu.run(cpu_time, cap)
+            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap)
             natural = task.done
         elif not math.isinf(duration):
             natural = env.timeout(duration)

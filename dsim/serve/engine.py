@@ -36,7 +36,9 @@ from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
 from dsim.serve import bodies
 from dsim.serve import images as refs
-from dsim.serve.commands import Program, interpret
+from dsim.serve.commands import Program, interpret, signal_name
+from dsim.serve.events import EventLog
+from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
@@ -63,13 +65,16 @@ LABELS = {
     "dsim.writes": "writes",
 }
 
+#: signal numbers dockerd's kill event shows (Linux, x86-64)
+_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15, "WINCH": 28}
+
 _ADJECTIVES = ("admiring", "bold", "brave", "clever", "eager", "festive", "gifted", "happy", "jolly", "keen",
                "lucid", "nifty", "quirky", "serene", "sharp", "upbeat", "vibrant", "wizardly", "youthful", "zen")
 _SURNAMES = ("babbage", "curie", "dijkstra", "euclid", "fermi", "goldberg", "hopper", "hypatia", "knuth", "lamport",
              "liskov", "lovelace", "noether", "pike", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow")
 
 
-class Engine(ApiViews, Processes):
+class Engine(ApiViews, Processes, ExecsAndStats):
     """One simulated Docker Engine: the daemon of ``host`` in ``world``."""
 
     def __init__(self, world: World, host: str, *, now: Callable[[], float] | None = None) -> None:
@@ -83,7 +88,11 @@ class Engine(ApiViews, Processes):
         self._names = stream(world.seed, f"serve/names/{host}")
         self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
-        self.epoch0 = time.time() - self.clock()
+        # the real-time loop's speed (SimLoop.now's owner), 1 for a plain clock
+        self.speed = float(getattr(getattr(now, "__self__", None), "speed", 1.0))
+        self.epoch0 = time.time() - self.clock() / self.speed
+        self.events = EventLog()
+        self.execs: dict[str, Exec] = {}
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
 
@@ -98,6 +107,7 @@ class Engine(ApiViews, Processes):
         status, error = "completed", ""
         try:
             result = yield from body(job, subject if kind in PHASED else None)
+            self._image_event(kind, subject, result)
             return result
         except ApiError as err:
             status = "failed"
@@ -108,6 +118,16 @@ class Engine(ApiViews, Processes):
             raise
         finally:
             self.recorder.job_end(JobEnd(job, kind, self.host, arrival, self.env.now, status, error))
+
+    def _image_event(self, kind: str, subject: str, result: Any) -> None:
+        """Image events of a finished operation (pull, tag, push; rmi's untag and delete)."""
+        if kind in ("pull", "tag", "push"):
+            self.events.add(self.env.now, "image", kind, subject, {"name": subject})
+        elif kind == "rmi" and isinstance(result, list):
+            for item in result:
+                for action, key in (("untag", "Untagged"), ("delete", "Deleted")):
+                    if key in item and (action == "untag" or item is result[1]):
+                        self.events.add(self.env.now, "image", action, item[key], {"name": subject})
 
     def read(self, verb: Generator[Any, Any, T], body: Callable[[T], Any]) -> Generator[Any, Any, Any]:
         """A read (ps, images, inspect): the daemon's verb (API front, no job), then the API's view of it."""
@@ -363,6 +383,7 @@ class Engine(ApiViews, Processes):
                         dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
                         argv=self.argv(body, image))
         self.containers[served.id] = served
+        self.container_event(served, "create")
         return served
 
     def locked(self, served: Served, act: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
@@ -384,6 +405,8 @@ class Engine(ApiViews, Processes):
             raise ApiError(err.status, self.docker_message(str(err))) from None
         if not started:
             return False
+        self.network_event(served, "connect")
+        self.container_event(served, "start")
         self.track_runs(served)
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
@@ -437,7 +460,11 @@ class Engine(ApiViews, Processes):
 
     def stop(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, bool]:
         """``POST /containers/{id}/stop``: SIGTERM, SIGKILL at the timeout; False if not running (304)."""
+        if served.container.state in (RUNNING, RESTARTING):
+            self.container_event(served, "kill", signal="15")
         stopped: bool = yield from self.daemon.stop(served.container, timeout, job=job)
+        if stopped:
+            self.container_event(served, "stop")
         return stopped
 
     def restart(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, None]:
@@ -446,6 +473,9 @@ class Engine(ApiViews, Processes):
             yield from self.daemon.restart(served.container, timeout, job=job)
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
+        self.network_event(served, "connect")
+        self.container_event(served, "start")
+        self.container_event(served, "restart")
         self.track_runs(served)
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
@@ -455,7 +485,9 @@ class Engine(ApiViews, Processes):
         """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does. A signal the
         process handles without exiting (nginx's HUP: reload) or, as PID 1, has no handler for, changes
         nothing but takes the API call."""
-        if self.signal_reaction(served, signal) != "exit":
+        reaction = self.signal_reaction(served, signal)
+        self.container_event(served, "kill", signal=str(_SIGNALS.get(signal_name(signal), signal_name(signal))))
+        if reaction != "exit":
             yield from self.daemon.api("kill", job=job)
             return
         try:
@@ -469,6 +501,7 @@ class Engine(ApiViews, Processes):
         self._removed(served)
 
     def _removed(self, served: Served) -> None:
+        self.container_event(served, "destroy")
         served.removed = True
         del self.containers[served.id]
         for waiter in served.waiters:

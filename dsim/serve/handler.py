@@ -27,6 +27,7 @@ from dsim.domain.refs import normalise, split_ref
 from dsim.serve import images as refs
 from dsim.serve import listing
 from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
+from dsim.serve.container_routes import ContainerRoutes
 from dsim.serve.filters import go_atoi, query_flag
 from dsim.serve.progress import PullWatch, PushWatch, error_message
 from dsim.serve.streams import ContainerStreams
@@ -76,6 +77,15 @@ ROUTES: list[Route] = [
         ("POST", r"/containers/(?P<id>[^/]+)/attach", "attach"),
         ("GET", r"/containers/(?P<id>[^/]+)/logs", "logs"),
         ("DELETE", r"/containers/(?P<id>[^/]+)", "remove"),
+        ("GET", r"/events", "events"),
+        ("GET", r"/containers/(?P<id>[^/]+)/top", "top"),
+        ("GET", r"/containers/(?P<id>[^/]+)/stats", "stats"),
+        ("POST", r"/containers/(?P<id>[^/]+)/pause", "pause"),
+        ("POST", r"/containers/(?P<id>[^/]+)/unpause", "unpause"),
+        ("POST", r"/containers/(?P<id>[^/]+)/rename", "rename"),
+        ("POST", r"/containers/(?P<id>[^/]+)/exec", "exec_create"),
+        ("POST", r"/exec/(?P<id>[^/]+)/start", "exec_start"),
+        ("GET", r"/exec/(?P<id>[^/]+)/json", "exec_inspect"),
     ]
 ]
 #: Endpoints of the real API that dsim serve does not simulate: 501 with a message saying so.
@@ -83,7 +93,7 @@ UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|node
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
 
 
-class EngineHandler(BaseHTTPRequestHandler, ContainerStreams):
+class EngineHandler(BaseHTTPRequestHandler, ContainerStreams, ContainerRoutes):
     """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"

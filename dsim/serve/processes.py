@@ -19,6 +19,7 @@ from dsim.components.errors import ApiError
 from dsim.domain.images import ImageInfo
 from dsim.serve import images as refs
 from dsim.serve.commands import Context, ShellSession, Write, interpret
+from dsim.serve.events import BRIDGE_ID, EventLog
 from dsim.serve.logs import LogLine, RunLog
 from dsim.serve.views import Served
 
@@ -28,6 +29,7 @@ class Processes:
 
     env: simpy.Environment
     containers: dict[str, Served]
+    events: EventLog
     clock: Callable[[], float]
 
     # ------------------------------------------------------------------ the command
@@ -72,12 +74,30 @@ class Processes:
         if container.state not in (RUNNING, RESTARTING) or exited is None:
             run.end = container.finished_at
         elif exited.callbacks is not None:
-            exited.callbacks.append(lambda _: setattr(run, "end", self.env.now))
+            exited.callbacks.append(lambda event: self._run_ended(served, run, event.value))
         if served.session is not None and served.pending_input:
             pending, served.pending_input = served.pending_input, []
             for data in pending:
                 self.feed(served, data)
         return run
+
+    def _run_ended(self, served: Served, run: RunLog, code: int) -> None:
+        run.end = self.env.now
+        served.paused = False  # a stopped or killed container is thawed (moby unpauses it)
+        self.container_event(served, "die", exitCode=str(code))
+        self.network_event(served, "disconnect")
+
+    # ------------------------------------------------------------------ events
+
+    def container_event(self, served: Served, action: str, **extra: str) -> None:
+        """A container event: its image, name and labels as attributes (dockerd's LogContainerEvent)."""
+        attributes = {**(served.config.get("Labels") or {}), "image": str(served.config.get("Image", "")),
+                      "name": served.name, **extra}
+        self.events.add(self.env.now, "container", action, served.id, attributes)
+
+    def network_event(self, served: Served, action: str) -> None:
+        self.events.add(self.env.now, "network", action, BRIDGE_ID,
+                        {"container": served.id, "name": "bridge", "type": "bridge"})
 
     def attach_target(self, served: Served) -> int:
         """Which run an attach follows: the current one if running, else the next one."""

@@ -9,12 +9,15 @@ of wall time). Without a TTY the lines travel in the multiplexed format, with on
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+from dsim.serve import bodies, events
 from dsim.serve.filters import query_flag
 from dsim.serve.logs import LogLine, frame, parse_time, rfc3339
 
@@ -60,6 +63,18 @@ class ContainerStreams:
     def end_stream(self) -> None:
         raise NotImplementedError
 
+    def send_empty(self, status: int) -> None:
+        raise NotImplementedError
+
+    def send_json(self, status: int, value: Any) -> None:
+        raise NotImplementedError
+
+    def read_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def operation(self, kind: str, subject: str, body: Any) -> Any:
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ attach
 
     def api_attach(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
@@ -71,6 +86,16 @@ class ContainerStreams:
         target: int = self.call(lambda: engine.attach_target(served))
         tty = bool(served.config.get("Tty"))
         wanted = {1: query_flag(query, "stdout"), 2: query_flag(query, "stderr")}
+        self._upgrade(tty)
+        reader: threading.Thread | None = None
+        if query_flag(query, "stdin") and served.config.get("OpenStdin"):
+            reader = self._start_reader(lambda data: engine.feed(served, data))
+        self._pump(lambda: engine.run_output(served, target), tty, wanted)
+        self.close_connection = True
+        self._hang_up(reader)
+
+    def _upgrade(self, tty: bool) -> None:
+        """The hijack: 101 UPGRADED, then the connection carries the process's streams."""
         self.send_response(101, "UPGRADED")
         self._common_headers()
         self.send_header("Content-Type", "application/vnd.docker.raw-stream" if tty else
@@ -79,13 +104,12 @@ class ContainerStreams:
         self.send_header("Upgrade", "tcp")
         self.end_headers()
         self.wfile.flush()
-        reader: threading.Thread | None = None
-        if query_flag(query, "stdin") and served.config.get("OpenStdin"):
-            reader = threading.Thread(target=self._read_stdin, args=(served,), name="dsim-stdin", daemon=True)
-            reader.start()
+
+    def _pump(self, output: Callable[[], tuple[list[LogLine], bool]], tty: bool, wanted: dict[int, bool]) -> None:
+        """Write a process's lines as simulated time reaches them, until it is over."""
         sent = 0
         while not self.state.stopping.is_set():
-            lines, over = self.call(lambda: engine.run_output(served, target))
+            lines, over = self.call(output)
             data = b"".join(frame(line.stream, line.data, tty) for line in lines[sent:] if wanted.get(line.stream))
             sent = len(lines)
             if data:
@@ -94,8 +118,11 @@ class ContainerStreams:
             if over:
                 break
             time.sleep(POLL_S)
-        self.close_connection = True
-        self._hang_up(reader)
+
+    def _start_reader(self, feed: Callable[[bytes | None], None]) -> threading.Thread:
+        reader = threading.Thread(target=self._read_stdin, args=(feed,), name="dsim-stdin", daemon=True)
+        reader.start()
+        return reader
 
     def _hang_up(self, reader: threading.Thread | None) -> None:
         """End of the stream: the client sees end of file (and, with a TTY, stops reading its terminal);
@@ -110,18 +137,80 @@ class ContainerStreams:
                 self.connection.shutdown(socket.SHUT_RDWR)
             reader.join(timeout=1.0)
 
-    def _read_stdin(self, served: Served) -> None:
+    def _read_stdin(self, feed: Callable[[bytes | None], None]) -> None:
         """The client's input, handed to the process as it comes; None at its end (CloseWrite)."""
-        engine = self.state.engine
         while True:
             try:
                 data = self.rfile.read1(4096)
             except (OSError, ValueError):
                 data = b""
             with contextlib.suppress(Exception):
-                self.call(lambda d=data or None: engine.feed(served, d))  # type: ignore[misc]
+                self.call(functools.partial(feed, data or None))
             if not data:
                 return
+
+    # ------------------------------------------------------------------ exec
+
+    def api_exec_start(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        """``POST /exec/{id}/start``: detached, 200 at once; else the connection carries the command's
+        streams (hijacked when the client asks for the upgrade, as the CLI and the SDK do)."""
+        engine = self.state.engine
+        options = bodies.parse(bodies.ExecStart, self.read_json(), "ExecStartCheck")
+        made = self.call(lambda: engine.find_exec(id))
+
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            yield from engine.exec_run(made, job)
+
+        future = self.operation("exec", made.served.name, body)
+        if options.Detach:
+            self.send_empty(200)
+            return
+        config = made.config
+        tty = config.Tty
+        wanted = {1: config.AttachStdout or not config.AttachStderr, 2: config.AttachStderr}
+        if "upgrade" in (self.headers.get("Connection") or "").lower():
+            self._upgrade(tty)
+        else:
+            self.send_response(200)
+            self._common_headers()
+            self.send_header("Content-Type", "application/vnd.docker.raw-stream" if tty else
+                             "application/vnd.docker.multiplexed-stream")
+            self.end_headers()
+        reader = self._start_reader(lambda data: engine.exec_feed(made, data)) if config.AttachStdin else None
+        self._pump(lambda: engine.exec_output(made), tty, wanted)
+        with contextlib.suppress(Exception):
+            future.result(timeout=5)
+        self.close_connection = True
+        self._hang_up(reader)
+
+    # ------------------------------------------------------------------ stats
+
+    def api_stats(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        """``docker stats``: a sample of the kernel model every simulated second (``stream``, the default),
+        or one with the sample a second before it (``stream=0``; ``one-shot=1``: without that wait)."""
+        engine = self.state.engine
+        served: Served = self.call(lambda: engine.find(id))
+        stream = (query.get("stream") or ["1"])[-1].lower() not in ("0", "false", "no")
+        one_shot = query_flag(query, "one-shot")
+        previous = self.call(lambda: engine.stats(served, None))
+        if not stream:
+            if not one_shot:
+                self._sleep_simulated(1.0)
+                previous = self.call(lambda: engine.stats(served, previous))
+            self.send_json(200, previous)
+            return
+        self.begin_stream()
+        while not self.state.stopping.is_set():
+            self._sleep_simulated(1.0)
+            sample = self.call(functools.partial(engine.stats, served, previous))
+            self.chunk(json.dumps(sample).encode() + b"\n")
+            previous = sample
+            if served.removed:
+                break
+        self.end_stream()
+
+    def _sleep_simulated(self, seconds: float) -> None:
+        time.sleep(self.state.loop.wall_delay(seconds))
 
     # ------------------------------------------------------------------ logs
 
@@ -167,4 +256,32 @@ class ContainerStreams:
             lines, running = self.call(lambda: engine.log_lines(served))
             self.chunk(render([line for line in lines[sent:] if keep(line)]))
             sent = len(lines)
+        self.end_stream()
+
+    # ------------------------------------------------------------------ events
+
+    def api_events(self, query: dict[str, list[str]]) -> None:
+        """``docker events``: the events since ``since`` (none of the past without it), then live ones until
+        ``until`` (forever without it), as NDJSON EventMessages."""
+        engine = self.state.engine
+        filters = events.parse_filters((query.get("filters") or [""])[-1])
+        now_epoch = engine.epoch(engine.clock())
+        since = parse_time((query.get("since") or [""])[-1], now_epoch)
+        until = parse_time((query.get("until") or [""])[-1], now_epoch)
+        index = 0 if since is not None else self.call(lambda: len(engine.events.events))
+
+        def keep(event: events.Event) -> bool:
+            stamp = engine.epoch(event.at)
+            return (since is None or stamp >= since) and (until is None or stamp <= until) and events.matches(
+                event, filters)
+
+        self.begin_stream()
+        while True:
+            found: list[events.Event] = self.call(functools.partial(engine.events.since, index))
+            index += len(found)
+            lines = [json.dumps(events.message(event, engine.epoch)).encode() + b"\n" for event in found if keep(event)]
+            self.chunk(b"".join(lines))
+            if self.state.stopping.is_set() or (until is not None and engine.epoch(engine.clock()) > until):
+                break
+            time.sleep(POLL_S)
         self.end_stream()

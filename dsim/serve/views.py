@@ -17,6 +17,7 @@ import simpy
 
 from dsim.components.container import CREATED, EXITED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon
+from dsim.components.host import CpuTask
 from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
 from dsim.serve import images as refs
@@ -76,6 +77,14 @@ class Served:
     session: ShellSession | None = None
     #: the container's lifecycle lock (Engine.locked), made at its first lifecycle operation
     lock: simpy.Resource | None = None
+    #: docker pause: frozen, and the CPU work of the run across pauses (execs.py)
+    paused: bool = False
+    frozen_origin: CpuTask | None = None
+    resumed_task: CpuTask | None = None
+    cpu_before_pause: float = 0.0
+    frozen_left: float = 0.0
+    #: running execs (their IDs)
+    exec_ids: list[str] = field(default_factory=list)
     #: standard input sent before the session began (the CLI streams it while the start is on its way)
     pending_input: list[bytes | None] = field(default_factory=list)
 
@@ -103,14 +112,18 @@ class ApiViews:
 
     # ------------------------------------------------------------------ time as the API shows it
 
-    #: the Unix time of simulated instant 0 (set once: timestamps never move)
+    #: the Unix time at which the simulation was at instant 0, and simulated seconds per wall second
     epoch0: float
+    speed: float
 
     def epoch(self, sim_time: float) -> float:
-        """A Unix timestamp for a simulated instant: the simulated calendar starts at the real time the
-        server started and runs ``--speed`` times as fast, so a timestamp never moves between calls and
-        the daemon's time never goes backwards; differences between timestamps are simulated durations."""
-        return self.epoch0 + sim_time
+        """The Unix time of a simulated instant: the wall-clock moment the simulation reached (or will
+        reach) it. Fixed for each instant, so a timestamp never moves between calls and the daemon's time
+        never goes backwards, and on the client's own clock: ``docker events --since 1m``, ``logs --since``
+        and the CLI's CREATED ages mean what they say. A simulated duration shows as itself divided by
+        ``--speed`` between two timestamps; the durations dsim computes (STATUS ``Up 2 minutes``) are
+        simulated."""
+        return self.epoch0 + sim_time / self.speed
 
     def iso(self, sim_time: float | None) -> str:
         if sim_time is None:
@@ -120,13 +133,18 @@ class ApiViews:
 
     # ------------------------------------------------------------------ what the API shows
 
+    def state_of(self, served: Served) -> str:
+        """The container's state as the API names it (``paused`` while frozen)."""
+        return "paused" if served.paused and served.container.state == RUNNING else served.container.state
+
     def status(self, served: Served) -> str:
         """``docker ps`` STATUS: 'Up 2 seconds', 'Exited (0) 3 seconds ago', 'Created', 'Restarting (1) ...'."""
         container = served.container
         now = self.clock()
         if container.state == RUNNING:
             health = f" ({container.health_status})" if container.health_status else ""
-            return f"Up {human_duration(now - (container.started_at or now))}{health}"
+            paused = " (Paused)" if served.paused else ""
+            return f"Up {human_duration(now - (container.started_at or now))}{health}{paused}"
         if container.state in (EXITED, RESTARTING):
             ago = human_duration(now - (container.finished_at or now))
             return f"{container.state.capitalize()} ({container.exit_code}) {ago} ago"
@@ -166,7 +184,7 @@ class ApiViews:
             "Created": int(self.epoch(served.created)),
             "Ports": self.ports(served),
             "Labels": served.config.get("Labels") or {},
-            "State": container.state,
+            "State": self.state_of(served),
             "Status": self.status(served),
             "HostConfig": {"NetworkMode": "bridge"},
             "NetworkSettings": {"Networks": {}},
@@ -206,9 +224,9 @@ class ApiViews:
             "Path": (command or [""])[0],
             "Args": command[1:],
             "State": {
-                "Status": container.state,
+                "Status": self.state_of(served),
                 "Running": container.state == RUNNING,
-                "Paused": False,
+                "Paused": served.paused,
                 "Restarting": container.state == RESTARTING,
                 "OOMKilled": container.oom_killed,
                 "Dead": False,
@@ -230,7 +248,7 @@ class ApiViews:
             "MountLabel": "",
             "ProcessLabel": "",
             "AppArmorProfile": "docker-default",
-            "ExecIDs": self.exec_ids(served) or None,
+            "ExecIDs": list(served.exec_ids) or None,
             "HostConfig": shapes.host_config(served.host_config),
             "GraphDriver": {"Name": "overlayfs", "Data": {}},
             "Mounts": [],
@@ -239,9 +257,6 @@ class ApiViews:
                 given_entry if given_entry else entrypoint, list(container.spec.expose), []),
             "NetworkSettings": shapes.network_settings(ports, container.state == RUNNING, self.address(served)),
         }
-
-    def exec_ids(self, served: Served) -> list[str]:
-        return []
 
     def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:
         image = tags[0]
@@ -295,8 +310,9 @@ class ApiViews:
         states = [s.container.state for s in self.containers.values()]
         return {
             "Containers": len(states),
-            "ContainersRunning": sum(1 for s in states if s in (RUNNING, RESTARTING)),
-            "ContainersPaused": 0,
+            "ContainersRunning": sum(1 for s in self.containers.values()
+                                     if s.container.state in (RUNNING, RESTARTING) and not s.paused),
+            "ContainersPaused": sum(1 for s in self.containers.values() if s.paused),
             "ContainersStopped": sum(1 for s in states if s in (EXITED, CREATED)),
             "Images": len({refs.image_id(i) for i in self.local_images().values()}),
         }

@@ -1,0 +1,92 @@
+"""The daemon's event stream (``docker events``, ``GET /events``): what the simulated dockerd did, in order.
+
+dockerd logs an event for each change of an object (https://docs.docker.com/reference/cli/docker/system/
+events/): containers ``create``, ``start``, ``kill`` (with the signal), ``die`` (with the exit code),
+``stop``, ``restart``, ``rename``, ``pause``, ``unpause``, ``attach``, ``exec_create``/``exec_start``/
+``exec_die``, ``destroy``; images ``pull``, ``tag``, ``untag``, ``delete``, ``push``; networks ``connect``
+and ``disconnect`` (the default bridge, as a container starts and stops). Each is an EventMessage of the
+Engine API (``Type``, ``Action``, ``Actor`` with ``ID`` and ``Attributes``, ``scope``, ``time``,
+``timeNano``) stamped with the simulated time it happened at. ``since``/``until`` (Unix seconds) and
+``filters`` select them as dockerd's events filter does (``type``, ``event``, ``container``, ``image``,
+``label``, ``network``, ``volume``, ``scope``, ``daemon``; values of one key are alternatives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dsim.components.errors import ApiError
+from dsim.serve import filters as flt
+
+#: moby daemon/events/filter.go's keys (swarm's node, service, secret and config match nothing here)
+EVENT_FILTERS = frozenset({"config", "container", "daemon", "event", "image", "label", "network", "node", "plugin",
+                           "scope", "secret", "service", "type", "volume"})
+#: the bridge network's ID (a fixed 64-hex, as dockerd makes one at its first start)
+BRIDGE_ID = "2b0f5e5f1a7f4ce0b1e0c6f7f0b3d9f1e6a4c2d8b7a9e0f1c2d3e4f5a6b7c8d9"
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float  # simulated time
+    type: str
+    action: str
+    actor: str
+    attributes: tuple[tuple[str, str], ...]
+
+
+class EventLog:
+    """Events as they happen (simulation thread appends; readers take a copy by index)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def add(self, at: float, kind: str, action: str, actor: str, attributes: dict[str, str]) -> None:
+        self.events.append(Event(at, kind, action, actor, tuple(sorted(attributes.items()))))
+
+    def since(self, index: int) -> list[Event]:
+        return self.events[index:]
+
+
+def message(event: Event, epoch: Callable[[float], float]) -> dict[str, Any]:
+    """An EventMessage (with the legacy ``status``/``id``/``from`` of container and image events)."""
+    stamp = epoch(event.at)
+    attributes = dict(event.attributes)
+    out: dict[str, Any] = {"Type": event.type, "Action": event.action,
+                           "Actor": {"ID": event.actor, "Attributes": attributes}, "scope": "local",
+                           "time": int(stamp), "timeNano": int(round(stamp * 1e9))}
+    if event.type in ("container", "image"):
+        out = {"status": event.action, "id": event.actor, **({"from": attributes["image"]} if "image" in attributes
+                                                             and event.type == "container" else {}), **out}
+    return out
+
+
+def parse_filters(raw: str) -> flt.Filters:
+    filters = flt.parse(raw)
+    for key in filters:
+        if key not in EVENT_FILTERS:
+            raise ApiError(400, f"invalid filter '{key}'")
+    return filters
+
+
+def matches(event: Event, filters: flt.Filters) -> bool:
+    """dockerd's events filter: each key given must match; its values are alternatives."""
+    attributes = dict(event.attributes)
+
+    def one(key: str, candidates: list[str]) -> bool:
+        wanted = filters.get(key)
+        return not wanted or any(value in candidates for value in wanted)
+
+    name = attributes.get("name", "")
+    action = event.action.split(":", 1)[0]
+    labels = [f"{k}={v}" for k, v in event.attributes] + [k for k, _ in event.attributes]
+    return (one("type", [event.type]) and one("event", [event.action, action]) and one("scope", ["local"])
+            and (event.type != "container" or one("container", [event.actor, event.actor[:12], name]))
+            and ("container" not in filters or event.type in ("container", "network")
+                 and one("container", [event.actor, event.actor[:12], name, attributes.get("container", "")]))
+            and ("image" not in filters or one("image", [attributes.get("image", ""), event.actor]))
+            and ("network" not in filters or event.type == "network" and one("network", [event.actor, name]))
+            and ("volume" not in filters or event.type == "volume" and one("volume", [event.actor]))
+            and ("label" not in filters or one("label", labels))
+            and not any(key in filters for key in ("config", "node", "plugin", "secret", "service", "daemon")))
