@@ -381,6 +381,8 @@ class ShellSession:
         self.line = b""
         self.status = 0
         self.ended = False
+        #: seconds after the last input at which the shell exited (its last line's sleeps)
+        self.exit_at = 0.0
 
     def begin(self) -> list[Write]:
         return [Write(0.0, STDOUT, self.prompt.encode())] if self.prompt else []
@@ -433,6 +435,7 @@ class ShellSession:
         writes = [Write(w.at, w.stream, self._out(w.data.decode(errors="replace"))) for w in run.out]
         if run.exited:
             self.ended = True
+            self.exit_at = run.t
         elif self.prompt:
             writes.append(Write(run.t, STDOUT, self.prompt.encode()))
         return writes

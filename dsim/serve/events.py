@@ -71,22 +71,29 @@ def parse_filters(raw: str) -> flt.Filters:
 
 
 def matches(event: Event, filters: flt.Filters) -> bool:
-    """dockerd's events filter: each key given must match; its values are alternatives."""
+    """moby daemon/events/filter.go ``Include``: every key given must match; its values are alternatives.
+    ``container``, ``network``, ``volume`` match an event of any type by its actor's ID (or a prefix of
+    it) or its ``name`` attribute, as moby's fuzzyMatchName does; ``image`` matches an image event's
+    actor or a container event's image."""
     attributes = dict(event.attributes)
 
-    def one(key: str, candidates: list[str]) -> bool:
+    def fuzzy(key: str, *sources: str) -> bool:
         wanted = filters.get(key)
-        return not wanted or any(value in candidates for value in wanted)
+        return not wanted or any(source and (source == value or source.startswith(value))
+                                 for value in wanted for source in sources)
+
+    def exact(key: str, source: str) -> bool:
+        wanted = filters.get(key)
+        return not wanted or source in wanted
 
     name = attributes.get("name", "")
-    action = event.action.split(":", 1)[0]
     labels = [f"{k}={v}" for k, v in event.attributes] + [k for k, _ in event.attributes]
-    return (one("type", [event.type]) and one("event", [event.action, action]) and one("scope", ["local"])
-            and (event.type != "container" or one("container", [event.actor, event.actor[:12], name]))
-            and ("container" not in filters or event.type in ("container", "network")
-                 and one("container", [event.actor, event.actor[:12], name, attributes.get("container", "")]))
-            and ("image" not in filters or one("image", [attributes.get("image", ""), event.actor]))
-            and ("network" not in filters or event.type == "network" and one("network", [event.actor, name]))
-            and ("volume" not in filters or event.type == "volume" and one("volume", [event.actor]))
-            and ("label" not in filters or one("label", labels))
+    image = attributes.get("image", "") if event.type == "container" else event.actor
+    return (exact("type", event.type)
+            and (not filters.get("event") or event.action in filters["event"]
+                 or event.action.split(":", 1)[0] in filters["event"])
+            and exact("scope", "local")
+            and fuzzy("container", event.actor, name) and fuzzy("network", event.actor, name)
+            and fuzzy("volume", event.actor, name) and fuzzy("image", image, name if event.type == "image" else "")
+            and (not filters.get("label") or any(label in filters["label"] for label in labels))
             and not any(key in filters for key in ("config", "node", "plugin", "secret", "service", "daemon")))

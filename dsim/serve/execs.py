@@ -149,7 +149,7 @@ class ExecsAndStats:
         offset = self.env.now - made.log.start
         made.log.writes += [Write(offset + w.at, w.stream, w.data) for w in writes]
         if made.session.ended:
-            delay = max((w.at for w in writes), default=0.0)
+            delay = max([w.at for w in writes] + [made.session.exit_at])
             self.env.process(self._finish_after(made, delay, made.session.status))
 
     def exec_output(self, made: Exec) -> tuple[list[Any], bool]:
@@ -191,12 +191,12 @@ class ExecsAndStats:
 
     # ------------------------------------------------------------------ stats
 
-    def cpu_seconds(self, served: Served) -> float:
+    def cpu_seconds(self, served: Served, at: float | None = None) -> float:
         """CPU-seconds the current run's work has received on the host's scheduler (0 without cpu_time):
         before a pause, and since the unpause."""
         container = served.container
         cpu = self.daemon.kernel.cpu
-        now = max(self.env.now, self.clock())
+        now = max(self.env.now, self.clock()) if at is None else at
         if served.frozen_origin is None or served.frozen_origin is not container.cpu_task:
             return cpu.received(container.cpu_task, now) if container.cpu_task is not None else 0.0
         resumed = served.resumed_task
@@ -210,9 +210,9 @@ class ExecsAndStats:
         now = max(self.env.now, self.clock())
         usage = container.usage if container.state == RUNNING else 0.0
         limit = container.spec.memory or self.daemon.kernel.memory
-        cpu = {"cpu_usage": {"total_usage": int(self.cpu_seconds(served) * 1e9), "usage_in_kernelmode": 0,
-                             "usage_in_usermode": int(self.cpu_seconds(served) * 1e9)},
-               "system_cpu_usage": int(now * max(1, math.ceil(cores)) * 1e9), "online_cpus": max(1, math.ceil(cores)),
+        used = int(round(self.cpu_seconds(served, now) * 1e9))
+        cpu = {"cpu_usage": {"total_usage": used, "usage_in_kernelmode": 0, "usage_in_usermode": used},
+               "system_cpu_usage": int(round(now * max(1, math.ceil(cores)) * 1e9)), "online_cpus": max(1, math.ceil(cores)),
                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
         empty_cpu = {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
                      "system_cpu_usage": 0, "online_cpus": 0,

@@ -140,7 +140,7 @@ class Processes:
         offset = self.env.now - run.start
         run.writes += [Write(offset + w.at, w.stream, w.data) for w in writes]
         if session.ended:
-            delay = max((w.at for w in writes), default=0.0)
+            delay = max([w.at for w in writes] + [session.exit_at])
             self.env.process(self._exit_after(served, delay, session.status))
 
     def _exit_after(self, served: Served, delay: float, code: int) -> Generator[Any, Any, None]:
