@@ -211,8 +211,9 @@ class ExecsAndStats:
         usage = container.usage if container.state == RUNNING else 0.0
         limit = container.spec.memory or self.daemon.kernel.memory
         used = int(round(self.cpu_seconds(served, now) * 1e9))
+        online = max(1, math.ceil(cores))
         cpu = {"cpu_usage": {"total_usage": used, "usage_in_kernelmode": 0, "usage_in_usermode": used},
-               "system_cpu_usage": int(round(now * max(1, math.ceil(cores)) * 1e9)), "online_cpus": max(1, math.ceil(cores)),
+               "system_cpu_usage": int(round(now * online * 1e9)), "online_cpus": online,
                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
         empty_cpu = {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
                      "system_cpu_usage": 0, "online_cpus": 0,

@@ -7,6 +7,7 @@ kernel model applied by hand, written beside each assertion.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -54,10 +55,8 @@ def in_terminal(server: ServeProcess, args: list[str], typed: list[bytes], timeo
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.1)
         if ready:
-            try:
+            with contextlib.suppress(OSError):
                 out += os.read(fd, 4096)
-            except OSError:
-                pass
         if pending and out.endswith(b"# "):
             os.write(fd, pending.pop(0))
         done, status = os.waitpid(pid, os.WNOHANG)
