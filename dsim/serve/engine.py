@@ -497,6 +497,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
 
     def remove(self, served: Served, force: bool, job: int) -> Generator[Any, Any, None]:
         """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first)."""
+        if force and served.container.state in (RUNNING, RESTARTING):
+            self.container_event(served, "kill", signal="9")
         yield from self.daemon.rm(served.container, force=force, job=job)
         self._removed(served)
 
