@@ -282,3 +282,16 @@ def test_session_outputs_list_the_new_operations(server: ServeProcess, tmp_path:
     assert docker(server, "unpause", "jobs1").returncode == 0
     assert docker(server, "rename", "jobs1", "jobs2").returncode == 0
     assert docker(server, "rm", "-f", "jobs2").returncode == 0
+
+
+def test_time_never_goes_backwards_and_timestamps_stay(server: ServeProcess) -> None:
+    """A simulated instant has one Unix time (the wall-clock moment the simulation reached it): an object's
+    timestamps are the same at every call, and the daemon's clock only moves forward."""
+    assert docker(server, "run", "-d", "--name", "tm", "alpine", "sleep", "1000").returncode == 0
+    fields = ("inspect", "--format", "{{.Created}} {{.State.StartedAt}}", "tm")
+    first, clock1 = docker(server, *fields).stdout, docker(server, "info", "--format", "{{.SystemTime}}").stdout
+    time.sleep(0.3)
+    second, clock2 = docker(server, *fields).stdout, docker(server, "info", "--format", "{{.SystemTime}}").stdout
+    assert first == second
+    assert clock2.strip() > clock1.strip()  # RFC 3339 in UTC with nanoseconds: ordered as text
+    assert docker(server, "rm", "-f", "tm").returncode == 0
