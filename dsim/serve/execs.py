@@ -63,7 +63,7 @@ class ExecsAndStats:
     execs: dict[str, Exec]
     host: str
 
-    def container_event(self, served: Served, action: str, **extra: str) -> None:
+    def container_event(self, served: Served, action: str, at: float | None = None, **extra: str) -> None:
         raise NotImplementedError
 
     def context(self, served: Served) -> Context:

@@ -23,6 +23,9 @@ from dsim.serve.events import BRIDGE_ID, EventLog
 from dsim.serve.logs import LogLine, RunLog
 from dsim.serve.views import Served
 
+#: how often the observer of a restarting container looks for its new run (simulated seconds)
+RESTART_LOOK_S = 0.001
+
 
 class Processes:
     """Runs, output and input of the API's containers (mixed into Engine)."""
@@ -71,9 +74,10 @@ class Processes:
             writes = list(interpret(served.argv, self.context(served)).output)
         run = served.log.begin(container.started_at, writes)
         exited = container.exited
-        if container.state not in (RUNNING, RESTARTING) or exited is None:
-            run.end = container.finished_at
-        elif exited.callbacks is not None:
+        if container.state not in (RUNNING, RESTARTING) or exited is None or exited.callbacks is None:
+            # the run ended before anyone looked (a restart that failed at once)
+            self._run_ended(served, run, container.exit_code or 0, container.finished_at)
+        else:
             exited.callbacks.append(lambda event: self._run_ended(served, run, event.value))
         if served.session is not None and served.pending_input:
             pending, served.pending_input = served.pending_input, []
@@ -81,22 +85,39 @@ class Processes:
                 self.feed(served, data)
         return run
 
-    def _run_ended(self, served: Served, run: RunLog, code: int) -> None:
-        run.end = self.env.now
+    def _run_ended(self, served: Served, run: RunLog, code: int, at: float | None = None) -> None:
+        run.end = self.env.now if at is None else at
         served.paused = False  # a stopped or killed container is thawed (moby unpauses it)
-        self.container_event(served, "die", exitCode=str(code))
-        self.network_event(served, "disconnect")
+        self.container_event(served, "die", at=run.end, exitCode=str(code))
+        self.network_event(served, "disconnect", at=run.end)
+        if served.container.state == RESTARTING:
+            self.env.process(self._next_run(served))
+
+    def _next_run(self, served: Served) -> Generator[Any, Any, None]:
+        """The restart policy starts the process again after its backoff and the start path: look for the
+        new run then (an observer of the runtime's state, every simulated millisecond once the backoff is
+        over, until the run began or the restart was given up), so each run gets its log and events."""
+        container = served.container
+        runs = container.runs
+        yield self.env.timeout(container.restart_manager.delay)
+        while container.state == RESTARTING and container.runs == runs and not served.removed:
+            yield self.env.timeout(RESTART_LOOK_S)
+        if container.runs != runs and not served.removed:
+            self.network_event(served, "connect", at=container.started_at)
+            self.container_event(served, "start", at=container.started_at)
+            self.track_runs(served)
 
     # ------------------------------------------------------------------ events
 
-    def container_event(self, served: Served, action: str, **extra: str) -> None:
-        """A container event: its image, name and labels as attributes (dockerd's LogContainerEvent)."""
+    def container_event(self, served: Served, action: str, at: float | None = None, **extra: str) -> None:
+        """A container event (at ``at``, default now): its image, name and labels as attributes (dockerd's
+        LogContainerEvent)."""
         attributes = {**(served.config.get("Labels") or {}), "image": str(served.config.get("Image", "")),
                       "name": served.name, **extra}
-        self.events.add(self.env.now, "container", action, served.id, attributes)
+        self.events.add(self.env.now if at is None else at, "container", action, served.id, attributes)
 
-    def network_event(self, served: Served, action: str) -> None:
-        self.events.add(self.env.now, "network", action, BRIDGE_ID,
+    def network_event(self, served: Served, action: str, at: float | None = None) -> None:
+        self.events.add(self.env.now if at is None else at, "network", action, BRIDGE_ID,
                         {"container": served.id, "name": "bridge", "type": "bridge"})
 
     def attach_target(self, served: Served) -> int:

@@ -295,3 +295,21 @@ def test_time_never_goes_backwards_and_timestamps_stay(server: ServeProcess) -> 
     assert first == second
     assert clock2.strip() > clock1.strip()  # RFC 3339 in UTC with nanoseconds: ordered as text
     assert docker(server, "rm", "-f", "tm").returncode == 0
+
+
+def test_restart_policy_runs_each_log_and_die(server: ServeProcess) -> None:
+    """on-failure:2 with exit 1: the first run and two restarts (moby's restart manager), three times the
+    output in the log (json-file keeps it across runs) and three die events."""
+    since = int(time.time()) - 1
+    assert docker(server, "run", "-d", "--name", "rs", "--restart", "on-failure:2", "alpine", "sh", "-c",
+                  "echo try; exit 1").returncode == 0
+    deadline = time.monotonic() + 30
+    while not docker(server, "ps", "-a", "--filter", "name=rs", "--format", "{{.Status}}").stdout.startswith("Exited"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert docker(server, "logs", "rs").stdout == "try\n" * 3
+    until = int(time.time()) + 1
+    actions = docker(server, "events", "--since", str(since), "--until", str(until), "--filter", "container=rs",
+                     "--filter", "event=die", "--format", "{{.Action}}").stdout.split()
+    assert actions == ["die"] * 3
+    assert docker(server, "rm", "rs").returncode == 0
