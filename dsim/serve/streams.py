@@ -90,7 +90,10 @@ class ContainerStreams:
         reader: threading.Thread | None = None
         if query_flag(query, "stdin") and served.config.get("OpenStdin"):
             reader = self._start_reader(lambda data: engine.feed(served, data))
-        self._pump(lambda: engine.run_output(served, target), tty, wanted)
+        skip = 0
+        if not query_flag(query, "logs"):  # attached to a running process: what it writes from now on
+            skip = len(self.call(lambda: engine.run_output(served, target))[0])
+        self._pump(lambda: engine.run_output(served, target), tty, wanted, skip)
         self.close_connection = True
         self._hang_up(reader)
 
@@ -105,9 +108,10 @@ class ContainerStreams:
         self.end_headers()
         self.wfile.flush()
 
-    def _pump(self, output: Callable[[], tuple[list[LogLine], bool]], tty: bool, wanted: dict[int, bool]) -> None:
-        """Write a process's lines as simulated time reaches them, until it is over."""
-        sent = 0
+    def _pump(self, output: Callable[[], tuple[list[LogLine], bool]], tty: bool, wanted: dict[int, bool],
+              sent: int = 0) -> None:
+        """Write a process's lines (after the first ``sent``) as simulated time reaches them, until it is
+        over."""
         while not self.state.stopping.is_set():
             lines, over = self.call(output)
             data = b"".join(frame(line.stream, line.data, tty) for line in lines[sent:] if wanted.get(line.stream))

@@ -19,7 +19,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -272,16 +271,6 @@ def test_concurrent_lifecycle_calls_leave_a_consistent_state(server: ServeProces
         assert docker(server, "rm", f"race{i}").returncode == 0
     listed = json.loads(urllib.request.urlopen(url + "/containers/json?all=1", timeout=30).read())
     assert not any(c["Names"][0].startswith("/race") for c in listed)
-
-
-def test_session_outputs_list_the_new_operations(server: ServeProcess, tmp_path: Path) -> None:
-    """jobs.csv after a stop: the session's exec, pause, unpause and rename calls are jobs like the others."""
-    assert docker(server, "run", "-d", "--name", "jobs1", "alpine", "sleep", "100").returncode == 0
-    assert docker(server, "exec", "jobs1", "true").returncode == 0
-    assert docker(server, "pause", "jobs1").returncode == 0
-    assert docker(server, "unpause", "jobs1").returncode == 0
-    assert docker(server, "rename", "jobs1", "jobs2").returncode == 0
-    assert docker(server, "rm", "-f", "jobs2").returncode == 0
 
 
 def test_time_never_goes_backwards_and_timestamps_stay(server: ServeProcess) -> None:

@@ -123,3 +123,23 @@ def test_events(url: str) -> None:
     assert lines
     for line in lines:
         spec.check_definition("EventMessage", line)
+
+
+def test_build_stream_lines(url: str) -> None:
+    """Each line of a legacy build's stream is a BuildInfo."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        data = b"FROM alpine\nRUN echo hi\n"
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    request = urllib.request.Request(f"{url}/build?t=spec-build:1", data=buffer.getvalue(), method="POST",
+                                     headers={"Content-Type": "application/x-tar"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        lines = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    assert any("Successfully built" in line.get("stream", "") for line in lines)
+    for line in lines:
+        spec.check_definition("BuildInfo", line)
