@@ -102,6 +102,20 @@ def signal_name(signal: str) -> str:
     return _NUMBERS.get(text, text) if text else "KILL"
 
 
+#: Linux's signal names (signal(7)), without SIG
+LINUX_SIGNALS = frozenset({"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+                           "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
+                           "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR", "SYS"})
+
+
+def valid_signal(signal: str) -> bool:
+    """A name of signal(7) (with or without SIG, any case), RTMIN+n, or a number 1-64, as moby parses it."""
+    text = signal.strip().upper().removeprefix("SIG")
+    if text.isdigit():
+        return 1 <= int(text) <= 64
+    return text in LINUX_SIGNALS or bool(re.fullmatch(r"RTM(IN|AX)([+-]\d+)?", text))
+
+
 @dataclass(frozen=True)
 class Context:
     """What the commands can print about their container."""

@@ -27,6 +27,7 @@ from dsim.domain.refs import normalise, split_ref
 from dsim.serve import images as refs
 from dsim.serve import listing
 from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
+from dsim.serve.commands import valid_signal
 from dsim.serve.container_routes import ContainerRoutes
 from dsim.serve.filters import go_atoi, query_flag
 from dsim.serve.progress import PullWatch, PushWatch, error_message
@@ -515,6 +516,8 @@ class EngineHandler(BaseHTTPRequestHandler, ContainerStreams, ContainerRoutes):
     def api_kill(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         signal = (query.get("signal") or ["KILL"])[-1]
+        if not valid_signal(signal):
+            raise HttpError(400, f"Invalid signal: {signal}")  # moby's signal.ParseSignal
         self._container_op("kill", id, lambda served, job, phase: engine.kill(served, signal, job))
         self.send_empty(204)
 

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from dsim.serve.commands import STDERR, STDOUT, Context, ShellSession, Write, interpret, signal_name
+from dsim.serve.commands import STDERR, STDOUT, Context, ShellSession, Write, interpret, signal_name, valid_signal
 
 
 def out(argv: list[str], **kwargs: object) -> list[tuple[float, int, bytes]]:
@@ -92,6 +92,8 @@ def test_signals_pid_1_ignores_what_it_has_no_handler_for() -> None:
     assert nginx.reaction("SIGHUP") == "keep"  # reload its configuration (nginx.org/en/docs/control.html)
     assert nginx.reaction("15") == "exit" and nginx.reaction("QUIT") == "exit"
     assert signal_name("") == "KILL" and signal_name("sighup") == "HUP" and signal_name("9") == "KILL"
+    assert valid_signal("SIGUSR1") and valid_signal("term") and valid_signal("15") and valid_signal("RTMIN+3")
+    assert not valid_signal("FOO") and not valid_signal("0") and not valid_signal("65")
 
 
 def test_interactive_shell_session_over_a_tty() -> None:

@@ -218,6 +218,7 @@ def test_rename(server: ServeProcess) -> None:
 def test_signals_and_stop_without_a_timeout(server: ServeProcess) -> None:
     assert docker(server, "run", "-d", "--name", "sig", "nginx").returncode == 0
     assert docker(server, "kill", "-s", "HUP", "sig").returncode == 0  # nginx reloads its configuration
+    assert "Invalid signal: FOO" in docker(server, "kill", "-s", "FOO", "sig").stderr
     status = docker(server, "ps", "--filter", "name=sig", "--format", "{{.Status}}").stdout
     assert status.startswith("Up")
     stop = docker(server, "stop", "-t", "-1", "sig")  # waits for the process: nginx exits on SIGTERM
