@@ -391,7 +391,10 @@ class ShellSession:
         self.context = context
         self.tty = tty
         self.cat = bool(argv) and posixpath.basename(argv[-1]) == "cat"
-        self.prompt = "" if self.cat or not tty else f"{'/' if context.workdir == '/' else context.workdir} # "
+        shell = posixpath.basename(argv[-1]) if argv else "sh"
+        # busybox ash's PS1 on alpine is '\w # ', bash's default as root on Debian/Ubuntu '\u@\h:\w# '
+        self.prompt = "" if self.cat or not tty else (
+            f"{context.user}@{context.hostname}:{context.workdir}# " if shell == "bash" else f"{context.workdir} # ")
         self.line = b""
         self.status = 0
         self.ended = False
