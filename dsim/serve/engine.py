@@ -107,7 +107,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         status, error = "completed", ""
         try:
             result = yield from body(job, subject if kind in PHASED else None)
-            self._image_event(kind, subject, result)
+            self._image_event(operation_name=kind, subject=subject, result=result)
             return result
         except ApiError as err:
             status = "failed"
@@ -119,11 +119,11 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         finally:
             self.recorder.job_end(JobEnd(job, kind, self.host, arrival, self.env.now, status, error))
 
-    def _image_event(self, kind: str, subject: str, result: Any) -> None:
+    def _image_event(self, operation_name: str, subject: str, result: Any) -> None:
         """Image events of a finished operation (pull, tag, push; rmi's untag and delete)."""
-        if kind in ("pull", "tag", "push"):
-            self.events.add(self.env.now, "image", kind, subject, {"name": subject})
-        elif kind == "rmi" and isinstance(result, list):
+        if operation_name in ("pull", "tag", "push"):
+            self.events.add(self.env.now, "image", operation_name, subject, {"name": subject})
+        elif operation_name == "rmi" and isinstance(result, list):
             for item in result:
                 for action, key in (("untag", "Untagged"), ("delete", "Deleted")):
                     if key in item and (action == "untag" or item is result[1]):
