@@ -36,17 +36,35 @@ class Event:
     attributes: tuple[tuple[str, str], ...]
 
 
-class EventLog:
-    """Events as they happen (simulation thread appends; readers take a copy by index)."""
+#: moby daemon/events/events.go ``eventsLimit``: the events a daemon keeps for ``since`` to replay
+EVENTS_KEPT = 256
 
-    def __init__(self) -> None:
+
+class EventLog:
+    """Events as they happen (simulation thread appends; a reader keeps its position as a count of all
+    events so far). The last EVENTS_KEPT are kept, as dockerd keeps them."""
+
+    def __init__(self, kept: int = EVENTS_KEPT) -> None:
         self.events: list[Event] = []
+        self.kept = kept
+        self.dropped = 0  # events before events[0]
 
     def add(self, at: float, kind: str, action: str, actor: str, attributes: dict[str, str]) -> None:
         self.events.append(Event(at, kind, action, actor, tuple(sorted(attributes.items()))))
+        if len(self.events) > 2 * self.kept:
+            cut = len(self.events) - self.kept
+            del self.events[:cut]
+            self.dropped += cut
 
-    def since(self, index: int) -> list[Event]:
-        return self.events[index:]
+    @property
+    def count(self) -> int:
+        """Events logged so far (a reader's position)."""
+        return self.dropped + len(self.events)
+
+    def since(self, position: int) -> list[Event]:
+        """The events after ``position`` that are still kept (at most the last EVENTS_KEPT of the past)."""
+        start = max(position - self.dropped, 0, len(self.events) - self.kept if position == 0 else 0)
+        return self.events[start:]
 
 
 def message(event: Event, epoch: Callable[[float], float]) -> dict[str, Any]:

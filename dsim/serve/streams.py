@@ -272,7 +272,7 @@ class ContainerStreams:
         now_epoch = engine.epoch(engine.clock())
         since = parse_time((query.get("since") or [""])[-1], now_epoch)
         until = parse_time((query.get("until") or [""])[-1], now_epoch)
-        index = 0 if since is not None else self.call(lambda: len(engine.events.events))
+        index = 0 if since is not None else self.call(lambda: engine.events.count)
 
         def keep(event: events.Event) -> bool:
             stamp = engine.epoch(event.at)
@@ -281,11 +281,15 @@ class ContainerStreams:
 
         self.begin_stream()
         while True:
-            found: list[events.Event] = self.call(functools.partial(engine.events.since, index))
-            index += len(found)
+            found, index = self.call(functools.partial(_take, engine.events, index))
             lines = [json.dumps(events.message(event, engine.epoch)).encode() + b"\n" for event in found if keep(event)]
             self.chunk(b"".join(lines))
             if self.state.stopping.is_set() or (until is not None and engine.epoch(engine.clock()) > until):
                 break
             time.sleep(POLL_S)
         self.end_stream()
+
+
+def _take(log: events.EventLog, position: int) -> tuple[list[events.Event], int]:
+    """The events after ``position`` and the new position (simulation thread)."""
+    return log.since(position), log.count
