@@ -132,6 +132,11 @@ def test_exec_stats_pause_rename_and_events(client: docker.DockerClient) -> None
     assert container.exec_run(["sh", "-c", "exit 6"]).exit_code == 6
     stats = container.stats(stream=False)
     assert stats["memory_stats"]["usage"] == 30_000_000  # the workload's modelled memory, 30 MB
+    samples = container.stats(stream=True, decode=True)
+    first, second = next(samples), next(samples)  # one per simulated second
+    assert first["memory_stats"]["usage"] == second["memory_stats"]["usage"] == 30_000_000
+    assert second["precpu_stats"] == first["cpu_stats"]
+    samples.close()
     container.pause()
     container.reload()
     assert container.status == "paused"

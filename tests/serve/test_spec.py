@@ -40,6 +40,9 @@ def _create(url: str, body: dict[str, Any], name: str) -> str:
 
 
 def test_system(url: str) -> None:
+    with urllib.request.urlopen(url.removesuffix("/v1.50") + "/_ping", timeout=30) as response:
+        assert response.headers["Api-Version"] == "1.50"
+        check("GET", "/_ping", 200, response.read().decode())
     for path in ("/version", "/info"):
         status, body = get(url, path)
         assert status == 200
