@@ -117,6 +117,8 @@ class Container:
     usage: float = 0.0
     #: the current run's CPU work on the host's scheduler (None: a run without cpu_time)
     cpu_task: CpuTask | None = None
+    #: while ``docker pause`` has frozen the cgroup: fires at the thaw (None: not frozen)
+    frozen: simpy.Event | None = None
     layer_written: bool = False
 
     @property

@@ -383,6 +383,8 @@ class ContainerRuntime:
         if kill.processed:
             return _killed(kill, code, task)
         if natural is not None and natural.processed:
+            if container.frozen is not None:  # docker pause: a frozen process exits once it is thawed
+                yield container.frozen
             return code, "", task
         # docker stop: SIGTERM; the process takes stop_time to exit, or is killed at the timeout
         grace = spec.stop_time.sample(self.rng)

@@ -7,7 +7,8 @@ exit code); it dies with the container. ``top`` lists the container's processes;
 kernel model: the CPU-seconds the process's work received on the host's processor-sharing scheduler and
 the memory its workload holds (the container's modelled usage, against its cgroup limit or the host's
 memory). ``pause`` freezes the cgroup (the freezer): the process's CPU work leaves the scheduler, so the
-other containers share the cores, and comes back with what was left at ``unpause``.
+other containers share the cores, and comes back with what was left at ``unpause``; a process whose time
+ran out while frozen exits only at the thaw (the runtime waits on ``Container.frozen``).
 """
 
 from __future__ import annotations
@@ -252,6 +253,7 @@ class ExecsAndStats:
         if served.paused:
             raise ApiError(409, f"Container {served.id} is already paused")
         served.paused = True
+        container.frozen = self.env.event()
         cpu = self.daemon.kernel.cpu
         origin = container.cpu_task
         if origin is not None and served.frozen_origin is not origin:  # the first pause of this run
@@ -272,6 +274,7 @@ class ExecsAndStats:
             raise ApiError(409, f"Container {served.id} is not paused")
         served.paused = False
         container = served.container
+        self.thaw(served)
         origin = served.frozen_origin
         if origin is not None and container.state == RUNNING and container.cpu_task is origin and (
                 not origin.done.triggered):
@@ -292,6 +295,14 @@ class ExecsAndStats:
             if exited is not None and exited.callbacks is not None:
                 exited.callbacks.append(stop)
         self.container_event(served, "unpause")
+
+    @staticmethod
+    def thaw(served: Served) -> None:
+        """The freezer lets go: a process whose time ran out while it was frozen exits now."""
+        frozen = served.container.frozen
+        served.container.frozen = None
+        if frozen is not None and not frozen.triggered:
+            frozen.succeed()
 
     # ------------------------------------------------------------------ rename
 

@@ -88,6 +88,9 @@ class Processes:
     def _run_ended(self, served: Served, run: RunLog, code: int, at: float | None = None) -> None:
         run.end = self.env.now if at is None else at
         served.paused = False  # a stopped or killed container is thawed (moby unpauses it)
+        frozen, served.container.frozen = served.container.frozen, None
+        if frozen is not None and not frozen.triggered:
+            frozen.succeed()
         self.container_event(served, "die", at=run.end, exitCode=str(code))
         self.network_event(served, "disconnect", at=run.end)
         if served.container.state == RESTARTING:

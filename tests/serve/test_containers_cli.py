@@ -303,3 +303,17 @@ def test_restart_policy_runs_each_log_and_die(server: ServeProcess) -> None:
                      "--filter", "event=die", "--format", "{{.Action}}").stdout.split()
     assert actions == ["die"] * 3
     assert docker(server, "rm", "rs").returncode == 0
+
+
+def test_a_frozen_process_exits_only_once_thawed(server: ServeProcess) -> None:
+    """sleep 30, paused at once for 40 simulated seconds: its time runs out while frozen, and it exits at the
+    unpause (the freezer holds it), not at 30 s."""
+    assert docker(server, "run", "-d", "--name", "fz", "alpine", "sleep", "30").returncode == 0
+    assert docker(server, "pause", "fz").returncode == 0
+    time.sleep(40 / SPEED)
+    status = docker(server, "ps", "-a", "--filter", "name=fz", "--format", "{{.Status}}").stdout
+    assert status.startswith("Up") and "(Paused)" in status
+    assert docker(server, "unpause", "fz").returncode == 0
+    waited = docker(server, "wait", "fz")
+    assert waited.stdout.strip() == "0"
+    assert docker(server, "rm", "fz").returncode == 0
