@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from dsim.components.host import CpuTask
 from dsim.domain.containers import ContainerSpec, HealthCheck
 from dsim.domain.images import ImageInfo
 
@@ -103,7 +104,8 @@ class Container:
     exited: simpy.Event | None = None
     #: fires when ``docker stop`` asks; its value is the stop timeout
     stop_requested: simpy.Event | None = None
-    #: fires when the kernel's OOM killer picks this container; value "host"
+    #: fires when the kernel's OOM killer picks this container (value "host"), or when the process ends
+    #: itself at once (value: its exit code; dsim serve's interactive shells)
     kill: simpy.Event | None = None
     #: fires when the health status is first decided in this run: value "healthy" or "unhealthy"
     health: simpy.Event | None = None
@@ -113,6 +115,10 @@ class Container:
     published: list[str] = field(default_factory=list)
     #: memory the current run's workload uses (sampled at its start)
     usage: float = 0.0
+    #: the current run's CPU work on the host's scheduler (None: a run without cpu_time)
+    cpu_task: CpuTask | None = None
+    #: while ``docker pause`` has frozen the cgroup: fires at the thaw (None: not frozen)
+    frozen: simpy.Event | None = None
     layer_written: bool = False
 
     @property

@@ -125,6 +125,17 @@ class CpuScheduler:
         self._resolve()
         return received
 
+    def received(self, task: CpuTask, at: float | None = None) -> float:
+        """CPU-seconds ``task`` has received by ``at`` (default now; a later instant before the next event
+        extrapolates the current rates). Read-only: ``docker stats``."""
+        cls = task.cls
+        if task.done.triggered or cls is None:
+            return task.work if task.done.triggered else 0.0
+        if task.cancelled:
+            return 0.0
+        clock = cls.clock + cls.rate * ((self.env.now if at is None else at) - self._t)
+        return min(task.work, max(0.0, task.work - (task.mark - clock)))
+
     def close(self) -> None:
         """At the end of the run: record the interval still open."""
         if self._on_change is not None and self.busy > 0 and self.env.now > self._since:

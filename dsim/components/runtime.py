@@ -64,6 +64,14 @@ def first_of(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
     return first
 
 
+def _killed(kill: simpy.Event, code: int, task: CpuTask | None) -> tuple[int, str, CpuTask | None]:
+    """The run's end by its ``kill`` event: "host" is the OOM killer; an int is the process ending itself
+    with that code now (dsim serve's interactive shell: ``exit 3`` typed at its prompt)."""
+    if isinstance(kill.value, int):
+        return kill.value, "", task
+    return code, "host", task
+
+
 def _nothing() -> Generator[Any, Any, None]:
     yield from ()
 
@@ -181,6 +189,21 @@ class ContainerRuntime:
         self.store.remove_container_layer(container.id)
         container.state = REMOVED
         del self._containers[container.name]
+
+    def rename(self, container: Container, name: str) -> None:
+        """``docker rename``: the name is the container's key here and owns its published ports in the
+        kernel's table; 409 when another container has it, as Docker says."""
+        other = self._containers.get(name)
+        if other is not None and other is not container:
+            raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
+                                f'"{other.id}". You have to remove (or rename) that container to be able to '
+                                f'reuse that name.')
+        old = container.name
+        self._containers = {(name if key == old else key): value for key, value in self._containers.items()}
+        for port, owner in list(self.kernel.ports.items()):
+            if owner == old:
+                self.kernel.ports[port] = name
+        container.name = name
 
     def ps(self, *, all: bool = False) -> list[Container]:
         """``docker ps``: running and restarting containers; ``-a`` every one."""
@@ -373,7 +396,7 @@ class ContainerRuntime:
             cap = spec.cpu_cap
             if 0 < duration < math.inf:
                 cap = min(cap, cpu_time / duration)
-            task = self.kernel.cpu.run(cpu_time, cap)
+            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap)
             natural = task.done
         elif not math.isinf(duration):
             natural = env.timeout(duration)
@@ -381,15 +404,17 @@ class ContainerRuntime:
             env.process(self._health(container, env.now, job))
         yield first_of(env, [kill, stop] if natural is None else [natural, kill, stop])
         if kill.processed:
-            return code, "host", task
+            return _killed(kill, code, task)
         if natural is not None and natural.processed:
+            if container.frozen is not None:  # docker pause: a frozen process exits once it is thawed
+                yield container.frozen
             return code, "", task
         # docker stop: SIGTERM; the process takes stop_time to exit, or is killed at the timeout
         grace = spec.stop_time.sample(self.rng)
         timeout = cast(float, stop.value)
         yield first_of(env, [env.timeout(min(grace, timeout)), kill] + ([natural] if natural is not None else []))
         if kill.processed:
-            return code, "host", task
+            return _killed(kill, code, task)
         if natural is not None and natural.processed:
             return code, "", task
         return (SIGKILL_EXIT if grace > timeout else 0), "", task

@@ -12,7 +12,9 @@ are in ``views.py``.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import time
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
@@ -32,8 +34,13 @@ from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
+from dsim.serve import bodies
 from dsim.serve import images as refs
+from dsim.serve.commands import Program, interpret, signal_name
+from dsim.serve.events import EventLog
+from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import ImageConfigs
+from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
 from dsim.world import World
@@ -59,13 +66,16 @@ LABELS = {
     "dsim.writes": "writes",
 }
 
+#: signal numbers dockerd's kill event shows (Linux, x86-64)
+_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15, "WINCH": 28}
+
 _ADJECTIVES = ("admiring", "bold", "brave", "clever", "eager", "festive", "gifted", "happy", "jolly", "keen",
                "lucid", "nifty", "quirky", "serene", "sharp", "upbeat", "vibrant", "wizardly", "youthful", "zen")
 _SURNAMES = ("babbage", "curie", "dijkstra", "euclid", "fermi", "goldberg", "hopper", "hypatia", "knuth", "lamport",
              "liskov", "lovelace", "noether", "pike", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow")
 
 
-class Engine(ApiViews):
+class Engine(ApiViews, Processes, ExecsAndStats):
     """One simulated Docker Engine: the daemon of ``host`` in ``world``."""
 
     def __init__(self, world: World, host: str, *, now: Callable[[], float] | None = None) -> None:
@@ -80,6 +90,11 @@ class Engine(ApiViews):
         self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
         self.image_configs = ImageConfigs()  # built images' configs (serve/image_config.py, i16-images)
+        # the real-time loop's speed (SimLoop.now's owner), 1 for a plain clock
+        self.speed = float(getattr(getattr(now, "__self__", None), "speed", 1.0))
+        self.epoch0 = time.time() - self.clock() / self.speed
+        self.events = EventLog()
+        self.execs: dict[str, Exec] = {}
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
 
@@ -94,6 +109,7 @@ class Engine(ApiViews):
         status, error = "completed", ""
         try:
             result = yield from body(job, subject if kind in PHASED else None)
+            self._image_event(operation_name=kind, subject=subject, result=result)
             return result
         except ApiError as err:
             status = "failed"
@@ -104,6 +120,16 @@ class Engine(ApiViews):
             raise
         finally:
             self.recorder.job_end(JobEnd(job, kind, self.host, arrival, self.env.now, status, error))
+
+    def _image_event(self, operation_name: str, subject: str, result: Any) -> None:
+        """Image events of a finished operation (pull, tag, push; rmi's untag and delete)."""
+        if operation_name in ("pull", "tag", "push"):
+            self.events.add(self.env.now, "image", operation_name, subject, {"name": subject})
+        elif operation_name == "rmi" and isinstance(result, list):
+            for item in result:
+                for action, key in (("untag", "Untagged"), ("delete", "Deleted")):
+                    if key in item and (action == "untag" or item is result[1]):
+                        self.events.add(self.env.now, "image", action, item[key], {"name": subject})
 
     def read(self, verb: Generator[Any, Any, T], body: Callable[[T], Any]) -> Generator[Any, Any, Any]:
         """A read (ps, images, inspect): the daemon's verb (API front, no job), then the API's view of it."""
@@ -288,6 +314,11 @@ class Engine(ApiViews):
             message = message.replace(f"container {served.container.id} ", f"container {served.id} ")
         return message
 
+    def program(self, body: dict[str, Any], image: ImageInfo) -> Program:
+        """What the process of this config does (commands.py): the image's own command when none is given."""
+        return interpret(self.argv(body, image), default=not body.get("Cmd") and not body.get("Entrypoint"),
+                         stdin_open=bool(body.get("OpenStdin")))
+
     def container_step(self, body: dict[str, Any], name: str | None, image: ImageInfo) -> CreateStep:
         """The request's config as a scenario ``create`` step (validated by the scenario model)."""
         host_config = body.get("HostConfig") or {}
@@ -296,6 +327,7 @@ class Engine(ApiViews):
             number, _, proto = port.partition("/")
             for binding in bindings or [{}]:
                 host_port = str((binding or {}).get("HostPort") or "")
+                host_port = "" if host_port == "0" else host_port  # -p 0:80: an ephemeral host port
                 ports.append(f"{host_port}:{number}/{proto or 'tcp'}" if host_port else f"{number}/{proto or 'tcp'}")
         exposed = list((body.get("ExposedPorts") or {}).keys())
         exposed += [p for p in refs.config_for(self.image_configs, image).exposed_ports if p not in exposed]
@@ -303,10 +335,14 @@ class Engine(ApiViews):
         policy = restart.get("Name") or "no"
         if policy == "on-failure" and restart.get("MaximumRetryCount"):
             policy = f"on-failure:{int(restart['MaximumRetryCount'])}"
+        program = self.program(body, image)
         options: dict[str, Any] = {
             "image": image.ref, "name": name, "ports": ports, "expose": exposed,
             "publish_all": bool(host_config.get("PublishAllPorts")), "restart": policy,
-            "duration": "inf",
+            "duration": "inf" if math.isinf(program.duration) else f"{program.duration!r}s",
+            "exit_code": program.exit_code,
+            # PID 1 ignores a SIGTERM it has no handler for: docker stop waits its timeout, then kills
+            "stop_time": "0s" if program.handles_term else "inf",
         }
         if host_config.get("NanoCpus"):
             options["cpus"] = host_config["NanoCpus"] / 1e9
@@ -328,6 +364,8 @@ class Engine(ApiViews):
         """``POST /containers/create``: 404 ``No such image`` when the image is not local (the CLI then pulls)."""
         if name is not None and not re.fullmatch(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+", name):
             raise ApiError(400, f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        bodies.parse(bodies.ContainerCreate, body, "ContainerConfigWrapper")
+        body = {**body, **{key: [body[key]] for key in ("Cmd", "Entrypoint") if isinstance(body.get(key), str)}}
         wanted = str(body.get("Image") or "")
         if not wanted:
             raise ApiError(400, "config cannot be empty in order to create a container")
@@ -343,10 +381,24 @@ class Engine(ApiViews):
         config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Tty",
                                                  "WorkingDir", "User")}
         config["Image"] = wanted
+        config["OpenStdin"] = bool(body.get("OpenStdin"))
         served = Served(self._docker_id(container), container, self.env.now, config,
-                        dict(body.get("HostConfig") or {}), image)
+                        dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
+                        argv=self.argv(body, image))
         self.containers[served.id] = served
+        self.container_event(served, "create")
         return served
+
+    def locked(self, served: Served, act: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
+        """A lifecycle operation under the container's lock, as dockerd holds the container's mutex while
+        it starts, stops, restarts or removes it: two concurrent starts of one container run one after the
+        other (the second finds it running: 304), never both at once."""
+        if served.lock is None:
+            served.lock = simpy.Resource(self.env, capacity=1)
+        with served.lock.request() as turn:
+            yield turn
+            result: T = yield from act
+        return result
 
     def start(self, served: Served, job: int, phase: str | None) -> Generator[Any, Any, bool]:
         """``POST /containers/{id}/start``; False when it was already running (HTTP 304)."""
@@ -356,6 +408,9 @@ class Engine(ApiViews):
             raise ApiError(err.status, self.docker_message(str(err))) from None
         if not started:
             return False
+        self.network_event(served, "connect")
+        self.container_event(served, "start")
+        self.track_runs(served)
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
@@ -408,7 +463,11 @@ class Engine(ApiViews):
 
     def stop(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, bool]:
         """``POST /containers/{id}/stop``: SIGTERM, SIGKILL at the timeout; False if not running (304)."""
+        if served.container.state in (RUNNING, RESTARTING):
+            self.container_event(served, "kill", signal="15")
         stopped: bool = yield from self.daemon.stop(served.container, timeout, job=job)
+        if stopped:
+            self.container_event(served, "stop")
         return stopped
 
     def restart(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, None]:
@@ -417,12 +476,23 @@ class Engine(ApiViews):
             yield from self.daemon.restart(served.container, timeout, job=job)
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
+        self.network_event(served, "connect")
+        self.container_event(served, "start")
+        self.container_event(served, "restart")
+        self.track_runs(served)
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
 
     def kill(self, served: Served, signal: str, job: int) -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does."""
+        """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does. A signal the
+        process handles without exiting (nginx's HUP: reload) or, as PID 1, has no handler for, changes
+        nothing but takes the API call."""
+        reaction = self.signal_reaction(served, signal)
+        self.container_event(served, "kill", signal=str(_SIGNALS.get(signal_name(signal), signal_name(signal))))
+        if reaction != "exit":
+            yield from self.daemon.api("kill", job=job)
+            return
         try:
             yield from self.daemon.kill(served.container, signal, job=job)
         except ApiError as err:
@@ -430,10 +500,13 @@ class Engine(ApiViews):
 
     def remove(self, served: Served, force: bool, job: int) -> Generator[Any, Any, None]:
         """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first)."""
+        if force and served.container.state in (RUNNING, RESTARTING):
+            self.container_event(served, "kill", signal="9")
         yield from self.daemon.rm(served.container, force=force, job=job)
         self._removed(served)
 
     def _removed(self, served: Served) -> None:
+        self.container_event(served, "destroy")
         served.removed = True
         del self.containers[served.id]
         for waiter in served.waiters:

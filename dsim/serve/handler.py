@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import sys
-import time
 import traceback
 from collections.abc import Callable, Generator
 from concurrent.futures import Future
@@ -26,10 +26,13 @@ from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import normalise, split_ref
 from dsim.serve import build_flow, listing
 from dsim.serve import images as refs
-from dsim.serve.filters import query_flag
+from dsim.serve.commands import valid_signal
+from dsim.serve.container_routes import ContainerRoutes
+from dsim.serve.filters import go_atoi, query_flag
 from dsim.serve.image_ops import refuse_push
 from dsim.serve.image_routes import IMAGE_ROUTES, ImageRoutes
 from dsim.serve.progress import PullWatch, PushWatch, error_message
+from dsim.serve.streams import ContainerStreams
 
 if TYPE_CHECKING:
     from dsim.serve.engine import Operation
@@ -76,6 +79,15 @@ ROUTES: list[Route] = [
         ("POST", r"/containers/(?P<id>[^/]+)/attach", "attach"),
         ("GET", r"/containers/(?P<id>[^/]+)/logs", "logs"),
         ("DELETE", r"/containers/(?P<id>[^/]+)", "remove"),
+        ("GET", r"/events", "events"),
+        ("GET", r"/containers/(?P<id>[^/]+)/top", "top"),
+        ("GET", r"/containers/(?P<id>[^/]+)/stats", "stats"),
+        ("POST", r"/containers/(?P<id>[^/]+)/pause", "pause"),
+        ("POST", r"/containers/(?P<id>[^/]+)/unpause", "unpause"),
+        ("POST", r"/containers/(?P<id>[^/]+)/rename", "rename"),
+        ("POST", r"/containers/(?P<id>[^/]+)/exec", "exec_create"),
+        ("POST", r"/exec/(?P<id>[^/]+)/start", "exec_start"),
+        ("GET", r"/exec/(?P<id>[^/]+)/json", "exec_inspect"),
     ]
 ]
 ROUTES += IMAGE_ROUTES  # history, save/load, prunes, login, system df (dsim/serve/image_routes.py, i16-images)
@@ -84,7 +96,7 @@ UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|node
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
 
 
-class EngineHandler(ImageRoutes, BaseHTTPRequestHandler):
+class EngineHandler(ImageRoutes, BaseHTTPRequestHandler, ContainerStreams, ContainerRoutes):
     """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"
@@ -439,11 +451,16 @@ class EngineHandler(ImageRoutes, BaseHTTPRequestHandler):
 
     def _container_op(self, kind: str, ident: str,
                       act: Callable[[Any, int, str | None], Generator[Any, Any, Any]]) -> Any:
+        """A lifecycle operation on one container, under its lock (Engine.locked); kill takes no lock, as
+        dockerd's does not wait for a stop in progress."""
         engine = self.state.engine
 
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             served = engine.find(ident)
-            result = yield from act(served, job, phase)
+            if kind == "kill":
+                result = yield from act(served, job, phase)
+            else:
+                result = yield from engine.locked(served, act(served, job, phase))
             return result
 
         return self.wait(self.operation(kind, ident, body))
@@ -455,11 +472,15 @@ class EngineHandler(ImageRoutes, BaseHTTPRequestHandler):
         self.send_empty(204 if started else 304)
 
     def _timeout(self, query: dict[str, list[str]]) -> float:
+        """``t`` as dockerd reads it (strconv.Atoi): seconds before SIGKILL; a negative one waits for the
+        process however long it takes (API 1.42+); absent: 10 s."""
         raw = (query.get("t") or [""])[-1]
-        try:
-            return float(raw) if raw else 10.0
-        except ValueError:
-            raise HttpError(400, f"invalid value for t: {raw}") from None
+        if not raw:
+            return 10.0
+        value = go_atoi(raw)
+        if value is None:
+            raise HttpError(400, f'strconv.Atoi: parsing "{raw}": invalid syntax')
+        return math.inf if value < 0 else float(value)
 
     def api_stop(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
@@ -477,6 +498,8 @@ class EngineHandler(ImageRoutes, BaseHTTPRequestHandler):
     def api_kill(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         signal = (query.get("signal") or ["KILL"])[-1]
+        if not valid_signal(signal):
+            raise HttpError(400, f"Invalid signal: {signal}")  # moby's signal.ParseSignal
         self._container_op("kill", id, lambda served, job, phase: engine.kill(served, signal, job))
         self.send_empty(204)
 
@@ -485,15 +508,6 @@ class EngineHandler(ImageRoutes, BaseHTTPRequestHandler):
         force = query_flag(query, "force")
         self._container_op("rm", id, lambda served, job, phase: engine.remove(served, force, job))
         self.send_empty(204)
-
-    def api_logs(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
-        engine = self.state.engine
-        self.call(lambda: engine.find(id))
-        self.send_response(200)
-        self._common_headers()
-        self.send_header("Content-Type", "application/vnd.docker.multiplexed-stream")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
 
     def api_wait(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         """Headers at once (the CLI waits for them before it starts the container), the body at the exit."""
@@ -515,20 +529,3 @@ class EngineHandler(ImageRoutes, BaseHTTPRequestHandler):
     def _await(event: Any) -> Generator[Any, Any, Any]:
         code = yield event
         return code
-
-    def api_attach(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
-        """``docker run`` in the foreground: the connection is hijacked; the simulated process writes
-        nothing, and the stream ends when it exits (the CLI then reads the exit code from /wait)."""
-        engine = self.state.engine
-        event = self.call(lambda: engine.wait_next_exit(engine.find(id), "next-exit"))
-        future = self.state.loop.start_process(lambda: self._await(event))
-        self.send_response(101, "UPGRADED")
-        self._common_headers()
-        self.send_header("Content-Type", "application/vnd.docker.raw-stream")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Upgrade", "tcp")
-        self.end_headers()
-        self.wfile.flush()
-        self.state.wait_result(future)
-        self.close_connection = True
-        time.sleep(0.05)  # let the CLI read the upgrade before the close

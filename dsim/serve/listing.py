@@ -191,7 +191,7 @@ def _attributes_ok(engine: Engine, served: Served, q: ContainerQuery, ancestors:
     """The filters that look at the container itself, after the list was cut and limited."""
     f = q.filters
     return (_exited_ok(served, q.exited)
-            and flt.match(f, "status", served.container.state)
+            and flt.match(f, "status", engine.state_of(served))
             and (not f.get("health") or (served.container.health_status or "none") in f["health"])
             and "volume" not in f  # the simulated containers have no mounts
             and (ancestors is None or refs.image_id(served.image) in ancestors)

@@ -17,10 +17,14 @@ import simpy
 
 from dsim.components.container import CREATED, EXITED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon
+from dsim.components.host import CpuTask
 from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
 from dsim.serve import images as refs
+from dsim.serve import shapes
+from dsim.serve.commands import Program, ShellSession
 from dsim.serve.image_config import ImageConfigs, familiar_tags
+from dsim.serve.logs import ProcessLog
 
 
 def human_duration(seconds: float) -> str:
@@ -63,6 +67,27 @@ class Served:
     image: ImageInfo
     waiters: list[simpy.Event] = field(default_factory=list)
     removed: bool = False
+    #: what the process does (None: a container a scenario's workload made: its own model, no output)
+    program: Program | None = None
+    #: Entrypoint + Cmd as the process runs them
+    argv: list[str] = field(default_factory=list)
+    log: ProcessLog = field(default_factory=ProcessLog)
+    #: runs of the process seen so far (each gets a RunLog)
+    seen_runs: int = 0
+    #: the interactive shell of the current run (``-i`` with a shell or cat)
+    session: ShellSession | None = None
+    #: the container's lifecycle lock (Engine.locked), made at its first lifecycle operation
+    lock: simpy.Resource | None = None
+    #: docker pause: frozen, and the CPU work of the run across pauses (execs.py)
+    paused: bool = False
+    frozen_origin: CpuTask | None = None
+    resumed_task: CpuTask | None = None
+    cpu_before_pause: float = 0.0
+    frozen_left: float = 0.0
+    #: running execs (their IDs)
+    exec_ids: list[str] = field(default_factory=list)
+    #: standard input sent before the session began (the CLI streams it while the start is on its way)
+    pending_input: list[bytes | None] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -89,10 +114,18 @@ class ApiViews:
 
     # ------------------------------------------------------------------ time as the API shows it
 
+    #: the Unix time at which the simulation was at instant 0, and simulated seconds per wall second
+    epoch0: float
+    speed: float
+
     def epoch(self, sim_time: float) -> float:
-        """A Unix timestamp for a simulated instant, placed so that the CLI's 'N minutes ago' (which it
-        computes from the real clock) is the simulated age."""
-        return time.time() - (self.clock() - sim_time)
+        """The Unix time of a simulated instant: the wall-clock moment the simulation reached (or will
+        reach) it. Fixed for each instant, so a timestamp never moves between calls and the daemon's time
+        never goes backwards, and on the client's own clock: ``docker events --since 1m``, ``logs --since``
+        and the CLI's CREATED ages mean what they say. A simulated duration shows as itself divided by
+        ``--speed`` between two timestamps; the durations dsim computes (STATUS ``Up 2 minutes``) are
+        simulated."""
+        return self.epoch0 + sim_time / self.speed
 
     def iso(self, sim_time: float | None) -> str:
         if sim_time is None:
@@ -102,13 +135,18 @@ class ApiViews:
 
     # ------------------------------------------------------------------ what the API shows
 
+    def state_of(self, served: Served) -> str:
+        """The container's state as the API names it (``paused`` while frozen)."""
+        return "paused" if served.paused and served.container.state == RUNNING else served.container.state
+
     def status(self, served: Served) -> str:
         """``docker ps`` STATUS: 'Up 2 seconds', 'Exited (0) 3 seconds ago', 'Created', 'Restarting (1) ...'."""
         container = served.container
         now = self.clock()
         if container.state == RUNNING:
             health = f" ({container.health_status})" if container.health_status else ""
-            return f"Up {human_duration(now - (container.started_at or now))}{health}"
+            paused = " (Paused)" if served.paused else ""
+            return f"Up {human_duration(now - (container.started_at or now))}{health}{paused}"
         if container.state in (EXITED, RESTARTING):
             ago = human_duration(now - (container.finished_at or now))
             return f"{container.state.capitalize()} ({container.exit_code}) {ago} ago"
@@ -149,14 +187,28 @@ class ApiViews:
             "Created": int(self.epoch(served.created)),
             "Ports": self.ports(served),
             "Labels": served.config.get("Labels") or {},
-            "State": container.state,
+            "State": self.state_of(served),
             "Status": self.status(served),
             "HostConfig": {"NetworkMode": "bridge"},
             "NetworkSettings": {"Networks": {}},
             "Mounts": [],
         }
 
+    def pid(self, served: Served) -> int:
+        """The process's PID on the host while it runs (a number per container and run; 0 otherwise)."""
+        container = served.container
+        if container.state != RUNNING:
+            return 0
+        return 1000 + 10 * (list(self.containers).index(served.id) if served.id in self.containers else 0) + \
+            container.runs
+
+    def address(self, served: Served) -> str:
+        """The container's address on the default bridge (172.17.0.2 on, in creation order)."""
+        index = list(self.containers).index(served.id) if served.id in self.containers else 0
+        return f"172.17.{(index + 2) // 256}.{(index + 2) % 256}"
+
     def inspect(self, served: Served) -> dict[str, Any]:
+        """``GET /containers/{id}/json``: every field of ContainerInspectResponse (shapes.py)."""
         container = served.container
         ports: dict[str, Any] = {}
         for entry in self.ports(served):
@@ -167,44 +219,47 @@ class ApiViews:
                 ports.setdefault(key, None)
         config = refs.config_for(self.image_configs, served.image)
         entrypoint, cmd = list(config.entrypoint or ()), list(config.cmd or ())
+        command = self.command(served)
+        given_entry = served.config.get("Entrypoint")
+        root = f"/var/lib/docker/containers/{served.id}"
         return {
             "Id": served.id,
             "Created": self.iso(served.created),
-            "Path": (self.command(served) or [""])[0],
-            "Args": self.command(served)[1:],
+            "Path": (command or [""])[0],
+            "Args": command[1:],
             "State": {
-                "Status": container.state,
+                "Status": self.state_of(served),
                 "Running": container.state == RUNNING,
-                "Paused": False,
+                "Paused": served.paused,
                 "Restarting": container.state == RESTARTING,
                 "OOMKilled": container.oom_killed,
                 "Dead": False,
-                "Pid": 0,
+                "Pid": self.pid(served),
                 "ExitCode": container.exit_code or 0,
                 "Error": container.error,
                 "StartedAt": self.iso(container.started_at),
                 "FinishedAt": self.iso(container.finished_at),
             },
             "Image": refs.image_id(served.image),
+            "ResolvConfPath": f"{root}/resolv.conf",
+            "HostnamePath": f"{root}/hostname",
+            "HostsPath": f"{root}/hosts",
+            "LogPath": f"{root}/{served.id}-json.log",
             "Name": f"/{container.name}",
             "RestartCount": container.restart_manager.restart_count,
             "Driver": "overlayfs",
             "Platform": "linux",
-            "HostConfig": {"NetworkMode": "bridge", "PortBindings": served.host_config.get("PortBindings") or {},
-                           "RestartPolicy": served.host_config.get("RestartPolicy") or {"Name": "no"},
-                           "AutoRemove": bool(served.host_config.get("AutoRemove"))},
-            "Config": {
-                "Hostname": served.id[:12],
-                "Image": served.config["Image"],
-                "Cmd": served.config.get("Cmd") or cmd,
-                "Entrypoint": served.config.get("Entrypoint") or entrypoint or None,
-                "Env": served.config.get("Env") or [],
-                "Labels": served.config.get("Labels") or {},
-                "ExposedPorts": {p: {} for p in container.spec.expose} or None,
-                "Tty": bool(served.config.get("Tty")),
-            },
-            "NetworkSettings": {"Ports": ports, "Networks": {}},
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "docker-default",
+            "ExecIDs": list(served.exec_ids) or None,
+            "HostConfig": shapes.host_config(served.host_config),
+            "GraphDriver": {"Name": "overlayfs", "Data": {}},
             "Mounts": [],
+            "Config": shapes.container_config(
+                served.config, served.id[:12], served.config.get("Cmd") or ([] if given_entry else cmd),
+                given_entry if given_entry else entrypoint, list(container.spec.expose), []),
+            "NetworkSettings": shapes.network_settings(ports, container.state == RUNNING, self.address(served)),
         }
 
     def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:
@@ -259,8 +314,9 @@ class ApiViews:
         states = [s.container.state for s in self.containers.values()]
         return {
             "Containers": len(states),
-            "ContainersRunning": sum(1 for s in states if s in (RUNNING, RESTARTING)),
-            "ContainersPaused": 0,
+            "ContainersRunning": sum(1 for s in self.containers.values()
+                                     if s.container.state in (RUNNING, RESTARTING) and not s.paused),
+            "ContainersPaused": sum(1 for s in self.containers.values() if s.paused),
             "ContainersStopped": sum(1 for s in states if s in (EXITED, CREATED)),
             "Images": len({refs.image_id(i) for i in self.local_images().values()}),
         }

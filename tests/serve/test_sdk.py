@@ -111,3 +111,43 @@ def test_sdk_errors_are_docker_errors(client: docker.DockerClient) -> None:
     assert "pull access denied for dsim-no-such-image" in str(raised.value)
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get("dsim-no-such-image")
+
+
+def test_containers_run_in_the_foreground_returns_the_output(client: docker.DockerClient) -> None:
+    # containers.run without detach: create, start, wait, then logs (which reads inspect's HostConfig.LogConfig)
+    assert client.containers.run("alpine", "echo hi", remove=True) == b"hi\n"
+    with pytest.raises(docker.errors.ContainerError) as raised:
+        client.containers.run("alpine", ["sh", "-c", "echo oops >&2; exit 3"], remove=True)
+    assert raised.value.exit_status == 3 and b"oops" in raised.value.stderr
+    assert [c.name for c in client.containers.list(all=True) if c.image.tags == ["alpine:latest"]] == []
+
+
+def test_exec_stats_pause_rename_and_events(client: docker.DockerClient) -> None:
+    import time
+
+    since = int(time.time()) - 1
+    container = client.containers.run("alpine", "sleep 1000", detach=True, name="sdkbox",
+                                      labels={"dsim.memory_usage": "30MB"})
+    assert container.exec_run("echo hello") == (0, b"hello\n")
+    assert container.exec_run(["sh", "-c", "exit 6"]).exit_code == 6
+    stats = container.stats(stream=False)
+    assert stats["memory_stats"]["usage"] == 30_000_000  # the workload's modelled memory, 30 MB
+    samples = container.stats(stream=True, decode=True)
+    first, second = next(samples), next(samples)  # one per simulated second
+    assert first["memory_stats"]["usage"] == second["memory_stats"]["usage"] == 30_000_000
+    assert second["precpu_stats"] == first["cpu_stats"]
+    samples.close()
+    container.pause()
+    container.reload()
+    assert container.status == "paused"
+    container.unpause()
+    container.rename("sdkbox2")
+    container.reload()
+    assert container.name == "sdkbox2"
+    container.remove(force=True)
+    until = int(time.time()) + 1
+    actions = [event["Action"] for event in client.events(since=since, until=until, decode=True,
+                                                          filters={"container": container.id})]
+    assert actions[:2] == ["create", "start"]
+    assert {"exec_create: echo hello", "exec_start: echo hello", "pause", "unpause", "rename", "kill", "die",
+            "destroy"} <= set(actions)

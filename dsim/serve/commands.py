@@ -1,0 +1,458 @@
+"""What a container's process does, decided from its command line (the image's program is never run).
+
+``docker run alpine echo hi`` must print ``hi`` and exit 0; ``sh -c 'exit 3'`` exits 3; ``sleep 5`` sleeps
+five simulated seconds. :func:`interpret` reads the effective command (Entrypoint + Cmd) as a POSIX shell
+would and returns a :class:`Program`: how long it runs, its exit code, and what it writes when. The rules
+(POSIX utilities, https://pubs.opengroup.org/onlinepubs/9799919799/idx/utilities.html):
+
+- ``echo`` (``-n``), ``printf`` (``%s %d %%``, ``\\n \\t``, the format reused while arguments remain) write and
+  exit 0; ``true``/``:`` exit 0, ``false`` 1; ``exit N`` ends the shell with N (mod 256); ``sleep N``
+  (``s m h d`` suffixes, several add up, ``infinity``) takes N seconds; ``cat`` copies its standard input
+  (closed in a container run without ``-i``: nothing, exit 0); files' contents are not modelled (nothing
+  is printed). ``hostname``, ``whoami``, ``id``, ``pwd``, ``uname``, ``env``/``printenv`` print the
+  container's values.
+- ``sh -c SCRIPT`` (also ``bash``, ``/bin/sh``...): commands separated by ``;`` or newlines, ``&&``, ``||``
+  and ``|`` (a pipeline's stages run together: it lasts as long as its longest stage, the last stage's
+  output and exit code are its own); ``exec CMD`` runs CMD and ends the script; ``VAR=x`` prefixes and
+  ``env VAR=x CMD`` are accepted (variables are not expanded).
+- A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
+  (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (:class:`ShellSession`).
+- Entrypoint wrappers (``docker-entrypoint.sh``, ``tini``, ``dumb-init``) run the command they are given.
+- A program dsim does not know: given on the command line, it does nothing and exits 0 at once (the
+  labels ``dsim.duration``/``dsim.exit_code`` say otherwise); the image's own default program (nginx,
+  redis, postgres) is the service the image exists for: it runs until stopped.
+
+Signals: a process is PID 1 of its container, and Linux delivers to PID 1 only the signals it installed a
+handler for (https://docs.docker.com/reference/cli/docker/container/run/#foreground, "A process running as
+PID 1 inside a container is treated specially by Linux: it ignores any signal with the default action").
+The shells and utilities above install none: ``docker stop`` of ``sleep 60`` waits the stop timeout and
+kills (exit 137). Servers handle SIGTERM; nginx also handles HUP (reload its configuration), USR1 (reopen
+logs), USR2 and WINCH (binary upgrade, worker shutdown), and exits on TERM, INT and QUIT
+(https://nginx.org/en/docs/control.html).
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: Standard output and standard error, as the multiplexed stream numbers them.
+STDOUT, STDERR = 1, 2
+
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
+WRAPPERS = frozenset({"docker-entrypoint.sh", "entrypoint.sh", "tini", "dumb-init"})
+#: Servers and the signals they handle: "exit" ends the process (after its stop time), "keep" is handled
+#: without exiting (nginx.org/en/docs/control.html for nginx; the others end on TERM/INT/QUIT).
+SERVER_SIGNALS: dict[str, dict[str, str]] = {
+    "nginx": {"TERM": "exit", "INT": "exit", "QUIT": "exit", "HUP": "keep", "USR1": "keep", "USR2": "keep",
+              "WINCH": "keep"},
+    "redis-server": {"TERM": "exit", "INT": "exit"},
+    "postgres": {"TERM": "exit", "INT": "exit", "QUIT": "exit", "HUP": "keep"},
+}
+_SUFFIX = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+@dataclass(frozen=True)
+class Write:
+    """``data`` written to ``stream`` at ``at`` seconds after the process started."""
+
+    at: float
+    stream: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Program:
+    """What one run of the process does."""
+
+    #: seconds it runs (inf: until stopped, or until its standard input ends when ``reads_stdin``)
+    duration: float
+    exit_code: int
+    output: tuple[Write, ...] = ()
+    #: an interactive shell or ``cat`` with ``-i``: its life is its standard input (ShellSession)
+    reads_stdin: bool = False
+    #: a command dsim knows (False: the documented default applied)
+    known: bool = True
+    #: signal name (no SIG) -> "exit" | "keep"; absent: PID 1 ignores it. KILL always ends it.
+    signals: Mapping[str, str] = field(default_factory=dict)
+
+    def reaction(self, signal: str) -> str:
+        """What the process does on ``signal`` (``TERM``, ``SIGHUP``, ``9``): "exit", "keep" or "ignore"."""
+        name = signal_name(signal)
+        if name == "KILL":
+            return "exit"
+        return self.signals.get(name, "ignore")
+
+    @property
+    def handles_term(self) -> bool:
+        return self.reaction("TERM") == "exit"
+
+
+_NUMBERS = {"1": "HUP", "2": "INT", "3": "QUIT", "9": "KILL", "10": "USR1", "12": "USR2", "15": "TERM",
+            "28": "WINCH"}
+
+
+def signal_name(signal: str) -> str:
+    """``SIGHUP``, ``hup``, ``1`` -> ``HUP``; empty -> ``KILL`` (docker kill's default)."""
+    text = signal.strip().upper().removeprefix("SIG")
+    return _NUMBERS.get(text, text) if text else "KILL"
+
+
+#: Linux's signal names (signal(7)), without SIG
+LINUX_SIGNALS = frozenset({"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+                           "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
+                           "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR", "SYS"})
+
+
+def valid_signal(signal: str) -> bool:
+    """A name of signal(7) (with or without SIG, any case), RTMIN+n, or a number 1-64, as moby parses it."""
+    text = signal.strip().upper().removeprefix("SIG")
+    if text.isdigit():
+        return 1 <= int(text) <= 64
+    return text in LINUX_SIGNALS or bool(re.fullmatch(r"RTM(IN|AX)([+-]\d+)?", text))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the commands can print about their container."""
+
+    hostname: str = "localhost"
+    env: tuple[str, ...] = ()
+    workdir: str = "/"
+    user: str = "root"
+
+
+class _Run:
+    """One shell's state while a script is interpreted: the clock, what was written, the last status."""
+
+    def __init__(self, context: Context, stdin: bytes | None) -> None:
+        self.context = context
+        self.stdin = stdin
+        self.t = 0.0
+        self.out: list[Write] = []
+        self.status = 0
+        self.exited = False
+        self.known = True
+
+        #: where this command's streams go (a redirection: another stream, or 0 for a file)
+        self.redirect = {STDOUT: STDOUT, STDERR: STDERR}
+
+    def write(self, data: str, stream: int = STDOUT) -> None:
+        target = self.redirect.get(stream, stream)
+        if data and target:
+            self.out.append(Write(self.t, target, data.encode()))
+
+
+def _duration(word: str) -> float | None:
+    if word == "infinity":
+        return math.inf
+    found = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)", word)
+    return float(found.group(1)) * _SUFFIX[found.group(2)] if found else None
+
+
+def _escapes(text: str) -> str:
+    return (text.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\"))
+
+
+def _printf(words: list[str]) -> str:
+    """POSIX printf: %s, %d, %%; the format is reused while arguments remain."""
+    if not words:
+        return ""
+    fmt, args = _escapes(words[0]), list(words[1:])
+    out: list[str] = []
+    while True:
+        text, used = _format_once(fmt, args)
+        out.append(text)
+        args = args[used:]
+        if not args or used == 0:
+            return "".join(out)
+
+
+def _format_once(fmt: str, args: list[str]) -> tuple[str, int]:
+    used = 0
+
+    def conv(match: re.Match[str]) -> str:
+        nonlocal used
+        if match.group(0) == "%%":
+            return "%"
+        value = args[used] if used < len(args) else ""
+        used += 1
+        if match.group(1) == "d":
+            number = re.match(r"[+-]?\d+", value)
+            return str(int(number.group(0))) if number else "0"
+        return value
+
+    return re.sub(r"%%|%([sd])", conv, fmt), used
+
+
+_REDIRECT = re.compile(r"(?<![\w>])([12]?)>&([12])|(?<![\w>&])([12]?)>>?\s*([^\s;&|]+)")
+
+
+def _mark_redirections(script: str) -> str:
+    """``>&2``, ``2>&1``, ``>/dev/null``, ``2>> file`` as words the lexer keeps (files' contents are not
+    modelled: output sent to a file is gone)."""
+
+    def mark(match: re.Match[str]) -> str:
+        if match.group(2):
+            return f" __dsim_to_{match.group(1) or 1}_{match.group(2)} "
+        return f" __dsim_to_{match.group(3) or 1}_0 "
+
+    return _REDIRECT.sub(mark, script)
+
+
+def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
+    """One simple command: updates the run's clock, output and status."""
+    run.redirect = {STDOUT: STDOUT, STDERR: STDERR}
+    for word in [w for w in words if w.startswith("__dsim_to_")]:
+        source, target = (int(part) for part in word.removeprefix("__dsim_to_").split("_"))
+        run.redirect[source] = run.redirect[target] if target else 0
+    words = [w for w in words if not w.startswith("__dsim_to_")]
+    while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+        words = words[1:]
+    if not words:
+        run.status = 0
+        return
+    name, args = posixpath.basename(words[0]), words[1:]
+    ctx = run.context
+    run.status = 0
+    if name in WRAPPERS or name == "exec":
+        if name == "tini" and args[:1] == ["--"]:
+            args = args[1:]
+        if name == "exec":
+            run.exited = True
+        if args and not args[0].startswith("-"):
+            _simple(run, args, stdin)
+        else:
+            run.status = 0
+        return
+    if name == "env" and args and "=" in args[0]:
+        _simple(run, args, stdin)
+        return
+    if name in SHELLS:
+        if args[:1] == ["-c"] and len(args) > 1:
+            inner = _Run(ctx, stdin)
+            inner.t = run.t
+            _script(inner, args[1])
+            run.t, run.status, run.known = inner.t, inner.status, run.known and inner.known
+            run.out += inner.out
+        elif stdin:
+            inner = _Run(ctx, None)
+            inner.t = run.t
+            _script(inner, stdin.decode(errors="replace"))
+            run.t, run.status = inner.t, inner.status
+            run.out += inner.out
+        else:
+            run.status = 0
+        return
+    if name == "echo":
+        newline = "\n"
+        while args and args[0] in ("-n", "-e", "-E", "-ne", "-en"):
+            if "n" in args[0]:
+                newline = ""
+            args = args[1:]
+        run.write(" ".join(args) + newline)
+        run.status = 0
+    elif name == "printf":
+        run.write(_printf(args))
+        run.status = 0 if args else 1
+        if not args:
+            run.write("printf: usage: printf format [arguments]\n", STDERR)
+    elif name in ("true", ":"):
+        run.status = 0
+    elif name == "false":
+        run.status = 1
+    elif name == "exit":
+        code = re.fullmatch(r"-?\d+", args[0]) if args else None
+        run.status = int(args[0]) % 256 if code else (2 if args else run.status)
+        run.exited = True
+    elif name == "sleep":
+        times = [_duration(word) for word in args]
+        if not args or any(t is None for t in times):
+            run.write(f"sleep: invalid number '{args[0] if args else ''}'\n", STDERR)
+            run.status = 1
+        else:
+            run.t += sum(t for t in times if t is not None)
+            run.status = 0
+    elif name == "cat":
+        if (not args or "-" in args) and stdin:
+            run.write(stdin.decode(errors="replace"))
+        run.status = 0
+    elif name == "hostname":
+        run.write(ctx.hostname + "\n")
+    elif name == "whoami":
+        run.write(ctx.user + "\n")
+    elif name == "id":
+        run.write("uid=0(root) gid=0(root) groups=0(root)\n")
+    elif name == "pwd":
+        run.write(ctx.workdir + "\n")
+    elif name == "uname":
+        run.write("Linux dsim 6.0.0 x86_64 Linux\n" if "-a" in args else "Linux\n")
+    elif name in ("env", "printenv"):
+        run.write("".join(f"{item}\n" for item in (*ctx.env, f"HOSTNAME={ctx.hostname}", "HOME=/root")))
+        run.status = 0
+    else:
+        run.known = False
+        run.status = 0
+
+
+def _split(script: str) -> list[tuple[str, list[list[str]]]]:
+    """A script as a list of (operator before it, pipeline): operators ``;``, ``&&``, ``||``."""
+    lexer = shlex.shlex(_mark_redirections(script).replace("\n", ";"), posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    items: list[tuple[str, list[list[str]]]] = []
+    op, pipeline, words = ";", [], []  # type: ignore[var-annotated]
+    for token in lexer:
+        if token in (";", "&&", "||", "&", ";;"):
+            pipeline.append(words)
+            items.append((op, pipeline))
+            op, pipeline, words = (";" if token in (";", "&", ";;") else token), [], []
+        elif token == "|":
+            pipeline.append(words)
+            words = []
+        else:
+            words.append(token)
+    pipeline.append(words)
+    items.append((op, pipeline))
+    return [(op, [w for w in pl if w]) for op, pl in items if any(pl)]
+
+
+def _script(run: _Run, script: str) -> None:
+    try:
+        items = _split(script)
+    except ValueError as err:  # unbalanced quotes
+        run.write(f"sh: syntax error: {err}\n", STDERR)
+        run.status = 2
+        return
+    for op, pipeline in items:
+        if run.exited:
+            return
+        if (op == "&&" and run.status != 0) or (op == "||" and run.status == 0):
+            continue
+        _pipeline(run, pipeline)
+
+
+def _pipeline(run: _Run, stages: list[list[str]]) -> None:
+    """Stages run together: each reads the previous stage's output; the longest sets the end."""
+    began, end, stdin = run.t, run.t, run.stdin
+    for i, words in enumerate(stages):
+        last = i == len(stages) - 1
+        stage = run if last else _Run(run.context, None)
+        stage.t = began
+        _simple(stage, words, stdin)
+        end = max(end, stage.t)
+        if not last:
+            stdin = b"".join(w.data for w in stage.out if w.stream == STDOUT)
+            run.out += [w for w in stage.out if w.stream == STDERR]
+            run.known = run.known and stage.known
+    run.t = end
+
+
+def interpret(argv: list[str], context: Context | None = None, *, default: bool = False,
+              stdin_open: bool = False) -> Program:
+    """The process of ``argv`` (Entrypoint + Cmd). ``default``: the image's own command (an unknown
+    program is its service: it runs until stopped); ``stdin_open``: ``-i``, the standard input stays open."""
+    context = context or Context()
+    words = list(argv)
+    while words and posixpath.basename(words[0]) in WRAPPERS and len(words) > 1 and not words[1].startswith("-"):
+        words = words[1:]
+    if words and posixpath.basename(words[0]) == "tini" and words[1:2] == ["--"]:
+        words = words[2:]
+    if not words:
+        return Program(math.inf if default else 0.0, 0, known=False)
+    name = posixpath.basename(words[0])
+    if name in SERVER_SIGNALS:
+        return Program(math.inf, 0, signals=SERVER_SIGNALS[name])
+    reads_stdin = stdin_open and ((name in SHELLS and "-c" not in words[1:2]) or (name == "cat" and len(words) == 1))
+    if reads_stdin:
+        return Program(math.inf, 0, reads_stdin=True)
+    run = _Run(context, None)
+    if name in SHELLS and words[1:2] == ["-c"] and len(words) > 2:
+        _script(run, words[2])
+    else:
+        _simple(run, words, None)
+    if default and not run.known and not (name in SHELLS and words[1:2] == ["-c"]):
+        return Program(math.inf, 0, known=False, signals={"TERM": "exit", "INT": "exit"})
+    return Program(run.t, run.status, tuple(run.out), known=run.known)
+
+
+class ShellSession:
+    """An interactive shell (``docker run -it alpine sh``) or ``cat`` fed by the attach stream's standard
+    input: each line is run by the rules above. With a TTY the terminal is in raw mode (the CLI's
+    ``-t``): the session echoes what is typed, reads a line at carriage return, draws the prompt, and
+    Ctrl-D on an empty line ends it, as a shell on a terminal does; without one, lines are read as sent.
+    """
+
+    def __init__(self, argv: list[str], context: Context, *, tty: bool) -> None:
+        self.context = context
+        self.tty = tty
+        self.cat = bool(argv) and posixpath.basename(argv[-1]) == "cat"
+        shell = posixpath.basename(argv[-1]) if argv else "sh"
+        # busybox ash's PS1 on alpine is '\w # ', bash's default as root on Debian/Ubuntu '\u@\h:\w# '
+        self.prompt = "" if self.cat or not tty else (
+            f"{context.user}@{context.hostname}:{context.workdir}# " if shell == "bash" else f"{context.workdir} # ")
+        self.line = b""
+        self.status = 0
+        self.ended = False
+        #: seconds after the last input at which the shell exited (its last line's sleeps)
+        self.exit_at = 0.0
+
+    def begin(self) -> list[Write]:
+        return [Write(0.0, STDOUT, self.prompt.encode())] if self.prompt else []
+
+    def _out(self, data: str) -> bytes:
+        return data.replace("\n", "\r\n").encode() if self.tty else data.encode()
+
+    def feed(self, data: bytes) -> list[Write]:
+        """Input from the client: what the process writes in answer (offsets from now); ``ended`` when the
+        session is over (``exit``, end of input)."""
+        out: list[Write] = []
+        for byte in data:
+            if self.ended:
+                break
+            char = bytes([byte])
+            if self.tty and char in (b"\x7f", b"\x08"):
+                if self.line:
+                    self.line = self.line[:-1]
+                    out.append(Write(0.0, STDOUT, b"\b \b"))
+            elif self.tty and char == b"\x03":
+                self.line = b""
+                out.append(Write(0.0, STDOUT, b"^C\r\n" + self.prompt.encode()))
+            elif self.tty and char == b"\x04":
+                if not self.line:
+                    out.append(Write(0.0, STDOUT, b"exit\r\n" if not self.cat else b""))
+                    self.ended = True
+            elif char in (b"\r", b"\n"):
+                if self.tty:
+                    out.append(Write(0.0, STDOUT, b"\r\n"))
+                out += self._line(self.line.decode(errors="replace"))
+                self.line = b""
+            else:
+                self.line += char
+                if self.tty:
+                    out.append(Write(0.0, STDOUT, char))
+        return out
+
+    def close(self) -> list[Write]:
+        """The client closed its input (end of file): the shell runs what is left and exits."""
+        out = self._line(self.line.decode(errors="replace")) if self.line and not self.ended else []
+        self.ended = True
+        return out
+
+    def _line(self, text: str) -> list[Write]:
+        if self.cat:
+            return [Write(0.0, STDOUT, self._out(text + "\n"))]
+        run = _Run(self.context, None)
+        _script(run, text)
+        self.status = run.status
+        writes = [Write(w.at, w.stream, self._out(w.data.decode(errors="replace"))) for w in run.out]
+        if run.exited:
+            self.ended = True
+            self.exit_at = run.t
+        elif self.prompt:
+            writes.append(Write(run.t, STDOUT, self.prompt.encode()))
+        return writes

@@ -1,0 +1,327 @@
+"""``docker exec``, ``top``, ``stats``, ``pause``/``unpause`` and ``rename`` on the API's containers.
+
+Mixed into ``serve.engine.Engine`` (simulation thread). An exec is a second process in a running container:
+the daemon takes the call (``api``), runc starts the process (the runtime's ``exec`` cost, as for a
+container's first process), and the command does what ``commands.py`` says (its output, its time, its
+exit code); it dies with the container. ``top`` lists the container's processes; ``stats`` reads the
+kernel model: the CPU-seconds the process's work received on the host's processor-sharing scheduler and
+the memory its workload holds (the container's modelled usage, against its cgroup limit or the host's
+memory). ``pause`` freezes the cgroup (the freezer): the process's CPU work leaves the scheduler, so the
+other containers share the cores, and comes back with what was left at ``unpause``; a process whose time
+ran out while frozen exits only at the thaw (the runtime waits on ``Container.frozen``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+import simpy
+
+from dsim.components.container import RESTARTING, RUNNING
+from dsim.components.errors import ApiError
+from dsim.serve.bodies import ExecCreate
+from dsim.serve.commands import ShellSession, Write, interpret
+from dsim.serve.logs import RunLog
+from dsim.serve.views import Served
+
+if TYPE_CHECKING:
+    from dsim.components.daemon import Daemon
+    from dsim.serve.commands import Context
+    from dsim.serve.events import EventLog
+
+
+@dataclass
+class Exec:
+    """One ``docker exec`` process."""
+
+    id: str
+    served: Served
+    argv: list[str]
+    config: ExecCreate
+    pid: int
+    running: bool = False
+    exit_code: int | None = None
+    log: RunLog | None = None
+    session: ShellSession | None = None
+    done: simpy.Event | None = None
+    pending_input: list[bytes | None] = field(default_factory=list)
+
+
+class ExecsAndStats:
+    """exec, top, stats, pause, rename (mixed into Engine)."""
+
+    env: simpy.Environment
+    daemon: Daemon
+    events: EventLog
+    containers: dict[str, Served]
+    clock: Callable[[], float]
+    execs: dict[str, Exec]
+    host: str
+
+    def container_event(self, served: Served, action: str, at: float | None = None, **extra: str) -> None:
+        raise NotImplementedError
+
+    def context(self, served: Served) -> Context:
+        raise NotImplementedError
+
+    def pid(self, served: Served) -> int:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ exec
+
+    def _running(self, served: Served) -> None:
+        if served.container.state != RUNNING:
+            raise ApiError(409, f"container {served.id} is not running")
+        if served.paused:
+            raise ApiError(409, f"Container {served.id} is paused, unpause the container before exec")
+
+    def exec_create(self, served: Served, config: ExecCreate) -> Exec:
+        """``POST /containers/{id}/exec``: 409 unless the container runs (and is not paused)."""
+        self._running(served)
+        if not config.Cmd:
+            raise ApiError(400, "No exec command specified")
+        number = len(self.execs) + 1
+        ident = hashlib.sha256(f"dsim-serve exec {self.host} {served.id} {number}".encode()).hexdigest()
+        made = Exec(ident, served, list(config.Cmd), config, pid=self.pid(served) + 100 * number)
+        self.execs[ident] = made
+        served.exec_ids.append(ident)
+        self.container_event(served, f"exec_create: {' '.join(made.argv)}", execID=ident)
+        return made
+
+    def find_exec(self, ident: str) -> Exec:
+        found = self.execs.get(ident)
+        if found is None:
+            raise ApiError(404, f"No such exec instance: {ident}")
+        return found
+
+    def exec_run(self, made: Exec, job: int) -> Generator[Any, Any, None]:
+        """``POST /exec/{id}/start``: the API call, runc's process start, then the command's life (ended
+        early by the container's exit); ``exec_die`` with its exit code."""
+        if made.running or made.exit_code is not None:
+            raise ApiError(409, f"Error: Exec command {made.id} is already running" if made.running else
+                                f"Error: Exec command {made.id} has already run")
+        served = made.served
+        yield from self.daemon.api("exec start", job=job)
+        self._running(served)
+        made.running = True
+        yield self.env.timeout(self.daemon.spec.runtime.exec.sample(self.daemon.rng))
+        program = interpret(made.argv, self.context(served), stdin_open=made.config.AttachStdin)
+        finished = made.done = self.env.event()
+        writes: list[Write] = list(program.output)
+        if program.reads_stdin:
+            made.session = ShellSession(made.argv, self.context(served), tty=made.config.Tty)
+            writes = made.session.begin()
+        else:
+            self.env.process(self._finish_after(made, program.duration, program.exit_code))
+        made.log = RunLog(self.env.now, writes)
+        self.container_event(served, f"exec_start: {' '.join(made.argv)}", execID=made.id)
+        for data in made.pending_input:
+            self.exec_feed(made, data)
+        exited = served.container.exited
+        waits = [finished] + ([exited] if exited is not None and not exited.triggered else [])
+        yield self.env.any_of(waits)
+        code = int(cast(int, finished.value)) if finished.triggered else 137  # killed with its container
+        made.running = False
+        made.exit_code = int(code)
+        made.log.end = self.env.now
+        served.exec_ids.remove(made.id)
+        self.container_event(served, "exec_die", execID=made.id, exitCode=str(made.exit_code))
+
+    def _finish_after(self, made: Exec, duration: float, code: int) -> Generator[Any, Any, None]:
+        if not math.isinf(duration):
+            yield self.env.timeout(duration)
+            if made.done is not None and not made.done.triggered:
+                made.done.succeed(code)
+
+    def exec_feed(self, made: Exec, data: bytes | None) -> None:
+        """The client's input to an interactive exec (None: end of input)."""
+        if made.session is None or made.log is None:
+            made.pending_input.append(data)
+            return
+        if made.session.ended:
+            return
+        writes = made.session.feed(data) if data is not None else made.session.close()
+        offset = self.env.now - made.log.start
+        made.log.writes += [Write(offset + w.at, w.stream, w.data) for w in writes]
+        if made.session.ended:
+            delay = max([w.at for w in writes] + [made.session.exit_at])
+            self.env.process(self._finish_after(made, delay, made.session.status))
+
+    def exec_output(self, made: Exec) -> tuple[list[Any], bool]:
+        """The exec's lines by now, and whether it is over."""
+        if made.log is None:
+            return [], made.exit_code is not None
+        return made.log.lines(self.clock()), not made.running and made.exit_code is not None
+
+    def exec_inspect(self, made: Exec) -> dict[str, Any]:
+        config = made.config
+        return {
+            "CanRemove": False, "DetachKeys": config.DetachKeys, "ID": made.id, "Running": made.running,
+            "ExitCode": made.exit_code if made.exit_code is not None else None,
+            "ProcessConfig": {"privileged": config.Privileged, "user": config.User, "tty": config.Tty,
+                              "entrypoint": made.argv[0], "arguments": made.argv[1:]},
+            "OpenStdin": config.AttachStdin, "OpenStderr": config.AttachStderr, "OpenStdout": config.AttachStdout,
+            "ContainerID": made.served.id, "Pid": made.pid if made.running else 0,
+        }
+
+    # ------------------------------------------------------------------ top
+
+    def top(self, served: Served, command: Callable[[Served], list[str]]) -> dict[str, Any]:
+        """``GET /containers/{id}/top`` (``ps -ef``): the container's process and its running execs."""
+        container = served.container
+        if container.state != RUNNING:
+            raise ApiError(409, f"Container {served.id} is not running")
+        started = time.strftime("%H:%M", time.localtime(self.epoch(container.started_at or 0.0)))
+        cpu = self.cpu_seconds(served)
+        rows = [["root", str(self.pid(served)), str(self.pid(served) - 1), "0", started, "?", _hms(cpu),
+                 " ".join(command(served))]]
+        for ident in served.exec_ids:
+            made = self.execs[ident]
+            rows.append(["root", str(made.pid), str(self.pid(served) - 1), "0", started, "?", "00:00:00",
+                         " ".join(made.argv)])
+        return {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "Processes": rows}
+
+    def epoch(self, sim_time: float) -> float:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ stats
+
+    def cpu_seconds(self, served: Served, at: float | None = None) -> float:
+        """CPU-seconds the current run's work has received on the host's scheduler (0 without cpu_time):
+        before a pause, and since the unpause."""
+        container = served.container
+        cpu = self.daemon.kernel.cpu
+        now = max(self.env.now, self.clock()) if at is None else at
+        if served.frozen_origin is None or served.frozen_origin is not container.cpu_task:
+            return cpu.received(container.cpu_task, now) if container.cpu_task is not None else 0.0
+        resumed = served.resumed_task
+        return served.cpu_before_pause + (cpu.received(resumed, now) if resumed is not None else 0.0)
+
+    def stats(self, served: Served, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """One ContainerStatsResponse: the kernel model's figures now (``previous``: the sample before)."""
+        container = served.container
+        running = container.state in (RUNNING, RESTARTING)
+        cores = self.daemon.kernel.cpu.cores
+        now = max(self.env.now, self.clock())
+        usage = container.usage if container.state == RUNNING else 0.0
+        limit = container.spec.memory or self.daemon.kernel.memory
+        used = int(round(self.cpu_seconds(served, now) * 1e9))
+        online = max(1, math.ceil(cores))
+        cpu = {"cpu_usage": {"total_usage": used, "usage_in_kernelmode": 0, "usage_in_usermode": used},
+               "system_cpu_usage": int(round(now * online * 1e9)), "online_cpus": online,
+               "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
+        empty_cpu = {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+                     "system_cpu_usage": 0, "online_cpus": 0,
+                     "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
+        written = int(container.spec.writes) if container.layer_written else 0
+        return {
+            "name": f"/{served.name}", "id": served.id,
+            "read": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.epoch(now))) + "Z" if running
+            else "0001-01-01T00:00:00Z",
+            "preread": previous["read"] if previous else "0001-01-01T00:00:00Z",
+            "pids_stats": {"current": (1 + len(served.exec_ids)) if running else 0, "limit": 0},
+            "blkio_stats": {"io_service_bytes_recursive": [{"major": 8, "minor": 0, "op": "write",
+                                                            "value": written}],
+                            "io_serviced_recursive": None, "io_queue_recursive": None,
+                            "io_service_time_recursive": None, "io_wait_time_recursive": None,
+                            "io_merged_recursive": None, "io_time_recursive": None, "sectors_recursive": None},
+            "num_procs": 0,
+            "cpu_stats": cpu if running else empty_cpu,
+            "precpu_stats": previous["cpu_stats"] if previous else empty_cpu,
+            "memory_stats": {"usage": int(usage), "limit": int(limit),
+                             "stats": {"anon": int(usage), "file": 0, "inactive_file": 0, "active_file": 0}}
+            if running else {},
+            "networks": {"eth0": {"rx_bytes": 0, "rx_packets": 0, "rx_errors": 0, "rx_dropped": 0, "tx_bytes": 0,
+                                  "tx_packets": 0, "tx_errors": 0, "tx_dropped": 0}} if running else {},
+        }
+
+    # ------------------------------------------------------------------ pause
+
+    def pause(self, served: Served, job: int) -> Generator[Any, Any, None]:
+        """``docker pause``: the cgroup freezer; the process's CPU work leaves the scheduler (what it had
+        received is kept), so the cores go to the others."""
+        yield from self.daemon.api("pause", job=job)
+        container = served.container
+        if container.state != RUNNING:
+            raise ApiError(409, f"Container {served.id} is not running")
+        if served.paused:
+            raise ApiError(409, f"Container {served.id} is already paused")
+        served.paused = True
+        container.frozen = self.env.event()
+        cpu = self.daemon.kernel.cpu
+        origin = container.cpu_task
+        if origin is not None and served.frozen_origin is not origin:  # the first pause of this run
+            served.frozen_origin, served.cpu_before_pause, served.resumed_task = origin, 0.0, None
+        task = served.resumed_task if served.frozen_origin is origin and served.resumed_task else origin
+        if origin is not None and task is not None and not task.done.triggered and not task.cancelled:
+            got = cpu.cancel(task)
+            served.cpu_before_pause += got
+            served.frozen_left = task.work - got
+            served.resumed_task = None
+        self.container_event(served, "pause")
+
+    def unpause(self, served: Served, job: int) -> Generator[Any, Any, None]:
+        """``docker unpause``: the work left goes back on the scheduler; when it is done, the process's own
+        CPU work is done (its run then ends as the runtime models it)."""
+        yield from self.daemon.api("unpause", job=job)
+        if not served.paused:
+            raise ApiError(409, f"Container {served.id} is not paused")
+        served.paused = False
+        container = served.container
+        self.thaw(served)
+        origin = served.frozen_origin
+        if origin is not None and container.state == RUNNING and container.cpu_task is origin and (
+                not origin.done.triggered):
+            cpu = self.daemon.kernel.cpu
+            task = cpu.run(max(served.frozen_left, 0.0), origin.cap)
+            served.resumed_task = task
+
+            def done(_: simpy.Event) -> None:
+                if not origin.done.triggered:
+                    origin.done.succeed(self.env.now)
+
+            def stop(_: simpy.Event) -> None:  # the process ended another way: its work stops too
+                if not task.done.triggered:
+                    cpu.cancel(task)
+
+            task.done.callbacks.append(done)
+            exited = container.exited
+            if exited is not None and exited.callbacks is not None:
+                exited.callbacks.append(stop)
+        self.container_event(served, "unpause")
+
+    @staticmethod
+    def thaw(served: Served) -> None:
+        """The freezer lets go: a process whose time ran out while it was frozen exits now."""
+        frozen = served.container.frozen
+        served.container.frozen = None
+        if frozen is not None and not frozen.triggered:
+            frozen.succeed()
+
+    # ------------------------------------------------------------------ rename
+
+    def rename(self, served: Served, name: str, job: int) -> Generator[Any, Any, None]:
+        """``docker rename``: Docker's name rules and conflicts."""
+        yield from self.daemon.api("rename", job=job)
+        new = name.lstrip("/")
+        if not new:
+            raise ApiError(400, "Neither old nor new names may be empty")
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", new):
+            raise ApiError(400, f"Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        old = served.name
+        if new == old:
+            raise ApiError(400, "Renaming a container with the same name as its current name")
+        self.daemon.runtime.rename(served.container, new)
+        self.container_event(served, "rename", oldName=f"/{old}")
+
+
+def _hms(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+

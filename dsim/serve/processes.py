@@ -1,0 +1,184 @@
+"""The processes of the API's containers: each run's output, interactive input, and signals.
+
+Mixed into ``serve.engine.Engine`` (simulation thread only). A run's Program (``commands.py``) decided its
+duration and exit code when the container was created (they are the runtime's process model: the
+container spec's ``duration``/``exit_code``); here each run the runtime starts gets its log
+(``logs.RunLog``), an interactive shell gets its session, and what the client types ends the run when the
+shell exits (the runtime's ``kill`` event with the exit code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from dsim.components.container import RESTARTING, RUNNING
+from dsim.components.errors import ApiError
+from dsim.domain.images import ImageInfo
+from dsim.serve import images as refs
+from dsim.serve.commands import Context, ShellSession, Write, interpret
+from dsim.serve.events import BRIDGE_ID, EventLog
+from dsim.serve.logs import LogLine, RunLog
+from dsim.serve.views import Served
+
+#: how often the observer of a restarting container looks for its new run (simulated seconds)
+RESTART_LOOK_S = 0.001
+
+
+class Processes:
+    """Runs, output and input of the API's containers (mixed into Engine)."""
+
+    env: simpy.Environment
+    containers: dict[str, Served]
+    events: EventLog
+    clock: Callable[[], float]
+
+    # ------------------------------------------------------------------ the command
+
+    @staticmethod
+    def argv(config: dict[str, Any], image: ImageInfo) -> list[str]:
+        """Entrypoint + Cmd as dockerd runs them: a given Entrypoint drops the image's Cmd."""
+        entrypoint, cmd, _ = refs.config_of(image.ref)
+        given_entry = config.get("Entrypoint")
+        given_cmd = config.get("Cmd")
+        entry = list(given_entry) if given_entry else ([] if given_entry == [""] else list(entrypoint))
+        if given_cmd:
+            return entry + list(given_cmd)
+        return entry + ([] if given_entry else list(cmd))
+
+    @staticmethod
+    def context(served: Served) -> Context:
+        config = served.config
+        return Context(hostname=served.id[:12], env=tuple(config.get("Env") or ()),
+                       workdir=config.get("WorkingDir") or "/", user=config.get("User") or "root")
+
+    # ------------------------------------------------------------------ runs
+
+    def track_runs(self, served: Served) -> RunLog | None:
+        """Give each run the runtime started since the last look its log (and its session); returns the
+        current run's log. Runs that started and ended between two looks (a restart loop nobody watched)
+        are seen at the next look only if they are the latest."""
+        container = served.container
+        if served.program is None or container.runs == served.seen_runs or container.started_at is None:
+            return served.log.runs[-1] if served.log.runs else None
+        served.seen_runs = container.runs
+        program = served.program
+        writes: list[Write] = []
+        served.session = None
+        if program.reads_stdin:
+            served.session = ShellSession(served.argv, self.context(served), tty=bool(served.config.get("Tty")))
+            writes = served.session.begin()
+        else:
+            writes = list(interpret(served.argv, self.context(served)).output)
+        run = served.log.begin(container.started_at, writes)
+        exited = container.exited
+        if container.state not in (RUNNING, RESTARTING) or exited is None or exited.callbacks is None:
+            # the run ended before anyone looked (a restart that failed at once)
+            self._run_ended(served, run, container.exit_code or 0, container.finished_at)
+        else:
+            exited.callbacks.append(lambda event: self._run_ended(served, run, event.value))
+        if served.session is not None and served.pending_input:
+            pending, served.pending_input = served.pending_input, []
+            for data in pending:
+                self.feed(served, data)
+        return run
+
+    def _run_ended(self, served: Served, run: RunLog, code: int, at: float | None = None) -> None:
+        run.end = self.env.now if at is None else at
+        served.paused = False  # a stopped or killed container is thawed (moby unpauses it)
+        frozen, served.container.frozen = served.container.frozen, None
+        if frozen is not None and not frozen.triggered:
+            frozen.succeed()
+        self.container_event(served, "die", at=run.end, exitCode=str(code))
+        self.network_event(served, "disconnect", at=run.end)
+        if served.container.state == RESTARTING:
+            self.env.process(self._next_run(served))
+
+    def _next_run(self, served: Served) -> Generator[Any, Any, None]:
+        """The restart policy starts the process again after its backoff and the start path: look for the
+        new run then (an observer of the runtime's state, every simulated millisecond once the backoff is
+        over, until the run began or the restart was given up), so each run gets its log and events."""
+        container = served.container
+        runs = container.runs
+        yield self.env.timeout(container.restart_manager.delay)
+        while container.state == RESTARTING and container.runs == runs and not served.removed:
+            yield self.env.timeout(RESTART_LOOK_S)
+        if container.runs != runs and not served.removed:
+            self.network_event(served, "connect", at=container.started_at)
+            self.container_event(served, "start", at=container.started_at)
+            self.track_runs(served)
+
+    # ------------------------------------------------------------------ events
+
+    def container_event(self, served: Served, action: str, at: float | None = None, **extra: str) -> None:
+        """A container event (at ``at``, default now): its image, name and labels as attributes (dockerd's
+        LogContainerEvent)."""
+        attributes = {**(served.config.get("Labels") or {}), "image": str(served.config.get("Image", "")),
+                      "name": served.name, **extra}
+        self.events.add(self.env.now if at is None else at, "container", action, served.id, attributes)
+
+    def network_event(self, served: Served, action: str, at: float | None = None) -> None:
+        self.events.add(self.env.now if at is None else at, "network", action, BRIDGE_ID,
+                        {"container": served.id, "name": "bridge", "type": "bridge"})
+
+    def attach_target(self, served: Served) -> int:
+        """Which run an attach follows: the current one if running, else the next one."""
+        self.track_runs(served)
+        running = served.container.state == RUNNING
+        return len(served.log.runs) - 1 if running and served.log.runs else len(served.log.runs)
+
+    def run_output(self, served: Served, index: int) -> tuple[list[LogLine], bool]:
+        """The lines run ``index`` has written by now, and whether it is over (or will never come)."""
+        self.track_runs(served)
+        runs = served.log.runs
+        if index < len(runs):
+            run = runs[index]
+            return run.lines(self.clock()), run.end is not None and run.end <= self.clock()
+        return [], served.removed or served.program is None
+
+    def log_lines(self, served: Served) -> tuple[list[LogLine], bool]:
+        """Every run's lines by now, and whether more may come (the container is running or restarting,
+        or its last run has not reached its end yet)."""
+        self.track_runs(served)
+        now = self.clock()
+        runs = served.log.runs
+        pending = bool(runs) and (runs[-1].end is None or runs[-1].end > now)
+        live = served.container.state in (RUNNING, RESTARTING) and not served.removed
+        return served.log.lines(now), live or pending
+
+    # ------------------------------------------------------------------ standard input
+
+    def feed(self, served: Served, data: bytes | None) -> None:
+        """Input from an attached client (None: it closed its input): the session answers, and a shell
+        that exits ends the run with its code."""
+        self.track_runs(served)
+        session = served.session
+        if session is None or session.ended:
+            if served.program is not None and served.program.reads_stdin and served.container.state != RUNNING:
+                served.pending_input.append(data)
+            return
+        writes = session.feed(data) if data is not None else session.close()
+        run = served.log.runs[-1]
+        offset = self.env.now - run.start
+        run.writes += [Write(offset + w.at, w.stream, w.data) for w in writes]
+        if session.ended:
+            delay = max([w.at for w in writes] + [session.exit_at])
+            self.env.process(self._exit_after(served, delay, session.status))
+
+    def _exit_after(self, served: Served, delay: float, code: int) -> Generator[Any, Any, None]:
+        if delay > 0:
+            yield self.env.timeout(delay)
+        kill = served.container.kill
+        if served.container.state == RUNNING and kill is not None and not kill.triggered:
+            kill.succeed(code)
+
+    # ------------------------------------------------------------------ signals
+
+    def signal_reaction(self, served: Served, signal: str) -> str:
+        """What the process does on ``signal``: "exit", "keep" or "ignore" (commands.Program.reaction);
+        a scenario's container (no Program) exits on any signal, as the runtime models it."""
+        if served.container.state not in (RUNNING, RESTARTING):
+            raise ApiError(409, f"cannot kill container: {served.id}: container {served.id} is not running")
+        return "exit" if served.program is None else served.program.reaction(signal)

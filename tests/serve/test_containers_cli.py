@@ -1,0 +1,319 @@
+"""Everyday container commands of the real docker CLI against ``dsim serve``: foreground runs that end,
+attach with input, logs, events, exec, top, stats, pause, rename, signals, and bodies that must not
+corrupt state. Each test uses its own containers (the module's server is shared, the images come from
+the built-in catalog through Docker Hub). Expectations are the rules of dsim/serve/commands.py and the
+kernel model applied by hand, written beside each assertion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from tests.serve.spec import get
+from tests.serve.test_docker_cli import DOCKER, SCENARIO, ServeProcess, docker, needs_cli
+
+SPEED = 20.0
+
+pytestmark = needs_cli
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    proc = ServeProcess(tmp_path_factory.mktemp("serve-containers"), speed=SPEED, scenario=SCENARIO)
+    assert docker(proc, "pull", "alpine").returncode == 0
+    assert docker(proc, "pull", "nginx").returncode == 0
+    yield proc
+    proc.stop()
+
+
+def names(server: ServeProcess) -> list[str]:
+    return docker(server, "ps", "-a", "--format", "{{.Names}}").stdout.split()
+
+
+def in_terminal(server: ServeProcess, args: list[str], typed: list[bytes], timeout: float = 30) -> tuple[bytes, int]:
+    """The CLI in a pseudo-terminal (``-it`` needs one): each input is typed once the prompt shows."""
+    assert DOCKER is not None
+    env = {**os.environ, "DOCKER_HOST": server.address, "DOCKER_CONFIG": str(server.tmp / "docker-config")}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI on the terminal
+        os.execve(DOCKER, [DOCKER, *args], env)
+    out, deadline, pending = b"", time.monotonic() + timeout, list(typed)
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            with contextlib.suppress(OSError):
+                out += os.read(fd, 4096)
+        if pending and out.endswith(b"# "):
+            os.write(fd, pending.pop(0))
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return out, os.waitstatus_to_exitcode(status)
+    os.kill(pid, 9)
+    raise AssertionError(f"the CLI did not end: {out!r}")
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+
+def test_foreground_echo_prints_and_rm_removes(server: ServeProcess) -> None:
+    result = docker(server, "run", "--rm", "--name", "fg-echo", "alpine", "echo", "hi")
+    assert (result.returncode, result.stdout) == (0, "hi\n")  # echo: prints its words, exits 0
+    assert "fg-echo" not in names(server)  # --rm: AutoRemove once it exited
+
+
+def test_foreground_exit_code_and_streams(server: ServeProcess) -> None:
+    assert docker(server, "run", "--rm", "alpine", "sh", "-c", "exit 3").returncode == 3
+    began = time.monotonic()
+    result = docker(server, "run", "--name", "fg-streams", "alpine", "sh", "-c", "echo a; sleep 2; echo b >&2")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "a\n", "b\n")
+    assert time.monotonic() - began >= 2 / SPEED  # the sleep took 2 simulated seconds
+    status = docker(server, "ps", "-a", "--filter", "name=fg-streams", "--format", "{{.Status}}").stdout
+    assert status.startswith("Exited (0)")
+
+
+def test_piped_input_feeds_the_shell(server: ServeProcess) -> None:
+    assert DOCKER is not None
+    env = {**os.environ, "DOCKER_HOST": server.address, "DOCKER_CONFIG": str(server.tmp / "docker-config")}
+    result = subprocess.run([DOCKER, "run", "-i", "--rm", "alpine", "sh"], input="echo piped\nexit 4\n",
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert (result.returncode, result.stdout) == (4, "piped\n")
+
+
+def test_interactive_shell_in_a_terminal(server: ServeProcess) -> None:
+    out, code = in_terminal(server, ["run", "-it", "--rm", "alpine", "sh"], [b"echo hi there\r", b"exit 5\r"])
+    assert b"hi there\r\n" in out and out.startswith(b"/ # ")
+    assert code == 5
+
+
+def test_published_port_zero_allocates_one(server: ServeProcess) -> None:
+    assert docker(server, "run", "-d", "--name", "port0", "-p", "0:80", "nginx").returncode == 0
+    ports = docker(server, "ps", "--filter", "name=port0", "--format", "{{.Ports}}").stdout
+    found = re.search(r"0\.0\.0\.0:(\d+)->80/tcp", ports)
+    assert found and 49153 <= int(found.group(1)) <= 65535  # the ephemeral range
+    assert docker(server, "rm", "-f", "port0").returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------- logs
+
+
+def _wait_for_log(server: ServeProcess, name: str, text: str) -> None:
+    deadline = time.monotonic() + 20
+    while text not in docker(server, "logs", name).stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_logs_tail_timestamps_and_follow(server: ServeProcess) -> None:
+    assert docker(server, "run", "-d", "--name", "lg", "alpine", "sh", "-c",
+                  "echo one; sleep 1; echo two; sleep 1000").returncode == 0
+    _wait_for_log(server, "lg", "two")
+    assert docker(server, "logs", "lg").stdout == "one\ntwo\n"
+    assert docker(server, "logs", "--tail", "1", "lg").stdout == "two\n"
+    stamped = docker(server, "logs", "-t", "lg").stdout.splitlines()
+    times = [datetime.fromisoformat(line.split(" ")[0].replace("Z", "+00:00")[:26] + "+00:00") for line in stamped]
+    # one simulated second apart, shown on the wall clock: 1 / SPEED seconds
+    assert (times[1] - times[0]).total_seconds() == pytest.approx(1 / SPEED, abs=2e-6)
+    assert DOCKER is not None
+    env = {**os.environ, "DOCKER_HOST": server.address, "DOCKER_CONFIG": str(server.tmp / "docker-config")}
+    follow = subprocess.Popen([DOCKER, "logs", "-f", "lg"], stdout=subprocess.PIPE, text=True, env=env)
+    time.sleep(0.5)
+    # sleep is PID 1 without a SIGTERM handler: stop -t 0 kills it at once (137), and follow ends
+    assert docker(server, "stop", "-t", "0", "lg").returncode == 0
+    out, _ = follow.communicate(timeout=20)
+    assert out == "one\ntwo\n"
+    status = docker(server, "ps", "-a", "--filter", "name=lg", "--format", "{{.Status}}").stdout
+    assert status.startswith("Exited (137)")
+
+
+# ---------------------------------------------------------------------------------------------- events
+
+
+def test_events_tell_what_the_daemon_did(server: ServeProcess) -> None:
+    since = int(time.time()) - 1
+    assert docker(server, "run", "--name", "ev", "alpine", "sh", "-c", "exit 2").returncode == 2
+    assert docker(server, "rm", "ev").returncode == 0
+    until = int(time.time()) + 1
+    result = docker(server, "events", "--since", str(since), "--until", str(until), "--filter", "container=ev",
+                    "--format", "{{.Type}} {{.Action}} {{index .Actor.Attributes \"exitCode\"}}")
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    # container=ev matches the events whose actor is named ev (moby's fuzzyMatchName): the container's own
+    assert lines == ["container create", "container start", "container die 2", "container destroy"]
+    network = docker(server, "events", "--since", str(since), "--until", str(until), "--filter", "type=network",
+                     "--format", "{{.Action}} {{.Actor.Attributes.name}}").stdout.splitlines()
+    assert network[-2:] == ["connect bridge", "disconnect bridge"]  # the default bridge, as ev started and died
+    bad = docker(server, "events", "--filter", "colour=red", "--until", str(until))
+    assert "invalid filter 'colour'" in bad.stderr
+
+
+# ---------------------------------------------------------------------------------------------- exec, top
+
+
+def test_exec_and_top(server: ServeProcess) -> None:
+    assert docker(server, "run", "-d", "--name", "ex", "alpine", "sleep", "1000").returncode == 0
+    assert docker(server, "exec", "ex", "echo", "hello").stdout == "hello\n"
+    assert docker(server, "exec", "ex", "sh", "-c", "exit 7").returncode == 7
+    assert DOCKER is not None
+    env = {**os.environ, "DOCKER_HOST": server.address, "DOCKER_CONFIG": str(server.tmp / "docker-config")}
+    piped = subprocess.run([DOCKER, "exec", "-i", "ex", "sh"], input="echo in\n", capture_output=True, text=True,
+                           timeout=60, env=env)
+    assert piped.stdout == "in\n"
+    top = docker(server, "top", "ex").stdout.splitlines()
+    assert top[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert top[1].endswith("sleep 1000") and len(top) == 2  # the process alone: the execs have ended
+    assert docker(server, "rm", "-f", "ex").returncode == 0
+    stopped = docker(server, "exec", "nope-no-such", "true")
+    assert "No such container: nope-no-such" in stopped.stderr
+
+
+# ---------------------------------------------------------------------------------------------- stats, pause
+
+
+def _cpu_percent(server: ServeProcess, name: str) -> str:
+    return docker(server, "stats", "--no-stream", "--format", "{{.CPUPerc}}", name).stdout.strip()
+
+
+def test_stats_pause_and_unpause(server: ServeProcess) -> None:
+    # 30 MB of modelled memory under a 64 MiB limit: 30e6 / 2**20 = 28.61 MiB, 30e6 / 2**26 = 44.70 %
+    assert docker(server, "run", "-d", "--name", "st", "-m", "64m", "--cpus", "1", "-l", "dsim.cpu_time=1000s",
+                  "-l", "dsim.memory_usage=30MB", "alpine").returncode == 0
+    usage = docker(server, "stats", "--no-stream", "--format", "{{.MemUsage}} {{.MemPerc}}", "st").stdout.strip()
+    assert usage == "28.61MiB / 64MiB 44.70%"
+    # one task capped at 1 core on 4 idle cores: it runs at 1 core, which docker shows as 100 %
+    assert _cpu_percent(server, "st") == "100.00%"
+    assert docker(server, "pause", "st").returncode == 0
+    assert "(Paused)" in docker(server, "ps", "--filter", "name=st", "--format", "{{.Status}}").stdout
+    assert _cpu_percent(server, "st") == "0.00%"  # frozen: its work is off the scheduler
+    assert "is paused" in docker(server, "exec", "st", "true").stderr
+    assert docker(server, "unpause", "st").returncode == 0
+    assert _cpu_percent(server, "st") == "100.00%"
+    assert docker(server, "rm", "-f", "st").returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------- rename, signals
+
+
+def test_rename(server: ServeProcess) -> None:
+    assert docker(server, "create", "--name", "old1", "alpine").returncode == 0
+    assert docker(server, "create", "--name", "taken", "alpine").returncode == 0
+    assert docker(server, "rename", "old1", "new1").returncode == 0
+    assert "new1" in names(server) and "old1" not in names(server)
+    clash = docker(server, "rename", "new1", "taken")
+    assert 'Conflict. The container name "/taken" is already in use' in clash.stderr
+    assert docker(server, "rm", "new1", "taken").returncode == 0
+
+
+def test_signals_and_stop_without_a_timeout(server: ServeProcess) -> None:
+    assert docker(server, "run", "-d", "--name", "sig", "nginx").returncode == 0
+    assert docker(server, "kill", "-s", "HUP", "sig").returncode == 0  # nginx reloads its configuration
+    assert "Invalid signal: FOO" in docker(server, "kill", "-s", "FOO", "sig").stderr
+    status = docker(server, "ps", "--filter", "name=sig", "--format", "{{.Status}}").stdout
+    assert status.startswith("Up")
+    stop = docker(server, "stop", "-t", "-1", "sig")  # waits for the process: nginx exits on SIGTERM
+    assert stop.returncode == 0, stop.stderr
+    status = docker(server, "ps", "-a", "--filter", "name=sig", "--format", "{{.Status}}").stdout
+    assert status.startswith("Exited (0)")
+    assert docker(server, "rm", "sig").returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+def test_wrong_bodies_get_dockerds_400_and_change_nothing(server: ServeProcess) -> None:
+    url = server.url + "/v1.50"
+    status, body = get(url, "/containers/create", "POST", {"Image": "alpine", "Cmd": 5})
+    assert status == 400 and body["message"].startswith("json: cannot unmarshal number")
+    status, body = get(url, "/containers/create", "POST",
+                       {"Image": "nginx", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}}})
+    assert (status, body["message"]) == (400, 'invalid port specification: "99999"')
+    assert docker(server, "ps", "-a").returncode == 0
+    assert get(url, "/containers/json?all=1")[0] == 200
+
+
+def test_concurrent_lifecycle_calls_leave_a_consistent_state(server: ServeProcess) -> None:
+    """Twenty threads start, stop and kill the same containers at once: every answer is a documented
+    status (never 500), and each container ends in a state its last call explains."""
+    url = server.url + "/v1.50"
+    for i in range(3):
+        assert docker(server, "create", "--name", f"race{i}", "nginx").returncode == 0
+    statuses: list[int] = []
+
+    def call(path: str) -> None:
+        request = urllib.request.Request(url + path, method="POST", data=b"")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as err:
+            statuses.append(err.code)
+
+    threads = [threading.Thread(target=call, args=(f"/containers/race{i % 3}/start",)) for i in range(12)]
+    threads += [threading.Thread(target=call, args=(f"/containers/race{i % 3}/stop?t=1",)) for i in range(4)]
+    threads += [threading.Thread(target=call, args=(f"/containers/race{i % 3}/kill?signal=HUP",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert set(statuses) <= {204, 304, 409}, statuses  # 409: a kill of one that was not running
+    for i in range(3):  # whatever the order was, a stop and a start now work
+        assert docker(server, "start", f"race{i}").returncode == 0
+        assert docker(server, "stop", f"race{i}").returncode == 0
+        assert docker(server, "rm", f"race{i}").returncode == 0
+    listed = json.loads(urllib.request.urlopen(url + "/containers/json?all=1", timeout=30).read())
+    assert not any(c["Names"][0].startswith("/race") for c in listed)
+
+
+def test_time_never_goes_backwards_and_timestamps_stay(server: ServeProcess) -> None:
+    """A simulated instant has one Unix time (the wall-clock moment the simulation reached it): an object's
+    timestamps are the same at every call, and the daemon's clock only moves forward."""
+    assert docker(server, "run", "-d", "--name", "tm", "alpine", "sleep", "1000").returncode == 0
+    fields = ("inspect", "--format", "{{.Created}} {{.State.StartedAt}}", "tm")
+    first, clock1 = docker(server, *fields).stdout, docker(server, "info", "--format", "{{.SystemTime}}").stdout
+    time.sleep(0.3)
+    second, clock2 = docker(server, *fields).stdout, docker(server, "info", "--format", "{{.SystemTime}}").stdout
+    assert first == second
+    assert clock2.strip() > clock1.strip()  # RFC 3339 in UTC with nanoseconds: ordered as text
+    assert docker(server, "rm", "-f", "tm").returncode == 0
+
+
+def test_restart_policy_runs_each_log_and_die(server: ServeProcess) -> None:
+    """on-failure:2 with exit 1: the first run and two restarts (moby's restart manager), three times the
+    output in the log (json-file keeps it across runs) and three die events."""
+    since = int(time.time()) - 1
+    assert docker(server, "run", "-d", "--name", "rs", "--restart", "on-failure:2", "alpine", "sh", "-c",
+                  "echo try; exit 1").returncode == 0
+    deadline = time.monotonic() + 30
+    while not docker(server, "ps", "-a", "--filter", "name=rs", "--format", "{{.Status}}").stdout.startswith("Exited"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert docker(server, "logs", "rs").stdout == "try\n" * 3
+    until = int(time.time()) + 1
+    actions = docker(server, "events", "--since", str(since), "--until", str(until), "--filter", "container=rs",
+                     "--filter", "event=die", "--format", "{{.Action}}").stdout.split()
+    assert actions == ["die"] * 3
+    assert docker(server, "rm", "rs").returncode == 0
+
+
+def test_a_frozen_process_exits_only_once_thawed(server: ServeProcess) -> None:
+    """sleep 30, paused at once for 40 simulated seconds: its time runs out while frozen, and it exits at the
+    unpause (the freezer holds it), not at 30 s."""
+    assert docker(server, "run", "-d", "--name", "fz", "alpine", "sleep", "30").returncode == 0
+    assert docker(server, "pause", "fz").returncode == 0
+    time.sleep(40 / SPEED)
+    status = docker(server, "ps", "-a", "--filter", "name=fz", "--format", "{{.Status}}").stdout
+    assert status.startswith("Up") and "(Paused)" in status
+    assert docker(server, "unpause", "fz").returncode == 0
+    waited = docker(server, "wait", "fz")
+    assert waited.stdout.strip() == "0"
+    assert docker(server, "rm", "fz").returncode == 0
