@@ -27,6 +27,16 @@ from dsim.serve.image_config import ImageConfigs, familiar_tags
 from dsim.serve.logs import ProcessLog
 
 
+#: ImageConfig fields the Engine API 1.50 spec types as arrays or objects (not nullable): empty, not null.
+_EMPTY = {"ExposedPorts": dict, "Cmd": list, "Entrypoint": list, "Volumes": dict, "OnBuild": list, "Labels": dict,
+          "Env": list}
+
+
+def spec_config(config: dict[str, Any]) -> dict[str, Any]:
+    """An image's config as the API answers it: a field without a value is empty, as the spec types it."""
+    return {key: (_EMPTY[key]() if value is None and key in _EMPTY else value) for key, value in config.items()}
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration, as ``docker ps`` shows ages: 'Less than a second', '2 seconds', 'About a minute'."""
     s = int(seconds)
@@ -303,7 +313,7 @@ class ApiViews:
             "Architecture": "amd64",
             "Os": "linux",
             "Size": size,
-            "Config": refs.config_for(self.image_configs, image).api(),
+            "Config": spec_config(refs.config_for(self.image_configs, image).api()),
             "RootFS": {"Type": "layers", "Layers": [layer.chain_id for layer in image.layers]},
             "GraphDriver": {"Name": "overlayfs", "Data": {}},
             "Metadata": {"LastTagTime": self.iso(self.daemon.store.tagged_at(image.ref))},
