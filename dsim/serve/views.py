@@ -26,7 +26,6 @@ from dsim.serve.commands import Program, ShellSession
 from dsim.serve.image_config import ImageConfigs, familiar_tags
 from dsim.serve.logs import ProcessLog
 
-
 #: ImageConfig fields the Engine API 1.50 spec types as arrays or objects (not nullable): empty, not null.
 _EMPTY = {"ExposedPorts": dict, "Cmd": list, "Entrypoint": list, "Volumes": dict, "OnBuild": list, "Labels": dict,
           "Env": list}
