@@ -23,7 +23,7 @@ import numpy as np
 from dsim.records import DETAIL_KINDS, PHASE_KINDS, SUMMARY_PHASE_KINDS, Span, SpanKind
 from dsim.result import SimResult
 
-#: Kinds drawn in views of their own; the kinds table and activity chart mark the others "(new)".
+#: Kinds drawn in views of their own (the others appear in the activity chart and trace.json only).
 KNOWN_KINDS = frozenset(PHASE_KINDS + DETAIL_KINDS)
 
 K = TypeVar("K", bound=Hashable)

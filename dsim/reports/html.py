@@ -177,7 +177,7 @@ def _kinds(result: SimResult) -> str:
     rows = []
     for k in stats:
         statuses = ", ".join(f"{s}: {n:,}" for s, n in list(k.statuses.items())[:6])
-        rows.append((k.kind + ("" if k.known else " (new)"), f"{k.count:,}", _seconds(k.total_s), _seconds(k.mean_s),
+        rows.append((k.kind, f"{k.count:,}", _seconds(k.total_s), _seconds(k.mean_s),
                      _seconds(k.p95_s), _seconds(k.max_s), f"{k.instants:,}", statuses))
     return _table(("kind", "count", "total (s)", "mean (s)", "p95 (s)", "max (s)", "instants", "statuses"), rows,
                   text_columns=(7,))
@@ -239,8 +239,8 @@ def render(result: SimResult, charts: Sequence[Chart], info: ScenarioInfo | None
         f'<h2 id="slowest">The {SLOWEST_JOBS} slowest jobs</h2>', _slowest(result),
         '<h2 id="failures">Failures</h2>', _failures(result),
         '<h2 id="kinds">Every kind of activity recorded</h2>',
-        "<p class=muted>Each span kind the run recorded; kinds marked (new) have no dedicated chart yet and appear "
-        "in the activity chart and in trace.json.</p>",
+        "<p class=muted>Each span kind the run recorded (what each is: docs/reports.md); every kind appears in "
+        "the activity chart and in trace.json.</p>",
         _kinds(result),
         '<h2 id="scenario">The scenario</h2>',
     ]

@@ -99,7 +99,7 @@ def activity(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     centres = [c / div for c in bin_centres(0.0, end, BINS)]
     shown = stats[:ACTIVITY_MAX_KINDS]
     rest = stats[ACTIVITY_MAX_KINDS:]
-    panels = [(k.kind + ("" if k.known else " (new)"), [k.kind]) for k in shown]
+    panels = [(k.kind.replace("_", " "), [k.kind]) for k in shown]
     if rest:
         panels.append((f"{len(rest)} other kinds", [k.kind for k in rest]))
     with figure(10, 0.42 * len(panels) + 1.6) as (fig, ax):
@@ -122,4 +122,4 @@ def activity(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         save(fig, path)
     return Chart("activity", path, "Every activity over time",
                  "One panel per kind of recorded activity (span kind), showing how many were in progress at each "
-                 "moment. Kinds marked (new) come from features the report has no dedicated chart for yet.")
+                 "moment.")
