@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dsim.distributions import Distribution
+from dsim.domain.networking import DEFAULT_NETWORKING, NetworkDecl, NetworkingSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,10 @@ class HostSpec:
     ephemeral_ports: tuple[int, int]
     vm: VmFlavour
     microvm: VmFlavour
+    #: user-defined networks and named volumes that exist at time 0; network modes' costs
+    networks: tuple[NetworkDecl, ...] = ()
+    volumes: tuple[str, ...] = ()
+    networking: NetworkingSpec = DEFAULT_NETWORKING
 
 
 @dataclass(frozen=True, slots=True)

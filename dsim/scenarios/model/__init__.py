@@ -39,6 +39,7 @@ from dsim.scenarios.model.hosts import (
 )
 from dsim.scenarios.model.images import Image, Layer, LayerSpec, layer_uncompressed
 from dsim.scenarios.model.network import Link, Network
+from dsim.scenarios.model.objects import Mount, NetworkDef, Networking, RmOptions
 from dsim.scenarios.model.registries import Outage, RateLimit, Registry
 from dsim.scenarios.model.scenario import Scenario
 from dsim.scenarios.model.workloads import Arrival, ArrivalRate, Burst, Every, Poisson, Step, Times, Workload
@@ -50,4 +51,5 @@ __all__ = [
     "ImageGc", "Layer", "LayerSpec", "Link", "Network", "Outage", "Poisson", "PositiveInt", "PsStep", "RateLimit",
     "Registry", "RunStep", "RunTime", "Runtime", "Scenario", "Step", "StopStep", "Storage", "Strict",
     "Times", "VmFlavour", "Workload", "layer_uncompressed",
+    "Mount", "NetworkDef", "Networking", "RmOptions",
 ]

@@ -19,6 +19,7 @@ from dsim.scenarios.fields import (
     SizeDist,
 )
 from dsim.scenarios.model.base import PositiveInt, Strict
+from dsim.scenarios.model.objects import Mount
 
 
 def _port(value: object) -> object:
@@ -92,6 +93,11 @@ class ContainerOptions(Strict):
     isolation: Literal["container", "vm", "microvm"] = Field(
         "container", description="container: the host's kernel; vm / microvm: a guest kernel per instance"
     )
+    network: str = Field(
+        "bridge", description="--network: bridge | host | none | container:NAME | a network of the host's group "
+        "(hosts.<group>.networks); bridge pays the namespace, veth and iptables, host nothing",
+    )
+    mounts: list[Mount] = Field(default_factory=list, description="--mount: volumes, bind mounts, tmpfs")
 
     @model_validator(mode="after")
     def _check(self) -> ContainerOptions:

@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from dsim.distributions import constant
 from dsim.scenarios.fields import FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
+from dsim.scenarios.model.objects import NAME, NetworkDef, Networking
 
 
 class Daemon(Strict):
@@ -173,10 +174,20 @@ class HostGroup(Strict):
     )
     vm: VmFlavour = Field(DEFAULT_VM, description="isolation: vm (QEMU-like full VM)")
     microvm: VmFlavour = Field(DEFAULT_MICROVM, description="isolation: microvm (Firecracker-like)")
+    networks: dict[str, NetworkDef] = Field(
+        default_factory=dict, description="user-defined bridge networks on each host of the group at time 0 "
+        "(docker network create NAME); bridge, host and none always exist",
+    )
+    volumes: list[str] = Field(default_factory=list, description="named volumes on each host at time 0")
+    networking: Networking = Field(default_factory=Networking, description="what network modes cost")
 
     @model_validator(mode="after")
     def _ports_in_range(self) -> HostGroup:
         low, high = self.ephemeral_ports
         if not 1 <= low <= high <= 65535:
             raise ValueError(f"ephemeral_ports {low}-{high}: need 1 <= low <= high <= 65535")
+        for name in [*self.networks, *self.volumes]:
+            if not NAME.match(name) or name in ("bridge", "host", "none"):
+                raise ValueError(f"invalid network or volume name {name!r}: [a-zA-Z0-9][a-zA-Z0-9_.-]*, not a "
+                                 "predefined network")
         return self
