@@ -174,8 +174,9 @@ class NetworkStack:
             raise ApiError(403, f"{network.name} is a pre-defined network and cannot be removed")
         if network.endpoints:
             first = next(iter(network.endpoints))
+            user = self.containers.get(first)
             raise ApiError(403, f"error while removing network: network {network.name} has active endpoints "
-                                f'(name:"{first}" id:"{_id(self.host, first)[:12]}")')
+                                f'(name:"{first}" id:"{user.id if user is not None else first}")')
         del self.networks[network.name]
         self.rules -= self.costs.rules_per_network
         return network

@@ -33,6 +33,7 @@ from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
 from dsim.serve import images as refs
+from dsim.serve import objects
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
 from dsim.world import World
@@ -309,6 +310,7 @@ class Engine(ApiViews):
             options["cpus"] = host_config["NanoCpus"] / 1e9
         if host_config.get("Memory"):
             options["memory"] = float(host_config["Memory"])
+        options.update(objects.container_options(body))  # network mode and mounts (serve/objects.py)
         for label, key in LABELS.items():
             value = (body.get("Labels") or {}).get(label)
             if value is not None:
@@ -425,9 +427,10 @@ class Engine(ApiViews):
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
 
-    def remove(self, served: Served, force: bool, job: int) -> Generator[Any, Any, None]:
-        """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first)."""
-        yield from self.daemon.rm(served.container, force=force, job=job)
+    def remove(self, served: Served, force: bool, job: int, volumes: bool = False) -> Generator[Any, Any, None]:
+        """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first); ``volumes``:
+        ``-v``, its anonymous volumes go too."""
+        yield from self.daemon.rm(served.container, force=force, job=job, volumes=volumes)
         self._removed(served)
 
     def _removed(self, served: Served) -> None:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import normalise, split_ref
 from dsim.serve import images as refs
-from dsim.serve import listing
+from dsim.serve import listing, objects
 from dsim.serve.build import BuildWatch, build_options, read_context, working_copy
 from dsim.serve.filters import query_flag
 from dsim.serve.progress import PullWatch, PushWatch, error_message
@@ -75,6 +75,7 @@ ROUTES: list[Route] = [
         ("POST", r"/containers/(?P<id>[^/]+)/attach", "attach"),
         ("GET", r"/containers/(?P<id>[^/]+)/logs", "logs"),
         ("DELETE", r"/containers/(?P<id>[^/]+)", "remove"),
+        *objects.ROUTES,  # networks and volumes (serve/objects.py)
     ]
 ]
 #: Endpoints of the real API that dsim serve does not simulate: 501 with a message saying so.
@@ -82,7 +83,7 @@ UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|node
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
 
 
-class EngineHandler(BaseHTTPRequestHandler):
+class EngineHandler(objects.ObjectRoutes, BaseHTTPRequestHandler):
     """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"
@@ -501,7 +502,8 @@ class EngineHandler(BaseHTTPRequestHandler):
     def api_remove(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         force = query_flag(query, "force")
-        self._container_op("rm", id, lambda served, job, phase: engine.remove(served, force, job))
+        volumes = query_flag(query, "v")
+        self._container_op("rm", id, lambda served, job, phase: engine.remove(served, force, job, volumes))
         self.send_empty(204)
 
     def api_logs(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
