@@ -1,4 +1,4 @@
-"""scenarios/network-modes.yaml tells its story: the figures of its comment block, worked out by hand there.
+"""scenarios/network-modes.yaml and writable-layer.yaml tell their stories: the figures of their comment blocks.
 
 Default costs (docs/containers.md, docs/networks-storage.md): API call 2 ms on 8 workers, create 60 ms, mount
 20 ms, netns 10 ms under the rtnl lock (bridge), 3 iptables rules a published port at 27 ms + 10 us per rule
@@ -47,3 +47,30 @@ def test_published_ports_make_the_xtables_lock_the_bottleneck() -> None:
     assert ends("with-ports")[-1] == pytest.approx(0.094 + work + 0.474)
     assert ends("with-ports")[-1] / ends("host-network")[-1] > 10
     assert max(s.attrs["table"] for s in rules) == 20 + 192
+
+
+# ---------------------------------------------------------------- writable-layer.yaml
+
+@cache
+def layer_run() -> SimResult:
+    return simulate(load_scenario(ROOT / "scenarios" / "writable-layer.yaml"))
+
+
+RATE = 400 * 2**20  # the default write_rate, bytes per second
+
+
+def test_copy_up_of_a_big_file_in_ten_containers_shares_the_disk() -> None:
+    """The disk is busy from the first process start (0.568 s) until 10 x 1.01 GB are written."""
+    result = layer_run()
+    writes = [s for s in result.spans_of("write") if s.host == "in-image"]
+    assert {(s.attrs["added"], s.attrs["changed"]) for s in writes} == {(10e6, 1e9)}  # docker diff's view
+    assert max(s.end for s in writes) == pytest.approx(0.568 + 10 * 1.01e9 / RATE)
+    jobs = [job.end_s for job in result.jobs if job.workload == "copy-up"]
+    assert max(jobs) == pytest.approx(0.568 + 10 * 1.01e9 / RATE + 1.0)
+
+
+def test_a_volume_skips_the_copy_up() -> None:
+    result = layer_run()
+    assert not [s for s in result.spans_of("copy_up") if s.host == "in-volume"]
+    jobs = [job.end_s for job in result.jobs if job.workload == "volume"]
+    assert max(jobs) == pytest.approx(0.568 + 10 * 10e6 / RATE + 1.0)
