@@ -12,6 +12,7 @@ import re
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, cast
 
+from dsim.components.container import Container
 from dsim.components.errors import ApiError
 from dsim.components.networks import Network
 from dsim.components.storage import Volume
@@ -19,6 +20,7 @@ from dsim.serve.filters import query_flag
 from dsim.units import parse_size
 
 if TYPE_CHECKING:
+    from dsim.components.daemon import Daemon
     from dsim.serve.engine import Engine
     from dsim.serve.handler import EngineHandler
 
@@ -72,6 +74,42 @@ def volume_view(engine: Engine, volume: Volume) -> dict[str, Any]:
         "Mountpoint": volume.mountpoint, "Name": volume.name, "Options": {}, "Scope": "local",
         "UsageData": {"Size": int(volume.bytes), "RefCount": len(volume.users)},
     }
+
+
+def container_networks(daemon: Daemon, container: Container) -> dict[str, Any]:
+    """A container inspect's ``NetworkSettings.Networks``: each network it is on, its address while it runs."""
+    stack = daemon.runtime.networks
+    out: dict[str, Any] = {}
+    mode = container.spec.network
+    nets = stack.networks_of(container)
+    if not nets and mode in stack.networks:  # host, none
+        nets = [stack.networks[mode]]
+    for network in nets:
+        address = stack.address(container, network)
+        out[network.name] = {
+            "NetworkID": network.id, "EndpointID": "", "Gateway": str(network.gateway or "") if address else "",
+            "IPAddress": str(address or ""), "IPPrefixLen": network.subnet.prefixlen if address and network.subnet
+            else 0, "MacAddress": _mac(address) if address else "", "Aliases": None, "DNSNames": None,
+        }
+    return out
+
+
+def container_mounts(daemon: Daemon, container: Container) -> list[dict[str, Any]]:
+    """A container inspect's ``Mounts``."""
+    volumes = iter(daemon.runtime.storage.mounted(container))
+    mounts: list[dict[str, Any]] = []
+    for mount in container.spec.mounts:
+        entry: dict[str, Any] = {"Type": mount.type, "Destination": mount.target, "Mode": "", "RW": True,
+                                 "Propagation": ""}
+        if mount.type == "volume":
+            volume = next(volumes)
+            entry.update({"Name": volume.name, "Source": volume.mountpoint, "Driver": "local", "Mode": "z"})
+        elif mount.type == "bind":
+            entry.update({"Source": mount.source or "", "Propagation": "rprivate"})
+        else:
+            entry["Source"] = ""
+        mounts.append(entry)
+    return mounts
 
 
 # ---------------------------------------------------------------------------------------- container options

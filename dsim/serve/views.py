@@ -20,6 +20,7 @@ from dsim.components.daemon import Daemon
 from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
 from dsim.serve import images as refs
+from dsim.serve import objects
 
 
 def human_duration(seconds: float) -> str:
@@ -199,8 +200,8 @@ class ApiViews:
                 "ExposedPorts": {p: {} for p in container.spec.expose} or None,
                 "Tty": bool(served.config.get("Tty")),
             },
-            "NetworkSettings": {"Ports": ports, "Networks": {}},
-            "Mounts": [],
+            "NetworkSettings": {"Ports": ports, "Networks": objects.container_networks(self.daemon, container)},
+            "Mounts": objects.container_mounts(self.daemon, container),  # networks and volumes: serve/objects.py
         }
 
     def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:

@@ -136,3 +136,16 @@ def test_sdk_networks_and_volumes(server: ServeProcess) -> None:
             client.networks.get("nope")
     finally:
         client.close()
+
+
+@needs_cli
+def test_inspect_shows_the_containers_network_address_and_mounts(server: ServeProcess) -> None:
+    assert docker(server, "network", "create", "--subnet", "10.8.0.0/24", "insp").returncode == 0
+    run = docker(server, "run", "-d", "--name", "inspected", "--network", "insp", "-v", "seeded:/seed",
+                 "nginx:1.25")
+    assert run.returncode == 0, run.stderr
+    address = docker(server, "inspect", "inspected", "--format", "{{.NetworkSettings.Networks.insp.IPAddress}}")
+    assert address.stdout.strip() == "10.8.0.2"  # the first address after the gateway .1
+    mounts = json.loads(docker(server, "inspect", "inspected", "--format", "{{json .Mounts}}").stdout)
+    assert [(m["Type"], m["Name"], m["Destination"]) for m in mounts] == [("volume", "seeded", "/seed")]
+    assert docker(server, "rm", "-f", "inspected").returncode == 0
