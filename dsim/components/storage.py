@@ -148,6 +148,11 @@ class ContainerStorage:
     def mounted(self, container: Container) -> list[Volume]:
         return list(self._mounted.get(container.name, ()))
 
+    def usage(self) -> tuple[float, float]:
+        """(bytes in writable layers, bytes in volumes): ``docker system df``'s Containers and Local Volumes."""
+        layers = sum(added + changed for added, changed in self.diffs.values())
+        return layers, sum(v.bytes for v in self.volumes.values())
+
     # ------------------------------------------------------------------ a run's writes
 
     @staticmethod

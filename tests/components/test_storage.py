@@ -173,3 +173,17 @@ def test_image_gc_never_removes_a_volume() -> None:
     [gc] = result.spans_of("gc")
     assert gc.attrs["removed"] == ["nginx:1.25"]
     assert gc.attrs["freed"] == pytest.approx(260.7e6, rel=1e-3)
+
+
+def test_usage_counts_writable_layers_and_volumes_for_system_df() -> None:
+    """A run adding 30 MB of files and changing a 20 MB image file, writing 10 MB into a volume: the layers
+    hold 50 MB, the volumes 10 MB, while the container exists."""
+    w = build_world(load_scenario_text(scenario("""
+    w:
+      arrival: {burst: 1}
+      steps:
+        - run: {image: "nginx:1.25", writes: 30MB, copy_up: 20MB, mounts: [{source: v, target: /v, writes: 10MB}]}
+        - sleep: 10s
+    """)))
+    w.env.run(until=5.0)
+    assert w.daemons["h"].runtime.storage.usage() == (50 * MB, 10 * MB)
