@@ -59,7 +59,7 @@ class Network:
     internal: bool
     created: float
     builtin: bool
-    #: container name -> its address, while its process runs (libnetwork's active endpoints)
+    #: container ID -> its address, while its process runs (libnetwork's active endpoints)
     endpoints: dict[str, Address] = field(default_factory=dict)
 
     @property
@@ -108,9 +108,9 @@ class NetworkStack:
         #: rules in the host's tables now (dockerd's own, each network's, each published port's)
         self.rules = self.costs.base_rules
         self.networks: dict[str, Network] = {}
-        #: networks each container is connected to (its configuration, kept while it is stopped)
+        #: networks each container (by ID) is connected to (its configuration, kept while it is stopped)
         self._attached: dict[str, list[Network]] = {}
-        #: rules each running container added for its published ports
+        #: rules each running container (by ID) added for its published ports
         self._port_rules: dict[str, int] = {}
         bridge = Subnet("172.17.0.0/16")
         self._add("bridge", "bridge", bridge, builtin=True)
@@ -174,9 +174,9 @@ class NetworkStack:
             raise ApiError(403, f"{network.name} is a pre-defined network and cannot be removed")
         if network.endpoints:
             first = next(iter(network.endpoints))
-            user = self.containers.get(first)
+            name = next((c.name for c in self.containers.values() if c.id == first), first)
             raise ApiError(403, f"error while removing network: network {network.name} has active endpoints "
-                                f'(name:"{first}" id:"{user.id if user is not None else first}")')
+                                f'(name:"{name}" id:"{first}")')
         del self.networks[network.name]
         self.rules -= self.costs.rules_per_network
         return network
@@ -188,20 +188,17 @@ class NetworkStack:
             self.remove(network.name)
         return unused
 
-    def containers_on(self, network: Network) -> list[str]:
-        """Names of the containers configured on ``network`` (running or not), in connection order."""
-        return [name for name, nets in self._attached.items() if network in nets]
-
     def networks_of(self, container: Container) -> list[Network]:
-        return list(self._attached.get(container.name, ()))
+        return list(self._attached.get(container.id, ()))
 
     def address(self, container: Container, network: Network) -> Address | None:
-        return network.endpoints.get(container.name)
+        return network.endpoints.get(container.id)
 
     # ------------------------------------------------------------------ a container's configuration
 
-    def configure(self, spec: ContainerSpec, name: str, lookup: Callable[[str], Container | None]) -> None:
-        """At ``docker create``: the mode must name a network or container that exists (404 as dockerd)."""
+    def configure(self, spec: ContainerSpec, container_id: str, lookup: Callable[[str], Container | None]) -> None:
+        """At ``docker create`` of ``container_id``: the mode must name a network or a container (``lookup``
+        by name) that exists (404 as dockerd)."""
         mode = spec.network
         if mode.startswith("container:"):
             other = mode.partition(":")[2]
@@ -209,17 +206,17 @@ class NetworkStack:
                 raise ApiError(404, f"No such container: {other}")
             if spec.ports or spec.publish_all:
                 raise ApiError(400, "conflicting options: port publishing and the container type network mode")
-            self._attached[name] = []
+            self._attached[container_id] = []
             return
-        self._attached[name] = [self.find(mode)]
+        self._attached[container_id] = [self.find(mode)]
 
     def forget(self, container: Container) -> None:
         """``docker rm``: the container's network configuration goes."""
-        self._attached.pop(container.name, None)
+        self._attached.pop(container.id, None)
 
     def connect(self, network: Network, container: Container) -> None:
         """``docker network connect``: a running container gets its address at once, a stopped one at start."""
-        nets = self._attached.setdefault(container.name, [])
+        nets = self._attached.setdefault(container.id, [])
         if network in nets:
             raise ApiError(403, f"endpoint with name {container.name} already exists in network {network.name}")
         if network.driver != "bridge" or any(n.driver != "bridge" for n in nets) \
@@ -231,10 +228,10 @@ class NetworkStack:
 
     def disconnect(self, network: Network, container: Container) -> None:
         """``docker network disconnect``: its address is released."""
-        nets = self._attached.get(container.name, [])
+        nets = self._attached.get(container.id, [])
         if network not in nets:
             raise ApiError(403, f"container {container.id} is not connected to network {network.name}")
-        network.endpoints.pop(container.name, None)
+        network.endpoints.pop(container.id, None)
         nets.remove(network)
 
     # ------------------------------------------------------------------ DNS
@@ -242,9 +239,12 @@ class NetworkStack:
     def resolve(self, asker: Container, name: str) -> Address | None:
         """What the embedded DNS server answers ``asker`` for ``name``: the address of the container of that
         name on a user-defined network both are on; None on the default bridge (no embedded DNS there)."""
-        for network in self._attached.get(asker.name, ()):
-            if network.dns and asker.name in network.endpoints and name in network.endpoints:
-                return network.endpoints[name]
+        other = self.containers.get(name)
+        if other is None:
+            return None
+        for network in self._attached.get(asker.id, ()):
+            if network.dns and asker.id in network.endpoints and other.id in network.endpoints:
+                return network.endpoints[other.id]
         return None
 
     # ------------------------------------------------------------------ start and exit
@@ -260,7 +260,7 @@ class NetworkStack:
                 self._join(container, mode.partition(":")[2])
             container.published = []  # dockerd: "Published ports are discarded when using host network mode"
             return
-        nets = self._attached.get(container.name) or [self.find(mode)]
+        nets = self._attached.get(container.id) or [self.find(mode)]
         for network in nets:
             if network.name not in self.networks:
                 raise ApiError(404, f"network {network.name} not found")
@@ -284,7 +284,7 @@ class NetworkStack:
             raise
         if container.published:
             rules = len(container.published) * self.costs.rules_per_port
-            self._port_rules[container.name] = rules
+            self._port_rules[container.id] = rules
             yield from self._program(container.name, rules, job)
         self.recorder.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
                            ports=list(container.published))
@@ -298,20 +298,20 @@ class NetworkStack:
             raise ApiError(409, f"cannot join network of a non running container: {other.id}")
 
     def _endpoint(self, network: Network, container: Container) -> None:
-        if container.name in network.endpoints:
+        if container.id in network.endpoints:
             return
         address = network.allocate()
         if address is None:
             raise ApiError(500, "failed to set up container networking: no available IPv4 addresses on this "
                                 f"network's address pools: {network.name} ({network.id})")
-        network.endpoints[container.name] = address
+        network.endpoints[container.id] = address
 
     def detach(self, container: Container) -> None:
         """The process exited (or its start failed): ports unbound, addresses and port rules released."""
         self.kernel.unbind(container.name)
-        for network in self._attached.get(container.name, ()):
-            network.endpoints.pop(container.name, None)
-        self.rules -= self._port_rules.pop(container.name, 0)
+        for network in self._attached.get(container.id, ()):
+            network.endpoints.pop(container.id, None)
+        self.rules -= self._port_rules.pop(container.id, 0)
 
     def _program(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
         """Insert ``rules`` iptables rules one invocation each, under the xtables lock; an invocation costs

@@ -119,9 +119,9 @@ class ContainerRuntime:
             raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
-        self.networks.configure(spec, name, self._containers.get)  # networks.py: 404 for a network nothing knows
+        self.networks.configure(spec, container_id, self._containers.get)  # networks.py: 404, unknown network
         container = Container(container_id, name, image, spec, job, RestartManager(spec.restart))
-        self.storage.mount(spec, name)
+        self.storage.mount(spec, container_id)
         self._containers[name] = container
         return container
 

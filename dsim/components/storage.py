@@ -46,7 +46,7 @@ class Volume:
     created: float
     anonymous: bool
     bytes: float = 0.0
-    #: names of the containers that mount it (any state), in mount order
+    #: IDs of the containers that mount it (any state), in mount order
     users: list[str] = field(default_factory=list)
 
     @property
@@ -85,7 +85,7 @@ class ContainerStorage:
         self._anonymous = itertools.count(1)
         #: container ID -> (bytes added, bytes changed) in its writable layer: ``docker diff``'s accounting
         self.diffs: dict[str, tuple[float, float]] = {}
-        #: container name -> the volumes it mounts
+        #: container ID -> the volumes it mounts
         self._mounted: dict[str, list[Volume]] = {}
         for name in spec.volumes:
             self.create(name)
@@ -110,7 +110,7 @@ class ContainerStorage:
 
     def remove(self, name: str, *, ids: dict[str, str] | None = None) -> Volume:
         """``docker volume rm``: 409 while a container (any state) mounts it; its bytes leave the disk.
-        ``ids``: the IDs to name users by (container name -> ID)."""
+        ``ids``: the IDs a face names users by (runtime container ID -> its ID)."""
         volume = self.find(name)
         if volume.users:
             users = ", ".join((ids or {}).get(user, user) for user in volume.users)
@@ -126,27 +126,27 @@ class ContainerStorage:
             self.remove(volume.name)
         return unused
 
-    def mount(self, spec: ContainerSpec, name: str) -> None:
+    def mount(self, spec: ContainerSpec, container_id: str) -> None:
         """At ``docker create``: each volume mount names a volume (made if missing) or an anonymous one."""
-        mounted = self._mounted[name] = []
+        mounted = self._mounted[container_id] = []
         for mount in spec.mounts:
             if mount.type == "volume":
                 volume = self.create(mount.source)
-                volume.users.append(name)
+                volume.users.append(container_id)
                 mounted.append(volume)
 
     def unmount(self, container: Container, *, remove_anonymous: bool) -> None:
         """At ``docker rm``: the container no longer uses its volumes; ``-v`` removes its anonymous ones."""
-        for volume in self._mounted.pop(container.name, []):
-            if container.name in volume.users:
-                volume.users.remove(container.name)
+        for volume in self._mounted.pop(container.id, []):
+            if container.id in volume.users:
+                volume.users.remove(container.id)
             if remove_anonymous and volume.anonymous and not volume.users and volume.name in self.volumes:
                 self.remove(volume.name)
         self.diffs.pop(container.id, None)
         self.store.remove_container_layer(container.id)
 
     def mounted(self, container: Container) -> list[Volume]:
-        return list(self._mounted.get(container.name, ()))
+        return list(self._mounted.get(container.id, ()))
 
     def usage(self) -> tuple[float, float]:
         """(bytes in writable layers, bytes in volumes): ``docker system df``'s Containers and Local Volumes."""
@@ -169,7 +169,7 @@ class ContainerStorage:
             ok = yield from self._layer(container, job)
             if not ok:
                 return False
-        volumes = iter(self._mounted.get(container.name, ()))
+        volumes = iter(self._mounted.get(container.id, ()))
         for mount in spec.mounts:
             volume = next(volumes) if mount.type == "volume" else None
             ok = yield from self._mount_write(container, mount, volume, job)

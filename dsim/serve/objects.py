@@ -48,9 +48,11 @@ def network_view(engine: Engine, network: Network, *, containers: bool) -> dict[
     config = [] if network.subnet is None else [{"Subnet": str(network.subnet), "Gateway": str(network.gateway)}]
     members: dict[str, Any] = {}
     if containers and network.subnet is not None:
-        ids = {served.container.name: served.id for served in engine.containers.values()}
-        for name, address in network.endpoints.items():
-            ident = ids.get(name, name)
+        served_by = {served.container.id: served for served in engine.containers.values()}
+        for runtime_id, address in network.endpoints.items():
+            served = served_by.get(runtime_id)
+            ident = served.id if served is not None else runtime_id
+            name = served.container.name if served is not None else runtime_id
             members[ident] = {"Name": name, "EndpointID": ident[::-1], "MacAddress": _mac(address),
                               "IPv4Address": f"{address}/{network.subnet.prefixlen}", "IPv6Address": ""}
     return {
@@ -282,7 +284,7 @@ class ObjectRoutes:
 
         def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             engine.sync()
-            ids = {served.container.name: served.id for served in engine.containers.values()}
+            ids = {served.container.id: served.id for served in engine.containers.values()}
             volume = yield from engine.daemon.volume_remove(name, ids=ids, job=job)
             return volume.name
 
