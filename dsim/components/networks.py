@@ -214,17 +214,29 @@ class NetworkStack:
         """``docker rm``: the container's network configuration goes."""
         self._attached.pop(container.id, None)
 
-    def connect(self, network: Network, container: Container) -> None:
-        """``docker network connect``: a running container gets its address at once, a stopped one at start."""
+    def connect(self, network: Network, container: Container, job: int = -1) -> Generator[Any, Any, None]:
+        """``docker network connect``: a running container gets its address and a new veth pair at once (the
+        veth's share of ``runtime.netns`` under the rtnl lock), a stopped one at its next start."""
         nets = self._attached.setdefault(container.id, [])
         if network in nets:
             raise ApiError(403, f"endpoint with name {container.name} already exists in network {network.name}")
         if network.driver != "bridge" or any(n.driver != "bridge" for n in nets) \
                 or container.spec.network.startswith("container:"):
             raise ApiError(400, "container cannot be disconnected from host network or connected to host network")
-        if container.state in (RUNNING, RESTARTING):
-            self._endpoint(network, container)
         nets.append(network)
+        if container.state in (RUNNING, RESTARTING):
+            try:
+                self._endpoint(network, container)
+            except ApiError:
+                nets.remove(network)
+                raise
+            asked = self.env.now
+            with self.kernel.netns_lock.request() as lock:
+                yield lock
+                got = self.env.now
+                yield self.env.timeout(self.spec.runtime.netns.sample(self.rng) * (1 - self.costs.namespace_share))
+            self.recorder.span(SpanKind.NETNS, container.name, asked, self.env.now, host=self.host, job=job,
+                               wait=got - asked)
 
     def disconnect(self, network: Network, container: Container) -> None:
         """``docker network disconnect``: its address is released."""

@@ -59,7 +59,7 @@ class ObjectVerbs:
         """``POST /networks/{id}/connect``."""
         yield from self.api("network connect", job=job)
         stack = self.runtime.networks
-        stack.connect(stack.find(ident), container)
+        yield from stack.connect(stack.find(ident), container, job)
 
     def network_disconnect(self, ident: str, container: Container, *, job: int) -> Generator[Any, Any, None]:
         """``POST /networks/{id}/disconnect``."""
