@@ -14,6 +14,7 @@ whole table out and back in); ``none`` pays only the namespace; ``host`` and ``c
 from __future__ import annotations
 
 import hashlib
+import heapq
 import ipaddress
 import itertools
 import random
@@ -61,6 +62,9 @@ class Network:
     builtin: bool
     #: container ID -> its address, while its process runs (libnetwork's active endpoints)
     endpoints: dict[str, Address] = field(default_factory=dict)
+    #: offsets in the subnet given out and then released (a min-heap), and the next never given out
+    _released: list[int] = field(default_factory=list)
+    _next: int = 2
 
     @property
     def gateway(self) -> Address | None:
@@ -74,13 +78,23 @@ class Network:
 
     def allocate(self) -> Address | None:
         """The lowest free address (libnetwork's bitmap allocator, non-serial for local networks): the
-        network's first address is the subnet, the next the gateway, the last the broadcast."""
+        network's first address is the subnet, the next the gateway (.1), the last the broadcast. Every
+        free offset below ``_next`` is in the heap, so its smallest, else ``_next``, is the lowest free."""
         assert self.subnet is not None
-        used = set(self.endpoints.values())
-        for address in self.subnet.hosts():
-            if address != self.gateway and address not in used:
-                return address
-        return None
+        if self._released:
+            offset = heapq.heappop(self._released)
+        elif self._next < self.subnet.num_addresses - 1:
+            offset = self._next
+            self._next += 1
+        else:
+            return None
+        return self.subnet.network_address + offset
+
+    def release(self, container_id: str) -> None:
+        """The container's address goes back to the pool."""
+        address = self.endpoints.pop(container_id, None)
+        if address is not None and self.subnet is not None:
+            heapq.heappush(self._released, int(address) - int(self.subnet.network_address))
 
 
 def _id(*parts: object) -> str:
@@ -243,7 +257,7 @@ class NetworkStack:
         nets = self._attached.get(container.id, [])
         if network not in nets:
             raise ApiError(403, f"container {container.id} is not connected to network {network.name}")
-        network.endpoints.pop(container.id, None)
+        network.release(container.id)
         nets.remove(network)
 
     # ------------------------------------------------------------------ DNS
@@ -322,7 +336,7 @@ class NetworkStack:
         """The process exited (or its start failed): ports unbound, addresses and port rules released."""
         self.kernel.unbind(container.name)
         for network in self._attached.get(container.id, ()):
-            network.endpoints.pop(container.id, None)
+            network.release(container.id)
         self.rules -= self._port_rules.pop(container.id, 0)
 
     def _program(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
