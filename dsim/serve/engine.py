@@ -366,7 +366,7 @@ class Engine(ApiViews):
         if process is not None and process.is_alive:
             yield process
         if not served.removed and served.container.state not in (RUNNING, RESTARTING):
-            self.daemon.runtime.remove(served.container, job=-1)
+            self.daemon.runtime.remove(served.container, job=-1, volumes=True)  # --rm takes anonymous volumes too
             self._removed(served)
 
     def wait_next_exit(self, served: Served, condition: str) -> simpy.Event:

@@ -149,3 +149,19 @@ def test_inspect_shows_the_containers_network_address_and_mounts(server: ServePr
     mounts = json.loads(docker(server, "inspect", "inspected", "--format", "{{json .Mounts}}").stdout)
     assert [(m["Type"], m["Name"], m["Destination"]) for m in mounts] == [("volume", "seeded", "/seed")]
     assert docker(server, "rm", "-f", "inspected").returncode == 0
+
+
+@needs_cli
+def test_run_rm_takes_its_anonymous_volume_with_it(server: ServeProcess) -> None:
+    """`-v /scratch` makes an anonymous volume; `--rm` removes the container and its anonymous volumes."""
+    before = set(docker(server, "volume", "ls", "-q").stdout.split())
+    run = docker(server, "run", "--rm", "-l", "dsim.duration=1s", "-v", "/scratch", "nginx:1.25")
+    assert run.returncode == 0, run.stderr
+    after = set(docker(server, "volume", "ls", "-q").stdout.split())
+    assert after == before
+    kept = docker(server, "run", "-d", "--name", "keeps", "-v", "/scratch", "nginx:1.25")
+    assert kept.returncode == 0, kept.stderr
+    [anonymous] = set(docker(server, "volume", "ls", "-q").stdout.split()) - before
+    assert len(anonymous) == 64  # an anonymous volume is named by 64 hex digits
+    assert docker(server, "rm", "-f", "-v", "keeps").returncode == 0
+    assert set(docker(server, "volume", "ls", "-q").stdout.split()) == before
