@@ -114,6 +114,11 @@ class SpanKind(enum.StrEnum):
     COPY_UP = "copy_up"
     #: a run's health checks until they decide [container]; status, unhealthy_at
     HEALTH = "health"
+    #: iptables rules programmed for published ports, each under the xtables lock [container]; rules, table, wait
+    IPTABLES = "iptables"
+    #: a run's writes into its writable layer or a volume on the host's disk [container]; target, bytes, added,
+    #: changed (docker diff: bytes of new files, bytes of image files copied up and changed)
+    WRITE = "write"
 
     # -- builds (components/builder.py)
     #: the build context sent from the client [what]; bytes, files, client, builder
@@ -269,6 +274,19 @@ class PublishAttrs(TypedDict):
     ports: list[Any]
 
 
+class IptablesAttrs(TypedDict):
+    rules: int
+    table: int
+    wait: float
+
+
+class WriteAttrs(TypedDict):
+    target: str
+    bytes: float
+    added: float
+    changed: float
+
+
 class BootAttrs(TypedDict):
     isolation: str
     memory: float
@@ -359,6 +377,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.MOUNT: NoAttrs, SpanKind.NETNS: NetnsAttrs, SpanKind.PUBLISH: PublishAttrs, SpanKind.RUNC: NoAttrs,
     SpanKind.EXEC: NoAttrs, SpanKind.BOOT: BootAttrs, SpanKind.PROCESS: ProcessAttrs,
     SpanKind.RESTARTING: RestartingAttrs, SpanKind.COPY_UP: CopyUpAttrs, SpanKind.HEALTH: HealthAttrs,
+    SpanKind.IPTABLES: IptablesAttrs, SpanKind.WRITE: WriteAttrs,
     SpanKind.BUILD_CONTEXT: BuildContextAttrs, SpanKind.CACHE_IMPORT: CacheImportAttrs,
     SpanKind.BUILD_STEP: BuildStepAttrs, SpanKind.BUILD_EXPORT: BuildExportAttrs,
     SpanKind.CACHE_EXPORT: CacheExportAttrs, SpanKind.LINK: LinkAttrs,

@@ -89,8 +89,8 @@ class Client:
     def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, bool]:
         return self.daemon.stop(container, timeout, job=self.job, phase=container.name)
 
-    def _rm(self, container: Container) -> Generator[Any, Any, None]:
-        return self.daemon.rm(container, job=self.job, phase=container.name)
+    def _rm(self, container: Container, volumes: bool = False) -> Generator[Any, Any, None]:
+        return self.daemon.rm(container, job=self.job, phase=container.name, volumes=volumes)
 
     def _ps(self, all: bool) -> Generator[Any, Any, list[Container]]:
         return self.daemon.containers(all=all, job=self.job, phase=self.daemon.host)
@@ -179,7 +179,7 @@ _OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] 
     CreateStep: lambda client, step: client._create(step.container),
     StartStep: lambda client, step: client._start(client._container(step.container)),
     StopStep: lambda client, step: client._stop(client._container(step.container), step.timeout),
-    RmStep: lambda client, step: client._rm(client._container(step.container)),
+    RmStep: lambda client, step: client._rm(client._container(step.container), step.volumes),
     PsStep: lambda client, step: client._ps(step.all),
     SleepStep: lambda client, step: client._sleep(step.duration.sample(client.rng)),
     BuildStep: lambda client, step: client._build(step.spec),

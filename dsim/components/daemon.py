@@ -18,6 +18,7 @@ from dsim.components.daemon_api import EngineVerbs, ImageDeletion, ImageInUse
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import ImageStore
+from dsim.components.object_verbs import ObjectVerbs
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.runtime import ContainerRuntime
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["ApiError", "Daemon", "ImageDeletion", "ImageInUse"]
 
 
-class Daemon(EngineVerbs):
+class Daemon(EngineVerbs, ObjectVerbs):
     """One host's dockerd."""
 
     def __init__(self, env: simpy.Environment, host: HostInfo, kernel: Kernel, store: ImageStore, recorder: Recorder,

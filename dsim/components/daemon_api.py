@@ -236,13 +236,14 @@ class EngineVerbs:
         sig = signal.upper().removeprefix("SIG") or "KILL"
         self.env.process(self.runtime.stop(container, 0.0 if sig in ("KILL", "9") else math.inf, job=job))
 
-    def rm(self, container: Container, *, force: bool = False, job: int,
-           phase: str | None = None) -> Generator[Any, Any, None]:
-        """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first)."""
+    def rm(self, container: Container, *, force: bool = False, job: int, phase: str | None = None,
+           volumes: bool = False) -> Generator[Any, Any, None]:
+        """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first); ``volumes``
+        (``-v``): its anonymous volumes go too."""
         began = yield from self.api("rm", job=job)
         if force and container.state in (RUNNING, RESTARTING):
             yield from self.runtime.stop(container, 0.0, job=job)
-        self.runtime.remove(container, job=job)
+        self.runtime.remove(container, job=job, volumes=volumes)
         if phase is not None:
             self._phase(SpanKind.RM, phase, began, job)
 

@@ -74,6 +74,8 @@ class ImageStore:
         self._sources: dict[str, set[tuple[str, str]]] = {}
         #: Writable layers of containers (runtime.py): bytes per container ID, on the same disk.
         self._container_layers: dict[str, float] = {}
+        #: Volumes (storage.py): bytes per volume name, on the same disk; image GC never removes them.
+        self._volumes: dict[str, float] = {}
         #: Unpacked layers the build cache holds (hold_chain / release_chain): never collected with images.
         self._held: dict[str, int] = {}
         #: Untagged images a container still uses (``docker rmi -f``): their content stays.
@@ -179,6 +181,17 @@ class ImageStore:
     def remove_container_layer(self, container_id: str) -> None:
         """``docker rm``: the writable layer's bytes are freed."""
         self.disk_used -= self._container_layers.pop(container_id, 0.0)
+
+    def add_volume(self, name: str, nbytes: float) -> None:
+        """A volume's files grow by ``nbytes`` (components/storage.py): same disk, never collected by GC."""
+        if nbytes <= 0:
+            return
+        self._charge(nbytes, f"/var/lib/docker/volumes/{name}/_data")
+        self._volumes[name] = self._volumes.get(name, 0.0) + nbytes
+
+    def remove_volume(self, name: str) -> None:
+        """``docker volume rm``: the volume's bytes are freed."""
+        self.disk_used -= self._volumes.pop(name, 0.0)
 
     def remember_source(self, digest: str, registry: str, repository: str) -> None:
         self._sources.setdefault(digest, set()).add((registry, repository))

@@ -30,7 +30,9 @@ from dsim.components.container import (
 from dsim.components.daemon_locks import DaemonLocks, step
 from dsim.components.errors import ApiError
 from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
-from dsim.components.image_store import DiskFull, ImageStore
+from dsim.components.image_store import ImageStore
+from dsim.components.networks import NetworkStack
+from dsim.components.storage import ContainerStorage
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
 from dsim.records import Recorder, SpanKind
@@ -90,6 +92,9 @@ class ContainerRuntime:
         self.rng = rng
         self._containers: dict[str, Container] = {}
         self._ids = itertools.count(1)
+        # -- networks and storage (networks.py, storage.py): network modes, volumes, the writable layer
+        self.networks = NetworkStack(env, host, spec, kernel, recorder, rng, self._containers)
+        self.storage = ContainerStorage(env, host, spec, store, recorder)
         #: set by the world when the last job has ended (and no `until` was given): nothing restarts after
         #: that, or a restart policy would keep the simulation going forever
         self.no_more_restarts = False
@@ -125,7 +130,9 @@ class ContainerRuntime:
             raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
+        self.networks.configure(spec, container_id, self._containers.get)  # networks.py: 404, unknown network
         container = Container(container_id, name, image, spec, job, RestartManager(spec.restart))
+        self.storage.mount(spec, container_id)
         self._containers[name] = container
         return container
 
@@ -180,13 +187,15 @@ class ContainerRuntime:
         if container.process.is_alive:
             yield container.process
 
-    def remove(self, container: Container, *, job: int) -> None:
-        """``docker rm``: refused while running or restarting, as Docker does without ``-f``."""
+    def remove(self, container: Container, *, job: int, volumes: bool = False) -> None:
+        """``docker rm``: refused while running or restarting, as Docker does without ``-f``; ``volumes``
+        (``-v``) removes its anonymous volumes too."""
         if container.state in (RUNNING, RESTARTING):
             raise ApiError(409, f'cannot remove container "/{container.name}": container is {container.state}: '
                                 "stop the container before removing or force remove")
-        self.kernel.unbind(container.name)
-        self.store.remove_container_layer(container.id)
+        self.networks.detach(container)
+        self.networks.forget(container)
+        self.storage.unmount(container, remove_anonymous=volumes)  # and the writable layer (storage.py)
         container.state = REMOVED
         del self._containers[container.name]
 
@@ -234,14 +243,9 @@ class ContainerRuntime:
         began = env.now
         yield from step(env, kernel, locks, rng, runtime.mount.sample(rng), cpu.mount)
         rec.span(SpanKind.MOUNT, container.name, began, env.now, host=host, job=job)
-        yield from self._network_setup(container, job)
-        try:
-            self._publish(container)
-        except ApiError:
-            self.kernel.unbind(container.name)
-            raise
-        rec.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=host, job=job,
-                 ports=list(container.published))
+        # -- the network mode's costs, addresses and published ports (networks.py); the namespace's own work
+        #    is the netns step (its CPU share on the scheduler, daemon_locks.step)
+        yield from self.networks.attach(container, job, self._publish, work=self._netns_work)
         began = env.now
         yield from step(env, kernel, locks, rng, runtime.start.sample(rng), cpu.start, locks.spec.start_commits)
         rec.span(SpanKind.RUNC, container.name, began, env.now, host=host, job=job)
@@ -249,7 +253,7 @@ class ContainerRuntime:
             try:
                 yield from vm.boot(env, self.spec, self.kernel, container, self.rng, rec, job=job)
             except ApiError:
-                self.kernel.unbind(container.name)
+                self.networks.detach(container)
                 raise
         began = env.now
         yield from step(env, kernel, locks, rng, runtime.exec.sample(rng), cpu.exec)
@@ -263,16 +267,10 @@ class ContainerRuntime:
         if supervise:
             container.process = env.process(self._supervise(container, job))
 
-    def _network_setup(self, container: Container, job: int) -> Generator[Any, Any, None]:
-        """The network sandbox: netns and veth under the host's kernel lock (capacity 1), holding it for the
-        ``netns`` cost (its CPU share on the scheduler). The hook network modes replace (bridge, host, none)."""
-        env, runtime = self.env, self.spec.runtime
-        asked = env.now
-        with self.kernel.netns_lock.request() as lock:
-            yield lock
-            got = env.now
-            yield from step(env, self.kernel, self.locks, self.rng, runtime.netns.sample(self.rng), runtime.cpu.netns)
-        self.recorder.span(SpanKind.NETNS, container.name, asked, env.now, host=self.host, job=job, wait=got - asked)
+    def _netns_work(self, duration: float) -> Generator[Any, Any, None]:
+        """The network namespace's setup (held under the kernel's netns lock by networks.attach): its CPU share
+        runs on the host's scheduler, the rest waits."""
+        yield from step(self.env, self.kernel, self.locks, self.rng, duration, self.spec.runtime.cpu.netns)
 
     def _publish(self, container: Container) -> None:
         """Bind each -p mapping (a fixed host port, or the next ephemeral one) and, with -P, each exposed port."""
@@ -310,7 +308,7 @@ class ContainerRuntime:
             container.exit_code = exit_code
             container.oom_killed = bool(oom)
             container.finished_at = env.now
-            self.kernel.unbind(container.name)  # the network sandbox goes with the process
+            self.networks.detach(container)  # the network sandbox goes with the process
             container.state = EXITED
             assert container.exited is not None and container.health is not None
             if not container.health.triggered:
@@ -343,15 +341,18 @@ class ContainerRuntime:
         began = env.now
         duration = math.inf if spec.until_stopped else spec.duration.sample(rng)
         cpu_time = spec.cpu_time.sample(rng) if spec.cpu_time is not None else None
-        usage = container.usage = spec.memory_usage.sample(rng) if spec.memory_usage is not None else 0.0
+        usage = spec.memory_usage.sample(rng) if spec.memory_usage is not None else 0.0
+        if spec.mounts:
+            usage += self.storage.tmpfs_bytes(spec)  # tmpfs files are memory (storage.py)
+        container.usage = usage
         fails = spec.fail_probability > 0 and rng.random() < spec.fail_probability
         code = (spec.exit_code or 1) if fails else spec.exit_code
         is_vm = vm.guest_kernel(self.spec, spec.isolation)
         oom, task, cached = "", None, False
         try:
             written = True
-            if not container.layer_written and (spec.writes > 0 or spec.copy_up > 0):
-                written = yield from self._write_layer(container, job)
+            if spec.mounts or (not container.layer_written and (spec.writes > 0 or spec.copy_up > 0)):
+                written = yield from self.storage.write(container, job)  # storage.py
             if not written:
                 code = 1
             else:
@@ -418,25 +419,6 @@ class ContainerRuntime:
         if natural is not None and natural.processed:
             return code, "", task
         return (SIGKILL_EXIT if grace > timeout else 0), "", task
-
-    def _write_layer(self, container: Container, job: int) -> Generator[Any, Any, bool]:
-        """First run: new files and copied-up image files land in the writable layer on the host's disk; a
-        copy-up reads and writes each whole file at the host's write rate. False: no space left on device.
-        Called only when the layer is not written yet and the run writes something."""
-        spec = container.spec
-        container.layer_written = True
-        try:
-            self.store.add_container_layer(container.id, spec.writes + spec.copy_up)
-        except DiskFull as err:
-            container.error = str(err)
-            return False
-        if spec.copy_up > 0:
-            began = self.env.now
-            rate = self.spec.storage.write_rate
-            yield self.env.timeout(0.0 if math.isinf(rate) else spec.copy_up / rate)
-            self.recorder.span(SpanKind.COPY_UP, container.name, began, self.env.now, host=self.host, job=job,
-                               bytes=spec.copy_up)
-        return True
 
     def _health(self, container: Container, started: float, job: int) -> Generator[Any, Any, None]:
         """Probe timeline of one run (health_timeline): decides healthy / unhealthy unless the process exits."""

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from dsim.distributions import Distribution
+from dsim.domain.networking import MountSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class ContainerSpec:
     copy_up: float = 0.0
     isolation: str = "container"
     until_stopped: bool = False
+    #: bridge | host | none | container:NAME | a user-defined network's name
+    network: str = "bridge"
+    mounts: tuple[MountSpec, ...] = ()
 
     @property
     def cpu_cap(self) -> float:

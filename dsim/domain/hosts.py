@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dsim.distributions import Distribution, constant
+from dsim.domain.networking import DEFAULT_NETWORKING, NetworkDecl, NetworkingSpec
 from dsim.domain.start_path import DEFAULT_CPU_SHARES, DEFAULT_DAEMON_LOCKS, DaemonLocksSpec, StartCpuShares
 
 
@@ -100,6 +101,10 @@ class HostSpec:
     runtimes: Mapping[str, VmFlavour] = field(default_factory=dict)
     #: jobs each host runs at once (a CI runner's limit); None: no limit
     job_slots: int | None = None
+    #: user-defined networks and named volumes that exist at time 0; network modes' costs
+    networks: tuple[NetworkDecl, ...] = ()
+    volumes: tuple[str, ...] = ()
+    networking: NetworkingSpec = DEFAULT_NETWORKING
 
 
 @dataclass(frozen=True, slots=True)

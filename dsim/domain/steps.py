@@ -64,8 +64,11 @@ class StopStep:
 
 @dataclass(frozen=True, slots=True)
 class RmStep:
+    """``docker rm`` (``volumes``: -v, its anonymous volumes go too)."""
+
     kind: ClassVar[str] = "rm"
     container: str | None = None
+    volumes: bool = False
 
 
 @dataclass(frozen=True, slots=True)

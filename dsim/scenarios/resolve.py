@@ -27,6 +27,7 @@ from dsim.scenarios.model import (
     Step,
     layer_uncompressed,
 )
+from dsim.scenarios.objects_check import check_networks
 from dsim.scenarios.problems import unknown
 
 #: Beyond these a scenario would not fit this machine's memory or time; refused before the run.
@@ -313,6 +314,7 @@ def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) 
     registries = _registries(scenario)
     hosts, groups = _expand_hosts(scenario)
     counts = _check_workloads(scenario, hosts, groups)
+    check_networks(scenario, hosts)  # objects_check.py: networks named by run/create steps
     _check_links(scenario, registries, groups)
     needed = _check_distribution(scenario, registries)
     builds = resolve_builds(scenario, None if base_dir is None else Path(base_dir), [h.name for h in hosts])

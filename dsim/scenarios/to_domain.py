@@ -12,6 +12,7 @@ from dsim.domain import steps as op
 from dsim.domain.builds import BuildContext, BuildOptions, BuildSpec, CacheExport, ColdWarm, RunTime
 from dsim.domain.containers import ContainerSpec, HealthCheck
 from dsim.domain.hosts import DaemonSpec, HostSpec, ImageGcSpec, RuntimeSpec, StorageSpec, VmFlavour
+from dsim.domain.networking import MountSpec, NetworkDecl, NetworkingSpec
 from dsim.domain.refs import normalise
 from dsim.domain.registries import OutageSpec, RateLimitSpec, RegistrySpec
 from dsim.domain.spec import LinkSpec
@@ -65,7 +66,14 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         ephemeral_ports=group.ephemeral_ports, vm=_vm(group.vm), microvm=_vm(group.microvm),
         runtimes={name: _runtime(profile) for name, profile in group.runtimes.items()},
         job_slots=group.job_slots,
+        networks=tuple(NetworkDecl(name, n.subnet, n.internal) for name, n in group.networks.items()),
+        volumes=tuple(group.volumes), networking=networking_spec(group.networking),
     )
+
+
+def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
+    return NetworkingSpec(costs.namespace_share, costs.iptables_call, costs.iptables_per_rule, costs.rules_per_port,
+                          costs.base_rules, costs.rules_per_network)
 
 
 def health_check(check: fmt.HealthCheck) -> HealthCheck:
@@ -81,7 +89,8 @@ def container_spec(step: fmt.RunStep | fmt.CreateStep) -> ContainerSpec:
         expose=tuple(step.expose), publish_all=step.publish_all, exit_code=step.exit_code,
         fail_probability=step.fail_probability, restart=step.restart,
         healthcheck=health_check(step.healthcheck) if step.healthcheck is not None else None,
-        writes=step.writes, copy_up=step.copy_up, isolation=step.isolation,
+        writes=step.writes, copy_up=step.copy_up, isolation=step.isolation, network=step.network,
+        mounts=tuple(MountSpec(m.type, m.target, m.source, m.writes, m.size) for m in step.mounts),
         # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
         until_stopped=isinstance(step, fmt.RunStep) and step.runs_until_stopped,
     )
@@ -123,7 +132,7 @@ def step(written: fmt.Step, build: BuildSpec | None) -> op.Step:
     if written.stop is not None:
         return op.StopStep(written.stop.container, written.stop.timeout)
     if written.rm is not None:
-        return op.RmStep(written.rm.container)
+        return op.RmStep(written.rm.container, written.rm.volumes)
     if written.ps is not None:
         return op.PsStep(written.ps.all)
     if written.sleep is not None:

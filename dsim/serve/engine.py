@@ -34,7 +34,7 @@ from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
-from dsim.serve import bodies
+from dsim.serve import bodies, objects
 from dsim.serve import images as refs
 from dsim.serve.commands import Program, interpret, signal_name
 from dsim.serve.events import EventLog
@@ -348,6 +348,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             options["cpus"] = host_config["NanoCpus"] / 1e9
         if host_config.get("Memory"):
             options["memory"] = float(host_config["Memory"])
+        options.update(objects.container_options(body))  # network mode and mounts (serve/objects.py)
         for label, key in LABELS.items():
             value = (body.get("Labels") or {}).get(label)
             if value is not None:
@@ -422,7 +423,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         if process is not None and process.is_alive:
             yield process
         if not served.removed and served.container.state not in (RUNNING, RESTARTING):
-            self.daemon.runtime.remove(served.container, job=-1)
+            self.daemon.runtime.remove(served.container, job=-1, volumes=True)  # --rm takes anonymous volumes too
             self._removed(served)
 
     def wait_next_exit(self, served: Served, condition: str) -> simpy.Event:
@@ -498,11 +499,12 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
 
-    def remove(self, served: Served, force: bool, job: int) -> Generator[Any, Any, None]:
-        """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first)."""
+    def remove(self, served: Served, force: bool, job: int, volumes: bool = False) -> Generator[Any, Any, None]:
+        """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first); ``volumes``:
+        ``-v``, its anonymous volumes go too."""
         if force and served.container.state in (RUNNING, RESTARTING):
             self.container_event(served, "kill", signal="9")
-        yield from self.daemon.rm(served.container, force=force, job=job)
+        yield from self.daemon.rm(served.container, force=force, job=job, volumes=volumes)
         self._removed(served)
 
     def _removed(self, served: Served) -> None:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import normalise, split_ref
-from dsim.serve import build_flow, listing
+from dsim.serve import build_flow, listing, objects
 from dsim.serve import images as refs
 from dsim.serve.commands import valid_signal
 from dsim.serve.container_routes import ContainerRoutes
@@ -88,6 +88,7 @@ ROUTES: list[Route] = [
         ("POST", r"/containers/(?P<id>[^/]+)/exec", "exec_create"),
         ("POST", r"/exec/(?P<id>[^/]+)/start", "exec_start"),
         ("GET", r"/exec/(?P<id>[^/]+)/json", "exec_inspect"),
+        *objects.ROUTES,  # networks and volumes (serve/objects.py)
     ]
 ]
 ROUTES += IMAGE_ROUTES  # history, save/load, prunes, login, system df (dsim/serve/image_routes.py, i16-images)
@@ -96,7 +97,7 @@ UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|node
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
 
 
-class EngineHandler(ImageRoutes, BaseHTTPRequestHandler, ContainerStreams, ContainerRoutes):
+class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, ContainerStreams, ContainerRoutes):
     """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"
@@ -506,7 +507,8 @@ class EngineHandler(ImageRoutes, BaseHTTPRequestHandler, ContainerStreams, Conta
     def api_remove(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         force = query_flag(query, "force")
-        self._container_op("rm", id, lambda served, job, phase: engine.remove(served, force, job))
+        volumes = query_flag(query, "v")
+        self._container_op("rm", id, lambda served, job, phase: engine.remove(served, force, job, volumes))
         self.send_empty(204)
 
     def api_wait(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002

@@ -21,7 +21,7 @@ from dsim.components.host import CpuTask
 from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
 from dsim.serve import images as refs
-from dsim.serve import shapes
+from dsim.serve import objects, shapes
 from dsim.serve.commands import Program, ShellSession
 from dsim.serve.image_config import ImageConfigs, familiar_tags
 from dsim.serve.logs import ProcessLog
@@ -216,6 +216,17 @@ class ApiViews:
         index = list(self.containers).index(served.id) if served.id in self.containers else 0
         return f"172.17.{(index + 2) // 256}.{(index + 2) % 256}"
 
+    def network_settings(self, served: Served, ports: dict[str, Any]) -> dict[str, Any]:
+        """NetworkSettings with every field of an endpoint (shapes.py), for each network the container is on
+        (networks.py: its address, gateway and prefix there)."""
+        container = served.container
+        settings = shapes.network_settings(ports, container.state == RUNNING, self.address(served))
+        template = settings["Networks"].pop("bridge")
+        on = objects.container_networks(self.daemon, container)
+        settings["Networks"] = {name: {**template, **{k: v for k, v in fields.items() if v is not None}}
+                                for name, fields in on.items()} or {"bridge": template}
+        return settings
+
     def inspect(self, served: Served) -> dict[str, Any]:
         """``GET /containers/{id}/json``: every field of ContainerInspectResponse (shapes.py)."""
         container = served.container
@@ -264,11 +275,11 @@ class ApiViews:
             "ExecIDs": list(served.exec_ids) or None,
             "HostConfig": shapes.host_config(served.host_config),
             "GraphDriver": {"Name": "overlayfs", "Data": {}},
-            "Mounts": [],
+            "Mounts": objects.container_mounts(self.daemon, container),  # volumes, binds, tmpfs (serve/objects.py)
             "Config": shapes.container_config(
                 served.config, served.id[:12], served.config.get("Cmd") or ([] if given_entry else cmd),
                 given_entry if given_entry else entrypoint, list(container.spec.expose), []),
-            "NetworkSettings": shapes.network_settings(ports, container.state == RUNNING, self.address(served)),
+            "NetworkSettings": self.network_settings(served, ports),
         }
 
     def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dsim.scenarios.fields import (
     SizeDist,
 )
 from dsim.scenarios.model.base import PositiveInt, Strict
+from dsim.scenarios.model.objects import Mount
 
 
 def _port(value: object) -> object:
@@ -95,6 +96,11 @@ class ContainerOptions(Strict):
         "runc, crun, runsc (gVisor), kata-qemu, kata-clh, kata-fc: docker run --runtime NAME, costs from the "
         "host's runtimes (container is runc)",
     )
+    network: str = Field(
+        "bridge", description="--network: bridge | host | none | container:NAME | a network of the host's group "
+        "(hosts.<group>.networks); bridge pays the namespace, veth and iptables, host nothing",
+    )
+    mounts: list[Mount] = Field(default_factory=list, description="--mount: volumes, bind mounts, tmpfs")
 
     @model_validator(mode="after")
     def _check(self) -> ContainerOptions:

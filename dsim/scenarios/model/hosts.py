@@ -10,6 +10,7 @@ from dsim.distributions import constant
 from dsim.domain.profiles import PROFILES, profile_fields
 from dsim.scenarios.fields import FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import Count, PositiveInt, Strict
+from dsim.scenarios.model.objects import NAME, NetworkDef, Networking
 from dsim.scenarios.model.runtimes import Runtimes, builtin_runtimes
 from dsim.scenarios.model.start_path import StartCpu
 
@@ -251,10 +252,20 @@ class HostGroup(Strict):
         if name is not None and name not in PROFILES:
             raise ValueError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
         return name
+    networks: dict[str, NetworkDef] = Field(
+        default_factory=dict, description="user-defined bridge networks on each host of the group at time 0 "
+        "(docker network create NAME); bridge, host and none always exist",
+    )
+    volumes: list[str] = Field(default_factory=list, description="named volumes on each host at time 0")
+    networking: Networking = Field(default_factory=Networking, description="what network modes cost")
 
     @model_validator(mode="after")
     def _ports_in_range(self) -> HostGroup:
         low, high = self.ephemeral_ports
         if not 1 <= low <= high <= 65535:
             raise ValueError(f"ephemeral_ports {low}-{high}: need 1 <= low <= high <= 65535")
+        for name in [*self.networks, *self.volumes]:
+            if not NAME.match(name) or name in ("bridge", "host", "none"):
+                raise ValueError(f"invalid network or volume name {name!r}: [a-zA-Z0-9][a-zA-Z0-9_.-]*, not a "
+                                 "predefined network")
         return self

@@ -1,0 +1,360 @@
+"""Networks as dockerd's libnetwork manages them on one host (docs/networks-storage.md).
+
+The objects: the default ``bridge`` (172.17.0.0/16), ``host`` and ``none``, user-defined bridge networks
+with subnets from dockerd's default address pools, endpoints (a running container's address on a network,
+lowest free address first, released when its process exits), embedded DNS by container name on
+user-defined networks only, connect / disconnect, and Docker's errors for each.
+
+The costs of a container's network mode, paid when it starts (``attach``): ``bridge`` creates a network
+namespace and a veth pair under the kernel's rtnl lock (``runtime.netns``) and programs iptables for each
+published port, every rule under the xtables lock and costing more the longer the table (iptables copies the
+whole table out and back in); ``none`` pays only the namespace; ``host`` and ``container:NAME`` pay nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import ipaddress
+import itertools
+import random
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from dsim.components.container import RESTARTING, RUNNING, Container
+from dsim.components.errors import ApiError
+from dsim.components.host import Kernel
+from dsim.domain.containers import ContainerSpec
+from dsim.domain.hosts import HostSpec
+from dsim.domain.networking import NetworkDecl
+from dsim.records import Recorder, SpanKind
+
+#: dockerd's default address pools (libnetwork ipamutils, Docker 28): the default bridge takes the first
+#: /16, each user-defined network the next free subnet; 15 /16 networks in 172.17-172.31, then 16 /20s.
+DEFAULT_POOLS: tuple[tuple[str, int], ...] = (
+    ("172.17.0.0/16", 16), ("172.18.0.0/16", 16), ("172.19.0.0/16", 16), ("172.20.0.0/14", 16),
+    ("172.24.0.0/14", 16), ("172.28.0.0/14", 16), ("192.168.0.0/16", 20),
+)
+
+Address = ipaddress.IPv4Address
+Subnet = ipaddress.IPv4Network
+
+
+def default_subnets() -> Iterator[Subnet]:
+    """Every subnet of the default pools, in the order dockerd hands them out."""
+    for base, size in DEFAULT_POOLS:
+        yield from ipaddress.IPv4Network(base).subnets(new_prefix=size)
+
+
+@dataclass(eq=False)
+class Network:
+    """One network: its subnet and gateway (bridge driver), the running containers' endpoints."""
+
+    id: str
+    name: str
+    driver: str  # bridge | host | null
+    subnet: Subnet | None
+    internal: bool
+    created: float
+    builtin: bool
+    #: container ID -> its address, while its process runs (libnetwork's active endpoints)
+    endpoints: dict[str, Address] = field(default_factory=dict)
+    #: offsets in the subnet given out and then released (a min-heap), and the next never given out
+    _released: list[int] = field(default_factory=list)
+    _next: int = 2
+
+    @property
+    def gateway(self) -> Address | None:
+        return None if self.subnet is None else self.subnet.network_address + 1
+
+    @property
+    def dns(self) -> bool:
+        """Embedded DNS (127.0.0.11) answers container names on user-defined networks, not on the default
+        bridge (docs: Networking overview, 'Container DNS')."""
+        return self.driver == "bridge" and not self.builtin
+
+    def allocate(self) -> Address | None:
+        """The lowest free address (libnetwork's bitmap allocator, non-serial for local networks): the
+        network's first address is the subnet, the next the gateway (.1), the last the broadcast. Every
+        free offset below ``_next`` is in the heap, so its smallest, else ``_next``, is the lowest free."""
+        assert self.subnet is not None
+        if self._released:
+            offset = heapq.heappop(self._released)
+        elif self._next < self.subnet.num_addresses - 1:
+            offset = self._next
+            self._next += 1
+        else:
+            return None
+        return self.subnet.network_address + offset
+
+    def release(self, container_id: str) -> None:
+        """The container's address goes back to the pool."""
+        address = self.endpoints.pop(container_id, None)
+        if address is not None and self.subnet is not None:
+            heapq.heappush(self._released, int(address) - int(self.subnet.network_address))
+
+
+def _id(*parts: object) -> str:
+    return hashlib.sha256(" ".join(map(str, ("dsim-network", *parts))).encode()).hexdigest()
+
+
+class NetworkStack:
+    """The networks of one daemon and the costs of joining them."""
+
+    def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, recorder: Recorder,
+                 rng: random.Random, containers: Mapping[str, Container]) -> None:
+        """``rng``: the container runtime's stream (the netns cost is sampled from it, as before networks);
+        ``containers``: the runtime's containers by name (a live view, for ``container:NAME``)."""
+        self.env = env
+        self.containers = containers
+        self.host = host
+        self.spec = spec
+        self.costs = spec.networking
+        self.kernel = kernel
+        self.recorder = recorder
+        self.rng = rng
+        self._serial = itertools.count(1)
+        #: the xtables lock every iptables invocation takes (``iptables -w``)
+        self.xtables = simpy.Resource(env, capacity=1)
+        #: rules in the host's tables now (dockerd's own, each network's, each published port's)
+        self.rules = self.costs.base_rules
+        self.networks: dict[str, Network] = {}
+        #: networks each container (by ID) is connected to (its configuration, kept while it is stopped)
+        self._attached: dict[str, list[Network]] = {}
+        #: rules each running container (by ID) added for its published ports
+        self._port_rules: dict[str, int] = {}
+        bridge = Subnet("172.17.0.0/16")
+        self._add("bridge", "bridge", bridge, builtin=True)
+        self._add("host", "host", None, builtin=True)
+        self._add("none", "null", None, builtin=True)
+        for decl in spec.networks:
+            self._declare(decl)
+
+    # ------------------------------------------------------------------ the objects
+
+    def _add(self, name: str, driver: str, subnet: Subnet | None, *, builtin: bool = False,
+             internal: bool = False) -> Network:
+        network = Network(_id(self.host, name, next(self._serial)), name, driver, subnet, internal, self.env.now,
+                          builtin)
+        self.networks[name] = network
+        return network
+
+    def _declare(self, decl: NetworkDecl) -> Network:
+        """A user-defined bridge network: its subnet checked or picked, its rules counted (no time: setup)."""
+        network = self._add(decl.name, "bridge", self._subnet(decl.subnet), internal=decl.internal)
+        self.rules += self.costs.rules_per_network
+        return network
+
+    def _subnet(self, wanted: str | None) -> Subnet:
+        taken = [n.subnet for n in self.networks.values() if n.subnet is not None]
+        if wanted is not None:
+            try:
+                subnet = Subnet(wanted)
+            except ValueError:
+                raise ApiError(400, f"invalid subnet {wanted}: invalid CIDR address: {wanted}") from None
+            if any(subnet.overlaps(other) for other in taken):
+                raise ApiError(403, "Pool overlaps with other one on this address space")
+            return subnet
+        for subnet in default_subnets():
+            if not any(subnet.overlaps(other) for other in taken):
+                return subnet
+        raise ApiError(403, "all predefined address pools have been fully subnetted")
+
+    def find(self, ident: str) -> Network:
+        """A network by name, full ID or unique ID prefix; 404 as dockerd says."""
+        if ident in self.networks:
+            return self.networks[ident]
+        matches = [n for n in self.networks.values() if n.id.startswith(ident)] if ident else []
+        if len(matches) == 1:
+            return matches[0]
+        raise ApiError(404, f"network {ident} not found")
+
+    def create(self, name: str, *, subnet: str | None = None, internal: bool = False,
+               job: int = -1) -> Generator[Any, Any, Network]:
+        """``docker network create``: 409 when the name is taken; the network's rules are programmed."""
+        if name in self.networks:
+            raise ApiError(409, f"network with name {name} already exists")
+        network = self._add(name, "bridge", self._subnet(subnet), internal=internal)
+        yield from self._program(name, self.costs.rules_per_network, job)
+        return network
+
+    def remove(self, ident: str) -> Network:
+        """``docker network rm``: refused for the predefined networks and while containers run on it."""
+        network = self.find(ident)
+        if network.builtin:
+            raise ApiError(403, f"{network.name} is a pre-defined network and cannot be removed")
+        if network.endpoints:
+            first = next(iter(network.endpoints))
+            name = next((c.name for c in self.containers.values() if c.id == first), first)
+            raise ApiError(403, f"error while removing network: network {network.name} has active endpoints "
+                                f'(name:"{name}" id:"{first}")')
+        del self.networks[network.name]
+        self.rules -= self.costs.rules_per_network
+        return network
+
+    def prune(self) -> list[Network]:
+        """``docker network prune``: user-defined networks without active endpoints."""
+        unused = [n for n in self.networks.values() if not n.builtin and not n.endpoints]
+        for network in unused:
+            self.remove(network.name)
+        return unused
+
+    def networks_of(self, container: Container) -> list[Network]:
+        return list(self._attached.get(container.id, ()))
+
+    def address(self, container: Container, network: Network) -> Address | None:
+        return network.endpoints.get(container.id)
+
+    # ------------------------------------------------------------------ a container's configuration
+
+    def configure(self, spec: ContainerSpec, container_id: str, lookup: Callable[[str], Container | None]) -> None:
+        """At ``docker create`` of ``container_id``: the mode must name a network or a container (``lookup``
+        by name) that exists (404 as dockerd)."""
+        mode = spec.network
+        if mode.startswith("container:"):
+            other = mode.partition(":")[2]
+            if lookup(other) is None:
+                raise ApiError(404, f"No such container: {other}")
+            if spec.ports or spec.publish_all:
+                raise ApiError(400, "conflicting options: port publishing and the container type network mode")
+            self._attached[container_id] = []
+            return
+        self._attached[container_id] = [self.find(mode)]
+
+    def forget(self, container: Container) -> None:
+        """``docker rm``: the container's network configuration goes."""
+        self._attached.pop(container.id, None)
+
+    def connect(self, network: Network, container: Container, job: int = -1) -> Generator[Any, Any, None]:
+        """``docker network connect``: a running container gets its address and a new veth pair at once (the
+        veth's share of ``runtime.netns`` under the rtnl lock), a stopped one at its next start."""
+        nets = self._attached.setdefault(container.id, [])
+        if network in nets:
+            raise ApiError(403, f"endpoint with name {container.name} already exists in network {network.name}")
+        if network.driver != "bridge" or any(n.driver != "bridge" for n in nets) \
+                or container.spec.network.startswith("container:"):
+            raise ApiError(400, "container cannot be disconnected from host network or connected to host network")
+        nets.append(network)
+        if container.state in (RUNNING, RESTARTING):
+            try:
+                self._endpoint(network, container)
+            except ApiError:
+                nets.remove(network)
+                raise
+            asked = self.env.now
+            with self.kernel.netns_lock.request() as lock:
+                yield lock
+                got = self.env.now
+                yield self.env.timeout(self.spec.runtime.netns.sample(self.rng) * (1 - self.costs.namespace_share))
+            self.recorder.span(SpanKind.NETNS, container.name, asked, self.env.now, host=self.host, job=job,
+                               wait=got - asked)
+
+    def disconnect(self, network: Network, container: Container) -> None:
+        """``docker network disconnect``: its address is released."""
+        nets = self._attached.get(container.id, [])
+        if network not in nets:
+            raise ApiError(403, f"container {container.id} is not connected to network {network.name}")
+        network.release(container.id)
+        nets.remove(network)
+
+    # ------------------------------------------------------------------ DNS
+
+    def resolve(self, asker: Container, name: str) -> Address | None:
+        """What the embedded DNS server answers ``asker`` for ``name``: the address of the container of that
+        name on a user-defined network both are on; None on the default bridge (no embedded DNS there)."""
+        other = self.containers.get(name)
+        if other is None:
+            return None
+        for network in self._attached.get(asker.id, ()):
+            if network.dns and asker.id in network.endpoints and other.id in network.endpoints:
+                return network.endpoints[other.id]
+        return None
+
+    # ------------------------------------------------------------------ start and exit
+
+    def attach(self, container: Container, job: int, publish: Callable[[Container], None],
+               work: Callable[[float], Generator[Any, Any, None]] | None = None) -> Generator[Any, Any, None]:
+        """The network part of a start, by mode: addresses, the namespace (and veth) under the rtnl lock,
+        published ports (``publish`` binds them) and their iptables rules. Records NETNS and PUBLISH spans
+        as the runtime did before network modes (bridge without ports: identical). ``work`` runs the namespace's
+        setup (the runtime's CPU-and-wait step); without it the setup is a plain wait."""
+        mode = container.spec.network
+        if mode == "host" or mode.startswith("container:"):
+            if mode.startswith("container:"):
+                self._join(container, mode.partition(":")[2])
+            container.published = []  # dockerd: "Published ports are discarded when using host network mode"
+            return
+        nets = self._attached.get(container.id) or [self.find(mode)]
+        for network in nets:
+            if network.name not in self.networks:
+                raise ApiError(404, f"network {network.name} not found")
+        share = 1.0 if mode != "none" else self.costs.namespace_share
+        env = self.env
+        asked = env.now
+        with self.kernel.netns_lock.request() as lock:
+            yield lock
+            got = env.now
+            duration = self.spec.runtime.netns.sample(self.rng) * share
+            if work is None:
+                yield env.timeout(duration)
+            else:  # the runtime's netns step: CPU work and waiting (runtime.py)
+                yield from work(duration)
+        self.recorder.span(SpanKind.NETNS, container.name, asked, env.now, host=self.host, job=job, wait=got - asked)
+        if mode == "none":
+            container.published = []
+            return
+        try:
+            for network in nets:
+                self._endpoint(network, container)
+            publish(container)
+        except ApiError:
+            self.detach(container)
+            raise
+        if container.published:
+            rules = len(container.published) * self.costs.rules_per_port
+            self._port_rules[container.id] = rules
+            yield from self._program(container.name, rules, job)
+        self.recorder.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
+                           ports=list(container.published))
+
+    def _join(self, container: Container, other_name: str) -> None:
+        """``container:NAME`` shares NAME's namespace: NAME must be running (dockerd: 409)."""
+        other = self.containers.get(other_name)
+        if other is None:
+            raise ApiError(404, f"No such container: {other_name}")
+        if other.state != RUNNING:
+            raise ApiError(409, f"cannot join network of a non running container: {other.id}")
+
+    def _endpoint(self, network: Network, container: Container) -> None:
+        if container.id in network.endpoints:
+            return
+        address = network.allocate()
+        if address is None:
+            raise ApiError(500, "failed to set up container networking: no available IPv4 addresses on this "
+                                f"network's address pools: {network.name} ({network.id})")
+        network.endpoints[container.id] = address
+
+    def detach(self, container: Container) -> None:
+        """The process exited (or its start failed): ports unbound, addresses and port rules released."""
+        self.kernel.unbind(container.name)
+        for network in self._attached.get(container.id, ()):
+            network.release(container.id)
+        self.rules -= self._port_rules.pop(container.id, 0)
+
+    def _program(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
+        """Insert ``rules`` iptables rules one invocation each, under the xtables lock; an invocation costs
+        ``iptables_call`` plus ``iptables_per_rule`` for every rule already in the table."""
+        env, costs = self.env, self.costs
+        began, waited = env.now, 0.0
+        for _ in range(rules):
+            asked = env.now
+            with self.xtables.request() as lock:
+                yield lock
+                waited += env.now - asked
+                yield env.timeout(costs.iptables_call + costs.iptables_per_rule * self.rules)
+                self.rules += 1
+        self.recorder.span(SpanKind.IPTABLES, subject, began, env.now, host=self.host, job=job, rules=rules,
+                           table=self.rules, wait=waited)

@@ -1,0 +1,220 @@
+"""A host's container storage (docs/networks-storage.md): the disk's write bandwidth shared by every writer,
+the containers' writable layers, named and anonymous volumes, bind mounts and tmpfs.
+
+- The disk writes at ``storage.write_rate``, shared equally by the writes in progress (processor sharing,
+  the fluid model of a device queue serving its requests in turn).
+- A container's writable layer (overlay2's upperdir): new files (``writes``) and copied-up image files
+  (``copy_up``: the first write to a file of a lower layer copies the WHOLE file up) take their bytes on the
+  disk and their time at its write rate, once, on the first run; ``docker rm`` frees them. The WRITE span
+  carries ``docker diff``'s view: bytes added, bytes changed.
+- Volumes live on the same disk (``/var/lib/docker/volumes``): created by ``docker volume create`` or by the
+  first container that mounts a name, reused by every container that mounts it, kept after ``docker rm``
+  (``rm -v`` removes the container's anonymous volumes only), removed by ``docker volume rm`` unless a
+  container uses it. Image GC never removes a volume; its bytes count in the disk use GC sees.
+- A bind mount writes through to the host's disk (time) but dockerd does not account its bytes; tmpfs
+  writes are memory, charged to the container (and so against its ``--memory`` limit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from dsim.components.container import Container
+from dsim.components.errors import ApiError
+from dsim.components.host import CpuScheduler
+from dsim.components.image_store import DiskFull, ImageStore
+from dsim.domain.containers import ContainerSpec
+from dsim.domain.hosts import HostSpec
+from dsim.domain.networking import MountSpec
+from dsim.records import Recorder, SpanKind
+
+VOLUMES = "/var/lib/docker/volumes"
+
+
+@dataclass(eq=False)
+class Volume:
+    """A volume of the ``local`` driver: a directory under /var/lib/docker/volumes."""
+
+    name: str
+    created: float
+    anonymous: bool
+    bytes: float = 0.0
+    #: IDs of the containers that mount it (any state), in mount order
+    users: list[str] = field(default_factory=list)
+
+    @property
+    def mountpoint(self) -> str:
+        return f"{VOLUMES}/{self.name}/_data"
+
+
+class Disk:
+    """The host's disk as a processor-sharing server of its write bandwidth: n writes at once each get 1/n."""
+
+    def __init__(self, env: simpy.Environment, rate: float) -> None:
+        self.env = env
+        self.rate = rate
+        self._server = CpuScheduler(env, 1.0)
+
+    def write(self, nbytes: float) -> simpy.Event:
+        """An event that fires when ``nbytes`` are written (no time at an infinite rate)."""
+        if nbytes <= 0 or math.isinf(self.rate):
+            done = self.env.event()
+            done.succeed(self.env.now)
+            return done
+        return self._server.run(nbytes / self.rate, 1.0).done
+
+
+class ContainerStorage:
+    """The writable layers' and volumes' side of one daemon."""
+
+    def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
+                 recorder: Recorder) -> None:
+        self.env = env
+        self.host = host
+        self.store = store
+        self.recorder = recorder
+        self.disk = Disk(env, spec.storage.write_rate)
+        self.volumes: dict[str, Volume] = {}
+        self._anonymous = itertools.count(1)
+        #: container ID -> (bytes added, bytes changed) in its writable layer: ``docker diff``'s accounting
+        self.diffs: dict[str, tuple[float, float]] = {}
+        #: container ID -> the volumes it mounts
+        self._mounted: dict[str, list[Volume]] = {}
+        for name in spec.volumes:
+            self.create(name)
+
+    # ------------------------------------------------------------------ volumes
+
+    def create(self, name: str | None = None, *, anonymous: bool = False) -> Volume:
+        """``docker volume create [NAME]``: an existing name is returned as it is (as dockerd does)."""
+        if name is None:
+            name = hashlib.sha256(f"dsim-volume {self.host} {next(self._anonymous)}".encode()).hexdigest()
+            anonymous = True
+        volume = self.volumes.get(name)
+        if volume is None:
+            volume = self.volumes[name] = Volume(name, self.env.now, anonymous)
+        return volume
+
+    def find(self, name: str) -> Volume:
+        volume = self.volumes.get(name)
+        if volume is None:
+            raise ApiError(404, f"get {name}: no such volume")
+        return volume
+
+    def remove(self, name: str, *, ids: dict[str, str] | None = None) -> Volume:
+        """``docker volume rm``: 409 while a container (any state) mounts it; its bytes leave the disk.
+        ``ids``: the IDs a face names users by (runtime container ID -> its ID)."""
+        volume = self.find(name)
+        if volume.users:
+            users = ", ".join((ids or {}).get(user, user) for user in volume.users)
+            raise ApiError(409, f"remove {name}: volume is in use - [{users}]")
+        del self.volumes[name]
+        self.store.remove_volume(name)
+        return volume
+
+    def prune(self, *, all_volumes: bool = False) -> list[Volume]:
+        """``docker volume prune``: unused anonymous volumes (``all_volumes``: named ones too, as ``-a``)."""
+        unused = [v for v in self.volumes.values() if not v.users and (v.anonymous or all_volumes)]
+        for volume in unused:
+            self.remove(volume.name)
+        return unused
+
+    def mount(self, spec: ContainerSpec, container_id: str) -> None:
+        """At ``docker create``: each volume mount names a volume (made if missing) or an anonymous one."""
+        mounted = self._mounted[container_id] = []
+        for mount in spec.mounts:
+            if mount.type == "volume":
+                volume = self.create(mount.source)
+                volume.users.append(container_id)
+                mounted.append(volume)
+
+    def unmount(self, container: Container, *, remove_anonymous: bool) -> None:
+        """At ``docker rm``: the container no longer uses its volumes; ``-v`` removes its anonymous ones."""
+        for volume in self._mounted.pop(container.id, []):
+            if container.id in volume.users:
+                volume.users.remove(container.id)
+            if remove_anonymous and volume.anonymous and not volume.users and volume.name in self.volumes:
+                self.remove(volume.name)
+        self.diffs.pop(container.id, None)
+        self.store.remove_container_layer(container.id)
+
+    def mounted(self, container: Container) -> list[Volume]:
+        return list(self._mounted.get(container.id, ()))
+
+    def usage(self) -> tuple[float, float]:
+        """(bytes in writable layers, bytes in volumes): ``docker system df``'s Containers and Local Volumes."""
+        layers = sum(added + changed for added, changed in self.diffs.values())
+        return layers, sum(v.bytes for v in self.volumes.values())
+
+    # ------------------------------------------------------------------ a run's writes
+
+    @staticmethod
+    def tmpfs_bytes(spec: ContainerSpec) -> float:
+        """Memory a run's tmpfs writes take (charged to the container)."""
+        return sum(m.writes for m in spec.mounts if m.type == "tmpfs")
+
+    def write(self, container: Container, job: int) -> Generator[Any, Any, bool]:
+        """One run's writes: the writable layer on the first run (copy-up, then new files), then each mount.
+        False: the write failed (no space left on device; ``container.error`` says where)."""
+        spec = container.spec
+        if not container.layer_written and (spec.writes > 0 or spec.copy_up > 0):
+            container.layer_written = True
+            ok = yield from self._layer(container, job)
+            if not ok:
+                return False
+        volumes = iter(self._mounted.get(container.id, ()))
+        for mount in spec.mounts:
+            volume = next(volumes) if mount.type == "volume" else None
+            ok = yield from self._mount_write(container, mount, volume, job)
+            if not ok:
+                return False
+        return True
+
+    def _layer(self, container: Container, job: int) -> Generator[Any, Any, bool]:
+        spec, env = container.spec, self.env
+        try:
+            self.store.add_container_layer(container.id, spec.writes + spec.copy_up)
+        except DiskFull as err:
+            container.error = str(err)
+            return False
+        began = env.now
+        if spec.copy_up > 0:
+            yield self.disk.write(spec.copy_up)
+            self.recorder.span(SpanKind.COPY_UP, container.name, began, env.now, host=self.host, job=job,
+                               bytes=spec.copy_up)
+        if spec.writes > 0:
+            yield self.disk.write(spec.writes)
+        self.diffs[container.id] = (spec.writes, spec.copy_up)
+        self.recorder.span(SpanKind.WRITE, container.name, began, env.now, host=self.host, job=job, target="layer",
+                           bytes=spec.writes + spec.copy_up, added=spec.writes, changed=spec.copy_up)
+        return True
+
+    def _mount_write(self, container: Container, mount: MountSpec, volume: Volume | None,
+                     job: int) -> Generator[Any, Any, bool]:
+        if mount.writes <= 0:
+            return True
+        if mount.type == "tmpfs":
+            if mount.size is not None and mount.writes > mount.size:
+                container.error = f"write {mount.target}: no space left on device"
+                return False
+            return True  # memory: charged with the run's usage
+        if volume is not None:
+            try:
+                self.store.add_volume(volume.name, mount.writes)
+            except DiskFull as err:
+                container.error = str(err)
+                return False
+            volume.bytes += mount.writes
+        began = self.env.now
+        yield self.disk.write(mount.writes)
+        target = volume.name if volume is not None else f"bind:{mount.source}"
+        self.recorder.span(SpanKind.WRITE, container.name, began, self.env.now, host=self.host, job=job,
+                           target=target, bytes=mount.writes, added=mount.writes, changed=0.0)
+        return True

@@ -1,0 +1,53 @@
+"""Networks, volumes and mounts as a daemon manages them (docs/networks-storage.md): the declarations a
+host group makes at time 0, a container's mounts, and the costs of network modes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Network modes that are not user networks: ``--network bridge | host | none`` (``container:NAME`` too).
+BUILTIN_NETWORKS = ("bridge", "host", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkDecl:
+    """``docker network create NAME`` done before time 0 (a user-defined bridge network)."""
+
+    name: str
+    #: CIDR such as ``10.10.0.0/24``; None: the next free subnet of dockerd's default address pools
+    subnet: str | None = None
+    internal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MountSpec:
+    """One ``--mount``: ``volume`` (named, or anonymous without ``source``), ``bind`` (a host path) or
+    ``tmpfs`` (memory); ``writes``: bytes each run writes into it."""
+
+    type: str
+    target: str
+    source: str | None = None
+    writes: float = 0.0
+    #: tmpfs only: its size limit (bytes; None: no limit beyond the container's memory)
+    size: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkingSpec:
+    """What network modes cost on one host (components/networks.py). Times in seconds."""
+
+    #: share of ``runtime.netns`` that is the namespace itself: ``none`` pays only this share
+    namespace_share: float = 0.5
+    #: one rule's ``iptables`` invocations on a near-empty table (moby#14288: about 27 ms)
+    iptables_call: float = 0.027
+    #: per rule already in the table: the whole table is rewritten on every change (moby#53466: about 10 us)
+    iptables_per_rule: float = 10e-6
+    #: rules each published port adds (nat DNAT, filter ACCEPT, nat MASQUERADE for hairpin)
+    rules_per_port: int = 3
+    #: rules dockerd installs at start for the default bridge and its chains
+    base_rules: int = 20
+    #: rules each user-defined bridge network adds (isolation, forward, masquerade)
+    rules_per_network: int = 6
+
+
+DEFAULT_NETWORKING = NetworkingSpec()

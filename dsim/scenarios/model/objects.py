@@ -1,0 +1,101 @@
+"""Networks, volumes and mounts (docs/networks-storage.md): what a host group declares at time 0, a
+container's ``network`` and ``mounts``, and what network modes cost."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from dsim.scenarios.fields import FiniteDuration, FiniteSize, Size
+from dsim.scenarios.model.base import PositiveInt, Strict
+
+#: dockerd's rule for network and volume names (moby daemon/names: [a-zA-Z0-9][a-zA-Z0-9_.-]*)
+NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+class NetworkDef(Strict):
+    """``docker network create NAME`` before time 0: a user-defined bridge network on each host of the group."""
+
+    subnet: str | None = Field(
+        None, description="CIDR, e.g. 10.10.0.0/24; default the next free subnet of dockerd's default address "
+        "pools (172.18.0.0/16, 172.19.0.0/16, ... then 192.168.0.0/20, ...; libnetwork ipamutils)",
+    )
+    internal: bool = Field(False, description="--internal: no route outside the network")
+
+    @field_validator("subnet")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError:
+            raise ValueError(f"invalid subnet {value!r} (expected an IPv4 CIDR such as 10.10.0.0/24)") from None
+        if network.prefixlen > 30:
+            raise ValueError(f"subnet {value}: too small for a gateway and a container (at most /30)")
+        return value
+
+
+class Mount(Strict):
+    """``--mount``: a volume (named; anonymous without ``source``), a bind mount of a host path, or a tmpfs."""
+
+    type: Literal["volume", "bind", "tmpfs"] = Field("volume", description="volume | bind | tmpfs")
+    source: str | None = Field(None, description="volume: its name (made on first use); bind: the host path")
+    target: str = Field(description="the path in the container")
+    writes: FiniteSize = Field(
+        0.0, description="bytes each run writes into it: volume and bind at the disk's write rate (a volume's "
+        "bytes stay on the host's disk), tmpfs into memory counted against the container's --memory",
+    )
+    size: Size | None = Field(None, description="tmpfs-size: writes beyond it fail with no space left on device")
+
+    @model_validator(mode="after")
+    def _check(self) -> Mount:
+        if self.type == "bind" and not self.source:
+            raise ValueError("a bind mount needs a source (the host path)")
+        if self.type == "tmpfs" and self.source:
+            raise ValueError("a tmpfs mount takes no source")
+        if self.type == "volume" and self.source is not None and not NAME.match(self.source):
+            raise ValueError(f"invalid volume name {self.source!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if self.size is not None and self.type != "tmpfs":
+            raise ValueError("size is for tmpfs mounts only")
+        if not self.target.startswith("/"):
+            raise ValueError(f"invalid mount target {self.target!r}: an absolute path")
+        return self
+
+
+class Networking(Strict):
+    """What network modes cost when a container starts (components/networks.py). ``bridge`` pays
+    ``runtime.netns`` (namespace + veth pair under the kernel's rtnl lock) and, per published port,
+    ``rules_per_port`` iptables invocations under the xtables lock; ``none`` pays the namespace share of
+    ``runtime.netns``; ``host`` and ``container:NAME`` pay nothing."""
+
+    namespace_share: float = Field(
+        0.5, ge=0, le=1, description="share of runtime.netns that is the namespace itself (none pays only this; "
+        "the rest is the veth pair and the bridge port). dsim's split of Khan's 8-10ms, like runtime's",
+    )
+    iptables_call: FiniteDuration = Field(
+        0.027, description="one rule's iptables invocations (dockerd checks with -C, then inserts) on a near-empty "
+        "table, under the xtables lock: 27ms (moby#14288: publishing 101 ports added 8.2s and 201 ports 16.1s to "
+        "a docker run, about 80ms per port of 3 rules)",
+    )
+    iptables_per_rule: FiniteDuration = Field(
+        10e-6, description="added per rule already in the table: each change rewrites the whole table (Iptables "
+        "Tutorial 1.2.2, 'Speed considerations'); 10us (moby#53466: 20-40us per published port per existing rule, "
+        "3 rules a port)",
+    )
+    rules_per_port: PositiveInt = Field(
+        3, description="rules one published port adds: nat DNAT, filter ACCEPT, nat MASQUERADE (hairpin); "
+        "libnetwork bridge driver",
+    )
+    base_rules: int = Field(20, ge=0, description="rules dockerd installs at start (its chains and the default bridge)")
+    rules_per_network: int = Field(6, ge=0, description="rules each user-defined bridge network adds")
+
+
+class RmOptions(Strict):
+    """``docker rm`` of a container of this job (default its most recent one)."""
+
+    container: str | None = None
+    volumes: bool = Field(False, description="-v: remove its anonymous volumes too (named volumes always stay)")

@@ -1,0 +1,304 @@
+"""``dsim serve``: the Engine API's networks and volumes (docs/networks-storage.md), and a container
+request's ``HostConfig.NetworkMode`` / ``Mounts`` / ``Binds`` / ``Tmpfs`` as a scenario's run options.
+
+Routes are methods of ``ObjectRoutes``, mixed into the HTTP handler (handler.py registers ``ROUTES``); each
+calls the daemon's verbs (components/object_verbs.py) in the simulation thread, mutating calls as jobs.
+The JSON shapes follow swagger v1.50 (Network, Volume, VolumeListResponse, NetworkCreateResponse).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, cast
+
+from dsim.components.container import Container
+from dsim.components.errors import ApiError
+from dsim.components.networks import Network
+from dsim.components.storage import Volume
+from dsim.serve.filters import query_flag
+from dsim.units import parse_size
+
+if TYPE_CHECKING:
+    from dsim.components.daemon import Daemon
+    from dsim.serve.engine import Engine
+    from dsim.serve.handler import EngineHandler
+
+#: (method, path pattern, handler method suffix) as handler.ROUTES lists them
+ROUTES: list[tuple[str, str, str]] = [
+    ("GET", r"/networks", "networks"),
+    ("POST", r"/networks/create", "network_create"),
+    ("POST", r"/networks/prune", "network_prune"),
+    ("POST", r"/networks/(?P<ident>[^/]+)/connect", "network_connect"),
+    ("POST", r"/networks/(?P<ident>[^/]+)/disconnect", "network_disconnect"),
+    ("GET", r"/networks/(?P<ident>[^/]+)", "network_inspect"),
+    ("DELETE", r"/networks/(?P<ident>[^/]+)", "network_remove"),
+    ("GET", r"/volumes", "volumes"),
+    ("POST", r"/volumes/create", "volume_create"),
+    ("POST", r"/volumes/prune", "volume_prune"),
+    ("GET", r"/volumes/(?P<name>[^/]+)", "volume_inspect"),
+    ("DELETE", r"/volumes/(?P<name>[^/]+)", "volume_remove"),
+]
+
+
+# ---------------------------------------------------------------------------------------- views
+
+def network_view(engine: Engine, network: Network, *, containers: bool) -> dict[str, Any]:
+    """swagger ``Network``; ``Containers`` filled for inspect (the list leaves it empty, as dockerd)."""
+    config = [] if network.subnet is None else [{"Subnet": str(network.subnet), "Gateway": str(network.gateway)}]
+    members: dict[str, Any] = {}
+    if containers and network.subnet is not None:
+        served_by = {served.container.id: served for served in engine.containers.values()}
+        for runtime_id, address in network.endpoints.items():
+            served = served_by.get(runtime_id)
+            ident = served.id if served is not None else runtime_id
+            name = served.container.name if served is not None else runtime_id
+            members[ident] = {"Name": name, "EndpointID": ident[::-1], "MacAddress": _mac(address),
+                              "IPv4Address": f"{address}/{network.subnet.prefixlen}", "IPv6Address": ""}
+    return {
+        "Name": network.name, "Id": network.id, "Created": engine.iso(network.created), "Scope": "local",
+        "Driver": network.driver, "EnableIPv4": True, "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": None if network.builtin else {}, "Config": config},
+        "Internal": network.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False, "Containers": members, "Options": {}, "Labels": {},
+    }
+
+
+def _mac(address: Any) -> str:
+    """dockerd derives a container's MAC from its IPv4 address (02:42 then the four bytes)."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in address.packed)
+
+
+def volume_view(engine: Engine, volume: Volume) -> dict[str, Any]:
+    """swagger ``Volume`` (with UsageData: its bytes on the disk and how many containers use it)."""
+    return {
+        "CreatedAt": engine.iso(volume.created)[:19] + "Z", "Driver": "local", "Labels": {},
+        "Mountpoint": volume.mountpoint, "Name": volume.name, "Options": {}, "Scope": "local",
+        "UsageData": {"Size": int(volume.bytes), "RefCount": len(volume.users)},
+    }
+
+
+def container_networks(daemon: Daemon, container: Container) -> dict[str, Any]:
+    """A container inspect's ``NetworkSettings.Networks``: each network it is on, its address while it runs."""
+    stack = daemon.runtime.networks
+    out: dict[str, Any] = {}
+    mode = container.spec.network
+    nets = stack.networks_of(container)
+    if not nets and mode in stack.networks:  # host, none
+        nets = [stack.networks[mode]]
+    for network in nets:
+        address = stack.address(container, network)
+        out[network.name] = {
+            "NetworkID": network.id, "EndpointID": "", "Gateway": str(network.gateway or "") if address else "",
+            "IPAddress": str(address or ""), "IPPrefixLen": network.subnet.prefixlen if address and network.subnet
+            else 0, "MacAddress": _mac(address) if address else "", "Aliases": None, "DNSNames": None,
+        }
+    return out
+
+
+def container_mounts(daemon: Daemon, container: Container) -> list[dict[str, Any]]:
+    """A container inspect's ``Mounts``."""
+    volumes = iter(daemon.runtime.storage.mounted(container))
+    mounts: list[dict[str, Any]] = []
+    for mount in container.spec.mounts:
+        entry: dict[str, Any] = {"Type": mount.type, "Destination": mount.target, "Mode": "", "RW": True,
+                                 "Propagation": ""}
+        if mount.type == "volume":
+            volume = next(volumes)
+            entry.update({"Name": volume.name, "Source": volume.mountpoint, "Driver": "local", "Mode": "z"})
+        elif mount.type == "bind":
+            entry.update({"Source": mount.source or "", "Propagation": "rprivate"})
+        else:
+            entry["Source"] = ""
+        mounts.append(entry)
+    return mounts
+
+
+# ---------------------------------------------------------------------------------------- container options
+
+def _size(text: str) -> float:
+    return float(parse_size(text))
+
+
+def container_options(body: dict[str, Any]) -> dict[str, Any]:
+    """A create request's network mode and mounts as run options (``network``, ``mounts``)."""
+    host_config = body.get("HostConfig") or {}
+    options: dict[str, Any] = {}
+    mode = str(host_config.get("NetworkMode") or "default")
+    options["network"] = "bridge" if mode == "default" else mode
+    mounts: list[dict[str, Any]] = []
+    for bind in host_config.get("Binds") or []:
+        source, _, rest = str(bind).partition(":")
+        target = rest.split(":", 1)[0]
+        kind = "bind" if source.startswith("/") else "volume"
+        mounts.append({"type": kind, "source": source, "target": target})
+    for mount in host_config.get("Mounts") or []:
+        kind = str(mount.get("Type") or "volume")
+        entry: dict[str, Any] = {"type": kind, "target": mount.get("Target")}
+        if mount.get("Source"):
+            entry["source"] = mount["Source"]
+        size = (mount.get("TmpfsOptions") or {}).get("SizeBytes")
+        if kind == "tmpfs" and size:
+            entry["size"] = float(size)
+        mounts.append(entry)
+    for target, spec in (host_config.get("Tmpfs") or {}).items():
+        entry = {"type": "tmpfs", "target": target}
+        found = re.search(r"size=([0-9.]+[kmgKMG]?)", str(spec or ""))
+        if found:
+            text = found.group(1)
+            entry["size"] = _size(text + ("iB" if text[-1].isalpha() else ""))
+        mounts.append(entry)
+    bound = {m["target"] for m in mounts}
+    for target in body.get("Volumes") or {}:  # -v /path: an anonymous volume
+        if target not in bound:
+            mounts.append({"type": "volume", "target": target})
+    if mounts:
+        options["mounts"] = mounts
+    return options
+
+
+# ---------------------------------------------------------------------------------------- routes
+
+class ObjectRoutes:
+    """The handler's network and volume endpoints (mixed into EngineHandler)."""
+
+    def api_networks(self, query: dict[str, list[str]]) -> None:
+        h = cast("EngineHandler", self)
+        engine = h.state.engine
+        h.send_json(200, h.read(lambda: engine.daemon.network_list(job=-1),
+                                      lambda nets: [network_view(engine, n, containers=False) for n in nets]))
+
+    def api_network_inspect(self, query: dict[str, list[str]], ident: str) -> None:
+        h = cast("EngineHandler", self)
+        engine = h.state.engine
+        h.send_json(200, h.read(lambda: engine.daemon.network_inspect(ident, job=-1),
+                                      lambda n: network_view(engine, n, containers=True)))
+
+    def api_network_create(self, query: dict[str, list[str]]) -> None:
+        h = cast("EngineHandler", self)
+        body = h.read_json()
+        name = str(body.get("Name") or "")
+        if not name:
+            raise ApiError(400, "invalid name: name is required")
+        driver = str(body.get("Driver") or "bridge")
+        if driver != "bridge":
+            raise ApiError(501, f"dsim serve simulates bridge networks only, not driver {driver}")
+        configs = (body.get("IPAM") or {}).get("Config") or []
+        subnet = str(configs[0].get("Subnet")) if configs and configs[0].get("Subnet") else None
+        internal = bool(body.get("Internal"))
+        engine = h.state.engine
+
+        def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            engine.sync()
+            network = yield from engine.daemon.network_create(name, subnet=subnet, internal=internal, job=job)
+            return network.id
+
+        ident = h.wait(h.operation("network create", name, operation))
+        h.send_json(201, {"Id": ident, "Warning": ""})
+
+    def api_network_remove(self, query: dict[str, list[str]], ident: str) -> None:
+        h = cast("EngineHandler", self)
+        engine = h.state.engine
+
+        def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            engine.sync()
+            try:
+                network = yield from engine.daemon.network_remove(ident, job=job)
+            except ApiError as err:  # dockerd names the container by its short ID
+                message = str(err)
+                for served in engine.containers.values():
+                    message = message.replace(f'id:"{served.container.id}"', f'id:"{served.id[:12]}"')
+                raise ApiError(err.status, message) from None
+            return network.id
+
+        h.wait(h.operation("network rm", ident, operation))
+        h.send_empty(204)
+
+    def api_network_prune(self, query: dict[str, list[str]]) -> None:
+        h = cast("EngineHandler", self)
+        engine = h.state.engine
+
+        def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            removed = yield from engine.daemon.network_prune(job=job)
+            return [n.name for n in removed]
+
+        h.send_json(200, {"NetworksDeleted": h.wait(h.operation("network prune", "", operation))})
+
+    def _connect(self, ident: str, verb: str) -> None:
+        h = cast("EngineHandler", self)
+        body = h.read_json()
+        wanted = str(body.get("Container") or "")
+        engine = h.state.engine
+
+        def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            served = engine.find(wanted)
+            act = engine.daemon.network_connect if verb == "connect" else engine.daemon.network_disconnect
+            try:
+                yield from act(ident, served.container, job=job)
+            except ApiError as err:
+                raise ApiError(err.status, engine.docker_message(str(err))) from None
+
+        h.wait(h.operation(f"network {verb}", wanted, operation))
+        h.send_empty(200)
+
+    def api_network_connect(self, query: dict[str, list[str]], ident: str) -> None:
+        h = cast("EngineHandler", self)
+        ObjectRoutes._connect(h, ident, "connect")
+
+    def api_network_disconnect(self, query: dict[str, list[str]], ident: str) -> None:
+        h = cast("EngineHandler", self)
+        ObjectRoutes._connect(h, ident, "disconnect")
+
+    def api_volumes(self, query: dict[str, list[str]]) -> None:
+        h = cast("EngineHandler", self)
+        engine = h.state.engine
+        h.send_json(200, h.read(lambda: engine.daemon.volume_list(job=-1),
+                                      lambda vols: {"Volumes": [volume_view(engine, v) for v in vols],
+                                                    "Warnings": []}))
+
+    def api_volume_inspect(self, query: dict[str, list[str]], name: str) -> None:
+        h = cast("EngineHandler", self)
+        engine = h.state.engine
+        h.send_json(200, h.read(lambda: engine.daemon.volume_inspect(name, job=-1),
+                                      lambda v: volume_view(engine, v)))
+
+    def api_volume_create(self, query: dict[str, list[str]]) -> None:
+        h = cast("EngineHandler", self)
+        body = h.read_json()
+        name = str(body.get("Name") or "") or None
+        if name is not None and not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+            raise ApiError(400, f'create {name}: "{name}" includes invalid characters for a local volume name, '
+                                'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
+                                "directory, use absolute path")
+        engine = h.state.engine
+
+        def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            volume = yield from engine.daemon.volume_create(name, job=job)
+            return volume_view(engine, volume)
+
+        h.send_json(201, h.wait(h.operation("volume create", name or "", operation)))
+
+    def api_volume_remove(self, query: dict[str, list[str]], name: str) -> None:
+        h = cast("EngineHandler", self)
+        engine = h.state.engine
+
+        def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            engine.sync()
+            ids = {served.container.id: served.id for served in engine.containers.values()}
+            volume = yield from engine.daemon.volume_remove(name, ids=ids, job=job)
+            return volume.name
+
+        h.wait(h.operation("volume rm", name, operation))
+        h.send_empty(204)
+
+    def api_volume_prune(self, query: dict[str, list[str]]) -> None:
+        h = cast("EngineHandler", self)
+        engine = h.state.engine
+        everything = any(f.startswith('{"all":') and "true" in f for f in query.get("filters") or []) \
+            or query_flag(query, "all")
+
+        def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            removed = yield from engine.daemon.volume_prune(all_volumes=everything, job=job)
+            return {"VolumesDeleted": [v.name for v in removed], "SpaceReclaimed": int(sum(v.bytes for v in removed))}
+
+        h.send_json(200, h.wait(h.operation("volume prune", "", operation)))

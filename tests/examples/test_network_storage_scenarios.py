@@ -1,0 +1,76 @@
+"""scenarios/network-modes.yaml and writable-layer.yaml tell their stories: the figures of their comment blocks.
+
+Default costs (docs/containers.md, docs/networks-storage.md): API call 2 ms on 8 workers, create 60 ms, mount
+20 ms, netns 10 ms under the rtnl lock (bridge), 3 iptables rules a published port at 27 ms + 10 us per rule
+already in the table under the xtables lock, runc create 454 ms, exec 20 ms.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from dsim.api import load_scenario, simulate
+from dsim.result import SimResult
+from tests.helpers import ROOT
+
+
+@cache
+def run() -> SimResult:
+    return simulate(load_scenario(ROOT / "scenarios" / "network-modes.yaml"))
+
+
+def ends(workload: str) -> list[float]:
+    return sorted(job.end_s for job in run().jobs if job.workload == workload)
+
+
+def test_on_the_host_network_the_storm_is_the_creates_spread_plus_one_start() -> None:
+    """Creates end at 62-76 ms, start calls 2 ms later, then 494 ms: 0.558 s to 0.572 s; no netns at all."""
+    host = ends("host-network")
+    assert (host[0], host[-1]) == (pytest.approx(0.558), pytest.approx(0.572))
+    assert not [s for s in run().spans_of("netns") if s.host == "host"]
+
+
+def test_a_bare_bridge_queues_64_namespaces_on_the_rtnl_lock() -> None:
+    """The lock is busy from 84 ms without a gap: the last namespace ends at 84 + 640 ms, up 474 ms later."""
+    assert ends("bare-bridge")[-1] == pytest.approx(0.084 + 0.640 + 0.474)
+
+
+def test_published_ports_make_the_xtables_lock_the_bottleneck() -> None:
+    """192 rules x 27 ms + 10 us x (20 + ... + 211) = 5.184 + 0.222 s of work from 94 ms, the last container
+    up 474 ms after its last rule: 5.974 s, about 10x the host network's 0.572 s."""
+    rules = [s for s in run().spans_of("iptables") if s.host == "bridge-ports"]
+    assert len(rules) == 64
+    work = 192 * 0.027 + 10e-6 * sum(range(20, 212))
+    assert max(s.end for s in rules) == pytest.approx(0.094 + work)
+    assert ends("with-ports")[-1] == pytest.approx(0.094 + work + 0.474)
+    assert ends("with-ports")[-1] / ends("host-network")[-1] > 10
+    assert max(s.attrs["table"] for s in rules) == 20 + 192
+
+
+# ---------------------------------------------------------------- writable-layer.yaml
+
+@cache
+def layer_run() -> SimResult:
+    return simulate(load_scenario(ROOT / "scenarios" / "writable-layer.yaml"))
+
+
+RATE = 400 * 2**20  # the default write_rate, bytes per second
+
+
+def test_copy_up_of_a_big_file_in_ten_containers_shares_the_disk() -> None:
+    """The disk is busy from the first process start (0.568 s) until 10 x 1.01 GB are written."""
+    result = layer_run()
+    writes = [s for s in result.spans_of("write") if s.host == "in-image"]
+    assert {(s.attrs["added"], s.attrs["changed"]) for s in writes} == {(10e6, 1e9)}  # docker diff's view
+    assert max(s.end for s in writes) == pytest.approx(0.568 + 10 * 1.01e9 / RATE)
+    jobs = [job.end_s for job in result.jobs if job.workload == "copy-up"]
+    assert max(jobs) == pytest.approx(0.568 + 10 * 1.01e9 / RATE + 1.0)
+
+
+def test_a_volume_skips_the_copy_up() -> None:
+    result = layer_run()
+    assert not [s for s in result.spans_of("copy_up") if s.host == "in-volume"]
+    jobs = [job.end_s for job in result.jobs if job.workload == "volume"]
+    assert max(jobs) == pytest.approx(0.568 + 10 * 10e6 / RATE + 1.0)
