@@ -192,7 +192,7 @@ class SimResult:
                 "total": self.expected_jobs,
                 "completed": statuses.count("completed"),
                 "failed": statuses.count("failed"),
-                "unfinished": self.expected_jobs - len(statuses),
+                "unfinished": self.expected_jobs - len(statuses) + statuses.count("unfinished"),  # serve's, at a stop
             },
             "phases": {phase: describe(self.phase_samples(phase)) for phase in (*PHASES, "job")},
             "registries": {

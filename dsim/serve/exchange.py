@@ -1,0 +1,374 @@
+"""One HTTP/1.1 request and its response on a connection, over h11 (python-hyper's sans-IO HTTP/1.1).
+
+h11 parses the request (request line, headers, ``Content-Length`` and chunked bodies, strictly: a chunk
+size such as ``-1`` is a protocol error) and frames the response; this module moves the bytes between it
+and the socket, applies dsim serve's limits while the body streams in, and hands the connection over raw
+when a handler switches protocols (``101 UPGRADED``, the hijack ``docker attach`` asks for with
+``Upgrade: tcp``). A worker thread owns an exchange; the server's shutdown may end it from another thread
+(``terminate``), so every write holds the connection's lock.
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import lzma
+import socket
+import threading
+import zlib
+from collections.abc import Callable
+from email.message import Message
+from typing import Any, Protocol
+
+import h11
+
+from dsim.components.errors import ApiError
+
+#: Bytes asked of the socket per read.
+RECV = 65536
+#: Output a decompressor may produce per step while a compressed body is measured.
+_INFLATE_STEP = 1 << 16
+
+
+class Peer(Protocol):
+    """What an exchange needs of its connection (dsim.serve.http.Connection)."""
+
+    sock: socket.socket
+    h11: h11.Connection
+    lock: threading.Lock
+
+
+class BodyMeter:
+    """Counts the uncompressed size of a body sent gzip-, bzip2- or xz-compressed (the formats a build
+    context may take) while it streams in, so a small body that inflates past ``limit`` is refused at the
+    first byte beyond it, without keeping what it inflates to."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.inflated = 0
+        self._head = b""
+        self._new: Callable[[], Any] | None = None
+        self._decoder: Any = None
+
+    def feed(self, data: bytes) -> None:
+        if self._decoder is None:
+            self._head += data
+            if len(self._head) < 6:
+                return
+            self._new = _decompressor_for(self._head)
+            if self._new is None:
+                self.feed = self._ignore  # type: ignore[method-assign]  # plain bodies: the byte count is the limit
+                return
+            self._decoder = self._new()
+            data, self._head = self._head, b""
+        try:
+            self._inflate(data)
+        except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError):
+            self.feed = self._ignore  # type: ignore[method-assign]  # corrupt: the reader reports it
+
+    def _ignore(self, data: bytes) -> None:
+        return None
+
+    def _inflate(self, data: bytes) -> None:
+        decoder = self._decoder
+        while True:
+            if isinstance(decoder, zlib._Decompress):  # noqa: SLF001 - zlib's decompressobj type
+                out = decoder.decompress(data, _INFLATE_STEP)
+                data = decoder.unconsumed_tail
+                more = bool(data)
+            else:
+                out = decoder.decompress(data, _INFLATE_STEP)
+                data = b""
+                more = not decoder.needs_input and not decoder.eof
+            self.inflated += len(out)
+            if self.inflated > self.limit:
+                raise ApiError(413, f"request body exceeds dsim serve's limit of {self.limit} bytes once "
+                                    f"decompressed")
+            if decoder.eof and decoder.unused_data and self._new is not None:  # another member follows
+                data = decoder.unused_data
+                decoder = self._decoder = self._new()
+                continue
+            if not more:
+                return
+
+
+def _decompressor_for(head: bytes) -> Callable[[], Any] | None:
+    if head.startswith(b"\x1f\x8b"):
+        return lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if head.startswith(b"BZh"):
+        return bz2.BZ2Decompressor
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMADecompressor
+    return None
+
+
+class Exchange:
+    """A request received and the response being sent (both through the connection's h11 state)."""
+
+    def __init__(self, peer: Peer, request: h11.Request, io_timeout: float) -> None:
+        self.peer = peer
+        self.io_timeout = io_timeout
+        self.method = request.method.decode("ascii")
+        self.target = request.target.decode("latin-1")
+        self.http_version = request.http_version.decode("ascii")
+        self.headers = Message()
+        for name, value in request.headers.raw_items():
+            self.headers[name.decode("latin-1")] = value.decode("latin-1")
+        self.body_done = False
+        self.close = False  # the connection cannot carry another request after this one
+        self.started = False  # the response head was sent (or is pending)
+        self.done = False  # the response is complete
+        self.hijacked = False
+        self.terminated = False  # ended by the server's shutdown: the handler's further writes fail
+        self.chunked = False
+        self.content_type = ""
+        self._pending = b""  # the head, sent with the first body bytes (one segment for small answers)
+        self._raw_in = b""  # after a hijack: bytes the client sent beyond the request
+        self._limit: int | None = None  # while read_body reads: its limit, and the bytes received so far
+        self._received = 0
+
+    # ------------------------------------------------------------------ reading the request body
+
+    def _recv(self) -> bytes:
+        try:
+            return self.peer.sock.recv(RECV)
+        except TimeoutError:
+            self.close = True
+            raise ApiError(408, "timed out reading the request body") from None
+
+    def _event(self) -> Any:
+        conn = self.peer.h11
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as err:
+                self.close = True
+                raise ApiError(400, f"malformed request: {err}") from None
+            if event is not h11.NEED_DATA:
+                return event
+            if self._limit is not None and self._received + self.announced() > self._limit:
+                self._too_large(self._limit)  # a chunk announced past the limit: refused before its bytes
+            if conn.they_are_waiting_for_100_continue:
+                self._send(conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
+            conn.receive_data(self._recv())
+
+    def read_some(self) -> bytes:
+        """The next piece of the request body; b"" at its end."""
+        while not self.body_done:
+            event = self._event()
+            if isinstance(event, h11.Data):
+                if event.data:
+                    return bytes(event.data)
+                continue
+            self.body_done = True  # EndOfMessage (ConnectionClosed cannot come before it)
+        return b""
+
+    def announced(self) -> int:
+        """Bytes the client has announced but not sent yet: the rest of the current chunk (h11's chunk reader
+        keeps it; without it, 0 and the limit applies as the bytes arrive)."""
+        reader = getattr(self.peer.h11, "_reader", None)
+        remaining = getattr(reader, "_bytes_in_chunk", 0)
+        return remaining if isinstance(remaining, int) else 0
+
+    def read_body(self, limit: int) -> bytes:
+        """The whole body, refused (413, then the connection closes) past ``limit`` bytes, counted as sent
+        and, for a compressed body, as it inflates; refused from the declared length or the announced
+        chunk size before the bytes are read."""
+        declared = self.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            self._too_large(limit)
+        meter = BodyMeter(limit)
+        parts: list[bytes] = []
+        self._limit, self._received = limit, 0
+        try:
+            while piece := self.read_some():
+                self._received += len(piece)
+                if self._received > limit:
+                    self._too_large(limit)
+                meter.feed(piece)
+                parts.append(piece)
+        finally:
+            self._limit = None
+        return b"".join(parts)
+
+    def _too_large(self, limit: int) -> None:
+        self.close = True
+        raise ApiError(413, f"request body exceeds dsim serve's limit of {limit} bytes")
+
+    def drain(self, limit: int) -> bool:
+        """Read and drop what is left of the request body (up to ``limit`` bytes): True if it ended."""
+        total = 0
+        try:
+            while piece := self.read_some():
+                total += len(piece)
+                if total > limit:
+                    return False
+        except (ApiError, OSError):
+            return False
+        return True
+
+    def read_raw(self, size: int) -> bytes:
+        """After a hijack: the client's bytes (those that came with the request first)."""
+        if self._raw_in:
+            data, self._raw_in = self._raw_in[:size], self._raw_in[size:]
+            return data
+        return self.peer.sock.recv(size)
+
+    # ------------------------------------------------------------------ writing the response
+
+    def _send(self, data: bytes) -> None:
+        if data:
+            self.peer.sock.sendall(data)
+
+    def respond(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
+        """Send the response head (kept until the first body bytes, ``flush`` or the end)."""
+        with self.peer.lock:
+            if self.terminated:
+                raise BrokenPipeError("dsim serve is stopping")
+            if self.started:
+                raise RuntimeError(f"a second response ({status}) to one request")
+            self.started = True
+            if status == 101:
+                self._switch(reason, headers)
+                return
+            conn = self.peer.h11
+            encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+            self._pending = conn.send(h11.Response(status_code=status, headers=encoded, reason=reason.encode()))
+            for name, value in headers:
+                low = name.lower()
+                if low == "content-type":
+                    self.content_type = value
+                elif low == "transfer-encoding" and "chunked" in value.lower():
+                    self.chunked = True
+                elif low == "connection" and "close" in value.lower():
+                    self.close = True
+            if conn.our_state is h11.SEND_BODY and (
+                    self.method == "HEAD" or status in (204, 304) or
+                    any(name.lower() == "content-length" and value.strip() == "0" for name, value in headers)):
+                self._pending += conn.send(h11.EndOfMessage()) or b""
+            if conn.our_state is not h11.SEND_BODY:
+                self.done = True
+                self._flush_locked()
+
+    def _switch(self, reason: str, headers: list[tuple[str, str]]) -> None:
+        """``101``: the connection leaves HTTP; its bytes belong to the handler from now on."""
+        conn = self.peer.h11
+        while not self.body_done:  # the request must be complete before a protocol switch
+            self.read_some()
+        encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        if conn.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+            head = conn.send(h11.InformationalResponse(status_code=101, headers=encoded, reason=reason.encode()))
+            self._raw_in = conn.trailing_data[0]
+        else:  # no ``Upgrade`` asked for (an older client): dockerd hijacks the connection all the same
+            lines = [f"HTTP/1.1 101 {reason}"] + [f"{name}: {value}" for name, value in headers]
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            self._raw_in = conn.trailing_data[0]
+        self.hijacked = self.done = self.close = True
+        self._send(head or b"")
+
+    def write(self, data: bytes) -> None:
+        """Body bytes (framed by h11: a chunk of a chunked response), or raw bytes after a hijack."""
+        with self.peer.lock:
+            if self.terminated:
+                raise BrokenPipeError("dsim serve is stopping")
+            if self.hijacked:
+                self._send(bytes(data))
+                return
+            if not self.started:
+                raise RuntimeError("response body written before its head")
+            if not data or (self.done and self.method == "HEAD"):
+                return  # HEAD: the body is left out, as for GET's headers
+            conn = self.peer.h11
+            out = self._pending + (conn.send(h11.Data(data=bytes(data))) or b"")
+            self._pending = b""
+            self._send(out)
+
+    def end(self) -> None:
+        """End a response whose length was not declared (the terminating chunk)."""
+        with self.peer.lock:
+            if self.terminated:
+                raise BrokenPipeError("dsim serve is stopping")
+            self._end_locked()
+
+    def _end_locked(self) -> None:
+        conn = self.peer.h11
+        if self.started and not self.done and conn.our_state is h11.SEND_BODY:
+            self._pending += conn.send(h11.EndOfMessage()) or b""
+            self.done = True
+        self._flush_locked()
+
+    def flush(self) -> None:
+        with self.peer.lock:
+            if not self.terminated:
+                self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        out, self._pending = self._pending, b""
+        self._send(out)
+
+    def finish(self) -> None:
+        """After the handler: a response with a declared length must be complete; one never begun is a 500."""
+        with self.peer.lock:
+            if self.terminated or self.hijacked:
+                self.close = True
+                return
+            if not self.started:
+                self.close = True
+                return
+            if not self.done:
+                if self.chunked:  # a stream the handler left open (it stopped writing): cut, not completed
+                    self.close = True
+                else:
+                    try:
+                        self._end_locked()
+                    except h11.LocalProtocolError:  # fewer bytes than its Content-Length said
+                        self.close = True
+                        return
+            self._flush_locked()
+
+    def terminate(self, message: str) -> None:
+        """The server is stopping: end this exchange well-formed, whatever the handler is doing. Not begun:
+        a 503. A JSON stream under way: its last line is Docker's error message (the CLI prints it), then
+        the terminating chunk. Anything else is cut. The handler's further writes raise BrokenPipeError."""
+        with self.peer.lock:
+            if self.terminated:
+                return
+            self.terminated = True
+            self.close = True
+            conn = self.peer.h11
+            try:
+                if not self.started:
+                    body = (json.dumps({"message": message}) + "\n").encode()
+                    out = conn.send(h11.Response(status_code=503, headers=[
+                        (b"Content-Type", b"application/json"), (b"Content-Length", str(len(body)).encode()),
+                        (b"Connection", b"close")])) or b""
+                    out += (conn.send(h11.Data(data=body)) or b"") + (conn.send(h11.EndOfMessage()) or b"")
+                    self.started = self.done = True
+                    self._send(out)
+                elif not self.done and not self.hijacked and conn.our_state is h11.SEND_BODY:
+                    if self.chunked and self.content_type.startswith("application/json"):
+                        line = json.dumps({"errorDetail": {"message": message}, "error": message}) + "\r\n"
+                        self._pending += conn.send(h11.Data(data=line.encode())) or b""
+                        self._end_locked()
+            except (OSError, h11.LocalProtocolError):
+                pass
+        self.peer_shutdown()
+
+    def peer_shutdown(self) -> None:
+        try:
+            self.peer.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def error_response(conn: h11.Connection, status: int, message: str) -> bytes:
+    """A JSON error answer (Docker's ``{"message": ...}``) that closes the connection, as bytes to send."""
+    body = (json.dumps({"message": message}) + "\n").encode()
+    try:
+        return ((conn.send(h11.Response(status_code=status, headers=[
+            (b"Content-Type", b"application/json"), (b"Content-Length", str(len(body)).encode()),
+            (b"Connection", b"close")])) or b"") + (conn.send(h11.Data(data=body)) or b"")
+                + (conn.send(h11.EndOfMessage()) or b""))
+    except h11.LocalProtocolError:  # no request line was understood: h11 will not frame an answer
+        return (f"HTTP/1.1 {status} Bad Request\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: close\r\n\r\n").encode() + body
