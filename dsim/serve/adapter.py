@@ -139,14 +139,15 @@ _REASONS = {100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Create
             500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
 
 
-def serving_class(handler: type, state: Any) -> type:
+def serving_class(handler: type, state: Any) -> type[RequestAdapter]:
     """The class that handles requests: the adapter, then the handler (its routes and API logic)."""
     return type("Handler", (RequestAdapter, handler), {"state": state})
 
 
-def run_request(handler_class: type, exchange: Exchange, client_address: Any) -> None:
-    """Handle one request with a fresh handler instance (the stdlib's ``do_<METHOD>`` convention)."""
-    handler = handler_class.__new__(handler_class)
+def run_request(handler_class: type[RequestAdapter], exchange: Exchange, client_address: Any) -> None:
+    """Handle one request with a fresh handler instance (the stdlib's ``do_<METHOD>`` convention; the
+    stdlib's ``__init__``, which would read the request itself, is not run)."""
+    handler = object.__new__(handler_class)
     handler.adapt(exchange, client_address)
     method = getattr(handler, f"do_{exchange.method}", None)
     if method is None:

@@ -11,6 +11,7 @@ when a handler switches protocols (``101 UPGRADED``, the hijack ``docker attach`
 from __future__ import annotations
 
 import bz2
+import contextlib
 import json
 import lzma
 import socket
@@ -21,6 +22,7 @@ from email.message import Message
 from typing import Any, Protocol
 
 import h11
+from h11 import MIGHT_SWITCH_PROTOCOL  # type: ignore[attr-defined]  # public, missing from its __all__
 
 from dsim.components.errors import ApiError
 
@@ -256,7 +258,7 @@ class Exchange:
         while not self.body_done:  # the request must be complete before a protocol switch
             self.read_some()
         encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-        if conn.their_state is h11.MIGHT_SWITCH_PROTOCOL:
+        if conn.their_state is MIGHT_SWITCH_PROTOCOL:
             head = conn.send(h11.InformationalResponse(status_code=101, headers=encoded, reason=reason.encode()))
             self._raw_in = conn.trailing_data[0]
         else:  # no ``Upgrade`` asked for (an older client): dockerd hijacks the connection all the same
@@ -345,20 +347,18 @@ class Exchange:
                     out += (conn.send(h11.Data(data=body)) or b"") + (conn.send(h11.EndOfMessage()) or b"")
                     self.started = self.done = True
                     self._send(out)
-                elif not self.done and not self.hijacked and conn.our_state is h11.SEND_BODY:
-                    if self.chunked and self.content_type.startswith("application/json"):
-                        line = json.dumps({"errorDetail": {"message": message}, "error": message}) + "\r\n"
-                        self._pending += conn.send(h11.Data(data=line.encode())) or b""
-                        self._end_locked()
+                elif (not self.done and not self.hijacked and conn.our_state is h11.SEND_BODY and self.chunked
+                      and self.content_type.startswith("application/json")):
+                    line = json.dumps({"errorDetail": {"message": message}, "error": message}) + "\r\n"
+                    self._pending += conn.send(h11.Data(data=line.encode())) or b""
+                    self._end_locked()
             except (OSError, h11.LocalProtocolError):
                 pass
         self.peer_shutdown()
 
     def peer_shutdown(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.peer.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def error_response(conn: h11.Connection, status: int, message: str) -> bytes:

@@ -31,9 +31,9 @@ from dsim.result import SimResult
 from dsim.run import build_world
 from dsim.scenarios.loader import load_scenario, load_scenario_text
 from dsim.scenarios.resolve import Resolved
+from dsim.serve.adapter import run_request, serving_class
 from dsim.serve.clock import SimLoop
 from dsim.serve.engine import Engine
-from dsim.serve.adapter import run_request, serving_class
 from dsim.serve.exchange import Exchange
 from dsim.serve.handler import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, EngineHandler
 from dsim.serve.http import Connection, HttpServer, Limits, socket_answers, tcp_listener, unix_listener
