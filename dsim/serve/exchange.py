@@ -74,7 +74,7 @@ class BodyMeter:
     def _inflate(self, data: bytes) -> None:
         decoder = self._decoder
         while True:
-            if isinstance(decoder, zlib._Decompress):  # noqa: SLF001 - zlib's decompressobj type
+            if hasattr(decoder, "unconsumed_tail"):  # zlib's: input it did not take yet waits there
                 out = decoder.decompress(data, _INFLATE_STEP)
                 data = decoder.unconsumed_tail
                 more = bool(data)
@@ -230,6 +230,8 @@ class Exchange:
             if self.started:
                 raise RuntimeError(f"a second response ({status}) to one request")
             self.started = True
+            if self.close and status != 101:  # the request could not be read whole: say the connection ends
+                headers = [*headers, ("Connection", "close")]
             if status == 101:
                 self._switch(reason, headers)
                 return

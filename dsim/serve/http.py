@@ -59,7 +59,7 @@ class Limits:
     max_connections: int = 1000
     max_requests: int = 256
     header_timeout: float = 60.0
-    io_timeout: float = 120.0
+    io_timeout: float = 60.0
     max_header_bytes: int = 1 << 20
     max_drain: int = 1 << 20  # an unread request body up to this is read and dropped to keep the connection
     backlog: int = field(default_factory=somaxconn)
