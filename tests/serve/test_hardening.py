@@ -324,3 +324,39 @@ def test_keep_alive_serves_several_requests_on_one_connection(server: ServeProce
         answer = read_all(sock)
     assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
 
+
+
+def test_a_request_head_over_the_limit_is_a_431(server: ServeProcess) -> None:
+    """The head limit is Go's http.DefaultMaxHeaderBytes (1 MiB), measured while the head is incomplete, so
+    it holds to within one read (64 KiB): a header of 2 MiB is past it before its end arrives."""
+    with connect(server) as sock:
+        try:
+            sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (2 << 20) + b"\r\n\r\n")
+        except OSError:
+            pass  # refused and closed before all was sent
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_gzip_context_under_the_limit_is_built(server: ServeProcess) -> None:
+    """The measure of a compressed body must not refuse what is within the limit: a gzipped context with a
+    Dockerfile of one FROM line (a few KiB once inflated, under 1 MiB) builds."""
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        text = b"FROM localhost:5000/app:1\n"
+        member = tarfile.TarInfo("Dockerfile")
+        member.size = len(text)
+        archive.addfile(member, io.BytesIO(text))
+    body = raw.getvalue()
+    conn = http.client.HTTPConnection(*endpoint(server), timeout=60)
+    try:
+        conn.request("POST", "/v1.50/build?t=fromgz", body=body, headers={"Content-Type": "application/x-tar"})
+        response = conn.getresponse()
+        text_out = response.read().decode()
+    finally:
+        conn.close()
+    assert response.status == 200
+    assert "Successfully tagged fromgz:latest" in text_out
