@@ -93,6 +93,7 @@ class HttpServer:
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # one pending byte is enough to wake the loop: never block on it
         self._lock = threading.Lock()
         self._open = 0  # connections open
         self._busy = 0  # requests being handled (each one a worker)
@@ -151,7 +152,10 @@ class HttpServer:
     # ------------------------------------------------------------------ the I/O thread
 
     def _wake(self) -> None:
-        with contextlib.suppress(OSError):
+        """Make the I/O thread look at its queues (from another thread: it sees them anyway after a pass)."""
+        if self._thread is not None and threading.get_ident() == self._thread.ident:
+            return
+        with contextlib.suppress(OSError):  # BlockingIOError: wake-ups are already pending
             self._wake_w.send(b"x")
 
     def _io_loop(self) -> None:

@@ -133,6 +133,7 @@ def test_half_sent_requests_hold_no_thread_and_time_out(server: ServeProcess) ->
     connection cap of them adds no thread. Beyond the cap the kernel's listen queue holds them; each is
     answered 408 after --client-timeout (2 s), so after a few rounds of 2 s all are gone and a ping is
     answered."""
+    assert ping(server) == 200  # serving: its threads have started (and one worker answered)
     threads_before = proc_status(server.proc.pid, "Threads")
     socks = []
     for _ in range(3 * MAX_CONNECTIONS):
@@ -150,9 +151,39 @@ def test_half_sent_requests_hold_no_thread_and_time_out(server: ServeProcess) ->
     assert ping(server) == 200
 
 
+def test_the_issues_1000_half_sent_requests_hold_no_thread(tmp_path: Path) -> None:
+    """The issue's case: 1,000 half-sent requests held 1,015 threads. With the default limits (1000
+    connections) they hold none; when all their clients leave at once the server answers the next client."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip(f"needs 1200 open files (the hard limit is {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    proc = ServeProcess(tmp_path)
+    try:
+        assert ping(proc) == 200  # serving: its threads have started (and one worker answered)
+        threads_before = proc_status(proc.proc.pid, "Threads")
+        socks = []
+        for _ in range(1000):
+            sock = connect(proc)
+            sock.sendall(b"POST /v1.50/containers/create HTTP/1.1\r\nHost: x\r\n")
+            socks.append(sock)
+        time.sleep(1.0)
+        assert proc_status(proc.proc.pid, "Threads") <= threads_before
+        for sock in socks:
+            sock.close()
+        assert ping(proc) == 200
+    finally:
+        _, err = proc.stop()
+    assert "Traceback" not in err, err
+
+
 def test_requests_beyond_the_worker_cap_are_503_and_threads_stay_capped(server: ServeProcess) -> None:
     """Requests whose body never comes each hold a worker until --client-timeout; with --max-requests 8,
     20 of them start at most 8 workers and the other 12 are told 503 at once."""
+    assert ping(server) == 200  # serving: its threads have started (and one worker answered)
     threads_before = proc_status(server.proc.pid, "Threads")
     socks = []
     for _ in range(20):
