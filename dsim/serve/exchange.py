@@ -219,8 +219,18 @@ class Exchange:
     # ------------------------------------------------------------------ writing the response
 
     def _send(self, data: bytes) -> None:
-        if data:
+        """Send all of ``data``; a client that is gone or stopped reading (the I/O timeout) is a broken pipe,
+        which the handler unwinds from quietly."""
+        if not data:
+            return
+        try:
             self.peer.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close = True
+            raise
+        except OSError as err:
+            self.close = True
+            raise BrokenPipeError(f"the client stopped reading: {err}") from None
 
     def respond(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
         """Send the response head (kept until the first body bytes, ``flush`` or the end)."""
@@ -317,6 +327,10 @@ class Exchange:
                 self.close = True
                 return
             if not self.started:
+                if not self.close:  # a handler that neither answered nor gave the connection up: a bug
+                    self._pending = error_response(self.peer.h11, 500, "dsim serve: the request got no answer")
+                    self.started = self.done = True
+                    self._flush_locked()
                 self.close = True
                 return
             if not self.done:
