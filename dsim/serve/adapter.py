@@ -13,7 +13,7 @@ import email.utils
 import time
 from typing import Any
 
-from dsim.serve.exchange import Exchange
+from dsim.serve.exchange import BodyStream, Exchange
 
 
 class BodyReader:
@@ -131,6 +131,11 @@ class RequestAdapter:
         """The request body, refused with 413 past ``limit`` bytes, counted as sent and, compressed, as it
         inflates (dsim.serve.exchange.Exchange.read_body)."""
         return self.exchange.read_body(limit)
+
+    def body_stream(self, limit: int) -> BodyStream:
+        """The request body as a file read as it arrives, under the limits of ``read_body`` (a build
+        context can be read by ``tarfile.open(fileobj=..., mode="r|*")`` without holding it whole)."""
+        return self.exchange.body_stream(limit)
 
 
 _REASONS = {100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 204: "No Content",

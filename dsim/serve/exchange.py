@@ -176,22 +176,14 @@ class Exchange:
         """The whole body, refused (413, then the connection closes) past ``limit`` bytes, counted as sent
         and, for a compressed body, as it inflates; refused from the declared length or the announced
         chunk size before the bytes are read."""
+        return self.body_stream(limit).read()
+
+    def body_stream(self, limit: int) -> BodyStream:
+        """The body as a file read as it arrives, under the limits of ``read_body``."""
         declared = self.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             self._too_large(limit)
-        meter = BodyMeter(limit)
-        parts: list[bytes] = []
-        self._limit, self._received = limit, 0
-        try:
-            while piece := self.read_some():
-                self._received += len(piece)
-                if self._received > limit:
-                    self._too_large(limit)
-                meter.feed(piece)
-                parts.append(piece)
-        finally:
-            self._limit = None
-        return b"".join(parts)
+        return BodyStream(self, limit)
 
     def _too_large(self, limit: int) -> None:
         self.close = True
@@ -375,6 +367,52 @@ class Exchange:
     def peer_shutdown(self) -> None:
         with contextlib.suppress(OSError):
             self.peer.sock.shutdown(socket.SHUT_RDWR)
+
+
+class BodyStream:
+    """A request body as a readable file (``read``), pulled from the connection as it is read, refused
+    with 413 past its limit in bytes sent or, compressed, in bytes it inflates to (BodyMeter)."""
+
+    def __init__(self, exchange: Exchange, limit: int) -> None:
+        self._exchange = exchange
+        self._limit = limit
+        self._meter = BodyMeter(limit)
+        self._buffer = b""
+        exchange._limit, exchange._received = limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        parts = [self._buffer]
+        held = len(self._buffer)
+        while size < 0 or held < size:
+            piece = self._next()
+            if not piece:
+                break
+            parts.append(piece)
+            held += len(piece)
+        data = b"".join(parts)
+        if size < 0:
+            self._buffer = b""
+            return data
+        self._buffer = data[size:]
+        return data[:size]
+
+    def _next(self) -> bytes:
+        exchange = self._exchange
+        try:
+            piece = exchange.read_some()
+            exchange._received += len(piece)
+            if exchange._received > self._limit:
+                exchange._too_large(self._limit)
+            self._meter.feed(piece)
+        except BaseException:
+            exchange._limit = None
+            raise
+        if not piece:
+            exchange._limit = None
+        return piece
 
 
 def error_response(conn: h11.Connection, status: int, message: str) -> bytes:
