@@ -23,10 +23,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from dsim.serve.handler import ROUTES
@@ -34,7 +35,7 @@ from tests.serve.test_docker_cli import ServeProcess
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for memory")
 
-EXAMPLES = int(os.environ.get("DSIM_FUZZ_EXAMPLES", "250"))
+EXAMPLES = int(os.environ.get("DSIM_FUZZ_EXAMPLES", "400"))
 ANSWER_S = 10.0
 MEMORY_GROWTH_KB = 64 << 10
 #: Answers that name a Python exception: what the handler writes for a bug (``dsim serve: TypeError: ...``).
@@ -196,6 +197,61 @@ def test_every_route_answers_random_requests_without_a_500(server: ServeProcess,
 def test_bytes_that_are_no_http_are_refused_without_a_500(server: ServeProcess, data: bytes) -> None:
     status, answer = exchange(server, data)
     assert status != 500, f"500 for {data!r}: {answer[:300]!r}"
+
+
+#: The container config ``docker run`` sends (the fields dsim reads), each leaf a strategy of its right type.
+CONFIG_SHAPE: dict[str, Any] = {
+    "Image": st.sampled_from(["alpine", "alpine:latest"]), "Cmd": st.lists(st.text(max_size=8), max_size=3),
+    "Entrypoint": st.lists(st.text(max_size=8), max_size=2), "Env": st.lists(st.text(max_size=12), max_size=3),
+    "Labels": st.dictionaries(st.sampled_from(["dsim.duration", "dsim.exit_code", "a"]), st.text(max_size=6)),
+    "ExposedPorts": st.dictionaries(st.sampled_from(["80/tcp", "53/udp"]), st.just({})),
+    "Tty": st.booleans(), "StopTimeout": st.integers(0, 30),
+    "HostConfig": {
+        "PortBindings": st.dictionaries(st.sampled_from(["80/tcp"]), st.lists(st.fixed_dictionaries(
+            {"HostIp": st.just(""), "HostPort": st.sampled_from(["", "8080"])}), max_size=1)),
+        "RestartPolicy": {"Name": st.sampled_from(["no", "always"]), "MaximumRetryCount": st.integers(0, 3)},
+        "NanoCpus": st.integers(0, 4 * 10**9), "Memory": st.integers(0, 2**32), "AutoRemove": st.booleans(),
+        "PublishAllPorts": st.booleans(),
+    },
+}
+
+
+@st.composite
+def mistyped(draw: st.DrawFn, shape: Any) -> Any:
+    """A value of ``shape`` in which any node may be replaced by JSON of another type."""
+    if draw(st.integers(0, 5)) == 0:
+        return draw(json_values)
+    if isinstance(shape, dict):
+        return {key: draw(mistyped(value)) for key, value in shape.items() if draw(st.booleans())}
+    return draw(shape)
+
+
+@pytest.mark.xfail(strict=True, reason="wrongly typed fields of a container config are 500s (engine.create, "
+                                       "the views): issue 16 item 6, typed request bodies; remove this mark then")
+@settings(max_examples=max(20, EXAMPLES // 5), deadline=None, derandomize=True, database=None,
+          phases=[Phase.generate],  # no shrinking: the first 500 is the answer, and its request is in the error
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(config=mistyped(CONFIG_SHAPE))
+def test_wrongly_typed_container_configs_are_400s(typed_server: ServeProcess, config: Any) -> None:
+    """Each config is created, started, listed, inspected and removed; every answer must be a non-500."""
+    body = json.dumps(config).encode()
+    for method, path, data in (("POST", "/v1.50/containers/create?name=typed", body),
+                               ("POST", "/v1.50/containers/typed/start", b""), ("GET", "/v1.50/containers/json", b""),
+                               ("GET", "/v1.50/containers/typed/json", b""),
+                               ("DELETE", "/v1.50/containers/typed?force=1", b"")):
+        check(typed_server, f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+                            f"application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+
+
+@pytest.fixture(scope="module")
+def typed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    """A server of its own: a config accepted wrongly can break listings for every later request."""
+    proc = ServeProcess(tmp_path_factory.mktemp("fuzz-typed"), speed=1000.0, scenario=SCENARIO,
+                        extra=("--client-timeout", "5s"))
+    exchange(proc, b"POST /v1.50/images/create?fromImage=alpine&tag=latest HTTP/1.1\r\nHost: x\r\n"
+                   b"Connection: close\r\nContent-Length: 0\r\n\r\n")
+    yield proc
+    proc.stop()
 
 
 def test_memory_stayed_bounded(server: ServeProcess, baseline: int) -> None:
