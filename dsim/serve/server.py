@@ -50,7 +50,9 @@ MAX_CONTEXT = 256 * 2**20
 #: sees the stop within a poll), before they are ended for them.
 STOP_GRACE_S = 0.5
 #: What a request still in flight at the stop is told (a stream's last line, else a 503).
-STOPPED = "dsim serve stopped before this operation finished (recorded as unfinished)"
+STOPPED = "dsim serve stopped before this request finished"
+#: The error of an operation still under way at the stop (its row in jobs.csv, status ``unfinished``).
+UNFINISHED = "dsim serve stopped before this operation finished"
 
 #: Without a scenario: one host with dsim's defaults, Docker Hub (with its documented pull limit) and the
 #: built-in catalog of images (the loader adds Hub when serving).
@@ -269,7 +271,7 @@ class Server:
             with contextlib.suppress(OSError):
                 os.unlink(self.unix)
         self.loop.stop()
-        self.engine.record_unfinished(STOPPED)
+        self.engine.record_unfinished(UNFINISHED)
         result = self.world.result(time.perf_counter() - self._started)
         result.expected_jobs += self.engine.jobs
         return result

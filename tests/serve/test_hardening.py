@@ -334,13 +334,14 @@ def test_sigterm_mid_pull_ends_the_stream_well_formed_and_records_the_pull(tmp_p
         lines = [json.loads(line) for chunk in _chunks(sock) for line in chunk.splitlines() if line.strip()]
     _, err = proc.stop()
     assert proc.proc.returncode == 0, err
-    assert lines[-1]["errorDetail"]["message"].startswith("dsim serve stopped before this operation finished")
+    assert lines[-1]["errorDetail"]["message"] == "dsim serve stopped before this request finished"
     assert any(line.get("status") == "Downloading" for line in lines)
     with open(proc.out / "jobs.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     pulls = [row for row in rows if row["workload"] == "pull"]
     assert len(pulls) == 1
     assert pulls[0]["status"] == "unfinished"
+    assert pulls[0]["error"] == "dsim serve stopped before this operation finished"
     assert 0.0 <= float(pulls[0]["arrival_s"]) < float(pulls[0]["end_s"]) < 10.0
     summary = json.loads((proc.out / "summary.json").read_text())
     assert summary["jobs"]["unfinished"] == 1
