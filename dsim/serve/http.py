@@ -145,10 +145,6 @@ class HttpServer:
         for exchange in exchanges:
             exchange.terminate(message)
 
-    def threads(self) -> int:
-        with self._lock:
-            return len(self._workers)
-
     # ------------------------------------------------------------------ the I/O thread
 
     def _wake(self) -> None:
