@@ -37,6 +37,14 @@ class BodyReader:
             data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
 
+    def read1(self, size: int = -1) -> bytes:
+        """What is at hand, or one read's worth (at most ``size`` bytes); b"" at the end."""
+        if not self._buffer:
+            self._fill()
+        end = len(self._buffer) if size < 0 else size
+        data, self._buffer = self._buffer[:end], self._buffer[end:]
+        return data
+
     def readline(self, limit: int = -1) -> bytes:
         while b"\n" not in self._buffer and (limit < 0 or len(self._buffer) < limit) and self._fill():
             pass
@@ -74,6 +82,8 @@ class RequestAdapter:
     wfile: BodyWriter
     close_connection: bool
     client_address: Any
+    connection: Any
+    request: Any
     server_version: str
     sys_version: str
 
@@ -88,6 +98,7 @@ class RequestAdapter:
         self.wfile = BodyWriter(exchange)
         self.close_connection = False
         self.client_address = client_address
+        self.connection = self.request = exchange.peer.sock  # the stdlib's names for the client's socket
         self._status = 0
         self._reason = ""
         self._headers: list[tuple[str, str]] = []

@@ -271,6 +271,8 @@ class Exchange:
             self._raw_in = conn.trailing_data[0]
         self.hijacked = self.done = self.close = True
         self._send(head or b"")
+        self.peer.sock.settimeout(None)  # no deadlines on a hijacked connection (dockerd sets none): it lasts
+        # as long as the process; the server's stop ends it (terminate shuts the socket down)
 
     def write(self, data: bytes) -> None:
         """Body bytes (framed by h11: a chunk of a chunked response), or raw bytes after a hijack."""
