@@ -107,9 +107,8 @@ def _decompressor_for(head: bytes) -> Callable[[], Any] | None:
 class Exchange:
     """A request received and the response being sent (both through the connection's h11 state)."""
 
-    def __init__(self, peer: Peer, request: h11.Request, io_timeout: float) -> None:
+    def __init__(self, peer: Peer, request: h11.Request) -> None:
         self.peer = peer
-        self.io_timeout = io_timeout
         self.method = request.method.decode("ascii")
         self.target = request.target.decode("latin-1")
         self.http_version = request.http_version.decode("ascii")

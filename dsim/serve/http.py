@@ -361,7 +361,7 @@ class HttpServer:
         """Handle requests on ``conn`` while complete ones are at hand; True to keep the connection."""
         conn.sock.settimeout(self.limits.io_timeout)
         while True:
-            exchange = Exchange(conn, request, self.limits.io_timeout)
+            exchange = Exchange(conn, request)
             with self._lock:
                 conn.exchange = exchange
             try:

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import dsim
 from dsim.errors import UsageError
@@ -38,8 +38,6 @@ from dsim.serve.exchange import Exchange
 from dsim.serve.handler import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, EngineHandler
 from dsim.serve.http import Connection, HttpServer, Limits, socket_answers, tcp_listener, unix_listener
 from dsim.world import World
-
-T = TypeVar("T")
 
 #: Largest JSON request body (container configs are a few KB).
 MAX_BODY = 1 * 2**20

@@ -64,7 +64,7 @@ def _exchange(request: bytes) -> tuple[Exchange, socket.socket]:
             peer.h11.receive_data(server.recv(65536))
             continue
         assert isinstance(event, h11.Request)
-        return Exchange(peer, event, 5.0), client
+        return Exchange(peer, event), client
 
 
 def test_a_compressed_context_streams_into_tarfile() -> None:
