@@ -19,6 +19,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from email.message import Message
+from http import HTTPStatus
 from typing import Any, Protocol
 
 import h11
@@ -350,7 +351,7 @@ class Exchange:
             try:
                 if not self.started:
                     body = (json.dumps({"message": message}) + "\n").encode()
-                    out = conn.send(h11.Response(status_code=503, headers=[
+                    out = conn.send(h11.Response(status_code=503, reason=b"Service Unavailable", headers=[
                         (b"Content-Type", b"application/json"), (b"Content-Length", str(len(body)).encode()),
                         (b"Connection", b"close")])) or b""
                     out += (conn.send(h11.Data(data=body)) or b"") + (conn.send(h11.EndOfMessage()) or b"")
@@ -420,10 +421,14 @@ def error_response(conn: h11.Connection, status: int, message: str) -> bytes:
     """A JSON error answer (Docker's ``{"message": ...}``) that closes the connection, as bytes to send."""
     body = (json.dumps({"message": message}) + "\n").encode()
     try:
-        return ((conn.send(h11.Response(status_code=status, headers=[
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    try:
+        return ((conn.send(h11.Response(status_code=status, reason=reason.encode(), headers=[
             (b"Content-Type", b"application/json"), (b"Content-Length", str(len(body)).encode()),
             (b"Connection", b"close")])) or b"") + (conn.send(h11.Data(data=body)) or b"")
                 + (conn.send(h11.EndOfMessage()) or b""))
     except h11.LocalProtocolError:  # no request line was understood: h11 will not frame an answer
-        return (f"HTTP/1.1 {status} Bad Request\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                 f"Connection: close\r\n\r\n").encode() + body
