@@ -124,7 +124,7 @@ class Exchange:
         self.terminated = False  # ended by the server's shutdown: the handler's further writes fail
         self.chunked = False
         self.content_type = ""
-        self._pending = b""  # the head, sent with the first body bytes (one segment for small answers)
+        self._pending = b""  # bytes h11 made that are not sent yet (sent before the call returns)
         self._raw_in = b""  # after a hijack: bytes the client sent beyond the request
         self._limit: int | None = None  # while read_body reads: its limit, and the bytes received so far
         self._received = 0
@@ -225,7 +225,9 @@ class Exchange:
             raise BrokenPipeError(f"the client stopped reading: {err}") from None
 
     def respond(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
-        """Send the response head (kept until the first body bytes, ``flush`` or the end)."""
+        """Send the response head. ``101``, or a response with neither ``Content-Length`` nor
+        ``Transfer-Encoding`` (a raw stream ending at the close, as dockerd writes an attach or exec
+        without ``Upgrade``), hands the connection over raw."""
         with self.peer.lock:
             if self.terminated:
                 raise BrokenPipeError("dsim serve is stopping")
@@ -236,6 +238,10 @@ class Exchange:
                 headers = [*headers, ("Connection", "close")]
             if status == 101:
                 self._switch(reason, headers)
+                return
+            framed = any(name.lower() in ("content-length", "transfer-encoding") for name, _ in headers)
+            if not framed and status >= 200 and status not in (204, 304) and self.method != "HEAD":
+                self._hijack(_raw_head(status, reason, headers))
                 return
             conn = self.peer.h11
             encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
@@ -254,7 +260,7 @@ class Exchange:
                 self._pending += conn.send(h11.EndOfMessage()) or b""
             if conn.our_state is not h11.SEND_BODY:
                 self.done = True
-                self._flush_locked()
+            self._flush_locked()  # the head goes now: the handler may use the socket itself next
 
     def _switch(self, reason: str, headers: list[tuple[str, str]]) -> None:
         """``101``: the connection leaves HTTP; its bytes belong to the handler from now on."""
@@ -263,14 +269,16 @@ class Exchange:
             self.read_some()
         encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
         if conn.their_state is MIGHT_SWITCH_PROTOCOL:
-            head = conn.send(h11.InformationalResponse(status_code=101, headers=encoded, reason=reason.encode()))
-            self._raw_in = conn.trailing_data[0]
+            self._hijack(conn.send(h11.InformationalResponse(status_code=101, headers=encoded,
+                                                             reason=reason.encode())) or b"")
         else:  # no ``Upgrade`` asked for (an older client): dockerd hijacks the connection all the same
-            lines = [f"HTTP/1.1 101 {reason}"] + [f"{name}: {value}" for name, value in headers]
-            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-            self._raw_in = conn.trailing_data[0]
+            self._hijack(_raw_head(101, reason, headers))
+
+    def _hijack(self, head: bytes) -> None:
+        """Send ``head`` and leave HTTP: from now on the handler's bytes go raw both ways, until the close."""
+        self._raw_in = self.peer.h11.trailing_data[0] if self.body_done else b""
         self.hijacked = self.done = self.close = True
-        self._send(head or b"")
+        self._send(head)
         self.peer.sock.settimeout(None)  # no deadlines on a hijacked connection (dockerd sets none): it lasts
         # as long as the process; the server's stop ends it (terminate shuts the socket down)
 
@@ -415,6 +423,11 @@ class BodyStream:
         if not piece:
             exchange._limit = None
         return piece
+
+
+def _raw_head(status: int, reason: str, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status} {reason}"] + [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def error_response(conn: h11.Connection, status: int, message: str) -> bytes:
