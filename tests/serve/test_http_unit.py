@@ -94,3 +94,40 @@ def test_a_stream_past_its_limit_is_refused_while_it_is_read() -> None:
         exchange.body_stream(10_000)
     assert raised.value.status == 413 and exchange.close
     client.close()
+
+
+def _read_until_close(sock: socket.socket) -> bytes:
+    data = b""
+    while piece := sock.recv(65536):
+        data += piece
+    return data
+
+
+def test_a_response_without_length_is_a_raw_stream_to_the_close() -> None:
+    """As dockerd answers an exec start or attach asked without ``Upgrade``: the head, then raw bytes (not
+    chunks), ending when the connection closes; the head is on the wire as soon as it is given."""
+    exchange, client = _exchange(b"POST /exec/x/start HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    exchange.respond(200, "OK", [("Content-Type", "application/vnd.docker.raw-stream")])
+    client.settimeout(2)
+    assert client.recv(65536) == b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n"
+    exchange.write(b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n")
+    exchange.finish()
+    assert exchange.hijacked and exchange.close
+    exchange.peer.sock.close()
+    assert _read_until_close(client) == b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
+    client.close()
+
+
+def test_a_101_hands_over_the_bytes_sent_after_the_request() -> None:
+    """``Upgrade: tcp`` (the docker CLI's attach): after the 101 the handler reads what the client sent
+    behind the request (its first stdin bytes) and then the socket's."""
+    exchange, client = _exchange(b"POST /containers/x/attach?stdin=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                                 b"Upgrade: tcp\r\n\r\necho hi\n")
+    exchange.respond(101, "UPGRADED", [("Connection", "Upgrade"), ("Upgrade", "tcp")])
+    client.settimeout(2)
+    head = client.recv(65536)
+    assert head.startswith(b"HTTP/1.1 101 UPGRADED\r\n") and head.endswith(b"\r\n\r\n")
+    assert exchange.read_raw(100) == b"echo hi\n"
+    client.sendall(b"exit\n")
+    assert exchange.read_raw(100) == b"exit\n"
+    client.close()
