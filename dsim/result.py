@@ -209,7 +209,7 @@ class SimResult:
                 "total": self.expected_jobs,
                 "completed": statuses.count("completed"),
                 "failed": statuses.count("failed"),
-                "unfinished": self.expected_jobs - len(statuses),
+                "unfinished": self.expected_jobs - len(statuses) + statuses.count("unfinished"),  # serve's, at a stop
             },
             "phases": {phase: describe(self.phase_samples(phase)) for phase in (*self.phases, "job")},
             "workloads": workload_summaries(self.job_ends, self.spans_of, self.phases, self.expected_by_workload,

@@ -33,7 +33,15 @@ def serve(
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     set_: SetOption = None,
     max_context: Annotated[str, typer.Option(
-        "--max-context", help="largest build context accepted")] = "256MiB",
+        "--max-context", help="largest build context accepted, counted uncompressed")] = "256MiB",
+    max_connections: Annotated[int | None, typer.Option(
+        "--max-connections", min=1, help="open client connections at most; beyond, new ones wait in the listen "
+        "queue [default: 1000, fewer if the file limit is lower]", show_default=False)] = None,
+    max_requests: Annotated[int, typer.Option(
+        "--max-requests", min=1, help="requests handled at once (a thread each); beyond, a 503")] = 256,
+    client_timeout: Annotated[str, typer.Option(
+        "--client-timeout", help="wall time a client has to send a request head, that an idle connection is "
+        "kept, and that one read or write of a request may take")] = "60s",
     charts: Annotated[bool, typer.Option(help="with --out: write charts/*.png and report.html")] = True,
     trace: Annotated[bool, typer.Option(help="with --out: write trace.json (Perfetto / chrome://tracing)")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every request on stderr")] = False,
@@ -41,13 +49,20 @@ def serve(
     """Serve the Docker Engine API of a simulated host: point the docker CLI at it (DOCKER_HOST)."""
     from dsim.errors import UsageError
     from dsim.run import LINK_SAMPLE_S
+    from dsim.serve.http import Limits, default_max_connections
     from dsim.serve.server import Server, main_loop, serve_scenario
-    from dsim.units import parse_size
+    from dsim.units import parse_duration, parse_size
 
     try:
         context_limit = int(parse_size(max_context))
     except ValueError as err:
         raise UsageError(f"--max-context: {err}") from None
+    try:
+        timeout = parse_duration(client_timeout)
+    except ValueError as err:
+        raise UsageError(f"--client-timeout: {err}") from None
+    if not 0 < timeout < float("inf"):
+        raise UsageError("--client-timeout must be a positive, finite duration")
     resolved = serve_scenario(scenario, set_)
     if out is not None:  # refused now, not when the session ends
         from dsim.reports.outdir import check_out_dir
@@ -61,7 +76,9 @@ def serve(
                               "this simulated daemon (no TLS, no authentication)")
     server = Server(resolved, host_name=host_name, listen=listen, port=port, unix=unix, speed=speed, seed=seed,
                     max_context=context_limit, verbose=verbose,
-                    link_samples=LINK_SAMPLE_S if out is not None else None)
+                    link_samples=LINK_SAMPLE_S if out is not None else None,
+                    limits=Limits(max_connections=max_connections or default_max_connections(),
+                                  max_requests=max_requests, header_timeout=timeout, io_timeout=timeout))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

@@ -86,6 +86,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.recorder = world.recorder
         self.containers: dict[str, Served] = {}  # Docker ID -> container, in creation order
         self.jobs = 0  # operations recorded as jobs (added to the result's expected jobs)
+        self.in_flight: dict[int, tuple[str, float]] = {}  # job -> (kind, arrival) of operations under way
         self._names = stream(world.seed, f"serve/names/{host}")
         self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
@@ -107,6 +108,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.jobs += 1
         arrival = self.env.now
         status, error = "completed", ""
+        self.in_flight[job] = (kind, arrival)
         try:
             result = yield from body(job, subject if kind in PHASED else None)
             self._image_event(operation_name=kind, subject=subject, result=result)
@@ -119,7 +121,14 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             status, error = "failed", f"{type(err).__name__}: {err}"
             raise
         finally:
-            self.recorder.job_end(JobEnd(job, kind, self.host, arrival, self.env.now, status, error))
+            if self.in_flight.pop(job, None) is not None:  # not already recorded as unfinished
+                self.recorder.job_end(JobEnd(job, kind, self.host, arrival, self.env.now, status, error))
+
+    def record_unfinished(self, error: str) -> None:
+        """At the server's stop: every operation still under way is a job ``unfinished`` at this instant."""
+        for job, (kind, arrival) in sorted(self.in_flight.items()):
+            self.recorder.job_end(JobEnd(job, kind, self.host, arrival, self.env.now, "unfinished", error))
+        self.in_flight.clear()
 
     def _image_event(self, operation_name: str, subject: str, result: Any) -> None:
         """Image events of a finished operation (pull, tag, push; rmi's untag and delete)."""

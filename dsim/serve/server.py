@@ -1,9 +1,11 @@
 """``dsim serve``: a scenario's world run in real time, one of its hosts answering the Engine API.
 
-Three kinds of thread: the HTTP server's (one per connection, ``ThreadingHTTPServer``), the simulation
-thread (``SimLoop``: the only one that touches the model) and the main thread, which waits for Ctrl-C or
-SIGTERM, then stops the HTTP server, stops the clock at that instant and derives the SimResult the way
-``dsim run`` does, so ``--out`` gets the same files.
+Threads: the HTTP layer's (dsim.serve.http: one I/O thread for all connections, a bounded pool of workers
+for the requests being handled), the simulation thread (``SimLoop``: the only one that touches the model)
+and the main thread, which waits for Ctrl-C or SIGTERM, then stops the server (``Server.stop``: stop
+accepting, end the requests in flight well-formed, stop the clock at that instant, record the operations
+still under way as unfinished) and derives the SimResult the way ``dsim run`` does, so ``--out`` gets the
+same files.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import ipaddress
 import math
 import os
 import platform
-import socket
-import socketserver
 import stat
 import sys
 import threading
@@ -22,7 +22,6 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,26 @@ from dsim.result import SimResult
 from dsim.run import build_world
 from dsim.scenarios.loader import load_scenario, load_scenario_text
 from dsim.scenarios.resolve import Resolved
+from dsim.serve.adapter import run_request, serving_class
 from dsim.serve.clock import SimLoop
 from dsim.serve.engine import Engine
+from dsim.serve.exchange import Exchange
 from dsim.serve.handler import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, EngineHandler
+from dsim.serve.http import Connection, HttpServer, Limits, socket_answers, tcp_listener, unix_listener
 from dsim.world import World
 
 #: Largest JSON request body (container configs are a few KB).
 MAX_BODY = 1 * 2**20
-#: Largest build context (the whole tar is held in memory while it is read).
+#: Largest build context, uncompressed (the tar is held in memory while it is read; a compressed one is
+#: measured as it inflates, so a small gzip that inflates past this is refused early).
 MAX_CONTEXT = 256 * 2**20
+#: Wall seconds the requests in flight get to end by themselves when the server stops (a /wait or an attach
+#: sees the stop within a poll), before they are ended for them.
+STOP_GRACE_S = 0.5
+#: What a request still in flight at the stop is told (a stream's last line, else a 503).
+STOPPED = "dsim serve stopped before this request finished"
+#: The error of an operation still under way at the stop (its row in jobs.csv, status ``unfinished``).
+UNFINISHED = "dsim serve stopped before this operation finished"
 
 #: Without a scenario: one host with dsim's defaults, Docker Hub (with its documented pull limit) and the
 #: built-in catalog of images (the loader adds Hub when serving).
@@ -82,9 +92,21 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class ServerStopped(BrokenPipeError):
+    """What a request thread gets from the simulation once the server stopped: its connection has been
+    ended (Server.stop), so it unwinds as from a closed connection, quietly."""
+
+
+class ServingLoop(SimLoop):
+    """The simulation loop of a server: tasks submitted after the stop fail with ServerStopped."""
+
+    def submit(self, task: Any) -> Future[Any]:
+        future: Future[Any] = super().submit(task)
+        if future.done() and isinstance(future.exception(), RuntimeError):
+            stopped: Future[Any] = Future()
+            stopped.set_exception(ServerStopped("dsim serve stopped"))
+            return stopped
+        return future
 
 
 @dataclass
@@ -182,59 +204,72 @@ class Server:
 
     def __init__(self, resolved: Resolved, *, host_name: str | None = None, listen: str = "127.0.0.1",
                  port: int = 2375, unix: Path | None = None, speed: float = 10.0, seed: int | None = None,
-                 max_context: int = MAX_CONTEXT, verbose: bool = False, link_samples: float | None = None) -> None:
+                 max_context: int = MAX_CONTEXT, verbose: bool = False, link_samples: float | None = None,
+                 limits: Limits | None = None) -> None:
         """``link_samples``: as for dsim.run.build_world (the bandwidth chart of the session's report)."""
         if not speed > 0 or math.isinf(speed):
             raise UsageError("--speed must be a positive number")
+        self.limits = limits or Limits()
         self.resolved = resolved
         self.host = pick_host(resolved, host_name)
         self.world = build_world(resolved, seed=seed, link_samples=link_samples)
-        self.loop = SimLoop(self.world.env, speed)
+        self.loop = ServingLoop(self.world.env, speed)
         self.engine = Engine(self.world, self.host, now=self.loop.now)
         self.unix = unix
-        self.httpd: socketserver.BaseServer
-        handler: type[EngineHandler] = type("Handler", (EngineHandler,), {})
         if unix is not None:
-            if unix.exists():
-                if not stat.S_ISSOCK(unix.stat().st_mode):
-                    raise UsageError(f"--unix: {unix} exists and is not a socket")
-                unix.unlink()
-            self.httpd = _UnixHTTPServer(str(unix), handler)
+            listener = self._bind_unix(unix)
             self.address = f"unix://{unix}"
         else:
-            family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-            server_class = type("TcpServer", (ThreadingHTTPServer,), {"address_family": family,
-                                                                       "daemon_threads": True})
             try:
-                tcp = server_class((listen, port), handler)
+                listener = tcp_listener(listen, port, self.limits.backlog)
             except OSError as err:
                 raise UsageError(f"cannot listen on {listen}:{port}: {err.strerror}") from None
-            self.httpd = tcp
-            bound = tcp.socket.getsockname()[1]
+            bound = listener.getsockname()[1]
             shown = f"[{listen}]" if ":" in listen else listen
             self.address = f"tcp://{shown}:{bound}"
         self.state = ServeState(self.world, self.engine, self.loop, self.address, max_context=max_context,
                                 verbose=verbose)
-        handler.state = self.state
-        self._thread: threading.Thread | None = None
+        handler = serving_class(EngineHandler, self.state)
+
+        def app(exchange: Exchange, conn: Connection) -> None:
+            run_request(handler, exchange, conn.peer if isinstance(conn.peer, tuple) else "unix")
+
+        self.http = HttpServer(listener, app, self.limits, verbose=verbose)
         self._started = 0.0
+
+    def _bind_unix(self, unix: Path) -> Any:
+        """Listen on ``unix``; a socket file left by a server that is gone is replaced, a live one is not
+        (dockerd refuses to start on a socket in use as well)."""
+        if unix.exists() or unix.is_symlink():
+            if not stat.S_ISSOCK(unix.lstat().st_mode):
+                raise UsageError(f"--unix: {unix} exists and is not a socket")
+            if socket_answers(str(unix)):
+                raise UsageError(f"--unix: {unix} is in use: a server answers on it (stop it first)")
+            unix.unlink()
+        try:
+            return unix_listener(str(unix), self.limits.backlog)
+        except OSError as err:
+            raise UsageError(f"--unix: cannot listen on {unix}: {err.strerror}") from None
 
     def start(self) -> None:
         self._started = time.perf_counter()
         self.loop.start()
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="dsim-http", daemon=True)
-        self._thread.start()
+        self.http.start()
 
     def stop(self) -> SimResult:
-        """Stop accepting requests, stop the clock now, and derive the result of the session."""
+        """Stop accepting requests; let the requests in flight end (a short grace, then each is ended
+        well-formed: Exchange.terminate); stop the clock; record the operations still under way as
+        unfinished at that instant; derive the result of the session."""
         self.state.stopping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.http.stop_accepting()
+        if not self.http.wait_idle(STOP_GRACE_S):
+            self.http.terminate(STOPPED)
+            self.http.wait_idle(1.0)
         if self.unix is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.unix)
         self.loop.stop()
+        self.engine.record_unfinished(UNFINISHED)
         result = self.world.result(time.perf_counter() - self._started)
         result.expected_jobs += self.engine.jobs
         return result
