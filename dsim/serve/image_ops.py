@@ -31,6 +31,7 @@ from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import HUB, normalise, split_ref
 from dsim.serve import images as refs
 from dsim.serve.image_config import familiar_tags
+from dsim.serve.objects import volume_view
 
 if TYPE_CHECKING:
     from dsim.components.build_cache import BuildCache, CacheRecord
@@ -93,7 +94,7 @@ def _iso(stamp: float) -> str:
 
 def system_df(engine: Engine) -> dict[str, Any]:
     """``GET /system/df``: images (with the bytes they share with others), containers (writable layers),
-    volumes (none are modelled here) and the build cache's records."""
+    volumes (their bytes on the disk and users, components/storage.py) and the build cache's records."""
     engine.sync()
     groups = _by_id(engine)
     users: dict[str, int] = {}
@@ -119,7 +120,8 @@ def system_df(engine: Engine) -> dict[str, Any]:
               "CreatedAt": _iso(engine.epoch(record.created)), "LastUsedAt": _iso(engine.epoch(record.last_used)),
               "UsageCount": 1} for record, _ in _cache_records(engine)]
     return {"LayersSize": int(sum(unique.values())), "Images": sorted(images, key=lambda s: -s["Created"]),
-            "Containers": containers, "Volumes": [], "BuildCache": cache}
+            "Containers": containers, "BuildCache": cache,
+            "Volumes": [volume_view(engine, volume) for volume in engine.daemon.runtime.storage.volumes.values()]}
 
 
 # ---------------------------------------------------------------------------------------------- prune

@@ -165,3 +165,18 @@ def test_run_rm_takes_its_anonymous_volume_with_it(server: ServeProcess) -> None
     assert len(anonymous) == 64  # an anonymous volume is named by 64 hex digits
     assert docker(server, "rm", "-f", "-v", "keeps").returncode == 0
     assert set(docker(server, "volume", "ls", "-q").stdout.split()) == before
+
+
+@needs_cli
+def test_system_df_lists_volumes_with_their_users(server: ServeProcess) -> None:
+    """`docker system df -v`: the volumes section lists each volume, and a volume a container mounts has it
+    as a user (RefCount)."""
+    assert docker(server, "volume", "create", "df-data").returncode == 0
+    run = docker(server, "run", "-d", "--name", "df-user", "-v", "df-data:/data", "nginx:1.25")
+    assert run.returncode == 0, run.stderr
+    result = docker(server, "system", "df", "-v", "--format", "{{json .Volumes}}")
+    assert result.returncode == 0, result.stderr
+    volumes = {v["Name"]: v for v in json.loads(result.stdout)}
+    assert {"seeded", "df-data"} <= set(volumes)
+    assert volumes["df-data"]["Links"] == "1" and volumes["seeded"]["Links"] == "0"  # the CLI prints strings
+    docker(server, "rm", "-f", "df-user")
