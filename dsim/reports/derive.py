@@ -22,6 +22,7 @@ import numpy as np
 
 from dsim.records import DETAIL_KINDS, PHASE_KINDS, SUMMARY_PHASE_KINDS, Span, SpanKind
 from dsim.result import SimResult
+from dsim.span_store import SpanStore
 
 #: Kinds drawn in views of their own; the kinds table and activity chart mark the others "(new)".
 KNOWN_KINDS = frozenset(PHASE_KINDS + DETAIL_KINDS)
@@ -285,12 +286,20 @@ def kind_stats(result: SimResult) -> list[KindStats]:
     from dsim.result import percentile
 
     stats = []
-    for kind in dict.fromkeys(map(_KIND, result.spans)):
-        spans = result.spans_of(kind)  # grouped once by the result, not here again
-        durations = sorted(map(sub, map(_END, spans), map(_START, spans)))
-        statuses = _statuses(spans)
+    store = result.spans if isinstance(result.spans, SpanStore) else None
+    for kind in store.kind_order() if store is not None else dict.fromkeys(map(_KIND, result.spans)):
+        if store is not None:  # from the columns, no span made
+            starts, ends = store.kind_times(kind)
+            durations = sorted((ends - starts).tolist())
+            found = store.kind_attr(kind, "status")
+            statuses = Counter(map(str, filter(partial(is_not, None), found)))
+        else:
+            spans = result.spans_of(kind)
+            durations = sorted(map(sub, map(_END, spans), map(_START, spans)))
+            statuses = _statuses(spans)
         total = sum(durations)
-        stats.append(KindStats(kind, len(spans), total, total / len(spans), percentile(durations, 95), durations[-1],
+        count = len(durations)
+        stats.append(KindStats(kind, count, total, total / count, percentile(durations, 95), durations[-1],
                                durations.count(0), kind in KNOWN_KINDS, dict(sorted(statuses.items()))))
     return stats
 
@@ -299,7 +308,7 @@ def kind_stats(result: SimResult) -> list[KindStats]:
 _KIND, _START, _END, _ATTRS = itemgetter(0), itemgetter(3), itemgetter(4), itemgetter(6)
 
 
-def _statuses(spans: list[Span]) -> Counter[str]:
+def _statuses(spans: Sequence[Span]) -> Counter[str]:
     """How many spans have each ``status`` attribute: a chain of C-level maps, no Python call per span
     (the activity chart and the report's kinds table each count every span's)."""
     found = map(dict.get, map(_ATTRS, spans), repeat("status"))
