@@ -17,7 +17,7 @@ its ``derive()`` value: Docker's progress words are made when outputs are writte
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -318,6 +318,39 @@ class SpanStore(Sequence[Any]):
         out.extend(span[6].get(key) for span in self.fresh if span[0] == kind)
         return out
 
+    def kind_positions(self, kind: str) -> np.ndarray:
+        """The positions (in the whole store) of ``kind``'s spans, ascending."""
+        parts = [at + b * BLOCK for b, at in enumerate(self._block_positions(kind))]
+        base = len(self._blocks) * BLOCK
+        parts.append(np.array([base + i for i, span in enumerate(self.fresh) if span[0] == kind], dtype=np.int64))
+        return np.concatenate(parts).astype(np.int64)
+
+    def kind_jobs(self, kind: str) -> np.ndarray:
+        """The job of each of ``kind``'s spans, in record order."""
+        parts = [np.frombuffer(block.jobs, dtype=np.int64)[at]
+                 for block, at in zip(self._blocks, self._block_positions(kind), strict=True)]
+        parts.append(np.array([span[5] for span in self.fresh if span[0] == kind], dtype=np.int64))
+        return np.concatenate(parts)
+
+    def jobs(self) -> np.ndarray:
+        """Every span's job number, in record order."""
+        parts = [np.frombuffer(block.jobs, dtype=np.int64) for block in self._blocks]
+        parts.append(np.array([span[5] for span in self.fresh], dtype=np.int64))
+        return np.concatenate(parts)
+
+    def kind_column(self, kind: str, column: str) -> list[Any]:
+        """The ``host`` or ``job`` of each of ``kind``'s spans, in record order (without making the spans)."""
+        out: list[Any] = []
+        position = 2 if column == "host" else 5
+        for block, at in zip(self._blocks, self._block_positions(kind), strict=True):
+            if column == "host":
+                hosts = self._hosts
+                out.extend(hosts[code] for code in np.frombuffer(block.hosts, dtype=np.uint32)[at].tolist())
+            else:
+                out.extend(np.frombuffer(block.jobs, dtype=np.int64)[at].tolist())
+        out.extend(span[position] for span in self.fresh if span[0] == kind)
+        return out
+
     def times(self) -> tuple[np.ndarray, np.ndarray]:
         """Every span's start and end, as two arrays in record order (for writers that round them at once)."""
         starts = [np.frombuffer(block.starts, dtype=np.float64) for block in self._blocks]
@@ -325,6 +358,37 @@ class SpanStore(Sequence[Any]):
         starts.append(np.array([span[3] for span in self.fresh], dtype=np.float64))
         ends.append(np.array([span[4] for span in self.fresh], dtype=np.float64))
         return np.concatenate(starts), np.concatenate(ends)
+
+
+class JobSpans(Mapping[int, list[Any]]):
+    """A store's spans by job (jobs >= 0, in the order each first appears), each job's made when asked for:
+    a report that looks at a few jobs (the timeline's sample, ``dsim explain``) makes only theirs."""
+
+    def __init__(self, store: SpanStore) -> None:
+        self._store = store
+        jobs = store.jobs()
+        order = np.argsort(jobs, kind="stable")
+        keys, firsts = np.unique(jobs[order], return_index=True)
+        bounds = np.append(firsts, len(order))
+        keep = keys >= 0
+        self._order = order
+        self._where = {job: (int(bounds[i]), int(bounds[i + 1]))
+                       for i, job in enumerate(keys.tolist()) if keep[i]}
+        first_seen = order[firsts[keep]]  # each job's first span's position
+        self._jobs = [int(job) for job in keys[keep][np.argsort(first_seen, kind="stable")].tolist()]
+
+    def __getitem__(self, job: int) -> list[Any]:
+        lo, hi = self._where[job]
+        return self._store.take(np.sort(self._order[lo:hi]))
+
+    def __contains__(self, job: object) -> bool:
+        return job in self._where
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._jobs)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
 
 
 class KindView(Sequence[Any]):

@@ -16,7 +16,7 @@ from dsim.reports.derive import (
     binned_levels,
     download_holds,
     kind_stats,
-    span_times,
+    kind_times,
 )
 from dsim.reports.style import colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
@@ -105,7 +105,7 @@ def activity(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     with figure(10, 0.42 * len(panels) + 1.6) as (fig, ax):
         labels = []
         for i, (label, kinds) in enumerate(panels):
-            starts, ends = span_times([s for kind in kinds for s in result.spans_of(kind)])
+            starts, ends = kind_times(result, kinds)
             level = binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS)
             peak = max(level, default=0.0) or 1.0
             base = len(panels) - 1 - i
