@@ -59,7 +59,7 @@ class HostStats:
     peak_page_cache_bytes: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobRecord:
     job: int
     workload: str

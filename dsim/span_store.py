@@ -16,6 +16,8 @@ its ``derive()`` value: Docker's progress words are made when outputs are writte
 
 from __future__ import annotations
 
+import math
+import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
@@ -54,11 +56,57 @@ class _Lines(Derived):
         return [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
 
 
-def _compact_value(value: Any) -> Any:
-    """A derivable attribute's value kept compact: lists of [time, word] pairs become ``_Lines``."""
+class _LineAtStart(Derived):
+    """The one progress line ``[[start, word]]`` shown when the span began (a layer that already existed):
+    one shared object per word, the time taken from the span when read (``SpanStore._unpack``)."""
+
+    __slots__ = ("word",)
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+    def derive(self) -> Any:
+        raise AssertionError("read through SpanStore, which knows the span's start")
+
+
+_AT_START: dict[str, _LineAtStart] = {}
+
+
+def _compact_value(value: Any, start: float) -> Any:
+    """A derivable attribute's value kept compact: lists of [time, word] pairs become ``_Lines``, and the
+    single line shown at the span's start a shared ``_LineAtStart``."""
     if type(value) is list and all(type(line) is list and len(line) == 2 for line in value):
+        if len(value) == 1 and type(value[0][1]) is str and value[0][0] == round(start, 6) \
+                and type(value[0][0]) is float:
+            word = value[0][1]
+            shared = _AT_START.get(word)
+            if shared is None:
+                shared = _AT_START[word] = _LineAtStart(word)
+            return shared
         return _Lines(tuple(item for line in value for item in line))
     return value
+
+
+def _shareable(values: tuple[Any, ...]) -> bool:
+    """Whether packed attributes with these values may be one shared tuple: values equal only to values of
+    their own type and sign (strings, None, shared derived values, ints but not bools, +0.0), and not both
+    ints and floats (0 == 0.0: a shared tuple must not turn one into the other)."""
+    ints = floats = False
+    for value in values:
+        kind = type(value)
+        if kind is str or value is None or kind is _LineAtStart:
+            continue
+        if kind is int:
+            ints = True
+        elif kind is float and value == 0.0 and math.copysign(1.0, value) > 0:
+            floats = True
+        else:
+            return False
+    return not (ints and floats)
+
+
+def _intern(text: str) -> str:
+    return sys.intern(text) if type(text) is str else text
 
 
 class _Block:
@@ -99,6 +147,7 @@ class SpanStore(Sequence[Any]):
         self._host_code: dict[str, int] = {}
         self._hosts: list[str] = []
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._packed: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._positions: dict[str, tuple[int, list[np.ndarray]]] = {}
 
     # ------------------------------------------------------------ writing
@@ -114,10 +163,11 @@ class SpanStore(Sequence[Any]):
         if not fresh:
             return
         kinds, subjects, hosts, starts, ends, jobs, attrs = zip(*fresh, strict=True)
+        subjects = tuple(map(_intern, subjects))  # one string per distinct subject (requests repeat theirs)
         self._blocks.append(_Block(array("B", self._codes(kinds, self._kind_code, self._kinds)), subjects,
                                    array("I", self._codes(hosts, self._host_code, self._hosts)),
                                    array("d", starts), array("d", ends), array("q", jobs),
-                                   tuple(map(self._pack, attrs))))
+                                   tuple(map(self._pack, attrs, starts))))
         self.fresh = []
 
     @staticmethod
@@ -131,7 +181,9 @@ class SpanStore(Sequence[Any]):
                     table.append(value)
             return list(map(code.__getitem__, values))
 
-    def _pack(self, attrs: dict[str, Any]) -> Any:
+    def _pack(self, attrs: dict[str, Any], start: float) -> Any:
+        """``(keys, *values)``, the keys tuple shared by every span of the shape; the whole tuple shared by
+        every span with the same keys and values when those are strings (or None, or +0.0)."""
         if not attrs:
             return None
         keys = tuple(attrs)
@@ -139,16 +191,27 @@ class SpanStore(Sequence[Any]):
         if shared is None:
             shared = self._keys[keys] = keys
         if DERIVABLE.intersection(keys):
-            return (shared, *(_compact_value(v) if k in DERIVABLE else v for k, v in attrs.items()))
-        return (shared, *attrs.values())
+            packed = (shared, *(_compact_value(v, start) if k in DERIVABLE else v for k, v in attrs.items()))
+        else:
+            packed = (shared, *attrs.values())
+        if _shareable(packed[1:]):
+            return self._packed.setdefault(packed, packed)
+        return packed
 
     # ------------------------------------------------------------ reading
 
-    def _unpack(self, packed: Any) -> dict[str, Any]:
+    def _unpack(self, packed: Any, start: float) -> dict[str, Any]:
         if packed is None:
             return _EMPTY
         attrs = dict(zip(packed[0], packed[1:], strict=True))
-        return _derived(attrs) if DERIVABLE.intersection(packed[0]) else attrs
+        if DERIVABLE.intersection(packed[0]):
+            for key in DERIVABLE.intersection(attrs):
+                value = attrs[key]
+                if type(value) is _LineAtStart:
+                    attrs[key] = [[round(start, 6), value.word]]
+                elif isinstance(value, Derived):
+                    attrs[key] = value.derive()
+        return attrs
 
     def _read_fresh(self, span: Any) -> Any:
         attrs = span[6]
@@ -161,7 +224,8 @@ class SpanStore(Sequence[Any]):
 
     def _block_span(self, block: _Block, i: int) -> Any:
         return _new(self._type, (self._kinds[block.kinds[i]], block.subjects[i], self._hosts[block.hosts[i]],
-                                 block.starts[i], block.ends[i], block.jobs[i], self._unpack(block.attrs[i])))
+                                 block.starts[i], block.ends[i], block.jobs[i],
+                                 self._unpack(block.attrs[i], block.starts[i])))
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
@@ -212,7 +276,7 @@ class SpanStore(Sequence[Any]):
                        [attrs[i] for i in at], strict=True)
         for kind, subject, host, start, end, job, packed in rows:
             yield _new(span_type, (kinds[kind], subject, hosts[host], start, end, job,
-                                   _EMPTY if packed is None else unpack(packed)))
+                                   _EMPTY if packed is None else unpack(packed, start)))
 
     def of_kind(self, kind: str) -> KindView:
         """The spans of ``kind`` in the order recorded, read when iterated (nothing is kept)."""

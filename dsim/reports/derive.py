@@ -141,6 +141,35 @@ def _api_columns(result: SimResult) -> tuple[list[float], list[float], list[floa
     return starts.tolist(), ends.tolist(), waits, store.kind_column(SpanKind.API, "host")
 
 
+def interval_columns(result: SimResult, which: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Starts, ends and hosts, in record order, of each API call's ``wait`` for a worker, its ``service``
+    (its hold on one), or each blob ``download``'s hold on a download slot: as arrays, for the charts."""
+    if isinstance(result.spans, SpanStore):
+        store = result.spans
+        kind = SpanKind.DOWNLOAD if which == "download" else SpanKind.API
+        starts, ends = store.kind_times(kind)
+        hosts = store.kind_column(kind, "host")
+        if which != "download":
+            waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
+            starts, ends = (starts, starts + waits) if which == "wait" else (starts + waits, ends)
+        return starts, ends, hosts
+    items = {"wait": api_waits, "service": api_service, "download": download_holds}[which](result)
+    return (np.array([i[0] for i in items], dtype=float), np.array([i[1] for i in items], dtype=float),
+            [i[2] for i in items])
+
+
+def per_host_intervals(result: SimResult, which: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``interval_columns`` of the intervals that last, by host (hosts in order of first appearance, each
+    host's intervals in record order)."""
+    starts, ends, hosts = interval_columns(result, which)
+    keep = ends > starts
+    kept_hosts = [host for host, kept in zip(hosts, keep.tolist(), strict=True) if kept]
+    starts, ends = starts[keep], ends[keep]
+    codes: dict[str, int] = {}
+    column = np.array([codes.setdefault(host, len(codes)) for host in kept_hosts], dtype=np.int64)
+    return {host: (starts[column == code], ends[column == code]) for host, code in codes.items()}
+
+
 def api_waits(result: SimResult) -> list[tuple[float, float, str]]:
     """(start, end, host) of each API call's wait for a daemon worker (the ``queue`` phase)."""
     columns = _api_columns(result)

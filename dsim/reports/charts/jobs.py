@@ -16,9 +16,9 @@ from dsim.reports.charts.common import BINS, TIMELINE_MAX_ROWS, Chart, draw_bars
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import (
     SpanIndex,
-    api_waits,
     bin_centres,
     binned_levels,
+    interval_columns,
     is_failure,
     job_phase_kinds,
     kind_times,
@@ -63,11 +63,6 @@ def _sample_rows(rows: list[tuple[str, float, int]]) -> tuple[list[tuple[str, fl
     return shown, note
 
 
-def _columns(items: list[tuple[float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
-    table = np.array(items, dtype=float).reshape(-1, 3)
-    return table[:, 0], table[:, 1]
-
-
 def _job_times(result: SimResult, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends of ``kind``'s spans that belong to a job."""
     starts, ends = kind_times(result, [kind])
@@ -105,8 +100,10 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         # aggregate: jobs in each phase, every job counted
         centres = [c / div for c in bin_centres(0.0, end, BINS)]
         layers, names = [], []
-        waits = [(s, e, 1.0) for s, e, _ in api_waits(result) if e > s]
-        for name, (starts, ends) in [("queue", _columns(waits)), *((k, _job_times(result, k)) for k in phases)]:
+        wait_starts, wait_ends, _ = interval_columns(result, "wait")
+        lasting = wait_ends > wait_starts
+        waits = (wait_starts[lasting], wait_ends[lasting])
+        for name, (starts, ends) in [("queue", waits), *((k, _job_times(result, k)) for k in phases)]:
             if len(starts):
                 layers.append(binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS))
                 names.append(name)
@@ -280,12 +277,13 @@ class _JobIntervals:
         order = np.argsort(np.concatenate(positions), kind="stable")  # record order
         job_of = np.concatenate(jobs)[order]
         by_job = np.argsort(job_of, kind="stable")  # by job, each in record order
-        self._jobs = job_of[by_job]
-        self._names = [names[c] for c in np.concatenate(codes)[order][by_job].tolist()]
-        self._starts = np.concatenate(starts)[order][by_job].tolist()
-        self._ends = np.concatenate(ends)[order][by_job].tolist()
-        keys, firsts = np.unique(self._jobs, return_index=True)
-        bounds = [*firsts.tolist(), len(self._jobs)]
+        jobs_sorted = job_of[by_job]
+        self._names = names
+        self._codes = np.concatenate(codes)[order][by_job]
+        self._starts = np.concatenate(starts)[order][by_job]
+        self._ends = np.concatenate(ends)[order][by_job]
+        keys, firsts = np.unique(jobs_sorted, return_index=True)
+        bounds = [*firsts.tolist(), len(jobs_sorted)]
         self._index = {job: (bounds[i], bounds[i + 1]) for i, job in enumerate(keys.tolist())}
         start_ends = store.kind_times(SpanKind.START)[1]
         start_jobs = store.kind_jobs(SpanKind.START)
@@ -299,7 +297,9 @@ class _JobIntervals:
         if self._index is None:
             return self._of_spans(job, end)
         lo, hi = self._index.get(job, (0, 0))
-        items = list(zip(self._names[lo:hi], self._starts[lo:hi], self._ends[lo:hi], strict=True))
+        names = self._names
+        items = list(zip([names[c] for c in self._codes[lo:hi].tolist()], self._starts[lo:hi].tolist(),
+                         self._ends[lo:hi].tolist(), strict=True))
         return items, self._running.get(job, end)
 
     def _of_spans(self, job: int, end: float) -> tuple[list[tuple[str, float, float]], float]:
