@@ -77,6 +77,19 @@ workloads:
 """
 
 
+#: The shapes the benchmarks scale: ``jobs`` (container_jobs), ``stream`` and ``burst`` (ci_burst_jobs).
+SHAPES = ("jobs", "stream", "burst")
+
+
+def shaped(shape: str, jobs: int) -> str:
+    """The scenario text of ``jobs`` jobs of ``shape`` (``SHAPES``)."""
+    if shape == "jobs":
+        return container_jobs(jobs)
+    if shape in ("stream", "burst"):
+        return ci_burst_jobs(jobs, burst=shape == "burst")
+    raise ValueError(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
+
+
 def describe() -> str:
     model = platform.processor() or "unknown CPU"
     try:

@@ -87,10 +87,10 @@ def _compact_value(value: Any, start: float) -> Any:
     return value
 
 
-def _shareable(values: tuple[Any, ...]) -> bool:
-    """Whether packed attributes with these values may be one shared tuple: values equal only to values of
-    their own type and sign (strings, None, shared derived values, ints but not bools, +0.0), and not both
-    ints and floats (0 == 0.0: a shared tuple must not turn one into the other)."""
+def _shareable(values: tuple[Any, ...]) -> str | None:
+    """Whether packed attributes with these values may be one shared tuple, and under which key: values
+    equal only to values of their own type and sign (strings, None, shared derived values, ints but not
+    bools, +0.0). The key ("int", "float" or "") keeps 0 and 0.0 apart (equal, and hashed alike)."""
     ints = floats = False
     for value in values:
         kind = type(value)
@@ -101,8 +101,10 @@ def _shareable(values: tuple[Any, ...]) -> bool:
         elif kind is float and value == 0.0 and math.copysign(1.0, value) > 0:
             floats = True
         else:
-            return False
-    return not (ints and floats)
+            return None
+    if ints and floats:
+        return None
+    return "int" if ints else "float" if floats else ""
 
 
 def _intern(text: str) -> str:
@@ -147,7 +149,7 @@ class SpanStore(Sequence[Any]):
         self._host_code: dict[str, int] = {}
         self._hosts: list[str] = []
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._packed: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._packed: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}
         self._positions: dict[str, tuple[int, list[np.ndarray]]] = {}
 
     # ------------------------------------------------------------ writing
@@ -194,8 +196,9 @@ class SpanStore(Sequence[Any]):
             packed = (shared, *(_compact_value(v, start) if k in DERIVABLE else v for k, v in attrs.items()))
         else:
             packed = (shared, *attrs.values())
-        if _shareable(packed[1:]):
-            return self._packed.setdefault(packed, packed)
+        category = _shareable(packed[1:])
+        if category is not None:
+            return self._packed.setdefault((category, packed), packed)
         return packed
 
     # ------------------------------------------------------------ reading

@@ -93,3 +93,15 @@ def test_a_compacted_span_costs_about_100_bytes_besides_its_attribute_values() -
     tracemalloc.stop()
     assert used / count < 110  # 101 B, and a little for each block's own objects
     assert np.isclose(recorder.spans[count - 1].attrs["queue"], values[-1])
+
+
+def test_shared_attributes_keep_each_values_type() -> None:
+    # 0 == 0.0 == False and hash alike: a span recorded with queue=0 must not read back as 0.0 or False
+    # (spans.csv writes 0, 0.0 and false), nor -0.0 as 0.0
+    recorder = Recorder()
+    values = [0, 0.0, False, -0.0, 0.0, 0, "0"]
+    for value in values:
+        recorder.span(SpanKind.API, "x", 0.0, 0.0, queue=value)
+    recorder.spans.compact()
+    read = [span.attrs["queue"] for span in recorder.spans]
+    assert [(type(v), repr(v)) for v in read] == [(type(v), repr(v)) for v in values]
