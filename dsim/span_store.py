@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import sys
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -429,27 +429,41 @@ class SpanStore(Sequence[Any]):
 
 class JobSpans(Mapping[int, list[Any]]):
     """A store's spans by job (jobs >= 0, in the order each first appears), each job's made when asked for:
-    a report that looks at a few jobs (the timeline's sample, ``dsim explain``) makes only theirs."""
+    a report that looks at a few jobs (the timeline's sample, ``dsim explain``) makes only theirs. Keeps the
+    job column and each job once; ``prefetch`` finds many jobs' spans in one pass over the column."""
 
     def __init__(self, store: SpanStore) -> None:
         self._store = store
-        jobs = store.jobs()
-        order = np.argsort(jobs, kind="stable")
-        keys, firsts = np.unique(jobs[order], return_index=True)
-        bounds = np.append(firsts, len(order))
+        self._column = store.jobs()
+        keys, firsts = np.unique(self._column, return_index=True)
         keep = keys >= 0
-        self._order = order
-        self._where = {job: (int(bounds[i]), int(bounds[i + 1]))
-                       for i, job in enumerate(keys.tolist()) if keep[i]}
-        first_seen = order[firsts[keep]]  # each job's first span's position
-        self._jobs = [int(job) for job in keys[keep][np.argsort(first_seen, kind="stable")].tolist()]
+        self._jobs: list[int] = keys[keep][np.argsort(firsts[keep], kind="stable")].tolist()
+        self._known = set(self._jobs)
+        self._found: dict[int, np.ndarray] = {}
+
+    def prefetch(self, jobs: Iterable[int]) -> None:
+        """Find the spans of ``jobs`` at once (one pass over the job column), for the lookups that follow."""
+        wanted = np.array(sorted(set(jobs) & self._known - set(self._found)), dtype=np.int64)
+        if not len(wanted):
+            return
+        positions = np.flatnonzero(np.isin(self._column, wanted))
+        owners = self._column[positions]
+        order = np.argsort(owners, kind="stable")
+        owners, positions = owners[order], positions[order]
+        cuts = np.searchsorted(owners, wanted)
+        bounds = [*cuts.tolist(), len(owners)]
+        for i, job in enumerate(wanted.tolist()):
+            self._found[job] = positions[bounds[i]:bounds[i + 1]]
 
     def __getitem__(self, job: int) -> list[Any]:
-        lo, hi = self._where[job]
-        return self._store.take(np.sort(self._order[lo:hi]))
+        if job not in self._known:
+            raise KeyError(job)
+        if job not in self._found:
+            self.prefetch([job])
+        return self._store.take(self._found[job])
 
     def __contains__(self, job: object) -> bool:
-        return job in self._where
+        return job in self._known
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._jobs)

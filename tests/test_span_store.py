@@ -105,3 +105,17 @@ def test_shared_attributes_keep_each_values_type() -> None:
     recorder.spans.compact()
     read = [span.attrs["queue"] for span in recorder.spans]
     assert [(type(v), repr(v)) for v in read] == [(type(v), repr(v)) for v in values]
+
+
+def test_spans_by_job_are_each_jobs_spans_in_record_order() -> None:
+    from dsim.span_store import JobSpans
+
+    recorder = Recorder()
+    expected = _record(recorder, BLOCK + 30)
+    recorder.span(SpanKind.LINK, "a->b", 0.0, 1.0, bytes=1.0, capacity=1.0)  # no job (-1): not a key
+    by_job = JobSpans(recorder.spans)
+    jobs = list(dict.fromkeys(s.job for s in expected))
+    assert list(by_job) == jobs and len(by_job) == len(jobs) and -1 not in by_job
+    by_job.prefetch([jobs[0], jobs[-1], 10**9])
+    for job in (jobs[0], jobs[len(jobs) // 2], jobs[-1]):
+        assert by_job[job] == [s for s in expected if s.job == job]

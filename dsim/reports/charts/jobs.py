@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from dsim.reports.derive import (
 )
 from dsim.reports.style import PHASE_HATCH, colour, extra_colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
-from dsim.span_store import SpanStore
+from dsim.span_store import JobSpans, SpanStore
 from dsim.units import format_duration
 
 #: Instants the job timeline does not mark (the CLI's lines, layers already present, refused requests).
@@ -74,6 +74,12 @@ def _job_times(result: SimResult, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return starts[keep], ends[keep]
 
 
+def _prefetch(index: SpanIndex, jobs: Iterable[int]) -> None:
+    """Find these jobs' spans in one pass (a SpanStore's; a plain list's are grouped already)."""
+    if isinstance(index.by_job, JobSpans):
+        index.by_job.prefetch(jobs)
+
+
 def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
              index: SpanIndex | None = None) -> Chart:
     """Top: how many jobs are in each phase over time (every job). Bottom: a Gantt of jobs by host,
@@ -87,7 +93,9 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     for done in result.job_ends:
         hosts_of[done.job] = done.host
         arrival[done.job] = done.arrival
-    for job in index.by_job:  # jobs that did not end: only their spans are read
+    unfinished = [job for job in index.by_job if job not in hosts_of]
+    _prefetch(index, unfinished)
+    for job in unfinished:  # jobs that did not end: only their spans are read
         if job not in hosts_of:
             spans = index.by_job[job]
             if spans:
@@ -116,6 +124,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             no_data(top, "no job phases recorded")
         # Gantt of the shown jobs
         row_of = {job: i for i, (_, _, job) in enumerate(shown)}
+        _prefetch(index, row_of)
         bars: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
         h = 0.4
         for job, i in row_of.items():
