@@ -32,6 +32,8 @@ class WorkerPool:
         self.waiting: deque[simpy.Event] = deque()
         #: counts events the fast path stands in for (None: an environment that counts nothing)
         self.count: Callable[[int], None] | None = env.count if isinstance(env, CountingEnvironment) else None
+        #: releases with nobody waiting, counted as SimPy's release event but not scheduled
+        self.releases_counted = 0
 
     @property
     def busy(self) -> int:
@@ -67,6 +69,7 @@ class WorkerPool:
             released.succeed()
         elif self.count is not None:
             self.count(1)  # the release event SimPy would have processed
+            self.releases_counted += 1
 
     def _on_release(self, _: simpy.Event) -> None:
         self._grant()
