@@ -36,6 +36,60 @@ workloads:
 """
 
 
+def ci_burst_jobs(jobs: int, *, burst: bool = False, runners: int | None = None, seed: int = 42) -> str:
+    """scenarios/ci-burst.yaml's work scaled to ``jobs``: each job pulls the 10-layer CI image (about 1 GB,
+    from a 1 Gbps registry), runs it for lognormal(mean 4 min) on 2 of a runner's 8 CPUs, and removes it.
+
+    ``burst``: as ci-burst, every job lands at time 0, 10 per runner (``jobs / 10`` runners): every runner
+    pulls at once and its later jobs wait on its downloads. Else streamed: Poisson arrivals on ``runners``
+    runners (default 100) at half their CPU capacity (runners x 4 jobs at once / 240 s x 0.5), so the
+    load per runner does not depend on ``jobs`` (each runner pulls once, then finds every layer)."""
+    if burst:
+        runners = max(1, jobs // 10)
+        arrival = f"{{burst: {jobs}, at: 0s}}"
+    else:
+        runners = runners or 100
+        arrival = f"{{rate: {runners * 4 / 240 * 0.5:.6f}/s, count: {jobs}}}"
+    return f"""\
+name: ci-{'burst' if burst else 'stream'}-{jobs}
+seed: {seed}
+registries:
+  registry: {{bandwidth: 1Gbps, latency: 20ms, auth: token}}
+images:
+  python:3.11: {{registry: registry, layers: [48MB, 24MB, 64MB, 211MB, 6MB, 20MB, 3MB]}}
+  ci-runner:1.4: {{registry: registry, from: python:3.11, layers: [310MB, 45MB, 250MB]}}
+hosts:
+  runner:
+    count: {runners}
+    cpus: 8
+    memory: 32GiB
+    disk: 200GiB
+    nic: 10Gbps
+    daemon: {{workers: 8, api_service_time: exponential(mean=2ms)}}
+workloads:
+  ci:
+    arrival: {arrival}
+    placement: round-robin
+    steps:
+      - pull: ci-runner:1.4
+      - run: {{image: ci-runner:1.4, duration: "lognormal(mean=4m, sigma=0.5)", cpus: 2, memory: 4GiB}}
+      - rm: {{}}
+"""
+
+
+#: The shapes the benchmarks scale: ``jobs`` (container_jobs), ``stream`` and ``burst`` (ci_burst_jobs).
+SHAPES = ("jobs", "stream", "burst")
+
+
+def shaped(shape: str, jobs: int) -> str:
+    """The scenario text of ``jobs`` jobs of ``shape`` (``SHAPES``)."""
+    if shape == "jobs":
+        return container_jobs(jobs)
+    if shape in ("stream", "burst"):
+        return ci_burst_jobs(jobs, burst=shape == "burst")
+    raise ValueError(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
+
+
 def describe() -> str:
     model = platform.processor() or "unknown CPU"
     try:

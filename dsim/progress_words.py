@@ -16,6 +16,8 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
+from dsim.span_store import Derived
+
 ALREADY_EXISTS = "Already exists"
 
 
@@ -84,3 +86,26 @@ def layer_lines(listed: float, ready: float, *, fetch_began: float | None = None
 def recorded(lines: Iterable[tuple[float, str]]) -> list[list[Any]]:
     """Lines as a ``pull_layer`` span's ``progress`` attribute: [time rounded to 1 us, word]."""
     return [[round(t, 6), word] for t, word in lines]
+
+
+class LayerLines(Derived):
+    """A ``pull_layer`` span's ``progress`` as the times its lines derive from (``layer_lines``' arguments):
+    recorded on every pulled layer of a large run, the lines themselves were over a third of its memory;
+    readers (the outputs, tests) get ``recorded(layer_lines(...))``, made when read."""
+
+    __slots__ = ("listed", "ready", "fetch_began", "fetch_ended", "notes", "extract_began")
+
+    def __init__(self, listed: float, ready: float, *, fetch_began: float | None = None,
+                 fetch_ended: float | None = None, notes: tuple[tuple[float, str], ...] = (),
+                 extract_began: float | None = None) -> None:
+        self.listed = listed
+        self.ready = ready
+        self.fetch_began = fetch_began
+        self.fetch_ended = fetch_ended
+        self.notes = notes  # a copy: the download's notes may grow after this layer is done
+        self.extract_began = extract_began
+
+    def derive(self) -> list[list[Any]]:
+        return recorded(layer_lines(self.listed, self.ready, fetch_began=self.fetch_began,
+                                    fetch_ended=self.fetch_ended, notes=self.notes,
+                                    extract_began=self.extract_began))

@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
+from dsim.span_store import BLOCK, SpanStore
+
 
 class SpanKind(enum.StrEnum):
     """What a span records. A member is its value as a str (``SpanKind.DOWNLOAD == "download"``): it
@@ -423,17 +425,25 @@ class JobEnd(NamedTuple):
     error: str
 
 
+def _span_store() -> SpanStore:
+    return SpanStore(Span)
+
+
 @dataclass
 class Recorder:
-    """Collects spans and job outcomes; every figure of the outputs is derived from them."""
+    """Collects spans and job outcomes; every figure of the outputs is derived from them. ``spans`` is a
+    sequence of ``Span`` kept compact (dsim/span_store.py): read it, iterate it, never keep what it gives."""
 
-    spans: list[Span] = field(default_factory=list)
+    spans: SpanStore = field(default_factory=_span_store)
     jobs: list[JobEnd] = field(default_factory=list)
 
     def span(self, kind: SpanKind, subject: str, start: float, end: float, *, host: str = "", job: int = -1,
              **attrs: Any) -> None:
         """Record one span; ``attrs`` are those ``ATTRIBUTES[kind]`` lists."""
-        self.spans.append(_new_span(Span, (kind, subject, host, start, end, job, attrs or _NO_ATTRS)))
+        fresh = self.spans.fresh
+        fresh.append(_new_span(Span, (kind, subject, host, start, end, job, attrs or _NO_ATTRS)))
+        if len(fresh) >= BLOCK:
+            self.spans.compact()
 
     def job_end(self, record: JobEnd) -> None:
         self.jobs.append(record)

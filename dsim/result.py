@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from dsim.records import SUMMARY_PHASE_KINDS, JobEnd, Span, SpanKind
+from dsim.span_store import SpanStore
 from dsim.workload_results import workload_summaries
 
 #: Per-job phases: ``queue`` (each API call's wait for a daemon worker, from the ``api`` spans), then span kinds.
@@ -67,7 +69,7 @@ class HostStats:
     peak_page_cache_bytes: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobRecord:
     job: int
     workload: str
@@ -87,7 +89,7 @@ class JobRecord:
 class SimResult:
     scenario: str
     seed: int
-    spans: list[Span]
+    spans: Sequence[Span]  # a Recorder's SpanStore (spans made when read) or a plain list
     job_ends: list[JobEnd]
     expected_jobs: int
     registries: tuple[str, ...]
@@ -100,9 +102,12 @@ class SimResult:
     #: jobs each workload brings (the scenario's order); serve adds the workload of its API calls
     expected_by_workload: dict[str, int] = field(default_factory=dict)
 
-    def spans_of(self, kind: SpanKind | str) -> list[Span]:
+    def spans_of(self, kind: SpanKind | str) -> Sequence[Span]:
         """The spans of ``kind`` in the order recorded (dsim passes SpanKind members, tests/test_records.py
-        checks; a member's value finds the same spans)."""
+        checks; a member's value finds the same spans). From a SpanStore, a view whose spans are made as it
+        is iterated: iterate it, do not keep them."""
+        if isinstance(self.spans, SpanStore):
+            return self.spans.of_kind(kind)
         return self._by_kind.get(kind, [])
 
     @cached_property
@@ -138,7 +143,7 @@ class SimResult:
             return [span.attrs["queue"] for span in self.spans_of(SpanKind.API)]
         if phase == "job":
             return [end.end - end.arrival for end in self.job_ends]
-        return [span.duration for span in self._by_kind.get(phase, [])]
+        return [span.end - span.start for span in self.spans_of(phase)]
 
     def peak_running(self) -> dict[str, int]:
         """Per host, the most container processes (or VMs) running at once, from the ``process`` spans."""
@@ -157,7 +162,7 @@ class SimResult:
 
     def _containers_summary(self) -> dict[str, Any]:
         """Runs of container processes, restarts, OOM kills and exit codes, from the ``process`` spans."""
-        runs = self.spans_of(SpanKind.PROCESS)
+        runs = list(self.spans_of(SpanKind.PROCESS))
         ended = [span for span in runs if span.attrs.get("status") == "exited"]
         codes: dict[str, int] = defaultdict(int)
         for span in ended:
@@ -175,9 +180,11 @@ class SimResult:
         """summary.json (docs/reports.md: Output files): keys may be added, never renamed."""
         peak_running = self.peak_running()
         statuses = [end.status for end in self.job_ends]
-        requests: dict[str, list[Span]] = defaultdict(list)
+        requests: dict[str, int] = defaultdict(int)
+        rejected: dict[str, int] = defaultdict(int)
         for span in self.spans_of(SpanKind.REQUEST):
-            requests[span.attrs["registry"]].append(span)
+            requests[span.attrs["registry"]] += 1
+            rejected[span.attrs["registry"]] += span.attrs["status"] == 429
         sent: dict[str, float] = defaultdict(float)
         received: dict[str, float] = defaultdict(float)
         from_peers: dict[str, float] = defaultdict(float)
@@ -194,11 +201,13 @@ class SimResult:
             received[span.attrs["cache"]] += span.attrs["bytes"]
         for span in self.spans_of(SpanKind.UPLOAD):  # pushes
             received[span.attrs["registry"]] += span.attrs["bytes"]
-        steps = self.spans_of(SpanKind.BUILD_STEP)
+        steps = list(self.spans_of(SpanKind.BUILD_STEP))
         run_mounts = [span.attrs["mounts"] for span in steps if span.attrs.get("mounts")]
-        layers = self.spans_of(SpanKind.PULL_LAYER)
-        hits = sum(1 for span in layers if span.attrs["status"] == "Already exists")
-        shared = sum(1 for span in layers if span.attrs.get("shared"))
+        layers = hits = shared = 0
+        for span in self.spans_of(SpanKind.PULL_LAYER):
+            layers += 1
+            hits += span.attrs["status"] == "Already exists"
+            shared += bool(span.attrs.get("shared"))
         return {
             "scenario": self.scenario,
             "seed": self.seed,
@@ -217,8 +226,8 @@ class SimResult:
             "registries": {
                 name: {
                     "bytes_sent": round(sent[name]),
-                    "requests": len(requests[name]),
-                    "rejected_429": sum(1 for span in requests[name] if span.attrs["status"] == 429),
+                    "requests": requests[name],
+                    "rejected_429": rejected[name],
                     "bytes_received": round(received[name]),
                     "hits": cache_counts[(name, "hit")],
                     "misses": cache_counts[(name, "miss")],
@@ -228,7 +237,7 @@ class SimResult:
             },
             "cache": {
                 "layer_hits": hits,
-                "layer_misses": len(layers) - hits - shared,
+                "layer_misses": layers - hits - shared,
                 "layer_shared": shared,
                 # build steps (RUN, COPY, ADD, WORKDIR other than /): each build_step span, cached or run
                 "build_steps_cached": sum(1 for span in steps if span.attrs["cached"]),

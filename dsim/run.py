@@ -10,7 +10,7 @@ stays quick.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,26 +31,28 @@ LINK_SAMPLE_S = 1.0
 
 
 def run(resolved: Resolved, *, seed: int | None = None, out: Path | None = None, charts: bool = True,
-        trace: bool = True, scenario_info: ScenarioInfo | None = None, progress: Console | None = None
-        ) -> SimResult:
+        trace: bool = True, scenario_info: ScenarioInfo | None = None, progress: Console | None = None,
+        outputs: Collection[str] | None = None) -> SimResult:
     """Simulate ``resolved`` to its end (or ``until``) and return the result; with ``out``, also write
     every file of the run there (summary.json, jobs.csv, spans.csv; charts and report.html unless
-    ``charts=False``; trace.json unless ``trace=False``).
+    ``charts=False``; trace.json unless ``trace=False``); ``outputs`` chooses among jobs, spans, charts and
+    trace (dsim.reports.outputs.OUTPUTS; None: all).
 
     ``seed`` overrides the scenario's; ``scenario_info`` gives the report the scenario's file and overrides
     (default: what ``resolved`` knows); ``progress``: draw a progress bar on that console.
     """
     return _run(resolved, seed=seed, out=out, charts=charts, trace=trace, scenario_info=scenario_info,
-                progress=progress, summarise=False)[0]
+                progress=progress, summarise=False, outputs=outputs)[0]
 
 
 def run_summarised(resolved: Resolved, *, seed: int | None = None, out: Path | None = None, charts: bool = True,
                    trace: bool = True, scenario_info: ScenarioInfo | None = None,
-                   progress: Console | None = None) -> tuple[SimResult, dict[str, Any]]:
+                   progress: Console | None = None, outputs: Collection[str] | None = None
+                   ) -> tuple[SimResult, dict[str, Any]]:
     """``run``, returning summary.json's figures too: computed once (on a large run they cost about a fifth
     of the simulation), for callers that print or collect them (``dsim run``, sweep runs)."""
     result, summary = _run(resolved, seed=seed, out=out, charts=charts, trace=trace, scenario_info=scenario_info,
-                           progress=progress, summarise=True)
+                           progress=progress, summarise=True, outputs=outputs)
     assert summary is not None
     return result, summary
 
@@ -72,8 +74,8 @@ def build_world(resolved: Resolved, *, seed: int | None = None, link_samples: fl
 
 
 def _run(resolved: Resolved, *, seed: int | None, out: Path | None, charts: bool, trace: bool,
-         scenario_info: ScenarioInfo | None, progress: Console | None, summarise: bool
-         ) -> tuple[SimResult, dict[str, Any] | None]:
+         scenario_info: ScenarioInfo | None, progress: Console | None, summarise: bool,
+         outputs: Collection[str] | None = None) -> tuple[SimResult, dict[str, Any] | None]:
     # a run and its reports keep every span: collect less often, from before the world is built to after
     # its files are written (dsim/gc_tuning.py)
     if out is not None:  # a folder dsim cannot write or must not replace is refused before the run
@@ -89,16 +91,17 @@ def _run(resolved: Resolved, *, seed: int | None, out: Path | None, charts: bool
                 from dsim.reports.context import ScenarioInfo
 
                 scenario_info = ScenarioInfo.from_resolved(resolved)
-            return result, _write(result, out, scenario_info, charts=charts, trace=trace)
+            return result, _write(result, out, scenario_info, charts=charts, trace=trace, outputs=outputs)
         return result, result.summary() if summarise else None
 
 
-def _write(result: SimResult, out: Path, scenario_info: ScenarioInfo | None, *, charts: bool, trace: bool
-           ) -> dict[str, Any]:
-    from dsim.reports.outputs import write_run_outputs
+def _write(result: SimResult, out: Path, scenario_info: ScenarioInfo | None, *, charts: bool, trace: bool,
+           outputs: Collection[str] | None = None) -> dict[str, Any]:
+    from dsim.reports.outputs import OUTPUTS, write_run_outputs
 
     summary = result.summary()
-    write_run_outputs(result, out, summary, scenario_info, charts=charts, trace=trace)
+    write_run_outputs(result, out, summary, scenario_info, charts=charts, trace=trace,
+                      outputs=OUTPUTS if outputs is None else outputs)
     return summary
 
 

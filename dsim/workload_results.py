@@ -38,7 +38,7 @@ def job_workloads(job_ends: Sequence[JobEnd]) -> dict[int, str]:
     return {end.job: end.workload for end in job_ends}
 
 
-def workload_summaries(job_ends: Sequence[JobEnd], spans_of: Callable[[SpanKind], list[Span]],
+def workload_summaries(job_ends: Sequence[JobEnd], spans_of: Callable[[SpanKind], Sequence[Span]],
                        phases: Sequence[str], expected: Mapping[str, int],
                        describe: Callable[[list[float]], dict[str, float | int]]) -> dict[str, Any]:
     """``workloads.<name>`` of summary.json, in the scenario's workload order (``expected``'s keys, then

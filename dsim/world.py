@@ -33,7 +33,7 @@ from dsim.environment import CountingEnvironment
 from dsim.probes import LINK_SAMPLE_S, Probe, attach
 from dsim.records import Recorder
 from dsim.result import HostStats, SimResult
-from dsim.rng import stream
+from dsim.rng import lazy_stream, stream
 from dsim.workloads import Jobs
 
 SWITCH = "switch"
@@ -143,14 +143,15 @@ class World:
         images = self.resolved.images
         store = ImageStore(env, spec.disk, gc=spec.gc, host=name, recorder=recorder,
                            in_use=lambda: _images_in_use(self.daemons, name))
-        puller = Puller(env, name, spec, store, self.registries, images, recorder, stream(self.seed, f"puller/{name}"),
+        seed = self.seed  # each stream is made when first drawn from (most hosts never use some of them)
+        puller = Puller(env, name, spec, store, self.registries, images, recorder, lazy_stream(seed, f"puller/{name}"),
                         cpu=kernel.cpu)
         pusher = Pusher(env, name, spec, store, self.registries, images, recorder)
-        runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, stream(self.seed, f"runtime/{name}"))
+        runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"))
         builder = Builder(env, name, spec, kernel, store, puller, self.network, self.registries, self.registry_caches,
-                          recorder, stream(self.seed, f"builder/{name}"), pusher=pusher,
+                          recorder, lazy_stream(seed, f"builder/{name}"), pusher=pusher,
                           contexts=self.resolved.contexts)  # docker build (issue 4)
-        return Daemon(env, host, kernel, store, recorder, stream(self.seed, f"daemon/{name}"),
+        return Daemon(env, host, kernel, store, recorder, lazy_stream(seed, f"daemon/{name}"),
                       puller=puller, pusher=pusher, runtime=runtime, builder=builder)
 
     def _load_initial_contents(self) -> None:

@@ -260,7 +260,11 @@ def test_the_counting_environment_counts_each_processed_event() -> None:
 
 @pytest.mark.parametrize("until", [None, 30.0])
 def test_events_equal_simpys_own_count(until: float | None) -> None:
-    """SimPy numbers every event it schedules: those not left in its queue were processed."""
+    """SimPy numbers every event it schedules: those not left in its queue were processed. Plus the releases
+    of a daemon worker that nobody waited for: the worker pool does not schedule those (SimPy's Resource
+    did, as an event with nothing to do) but counts them, so ``events`` stays the model's count
+    (components/workers.py). Each of the 8 jobs makes 4 API calls (pull, create, start, rm: ``run`` is
+    create + start + wait, the wait not an API call here), every one released: at most 32 counted."""
     text = textwrap.dedent("""
         name: small
         images:
@@ -273,7 +277,9 @@ def test_events_equal_simpys_own_count(until: float | None) -> None:
     world = World(load_scenario_text(text))
     result = world.run()
     env = world.env
-    assert result.events == next(env._eid) - len(env._queue) > 8 * 5
+    released = sum(daemon.workers.releases_counted for daemon in world.daemons.values())
+    assert 0 < released <= 8 * 4
+    assert result.events == next(env._eid) - len(env._queue) + released > 8 * 5
 
 
 # ------------------------------------------------------------ arrivals and placement, by hand

@@ -23,22 +23,31 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
     charts: Annotated[bool, typer.Option(help="write charts/*.png and report.html")] = True,
     trace: Annotated[bool, typer.Option(help="write trace.json (Perfetto / chrome://tracing)")] = True,
+    outputs: Annotated[str, typer.Option(
+        "--outputs", metavar="LIST",
+        help="files to write besides summary.json, comma-separated: jobs, spans, charts (with report.html), "
+             "trace; or all")] = "all",
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="PATH=VALUE",
         help="override a scenario field (repeatable), e.g. --set hosts.runner.count=40")] = None,
 ) -> None:
     """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv, charts, report.html and trace.json."""
+    from dsim.errors import UsageError
     from dsim.reports.context import ScenarioInfo
-    from dsim.reports.outputs import summary_json
+    from dsim.reports.outputs import parse_outputs, summary_json
     from dsim.run import run_summarised
     from dsim.scenarios.loader import load_scenario
 
+    try:
+        chosen = parse_outputs(outputs)
+    except ValueError as bad:
+        raise UsageError(str(bad), field="--outputs") from None
     resolved = load_scenario(scenario, overrides=set_ or ())
     directory = out if out is not None else Path("results") / resolved.name
     err = plain_console(stderr=True)
     with quiet_libraries(quiet):
         _, summary = run_summarised(
-            resolved, seed=seed, out=directory, charts=charts, trace=trace,
+            resolved, seed=seed, out=directory, charts=charts, trace=trace, outputs=chosen,
             scenario_info=ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
             progress=err if not (quiet or json_output) and err.is_terminal else None)
     if json_output:

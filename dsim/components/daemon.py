@@ -22,6 +22,7 @@ from dsim.components.object_verbs import ObjectVerbs
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.runtime import ContainerRuntime
+from dsim.components.workers import WorkerPool
 from dsim.domain.hosts import HostInfo
 from dsim.records import Recorder, SpanKind
 
@@ -46,7 +47,7 @@ class Daemon(EngineVerbs, ObjectVerbs):
         self.store = store
         self.recorder = recorder
         self.rng = rng
-        self.workers = simpy.Resource(env, capacity=host.spec.daemon.workers)
+        self.workers = WorkerPool(env, host.spec.daemon.workers)
         self._service_time = host.spec.daemon.api_service_time
         self.puller = puller
         self.pusher = pusher
@@ -59,9 +60,21 @@ class Daemon(EngineVerbs, ObjectVerbs):
         Returns the time a worker took the call (the end of the queue phase)."""
         env = self.env
         arrived = env.now
-        with self.workers.request() as request:
-            yield request
-            taken = env.now
+        workers = self.workers
+        grant = workers.request()  # components/workers.py: no Resource events while a worker is free
+        try:
+            yield grant
+        except BaseException:
+            workers.cancel(grant)
+            raise
+        taken = env.now
+        try:
             yield env.timeout(self._service_time.sample(self.rng))
+        except GeneratorExit:  # closed unfinished with its discarded world: as SimPy's Request, no release
+            raise
+        except BaseException:
+            workers.release()
+            raise
+        workers.release()
         self.recorder.span(SpanKind.API, call, arrived, env.now, host=self.host, job=job, queue=taken - arrived)
         return taken

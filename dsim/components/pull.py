@@ -30,7 +30,7 @@ from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress,
 from dsim.components.registry import RegistryError, RegistryServer, Served
 from dsim.domain.hosts import HostSpec
 from dsim.domain.images import ImageInfo, LayerInfo
-from dsim.progress_words import ALREADY_EXISTS, LayerStage, layer_lines, recorded, stage_of
+from dsim.progress_words import ALREADY_EXISTS, LayerLines, LayerStage, layer_lines, recorded, stage_of
 from dsim.records import Recorder, SpanKind
 
 #: Wait between download attempts: attempt x 5 s (moby daemon/internal/distribution/xfer/download.go).
@@ -207,15 +207,16 @@ class Puller(ImageTransfer):
         self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", bytes=sum(layer.size for layer in missing))
 
-    def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> list[list[Any]]:
-        """Docker's progress words for one layer of one pull, with the time each was shown."""
+    def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> LayerLines:
+        """Docker's progress words for one layer of one pull, with the time each was shown: recorded as the
+        times they derive from, the words made when read (progress_words.LayerLines)."""
         extracted = unpack.began if unpack is not None else None
         if record is None:
-            return recorded(layer_lines(started, self.env.now, extract_began=extracted))
+            return LayerLines(started, self.env.now, extract_began=extracted)
         began = record.began if record.began is not None else started
         ended = record.ended if record.ended is not None else self.env.now
-        return recorded(layer_lines(started, self.env.now, fetch_began=began, fetch_ended=ended, notes=record.notes,
-                                    extract_began=extracted))
+        return LayerLines(started, self.env.now, fetch_began=began, fetch_ended=ended,
+                          notes=tuple(record.notes), extract_began=extracted)
 
     def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int, pool: ConnectionPool) -> Download | None:

@@ -11,7 +11,7 @@ import bisect
 import heapq
 import re
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from itertools import repeat
@@ -22,6 +22,7 @@ import numpy as np
 
 from dsim.records import DETAIL_KINDS, PHASE_KINDS, SUMMARY_PHASE_KINDS, Span, SpanKind
 from dsim.result import SimResult
+from dsim.span_store import JobSpans, SpanStore
 
 #: Kinds drawn in views of their own (the others appear in the activity chart and trace.json only).
 KNOWN_KINDS = frozenset(PHASE_KINDS + DETAIL_KINDS)
@@ -130,18 +131,69 @@ def peak_concurrency(intervals: Iterable[tuple[float, float]]) -> int:
 
 # ----------------------------------------------------------------------------------------- the API front
 
+def _api_columns(result: SimResult) -> tuple[list[float], list[float], list[float], list[str]] | None:
+    """Starts, ends, waits (``queue``) and hosts of the API calls, from a SpanStore's columns (None: not one)."""
+    if not isinstance(result.spans, SpanStore):
+        return None
+    store = result.spans
+    starts, ends = store.kind_times(SpanKind.API)
+    waits = [0.0 if q is None else q for q in store.kind_attr(SpanKind.API, "queue")]
+    return starts.tolist(), ends.tolist(), waits, store.kind_column(SpanKind.API, "host")
+
+
+def interval_columns(result: SimResult, which: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Starts, ends and hosts, in record order, of each API call's ``wait`` for a worker, its ``service``
+    (its hold on one), or each blob ``download``'s hold on a download slot: as arrays, for the charts."""
+    if isinstance(result.spans, SpanStore):
+        store = result.spans
+        kind = SpanKind.DOWNLOAD if which == "download" else SpanKind.API
+        starts, ends = store.kind_times(kind)
+        hosts = store.kind_column(kind, "host")
+        if which != "download":
+            waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
+            starts, ends = (starts, starts + waits) if which == "wait" else (starts + waits, ends)
+        return starts, ends, hosts
+    items = {"wait": api_waits, "service": api_service, "download": download_holds}[which](result)
+    return (np.array([i[0] for i in items], dtype=float), np.array([i[1] for i in items], dtype=float),
+            [i[2] for i in items])
+
+
+def per_host_intervals(result: SimResult, which: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``interval_columns`` of the intervals that last, by host (hosts in order of first appearance, each
+    host's intervals in record order)."""
+    starts, ends, hosts = interval_columns(result, which)
+    keep = ends > starts
+    kept_hosts = [host for host, kept in zip(hosts, keep.tolist(), strict=True) if kept]
+    starts, ends = starts[keep], ends[keep]
+    codes: dict[str, int] = {}
+    column = np.array([codes.setdefault(host, len(codes)) for host in kept_hosts], dtype=np.int64)
+    return {host: (starts[column == code], ends[column == code]) for host, code in codes.items()}
+
+
 def api_waits(result: SimResult) -> list[tuple[float, float, str]]:
     """(start, end, host) of each API call's wait for a daemon worker (the ``queue`` phase)."""
+    columns = _api_columns(result)
+    if columns is not None:
+        starts, _, waits, hosts = columns
+        return [(s, s + q, h) for s, q, h in zip(starts, waits, hosts, strict=True)]
     return [(s.start, s.start + s.attrs.get("queue", 0.0), s.host) for s in result.spans_of(SpanKind.API)]
 
 
 def api_service(result: SimResult) -> list[tuple[float, float, str]]:
     """(start, end, host) of each API call's hold on a daemon worker."""
+    columns = _api_columns(result)
+    if columns is not None:
+        starts, ends, waits, hosts = columns
+        return [(s + q, e, h) for s, e, q, h in zip(starts, ends, waits, hosts, strict=True)]
     return [(s.start + s.attrs.get("queue", 0.0), s.end, s.host) for s in result.spans_of(SpanKind.API)]
 
 
 def download_holds(result: SimResult) -> list[tuple[float, float, str]]:
     """(start, end, host) of each blob download's hold on one of the daemon's download slots."""
+    if isinstance(result.spans, SpanStore):
+        starts, ends = result.spans.kind_times(SpanKind.DOWNLOAD)
+        hosts = result.spans.kind_column(SpanKind.DOWNLOAD, "host")
+        return list(zip(starts.tolist(), ends.tolist(), hosts, strict=True))
     return [(s.start, s.end, s.host) for s in result.spans_of(SpanKind.DOWNLOAD)]
 
 
@@ -179,6 +231,26 @@ class PullDetail:
     image_span: Span | None  # the pull_image span (status "Downloaded newer image" | "Image is up to date")
 
 
+def last_end(result: SimResult) -> float:
+    """When the last span ended (0 with none); from a SpanStore's end column."""
+    spans = result.spans
+    if isinstance(spans, SpanStore):
+        ends = spans.times()[1]
+        return float(ends.max()) if len(ends) else 0.0
+    return max((span.end for span in spans), default=0.0)
+
+
+def kind_times(result: SimResult, kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of the spans of ``kinds`` (kind by kind, each in record order), as arrays."""
+    if isinstance(result.spans, SpanStore):
+        store = result.spans
+        pairs = [store.kind_times(kind) for kind in kinds]
+        if not pairs:
+            return np.empty(0), np.empty(0)
+        return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+    return span_times([s for kind in kinds for s in result.spans_of(kind)])
+
+
 def short_id(digest: str) -> str:
     hexpart = digest.split(":", 1)[-1]
     return hexpart[:12]
@@ -189,22 +261,37 @@ class SpanIndex:
 
     def __init__(self, result: SimResult) -> None:
         self.result = result
-        self.by_job: dict[int, list[Span]] = defaultdict(list)
-        self._by_host_subject: dict[tuple[str, str, str], list[Span]] = defaultdict(list)
-        for span in result.spans:
+
+    @cached_property
+    def by_job(self) -> Mapping[int, Sequence[Span]]:
+        """Each job's spans (jobs >= 0) in record order; from a SpanStore, made per job when asked for."""
+        if isinstance(self.result.spans, SpanStore):
+            return JobSpans(self.result.spans)
+        by_job: dict[int, list[Span]] = defaultdict(list)
+        for span in self.result.spans:
             if span.job >= 0:
-                self.by_job[span.job].append(span)
-            if span.kind in (SpanKind.DOWNLOAD, SpanKind.UNPACK):
-                self._by_host_subject[(span.kind, span.host, span.subject)].append(span)
-        self._ends: dict[tuple[str, str, str], list[float]] = {}
-        for key, spans in self._by_host_subject.items():
+                by_job[span.job].append(span)
+        return by_job
+
+    @cached_property
+    def _by_host_subject(self) -> dict[tuple[str, str, str], list[Span]]:
+        """Downloads and unpacks by (kind, host, blob), each list by end (``latest`` bisects it)."""
+        grouped: dict[tuple[str, str, str], list[Span]] = defaultdict(list)
+        for kind in (SpanKind.DOWNLOAD, SpanKind.UNPACK):
+            for span in self.result.spans_of(kind):
+                grouped[(span.kind, span.host, span.subject)].append(span)
+        for spans in grouped.values():
             spans.sort(key=lambda s: s.end)
-            self._ends[key] = [s.end for s in spans]
+        return grouped
+
+    @cached_property
+    def _ends(self) -> dict[tuple[str, str, str], list[float]]:
+        return {key: [s.end for s in spans] for key, spans in self._by_host_subject.items()}
 
     @cached_property
     def last_end(self) -> float:
         """When the last span ended (0 with none)."""
-        return max((span.end for span in self.result.spans), default=0.0)
+        return last_end(self.result)
 
     @cached_property
     def summary(self) -> dict[str, Any]:
@@ -285,12 +372,20 @@ def kind_stats(result: SimResult) -> list[KindStats]:
     from dsim.result import percentile
 
     stats = []
-    for kind in dict.fromkeys(map(_KIND, result.spans)):
-        spans = result.spans_of(kind)  # grouped once by the result, not here again
-        durations = sorted(map(sub, map(_END, spans), map(_START, spans)))
-        statuses = _statuses(spans)
+    store = result.spans if isinstance(result.spans, SpanStore) else None
+    for kind in store.kind_order() if store is not None else dict.fromkeys(map(_KIND, result.spans)):
+        if store is not None:  # from the columns, no span made
+            starts, ends = store.kind_times(kind)
+            durations = sorted((ends - starts).tolist())
+            found = store.kind_attr(kind, "status")
+            statuses = Counter(map(str, filter(partial(is_not, None), found)))
+        else:
+            spans = result.spans_of(kind)
+            durations = sorted(map(sub, map(_END, spans), map(_START, spans)))
+            statuses = _statuses(spans)
         total = sum(durations)
-        stats.append(KindStats(kind, len(spans), total, total / len(spans), percentile(durations, 95), durations[-1],
+        count = len(durations)
+        stats.append(KindStats(kind, count, total, total / count, percentile(durations, 95), durations[-1],
                                durations.count(0), kind in KNOWN_KINDS, dict(sorted(statuses.items()))))
     return stats
 
@@ -299,7 +394,7 @@ def kind_stats(result: SimResult) -> list[KindStats]:
 _KIND, _START, _END, _ATTRS = itemgetter(0), itemgetter(3), itemgetter(4), itemgetter(6)
 
 
-def _statuses(spans: list[Span]) -> Counter[str]:
+def _statuses(spans: Sequence[Span]) -> Counter[str]:
     """How many spans have each ``status`` attribute: a chain of C-level maps, no Python call per span
     (the activity chart and the report's kinds table each count every span's)."""
     found = map(dict.get, map(_ATTRS, spans), repeat("status"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,22 @@ from dsim.result import SimResult, job_columns
 
 if TYPE_CHECKING:
     from dsim.reports.context import ScenarioInfo
+
+
+#: What ``--outputs`` chooses from (summary.json is always written): jobs.csv, spans.csv, charts/ with
+#: report.html, trace.json.
+OUTPUTS = ("jobs", "spans", "charts", "trace")
+
+
+def parse_outputs(text: str) -> frozenset[str]:
+    """``--outputs``' value: a comma-separated choice of ``OUTPUTS``, or ``all``; ValueError names a bad one."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["all"]:
+        return frozenset(OUTPUTS)
+    unknown = [name for name in names if name not in OUTPUTS]
+    if unknown:
+        raise ValueError(f"unknown output {unknown[0]!r} (choose from {', '.join(OUTPUTS)}, or all)")
+    return frozenset(names)
 
 
 def summary_json(summary: dict[str, Any]) -> str:
@@ -76,27 +93,36 @@ def write_spans_csv(result: SimResult, path: Path) -> None:
 
 
 def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], info: ScenarioInfo | None = None, *,
-                      charts: bool = True, trace: bool = True) -> list[Path]:
+                      charts: bool = True, trace: bool = True, outputs: Collection[str] = OUTPUTS) -> list[Path]:
     """Every file of a run into ``out`` (the one writer, for ``dsim run``, the API and ``dsim serve``):
-    summary.json, jobs.csv and spans.csv always; charts/*.png and report.html (charts embedded) with
-    ``charts``; trace.json with ``trace``. Returns the paths written.
+    summary.json always; of ``outputs`` (``OUTPUTS``: all by default) jobs.csv, spans.csv, charts/*.png
+    with report.html (charts embedded; not with ``charts=False``), trace.json (not with ``trace=False``).
+    Returns the paths written.
 
     ``info`` is the scenario's story, YAML and capacities for the charts and the report (None: without them).
     The files are written whole (dsim.reports.outdir.write_whole): into a staging folder beside ``out``, then
     moved into place, replacing the previous run's folder; a summary that is not valid JSON writes nothing.
+    Each file is written in one pass over the run's records, without a copy of them (the spans are read
+    from the recorder's compact store as each file is written).
     """
     text = summary_json(summary)
-    return write_whole(out, lambda staging: [*_write_data(result, staging, text),
-                                             *_write_reports(result, staging, summary, info, charts=charts,
-                                                             trace=trace)])
+    chosen = frozenset(outputs)
+    return write_whole(out, lambda staging: [*_write_data(result, staging, text, chosen),
+                                             *_write_reports(result, staging, summary, info,
+                                                             charts=charts and "charts" in chosen,
+                                                             trace=trace and "trace" in chosen)])
 
 
-def _write_data(result: SimResult, out: Path, summary_text: str) -> list[Path]:
+def _write_data(result: SimResult, out: Path, summary_text: str, chosen: frozenset[str]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / "summary.json", out / "jobs.csv", out / "spans.csv"]
+    files = [out / "summary.json"]
     files[0].write_text(summary_text)
-    write_jobs_csv(result, files[1])
-    write_spans_csv(result, files[2])
+    if "jobs" in chosen:
+        files.append(out / "jobs.csv")
+        write_jobs_csv(result, files[-1])
+    if "spans" in chosen:
+        files.append(out / "spans.csv")
+        write_spans_csv(result, files[-1])
     return files
 
 

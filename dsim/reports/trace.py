@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from math import isfinite
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from dsim.records import PHASE_KINDS, JobEnd, Span, SpanKind
 from dsim.reports.derive import is_failure, lane_numbers, pack_lanes, short_id
 from dsim.reports.jsontext import PLAIN, members, number, string, value
 from dsim.result import SimResult
+from dsim.span_store import SpanStore
 from dsim.units import format_size
 
 #: Kinds drawn on the host's job lanes, nested inside the job's own span.
@@ -134,12 +135,17 @@ def _args_colliding(span: Span, error: str | None) -> str:
 class _Builder:
     """The trace's events as JSON texts, in order; processes and threads are named when first used."""
 
-    def __init__(self, tails: _Tails) -> None:
-        self.tails = tails
+    def __init__(self) -> None:
+        self.tails = _Tails(())  # the section's spans' (each section sets its own: a host, a registry, ...)
         self.events: list[str] = []
         self.pids: dict[str, int] = {}
         self.tids: dict[tuple[int, str], int] = {}
         self._threads: dict[int, int] = defaultdict(int)
+
+    def take(self) -> list[str]:
+        """The events made since the last ``take`` (the writer writes them and lets them go)."""
+        events, self.events = self.events, []
+        return events
 
     def _metadata(self, name: str, pid: int, tid: int, arg: str, text: str) -> None:
         self.events.append(f'{{"ph":"M","name":"{name}","pid":{pid},"tid":{tid},"args":{{"{arg}":{text}}}}}')
@@ -287,18 +293,19 @@ def _host(b: _Builder, host: str, spans: list[Span], job_end: dict[int, JobEnd],
     _host_instants(b, pid, spans, ends)
 
 
-def _registry(b: _Builder, result: SimResult, registry: str) -> None:
+def _registry(b: _Builder, of_kind: dict[str, list[Span]], registry: str) -> None:
     """A track per link to a host (its downloads), and its requests."""
     pid = b.pids[f"registry/{registry}"]
     downloads: dict[str, list[Span]] = defaultdict(list)
-    for span in result.spans_of(SpanKind.DOWNLOAD):
+    for span in of_kind.get(SpanKind.DOWNLOAD, []):
         if span.attrs.get("registry") == registry:
             downloads[span.host].append(span)
+    requests = [s for s in of_kind.get(SpanKind.REQUEST, []) if s.attrs.get("registry") == registry]
+    b.tails = _Tails([*(s for spans in downloads.values() for s in spans), *requests])
     for host in sorted(downloads, key=_natural):
         _lanes(b, pid, f"link to {host} /", downloads[host],
                lambda s: f"blob {short_id(s.subject)} ({format_size(s.attrs.get('bytes', 0))})",
                SpanKind.DOWNLOAD)
-    requests = [s for s in result.spans_of(SpanKind.REQUEST) if s.attrs.get("registry") == registry]
     _lanes(b, pid, "requests", requests, lambda s: f"{s.subject} -> {s.attrs.get('status', '')}", SpanKind.REQUEST)
     for span in requests:
         if is_failure(span):
@@ -323,35 +330,76 @@ def _network(b: _Builder, pid: int, links: list[Span], no_host: list[Span]) -> N
                 b.instant(pid, b.thread(pid, "events"), f"{kind}: {span.subject}", span.start, kind, _args(span))
 
 
-def trace_text(result: SimResult) -> str:
-    """The trace as JSON text (what ``json.dumps(build_trace(result), separators=(",", ":"))`` gives)."""
-    b = _Builder(_Tails(result.spans))
-    by_host: dict[str, list[Span]] = defaultdict(list)
-    no_host: list[Span] = []
-    for span in result.spans:
-        (by_host[span.host] if span.host else no_host).append(span)
-    hosts = sorted(set(by_host) | {end.host for end in result.job_ends} | set(result.hosts), key=_natural)
-    registries = sorted(set(result.registries) | {str(s.attrs["registry"]) for s in result.spans
-                                                  if "registry" in s.attrs}, key=_natural)
+def _sections(result: SimResult) -> Iterator[list[str]]:
+    """The trace's events in order, a section at a time (the processes, each host, each registry, the
+    network): only one section's spans and texts are alive at once, so a big run's trace is written with
+    memory of its largest host, not of the whole run."""
+    b = _Builder()
+    with_spans, host_spans, no_host = _by_host(result)
+    hosts = sorted(with_spans | {end.host for end in result.job_ends} | set(result.hosts), key=_natural)
+    registries = sorted(set(result.registries) | {str(r) for r in _registry_names(result)}, key=_natural)
     for i, host in enumerate(hosts):
         b.process(f"host/{host}", f"host {host}", i)
     for i, registry in enumerate(registries):
         b.process(f"registry/{registry}", f"registry {registry}", len(hosts) + i)
+    yield b.take()
     job_end = {end.job: end for end in result.job_ends}
     ends_by_host: dict[str, list[JobEnd]] = defaultdict(list)
     for end in result.job_ends:
         ends_by_host[end.host].append(end)
     for host in hosts:
-        _host(b, host, by_host.get(host, []), job_end, ends_by_host.get(host, []))
+        spans = host_spans(host)
+        b.tails = _Tails(spans)
+        _host(b, host, spans, job_end, ends_by_host.get(host, []))
+        yield b.take()
+    of_kind: dict[str, list[Span]] = {kind: list(result.spans_of(kind))
+                                      for kind in (SpanKind.DOWNLOAD, SpanKind.REQUEST)}
     for registry in registries:
-        _registry(b, result, registry)
-    links = result.spans_of(SpanKind.LINK)
-    if links or no_host:
-        _network(b, b.process("network", "network", len(hosts) + len(registries)), links, no_host)
-    other = json.dumps({"scenario": result.scenario, "seed": result.seed, "time": "simulated",
-                        "jobs": len(result.job_ends), "expected_jobs": result.expected_jobs},
-                       separators=(",", ":"), default=str)
-    return f'{{"traceEvents":[{",".join(b.events)}],"displayTimeUnit":"ms","otherData":{other}}}'
+        _registry(b, of_kind, registry)
+        yield b.take()
+    del of_kind
+    links = list(result.spans_of(SpanKind.LINK))
+    others = no_host()
+    if links or others:
+        b.tails = _Tails(others)
+        _network(b, b.process("network", "network", len(hosts) + len(registries)), links, others)
+        yield b.take()
+
+
+def _by_host(result: SimResult) -> tuple[set[str], Callable[[str], list[Span]], Callable[[], list[Span]]]:
+    """The hosts that have spans; a function making one host's spans (in record order); one making the
+    spans of no host. From a SpanStore, each host's spans are made only when asked for."""
+    spans = result.spans
+    if isinstance(spans, SpanStore):
+        store = spans
+        groups = store.groups("host")
+        hostless = groups.pop("", None)
+        return (set(groups), lambda host: store.take(groups[host]) if host in groups else [],
+                lambda: store.take(hostless) if hostless is not None else [])
+    by_host: dict[str, list[Span]] = defaultdict(list)
+    no_host: list[Span] = []
+    for span in spans:
+        (by_host[span.host] if span.host else no_host).append(span)
+    return set(by_host), lambda host: by_host.get(host, []), lambda: no_host
+
+
+def _registry_names(result: SimResult) -> set[Any]:
+    """Every value of a span's ``registry`` attribute."""
+    if isinstance(result.spans, SpanStore):
+        return result.spans.attr_values("registry")
+    return {s.attrs["registry"] for s in result.spans if "registry" in s.attrs}
+
+
+def _other_data(result: SimResult) -> str:
+    return json.dumps({"scenario": result.scenario, "seed": result.seed, "time": "simulated",
+                       "jobs": len(result.job_ends), "expected_jobs": result.expected_jobs},
+                      separators=(",", ":"), default=str)
+
+
+def trace_text(result: SimResult) -> str:
+    """The trace as JSON text (what ``json.dumps(build_trace(result), separators=(",", ":"))`` gives)."""
+    events = [event for section in _sections(result) for event in section]
+    return f'{{"traceEvents":[{",".join(events)}],"displayTimeUnit":"ms","otherData":{_other_data(result)}}}'
 
 
 def build_trace(result: SimResult) -> dict[str, Any]:
@@ -361,6 +409,14 @@ def build_trace(result: SimResult) -> dict[str, Any]:
 
 
 def write_trace(result: SimResult, path: Path) -> Path:
+    """Write trace.json a section at a time (the same bytes as ``trace_text`` and a newline)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(trace_text(result) + "\n", encoding="utf-8")
+    with path.open("w", encoding="utf-8") as out:
+        out.write('{"traceEvents":[')
+        first = True
+        for section in _sections(result):
+            if section:
+                out.write(("" if first else ",") + ",".join(section))
+                first = False
+        out.write(f'],"displayTimeUnit":"ms","otherData":{_other_data(result)}}}\n')
     return path

@@ -119,7 +119,7 @@ def test_serve_out_an_existing_file_before_serving(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "line"), [
     (["run", "--seed", "abc", "x.yaml"], "Invalid value for '--seed': Input should be a valid integer, unable to "
                                          "parse string as an integer (see 'dsim run --help')"),
-    (["run", "--bogus"], "No such option: --bogus (Possible options: --out) (see 'dsim run --help')"),
+    (["run", "--bogus"], "No such option: --bogus (Possible options: --out, --outputs) (see 'dsim run --help')"),
     (["run"], "Missing argument 'scenario' (see 'dsim run --help')"),
     (["validate"], "Missing argument 'scenario' (see 'dsim validate --help')"),
     (["schema", "--bogus"], "No such option: --bogus (see 'dsim schema --help')"),

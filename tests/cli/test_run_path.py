@@ -9,6 +9,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -18,6 +20,7 @@ from typer.testing import CliRunner
 
 import dsim
 from dsim.cli import app
+from tests.helpers import ROOT
 
 HELLO = textwrap.dedent("""\
     # One pull of a 10 MB image.
@@ -91,6 +94,37 @@ def test_run_with_out_writes_every_file_and_only_those_asked_for(tmp_path: Path)
     assert {path.name for path in (tmp_path / "data").iterdir()} == {"summary.json", "jobs.csv", "spans.csv"}
     jobs = (tmp_path / "data" / "jobs.csv").read_text().splitlines()
     assert len(jobs) == 1 + 2  # a header and the burst's two jobs
+
+
+@pytest.mark.parametrize(("chosen", "files"), [
+    ("jobs", {"summary.json", "jobs.csv"}),
+    ("spans,trace", {"summary.json", "spans.csv", "trace.json"}),
+    ("charts", {"summary.json", "charts", "report.html"}),
+    ("all", RUN_FILES),
+])
+def test_outputs_chooses_the_files_besides_the_summary(tmp_path: Path, chosen: str, files: set[str]) -> None:
+    path = write_hello(tmp_path)
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "--quiet",
+                                      "--outputs", chosen])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (tmp_path / "out").iterdir()} == files
+
+
+def test_outputs_files_are_those_of_a_run_with_every_output(tmp_path: Path) -> None:
+    path = write_hello(tmp_path)
+    for name, chosen in (("all", "all"), ("some", "jobs,trace")):
+        result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / name), "-q", "--outputs", chosen])
+        assert result.exit_code == 0, result.output
+    every, some = files_of(tmp_path / "all"), files_of(tmp_path / "some")
+    assert some == {name: every[name] for name in ("summary.json", "jobs.csv", "trace.json")}
+
+
+def test_an_unknown_output_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "dsim", "run", str(write_hello(tmp_path)), "--outputs", "jobs,pdf"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr == ("dsim: error: --outputs: unknown output 'pdf' (choose from jobs, spans, charts, trace, "
+                           "or all)\n")
 
 
 def test_cli_run_and_api_run_write_identical_files(tmp_path: Path) -> None:

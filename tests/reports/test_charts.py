@@ -235,7 +235,7 @@ def test_unknown_span_kinds_are_shown_not_fatal(small: tuple[SimResult, Scenario
     extra = [Span(_new_kind("frobnicate"), "thing", job.host, 1.0, 4.0, job.job, {"level": 3}),
              Span(_new_kind("oom"), "c1", job.host, 2.0, 2.0, job.job, {"status": "OOMKilled"}),
              Span(_new_kind("weather"), "sky", "", 0.0, 3.0, -1, {})]
-    bigger = _result(result.spans + extra, result.job_ends, base=result)
+    bigger = _result([*result.spans, *extra], result.job_ends, base=result)
     charts = write_charts(bigger, tmp_path, info)
     assert "activity" in [c.name for c in charts]
     kinds = {k.kind: k for k in kind_stats(bigger)}

@@ -146,7 +146,7 @@ def test_unknown_kinds_and_hostless_spans_get_tracks(traced: tuple[SimResult, di
     extra = [Span(_new_kind("frobnicate"), "x", "runner-1", 1.0, 2.0, 1, {}),
              Span(_new_kind("weather"), "sky", "", 0.0, 3.0, -1, {}),
              Span(SpanKind.LINK, "registry->switch", "", 0.0, 2.0, -1, {"bytes": 250e6, "capacity": 125e6})]
-    trace = build_trace(dataclasses.replace(result, spans=result.spans + extra))
+    trace = build_trace(dataclasses.replace(result, spans=[*result.spans, *extra]))
     names = set(_names(trace, "thread_name").values())
     assert "frobnicate 1" in names and "weather 1" in names
     counters = [e for e in trace["traceEvents"] if e["ph"] == "C"]

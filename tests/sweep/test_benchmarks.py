@@ -17,15 +17,22 @@ CASES = {
                         ["2x the jobs cost"]),
     "bench_sweep.py": (["--jobs", "100", "--hosts", "5"], ["12 runs of 100 jobs", "speed-up"]),
     "bench_outputs.py": (["--jobs", "300", "--hosts", "10"], ["simulation:", "outputs:", "outputs cost"]),
-    "bench_memory.py": (["--jobs", "500"], ["api: 500 jobs, peak RSS", "cli: 500 jobs, peak RSS",
-                                            "target < 1 GiB"]),
+    "bench_memory.py": (["--jobs", "500"], ["api (simulate + summary): 500 jobs of shape jobs, peak RSS",
+                                            "cli (dsim run): 500 jobs of shape jobs, peak RSS",
+                                            "target: dsim run under 1 GiB"]),
+    "bench_growth.py --shape burst": (["--jobs", "20", "--factor", "2", "--repeat", "1", "--shape", "burst"],
+                                      ["40 jobs (burst)", "2x the jobs cost"]),
+    "bench_outputs.py --shape stream": (["--jobs", "100", "--shape", "stream"], ["outputs cost"]),
+    "bench_memory.py --shape stream": (["--jobs", "200", "--shape", "stream", "--modes", "cli",
+                                        "--run-options=--no-trace", "--target-gib", "4"],
+                                       ["cli (dsim run --no-trace): 200 jobs of shape stream", "under 4 GiB"]),
 }
 
 
 @pytest.mark.parametrize("script", sorted(CASES))
 def test_benchmark_runs_at_a_small_size(script: str) -> None:
     args, expected = CASES[script]
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True,
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script.split()[0]), *args], capture_output=True,
                           text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     for text in expected:

@@ -10,7 +10,7 @@ from typing import Any
 
 from matplotlib.collections import PolyCollection
 
-from dsim.reports.derive import SpanIndex
+from dsim.reports.derive import SpanIndex, last_end
 from dsim.reports.style import colour
 from dsim.result import SimResult
 
@@ -39,7 +39,7 @@ def natural_key(text: str) -> tuple[Any, ...]:
 
 def end_time(result: SimResult, index: SpanIndex | None = None) -> float:
     """The time axes' end: the last span's end (found once per run through the shared index)."""
-    end = index.last_end if index is not None else max((span.end for span in result.spans), default=0.0)
+    end = index.last_end if index is not None else last_end(result)
     return max(end, result.makespan_s, 1e-9)
 
 

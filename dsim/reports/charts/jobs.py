@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.patches import Patch
 
-from dsim.records import SpanKind
+from dsim.records import Span, SpanKind
 from dsim.reports.charts.common import BINS, TIMELINE_MAX_ROWS, Chart, draw_bars, end_time, natural_key
 from dsim.reports.context import ScenarioInfo
-from dsim.reports.derive import SpanIndex, api_waits, bin_centres, binned_average, is_failure, job_phase_kinds
+from dsim.reports.derive import (
+    SpanIndex,
+    bin_centres,
+    binned_levels,
+    interval_columns,
+    is_failure,
+    job_phase_kinds,
+    kind_times,
+)
 from dsim.reports.style import PHASE_HATCH, colour, extra_colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
+from dsim.span_store import JobSpans, SpanStore
 from dsim.units import format_duration
 
 #: Instants the job timeline does not mark (the CLI's lines, layers already present, refused requests).
@@ -53,6 +63,23 @@ def _sample_rows(rows: list[tuple[str, float, int]]) -> tuple[list[tuple[str, fl
     return shown, note
 
 
+def _job_times(result: SimResult, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of ``kind``'s spans that belong to a job."""
+    starts, ends = kind_times(result, [kind])
+    if isinstance(result.spans, SpanStore):
+        jobs = np.array(result.spans.kind_column(kind, "job"), dtype=np.int64)
+    else:
+        jobs = np.array([s.job for s in result.spans_of(kind)], dtype=np.int64)
+    keep = jobs >= 0
+    return starts[keep], ends[keep]
+
+
+def _prefetch(index: SpanIndex, jobs: Iterable[int]) -> None:
+    """Find these jobs' spans in one pass (a SpanStore's; a plain list's are grouped already)."""
+    if isinstance(index.by_job, JobSpans):
+        index.by_job.prefetch(jobs)
+
+
 def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
              index: SpanIndex | None = None) -> Chart:
     """Top: how many jobs are in each phase over time (every job). Bottom: a Gantt of jobs by host,
@@ -66,10 +93,14 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     for done in result.job_ends:
         hosts_of[done.job] = done.host
         arrival[done.job] = done.arrival
-    for job, spans in index.by_job.items():
-        if job not in hosts_of and spans:
-            hosts_of[job] = spans[0].host
-            arrival[job] = min(s.start for s in spans)
+    unfinished = [job for job in index.by_job if job not in hosts_of]
+    _prefetch(index, unfinished)
+    for job in unfinished:  # jobs that did not end: only their spans are read
+        if job not in hosts_of:
+            spans = index.by_job[job]
+            if spans:
+                hosts_of[job] = spans[0].host
+                arrival[job] = min(s.start for s in spans)
     rows = sorted(((hosts_of[j], arrival[j], j) for j in hosts_of), key=lambda r: (natural_key(r[0]), r[1], r[2]))
     shown, note = _sample_rows(rows)
     height = max(4.5, min(13.0, 2.6 + 0.034 * len(shown)))
@@ -77,11 +108,12 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         # aggregate: jobs in each phase, every job counted
         centres = [c / div for c in bin_centres(0.0, end, BINS)]
         layers, names = [], []
-        waits = [(s, e, 1.0) for s, e, _ in api_waits(result) if e > s]
-        for name, items in [("queue", waits)] + [(k, [(s.start, s.end, 1.0) for s in result.spans_of(k)
-                                                      if s.job >= 0]) for k in phases]:
-            if items:
-                layers.append(binned_average(items, 0.0, end, BINS))
+        wait_starts, wait_ends, _ = interval_columns(result, "wait")
+        lasting = wait_ends > wait_starts
+        waits = (wait_starts[lasting], wait_ends[lasting])
+        for name, (starts, ends) in [("queue", waits), *((k, _job_times(result, k)) for k in phases)]:
+            if len(starts):
+                layers.append(binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS))
                 names.append(name)
         if layers:
             top.stackplot(centres, *layers, colors=[colour(n) for n in names], labels=names, linewidth=0)
@@ -92,6 +124,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             no_data(top, "no job phases recorded")
         # Gantt of the shown jobs
         row_of = {job: i for i, (_, _, job) in enumerate(shown)}
+        _prefetch(index, row_of)
         bars: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
         h = 0.4
         for job, i in row_of.items():
@@ -209,30 +242,97 @@ def _shares(jobs: Sequence[Any], index: SpanIndex, phases: Sequence[str]
     startup: dict[str, float] = defaultdict(float)
     whole: dict[str, float] = defaultdict(float)
     startup_total = whole_total = 0.0
+    timed = _JobIntervals(index.result, phases)
     for job in jobs:
         duration = max(job.duration_s, 0.0)
         whole_total += duration
         for phase, value in job.phases.items():
             whole[phase] += value
         whole["other"] += max(0.0, duration - sum(job.phases.values()))
-        spans = index.by_job.get(job.job, [])
-        running = min((s.end for s in spans if s.kind == SpanKind.START), default=job.end_s)
+        items, running = timed.of(job.job, job.end_s)
         window = max(0.0, running - job.arrival_s)
         startup_total += window
         accounted = 0.0
-        for span in spans:
-            if span.kind == SpanKind.API:
-                name, s, e = "queue", span.start, span.start + span.attrs.get("queue", 0.0)
-            elif span.kind in phases:
-                name, s, e = span.kind, span.start, span.end
-            else:
-                continue
+        for name, s, e in items:
             overlap = min(e, running) - max(s, job.arrival_s)
             if overlap > 0:
                 startup[name] += overlap
                 accounted += overlap
         startup["other"] += max(0.0, window - accounted)
     return startup, whole, startup_total, whole_total
+
+
+class _JobIntervals:
+    """Per job, in record order, the intervals the start-up share counts (each API call's wait as ``queue``,
+    each phase span) and when its first container was running (the first ``start`` span's end). From a
+    SpanStore, read from its columns at once rather than job by job."""
+
+    def __init__(self, result: SimResult, phases: Sequence[str]) -> None:
+        self._result = result
+        self._phases = phases
+        self._index: dict[int, tuple[int, int]] | None = None
+        if isinstance(result.spans, SpanStore):
+            self._from_columns(result.spans)
+
+    def _from_columns(self, store: SpanStore) -> None:
+        names = ["queue", *self._phases]
+        kinds = [SpanKind.API, *self._phases]
+        positions, codes, jobs, starts, ends = [], [], [], [], []
+        for code, kind in enumerate(kinds):
+            kind_starts, kind_ends = store.kind_times(kind)
+            if kind == SpanKind.API:
+                waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
+                kind_ends = kind_starts + waits
+            positions.append(store.kind_positions(kind))
+            codes.append(np.full(len(kind_starts), code))
+            jobs.append(store.kind_jobs(kind))
+            starts.append(kind_starts)
+            ends.append(kind_ends)
+        order = np.argsort(np.concatenate(positions), kind="stable")  # record order
+        job_of = np.concatenate(jobs)[order]
+        by_job = np.argsort(job_of, kind="stable")  # by job, each in record order
+        jobs_sorted = job_of[by_job]
+        self._names = names
+        self._codes = np.concatenate(codes)[order][by_job]
+        self._starts = np.concatenate(starts)[order][by_job]
+        self._ends = np.concatenate(ends)[order][by_job]
+        keys, firsts = np.unique(jobs_sorted, return_index=True)
+        bounds = [*firsts.tolist(), len(jobs_sorted)]
+        self._index = {job: (bounds[i], bounds[i + 1]) for i, job in enumerate(keys.tolist())}
+        start_ends = store.kind_times(SpanKind.START)[1]
+        start_jobs = store.kind_jobs(SpanKind.START)
+        self._running: dict[int, float] = {}
+        for job, end in zip(start_jobs.tolist(), start_ends.tolist(), strict=True):
+            if job not in self._running or end < self._running[job]:
+                self._running[job] = end
+
+    def of(self, job: int, end: float) -> tuple[list[tuple[str, float, float]], float]:
+        """The job's intervals and when it was running (``end``: its end, when it never was)."""
+        if self._index is None:
+            return self._of_spans(job, end)
+        lo, hi = self._index.get(job, (0, 0))
+        names = self._names
+        items = list(zip([names[c] for c in self._codes[lo:hi].tolist()], self._starts[lo:hi].tolist(),
+                         self._ends[lo:hi].tolist(), strict=True))
+        return items, self._running.get(job, end)
+
+    def _of_spans(self, job: int, end: float) -> tuple[list[tuple[str, float, float]], float]:
+        spans = self._spans(job)
+        running = min((s.end for s in spans if s.kind == SpanKind.START), default=end)
+        items = []
+        for span in spans:
+            if span.kind == SpanKind.API:
+                items.append(("queue", span.start, span.start + span.attrs.get("queue", 0.0)))
+            elif span.kind in self._phases:
+                items.append((span.kind, span.start, span.end))
+        return items, running
+
+    def _spans(self, job: int) -> Sequence[Span]:
+        if not hasattr(self, "_by_job"):
+            self._by_job: dict[int, list[Span]] = defaultdict(list)
+            for span in self._result.spans:
+                self._by_job[span.job].append(span)
+        return self._by_job.get(job, [])
 
 
 def _phase_rank(phase: str) -> tuple[int, str]:

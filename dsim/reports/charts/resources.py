@@ -10,29 +10,16 @@ from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, Chart, end_time
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import (
     SpanIndex,
-    api_service,
-    api_waits,
     bin_centres,
     binned_levels,
-    download_holds,
     kind_stats,
-    span_times,
+    kind_times,
+    per_host_intervals,
 )
 from dsim.reports.style import colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
 
 # ----------------------------------------------------------------------------------------- 6. daemon
-
-def _per_host(items: list[tuple[float, float, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Starts and ends of the intervals that last, by host (in order of first appearance)."""
-    per_host: dict[str, tuple[list[float], list[float]]] = {}
-    for s, e, host in items:
-        if e > s:
-            starts, ends = per_host.setdefault(host, ([], []))
-            starts.append(s)
-            ends.append(e)
-    return {host: (np.array(starts), np.array(ends)) for host, (starts, ends) in per_host.items()}
-
 
 def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 index: SpanIndex | None = None) -> Chart:
@@ -41,13 +28,13 @@ def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     unit, div = time_unit(end)
     centres = [c / div for c in bin_centres(0.0, end, BINS)]
     panels = (
-        ("API calls waiting for a worker", api_waits(result), None, "calls waiting"),
-        ("daemon workers busy", api_service(result), info.workers if info else None, "workers"),
-        ("download slots in use", download_holds(result), info.download_slots if info else None, "slots"),
+        ("API calls waiting for a worker", "wait", None, "calls waiting"),
+        ("daemon workers busy", "service", info.workers if info else None, "workers"),
+        ("download slots in use", "download", info.download_slots if info else None, "slots"),
     )
     with figure(10, 7, 3, 1, sharex=True) as (fig, axes):
-        for ax, (title, items, capacity, what) in zip(axes, panels, strict=True):
-            per_host = _per_host(items)
+        for ax, (title, which, capacity, what) in zip(axes, panels, strict=True):
+            per_host = per_host_intervals(result, which)  # from the span store's columns, one panel at a time
             if not per_host:
                 no_data(ax, f"no {what} recorded")
                 ax.set_title(title, fontsize=9)
@@ -105,7 +92,7 @@ def activity(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     with figure(10, 0.42 * len(panels) + 1.6) as (fig, ax):
         labels = []
         for i, (label, kinds) in enumerate(panels):
-            starts, ends = span_times([s for kind in kinds for s in result.spans_of(kind)])
+            starts, ends = kind_times(result, kinds)
             level = binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS)
             peak = max(level, default=0.0) or 1.0
             base = len(panels) - 1 - i

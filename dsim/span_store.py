@@ -1,0 +1,517 @@
+"""The recorder's span storage: compact blocks of columns behind a sequence of ``Span`` tuples.
+
+A large run keeps millions of spans. As named tuples each cost about 190 bytes (the tuple, two boxed floats,
+a boxed job number) plus about 190 for a dict of attributes; kept, they were most of a run's memory and made
+every garbage-collector pass slower as the run went on. Here the newest spans stay as tuples (recording one
+is a single append) and every ``BLOCK`` of them is compacted at once into columns: kinds and hosts as
+one-byte and four-byte codes, times in ``array('d')``, jobs in ``array('q')``, subjects as references to
+their (mostly shared) strings, and each span's attributes as one tuple ``(keys, *values)`` with the keys
+tuple shared by every span of the same shape: about 60 bytes a span plus its attribute values.
+
+Readers see ``Span`` tuples, made when read (``store[i]``, iteration, ``of_kind``): the outputs iterate
+the store rather than keep the spans, so their memory stays that of the columns. A recorded value that is a
+``Derived`` (e.g. a pulled layer's progress, recorded as the few times its lines derive from) is read as
+its ``derive()`` value: Docker's progress words are made when outputs are written, never stored.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
+
+import numpy as np
+
+#: Spans compacted at once (the newest spans up to this many stay tuples).
+BLOCK = 1 << 14
+#: Attribute names whose values may be ``Derived``: only these are looked at when a span is read.
+DERIVABLE = frozenset({"progress"})
+
+_new = tuple.__new__
+_EMPTY: dict[str, Any] = {}
+
+
+class Derived:
+    """A recorded value kept as what it derives from; readers get ``derive()`` (made on each read)."""
+
+    __slots__ = ()
+
+    def derive(self) -> Any:
+        raise NotImplementedError
+
+
+class _Lines(Derived):
+    """Progress lines ``[[time, word], ...]`` recorded as lists (a layer that already existed, a pushed
+    layer), kept as one flat tuple ``(time, word, time, word, ...)`` and read back as the same lists."""
+
+    __slots__ = ("flat",)
+
+    def __init__(self, flat: tuple[Any, ...]) -> None:
+        self.flat = flat
+
+    def derive(self) -> list[list[Any]]:
+        flat = self.flat
+        return [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
+
+
+class _LineAtStart(Derived):
+    """The one progress line ``[[start, word]]`` shown when the span began (a layer that already existed):
+    one shared object per word, the time taken from the span when read (``SpanStore._unpack``)."""
+
+    __slots__ = ("word",)
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+    def derive(self) -> Any:
+        raise AssertionError("read through SpanStore, which knows the span's start")
+
+
+_AT_START: dict[str, _LineAtStart] = {}
+
+
+def _compact_value(value: Any, start: float) -> Any:
+    """A derivable attribute's value kept compact: lists of [time, word] pairs become ``_Lines``, and the
+    single line shown at the span's start a shared ``_LineAtStart``."""
+    if type(value) is list and all(type(line) is list and len(line) == 2 for line in value):
+        if len(value) == 1 and type(value[0][1]) is str and value[0][0] == round(start, 6) \
+                and type(value[0][0]) is float:
+            word = value[0][1]
+            shared = _AT_START.get(word)
+            if shared is None:
+                shared = _AT_START[word] = _LineAtStart(word)
+            return shared
+        return _Lines(tuple(item for line in value for item in line))
+    return value
+
+
+def _shareable(values: tuple[Any, ...]) -> str | None:
+    """Whether packed attributes with these values may be one shared tuple, and under which key: values
+    equal only to values of their own type and sign (strings, None, shared derived values, ints but not
+    bools, +0.0). The key ("int", "float" or "") keeps 0 and 0.0 apart (equal, and hashed alike)."""
+    ints = floats = False
+    for value in values:
+        kind = type(value)
+        if kind is str or value is None or kind is _LineAtStart:
+            continue
+        if kind is int:
+            ints = True
+        elif kind is float and value == 0.0 and math.copysign(1.0, value) > 0:
+            floats = True
+        else:
+            return None
+    if ints and floats:
+        return None
+    return "int" if ints else "float" if floats else ""
+
+
+def _intern(text: str) -> str:
+    return sys.intern(text) if type(text) is str else text
+
+
+class _Block:
+    """``BLOCK`` spans as columns."""
+
+    __slots__ = ("kinds", "subjects", "hosts", "starts", "ends", "jobs", "attrs")
+
+    def __init__(self, kinds: array[int], subjects: tuple[str, ...], hosts: array[int], starts: array[float],
+                 ends: array[float], jobs: array[int], attrs: tuple[Any, ...]) -> None:
+        self.kinds = kinds
+        self.subjects = subjects
+        self.hosts = hosts
+        self.starts = starts
+        self.ends = ends
+        self.jobs = jobs
+        self.attrs = attrs
+
+
+def _derived(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` with each ``Derived`` value replaced by what it derives (a new dict; ``attrs`` untouched)."""
+    out = dict(attrs)
+    for key in DERIVABLE.intersection(out):
+        value = out[key]
+        if isinstance(value, Derived):
+            out[key] = value.derive()
+    return out
+
+
+class SpanStore(Sequence[Any]):
+    """Spans in the order recorded (``span_type`` tuples: kind, subject, host, start, end, job, attrs)."""
+
+    def __init__(self, span_type: type) -> None:
+        self._type = span_type
+        self.fresh: list[Any] = []  # the newest spans, as recorded (Recorder.span appends here)
+        self._blocks: list[_Block] = []
+        self._kind_code: dict[str, int] = {}
+        self._kinds: list[Any] = []
+        self._host_code: dict[str, int] = {}
+        self._hosts: list[str] = []
+        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._packed: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}
+        self._positions: dict[str, tuple[int, list[np.ndarray]]] = {}
+
+    # ------------------------------------------------------------ writing
+
+    def append(self, span: Any) -> None:
+        self.fresh.append(span)
+        if len(self.fresh) >= BLOCK:
+            self.compact()
+
+    def compact(self) -> None:
+        """Move the fresh spans into a block of columns (``Recorder.span`` calls it every ``BLOCK`` spans)."""
+        fresh = self.fresh
+        if not fresh:
+            return
+        kinds, subjects, hosts, starts, ends, jobs, attrs = zip(*fresh, strict=True)
+        subjects = tuple(map(_intern, subjects))  # one string per distinct subject (requests repeat theirs)
+        self._blocks.append(_Block(array("B", self._codes(kinds, self._kind_code, self._kinds)), subjects,
+                                   array("I", self._codes(hosts, self._host_code, self._hosts)),
+                                   array("d", starts), array("d", ends), array("q", jobs),
+                                   tuple(map(self._pack, attrs, starts))))
+        self.fresh = []
+
+    @staticmethod
+    def _codes(values: tuple[Any, ...], code: dict[Any, int], table: list[Any]) -> list[int]:
+        try:
+            return list(map(code.__getitem__, values))
+        except KeyError:
+            for value in values:
+                if value not in code:
+                    code[value] = len(table)
+                    table.append(value)
+            return list(map(code.__getitem__, values))
+
+    def _pack(self, attrs: dict[str, Any], start: float) -> Any:
+        """``(keys, *values)``, the keys tuple shared by every span of the shape; the whole tuple shared by
+        every span with the same keys and values when those are strings (or None, or +0.0)."""
+        if not attrs:
+            return None
+        keys = tuple(attrs)
+        shared = self._keys.get(keys)
+        if shared is None:
+            shared = self._keys[keys] = keys
+        if DERIVABLE.intersection(keys):
+            packed = (shared, *(_compact_value(v, start) if k in DERIVABLE else v for k, v in attrs.items()))
+        else:
+            packed = (shared, *attrs.values())
+        category = _shareable(packed[1:])
+        if category is not None:
+            return self._packed.setdefault((category, packed), packed)
+        return packed
+
+    # ------------------------------------------------------------ reading
+
+    def _unpack(self, packed: Any, start: float) -> dict[str, Any]:
+        if packed is None:
+            return _EMPTY
+        attrs = dict(zip(packed[0], packed[1:], strict=True))
+        if DERIVABLE.intersection(packed[0]):
+            for key in DERIVABLE.intersection(attrs):
+                value = attrs[key]
+                if type(value) is _LineAtStart:
+                    attrs[key] = [[round(start, 6), value.word]]
+                elif isinstance(value, Derived):
+                    attrs[key] = value.derive()
+        return attrs
+
+    def _read_fresh(self, span: Any) -> Any:
+        attrs = span[6]
+        if attrs and DERIVABLE.intersection(attrs):
+            return _new(self._type, (*span[:6], _derived(attrs)))
+        return span
+
+    def __len__(self) -> int:
+        return len(self._blocks) * BLOCK + len(self.fresh)
+
+    def _block_span(self, block: _Block, i: int) -> Any:
+        return _new(self._type, (self._kinds[block.kinds[i]], block.subjects[i], self._hosts[block.hosts[i]],
+                                 block.starts[i], block.ends[i], block.jobs[i],
+                                 self._unpack(block.attrs[i], block.starts[i])))
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        size = len(self)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("span index out of range")
+        block, offset = divmod(index, BLOCK)
+        if block < len(self._blocks):
+            return self._block_span(self._blocks[block], offset)
+        return self._read_fresh(self.fresh[offset])
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a list (or another store or view) of the same spans in the same order."""
+        if isinstance(other, list | SpanStore | KindView):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by content
+
+    def __add__(self, other: Sequence[Any]) -> list[Any]:
+        """The spans and ``other``'s as a list (as ``list + list``: tests extend a run's spans)."""
+        return [*self, *other]
+
+    def __iter__(self) -> Iterator[Any]:
+        for block in self._blocks:
+            yield from self._iter_block(block, None)
+        yield from map(self._read_fresh, list(self.fresh))
+
+    def _iter_block(self, block: _Block, positions: np.ndarray | None) -> Iterator[Any]:
+        kinds, hosts, unpack, span_type = self._kinds, self._hosts, self._unpack, self._type
+        if positions is None:
+            rows: Any = zip(block.kinds, block.subjects, block.hosts, block.starts, block.ends, block.jobs,
+                            block.attrs, strict=True)
+        else:
+            at = positions.tolist()
+            subjects, attrs = block.subjects, block.attrs
+            rows = zip([block.kinds[i] for i in at], [subjects[i] for i in at], [block.hosts[i] for i in at],
+                       [block.starts[i] for i in at], [block.ends[i] for i in at], [block.jobs[i] for i in at],
+                       [attrs[i] for i in at], strict=True)
+        for kind, subject, host, start, end, job, packed in rows:
+            yield _new(span_type, (kinds[kind], subject, hosts[host], start, end, job,
+                                   _EMPTY if packed is None else unpack(packed, start)))
+
+    def of_kind(self, kind: str) -> KindView:
+        """The spans of ``kind`` in the order recorded, read when iterated (nothing is kept)."""
+        return KindView(self, kind)
+
+    def _block_positions(self, kind: str) -> list[np.ndarray]:
+        """Per block, the offsets of ``kind``'s spans (found with NumPy once per kind and block)."""
+        done, positions = self._positions.get(kind, (0, []))
+        if done < len(self._blocks):
+            positions = list(positions)
+            code = self._kind_code.get(kind)
+            for block in self._blocks[done:]:
+                codes = np.frombuffer(block.kinds, dtype=np.uint8)
+                positions.append(np.flatnonzero(codes == code) if code is not None else np.empty(0, np.int64))
+            self._positions[kind] = (len(self._blocks), positions)
+        return positions
+
+    def codes(self, column: str) -> tuple[np.ndarray, list[Any]]:
+        """Every span's ``kind`` or ``host`` as codes in record order, with the table the codes index."""
+        if column == "kind":
+            parts = [np.frombuffer(block.kinds, dtype=np.uint8).astype(np.int64) for block in self._blocks]
+            table, code = self._kinds, self._kind_code
+        else:
+            parts = [np.frombuffer(block.hosts, dtype=np.uint32).astype(np.int64) for block in self._blocks]
+            table, code = self._hosts, self._host_code
+        position = 0 if column == "kind" else 2
+        fresh = [span[position] for span in self.fresh]
+        self._codes(tuple(fresh), code, table)
+        parts.append(np.array([code[value] for value in fresh], dtype=np.int64))
+        return np.concatenate(parts), list(table)
+
+    def groups(self, column: str) -> dict[Any, np.ndarray]:
+        """The positions of the spans of each ``kind`` or ``host``, in record order (for ``take``)."""
+        codes, table = self.codes(column)
+        order = np.argsort(codes, kind="stable")
+        values, firsts = np.unique(codes[order], return_index=True)
+        bounds = [*firsts.tolist(), len(order)]
+        return {table[value]: order[bounds[i]:bounds[i + 1]] for i, value in enumerate(values.tolist())}
+
+    def take(self, positions: np.ndarray) -> list[Any]:
+        """The spans at ``positions`` (ascending), made now."""
+        out: list[Any] = []
+        base = len(self._blocks) * BLOCK
+        blocks = positions // BLOCK
+        cut = np.searchsorted(blocks, np.arange(len(self._blocks) + 1))
+        for b, block in enumerate(self._blocks):
+            if cut[b + 1] > cut[b]:
+                out.extend(self._iter_block(block, positions[cut[b]:cut[b + 1]] - b * BLOCK))
+        fresh = self.fresh
+        out.extend(self._read_fresh(fresh[p - base]) for p in positions[cut[-1]:].tolist())
+        return out
+
+    def attr_values(self, key: str) -> set[Any]:
+        """The values attribute ``key`` takes over every span that has it (without making the spans)."""
+        found: set[Any] = set()
+        for keys in self._keys.values():
+            if key in keys:
+                break
+        else:
+            return {span[6][key] for span in self.fresh if key in span[6]}
+        for block in self._blocks:
+            for packed in block.attrs:
+                if packed is not None and key in packed[0]:
+                    found.add(packed[1 + packed[0].index(key)])
+        found.update(span[6][key] for span in self.fresh if key in span[6])
+        return found
+
+    def kind_order(self) -> list[Any]:
+        """The kinds recorded, in the order each was first recorded."""
+        codes, table = self.codes("kind")
+        values, firsts = np.unique(codes, return_index=True)
+        return [table[values[i]] for i in np.argsort(firsts, kind="stable").tolist()]
+
+    def kind_times(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """The starts and ends of ``kind``'s spans, in record order (without making the spans)."""
+        starts: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        for block, at in zip(self._blocks, self._block_positions(kind), strict=True):
+            starts.append(np.frombuffer(block.starts, dtype=np.float64)[at])
+            ends.append(np.frombuffer(block.ends, dtype=np.float64)[at])
+        fresh = [span for span in self.fresh if span[0] == kind]
+        starts.append(np.array([span[3] for span in fresh], dtype=np.float64))
+        ends.append(np.array([span[4] for span in fresh], dtype=np.float64))
+        return np.concatenate(starts), np.concatenate(ends)
+
+    def kind_attr(self, kind: str, key: str) -> list[Any]:
+        """Attribute ``key`` of each of ``kind``'s spans (None where absent), in record order, read from the
+        packed attributes (a ``Derived`` value as recorded, not derived)."""
+        out: list[Any] = []
+        index: dict[tuple[str, ...], int] = {}
+        for block, at in zip(self._blocks, self._block_positions(kind), strict=True):
+            attrs = block.attrs
+            for i in at.tolist():
+                packed = attrs[i]
+                if packed is None:
+                    out.append(None)
+                    continue
+                keys = packed[0]
+                where = index.get(keys)
+                if where is None:
+                    where = index[keys] = keys.index(key) + 1 if key in keys else 0
+                out.append(packed[where] if where else None)
+        out.extend(span[6].get(key) for span in self.fresh if span[0] == kind)
+        return out
+
+    def kind_positions(self, kind: str) -> np.ndarray:
+        """The positions (in the whole store) of ``kind``'s spans, ascending."""
+        parts = [at + b * BLOCK for b, at in enumerate(self._block_positions(kind))]
+        base = len(self._blocks) * BLOCK
+        parts.append(np.array([base + i for i, span in enumerate(self.fresh) if span[0] == kind], dtype=np.int64))
+        return np.concatenate(parts).astype(np.int64)
+
+    def kind_jobs(self, kind: str) -> np.ndarray:
+        """The job of each of ``kind``'s spans, in record order."""
+        parts = [np.frombuffer(block.jobs, dtype=np.int64)[at]
+                 for block, at in zip(self._blocks, self._block_positions(kind), strict=True)]
+        parts.append(np.array([span[5] for span in self.fresh if span[0] == kind], dtype=np.int64))
+        return np.concatenate(parts)
+
+    def jobs(self) -> np.ndarray:
+        """Every span's job number, in record order."""
+        parts = [np.frombuffer(block.jobs, dtype=np.int64) for block in self._blocks]
+        parts.append(np.array([span[5] for span in self.fresh], dtype=np.int64))
+        return np.concatenate(parts)
+
+    def kind_column(self, kind: str, column: str) -> list[Any]:
+        """The ``host`` or ``job`` of each of ``kind``'s spans, in record order (without making the spans)."""
+        out: list[Any] = []
+        position = 2 if column == "host" else 5
+        for block, at in zip(self._blocks, self._block_positions(kind), strict=True):
+            if column == "host":
+                hosts = self._hosts
+                out.extend(hosts[code] for code in np.frombuffer(block.hosts, dtype=np.uint32)[at].tolist())
+            else:
+                out.extend(np.frombuffer(block.jobs, dtype=np.int64)[at].tolist())
+        out.extend(span[position] for span in self.fresh if span[0] == kind)
+        return out
+
+    def times(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every span's start and end, as two arrays in record order (for writers that round them at once)."""
+        starts = [np.frombuffer(block.starts, dtype=np.float64) for block in self._blocks]
+        ends = [np.frombuffer(block.ends, dtype=np.float64) for block in self._blocks]
+        starts.append(np.array([span[3] for span in self.fresh], dtype=np.float64))
+        ends.append(np.array([span[4] for span in self.fresh], dtype=np.float64))
+        return np.concatenate(starts), np.concatenate(ends)
+
+
+class JobSpans(Mapping[int, list[Any]]):
+    """A store's spans by job (jobs >= 0, in the order each first appears), each job's made when asked for:
+    a report that looks at a few jobs (the timeline's sample, ``dsim explain``) makes only theirs. Keeps the
+    job column and each job once; ``prefetch`` finds many jobs' spans in one pass over the column."""
+
+    def __init__(self, store: SpanStore) -> None:
+        self._store = store
+        self._column = store.jobs()
+        keys, firsts = np.unique(self._column, return_index=True)
+        keep = keys >= 0
+        self._jobs: list[int] = keys[keep][np.argsort(firsts[keep], kind="stable")].tolist()
+        self._known = set(self._jobs)
+        self._found: dict[int, np.ndarray] = {}
+
+    def prefetch(self, jobs: Iterable[int]) -> None:
+        """Find the spans of ``jobs`` at once (one pass over the job column), for the lookups that follow."""
+        wanted = np.array(sorted(set(jobs) & self._known - set(self._found)), dtype=np.int64)
+        if not len(wanted):
+            return
+        positions = np.flatnonzero(np.isin(self._column, wanted))
+        owners = self._column[positions]
+        order = np.argsort(owners, kind="stable")
+        owners, positions = owners[order], positions[order]
+        cuts = np.searchsorted(owners, wanted)
+        bounds = [*cuts.tolist(), len(owners)]
+        for i, job in enumerate(wanted.tolist()):
+            self._found[job] = positions[bounds[i]:bounds[i + 1]]
+
+    def __getitem__(self, job: int) -> list[Any]:
+        if job not in self._known:
+            raise KeyError(job)
+        if job not in self._found:
+            self.prefetch([job])
+        return self._store.take(self._found[job])
+
+    def __contains__(self, job: object) -> bool:
+        return job in self._known
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._jobs)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+
+class KindView(Sequence[Any]):
+    """The spans of one kind in a ``SpanStore``, made when read."""
+
+    def __init__(self, store: SpanStore, kind: str) -> None:
+        self._store = store
+        self._kind = kind
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list | SpanStore | KindView):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __add__(self, other: Sequence[Any]) -> list[Any]:
+        return [*self, *other]
+
+    def __iter__(self) -> Iterator[Any]:
+        store, kind = self._store, self._kind
+        for block, positions in zip(store._blocks, store._block_positions(kind), strict=True):
+            if len(positions):
+                yield from store._iter_block(block, positions)
+        yield from (store._read_fresh(span) for span in list(store.fresh) if span[0] == kind)
+
+    def __len__(self) -> int:
+        store, kind = self._store, self._kind
+        return (sum(len(positions) for positions in store._block_positions(kind))
+                + sum(1 for span in store.fresh if span[0] == kind))
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        spans = list(self)  # indexing a kind's spans is rare (tests, a report's first span): read them all
+        return spans[index]
+
+    def __bool__(self) -> bool:
+        store, kind = self._store, self._kind
+        return (any(len(positions) for positions in store._block_positions(kind))
+                or any(span[0] == kind for span in store.fresh))

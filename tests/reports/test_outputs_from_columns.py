@@ -1,0 +1,39 @@
+"""The outputs read the recorder's compact span store through its columns (dsim/span_store.py): every file
+must be byte for byte what the same spans give as a plain list of Span tuples (the writers' other path),
+and trace.json written a section at a time must be the trace's whole text."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from dsim.api import load_scenario
+from dsim.reports.context import ScenarioInfo
+from dsim.reports.outputs import write_run_outputs
+from dsim.reports.trace import trace_text, write_trace
+from dsim.span_store import SpanStore
+from dsim.world import World
+from tests.helpers import ROOT
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_every_file_from_the_store_is_the_file_from_a_list_of_spans(tmp_path: Path) -> None:
+    resolved = load_scenario(ROOT / "scenarios" / "ci-burst.yaml")
+    result = World(resolved, link_samples=1.0).run()
+    assert isinstance(result.spans, SpanStore)
+    result.spans.compact()  # every span in columns, none fresh
+    listed = dataclasses.replace(result, spans=list(result.spans))
+    summary = result.summary()
+    assert listed.summary() == summary
+    info = ScenarioInfo.from_resolved(resolved)
+    write_run_outputs(result, tmp_path / "store", summary, info)
+    write_run_outputs(listed, tmp_path / "list", summary, info)
+    store_files, list_files = _files(tmp_path / "store"), _files(tmp_path / "list")
+    assert set(store_files) == set(list_files)
+    for name, data in store_files.items():
+        assert data == list_files[name], name
+    write_trace(result, tmp_path / "t.json")
+    assert (tmp_path / "t.json").read_text() == trace_text(listed) + "\n"

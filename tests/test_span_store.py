@@ -1,0 +1,121 @@
+"""The recorder's compact span storage (dsim/span_store.py): what is read back is what was recorded, in
+order, whether a span is still fresh or already compacted into columns; derived values are made when read."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+
+from dsim.progress_words import LayerLines, layer_lines, recorded
+from dsim.records import Recorder, Span, SpanKind
+from dsim.span_store import BLOCK
+
+
+def _record(recorder: Recorder, count: int) -> list[Span]:
+    """``count`` spans of three kinds on three hosts (some with attributes, one of no host), as recorded."""
+    expected = []
+    for i in range(count):
+        kind = (SpanKind.API, SpanKind.DOWNLOAD, SpanKind.RUN)[i % 3]
+        attrs = {"queue": i / 8} if kind == SpanKind.API else (
+            {"registry": f"r{i % 2}", "bytes": float(i)} if kind == SpanKind.DOWNLOAD else {})
+        host = "" if i % 7 == 0 else f"h{i % 3}"
+        recorder.span(kind, f"s{i}", i * 0.5, i * 0.5 + 0.25, host=host, job=i // 3, **attrs)
+        expected.append(Span(kind, f"s{i}", host, i * 0.5, i * 0.5 + 0.25, i // 3, attrs))
+    return expected
+
+
+def test_spans_read_back_as_recorded_across_blocks() -> None:
+    recorder = Recorder()
+    expected = _record(recorder, BLOCK + 100)  # one compacted block and 100 fresh spans
+    spans = recorder.spans
+    assert len(spans) == BLOCK + 100
+    assert list(spans) == expected
+    assert spans[0] == expected[0] and spans[BLOCK - 1] == expected[BLOCK - 1] and spans[-1] == expected[-1]
+    assert spans[BLOCK:BLOCK + 2] == expected[BLOCK:BLOCK + 2]
+
+
+def test_views_columns_and_groups_agree_with_reading_every_span() -> None:
+    recorder = Recorder()
+    expected = _record(recorder, BLOCK + 50)
+    spans = recorder.spans
+    downloads = [s for s in expected if s.kind == SpanKind.DOWNLOAD]
+    assert list(spans.of_kind(SpanKind.DOWNLOAD)) == downloads
+    assert len(spans.of_kind("download")) == len(downloads)
+    starts, ends = spans.kind_times(SpanKind.DOWNLOAD)
+    assert starts.tolist() == [s.start for s in downloads] and ends.tolist() == [s.end for s in downloads]
+    assert spans.kind_attr(SpanKind.DOWNLOAD, "registry") == [s.attrs["registry"] for s in downloads]
+    assert spans.kind_order() == [SpanKind.API, SpanKind.DOWNLOAD, SpanKind.RUN]
+    assert spans.attr_values("registry") == {"r0", "r1"}
+    groups = spans.groups("host")
+    assert set(groups) == {"", "h0", "h1", "h2"}
+    for host, positions in groups.items():
+        assert spans.take(positions) == [s for s in expected if s.host == host]
+    assert not spans.of_kind(SpanKind.PULL) and list(spans.of_kind(SpanKind.PULL)) == []
+
+
+def test_a_pulled_layers_progress_is_derived_when_read() -> None:
+    # recorded as the times (listed 1, download 2-5, extract 6, ready 7); read as layer_lines' words
+    recorder = Recorder()
+    lines = LayerLines(1.0, 7.0, fetch_began=2.0, fetch_ended=5.0, extract_began=6.0)
+    recorder.span(SpanKind.PULL_LAYER, "sha256:a", 1.0, 7.0, host="h", job=0, image="x", status="Pull complete",
+                  progress=lines)
+    words = recorded(layer_lines(1.0, 7.0, fetch_began=2.0, fetch_ended=5.0, extract_began=6.0))
+    assert [w for _, w in words] == ["Pulling fs layer", "Waiting", "Downloading", "Verifying Checksum",
+                                     "Download complete", "Extracting", "Pull complete"]
+    assert recorder.spans[0].attrs["progress"] == words  # fresh
+    recorder.spans.compact()
+    assert recorder.spans[0].attrs["progress"] == words  # compacted
+    assert list(recorder.spans)[0].attrs == {"image": "x", "status": "Pull complete", "progress": words}
+
+
+def test_progress_recorded_as_lists_reads_back_the_same_lists() -> None:
+    recorder = Recorder()
+    recorder.span(SpanKind.PULL_LAYER, "sha256:b", 2.0, 2.0, image="x", status="Already exists",
+                  progress=[[2.0, "Already exists"]])
+    recorder.spans.compact()
+    assert recorder.spans[0].attrs["progress"] == [[2.0, "Already exists"]]
+
+
+def test_a_compacted_span_costs_about_100_bytes_besides_its_attribute_values() -> None:
+    # by hand, per span: kind 1 B + host code 4 B + start, end 16 B + job 8 B + references to the subject
+    # and the attributes 16 B = 45 B; attributes (queue) packed as (keys, value): a 2-tuple of 56 B: 101 B.
+    # The strings ("pull", "h") and the float values are made before measuring (shared), not counted.
+    recorder = Recorder()
+    count = 4 * BLOCK
+    values = [float(i) for i in range(count)]  # made before measuring: the recorded values themselves
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i, value in enumerate(values):
+        recorder.span(SpanKind.API, "pull", value, value, host="h", job=i, queue=value)
+    recorder.spans.compact()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert used / count < 110  # 101 B, and a little for each block's own objects
+    assert np.isclose(recorder.spans[count - 1].attrs["queue"], values[-1])
+
+
+def test_shared_attributes_keep_each_values_type() -> None:
+    # 0 == 0.0 == False and hash alike: a span recorded with queue=0 must not read back as 0.0 or False
+    # (spans.csv writes 0, 0.0 and false), nor -0.0 as 0.0
+    recorder = Recorder()
+    values = [0, 0.0, False, -0.0, 0.0, 0, "0"]
+    for value in values:
+        recorder.span(SpanKind.API, "x", 0.0, 0.0, queue=value)
+    recorder.spans.compact()
+    read = [span.attrs["queue"] for span in recorder.spans]
+    assert [(type(v), repr(v)) for v in read] == [(type(v), repr(v)) for v in values]
+
+
+def test_spans_by_job_are_each_jobs_spans_in_record_order() -> None:
+    from dsim.span_store import JobSpans
+
+    recorder = Recorder()
+    expected = _record(recorder, BLOCK + 30)
+    recorder.span(SpanKind.LINK, "a->b", 0.0, 1.0, bytes=1.0, capacity=1.0)  # no job (-1): not a key
+    by_job = JobSpans(recorder.spans)
+    jobs = list(dict.fromkeys(s.job for s in expected))
+    assert list(by_job) == jobs and len(by_job) == len(jobs) and -1 not in by_job
+    by_job.prefetch([jobs[0], jobs[-1], 10**9])
+    for job in (jobs[0], jobs[len(jobs) // 2], jobs[-1]):
+        assert by_job[job] == [s for s in expected if s.job == job]
