@@ -58,7 +58,7 @@ def network_view(engine: Engine, network: Network, *, containers: bool) -> dict[
     return {
         "Name": network.name, "Id": network.id, "Created": engine.iso(network.created), "Scope": "local",
         "Driver": network.driver, "EnableIPv4": True, "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None if network.builtin else {}, "Config": config},
+        "IPAM": {"Driver": "default", "Options": {}, "Config": config},
         "Internal": network.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
         "ConfigOnly": False, "Containers": members, "Options": {}, "Labels": {},
     }

@@ -146,3 +146,28 @@ def test_build_stream_lines(url: str) -> None:
     assert any("Successfully built" in line.get("stream", "") for line in lines)
     for line in lines:
         spec.check_definition("BuildInfo", line)
+
+
+def test_networks_volumes_and_disk_usage(url: str) -> None:
+    """The objects' endpoints (serve/objects.py) and the image side's df and history, whole shapes."""
+    status, created = get(url, "/networks/create", "POST", {"Name": "spec-net"})
+    assert status == 201, created
+    check("POST", "/networks/create", 201, created)
+    status, listed = get(url, "/networks")
+    check("GET", "/networks", 200, listed)
+    status, one = get(url, "/networks/spec-net")
+    check("GET", "/networks/{id}", 200, one)
+    status, volume = get(url, "/volumes/create", "POST", {"Name": "spec-vol"})
+    assert status == 201, volume
+    check("POST", "/volumes/create", 201, volume)
+    status, volumes = get(url, "/volumes")
+    check("GET", "/volumes", 200, volumes)
+    status, inspected = get(url, "/volumes/spec-vol")
+    check("GET", "/volumes/{name}", 200, inspected)
+    status, df = get(url, "/system/df")
+    assert status == 200 and any(v["Name"] == "spec-vol" for v in df["Volumes"])
+    check("GET", "/system/df", 200, df)
+    status, history = get(url, "/images/alpine/history")
+    check("GET", "/images/{name}/history", 200, history)
+    assert get(url, "/volumes/spec-vol", "DELETE")[0] == 204
+    assert get(url, "/networks/spec-net", "DELETE")[0] == 204
