@@ -38,7 +38,10 @@ class DaemonLocks:
     def __init__(self, env: simpy.Environment, spec: DaemonLocksSpec) -> None:
         self.env = env
         self.spec = spec
-        self.metadata = simpy.Resource(env, capacity=1)
+        #: when the metadata lock is next free: a FIFO lock whose holders know their hold time when they queue
+        #: is Lindley's recursion (start = max(arrival, previous end)), so a commit costs one timeout rather
+        #: than a Resource's request, grant and release (the same times; docs/performance.md)
+        self.metadata_free_at = 0.0
         self.layer_store = simpy.Resource(env, capacity=1) if spec.layer_store_lock == "global" else None
 
 
@@ -53,23 +56,22 @@ def step(env: simpy.Environment, kernel: Kernel, locks: DaemonLocks, rng: random
         yield kernel.cpu.run(work, START_PATH_THREADS).done
     wait = cost - work
     if commits and wait > 0:
-        wait -= yield from commit(env, locks, commits, rng, wait)
+        end, held = commit(env.now, locks, commits, rng, wait)
+        wait = (end - env.now) + (wait - held)  # queueing and transactions, then the rest of the wait
     if wait > 0:
         yield env.timeout(wait)
 
 
-def commit(env: simpy.Environment, locks: DaemonLocks, count: int, rng: random.Random,
-           budget: float) -> Generator[Any, Any, float]:
-    """``count`` metadata transactions, one at a time under the host's metadata lock, together holding it
-    for no more than ``budget`` (the step's wait they are part of). Returns the time they held it; the
-    queueing for it comes on top."""
-    held = 0.0
+def commit(now: float, locks: DaemonLocks, count: int, rng: random.Random, budget: float) -> tuple[float, float]:
+    """``count`` metadata transactions from ``now``, one at a time under the host's metadata lock (first come
+    first served), together holding it for no more than ``budget`` (the step's wait they are part of).
+    Returns (when the last ends, the time they held the lock); the queueing is the difference."""
+    held, at = 0.0, now
     for _ in range(count):
         took = min(locks.spec.metadata_commit.sample(rng), budget - held)
         if took <= 0:
             break
-        with locks.metadata.request() as turn:
-            yield turn
-            yield env.timeout(took)
+        at = max(at, locks.metadata_free_at) + took
+        locks.metadata_free_at = at
         held += took
-    return held
+    return at, held
