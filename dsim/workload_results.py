@@ -14,7 +14,7 @@ from typing import Any
 
 from dsim.records import JobEnd, Span, SpanKind
 
-#: Failure causes, first match wins, from the message the docker CLI prints (docs/docker-facts.md).
+#: Failure causes, first match wins, from the message the docker CLI prints (docs/real-docker.md).
 FAILURE_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("rate_limited", re.compile(r"toomanyrequests|Too Many Requests")),
     ("no_space", re.compile(r"no space left on device")),

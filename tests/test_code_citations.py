@@ -1,6 +1,6 @@
 """dsim's comments and docstrings cite what a clone can follow: nothing outside the repository (``../shared``),
 and every ``docs/PAGE.md`` they name exists; a ``docs/PAGE.md: Section`` citation names a heading of that page
-(``docs/docker-facts.md: Pull 1`` is item 1 under the heading that starts "Pull")."""
+(``docs/real-docker.md: Pull 1`` is item 1 under the heading that starts "Pull")."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.helpers import ROOT
 #: or punctuation); the colon may end a line, the section then starts the next one.
 CITATION = re.compile(r"docs/([\w./-]+?\.md)(?::\s*([A-Z][A-Za-z-]*(?: [A-Za-z][A-Za-z-]*)*))?")
 #: A bare citation of the facts page, without the docs/ folder a clone finds it in.
-BARE_FACTS = re.compile(r"(?<!docs/)docker-facts\b")
+BARE_FACTS = re.compile(r"(?<!docs/)real-docker\b")
 
 
 def source_files() -> list[Path]:
@@ -39,15 +39,15 @@ def names_heading(section: str, page_headings: list[str]) -> bool:
 
 
 def test_citation_parser() -> None:
-    text = ("(docs/docker-facts.md: Pull 1) (see docs/containers.md: Lifecycle). docs/reports.md:\n"
+    text = ("(docs/real-docker.md: Pull 1) (see docs/containers.md: Lifecycle). docs/reports.md:\n"
             "Output files), docs/model.md#hosts and docs/performance.md; docs/build.md: cache-mounts")
-    assert citations(text) == [("docker-facts.md", "Pull"), ("containers.md", "Lifecycle"),
+    assert citations(text) == [("real-docker.md", "Pull"), ("containers.md", "Lifecycle"),
                                ("reports.md", "Output files"), ("model.md", None), ("performance.md", None),
                                ("build.md", None)]
     assert names_heading("Pull", ["Pull (containerd image store, the default)", "Push"])
     assert not names_heading("Pul", ["Pull (containerd image store, the default)"])
-    assert BARE_FACTS.search("(docker-facts.md: Build)") and BARE_FACTS.search("(docker-facts: Pull 1)")
-    assert not BARE_FACTS.search("(docs/docker-facts.md: Build)")
+    assert BARE_FACTS.search("(real-docker.md: Build)") and BARE_FACTS.search("(real-docker: Pull 1)")
+    assert not BARE_FACTS.search("(docs/real-docker.md: Build)")
 
 
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -72,7 +72,7 @@ def test_cited_docs_pages_and_sections_exist() -> None:
 
 
 def test_the_facts_page_is_cited_by_its_path() -> None:
-    """``docker-facts.md: Build`` alone is a file a clone has to look for; ``docs/docker-facts.md: Build`` is not."""
+    """``real-docker.md: Build`` alone is a file a clone has to look for; ``docs/real-docker.md: Build`` is not."""
     bare = {str(path.relative_to(ROOT)) for path in source_files()
             if BARE_FACTS.search(path.read_text(errors="replace"))}
     assert bare == set()

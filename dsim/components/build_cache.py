@@ -1,5 +1,5 @@
 """Build caches: one daemon's BuildKit cache (records by cache key, size limit, GC, steps in flight) and
-the cache manifests registries hold for ``--cache-to`` / ``--cache-from`` (docs/docker-facts.md: Build).
+the cache manifests registries hold for ``--cache-to`` / ``--cache-from`` (docs/real-docker.md: Build).
 
 A record maps a step's cache key to the layer the step produced. Keys chain: a step's key digests its own
 operation with its parent's result, so after the first miss every later key of that chain is new (the

@@ -1,6 +1,6 @@
 """``docker build`` on one daemon: BuildKit (the default since Engine 23.0) or the legacy builder.
 
-Cache semantics as BuildKit's (docs/docker-facts.md: Build). A step's cache key digests its operation with
+Cache semantics as BuildKit's (docs/real-docker.md: Build). A step's cache key digests its operation with
 its parent's result: RUN its command text with the environment it runs in (every ARG in scope counts, so a
 changed build arg misses at the first RUN after it), COPY/ADD the content digests of the context files
 they copy after ``.dockerignore``, ``COPY --from`` the source stage's result. A key that misses executes
@@ -53,7 +53,7 @@ from dsim.records import Recorder, SpanKind
 __all__ = ["DEFAULT_BUILD_CACHE_SHARE", "EMPTY_CONTEXT", "Builder", "StepResult", "WorkingCopy"]
 
 #: The legacy builder's and BuildKit's share of the host disk a build cache may use by default
-#: (dockerd's BuildKit GC keeps about 10% of disk, docs/docker-facts.md: Build).
+#: (dockerd's BuildKit GC keeps about 10% of disk, docs/real-docker.md: Build).
 DEFAULT_BUILD_CACHE_SHARE = 0.10
 
 

@@ -1,4 +1,4 @@
-"""The pull pipeline of one daemon, as containerd's image store runs it (docs/docker-facts.md: Pull).
+"""The pull pipeline of one daemon, as containerd's image store runs it (docs/real-docker.md: Pull).
 
 Resolve the tag (mirrors first for Docker Hub images, falling back to the next endpoint when one fails),
 skip layers whose chain is present ("Already exists"), fetch missing blobs through the daemon-wide

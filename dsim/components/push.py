@@ -1,4 +1,4 @@
-"""``docker push`` on one daemon, as moby's push path does it (docs/docker-facts.md: Push).
+"""``docker push`` on one daemon, as moby's push path does it (docs/real-docker.md: Push).
 
 Per layer, inside one of the daemon-wide upload slots (``max_concurrent_uploads``, default 5):
 

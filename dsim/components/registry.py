@@ -35,7 +35,7 @@ from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.registries import RegistrySpec
 from dsim.records import Recorder, SpanKind
 
-#: Docker Hub's answer to a manifest GET over the pull limit (docs/docker-facts.md: Registries).
+#: Docker Hub's answer to a manifest GET over the pull limit (docs/real-docker.md: Registries).
 RATE_LIMIT_MESSAGE = (
     "toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating "
     "and upgrading: https://www.docker.com/increase-rate-limit"
@@ -205,7 +205,7 @@ class RegistryServer:
 
         ``pool`` is the resolver's connections, ``fetch`` the fetcher's (containerd builds an HTTP client for
         each: components/connections.py); the token server is a host of its own. An unchanged tag that is already
-        local costs only the HEAD (+ token) and does not count toward the pull limit (docs/docker-facts.md:
+        local costs only the HEAD (+ token) and does not count toward the pull limit (docs/real-docker.md:
         Pull 8). A cache resolves the tag with a HEAD at its upstream and fetches the manifest from there once."""
         manifest = f"/v2/{image.repository}/manifests/{image.tag}"
         if self.spec.auth == "token":

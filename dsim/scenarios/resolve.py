@@ -39,7 +39,7 @@ MAX_TOTAL_LAYERS = 1_000_000  # layers of all images together, each counting its
 MAX_LINKS = 1_000_000  # host-to-node links network.links expands to (a group x group link is |a| x |b|)
 
 #: Docker Hub as dsim's default registry: token auth (Bearer realm), anonymous pull limit of 100 manifest
-#: GETs per 6 h per client address (docs/docker-facts.md: Registries), blobs from a CDN (egress rarely binds).
+#: GETs per 6 h per client address (docs/real-docker.md: Registries), blobs from a CDN (egress rarely binds).
 #: One blob stream is capped at 193 MB/s (containerd#13559: 2.7 GiB from Hub to EC2 in about 15 s over one
 #: connection); blob GETs redirect to the CDN, tags are multi-platform indexes (docs/distribution.md).
 DOCKER_HUB = Registry(bandwidth=1.25e9 * 4, latency=0.05, auth="token", rate_limit=RateLimit(pulls=100, per=6 * 3600),

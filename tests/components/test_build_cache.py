@@ -1,5 +1,5 @@
 """BuildKit's cache semantics in dsim's builder, with step counts worked out by hand from the rules
-(docs/docker-facts.md: Build):
+(docs/real-docker.md: Build):
 
 * the cache key of a step digests its operation with its parent's result; RUN matches on its command
   text and environment (every ARG in scope), COPY/ADD on the content digests of the context files they

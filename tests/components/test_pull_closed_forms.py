@@ -57,7 +57,7 @@ def test_preloaded_image_pulls_zero_bytes() -> None:
     result = run_text(scenario(preloaded="['app:1']"))
     summary = result.summary()
     assert summary["registries"]["reg"]["bytes_sent"] == 0
-    # re-pulling an unchanged local tag costs one HEAD only (docker-facts: Pull 8)
+    # re-pulling an unchanged local tag costs one HEAD only (real-docker: Pull 8)
     assert summary["registries"]["reg"]["requests"] == 1
     assert result.phase_samples("pull") == [pytest.approx(0.010)]
 

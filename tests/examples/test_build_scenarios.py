@@ -1,5 +1,5 @@
 """The three build stories in scenarios/ hold the step counts and the orderings of times their comment
-blocks derive by hand from BuildKit's rules (docs/docker-facts.md: Build)."""
+blocks derive by hand from BuildKit's rules (docs/real-docker.md: Build)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The distribution scenarios keep the figures their stories state (worked out in each file's comments).
 
-Image sizes are the catalog's real manifests (docs/docker-facts.md "The image catalog"): python:3.12 is
+Image sizes are the catalog's real manifests (docs/real-docker.md "The image catalog"): python:3.12 is
 410,908,459 bytes in 7 layers and 1.11 GB unpacked.
 """
 

@@ -66,7 +66,7 @@ def test_hello_nginx_story() -> None:
     assert job.status == "completed", job.error
     messages = [span.subject for span in result.spans_of("cli")]
     assert messages == ["Unable to find image 'nginx:latest' locally"]
-    # nginx:latest's seven real layers come from Docker Hub: 63,110,572 bytes (the catalog, docs/docker-facts.md)
+    # nginx:latest's seven real layers come from Docker Hub: 63,110,572 bytes (the catalog, docs/real-docker.md)
     assert result.summary()["registries"]["hub"]["bytes_sent"] == 63_110_572
     # Over the laptop's 100 Mbps NIC the blobs alone take 63.1 MB / 12.5 MB/s = 5.05 s
     assert result.phase_samples("pull")[0] > 63_110_572 / 12.5e6

@@ -28,7 +28,7 @@ def hello() -> tuple[list[str], ScenarioInfo]:
 
 
 def test_docker_run_of_a_missing_image_reads_like_docker(hello: tuple[list[str], ScenarioInfo]) -> None:
-    """docker-facts (Containers; Pull 7): create -> 404 -> 'Unable to find image', then the pull's lines,
+    """real-docker (Containers; Pull 7): create -> 404 -> 'Unable to find image', then the pull's lines,
     then the digest the tag resolves to (nginx is multi-platform: its index digest) and the status."""
     lines, _ = hello
     nginx = CATALOG["nginx:latest"]

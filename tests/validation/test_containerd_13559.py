@@ -15,7 +15,7 @@ on server CPUs, widened because the layer's real compression ratio is unknown: a
 binaries, would give 30.4 s).
 
 Where dsim differs: the issue describes fetch, inflate and writes as streaming, so the total is about the
-slowest stage (about 30 s). dsim follows Docker's pipeline as docs/docker-facts.md (Pull 5) states it: a layer
+slowest stage (about 30 s). dsim follows Docker's pipeline as docs/real-docker.md (Pull 5) states it: a layer
 is unpacked once its blob is in the content store, so a one-layer pull takes fetch + inflate (about 52 s).
 With many layers the two overlap across layers, which is what the unpack-in-order tests check.
 Deterministic: one run is the average.

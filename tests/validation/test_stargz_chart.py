@@ -1,7 +1,7 @@
 """The stargz-snapshotter README chart: cold start of python:3.7 on a GitHub Actions runner pulling from a
 registry, with containerd's overlayfs (``legacy``: about 37 s, of which the pull about 31.5 s) and with a
 lazily pulled eStargz image (about 4.1 s in all). Source: containerd/stargz-snapshotter README (benchmark
-of commit ecdb227, HelloBench method); docs/docker-facts.md "Measurements to calibrate and validate against".
+of commit ecdb227, HelloBench method); docs/real-docker.md "Measurements to calibrate and validate against".
 
 Parameters, fixed for both cases (nothing is tuned per case):
 - the image: python:3.7's real linux/amd64 manifest, 9 layers, 347,653,336 bytes (docker-library/repo-info

@@ -1,7 +1,7 @@
 """The scenario format v1 as strict pydantic models (``extra="forbid"``, frozen).
 
 Every default that stands for real Docker behaviour is a named field whose description says where the
-number comes from (docs/docker-facts.md); ``dsim schema`` prints these models as JSON Schema. One module per
+number comes from (docs/real-docker.md); ``dsim schema`` prints these models as JSON Schema. One module per
 part of a scenario file: registries, images, hosts, network, containers (run/create/stop/ps steps), builds,
 workloads (arrivals and steps) and the root, scenario; every model is importable from here.
 """

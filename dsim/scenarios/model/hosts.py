@@ -36,12 +36,12 @@ class Daemon(Strict):
     registry_mirrors: list[str] = Field(
         default_factory=list, description="pull-through caches tried in order before Docker Hub for its images; "
         "dockerd applies registry-mirrors to docker.io only and never pushes to them "
-        "(docs/docker-facts.md: Registries)",
+        "(docs/real-docker.md: Registries)",
     )
     build_cache_limit: Size | None = Field(
         None, description="BuildKit build-cache size above which GC prunes least recently used records after a "
         "build; default 10% of the host's disk (dockerd's default GC policy keeps about 10% of disk, "
-        "docs/docker-facts.md: Build)",
+        "docs/real-docker.md: Build)",
     )
     classic_commit: FiniteDurationDist = Field(
         constant(0.14), description="the legacy builder (DOCKER_BUILDKIT=0) commits every instruction that misses the "
@@ -140,7 +140,7 @@ class VmFlavour(Strict):
 
 
 #: A general-purpose VM (QEMU/KVM with a distribution kernel): boots in "seconds to a minute"
-#: (docs/docker-facts.md: Containers); QEMU's own memory overhead about 131 MB per VM (Agache et al., NSDI'20).
+#: (docs/real-docker.md: Containers); QEMU's own memory overhead about 131 MB per VM (Agache et al., NSDI'20).
 DEFAULT_VM = VmFlavour(boot="uniform(5s, 60s)", overhead=131 * 2**20, memory=2**30)
 #: A Firecracker microVM: <= 125 ms from InstanceStart to the guest's /sbin/init, VMM overhead <= 5 MiB for a
 #: 1 vCPU / 128 MiB guest (firecracker SPECIFICATION.md).

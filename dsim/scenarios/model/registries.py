@@ -32,7 +32,7 @@ class Registry(Strict):
         0.03, description="time added to each request by the registry itself (default 30ms)")
     auth: Literal["none", "token"] = Field(
         "none",
-        description="token: one token round trip per pull, as Docker Hub's Bearer realm (docs/docker-facts.md: Pull 1)",
+        description="token: one token round trip per pull, as Docker Hub's Bearer realm (docs/real-docker.md: Pull 1)",
     )
     rate_limit: RateLimit | None = Field(None, description="per client host; omit for none")
     # -- distribution (issue 3): failures, connections, pull-through caching, peer-to-peer
@@ -53,7 +53,7 @@ class Registry(Strict):
     )
     merge_misses: bool = Field(
         False, description="what-if: a miss on a blob already being fetched waits for that fetch; distribution does "
-        "not merge them (the second streams from upstream and is not cached, docs/docker-facts.md: Registries)",
+        "not merge them (the second streams from upstream and is not cached, docs/real-docker.md: Registries)",
     )
     p2p: bool = Field(
         False, description="what-if (Kraken / Dragonfly): hosts fetch this registry's blobs from peers holding them"
@@ -82,11 +82,11 @@ class Registry(Strict):
     )
     blob_redirect: bool = Field(
         False, description="blob GETs are answered 307 to a CDN host, fetched over a connection of its own (Docker "
-        "Hub redirects to its CDN, docs/docker-facts.md: Registries); dsim's default `hub`: true",
+        "Hub redirects to its CDN, docs/real-docker.md: Registries); dsim's default `hub`: true",
     )
     multi_platform: bool = Field(
         False, description="tags resolve to a multi-platform index: GET the index, then the platform's manifest "
-        "(docs/docker-facts.md: Pull 2; Docker Hub's official images are indexes); dsim's default `hub`: true",
+        "(docs/real-docker.md: Pull 2; Docker Hub's official images are indexes); dsim's default `hub`: true",
     )
 
     @model_validator(mode="after")
