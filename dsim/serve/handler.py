@@ -1,7 +1,8 @@
-"""The Engine API over HTTP (stdlib ``http.server``): routing, version negotiation, bodies with limits,
-Docker-style JSON errors, chunked NDJSON streams and hijacked attach connections.
+"""The Engine API's routes: routing, version negotiation, Docker-style JSON errors, NDJSON streams and
+hijacked attach connections. HTTP itself (parsing, framing, body limits) is the h11 layer's (http.py,
+exchange.py, adapter.py), which gives this handler ``http.server``'s request-handler surface.
 
-Each request is handled in its own thread (``ThreadingHTTPServer``); everything it needs from the model is
+Each request is handled by one of a bounded pool of worker threads (http.py); everything it needs from the model is
 asked of the simulation thread (``SimLoop.call`` for reads, ``SimLoop.start_process`` for operations), so
 no two threads ever touch the model. Streams are written while the operation runs: the handler polls the
 operation's watch a few times a second of wall time and writes what changed.
@@ -161,46 +162,15 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
         self.end_headers()
         self.wfile.flush()
 
-    def chunk(self, data: bytes) -> None:
-        if data:
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
-
     def lines(self, items: list[dict[str, Any]]) -> None:
         if items:
             self.chunk(b"".join(json.dumps(item).encode() + b"\r\n" for item in items))
 
-    def end_stream(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def read_body(self, limit: int) -> bytes:
-        """The request body (Content-Length or chunked), refused past ``limit`` bytes (413)."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            parts: list[bytes] = []
-            total = 0
-            while True:
-                size_line = self.rfile.readline(1024)
-                try:
-                    size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                except ValueError:
-                    raise HttpError(400, "malformed chunked request body") from None
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > limit:
-                    self.close_connection = True
-                    raise HttpError(413, f"request body exceeds dsim serve's limit of {limit} bytes")
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(1024)
-            return b"".join(parts)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            self.close_connection = True
-            raise HttpError(413, f"request body exceeds dsim serve's limit of {limit} bytes")
-        return self.rfile.read(length) if length > 0 else b""
+    if TYPE_CHECKING:  # the HTTP layer's (adapter.py RequestAdapter, first in the serving class's bases): h11
+        # frames the chunks and measures bodies as they arrive (docs/serve.md: Limits)
+        def chunk(self, data: bytes) -> None: ...
+        def end_stream(self) -> None: ...
+        def read_body(self, limit: int) -> bytes: ...
 
     def read_json(self) -> dict[str, Any]:
         data = self.read_body(self.state.max_body)
