@@ -276,11 +276,11 @@ class NetworkStack:
     # ------------------------------------------------------------------ start and exit
 
     def attach(self, container: Container, job: int, publish: Callable[[Container], None],
-               work: Callable[[float], Generator[Any, Any, None]] | None = None) -> Generator[Any, Any, None]:
+               work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, None]:
         """The network part of a start, by mode: addresses, the namespace (and veth) under the rtnl lock,
         published ports (``publish`` binds them) and their iptables rules. Records NETNS and PUBLISH spans
         as the runtime did before network modes (bridge without ports: identical). ``work`` runs the namespace's
-        setup (the runtime's CPU-and-wait step); without it the setup is a plain wait."""
+        setup (the runtime's CPU-and-wait step, daemon_locks.step)."""
         mode = container.spec.network
         if mode == "host" or mode.startswith("container:"):
             if mode.startswith("container:"):
@@ -297,11 +297,7 @@ class NetworkStack:
         with self.kernel.netns_lock.request() as lock:
             yield lock
             got = env.now
-            duration = self.spec.runtime.netns.sample(self.rng) * share
-            if work is None:
-                yield env.timeout(duration)
-            else:  # the runtime's netns step: CPU work and waiting (runtime.py)
-                yield from work(duration)
+            yield from work(self.spec.runtime.netns.sample(self.rng) * share)  # the runtime's netns step
         self.recorder.span(SpanKind.NETNS, container.name, asked, env.now, host=self.host, job=job, wait=got - asked)
         if mode == "none":
             container.published = []
