@@ -8,7 +8,9 @@ user-defined networks only, connect / disconnect, and Docker's errors for each.
 The costs of a container's network mode, paid when it starts (``attach``): ``bridge`` creates a network
 namespace and a veth pair under the kernel's rtnl lock (``runtime.netns``) and programs iptables for each
 published port, every rule under the xtables lock and costing more the longer the table (iptables copies the
-whole table out and back in); ``none`` pays only the namespace; ``host`` and ``container:NAME`` pay nothing.
+whole table out and back in); ``none`` pays only the namespace; ``host`` and ``container:NAME`` pay nothing
+of their own. Every mode but ``container:NAME`` creates an endpoint on its network(s) under libnetwork's
+per-network lock (endpoint_lock.py): a storm of starts on one network queues there.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import simpy
 
 from dsim.components.container import RESTARTING, RUNNING, Container
+from dsim.components.endpoint_lock import FifoLock, endpoint_hold
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.domain.containers import ContainerSpec
@@ -65,6 +68,8 @@ class Network:
     #: offsets in the subnet given out and then released (a min-heap), and the next never given out
     _released: list[int] = field(default_factory=list)
     _next: int = 2
+    #: libnetwork's lock of this network, held by every endpoint creation (components/endpoint_lock.py)
+    endpoint_lock: FifoLock = field(default_factory=FifoLock)
 
     @property
     def gateway(self) -> Address | None:
@@ -245,6 +250,9 @@ class NetworkStack:
                 nets.remove(network)
                 raise
             asked = self.env.now
+            queued = self._endpoint_queue([network])
+            if queued > 0:
+                yield self.env.timeout(queued)
             with self.kernel.netns_lock.request() as lock:
                 yield lock
                 got = self.env.now
@@ -277,23 +285,29 @@ class NetworkStack:
 
     def attach(self, container: Container, job: int, publish: Callable[[Container], None],
                work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, None]:
-        """The network part of a start, by mode: addresses, the namespace (and veth) under the rtnl lock,
-        published ports (``publish`` binds them) and their iptables rules. Records NETNS and PUBLISH spans
-        as the runtime did before network modes (bridge without ports: identical). ``work`` runs the namespace's
-        setup (the runtime's CPU-and-wait step, daemon_locks.step)."""
+        """The network part of a start, by mode: each network's endpoint under its lock (queueing only: the
+        commits are inside the start's cost), addresses, the namespace (and veth) under the rtnl lock,
+        published ports (``publish`` binds them) and their iptables rules. Records NETNS (its ``wait``: both
+        locks) and PUBLISH spans as the runtime did before network modes (bridge without ports, idle:
+        identical). ``work`` runs the namespace's setup (the runtime's CPU-and-wait step, daemon_locks.step)."""
         mode = container.spec.network
-        if mode == "host" or mode.startswith("container:"):
-            if mode.startswith("container:"):
-                self._join(container, mode.partition(":")[2])
-            container.published = []  # dockerd: "Published ports are discarded when using host network mode"
+        if mode.startswith("container:"):
+            self._join(container, mode.partition(":")[2])
+            container.published = []
             return
         nets = self._attached.get(container.id) or [self.find(mode)]
         for network in nets:
             if network.name not in self.networks:
                 raise ApiError(404, f"network {network.name} not found")
-        share = 1.0 if mode != "none" else self.costs.namespace_share
         env = self.env
         asked = env.now
+        queued = self._endpoint_queue(nets)
+        if queued > 0:
+            yield env.timeout(queued)
+        if mode == "host":
+            container.published = []  # dockerd: "Published ports are discarded when using host network mode"
+            return
+        share = 1.0 if mode != "none" else self.costs.namespace_share
         with self.kernel.netns_lock.request() as lock:
             yield lock
             got = env.now
@@ -315,6 +329,20 @@ class NetworkStack:
             yield from self._program(container.name, rules, job)
         self.recorder.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
                            ports=list(container.published))
+
+    def _endpoint_queue(self, nets: list[Network]) -> float:
+        """CreateEndpoint on each network in turn, each under its network's lock (endpoint_lock.py): the time
+        spent queueing behind other containers' endpoints (0 when nobody is ahead). A hold is at most the
+        non-CPU part of ``runtime.start`` it is counted in (a run with zero costs holds nothing)."""
+        runtime = self.spec.runtime
+        budget = runtime.start.mean * (1 - runtime.cpu.start)  # the commits are part of runc create's wait
+        at, queued = self.env.now, 0.0
+        for network in nets:
+            took = min(endpoint_hold(self.costs, network.driver, self.rng), budget)
+            wait = network.endpoint_lock.hold(at, took)
+            at += wait + took
+            queued += wait
+        return queued
 
     def _join(self, container: Container, other_name: str) -> None:
         """``container:NAME`` shares NAME's namespace: NAME must be running (dockerd: 409)."""

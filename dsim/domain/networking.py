@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dsim.distributions import Distribution, constant
+
 #: Network modes that are not user networks: ``--network bridge | host | none`` (``container:NAME`` too).
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 
@@ -48,6 +50,15 @@ class NetworkingSpec:
     base_rules: int = 20
     #: rules each user-defined bridge network adds (isolation, forward, masquerade)
     rules_per_network: int = 6
+    #: libnetwork store commits of every endpoint, under its network's lock (CreateEndpoint): the endpoint
+    #: record (moby daemon/libnetwork/network.go createEndpoint); Docker 24 to 28.0 also the network's endpoint
+    #: count, Docker 23 and earlier that and the IPAM bitmap (2 and, with bridge_commits, 4)
+    endpoint_commits: int = 1
+    #: further commits of a bridge network's endpoint: the bridge driver's endpoint record (drivers/bridge
+    #: CreateEndpoint storeUpdate); Docker 23 and earlier also the default IPAM's address bitmap
+    bridge_commits: int = 1
+    #: one commit of libnetwork's local store (a bbolt file: one writer at a time, each commit fdatasynced)
+    store_commit: Distribution = constant(0.002)
 
 
 DEFAULT_NETWORKING = NetworkingSpec()

@@ -73,7 +73,8 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
 
 def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
     return NetworkingSpec(costs.namespace_share, costs.iptables_call, costs.iptables_per_rule, costs.rules_per_port,
-                          costs.base_rules, costs.rules_per_network)
+                          costs.base_rules, costs.rules_per_network, costs.endpoint_commits, costs.bridge_commits,
+                          costs.store_commit)
 
 
 def health_check(check: fmt.HealthCheck) -> HealthCheck:

@@ -9,7 +9,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dsim.scenarios.fields import FiniteDuration, FiniteSize, Size
+from dsim.distributions import constant
+from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, FiniteSize, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 #: dockerd's rule for network and volume names (moby daemon/names: [a-zA-Z0-9][a-zA-Z0-9_.-]*)
@@ -92,6 +93,22 @@ class Networking(Strict):
     )
     base_rules: int = Field(20, ge=0, description="rules dockerd installs at start (its chains and the default bridge)")
     rules_per_network: int = Field(6, ge=0, description="rules each user-defined bridge network adds")
+    endpoint_commits: int = Field(
+        1, ge=0, description="libnetwork store commits of every endpoint (host and none networks too), made under "
+        "its network's lock in CreateEndpoint, so a storm of starts on one network queues there: the endpoint "
+        "record (moby daemon/libnetwork/network.go); Docker 24 to 28.0: 2 (also the network's endpoint count), "
+        "Docker 23 and earlier: 2",
+    )
+    bridge_commits: int = Field(
+        1, ge=0, description="further commits of a bridge network's endpoint under the same lock: the bridge "
+        "driver's endpoint record (drivers/bridge CreateEndpoint); Docker 23 and earlier: 2 (also the default "
+        "IPAM's address bitmap)",
+    )
+    store_commit: FiniteDurationDist = Field(
+        constant(0.002), description="one commit of libnetwork's local store (a bbolt file: one writer at a time, "
+        "each commit fdatasynced; https://github.com/etcd-io/bbolt); 2ms like daemon.metadata_commit: cloud SSDs "
+        "flush in single-digit milliseconds. Idle, the commits are part of runtime.start's 454ms",
+    )
 
 
 class RmOptions(Strict):
