@@ -41,7 +41,8 @@ def _vm(flavour: fmt.VmFlavour) -> VmFlavour:
 
 def _runtime(profile: fmt.RuntimeProfile) -> VmFlavour:
     memory = profile.memory if profile.memory is not None else 0.0
-    return VmFlavour(profile.boot, profile.overhead, memory, profile.kernel, profile.boot_cpu, profile.vcpus)
+    return VmFlavour(profile.boot, profile.overhead, memory, profile.kernel, profile.boot_cpu, profile.vcpus,
+                     profile.start_saving)
 
 
 def host_spec(group: fmt.HostGroup) -> HostSpec:
