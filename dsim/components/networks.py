@@ -9,8 +9,8 @@ The costs of a container's network mode, paid when it starts (``attach``): ``bri
 namespace and a veth pair under the kernel's rtnl lock (``runtime.netns``) and programs iptables for each
 published port, every rule under the xtables lock and costing more the longer the table (iptables copies the
 whole table out and back in); ``none`` pays only the namespace; ``host`` and ``container:NAME`` pay nothing
-of their own. Every mode but ``container:NAME`` creates an endpoint on its network(s) under libnetwork's
-per-network lock (endpoint_lock.py): a storm of starts on one network queues there.
+of their own. Every mode but ``container:NAME`` creates an endpoint on its network(s), committed to
+libnetwork's store one commit at a time (libnetwork_store.py): a storm of starts queues there.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import simpy
 
 from dsim.components.container import RESTARTING, RUNNING, Container
-from dsim.components.endpoint_lock import FifoLock, endpoint_hold
+from dsim.components.libnetwork_store import FifoLock, endpoint_hold
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.domain.containers import ContainerSpec
@@ -68,8 +68,6 @@ class Network:
     #: offsets in the subnet given out and then released (a min-heap), and the next never given out
     _released: list[int] = field(default_factory=list)
     _next: int = 2
-    #: libnetwork's lock of this network, held by every endpoint creation (components/endpoint_lock.py)
-    endpoint_lock: FifoLock = field(default_factory=FifoLock)
 
     @property
     def gateway(self) -> Address | None:
@@ -122,6 +120,8 @@ class NetworkStack:
         self.recorder = recorder
         self.rng = rng
         self._serial = itertools.count(1)
+        #: libnetwork's store (one bbolt file), held by every endpoint's commits (libnetwork_store.py)
+        self.store = FifoLock()
         #: the xtables lock every iptables invocation takes (``iptables -w``)
         self.xtables = simpy.Resource(env, capacity=1)
         #: rules in the host's tables now (dockerd's own, each network's, each published port's)
@@ -285,8 +285,8 @@ class NetworkStack:
 
     def attach(self, container: Container, job: int, publish: Callable[[Container], None],
                work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, None]:
-        """The network part of a start, by mode: each network's endpoint under its lock (queueing only: the
-        commits are inside the start's cost), addresses, the namespace (and veth) under the rtnl lock,
+        """The network part of a start, by mode: each network's endpoint committed to libnetwork's store
+        (queueing only: the commits are inside the start's cost), addresses, the namespace (and veth) under the rtnl lock,
         published ports (``publish`` binds them) and their iptables rules. Records NETNS (its ``wait``: both
         locks) and PUBLISH spans as the runtime did before network modes (bridge without ports, idle:
         identical). ``work`` runs the namespace's setup (the runtime's CPU-and-wait step, daemon_locks.step)."""
@@ -331,15 +331,15 @@ class NetworkStack:
                            ports=list(container.published))
 
     def _endpoint_queue(self, nets: list[Network]) -> float:
-        """CreateEndpoint on each network in turn, each under its network's lock (endpoint_lock.py): the time
-        spent queueing behind other containers' endpoints (0 when nobody is ahead). A hold is at most the
+        """CreateEndpoint on each network in turn, its commits under the store's lock (libnetwork_store.py):
+        the time spent queueing behind other containers' endpoints (0 when nobody is ahead). A hold is at most the
         non-CPU part of ``runtime.start`` it is counted in (a run with zero costs holds nothing)."""
         runtime = self.spec.runtime
         budget = runtime.start.mean * (1 - runtime.cpu.start)  # the commits are part of runc create's wait
         at, queued = self.env.now, 0.0
         for network in nets:
             took = min(endpoint_hold(self.costs, network.driver, self.rng), budget)
-            wait = network.endpoint_lock.hold(at, took)
+            wait = self.store.hold(at, took)
             at += wait + took
             queued += wait
         return queued

@@ -1,9 +1,10 @@
-"""libnetwork's per-network endpoint lock (components/endpoint_lock.py) against closed forms worked out by hand.
+"""libnetwork's store lock on the start path (components/libnetwork_store.py) against closed forms worked out by
+hand.
 
 Every runtime cost is zero but runc create (S = 100 ms, no CPU share) and the metadata commits take no
-time, so a start is: queue for each network's endpoint lock, then S. The endpoint's commits (``store_commit``
-c each: ``endpoint_commits`` on every network, ``bridge_commits`` more on a bridge one) hold the lock and
-are counted inside S (idle, a start takes exactly S), so n starts at once on one network end at
+time, so a start is: queue for libnetwork's store (one per host) with each network's endpoint, then S. The endpoint's commits
+(``store_commit`` c each: ``endpoint_commits`` on every network, ``bridge_commits`` more on a bridge one)
+hold the lock and are counted inside S (idle, a start takes exactly S), so n starts at once end at
 (k - 1) h + S for k = 1..n, h the hold: FIFO, each waits for the k - 1 ahead of it.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsim.components.endpoint_lock import FifoLock
+from dsim.components.libnetwork_store import FifoLock
 from tests.helpers import run_text
 
 S = 0.100
@@ -58,11 +59,29 @@ def test_a_storm_on_one_network_queues_k_minus_1_holds() -> None:
     assert ends == pytest.approx([(k - 1) * 0.040 + S for k in range(1, 6)])
 
 
-def test_networks_do_not_share_a_lock() -> None:
-    # 2 starts at once on network a and 2 on network b (20 ms holds): on each, 2 in a row: 100 and 120 ms
+def test_networks_share_the_store() -> None:
+    # 2 starts at once on network a and 2 on network b (20 ms holds): one store, 4 in a row: 100 to 160 ms
     ends = start_ends(run("a"), other=run("b"), count=2, networking="{store_commit: 20ms, bridge_commits: 0}",
                       networks="{a: {}, b: {}}")
-    assert ends == pytest.approx([S, S, S + 0.020, S + 0.020])
+    assert ends == pytest.approx([S + k * 0.020 for k in range(4)])
+
+
+def test_a_container_joining_anothers_namespace_creates_no_endpoint() -> None:
+    # web starts first (a 20 ms hold), then 3 sidecars in container:web at once: no commits, no queueing,
+    # each start takes S
+    steps = '[{run: {image: "nginx:1.25", detach: true, network: "container:web"}}]'
+    first = '[{run: {image: "nginx:1.25", detach: true, name: web}}, {sleep: 1s}]'
+    result = run_text(f"""
+    name: t
+    hosts:
+      h: {{cpus: 64, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}}, preloaded: ["nginx:1.25"],
+           runtime: {RUNTIME}, networking: {{store_commit: 20ms, bridge_commits: 0}}}}
+    workloads:
+      web: {{arrival: {{burst: 1}}, steps: {first}}}
+      sidecars: {{arrival: {{burst: 3, at: 0.5s}}, steps: {steps}}}
+    """)
+    sidecars = sorted(s.duration for s in result.spans_of("start") if s.start >= 0.5)
+    assert sidecars == pytest.approx([S] * 3)
 
 
 def test_host_pays_only_libnetworks_own_commits_and_container_mode_none() -> None:

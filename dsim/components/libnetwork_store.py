@@ -1,13 +1,16 @@
-"""libnetwork's per-network lock around endpoint creation (docs/containers.md: Serialization).
+"""libnetwork's store on the start path: endpoint creation serialized on one host (docs/containers.md).
 
 dockerd connects every container to each of its networks with ``Network.CreateEndpoint``, which holds the
 network's lock (``networkLocker.Lock(n.id)``, moby daemon/libnetwork/network.go) for the whole creation: the
-address (IPAM), the driver's endpoint (the bridge's veth pair) and the commits to libnetwork's local store, a
-bbolt file whose every commit is fdatasynced (https://github.com/etcd-io/bbolt). Containers on one network
-create their endpoints one at a time: a storm of starts on the default bridge queues here (the pprof of
-400 concurrent ``docker run`` in https://github.com/moby/moby/pull/44887 waits in CreateEndpoint), starts
-on different networks do not. The ``host`` and ``none`` networks have endpoints too (host and null
-drivers, nothing to store of their own); ``container:NAME`` joins another's sandbox and creates none.
+address (IPAM), the driver's endpoint (the bridge's veth pair) and the commits to libnetwork's local store
+(``local-kv.db``, one bbolt file per daemon: one read-write transaction at a time, each commit fdatasynced,
+https://github.com/etcd-io/bbolt). The pprof of 400 concurrent ``docker run`` in
+https://github.com/moby/moby/pull/44887 shows the starts waiting there. What the network's lock covers is
+already serialized host-wide in dsim: the veth under the kernel's rtnl lock (the ``netns`` step) and the
+commits on the store's file, which every network shares. So dsim keeps one lock per host, the store's,
+held for an endpoint's commits: a storm of starts queues there whatever their networks. The ``host`` and
+``none`` networks have endpoints too (host and null drivers: libnetwork's own commits only);
+``container:NAME`` joins another's sandbox and creates none.
 
 The lock is first come first served and each holder knows its hold time when it queues, so it is
 Lindley's recursion (start = max(arrival, previous end)): no SimPy event when nobody is ahead.
