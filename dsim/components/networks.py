@@ -27,9 +27,9 @@ from typing import Any
 import simpy
 
 from dsim.components.container import RESTARTING, RUNNING, Container
-from dsim.components.libnetwork_store import FifoLock, endpoint_hold
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
+from dsim.components.libnetwork_store import FifoLock, endpoint_hold
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
 from dsim.domain.networking import NetworkDecl
@@ -286,9 +286,9 @@ class NetworkStack:
     def attach(self, container: Container, job: int, publish: Callable[[Container], None],
                work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, None]:
         """The network part of a start, by mode: each network's endpoint committed to libnetwork's store
-        (queueing only: the commits are inside the start's cost), addresses, the namespace (and veth) under the rtnl lock,
-        published ports (``publish`` binds them) and their iptables rules. Records NETNS (its ``wait``: both
-        locks) and PUBLISH spans as the runtime did before network modes (bridge without ports, idle:
+        (queueing only: the commits are inside the start's cost), addresses, the namespace (and veth) under
+        the rtnl lock, published ports (``publish`` binds them) and their iptables rules. Records NETNS (its
+        ``wait``: both locks) and PUBLISH spans as the runtime did before network modes (bridge without ports, idle:
         identical). ``work`` runs the namespace's setup (the runtime's CPU-and-wait step, daemon_locks.step)."""
         mode = container.spec.network
         if mode.startswith("container:"):
