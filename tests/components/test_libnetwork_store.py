@@ -3,8 +3,8 @@ hand.
 
 Every runtime cost is zero but runc create (S = 100 ms, no CPU share) and the metadata commits take no
 time, so a start is: queue for libnetwork's store (one per host) with each network's endpoint, then S.
-The endpoint's commits (``store_commit`` c each: ``endpoint_commits`` on every network, ``bridge_commits`` more on a bridge one)
-hold the lock and are counted inside S (idle, a start takes exactly S), so n starts at once end at
+The endpoint's commits (``store_commit`` c each: ``endpoint_commits`` on every network, ``bridge_commits``
+more on a bridge one) hold the lock and are counted inside S (idle, a start takes exactly S), so n starts at once end at
 (k - 1) h + S for k = 1..n, h the hold: FIFO, each waits for the k - 1 ahead of it.
 """
 
