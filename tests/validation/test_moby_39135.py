@@ -47,3 +47,9 @@ def test_a_global_layer_store_lock_serializes_1000_creates() -> None:
 def test_per_container_locks_leave_less_than_the_measured_20_s() -> None:
     one_core = creates("per-container", cpus=1)
     assert 1000 * 0.37 * 0.040 <= one_core < 20.0  # not reproduced: see the module docstring
+
+
+@pytest.mark.xfail(strict=True, reason="not reproduced: about 20 ms per create stays serialized in dockerd 19.03 "
+                   "after the patch that dsim does not model (module docstring)")
+def test_per_container_locks_take_the_measured_20_s() -> None:
+    assert creates("per-container", cpus=4) == pytest.approx(20.0, rel=0.15)

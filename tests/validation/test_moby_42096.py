@@ -4,29 +4,37 @@
 each, so 25% tolerance.
 
 Parameters (one set, nothing calibrated): 32 cores (the PS scheduler counts hardware threads), 64 GiB,
-alpine preloaded, every other value dsim's default (a warm `docker run` of 568 ms, docs/containers.md).
-`--rm` is a run of a process that exits at once, then `rm` (one API call). The 100 runs of GNU parallel
-are 32 slots running about 3 each (32 x 3 = 96, close enough for the timed run, which is among the
-first 33 anyway).
+alpine preloaded; Docker 20.10 (the issue is of February 2021), whose libnetwork commits 4 times to its store
+per bridge endpoint (``endpoint_commits: 2``: the endpoint and the network's endpoint count;
+``bridge_commits: 2``: the bridge driver's endpoint and the IPAM bitmap, persisted until Docker 24: moby
+commits c4d7294b5c and 51d7f95c4b); every other value dsim's default (a warm `docker run` of 568 ms,
+docs/containers.md). `--rm` is a run of a process that exits at once, then `rm` (one API call). The timed
+run is the 33rd to start, behind the 32 of the storm (the worst case of "with 32 others starting").
 
 - alone: predicted 0.568 s + the rm call's 2 ms = 0.570 s, 5.5% below the measured 0.603 s: within.
-- in the storm: NOT reproduced. dsim's serialization points hold each start about 14 ms (the netns lock
-  10 ms, a create's and a start's metadata commit 2 ms each) and its CPU work (190.18 ms a run) fits in
-  the 32 threads, so the timed run, queued behind at most 32 others, ends before 0.570 + 32 x 0.014 +
-  33 x 0.190 / 32 = 1.24 s; the issue measured 7.4 s, about 0.2 s of serialized time per start. The
-  thread's follow-up PR (moby#44887, pprof of 400 concurrent `docker run --rm busybox /bin/true`) shows
-  the starts waiting on libnetwork's per-network lock in CreateEndpoint: the default bridge's endpoint
-  creation (veth, IPAM, the store) serializes every start. That is the network-mode cost of the start
-  path's `network_setup` hook (issue 13 item 4), which dsim holds for only the 10 ms of netns.
+- in the storm: NOT reproduced (xfail). dsim's serialization points hold each start: the kernel's rtnl lock
+  10 ms (netns), libnetwork's store 4 x 2 ms, containerd's metadata store 2 x 2 ms; they pipeline, the
+  slowest (rtnl, 10 ms) sets the pace, and the start path's CPU (190.18 ms a run) fits in the 32 threads.
+  So the timed run ends before 0.570 + 32 x (0.010 + 0.008 + 0.004) + 33 x 0.37 x 0.514 / 32 = 1.47 s
+  (every hold of the 32 ahead, as if none overlapped, and all their CPU on its threads); dsim gives 0.89 s
+  against the measured 7.4 s, about 0.2 s of serialized time per start. The thread's follow-up PR
+  (moby#44887, pprof of 400 concurrent `docker run --rm busybox /bin/true`) shows the starts waiting in
+  libnetwork's CreateEndpoint; what they wait for there beyond dsim's store commits (2 ms each on a fast
+  disk) is not documented: the removals of `--rm` (endpoint, sandbox and namespace teardown) and the Go
+  mutex contention the pprof shows are candidates dsim does not model.
 Deterministic: one run is the average.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import run_text
 
 RUN_RM = "{run: {image: 'alpine:3.24', duration: 0s}}, {rm: {}}"
-HOST = "ryzen: {cpus: 32, memory: 64GiB, preloaded: ['alpine:3.24']}"
+#: Docker 20.10's libnetwork: 4 store commits per bridge endpoint (see the module docstring)
+DOCKER_20_10 = "networking: {endpoint_commits: 2, bridge_commits: 2}"
+HOST = f"ryzen: {{cpus: 32, memory: 64GiB, preloaded: ['alpine:3.24'], {DOCKER_20_10}}}"
 
 
 def timed_run(with_storm: bool) -> float:
@@ -35,8 +43,8 @@ def timed_run(with_storm: bool) -> float:
     name: moby-42096
     hosts: {{{HOST}}}
     workloads:
-      timed: {{arrival: {{burst: 1}}, steps: [{RUN_RM}]}}
       {storm}
+      timed: {{arrival: {{burst: 1}}, steps: [{RUN_RM}]}}
     """)
     [timed] = [job for job in result.jobs if job.workload == "timed"]
     assert timed.status == "completed", timed.error
@@ -49,7 +57,12 @@ def test_alone_a_run_takes_khans_568_ms_plus_the_rm() -> None:
     assert abs(predicted - 0.570) < 1e-9
 
 
-def test_the_storm_slows_it_but_far_less_than_measured() -> None:
+def test_the_storm_slows_it_within_the_locks_bound() -> None:
     predicted = timed_run(with_storm=True)
-    assert 0.570 < predicted < 0.570 + 32 * 0.014 + 33 * 0.37 * 0.514 / 32
-    assert predicted < 7.399 / 3  # not reproduced: see the module docstring
+    assert 0.570 + 32 * 0.010 <= predicted < 0.570 + 32 * (0.010 + 0.008 + 0.004) + 33 * 0.37 * 0.514 / 32
+
+
+@pytest.mark.xfail(strict=True, reason="not reproduced: about 0.2 s per start stays serialized in real Docker "
+                   "20.10, dsim's locks hold 10 ms (module docstring)")
+def test_the_storm_takes_the_measured_7_4_s() -> None:
+    assert abs(timed_run(with_storm=True) - 7.399) <= 0.25 * 7.399
