@@ -35,7 +35,9 @@ def spread(network: str) -> float:
       c5a: {{cpus: 64, memory: 128GiB, preloaded: ['python:3.12-slim'],
              networking: {{endpoint_commits: 2, bridge_commits: 2}}}}
     workloads:
-      storm: {{arrival: {{burst: 64}}, steps: [{{run: {{image: 'python:3.12-slim', duration: 0s, network: {network}}}}}]}}
+      storm:
+        arrival: {{burst: 64}}
+        steps: [{{run: {{image: 'python:3.12-slim', duration: 0s, network: {network}}}}}]
     """)
     assert all(job.status == "completed" for job in result.jobs)
     starts = [span.start for span in result.spans_of("process")]
