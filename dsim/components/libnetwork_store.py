@@ -44,8 +44,8 @@ class FifoLock:
 
 
 def endpoint_hold(costs: NetworkingSpec, driver: str, rng: random.Random) -> float:
-    """How long creating one endpoint on a network of ``driver`` holds the network's lock: libnetwork's
-    commits (``endpoint_commits``), and the bridge driver's own (``bridge_commits``), ``store_commit`` each."""
+    """How long creating one endpoint on a network of ``driver`` holds the store: libnetwork's commits
+    (``endpoint_commits``) and the bridge driver's own (``bridge_commits``), ``store_commit`` each."""
     commits = costs.endpoint_commits + (costs.bridge_commits if driver == "bridge" else 0)
     if costs.store_commit.is_constant:  # the default: no sampling on the start path
         return commits * costs.store_commit.mean

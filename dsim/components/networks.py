@@ -285,11 +285,12 @@ class NetworkStack:
 
     def attach(self, container: Container, job: int, publish: Callable[[Container], None],
                work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, None]:
-        """The network part of a start, by mode: each network's endpoint committed to libnetwork's store
-        (queueing only: the commits are inside the start's cost), addresses, the namespace (and veth) under
-        the rtnl lock, published ports (``publish`` binds them) and their iptables rules. Records NETNS (its
-        ``wait``: both locks) and PUBLISH spans as the runtime did before network modes (bridge without ports, idle:
-        identical). ``work`` runs the namespace's setup (the runtime's CPU-and-wait step, daemon_locks.step)."""
+        """The network part of a start, by mode: the namespace (and veth) under the rtnl lock, each network's
+        endpoint committed to libnetwork's store (queueing only: the commits are inside the start's cost; on
+        host the only cost), addresses, published ports (``publish`` binds them) and their iptables rules.
+        Records NETNS (its ``wait``: both locks) and PUBLISH spans as the runtime did before network modes
+        (bridge without ports, idle: identical). ``work`` runs the namespace's setup (the runtime's
+        CPU-and-wait step, daemon_locks.step)."""
         mode = container.spec.network
         if mode.startswith("container:"):
             self._join(container, mode.partition(":")[2])
