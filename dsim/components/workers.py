@@ -21,6 +21,9 @@ import simpy
 
 from dsim.environment import CountingEnvironment
 
+#: the queue of a pool nobody has waited at yet: empty, never appended to (``request`` makes a deque of its own)
+_NO_WAITERS: deque[simpy.Event] = deque(maxlen=0)
+
 
 class WorkerPool:
     """``capacity`` workers; ``free`` of them idle; calls waiting for one in ``waiting`` (first come, first served)."""
@@ -29,7 +32,8 @@ class WorkerPool:
         self.env = env
         self.capacity = capacity
         self.free = capacity
-        self.waiting: deque[simpy.Event] = deque()
+        #: made on the first wait (most pools never have one: an empty deque is 600 bytes per host)
+        self.waiting: deque[simpy.Event] = _NO_WAITERS
         #: counts events the fast path stands in for (None: an environment that counts nothing)
         self.count: Callable[[int], None] | None = env.count if isinstance(env, CountingEnvironment) else None
         #: releases with nobody waiting, counted as SimPy's release event but not scheduled
@@ -48,6 +52,8 @@ class WorkerPool:
             self.free -= 1
             return self.env.timeout(0)
         grant = self.env.event()
+        if self.waiting is _NO_WAITERS:
+            self.waiting = deque()
         self.waiting.append(grant)
         self._grant()  # as SimPy's Resource does on each new request: the first waiter takes a free worker
         return grant
