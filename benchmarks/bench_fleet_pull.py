@@ -30,8 +30,8 @@ import pstats
 import random
 import subprocess
 import time
-from pathlib import Path
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import networkx as nx

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
-import simgrid  # type: ignore[import-not-found]
+import simgrid
 
 GBPS = 1e9 / 8  # bytes/s
 
@@ -42,7 +43,7 @@ def main() -> None:
 
     def puller(node: simgrid.Host) -> None:
         left = layers
-        going = []
+        going: list[Any] = []
         while left or going:
             while left and len(going) < slots:
                 going.append(simgrid.Comm.sendto_async(registry, node, layer_bytes))
