@@ -9,6 +9,11 @@ runs this in 2.4 s wall on a 2-core machine.
 The baseline, measured in the same run, is raw SimPy with the same processes and per-host slots, each
 download replaced by a plain timeout, so the ratio is the cost of the network model itself.
 
+``--simgrid PYTHON`` also runs the same fleet in SimGrid (``simgrid_fleet_pull.py``, in a subprocess of
+``PYTHON``, a Python with SimGrid's binding, e.g. Debian's ``/usr/bin/python3`` with ``python3-simgrid``),
+alternating with dsim ``--repeat`` times, and compares the process CPU times (best of each): simulation
+against simulation, building the platform included on both sides.
+
 ``--vary`` draws layer sizes (20-140 MB) and host start times (0-60 s) from a seeded stream, so flows
 finish one by one and every finish re-solves the shared link (the incremental path); near the end,
 when fewer than 10 hosts remain, NICs bind and the makespan exceeds the bound a little.
@@ -20,10 +25,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import random
+import subprocess
 import time
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -79,9 +87,10 @@ def build(env: simpy.Environment, work: list[tuple[float, list[float]]], slots: 
             env.process(layer(host, start, sem, size))
 
 
-def fleet(work: list[tuple[float, list[float]]], slots: int) -> tuple[float, int, float, Network]:
-    """Wall seconds (build + run), events, makespan, and the network for its counters."""
+def fleet(work: list[tuple[float, list[float]]], slots: int) -> tuple[float, int, float, Network, float]:
+    """Wall seconds (build + run), events, makespan, the network for its counters, and CPU seconds."""
     t0 = time.perf_counter()
+    c0 = time.process_time()
     env = simpy.Environment()
     graph = nx.Graph()
     graph.add_edge(REGISTRY, SWITCH, capacity=10 * GBPS, latency=0.0)
@@ -90,7 +99,16 @@ def fleet(work: list[tuple[float, list[float]]], slots: int) -> tuple[float, int
     net = Network(env, graph)
     build(env, work, slots, lambda host, size: net.transfer(REGISTRY, host, size))
     events = run_counted(env)
-    return time.perf_counter() - t0, events, env.now, net
+    return time.perf_counter() - t0, events, env.now, net, time.process_time() - c0
+
+
+def simgrid_twin(python: str, hosts: int, layers: int, layer_bytes: float, slots: int) -> dict[str, float]:
+    """SimGrid's run of the same fleet (``simgrid_fleet_pull.py`` in ``python``): cpu, wall, makespan."""
+    script = Path(__file__).resolve().parent / "simgrid_fleet_pull.py"
+    out = subprocess.run([python, str(script), str(hosts), str(layers), repr(layer_bytes), str(slots)],
+                         check=True, capture_output=True, text=True).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def baseline(work: list[tuple[float, list[float]]], slots: int, flows_at_once: int) -> tuple[float, int]:
@@ -113,6 +131,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each; the fastest is reported")
     ap.add_argument("--profile", action="store_true", help="cProfile the fleet run, print the top 25")
+    ap.add_argument("--simgrid", metavar="PYTHON", help="also run SimGrid's twin with this Python, alternating")
     args = ap.parse_args()
 
     work = plan(args.hosts, args.layers, args.layer_mb * 1e6, args.vary, args.seed)
@@ -125,7 +144,14 @@ def main() -> None:
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()
-    wall, events, makespan, net = min((fleet(work, args.slots) for _ in range(args.repeat)), key=lambda r: r[0])
+    runs = []
+    twins = []
+    for _ in range(args.repeat):
+        runs.append(fleet(work, args.slots))
+        if args.simgrid and not args.vary:
+            twins.append(simgrid_twin(args.simgrid, args.hosts, args.layers, args.layer_mb * 1e6, args.slots))
+    wall, events, makespan, net, _ = min(runs, key=lambda r: r[0])
+    cpu = min(r[4] for r in runs)
     if args.profile:
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
@@ -140,7 +166,13 @@ def main() -> None:
     print(f"  makespan     : {makespan:.6f} s; closed form total/10Gbps = {bound:.6f} s "
           f"(rel diff {(makespan - bound) / bound:+.2e})")
     print(f"  bytes        : registry sent {sent:.6e}, requested {total:.6e}; active flows left {net.active_flows}")
-    print("  anchor       : SimGrid 3.32 Python binding, 2.4 s wall (2-core machine)")
+    print(f"  dsim CPU     : {cpu:7.3f} s (best of {args.repeat})")
+    if twins:
+        sg_cpu = min(t["cpu"] for t in twins)
+        sg_wall = min(t["wall"] for t in twins)
+        print(f"  SimGrid      : {sg_cpu:7.3f} s CPU, {sg_wall:7.3f} s wall (best of {args.repeat}, alternating), "
+              f"makespan {twins[0]['makespan']:.6f} s")
+        print(f"  dsim / SimGrid CPU: {cpu / sg_cpu:.3f} ({sg_cpu / cpu:.1f}x faster)")
 
 
 if __name__ == "__main__":

@@ -261,10 +261,11 @@ def test_the_counting_environment_counts_each_processed_event() -> None:
 @pytest.mark.parametrize("until", [None, 30.0])
 def test_events_equal_simpys_own_count(until: float | None) -> None:
     """SimPy numbers every event it schedules: those not left in its queue were processed. Plus the releases
-    of a daemon worker that nobody waited for: the worker pool does not schedule those (SimPy's Resource
-    did, as an event with nothing to do) but counts them, so ``events`` stays the model's count
-    (components/workers.py). Each of the 8 jobs makes 4 API calls (pull, create, start, rm: ``run`` is
-    create + start + wait, the wait not an API call here), every one released: at most 32 counted."""
+    of a daemon worker, the kernel's netns lock or a download slot that nobody waited for: those pools do not
+    schedule them (SimPy's Resource did, as an event with nothing to do) but count them, so ``events`` stays
+    the model's count (components/workers.py). Each of the 8 jobs makes 4 API calls (pull, create, start, rm:
+    ``run`` is create + start + wait, the wait not an API call here) and takes the netns lock once; each of the
+    2 hosts downloads each of the 2 layers once: at most 8 x 4 + 8 + 2 x 2 = 44 releases counted."""
     text = textwrap.dedent("""
         name: small
         images:
@@ -277,8 +278,10 @@ def test_events_equal_simpys_own_count(until: float | None) -> None:
     world = World(load_scenario_text(text))
     result = world.run()
     env = world.env
-    released = sum(daemon.workers.releases_counted for daemon in world.daemons.values())
-    assert 0 < released <= 8 * 4
+    released = sum(daemon.workers.releases_counted + daemon.puller.download_slots.releases_counted
+                   for daemon in world.daemons.values())
+    released += sum(kernel.netns_lock.releases_counted for kernel in world.kernels.values())
+    assert 0 < released <= 8 * 4 + 8 + 2 * 2
     assert result.events == next(env._eid) - len(env._queue) + released > 8 * 5
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import simpy
 
+from dsim.components.workers import Lock
 from dsim.records import Recorder, SpanKind
 
 #: A task finishes when it is this close (relative to the clock's time) to its finish: float error only.
@@ -81,7 +82,7 @@ class CpuScheduler:
         self._since = env.now  # start of the current constant-busy interval
         self._integral = 0.0
         self._seq = itertools.count()
-        self._version = 0
+        self._pending: simpy.Event | None = None  # the wake-up scheduled by the last change, if any
         self._on_change = on_change
         #: at each change of the busy cores: (time, busy integral so far, busy cores from then on)
         self._marks: list[float] = [env.now]
@@ -93,18 +94,26 @@ class CpuScheduler:
 
     def run(self, work: float, cap: float) -> CpuTask:
         """Start ``work`` CPU-seconds at up to ``cap`` cores; the task's ``done`` event fires when it is done."""
-        task = CpuTask(cap, work, self.env.event(), self.env.now)
+        env = self.env
+        now = env.now
+        task = CpuTask(cap, work, env.event(), now)
         if work <= 0:
-            task.done.succeed(self.env.now)
+            task.done.succeed(now)
             return task
-        self._advance()
-        cls = self.classes.get(cap)
+        classes = self.classes
+        dt = now - self._t
+        if dt > 0:  # _advance, inline: a start is the scheduler's commonest change
+            for other in classes.values():
+                other.clock += other.rate * dt
+            self._integral += self.busy * dt
+            self._t = now
+        cls = classes.get(cap)
         if cls is None:
-            cls = self.classes[cap] = _CapClass(cap)
+            cls = classes[cap] = _CapClass(cap)
         task.cls = cls
-        task.mark = cls.clock + work
-        task.seq = next(self._seq)
-        heapq.heappush(cls.heap, (task.mark, task.seq, task))
+        task.mark = mark = cls.clock + work
+        task.seq = seq = next(self._seq)
+        heapq.heappush(cls.heap, (mark, seq, task))
         cls.n += 1
         self.runnable += 1
         self._resolve()
@@ -165,69 +174,93 @@ class CpuScheduler:
 
     def _rates(self) -> None:
         """Water-filling over the cap classes, smallest cap first."""
-        left = self.cores
+        classes = self.classes
+        cores = self.cores
+        if len(classes) == 1:  # one cap: the common case, the loop below with one turn
+            for cls in classes.values():
+                level = cores / self.runnable
+                cap = cls.cap
+                rate = cls.rate = cap if cap <= level else level
+                busy = rate * cls.n
+                self.busy = busy if busy <= cores else cores
+            return
+        left = cores
         tasks = self.runnable
         busy = 0.0
-        for cap in sorted(self.classes):
-            cls = self.classes[cap]
+        for _, cls in sorted(classes.items()):
+            cap = cls.cap
             level = left / tasks if tasks else 0.0
             rate = cap if cap <= level else level
             cls.rate = rate
             left -= rate * cls.n
             tasks -= cls.n
             busy += rate * cls.n
-        self.busy = min(busy, self.cores)
+        self.busy = busy if busy <= cores else cores
 
     def _resolve(self) -> None:
         """After a change at this instant: new rates, record the interval, one wake-up at the next finish."""
         self._rates()
-        if self.busy != self._mark_busy[-1]:
+        busy = self.busy
+        if busy != self._mark_busy[-1]:
             if self._marks[-1] == self._t:
-                self._mark_busy[-1] = self.busy
+                self._mark_busy[-1] = busy
             else:
                 self._marks.append(self._t)
                 self._mark_integral.append(self._integral)
-                self._mark_busy.append(self.busy)
-        now_state = (self.busy, self.runnable)
-        if self._on_change is not None and now_state != self._shown:
-            if self.env.now > self._since and self._shown[0] > 0:
-                self._on_change(self._since, self.env.now, *self._shown)
-            self._since = self.env.now
-            self._shown = now_state
-        self._version += 1
+                self._mark_busy.append(busy)
+        shown = self._shown
+        runnable = self.runnable
+        if self._on_change is not None and (busy != shown[0] or runnable != shown[1]):
+            now = self.env.now
+            if now > self._since and shown[0] > 0:
+                self._on_change(self._since, now, *shown)
+            self._since = now
+            self._shown = (busy, runnable)
+        self._pending = None
         due = math.inf
         for cls in self.classes.values():
             heap = cls.heap
             while heap and heap[0][2].cancelled:
                 heapq.heappop(heap)
-            if heap and cls.rate > 0:
-                due = min(due, (heap[0][0] - cls.clock) / cls.rate)
-        if not math.isinf(due):
-            wake = self.env.timeout(max(0.0, due))
-            version = self._version
-            wake.callbacks.append(lambda _event: self._wake(version))
+            rate = cls.rate
+            if heap and rate > 0:
+                after = (heap[0][0] - cls.clock) / rate
+                if after < due:
+                    due = after
+        if due != math.inf:
+            wake = self._pending = self.env.timeout(due if due > 0.0 else 0.0)
+            wake.callbacks.append(self._wake)
 
-    def _wake(self, version: int) -> None:
-        if version != self._version:
+    def _wake(self, wake: simpy.Event) -> None:
+        if wake is not self._pending:
             return  # a later change rescheduled the wake-up
         self._advance()
-        tol = _FINISH_TOL * max(1.0, self.env.now)
+        now = self.env.now
+        tol = _FINISH_TOL * (now if now > 1.0 else 1.0)
         finished: list[CpuTask] = []
-        for cap in list(self.classes):
-            cls = self.classes[cap]
+        classes = self.classes
+        for cap, cls in list(classes.items()):
             heap = cls.heap
-            while heap and (heap[0][2].cancelled or heap[0][0] - cls.clock <= tol * cls.rate):
-                _, _, task = heapq.heappop(heap)
+            clock = cls.clock
+            tol_work = tol * cls.rate
+            while heap and (heap[0][2].cancelled or heap[0][0] - clock <= tol_work):
+                task = heapq.heappop(heap)[2]
                 if task.cancelled:
                     continue
                 finished.append(task)
                 cls.n -= 1
                 self.runnable -= 1
             if cls.n == 0:
-                del self.classes[cap]
+                del classes[cap]
         self._resolve()
-        for task in sorted(finished, key=lambda t: t.seq):
-            task.done.succeed(self.env.now)
+        if len(finished) > 1:
+            finished.sort(key=_by_seq)
+        for task in finished:
+            task.done.succeed(now)
+
+
+def _by_seq(task: CpuTask) -> int:
+    return task.seq
 
 
 class Kernel:
@@ -240,8 +273,9 @@ class Kernel:
         self.cpus = cpus
         self.memory = memory
         self.recorder = recorder
-        #: netns creation and veth setup serialise on the kernel's rtnl lock: a burst of starts queues here.
-        self.netns_lock = simpy.Resource(env, capacity=1)
+        #: netns creation and veth setup serialise on the kernel's rtnl lock: a burst of starts queues here
+        #: (SimPy's Resource queue, without its request and release events while the lock is free: workers.py)
+        self.netns_lock = Lock(env, 1)
         self.cpu = CpuScheduler(env, cpus, self._cpu_interval)
         self.ports: dict[tuple[int, str], str] = {}
         self.ephemeral_ports = ephemeral_ports

@@ -28,6 +28,7 @@ from dsim.components.image_catalog import ImageCatalog
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress, PullBegan
 from dsim.components.registry import RegistryError, RegistryServer, Served
+from dsim.components.workers import Lock
 from dsim.domain.hosts import HostSpec
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.progress_words import ALREADY_EXISTS, LayerLines, LayerStage, layer_lines, recorded, stage_of
@@ -66,7 +67,8 @@ class Puller(ImageTransfer):
         self.catalog = ImageCatalog(images, registries)
         #: observers of the layers' progress stages (dsim serve's progress stream)
         self.events = LayerEvents()
-        self.download_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_downloads)
+        #: SimPy Resource's queue without its events while a slot is free (workers.py)
+        self.download_slots = Lock(env, spec.daemon.max_concurrent_downloads)
         self._endpoints: dict[str, tuple[RegistryServer, ...]] = {}  # by registry name (wired before time 0)
 
     # ------------------------------------------------------------ lookups

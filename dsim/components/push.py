@@ -32,6 +32,7 @@ from dsim.components.errors import ApiError, StreamError
 from dsim.components.image_store import ImageStore
 from dsim.components.pull import ImageTransfer
 from dsim.components.registry import RegistryError, RegistryServer
+from dsim.components.workers import Lock
 from dsim.domain.hosts import HostSpec
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import push_registry, split_ref
@@ -57,7 +58,7 @@ class Pusher(ImageTransfer):
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
-        self.upload_slots = simpy.Resource(env, capacity=spec.daemon.max_concurrent_uploads)
+        self.upload_slots = Lock(env, spec.daemon.max_concurrent_uploads)  # a Resource's queue (workers.py)
         self._uploading: dict[tuple[str, str, str], simpy.Process] = {}
 
     def target(self, ref: str) -> tuple[RegistryServer, str, str]:

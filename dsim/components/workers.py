@@ -21,6 +21,9 @@ import simpy
 
 from dsim.environment import CountingEnvironment
 
+#: the queue of a pool nobody has waited at yet: empty, never appended to (``request`` makes a deque of its own)
+_NO_WAITERS: deque[simpy.Event] = deque(maxlen=0)
+
 
 class WorkerPool:
     """``capacity`` workers; ``free`` of them idle; calls waiting for one in ``waiting`` (first come, first served)."""
@@ -29,7 +32,8 @@ class WorkerPool:
         self.env = env
         self.capacity = capacity
         self.free = capacity
-        self.waiting: deque[simpy.Event] = deque()
+        #: made on the first wait (most pools never have one: an empty deque is 600 bytes per host)
+        self.waiting: deque[simpy.Event] = _NO_WAITERS
         #: counts events the fast path stands in for (None: an environment that counts nothing)
         self.count: Callable[[int], None] | None = env.count if isinstance(env, CountingEnvironment) else None
         #: releases with nobody waiting, counted as SimPy's release event but not scheduled
@@ -48,6 +52,8 @@ class WorkerPool:
             self.free -= 1
             return self.env.timeout(0)
         grant = self.env.event()
+        if self.waiting is _NO_WAITERS:
+            self.waiting = deque()
         self.waiting.append(grant)
         self._grant()  # as SimPy's Resource does on each new request: the first waiter takes a free worker
         return grant
@@ -80,3 +86,43 @@ class WorkerPool:
         if self.free and self.waiting:
             self.free -= 1
             self.waiting.popleft().succeed()
+
+
+class Lock(WorkerPool):
+    """A ``WorkerPool`` used as SimPy's ``Resource`` is in a ``with`` block (``with lock.request() as turn:
+    yield turn``), for locks held on every start (the kernel's netns lock): the same queue and event order,
+    without the request's bookkeeping or the release event while the lock is free."""
+
+    def request(self) -> _Turn:  # type: ignore[override]
+        """A turn at the lock, asked for now (as SimPy's ``Request`` is when made)."""
+        return _Turn(self, WorkerPool.request(self))
+
+
+class _Turn:
+    """One holder's turn at a ``Lock``, as SimPy's ``Request`` in a ``with`` block: on leaving it the lock is
+    released if this turn had it, else the turn leaves the queue; on a generator's close (``GeneratorExit``)
+    SimPy releases nothing, nor does this."""
+
+    __slots__ = ("lock", "grant")
+
+    def __init__(self, lock: Lock, grant: simpy.Event) -> None:
+        self.lock = lock
+        self.grant = grant
+
+    def __enter__(self) -> simpy.Event:
+        return self.grant
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        lock, grant = self.lock, self.grant
+        if not grant.triggered:
+            lock.waiting.remove(grant)  # SimPy's Put.cancel
+            if exc_type is GeneratorExit:
+                return
+            # SimPy still makes a release event for a request that never got the lock: it frees nothing
+            # but lets the first waiter try again when processed
+            released = lock.env.event()
+            released.callbacks.append(lock._on_release)
+            released.succeed()
+            return
+        if exc_type is not GeneratorExit:
+            lock.release()
