@@ -9,6 +9,7 @@ network or volume, a dependency cycle.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -66,10 +67,16 @@ def check_schema(data: Any, positions: Positions, filename: str) -> None:
         return
     best = jsonschema.exceptions.best_match(errors)
     path = tuple(best.absolute_path)
-    message = best.message
-    if best.validator == "additionalProperties":
-        message = f"not allowed by the Compose Specification: {message}"
-    raise _error(" ".join(message.split())[:300], filename, positions, path)
+    if best.validator == "additionalProperties" and isinstance(best.instance, dict):
+        known = list(best.schema.get("properties", {}))
+        patterns = list(best.schema.get("patternProperties", {}))
+        unknown = [k for k in best.instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise _error(f"unknown key '{unknown[0]}' in the Compose Specification{hint}", filename, positions,
+                         (*path, unknown[0]), key=True)
+    raise _error(" ".join(best.message.split())[:300], filename, positions, path)
 
 
 def _strip_extensions(value: Any, path: FieldPath = ()) -> Any:

@@ -1,10 +1,10 @@
 """docker compose up -d: objects first, dependency order, health gating, replicas (components/compose.py).
 
 Expectations by hand from the rules in docs/compose.md and the host of tests/compose/helpers.py (no API
-time, create 60 ms, start 504 ms: mount 20 + netns 10 + runc 454 + exec 20). A health check's probes (moby daemon/health.go): the first one
-interval after the start; while in the start period, every start_interval instead; the first probe at or
-after the service's readiness (x-dsim time_to_healthy) succeeds. Compose polls a waited-for dependency on a
-500 ms ticker started when the dependent begins to wait.
+time, create 60 ms, start 504 ms: mount 20 + netns 10 + runc 454 + exec 20). A health check's probes
+(moby daemon/health.go): the first one interval after the start; while in the start period, every
+start_interval instead; the first probe at or after the service's readiness (x-dsim time_to_healthy)
+succeeds. Compose polls a waited-for dependency on a 500 ms ticker started when the dependent begins to wait.
 """
 
 from __future__ import annotations
