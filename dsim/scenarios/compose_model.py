@@ -64,7 +64,6 @@ class DependsOn(Compose):
 
     condition: Literal["service_started", "service_healthy", "service_completed_successfully"]
     required: bool = True
-    restart: bool | str = False
 
 
 class PortLong(Compose):
