@@ -193,17 +193,18 @@ class ComposeRun:
             yield from self.daemon.start(container, job=self.job, phase=name)
 
     def _wait(self, project: ComposeProject, deps: list[Dependency]) -> Generator[Any, Any, int]:
-        """waitDependencies: on every tick of a 500 ms ticker (ticks missed while busy are dropped, as Go's
-        ticker drops them) inspect each waited-for container until every condition holds."""
+        """waitDependencies: on every tick of a 500 ms ticker inspect each waited-for container until every
+        condition holds. Go's ticker channel holds one tick: a tick that came while the polls were busy is
+        taken at once, the others are dropped."""
         began, ticks, polls = self.env.now, 0, 0
         pending = list(deps)
         while pending:
             ticks += 1
             at = began + ticks * DEPENDENCY_POLL
-            if at < self.env.now:
-                ticks += int((self.env.now - at) // DEPENDENCY_POLL) + 1
-                at = began + ticks * DEPENDENCY_POLL
-            yield self.env.timeout(at - self.env.now)
+            if at <= self.env.now:  # the buffered tick: no wait; the next ones after now
+                ticks = int((self.env.now - began) // DEPENDENCY_POLL)
+            else:
+                yield self.env.timeout(at - self.env.now)
             polls += 1
             still: list[Dependency] = []
             for dep in pending:
