@@ -15,9 +15,8 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import pydantic
 
 from dsim.domain.compose import ComposeProject
@@ -28,6 +27,9 @@ from dsim.scenarios.compose_project import ComposeProblem, project_from_model
 from dsim.scenarios.validation_errors import validation_error
 from dsim.scenarios.yaml_load import load_yaml_file
 from dsim.scenarios.yaml_positions import Positions, field_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 #: The Compose Specification's schema, shipped as data: https://github.com/compose-spec/compose-spec
 #: schema/compose-spec.json at commit 170098ba07d9f53c383a41bfd4c5166b0a4529a6 (Apache-2.0)
@@ -40,6 +42,10 @@ _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 @functools.cache
 def _validator() -> jsonschema.Draft7Validator:
+    """The schema's validator, made on the first compose file (jsonschema is imported only then: a scenario
+    without compose steps does not pay its import)."""
+    import jsonschema
+
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     return jsonschema.Draft7Validator(schema)
 
@@ -65,7 +71,9 @@ def check_schema(data: Any, positions: Positions, filename: str) -> None:
     errors = list(_validator().iter_errors(data))
     if not errors:
         return
-    best = jsonschema.exceptions.best_match(errors)
+    from jsonschema.exceptions import best_match
+
+    best = best_match(errors)
     path = tuple(best.absolute_path)
     if best.validator == "additionalProperties" and isinstance(best.instance, dict):
         known = list(best.schema.get("properties", {}))
