@@ -138,6 +138,14 @@ class SpanKind(enum.StrEnum):
     #: bytes a directed link carried over a sample interval [``src->dst``]; bytes, capacity
     LINK = "link"
 
+    # -- docker compose (components/compose.py)
+    #: one ``docker compose up -d`` / ``down`` [project]; action, services, containers, status
+    COMPOSE = "compose"
+    #: a project network or volume inspected and created, or removed [engine name]; object, action
+    COMPOSE_OBJECT = "compose_object"
+    #: a service waiting for its dependencies' conditions (polling) [service]; containers, conditions, polls
+    COMPOSE_WAIT = "compose_wait"
+
 
 # ---------------------------------------------------------------------------------------- named groupings
 
@@ -365,6 +373,24 @@ class LinkAttrs(TypedDict):
     capacity: float
 
 
+class ComposeAttrs(TypedDict):
+    action: str  # up | down
+    services: int
+    containers: int
+    status: str  # completed | failed
+
+
+class ComposeObjectAttrs(TypedDict):
+    object: str  # network | volume
+    action: str  # create | exists | remove
+
+
+class ComposeWaitAttrs(TypedDict):
+    containers: list[str]  # the waiting service's containers
+    conditions: list[str]  # "service:condition" waited for
+    polls: int  # ticks of compose's 500 ms ticker until every condition held
+
+
 #: Each kind's attributes (its TypedDict); a span of the kind carries the required keys and no others.
 ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
@@ -383,6 +409,8 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.BUILD_CONTEXT: BuildContextAttrs, SpanKind.CACHE_IMPORT: CacheImportAttrs,
     SpanKind.BUILD_STEP: BuildStepAttrs, SpanKind.BUILD_EXPORT: BuildExportAttrs,
     SpanKind.CACHE_EXPORT: CacheExportAttrs, SpanKind.LINK: LinkAttrs,
+    SpanKind.COMPOSE: ComposeAttrs, SpanKind.COMPOSE_OBJECT: ComposeObjectAttrs,
+    SpanKind.COMPOSE_WAIT: ComposeWaitAttrs,
 }
 
 

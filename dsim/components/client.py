@@ -13,11 +13,13 @@ from typing import Any
 
 import simpy
 
+from dsim.components.compose import ComposeFailed, ComposeRun
 from dsim.components.container import Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.working_copy import WorkingCopy
 from dsim.domain.builds import BuildSpec
+from dsim.domain.compose import ComposeStep
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.steps import (
     BuildStep,
@@ -71,7 +73,7 @@ class Client:
             status, error = "failed", str(err)
         except ApiError as err:
             status, error = "failed", f"Error response from daemon: {err}"
-        except JobFailed as failure:
+        except (JobFailed, ComposeFailed) as failure:
             status, error = "failed", str(failure)
         host = self.daemon.host
         self.recorder.span(SpanKind.JOB, self.workload, arrival, self.env.now, host=host, job=self.job, status=status)
@@ -160,6 +162,13 @@ class Client:
             oom = " (OOMKilled)" if container.oom_killed else ""
             raise JobFailed(f"container {container.name} exited with code {exit_code}{oom}")
 
+    def _compose(self, step: ComposeStep) -> Generator[Any, Any, None]:
+        """``docker compose up -d`` / ``down`` (components/compose.py)."""
+        run = ComposeRun(self.env, self.daemon, self.recorder, self.job)
+        if step.action == "down":
+            return run.down(step.project, volumes=step.volumes)
+        return run.up(step.project)
+
     def _container(self, name: str | None) -> Container:
         if name is None:
             if self.last is None:
@@ -184,4 +193,5 @@ _OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] 
     SleepStep: lambda client, step: client._sleep(step.duration.sample(client.rng)),
     BuildStep: lambda client, step: client._build(step.spec),
     EditStep: lambda client, step: client._edit(step),
+    ComposeStep: lambda client, step: client._compose(step),
 }

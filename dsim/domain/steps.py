@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from dsim.distributions import Distribution
 from dsim.domain.builds import BuildSpec
+from dsim.domain.compose import ComposeStep
 from dsim.domain.containers import ContainerSpec
 
 
@@ -105,4 +106,4 @@ class EditStep:
 
 
 Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | RmStep | PsStep | SleepStep | BuildStep \
-    | EditStep
+    | EditStep | ComposeStep

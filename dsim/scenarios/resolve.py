@@ -19,6 +19,7 @@ from dsim.domain.workloads import PLACEMENT_POLICIES, job_count
 from dsim.scenarios import to_domain
 from dsim.scenarios.builds import resolve_builds
 from dsim.scenarios.catalog import catalog, lookup
+from dsim.scenarios.compose_steps import compose_images, resolve_composes
 from dsim.scenarios.model import (
     Image,
     RateLimit,
@@ -319,7 +320,9 @@ def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) 
     needed = _check_distribution(scenario, registries)
     builds = resolve_builds(scenario, None if base_dir is None else Path(base_dir), [h.name for h in hosts])
     needed |= builds.registries
-    images = _resolve_images(scenario, registries, builds.used_images(_used_images(scenario), scenario))
+    composes = resolve_composes(scenario, None if base_dir is None else Path(base_dir))  # compose_steps.py
+    used = {**compose_images(composes), **builds.used_images(_used_images(scenario), scenario)}
+    images = _resolve_images(scenario, registries, used)
     if HUB not in scenario.registries and HUB not in needed and all(image.registry != HUB for image in images.values()):
         del registries[HUB]  # the default Docker Hub only appears when something comes from it
     _check_preloaded_fit(scenario, images)
@@ -327,7 +330,7 @@ def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) 
         name=scenario.name, seed=scenario.seed, until=scenario.until,
         registries={name: to_domain.registry_spec(registry) for name, registry in registries.items()},
         images=images, hosts=hosts, groups=groups, job_counts=counts,
-        workloads={name: to_domain.workload(name, workload, builds.specs)
+        workloads={name: to_domain.workload(name, workload, builds.specs, composes)
                    for name, workload in scenario.workloads.items()},
         builds=builds.specs,
         contexts={name: to_domain.build_context(context) for name, context in scenario.contexts.items()},

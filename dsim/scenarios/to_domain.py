@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dsim.distributions import Distribution
 from dsim.domain import steps as op
 from dsim.domain.builds import BuildContext, BuildOptions, BuildSpec, CacheExport, ColdWarm, RunTime
+from dsim.domain.compose import ComposeProject, ComposeStep
 from dsim.domain.containers import ContainerSpec, HealthCheck
 from dsim.domain.hosts import DaemonSpec, HostSpec, ImageGcSpec, RuntimeSpec, StorageSpec, VmFlavour
 from dsim.domain.networking import MountSpec, NetworkDecl, NetworkingSpec
@@ -119,8 +120,12 @@ def build_context(context: fmt.BuildContextSpec) -> BuildContext:
     return BuildContext(dict(context.files), tuple(context.dockerignore))
 
 
-def step(written: fmt.Step, build: BuildSpec | None) -> op.Step:
-    """One step as the client runs it; ``build``: the plan of a build step."""
+def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | None = None) -> op.Step:
+    """One step as the client runs it; ``build``: the plan of a build step; ``compose``: a compose step's
+    project (read before time 0, compose_steps.py)."""
+    if written.compose is not None:
+        assert compose is not None, "a compose step's file is read before it is converted"
+        return ComposeStep(compose, written.compose.action, written.compose.volumes)
     if written.pull is not None:
         return op.PullStep(normalise(written.pull))
     if written.push is not None:
@@ -156,8 +161,9 @@ def arrival(written: fmt.Arrival) -> Arrival:
     return Times(tuple(written.times))
 
 
-def workload(name: str, written: fmt.Workload, builds: Mapping[tuple[str, int], BuildSpec]) -> Workload:
-    steps = tuple(step(s, builds.get((name, i))) for i, s in enumerate(written.steps))
+def workload(name: str, written: fmt.Workload, builds: Mapping[tuple[str, int], BuildSpec],
+             composes: Mapping[tuple[str, int], ComposeProject] | None = None) -> Workload:
+    steps = tuple(step(s, builds.get((name, i)), (composes or {}).get((name, i))) for i, s in enumerate(written.steps))
     return Workload(arrival(written.arrival), written.placement, steps)
 
 

@@ -92,4 +92,4 @@ def test_arrivals_hosts_and_registries_are_domain_values(resolved: Resolved) -> 
 
 def test_the_client_has_an_operation_for_every_kind_of_step() -> None:
     assert set(_OPERATIONS) == set(typing.get_args(steps.Step))
-    assert len({kind.kind for kind in typing.get_args(steps.Step)}) == 11
+    assert len({kind.kind for kind in typing.get_args(steps.Step)}) == 12  # ... edit, compose

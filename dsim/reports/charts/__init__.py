@@ -18,6 +18,7 @@ from typing import Any
 
 from dsim.reports.charts.builds import build_waterfall, cache_ratios
 from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, TIMELINE_MAX_ROWS, Chart, natural_key
+from dsim.reports.charts.compose import compose_timeline
 from dsim.reports.charts.jobs import latency_cdfs, time_share, timeline
 from dsim.reports.charts.resources import activity, daemon_load
 from dsim.reports.charts.stories import container_states, density, sequence
@@ -51,6 +52,7 @@ CHARTS: tuple[tuple[str, ChartFunction], ...] = (
     ("container_states", container_states),
     ("sequence", sequence),
     ("activity", activity),
+    ("compose_timeline", compose_timeline),
 )
 
 

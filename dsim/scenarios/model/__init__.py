@@ -15,6 +15,7 @@ from dsim.scenarios.model.builds import (
     EditStep,
     RunTime,
 )
+from dsim.scenarios.model.compose import ComposeStepSpec
 from dsim.scenarios.model.containers import (
     RESTART_POLICY,
     ContainerOptions,
@@ -56,4 +57,5 @@ __all__ = [
     "RuntimeProfile",
     "StartCpu",
     "Mount", "NetworkDef", "Networking", "RmOptions",
+    "ComposeStepSpec",
 ]

@@ -11,6 +11,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist
 from dsim.scenarios.model.base import Count, Strict
 from dsim.scenarios.model.builds import BuildStep, EditStep
+from dsim.scenarios.model.compose import ComposeStepSpec
 from dsim.scenarios.model.containers import ContainerRef, CreateStep, PsStep, RunStep, StopStep
 from dsim.scenarios.model.objects import RmOptions
 
@@ -75,6 +76,7 @@ class Step(Strict):
     sleep: FiniteDurationDist | None = Field(None, description="client think time (no API call)")
     build: BuildStep | None = Field(None, description="docker build")
     edit: EditStep | None = Field(None, description="change build-context files (no API call)")
+    compose: ComposeStepSpec | None = Field(None, description="docker compose up -d / down of a Compose file")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Step:

@@ -1,0 +1,307 @@
+"""``docker compose up -d`` and ``down`` as docker compose v2 drives the Engine API (docs/compose.md).
+
+``up``: list the project's containers (one ``ps -a``), project networks then named volumes (inspect,
+create when missing), every missing image pulled at once (the daemon's pull path, in parallel), then the
+containers created service by service in dependency order (a service after its dependencies' containers
+exist; its replicas together) and started in dependency order: a service first waits for its
+dependencies' conditions by polling their containers (``GET /containers/{id}/json``) on compose's 500 ms
+ticker (``service_healthy``: the health status the daemon's healthcheck decided; ``service_completed_
+successfully``: exited with code 0), then starts its containers one after another.
+
+``down``: services in reverse dependency order, each service's containers stopped (its stop_grace_period)
+and removed together, then the project networks; named volumes only with ``-v``.
+
+Sources: docker/compose pkg/compose (create.go, convergence.go: waitDependencies, startService; down.go),
+https://docs.docker.com/compose/how-tos/startup-order/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from dsim.components.container import EXITED, RESTARTING, RUNNING, Container
+from dsim.components.daemon import Daemon
+from dsim.components.errors import ApiError
+from dsim.domain.compose import COMPLETED, DEPENDENCY_POLL, HEALTHY, ComposeProject, ComposeService, Dependency
+from dsim.records import Recorder, SpanKind
+
+
+class ComposeFailed(Exception):
+    """``docker compose`` stopped with this message (its own, not the daemon's)."""
+
+
+#: what a service's create or start left for its dependents: None when done, else the failure
+Outcome = Exception | None
+
+
+class ComposeRun:
+    """One ``docker compose`` command of one job on one daemon."""
+
+    def __init__(self, env: simpy.Environment, daemon: Daemon, recorder: Recorder, job: int) -> None:
+        self.env = env
+        self.daemon = daemon
+        self.recorder = recorder
+        self.job = job
+        #: the project's containers by name (found by the first listing, then made)
+        self.containers: dict[str, Container] = {}
+
+    def _span(self, kind: SpanKind, subject: str, began: float, **attrs: Any) -> None:
+        self.recorder.span(kind, subject, began, self.env.now, host=self.daemon.host, job=self.job, **attrs)
+
+    def _list(self, project: ComposeProject) -> Generator[Any, Any, None]:
+        """``GET /containers/json?all=1`` filtered by project (compose's label filter; here by the names)."""
+        names = {name for service in project.services for name in service.container_names(project.name)}
+        listed = yield from self.daemon.containers(all=True, job=self.job)
+        self.containers = {c.name: c for c in listed if c.name in names}
+
+    def _gather(self, generators: list[Generator[Any, Any, Any]]) -> Generator[Any, Any, list[Outcome]]:
+        """Run ``generators`` at once; each one's failure is kept, not raised, so none goes unhandled."""
+        def guarded(gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Outcome]:
+            try:
+                yield from gen
+            except (ApiError, ComposeFailed) as err:
+                return err
+            return None
+
+        processes = [self.env.process(guarded(gen)) for gen in generators]
+        if processes:
+            yield self.env.all_of(processes)
+        return [p.value for p in processes]
+
+    # ------------------------------------------------------------------ up
+
+    def up(self, project: ComposeProject) -> Generator[Any, Any, None]:
+        began = self.env.now
+        status = "failed"
+        try:
+            yield from self._list(project)
+            yield from self._networks(project)
+            yield from self._volumes(project)
+            yield from self._pull(project)
+            created = yield from self._in_order(project, self._create_service)
+            _raise_first(created)
+            started = yield from self._in_order(project, self._start_service)
+            _raise_first(started)
+            status = "completed"
+        finally:
+            self._span(SpanKind.COMPOSE, project.name, began, action="up", services=len(project.services),
+                       containers=sum(s.replicas for s in project.services), status=status)
+
+    def _networks(self, project: ComposeProject) -> Generator[Any, Any, None]:
+        """Each project network: inspected, created when missing (an external one must exist)."""
+        daemon, job = self.daemon, self.job
+        for network in project.networks:
+            began, decl = self.env.now, network.decl
+            try:
+                yield from daemon.network_inspect(decl.name, job=job)
+                action = "exists"
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+                if network.external:
+                    raise ComposeFailed(f"network {decl.name} declared as external, but could not be found") from None
+                yield from daemon.network_create(decl.name, subnet=decl.subnet, internal=decl.internal, job=job)
+                action = "create"
+            self._span(SpanKind.COMPOSE_OBJECT, decl.name, began, object="network", action=action)
+
+    def _volumes(self, project: ComposeProject) -> Generator[Any, Any, None]:
+        """Each named volume: inspected, created when missing (an external one must exist)."""
+        daemon, job = self.daemon, self.job
+        for volume in project.volumes:
+            began = self.env.now
+            try:
+                yield from daemon.volume_inspect(volume.name, job=job)
+                action = "exists"
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+                if volume.external:
+                    raise ComposeFailed(f'external volume "{volume.name}" not found') from None
+                yield from daemon.volume_create(volume.name, job=job)
+                action = "create"
+            self._span(SpanKind.COMPOSE_OBJECT, volume.name, began, object="volume", action=action)
+
+    def _pull(self, project: ComposeProject) -> Generator[Any, Any, None]:
+        """Images not on the host (``GET /images/{name}/json`` answers 404) are pulled all at once."""
+        missing: list[str] = []
+        for ref in dict.fromkeys(s.container.image for s in project.services if not self._exists(project, s)):
+            try:
+                yield from self.daemon.inspect_image(ref, job=self.job)
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+                missing.append(ref)
+        outcomes = yield from self._gather([self.daemon.pull(ref, job=self.job, phase=ref) for ref in missing])
+        _raise_first(outcomes)
+
+    def _exists(self, project: ComposeProject, service: ComposeService) -> bool:
+        return all(name in self.containers for name in service.container_names(project.name))
+
+    def _in_order(self, project: ComposeProject, work: Any) -> Generator[Any, Any, list[Outcome]]:
+        """compose's InDependencyOrder: each service's ``work`` once its dependencies' work is done; a
+        dependency that failed fails its dependents without running them."""
+        done: dict[str, simpy.Event] = {s.name: self.env.event() for s in project.services}
+
+        def one(service: ComposeService) -> Generator[Any, Any, None]:
+            deps = [done[d.service] for d in service.depends_on]
+            if deps:
+                yield self.env.all_of(deps)
+            failed = next((e.value for e in deps if e.value is not None), None)
+            outcome: Outcome = failed
+            if failed is None:
+                try:
+                    yield from work(project, service)
+                except (ApiError, ComposeFailed) as err:
+                    outcome = err
+            done[service.name].succeed(outcome)
+
+        yield from self._gather([one(s) for s in project.services])
+        return [done[s.name].value for s in project.services]
+
+    def _create_service(self, project: ComposeProject, service: ComposeService) -> Generator[Any, Any, None]:
+        """Its replicas created together (``POST /containers/create``), each then connected to the service's
+        further networks (before start, as compose does below API 1.44)."""
+        def create(name: str) -> Generator[Any, Any, None]:
+            if name in self.containers:
+                return
+            spec = dataclasses.replace(service.container, name=name)
+            container = yield from self.daemon.create(spec, job=self.job, phase="")
+            self.daemon.store.touch(spec.image)
+            self.containers[name] = container
+            for network in service.networks[1:]:
+                yield from self.daemon.network_connect(network, container, job=self.job)
+
+        _raise_first((yield from self._gather([create(n) for n in service.container_names(project.name)])))
+
+    def _start_service(self, project: ComposeProject, service: ComposeService) -> Generator[Any, Any, None]:
+        """compose's startService: wait for the dependencies' conditions, then start each container in turn."""
+        names = service.container_names(project.name)
+        waits = [d for d in service.depends_on if d.condition in (HEALTHY, COMPLETED)]
+        if waits:
+            began = self.env.now
+            polls = yield from self._wait(project, waits)
+            self._span(SpanKind.COMPOSE_WAIT, service.name, began, containers=list(names), polls=polls,
+                       conditions=[f"{d.service}:{d.condition}" for d in waits])
+        for name in names:
+            container = self.containers[name]
+            if container.state in (RUNNING, RESTARTING):
+                continue
+            yield from self.daemon.start(container, job=self.job, phase=name)
+
+    def _wait(self, project: ComposeProject, deps: list[Dependency]) -> Generator[Any, Any, int]:
+        """waitDependencies: on every tick of a 500 ms ticker inspect each waited-for container until every
+        condition holds. Go's ticker channel holds one tick: a tick that came while the polls were busy is
+        taken at once, the others are dropped."""
+        began, ticks, polls = self.env.now, 0, 0
+        pending = list(deps)
+        while pending:
+            ticks += 1
+            at = began + ticks * DEPENDENCY_POLL
+            if at <= self.env.now:  # the buffered tick: no wait; the next ones after now
+                ticks = int((self.env.now - began) // DEPENDENCY_POLL)
+            else:
+                yield self.env.timeout(at - self.env.now)
+            polls += 1
+            still: list[Dependency] = []
+            for dep in pending:
+                met = yield from self._condition(project, dep)
+                if not met:
+                    still.append(dep)
+            pending = still
+        return polls
+
+    def _condition(self, project: ComposeProject, dep: Dependency) -> Generator[Any, Any, bool]:
+        """One poll of one dependency's containers: True when its condition holds; its failure is compose's
+        error (an optional dependency's failure counts as met: compose only warns)."""
+        for name in project.service(dep.service).container_names(project.name):
+            container = yield from self.daemon.inspect_container(name, job=self.job)
+            try:
+                if not _holds(container, dep):
+                    return False
+            except ComposeFailed:
+                if dep.required:
+                    raise
+        return True
+
+    # ------------------------------------------------------------------ down
+
+    def down(self, project: ComposeProject, *, volumes: bool = False) -> Generator[Any, Any, None]:
+        began = self.env.now
+        status = "failed"
+        try:
+            yield from self._list(project)
+            yield from self._remove_containers(project)
+            for network in project.networks:
+                if not network.external:
+                    yield from self._remove(network.decl.name, "network")
+            if volumes:
+                for volume in project.volumes:
+                    if not volume.external:
+                        yield from self._remove(volume.name, "volume")
+            status = "completed"
+        finally:
+            self._span(SpanKind.COMPOSE, project.name, began, action="down", services=len(project.services),
+                       containers=len(self.containers), status=status)
+
+    def _remove_containers(self, project: ComposeProject) -> Generator[Any, Any, None]:
+        """InReverseDependencyOrder: a service's containers go once every service depending on it is down."""
+        gone: dict[str, simpy.Event] = {s.name: self.env.event() for s in project.services}
+        dependents = {s.name: [d.name for d in project.services if any(x.service == s.name for x in d.depends_on)]
+                      for s in project.services}
+
+        def one(service: ComposeService) -> Generator[Any, Any, None]:
+            waits = [gone[name] for name in dependents[service.name]]
+            if waits:
+                yield self.env.all_of(waits)
+            names = [n for n in service.container_names(project.name) if n in self.containers]
+            outcomes = yield from self._gather([self._stop_rm(self.containers[n], service) for n in names])
+            gone[service.name].succeed(next((o for o in outcomes if o is not None), None))
+
+        yield from self._gather([one(s) for s in project.services])
+        _raise_first([gone[s.name].value for s in project.services])
+
+    def _stop_rm(self, container: Container, service: ComposeService) -> Generator[Any, Any, None]:
+        yield from self.daemon.stop(container, service.stop_grace, job=self.job, phase=container.name)
+        yield from self.daemon.rm(container, job=self.job, phase=container.name)
+
+    def _remove(self, name: str, kind: str) -> Generator[Any, Any, None]:
+        began = self.env.now
+        try:
+            if kind == "network":
+                yield from self.daemon.network_remove(name, job=self.job)
+            else:
+                yield from self.daemon.volume_remove(name, job=self.job)
+        except ApiError as err:
+            if err.status != 404:
+                raise
+            return
+        self._span(SpanKind.COMPOSE_OBJECT, name, began, object=kind, action="remove")
+
+
+def _holds(container: Container, dep: Dependency) -> bool:
+    """isServiceHealthy / isServiceCompleted on one inspected container (compose's messages)."""
+    if dep.condition == HEALTHY:
+        if container.state == EXITED:
+            raise ComposeFailed(f"dependency failed to start: container {container.name} exited "
+                                f"({container.exit_code})")
+        if container.spec.healthcheck is None:
+            raise ComposeFailed(f"dependency failed to start: container {container.name} has no healthcheck "
+                                "configured")
+        if container.health_status == "unhealthy":
+            raise ComposeFailed(f"dependency failed to start: container {container.name} is unhealthy")
+        return container.health_status == "healthy"
+    if container.state != EXITED:
+        return False
+    if container.exit_code != 0:
+        raise ComposeFailed(f'service "{dep.service}" didn\'t complete successfully: exit {container.exit_code}')
+    return True
+
+
+def _raise_first(outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        if outcome is not None:
+            raise outcome

@@ -1,0 +1,153 @@
+"""The part of the Compose Specification dsim models, as strict pydantic models (docs/compose.md).
+
+A compose file is first checked against the specification's own JSON schema (compose_file.py); what
+passes there but is not a field here is a key the specification allows and dsim does not model, and is
+reported as such (never ignored). ``x-`` extension keys are the specification's way to carry data its
+implementations do not read; dsim reads one, ``x-dsim`` on a service, for what a file cannot say: how
+long the service takes to become ready, how long it runs, its exit code.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field
+
+from dsim.distributions import Distribution, constant
+from dsim.scenarios.fields import DurationDist, FiniteDuration
+from dsim.scenarios.model.base import Strict
+
+
+def _number(value: object) -> object:
+    """The schema allows numbers written as strings (``retries: "3"``, ``replicas: "2"``)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+Number = Annotated[int, BeforeValidator(_number), Field(ge=0)]
+
+
+class Compose(Strict):
+    """A compose model: unknown keys are errors (dsim does not model them), names as the file writes them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, populate_by_name=True)
+
+
+class XDsim(Compose):
+    """``x-dsim`` on a service: what a Compose file does not say but the model needs."""
+
+    time_to_healthy: DurationDist = Field(
+        constant(0.0), description="after the process starts, when the healthcheck's test first succeeds (the "
+        "service's startup work; inf: never)")
+    duration: DurationDist = Field(
+        constant(float("inf")), description="how long the process runs; inf (default): a server, until stopped")
+    exit_code: int = Field(0, ge=0, le=255, description="the process's exit code when its run ends")
+    stop_time: DurationDist = Field(constant(0.0), description="how long it takes to exit after SIGTERM")
+
+
+class Healthcheck(Compose):
+    """``healthcheck``: moby's defaults (https://docs.docker.com/reference/dockerfile/#healthcheck):
+    interval 30s, timeout 30s, retries 3, start period 0s; start interval 5s (Docker Engine 25+)."""
+
+    test: str | list[str] | None = None
+    interval: FiniteDuration = Field(30.0, gt=0)
+    timeout: FiniteDuration = Field(30.0, gt=0)
+    retries: Number = 3
+    start_period: FiniteDuration = 0.0
+    start_interval: FiniteDuration = Field(5.0, gt=0)
+    disable: bool | str = False
+
+
+class DependsOn(Compose):
+    """The long form of one ``depends_on`` entry."""
+
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"]
+    required: bool = True
+
+
+class PortLong(Compose):
+    """The long form of a ``ports`` entry (``target``, ``published``, ``protocol``)."""
+
+    target: int | str
+    published: int | str | None = None
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+class VolumeLong(Compose):
+    """The long form of a service's ``volumes`` entry."""
+
+    type: Literal["volume", "bind", "tmpfs"]
+    source: str | None = None
+    target: str
+    read_only: bool | str = False
+
+
+class ServiceNetwork(Compose):
+    """A service's entry under ``networks`` in the mapping form: dsim models none of its keys."""
+
+
+class Deploy(Compose):
+    """``deploy``: dsim models ``replicas`` only."""
+
+    replicas: Number | None = None
+
+
+class Service(Compose):
+    """One service."""
+
+    image: str | None = None
+    container_name: str | None = None
+    ports: list[int | str | PortLong] = Field(default_factory=list)
+    expose: list[int | str] = Field(default_factory=list)
+    depends_on: list[str] | dict[str, DependsOn] = Field(default_factory=list)
+    healthcheck: Healthcheck | None = None
+    networks: list[str] | dict[str, ServiceNetwork | None] = Field(default_factory=list)
+    network_mode: str | None = None
+    volumes: list[str | VolumeLong] = Field(default_factory=list)
+    deploy: Deploy | None = None
+    restart: str = "no"
+    stop_grace_period: FiniteDuration | None = None
+    x_dsim: XDsim = Field(default_factory=XDsim, alias="x-dsim")
+
+
+class Ipam(Compose):
+    config: list[IpamPool] = Field(default_factory=list)
+
+
+class IpamPool(Compose):
+    subnet: str | None = None
+
+
+class Network(Compose):
+    """A top-level network: a bridge network of the project."""
+
+    name: str | None = None
+    driver: Literal["bridge"] = "bridge"
+    internal: bool = False
+    external: bool = False
+    ipam: Ipam | None = None
+
+
+class Volume(Compose):
+    """A top-level named volume of the ``local`` driver."""
+
+    name: str | None = None
+    driver: Literal["local"] = "local"
+    external: bool = False
+
+
+class Project(Compose):
+    """A whole compose file (``version`` is obsolete and accepted, as docker compose v2 does with a warning)."""
+
+    version: str | None = None
+    name: str | None = None
+    services: dict[str, Service] = Field(default_factory=dict)
+    networks: dict[str, Network | None] = Field(default_factory=dict)
+    volumes: dict[str, Volume | None] = Field(default_factory=dict)
+
+
+Ipam.model_rebuild()
+
+__all__ = ["Deploy", "DependsOn", "Distribution", "Healthcheck", "Network", "PortLong", "Project", "Service",
+           "Volume", "VolumeLong", "XDsim"]

@@ -1,0 +1,198 @@
+"""From the checked Compose model (compose_model.py) to the frozen ComposeProject the client runs: engine
+names (``<project>_<network>``, ``<project>_<volume>``), each service's container, the dependency order.
+
+Compose's own rules, checked before time 0 (compose-go's loader): a service needs an image (dsim does not
+build from a compose file), depends_on names defined services without a cycle, a service's networks and
+named volumes are defined at the top level.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from dsim.domain.compose import (
+    DEFAULT_STOP_GRACE,
+    STARTED,
+    ComposeNetwork,
+    ComposeProject,
+    ComposeService,
+    ComposeVolume,
+    Dependency,
+)
+from dsim.domain.containers import ContainerSpec, HealthCheck
+from dsim.domain.networking import MountSpec, NetworkDecl
+from dsim.domain.problems import FieldPath
+from dsim.domain.refs import normalise
+from dsim.scenarios.compose_model import Healthcheck, PortLong, Project, Service, VolumeLong
+from dsim.scenarios.model.containers import RESTART_POLICY
+
+_PORT = re.compile(r"^(\d+:)?\d+(/tcp|/udp)?$")
+
+
+@dataclass
+class ComposeProblem(Exception):
+    """A compose file breaks a rule: where (a path in the file) and what."""
+
+    path: FieldPath
+    message: str
+
+
+def _healthcheck(check: Healthcheck | None, service: Service, path: FieldPath) -> HealthCheck | None:
+    """None without a check, with ``disable: true`` or ``test: [NONE]`` (moby: no health status at all)."""
+    if check is None or check.disable in (True, "true"):
+        return None
+    test = [check.test] if isinstance(check.test, str) else list(check.test or [])
+    if test[:1] == ["NONE"]:
+        return None
+    if not test:
+        raise ComposeProblem((*path, "healthcheck"), "a healthcheck without test would use the image's "
+                                                     "HEALTHCHECK, and dsim's images have none: give it a test")
+    return HealthCheck(check.interval, check.start_period, check.start_interval, check.retries,
+                       service.x_dsim.time_to_healthy)
+
+
+def _ports(service: Service, path: FieldPath) -> tuple[str, ...]:
+    """``[HOST:]CONTAINER[/PROTO]`` as ``docker run -p`` takes it; a host IP or a range is not modelled."""
+    out: list[str] = []
+    for i, port in enumerate(service.ports):
+        if isinstance(port, PortLong):
+            text = f"{port.published}:{port.target}" if port.published is not None else str(port.target)
+            text += f"/{port.protocol}"
+        else:
+            text = str(port)
+        if not _PORT.match(text) or not all(1 <= int(n) <= 65535 for n in re.findall(r"\d+", text)):
+            raise ComposeProblem((*path, "ports", i), f"dsim models ports as [HOST:]CONTAINER[/PROTOCOL] with ports "
+                                                      f"1-65535 (no host IP, no range); got {text!r}")
+        out.append(text)
+    return tuple(out)
+
+
+def _mounts(service: Service, project: str, volumes: dict[str, ComposeVolume],
+            path: FieldPath) -> tuple[MountSpec, ...]:
+    """Short (``SOURCE:TARGET[:MODE]``) and long volume entries: a named volume of the project, a bind mount
+    (a path source), an anonymous volume (a target alone) or a tmpfs."""
+    mounts: list[MountSpec] = []
+    for i, entry in enumerate(service.volumes):
+        where = (*path, "volumes", i)
+        if isinstance(entry, VolumeLong):
+            kind, source, target = entry.type, entry.source, entry.target
+        else:
+            parts = entry.split(":")
+            if len(parts) > 3 or (len(parts) == 3 and parts[2] not in ("ro", "rw", "z", "Z")):
+                raise ComposeProblem(where, f"dsim models volumes as [SOURCE:]TARGET[:ro|rw]; got {entry!r}")
+            source, target = (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+            kind = "bind" if source is not None and source.startswith((".", "/", "~")) else "volume"
+        if kind == "volume" and source is not None:
+            if source not in volumes:
+                raise ComposeProblem(where, f'service "{service_name(path)}" refers to undefined volume {source}: '
+                                            "invalid compose project")
+            source = volumes[source].name
+        if not target.startswith("/"):
+            raise ComposeProblem(where, f"invalid mount target {target!r}: an absolute path")
+        mounts.append(MountSpec(kind, target, source))
+    return tuple(mounts)
+
+
+def service_name(path: FieldPath) -> str:
+    return str(path[1])
+
+
+def _networks(service: Service, path: FieldPath, networks: dict[str, ComposeNetwork]) -> tuple[str, ...]:
+    keys = list(service.networks) or (["default"] if service.network_mode is None else [])
+    if service.network_mode is not None and service.networks:
+        raise ComposeProblem((*path, "network_mode"), "network_mode and networks cannot be combined")
+    out: list[str] = []
+    for key in keys:
+        if key not in networks:
+            raise ComposeProblem((*path, "networks"), f'service "{service_name(path)}" refers to undefined network '
+                                                      f"{key}: invalid compose project")
+        out.append(networks[key].decl.name)
+    return tuple(out)
+
+
+def _depends(service: Service, path: FieldPath, names: list[str]) -> tuple[Dependency, ...]:
+    written = service.depends_on
+    deps = [Dependency(name) for name in written] if isinstance(written, list) else [
+        Dependency(name, dep.condition, dep.required) for name, dep in written.items()]
+    for dep in deps:
+        if dep.service not in names:
+            raise ComposeProblem((*path, "depends_on"), f'service "{service_name(path)}" depends on undefined '
+                                                        f'service "{dep.service}": invalid compose project')
+    return tuple(deps)
+
+
+def _container(service: Service, path: FieldPath, networks: tuple[str, ...], mode: str | None,
+               mounts: tuple[MountSpec, ...]) -> ContainerSpec:
+    if service.image is None:
+        raise ComposeProblem(path, "a service needs an image: dsim does not build from a compose file (build it "
+                                   "with a build step and name the image)")
+    if not RESTART_POLICY.match(service.restart):
+        raise ComposeProblem((*path, "restart"), f"invalid restart policy {service.restart!r} (no, always, "
+                                                 "unless-stopped, on-failure[:N])")
+    extra = service.x_dsim
+    until_stopped = extra.duration.is_constant and math.isinf(extra.duration.mean)
+    return ContainerSpec(
+        normalise(service.image), None, None, None, _ports(service, path), extra.duration, extra.stop_time,
+        expose=tuple(str(port) for port in service.expose), exit_code=extra.exit_code, restart=service.restart,
+        healthcheck=_healthcheck(service.healthcheck, service, path), until_stopped=until_stopped,
+        network=networks[0] if networks else (mode or "bridge"), mounts=mounts)
+
+
+def _order(services: list[ComposeService]) -> tuple[ComposeService, ...]:
+    """A dependency order: each service after those it depends on, ties in the file's order; a cycle is
+    compose-go's error."""
+    done: list[ComposeService] = []
+    placed: set[str] = set()
+    waiting = list(services)
+    while waiting:
+        ready = next((s for s in waiting if all(d.service in placed for d in s.depends_on)), None)
+        if ready is None:
+            cycle = " -> ".join([s.name for s in waiting] + [waiting[0].name])
+            raise ComposeProblem(("services", waiting[0].name, "depends_on"), f"dependency cycle detected: {cycle}")
+        done.append(ready)
+        placed.add(ready.name)
+        waiting.remove(ready)
+    return tuple(done)
+
+
+def project_from_model(model: Project, name: str, file: str) -> ComposeProject:
+    """The frozen project; raises ComposeProblem at the place in the file that breaks a rule."""
+    networks: dict[str, ComposeNetwork] = {}
+    written_networks = dict(model.networks)
+    uses_default = any(not s.networks and s.network_mode is None for s in model.services.values())
+    if uses_default and "default" not in written_networks:
+        written_networks["default"] = None
+    for key, net in written_networks.items():
+        engine = net.name if net is not None and net.name else (key if net is not None and net.external
+                                                                 else f"{name}_{key}")
+        subnet = None
+        if net is not None and net.ipam is not None and net.ipam.config:
+            subnet = net.ipam.config[0].subnet
+        networks[key] = ComposeNetwork(NetworkDecl(engine, subnet, net.internal if net is not None else False),
+                                       net.external if net is not None else False)
+    volumes: dict[str, ComposeVolume] = {}
+    for key, vol in model.volumes.items():
+        external = vol is not None and vol.external
+        engine = vol.name if vol is not None and vol.name else (key if external else f"{name}_{key}")
+        volumes[key] = ComposeVolume(engine, external)
+    names = list(model.services)
+    services: list[ComposeService] = []
+    for service_key, service in model.services.items():
+        path: FieldPath = ("services", service_key)
+        nets = _networks(service, path, networks)
+        mounts = _mounts(service, name, volumes, path)
+        replicas = 1 if service.deploy is None or service.deploy.replicas is None else service.deploy.replicas
+        if service.container_name is not None and replicas > 1:
+            raise ComposeProblem((*path, "container_name"), f'WARNING: The "{service_key}" service is using the '
+                                 f'custom container name "{service.container_name}". Docker requires each container '
+                                 "to have a unique name. Remove the custom name to scale the service.")
+        grace = service.stop_grace_period if service.stop_grace_period is not None else DEFAULT_STOP_GRACE
+        services.append(ComposeService(
+            service_key, _container(service, path, nets, service.network_mode, mounts), replicas,
+            _depends(service, path, names), nets, service.container_name, grace))
+    return ComposeProject(name, file, _order(services), tuple(networks.values()), tuple(volumes.values()))
+
+
+__all__ = ["STARTED", "ComposeProblem", "project_from_model"]

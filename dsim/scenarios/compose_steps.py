@@ -1,0 +1,46 @@
+"""Compose steps resolved before time 0: each step's compose file read (relative to the scenario file, inside
+its folder, as build steps' Dockerfiles are) and turned into a ComposeProject; the images its services use
+are resolved like any step's image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dsim.domain.compose import ComposeProject
+from dsim.domain.problems import FieldPath
+from dsim.domain.refs import normalise
+from dsim.scenarios.builds import inside_folder
+from dsim.scenarios.compose_file import read_compose
+from dsim.scenarios.model import Scenario
+
+#: (workload, step index) -> the project of that compose step
+Composes = dict[tuple[str, int], ComposeProject]
+
+
+def resolve_composes(scenario: Scenario, base_dir: Path | None) -> Composes:
+    """Every compose step's project, the file read once per (file, project name)."""
+    out: Composes = {}
+    cache: dict[tuple[Path, str | None], ComposeProject] = {}
+    for name, workload in scenario.workloads.items():
+        for i, step in enumerate(workload.steps):
+            spec = step.compose
+            if spec is None:
+                continue
+            path: FieldPath = ("workloads", name, "steps", i, "compose")
+            full = inside_folder(spec.file, base_dir, (*path, "file"))
+            written = Path(spec.file)
+            shown = str(written if written.is_absolute() or base_dir is None else base_dir / written)
+            key = (full, spec.project)
+            if key not in cache:
+                cache[key] = read_compose(full, shown, spec.project, path)
+            out[(name, i)] = cache[key]
+    return out
+
+
+def compose_images(composes: Composes) -> dict[str, FieldPath]:
+    """Each image a compose step's services use -> the step that uses it (for the image resolver)."""
+    used: dict[str, FieldPath] = {}
+    for (workload, index), project in composes.items():
+        for service in project.services:
+            used.setdefault(normalise(service.container.image), ("workloads", workload, "steps", index, "compose"))
+    return used

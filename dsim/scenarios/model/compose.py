@@ -1,0 +1,29 @@
+"""The compose workload step: ``docker compose -f FILE up -d`` / ``down`` of a real Compose file
+(docs/compose.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from dsim.scenarios.model.base import Strict
+
+
+class ComposeStepSpec(Strict):
+    """``docker compose -f FILE [-p PROJECT] up -d`` or ``down [-v]``: the file is read before time 0 (its
+    path relative to the scenario file) and checked against the Compose Specification's JSON schema."""
+
+    file: str = Field(min_length=1, description="the Compose file, relative to the scenario file")
+    action: Literal["up", "down"] = Field(
+        "up", description="up: docker compose up -d (networks, volumes, pulls, containers in dependency order); "
+        "down: stop and remove the project's containers and networks")
+    project: str | None = Field(
+        None, description="-p: the project name; default the file's name:, else its folder's name (Compose v2)")
+    volumes: bool = Field(False, description="down -v: remove the project's named volumes too")
+
+    @model_validator(mode="after")
+    def _volumes_with_down(self) -> ComposeStepSpec:
+        if self.volumes and self.action != "down":
+            raise ValueError("volumes (down -v) goes with action: down")
+        return self

@@ -1,0 +1,170 @@
+"""docker compose up -d: objects first, dependency order, health gating, replicas (components/compose.py).
+
+Expectations by hand from the rules in docs/compose.md and the host of tests/compose/helpers.py (no API
+time, create 60 ms, start 504 ms: mount 20 + netns 10 + runc 454 + exec 20). A health check's probes
+(moby daemon/health.go): the first one interval after the start; while in the start period, every
+start_interval instead; the first probe at or after the service's readiness (x-dsim time_to_healthy)
+succeeds. Compose polls a waited-for dependency on a 500 ms ticker started when the dependent begins to wait.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.compose.helpers import run, spans
+
+CHAIN = """
+name: p
+services:
+  web:
+    image: nginx:1.25
+    depends_on: [app]
+  app:
+    image: redis:7.4
+    depends_on:
+      db: {condition: service_healthy}
+  db:
+    image: postgres:16
+    healthcheck: {test: ["CMD", "pg_isready"], interval: 1300ms}
+    x-dsim: {time_to_healthy: 2s}
+"""
+
+
+def test_networks_and_volumes_come_before_any_container(tmp_path: Path) -> None:
+    result = run(tmp_path, """
+        services:
+          db: {image: postgres:16, volumes: ["data:/var/lib/postgresql/data"], networks: [back]}
+          web: {image: nginx:1.25}
+        networks: {back: {}}
+        volumes: {data: {}}
+    """)
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    objects = spans(result, "compose_object")
+    # project name from the folder (app); the default network because web declares none
+    assert [(s.subject, s.attrs["object"], s.attrs["action"]) for s in objects] == [
+        ("app_back", "network", "create"), ("app_default", "network", "create"), ("app_data", "volume", "create")]
+    first_create = min(s.start for s in spans(result, "create"))
+    assert max(s.end for s in objects) <= first_create
+    assert {s.subject for s in spans(result, "create")} == {"app-db-1", "app-web-1"}
+
+
+def test_dependency_order_and_the_health_wait(tmp_path: Path) -> None:
+    result = run(tmp_path, CHAIN)
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    # created in a dependency order (db, app, web: each after its dependency's containers exist), started so too
+    assert [s.subject for s in spans(result, "create")] == ["p-db-1", "p-app-1", "p-web-1"]
+    assert [s.subject for s in spans(result, "start")] == ["p-db-1", "p-app-1", "p-web-1"]
+    # db's probes at 1.3 s and 2.6 s after its start (interval 1.3 s, no start period); ready at 2 s: healthy
+    # at 2.6 s. app waits from the same moment; ticks at 0.5, 1.0, ... the 6th (3.0 s) sees healthy.
+    [health] = [s for s in spans(result, "health") if s.subject == "p-db-1"]
+    assert health.end - health.start == pytest.approx(2.6)
+    [wait] = spans(result, "compose_wait")
+    assert wait.subject == "app" and wait.attrs["polls"] == 6
+    assert wait.start == pytest.approx(health.start)
+    assert wait.end - wait.start == pytest.approx(3.0)
+    # app starts right after (504 ms), then web (service_started: no wait): up -d ends 3.0 + 2 x 0.504 s
+    # after db was running
+    [up] = spans(result, "compose")
+    assert up.end - health.start == pytest.approx(3.0 + 2 * 0.504)
+
+
+def test_start_period_probes_every_start_interval(tmp_path: Path) -> None:
+    # start_period 4 s, start_interval 1.4 s: probes at 1.4, 2.8 (failures that do not count), 4.2 s, which
+    # finds it ready (3.5 s): healthy at 4.2 s; the first tick at or after that is the 9th (4.5 s).
+    result = run(tmp_path, CHAIN.replace("interval: 1300ms}", "start_period: 4s, start_interval: 1400ms}")
+                 .replace("time_to_healthy: 2s", "time_to_healthy: 3500ms"))
+    [health] = [s for s in spans(result, "health") if s.subject == "p-db-1"]
+    assert health.end - health.start == pytest.approx(4.2)
+    [wait] = spans(result, "compose_wait")
+    assert (wait.attrs["polls"], wait.end - wait.start) == (9, pytest.approx(4.5))
+
+
+def test_docker_defaults_without_interval(tmp_path: Path) -> None:
+    # Docker's defaults: interval 30 s, no start period: the first probe 30 s after the start decides
+    result = run(tmp_path, CHAIN.replace(", interval: 1300ms", ""))
+    [wait] = spans(result, "compose_wait")
+    assert (wait.attrs["polls"], wait.end - wait.start) == (60, pytest.approx(30.0))
+
+
+def test_an_unhealthy_dependency_fails_the_up(tmp_path: Path) -> None:
+    # never ready: probes at 1.2, 2.4, 3.6 s fail; the 3rd failure in a row (retries 3) makes it unhealthy at
+    # 3.6 s; the tick at 4.0 s sees it and compose stops with its error; web never starts
+    result = run(tmp_path, CHAIN.replace("interval: 1300ms", "interval: 1200ms")
+                 .replace("time_to_healthy: 2s", "time_to_healthy: inf"))
+    [job] = result.jobs
+    assert job.status == "failed"
+    assert job.error == "dependency failed to start: container p-db-1 is unhealthy"
+    [health] = [s for s in spans(result, "health") if s.subject == "p-db-1"]
+    assert job.end_s - health.start == pytest.approx(4.0)
+    assert [s.subject for s in spans(result, "start")] == ["p-db-1"]
+
+
+def test_service_healthy_without_a_healthcheck_is_compose_s_error(tmp_path: Path) -> None:
+    result = run(tmp_path, CHAIN.replace('    healthcheck: {test: ["CMD", "pg_isready"], interval: 1300ms}\n', ""))
+    [job] = result.jobs
+    assert job.error == "dependency failed to start: container p-db-1 has no healthcheck configured"
+
+
+def test_completed_successfully_waits_for_exit_zero(tmp_path: Path) -> None:
+    compose = """
+        name: p
+        services:
+          app:
+            image: redis:7.4
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+          migrate:
+            image: postgres:16
+            x-dsim: {duration: 2200ms, exit_code: CODE}
+    """
+    # migrate runs 2.2 s after its start; the first tick at or after is the 5th (2.5 s)
+    result = run(tmp_path, compose.replace("CODE", "0"))
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    [wait] = spans(result, "compose_wait")
+    assert (wait.attrs["polls"], wait.end - wait.start) == (5, pytest.approx(2.5))
+    failed = run(tmp_path, compose.replace("CODE", "3"))
+    assert failed.jobs[0].error == 'service "migrate" didn\'t complete successfully: exit 3'
+
+
+def test_replicas_are_created_together_and_started_in_turn(tmp_path: Path) -> None:
+    result = run(tmp_path, """
+        name: p
+        services:
+          web: {image: nginx:1.25, deploy: {replicas: 3}}
+    """)
+    creates = spans(result, "create")
+    assert [s.subject for s in creates] == ["p-web-1", "p-web-2", "p-web-3"]
+    # together: all three creates run at once (60 ms each, no lock held in this host)
+    assert {round(s.start, 9) for s in creates} == {round(creates[0].start, 9)}
+    starts = spans(result, "start")
+    assert [s.subject for s in starts] == ["p-web-1", "p-web-2", "p-web-3"]
+    # one after the other: each begins when the previous one ended
+    for before, after in zip(starts, starts[1:], strict=False):
+        assert after.start == pytest.approx(before.end)
+
+
+def test_a_diamond_is_ordered_topologically(tmp_path: Path) -> None:
+    result = run(tmp_path, """
+        name: p
+        services:
+          a: {image: nginx:1.25, depends_on: [b, c]}
+          b: {image: nginx:1.25, depends_on: [d]}
+          c: {image: nginx:1.25, depends_on: [d]}
+          d: {image: nginx:1.25}
+    """)
+    order = [s.subject for s in spans(result, "start")]
+    # d first, a last; b and c once d has started (in any order between them)
+    assert order[0] == "p-d-1" and order[-1] == "p-a-1" and set(order[1:3]) == {"p-b-1", "p-c-1"}
+
+
+def test_cold_images_are_pulled_at_once(tmp_path: Path) -> None:
+    result = run(tmp_path, CHAIN, preloaded="redis:7.4")
+    pulls = spans(result, "pull")
+    assert sorted(s.subject for s in pulls) == ["nginx:1.25", "postgres:16"]  # redis:7.4 is local
+    assert pulls[0].start == pytest.approx(pulls[1].start)  # in parallel, not one after the other
+    assert max(s.end for s in pulls) <= min(s.start for s in spans(result, "create"))

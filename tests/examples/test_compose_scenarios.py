@@ -1,0 +1,46 @@
+"""The compose scenarios' stories (scenarios/compose-*.yaml; their comment blocks work the figures out)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dsim.api import load_scenario, simulate
+from tests.helpers import ROOT
+
+
+def test_three_tier_cold_against_warm() -> None:
+    result = simulate(load_scenario(ROOT / "scenarios" / "compose-three-tier.yaml"))
+    jobs = {job.workload: job for job in result.jobs}
+    assert {w: j.status for w, j in jobs.items()} == {"cold-up": "completed", "warm-up": "completed"}
+    pulls = {(s.host, s.subject) for s in result.spans_of("pull")}
+    # cold pulls the three images at once; warm has them all
+    assert pulls == {("cold", "nginx:1.25"), ("cold", "node:22-slim"), ("cold", "postgres:16")}
+    for host in ("cold", "warm"):
+        [wait] = [s for s in result.spans_of("compose_wait") if s.host == host]
+        # db's start_period 10 s: probes every start_interval 5 s; ready at 3 s, so the first probe (5 s)
+        # succeeds; compose's 10th tick (5.0 s) sees it, its inspect call takes the API's 2 ms
+        assert wait.subject == "app" and wait.attrs["polls"] == 10
+        assert wait.end - wait.start == pytest.approx(5.002)
+        starts = sorted((s for s in result.spans_of("start") if s.host == host), key=lambda s: s.start)
+        assert [s.subject for s in starts] == ["shop-db-1", "shop-app-1", "shop-proxy-1"]
+    # the same work after the pulls: cold is later by about its pull phase, no more
+    cold_pull = max(s.end for s in result.spans_of("pull")) - min(s.start for s in result.spans_of("pull"))
+    difference = jobs["cold-up"].duration_s - jobs["warm-up"].duration_s
+    assert cold_pull - 0.05 < difference <= cold_pull + 0.05
+    # warm: the health wait is most of the up (5 s of about 7 s)
+    assert jobs["warm-up"].duration_s < 7.5
+
+
+def test_fleet_rollout_is_bounded_by_the_registry() -> None:
+    result = simulate(load_scenario(ROOT / "scenarios" / "compose-fleet.yaml"))
+    summary = result.summary()
+    assert summary["jobs"]["completed"] == 20
+    # every host pulls its three images once: 20 x (40 + 100 + 120) MB through the registry
+    assert summary["registries"]["corp"]["bytes_sent"] == 20 * 260e6
+    for job in result.jobs:
+        # no host's up can end before the registry's 1 Gbit/s has sent 5.2 GB: 41.6 s
+        assert job.duration_s > 20 * 260e6 / 125e6
+    waits = list(result.spans_of("compose_wait"))
+    # db: interval 1 s, ready at 2.5 s: healthy at the 3rd probe (3 s), seen at compose's 6th tick on every host
+    assert len(waits) == 20 and {w.attrs["polls"] for w in waits} == {6}
+    assert len(list(result.spans_of("create"))) == 20 * 4  # db, two app replicas, proxy
