@@ -82,6 +82,7 @@ ROUTES: list[Route] = [
         ("DELETE", r"/containers/(?P<id>[^/]+)", "remove"),
         ("GET", r"/events", "events"),
         ("GET", r"/containers/(?P<id>[^/]+)/top", "top"),
+        ("GET", r"/containers/(?P<id>[^/]+)/changes", "changes"),
         ("GET", r"/containers/(?P<id>[^/]+)/stats", "stats"),
         ("POST", r"/containers/(?P<id>[^/]+)/pause", "pause"),
         ("POST", r"/containers/(?P<id>[^/]+)/unpause", "unpause"),
