@@ -1,0 +1,201 @@
+"""``dsim serve`` driven by Debian's docker-compose 1.29 (the Python one, speaking the Engine API through the
+docker SDK; no Docker engine involved), as test_docker_cli.py drives it with the docker CLI.
+
+The project (``-p demo``): ``db`` (redis, a named volume ``data`` at /data, on networks ``default`` and
+``back``, a healthcheck every 2 s), ``web`` (nginx, ``-p 8080:80``, on ``back`` and ``default``, starts when
+``db`` is healthy: ``condition: service_healthy``) and ``job`` (alpine printing a line then sleeping, starts
+after ``web``). The images are preloaded on the host, so no pull happens. Tests run in file order and share
+the server, as one compose session would: up, ps, logs, stop/start, down.
+
+Worked out by hand from the rules:
+- Compose names things ``<project>_<name>``: networks demo_default and demo_back, volume demo_data,
+  containers demo_<service>_1; it creates the networks and the volume before any container, and creates and
+  starts the containers in dependency order (db, web, job): depends_on is client-side.
+- db's check ``redis-cli ping`` is a program dsim does not know: it exits 0, so the first probe passes; with
+  no start period the first probe runs one interval (2 s) after the start, so db is healthy 2 simulated
+  seconds after it started, and web, waiting for it, starts at least 2 s later: on the API's clock (wall
+  time, simulated seconds divided by --speed) at least 2/SPEED s after db.
+- ``docker-compose stop``: SIGTERM, then SIGKILL at compose's 10 s timeout. redis and nginx exit on TERM
+  (exit 0); job's ``sh -c`` is PID 1 without a TERM handler, so it is killed at the timeout: Exit 137.
+- ``down`` removes the containers and the project's networks; named volumes stay (only ``down -v`` removes
+  them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.serve.test_docker_cli import ServeProcess, docker
+
+COMPOSE = shutil.which("docker-compose")
+SPEED = 20.0
+
+SCENARIO = """\
+name: compose-test
+hosts:
+  docker:
+    nic: 10Gbps
+    daemon: {api_service_time: 0s}
+    storage: {write_rate: inf}
+    preloaded: ['redis:alpine', 'nginx:alpine', 'alpine:3.24']
+"""
+
+PROJECT = """\
+services:
+  db:
+    image: redis:alpine
+    volumes: [data:/data]
+    networks: [default, back]
+    healthcheck:
+      test: ["CMD", "redis-cli", "ping"]
+      interval: 2s
+  web:
+    image: nginx:alpine
+    ports: ["8080:80"]
+    networks: [back, default]
+    depends_on:
+      db: {condition: service_healthy}
+  job:
+    image: alpine:3.24
+    command: sh -c 'echo hello from job; sleep 1000'
+    depends_on: [web]
+volumes:
+  data: {}
+networks:
+  back:
+    labels: {tier: back}
+"""
+
+pytestmark = pytest.mark.skipif(COMPOSE is None or shutil.which("docker") is None,
+                                reason="docker-compose 1.29 and the docker CLI are not installed here (.ci/run "
+                                       "installs Debian's docker-compose and docker client; no engine is needed)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    proc = ServeProcess(tmp_path_factory.mktemp("compose"), speed=SPEED, scenario=SCENARIO)
+    (proc.tmp / "app").mkdir()
+    (proc.tmp / "app" / "docker-compose.yml").write_text(PROJECT)
+    yield proc
+    proc.stop()
+
+
+def compose(server: ServeProcess, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    assert COMPOSE is not None
+    environment = {**os.environ, "DOCKER_HOST": server.address, "DOCKER_CONFIG": str(server.tmp / "docker-config"),
+                   "COMPOSE_INTERACTIVE_NO_CLI": "1"}
+    for name in ("DOCKER_CONTEXT", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_API_VERSION"):
+        environment.pop(name, None)
+    return subprocess.run([COMPOSE, "-p", "demo", "--no-ansi", *args], capture_output=True, text=True,
+                          timeout=timeout, env=environment, cwd=server.tmp / "app")
+
+
+def _inspect(server: ServeProcess, kind: str, name: str, fmt: str) -> str:
+    result = docker(server, kind, "inspect", "--format", fmt, name)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _stamp(text: str) -> float:
+    """An RFC 3339 time with nanoseconds as Unix seconds (to the microsecond)."""
+    return datetime.fromisoformat(text[:26] + "+00:00").timestamp()
+
+
+def test_up_creates_networks_and_volume_then_containers_in_dependency_order(server: ServeProcess) -> None:
+    result = compose(server, "up", "-d")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    wanted = ['Creating network "demo_default" with the default driver',
+              'Creating network "demo_back" with the default driver',
+              'Creating volume "demo_data" with default driver',
+              "Creating demo_db_1 ... done", "Creating demo_web_1 ... done", "Creating demo_job_1 ... done"]
+    positions = [next(i for i, line in enumerate(lines) if line.strip() == want) for want in wanted]
+    assert positions == sorted(positions), result.stderr
+    # the labels Compose finds its objects by
+    labels = json.loads(_inspect(server, "network", "demo_back", "{{json .Labels}}"))
+    assert {k: labels[k] for k in ("com.docker.compose.project", "com.docker.compose.network", "tier")} == \
+        {"com.docker.compose.project": "demo", "com.docker.compose.network": "back", "tier": "back"}
+    volume = json.loads(_inspect(server, "volume", "demo_data", "{{json .Labels}}"))
+    assert volume["com.docker.compose.volume"] == "data" and volume["com.docker.compose.project"] == "demo"
+    # web waited for db's first passing probe, one interval (2 s simulated) after db started
+    db_started = _stamp(_inspect(server, "container", "demo_db_1", "{{.State.StartedAt}}"))
+    web_started = _stamp(_inspect(server, "container", "demo_web_1", "{{.State.StartedAt}}"))
+    job_started = _stamp(_inspect(server, "container", "demo_job_1", "{{.State.StartedAt}}"))
+    assert web_started - db_started >= 2.0 / SPEED - 1e-6
+    assert job_started >= web_started
+    assert _inspect(server, "container", "demo_db_1", "{{.State.Health.Status}}") == "healthy"
+    # the service's name is an alias on each of its networks (Compose connects it so)
+    aliases = json.loads(_inspect(server, "container", "demo_web_1", "{{json .NetworkSettings.Networks}}"))
+    assert sorted(aliases) == ["demo_back", "demo_default"]
+    assert all("web" in endpoint["Aliases"] and "web" in endpoint["DNSNames"] for endpoint in aliases.values())
+
+
+def test_a_second_up_finds_everything_up_to_date(server: ServeProcess) -> None:
+    result = compose(server, "up", "-d")
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" not in result.stderr  # labels and options compared equal
+    for name in ("demo_db_1", "demo_web_1", "demo_job_1"):
+        assert f"{name} is up-to-date" in result.stderr
+
+
+def test_ps_lists_the_services(server: ServeProcess) -> None:
+    result = compose(server, "ps")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[2:] if line.strip()}
+    assert sorted(rows) == ["demo_db_1", "demo_job_1", "demo_web_1"]
+    assert "Up (healthy)" in rows["demo_db_1"]
+    assert "0.0.0.0:8080->80/tcp" in rows["demo_web_1"]
+    assert re.search(r"\bUp\b", rows["demo_job_1"])
+
+
+def test_docker_ps_filters_by_network_and_volume(server: ServeProcess) -> None:
+    def names(*filters: str) -> list[str]:
+        args = [arg for value in filters for arg in ("--filter", value)]
+        result = docker(server, "ps", "-a", *args, "--format", "{{.Names}}")
+        assert result.returncode == 0, result.stderr
+        return sorted(result.stdout.split())
+
+    assert names("network=demo_back") == ["demo_db_1", "demo_web_1"]
+    assert names("network=demo_default") == ["demo_db_1", "demo_job_1", "demo_web_1"]
+    assert names("network=bridge") == []
+    assert names("volume=demo_data") == ["demo_db_1"]
+    assert names("volume=/data") == ["demo_db_1"]        # by destination too
+    assert names("label=com.docker.compose.service=job") == ["demo_job_1"]
+
+
+def test_logs_show_each_service_output(server: ServeProcess) -> None:
+    result = compose(server, "logs", "job")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^job_1\s+\| hello from job$", result.stdout, re.M), result.stdout
+
+
+def test_stop_then_start(server: ServeProcess) -> None:
+    stopped = compose(server, "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    result = compose(server, "ps")
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[2:] if line.strip()}
+    assert "Exit 0" in rows["demo_db_1"] and "Exit 0" in rows["demo_web_1"]
+    assert "Exit 137" in rows["demo_job_1"]          # PID 1 ignores SIGTERM: killed at the 10 s timeout
+    started = compose(server, "start")
+    assert started.returncode == 0, started.stderr
+    up = compose(server, "ps")
+    assert up.stdout.count(" Up") == 3, up.stdout
+
+
+def test_down_removes_containers_and_networks_and_keeps_the_volume(server: ServeProcess) -> None:
+    result = compose(server, "down")
+    assert result.returncode == 0, result.stderr
+    assert "Removing network demo_default" in result.stderr and "Removing network demo_back" in result.stderr
+    assert docker(server, "ps", "-a", "-q").stdout.strip() == ""
+    networks = docker(server, "network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert sorted(networks) == ["bridge", "host", "none"]
+    assert docker(server, "volume", "ls", "--format", "{{.Name}}").stdout.split() == ["demo_data"]
