@@ -80,8 +80,18 @@ pytestmark = pytest.mark.skipif(COMPOSE is None or shutil.which("docker") is Non
                                        "installs Debian's docker-compose and docker client; no engine is needed)")
 
 
+def _compose_v1() -> None:
+    """Skip unless the installed docker-compose is the Python 1.x (Debian 12's 1.29.2; Debian 13 packages
+    Compose v2, whose output and names differ)."""
+    assert COMPOSE is not None
+    version = subprocess.run([COMPOSE, "version", "--short"], capture_output=True, text=True, timeout=60).stdout
+    if not version.startswith("1."):
+        pytest.skip(f"these tests follow docker-compose 1.x; {COMPOSE} is {version.strip() or 'unknown'}")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    _compose_v1()
     proc = ServeProcess(tmp_path_factory.mktemp("compose"), speed=SPEED, scenario=SCENARIO)
     (proc.tmp / "app").mkdir()
     (proc.tmp / "app" / "docker-compose.yml").write_text(PROJECT)
