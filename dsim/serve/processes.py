@@ -22,6 +22,7 @@ from dsim.serve import health, objects
 from dsim.serve import images as refs
 from dsim.serve.commands import Context, ShellSession, Write, interpret
 from dsim.serve.events import EventLog
+from dsim.serve.image_config import ImageConfigs
 from dsim.serve.logs import LogLine, RunLog
 from dsim.serve.views import Served
 
@@ -37,13 +38,15 @@ class Processes:
     events: EventLog
     clock: Callable[[], float]
     daemon: Daemon
+    image_configs: ImageConfigs
 
     # ------------------------------------------------------------------ the command
 
-    @staticmethod
-    def argv(config: dict[str, Any], image: ImageInfo) -> list[str]:
-        """Entrypoint + Cmd as dockerd runs them: a given Entrypoint drops the image's Cmd."""
-        entrypoint, cmd, _ = refs.config_of(image.ref)
+    def argv(self, config: dict[str, Any], image: ImageInfo) -> list[str]:
+        """Entrypoint + Cmd as dockerd runs them: a given Entrypoint drops the image's Cmd. The image's are
+        its config's (a catalog image's, or what a build's CMD/ENTRYPOINT set)."""
+        image_config = refs.config_for(self.image_configs, image)
+        entrypoint, cmd = list(image_config.entrypoint or ()), list(image_config.cmd or ())
         given_entry = config.get("Entrypoint")
         given_cmd = config.get("Cmd")
         entry = list(given_entry) if given_entry else ([] if given_entry == [""] else list(entrypoint))

@@ -105,7 +105,7 @@ def compose(server: ServeProcess, *args: str, timeout: float = 120) -> subproces
                    "COMPOSE_INTERACTIVE_NO_CLI": "1"}
     for name in ("DOCKER_CONTEXT", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_API_VERSION"):
         environment.pop(name, None)
-    return subprocess.run([COMPOSE, "-p", "demo", "--no-ansi", *args], capture_output=True, text=True,
+    return subprocess.run([COMPOSE, "-p", "demo", "--ansi", "never", *args], capture_output=True, text=True,
                           timeout=timeout, env=environment, cwd=server.tmp / "app")
 
 
