@@ -253,3 +253,11 @@ def test_the_new_answers_match_the_spec(url: str) -> None:
     spec.check("GET", "/networks", 200, spec.get(url, "/networks")[1])
     spec.check("GET", "/networks/{id}", 200, spec.get(url, "/networks/net1")[1])
     spec.check("GET", "/volumes", 200, spec.get(url, "/volumes")[1])
+
+
+def test_image_inspect_keeps_the_deprecated_fields_below_api_1_45(url: str) -> None:
+    """moby drops ``Container`` and ``ContainerConfig`` from image inspect from API 1.45 on; older clients
+    (docker-compose 1.29 pinned to 1.44) still get them: empty for an image BuildKit built."""
+    old = spec.get(url.replace("/v1.50", "/v1.44"), "/images/alpine:3.24/json")[1]
+    assert old["Container"] == "" and old["ContainerConfig"]["Volumes"] is None
+    assert "ContainerConfig" not in spec.get(url, "/images/alpine:3.24/json")[1]

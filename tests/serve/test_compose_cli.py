@@ -99,12 +99,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     proc.stop()
 
 
-def compose(server: ServeProcess, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def compose(server: ServeProcess, *args: str, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     assert COMPOSE is not None
     environment = {**os.environ, "DOCKER_HOST": server.address, "DOCKER_CONFIG": str(server.tmp / "docker-config"),
                    "COMPOSE_INTERACTIVE_NO_CLI": "1"}
     for name in ("DOCKER_CONTEXT", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_API_VERSION"):
         environment.pop(name, None)
+    environment.update(env or {})
     return subprocess.run([COMPOSE, "-p", "demo", "--ansi", "never", *args], capture_output=True, text=True,
                           timeout=timeout, env=environment, cwd=server.tmp / "app")
 
@@ -201,6 +203,27 @@ def test_stop_then_start(server: ServeProcess) -> None:
     assert up.stdout.count(" Up") == 3, up.stdout
 
 
+def test_recreate_at_api_1_50_fails_as_against_docker_25_and_later(server: ServeProcess) -> None:
+    """A changed service is recreated; compose 1.29 reads the image's ``ContainerConfig``, which dockerd stops
+    sending from API 1.45 on (moby image_routes.go), and compose negotiates the server's 1.50: KeyError, as
+    docker/compose#11742 reports against Docker 25+."""
+    app = server.tmp / "app" / "docker-compose.yml"
+    app.write_text(PROJECT.replace("hello from job", "hello again"))
+    result = compose(server, "up", "-d")
+    assert result.returncode != 0
+    assert "KeyError: 'ContainerConfig'" in result.stderr
+
+
+def test_recreate_works_with_an_api_version_below_1_45(server: ServeProcess) -> None:
+    result = compose(server, "up", "-d", env={"COMPOSE_API_VERSION": "1.44"})
+    assert result.returncode == 0, result.stderr
+    assert "Recreating" in result.stderr and "demo_job_1 ... done" in result.stderr
+    names = docker(server, "ps", "-a", "--filter", "label=com.docker.compose.service=job", "--format", "{{.Names}}")
+    assert names.stdout.split() == ["demo_job_1"]           # the old container was removed
+    logs = compose(server, "logs", "job")
+    assert re.search(r"^job_1\s+\| hello again$", logs.stdout, re.M), logs.stdout
+
+
 def test_down_removes_containers_and_networks_and_keeps_the_volume(server: ServeProcess) -> None:
     result = compose(server, "down")
     assert result.returncode == 0, result.stderr
@@ -209,3 +232,30 @@ def test_down_removes_containers_and_networks_and_keeps_the_volume(server: Serve
     networks = docker(server, "network", "ls", "--format", "{{.Name}}").stdout.split()
     assert sorted(networks) == ["bridge", "host", "none"]
     assert docker(server, "volume", "ls", "--format", "{{.Name}}").stdout.split() == ["demo_data"]
+
+
+ATTACHED = """\
+services:
+  one:
+    image: alpine:3.24
+    command: sh -c 'echo first; sleep 2; echo second; exit 3'
+  two:
+    image: alpine:3.24
+    command: echo two
+"""
+
+
+def test_up_in_the_foreground_follows_output_until_every_container_exits(server: ServeProcess) -> None:
+    """``up`` without ``-d`` attaches to both: two prints and exits 0; one prints, sleeps 2 s, prints and
+    exits 3. ``--exit-code-from one`` exits with one's code."""
+    (server.tmp / "app" / "attached.yml").write_text(ATTACHED)
+    result = compose(server, "-f", "attached.yml", "up")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for line in (r"two_1\s+\| two", r"one_1\s+\| first", r"one_1\s+\| second", r"demo_two_1 exited with code 0",
+                 r"demo_one_1 exited with code 3"):
+        assert re.search(f"^{line}$", out, re.M), out
+    assert out.index("first") < out.index("second") < out.index("demo_one_1 exited with code 3")
+    again = compose(server, "-f", "attached.yml", "up", "--exit-code-from", "one")
+    assert again.returncode == 3, again.stderr
+    assert compose(server, "-f", "attached.yml", "down").returncode == 0
