@@ -22,10 +22,11 @@ from urllib.parse import quote
 import pytest
 
 from dsim.components.container import health_timeline
-from dsim.domain.containers import HealthCheck
 from dsim.distributions import constant
+from dsim.domain.containers import HealthCheck
 from dsim.serve import health
 from dsim.serve.changes import layer_changes
+from dsim.serve.commands import Context
 from dsim.serve.server import Server, serve_scenario
 from tests.serve import spec
 
@@ -80,7 +81,7 @@ def test_a_passing_check_is_healthy_at_its_first_probe() -> None:
 
 
 def test_probe_commands_are_read_as_container_commands() -> None:
-    context = health.Context()
+    context = Context()
     assert health.probe_passes({"Test": ["CMD", "redis-cli", "ping"]}, context) == (True, "")
     assert health.probe_passes({"Test": ["CMD-SHELL", "echo ok"]}, context) == (True, "ok\n")
     assert health.probe_passes({"Test": ["CMD-SHELL", "exit 2"]}, context)[0] is False

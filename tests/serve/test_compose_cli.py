@@ -30,7 +30,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
