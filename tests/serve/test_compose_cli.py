@@ -258,3 +258,29 @@ def test_up_in_the_foreground_follows_output_until_every_container_exits(server:
     again = compose(server, "-f", "attached.yml", "up", "--exit-code-from", "one")
     assert again.returncode == 3, again.stderr
     assert compose(server, "-f", "attached.yml", "down").returncode == 0
+
+
+UNHEALTHY = """\
+services:
+  db:
+    image: alpine:3.24
+    command: sleep 1000
+    healthcheck: {test: ["CMD-SHELL", "exit 1"], interval: 1s, retries: 2}
+  web:
+    image: alpine:3.24
+    command: sleep 1000
+    depends_on: {db: {condition: service_healthy}}
+"""
+
+
+def test_a_dependency_that_turns_unhealthy_fails_the_up(server: ServeProcess) -> None:
+    """db's probe fails every second; the second failure (2 s) makes it unhealthy; compose, waiting for it to
+    be healthy, gives up on web with its error and exit status 1; web is never created."""
+    (server.tmp / "app" / "unhealthy.yml").write_text(UNHEALTHY)
+    result = compose(server, "-f", "unhealthy.yml", "up", "-d")
+    assert result.returncode == 1
+    db = _inspect(server, "container", "demo_db_1", "{{.Id}} {{.State.Health.Status}}").split()
+    assert db[1] == "unhealthy"
+    assert f'ERROR: for web  Container "{db[0][:12]}" is unhealthy.' in result.stderr
+    assert docker(server, "ps", "-a", "--filter", "name=demo_web_1", "-q").stdout.strip() == ""
+    assert compose(server, "-f", "unhealthy.yml", "down").returncode == 0
