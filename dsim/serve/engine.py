@@ -40,7 +40,7 @@ from dsim.serve.commands import Context, Program, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import ImageConfigs
-from dsim.serve.object_meta import ObjectMeta
+from dsim.serve.object_meta import ObjectMeta, endpoints_config
 from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
@@ -390,6 +390,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         image = self.find_image(wanted)
         if image is None:
             raise ApiError(404, f"No such image: {normalise(wanted)}")
+        aliases = endpoints_config(body)  # NetworkingConfig: each endpoint's aliases (object_meta.py)
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
         spec = container_spec(step)
         try:
@@ -404,9 +405,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
                         dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
                         argv=self.argv(body, image))
         self.containers[served.id] = served
-        endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-        self.object_meta.aliases[served.id] = {str(net): [str(a) for a in (cfg or {}).get("Aliases") or []]
-                                               for net, cfg in endpoints.items()}
+        self.object_meta.aliases[served.id] = aliases
         self.container_event(served, "create")
         return served
 

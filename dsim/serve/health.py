@@ -83,8 +83,11 @@ def probe_passes(check: dict[str, Any], context: Context) -> tuple[bool, str]:
 
 def step_options(check: dict[str, Any] | None, context: Context) -> dict[str, Any] | None:
     """The scenario ``healthcheck`` of a create request's ``Healthcheck`` (None: no check)."""
-    if not check:
+    if check is None:
         return None
+    if not isinstance(check, dict):
+        raise ApiError(400, f"json: cannot unmarshal {type(check).__name__} into Go struct field "
+                            "Config.Healthcheck of type container.HealthConfig")
     validate(check)
     if probe_argv(list(check.get("Test") or [])) is None:
         return None

@@ -59,6 +59,29 @@ def string_map(value: Any, what: str) -> dict[str, str]:
     return dict(value)
 
 
+def endpoint_aliases(config: Any, what: str) -> list[str]:
+    """An EndpointSettings' ``Aliases`` (a list of strings; anything else is a 400 as Go's decoder)."""
+    if config is None:
+        return []
+    aliases = config.get("Aliases") if isinstance(config, dict) else None
+    aliases = [] if aliases is None else aliases
+    if not isinstance(config, dict) or not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise ApiError(400, f"json: cannot unmarshal into Go struct field {what} of type network.EndpointSettings")
+    return list(aliases)
+
+
+def endpoints_config(body: dict[str, Any]) -> dict[str, list[str]]:
+    """A create request's ``NetworkingConfig.EndpointsConfig`` as network name -> aliases."""
+    networking = body.get("NetworkingConfig")
+    networking = {} if networking is None else networking
+    endpoints = networking.get("EndpointsConfig") if isinstance(networking, dict) else None
+    if not isinstance(networking, dict) or not isinstance({} if endpoints is None else endpoints, dict):
+        raise ApiError(400, "json: cannot unmarshal into Go struct field ContainerConfigWrapper.NetworkingConfig of "
+                            "type network.NetworkingConfig")
+    return {str(net): endpoint_aliases(cfg, "NetworkingConfig.EndpointsConfig")
+            for net, cfg in (endpoints or {}).items()}
+
+
 def parse_filters(query: dict[str, list[str]], accepted: frozenset[str]) -> flt.Filters:
     filters = flt.parse((query.get("filters") or [""])[-1])
     flt.validate(filters, accepted)

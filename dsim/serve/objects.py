@@ -201,7 +201,11 @@ class ObjectRoutes:
             raise ApiError(501, "dsim serve does not simulate IPv6 networks")
         labels = meta.string_map(body.get("Labels"), "NetworkCreateRequest.Labels")
         options = meta.string_map(body.get("Options"), "NetworkCreateRequest.Options")
-        ipam = body.get("IPAM") or {}
+        ipam = {} if body.get("IPAM") is None else body["IPAM"]
+        if not isinstance(ipam, dict) or not isinstance(ipam.get("Config") or [], list) \
+                or not all(isinstance(c, dict) for c in ipam.get("Config") or []):
+            raise ApiError(400, "json: cannot unmarshal into Go struct field NetworkCreateRequest.IPAM of type "
+                                "network.IPAM")
         ipam_kept = {"Driver": str(ipam.get("Driver") or "default"),
                      "Options": meta.string_map(ipam.get("Options"), "IPAM.Options")}
         attachable = bool(body.get("Attachable"))
@@ -256,7 +260,7 @@ class ObjectRoutes:
         h = cast("EngineHandler", self)
         body = h.read_json()
         wanted = str(body.get("Container") or "")
-        aliases = [str(a) for a in ((body.get("EndpointConfig") or {}).get("Aliases") or [])]
+        aliases = meta.endpoint_aliases(body.get("EndpointConfig"), "NetworkConnectRequest.EndpointConfig")
         engine = h.state.engine
 
         def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:

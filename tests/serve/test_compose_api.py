@@ -262,3 +262,16 @@ def test_image_inspect_keeps_the_deprecated_fields_below_api_1_45(url: str) -> N
     old = spec.get(url.replace("/v1.50", "/v1.44"), "/images/alpine:3.24/json")[1]
     assert old["Container"] == "" and old["ContainerConfig"]["Volumes"] is None
     assert "ContainerConfig" not in spec.get(url, "/images/alpine:3.24/json")[1]
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/containers/create", {"Image": "alpine:3.24", "Healthcheck": 5}),
+    ("/containers/create", {"Image": "alpine:3.24", "NetworkingConfig": []}),
+    ("/containers/create", {"Image": "alpine:3.24", "NetworkingConfig": {"EndpointsConfig": {"x": {"Aliases": 1}}}}),
+    ("/networks/create", {"Name": "bad", "IPAM": []}),
+    ("/networks/create", {"Name": "bad", "Labels": {"a": 1}}),
+    ("/networks/net1/connect", {"Container": "box", "EndpointConfig": {"Aliases": "bee"}}),
+])
+def test_wrongly_typed_bodies_are_400s(url: str, path: str, body: dict[str, Any]) -> None:
+    status, answer = spec.get(url, path, "POST", body)
+    assert status == 400 and answer["message"].startswith("json: cannot unmarshal"), answer
