@@ -1,4 +1,4 @@
-"""The container endpoints that answer at once: exec create and inspect, top, pause/unpause, rename.
+"""The container endpoints that answer at once: exec create and inspect, top, changes, pause/unpause, rename.
 
 A mixin of ``handler.EngineHandler`` (HTTP thread); the work is the Engine's (``execs.py``), asked of the
 simulation thread. Mutating calls are jobs in the outputs, as every other operation.
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from dsim.components.errors import ApiError
 from dsim.serve import bodies
+from dsim.serve.changes import layer_changes
 
 if TYPE_CHECKING:
     from dsim.serve.server import ServeState
@@ -53,6 +54,17 @@ class ContainerRoutes:
     def api_top(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
         self.send_json(200, self.call(lambda: engine.top(engine.find(id), engine.command)))
+
+    def api_changes(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        """``docker diff``: the writable layer's modelled contents (changes.py)."""
+        engine = self.state.engine
+
+        def changes() -> list[dict[str, object]]:
+            container = engine.find(id).container
+            added, changed = engine.daemon.runtime.storage.diffs.get(container.id, (0.0, 0.0))
+            return layer_changes(added, changed)
+
+        self.send_json(200, self.call(changes))
 
     def api_pause(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         self.read_body(self.state.max_body)

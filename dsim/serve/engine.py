@@ -34,12 +34,13 @@ from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
-from dsim.serve import bodies, objects
+from dsim.serve import bodies, health, objects
 from dsim.serve import images as refs
-from dsim.serve.commands import Program, interpret, signal_name
+from dsim.serve.commands import Context, Program, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import ImageConfigs
+from dsim.serve.object_meta import ObjectMeta, endpoints_config
 from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
@@ -64,6 +65,7 @@ LABELS = {
     "dsim.exit_code": "exit_code",
     "dsim.stop_time": "stop_time",
     "dsim.writes": "writes",
+    "dsim.copy_up": "copy_up",
 }
 
 #: signal numbers dockerd's kill event shows (Linux, x86-64)
@@ -96,6 +98,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.epoch0 = time.time() - self.clock() / self.speed
         self.events = EventLog()
         self.execs: dict[str, Exec] = {}
+        self.object_meta = ObjectMeta()  # networks' and volumes' labels and options, endpoint aliases
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
 
@@ -358,6 +361,11 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         if host_config.get("Memory"):
             options["memory"] = float(host_config["Memory"])
         options.update(objects.container_options(body))  # network mode and mounts (serve/objects.py)
+        check = health.step_options(body.get("Healthcheck"), Context(
+            hostname="", env=tuple(body.get("Env") or ()), workdir=body.get("WorkingDir") or "/",
+            user=body.get("User") or "root"))
+        if check is not None:
+            options["healthcheck"] = check
         for label, key in LABELS.items():
             value = (body.get("Labels") or {}).get(label)
             if value is not None:
@@ -382,6 +390,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         image = self.find_image(wanted)
         if image is None:
             raise ApiError(404, f"No such image: {normalise(wanted)}")
+        aliases = endpoints_config(body)  # NetworkingConfig: each endpoint's aliases (object_meta.py)
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
         spec = container_spec(step)
         try:
@@ -389,13 +398,14 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
         config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Tty",
-                                                 "WorkingDir", "User")}
+                                                 "WorkingDir", "User", "Healthcheck")}
         config["Image"] = wanted
         config["OpenStdin"] = bool(body.get("OpenStdin"))
         served = Served(self._docker_id(container), container, self.env.now, config,
                         dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
                         argv=self.argv(body, image))
         self.containers[served.id] = served
+        self.object_meta.aliases[served.id] = aliases
         self.container_event(served, "create")
         return served
 
@@ -421,6 +431,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.network_event(served, "connect")
         self.container_event(served, "start")
         self.track_runs(served)
+        health.watch(self, served)
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
@@ -490,6 +501,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.container_event(served, "start")
         self.container_event(served, "restart")
         self.track_runs(served)
+        health.watch(self, served)
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
@@ -520,6 +532,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.container_event(served, "destroy")
         served.removed = True
         del self.containers[served.id]
+        self.object_meta.aliases.pop(served.id, None)
         for waiter in served.waiters:
             if not waiter.triggered:
                 waiter.succeed(served.container.exit_code or 0)

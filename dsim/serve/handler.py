@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import normalise, split_ref
-from dsim.serve import build_flow, listing, objects
+from dsim.serve import build_flow, listing, objects, shapes
 from dsim.serve import images as refs
 from dsim.serve.commands import valid_signal
 from dsim.serve.container_routes import ContainerRoutes
@@ -82,6 +82,7 @@ ROUTES: list[Route] = [
         ("DELETE", r"/containers/(?P<id>[^/]+)", "remove"),
         ("GET", r"/events", "events"),
         ("GET", r"/containers/(?P<id>[^/]+)/top", "top"),
+        ("GET", r"/containers/(?P<id>[^/]+)/changes", "changes"),
         ("GET", r"/containers/(?P<id>[^/]+)/stats", "stats"),
         ("POST", r"/containers/(?P<id>[^/]+)/pause", "pause"),
         ("POST", r"/containers/(?P<id>[^/]+)/unpause", "unpause"),
@@ -191,8 +192,11 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
         path = unquote(url.path)
         query = parse_qs(url.query, keep_blank_values=True)
         match = _VERSIONED.match(path)
+        #: the API version the request asked for (unversioned: the server's own), for dockerd's version gates
+        self.client_version = tuple(map(int, API_VERSION.split(".")))
         if match:
             version = (int(match.group(1)), int(match.group(2)))
+            self.client_version = version
             path = match.group(3)
             if version > tuple(map(int, API_VERSION.split("."))):
                 return self._fail(400, f"client version {version[0]}.{version[1]} is too new. Maximum supported API "
@@ -335,7 +339,10 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
 
     def api_image_inspect(self, query: dict[str, list[str]], name: str) -> None:
         engine = self.state.engine
-        self.send_json(200, self.read(lambda: engine.daemon.inspect_image(name, job=-1), engine.inspect_image))
+        view = self.read(lambda: engine.daemon.inspect_image(name, job=-1), engine.inspect_image)
+        if self.client_version < (1, 45):  # dockerd drops the deprecated fields from API 1.45 on (image_routes.go)
+            view |= {"Container": "", "ContainerConfig": shapes.legacy_container_config()}
+        self.send_json(200, view)
 
     def api_tag(self, query: dict[str, list[str]], name: str) -> None:
         repo = (query.get("repo") or [""])[-1]

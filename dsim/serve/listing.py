@@ -4,8 +4,9 @@ Containers follow moby's ``daemon/list.go``: the list is newest first; ``id``/``
 (a unique ID prefix; a regular expression found in the name, with or without its ``/``); ``before`` and
 ``since`` cut the list at a container given by full ID or name; stopped containers show only with
 ``all``, a ``status`` filter or a ``limit``; then ``label``, ``limit``, ``exited``, ``status``, ``health``,
-``volume``, ``ancestor`` (the image and every image built on it), ``network``, ``publish``/``expose``
-and ``is-task``. ``isolation`` is accepted and, as on every Linux daemon, matches everything.
+``volume`` (a mount's volume name, bind source or destination), ``ancestor`` (the image and every image
+built on it), ``network`` (a network's name, or a prefix of its ID, the container is configured on),
+``publish``/``expose`` and ``is-task``. ``isolation`` is accepted and, as on every Linux daemon, matches everything.
 
 Images follow the containerd image store (``daemon/containerd/image_list.go``): each tag is matched on its
 own (``reference`` is Go's ``path.Match`` on the familiar ``name:tag`` or name, ``dangling``, ``label``,
@@ -25,6 +26,7 @@ from dsim.components.errors import ApiError
 from dsim.domain.images import ImageInfo
 from dsim.serve import filters as flt
 from dsim.serve import images as refs
+from dsim.serve import objects
 
 if TYPE_CHECKING:
     from dsim.serve.engine import Engine, Served
@@ -38,8 +40,6 @@ IMAGE_FILTERS = frozenset({"dangling", "label", "label!", "before", "since", "re
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 #: ``container.IsValidHealthString``
 HEALTH = ("starting", "healthy", "unhealthy", "none")
-#: the one network every simulated container is attached to
-NETWORK = "bridge"
 
 
 @dataclass(frozen=True)
@@ -187,15 +187,35 @@ def _ports_ok(engine: Engine, served: Served, q: ContainerQuery) -> bool:
     return False
 
 
+def _volume_ok(engine: Engine, served: Served, values: list[str] | None) -> bool:
+    """``volume``: a value names one of the container's mounts by its volume name (a bind: its source) or by
+    its destination (moby ``daemon/list.go``: ``volumesByName``, ``volumesByDestination``)."""
+    if not values:
+        return True
+    mounts = objects.container_mounts(engine.daemon, served.container)
+    keys = {m.get("Name") or m["Source"] for m in mounts} | {m["Destination"] for m in mounts}
+    return any(value in keys for value in values)
+
+
+def _network_ok(engine: Engine, served: Served, values: list[str] | None) -> bool:
+    """``network``: a value is the name of a network the container is configured on (running or not), or a
+    prefix of its ID (moby ``daemon/list.go``)."""
+    if not values:
+        return True
+    networks = objects.container_networks(engine.daemon, served.container)
+    return any(value in networks or any(n["NetworkID"].startswith(value) for n in networks.values())
+               for value in values)
+
+
 def _attributes_ok(engine: Engine, served: Served, q: ContainerQuery, ancestors: set[str] | None) -> bool:
     """The filters that look at the container itself, after the list was cut and limited."""
     f = q.filters
     return (_exited_ok(served, q.exited)
             and flt.match(f, "status", engine.state_of(served))
             and (not f.get("health") or (served.container.health_status or "none") in f["health"])
-            and "volume" not in f  # the simulated containers have no mounts
+            and _volume_ok(engine, served, f.get("volume"))
             and (ancestors is None or refs.image_id(served.image) in ancestors)
-            and (not f.get("network") or NETWORK in f["network"])
+            and _network_ok(engine, served, f.get("network"))
             and _ports_ok(engine, served, q)
             and f.get("is-task") != ["true"])  # no container is a swarm task
 

@@ -12,10 +12,11 @@ import re
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, cast
 
-from dsim.components.container import Container
+from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
 from dsim.components.networks import Network
 from dsim.components.storage import Volume
+from dsim.serve import object_meta as meta
 from dsim.serve.filters import query_flag
 from dsim.units import parse_size
 
@@ -46,6 +47,8 @@ ROUTES: list[tuple[str, str, str]] = [
 def network_view(engine: Engine, network: Network, *, containers: bool) -> dict[str, Any]:
     """swagger ``Network``; ``Containers`` filled for inspect (the list leaves it empty, as dockerd)."""
     config = [] if network.subnet is None else [{"Subnet": str(network.subnet), "Gateway": str(network.gateway)}]
+    meta = engine.object_meta
+    ipam = meta.network_ipam.get(network.id) or {}
     members: dict[str, Any] = {}
     if containers and network.subnet is not None:
         served_by = {served.container.id: served for served in engine.containers.values()}
@@ -58,9 +61,10 @@ def network_view(engine: Engine, network: Network, *, containers: bool) -> dict[
     return {
         "Name": network.name, "Id": network.id, "Created": engine.iso(network.created), "Scope": "local",
         "Driver": network.driver, "EnableIPv4": True, "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": {}, "Config": config},
-        "Internal": network.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
-        "ConfigOnly": False, "Containers": members, "Options": {}, "Labels": {},
+        "IPAM": {"Driver": ipam.get("Driver") or "default", "Options": ipam.get("Options") or {}, "Config": config},
+        "Internal": network.internal, "Attachable": meta.network_attachable.get(network.id, False),
+        "Ingress": False, "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": members,
+        "Options": meta.network_options.get(network.id) or {}, "Labels": meta.network_labels.get(network.id) or {},
     }
 
 
@@ -72,8 +76,10 @@ def _mac(address: Any) -> str:
 def volume_view(engine: Engine, volume: Volume) -> dict[str, Any]:
     """swagger ``Volume`` (with UsageData: its bytes on the disk and how many containers use it)."""
     return {
-        "CreatedAt": engine.iso(volume.created)[:19] + "Z", "Driver": "local", "Labels": {},
-        "Mountpoint": volume.mountpoint, "Name": volume.name, "Options": {}, "Scope": "local",
+        "CreatedAt": engine.iso(volume.created)[:19] + "Z", "Driver": "local",
+        "Labels": engine.object_meta.volume_labels.get(volume.name) or {},
+        "Mountpoint": volume.mountpoint, "Name": volume.name,
+        "Options": engine.object_meta.volume_options.get(volume.name) or {}, "Scope": "local",
         "UsageData": {"Size": int(volume.bytes), "RefCount": len(volume.users)},
     }
 
@@ -165,8 +171,16 @@ class ObjectRoutes:
     def api_networks(self, query: dict[str, list[str]]) -> None:
         h = cast("EngineHandler", self)
         engine = h.state.engine
-        h.send_json(200, h.read(lambda: engine.daemon.network_list(job=-1),
-                                      lambda nets: [network_view(engine, n, containers=False) for n in nets]))
+        filters = meta.parse_filters(query, meta.NETWORK_FILTERS)
+
+        def listed(nets: list[Network]) -> list[dict[str, Any]]:
+            stack = engine.daemon.runtime.networks
+            used = {n.id for c in engine.daemon.runtime.containers.values() for n in stack.networks_of(c)}
+            labels = engine.object_meta.network_labels
+            return [network_view(engine, n, containers=False) for n in nets
+                    if meta.network_matches(filters, n, labels.get(n.id) or {}, n.id in used)]
+
+        h.send_json(200, h.read(lambda: engine.daemon.network_list(job=-1), listed))
 
     def api_network_inspect(self, query: dict[str, list[str]], ident: str) -> None:
         h = cast("EngineHandler", self)
@@ -183,6 +197,18 @@ class ObjectRoutes:
         driver = str(body.get("Driver") or "bridge")
         if driver != "bridge":
             raise ApiError(501, f"dsim serve simulates bridge networks only, not driver {driver}")
+        if body.get("EnableIPv6"):
+            raise ApiError(501, "dsim serve does not simulate IPv6 networks")
+        labels = meta.string_map(body.get("Labels"), "NetworkCreateRequest.Labels")
+        options = meta.string_map(body.get("Options"), "NetworkCreateRequest.Options")
+        ipam = {} if body.get("IPAM") is None else body["IPAM"]
+        if not isinstance(ipam, dict) or not isinstance(ipam.get("Config") or [], list) \
+                or not all(isinstance(c, dict) for c in ipam.get("Config") or []):
+            raise ApiError(400, "json: cannot unmarshal into Go struct field NetworkCreateRequest.IPAM of type "
+                                "network.IPAM")
+        ipam_kept = {"Driver": str(ipam.get("Driver") or "default"),
+                     "Options": meta.string_map(ipam.get("Options"), "IPAM.Options")}
+        attachable = bool(body.get("Attachable"))
         configs = (body.get("IPAM") or {}).get("Config") or []
         subnet = str(configs[0].get("Subnet")) if configs and configs[0].get("Subnet") else None
         internal = bool(body.get("Internal"))
@@ -191,6 +217,9 @@ class ObjectRoutes:
         def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             engine.sync()
             network = yield from engine.daemon.network_create(name, subnet=subnet, internal=internal, job=job)
+            kept = engine.object_meta
+            kept.network_labels[network.id], kept.network_options[network.id] = labels, options
+            kept.network_ipam[network.id], kept.network_attachable[network.id] = ipam_kept, attachable
             return network.id
 
         ident = h.wait(h.operation("network create", name, operation))
@@ -209,6 +238,7 @@ class ObjectRoutes:
                 for served in engine.containers.values():
                     message = message.replace(f'id:"{served.container.id}"', f'id:"{served.id[:12]}"')
                 raise ApiError(err.status, message) from None
+            engine.object_meta.forget_network(network.id)
             return network.id
 
         h.wait(h.operation("network rm", ident, operation))
@@ -220,6 +250,8 @@ class ObjectRoutes:
 
         def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             removed = yield from engine.daemon.network_prune(job=job)
+            for network in removed:
+                engine.object_meta.forget_network(network.id)
             return [n.name for n in removed]
 
         h.send_json(200, {"NetworksDeleted": h.wait(h.operation("network prune", "", operation))})
@@ -228,6 +260,7 @@ class ObjectRoutes:
         h = cast("EngineHandler", self)
         body = h.read_json()
         wanted = str(body.get("Container") or "")
+        aliases = meta.endpoint_aliases(body.get("EndpointConfig"), "NetworkConnectRequest.EndpointConfig")
         engine = h.state.engine
 
         def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
@@ -237,6 +270,16 @@ class ObjectRoutes:
                 yield from act(ident, served.container, job=job)
             except ApiError as err:
                 raise ApiError(err.status, engine.docker_message(str(err))) from None
+            network = engine.daemon.runtime.networks.find(ident)
+            name = network.name
+            if served.container.state in (RUNNING, RESTARTING):  # libnetwork's endpoint joins or leaves now
+                engine.events.add(engine.env.now, "network", verb, network.id,
+                                  {"container": served.id, "name": name, "type": network.driver})
+            kept = engine.object_meta.aliases.setdefault(served.id, {})
+            if verb == "connect":
+                kept[name] = aliases
+            else:
+                kept.pop(name, None)
 
         h.wait(h.operation(f"network {verb}", wanted, operation))
         h.send_empty(200)
@@ -252,9 +295,14 @@ class ObjectRoutes:
     def api_volumes(self, query: dict[str, list[str]]) -> None:
         h = cast("EngineHandler", self)
         engine = h.state.engine
-        h.send_json(200, h.read(lambda: engine.daemon.volume_list(job=-1),
-                                      lambda vols: {"Volumes": [volume_view(engine, v) for v in vols],
-                                                    "Warnings": []}))
+        filters = meta.parse_filters(query, meta.VOLUME_FILTERS)
+        labels = engine.object_meta.volume_labels
+
+        def listed(vols: list[Volume]) -> dict[str, Any]:
+            return {"Volumes": [volume_view(engine, v) for v in vols
+                                if meta.volume_matches(filters, v, labels.get(v.name) or {})], "Warnings": []}
+
+        h.send_json(200, h.read(lambda: engine.daemon.volume_list(job=-1), listed))
 
     def api_volume_inspect(self, query: dict[str, list[str]], name: str) -> None:
         h = cast("EngineHandler", self)
@@ -270,10 +318,19 @@ class ObjectRoutes:
             raise ApiError(400, f'create {name}: "{name}" includes invalid characters for a local volume name, '
                                 'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
                                 "directory, use absolute path")
+        driver = str(body.get("Driver") or "local")
+        if driver != "local":
+            raise ApiError(404, f'error looking up volume plugin {driver}: plugin "{driver}" not found')
+        labels = meta.string_map(body.get("Labels"), "CreateOptions.Labels")
+        options = meta.string_map(body.get("DriverOpts"), "CreateOptions.DriverOpts")
         engine = h.state.engine
 
         def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            existed = name is not None and name in engine.daemon.runtime.storage.volumes
             volume = yield from engine.daemon.volume_create(name, job=job)
+            if not existed:  # dockerd answers an existing name with the volume as it is
+                engine.object_meta.volume_labels[volume.name] = labels
+                engine.object_meta.volume_options[volume.name] = options
             return volume_view(engine, volume)
 
         h.send_json(201, h.wait(h.operation("volume create", name or "", operation)))
@@ -286,6 +343,7 @@ class ObjectRoutes:
             engine.sync()
             ids = {served.container.id: served.id for served in engine.containers.values()}
             volume = yield from engine.daemon.volume_remove(name, ids=ids, job=job)
+            engine.object_meta.forget_volume(volume.name)
             return volume.name
 
         h.wait(h.operation("volume rm", name, operation))
@@ -299,6 +357,8 @@ class ObjectRoutes:
 
         def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             removed = yield from engine.daemon.volume_prune(all_volumes=everything, job=job)
+            for volume in removed:
+                engine.object_meta.forget_volume(volume.name)
             return {"VolumesDeleted": [v.name for v in removed], "SpaceReclaimed": int(sum(v.bytes for v in removed))}
 
         h.send_json(200, h.wait(h.operation("volume prune", "", operation)))

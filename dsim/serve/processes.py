@@ -15,11 +15,14 @@ from typing import Any
 import simpy
 
 from dsim.components.container import RESTARTING, RUNNING
+from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
 from dsim.domain.images import ImageInfo
+from dsim.serve import health, objects
 from dsim.serve import images as refs
 from dsim.serve.commands import Context, ShellSession, Write, interpret
-from dsim.serve.events import BRIDGE_ID, EventLog
+from dsim.serve.events import EventLog
+from dsim.serve.image_config import ImageConfigs
 from dsim.serve.logs import LogLine, RunLog
 from dsim.serve.views import Served
 
@@ -34,13 +37,16 @@ class Processes:
     containers: dict[str, Served]
     events: EventLog
     clock: Callable[[], float]
+    daemon: Daemon
+    image_configs: ImageConfigs
 
     # ------------------------------------------------------------------ the command
 
-    @staticmethod
-    def argv(config: dict[str, Any], image: ImageInfo) -> list[str]:
-        """Entrypoint + Cmd as dockerd runs them: a given Entrypoint drops the image's Cmd."""
-        entrypoint, cmd, _ = refs.config_of(image.ref)
+    def argv(self, config: dict[str, Any], image: ImageInfo) -> list[str]:
+        """Entrypoint + Cmd as dockerd runs them: a given Entrypoint drops the image's Cmd. The image's are
+        its config's (a catalog image's, or what a build's CMD/ENTRYPOINT set)."""
+        image_config = refs.config_for(self.image_configs, image)
+        entrypoint, cmd = list(image_config.entrypoint or ()), list(image_config.cmd or ())
         given_entry = config.get("Entrypoint")
         given_cmd = config.get("Cmd")
         entry = list(given_entry) if given_entry else ([] if given_entry == [""] else list(entrypoint))
@@ -109,6 +115,7 @@ class Processes:
             self.network_event(served, "connect", at=container.started_at)
             self.container_event(served, "start", at=container.started_at)
             self.track_runs(served)
+            health.watch(self, served)  # type: ignore[arg-type]  # mixed into Engine
 
     # ------------------------------------------------------------------ events
 
@@ -120,8 +127,13 @@ class Processes:
         self.events.add(self.env.now if at is None else at, "container", action, served.id, attributes)
 
     def network_event(self, served: Served, action: str, at: float | None = None) -> None:
-        self.events.add(self.env.now if at is None else at, "network", action, BRIDGE_ID,
-                        {"container": served.id, "name": "bridge", "type": "bridge"})
+        """``connect``/``disconnect`` of each network the container is on (actor: the network's ID)."""
+        networks = objects.container_networks(self.daemon, served.container)
+        for name, endpoint in networks.items():
+            network = self.daemon.runtime.networks.networks.get(name)
+            self.events.add(self.env.now if at is None else at, "network", action, endpoint["NetworkID"],
+                            {"container": served.id, "name": name,
+                             "type": network.driver if network is not None else "bridge"})
 
     def attach_target(self, served: Served) -> int:
         """Which run an attach follows: the current one if running, else the next one."""

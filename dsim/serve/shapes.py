@@ -115,6 +115,15 @@ def container_config(config: dict[str, Any], hostname: str, cmd: list[str], entr
     }
 
 
+def legacy_container_config() -> dict[str, Any]:
+    """An image's ``ContainerConfig`` as dockerd still answers it to clients older than API 1.45: the config of
+    the container that committed the image, empty for images built by BuildKit (and so for every image here).
+    Clients of that age read it (docker-compose 1.29's recreate: ``image_config['ContainerConfig']``)."""
+    return {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+            "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None, "Cmd": None,
+            "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
+
+
 def network_settings(ports: dict[str, Any], running: bool, address: str) -> dict[str, Any]:
     """NetworkSettings: the default bridge network (172.17.0.0/16) while running."""
     gateway = "172.17.0.1" if running else ""

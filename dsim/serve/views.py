@@ -20,11 +20,12 @@ from dsim.components.daemon import Daemon
 from dsim.components.host import CpuTask
 from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
+from dsim.serve import health, objects, shapes
 from dsim.serve import images as refs
-from dsim.serve import objects, shapes
 from dsim.serve.commands import Program, ShellSession
 from dsim.serve.image_config import ImageConfigs, familiar_tags
 from dsim.serve.logs import ProcessLog
+from dsim.serve.object_meta import ObjectMeta
 
 #: ImageConfig fields the Engine API 1.50 spec types as arrays or objects (not nullable): empty, not null.
 _EMPTY = {"ExposedPorts": dict, "Cmd": list, "Entrypoint": list, "Volumes": dict, "OnBuild": list, "Labels": dict,
@@ -153,7 +154,8 @@ class ApiViews:
         container = served.container
         now = self.clock()
         if container.state == RUNNING:
-            health = f" ({container.health_status})" if container.health_status else ""
+            status = container.health_status
+            health = f" (health: {status})" if status == "starting" else f" ({status})" if status else ""
             paused = " (Paused)" if served.paused else ""
             return f"Up {human_duration(now - (container.started_at or now))}{health}{paused}"
         if container.state in (EXITED, RESTARTING):
@@ -198,9 +200,9 @@ class ApiViews:
             "Labels": served.config.get("Labels") or {},
             "State": self.state_of(served),
             "Status": self.status(served),
-            "HostConfig": {"NetworkMode": "bridge"},
-            "NetworkSettings": {"Networks": {}},
-            "Mounts": [],
+            "HostConfig": {"NetworkMode": container.spec.network},
+            "NetworkSettings": {"Networks": self.network_settings(served, {})["Networks"]},
+            "Mounts": objects.container_mounts(self.daemon, container),
         }
 
     def pid(self, served: Served) -> int:
@@ -223,9 +225,23 @@ class ApiViews:
         settings = shapes.network_settings(ports, container.state == RUNNING, self.address(served))
         template = settings["Networks"].pop("bridge")
         on = objects.container_networks(self.daemon, container)
-        settings["Networks"] = {name: {**template, **{k: v for k, v in fields.items() if v is not None}}
+        settings["Networks"] = {name: {**template, **{k: v for k, v in fields.items() if v is not None},
+                                       **self._dns_names(served, name)}
                                 for name, fields in on.items()} or {"bridge": template}
         return settings
+
+    #: the endpoints' aliases (create's NetworkingConfig, network connect), kept by the API (object_meta.py)
+    object_meta: ObjectMeta
+
+    def _dns_names(self, served: Served, network: str) -> dict[str, Any]:
+        """An endpoint's ``Aliases`` (as given) and, on a user-defined network, ``DNSNames``: the name, the
+        aliases, the short ID (moby ``buildEndpointDNSNames``; the default bridge has no embedded DNS)."""
+        aliases = self.object_meta.aliases.get(served.id, {}).get(network) or []
+        found = self.daemon.runtime.networks.networks.get(network)
+        if found is None or not found.dns:
+            return {"Aliases": aliases}
+        names = list(dict.fromkeys([served.name, *aliases, served.id[:12]]))
+        return {"Aliases": aliases, "DNSNames": names}
 
     def inspect(self, served: Served) -> dict[str, Any]:
         """``GET /containers/{id}/json``: every field of ContainerInspectResponse (shapes.py)."""
@@ -259,6 +275,7 @@ class ApiViews:
                 "Error": container.error,
                 "StartedAt": self.iso(container.started_at),
                 "FinishedAt": self.iso(container.finished_at),
+                **({"Health": checked} if (checked := health.state_view(self, served)) is not None else {}),  # type: ignore[arg-type]
             },
             "Image": refs.image_id(served.image),
             "ResolvConfPath": f"{root}/resolv.conf",
@@ -278,7 +295,8 @@ class ApiViews:
             "Mounts": objects.container_mounts(self.daemon, container),  # volumes, binds, tmpfs (serve/objects.py)
             "Config": shapes.container_config(
                 served.config, served.id[:12], served.config.get("Cmd") or ([] if given_entry else cmd),
-                given_entry if given_entry else entrypoint, list(container.spec.expose), []),
+                given_entry if given_entry else entrypoint, list(container.spec.expose), [])
+            | ({"Healthcheck": kept} if (kept := health.config_view(served.config.get("Healthcheck"))) else {}),
             "NetworkSettings": self.network_settings(served, ports),
         }
 
