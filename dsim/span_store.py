@@ -137,6 +137,27 @@ def _derived(attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def unpack(packed: Any, start: float) -> dict[str, Any]:
+    """A span's attributes from their packed form (``SpanStore.rows``): a new dict, ``Derived`` values derived
+    (``start``: the span's, for the line shown at its start); None is the shared empty dict."""
+    if packed is None:
+        return _EMPTY
+    attrs = dict(zip(packed[0], packed[1:], strict=True))
+    if DERIVABLE.intersection(packed[0]):
+        for key in DERIVABLE.intersection(attrs):
+            value = attrs[key]
+            if type(value) is _LineAtStart:
+                attrs[key] = [[round(start, 6), value.word]]
+            elif isinstance(value, Derived):
+                attrs[key] = value.derive()
+    return attrs
+
+
+def pack(attrs: dict[str, Any]) -> Any:
+    """Attributes in the packed form ``unpack`` reads: ``(keys, *values)``, or None when there are none."""
+    return (tuple(attrs), *attrs.values()) if attrs else None
+
+
 class SpanStore(Sequence[Any]):
     """Spans in the order recorded (``span_type`` tuples: kind, subject, host, start, end, job, attrs)."""
 
@@ -204,17 +225,7 @@ class SpanStore(Sequence[Any]):
     # ------------------------------------------------------------ reading
 
     def _unpack(self, packed: Any, start: float) -> dict[str, Any]:
-        if packed is None:
-            return _EMPTY
-        attrs = dict(zip(packed[0], packed[1:], strict=True))
-        if DERIVABLE.intersection(packed[0]):
-            for key in DERIVABLE.intersection(attrs):
-                value = attrs[key]
-                if type(value) is _LineAtStart:
-                    attrs[key] = [[round(start, 6), value.word]]
-                elif isinstance(value, Derived):
-                    attrs[key] = value.derive()
-        return attrs
+        return unpack(packed, start)
 
     def _read_fresh(self, span: Any) -> Any:
         attrs = span[6]
@@ -331,6 +342,43 @@ class SpanStore(Sequence[Any]):
         fresh = self.fresh
         out.extend(self._read_fresh(fresh[p - base]) for p in positions[cut[-1]:].tolist())
         return out
+
+    def rows(self, positions: np.ndarray) -> tuple[list[Any], list[str], list[str], np.ndarray, np.ndarray,
+                                                    list[int], list[Any]]:
+        """The spans at ``positions`` (ascending) as columns, without making them: kinds, subjects, hosts,
+        starts, ends, jobs and attributes packed (``unpack`` makes a dict of one; the packed tuple of spans
+        with the same strings or zeros is one shared object)."""
+        kinds: list[Any] = []
+        subjects: list[str] = []
+        hosts: list[str] = []
+        jobs: list[int] = []
+        packed: list[Any] = []
+        starts: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        base = len(self._blocks) * BLOCK
+        cut = np.searchsorted(positions // BLOCK, np.arange(len(self._blocks) + 1))
+        table, host_table = self._kinds, self._hosts
+        for b, block in enumerate(self._blocks):
+            if cut[b + 1] > cut[b]:
+                at = positions[cut[b]:cut[b + 1]] - b * BLOCK
+                starts.append(np.frombuffer(block.starts, dtype=np.float64)[at])
+                ends.append(np.frombuffer(block.ends, dtype=np.float64)[at])
+                jobs += np.frombuffer(block.jobs, dtype=np.int64)[at].tolist()
+                kinds += [table[code] for code in np.frombuffer(block.kinds, dtype=np.uint8)[at].tolist()]
+                hosts += [host_table[code] for code in np.frombuffer(block.hosts, dtype=np.uint32)[at].tolist()]
+                where = at.tolist()
+                block_subjects, block_attrs = block.subjects, block.attrs
+                subjects += [block_subjects[i] for i in where]
+                packed += [block_attrs[i] for i in where]
+        fresh = [self.fresh[p - base] for p in positions[cut[-1]:].tolist()]
+        kinds += [span[0] for span in fresh]
+        subjects += [span[1] for span in fresh]
+        hosts += [span[2] for span in fresh]
+        starts.append(np.array([span[3] for span in fresh], dtype=np.float64))
+        ends.append(np.array([span[4] for span in fresh], dtype=np.float64))
+        jobs += [span[5] for span in fresh]
+        packed += [pack(span[6]) for span in fresh]
+        return kinds, subjects, hosts, np.concatenate(starts), np.concatenate(ends), jobs, packed
 
     def attr_values(self, key: str) -> set[Any]:
         """The values attribute ``key`` takes over every span that has it (without making the spans)."""
