@@ -16,6 +16,7 @@ its ``derive()`` value: Docker's progress words are made when outputs are writte
 
 from __future__ import annotations
 
+import bisect
 import math
 import sys
 from array import array
@@ -165,6 +166,8 @@ class SpanStore(Sequence[Any]):
         self._type = span_type
         self.fresh: list[Any] = []  # the newest spans, as recorded (Recorder.span appends here)
         self._blocks: list[_Block] = []
+        self._firsts: list[int] = []  # the position of each block's first span (a block compacted by hand
+        self._count = 0               # may be short: tests compact before a block is full); spans in blocks
         self._kind_code: dict[str, int] = {}
         self._kinds: list[Any] = []
         self._host_code: dict[str, int] = {}
@@ -191,6 +194,8 @@ class SpanStore(Sequence[Any]):
                                    array("I", self._codes(hosts, self._host_code, self._hosts)),
                                    array("d", starts), array("d", ends), array("q", jobs),
                                    tuple(map(self._pack, attrs, starts))))
+        self._firsts.append(self._count)
+        self._count += len(fresh)
         self.fresh = []
 
     @staticmethod
@@ -234,7 +239,7 @@ class SpanStore(Sequence[Any]):
         return span
 
     def __len__(self) -> int:
-        return len(self._blocks) * BLOCK + len(self.fresh)
+        return self._count + len(self.fresh)
 
     def _block_span(self, block: _Block, i: int) -> Any:
         return _new(self._type, (self._kinds[block.kinds[i]], block.subjects[i], self._hosts[block.hosts[i]],
@@ -255,10 +260,10 @@ class SpanStore(Sequence[Any]):
             index += size
         if not 0 <= index < size:
             raise IndexError("span index out of range")
-        block, offset = divmod(index, BLOCK)
-        if block < len(self._blocks):
-            return self._block_span(self._blocks[block], offset)
-        return self._read_fresh(self.fresh[offset])
+        if index >= self._count:
+            return self._read_fresh(self.fresh[index - self._count])
+        block = bisect.bisect_right(self._firsts, index) - 1
+        return self._block_span(self._blocks[block], index - self._firsts[block])
 
     def __eq__(self, other: object) -> bool:
         """Equal to a list (or another store or view) of the same spans in the same order."""
@@ -330,15 +335,18 @@ class SpanStore(Sequence[Any]):
         bounds = [*firsts.tolist(), len(order)]
         return {table[value]: order[bounds[i]:bounds[i + 1]] for i, value in enumerate(values.tolist())}
 
+    def _cuts(self, positions: np.ndarray) -> np.ndarray:
+        """Where each block's positions begin in ``positions`` (ascending), and where the fresh spans' do."""
+        return np.searchsorted(positions, np.array([*self._firsts, self._count], dtype=np.int64))
+
     def take(self, positions: np.ndarray) -> list[Any]:
         """The spans at ``positions`` (ascending), made now."""
         out: list[Any] = []
-        base = len(self._blocks) * BLOCK
-        blocks = positions // BLOCK
-        cut = np.searchsorted(blocks, np.arange(len(self._blocks) + 1))
+        base = self._count
+        cut = self._cuts(positions)
         for b, block in enumerate(self._blocks):
             if cut[b + 1] > cut[b]:
-                out.extend(self._iter_block(block, positions[cut[b]:cut[b + 1]] - b * BLOCK))
+                out.extend(self._iter_block(block, positions[cut[b]:cut[b + 1]] - self._firsts[b]))
         fresh = self.fresh
         out.extend(self._read_fresh(fresh[p - base]) for p in positions[cut[-1]:].tolist())
         return out
@@ -355,12 +363,12 @@ class SpanStore(Sequence[Any]):
         packed: list[Any] = []
         starts: list[np.ndarray] = []
         ends: list[np.ndarray] = []
-        base = len(self._blocks) * BLOCK
-        cut = np.searchsorted(positions // BLOCK, np.arange(len(self._blocks) + 1))
+        base = self._count
+        cut = self._cuts(positions)
         table, host_table = self._kinds, self._hosts
         for b, block in enumerate(self._blocks):
             if cut[b + 1] > cut[b]:
-                at = positions[cut[b]:cut[b + 1]] - b * BLOCK
+                at = positions[cut[b]:cut[b + 1]] - self._firsts[b]
                 starts.append(np.frombuffer(block.starts, dtype=np.float64)[at])
                 ends.append(np.frombuffer(block.ends, dtype=np.float64)[at])
                 jobs += np.frombuffer(block.jobs, dtype=np.int64)[at].tolist()
@@ -435,8 +443,8 @@ class SpanStore(Sequence[Any]):
 
     def kind_positions(self, kind: str) -> np.ndarray:
         """The positions (in the whole store) of ``kind``'s spans, ascending."""
-        parts = [at + b * BLOCK for b, at in enumerate(self._block_positions(kind))]
-        base = len(self._blocks) * BLOCK
+        parts = [at + first for first, at in zip(self._firsts, self._block_positions(kind), strict=True)]
+        base = self._count
         parts.append(np.array([base + i for i, span in enumerate(self.fresh) if span[0] == kind], dtype=np.int64))
         return np.concatenate(parts).astype(np.int64)
 

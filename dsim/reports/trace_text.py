@@ -58,11 +58,11 @@ def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
     (``round(start * 1e6, 3)``; the duration ``round(round(end * 1e6, 3) - ts, 3)``, never below 0), as
     ``json.dumps`` prints those doubles. Printed from the integer thousandths where that gives ``repr``'s
     digits (non-negative, exact, below ``_PRINTABLE_THOUSANDTHS``); the rest by ``repr``."""
-    ts, ts_k, ts_exact = round3_parts(np.asarray(starts, dtype=float) * 1e6)
-    dur, dur_k, dur_exact = round3_parts(round3(np.asarray(ends, dtype=float) * 1e6) - ts)
-    positive = dur > 0.0
-    dur = np.where(positive, dur, 0.0)  # max(0.0, dur): 0.0 for -0.0 and NaN too
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, as in Python
+        ts, ts_k, ts_exact = round3_parts(np.asarray(starts, dtype=float) * 1e6)
+        dur, dur_k, dur_exact = round3_parts(round3(np.asarray(ends, dtype=float) * 1e6) - ts)
+        positive = dur > 0.0
+        dur = np.where(positive, dur, 0.0)  # max(0.0, dur): 0.0 for -0.0 and NaN too
         fast = ts_exact & ~np.signbit(ts) & (dur_exact | ~positive)
     ts_q, ts_r = np.divmod(np.where(fast, ts_k, 0.0).astype(np.int64), 1000)
     dur_q, dur_r = np.divmod(np.where(fast & positive, dur_k, 0.0).astype(np.int64), 1000)
