@@ -121,6 +121,10 @@ class SimResult:
     @cached_property
     def jobs(self) -> list[JobRecord]:
         """One record per ended job, in job order, with its time per phase summed from its spans."""
+        if isinstance(self.spans, SpanStore):
+            from dsim.job_phases import job_records
+
+            return job_records(self.spans, self.job_ends, self.phases)
         per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(self.phases, 0.0))
         for span in self.spans_of(SpanKind.API):
             per_job[span.job]["queue"] += span.attrs["queue"]
