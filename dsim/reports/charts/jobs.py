@@ -18,6 +18,7 @@ from dsim.reports.derive import (
     SpanIndex,
     bin_centres,
     binned_levels,
+    cdf_steps,
     interval_columns,
     is_failure,
     job_phase_kinds,
@@ -210,7 +211,7 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
                 continue
             n = len(values)
             p50, p95 = values[(n - 1) // 2], values[min(n - 1, math.ceil(0.95 * n) - 1)]
-            ax.step(values, [(i + 1) / n for i in range(n)], where="post", color=colour(phase), linewidth=1.6,
+            ax.step(*cdf_steps(values), where="post", color=colour(phase), linewidth=1.6,
                     label=f"{phase} (n={n:,}; p50 {format_duration(p50)}, p95 {format_duration(p95)})")
             drawn.append(values)
         if drawn:
