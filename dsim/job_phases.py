@@ -5,29 +5,20 @@ the same sums as adding span by span (NumPy's ``bincount`` adds each job's value
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dsim.records import JobEnd, SpanKind
 from dsim.span_store import SpanStore
 
-if TYPE_CHECKING:
-    from dsim.result import JobRecord
 
-
-def job_records(store: SpanStore, ends: Sequence[JobEnd], phases: Sequence[str]) -> list[JobRecord]:
-    """One record per ended job, in job order: ``queue`` the sum of its API calls' waits, each other phase
-    the sum of its spans' durations of that kind."""
-    from dsim.result import JobRecord
-
-    ordered = sorted(ends, key=lambda e: e.job)
-    keys = np.unique(np.array([end.job for end in ordered], dtype=np.int64))
+def phase_sums(store: SpanStore, ends: Sequence[JobEnd], phases: Sequence[str]) -> list[dict[str, float]]:
+    """For each of ``ends`` (in that order), its time per phase: ``queue`` the sum of its API calls' waits,
+    each other phase the sum of its spans' durations of that kind."""
+    keys = np.unique(np.array([end.job for end in ends], dtype=np.int64))
     sums = {phase: _sums(store, phase, keys) for phase in phases}
-    at = np.searchsorted(keys, [end.job for end in ordered]).tolist() if len(keys) else []
-    return [JobRecord(end.job, end.workload, end.host, end.arrival, end.end, end.status,
-                      {phase: sums[phase][i] for phase in phases}, end.error)
-            for end, i in zip(ordered, at, strict=True)]
+    at = np.searchsorted(keys, [end.job for end in ends]).tolist() if len(keys) else []
+    return [{phase: sums[phase][i] for phase in phases} for i in at]
 
 
 def _sums(store: SpanStore, phase: str, keys: np.ndarray) -> list[float]:
