@@ -121,6 +121,12 @@ class SimResult:
     @cached_property
     def jobs(self) -> list[JobRecord]:
         """One record per ended job, in job order, with its time per phase summed from its spans."""
+        if isinstance(self.spans, SpanStore):
+            from dsim.job_phases import phase_sums
+
+            ordered = sorted(self.job_ends, key=lambda e: e.job)
+            return [JobRecord(end.job, end.workload, end.host, end.arrival, end.end, end.status, phases, end.error)
+                    for end, phases in zip(ordered, phase_sums(self.spans, ordered, self.phases), strict=True)]
         per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(self.phases, 0.0))
         for span in self.spans_of(SpanKind.API):
             per_job[span.job]["queue"] += span.attrs["queue"]

@@ -16,6 +16,7 @@ its ``derive()`` value: Docker's progress words are made when outputs are writte
 
 from __future__ import annotations
 
+import bisect
 import math
 import sys
 from array import array
@@ -137,6 +138,27 @@ def _derived(attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def unpack(packed: Any, start: float) -> dict[str, Any]:
+    """A span's attributes from their packed form (``SpanStore.rows``): a new dict, ``Derived`` values derived
+    (``start``: the span's, for the line shown at its start); None is the shared empty dict."""
+    if packed is None:
+        return _EMPTY
+    attrs = dict(zip(packed[0], packed[1:], strict=True))
+    if DERIVABLE.intersection(packed[0]):
+        for key in DERIVABLE.intersection(attrs):
+            value = attrs[key]
+            if type(value) is _LineAtStart:
+                attrs[key] = [[round(start, 6), value.word]]
+            elif isinstance(value, Derived):
+                attrs[key] = value.derive()
+    return attrs
+
+
+def pack(attrs: dict[str, Any]) -> Any:
+    """Attributes in the packed form ``unpack`` reads: ``(keys, *values)``, or None when there are none."""
+    return (tuple(attrs), *attrs.values()) if attrs else None
+
+
 class SpanStore(Sequence[Any]):
     """Spans in the order recorded (``span_type`` tuples: kind, subject, host, start, end, job, attrs)."""
 
@@ -144,6 +166,8 @@ class SpanStore(Sequence[Any]):
         self._type = span_type
         self.fresh: list[Any] = []  # the newest spans, as recorded (Recorder.span appends here)
         self._blocks: list[_Block] = []
+        self._firsts: list[int] = []  # the position of each block's first span (a block compacted by hand
+        self._count = 0               # may be short: tests compact before a block is full); spans in blocks
         self._kind_code: dict[str, int] = {}
         self._kinds: list[Any] = []
         self._host_code: dict[str, int] = {}
@@ -170,6 +194,8 @@ class SpanStore(Sequence[Any]):
                                    array("I", self._codes(hosts, self._host_code, self._hosts)),
                                    array("d", starts), array("d", ends), array("q", jobs),
                                    tuple(map(self._pack, attrs, starts))))
+        self._firsts.append(self._count)
+        self._count += len(fresh)
         self.fresh = []
 
     @staticmethod
@@ -204,17 +230,7 @@ class SpanStore(Sequence[Any]):
     # ------------------------------------------------------------ reading
 
     def _unpack(self, packed: Any, start: float) -> dict[str, Any]:
-        if packed is None:
-            return _EMPTY
-        attrs = dict(zip(packed[0], packed[1:], strict=True))
-        if DERIVABLE.intersection(packed[0]):
-            for key in DERIVABLE.intersection(attrs):
-                value = attrs[key]
-                if type(value) is _LineAtStart:
-                    attrs[key] = [[round(start, 6), value.word]]
-                elif isinstance(value, Derived):
-                    attrs[key] = value.derive()
-        return attrs
+        return unpack(packed, start)
 
     def _read_fresh(self, span: Any) -> Any:
         attrs = span[6]
@@ -223,7 +239,7 @@ class SpanStore(Sequence[Any]):
         return span
 
     def __len__(self) -> int:
-        return len(self._blocks) * BLOCK + len(self.fresh)
+        return self._count + len(self.fresh)
 
     def _block_span(self, block: _Block, i: int) -> Any:
         return _new(self._type, (self._kinds[block.kinds[i]], block.subjects[i], self._hosts[block.hosts[i]],
@@ -244,10 +260,10 @@ class SpanStore(Sequence[Any]):
             index += size
         if not 0 <= index < size:
             raise IndexError("span index out of range")
-        block, offset = divmod(index, BLOCK)
-        if block < len(self._blocks):
-            return self._block_span(self._blocks[block], offset)
-        return self._read_fresh(self.fresh[offset])
+        if index >= self._count:
+            return self._read_fresh(self.fresh[index - self._count])
+        block = bisect.bisect_right(self._firsts, index) - 1
+        return self._block_span(self._blocks[block], index - self._firsts[block])
 
     def __eq__(self, other: object) -> bool:
         """Equal to a list (or another store or view) of the same spans in the same order."""
@@ -319,18 +335,58 @@ class SpanStore(Sequence[Any]):
         bounds = [*firsts.tolist(), len(order)]
         return {table[value]: order[bounds[i]:bounds[i + 1]] for i, value in enumerate(values.tolist())}
 
+    def _cuts(self, positions: np.ndarray) -> np.ndarray:
+        """Where each block's positions begin in ``positions`` (ascending), and where the fresh spans' do."""
+        return np.searchsorted(positions, np.array([*self._firsts, self._count], dtype=np.int64))
+
     def take(self, positions: np.ndarray) -> list[Any]:
         """The spans at ``positions`` (ascending), made now."""
         out: list[Any] = []
-        base = len(self._blocks) * BLOCK
-        blocks = positions // BLOCK
-        cut = np.searchsorted(blocks, np.arange(len(self._blocks) + 1))
+        base = self._count
+        cut = self._cuts(positions)
         for b, block in enumerate(self._blocks):
             if cut[b + 1] > cut[b]:
-                out.extend(self._iter_block(block, positions[cut[b]:cut[b + 1]] - b * BLOCK))
+                out.extend(self._iter_block(block, positions[cut[b]:cut[b + 1]] - self._firsts[b]))
         fresh = self.fresh
         out.extend(self._read_fresh(fresh[p - base]) for p in positions[cut[-1]:].tolist())
         return out
+
+    def rows(self, positions: np.ndarray) -> tuple[list[Any], list[str], list[str], np.ndarray, np.ndarray,
+                                                    list[int], list[Any]]:
+        """The spans at ``positions`` (ascending) as columns, without making them: kinds, subjects, hosts,
+        starts, ends, jobs and attributes packed (``unpack`` makes a dict of one; the packed tuple of spans
+        with the same strings or zeros is one shared object)."""
+        kinds: list[Any] = []
+        subjects: list[str] = []
+        hosts: list[str] = []
+        jobs: list[int] = []
+        packed: list[Any] = []
+        starts: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        base = self._count
+        cut = self._cuts(positions)
+        table, host_table = self._kinds, self._hosts
+        for b, block in enumerate(self._blocks):
+            if cut[b + 1] > cut[b]:
+                at = positions[cut[b]:cut[b + 1]] - self._firsts[b]
+                starts.append(np.frombuffer(block.starts, dtype=np.float64)[at])
+                ends.append(np.frombuffer(block.ends, dtype=np.float64)[at])
+                jobs += np.frombuffer(block.jobs, dtype=np.int64)[at].tolist()
+                kinds += [table[code] for code in np.frombuffer(block.kinds, dtype=np.uint8)[at].tolist()]
+                hosts += [host_table[code] for code in np.frombuffer(block.hosts, dtype=np.uint32)[at].tolist()]
+                where = at.tolist()
+                block_subjects, block_attrs = block.subjects, block.attrs
+                subjects += [block_subjects[i] for i in where]
+                packed += [block_attrs[i] for i in where]
+        fresh = [self.fresh[p - base] for p in positions[cut[-1]:].tolist()]
+        kinds += [span[0] for span in fresh]
+        subjects += [span[1] for span in fresh]
+        hosts += [span[2] for span in fresh]
+        starts.append(np.array([span[3] for span in fresh], dtype=np.float64))
+        ends.append(np.array([span[4] for span in fresh], dtype=np.float64))
+        jobs += [span[5] for span in fresh]
+        packed += [pack(span[6]) for span in fresh]
+        return kinds, subjects, hosts, np.concatenate(starts), np.concatenate(ends), jobs, packed
 
     def attr_values(self, key: str) -> set[Any]:
         """The values attribute ``key`` takes over every span that has it (without making the spans)."""
@@ -387,8 +443,8 @@ class SpanStore(Sequence[Any]):
 
     def kind_positions(self, kind: str) -> np.ndarray:
         """The positions (in the whole store) of ``kind``'s spans, ascending."""
-        parts = [at + b * BLOCK for b, at in enumerate(self._block_positions(kind))]
-        base = len(self._blocks) * BLOCK
+        parts = [at + first for first, at in zip(self._firsts, self._block_positions(kind), strict=True)]
+        base = self._count
         parts.append(np.array([base + i for i, span in enumerate(self.fresh) if span[0] == kind], dtype=np.int64))
         return np.concatenate(parts).astype(np.int64)
 

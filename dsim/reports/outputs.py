@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsim.errors import SimulationError
-from dsim.reports import jsontext
 from dsim.reports.outdir import write_whole
 from dsim.result import SimResult, job_columns
 
@@ -71,25 +70,13 @@ def write_jobs_csv(result: SimResult, path: Path) -> None:
                              job.status, *(_seconds(job.phases[p]) for p in phases), job.error])
 
 
-def _attrs(span_attrs: dict[str, Any], job: int) -> str:
-    """The span's attributes and job as JSON with sorted keys (``json.dumps(..., sort_keys=True)``'s bytes)."""
-    if not span_attrs:  # most spans
-        return f'{{"job":{job}}}' if job >= 0 else "{}"
-    attrs = span_attrs
-    if job >= 0:
-        attrs = dict(span_attrs)
-        attrs["job"] = job
-    return "{" + jsontext.members(attrs, jsontext.SORTED) + "}"
-
-
 def write_spans_csv(result: SimResult, path: Path) -> None:
-    """One row per span, written with one ``writerows`` over a generator and the attributes formatted by
-    ``jsontext``: a big run has hundreds of thousands of spans, and a Python call per field added up."""
+    """One row per span: kind, subject, host, start_s, end_s and attrs (the attributes and job as JSON with
+    sorted keys), made from the store's columns a block at a time (``spans_csv``)."""
+    from dsim.reports.spans_csv import write_rows
+
     with path.open("w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(("kind", "subject", "host", "start_s", "end_s", "attrs"))
-        writer.writerows([kind, subject, host, f"{start:.6f}", f"{end:.6f}", _attrs(attrs, job)]
-                         for kind, subject, host, start, end, job, attrs in result.spans)
+        write_rows(result.spans, handle)
 
 
 def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], info: ScenarioInfo | None = None, *,

@@ -11,7 +11,9 @@ Timestamps are microseconds of simulated time. Complete ("X") events on one trac
 overlap (the test checks), so every viewer nests them correctly.
 
 A big run's trace has hundreds of thousands of events, so each event is written straight to JSON text
-(``jsontext``: the bytes ``json.dumps`` would write) instead of being built as a dict and encoded later.
+(``jsontext``: the bytes ``json.dumps`` would write) instead of being built as a dict and encoded later,
+from each section's spans as columns (``trace_text.Columns``: times rounded and printed at once, span
+objects never made).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from math import isfinite
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from dsim.records import PHASE_KINDS, JobEnd, Span, SpanKind
-from dsim.reports.derive import is_failure, lane_numbers, pack_lanes, short_id
-from dsim.reports.jsontext import PLAIN, members, number, string, value
+from dsim.reports.derive import FAILURE_ATTRS, lane_numbers, pack_lanes, short_id
+from dsim.reports.jsontext import PLAIN, number, string, value
+from dsim.reports.trace_text import Columns, json_timing, kind_failed, round3
 from dsim.result import SimResult
 from dsim.span_store import SpanStore
 from dsim.units import format_size
@@ -50,93 +53,21 @@ def _us(seconds: float) -> float:
     return round(seconds * 1e6, 3)
 
 
-def _round3(values: np.ndarray) -> np.ndarray:
-    """``round(v, 3)`` of each element, bit for bit as Python computes it, without a Python call each.
-
-    Python rounds the exact binary value to the nearest multiple of 0.001 (half to even) and returns the
-    double nearest that decimal. Here ``rint(v * 1000)`` finds that multiple unless ``v * 1000``, itself
-    rounded, lies within its rounding error of a half (or is too big or not finite): those few go to
-    ``round``. Dividing the exact integer by 1000 is correctly rounded, so it gives the same double.
-    """
-    scaled = values * 1000.0
-    whole = np.rint(scaled)
-    with np.errstate(invalid="ignore"):
-        margin = np.abs(np.abs(scaled - whole) - 0.5)
-        safe = (np.abs(scaled) < 2.0**52) & (margin > np.abs(scaled) * 2.0**-50 + 1e-300)
-    out = whole / 1000.0
-    for i in np.flatnonzero(~safe):
-        out[i] = round(float(values[i]), 3)
-    return out
-
-
-def _timings(starts: Sequence[float], ends: Sequence[float]) -> list[str]:
-    """``"ts":...,"dur":...`` of a complete event for each interval, as ``_timing`` writes them, with the
-    rounding done for all at once (rounding in Python, three times per event, was the trace's biggest cost)."""
-    ts = _round3(np.asarray(starts, dtype=float) * 1e6)
-    dur = _round3(_round3(np.asarray(ends, dtype=float) * 1e6) - ts)
-    dur = np.where(dur > 0.0, dur, 0.0)  # max(0.0, dur): 0.0 for -0.0 and NaN too
-    return [f'"ts":{t},"dur":{d}' if isfinite(t + d) else _json_timing(t, d)
-            for t, d in zip(ts.tolist(), dur.tolist(), strict=True)]
+#: ``round(v, 3)`` of each element of an array, bit for bit as Python rounds (``trace_text.round3``).
+_round3 = round3
 
 
 def _timing(start: float, end: float) -> str:
     """``"ts":...,"dur":...`` of one complete event: microseconds, rounded to nanoseconds."""
     ts = _us(start)
     dur = max(0.0, round(_us(end) - ts, 3))
-    return f'"ts":{ts},"dur":{dur}' if isfinite(ts + dur) else _json_timing(ts, dur)
-
-
-def _json_timing(ts: float, dur: float) -> str:
-    """str(float) is float.__repr__, what json writes for a finite float; this writes the others."""
-    return f'"ts":{number(ts)},"dur":{number(dur)}'
-
-
-class _Tails:
-    """The end of each span's complete event (its times and args), made in one pass over the spans.
-
-    Keyed by ``id``: valid while the spans are alive, which the caller's list of them ensures."""
-
-    def __init__(self, spans: Sequence[Span]) -> None:
-        timings = _timings([s.start for s in spans], [s.end for s in spans])
-        self._tails = {id(s): f'{t},"args":{_args(s)}}}' for s, t in zip(spans, timings, strict=True)}
-
-    def of(self, span: Span) -> str:
-        return self._tails[id(span)]
-
-
-def _args(span: Span, error: str | None = None) -> str:
-    """The span's args as JSON text: its attributes sorted by key, then ``job`` (when it has one),
-    ``subject`` and ``error`` (when given)."""
-    attrs = span.attrs
-    if not attrs and error is None and span.job >= 0:  # most spans
-        return f'{{"job":{value(span.job)},"subject":{string(span.subject)}}}'
-    if attrs and ("job" in attrs or "subject" in attrs or (error is not None and "error" in attrs)):
-        return _args_colliding(span, error)
-    parts = [members(attrs)] if attrs else []
-    if span.job >= 0:
-        parts.append(f'"job":{value(span.job)}')
-    parts.append(f'"subject":{string(span.subject)}')
-    if error is not None:
-        parts.append(f'"error":{value(error)}')
-    return "{" + ",".join(parts) + "}"
-
-
-def _args_colliding(span: Span, error: str | None) -> str:
-    """``_args`` when an attribute is named like an added key: the key keeps its sorted place."""
-    args: dict[str, Any] = dict(sorted(span.attrs.items()))
-    if span.job >= 0:
-        args["job"] = span.job
-    args["subject"] = span.subject
-    if error is not None:
-        args["error"] = error
-    return PLAIN.encode(args)
+    return f'"ts":{ts},"dur":{dur}' if isfinite(ts + dur) else json_timing(ts, dur)
 
 
 class _Builder:
     """The trace's events as JSON texts, in order; processes and threads are named when first used."""
 
     def __init__(self) -> None:
-        self.tails = _Tails(())  # the section's spans' (each section sets its own: a host, a registry, ...)
         self.events: list[str] = []
         self.pids: dict[str, int] = {}
         self.tids: dict[tuple[int, str], int] = {}
@@ -174,7 +105,7 @@ class _Builder:
                            f'{_timing(start, end)},"args":{args}}}')
 
     def span(self, pid: int, tid: int, name: str, cat: str, tail: str) -> None:
-        """A span's complete event, its ``tail`` from ``_Tails``."""
+        """A span's complete event, its ``tail`` from ``Columns.tails``."""
         self.events.append(f'{{"ph":"X","name":{string(name)},"cat":{cat},"pid":{pid},"tid":{tid},{tail}')
 
     def instant(self, pid: int, tid: int, name: str, at: float, cat: str, args: str) -> None:
@@ -186,134 +117,153 @@ class _Builder:
                            f'"args":{PLAIN.encode(values)}}}')
 
 
-def _lanes(builder: _Builder, pid: int, label: str, spans: Iterable[Span], name_of: Callable[[Span], str],
-           cat: str, tails: _Tails | None = None) -> None:
-    """Spans onto numbered tracks ``label 1, label 2, ...`` by lane packing (no overlaps within a track).
-    ``tails``: of these spans when they are not the run's own (default: the builder's)."""
-    tails = tails or builder.tails
-    items = [s for s in spans if s.end > s.start]
+def _lanes(b: _Builder, pid: int, label: str, spans: Columns, items: Sequence[int], name_of: Callable[[int], str],
+           cat: str) -> None:
+    """The spans at ``items`` onto numbered tracks ``label 1, label 2, ...`` by lane packing (no overlaps
+    within a track), in the order given."""
+    start, end = spans.start, spans.end
+    items = [i for i in items if end[i] > start[i]]
+    if not items:
+        return
     tids: dict[int, int] = {}  # lane -> tid: one name lookup per lane, not per span
     category = string(cat)
-    for span, lane in zip(items, lane_numbers([(s.start, s.end) for s in items]), strict=True):
+    events = b.events
+    for i, lane, tail in zip(items, lane_numbers([(start[i], end[i]) for i in items]), spans.tails(items),
+                             strict=True):
         tid = tids.get(lane)
         if tid is None:
-            tid = tids[lane] = builder.thread(pid, f"{label} {lane + 1}")
-        builder.span(pid, tid, name_of(span), category, tails.of(span))
+            tid = tids[lane] = b.thread(pid, f"{label} {lane + 1}")
+        events.append(f'{{"ph":"X","name":{string(name_of(i))},"cat":{category},"pid":{pid},"tid":{tid},{tail}')
 
 
-def _api_service(spans: list[Span]) -> list[Span]:
-    """An API call's hold on a worker: from the end of its wait to its end."""
-    return [Span(s.kind, s.subject, s.host, s.start + s.attrs.get("queue", 0.0), s.end, s.job, s.attrs) for s in spans]
-
-
-def _job_lanes(b: _Builder, pid: int, kinds: dict[str, list[Span]], job_end: dict[int, JobEnd]) -> None:
+def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], job_end: dict[int, JobEnd]) -> None:
     """One lane per concurrently open job, the job's wait for workers and its phases nested inside."""
-    jobs = sorted(kinds.get(SpanKind.JOB, []), key=lambda s: (s.start, s.job))
-    lanes = pack_lanes([(s.start, s.end, s.job) for s in jobs])
+    start, end, job, subject = spans.start, spans.end, spans.job, spans.subject
+    jobs = sorted(kinds.get(SpanKind.JOB, []), key=lambda i: (start[i], job[i]))
+    lanes = pack_lanes([(start[i], end[i], job[i]) for i in jobs])
     tid_of_job: dict[int, int] = {}
-    for span in jobs:
-        tid = tid_of_job[span.job] = b.thread(pid, f"jobs {lanes[span.job] + 1}")
-        end = job_end.get(span.job)
-        error = end.error if end is not None and end.error else None
+    for i in jobs:
+        tid = tid_of_job[job[i]] = b.thread(pid, f"jobs {lanes[job[i]] + 1}")
+        ended = job_end.get(job[i])
+        error = ended.error if ended is not None and ended.error else None
         if error is None:
-            b.span(pid, tid, f"job {span.job} ({span.subject})", '"job"', b.tails.of(span))
+            b.span(pid, tid, f"job {job[i]} ({subject[i]})", '"job"', spans.tails((i,))[0])
         else:
-            b.complete(pid, tid, f"job {span.job} ({span.subject})", span.start, span.end, '"job"',
-                       _args(span, error))
-    for span in kinds.get(SpanKind.API, []):
-        wait = span.attrs.get("queue", 0.0)
-        if wait > 0 and span.job in tid_of_job:
-            b.complete(pid, tid_of_job[span.job], f"queue ({span.subject})", span.start, span.start + wait, '"queue"',
-                       _args(span))
+            b.complete(pid, tid, f"job {job[i]} ({subject[i]})", start[i], end[i], '"job"', spans.args(i, error))
+    for i in kinds.get(SpanKind.API, []):
+        wait = spans.attr(i, "queue", 0.0)
+        if wait > 0 and job[i] in tid_of_job:
+            b.complete(pid, tid_of_job[job[i]], f"queue ({subject[i]})", start[i], start[i] + wait, '"queue"',
+                       spans.args(i))
+    events = b.events
     for kind in PHASE_KINDS:
         category = string(kind)
-        for span in kinds.get(kind, []):
-            if span.job in tid_of_job:
-                b.span(pid, tid_of_job[span.job], f"{kind} {span.subject}", category, b.tails.of(span))
+        items = [i for i in kinds.get(kind, ()) if job[i] in tid_of_job]
+        for i, tail in zip(items, spans.tails(items), strict=True):
+            events.append(f'{{"ph":"X","name":{string(f"{kind} {subject[i]}")},"cat":{category},"pid":{pid},'
+                          f'"tid":{tid_of_job[job[i]]},{tail}')
 
 
-def _download_name(span: Span) -> str:
-    return f"download {short_id(span.subject)} ({format_size(span.attrs.get('bytes', 0))})"
+def _download_name(spans: Columns, i: int) -> str:
+    return f"download {short_id(spans.subject[i])} ({format_size(spans.attr(i, 'bytes', 0))})"
 
 
-def _daemon_tracks(b: _Builder, pid: int, kinds: dict[str, list[Span]]) -> None:
-    """The daemon's resources: its API workers, download slots and unpack lanes."""
-    service = _api_service(kinds.get(SpanKind.API, []))
-    _lanes(b, pid, "daemon worker", service, lambda s: f"API {s.subject}", SpanKind.API, _Tails(service))
-    _lanes(b, pid, "download slot", kinds.get(SpanKind.DOWNLOAD, []), _download_name, SpanKind.DOWNLOAD)
-    _lanes(b, pid, "unpack", kinds.get(SpanKind.UNPACK, []), lambda s: f"extract {short_id(s.subject)}",
+def _daemon_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]]) -> None:
+    """The daemon's resources: its API workers (an API call's hold on a worker: from the end of its wait to
+    its end), download slots and unpack lanes."""
+    api = kinds.get(SpanKind.API, [])
+    service = spans.subset(api, np.array([spans.start[i] + spans.attr(i, "queue", 0.0) for i in api], dtype=float))
+    _lanes(b, pid, "daemon worker", service, range(len(api)), lambda i: f"API {service.subject[i]}", SpanKind.API)
+    _lanes(b, pid, "download slot", spans, kinds.get(SpanKind.DOWNLOAD, []), lambda i: _download_name(spans, i),
+           SpanKind.DOWNLOAD)
+    _lanes(b, pid, "unpack", spans, kinds.get(SpanKind.UNPACK, []), lambda i: f"extract {short_id(spans.subject[i])}",
            SpanKind.UNPACK)
 
 
-def _container_tracks(b: _Builder, pid: int, spans: list[Span], kinds: dict[str, list[Span]]) -> set[int]:
-    """A track per container: every activity whose subject is that container. Returns the ids of the spans
-    placed there."""
-    container_names = {s.subject for k in _CONTAINER_PHASES for s in kinds.get(k, [])}
-    container_spans: dict[str, list[Span]] = defaultdict(list)
-    placed: set[int] = set()
-    for span in spans:
-        if span.subject in container_names and span.kind not in (SpanKind.JOB, SpanKind.API):
-            container_spans[span.subject].append(span)
-            placed.add(id(span))
+def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]]) -> set[int]:
+    """A track per container: every activity whose subject is that container. Returns the positions of the
+    spans placed there."""
+    subject, kind = spans.subject, spans.kind
+    container_names = {subject[i] for k in _CONTAINER_PHASES for i in kinds.get(k, [])}
+    container_spans: dict[str, list[int]] = defaultdict(list)
+    skip = (SpanKind.JOB, SpanKind.API)
+    for i, (name, span_kind) in enumerate(zip(subject, kind, strict=True)):
+        if name in container_names and span_kind not in skip:
+            container_spans[name].append(i)
     for name in sorted(container_names, key=_natural):
-        _lanes(b, pid, f"container {name} /", container_spans[name], lambda s: s.kind, "container")
-    return placed
+        _lanes(b, pid, f"container {name} /", spans, container_spans[name], kind.__getitem__, "container")
+    return {i for items in container_spans.values() for i in items}
 
 
-def _host_instants(b: _Builder, pid: int, spans: list[Span], ends: list[JobEnd]) -> None:
-    """Instants: failures, whatever took no time, and jobs that did not complete."""
-    for span in spans:
-        if span.end == span.start and span.kind != SpanKind.PULL_LAYER:
+def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], ends: list[JobEnd]) -> None:
+    """Instants: failures, whatever took no time, and jobs that did not complete. Only spans that took no
+    time or have an attribute or kind that can say they failed are looked at."""
+    start, end, kind, subject = spans.start, spans.end, spans.kind, spans.subject
+    looked = set(np.flatnonzero(spans.starts == spans.ends).tolist())
+    packed = spans.packed
+    for span_kind, items in kinds.items():
+        if kind_failed(span_kind):
+            looked.update(items)
+        else:
+            looked.update(i for i in items if packed[i] is not None and not FAILURE_ATTRS.isdisjoint(packed[i][0]))
+    for i in sorted(looked):
+        if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
             tid = b.thread(pid, "events")
-            b.instant(pid, tid, f"{span.kind}: {span.subject}", span.start,
-                      "failure" if is_failure(span) else span.kind, _args(span))
-        elif span.kind != SpanKind.REQUEST and is_failure(span):
+            b.instant(pid, tid, f"{kind[i]}: {subject[i]}", start[i], "failure" if spans.failed(i) else kind[i],
+                      spans.args(i))
+        elif kind[i] != SpanKind.REQUEST and spans.failed(i):
             tid = b.thread(pid, "events")
-            b.instant(pid, tid, f"{span.kind} failed: {span.subject}", span.end, "failure", _args(span))
-    for end in ends:
-        if end.status != "completed":
+            b.instant(pid, tid, f"{kind[i]} failed: {subject[i]}", end[i], "failure", spans.args(i))
+    for ended in ends:
+        if ended.status != "completed":
             tid = b.thread(pid, "events")
-            b.instant(pid, tid, f"job {end.job} {end.status}", end.end, "failure",
-                      PLAIN.encode({"job": end.job, "error": end.error, "workload": end.workload}))
+            b.instant(pid, tid, f"job {ended.job} {ended.status}", ended.end, "failure",
+                      PLAIN.encode({"job": ended.job, "error": ended.error, "workload": ended.workload}))
 
 
-def _host(b: _Builder, host: str, spans: list[Span], job_end: dict[int, JobEnd], ends: list[JobEnd]) -> None:
+def _by_kind(spans: Columns) -> dict[str, list[int]]:
+    kinds: dict[str, list[int]] = defaultdict(list)
+    for i, kind in enumerate(spans.kind):
+        kinds[kind].append(i)
+    return kinds
+
+
+def _host(b: _Builder, host: str, spans: Columns, job_end: dict[int, JobEnd], ends: list[JobEnd]) -> None:
     pid = b.pids[f"host/{host}"]
-    kinds: dict[str, list[Span]] = defaultdict(list)
-    for span in spans:
-        kinds[span.kind].append(span)
-    _job_lanes(b, pid, kinds, job_end)
-    _daemon_tracks(b, pid, kinds)
+    kinds = _by_kind(spans)
+    _job_lanes(b, pid, spans, kinds, job_end)
+    _daemon_tracks(b, pid, spans, kinds)
     placed = _container_tracks(b, pid, spans, kinds)
     # everything else, a track per kind (new kinds appear here as they are recorded)
     for kind in sorted(kinds):
         if kind not in _OWN_TRACKS:
-            rest = [s for s in kinds[kind] if id(s) not in placed]
-            _lanes(b, pid, kind, rest, lambda s: f"{s.kind} {s.subject}", kind)
-    _host_instants(b, pid, spans, ends)
+            rest = [i for i in kinds[kind] if i not in placed]
+            _lanes(b, pid, kind, spans, rest, lambda i: f"{spans.kind[i]} {spans.subject[i]}", kind)
+    _host_instants(b, pid, spans, kinds, ends)
 
 
-def _registry(b: _Builder, of_kind: dict[str, list[Span]], registry: str) -> None:
+def _registry(b: _Builder, downloads: Columns, requests: Columns, registry: str) -> None:
     """A track per link to a host (its downloads), and its requests."""
     pid = b.pids[f"registry/{registry}"]
-    downloads: dict[str, list[Span]] = defaultdict(list)
-    for span in of_kind.get(SpanKind.DOWNLOAD, []):
-        if span.attrs.get("registry") == registry:
-            downloads[span.host].append(span)
-    requests = [s for s in of_kind.get(SpanKind.REQUEST, []) if s.attrs.get("registry") == registry]
-    b.tails = _Tails([*(s for spans in downloads.values() for s in spans), *requests])
-    for host in sorted(downloads, key=_natural):
-        _lanes(b, pid, f"link to {host} /", downloads[host],
-               lambda s: f"blob {short_id(s.subject)} ({format_size(s.attrs.get('bytes', 0))})",
+    by_host: dict[str, list[int]] = defaultdict(list)
+    for i in range(len(downloads)):
+        if downloads.attr(i, "registry") == registry:
+            by_host[downloads.host[i]].append(i)
+    for host in sorted(by_host, key=_natural):
+        _lanes(b, pid, f"link to {host} /", downloads, by_host[host],
+               lambda i: f"blob {short_id(downloads.subject[i])} ({format_size(downloads.attr(i, 'bytes', 0))})",
                SpanKind.DOWNLOAD)
-    _lanes(b, pid, "requests", requests, lambda s: f"{s.subject} -> {s.attrs.get('status', '')}", SpanKind.REQUEST)
-    for span in requests:
-        if is_failure(span):
+    mine = [i for i in range(len(requests)) if requests.attr(i, "registry") == registry]
+    _lanes(b, pid, "requests", requests, mine, lambda i: f"{requests.subject[i]} -> {requests.attr(i, 'status', '')}",
+           SpanKind.REQUEST)
+    for i in mine:
+        if requests.failed(i):
             tid = b.thread(pid, "events")
-            b.instant(pid, tid, f"{span.attrs.get('status')} {span.subject}", span.end, "failure", _args(span))
+            b.instant(pid, tid, f"{requests.attr(i, 'status')} {requests.subject[i]}", requests.end[i], "failure",
+                      requests.args(i))
 
 
-def _network(b: _Builder, pid: int, links: list[Span], no_host: list[Span]) -> None:
+def _network(b: _Builder, pid: int, links: list[Span], no_host: Columns) -> None:
     """Link samples as counters (bits per second), one per directed link; spans of no host by kind."""
     starts = {(s.subject, s.start) for s in links}
     for span in sorted(links, key=lambda s: (s.start, s.subject)):
@@ -322,12 +272,13 @@ def _network(b: _Builder, pid: int, links: list[Span], no_host: list[Span]) -> N
             b.counter(pid, f"link {span.subject} (Mbit/s)", span.start, {"Mbit/s": round(rate, 6)})
             if (span.subject, span.end) not in starts:  # idle after this sample
                 b.counter(pid, f"link {span.subject} (Mbit/s)", span.end, {"Mbit/s": 0.0})
-    other = [s for s in no_host if s.kind != SpanKind.LINK]
-    for kind in sorted({s.kind for s in other}):
-        _lanes(b, pid, kind, [s for s in other if s.kind == kind], lambda s: f"{s.kind} {s.subject}", kind)
-        for span in other:
-            if span.kind == kind and span.end == span.start:
-                b.instant(pid, b.thread(pid, "events"), f"{kind}: {span.subject}", span.start, kind, _args(span))
+    kinds = _by_kind(no_host)
+    for kind in sorted(k for k in kinds if k != SpanKind.LINK):
+        _lanes(b, pid, kind, no_host, kinds[kind], lambda i: f"{no_host.kind[i]} {no_host.subject[i]}", kind)
+        for i in kinds[kind]:
+            if no_host.end[i] == no_host.start[i]:
+                b.instant(pid, b.thread(pid, "events"), f"{kind}: {no_host.subject[i]}", no_host.start[i], kind,
+                          no_host.args(i))
 
 
 def _sections(result: SimResult) -> Iterator[list[str]]:
@@ -348,39 +299,46 @@ def _sections(result: SimResult) -> Iterator[list[str]]:
     for end in result.job_ends:
         ends_by_host[end.host].append(end)
     for host in hosts:
-        spans = host_spans(host)
-        b.tails = _Tails(spans)
-        _host(b, host, spans, job_end, ends_by_host.get(host, []))
+        _host(b, host, host_spans(host), job_end, ends_by_host.get(host, []))
         yield b.take()
-    of_kind: dict[str, list[Span]] = {kind: list(result.spans_of(kind))
-                                      for kind in (SpanKind.DOWNLOAD, SpanKind.REQUEST)}
-    for registry in registries:
-        _registry(b, of_kind, registry)
-        yield b.take()
-    del of_kind
+    if registries:
+        downloads, requests = _kind_columns(result, SpanKind.DOWNLOAD), _kind_columns(result, SpanKind.REQUEST)
+        for registry in registries:
+            _registry(b, downloads, requests, registry)
+            yield b.take()
+        del downloads, requests
     links = list(result.spans_of(SpanKind.LINK))
     others = no_host()
-    if links or others:
-        b.tails = _Tails(others)
+    if links or len(others):
         _network(b, b.process("network", "network", len(hosts) + len(registries)), links, others)
         yield b.take()
 
 
-def _by_host(result: SimResult) -> tuple[set[str], Callable[[str], list[Span]], Callable[[], list[Span]]]:
-    """The hosts that have spans; a function making one host's spans (in record order); one making the
-    spans of no host. From a SpanStore, each host's spans are made only when asked for."""
+_NO_SPANS = Columns([], [], [], np.empty(0), np.empty(0), [], [])
+
+
+def _by_host(result: SimResult) -> tuple[set[str], Callable[[str], Columns], Callable[[], Columns]]:
+    """The hosts that have spans; a function giving one host's spans (in record order) as columns; one
+    giving the spans of no host. From a SpanStore, each host's are read only when asked for."""
     spans = result.spans
     if isinstance(spans, SpanStore):
         store = spans
         groups = store.groups("host")
         hostless = groups.pop("", None)
-        return (set(groups), lambda host: store.take(groups[host]) if host in groups else [],
-                lambda: store.take(hostless) if hostless is not None else [])
+        return (set(groups), lambda host: Columns(*store.rows(groups[host])) if host in groups else _NO_SPANS,
+                lambda: Columns(*store.rows(hostless)) if hostless is not None else _NO_SPANS)
     by_host: dict[str, list[Span]] = defaultdict(list)
     no_host: list[Span] = []
     for span in spans:
         (by_host[span.host] if span.host else no_host).append(span)
-    return set(by_host), lambda host: by_host.get(host, []), lambda: no_host
+    return (set(by_host), lambda host: Columns.of(by_host.get(host, [])), lambda: Columns.of(no_host))
+
+
+def _kind_columns(result: SimResult, kind: SpanKind) -> Columns:
+    """The spans of ``kind`` (record order) as columns."""
+    if isinstance(result.spans, SpanStore):
+        return Columns(*result.spans.rows(result.spans.kind_positions(kind)))
+    return Columns.of(list(result.spans_of(kind)))
 
 
 def _registry_names(result: SimResult) -> set[Any]:

@@ -18,11 +18,13 @@ from dsim.reports.derive import (
     SpanIndex,
     bin_centres,
     binned_levels,
+    cdf_steps,
     interval_columns,
     is_failure,
     job_phase_kinds,
     kind_times,
 )
+from dsim.reports.shares import IntervalColumns
 from dsim.reports.style import PHASE_HATCH, colour, extra_colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
 from dsim.span_store import JobSpans, SpanStore
@@ -210,7 +212,7 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
                 continue
             n = len(values)
             p50, p95 = values[(n - 1) // 2], values[min(n - 1, math.ceil(0.95 * n) - 1)]
-            ax.step(values, [(i + 1) / n for i in range(n)], where="post", color=colour(phase), linewidth=1.6,
+            ax.step(*cdf_steps(values), where="post", color=colour(phase), linewidth=1.6,
                     label=f"{phase} (n={n:,}; p50 {format_duration(p50)}, p95 {format_duration(p95)})")
             drawn.append(values)
         if drawn:
@@ -243,6 +245,10 @@ def _shares(jobs: Sequence[Any], index: SpanIndex, phases: Sequence[str]
     whole: dict[str, float] = defaultdict(float)
     startup_total = whole_total = 0.0
     timed = _JobIntervals(index.result, phases)
+    if timed.columns is not None and jobs:
+        from dsim.reports.shares import shares_from_columns
+
+        return shares_from_columns(jobs, timed.columns)
     for job in jobs:
         duration = max(job.duration_s, 0.0)
         whole_total += duration
@@ -271,6 +277,7 @@ class _JobIntervals:
         self._result = result
         self._phases = phases
         self._index: dict[int, tuple[int, int]] | None = None
+        self.columns: IntervalColumns | None = None
         if isinstance(result.spans, SpanStore):
             self._from_columns(result.spans)
 
@@ -305,6 +312,7 @@ class _JobIntervals:
         for job, end in zip(start_jobs.tolist(), start_ends.tolist(), strict=True):
             if job not in self._running or end < self._running[job]:
                 self._running[job] = end
+        self.columns = IntervalColumns(names, self._codes, self._starts, self._ends, self._index, self._running)
 
     def of(self, job: int, end: float) -> tuple[list[tuple[str, float, float]], float]:
         """The job's intervals and when it was running (``end``: its end, when it never was)."""

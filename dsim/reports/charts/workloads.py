@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dsim.records import SpanKind
 from dsim.reports.charts.common import Chart
+from dsim.reports.derive import cdf_steps
 from dsim.reports.style import extra_colour, figure, save
 from dsim.result import SimResult
 from dsim.units import format_duration
@@ -46,7 +47,7 @@ def workload_cdfs(result: SimResult, path: Path, workloads: list[str]) -> Chart:
                     continue
                 n = len(values)
                 p50 = values[(n - 1) // 2]
-                ax.step(values, [(k + 1) / n for k in range(n)], where="post", color=extra_colour(w),
+                ax.step(*cdf_steps(values), where="post", color=extra_colour(w),
                         linewidth=1.6, label=f"{name} (n={n:,}, p50 {format_duration(p50)})")
             ax.set_title(phase if phase != "job" else "whole job (arrival to end)")
             ax.set_xlabel("simulated seconds")

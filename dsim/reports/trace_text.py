@@ -1,0 +1,220 @@
+"""trace.json's text for many spans at once: a section's spans as columns (``Columns``), the times of their
+complete events rounded and printed together, their args printed from the packed attributes.
+
+A big run's trace has hundreds of thousands of events, and everything here is the bytes ``json.dumps``
+would write (``trace.py``'s tests and every example scenario's trace check it), only made with less Python
+per event: times are rounded with NumPy and printed from integers (no float ``repr`` per number), args of
+spans whose attributes are one shared tuple (most API calls, requests, jobs) are printed once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from math import isfinite
+from typing import Any
+
+import numpy as np
+
+from dsim.records import Span
+from dsim.reports.derive import FAILURE_ATTRS, failed
+from dsim.reports.jsontext import PLAIN, members, number, string, value
+from dsim.span_store import DERIVABLE, pack, unpack
+
+#: ``repr`` of a double nearest k / 1000 is k / 1000's shortest decimal below this many thousandths: under
+#: 2**43 the doubles are less than a thousandth apart, so no decimal with fewer digits names the same
+#: double; and under 1e16 ``repr`` writes no exponent. (``FRACTIONS[k % 1000]`` is the part after the point.)
+_PRINTABLE_THOUSANDTHS = 2.0**52
+FRACTIONS = tuple("." + (f"{i:03d}".rstrip("0") or "0") for i in range(1000))
+
+
+def round3_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``round(v, 3)`` of each element, bit for bit as Python computes it, without a Python call each; with
+    the thousandths (``rint(v * 1000)``) and where those are exact (elsewhere the result came from ``round``).
+
+    Python rounds the exact binary value to the nearest multiple of 0.001 (half to even) and returns the
+    double nearest that decimal. Here ``rint(v * 1000)`` finds that multiple unless ``v * 1000``, itself
+    rounded, lies within its rounding error of a half (or is too big or not finite): those few go to
+    ``round``. Dividing the exact integer by 1000 is correctly rounded, so it gives the same double.
+    """
+    scaled = values * 1000.0
+    whole = np.rint(scaled)
+    with np.errstate(invalid="ignore"):
+        margin = np.abs(np.abs(scaled - whole) - 0.5)
+        exact = (np.abs(scaled) < _PRINTABLE_THOUSANDTHS) & (margin > np.abs(scaled) * 2.0**-50 + 1e-300)
+    out = whole / 1000.0
+    for i in np.flatnonzero(~exact):
+        out[i] = round(float(values[i]), 3)
+    return out, whole, exact
+
+
+def round3(values: np.ndarray) -> np.ndarray:
+    """``round(v, 3)`` of each element (``round3_parts``)."""
+    return round3_parts(values)[0]
+
+
+def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
+    """``"ts":...,"dur":...`` of a complete event for each interval: microseconds rounded to nanoseconds
+    (``round(start * 1e6, 3)``; the duration ``round(round(end * 1e6, 3) - ts, 3)``, never below 0), as
+    ``json.dumps`` prints those doubles. Printed from the integer thousandths where that gives ``repr``'s
+    digits (non-negative, exact, below ``_PRINTABLE_THOUSANDTHS``); the rest by ``repr``."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, as in Python
+        ts, ts_k, ts_exact = round3_parts(np.asarray(starts, dtype=float) * 1e6)
+        dur, dur_k, dur_exact = round3_parts(round3(np.asarray(ends, dtype=float) * 1e6) - ts)
+        positive = dur > 0.0
+        dur = np.where(positive, dur, 0.0)  # max(0.0, dur): 0.0 for -0.0 and NaN too
+        fast = ts_exact & ~np.signbit(ts) & (dur_exact | ~positive)
+    ts_q, ts_r = np.divmod(np.where(fast, ts_k, 0.0).astype(np.int64), 1000)
+    dur_q, dur_r = np.divmod(np.where(fast & positive, dur_k, 0.0).astype(np.int64), 1000)
+    fraction = FRACTIONS
+    texts = [f'"ts":{a}{fraction[b]},"dur":{c}{fraction[d]}'
+             for a, b, c, d in zip(ts_q.tolist(), ts_r.tolist(), dur_q.tolist(), dur_r.tolist(), strict=True)]
+    for i in np.flatnonzero(~fast).tolist():
+        t, d = float(ts[i]), float(dur[i])
+        texts[i] = f'"ts":{t},"dur":{d}' if isfinite(t + d) else json_timing(t, d)
+    return texts
+
+
+def json_timing(ts: float, dur: float) -> str:
+    """str(float) is float.__repr__, what json writes for a finite float; this writes the others."""
+    return f'"ts":{number(ts)},"dur":{number(dur)}'
+
+
+@functools.lru_cache(maxsize=1024)
+def _members_order(keys: tuple[str, ...]) -> tuple[tuple[int, str], ...] | None:
+    """Where each key's value sits in a packed tuple, in sorted key order, with its ``"key":`` text; None
+    when the args need the general path (a key named like one ``args`` adds, or a derived value)."""
+    if {"job", "subject", "error"}.intersection(keys) or DERIVABLE.intersection(keys):
+        return None
+    return tuple((keys.index(key) + 1, string(key) + ":") for key in sorted(keys))
+
+
+class Columns:
+    """A trace section's spans (a host's, a registry's, ...) in record order, as columns: ``kind``,
+    ``subject``, ``host``, ``start``, ``end``, ``job`` (lists) and the attributes packed
+    (``span_store.pack``)."""
+
+    def __init__(self, kinds: list[Any], subjects: list[str], hosts: list[str], starts: np.ndarray,
+                 ends: np.ndarray, jobs: list[int], packed: list[Any]) -> None:
+        self.kind = kinds
+        self.subject = subjects
+        self.host = hosts
+        self.starts = starts
+        self.ends = ends
+        self.start: list[float] = starts.tolist()
+        self.end: list[float] = ends.tolist()
+        self.job = jobs
+        self.packed = packed
+        self._timings: list[str] | None = None
+        self._tails: list[str | None] | None = None
+        self._members: dict[int, str] = {}  # by id of a packed tuple (all alive in ``packed``)
+
+    @classmethod
+    def of(cls, spans: Sequence[Span]) -> Columns:
+        """Columns of spans given as tuples."""
+        return cls([s.kind for s in spans], [s.subject for s in spans], [s.host for s in spans],
+                   np.array([s.start for s in spans], dtype=float), np.array([s.end for s in spans], dtype=float),
+                   [s.job for s in spans], [pack(s.attrs) for s in spans])
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def subset(self, items: Sequence[int], starts: np.ndarray | None = None) -> Columns:
+        """The spans at ``items``, in that order (``starts``: other start times for them)."""
+        at = np.asarray(items, dtype=np.int64)
+        return Columns([self.kind[i] for i in items], [self.subject[i] for i in items],
+                       [self.host[i] for i in items], self.starts[at] if starts is None else starts,
+                       self.ends[at], [self.job[i] for i in items], [self.packed[i] for i in items])
+
+    def attrs(self, i: int) -> dict[str, Any]:
+        """Span ``i``'s attributes (a new dict; derived values derived)."""
+        return unpack(self.packed[i], self.start[i])
+
+    def attr(self, i: int, key: str, default: Any = None) -> Any:
+        """One attribute of span ``i`` (``default`` when it has none)."""
+        packed = self.packed[i]
+        if packed is None or key not in packed[0]:
+            return default
+        if key in DERIVABLE:
+            return self.attrs(i)[key]
+        return packed[packed[0].index(key) + 1]
+
+    def span(self, i: int) -> Span:
+        return Span(self.kind[i], self.subject[i], self.host[i], self.start[i], self.end[i], self.job[i],
+                    self.attrs(i))
+
+    def failed(self, i: int) -> bool:
+        """``derive.is_failure`` of span ``i`` (failure attributes are never derived ones)."""
+        packed = self.packed[i]
+        if packed is not None and not FAILURE_ATTRS.isdisjoint(packed[0]):
+            return failed(self.kind[i], dict(zip(packed[0], packed[1:], strict=True)))
+        return kind_failed(self.kind[i])
+
+    def tails(self, items: Sequence[int]) -> list[str]:
+        """The end of each item's complete event: its times and args and the closing brace (made once per
+        span: a container's phases are on its job's lane and on its own track)."""
+        made = self._tails
+        if made is None:
+            made = self._tails = [None] * len(self.kind)
+        missing = [i for i in items if made[i] is None]
+        if missing:
+            if self._timings is None:
+                self._timings = timing_texts(self.starts, self.ends)
+            timings, packed, job, subject = self._timings, self.packed, self.job, self.subject
+            plain = [i for i in missing if packed[i] is None and job[i] >= 0]  # most spans: args job and subject
+            for i, text in zip(plain, [f'{timings[i]},"args":{{"job":{job[i]},"subject":{string(subject[i])}}}}}'
+                                       for i in plain], strict=True):
+                made[i] = text
+            args = self.args
+            for i in missing:
+                if made[i] is None:
+                    made[i] = f'{timings[i]},"args":{args(i)}}}'
+        return [made[i] for i in items]  # type: ignore[misc]
+
+    def args(self, i: int, error: str | None = None) -> str:
+        """Span ``i``'s args as JSON text: its attributes sorted by key, then ``job`` (when it has one),
+        ``subject`` and ``error`` (when given)."""
+        packed, job = self.packed[i], self.job[i]
+        if packed is None:
+            if error is None and job >= 0:  # most spans
+                return f'{{"job":{job},"subject":{string(self.subject[i])}}}'
+            parts = []
+        else:
+            order = _members_order(packed[0])
+            if order is None:
+                return _args_of_dict(self.attrs(i), job, self.subject[i], error)
+            text = self._members.get(id(packed))
+            if text is None:
+                text = self._members[id(packed)] = ",".join([prefix + value(packed[at]) for at, prefix in order])
+            parts = [text]
+        if job >= 0:
+            parts.append(f'"job":{value(job)}')
+        parts.append(f'"subject":{string(self.subject[i])}')
+        if error is not None:
+            parts.append(f'"error":{value(error)}')
+        return "{" + ",".join(parts) + "}"
+
+
+@functools.lru_cache(maxsize=256)
+def kind_failed(kind: str) -> bool:
+    """Whether a span of ``kind`` is a failure whatever its attributes (``derive.is_failure``)."""
+    return failed(kind, {})
+
+
+def _args_of_dict(attrs: dict[str, Any], job: int, subject: str, error: str | None) -> str:
+    """``Columns.args`` from a dict of attributes (the general path)."""
+    if attrs and ("job" in attrs or "subject" in attrs or (error is not None and "error" in attrs)):
+        args: dict[str, Any] = dict(sorted(attrs.items()))  # an added key keeps its sorted place
+        if job >= 0:
+            args["job"] = job
+        args["subject"] = subject
+        if error is not None:
+            args["error"] = error
+        return PLAIN.encode(args)
+    parts = [members(attrs)] if attrs else []
+    if job >= 0:
+        parts.append(f'"job":{value(job)}')
+    parts.append(f'"subject":{string(subject)}')
+    if error is not None:
+        parts.append(f'"error":{value(error)}')
+    return "{" + ",".join(parts) + "}"

@@ -1,0 +1,88 @@
+"""spans.csv rows and trace.json times are made from columns with less Python per span (dsim/reports/
+spans_csv.py, trace_text.py): their text must be what the csv and json modules write for the same values."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+
+import numpy as np
+
+from dsim.records import Span, SpanKind
+from dsim.reports.spans_csv import write_rows
+from dsim.reports.trace_text import timing_texts
+from dsim.span_store import SpanStore
+
+
+def _reference_csv(spans: list[Span]) -> str:
+    """spans.csv as the csv module writes it: attrs and job as JSON with sorted keys."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("kind", "subject", "host", "start_s", "end_s", "attrs"))
+    for span in spans:
+        attrs = dict(span.attrs)
+        if span.job >= 0:
+            attrs["job"] = span.job
+        text = json.dumps(attrs, sort_keys=True, separators=(",", ":"), default=str)
+        writer.writerow([span.kind, span.subject, span.host, f"{span.start:.6f}", f"{span.end:.6f}", text])
+    return out.getvalue()
+
+
+def _awkward_spans() -> list[Span]:
+    rng = random.Random(7)
+    spans = [
+        Span(SpanKind.API, "pull", "node-1", 0.5, 0.75, 3, {"queue": 0.0}),
+        Span(SpanKind.API, "pull", "node-1", 0.5, 0.75, -1, {"queue": -0.0}),
+        Span(SpanKind.PULL, 'a,"quoted" subject', "host,with,commas", 1.0, 2.0, 4, {}),
+        Span(SpanKind.PULL, "line\nbreak", "cr\rhost", 1.0, 2.0, -1, {}),
+        Span(SpanKind.REQUEST, "", "", 0.0, 0.0, 5, {"registry": "r,1", "status": 200}),
+        Span(SpanKind.JOB, "jobs", "h", 1e-7, 1e12, 6, {"job": 99, "status": "completed"}),
+        Span(SpanKind.PROCESS, "c", "h", 3.0000005, 4.0, 7, {"zeta": [1, "x"], "alpha": {"b": 1, "a": None},
+                                                              "image": "app:1", "oom": "", "run": 0}),
+        Span(SpanKind.CPU, "n", "h", 2.5, 3.5, -1, {"busy": float("inf"), "runnable": True}),
+        Span("custom", "s", "h", -1.25, float("nan"), 8, {"k": object.__name__, "é": "ü"}),  # type: ignore[arg-type]
+    ]
+    spans += [Span(SpanKind.RUN, f"c{i}", "h", rng.uniform(0, 1e5), rng.uniform(0, 1e5), i, {"bytes": rng.random()})
+              for i in range(50)]
+    return spans
+
+
+def test_spans_csv_rows_are_what_the_csv_module_writes() -> None:
+    spans = _awkward_spans()
+    out = io.StringIO()
+    write_rows(spans, out)
+    assert out.getvalue() == _reference_csv(spans)
+
+
+def test_spans_csv_from_the_store_is_the_same() -> None:
+    # compacted by hand before a block is full, then more spans: the store keeps each block's first position
+    spans = _awkward_spans()
+    store = SpanStore(Span)
+    for span in spans:
+        store.append(span)
+    store.compact()  # now in columns, the zero attributes shared
+    for span in spans[:3]:
+        store.append(span)  # and a few still fresh
+    out = io.StringIO()
+    write_rows(store, out)
+    assert out.getvalue() == _reference_csv(spans + spans[:3])
+
+
+def test_trace_times_are_what_json_writes_for_the_rounded_microseconds() -> None:
+    # "ts" is round(start * 1e6, 3), "dur" round(round(end * 1e6, 3) - ts, 3) but never below 0.0, each as
+    # json.dumps prints the double (repr); ties, negative zero, huge and non-finite values included
+    rng = random.Random(5)
+    starts = [rng.uniform(0, 1e6) for _ in range(5000)] + [rng.randint(0, 10**9) / 1e9 + 5e-10 for _ in range(5000)]
+    ends = [s + rng.choice([0.0, 1e-9, rng.uniform(0, 100)]) for s in starts]
+    starts += [0.0, -0.0, 1.0, 4.5e9, 1e16, 2.675e-6, -5.0, float("inf"), float("nan"), 0.0005e-3]
+    ends += [0.0, 0.0, 0.5, 4.6e9, 1e16 + 2, 3e-6, -4.0, float("inf"), 1.0, 0.0015e-3]
+
+    def reference(start: float, end: float) -> str:
+        ts = round(start * 1e6, 3)
+        dur = max(0.0, round(round(end * 1e6, 3) - ts, 3))
+        return f'"ts":{json.dumps(ts)},"dur":{json.dumps(dur)}'
+
+    expected = [reference(s, e) for s, e in zip(starts, ends, strict=True)]
+    assert timing_texts(np.array(starts), np.array(ends)) == expected
