@@ -39,10 +39,12 @@ from dsim.components.build_transfer import ContextTransfer
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore
+from dsim.components.layer_work import LayerWork
 from dsim.components.network import Network
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryServer
+from dsim.components.storage import Disk
 from dsim.components.working_copy import EMPTY_CONTEXT, WorkingCopy
 from dsim.domain.builds import BuildContext, BuildSpec
 from dsim.domain.hosts import HostSpec
@@ -63,7 +65,7 @@ class Builder:
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
                  puller: Puller, network: Network, registries: dict[str, RegistryServer], caches: RegistryCaches,
                  recorder: Recorder, rng: random.Random, *, pusher: Pusher | None = None,
-                 contexts: Mapping[str, BuildContext] | None = None) -> None:
+                 contexts: Mapping[str, BuildContext] | None = None, disk: Disk | None = None) -> None:
         self.env = env
         self.host = host
         self.spec = spec
@@ -86,9 +88,11 @@ class Builder:
         self.classic_cache = BuildCache(env, host, store, recorder, limit=math.inf)
         #: BuildKit's cache-mount directories (RUN --mount=type=cache), by id: they outlive builds
         self.mounts = CacheMounts(env)
-        self.transfer = ContextTransfer(env, host, network, recorder)
+        #: hashing and layer writes on the host's cores and disk (``disk``: the one containers write to)
+        self.work = LayerWork(env, spec.storage, kernel.cpu, disk or Disk(env, spec.storage.write_rate))
+        self.transfer = ContextTransfer(env, host, network, recorder, self.work)
         self.steps = StepRunner(env, host, spec, kernel, store, puller, recorder, cache=self.cache,
-                                classic_cache=self.classic_cache, mounts=self.mounts)
+                                classic_cache=self.classic_cache, mounts=self.mounts, work=self.work)
         self.cache_io = CacheExchange(env, host, registries, caches, recorder, pusher)
         self.classic = ClassicBuild(env, store, puller, self.transfer, self.steps, self._export)
         self._builds = 0
