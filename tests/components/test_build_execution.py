@@ -122,8 +122,12 @@ def test_classic_builder_sends_the_whole_context_first() -> None:
 
 
 def test_a_local_context_costs_no_network_time() -> None:
+    # no network on one host; the daemon still lands the 10 MB: written into the local source's snapshot at
+    # 400 MiB/s while hashed at 776 MB/s on an idle core, so the write sets the time: 10e6 / (400 * 2**20)
     result = run({"dev": job(build(COPY_SRC), placement="builder")}, contexts=CONTEXT, hosts=REMOTE)
-    assert _context_spans(result, "load build context") == [(10e6, 0.0)]
+    [(nbytes, seconds)] = _context_spans(result, "load build context")
+    assert nbytes == 10e6
+    assert seconds == pytest.approx(10e6 / (400 * 2**20), rel=1e-9)
 
 
 def test_run_times_layer_sizes_the_image_and_its_push() -> None:
