@@ -1,4 +1,4 @@
-"""The work of making, hashing and compressing layers on one host, as CPU work on its processor-sharing
+"""The work of making and hashing layers on one host, as CPU work on its processor-sharing
 scheduler and writes on its disk (docs/build.md: Commit and hashing; docs/distribution.md: Push).
 
 - **Hash and write** (tar + sha256 streamed into a new layer): moby's layer store registers a committed
@@ -8,8 +8,8 @@ scheduler and writes on its disk (docs/build.md: Commit and hashing; docs/distri
 - **Naive diff walk**: overlay2 without native diff (``overlay_diff: naive``) finds a container's changes by
   walking its whole tree and its parent's (moby ``archive.ChangesDirs``): one visit per file of each, the
   files counted as bytes / ``file_size``, ``walk_per_file`` CPU-seconds each, on one core.
-- **Compression** for push: Go's compress/gzip deflates one stream on one goroutine (moby's push pipes the
-  layer's tar through it), ``bytes / compress_rate`` CPU-seconds on one core.
+
+Push compression is the same kind of work, in push.py (``compress_rate`` per core, ``compress_cores``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def cpu_seconds(nbytes: float, rate: float) -> float:
 
 
 class LayerWork:
-    """Hashing, diff walks and compression on one host's cores and disk."""
+    """Hashing and diff walks on one host's cores and disk."""
 
     def __init__(self, env: simpy.Environment, storage: StorageSpec, cpu: CpuScheduler, disk: Disk) -> None:
         self.env = env
@@ -66,7 +66,3 @@ class LayerWork:
         work = self.walk_seconds(parent_bytes, nbytes)
         if work > 0:
             yield self.cpu.run(work, 1.0).done
-
-    def compress(self, nbytes: float) -> simpy.Event:
-        """gzip of ``nbytes`` of a layer on one core; its ``done`` event."""
-        return self.cpu.run(cpu_seconds(nbytes, self.storage.compress_rate), 1.0).done

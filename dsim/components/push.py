@@ -231,7 +231,8 @@ class Pusher(ImageTransfer):
         rate = self.spec.storage.compress_rate
         gzip = self.local_gzip(layer)
         if gzip:
-            cap = rate * layer.size / layer.uncompressed  # compressed bytes out of an idle core's gzip per second
+            cores = self.spec.storage.compress_cores  # compressed bytes out of gzip on idle cores per second
+            cap = rate * cores * layer.size / layer.uncompressed
         try:
             if registry.connections is None:
                 yield from self._send(registry, layer, cap, gzip)
@@ -257,8 +258,9 @@ class Pusher(ImageTransfer):
         (the stream cannot outrun the compressor: done when both are)."""
         sent = self.network_transfer(registry, layer.size, cap)
         if gzip and self.cpu is not None:
-            work = layer.uncompressed / self.spec.storage.compress_rate
-            yield self.env.all_of([sent, self.cpu.run(work, 1.0).done])
+            storage = self.spec.storage
+            work = layer.uncompressed / storage.compress_rate
+            yield self.env.all_of([sent, self.cpu.run(work, storage.compress_cores).done])
         else:
             yield sent
 

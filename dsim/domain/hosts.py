@@ -47,6 +47,8 @@ class StorageSpec:
     file_size: float = 20e3
     #: seconds of CPU to visit one file in a naive diff walk (lstat, xattr, compare)
     walk_per_file: float = 24e-6
+    #: cores one layer's gzip during push can use (compress_rate is per core)
+    compress_cores: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

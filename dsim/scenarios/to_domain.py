@@ -57,7 +57,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
                             storage.compress_rate, storage.decompress_cores, hash_rate=storage.hash_rate,
                             overlay_diff=storage.overlay_diff, file_size=storage.file_size,
-                            walk_per_file=storage.walk_per_file),
+                            walk_per_file=storage.walk_per_file, compress_cores=storage.compress_cores),
         runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
                             runtime.page_cache_fraction,
                             cpu=StartCpuShares(runtime.cpu.create, runtime.cpu.mount, runtime.cpu.netns,

@@ -118,6 +118,13 @@ class Storage(Strict):
         "Calibrated on moby#30436's overlay row: 16-20s for 10 commits, less 2s on aufs, over 700K files: 24us",
     )
 
+    compress_cores: float = Field(
+        1.0, gt=0, allow_inf_nan=False,
+        description="cores one layer's gzip during push can use: 1, as moby compresses each layer with Go's "
+        "compress/gzip on one goroutine (moby#26959, moby#30852); a daemon built with a parallel gzip "
+        "(klauspost/pgzip) uses them all: set the host's cpus",
+    )
+
     @model_validator(mode="after")
     def _both_compressions(self) -> Storage:
         if set(self.decompress_rate) != set(DEFAULT_DECOMPRESS):
