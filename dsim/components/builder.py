@@ -39,7 +39,7 @@ from dsim.components.build_transfer import ContextTransfer
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore
-from dsim.components.layer_work import LayerWork
+from dsim.components.layer_work import LayerWork, cpu_seconds
 from dsim.components.network import Network
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
@@ -96,6 +96,8 @@ class Builder:
         self.cache_io = CacheExchange(env, host, registries, caches, recorder, pusher)
         self.classic = ClassicBuild(env, store, puller, self.transfer, self.steps, self._export)
         self._builds = 0
+        #: chain IDs of built layers already in dockerd's layer store (BuildKit's export registered them)
+        self.registered: set[str] = set()
 
     @property
     def pusher(self) -> Pusher | None:
@@ -209,6 +211,8 @@ class Builder:
         leaves a dangling image, named here by its identity)."""
         started = self.env.now
         yield from self.steps.materialize(s, final.layers)
+        if s.builder == "buildkit":
+            yield from self._ensure_layers(final)
         tag = s.spec.options.tag
         ref = normalise(tag) if tag is not None else f"<none>@{final.identity[7:19]}"
         repository, name = split_ref(ref)
@@ -220,3 +224,20 @@ class Builder:
                            layers=len(final.layers), builder=s.builder,
                            bytes=sum(layer.uncompressed for layer in final.layers))
         return image
+
+    def _ensure_layers(self, final: StepResult) -> Generator[Any, Any, None]:
+        """BuildKit's export into dockerd's layer store (moby builder-next ``EnsureLayer``): every built layer
+        of the image not registered yet is diffed against its parent (a naive diff walks both trees) and its
+        tar checksummed (``ChecksumForGraphID``), the whole chain at once (one goroutine per layer), then
+        registered in place: no second write, unlike the legacy builder's commit."""
+        tasks: list[simpy.Event] = []
+        below = 0.0
+        for layer in final.layers:
+            if layer.local and layer.chain_id not in self.registered:
+                self.registered.add(layer.chain_id)
+                work = self.work.walk_seconds(below, layer.uncompressed)
+                work += cpu_seconds(layer.uncompressed, self.spec.storage.hash_rate)
+                tasks.append(self.kernel.cpu.run(work, 1.0).done)
+            below += layer.uncompressed
+        if tasks:
+            yield self.env.all_of(tasks)
