@@ -132,7 +132,8 @@ def test_a_local_context_costs_no_network_time() -> None:
 
 def test_run_times_layer_sizes_the_image_and_its_push() -> None:
     """RUN pip install: 60 s and 150 MB (patterns); RUN echo: the defaults, 1 s and 0 B. The build takes
-    61 s, then its export checksums the 150 MB layer (776 MB/s on a core: 150e6 / 776e6 s); the image is alpine's layer plus the two built ones, tagged local/app:1; `docker run` uses it
+    61 s, then its export checksums the 150 MB layer (776 MB/s on a core: 150e6 / 776e6 s); the image is
+    alpine's layer plus the two built ones, tagged local/app:1; `docker run` uses it
     without a pull; `docker push` sends alpine's blob and the built layers gzipped (150 MB / 2.7), the
     150 MB going through gzip at 32 MiB/s."""
     dockerfile = f"FROM {BASE}\nRUN pip install flask\nRUN echo done\n"
