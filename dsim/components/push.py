@@ -259,8 +259,12 @@ class Pusher(ImageTransfer):
         sent = self.network_transfer(registry, layer.size, cap)
         if gzip and self.cpu is not None:
             storage = self.spec.storage
-            work = layer.uncompressed / storage.compress_rate
-            yield self.env.all_of([sent, self.cpu.run(work, storage.compress_cores).done])
+            task = self.cpu.run(layer.uncompressed / storage.compress_rate, storage.compress_cores)
+            try:
+                yield self.env.all_of([sent, task.done])
+            except BaseException:
+                self.cpu.cancel(task)  # the upload failed or was interrupted: the deflate stops with it
+                raise
         else:
             yield sent
 
