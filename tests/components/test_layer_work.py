@@ -7,6 +7,8 @@ docs/distribution.md: Push).
   (2 S/w).
 - With naive overlay diff, each commit first walks both trees: (2 U + S) / file_size files at walk_per_file
   CPU-seconds each, U the parent image's unpacked bytes; nothing with native diff.
+- BuildKit's export checksums each new layer once at hash_rate (S/h), in place (no write); a later export of
+  the same layer pays nothing.
 - A push of a locally built layer of U unpacked bytes: its gzip is U / compress_rate CPU-seconds on one core;
   two layers compressed at once on one core take twice as long; compress_cores c lets one layer use c cores.
 
@@ -26,8 +28,11 @@ CONTAINER = 0.06 + 0.14  # runtime.create + daemon.classic_commit
 
 
 def simulate(*, storage: str, cpus: int = 1, dockerfile: str, builder: str = "classic", jobs: int = 1,
-             push: bool = False, layers: str = "[100MB]") -> SimResult:
+             push: bool = False, layers: str = "[100MB]", repeat: bool = False) -> SimResult:
     push_step = '\n          - push: "reg/app:1"' if push else ""
+    build_step = (f'build: {{dockerfile_text: "{dockerfile}", builder: {builder}, tag: "reg/app:1", '
+                  'default_run_time: 0s, layer_sizes: {"make": 400MB, "one": 100MB, "two": 100MB}}')
+    again = f"\n          - {build_step}" if repeat else ""
     result = run_text(f"""
     name: layer-work
     registries:
@@ -40,8 +45,7 @@ def simulate(*, storage: str, cpus: int = 1, dockerfile: str, builder: str = "cl
       build:
         arrival: {{burst: {jobs}}}
         steps:
-          - build: {{dockerfile_text: "{dockerfile}", builder: {builder}, tag: "reg/app:1", default_run_time: 0s,
-                    layer_sizes: {{"make": 400MB, "one": 100MB, "two": 100MB}}}}{push_step}
+          - {build_step}{again}{push_step}
     """)
     for job in result.jobs:
         assert job.status == "completed", job.error
@@ -121,3 +125,14 @@ def test_a_parallel_gzip_uses_the_cores_it_is_given() -> None:
     result = simulate(storage="{compress_rate: 10MB/s, compress_cores: 2}", cpus=2, builder="buildkit",
                       dockerfile="FROM scratch\\nRUN one\\n", push=True)
     assert uploads(result) == pytest.approx([5.0], rel=1e-6)
+
+
+def test_buildkit_checksums_a_new_layer_once_at_export() -> None:
+    # RUN make (0 s) writes 400 MB; the export checksums it at 100 MB/s: 4 s, no second write (write_rate
+    # 1 MB/s would add 400 s if it did). A second build of the same Dockerfile hits the cache and the layer is
+    # registered already: 0 s
+    storage = "{hash_rate: 100MB/s, write_rate: 1MB/s}"
+    first, second = builds(simulate(storage=storage, builder="buildkit", dockerfile="FROM scratch\\nRUN make\\n",
+                                    jobs=1, push=False, repeat=True))
+    assert first == pytest.approx(4.0)
+    assert second == pytest.approx(0.0, abs=1e-9)
