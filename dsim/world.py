@@ -146,11 +146,11 @@ class World:
         seed = self.seed  # each stream is made when first drawn from (most hosts never use some of them)
         puller = Puller(env, name, spec, store, self.registries, images, recorder, lazy_stream(seed, f"puller/{name}"),
                         cpu=kernel.cpu)
-        pusher = Pusher(env, name, spec, store, self.registries, images, recorder)
+        pusher = Pusher(env, name, spec, store, self.registries, images, recorder, cpu=kernel.cpu)
         runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"))
         builder = Builder(env, name, spec, kernel, store, puller, self.network, self.registries, self.registry_caches,
                           recorder, lazy_stream(seed, f"builder/{name}"), pusher=pusher,
-                          contexts=self.resolved.contexts)  # docker build (issue 4)
+                          contexts=self.resolved.contexts, disk=runtime.storage.disk)  # docker build (issue 4)
         return Daemon(env, host, kernel, store, recorder, lazy_stream(seed, f"daemon/{name}"),
                       puller=puller, pusher=pusher, runtime=runtime, builder=builder)
 

@@ -49,7 +49,8 @@ class ClassicBuild:
         spec = s.spec
         files = s.copy.included
         yield from self.transfer.send(s, spec.text_bytes + sum(files.values()),
-                                      "Sending build context to Docker daemon", files=len(files) + 1)
+                                      "Sending build context to Docker daemon", files=len(files) + 1,
+                                      landed=sum(files.values()))
         s.context_ready = self.env.event()
         s.context_ready.succeed()
         results: dict[int, StepResult] = {}
@@ -92,7 +93,7 @@ class ClassicBuild:
             if forced or key not in self.committed:
                 forced = True  # the committed image is new: what follows it on this parent misses too
                 self.committed.add(key)
-                yield from self.steps.classic_container(s, 0.0)
+                yield from self.steps.classic_container(s, parent)
 
     def _classic_image(self, s: BuildSession, ref: str) -> Generator[Any, Any, ImageInfo]:
         """The legacy builder uses a local image as is and pulls one it lacks, as ``docker pull`` does."""

@@ -4,7 +4,6 @@ writing the bytes they copy. Layers a step needs are fetched the first time a st
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Generator, Mapping
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from dsim.components.build_cache import BuildCache, CacheDir, CacheMounts, Cache
 from dsim.components.build_session import BuildFailed, BuildSession, StepDone, StepResult
 from dsim.components.host import Kernel
 from dsim.components.image_store import ImageStore
+from dsim.components.layer_work import LayerWork
 from dsim.components.pull import Puller
 from dsim.domain.builds import ColdWarm, StepSpec, op_digest_text
 from dsim.domain.hosts import HostSpec
@@ -38,7 +38,7 @@ class StepRunner:
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
                  puller: Puller, recorder: Recorder, *, cache: BuildCache, classic_cache: BuildCache,
-                 mounts: CacheMounts) -> None:
+                 mounts: CacheMounts, work: LayerWork) -> None:
         self.env = env
         self.host = host
         self.spec = spec
@@ -49,6 +49,8 @@ class StepRunner:
         self.cache = cache
         self.classic_cache = classic_cache
         self.mounts = mounts
+        #: hashing, diff walks and layer writes on this host's cores and disk
+        self.work = work
 
     def _inputs(self, s: BuildSession,
                 step: StepSpec) -> Generator[Any, Any, tuple[list[Any], list[StepResult], ImageInfo | None, list[str]]]:
@@ -144,7 +146,7 @@ class StepRunner:
                 began = self.env.now
                 yield self.env.timeout(self.spec.runtime.create.sample(s.rng))  # the step's container
                 nbytes, mounted = yield from self._work(s, step, deps, paths)
-                yield from self.classic_commit(s, nbytes)
+                yield from self.classic_commit(s, nbytes, parent)
             else:
                 began = self.env.now
                 nbytes, mounted = yield from self._work(s, step, deps, paths)
@@ -219,23 +221,24 @@ class StepRunner:
             nbytes = sum(dep.own_bytes for dep in deps)
         else:
             nbytes = opts.default_layer_size.sample(s.rng)
-        rate = self.spec.storage.write_rate
-        if nbytes > 0 and not math.isinf(rate):
-            yield self.env.timeout(nbytes / rate)
+        if nbytes > 0:
+            yield self.work.disk.write(nbytes)  # the host's disk, shared with every other writer
         return nbytes, {}
 
-    def classic_container(self, s: BuildSession, nbytes: float) -> Generator[Any, Any, None]:
-        """A legacy-builder instruction's whole container: created, then committed (``classic_commit``)."""
+    def classic_container(self, s: BuildSession, parent: StepResult) -> Generator[Any, Any, None]:
+        """A legacy-builder metadata instruction's whole container: created, then committed with an empty
+        diff (``classic_commit``)."""
         yield self.env.timeout(self.spec.runtime.create.sample(s.rng))
-        yield from self.classic_commit(s, nbytes)
+        yield from self.classic_commit(s, 0.0, parent)
 
-    def classic_commit(self, s: BuildSession, nbytes: float) -> Generator[Any, Any, None]:
-        """The legacy builder's commit of a step's container: its diff (``nbytes``) applied again as a new
-        layer at ``storage.write_rate``, the image recorded and the container removed (``classic_commit``).
-        BuildKit commits its snapshot in place."""
-        rate = self.spec.storage.write_rate
-        rewrite = nbytes / rate if nbytes > 0 and not math.isinf(rate) else 0.0
-        yield self.env.timeout(rewrite + self.spec.daemon.classic_commit.sample(s.rng))
+    def classic_commit(self, s: BuildSession, nbytes: float, parent: StepResult) -> Generator[Any, Any, None]:
+        """The legacy builder's commit of a step's container on ``parent``'s image (layer_work.py): with
+        naive overlay diff, a walk of both whole trees (growing with the image); then the diff's tar
+        (``nbytes``) digested while it is written again as a new layer; then the image recorded and the
+        container removed (``classic_commit``). BuildKit commits its snapshot in place."""
+        yield from self.work.diff_walk(sum(layer.uncompressed for layer in parent.layers), nbytes)
+        yield from self.work.hash_and_write(nbytes)
+        yield self.env.timeout(self.spec.daemon.classic_commit.sample(s.rng))
 
     def materialize(self, s: BuildSession, layers: tuple[LayerInfo, ...]) -> Generator[Any, Any, None]:
         """Make a snapshot's layers present: base-image and imported-cache layers are fetched (in order,

@@ -39,10 +39,12 @@ from dsim.components.build_transfer import ContextTransfer
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore
+from dsim.components.layer_work import LayerWork, cpu_seconds
 from dsim.components.network import Network
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryServer
+from dsim.components.storage import Disk
 from dsim.components.working_copy import EMPTY_CONTEXT, WorkingCopy
 from dsim.domain.builds import BuildContext, BuildSpec
 from dsim.domain.hosts import HostSpec
@@ -63,7 +65,7 @@ class Builder:
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
                  puller: Puller, network: Network, registries: dict[str, RegistryServer], caches: RegistryCaches,
                  recorder: Recorder, rng: random.Random, *, pusher: Pusher | None = None,
-                 contexts: Mapping[str, BuildContext] | None = None) -> None:
+                 contexts: Mapping[str, BuildContext] | None = None, disk: Disk | None = None) -> None:
         self.env = env
         self.host = host
         self.spec = spec
@@ -86,12 +88,16 @@ class Builder:
         self.classic_cache = BuildCache(env, host, store, recorder, limit=math.inf)
         #: BuildKit's cache-mount directories (RUN --mount=type=cache), by id: they outlive builds
         self.mounts = CacheMounts(env)
-        self.transfer = ContextTransfer(env, host, network, recorder)
+        #: hashing and layer writes on the host's cores and disk (``disk``: the one containers write to)
+        self.work = LayerWork(env, spec.storage, kernel.cpu, disk or Disk(env, spec.storage.write_rate))
+        self.transfer = ContextTransfer(env, host, network, recorder, self.work)
         self.steps = StepRunner(env, host, spec, kernel, store, puller, recorder, cache=self.cache,
-                                classic_cache=self.classic_cache, mounts=self.mounts)
+                                classic_cache=self.classic_cache, mounts=self.mounts, work=self.work)
         self.cache_io = CacheExchange(env, host, registries, caches, recorder, pusher)
         self.classic = ClassicBuild(env, store, puller, self.transfer, self.steps, self._export)
         self._builds = 0
+        #: chain IDs of built layers already in dockerd's layer store (BuildKit's export registered them)
+        self.registered: set[str] = set()
 
     @property
     def pusher(self) -> Pusher | None:
@@ -205,6 +211,8 @@ class Builder:
         leaves a dangling image, named here by its identity)."""
         started = self.env.now
         yield from self.steps.materialize(s, final.layers)
+        if s.builder == "buildkit":
+            yield from self._ensure_layers(final)
         tag = s.spec.options.tag
         ref = normalise(tag) if tag is not None else f"<none>@{final.identity[7:19]}"
         repository, name = split_ref(ref)
@@ -216,3 +224,20 @@ class Builder:
                            layers=len(final.layers), builder=s.builder,
                            bytes=sum(layer.uncompressed for layer in final.layers))
         return image
+
+    def _ensure_layers(self, final: StepResult) -> Generator[Any, Any, None]:
+        """BuildKit's export into dockerd's layer store (moby builder-next ``EnsureLayer``): every built layer
+        of the image not registered yet is diffed against its parent (a naive diff walks both trees) and its
+        tar checksummed (``ChecksumForGraphID``), the whole chain at once (one goroutine per layer), then
+        registered in place: no second write, unlike the legacy builder's commit."""
+        tasks: list[simpy.Event] = []
+        below = 0.0
+        for layer in final.layers:
+            if layer.local and layer.chain_id not in self.registered:
+                self.registered.add(layer.chain_id)
+                work = self.work.walk_seconds(below, layer.uncompressed)
+                work += cpu_seconds(layer.uncompressed, self.spec.storage.hash_rate)
+                tasks.append(self.kernel.cpu.run(work, 1.0).done)
+            below += layer.uncompressed
+        if tasks:
+            yield self.env.all_of(tasks)

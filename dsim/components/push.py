@@ -8,8 +8,11 @@ Per layer, inside one of the daemon-wide upload slots (``max_concurrent_uploads`
    (``POST .../blobs/uploads/?mount=<digest>&from=<repo>``): 201 is ``Mounted from <repo>``, 202 falls
    through. A blob known only from other registries gets an existence check in the target repository.
 3. Else upload it (POST, PATCH with the bytes through the network, PUT): ``Pushed``. A layer built
-   locally (``LayerInfo.local``) is gzipped while it uploads, so its stream runs no faster than the
-   host's ``compress_rate`` allows (about 32 MiB/s of input on one core, moby#28732).
+   locally (``LayerInfo.local``) is gzipped while it uploads: the deflate is CPU work on one core of the
+   host's processor-sharing scheduler (Go's compress/gzip, one goroutine per layer; ``uncompressed /
+   compress_rate`` CPU-seconds, about 32 MiB/s of input, moby#28732), competing with containers, builds
+   and unpacks; its stream runs no faster than an idle core's deflate, and the upload ends when both the
+   bytes and the deflate are done. On an idle host that is the same time as a stream capped at the gzip rate.
 
 How many mount tries and HEADs a layer gets depends on its size (<= 100 KiB: 1 and 1; <= 10 MiB: 3 and 1;
 larger: 4 and 3). Failed attempts retry after attempt x 5 s, five attempts in all (moby
@@ -29,6 +32,7 @@ import simpy
 
 from dsim.components.connections import ConnectionPool
 from dsim.components.errors import ApiError, StreamError
+from dsim.components.host import CpuScheduler
 from dsim.components.image_store import ImageStore
 from dsim.components.pull import ImageTransfer
 from dsim.components.registry import RegistryError, RegistryServer
@@ -56,8 +60,11 @@ class Pusher(ImageTransfer):
     """Pushes images from one host's store."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
-                 registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder) -> None:
+                 registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder, *,
+                 cpu: CpuScheduler | None = None) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
+        #: the host's cores, where a local layer's gzip runs (None: an idle core's rate, a cap on the stream)
+        self.cpu = cpu
         self.upload_slots = Lock(env, spec.daemon.max_concurrent_uploads)  # a Resource's queue (workers.py)
         self._uploading: dict[tuple[str, str, str], simpy.Process] = {}
 
@@ -223,15 +230,17 @@ class Pusher(ImageTransfer):
         began = self.env.now
         cap = math.inf
         rate = self.spec.storage.compress_rate
-        if layer.local and not math.isinf(rate) and layer.uncompressed > 0:
-            cap = rate * layer.size / layer.uncompressed  # compressed bytes out of the gzip stream per second
+        gzip = self.local_gzip(layer)
+        if gzip:
+            cores = self.spec.storage.compress_cores  # compressed bytes out of gzip on idle cores per second
+            cap = rate * cores * layer.size / layer.uncompressed
         try:
             if registry.connections is None:
-                yield self.network_transfer(registry, layer.size, cap)
+                yield from self._send(registry, layer, cap, gzip)
             else:
                 with registry.connections.request() as connection:
                     yield connection
-                    yield self.network_transfer(registry, layer.size, cap)
+                    yield from self._send(registry, layer, cap, gzip)
         finally:
             registry.release(pool, registry.name)  # the PATCH's connection: the body is sent
         self.recorder.span(SpanKind.UPLOAD, digest, began, self.env.now, host=self.host, job=job,
@@ -240,6 +249,25 @@ class Pusher(ImageTransfer):
                                     status=201, pool=pool)
         registry.accept_blob(repository, digest)
         return "Pushed"
+
+    def local_gzip(self, layer: LayerInfo) -> bool:
+        """Whether the push compresses this layer itself (built here, and gzip not disabled)."""
+        return layer.local and not math.isinf(self.spec.storage.compress_rate) and layer.uncompressed > 0
+
+    def _send(self, registry: RegistryServer, layer: LayerInfo, cap: float, gzip: bool) -> Generator[Any, Any, None]:
+        """The PATCH body: the bytes through the network, and, for a local layer, its deflate on one core
+        (the stream cannot outrun the compressor: done when both are)."""
+        sent = self.network_transfer(registry, layer.size, cap)
+        if gzip and self.cpu is not None:
+            storage = self.spec.storage
+            task = self.cpu.run(layer.uncompressed / storage.compress_rate, storage.compress_cores)
+            try:
+                yield self.env.all_of([sent, task.done])
+            except BaseException:
+                self.cpu.cancel(task)  # the upload failed or was interrupted: the deflate stops with it
+                raise
+        else:
+            yield sent
 
     def network_transfer(self, registry: RegistryServer, nbytes: float, cap: float) -> simpy.Event:
         return registry.network.transfer(self.host, registry.name, nbytes, cap)

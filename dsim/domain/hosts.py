@@ -39,6 +39,16 @@ class StorageSpec:
     compress_rate: float
     #: cores one layer's decompression stream can use (decompress_rate is per core)
     decompress_cores: float = 1.0
+    #: tar + sha256 of a layer or context, bytes per second on one core (components/layer_work.py)
+    hash_rate: float = 776e6
+    #: overlay2's diff of a committed container: ``native`` (upper dir only) or ``naive`` (walks both trees)
+    overlay_diff: str = "native"
+    #: mean bytes per file of an image, to count the files a naive diff walks
+    file_size: float = 20e3
+    #: seconds of CPU to visit one file in a naive diff walk (lstat, xattr, compare)
+    walk_per_file: float = 24e-6
+    #: cores one layer's gzip during push can use (compress_rate is per core)
+    compress_cores: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, mo
 
 from dsim.distributions import constant
 from dsim.domain.profiles import PROFILES, profile_fields
-from dsim.scenarios.fields import FiniteDurationDist, Rate, Size
+from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import Count, PositiveInt, Strict
 from dsim.scenarios.model.objects import NAME, NetworkDef, Networking
 from dsim.scenarios.model.runtimes import Runtimes, builtin_runtimes
@@ -94,6 +94,35 @@ class Storage(Strict):
         description="cores one layer's decompression can use: 1, as Go's compress/gzip and the zstd decoder "
         "inflate one stream on one goroutine (containerd and moby unpack each layer as one stream); pigz or "
         "igzip where configured: raise decompress_rate.gzip, the inflate itself stays on one core",
+    )
+
+    hash_rate: Rate = Field(
+        776 * 10**6, description="tar + sha256 of a layer's diff or a build context, bytes per second on one core "
+        "(Go's crypto/sha256 on AVX2: 776MB/s on a Ryzen 5950X, bitcoin/bitcoin#27598; cloud x86 without SHA-NI). "
+        "CPU work on the host's cores: the legacy builder's commit and context, BuildKit's COPY content hash "
+        "(docs/build.md: Commit and hashing)",
+    )
+    overlay_diff: Literal["native", "naive"] = Field(
+        "native", description="how overlay2 finds a committed container's changes: native reads the upper dir "
+        "only; naive (dockerd's \"Not using native diff for overlay2\", kernels with "
+        "CONFIG_OVERLAY_FS_REDIRECT_DIR) walks the container's and its parent's whole trees at every commit "
+        "(moby#30436, apache/airflow#12931)",
+    )
+    file_size: Size = Field(
+        20 * 10**3, gt=0, description="mean bytes per file of an image, to count the files a naive diff walks "
+        "(moby#30436: sysdig saw about 700K file operations in 10 commits, a two-tree walk of the 684MB "
+        "python:3.5, about 35,000 files: 20KB each)",
+    )
+    walk_per_file: FiniteDuration = Field(
+        24e-6, description="CPU time to visit one file in a naive diff walk (lstat, capability xattr, compare). "
+        "Calibrated on moby#30436's overlay row: 16-20s for 10 commits, less 2s on aufs, over 700K files: 24us",
+    )
+
+    compress_cores: float = Field(
+        1.0, gt=0, allow_inf_nan=False,
+        description="cores one layer's gzip during push can use: 1, as moby compresses each layer with Go's "
+        "compress/gzip on one goroutine (moby#26959, moby#30852); a daemon built with a parallel gzip "
+        "(klauspost/pgzip) uses them all: set the host's cpus",
     )
 
     @model_validator(mode="after")

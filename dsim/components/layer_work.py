@@ -1,0 +1,68 @@
+"""The work of making and hashing layers on one host, as CPU work on its processor-sharing
+scheduler and writes on its disk (docs/build.md: Commit and hashing; docs/distribution.md: Push).
+
+- **Hash and write** (tar + sha256 streamed into a new layer): moby's layer store registers a committed
+  container's diff by reading its tar stream, digesting it (the diffID) and applying it as a new layer; the
+  legacy builder's context is extracted and hashed file by file (tarsum) the same way. One goroutine digests
+  (``bytes / hash_rate`` CPU-seconds on one core) while the writes go to the shared disk: done when both are.
+- **Naive diff walk**: overlay2 without native diff (``overlay_diff: naive``) finds a container's changes by
+  walking its whole tree and its parent's (moby ``archive.ChangesDirs``): one visit per file of each, the
+  files counted as bytes / ``file_size``, ``walk_per_file`` CPU-seconds each, on one core.
+
+Push compression is the same kind of work, in push.py (``compress_rate`` per core, ``compress_cores``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from dsim.components.host import CpuScheduler
+from dsim.components.storage import Disk
+from dsim.domain.hosts import StorageSpec
+
+
+def cpu_seconds(nbytes: float, rate: float) -> float:
+    """CPU-seconds to process ``nbytes`` at ``rate`` bytes/s on one core (``inf``: free)."""
+    return 0.0 if nbytes <= 0 or math.isinf(rate) else nbytes / rate
+
+
+class LayerWork:
+    """Hashing and diff walks on one host's cores and disk."""
+
+    def __init__(self, env: simpy.Environment, storage: StorageSpec, cpu: CpuScheduler, disk: Disk) -> None:
+        self.env = env
+        self.storage = storage
+        self.cpu = cpu
+        self.disk = disk
+
+    def hash_and_write(self, nbytes: float) -> Generator[Any, Any, None]:
+        """A tar stream digested while it is written as a layer: CPU and disk at once, done when both are;
+        on an idle host ``max(bytes / hash_rate, bytes / write_rate)``."""
+        if nbytes <= 0:
+            return
+        task = self.cpu.run(cpu_seconds(nbytes, self.storage.hash_rate), 1.0)
+        yield self.env.all_of([task.done, self.disk.write(nbytes)])
+
+    def hash(self, nbytes: float) -> Generator[Any, Any, None]:
+        """Digest ``nbytes`` (BuildKit's content hash of COPY sources): ``bytes / hash_rate`` CPU-seconds."""
+        work = cpu_seconds(nbytes, self.storage.hash_rate)
+        if work > 0:
+            yield self.cpu.run(work, 1.0).done
+
+    def walk_seconds(self, parent_bytes: float, nbytes: float) -> float:
+        """CPU-seconds of a naive diff: every file of the parent's tree and of the container's (the parent's
+        files plus the new ones) visited once; none with native diff."""
+        storage = self.storage
+        if storage.overlay_diff != "naive":
+            return 0.0
+        files = (2 * parent_bytes + nbytes) / storage.file_size
+        return files * storage.walk_per_file
+
+    def diff_walk(self, parent_bytes: float, nbytes: float) -> Generator[Any, Any, None]:
+        work = self.walk_seconds(parent_bytes, nbytes)
+        if work > 0:
+            yield self.cpu.run(work, 1.0).done
