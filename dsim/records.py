@@ -138,6 +138,10 @@ class SpanKind(enum.StrEnum):
     #: bytes a directed link carried over a sample interval [``src->dst``]; bytes, capacity
     LINK = "link"
 
+    # -- traffic between containers (components/service_calls.py)
+    #: one request of a service call, sent to answered [the call's target]; caller, callee, route, bytes, status
+    SERVICE_CALL = "service_call"
+
 
 # ---------------------------------------------------------------------------------------- named groupings
 
@@ -365,6 +369,15 @@ class LinkAttrs(TypedDict):
     capacity: float
 
 
+class ServiceCallAttrs(TypedDict):
+    caller: str  # the calling container
+    callee: str  # the container that served it ("" when the target did not resolve or refused)
+    route: str  # bridge | topology | loopback ("" when it never left the caller)
+    bytes: float  # request and response bytes moved
+    status: str  # ok | failed
+    error: NotRequired[str]  # what the client saw
+
+
 #: Each kind's attributes (its TypedDict); a span of the kind carries the required keys and no others.
 ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
@@ -383,6 +396,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.BUILD_CONTEXT: BuildContextAttrs, SpanKind.CACHE_IMPORT: CacheImportAttrs,
     SpanKind.BUILD_STEP: BuildStepAttrs, SpanKind.BUILD_EXPORT: BuildExportAttrs,
     SpanKind.CACHE_EXPORT: CacheExportAttrs, SpanKind.LINK: LinkAttrs,
+    SpanKind.SERVICE_CALL: ServiceCallAttrs,
 }
 
 

@@ -25,6 +25,7 @@ from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryServer
 from dsim.components.runtime import ContainerRuntime
+from dsim.components.service_calls import HostSide, ServiceCalls, add_bridges, scenario_calls
 from dsim.domain.hosts import HostInfo
 from dsim.domain.problems import ReferenceProblem
 from dsim.domain.spec import SimSpec
@@ -92,15 +93,22 @@ class World:
         self.seed = resolved.seed if seed is None else seed
         self.env = CountingEnvironment()
         self.recorder = Recorder()
-        self.network = Network(self.env, build_graph(resolved))
+        graph = build_graph(resolved)
+        if scenario_calls(resolved.workloads.values()):  # traffic between containers crosses each host's bridge
+            add_bridges(graph, resolved.hosts)
+        self.network = Network(self.env, graph)
         self.registries = self._build_registries()
         self.registry_caches = RegistryCaches()  # --cache-to / --cache-from manifests, by registry
         self.kernels: dict[str, Kernel] = {}
         self.daemons: dict[str, Daemon] = {}
+        #: each host's side of the service calls between containers (service_calls.py), filled as hosts are built
+        self.call_hosts: dict[str, HostSide] = {}
+        self.service_calls = ServiceCalls(self.env, self.network, self.call_hosts, self.recorder)
         for host in resolved.hosts:
             self.kernels[host.name] = kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory,
                                                       self.recorder, ephemeral_ports=host.spec.ephemeral_ports)
-            self.daemons[host.name] = self._build_daemon(host, kernel)
+            self.daemons[host.name] = daemon = self._build_daemon(host, kernel)
+            self.call_hosts[host.name] = HostSide(kernel, daemon.runtime.networks, daemon.runtime.containers)
         names = dict.fromkeys([*probes, *(["links"] if link_samples is not None else [])])
         self.probes: dict[str, Probe] = {
             name: attach(name, network=self.network, recorder=self.recorder, registries=resolved.registries,
@@ -147,7 +155,8 @@ class World:
         puller = Puller(env, name, spec, store, self.registries, images, recorder, lazy_stream(seed, f"puller/{name}"),
                         cpu=kernel.cpu)
         pusher = Pusher(env, name, spec, store, self.registries, images, recorder)
-        runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"))
+        runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"),
+                                   services=self.service_calls)
         builder = Builder(env, name, spec, kernel, store, puller, self.network, self.registries, self.registry_caches,
                           recorder, lazy_stream(seed, f"builder/{name}"), pusher=pusher,
                           contexts=self.resolved.contexts)  # docker build (issue 4)

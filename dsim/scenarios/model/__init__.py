@@ -23,6 +23,7 @@ from dsim.scenarios.model.containers import (
     HealthCheck,
     PsStep,
     RunStep,
+    ServiceCall,
     StopStep,
 )
 from dsim.scenarios.model.hosts import (
@@ -56,4 +57,5 @@ __all__ = [
     "RuntimeProfile",
     "StartCpu",
     "Mount", "NetworkDef", "Networking", "RmOptions",
+    "ServiceCall",
 ]

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from dsim.scenarios.fields import FiniteDuration, FiniteSize, Size
+from dsim.scenarios.fields import FiniteDuration, FiniteSize, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 #: dockerd's rule for network and volume names (moby daemon/names: [a-zA-Z0-9][a-zA-Z0-9_.-]*)
@@ -92,6 +92,15 @@ class Networking(Strict):
     )
     base_rules: int = Field(20, ge=0, description="rules dockerd installs at start (its chains and the default bridge)")
     rules_per_network: int = Field(6, ge=0, description="rules each user-defined bridge network adds")
+    bridge_rate: Rate = Field(
+        4.024e9, description="the bridge (docker0 and the veth pairs) as a link of the network model between the "
+        "host's containers, shared by the service calls crossing it: 4,024MB/s, qperf tcp_bw between two containers "
+        "on one host's bridge (yangwwei.github.io/2017/11/22/docker-network-tests.html)",
+    )
+    bridge_latency: FiniteDuration = Field(
+        9.04e-6, description="one way across the bridge: 9.04us, qperf tcp_lat between two containers on one host's "
+        "bridge (host network: 7.9us; yangwwei.github.io/2017/11/22/docker-network-tests.html)",
+    )
 
 
 class RmOptions(Strict):
