@@ -103,7 +103,8 @@ class World:
         self.daemons: dict[str, Daemon] = {}
         #: each host's side of the service calls between containers (service_calls.py), filled as hosts are built
         self.call_hosts: dict[str, HostSide] = {}
-        self.service_calls = ServiceCalls(self.env, self.network, self.call_hosts, self.recorder)
+        self.service_calls = ServiceCalls(self.env, self.network, self.call_hosts, self.recorder,
+                                          lambda host: lazy_stream(self.seed, f"calls/{host}"))
         for host in resolved.hosts:
             self.kernels[host.name] = kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory,
                                                       self.recorder, ephemeral_ports=host.spec.ephemeral_ports)

@@ -20,7 +20,8 @@ carry one request at a time (a connection pool): at most that many requests are 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Generator, Iterable, Iterator, Mapping
+import random
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,12 +98,15 @@ class ServiceCalls:
     """Every host's service calls, through the world's network and each callee host's CPU."""
 
     def __init__(self, env: simpy.Environment, network: Network, hosts: Mapping[str, HostSide],
-                 recorder: Recorder) -> None:
-        """``hosts``: each host's side by name, a live mapping (the world fills it as it builds the hosts)."""
+                 recorder: Recorder, make_rng: Callable[[str], random.Random]) -> None:
+        """``hosts``: each host's side by name, a live mapping (the world fills it as it builds the hosts);
+        ``make_rng``: a host's stream for its servers' CPU work per request, made when first drawn from."""
         self.env = env
         self.network = network
         self.hosts = hosts
         self.recorder = recorder
+        self._make_rng = make_rng
+        self._rngs: dict[str, random.Random] = {}
         #: container ID -> the line its client printed when a call failed (the last run's)
         self._said: dict[str, str] = {}
 
@@ -179,7 +183,7 @@ class ServiceCalls:
             return failure
         yield env.timeout(route.latency)
         yield network.transfer(route.src, route.dst, call.request)
-        yield self.hosts[callee_host].kernel.cpu.run(call.server_cpu, 1.0).done
+        yield self.hosts[callee_host].kernel.cpu.run(self._server_cpu(call, callee_host), 1.0).done
         error = ""
         try:
             for inner in call.calls:
@@ -193,6 +197,14 @@ class ServiceCalls:
         if error:
             return CallFailed(EXIT_HTTP, f"curl: (22) The requested URL returned error: 502 ({error})")
         return None
+
+    def _server_cpu(self, call: CallSpec, host: str) -> float:
+        if call.server_cpu.is_constant:
+            return call.server_cpu.mean
+        rng = self._rngs.get(host)
+        if rng is None:
+            rng = self._rngs[host] = self._make_rng(host)
+        return call.server_cpu.sample(rng)
 
     # ------------------------------------------------------------------ names and routes
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dsim.distributions import Distribution, constant
+
 
 @dataclass(frozen=True, slots=True)
 class CallSpec:
@@ -18,7 +20,8 @@ class CallSpec:
     concurrency: int = 1
     request: float = 0.0
     response: float = 0.0
-    server_cpu: float = 0.0
+    #: CPU-seconds of each request on the server, sampled per request
+    server_cpu: Distribution = constant(0.0)
     calls: tuple[CallSpec, ...] = ()
 
     @property

@@ -67,9 +67,9 @@ class ServiceCall(Strict):
     )
     request: FiniteSize = Field(0.0, description="bytes each request sends (headers and body)")
     response: FiniteSize = Field(0.0, description="bytes each response returns")
-    server_cpu: FiniteDuration = Field(
-        0.0, description="CPU-seconds the server works on each request, one core at most, on its host's scheduler "
-        "(shared with everything else there)",
+    server_cpu: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds the server works on each request (a distribution: sampled per "
+        "request), one core at most, on its host's scheduler (shared with everything else there)",
     )
     calls: list[ServiceCall] = Field(
         default_factory=list, description="calls the server makes for each request it serves, in order, before "
