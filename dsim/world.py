@@ -101,15 +101,14 @@ class World:
         self.registry_caches = RegistryCaches()  # --cache-to / --cache-from manifests, by registry
         self.kernels: dict[str, Kernel] = {}
         self.daemons: dict[str, Daemon] = {}
-        #: each host's side of the service calls between containers (service_calls.py), filled as hosts are built
-        self.call_hosts: dict[str, HostSide] = {}
-        self.service_calls = ServiceCalls(self.env, self.network, self.call_hosts, self.recorder,
+        #: service calls between containers (service_calls.py): a host's side is asked for when a call needs it
+        self.service_calls = ServiceCalls(self.env, self.network, (host.name for host in resolved.hosts),
+                                          self._call_side, self.recorder,
                                           lambda host: lazy_stream(self.seed, f"calls/{host}"))
         for host in resolved.hosts:
             self.kernels[host.name] = kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory,
                                                       self.recorder, ephemeral_ports=host.spec.ephemeral_ports)
-            self.daemons[host.name] = daemon = self._build_daemon(host, kernel)
-            self.call_hosts[host.name] = HostSide(kernel, daemon.runtime.networks, daemon.runtime.containers)
+            self.daemons[host.name] = self._build_daemon(host, kernel)
         names = dict.fromkeys([*probes, *(["links"] if link_samples is not None else [])])
         self.probes: dict[str, Probe] = {
             name: attach(name, network=self.network, recorder=self.recorder, registries=resolved.registries,
@@ -145,6 +144,11 @@ class World:
             return server
 
         return {name: build(name, ()) for name in specs}
+
+    def _call_side(self, host: str) -> HostSide:
+        """What service calls need of ``host``: its kernel, networks and containers."""
+        runtime = self.daemons[host].runtime
+        return HostSide(self.kernels[host], runtime.networks, runtime.containers)
 
     def _build_daemon(self, host: HostInfo, kernel: Kernel) -> Daemon:
         """One host's dockerd with its store, pull pipeline, pusher, container runtime and builder."""

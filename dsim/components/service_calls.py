@@ -97,13 +97,17 @@ class _Route:
 class ServiceCalls:
     """Every host's service calls, through the world's network and each callee host's CPU."""
 
-    def __init__(self, env: simpy.Environment, network: Network, hosts: Mapping[str, HostSide],
-                 recorder: Recorder, make_rng: Callable[[str], random.Random]) -> None:
-        """``hosts``: each host's side by name, a live mapping (the world fills it as it builds the hosts);
-        ``make_rng``: a host's stream for its servers' CPU work per request, made when first drawn from."""
+    def __init__(self, env: simpy.Environment, network: Network, hosts: Iterable[str],
+                 side: Callable[[str], HostSide], recorder: Recorder,
+                 make_rng: Callable[[str], random.Random]) -> None:
+        """``hosts``: every host's name; ``side``: a host's side, asked when a call first needs it (the
+        world's hosts are built after this); ``make_rng``: a host's stream for its servers' CPU work per
+        request, made when first drawn from."""
         self.env = env
         self.network = network
-        self.hosts = hosts
+        self._names = frozenset(hosts)
+        self._side = side
+        self._sides: dict[str, HostSide] = {}
         self.recorder = recorder
         self._make_rng = make_rng
         self._rngs: dict[str, random.Random] = {}
@@ -183,7 +187,7 @@ class ServiceCalls:
             return failure
         yield env.timeout(route.latency)
         yield network.transfer(route.src, route.dst, call.request)
-        yield self.hosts[callee_host].kernel.cpu.run(self._server_cpu(call, callee_host), 1.0).done
+        yield self._host(callee_host).kernel.cpu.run(self._server_cpu(call, callee_host), 1.0).done
         error = ""
         try:
             for inner in call.calls:
@@ -197,6 +201,18 @@ class ServiceCalls:
         if error:
             return CallFailed(EXIT_HTTP, f"curl: (22) The requested URL returned error: 502 ({error})")
         return None
+
+    def host(self, name: str) -> HostSide | None:
+        """The side of host ``name`` (None: no such host)."""
+        side = self._sides.get(name)
+        if side is None and name in self._names:
+            side = self._sides[name] = self._side(name)
+        return side
+
+    def _host(self, name: str) -> HostSide:
+        side = self.host(name)
+        assert side is not None, f"no host {name!r}"
+        return side
 
     def _server_cpu(self, call: CallSpec, host: str) -> float:
         if call.server_cpu.is_constant:
@@ -216,7 +232,7 @@ class ServiceCalls:
         target = call.host_port
         if target is not None:
             return self._published(*target)
-        side = self.hosts[host]
+        side = self._host(host)
         name = call.to
         if side.networks.resolve(caller, name) is not None:
             callee = side.containers[name]
@@ -229,7 +245,7 @@ class ServiceCalls:
     def _published(self, host: str, port: int) -> tuple[Container, str]:
         """The running container behind ``host:port``: the one publishing it, or one on the host's network
         listening on it (its ``ports``/``expose``); else the connection is refused."""
-        side = self.hosts.get(host)
+        side = self.host(host)
         if side is None:
             raise CallFailed(EXIT_RESOLVE, f"curl: (6) Could not resolve host: {host}")
         owner = side.kernel.ports.get((port, "tcp"))
