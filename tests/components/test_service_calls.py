@@ -260,5 +260,18 @@ def test_a_bad_call_target_is_one_line_at_load_time() -> None:
     """
     with pytest.raises(ScenarioError) as err:
         load_scenario_text(textwrap.dedent(text))
-    assert "invalid call target 'db:99999': ports are 1-65535" in str(err.value)
-    assert err.value.line == 6
+    assert "calls[0].to: invalid call target 'db:99999': ports are 1-65535" in str(err.value)
+    assert (err.value.line, err.value.column) == (6, 77)  # at the target: 2 spaces of indent + its 75th character
+
+
+def test_an_alias_off_a_user_defined_network_is_refused_as_docker_refuses_it() -> None:
+    text = """
+    name: t
+    hosts:
+      h: {}
+    workloads:
+      w: {arrival: {burst: 1}, steps: [{run: {image: "nginx:1.25", aliases: [db]}}]}
+    """
+    with pytest.raises(ScenarioError) as err:
+        load_scenario_text(textwrap.dedent(text))
+    assert "network-scoped alias is supported only for containers in user defined networks" in str(err.value)

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dsim.distributions import constant
 from dsim.scenarios.fields import (
@@ -76,14 +76,15 @@ class ServiceCall(Strict):
         "it answers (a tier behind it: proxy -> app -> db)",
     )
 
-    @model_validator(mode="after")
-    def _check_to(self) -> ServiceCall:
-        if not CALL_TARGET.match(self.to):
-            raise ValueError(f"invalid call target {self.to!r} (a container name, an alias or HOST:PORT)")
-        _, colon, port = self.to.partition(":")
+    @field_validator("to")
+    @classmethod
+    def _check_to(cls, to: str) -> str:
+        if not CALL_TARGET.match(to):
+            raise ValueError(f"invalid call target {to!r} (a container name, an alias or HOST:PORT)")
+        _, colon, port = to.partition(":")
         if colon and not 1 <= int(port) <= 65535:
-            raise ValueError(f"invalid call target {self.to!r}: ports are 1-65535")
-        return self
+            raise ValueError(f"invalid call target {to!r}: ports are 1-65535")
+        return to
 
 
 class ContainerOptions(Strict):
