@@ -234,11 +234,12 @@ class ServiceCalls:
             return self._published(*target)
         side = self._host(host)
         name = call.to
-        if side.networks.resolve(caller, name) is not None:
+        asker = _namespace_owner(caller, side.containers)  # container:NAME asks from NAME's namespace
+        if side.networks.resolve(asker, name) is not None:
             callee = side.containers[name]
             return callee, host
         for other in side.containers.values():  # --network-alias: answered on a network both are on
-            if name in other.spec.aliases and other is not caller and _shared_dns(side.networks, caller, other):
+            if name in other.spec.aliases and other is not asker and _shared_dns(side.networks, asker, other):
                 return other, host
         raise CallFailed(EXIT_RESOLVE, f"curl: (6) Could not resolve host: {name}")
 
@@ -261,7 +262,9 @@ class ServiceCalls:
         """Across hosts: from each end's side (its bridge, or the host itself on the host network) over the
         topology. On one host: once across the bridge when either end is on it (docker0 switches between the
         veths), loopback when both are on the host network."""
-        caller_bridged, callee_bridged = _bridged(caller), _bridged(callee)
+        containers = self._host(host).containers
+        caller_bridged = _bridged(_namespace_owner(caller, containers))
+        callee_bridged = _bridged(_namespace_owner(callee, self._host(callee_host).containers))
         if host != callee_host:
             src = bridge_node(host) if caller_bridged else host
             dst = bridge_node(callee_host) if callee_bridged else callee_host
@@ -280,9 +283,16 @@ class ServiceCalls:
         self.recorder.span(SpanKind.SERVICE_CALL, call.to, began, self.env.now, host=host, job=job, **attrs)
 
 
+def _namespace_owner(container: Container, containers: Mapping[str, Container]) -> Container:
+    """The container whose network namespace ``container`` uses: NAME for ``container:NAME``, else itself."""
+    mode = container.spec.network
+    if mode.startswith("container:"):
+        return containers.get(mode.partition(":")[2], container)
+    return container
+
+
 def _bridged(container: Container) -> bool:
-    """Whether the container's traffic crosses a bridge: every mode but the host network (``container:NAME``
-    shares NAME's namespace, on a bridge unless NAME is on the host network)."""
+    """Whether the traffic of the namespace's owner crosses a bridge: every mode but the host network."""
     return container.spec.network != "host"
 
 

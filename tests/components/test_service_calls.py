@@ -140,6 +140,36 @@ def test_a_network_alias_resolves_on_the_user_network() -> None:
     assert call.duration == pytest.approx(0.002)  # 2 x 1 ms, no bytes, no CPU
 
 
+def test_a_container_sharing_anothers_namespace_resolves_as_that_one_does() -> None:
+    """--network container:side, where side is on the user network: the embedded DNS answers `db` for it."""
+    servers = ('[{run: {image: "nginx:1.25", name: db, detach: true, network: app}}, '
+               '{run: {image: "nginx:1.25", name: side, detach: true, network: app}}]')
+    text = f"""
+    name: t
+    hosts:
+      h: {host()}
+    workloads:
+      server: {{arrival: {{times: [0s]}}, steps: {servers}}}
+      client: {{arrival: {{times: [1s]}}, steps: [{{run: {{image: "nginx:1.25", network: "container:side",
+                calls: [{{to: db}}]}}}}]}}
+    """
+    [call] = calls(run_text(text))
+    assert (call.attrs["callee"], call.attrs["route"], call.duration) == ("db", "bridge", pytest.approx(0.002))
+
+
+def test_a_server_that_has_exited_refuses_the_next_request() -> None:
+    """The db runs 1.051 s from t = 0; the client from 1 s makes requests of 2 ms (2 x 1 ms, no bytes) one
+    after another: those starting at 1.000, 1.002, ..., 1.050 (26) are answered, the next, at 1.052, finds
+    no server: Connection refused, exit 7."""
+    server = '{image: "nginx:1.25", name: db, detach: true, network: app, duration: 1.051s}'
+    client = '{image: "nginx:1.25", network: app, calls: [{to: db, requests: 100}]}'
+    result = run_text(scenario(server, client))
+    statuses = [span.attrs["status"] for span in calls(result)]
+    assert statuses == ["ok"] * 26 + ["failed"]
+    [failed] = [end for end in result.job_ends if end.workload == "client"]
+    assert failed.error.endswith("exited with code 7: curl: (7) Failed to connect to db: Connection refused")
+
+
 def test_host_network_ends_skip_the_bridge() -> None:
     """Client and server on the host network of one host: loopback, no bridge: only the 10 ms of CPU. A
     bridged client calling the same server through the published-less host port crosses the bridge once:
