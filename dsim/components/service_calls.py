@@ -13,7 +13,8 @@ competing with everything else there), the server's own calls, and the response'
 containers of one host the bytes cross the host's bridge, a link of the network model with the bridge's rate
 and latency (``networking.bridge_rate`` / ``bridge_latency``); between hosts they cross each bridged end's
 bridge and the topology's links, shared with pulls and pushes. A ``network: host`` end has no bridge: two of
-them on one host talk over loopback (not modelled: no time). ``concurrency`` keep-alive connections each
+them on one host talk over loopback: the host's TCP stack's latency (``networking.loopback_latency``), which
+every call that stays on a host pays, and no rate limit. ``concurrency`` keep-alive connections each
 carry one request at a time (a connection pool): at most that many requests are in flight.
 """
 
@@ -260,8 +261,9 @@ class ServiceCalls:
 
     def _route(self, caller: Container, host: str, callee: Container, callee_host: str) -> _Route:
         """Across hosts: from each end's side (its bridge, or the host itself on the host network) over the
-        topology. On one host: once across the bridge when either end is on it (docker0 switches between the
-        veths), loopback when both are on the host network."""
+        topology (whose links' latency is the whole path's, stacks included, as measured between hosts). On one
+        host: the host's TCP stack, and once across the bridge when either end is on it (docker0 switches
+        between the veths)."""
         containers = self._host(host).containers
         caller_bridged = _bridged(_namespace_owner(caller, containers))
         callee_bridged = _bridged(_namespace_owner(callee, self._host(callee_host).containers))
@@ -269,10 +271,11 @@ class ServiceCalls:
             src = bridge_node(host) if caller_bridged else host
             dst = bridge_node(callee_host) if callee_bridged else callee_host
             return _Route(src, dst, self.network.rtt(src, dst) / 2, "topology")
+        stack = self._host(host).networks.costs.loopback_latency  # the host's own TCP stack, one way
         if not caller_bridged and not callee_bridged:
-            return _Route(host, host, 0.0, "loopback")
+            return _Route(host, host, stack, "loopback")
         src, dst = (bridge_node(host), host) if caller_bridged else (host, bridge_node(host))
-        return _Route(src, dst, self.network.rtt(src, dst) / 2, "bridge")
+        return _Route(src, dst, stack + self.network.rtt(src, dst) / 2, "bridge")
 
     def _span(self, call: CallSpec, caller: Container, callee: Container | None, host: str, job: int,
               began: float, route: str, moved: float, error: str) -> None:

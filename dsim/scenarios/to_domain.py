@@ -75,7 +75,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
 def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
     return NetworkingSpec(costs.namespace_share, costs.iptables_call, costs.iptables_per_rule, costs.rules_per_port,
                           costs.base_rules, costs.rules_per_network, bridge_rate=costs.bridge_rate,
-                          bridge_latency=costs.bridge_latency)
+                          bridge_latency=costs.bridge_latency, loopback_latency=costs.loopback_latency)
 
 
 def call_spec(call: fmt.ServiceCall) -> CallSpec:

@@ -19,8 +19,9 @@ RUNTIME = ("{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, "
            "cpu: {create: 0, mount: 0, netns: 0, start: 0, exec: 0}}")
 
 
-def host(cpus: int = 4, bridge: str = "{bridge_rate: 1MB/s, bridge_latency: 1ms}") -> str:
-    """A host whose starts cost nothing, with a user network `app` and the given bridge."""
+def host(cpus: int = 4, bridge: str = "{bridge_rate: 1MB/s, bridge_latency: 1ms, loopback_latency: 0s}") -> str:
+    """A host whose starts cost nothing, with a user network `app` and the given bridge (its TCP stack's own
+    latency 0 unless a test is about it)."""
     return (f"{{cpus: {cpus}, daemon: {{api_service_time: 0s, workers: 100, metadata_commit: 0s}}, "
             f'preloaded: ["nginx:1.25"], runtime: {RUNTIME}, networks: {{app: {{}}}}, networking: {bridge}}}')
 
@@ -71,8 +72,8 @@ def test_a_host_across_the_topology_adds_its_links_latency_and_both_bridges() ->
     """The db on host b publishes 5432; the client on host a calls b:5432. Path: a's bridge (1 ms), a-lan
     (2 ms), lan-b (3 ms), b's bridge (1 ms): 7 ms one way, 14 ms round trip. Bytes: 100,000 B at the
     slowest link, lan-b at 0.5 MB/s: 200 ms. CPU 10 ms. Total 14 + 200 + 10 = 224 ms."""
-    hosts = (f"a: {host(bridge='{bridge_rate: 1MB/s, bridge_latency: 1ms}')}\n"
-             f"      b: {host(bridge='{bridge_rate: 1MB/s, bridge_latency: 1ms}')}")
+    hosts = (f"a: {host(bridge='{bridge_rate: 1MB/s, bridge_latency: 1ms, loopback_latency: 0s}')}\n"
+             f"      b: {host(bridge='{bridge_rate: 1MB/s, bridge_latency: 1ms, loopback_latency: 0s}')}")
     network = """network:
       links:
         - {a: hub, b: lan}
@@ -99,7 +100,7 @@ def test_concurrency_c_on_a_server_with_k_cores_serves_min_c_k_over_cpu(cores: i
     """No bytes and no latency (an infinitely fast bridge): only the server's CPU, 10 ms a request, one core
     at most each, processor sharing on K cores. C connections keep C requests in flight: throughput
     min(C, K) / 10 ms, so 8 requests take 8 x 10 ms / min(C, K)."""
-    hosts = f"h: {host(cpus=cores, bridge='{bridge_rate: inf, bridge_latency: 0s}')}"
+    hosts = f"h: {host(cpus=cores, bridge='{bridge_rate: inf, bridge_latency: 0s, loopback_latency: 0s}')}"
     client = ('{image: "nginx:1.25", network: app, '
               f'calls: [{{to: db, requests: 8, concurrency: {concurrency}, server_cpu: 10ms}}]}}')
     result = run_text(scenario(DB, client, hosts=hosts))
@@ -184,6 +185,18 @@ def test_host_network_ends_skip_the_bridge() -> None:
     assert (call.attrs["route"], call.duration) == ("bridge", pytest.approx(0.012))
 
 
+def test_every_call_that_stays_on_a_host_pays_its_tcp_stack() -> None:
+    """loopback_latency 3 ms one way: host network to host network, 2 x 3 ms = 6 ms; bridged, 2 x (3 + 1) ms."""
+    server = '{image: "nginx:1.25", name: web, detach: true, network: host, expose: ["80"]}'
+    hosts = f"h: {host(bridge='{bridge_rate: inf, bridge_latency: 1ms, loopback_latency: 3ms}')}"
+    durations = {}
+    for mode in ("host", "bridge"):
+        client = f'{{image: "nginx:1.25", network: {mode}, calls: [{{to: "h:80"}}]}}'
+        [call] = calls(run_text(scenario(server, client, hosts=hosts)))
+        durations[call.attrs["route"]] = call.duration
+    assert durations == {"loopback": pytest.approx(0.006), "bridge": pytest.approx(0.008)}
+
+
 def test_a_host_network_caller_across_hosts_crosses_one_bridge_fewer() -> None:
     """Across a 5 ms link to a bridged db on b: a bridged caller crosses both bridges, one way
     1 + 5 + 1 = 7 ms (14 ms round trip); a host-network caller only b's, 6 ms (12 ms)."""
@@ -249,8 +262,8 @@ def test_a_calls_bytes_share_a_link_with_a_pull() -> None:
     2,000,000-byte layer on a, started at 0 s, is on that link (toward a) from about 0.1 s to 2.1 s; the
     response at 1 s gets half of it (max-min fair): 1.0 s, and the download, which got 0.5 MB less in that
     second, ends 0.5 s later than without the call."""
-    hosts = (f"a: {host(bridge='{bridge_rate: inf, bridge_latency: 0s}')}\n"
-             f"      b: {host(bridge='{bridge_rate: inf, bridge_latency: 0s}')}")
+    hosts = (f"a: {host(bridge='{bridge_rate: inf, bridge_latency: 0s, loopback_latency: 0s}')}\n"
+             f"      b: {host(bridge='{bridge_rate: inf, bridge_latency: 0s, loopback_latency: 0s}')}")
     text = f"""
     name: t
     registries:
