@@ -406,7 +406,8 @@ class ContainerRuntime:
             natural = env.timeout(duration)
         calls = None
         if spec.calls and self.services is not None:  # its calls are part of its work (service_calls.py)
-            natural = calls = self.services.start(container, self.host, job, natural)
+            natural = calls = self.services.start(container, self.host, job, natural,
+                                                  endless=cpu_time is None and math.isinf(duration))
         if spec.healthcheck is not None:
             env.process(self._health(container, env.now, job))
         yield first_of(env, [kill, stop] if natural is None else [natural, kill, stop])

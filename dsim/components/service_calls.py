@@ -121,23 +121,26 @@ class ServiceCalls:
 
     # ------------------------------------------------------------------ the caller's process
 
-    def start(self, container: Container, host: str, job: int, natural: simpy.Event | None) -> simpy.Event:
+    def start(self, container: Container, host: str, job: int, natural: simpy.Event | None, *,
+              endless: bool = False) -> simpy.Event:
         """Run ``container``'s calls as part of its process; the event fires once they are done and
-        ``natural`` (its duration or CPU work) has fired, value None; or at a failed call, value the client's
-        exit code, with its line kept for ``said``."""
+        ``natural`` (its duration or CPU work) has fired, value None (never with ``endless``: a process that
+        runs until stopped); or at a failed call, value the client's exit code, its line kept for ``said``."""
         done = self.env.event()
         self._said.pop(container.id, None)
-        self.env.process(self._client(container, host, job, natural, done))
+        self.env.process(self._client(container, host, job, natural, done, endless))
         return done
 
     def _client(self, container: Container, host: str, job: int, natural: simpy.Event | None,
-                done: simpy.Event) -> Generator[Any, Any, None]:
+                done: simpy.Event, endless: bool) -> Generator[Any, Any, None]:
         try:
             for call in container.spec.calls:
                 yield from self.call(call, container, host, job)
         except CallFailed as failure:
             self._said[container.id] = failure.message
             done.succeed(failure.exit_code)
+            return
+        if endless:
             return
         if natural is not None:
             yield natural

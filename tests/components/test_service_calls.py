@@ -61,6 +61,29 @@ def test_one_call_on_an_idle_bridge_is_two_latencies_plus_bytes_over_the_rate_pl
     assert result.summary()["workloads"]["client"]["calls"]["db"]["p50_s"] == pytest.approx(0.113)
 
 
+def test_a_process_with_calls_ends_when_they_and_its_duration_are_done() -> None:
+    """Calls of 3 ms (one request: 2 x 1 ms + 1,000 B at 1 MB/s) beside a duration of 10 ms: the run takes
+    10 ms; with a duration of 1 ms, 3 ms. A created container (duration inf) keeps running after its calls."""
+    for duration, run in (("10ms", 0.010), ("1ms", 0.003)):
+        client = f'{{image: "nginx:1.25", network: app, duration: {duration}, calls: [{{to: db, response: 1000}}]}}'
+        [span] = run_text(scenario(DB, client)).spans_of("run")
+        assert span.duration == pytest.approx(run)
+    text = f"""
+    name: t
+    hosts:
+      h: {host()}
+    workloads:
+      server: {{arrival: {{times: [0s]}}, steps: [{{run: {DB}}}]}}
+      client: {{arrival: {{times: [1s]}}, steps: [{{create: {{image: "nginx:1.25", name: c, network: app,
+                calls: [{{to: db, response: 1000}}]}}}}, {{start: {{container: c}}}}]}}
+    """
+    result = run_text(text)
+    [call] = calls(result)
+    assert call.duration == pytest.approx(0.003)
+    [process] = [span for span in result.spans_of("process") if span.subject == "c"]
+    assert process.attrs["status"] == "running"  # still running at the end of the simulation
+
+
 def test_requests_one_after_another_each_take_the_closed_form() -> None:
     """Three requests on one connection: 3 x (2 x 1 ms + 1,000 B / 1 MB/s) = 3 x 3 ms = 9 ms, back to back."""
     client = '{image: "nginx:1.25", network: app, calls: [{to: db, requests: 3, response: 1000}]}'
