@@ -145,6 +145,9 @@ class SpanKind(enum.StrEnum):
     COMPOSE_OBJECT = "compose_object"
     #: a service waiting for its dependencies' conditions (polling) [service]; containers, conditions, polls
     COMPOSE_WAIT = "compose_wait"
+    # -- traffic between containers (components/service_calls.py)
+    #: one request of a service call, sent to answered [the call's target]; caller, callee, route, bytes, status
+    SERVICE_CALL = "service_call"
 
 
 # ---------------------------------------------------------------------------------------- named groupings
@@ -389,6 +392,13 @@ class ComposeWaitAttrs(TypedDict):
     containers: list[str]  # the waiting service's containers
     conditions: list[str]  # "service:condition" waited for
     polls: int  # ticks of compose's 500 ms ticker until every condition held
+class ServiceCallAttrs(TypedDict):
+    caller: str  # the calling container
+    callee: str  # the container that served it ("" when the target did not resolve or refused)
+    route: str  # bridge | topology | loopback ("" when it never left the caller)
+    bytes: float  # request and response bytes moved
+    status: str  # ok | failed
+    error: NotRequired[str]  # what the client saw
 
 
 #: Each kind's attributes (its TypedDict); a span of the kind carries the required keys and no others.
@@ -411,6 +421,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.CACHE_EXPORT: CacheExportAttrs, SpanKind.LINK: LinkAttrs,
     SpanKind.COMPOSE: ComposeAttrs, SpanKind.COMPOSE_OBJECT: ComposeObjectAttrs,
     SpanKind.COMPOSE_WAIT: ComposeWaitAttrs,
+    SpanKind.SERVICE_CALL: ServiceCallAttrs,
 }
 
 

@@ -22,6 +22,9 @@ FAILURE_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("vm_memory", re.compile(r"cannot set up guest memory")),
     ("oom", re.compile(r"\bOOM|out of memory|exit code 137")),
     ("not_found", re.compile(r"not found|does not exist|manifest unknown")),
+    ("name_resolution", re.compile(r"Could not resolve host")),
+    ("connection_refused", re.compile(r"Connection refused")),
+    ("http_error", re.compile(r"The requested URL returned error")),
     ("exit_code", re.compile(r"exited with code|non-zero code|did not complete successfully")),
 )
 
@@ -65,8 +68,32 @@ def workload_summaries(job_ends: Sequence[JobEnd], spans_of: Callable[[SpanKind]
         name = of_job.get(span.job)
         if name is not None:
             processes[name].append(span)
-    return {name: _one(name, job_ends, samples[name], processes[name], phases, expected.get(name, 0), describe)
-            for name in names}
+    calls = _calls(spans_of(SpanKind.SERVICE_CALL), of_job, describe)
+    summaries = {name: _one(name, job_ends, samples[name], processes[name], phases, expected.get(name, 0), describe)
+                 for name in names}
+    for name, made in calls.items():
+        if name in summaries:
+            summaries[name]["calls"] = made
+    return summaries
+
+
+def _calls(spans: Sequence[Span], of_job: Mapping[int, str],
+           describe: Callable[[list[float]], dict[str, float | int]]) -> dict[str, dict[str, Any]]:
+    """Each workload's service calls by target: the latency of its answered requests (p50, p95, ...),
+    and how many failed. Only workloads that made calls have the key (service_calls.py)."""
+    latencies: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    failed: dict[str, Counter[str]] = defaultdict(Counter)
+    for span in spans:
+        name = of_job.get(span.job)
+        if name is None:
+            continue
+        if span.attrs["status"] == "ok":
+            latencies[name][span.subject].append(span.duration)
+        else:
+            latencies[name].setdefault(span.subject, [])
+            failed[name][span.subject] += 1
+    return {name: {to: {**describe(values), "failed": failed[name][to]} for to, values in targets.items()}
+            for name, targets in latencies.items()}
 
 
 def _one(name: str, job_ends: Sequence[JobEnd], samples: Mapping[str, list[float]], processes: list[Span],
@@ -105,6 +132,8 @@ def workload_rows(summary: Mapping[str, Any]) -> tuple[tuple[str, ...], list[tup
         ("jobs ended", *(_ended(w["jobs"]) for w in workloads.values())),
         ("failed", *(_failed(w) for w in workloads.values())),
         *((f"{p} p50/p95 (s)", *(_p50_p95(w["phases"].get(p)) for w in workloads.values())) for p in shown),
+        *((f"calls to {to} p50/p95 (s)", *(_p50_p95(w.get("calls", {}).get(to)) for w in workloads.values()))
+          for to in dict.fromkeys(to for w in workloads.values() for to in w.get("calls", {}))),
         ("restarts", *(str(w["containers"]["restarts"]) for w in workloads.values())),
         ("OOM kills", *(str(w["containers"]["oom_killed"]) for w in workloads.values())),
     ]
@@ -127,7 +156,7 @@ def _failed(workload: Mapping[str, Any]) -> str:
 
 
 def _p50_p95(stats: Mapping[str, Any] | None) -> str:
-    if not stats:
+    if not stats or not stats.get("count", 1):  # no samples (every call to a target failed)
         return "-"
     return f"{_seconds(stats['p50_s'])}/{_seconds(stats['p95_s'])}"
 

@@ -25,6 +25,7 @@ from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryServer
 from dsim.components.runtime import ContainerRuntime
+from dsim.components.service_calls import HostSide, ServiceCalls, add_bridges, scenario_calls
 from dsim.domain.hosts import HostInfo
 from dsim.domain.problems import ReferenceProblem
 from dsim.domain.spec import SimSpec
@@ -92,11 +93,18 @@ class World:
         self.seed = resolved.seed if seed is None else seed
         self.env = CountingEnvironment()
         self.recorder = Recorder()
-        self.network = Network(self.env, build_graph(resolved))
+        graph = build_graph(resolved)
+        if scenario_calls(resolved.workloads.values()):  # traffic between containers crosses each host's bridge
+            add_bridges(graph, resolved.hosts)
+        self.network = Network(self.env, graph)
         self.registries = self._build_registries()
         self.registry_caches = RegistryCaches()  # --cache-to / --cache-from manifests, by registry
         self.kernels: dict[str, Kernel] = {}
         self.daemons: dict[str, Daemon] = {}
+        #: service calls between containers (service_calls.py): a host's side is asked for when a call needs it
+        self.service_calls = ServiceCalls(self.env, self.network, (host.name for host in resolved.hosts),
+                                          self._call_side, self.recorder,
+                                          lambda host: lazy_stream(self.seed, f"calls/{host}"))
         for host in resolved.hosts:
             self.kernels[host.name] = kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory,
                                                       self.recorder, ephemeral_ports=host.spec.ephemeral_ports)
@@ -137,6 +145,11 @@ class World:
 
         return {name: build(name, ()) for name in specs}
 
+    def _call_side(self, host: str) -> HostSide:
+        """What service calls need of ``host``: its kernel, networks and containers."""
+        runtime = self.daemons[host].runtime
+        return HostSide(self.kernels[host], runtime.networks, runtime.containers)
+
     def _build_daemon(self, host: HostInfo, kernel: Kernel) -> Daemon:
         """One host's dockerd with its store, pull pipeline, pusher, container runtime and builder."""
         env, name, spec, recorder = self.env, host.name, host.spec, self.recorder
@@ -147,7 +160,8 @@ class World:
         puller = Puller(env, name, spec, store, self.registries, images, recorder, lazy_stream(seed, f"puller/{name}"),
                         cpu=kernel.cpu)
         pusher = Pusher(env, name, spec, store, self.registries, images, recorder, cpu=kernel.cpu)
-        runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"))
+        runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"),
+                                   services=self.service_calls)
         builder = Builder(env, name, spec, kernel, store, puller, self.network, self.registries, self.registry_caches,
                           recorder, lazy_stream(seed, f"builder/{name}"), pusher=pusher,
                           contexts=self.resolved.contexts, disk=runtime.storage.disk)  # docker build (issue 4)

@@ -160,7 +160,9 @@ class Client:
         self._phase(SpanKind.RUN, container.name, started)
         if exit_code != 0:
             oom = " (OOMKilled)" if container.oom_killed else ""
-            raise JobFailed(f"container {container.name} exited with code {exit_code}{oom}")
+            services = self.daemon.runtime.services  # a failed service call: the line its client printed
+            said = f": {services.said(container)}" if services is not None and services.said(container) else ""
+            raise JobFailed(f"container {container.name} exited with code {exit_code}{oom}{said}")
 
     def _compose(self, step: ComposeStep) -> Generator[Any, Any, None]:
         """``docker compose up -d`` / ``down`` (components/compose.py)."""

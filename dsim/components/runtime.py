@@ -32,6 +32,7 @@ from dsim.components.errors import ApiError
 from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import ImageStore
 from dsim.components.networks import NetworkStack
+from dsim.components.service_calls import ServiceCalls
 from dsim.components.storage import ContainerStorage
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
@@ -82,8 +83,10 @@ class ContainerRuntime:
     """The daemon's container side on one host."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
-                 recorder: Recorder, rng: random.Random) -> None:
+                 recorder: Recorder, rng: random.Random, services: ServiceCalls | None = None) -> None:
+        """``services``: the world's service calls (service_calls.py), for containers that make calls."""
         self.env = env
+        self.services = services
         self.host = host
         self.spec = spec
         self.kernel = kernel
@@ -404,6 +407,10 @@ class ContainerRuntime:
             natural = task.done
         elif not math.isinf(duration):
             natural = env.timeout(duration)
+        calls = None
+        if spec.calls and self.services is not None:  # its calls are part of its work (service_calls.py)
+            natural = calls = self.services.start(container, self.host, job, natural,
+                                                  endless=cpu_time is None and math.isinf(duration))
         if spec.healthcheck is not None:
             env.process(self._health(container, env.now, job))
         yield first_of(env, [kill, stop] if natural is None else [natural, kill, stop])
@@ -412,6 +419,8 @@ class ContainerRuntime:
         if natural is not None and natural.processed:
             if container.frozen is not None:  # docker pause: a frozen process exits once it is thawed
                 yield container.frozen
+            if calls is not None and calls.value is not None:
+                code = calls.value  # a call failed: the client's exit code
             return code, "", task
         # docker stop: SIGTERM; the process takes stop_time to exit, or is killed at the timeout
         grace = spec.stop_time.sample(self.rng)

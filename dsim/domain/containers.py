@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dsim.distributions import Distribution
 from dsim.domain.networking import MountSpec
+from dsim.domain.service_calls import CallSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,10 @@ class ContainerSpec:
     #: bridge | host | none | container:NAME | a user-defined network's name
     network: str = "bridge"
     mounts: tuple[MountSpec, ...] = ()
+    #: service calls its process makes to other containers (components/service_calls.py)
+    calls: tuple[CallSpec, ...] = ()
+    #: --network-alias: more names the embedded DNS answers for it on its user-defined networks
+    aliases: tuple[str, ...] = ()
 
     @property
     def cpu_cap(self) -> float:

@@ -16,6 +16,7 @@ from dsim.domain.hosts import DaemonSpec, HostSpec, ImageGcSpec, RuntimeSpec, St
 from dsim.domain.networking import MountSpec, NetworkDecl, NetworkingSpec
 from dsim.domain.refs import normalise
 from dsim.domain.registries import OutageSpec, RateLimitSpec, RegistrySpec
+from dsim.domain.service_calls import CallSpec
 from dsim.domain.spec import LinkSpec
 from dsim.domain.start_path import DaemonLocksSpec, StartCpuShares
 from dsim.domain.workloads import Arrival, Burst, Every, Poisson, Times, Workload
@@ -78,7 +79,14 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
 def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
     return NetworkingSpec(costs.namespace_share, costs.iptables_call, costs.iptables_per_rule, costs.rules_per_port,
                           costs.base_rules, costs.rules_per_network, costs.endpoint_commits, costs.bridge_commits,
-                          costs.store_commit)
+                          costs.store_commit, bridge_rate=costs.bridge_rate,
+                          bridge_latency=costs.bridge_latency, loopback_latency=costs.loopback_latency)
+
+
+def call_spec(call: fmt.ServiceCall) -> CallSpec:
+    """A service call and the server's own calls behind it."""
+    return CallSpec(call.to, call.requests, call.concurrency, call.request, call.response, call.server_cpu,
+                    tuple(call_spec(inner) for inner in call.calls))
 
 
 def health_check(check: fmt.HealthCheck) -> HealthCheck:
@@ -96,6 +104,7 @@ def container_spec(step: fmt.RunStep | fmt.CreateStep) -> ContainerSpec:
         healthcheck=health_check(step.healthcheck) if step.healthcheck is not None else None,
         writes=step.writes, copy_up=step.copy_up, isolation=step.isolation, network=step.network,
         mounts=tuple(MountSpec(m.type, m.target, m.source, m.writes, m.size) for m in step.mounts),
+        calls=tuple(call_spec(call) for call in step.calls), aliases=tuple(step.aliases),
         # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
         until_stopped=isinstance(step, fmt.RunStep) and step.runs_until_stopped,
     )

@@ -24,6 +24,7 @@ from dsim.scenarios.model.containers import (
     HealthCheck,
     PsStep,
     RunStep,
+    ServiceCall,
     StopStep,
 )
 from dsim.scenarios.model.hosts import (
@@ -58,4 +59,5 @@ __all__ = [
     "StartCpu",
     "Mount", "NetworkDef", "Networking", "RmOptions",
     "ComposeStepSpec",
+    "ServiceCall",
 ]

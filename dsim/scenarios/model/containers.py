@@ -6,7 +6,7 @@ import math
 import re
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dsim.distributions import constant
 from dsim.scenarios.fields import (
@@ -19,7 +19,7 @@ from dsim.scenarios.fields import (
     SizeDist,
 )
 from dsim.scenarios.model.base import PositiveInt, Strict
-from dsim.scenarios.model.objects import Mount
+from dsim.scenarios.model.objects import NAME, Mount
 
 
 def _port(value: object) -> object:
@@ -43,6 +43,48 @@ class HealthCheck(Strict):
     time_to_healthy: DurationDist = Field(
         constant(0.0), description="after the process starts, when the check command first succeeds (inf: never)"
     )
+
+
+#: a service call's target: a container name or network alias, or HOST:PORT (a published port)
+CALL_TARGET = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*(:\d{1,5})?$")
+
+
+class ServiceCall(Strict):
+    """Requests to another container (components/service_calls.py): each a round trip through the network
+    model (one host: its bridge; two hosts: the bridges and the topology's links), the server's CPU work on
+    its host, and the server's own calls. Connections are kept alive (no handshake per request)."""
+
+    to: str = Field(
+        description="a container name or --network-alias, answered by the embedded DNS of a user-defined network "
+        "both are on (on the default bridge a name does not resolve, as in Docker); or HOST:PORT, a port a running "
+        "container publishes on that host (docs/networks-storage.md: Traffic between containers)",
+    )
+    requests: PositiveInt = Field(
+        1, description="requests made (for a server's own calls: per request it serves)")
+    concurrency: PositiveInt = Field(
+        1, description="requests in flight at most: the client's keep-alive connections, each one request at a time "
+        "(1: one after another, as a plain client loop)",
+    )
+    request: FiniteSize = Field(0.0, description="bytes each request sends (headers and body)")
+    response: FiniteSize = Field(0.0, description="bytes each response returns")
+    server_cpu: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds the server works on each request (a distribution: sampled per "
+        "request), one core at most, on its host's scheduler (shared with everything else there)",
+    )
+    calls: list[ServiceCall] = Field(
+        default_factory=list, description="calls the server makes for each request it serves, in order, before "
+        "it answers (a tier behind it: proxy -> app -> db)",
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _check_to(cls, to: str) -> str:
+        if not CALL_TARGET.match(to):
+            raise ValueError(f"invalid call target {to!r} (a container name, an alias or HOST:PORT)")
+        _, colon, port = to.partition(":")
+        if colon and not 1 <= int(port) <= 65535:
+            raise ValueError(f"invalid call target {to!r}: ports are 1-65535")
+        return to
 
 
 class ContainerOptions(Strict):
@@ -101,6 +143,15 @@ class ContainerOptions(Strict):
         "(hosts.<group>.networks); bridge pays the namespace, veth and iptables, host nothing",
     )
     mounts: list[Mount] = Field(default_factory=list, description="--mount: volumes, bind mounts, tmpfs")
+    calls: list[ServiceCall] = Field(
+        default_factory=list, description="service calls its process makes to other containers, in order; the "
+        "process ends when they are done (and its duration or cpu_time is); a call that fails ends it with the "
+        "client's error (docs/networks-storage.md: Traffic between containers)",
+    )
+    aliases: list[str] = Field(
+        default_factory=list, description="--network-alias: more names the embedded DNS answers for it on its "
+        "user-defined network",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ContainerOptions:
@@ -118,6 +169,11 @@ class ContainerOptions(Strict):
             raise ValueError(f"invalid restart policy {self.restart!r} (no, always, unless-stopped, on-failure[:N])")
         if self.fail_probability > 0 and self.cpu_time is None and math.isinf(self.duration.mean):
             raise ValueError("fail_probability needs a run that ends: a finite duration or a cpu_time")
+        for alias in self.aliases:
+            if not NAME.match(alias):
+                raise ValueError(f"invalid network alias {alias!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if self.aliases and self.network in ("bridge", "host", "none"):
+            raise ValueError("network-scoped alias is supported only for containers in user defined networks")
         return self
 
 
@@ -140,7 +196,8 @@ class RunStep(ContainerOptions):
     @property
     def runs_until_stopped(self) -> bool:
         """``docker run -d`` of a server: no duration and no cpu_time means it runs until stopped."""
-        return self.detach and self.cpu_time is None and self.duration.is_constant and self.duration.mean == 0
+        return self.detach and self.cpu_time is None and self.duration.is_constant and self.duration.mean == 0 \
+            and not self.calls
 
 
 class ContainerRef(Strict):

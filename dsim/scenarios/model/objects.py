@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from dsim.distributions import constant
-from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, FiniteSize, Size
+from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, FiniteSize, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 
 #: dockerd's rule for network and volume names (moby daemon/names: [a-zA-Z0-9][a-zA-Z0-9_.-]*)
@@ -108,6 +108,21 @@ class Networking(Strict):
         constant(0.002), description="one commit of libnetwork's local store (a bbolt file: one writer at a time, "
         "each commit fdatasynced; https://github.com/etcd-io/bbolt); 2ms like daemon.metadata_commit: cloud SSDs "
         "flush in single-digit milliseconds. Idle, the commits are part of runtime.start's 454ms",
+    )
+    bridge_rate: Rate = Field(
+        4.024e9, description="the bridge (docker0 and the veth pairs) as a link of the network model between the "
+        "host's containers, shared by the service calls crossing it: 4,024MB/s, qperf tcp_bw between two containers "
+        "on one host's bridge (yangwwei.github.io/2017/11/22/docker-network-tests.html)",
+    )
+    bridge_latency: FiniteDuration = Field(
+        1.14e-6, description="what crossing the bridge adds one way: 1.14us, qperf tcp_lat between two containers "
+        "on one host's bridge (9.04us) less between two on its host network (7.9us); across two hosts the bridges "
+        "added 2.5us, two crossings (yangwwei.github.io/2017/11/22/docker-network-tests.html)",
+    )
+    loopback_latency: FiniteDuration = Field(
+        7.9e-6, description="one way between two processes of one host through its TCP stack, paid by every call "
+        "that stays on the host: 7.9us, qperf tcp_lat between two containers on the host network "
+        "(yangwwei.github.io/2017/11/22/docker-network-tests.html)",
     )
 
 
