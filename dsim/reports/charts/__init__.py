@@ -19,6 +19,7 @@ from typing import Any
 from dsim.reports.charts.builds import build_waterfall, cache_ratios
 from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, TIMELINE_MAX_ROWS, Chart, natural_key
 from dsim.reports.charts.jobs import latency_cdfs, time_share, timeline
+from dsim.reports.charts.ports import ports_chart
 from dsim.reports.charts.resources import activity, daemon_load
 from dsim.reports.charts.stories import container_states, density, sequence
 from dsim.reports.charts.transfers import bandwidth, pull_waterfall
@@ -49,6 +50,7 @@ CHARTS: tuple[tuple[str, ChartFunction], ...] = (
     ("build_waterfall", build_waterfall),
     ("density", density),
     ("container_states", container_states),
+    ("ports", ports_chart),
     ("sequence", sequence),
     ("activity", activity),
 )
