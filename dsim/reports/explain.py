@@ -398,7 +398,8 @@ def sequence_diagram(result: SimResult, job: int, path: Path, info: ScenarioInfo
         for i, (at, a, b, label, style) in enumerate(msgs, start=1):
             y = i + 0.5
             wrapped = i > 1 and style == "error" and a == b and msgs[i - 2][4] == "error" and msgs[i - 2][1:3] == (a, b)
-            ax.text(-0.1, y, "" if wrapped else f"{at:.3f}s", ha="right", va="center", fontsize=7, family="monospace", color="#555555")
+            ax.text(-0.1, y, "" if wrapped else f"{at:.3f}s", ha="right", va="center", fontsize=7,
+                    family="monospace", color="#555555")
             if a == b:
                 ax.text(x[a] + 0.12, y, label, ha="left", va="center", fontsize=7, color=colours[style],
                         style="normal" if style == "error" else "italic")

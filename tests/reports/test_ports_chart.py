@@ -84,7 +84,7 @@ def test_port_conflict_scenario_table(port_conflict: tuple[SimResult, ScenarioIn
     assert set(held) == {("web-a", "8080/tcp"), ("web-b", "8080/tcp"), ("web-c", "49153/tcp")}
     a, b, c = held[("web-a", "8080/tcp")], held[("web-b", "8080/tcp")], held[("web-c", "49153/tcp")]
     assert a.start < 5.0 and a.end is not None and 20.0 <= a.end < 25.0
-    assert 25.0 <= b.start and b.end is None and 10.0 <= c.start and c.end is None
+    assert b.start >= 25.0 and b.end is None and c.start >= 10.0 and c.end is None
     assert [(f.container, f.port, f.holder) for f in failed] == [("web-b", "8080/tcp", "web-a")]
     assert 5.0 <= failed[0].at < 10.0
 
@@ -107,8 +107,8 @@ def test_explain_diagram_of_the_failed_start_says_docker_s_error(
 
 def test_explain_diagram_of_a_rate_limited_pull() -> None:
     """A 429 comes from the registry: its words (toomanyrequests: ...) on the registry -> daemon arrow."""
-    from dsim.reports.explain import _messages
     from dsim.reports.derive import SpanIndex
+    from dsim.reports.explain import _messages
 
     error = ("Error response from daemon: toomanyrequests: You have reached your pull rate limit. You may increase "
              "the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit")

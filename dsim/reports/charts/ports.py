@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib.artist import Artist
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -138,7 +139,7 @@ def ports_chart(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         ax.set_xlabel(f"simulated time ({unit})")
         ax.set_ylabel("host port" if several_hosts else f"host port on {shown[0][0]}" if shown else "host port")
         ax.grid(axis="x", alpha=0.3)
-        handles = [Patch(color=colour_of[name], label=name) for name in containers[:12]]
+        handles: list[Artist] = [Patch(color=colour_of[name], label=name) for name in containers[:12]]
         if failed:
             handles.append(Line2D([], [], marker="X", color="#D55E00", markeredgecolor="black", linestyle="none",
                                   markersize=9, label="bind failed: port is already allocated"))
