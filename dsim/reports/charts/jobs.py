@@ -13,11 +13,13 @@ from matplotlib.patches import Patch
 
 from dsim.records import Span, SpanKind
 from dsim.reports.charts.common import BINS, TIMELINE_MAX_ROWS, Chart, draw_bars, end_time, natural_key
+from dsim.reports.charts.sampling import sample_rows
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import (
     SpanIndex,
     bin_centres,
     binned_levels,
+    host_group,
     interval_columns,
     is_failure,
     job_phase_kinds,
@@ -33,35 +35,6 @@ _NOT_INSTANTS = (SpanKind.CLI, SpanKind.PULL_LAYER, SpanKind.REQUEST)
 
 
 # ----------------------------------------------------------------------------------------- 1. timeline
-
-def _sample_rows(rows: list[tuple[str, float, int]]) -> tuple[list[tuple[str, float, int]], str]:
-    """Rows (host, arrival, job) to draw: all, or whole hosts evenly spaced (then every k-th job of a
-    host that alone has too many); the note says what was left out."""
-    if len(rows) <= TIMELINE_MAX_ROWS:
-        return rows, ""
-    by_host: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
-    for row in rows:
-        by_host[row[0]].append(row)
-    hosts = sorted(by_host, key=natural_key)
-    per_host = len(rows) / len(hosts)
-    keep = max(1, min(len(hosts), int(TIMELINE_MAX_ROWS // max(per_host, 1.0))))
-    step = len(hosts) / keep
-    chosen = [hosts[int(i * step)] for i in range(keep)]
-    shown: list[tuple[str, float, int]] = []
-    budget = max(1, TIMELINE_MAX_ROWS // len(chosen))
-    thinned = False
-    for host in chosen:
-        jobs = by_host[host]
-        if len(jobs) > budget:
-            stride = math.ceil(len(jobs) / budget)
-            jobs = jobs[::stride]
-            thinned = True
-        shown.extend(jobs)
-    note = f"sample: {len(shown):,} of {len(rows):,} jobs, on {len(chosen)} of {len(hosts)} hosts (evenly spaced)"
-    if thinned:
-        note += f", every k-th job of hosts with over {budget}"
-    return shown, note
-
 
 def _job_times(result: SimResult, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends of ``kind``'s spans that belong to a job."""
@@ -102,7 +75,9 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 hosts_of[job] = spans[0].host
                 arrival[job] = min(s.start for s in spans)
     rows = sorted(((hosts_of[j], arrival[j], j) for j in hosts_of), key=lambda r: (natural_key(r[0]), r[1], r[2]))
-    shown, note = _sample_rows(rows)
+    workload_of = {done.job: done.workload for done in result.job_ends}
+    group_of = {host: host_group(host, info.groups if info else None) for host in set(hosts_of.values())}
+    shown, note = sample_rows(rows, TIMELINE_MAX_ROWS, lambda job: workload_of.get(job, ""), group_of.__getitem__)
     height = max(4.5, min(13.0, 2.6 + 0.034 * len(shown)))
     with figure(11, height, 2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 3.2]}) as (fig, (top, ax)):
         # aggregate: jobs in each phase, every job counted
