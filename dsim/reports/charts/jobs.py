@@ -13,6 +13,7 @@ from matplotlib.patches import Patch
 
 from dsim.records import Span, SpanKind
 from dsim.reports.charts.common import BINS, TIMELINE_MAX_ROWS, Chart, draw_bars, end_time, natural_key
+from dsim.reports.charts.labels import legend_outside, seconds_label, set_scale
 from dsim.reports.charts.sampling import sample_rows
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import (
@@ -92,7 +93,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 names.append(name)
         if layers:
             top.stackplot(centres, *layers, colors=[colour(n) for n in names], labels=names, linewidth=0)
-            top.legend(loc="upper right", ncols=min(len(names), 7))
+            legend_outside(top, fontsize=8)
             top.set_ylabel("jobs in phase\n(time-averaged)")
             top.set_title(f"{result.scenario}: jobs in each phase over time (all {len(rows):,} jobs)")
         else:
@@ -153,7 +154,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         title = "job timeline by host, phases coloured"
         ax.set_title(title + (f"\n{note}" if note else ""), fontsize=9)
         if handles:
-            ax.legend(handles=handles, loc="lower right", ncols=min(4, len(handles)), fontsize=7, frameon=True)
+            legend_outside(ax, handles=handles)
         if not shown:
             no_data(ax, "no jobs")
         save(fig, path)
@@ -177,7 +178,7 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
         from dsim.reports.charts.workloads import workload_cdfs
 
         return workload_cdfs(result, path, workloads)
-    with figure(8.5, 4.5) as (fig, ax):
+    with figure(10, 4.5) as (fig, ax):
         drawn = []
         for phase in CDF_PHASES:
             values = sorted(result.phase_samples(phase))
@@ -188,18 +189,15 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
             ax.step(values, [(i + 1) / n for i in range(n)], where="post", color=colour(phase), linewidth=1.6,
                     label=f"{phase} (n={n:,}; p50 {format_duration(p50)}, p95 {format_duration(p95)})")
             drawn.append(values)
+        scale = "linear"
         if drawn:
-            positive = [v for values in drawn for v in values if v > 0]
-            if positive and min(positive) > 0 and all(v > 0 for values in drawn for v in values):
-                ax.set_xscale("log")
-            else:
-                ax.set_xscale("symlog", linthresh=max(min(positive, default=1.0), 1e-3))
+            scale = set_scale(ax, [v for values in drawn for v in values])
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
-            ax.legend(loc="lower right")
+            legend_outside(ax, fontsize=8)
         else:
             no_data(ax, "no pulls, builds, starts or jobs ended")
-        ax.set_xlabel("latency (simulated seconds, log scale)")
+        ax.set_xlabel(f"latency ({seconds_label(scale)})")
         ax.set_ylabel("fraction of operations")
         ax.set_title(f"{result.scenario}: latency CDFs")
         save(fig, path)

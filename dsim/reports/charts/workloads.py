@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dsim.records import SpanKind
 from dsim.reports.charts.common import Chart
+from dsim.reports.charts.labels import seconds_label, set_scale
 from dsim.reports.style import extra_colour, figure, save
 from dsim.result import SimResult
 from dsim.units import format_duration
@@ -48,8 +49,9 @@ def workload_cdfs(result: SimResult, path: Path, workloads: list[str]) -> Chart:
                 p50 = values[(n - 1) // 2]
                 ax.step(values, [(k + 1) / n for k in range(n)], where="post", color=extra_colour(w),
                         linewidth=1.6, label=f"{name} (n={n:,}, p50 {format_duration(p50)})")
+            scale = set_scale(ax, [v for name in workloads for v in samples[phase].get(name, ())])
             ax.set_title(phase if phase != "job" else "whole job (arrival to end)")
-            ax.set_xlabel("simulated seconds")
+            ax.set_xlabel(seconds_label(scale))
             ax.set_ylabel("fraction of operations")
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
