@@ -13,6 +13,7 @@ from matplotlib.patches import Patch
 
 from dsim.records import SpanKind
 from dsim.reports.charts.common import BINS, Chart, end_time, natural_key, rectangles
+from dsim.reports.charts.labels import legend_outside, size_formatter
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import LayerProgress, SpanIndex, bin_centres, binned_average, short_id, slowest_pull_job
 from dsim.reports.style import colour, extra_colour, figure, no_data, save, time_unit
@@ -154,6 +155,7 @@ def bandwidth(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     centres = [c / div for c in bin_centres(0.0, end, BINS)]
     links = _link_series(result)
     measured = bool(links)
+    size = size_formatter(info.yaml_text if info else None)
     if measured:
         registries = {name: items for name, items in links.items() if name.split("->")[0] in result.registries}
         registries = {name.split("->")[0] if sum(1 for k in registries if k.startswith(name.split("->")[0] + "->"))
@@ -175,7 +177,7 @@ def bandwidth(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 top.axhline(cap * 8 / 1e9, color=extra_colour(i), linestyle="--", linewidth=0.8,
                             label=f"{name} capacity")
         if registries:
-            top.legend(loc="upper right")
+            legend_outside(top, fontsize=8)
             top.grid(alpha=0.3)
         else:
             no_data(top, "no blob downloads")
@@ -191,14 +193,14 @@ def bandwidth(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             else:
                 ys = [v * 8 / 1e9 for v in values]
             bottom.plot(centres, ys, color=extra_colour(i), linewidth=1.2,
-                        label=f"{name} ({format_size(totals[name])})")
+                        label=f"{name} ({size(totals[name])})")
         if not measured and len(lower) > 1:
             every = [item for items in lower.values() for item in items]
             mean = [v / len(lower) for v in binned_average(every, 0.0, end, BINS)]
             bottom.plot(centres, [v * 8 / 1e9 for v in mean], color="#000000", linestyle=":", linewidth=1.2,
                         label=f"mean of {len(lower)} hosts")
         if lower:
-            bottom.legend(loc="upper right", fontsize=7)
+            legend_outside(bottom)
             bottom.grid(alpha=0.3)
         else:
             no_data(bottom, "no blob downloads")
