@@ -24,12 +24,16 @@ _WORDS = {"p50": "median (p50)", "p95": "p95", "p99": "p99", "max": "max", "mean
 
 def metric_label(path: str) -> str:
     """A summary.json path or a scenario field path in plain words, its unit in brackets:
-    ``phases.pull.p50_s`` -> ``pull time, median (p50) (s)``; ``hosts.runner.count`` -> ``runner hosts: count``;
+    ``phases.pull.p50_s`` -> ``pull time, median (p50) (s)``; ``hosts.runner.count`` -> ``runner hosts (count)``;
     ``registries.hub.bandwidth`` -> ``hub registry: bandwidth``; ``makespan_s`` -> ``makespan (last job ended) (s)``."""
     parts = path.split(".")
     owners = {"hosts": "hosts", "registries": "registry", "workloads": "workload"}
+    if parts[:1] == ["hosts"] and len(parts) == 3 and parts[2] == "count":
+        return f"{parts[1]} hosts (count)"
     if len(parts) >= 3 and parts[0] in owners:
-        return f"{parts[1]} {owners[parts[0]]}: {metric_label('.'.join(parts[2:]))}"
+        owner = owners[parts[0]]
+        name = parts[1] if parts[1] == owner else f"{parts[1]} {owner}"  # a registry named "registry"
+        return f"{name}: {metric_label('.'.join(parts[2:]))}"
     unit = ""
     last = parts[-1]
     for suffix, name in _UNIT_SUFFIXES.items():

@@ -38,7 +38,8 @@ def workload_cdfs(result: SimResult, path: Path, workloads: list[str]) -> Chart:
     phases = [p for p in PHASES if p in samples]
     columns = min(3, len(phases))
     rows = -(-len(phases) // columns)
-    with figure(4.2 * columns, 3.3 * rows, rows, columns, squeeze=False) as (fig, axes):
+    below = 0.16 * len(workloads) + 0.3  # each panel's legend sits under it, off the curves
+    with figure(4.2 * columns, (3.3 + below) * rows, rows, columns, squeeze=False) as (fig, axes):
         for i, phase in enumerate(phases):
             ax = axes[i // columns][i % columns]
             for w, name in enumerate(workloads):
@@ -55,7 +56,7 @@ def workload_cdfs(result: SimResult, path: Path, workloads: list[str]) -> Chart:
             ax.set_ylabel("fraction of operations")
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
-            ax.legend(loc="lower right", fontsize=7)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7)
         for j in range(len(phases), rows * columns):
             axes[j // columns][j % columns].set_visible(False)
         fig.suptitle(f"{result.scenario}: latency CDFs by workload", fontweight="bold")
