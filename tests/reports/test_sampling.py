@@ -3,7 +3,9 @@ vm-vs-container used to show only the containers' host)."""
 
 from __future__ import annotations
 
-from dsim.reports.charts.sampling import fair_shares, sample_rows
+from dsim.records import JobEnd, Span, SpanKind
+from dsim.reports.charts.sampling import fair_shares, sample_rows, slowest_pulls
+from dsim.result import SimResult
 
 
 def test_fair_shares_water_fill_smallest_first() -> None:
@@ -43,3 +45,25 @@ def test_a_small_host_group_is_drawn_whole() -> None:
 def test_small_runs_are_drawn_whole() -> None:
     rows = [(f"h-{i % 3}", 0.0, i) for i in range(200)]
     assert sample_rows(rows, 240, lambda job: "w", lambda host: "h") == (rows, "")
+
+
+def _pulls_result(pulls: list[tuple[int, str, str, float, int]]) -> SimResult:
+    """(job, workload, host, duration, bytes) -> a result with one pull_image span and one end per job."""
+    spans = [Span(SpanKind.PULL_IMAGE, "img", host, 0.0, took, job, {"bytes": size})
+             for job, _, host, took, size in pulls]
+    ends = [JobEnd(job, workload, host, 0.0, took, "completed", "") for job, workload, host, took, _ in pulls]
+    return SimResult(scenario="s", seed=0, spans=spans, job_ends=ends, expected_jobs=len(ends), registries=(),
+                     hosts={}, events=0, wall_s=0.0, makespan_s=60.0, horizon_s=60.0)
+
+
+def test_the_pull_waterfall_takes_the_slowest_pull_of_each_workload() -> None:
+    """a: 10 s and 30 s -> job 2; b: 20 s twice -> the lower job number, 3; job 5's 60 s pull downloaded
+    nothing (the image was there): not a waterfall. Slowest first."""
+    result = _pulls_result([(1, "a", "h-1", 10.0, 5), (2, "a", "h-2", 30.0, 5), (3, "b", "h-1", 20.0, 5),
+                            (4, "b", "h-2", 20.0, 5), (5, "a", "h-1", 60.0, 0)])
+    assert slowest_pulls(result, lambda host: "h") == [("a", 2), ("b", 3)]
+
+
+def test_one_workload_on_two_host_groups_gets_a_pull_of_each_group() -> None:
+    result = _pulls_result([(1, "ci", "fast-1", 5.0, 5), (2, "ci", "slow-1", 50.0, 5), (3, "ci", "fast-2", 8.0, 5)])
+    assert slowest_pulls(result, lambda host: host.split("-")[0]) == [("slow", 2), ("fast", 3)]

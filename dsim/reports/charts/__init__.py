@@ -20,9 +20,10 @@ from dsim.reports.charts.builds import build_waterfall, cache_ratios
 from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, TIMELINE_MAX_ROWS, Chart, natural_key
 from dsim.reports.charts.jobs import latency_cdfs, time_share, timeline
 from dsim.reports.charts.ports import ports_chart
+from dsim.reports.charts.pulls import pull_waterfall
 from dsim.reports.charts.resources import activity, daemon_load
 from dsim.reports.charts.stories import container_states, density, sequence
-from dsim.reports.charts.transfers import bandwidth, pull_waterfall
+from dsim.reports.charts.transfers import bandwidth
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import SpanIndex, host_group
 from dsim.reports.style import colour

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from dsim.records import SpanKind
 from dsim.reports.charts.common import natural_key
+from dsim.result import SimResult
 
 Row = tuple[str, float, int]  # host, arrival, job
 
@@ -77,3 +79,26 @@ def sample_rows(rows: list[Row], limit: int, workload_of: Callable[[int], str],
     if thinned:
         note += ", every k-th job of a busy host"
     return sample, note
+
+
+def slowest_pulls(result: SimResult, group_of: Callable[[str], str], limit: int = 4) -> list[tuple[str, int]]:
+    """(who, job) of the slowest pull that downloaded something in each workload (each host group when
+    there is one workload): a waterfall per side of the comparison, not only the slowest of the run. At
+    most ``limit``, the slowest first; ties to the lowest job number."""
+    workload_of = {end.job: end.workload for end in result.job_ends}
+    best: dict[tuple[str, str], tuple[float, int]] = {}
+    for span in result.spans_of(SpanKind.PULL_IMAGE):
+        if span.attrs.get("bytes", 0) <= 0 or span.job < 0:
+            continue
+        key = (workload_of.get(span.job, ""), group_of(span.host))
+        candidate = (-span.duration, span.job)
+        if key not in best or candidate < best[key]:
+            best[key] = candidate
+    workloads = {w for w, _ in best}
+    by: dict[str, tuple[float, int]] = {}
+    for (workload, group), candidate in best.items():
+        who = workload if len(workloads) > 1 else group
+        if who not in by or candidate < by[who]:
+            by[who] = candidate
+    ordered = sorted(by.items(), key=lambda item: item[1])[:limit]
+    return [(who, job) for who, (_, job) in ordered]
