@@ -15,9 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from matplotlib.artist import Artist
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from dsim.records import SpanKind
 from dsim.reports.charts.common import Chart, end_time, natural_key
@@ -111,7 +109,7 @@ def ports_chart(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     several_hosts = len({host for host, _ in keys}) > 1
     containers = list(dict.fromkeys(b.container for b in sorted(bindings, key=lambda b: b.start)))
     colour_of = {name: extra_colour(i) for i, name in enumerate(containers)}
-    with figure(10, max(2.8, 0.42 * len(shown) + 2.2)) as (fig, ax):
+    with figure(10, max(2.8, 0.3 * len(shown) + 2.0)) as (fig, ax):
         for b in bindings:
             if (b.host, b.port) not in row:
                 continue
@@ -139,11 +137,10 @@ def ports_chart(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         ax.set_xlabel(f"simulated time ({unit})")
         ax.set_ylabel("host port" if several_hosts else f"host port on {shown[0][0]}" if shown else "host port")
         ax.grid(axis="x", alpha=0.3)
-        handles: list[Artist] = [Patch(color=colour_of[name], label=name) for name in containers[:12]]
-        if failed:
-            handles.append(Line2D([], [], marker="X", color="#D55E00", markeredgecolor="black", linestyle="none",
-                                  markersize=9, label="bind failed: port is already allocated"))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+        if failed:  # each bar names its container: the legend is only for the cross
+            ax.legend(handles=[Line2D([], [], marker="X", color="#D55E00", markeredgecolor="black", linestyle="none",
+                                      markersize=9, label="bind failed: port is already allocated")],
+                      loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
         more = f" ({len(ordered) - len(shown)} more ports not drawn)" if len(ordered) > len(shown) else ""
         ax.set_title(f"{result.scenario}: who holds each host port over time{more}")
         save(fig, path)
