@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dsim.errors import DsimError
+from dsim.reports.charts.labels import seconds_label, set_scale
 from dsim.reports.style import data_uri, extra_colour, figure, save
 from dsim.units import format_duration, format_size
 
@@ -194,12 +195,10 @@ def cdf_chart(runs: list[Run], path: Path) -> Path:
                 n = len(values)
                 ax.step(values, [(k + 1) / n for k in range(n)], where="post", color=extra_colour(i), linewidth=1.5,
                         linestyle=("-", "--", "-.", ":")[i % 4], label=f"{run.label} (n={n:,})")
-            if all(v > 0 for run in runs for v in run.samples.get(phase, [])) and any(run.samples.get(phase)
-                                                                                      for run in runs):
-                ax.set_xscale("log")
+            scale = set_scale(ax, [v for run in runs for v in run.samples.get(phase, [])])
             ax.set_ylim(0, 1.02)
             ax.set_title(f"{phase} latency")
-            ax.set_xlabel("simulated seconds")
+            ax.set_xlabel(seconds_label(scale))
             ax.set_ylabel("fraction")
             ax.grid(alpha=0.3)
             ax.legend(loc="lower right", fontsize=7)

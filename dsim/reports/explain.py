@@ -26,6 +26,7 @@ from dsim.progress_words import ALREADY_EXISTS, LayerStage, layer_lines
 from dsim.records import Span, SpanKind
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import KNOWN_KINDS, LayerProgress, PullDetail, SpanIndex, attrs_text, short_id
+from dsim.reports.failures import failure_messages
 from dsim.reports.style import figure, save
 from dsim.result import SimResult
 from dsim.units import format_duration, format_size
@@ -367,6 +368,10 @@ def _messages(result: SimResult, job: int, info: ScenarioInfo | None, index: Spa
                 add(layer.download.end, "daemon", "daemon", f"blob {short_id(layer.digest)} (another pull's)", "note")
             if layer.unpack is not None:
                 add(layer.unpack.start, "daemon", "kernel", f"extract {short_id(layer.digest)}")
+    end = next((e for e in result.job_ends if e.job == job), None)
+    if end is not None and end.status == "failed":  # the refusal, the error response, docker's own line
+        for a, b, label, style in failure_messages(end.error or end.status):
+            add(end.end, a, b, label, style)
     msgs.sort()
     return [(at, a, b, label, style) for at, _, a, b, label, style in msgs]
 
@@ -389,13 +394,15 @@ def sequence_diagram(result: SimResult, job: int, path: Path, info: ScenarioInfo
             ax.plot([xpos, xpos], [0.4, rows], color="#999999", linewidth=0.8, linestyle="--", zorder=0)
             ax.text(xpos, 0, name, ha="center", va="center", fontsize=9, fontweight="bold",
                     bbox={"boxstyle": "round,pad=0.4", "facecolor": "#E8F1F8", "edgecolor": "#0072B2"})
-        colours = {"call": "#0072B2", "reply": "#555555", "data": "#D55E00", "note": "#009E73"}
+        colours = {"call": "#0072B2", "reply": "#555555", "data": "#D55E00", "note": "#009E73", "error": "#B00000"}
         for i, (at, a, b, label, style) in enumerate(msgs, start=1):
             y = i + 0.5
-            ax.text(-0.1, y, f"{at:.3f}s", ha="right", va="center", fontsize=7, family="monospace", color="#555555")
+            wrapped = i > 1 and style == "error" and a == b and msgs[i - 2][4] == "error" and msgs[i - 2][1:3] == (a, b)
+            ax.text(-0.1, y, "" if wrapped else f"{at:.3f}s", ha="right", va="center", fontsize=7,
+                    family="monospace", color="#555555")
             if a == b:
                 ax.text(x[a] + 0.12, y, label, ha="left", va="center", fontsize=7, color=colours[style],
-                        style="italic")
+                        style="normal" if style == "error" else "italic")
                 continue
             arrow = FancyArrowPatch((x[a], y), (x[b], y), arrowstyle="-|>", mutation_scale=9,
                                     color=colours[style], linewidth=2.0 if style == "data" else 0.9,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import html
 import struct
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from dsim.reports.charts import Chart
+from dsim.reports.charts.common import natural_key
+from dsim.reports.charts.labels import size_formatter
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import kind_stats
 from dsim.reports.style import data_uri
@@ -136,17 +138,24 @@ def _cache_table(summary: dict[str, Any]) -> str:
                                               for k, v in summary["cache"].items()])
 
 
-def _host_table(summary: dict[str, Any]) -> str:
+def _host_table(summary: dict[str, Any], size: Callable[[float], str] = format_size) -> str:
+    """The busiest hosts by CPU, ties in natural order (runner-2 before runner-10); sizes in ``size``'s units."""
     hosts = summary["hosts"]
-    ordered = sorted(hosts.items(), key=lambda kv: (-kv[1].get("cpu_util", 0.0), kv[0]))
+    ordered = sorted(hosts.items(), key=lambda kv: (-kv[1].get("cpu_util", 0.0), natural_key(kv[0])))
     shown = ordered[:HOSTS_SHOWN]
     keys = sorted({k for h in hosts.values() for k in h if k not in ("cpu_util", "peak_memory_bytes",
                                                                      "disk_used_bytes")})
-    rows = [(name, f"{h.get('cpu_util', 0.0):.1%}", format_size(h.get("peak_memory_bytes", 0)),
-             format_size(h.get("disk_used_bytes", 0)), *(h.get(k, "") for k in keys)) for name, h in shown]
+    rows = [(name, f"{h.get('cpu_util', 0.0):.1%}", size(h.get("peak_memory_bytes", 0)),
+             size(h.get("disk_used_bytes", 0)), *(_cell(k, h.get(k, ""), size) for k in keys)) for name, h in shown]
     note = (f"<p class=muted>The {len(shown)} busiest of {len(hosts)} hosts by CPU.</p>"
             if len(hosts) > len(shown) else "")
-    return _table(("host", "CPU used", "peak memory", "disk used", *keys), rows) + note
+    headers = (k.removesuffix("_bytes").replace("_", " ") for k in keys)
+    return _table(("host", "CPU used", "peak memory", "disk used", *headers), rows) + note
+
+
+def _cell(key: str, value: Any, size: Callable[[float], str]) -> Any:
+    """A host figure as people read it: ``..._bytes`` as a size."""
+    return size(value) if key.endswith("_bytes") and isinstance(value, int | float) else value
 
 
 def _slowest(result: SimResult) -> str:
@@ -231,7 +240,7 @@ def render(result: SimResult, charts: Sequence[Chart], info: ScenarioInfo | None
           if len(summary.get("workloads", {})) > 1 else ()),
         "<h3>Registries</h3>", _registry_table(summary),
         "<h3>Caches</h3>", _cache_table(summary),
-        "<h3>Hosts</h3>", _host_table(summary),
+        "<h3>Hosts</h3>", _host_table(summary, size_formatter(info.yaml_text if info else None)),
         '<h2 id="charts">Charts</h2>',
     ]
     parts += [_figure(c) for c in others] or ["<p class=muted>Charts were not drawn for this run.</p>"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -162,10 +163,14 @@ def draw_topology(resolved: Resolved, path: Path) -> Any:
                   if any(d["kind"] == k for _, d in graph.nodes(data=True))]
         if any(_upstream(resolved, n) for n in graph.nodes):
             legend.append(Line2D([], [], color="#CC79A7", linestyle="--", label="mirror's upstream"))
-        ax.legend(handles=legend, loc="lower center", bbox_to_anchor=(0.5, -0.12), ncols=len(legend), fontsize=7)
+        # the legend and title fit the figure's width (a narrow one has ~11 bold characters an inch at 10 pt)
+        columns = max(1, min(len(legend), int(width // 2.2)))
+        ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=columns, fontsize=7)
         hosts = len(resolved.hosts)
-        ax.set_title(f"{resolved.name}: network topology ({hosts} host{'s' if hosts != 1 else ''} in "
-                     f"{len(resolved.groups)} group{'s' if len(resolved.groups) != 1 else ''}; line width ~ capacity)")
+        groups = len(resolved.groups)
+        ax.set_title("\n".join(textwrap.wrap(
+            f"{resolved.name}: network topology ({hosts:,} host{'s' if hosts != 1 else ''} in {groups} "
+            f"group{'s' if groups != 1 else ''}; line width ~ capacity)", int(width * 10))))
         save(fig, path)
     return Chart("topology", path, "Topology",
                  "Registries, mirrors, network nodes and host groups as the simulation routes flows between them; "

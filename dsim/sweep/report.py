@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from dsim.reports.charts.labels import metric_label  # noqa: E402
 from dsim.sweep.goal import Verdict, cheapest, cost_basis  # noqa: E402
 from dsim.sweep.grid import Axis, label  # noqa: E402
 from dsim.sweep.runner import SweepResult, VariantResult  # noqa: E402
@@ -95,7 +96,7 @@ def chart(result: SweepResult, metric: str, axis: Axis) -> bytes:
               for r in rows]
         estimates: list[Estimate] = [r.estimates[metric] for r in rows]
         errors = [e.half_width or 0.0 for e in estimates]
-        name = ", ".join(f"{o.path}={label(o.value)}" for o in combo) or None
+        name = ", ".join(f"{metric_label(o.path)} = {label(o.value)}" for o in combo) or None
         ax.errorbar(xs, [e.mean for e in estimates], yerr=errors, marker="o", capsize=4,
                     color=COLOURS[number % len(COLOURS)], label=name)
     for goal in (g for g in result.spec.goals if g.metric == metric):
@@ -103,12 +104,12 @@ def chart(result: SweepResult, metric: str, axis: Axis) -> bytes:
                    label=f"goal: {goal.op} {goal.target:g}")
     if not numeric:
         ax.set_xticks(positions, list(axis.labels))
-    ax.set_xlabel(axis.path)
-    ax.set_ylabel(metric)
+    ax.set_xlabel(metric_label(axis.path))
+    ax.set_ylabel(metric_label(metric))
     n = min(len(r.seeds) for r in result.variants)
     bars = "95% CI (Student t)" if n > 1 else "one replication: no interval"
-    ax.set_title(f"{result.scenario_name}: {metric} vs {axis.path}\nmean of {n} replications, bars: {bars}",
-                 fontsize=10)
+    ax.set_title(f"{result.scenario_name}: {metric_label(metric)}\nagainst {metric_label(axis.path)}; mean of {n} "
+                 f"replications, bars: {bars}", fontsize=10)
     ax.grid(True, alpha=0.3)
     if len(combos) > 1 or any(g.metric == metric for g in result.spec.goals):
         ax.legend(fontsize=7, loc="best")

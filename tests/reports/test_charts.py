@@ -13,6 +13,7 @@ from dsim.records import JobEnd, Span, SpanKind
 from dsim.reports import charts as C
 from dsim.reports.charts import jobs as J
 from dsim.reports.charts import write_charts
+from dsim.reports.charts.sampling import sample_rows
 from dsim.reports.context import ScenarioInfo, comment_header
 from dsim.reports.derive import (
     SpanIndex,
@@ -169,7 +170,8 @@ def test_every_chart_is_drawn_and_files_are_deterministic(small: tuple[SimResult
     second = write_charts(result, tmp_path / "b", info)
     names = [chart.name for chart in first]
     assert names == ["topology", "timeline", "pull_waterfall", "latency_cdf", "time_share", "registry_egress", "daemon",
-                     "cache", "density", "sequence", "activity"]  # no builds, no restart: no build waterfall, no lanes
+                     "cache", "density", "ports", "sequence", "activity"]  # no builds, no restart: no build waterfall,
+    # no lanes; its web containers publish ports: the port table
     for a, b in zip(first, second, strict=True):
         data = a.path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, a.name
@@ -213,7 +215,7 @@ def test_timeline_samples_big_runs_and_says_so(tmp_path: Path) -> None:
         ends.append(JobEnd(j, "w", host, t, t + 9, "completed", ""))
     result = _result(spans, ends)
     rows = sorted((e.host, e.arrival, e.job) for e in ends)
-    shown, note = J._sample_rows(rows)
+    shown, note = sample_rows(rows, 240, lambda job: "w", lambda host: "h")
     assert len(shown) == 240 and len({host for host, _, _ in shown}) == 12
     assert "240 of 5,000 jobs" in note and "12 of 250 hosts" in note
     chart = J.timeline(result, tmp_path / "timeline.png")
@@ -223,7 +225,7 @@ def test_timeline_samples_big_runs_and_says_so(tmp_path: Path) -> None:
 
 def test_timeline_of_a_small_run_shows_every_job() -> None:
     rows = [(f"h-{i % 3}", 0.0, i) for i in range(200)]
-    shown, note = J._sample_rows(rows)
+    shown, note = sample_rows(rows, 240, lambda job: "w", lambda host: "h")
     assert shown == rows and note == ""
 
 

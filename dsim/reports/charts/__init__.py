@@ -20,9 +20,11 @@ from dsim.reports.charts.builds import build_waterfall, cache_ratios
 from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, TIMELINE_MAX_ROWS, Chart, natural_key
 from dsim.reports.charts.compose import compose_timeline
 from dsim.reports.charts.jobs import latency_cdfs, time_share, timeline
+from dsim.reports.charts.ports import ports_chart
+from dsim.reports.charts.pulls import pull_waterfall
 from dsim.reports.charts.resources import activity, daemon_load
 from dsim.reports.charts.stories import container_states, density, sequence
-from dsim.reports.charts.transfers import bandwidth, pull_waterfall
+from dsim.reports.charts.transfers import bandwidth
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import SpanIndex, host_group
 from dsim.reports.style import colour
@@ -50,6 +52,7 @@ CHARTS: tuple[tuple[str, ChartFunction], ...] = (
     ("build_waterfall", build_waterfall),
     ("density", density),
     ("container_states", container_states),
+    ("ports", ports_chart),
     ("sequence", sequence),
     ("activity", activity),
     ("compose_timeline", compose_timeline),

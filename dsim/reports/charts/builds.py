@@ -15,6 +15,7 @@ from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import SpanIndex
 from dsim.reports.style import figure, save, time_unit
 from dsim.result import SimResult
+from dsim.units import format_duration
 
 # ----------------------------------------------------------------------------------------- 7. cache
 
@@ -130,6 +131,7 @@ def build_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = N
             t0 = min(s.start for s in ordered)
             rects: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
             labels = []
+            staged = len({str(s.attrs.get("stage", "")) for s in ordered}) > 1  # one stage: no "[0]" prefix
             for i, span in enumerate(ordered):
                 state = _step_state(span)
                 left = (span.start - t0) / div
@@ -137,7 +139,7 @@ def build_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = N
                                      i + 0.35))
                 stage = span.attrs.get("stage")
                 text = span.subject if len(span.subject) <= 40 else span.subject[:37] + "..."
-                labels.append(f"[{stage}] {text}" if stage not in (None, "") else text)
+                labels.append(f"[{stage}] {text}" if staged and stage not in (None, "") else text)
             for state, items in rects.items():
                 ax.add_collection(PolyCollection(rectangles(items), facecolors=STEP_COLOURS[state],
                                                  edgecolors="none"))
@@ -152,12 +154,12 @@ def build_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = N
             ax.set_xlim(0, longest / div * 1.02 or 1.0)
             ax.set_xlabel(f"time since the build began ({unit})")
             cached = sum(1 for s in ordered if _is_cached(s))
-            ax.set_title(f"{workload or 'build'}, {role}: job {job} on {host}\n{_span(steps) / div:.3g} {unit}, "
+            ax.set_title(f"{workload or 'build'}, {role}: job {job} on {host}\n{format_duration(_span(steps))}, "
                          f"{cached} of {len(ordered)} steps cached", fontsize=9)
             ax.grid(axis="x", alpha=0.3)
-        fig.legend(handles=[Patch(facecolor=c, label=name) for name, c in STEP_COLOURS.items()],
-                   loc="lower center", ncols=3, bbox_to_anchor=(0.5, 0.0))
-        fig.tight_layout(rect=(0, 0.09, 1, 1))
+        # under the last panel's time axis: an axes' legend is laid out with it (save lays out once)
+        panels[len(chosen) - 1].legend(handles=[Patch(facecolor=c, label=name) for name, c in STEP_COLOURS.items()],
+                                       loc="upper center", ncols=3, bbox_to_anchor=(0.5, -0.7 / height))
         fig.suptitle(f"{result.scenario}: build steps by stage", fontweight="bold")
         save(fig, path)
     shown = ", ".join(f"job {job}" for job, *_ in chosen)

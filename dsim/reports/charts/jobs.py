@@ -13,12 +13,15 @@ from matplotlib.patches import Patch
 
 from dsim.records import Span, SpanKind
 from dsim.reports.charts.common import BINS, TIMELINE_MAX_ROWS, Chart, draw_bars, end_time, natural_key
+from dsim.reports.charts.labels import legend_outside, seconds_label, set_scale
+from dsim.reports.charts.sampling import sample_rows
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import (
     SpanIndex,
     bin_centres,
     binned_levels,
     cdf_steps,
+    host_group,
     interval_columns,
     is_failure,
     job_phase_kinds,
@@ -35,35 +38,6 @@ _NOT_INSTANTS = (SpanKind.CLI, SpanKind.PULL_LAYER, SpanKind.REQUEST)
 
 
 # ----------------------------------------------------------------------------------------- 1. timeline
-
-def _sample_rows(rows: list[tuple[str, float, int]]) -> tuple[list[tuple[str, float, int]], str]:
-    """Rows (host, arrival, job) to draw: all, or whole hosts evenly spaced (then every k-th job of a
-    host that alone has too many); the note says what was left out."""
-    if len(rows) <= TIMELINE_MAX_ROWS:
-        return rows, ""
-    by_host: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
-    for row in rows:
-        by_host[row[0]].append(row)
-    hosts = sorted(by_host, key=natural_key)
-    per_host = len(rows) / len(hosts)
-    keep = max(1, min(len(hosts), int(TIMELINE_MAX_ROWS // max(per_host, 1.0))))
-    step = len(hosts) / keep
-    chosen = [hosts[int(i * step)] for i in range(keep)]
-    shown: list[tuple[str, float, int]] = []
-    budget = max(1, TIMELINE_MAX_ROWS // len(chosen))
-    thinned = False
-    for host in chosen:
-        jobs = by_host[host]
-        if len(jobs) > budget:
-            stride = math.ceil(len(jobs) / budget)
-            jobs = jobs[::stride]
-            thinned = True
-        shown.extend(jobs)
-    note = f"sample: {len(shown):,} of {len(rows):,} jobs, on {len(chosen)} of {len(hosts)} hosts (evenly spaced)"
-    if thinned:
-        note += f", every k-th job of hosts with over {budget}"
-    return shown, note
-
 
 def _job_times(result: SimResult, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends of ``kind``'s spans that belong to a job."""
@@ -104,7 +78,9 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 hosts_of[job] = spans[0].host
                 arrival[job] = min(s.start for s in spans)
     rows = sorted(((hosts_of[j], arrival[j], j) for j in hosts_of), key=lambda r: (natural_key(r[0]), r[1], r[2]))
-    shown, note = _sample_rows(rows)
+    workload_of = {done.job: done.workload for done in result.job_ends}
+    group_of = {host: host_group(host, info.groups if info else None) for host in set(hosts_of.values())}
+    shown, note = sample_rows(rows, TIMELINE_MAX_ROWS, lambda job: workload_of.get(job, ""), group_of.__getitem__)
     height = max(4.5, min(13.0, 2.6 + 0.034 * len(shown)))
     with figure(11, height, 2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 3.2]}) as (fig, (top, ax)):
         # aggregate: jobs in each phase, every job counted
@@ -119,7 +95,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 names.append(name)
         if layers:
             top.stackplot(centres, *layers, colors=[colour(n) for n in names], labels=names, linewidth=0)
-            top.legend(loc="upper right", ncols=min(len(names), 7))
+            legend_outside(top, fontsize=8)
             top.set_ylabel("jobs in phase\n(time-averaged)")
             top.set_title(f"{result.scenario}: jobs in each phase over time (all {len(rows):,} jobs)")
         else:
@@ -180,7 +156,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         title = "job timeline by host, phases coloured"
         ax.set_title(title + (f"\n{note}" if note else ""), fontsize=9)
         if handles:
-            ax.legend(handles=handles, loc="lower right", ncols=min(4, len(handles)), fontsize=7, frameon=True)
+            legend_outside(ax, handles=handles)
         if not shown:
             no_data(ax, "no jobs")
         save(fig, path)
@@ -204,7 +180,7 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
         from dsim.reports.charts.workloads import workload_cdfs
 
         return workload_cdfs(result, path, workloads)
-    with figure(8.5, 4.5) as (fig, ax):
+    with figure(10, 4.5) as (fig, ax):
         drawn = []
         for phase in CDF_PHASES:
             values = sorted(result.phase_samples(phase))
@@ -215,18 +191,15 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
             ax.step(*cdf_steps(values), where="post", color=colour(phase), linewidth=1.6,
                     label=f"{phase} (n={n:,}; p50 {format_duration(p50)}, p95 {format_duration(p95)})")
             drawn.append(values)
+        scale = "linear"
         if drawn:
-            positive = [v for values in drawn for v in values if v > 0]
-            if positive and min(positive) > 0 and all(v > 0 for values in drawn for v in values):
-                ax.set_xscale("log")
-            else:
-                ax.set_xscale("symlog", linthresh=max(min(positive, default=1.0), 1e-3))
+            scale = set_scale(ax, [v for values in drawn for v in values])
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
-            ax.legend(loc="lower right")
+            legend_outside(ax, fontsize=8)
         else:
             no_data(ax, "no pulls, builds, starts or jobs ended")
-        ax.set_xlabel("latency (simulated seconds, log scale)")
+        ax.set_xlabel(f"latency ({seconds_label(scale)})")
         ax.set_ylabel("fraction of operations")
         ax.set_title(f"{result.scenario}: latency CDFs")
         save(fig, path)

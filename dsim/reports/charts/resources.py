@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, Chart, end_time, natural_key
+from dsim.reports.charts.labels import legend_outside
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import (
     SpanIndex,
     bin_centres,
     binned_levels,
+    interval_columns,
     kind_stats,
     kind_times,
     per_host_intervals,
@@ -20,6 +22,12 @@ from dsim.reports.style import colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
 
 # ----------------------------------------------------------------------------------------- 6. daemon
+
+def has_intervals(result: SimResult, which: str) -> bool:
+    """Whether some host recorded an interval of this kind with a duration (a wait, a service, a download)."""
+    starts, ends, _ = interval_columns(result, which)
+    return bool((ends > starts).any())
+
 
 def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 index: SpanIndex | None = None) -> Chart:
@@ -32,13 +40,16 @@ def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         ("daemon workers busy", "service", info.workers if info else None, "workers"),
         ("download slots in use", "download", info.download_slots if info else None, "slots"),
     )
-    with figure(10, 7, 3, 1, sharex=True) as (fig, axes):
-        for ax, (title, which, capacity, what) in zip(axes, panels, strict=True):
+    # a panel with nothing recorded is left out (no all-zero rows); an empty panel also used to strip the
+    # shared time axis of its ticks
+    recorded = [panel for panel in panels if has_intervals(result, panel[1])]
+    with figure(10, 1.2 + 1.95 * max(len(recorded), 1), max(len(recorded), 1), 1, sharex=True,
+                squeeze=False) as (fig, grid):
+        axes = [row[0] for row in grid]
+        if not recorded:
+            no_data(axes[0], "no API calls or downloads recorded")
+        for ax, (title, which, capacity, what) in zip(axes, recorded, strict=False):
             per_host = per_host_intervals(result, which)  # from the span store's columns, one panel at a time
-            if not per_host:
-                no_data(ax, f"no {what} recorded")
-                ax.set_title(title, fontsize=9)
-                continue
             totals = {h: sum((ends - starts).tolist()) for h, (starts, ends) in per_host.items()}  # in order
             busiest = min(totals, key=lambda h: (-totals[h], natural_key(h)))
             all_starts = np.concatenate([starts for starts, _ in per_host.values()])
@@ -60,7 +71,7 @@ def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                 ax.plot(centres, top_level, color="#D55E00", linewidth=1.0, label=f"busiest: {busiest}")
                 ax.set_ylabel(what)
             ax.set_title(title, fontsize=9)
-            ax.legend(loc="upper right", fontsize=7)
+            legend_outside(ax)
             ax.grid(alpha=0.3)
         axes[-1].set_xlabel(f"simulated time ({unit})")
         fig.suptitle(f"{result.scenario}: daemon API front and download slots (time-averaged)",

@@ -10,6 +10,7 @@ from pathlib import Path
 from dsim.records import SpanKind
 from dsim.reports.charts.common import Chart
 from dsim.reports.derive import cdf_steps
+from dsim.reports.charts.labels import seconds_label, set_scale
 from dsim.reports.style import extra_colour, figure, save
 from dsim.result import SimResult
 from dsim.units import format_duration
@@ -38,7 +39,8 @@ def workload_cdfs(result: SimResult, path: Path, workloads: list[str]) -> Chart:
     phases = [p for p in PHASES if p in samples]
     columns = min(3, len(phases))
     rows = -(-len(phases) // columns)
-    with figure(4.2 * columns, 3.3 * rows, rows, columns, squeeze=False) as (fig, axes):
+    below = 0.16 * len(workloads) + 0.3  # each panel's legend sits under it, off the curves
+    with figure(4.2 * columns, (3.3 + below) * rows, rows, columns, squeeze=False) as (fig, axes):
         for i, phase in enumerate(phases):
             ax = axes[i // columns][i % columns]
             for w, name in enumerate(workloads):
@@ -49,12 +51,13 @@ def workload_cdfs(result: SimResult, path: Path, workloads: list[str]) -> Chart:
                 p50 = values[(n - 1) // 2]
                 ax.step(*cdf_steps(values), where="post", color=extra_colour(w),
                         linewidth=1.6, label=f"{name} (n={n:,}, p50 {format_duration(p50)})")
+            scale = set_scale(ax, [v for name in workloads for v in samples[phase].get(name, ())])
             ax.set_title(phase if phase != "job" else "whole job (arrival to end)")
-            ax.set_xlabel("simulated seconds")
+            ax.set_xlabel(seconds_label(scale))
             ax.set_ylabel("fraction of operations")
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
-            ax.legend(loc="lower right", fontsize=7)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7)
         for j in range(len(phases), rows * columns):
             axes[j // columns][j % columns].set_visible(False)
         fig.suptitle(f"{result.scenario}: latency CDFs by workload", fontweight="bold")
