@@ -9,8 +9,8 @@ from pathlib import Path
 
 from dsim.records import SpanKind
 from dsim.reports.charts.common import Chart
-from dsim.reports.derive import cdf_steps
 from dsim.reports.charts.labels import seconds_label, set_scale
+from dsim.reports.derive import cdf_steps
 from dsim.reports.style import extra_colour, figure, save
 from dsim.result import SimResult
 from dsim.units import format_duration
