@@ -40,16 +40,7 @@ def _with_pool(env: CountingEnvironment, capacity: int, hold: list[float]) -> li
 
 
 def _with_resource(env: CountingEnvironment, capacity: int, hold: list[float]) -> list[tuple[int, float, float]]:
-    resource = simpy.Resource(env, capacity)
-
-    def use(i: int) -> Generator[Any, Any, float]:
-        with resource.request() as request:
-            yield request
-            granted = env.now
-            yield env.timeout(hold[i])
-        return granted
-
-    return _calls(env, hold, use)
+    return _with_lock(env, capacity, hold, simpy.Resource(env, capacity))
 
 
 def test_two_workers_three_calls_of_one_second_the_third_waits_one_second() -> None:
@@ -122,7 +113,7 @@ def test_an_interrupted_waiting_call_leaves_the_queue() -> None:
 
 
 def _with_lock(env: CountingEnvironment, capacity: int, hold: list[float], lock: Any) -> list[tuple[int, float, float]]:
-    """As ``_with_resource``, through ``lock`` (a ``Lock`` or SimPy's ``Resource``) in a ``with`` block."""
+    """Each call takes ``lock`` (a ``Lock`` or SimPy's ``Resource``) in a ``with`` block for its hold."""
 
     def use(i: int) -> Generator[Any, Any, float]:
         with lock.request() as turn:
