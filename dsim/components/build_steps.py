@@ -12,6 +12,7 @@ import simpy
 
 from dsim.components.build_cache import BuildCache, CacheDir, CacheMounts, CacheRecord
 from dsim.components.build_session import BuildFailed, BuildSession, StepDone, StepResult
+from dsim.components.build_solver import SolverOverhead
 from dsim.components.host import Kernel
 from dsim.components.image_store import ImageStore
 from dsim.components.layer_work import LayerWork
@@ -51,6 +52,8 @@ class StepRunner:
         self.mounts = mounts
         #: hashing, diff walks and layer writes on this host's cores and disk
         self.work = work
+        #: BuildKit's per-vertex solver work (cache key, lookup) on this host's cores
+        self.solver = SolverOverhead(kernel.cpu, spec.daemon.buildkit_vertex)
 
     def _inputs(self, s: BuildSession,
                 step: StepSpec) -> Generator[Any, Any, tuple[list[Any], list[StepResult], ImageInfo | None, list[str]]]:
@@ -84,6 +87,8 @@ class StepRunner:
         if s.imports_done is not None:
             yield s.imports_done
         asked = self.env.now
+        if s.builder == "buildkit":
+            yield from self.solver.vertex(s.rng)  # load, key and look up the vertex: cached or not
         key = self._key(s, step, parent, parts)
         cache = self.classic_cache if s.builder == "classic" else self.cache
         forced = self._forced(s, step)

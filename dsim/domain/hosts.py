@@ -28,6 +28,8 @@ class DaemonSpec:
     classic_commit: Distribution = constant(0.14)
     #: serialization points of the create/start path (domain/start_path.py)
     locks: DaemonLocksSpec = DEFAULT_DAEMON_LOCKS
+    #: BuildKit solver CPU-seconds per build step (vertex), cached or not (components/build_solver.py)
+    buildkit_vertex: Distribution = constant(0.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,14 @@ class Daemon(Strict):
         "layer, as dockerd before 19.03 (moby#39135: 1,000 creates 40s before, 20s after); per-container: "
         "today's dockerd",
     )
+    buildkit_vertex: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds BuildKit's solver spends on each build step (vertex) of a build, "
+        "cached or not, on one of the host's cores: loading the vertex, computing its cache key (the op's digest "
+        "with its inputs' keys) and looking it up (moby/buildkit solver/jobs.go, solver/edge.go). Default 0s: no "
+        "published per-vertex figure was found (BuildKit's progress prints cached vertices as 0.0s, i.e. under "
+        "50ms each; moby/buildkit#99 reports only 'considerable' CPU for 200-vertex graphs), so set it from a "
+        "measurement of your own (docs/build.md: Solver overheads)",
+    )
 
 
 #: gzip: Go's stdlib inflates at 170-250 MiB/s of output (containerd#13560); zstd 940 MB/s vs gzip's 360 MB/s
