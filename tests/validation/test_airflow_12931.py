@@ -4,15 +4,15 @@ and removed (`---> Running in ...`, `Removing intermediate container ...` in the
 20:20:19 to 20:21:21, "applying all the labels took 1m2s"; a less extreme run 20:44:40 to 20:45:23 (43 s).
 The fix put the labels in one instruction.
 
-Parameters: dsim's defaults with ``overlay_diff: naive`` (each commit walks the whole image, as in
-moby#30436's overlay row; buildah#4480 reports the same for commits on large parent images, gone with native
-overlay diff: GitHub's Ubuntu runners' kernels enable CONFIG_OVERLAY_FS_REDIRECT_DIR, so dockerd uses the naive
-diff there); ``walk_per_file`` (24 us) and ``file_size`` (20 KB) as calibrated on moby#30436; a 2-CPU runner
-(GitHub-hosted, Standard_DS2_v2). The labels' parent is the Airflow CI image (steps 1-124), local. Its size is
-the published one: apache/airflow#9029 (https://github.com/apache/airflow/pull/9029, 2020-06-03) lists the CI
-image at 3.43 GB in ``docker images`` (unpacked, "Don't trust sizes docker hub reports"), after Hive/Hadoop/Java
-left it (4.44 GB before). Earlier sessions assumed three 1 GB compressed layers (8.1 GB unpacked, 176.8 s):
-that guess is replaced by the figure, nothing is fitted.
+Parameters: dsim's defaults with ``overlay_diff: naive`` (each commit walks the whole image, as in moby#30436's
+overlay row; buildah#4480 reports the same for commits on large parent images, gone with native overlay diff;
+whether the runner's dockerd logged "Not using native diff" is not published, the naive diff is the one whose
+seconds per LABEL match: native gives 0.2 s); ``walk_per_file`` (24 us) and ``file_size`` (20 KB) as calibrated on
+moby#30436; a 2-CPU runner (GitHub-hosted, Standard_DS2_v2). The labels' parent is the Airflow CI image (steps
+1-124), local. Its size is the published one: apache/airflow#9029 (https://github.com/apache/airflow/pull/9029,
+2020-06-03) lists the CI image at 3.43 GB in ``docker images`` (unpacked, "Don't trust sizes docker hub reports"),
+after Hive/Hadoop/Java left it (4.44 GB before). Earlier sessions assumed three 1 GB compressed layers (8.1 GB
+unpacked, 176.8 s): that guess is replaced by the figure, nothing is fitted.
 
 Predicted: each LABEL's commit walks the parent's tree and the container's, 2 x 3.43e9 / 20e3 = 343,000 files
 at 24 us = 8.232 s, so 9 x (0.06 + 0.14 + 8.232) = 75.9 s. Against the PR's headline run, 62 s ("applying all
