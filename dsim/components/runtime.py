@@ -280,9 +280,9 @@ class ContainerRuntime:
         yield from step(self.env, self.kernel, self.locks, self.rng, duration, self.spec.runtime.cpu.netns)
 
     def _teardown(self, container: Container) -> float | simpy.Event:
-        """dockerd's Cleanup of the run that just exited (teardown.py): endpoints, namespace, containerd's record."""
+        """dockerd's Cleanup of the run that just exited (teardown.py): its endpoints and its namespace."""
         networks = self.networks
-        return teardown(self.env, self.kernel, self.locks, networks.costs, networks.store, container,
+        return teardown(self.env, self.kernel, networks.costs, networks.store, container,
                         networks.networks_of(container), self.rng)
 
     def cleaned(self, container: Container) -> Generator[Any, Any, None]:

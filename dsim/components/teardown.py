@@ -14,16 +14,17 @@ In Docker's order:
    until Linux 5.19, https://www.redhat.com/sysadmin/speed-oci-containers), the lock the starts' ``netns``
    step takes: teardowns and starts queue together. ``host`` and ``container:NAME`` have no namespace of
    their own to delete.
-3. containerd deletes the container's record (``containerd.Delete``): a transaction of its metadata store,
-   as many as the start made (``daemon.start_commits``).
 
-Steps 1 and 3 are first-come-first-served locks whose holders know their hold (Lindley's recursion): with
-the default ``netns_teardown`` of 0 the teardown costs no simulation event, only the time ``rm`` waits.
+Not modelled: containerd's deletion of the container's record (a transaction of its metadata store): dsim's
+Lindley locks are held from the moment they are asked for, and asking for that one only after libnetwork's
+commits would take a simulation event on every exit.
+
+Step 1 is a first-come-first-served lock whose holders know their hold (Lindley's recursion): with the default
+``netns_teardown`` of 0 a teardown costs no simulation event, only the time ``rm`` waits.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Generator
 from typing import Any
@@ -31,7 +32,6 @@ from typing import Any
 import simpy
 
 from dsim.components.container import Container
-from dsim.components.daemon_locks import DaemonLocks, commit
 from dsim.components.host import Kernel
 from dsim.components.libnetwork_store import FifoLock, endpoint_hold
 from dsim.components.networks import Network
@@ -51,8 +51,8 @@ def release_endpoints(store: FifoLock, costs: NetworkingSpec, networks: list[Net
     return at
 
 
-def teardown(env: simpy.Environment, kernel: Kernel, locks: DaemonLocks, costs: NetworkingSpec, store: FifoLock,
-             container: Container, networks: list[Network], rng: random.Random) -> Done:
+def teardown(env: simpy.Environment, kernel: Kernel, costs: NetworkingSpec, store: FifoLock, container: Container,
+             networks: list[Network], rng: random.Random) -> Done:
     """Start the teardown of ``container``'s last run (its process just exited) on ``networks`` (its endpoints);
     returns when it ends (a time, or an event when it must queue for the rtnl lock)."""
     mode = container.spec.network
@@ -60,22 +60,17 @@ def teardown(env: simpy.Environment, kernel: Kernel, locks: DaemonLocks, costs: 
     at = env.now if joined else release_endpoints(store, costs, networks, env.now, rng)
     namespace = 0.0 if joined or mode == "host" else costs.netns_teardown.sample(rng)
     if namespace <= 0:
-        end, _ = commit(at, locks, locks.spec.start_commits, rng, math.inf)
-        return max(at, end)
-    return env.process(_namespace_then_record(env, kernel, locks, at, namespace, rng))
+        return at
+    return env.process(_namespace(env, kernel, at, namespace))
 
 
-def _namespace_then_record(env: simpy.Environment, kernel: Kernel, locks: DaemonLocks, at: float, namespace: float,
-                           rng: random.Random) -> Generator[Any, Any, None]:
-    """Steps 2 and 3 once libnetwork's commits end at ``at``: the namespace under rtnl, then containerd's record."""
+def _namespace(env: simpy.Environment, kernel: Kernel, at: float, namespace: float) -> Generator[Any, Any, None]:
+    """Step 2 once libnetwork's commits end at ``at``: the namespace and veth deleted under the rtnl lock."""
     if at > env.now:
         yield env.timeout(at - env.now)
     with kernel.netns_lock.request() as lock:
         yield lock
         yield env.timeout(namespace)
-    end, _ = commit(env.now, locks, locks.spec.start_commits, rng, math.inf)
-    if end > env.now:
-        yield env.timeout(end - env.now)
 
 
 def wait_done(env: simpy.Environment, done: Done | None) -> Generator[Any, Any, None]:
