@@ -62,7 +62,7 @@ def test_host_spreads_2_to_2_5_s() -> None:
     assert 0.75 * 2.0 <= spread("host") <= 1.25 * 2.5
 
 
-@pytest.mark.xfail(strict=True, reason="not reproduced: dsim's locks hold about 11.5 ms per bridge start where 80-230 ms "
-                   "stay serialized in real Docker 20.10 (module docstring)")
+@pytest.mark.xfail(strict=True, reason="not reproduced: dsim's locks hold about 11.5 ms per bridge start where "
+                   "80-230 ms stay serialized in real Docker 20.10 (module docstring)")
 def test_bridge_spreads_5_to_15_s() -> None:
     assert 0.75 * 5.0 <= spread("bridge") <= 1.25 * 15.0
