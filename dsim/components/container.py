@@ -120,6 +120,8 @@ class Container:
     #: while ``docker pause`` has frozen the cgroup: fires at the thaw (None: not frozen)
     frozen: simpy.Event | None = None
     layer_written: bool = False
+    #: when the last exit's teardown (components/teardown.py) ends: a time, or an event; None: nothing pending
+    cleanup: float | simpy.Event | None = None
 
     @property
     def status(self) -> str:

@@ -243,6 +243,7 @@ class EngineVerbs:
         began = yield from self.api("rm", job=job)
         if force and container.state in (RUNNING, RESTARTING):
             yield from self.runtime.stop(container, 0.0, job=job)
+        yield from self.runtime.cleaned(container)  # the exit's teardown (components/teardown.py)
         self.runtime.remove(container, job=job, volumes=volumes)
         if phase is not None:
             self._phase(SpanKind.RM, phase, began, job)

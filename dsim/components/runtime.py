@@ -34,6 +34,7 @@ from dsim.components.image_store import ImageStore
 from dsim.components.networks import NetworkStack
 from dsim.components.service_calls import ServiceCalls
 from dsim.components.storage import ContainerStorage
+from dsim.components.teardown import teardown, wait_done
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
 from dsim.records import Recorder, SpanKind
@@ -278,6 +279,17 @@ class ContainerRuntime:
         runs on the host's scheduler, the rest waits."""
         yield from step(self.env, self.kernel, self.locks, self.rng, duration, self.spec.runtime.cpu.netns)
 
+    def _teardown(self, container: Container) -> float | simpy.Event:
+        """dockerd's Cleanup of the run that just exited (teardown.py): its endpoints and its namespace."""
+        networks = self.networks
+        return teardown(self.env, self.kernel, networks.costs, networks.store, container,
+                        networks.networks_of(container), self.rng)
+
+    def cleaned(self, container: Container) -> Generator[Any, Any, None]:
+        """Until the last exit's teardown has ended: ``docker rm`` needs the container's lock, which the exit
+        handler holds through Cleanup (moby daemon/monitor.go)."""
+        yield from wait_done(self.env, container.cleanup)
+
     def _publish(self, container: Container) -> None:
         """Bind each -p mapping (a fixed host port, or the next ephemeral one) and, with -P, each exposed port."""
         container.published = []
@@ -315,6 +327,7 @@ class ContainerRuntime:
             container.oom_killed = bool(oom)
             container.finished_at = env.now
             self.networks.detach(container)  # the network sandbox goes with the process
+            container.cleanup = self._teardown(container)  # teardown.py: rm waits for it
             container.state = EXITED
             assert container.exited is not None and container.health is not None
             if not container.health.triggered:
