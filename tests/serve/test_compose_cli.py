@@ -65,7 +65,7 @@ services:
       db: {condition: service_healthy}
   job:
     image: alpine:3.24
-    command: sh -c 'echo hello from job; sleep 1000'
+    command: sh -c 'echo hello from job; sleep 100000'
     depends_on: [web]
 volumes:
   data: {}

@@ -118,7 +118,7 @@ def _wait_for_log(server: ServeProcess, name: str, text: str) -> None:
 
 def test_logs_tail_timestamps_and_follow(server: ServeProcess) -> None:
     assert docker(server, "run", "-d", "--name", "lg", "alpine", "sh", "-c",
-                  "echo one; sleep 1; echo two; sleep 1000").returncode == 0
+                  "echo one; sleep 1; echo two; sleep 100000").returncode == 0
     _wait_for_log(server, "lg", "two")
     assert docker(server, "logs", "lg").stdout == "one\ntwo\n"
     assert docker(server, "logs", "--tail", "1", "lg").stdout == "two\n"
@@ -162,7 +162,7 @@ def test_events_tell_what_the_daemon_did(server: ServeProcess) -> None:
 
 
 def test_exec_and_top(server: ServeProcess) -> None:
-    assert docker(server, "run", "-d", "--name", "ex", "alpine", "sleep", "1000").returncode == 0
+    assert docker(server, "run", "-d", "--name", "ex", "alpine", "sleep", "100000").returncode == 0
     assert docker(server, "exec", "ex", "echo", "hello").stdout == "hello\n"
     assert docker(server, "exec", "ex", "sh", "-c", "exit 7").returncode == 7
     assert DOCKER is not None
@@ -172,7 +172,7 @@ def test_exec_and_top(server: ServeProcess) -> None:
     assert piped.stdout == "in\n"
     top = docker(server, "top", "ex").stdout.splitlines()
     assert top[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-    assert top[1].endswith("sleep 1000") and len(top) == 2  # the process alone: the execs have ended
+    assert top[1].endswith("sleep 100000") and len(top) == 2  # the process alone: the execs have ended
     assert docker(server, "rm", "-f", "ex").returncode == 0
     stopped = docker(server, "exec", "nope-no-such", "true")
     assert "No such container: nope-no-such" in stopped.stderr
@@ -277,7 +277,7 @@ def test_concurrent_lifecycle_calls_leave_a_consistent_state(server: ServeProces
 def test_time_never_goes_backwards_and_timestamps_stay(server: ServeProcess) -> None:
     """A simulated instant has one Unix time (the wall-clock moment the simulation reached it): an object's
     timestamps are the same at every call, and the daemon's clock only moves forward."""
-    assert docker(server, "run", "-d", "--name", "tm", "alpine", "sleep", "1000").returncode == 0
+    assert docker(server, "run", "-d", "--name", "tm", "alpine", "sleep", "100000").returncode == 0
     fields = ("inspect", "--format", "{{.Created}} {{.State.StartedAt}}", "tm")
     first, clock1 = docker(server, *fields).stdout, docker(server, "info", "--format", "{{.SystemTime}}").stdout
     time.sleep(0.3)
