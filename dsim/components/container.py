@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import simpy
 
 from dsim.components.host import CpuTask
 from dsim.domain.containers import ContainerSpec, HealthCheck
 from dsim.domain.images import ImageInfo
+
+if TYPE_CHECKING:
+    from dsim.components.health import HealthState
 
 CREATED, RUNNING, RESTARTING, EXITED, REMOVED, DEAD = "created", "running", "restarting", "exited", "removed", "dead"
 
@@ -120,6 +124,8 @@ class Container:
     #: while ``docker pause`` has frozen the cgroup: fires at the thaw (None: not frozen)
     frozen: simpy.Event | None = None
     layer_written: bool = False
+    #: the current run's health (components/health.py): status, failing streak, last probes, readiness
+    health_state: HealthState | None = None
 
     @property
     def status(self) -> str:

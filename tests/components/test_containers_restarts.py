@@ -17,7 +17,7 @@ from dsim.scenarios.model import HealthCheck
 from dsim.scenarios.to_domain import health_check
 from tests.helpers import run_text
 
-ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
+ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: 0s}"
 
 
 def scenario(steps: str, *, burst: int = 1, seed: int = 1) -> str:

@@ -41,7 +41,20 @@ class HealthCheck(Strict):
     )
     retries: PositiveInt = Field(3, description="consecutive failures that make it unhealthy (Docker: 3)")
     time_to_healthy: DurationDist = Field(
-        constant(0.0), description="after the process starts, when the check command first succeeds (inf: never)"
+        constant(0.0), description="after the process starts, the earliest a check can succeed (inf: never), as a "
+        "wall-clock wait; with startup_cpu the check passes once both are over (the later of the two)"
+    )
+    timeout: FiniteDuration = Field(
+        30.0, gt=0, description="a probe's command is killed after this long and the probe fails (Docker: 30s; "
+        "the exec's start does not count, moby daemon/health.go)")
+    startup_cpu: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds of startup work the process does before its check can pass, on the "
+        "host's processor-sharing scheduler at the container's cores (a busy host is ready later; "
+        "docs/containers.md: Health checks as work)",
+    )
+    probe_cpu: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds the check command itself uses per probe (one core), on top of the "
+        "exec that starts it (hosts.<group>.runtime.probe_exec); over `timeout` the probe fails",
     )
 
 
