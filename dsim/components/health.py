@@ -35,7 +35,7 @@ import simpy
 from dsim.components.container import Container
 from dsim.components.host import CpuTask, Kernel
 from dsim.domain.containers import HealthCheck
-from dsim.domain.health import MAX_LOG_ENTRIES, PROBE_EXEC_CPU_SHARE, PROBE_THREADS
+from dsim.domain.health import MAX_LOG_ENTRIES, PROBE_THREADS
 from dsim.domain.hosts import RuntimeSpec
 from dsim.records import Recorder, SpanKind
 
@@ -190,9 +190,10 @@ class HealthMonitor:
         began = env.now
         state.probes += 1
         cost = self.runtime.probe_exec.sample(self.rng)
-        if not (yield from self._work(cost * PROBE_EXEC_CPU_SHARE, PROBE_THREADS)):
+        share = self.runtime.cpu.probe_exec
+        if not (yield from self._work(cost * share, PROBE_THREADS)):
             return None
-        if not (yield from self._wait(cost * (1 - PROBE_EXEC_CPU_SHARE))):
+        if not (yield from self._wait(cost * (1 - share))):
             return None
         exec_end = env.now
         command = env.process(self._command())

@@ -12,7 +12,6 @@ the health check's timeout").
 from __future__ import annotations
 
 from dsim.distributions import constant
-from dsim.domain.start_path import RUNTIME_CPU_SHARE
 
 #: A probe's exec, from the daemon's request to the command running: 100 ms. sonic-buildimage#21920
 #: (https://github.com/sonic-net/sonic-buildimage/issues/21920) timed ``docker exec CONTAINER echo success``
@@ -20,10 +19,9 @@ from dsim.domain.start_path import RUNTIME_CPU_SHARE
 #: round trips, which ``docker ps`` shows at 8-12 ms (distribution/distribution#2856); a probe has no CLI:
 #: 110 - 10 = 100 ms.
 PROBE_EXEC = constant(0.1)
-#: Of the exec, the share that is CPU work on the host's scheduler (the rest waits): runc's, 0.37, from crun's
-#: measurement of an OCI runtime run (domain/start_path.py RUNTIME_CPU_SHARE). A busy host stretches it: a
-#: ``docker exec ... echo`` took 1.2 s on a loaded VM (sonic-net/sonic-utilities#2745), against 0.11 s idle.
-PROBE_EXEC_CPU_SHARE = RUNTIME_CPU_SHARE
+#: Of the exec, the share that is CPU work on the host's scheduler is ``runtime.cpu.probe_exec`` (the rest
+#: waits): runc's, 0.37 (domain/start_path.py RUNTIME_CPU_SHARE). A busy host stretches it: a ``docker exec ...
+#: echo`` took 1.2 s on a loaded VM (sonic-net/sonic-utilities#2745), against 0.11 s idle.
 #: Cores a probe's command and its exec use: one thread each (a check command is a short single process).
 PROBE_THREADS = 1.0
 #: moby's defaults (daemon/health.go ``defaultProbeInterval`` ... ``defaultProbeRetries``, and the Dockerfile

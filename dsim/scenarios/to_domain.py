@@ -64,7 +64,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
                             runtime.page_cache_fraction,
                             cpu=StartCpuShares(runtime.cpu.create, runtime.cpu.mount, runtime.cpu.netns,
-                                               runtime.cpu.start, runtime.cpu.exec),
+                                               runtime.cpu.start, runtime.cpu.exec, runtime.cpu.probe_exec),
                             probe_exec=runtime.probe_exec),
         preloaded=tuple(normalise(ref) for ref in group.preloaded),
         address=group.address, snapshotter=group.snapshotter,
