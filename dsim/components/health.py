@@ -222,8 +222,9 @@ class HealthMonitor:
             if work > 0:
                 task = self.kernel.cpu.run(work, PROBE_THREADS)
                 yield task.done
-            if self.check.probe_wait > 0:
-                yield self.env.timeout(self.check.probe_wait)
+            wait = self.check.probe_wait
+            if wait > 0:  # a command that never ends waits on an event that never fires (killed at the timeout)
+                yield self.env.timeout(wait) if not math.isinf(wait) else self.env.event()
         except simpy.Interrupt:
             if task is not None:
                 self.kernel.cpu.cancel(task)

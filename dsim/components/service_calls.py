@@ -51,8 +51,8 @@ def bridge_node(host: str) -> str:
 
 
 def scenario_calls(workloads: Iterable[Workload]) -> bool:
-    """Whether any run or create step, or a compose step's service, makes service calls (the bridges join the graph only then, so that
-    scenarios without calls keep their graph, and their outputs, as they were)."""
+    """Whether any run or create step, or a compose step's service, makes service calls (the bridges join the
+    graph only then, so that scenarios without calls keep their graph, and their outputs, as they were)."""
     for workload in workloads:
         for step in workload.steps:
             if isinstance(step, RunStep | CreateStep) and step.container.calls:

@@ -4,8 +4,9 @@ Expectations by hand from the rules in docs/compose.md and the host of tests/com
 time, create 60 ms, start 504 ms: mount 20 + netns 10 + runc 454 + exec 20). A health check's probes
 (moby daemon/health.go): the first one interval after the start; while in the start period, every
 start_interval instead; each probe takes the exec's 100 ms (the helper host's runtime.probe_exec, all
-waiting) and the next one comes an interval after it ended; a probe ending at or after the service's readiness
-(x-dsim time_to_healthy) succeeds. Compose polls a waited-for dependency on a 500 ms ticker started when the dependent begins to wait.
+waiting) and the next one comes an interval after it ended; a probe ending at or after the service's
+readiness (x-dsim time_to_healthy) succeeds. Compose polls a waited-for dependency on a 500 ms ticker
+started when the dependent begins to wait.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def test_docker_defaults_without_interval(tmp_path: Path) -> None:
 
 def test_an_unhealthy_dependency_fails_the_up(tmp_path: Path) -> None:
     # never ready: probes at 1.2, 2.5, 3.8 s (each 100 ms, the next 1.2 s after) fail; the 3rd failure in a
-    # row (retries 3) makes it unhealthy at 3.9 s; the tick at 4.0 s sees it and compose stops with its error; web never starts
+    # row (retries 3) makes it unhealthy at 3.9 s; the tick at 4.0 s sees it and compose stops with its error;
+    # web never starts
     result = run(tmp_path, CHAIN.replace("interval: 1300ms", "interval: 1200ms")
                  .replace("time_to_healthy: 2s", "time_to_healthy: inf"))
     [job] = result.jobs
