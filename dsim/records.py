@@ -121,8 +121,8 @@ class SpanKind(enum.StrEnum):
     #: a run's writes into its writable layer or a volume on the host's disk [container]; target, bytes, added,
     #: changed (docker diff: bytes of new files, bytes of image files copied up and changed)
     WRITE = "write"
-    #: a run's startup work before its healthcheck can pass, CPU on the host (components/health.py) [container];
-    #: cpu_seconds
+    #: a run's startup work before its healthcheck can pass, CPU then disk writes on the host
+    #: (components/health.py) [container]; cpu_seconds, io_bytes
     STARTUP = "startup"
     #: one health probe: the exec's start and the check command [container]; exit_code (-1: killed at the
     #: timeout), exec_end (when the command began)
@@ -339,6 +339,7 @@ class HealthAttrs(TypedDict):
 
 class StartupAttrs(TypedDict):
     cpu_seconds: float
+    io_bytes: float
 
 
 class HealthProbeAttrs(TypedDict):

@@ -2,7 +2,8 @@
 https://github.com/moby/moby/blob/master/daemon/health.go; docs/containers.md: Health checks as work).
 
 **Readiness** comes from the process's startup work: ``startup_cpu`` CPU-seconds on the host's
-processor-sharing scheduler at the container's cores, so a busy host makes the service ready later. A
+processor-sharing scheduler at the container's cores, so a busy host makes the service ready later, then
+``startup_io`` bytes written to the host's disk at its shared write rate. A
 declared ``time_to_healthy`` is a wall-clock wait from the start that no CPU contention stretches; with both,
 the check can pass once both are over (the later of the two).
 
@@ -34,6 +35,7 @@ import simpy
 
 from dsim.components.container import Container
 from dsim.components.host import CpuTask, Kernel
+from dsim.components.storage import Disk
 from dsim.domain.containers import HealthCheck
 from dsim.domain.health import MAX_LOG_ENTRIES, PROBE_THREADS
 from dsim.domain.hosts import RuntimeSpec
@@ -94,8 +96,9 @@ class HealthMonitor:
 
     def __init__(self, env: simpy.Environment, kernel: Kernel, runtime: RuntimeSpec, rng: random.Random,
                  recorder: Recorder, host: str, container: Container, job: int,
-                 keep_going: Callable[[], bool]) -> None:
-        """``keep_going``: False once the world has no more jobs (the monitor then stops at its next tick)."""
+                 keep_going: Callable[[], bool], disk: Disk | None = None) -> None:
+        """``keep_going``: False once the world has no more jobs (the monitor then stops at its next tick);
+        ``disk``: the host's disk, for the startup work's writes."""
         check = container.spec.healthcheck
         assert check is not None and container.exited is not None and container.health is not None
         self.env, self.kernel, self.runtime, self.rng = env, kernel, runtime, rng
@@ -103,6 +106,7 @@ class HealthMonitor:
         self.container, self.check = container, check
         self.exited: simpy.Event = container.exited
         self.keep_going = keep_going
+        self.disk = disk
         self.started = env.now
         self.state = container.health_state = HealthState()
         #: False once the process can never become ready (time_to_healthy inf, or it exited during its startup)
@@ -163,14 +167,20 @@ class HealthMonitor:
         """The process's startup work, then what is left of ``time_to_healthy``: the process is ready."""
         env, check = self.env, self.check
         work = check.startup_cpu.sample(self.rng)
+        began = env.now
         if work > 0:
-            began = env.now
             done = yield from self._work(work, self.container.spec.cpu_cap)
             if not done:
                 self._may_be_ready = False
                 return
+        if check.startup_io > 0 and self.disk is not None:
+            yield env.any_of([self.disk.write(check.startup_io), self.exited])
+            if self.exited.triggered:
+                self._may_be_ready = False
+                return
+        if work > 0 or check.startup_io > 0:
             self.recorder.span(SpanKind.STARTUP, self.container.name, began, env.now, host=self.host, job=self.job,
-                               cpu_seconds=work)
+                               cpu_seconds=work, io_bytes=check.startup_io)
         declared = check.time_to_healthy.sample(self.rng)
         if math.isinf(declared):
             self._may_be_ready = False
@@ -247,6 +257,7 @@ class HealthMonitor:
 
 
 def monitor(env: simpy.Environment, kernel: Kernel, runtime: RuntimeSpec, rng: random.Random, recorder: Recorder,
-            host: str, container: Container, job: int, keep_going: Callable[[], bool]) -> Generator[Any, Any, None]:
+            host: str, container: Container, job: int, keep_going: Callable[[], bool],
+            disk: Disk | None = None) -> Generator[Any, Any, None]:
     """The health monitor of ``container``'s current run (runtime.py starts it with the process)."""
-    yield from HealthMonitor(env, kernel, runtime, rng, recorder, host, container, job, keep_going).run()
+    yield from HealthMonitor(env, kernel, runtime, rng, recorder, host, container, job, keep_going, disk).run()

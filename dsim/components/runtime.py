@@ -434,7 +434,7 @@ class ContainerRuntime:
     def _health(self, container: Container, started: float, job: int) -> Generator[Any, Any, None]:
         """The run's healthcheck: startup work and probes as work on this host (components/health.py)."""
         yield from health.monitor(self.env, self.kernel, self.spec.runtime, self.rng, self.recorder, self.host,
-                                  container, job, lambda: not self.no_more_restarts)
+                                  container, job, lambda: not self.no_more_restarts, self.storage.disk)
 
     def running(self) -> int:
         return sum(1 for c in self._containers.values() if c.state == RUNNING)

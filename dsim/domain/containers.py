@@ -26,6 +26,8 @@ class HealthCheck:
     timeout: float = DEFAULT_TIMEOUT
     #: CPU-seconds of the process's startup work before its check can pass (components/health.py)
     startup_cpu: Distribution = constant(0.0)
+    #: bytes the startup work writes to the host's disk after its CPU work (time at the disk's shared rate)
+    startup_io: float = 0.0
     #: CPU-seconds the check command itself uses in each probe, on the host's scheduler (one core)
     probe_cpu: Distribution = constant(0.0)
     #: wall seconds the check command waits besides its CPU in each probe (dsim serve: ``sleep`` in a test)

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from dsim.distributions import Distribution, constant
-from dsim.scenarios.fields import DurationDist, FiniteDuration, FiniteDurationDist
+from dsim.scenarios.fields import DurationDist, FiniteDuration, FiniteDurationDist, FiniteSize
 from dsim.scenarios.model.base import Strict
 from dsim.scenarios.model.containers import ServiceCall
 
@@ -46,6 +46,9 @@ class XDsim(Compose):
         constant(0.0), description="CPU-seconds of startup work (initdb, recovery, loading modules) before the "
         "healthcheck's test can succeed, on the host's processor-sharing scheduler: a busy host is ready later "
         "(needs a healthcheck; docs/compose.md)")
+    startup_io: FiniteSize = Field(
+        0.0, description="bytes the startup work writes to the host's disk after its CPU work, at the disk's "
+        "shared write rate (needs a healthcheck)")
     probe_cpu: FiniteDurationDist = Field(
         constant(0.0), description="CPU-seconds the healthcheck's test command uses per probe (e.g. pg_isready), "
         "after the exec that starts it; over the healthcheck's timeout the probe fails (needs a healthcheck)")

@@ -45,7 +45,7 @@ def _healthcheck(check: Healthcheck | None, service: Service, path: FieldPath) -
     extra = service.x_dsim
     test = [] if check is None else [check.test] if isinstance(check.test, str) else list(check.test or [])
     if check is None or check.disable in (True, "true") or test[:1] == ["NONE"]:
-        for key in ("startup_cpu", "probe_cpu"):
+        for key in ("startup_cpu", "startup_io", "probe_cpu"):
             if key in extra.model_fields_set:
                 raise ComposeProblem((*path, "x-dsim", key), f"x-dsim.{key} needs a healthcheck: readiness is what "
                                                              "the check sees")
@@ -55,7 +55,7 @@ def _healthcheck(check: Healthcheck | None, service: Service, path: FieldPath) -
                                                      "HEALTHCHECK, and dsim's images have none: give it a test")
     return HealthCheck(check.interval, check.start_period, check.start_interval, check.retries,
                        extra.time_to_healthy, timeout=check.timeout, startup_cpu=extra.startup_cpu,
-                       probe_cpu=extra.probe_cpu)
+                       startup_io=extra.startup_io, probe_cpu=extra.probe_cpu)
 
 
 def _ports(service: Service, path: FieldPath) -> tuple[str, ...]:

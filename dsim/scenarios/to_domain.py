@@ -93,7 +93,7 @@ def call_spec(call: fmt.ServiceCall) -> CallSpec:
 def health_check(check: fmt.HealthCheck) -> HealthCheck:
     return HealthCheck(check.interval, check.start_period, check.start_interval, check.retries,
                        check.time_to_healthy, timeout=check.timeout, startup_cpu=check.startup_cpu,
-                       probe_cpu=check.probe_cpu)
+                       startup_io=check.startup_io, probe_cpu=check.probe_cpu)
 
 
 def container_spec(step: fmt.RunStep | fmt.CreateStep) -> ContainerSpec:

@@ -135,3 +135,20 @@ def test_a_busy_host_stretches_the_probe_past_its_timeout() -> None:
     assert span.attrs["unhealthy_at"] == pytest.approx(2.0)
     [busy] = [s for s in result.spans_of("process") if s.subject != "api"]
     assert span.end > busy.end  # healthy only once the busy process has ended
+
+
+def test_startup_writes_share_the_disk() -> None:
+    """Two containers each write 100 MB at startup (after 1 CPU-s each, on 4 idle cores: both at 1 s) on a
+    100 MB/s disk: processor sharing gives each 50 MB/s, both done at 1 + 2 = 3 s; instant probes every 2 s
+    (2 fails) -> both healthy at 4 s."""
+    check = "{interval: 2s, startup_cpu: 1s, startup_io: 100MB}"
+    text = scenario(check).replace("preloaded: [nginx]", "preloaded: [nginx], storage: {write_rate: 100MB/s}")
+    text = text.replace("steps: [{run: {image: nginx, name: api,",
+                        "steps: [{run: {image: nginx, name: other, detach: true, healthcheck: " + check + "}}, "
+                        "{run: {image: nginx, name: api,")
+    result = run_text(text)
+    startups = sorted(result.spans_of("startup"), key=lambda s: s.subject)
+    assert [(s.subject, s.end, s.attrs["io_bytes"]) for s in startups] == [
+        ("api", pytest.approx(3.0), 100e6), ("other", pytest.approx(3.0), 100e6)]
+    assert {s.subject: s.end for s in result.spans_of("health")} == {"api": pytest.approx(4.0),
+                                                                     "other": pytest.approx(4.0)}

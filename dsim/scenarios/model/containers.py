@@ -52,6 +52,11 @@ class HealthCheck(Strict):
         "host's processor-sharing scheduler at the container's cores (a busy host is ready later; "
         "docs/containers.md: Health checks as work)",
     )
+    startup_io: FiniteSize = Field(
+        0.0, description="bytes the startup work writes to the host's disk after its CPU work (initdb's data "
+        "files), taking time at the disk's write rate shared with every other write (its space is not counted: "
+        "give writes or mounts for that)",
+    )
     probe_cpu: FiniteDurationDist = Field(
         constant(0.0), description="CPU-seconds the check command itself uses per probe (one core), on top of the "
         "exec that starts it (hosts.<group>.runtime.probe_exec); over `timeout` the probe fails",
