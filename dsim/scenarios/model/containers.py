@@ -30,8 +30,10 @@ RESTART_POLICY = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 
 
 class HealthCheck(Strict):
-    """``HEALTHCHECK`` / ``--health-*``: probes while the container runs; the first success makes it healthy,
-    ``retries`` failures in a row after the start period make it unhealthy (moby daemon/health.go)."""
+    """``HEALTHCHECK`` / ``--health-*``: probes while the container runs, each an exec costing time and CPU on
+    the host, the next one interval after a probe ends; a success makes it healthy, ``retries`` failures in a
+    row after the start period make it unhealthy (moby daemon/health.go). A probe passes once the process is
+    ready: its startup work done (startup_cpu, startup_io) and time_to_healthy passed (components/health.py)."""
 
     interval: FiniteDuration = Field(
         30.0, gt=0, description="between probes once out of the start period (Docker: 30s)")
