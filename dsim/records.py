@@ -121,6 +121,12 @@ class SpanKind(enum.StrEnum):
     #: a run's writes into its writable layer or a volume on the host's disk [container]; target, bytes, added,
     #: changed (docker diff: bytes of new files, bytes of image files copied up and changed)
     WRITE = "write"
+    #: a run's startup work before its healthcheck can pass, CPU then disk writes on the host
+    #: (components/health.py) [container]; cpu_seconds, io_bytes
+    STARTUP = "startup"
+    #: one health probe: the exec's start and the check command [container]; exit_code (-1: killed at the
+    #: timeout), exec_end (when the command began)
+    HEALTH_PROBE = "health_probe"
 
     # -- builds (components/builder.py)
     #: the build context sent from the client [what]; bytes, files, client, builder
@@ -331,6 +337,16 @@ class HealthAttrs(TypedDict):
     unhealthy_at: float | None
 
 
+class StartupAttrs(TypedDict):
+    cpu_seconds: float
+    io_bytes: float
+
+
+class HealthProbeAttrs(TypedDict):
+    exit_code: int
+    exec_end: float
+
+
 class BuildContextAttrs(TypedDict):
     bytes: float
     files: int
@@ -422,6 +438,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.COMPOSE: ComposeAttrs, SpanKind.COMPOSE_OBJECT: ComposeObjectAttrs,
     SpanKind.COMPOSE_WAIT: ComposeWaitAttrs,
     SpanKind.SERVICE_CALL: ServiceCallAttrs,
+    SpanKind.STARTUP: StartupAttrs, SpanKind.HEALTH_PROBE: HealthProbeAttrs,
 }
 
 

@@ -1,4 +1,4 @@
-"""A container: what it was asked for, its state machine, its restart manager and health rules.
+"""A container: what it was asked for, its state machine and its restart manager (health: health.py).
 
 States follow moby's: ``created`` -> ``running`` -> ``exited``, with ``restarting`` between runs while
 the restart manager waits its backoff, ``removed`` after ``docker rm``, and ``dead`` when removal failed
@@ -7,14 +7,17 @@ the restart manager waits its backoff, ``removed`` after ``docker rm``, and ``de
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import simpy
 
 from dsim.components.host import CpuTask
-from dsim.domain.containers import ContainerSpec, HealthCheck
+from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import ImageInfo
+
+if TYPE_CHECKING:
+    from dsim.components.health import HealthState
 
 CREATED, RUNNING, RESTARTING, EXITED, REMOVED, DEAD = "created", "running", "restarting", "exited", "removed", "dead"
 
@@ -63,28 +66,6 @@ class RestartManager:
         return restart, self.delay
 
 
-def health_timeline(check: HealthCheck, ready: float) -> tuple[float | None, float | None]:
-    """(time to unhealthy, time to healthy) after the process starts, both ``None`` if never.
-
-    moby daemon/health.go: the first probe runs one interval after the start; while the status is
-    ``starting`` and the start period has not passed, probes come every ``start_interval``, else every
-    ``interval``; a probe at or after ``ready`` succeeds (healthy); a failure outside the start period adds
-    to the failing streak and ``retries`` in a row make it unhealthy. Probes are instantaneous here.
-    """
-    t, streak, unhealthy = 0.0, 0, None
-    while True:
-        starting = unhealthy is None
-        t += check.start_interval if (starting and t < check.start_period) else check.interval
-        if t >= ready:
-            return unhealthy, t
-        if not (starting and t < check.start_period):
-            streak += 1
-            if streak >= check.retries and unhealthy is None:
-                unhealthy = t
-                if math.isinf(ready):
-                    return unhealthy, None
-
-
 @dataclass(eq=False, slots=True)  # identity: the kernel keys memory by container
 class Container:
     id: str
@@ -122,6 +103,8 @@ class Container:
     layer_written: bool = False
     #: when the last exit's teardown (components/teardown.py) ends: a time, or an event; None: nothing pending
     cleanup: float | simpy.Event | None = None
+    #: the current run's health (components/health.py): status, failing streak, last probes, readiness
+    health_state: HealthState | None = None
 
     @property
     def status(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import simpy
 
-from dsim.components import vm
+from dsim.components import health, vm
 from dsim.components.container import (
     DEAD,
     EXITED,
@@ -25,7 +25,6 @@ from dsim.components.container import (
     SIGKILL_EXIT,
     Container,
     RestartManager,
-    health_timeline,
 )
 from dsim.components.daemon_locks import DaemonLocks, step
 from dsim.components.errors import ApiError
@@ -446,26 +445,9 @@ class ContainerRuntime:
         return (SIGKILL_EXIT if grace > timeout else 0), "", task
 
     def _health(self, container: Container, started: float, job: int) -> Generator[Any, Any, None]:
-        """Probe timeline of one run (health_timeline): decides healthy / unhealthy unless the process exits."""
-        check = container.spec.healthcheck
-        health, exited = container.health, container.exited
-        assert check is not None and health is not None and exited is not None
-        ready = check.time_to_healthy.sample(self.rng)
-        unhealthy_at, healthy_at = health_timeline(check, ready)
-        for at, status in ((unhealthy_at, "unhealthy"), (healthy_at, "healthy")):
-            if at is None:
-                continue
-            yield self.env.any_of([self.env.timeout(started + at - self.env.now), exited])
-            if exited.triggered:
-                break
-            container.health_status = status
-            if not health.triggered:
-                health.succeed(status)
-            if status == "healthy":
-                break
-        self.recorder.span(SpanKind.HEALTH, container.name, started, self.env.now, host=self.host, job=job,
-                           status=container.health_status if not exited.triggered else "exited",
-                           unhealthy_at=None if unhealthy_at is None else started + unhealthy_at)
+        """The run's healthcheck: startup work and probes as work on this host (components/health.py)."""
+        yield from health.monitor(self.env, self.kernel, self.spec.runtime, self.rng, self.recorder, self.host,
+                                  container, job, lambda: not self.no_more_restarts, self.storage.disk)
 
     def running(self) -> int:
         return sum(1 for c in self._containers.values() if c.state == RUNNING)

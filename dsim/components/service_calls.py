@@ -33,6 +33,7 @@ from dsim.components.container import RUNNING, Container
 from dsim.components.host import Kernel
 from dsim.components.network import Network
 from dsim.components.networks import NetworkStack
+from dsim.domain.compose import ComposeStep
 from dsim.domain.hosts import HostInfo
 from dsim.domain.service_calls import CallSpec
 from dsim.domain.steps import CreateStep, RunStep
@@ -50,11 +51,13 @@ def bridge_node(host: str) -> str:
 
 
 def scenario_calls(workloads: Iterable[Workload]) -> bool:
-    """Whether any run or create step makes service calls (the bridges join the graph only then, so that
-    scenarios without calls keep their graph, and their outputs, as they were)."""
+    """Whether any run or create step, or a compose step's service, makes service calls (the bridges join the
+    graph only then, so that scenarios without calls keep their graph, and their outputs, as they were)."""
     for workload in workloads:
         for step in workload.steps:
             if isinstance(step, RunStep | CreateStep) and step.container.calls:
+                return True
+            if isinstance(step, ComposeStep) and any(s.container.calls for s in step.project.services):
                 return True
     return False
 

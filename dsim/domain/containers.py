@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dsim.distributions import Distribution
+from dsim.distributions import Distribution, constant
+from dsim.domain.health import DEFAULT_TIMEOUT
 from dsim.domain.networking import MountSpec
 from dsim.domain.service_calls import CallSpec
 
@@ -18,8 +19,19 @@ class HealthCheck:
     start_period: float
     start_interval: float
     retries: int
-    #: after the process starts, when the check command first succeeds (inf: never)
+    #: after the process starts, when the check command first succeeds (inf: never); with startup work, the
+    #: later of the two (components/health.py)
     time_to_healthy: Distribution
+    #: a probe's command killed after this long, the probe failed (moby: 30 s); the exec's start not counted
+    timeout: float = DEFAULT_TIMEOUT
+    #: CPU-seconds of the process's startup work before its check can pass (components/health.py)
+    startup_cpu: Distribution = constant(0.0)
+    #: bytes the startup work writes to the host's disk after its CPU work (time at the disk's shared rate)
+    startup_io: float = 0.0
+    #: CPU-seconds the check command itself uses in each probe, on the host's scheduler (one core)
+    probe_cpu: Distribution = constant(0.0)
+    #: wall seconds the check command waits besides its CPU in each probe (dsim serve: ``sleep`` in a test)
+    probe_wait: float = 0.0
 
 
 @dataclass(frozen=True)

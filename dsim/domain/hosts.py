@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dsim.distributions import Distribution, constant
+from dsim.domain.health import PROBE_EXEC
 from dsim.domain.networking import DEFAULT_NETWORKING, NetworkDecl, NetworkingSpec
 from dsim.domain.start_path import DEFAULT_CPU_SHARES, DEFAULT_DAEMON_LOCKS, DaemonLocksSpec, StartCpuShares
 
@@ -65,6 +66,8 @@ class RuntimeSpec:
     page_cache_fraction: float
     #: the CPU share of each cost above (domain/start_path.py)
     cpu: StartCpuShares = DEFAULT_CPU_SHARES
+    #: a health probe's exec until its command runs: dockerd, containerd, the shim, runc exec (components/health.py)
+    probe_exec: Distribution = PROBE_EXEC
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ class StartCpuShares:
     netns: float = SHORT_STEP_CPU_SHARE
     start: float = RUNTIME_CPU_SHARE
     exec: float = SHORT_STEP_CPU_SHARE
+    #: a health probe's exec (components/health.py): a runtime's run, as create and start
+    probe_exec: float = RUNTIME_CPU_SHARE
 
 
 @dataclass(frozen=True, slots=True)

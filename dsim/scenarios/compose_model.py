@@ -3,8 +3,9 @@
 A compose file is first checked against the specification's own JSON schema (compose_file.py); what
 passes there but is not a field here is a key the specification allows and dsim does not model, and is
 reported as such (never ignored). ``x-`` extension keys are the specification's way to carry data its
-implementations do not read; dsim reads one, ``x-dsim`` on a service, for what a file cannot say: how
-long the service takes to become ready, how long it runs, its exit code.
+implementations do not read; dsim reads one, ``x-dsim`` on a service, for what a file cannot say: the
+startup work before it is ready and what its healthcheck's command costs, how long it runs, its exit code,
+and the requests it makes to other services.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from dsim.distributions import Distribution, constant
-from dsim.scenarios.fields import DurationDist, FiniteDuration
+from dsim.scenarios.fields import DurationDist, FiniteDuration, FiniteDurationDist, FiniteSize
 from dsim.scenarios.model.base import Strict
+from dsim.scenarios.model.containers import ServiceCall
 
 
 def _number(value: object) -> object:
@@ -38,8 +40,22 @@ class XDsim(Compose):
     """``x-dsim`` on a service: what a Compose file does not say but the model needs."""
 
     time_to_healthy: DurationDist = Field(
-        constant(0.0), description="after the process starts, when the healthcheck's test first succeeds (the "
-        "service's startup work; inf: never)")
+        constant(0.0), description="after the process starts, the earliest its healthcheck's test can succeed, as "
+        "a wall-clock wait (inf: never); with startup_cpu, the later of the two")
+    startup_cpu: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds of startup work (initdb, recovery, loading modules) before the "
+        "healthcheck's test can succeed, on the host's processor-sharing scheduler: a busy host is ready later "
+        "(needs a healthcheck; docs/compose.md)")
+    startup_io: FiniteSize = Field(
+        0.0, description="bytes the startup work writes to the host's disk after its CPU work, at the disk's "
+        "shared write rate (needs a healthcheck)")
+    probe_cpu: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds the healthcheck's test command uses per probe (e.g. pg_isready), "
+        "after the exec that starts it; over the healthcheck's timeout the probe fails (needs a healthcheck)")
+    calls: list[ServiceCall] = Field(
+        default_factory=list, description="requests the service's process makes to other services, by service "
+        "name on a network both are on (compose's DNS aliases), in the shape of a run step's calls "
+        "(docs/networks-storage.md: Traffic between containers)")
     duration: DurationDist = Field(
         constant(float("inf")), description="how long the process runs; inf (default): a server, until stopped")
     exit_code: int = Field(0, ge=0, le=255, description="the process's exit code when its run ends")

@@ -27,6 +27,7 @@ from dsim.domain.problems import FieldPath
 from dsim.domain.refs import normalise
 from dsim.scenarios.compose_model import Healthcheck, PortLong, Project, Service, VolumeLong
 from dsim.scenarios.model.containers import RESTART_POLICY
+from dsim.scenarios.to_domain import call_spec
 
 _PORT = re.compile(r"^(\d+:)?\d+(/tcp|/udp)?$")
 
@@ -41,16 +42,20 @@ class ComposeProblem(Exception):
 
 def _healthcheck(check: Healthcheck | None, service: Service, path: FieldPath) -> HealthCheck | None:
     """None without a check, with ``disable: true`` or ``test: [NONE]`` (moby: no health status at all)."""
-    if check is None or check.disable in (True, "true"):
-        return None
-    test = [check.test] if isinstance(check.test, str) else list(check.test or [])
-    if test[:1] == ["NONE"]:
+    extra = service.x_dsim
+    test = [] if check is None else [check.test] if isinstance(check.test, str) else list(check.test or [])
+    if check is None or check.disable in (True, "true") or test[:1] == ["NONE"]:
+        for key in ("startup_cpu", "startup_io", "probe_cpu"):
+            if key in extra.model_fields_set:
+                raise ComposeProblem((*path, "x-dsim", key), f"x-dsim.{key} needs a healthcheck: readiness is what "
+                                                             "the check sees")
         return None
     if not test:
         raise ComposeProblem((*path, "healthcheck"), "a healthcheck without test would use the image's "
                                                      "HEALTHCHECK, and dsim's images have none: give it a test")
     return HealthCheck(check.interval, check.start_period, check.start_interval, check.retries,
-                       service.x_dsim.time_to_healthy)
+                       extra.time_to_healthy, timeout=check.timeout, startup_cpu=extra.startup_cpu,
+                       startup_io=extra.startup_io, probe_cpu=extra.probe_cpu)
 
 
 def _ports(service: Service, path: FieldPath) -> tuple[str, ...]:
@@ -137,7 +142,11 @@ def _container(service: Service, path: FieldPath, networks: tuple[str, ...], mod
         normalise(service.image), None, None, None, _ports(service, path), extra.duration, extra.stop_time,
         expose=tuple(str(port) for port in service.expose), exit_code=extra.exit_code, restart=service.restart,
         healthcheck=_healthcheck(service.healthcheck, service, path), until_stopped=until_stopped,
-        network=networks[0] if networks else (mode or "bridge"), mounts=mounts)
+        network=networks[0] if networks else (mode or "bridge"), mounts=mounts,
+        calls=tuple(call_spec(call) for call in extra.calls),
+        # compose gives each container its service's name as an alias on every project network (docker/compose
+        # pkg/compose/create.go getAliases), so the other services reach it by that name
+        aliases=(service_name(path),) if networks else ())
 
 
 def _order(services: list[ComposeService]) -> tuple[ComposeService, ...]:

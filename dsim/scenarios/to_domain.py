@@ -65,7 +65,8 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
                             runtime.page_cache_fraction,
                             cpu=StartCpuShares(runtime.cpu.create, runtime.cpu.mount, runtime.cpu.netns,
-                                               runtime.cpu.start, runtime.cpu.exec)),
+                                               runtime.cpu.start, runtime.cpu.exec, runtime.cpu.probe_exec),
+                            probe_exec=runtime.probe_exec),
         preloaded=tuple(normalise(ref) for ref in group.preloaded),
         address=group.address, snapshotter=group.snapshotter,
         gc=ImageGcSpec(group.gc.high, group.gc.low) if group.gc is not None else None,
@@ -93,7 +94,8 @@ def call_spec(call: fmt.ServiceCall) -> CallSpec:
 
 def health_check(check: fmt.HealthCheck) -> HealthCheck:
     return HealthCheck(check.interval, check.start_period, check.start_interval, check.retries,
-                       check.time_to_healthy)
+                       check.time_to_healthy, timeout=check.timeout, startup_cpu=check.startup_cpu,
+                       startup_io=check.startup_io, probe_cpu=check.probe_cpu)
 
 
 def container_spec(step: fmt.RunStep | fmt.CreateStep) -> ContainerSpec:

@@ -36,7 +36,7 @@ from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
 from dsim.serve import bodies, health, objects
 from dsim.serve import images as refs
-from dsim.serve.commands import Context, Program, interpret, signal_name
+from dsim.serve.commands import Program, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import ImageConfigs
@@ -361,9 +361,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         if host_config.get("Memory"):
             options["memory"] = float(host_config["Memory"])
         options.update(objects.container_options(body))  # network mode and mounts (serve/objects.py)
-        check = health.step_options(body.get("Healthcheck"), Context(
-            hostname="", env=tuple(body.get("Env") or ()), workdir=body.get("WorkingDir") or "/",
-            user=body.get("User") or "root"))
+        check = health.step_options(body.get("Healthcheck"), health.request_context(body))
         if check is not None:
             options["healthcheck"] = check
         for label, key in LABELS.items():
@@ -392,7 +390,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             raise ApiError(404, f"No such image: {normalise(wanted)}")
         aliases = endpoints_config(body)  # NetworkingConfig: each endpoint's aliases (object_meta.py)
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
-        spec = container_spec(step)
+        spec = health.with_command_time(container_spec(step), body.get("Healthcheck"), health.request_context(body))
         try:
             container = yield from self.daemon.create(spec, job=job, phase=phase)
         except ApiError as err:

@@ -1,26 +1,34 @@
-"""Healthchecks of the API's containers: a create request's ``Healthcheck`` as the runtime's health model,
-and what the API shows of it (``State.Health``, the ``health_status`` events).
+"""Healthchecks of the API's containers: a create request's ``Healthcheck`` as the runtime's health mechanism
+(components/health.py), and what the API shows of it (``State.Health``, the ``health_status`` events).
 
-The runtime probes by moby's rules (components/container.py ``health_timeline``, after daemon/health.go):
-the first probe one interval after the start (``StartInterval`` while starting inside ``StartPeriod``), the
-first success makes the container ``healthy``, ``Retries`` failures in a row outside the start period make
-it ``unhealthy``. Whether a probe succeeds is the test command's, read as the container's own commands are
-(commands.py): ``CMD redis-cli ping`` is a program dsim does not know and exits 0 (healthy at the first
-probe), ``CMD-SHELL exit 1`` fails every probe, and so does a command that runs past ``Timeout`` (moby
-kills it: "Health check exceeded timeout"). Probes themselves take no time in the model. ``["NONE"]``
-disables the image's check; an empty ``Test`` inherits the image's (the catalog's images declare none).
-Defaults are moby's (daemon/health.go, api/types/container): interval and timeout 30 s, start interval 5 s,
-start period 0, retries 3; the inspect log keeps the last 5 probes (``maxLogEntries``).
+The runtime probes by moby's rules (daemon/health.go): the first probe one interval after the start
+(``StartInterval`` while starting inside ``StartPeriod``), the next one an interval after each probe ends,
+the first success makes the container ``healthy``, ``Retries`` failures in a row outside the start period make
+it ``unhealthy``. Each probe is an exec (the host's ``runtime.probe_exec``, part of it CPU on the host's
+scheduler), then the test command, read as the container's own commands are (commands.py): its exit code says
+whether it passes (``CMD redis-cli ping`` is a program dsim does not know and exits 0, ``CMD-SHELL exit 1``
+fails every probe), and its time (``sleep 5``) is the probe's wait, so a command that runs past ``Timeout``
+is killed there (exit -1, "Health check exceeded timeout"). ``["NONE"]`` disables the image's check; an
+empty ``Test`` inherits the image's (the catalog's images declare none). Defaults are moby's
+(domain/health.py): interval and timeout 30 s, start interval 5 s, start period 0, retries 3; the inspect log
+keeps the last 5 probes (``maxLogEntries``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dsim.components.container import RUNNING
 from dsim.components.errors import ApiError
+from dsim.domain.containers import ContainerSpec
+from dsim.domain.health import (
+    DEFAULT_INTERVAL,
+    DEFAULT_RETRIES,
+    DEFAULT_START_INTERVAL,
+    DEFAULT_START_PERIOD,
+    DEFAULT_TIMEOUT,
+)
 from dsim.serve.commands import Context, interpret
 
 if TYPE_CHECKING:
@@ -28,11 +36,6 @@ if TYPE_CHECKING:
     from dsim.serve.views import Served
 
 NS = 1e9
-DEFAULT_INTERVAL_S = 30.0
-DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_START_INTERVAL_S = 5.0
-DEFAULT_RETRIES = 3
-MAX_LOG_ENTRIES = 5
 _DURATIONS = ("Interval", "Timeout", "StartPeriod", "StartInterval")
 
 
@@ -70,15 +73,23 @@ def _seconds(check: dict[str, Any], key: str, default: float) -> float:
     return float(check.get(key) or 0) / NS or default
 
 
-def probe_passes(check: dict[str, Any], context: Context) -> tuple[bool, str]:
-    """Whether each probe of this check succeeds, and what it prints: its command exits 0 within Timeout."""
+def probe_command(check: dict[str, Any], context: Context) -> tuple[bool, float, str]:
+    """What each probe's command does: whether it exits 0, how long it runs (wall seconds), what it prints."""
     argv = probe_argv(list(check.get("Test") or []))
     assert argv is not None
     program = interpret(argv, context)
     output = b"".join(write.data for write in program.output).decode(errors="replace")
-    if program.duration > _seconds(check, "Timeout", DEFAULT_TIMEOUT_S):
-        return False, f"Health check exceeded timeout ({_seconds(check, 'Timeout', DEFAULT_TIMEOUT_S):g}s)"
-    return program.exit_code == 0, output
+    return program.exit_code == 0, program.duration, output
+
+
+def probe_passes(check: dict[str, Any], context: Context) -> tuple[bool, str]:
+    """Whether a probe of this check succeeds once the exec has started, and what it shows: its command exits
+    0 within Timeout (else moby kills it: "Health check exceeded timeout")."""
+    passes, duration, output = probe_command(check, context)
+    timeout = _seconds(check, "Timeout", DEFAULT_TIMEOUT)
+    if duration > timeout:
+        return False, f"Health check exceeded timeout ({timeout:g}s)"
+    return passes, output
 
 
 def step_options(check: dict[str, Any] | None, context: Context) -> dict[str, Any] | None:
@@ -91,14 +102,31 @@ def step_options(check: dict[str, Any] | None, context: Context) -> dict[str, An
     validate(check)
     if probe_argv(list(check.get("Test") or [])) is None:
         return None
-    passes, _ = probe_passes(check, context)
+    passes, _, _ = probe_command(check, context)
     return {
-        "interval": f"{_seconds(check, 'Interval', DEFAULT_INTERVAL_S)!r}s",
-        "start_period": f"{_seconds(check, 'StartPeriod', 0.0)!r}s",
-        "start_interval": f"{_seconds(check, 'StartInterval', DEFAULT_START_INTERVAL_S)!r}s",
+        "interval": f"{_seconds(check, 'Interval', DEFAULT_INTERVAL)!r}s",
+        "timeout": f"{_seconds(check, 'Timeout', DEFAULT_TIMEOUT)!r}s",
+        "start_period": f"{_seconds(check, 'StartPeriod', DEFAULT_START_PERIOD)!r}s",
+        "start_interval": f"{_seconds(check, 'StartInterval', DEFAULT_START_INTERVAL)!r}s",
         "retries": int(check.get("Retries") or DEFAULT_RETRIES),
         "time_to_healthy": "0s" if passes else "inf",
     }
+
+
+def with_command_time(spec: ContainerSpec, check: dict[str, Any] | None, context: Context) -> ContainerSpec:
+    """``spec`` with its probes' command taking the test command's time (``sleep 5``: 5 s of waiting)."""
+    if spec.healthcheck is None or check is None:
+        return spec
+    _, duration, _ = probe_command(check, context)
+    if duration <= 0:
+        return spec
+    return dataclasses.replace(spec, healthcheck=dataclasses.replace(spec.healthcheck, probe_wait=duration))
+
+
+def request_context(body: dict[str, Any]) -> Context:
+    """What a probe's command sees of a create request: its environment, working directory and user."""
+    return Context(hostname="", env=tuple(body.get("Env") or ()), workdir=body.get("WorkingDir") or "/",
+                   user=body.get("User") or "root")
 
 
 def config_view(check: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -108,83 +136,33 @@ def config_view(check: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: value for key, value in check.items() if value}
 
 
-@dataclass(frozen=True)
-class Probe:
-    """One probe: when it ran, whether it passed, the failing streak and the status after it."""
-
-    at: float
-    passed: bool
-    streak: int
-    status: str
-
-
-def probes(check: dict[str, Any], passes: bool, started: float, now: float) -> list[Probe]:
-    """Every probe of a run started at ``started`` up to ``now``, on the runtime's schedule
-    (``health_timeline``): the start interval while starting inside the start period, else the interval; a
-    failure inside the start period while starting does not count."""
-    interval = _seconds(check, "Interval", DEFAULT_INTERVAL_S)
-    start_interval = _seconds(check, "StartInterval", DEFAULT_START_INTERVAL_S)
-    start_period = _seconds(check, "StartPeriod", 0.0)
-    retries = int(check.get("Retries") or DEFAULT_RETRIES)
-    done: list[Probe] = []
-    t, streak, status = 0.0, 0, "starting"
-    while True:
-        starting = status == "starting"
-        t += start_interval if (starting and t < start_period) else interval
-        if started + t > now:
-            return done
-        if passes:
-            streak, status = 0, "healthy"
-        elif not (starting and t < start_period):
-            streak += 1
-            status = "unhealthy" if streak >= retries else status
-        done.append(Probe(started + t, passes, streak, status))
-
-
-def decided_at(check: dict[str, Any], passes: bool) -> tuple[float, str]:
-    """After the start, when the status is decided and to what: the first probe when it passes, else the
-    ``retries``-th failure that counts (the status never changes again: every probe does the same)."""
-    horizon = 0.0
-    while True:
-        horizon += _seconds(check, "Interval", DEFAULT_INTERVAL_S) * (int(check.get("Retries") or 3) + 1)
-        horizon += _seconds(check, "StartPeriod", 0.0)
-        for probe in probes(check, passes, 0.0, horizon):
-            if probe.status != "starting":
-                return probe.at, probe.status
-
-
 def state_view(engine: Engine, served: Served) -> dict[str, Any] | None:
-    """``State.Health`` (None without a check): the runtime's status, the failing streak, the last probes."""
+    """``State.Health`` (None without a check): the runtime's status, failing streak and last probes."""
     check = served.config.get("Healthcheck")
     container = served.container
     if not check or probe_argv(list(check.get("Test") or [])) is None:
         return None
-    started = container.started_at
-    if started is None:
+    state = container.health_state
+    if container.started_at is None or state is None:
         return {"Status": "starting", "FailingStreak": 0, "Log": []}
-    passes, output = probe_passes(check, engine.context(served))
-    end = engine.clock() if container.state == RUNNING else (container.finished_at or started)
-    done = probes(check, passes, started, end)
-    log = [{"Start": engine.iso(p.at), "End": engine.iso(p.at), "ExitCode": 0 if p.passed else 1, "Output": output}
-           for p in done[-MAX_LOG_ENTRIES:]]
-    return {"Status": container.health_status or "starting", "FailingStreak": done[-1].streak if done else 0,
-            "Log": log}
+    _, _, said = probe_command(check, engine.context(served))
+    log = [{"Start": engine.iso(probe.start), "End": engine.iso(probe.end), "ExitCode": probe.exit_code,
+            "Output": probe.output or said} for probe in state.log]
+    return {"Status": container.health_status or "starting", "FailingStreak": state.failing_streak, "Log": log}
 
 
 def watch(engine: Engine, served: Served) -> None:
-    """The ``health_status: healthy|unhealthy`` event of the current run, when its status is decided."""
+    """The ``health_status: healthy|unhealthy`` event of the current run, when its status is first decided."""
     check = served.config.get("Healthcheck")
     if check and probe_argv(list(check.get("Test") or [])) is not None:
-        engine.env.process(_event(engine, served, check))
+        engine.env.process(_event(engine, served))
 
 
-def _event(engine: Engine, served: Served, check: dict[str, Any]) -> Generator[Any, Any, None]:
-    container = served.container
-    started, exited = container.started_at, container.exited
-    if started is None or exited is None or exited.triggered:
+def _event(engine: Engine, served: Served) -> Generator[Any, Any, None]:
+    decided = served.container.health
+    if decided is None or decided.triggered:
         return
-    passes, _ = probe_passes(check, engine.context(served))
-    offset, status = decided_at(check, passes)
-    yield engine.env.any_of([engine.env.timeout(max(0.0, started + offset - engine.env.now)), exited])
-    if not exited.triggered:
+    status = yield decided
+    if status in ("healthy", "unhealthy"):
         engine.container_event(served, f"health_status: {status}")
+

@@ -3,7 +3,8 @@
 moby daemon/restartmanager: each exit advances the wait (100 ms, doubling, capped at 1 min; back to
 100 ms after a run of >= 10 s); on-failure:N restarts a non-zero exit while fewer than N restarts were
 made. moby daemon/health.go: probes one interval apart (start_interval while starting inside the start
-period); the first success is healthy; `retries` failures in a row outside the start period, unhealthy.
+period); the first success is healthy; `retries` failures in a row outside the start period, unhealthy
+(the schedule's cases: tests/components/test_health.py; probes cost nothing on this file's host).
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import math
 
 import pytest
 
-from dsim.components.container import RestartManager, health_timeline
-from dsim.scenarios.model import HealthCheck
-from dsim.scenarios.to_domain import health_check
+from dsim.components.container import RestartManager
 from tests.helpers import run_text
 
-ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
+ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: 0s}"
 
 
 def scenario(steps: str, *, burst: int = 1, seed: int = 1) -> str:
@@ -109,25 +108,6 @@ def test_fail_probability_fails_that_share_of_runs() -> None:
         assert abs(failed - 100) <= 4 * math.sqrt(400 * 0.25 * 0.75)
         assert {job.error for job in result.jobs if job.error} <= {f"container h-c{i} exited with code 1"
                                                                    for i in range(1, 401)}
-
-
-@pytest.mark.parametrize(
-    ("check", "ready", "expected"),
-    [
-        # defaults: first probe at 30 s succeeds (the app was ready at 12 s)
-        ({}, 12.0, (None, 30.0)),
-        # start period 60 s, probes every start_interval 5 s while starting: 5, 10, 15 -> healthy at 15 s
-        ({"start_period": 60.0}, 12.0, (None, 15.0)),
-        # interval 1 s, never ready: failures at 1, 2, 3 -> unhealthy at 3 s, never healthy
-        ({"interval": 1.0}, math.inf, (3.0, None)),
-        # interval 2 s, start period 5 s, start_interval 1 s: failures at 1-4 s are inside the start period and
-        # do not count; the probe at 5 s is not (5 < 5 is false), so failures at 5, 7, 9 -> unhealthy at 9 s;
-        # the app is ready at 12 s -> healthy at the probe at 13 s (11 still fails)
-        ({"interval": 2.0, "start_period": 5.0, "start_interval": 1.0}, 12.0, (9.0, 13.0)),
-    ],
-)
-def test_health_timeline(check: dict[str, float], ready: float, expected: tuple[float | None, float | None]) -> None:
-    assert health_timeline(health_check(HealthCheck(**check)), ready) == expected
 
 
 def test_health_is_a_phase_and_wait_ends_the_step_when_healthy() -> None:

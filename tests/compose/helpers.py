@@ -10,8 +10,9 @@ from dsim.api import load_scenario, simulate
 from dsim.result import SimResult
 
 #: One host whose costs are easy to add by hand: no API front time, a create 60 ms, a start 504 ms
-#: (mount 20 + netns 10 + runc 454 + exec 20 ms; docs/containers.md), nothing on the CPU scheduler or
-#: under the metadata lock, every image preloaded so nothing is pulled unless a test says so.
+#: (mount 20 + netns 10 + runc 454 + exec 20 ms; docs/containers.md), a health probe's exec 100 ms, nothing
+#: on the CPU scheduler or under the metadata lock, every image preloaded so nothing is pulled unless a test
+#: says so.
 HOST = """
 hosts:
   h:
@@ -19,7 +20,7 @@ hosts:
     memory: 32GiB
     nic: 10Gbps
     daemon: {api_service_time: 0s, metadata_commit: 0s}
-    runtime: {cpu: {create: 0, mount: 0, netns: 0, start: 0, exec: 0}}
+    runtime: {cpu: {create: 0, mount: 0, netns: 0, start: 0, exec: 0, probe_exec: 0}}
     preloaded: [PRELOADED]
 """
 

@@ -26,9 +26,10 @@ def test_lanes_show_pull_create_wait_start_and_health(tmp_path: Path) -> None:
     assert set(by_lane) == {"network p_default", "pull nginx:1.25", "pull postgres:16", "p-db-1", "p-web-1"}
     assert set(by_lane["p-db-1"]) == {"create", "start", "health: starting", "healthy"}
     assert set(by_lane["p-web-1"]) == {"create", "waiting", "start"}
-    # db healthy at its first probe (1 s, ready at once); web waited exactly until the 2nd tick (1.0 s)
+    # db healthy at its first probe (1 s, ready at once; its exec ends at 1.1 s); web waited until the 3rd
+    # tick (1.5 s)
     [(wait_start, wait_end)] = by_lane["p-web-1"]["waiting"]
-    assert round(wait_end - wait_start, 9) == 1.0
+    assert round(wait_end - wait_start, 9) == 1.5
 
 
 def test_the_chart_is_drawn_only_for_compose_runs(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@
 Expectations by hand from the rules in docs/compose.md and the host of tests/compose/helpers.py (no API
 time, create 60 ms, start 504 ms: mount 20 + netns 10 + runc 454 + exec 20). A health check's probes
 (moby daemon/health.go): the first one interval after the start; while in the start period, every
-start_interval instead; the first probe at or after the service's readiness (x-dsim time_to_healthy)
-succeeds. Compose polls a waited-for dependency on a 500 ms ticker started when the dependent begins to wait.
+start_interval instead; each probe takes the exec's 100 ms (the helper host's runtime.probe_exec, all
+waiting) and the next one comes an interval after it ended; a probe ending at or after the service's
+readiness (x-dsim time_to_healthy) succeeds. Compose polls a waited-for dependency on a 500 ms ticker
+started when the dependent begins to wait.
 """
 
 from __future__ import annotations
@@ -58,10 +60,11 @@ def test_dependency_order_and_the_health_wait(tmp_path: Path) -> None:
     # created in a dependency order (db, app, web: each after its dependency's containers exist), started so too
     assert [s.subject for s in spans(result, "create")] == ["p-db-1", "p-app-1", "p-web-1"]
     assert [s.subject for s in spans(result, "start")] == ["p-db-1", "p-app-1", "p-web-1"]
-    # db's probes at 1.3 s and 2.6 s after its start (interval 1.3 s, no start period); ready at 2 s: healthy
-    # at 2.6 s. app waits from the same moment; ticks at 0.5, 1.0, ... the 6th (3.0 s) sees healthy.
+    # db's probes at 1.3 s (ends 1.4, fails) and 1.4 + 1.3 = 2.7 s after its start (interval 1.3 s, no start
+    # period); ready at 2 s: healthy when it ends, 2.8 s. app waits from the same moment; ticks at 0.5, 1.0, ...
+    # the 6th (3.0 s) sees healthy.
     [health] = [s for s in spans(result, "health") if s.subject == "p-db-1"]
-    assert health.end - health.start == pytest.approx(2.6)
+    assert health.end - health.start == pytest.approx(2.8)
     [wait] = spans(result, "compose_wait")
     assert wait.subject == "app" and wait.attrs["polls"] == 6
     assert wait.start == pytest.approx(health.start)
@@ -73,9 +76,10 @@ def test_dependency_order_and_the_health_wait(tmp_path: Path) -> None:
 
 
 def test_start_period_probes_every_start_interval(tmp_path: Path) -> None:
-    # start_period 4 s, start_interval 1.4 s: probes at 1.4, 2.8 (failures that do not count), 4.2 s, which
+    # start_period 4 s, start_interval 1.3 s: probes at 1.3 (ends 1.4) and 2.7 (ends 2.8), failures that do
+    # not count; the next 1.3 s after that (2.8 s is inside the start period), at 4.1 s, ends at 4.2 s and
     # finds it ready (3.5 s): healthy at 4.2 s; the first tick at or after that is the 9th (4.5 s).
-    result = run(tmp_path, CHAIN.replace("interval: 1300ms}", "start_period: 4s, start_interval: 1400ms}")
+    result = run(tmp_path, CHAIN.replace("interval: 1300ms}", "start_period: 4s, start_interval: 1300ms}")
                  .replace("time_to_healthy: 2s", "time_to_healthy: 3500ms"))
     [health] = [s for s in spans(result, "health") if s.subject == "p-db-1"]
     assert health.end - health.start == pytest.approx(4.2)
@@ -84,15 +88,17 @@ def test_start_period_probes_every_start_interval(tmp_path: Path) -> None:
 
 
 def test_docker_defaults_without_interval(tmp_path: Path) -> None:
-    # Docker's defaults: interval 30 s, no start period: the first probe 30 s after the start decides
+    # Docker's defaults: interval 30 s, no start period: the first probe 30 s after the start decides when
+    # its exec ends, 30.1 s; the tick at or after that is the 61st (30.5 s)
     result = run(tmp_path, CHAIN.replace(", interval: 1300ms", ""))
     [wait] = spans(result, "compose_wait")
-    assert (wait.attrs["polls"], wait.end - wait.start) == (60, pytest.approx(30.0))
+    assert (wait.attrs["polls"], wait.end - wait.start) == (61, pytest.approx(30.5))
 
 
 def test_an_unhealthy_dependency_fails_the_up(tmp_path: Path) -> None:
-    # never ready: probes at 1.2, 2.4, 3.6 s fail; the 3rd failure in a row (retries 3) makes it unhealthy at
-    # 3.6 s; the tick at 4.0 s sees it and compose stops with its error; web never starts
+    # never ready: probes at 1.2, 2.5, 3.8 s (each 100 ms, the next 1.2 s after) fail; the 3rd failure in a
+    # row (retries 3) makes it unhealthy at 3.9 s; the tick at 4.0 s sees it and compose stops with its error;
+    # web never starts
     result = run(tmp_path, CHAIN.replace("interval: 1300ms", "interval: 1200ms")
                  .replace("time_to_healthy: 2s", "time_to_healthy: inf"))
     [job] = result.jobs

@@ -17,18 +17,20 @@ def test_three_tier_cold_against_warm() -> None:
     assert pulls == {("cold", "nginx:1.25"), ("cold", "node:22-slim"), ("cold", "postgres:16")}
     for host in ("cold", "warm"):
         [wait] = [s for s in result.spans_of("compose_wait") if s.host == host]
-        # db's start_period 10 s: probes every start_interval 5 s; ready at 3 s, so the first probe (5 s)
-        # succeeds; compose's 10th tick (5.0 s) sees it, its inspect call takes the API's 2 ms
-        assert wait.subject == "app" and wait.attrs["polls"] == 10
-        assert wait.end - wait.start == pytest.approx(5.002)
+        # db's start_period 10 s: probes every start_interval 5 s; its startup work (2.5 CPU-s on an idle
+        # 4-core host) is done at 2.5 s, so the first probe (5 s) succeeds when it ends: exec 100 ms (37 ms CPU,
+        # 63 ms waiting) + pg_isready's 5 ms of CPU = 5.105 s; compose's 11th tick (5.5 s) sees it, its
+        # inspect call takes the API's 2 ms
+        assert wait.subject == "app" and wait.attrs["polls"] == 11
+        assert wait.end - wait.start == pytest.approx(5.502)
         starts = sorted((s for s in result.spans_of("start") if s.host == host), key=lambda s: s.start)
         assert [s.subject for s in starts] == ["shop-db-1", "shop-app-1", "shop-proxy-1"]
     # the same work after the pulls: cold is later by about its pull phase, no more
     cold_pull = max(s.end for s in result.spans_of("pull")) - min(s.start for s in result.spans_of("pull"))
     difference = jobs["cold-up"].duration_s - jobs["warm-up"].duration_s
     assert cold_pull - 0.05 < difference <= cold_pull + 0.05
-    # warm: the health wait is most of the up (5 s of about 7 s)
-    assert jobs["warm-up"].duration_s < 7.5
+    # warm: the health wait is most of the up (5.5 s of about 7.6 s)
+    assert jobs["warm-up"].duration_s < 8.0
 
 
 def test_fleet_rollout_is_bounded_by_the_registry() -> None:
@@ -41,6 +43,8 @@ def test_fleet_rollout_is_bounded_by_the_registry() -> None:
         # no host's up can end before the registry's 1 Gbit/s has sent 5.2 GB: 41.6 s
         assert job.duration_s > 20 * 260e6 / 125e6
     waits = list(result.spans_of("compose_wait"))
-    # db: interval 1 s, ready at 2.5 s: healthy at the 3rd probe (3 s), seen at compose's 6th tick on every host
-    assert len(waits) == 20 and {w.attrs["polls"] for w in waits} == {6}
+    # db: interval 1 s, ready at 2.5 s (startup_cpu on an idle 8-core host); each probe 100 ms of exec +
+    # 5 ms of pg_isready, the next 1 s after one ends: probes at 1, 2.105, 3.21 s; the 3rd finds it ready and
+    # ends at 3.315 s: seen at compose's 7th tick (3.5 s) on every host
+    assert len(waits) == 20 and {w.attrs["polls"] for w in waits} == {7}
     assert len(list(result.spans_of("create"))) == 20 * 4  # db, two app replicas, proxy

@@ -21,13 +21,11 @@ from urllib.parse import quote
 
 import pytest
 
-from dsim.components.container import health_timeline
-from dsim.distributions import constant
-from dsim.domain.containers import HealthCheck
 from dsim.serve import health
 from dsim.serve.changes import layer_changes
 from dsim.serve.commands import Context
 from dsim.serve.server import Server, serve_scenario
+from tests.helpers import run_text
 from tests.serve import spec
 
 SCENARIO = """\
@@ -55,29 +53,39 @@ def test_layer_changes_one_entry_per_kind_sorted_by_path() -> None:
 S = int(1e9)  # a second in the API's nanoseconds
 
 
+def _decided(check: dict[str, Any]) -> tuple[float, str]:
+    """When the runtime's health mechanism (components/health.py) first decides a check that ``step_options``
+    made of ``check``, on a host whose starts and probes cost nothing: (time after the start, status)."""
+    options = health.step_options(check, Context())
+    runtime = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: 0s}"
+    result = run_text(f"""
+        name: t
+        hosts: {{h: {{daemon: {{api_service_time: 0s}}, preloaded: [alpine:3.24], runtime: {runtime}}}}}
+        workloads:
+          w:
+            arrival: {{times: [0s]}}
+            steps: [{{run: {{image: alpine:3.24, detach: true, healthcheck: {json.dumps(options)}}}}}]
+    """)
+    [span] = result.spans_of("health")
+    status = span.attrs["status"]
+    return (span.attrs["unhealthy_at"] if status == "unhealthy" else span.end) - span.start, status
+
+
 def test_a_failing_check_in_a_start_period_counts_only_after_it() -> None:
-    """interval 10 s, start period 15 s, start interval 2 s, retries 3, every probe failing: while starting
+    """Interval 10 s, start period 15 s, start interval 2 s, retries 3, ``exit 1``, probes costing nothing:
     inside the start period probes come every 2 s (2, 4, ..., 14, then 14 < 15 so 16); from 16 on every 10 s.
     Failures at 2..14 are inside the period and do not count; 16, 26, 36 count: unhealthy at 36 s."""
     check = {"Test": ["CMD-SHELL", "exit 1"], "Interval": 10 * S, "StartPeriod": 15 * S, "StartInterval": 2 * S,
              "Retries": 3}
-    done = health.probes(check, False, 0.0, 40.0)
-    assert [p.at for p in done] == [2, 4, 6, 8, 10, 12, 14, 16, 26, 36]
-    assert [p.streak for p in done] == [0] * 7 + [1, 2, 3]
-    assert done[-1].status == "unhealthy" and done[-2].status == "starting"
-    assert health.decided_at(check, False) == (36.0, "unhealthy")
-    # the runtime's own schedule (components/container.py) agrees
-    domain = HealthCheck(interval=10.0, start_period=15.0, start_interval=2.0, retries=3,
-                         time_to_healthy=constant(float("inf")))
-    assert health_timeline(domain, float("inf")) == (36.0, None)
+    assert _decided(check) == (pytest.approx(36.0), "unhealthy")
 
 
 def test_a_passing_check_is_healthy_at_its_first_probe() -> None:
     """Defaults (interval 30 s, no start period): the first probe at 30 s passes. With a start period the
     first probe comes one start interval (2 s) after the start."""
-    assert health.decided_at({"Test": ["CMD", "true"]}, True) == (30.0, "healthy")
-    assert health.decided_at({"Test": ["CMD", "true"], "StartPeriod": 60 * S, "StartInterval": 2 * S},
-                             True) == (2.0, "healthy")
+    assert _decided({"Test": ["CMD", "true"]}) == (pytest.approx(30.0), "healthy")
+    assert _decided({"Test": ["CMD", "true"], "StartPeriod": 60 * S, "StartInterval": 2 * S}) == (
+        pytest.approx(2.0), "healthy")
 
 
 def test_probe_commands_are_read_as_container_commands() -> None:
@@ -89,7 +97,8 @@ def test_probe_commands_are_read_as_container_commands() -> None:
     assert health.probe_passes({"Test": ["CMD", "sleep", "5"], "Timeout": 1 * S}, context)[0] is False
     assert health.step_options({"Test": ["NONE"]}, context) is None
     assert health.step_options({"Test": ["CMD", "true"], "Interval": 5 * S, "Retries": 2}, context) == {
-        "interval": "5.0s", "start_period": "0.0s", "start_interval": "5.0s", "retries": 2, "time_to_healthy": "0s"}
+        "interval": "5.0s", "timeout": "30.0s", "start_period": "0.0s", "start_interval": "5.0s", "retries": 2,
+        "time_to_healthy": "0s"}
 
 
 # ---------------------------------------------------------------------------------------------- over HTTP

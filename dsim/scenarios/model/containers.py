@@ -30,8 +30,10 @@ RESTART_POLICY = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 
 
 class HealthCheck(Strict):
-    """``HEALTHCHECK`` / ``--health-*``: probes while the container runs; the first success makes it healthy,
-    ``retries`` failures in a row after the start period make it unhealthy (moby daemon/health.go)."""
+    """``HEALTHCHECK`` / ``--health-*``: probes while the container runs, each an exec costing time and CPU on
+    the host, the next one interval after a probe ends; a success makes it healthy, ``retries`` failures in a
+    row after the start period make it unhealthy (moby daemon/health.go). A probe passes once the process is
+    ready: its startup work done (startup_cpu, startup_io) and time_to_healthy passed (components/health.py)."""
 
     interval: FiniteDuration = Field(
         30.0, gt=0, description="between probes once out of the start period (Docker: 30s)")
@@ -41,7 +43,25 @@ class HealthCheck(Strict):
     )
     retries: PositiveInt = Field(3, description="consecutive failures that make it unhealthy (Docker: 3)")
     time_to_healthy: DurationDist = Field(
-        constant(0.0), description="after the process starts, when the check command first succeeds (inf: never)"
+        constant(0.0), description="after the process starts, the earliest a check can succeed (inf: never), as a "
+        "wall-clock wait; with startup_cpu the check passes once both are over (the later of the two)"
+    )
+    timeout: FiniteDuration = Field(
+        30.0, gt=0, description="a probe's command is killed after this long and the probe fails (Docker: 30s; "
+        "the exec's start does not count, moby daemon/health.go)")
+    startup_cpu: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds of startup work the process does before its check can pass, on the "
+        "host's processor-sharing scheduler at the container's cores (a busy host is ready later; "
+        "docs/containers.md: Health checks as work)",
+    )
+    startup_io: FiniteSize = Field(
+        0.0, description="bytes the startup work writes to the host's disk after its CPU work (initdb's data "
+        "files), taking time at the disk's write rate shared with every other write (its space is not counted: "
+        "give writes or mounts for that)",
+    )
+    probe_cpu: FiniteDurationDist = Field(
+        constant(0.0), description="CPU-seconds the check command itself uses per probe (one core), on top of the "
+        "exec that starts it (hosts.<group>.runtime.probe_exec); over `timeout` the probe fails",
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from dsim.distributions import constant
+from dsim.domain.health import PROBE_EXEC
 from dsim.domain.profiles import PROFILES, profile_fields
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import Count, PositiveInt, Strict
@@ -164,6 +165,11 @@ class Runtime(Strict):
     cpu: StartCpu = Field(
         default_factory=StartCpu, description="share of each cost above that is CPU work (the rest is waiting): "
         "a busy or small host stretches that part by processor sharing (docs/containers.md: Lifecycle)",
+    )
+    probe_exec: FiniteDurationDist = Field(
+        PROBE_EXEC, description="a health probe's exec until its command runs: dockerd, containerd, the shim, runc "
+        "exec (100ms: docker exec's 110ms minimum on an idle host, sonic-net/sonic-buildimage#21920, less the CLI's "
+        "10ms); 0.37 of it CPU on the host's scheduler (docs/containers.md: Health checks as work)",
     )
 
 

@@ -29,3 +29,5 @@ class StartCpu(Strict):
     )
     start: float = Field(RUNTIME_CPU_SHARE, ge=0, le=1, description=f"runc create: {_RUNTIME}")
     exec: float = Field(SHORT_STEP_CPU_SHARE, ge=0, le=1, description=f"runc start: {_SHORT}")
+    probe_exec: float = Field(
+        RUNTIME_CPU_SHARE, ge=0, le=1, description=f"a health probe's exec (runtime.probe_exec): {_RUNTIME}")
