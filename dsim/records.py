@@ -384,6 +384,7 @@ class ComposeAttrs(TypedDict):
     services: int
     containers: int
     status: str  # completed | failed
+    built: NotRequired[list[str]]  # images its services build: (built by this up: missing, or up --build)
 
 
 class ComposeObjectAttrs(TypedDict):
