@@ -130,3 +130,16 @@ def test_build_goes_with_up(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario(project_folder(tmp_path, steps=["compose: {file: app/compose.yaml, action: down, build: true}"]))
     assert "build (up --build) goes with action: up" in caught.value.message
+
+
+def test_the_compose_timeline_draws_the_build_as_a_lane(tmp_path: Path) -> None:
+    """The first up's panel: a lane ``build app-web:latest`` from the build's start to its end (the RUN's
+    5 s and the rest), before the containers' lanes."""
+    from dsim.reports.charts.compose import lanes
+
+    result = simulate(load_scenario(project_folder(tmp_path)))
+    [up] = spans(result, "compose")
+    [build] = spans(result, "build")
+    drawn = lanes(result, up.job, up.host, up.start, up.end)
+    assert drawn["build app-web:latest"]["build"] == [(build.start, build.end)]
+    assert build.end - build.start >= 5.0
