@@ -12,7 +12,7 @@ from dsim.api import load_scenario, simulate
 from dsim.result import SimResult
 from tests.helpers import ROOT
 
-WEB = ROOT / "scenarios" / "compose" / "build" / "web"
+WEB = ROOT / "scenarios" / "compose" / "notes" / "web"
 
 
 @cache
