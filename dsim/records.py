@@ -304,6 +304,9 @@ class WriteAttrs(TypedDict):
     bytes: float
     added: float
     changed: float
+    files_added: NotRequired[int]  # the run declared its files (writes: [{path, size}])
+    files_changed: NotRequired[int]  # copy_up: [{path, size}]
+    changes: NotRequired[list[str]]  # docker diff's lines of the layer ("C /var/log", "A /var/log/x")
 
 
 class BootAttrs(TypedDict):
@@ -397,6 +400,7 @@ class ComposeAttrs(TypedDict):
     services: int
     containers: int
     status: str  # completed | failed
+    built: NotRequired[list[str]]  # images its services build: (built by this up: missing, or up --build)
 
 
 class ComposeObjectAttrs(TypedDict):

@@ -166,10 +166,10 @@ class Client:
 
     def _compose(self, step: ComposeStep) -> Generator[Any, Any, None]:
         """``docker compose up -d`` / ``down`` (components/compose.py)."""
-        run = ComposeRun(self.env, self.daemon, self.recorder, self.job)
+        run = ComposeRun(self.env, self.daemon, self.recorder, self.job, copies=self.copies)
         if step.action == "down":
             return run.down(step.project, volumes=step.volumes)
-        return run.up(step.project)
+        return run.up(step.project, build=step.build)
 
     def _container(self, name: str | None) -> Container:
         if name is None:

@@ -23,9 +23,11 @@ from typing import Any
 
 import simpy
 
+from dsim.components.compose_build import compose_builds
 from dsim.components.container import EXITED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
+from dsim.components.working_copy import WorkingCopy
 from dsim.domain.compose import COMPLETED, DEPENDENCY_POLL, HEALTHY, ComposeProject, ComposeService, Dependency
 from dsim.records import Recorder, SpanKind
 
@@ -41,11 +43,15 @@ Outcome = Exception | None
 class ComposeRun:
     """One ``docker compose`` command of one job on one daemon."""
 
-    def __init__(self, env: simpy.Environment, daemon: Daemon, recorder: Recorder, job: int) -> None:
+    def __init__(self, env: simpy.Environment, daemon: Daemon, recorder: Recorder, job: int, *,
+                 copies: dict[str, WorkingCopy] | None = None) -> None:
+        """``copies``: the job's working copies of build contexts (the client's), so a later build of the
+        same context in this job sends only what changed (BuildKit's diff copy)."""
         self.env = env
         self.daemon = daemon
         self.recorder = recorder
         self.job = job
+        self.copies: dict[str, WorkingCopy] = copies if copies is not None else {}
         #: the project's containers by name (found by the first listing, then made)
         self.containers: dict[str, Container] = {}
 
@@ -74,14 +80,17 @@ class ComposeRun:
 
     # ------------------------------------------------------------------ up
 
-    def up(self, project: ComposeProject) -> Generator[Any, Any, None]:
+    def up(self, project: ComposeProject, *, build: bool = False) -> Generator[Any, Any, None]:
+        """``build``: ``up --build``, every service with ``build:`` built even when its image is present."""
         began = self.env.now
         status = "failed"
+        built: list[str] = []
         try:
             yield from self._list(project)
             yield from self._networks(project)
             yield from self._volumes(project)
             yield from self._pull(project)
+            built = yield from compose_builds(self, project, force=build)
             created = yield from self._in_order(project, self._create_service)
             _raise_first(created)
             started = yield from self._in_order(project, self._start_service)
@@ -89,7 +98,8 @@ class ComposeRun:
             status = "completed"
         finally:
             self._span(SpanKind.COMPOSE, project.name, began, action="up", services=len(project.services),
-                       containers=sum(s.replicas for s in project.services), status=status)
+                       containers=sum(s.replicas for s in project.services), status=status,
+                       **({"built": built} if any(s.build is not None for s in project.services) else {}))
 
     def _networks(self, project: ComposeProject) -> Generator[Any, Any, None]:
         """Each project network: inspected, created when missing (an external one must exist)."""
@@ -128,7 +138,8 @@ class ComposeRun:
     def _pull(self, project: ComposeProject) -> Generator[Any, Any, None]:
         """Images not on the host (``GET /images/{name}/json`` answers 404) are pulled all at once."""
         missing: list[str] = []
-        for ref in dict.fromkeys(s.container.image for s in project.services if not self._exists(project, s)):
+        for ref in dict.fromkeys(s.container.image for s in project.services
+                                 if s.build is None and not self._exists(project, s)):
             try:
                 yield from self.daemon.inspect_image(ref, job=self.job)
             except ApiError as err:
@@ -137,6 +148,10 @@ class ComposeRun:
                 missing.append(ref)
         outcomes = yield from self._gather([self.daemon.pull(ref, job=self.job, phase=ref) for ref in missing])
         _raise_first(outcomes)
+
+    def gather(self, generators: list[Generator[Any, Any, Any]]) -> Generator[Any, Any, list[Outcome]]:
+        """``generators`` at once, each one's failure kept (compose_build.py builds through this)."""
+        return self._gather(generators)
 
     def _exists(self, project: ComposeProject, service: ComposeService) -> bool:
         return all(name in self.containers for name in service.container_names(project.name))

@@ -32,6 +32,7 @@ from dsim.components.host import CpuScheduler
 from dsim.components.image_store import DiskFull, ImageStore
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
+from dsim.domain.layer_files import ADDED, MODIFIED, LayerFile, diff_lines, layer_changes
 from dsim.domain.networking import MountSpec
 from dsim.records import Recorder, SpanKind
 
@@ -85,6 +86,10 @@ class ContainerStorage:
         self._anonymous = itertools.count(1)
         #: container ID -> (bytes added, bytes changed) in its writable layer: ``docker diff``'s accounting
         self.diffs: dict[str, tuple[float, float]] = {}
+        #: container ID -> the files its run declared in its writable layer (domain/layer_files.py)
+        self.files: dict[str, tuple[LayerFile, ...]] = {}
+        #: overlay2 without native diff: docker diff lists every directory above a change
+        self.naive_diff = spec.storage.overlay_diff == "naive"
         #: container ID -> the volumes it mounts
         self._mounted: dict[str, list[Volume]] = {}
         for name in spec.volumes:
@@ -143,6 +148,7 @@ class ContainerStorage:
             if remove_anonymous and volume.anonymous and not volume.users and volume.name in self.volumes:
                 self.remove(volume.name)
         self.diffs.pop(container.id, None)
+        self.files.pop(container.id, None)
         self.store.remove_container_layer(container.id)
 
     def mounted(self, container: Container) -> list[Volume]:
@@ -193,8 +199,27 @@ class ContainerStorage:
             yield self.disk.write(spec.writes)
         self.diffs[container.id] = (spec.writes, spec.copy_up)
         self.recorder.span(SpanKind.WRITE, container.name, began, env.now, host=self.host, job=job, target="layer",
-                           bytes=spec.writes + spec.copy_up, added=spec.writes, changed=spec.copy_up)
+                           bytes=spec.writes + spec.copy_up, added=spec.writes, changed=spec.copy_up,
+                           **self._declared(container))
         return True
+
+    def _declared(self, container: Container) -> dict[str, Any]:
+        """The write span's file accounting when the run declared its files: how many it added and changed,
+        and ``docker diff``'s lines for the layer (none declared: nothing, so bytes-only runs keep their
+        outputs)."""
+        files = container.spec.layer_files
+        if not files:
+            return {}
+        self.files[container.id] = files
+        return {"files_added": sum(1 for f in files if f.kind == ADDED),
+                "files_changed": sum(1 for f in files if f.kind == MODIFIED),
+                "changes": diff_lines(files, naive=self.naive_diff)}
+
+    def changes(self, container_id: str) -> list[tuple[str, int]]:
+        """``docker diff`` of a container's writable layer: the declared files (and the directories listed
+        with them), and for bytes declared without paths one stand-in entry per kind (serve/changes.py)."""
+        return layer_changes(self.diffs.get(container_id, (0.0, 0.0)), self.files.get(container_id, ()),
+                             naive=self.naive_diff)
 
     def _mount_write(self, container: Container, mount: MountSpec, volume: Volume | None,
                      job: int) -> Generator[Any, Any, bool]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from dsim.domain.builds import BuildContext, BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.networking import NetworkDecl
 
@@ -34,6 +35,17 @@ class Dependency:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceBuild:
+    """A service's ``build:`` planned before time 0 (scenarios/compose_build.py): the build as a build step
+    runs it (tagged with the service's image) and the context directory's files on the client."""
+
+    spec: BuildSpec
+    context: BuildContext
+    #: the context's name in the job's working copies (its directory as shown)
+    context_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ComposeService:
     """One service: the container every replica is created from (its ``name`` is set per replica),
     its replicas and dependencies, the project networks it joins (the first at create, the others
@@ -46,6 +58,8 @@ class ComposeService:
     networks: tuple[str, ...]
     container_name: str | None = None
     stop_grace: float = DEFAULT_STOP_GRACE
+    #: ``build:``: the image (``container.image``) is built from this before its containers are created
+    build: ServiceBuild | None = None
 
     def container_names(self, project: str) -> tuple[str, ...]:
         """``<project>-<service>-<n>`` from 1 (compose v2 getDefaultContainerName), or container_name."""
@@ -94,3 +108,5 @@ class ComposeStep:
     project: ComposeProject
     action: str = "up"
     volumes: bool = False
+    #: ``up --build``: build every service with ``build:`` even when its image is present
+    build: bool = False

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dsim.distributions import Distribution, constant
 from dsim.domain.health import DEFAULT_TIMEOUT
+from dsim.domain.layer_files import LayerFile
 from dsim.domain.networking import MountSpec
 from dsim.domain.service_calls import CallSpec
 
@@ -66,6 +67,8 @@ class ContainerSpec:
     calls: tuple[CallSpec, ...] = ()
     #: --network-alias: more names the embedded DNS answers for it on its user-defined networks
     aliases: tuple[str, ...] = ()
+    #: the files ``writes`` and ``copy_up`` declare (domain/layer_files.py); empty: bytes only
+    layer_files: tuple[LayerFile, ...] = ()
 
     @property
     def cpu_cap(self) -> float:

@@ -22,6 +22,7 @@ import pydantic
 from dsim.domain.compose import ComposeProject
 from dsim.domain.problems import FieldPath, ReferenceProblem
 from dsim.errors import ScenarioError
+from dsim.scenarios.compose_build import attach_builds
 from dsim.scenarios.compose_model import Project
 from dsim.scenarios.compose_project import ComposeProblem, project_from_model
 from dsim.scenarios.validation_errors import validation_error
@@ -94,6 +95,7 @@ def _strip_extensions(value: Any, path: FieldPath = ()) -> Any:
         keep = {}
         for key, item in value.items():
             service_extension = key == "x-dsim" and len(path) == 2 and path[0] == "services"
+            service_extension |= key == "x-dsim" and len(path) == 3 and path[0] == "services" and path[2] == "build"
             if isinstance(key, str) and key.startswith("x-") and not service_extension:
                 continue
             keep[key] = _strip_extensions(item, (*path, key))
@@ -132,8 +134,10 @@ def project_name(given: str | None, model: Project, compose_file: Path) -> str:
     return folder or "default"
 
 
-def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPath) -> ComposeProject:
-    """The project a compose step brings up or down: ``full`` the file, ``shown`` its name in errors."""
+def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPath,
+                 folder: Path | None = None) -> ComposeProject:
+    """The project a compose step brings up or down: ``full`` the file, ``shown`` its name in errors;
+    ``folder``: the scenario's, which services' build contexts must stay inside (compose_build.py)."""
     if not full.is_file():
         raise ReferenceProblem((*step_path, "file"), f"no such compose file '{shown}'")
     data, positions = load_yaml_file(full, display_name=shown)
@@ -149,9 +153,10 @@ def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPa
             raise ReferenceProblem((*step_path, "project"), str(err)) from None
         raise _error(str(err), shown, positions, where) from None
     try:
-        return project_from_model(model, name, shown)
+        read = project_from_model(model, name, shown)
     except ComposeProblem as problem:
         raise _error(problem.message, shown, positions, problem.path) from None
+    return attach_builds(read, model, full, positions, folder)
 
 
 def compose_images(project: ComposeProject) -> Mapping[str, str]:

@@ -15,8 +15,9 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from dsim.distributions import Distribution, constant
-from dsim.scenarios.fields import DurationDist, FiniteDuration, FiniteDurationDist, FiniteSize
+from dsim.scenarios.fields import DurationDist, FiniteDuration, FiniteDurationDist, FiniteSize, FiniteSizeDist
 from dsim.scenarios.model.base import Strict
+from dsim.scenarios.model.builds import RunTime
 from dsim.scenarios.model.containers import ServiceCall
 
 
@@ -109,10 +110,37 @@ class Deploy(Compose):
     replicas: Number | None = None
 
 
+class XDsimBuild(Compose):
+    """``x-dsim`` in a service's ``build``: what a build step says and a compose file cannot (docs/build.md:
+    the RUN steps' durations and cores, the layers' sizes) and context files not on disk."""
+
+    files: dict[str, FiniteSize] = Field(
+        default_factory=dict, description="context files (path -> bytes) besides, or instead of, those on disk")
+    run_times: dict[str, RunTime] = Field(
+        default_factory=dict, description="regex searched in a RUN's text -> its duration (as a build step's)")
+    default_run_time: RunTime = Field(constant(1.0), description="a RUN no run_times pattern matches (1s)")
+    run_cpus: float = Field(1.0, gt=0, allow_inf_nan=False, description="cores a RUN keeps busy")
+    layer_sizes: dict[str, FiniteSizeDist] = Field(
+        default_factory=dict, description="regex searched in an instruction's text -> its layer's bytes")
+    default_layer_size: FiniteSizeDist = Field(constant(0.0), description="a RUN no layer_sizes pattern matches")
+
+
+class Build(Compose):
+    """A service's ``build`` (Compose Build Specification): the context directory (relative to the compose
+    file), its Dockerfile, build args and target; other build keys are not modelled."""
+
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    args: dict[str, str | int | float | bool | None] | list[str] = Field(default_factory=dict)
+    target: str | None = None
+    x_dsim: XDsimBuild = Field(default_factory=XDsimBuild, alias="x-dsim")
+
+
 class Service(Compose):
     """One service."""
 
     image: str | None = None
+    build: str | Build | None = None
     container_name: str | None = None
     ports: list[int | str | PortLong] = Field(default_factory=list)
     expose: list[int | str] = Field(default_factory=list)

@@ -1,9 +1,9 @@
 """From the checked Compose model (compose_model.py) to the frozen ComposeProject the client runs: engine
 names (``<project>_<network>``, ``<project>_<volume>``), each service's container, the dependency order.
 
-Compose's own rules, checked before time 0 (compose-go's loader): a service needs an image (dsim does not
-build from a compose file), depends_on names defined services without a cycle, a service's networks and
-named volumes are defined at the top level.
+Compose's own rules, checked before time 0 (compose-go's loader): a service needs an image or a build (a
+built one is named ``<project>-<service>`` without ``image:``; compose_build.py plans it), depends_on names
+defined services without a cycle, a service's networks and named volumes are defined at the top level.
 """
 
 from __future__ import annotations
@@ -100,6 +100,12 @@ def _mounts(service: Service, project: str, volumes: dict[str, ComposeVolume],
     return tuple(mounts)
 
 
+def default_image(project: str, service: str) -> str:
+    """A built service's image without ``image:``: ``<project>-<service>`` (docker/compose pkg/api
+    ``GetImageNameOrDefault``: ``projectName + Separator + service.Name``, Separator "-")."""
+    return f"{project}-{service}"
+
+
 def service_name(path: FieldPath) -> str:
     return str(path[1])
 
@@ -131,8 +137,8 @@ def _depends(service: Service, path: FieldPath, names: list[str]) -> tuple[Depen
 def _container(service: Service, path: FieldPath, networks: tuple[str, ...], mode: str | None,
                mounts: tuple[MountSpec, ...]) -> ContainerSpec:
     if service.image is None:
-        raise ComposeProblem(path, "a service needs an image: dsim does not build from a compose file (build it "
-                                   "with a build step and name the image)")
+        raise ComposeProblem(path, f'service "{service_name(path)}" has neither an image nor a build context '
+                                   "specified: invalid compose project")
     if not RESTART_POLICY.match(service.restart):
         raise ComposeProblem((*path, "restart"), f"invalid restart policy {service.restart!r} (no, always, "
                                                  "unless-stopped, on-failure[:N])")
@@ -190,6 +196,8 @@ def project_from_model(model: Project, name: str, file: str) -> ComposeProject:
     services: list[ComposeService] = []
     for service_key, service in model.services.items():
         path: FieldPath = ("services", service_key)
+        if service.build is not None and service.image is None:  # compose v2: GetImageNameOrDefault
+            service = service.model_copy(update={"image": default_image(name, service_key)})
         nets = _networks(service, path, networks)
         mounts = _mounts(service, name, volumes, path)
         replicas = 1 if service.deploy is None or service.deploy.replicas is None else service.deploy.replicas

@@ -1,6 +1,6 @@
 """Compose steps resolved before time 0: each step's compose file read (relative to the scenario file, inside
 its folder, as build steps' Dockerfiles are) and turned into a ComposeProject; the images its services use
-are resolved like any step's image."""
+are resolved like any step's image; a service's ``build:`` is planned as a build step's (compose_build.py)."""
 
 from __future__ import annotations
 
@@ -32,15 +32,22 @@ def resolve_composes(scenario: Scenario, base_dir: Path | None) -> Composes:
             shown = str(written if written.is_absolute() or base_dir is None else base_dir / written)
             key = (full, spec.project)
             if key not in cache:
-                cache[key] = read_compose(full, shown, spec.project, path)
+                cache[key] = read_compose(full, shown, spec.project, path, base_dir)
             out[(name, i)] = cache[key]
     return out
 
 
 def compose_images(composes: Composes) -> dict[str, FieldPath]:
-    """Each image a compose step's services use -> the step that uses it (for the image resolver)."""
+    """Each image a compose step's services use -> the step that uses it (for the image resolver): a built
+    service's base images (its own image exists once built, like a build step's tag)."""
     used: dict[str, FieldPath] = {}
     for (workload, index), project in composes.items():
+        where: FieldPath = ("workloads", workload, "steps", index, "compose")
         for service in project.services:
-            used.setdefault(normalise(service.container.image), ("workloads", workload, "steps", index, "compose"))
+            if service.build is None:
+                used.setdefault(normalise(service.container.image), where)
+                continue
+            spec = service.build.spec
+            for ref in spec.base_images(spec.needed):
+                used.setdefault(ref, where)
     return used

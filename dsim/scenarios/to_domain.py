@@ -21,6 +21,7 @@ from dsim.domain.spec import LinkSpec
 from dsim.domain.start_path import DaemonLocksSpec, StartCpuShares
 from dsim.domain.workloads import Arrival, Burst, Every, Poisson, Times, Workload
 from dsim.scenarios import model as fmt
+from dsim.scenarios.layer_paths import layer_files, total
 
 
 def registry_spec(registry: fmt.Registry) -> RegistrySpec:
@@ -106,11 +107,12 @@ def container_spec(step: fmt.RunStep | fmt.CreateStep) -> ContainerSpec:
         expose=tuple(step.expose), publish_all=step.publish_all, exit_code=step.exit_code,
         fail_probability=step.fail_probability, restart=step.restart,
         healthcheck=health_check(step.healthcheck) if step.healthcheck is not None else None,
-        writes=step.writes, copy_up=step.copy_up, isolation=step.isolation, network=step.network,
+        writes=total(step.writes), copy_up=total(step.copy_up), isolation=step.isolation, network=step.network,
         mounts=tuple(MountSpec(m.type, m.target, m.source, m.writes, m.size) for m in step.mounts),
         calls=tuple(call_spec(call) for call in step.calls), aliases=tuple(step.aliases),
         # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
         until_stopped=isinstance(step, fmt.RunStep) and step.runs_until_stopped,
+        layer_files=layer_files(step.writes, step.copy_up),
     )
 
 
@@ -140,7 +142,7 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
     project (read before time 0, compose_steps.py)."""
     if written.compose is not None:
         assert compose is not None, "a compose step's file is read before it is converted"
-        return ComposeStep(compose, written.compose.action, written.compose.volumes)
+        return ComposeStep(compose, written.compose.action, written.compose.volumes, written.compose.build)
     if written.pull is not None:
         return op.PullStep(normalise(written.pull))
     if written.push is not None:

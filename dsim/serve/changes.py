@@ -2,32 +2,45 @@
 
 On overlay2 a container's writable layer (the upperdir) holds the files its processes created and the files
 of the image's layers they modified, each copied up whole at its first write (docs/networks-storage.md).
-``docker diff`` lists that layer: Kind 0 a path modified (a copied-up file), 1 added, 2 deleted (swagger
-``FilesystemChange``). dsim's storage model keeps the layer's bytes by kind, not file names
-(``ContainerStorage.diffs``: bytes added by ``writes``, bytes changed by ``copy_up``), so the answer has one
-entry per kind the layer holds, named for what it stands for: ``C /dsim-copied-up`` (the image's files the
-run modified) and ``A /dsim-written`` (the files it created), sorted by path as dockerd sorts its changes.
-The model deletes nothing, so Kind 2 never appears. Writes into volumes, bind mounts and tmpfs are not in
-the layer, and a layer nothing has written to yet has no changes (``[]``).
+``docker diff`` lists that layer: Kind 0 a path modified (a copied-up file, or a directory listed with a
+change inside it), 1 added, 2 deleted (swagger ``FilesystemChange``), sorted by path. A run that declares
+its files (``writes`` / ``copy_up`` as lists of {path, size}) gets them listed with their directories as
+the storage driver lists them (dsim/domain/layer_files.py: native diff lists an added file's parent, naive
+diff every directory above a change). Bytes given as a plain size have no paths: one entry stands for them,
+``C /dsim-copied-up`` (image files modified) or ``A /dsim-written`` (files created). The model deletes
+nothing, so Kind 2 never appears. Writes into volumes, bind mounts and tmpfs are not in the layer, and a
+layer nothing has written to yet has no changes (``[]``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-#: swagger FilesystemChange.Kind
-MODIFIED, ADDED, DELETED = 0, 1, 2
-#: the paths standing for the layer's modelled contents
-COPIED_UP_PATH = "/dsim-copied-up"
-WRITTEN_PATH = "/dsim-written"
+from dsim.domain.layer_files import ADDED, COPIED_UP_PATH, DELETED, MODIFIED, WRITTEN_PATH, LayerFile
+from dsim.domain.layer_files import layer_changes as layer_entries
+
+__all__ = ["ADDED", "COPIED_UP_PATH", "DELETED", "MODIFIED", "WRITTEN_PATH", "changes_json", "layer_changes"]
 
 
-def layer_changes(added: float, changed: float) -> list[dict[str, Any]]:
+def changes_json(entries: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The FilesystemChange list of (path, Kind) entries."""
+    return [{"Path": path, "Kind": kind} for path, kind in entries]
+
+
+def layer_changes(added: float, changed: float, files: tuple[LayerFile, ...] = (), *,
+                  naive: bool = False) -> list[dict[str, Any]]:
     """The FilesystemChange list of a writable layer holding ``added`` new bytes and ``changed`` copied-up
-    bytes (either 0: no entry for that kind)."""
-    changes: list[dict[str, Any]] = []
-    if changed > 0:
-        changes.append({"Path": COPIED_UP_PATH, "Kind": MODIFIED})
-    if added > 0:
-        changes.append({"Path": WRITTEN_PATH, "Kind": ADDED})
-    return sorted(changes, key=lambda change: str(change["Path"]))
+    bytes, ``files`` the part of them declared with paths (either size 0: no entry for that kind)."""
+    return changes_json(layer_entries((added, changed), files, naive=naive))
+
+
+def label_files(value: str) -> str | list[dict[str, str]]:
+    """A ``dsim.writes`` / ``dsim.copy_up`` label: a size (``1GB``), or files as ``PATH=SIZE`` joined by
+    commas (``/var/log/app.log=1MB,/tmp/x=2KB``), as the run step's list of {path, size}."""
+    if not value.startswith("/"):
+        return value
+    files = []
+    for entry in value.split(","):
+        path, _, size = entry.rpartition("=")
+        files.append({"path": path, "size": size})
+    return files

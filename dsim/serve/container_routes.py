@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from dsim.components.errors import ApiError
 from dsim.serve import bodies
-from dsim.serve.changes import layer_changes
+from dsim.serve.changes import changes_json
 
 if TYPE_CHECKING:
     from dsim.serve.server import ServeState
@@ -61,8 +61,7 @@ class ContainerRoutes:
 
         def changes() -> list[dict[str, object]]:
             container = engine.find(id).container
-            added, changed = engine.daemon.runtime.storage.diffs.get(container.id, (0.0, 0.0))
-            return layer_changes(added, changed)
+            return changes_json(engine.daemon.runtime.storage.changes(container.id))
 
         self.send_json(200, self.call(changes))
 

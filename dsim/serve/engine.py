@@ -36,6 +36,7 @@ from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
 from dsim.serve import bodies, health, objects
 from dsim.serve import images as refs
+from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
@@ -367,7 +368,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         for label, key in LABELS.items():
             value = (body.get("Labels") or {}).get(label)
             if value is not None:
-                options[key] = value
+                options[key] = label_files(value) if key in ("writes", "copy_up") else value
         try:
             return CreateStep.model_validate(options)
         except ValidationError as err:

@@ -118,7 +118,7 @@ def test_a_key_the_specification_does_not_know(tmp_path: Path) -> None:
      'service "db" refers to undefined volume data: invalid compose project'),
     ("services:\n  web: {image: nginx:1.25, networks: [front]}\n",
      'service "web" refers to undefined network front: invalid compose project'),
-    ("services:\n  web: {build: .}\n", "dsim does not model the Compose key 'build'"),
+    ("services:\n  web: {build: {context: ., no_cache: true}}\n", "dsim does not model the Compose key 'no_cache'"),
 ])
 def test_compose_rules(tmp_path: Path, compose: str, message: str) -> None:
     assert message in _error(tmp_path, compose).message

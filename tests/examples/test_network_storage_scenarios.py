@@ -64,6 +64,11 @@ def test_copy_up_of_a_big_file_in_ten_containers_shares_the_disk() -> None:
     result = layer_run()
     writes = [s for s in result.spans_of("write") if s.host == "in-image"]
     assert {(s.attrs["added"], s.attrs["changed"]) for s in writes} == {(10e6, 1e9)}  # docker diff's view
+    # its paths (native diff): the copied-up file alone, the new WAL segment with its directory
+    assert {tuple(s.attrs["changes"]) for s in writes} == {(
+        "C /var/lib/postgresql/data/base/5/16384", "C /var/lib/postgresql/data/pg_wal",
+        "A /var/lib/postgresql/data/pg_wal/000000010000000000000001")}
+    assert {(s.attrs["files_added"], s.attrs["files_changed"]) for s in writes} == {(1, 1)}
     assert max(s.end for s in writes) == pytest.approx(0.568 + 10 * 1.01e9 / RATE)
     jobs = [job.end_s for job in result.jobs if job.workload == "copy-up"]
     assert max(jobs) == pytest.approx(0.568 + 10 * 1.01e9 / RATE + 1.0)

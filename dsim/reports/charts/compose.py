@@ -20,9 +20,11 @@ from dsim.result import SimResult
 #: At most this many ``up`` runs are drawn (each workload's first, and its slowest when another).
 MAX_PANELS = 4
 #: The lanes' states, in the order a container meets them (each a colour of the legend).
-STATES = ("pull", "create", "waiting", "start", "health: starting", "healthy")
+STATES = ("pull", "create", "waiting", "start", "health: starting", "healthy", "build")
 COLOURS = {"pull": "pull", "create": "create", "waiting": "queue", "start": "start", "health: starting": "unpack",
-           "healthy": "run"}
+           "healthy": "run", "build": "build"}
+#: states in the legend only when drawn (a project without build: services keeps its picture as it was)
+OPTIONAL = ("build",)
 
 Bar = tuple[float, float]
 
@@ -57,6 +59,9 @@ def lanes(result: SimResult, job: int, host: str, began: float, end: float) -> d
     for span in result.spans_of(SpanKind.PULL):
         if mine(span) and span.end <= end + 1e-9:
             out[f"pull {span.subject}"]["pull"].append((span.start, span.end))
+    for span in result.spans_of(SpanKind.BUILD):  # a service's image built (compose build:)
+        if mine(span) and span.end <= end + 1e-9:
+            out[f"build {span.subject}"]["build"].append((span.start, span.end))
     for kind, state in ((SpanKind.CREATE, "create"), (SpanKind.START, "start")):
         for span in result.spans_of(kind):
             if mine(span) and span.start <= end + 1e-9:
@@ -88,7 +93,7 @@ def compose_timeline(result: SimResult, path: Path, info: ScenarioInfo | None = 
         end = max([up.end, *decided])
         by_lane = lanes(result, up.job, up.host, up.start, end)
         order = sorted(by_lane, key=lambda lane: (not lane.startswith(("network ", "volume ")),
-                                                  not lane.startswith("pull "),
+                                                  not lane.startswith(("pull ", "build ")),
                                                   min(a for bars in by_lane[lane].values() for a, _ in bars)))
         panels.append((workload, up, end, by_lane, order))
     longest = max(end - up.start for _, up, end, _, _ in panels)
@@ -101,7 +106,8 @@ def compose_timeline(result: SimResult, path: Path, info: ScenarioInfo | None = 
                 items = [((a - up.start) / div, max((b - up.start) / div, (a - up.start) / div + longest / div * 0.003),
                           i - 0.35, i + 0.35)
                          for i, lane in enumerate(order) for a, b in by_lane[lane].get(state, [])]
-                draw_bars(ax, items, COLOURS[state], label=state)
+                if items or state not in OPTIONAL:
+                    draw_bars(ax, items, COLOURS[state], label=state)
             ax.axvline((up.end - up.start) / div, color="black", linewidth=0.8, linestyle="--")
             ax.set_yticks(range(len(order)), order, fontsize=7, family="monospace")
             ax.set_ylim(len(order) - 0.5, -0.5)
@@ -110,7 +116,9 @@ def compose_timeline(result: SimResult, path: Path, info: ScenarioInfo | None = 
             ax.set_title(f"{workload or 'compose'}: project {up.subject}, job {up.job} on {up.host}: up -d took "
                          f"{(up.end - up.start) / div:.3g} {unit} ({up.attrs.get('status', '')})", fontsize=9)
             ax.grid(axis="x", alpha=0.3)
-        axes[0][0].legend(handles=[Patch(facecolor=colour(COLOURS[s]), label=s) for s in STATES],
+        drawn = {state for *_, by_lane, _order in panels for bars in by_lane.values() for state in bars}
+        shown = [s for s in STATES if s not in OPTIONAL or s in drawn]
+        axes[0][0].legend(handles=[Patch(facecolor=colour(COLOURS[s]), label=s) for s in shown],
                           loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
         fig.suptitle(f"{result.scenario}: docker compose up, service by service", fontweight="bold")
         save(fig, path)

@@ -21,9 +21,14 @@ class ComposeStepSpec(Strict):
     project: str | None = Field(
         None, description="-p: the project name; default the file's name:, else its folder's name (Compose v2)")
     volumes: bool = Field(False, description="down -v: remove the project's named volumes too")
+    build: bool = Field(
+        False, description="up --build: build the services with build: even when their image is present (without "
+        "it, as compose does, a service's image is built only when missing)")
 
     @model_validator(mode="after")
     def _volumes_with_down(self) -> ComposeStepSpec:
         if self.volumes and self.action != "down":
             raise ValueError("volumes (down -v) goes with action: down")
+        if self.build and self.action != "up":
+            raise ValueError("build (up --build) goes with action: up")
         return self

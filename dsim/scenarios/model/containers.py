@@ -18,6 +18,7 @@ from dsim.scenarios.fields import (
     Size,
     SizeDist,
 )
+from dsim.scenarios.layer_paths import check_layer_files
 from dsim.scenarios.model.base import PositiveInt, Strict
 from dsim.scenarios.model.objects import NAME, Mount
 
@@ -107,6 +108,14 @@ class ServiceCall(Strict):
         return to
 
 
+class LayerFileSpec(Strict):
+    """A file a run puts in its writable layer (``docker diff`` lists it): ``path`` in the container and
+    the bytes it takes there (docs/networks-storage.md: The writable layer)."""
+
+    path: str = Field(description="an absolute path in the container, e.g. /var/log/app.log")
+    size: FiniteSize = Field(description="bytes of the file in the writable layer")
+
+
 class ContainerOptions(Strict):
     """What ``docker create`` / ``docker run`` ask for, and the workload the container's process runs."""
 
@@ -148,9 +157,12 @@ class ContainerOptions(Strict):
     stop_time: DurationDist = Field(
         constant(0.0), description="how long the process takes to exit after SIGTERM (over the timeout: SIGKILL)"
     )
-    writes: FiniteSize = Field(0.0, description="bytes the process writes to new files in its writable layer")
-    copy_up: FiniteSize = Field(
-        0.0, description="bytes of image files it modifies: the first write copies each whole file up"
+    writes: FiniteSize | list[LayerFileSpec] = Field(
+        0.0, description="bytes the process writes to new files in its writable layer; or the files, as a list "
+        "of {path, size} (docker diff lists them as added)")
+    copy_up: FiniteSize | list[LayerFileSpec] = Field(
+        0.0, description="bytes of image files it modifies: the first write copies each whole file up; or the "
+        "image's files it modifies, as a list of {path, size} (each file's whole size; docker diff: changed)"
     )
     isolation: Literal[
         "container", "vm", "microvm", "runc", "crun", "runsc", "kata-qemu", "kata-clh", "kata-fc"] = Field(
@@ -187,6 +199,7 @@ class ContainerOptions(Strict):
                 raise ValueError(f"expose takes container ports only, not {port!r}")
         if not RESTART_POLICY.match(self.restart):
             raise ValueError(f"invalid restart policy {self.restart!r} (no, always, unless-stopped, on-failure[:N])")
+        check_layer_files(self.writes, self.copy_up)
         if self.fail_probability > 0 and self.cpu_time is None and math.isinf(self.duration.mean):
             raise ValueError("fail_probability needs a run that ends: a finite duration or a cpu_time")
         for alias in self.aliases:
