@@ -26,8 +26,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import math
 import pstats
 import random
+import resource
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Generator
@@ -102,12 +105,27 @@ def fleet(work: list[tuple[float, list[float]]], slots: int) -> tuple[float, int
     return time.perf_counter() - t0, events, env.now, net, time.process_time() - c0
 
 
-def simgrid_twin(python: str, hosts: int, layers: int, layer_bytes: float, slots: int) -> dict[str, float]:
-    """SimGrid's run of the same fleet (``simgrid_fleet_pull.py`` in ``python``): cpu, wall, makespan."""
+def simgrid_twin(python: str, hosts: int, layers: int, layer_bytes: float, slots: int,
+                 cpu_limit: float | None = None) -> dict[str, float]:
+    """SimGrid's run of the same fleet (``simgrid_fleet_pull.py`` in ``python``): cpu, wall, makespan.
+
+    ``cpu_limit``: stop it after that many CPU seconds (the kernel's RLIMIT_CPU, SIGXCPU); the result then
+    has ``cpu`` = the limit and ``makespan`` = NaN with ``unfinished`` set: SimGrid needed more than that."""
     script = Path(__file__).resolve().parent / "simgrid_fleet_pull.py"
-    out = subprocess.run([python, str(script), str(hosts), str(layers), repr(layer_bytes), str(slots)],
-                         check=True, capture_output=True, text=True).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+
+    def limit() -> None:
+        if cpu_limit is not None:
+            seconds = math.ceil(cpu_limit)
+            resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
+
+    wall = time.perf_counter()
+    done = subprocess.run([python, str(script), str(hosts), str(layers), repr(layer_bytes), str(slots)],
+                          capture_output=True, text=True, preexec_fn=limit)
+    if done.returncode != 0 and cpu_limit is not None and done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return {"cpu": float(math.ceil(cpu_limit)), "wall": time.perf_counter() - wall, "makespan": math.nan,
+                "unfinished": 1.0}
+    done.check_returncode()
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -132,6 +150,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each; the fastest is reported")
     ap.add_argument("--profile", action="store_true", help="cProfile the fleet run, print the top 25")
     ap.add_argument("--simgrid", metavar="PYTHON", help="also run SimGrid's twin with this Python, alternating")
+    ap.add_argument("--simgrid-cpu-limit", type=float, metavar="SECONDS",
+                    help="stop SimGrid's twin after this much CPU (reported as more than that, unfinished)")
     args = ap.parse_args()
 
     work = plan(args.hosts, args.layers, args.layer_mb * 1e6, args.vary, args.seed)
@@ -149,7 +169,8 @@ def main() -> None:
     for _ in range(args.repeat):
         runs.append(fleet(work, args.slots))
         if args.simgrid and not args.vary:
-            twins.append(simgrid_twin(args.simgrid, args.hosts, args.layers, args.layer_mb * 1e6, args.slots))
+            twins.append(simgrid_twin(args.simgrid, args.hosts, args.layers, args.layer_mb * 1e6, args.slots,
+                                      args.simgrid_cpu_limit))
     wall, events, makespan, net, _ = min(runs, key=lambda r: r[0])
     cpu = min(r[4] for r in runs)
     if args.profile:
@@ -170,8 +191,14 @@ def main() -> None:
     if twins:
         sg_cpu = min(t["cpu"] for t in twins)
         sg_wall = min(t["wall"] for t in twins)
+        if all(t.get("unfinished") for t in twins):  # stopped at the CPU limit every time
+            print(f"  SimGrid      : unfinished after {sg_cpu:.0f} s CPU ({sg_wall:.0f} s wall), the limit given")
+            print(f"  dsim / SimGrid CPU: < {cpu / sg_cpu:.3f} (more than {sg_cpu / cpu:.1f}x faster)")
+            return
+        finished = [t for t in twins if not t.get("unfinished")]
+        sg_cpu = min(t["cpu"] for t in finished)
         print(f"  SimGrid      : {sg_cpu:7.3f} s CPU, {sg_wall:7.3f} s wall (best of {args.repeat}, alternating), "
-              f"makespan {twins[0]['makespan']:.6f} s")
+              f"makespan {finished[0]['makespan']:.6f} s")
         print(f"  dsim / SimGrid CPU: {cpu / sg_cpu:.3f} ({sg_cpu / cpu:.1f}x faster)")
 
 

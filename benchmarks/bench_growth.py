@@ -8,6 +8,11 @@ Simulated as ``dsim run`` (and a sweep run) does: inside ``dsim.gc_tuning.fewer_
 Judged on CPU time (equal to wall time on an idle machine, barely moved by other processes on a shared
 one); the wall-time ratio is printed too.
 
+``--twin``: also time a plain SimPy twin of the shape at both sizes, alternating with dsim: for ``jobs``
+bench_events' twin, for ``burst`` ``burst_twin`` below (what SimPy itself costs when 10x the jobs are live
+at once: its event heap holds 10x the pending events, so every push and pop is deeper and its working set
+larger). The target stays dsim's own ratio; the twin's says how much of it is the engine's.
+
 ``--shape burst``: ci-burst's work scaled out (every job at time 0, 10 per runner, so 10x the jobs is 10x the
 runners pulling the CI image at once through one registry); ``--shape stream``: the same jobs arriving as
 a Poisson stream on 100 runners (bench_common.ci_burst_jobs).
@@ -19,14 +24,89 @@ a Poisson stream on 100 runners (bench_common.ci_burst_jobs).
 from __future__ import annotations
 
 import argparse
+import random
 import sys
+import time
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
+
+import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import SHAPES, container_jobs, describe, shaped, simulate_timed  # noqa: E402
 
 TARGET = 11.0
+
+#: ci_burst_jobs's image: 10 layers (bytes) pulled 3 at a time, from a 1 Gbps registry
+_LAYERS = (48e6, 24e6, 64e6, 211e6, 6e6, 20e6, 3e6, 310e6, 45e6, 250e6)
+
+
+def burst_twin(jobs: int, seed: int = 42) -> float:
+    """CPU seconds of a plain SimPy twin of ``ci_burst_jobs(jobs, burst=True)``: every job at time 0, 10 per
+    runner; per runner a Resource of 8 daemon workers and a netns lock. A job: the pull call, two registry
+    round trips, then the runner's pull (the first job downloads the 10 layers 3 at a time, each a timeout
+    at its fair share of the registry's 1 Gbps among every runner's 3 downloads; the others wait for it),
+    create, start (netns lock), the run (lognormal, mean 4 min), wait and rm calls."""
+    env = simpy.Environment()
+    rng = random.Random(seed)
+    runners = max(1, jobs // 10)
+    workers = [simpy.Resource(env, capacity=8) for _ in range(runners)]
+    netns = [simpy.Resource(env, capacity=1) for _ in range(runners)]
+    pulled: list[simpy.Event | None] = [None] * runners
+    share = 1e9 / 8 / (3 * runners)
+
+    def api(runner: int) -> Generator[Any, Any, None]:
+        with workers[runner].request() as request:
+            yield request
+            yield env.timeout(rng.expovariate(500.0))
+
+    def layer(slots: simpy.Resource, size: float) -> Generator[Any, Any, None]:
+        with slots.request() as request:
+            yield request
+            yield env.timeout(size / share)
+
+    def pull(runner: int) -> Generator[Any, Any, None]:
+        slots = simpy.Resource(env, capacity=3)
+        yield env.all_of([env.process(layer(slots, size)) for size in _LAYERS])
+        done = pulled[runner]
+        assert done is not None
+        done.succeed()
+
+    def job(runner: int) -> Generator[Any, Any, None]:
+        yield from api(runner)           # pull
+        yield env.timeout(0.02)          # token round trip
+        yield env.timeout(0.02)          # manifest round trip
+        if pulled[runner] is None:
+            pulled[runner] = env.event()
+            env.process(pull(runner))
+        yield pulled[runner]
+        yield from api(runner)           # create
+        yield env.timeout(0.06)
+        yield from api(runner)           # start
+        with netns[runner].request() as request:
+            yield request
+            yield env.timeout(0.01)
+        yield env.timeout(0.49)
+        yield env.timeout(rng.lognormvariate(5.35, 0.5))  # run: mean exp(5.35 + 0.125) = 239 s
+        yield from api(runner)           # wait
+        yield from api(runner)           # rm
+
+    for number in range(jobs):
+        env.process(job(number % runners))
+    cpu = time.process_time()
+    env.run()
+    return time.process_time() - cpu
+
+
+def twin(shape: str, jobs: int, hosts: int) -> float:
+    """CPU seconds of the plain SimPy twin of ``shape`` at ``jobs`` (building it included for ``burst``)."""
+    if shape == "burst":
+        return burst_twin(jobs)
+    from bench_events import raw_simpy
+
+    return raw_simpy(jobs, hosts)[2]
 
 
 def measure(jobs: int, hosts: int, shape: str = "jobs") -> tuple[float, float, int]:
@@ -43,14 +123,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--shape", choices=SHAPES, default="jobs")
+    parser.add_argument("--twin", action="store_true", help="also time the shape's plain SimPy twin (jobs, burst)")
     args = parser.parse_args(argv)
+    if args.twin and args.shape == "stream":
+        parser.error("--twin: no SimPy twin of the stream shape (jobs and burst have one)")
     print(describe())
     limit = TARGET * args.factor / 10
     sizes = (args.jobs, args.jobs * args.factor)
     runs: dict[int, list[tuple[float, float, int]]] = {jobs: [] for jobs in sizes}
+    twins: dict[int, list[float]] = {jobs: [] for jobs in sizes}
     for _ in range(args.repeat):
         for jobs in sizes:
             runs[jobs].append(measure(jobs, args.hosts, args.shape))
+            if args.twin:
+                twins[jobs].append(twin(args.shape, jobs, args.hosts))
     cpu = {jobs: min(run[0] for run in runs[jobs]) for jobs in sizes}
     wall = {jobs: min(run[1] for run in runs[jobs]) for jobs in sizes}
     for jobs in sizes:
@@ -61,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = cpu[big] / cpu[small]
     print(f"{args.factor}x the jobs cost {ratio:.2f}x the CPU time (wall: {wall[big] / wall[small]:.2f}x; "
           f"target <= {limit:g}): {'ok' if ratio <= limit else 'MISSED'}")
+    if args.twin:
+        small_twin, big_twin = min(twins[small]), min(twins[big])
+        print(f"plain SimPy twin: {small_twin:.2f} -> {big_twin:.2f} s CPU (best of {args.repeat}, alternating "
+              f"with dsim): {args.factor}x the jobs cost {big_twin / small_twin:.2f}x")
     return 0
 
 

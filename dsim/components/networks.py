@@ -108,10 +108,12 @@ class NetworkStack:
     """The networks of one daemon and the costs of joining them."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, recorder: Recorder,
-                 rng: random.Random, containers: Mapping[str, Container]) -> None:
+                 rng: random.Random, containers: Mapping[str, Container], *, born: float | None = None) -> None:
         """``rng``: the container runtime's stream (the netns cost is sampled from it, as before networks);
-        ``containers``: the runtime's containers by name (a live view, for ``container:NAME``)."""
+        ``containers``: the runtime's containers by name (a live view, for ``container:NAME``); ``born``: when
+        the daemon started, the predefined networks' creation time (default now; the stack is made on first use)."""
         self.env = env
+        self._born = env.now if born is None else born
         self.containers = containers
         self.host = host
         self.spec = spec
@@ -132,18 +134,18 @@ class NetworkStack:
         #: rules each running container (by ID) added for its published ports
         self._port_rules: dict[str, int] = {}
         bridge = Subnet("172.17.0.0/16")
-        self._add("bridge", "bridge", bridge, builtin=True)
-        self._add("host", "host", None, builtin=True)
-        self._add("none", "null", None, builtin=True)
+        self._add("bridge", "bridge", bridge, builtin=True, created=self._born)
+        self._add("host", "host", None, builtin=True, created=self._born)
+        self._add("none", "null", None, builtin=True, created=self._born)
         for decl in spec.networks:
             self._declare(decl)
 
     # ------------------------------------------------------------------ the objects
 
     def _add(self, name: str, driver: str, subnet: Subnet | None, *, builtin: bool = False,
-             internal: bool = False) -> Network:
-        network = Network(_id(self.host, name, next(self._serial)), name, driver, subnet, internal, self.env.now,
-                          builtin)
+             internal: bool = False, created: float | None = None) -> Network:
+        network = Network(_id(self.host, name, next(self._serial)), name, driver, subnet, internal,
+                          self.env.now if created is None else created, builtin)
         self.networks[name] = network
         return network
 

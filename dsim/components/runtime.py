@@ -95,14 +95,27 @@ class ContainerRuntime:
         self.rng = rng
         self._containers: dict[str, Container] = {}
         self._ids = itertools.count(1)
-        # -- networks and storage (networks.py, storage.py): network modes, volumes, the writable layer
-        self.networks = NetworkStack(env, host, spec, kernel, recorder, rng, self._containers)
+        # -- networks and storage (networks.py, storage.py): network modes, volumes, the writable layer; the
+        # networks on first use (most of a large idle world's build), born now as when made eagerly
+        self._networks: NetworkStack | None = None
+        self._born = env.now
+        if spec.networks:  # declared networks are checked (and refused) while the world is built
+            self._networks = NetworkStack(env, host, spec, kernel, recorder, rng, self._containers)
         self.storage = ContainerStorage(env, host, spec, store, recorder)
         #: set by the world when the last job has ended (and no `until` was given): nothing restarts after
         #: that, or a restart policy would keep the simulation going forever
         self.no_more_restarts = False
         #: the daemon's serialization points on the create and start path (daemon_locks.py)
         self.locks = DaemonLocks(env, spec.daemon.locks)
+
+    @property
+    def networks(self) -> NetworkStack:
+        """This daemon's networks (networks.py), made when first asked for."""
+        stack = self._networks
+        if stack is None:
+            stack = self._networks = NetworkStack(self.env, self.host, self.spec, self.kernel, self.recorder,
+                                                  self.rng, self._containers, born=self._born)
+        return stack
 
     @property
     def containers(self) -> Mapping[str, Container]:
