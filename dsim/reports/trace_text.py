@@ -18,7 +18,7 @@ import numpy as np
 
 from dsim.records import Span
 from dsim.reports.derive import FAILURE_ATTRS, failed
-from dsim.reports.jsontext import PLAIN, members, number, string, value
+from dsim.reports.jsontext import PLAIN, column_texts, members, number, string, value
 from dsim.span_store import DERIVABLE, pack, unpack
 
 #: ``repr`` of a double nearest k / 1000 is k / 1000's shortest decimal below this many thousandths: under
@@ -173,27 +173,33 @@ class Columns:
     def tail(self) -> list[str]:
         """The end of each span's complete event: its times and args and the closing brace, made for every
         span of the section at once (a container's phases are on its job's lane and on its own track)."""
-        timings, packed, jobs = timing_texts(self.starts, self.ends), self.packed, self.job
+        timings = timing_texts(self.starts, self.ends)
         quoted = {text: string(text) for text in set(self.subject)}  # subjects repeat (a container's spans)
-        subjects = [quoted[text] for text in self.subject]
-        member_texts = self._member_texts()
-        inner = [member_texts[id(p)] if p is not None else "" for p in packed]
-        args = [(f'{{"job":{job},"subject":{subject}}}' if not members else
-                 f'{{{members},"job":{job},"subject":{subject}}}') if job >= 0 and members is not None else None
-                for members, job, subject in zip(inner, jobs, subjects, strict=True)]
-        for i in [i for i, text in enumerate(args) if text is None]:  # no job, or the general path
-            args[i] = self.args(i)
-        return [f'{timing},"args":{text}}}' for timing, text in zip(timings, args, strict=True)]
+        members = list(map(self._member_texts().__getitem__, map(id, self.packed)))
+        jobs = [f'"job":{job},' if job >= 0 else "" for job in self.job]
+        tails = [f'{timing},"args":{{{inner}{job}"subject":{subject}}}}}' if inner is not None else None
+                 for timing, inner, job, subject in zip(timings, members, jobs, map(quoted.__getitem__, self.subject),
+                                                        strict=True)]
+        for i in [i for i, text in enumerate(tails) if text is None]:  # the general path
+            tails[i] = f'{timings[i]},"args":{self.args(i)}}}'
+        return tails  # type: ignore[return-value]
 
     def _member_texts(self) -> dict[int, str | None]:
-        """By id of each packed tuple: its members as JSON text in sorted key order (``"a":1,"b":"x"``), or
-        None when its args take the general path (``_members_order``). Shared tuples are printed once."""
-        texts: dict[int, str | None] = {}
-        for packed in self.packed:
-            if packed is not None and id(packed) not in texts:
-                order = _members_order(packed[0])
-                texts[id(packed)] = None if order is None else ",".join([prefix + value(packed[at])
-                                                                         for at, prefix in order])
+        """By id of each packed tuple (and of None: no attributes): its members as JSON text in sorted key
+        order, each followed by a comma (``"a":1,"b":"x",``), or None when its args take the general path
+        (``_members_order``). Each distinct tuple is printed once, the tuples of one shape a column at a time."""
+        texts: dict[int, str | None] = {id(None): ""}
+        shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for packed in {id(packed): packed for packed in self.packed if packed is not None}.values():
+            shapes.setdefault(packed[0], []).append(packed)
+        for keys, group in shapes.items():
+            order = _members_order(keys)
+            if order is None:
+                texts.update(dict.fromkeys(map(id, group)))
+                continue
+            template = "".join(prefix.replace("{", "{{").replace("}", "}}") + "{}," for _, prefix in order)
+            columns = [column_texts([packed[at] for packed in group]) for at, _ in order]
+            texts.update(zip(map(id, group), map(template.format, *columns), strict=True))
         return texts
 
     def tails(self, items: Sequence[int]) -> list[str]:
