@@ -159,10 +159,10 @@ def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]
     for kind in PHASE_KINDS:
         category = string(kind)
         for i in kinds.get(kind, ()):
-            tid = tid_of_job.get(job[i])
-            if tid is not None:
+            lane = tid_of_job.get(job[i])
+            if lane is not None:
                 events.append(f'{{"ph":"X","name":{string(f"{kind} {subject[i]}")},"cat":{category},"pid":{pid},'
-                              f'"tid":{tid},{tail[i]}')
+                              f'"tid":{lane},{tail[i]}')
 
 
 def _download_name(spans: Columns, i: int) -> str:

@@ -86,3 +86,17 @@ def test_trace_times_are_what_json_writes_for_the_rounded_microseconds() -> None
 
     expected = [reference(s, e) for s, e in zip(starts, ends, strict=True)]
     assert timing_texts(np.array(starts), np.array(ends)) == expected
+
+
+def test_a_column_of_values_is_printed_as_each_value_alone() -> None:
+    # column_texts takes a C-level map when every value is a str, an int or a finite float, else a call
+    # per value: either way each text must be what value() (json.dumps' text) gives for that value alone
+    from dsim.reports.jsontext import PLAIN, SORTED, column_texts, value
+
+    columns = [["a", "é", 'q"uote', ""], [0, 1, -7, 2**70], [0.0, -0.0, 1.5, 1e300], [0.0, float("inf")],
+               [True, 1, 1.0], [None, "x"], [[], [1, "b"], {"b": 1, "a": 2}]]
+    for column in columns:
+        for nested in (PLAIN, SORTED):
+            assert column_texts(column, nested) == [value(v, nested) for v in column]
+            assert column_texts(column, nested) == [json.dumps(v, separators=(",", ":"), sort_keys=nested is SORTED)
+                                                    for v in column]
