@@ -439,6 +439,16 @@ def _statuses(spans: Sequence[Span]) -> Counter[str]:
     return Counter(map(str, filter(partial(is_not, None), found)))
 
 
+def phase_durations(result: SimResult, phase: str) -> list[float]:
+    """``SimResult.phase_samples``: a phase span kind's durations in record order from a SpanStore's time
+    columns (the same subtractions, no span made), else as the result gives them."""
+    if phase not in ("queue", "job") and isinstance(result.spans, SpanStore):
+        starts, ends = result.spans.kind_times(phase)
+        durations: list[float] = (ends - starts).tolist()
+        return durations
+    return result.phase_samples(phase)
+
+
 def kind_attr(result: SimResult, kind: str, key: str) -> list[Any]:
     """Attribute ``key`` of each of ``kind``'s spans (None where absent), in record order (from a SpanStore's
     columns; ``Derived`` values as recorded)."""

@@ -30,7 +30,7 @@ HEADER = "kind,subject,host,start_s,end_s,attrs\n"
 _ASKS_QUOTES = re.compile(r'[,"\r\n]')
 
 
-class _Quoted(dict[Any, str]):
+class CsvFields(dict[Any, str]):
     """A value as the csv module writes it as one field of a row of several (quoted only when needed)."""
 
     def __missing__(self, value: Any) -> str:
@@ -133,7 +133,7 @@ def _chunks(spans: Sequence[Span]) -> Iterator[Columns]:
 def write_rows(spans: Sequence[Span], handle: TextIO) -> None:
     """spans.csv: the header and one line per span, in record order."""
     handle.write(HEADER)
-    quoted = _Quoted()
+    quoted = CsvFields()
     for chunk in _chunks(spans):
         kinds = list(map(quoted.__getitem__, chunk.kind))
         subjects = list(map(quoted.__getitem__, chunk.subject))
