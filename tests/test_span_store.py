@@ -4,6 +4,7 @@ order, whether a span is still fresh or already compacted into columns; derived 
 from __future__ import annotations
 
 import tracemalloc
+from typing import Any
 
 import numpy as np
 
@@ -126,12 +127,13 @@ def test_an_attribute_read_by_kind_is_each_spans_own_whatever_the_shapes_in_a_bl
     # and some spans have no attributes (read span by span): both must give each span's own value, None
     # where it has no such attribute
     recorder = Recorder()
-    expected = []
+    expected: list[object] = []
     for i in range(BLOCK):
         recorder.span(SpanKind.REQUEST, "r", i, i + 1.0, job=i, status=200 + i % 3, registry="hub")
         expected.append(200 + i % 3)
     for i in range(10):
-        attrs = {} if i % 3 == 0 else {"status": 404} if i % 3 == 1 else {"registry": "hub", "status": 500}
+        attrs: dict[str, Any] = ({} if i % 3 == 0 else {"status": 404} if i % 3 == 1
+                                 else {"registry": "hub", "status": 500})
         recorder.span(SpanKind.REQUEST, "r", i, i + 1.0, job=i, **attrs)
         expected.append(attrs.get("status"))
     recorder.spans.compact()
@@ -142,8 +144,13 @@ def test_an_attribute_read_by_kind_is_each_spans_own_whatever_the_shapes_in_a_bl
 def test_a_derived_figure_is_made_again_once_a_span_is_added() -> None:
     recorder = Recorder()
     _record(recorder, 5)
-    made = []
-    assert recorder.spans.derived("count", lambda: made.append(1) or len(made)) == 1
-    assert recorder.spans.derived("count", lambda: made.append(1) or len(made)) == 1  # kept: no new span
+    made: list[int] = []
+
+    def make() -> int:
+        made.append(1)
+        return len(made)
+
+    assert recorder.spans.derived("count", make) == 1
+    assert recorder.spans.derived("count", make) == 1  # kept: no new span
     _record(recorder, 1)
-    assert recorder.spans.derived("count", lambda: made.append(1) or len(made)) == 2
+    assert recorder.spans.derived("count", make) == 2

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import random
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -93,8 +95,8 @@ def test_a_column_of_values_is_printed_as_each_value_alone() -> None:
     # per value: either way each text must be what value() (json.dumps' text) gives for that value alone
     from dsim.reports.jsontext import PLAIN, SORTED, column_texts, value
 
-    columns = [["a", "é", 'q"uote', ""], [0, 1, -7, 2**70], [0.0, -0.0, 1.5, 1e300], [0.0, float("inf")],
-               [True, 1, 1.0], [None, "x"], [[], [1, "b"], {"b": 1, "a": 2}]]
+    columns: list[list[Any]] = [["a", "é", 'q"uote', ""], [0, 1, -7, 2**70], [0.0, -0.0, 1.5, 1e300],
+                                [0.0, float("inf")], [True, 1, 1.0], [None, "x"], [[], [1, "b"], {"b": 1, "a": 2}]]
     for column in columns:
         for nested in (PLAIN, SORTED):
             assert column_texts(column, nested) == [value(v, nested) for v in column]
@@ -102,7 +104,7 @@ def test_a_column_of_values_is_printed_as_each_value_alone() -> None:
                                                     for v in column]
 
 
-def test_jobs_csv_rows_are_what_the_csv_module_writes(tmp_path) -> None:
+def test_jobs_csv_rows_are_what_the_csv_module_writes(tmp_path: Path) -> None:
     # write_jobs_csv formats each row itself: it must be the csv module's bytes for the same fields, with
     # awkward workloads, hosts and errors (commas, quotes, line breaks, empty) quoted as the module does
     from types import SimpleNamespace
@@ -116,7 +118,7 @@ def test_jobs_csv_rows_are_what_the_csv_module_writes(tmp_path) -> None:
                             end_s=i * 1.5 + 1e-7, status=("completed", "failed")[i % 2],
                             phases={p: i * k / 7 for k, p in enumerate(phases)}, error=awkward[(i + 2) % 6])
             for i in range(12)]
-    write_jobs_csv(SimpleNamespace(phases=phases, jobs=jobs), tmp_path / "jobs.csv")
+    write_jobs_csv(cast(Any, SimpleNamespace(phases=phases, jobs=jobs)), tmp_path / "jobs.csv")
     expected = io.StringIO()
     writer = csv.writer(expected, lineterminator="\n")
     writer.writerow(job_columns(phases))
