@@ -20,7 +20,8 @@ import bisect
 import math
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, overload
 
 import numpy as np
@@ -31,6 +32,7 @@ BLOCK = 1 << 14
 DERIVABLE = frozenset({"progress"})
 
 _new = tuple.__new__
+_FIRST = itemgetter(0)
 _EMPTY: dict[str, Any] = {}
 
 
@@ -175,6 +177,7 @@ class SpanStore(Sequence[Any]):
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._packed: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}
         self._positions: dict[str, tuple[int, list[np.ndarray]]] = {}
+        self._derived: dict[str, tuple[int, Any]] = {}
 
     # ------------------------------------------------------------ writing
 
@@ -423,13 +426,19 @@ class SpanStore(Sequence[Any]):
 
     def kind_attr(self, kind: str, key: str) -> list[Any]:
         """Attribute ``key`` of each of ``kind``'s spans (None where absent), in record order, read from the
-        packed attributes (a ``Derived`` value as recorded, not derived)."""
+        packed attributes (a ``Derived`` value as recorded, not derived). A block whose spans of ``kind`` all
+        have attributes of one shape (the usual case) is read with C-level maps, no Python step per span."""
         out: list[Any] = []
         index: dict[tuple[str, ...], int] = {}
         for block, at in zip(self._blocks, self._block_positions(kind), strict=True):
-            attrs = block.attrs
-            for i in at.tolist():
-                packed = attrs[i]
+            packed_list = list(map(block.attrs.__getitem__, at.tolist()))
+            shapes = set(map(_FIRST, filter(None, packed_list)))
+            if len(shapes) == 1 and None not in packed_list:
+                keys = shapes.pop()
+                where = keys.index(key) + 1 if key in keys else 0
+                out.extend(map(itemgetter(where), packed_list) if where else [None] * len(packed_list))
+                continue
+            for packed in packed_list:
                 if packed is None:
                     out.append(None)
                     continue
@@ -440,6 +449,14 @@ class SpanStore(Sequence[Any]):
                 out.append(packed[where] if where else None)
         out.extend(span[6].get(key) for span in self.fresh if span[0] == kind)
         return out
+
+    def derived(self, name: str, make: Callable[[], Any]) -> Any:
+        """``make()``, kept while no span is added: a figure several outputs derive from every span (the
+        kinds table and the activity chart both need each kind's statistics)."""
+        kept = self._derived.get(name)
+        if kept is None or kept[0] != len(self):
+            kept = self._derived[name] = (len(self), make())
+        return kept[1]
 
     def kind_positions(self, kind: str) -> np.ndarray:
         """The positions (in the whole store) of ``kind``'s spans, ascending."""

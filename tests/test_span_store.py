@@ -4,6 +4,7 @@ order, whether a span is still fresh or already compacted into columns; derived 
 from __future__ import annotations
 
 import tracemalloc
+from typing import Any
 
 import numpy as np
 
@@ -119,3 +120,37 @@ def test_spans_by_job_are_each_jobs_spans_in_record_order() -> None:
     by_job.prefetch([jobs[0], jobs[-1], 10**9])
     for job in (jobs[0], jobs[len(jobs) // 2], jobs[-1]):
         assert by_job[job] == [s for s in expected if s.job == job]
+
+
+def test_an_attribute_read_by_kind_is_each_spans_own_whatever_the_shapes_in_a_block() -> None:
+    # one block where the kind's spans all have one shape (read by C-level maps) and one where shapes mix
+    # and some spans have no attributes (read span by span): both must give each span's own value, None
+    # where it has no such attribute
+    recorder = Recorder()
+    expected: list[object] = []
+    for i in range(BLOCK):
+        recorder.span(SpanKind.REQUEST, "r", i, i + 1.0, job=i, status=200 + i % 3, registry="hub")
+        expected.append(200 + i % 3)
+    for i in range(10):
+        attrs: dict[str, Any] = ({} if i % 3 == 0 else {"status": 404} if i % 3 == 1
+                                 else {"registry": "hub", "status": 500})
+        recorder.span(SpanKind.REQUEST, "r", i, i + 1.0, job=i, **attrs)
+        expected.append(attrs.get("status"))
+    recorder.spans.compact()
+    assert recorder.spans.kind_attr(SpanKind.REQUEST, "status") == expected
+    assert recorder.spans.kind_attr(SpanKind.REQUEST, "absent") == [None] * len(expected)
+
+
+def test_a_derived_figure_is_made_again_once_a_span_is_added() -> None:
+    recorder = Recorder()
+    _record(recorder, 5)
+    made: list[int] = []
+
+    def make() -> int:
+        made.append(1)
+        return len(made)
+
+    assert recorder.spans.derived("count", make) == 1
+    assert recorder.spans.derived("count", make) == 1  # kept: no new span
+    _record(recorder, 1)
+    assert recorder.spans.derived("count", make) == 2

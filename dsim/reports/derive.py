@@ -399,7 +399,14 @@ class KindStats:
 
 
 def kind_stats(result: SimResult) -> list[KindStats]:
-    """Every span kind in the run (known or new), in order of first appearance."""
+    """Every span kind in the run (known or new), in order of first appearance (from a SpanStore, worked out
+    once for the activity chart and the report's kinds table)."""
+    if isinstance(result.spans, SpanStore):
+        return list(result.spans.derived("kind_stats", lambda: _kind_stats(result)))
+    return _kind_stats(result)
+
+
+def _kind_stats(result: SimResult) -> list[KindStats]:
     from dsim.result import percentile
 
     stats = []
@@ -430,6 +437,24 @@ def _statuses(spans: Sequence[Span]) -> Counter[str]:
     (the activity chart and the report's kinds table each count every span's)."""
     found = map(dict.get, map(_ATTRS, spans), repeat("status"))
     return Counter(map(str, filter(partial(is_not, None), found)))
+
+
+def phase_durations(result: SimResult, phase: str) -> list[float]:
+    """``SimResult.phase_samples``: a phase span kind's durations in record order from a SpanStore's time
+    columns (the same subtractions, no span made), else as the result gives them."""
+    if phase not in ("queue", "job") and isinstance(result.spans, SpanStore):
+        starts, ends = result.spans.kind_times(phase)
+        durations: list[float] = (ends - starts).tolist()
+        return durations
+    return result.phase_samples(phase)
+
+
+def kind_attr(result: SimResult, kind: str, key: str) -> list[Any]:
+    """Attribute ``key`` of each of ``kind``'s spans (None where absent), in record order (from a SpanStore's
+    columns; ``Derived`` values as recorded)."""
+    if isinstance(result.spans, SpanStore):
+        return result.spans.kind_attr(kind, key)
+    return [span.attrs.get(key) for span in result.spans_of(kind)]
 
 
 def job_phase_kinds(result: SimResult) -> list[SpanKind]:

@@ -43,7 +43,24 @@ def value(obj: Any, nested: json.JSONEncoder = PLAIN) -> str:
         return "true"
     if obj is False:
         return "false"
+    if kind is list and not obj:  # what every encoder writes for an empty list
+        return "[]"
     return nested.encode(obj)
+
+
+def column_texts(values: list[Any], nested: json.JSONEncoder = PLAIN) -> list[str]:
+    """``value`` of each of ``values``: one C-level map when they are all strings, all ints or all finite
+    floats (a column of one attribute usually is)."""
+    kinds = set(map(type, values))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        if kind is str:
+            return list(map(encode_basestring_ascii, values))
+        if kind is int:
+            return list(map(_int_repr, values))
+        if kind is float and all(map(math.isfinite, values)):
+            return list(map(_float_repr, values))
+    return [value(obj, nested) for obj in values]
 
 
 def members(attrs: dict[str, Any], nested: json.JSONEncoder = PLAIN) -> str:

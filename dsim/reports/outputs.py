@@ -56,18 +56,19 @@ def _first_non_finite(value: Any, path: str) -> str | None:
     return None
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.6f}"
-
-
 def write_jobs_csv(result: SimResult, path: Path) -> None:
+    """One row per ended job: the bytes ``csv.writer`` writes for it (``lineterminator="\\n"``), each row one
+    f-string, each distinct workload, host, status and error quoted once (``spans_csv.CsvFields``)."""
+    from dsim.reports.spans_csv import CsvFields
+
     with path.open("w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
         phases = result.phases
-        writer.writerow(job_columns(phases))
-        for job in result.jobs:
-            writer.writerow([job.job, job.workload, job.host, _seconds(job.arrival_s), _seconds(job.end_s),
-                             job.status, *(_seconds(job.phases[p]) for p in phases), job.error])
+        csv.writer(handle, lineterminator="\n").writerow(job_columns(phases))
+        field = CsvFields()
+        handle.write("".join([f"{job.job},{field[job.workload]},{field[job.host]},{job.arrival_s:.6f},"
+                              f"{job.end_s:.6f},{field[job.status]},"
+                              + "".join([f"{job.phases[p]:.6f}," for p in phases]) + f"{field[job.error]}\n"
+                              for job in result.jobs]))
 
 
 def write_spans_csv(result: SimResult, path: Path) -> None:

@@ -30,7 +30,7 @@ HEADER = "kind,subject,host,start_s,end_s,attrs\n"
 _ASKS_QUOTES = re.compile(r'[,"\r\n]')
 
 
-class _Quoted(dict[Any, str]):
+class CsvFields(dict[Any, str]):
     """A value as the csv module writes it as one field of a row of several (quoted only when needed)."""
 
     def __missing__(self, value: Any) -> str:
@@ -66,18 +66,6 @@ def _key_order(keys: tuple[str, ...]) -> tuple[tuple[tuple[int, str], ...], tupl
             tuple((at, prefix) for key, at, prefix in order if key > "job"))
 
 
-def _split_members(packed: tuple[Any, ...]) -> tuple[str, str] | None:
-    """A packed attribute tuple's JSON members before and after where ``"job"`` sorts, quoted for csv
-    (``""`` for ``"``); None when the general path must make it."""
-    order = _key_order(packed[0])
-    if order is None:
-        return None
-    value, nested = jsontext.value, jsontext.SORTED
-    before = ",".join([prefix + value(packed[at], nested) for at, prefix in order[0]]) if order[0] else ""
-    after = ",".join([prefix + value(packed[at], nested) for at, prefix in order[1]]) if order[1] else ""
-    return before.replace('"', '""'), after.replace('"', '""')
-
-
 def _attrs_json(attrs: dict[str, Any], job: int) -> str:
     """The general path: the attributes and job as JSON with sorted keys."""
     if job >= 0:
@@ -86,29 +74,50 @@ def _attrs_json(attrs: dict[str, Any], job: int) -> str:
     return "{" + jsontext.members(attrs, jsontext.SORTED) + "}" if attrs else "{}"
 
 
-def _attrs_fields(spans: Columns, memo: dict[int, tuple[str, str] | None]) -> list[str]:
-    """The attrs field of each span. ``memo``: by id of a packed tuple (``spans`` keeps them alive)."""
-    out: list[str] = []
-    append = out.append
-    for i, (packed, job) in enumerate(zip(spans.packed, spans.job, strict=True)):
-        if packed is None:
-            append(f'"{{""job"":{job}}}"' if job >= 0 else "{}")
+#: The pieces of a span's attrs field (``_pieces``): the members before ``"job"`` with a comma after,
+#: the members after it with a comma before, and the whole field when the span has no job.
+Pieces = tuple[str, str, str]
+
+
+def _pieces(spans: Columns) -> dict[int, Pieces | None]:
+    """By id of each distinct packed tuple (and of None: no attributes) its ``Pieces``, quoted for csv
+    (``""`` for ``"``); None when the general path must make the field. The tuples of one shape are
+    printed a column at a time."""
+    pieces: dict[int, Pieces | None] = {id(None): ("", "", "{}")}
+    shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for packed in {id(packed): packed for packed in spans.packed if packed is not None}.values():
+        shapes.setdefault(packed[0], []).append(packed)
+    for keys, group in shapes.items():
+        order = _key_order(keys)
+        if order is None:
+            pieces.update(dict.fromkeys(map(id, group)))
             continue
-        key = id(packed)
-        if key in memo:
-            parts = memo[key]
-        else:
-            parts = memo[key] = _split_members(packed)
-        if parts is None:
-            append(_csv_json(_attrs_json(spans.attrs(i), job)))
-            continue
-        before, after = parts
-        if job >= 0:
-            inner = ",".join(part for part in (before, f'""job"":{job}', after) if part)
-        else:
-            inner = f"{before},{after}" if before and after else before or after
-        append(f'"{{{inner}}}"')
-    return out
+        befores = _members(group, order[0])
+        afters = _members(group, order[1])
+        for packed, before, after in zip(group, befores, afters, strict=True):
+            before, after = before.replace('"', '""'), after.replace('"', '""')
+            alone = f"{before},{after}" if before and after else before or after
+            pieces[id(packed)] = (before + "," if before else "", "," + after if after else "", f'"{{{alone}}}"')
+    return pieces
+
+
+def _members(group: list[tuple[Any, ...]], order: tuple[tuple[int, str], ...]) -> list[str]:
+    """The JSON members at ``order``'s places of each packed tuple of ``group`` (one shape), no braces."""
+    if not order:
+        return [""] * len(group)
+    template = ",".join(prefix.replace("{", "{{").replace("}", "}}") + "{}" for _, prefix in order)
+    columns = [jsontext.column_texts([packed[at] for packed in group], jsontext.SORTED) for at, _ in order]
+    return list(map(template.format, *columns))
+
+
+def _attrs_fields(spans: Columns) -> list[str]:
+    """The attrs field of each span."""
+    pieces = list(map(_pieces(spans).__getitem__, map(id, spans.packed)))
+    fields = [(f'"{{{piece[0]}""job"":{job}{piece[1]}}}"' if job >= 0 else piece[2]) if piece is not None else None
+              for piece, job in zip(pieces, spans.job, strict=True)]
+    for i in [i for i, field in enumerate(fields) if field is None]:  # the general path
+        fields[i] = _csv_json(_attrs_json(spans.attrs(i), spans.job[i]))
+    return fields  # type: ignore[return-value]
 
 
 def _chunks(spans: Sequence[Span]) -> Iterator[Columns]:
@@ -124,11 +133,11 @@ def _chunks(spans: Sequence[Span]) -> Iterator[Columns]:
 def write_rows(spans: Sequence[Span], handle: TextIO) -> None:
     """spans.csv: the header and one line per span, in record order."""
     handle.write(HEADER)
-    quoted = _Quoted()
+    quoted = CsvFields()
     for chunk in _chunks(spans):
-        kinds = [quoted[kind] for kind in chunk.kind]
-        subjects = [quoted[subject] for subject in chunk.subject]
-        hosts = [quoted[host] for host in chunk.host]
-        attrs = _attrs_fields(chunk, {})  # a memo per chunk: the chunk holds the tuples its ids name
+        kinds = list(map(quoted.__getitem__, chunk.kind))
+        subjects = list(map(quoted.__getitem__, chunk.subject))
+        hosts = list(map(quoted.__getitem__, chunk.host))
+        attrs = _attrs_fields(chunk)  # by id of the packed tuples: the chunk holds those its ids name
         handle.write("".join([f"{k},{s},{h},{a:.6f},{b:.6f},{t}\n" for k, s, h, a, b, t in
                               zip(kinds, subjects, hosts, chunk.start, chunk.end, attrs, strict=True)]))

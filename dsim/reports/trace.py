@@ -127,13 +127,12 @@ def _lanes(b: _Builder, pid: int, label: str, spans: Columns, items: Sequence[in
         return
     tids: dict[int, int] = {}  # lane -> tid: one name lookup per lane, not per span
     category = string(cat)
-    events = b.events
-    for i, lane, tail in zip(items, lane_numbers([(start[i], end[i]) for i in items]), spans.tails(items),
-                             strict=True):
+    events, tail = b.events, spans.tail
+    for i, lane in zip(items, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
         tid = tids.get(lane)
         if tid is None:
             tid = tids[lane] = b.thread(pid, f"{label} {lane + 1}")
-        events.append(f'{{"ph":"X","name":{string(name_of(i))},"cat":{category},"pid":{pid},"tid":{tid},{tail}')
+        events.append(f'{{"ph":"X","name":{string(name_of(i))},"cat":{category},"pid":{pid},"tid":{tid},{tail[i]}')
 
 
 def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], job_end: dict[int, JobEnd]) -> None:
@@ -142,26 +141,28 @@ def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]
     jobs = sorted(kinds.get(SpanKind.JOB, []), key=lambda i: (start[i], job[i]))
     lanes = pack_lanes([(start[i], end[i], job[i]) for i in jobs])
     tid_of_job: dict[int, int] = {}
+    events, tail = b.events, spans.tail
     for i in jobs:
         tid = tid_of_job[job[i]] = b.thread(pid, f"jobs {lanes[job[i]] + 1}")
         ended = job_end.get(job[i])
         error = ended.error if ended is not None and ended.error else None
         if error is None:
-            b.span(pid, tid, f"job {job[i]} ({subject[i]})", '"job"', spans.tails((i,))[0])
+            events.append(f'{{"ph":"X","name":{string(f"job {job[i]} ({subject[i]})")},"cat":"job","pid":{pid},'
+                          f'"tid":{tid},{tail[i]}')
         else:
             b.complete(pid, tid, f"job {job[i]} ({subject[i]})", start[i], end[i], '"job"', spans.args(i, error))
-    for i in kinds.get(SpanKind.API, []):
-        wait = spans.attr(i, "queue", 0.0)
+    api = kinds.get(SpanKind.API, [])
+    for i, wait in zip(api, spans.attr_of(api, "queue", 0.0), strict=True):
         if wait > 0 and job[i] in tid_of_job:
             b.complete(pid, tid_of_job[job[i]], f"queue ({subject[i]})", start[i], start[i] + wait, '"queue"',
                        spans.args(i))
-    events = b.events
     for kind in PHASE_KINDS:
         category = string(kind)
-        items = [i for i in kinds.get(kind, ()) if job[i] in tid_of_job]
-        for i, tail in zip(items, spans.tails(items), strict=True):
-            events.append(f'{{"ph":"X","name":{string(f"{kind} {subject[i]}")},"cat":{category},"pid":{pid},'
-                          f'"tid":{tid_of_job[job[i]]},{tail}')
+        for i in kinds.get(kind, ()):
+            lane = tid_of_job.get(job[i])
+            if lane is not None:
+                events.append(f'{{"ph":"X","name":{string(f"{kind} {subject[i]}")},"cat":{category},"pid":{pid},'
+                              f'"tid":{lane},{tail[i]}')
 
 
 def _download_name(spans: Columns, i: int) -> str:
@@ -172,7 +173,8 @@ def _daemon_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
     """The daemon's resources: its API workers (an API call's hold on a worker: from the end of its wait to
     its end), download slots and unpack lanes."""
     api = kinds.get(SpanKind.API, [])
-    service = spans.subset(api, np.array([spans.start[i] + spans.attr(i, "queue", 0.0) for i in api], dtype=float))
+    service = spans.subset(api, spans.starts[np.asarray(api, dtype=np.int64)]
+                           + np.array(spans.attr_of(api, "queue", 0.0), dtype=float))
     _lanes(b, pid, "daemon worker", service, range(len(api)), lambda i: f"API {service.subject[i]}", SpanKind.API)
     _lanes(b, pid, "download slot", spans, kinds.get(SpanKind.DOWNLOAD, []), lambda i: _download_name(spans, i),
            SpanKind.DOWNLOAD)
@@ -181,17 +183,27 @@ def _daemon_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
 
 
 def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]]) -> set[int]:
-    """A track per container: every activity whose subject is that container. Returns the positions of the
-    spans placed there."""
-    subject, kind = spans.subject, spans.kind
+    """A track per container: every activity whose subject is that container (``_lanes`` for each, written
+    out: a host has hundreds of containers of a few spans each). Returns the positions of the spans placed
+    there."""
+    subject, kind, start, end = spans.subject, spans.kind, spans.start, spans.end
     container_names = {subject[i] for k in _CONTAINER_PHASES for i in kinds.get(k, [])}
     container_spans: dict[str, list[int]] = defaultdict(list)
     skip = (SpanKind.JOB, SpanKind.API)
     for i, (name, span_kind) in enumerate(zip(subject, kind, strict=True)):
         if name in container_names and span_kind not in skip:
             container_spans[name].append(i)
+    kind_texts = {span_kind: string(span_kind) for span_kind in set(kind)}
+    events, tail, thread = b.events, spans.tail, b.thread
     for name in sorted(container_names, key=_natural):
-        _lanes(b, pid, f"container {name} /", spans, container_spans[name], kind.__getitem__, "container")
+        items = [i for i in container_spans[name] if end[i] > start[i]]
+        tids: dict[int, int] = {}
+        for i, lane in zip(items, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
+            tid = tids.get(lane)
+            if tid is None:
+                tid = tids[lane] = thread(pid, f"container {name} / {lane + 1}")
+            events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]},"cat":"container","pid":{pid},"tid":{tid},'
+                          f'{tail[i]}')
     return {i for items in container_spans.values() for i in items}
 
 
@@ -201,11 +213,12 @@ def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
     start, end, kind, subject = spans.start, spans.end, spans.kind, spans.subject
     looked = set(np.flatnonzero(spans.starts == spans.ends).tolist())
     packed = spans.packed
+    failing = {keys for keys in {p[0] for p in packed if p is not None} if not FAILURE_ATTRS.isdisjoint(keys)}
     for span_kind, items in kinds.items():
         if kind_failed(span_kind):
             looked.update(items)
-        else:
-            looked.update(i for i in items if packed[i] is not None and not FAILURE_ATTRS.isdisjoint(packed[i][0]))
+        elif failing:
+            looked.update(i for i in items if packed[i] is not None and packed[i][0] in failing)
     for i in sorted(looked):
         if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
             tid = b.thread(pid, "events")

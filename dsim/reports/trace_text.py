@@ -18,7 +18,7 @@ import numpy as np
 
 from dsim.records import Span
 from dsim.reports.derive import FAILURE_ATTRS, failed
-from dsim.reports.jsontext import PLAIN, members, number, string, value
+from dsim.reports.jsontext import PLAIN, column_texts, members, number, string, value
 from dsim.span_store import DERIVABLE, pack, unpack
 
 #: ``repr`` of a double nearest k / 1000 is k / 1000's shortest decimal below this many thousandths: under
@@ -105,9 +105,7 @@ class Columns:
         self.end: list[float] = ends.tolist()
         self.job = jobs
         self.packed = packed
-        self._timings: list[str] | None = None
-        self._tails: list[str | None] | None = None
-        self._members: dict[int, str] = {}  # by id of a packed tuple (all alive in ``packed``)
+        self._failed: dict[tuple[Any, int], bool] = {}  # by kind and id of a packed tuple (alive in ``packed``)
 
     @classmethod
     def of(cls, spans: Sequence[Span]) -> Columns:
@@ -139,37 +137,75 @@ class Columns:
             return self.attrs(i)[key]
         return packed[packed[0].index(key) + 1]
 
+    def attr_of(self, items: Sequence[int], key: str, default: Any = None) -> list[Any]:
+        """``attr(i, key, default)`` of each of ``items`` (the key's place looked up once per shape)."""
+        if key in DERIVABLE:
+            return [self.attr(i, key, default) for i in items]
+        places: dict[tuple[str, ...], int] = {}
+        out = []
+        for packed in [self.packed[i] for i in items]:
+            if packed is None:
+                out.append(default)
+                continue
+            at = places.get(packed[0])
+            if at is None:
+                at = places[packed[0]] = packed[0].index(key) + 1 if key in packed[0] else 0
+            out.append(packed[at] if at else default)
+        return out
+
     def span(self, i: int) -> Span:
         return Span(self.kind[i], self.subject[i], self.host[i], self.start[i], self.end[i], self.job[i],
                     self.attrs(i))
 
     def failed(self, i: int) -> bool:
-        """``derive.is_failure`` of span ``i`` (failure attributes are never derived ones)."""
+        """``derive.is_failure`` of span ``i`` (failure attributes are never derived ones), worked out once
+        per kind and packed tuple (shared among spans with the same strings)."""
         packed = self.packed[i]
-        if packed is not None and not FAILURE_ATTRS.isdisjoint(packed[0]):
-            return failed(self.kind[i], dict(zip(packed[0], packed[1:], strict=True)))
-        return kind_failed(self.kind[i])
+        if packed is None or FAILURE_ATTRS.isdisjoint(packed[0]):
+            return kind_failed(self.kind[i])
+        key = (self.kind[i], id(packed))
+        answer = self._failed.get(key)
+        if answer is None:
+            answer = self._failed[key] = failed(self.kind[i], dict(zip(packed[0], packed[1:], strict=True)))
+        return answer
+
+    @functools.cached_property
+    def tail(self) -> list[str]:
+        """The end of each span's complete event: its times and args and the closing brace, made for every
+        span of the section at once (a container's phases are on its job's lane and on its own track)."""
+        timings = timing_texts(self.starts, self.ends)
+        quoted = {text: string(text) for text in set(self.subject)}  # subjects repeat (a container's spans)
+        members = list(map(self._member_texts().__getitem__, map(id, self.packed)))
+        jobs = [f'"job":{job},' if job >= 0 else "" for job in self.job]
+        tails = [f'{timing},"args":{{{inner}{job}"subject":{subject}}}}}' if inner is not None else None
+                 for timing, inner, job, subject in zip(timings, members, jobs, map(quoted.__getitem__, self.subject),
+                                                        strict=True)]
+        for i in [i for i, text in enumerate(tails) if text is None]:  # the general path
+            tails[i] = f'{timings[i]},"args":{self.args(i)}}}'
+        return tails  # type: ignore[return-value]
+
+    def _member_texts(self) -> dict[int, str | None]:
+        """By id of each packed tuple (and of None: no attributes): its members as JSON text in sorted key
+        order, each followed by a comma (``"a":1,"b":"x",``), or None when its args take the general path
+        (``_members_order``). Each distinct tuple is printed once, the tuples of one shape a column at a time."""
+        texts: dict[int, str | None] = {id(None): ""}
+        shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for packed in {id(packed): packed for packed in self.packed if packed is not None}.values():
+            shapes.setdefault(packed[0], []).append(packed)
+        for keys, group in shapes.items():
+            order = _members_order(keys)
+            if order is None:
+                texts.update(dict.fromkeys(map(id, group)))
+                continue
+            template = "".join(prefix.replace("{", "{{").replace("}", "}}") + "{}," for _, prefix in order)
+            columns = [column_texts([packed[at] for packed in group]) for at, _ in order]
+            texts.update(zip(map(id, group), map(template.format, *columns), strict=True))
+        return texts
 
     def tails(self, items: Sequence[int]) -> list[str]:
-        """The end of each item's complete event: its times and args and the closing brace (made once per
-        span: a container's phases are on its job's lane and on its own track)."""
-        made = self._tails
-        if made is None:
-            made = self._tails = [None] * len(self.kind)
-        missing = [i for i in items if made[i] is None]
-        if missing:
-            if self._timings is None:
-                self._timings = timing_texts(self.starts, self.ends)
-            timings, packed, job, subject = self._timings, self.packed, self.job, self.subject
-            plain = [i for i in missing if packed[i] is None and job[i] >= 0]  # most spans: args job and subject
-            for i, text in zip(plain, [f'{timings[i]},"args":{{"job":{job[i]},"subject":{string(subject[i])}}}}}'
-                                       for i in plain], strict=True):
-                made[i] = text
-            args = self.args
-            for i in missing:
-                if made[i] is None:
-                    made[i] = f'{timings[i]},"args":{args(i)}}}'
-        return [made[i] for i in items]  # type: ignore[misc]
+        """``tail`` of each of ``items``."""
+        tail = self.tail
+        return [tail[i] for i in items]
 
     def args(self, i: int, error: str | None = None) -> str:
         """Span ``i``'s args as JSON text: its attributes sorted by key, then ``job`` (when it has one),
@@ -183,10 +219,7 @@ class Columns:
             order = _members_order(packed[0])
             if order is None:
                 return _args_of_dict(self.attrs(i), job, self.subject[i], error)
-            text = self._members.get(id(packed))
-            if text is None:
-                text = self._members[id(packed)] = ",".join([prefix + value(packed[at]) for at, prefix in order])
-            parts = [text]
+            parts = [",".join([prefix + value(packed[at]) for at, prefix in order])]
         if job >= 0:
             parts.append(f'"job":{value(job)}')
         parts.append(f'"subject":{string(self.subject[i])}')

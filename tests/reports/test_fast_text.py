@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import random
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -86,3 +88,41 @@ def test_trace_times_are_what_json_writes_for_the_rounded_microseconds() -> None
 
     expected = [reference(s, e) for s, e in zip(starts, ends, strict=True)]
     assert timing_texts(np.array(starts), np.array(ends)) == expected
+
+
+def test_a_column_of_values_is_printed_as_each_value_alone() -> None:
+    # column_texts takes a C-level map when every value is a str, an int or a finite float, else a call
+    # per value: either way each text must be what value() (json.dumps' text) gives for that value alone
+    from dsim.reports.jsontext import PLAIN, SORTED, column_texts, value
+
+    columns: list[list[Any]] = [["a", "é", 'q"uote', ""], [0, 1, -7, 2**70], [0.0, -0.0, 1.5, 1e300],
+                                [0.0, float("inf")], [True, 1, 1.0], [None, "x"], [[], [1, "b"], {"b": 1, "a": 2}]]
+    for column in columns:
+        for nested in (PLAIN, SORTED):
+            assert column_texts(column, nested) == [value(v, nested) for v in column]
+            assert column_texts(column, nested) == [json.dumps(v, separators=(",", ":"), sort_keys=nested is SORTED)
+                                                    for v in column]
+
+
+def test_jobs_csv_rows_are_what_the_csv_module_writes(tmp_path: Path) -> None:
+    # write_jobs_csv formats each row itself: it must be the csv module's bytes for the same fields, with
+    # awkward workloads, hosts and errors (commas, quotes, line breaks, empty) quoted as the module does
+    from types import SimpleNamespace
+
+    from dsim.reports.outputs import write_jobs_csv
+    from dsim.result import job_columns
+
+    phases = ("queue", "pull", "run")
+    awkward = ["plain", "a,b", 'say "hi"', "two\nlines", "", "cr\rhere"]
+    jobs = [SimpleNamespace(job=i, workload=awkward[i % 6], host=awkward[(i + 1) % 6], arrival_s=i / 3,
+                            end_s=i * 1.5 + 1e-7, status=("completed", "failed")[i % 2],
+                            phases={p: i * k / 7 for k, p in enumerate(phases)}, error=awkward[(i + 2) % 6])
+            for i in range(12)]
+    write_jobs_csv(cast(Any, SimpleNamespace(phases=phases, jobs=jobs)), tmp_path / "jobs.csv")
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(job_columns(phases))
+    for j in jobs:
+        writer.writerow([j.job, j.workload, j.host, f"{j.arrival_s:.6f}", f"{j.end_s:.6f}", j.status,
+                         *(f"{j.phases[p]:.6f}" for p in phases), j.error])
+    assert (tmp_path / "jobs.csv").read_bytes().decode() == expected.getvalue()

@@ -26,6 +26,7 @@ from dsim.reports.derive import (
     is_failure,
     job_phase_kinds,
     kind_times,
+    phase_durations,
 )
 from dsim.reports.shares import IntervalColumns
 from dsim.reports.style import PHASE_HATCH, colour, extra_colour, figure, no_data, save, time_unit
@@ -183,7 +184,7 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
     with figure(10, 4.5) as (fig, ax):
         drawn = []
         for phase in CDF_PHASES:
-            values = sorted(result.phase_samples(phase))
+            values = sorted(phase_durations(result, phase))
             if not values:
                 continue
             n = len(values)

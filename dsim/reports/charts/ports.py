@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from dsim.records import SpanKind
 from dsim.reports.charts.common import Chart, end_time, natural_key
 from dsim.reports.context import ScenarioInfo
-from dsim.reports.derive import SpanIndex
+from dsim.reports.derive import SpanIndex, kind_attr
 from dsim.reports.style import extra_colour, figure, save, time_unit
 from dsim.result import SimResult
 
@@ -62,6 +62,23 @@ def _release(times: list[float], after: float) -> float | None:
 
 def port_table(result: SimResult) -> tuple[list[Binding], list[FailedBind]]:
     """Every binding of a host port, and every bind that failed, in time order."""
+    # most runs publish no port: then no span need be read for the bindings
+    bindings = _bindings(result) if any(kind_attr(result, SpanKind.PUBLISH, "ports")) else []
+    failed: list[FailedBind] = []
+    for done in sorted(result.job_ends, key=lambda e: (e.end, e.job)):
+        match = _FAILED_BIND.search(done.error) if done.status == "failed" else None
+        if match is None:
+            continue
+        port = f"{match['port']}/tcp"
+        name = _ENDPOINT.search(done.error)
+        holder = next((b.container for b in bindings if b.host == done.host and b.port == port
+                       and b.start <= done.end and (b.end is None or done.end < b.end)), "")
+        failed.append(FailedBind(done.host, port, name["name"] if name else "", done.end, done.job,
+                                 done.error, holder))
+    return bindings, failed
+
+
+def _bindings(result: SimResult) -> list[Binding]:
     releases: dict[tuple[str, str], list[float]] = defaultdict(list)
     for span in result.spans_of(SpanKind.PROCESS):
         if span.attrs.get("status") != "running":
@@ -79,18 +96,7 @@ def port_table(result: SimResult) -> tuple[list[Binding], list[FailedBind]]:
             match = _MAPPING.match(str(mapping))
             if match:
                 bindings.append(Binding(span.host, f"{match['port']}/{match['proto']}", span.subject, span.start, end))
-    failed: list[FailedBind] = []
-    for done in sorted(result.job_ends, key=lambda e: (e.end, e.job)):
-        match = _FAILED_BIND.search(done.error) if done.status == "failed" else None
-        if match is None:
-            continue
-        port = f"{match['port']}/tcp"
-        name = _ENDPOINT.search(done.error)
-        holder = next((b.container for b in bindings if b.host == done.host and b.port == port
-                       and b.start <= done.end and (b.end is None or done.end < b.end)), "")
-        failed.append(FailedBind(done.host, port, name["name"] if name else "", done.end, done.job,
-                                 done.error, holder))
-    return bindings, failed
+    return bindings
 
 
 def ports_chart(result: SimResult, path: Path, info: ScenarioInfo | None = None,
