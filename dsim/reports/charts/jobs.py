@@ -126,6 +126,8 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             if bars.get(name):
                 draw_bars(ax, bars[name], name, label=label)
                 handles.append(Patch(facecolor=colour(name), label=label))
+        if len(set(workload_of.values())) > 1 and len(shown) <= ROWS_NAMED:
+            _name_rows(ax, bars, {i: workload_of.get(job, "") for job, i in row_of.items()}, end / div)
         failed = [(d.end / div, row_of[d.job]) for d in result.job_ends if d.status == "failed" and d.job in row_of]
         if failed:
             ax.scatter([x for x, _ in failed], [y for _, y in failed], marker="x", color="#D55E00", s=18,
@@ -165,6 +167,28 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     if note:
         caption += f"The run has too many jobs to draw each: the rows are a {note}."
     return Chart("timeline", path, "Job timeline", caption)
+
+
+#: Up to this many rows, a timeline of several workloads names each job's workload on its row.
+ROWS_NAMED = 60
+
+
+def _name_rows(ax: Any, bars: dict[str, list[tuple[float, float, float, float]]], workload_of_row: dict[int, str],
+               right: float) -> None:
+    """Each row's workload, just after its last bar (before its first one when it ends near the right edge)."""
+    extent: dict[int, tuple[float, float]] = {}
+    for items in bars.values():
+        for x0, x1, y0, y1 in items:
+            row = round((y0 + y1) / 2)
+            low, high = extent.get(row, (x0, x1))
+            extent[row] = (min(low, x0), max(high, x1))
+    for row, workload in workload_of_row.items():
+        if not workload or row not in extent:
+            continue
+        low, high = extent[row]
+        after = high < 0.8 * right
+        ax.text(high + 0.005 * right if after else low - 0.005 * right, row, workload, fontsize=6, va="center",
+                ha="left" if after else "right", color="#333333")
 
 
 # ----------------------------------------------------------------------------------------- 3. CDFs
