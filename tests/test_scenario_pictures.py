@@ -23,9 +23,8 @@ from tests.reports.legend_checks import figure_text, legends_over_data
 SCENARIOS = sorted(path.stem for path in (ROOT / "scenarios").glob("*.yaml"))
 #: Workloads a picture cannot show, and why.
 NOT_DRAWN = {"port-conflict": {"look"}}  # only runs `docker ps -a`: it holds no port (explain shows its table)
-#: Pictures that do not name every workload yet (issue 15): rate-limit's timeline has 144 rows, too many to
-#: name each job's workload on its row; its crosses mark the refused pulls by node and time only.
-NOT_NAMED_YET = {"rate-limit"}
+#: Pictures that do not name every workload yet (none now; an entry makes its test an expected failure).
+NOT_NAMED_YET: set[str] = set()
 
 
 def _pictures() -> ModuleType:
