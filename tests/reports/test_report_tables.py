@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from dsim.reports.html import render
+from dsim.reports.table import summary_tables
 from tests.helpers import run_text
 
 #: Host `box` pulls app:1 (base:1's 2 layers + its own 3) once, from registry `registry`; `spare` registry
@@ -34,6 +35,9 @@ PULLING = """\
         steps:
           - sleep: 1s
     """
+
+
+QUIET = "name: q\nhosts: {box: {}}\nworkloads: {w: {arrival: {burst: 1}, steps: [{sleep: 1s}]}}\n"
 
 
 def _section(page: str, title: str) -> str:
@@ -64,9 +68,20 @@ def test_only_the_figures_that_are_not_zero_get_rows() -> None:
 
 
 def test_a_run_without_images_says_why_its_cache_and_registry_tables_are_empty() -> None:
-    page = render(run_text("name: q\nhosts: {box: {}}\nworkloads: {w: {arrival: {burst: 1}, steps: [{sleep: 1s}]}}\n"),
-                  [])
+    page = render(run_text(QUIET), [])
     caches = _section(page, "Caches")
     assert "<table>" not in caches and "Every cache figure is zero: no job pulled an image" in caches
     registries = _section(page, "Registries")
     assert "<table>" not in registries and "No registry was contacted" in registries
+
+
+def test_the_terminal_lists_only_registries_that_were_contacted() -> None:
+    from rich.console import Console
+
+    console = Console(record=True, width=100)
+    console.print(summary_tables(run_text(PULLING).summary()))
+    text = console.export_text()
+    assert "Registries" in text and "registry" in text and "spare" not in text  # spare served nothing
+    console = Console(record=True, width=100)
+    console.print(summary_tables(run_text(QUIET).summary()))
+    assert "Registries" not in console.export_text()  # nothing pulled: the table would be one row of zeros
