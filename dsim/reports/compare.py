@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dsim.errors import DsimError
-from dsim.reports.charts.labels import seconds_label, set_scale
+from dsim.reports.charts.labels import legend_outside, seconds_label, set_scale
 from dsim.reports.style import data_uri, extra_colour, figure, save
 from dsim.units import format_duration, format_size
 
@@ -184,7 +184,7 @@ def table(runs: list[Run]) -> Table:
 def cdf_chart(runs: list[Run], path: Path) -> Path:
     """Overlaid CDFs, one panel per phase with samples in any run."""
     phases = [p for p in CDF_PHASES if any(run.samples.get(p) for run in runs)] or ["job"]
-    with figure(5.2 * min(len(phases), 2), 3.6 * math.ceil(len(phases) / 2), math.ceil(len(phases) / 2),
+    with figure(6.4 * min(len(phases), 2), 3.6 * math.ceil(len(phases) / 2), math.ceil(len(phases) / 2),
                 min(len(phases), 2), squeeze=False) as (fig, axes):
         flat_axes = [ax for row in axes for ax in row]
         for ax, phase in zip(flat_axes, phases, strict=False):
@@ -201,7 +201,7 @@ def cdf_chart(runs: list[Run], path: Path) -> Path:
             ax.set_xlabel(seconds_label(scale))
             ax.set_ylabel("fraction")
             ax.grid(alpha=0.3)
-            ax.legend(loc="lower right", fontsize=7)
+            legend_outside(ax)  # right of the panel, off the curves (they end at the lower right)
         for ax in flat_axes[len(phases):]:
             ax.axis("off")
         fig.suptitle("latency CDFs: " + " vs ".join(run.label for run in runs), fontweight="bold", fontsize=10)

@@ -126,21 +126,49 @@ def _phase_table(summary: dict[str, Any]) -> str:
 
 
 def _registry_table(summary: dict[str, Any]) -> str:
+    """Registries that served something; of their other figures (hits, bytes from peers...) the columns some
+    registry has a value in. A registry that no job contacted is named below the table, not given a row of zeros."""
     regs = summary["registries"]
-    keys = sorted({k for r in regs.values() for k in r if k not in ("bytes_sent", "requests", "rejected_429")})
+    used = {name: r for name, r in regs.items() if any(r.values())}
+    if not used:
+        return "<p class=muted>No registry was contacted: no job pulled or pushed an image.</p>"
+    keys = sorted({k for r in used.values() for k, v in r.items()
+                   if v and k not in ("bytes_sent", "requests", "rejected_429")})
     rows = [(name, format_size(r["bytes_sent"]), f"{r['requests']:,}", f"{r['rejected_429']:,}",
-             *(r.get(k, "") for k in keys)) for name, r in regs.items()]
-    return _table(("registry", "sent", "requests", "429s", *keys), rows)
+             *(r.get(k, "") for k in keys)) for name, r in used.items()]
+    idle = [name for name in regs if name not in used]
+    note = (f"<p class=muted>Not contacted: {_e(', '.join(idle))}.</p>" if idle else "")
+    return _table(("registry", "sent", "requests", "429s", *(k.replace("_", " ") for k in keys)), rows) + note
+
+
+def _workload_table(summary: dict[str, Any]) -> str:
+    """The workloads side by side; a figure that is zero for every workload (no restarts anywhere) is named
+    under the table instead of taking a row of zeros."""
+    header, rows = workload_rows(summary)
+    kept = [row for row in rows if any(cell != "0" for cell in row[1:])]
+    zero = [row[0] for row in rows if row not in kept]
+    note = f"<p class=muted>Zero for every workload: {_e(', '.join(zero))}.</p>" if zero else ""
+    return _table(header, kept, text_columns=(0,)) + note
 
 
 def _cache_table(summary: dict[str, Any]) -> str:
-    return _table(("cache figure", "value"), [(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else v)
-                                              for k, v in summary["cache"].items()])
+    """The cache figures that are not zero (an all-zero row says nothing); when none is, why."""
+    rows = [(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else v) for k, v in summary["cache"].items() if v]
+    if not rows:
+        return ("<p class=muted>Every cache figure is zero: no job pulled an image (the images were on the "
+                "hosts already, or none was needed) and no build step ran.</p>")
+    return _table(("cache figure", "value"), rows)
 
 
 def _host_table(summary: dict[str, Any], size: Callable[[float], str] = format_size) -> str:
-    """The busiest hosts by CPU, ties in natural order (runner-2 before runner-10); sizes in ``size``'s units."""
-    hosts = summary["hosts"]
+    """The busiest hosts by CPU, ties in natural order (runner-2 before runner-10); sizes in ``size``'s units.
+    A host whose every figure is zero (nothing ran or was stored on it) is named below, not given a row."""
+    everything = summary["hosts"]
+    hosts = {name: h for name, h in everything.items() if any(h.values())}
+    idle = sorted((name for name in everything if name not in hosts), key=natural_key)
+    idle_note = f"<p class=muted>No activity on {len(idle)} host(s): {_e(_listed(idle))}.</p>" if idle else ""
+    if not hosts:
+        return idle_note
     ordered = sorted(hosts.items(), key=lambda kv: (-kv[1].get("cpu_util", 0.0), natural_key(kv[0])))
     shown = ordered[:HOSTS_SHOWN]
     keys = sorted({k for h in hosts.values() for k in h if k not in ("cpu_util", "peak_memory_bytes",
@@ -150,7 +178,11 @@ def _host_table(summary: dict[str, Any], size: Callable[[float], str] = format_s
     note = (f"<p class=muted>The {len(shown)} busiest of {len(hosts)} hosts by CPU.</p>"
             if len(hosts) > len(shown) else "")
     headers = (k.removesuffix("_bytes").replace("_", " ") for k in keys)
-    return _table(("host", "CPU used", "peak memory", "disk used", *headers), rows) + note
+    return _table(("host", "CPU used", "peak memory", "disk used", *headers), rows) + note + idle_note
+
+
+def _listed(names: Sequence[str], most: int = 10) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _cell(key: str, value: Any, size: Callable[[float], str]) -> Any:
@@ -236,8 +268,7 @@ def render(result: SimResult, charts: Sequence[Chart], info: ScenarioInfo | None
     parts += [
         '<h2 id="summary">Summary</h2>', _cards(summary, result),
         "<h3>Phases (simulated seconds)</h3>", _phase_table(summary),
-        *(("<h3>Workloads</h3>", _table(*workload_rows(summary), text_columns=(0,)))
-          if len(summary.get("workloads", {})) > 1 else ()),
+        *(("<h3>Workloads</h3>", _workload_table(summary)) if len(summary.get("workloads", {})) > 1 else ()),
         "<h3>Registries</h3>", _registry_table(summary),
         "<h3>Caches</h3>", _cache_table(summary),
         "<h3>Hosts</h3>", _host_table(summary, size_formatter(info.yaml_text if info else None)),

@@ -32,6 +32,8 @@ def summary_tables(summary: dict[str, Any]) -> Group:
     for column in ("registry", "sent", "requests", "429s"):
         registries.add_column(column, justify="left" if column == "registry" else "right")
     for name, stats in summary["registries"].items():
+        if not any(stats.values()):  # never contacted: no row of zeros
+            continue
         registries.add_row(name, format_size(stats["bytes_sent"]), str(stats["requests"]), str(stats["rejected_429"]))
     parts = [head, phases]
     if len(summary.get("workloads", {})) > 1:  # the workloads a scenario compares, side by side
@@ -42,4 +44,4 @@ def summary_tables(summary: dict[str, Any]) -> Group:
         for row in rows:
             workloads.add_row(*row)
         parts.append(workloads)
-    return Group(*parts, registries)
+    return Group(*parts, *((registries,) if registries.row_count else ()))

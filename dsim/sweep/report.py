@@ -18,8 +18,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
-from dsim.reports.charts.labels import metric_label  # noqa: E402
+from dsim.reports.charts.labels import legend_outside, metric_label  # noqa: E402
 from dsim.sweep.goal import Verdict, cheapest, cost_basis  # noqa: E402
 from dsim.sweep.grid import Axis, label  # noqa: E402
 from dsim.sweep.runner import SweepResult, VariantResult  # noqa: E402
@@ -77,13 +78,24 @@ def _filename(text: str) -> str:
 
 
 def chart(result: SweepResult, metric: str, axis: Axis) -> bytes:
-    """``metric`` against ``axis``: one line per combination of the other axes' values, error bars = 95% CI."""
+    """``draw_chart``'s figure as PNG bytes."""
+    fig = draw_chart(result, metric, axis)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, metadata=PNG_METADATA)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def draw_chart(result: SweepResult, metric: str, axis: Axis) -> Figure:
+    """``metric`` against ``axis``: one line per combination of the other axes' values, error bars = 95% CI;
+    the legend (when there is one) right of the axes, off the data. The caller closes the figure."""
     others = [a for a in result.spec.axes if a.path != axis.path]
     numeric = all(isinstance(v.value, int | float) and not isinstance(v.value, bool) for v in axis.values)
     positions = [float(v.value) for v in axis.values] if numeric else list(range(len(axis.values)))
     index = {v.value_key: i for i, v in enumerate(axis.values)}
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     combos = list(itertools.product(*(a.values for a in others))) or [()]
+    legend = len(combos) > 1 or any(g.metric == metric for g in result.spec.goals)
+    fig, ax = plt.subplots(figsize=(9.5 if legend else 7, 4.2))  # wider: the legend takes the right margin
     ordered = sorted(positions)
     spacing = min((b - a for a, b in itertools.pairwise(ordered)), default=1.0) or 1.0
     for number, combo in enumerate(combos):
@@ -111,13 +123,10 @@ def chart(result: SweepResult, metric: str, axis: Axis) -> bytes:
     ax.set_title(f"{result.scenario_name}: {metric_label(metric)}\nagainst {metric_label(axis.path)}; mean of {n} "
                  f"replications, bars: {bars}", fontsize=10)
     ax.grid(True, alpha=0.3)
-    if len(combos) > 1 or any(g.metric == metric for g in result.spec.goals):
-        ax.legend(fontsize=7, loc="best")
+    if legend:
+        legend_outside(ax)  # right of the axes, never over a line or the goal (tight_layout makes room)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, metadata=PNG_METADATA)
-    plt.close(fig)
-    return buffer.getvalue()
+    return fig
 
 
 def write_charts(result: SweepResult, directory: Path) -> list[Path]:

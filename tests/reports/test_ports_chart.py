@@ -60,7 +60,9 @@ def test_the_port_chart_marks_the_conflict_on_the_ports_row(tmp_path: Path) -> N
     crosses = [(list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines  # type: ignore[arg-type]
                if line.get_marker() == "X" and len(list(line.get_xdata()))]  # type: ignore[arg-type]
     assert crosses == [([5.0], [0])]
-    assert any("b: Bind for 0.0.0.0:80 failed: port is already allocated (held by a)" in t for t in _texts(figures[0]))
+    # the container that failed is named with the workload whose job started it (w)
+    message = "b (w): Bind for 0.0.0.0:80 failed: port is already allocated (held by a)"
+    assert any(message in t for t in _texts(figures[0]))
 
 
 def test_no_port_chart_without_published_ports(tmp_path: Path) -> None:

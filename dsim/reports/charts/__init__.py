@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dsim.reports.charts.builds import build_waterfall, cache_ratios
+from dsim.reports.charts.calls import call_latency
 from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, TIMELINE_MAX_ROWS, Chart, natural_key
 from dsim.reports.charts.compose import compose_timeline
 from dsim.reports.charts.jobs import latency_cdfs, time_share, timeline
@@ -45,6 +46,7 @@ CHARTS: tuple[tuple[str, ChartFunction], ...] = (
     ("timeline", timeline),
     ("pull_waterfall", pull_waterfall),
     ("latency_cdf", latency_cdfs),
+    ("calls", call_latency),
     ("time_share", time_share),
     ("registry_egress", bandwidth),  # the first version's file name, kept: it shows links too now
     ("daemon", daemon_load),

@@ -127,11 +127,19 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             if bars.get(name):
                 draw_bars(ax, bars[name], name, label=label)
                 handles.append(Patch(facecolor=colour(name), label=label))
-        failed = [(d.end / div, row_of[d.job]) for d in result.job_ends if d.status == "failed" and d.job in row_of]
-        if failed:
-            ax.scatter([x for x, _ in failed], [y for _, y in failed], marker="x", color="#D55E00", s=18,
+        if len(set(workload_of.values())) > 1 and len(shown) <= ROWS_NAMED:
+            _name_rows(ax, bars, {i: workload_of.get(job, "") for job, i in row_of.items()}, end / div)
+        failed: dict[str, list[tuple[float, int]]] = defaultdict(list)  # by workload: whose jobs failed
+        for d in result.job_ends:
+            if d.status == "failed" and d.job in row_of:
+                failed[d.workload].append((d.end / div, row_of[d.job]))
+        several = len(set(workload_of.values())) > 1
+        for k, (workload, points) in enumerate(failed.items()):
+            marker = FAILED_MARKERS[k % len(FAILED_MARKERS)] if several else "x"
+            ax.scatter([x for x, _ in points], [y for _, y in points], marker=marker, color="#D55E00", s=18,
                        linewidths=1.2, zorder=3)
-            handles.append(ax.scatter([], [], marker="x", color="#D55E00", label="job failed"))
+            label = f"job failed: {workload} ({len(points):,})" if several else "job failed"
+            handles.append(ax.scatter([], [], marker=marker, color="#D55E00", label=label))
         # instants of kinds dsim does not draw as phases (a new feature's events: OOM, health, ...)
         instants: dict[str, list[tuple[float, int]]] = defaultdict(list)
         for job, i in row_of.items():
@@ -148,7 +156,11 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             host_rows[host].append(i)
         hosts = list(host_rows)
         every = max(1, math.ceil(len(hosts) / 40))
-        ax.set_yticks([sum(host_rows[x]) / len(host_rows[x]) for x in hosts[::every]], hosts[::every],
+        names = list(hosts[::every])
+        if several and len(shown) > ROWS_NAMED and names:  # rows too thin to name: the first host is the key
+            order = [workload_of.get(shown[i][2], "") for i in host_rows[names[0]]]
+            names[0] = f"{names[0]}: " + " / ".join(w for k, w in enumerate(order) if w and w not in order[:k])
+        ax.set_yticks([sum(host_rows[x]) / len(host_rows[x]) for x in hosts[::every]], names,
                       fontsize=7 if len(hosts) <= 20 else 6)
         for host in hosts[1:]:
             ax.axhline(host_rows[host][0] - 0.5, color="#DDDDDD", linewidth=0.5, zorder=0)
@@ -166,6 +178,30 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     if note:
         caption += f"The run has too many jobs to draw each: the rows are a {note}."
     return Chart("timeline", path, "Job timeline", caption)
+
+
+#: Failed jobs' markers, one per workload when there are several (the legend names whose jobs failed).
+FAILED_MARKERS = ("x", "+", "1", "2", "3", "4", "|", "_")
+#: Up to this many rows, a timeline of several workloads names each job's workload on its row.
+ROWS_NAMED = 60
+
+
+def _name_rows(ax: Any, bars: dict[str, list[tuple[float, float, float, float]]], workload_of_row: dict[int, str],
+               right: float) -> None:
+    """Each row's workload, just after its last bar (before its first one when it ends near the right edge)."""
+    extent: dict[int, tuple[float, float]] = {}
+    for items in bars.values():
+        for x0, x1, y0, y1 in items:
+            row = round((y0 + y1) / 2)
+            low, high = extent.get(row, (x0, x1))
+            extent[row] = (min(low, x0), max(high, x1))
+    for row, workload in workload_of_row.items():
+        if not workload or row not in extent:
+            continue
+        low, high = extent[row]
+        after = high < 0.8 * right
+        ax.text(high + 0.005 * right if after else low - 0.005 * right, row, workload, fontsize=6, va="center",
+                ha="left" if after else "right", color="#333333")
 
 
 # ----------------------------------------------------------------------------------------- 3. CDFs

@@ -115,6 +115,9 @@ def ports_chart(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     several_hosts = len({host for host, _ in keys}) > 1
     containers = list(dict.fromkeys(b.container for b in sorted(bindings, key=lambda b: b.start)))
     colour_of = {name: extra_colour(i) for i, name in enumerate(containers)}
+    # the workload whose job started each binding (bob's container started again by bob-again is bob-again's)
+    of_job = {done.job: done.workload for done in result.job_ends}
+    started_by = {(s.host, s.subject, s.start): of_job.get(s.job, "") for s in result.spans_of(SpanKind.PUBLISH)}
     with figure(10, max(2.8, 0.3 * len(shown) + 2.0)) as (fig, ax):
         for b in bindings:
             if (b.host, b.port) not in row:
@@ -123,7 +126,9 @@ def ports_chart(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             stop = end if b.end is None else b.end
             ax.broken_barh([(b.start / div, max(stop - b.start, 0.0) / div)], (y - 0.3, 0.6),
                            color=colour_of[b.container])
-            ax.text(b.start / div + (end / div) * 0.006, y, b.container, ha="left", va="center", fontsize=8,
+            ax.text(b.start / div + (end / div) * 0.006, y,
+                    _named(b.container, started_by.get((b.host, b.container, b.start), "")), ha="left", va="center",
+                    fontsize=8,
                     color="white" if colour_of[b.container] in ("#0072B2", "#D55E00", "#000000") else "black")
         for f in failed:
             if (f.host, f.port) not in row:
@@ -132,7 +137,8 @@ def ports_chart(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             ax.plot(f.at / div, y, marker="X", color="#D55E00", markersize=11, markeredgecolor="black",
                     linestyle="none", zorder=4)
             held = f" (held by {f.holder})" if f.holder else ""
-            ax.annotate(f"{f.container}: Bind for 0.0.0.0:{f.port.split('/')[0]} failed: port is already "
+            who = _named(f.container, of_job.get(f.job, ""))
+            ax.annotate(f"{who}: Bind for 0.0.0.0:{f.port.split('/')[0]} failed: port is already "
                         f"allocated{held}", (f.at / div, y), xytext=(8, 0), textcoords="offset points",
                         ha="left", va="center", fontsize=7.5, color="#B00000", zorder=5,
                         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#B00000",
@@ -158,3 +164,8 @@ def ports_chart(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     else:
         caption += "No bind failed."
     return Chart("ports", path, "Host ports over time", caption)
+
+
+def _named(container: str, workload: str) -> str:
+    """A container with the workload that started it, when the names differ: ``web-b (bob-again)``."""
+    return f"{container} ({workload})" if workload and workload != container else container

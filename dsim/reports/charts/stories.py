@@ -73,7 +73,10 @@ def container_states(result: SimResult, path: Path, info: ScenarioInfo | None = 
             for span in restarts.get(key, []):
                 ax.broken_barh([(span.start / div, max(span.duration, 0.0) / div)], (lane - 0.2, 0.4),
                                color=STATE_COLOURS["restarting"])
-        ax.set_yticks(range(len(shown)), [f"{name} ({host})" for host, name in shown])
+        of_job = {done.job: done.workload for done in result.job_ends}
+        workload = {key: of_job.get(runs[key][0].job, "") for key in shown}  # the job that created it
+        ax.set_yticks(range(len(shown)), [f"{name} ({host})" if workload[(host, name)] in ("", name)
+                                          else f"{name} ({workload[(host, name)]} on {host})" for host, name in shown])
         ax.set_ylim(len(shown) - 0.4, -0.6)
         ax.set_xlabel(f"simulated time ({unit})")
         handles = [Patch(color=STATE_COLOURS["running"], label="running"),
