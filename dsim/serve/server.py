@@ -37,6 +37,7 @@ from dsim.serve.engine import Engine
 from dsim.serve.exchange import Exchange
 from dsim.serve.handler import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, EngineHandler
 from dsim.serve.http import Connection, HttpServer, Limits, socket_answers, tcp_listener, unix_listener
+from dsim.serve.streams import OpenAttaches
 from dsim.world import World
 
 #: Largest JSON request body (container configs are a few KB).
@@ -121,6 +122,7 @@ class ServeState:
     max_context: int = MAX_CONTEXT
     verbose: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
+    attaches: OpenAttaches = field(default_factory=OpenAttaches)
 
     def wait_result(self, future: Future[Any]) -> Any:
         """Wait for an operation that may take a long while (a container's life); None if the server stops."""

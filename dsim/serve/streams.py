@@ -27,6 +27,37 @@ if TYPE_CHECKING:
 
 #: How often a stream looks for new output (wall seconds).
 POLL_S = 0.05
+#: How long a container's ``die`` waits for its attached streams to drain (wall seconds): moby's
+#: handleContainerExit (daemon/monitor.go) waits up to 2 s for the stdio copiers before it logs ``die``.
+DRAIN_WAIT_S = 2.0
+
+
+class OpenAttaches:
+    """The attach streams still writing, per container (HTTP threads): dockerd logs a container's ``die``
+    only after its attached streams are drained, so a client that follows both (docker-compose 1.29's log
+    printer drops a container at ``die``) reads every line before the event."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def streaming(self, container_id: str) -> Generator[None, None, None]:
+        with self._lock:
+            self._open[container_id] = self._open.get(container_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._open[container_id] - 1
+                if left:
+                    self._open[container_id] = left
+                else:
+                    del self._open[container_id]
+
+    def draining(self, container_id: str) -> bool:
+        with self._lock:
+            return container_id in self._open
 
 
 class ContainerStreams:
@@ -93,9 +124,10 @@ class ContainerStreams:
         skip = 0
         if not query_flag(query, "logs"):  # attached to a running process: what it writes from now on
             skip = len(self.call(lambda: engine.run_output(served, target))[0])
-        self._pump(lambda: engine.run_output(served, target), tty, wanted, skip)
-        self.close_connection = True
-        self._hang_up(reader)
+        with self.state.attaches.streaming(served.id):
+            self._pump(lambda: engine.run_output(served, target), tty, wanted, skip)
+            self.close_connection = True
+            self._hang_up(reader)
 
     def _upgrade(self, tty: bool) -> None:
         """The hijack: 101 UPGRADED, then the connection carries the process's streams."""
@@ -280,14 +312,27 @@ class ContainerStreams:
                 event, filters)
 
         self.begin_stream()
+        held_since: float | None = None
         while True:
             found, index = self.call(functools.partial(_take, engine.events, index))
+            held = next((k for k, event in enumerate(found) if self._draining(event)), None)
+            if held is not None and (held_since is None or time.monotonic() - held_since < DRAIN_WAIT_S):
+                held_since = held_since if held_since is not None else time.monotonic()
+                index -= len(found) - held
+                found = found[:held]
+            else:
+                held_since = None
             lines = [json.dumps(events.message(event, engine.epoch)).encode() + b"\n" for event in found if keep(event)]
             self.chunk(b"".join(lines))
             if self.state.stopping.is_set() or (until is not None and engine.epoch(engine.clock()) > until):
                 break
             time.sleep(POLL_S)
         self.end_stream()
+
+
+    def _draining(self, event: events.Event) -> bool:
+        """A container's ``die`` while its attached streams still write (held back until they are done)."""
+        return event.type == "container" and event.action == "die" and self.state.attaches.draining(event.actor)
 
 
 def _take(log: events.EventLog, position: int) -> tuple[list[events.Event], int]:

@@ -47,3 +47,16 @@ def test_message_shape() -> None:
     assert shown["time"] == 1_700_000_002 and shown["timeNano"] == 1_700_000_002_000_000_000
     assert (shown["Type"], shown["Action"], shown["status"], shown["from"]) == ("container", "die", "die", "nginx")
     assert shown["Actor"] == {"ID": "abc", "Attributes": {"exitCode": "0", "image": "nginx", "name": "web"}}
+
+
+def test_a_container_drains_while_any_of_its_attach_streams_is_open() -> None:
+    """dockerd logs ``die`` after the attached streams drain: the events stream holds it while one is open."""
+    from dsim.serve.streams import OpenAttaches
+
+    attaches = OpenAttaches()
+    assert not attaches.draining("abc")
+    with attaches.streaming("abc"):
+        with attaches.streaming("abc"):
+            assert attaches.draining("abc") and not attaches.draining("def")
+        assert attaches.draining("abc")  # one of two still open
+    assert not attaches.draining("abc")
