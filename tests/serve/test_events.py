@@ -6,6 +6,7 @@ import pytest
 
 from dsim.components.errors import ApiError
 from dsim.serve.events import EVENTS_KEPT, EventLog, matches, message, parse_filters
+from dsim.serve.streams import OpenAttaches
 
 
 def test_the_log_keeps_the_last_256_for_replay_and_readers_never_miss_new_ones() -> None:
@@ -51,8 +52,6 @@ def test_message_shape() -> None:
 
 def test_a_container_drains_while_any_of_its_attach_streams_is_open() -> None:
     """dockerd logs ``die`` after the attached streams drain: the events stream holds it while one is open."""
-    from dsim.serve.streams import OpenAttaches
-
     attaches = OpenAttaches()
     assert not attaches.draining("abc")
     with attaches.streaming("abc"):
