@@ -119,14 +119,15 @@ class SimResult:
         return dict(grouped)
 
     @cached_property
-    def jobs(self) -> list[JobRecord]:
-        """One record per ended job, in job order, with its time per phase summed from its spans."""
+    def jobs(self) -> Sequence[JobRecord]:
+        """One record per ended job, in job order, with its time per phase summed from its spans (from a
+        SpanStore: a ``JobTable``, columns whose records are made when read)."""
         if isinstance(self.spans, SpanStore):
             from dsim.job_phases import phase_sums
+            from dsim.job_table import JobTable
 
             ordered = sorted(self.job_ends, key=lambda e: e.job)
-            return [JobRecord(end.job, end.workload, end.host, end.arrival, end.end, end.status, phases, end.error)
-                    for end, phases in zip(ordered, phase_sums(self.spans, ordered, self.phases), strict=True)]
+            return JobTable(ordered, self.phases, phase_sums(self.spans, ordered, self.phases))
         per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(self.phases, 0.0))
         for span in self.spans_of(SpanKind.API):
             per_job[span.job]["queue"] += span.attrs["queue"]
