@@ -24,8 +24,10 @@ class JobTable(Sequence["JobRecord"]):
     """Ended jobs in job order (``ends``, sorted by job) with each phase's sums (``sums[phase][i]``: the
     ``i``-th job's, a float64 array per phase in ``phases`` order)."""
 
-    def __init__(self, ends: list[JobEnd], phases: Sequence[str], sums: dict[str, np.ndarray]) -> None:
+    def __init__(self, ends: list[JobEnd], phases: Sequence[str], sums: dict[str, np.ndarray],
+                 record: type[JobRecord]) -> None:
         self.ends = ends
+        self._record_type = record  # dsim.result.JobRecord (passed in: result imports this module)
         self.phases = tuple(phases)
         self.sums = sums
 
@@ -33,10 +35,8 @@ class JobTable(Sequence["JobRecord"]):
         return len(self.ends)
 
     def _record(self, i: int) -> JobRecord:
-        from dsim.result import JobRecord
-
         end = self.ends[i]
-        return JobRecord(end.job, end.workload, end.host, end.arrival, end.end, end.status,
+        return self._record_type(end.job, end.workload, end.host, end.arrival, end.end, end.status,
                          {phase: self.sums[phase][i].item() for phase in self.phases}, end.error)
 
     @overload
@@ -56,14 +56,13 @@ class JobTable(Sequence["JobRecord"]):
 
     def __iter__(self) -> Iterator[JobRecord]:
         """The records, made one block of jobs at a time (a block's phase sums as Python floats at once)."""
-        from dsim.result import JobRecord
-
+        make = self._record_type
         step = 1 << 14
         phases = self.phases
         for low in range(0, len(self.ends), step):
             columns = [self.sums[phase][low:low + step].tolist() for phase in phases]
             for end, values in zip(self.ends[low:low + step], zip(*columns, strict=True), strict=True):
-                yield JobRecord(end.job, end.workload, end.host, end.arrival, end.end, end.status,
+                yield make(end.job, end.workload, end.host, end.arrival, end.end, end.status,
                                 dict(zip(phases, values, strict=True)), end.error)
 
     def __eq__(self, other: object) -> bool:

@@ -127,7 +127,7 @@ class SimResult:
             from dsim.job_table import JobTable
 
             ordered = sorted(self.job_ends, key=lambda e: e.job)
-            return JobTable(ordered, self.phases, phase_sums(self.spans, ordered, self.phases))
+            return JobTable(ordered, self.phases, phase_sums(self.spans, ordered, self.phases), JobRecord)
         per_job: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(self.phases, 0.0))
         for span in self.spans_of(SpanKind.API):
             per_job[span.job]["queue"] += span.attrs["queue"]

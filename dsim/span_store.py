@@ -20,7 +20,7 @@ import bisect
 import math
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, overload
 
@@ -478,6 +478,40 @@ class SpanStore(Sequence[Any]):
         parts.append(np.array([span[5] for span in self.fresh], dtype=np.int64))
         return np.concatenate(parts)
 
+    def job_firsts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every job number recorded (ascending) and the position of its first span, found block by block
+        (no column of every span's job made)."""
+        numbers: list[np.ndarray] = []
+        firsts: list[np.ndarray] = []
+        for first, block in zip(self._firsts, self._blocks, strict=True):
+            keys, at = np.unique(np.frombuffer(block.jobs, dtype=np.int64), return_index=True)
+            numbers.append(keys)
+            firsts.append(at + first)
+        keys, at = np.unique(np.array([span[5] for span in self.fresh], dtype=np.int64), return_index=True)
+        numbers.append(keys)
+        firsts.append(at + self._count)
+        # blocks in record order: a job's first occurrence in the concatenation is in its earliest block
+        every, where = np.unique(np.concatenate(numbers), return_index=True)
+        return every, np.concatenate(firsts)[where].astype(np.int64)
+
+    def positions_of_jobs(self, jobs: np.ndarray) -> np.ndarray:
+        """The positions (ascending) of every span of ``jobs``."""
+        parts = [np.flatnonzero(np.isin(np.frombuffer(block.jobs, dtype=np.int64), jobs)) + first
+                 for first, block in zip(self._firsts, self._blocks, strict=True)]
+        fresh = np.array([span[5] for span in self.fresh], dtype=np.int64)
+        parts.append(np.flatnonzero(np.isin(fresh, jobs)) + self._count)
+        return np.concatenate(parts).astype(np.int64)
+
+    def jobs_at(self, positions: np.ndarray) -> np.ndarray:
+        """The job of the spans at ``positions`` (ascending)."""
+        parts: list[np.ndarray] = []
+        cut = self._cuts(positions)
+        for b, block in enumerate(self._blocks):
+            if cut[b + 1] > cut[b]:
+                parts.append(np.frombuffer(block.jobs, dtype=np.int64)[positions[cut[b]:cut[b + 1]] - self._firsts[b]])
+        parts.append(np.array([self.fresh[p - self._count][5] for p in positions[cut[-1]:].tolist()], dtype=np.int64))
+        return np.concatenate(parts)
+
     def kind_column(self, kind: str, column: str) -> list[Any]:
         """The ``host`` or ``job`` of each of ``kind``'s spans, in record order (without making the spans)."""
         out: list[Any] = []
@@ -498,51 +532,6 @@ class SpanStore(Sequence[Any]):
         starts.append(np.array([span[3] for span in self.fresh], dtype=np.float64))
         ends.append(np.array([span[4] for span in self.fresh], dtype=np.float64))
         return np.concatenate(starts), np.concatenate(ends)
-
-
-class JobSpans(Mapping[int, list[Any]]):
-    """A store's spans by job (jobs >= 0, in the order each first appears), each job's made when asked for:
-    a report that looks at a few jobs (the timeline's sample, ``dsim explain``) makes only theirs. Keeps the
-    job column and each job once; ``prefetch`` finds many jobs' spans in one pass over the column."""
-
-    def __init__(self, store: SpanStore) -> None:
-        self._store = store
-        self._column = store.jobs()
-        keys, firsts = np.unique(self._column, return_index=True)
-        keep = keys >= 0
-        self._jobs: list[int] = keys[keep][np.argsort(firsts[keep], kind="stable")].tolist()
-        self._known = set(self._jobs)
-        self._found: dict[int, np.ndarray] = {}
-
-    def prefetch(self, jobs: Iterable[int]) -> None:
-        """Find the spans of ``jobs`` at once (one pass over the job column), for the lookups that follow."""
-        wanted = np.array(sorted(set(jobs) & self._known - set(self._found)), dtype=np.int64)
-        if not len(wanted):
-            return
-        positions = np.flatnonzero(np.isin(self._column, wanted))
-        owners = self._column[positions]
-        order = np.argsort(owners, kind="stable")
-        owners, positions = owners[order], positions[order]
-        cuts = np.searchsorted(owners, wanted)
-        bounds = [*cuts.tolist(), len(owners)]
-        for i, job in enumerate(wanted.tolist()):
-            self._found[job] = positions[bounds[i]:bounds[i + 1]]
-
-    def __getitem__(self, job: int) -> list[Any]:
-        if job not in self._known:
-            raise KeyError(job)
-        if job not in self._found:
-            self.prefetch([job])
-        return self._store.take(self._found[job])
-
-    def __contains__(self, job: object) -> bool:
-        return job in self._known
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._jobs)
-
-    def __len__(self) -> int:
-        return len(self._jobs)
 
 
 class KindView(Sequence[Any]):
@@ -588,3 +577,8 @@ class KindView(Sequence[Any]):
         store, kind = self._store, self._kind
         return (any(len(positions) for positions in store._block_positions(kind))
                 or any(span[0] == kind for span in store.fresh))
+
+
+from dsim.job_spans import JobSpans  # noqa: E402  (re-exported: readers import it from here)
+
+__all__ = ["BLOCK", "DERIVABLE", "Derived", "JobSpans", "KindView", "SpanStore", "pack", "unpack"]
