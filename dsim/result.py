@@ -34,8 +34,9 @@ JOB_COLUMNS = job_columns(PHASES)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (NumPy's default), q in [0, 100]."""
-    if not sorted_values:
+    """Linear interpolation between closest ranks (NumPy's default), q in [0, 100]; a sorted NumPy array
+    works too."""
+    if len(sorted_values) == 0:
         return 0.0
     position = (len(sorted_values) - 1) * q / 100
     low = math.floor(position)

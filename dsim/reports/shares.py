@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from dsim.span_store import SpanStore
+
 
 @dataclass(frozen=True)
 class IntervalColumns:
@@ -54,6 +56,10 @@ class JobRows:
         return (table[i] for i in self.rows.tolist())
 
 
+#: Jobs whose start-up intervals are worked out at once (the temporaries are about 60 bytes an interval).
+CHUNK = 1 << 16
+
+
 def _lookup(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whether each of ``wanted`` is in ``keys`` (ascending), and where (clipped to a valid index)."""
     if not len(keys):
@@ -82,6 +88,56 @@ def _ranges(lows: np.ndarray, highs: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return rows.astype(np.int64), owner
 
 
+def interval_columns_of(store: SpanStore, names: list[str], kinds: list[str]) -> IntervalColumns:
+    """The start-up intervals of jobs (``kinds[i]``'s spans named ``names[i]``; the first kind, API calls,
+    counted from their start for their ``queue`` wait) by job, each job's in record order, and when each job's
+    first container was running. One sort of a combined key (job, position) instead of a sort by position
+    then by job; spans of no job (job < 0) left out, as no job looks them up."""
+    count = max(len(store), 1)
+    keys, codes, starts, ends = [], [], [], []
+    for code, kind in enumerate(kinds):
+        kind_starts, kind_ends = store.kind_times(kind)
+        if code == 0:
+            waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
+            kind_ends = kind_starts + waits
+        jobs = store.kind_jobs(kind)
+        mine = jobs >= 0
+        keys.append(_job_position_key(jobs[mine], store.kind_positions(kind)[mine], count))
+        codes.append(np.full(int(mine.sum()), code, dtype=np.int8))
+        starts.append(kind_starts[mine])
+        ends.append(kind_ends[mine])
+    key = np.concatenate(keys)
+    del keys
+    order = np.argsort(key)  # by job, each job's in record order (the keys are distinct)
+    job_of = key[order] // count
+    del key
+    code_column = np.concatenate(codes)[order]
+    start_column = np.concatenate(starts)[order]
+    del starts
+    end_column = np.concatenate(ends)[order]
+    del ends, order
+    firsts = np.flatnonzero(np.diff(job_of)) + 1 if len(job_of) else np.empty(0, dtype=np.int64)
+    lows = np.concatenate([[0], firsts]).astype(np.int64) if len(job_of) else np.empty(0, dtype=np.int64)
+    highs = np.append(lows[1:], len(job_of)).astype(np.int64)
+    start_ends = store.kind_times("start")[1]
+    start_jobs = store.kind_jobs("start")
+    by_end = np.lexsort((start_ends, start_jobs))  # by job, the earliest end first
+    running_jobs, first = np.unique(start_jobs[by_end], return_index=True)
+    return IntervalColumns(names, code_column, start_column, end_column, job_of[lows], lows, highs, running_jobs,
+                           start_ends[by_end][first])
+
+
+def _job_position_key(jobs: np.ndarray, positions: np.ndarray, count: int) -> np.ndarray:
+    """``job * count + position``: sorting it sorts by job, then by position (``count``: positions are below
+    it; job numbers are far below 2**63 / count in any run that fits in memory, checked)."""
+    if len(jobs) and int(jobs.max()) >= (2**63 - 1) // count - 1:
+        raise OverflowError("job numbers too large to combine with span positions")
+    key = jobs.astype(np.int64)
+    key *= count
+    key += positions
+    return key
+
+
 def shares_from_columns(jobs: JobRows, timed: IntervalColumns
                         ) -> tuple[dict[str, float], dict[str, float], float, float]:
     """``_shares`` of ``jobs`` (in job order) from ``timed``."""
@@ -99,17 +155,24 @@ def shares_from_columns(jobs: JobRows, timed: IntervalColumns
     job_ids = table.column("job")[picked]
     running = timed.running_of(job_ids, end)
     window = _positive(running - arrival)
-    rows, owner = _ranges(*timed.rows_of(job_ids))
-    starts, ends = timed.starts[rows], timed.ends[rows]
-    run_at, came = running[owner], arrival[owner]
-    overlap = np.where(run_at < ends, run_at, ends) - np.where(came > starts, came, starts)
-    counted = overlap > 0
-    codes, overlap, owner = timed.codes[rows][counted], overlap[counted], owner[counted]
-    startup: dict[str, float] = {}
-    sums = np.bincount(codes, weights=overlap, minlength=len(timed.names)).tolist()
-    firsts = np.unique(codes, return_index=True)[1]
-    for code in codes[np.sort(firsts)].tolist():  # in the order each first counted, as the loop added them
-        startup[timed.names[code]] = sums[code]
-    accounted = np.bincount(owner, weights=overlap, minlength=len(picked))
+    lows, highs = timed.rows_of(job_ids)
+    sums = [0.0] * len(timed.names)
+    seen: dict[int, None] = {}  # codes in the order each was first counted, as the loop added them
+    accounted = np.zeros(len(picked))
+    for low in range(0, len(picked), CHUNK):  # a chunk of jobs at a time: bounded temporaries
+        high = min(low + CHUNK, len(picked))
+        rows, owner = _ranges(lows[low:high], highs[low:high])
+        starts, ends = timed.starts[rows], timed.ends[rows]
+        run_at, came = running[low:high][owner], arrival[low:high][owner]
+        overlap = np.where(run_at < ends, run_at, ends) - np.where(came > starts, came, starts)
+        counted = overlap > 0
+        codes, overlap, owner = timed.codes[rows][counted], overlap[counted], owner[counted]
+        for code in codes[np.sort(np.unique(codes, return_index=True)[1])].tolist():
+            seen.setdefault(code)
+            # the code's sum so far, then each of this chunk's values in turn (as bincount over all would)
+            sums[code] = float(np.cumsum(np.concatenate([[sums[code]], overlap[codes == code]]))[-1])
+        # a job's intervals are all in its chunk: its sum is the one bincount over every job makes
+        accounted[low:high] = np.bincount(owner, weights=overlap, minlength=high - low)
+    startup = {timed.names[code]: sums[code] for code in seen}
     startup["other"] = _total(_positive(window - accounted))
     return startup, whole, _total(window), _total(duration)

@@ -29,7 +29,7 @@ from dsim.reports.derive import (
     kind_times,
     phase_durations,
 )
-from dsim.reports.shares import IntervalColumns, JobRows
+from dsim.reports.shares import IntervalColumns, JobRows, interval_columns_of
 from dsim.reports.style import PHASE_HATCH, colour, extra_colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
 from dsim.span_store import JobSpans, SpanStore
@@ -294,33 +294,9 @@ class _JobIntervals:
     def _from_columns(self, store: SpanStore) -> None:
         names = ["queue", *self._phases]
         kinds = [SpanKind.API, *self._phases]
-        positions, codes, jobs, starts, ends = [], [], [], [], []
-        for code, kind in enumerate(kinds):
-            kind_starts, kind_ends = store.kind_times(kind)
-            if kind == SpanKind.API:
-                waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
-                kind_ends = kind_starts + waits
-            positions.append(store.kind_positions(kind))
-            codes.append(np.full(len(kind_starts), code))
-            jobs.append(store.kind_jobs(kind))
-            starts.append(kind_starts)
-            ends.append(kind_ends)
-        order = np.argsort(np.concatenate(positions), kind="stable")  # record order
-        job_of = np.concatenate(jobs)[order]
-        by_job = np.argsort(job_of, kind="stable")  # by job, each in record order
-        jobs_sorted = job_of[by_job]
         self._names = names
-        self._codes = np.concatenate(codes)[order][by_job]
-        self._starts = np.concatenate(starts)[order][by_job]
-        self._ends = np.concatenate(ends)[order][by_job]
-        keys, firsts = np.unique(jobs_sorted, return_index=True)
-        bounds = np.append(firsts, len(jobs_sorted)).astype(np.int64)
-        start_ends = store.kind_times(SpanKind.START)[1]
-        start_jobs = store.kind_jobs(SpanKind.START)
-        by_end = np.lexsort((start_ends, start_jobs))  # by job, the earliest end first
-        running_jobs, first = np.unique(start_jobs[by_end], return_index=True)
-        self.columns = IntervalColumns(names, self._codes, self._starts, self._ends, keys, bounds[:-1], bounds[1:],
-                                       running_jobs, start_ends[by_end][first])
+        self.columns = interval_columns_of(store, names, kinds)
+        self._codes, self._starts, self._ends = self.columns.codes, self.columns.starts, self.columns.ends
 
     def of(self, job: int, end: float) -> tuple[list[tuple[str, float, float]], float]:
         """The job's intervals and when it was running (``end``: its end, when it never was)."""
