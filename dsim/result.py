@@ -170,16 +170,21 @@ class SimResult:
 
     def _containers_summary(self) -> dict[str, Any]:
         """Runs of container processes, restarts, OOM kills and exit codes, from the ``process`` spans."""
-        runs = list(self.spans_of(SpanKind.PROCESS))
-        ended = [span for span in runs if span.attrs.get("status") == "exited"]
+        runs = ended = restarts = oom_killed = 0  # one pass, no span kept (a million runs: 400 MB)
         codes: dict[str, int] = defaultdict(int)
-        for span in ended:
-            codes[str(span.attrs["exit_code"])] += 1
+        for span in self.spans_of(SpanKind.PROCESS):
+            attrs = span.attrs
+            runs += 1
+            restarts += attrs.get("run", 0) > 0
+            if attrs.get("status") == "exited":
+                ended += 1
+                codes[str(attrs["exit_code"])] += 1
+                oom_killed += bool(attrs.get("oom"))
         return {
-            "runs": len(runs),
-            "restarts": sum(1 for span in runs if span.attrs.get("run", 0) > 0),
-            "oom_killed": sum(1 for span in ended if span.attrs.get("oom")),
-            "running_at_end": len(runs) - len(ended),
+            "runs": runs,
+            "restarts": restarts,
+            "oom_killed": oom_killed,
+            "running_at_end": runs - ended,
             "exit_codes": dict(sorted(codes.items(), key=lambda item: int(item[0]))),
             "port_conflicts": sum(1 for end in self.job_ends if "port is already allocated" in end.error),
         }
