@@ -57,10 +57,19 @@ def binned_levels(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, t0:
     times = np.concatenate([starts[keep], ends[keep]])
     if len(times) == 0:
         return [0.0] * bins
+    kept = weights[keep]
+    steps = np.concatenate([kept, -kept])
+    del kept, keep
     order = np.argsort(times, kind="stable")
     times = times[order]
-    levels = np.cumsum(np.concatenate([weights[keep], -weights[keep]])[order])  # the level after each change
-    areas = np.concatenate([[0.0], np.cumsum(levels[:-1] * np.diff(times))])  # the integral at each change
+    levels = np.cumsum(steps[order])  # the level after each change
+    del steps, order
+    gaps = np.diff(times)
+    gaps *= levels[:-1]  # the area between consecutive changes (temporaries reused: 8 bytes a change each)
+    areas = np.empty(len(times))
+    areas[0] = 0.0
+    np.cumsum(gaps, out=areas[1:])  # the integral at each change
+    del gaps
     edges = np.linspace(t0, t1, bins + 1)
     last = np.searchsorted(times, edges, side="right") - 1  # the last change at or before each edge
     at = np.maximum(last, 0)
