@@ -32,11 +32,15 @@ class IntervalColumns:
 
     def rows_of(self, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each of ``jobs``' rows as ``(low, high)`` arrays, ``(0, 0)`` for a job with none."""
+        if not len(self.keys):
+            return np.zeros(len(jobs), dtype=np.int64), np.zeros(len(jobs), dtype=np.int64)
         found, at = _lookup(self.keys, jobs)
         return np.where(found, self.lows[at], 0), np.where(found, self.highs[at], 0)
 
     def running_of(self, jobs: np.ndarray, default: np.ndarray) -> np.ndarray:
         """When each of ``jobs``' first container was running, ``default`` where none ran."""
+        if not len(self.running_jobs):
+            return np.asarray(default, dtype=np.float64)
         found, at = _lookup(self.running_jobs, jobs)
         return np.where(found, self.running_at[at], default)
 
@@ -61,9 +65,7 @@ CHUNK = 1 << 16
 
 
 def _lookup(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each of ``wanted`` is in ``keys`` (ascending), and where (clipped to a valid index)."""
-    if not len(keys):
-        return np.zeros(len(wanted), dtype=bool), np.zeros(len(wanted), dtype=np.int64)
+    """Whether each of ``wanted`` is in ``keys`` (ascending, not empty), and where (clipped to a valid index)."""
     at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
     return keys[at] == wanted, at
 

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cache
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dsim.api import load_scenario
 from dsim.job_table import JobTable, slowest_jobs
 from dsim.reports import shares
 from dsim.reports.charts.jobs import _shares, _workload_groups
+from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import SpanIndex, job_phase_kinds, kind_stats
+from dsim.reports.outputs import write_run_outputs
+from dsim.reports.shares import IntervalColumns
 from dsim.result import SimResult
 from dsim.span_store import JobSpans, SpanStore
 from dsim.world import World
@@ -76,3 +81,30 @@ def test_job_spans_find_each_jobs_spans_in_record_order() -> None:
         assert job in by_job and by_job[job] == spans
     with pytest.raises(KeyError):
         by_job[max(expected) + 1]
+
+
+def test_intervals_of_a_run_without_containers_or_phases() -> None:
+    # No job had an interval and no container started (a build-only run): every job has rows (0, 0) and is
+    # "running" at its own end, the default given.
+    empty = np.empty(0, dtype=np.int64)
+    columns = IntervalColumns(["queue"], np.empty(0, dtype=np.int8), np.empty(0), np.empty(0), empty, empty, empty,
+                              empty, np.empty(0))
+    jobs = np.array([0, 7], dtype=np.int64)
+    lows, highs = columns.rows_of(jobs)
+    assert lows.tolist() == [0, 0] and highs.tolist() == [0, 0]
+    assert columns.running_of(jobs, np.array([5.0, 9.0])).tolist() == [5.0, 9.0]
+
+
+def test_every_file_of_a_build_only_run_from_the_store_is_the_list_path(tmp_path: Path) -> None:
+    """multi-stage builds and starts no container: the time-share chart's columns are empty."""
+    resolved = load_scenario(ROOT / "scenarios" / "multi-stage.yaml")
+    result = World(resolved, link_samples=1.0).run()
+    listed = dataclasses.replace(result, spans=list(result.spans))
+    summary = result.summary()
+    info = ScenarioInfo.from_resolved(resolved)
+    write_run_outputs(result, tmp_path / "store", summary, info, trace=False)
+    write_run_outputs(listed, tmp_path / "list", summary, info, trace=False)
+    files = sorted(p.relative_to(tmp_path / "store") for p in (tmp_path / "store").rglob("*") if p.is_file())
+    assert files
+    for name in files:
+        assert (tmp_path / "store" / name).read_bytes() == (tmp_path / "list" / name).read_bytes(), name
