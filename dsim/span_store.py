@@ -28,6 +28,9 @@ import numpy as np
 
 #: Spans compacted at once (the newest spans up to this many stay tuples).
 BLOCK = 1 << 14
+#: The type of a span's offset in its block (``_block_positions``): a block of up to 65,536 spans (``BLOCK``
+#: is 16,384) fits in 16 bits.
+_OFFSET = np.uint16
 #: Attribute names whose values may be ``Derived``: only these are looked at when a span is read.
 DERIVABLE = frozenset({"progress"})
 
@@ -305,14 +308,17 @@ class SpanStore(Sequence[Any]):
         return KindView(self, kind)
 
     def _block_positions(self, kind: str) -> list[np.ndarray]:
-        """Per block, the offsets of ``kind``'s spans (found with NumPy once per kind and block)."""
+        """Per block, the offsets of ``kind``'s spans (found with NumPy once per kind and block, kept as
+        ``_OFFSET``: add to them only after ``astype(np.int64)``)."""
         done, positions = self._positions.get(kind, (0, []))
         if done < len(self._blocks):
             positions = list(positions)
             code = self._kind_code.get(kind)
             for block in self._blocks[done:]:
                 codes = np.frombuffer(block.kinds, dtype=np.uint8)
-                positions.append(np.flatnonzero(codes == code) if code is not None else np.empty(0, np.int64))
+                found = np.flatnonzero(codes == code) if code is not None else np.empty(0, np.int64)
+                small = len(block.kinds) <= 1 << 16
+                positions.append(found.astype(_OFFSET) if small else found)  # kept: 2 bytes a span, not 8
             self._positions[kind] = (len(self._blocks), positions)
         return positions
 
@@ -460,7 +466,8 @@ class SpanStore(Sequence[Any]):
 
     def kind_positions(self, kind: str) -> np.ndarray:
         """The positions (in the whole store) of ``kind``'s spans, ascending."""
-        parts = [at + first for first, at in zip(self._firsts, self._block_positions(kind), strict=True)]
+        parts = [at.astype(np.int64) + first
+                 for first, at in zip(self._firsts, self._block_positions(kind), strict=True)]
         base = self._count
         parts.append(np.array([base + i for i, span in enumerate(self.fresh) if span[0] == kind], dtype=np.int64))
         return np.concatenate(parts).astype(np.int64)
