@@ -419,16 +419,22 @@ class SpanStore(Sequence[Any]):
         return [table[values[i]] for i in np.argsort(firsts, kind="stable").tolist()]
 
     def kind_times(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        """The starts and ends of ``kind``'s spans, in record order (without making the spans)."""
-        starts: list[np.ndarray] = []
-        ends: list[np.ndarray] = []
-        for block, at in zip(self._blocks, self._block_positions(kind), strict=True):
-            starts.append(np.frombuffer(block.starts, dtype=np.float64)[at])
-            ends.append(np.frombuffer(block.ends, dtype=np.float64)[at])
+        """The starts and ends of ``kind``'s spans, in record order (without making the spans), each block's
+        taken straight into the two arrays (no per-block copies to concatenate: half the peak)."""
+        offsets = self._block_positions(kind)
         fresh = [span for span in self.fresh if span[0] == kind]
-        starts.append(np.array([span[3] for span in fresh], dtype=np.float64))
-        ends.append(np.array([span[4] for span in fresh], dtype=np.float64))
-        return np.concatenate(starts), np.concatenate(ends)
+        size = sum(map(len, offsets)) + len(fresh)
+        starts, ends = np.empty(size), np.empty(size)
+        low = 0
+        for block, at in zip(self._blocks, offsets, strict=True):
+            high = low + len(at)
+            if high > low:
+                np.take(np.frombuffer(block.starts, dtype=np.float64), at, out=starts[low:high])
+                np.take(np.frombuffer(block.ends, dtype=np.float64), at, out=ends[low:high])
+            low = high
+        starts[low:] = [span[3] for span in fresh]
+        ends[low:] = [span[4] for span in fresh]
+        return starts, ends
 
     def kind_attr(self, kind: str, key: str) -> list[Any]:
         """Attribute ``key`` of each of ``kind``'s spans (None where absent), in record order, read from the
