@@ -167,3 +167,13 @@ def test_a_kinds_positions_past_65536_spans_are_whole_store_positions() -> None:
     assert positions.tolist() == list(range(1, 5 * BLOCK + 10, 3))
     assert spans.take(positions[-3:]) == [s for s in expected if s.kind == SpanKind.DOWNLOAD][-3:]
     assert spans.kind_jobs(SpanKind.DOWNLOAD).tolist() == [p // 3 for p in range(1, 5 * BLOCK + 10, 3)]
+
+
+def test_kinds_in_order_of_first_record_across_blocks_and_fresh_spans() -> None:
+    # API first (position 0), then download, run; a kind first recorded among the fresh spans comes last.
+    recorder = Recorder()
+    _record(recorder, BLOCK + 5)
+    recorder.span(SpanKind.PULL, "p", 0.0, 1.0, host="h0", job=0)
+    assert recorder.spans.kind_order() == [SpanKind.API, SpanKind.DOWNLOAD, SpanKind.RUN, SpanKind.PULL]
+    recorder.spans.codes("kind")  # coding the fresh spans' kinds keeps the order
+    assert recorder.spans.kind_order() == [SpanKind.API, SpanKind.DOWNLOAD, SpanKind.RUN, SpanKind.PULL]
