@@ -12,16 +12,16 @@ from dsim.records import JobEnd, SpanKind
 from dsim.span_store import SpanStore
 
 
-def phase_sums(store: SpanStore, ends: Sequence[JobEnd], phases: Sequence[str]) -> list[dict[str, float]]:
-    """For each of ``ends`` (in that order), its time per phase: ``queue`` the sum of its API calls' waits,
-    each other phase the sum of its spans' durations of that kind."""
-    keys = np.unique(np.array([end.job for end in ends], dtype=np.int64))
-    sums = {phase: _sums(store, phase, keys) for phase in phases}
-    at = np.searchsorted(keys, [end.job for end in ends]).tolist() if len(keys) else []
-    return [{phase: sums[phase][i] for phase in phases} for i in at]
+def phase_sums(store: SpanStore, ends: Sequence[JobEnd], phases: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per phase, each of ``ends``' time in it (a float64 array in the order of ``ends``): ``queue`` the sum
+    of its API calls' waits, each other phase the sum of its spans' durations of that kind."""
+    jobs = np.fromiter((end.job for end in ends), dtype=np.int64, count=len(ends))
+    keys = np.unique(jobs)
+    at = np.searchsorted(keys, jobs)
+    return {phase: _sums(store, phase, keys)[at] for phase in phases}
 
 
-def _sums(store: SpanStore, phase: str, keys: np.ndarray) -> list[float]:
+def _sums(store: SpanStore, phase: str, keys: np.ndarray) -> np.ndarray:
     """Per job in ``keys``, the phase's values summed in record order."""
     if phase == "queue":
         jobs = store.kind_jobs(SpanKind.API)
@@ -31,8 +31,7 @@ def _sums(store: SpanStore, phase: str, keys: np.ndarray) -> list[float]:
         starts, ends = store.kind_times(phase)
         values = ends - starts
     if not len(keys):
-        return []
+        return np.zeros(0)
     where = np.minimum(np.searchsorted(keys, jobs), len(keys) - 1)
     mine = keys[where] == jobs
-    sums: list[float] = np.bincount(where[mine], weights=values[mine], minlength=len(keys)).tolist()
-    return sums
+    return np.bincount(where[mine], weights=values[mine], minlength=len(keys)).astype(np.float64)

@@ -20,7 +20,7 @@ import bisect
 import math
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, overload
 
@@ -28,6 +28,9 @@ import numpy as np
 
 #: Spans compacted at once (the newest spans up to this many stay tuples).
 BLOCK = 1 << 14
+#: The type of a span's offset in its block (``_block_positions``): a block of up to 65,536 spans (``BLOCK``
+#: is 16,384) fits in 16 bits.
+_OFFSET = np.uint16
 #: Attribute names whose values may be ``Derived``: only these are looked at when a span is read.
 DERIVABLE = frozenset({"progress"})
 
@@ -305,14 +308,17 @@ class SpanStore(Sequence[Any]):
         return KindView(self, kind)
 
     def _block_positions(self, kind: str) -> list[np.ndarray]:
-        """Per block, the offsets of ``kind``'s spans (found with NumPy once per kind and block)."""
+        """Per block, the offsets of ``kind``'s spans (found with NumPy once per kind and block, kept as
+        ``_OFFSET``: add to them only after ``astype(np.int64)``)."""
         done, positions = self._positions.get(kind, (0, []))
         if done < len(self._blocks):
             positions = list(positions)
             code = self._kind_code.get(kind)
             for block in self._blocks[done:]:
                 codes = np.frombuffer(block.kinds, dtype=np.uint8)
-                positions.append(np.flatnonzero(codes == code) if code is not None else np.empty(0, np.int64))
+                found = np.flatnonzero(codes == code) if code is not None else np.empty(0, np.int64)
+                small = len(block.kinds) <= 1 << 16
+                positions.append(found.astype(_OFFSET) if small else found)  # kept: 2 bytes a span, not 8
             self._positions[kind] = (len(self._blocks), positions)
         return positions
 
@@ -407,22 +413,34 @@ class SpanStore(Sequence[Any]):
         return found
 
     def kind_order(self) -> list[Any]:
-        """The kinds recorded, in the order each was first recorded."""
-        codes, table = self.codes("kind")
-        values, firsts = np.unique(codes, return_index=True)
-        return [table[values[i]] for i in np.argsort(firsts, kind="stable").tolist()]
+        """The kinds recorded, in the order each was first recorded: the code table's order (a kind gets its
+        code when the first span of it is compacted or coded, in record order, and only then), then the fresh
+        spans' new kinds. No column of every span's kind made and sorted (about 24 bytes a span)."""
+        order = list(self._kinds)
+        known = set(order)
+        for span in self.fresh:
+            if span[0] not in known:
+                known.add(span[0])
+                order.append(span[0])
+        return order
 
     def kind_times(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        """The starts and ends of ``kind``'s spans, in record order (without making the spans)."""
-        starts: list[np.ndarray] = []
-        ends: list[np.ndarray] = []
-        for block, at in zip(self._blocks, self._block_positions(kind), strict=True):
-            starts.append(np.frombuffer(block.starts, dtype=np.float64)[at])
-            ends.append(np.frombuffer(block.ends, dtype=np.float64)[at])
+        """The starts and ends of ``kind``'s spans, in record order (without making the spans), each block's
+        taken straight into the two arrays (no per-block copies to concatenate: half the peak)."""
+        offsets = self._block_positions(kind)
         fresh = [span for span in self.fresh if span[0] == kind]
-        starts.append(np.array([span[3] for span in fresh], dtype=np.float64))
-        ends.append(np.array([span[4] for span in fresh], dtype=np.float64))
-        return np.concatenate(starts), np.concatenate(ends)
+        size = sum(map(len, offsets)) + len(fresh)
+        starts, ends = np.empty(size), np.empty(size)
+        low = 0
+        for block, at in zip(self._blocks, offsets, strict=True):
+            high = low + len(at)
+            if high > low:
+                np.take(np.frombuffer(block.starts, dtype=np.float64), at, out=starts[low:high])
+                np.take(np.frombuffer(block.ends, dtype=np.float64), at, out=ends[low:high])
+            low = high
+        starts[low:] = [span[3] for span in fresh]
+        ends[low:] = [span[4] for span in fresh]
+        return starts, ends
 
     def kind_attr(self, kind: str, key: str) -> list[Any]:
         """Attribute ``key`` of each of ``kind``'s spans (None where absent), in record order, read from the
@@ -460,7 +478,8 @@ class SpanStore(Sequence[Any]):
 
     def kind_positions(self, kind: str) -> np.ndarray:
         """The positions (in the whole store) of ``kind``'s spans, ascending."""
-        parts = [at + first for first, at in zip(self._firsts, self._block_positions(kind), strict=True)]
+        parts = [at.astype(np.int64) + first
+                 for first, at in zip(self._firsts, self._block_positions(kind), strict=True)]
         base = self._count
         parts.append(np.array([base + i for i, span in enumerate(self.fresh) if span[0] == kind], dtype=np.int64))
         return np.concatenate(parts).astype(np.int64)
@@ -476,6 +495,40 @@ class SpanStore(Sequence[Any]):
         """Every span's job number, in record order."""
         parts = [np.frombuffer(block.jobs, dtype=np.int64) for block in self._blocks]
         parts.append(np.array([span[5] for span in self.fresh], dtype=np.int64))
+        return np.concatenate(parts)
+
+    def job_firsts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every job number recorded (ascending) and the position of its first span, found block by block
+        (no column of every span's job made)."""
+        numbers: list[np.ndarray] = []
+        firsts: list[np.ndarray] = []
+        for first, block in zip(self._firsts, self._blocks, strict=True):
+            keys, at = np.unique(np.frombuffer(block.jobs, dtype=np.int64), return_index=True)
+            numbers.append(keys)
+            firsts.append(at + first)
+        keys, at = np.unique(np.array([span[5] for span in self.fresh], dtype=np.int64), return_index=True)
+        numbers.append(keys)
+        firsts.append(at + self._count)
+        # blocks in record order: a job's first occurrence in the concatenation is in its earliest block
+        every, where = np.unique(np.concatenate(numbers), return_index=True)
+        return every, np.concatenate(firsts)[where].astype(np.int64)
+
+    def positions_of_jobs(self, jobs: np.ndarray) -> np.ndarray:
+        """The positions (ascending) of every span of ``jobs``."""
+        parts = [np.flatnonzero(np.isin(np.frombuffer(block.jobs, dtype=np.int64), jobs)) + first
+                 for first, block in zip(self._firsts, self._blocks, strict=True)]
+        fresh = np.array([span[5] for span in self.fresh], dtype=np.int64)
+        parts.append(np.flatnonzero(np.isin(fresh, jobs)) + self._count)
+        return np.concatenate(parts).astype(np.int64)
+
+    def jobs_at(self, positions: np.ndarray) -> np.ndarray:
+        """The job of the spans at ``positions`` (ascending)."""
+        parts: list[np.ndarray] = []
+        cut = self._cuts(positions)
+        for b, block in enumerate(self._blocks):
+            if cut[b + 1] > cut[b]:
+                parts.append(np.frombuffer(block.jobs, dtype=np.int64)[positions[cut[b]:cut[b + 1]] - self._firsts[b]])
+        parts.append(np.array([self.fresh[p - self._count][5] for p in positions[cut[-1]:].tolist()], dtype=np.int64))
         return np.concatenate(parts)
 
     def kind_column(self, kind: str, column: str) -> list[Any]:
@@ -498,51 +551,6 @@ class SpanStore(Sequence[Any]):
         starts.append(np.array([span[3] for span in self.fresh], dtype=np.float64))
         ends.append(np.array([span[4] for span in self.fresh], dtype=np.float64))
         return np.concatenate(starts), np.concatenate(ends)
-
-
-class JobSpans(Mapping[int, list[Any]]):
-    """A store's spans by job (jobs >= 0, in the order each first appears), each job's made when asked for:
-    a report that looks at a few jobs (the timeline's sample, ``dsim explain``) makes only theirs. Keeps the
-    job column and each job once; ``prefetch`` finds many jobs' spans in one pass over the column."""
-
-    def __init__(self, store: SpanStore) -> None:
-        self._store = store
-        self._column = store.jobs()
-        keys, firsts = np.unique(self._column, return_index=True)
-        keep = keys >= 0
-        self._jobs: list[int] = keys[keep][np.argsort(firsts[keep], kind="stable")].tolist()
-        self._known = set(self._jobs)
-        self._found: dict[int, np.ndarray] = {}
-
-    def prefetch(self, jobs: Iterable[int]) -> None:
-        """Find the spans of ``jobs`` at once (one pass over the job column), for the lookups that follow."""
-        wanted = np.array(sorted(set(jobs) & self._known - set(self._found)), dtype=np.int64)
-        if not len(wanted):
-            return
-        positions = np.flatnonzero(np.isin(self._column, wanted))
-        owners = self._column[positions]
-        order = np.argsort(owners, kind="stable")
-        owners, positions = owners[order], positions[order]
-        cuts = np.searchsorted(owners, wanted)
-        bounds = [*cuts.tolist(), len(owners)]
-        for i, job in enumerate(wanted.tolist()):
-            self._found[job] = positions[bounds[i]:bounds[i + 1]]
-
-    def __getitem__(self, job: int) -> list[Any]:
-        if job not in self._known:
-            raise KeyError(job)
-        if job not in self._found:
-            self.prefetch([job])
-        return self._store.take(self._found[job])
-
-    def __contains__(self, job: object) -> bool:
-        return job in self._known
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._jobs)
-
-    def __len__(self) -> int:
-        return len(self._jobs)
 
 
 class KindView(Sequence[Any]):
@@ -588,3 +596,8 @@ class KindView(Sequence[Any]):
         store, kind = self._store, self._kind
         return (any(len(positions) for positions in store._block_positions(kind))
                 or any(span[0] == kind for span in store.fresh))
+
+
+from dsim.job_spans import JobSpans  # noqa: E402  (re-exported: readers import it from here)
+
+__all__ = ["BLOCK", "DERIVABLE", "Derived", "JobSpans", "KindView", "SpanStore", "pack", "unpack"]

@@ -154,3 +154,26 @@ def test_a_derived_figure_is_made_again_once_a_span_is_added() -> None:
     assert recorder.spans.derived("count", make) == 1  # kept: no new span
     _record(recorder, 1)
     assert recorder.spans.derived("count", make) == 2
+
+
+def test_a_kinds_positions_past_65536_spans_are_whole_store_positions() -> None:
+    # Offsets in a block are kept in 16 bits; positions in the store go past 2**16 from the fifth block on:
+    # kind i % 3 sits at every position p with p % 3 == i, so download's are 1, 4, 7, ... (none wraps).
+    recorder = Recorder()
+    expected = _record(recorder, 5 * BLOCK + 10)
+    spans = recorder.spans
+    positions = spans.kind_positions(SpanKind.DOWNLOAD)
+    assert positions.dtype == np.int64
+    assert positions.tolist() == list(range(1, 5 * BLOCK + 10, 3))
+    assert spans.take(positions[-3:]) == [s for s in expected if s.kind == SpanKind.DOWNLOAD][-3:]
+    assert spans.kind_jobs(SpanKind.DOWNLOAD).tolist() == [p // 3 for p in range(1, 5 * BLOCK + 10, 3)]
+
+
+def test_kinds_in_order_of_first_record_across_blocks_and_fresh_spans() -> None:
+    # API first (position 0), then download, run; a kind first recorded among the fresh spans comes last.
+    recorder = Recorder()
+    _record(recorder, BLOCK + 5)
+    recorder.span(SpanKind.PULL, "p", 0.0, 1.0, host="h0", job=0)
+    assert recorder.spans.kind_order() == [SpanKind.API, SpanKind.DOWNLOAD, SpanKind.RUN, SpanKind.PULL]
+    recorder.spans.codes("kind")  # coding the fresh spans' kinds keeps the order
+    assert recorder.spans.kind_order() == [SpanKind.API, SpanKind.DOWNLOAD, SpanKind.RUN, SpanKind.PULL]

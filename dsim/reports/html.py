@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dsim.job_table import slowest_jobs
 from dsim.reports.charts import Chart
 from dsim.reports.charts.common import natural_key
 from dsim.reports.charts.labels import size_formatter
@@ -191,7 +192,7 @@ def _cell(key: str, value: Any, size: Callable[[float], str]) -> Any:
 
 
 def _slowest(result: SimResult) -> str:
-    jobs: list[JobRecord] = sorted(result.jobs, key=lambda j: (-j.duration_s, j.job))[:SLOWEST_JOBS]
+    jobs: list[JobRecord] = slowest_jobs(result.jobs, SLOWEST_JOBS)  # from columns: no record per job made
     if not jobs:
         return "<p class=muted>No job ended.</p>"
     phases = [p for p in jobs[0].phases if any(j.phases.get(p, 0.0) > 0 for j in jobs)]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.patches import Patch
 
+from dsim.job_table import JobTable
 from dsim.records import Span, SpanKind
 from dsim.reports.charts.common import BINS, TIMELINE_MAX_ROWS, Chart, draw_bars, end_time, natural_key
 from dsim.reports.charts.labels import legend_outside, seconds_label, set_scale
@@ -28,7 +29,7 @@ from dsim.reports.derive import (
     kind_times,
     phase_durations,
 )
-from dsim.reports.shares import IntervalColumns
+from dsim.reports.shares import IntervalColumns, JobRows, interval_columns_of
 from dsim.reports.style import PHASE_HATCH, colour, extra_colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
 from dsim.span_store import JobSpans, SpanStore
@@ -247,7 +248,7 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
 
 # ----------------------------------------------------------------------------------------- 4. where time goes
 
-def _shares(jobs: Sequence[Any], index: SpanIndex, phases: Sequence[str]
+def _shares(jobs: Any, index: SpanIndex, phases: Sequence[str]
             ) -> tuple[dict[str, float], dict[str, float], float, float]:
     """Time per phase summed over jobs: over start-up (arrival until the first container is running,
     else the whole job) and over whole jobs; 'other' is time in no phase (sleep steps, client waits)."""
@@ -286,7 +287,6 @@ class _JobIntervals:
     def __init__(self, result: SimResult, phases: Sequence[str]) -> None:
         self._result = result
         self._phases = phases
-        self._index: dict[int, tuple[int, int]] | None = None
         self.columns: IntervalColumns | None = None
         if isinstance(result.spans, SpanStore):
             self._from_columns(result.spans)
@@ -294,45 +294,21 @@ class _JobIntervals:
     def _from_columns(self, store: SpanStore) -> None:
         names = ["queue", *self._phases]
         kinds = [SpanKind.API, *self._phases]
-        positions, codes, jobs, starts, ends = [], [], [], [], []
-        for code, kind in enumerate(kinds):
-            kind_starts, kind_ends = store.kind_times(kind)
-            if kind == SpanKind.API:
-                waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
-                kind_ends = kind_starts + waits
-            positions.append(store.kind_positions(kind))
-            codes.append(np.full(len(kind_starts), code))
-            jobs.append(store.kind_jobs(kind))
-            starts.append(kind_starts)
-            ends.append(kind_ends)
-        order = np.argsort(np.concatenate(positions), kind="stable")  # record order
-        job_of = np.concatenate(jobs)[order]
-        by_job = np.argsort(job_of, kind="stable")  # by job, each in record order
-        jobs_sorted = job_of[by_job]
         self._names = names
-        self._codes = np.concatenate(codes)[order][by_job]
-        self._starts = np.concatenate(starts)[order][by_job]
-        self._ends = np.concatenate(ends)[order][by_job]
-        keys, firsts = np.unique(jobs_sorted, return_index=True)
-        bounds = [*firsts.tolist(), len(jobs_sorted)]
-        self._index = {job: (bounds[i], bounds[i + 1]) for i, job in enumerate(keys.tolist())}
-        start_ends = store.kind_times(SpanKind.START)[1]
-        start_jobs = store.kind_jobs(SpanKind.START)
-        self._running: dict[int, float] = {}
-        for job, end in zip(start_jobs.tolist(), start_ends.tolist(), strict=True):
-            if job not in self._running or end < self._running[job]:
-                self._running[job] = end
-        self.columns = IntervalColumns(names, self._codes, self._starts, self._ends, self._index, self._running)
+        self.columns = interval_columns_of(store, names, kinds)
+        self._codes, self._starts, self._ends = self.columns.codes, self.columns.starts, self.columns.ends
 
     def of(self, job: int, end: float) -> tuple[list[tuple[str, float, float]], float]:
         """The job's intervals and when it was running (``end``: its end, when it never was)."""
-        if self._index is None:
+        if self.columns is None:
             return self._of_spans(job, end)
-        lo, hi = self._index.get(job, (0, 0))
+        wanted = np.array([job], dtype=np.int64)
+        lows, highs = self.columns.rows_of(wanted)
+        lo, hi = int(lows[0]), int(highs[0])
         names = self._names
         items = list(zip([names[c] for c in self._codes[lo:hi].tolist()], self._starts[lo:hi].tolist(),
                          self._ends[lo:hi].tolist(), strict=True))
-        return items, self._running.get(job, end)
+        return items, float(self.columns.running_of(wanted, np.array([end]))[0])
 
     def _of_spans(self, job: int, end: float) -> tuple[list[tuple[str, float, float]], float]:
         spans = self._spans(job)
@@ -353,6 +329,29 @@ class _JobIntervals:
         return self._by_job.get(job, [])
 
 
+def _workload_groups(jobs: Sequence[Any]) -> list[tuple[str, Sized]]:
+    """The ended jobs of each workload (by name, each in job order), then ``all`` when there are several;
+    of a ``JobTable``, as its rows (no record made)."""
+    if isinstance(jobs, JobTable):
+        workloads = jobs.workloads()
+        names = sorted(set(workloads))
+        code = {name: i for i, name in enumerate(names)}
+        codes = np.fromiter(map(code.__getitem__, workloads), dtype=np.int64, count=len(workloads))
+        del workloads
+        table_groups: list[tuple[str, Sized]] = [(name, JobRows(jobs, np.flatnonzero(codes == i)))
+                                                 for i, name in enumerate(names)]
+        if len(table_groups) > 1:
+            table_groups.append(("all", JobRows(jobs, np.arange(len(jobs)))))
+        return table_groups
+    by_workload: dict[str, list[Any]] = defaultdict(list)
+    for job in jobs:
+        by_workload[job.workload].append(job)
+    groups: list[tuple[str, Sized]] = list(sorted(by_workload.items()))
+    if len(groups) > 1:
+        groups.append(("all", list(jobs)))
+    return groups
+
+
 def _phase_rank(phase: str) -> tuple[int, str]:
     order = ("queue", "pull", "build", "push", "create", "start", "run", "stop")
     return (order.index(phase) if phase in order else (99 if phase == "other" else 50), phase)
@@ -361,14 +360,9 @@ def _phase_rank(phase: str) -> tuple[int, str]:
 def time_share(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                index: SpanIndex | None = None) -> Chart:
     """Where time goes: each phase's share of start-up and of whole jobs, per workload (Slacker's chart)."""
-    by_workload: dict[str, list[Any]] = defaultdict(list)
-    for job in result.jobs:
-        by_workload[job.workload].append(job)
-    groups = sorted(by_workload.items())
+    groups = _workload_groups(result.jobs)
     index = index or SpanIndex(result)
     phases = job_phase_kinds(result)
-    if len(groups) > 1:
-        groups.append(("all", list(result.jobs)))
     headline = ""
     with figure(11, max(2.8, 1.4 + 0.55 * len(groups)), 1, 2, sharey=True) as (fig, axes):
         labels = [f"{name} ({len(jobs)})" for name, jobs in groups]
