@@ -114,8 +114,9 @@ def _members(group: list[tuple[Any, ...]], order: tuple[tuple[int, str], ...]) -
 def _attrs_fields(spans: Columns) -> list[str]:
     """The attrs field of each span."""
     pieces = list(map(_pieces(spans).__getitem__, map(id, spans.packed)))
-    fields = [(f'"{{{piece[0]}""job"":{job}{piece[1]}}}"' if job >= 0 else piece[2]) if piece is not None else None
-              for piece, job in zip(pieces, spans.job, strict=True)]
+    job_texts = {job: str(job) for job in set(spans.job)}  # a job has many spans: each number printed once
+    fields = [(f'"{{{piece[0]}""job"":{job_texts[job]}{piece[1]}}}"' if job >= 0 else piece[2])
+              if piece is not None else None for piece, job in zip(pieces, spans.job, strict=True)]
     for i in [i for i, field in enumerate(fields) if field is None]:  # the general path
         fields[i] = _csv_json(_attrs_json(spans.attrs(i), spans.job[i]))
     return fields  # type: ignore[return-value]

@@ -174,7 +174,8 @@ class Columns:
         timings = timing_texts(self.starts, self.ends)
         quoted = {text: string(text) for text in set(self.subject)}  # subjects repeat (a container's spans)
         members = list(map(self._member_texts().__getitem__, map(id, self.packed)))
-        jobs = [f'"job":{job},' if job >= 0 else "" for job in self.job]
+        job_texts = {job: f'"job":{job},' if job >= 0 else "" for job in set(self.job)}  # a job has many spans
+        jobs = list(map(job_texts.__getitem__, self.job))
         tails = [f'{timing},"args":{{{inner}{job}"subject":{subject}}}}}' if inner is not None else None
                  for timing, inner, job, subject in zip(timings, members, jobs, map(quoted.__getitem__, self.subject),
                                                         strict=True)]
