@@ -22,6 +22,7 @@ import numpy as np
 
 from dsim.records import Span
 from dsim.reports import jsontext
+from dsim.reports.decimal_text import decimal_texts
 from dsim.reports.trace_text import Columns
 from dsim.span_store import BLOCK, DERIVABLE, SpanStore
 
@@ -113,8 +114,9 @@ def _members(group: list[tuple[Any, ...]], order: tuple[tuple[int, str], ...]) -
 def _attrs_fields(spans: Columns) -> list[str]:
     """The attrs field of each span."""
     pieces = list(map(_pieces(spans).__getitem__, map(id, spans.packed)))
-    fields = [(f'"{{{piece[0]}""job"":{job}{piece[1]}}}"' if job >= 0 else piece[2]) if piece is not None else None
-              for piece, job in zip(pieces, spans.job, strict=True)]
+    job_texts = {job: str(job) for job in set(spans.job)}  # a job has many spans: each number printed once
+    fields = [(f'"{{{piece[0]}""job"":{job_texts[job]}{piece[1]}}}"' if job >= 0 else piece[2])
+              if piece is not None else None for piece, job in zip(pieces, spans.job, strict=True)]
     for i in [i for i, field in enumerate(fields) if field is None]:  # the general path
         fields[i] = _csv_json(_attrs_json(spans.attrs(i), spans.job[i]))
     return fields  # type: ignore[return-value]
@@ -139,5 +141,27 @@ def write_rows(spans: Sequence[Span], handle: TextIO) -> None:
         subjects = list(map(quoted.__getitem__, chunk.subject))
         hosts = list(map(quoted.__getitem__, chunk.host))
         attrs = _attrs_fields(chunk)  # by id of the packed tuples: the chunk holds those its ids name
-        handle.write("".join([f"{k},{s},{h},{a:.6f},{b:.6f},{t}\n" for k, s, h, a, b, t in
-                              zip(kinds, subjects, hosts, chunk.start, chunk.end, attrs, strict=True)]))
+        handle.write("".join([f"{k},{s},{h},{a},{b},{t}\n" for k, s, h, a, b, t in
+                              zip(kinds, subjects, hosts, fixed6_texts(chunk.starts), fixed6_texts(chunk.ends), attrs,
+                                  strict=True)]))
+
+
+#: Below this many millionths every double's ``rint(x * 1e6)`` is an exact integer.
+_EXACT_MILLIONTHS = 2.0**52
+
+
+def fixed6_texts(values: np.ndarray) -> list[str]:
+    """``f"{x:.6f}"`` of each value: the exact binary value rounded to millionths, half to even. Where
+    ``x * 1e6`` (rounded once, so within ``|x * 1e6| * 2**-53`` of the exact product) is farther than that
+    from a half, ``rint`` of it is the correctly rounded count of millionths, printed by ``decimal_texts``;
+    the others (near a tie, negative or -0.0, too big, not finite) are printed by Python."""
+    values = np.asarray(values, dtype=np.float64)
+    scaled = values * 1e6
+    whole = np.rint(scaled)
+    with np.errstate(invalid="ignore"):
+        exact = ((scaled < _EXACT_MILLIONTHS) & (values >= 0.0) & ~np.signbit(values)
+                 & (np.abs(np.abs(scaled - whole) - 0.5) > scaled * 2.0**-50 + 1e-300))
+    texts = decimal_texts(np.where(exact, whole, 0.0).astype(np.int64), 6, trim=False)
+    for i in np.flatnonzero(~exact).tolist():
+        texts[i] = f"{float(values[i]):.6f}"
+    return texts

@@ -125,14 +125,16 @@ def _lanes(b: _Builder, pid: int, label: str, spans: Columns, items: Sequence[in
     items = [i for i in items if end[i] > start[i]]
     if not items:
         return
-    tids: dict[int, int] = {}  # lane -> tid: one name lookup per lane, not per span
+    tracks: dict[int, str] = {}  # lane -> the event's text after its name: one thread lookup per lane
     category = string(cat)
+    names = [name_of(i) for i in items]
+    quoted = {name: string(name) for name in set(names)}  # names repeat (API calls, layers)
     events, tail = b.events, spans.tail
-    for i, lane in zip(items, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
-        tid = tids.get(lane)
-        if tid is None:
-            tid = tids[lane] = b.thread(pid, f"{label} {lane + 1}")
-        events.append(f'{{"ph":"X","name":{string(name_of(i))},"cat":{category},"pid":{pid},"tid":{tid},{tail[i]}')
+    for i, name, lane in zip(items, names, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
+        track = tracks.get(lane)
+        if track is None:
+            track = tracks[lane] = f',"cat":{category},"pid":{pid},"tid":{b.thread(pid, f"{label} {lane + 1}")},'
+        events.append(f'{{"ph":"X","name":{quoted[name]}{track}{tail[i]}')
 
 
 def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], job_end: dict[int, JobEnd]) -> None:
@@ -197,13 +199,13 @@ def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, li
     events, tail, thread = b.events, spans.tail, b.thread
     for name in sorted(container_names, key=_natural):
         items = [i for i in container_spans[name] if end[i] > start[i]]
-        tids: dict[int, int] = {}
+        tracks: dict[int, str] = {}  # lane -> the event's text after its name
         for i, lane in zip(items, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
-            tid = tids.get(lane)
-            if tid is None:
-                tid = tids[lane] = thread(pid, f"container {name} / {lane + 1}")
-            events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]},"cat":"container","pid":{pid},"tid":{tid},'
-                          f'{tail[i]}')
+            track = tracks.get(lane)
+            if track is None:
+                tid = thread(pid, f"container {name} / {lane + 1}")
+                track = tracks[lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
+            events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail[i]}')
     return {i for items in container_spans.values() for i in items}
 
 

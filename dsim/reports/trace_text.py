@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 
 from dsim.records import Span
+from dsim.reports.decimal_text import decimal_texts
 from dsim.reports.derive import FAILURE_ATTRS, failed
 from dsim.reports.jsontext import PLAIN, column_texts, members, number, string, value
 from dsim.span_store import DERIVABLE, pack, unpack
 
 #: ``repr`` of a double nearest k / 1000 is k / 1000's shortest decimal below this many thousandths: under
 #: 2**43 the doubles are less than a thousandth apart, so no decimal with fewer digits names the same
-#: double; and under 1e16 ``repr`` writes no exponent. (``FRACTIONS[k % 1000]`` is the part after the point.)
+#: double; and under 1e16 ``repr`` writes no exponent (``decimal_texts`` prints them, trimmed as ``repr`` is).
 _PRINTABLE_THOUSANDTHS = 2.0**52
-FRACTIONS = tuple("." + (f"{i:03d}".rstrip("0") or "0") for i in range(1000))
 
 
 def round3_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,11 +64,9 @@ def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
         positive = dur > 0.0
         dur = np.where(positive, dur, 0.0)  # max(0.0, dur): 0.0 for -0.0 and NaN too
         fast = ts_exact & ~np.signbit(ts) & (dur_exact | ~positive)
-    ts_q, ts_r = np.divmod(np.where(fast, ts_k, 0.0).astype(np.int64), 1000)
-    dur_q, dur_r = np.divmod(np.where(fast & positive, dur_k, 0.0).astype(np.int64), 1000)
-    fraction = FRACTIONS
-    texts = [f'"ts":{a}{fraction[b]},"dur":{c}{fraction[d]}'
-             for a, b, c, d in zip(ts_q.tolist(), ts_r.tolist(), dur_q.tolist(), dur_r.tolist(), strict=True)]
+    texts = [f'"ts":{a},"dur":{b}' for a, b in
+             zip(decimal_texts(np.where(fast, ts_k, 0.0).astype(np.int64), 3, trim=True),
+                 decimal_texts(np.where(fast & positive, dur_k, 0.0).astype(np.int64), 3, trim=True), strict=True)]
     for i in np.flatnonzero(~fast).tolist():
         t, d = float(ts[i]), float(dur[i])
         texts[i] = f'"ts":{t},"dur":{d}' if isfinite(t + d) else json_timing(t, d)
@@ -176,7 +174,8 @@ class Columns:
         timings = timing_texts(self.starts, self.ends)
         quoted = {text: string(text) for text in set(self.subject)}  # subjects repeat (a container's spans)
         members = list(map(self._member_texts().__getitem__, map(id, self.packed)))
-        jobs = [f'"job":{job},' if job >= 0 else "" for job in self.job]
+        job_texts = {job: f'"job":{job},' if job >= 0 else "" for job in set(self.job)}  # a job has many spans
+        jobs = list(map(job_texts.__getitem__, self.job))
         tails = [f'{timing},"args":{{{inner}{job}"subject":{subject}}}}}' if inner is not None else None
                  for timing, inner, job, subject in zip(timings, members, jobs, map(quoted.__getitem__, self.subject),
                                                         strict=True)]

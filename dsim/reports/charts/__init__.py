@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dsim.gc_tuning import freeze_survivors
 from dsim.reports.charts.builds import build_waterfall, cache_ratios
 from dsim.reports.charts.calls import call_latency
 from dsim.reports.charts.common import ACTIVITY_MAX_KINDS, BINS, TIMELINE_MAX_ROWS, Chart, natural_key
@@ -71,6 +72,7 @@ def write_charts(result: SimResult, out: Path, info: ScenarioInfo | None = None,
     if summary is not None:
         index.summary = summary
     made: list[Chart] = []
+    freeze_survivors()  # inside a run: the run's records are not scanned by the passes below
     if info is not None and info.resolved is not None:
         from dsim.reports.topology import draw_topology
 
