@@ -4,10 +4,10 @@ At start dockerd mounts an overlay whose lower directories are the image's layer
 init layer), with the writable layer on top (moby ``daemon/graphdriver/overlay2`` ``Get``; containerd's
 ``mount.All`` for the containerd image store). The kernel resolves and checks every lowerdir and takes a
 private clone of each layer's mount, so the mount costs a little more per layer: ``per_layer`` (3.86 us,
-moby#25824's benchmark at 1, 20 and 50 layers). When the options no longer fit one page (deeper than
+from moby#25824's benchmark at 1 and 50 layers). When the options no longer fit one page (deeper than
 ``page_layers``), the mount is made from the storage root with relative paths; Docker's overlay2 before
-moby#25824 re-executed dockerd for every mount and later ones only past a page, at ``helper`` (7.51 ms) a
-mount; today's Docker and containerd use a thread (no helper, 0 by default).
+moby#25824 re-executed dockerd for every mount, and from it until Docker 23.0 (moby#44285) past a page, at
+``helper`` (7.51 ms) a mount; today's Docker and containerd use a thread (no helper, 0 by default).
 
 ``runtime.mount`` is the step's cost for an image of up to ``covered_layers`` layers (7: Khan's 568 ms is
 a mean over images of 5 to 155 MB whose spread is 2.5%, and dsim checks it on nginx:latest's 7 layers; six
