@@ -150,7 +150,8 @@ class Runtime(Strict):
     create: FiniteDurationDist = Field(
         constant(0.06), description="POST create: the writable layer's snapshot and the config on disk (60ms)"
     )
-    mount: FiniteDurationDist = Field(constant(0.02), description="start: mount the writable (overlay) layer (20ms)")
+    mount: FiniteDurationDist = Field(constant(0.02), description="start: mount the writable (overlay) layer (20ms; "
+                                      "each image layer beyond overlay.covered_layers adds overlay.per_layer)")
     netns: FiniteDurationDist = Field(
         constant(0.01), description="network sandbox (netns + veth) under the host's kernel lock (10ms; Khan: 8-10ms)"
     )

@@ -15,9 +15,9 @@ class OverlayMount(Strict):
     image deeper than ``page_layers``) adds ``helper`` (docs/containers.md: layer depth)."""
 
     per_layer: FiniteDuration = Field(
-        PER_LAYER, ge=0, description="seconds per image layer: the kernel resolves and checks every lowerdir "
-        "and clones each layer's mount (3.86us: overlay2's mount over 1 / 20 / 50 layers took 231 / 308 / 420us, "
-        "https://github.com/moby/moby/pull/25824)",
+        PER_LAYER, ge=0, description="seconds per image layer beyond covered_layers: the kernel resolves and "
+        "checks every lowerdir and clones each layer's mount (3.86us: overlay2's mount over 1 / 20 / 50 layers "
+        "took 231 / 308 / 420us, https://github.com/moby/moby/pull/25824)",
     )
     helper: FiniteDuration = Field(
         HELPER, ge=0, description="a helper process per mount whose options do not fit one page (0: Docker's "
