@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import simpy
 
-from dsim.components import health, vm
+from dsim.components import health, mounts, vm
 from dsim.components.container import (
     DEAD,
     EXITED,
@@ -257,7 +257,7 @@ class ContainerRuntime:
         container.kill = env.event()  # the OOM killer may pick a VM while it boots
         kernel, locks, rng, cpu = self.kernel, self.locks, self.rng, runtime.cpu
         began = env.now
-        yield from step(env, kernel, locks, rng, runtime.mount.sample(rng), cpu.mount)
+        yield from step(env, kernel, locks, rng, mounts.mount_seconds(runtime, container.image, rng), cpu.mount)
         rec.span(SpanKind.MOUNT, container.name, began, env.now, host=host, job=job)
         # -- the network mode's costs, addresses and published ports (networks.py); the namespace's own work
         #    is the netns step (its CPU share on the scheduler, daemon_locks.step)

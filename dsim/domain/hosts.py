@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from dsim.distributions import Distribution, constant
 from dsim.domain.health import PROBE_EXEC
 from dsim.domain.networking import DEFAULT_NETWORKING, NetworkDecl, NetworkingSpec
+from dsim.domain.overlay_mount import DEFAULT_OVERLAY_MOUNT, OverlayMountSpec
 from dsim.domain.start_path import DEFAULT_CPU_SHARES, DEFAULT_DAEMON_LOCKS, DaemonLocksSpec, StartCpuShares
 
 
@@ -68,6 +69,8 @@ class RuntimeSpec:
     cpu: StartCpuShares = DEFAULT_CPU_SHARES
     #: a health probe's exec until its command runs: dockerd, containerd, the shim, runc exec (components/health.py)
     probe_exec: Distribution = PROBE_EXEC
+    #: the overlay mount's cost by the image's depth (components/mounts.py)
+    overlay: OverlayMountSpec = DEFAULT_OVERLAY_MOUNT
 
 
 @dataclass(frozen=True, slots=True)

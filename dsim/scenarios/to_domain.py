@@ -14,6 +14,7 @@ from dsim.domain.compose import ComposeProject, ComposeStep
 from dsim.domain.containers import ContainerSpec, HealthCheck
 from dsim.domain.hosts import DaemonSpec, HostSpec, ImageGcSpec, RuntimeSpec, StorageSpec, VmFlavour
 from dsim.domain.networking import MountSpec, NetworkDecl, NetworkingSpec
+from dsim.domain.overlay_mount import OverlayMountSpec
 from dsim.domain.refs import normalise
 from dsim.domain.registries import OutageSpec, RateLimitSpec, RegistrySpec
 from dsim.domain.service_calls import CallSpec
@@ -67,7 +68,8 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                             runtime.page_cache_fraction,
                             cpu=StartCpuShares(runtime.cpu.create, runtime.cpu.mount, runtime.cpu.netns,
                                                runtime.cpu.start, runtime.cpu.exec, runtime.cpu.probe_exec),
-                            probe_exec=runtime.probe_exec),
+                            probe_exec=runtime.probe_exec,
+                            overlay=OverlayMountSpec(**runtime.overlay.model_dump())),
         preloaded=tuple(normalise(ref) for ref in group.preloaded),
         address=group.address, snapshotter=group.snapshotter,
         gc=ImageGcSpec(group.gc.high, group.gc.low) if group.gc is not None else None,

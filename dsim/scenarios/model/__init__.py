@@ -43,6 +43,7 @@ from dsim.scenarios.model.hosts import (
 from dsim.scenarios.model.images import Image, Layer, LayerSpec, layer_uncompressed
 from dsim.scenarios.model.network import Link, Network
 from dsim.scenarios.model.objects import Mount, NetworkDef, Networking, RmOptions
+from dsim.scenarios.model.overlay_mount import OverlayMount
 from dsim.scenarios.model.registries import Outage, RateLimit, Registry
 from dsim.scenarios.model.runtimes import RuntimeProfile
 from dsim.scenarios.model.scenario import Scenario
@@ -62,4 +63,5 @@ __all__ = [
     "Mount", "NetworkDef", "Networking", "RmOptions",
     "ComposeStepSpec",
     "ServiceCall",
+    "OverlayMount",
 ]

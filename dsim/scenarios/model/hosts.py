@@ -12,6 +12,7 @@ from dsim.domain.profiles import PROFILES, profile_fields
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import Count, PositiveInt, Strict
 from dsim.scenarios.model.objects import NAME, NetworkDef, Networking
+from dsim.scenarios.model.overlay_mount import OverlayMount
 from dsim.scenarios.model.runtimes import Runtimes, builtin_runtimes
 from dsim.scenarios.model.start_path import StartCpu
 
@@ -149,7 +150,8 @@ class Runtime(Strict):
     create: FiniteDurationDist = Field(
         constant(0.06), description="POST create: the writable layer's snapshot and the config on disk (60ms)"
     )
-    mount: FiniteDurationDist = Field(constant(0.02), description="start: mount the writable (overlay) layer (20ms)")
+    mount: FiniteDurationDist = Field(constant(0.02), description="start: mount the writable (overlay) layer (20ms; "
+                                      "each image layer beyond overlay.covered_layers adds overlay.per_layer)")
     netns: FiniteDurationDist = Field(
         constant(0.01), description="network sandbox (netns + veth) under the host's kernel lock (10ms; Khan: 8-10ms)"
     )
@@ -170,6 +172,10 @@ class Runtime(Strict):
         PROBE_EXEC, description="a health probe's exec until its command runs: dockerd, containerd, the shim, runc "
         "exec (100ms: docker exec's 110ms minimum on an idle host, sonic-net/sonic-buildimage#21920, less the CLI's "
         "10ms); 0.37 of it CPU on the host's scheduler (docs/containers.md: Health checks as work)",
+    )
+    overlay: OverlayMount = Field(
+        default_factory=OverlayMount, description="how the mount step grows with the image's layer count "
+        "(docs/containers.md: layer depth)",
     )
 
 
