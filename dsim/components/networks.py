@@ -316,7 +316,7 @@ class NetworkStack:
             got = env.now
             yield from work(self.spec.runtime.netns.sample(self.rng) * share)  # the runtime's netns step
         # the endpoint's commits after the namespace: two FIFO locks in a row pass a storm at the pace of the
-        # slower in either order, and after rtnl's 10 ms the store's few ms seldom queue (no event then)
+        # slower in either order (no event when nobody is ahead on the store)
         queued = self._endpoint_queue(nets)
         if queued > 0:
             yield env.timeout(queued)
