@@ -29,7 +29,7 @@ import simpy
 from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
-from dsim.components.libnetwork_store import FifoLock, endpoint_hold
+from dsim.components.libnetwork_store import FifoLock, commits_hold, endpoint_hold, join_hold
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
 from dsim.domain.networking import NetworkDecl
@@ -252,7 +252,7 @@ class NetworkStack:
                 nets.remove(network)
                 raise
             asked = self.env.now
-            queued = self._endpoint_queue([network])
+            queued = self._endpoint_queue([network], new_sandbox=False)
             if queued > 0:
                 yield self.env.timeout(queued)
             with self.kernel.netns_lock.request() as lock:
@@ -316,7 +316,7 @@ class NetworkStack:
             got = env.now
             yield from work(self.spec.runtime.netns.sample(self.rng) * share)  # the runtime's netns step
         # the endpoint's commits after the namespace: two FIFO locks in a row pass a storm at the pace of the
-        # slower in either order, and after rtnl's 10 ms the store's few ms seldom queue (no event then)
+        # slower in either order (no event when nobody is ahead on the store)
         queued = self._endpoint_queue(nets)
         if queued > 0:
             yield env.timeout(queued)
@@ -339,15 +339,20 @@ class NetworkStack:
         self.recorder.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
                            ports=list(container.published))
 
-    def _endpoint_queue(self, nets: list[Network]) -> float:
-        """CreateEndpoint on each network in turn, its commits under the store's lock (libnetwork_store.py):
-        the time spent queueing behind other containers' endpoints (0 when nobody is ahead). A hold is at most the
-        non-CPU part of ``runtime.start`` it is counted in (a run with zero costs holds nothing)."""
-        runtime = self.spec.runtime
+    def _endpoint_queue(self, nets: list[Network], *, new_sandbox: bool = True) -> float:
+        """CreateEndpoint on each network in turn, then the sandbox and the joins, their commits under the store's
+        lock (libnetwork_store.py): the time spent queueing behind other containers' (0 when nobody is ahead);
+        ``new_sandbox`` False for ``docker network connect`` of a running container (its sandbox exists). A
+        hold is at most the non-CPU part of ``runtime.start`` it is counted in (a run with zero costs holds
+        nothing)."""
+        runtime, costs, rng = self.spec.runtime, self.costs, self.rng
         budget = runtime.start.mean * (1 - runtime.cpu.start)  # the commits are part of runc create's wait
         at, queued = self.env.now, 0.0
+        sandbox = commits_hold(costs, costs.sandbox_commits, rng) if new_sandbox else 0.0  # NewSandbox's record
         for network in nets:
-            took = min(endpoint_hold(self.costs, network.driver, self.rng), budget)
+            hold = endpoint_hold(costs, network.driver, rng) + join_hold(costs, network.driver, rng) + sandbox
+            sandbox = 0.0
+            took = min(hold, budget)
             wait = self.store.hold(at, took)
             at += wait + took
             queued += wait

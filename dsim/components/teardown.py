@@ -4,11 +4,13 @@ waits for it (docs/containers.md, Teardown).
 
 In Docker's order:
 
-1. libnetwork releases each endpoint (``sandbox.Delete`` -> ``Endpoint.Delete``): every record its
-   ``CreateEndpoint`` committed is deleted or updated by a commit of its own on the same store
-   (``deleteFromStore(ep)``; the network's endpoint count, ``DecEndpointCnt``, until Docker 28.0; the bridge
-   driver's endpoint record in ``DeleteEndpoint``; the IPAM bitmap in ``ReleaseAddress`` until Docker 23), so
-   an endpoint's teardown holds libnetwork's store as long as its creation did (libnetwork_store.py).
+1. libnetwork deletes the sandbox (``Sandbox.delete``): each endpoint leaves it (``sbLeave``: the endpoint's
+   record, ``leave_commits``; a bridge endpoint's external connectivity revoked, ``bridge_join_commits``) and is
+   deleted: every record its ``CreateEndpoint`` committed is deleted or updated by a commit of its own on the
+   same store (``deleteFromStore(ep)``; the network's endpoint count, ``DecEndpointCnt``, until Docker 28.0; the
+   bridge driver's endpoint record in ``DeleteEndpoint``; the IPAM bitmap in ``ReleaseAddress`` until Docker
+   23), so an endpoint's deletion holds libnetwork's store as long as its creation did; then the sandbox's
+   record is deleted (``storeDelete``, ``sandbox_commits``) (libnetwork_store.py).
 2. The bridge's veth pair and the network namespace are deleted under the kernel's rtnl lock
    (``networking.netns_teardown``: the namespace exit path waited for RCU grace periods with synchronize_net()
    until Linux 5.19, https://www.redhat.com/sysadmin/speed-oci-containers), the lock the starts' ``netns``
@@ -33,7 +35,7 @@ import simpy
 
 from dsim.components.container import Container
 from dsim.components.host import Kernel
-from dsim.components.libnetwork_store import FifoLock, endpoint_hold
+from dsim.components.libnetwork_store import FifoLock, commits_hold, endpoint_hold, leave_hold
 from dsim.components.networks import Network
 from dsim.domain.networking import NetworkingSpec
 
@@ -43,10 +45,14 @@ Done = float | simpy.Event
 
 def release_endpoints(store: FifoLock, costs: NetworkingSpec, networks: list[Network], now: float,
                       rng: random.Random) -> float:
-    """libnetwork's teardown commits for each endpoint in turn from ``now``: when the last ends."""
+    """libnetwork's teardown commits from ``now``, each endpoint's leave and deletion in turn, then the sandbox's
+    record: when the last ends."""
     at = now
     for network in networks:
-        took = endpoint_hold(costs, network.driver, rng)
+        took = leave_hold(costs, network.driver, rng) + endpoint_hold(costs, network.driver, rng)
+        at += store.hold(at, took) + took
+    took = commits_hold(costs, costs.sandbox_commits, rng)
+    if took > 0:
         at += store.hold(at, took) + took
     return at
 

@@ -70,6 +70,18 @@ class NetworkingSpec:
     #: lock (components/teardown.py): 0 since Linux 5.19, 46.2 ms before it (Scrivano: create + destroy 47.7 ms
     #: before Westphal's patches to the namespace exit path, 1.5 ms after)
     netns_teardown: Distribution = constant(0.0)
+    #: commits of the container's sandbox record (libnetwork ``sbState``) to the same store: written when the
+    #: sandbox is made at start (controller.go NewSandbox) and deleted at the exit's teardown (sandbox.go delete)
+    sandbox_commits: int = 1
+    #: per endpoint, when it joins the sandbox at start: the sandbox record updated with it
+    #: (populateNetworkResources) and the endpoint record with its sandbox (sbJoin's storeEndpoint)
+    join_commits: int = 2
+    #: per endpoint, when it leaves at the exit's teardown: the endpoint record (sbLeave's storeEndpoint; the
+    #: sandbox being deleted is not updated)
+    leave_commits: int = 1
+    #: a bridge endpoint's external connectivity: the bridge driver's endpoint record when it is programmed at
+    #: join (ProgramExternalConnectivity) and when it is revoked at leave
+    bridge_join_commits: int = 1
 
 
 DEFAULT_NETWORKING = NetworkingSpec()

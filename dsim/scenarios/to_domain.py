@@ -86,7 +86,9 @@ def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
                           costs.base_rules, costs.rules_per_network, costs.endpoint_commits, costs.bridge_commits,
                           costs.store_commit, bridge_rate=costs.bridge_rate,
                           bridge_latency=costs.bridge_latency, loopback_latency=costs.loopback_latency,
-                          netns_teardown=costs.netns_teardown)
+                          netns_teardown=costs.netns_teardown, sandbox_commits=costs.sandbox_commits,
+                          join_commits=costs.join_commits, leave_commits=costs.leave_commits,
+                          bridge_join_commits=costs.bridge_join_commits)
 
 
 def call_spec(call: fmt.ServiceCall) -> CallSpec:

@@ -3,9 +3,11 @@ hand.
 
 Every runtime cost is zero but runc create (S = 100 ms, no CPU share) and the metadata commits take no
 time, so a start is: queue for libnetwork's store (one per host) with each network's endpoint, then S.
-The endpoint's commits (``store_commit`` c each: ``endpoint_commits`` on every network, ``bridge_commits``
-more on a bridge one) hold the lock and are counted inside S (idle, a start takes exactly S), so n starts at once end at
-(k - 1) h + S for k = 1..n, h the hold: FIFO, each waits for the k - 1 ahead of it.
+A start's commits (``store_commit`` c each: ``endpoint_commits`` on every network and ``bridge_commits`` more on
+a bridge one when the endpoint is created, ``sandbox_commits`` (default 1) for the sandbox's record,
+``join_commits`` (2) when the endpoint joins it, ``bridge_join_commits`` (1) more on a bridge network) hold the
+lock and are counted inside S (idle, a start takes exactly S), so n starts at once end at (k - 1) h + S for
+k = 1..n, h the hold: FIFO, each waits for the k - 1 ahead of it.
 """
 
 from __future__ import annotations
@@ -48,26 +50,29 @@ def test_the_lock_is_first_come_first_served() -> None:
 
 
 def test_one_start_alone_takes_its_cost_the_commits_are_inside_it() -> None:
-    # 2 commits of 20 ms hold the bridge's lock for 40 ms, inside runc create's 100 ms: the start takes S
-    assert start_ends(run("bridge"), count=1, networking="{store_commit: 20ms, bridge_commits: 1}") \
+    # 1 + 1 endpoint, 1 sandbox, 2 + 1 join: 6 commits of 10 ms hold the store for 60 ms, inside runc create's
+    # 100 ms: the start takes S
+    assert start_ends(run("bridge"), count=1, networking="{store_commit: 10ms, bridge_commits: 1}") \
         == pytest.approx([S])
 
 
 def test_a_storm_on_one_network_queues_k_minus_1_holds() -> None:
-    # h = (endpoint_commits 1 + bridge_commits 1) x 20 ms = 40 ms; 5 starts: (k - 1) 40 ms + 100 ms
-    ends = start_ends(run("bridge"), count=5, networking="{store_commit: 20ms, endpoint_commits: 1, bridge_commits: 1}")
-    assert ends == pytest.approx([(k - 1) * 0.040 + S for k in range(1, 6)])
+    # h = (endpoint_commits 1 + bridge_commits 1 + sandbox_commits 1 + join_commits 2 + bridge_join_commits 1)
+    # x 10 ms = 60 ms; 5 starts: (k - 1) 60 ms + 100 ms
+    ends = start_ends(run("bridge"), count=5, networking="{store_commit: 10ms, endpoint_commits: 1, bridge_commits: 1}")
+    assert ends == pytest.approx([(k - 1) * 0.060 + S for k in range(1, 6)])
 
 
 def test_networks_share_the_store() -> None:
-    # 2 starts at once on network a and 2 on network b (20 ms holds): one store, 4 in a row: 100 to 160 ms
-    ends = start_ends(run("a"), other=run("b"), count=2, networking="{store_commit: 20ms, bridge_commits: 0}",
-                      networks="{a: {}, b: {}}")
+    # 2 starts at once on network a and 2 on network b, holds of 20 ms (endpoint 1, sandbox 1, join 2: 4 commits
+    # of 5 ms): one store, 4 in a row: 100 to 160 ms
+    ends = start_ends(run("a"), other=run("b"), count=2, networks="{a: {}, b: {}}",
+                      networking="{store_commit: 5ms, bridge_commits: 0, bridge_join_commits: 0}")
     assert ends == pytest.approx([S + k * 0.020 for k in range(4)])
 
 
 def test_a_container_joining_anothers_namespace_creates_no_endpoint() -> None:
-    # web starts first (a 20 ms hold), then 3 sidecars in container:web at once: no commits, no queueing,
+    # web starts first (a 100 ms hold: 5 commits), then 3 sidecars in container:web at once: no commits, no queueing,
     # each start takes S
     steps = '[{run: {image: "nginx:1.25", detach: true, network: "container:web"}}]'
     first = '[{run: {image: "nginx:1.25", detach: true, name: web}}, {sleep: 1s}]'
@@ -85,19 +90,22 @@ def test_a_container_joining_anothers_namespace_creates_no_endpoint() -> None:
 
 
 def test_host_pays_only_libnetworks_own_commits_and_container_mode_none() -> None:
-    # endpoint_commits 1, bridge_commits 2, c = 10 ms: host's hold 10 ms, the bridge's 30 ms
+    # endpoint_commits 1, bridge_commits 2, c = 10 ms: host's hold is libnetwork's own commits, endpoint 1 +
+    # sandbox 1 + join 2 = 40 ms; the bridge's adds its driver's 2 + 1 (connectivity): 70 ms
     networking = "{store_commit: 10ms, endpoint_commits: 1, bridge_commits: 2}"
     assert start_ends(run("host"), count=4, networking=networking) \
-        == pytest.approx([(k - 1) * 0.010 + S for k in range(1, 5)])
+        == pytest.approx([(k - 1) * 0.040 + S for k in range(1, 5)])
     assert start_ends(run("bridge"), count=4, networking=networking) \
-        == pytest.approx([(k - 1) * 0.030 + S for k in range(1, 5)])
+        == pytest.approx([(k - 1) * 0.070 + S for k in range(1, 5)])
     # with no commits of its own the host network's lock is never held: every host start takes S
-    assert start_ends(run("host"), count=4, networking="{store_commit: 10ms, endpoint_commits: 0}") \
+    assert start_ends(run("host"), count=4,
+                      networking="{store_commit: 10ms, endpoint_commits: 0, sandbox_commits: 0, join_commits: 0}") \
         == pytest.approx([S] * 4)
 
 
 def test_a_hold_is_at_most_the_wait_of_runc_create_it_is_counted_in() -> None:
-    # 3 commits of 50 ms (150 ms) against runc create's 100 ms (no CPU share): holds of 100 ms
+    # 7 commits of 50 ms (350 ms: endpoint 1 + bridge 2 + sandbox 1 + join 2 + 1) against runc create's 100 ms
+    # (no CPU share): holds of 100 ms
     ends = start_ends(run("bridge"), count=3, networking="{store_commit: 50ms, bridge_commits: 2}")
     assert ends == pytest.approx([(k - 1) * 0.100 + S for k in range(1, 4)])
 

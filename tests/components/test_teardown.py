@@ -2,10 +2,13 @@
 
 Every runtime cost is zero but runc create (S = 100 ms, no CPU share); API calls and metadata commits take no
 time. A job is ``run`` (its process runs D = 10 s, then exits) and ``rm``, which waits for the exit's
-teardown: libnetwork's commits for the endpoint (h = (endpoint_commits + bridge_commits) x store_commit on a
-bridge) on the store's FIFO lock, then the namespace's deletion (``netns_teardown`` t) under the kernel's rtnl
-lock. n jobs at once: the starts queue h apart on the store (start k ends at (k - 1) h + S), so the exits
-come h apart too, and the k-th teardown asks for the store when the one before has just let it go.
+teardown: libnetwork's commits on the store's FIFO lock, the endpoint's leave (``leave_commits`` 1, and
+``bridge_join_commits`` 1 on a bridge) and deletion (``endpoint_commits`` + ``bridge_commits``), then the
+sandbox's record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; then the namespace's deletion
+(``netns_teardown`` t) under the kernel's rtnl lock. A start holds the store h_s: the endpoint's creation, the
+sandbox's record and the join (``join_commits`` 2, ``bridge_join_commits`` 1 on a bridge). n jobs at once: the
+starts queue h_s apart on the store (start k ends at (k - 1) h_s + S), so the exits come h_s apart too; with
+h_t <= h_s the k-th teardown finds the store free.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from tests.helpers import run_text
 
 S, D = 0.100, 10.0
 RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 100ms, exec: 0s, cpu: {create: 0, start: 0}}"
-H = 2 * 0.020  # endpoint_commits 1 + bridge_commits 1, 20 ms each
+#: endpoint_commits 1 + bridge_commits 1 at 10 ms each, on a bridge: a start holds the store for 2 + 1 (sandbox)
+#: + 3 (join) commits, a teardown for 2 (leave) + 2 (the endpoint's deletion) + 1 (sandbox) commits
+NETWORKING = "store_commit: 10ms, endpoint_commits: 1, bridge_commits: 1"
+H_S, H_T = 6 * 0.010, 5 * 0.010
 
 
 def job_ends(count: int, networking: str, network: str = "bridge") -> list[float]:
@@ -34,29 +40,32 @@ def job_ends(count: int, networking: str, network: str = "bridge") -> list[float
 
 
 def test_without_a_namespace_cost_rm_waits_for_the_endpoint_commits() -> None:
-    # exit k at (k - 1) h + S + D; its commits hold the store h, which the exit before has just freed
-    ends = job_ends(4, "{store_commit: 20ms, endpoint_commits: 1, bridge_commits: 1}")
-    assert ends == pytest.approx([(k - 1) * H + S + D + H for k in range(1, 5)])
+    # exit k at (k - 1) h_s + S + D; its commits hold the store h_t (50 ms), which the exit before (h_s = 60 ms
+    # earlier) has freed
+    ends = job_ends(4, f"{{{NETWORKING}}}")
+    assert ends == pytest.approx([(k - 1) * H_S + S + D + H_T for k in range(1, 5)])
 
 
 def test_n_namespace_deletions_through_the_rtnl_lock_take_n_t() -> None:
-    # t = 100 ms >= h: teardown 1 takes rtnl at S + D + h and ends t later; each next one's commits end
-    # before the lock is free again, so the k-th ends at S + D + h + k t: n exits take n t
+    # t = 100 ms >= h_s: teardown 1 takes rtnl at S + D + h_t and ends t later; each next one's commits end
+    # ((k - 1) h_s later) before the lock is free again, so the k-th ends at S + D + h_t + k t: n exits take n t
     t = 0.100
-    ends = job_ends(4, "{store_commit: 20ms, endpoint_commits: 1, bridge_commits: 1, netns_teardown: 100ms}")
-    assert ends == pytest.approx([S + D + H + k * t for k in range(1, 5)])
+    ends = job_ends(4, f"{{{NETWORKING}, netns_teardown: 100ms}}")
+    assert ends == pytest.approx([S + D + H_T + k * t for k in range(1, 5)])
 
 
 def test_the_host_network_has_no_namespace_to_delete() -> None:
-    # host: the endpoint's commits only (endpoint_commits x c = 20 ms a start and a teardown), netns_teardown
-    # ignored: exit k at (k - 1) 20 ms + S + D, its rm 20 ms later
+    # host: libnetwork's own commits only, c = 20 ms: a start holds endpoint 1 + sandbox 1 + join 2 = 80 ms, a
+    # teardown leave 1 + endpoint 1 + sandbox 1 = 60 ms; netns_teardown ignored: exit k at (k - 1) 80 ms + S + D,
+    # its rm 60 ms later
     ends = job_ends(3, "{store_commit: 20ms, endpoint_commits: 1, netns_teardown: 100ms}", network="host")
-    assert ends == pytest.approx([(k - 1) * 0.020 + S + D + 0.020 for k in range(1, 4)])
+    assert ends == pytest.approx([(k - 1) * 0.080 + S + D + 0.060 for k in range(1, 4)])
 
 
-def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_4_ms() -> None:
-    # defaults: the run ends at Khan's 568 ms; its teardown holds the store for 2 commits of 2 ms (572 ms),
-    # after the rm's API call (2 ms, 570 ms): the job ends at 572 ms
+def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_10_ms() -> None:
+    # defaults: the run ends at Khan's 568 ms; its teardown holds the store for 5 commits of 2 ms (leave 1 +
+    # connectivity revoked 1, the endpoint's deletion 1 + the bridge driver's 1, the sandbox's record 1: 578 ms),
+    # after the rm's API call (2 ms, 570 ms): the job ends at 578 ms
     result = run_text("""
     name: t
     hosts: {h: {preloaded: ["nginx:1.25"]}}
@@ -66,4 +75,4 @@ def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_4_ms() -> None:
     [job] = result.jobs
     [process] = result.spans_of("process")
     assert process.start == pytest.approx(0.568)
-    assert job.duration_s == pytest.approx(0.568 + 2 * 0.002)
+    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002)

@@ -132,6 +132,27 @@ class Networking(Strict):
         "on the namespace exit path with call_rcu() (5.19) and 1.5ms after "
         "(https://www.redhat.com/sysadmin/speed-oci-containers)",
     )
+    sandbox_commits: int = Field(
+        1, ge=0, description="commits of the container's sandbox record (libnetwork sbState) to the same store, "
+        "for every mode but container:NAME: written when the sandbox is made at start (moby "
+        "daemon/libnetwork/controller.go NewSandbox: storeUpdate) and deleted at the exit's teardown (sandbox.go "
+        "delete: storeDelete); the same in Docker 20.10 (libnetwork bump_20.10)",
+    )
+    join_commits: int = Field(
+        2, ge=0, description="commits per endpoint when it joins the sandbox at start: the sandbox record updated "
+        "with it (sandbox_linux.go populateNetworkResources: storeUpdate) and the endpoint record with its "
+        "sandbox (endpoint.go sbJoin: storeEndpoint); the same in Docker 20.10",
+    )
+    leave_commits: int = Field(
+        1, ge=0, description="commits per endpoint when it leaves the sandbox at the exit's teardown: the endpoint "
+        "record (endpoint.go sbLeave: storeEndpoint; the sandbox being deleted is not updated); the same in "
+        "Docker 20.10",
+    )
+    bridge_join_commits: int = Field(
+        1, ge=0, description="commits of a bridge endpoint's driver record when its external connectivity is "
+        "programmed at join and revoked at leave, one each (drivers/bridge ProgramExternalConnectivity: "
+        "storeUpdate; Docker 20.10: ProgramExternalConnectivity and RevokeExternalConnectivity)",
+    )
 
 
 class RmOptions(Strict):
