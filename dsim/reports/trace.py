@@ -185,28 +185,52 @@ def _daemon_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
 
 
 def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]]) -> set[int]:
-    """A track per container: every activity whose subject is that container (``_lanes`` for each, written
-    out: a host has hundreds of containers of a few spans each). Returns the positions of the spans placed
-    there."""
+    """A track per container: every activity whose subject is that container, on numbered lanes as
+    ``_lanes`` packs them (``first_free_lanes``), written out for the whole host at once: a host has hundreds
+    of containers of a few spans each. Returns the positions of the spans placed there."""
     subject, kind, start, end = spans.subject, spans.kind, spans.start, spans.end
-    container_names = {subject[i] for k in _CONTAINER_PHASES for i in kinds.get(k, [])}
-    container_spans: dict[str, list[int]] = defaultdict(list)
+    names = sorted({subject[i] for k in _CONTAINER_PHASES for i in kinds.get(k, [])}, key=_natural)
+    rank = {name: r for r, name in enumerate(names)}
     skip = (SpanKind.JOB, SpanKind.API)
-    for i, (name, span_kind) in enumerate(zip(subject, kind, strict=True)):
-        if name in container_names and span_kind not in skip:
-            container_spans[name].append(i)
+    placed = sorted(i for span_kind, items in kinds.items() if span_kind not in skip
+                    for i in items if subject[i] in rank)
+    ranks = [rank[subject[i]] for i in placed]
+    drawn = [(r, i) for r, i in zip(ranks, placed, strict=True) if end[i] > start[i]]
+    lane_of = first_free_lanes([(r, start[i], end[i], i) for r, i in drawn])
+    drawn.sort()  # by container in ``names`` order, each container's spans in record order
     kind_texts = {span_kind: string(span_kind) for span_kind in set(kind)}
     events, tail, thread = b.events, spans.tail, b.thread
-    for name in sorted(container_names, key=_natural):
-        items = [i for i in container_spans[name] if end[i] > start[i]]
-        tracks: dict[int, str] = {}  # lane -> the event's text after its name
-        for i, lane in zip(items, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
-            track = tracks.get(lane)
-            if track is None:
-                tid = thread(pid, f"container {name} / {lane + 1}")
-                track = tracks[lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
-            events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail[i]}')
-    return {i for items in container_spans.values() for i in items}
+    tracks: dict[tuple[int, int], str] = {}  # (container, lane) -> the event's text after its name
+    for r, i in drawn:
+        lane = lane_of[i]
+        track = tracks.get((r, lane))
+        if track is None:
+            tid = thread(pid, f"container {names[r]} / {lane + 1}")
+            track = tracks[r, lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
+        events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail[i]}')
+    return set(placed)
+
+
+def first_free_lanes(intervals: list[tuple[int, float, float, int]]) -> dict[int, int]:
+    """The lane of each ``(group, start, end, key)`` within its group, by key: taken in order of start (then
+    end, then key), each gets the lowest lane whose last interval ended by its start, else a new one. The
+    same lanes as ``derive.lane_numbers`` of each group's intervals in key order (a lane is free exactly
+    when its last interval has ended), found by a scan of a few lanes instead of two heaps."""
+    lane_of: dict[int, int] = {}
+    group: int | None = None
+    ends: list[float] = []  # lane -> end of its last interval, in the current group
+    for g, begin, finish, key in sorted(intervals):
+        if g != group:
+            group, ends = g, []
+        for lane, last in enumerate(ends):
+            if last <= begin:
+                ends[lane] = finish
+                break
+        else:
+            lane = len(ends)
+            ends.append(finish)
+        lane_of[key] = lane
+    return lane_of
 
 
 def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], ends: list[JobEnd]) -> None:
