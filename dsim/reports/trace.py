@@ -90,14 +90,14 @@ class _Builder:
         return self.pids[name]
 
     def thread(self, pid: int, name: str) -> int:
-        key = (pid, name)
-        if key not in self.tids:
+        tid = self.tids.get((pid, name))
+        if tid is None:  # named when first used: its name and sort index, both as ``_metadata`` writes them
             self._threads[pid] += 1
-            tid = self._threads[pid]
-            self.tids[key] = tid
-            self._metadata("thread_name", pid, tid, "name", string(name))
-            self._metadata("thread_sort_index", pid, tid, "sort_index", value(tid))
-        return self.tids[key]
+            tid = self.tids[pid, name] = self._threads[pid]
+            head = f'{{"ph":"M","name":"thread_'
+            self.events += (f'{head}name","pid":{pid},"tid":{tid},"args":{{"name":{string(name)}}}}}',
+                            f'{head}sort_index","pid":{pid},"tid":{tid},"args":{{"sort_index":{tid}}}}}')
+        return tid
 
     def complete(self, pid: int, tid: int, name: str, start: float, end: float, cat: str, args: str) -> None:
         """A complete event; ``cat`` is already JSON text (callers escape it once per track, not per span)."""
@@ -237,20 +237,25 @@ def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
     """Instants: failures, whatever took no time, and jobs that did not complete. Only spans that took no
     time or have an attribute or kind that can say they failed are looked at."""
     start, end, kind, subject = spans.start, spans.end, spans.kind, spans.subject
-    looked = set(np.flatnonzero(spans.starts == spans.ends).tolist())
+    instant = set(np.flatnonzero(spans.starts == spans.ends).tolist())  # took no time
+    looked = [i for i in instant if kind[i] == SpanKind.PULL_LAYER]  # these only when they failed
+    instant.difference_update(looked)
     packed = spans.packed
     failing = {keys for keys in {p[0] for p in packed if p is not None} if not FAILURE_ATTRS.isdisjoint(keys)}
     for span_kind, items in kinds.items():
+        if span_kind == SpanKind.REQUEST:  # a request is an instant only when it took no time
+            continue
         if kind_failed(span_kind):
-            looked.update(items)
+            looked.extend(items)
         elif failing:
-            looked.update(i for i in items if packed[i] is not None and packed[i][0] in failing)
-    for i in sorted(looked):
+            looked.extend([i for i in items if packed[i] is not None and packed[i][0] in failing])
+    instant.update(i for i in set(looked) if i not in instant and spans.failed(i))
+    for i in sorted(instant):
         if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
             tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{kind[i]}: {subject[i]}", start[i], "failure" if spans.failed(i) else kind[i],
                       spans.args(i))
-        elif kind[i] != SpanKind.REQUEST and spans.failed(i):
+        else:
             tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{kind[i]} failed: {subject[i]}", end[i], "failure", spans.args(i))
     for ended in ends:
