@@ -94,7 +94,7 @@ class _Builder:
         if tid is None:  # named when first used: its name and sort index, both as ``_metadata`` writes them
             self._threads[pid] += 1
             tid = self.tids[pid, name] = self._threads[pid]
-            head = f'{{"ph":"M","name":"thread_'
+            head = '{"ph":"M","name":"thread_'
             self.events += (f'{head}name","pid":{pid},"tid":{tid},"args":{{"name":{string(name)}}}}}',
                             f'{head}sort_index","pid":{pid},"tid":{tid},"args":{{"sort_index":{tid}}}}}')
         return tid
