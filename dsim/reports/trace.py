@@ -90,14 +90,14 @@ class _Builder:
         return self.pids[name]
 
     def thread(self, pid: int, name: str) -> int:
-        key = (pid, name)
-        if key not in self.tids:
+        tid = self.tids.get((pid, name))
+        if tid is None:  # named when first used: its name and sort index, both as ``_metadata`` writes them
             self._threads[pid] += 1
-            tid = self._threads[pid]
-            self.tids[key] = tid
-            self._metadata("thread_name", pid, tid, "name", string(name))
-            self._metadata("thread_sort_index", pid, tid, "sort_index", value(tid))
-        return self.tids[key]
+            tid = self.tids[pid, name] = self._threads[pid]
+            head = '{"ph":"M","name":"thread_'
+            self.events += (f'{head}name","pid":{pid},"tid":{tid},"args":{{"name":{string(name)}}}}}',
+                            f'{head}sort_index","pid":{pid},"tid":{tid},"args":{{"sort_index":{tid}}}}}')
+        return tid
 
     def complete(self, pid: int, tid: int, name: str, start: float, end: float, cat: str, args: str) -> None:
         """A complete event; ``cat`` is already JSON text (callers escape it once per track, not per span)."""
@@ -185,48 +185,77 @@ def _daemon_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
 
 
 def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]]) -> set[int]:
-    """A track per container: every activity whose subject is that container (``_lanes`` for each, written
-    out: a host has hundreds of containers of a few spans each). Returns the positions of the spans placed
-    there."""
+    """A track per container: every activity whose subject is that container, on numbered lanes as
+    ``_lanes`` packs them (``first_free_lanes``), written out for the whole host at once: a host has hundreds
+    of containers of a few spans each. Returns the positions of the spans placed there."""
     subject, kind, start, end = spans.subject, spans.kind, spans.start, spans.end
-    container_names = {subject[i] for k in _CONTAINER_PHASES for i in kinds.get(k, [])}
-    container_spans: dict[str, list[int]] = defaultdict(list)
+    names = sorted({subject[i] for k in _CONTAINER_PHASES for i in kinds.get(k, [])}, key=_natural)
+    rank = {name: r for r, name in enumerate(names)}
     skip = (SpanKind.JOB, SpanKind.API)
-    for i, (name, span_kind) in enumerate(zip(subject, kind, strict=True)):
-        if name in container_names and span_kind not in skip:
-            container_spans[name].append(i)
+    placed = sorted(i for span_kind, items in kinds.items() if span_kind not in skip
+                    for i in items if subject[i] in rank)
+    ranks = [rank[subject[i]] for i in placed]
+    drawn = [(r, i) for r, i in zip(ranks, placed, strict=True) if end[i] > start[i]]
+    lane_of = first_free_lanes([(r, start[i], end[i], i) for r, i in drawn])
+    drawn.sort()  # by container in ``names`` order, each container's spans in record order
     kind_texts = {span_kind: string(span_kind) for span_kind in set(kind)}
     events, tail, thread = b.events, spans.tail, b.thread
-    for name in sorted(container_names, key=_natural):
-        items = [i for i in container_spans[name] if end[i] > start[i]]
-        tracks: dict[int, str] = {}  # lane -> the event's text after its name
-        for i, lane in zip(items, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
-            track = tracks.get(lane)
-            if track is None:
-                tid = thread(pid, f"container {name} / {lane + 1}")
-                track = tracks[lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
-            events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail[i]}')
-    return {i for items in container_spans.values() for i in items}
+    tracks: dict[tuple[int, int], str] = {}  # (container, lane) -> the event's text after its name
+    for r, i in drawn:
+        lane = lane_of[i]
+        track = tracks.get((r, lane))
+        if track is None:
+            tid = thread(pid, f"container {names[r]} / {lane + 1}")
+            track = tracks[r, lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
+        events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail[i]}')
+    return set(placed)
+
+
+def first_free_lanes(intervals: list[tuple[int, float, float, int]]) -> dict[int, int]:
+    """The lane of each ``(group, start, end, key)`` within its group, by key: taken in order of start (then
+    end, then key), each gets the lowest lane whose last interval ended by its start, else a new one. The
+    same lanes as ``derive.lane_numbers`` of each group's intervals in key order (a lane is free exactly
+    when its last interval has ended), found by a scan of a few lanes instead of two heaps."""
+    lane_of: dict[int, int] = {}
+    group: int | None = None
+    ends: list[float] = []  # lane -> end of its last interval, in the current group
+    for g, begin, finish, key in sorted(intervals):
+        if g != group:
+            group, ends = g, []
+        for lane, last in enumerate(ends):
+            if last <= begin:
+                ends[lane] = finish
+                break
+        else:
+            lane = len(ends)
+            ends.append(finish)
+        lane_of[key] = lane
+    return lane_of
 
 
 def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], ends: list[JobEnd]) -> None:
     """Instants: failures, whatever took no time, and jobs that did not complete. Only spans that took no
     time or have an attribute or kind that can say they failed are looked at."""
     start, end, kind, subject = spans.start, spans.end, spans.kind, spans.subject
-    looked = set(np.flatnonzero(spans.starts == spans.ends).tolist())
+    instant = set(np.flatnonzero(spans.starts == spans.ends).tolist())  # took no time
+    looked = [i for i in instant if kind[i] == SpanKind.PULL_LAYER]  # these only when they failed
+    instant.difference_update(looked)
     packed = spans.packed
     failing = {keys for keys in {p[0] for p in packed if p is not None} if not FAILURE_ATTRS.isdisjoint(keys)}
     for span_kind, items in kinds.items():
+        if span_kind == SpanKind.REQUEST:  # a request is an instant only when it took no time
+            continue
         if kind_failed(span_kind):
-            looked.update(items)
+            looked.extend(items)
         elif failing:
-            looked.update(i for i in items if packed[i] is not None and packed[i][0] in failing)
-    for i in sorted(looked):
+            looked.extend([i for i in items if packed[i] is not None and packed[i][0] in failing])
+    instant.update(i for i in set(looked) if i not in instant and spans.failed(i))
+    for i in sorted(instant):
         if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
             tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{kind[i]}: {subject[i]}", start[i], "failure" if spans.failed(i) else kind[i],
                       spans.args(i))
-        elif kind[i] != SpanKind.REQUEST and spans.failed(i):
+        else:
             tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{kind[i]} failed: {subject[i]}", end[i], "failure", spans.args(i))
     for ended in ends:
