@@ -63,11 +63,13 @@ def test_same_events_in_the_same_order_as_simpy() -> None:
 
 
 def test_timeout_is_simpys() -> None:
-    # A timeout is still a simpy.Timeout (code that checks the type works), refuses a negative delay as
-    # SimPy does, and carries its value.
+    # A timeout is still a simpy.Timeout (code that checks the type works) and prints as SimPy's does
+    # ("<Timeout(delay, value=...) object at ...>"), refuses a negative delay as SimPy does, and carries its
+    # value.
     env = CountingEnvironment()
     timeout = env.timeout(2, value="v")
     assert isinstance(timeout, simpy.Timeout)
+    assert repr(timeout).startswith("<Timeout(2, value=v) object at ")
     with pytest.raises(ValueError, match="Negative delay"):
         env.timeout(-1)
     env.run()
