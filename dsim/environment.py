@@ -6,7 +6,7 @@ tests/test_environment.py checks them against SimPy's, event for event."""
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
@@ -46,7 +46,10 @@ class CountingEnvironment(simpy.Environment):
             if isinstance(attribute, BoundClass):
                 setattr(self, name, getattr(self, name))
 
-    timeout = BoundClass(Timeout)
+    if TYPE_CHECKING:  # as SimPy declares its own bound classes: what the call makes, for the type checker
+        def timeout(self, delay: simpy.core.SimTime = 0, value: Any | None = None) -> simpy.Timeout: ...
+    else:
+        timeout = BoundClass(Timeout)
 
     def count(self, events: int) -> None:
         """Count ``events`` the model stands for without scheduling them (dsim.components.workers: a free
