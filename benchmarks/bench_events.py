@@ -10,7 +10,10 @@ costs per event. Target: >= 0.5, judged on CPU time (equal to wall time on an id
 moved by other processes on a shared one); wall-time rates are printed too. The two alternate
 ``--repeat`` times and the best rate of each is kept (the least disturbed by other processes).
 
-    .venv/bin/python benchmarks/bench_events.py [--jobs 20000] [--hosts 100] [--repeat 3] [--profile]
+``--engine``: also run the twin on dsim's own environment (dsim.environment.CountingEnvironment, its run
+loop and timeouts), alternating with SimPy's: what dsim's engine costs on the same events, model aside.
+
+    .venv/bin/python benchmarks/bench_events.py [--jobs 20000] [--hosts 100] [--repeat 3] [--profile] [--engine]
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from bench_common import container_jobs, describe, simulate_timed  # noqa: E402
 TARGET = 0.5
 
 
-def raw_simpy(jobs: int, hosts: int, seed: int = 1) -> tuple[int, float, float]:
-    """(events processed, wall and CPU seconds of env.run) for the plain SimPy twin of container_jobs."""
-    env = simpy.Environment()
+def raw_simpy(jobs: int, hosts: int, seed: int = 1,
+              environment: type[simpy.Environment] = simpy.Environment) -> tuple[int, float, float]:
+    """(events processed, wall and CPU seconds of env.run) for the plain SimPy twin of container_jobs, on
+    ``environment`` (SimPy's, or dsim's with ``--engine``)."""
+    env = environment()
     rng = random.Random(seed)
     workers = [simpy.Resource(env, capacity=8) for _ in range(hosts)]
     netns = [simpy.Resource(env, capacity=1) for _ in range(hosts)]
@@ -87,13 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one dsim run (top 25 by own time)")
+    parser.add_argument("--engine", action="store_true", help="also run the twin on dsim's environment")
     args = parser.parse_args(argv)
     print(describe())
+    from dsim.environment import CountingEnvironment
+
     raw: list[tuple[int, float, float]] = []
     dsim: list[tuple[int, float, float]] = []
+    engine: list[float] = []
     for _ in range(args.repeat):
         raw.append(raw_simpy(args.jobs, args.hosts))
         dsim.append(dsim_run(args.jobs, args.hosts))
+        if args.engine:
+            engine.append(raw_simpy(args.jobs, args.hosts, environment=CountingEnvironment)[2])
     raw_events, raw_wall, raw_cpu = min(raw, key=lambda run: run[2])
     events, wall, cpu = min(dsim, key=lambda run: run[2])
     raw_rate, rate = raw_events / raw_cpu, events / cpu
@@ -105,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({events / wall:,.0f}/s by wall; {events / args.jobs:.1f} events per job; best of {args.repeat})")
     print(f"ratio dsim / raw SimPy = {ratio:.2f} (target >= {TARGET}): {'ok' if ratio >= TARGET else 'MISSED'}")
     print(f"per job: raw SimPy {raw_cpu / args.jobs * 1e6:.0f} us, dsim {cpu / args.jobs * 1e6:.0f} us CPU")
+    if engine:
+        print(f"the twin on dsim's environment: {min(engine):.2f} s CPU, {min(engine) / raw_cpu:.2f}x SimPy's "
+              f"(best of {args.repeat})")
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()

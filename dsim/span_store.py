@@ -20,7 +20,7 @@ import bisect
 import math
 import sys
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, overload
 
@@ -93,7 +93,7 @@ def _compact_value(value: Any, start: float) -> Any:
     return value
 
 
-def _shareable(values: tuple[Any, ...]) -> str | None:
+def _shareable(values: Iterable[Any]) -> str | None:
     """Whether packed attributes with these values may be one shared tuple, and under which key: values
     equal only to values of their own type and sign (strings, None, shared derived values, ints but not
     bools, +0.0). The key ("int", "float" or "") keeps 0 and 0.0 apart (equal, and hashed alike)."""
@@ -178,6 +178,8 @@ class SpanStore(Sequence[Any]):
         self._host_code: dict[str, int] = {}
         self._hosts: list[str] = []
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+        #: each shape of attributes -> (its shared keys tuple, whether a key is DERIVABLE): one look-up per span
+        self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
         self._packed: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}
         self._positions: dict[str, tuple[int, list[np.ndarray]]] = {}
         self._derived: dict[str, tuple[int, Any]] = {}
@@ -195,7 +197,10 @@ class SpanStore(Sequence[Any]):
         if not fresh:
             return
         kinds, subjects, hosts, starts, ends, jobs, attrs = zip(*fresh, strict=True)
-        subjects = tuple(map(_intern, subjects))  # one string per distinct subject (requests repeat theirs)
+        try:  # one string per distinct subject (requests repeat theirs)
+            subjects = tuple(map(sys.intern, subjects))
+        except TypeError:  # a subject that is not exactly a str is kept as it is
+            subjects = tuple(map(_intern, subjects))
         self._blocks.append(_Block(array("B", self._codes(kinds, self._kind_code, self._kinds)), subjects,
                                    array("I", self._codes(hosts, self._host_code, self._hosts)),
                                    array("d", starts), array("d", ends), array("q", jobs),
@@ -221,14 +226,17 @@ class SpanStore(Sequence[Any]):
         if not attrs:
             return None
         keys = tuple(attrs)
-        shared = self._keys.get(keys)
-        if shared is None:
+        shape = self._shapes.get(keys)
+        if shape is None:
             shared = self._keys[keys] = keys
-        if DERIVABLE.intersection(keys):
+            shape = self._shapes[keys] = (shared, not DERIVABLE.isdisjoint(keys))
+        shared, derivable = shape
+        if derivable:
             packed = (shared, *(_compact_value(v, start) if k in DERIVABLE else v for k, v in attrs.items()))
+            category = _shareable(packed[1:])
         else:
             packed = (shared, *attrs.values())
-        category = _shareable(packed[1:])
+            category = _shareable(attrs.values())
         if category is not None:
             return self._packed.setdefault((category, packed), packed)
         return packed

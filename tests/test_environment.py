@@ -1,0 +1,106 @@
+"""dsim's environment (dsim/environment.py): SimPy's run loop and timeouts written inline must process the
+same events in the same order as SimPy's own, and count them."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+import simpy
+
+from dsim.environment import CountingEnvironment
+
+
+def _world(env: simpy.Environment, log: list[tuple[float, str]]) -> None:
+    """Ties on purpose: three processes waking at the same instants, a zero timeout, an event succeeded by
+    another process, a timeout's value, and an interrupt (priority URGENT, ahead of NORMAL events)."""
+    signal = env.event()
+
+    def ticker(name: str, delays: list[float]) -> Generator[Any, Any, None]:
+        for delay in delays:
+            value = yield env.timeout(delay, value=f"{name}{delay}")
+            log.append((env.now, value))
+
+    def waiter() -> Generator[Any, Any, None]:
+        value = yield signal
+        log.append((env.now, f"signal {value}"))
+        try:
+            yield env.timeout(10)
+        except simpy.Interrupt as interrupt:
+            log.append((env.now, f"interrupted {interrupt.cause}"))
+
+    def trigger(target: simpy.Process) -> Generator[Any, Any, None]:
+        yield env.timeout(1)
+        signal.succeed("go")
+        yield env.timeout(0)
+        log.append((env.now, "after zero"))
+        yield env.timeout(1)
+        target.interrupt("stop")
+
+    env.process(ticker("a", [1, 0, 1, 0.5]))
+    env.process(ticker("b", [1, 1, 0, 0.5]))
+    target = env.process(waiter())
+    env.process(trigger(target))
+
+
+def test_same_events_in_the_same_order_as_simpy() -> None:
+    # SimPy's own Environment is the reference: the same processes must log the same (time, what) lines in
+    # the same order, and the count must be the events SimPy processed (its event ids handed out, minus
+    # what is left in its queue: none after run()). The run ends at 11: the waiter's timeout of 10, made at
+    # time 1, stays queued after the interrupt at 2 and is processed, doing nothing, at 11.
+    expected: list[tuple[float, str]] = []
+    reference = simpy.Environment()
+    _world(reference, expected)
+    reference.run()
+    got: list[tuple[float, str]] = []
+    env = CountingEnvironment()
+    _world(env, got)
+    env.run()
+    assert got == expected
+    assert env.processed == next(reference._eid)
+    assert env.now == reference.now == 11
+
+
+def test_timeout_is_simpys() -> None:
+    # A timeout is still a simpy.Timeout (code that checks the type works) and prints as SimPy's does
+    # ("<Timeout(delay, value=...) object at ...>"), refuses a negative delay as SimPy does, and carries its
+    # value.
+    env = CountingEnvironment()
+    timeout = env.timeout(2, value="v")
+    assert isinstance(timeout, simpy.Timeout)
+    assert repr(timeout).startswith("<Timeout(2, value=v) object at ")
+    with pytest.raises(ValueError, match="Negative delay"):
+        env.timeout(-1)
+    env.run()
+    assert timeout.value == "v" and env.now == 2 and env.processed == 1
+
+
+def test_a_failed_process_crashes_the_run_as_in_simpy() -> None:
+    # A process raising an error nobody waits for: SimPy's run raises a copy of it whose cause is the
+    # original; the event that carried it was taken off the queue, so it counts.
+    def failing(env: simpy.Environment) -> Generator[Any, Any, None]:
+        yield env.timeout(1)
+        raise KeyError("boom")
+
+    env = CountingEnvironment()
+    env.process(failing(env))
+    with pytest.raises(KeyError) as raised:
+        env.run()
+    assert isinstance(raised.value.__cause__, KeyError)
+    assert env.now == 1
+    assert env.processed == 3  # the process's start, its timeout, the process's failure
+
+
+def test_run_until_still_stops_where_simpy_does() -> None:
+    # With ``until`` SimPy's loop runs (through the counting step): stopping at time 5 leaves the timeout
+    # at 7 in the queue; run() afterwards processes it. SimPy puts the stop event back on the queue (ahead of
+    # everything, with its remaining callbacks) when its callback stops the run, so the second run takes it
+    # off again: 2 + the stop event again + the timeout at 7 = 4.
+    env = CountingEnvironment()
+    env.timeout(3)
+    env.timeout(7)
+    env.run(until=5)
+    assert env.now == 5 and env.processed == 2  # the timeout at 3 and the stop event at 5
+    env.run()
+    assert env.now == 7 and env.processed == 4
