@@ -339,6 +339,14 @@ class NetworkStack:
         self.recorder.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
                            ports=list(container.published))
 
+    @staticmethod
+    def own_namespace(container: Container) -> bool:
+        """Whether the container gets a network namespace of its own (bridge, none, user networks), which runc
+        hands to dockerd through its libnetwork-setkey prestart hook (moby daemon/oci_linux.go: a hook for a
+        network namespace without a path); host and container:NAME join an existing one."""
+        mode = container.spec.network
+        return mode != "host" and not mode.startswith("container:")
+
     def _endpoint_queue(self, nets: list[Network], *, new_sandbox: bool = True) -> float:
         """CreateEndpoint on each network in turn, then the sandbox and the joins, their commits under the store's
         lock (libnetwork_store.py): the time spent queueing behind other containers' (0 when nobody is ahead);
@@ -346,7 +354,8 @@ class NetworkStack:
         hold is at most the non-CPU part of ``runtime.start`` it is counted in (a run with zero costs holds
         nothing)."""
         runtime, costs, rng = self.spec.runtime, self.costs, self.rng
-        budget = runtime.start.mean * (1 - runtime.cpu.start)  # the commits are part of runc create's wait
+        # the commits are part of runc create's own wait (runtime.start less the setkey hook)
+        budget = max(0.0, runtime.start.mean - costs.setkey_hook.mean) * (1 - runtime.cpu.start)
         at, queued = self.env.now, 0.0
         sandbox = commits_hold(costs, costs.sandbox_commits, rng) if new_sandbox else 0.0  # NewSandbox's record
         for network in nets:

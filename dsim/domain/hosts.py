@@ -15,6 +15,9 @@ from dsim.domain.networking import DEFAULT_NETWORKING, NetworkDecl, NetworkingSp
 from dsim.domain.overlay_mount import DEFAULT_OVERLAY_MOUNT, OverlayMountSpec
 from dsim.domain.start_path import DEFAULT_CPU_SHARES, DEFAULT_DAEMON_LOCKS, DaemonLocksSpec, StartCpuShares
 
+#: BuildKit's solver work per vertex: the CPU slope of fully cached rebuilds of 1 to 121 RUN steps on Docker
+#: 20.10.24 (tools/real_docker.py buildkit, docs/build.md: Solver overheads)
+BUILDKIT_VERTEX_S = 0.00053
 
 @dataclass(frozen=True, slots=True)
 class DaemonSpec:
@@ -31,7 +34,7 @@ class DaemonSpec:
     #: serialization points of the create/start path (domain/start_path.py)
     locks: DaemonLocksSpec = DEFAULT_DAEMON_LOCKS
     #: BuildKit solver CPU-seconds per build step (vertex), cached or not (components/build_solver.py)
-    buildkit_vertex: Distribution = constant(0.0)
+    buildkit_vertex: Distribution = constant(BUILDKIT_VERTEX_S)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,12 @@ class MountSpec:
     size: float | None = None
 
 
+#: runc's libnetwork-setkey prestart hook and dockerd's configuration of the namespace: ``docker start`` of a
+#: container with ``--network none`` took 105 ms more than with ``host`` (Docker 20.10.24, medians of 10, on 2
+#: vCPUs: tools/real_docker.py start; docs/networks-storage.md: Measuring the setkey hook)
+SETKEY_HOOK_S = 0.105
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkingSpec:
     """What network modes cost on one host (components/networks.py). Times in seconds."""
@@ -70,6 +76,11 @@ class NetworkingSpec:
     #: lock (components/teardown.py): 0 since Linux 5.19, 46.2 ms before it (Scrivano: create + destroy 47.7 ms
     #: before Westphal's patches to the namespace exit path, 1.5 ms after)
     netns_teardown: Distribution = constant(0.0)
+    #: runc's prestart hook for a container with a network namespace of its own (bridge, none, user networks):
+    #: runc execs dockerd's binary (``libnetwork-setkey``), which hands the namespace to dockerd, which
+    #: configures it; part of ``runtime.start``, which host and container:NAME containers pay without it.
+    #: 105 ms: ``docker start`` with ``--network none`` less with ``host`` on Docker 20.10.24 (tools/real_docker.py)
+    setkey_hook: Distribution = constant(SETKEY_HOOK_S)
     #: commits of the container's sandbox record (libnetwork ``sbState``) to the same store: written when the
     #: sandbox is made at start (controller.go NewSandbox) and deleted at the exit's teardown (sandbox.go delete)
     sandbox_commits: int = 1

@@ -66,8 +66,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                             walk_per_file=storage.walk_per_file, compress_cores=storage.compress_cores),
         runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
                             runtime.page_cache_fraction,
-                            cpu=StartCpuShares(runtime.cpu.create, runtime.cpu.mount, runtime.cpu.netns,
-                                               runtime.cpu.start, runtime.cpu.exec, runtime.cpu.probe_exec),
+                            cpu=StartCpuShares(**runtime.cpu.model_dump()),
                             probe_exec=runtime.probe_exec,
                             overlay=OverlayMountSpec(**runtime.overlay.model_dump())),
         preloaded=tuple(normalise(ref) for ref in group.preloaded),
@@ -86,7 +85,8 @@ def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
                           costs.base_rules, costs.rules_per_network, costs.endpoint_commits, costs.bridge_commits,
                           costs.store_commit, bridge_rate=costs.bridge_rate,
                           bridge_latency=costs.bridge_latency, loopback_latency=costs.loopback_latency,
-                          netns_teardown=costs.netns_teardown, sandbox_commits=costs.sandbox_commits,
+                          netns_teardown=costs.netns_teardown, setkey_hook=costs.setkey_hook,
+                          sandbox_commits=costs.sandbox_commits,
                           join_commits=costs.join_commits, leave_commits=costs.leave_commits,
                           bridge_join_commits=costs.bridge_join_commits)
 

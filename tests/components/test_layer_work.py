@@ -12,8 +12,8 @@ docs/distribution.md: Push).
 - A push of a locally built layer of U unpacked bytes: its gzip is U / compress_rate CPU-seconds on one core;
   two layers compressed at once on one core take twice as long; compress_cores c lets one layer use c cores.
 
-Every build here is FROM scratch or a preloaded image, with api_service_time 0 s and RUNs of 0 s, so that
-the spans hold only the work under test.
+Every build here is FROM scratch or a preloaded image, with api_service_time 0 s, no solver work and RUNs of
+0 s, so that the spans hold only the work under test.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def simulate(*, storage: str, cpus: int = 1, dockerfile: str, builder: str = "cl
     images:
       base:1: {{registry: reg, layers: {layers}}}
     hosts:
-      dev: {{cpus: {cpus}, preloaded: ["base:1"], daemon: {{api_service_time: 0s}}, storage: {storage}}}
+      dev: {{cpus: {cpus}, preloaded: ["base:1"], daemon: {{api_service_time: 0s, buildkit_vertex: 0s}},
+            storage: {storage}}}
     workloads:
       build:
         arrival: {{burst: {jobs}}}

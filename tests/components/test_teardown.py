@@ -1,8 +1,8 @@
 """The teardown of an exit (components/teardown.py) against closed forms worked out by hand.
 
-Every runtime cost is zero but runc create (S = 100 ms, no CPU share); API calls and metadata commits take no
-time. A job is ``run`` (its process runs D = 10 s, then exits) and ``rm``, which waits for the exit's
-teardown: libnetwork's commits on the store's FIFO lock, the endpoint's leave (``leave_commits`` 1, and
+Every runtime cost is zero but runc create (S = 100 ms, no CPU share, no setkey hook); API calls and metadata
+commits take no time. A job is ``run`` (its process runs D = 10 s, then exits) and ``rm``, which waits for the
+exit's teardown: libnetwork's commits on the store's FIFO lock, the endpoint's leave (``leave_commits`` 1, and
 ``bridge_join_commits`` 1 on a bridge) and deletion (``endpoint_commits`` + ``bridge_commits``), then the
 sandbox's record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; then the namespace's deletion
 (``netns_teardown`` t) under the kernel's rtnl lock. A start holds the store h_s: the endpoint's creation, the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run_text
+from tests.helpers import run_text, without_setkey_hook
 
 S, D = 0.100, 10.0
 RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 100ms, exec: 0s, cpu: {create: 0, start: 0}}"
@@ -30,7 +30,7 @@ def job_ends(count: int, networking: str, network: str = "bridge") -> list[float
     name: t
     hosts:
       h: {{cpus: 64, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}}, preloaded: ["nginx:1.25"],
-           runtime: {RUNTIME}, networking: {networking}}}
+           runtime: {RUNTIME}, networking: {without_setkey_hook(networking)}}}
     workloads:
       w: {{arrival: {{burst: {count}}}, steps: [{{run: {{image: "nginx:1.25", duration: {D}s, network: {network}}}}},
                                                {{rm: {{}}}}]}}

@@ -30,7 +30,8 @@ def test_the_first_up_builds_a_second_does_not_and_up_build_hits_the_cache() -> 
     assert result.summary()["cache"]["build_steps_run"] == 4
     assert result.summary()["cache"]["build_steps_cached"] == 4
     [pip] = [s for s in steps if s.attrs["instruction"] == "RUN" and not s.attrs["cached"]]
-    assert pip.duration == pytest.approx(40.0)  # x-dsim run_times, alone on a 4-core host
+    # x-dsim run_times, alone on a 4-core host, after BuildKit's solver work on the vertex (0.53 ms by default)
+    assert pip.duration == pytest.approx(40.0 + 0.00053)
 
 
 def test_the_build_comes_before_the_containers_and_sends_only_what_copy_reads() -> None:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from dsim.distributions import constant
+from dsim.domain.networking import SETKEY_HOOK_S
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, FiniteSize, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 
@@ -131,6 +132,14 @@ class Networking(Strict):
         "(create + destroy a namespace) took 47.7ms before Florian Westphal's patches replaced synchronize_net() "
         "on the namespace exit path with call_rcu() (5.19) and 1.5ms after "
         "(https://www.redhat.com/sysadmin/speed-oci-containers)",
+    )
+    setkey_hook: FiniteDurationDist = Field(
+        constant(SETKEY_HOOK_S), description="runc's prestart hook for a container with a network namespace of its "
+        "own (bridge, none, user networks): runc execs dockerd's binary (libnetwork-setkey), which hands the "
+        "namespace to dockerd, which configures it (moby daemon/oci_linux.go, libnetwork "
+        "sandbox_externalkey_unix.go). Part of runtime.start, which host and container:NAME containers pay without "
+        "it; its CPU share is runtime.cpu.setkey_hook. 105ms: docker start with --network none less with host on "
+        "Docker 20.10.24 (tools/real_docker.py start; docs/networks-storage.md: Measuring the setkey hook)",
     )
     sandbox_commits: int = Field(
         1, ge=0, description="commits of the container's sandbox record (libnetwork sbState) to the same store, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dsim.domain.start_path import RUNTIME_CPU_SHARE, SHORT_STEP_CPU_SHARE
+from dsim.domain.start_path import RUNTIME_CPU_SHARE, SETKEY_HOOK_CPU_SHARE, SHORT_STEP_CPU_SHARE
 from dsim.scenarios.model.base import Strict
 
 _RUNTIME = ("share of the cost that is CPU work on the host's processor-sharing scheduler, the rest waiting "
@@ -29,5 +29,10 @@ class StartCpu(Strict):
     )
     start: float = Field(RUNTIME_CPU_SHARE, ge=0, le=1, description=f"runc create: {_RUNTIME}")
     exec: float = Field(SHORT_STEP_CPU_SHARE, ge=0, le=1, description=f"runc start: {_SHORT}")
+    setkey_hook: float = Field(
+        SETKEY_HOOK_CPU_SHARE, ge=0, le=1, description="runc's libnetwork-setkey hook (networking.setkey_hook): "
+        "share that is CPU work (default 1: an exec of dockerd's binary and dockerd's netlink calls; on Docker "
+        "20.10.24 it cost 128ms of CPU for 105ms of wall time, tools/real_docker.py start)",
+    )
     probe_exec: float = Field(
         RUNTIME_CPU_SHARE, ge=0, le=1, description=f"a health probe's exec (runtime.probe_exec): {_RUNTIME}")

@@ -1,0 +1,187 @@
+"""Measure real Docker for dsim's defaults: the figures docs/build.md and docs/containers.md quote from it.
+
+Needs a running dockerd and its docker CLI (Debian 12's ``docker.io`` package gives Docker 20.10.24 with
+containerd 1.6.20 and runc 1.1.5: ``apt-get install docker.io busybox-static``, then start ``dockerd``). It
+needs no registry: it imports a one-binary image (busybox) and builds on it.
+
+- ``buildkit``: BuildKit's per-vertex solver work, ``daemon.buildkit_vertex``. Builds Dockerfiles of n RUN
+  steps once uncached, then rebuilds each fully cached ``--repeat`` times; the slope of the cached rebuild's
+  median wall time over n is what one more cached vertex costs (the session, context, export and naming are
+  the same for every n, so they fall into the intercept). dockerd's CPU over the same rebuilds gives the
+  CPU slope.
+- ``run``: one ``docker run --rm`` at a time on the host, none and bridge networks: wall time and the CPU
+  all processes spent (``/proc/stat``), the CLI's share and dockerd's and containerd's.
+- ``start``: ``docker start`` alone of a created container per network: what the network's sandbox adds
+  (runc's libnetwork-setkey hook, ``networking.setkey_hook``: none less host).
+- ``storm``: n concurrent ``docker run --rm`` per network: makespan and CPU.
+
+    python tools/real_docker.py buildkit [--steps 1,41,81,121] [--repeat 9]
+    python tools/real_docker.py run [--repeat 20]
+    python tools/real_docker.py start [--repeat 9]
+    python tools/real_docker.py storm [--sizes 8,16,32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")  # Debian's 20.10 CLI: BuildKit without the buildx plugin
+IMAGE = "dsim-measure:busybox"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU-seconds every process has spent since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / TICK
+
+
+def process_seconds(names: Iterable[str]) -> float:
+    """CPU-seconds the live processes of these command names have spent (utime + stime)."""
+    wanted, total = set(names), 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in wanted:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / TICK
+        except OSError:
+            continue
+    return total
+
+
+def docker(*args: str, **env: str) -> str:
+    done = subprocess.run([DOCKER, *args], check=True, capture_output=True, text=True, env={**os.environ, **env})
+    return done.stdout.strip()
+
+
+def import_image() -> None:
+    """A one-layer image of busybox (Debian's busybox-static), so nothing comes from a registry."""
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "bin").mkdir()
+        (Path(root) / "bin" / "busybox").write_bytes(Path("/bin/busybox").read_bytes())
+        (Path(root) / "bin" / "busybox").chmod(0o755)
+        for applet in ("sh", "true", "echo"):
+            (Path(root) / "bin" / applet).symlink_to("busybox")
+        tar = subprocess.run(["tar", "-C", root, "-c", "."], check=True, capture_output=True).stdout
+        subprocess.run([DOCKER, "import", "-", IMAGE], input=tar, check=True, capture_output=True)
+
+
+def timed(action: Callable[[], object], names: Iterable[str] = ("dockerd", "containerd")) -> tuple[float, float]:
+    """(wall seconds, CPU-seconds of the named daemons) of one action."""
+    cpu, start = process_seconds(names), time.perf_counter()
+    action()
+    return time.perf_counter() - start, process_seconds(names) - cpu
+
+
+def slope(xs: list[int], ys: list[float]) -> tuple[float, float]:
+    """Least-squares line through the points: (slope, intercept)."""
+    fit = statistics.linear_regression(xs, ys)
+    return fit.slope, fit.intercept
+
+
+def measure_buildkit(steps: list[int], repeat: int) -> None:
+    walls, cpus = [], []
+    with tempfile.TemporaryDirectory() as context:
+        for n in steps:
+            dockerfile = Path(context) / f"Dockerfile.{n}"
+            dockerfile.write_text("\n".join([f"FROM {IMAGE}"] + [f"RUN echo {i} > /f{i}" for i in range(n)]) + "\n")
+
+            def build(*extra: str, path: Path = dockerfile, tag: str = f"dsim-measure:run{n}") -> None:
+                docker("build", "-q", *extra, "-f", str(path), "-t", tag, context, DOCKER_BUILDKIT="1")
+
+            build("--no-cache")
+            rebuilds = [timed(build) for _ in range(repeat)]
+            walls.append(statistics.median(wall for wall, _ in rebuilds))
+            cpus.append(sum(cpu for _, cpu in rebuilds) / repeat)
+            print(f"{n:4d} RUN steps: cached rebuild median {walls[-1] * 1e3:7.1f} ms wall, "
+                  f"dockerd+containerd {cpus[-1] * 1e3:6.1f} ms CPU (mean of {repeat})", flush=True)
+    wall_slope, wall_base = slope(steps, walls)
+    cpu_slope, _ = slope(steps, cpus)
+    print(f"per cached vertex: {wall_slope * 1e3:.3f} ms wall, {cpu_slope * 1e3:.3f} ms CPU "
+          f"(intercept {wall_base * 1e3:.0f} ms: session, export, naming)")
+
+
+NETWORKS = ("host", "none", "bridge")
+
+
+def run_once(network: str) -> None:
+    docker("run", "--rm", "--network", network, IMAGE, "/bin/true")
+
+
+def measure_runs(repeat: int) -> None:
+    for network in NETWORKS:
+        run_once(network)  # warm the page cache
+        busy, children, daemons = busy_seconds(), os.times(), process_seconds(("dockerd", "containerd"))
+        start = time.perf_counter()
+        for _ in range(repeat):
+            run_once(network)
+        wall = (time.perf_counter() - start) / repeat
+        after = os.times()
+        cli = (after.children_user + after.children_system - children.children_user - children.children_system)
+        everything = (busy_seconds() - busy) / repeat
+        served = (process_seconds(("dockerd", "containerd")) - daemons) / repeat
+        print(f"--network {network:6s}: {wall * 1e3:5.0f} ms wall, all processes {everything * 1e3:5.0f} ms CPU, "
+              f"the CLI {cli / repeat * 1e3:3.0f} ms, dockerd+containerd {served * 1e3:3.0f} ms (mean of {repeat})",
+              flush=True)
+
+
+def measure_starts(repeat: int, settle: float = 0.3) -> None:
+    """``docker start`` alone of a created container (its process sleeps), per network: the median wall time
+    and the mean CPU of every process over the start and ``settle`` seconds after it."""
+    for network in NETWORKS:
+        walls, cpus = [], []
+        for _ in range(repeat):
+            container = docker("create", "--network", network, IMAGE, "/bin/sh", "-c", "sleep 1000")
+            time.sleep(settle)
+            busy, start = busy_seconds(), time.perf_counter()
+            docker("start", container)
+            walls.append(time.perf_counter() - start)
+            time.sleep(settle)
+            cpus.append(busy_seconds() - busy)
+            docker("rm", "-f", container)
+        print(f"--network {network:6s}: docker start {statistics.median(walls) * 1e3:5.0f} ms wall (median), "
+              f"{statistics.mean(cpus) * 1e3:5.0f} ms CPU of every process (mean of {repeat})", flush=True)
+
+
+def measure_storms(sizes: list[int]) -> None:
+    for network in NETWORKS:
+        for n in sizes:
+            busy, start = busy_seconds(), time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(n) as pool:
+                list(pool.map(run_once, [network] * n))
+            makespan, cpu = time.perf_counter() - start, busy_seconds() - busy
+            print(f"--network {network:6s} x{n:3d}: makespan {makespan:5.2f} s, CPU {cpu:5.2f} s "
+                  f"({cpu / n * 1e3:.0f} ms a run) on {os.cpu_count()} CPUs", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("buildkit", "run", "start", "storm"))
+    parser.add_argument("--steps", default="1,41,81,121")
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--sizes", default="8,16,32")
+    args = parser.parse_args()
+    print(f"Docker {docker('version', '--format', '{{.Server.Version}}')}, {os.cpu_count()} CPUs", flush=True)
+    import_image()
+    if args.what == "buildkit":
+        measure_buildkit([int(n) for n in args.steps.split(",")], args.repeat)
+    elif args.what == "run":
+        measure_runs(args.repeat)
+    elif args.what == "start":
+        measure_starts(args.repeat)
+    else:
+        measure_storms([int(n) for n in args.sizes.split(",")])
+
+
+if __name__ == "__main__":
+    main()
