@@ -86,15 +86,15 @@ def _builds(result: SimResult) -> list[tuple[int, str, str, list[Any]]]:
 def _chosen_builds(builds: list[tuple[int, str, str, list[Any]]]) -> list[tuple[int, str, str, list[Any]]]:
     """The first and the last build of each workload (a build against its rebuild; the cold CI build against
     a later one that found the registry cache), in time order; when that is more than MAX_BUILDS, each
-    workload's first build (the slowest MAX_BUILDS of them)."""
+    workload's last build (what its cache made of it), the slowest MAX_BUILDS of them."""
     picked: list[int] = []
-    firsts: list[int] = []
+    lasts: list[int] = []
     for workload in dict.fromkeys(b[2] for b in builds):
         mine = [i for i, b in enumerate(builds) if b[2] == workload]
-        firsts.append(mine[0])
+        lasts.append(mine[-1])
         picked += [mine[0]] + ([mine[-1]] if len(mine) > 1 else [])
-    if len(picked) > MAX_BUILDS:  # many workloads: the first build of each is the story, the slowest if too many
-        picked = sorted(sorted(firsts, key=lambda i: -_span(builds[i][3]))[:MAX_BUILDS])
+    if len(picked) > MAX_BUILDS:  # many workloads: one build each, the last, the slowest if still too many
+        picked = sorted(sorted(lasts, key=lambda i: -_span(builds[i][3]))[:MAX_BUILDS])
     return [builds[i] for i in dict.fromkeys(picked)]  # each workload's pair together
 
 
@@ -116,6 +116,7 @@ def build_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = N
     if not builds:
         return None
     chosen = _chosen_builds(builds)
+    firsts = {workload: steps for *_, workload, steps in reversed(builds)}  # each workload's first build
     longest = max(_span(steps) for *_, steps in chosen)
     unit, div = time_unit(longest)
     rows = max(len(steps) for *_, steps in chosen)
@@ -126,10 +127,8 @@ def build_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = N
         panels = [ax for row in axes for ax in row]
         for ax in panels[len(chosen):]:
             ax.set_visible(False)
-        seen: set[str] = set()
         for ax, (job, host, workload, steps) in zip(panels, chosen, strict=False):
-            role = "a later build" if workload in seen else "first build"
-            seen.add(workload)
+            role = "first build" if firsts[workload] is steps else "a later build"
             ordered = sorted(steps, key=lambda s: (str(s.attrs.get("stage", "")), s.start, s.end))
             t0 = min(s.start for s in ordered)
             rects: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
@@ -168,8 +167,9 @@ def build_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = N
     shown = ", ".join(f"job {job}" for job, *_ in chosen)
     return Chart("build_waterfall", path, f"Build steps ({shown})",
                  "Each workload's first and last build side by side (a build against its rebuild, a cold CI build "
-                 "against a later one): every step by stage, executed (orange), a local cache hit (green) or taken "
-                 "from the registry cache (blue); stages drawn at the same time ran in parallel.")
+                 "against a later one; with many workloads, each one's last build): every step by stage, executed "
+                 "(orange), a local cache hit (green) or taken from the registry cache (blue); stages drawn at the "
+                 "same time ran in parallel.")
 
 
 def _is_cached(span: Any) -> bool:
