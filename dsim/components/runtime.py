@@ -266,12 +266,16 @@ class ContainerRuntime:
         start = runtime.start.sample(rng)
         if container.spec.isolation != "container":  # a named runtime may create faster than runc (crun)
             start = max(0.0, start - vm.flavour(self.spec, container.spec.isolation).start_saving)
-        # runc create's own part, then (a namespace of its own) runc's libnetwork-setkey hook, all CPU by default:
-        # runtime.start counts the hook, so a bridge run keeps its total and a host run is the hook faster
+        # runc create's own part and (a namespace of its own) runc's libnetwork-setkey hook, all CPU by default:
+        # runtime.start counts the hook, so a bridge run keeps its total and a host run is the hook shorter. One
+        # step (one CPU task, then the wait) whose CPU is both parts' CPU.
         hook = min(start, self.networks.costs.setkey_hook.sample(rng))
-        yield from step(env, kernel, locks, rng, start - hook, cpu.start, locks.spec.start_commits)
+        start -= hook
+        work = start * cpu.start
         if hook > 0 and self.networks.own_namespace(container):
-            yield from step(env, kernel, locks, rng, hook, cpu.setkey_hook)
+            start += hook
+            work += hook * cpu.setkey_hook
+        yield from step(env, kernel, locks, rng, start, work / start if start > 0 else 0.0, locks.spec.start_commits)
         rec.span(SpanKind.RUNC, container.name, began, env.now, host=host, job=job)
         if container.spec.isolation != "container":
             try:

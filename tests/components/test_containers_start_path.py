@@ -10,7 +10,7 @@ from dsim.errors import ScenarioError
 from tests.helpers import run_text
 
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s"
-NO_CPU = "cpu: {create: 0, mount: 0, netns: 0, start: 0, exec: 0}"
+NO_CPU = "cpu: {create: 0, mount: 0, netns: 0, start: 0, exec: 0, setkey_hook: 0}"
 
 
 def scenario(runtime: str, *, cpus: float = 4, burst: int = 1, daemon: str = "", steps: str = "") -> str:
