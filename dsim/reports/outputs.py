@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from dsim.errors import SimulationError
 from dsim.reports.outdir import write_whole
 from dsim.result import SimResult, job_columns
+from dsim.span_store import SpanStore
 
 if TYPE_CHECKING:
     from dsim.job_table import JobTable
@@ -114,10 +115,13 @@ def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], inf
     The files are written whole (dsim.reports.outdir.write_whole): into a staging folder beside ``out``, then
     moved into place, replacing the previous run's folder; a summary that is not valid JSON writes nothing.
     Each file is written in one pass over the run's records, without a copy of them (the spans are read
-    from the recorder's compact store as each file is written).
+    from the recorder's compact store as each file is written; its newest spans are compacted first, as
+    every ``BLOCK`` of them already was: the charts ask for them kind by kind, many times).
     """
     text = summary_json(summary)
     chosen = frozenset(outputs)
+    if isinstance(result.spans, SpanStore):
+        result.spans.compact()  # the last spans recorded into columns too: every writer reads by column
     return write_whole(out, lambda staging: [*_write_data(result, staging, text, chosen),
                                              *_write_reports(result, staging, summary, info,
                                                              charts=charts and "charts" in chosen,
