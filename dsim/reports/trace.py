@@ -248,16 +248,14 @@ def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
     packed = spans.packed
     failing = {keys for keys in set(map(_FIRST, filter(None, packed))) if not FAILURE_ATTRS.isdisjoint(keys)}
     for span_kind, items in kinds.items():
-        if span_kind == SpanKind.REQUEST:  # a request is an instant only when it took no time
-            continue
-        if kind_failed(span_kind):
+        if kind_failed(span_kind) and span_kind != SpanKind.REQUEST:  # a request: only when it took no time
             looked.extend(items)
-        elif failing:  # asked once per distinct packed tuple (spans with the same strings share one)
-            one_of = {id(packed[i]): i for i in items}
-            bad = {key for key, i in one_of.items() if packed[i] is not None and packed[i][0] in failing
-                   and spans.failed(i)}
-            if bad:
-                looked.extend([i for i in items if id(packed[i]) in bad])
+    if failing:  # asked once per kind and distinct packed tuple (of one span with them: most spans share)
+        one_of = dict(zip(zip(kind, map(id, packed), strict=True), range(len(packed)), strict=True))
+        bad = {pair for pair, i in one_of.items() if pair[0] != SpanKind.REQUEST and not kind_failed(pair[0])
+               and packed[i] is not None and packed[i][0] in failing and spans.failed(i)}
+        if bad:
+            looked.extend([i for i, pair in enumerate(zip(kind, map(id, packed), strict=True)) if pair in bad])
     instant.update(i for i in set(looked) if i not in instant and spans.failed(i))
     for i in sorted(instant):
         if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
@@ -427,7 +425,9 @@ def write_trace(result: SimResult, path: Path) -> Path:
         first = True
         for section in _sections(result):
             if section:
-                out.write(("" if first else ",") + ",".join(section))
+                if not first:
+                    out.write(",")
+                out.write(",".join(section))
                 first = False
         out.write(f'],"displayTimeUnit":"ms","otherData":{_other_data(result)}}}\n')
     return path
