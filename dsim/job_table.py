@@ -10,6 +10,7 @@ report's slowest jobs) read the columns, and a ``JobRecord`` is made only when o
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, overload
 
 import numpy as np
@@ -81,7 +82,7 @@ class JobTable(Sequence["JobRecord"]):
         """``arrival_s``, ``end_s`` (float64) or ``job`` (int64) of every job, in job order."""
         field = {"arrival_s": 3, "end_s": 4, "job": 0}[name]
         dtype = np.int64 if name == "job" else np.float64
-        return np.fromiter((end[field] for end in self.ends), dtype=dtype, count=len(self.ends))
+        return np.fromiter(map(itemgetter(field), self.ends), dtype=dtype, count=len(self.ends))
 
     def workloads(self) -> list[str]:
         return [end.workload for end in self.ends]

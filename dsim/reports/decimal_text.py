@@ -4,17 +4,21 @@ call per number (``f"{x:.6f}"`` about 0.6 us) was the largest part of writing a 
 
 A number is given as a non-negative integer count of its last decimal place (``units``: 1234567 with 3
 places is ``1234.567``). Its digits are found for all numbers at once by integer division, written right
-to left into a matrix of UCS-4 code points (one row per number: spaces before the integer part, NUL after a
-trimmed fraction), and read back as Python strings: NumPy's ``U`` strings end at the first trailing NUL, and
-``str.lstrip`` drops the spaces. Callers decide which numbers' integer counts give the text Python would
-print (``spans_csv.fixed6_texts``, ``trace_text.timing_texts``) and print the others themselves.
+to left into a matrix of bytes (``decimal_field``: one row per number, NUL where no digit is printed: before
+the integer part, after a trimmed fraction). ``joined_texts`` puts such fields and constant texts side by
+side, a line break after each row, drops every NUL in one pass and splits the bytes into Python strings: a
+number costs no Python step, and a row of several (trace.json's ``"ts":...,"dur":...``) is one string.
+Callers decide which numbers' integer counts give the text Python would print (``spans_csv.fixed6_texts``,
+``trace_text.timing_texts``) and print the others themselves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-_SPACE, _POINT, _ZERO = 32, 46, 48
+_POINT, _ZERO, _LINE = 46, 48, 10
 
 
 def decimal_texts(units: np.ndarray, places: int, *, trim: bool) -> list[str]:
@@ -23,10 +27,16 @@ def decimal_texts(units: np.ndarray, places: int, *, trim: bool) -> list[str]:
     trailing zeros dropped but its first digit (``repr``'s ``1.5`` and ``2.0``), without it every place kept
     (``f"{x:.6f}"``'s ``2.500000``)."""
     units = np.asarray(units, dtype=np.int64)
+    return joined_texts([decimal_field(units, places, trim=trim)], len(units))
+
+
+def decimal_field(units: np.ndarray, places: int, *, trim: bool) -> np.ndarray:
+    """``decimal_texts`` as a matrix of ASCII bytes, one row per number, NUL where nothing is printed."""
+    units = np.asarray(units, dtype=np.int64)
     if not len(units):
-        return []
+        return np.zeros((0, 0), dtype=np.uint8)
     width = len(str(int(units.max()) // 10**places)) + 1 + places
-    codes = np.empty((len(units), width), dtype=np.uint32)
+    codes = np.empty((len(units), width), dtype=np.uint8)
     rest = units
     point = width - 1 - places
     trailing = np.ones(len(units), dtype=bool)  # only zeros so far, from the right
@@ -43,5 +53,18 @@ def decimal_texts(units: np.ndarray, places: int, *, trim: bool) -> list[str]:
     for column in range(point - 2, -1, -1):
         blank = rest == 0
         rest, digit = np.divmod(rest, 10)
-        codes[:, column] = np.where(blank, _SPACE, digit + _ZERO)
-    return list(map(str.lstrip, codes.view(f"U{width}").ravel().tolist()))
+        codes[:, column] = np.where(blank, 0, digit + _ZERO)
+    return codes
+
+
+def joined_texts(parts: Sequence[np.ndarray | str], rows: int) -> list[str]:
+    """Row ``i`` of each part, one after the other, as a string per row: a part is a field (a matrix of
+    ASCII bytes with ``rows`` rows, NUL where nothing is printed) or a text on every row (ASCII, without
+    line breaks or NUL)."""
+    if not rows:
+        return []
+    fields = [np.broadcast_to(np.frombuffer(part.encode("ascii"), dtype=np.uint8), (rows, len(part)))
+              if isinstance(part, str) else part for part in parts]
+    flat = np.concatenate([*fields, np.full((rows, 1), _LINE, dtype=np.uint8)], axis=1).ravel()
+    data: bytes = flat[flat != 0].tobytes()
+    return data.decode("ascii").split("\n")[:-1]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from dsim.errors import SimulationError
 from dsim.reports.outdir import write_whole
 from dsim.result import SimResult, job_columns
+from dsim.span_store import SpanStore
 
 if TYPE_CHECKING:
     from dsim.job_table import JobTable
@@ -60,7 +61,7 @@ def _first_non_finite(value: Any, path: str) -> str | None:
 def write_jobs_csv(result: SimResult, path: Path) -> None:
     """One row per ended job: the bytes ``csv.writer`` writes for it (``lineterminator="\\n"``), each row one
     f-string, each distinct workload, host, status and error quoted once (``spans_csv.CsvFields``); from a
-    ``JobTable`` the times a block of jobs and a column at a time (``spans_csv.fixed6_texts``)."""
+    ``JobTable`` the times a block of jobs at a time (``spans_csv.fixed6_rows``)."""
     from dsim.job_table import JobTable
     from dsim.reports.spans_csv import CsvFields
 
@@ -80,19 +81,18 @@ def write_jobs_csv(result: SimResult, path: Path) -> None:
 
 def _write_job_table(handle: TextIO, jobs: JobTable, field: dict[Any, str], step: int = 1 << 14) -> None:
     """``write_jobs_csv``'s rows from the table's columns, ``step`` jobs at a time: every ``.6f`` of a block
-    printed per column at once, the rows' same bytes."""
-    from dsim.reports.spans_csv import fixed6_texts
+    printed at once (arrival and end as one text, the phases as another), the rows' same bytes."""
+    from dsim.reports.spans_csv import fixed6_rows
 
     arrivals, ends = jobs.column("arrival_s"), jobs.column("end_s")
     for low in range(0, len(jobs), step):
         block = jobs.ends[low:low + step]
-        columns = [fixed6_texts(arrivals[low:low + step]), fixed6_texts(ends[low:low + step])]
-        phase_texts = [fixed6_texts(jobs.sums[phase][low:low + step]) for phase in jobs.phases]
-        middles = [",".join(texts) + "," for texts in zip(*phase_texts, strict=True)] if phase_texts \
-            else [""] * len(block)
-        handle.write("".join([f"{end.job},{field[end.workload]},{field[end.host]},{arrival},{finish},"
+        times = fixed6_rows([arrivals[low:low + step], ends[low:low + step]])
+        middles = fixed6_rows([jobs.sums[phase][low:low + step] for phase in jobs.phases], end=",") \
+            if jobs.phases else [""] * len(block)
+        handle.write("".join([f"{end.job},{field[end.workload]},{field[end.host]},{both},"
                               f"{field[end.status]},{middle}{field[end.error]}\n"
-                              for end, arrival, finish, middle in zip(block, *columns, middles, strict=True)]))
+                              for end, both, middle in zip(block, times, middles, strict=True)]))
 
 
 def write_spans_csv(result: SimResult, path: Path) -> None:
@@ -115,10 +115,13 @@ def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], inf
     The files are written whole (dsim.reports.outdir.write_whole): into a staging folder beside ``out``, then
     moved into place, replacing the previous run's folder; a summary that is not valid JSON writes nothing.
     Each file is written in one pass over the run's records, without a copy of them (the spans are read
-    from the recorder's compact store as each file is written).
+    from the recorder's compact store as each file is written; its newest spans are compacted first, as
+    every ``BLOCK`` of them already was: the charts ask for them kind by kind, many times).
     """
     text = summary_json(summary)
     chosen = frozenset(outputs)
+    if isinstance(result.spans, SpanStore):
+        result.spans.compact()  # the last spans recorded into columns too: every writer reads by column
     return write_whole(out, lambda staging: [*_write_data(result, staging, text, chosen),
                                              *_write_reports(result, staging, summary, info,
                                                              charts=charts and "charts" in chosen,

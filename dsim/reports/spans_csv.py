@@ -22,7 +22,7 @@ import numpy as np
 
 from dsim.records import Span
 from dsim.reports import jsontext
-from dsim.reports.decimal_text import decimal_texts
+from dsim.reports.decimal_text import decimal_field, joined_texts
 from dsim.reports.trace_text import Columns
 from dsim.span_store import BLOCK, DERIVABLE, SpanStore
 
@@ -141,27 +141,44 @@ def write_rows(spans: Sequence[Span], handle: TextIO) -> None:
         subjects = list(map(quoted.__getitem__, chunk.subject))
         hosts = list(map(quoted.__getitem__, chunk.host))
         attrs = _attrs_fields(chunk)  # by id of the packed tuples: the chunk holds those its ids name
-        handle.write("".join([f"{k},{s},{h},{a},{b},{t}\n" for k, s, h, a, b, t in
-                              zip(kinds, subjects, hosts, fixed6_texts(chunk.starts), fixed6_texts(chunk.ends), attrs,
-                                  strict=True)]))
+        times = fixed6_rows([chunk.starts, chunk.ends])  # "start,end"
+        handle.write("".join([f"{k},{s},{h},{both},{t}\n" for k, s, h, both, t in
+                              zip(kinds, subjects, hosts, times, attrs, strict=True)]))
 
 
 #: Below this many millionths every double's ``rint(x * 1e6)`` is an exact integer.
 _EXACT_MILLIONTHS = 2.0**52
 
 
-def fixed6_texts(values: np.ndarray) -> list[str]:
-    """``f"{x:.6f}"`` of each value: the exact binary value rounded to millionths, half to even. Where
-    ``x * 1e6`` (rounded once, so within ``|x * 1e6| * 2**-53`` of the exact product) is farther than that
-    from a half, ``rint`` of it is the correctly rounded count of millionths, printed by ``decimal_texts``;
-    the others (near a tie, negative or -0.0, too big, not finite) are printed by Python."""
-    values = np.asarray(values, dtype=np.float64)
+def _millionths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's count of millionths as ``f"{x:.6f}"`` rounds it (the exact binary value, half to even)
+    and whether that count is right. Where ``x * 1e6`` (rounded once, so within ``|x * 1e6| * 2**-53`` of the
+    exact product) is farther than that from a half, ``rint`` of it is the correctly rounded count; the
+    others (near a tie, negative or -0.0, too big, not finite) are for Python to print (count 0 here)."""
     scaled = values * 1e6
     whole = np.rint(scaled)
     with np.errstate(invalid="ignore"):
         exact = ((scaled < _EXACT_MILLIONTHS) & (values >= 0.0) & ~np.signbit(values)
                  & (np.abs(np.abs(scaled - whole) - 0.5) > scaled * 2.0**-50 + 1e-300))
-    texts = decimal_texts(np.where(exact, whole, 0.0).astype(np.int64), 6, trim=False)
-    for i in np.flatnonzero(~exact).tolist():
-        texts[i] = f"{float(values[i]):.6f}"
+    return np.where(exact, whole, 0.0).astype(np.int64), exact
+
+
+def fixed6_texts(values: np.ndarray) -> list[str]:
+    """``f"{x:.6f}"`` of each value (``fixed6_rows`` of one column)."""
+    return fixed6_rows([values])
+
+
+def fixed6_rows(columns: Sequence[np.ndarray], end: str = "") -> list[str]:
+    """``",".join(f"{x:.6f}" for x in row) + end`` of each row of the columns (equally long): counts of
+    millionths printed by ``decimal_field``, a row with a value they cannot print (``_millionths``)
+    by Python."""
+    values = [np.asarray(column, dtype=np.float64) for column in columns]
+    counted = [_millionths(column) for column in values]
+    parts: list[np.ndarray | str] = []
+    for units, _ in counted:
+        parts += [decimal_field(units, 6, trim=False), ","]
+    texts = joined_texts([*parts[:-1], end] if end else parts[:-1], len(values[0]))
+    slow = ~np.logical_and.reduce([exact for _, exact in counted])
+    for i in np.flatnonzero(slow).tolist():
+        texts[i] = ",".join([f"{float(column[i]):.6f}" for column in values]) + end
     return texts

@@ -22,7 +22,9 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
 from math import isfinite
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from dsim.units import format_size
 JOB_LANE_KINDS = frozenset(PHASE_KINDS)
 #: Phases whose subject is a container: the container tracks' names.
 _CONTAINER_PHASES = (SpanKind.START, SpanKind.RUN, SpanKind.STOP)
+_FIRST = itemgetter(0)
 #: Span kinds placed on tracks of their own (or nowhere) rather than on a track per kind.
 _OWN_TRACKS = frozenset({SpanKind.JOB, SpanKind.API, SpanKind.DOWNLOAD, SpanKind.UNPACK, SpanKind.PULL_LAYER,
                          SpanKind.REQUEST, *PHASE_KINDS})
@@ -188,49 +191,51 @@ def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, li
     """A track per container: every activity whose subject is that container, on numbered lanes as
     ``_lanes`` packs them (``first_free_lanes``), written out for the whole host at once: a host has hundreds
     of containers of a few spans each. Returns the positions of the spans placed there."""
-    subject, kind, start, end = spans.subject, spans.kind, spans.start, spans.end
+    subject, kind = spans.subject, spans.kind
     names = sorted({subject[i] for k in _CONTAINER_PHASES for i in kinds.get(k, [])}, key=_natural)
     rank = {name: r for r, name in enumerate(names)}
-    skip = (SpanKind.JOB, SpanKind.API)
-    placed = sorted(i for span_kind, items in kinds.items() if span_kind not in skip
-                    for i in items if subject[i] in rank)
-    ranks = [rank[subject[i]] for i in placed]
-    drawn = [(r, i) for r, i in zip(ranks, placed, strict=True) if end[i] > start[i]]
-    lane_of = first_free_lanes([(r, start[i], end[i], i) for r, i in drawn])
-    drawn.sort()  # by container in ``names`` order, each container's spans in record order
+    ranks = np.fromiter(map(rank.get, subject, repeat(-1)), dtype=np.int64, count=len(subject))
+    for skipped in (SpanKind.JOB, SpanKind.API):
+        ranks[np.asarray(kinds.get(skipped, []), dtype=np.int64)] = -1
+    placed = np.flatnonzero(ranks >= 0)  # record order
+    drawn = placed[spans.ends[placed] > spans.starts[placed]]
+    lanes = first_free_lanes(ranks[drawn], spans.starts[drawn], spans.ends[drawn])
+    order = np.argsort(ranks[drawn], kind="stable")  # by container in ``names`` order, each in record order
     kind_texts = {span_kind: string(span_kind) for span_kind in set(kind)}
     events, tail, thread = b.events, spans.tail, b.thread
     tracks: dict[tuple[int, int], str] = {}  # (container, lane) -> the event's text after its name
-    for r, i in drawn:
-        lane = lane_of[i]
+    for r, i, lane in zip(ranks[drawn][order].tolist(), drawn[order].tolist(), lanes[order].tolist(), strict=True):
         track = tracks.get((r, lane))
         if track is None:
             tid = thread(pid, f"container {names[r]} / {lane + 1}")
             track = tracks[r, lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
         events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail[i]}')
-    return set(placed)
+    return set(placed.tolist())
 
 
-def first_free_lanes(intervals: list[tuple[int, float, float, int]]) -> dict[int, int]:
-    """The lane of each ``(group, start, end, key)`` within its group, by key: taken in order of start (then
-    end, then key), each gets the lowest lane whose last interval ended by its start, else a new one. The
-    same lanes as ``derive.lane_numbers`` of each group's intervals in key order (a lane is free exactly
-    when its last interval has ended), found by a scan of a few lanes instead of two heaps."""
-    lane_of: dict[int, int] = {}
+def first_free_lanes(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The lane of each interval within its group: taken in order of group, start, end (then as given),
+    each gets the lowest lane whose last interval ended by its start, else a new one. The same lanes as
+    ``derive.lane_numbers`` of each group's intervals in the order given (a lane is free exactly when its
+    last interval has ended), found by a scan of a few lanes instead of two heaps, the order by NumPy."""
+    order = np.lexsort((ends, starts, groups))  # stable: ties keep the order given
+    lanes = np.empty(len(order), dtype=np.int64)
+    taken: list[int] = []
     group: int | None = None
-    ends: list[float] = []  # lane -> end of its last interval, in the current group
-    for g, begin, finish, key in sorted(intervals):
+    last: list[float] = []  # lane -> end of its last interval, in the current group
+    for g, begin, finish in zip(groups[order].tolist(), starts[order].tolist(), ends[order].tolist(), strict=True):
         if g != group:
-            group, ends = g, []
-        for lane, last in enumerate(ends):
-            if last <= begin:
-                ends[lane] = finish
+            group, last = g, []
+        for lane, free in enumerate(last):
+            if free <= begin:
+                last[lane] = finish
                 break
         else:
-            lane = len(ends)
-            ends.append(finish)
-        lane_of[key] = lane
-    return lane_of
+            lane = len(last)
+            last.append(finish)
+        taken.append(lane)
+    lanes[order] = taken
+    return lanes
 
 
 def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], ends: list[JobEnd]) -> None:
@@ -241,14 +246,16 @@ def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
     looked = [i for i in instant if kind[i] == SpanKind.PULL_LAYER]  # these only when they failed
     instant.difference_update(looked)
     packed = spans.packed
-    failing = {keys for keys in {p[0] for p in packed if p is not None} if not FAILURE_ATTRS.isdisjoint(keys)}
+    failing = {keys for keys in set(map(_FIRST, filter(None, packed))) if not FAILURE_ATTRS.isdisjoint(keys)}
     for span_kind, items in kinds.items():
-        if span_kind == SpanKind.REQUEST:  # a request is an instant only when it took no time
-            continue
-        if kind_failed(span_kind):
+        if kind_failed(span_kind) and span_kind != SpanKind.REQUEST:  # a request: only when it took no time
             looked.extend(items)
-        elif failing:
-            looked.extend([i for i in items if packed[i] is not None and packed[i][0] in failing])
+    if failing:  # asked once per kind and distinct packed tuple (of one span with them: most spans share)
+        one_of = dict(zip(zip(kind, map(id, packed), strict=True), range(len(packed)), strict=True))
+        bad = {pair for pair, i in one_of.items() if pair[0] != SpanKind.REQUEST and not kind_failed(pair[0])
+               and packed[i] is not None and packed[i][0] in failing and spans.failed(i)}
+        if bad:
+            looked.extend([i for i, pair in enumerate(zip(kind, map(id, packed), strict=True)) if pair in bad])
     instant.update(i for i in set(looked) if i not in instant and spans.failed(i))
     for i in sorted(instant):
         if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
@@ -418,7 +425,9 @@ def write_trace(result: SimResult, path: Path) -> Path:
         first = True
         for section in _sections(result):
             if section:
-                out.write(("" if first else ",") + ",".join(section))
+                if not first:
+                    out.write(",")
+                out.write(",".join(section))
                 first = False
         out.write(f'],"displayTimeUnit":"ms","otherData":{_other_data(result)}}}\n')
     return path

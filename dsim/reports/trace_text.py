@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from dsim.records import Span
-from dsim.reports.decimal_text import decimal_texts
+from dsim.reports.decimal_text import decimal_field, joined_texts
 from dsim.reports.derive import FAILURE_ATTRS, failed
 from dsim.reports.jsontext import PLAIN, column_texts, members, number, string, value
 from dsim.span_store import DERIVABLE, pack, unpack
@@ -64,9 +64,8 @@ def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
         positive = dur > 0.0
         dur = np.where(positive, dur, 0.0)  # max(0.0, dur): 0.0 for -0.0 and NaN too
         fast = ts_exact & ~np.signbit(ts) & (dur_exact | ~positive)
-    texts = [f'"ts":{a},"dur":{b}' for a, b in
-             zip(decimal_texts(np.where(fast, ts_k, 0.0).astype(np.int64), 3, trim=True),
-                 decimal_texts(np.where(fast & positive, dur_k, 0.0).astype(np.int64), 3, trim=True), strict=True)]
+    texts = joined_texts(['"ts":', decimal_field(np.where(fast, ts_k, 0.0).astype(np.int64), 3, trim=True), ',"dur":',
+                          decimal_field(np.where(fast & positive, dur_k, 0.0).astype(np.int64), 3, trim=True)], len(ts))
     for i in np.flatnonzero(~fast).tolist():
         t, d = float(ts[i]), float(dur[i])
         texts[i] = f'"ts":{t},"dur":{d}' if isfinite(t + d) else json_timing(t, d)

@@ -8,8 +8,8 @@ import random
 import numpy as np
 
 from dsim.gc_tuning import fewer_gc_passes, freeze_survivors
-from dsim.reports.decimal_text import decimal_texts
-from dsim.reports.spans_csv import fixed6_texts
+from dsim.reports.decimal_text import decimal_field, decimal_texts, joined_texts
+from dsim.reports.spans_csv import fixed6_rows, fixed6_texts
 from dsim.reports.trace_text import timing_texts
 
 
@@ -44,6 +44,30 @@ def test_fixed6_is_pythons_format_on_awkward_values() -> None:
     values += [round(rng.uniform(0, 1000), 6) for _ in range(5000)]
     assert fixed6_texts(np.array(values)) == [f"{x:.6f}" for x in values]
     assert fixed6_texts(np.array([0.0078125]))[0] == "0.007812"
+
+
+def test_joined_texts_put_fields_and_texts_side_by_side() -> None:
+    # fields of different widths (NUL where nothing is printed, before or after the digits), texts between
+    # them and at the ends, an empty text; no rows, no texts
+    ts = decimal_field(np.array([0, 1500, 123456789]), 3, trim=True)
+    dur = decimal_field(np.array([7000000, 0, 5]), 6, trim=False)
+    assert joined_texts(['"ts":', ts, "", ',"dur":', dur, "}"], 3) == [
+        '"ts":0.0,"dur":7.000000}', '"ts":1.5,"dur":0.000000}', '"ts":123456.789,"dur":0.000005}']
+    assert joined_texts([ts[:0], "x"], 0) == []
+    assert joined_texts(["a", "b"], 2) == ["ab", "ab"]
+
+
+def test_fixed6_rows_are_pythons_format_of_each_value_joined() -> None:
+    # a row with one value Python must print (a tie, -0.0, a negative, huge, NaN, infinities) is printed by
+    # Python whole; the others by NumPy; ``end`` after each row
+    rng = random.Random(3)
+    awkward = [-0.0, -1e-9, 0.0078125, 1e20, float("nan"), float("inf"), float("-inf"), 2.0**52 / 1e6, 5e-7]
+    firsts = [rng.random() * 10 ** rng.randint(-8, 12) for _ in range(3000)] + awkward + [1.0] * len(awkward)
+    seconds = [rng.uniform(0, 1e5) for _ in range(3000)] + [2.5] * len(awkward) + awkward
+    expected = [f"{a:.6f},{b:.6f}" for a, b in zip(firsts, seconds, strict=True)]
+    assert fixed6_rows([np.array(firsts), np.array(seconds)]) == expected
+    assert fixed6_rows([np.array(firsts), np.array(seconds)], end=",") == [text + "," for text in expected]
+    assert fixed6_rows([np.array(firsts)]) == [f"{a:.6f}" for a in firsts]
 
 
 def test_trace_timings_are_json_numbers_of_rounded_microseconds() -> None:

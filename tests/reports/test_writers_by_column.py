@@ -56,8 +56,11 @@ def test_no_phases_still_ends_each_row_with_the_error() -> None:
 def test_container_lanes_by_hand() -> None:
     # container 0: [0,10) lane 0; [2,5) overlaps it: lane 1; [5,8) starts when lane 1's ends: lane 1;
     # [10,12) starts when lane 0's ends: lane 0. Container 1 starts over at lane 0.
-    intervals = [(0, 0.0, 10.0, 0), (0, 2.0, 5.0, 1), (0, 5.0, 8.0, 2), (0, 10.0, 12.0, 3), (1, 3.0, 4.0, 4)]
-    assert first_free_lanes(intervals) == {0: 0, 1: 1, 2: 1, 3: 0, 4: 0}
+    groups, starts, ends = [0, 0, 0, 0, 1], [0.0, 2.0, 5.0, 10.0, 3.0], [10.0, 5.0, 8.0, 12.0, 4.0]
+    assert first_free_lanes(np.array(groups), np.array(starts), np.array(ends)).tolist() == [0, 1, 1, 0, 0]
+    # given out of order: the lanes are the same, each in its place
+    assert first_free_lanes(np.array(groups[::-1]), np.array(starts[::-1]), np.array(ends[::-1])).tolist() == [
+        0, 0, 1, 1, 0]
 
 
 def test_container_lanes_are_lane_numbers_of_each_group() -> None:
@@ -71,7 +74,9 @@ def test_container_lanes_are_lane_numbers_of_each_group() -> None:
                 start = float(rng.randint(0, 8))
                 groups.setdefault(group, []).append((start, start + rng.randint(1, 5), key))
                 key += 1
-        lanes = first_free_lanes([(g, s, e, k) for g, items in groups.items() for s, e, k in items])
-        for items in groups.values():
-            expected = lane_numbers([(s, e) for s, e, _ in items])
-            assert [lanes[k] for _, _, k in items] == expected
+        flat = [(g, s, e) for g, items in groups.items() for s, e, _ in items]
+        rng.shuffle(flat)  # groups interleaved, as a host's spans are
+        lanes = first_free_lanes(*(np.array(column) for column in zip(*flat, strict=True))).tolist()
+        for group in groups:
+            mine = [(s, e) for g, s, e in flat if g == group]
+            assert [lane for (g, _, _), lane in zip(flat, lanes, strict=True) if g == group] == lane_numbers(mine)
