@@ -102,7 +102,10 @@ def _plan(service: str, build: Build, image: str, compose_file: Path, positions:
     except ValueError as err:
         raise _error(str(err), shown, positions, here) from None
     extra = build.x_dsim
-    step = BuildStep(dockerfile_text=text, context=f"compose:{context_shown}", tag=image, target=build.target,
+    # the context's name, which its files' digests (and so the cache keys) hash, relative to the scenario's
+    # folder: the same wherever the folder is and however its path was typed
+    name = f"compose:{Path(os.path.relpath(directory, folder)).as_posix()}"
+    step = BuildStep(dockerfile_text=text, context=name, tag=image, target=build.target,
                      build_args=_args(build), run_times=extra.run_times, default_run_time=extra.default_run_time,
                      run_cpus=extra.run_cpus, layer_sizes=extra.layer_sizes,
                      default_layer_size=extra.default_layer_size)
@@ -119,7 +122,7 @@ def _plan(service: str, build: Build, image: str, compose_file: Path, positions:
                       path)
     except ReferenceProblem as problem:
         raise _error(problem.message, shown, positions, here) from None
-    return ServiceBuild(spec, context, f"compose:{context_shown}")
+    return ServiceBuild(spec, context, name)
 
 
 def attach_builds(project: ComposeProject, model: Project, compose_file: Path, positions: Positions,

@@ -144,3 +144,14 @@ def test_the_compose_timeline_draws_the_build_as_a_lane(tmp_path: Path) -> None:
     drawn = lanes(result, up.job, up.host, up.start, up.end)
     assert drawn["build app-web:latest"]["build"] == [(build.start, build.end)]
     assert build.end - build.start >= 5.0
+
+
+def test_cache_keys_do_not_depend_on_where_the_scenario_is(tmp_path: Path) -> None:
+    # a COPY's cache key hashes its files' digests, which hash the context's name: the context named by its path
+    # inside the scenario's folder, the same project in two places builds with the same keys
+    def keys(folder: Path) -> list[str]:
+        result = simulate(load_scenario(project_folder(folder)))
+        return [s.attrs["key"] for s in sorted(spans(result, "build_step"), key=lambda s: (s.start, s.attrs["line"]))]
+
+    here, there = keys(tmp_path / "here"), keys(tmp_path / "somewhere" / "else")
+    assert here and here == there
