@@ -39,6 +39,8 @@ class CountingEnvironment(simpy.Environment):
     def __init__(self) -> None:
         super().__init__()
         self.processed = 0
+        #: events processed at once by ``settle`` (never scheduled), included in ``processed``
+        self.settled = 0
         # SimPy binds its event classes (env.timeout, env.process, ...) to the instance, sparing a method
         # object per call, but only those of the instance's own class (BoundClass.bind_early): bind the
         # base class's too, or every ``env.timeout(...)`` of a subclass costs an extra allocation.
@@ -102,3 +104,20 @@ class CountingEnvironment(simpy.Environment):
                     raise exc
         finally:
             self.processed += processed
+
+
+def settle(env: simpy.Environment, event: simpy.Event, value: Any = None) -> None:
+    """``event.succeed(value)``, except that an event nobody waits for yet is processed at once instead of
+    scheduled (and counted, as ``events`` counts what SimPy would process): its processing would call no one,
+    and a process that yields it later resumes at once, as it would at any later instant. A container's
+    health and exit events are often such (nobody asked: ``docker run -d``, no health check)."""
+    if event.callbacks or not isinstance(env, CountingEnvironment):
+        event.succeed(value)
+        return
+    if event.triggered:
+        raise RuntimeError(f"{event} has already been triggered")
+    event._ok = True
+    event._value = value
+    event.callbacks = None  # type: ignore[assignment]  # as SimPy's step leaves a processed event
+    env.processed += 1
+    env.settled += 1

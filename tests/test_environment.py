@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import simpy
 
-from dsim.environment import CountingEnvironment
+from dsim.environment import CountingEnvironment, settle
 
 
 def _world(env: simpy.Environment, log: list[tuple[float, str]]) -> None:
@@ -104,3 +104,40 @@ def test_run_until_still_stops_where_simpy_does() -> None:
     assert env.now == 5 and env.processed == 2  # the timeout at 3 and the stop event at 5
     env.run()
     assert env.now == 7 and env.processed == 4
+
+
+def test_settle_processes_an_event_nobody_waits_for_at_once() -> None:
+    # nobody waits: nothing is scheduled, the event counts as processed, and a process yielding it afterwards
+    # gets its value at once (at the same time, with no event of its own)
+    env = CountingEnvironment()
+    event = env.event()
+    settle(env, event, 7)
+    assert event.processed and event.value == 7
+    assert env._queue == [] and env.processed == 1 and env.settled == 1
+    got: list[tuple[float, int]] = []
+
+    def late() -> Generator[Any, Any, None]:
+        yield env.timeout(2)
+        got.append((env.now, (yield event)))
+
+    env.process(late())
+    env.run()
+    assert got == [(2, 7)]
+
+
+def test_settle_schedules_an_event_someone_waits_for_as_succeed_does() -> None:
+    env = CountingEnvironment()
+    event = env.event()
+    got: list[int] = []
+
+    def waiter() -> Generator[Any, Any, None]:
+        got.append((yield event))
+
+    env.process(waiter())
+    env.step()  # the process starts and waits
+    settle(env, event, 3)
+    assert not event.processed and len(env._queue) == 1 and env.settled == 0
+    env.run()
+    assert got == [3]
+    with pytest.raises(RuntimeError):
+        settle(env, env.event().succeed(), 1)

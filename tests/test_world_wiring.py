@@ -260,12 +260,13 @@ def test_the_counting_environment_counts_each_processed_event() -> None:
 
 @pytest.mark.parametrize("until", [None, 30.0])
 def test_events_equal_simpys_own_count(until: float | None) -> None:
-    """SimPy numbers every event it schedules: those not left in its queue were processed. Plus the releases
-    of a daemon worker, the kernel's netns lock or a download slot that nobody waited for: those pools do not
-    schedule them (SimPy's Resource did, as an event with nothing to do) but count them, so ``events`` stays
-    the model's count (components/workers.py). Each of the 8 jobs makes 4 API calls (pull, create, start, rm:
-    ``run`` is create + start + wait, the wait not an API call here) and takes the netns lock once; each of the
-    2 hosts downloads each of the 2 layers once: at most 8 x 4 + 8 + 2 x 2 = 44 releases counted."""
+    """SimPy numbers every event it schedules: those not left in its queue were processed. Plus the grants and
+    releases of a daemon worker, the kernel's netns lock or a download slot taken while free and released with
+    nobody waiting: those pools do not schedule them (SimPy's Resource did, as events) but count them, so
+    ``events`` stays the model's count (components/workers.py). Each of the 8 jobs makes 4 API calls (pull,
+    create, start, rm: ``run`` is create + start + wait, the wait not an API call here) and takes the netns lock
+    once; each of the 2 hosts downloads each of the 2 layers once: at most 8 x 4 + 8 + 2 x 2 = 44 of each.
+    Plus the events nobody waited for that were processed at once instead of scheduled (``settle``)."""
     text = textwrap.dedent("""
         name: small
         images:
@@ -278,11 +279,16 @@ def test_events_equal_simpys_own_count(until: float | None) -> None:
     world = World(load_scenario_text(text))
     result = world.run()
     env = world.env
-    released = sum(daemon.workers.releases_counted + daemon.puller.download_slots.releases_counted
-                   for daemon in world.daemons.values())
-    released += sum(kernel.netns_lock.releases_counted for kernel in world.kernels.values())
+    pools = [pool for daemon in world.daemons.values() for pool in (daemon.workers, daemon.puller.download_slots)]
+    pools += [kernel.netns_lock for kernel in world.kernels.values()]
+    released = sum(pool.releases_counted for pool in pools)
+    granted = sum(pool.grants_counted for pool in pools)
     assert 0 < released <= 8 * 4 + 8 + 2 * 2
-    assert result.events == next(env._eid) - len(env._queue) + released > 8 * 5
+    assert 0 < granted <= 8 * 4 + 8 + 2 * 2
+    # and the container events nobody waited for, processed at once (dsim.environment.settle): each exit's
+    # health event at least (no health check here)
+    assert env.settled >= 8
+    assert result.events == next(env._eid) - len(env._queue) + released + granted + env.settled > 8 * 5
 
 
 # ------------------------------------------------------------ arrivals and placement, by hand

@@ -36,6 +36,7 @@ from dsim.components.storage import ContainerStorage
 from dsim.components.teardown import teardown, wait_done
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
+from dsim.environment import settle
 from dsim.records import Recorder, SpanKind
 
 __all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
@@ -352,8 +353,8 @@ class ContainerRuntime:
             container.state = EXITED
             assert container.exited is not None and container.health is not None
             if not container.health.triggered:
-                container.health.succeed("exited")
-            container.exited.succeed(exit_code)
+                settle(env, container.health, "exited")
+            settle(env, container.exited, exit_code)
             restart, delay = container.restart_manager.should_restart(
                 exit_code, container.manually_stopped or stop.triggered, env.now - started)
             if not restart or self.no_more_restarts:

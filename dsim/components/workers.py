@@ -2,14 +2,15 @@
 
 Every Engine API call holds a worker for its service time (``Daemon.api``). With SimPy's Resource each call
 made three events (the request granted, the service, the release) even when a worker was free, which on a
-large run is a quarter of all events. Here a call that finds a worker free and nobody waiting takes it with
-one plain zero timeout (where SimPy's granted request would resume it) and frees it with no event; a call
-that must wait gets an event granted in the order SimPy's Resource grants (first come, first served, when a
-release is processed), so the model is the same queue and every event keeps its place.
+large run is a quarter of all events. Here a call that finds a worker free and nobody waiting takes it at
+once: its request is an event already processed, which SimPy's ``Process._resume`` passes straight back to
+the generator (no event scheduled; the call goes on at this instant, before whatever else is due now), and
+the worker is freed with no event. A call that must wait gets an event granted in the order SimPy's Resource
+grants (first come, first served, when a release is processed), so the model is the same queue.
 
-``summary.json``'s ``events`` stays the count of the model's events: each release the fast path does not
-schedule is counted as SimPy would have processed it (``CountingEnvironment.count``), so the figure does not
-depend on this shortcut.
+``summary.json``'s ``events`` stays the count of the model's events: each grant and release the fast path
+does not schedule is counted as SimPy would have processed it (``CountingEnvironment.count``), so the
+figure does not depend on this shortcut.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class WorkerPool:
         self.count: Callable[[int], None] | None = env.count if isinstance(env, CountingEnvironment) else None
         #: releases with nobody waiting, counted as SimPy's release event but not scheduled
         self.releases_counted = 0
+        #: requests granted at once, counted as SimPy's granted request but not scheduled
+        self.grants_counted = 0
+        #: what a request taken at once returns: an event already processed, so yielding it resumes at once
+        self._taken = processed_event(env)
 
     @property
     def busy(self) -> int:
@@ -45,12 +50,14 @@ class WorkerPool:
 
     def request(self) -> simpy.Event:
         """An event that triggers when a worker is this call's. A free worker with nobody waiting before is
-        taken at once and the event is a zero timeout: the call resumes exactly where SimPy's granted request
-        would have resumed it (later at this same time, after what was already scheduled then), so every
-        event keeps its order. Else the call queues behind those already waiting."""
+        taken at once and the event is one already processed (counted as the grant SimPy would process): the
+        process that yields it goes on without an event. Else the call queues behind those already waiting."""
         if self.free and not self.waiting:
             self.free -= 1
-            return self.env.timeout(0)
+            if self.count is not None:
+                self.count(1)
+                self.grants_counted += 1
+            return self._taken
         grant = self.env.event()
         if self.waiting is _NO_WAITERS:
             self.waiting = deque()
@@ -86,6 +93,17 @@ class WorkerPool:
         if self.free and self.waiting:
             self.free -= 1
             self.waiting.popleft().succeed()
+
+
+def processed_event(env: simpy.Environment) -> simpy.Event:
+    """An event that has succeeded (value None) and been processed: a process yielding it is resumed at once
+    by SimPy (``Process._resume`` loops on an event whose callbacks are gone), so it can be shared by every
+    request granted at once."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = None
+    event.callbacks = None  # type: ignore[assignment]  # as SimPy marks an event processed
+    return event
 
 
 class Lock(WorkerPool):

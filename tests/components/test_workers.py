@@ -60,9 +60,9 @@ def test_the_queue_order_times_and_event_count_are_simpy_resources() -> None:
         assert pool_env.processed == resource_env.processed
 
 
-def test_a_free_worker_makes_one_event_not_three() -> None:
-    # one call on an idle pool: the process's start, the zero timeout standing for the granted request, the
-    # hold, and the process's end are scheduled (4); the release is not, but is counted (5, as with SimPy)
+def test_a_free_worker_makes_no_event_of_its_own() -> None:
+    # one call on an idle pool: the process's start, the hold, and the process's end are scheduled (3); the
+    # granted request and the release are not, but are counted (5, as with SimPy's Resource)
     env = CountingEnvironment()
     pool = WorkerPool(env, 1)
 
@@ -76,7 +76,7 @@ def test_a_free_worker_makes_one_event_not_three() -> None:
     while env.peek() != float("inf"):
         env.step()
         scheduled += 1
-    assert scheduled == 4
+    assert scheduled == 3
     assert env.processed == 5
     assert pool.free == 1
 
