@@ -39,7 +39,7 @@ class CountingEnvironment(simpy.Environment):
     def __init__(self) -> None:
         super().__init__()
         self.processed = 0
-        #: events processed at once by ``settle`` (never scheduled), included in ``processed``
+        #: events processed at once by ``settle`` or ``process_now`` (never scheduled), included in ``processed``
         self.settled = 0
         # SimPy binds its event classes (env.timeout, env.process, ...) to the instance, sparing a method
         # object per call, but only those of the instance's own class (BoundClass.bind_early): bind the
@@ -106,6 +106,7 @@ class CountingEnvironment(simpy.Environment):
             self.processed += processed
 
 
+
 def settle(env: simpy.Environment, event: simpy.Event, value: Any = None) -> None:
     """``event.succeed(value)``, except that an event nobody waits for yet is processed at once instead of
     scheduled (and counted, as ``events`` counts what SimPy would process): its processing would call no one,
@@ -114,10 +115,33 @@ def settle(env: simpy.Environment, event: simpy.Event, value: Any = None) -> Non
     if event.callbacks or not isinstance(env, CountingEnvironment):
         event.succeed(value)
         return
+    _processed(env, event, value)
+
+
+def process_now(env: simpy.Environment, events: list[simpy.Event], value: Any = None) -> None:
+    """Succeed each of ``events`` and process them at once: their callbacks are called now, in order, rather
+    than at a later turn of this instant (each counted in ``processed``, as SimPy's step would count it). All
+    are marked processed before any callback runs, so a process resumed here sees every one of them done.
+    Only for a caller that runs as another event's callback (from the run loop, not inside a process): a
+    waiting process resumes here."""
+    if not isinstance(env, CountingEnvironment):
+        for event in events:
+            event.succeed(value)
+        return
+    waiting = [event.callbacks for event in events]
+    for event in events:
+        _processed(env, event, value)
+    for event, callbacks in zip(events, waiting, strict=True):
+        for callback in callbacks:
+            callback(event)
+
+
+def _processed(env: CountingEnvironment, event: simpy.Event, value: Any) -> None:
+    """Mark ``event`` succeeded with ``value`` and processed (its callbacks gone, as SimPy's step leaves it)."""
     if event.triggered:
         raise RuntimeError(f"{event} has already been triggered")
     event._ok = True
     event._value = value
-    event.callbacks = None  # type: ignore[assignment]  # as SimPy's step leaves a processed event
+    event.callbacks = None  # type: ignore[assignment]
     env.processed += 1
     env.settled += 1

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import simpy
 
-from dsim.environment import CountingEnvironment, settle
+from dsim.environment import CountingEnvironment, process_now, settle
 
 
 def _world(env: simpy.Environment, log: list[tuple[float, str]]) -> None:
@@ -141,3 +141,29 @@ def test_settle_schedules_an_event_someone_waits_for_as_succeed_does() -> None:
     assert got == [3]
     with pytest.raises(RuntimeError):
         settle(env, env.event().succeed(), 1)
+
+
+def test_process_now_resumes_the_waiter_before_what_is_due_at_the_same_instant() -> None:
+    # a waiter on ``event`` and a timeout due at 1 s; at 1 s a callback processes ``event`` at once: the waiter
+    # runs inside it, before the other timeout due then (succeed would have queued it behind), and the event is
+    # counted as processed without being scheduled
+    env = CountingEnvironment()
+    event = env.event()
+    order: list[str] = []
+
+    def waiter() -> Generator[Any, Any, None]:
+        value = yield event
+        order.append(f"waiter {value}")
+
+    def other() -> Generator[Any, Any, None]:
+        yield env.timeout(1)
+        order.append("other")
+
+    env.process(waiter())
+    trigger = env.timeout(1)
+    trigger.callbacks.append(lambda _: process_now(env, [event], 5))
+    env.process(other())
+    env.run()
+    assert order == ["waiter 5", "other"]
+    assert event.processed and env.settled == 1
+    assert env.processed == next(env._eid) + 1  # every event scheduled was processed, and this one more

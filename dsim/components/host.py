@@ -18,6 +18,7 @@ from typing import Any
 import simpy
 
 from dsim.components.workers import Lock
+from dsim.environment import process_now
 from dsim.records import Recorder, SpanKind
 
 #: A task finishes when it is this close (relative to the clock's time) to its finish: float error only.
@@ -255,8 +256,9 @@ class CpuScheduler:
         self._resolve()
         if len(finished) > 1:
             finished.sort(key=_by_seq)
-        for task in finished:
-            task.done.succeed(now)
+        # a wake-up is a timeout's callback: the tasks' waiters resume now, in the order the tasks started, with
+        # no event each (dsim.environment.process_now), once the scheduler's state is whole again
+        process_now(self.env, [task.done for task in finished], now)
 
 
 def _by_seq(task: CpuTask) -> int:

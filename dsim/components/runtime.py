@@ -36,7 +36,7 @@ from dsim.components.storage import ContainerStorage
 from dsim.components.teardown import teardown, wait_done
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
-from dsim.environment import settle
+from dsim.environment import process_now, settle
 from dsim.records import Recorder, SpanKind
 
 __all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
@@ -53,12 +53,14 @@ def first_of(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
     """An event that fires once the first of ``events`` has; callers then ask each event whether it was
     ``processed``, as they would look into an ``AnyOf``'s value. Every run of a container waits on one,
     and ``AnyOf``'s bookkeeping (a value built from every event, callbacks removed afterwards) cost a few
-    percent of a large run; here a fired event only checks a flag."""
+    percent of a large run; here a fired event only checks a flag. It is processed as soon as the first
+    event is (``process_now``: its waiter resumes then, with no event scheduled), not at a later turn of
+    the same instant."""
     first = env.event()
 
     def fire(_: simpy.Event) -> None:
         if not first.triggered:
-            first.succeed()
+            process_now(env, [first])
 
     for event in events:
         if event.callbacks is None:  # already processed
