@@ -6,12 +6,16 @@ min(c_i, L) where sum_i min(c_i, L) = C, or its cap when all caps fit. Every sta
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import pytest
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsim.components.host import CpuScheduler
+from dsim.environment import CountingEnvironment
 from tests.helpers import run_text
 
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
@@ -117,6 +121,29 @@ def test_scheduler_is_event_driven_one_wakeup_per_change() -> None:
     assert all(task.done.value == pytest.approx(125.0) for task in tasks)
     assert len(cpu.classes) == 0
 
+
+
+def test_tasks_ending_together_are_all_done_before_any_waiter_resumes() -> None:
+    """Two tasks of 1 CPU-second on 2 cores end together at 1 s, finished in one wake-up whose waiters resume in
+    it (dsim.environment.process_now). The first waiter cancels the second task: it is already done, so the
+    cancel returns its whole work and changes nothing (no task counted off twice); then a new task of 2 CPU-s
+    runs alone on the idle host and ends at 3 s."""
+    env = CountingEnvironment()
+    cpu = CpuScheduler(env, 2)
+    first, second = cpu.run(1.0, 1.0), cpu.run(1.0, 1.0)
+    seen: list[tuple[float, bool, float]] = []
+
+    def waiter() -> Generator[Any, Any, None]:
+        yield first.done
+        seen.append((env.now, second.done.triggered, cpu.cancel(second)))
+        later = cpu.run(2.0, 1.0)
+        yield later.done
+        seen.append((env.now, True, later.work))
+
+    env.process(waiter())
+    env.run()
+    assert seen == [(pytest.approx(1.0), True, 1.0), (pytest.approx(3.0), True, 2.0)]
+    assert cpu.runnable == 0 and len(cpu.classes) == 0
 
 @settings(max_examples=40, deadline=None)
 @given(
