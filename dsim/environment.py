@@ -106,7 +106,6 @@ class CountingEnvironment(simpy.Environment):
             self.processed += processed
 
 
-
 def settle(env: simpy.Environment, event: simpy.Event, value: Any = None) -> None:
     """``event.succeed(value)``, except that an event nobody waits for yet is processed at once instead of
     scheduled (and counted, as ``events`` counts what SimPy would process): its processing would call no one,
@@ -136,12 +135,26 @@ def process_now(env: simpy.Environment, events: list[simpy.Event], value: Any = 
             callback(event)
 
 
+def processed_event(env: simpy.Environment) -> simpy.Event:
+    """An event that has succeeded (value None) and been processed: a process yielding it is resumed at once
+    by SimPy (``Process._resume`` loops on an event whose callbacks are gone), so one can stand for every
+    request granted at once (components/workers.py)."""
+    event = simpy.Event(env)
+    _mark_processed(event, None)
+    return event
+
+
 def _processed(env: CountingEnvironment, event: simpy.Event, value: Any) -> None:
-    """Mark ``event`` succeeded with ``value`` and processed (its callbacks gone, as SimPy's step leaves it)."""
+    """Mark ``event`` succeeded with ``value`` and processed, counted as SimPy's step would count it."""
     if event.triggered:
         raise RuntimeError(f"{event} has already been triggered")
+    _mark_processed(event, value)
+    env.processed += 1
+    env.settled += 1
+
+
+def _mark_processed(event: simpy.Event, value: Any) -> None:
+    """As SimPy's step leaves an event that succeeded: its value set, its callbacks gone."""
     event._ok = True
     event._value = value
     event.callbacks = None  # type: ignore[assignment]
-    env.processed += 1
-    env.settled += 1

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import simpy
 
-from dsim.environment import CountingEnvironment
+from dsim.environment import CountingEnvironment, processed_event
 
 #: the queue of a pool nobody has waited at yet: empty, never appended to (``request`` makes a deque of its own)
 _NO_WAITERS: deque[simpy.Event] = deque(maxlen=0)
@@ -93,17 +93,6 @@ class WorkerPool:
         if self.free and self.waiting:
             self.free -= 1
             self.waiting.popleft().succeed()
-
-
-def processed_event(env: simpy.Environment) -> simpy.Event:
-    """An event that has succeeded (value None) and been processed: a process yielding it is resumed at once
-    by SimPy (``Process._resume`` loops on an event whose callbacks are gone), so it can be shared by every
-    request granted at once."""
-    event = simpy.Event(env)
-    event._ok = True
-    event._value = None
-    event.callbacks = None  # type: ignore[assignment]  # as SimPy marks an event processed
-    return event
 
 
 class Lock(WorkerPool):
