@@ -13,12 +13,17 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   all processes spent (``/proc/stat``), the CLI's share and dockerd's and containerd's.
 - ``start``: ``docker start`` alone of a created container per network: what the network's sandbox adds
   (runc's libnetwork-setkey hook, ``networking.setkey_hook``: none less host).
-- ``storm``: n concurrent ``docker run --rm`` per network: makespan and CPU.
+- ``storm``: n concurrent ``docker run --rm`` per network: makespan and CPU (every process's, the CLIs',
+  dockerd's and containerd's).
+- ``cpu``: where a run's CPU goes, one by one and 32 at once, by cgroup (cgroup v1's ``cpuacct``, as root):
+  dockerd and containerd with every process they start (shims, runc, its hooks), the CLI, and kernel threads
+  (the root cgroup's own time, once every other process is moved to a cgroup of its own).
 
     python tools/real_docker.py buildkit [--steps 1,41,81,121] [--repeat 9]
     python tools/real_docker.py run [--repeat 20]
     python tools/real_docker.py start [--repeat 9]
     python tools/real_docker.py storm [--sizes 8,16,32]
+    python tools/real_docker.py cpu [--repeat 12]
 """
 
 from __future__ import annotations
@@ -154,19 +159,103 @@ def measure_starts(repeat: int, settle: float = 0.3) -> None:
 
 
 def measure_storms(sizes: list[int]) -> None:
+    """n concurrent ``docker run --rm``: the makespan, and per run the CPU of every process, of the CLIs and of
+    dockerd and containerd (the rest: the shims, runc and its hooks, the kernel)."""
     for network in NETWORKS:
         for n in sizes:
-            busy, start = busy_seconds(), time.perf_counter()
+            busy, children, daemons = busy_seconds(), os.times(), process_seconds(("dockerd", "containerd"))
+            start = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(n) as pool:
                 list(pool.map(run_once, [network] * n))
             makespan, cpu = time.perf_counter() - start, busy_seconds() - busy
+            after = os.times()
+            cli = after.children_user + after.children_system - children.children_user - children.children_system
+            served = process_seconds(("dockerd", "containerd")) - daemons
             print(f"--network {network:6s} x{n:3d}: makespan {makespan:5.2f} s, CPU {cpu:5.2f} s "
-                  f"({cpu / n * 1e3:.0f} ms a run) on {os.cpu_count()} CPUs", flush=True)
+                  f"({cpu / n * 1e3:.0f} ms a run: the CLI {cli / n * 1e3:.0f}, dockerd+containerd "
+                  f"{served / n * 1e3:.0f}) on {os.cpu_count()} CPUs", flush=True)
+
+
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+def cgroup_seconds(group: Path) -> float:
+    return int((group / "cpuacct.usage").read_text()) / 1e9
+
+
+def move_threads(pids: Iterable[str], group: Path) -> None:
+    """Every thread of these processes into ``group`` (cgroup v1 takes threads one by one)."""
+    for pid in pids:
+        for thread in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                (group / "tasks").write_text(thread.name)
+            except OSError:
+                continue  # gone, or a kernel thread
+
+
+def measure_cpu(repeat: int, storm: int = 32) -> None:
+    """A run's CPU by cgroup, alone and in a storm: the daemons with what they start, the CLI, kernel threads."""
+    if not (CPUACCT / "cpuacct.usage").exists():
+        raise SystemExit("cpu needs cgroup v1's cpuacct hierarchy at /sys/fs/cgroup/cpuacct (and root)")
+    daemons, others = CPUACCT / "dsim-daemons", CPUACCT / "dsim-others"
+    daemons.mkdir(exist_ok=True)
+    others.mkdir(exist_ok=True)
+    served = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) in ("dockerd", "containerd")]
+    move_threads(served, daemons)
+    in_root = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and p.name not in served
+               and _user_process(p) and _cpuacct_group(p) == "/"]
+    move_threads(in_root, others)  # user processes out of the root: what stays there is the kernel's threads
+
+    def children() -> float:
+        return sum(cgroup_seconds(group.parent) for group in CPUACCT.glob("*/cpuacct.usage"))
+
+    for network in NETWORKS:
+        run_once(network)
+        for n in (1, storm):
+            time.sleep(2)
+            root, kids, daemon, cli = cgroup_seconds(CPUACCT), children(), cgroup_seconds(daemons), os.times()
+            runs = repeat if n == 1 else n
+            if n == 1:
+                for _ in range(runs):
+                    run_once(network)
+            else:
+                with concurrent.futures.ThreadPoolExecutor(n) as pool:
+                    list(pool.map(run_once, [network] * n))
+            time.sleep(2)  # the kernel's cleanup of the last namespaces
+            after = os.times()
+            spent_cli = after.children_user + after.children_system - cli.children_user - cli.children_system
+            kernel = (cgroup_seconds(CPUACCT) - root) - (children() - kids)
+            print(f"--network {network:6s} {'alone' if n == 1 else f'x{n}':5s}: per run, dockerd and containerd with "
+                  f"what they start {(cgroup_seconds(daemons) - daemon) / runs * 1e3:4.0f} ms, the CLI "
+                  f"{spent_cli / runs * 1e3:3.0f} ms, kernel threads {kernel / runs * 1e3:3.0f} ms", flush=True)
+
+
+def _comm(process: Path) -> str:
+    try:
+        return (process / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _user_process(process: Path) -> bool:
+    """Not a kernel thread: a kernel thread has no executable (its ``exe`` link does not resolve)."""
+    try:
+        return bool(os.readlink(process / "exe"))
+    except OSError:
+        return False
+
+
+def _cpuacct_group(process: Path) -> str:
+    try:
+        lines = (process / "cgroup").read_text().splitlines()
+    except OSError:
+        return ""
+    return next((line.split(":", 2)[2] for line in lines if "cpuacct" in line.split(":", 2)[1]), "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("buildkit", "run", "start", "storm"))
+    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--sizes", default="8,16,32")
@@ -179,6 +268,8 @@ def main() -> None:
         measure_runs(args.repeat)
     elif args.what == "start":
         measure_starts(args.repeat)
+    elif args.what == "cpu":
+        measure_cpu(args.repeat)
     else:
         measure_storms([int(n) for n in args.sizes.split(",")])
 
