@@ -43,6 +43,10 @@ JOB_LANE_KINDS = frozenset(PHASE_KINDS)
 #: Phases whose subject is a container: the container tracks' names.
 _CONTAINER_PHASES = (SpanKind.START, SpanKind.RUN, SpanKind.STOP)
 _FIRST = itemgetter(0)
+#: Kinds on a host's job lanes whatever they took, and kinds whose spans are written elsewhere or as instants
+#: (``_likely_events``).
+_ALWAYS_DRAWN = frozenset({SpanKind.JOB, *PHASE_KINDS})
+_DRAWN_ELSEWHERE = frozenset({SpanKind.API, SpanKind.REQUEST, SpanKind.PULL_LAYER})
 #: Span kinds placed on tracks of their own (or nowhere) rather than on a track per kind.
 _OWN_TRACKS = frozenset({SpanKind.JOB, SpanKind.API, SpanKind.DOWNLOAD, SpanKind.UNPACK, SpanKind.PULL_LAYER,
                          SpanKind.REQUEST, *PHASE_KINDS})
@@ -132,12 +136,13 @@ def _lanes(b: _Builder, pid: int, label: str, spans: Columns, items: Sequence[in
     category = string(cat)
     names = [name_of(i) for i in items]
     quoted = {name: string(name) for name in set(names)}  # names repeat (API calls, layers)
-    events, tail = b.events, spans.tail
-    for i, name, lane in zip(items, names, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
+    events = b.events
+    for name, lane, tail in zip(names, lane_numbers([(start[i], end[i]) for i in items]), spans.tails(items),
+                                strict=True):
         track = tracks.get(lane)
         if track is None:
             track = tracks[lane] = f',"cat":{category},"pid":{pid},"tid":{b.thread(pid, f"{label} {lane + 1}")},'
-        events.append(f'{{"ph":"X","name":{quoted[name]}{track}{tail[i]}')
+        events.append(f'{{"ph":"X","name":{quoted[name]}{track}{tail}')
 
 
 def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], job_end: dict[int, JobEnd]) -> None:
@@ -146,14 +151,14 @@ def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]
     jobs = sorted(kinds.get(SpanKind.JOB, []), key=lambda i: (start[i], job[i]))
     lanes = pack_lanes([(start[i], end[i], job[i]) for i in jobs])
     tid_of_job: dict[int, int] = {}
-    events, tail = b.events, spans.tail
-    for i in jobs:
+    events = b.events
+    for i, tail in zip(jobs, spans.tails(jobs), strict=True):
         tid = tid_of_job[job[i]] = b.thread(pid, f"jobs {lanes[job[i]] + 1}")
         ended = job_end.get(job[i])
         error = ended.error if ended is not None and ended.error else None
         if error is None:
             events.append(f'{{"ph":"X","name":{string(f"job {job[i]} ({subject[i]})")},"cat":"job","pid":{pid},'
-                          f'"tid":{tid},{tail[i]}')
+                          f'"tid":{tid},{tail}')
         else:
             b.complete(pid, tid, f"job {job[i]} ({subject[i]})", start[i], end[i], '"job"', spans.args(i, error))
     api = kinds.get(SpanKind.API, [])
@@ -163,11 +168,10 @@ def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]
                        spans.args(i))
     for kind in PHASE_KINDS:
         category = string(kind)
-        for i in kinds.get(kind, ()):
-            lane = tid_of_job.get(job[i])
-            if lane is not None:
-                events.append(f'{{"ph":"X","name":{string(f"{kind} {subject[i]}")},"cat":{category},"pid":{pid},'
-                              f'"tid":{lane},{tail[i]}')
+        laned = [i for i in kinds.get(kind, ()) if job[i] in tid_of_job]
+        for i, tail in zip(laned, spans.tails(laned), strict=True):
+            events.append(f'{{"ph":"X","name":{string(f"{kind} {subject[i]}")},"cat":{category},"pid":{pid},'
+                          f'"tid":{tid_of_job[job[i]]},{tail}')
 
 
 def _download_name(spans: Columns, i: int) -> str:
@@ -202,14 +206,16 @@ def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, li
     lanes = first_free_lanes(ranks[drawn], spans.starts[drawn], spans.ends[drawn])
     order = np.argsort(ranks[drawn], kind="stable")  # by container in ``names`` order, each in record order
     kind_texts = {span_kind: string(span_kind) for span_kind in set(kind)}
-    events, tail, thread = b.events, spans.tail, b.thread
+    events, thread = b.events, b.thread
     tracks: dict[tuple[int, int], str] = {}  # (container, lane) -> the event's text after its name
-    for r, i, lane in zip(ranks[drawn][order].tolist(), drawn[order].tolist(), lanes[order].tolist(), strict=True):
+    written = drawn[order].tolist()
+    for r, i, lane, tail in zip(ranks[drawn][order].tolist(), written, lanes[order].tolist(), spans.tails(written),
+                                strict=True):
         track = tracks.get((r, lane))
         if track is None:
             tid = thread(pid, f"container {names[r]} / {lane + 1}")
             track = tracks[r, lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
-        events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail[i]}')
+        events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail}')
     return set(placed.tolist())
 
 
@@ -272,6 +278,19 @@ def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
                       PLAIN.encode({"job": ended.job, "error": ended.error, "workload": ended.workload}))
 
 
+def _likely_events(spans: Columns, kinds: dict[str, list[int]]) -> list[int]:
+    """The host's spans that will be complete events on its tracks (a job's phases whatever they took; the
+    rest when they took time), less its API calls (on worker tracks from the end of their wait), requests and
+    layers (written in the registries' sections or as instants). A span missed here gets its text later."""
+    took_time = spans.ends > spans.starts
+    for kind, items in kinds.items():
+        if kind in _ALWAYS_DRAWN:
+            took_time[items] = True
+        elif kind in _DRAWN_ELSEWHERE:
+            took_time[items] = False
+    return np.flatnonzero(took_time).tolist()
+
+
 def _by_kind(spans: Columns) -> dict[str, list[int]]:
     kinds: dict[str, list[int]] = defaultdict(list)
     for i, kind in enumerate(spans.kind):
@@ -282,6 +301,7 @@ def _by_kind(spans: Columns) -> dict[str, list[int]]:
 def _host(b: _Builder, host: str, spans: Columns, job_end: dict[int, JobEnd], ends: list[JobEnd]) -> None:
     pid = b.pids[f"host/{host}"]
     kinds = _by_kind(spans)
+    spans.tails(_likely_events(spans, kinds))  # made in one batch: a batch has a fixed cost
     _job_lanes(b, pid, spans, kinds, job_end)
     _daemon_tracks(b, pid, spans, kinds)
     placed = _container_tracks(b, pid, spans, kinds)
