@@ -251,31 +251,58 @@ def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
     instant = set(np.flatnonzero(spans.starts == spans.ends).tolist())  # took no time
     looked = [i for i in instant if kind[i] == SpanKind.PULL_LAYER]  # these only when they failed
     instant.difference_update(looked)
-    packed = spans.packed
-    failing = {keys for keys in set(map(_FIRST, filter(None, packed))) if not FAILURE_ATTRS.isdisjoint(keys)}
     for span_kind, items in kinds.items():
         if kind_failed(span_kind) and span_kind != SpanKind.REQUEST:  # a request: only when it took no time
             looked.extend(items)
-    if failing:  # asked once per kind and distinct packed tuple (of one span with them: most spans share)
-        one_of = dict(zip(zip(kind, map(id, packed), strict=True), range(len(packed)), strict=True))
-        bad = {pair for pair, i in one_of.items() if pair[0] != SpanKind.REQUEST and not kind_failed(pair[0])
-               and packed[i] is not None and packed[i][0] in failing and spans.failed(i)}
-        if bad:
-            looked.extend([i for i, pair in enumerate(zip(kind, map(id, packed), strict=True)) if pair in bad])
+    looked.extend(_failed_by_attrs(spans, kinds))
     instant.update(i for i in set(looked) if i not in instant and spans.failed(i))
-    for i in sorted(instant):
+    points = sorted(instant)
+    tid = b.thread(pid, "events") if points else 0  # named before its first event, as when first used
+    for i in points:
         if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
-            tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{kind[i]}: {subject[i]}", start[i], "failure" if spans.failed(i) else kind[i],
                       spans.args(i))
         else:
-            tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{kind[i]} failed: {subject[i]}", end[i], "failure", spans.args(i))
     for ended in ends:
         if ended.status != "completed":
             tid = b.thread(pid, "events")
             b.instant(pid, tid, f"job {ended.job} {ended.status}", ended.end, "failure",
                       PLAIN.encode({"job": ended.job, "error": ended.error, "workload": ended.workload}))
+
+
+def _failed_by_attrs(spans: Columns, kinds: dict[str, list[int]]) -> list[int]:
+    """The spans whose attributes say they failed, of kinds that do not fail by kind alone (requests aside:
+    those count only when they took no time), a kind and shape of attributes at a time: a shape without a
+    failure attribute is passed over whole."""
+    packed, found = spans.packed, []
+    for span_kind, items in kinds.items():
+        if span_kind == SpanKind.REQUEST or kind_failed(span_kind):
+            continue
+        packs = list(map(packed.__getitem__, items))
+        for keys in set(map(_FIRST, filter(None, packs))):
+            if not FAILURE_ATTRS.isdisjoint(keys):
+                found += _failed_of_shape(spans, [(i, p) for i, p in zip(items, packs, strict=True)
+                                                  if p is not None and p[0] == keys])
+    return found
+
+
+#: Values whose equal values are the same to ``derive.failed`` when they are of one type (400 and 400.0 are
+#: not: a float status is no HTTP error).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _failed_of_shape(spans: Columns, shaped: list[tuple[int, Any]]) -> list[int]:
+    """Of spans of one kind and shape (position, packed tuple), those that failed: ``failed`` asked once per
+    distinct value of the failure attributes (a process's status and oom repeat, its other attributes do not)
+    when each is of one plain type, else once per distinct packed tuple."""
+    keys = shaped[0][1][0]
+    places = [keys.index(key) + 1 for key in keys if key in FAILURE_ATTRS]
+    plain = all(len(types) == 1 and types <= _PLAIN for types in ({type(p[at]) for _, p in shaped} for at in places))
+    pick = itemgetter(*places) if plain else id
+    values = [pick(p) for _, p in shaped]
+    bad = {value for value, (i, _) in dict(zip(values, shaped, strict=True)).items() if spans.failed(i)}
+    return [i for value, (i, _) in zip(values, shaped, strict=True) if value in bad] if bad else []
 
 
 def _likely_events(spans: Columns, kinds: dict[str, list[int]]) -> list[int]:

@@ -1,5 +1,6 @@
-"""trace.json's event tails (``trace_text.Columns.tails``) are made lazily, in batches of whatever the writer
-asks for: each must be the text ``json.dumps`` gives for the span's times and args, whatever the batches."""
+"""trace.json made with less work per span: event tails (``trace_text.Columns.tails``) made lazily, in batches
+of whatever the writer asks for, must each be the text ``json.dumps`` gives for the span's times and args; the
+failures found per distinct value of the failure attributes must be those ``derive.is_failure`` names."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from dsim.records import Span, SpanKind
-from dsim.reports.trace import _timing
-from dsim.reports.trace_text import Columns
+from dsim.reports.derive import is_failure
+from dsim.reports.trace import _failed_by_attrs, _timing
+from dsim.reports.trace_text import Columns, kind_failed
 from dsim.span_store import SpanStore
 
 
@@ -71,3 +73,24 @@ def test_tails_in_any_batches_are_what_json_writes() -> None:
             batch = order[low:high] + order[low:high][:3]  # a span asked for twice in a batch
             assert columns.tails(batch) == [expected[i] for i in batch]
         assert columns.tails(range(len(spans))) == expected  # again, once all are made
+
+
+def test_spans_failed_by_their_attributes_are_those_derive_names() -> None:
+    """``trace._failed_by_attrs`` (asked per distinct value of the failure attributes) against
+    ``derive.is_failure`` of every span: statuses as ints, floats, strings and NaN, errors, OOM flags."""
+    rng = random.Random(5)
+    statuses: list[Any] = [200, 404, 404.0, 401, "exited", "failed", "FAILED", True, None, float("nan"), 500]
+    spans = []
+    for i in range(400):
+        kind = rng.choice([SpanKind.PROCESS, SpanKind.PULL_IMAGE, SpanKind.REQUEST, SpanKind.JOB, SpanKind.RUN])
+        attrs: dict[str, Any] = rng.choice([{}, {"bytes": i}, {"status": rng.choice(statuses), "exit_code": i},
+                                            {"status": rng.choice(statuses), "oom": rng.choice(["", "killed", 0])},
+                                            {"error": rng.choice(["", "no space", None]), "n": i}])
+        spans.append(Span(kind, f"s{i % 9}", "h", float(i), float(i) + rng.choice([0.0, 1.0]), i, attrs))
+    columns = _columns(spans)
+    kinds: dict[str, list[int]] = {}
+    for i, span in enumerate(spans):
+        kinds.setdefault(span.kind, []).append(i)
+    expected = [i for i, span in enumerate(spans)
+                if span.kind != SpanKind.REQUEST and not kind_failed(span.kind) and is_failure(span)]
+    assert expected and sorted(_failed_by_attrs(columns, kinds)) == expected
