@@ -180,6 +180,7 @@ class Columns:
         return [made[i] for i in items]  # type: ignore[misc]
 
     def _make_tails(self, items: list[int]) -> None:
+        """``tails`` of ``items``, made together: times printed at once, each subject, job and packed tuple once."""
         at = np.asarray(items, dtype=np.int64)
         timings = timing_texts(self.starts[at], self.ends[at])
         subjects = [self.subject[i] for i in items]
