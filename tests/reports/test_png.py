@@ -17,7 +17,7 @@ from dsim.reports.png import SIGNATURE, png_bytes
 from dsim.reports.style import DPI, figure, save
 
 
-def _decoded(data: bytes) -> tuple[str, np.ndarray, dict[str, object]]:
+def _decoded(data: bytes) -> tuple[str, np.ndarray, dict[Any, Any]]:
     image = Image.open(io.BytesIO(data))
     image.load()  # PIL checks every chunk's CRC and the zlib stream
     return image.mode, np.asarray(image), image.info

@@ -46,8 +46,9 @@ def _spans() -> list[Span]:
     ]
     for i in range(200):
         start = rng.choice([rng.uniform(0, 1e5), round(rng.uniform(0, 10), 3), 0.0015, 2.0])
-        attrs = rng.choice([{}, {"bytes": rng.randint(0, 1 << 40)}, {"bytes": rng.random(), "layer": f"l{i % 7}"},
-                            dict(shared), {"queue": rng.choice([0.0, rng.random()])}])
+        attrs: dict[str, Any] = rng.choice([{}, {"bytes": rng.randint(0, 1 << 40)},
+                                            {"bytes": rng.random(), "layer": f"l{i % 7}"}, dict(shared),
+                                            {"queue": rng.choice([0.0, rng.random()])}])
         spans.append(Span(rng.choice([SpanKind.RUN, SpanKind.START, SpanKind.API]), f"c{i % 13}", "h", start,
                           start + rng.choice([0.0, rng.random(), 1e-9]), rng.choice([-1, i // 3]), attrs))
     return spans
