@@ -43,6 +43,10 @@ JOB_LANE_KINDS = frozenset(PHASE_KINDS)
 #: Phases whose subject is a container: the container tracks' names.
 _CONTAINER_PHASES = (SpanKind.START, SpanKind.RUN, SpanKind.STOP)
 _FIRST = itemgetter(0)
+#: Kinds on a host's job lanes whatever they took, and kinds whose spans are written elsewhere or as instants
+#: (``_likely_events``).
+_ALWAYS_DRAWN = frozenset({SpanKind.JOB, *PHASE_KINDS})
+_DRAWN_ELSEWHERE = frozenset({SpanKind.API, SpanKind.REQUEST, SpanKind.PULL_LAYER})
 #: Span kinds placed on tracks of their own (or nowhere) rather than on a track per kind.
 _OWN_TRACKS = frozenset({SpanKind.JOB, SpanKind.API, SpanKind.DOWNLOAD, SpanKind.UNPACK, SpanKind.PULL_LAYER,
                          SpanKind.REQUEST, *PHASE_KINDS})
@@ -132,12 +136,13 @@ def _lanes(b: _Builder, pid: int, label: str, spans: Columns, items: Sequence[in
     category = string(cat)
     names = [name_of(i) for i in items]
     quoted = {name: string(name) for name in set(names)}  # names repeat (API calls, layers)
-    events, tail = b.events, spans.tail
-    for i, name, lane in zip(items, names, lane_numbers([(start[i], end[i]) for i in items]), strict=True):
+    events = b.events
+    for name, lane, tail in zip(names, lane_numbers([(start[i], end[i]) for i in items]), spans.tails(items),
+                                strict=True):
         track = tracks.get(lane)
         if track is None:
             track = tracks[lane] = f',"cat":{category},"pid":{pid},"tid":{b.thread(pid, f"{label} {lane + 1}")},'
-        events.append(f'{{"ph":"X","name":{quoted[name]}{track}{tail[i]}')
+        events.append(f'{{"ph":"X","name":{quoted[name]}{track}{tail}')
 
 
 def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]], job_end: dict[int, JobEnd]) -> None:
@@ -146,14 +151,14 @@ def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]
     jobs = sorted(kinds.get(SpanKind.JOB, []), key=lambda i: (start[i], job[i]))
     lanes = pack_lanes([(start[i], end[i], job[i]) for i in jobs])
     tid_of_job: dict[int, int] = {}
-    events, tail = b.events, spans.tail
-    for i in jobs:
+    events = b.events
+    for i, tail in zip(jobs, spans.tails(jobs), strict=True):
         tid = tid_of_job[job[i]] = b.thread(pid, f"jobs {lanes[job[i]] + 1}")
         ended = job_end.get(job[i])
         error = ended.error if ended is not None and ended.error else None
         if error is None:
             events.append(f'{{"ph":"X","name":{string(f"job {job[i]} ({subject[i]})")},"cat":"job","pid":{pid},'
-                          f'"tid":{tid},{tail[i]}')
+                          f'"tid":{tid},{tail}')
         else:
             b.complete(pid, tid, f"job {job[i]} ({subject[i]})", start[i], end[i], '"job"', spans.args(i, error))
     api = kinds.get(SpanKind.API, [])
@@ -163,11 +168,10 @@ def _job_lanes(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]
                        spans.args(i))
     for kind in PHASE_KINDS:
         category = string(kind)
-        for i in kinds.get(kind, ()):
-            lane = tid_of_job.get(job[i])
-            if lane is not None:
-                events.append(f'{{"ph":"X","name":{string(f"{kind} {subject[i]}")},"cat":{category},"pid":{pid},'
-                              f'"tid":{lane},{tail[i]}')
+        laned = [i for i in kinds.get(kind, ()) if job[i] in tid_of_job]
+        for i, tail in zip(laned, spans.tails(laned), strict=True):
+            events.append(f'{{"ph":"X","name":{string(f"{kind} {subject[i]}")},"cat":{category},"pid":{pid},'
+                          f'"tid":{tid_of_job[job[i]]},{tail}')
 
 
 def _download_name(spans: Columns, i: int) -> str:
@@ -202,14 +206,16 @@ def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, li
     lanes = first_free_lanes(ranks[drawn], spans.starts[drawn], spans.ends[drawn])
     order = np.argsort(ranks[drawn], kind="stable")  # by container in ``names`` order, each in record order
     kind_texts = {span_kind: string(span_kind) for span_kind in set(kind)}
-    events, tail, thread = b.events, spans.tail, b.thread
+    events, thread = b.events, b.thread
     tracks: dict[tuple[int, int], str] = {}  # (container, lane) -> the event's text after its name
-    for r, i, lane in zip(ranks[drawn][order].tolist(), drawn[order].tolist(), lanes[order].tolist(), strict=True):
+    written = drawn[order].tolist()
+    for r, i, lane, tail in zip(ranks[drawn][order].tolist(), written, lanes[order].tolist(), spans.tails(written),
+                                strict=True):
         track = tracks.get((r, lane))
         if track is None:
             tid = thread(pid, f"container {names[r]} / {lane + 1}")
             track = tracks[r, lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
-        events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail[i]}')
+        events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail}')
     return set(placed.tolist())
 
 
@@ -245,31 +251,71 @@ def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
     instant = set(np.flatnonzero(spans.starts == spans.ends).tolist())  # took no time
     looked = [i for i in instant if kind[i] == SpanKind.PULL_LAYER]  # these only when they failed
     instant.difference_update(looked)
-    packed = spans.packed
-    failing = {keys for keys in set(map(_FIRST, filter(None, packed))) if not FAILURE_ATTRS.isdisjoint(keys)}
     for span_kind, items in kinds.items():
         if kind_failed(span_kind) and span_kind != SpanKind.REQUEST:  # a request: only when it took no time
             looked.extend(items)
-    if failing:  # asked once per kind and distinct packed tuple (of one span with them: most spans share)
-        one_of = dict(zip(zip(kind, map(id, packed), strict=True), range(len(packed)), strict=True))
-        bad = {pair for pair, i in one_of.items() if pair[0] != SpanKind.REQUEST and not kind_failed(pair[0])
-               and packed[i] is not None and packed[i][0] in failing and spans.failed(i)}
-        if bad:
-            looked.extend([i for i, pair in enumerate(zip(kind, map(id, packed), strict=True)) if pair in bad])
+    looked.extend(_failed_by_attrs(spans, kinds))
     instant.update(i for i in set(looked) if i not in instant and spans.failed(i))
-    for i in sorted(instant):
+    points = sorted(instant)
+    tid = b.thread(pid, "events") if points else 0  # named before its first event, as when first used
+    for i in points:
         if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
-            tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{kind[i]}: {subject[i]}", start[i], "failure" if spans.failed(i) else kind[i],
                       spans.args(i))
         else:
-            tid = b.thread(pid, "events")
             b.instant(pid, tid, f"{kind[i]} failed: {subject[i]}", end[i], "failure", spans.args(i))
     for ended in ends:
         if ended.status != "completed":
             tid = b.thread(pid, "events")
             b.instant(pid, tid, f"job {ended.job} {ended.status}", ended.end, "failure",
                       PLAIN.encode({"job": ended.job, "error": ended.error, "workload": ended.workload}))
+
+
+def _failed_by_attrs(spans: Columns, kinds: dict[str, list[int]]) -> list[int]:
+    """The spans whose attributes say they failed, of kinds that do not fail by kind alone (requests aside:
+    those count only when they took no time), a kind and shape of attributes at a time: a shape without a
+    failure attribute is passed over whole."""
+    packed, found = spans.packed, []
+    for span_kind, items in kinds.items():
+        if span_kind == SpanKind.REQUEST or kind_failed(span_kind):
+            continue
+        packs = list(map(packed.__getitem__, items))
+        for keys in set(map(_FIRST, filter(None, packs))):
+            if not FAILURE_ATTRS.isdisjoint(keys):
+                found += _failed_of_shape(spans, [(i, p) for i, p in zip(items, packs, strict=True)
+                                                  if p is not None and p[0] == keys])
+    return found
+
+
+#: Values whose equal values are the same to ``derive.failed`` when they are of one type (400 and 400.0 are
+#: not: a float status is no HTTP error).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _failed_of_shape(spans: Columns, shaped: list[tuple[int, Any]]) -> list[int]:
+    """Of spans of one kind and shape (position, packed tuple), those that failed: ``failed`` asked once per
+    distinct value of the failure attributes (a process's status and oom repeat, its other attributes do not)
+    when each is of one plain type, else once per distinct packed tuple."""
+    keys = shaped[0][1][0]
+    places = [keys.index(key) + 1 for key in keys if key in FAILURE_ATTRS]
+    plain = all(len(types) == 1 and types <= _PLAIN for types in ({type(p[at]) for _, p in shaped} for at in places))
+    pick = itemgetter(*places) if plain else id
+    values = [pick(p) for _, p in shaped]
+    bad = {value for value, (i, _) in dict(zip(values, shaped, strict=True)).items() if spans.failed(i)}
+    return [i for value, (i, _) in zip(values, shaped, strict=True) if value in bad] if bad else []
+
+
+def _likely_events(spans: Columns, kinds: dict[str, list[int]]) -> list[int]:
+    """The host's spans that will be complete events on its tracks (a job's phases whatever they took; the
+    rest when they took time), less its API calls (on worker tracks from the end of their wait), requests and
+    layers (written in the registries' sections or as instants). A span missed here gets its text later."""
+    took_time = spans.ends > spans.starts
+    for kind, items in kinds.items():
+        if kind in _ALWAYS_DRAWN:
+            took_time[items] = True
+        elif kind in _DRAWN_ELSEWHERE:
+            took_time[items] = False
+    return np.flatnonzero(took_time).tolist()
 
 
 def _by_kind(spans: Columns) -> dict[str, list[int]]:
@@ -282,6 +328,7 @@ def _by_kind(spans: Columns) -> dict[str, list[int]]:
 def _host(b: _Builder, host: str, spans: Columns, job_end: dict[int, JobEnd], ends: list[JobEnd]) -> None:
     pid = b.pids[f"host/{host}"]
     kinds = _by_kind(spans)
+    spans.tails(_likely_events(spans, kinds))  # made in one batch: a batch has a fixed cost
     _job_lanes(b, pid, spans, kinds, job_end)
     _daemon_tracks(b, pid, spans, kinds)
     placed = _container_tracks(b, pid, spans, kinds)

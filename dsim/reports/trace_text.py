@@ -103,6 +103,8 @@ class Columns:
         self.job = jobs
         self.packed = packed
         self._failed: dict[tuple[Any, int], bool] = {}  # by kind and id of a packed tuple (alive in ``packed``)
+        self._tails: list[str | None] = [None] * len(kinds)  # ``tails``, as they are made
+        self._members: dict[int, str | None] = {id(None): ""}  # ``_member_texts``, by id of a packed tuple
 
     @classmethod
     def of(cls, spans: Sequence[Span]) -> Columns:
@@ -166,29 +168,43 @@ class Columns:
             answer = self._failed[key] = failed(self.kind[i], dict(zip(packed[0], packed[1:], strict=True)))
         return answer
 
-    @functools.cached_property
-    def tail(self) -> list[str]:
-        """The end of each span's complete event: its times and args and the closing brace, made for every
-        span of the section at once (a container's phases are on its job's lane and on its own track)."""
-        timings = timing_texts(self.starts, self.ends)
-        quoted = {text: string(text) for text in set(self.subject)}  # subjects repeat (a container's spans)
-        members = list(map(self._member_texts().__getitem__, map(id, self.packed)))
-        job_texts = {job: f'"job":{job},' if job >= 0 else "" for job in set(self.job)}  # a job has many spans
-        jobs = list(map(job_texts.__getitem__, self.job))
-        tails = [f'{timing},"args":{{{inner}{job}"subject":{subject}}}}}' if inner is not None else None
-                 for timing, inner, job, subject in zip(timings, members, jobs, map(quoted.__getitem__, self.subject),
-                                                        strict=True)]
-        for i in [i for i, text in enumerate(tails) if text is None]:  # the general path
-            tails[i] = f'{timings[i]},"args":{self.args(i)}}}'
-        return tails  # type: ignore[return-value]
+    def tails(self, items: Sequence[int]) -> list[str]:
+        """The end of each of ``items``' complete events: its times and args and the closing brace. Made the
+        first time a span is asked for, for all those asked then at once: a section's spans written only as
+        instants or elsewhere (its API calls, requests, what took no time) never get one, and a container's
+        phases, on its job's lane and on its own track, get one."""
+        made = self._tails
+        missing = [i for i in items if made[i] is None]
+        if missing:
+            self._make_tails(missing)
+        return [made[i] for i in items]  # type: ignore[misc]
 
-    def _member_texts(self) -> dict[int, str | None]:
-        """By id of each packed tuple (and of None: no attributes): its members as JSON text in sorted key
-        order, each followed by a comma (``"a":1,"b":"x",``), or None when its args take the general path
-        (``_members_order``). Each distinct tuple is printed once, the tuples of one shape a column at a time."""
-        texts: dict[int, str | None] = {id(None): ""}
+    def _make_tails(self, items: list[int]) -> None:
+        """``tails`` of ``items``, made together: times printed at once, each subject, job and packed tuple once."""
+        at = np.asarray(items, dtype=np.int64)
+        timings = timing_texts(self.starts[at], self.ends[at])
+        subjects = [self.subject[i] for i in items]
+        quoted = {text: string(text) for text in set(subjects)}  # subjects repeat (a container's spans)
+        packs = [self.packed[i] for i in items]
+        members = list(map(self._member_texts(packs).__getitem__, map(id, packs)))
+        jobs = [self.job[i] for i in items]
+        job_texts = {job: f'"job":{job},' if job >= 0 else "" for job in set(jobs)}  # a job has many spans
+        tails = [f'{timing},"args":{{{inner}{job}"subject":{subject}}}}}' if inner is not None
+                 else f'{timing},"args":{self.args(i)}}}'  # the general path
+                 for i, timing, inner, job, subject in zip(items, timings, members, map(job_texts.__getitem__, jobs),
+                                                           map(quoted.__getitem__, subjects), strict=True)]
+        made = self._tails
+        for i, text in zip(items, tails, strict=True):
+            made[i] = text
+
+    def _member_texts(self, packs: list[Any]) -> dict[int, str | None]:
+        """By id of each packed tuple of ``packs`` (and of None: no attributes): its members as JSON text in
+        sorted key order, each followed by a comma (``"a":1,"b":"x",``), or None when its args take the general
+        path (``_members_order``). Each distinct tuple is printed once per section, the tuples of one shape a
+        column at a time."""
+        texts = self._members
         shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        for packed in {id(packed): packed for packed in self.packed if packed is not None}.values():
+        for packed in {id(packed): packed for packed in packs if id(packed) not in texts}.values():
             shapes.setdefault(packed[0], []).append(packed)
         for keys, group in shapes.items():
             order = _members_order(keys)
@@ -199,11 +215,6 @@ class Columns:
             columns = [column_texts([packed[at] for packed in group]) for at, _ in order]
             texts.update(zip(map(id, group), map(template.format, *columns), strict=True))
         return texts
-
-    def tails(self, items: Sequence[int]) -> list[str]:
-        """``tail`` of each of ``items``."""
-        tail = self.tail
-        return [tail[i] for i in items]
 
     def args(self, i: int, error: str | None = None) -> str:
         """Span ``i``'s args as JSON text: its attributes sorted by key, then ``job`` (when it has one),
