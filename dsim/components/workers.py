@@ -97,8 +97,9 @@ class WorkerPool:
 
 class Lock(WorkerPool):
     """A ``WorkerPool`` used as SimPy's ``Resource`` is in a ``with`` block (``with lock.request() as turn:
-    yield turn``), for locks held on every start (the kernel's netns lock): the same queue and event order,
-    without the request's bookkeeping or the release event while the lock is free."""
+    yield turn``), for locks held on every start (the kernel's netns lock): the same queue, without the
+    request's bookkeeping, and no event at all to take the lock while it is free or to release it with nobody
+    waiting (a free lock's holder goes on at once, before what else is due at that instant)."""
 
     def request(self) -> _Turn:  # type: ignore[override]
         """A turn at the lock, asked for now (as SimPy's ``Request`` is when made)."""
