@@ -12,8 +12,6 @@ import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
 from simpy.events import NORMAL, EventPriority
 
-_step = simpy.Environment.step
-
 
 class Timeout(simpy.Timeout):
     """SimPy's ``Timeout`` with ``Environment.schedule`` inline: the same queue entry (time, priority, next
@@ -36,8 +34,13 @@ class CountingEnvironment(simpy.Environment):
     takes an event off the queue, however the environment is driven (``run``, or ``dsim serve``'s own
     ``step`` calls). SimPy keeps no such count in its public API (only its private event ids and queue)."""
 
+    #: the clock as a plain attribute, shadowing SimPy's ``now`` property (a Python call per read, and a
+    #: container job reads the clock 67 times); ``_run_all`` and ``step`` set it with SimPy's ``_now``
+    now: float = 0.0
+
     def __init__(self) -> None:
         super().__init__()
+        self.now = self._now
         self.processed = 0
         #: events processed at once by ``settle`` or ``process_now`` (never scheduled), included in ``processed``
         self.settled = 0
@@ -60,14 +63,24 @@ class CountingEnvironment(simpy.Environment):
         self.processed += events
 
     def step(self) -> None:
-        """SimPy's step, counted. The extra call costs about 70 ns per event (1% of a dsim run's 6 us per
-        event, benchmarks/bench_events.py), so ``run`` without ``until`` counts in its own loop instead."""
-        self.processed += 1
+        """SimPy's step (4.1: ``simpy.Environment.step`` line for line), counted, setting the clock's ``now``
+        before the callbacks run (``dsim serve`` and ``run(until=...)`` step this way)."""
         try:
-            _step(self)
-        except EmptySchedule:  # nothing was taken off the queue
-            self.processed -= 1
+            now, _, _, event = heappop(self._queue)
+        except IndexError:
+            raise EmptySchedule from None
+        self._now = self.now = now
+        self.processed += 1
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]  # as SimPy's step
+        try:
+            for callback in callbacks:
+                callback(event)
+        except StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1:]
+            self.schedule(event, EventPriority(-1))
             raise
+        if not event._ok and not hasattr(event, "_defused"):
+            raise _crash(event)
 
     def run(self, until: simpy.core.SimTime | simpy.Event | None = None) -> Any:
         """SimPy's run. Without ``until`` (every scenario that sets none) the loop is SimPy's own with its
@@ -86,9 +99,10 @@ class CountingEnvironment(simpy.Environment):
         try:
             while True:
                 try:
-                    self._now, _, _, event = heappop(queue)
+                    now, _, _, event = heappop(queue)
                 except IndexError:
                     return None
+                self._now = self.now = now
                 processed += 1  # a step that raises a process's error did take its event
                 callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]  # as SimPy's step
                 try:
@@ -99,11 +113,17 @@ class CountingEnvironment(simpy.Environment):
                     self.schedule(event, EventPriority(-1))
                     return stop.args[0]
                 if not event._ok and not hasattr(event, "_defused"):
-                    exc = type(event._value)(*event._value.args)
-                    exc.__cause__ = event._value
-                    raise exc
+                    raise _crash(event)
         finally:
             self.processed += processed
+
+
+def _crash(event: simpy.Event) -> BaseException:
+    """What a failed event nobody defused raises out of the run, as SimPy's step: a copy of its error, caused
+    by the original."""
+    exc: BaseException = type(event._value)(*event._value.args)
+    exc.__cause__ = event._value
+    return exc
 
 
 def settle(env: simpy.Environment, event: simpy.Event, value: Any = None) -> None:

@@ -62,6 +62,31 @@ def test_same_events_in_the_same_order_as_simpy() -> None:
     assert env.now == reference.now == 11
 
 
+@pytest.mark.parametrize("drive", ["step", "until"])
+def test_stepped_or_run_until_the_clock_is_each_events_time_as_in_simpy(drive: str) -> None:
+    # ``now`` is a plain attribute on dsim's environment (SimPy's is a property over ``_now``): stepping
+    # (``dsim serve``) and ``run(until=...)`` must set it before the callbacks run, or a process would read
+    # the previous event's time. The same (time, what) log as SimPy's, driven the same way.
+    def drive_to_end(env: simpy.Environment) -> None:
+        if drive == "step":
+            while env.peek() != float("inf"):
+                env.step()
+        else:
+            for until in (0.5, 1, 1.5, 2.25, 20):
+                env.run(until=until)
+
+    expected: list[tuple[float, str]] = []
+    reference = simpy.Environment()
+    _world(reference, expected)
+    drive_to_end(reference)
+    got: list[tuple[float, str]] = []
+    env = CountingEnvironment()
+    _world(env, got)
+    drive_to_end(env)
+    assert got == expected and len(got) > 5
+    assert env.now == reference.now
+
+
 def test_timeout_is_simpys() -> None:
     # A timeout is still a simpy.Timeout (code that checks the type works) and prints as SimPy's does
     # ("<Timeout(delay, value=...) object at ...>"), refuses a negative delay as SimPy does, and carries its
