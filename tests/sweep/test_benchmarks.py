@@ -3,8 +3,10 @@ that it completes and reports its figures. Never a timed assertion: speed target
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,50 @@ def test_benchmark_runs_at_a_small_size(script: str) -> None:
     for text in expected:
         assert text in done.stdout, (text, done.stdout)
     assert "cores" in done.stdout.splitlines()[0]  # the machine is named with the figures
+
+
+def _bench_instructions() -> Any:
+    """benchmarks/bench_instructions.py as a module (it needs valgrind to count; its arithmetic does not)."""
+    spec = importlib.util.spec_from_file_location("bench_instructions", ROOT / "benchmarks" / "bench_instructions.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_instruction_growth_is_the_factor_when_a_job_costs_the_same() -> None:
+    # counts of a process = imports C + a per job: 50, 500 and 5,000 jobs grow exactly 10x in the run; a job
+    # 10% dearer above 500 jobs makes 10x the jobs cost 1 + 9 x 1.1 = 10.9x
+    bench = _bench_instructions()
+    imports, per_job = 3_000_000_000, 2_000_000
+    counts = [imports + per_job * jobs for jobs in (50, 500, 5000)]
+    assert bench.growth(*counts, 500, 10) == pytest.approx((per_job, per_job, 10.0))
+    dearer = [counts[0], counts[1], counts[1] + int(per_job * 1.1) * 4500]
+    assert bench.growth(*dearer, 500, 10)[2] == pytest.approx(10.9)
+
+
+def test_instructions_read_callgrinds_count_of_the_stubbed_run() -> None:
+    # the counted command is valgrind's callgrind on the child (the shape, the jobs, the tree), hash seed
+    # fixed; the figure is callgrind's "Collected" line, commas and all
+    bench = _bench_instructions()
+    seen: list[tuple[list[str], dict[str, str]]] = []
+    # the children really run: each stands for what the full script counts (here without valgrind)
+    for child in (bench.CHILD, bench.TWIN_CHILD):
+        done = subprocess.run([sys.executable, "-c", child, "burst", "20", str(ROOT)], capture_output=True,
+                              text=True, timeout=120, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+
+    def fake(command: list[str], env: dict[str, str]) -> str:
+        seen.append((command, env))
+        return "==1== Events    : Ir\n==1== Collected : 4,328,287,970\n==1== I   refs:      4,328,287,970\n"
+
+    assert bench.instructions("burst", 500, ROOT, runner=fake) == 4_328_287_970
+    [(command, env)] = seen
+    assert command[:3] == ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    assert command[-3:] == ["burst", "500", str(ROOT)]
+    assert env["PYTHONHASHSEED"] == "0" and env["PYTHONPATH"] == str(ROOT)
+    assert command[command.index("-c") + 1] == bench.CHILD  # dsim; with twin, the plain SimPy twin
+    bench.instructions("burst", 500, ROOT, runner=fake, twin=True)
+    assert seen[-1][0][command.index("-c") + 1] == bench.TWIN_CHILD
+    with pytest.raises(RuntimeError, match="no instruction count"):
+        bench.instructions("burst", 500, ROOT, runner=lambda command, env: "valgrind: nothing")
