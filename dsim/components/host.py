@@ -101,23 +101,10 @@ class CpuScheduler:
         if work <= 0:
             task.done.succeed(now)
             return task
-        classes = self.classes
-        dt = now - self._t
-        if dt > 0:  # _advance, inline: a start is the scheduler's commonest change
-            for other in classes.values():
-                other.clock += other.rate * dt
-            self._integral += self.busy * dt
-            self._t = now
-        cls = classes.get(cap)
-        if cls is None:
-            cls = classes[cap] = _CapClass(cap)
-        task.cls = cls
-        task.mark = mark = cls.clock + work
-        task.seq = seq = next(self._seq)
-        heapq.heappush(cls.heap, (mark, seq, task))
-        cls.n += 1
-        self.runnable += 1
-        self._resolve()
+        if not self.runnable and cap > 0 and self.cores > 0:
+            self._run_alone(task)
+        else:
+            self._run_shared(task)
         return task
 
     def cancel(self, task: CpuTask) -> float:
@@ -164,6 +151,68 @@ class CpuScheduler:
 
     # ------------------------------------------------------------------ internals
 
+    def _run_shared(self, task: CpuTask) -> None:
+        """``run`` in general: the task joins its cap class (at the class's virtual clock) and the rates are
+        solved again."""
+        now = self.env.now
+        classes = self.classes
+        dt = now - self._t
+        if dt > 0:  # _advance, inline: a start is the scheduler's commonest change
+            for other in classes.values():
+                other.clock += other.rate * dt
+            self._integral += self.busy * dt
+            self._t = now
+        cap = task.cap
+        cls = classes.get(cap)
+        if cls is None:
+            cls = classes[cap] = _CapClass(cap)
+        task.cls = cls
+        task.mark = mark = cls.clock + task.work
+        task.seq = seq = next(self._seq)
+        heapq.heappush(cls.heap, (mark, seq, task))
+        cls.n += 1
+        self.runnable += 1
+        self._resolve()
+
+    def _run_alone(self, task: CpuTask) -> None:
+        """``run`` on an idle scheduler (the commonest start: a step of a start path on a host with no other
+        CPU work): what ``_advance``, a new cap class and ``_resolve`` do for one task, without their loops.
+        Idle, no class is left and the busy cores are 0, so the integral stands; the task runs at its cap
+        (at most every core) and ends ``work / rate`` from now, exactly as the general path computes it."""
+        now = self.env.now
+        self._t = now
+        cap, work = task.cap, task.work
+        cls = self.classes[cap] = _CapClass(cap)
+        task.cls = cls
+        task.mark = work  # the new class's clock is 0
+        task.seq = seq = next(self._seq)
+        cls.heap.append((work, seq, task))
+        cls.n = 1
+        self.runnable = 1
+        rate = cls.rate = cap if cap <= self.cores else self.cores
+        self._changed(rate, now)
+        wake = self._pending = self.env.timeout(work / rate)
+        wake.callbacks.append(self._wake)
+
+    def _changed(self, busy: float, now: float) -> None:
+        """The busy cores are now ``busy`` (and ``runnable`` tasks run): the utilisation marks and the
+        interval just ended (``on_change``), as ``_resolve`` records them."""
+        self.busy = busy
+        if busy != self._mark_busy[-1]:
+            if self._marks[-1] == self._t:
+                self._mark_busy[-1] = busy
+            else:
+                self._marks.append(self._t)
+                self._mark_integral.append(self._integral)
+                self._mark_busy.append(busy)
+        shown = self._shown
+        runnable = self.runnable
+        if self._on_change is not None and (busy != shown[0] or runnable != shown[1]):
+            if now > self._since and shown[0] > 0:
+                self._on_change(self._since, now, *shown)
+            self._since = now
+            self._shown = (busy, runnable)
+
     def _advance(self) -> None:
         now = self.env.now
         dt = now - self._t
@@ -201,22 +250,7 @@ class CpuScheduler:
     def _resolve(self) -> None:
         """After a change at this instant: new rates, record the interval, one wake-up at the next finish."""
         self._rates()
-        busy = self.busy
-        if busy != self._mark_busy[-1]:
-            if self._marks[-1] == self._t:
-                self._mark_busy[-1] = busy
-            else:
-                self._marks.append(self._t)
-                self._mark_integral.append(self._integral)
-                self._mark_busy.append(busy)
-        shown = self._shown
-        runnable = self.runnable
-        if self._on_change is not None and (busy != shown[0] or runnable != shown[1]):
-            now = self.env.now
-            if now > self._since and shown[0] > 0:
-                self._on_change(self._since, now, *shown)
-            self._since = now
-            self._shown = (busy, runnable)
+        self._changed(self.busy, self.env.now)
         self._pending = None
         due = math.inf
         for cls in self.classes.values():
@@ -237,6 +271,8 @@ class CpuScheduler:
             return  # a later change rescheduled the wake-up
         self._advance()
         now = self.env.now
+        if self.runnable == 1 and len(self.classes) == 1 and self._end_alone(now):
+            return
         tol = _FINISH_TOL * (now if now > 1.0 else 1.0)
         finished: list[CpuTask] = []
         classes = self.classes
@@ -259,6 +295,24 @@ class CpuScheduler:
         # a wake-up is a timeout's callback: the tasks' waiters resume now, in the order the tasks started, with
         # no event each (dsim.environment.process_now), once the scheduler's state is whole again
         process_now(self.env, [task.done for task in finished], now)
+
+
+    def _end_alone(self, now: float) -> bool:
+        """``_wake``'s work when the one task left ends now (the commonest end): it leaves, the scheduler is
+        idle (no class, 0 cores busy, no wake-up), its waiters resume. False, with nothing done, when the
+        task does not end now or its class's heap holds cancelled tasks too (the general path then)."""
+        classes = self.classes
+        (cls,) = classes.values()
+        heap = cls.heap
+        if len(heap) != 1 or heap[0][0] - cls.clock > _FINISH_TOL * (now if now > 1.0 else 1.0) * cls.rate:
+            return False
+        task = heap[0][2]
+        classes.clear()
+        self.runnable = 0
+        self._changed(0.0, now)
+        self._pending = None
+        process_now(self.env, [task.done], now)
+        return True
 
 
 def _by_seq(task: CpuTask) -> int:
