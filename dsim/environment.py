@@ -56,12 +56,6 @@ class CountingEnvironment(simpy.Environment):
     else:
         timeout = BoundClass(Timeout)
 
-    def count(self, events: int) -> None:
-        """Count ``events`` the model stands for without scheduling them (dsim.components.workers: a free
-        daemon worker is taken without SimPy's request and release events), so ``events`` is the model's
-        count, the same with or without such shortcuts."""
-        self.processed += events
-
     def step(self) -> None:
         """SimPy's step (4.1: ``simpy.Environment.step`` line for line), counted, setting the clock's ``now``
         before the callbacks run (``dsim serve`` and ``run(until=...)`` step this way)."""

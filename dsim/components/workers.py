@@ -9,14 +9,13 @@ the worker is freed with no event. A call that must wait gets an event granted i
 grants (first come, first served, when a release is processed), so the model is the same queue.
 
 ``summary.json``'s ``events`` stays the count of the model's events: each grant and release the fast path
-does not schedule is counted as SimPy would have processed it (``CountingEnvironment.count``), so the
+does not schedule is counted as SimPy would have processed it (``CountingEnvironment.processed``), so the
 figure does not depend on this shortcut.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 
 import simpy
 
@@ -36,7 +35,7 @@ class WorkerPool:
         #: made on the first wait (most pools never have one: an empty deque is 600 bytes per host)
         self.waiting: deque[simpy.Event] = _NO_WAITERS
         #: counts events the fast path stands in for (None: an environment that counts nothing)
-        self.count: Callable[[int], None] | None = env.count if isinstance(env, CountingEnvironment) else None
+        self.counter: CountingEnvironment | None = env if isinstance(env, CountingEnvironment) else None
         #: releases with nobody waiting, counted as SimPy's release event but not scheduled
         self.releases_counted = 0
         #: requests granted at once, counted as SimPy's granted request but not scheduled
@@ -54,8 +53,9 @@ class WorkerPool:
         process that yields it goes on without an event. Else the call queues behind those already waiting."""
         if self.free and not self.waiting:
             self.free -= 1
-            if self.count is not None:
-                self.count(1)
+            counter = self.counter
+            if counter is not None:
+                counter.processed += 1  # the grant SimPy would have processed
                 self.grants_counted += 1
             return self._taken
         grant = self.env.event()
@@ -80,8 +80,8 @@ class WorkerPool:
             released = self.env.event()
             released.callbacks.append(self._on_release)
             released.succeed()
-        elif self.count is not None:
-            self.count(1)  # the release event SimPy would have processed
+        elif self.counter is not None:
+            self.counter.processed += 1  # the release event SimPy would have processed
             self.releases_counted += 1
 
     def _on_release(self, _: simpy.Event) -> None:
