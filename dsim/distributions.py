@@ -12,7 +12,7 @@ import math
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dsim.units import parse_duration
 
@@ -29,23 +29,13 @@ class Distribution:
     kind: str
     params: tuple[float, ...]
     text: str
+    #: the distribution's mean, worked out once (the start path reads several per container)
+    mean: float = field(init=False, repr=False, compare=False)
+    is_constant: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def mean(self) -> float:
-        p = self.params
-        if self.kind == "const":
-            return p[0]
-        if self.kind == "uniform":
-            return (p[0] + p[1]) / 2
-        if self.kind in ("exponential", "lognormal"):
-            return p[0]
-        if self.kind == "normal":
-            return p[0]  # before truncation; truncation matters only when sd is large against mean
-        return sum(p) / len(p)
-
-    @property
-    def is_constant(self) -> bool:
-        return self.kind == "const"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", _mean(self.kind, self.params))
+        object.__setattr__(self, "is_constant", self.kind == "const")
 
     def sample(self, rng: random.Random) -> float:
         p = self.params
@@ -67,6 +57,18 @@ class Distribution:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _mean(kind: str, p: tuple[float, ...]) -> float:
+    if kind == "const":
+        return p[0]
+    if kind == "uniform":
+        return (p[0] + p[1]) / 2
+    if kind in ("exponential", "lognormal"):
+        return p[0]
+    if kind == "normal":
+        return p[0]  # before truncation; truncation matters only when sd is large against mean
+    return sum(p) / len(p)
 
 
 def constant(value: float) -> Distribution:

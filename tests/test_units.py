@@ -62,6 +62,22 @@ def test_distribution_means_by_sampling() -> None:
         assert sampled == pytest.approx(mean, rel=0.01), text
 
 
+def test_a_distribution_is_what_the_user_wrote_its_mean_worked_out_once() -> None:
+    # mean and is_constant are worked out when the distribution is made (the start path reads them per
+    # container), not parts of its identity: equality, hashing, repr and a pickle's round trip go by kind,
+    # parameters and text alone, and a copy gets its own mean again
+    import dataclasses
+    import pickle
+
+    dist = parse_distribution("uniform(1s, 5s)")
+    assert (dist.mean, dist.is_constant) == (3.0, False)
+    assert parse_distribution("2s").is_constant and parse_distribution("2s").mean == 2.0
+    assert dist == parse_distribution("uniform(1s, 5s)") and hash(dist) == hash(parse_distribution("uniform(1s, 5s)"))
+    assert repr(dist) == "Distribution(kind='uniform', params=(1.0, 5.0), text='uniform(1s, 5s)')"
+    assert pickle.loads(pickle.dumps(dist)).mean == 3.0
+    assert dataclasses.replace(dist, params=(1.0, 3.0)).mean == 2.0
+
+
 @pytest.mark.parametrize("text", ["gamma(1s)", "uniform(5s, 1s)", "exponential(rate=3)", "empirical(1s)",
                                   "lognormal(mean=1s)", "uniform(1s, 2s, 3s)"])
 def test_bad_distributions(text: str) -> None:
