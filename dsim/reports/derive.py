@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from dsim.records import DETAIL_KINDS, PHASE_KINDS, SUMMARY_PHASE_KINDS, Span, SpanKind
+from dsim.reports.shares import attr_floats
 from dsim.result import SimResult
 from dsim.span_store import JobSpans, SpanStore
 
@@ -186,29 +187,51 @@ def interval_columns(result: SimResult, which: str) -> tuple[np.ndarray, np.ndar
     """Starts, ends and hosts, in record order, of each API call's ``wait`` for a worker, its ``service``
     (its hold on one), or each blob ``download``'s hold on a download slot: as arrays, for the charts."""
     if isinstance(result.spans, SpanStore):
-        store = result.spans
+        starts, ends = interval_times(result, which)
         kind = SpanKind.DOWNLOAD if which == "download" else SpanKind.API
-        starts, ends = store.kind_times(kind)
-        hosts = store.kind_column(kind, "host")
-        if which != "download":
-            waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
-            starts, ends = (starts, starts + waits) if which == "wait" else (starts + waits, ends)
-        return starts, ends, hosts
+        return starts, ends, result.spans.kind_column(kind, "host")
     items = {"wait": api_waits, "service": api_service, "download": download_holds}[which](result)
     return (np.array([i[0] for i in items], dtype=float), np.array([i[1] for i in items], dtype=float),
             [i[2] for i in items])
 
 
+def interval_times(result: SimResult, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """``interval_columns`` without the hosts. From a SpanStore worked out once per run and shared (the
+    timeline and the daemon chart read the same intervals several times): not to be changed in place."""
+    store = result.spans
+    if not isinstance(store, SpanStore):
+        return interval_columns(result, which)[:2]
+    kept: tuple[np.ndarray, np.ndarray] = store.derived(f"interval_times {which}",
+                                                        lambda: _store_interval_times(store, which))
+    return kept
+
+
+def _store_interval_times(store: SpanStore, which: str) -> tuple[np.ndarray, np.ndarray]:
+    if which == "download":
+        return store.kind_times(SpanKind.DOWNLOAD)
+    starts, ends = store.kind_times(SpanKind.API)
+    waits = attr_floats(store, SpanKind.API, "queue")
+    return (starts, starts + waits) if which == "wait" else (starts + waits, ends)
+
+
 def per_host_intervals(result: SimResult, which: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``interval_columns`` of the intervals that last, by host (hosts in order of first appearance, each
-    host's intervals in record order)."""
+    host's intervals in record order). From a SpanStore by its host codes (no string per span)."""
+    if isinstance(result.spans, SpanStore):
+        starts, ends = interval_times(result, which)
+        codes, table = result.spans.kind_host_codes(SpanKind.DOWNLOAD if which == "download" else SpanKind.API)
+        keep = ends > starts
+        starts, ends, column = starts[keep], ends[keep], codes[keep]
+        found, firsts = np.unique(column, return_index=True)
+        codes_in_order = found[np.argsort(firsts)].tolist()
+        return {table[code]: (starts[column == code], ends[column == code]) for code in codes_in_order}
     starts, ends, hosts = interval_columns(result, which)
     keep = ends > starts
     kept_hosts = [host for host, kept in zip(hosts, keep.tolist(), strict=True) if kept]
     starts, ends = starts[keep], ends[keep]
-    codes: dict[str, int] = {}
-    column = np.array([codes.setdefault(host, len(codes)) for host in kept_hosts], dtype=np.int64)
-    return {host: (starts[column == code], ends[column == code]) for host, code in codes.items()}
+    host_codes: dict[str, int] = {}
+    column = np.array([host_codes.setdefault(host, len(host_codes)) for host in kept_hosts], dtype=np.int64)
+    return {host: (starts[column == code], ends[column == code]) for host, code in host_codes.items()}
 
 
 def api_waits(result: SimResult) -> list[tuple[float, float, str]]:

@@ -23,7 +23,7 @@ from dsim.reports.derive import (
     binned_levels,
     cdf_steps,
     host_group,
-    interval_columns,
+    interval_times,
     is_failure,
     job_phase_kinds,
     kind_times,
@@ -88,7 +88,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         # aggregate: jobs in each phase, every job counted
         centres = [c / div for c in bin_centres(0.0, end, BINS)]
         layers, names = [], []
-        wait_starts, wait_ends, _ = interval_columns(result, "wait")
+        wait_starts, wait_ends = interval_times(result, "wait")
         lasting = wait_ends > wait_starts
         waits = (wait_starts[lasting], wait_ends[lasting])
         for name, (starts, ends) in [("queue", waits), *((k, _job_times(result, k)) for k in phases)]:
