@@ -213,8 +213,8 @@ CDF_PHASES = ("pull", "start", "build", "push", "job")
 def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                  index: SpanIndex | None = None) -> Chart:
     """Empirical CDFs of pull, start, build, push and whole-job latency (per workload when there are several)."""
-    workloads = list(dict.fromkeys(end.workload for end in sorted(result.job_ends, key=lambda e: e.job)))
-    if len(workloads) > 1:
+    if len({end.workload for end in result.job_ends}) > 1:  # (one workload: no sort of every job needed)
+        workloads = list(dict.fromkeys(end.workload for end in sorted(result.job_ends, key=lambda e: e.job)))
         from dsim.reports.charts.workloads import workload_cdfs
 
         return workload_cdfs(result, path, workloads)
