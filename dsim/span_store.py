@@ -373,11 +373,12 @@ class SpanStore(Sequence[Any]):
         out.extend(self._read_fresh(fresh[p - base]) for p in positions[cut[-1]:].tolist())
         return out
 
-    def rows(self, positions: np.ndarray) -> tuple[list[Any], list[str], list[str], np.ndarray, np.ndarray,
-                                                    list[int], list[Any]]:
+    def rows(self, positions: np.ndarray, host: str | None = None
+             ) -> tuple[list[Any], list[str], list[str], np.ndarray, np.ndarray, list[int], list[Any]]:
         """The spans at ``positions`` (ascending) as columns, without making them: kinds, subjects, hosts,
         starts, ends, jobs and attributes packed (``unpack`` makes a dict of one; the packed tuple of spans
-        with the same strings or zeros is one shared object)."""
+        with the same strings or zeros is one shared object). ``host``: every one of them is that host's
+        (``groups("host")``), so its column is not read."""
         kinds: list[Any] = []
         subjects: list[str] = []
         hosts: list[str] = []
@@ -395,14 +396,15 @@ class SpanStore(Sequence[Any]):
                 ends.append(np.frombuffer(block.ends, dtype=np.float64)[at])
                 jobs += np.frombuffer(block.jobs, dtype=np.int64)[at].tolist()
                 kinds += _picked(table, np.frombuffer(block.kinds, dtype=np.uint8)[at].tolist())
-                hosts += _picked(host_table, np.frombuffer(block.hosts, dtype=np.uint32)[at].tolist())
+                if host is None:
+                    hosts += _picked(host_table, np.frombuffer(block.hosts, dtype=np.uint32)[at].tolist())
                 where = at.tolist()
                 subjects += _picked(block.subjects, where)
                 packed += _picked(block.attrs, where)
         fresh = [self.fresh[p - base] for p in positions[cut[-1]:].tolist()]
         kinds += [span[0] for span in fresh]
         subjects += [span[1] for span in fresh]
-        hosts += [span[2] for span in fresh]
+        hosts += [span[2] for span in fresh] if host is None else [host] * len(positions)
         starts.append(np.array([span[3] for span in fresh], dtype=np.float64))
         ends.append(np.array([span[4] for span in fresh], dtype=np.float64))
         jobs += [span[5] for span in fresh]
