@@ -494,7 +494,17 @@ def phase_durations(result: SimResult, phase: str) -> list[float]:
         starts, ends = result.spans.kind_times(phase)
         durations: list[float] = (ends - starts).tolist()
         return durations
+    if phase == "job":  # each job's end - arrival, in the order the jobs ended
+        ended = result.job_ends
+        count = len(ended)
+        job_times: list[float] = (np.fromiter(map(_END_OF_JOB, ended), dtype=float, count=count)
+                                  - np.fromiter(map(_ARRIVAL_OF_JOB, ended), dtype=float, count=count)).tolist()
+        return job_times
     return result.phase_samples(phase)
+
+
+#: JobEnd fields by position.
+_ARRIVAL_OF_JOB, _END_OF_JOB = itemgetter(3), itemgetter(4)
 
 
 def kind_attr(result: SimResult, kind: str, key: str) -> list[Any]:

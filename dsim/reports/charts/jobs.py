@@ -240,7 +240,7 @@ CDF_PHASES = ("pull", "start", "build", "push", "job")
 def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                  index: SpanIndex | None = None) -> Chart:
     """Empirical CDFs of pull, start, build, push and whole-job latency (per workload when there are several)."""
-    if len({end.workload for end in result.job_ends}) > 1:  # (one workload: no sort of every job needed)
+    if len(set(map(_WORKLOAD, result.job_ends))) > 1:  # (one workload: no sort of every job needed)
         workloads = list(dict.fromkeys(end.workload for end in sorted(result.job_ends, key=lambda e: e.job)))
         from dsim.reports.charts.workloads import workload_cdfs
 
@@ -258,7 +258,7 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
             drawn.append(values)
         scale = "linear"
         if drawn:
-            scale = set_scale(ax, [v for values in drawn for v in values])
+            scale = set_scale(ax, np.concatenate([np.array(values, dtype=float) for values in drawn]))
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
             legend_outside(ax, fontsize=8)
