@@ -91,7 +91,8 @@ class JobTable(Sequence["JobRecord"]):
         return kept
 
     def workloads(self) -> list[str]:
-        return [end.workload for end in self.ends]
+        """Every job's workload, in job order."""
+        return list(map(itemgetter(1), self.ends))
 
 
 def slowest_jobs(jobs: Sequence[JobRecord], count: int) -> list[JobRecord]:

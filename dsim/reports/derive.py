@@ -226,9 +226,14 @@ def per_host_intervals(result: SimResult, which: str) -> dict[str, tuple[np.ndar
         codes, table = result.spans.kind_host_codes(SpanKind.DOWNLOAD if which == "download" else SpanKind.API)
         keep = ends > starts
         starts, ends, column = starts[keep], ends[keep], codes[keep]
-        found, firsts = np.unique(column, return_index=True)
-        codes_in_order = found[np.argsort(firsts)].tolist()
-        return {table[code]: (starts[column == code], ends[column == code]) for code in codes_in_order}
+        order = np.argsort(column, kind="stable")  # by host, each host's in record order
+        found, firsts = np.unique(column[order], return_index=True)
+        bounds = [*firsts.tolist(), len(order)]
+        starts, ends = starts[order], ends[order]
+        parts = {code: (starts[bounds[k]:bounds[k + 1]], ends[bounds[k]:bounds[k + 1]])
+                 for k, code in enumerate(found.tolist())}
+        first_seen = np.argsort(order[firsts], kind="stable")  # hosts in order of first appearance
+        return {table[code]: parts[code] for code in found[first_seen].tolist()}
     starts, ends, hosts = interval_columns(result, which)
     keep = ends > starts
     kept_hosts = [host for host, kept in zip(hosts, keep.tolist(), strict=True) if kept]
