@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from math import isfinite
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -399,14 +399,14 @@ def _sections(result: SimResult) -> Iterator[list[str]]:
     memory of its largest host, not of the whole run."""
     b = _Builder()
     with_spans, host_spans, no_host = _by_host(result)
-    hosts = sorted(with_spans | {end.host for end in result.job_ends} | set(result.hosts), key=_natural)
+    hosts = sorted(with_spans | set(map(attrgetter("host"), result.job_ends)) | set(result.hosts), key=_natural)
     registries = sorted(set(result.registries) | {str(r) for r in _registry_names(result)}, key=_natural)
     for i, host in enumerate(hosts):
         b.process(f"host/{host}", f"host {host}", i)
     for i, registry in enumerate(registries):
         b.process(f"registry/{registry}", f"registry {registry}", len(hosts) + i)
     yield b.take()
-    job_end = {end.job: end for end in result.job_ends}
+    job_end = dict(zip(map(attrgetter("job"), result.job_ends), result.job_ends, strict=True))
     ends_by_host: dict[str, list[JobEnd]] = defaultdict(list)
     for end in result.job_ends:
         ends_by_host[end.host].append(end)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from operator import attrgetter
 
 from dsim.records import SpanKind
 from dsim.reports.charts.common import natural_key
@@ -86,7 +87,8 @@ def slowest_pulls(result: SimResult, group_of: Callable[[str], str], limit: int 
     """(who, job) of the slowest pull that downloaded something in each workload (each host group when
     there is one workload): a waterfall per side of the comparison, not only the slowest of the run. At
     most ``limit``, the slowest first; ties to the lowest job number."""
-    workload_of = {end.job: end.workload for end in result.job_ends}
+    workload_of = dict(zip(map(attrgetter("job"), result.job_ends), map(attrgetter("workload"), result.job_ends),
+                           strict=True))  # C-level getters: a run has thousands of jobs
     best: dict[tuple[str, str], tuple[float, int]] = {}
     groups: dict[str, str] = {}  # by host: group_of once per host
     for host, job, duration in _downloading_pulls(result):
