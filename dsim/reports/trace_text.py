@@ -10,7 +10,6 @@ spans whose attributes are one shared tuple (most API calls, requests, jobs) are
 from __future__ import annotations
 
 import functools
-from collections import deque
 from collections.abc import Sequence
 from math import isfinite
 from typing import Any
@@ -185,27 +184,28 @@ class Columns:
         instants or elsewhere (its API calls, requests, what took no time) never get one, and a container's
         phases, on its job's lane and on its own track, get one."""
         made = self._tails
-        got = list(map(made.__getitem__, items))  # C-level picks: a host asks for thousands at once
-        if None in got:
-            self._make_tails([i for i, text in zip(items, got, strict=True) if text is None])
-            got = list(map(made.__getitem__, items))
-        return got  # type: ignore[return-value]
+        missing = [i for i in items if made[i] is None]
+        if missing:
+            self._make_tails(missing)
+        return [made[i] for i in items]  # type: ignore[misc]
 
     def _make_tails(self, items: list[int]) -> None:
         """``tails`` of ``items``, made together: times printed at once, each subject, job and packed tuple once."""
         at = np.asarray(items, dtype=np.int64)
         timings = timing_texts(self.starts[at], self.ends[at])
-        subjects = list(map(self.subject.__getitem__, items))
+        subjects = [self.subject[i] for i in items]
         quoted = {text: string(text) for text in set(subjects)}  # subjects repeat (a container's spans)
-        packs = list(map(self.packed.__getitem__, items))
+        packs = [self.packed[i] for i in items]
         members = list(map(self._member_texts(packs).__getitem__, map(id, packs)))
-        jobs = list(map(self.job.__getitem__, items))
+        jobs = [self.job[i] for i in items]
         job_texts = {job: f'"job":{job},' if job >= 0 else "" for job in set(jobs)}  # a job has many spans
         tails = [f'{timing},"args":{{{inner}{job}"subject":{subject}}}}}' if inner is not None
                  else f'{timing},"args":{self.args(i)}}}'  # the general path
                  for i, timing, inner, job, subject in zip(items, timings, members, map(job_texts.__getitem__, jobs),
                                                            map(quoted.__getitem__, subjects), strict=True)]
-        deque(map(self._tails.__setitem__, items, tails), maxlen=0)  # made[i] = text, each at C level
+        made = self._tails
+        for i, text in zip(items, tails, strict=True):
+            made[i] = text
 
     def _member_texts(self, packs: list[Any]) -> dict[int, str | None]:
         """By id of each packed tuple of ``packs`` (and of None: no attributes): its members as JSON text in
