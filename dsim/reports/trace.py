@@ -195,10 +195,10 @@ def _daemon_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
            SpanKind.UNPACK)
 
 
-def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]]) -> np.ndarray:
+def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[int]]) -> set[int]:
     """A track per container: every activity whose subject is that container, on numbered lanes as
     ``_lanes`` packs them (``first_free_lanes``), written out for the whole host at once: a host has hundreds
-    of containers of a few spans each. Returns whether each span was placed there (a mask of the section's)."""
+    of containers of a few spans each. Returns the positions of the spans placed there."""
     subject, kind = spans.subject, spans.kind
     names = sorted({subject[i] for k in _CONTAINER_PHASES for i in kinds.get(k, [])}, key=_natural)
     rank = {name: r for r, name in enumerate(names)}
@@ -220,9 +220,7 @@ def _container_tracks(b: _Builder, pid: int, spans: Columns, kinds: dict[str, li
             tid = thread(pid, f"container {names[r]} / {lane + 1}")
             track = tracks[r, lane] = f',"cat":"container","pid":{pid},"tid":{tid},'
         events.append(f'{{"ph":"X","name":{kind_texts[kind[i]]}{track}{tail}')
-    mask = np.zeros(len(subject), dtype=bool)
-    mask[placed] = True
-    return mask
+    return set(placed.tolist())
 
 
 def first_free_lanes(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -325,17 +323,10 @@ def _likely_events(spans: Columns, kinds: dict[str, list[int]]) -> list[int]:
 
 
 def _by_kind(spans: Columns) -> dict[str, list[int]]:
-    """The positions of each kind's spans (ascending), kinds in order of first appearance: one stable sort
-    of the kinds' codes rather than an append per span."""
-    table = list(dict.fromkeys(spans.kind))
-    if len(table) < 2:
-        return {kind: list(range(len(spans))) for kind in table}
-    code = {kind: c for c, kind in enumerate(table)}
-    codes = np.fromiter(map(code.__getitem__, spans.kind), dtype=np.int64, count=len(spans))
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(table) + 1)).tolist()
-    positions = order.tolist()
-    return {kind: positions[bounds[c]:bounds[c + 1]] for c, kind in enumerate(table)}
+    kinds: dict[str, list[int]] = defaultdict(list)
+    for i, kind in enumerate(spans.kind):
+        kinds[kind].append(i)
+    return kinds
 
 
 def _host(b: _Builder, host: str, spans: Columns, job_end: dict[int, JobEnd], ends: list[JobEnd]) -> None:
@@ -348,8 +339,7 @@ def _host(b: _Builder, host: str, spans: Columns, job_end: dict[int, JobEnd], en
     # everything else, a track per kind (new kinds appear here as they are recorded)
     for kind in sorted(kinds):
         if kind not in _OWN_TRACKS:
-            items = np.array(kinds[kind], dtype=np.int64)
-            rest = items[~placed[items]].tolist()
+            rest = [i for i in kinds[kind] if i not in placed]
             _lanes(b, pid, kind, spans, rest, lambda i: f"{spans.kind[i]} {spans.subject[i]}", kind)
     _host_instants(b, pid, spans, kinds, ends)
 
