@@ -98,23 +98,13 @@ class Columns:
         self.host = hosts
         self.starts = starts
         self.ends = ends
+        self.start: list[float] = starts.tolist()
+        self.end: list[float] = ends.tolist()
         self.job = jobs
         self.packed = packed
         self._failed: dict[tuple[Any, int], bool] = {}  # by kind and id of a packed tuple (alive in ``packed``)
         self._tails: list[str | None] = [None] * len(kinds)  # ``tails``, as they are made
         self._members: dict[int, str | None] = {id(None): ""}  # ``_member_texts``, by id of a packed tuple
-
-    @functools.cached_property
-    def start(self) -> list[float]:
-        """The starts as floats, made when first read (spans.csv prints from the arrays and never reads it)."""
-        starts: list[float] = self.starts.tolist()
-        return starts
-
-    @functools.cached_property
-    def end(self) -> list[float]:
-        """The ends as floats, made when first read."""
-        ends: list[float] = self.ends.tolist()
-        return ends
 
     @classmethod
     def of(cls, spans: Sequence[Span]) -> Columns:
