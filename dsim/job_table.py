@@ -31,6 +31,7 @@ class JobTable(Sequence["JobRecord"]):
         self._record_type = record  # dsim.result.JobRecord (passed in: result imports this module)
         self.phases = tuple(phases)
         self.sums = sums
+        self._columns: dict[str, np.ndarray] = {}  # ``column``'s, made once
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -80,12 +81,18 @@ class JobTable(Sequence["JobRecord"]):
 
     def column(self, name: str) -> np.ndarray:
         """``arrival_s``, ``end_s`` (float64) or ``job`` (int64) of every job, in job order."""
-        field = {"arrival_s": 3, "end_s": 4, "job": 0}[name]
-        dtype = np.int64 if name == "job" else np.float64
-        return np.fromiter(map(itemgetter(field), self.ends), dtype=dtype, count=len(self.ends))
+        kept = self._columns.get(name)
+        if kept is None or len(kept) != len(self.ends):
+            field = {"arrival_s": 3, "end_s": 4, "job": 0}[name]
+            dtype = np.int64 if name == "job" else np.float64
+            kept = np.fromiter(map(itemgetter(field), self.ends), dtype=dtype, count=len(self.ends))
+            kept.flags.writeable = False  # shared by every reader (jobs.csv, the time shares, the report)
+            self._columns[name] = kept
+        return kept
 
     def workloads(self) -> list[str]:
-        return [end.workload for end in self.ends]
+        """Every job's workload, in job order."""
+        return list(map(itemgetter(1), self.ends))
 
 
 def slowest_jobs(jobs: Sequence[JobRecord], count: int) -> list[JobRecord]:

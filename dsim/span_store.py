@@ -373,11 +373,12 @@ class SpanStore(Sequence[Any]):
         out.extend(self._read_fresh(fresh[p - base]) for p in positions[cut[-1]:].tolist())
         return out
 
-    def rows(self, positions: np.ndarray) -> tuple[list[Any], list[str], list[str], np.ndarray, np.ndarray,
-                                                    list[int], list[Any]]:
+    def rows(self, positions: np.ndarray, host: str | None = None
+             ) -> tuple[list[Any], list[str], list[str], np.ndarray, np.ndarray, list[int], list[Any]]:
         """The spans at ``positions`` (ascending) as columns, without making them: kinds, subjects, hosts,
         starts, ends, jobs and attributes packed (``unpack`` makes a dict of one; the packed tuple of spans
-        with the same strings or zeros is one shared object)."""
+        with the same strings or zeros is one shared object). ``host``: every one of them is that host's
+        (``groups("host")``), so its column is not read."""
         kinds: list[Any] = []
         subjects: list[str] = []
         hosts: list[str] = []
@@ -395,14 +396,15 @@ class SpanStore(Sequence[Any]):
                 ends.append(np.frombuffer(block.ends, dtype=np.float64)[at])
                 jobs += np.frombuffer(block.jobs, dtype=np.int64)[at].tolist()
                 kinds += _picked(table, np.frombuffer(block.kinds, dtype=np.uint8)[at].tolist())
-                hosts += _picked(host_table, np.frombuffer(block.hosts, dtype=np.uint32)[at].tolist())
+                if host is None:
+                    hosts += _picked(host_table, np.frombuffer(block.hosts, dtype=np.uint32)[at].tolist())
                 where = at.tolist()
                 subjects += _picked(block.subjects, where)
                 packed += _picked(block.attrs, where)
         fresh = [self.fresh[p - base] for p in positions[cut[-1]:].tolist()]
         kinds += [span[0] for span in fresh]
         subjects += [span[1] for span in fresh]
-        hosts += [span[2] for span in fresh]
+        hosts += [span[2] for span in fresh] if host is None else [host] * len(positions)
         starts.append(np.array([span[3] for span in fresh], dtype=np.float64))
         ends.append(np.array([span[4] for span in fresh], dtype=np.float64))
         jobs += [span[5] for span in fresh]
@@ -555,6 +557,15 @@ class SpanStore(Sequence[Any]):
                 out.extend(np.frombuffer(block.jobs, dtype=np.int64)[at].tolist())
         out.extend(span[position] for span in self.fresh if span[0] == kind)
         return out
+
+    def kind_host_codes(self, kind: str) -> tuple[np.ndarray, list[str]]:
+        """The host of each of ``kind``'s spans as codes (record order) and the table they index: the hosts
+        without a string per span (a chart splits intervals by host with NumPy)."""
+        parts = [np.frombuffer(block.hosts, dtype=np.uint32)[at].astype(np.int64)
+                 for block, at in zip(self._blocks, self._block_positions(kind), strict=True)]
+        fresh = tuple(span[2] for span in self.fresh if span[0] == kind)
+        parts.append(np.array(self._codes(fresh, self._host_code, self._hosts), dtype=np.int64))
+        return np.concatenate(parts), self._hosts
 
     def times(self) -> tuple[np.ndarray, np.ndarray]:
         """Every span's start and end, as two arrays in record order (for writers that round them at once)."""

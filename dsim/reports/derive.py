@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from dsim.records import DETAIL_KINDS, PHASE_KINDS, SUMMARY_PHASE_KINDS, Span, SpanKind
+from dsim.reports.shares import attr_floats
 from dsim.result import SimResult
 from dsim.span_store import JobSpans, SpanStore
 
@@ -59,8 +60,12 @@ def binned_levels(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, t0:
         return [0.0] * bins
     kept = weights[keep]
     steps = np.concatenate([kept, -kept])
-    del kept, keep
-    order = np.argsort(times, kind="stable")
+    del keep
+    # with unit weights the levels are whole numbers, added exactly in any order, and a change tied with the
+    # next one is multiplied by a gap of 0: the order of tied changes moves no float, so NumPy's faster
+    # unstable sort gives the same result; other weights keep the stable order of their additions
+    order = np.argsort(times, kind=None if bool((kept == 1.0).all()) else "stable")
+    del kept
     times = times[order]
     levels = np.cumsum(steps[order])  # the level after each change
     del steps, order
@@ -186,29 +191,56 @@ def interval_columns(result: SimResult, which: str) -> tuple[np.ndarray, np.ndar
     """Starts, ends and hosts, in record order, of each API call's ``wait`` for a worker, its ``service``
     (its hold on one), or each blob ``download``'s hold on a download slot: as arrays, for the charts."""
     if isinstance(result.spans, SpanStore):
-        store = result.spans
+        starts, ends = interval_times(result, which)
         kind = SpanKind.DOWNLOAD if which == "download" else SpanKind.API
-        starts, ends = store.kind_times(kind)
-        hosts = store.kind_column(kind, "host")
-        if which != "download":
-            waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
-            starts, ends = (starts, starts + waits) if which == "wait" else (starts + waits, ends)
-        return starts, ends, hosts
+        return starts, ends, result.spans.kind_column(kind, "host")
     items = {"wait": api_waits, "service": api_service, "download": download_holds}[which](result)
     return (np.array([i[0] for i in items], dtype=float), np.array([i[1] for i in items], dtype=float),
             [i[2] for i in items])
 
 
+def interval_times(result: SimResult, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """``interval_columns`` without the hosts. From a SpanStore worked out once per run and shared (the
+    timeline and the daemon chart read the same intervals several times): not to be changed in place."""
+    store = result.spans
+    if not isinstance(store, SpanStore):
+        return interval_columns(result, which)[:2]
+    kept: tuple[np.ndarray, np.ndarray] = store.derived(f"interval_times {which}",
+                                                        lambda: _store_interval_times(store, which))
+    return kept
+
+
+def _store_interval_times(store: SpanStore, which: str) -> tuple[np.ndarray, np.ndarray]:
+    if which == "download":
+        return store.kind_times(SpanKind.DOWNLOAD)
+    starts, ends = store.kind_times(SpanKind.API)
+    waits = attr_floats(store, SpanKind.API, "queue")
+    return (starts, starts + waits) if which == "wait" else (starts + waits, ends)
+
+
 def per_host_intervals(result: SimResult, which: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``interval_columns`` of the intervals that last, by host (hosts in order of first appearance, each
-    host's intervals in record order)."""
+    host's intervals in record order). From a SpanStore by its host codes (no string per span)."""
+    if isinstance(result.spans, SpanStore):
+        starts, ends = interval_times(result, which)
+        codes, table = result.spans.kind_host_codes(SpanKind.DOWNLOAD if which == "download" else SpanKind.API)
+        keep = ends > starts
+        starts, ends, column = starts[keep], ends[keep], codes[keep]
+        order = np.argsort(column, kind="stable")  # by host, each host's in record order
+        found, firsts = np.unique(column[order], return_index=True)
+        bounds = [*firsts.tolist(), len(order)]
+        starts, ends = starts[order], ends[order]
+        parts = {code: (starts[bounds[k]:bounds[k + 1]], ends[bounds[k]:bounds[k + 1]])
+                 for k, code in enumerate(found.tolist())}
+        first_seen = np.argsort(order[firsts], kind="stable")  # hosts in order of first appearance
+        return {table[code]: parts[code] for code in found[first_seen].tolist()}
     starts, ends, hosts = interval_columns(result, which)
     keep = ends > starts
     kept_hosts = [host for host, kept in zip(hosts, keep.tolist(), strict=True) if kept]
     starts, ends = starts[keep], ends[keep]
-    codes: dict[str, int] = {}
-    column = np.array([codes.setdefault(host, len(codes)) for host in kept_hosts], dtype=np.int64)
-    return {host: (starts[column == code], ends[column == code]) for host, code in codes.items()}
+    host_codes: dict[str, int] = {}
+    column = np.array([host_codes.setdefault(host, len(host_codes)) for host in kept_hosts], dtype=np.int64)
+    return {host: (starts[column == code], ends[column == code]) for host, code in host_codes.items()}
 
 
 def api_waits(result: SimResult) -> list[tuple[float, float, str]]:
@@ -447,7 +479,8 @@ def _stats_of(kind: SpanKind, durations: np.ndarray, found: list[Any]) -> KindSt
     else:
         total = float(np.cumsum(durations)[-1]) if len(durations) else 0
     count = len(durations)
-    statuses = Counter(map(str, filter(partial(is_not, None), found)))
+    # most kinds have no status: a C-level count of the Nones says so without a step per span
+    statuses = Counter() if found.count(None) == len(found) else Counter(map(str, filter(partial(is_not, None), found)))
     return KindStats(kind, count, total, total / count, float(percentile(durations, 95)),  # type: ignore[arg-type]
                      float(durations[-1]), int(np.count_nonzero(durations == 0)), kind in KNOWN_KINDS,
                      dict(sorted(statuses.items())))
@@ -471,7 +504,17 @@ def phase_durations(result: SimResult, phase: str) -> list[float]:
         starts, ends = result.spans.kind_times(phase)
         durations: list[float] = (ends - starts).tolist()
         return durations
+    if phase == "job":  # each job's end - arrival, in the order the jobs ended
+        ended = result.job_ends
+        count = len(ended)
+        job_times: list[float] = (np.fromiter(map(_END_OF_JOB, ended), dtype=float, count=count)
+                                  - np.fromiter(map(_ARRIVAL_OF_JOB, ended), dtype=float, count=count)).tolist()
+        return job_times
     return result.phase_samples(phase)
+
+
+#: JobEnd fields by position.
+_ARRIVAL_OF_JOB, _END_OF_JOB = itemgetter(3), itemgetter(4)
 
 
 def kind_attr(result: SimResult, kind: str, key: str) -> list[Any]:

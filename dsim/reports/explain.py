@@ -407,7 +407,7 @@ def sequence_diagram(result: SimResult, job: int, path: Path, info: ScenarioInfo
             arrow = FancyArrowPatch((x[a], y), (x[b], y), arrowstyle="-|>", mutation_scale=9,
                                     color=colours[style], linewidth=2.0 if style == "data" else 0.9,
                                     linestyle="--" if style == "reply" else "-")
-            ax.add_patch(arrow)
+            ax.add_artist(arrow)  # not add_patch: the limits are set below, no arrow's data limits needed
             ax.text((x[a] + x[b]) / 2, y - 0.12, label, ha="center", va="bottom", fontsize=6.5, color=colours[style])
         ax.set_xlim(-1.6, x[LIFELINES[-1]] + 1.8)
         ax.set_ylim(rows, -0.8)

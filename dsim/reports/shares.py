@@ -80,6 +80,14 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.where(values > 0.0, values, 0.0)
 
 
+def attr_floats(store: SpanStore, kind: str, key: str) -> np.ndarray:
+    """Attribute ``key`` of each of ``kind``'s spans as floats, 0.0 where absent (an API call's ``queue``
+    wait): read once per run and shared by the charts that need it (not to be changed in place)."""
+    made: np.ndarray = store.derived(f"attr floats {kind} {key}", lambda: np.array(
+        [0.0 if value is None else value for value in store.kind_attr(kind, key)], dtype=float))
+    return made
+
+
 def _ranges(lows: np.ndarray, highs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``concatenate([arange(lo, hi) ...])`` and the index of the range each position came from, without
     an array per range."""
@@ -100,8 +108,7 @@ def interval_columns_of(store: SpanStore, names: list[str], kinds: list[str]) ->
     for code, kind in enumerate(kinds):
         kind_starts, kind_ends = store.kind_times(kind)
         if code == 0:
-            waits = np.array([0.0 if q is None else q for q in store.kind_attr(kind, "queue")], dtype=float)
-            kind_ends = kind_starts + waits
+            kind_ends = kind_starts + attr_floats(store, kind, "queue")
         jobs = store.kind_jobs(kind)
         mine = jobs >= 0
         keys.append(_job_position_key(jobs[mine], store.kind_positions(kind)[mine], count))

@@ -148,7 +148,7 @@ def draw_topology(resolved: Resolved, path: Path) -> Any:
                 arrow = FancyArrowPatch(positions[upstream], positions[name], arrowstyle="-|>",
                                         mutation_scale=12, linestyle="--", color="#CC79A7",
                                         connectionstyle="arc3,rad=0.25", zorder=2, linewidth=1.2)
-                ax.add_patch(arrow)
+                ax.add_artist(arrow)  # not add_patch: the limits are set below (no data limits needed)
         for name, data in graph.nodes(data=True):
             x, y = positions[name]
             face, ink = KIND_STYLE[data["kind"]]

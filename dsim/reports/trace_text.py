@@ -204,8 +204,9 @@ class Columns:
         column at a time."""
         texts = self._members
         shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        for packed in {id(packed): packed for packed in packs if id(packed) not in texts}.values():
-            shapes.setdefault(packed[0], []).append(packed)
+        for key, packed in dict(zip(map(id, packs), packs, strict=True)).items():  # each distinct tuple once
+            if key not in texts:
+                shapes.setdefault(packed[0], []).append(packed)
         for keys, group in shapes.items():
             order = _members_order(keys)
             if order is None:

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import pytest
 
 from dsim.records import JobEnd, Span, SpanKind
@@ -18,6 +19,7 @@ from dsim.reports.context import ScenarioInfo, comment_header
 from dsim.reports.derive import (
     SpanIndex,
     binned_average,
+    binned_levels,
     kind_stats,
     pack_lanes,
     peak_concurrency,
@@ -125,6 +127,36 @@ def test_binned_average_agrees_with_a_loop_over_the_level_changes() -> None:
         expected = _binned_by_loop(items, t0, t1, bins)
         scale = sum(abs(w) * (e - s) for s, e, w in items if e > s) / ((t1 - t0) / bins) + 1.0
         assert binned_average(items, t0, t1, bins) == pytest.approx(expected, rel=1e-9, abs=scale * 1e-12), items
+
+
+def _levels_in_stable_order(starts: np.ndarray, ends: np.ndarray, t0: float, t1: float, bins: int) -> list[float]:
+    """``binned_levels`` of unit weights as it was: tied changes added in the stable order."""
+    keep = ends > starts
+    times = np.concatenate([starts[keep], ends[keep]])
+    if not len(times):
+        return [0.0] * bins
+    steps = np.concatenate([np.ones(int(keep.sum())), -np.ones(int(keep.sum()))])
+    order = np.argsort(times, kind="stable")
+    times, levels = times[order], np.cumsum(steps[order])
+    areas = np.concatenate([[0.0], np.cumsum(np.diff(times) * levels[:-1])])
+    edges = np.linspace(t0, t1, bins + 1)
+    last = np.searchsorted(times, edges, side="right") - 1
+    at = np.maximum(last, 0)
+    integral = np.where(last >= 0, areas[at] + levels[at] * (edges - times[at]), 0.0)
+    return list((np.diff(integral) / ((t1 - t0) / bins)).tolist())
+
+
+def test_binned_levels_of_unit_weights_match_the_stable_order_bit_for_bit() -> None:
+    # unit weights are sorted with NumPy's unstable sort: the order of tied changes must move no float
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        n = int(rng.integers(0, 5000))
+        starts = np.round(rng.random(n) * 100, int(rng.integers(0, 3)))  # rounded: many ties
+        ends = starts + np.round(rng.random(n) * rng.choice([0.0, 1.0, 30.0]), int(rng.integers(0, 2)))
+        t1 = float(max(ends.max(initial=0.0), 1.0))
+        got = binned_levels(starts, ends, np.ones(n), 0.0, t1, 300)
+        expected = _levels_in_stable_order(starts, ends, 0.0, t1, 300)
+        assert np.array_equal(np.array(got).view(np.int64), np.array(expected).view(np.int64))
 
 
 def test_pack_lanes_never_overlaps_and_uses_the_peak_number_of_lanes() -> None:

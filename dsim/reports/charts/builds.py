@@ -70,6 +70,8 @@ STEP_COLOURS = {"executed": "#E69F00", "cached": "#009E73", "from the registry c
 def _builds(result: SimResult) -> list[tuple[int, str, str, list[Any]]]:
     """(job, host, workload, steps) per build, in time order: a job's steps split at its ``build`` phase
     spans (a job that builds, edits and builds again has two builds)."""
+    if not result.spans_of(SpanKind.BUILD_STEP):
+        return []  # most runs: no job's workload need be looked up
     of_job = {end.job: end.workload for end in result.job_ends}
     windows: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
     for span in result.spans_of(SpanKind.BUILD):

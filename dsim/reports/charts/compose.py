@@ -31,8 +31,11 @@ Bar = tuple[float, float]
 
 def _ups(result: SimResult) -> list[tuple[str, Any]]:
     """(workload, COMPOSE span) of every ``up``, in time order."""
+    spans = result.spans_of(SpanKind.COMPOSE)
+    if not spans:
+        return []  # most runs: no job's workload need be looked up
     of_job = {end.job: end.workload for end in result.job_ends}
-    ups = [(of_job.get(s.job, ""), s) for s in result.spans_of(SpanKind.COMPOSE) if s.attrs.get("action") == "up"]
+    ups = [(of_job.get(s.job, ""), s) for s in spans if s.attrs.get("action") == "up"]
     return sorted(ups, key=lambda pair: (pair[1].start, pair[1].job))
 
 

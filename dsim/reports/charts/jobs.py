@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence, Sized
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from dsim.reports.derive import (
     binned_levels,
     cdf_steps,
     host_group,
-    interval_columns,
+    interval_times,
     is_failure,
     job_phase_kinds,
     kind_times,
@@ -45,11 +46,39 @@ def _job_times(result: SimResult, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends of ``kind``'s spans that belong to a job."""
     starts, ends = kind_times(result, [kind])
     if isinstance(result.spans, SpanStore):
-        jobs = np.array(result.spans.kind_column(kind, "job"), dtype=np.int64)
+        jobs = result.spans.kind_jobs(kind)
     else:
         jobs = np.array([s.job for s in result.spans_of(kind)], dtype=np.int64)
     keep = jobs >= 0
     return starts[keep], ends[keep]
+
+
+#: JobEnd fields by position: C-level getters for the passes over every job.
+_JOB, _WORKLOAD, _HOST, _ARRIVAL = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+
+
+def _unfinished(index: SpanIndex, ended: dict[int, str]) -> list[int]:
+    """The jobs with spans that did not end (in the order ``by_job`` gives them): one ``isin`` over the job
+    numbers rather than a look-up per job."""
+    jobs = np.fromiter(index.by_job, dtype=np.int64)
+    done = np.fromiter(ended, dtype=np.int64, count=len(ended))
+    left: list[int] = jobs[~np.isin(jobs, done)].tolist()
+    return left
+
+
+def _rows_in_order(hosts_of: dict[int, str], arrival: dict[int, float]) -> list[tuple[str, float, int]]:
+    """(host, arrival, job) of every job, sorted by the host's natural order, then arrival, then job: as
+    ``sorted(..., key=lambda r: (natural_key(r[0]), r[1], r[2]))``, by one ``lexsort`` of the host's rank
+    among the distinct natural keys (equal keys share a rank), the arrivals and the jobs."""
+    jobs = list(hosts_of)
+    hosts = list(hosts_of.values())
+    arrivals = [arrival[job] for job in jobs]
+    keys = {host: natural_key(host) for host in set(hosts)}
+    rank_of_key = {key: r for r, key in enumerate(sorted(set(keys.values())))}
+    rank = {host: rank_of_key[key] for host, key in keys.items()}
+    order = np.lexsort((np.array(jobs, dtype=np.int64), np.array(arrivals, dtype=np.float64),
+                        np.fromiter(map(rank.__getitem__, hosts), dtype=np.int64, count=len(hosts))))
+    return [(hosts[i], arrivals[i], jobs[i]) for i in order.tolist()]
 
 
 def _prefetch(index: SpanIndex, jobs: Iterable[int]) -> None:
@@ -66,12 +95,10 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
     phases = job_phase_kinds(result)
     end = end_time(result, index)
     unit, div = time_unit(end)
-    hosts_of: dict[int, str] = {}
-    arrival: dict[int, float] = {}
-    for done in result.job_ends:
-        hosts_of[done.job] = done.host
-        arrival[done.job] = done.arrival
-    unfinished = [job for job in index.by_job if job not in hosts_of]
+    ended = result.job_ends
+    hosts_of = dict(zip(map(_JOB, ended), map(_HOST, ended), strict=True))
+    arrival = dict(zip(map(_JOB, ended), map(_ARRIVAL, ended), strict=True))
+    unfinished = _unfinished(index, hosts_of)
     _prefetch(index, unfinished)
     for job in unfinished:  # jobs that did not end: only their spans are read
         if job not in hosts_of:
@@ -79,8 +106,8 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             if spans:
                 hosts_of[job] = spans[0].host
                 arrival[job] = min(s.start for s in spans)
-    rows = sorted(((hosts_of[j], arrival[j], j) for j in hosts_of), key=lambda r: (natural_key(r[0]), r[1], r[2]))
-    workload_of = {done.job: done.workload for done in result.job_ends}
+    rows = _rows_in_order(hosts_of, arrival)
+    workload_of = dict(zip(map(_JOB, ended), map(_WORKLOAD, ended), strict=True))
     group_of = {host: host_group(host, info.groups if info else None) for host in set(hosts_of.values())}
     shown, note = sample_rows(rows, TIMELINE_MAX_ROWS, lambda job: workload_of.get(job, ""), group_of.__getitem__)
     height = max(4.5, min(13.0, 2.6 + 0.034 * len(shown)))
@@ -88,7 +115,7 @@ def timeline(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         # aggregate: jobs in each phase, every job counted
         centres = [c / div for c in bin_centres(0.0, end, BINS)]
         layers, names = [], []
-        wait_starts, wait_ends, _ = interval_columns(result, "wait")
+        wait_starts, wait_ends = interval_times(result, "wait")
         lasting = wait_ends > wait_starts
         waits = (wait_starts[lasting], wait_ends[lasting])
         for name, (starts, ends) in [("queue", waits), *((k, _job_times(result, k)) for k in phases)]:
@@ -213,8 +240,8 @@ CDF_PHASES = ("pull", "start", "build", "push", "job")
 def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None,
                  index: SpanIndex | None = None) -> Chart:
     """Empirical CDFs of pull, start, build, push and whole-job latency (per workload when there are several)."""
-    workloads = list(dict.fromkeys(end.workload for end in sorted(result.job_ends, key=lambda e: e.job)))
-    if len(workloads) > 1:
+    if len(set(map(_WORKLOAD, result.job_ends))) > 1:  # (one workload: no sort of every job needed)
+        workloads = list(dict.fromkeys(end.workload for end in sorted(result.job_ends, key=lambda e: e.job)))
         from dsim.reports.charts.workloads import workload_cdfs
 
         return workload_cdfs(result, path, workloads)
@@ -231,7 +258,7 @@ def latency_cdfs(result: SimResult, path: Path, info: ScenarioInfo | None = None
             drawn.append(values)
         scale = "linear"
         if drawn:
-            scale = set_scale(ax, [v for values in drawn for v in values])
+            scale = set_scale(ax, np.concatenate([np.array(values, dtype=float) for values in drawn]))
             ax.set_ylim(0, 1.02)
             ax.grid(alpha=0.3)
             legend_outside(ax, fontsize=8)

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 #: A log axis only when the data spans more than this many decades (max / min > 10 ** DECADES); on a
 #: narrower range a linear axis reads better (ticks at round numbers, differences visible as distances).
 DECADES = 2.0
@@ -52,9 +54,19 @@ def metric_label(path: str) -> str:
 def axis_scale(values: Iterable[float]) -> str:
     """``log`` when every value is positive and they span more than DECADES decades; ``symlog`` when the
     positive ones do but some are zero (a log axis cannot show 0); else ``linear``."""
-    finite = [v for v in values if math.isfinite(v)]
-    positive = [v for v in finite if v > 0]
-    if not positive or math.log10(max(positive) / min(positive)) <= DECADES:
+    return _scale_of(_finite(values))
+
+
+def _finite(values: Iterable[float]) -> np.ndarray:
+    """The finite values as floats (an array: a CDF chart hands over every sample of every phase)."""
+    array = values if isinstance(values, np.ndarray) else np.fromiter(values, dtype=float)
+    finite: np.ndarray = array[np.isfinite(array)]
+    return finite
+
+
+def _scale_of(finite: np.ndarray) -> str:
+    positive = finite[finite > 0]
+    if not len(positive) or math.log10(float(positive.max()) / float(positive.min())) <= DECADES:
         return "linear"
     return "log" if len(positive) == len(finite) else "symlog"
 
@@ -62,15 +74,15 @@ def axis_scale(values: Iterable[float]) -> str:
 def set_scale(ax: Any, values: Iterable[float], axis: str = "x") -> str:
     """Give ``ax`` the scale ``axis_scale`` chooses for ``values``; a range that is one value (or nearly)
     is widened around it so the axis shows that value, not a span of micro-ticks. Returns the scale."""
-    finite = [v for v in values if math.isfinite(v)]
-    scale = axis_scale(finite)
+    finite = _finite(values)
+    scale = _scale_of(finite)
     setter = ax.set_xscale if axis == "x" else ax.set_yscale
     if scale == "symlog":
-        setter(scale, linthresh=min(v for v in finite if v > 0))
+        setter(scale, linthresh=float(finite[finite > 0].min()))
     else:
         setter(scale)
-    if finite and scale == "linear":
-        low, high = min(finite), max(finite)
+    if len(finite) and scale == "linear":
+        low, high = float(finite.min()), float(finite.max())
         if high - low <= 1e-6 * max(abs(high), 1e-9):
             pad = max(abs(high) * 0.1, 1e-3)
             (ax.set_xlim if axis == "x" else ax.set_ylim)(max(0.0, low - pad) if low >= 0 else low - pad, high + pad)

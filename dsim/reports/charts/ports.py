@@ -65,10 +65,9 @@ def port_table(result: SimResult) -> tuple[list[Binding], list[FailedBind]]:
     # most runs publish no port: then no span need be read for the bindings
     bindings = _bindings(result) if any(kind_attr(result, SpanKind.PUBLISH, "ports")) else []
     failed: list[FailedBind] = []
-    for done in sorted(result.job_ends, key=lambda e: (e.end, e.job)):
-        match = _FAILED_BIND.search(done.error) if done.status == "failed" else None
-        if match is None:
-            continue
+    found = [(done, match) for done in result.job_ends
+             if done.status == "failed" and (match := _FAILED_BIND.search(done.error)) is not None]
+    for done, match in sorted(found, key=lambda pair: (pair[0].end, pair[0].job)):  # only the binds that failed
         port = f"{match['port']}/tcp"
         name = _ENDPOINT.search(done.error)
         holder = next((b.container for b in bindings if b.host == done.host and b.port == port

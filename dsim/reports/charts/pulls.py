@@ -5,6 +5,7 @@ a scenario comparing two sides shows a pull of each, not only the slowest of the
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ def pull_waterfall(result: SimResult, path: Path, info: ScenarioInfo | None = No
         for (who, j, pull), row in zip(panels, grid, strict=True):
             handles.update(_panel(row[0], index, j, pull, who, unit, div, longest / div))
         fig.suptitle(f"{result.scenario}: the slowest pull" + (" of each " + ("workload" if len(
-            {end.workload for end in result.job_ends}) > 1 else "host group") if len(panels) > 1 else ""),
+            set(map(attrgetter("workload"), result.job_ends))) > 1 else "host group") if len(panels) > 1 else ""),
                      fontweight="bold", fontsize=10)
         # under the last panel's time axis (an axes' legend is laid out with it; save lays out once)
         grid[-1][0].legend(handles=list(handles.values()), loc="upper center", ncols=min(3, len(handles)),

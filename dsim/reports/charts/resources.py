@@ -13,7 +13,7 @@ from dsim.reports.derive import (
     SpanIndex,
     bin_centres,
     binned_levels,
-    interval_columns,
+    interval_times,
     kind_stats,
     kind_times,
     per_host_intervals,
@@ -25,7 +25,7 @@ from dsim.result import SimResult
 
 def has_intervals(result: SimResult, which: str) -> bool:
     """Whether some host recorded an interval of this kind with a duration (a wait, a service, a download)."""
-    starts, ends, _ = interval_columns(result, which)
+    starts, ends = interval_times(result, which)
     return bool((ends > starts).any())
 
 

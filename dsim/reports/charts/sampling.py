@@ -10,11 +10,13 @@ spaced, then every k-th job of a host that alone has too many.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from operator import attrgetter
 
 from dsim.records import SpanKind
 from dsim.reports.charts.common import natural_key
 from dsim.result import SimResult
+from dsim.span_store import SpanStore
 
 Row = tuple[str, float, int]  # host, arrival, job
 
@@ -85,13 +87,16 @@ def slowest_pulls(result: SimResult, group_of: Callable[[str], str], limit: int 
     """(who, job) of the slowest pull that downloaded something in each workload (each host group when
     there is one workload): a waterfall per side of the comparison, not only the slowest of the run. At
     most ``limit``, the slowest first; ties to the lowest job number."""
-    workload_of = {end.job: end.workload for end in result.job_ends}
+    workload_of = dict(zip(map(attrgetter("job"), result.job_ends), map(attrgetter("workload"), result.job_ends),
+                           strict=True))  # C-level getters: a run has thousands of jobs
     best: dict[tuple[str, str], tuple[float, int]] = {}
-    for span in result.spans_of(SpanKind.PULL_IMAGE):
-        if span.attrs.get("bytes", 0) <= 0 or span.job < 0:
-            continue
-        key = (workload_of.get(span.job, ""), group_of(span.host))
-        candidate = (-span.duration, span.job)
+    groups: dict[str, str] = {}  # by host: group_of once per host
+    for host, job, duration in _downloading_pulls(result):
+        group = groups.get(host)
+        if group is None:
+            group = groups[host] = group_of(host)
+        key = (workload_of.get(job, ""), group)
+        candidate = (-duration, job)
         if key not in best or candidate < best[key]:
             best[key] = candidate
     workloads = {w for w, _ in best}
@@ -102,3 +107,22 @@ def slowest_pulls(result: SimResult, group_of: Callable[[str], str], limit: int 
             by[who] = candidate
     ordered = sorted(by.items(), key=lambda item: item[1])[:limit]
     return [(who, job) for who, (_, job) in ordered]
+
+
+def _downloading_pulls(result: SimResult) -> Iterator[tuple[str, int, float]]:
+    """(host, job, duration) of each image pull of a job that downloaded something (``bytes`` > 0), in
+    record order; from a SpanStore's columns (no span made: a pull's attributes hold its layers' lines)."""
+    store = result.spans
+    if not isinstance(store, SpanStore):
+        for span in result.spans_of(SpanKind.PULL_IMAGE):
+            if span.attrs.get("bytes", 0) > 0 and span.job >= 0:
+                yield span.host, span.job, span.duration
+        return
+    kind = SpanKind.PULL_IMAGE
+    starts, ends = store.kind_times(kind)
+    codes, hosts = store.kind_host_codes(kind)
+    sizes = [0 if size is None else size for size in store.kind_attr(kind, "bytes")]
+    for code, job, duration, size in zip(codes.tolist(), store.kind_jobs(kind).tolist(), (ends - starts).tolist(),
+                                         sizes, strict=True):
+        if size > 0 and job >= 0:
+            yield hosts[code], job, duration

@@ -5,6 +5,7 @@ density (sandboxes running over time, one line per workload: container vs VM vs 
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import attrgetter
 from pathlib import Path
 
 from matplotlib.lines import Line2D
@@ -96,7 +97,7 @@ def density(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             index: SpanIndex | None = None) -> Chart | None:
     """Sandboxes (containers, VMs, microVMs) running over time, one line per workload: how many fit.
     Drawn when several workloads ran containers."""
-    if len({end.workload for end in result.job_ends}) < 2:
+    if len(set(map(attrgetter("workload"), result.job_ends))) < 2:
         return None  # one workload at most: no span need be read
     of_job = {end.job: end.workload for end in result.job_ends}
     edges: dict[str, list[tuple[float, int]]] = defaultdict(list)
