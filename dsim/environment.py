@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
-from simpy.events import NORMAL, EventPriority
+from simpy.events import NORMAL, PENDING, EventPriority
 
 
 class Timeout(simpy.Timeout):
@@ -141,6 +141,13 @@ def process_now(env: simpy.Environment, events: list[simpy.Event], value: Any = 
         for event in events:
             event.succeed(value)
         return
+    if len(events) == 1:  # the commonest: one task ended, one first-of fired
+        event = events[0]
+        callbacks = event.callbacks
+        _processed(env, event, value)
+        for callback in callbacks:
+            callback(event)
+        return
     waiting = [event.callbacks for event in events]
     for event in events:
         _processed(env, event, value)
@@ -160,9 +167,11 @@ def processed_event(env: simpy.Environment) -> simpy.Event:
 
 def _processed(env: CountingEnvironment, event: simpy.Event, value: Any) -> None:
     """Mark ``event`` succeeded with ``value`` and processed, counted as SimPy's step would count it."""
-    if event.triggered:
+    if event._value is not PENDING:  # Event.triggered, inline
         raise RuntimeError(f"{event} has already been triggered")
-    _mark_processed(event, value)
+    event._ok = True  # _mark_processed, inline: a call per event spared
+    event._value = value
+    event.callbacks = None  # type: ignore[assignment]
     env.processed += 1
     env.settled += 1
 

@@ -35,6 +35,7 @@ _OFFSET = np.uint16
 DERIVABLE = frozenset({"progress"})
 
 _new = tuple.__new__
+_copysign = math.copysign
 _FIRST = itemgetter(0)
 _EMPTY: dict[str, Any] = {}
 
@@ -239,12 +240,25 @@ class SpanStore(Sequence[Any]):
         if derivable:
             packed = (shared, *(_compact_value(v, start) if k in DERIVABLE else v for k, v in attrs.items()))
             category = _shareable(packed[1:])
-        else:
-            packed = (shared, *attrs.values())
-            category = _shareable(attrs.values())
-        if category is not None:
-            return self._packed.setdefault((category, packed), packed)
-        return packed
+            if category is not None:
+                return self._packed.setdefault((category, packed), packed)
+            return packed
+        # _shareable, inline (a call per span spared): strings, None, ints or +0.0, not ints and floats together
+        packed = (shared, *attrs.values())
+        ints = floats = False
+        for value in packed[1:]:
+            kind = type(value)
+            if kind is str or value is None:
+                continue
+            if kind is int:
+                ints = True
+            elif kind is float and value == 0.0 and _copysign(1.0, value) > 0:
+                floats = True
+            else:
+                return packed
+        if ints and floats:
+            return packed
+        return self._packed.setdefault(("int" if ints else "float" if floats else "", packed), packed)
 
     # ------------------------------------------------------------ reading
 

@@ -212,8 +212,9 @@ class ContainerRuntime:
         if container.state in (RUNNING, RESTARTING):
             raise ApiError(409, f'cannot remove container "/{container.name}": container is {container.state}: '
                                 "stop the container before removing or force remove")
-        self.networks.detach(container)
-        self.networks.forget(container)
+        networks = self.networks
+        networks.detach(container)
+        networks.forget(container)
         self.storage.unmount(container, remove_anonymous=volumes)  # and the writable layer (storage.py)
         container.state = REMOVED
         del self._containers[container.name]
@@ -264,7 +265,8 @@ class ContainerRuntime:
         rec.span(SpanKind.MOUNT, container.name, began, env.now, host=host, job=job)
         # -- the network mode's costs, addresses and published ports (networks.py); the namespace's own work
         #    is the netns step (its CPU share on the scheduler, daemon_locks.step)
-        yield from self.networks.attach(container, job, self._publish, work=self._netns_work)
+        networks = self.networks
+        yield from networks.attach(container, job, self._publish, work=self._netns_work)
         began = env.now
         start = runtime.start.sample(rng)
         if container.spec.isolation != "container":  # a named runtime may create faster than runc (crun)
@@ -272,10 +274,10 @@ class ContainerRuntime:
         # runc create's own part and (a namespace of its own) runc's libnetwork-setkey hook, all CPU by default:
         # runtime.start counts the hook, so a bridge run keeps its total and a host run is the hook shorter. One
         # step (one CPU task, then the wait) whose CPU is both parts' CPU.
-        hook = min(start, self.networks.costs.setkey_hook.sample(rng))
+        hook = min(start, networks.costs.setkey_hook.sample(rng))
         start -= hook
         work = start * cpu.start
-        if hook > 0 and self.networks.own_namespace(container):
+        if hook > 0 and networks.own_namespace(container):
             start += hook
             work += hook * cpu.setkey_hook
         yield from step(env, kernel, locks, rng, start, work / start if start > 0 else 0.0, locks.spec.start_commits)
@@ -284,7 +286,7 @@ class ContainerRuntime:
             try:
                 yield from vm.boot(env, self.spec, self.kernel, container, self.rng, rec, job=job)
             except ApiError:
-                self.networks.detach(container)
+                networks.detach(container)
                 raise
         began = env.now
         yield from step(env, kernel, locks, rng, runtime.exec.sample(rng), cpu.exec)
