@@ -68,6 +68,14 @@ class Network:
     #: offsets in the subnet given out and then released (a min-heap), and the next never given out
     _released: list[int] = field(default_factory=list)
     _next: int = 2
+    #: the subnet's first address and its size as ints, worked out once (ipaddress recomputes both per read)
+    _base: int = field(init=False, default=0)
+    _size: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if self.subnet is not None:
+            self._base = int(self.subnet.network_address)
+            self._size = self.subnet.num_addresses
 
     @property
     def gateway(self) -> Address | None:
@@ -86,18 +94,18 @@ class Network:
         assert self.subnet is not None
         if self._released:
             offset = heapq.heappop(self._released)
-        elif self._next < self.subnet.num_addresses - 1:
+        elif self._next < self._size - 1:
             offset = self._next
             self._next += 1
         else:
             return None
-        return self.subnet.network_address + offset
+        return Address(self._base + offset)
 
     def release(self, container_id: str) -> None:
         """The container's address goes back to the pool."""
         address = self.endpoints.pop(container_id, None)
         if address is not None and self.subnet is not None:
-            heapq.heappush(self._released, int(address) - int(self.subnet.network_address))
+            heapq.heappush(self._released, int(address) - self._base)
 
 
 def _id(*parts: object) -> str:
