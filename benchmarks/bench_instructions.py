@@ -2,7 +2,7 @@
 
 CPU time on a shared machine moves by several percent between runs, more than the effects being judged; and
 it includes what the memory hierarchy adds to every instruction (cache and TLB misses), which grows with
-the live state. Callgrind's count of executed instructions is the same run after run within 0.1%
+the live state. Callgrind's count of executed instructions repeats within about 0.5% run after run
 (``PYTHONHASHSEED=0``, address randomization off by ``setarch -R``) and holds only the work itself, so it
 separates the two: if a job costs as many instructions in a run of 10x the jobs, dsim's own work grows
 linearly and the rest of the CPU time's growth is the machine's.
@@ -63,7 +63,7 @@ else:
 """
 
 #: address-space randomization off where setarch exists: objects hashed by address then land alike run after
-#: run, and the count repeats within 0.1% (within about 1% with it on)
+#: run, and the count repeats within about 0.5% (about 1% with it on)
 _NO_ASLR = ["setarch", platform.machine(), "-R"] if shutil.which("setarch") else []
 
 _COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
