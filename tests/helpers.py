@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import importlib.util
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
 from dsim.api import load_scenario_text, simulate
 from dsim.result import SimResult
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+
+def load_script(relative: str) -> ModuleType:
+    """A script of this repository that is not a package module (benchmarks/, tools/), loaded as a module."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_text(text: str, *, seed: int | None = None) -> SimResult:

@@ -4,7 +4,6 @@ workload, named in its legend or labels, with the legends off the data."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -17,7 +16,7 @@ from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import SpanIndex
 from dsim.reports.html import render
 from dsim.reports.style import keeping_figures
-from tests.helpers import ROOT
+from tests.helpers import ROOT, load_script
 from tests.reports.legend_checks import figure_text, legends_over_data
 
 SCENARIOS = sorted(path.stem for path in (ROOT / "scenarios").glob("*.yaml"))
@@ -28,11 +27,7 @@ NOT_NAMED_YET: set[str] = set()
 
 
 def _pictures() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("readme_images", ROOT / "tools" / "readme_images.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/readme_images.py")
 
 
 PICTURES: dict[str, tuple[str, str]] = _pictures().PICTURES

@@ -3,14 +3,13 @@ that it completes and reports its figures. Never a timed assertion: speed target
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, load_script
 
 CASES = {
     "bench_events.py": (["--jobs", "300", "--hosts", "10", "--repeat", "1"],
@@ -47,11 +46,7 @@ def test_benchmark_runs_at_a_small_size(script: str) -> None:
 
 def _bench_instructions() -> Any:
     """benchmarks/bench_instructions.py as a module (it needs valgrind to count; its arithmetic does not)."""
-    spec = importlib.util.spec_from_file_location("bench_instructions", ROOT / "benchmarks" / "bench_instructions.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_instructions.py")
 
 
 def test_instruction_growth_is_the_factor_when_a_job_costs_the_same() -> None:
