@@ -62,11 +62,12 @@ class Daemon(EngineVerbs, ObjectVerbs):
         arrived = env.now
         workers = self.workers
         grant = workers.request()  # components/workers.py: no Resource events while a worker is free
-        try:
-            yield grant
-        except BaseException:
-            workers.cancel(grant)
-            raise
+        if grant.callbacks is not None:  # a worker taken at once is an event already processed: nothing to wait
+            try:
+                yield grant
+            except BaseException:
+                workers.cancel(grant)
+                raise
         taken = env.now
         try:
             yield env.timeout(self._service_time.sample(self.rng))

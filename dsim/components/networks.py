@@ -320,7 +320,8 @@ class NetworkStack:
         asked = env.now
         share = 1.0 if mode != "none" else self.costs.namespace_share
         with self.kernel.netns_lock.request() as lock:
-            yield lock
+            if lock.callbacks is not None:  # a free lock is taken with an event already processed: no wait
+                yield lock
             got = env.now
             yield from work(self.spec.runtime.netns.sample(self.rng) * share)  # the runtime's netns step
         # the endpoint's commits after the namespace: two FIFO locks in a row pass a storm at the pace of the

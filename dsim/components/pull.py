@@ -255,7 +255,8 @@ class Puller(ImageTransfer):
         done = record.done
         try:
             with self.download_slots.request() as slot:
-                yield slot
+                if slot.callbacks is not None:  # a free slot is taken with an event already processed: no wait
+                    yield slot
                 record.began = began = self.env.now
                 if self.events.observers:
                     self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, began))

@@ -75,7 +75,8 @@ def _namespace(env: simpy.Environment, kernel: Kernel, at: float, namespace: flo
     if at > env.now:
         yield env.timeout(at - env.now)
     with kernel.netns_lock.request() as lock:
-        yield lock
+        if lock.callbacks is not None:  # a free lock is taken with an event already processed: no wait
+            yield lock
         yield env.timeout(namespace)
 
 

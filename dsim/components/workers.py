@@ -8,6 +8,10 @@ the generator (no event scheduled; the call goes on at this instant, before what
 the worker is freed with no event. A call that must wait gets an event granted in the order SimPy's Resource
 grants (first come, first served, when a release is processed), so the model is the same queue.
 
+A caller on a hot path may skip yielding a grant that is already processed (``if grant.callbacks is not
+None: yield grant``): SimPy would hand it straight back, so not yielding it is the same and spares the round
+trip through every generator the process delegates to (``Daemon.api``, the netns lock, download slots).
+
 ``summary.json``'s ``events`` stays the count of the model's events: each grant and release the fast path
 does not schedule is counted as SimPy would have processed it (``CountingEnvironment.processed``), so the
 figure does not depend on this shortcut.
