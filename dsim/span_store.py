@@ -20,7 +20,7 @@ import bisect
 import math
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, overload
 
@@ -92,26 +92,6 @@ def _compact_value(value: Any, start: float) -> Any:
             return shared
         return _Lines(tuple(item for line in value for item in line))
     return value
-
-
-def _shareable(values: Iterable[Any]) -> str | None:
-    """Whether packed attributes with these values may be one shared tuple, and under which key: values
-    equal only to values of their own type and sign (strings, None, shared derived values, ints but not
-    bools, +0.0). The key ("int", "float" or "") keeps 0 and 0.0 apart (equal, and hashed alike)."""
-    ints = floats = False
-    for value in values:
-        kind = type(value)
-        if kind is str or value is None or kind is _LineAtStart:
-            continue
-        if kind is int:
-            ints = True
-        elif kind is float and value == 0.0 and math.copysign(1.0, value) > 0:
-            floats = True
-        else:
-            return None
-    if ints and floats:
-        return None
-    return "int" if ints else "float" if floats else ""
 
 
 def _picked(values: Sequence[Any], at: list[int]) -> Sequence[Any]:
@@ -239,16 +219,15 @@ class SpanStore(Sequence[Any]):
         shared, derivable = shape
         if derivable:
             packed = (shared, *(_compact_value(v, start) if k in DERIVABLE else v for k, v in attrs.items()))
-            category = _shareable(packed[1:])
-            if category is not None:
-                return self._packed.setdefault((category, packed), packed)
-            return packed
-        # _shareable, inline (a call per span spared): strings, None, ints or +0.0, not ints and floats together
-        packed = (shared, *attrs.values())
+        else:
+            packed = (shared, *attrs.values())
+        # shared when every value is equal only to values of its own type and sign: strings, None, shared
+        # derived values, ints (not bools) or +0.0, not ints and floats together (0 and 0.0 are equal and hash
+        # alike); tested here rather than by a function (a call per span spared)
         ints = floats = False
         for value in packed[1:]:
             kind = type(value)
-            if kind is str or value is None:
+            if kind is str or value is None or kind is _LineAtStart:
                 continue
             if kind is int:
                 ints = True

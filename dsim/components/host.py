@@ -296,7 +296,6 @@ class CpuScheduler:
         # no event each (dsim.environment.process_now), once the scheduler's state is whole again
         process_now(self.env, [task.done for task in finished], now)
 
-
     def _end_alone(self, now: float) -> bool:
         """``_wake``'s work when the one task left ends now (the commonest end): it leaves, the scheduler is
         idle (no class, 0 cores busy, no wake-up), its waiters resume. False, with nothing done, when the
