@@ -12,6 +12,8 @@ import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
 from simpy.events import NORMAL, PENDING, EventPriority
 
+_step = simpy.Environment.step
+
 
 class Timeout(simpy.Timeout):
     """SimPy's ``Timeout`` with ``Environment.schedule`` inline: the same queue entry (time, priority, next
@@ -57,24 +59,18 @@ class CountingEnvironment(simpy.Environment):
         timeout = BoundClass(Timeout)
 
     def step(self) -> None:
-        """SimPy's step (4.1: ``simpy.Environment.step`` line for line), counted, setting the clock's ``now``
-        before the callbacks run (``dsim serve`` and ``run(until=...)`` step this way)."""
-        try:
-            now, _, _, event = heappop(self._queue)
-        except IndexError:
-            raise EmptySchedule from None
-        self._now = self.now = now
+        """SimPy's step, counted, with the clock's ``now`` set first to the time of the event it takes (the
+        queue's head), so its callbacks read the new time (``dsim serve`` and ``run(until=...)`` step this
+        way). The extra call costs about 70 ns per event, so ``run`` without ``until`` counts in its own loop."""
+        queue = self._queue
+        if queue:
+            self.now = queue[0][0]
         self.processed += 1
-        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]  # as SimPy's step
         try:
-            for callback in callbacks:
-                callback(event)
-        except StopSimulation:
-            event.callbacks = callbacks[callbacks.index(callback) + 1:]
-            self.schedule(event, EventPriority(-1))
+            _step(self)
+        except EmptySchedule:  # nothing was taken off the queue
+            self.processed -= 1
             raise
-        if not event._ok and not hasattr(event, "_defused"):
-            raise _crash(event)
 
     def run(self, until: simpy.core.SimTime | simpy.Event | None = None) -> Any:
         """SimPy's run. Without ``until`` (every scenario that sets none) the loop is SimPy's own with its
