@@ -99,7 +99,7 @@ class HttpServer:
         self._busy = 0  # requests being handled (each one a worker)
         self._idle_workers = 0
         self._workers: list[threading.Thread] = []
-        self._jobs: queue.SimpleQueue[tuple[Connection, h11.Request] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Connection, h11.Request]] = queue.SimpleQueue()
         self._returned: queue.SimpleQueue[Connection] = queue.SimpleQueue()
         self._waiting: dict[Connection, float] = {}  # connections whose next request head is awaited
         self._active: set[Connection] = set()  # connections with a request being handled
@@ -281,11 +281,16 @@ class HttpServer:
             if not busy:
                 self._busy += 1
                 self._active.add(conn)
-                spawn = self._idle_workers == 0 and len(self._workers) < self.limits.max_requests
+                # An idle worker is taken now, not when it next runs: two requests dispatched before it wakes
+                # would otherwise share it, the second waiting behind the first however long that lasts. With
+                # none idle, every worker is busy (workers = busy + idle), so a new one stays within the limit.
+                spawn = self._idle_workers == 0
                 if spawn:
                     worker = threading.Thread(target=self._work, name=f"dsim-http-{len(self._workers)}",
                                               daemon=True)
                     self._workers.append(worker)
+                else:
+                    self._idle_workers -= 1
         if busy:
             message = ("dsim serve is stopping" if self._stopping else
                        f"dsim serve is busy: {self.limits.max_requests} requests are being handled "
@@ -330,15 +335,10 @@ class HttpServer:
     # ------------------------------------------------------------------ workers
 
     def _work(self) -> None:
+        """Handle jobs as long as the process lives (daemon threads). A worker is made for a job; done with it,
+        it counts itself idle (``_idle_workers``), and the next dispatch takes it from that count."""
         while True:
-            with self._lock:
-                self._idle_workers += 1
-            job = self._jobs.get()
-            with self._lock:
-                self._idle_workers -= 1
-            if job is None:
-                return
-            conn, request = job
+            conn, request = self._jobs.get()
             keep = False
             try:
                 keep = self._serve(conn, request)
@@ -351,6 +351,7 @@ class HttpServer:
                     self._active.discard(conn)
                     conn.exchange = None
                     stopping = self._stopping
+                    self._idle_workers += 1
                 if keep and not stopping:
                     self._returned.put(conn)
                     self._wake()

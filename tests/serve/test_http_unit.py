@@ -10,6 +10,7 @@ import lzma
 import socket
 import tarfile
 import threading
+import time
 
 import h11
 import pytest
@@ -131,3 +132,76 @@ def test_a_101_hands_over_the_bytes_sent_after_the_request() -> None:
     client.sendall(b"exit\n")
     assert exchange.read_raw(100) == b"exit\n"
     client.close()
+
+
+class _HeldQueue:
+    """A job queue whose ``get`` hands a job over only once ``go`` is set: a worker that took a job but was
+    not yet scheduled again, as on a loaded machine."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self.inner: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.go = threading.Event()
+
+    def put(self, item: object) -> None:
+        self.inner.put(item)
+
+    def get(self) -> object:
+        item = self.inner.get()
+        self.go.wait(10)
+        return item
+
+
+def _get(port: int, path: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+def test_two_requests_at_once_get_two_workers_even_before_the_idle_one_wakes() -> None:
+    """One worker is idle; a stream that never ends (docker-compose's ``/events``) and a short request (its
+    ``/logs``, sent at the same moment by ``docker-compose logs``) arrive before that worker has taken the
+    first: the second must get a worker of its own, not wait behind the stream (it waited 60 s for
+    docker-compose's timeout when the idle worker was counted free until it ran again)."""
+    from dsim.serve.http import HttpServer, Limits, tcp_listener
+
+    release = threading.Event()
+
+    def app(exchange: Exchange, conn: object) -> None:
+        if exchange.target == "/events":  # a stream that lasts until the test ends
+            exchange.respond(200, "OK", [("Transfer-Encoding", "chunked")])
+            release.wait(10)
+            return
+        exchange.respond(200, "OK", [("Content-Length", "2")])
+        exchange.write(b"ok")
+
+    server = HttpServer(tcp_listener("127.0.0.1", 0, 16), app, Limits())  # type: ignore[arg-type]
+    port = server.listener.getsockname()[1]
+    held = _HeldQueue()
+    server._jobs = held  # type: ignore[assignment]
+    server.start()
+    try:
+        held.go.set()
+        first = _get(port, "/first")
+        assert first.recv(4096).startswith(b"HTTP/1.1 200")  # one worker exists and goes back to idle
+        first.close()
+        deadline = time.monotonic() + 5
+        while server._idle_workers != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        held.go.clear()
+        stream = _get(port, "/events")
+        deadline = time.monotonic() + 5
+        while server._busy != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        short = _get(port, "/logs")
+        while server._busy != 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        held.go.set()
+        short.settimeout(5)
+        assert short.recv(4096).startswith(b"HTTP/1.1 200"), "the short request waited behind the stream"
+        short.close()
+        stream.close()
+    finally:
+        release.set()
+        server.stop_accepting()
