@@ -43,12 +43,14 @@ TARGET = 11.0
 _LAYERS = (48e6, 24e6, 64e6, 211e6, 6e6, 20e6, 3e6, 310e6, 45e6, 250e6)
 
 
-def burst_twin(jobs: int, seed: int = 42) -> float:
-    """CPU seconds of a plain SimPy twin of ``ci_burst_jobs(jobs, burst=True)``: every job at time 0, 10 per
-    runner; per runner a Resource of 8 daemon workers and a netns lock. A job: the pull call, two registry
-    round trips, then the runner's pull (the first job downloads the 10 layers 3 at a time, each a timeout
-    at its fair share of the registry's 1 Gbps among every runner's 3 downloads; the others wait for it),
-    create, start (netns lock), the run (lognormal, mean 4 min), wait and rm calls."""
+def burst_twin(jobs: int, seed: int = 42) -> tuple[int, float, float, float]:
+    """A plain SimPy twin of ``ci_burst_jobs(jobs, burst=True)``: every job at time 0, 10 per runner; per
+    runner a Resource of 8 daemon workers and a netns lock. A job: the pull call, two registry round trips,
+    then the runner's pull (the first job downloads the 10 layers 3 at a time, each a timeout at its fair
+    share of the registry's 1 Gbps among every runner's 3 downloads; the others wait for it), create, start
+    (netns lock), the run (lognormal, mean 4 min), wait and rm calls. Returns (events processed, wall and
+    CPU seconds of ``env.run``, CPU seconds of building and running it)."""
+    built = time.process_time()
     env = simpy.Environment()
     rng = random.Random(seed)
     runners = max(1, jobs // 10)
@@ -95,15 +97,16 @@ def burst_twin(jobs: int, seed: int = 42) -> float:
 
     for number in range(jobs):
         env.process(job(number % runners))
-    cpu = time.process_time()
+    wall, cpu = time.perf_counter(), time.process_time()
     env.run()
-    return time.process_time() - cpu
+    end = time.process_time()
+    return next(env._eid) - len(env._queue), time.perf_counter() - wall, end - cpu, end - built
 
 
 def twin(shape: str, jobs: int, hosts: int) -> float:
     """CPU seconds of the plain SimPy twin of ``shape`` at ``jobs`` (building it included for ``burst``)."""
     if shape == "burst":
-        return burst_twin(jobs)
+        return burst_twin(jobs)[3]
     from bench_events import raw_simpy
 
     return raw_simpy(jobs, hosts)[2]

@@ -14,6 +14,8 @@ from tests.helpers import ROOT, load_script
 CASES = {
     "bench_events.py": (["--jobs", "300", "--hosts", "10", "--repeat", "1"],
                         ["raw SimPy:", "dsim:", "ratio dsim / raw SimPy", "per job:"]),
+    "bench_events.py --shape burst": (["--jobs", "40", "--repeat", "1", "--shape", "burst"],
+                                      ["raw SimPy:", "burst: ratio dsim / raw SimPy", "(target >= 0.6)"]),
     "bench_growth.py": (["--jobs", "100", "--factor", "2", "--hosts", "10", "--repeat", "1"],
                         ["2x the jobs cost"]),
     "bench_sweep.py": (["--jobs", "100", "--hosts", "5"], ["12 runs of 100 jobs", "speed-up"]),
