@@ -342,7 +342,7 @@ class HttpServer:
             keep = False
             try:
                 keep = self._serve(conn, request)
-            except Exception as err:  # never the worker's end: report and drop the connection
+            except BaseException as err:  # never the worker's end (it counts itself idle again below): report, drop
                 print(f"dsim serve: internal error on a connection: {type(err).__name__}: {err}", file=sys.stderr)
             finally:
                 with self._lock:
