@@ -119,6 +119,7 @@ class CpuScheduler:
         self.runnable -= 1
         if cls.n == 0:
             del self.classes[cls.cap]
+            cls.heap.clear()  # only cancelled tasks are left: no cycle between them and their class
         self._resolve()
         return received
 
@@ -306,6 +307,7 @@ class CpuScheduler:
         if len(heap) != 1 or heap[0][0] - cls.clock > _FINISH_TOL * (now if now > 1.0 else 1.0) * cls.rate:
             return False
         task = heap[0][2]
+        heap.clear()  # the task and its class would hold each other: a reference cycle only the collector frees
         classes.clear()
         self.runnable = 0
         self._changed(0.0, now)

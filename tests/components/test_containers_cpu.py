@@ -245,3 +245,45 @@ def test_a_lone_task_takes_the_fast_path_to_the_same_floats(
     do what the general path does, float for float: the same ends, CPU-seconds received, busy intervals and
     utilisation, whatever else starts, ends or is cancelled around them."""
     assert _play(CpuScheduler, cores, tasks) == _play(_GeneralOnly, cores, tasks)
+
+
+def test_ended_and_cancelled_tasks_leave_no_reference_cycle() -> None:
+    """A task holds its cap class and the class's heap holds the task: when the task ends alone (the fast
+    path) or is cancelled last, that pair is dropped. Left in each other's hands it would be a cycle that
+    only the garbage collector frees, which a run calls rarely (dsim/gc_tuning.py): every container start
+    left one (a task, its class, its done event, a heap and an entry)."""
+    import gc
+
+    from dsim.components.host import CpuTask, _CapClass
+
+    env = CountingEnvironment()
+    cpu = CpuScheduler(env, 2)
+    cancelled: list[CpuTask] = []
+
+    def ends_alone() -> Generator[Any, Any, None]:
+        yield cpu.run(1.0, 1).done
+
+    def cancelled_last() -> Generator[Any, Any, None]:
+        yield env.timeout(5.0)
+        task = cpu.run(10.0, 1)
+        cancelled.append(task)
+        yield env.timeout(1.0)
+        cpu.cancel(task)
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    gc.collect()
+    try:
+        env.process(ends_alone())
+        env.process(cancelled_last())
+        env.run()
+        cancelled.clear()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [obj for obj in gc.garbage if isinstance(obj, CpuTask | _CapClass)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if was_enabled:
+            gc.enable()
+    assert left == []
