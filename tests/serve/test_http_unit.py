@@ -11,6 +11,7 @@ import socket
 import tarfile
 import threading
 import time
+from typing import Any
 
 import h11
 import pytest
@@ -168,7 +169,7 @@ def test_two_requests_at_once_get_two_workers_even_before_the_idle_one_wakes() -
 
     release = threading.Event()
 
-    def app(exchange: Exchange, conn: object) -> None:
+    def app(exchange: Exchange, conn: Any) -> None:
         if exchange.target == "/events":  # a stream that lasts until the test ends
             exchange.respond(200, "OK", [("Transfer-Encoding", "chunked")])
             release.wait(10)
@@ -176,7 +177,7 @@ def test_two_requests_at_once_get_two_workers_even_before_the_idle_one_wakes() -
         exchange.respond(200, "OK", [("Content-Length", "2")])
         exchange.write(b"ok")
 
-    server = HttpServer(tcp_listener("127.0.0.1", 0, 16), app, Limits())  # type: ignore[arg-type]
+    server = HttpServer(tcp_listener("127.0.0.1", 0, 16), app, Limits())
     port = server.listener.getsockname()[1]
     held = _HeldQueue()
     server._jobs = held  # type: ignore[assignment]
