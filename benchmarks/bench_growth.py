@@ -44,56 +44,77 @@ _LAYERS = (48e6, 24e6, 64e6, 211e6, 6e6, 20e6, 3e6, 310e6, 45e6, 250e6)
 
 
 def burst_twin(jobs: int, seed: int = 42) -> tuple[int, float, float, float]:
-    """A plain SimPy twin of ``ci_burst_jobs(jobs, burst=True)``: every job at time 0, 10 per runner; per
-    runner a Resource of 8 daemon workers and a netns lock. A job: the pull call, two registry round trips,
-    then the runner's pull (the first job downloads the 10 layers 3 at a time, each a timeout at its fair
-    share of the registry's 1 Gbps among every runner's 3 downloads; the others wait for it), create, start
-    (netns lock), the run (lognormal, mean 4 min), wait and rm calls. Returns (events processed, wall and
-    CPU seconds of ``env.run``, CPU seconds of building and running it)."""
+    """A plain SimPy twin of ``ci_burst_jobs(jobs, burst=True)`` with the events of dsim's mechanism and
+    nothing else: every job at time 0, 10 per runner; per runner a Resource of 8 daemon workers and a netns
+    lock. A job: the pull call and the pull's five registry round trips (HEAD of the manifest answered 401,
+    the token, HEAD, GET of the manifest, GET of the config: docs/distribution.md); the runner's first pull
+    starts the 10 layers' downloads, 3 at a time (each a timeout at its fair share of the registry's 1 Gbps
+    among every runner's 3 downloads) and their extraction in order (a timeout each, gzip at 200 MiB/s of
+    about twice the layer's bytes), and every pull on the runner waits for each layer's download and then its
+    extraction, as Docker's joined pulls show every layer; then create (call, CPU then wait), start (call,
+    mount, the netns lock, runc create as CPU then wait, exec), the run (lognormal, mean 4 min) and rm (call
+    and its step). Returns (events processed, wall and CPU seconds of ``env.run``, CPU seconds of building
+    and running it)."""
     built = time.process_time()
     env = simpy.Environment()
     rng = random.Random(seed)
     runners = max(1, jobs // 10)
     workers = [simpy.Resource(env, capacity=8) for _ in range(runners)]
     netns = [simpy.Resource(env, capacity=1) for _ in range(runners)]
-    pulled: list[simpy.Event | None] = [None] * runners
+    layers: list[list[tuple[simpy.Event, simpy.Event]] | None] = [None] * runners
     share = 1e9 / 8 / (3 * runners)
+    extract_rate = 200 * 2**20 / 2  # gzip's output rate on one core; about twice the compressed bytes out
 
     def api(runner: int) -> Generator[Any, Any, None]:
         with workers[runner].request() as request:
             yield request
             yield env.timeout(rng.expovariate(500.0))
 
-    def layer(slots: simpy.Resource, size: float) -> Generator[Any, Any, None]:
+    def download(slots: simpy.Resource, size: float, done: simpy.Event) -> Generator[Any, Any, None]:
         with slots.request() as request:
             yield request
             yield env.timeout(size / share)
-
-    def pull(runner: int) -> Generator[Any, Any, None]:
-        slots = simpy.Resource(env, capacity=3)
-        yield env.all_of([env.process(layer(slots, size)) for size in _LAYERS])
-        done = pulled[runner]
-        assert done is not None
         done.succeed()
 
+    def extract(pairs: list[tuple[simpy.Event, simpy.Event]]) -> Generator[Any, Any, None]:
+        for (downloaded, extracted), size in zip(pairs, _LAYERS, strict=True):
+            yield downloaded
+            yield env.timeout(size / extract_rate)
+            extracted.succeed()
+
+    def pull(runner: int) -> Generator[Any, Any, None]:
+        yield from api(runner)
+        for _ in range(5):               # HEAD (401), token, HEAD, GET manifest, GET config
+            yield env.timeout(0.02)
+        pairs = layers[runner]
+        if pairs is None:                # the first pull fetches; the others join its downloads
+            pairs = layers[runner] = [(env.event(), env.event()) for _ in _LAYERS]
+            slots = simpy.Resource(env, capacity=3)
+            for (downloaded, _), size in zip(pairs, _LAYERS, strict=True):
+                env.process(download(slots, size, downloaded))
+            env.process(extract(pairs))
+        for downloaded, extracted in pairs:
+            yield downloaded
+            yield extracted
+
+    def step(cost: float, share: float = 0.37) -> Generator[Any, Any, None]:
+        yield env.timeout(cost * share)  # CPU
+        yield env.timeout(cost * (1 - share))  # the wait
+
     def job(runner: int) -> Generator[Any, Any, None]:
-        yield from api(runner)           # pull
-        yield env.timeout(0.02)          # token round trip
-        yield env.timeout(0.02)          # manifest round trip
-        if pulled[runner] is None:
-            pulled[runner] = env.event()
-            env.process(pull(runner))
-        yield pulled[runner]
+        yield from pull(runner)
         yield from api(runner)           # create
-        yield env.timeout(0.06)
+        yield from step(0.06)
         yield from api(runner)           # start
+        yield env.timeout(0.02)          # mount
         with netns[runner].request() as request:
             yield request
             yield env.timeout(0.01)
-        yield env.timeout(0.49)
+        yield from step(0.454)           # runc create
+        yield env.timeout(0.02)          # exec
         yield env.timeout(rng.lognormvariate(5.35, 0.5))  # run: mean exp(5.35 + 0.125) = 239 s
-        yield from api(runner)           # wait
         yield from api(runner)           # rm
+        yield env.timeout(0.01)
 
     for number in range(jobs):
         env.process(job(number % runners))

@@ -166,12 +166,22 @@ class Puller(ImageTransfer):
                          job: int, since: float, **attrs: Any) -> Generator[Any, Any, None]:
         """Unpack the missing layers strictly in order, each once its blob is in: "Pull complete"."""
         missing, shared, records = fetches
+        store = self.store
         for layer in missing:
             record = records[layer.digest]
             try:
-                if record is not None:
+                # an event already processed (a blob in before this pull reached its layer; SimPy would hand a
+                # success straight back) is not yielded: no round trip through every delegating generator
+                if record is not None and (record.done.callbacks is not None or not record.done.ok):
                     yield record.done
-                unpack = yield from self._unpack(layer, image, job)
+                running = store.unpack(layer.chain_id)
+                if running is not None and not store.has_layer(layer.chain_id):
+                    # another pull is extracting it: wait for that one (``_unpack`` without its generator)
+                    if running.done.callbacks is not None or not running.done.ok:
+                        yield running.done
+                    unpack: Unpack | None = running
+                else:
+                    unpack = yield from self._unpack(layer, image, job)
             except (RegistryError, DiskFull) as err:
                 raise StreamError(500, str(err)) from None
             self.recorder.span(SpanKind.PULL_LAYER, layer.digest, since, self.env.now, host=self.host, job=job,
