@@ -9,9 +9,9 @@ Judged on CPU time (equal to wall time on an idle machine, barely moved by other
 one); the wall-time ratio is printed too.
 
 ``--twin``: also time a plain SimPy twin of the shape at both sizes, alternating with dsim: for ``jobs``
-bench_events' twin, for ``burst`` ``burst_twin`` below (what SimPy itself costs when 10x the jobs are live
-at once: its event heap holds 10x the pending events, so every push and pop is deeper and its working set
-larger). The target stays dsim's own ratio; the twin's says how much of it is the engine's.
+bench_events' twin, for ``burst`` and ``stream`` ``ci_twin`` below (for the burst, what SimPy itself costs
+when 10x the jobs are live at once: its event heap holds 10x the pending events, so every push and pop is
+deeper and its working set larger). The target stays dsim's own ratio; the twin's says how much of it is the engine's.
 
 ``--shape burst``: ci-burst's work scaled out (every job at time 0, 10 per runner, so 10x the jobs is 10x the
 runners pulling the CI image at once through one registry); ``--shape stream``: the same jobs arriving as
@@ -43,22 +43,24 @@ TARGET = 11.0
 _LAYERS = (48e6, 24e6, 64e6, 211e6, 6e6, 20e6, 3e6, 310e6, 45e6, 250e6)
 
 
-def burst_twin(jobs: int, seed: int = 42) -> tuple[int, float, float, float]:
-    """A plain SimPy twin of ``ci_burst_jobs(jobs, burst=True)`` with the events of dsim's mechanism and
-    nothing else: every job at time 0, 10 per runner; per runner a Resource of 8 daemon workers and a netns
-    lock. A job: the pull call and the pull's five registry round trips (HEAD of the manifest answered 401,
-    the token, HEAD, GET of the manifest, GET of the config: docs/distribution.md); the runner's first pull
-    starts the 10 layers' downloads, 3 at a time (each a timeout at its fair share of the registry's 1 Gbps
-    among every runner's 3 downloads) and their extraction in order (a timeout each, gzip at 200 MiB/s of
-    about twice the layer's bytes), and every pull on the runner waits for each layer's download and then its
-    extraction, as Docker's joined pulls show every layer; then create (call, CPU then wait), start (call,
-    mount, the netns lock, runc create as CPU then wait, exec), the run (lognormal, mean 4 min) and rm (call
-    and its step). Returns (events processed, wall and CPU seconds of ``env.run``, CPU seconds of building
-    and running it)."""
+def ci_twin(jobs: int, *, burst: bool = True, seed: int = 42) -> tuple[int, float, float, float]:
+    """A plain SimPy twin of ``ci_burst_jobs(jobs, burst=burst)`` with the events of dsim's mechanism and
+    nothing else. ``burst``: every job at time 0, 10 per runner; else Poisson arrivals on 100 runners at half
+    their CPU capacity, round-robin. Per runner a Resource of 8 daemon workers and a netns lock.
+
+    A job: the pull call and the pull's registry round trips (HEAD of the manifest answered 401, the token,
+    HEAD; then, unless the image is already there, GET of the manifest and of the config:
+    docs/distribution.md); a runner's first pull starts the 10 layers' downloads, 3 at a time (each a timeout
+    at its fair share of the registry's 1 Gbps among every runner's 3 downloads) and their extraction in
+    order (a timeout each, gzip at 200 MiB/s of about twice the layer's bytes), and every pull on the runner
+    until then waits for each layer's download and then its extraction, as Docker's joined pulls show every
+    layer; then create (call, CPU then wait), start (call, mount, the netns lock, runc create as CPU then
+    wait, exec), the run (lognormal, mean 4 min) and rm (call and its step). Returns (events processed, wall
+    and CPU seconds of ``env.run``, CPU seconds of building and running it)."""
     built = time.process_time()
     env = simpy.Environment()
     rng = random.Random(seed)
-    runners = max(1, jobs // 10)
+    runners = max(1, jobs // 10) if burst else 100
     workers = [simpy.Resource(env, capacity=8) for _ in range(runners)]
     netns = [simpy.Resource(env, capacity=1) for _ in range(runners)]
     layers: list[list[tuple[simpy.Event, simpy.Event]] | None] = [None] * runners
@@ -84,7 +86,13 @@ def burst_twin(jobs: int, seed: int = 42) -> tuple[int, float, float, float]:
 
     def pull(runner: int) -> Generator[Any, Any, None]:
         yield from api(runner)
-        for _ in range(5):               # HEAD (401), token, HEAD, GET manifest, GET config
+        pairs = layers[runner]
+        up_to_date = pairs is not None and pairs[-1][1].processed  # every layer in when the pull began
+        for _ in range(3):               # HEAD (401), token, HEAD
+            yield env.timeout(0.02)
+        if up_to_date:
+            return                       # "Image is up to date"
+        for _ in range(2):               # GET manifest, GET config
             yield env.timeout(0.02)
         pairs = layers[runner]
         if pairs is None:                # the first pull fetches; the others join its downloads
@@ -116,18 +124,32 @@ def burst_twin(jobs: int, seed: int = 42) -> tuple[int, float, float, float]:
         yield from api(runner)           # rm
         yield env.timeout(0.01)
 
-    for number in range(jobs):
-        env.process(job(number % runners))
+    def arrivals() -> Generator[Any, Any, None]:
+        rate = runners * 4 / 240 * 0.5  # as ci_burst_jobs: half the runners' capacity of 4 jobs of 4 min
+        for number in range(jobs):
+            yield env.timeout(rng.expovariate(rate))
+            env.process(job(number % runners))
+
+    if burst:
+        for number in range(jobs):
+            env.process(job(number % runners))
+    else:
+        env.process(arrivals())
     wall, cpu = time.perf_counter(), time.process_time()
     env.run()
     end = time.process_time()
     return next(env._eid) - len(env._queue), time.perf_counter() - wall, end - cpu, end - built
 
 
+def burst_twin(jobs: int, seed: int = 42) -> tuple[int, float, float, float]:
+    """``ci_twin`` of the burst shape."""
+    return ci_twin(jobs, burst=True, seed=seed)
+
+
 def twin(shape: str, jobs: int, hosts: int) -> float:
     """CPU seconds of the plain SimPy twin of ``shape`` at ``jobs`` (building it included for ``burst``)."""
-    if shape == "burst":
-        return burst_twin(jobs)[3]
+    if shape in ("burst", "stream"):
+        return ci_twin(jobs, burst=shape == "burst")[3]
     from bench_events import raw_simpy
 
     return raw_simpy(jobs, hosts)[2]
@@ -147,10 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--shape", choices=SHAPES, default="jobs")
-    parser.add_argument("--twin", action="store_true", help="also time the shape's plain SimPy twin (jobs, burst)")
+    parser.add_argument("--twin", action="store_true", help="also time the shape's plain SimPy twin")
     args = parser.parse_args(argv)
-    if args.twin and args.shape == "stream":
-        parser.error("--twin: no SimPy twin of the stream shape (jobs and burst have one)")
     print(describe())
     limit = TARGET * args.factor / 10
     sizes = (args.jobs, args.jobs * args.factor)

@@ -54,9 +54,9 @@ print("events", result.events)
 TWIN_CHILD = """\
 import sys
 sys.path.insert(0, sys.argv[3] + "/benchmarks")
-if sys.argv[1] == "burst":
-    from bench_growth import burst_twin
-    burst_twin(int(sys.argv[2]))
+if sys.argv[1] in ("burst", "stream"):
+    from bench_growth import ci_twin
+    ci_twin(int(sys.argv[2]), burst=sys.argv[1] == "burst")
 else:
     from bench_events import raw_simpy
     raw_simpy(int(sys.argv[2]), 100)
@@ -106,8 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tree", type=Path, default=ROOT, help="the source tree whose dsim is counted")
     parser.add_argument("--twin", action="store_true", help="count the shape's plain SimPy twin as well")
     args = parser.parse_args(argv)
-    if args.twin and args.shape == "stream":
-        parser.error("--twin: the stream shape has no twin (jobs: bench_events', burst: bench_growth's)")
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed (Debian: apt-get install valgrind)")
     if args.jobs // args.factor < 1:

@@ -16,6 +16,8 @@ CASES = {
                         ["raw SimPy:", "dsim:", "ratio dsim / raw SimPy", "per job:"]),
     "bench_events.py --shape burst": (["--jobs", "40", "--repeat", "1", "--shape", "burst"],
                                       ["raw SimPy:", "burst: ratio dsim / raw SimPy", "(target >= 0.6)"]),
+    "bench_events.py --shape stream": (["--jobs", "200", "--repeat", "1", "--shape", "stream"],
+                                       ["raw SimPy:", "stream: ratio dsim / raw SimPy", "(target >= 0.6)"]),
     "bench_growth.py": (["--jobs", "100", "--factor", "2", "--hosts", "10", "--repeat", "1"],
                         ["2x the jobs cost"]),
     "bench_sweep.py": (["--jobs", "100", "--hosts", "5"], ["12 runs of 100 jobs", "speed-up"]),
@@ -27,6 +29,8 @@ CASES = {
                                       ["40 jobs (burst)", "2x the jobs cost"]),
     "bench_growth.py --shape burst --twin": (["--jobs", "20", "--factor", "2", "--repeat", "1", "--shape", "burst",
                                               "--twin"], ["2x the jobs cost", "plain SimPy twin:"]),
+    "bench_growth.py --shape stream --twin": (["--jobs", "100", "--factor", "2", "--repeat", "1", "--shape",
+                                               "stream", "--twin"], ["2x the jobs cost", "plain SimPy twin:"]),
     "bench_world.py": (["--hosts", "20", "--repeat", "1"], ["20 hosts built in", "kB per host"]),
     "bench_outputs.py --shape stream": (["--jobs", "100", "--shape", "stream"], ["outputs cost"]),
     "bench_memory.py --shape stream": (["--jobs", "200", "--shape", "stream", "--modes", "cli",
@@ -88,3 +92,40 @@ def test_instructions_read_callgrinds_count_of_the_stubbed_run() -> None:
     assert seen[-1][0][command.index("-c") + 1] == bench.TWIN_CHILD
     with pytest.raises(RuntimeError, match="no instruction count"):
         bench.instructions("burst", 500, ROOT, runner=lambda command, env: "valgrind: nothing")
+
+
+def _ci_twin_events(jobs: int, *, burst: bool) -> int:
+    events: int = load_script("benchmarks/bench_growth.py").ci_twin(jobs, burst=burst)[0]
+    return events
+
+
+#: SimPy events of a ci_twin job that pulls (by hand, from the twin's code): its process starts and ends (2);
+#: four API calls of a worker's request, service timeout and release (4 x 3); five registry round trips;
+#: create's CPU and wait (2); mount (1); the netns lock's request, hold and release (3); runc create's CPU and
+#: wait (2); exec, the run, rm's step (3). Waiting for a layer someone else fetches adds no event.
+PULLING_JOB = 2 + 4 * 3 + 5 + 2 + 1 + 3 + 2 + 3
+#: and once per runner: 10 downloads (a process's start and end, the slot's request and release, the transfer,
+#: the download's done event: 6 each) and the extraction (its process's start and end, 10 timeouts, 10 done
+#: events)
+PULLING_RUNNER = 10 * 6 + 2 + 10 + 10
+
+
+def test_the_burst_twin_has_the_events_of_each_job_and_each_runners_pull() -> None:
+    # 10 jobs on one runner, all at once: every job pulls (the first fetches, nine join)
+    assert PULLING_JOB == 30
+    assert _ci_twin_events(10, burst=True) == 10 * PULLING_JOB + PULLING_RUNNER
+    assert _ci_twin_events(20, burst=True) == 20 * PULLING_JOB + 2 * PULLING_RUNNER
+
+
+def test_the_stream_twin_skips_the_manifest_once_every_layer_is_in() -> None:
+    # 100 runners round-robin, arrivals one process (its start, a timeout per job, its end): 100 jobs are each
+    # runner's first pull
+    arrivals = 2
+    assert _ci_twin_events(100, burst=False) == 100 * PULLING_JOB + 100 * PULLING_RUNNER + arrivals + 100
+    # 2,000 jobs at 0.83/s: a runner gets one about every 120 s (100 arrivals). Its pull takes about 912 s
+    # (3 slots at a 300th of 1 Gbps each, 416,667 B/s: the 310 MB layer starts at 160.8 s and ends at
+    # 904.8 s, then the last extractions), so its first 7 or 8 jobs pull and the other 12 or 13 find the image
+    # up to date, two round trips fewer each (GET manifest and config): about 1,240 of them in all
+    every_job_pulls = 2000 * PULLING_JOB + 100 * PULLING_RUNNER + arrivals + 2000
+    up_to_date = (every_job_pulls - _ci_twin_events(2000, burst=False)) / 2
+    assert 1000 <= up_to_date <= 1500
