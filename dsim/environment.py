@@ -1,7 +1,14 @@
 """The simulation's SimPy environment: SimPy's own, counting the events it processes (summary.json's
 ``events``). Its run loop and its timeouts are SimPy's code written inline (one Python call less per event
-and per timeout): they read SimPy 4.1's queue and event ids as SimPy's own ``step`` and ``schedule`` do, and
-tests/test_environment.py checks them against SimPy's, event for event."""
+and per timeout), on SimPy 4.1's queue entries and event ids, and tests/test_environment.py checks them
+against SimPy's, event for event.
+
+Its queue is two heaps of SimPy's entries: events due within ``FAR`` seconds of when they were scheduled,
+and the later ones (a container's run, a long download). The next event is the smaller of the two heads, so
+the order is SimPy's exactly; but most events are near ones, and a pop from a heap of the few dozen near
+events compares fewer entries than one from a heap holding every running container's exit too (a tuple
+comparison of SimPy's entries is about 300 instructions; the heaps' comparisons were a tenth of a container
+job's instructions: docs/performance.md, "Session 31")."""
 
 from __future__ import annotations
 
@@ -12,7 +19,9 @@ import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
 from simpy.events import NORMAL, PENDING, EventPriority
 
-_step = simpy.Environment.step
+#: events scheduled at least this many seconds ahead wait in the far heap (any value keeps SimPy's order;
+#: this one leaves the start path's steps, API calls and round trips near, a run of a minute far)
+FAR = 1.0
 
 
 class Timeout(simpy.Timeout):
@@ -28,7 +37,8 @@ class Timeout(simpy.Timeout):
         self._value = value
         self._delay = delay
         self._ok = True
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
+        heappush(env._queue if delay < FAR else env._far,  # type: ignore[attr-defined]
+                 (env._now + delay, NORMAL, next(env._eid), self))
 
 
 class CountingEnvironment(simpy.Environment):
@@ -43,6 +53,8 @@ class CountingEnvironment(simpy.Environment):
     def __init__(self) -> None:
         super().__init__()
         self.now = self._now
+        #: the events due ``FAR`` or more seconds after they were scheduled (``_queue``: the others)
+        self._far: list[tuple[float, EventPriority, int, simpy.Event]] = []
         self.processed = 0
         #: events processed at once by ``settle`` or ``process_now`` (never scheduled), included in ``processed``
         self.settled = 0
@@ -58,19 +70,43 @@ class CountingEnvironment(simpy.Environment):
     else:
         timeout = BoundClass(Timeout)
 
+    def schedule(self, event: simpy.Event, priority: EventPriority = NORMAL, delay: simpy.core.SimTime = 0) -> None:
+        """SimPy's ``schedule``, into the near or the far heap."""
+        heappush(self._queue if delay < FAR else self._far, (self._now + delay, priority, next(self._eid), event))
+
+    def peek(self) -> simpy.core.SimTime:
+        """SimPy's ``peek``: the time of the next event (infinity when none)."""
+        queue = self._next_queue()
+        return queue[0][0] if queue else simpy.core.Infinity
+
+    def _next_queue(self) -> list[tuple[float, EventPriority, int, simpy.Event]]:
+        """The heap whose head is the next event: the near one unless the far one's head comes first (the
+        times compared first: the whole entries only on a tie)."""
+        near, far = self._queue, self._far
+        if far and (not near or far[0][0] < near[0][0] or (far[0][0] == near[0][0] and far[0] < near[0])):
+            return far
+        return near
+
     def step(self) -> None:
-        """SimPy's step, counted, with the clock's ``now`` set first to the time of the event it takes (the
-        queue's head), so its callbacks read the new time (``dsim serve`` and ``run(until=...)`` step this
-        way). The extra call costs about 70 ns per event, so ``run`` without ``until`` counts in its own loop."""
-        queue = self._queue
-        if queue:
-            self.now = queue[0][0]
+        """SimPy's step (SimPy 4.1, line for line), counted, with the clock's ``now`` set to the time of the
+        event it takes before its callbacks run (``dsim serve`` and ``run(until=...)`` step this way). The
+        extra call costs about 70 ns per event, so ``run`` without ``until`` counts in its own loop."""
+        queue = self._next_queue()
+        if not queue:
+            raise EmptySchedule()
+        self._now, _, _, event = heappop(queue)
+        self.now = self._now
         self.processed += 1
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]  # as SimPy's step
         try:
-            _step(self)
-        except EmptySchedule:  # nothing was taken off the queue
-            self.processed -= 1
+            for callback in callbacks:
+                callback(event)
+        except StopSimulation:  # the rest of the callbacks run when the simulation resumes
+            event.callbacks = callbacks[callbacks.index(callback) + 1:]
+            self.schedule(event, EventPriority(-1))
             raise
+        if not event._ok and not hasattr(event, "_defused"):
+            raise _crash(event)
 
     def run(self, until: simpy.core.SimTime | simpy.Event | None = None) -> Any:
         """SimPy's run. Without ``until`` (every scenario that sets none) the loop is SimPy's own with its
@@ -84,13 +120,16 @@ class CountingEnvironment(simpy.Environment):
     def _run_all(self) -> Any:
         """Every event until the queue is empty: ``simpy.Environment.step`` (SimPy 4.1) line for line,
         including its re-scheduling of an event whose callback stops the simulation."""
-        queue = self._queue
+        near, far = self._queue, self._far
         processed = 0
         try:
             while True:
-                try:
-                    now, _, _, event = heappop(queue)
-                except IndexError:
+                # the next event: the near heap's head unless the far one's comes first (``_next_queue``)
+                if far and (not near or far[0][0] < near[0][0] or (far[0][0] == near[0][0] and far[0] < near[0])):
+                    now, _, _, event = heappop(far)
+                elif near:
+                    now, _, _, event = heappop(near)
+                else:
                     return None
                 self._now = self.now = now
                 processed += 1  # a step that raises a process's error did take its event

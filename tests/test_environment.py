@@ -3,13 +3,14 @@ same events in the same order as SimPy's own, and count them."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 import simpy
 
-from dsim.environment import CountingEnvironment, process_now, settle
+from dsim.environment import FAR, CountingEnvironment, process_now, settle
 
 
 def _world(env: simpy.Environment, log: list[tuple[float, str]]) -> None:
@@ -85,6 +86,67 @@ def test_stepped_or_run_until_the_clock_is_each_events_time_as_in_simpy(drive: s
     drive_to_end(env)
     assert got == expected and len(got) > 5
     assert env.now == reference.now
+
+
+def _straddling(env: simpy.Environment, log: list[tuple[float, str]], seed: int) -> None:
+    """Events due both sides of the far heap's threshold (dsim.environment.FAR), landing on the same instants
+    from either heap: timeouts, events succeeded by other processes (scheduled through ``schedule``) and
+    interrupts (URGENT)."""
+    rng = random.Random(seed)
+    delays = [0.0, 0.25, FAR / 2, FAR, 1.5 * FAR, 2 * FAR, 3 * FAR]
+
+    def walker(name: str) -> Generator[Any, Any, None]:
+        for _ in range(12):
+            try:
+                yield env.timeout(rng.choice(delays), value=name)
+                log.append((env.now, f"{name} woke"))
+            except simpy.Interrupt:
+                log.append((env.now, f"{name} interrupted"))
+
+    walkers = [env.process(walker(f"w{i}")) for i in range(6)]
+
+    def poker() -> Generator[Any, Any, None]:
+        for _ in range(8):
+            yield env.timeout(rng.choice(delays))
+            target = rng.choice(walkers)
+            if target.is_alive:
+                target.interrupt()
+            signal = env.event()
+            signal.succeed()
+            yield signal
+            log.append((env.now, "poked"))
+
+    env.process(poker())
+
+
+def _drive(env: simpy.Environment, drive: str) -> None:
+    if drive == "run":
+        env.run()
+    elif drive == "step":
+        while env.peek() != float("inf"):
+            env.step()
+    else:
+        for until in (FAR / 2, FAR, 2.5 * FAR, 100.0):
+            env.run(until=until)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("drive", ["run", "step", "until"])
+def test_events_on_either_side_of_the_far_threshold_come_in_simpys_order(seed: int, drive: str) -> None:
+    # the near and far heaps give the event of the smaller (time, priority, id) next, so every event comes
+    # in SimPy's order, ties between the heaps included, run, stepped (with peek) or run until an instant;
+    # and what is left queued is what SimPy leaves (after ``until``: its stop event, put back)
+    expected: list[tuple[float, str]] = []
+    reference = simpy.Environment()
+    _straddling(reference, expected, seed)
+    _drive(reference, drive)
+    got: list[tuple[float, str]] = []
+    env = CountingEnvironment()
+    _straddling(env, got, seed)
+    _drive(env, drive)
+    assert got == expected and len(got) > 60
+    assert len(env._queue) + len(env._far) == len(reference._queue)
+    assert env.processed == next(reference._eid) - len(reference._queue)
 
 
 def test_timeout_is_simpys() -> None:
