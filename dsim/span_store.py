@@ -166,7 +166,9 @@ class SpanStore(Sequence[Any]):
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
         #: each shape of attributes -> (its shared keys tuple, whether a key is DERIVABLE): one look-up per span
         self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
-        self._packed: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}
+        #: the shared packed tuples: of strings (and None, shared derived values), with ints, with +0.0 floats
+        #: (kept apart: 0 and 0.0 are equal and hash alike)
+        self._packed: tuple[dict[tuple[Any, ...], tuple[Any, ...]], ...] = ({}, {}, {})
         self._positions: dict[str, tuple[int, list[np.ndarray]]] = {}
         self._derived: dict[str, tuple[int, Any]] = {}
 
@@ -219,13 +221,15 @@ class SpanStore(Sequence[Any]):
         shared, derivable = shape
         if derivable:
             packed = (shared, *(_compact_value(v, start) if k in DERIVABLE else v for k, v in attrs.items()))
+            values: Any = packed[1:]
         else:
-            packed = (shared, *attrs.values())
+            values = attrs.values()
+            packed = (shared, *values)
         # shared when every value is equal only to values of its own type and sign: strings, None, shared
         # derived values, ints (not bools) or +0.0, not ints and floats together (0 and 0.0 are equal and hash
         # alike); tested here rather than by a function (a call per span spared)
         ints = floats = False
-        for value in packed[1:]:
+        for value in values:
             kind = type(value)
             if kind is str or value is None or kind is _LineAtStart:
                 continue
@@ -237,7 +241,7 @@ class SpanStore(Sequence[Any]):
                 return packed
         if ints and floats:
             return packed
-        return self._packed.setdefault(("int" if ints else "float" if floats else "", packed), packed)
+        return self._packed[1 if ints else 2 if floats else 0].setdefault(packed, packed)
 
     # ------------------------------------------------------------ reading
 
