@@ -30,7 +30,7 @@ class Timeout(simpy.Timeout):
     prints as SimPy's does (``<Timeout(5) object at ...>``)."""
 
     def __init__(self, env: simpy.Environment, delay: simpy.core.SimTime, value: Any | None = None) -> None:
-        if delay < 0:
+        if delay < 0.0:  # 0.0: a float against a float is a specialised comparison, against 0 a generic one
             raise ValueError(f"Negative delay {delay}")
         self.env = env
         self.callbacks = []

@@ -52,13 +52,13 @@ def step(env: simpy.Environment, kernel: Kernel, locks: DaemonLocks, rng: random
     rest of the cost as a wait. The transactions are part of the wait (never more than it), so idle the step
     takes exactly ``cost``; under load the CPU part stretches and the transactions queue."""
     work = cost * share
-    if work > 0:
+    if work > 0.0:  # floats against 0.0: specialised comparisons (against 0 generic ones)
         yield kernel.cpu.run(work, START_PATH_THREADS).done
     wait = cost - work
-    if commits and wait > 0:
+    if commits and wait > 0.0:
         end, held = commit(env.now, locks, commits, rng, wait)
         wait = (end - env.now) + (wait - held)  # queueing and transactions, then the rest of the wait
-    if wait > 0:
+    if wait > 0.0:
         yield env.timeout(wait)
 
 
