@@ -249,10 +249,11 @@ class SpanStore(Sequence[Any]):
         return unpack(packed, start)
 
     def _read_fresh(self, span: Any) -> Any:
+        """A fresh span as a ``span_type`` (recorded as a plain tuple: ``Recorder.span`` spares making one)."""
         attrs = span[6]
         if attrs and DERIVABLE.intersection(attrs):
             return _new(self._type, (*span[:6], _derived(attrs)))
-        return span
+        return span if type(span) is self._type else _new(self._type, span)
 
     def __len__(self) -> int:
         return self._count + len(self.fresh)
