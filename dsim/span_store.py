@@ -195,6 +195,7 @@ class SpanStore(Sequence[Any]):
         if not fresh:
             return
         kinds, subjects, hosts, starts, ends, jobs, attrs = zip(*fresh, strict=True)
+        pack = self._pack  # called for the spans with attributes only (a third have none)
         try:  # one string per distinct subject (requests repeat theirs)
             subjects = tuple(map(sys.intern, subjects))
         except TypeError:  # a subject that is not exactly a str is kept as it is
@@ -202,7 +203,7 @@ class SpanStore(Sequence[Any]):
         self._blocks.append(_Block(_column("B", self._codes(kinds, self._kind_code, self._kinds)), subjects,
                                    _column("I", self._codes(hosts, self._host_code, self._hosts)),
                                    _column("d", starts), _column("d", ends), _column("q", jobs),
-                                   tuple(map(self._pack, attrs, starts))))
+                                   tuple([pack(a, t) if a else None for a, t in zip(attrs, starts, strict=True)])))
         self._firsts.append(self._count)
         self._count += len(fresh)
         self.fresh = []
