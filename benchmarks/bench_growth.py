@@ -141,11 +141,6 @@ def ci_twin(jobs: int, *, burst: bool = True, seed: int = 42) -> tuple[int, floa
     return next(env._eid) - len(env._queue), time.perf_counter() - wall, end - cpu, end - built
 
 
-def burst_twin(jobs: int, seed: int = 42) -> tuple[int, float, float, float]:
-    """``ci_twin`` of the burst shape."""
-    return ci_twin(jobs, burst=True, seed=seed)
-
-
 def twin(shape: str, jobs: int, hosts: int) -> float:
     """CPU seconds of the plain SimPy twin of ``shape`` at ``jobs`` (building it included for ``burst``)."""
     if shape in ("burst", "stream"):

@@ -220,10 +220,9 @@ class SpanStore(Sequence[Any]):
             return list(map(code.__getitem__, values))
 
     def _pack(self, attrs: dict[str, Any], start: float) -> Any:
-        """``(keys, *values)``, the keys tuple shared by every span of the shape; the whole tuple shared by
-        every span with the same keys and values when those are strings (or None, or +0.0)."""
-        if not attrs:
-            return None
+        """``(keys, *values)`` of attributes (not empty: ``compact`` packs those only), the keys tuple shared by
+        every span of the shape; the whole tuple shared by every span with the same keys and values when those
+        are strings (or None, or +0.0)."""
         keys = tuple(attrs)
         shape = self._shapes.get(keys)
         if shape is None:
