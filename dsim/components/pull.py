@@ -334,13 +334,10 @@ class Puller(ImageTransfer):
             yield self.env.all_of([task.done, self.env.timeout(write)])
 
     def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
-        """Apply one layer onto its parent's snapshot; one unpack per chain ID at a time."""
+        """Apply one layer onto its parent's snapshot (None when it is there already). One unpack per chain ID
+        at a time: ``_unpack_in_order`` waits for another pull's instead of calling this."""
         if self.store.has_layer(layer.chain_id):
             return None
-        running = self.store.unpack(layer.chain_id)
-        if running is not None:
-            yield running.done
-            return running
         record = Unpack(self.env.event(), self.env.now)
         self.store.begin_unpack(layer.chain_id, record)
         duration = self.unpack_time(layer, image.compression)
