@@ -1,61 +1,84 @@
-"""The stargz-snapshotter README chart: cold start of python:3.7 on a GitHub Actions runner pulling from a
-registry, with containerd's overlayfs (``legacy``: about 37 s, of which the pull about 31.5 s) and with a
-lazily pulled eStargz image (about 4.1 s in all). Source: containerd/stargz-snapshotter README (benchmark
-of commit ecdb227, HelloBench method); docs/real-docker.md "Measurements to calibrate and validate against".
+"""The stargz-snapshotter README chart (benchmark of commit ecdb227, HelloBench method, 95th percentile of 5
+samples on a GitHub Actions runner pulling from GitHub's registry): the cold start of python:3.7 and of
+gcc:9.2.0 with containerd's overlayfs (``legacy``) and with lazily pulled eStargz images. Source:
+containerd/stargz-snapshotter README, docs/images/benchmarking-result-ecdb227.png; docs/real-docker.md
+"Measurements to calibrate and validate against". Each bar is split into pull (``ctr images pull``, which
+fetches every layer and then unpacks them), create (``ctr containers create``) and run (``ctr tasks start``),
+read off the chart's pixels (12.64 px a second; +-0.2 s):
 
-Parameters, fixed for both cases (nothing is tuned per case):
-- the image: python:3.7's real linux/amd64 manifest, 9 layers, 347,653,336 bytes (docker-library/repo-info
-  repos/python/remote/3.7.md, a 2023 build; the chart's 2020 build was within a few percent of it);
-  uncompressed at dsim's default ratio 2.7 (python:3.7 unpacks to about 0.9 GB);
+| image | mode | pull | create | run | in all |
+|---|---|---|---|---|---|
+| python:3.7 | legacy | 31.7 s | 5.3 s | 0.2 s | 37.1 s |
+| python:3.7 | eStargz | 3.2 s | 0.8 s | 0.2 s | 4.1 s |
+| gcc:9.2.0 | legacy | 35.8 s | 7.7 s | 0.3 s | 43.8 s |
+| gcc:9.2.0 | eStargz | 3.3 s | 1.8 s | 0.4 s | 5.5 s |
+
+Parameters, one set for every case (nothing is tuned per case):
+- the images: real linux/amd64 manifests from docker-library/repo-info (the chart's 2020 builds are not
+  kept there): python:3.7's 9 layers, 347,653,336 bytes (repos/python/remote/3.7.md, a 2023 build);
+  gcc:9.5.0's 9 layers, 411,237,162 bytes (repos/gcc/remote/9.5.0.md, built in January 2023 on the same
+  Debian buster base as gcc:9.2.0: the nearest build kept). Uncompressed at dsim's default ratio 2.7;
 - the registry: token auth, 50 ms per request, as dsim's Docker Hub; its own bandwidth never binds;
-- the runner: a 100 Mbps path to the registry. This is the one calibrated parameter: the README gives no
-  bandwidth, and a round 100 Mbps matches the legacy pull. It is then held fixed for the eStargz case,
-  which is the out-of-sample check. Everything else is dsim's default (3 download slots, gunzip 200 MiB/s,
-  writes 400 MiB/s, runtime 0.57 s, prefetch 6.4%).
+- the runner: a 100 Mbps path to the registry. This is the one calibrated parameter, on python:3.7's legacy
+  pull: the README gives no bandwidth, and a round 100 Mbps matches it. Held fixed for the other cases,
+  which are predicted. Everything else is dsim's default (3 download slots, gunzip 200 MiB/s, writes
+  400 MiB/s, runtime 0.57 s, prefetch 6.4%).
 
-Tolerance: the legacy pull within 10% of 31.5 s. The chart's totals also include running the workload
-(python printing hello, on a cold page cache), which dsim does not model: so the legacy start (pull,
-create, start) must fall between the pull (31.5 s - 10%) and the 37 s total, and the eStargz start below
-its 4.1 s total and above a third of it. The runs are deterministic (no random draws), so one seed is
-the average.
+Tolerance: a legacy pull within 10% of the chart's. The chart's create is 5.3 s and 7.7 s for the legacy
+images, where dsim's create takes 0.06 s: NOT reproduced (it grows with the image, so it is work on the
+unpacked bytes that dsim does not model: containerd 1.4 has unpacked every layer by then; the first
+metadata commit after a GB of buffered writes waiting for their writeback is a candidate), so the legacy
+start (pull, create, start) must lie between the pull (its tolerance) and the chart's total. dsim's lazy
+pull resolves the image, then fetches and inflates 6.4% of each layer (the prefetch the chart's create
+waits for), so its start is compared with the chart's total: below it and above a third of it. The runs
+are deterministic (no random draws), so one seed is the average.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import run_text
 
 PYTHON37 = [55025206, 5163370, 10876737, 54583611, 196877237, 6291002, 15949846, 235, 2886092]
+GCC95 = [50448910, 7859410, 10001385, 51869329, 191942350, 16136, 99086152, 11566, 1924]
+#: image -> (its layers, the chart's legacy pull, the chart's legacy total, the chart's eStargz total), seconds
+CHART = {"python:3.7": (PYTHON37, 31.7, 37.1, 4.1), "gcc:9.2.0": (GCC95, 35.8, 43.8, 5.5)}
 
 
-def cold_start(snapshotter: str) -> tuple[float, float]:
-    """(pull, pull + create + start) of one `docker run python:3.7` on a fresh runner."""
-    layers = ", ".join(str(size) for size in PYTHON37)
+def cold_start(image: str, snapshotter: str) -> tuple[float, float]:
+    """(pull, pull + create + start) of one `docker run IMAGE` on a fresh runner."""
+    layers = ", ".join(str(size) for size in CHART[image][0])
     result = run_text(f"""
     name: stargz-chart
     registries:
       ghcr: {{bandwidth: 10Gbps, latency: 50ms, auth: token}}
     images:
-      python:3.7: {{registry: ghcr, layers: [{layers}]}}
+      {image}: {{registry: ghcr, layers: [{layers}]}}
     hosts:
       runner: {{cpus: 2, memory: 7GiB, nic: 100Mbps, snapshotter: {snapshotter}}}
     workloads:
-      hello: {{arrival: {{burst: 1}}, steps: [{{run: {{image: "python:3.7", duration: 0s}}}}]}}
+      hello: {{arrival: {{burst: 1}}, steps: [{{run: {{image: "{image}", duration: 0s}}}}]}}
     """)
     [job] = result.jobs
     assert job.status == "completed", job.error
     return job.phases["pull"], job.phases["pull"] + job.phases["create"] + job.phases["start"]
 
 
-def test_legacy_overlayfs_cold_start() -> None:
-    pull, start = cold_start("overlayfs")
-    assert abs(pull - 31.5) <= 0.10 * 31.5
-    assert 31.5 * 0.9 <= start <= 37.0
+@pytest.mark.parametrize("image", CHART)
+def test_legacy_overlayfs_cold_start(image: str) -> None:
+    """python:3.7 calibrates the bandwidth; gcc:9.2.0 is predicted with it (36.95 s: +3.2%)."""
+    _, chart_pull, chart_total, _ = CHART[image]
+    pull, start = cold_start(image, "overlayfs")
+    assert abs(pull - chart_pull) <= 0.10 * chart_pull
+    assert chart_pull * 0.9 <= start <= chart_total
 
 
-def test_estargz_lazy_cold_start() -> None:
-    """Predicted with the legacy case's bandwidth: resolve, then 6.4% of each layer (22 MB at 12.5 MB/s,
-    1.8 s) and its gunzip; the container starts under 3 s after `docker run` (the chart: 4.1 s including
-    the workload's run)."""
-    pull, start = cold_start("stargz")
-    assert 4.1 / 3 <= start <= 4.1
-    assert pull < 0.1 * cold_start("overlayfs")[0]
+@pytest.mark.parametrize("image", CHART)
+def test_estargz_lazy_cold_start(image: str) -> None:
+    """Predicted with the legacy case's bandwidth: resolve, then 6.4% of each layer (22-26 MB at 12.5 MB/s,
+    about 2 s) and its gunzip; the container starts in about 3 s (the chart: 4.1 and 5.5 s in all)."""
+    chart_total = CHART[image][3]
+    pull, start = cold_start(image, "stargz")
+    assert chart_total / 3 <= start <= chart_total
+    assert pull < 0.1 * cold_start(image, "overlayfs")[0]
