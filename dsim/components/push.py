@@ -120,13 +120,13 @@ class Pusher(ImageTransfer):
 
     def _authorize(self, registry: RegistryServer, repository: str, job: int,
                    pool: ConnectionPool) -> Generator[Any, Any, None]:
-        """With ``auth: token``: the 401 and a token from the registry's token server (a host of its own)."""
+        """With ``auth: token``: the 401 and a token from the registry's token server (a host of its own, or the
+        registry's with ``token_host: registry``)."""
         try:
             if registry.spec.auth == "token":
                 yield from registry.request(self.host, f"POST /v2/{repository}/blobs/uploads/", job=job, status=401,
                                             pool=pool)
-                yield from registry.request(self.host, "GET token", job=job, pool=pool,
-                                            server=f"{registry.name} auth")
+                yield from registry.request(self.host, "GET token", job=job, pool=pool, server=registry.token_server)
         except RegistryError as err:
             raise ApiError(err.status or 500, str(err)) from None
 

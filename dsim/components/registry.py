@@ -109,6 +109,10 @@ class RegistryServer:
         self._swarms: dict[str, _Swarm] = {}
         #: a cache's own HTTP client to its upstream, kept for the run (distribution's proxy: one client)
         self.upstream_pool = ConnectionPool()
+        #: the hosts of the CDN blobs redirect to (``blob_redirect``) and of the token server (``auth: token``:
+        #: its own, or the registry's with ``token_host: registry``): connections of their own
+        self.cdn = f"{self.name} cdn"
+        self.token_server = self.name if spec.token_host == "registry" else f"{self.name} auth"
 
     @property
     def is_cache(self) -> bool:
@@ -132,7 +136,8 @@ class RegistryServer:
         answers 503 (drawn with ``error_rate`` from the registry's own random stream); ``fallible=False``
         (a CDN) never fails."""
         start = self.env.now
-        rtt = self.network.rtt(client, self.name)
+        cdn_rtt = self.spec.cdn_rtt
+        rtt = cdn_rtt if cdn_rtt is not None and server == self.cdn else self.network.rtt(client, self.name)
         if fallible and self._outages and self._down():
             yield self.env.timeout(rtt)
             self.recorder.span(SpanKind.REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
@@ -168,9 +173,9 @@ class RegistryServer:
             yield from self.request(client, what, job=job, pool=pool, hold=True)
             return self.name
         yield from self.request(client, what, job=job, status=307, pool=pool)
-        cdn = f"{self.name} cdn"
-        yield from self.request(client, f"{what} (CDN)", job=job, pool=pool, server=cdn, hold=True, fallible=False)
-        return cdn
+        yield from self.request(client, f"{what} (CDN)", job=job, pool=pool, server=self.cdn, hold=True,
+                                fallible=False)
+        return self.cdn
 
     def _over_limit(self, client: str) -> bool:
         """Sliding window of manifest GETs per client address."""
@@ -210,7 +215,7 @@ class RegistryServer:
         manifest = f"/v2/{image.repository}/manifests/{image.tag}"
         if self.spec.auth == "token":
             yield from self.request(client, f"HEAD {manifest}", job=job, status=401, pool=pool)
-            yield from self.request(client, "GET token", job=job, pool=pool, server=f"{self.name} auth")
+            yield from self.request(client, "GET token", job=job, pool=pool, server=self.token_server)
         yield from self.request(client, f"HEAD {manifest}", job=job, pool=pool)
         upstream = self.upstream
         if upstream is not None:

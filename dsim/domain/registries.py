@@ -52,3 +52,7 @@ class RegistrySpec:
     blob_redirect: bool = False
     #: tags resolve to a multi-platform index: GET the index, then the platform's manifest
     multi_platform: bool = False
+    #: round trip to the blob CDN (None: the registry's own)
+    cdn_rtt: float | None = None
+    #: where the token comes from: "own" (a host of its own) or "registry" (the registry's host)
+    token_host: str = "own"

@@ -35,7 +35,8 @@ def registry_spec(registry: fmt.Registry) -> RegistrySpec:
         merge_misses=registry.merge_misses, p2p=registry.p2p, p2p_sources=registry.p2p_sources,
         p2p_uploads=registry.p2p_uploads,
         stream_rate=registry.stream_rate, rtt=registry.rtt, handshake_rtts=registry.handshake_rtts,
-        blob_redirect=registry.blob_redirect, multi_platform=registry.multi_platform,
+        blob_redirect=registry.blob_redirect, multi_platform=registry.multi_platform, cdn_rtt=registry.cdn_rtt,
+        token_host=registry.token_host,
     )
 
 

@@ -71,6 +71,18 @@ def test_a_plain_registry_without_auth_redirect_or_index() -> None:
     assert pull_time(flags="auth: none") == pytest.approx(8 * R)
 
 
+def test_a_token_from_the_registrys_own_host_reuses_the_resolvers_connection() -> None:
+    # token_host: registry (ghcr.io's realm https://ghcr.io/token): the token GET goes over the resolver's idle
+    # connection to the registry (1 R) instead of a new one to a token server (3 R): 17 R - 2 R
+    assert pull_time(flags=HUB_LIKE + ", token_host: registry") == pytest.approx(15 * R)
+
+
+def test_a_cdn_near_the_host_costs_its_own_round_trips() -> None:
+    # cdn_rtt C = 10 ms: the CDN's requests and handshakes cost C, the registry's R. 17 R less the CDN's part
+    # (config: new connection 3 R; the layer: reused 1 R) plus the same at C: 13 R + 4 C
+    assert pull_time(flags=HUB_LIKE + ", cdn_rtt: 10ms") == pytest.approx(13 * R + 4 * 0.010)
+
+
 def test_tls_1_2_adds_a_round_trip_per_new_connection() -> None:
     # the 17 R pull opens 4 connections (the resolver's to the registry and to the token server, the fetcher's
     # to the registry and to the CDN; the layer reuses the fetcher's): each 1 R more with handshake_rtts 3: 21 R

@@ -33,11 +33,24 @@ def scenario(registry: str, link: str = "") -> str:
     ("handshake_rtts: 11", "registries.reg.handshake_rtts"),
     ("handshake_rtts: true", "registries.reg.handshake_rtts"),
     ("blob_redirect: maybe", "registries.reg.blob_redirect"),
+    ("blob_redirect: true, cdn_rtt: -1ms", "registries.reg.cdn_rtt"),
+    ("auth: token, token_host: elsewhere", "registries.reg.token_host"),
 ])
 def test_bad_registry_connection_fields_are_located(registry: str, field: str) -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario_text(scenario(registry))
     assert caught.value.field == field
+    assert caught.value.line == 3
+
+
+@pytest.mark.parametrize(("registry", "message"), [
+    ("cdn_rtt: 2ms", "cdn_rtt applies to a registry that redirects blobs to its CDN (set blob_redirect)"),
+    ("token_host: registry", "token_host applies to a registry with auth: token"),
+])
+def test_fields_that_would_be_ignored_are_refused(registry: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=r"registries\.reg") as caught:
+        load_scenario_text(scenario(registry))
+    assert message in str(caught.value)
     assert caught.value.line == 3
 
 
@@ -50,5 +63,5 @@ def test_a_bad_link_stream_rate_is_located() -> None:
 def test_the_defaults_are_a_lan_registry() -> None:
     spec = load_scenario_text(scenario("latency: 0s"))
     reg = spec.registries["reg"]
-    assert (reg.stream_rate, reg.rtt, reg.handshake_rtts, reg.blob_redirect, reg.multi_platform) == (
-        float("inf"), 0.0, 2, False, False)
+    assert (reg.stream_rate, reg.rtt, reg.handshake_rtts, reg.blob_redirect, reg.multi_platform, reg.cdn_rtt,
+            reg.token_host) == (float("inf"), 0.0, 2, False, False, None, "own")

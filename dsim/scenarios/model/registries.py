@@ -88,9 +88,23 @@ class Registry(Strict):
         False, description="tags resolve to a multi-platform index: GET the index, then the platform's manifest "
         "(docs/real-docker.md: Pull 2; Docker Hub's official images are indexes); dsim's default `hub`: true",
     )
+    cdn_rtt: FiniteDuration | None = Field(
+        None, description="round trip to the blob CDN of `blob_redirect`, for its requests and handshakes: a CDN "
+        "answers from an edge near the hosts while the registry's API may be an ocean away (ghcr.io's API in the "
+        "US, its blobs from pkg-containers.githubusercontent.com's edge). Default: the registry's round trip",
+    )
+    token_host: Literal["own", "registry"] = Field(
+        "own", description="where `auth: token` gets its token: `own`, a host of its own with connections of its "
+        "own (Docker Hub's realm auth.docker.io); `registry`, the registry's own host, over the resolver's "
+        "connection (ghcr.io's realm https://ghcr.io/token, Harbor's /service/token)",
+    )
 
     @model_validator(mode="after")
     def _cache_fields(self) -> Registry:
         if self.upstream is None and (self.storage is not None or self.merge_misses):
             raise ValueError("storage and merge_misses apply to a pull-through cache (give it an upstream)")
+        if self.cdn_rtt is not None and not self.blob_redirect:
+            raise ValueError("cdn_rtt applies to a registry that redirects blobs to its CDN (set blob_redirect)")
+        if self.token_host != "own" and self.auth != "token":
+            raise ValueError("token_host applies to a registry with auth: token")
         return self
