@@ -13,7 +13,8 @@ per row:
 The report's finding: a VM 8 or 32 times bigger pulls no faster; moving Docker's data root to RAM halves the
 pull. dsim's mechanisms say why (docs/distribution.md): the layers are extracted one at a time, in order,
 each by one core's decompression streaming into the disk's writes, so a pull needs one core and the disk, and
-more cores change nothing.
+more cores change nothing. Docker 28 pulls into its graphdriver store by default; its pipeline is the one dsim
+models for the containerd store (3 downloads at once, each layer extracted in order once its blob is in).
 
 Parameters (one environment: the three VMs as Azure documents them, Dv3/Dsv3 series,
 https://learn.microsoft.com/azure/virtual-machines/dv3-dsv3-series; each with the same default OS disk):
