@@ -112,6 +112,7 @@ class RegistryServer:
         #: the hosts of the CDN blobs redirect to (``blob_redirect``) and of the token server (``auth: token``:
         #: its own, or the registry's with ``token_host: registry``): connections of their own
         self.cdn = f"{self.name} cdn"
+        self._cdn_rtt = spec.cdn_rtt
         self.token_server = self.name if spec.token_host == "registry" else f"{self.name} auth"
 
     @property
@@ -136,8 +137,10 @@ class RegistryServer:
         answers 503 (drawn with ``error_rate`` from the registry's own random stream); ``fallible=False``
         (a CDN) never fails."""
         start = self.env.now
-        cdn_rtt = self.spec.cdn_rtt
-        rtt = cdn_rtt if cdn_rtt is not None and server == self.cdn else self.network.rtt(client, self.name)
+        if server is None or self._cdn_rtt is None or server != self.cdn:  # most requests: the registry's own
+            rtt = self.network.rtt(client, self.name)
+        else:
+            rtt = self._cdn_rtt
         if fallible and self._outages and self._down():
             yield self.env.timeout(rtt)
             self.recorder.span(SpanKind.REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
