@@ -26,6 +26,7 @@ PICTURES: dict[str, tuple[str, str]] = {
     "rate-limit": ("timeline", "which nodes' pulls were refused with 429, and when"),
     "lazy-pull": ("latency_cdf", "start times of lazy against full pulls"),
     "p2p-fleet": ("registry_egress", "the origin's egress against the peers'"),
+    "fleet-rollout": ("timeline", "50 nodes pulling 1 GB in one layer, then in four"),
     "disk-pressure": ("timeline", "pulls over time and the ones that failed for space"),
     "dev-loop": ("build_waterfall", "build against rebuild, cached steps marked, for both Dockerfile orders"),
     "multi-stage": ("build_waterfall", "BuildKit's parallel stages against the classic builder's sequence"),

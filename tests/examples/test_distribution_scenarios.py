@@ -117,3 +117,26 @@ def test_disk_pressure_collects_least_recently_used_images() -> None:
     failed = {job.workload: job.error for job in without.jobs if job.status == "failed"}
     assert set(failed) == {"node20", "postgres"}
     assert all(error.endswith("no space left on device") for error in failed.values())
+
+
+def test_fleet_rollout_four_capped_streams_halve_a_one_layer_rollout() -> None:
+    """scenarios/fleet-rollout.yaml: one 1 GB layer over one 44.4 MB/s stream (22.5 s) then its unpack at
+    250 MB/s (4.0 s), after about 1.2 s of round trips; four layers: three streams at once then the fourth
+    (2 x 5.6 s) and the last unpack (1.0 s). Every node alike: 50 capped streams leave the registry idle."""
+    result = run("fleet-rollout")
+    one, four = pulls(result, "one-layer"), pulls(result, "four-layers")
+    assert len(one) == len(four) == 50
+    assert len({job.host for job in result.jobs if job.workload == "one-layer"}) == 50
+    transfer_one = 1e9 / 44.4e6 + 1e9 / 250e6
+    transfer_four = 2 * 250e6 / 44.4e6 + 250e6 / 250e6
+    for times, transfer in ((one, transfer_one), (four, transfer_four)):
+        assert max(times) - min(times) < 1e-6  # the registry's egress never binds: 50 nodes as one
+        assert transfer < min(times) < transfer + 1.5  # the round trips: about 1.2 s
+    assert max(four) < 0.55 * min(one)
+
+
+def test_fleet_rollout_through_a_10_gbps_registry_waits_for_its_egress() -> None:
+    """The what-if: 50 x 1 GB through 1.25 GB/s takes at least 40 s for everyone."""
+    result = run("fleet-rollout", "registries.ghcr.bandwidth=10Gbps")
+    assert min(pulls(result, "one-layer")) >= 50 * 1e9 / 1.25e9
+    assert min(pulls(result, "four-layers")) >= 50 * 1e9 / 1.25e9
