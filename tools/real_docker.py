@@ -18,12 +18,20 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
 - ``cpu``: where a run's CPU goes, one by one and 32 at once, by cgroup (cgroup v1's ``cpuacct``, as root):
   dockerd and containerd with every process they start (shims, runc, its hooks), the CLI, and kernel threads
   (the root cgroup's own time, once every other process is moved to a cgroup of its own).
+- ``syncfs``: what dirty page cache on Docker's filesystem costs a `docker create` and a container's exit.
+  An overlay mount's unmount syncs the filesystem under it (the kernel's ``ovl_sync_fs``; moby#42817,
+  moby#47630): `docker create` mounts and unmounts the container's init layer, and a container's exit
+  unmounts its rootfs. So each waits for every dirty byte of /var/lib/docker's filesystem to be written.
+  Imports a layer of ``--sizes`` MB of random bytes (written into the page cache, as a pull's unpack is),
+  then times `docker create` at once, and a run's start and exit after writing as many dirty bytes beside
+  it; the kernel's Dirty count before and after, and the disk's direct-write rate, show it is the flush.
 
     python tools/real_docker.py buildkit [--steps 1,41,81,121] [--repeat 9]
     python tools/real_docker.py run [--repeat 20]
     python tools/real_docker.py start [--repeat 9]
     python tools/real_docker.py storm [--sizes 8,16,32]
     python tools/real_docker.py cpu [--repeat 12]
+    python tools/real_docker.py syncfs [--sizes 500,1500]
 """
 
 from __future__ import annotations
@@ -230,6 +238,55 @@ def measure_cpu(repeat: int, storm: int = 32) -> None:
                   f"{spent_cli / runs * 1e3:3.0f} ms, kernel threads {kernel / runs * 1e3:3.0f} ms", flush=True)
 
 
+def dirty_mb() -> float:
+    """The kernel's dirty page cache, MB (/proc/meminfo "Dirty")."""
+    line = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("Dirty:"))
+    return int(line.split()[1]) / 1024
+
+
+def direct_write_rate(directory: Path, nbytes: int = 1 << 30) -> float:
+    """The disk's sequential write rate under ``directory``, bytes/s (dd with O_DIRECT: no page cache)."""
+    target = directory / "dsim-measure-dd"
+    done = subprocess.run(["dd", "if=/dev/zero", f"of={target}", "bs=16M", f"count={nbytes >> 24}", "oflag=direct"],
+                          check=True, capture_output=True, text=True)
+    target.unlink()
+    return nbytes / float(done.stderr.strip().splitlines()[-1].split(",")[2].split()[0])
+
+
+def measure_syncfs(sizes: list[int]) -> None:
+    root = Path(docker("info", "--format", "{{.DockerRootDir}}"))
+    print(f"{root}: direct writes {direct_write_rate(root) / 1e6:,.0f} MB/s", flush=True)
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as staging:
+            (Path(staging) / "bin").mkdir()
+            (Path(staging) / "bin" / "busybox").write_bytes(Path("/bin/busybox").read_bytes())
+            (Path(staging) / "bin" / "busybox").chmod(0o755)
+            (Path(staging) / "blob").write_bytes(os.urandom(size * 10**6))
+            subprocess.run(["sync"], check=True)
+            tar = subprocess.run(["tar", "-C", staging, "-c", "."], check=True, capture_output=True).stdout
+        subprocess.run([DOCKER, "import", "-", "dsim-measure:dirty"], input=tar, check=True, capture_output=True)
+        before = dirty_mb()
+        created, _ = timed(lambda: docker("create", "dsim-measure:dirty", "/bin/busybox", "true"))
+        after = dirty_mb()
+        again, _ = timed(lambda: docker("create", "dsim-measure:dirty", "/bin/busybox", "true"))
+        print(f"{size:5d} MB imported: dirty {before:7.0f} MB; docker create {created * 1e3:6.0f} ms (dirty after "
+              f"{after:4.0f} MB); the next create {again * 1e3:4.0f} ms", flush=True)
+        container = docker("create", IMAGE, "true")
+
+        def run_once(name: str = container) -> str:
+            return docker("start", "-a", name)
+
+        run_once()
+        clean, _ = timed(run_once)
+        (root / "dsim-measure-dirty").write_bytes(os.urandom(size * 10**6))
+        before = dirty_mb()
+        loaded, _ = timed(run_once)
+        (root / "dsim-measure-dirty").unlink()
+        print(f"{size:5d} MB written beside a run: dirty {before:7.0f} MB; start + exit {loaded * 1e3:6.0f} ms "
+              f"against {clean * 1e3:4.0f} ms clean (dirty after {dirty_mb():4.0f} MB)", flush=True)
+        docker("rm", "-f", container)
+
+
 def _comm(process: Path) -> str:
     try:
         return (process / "comm").read_text().strip()
@@ -255,10 +312,10 @@ def _cpuacct_group(process: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu"))
+    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
-    parser.add_argument("--sizes", default="8,16,32")
+    parser.add_argument("--sizes", default=None, help="storm: containers at once (8,16,32); syncfs: MB (500,1500)")
     args = parser.parse_args()
     print(f"Docker {docker('version', '--format', '{{.Server.Version}}')}, {os.cpu_count()} CPUs", flush=True)
     import_image()
@@ -270,8 +327,10 @@ def main() -> None:
         measure_starts(args.repeat)
     elif args.what == "cpu":
         measure_cpu(args.repeat)
+    elif args.what == "syncfs":
+        measure_syncfs([int(n) for n in (args.sizes or "500,1500").split(",")])
     else:
-        measure_storms([int(n) for n in args.sizes.split(",")])
+        measure_storms([int(n) for n in (args.sizes or "8,16,32").split(",")])
 
 
 if __name__ == "__main__":
