@@ -26,8 +26,9 @@ Parameters, one set for every case (nothing is tuned per case):
 
 Tolerance: a legacy pull within 10% of the chart's. The chart's create is 5.3 s and 7.7 s for the legacy
 images, where dsim's create takes 0.06 s: NOT reproduced (it grows with the image, so it is work on the
-unpacked bytes that dsim does not model: containerd 1.4 has unpacked every layer by then; the first
-metadata commit after a GB of buffered writes waiting for their writeback is a candidate), so the legacy
+unpacked bytes that dsim does not model: `ctr containers create` mounts the new snapshot to read its groups
+and unmounts it, and an overlay unmount syncs the filesystem, flushing the GB the pull has just unpacked:
+measured on a real Docker with tools/real_docker.py syncfs, docs/validation.md), so the legacy
 start (pull, create, start) must lie between the pull (its tolerance) and the chart's total. dsim's lazy
 pull resolves the image, then fetches and inflates 6.4% of each layer (the prefetch the chart's create
 waits for), so its start is compared with the chart's total: below it and above a third of it. The runs
