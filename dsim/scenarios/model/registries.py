@@ -100,7 +100,9 @@ class Registry(Strict):
     )
 
     @model_validator(mode="after")
-    def _cache_fields(self) -> Registry:
+    def _fields_that_apply(self) -> Registry:
+        """Fields that would be ignored are errors: cache fields without an upstream, the CDN's round trip
+        without a CDN, the token's host without token auth."""
         if self.upstream is None and (self.storage is not None or self.merge_misses):
             raise ValueError("storage and merge_misses apply to a pull-through cache (give it an upstream)")
         if self.cdn_rtt is not None and not self.blob_redirect:
