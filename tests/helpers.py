@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -34,3 +35,15 @@ def without_setkey_hook(networking: str) -> str:
     the network mode, for tests of other parts of the start path."""
     inner = networking.strip()[1:-1].strip()
     return "{" + (inner + ", " if inner else "") + "setkey_hook: 0s}"
+
+
+def rate_giving(seconds: Callable[[float], float], target: float, low: float = 1e6, high: float = 1e10) -> float:
+    """The rate (bytes/s) at which ``seconds(rate)`` comes out at ``target``, for a validation's one calibrated
+    value where something takes longer the slower its rate: bisection between ``low`` and ``high``."""
+    for _ in range(40):
+        middle = (low * high) ** 0.5
+        if seconds(middle) > target:
+            low = middle
+        else:
+            high = middle
+    return high

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run_text
+from tests.helpers import rate_giving, run_text
 
 TOTAL = 689.8e6
 #: possible splits of the image's bytes into layers (fractions): its real manifest is not published
@@ -77,16 +77,8 @@ def pull(split: str, vm: str, write_rate: float, slots: int | None = None, cpus:
 
 
 def calibrated_write_rate(split: str) -> float:
-    """The write rate at which the D2s_v3 row comes out at its measured 53.65 s (bisection: a pull takes
-    longer the slower the disk)."""
-    low, high = 1e6, 1e9
-    for _ in range(40):
-        middle = (low * high) ** 0.5
-        if pull(split, "D2s_v3", middle) > ROWS["D2s_v3"][4]:
-            low = middle
-        else:
-            high = middle
-    return high
+    """The write rate at which the D2s_v3 row comes out at its measured 53.65 s."""
+    return rate_giving(lambda rate: pull(split, "D2s_v3", rate), ROWS["D2s_v3"][4], high=1e9)
 
 
 @pytest.mark.parametrize("split", SPLITS)

@@ -62,7 +62,7 @@ import functools
 
 import pytest
 
-from tests.helpers import run_text
+from tests.helpers import rate_giving, run_text
 
 #: (MB, layers) -> (v1: 50 at once, mean; v2 first, alone; v2 the other 49, median), seconds
 MEASURED = {(10, 1): (1.44, 1.61, 1.20), (10, 4): (1.36, 2.00, 1.30), (100, 1): (4.47, 3.67, 1.61),
@@ -96,17 +96,8 @@ def mean_pull(mb: int, layers: int, stream_rate: float, nodes: int, *, base_pres
 
 @functools.cache
 def calibrated(cdn_hit: bool) -> float:
-    """The stream rate at which the 1 GB 1-layer row comes out as measured (bisection: a pull takes longer the
-    slower its stream)."""
-    target = MEASURED[1000, 1][2 if cdn_hit else 0]
-    low, high = 1e6, 1e10
-    for _ in range(40):
-        middle = (low * high) ** 0.5
-        if predicted(1000, 1, middle, alone=cdn_hit) > target:
-            low = middle
-        else:
-            high = middle
-    return high
+    """The stream rate at which the 1 GB 1-layer row comes out as measured."""
+    return rate_giving(lambda rate: predicted(1000, 1, rate, alone=cdn_hit), MEASURED[1000, 1][2 if cdn_hit else 0])
 
 
 def predicted(mb: int, layers: int, stream_rate: float, *, alone: bool) -> float:
