@@ -149,7 +149,6 @@ def test_fifty_nodes_pull_as_fast_as_one_and_four_layers_beat_one_when_large() -
     rate = calibrated(False)
     assert mean_pull(1000, 1, rate, 50, base_present=False) == pytest.approx(
         mean_pull(1000, 1, rate, 1, base_present=False), rel=1e-6)
-    assert predicted(1000, 4, rate, alone=True) < 0.6 * predicted(1000, 1, rate,
-                                                                                   alone=True)
+    assert predicted(1000, 4, rate, alone=True) < 0.6 * predicted(1000, 1, rate, alone=True)
     hit = calibrated(True)
     assert predicted(10, 4, hit, alone=True) > predicted(10, 1, hit, alone=True)
