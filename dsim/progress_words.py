@@ -94,6 +94,7 @@ class LayerLines(Derived):
     readers (the outputs, tests) get ``recorded(layer_lines(...))``, made when read."""
 
     __slots__ = ("listed", "ready", "fetch_began", "fetch_ended", "notes", "extract_began")
+    TAG = "\x00dsim layer lines"
 
     def __init__(self, listed: float, ready: float, *, fetch_began: float | None = None,
                  fetch_ended: float | None = None, notes: tuple[tuple[float, str], ...] = (),
@@ -109,3 +110,12 @@ class LayerLines(Derived):
         return recorded(layer_lines(self.listed, self.ready, fetch_began=self.fetch_began,
                                     fetch_ended=self.fetch_ended, notes=self.notes,
                                     extract_began=self.extract_began))
+
+    def fields(self) -> tuple[Any, ...]:
+        return self.listed, self.ready, self.fetch_began, self.fetch_ended, self.notes, self.extract_began
+
+    @classmethod
+    def from_fields(cls, *fields: Any) -> LayerLines:
+        listed, ready, fetch_began, fetch_ended, notes, extract_began = fields
+        return cls(listed, ready, fetch_began=fetch_began, fetch_ended=fetch_ended, notes=notes,
+                   extract_began=extract_began)

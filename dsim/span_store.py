@@ -23,7 +23,7 @@ import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 import numpy as np
 
@@ -42,12 +42,46 @@ _EMPTY: dict[str, Any] = {}
 
 
 class Derived:
-    """A recorded value kept as what it derives from; readers get ``derive()`` (made on each read)."""
+    """A recorded value kept as what it derives from; readers get ``derive()`` (made on each read).
+
+    A type with a ``TAG`` is kept in a block as the exact tuple ``(TAG, *fields())`` (``_compact_value``) and
+    rebuilt by ``from_fields`` when read: a tuple of strings and numbers is one CPython's collector stops
+    tracking at its first pass, where an object with slots stays tracked for the run and is visited again by
+    every pass of the older generations (10 such objects a burst CI job, 20 with their packed tuples:
+    docs/performance.md, "The collector and the kept records")."""
 
     __slots__ = ()
+    #: the first item of this type's compact form (not a string any recorded value starts with)
+    TAG: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.TAG is not None:
+            _DECODERS[cls.TAG] = cls.from_fields
 
     def derive(self) -> Any:
         raise NotImplementedError
+
+    def fields(self) -> tuple[Any, ...]:
+        """What ``from_fields`` rebuilds this from: strings, numbers, None and tuples of them."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_fields(cls, *fields: Any) -> Derived:
+        raise NotImplementedError
+
+
+#: ``Derived.from_fields`` by tag: how a compact form is read back
+_DECODERS: dict[str, Callable[..., Derived]] = {}
+
+
+def _from_compact(value: Any) -> Derived | None:
+    """The ``Derived`` a block's compact form stands for (None when ``value`` is not one)."""
+    if type(value) is tuple and value and type(value[0]) is str:
+        decode = _DECODERS.get(value[0])
+        if decode is not None:
+            return decode(*value[1:])
+    return None
 
 
 class _Lines(Derived):
@@ -55,6 +89,7 @@ class _Lines(Derived):
     layer), kept as one flat tuple ``(time, word, time, word, ...)`` and read back as the same lists."""
 
     __slots__ = ("flat",)
+    TAG = "\x00dsim lines"
 
     def __init__(self, flat: tuple[Any, ...]) -> None:
         self.flat = flat
@@ -62,6 +97,13 @@ class _Lines(Derived):
     def derive(self) -> list[list[Any]]:
         flat = self.flat
         return [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
+
+    def fields(self) -> tuple[Any, ...]:
+        return self.flat
+
+    @classmethod
+    def from_fields(cls, *fields: Any) -> Derived:
+        return cls(fields)
 
 
 class _LineAtStart(Derived):
@@ -82,7 +124,10 @@ _AT_START: dict[str, _LineAtStart] = {}
 
 def _compact_value(value: Any, start: float) -> Any:
     """A derivable attribute's value kept compact: lists of [time, word] pairs become ``_Lines``, and the
-    single line shown at the span's start a shared ``_LineAtStart``."""
+    single line shown at the span's start a shared ``_LineAtStart``; a ``Derived`` with a ``TAG`` (and the
+    ``_Lines``) its exact tuple ``(TAG, *fields)``, which the collector stops tracking."""
+    if isinstance(value, Derived):
+        return (value.TAG, *value.fields()) if value.TAG is not None else value
     if type(value) is list and all(type(line) is list and len(line) == 2 for line in value):
         if len(value) == 1 and type(value[0][1]) is str and value[0][0] == round(start, 6) \
                 and type(value[0][0]) is float:
@@ -91,7 +136,7 @@ def _compact_value(value: Any, start: float) -> Any:
             if shared is None:
                 shared = _AT_START[word] = _LineAtStart(word)
             return shared
-        return _Lines(tuple(item for line in value for item in line))
+        return (_Lines.TAG, *(item for line in value for item in line))
     return value
 
 
@@ -152,6 +197,10 @@ def unpack(packed: Any, start: float) -> dict[str, Any]:
                 attrs[key] = [[round(start, 6), value.word]]
             elif isinstance(value, Derived):
                 attrs[key] = value.derive()
+            else:
+                derived = _from_compact(value)
+                if derived is not None:
+                    attrs[key] = derived.derive()
     return attrs
 
 

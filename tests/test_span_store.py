@@ -3,6 +3,7 @@ order, whether a span is still fresh or already compacted into columns; derived 
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
 from typing import Any
 
@@ -68,6 +69,27 @@ def test_a_pulled_layers_progress_is_derived_when_read() -> None:
     recorder.spans.compact()
     assert recorder.spans[0].attrs["progress"] == words  # compacted
     assert list(recorder.spans)[0].attrs == {"image": "x", "status": "Pull complete", "progress": words}
+
+
+def test_kept_progress_leaves_nothing_for_the_collector_to_revisit() -> None:
+    # a compacted pulled layer's attributes, retry notes included, are strings and numbers only: the collector
+    # stops tracking them (a tuple once its items are untracked: by the second pass for nested tuples), so the
+    # older generations' passes stop visiting them; a LayerLines object would stay tracked for good
+    recorder = Recorder()
+    lines = LayerLines(1.0, 9.0, fetch_began=2.0, fetch_ended=7.0, notes=((4.0, "Retrying in 5 seconds"),),
+                       extract_began=8.0)
+    recorder.span(SpanKind.PULL_LAYER, "sha256:c", 1.0, 9.0, host="h", job=0, image="x", status="Pull complete",
+                  progress=lines)
+    recorder.span(SpanKind.PULL_LAYER, "sha256:d", 1.0, 3.0, host="h", job=0, image="x", status="Pull complete",
+                  progress=[[1.0, "Pulling fs layer"], [3.0, "Pull complete"]])
+    recorder.spans.compact()
+    gc.collect()
+    gc.collect()
+    block = recorder.spans._blocks[0]
+    assert not any(gc.is_tracked(packed) for packed in block.attrs)
+    assert recorder.spans[0].attrs["progress"] == lines.derive()
+    assert [w for _, w in recorder.spans[0].attrs["progress"]][3] == "Retrying in 5 seconds"
+    assert recorder.spans[1].attrs["progress"] == [[1.0, "Pulling fs layer"], [3.0, "Pull complete"]]
 
 
 def test_progress_recorded_as_lists_reads_back_the_same_lists() -> None:
