@@ -17,6 +17,12 @@ from contextlib import contextmanager
 
 #: Young-generation threshold of the cyclic garbage collector during runs (CPython's default: 700).
 GC_THRESHOLD = 1_000_000
+#: Young passes between two passes of the middle generation during runs (CPython's default: 10). What survives a
+#: young pass is a run's long-lived state (every waiting job, the kept records); a middle pass re-visits all of
+#: it and, in a run, finds next to nothing: 200,000 burst CI jobs made 20 young passes, and the one middle pass
+#: they triggered took 7-8 s of a 147 s run and collected 0 objects (docs/performance.md, "The collector in
+#: large runs"). Every 100 young passes, so at least 100 million net allocations apart.
+OLDER_PASSES = 100
 _gc_lock = threading.Lock()
 _gc_depth = 0
 _gc_saved: tuple[int, int, int] = (700, 10, 10)
@@ -30,8 +36,9 @@ def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
     events, once processed, are freed by reference counting), so a pass finds little garbage; what it
     costs is visiting everything still alive, the kept spans above all. Measured on 20,000 container jobs
     (benchmarks/bench_events.py; docs/performance.md: Measured): 2.59 s at CPython's default 700, 2.55 s at
-    100,000, 2.28 s at 1,000,000 and 2.34 s with the collector off. Cycles are still collected, only less
-    often, so memory stays bounded. What exists when the first entry happens (modules, the scenario, often
+    100,000, 2.28 s at 1,000,000 and 2.34 s with the collector off. The middle generation is collected every
+    ``OLDER_PASSES`` young passes instead of 10. Cycles are still collected, only less often, so memory stays
+    bounded. What exists when the first entry happens (modules, the scenario, often
     the world) is frozen (``gc.freeze``) until the last exit, so the run's passes skip it.
     Thread-safe (threads of a Dask worker, each in its own run) and nestable: the first entry saves the
     thresholds, the last exit restores them.
@@ -40,7 +47,7 @@ def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
     with _gc_lock:
         if _gc_depth == 0:
             _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(threshold, _gc_saved[0]), *_gc_saved[1:])
+            gc.set_threshold(max(threshold, _gc_saved[0]), max(OLDER_PASSES, _gc_saved[1]), _gc_saved[2])
             gc.freeze()  # what exists before the run (modules, the scenario, the world) is not re-scanned
         _gc_depth += 1
     try:
