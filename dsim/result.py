@@ -146,11 +146,22 @@ class SimResult:
         """The per-job phases this run reports: PHASES, led by ``slot`` when some job waited for a slot."""
         return SLOT_PHASES if self.spans_of(SpanKind.SLOT) else PHASES
 
+    def attr_column(self, kind: SpanKind | str, key: str) -> list[Any]:
+        """Attribute ``key`` of each of ``kind``'s spans in record order (None where absent), from a SpanStore's
+        columns without making the spans (a pulled layer's progress words are not derived for a count)."""
+        if isinstance(self.spans, SpanStore):
+            return self.spans.kind_attr(kind, key)
+        return [span.attrs.get(key) for span in self.spans_of(kind)]
+
     def phase_samples(self, phase: str) -> list[float]:
         if phase == "queue":
-            return [span.attrs["queue"] for span in self.spans_of(SpanKind.API)]
+            return self.attr_column(SpanKind.API, "queue")
         if phase == "job":
             return [end.end - end.arrival for end in self.job_ends]
+        if isinstance(self.spans, SpanStore):
+            starts, ends = self.spans.kind_times(phase)
+            samples: list[float] = (ends - starts).tolist()  # the same double subtraction, span by span
+            return samples
         return [span.end - span.start for span in self.spans_of(phase)]
 
     def peak_running(self) -> dict[str, int]:
@@ -195,20 +206,23 @@ class SimResult:
         statuses = [end.status for end in self.job_ends]
         requests: dict[str, int] = defaultdict(int)
         rejected: dict[str, int] = defaultdict(int)
-        for span in self.spans_of(SpanKind.REQUEST):
-            requests[span.attrs["registry"]] += 1
-            rejected[span.attrs["registry"]] += span.attrs["status"] == 429
+        column = self.attr_column  # attributes read by column: no span made for a count or a sum
+        for registry, status in zip(column(SpanKind.REQUEST, "registry"), column(SpanKind.REQUEST, "status"),
+                                    strict=True):
+            requests[registry] += 1
+            rejected[registry] += status == 429
         sent: dict[str, float] = defaultdict(float)
         received: dict[str, float] = defaultdict(float)
         from_peers: dict[str, float] = defaultdict(float)
         cache_counts: dict[tuple[str, str], int] = defaultdict(int)
-        for span in self.spans_of(SpanKind.DOWNLOAD):  # bytes a registry served (peers' stripes aside, p2p)
-            attrs = span.attrs
-            peer = attrs.get("peer_bytes", 0.0)
-            sent[attrs["registry"]] += attrs["bytes"] - peer
-            from_peers[attrs["registry"]] += peer
-            if attrs.get("cache"):
-                cache_counts[(attrs["registry"], attrs["cache"])] += 1
+        downloads = zip(column(SpanKind.DOWNLOAD, "registry"), column(SpanKind.DOWNLOAD, "bytes"),
+                        column(SpanKind.DOWNLOAD, "peer_bytes"), column(SpanKind.DOWNLOAD, "cache"), strict=True)
+        for registry, size, peer, cache in downloads:  # bytes a registry served (peers' stripes aside, p2p)
+            peer = 0.0 if peer is None else peer
+            sent[registry] += size - peer
+            from_peers[registry] += peer
+            if cache:
+                cache_counts[(registry, cache)] += 1
         for span in self.spans_of(SpanKind.CACHE_FILL):  # a pull-through cache's misses, from its upstream
             sent[span.attrs["registry"]] += span.attrs["bytes"]
             received[span.attrs["cache"]] += span.attrs["bytes"]
@@ -216,11 +230,10 @@ class SimResult:
             received[span.attrs["registry"]] += span.attrs["bytes"]
         steps = list(self.spans_of(SpanKind.BUILD_STEP))
         run_mounts = [span.attrs["mounts"] for span in steps if span.attrs.get("mounts")]
-        layers = hits = shared = 0
-        for span in self.spans_of(SpanKind.PULL_LAYER):
-            layers += 1
-            hits += span.attrs["status"] == "Already exists"
-            shared += bool(span.attrs.get("shared"))
+        layer_statuses = column(SpanKind.PULL_LAYER, "status")
+        layers = len(layer_statuses)
+        hits = layer_statuses.count("Already exists")
+        shared = sum(map(bool, column(SpanKind.PULL_LAYER, "shared")))
         return {
             "scenario": self.scenario,
             "seed": self.seed,

@@ -48,7 +48,7 @@ class Derived:
     rebuilt by ``from_fields`` when read: a tuple of strings and numbers is one CPython's collector stops
     tracking at its first pass, where an object with slots stays tracked for the run and is visited again by
     every pass of the older generations (10 such objects a burst CI job, 20 with their packed tuples:
-    docs/performance.md, "The collector and the kept records")."""
+    docs/performance.md, "The collector in large runs")."""
 
     __slots__ = ()
     #: the first item of this type's compact form (not a string any recorded value starts with)
