@@ -115,6 +115,14 @@ class LayerLines(Derived):
         return self.listed, self.ready, self.fetch_began, self.fetch_ended, self.notes, self.extract_began
 
     @classmethod
+    def compact(cls, listed: float, ready: float, fetch_began: float | None = None,
+                fetch_ended: float | None = None, notes: tuple[tuple[float, str], ...] = (),
+                extract_began: float | None = None) -> tuple[Any, ...]:
+        """What a ``LayerLines`` of these times is kept as (``Derived.TAG``): the pull pipeline records this, no
+        object made and converted for each pulled layer."""
+        return cls.TAG, listed, ready, fetch_began, fetch_ended, notes, extract_began
+
+    @classmethod
     def from_fields(cls, *fields: Any) -> LayerLines:
         listed, ready, fetch_began, fetch_ended, notes, extract_began = fields
         return cls(listed, ready, fetch_began=fetch_began, fetch_ended=fetch_ended, notes=notes,

@@ -175,12 +175,14 @@ class _Block:
 
 
 def _derived(attrs: dict[str, Any]) -> dict[str, Any]:
-    """``attrs`` with each ``Derived`` value replaced by what it derives (a new dict; ``attrs`` untouched)."""
+    """``attrs`` with each ``Derived`` value (or its compact form, as the pull pipeline records one) replaced by
+    what it derives (a new dict; ``attrs`` untouched)."""
     out = dict(attrs)
     for key in DERIVABLE.intersection(out):
         value = out[key]
-        if isinstance(value, Derived):
-            out[key] = value.derive()
+        derived = value if isinstance(value, Derived) else _from_compact(value)
+        if derived is not None:
+            out[key] = derived.derive()
     return out
 
 

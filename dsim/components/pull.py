@@ -219,16 +219,15 @@ class Puller(ImageTransfer):
         self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", bytes=sum(layer.size for layer in missing))
 
-    def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> LayerLines:
+    def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> tuple[Any, ...]:
         """Docker's progress words for one layer of one pull, with the time each was shown: recorded as the
-        times they derive from, the words made when read (progress_words.LayerLines)."""
+        times they derive from (``LayerLines.compact``), the words made when read (progress_words.LayerLines)."""
         extracted = unpack.began if unpack is not None else None
         if record is None:
-            return LayerLines(started, self.env.now, extract_began=extracted)
+            return LayerLines.compact(started, self.env.now, None, None, (), extracted)
         began = record.began if record.began is not None else started
         ended = record.ended if record.ended is not None else self.env.now
-        return LayerLines(started, self.env.now, fetch_began=began, fetch_ended=ended,
-                          notes=tuple(record.notes), extract_began=extracted)
+        return LayerLines.compact(started, self.env.now, began, ended, tuple(record.notes), extracted)
 
     def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int, pool: ConnectionPool) -> Download | None:
