@@ -125,7 +125,10 @@ _AT_START: dict[str, _LineAtStart] = {}
 def _compact_value(value: Any, start: float) -> Any:
     """A derivable attribute's value kept compact: lists of [time, word] pairs become ``_Lines``, and the
     single line shown at the span's start a shared ``_LineAtStart``; a ``Derived`` with a ``TAG`` (and the
-    ``_Lines``) its exact tuple ``(TAG, *fields)``, which the collector stops tracking."""
+    ``_Lines``) its exact tuple ``(TAG, *fields)``, which the collector stops tracking. A tuple is kept as it
+    is: a compact form already (the pull pipeline records a layer's so: ``LayerLines.compact``)."""
+    if type(value) is tuple:
+        return value
     if isinstance(value, Derived):
         return (value.TAG, *value.fields()) if value.TAG is not None else value
     if type(value) is list and all(type(line) is list and len(line) == 2 for line in value):
