@@ -46,9 +46,9 @@ class Derived:
 
     A type with a ``TAG`` is kept in a block as the exact tuple ``(TAG, *fields())`` (``_compact_value``) and
     rebuilt by ``from_fields`` when read: a tuple of strings and numbers is one CPython's collector stops
-    tracking within two passes (a tuple once its items are untracked), where an object with slots stays tracked for the run and is visited again by
-    every pass of the older generations (10 such objects a burst CI job, 20 with their packed tuples:
-    docs/performance.md, "The collector in large runs")."""
+    tracking within two passes (a tuple once its items are untracked), where an object with slots stays
+    tracked for the run and is visited again by every pass of the older generations (10 such objects a burst
+    CI job, 20 with their packed tuples: docs/performance.md, "The collector in large runs")."""
 
     __slots__ = ()
     #: the first item of this type's compact form (not a string any recorded value starts with)
