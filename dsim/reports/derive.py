@@ -517,14 +517,6 @@ def phase_durations(result: SimResult, phase: str) -> list[float]:
 _ARRIVAL_OF_JOB, _END_OF_JOB = itemgetter(3), itemgetter(4)
 
 
-def kind_attr(result: SimResult, kind: str, key: str) -> list[Any]:
-    """Attribute ``key`` of each of ``kind``'s spans (None where absent), in record order (from a SpanStore's
-    columns; ``Derived`` values as recorded)."""
-    if isinstance(result.spans, SpanStore):
-        return result.spans.kind_attr(kind, key)
-    return [span.attrs.get(key) for span in result.spans_of(kind)]
-
-
 def job_phase_kinds(result: SimResult) -> list[SpanKind]:
     """The phases jobs went through in this run: dsim's phase kinds plus any other phase the summary lists."""
     kinds = [k for k in PHASE_KINDS if result.spans_of(k)]

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from dsim.records import SpanKind
 from dsim.reports.charts.common import Chart, end_time, natural_key
 from dsim.reports.context import ScenarioInfo
-from dsim.reports.derive import SpanIndex, kind_attr
+from dsim.reports.derive import SpanIndex
 from dsim.reports.style import extra_colour, figure, save, time_unit
 from dsim.result import SimResult
 
@@ -63,7 +63,7 @@ def _release(times: list[float], after: float) -> float | None:
 def port_table(result: SimResult) -> tuple[list[Binding], list[FailedBind]]:
     """Every binding of a host port, and every bind that failed, in time order."""
     # most runs publish no port: then no span need be read for the bindings
-    bindings = _bindings(result) if any(kind_attr(result, SpanKind.PUBLISH, "ports")) else []
+    bindings = _bindings(result) if any(result.attr_column(SpanKind.PUBLISH, "ports")) else []
     failed: list[FailedBind] = []
     found = [(done, match) for done in result.job_ends
              if done.status == "failed" and (match := _FAILED_BIND.search(done.error)) is not None]

@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 from dsim.records import Span, SpanKind
 from dsim.reports.charts.common import Chart, natural_key
 from dsim.reports.context import ScenarioInfo
-from dsim.reports.derive import SpanIndex, kind_attr
+from dsim.reports.derive import SpanIndex
 from dsim.reports.style import extra_colour, figure, no_data, save, time_unit
 from dsim.result import SimResult
 
@@ -48,7 +48,7 @@ def container_states(result: SimResult, path: Path, info: ScenarioInfo | None = 
                      index: SpanIndex | None = None) -> Chart | None:
     """One lane per container: running, restarting (the backoff delay), and a cross where the OOM killer
     or the cgroup limit killed it. Drawn when some container restarted or was OOM-killed."""
-    if not result.spans_of(SpanKind.RESTARTING) and not any(kind_attr(result, SpanKind.PROCESS, "oom")):
+    if not result.spans_of(SpanKind.RESTARTING) and not any(result.attr_column(SpanKind.PROCESS, "oom")):
         return None  # nothing to draw: known from two columns, without reading every run
     runs = _process_runs(result)
     restarts: dict[tuple[str, str], list[Span]] = defaultdict(list)
