@@ -16,7 +16,7 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
-from dsim.span_store import Derived
+from dsim.span_values import Derived
 
 ALREADY_EXISTS = "Already exists"
 

@@ -24,7 +24,8 @@ from dsim.records import Span
 from dsim.reports import jsontext
 from dsim.reports.decimal_text import decimal_field, joined_texts
 from dsim.reports.trace_text import Columns
-from dsim.span_store import BLOCK, DERIVABLE, SpanStore
+from dsim.span_store import BLOCK, SpanStore
+from dsim.span_values import DERIVABLE
 
 HEADER = "kind,subject,host,start_s,end_s,attrs\n"
 #: What makes the csv module quote a field (its delimiter, quote character, line breaks); never escaped.

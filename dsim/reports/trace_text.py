@@ -20,7 +20,7 @@ from dsim.records import Span
 from dsim.reports.decimal_text import decimal_field, joined_texts
 from dsim.reports.derive import FAILURE_ATTRS, failed
 from dsim.reports.jsontext import PLAIN, column_texts, members, number, string, value
-from dsim.span_store import DERIVABLE, pack, unpack
+from dsim.span_values import DERIVABLE, pack, unpack
 
 #: ``repr`` of a double nearest k / 1000 is k / 1000's shortest decimal below this many thousandths: under
 #: 2**43 the doubles are less than a thousandth apart, so no decimal with fewer digits names the same
