@@ -177,7 +177,7 @@ class SpanStore(Sequence[Any]):
         """A fresh span as a ``span_type`` (recorded as a plain tuple: ``Recorder.span`` spares making one)."""
         attrs = span[6]
         if attrs and DERIVABLE.intersection(attrs):
-            return _new(self._type, (*span[:6], derived_attrs(attrs)))
+            return _new(self._type, (*span[:6], derived_attrs(attrs, span[3])))
         return span if type(span) is self._type else _new(self._type, span)
 
     def __len__(self) -> int:

@@ -116,35 +116,33 @@ def compact_value(value: Any, start: float) -> Any:
         return (_Lines.TAG, *(item for line in value for item in line))
     return value
 
-def derived_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
-    """``attrs`` with each ``Derived`` value (or its compact form, as the pull pipeline records one) replaced by
-    what it derives (a new dict; ``attrs`` untouched)."""
+
+def _read_value(value: Any, start: float) -> Any:
+    """A derivable attribute's value as readers get it: what a ``Derived`` (or its compact form) derives, the
+    line a shared ``LineAtStart`` stands for (``start``: the span's), anything else as recorded."""
+    if type(value) is LineAtStart:
+        return [[round(start, 6), value.word]]
+    derived = value if isinstance(value, Derived) else _from_compact(value)
+    return derived.derive() if derived is not None else value
+
+
+def derived_attrs(attrs: dict[str, Any], start: float) -> dict[str, Any]:
+    """``attrs`` with each derivable value read (``_read_value``): a new dict, ``attrs`` untouched."""
     out = dict(attrs)
     for key in DERIVABLE.intersection(out):
-        value = out[key]
-        derived = value if isinstance(value, Derived) else _from_compact(value)
-        if derived is not None:
-            out[key] = derived.derive()
+        out[key] = _read_value(out[key], start)
     return out
 
 
 def unpack(packed: Any, start: float) -> dict[str, Any]:
-    """A span's attributes from their packed form (``SpanStore.rows``): a new dict, ``Derived`` values derived
+    """A span's attributes from their packed form (``SpanStore.rows``): a new dict, derivable values read
     (``start``: the span's, for the line shown at its start); None is the shared empty dict."""
     if packed is None:
         return EMPTY
     attrs = dict(zip(packed[0], packed[1:], strict=True))
     if DERIVABLE.intersection(packed[0]):
         for key in DERIVABLE.intersection(attrs):
-            value = attrs[key]
-            if type(value) is LineAtStart:
-                attrs[key] = [[round(start, 6), value.word]]
-            elif isinstance(value, Derived):
-                attrs[key] = value.derive()
-            else:
-                derived = _from_compact(value)
-                if derived is not None:
-                    attrs[key] = derived.derive()
+            attrs[key] = _read_value(attrs[key], start)
     return attrs
 
 
