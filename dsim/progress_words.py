@@ -59,6 +59,10 @@ def stage_of(*, unpacked: bool, unpacking: bool, blob_present: bool, downloading
     return LayerStage.PULLING
 
 
+#: The words ``layer_lines`` writes, looked up once (an enum member's lookup is slow in a loop of every layer).
+_PULLING, _WAITING, _DOWNLOADING, _VERIFYING, _DOWNLOADED, _EXTRACTING, _COMPLETE = WORDS
+
+
 def layer_lines(listed: float, ready: float, *, fetch_began: float | None = None, fetch_ended: float | None = None,
                 notes: Iterable[tuple[float, str]] = (), extract_began: float | None = None) -> list[tuple[float, str]]:
     """The (time, word) lines of one layer of one pull, in the order docker prints them.
@@ -69,17 +73,18 @@ def layer_lines(listed: float, ready: float, *, fetch_began: float | None = None
     ``fetch_ended``: the blob verified and complete (None: no checksum step, a lazy layer's prefetch);
     ``extract_began``: its unpack began (None: none); ``ready``: "Pull complete".
     """
-    lines = [(listed, WORDS[LayerStage.PULLING])]
+    lines = [(listed, _PULLING)]
     if fetch_began is not None:
         if fetch_began > listed:
-            lines.append((listed, WORDS[LayerStage.WAITING]))
-        lines.append((max(fetch_began, listed), WORDS[LayerStage.DOWNLOADING]))
-        lines.extend((t, note) for t, note in notes if t >= listed)
+            lines.append((listed, _WAITING))
+        lines.append((max(fetch_began, listed), _DOWNLOADING))
+        if notes:
+            lines.extend((t, note) for t, note in notes if t >= listed)
         if fetch_ended is not None:
-            lines += [(fetch_ended, WORDS[LayerStage.VERIFYING]), (fetch_ended, WORDS[LayerStage.DOWNLOADED])]
+            lines += [(fetch_ended, _VERIFYING), (fetch_ended, _DOWNLOADED)]
     if extract_began is not None:
-        lines.append((extract_began, WORDS[LayerStage.EXTRACTING]))
-    lines.append((ready, WORDS[LayerStage.COMPLETE]))
+        lines.append((extract_began, _EXTRACTING))
+    lines.append((ready, _COMPLETE))
     return lines
 
 
@@ -127,3 +132,9 @@ class LayerLines(Derived):
         listed, ready, fetch_began, fetch_ended, notes, extract_began = fields
         return cls(listed, ready, fetch_began=fetch_began, fetch_ended=fetch_ended, notes=notes,
                    extract_began=extract_began)
+
+    @classmethod
+    def derive_fields(cls, *fields: Any) -> list[list[Any]]:
+        listed, ready, fetch_began, fetch_ended, notes, extract_began = fields
+        return recorded(layer_lines(listed, ready, fetch_began=fetch_began, fetch_ended=fetch_ended, notes=notes,
+                                    extract_began=extract_began))

@@ -19,10 +19,11 @@ class Derived:
     """A recorded value kept as what it derives from; readers get ``derive()`` (made on each read).
 
     A type with a ``TAG`` is kept in a block as the exact tuple ``(TAG, *fields())`` (``compact_value``) and
-    rebuilt by ``from_fields`` when read: a tuple of strings and numbers is one CPython's collector stops
-    tracking within two passes (a tuple once its items are untracked), where an object with slots stays
-    tracked for the run and is visited again by every pass of the older generations (10 such objects a burst
-    CI job, 20 with their packed tuples: docs/performance.md, "The collector in large runs")."""
+    read by ``derive_fields`` (``from_fields`` then ``derive``, unless the type does it without the object):
+    a tuple of strings and numbers is one CPython's collector stops tracking within two passes (a tuple once
+    its items are untracked), where an object with slots stays tracked for the run and is visited again by
+    every pass of the older generations (10 such objects a burst CI job, 20 with their packed tuples:
+    docs/performance.md, "The collector in large runs")."""
 
     __slots__ = ()
     #: the first item of this type's compact form (not a string any recorded value starts with)
@@ -31,7 +32,7 @@ class Derived:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.TAG is not None:
-            _DECODERS[cls.TAG] = cls.from_fields
+            _DERIVERS[cls.TAG] = cls.derive_fields
 
     def derive(self) -> Any:
         raise NotImplementedError
@@ -44,18 +45,14 @@ class Derived:
     def from_fields(cls, *fields: Any) -> Derived:
         raise NotImplementedError
 
+    @classmethod
+    def derive_fields(cls, *fields: Any) -> Any:
+        """``from_fields(*fields).derive()``; a type may do it without making the object (read per span)."""
+        return cls.from_fields(*fields).derive()
 
-#: ``Derived.from_fields`` by tag: how a compact form is read back
-_DECODERS: dict[str, Callable[..., Derived]] = {}
 
-
-def _from_compact(value: Any) -> Derived | None:
-    """The ``Derived`` a block's compact form stands for (None when ``value`` is not one)."""
-    if type(value) is tuple and value and type(value[0]) is str:
-        decode = _DECODERS.get(value[0])
-        if decode is not None:
-            return decode(*value[1:])
-    return None
+#: ``Derived.derive_fields`` by tag: what a compact form derives (how it is read back)
+_DERIVERS: dict[str, Callable[..., Any]] = {}
 
 
 class _Lines(Derived):
@@ -117,20 +114,23 @@ def compact_value(value: Any, start: float) -> Any:
     return value
 
 
-def _read_value(value: Any, start: float) -> Any:
+def read_value(value: Any, start: float) -> Any:
     """A derivable attribute's value as readers get it: what a ``Derived`` (or its compact form) derives, the
     line a shared ``LineAtStart`` stands for (``start``: the span's), anything else as recorded."""
+    if type(value) is tuple and value and type(value[0]) is str:
+        derive = _DERIVERS.get(value[0])
+        if derive is not None:
+            return derive(*value[1:])
     if type(value) is LineAtStart:
         return [[round(start, 6), value.word]]
-    derived = value if isinstance(value, Derived) else _from_compact(value)
-    return derived.derive() if derived is not None else value
+    return value.derive() if isinstance(value, Derived) else value
 
 
 def derived_attrs(attrs: dict[str, Any], start: float) -> dict[str, Any]:
-    """``attrs`` with each derivable value read (``_read_value``): a new dict, ``attrs`` untouched."""
+    """``attrs`` with each derivable value read (``read_value``): a new dict, ``attrs`` untouched."""
     out = dict(attrs)
     for key in DERIVABLE.intersection(out):
-        out[key] = _read_value(out[key], start)
+        out[key] = read_value(out[key], start)
     return out
 
 
@@ -142,7 +142,7 @@ def unpack(packed: Any, start: float) -> dict[str, Any]:
     attrs = dict(zip(packed[0], packed[1:], strict=True))
     if DERIVABLE.intersection(packed[0]):
         for key in DERIVABLE.intersection(attrs):
-            attrs[key] = _read_value(attrs[key], start)
+            attrs[key] = read_value(attrs[key], start)
     return attrs
 
 
@@ -151,4 +151,5 @@ def pack(attrs: dict[str, Any]) -> Any:
     return (tuple(attrs), *attrs.values()) if attrs else None
 
 
-__all__ = ["DERIVABLE", "EMPTY", "Derived", "LineAtStart", "compact_value", "derived_attrs", "pack", "unpack"]
+__all__ = ["DERIVABLE", "EMPTY", "Derived", "LineAtStart", "compact_value", "derived_attrs", "pack", "read_value",
+           "unpack"]

@@ -20,6 +20,10 @@ import numpy as np
 
 _POINT, _ZERO, _LINE = 46, 48, 10
 
+#: Below this many millionths every double's ``rint(x * 1e6)`` is an exact integer, and doubles are less than
+#: a millionth apart (below 2**32).
+_EXACT_MILLIONTHS = 2.0**52
+
 
 def decimal_texts(units: np.ndarray, places: int, *, trim: bool) -> list[str]:
     """``units / 10**places`` of each (a non-negative int64) as decimal text: the integer part without
@@ -68,3 +72,32 @@ def joined_texts(parts: Sequence[np.ndarray | str], rows: int) -> list[str]:
     flat = np.concatenate([*fields, np.full((rows, 1), _LINE, dtype=np.uint8)], axis=1).ravel()
     data: bytes = flat[flat != 0].tobytes()
     return data.decode("ascii").split("\n")[:-1]
+
+
+def millionths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's count of millionths as ``f"{x:.6f}"`` (and ``round(x, 6)``) rounds it (the exact binary
+    value, half to even) and whether that count is right. Where ``x * 1e6`` (rounded once, so within
+    ``|x * 1e6| * 2**-53`` of the exact product) is farther than that from a half, ``rint`` of it is the
+    correctly rounded count; the others (near a tie, negative or -0.0, too big, not finite) are for Python to
+    print (count 0 here)."""
+    scaled = values * 1e6
+    whole = np.rint(scaled)
+    with np.errstate(invalid="ignore"):
+        exact = ((scaled < _EXACT_MILLIONTHS) & (values >= 0.0) & ~np.signbit(values)
+                 & (np.abs(np.abs(scaled - whole) - 0.5) > scaled * 2.0**-50 + 1e-300))
+    return np.where(exact, whole, 0.0).astype(np.int64), exact
+
+
+def repr_texts(values: np.ndarray) -> list[str]:
+    """``repr`` of each double (what ``json.dumps`` writes for a finite one). A double that is the one nearest
+    a count k of millionths (``round(x, 6)`` gives it back: a recorded time) is printed from k: below 2**32
+    doubles are less than a millionth apart, so no shorter decimal names it and ``repr`` writes k's digits,
+    trimmed; Python prints the others, and those below 1e-4 (``repr`` writes ``5e-05``)."""
+    values = np.asarray(values, dtype=np.float64)
+    units, exact = millionths(values)
+    with np.errstate(invalid="ignore"):
+        fast = exact & (units / 1e6 == values) & ((units >= 100) | (units == 0))
+    texts = joined_texts([decimal_field(np.where(fast, units, 0), 6, trim=True)], len(values))
+    for i in np.flatnonzero(~fast).tolist():
+        texts[i] = repr(float(values[i]))
+    return texts

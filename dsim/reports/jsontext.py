@@ -16,6 +16,10 @@ import math
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+import numpy as np
+
+from dsim.reports.decimal_text import repr_texts
+
 #: A JSON string literal for a str, escaped as ``json.dumps`` escapes it (the same C function).
 string = encode_basestring_ascii
 
@@ -60,7 +64,30 @@ def column_texts(values: list[Any], nested: json.JSONEncoder = PLAIN) -> list[st
             return list(map(_int_repr, values))
         if kind is float and all(map(math.isfinite, values)):
             return list(map(_float_repr, values))
+        if kind is list:
+            return _pair_lists_texts(values) or [value(obj, nested) for obj in values]
     return [value(obj, nested) for obj in values]
+
+
+def _pair_lists_texts(lists: list[list[Any]]) -> list[str] | None:
+    """JSON of each list when every item of every list is a ``[float, str]`` pair (pulled layers' progress
+    lines: one list a span in a CI burst's outputs), all their times printed at once
+    (``decimal_text.repr_texts``); None for any other lists (their items checked a C-level pass at a time)."""
+    pairs = [pair for items in lists for pair in items]
+    if not pairs:
+        return ["[]"] * len(lists)
+    if set(map(type, pairs)) != {list} or set(map(len, pairs)) != {2}:
+        return None
+    times, words = zip(*pairs, strict=True)
+    if set(map(type, times)) != {float} or set(map(type, words)) != {str} or not all(map(math.isfinite, times)):
+        return None
+    quoted = {word: encode_basestring_ascii(word) for word in set(words)}
+    lines = list(map("[{},{}]".format, repr_texts(np.array(times, dtype=np.float64)), map(quoted.__getitem__, words)))
+    texts, at = [], 0
+    for size in map(len, lists):
+        texts.append("[" + ",".join(lines[at:at + size]) + "]")
+        at += size
+    return texts
 
 
 def members(attrs: dict[str, Any], nested: json.JSONEncoder = PLAIN) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from dsim.records import Span
 from dsim.reports import jsontext
-from dsim.reports.decimal_text import decimal_field, joined_texts
+from dsim.reports.decimal_text import decimal_field, joined_texts, millionths
 from dsim.reports.trace_text import Columns
 from dsim.span_store import BLOCK, SpanStore
 from dsim.span_values import DERIVABLE
@@ -118,9 +118,20 @@ def _attrs_fields(spans: Columns) -> list[str]:
     job_texts = {job: str(job) for job in set(spans.job)}  # a job has many spans: each number printed once
     fields = [(f'"{{{piece[0]}""job"":{job_texts[job]}{piece[1]}}}"' if job >= 0 else piece[2])
               if piece is not None else None for piece, job in zip(pieces, spans.job, strict=True)]
-    for i in [i for i, field in enumerate(fields) if field is None]:  # the general path
-        fields[i] = _csv_json(_attrs_json(spans.attrs(i), spans.job[i]))
+    general = [i for i, field in enumerate(fields) if field is None]
+    derived = spans.derived_members([i for i in general if "job" not in spans.packed[i][0]], jsontext.SORTED,
+                                    split="job")
+    for i in general:
+        halves = derived.get(i)
+        fields[i] = _csv_json(_attrs_json(spans.attrs(i), spans.job[i]) if halves is None
+                              else _joined(halves, spans.job[i]))
     return fields  # type: ignore[return-value]
+
+
+def _joined(halves: tuple[str, str], job: int) -> str:
+    """The attrs JSON of a span from its members sorting before ``job`` and after (``Columns.derived_members``)."""
+    parts = [part for part in (halves[0], f'"job":{job}' if job >= 0 else "", halves[1]) if part]
+    return "{" + ",".join(parts) + "}"
 
 
 def _chunks(spans: Sequence[Span]) -> Iterator[Columns]:
@@ -147,23 +158,6 @@ def write_rows(spans: Sequence[Span], handle: TextIO) -> None:
                               zip(kinds, subjects, hosts, times, attrs, strict=True)]))
 
 
-#: Below this many millionths every double's ``rint(x * 1e6)`` is an exact integer.
-_EXACT_MILLIONTHS = 2.0**52
-
-
-def _millionths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each value's count of millionths as ``f"{x:.6f}"`` rounds it (the exact binary value, half to even)
-    and whether that count is right. Where ``x * 1e6`` (rounded once, so within ``|x * 1e6| * 2**-53`` of the
-    exact product) is farther than that from a half, ``rint`` of it is the correctly rounded count; the
-    others (near a tie, negative or -0.0, too big, not finite) are for Python to print (count 0 here)."""
-    scaled = values * 1e6
-    whole = np.rint(scaled)
-    with np.errstate(invalid="ignore"):
-        exact = ((scaled < _EXACT_MILLIONTHS) & (values >= 0.0) & ~np.signbit(values)
-                 & (np.abs(np.abs(scaled - whole) - 0.5) > scaled * 2.0**-50 + 1e-300))
-    return np.where(exact, whole, 0.0).astype(np.int64), exact
-
-
 def fixed6_texts(values: np.ndarray) -> list[str]:
     """``f"{x:.6f}"`` of each value (``fixed6_rows`` of one column)."""
     return fixed6_rows([values])
@@ -171,10 +165,10 @@ def fixed6_texts(values: np.ndarray) -> list[str]:
 
 def fixed6_rows(columns: Sequence[np.ndarray], end: str = "") -> list[str]:
     """``",".join(f"{x:.6f}" for x in row) + end`` of each row of the columns (equally long): counts of
-    millionths printed by ``decimal_field``, a row with a value they cannot print (``_millionths``)
+    millionths printed by ``decimal_field``, a row with a value they cannot print (``decimal_text.millionths``)
     by Python."""
     values = [np.asarray(column, dtype=np.float64) for column in columns]
-    counted = [_millionths(column) for column in values]
+    counted = [millionths(column) for column in values]
     parts: list[np.ndarray | str] = []
     for units, _ in counted:
         parts += [decimal_field(units, 6, trim=False), ","]

@@ -10,6 +10,7 @@ spans whose attributes are one shared tuple (most API calls, requests, jobs) are
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from math import isfinite
 from typing import Any
@@ -20,7 +21,7 @@ from dsim.records import Span
 from dsim.reports.decimal_text import decimal_field, joined_texts
 from dsim.reports.derive import FAILURE_ATTRS, failed
 from dsim.reports.jsontext import PLAIN, column_texts, members, number, string, value
-from dsim.span_values import DERIVABLE, pack, unpack
+from dsim.span_values import DERIVABLE, pack, read_value, unpack
 
 #: ``repr`` of a double nearest k / 1000 is k / 1000's shortest decimal below this many thousandths: under
 #: 2**43 the doubles are less than a thousandth apart, so no decimal with fewer digits names the same
@@ -77,13 +78,27 @@ def json_timing(ts: float, dur: float) -> str:
     return f'"ts":{number(ts)},"dur":{number(dur)}'
 
 
+#: Keys ``Columns.args`` adds after a span's attributes: a span with an attribute of one of these names takes the
+#: general path (its args a dict encoded whole).
+_ARGS_KEYS = frozenset({"job", "subject", "error"})
+
+
 @functools.lru_cache(maxsize=1024)
 def _members_order(keys: tuple[str, ...]) -> tuple[tuple[int, str], ...] | None:
     """Where each key's value sits in a packed tuple, in sorted key order, with its ``"key":`` text; None
     when the args need the general path (a key named like one ``args`` adds, or a derived value)."""
-    if {"job", "subject", "error"}.intersection(keys) or DERIVABLE.intersection(keys):
+    if not _ARGS_KEYS.isdisjoint(keys) or DERIVABLE.intersection(keys):
         return None
     return tuple((keys.index(key) + 1, string(key) + ":") for key in sorted(keys))
+
+
+@functools.lru_cache(maxsize=1024)
+def _derived_places(keys: tuple[str, ...]) -> tuple[tuple[int, str, str, bool], ...] | None:
+    """For a shape with a derivable value: each key in sorted order with its place in a packed tuple, its
+    ``"key":`` text and whether its value is derivable; None for a shape without one."""
+    if DERIVABLE.isdisjoint(keys):
+        return None
+    return tuple((keys.index(key) + 1, key, string(key) + ":", key in DERIVABLE) for key in sorted(keys))
 
 
 class Columns:
@@ -152,6 +167,32 @@ class Columns:
             out.append(packed[at] if at else default)
         return out
 
+    def derived_members(self, items: Sequence[int], nested: json.JSONEncoder,
+                        split: str = "") -> dict[int, tuple[str, str]]:
+        """By each of ``items`` whose attributes hold a derivable value (a pulled layer's progress; the others
+        are left out): its members as JSON text in sorted key order, no braces, as two texts: the keys
+        sorting before ``split`` and those after (``"a":1,"b":[[0.5,"x"]]``). The values are read at the
+        span's start, and the spans of one shape are printed a key at a time."""
+        shapes: dict[tuple[str, ...], list[int]] = {}
+        for i in items:
+            packed = self.packed[i]
+            if packed is not None and _derived_places(packed[0]) is not None:
+                shapes.setdefault(packed[0], []).append(i)
+        out: dict[int, tuple[str, str]] = {}
+        for keys, group in shapes.items():
+            packs = [self.packed[i] for i in group]
+            halves: tuple[list[list[str]], list[list[str]]] = ([], [])
+            for at, key, prefix, derivable in _derived_places(keys) or ():
+                values = [packed[at] for packed in packs]
+                if derivable:
+                    start = self.start
+                    values = [read_value(v, start[i]) for v, i in zip(values, group, strict=True)]
+                halves[key > split].append([prefix + text for text in column_texts(values, nested)])
+            befores = map(",".join, zip(*halves[0], strict=True)) if halves[0] else [""] * len(group)
+            afters = map(",".join, zip(*halves[1], strict=True)) if halves[1] else [""] * len(group)
+            out.update(zip(group, zip(befores, afters, strict=True), strict=True))
+        return out
+
     def span(self, i: int) -> Span:
         return Span(self.kind[i], self.subject[i], self.host[i], self.start[i], self.end[i], self.job[i],
                     self.attrs(i))
@@ -187,6 +228,12 @@ class Columns:
         quoted = {text: string(text) for text in set(subjects)}  # subjects repeat (a container's spans)
         packs = [self.packed[i] for i in items]
         members = list(map(self._member_texts(packs).__getitem__, map(id, packs)))
+        general = [i for i, inner in zip(items, members, strict=True)
+                   if inner is None and _ARGS_KEYS.isdisjoint(self.packed[i][0])]
+        if general:  # spans with a derivable value (a pulled layer's progress): printed a shape at a time
+            derived = self.derived_members(general, PLAIN)
+            members = [inner if inner is not None or i not in derived else ",".join(filter(None, derived[i])) + ","
+                       for i, inner in zip(items, members, strict=True)]
         jobs = [self.job[i] for i in items]
         job_texts = {job: f'"job":{job},' if job >= 0 else "" for job in set(jobs)}  # a job has many spans
         tails = [f'{timing},"args":{{{inner}{job}"subject":{subject}}}}}' if inner is not None

@@ -88,3 +88,21 @@ def test_freeze_survivors_only_inside_a_run() -> None:
         assert freeze_survivors() is True
         assert gc.get_freeze_count() >= before + len(kept)
     assert gc.get_freeze_count() == 0  # the last exit unfreezes everything
+
+
+def test_repr_texts_are_pythons_repr() -> None:
+    # printed from the millionths only where the double is the one nearest its count of millionths (a time
+    # round(x, 6) gave back) and repr writes no exponent (1e-4 and above; 0.0): unrounded values, values
+    # below 1e-4 (repr's 5e-05), ties, -0.0, negatives and values past 2**32 (doubles a millionth or more
+    # apart) go to repr, and every text must be repr's
+    from dsim.reports.decimal_text import repr_texts
+
+    rng = random.Random(11)
+    values = [0.0, -0.0, 1e-6, 5e-05, 9.9e-05, 0.0001, 0.000101, 1.5, 2.0, 7.25, 0.1 + 0.2, 1 / 3, -2.5,
+              2.0**32, 2.0**33 + 0.5, 4.5e9, 1e16, 123.0000005, 0.0078125]
+    values += [round(rng.uniform(0, 1000), 6) for _ in range(5000)]
+    values += [round(rng.uniform(0, 1e-3), 6) for _ in range(2000)]
+    values += [round(rng.random() * 10 ** rng.randint(-7, 10), 6) for _ in range(5000)]
+    values += [rng.random() * 10 ** rng.randint(-8, 12) for _ in range(5000)]
+    assert repr_texts(np.array(values)) == [repr(x) for x in values]
+    assert repr_texts(np.array([], dtype=np.float64)) == []

@@ -96,7 +96,12 @@ def test_a_column_of_values_is_printed_as_each_value_alone() -> None:
     from dsim.reports.jsontext import PLAIN, SORTED, column_texts, value
 
     columns: list[list[Any]] = [["a", "é", 'q"uote', ""], [0, 1, -7, 2**70], [0.0, -0.0, 1.5, 1e300],
-                                [0.0, float("inf")], [True, 1, 1.0], [None, "x"], [[], [1, "b"], {"b": 1, "a": 2}]]
+                                [0.0, float("inf")], [True, 1, 1.0], [None, "x"], [[], [1, "b"], {"b": 1, "a": 2}],
+                                # progress lines: [time, word] pairs printed together; any other item (an int
+                                # time, a non-finite one, a triple, a word that is not a str) falls back
+                                [[[0.5, "Waiting"], [1.234568, "Pull complete"]], [], [[1e-05, "é"]]],
+                                [[[0.5, "a"]], [[1, "b"]]], [[[0.5, "a"]], [[float("nan"), "b"]]],
+                                [[[0.5, "a", 1]]], [[[0.5, None]]], [[(0.5, "a")]]]
     for column in columns:
         for nested in (PLAIN, SORTED):
             assert column_texts(column, nested) == [value(v, nested) for v in column]
@@ -126,3 +131,32 @@ def test_jobs_csv_rows_are_what_the_csv_module_writes(tmp_path: Path) -> None:
         writer.writerow([j.job, j.workload, j.host, f"{j.arrival_s:.6f}", f"{j.end_s:.6f}", j.status,
                          *(f"{j.phases[p]:.6f}" for p in phases), j.error])
     assert (tmp_path / "jobs.csv").read_bytes().decode() == expected.getvalue()
+
+
+def test_progress_lines_in_spans_csv_are_what_json_writes() -> None:
+    # a pulled layer's progress kept as the times it derives from (LayerLines.compact), lines recorded as lists
+    # and the one line at a span's start (LineAtStart): their spans printed a shape at a time must read as
+    # json.dumps of each span's attributes and job, with or without a job, keys sorting either side of "job"
+    from dsim.progress_words import ALREADY_EXISTS, LayerLines, recorded
+
+    rng = random.Random(3)
+    spans = []
+    for i in range(300):
+        start = rng.uniform(0, 100)
+        ready = start + rng.uniform(0, 5)
+        lines: Any = LayerLines.compact(start, ready, start + rng.choice([0.0, 0.25]), ready - 0.5,
+                                        ((start + 0.1, "Retrying in 5 seconds"),) if i % 7 == 0 else (), ready - 0.25)
+        if i % 5 == 0:
+            lines = recorded([(start, ALREADY_EXISTS)])
+        elif i % 11 == 0:
+            lines = [[round(start, 6), "Preparing"], [round(ready, 6), "Pushed"]]
+        spans.append(Span(SpanKind.PULL_LAYER, f"sha256:{i}", "h", start, ready, i if i % 3 else -1,
+                          {"image": "app:1", "status": "Pull complete", "shared": i % 2 == 0, "progress": lines}))
+    store = SpanStore(Span)
+    for span in spans:
+        store.append(span)
+    store.compact()
+    out = io.StringIO()
+    write_rows(store, out)
+    assert out.getvalue() == _reference_csv(list(store))
+    assert "Pulling fs layer" in out.getvalue() and ALREADY_EXISTS in out.getvalue()
