@@ -89,15 +89,29 @@ def millionths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def repr_texts(values: np.ndarray) -> list[str]:
-    """``repr`` of each double (what ``json.dumps`` writes for a finite one). A double that is the one nearest
-    a count k of millionths (``round(x, 6)`` gives it back: a recorded time) is printed from k: below 2**32
-    doubles are less than a millionth apart, so no shorter decimal names it and ``repr`` writes k's digits,
-    trimmed; Python prints the others, and those below 1e-4 (``repr`` writes ``5e-05``)."""
+    """``repr`` of each double (what ``json.dumps`` writes for a finite one): ``_millionth_texts`` for those
+    that are the double nearest their count of millionths (``round(x, 6)`` gives them back: a recorded time)."""
+    return _millionth_texts(values, rounded=False)
+
+
+def round6_texts(values: np.ndarray) -> list[str]:
+    """``repr(round(x, 6))`` of each double (a time as the records round it, as JSON): ``_millionth_texts``."""
+    return _millionth_texts(values, rounded=True)
+
+
+def _millionth_texts(values: np.ndarray, *, rounded: bool) -> list[str]:
+    """Printed from the count k of millionths where that is ``repr``'s text: the double nearest k millionths
+    (``round(x, 6)``; with ``rounded`` False only a double that is it) is written as k's digits, trimmed, since
+    below 2**32 doubles are less than a millionth apart, so no shorter decimal names it; Python prints the
+    others, and those below 1e-4 (``repr`` writes ``5e-05``)."""
     values = np.asarray(values, dtype=np.float64)
     units, exact = millionths(values)
     with np.errstate(invalid="ignore"):
-        fast = exact & (units / 1e6 == values) & ((units >= 100) | (units == 0))
+        fast = exact & ((units >= 100) | (units == 0))
+        if not rounded:
+            fast &= units / 1e6 == values
     texts = joined_texts([decimal_field(np.where(fast, units, 0), 6, trim=True)], len(values))
     for i in np.flatnonzero(~fast).tolist():
-        texts[i] = repr(float(values[i]))
+        value = float(values[i])
+        texts[i] = repr(round(value, 6) if rounded else value)
     return texts

@@ -21,6 +21,7 @@ from dsim.records import Span
 from dsim.reports.decimal_text import decimal_field, joined_texts
 from dsim.reports.derive import FAILURE_ATTRS, failed
 from dsim.reports.jsontext import PLAIN, column_texts, members, number, string, value
+from dsim.reports.progress_text import is_layer_lines, layer_lines_texts
 from dsim.span_values import DERIVABLE, pack, read_value, unpack
 
 #: ``repr`` of a double nearest k / 1000 is k / 1000's shortest decimal below this many thousandths: under
@@ -184,14 +185,26 @@ class Columns:
             halves: tuple[list[list[str]], list[list[str]]] = ([], [])
             for at, key, prefix, derivable in _derived_places(keys) or ():
                 values = [packed[at] for packed in packs]
-                if derivable:
-                    start = self.start
-                    values = [read_value(v, start[i]) for v, i in zip(values, group, strict=True)]
-                halves[key > split].append([prefix + text for text in column_texts(values, nested)])
+                texts = self._derived_texts(values, group, nested) if derivable else column_texts(values, nested)
+                halves[key > split].append([prefix + text for text in texts])
             befores = map(",".join, zip(*halves[0], strict=True)) if halves[0] else [""] * len(group)
             afters = map(",".join, zip(*halves[1], strict=True)) if halves[1] else [""] * len(group)
             out.update(zip(group, zip(befores, afters, strict=True), strict=True))
         return out
+
+    def _derived_texts(self, values: list[Any], items: list[int], nested: json.JSONEncoder) -> list[str]:
+        """The JSON text of what each of ``values`` (a derivable attribute of the spans at ``items``) reads as:
+        kept ``LayerLines`` printed together (``progress_text``), the others read and printed as columns."""
+        texts: list[str | None] = [None] * len(values)
+        layers = [at for at, v in enumerate(values) if is_layer_lines(v)]
+        for at, text in zip(layers, layer_lines_texts([values[at] for at in layers]), strict=True):
+            texts[at] = text
+        rest = [at for at, text in enumerate(texts) if text is None]
+        start = self.start
+        read = column_texts([read_value(values[at], start[items[at]]) for at in rest], nested)
+        for at, text in zip(rest, read, strict=True):
+            texts[at] = text
+        return texts  # type: ignore[return-value]
 
     def span(self, i: int) -> Span:
         return Span(self.kind[i], self.subject[i], self.host[i], self.start[i], self.end[i], self.job[i],

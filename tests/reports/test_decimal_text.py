@@ -95,7 +95,7 @@ def test_repr_texts_are_pythons_repr() -> None:
     # round(x, 6) gave back) and repr writes no exponent (1e-4 and above; 0.0): unrounded values, values
     # below 1e-4 (repr's 5e-05), ties, -0.0, negatives and values past 2**32 (doubles a millionth or more
     # apart) go to repr, and every text must be repr's
-    from dsim.reports.decimal_text import repr_texts
+    from dsim.reports.decimal_text import repr_texts, round6_texts
 
     rng = random.Random(11)
     values = [0.0, -0.0, 1e-6, 5e-05, 9.9e-05, 0.0001, 0.000101, 1.5, 2.0, 7.25, 0.1 + 0.2, 1 / 3, -2.5,
@@ -106,3 +106,6 @@ def test_repr_texts_are_pythons_repr() -> None:
     values += [rng.random() * 10 ** rng.randint(-8, 12) for _ in range(5000)]
     assert repr_texts(np.array(values)) == [repr(x) for x in values]
     assert repr_texts(np.array([], dtype=np.float64)) == []
+    # a time as the records round it: repr(round(x, 6)), ties of the exact binary value included
+    values += [k / 128 for k in range(600)] + [rng.randint(0, 10**9) / 1e6 + 5e-7 for _ in range(5000)]
+    assert round6_texts(np.array(values)) == [repr(round(x, 6)) for x in values]
