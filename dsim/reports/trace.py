@@ -23,7 +23,6 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
-from math import isfinite
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ import numpy as np
 from dsim.records import PHASE_KINDS, JobEnd, Span, SpanKind
 from dsim.reports.derive import FAILURE_ATTRS, lane_numbers, pack_lanes, short_id
 from dsim.reports.jsontext import PLAIN, number, string, value
-from dsim.reports.trace_text import Columns, json_timing, kind_failed, round3
+from dsim.reports.trace_text import Columns, kind_failed, round3, timing_text
 from dsim.result import SimResult
 from dsim.span_store import SpanStore
 from dsim.units import format_size
@@ -66,13 +65,6 @@ def _us(seconds: float) -> float:
 
 #: ``round(v, 3)`` of each element of an array, bit for bit as Python rounds (``trace_text.round3``).
 _round3 = round3
-
-
-def _timing(start: float, end: float) -> str:
-    """``"ts":...,"dur":...`` of one complete event: microseconds, rounded to nanoseconds."""
-    ts = _us(start)
-    dur = max(0.0, round(_us(end) - ts, 3))
-    return f'"ts":{ts},"dur":{dur}' if isfinite(ts + dur) else json_timing(ts, dur)
 
 
 class _Builder:
@@ -113,7 +105,7 @@ class _Builder:
     def complete(self, pid: int, tid: int, name: str, start: float, end: float, cat: str, args: str) -> None:
         """A complete event; ``cat`` is already JSON text (callers escape it once per track, not per span)."""
         self.events.append(f'{{"ph":"X","name":{string(name)},"cat":{cat},"pid":{pid},"tid":{tid},'
-                           f'{_timing(start, end)},"args":{args}}}')
+                           f'{timing_text(start, end)},"args":{args}}}')
 
     def span(self, pid: int, tid: int, name: str, cat: str, tail: str) -> None:
         """A span's complete event, its ``tail`` from ``Columns.tails``."""
@@ -388,7 +380,7 @@ def _sections(result: SimResult) -> Iterator[list[str]]:
     network): only one section's spans and texts are alive at once, so a big run's trace is written with
     memory of its largest host, not of the whole run."""
     b = _Builder()
-    with_spans, host_spans, no_host = _by_host(result)
+    with_spans, host_columns, no_host = _by_host(result)
     hosts = sorted(with_spans | set(map(attrgetter("host"), result.job_ends)) | set(result.hosts), key=_natural)
     registries = sorted(set(result.registries) | {str(r) for r in _registry_names(result)}, key=_natural)
     for i, host in enumerate(hosts):
@@ -400,8 +392,8 @@ def _sections(result: SimResult) -> Iterator[list[str]]:
     ends_by_host: dict[str, list[JobEnd]] = defaultdict(list)
     for end in result.job_ends:
         ends_by_host[end.host].append(end)
-    for host in hosts:
-        _host(b, host, host_spans(host), job_end, ends_by_host.get(host, []))
+    for host, spans in host_columns(hosts):
+        _host(b, host, spans, job_end, ends_by_host.get(host, []))
         yield b.take()
     if registries:
         downloads, requests = _kind_columns(result, SpanKind.DOWNLOAD), _kind_columns(result, SpanKind.REQUEST)
@@ -419,21 +411,63 @@ def _sections(result: SimResult) -> Iterator[list[str]]:
 _NO_SPANS = Columns([], [], [], np.empty(0), np.empty(0), [], [])
 
 
-def _by_host(result: SimResult) -> tuple[set[str], Callable[[str], Columns], Callable[[], Columns]]:
-    """The hosts that have spans; a function giving one host's spans (in record order) as columns; one
-    giving the spans of no host. From a SpanStore, each host's are read only when asked for."""
+#: Hosts' spans are read from the store this many at once at most (a batch of hosts, split into one Columns
+#: each): a read costs NumPy steps per block of the store, so a thousand runners of a few jobs each, read one by
+#: one, spent most of it in those (a 20,000-job CI burst: 2,000 hosts, 48 blocks).
+_READ_AT_ONCE = 1 << 16
+
+
+def _by_host(result: SimResult) -> tuple[set[str], Callable[[Sequence[str]], Iterator[tuple[str, Columns]]],
+                                          Callable[[], Columns]]:
+    """The hosts that have spans; a function giving, for hosts in the order given, each one's spans (in record
+    order) as columns; one giving the spans of no host. From a SpanStore, hosts' spans are read a batch of
+    hosts at a time (``_READ_AT_ONCE`` spans), as they are asked for."""
     spans = result.spans
     if isinstance(spans, SpanStore):
         store = spans
         groups = store.groups("host")
         hostless = groups.pop("", None)
-        return (set(groups), lambda host: Columns(*store.rows(groups[host], host)) if host in groups else _NO_SPANS,
+        return (set(groups), lambda hosts: _host_batches(store, groups, hosts),
                 lambda: Columns(*store.rows(hostless, "")) if hostless is not None else _NO_SPANS)
     by_host: dict[str, list[Span]] = defaultdict(list)
     no_host: list[Span] = []
     for span in spans:
         (by_host[span.host] if span.host else no_host).append(span)
-    return (set(by_host), lambda host: Columns.of(by_host.get(host, [])), lambda: Columns.of(no_host))
+    return (set(by_host), lambda hosts: ((host, Columns.of(by_host.get(host, []))) for host in hosts),
+            lambda: Columns.of(no_host))
+
+
+def _host_batches(store: SpanStore, groups: dict[Any, np.ndarray], hosts: Sequence[str]
+                  ) -> Iterator[tuple[str, Columns]]:
+    """Each of ``hosts`` with its spans, read from ``store`` a batch of hosts at a time."""
+    batch: list[str] = []
+    size = 0
+    for host in hosts:
+        batch.append(host)
+        size += len(groups.get(host, ()))
+        if size >= _READ_AT_ONCE:
+            yield from _read_hosts(store, groups, batch)
+            batch, size = [], 0
+    yield from _read_hosts(store, groups, batch)
+
+
+def _read_hosts(store: SpanStore, groups: dict[Any, np.ndarray], hosts: list[str]) -> Iterator[tuple[str, Columns]]:
+    """``hosts`` with their spans: the spans of all of them read at once, then split by host (positions are
+    ascending within each, so each host's stay in record order)."""
+    present = [groups[host] for host in hosts if host in groups]
+    if not present:
+        yield from ((host, _NO_SPANS) for host in hosts)
+        return
+    union = np.sort(np.concatenate(present))
+    kinds, subjects, _, starts, ends, jobs, packed = store.rows(union, "")
+    for host in hosts:
+        if host not in groups:
+            yield host, _NO_SPANS
+            continue
+        at = np.searchsorted(union, groups[host])
+        picks = at.tolist()
+        yield host, Columns([kinds[i] for i in picks], [subjects[i] for i in picks], [host] * len(picks),
+                            starts[at], ends[at], [jobs[i] for i in picks], [packed[i] for i in picks])
 
 
 def _kind_columns(result: SimResult, kind: SpanKind) -> Columns:

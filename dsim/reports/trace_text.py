@@ -28,6 +28,10 @@ from dsim.span_values import DERIVABLE, pack, read_value, unpack
 #: 2**43 the doubles are less than a thousandth apart, so no decimal with fewer digits names the same
 #: double; and under 1e16 ``repr`` writes no exponent (``decimal_texts`` prints them, trimmed as ``repr`` is).
 _PRINTABLE_THOUSANDTHS = 2.0**52
+#: Below this many intervals ``timing_texts`` prints each by Python: about 2 us an interval, where NumPy's steps
+#: cost about 140 us whatever their length plus a fraction of a microsecond an interval (a CI burst's trace asks
+#: for thousands of batches of 10 to 40: a runner's few jobs).
+_FEW = 64
 
 
 def round3_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,7 +63,10 @@ def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
     """``"ts":...,"dur":...`` of a complete event for each interval: microseconds rounded to nanoseconds
     (``round(start * 1e6, 3)``; the duration ``round(round(end * 1e6, 3) - ts, 3)``, never below 0), as
     ``json.dumps`` prints those doubles. Printed from the integer thousandths where that gives ``repr``'s
-    digits (non-negative, exact, below ``_PRINTABLE_THOUSANDTHS``); the rest by ``repr``."""
+    digits (non-negative, exact, below ``_PRINTABLE_THOUSANDTHS``); the rest by ``repr``. Fewer than
+    ``_FEW`` intervals are printed one by one (``timing_text``): NumPy's steps cost more than Python's then."""
+    if len(starts) < _FEW:
+        return list(map(timing_text, starts.tolist(), ends.tolist()))
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, as in Python
         ts, ts_k, ts_exact = round3_parts(np.asarray(starts, dtype=float) * 1e6)
         dur, dur_k, dur_exact = round3_parts(round3(np.asarray(ends, dtype=float) * 1e6) - ts)
@@ -72,6 +79,13 @@ def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
         t, d = float(ts[i]), float(dur[i])
         texts[i] = f'"ts":{t},"dur":{d}' if isfinite(t + d) else json_timing(t, d)
     return texts
+
+
+def timing_text(start: float, end: float) -> str:
+    """``"ts":...,"dur":...`` of one complete event (``timing_texts`` of one interval, as Python computes it)."""
+    ts = round(start * 1e6, 3)
+    dur = max(0.0, round(round(end * 1e6, 3) - ts, 3))
+    return f'"ts":{ts},"dur":{dur}' if isfinite(ts + dur) else json_timing(ts, dur)
 
 
 def json_timing(ts: float, dur: float) -> str:

@@ -88,6 +88,11 @@ def test_trace_times_are_what_json_writes_for_the_rounded_microseconds() -> None
 
     expected = [reference(s, e) for s, e in zip(starts, ends, strict=True)]
     assert timing_texts(np.array(starts), np.array(ends)) == expected
+    # a few intervals at once are printed by Python (trace_text._FEW): the same texts
+    for low in (0, 5000, len(starts) - 10):
+        for size in (1, 10, 63):
+            assert timing_texts(np.array(starts[low:low + size]), np.array(ends[low:low + size])) \
+                == expected[low:low + size]
 
 
 def test_a_column_of_values_is_printed_as_each_value_alone() -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from dsim.api import load_scenario
 from dsim.reports.context import ScenarioInfo
 from dsim.reports.outputs import write_run_outputs
@@ -37,3 +39,20 @@ def test_every_file_from_the_store_is_the_file_from_a_list_of_spans(tmp_path: Pa
         assert data == list_files[name], name
     write_trace(result, tmp_path / "t.json")
     assert (tmp_path / "t.json").read_text() == trace_text(listed) + "\n"
+
+
+def test_hosts_read_in_batches_give_the_same_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    # trace.json reads hosts' spans from the store a batch of hosts at a time (trace._READ_AT_ONCE spans):
+    # each host alone, a few hosts at once and all at once must all give the list of spans' trace
+    from dsim.reports import trace
+
+    resolved = load_scenario(ROOT / "scenarios" / "ci-burst.yaml")
+    result = World(resolved, link_samples=1.0).run()
+    assert isinstance(result.spans, SpanStore)
+    result.spans.compact()
+    expected = trace_text(dataclasses.replace(result, spans=list(result.spans)))
+    hosts = result.spans.groups("host")
+    assert len(hosts) > 3
+    for batch in (1, 2 * max(map(len, hosts.values())), 1 << 30):
+        monkeypatch.setattr(trace, "_READ_AT_ONCE", batch)
+        assert trace_text(result) == expected, batch

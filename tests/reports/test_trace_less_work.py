@@ -12,8 +12,8 @@ import numpy as np
 
 from dsim.records import Span, SpanKind
 from dsim.reports.derive import is_failure
-from dsim.reports.trace import _failed_by_attrs, _timing
-from dsim.reports.trace_text import Columns, kind_failed
+from dsim.reports.trace import _failed_by_attrs
+from dsim.reports.trace_text import Columns, kind_failed, timing_text
 from dsim.span_store import SpanStore
 
 
@@ -24,7 +24,7 @@ def _reference_tail(span: Span) -> str:
     if span.job >= 0:
         args["job"] = span.job
     args["subject"] = span.subject
-    return f'{_timing(span.start, span.end)},"args":{json.dumps(args, separators=(",", ":"), default=str)}}}'
+    return f'{timing_text(span.start, span.end)},"args":{json.dumps(args, separators=(",", ":"), default=str)}}}'
 
 
 def _spans() -> list[Span]:
