@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 #: Job numbers made into Python ints at once when iterating.
 _CHUNK = 1 << 14
+#: Jobs whose spans, once made, are kept for the next look-up: a chart looks at each job of its sample a few
+#: times (the timeline: its spans, then its pulls, then their unpacks), and making a job's spans reads every
+#: block of the store its spans are in (a large CI burst's jobs, all running at once, are in most of them).
+_KEPT_JOBS = 1024
 
 
 class JobSpans(Mapping[int, list[Any]]):
@@ -27,6 +31,7 @@ class JobSpans(Mapping[int, list[Any]]):
         self._keys = keys[keep]  # ascending
         self._order = self._keys[np.argsort(firsts[keep], kind="stable")]
         self._found: dict[int, np.ndarray] = {}
+        self._made: dict[int, list[Any]] = {}  # the last ``_KEPT_JOBS`` jobs' spans, oldest first
 
     def _known(self, jobs: np.ndarray) -> np.ndarray:
         """Which of ``jobs`` have spans."""
@@ -54,9 +59,14 @@ class JobSpans(Mapping[int, list[Any]]):
     def __getitem__(self, job: int) -> list[Any]:
         if job not in self:
             raise KeyError(job)
-        if job not in self._found:
-            self.prefetch([job])
-        return self._store.take(self._found[job])
+        made = self._made.get(job)
+        if made is None:
+            if job not in self._found:
+                self.prefetch([job])
+            made = self._made[job] = self._store.take(self._found[job])
+            if len(self._made) > _KEPT_JOBS:
+                del self._made[next(iter(self._made))]
+        return list(made)  # a list of the caller's own: the kept one stays as made
 
     def __contains__(self, job: object) -> bool:
         if job in self._found:

@@ -142,6 +142,17 @@ def test_spans_by_job_are_each_jobs_spans_in_record_order() -> None:
     by_job.prefetch([jobs[0], jobs[-1], 10**9])
     for job in (jobs[0], jobs[len(jobs) // 2], jobs[-1]):
         assert by_job[job] == [s for s in expected if s.job == job]
+    # a job asked for again is the same spans, whatever the caller did with the list it got; more jobs than
+    # are kept (job_spans._KEPT_JOBS), asked for twice in turn, still read as recorded
+    first = by_job[jobs[0]]
+    first.clear()
+    assert by_job[jobs[0]] == [s for s in expected if s.job == jobs[0]]
+    of_job: dict[int, list[Span]] = {}
+    for span in expected:
+        of_job.setdefault(span.job, []).append(span)
+    for _ in range(2):
+        for job in jobs[:1500]:
+            assert by_job[job] == of_job[job]
 
 
 def test_an_attribute_read_by_kind_is_each_spans_own_whatever_the_shapes_in_a_block() -> None:
