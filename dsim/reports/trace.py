@@ -413,8 +413,10 @@ _NO_SPANS = Columns([], [], [], np.empty(0), np.empty(0), [], [])
 
 #: Hosts' spans are read from the store this many at once at most (a batch of hosts, split into one Columns
 #: each): a read costs NumPy steps per block of the store, so a thousand runners of a few jobs each, read one by
-#: one, spent most of it in those (a 20,000-job CI burst: 2,000 hosts, 48 blocks).
+#: one, spent most of it in those (a 20,000-job CI burst: 2,000 hosts, 48 blocks). A host with ``_READ_ALONE``
+#: spans or more is read alone: the steps are few for its spans, and splitting a batch costs a step per span.
 _READ_AT_ONCE = 1 << 16
+_READ_ALONE = 1 << 12
 
 
 def _by_host(result: SimResult) -> tuple[set[str], Callable[[Sequence[str]], Iterator[tuple[str, Columns]]],
@@ -443,8 +445,14 @@ def _host_batches(store: SpanStore, groups: dict[Any, np.ndarray], hosts: Sequen
     batch: list[str] = []
     size = 0
     for host in hosts:
+        spans = len(groups.get(host, ()))
+        if spans >= _READ_ALONE:
+            yield from _read_hosts(store, groups, batch)
+            yield host, Columns(*store.rows(groups[host], host))
+            batch, size = [], 0
+            continue
         batch.append(host)
-        size += len(groups.get(host, ()))
+        size += spans
         if size >= _READ_AT_ONCE:
             yield from _read_hosts(store, groups, batch)
             batch, size = [], 0
@@ -466,8 +474,13 @@ def _read_hosts(store: SpanStore, groups: dict[Any, np.ndarray], hosts: list[str
             continue
         at = np.searchsorted(union, groups[host])
         picks = at.tolist()
-        yield host, Columns([kinds[i] for i in picks], [subjects[i] for i in picks], [host] * len(picks),
-                            starts[at], ends[at], [jobs[i] for i in picks], [packed[i] for i in picks])
+        yield host, Columns(_picked(kinds, picks), _picked(subjects, picks), [host] * len(picks), starts[at],
+                            ends[at], _picked(jobs, picks), _picked(packed, picks))
+
+
+def _picked(column: Sequence[Any], picks: list[int]) -> list[Any]:
+    """``[column[i] for i in picks]`` (not empty) by one C call."""
+    return list(itemgetter(*picks)(column)) if len(picks) > 1 else [column[picks[0]]]
 
 
 def _kind_columns(result: SimResult, kind: SpanKind) -> Columns:

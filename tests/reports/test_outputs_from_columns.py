@@ -42,8 +42,9 @@ def test_every_file_from_the_store_is_the_file_from_a_list_of_spans(tmp_path: Pa
 
 
 def test_hosts_read_in_batches_give_the_same_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    # trace.json reads hosts' spans from the store a batch of hosts at a time (trace._READ_AT_ONCE spans):
-    # each host alone, a few hosts at once and all at once must all give the list of spans' trace
+    # trace.json reads hosts' spans from the store a batch of hosts at a time (trace._READ_AT_ONCE spans), a
+    # host with trace._READ_ALONE spans or more alone: each host alone, a few hosts at once, all at once, and
+    # big hosts alone between batches of small ones must all give the list of spans' trace
     from dsim.reports import trace
 
     resolved = load_scenario(ROOT / "scenarios" / "ci-burst.yaml")
@@ -53,6 +54,10 @@ def test_hosts_read_in_batches_give_the_same_trace(monkeypatch: pytest.MonkeyPat
     expected = trace_text(dataclasses.replace(result, spans=list(result.spans)))
     hosts = result.spans.groups("host")
     assert len(hosts) > 3
-    for batch in (1, 2 * max(map(len, hosts.values())), 1 << 30):
+    sizes = sorted(map(len, hosts.values()))
+    assert sizes[0] < sizes[-1]
+    for batch, alone in ((1, 1 << 30), (2 * sizes[-1], 1 << 30), (1 << 30, 1 << 30), (1 << 30, 1),
+                         (2 * sizes[-1], sizes[len(sizes) // 2])):
         monkeypatch.setattr(trace, "_READ_AT_ONCE", batch)
-        assert trace_text(result) == expected, batch
+        monkeypatch.setattr(trace, "_READ_ALONE", alone)
+        assert trace_text(result) == expected, (batch, alone)
