@@ -62,20 +62,31 @@ def layer_lines_texts(kept: Sequence[tuple[Any, ...]]) -> list[str | None]:
     for column, there in zip(columns, present, strict=True):
         ok &= ~there | (np.isfinite(column) & ~np.signbit(column))
     ok &= present[0] & present[4]
-    ok &= np.fromiter(map(_plain, listed, began, ended, notes, extract, ready), dtype=bool, count=len(kept))
+    ok &= _plain(listed, began, ended, notes, extract, ready)
     at_listed, at_began = columns[0], columns[1]
     downloaded = present[1]
     waiting = downloaded & (at_began > at_listed)
     columns[1] = np.where(downloaded, np.maximum(at_began, at_listed), 0.0)  # "Downloading": max(began, listed)
     texts = [round6_texts(np.where(there & ok, column, 0.0)) for column, there in zip(columns, present, strict=True)]
-    shapes = zip(waiting.tolist(), downloaded.tolist(), (downloaded & present[2]).tolist(), present[3].tolist(),
-                 strict=True)
-    return [_template(*shape).format(*times) if good else None
-            for good, shape, times in zip(ok.tolist(), shapes, zip(*texts, strict=True), strict=True)]
+    shapes = waiting * 8 + downloaded * 4 + (downloaded & present[2]) * 2 + present[3]
+    out: list[str | None] = [None] * len(kept)
+    for shape in np.unique(shapes[ok]).tolist():  # each shape's layers filled into its template at once
+        at = np.flatnonzero(ok & (shapes == shape)).tolist()
+        template = _template(bool(shape & 8), bool(shape & 4), bool(shape & 2), bool(shape & 1))
+        times = [[column[i] for i in at] for column in texts]
+        for i, text in zip(at, map(template.format, *times), strict=True):
+            out[i] = text
+    return out
 
 
-def _plain(*fields: Any) -> bool:
-    """A layer this module prints: no retry notes, every time a float (or None where it may be)."""
-    listed, began, ended, notes, extract, ready = fields
-    return not notes and type(listed) is float and type(ready) is float and all(
-        t is None or type(t) is float for t in (began, ended, extract))
+def _plain(listed: tuple[Any, ...], began: tuple[Any, ...], ended: tuple[Any, ...], notes: tuple[Any, ...],
+           extract: tuple[Any, ...], ready: tuple[Any, ...]) -> np.ndarray:
+    """Which layers this module prints: without retry notes, every time a float (or None where it may be).
+    Checked for all layers at once (a C-level pass a column) when they all are, else one by one."""
+    kinds = [set(map(type, times)) for times in (listed, ready, began, ended, extract)]
+    if not any(notes) and kinds[0] == kinds[1] == {float} and all(k <= {float, type(None)} for k in kinds[2:]):
+        return np.ones(len(listed), dtype=bool)
+    return np.fromiter((not note and type(first) is float and type(last) is float
+                        and all(t is None or type(t) is float for t in others)
+                        for first, last, note, *others in zip(listed, ready, notes, began, ended, extract,
+                                                              strict=True)), dtype=bool, count=len(listed))
