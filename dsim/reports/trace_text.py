@@ -13,6 +13,7 @@ import functools
 import json
 from collections.abc import Sequence
 from math import isfinite
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -152,6 +153,16 @@ class Columns:
         return Columns([self.kind[i] for i in items], [self.subject[i] for i in items],
                        [self.host[i] for i in items], self.starts[at] if starts is None else starts,
                        self.ends[at], [self.job[i] for i in items], [self.packed[i] for i in items])
+
+    def part(self, at: np.ndarray, host: str) -> Columns:
+        """The spans at ``at`` (ascending), every one of ``host``, with the tails already made for them (a batch
+        of hosts' spans made their tails at once: NumPy's steps cost the same for a few spans as for many)."""
+        picks = at.tolist()
+        made = Columns(_picked(self.kind, picks), _picked(self.subject, picks), [host] * len(picks), self.starts[at],
+                       self.ends[at], _picked(self.job, picks), _picked(self.packed, picks))
+        made._tails = _picked(self._tails, picks)
+        made._members = self._members  # by id of packed tuples, which this batch keeps alive
+        return made
 
     def attrs(self, i: int) -> dict[str, Any]:
         """Span ``i``'s attributes (a new dict; derived values derived)."""
@@ -310,6 +321,11 @@ class Columns:
         if error is not None:
             parts.append(f'"error":{value(error)}')
         return "{" + ",".join(parts) + "}"
+
+
+def _picked(column: Sequence[Any], picks: list[int]) -> list[Any]:
+    """``[column[i] for i in picks]`` (not empty) by one C call."""
+    return list(itemgetter(*picks)(column)) if len(picks) > 1 else [column[picks[0]]]
 
 
 @functools.lru_cache(maxsize=256)
