@@ -347,19 +347,29 @@ class SpanIndex:
         return by_job
 
     @cached_property
-    def _by_host_subject(self) -> dict[tuple[str, str, str], list[Span]]:
-        """Downloads and unpacks by (kind, host, blob), each list by end (``latest`` bisects it)."""
-        grouped: dict[tuple[str, str, str], list[Span]] = defaultdict(list)
+    def _by_host_subject(self) -> dict[tuple[str, str, str], list[Any]]:
+        """Downloads and unpacks by (kind, host, blob), each list by end (``latest`` bisects it): from a
+        SpanStore, their positions in it (a span made only when ``latest`` finds it: a chart looks up the
+        layers of a sample of jobs, and a large CI burst has tens of thousands of downloads and unpacks)."""
+        grouped: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+        store = self.result.spans
         for kind in (SpanKind.DOWNLOAD, SpanKind.UNPACK):
+            if isinstance(store, SpanStore):
+                positions = store.kind_positions(kind)
+                _, subjects, hosts, _, ends, _, _ = store.rows(positions)
+                for key, end, position in zip(zip(repeat(kind), hosts, subjects), ends.tolist(), positions.tolist(),
+                                              strict=True):
+                    grouped[key].append((end, position))
+                continue
             for span in self.result.spans_of(kind):
-                grouped[(span.kind, span.host, span.subject)].append(span)
-        for spans in grouped.values():
-            spans.sort(key=lambda s: s.end)
+                grouped[(span.kind, span.host, span.subject)].append((span.end, span))
+        for found in grouped.values():
+            found.sort(key=_FIRST)  # stable: equal ends keep record order
         return grouped
 
     @cached_property
     def _ends(self) -> dict[tuple[str, str, str], list[float]]:
-        return {key: [s.end for s in spans] for key, spans in self._by_host_subject.items()}
+        return {key: [end for end, _ in found] for key, found in self._by_host_subject.items()}
 
     @cached_property
     def last_end(self) -> float:
@@ -380,7 +390,9 @@ class SpanIndex:
         i = bisect.bisect_right(ends, before + 1e-9) - 1
         if i < 0 or ends[i] < since - 1e-9:
             return None
-        return self._by_host_subject[key][i]
+        found = self._by_host_subject[key][i][1]
+        store = self.result.spans
+        return store[found] if isinstance(store, SpanStore) else found  # type: ignore[no-any-return]
 
     def _fetched(self, kind: SpanKind, layer: Span) -> Span | None:
         """The last ``kind`` (download, unpack) of the pull_layer span's blob that ended within the span."""
@@ -485,6 +497,8 @@ def _stats_of(kind: SpanKind, durations: np.ndarray, found: list[Any]) -> KindSt
                      float(durations[-1]), int(np.count_nonzero(durations == 0)), kind in KNOWN_KINDS,
                      dict(sorted(statuses.items())))
 
+
+_FIRST = itemgetter(0)
 
 #: Span fields by position: C-level getters for the passes over every span.
 _KIND, _START, _END, _ATTRS = itemgetter(0), itemgetter(3), itemgetter(4), itemgetter(6)
