@@ -57,7 +57,10 @@ def layer_lines_texts(kept: Sequence[tuple[Any, ...]]) -> list[str | None]:
     _, listed, ready, began, ended, notes, extract = zip(*kept, strict=True)
     fields = (listed, began, ended, extract, ready)
     present = [np.array([t is not None for t in times], dtype=bool) for times in fields]
-    columns = [np.array([0.0 if t is None else t for t in times], dtype=np.float64) for times in fields]
+    try:
+        columns = [np.array([0.0 if t is None else t for t in times], dtype=np.float64) for times in fields]
+    except (TypeError, ValueError):  # a time that is no number at all: every layer to the caller
+        return [None] * len(kept)
     ok = np.ones(len(kept), dtype=bool)
     for column, there in zip(columns, present, strict=True):
         ok &= ~there | (np.isfinite(column) & ~np.signbit(column))

@@ -54,4 +54,5 @@ def test_what_it_does_not_print_is_left_to_the_caller() -> None:
     assert texts[0] == texts[-1] == _json(base)
     assert texts[1:-1] == [None] * len(odd)
     assert layer_lines_texts([]) == []
+    assert layer_lines_texts([base, (LayerLines.TAG, 1.0, "later", None, None, (), None)]) == [None, None]
     assert not is_layer_lines(("x", 1.0)) and not is_layer_lines([[1.0, "Pull complete"]])
