@@ -15,8 +15,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: Young-generation threshold of the cyclic garbage collector during runs (CPython's default: 700).
-GC_THRESHOLD = 1_000_000
+#: Young-generation threshold of the cyclic garbage collector during runs (CPython's default: 700). A pass
+#: costs a visit of every object allocated since the last one and still alive, so most of its cost is what the
+#: run keeps; at 20 million, runs of up to about 150,000 burst CI jobs make no young pass at all (a 20,000-job
+#: burst keeps 1-2 million net objects: its one pass at 1 million cost 0.3-0.7 s of its 9-10 s). The example
+#: scenarios leave at most about one object of cyclic garbage per job (docs/performance.md, "The collector's
+#: young threshold"), so what waits for a pass is small.
+GC_THRESHOLD = 20_000_000
 #: Young passes between two passes of the middle generation during runs (CPython's default: 10). What survives a
 #: young pass is a run's long-lived state (every waiting job, the kept records); a middle pass re-visits all of
 #: it and, in a run, finds next to nothing: 200,000 burst CI jobs made 20 young passes, and the one middle pass
@@ -36,7 +41,8 @@ def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
     events, once processed, are freed by reference counting), so a pass finds little garbage; what it
     costs is visiting everything still alive, the kept spans above all. Measured on 20,000 container jobs
     (benchmarks/bench_events.py; docs/performance.md: Measured): 2.59 s at CPython's default 700, 2.55 s at
-    100,000, 2.28 s at 1,000,000 and 2.34 s with the collector off. The middle generation is collected every
+    100,000, 2.28 s at 1,000,000 and 2.34 s with the collector off; ``GC_THRESHOLD`` says why it is now 20
+    million. The middle generation is collected every
     ``OLDER_PASSES`` young passes instead of 10. Cycles are still collected, only less often, so memory stays
     bounded. What exists when the first entry happens (modules, the scenario, often
     the world) is frozen (``gc.freeze``) until the last exit, so the run's passes skip it.
