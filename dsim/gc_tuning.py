@@ -17,8 +17,9 @@ from contextlib import contextmanager
 
 #: Young-generation threshold of the cyclic garbage collector during runs (CPython's default: 700). A pass
 #: costs a visit of every object allocated since the last one and still alive, so most of its cost is what the
-#: run keeps; at 20 million, runs of up to about 150,000 burst CI jobs make no young pass at all (a 20,000-job
-#: burst keeps 1-2 million net objects: its one pass at 1 million cost 0.3-0.7 s of its 9-10 s). The example
+#: run keeps, and a higher threshold saves the passes a run never reaches: 200,000 burst CI jobs made 20 passes
+#: at 1 million (about 100 net objects a job), and a 20,000-job burst's one pass cost 0.3-0.7 s of its 9-10 s,
+#: where at 20 million it makes none. The example
 #: scenarios leave at most about one object of cyclic garbage per job (docs/performance.md, "The collector's
 #: young threshold"), so what waits for a pass is small.
 GC_THRESHOLD = 20_000_000

@@ -13,7 +13,6 @@ import functools
 import json
 from collections.abc import Sequence
 from math import isfinite
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from dsim.reports.decimal_text import decimal_field, joined_texts
 from dsim.reports.derive import FAILURE_ATTRS, failed
 from dsim.reports.jsontext import PLAIN, column_texts, members, number, string, value
 from dsim.reports.progress_text import is_layer_lines, layer_lines_texts
+from dsim.span_store import picked
 from dsim.span_values import DERIVABLE, pack, read_value, unpack
 
 #: ``repr`` of a double nearest k / 1000 is k / 1000's shortest decimal below this many thousandths: under
@@ -158,9 +158,9 @@ class Columns:
         """The spans at ``at`` (ascending), every one of ``host``, with the tails already made for them (a batch
         of hosts' spans made their tails at once: NumPy's steps cost the same for a few spans as for many)."""
         picks = at.tolist()
-        made = Columns(_picked(self.kind, picks), _picked(self.subject, picks), [host] * len(picks), self.starts[at],
-                       self.ends[at], _picked(self.job, picks), _picked(self.packed, picks))
-        made._tails = _picked(self._tails, picks)
+        made = Columns(list(picked(self.kind, picks)), list(picked(self.subject, picks)), [host] * len(picks),
+                       self.starts[at], self.ends[at], list(picked(self.job, picks)), list(picked(self.packed, picks)))
+        made._tails = list(picked(self._tails, picks))
         made._members = self._members  # by id of packed tuples, which this batch keeps alive
         return made
 
@@ -321,11 +321,6 @@ class Columns:
         if error is not None:
             parts.append(f'"error":{value(error)}')
         return "{" + ",".join(parts) + "}"
-
-
-def _picked(column: Sequence[Any], picks: list[int]) -> list[Any]:
-    """``[column[i] for i in picks]`` (not empty) by one C call."""
-    return list(itemgetter(*picks)(column)) if len(picks) > 1 else [column[picks[0]]]
 
 
 @functools.lru_cache(maxsize=256)
