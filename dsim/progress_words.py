@@ -128,13 +128,8 @@ class LayerLines(Derived):
         return cls.TAG, listed, ready, fetch_began, fetch_ended, notes, extract_began
 
     @classmethod
-    def from_fields(cls, *fields: Any) -> LayerLines:
-        listed, ready, fetch_began, fetch_ended, notes, extract_began = fields
-        return cls(listed, ready, fetch_began=fetch_began, fetch_ended=fetch_ended, notes=notes,
-                   extract_began=extract_began)
-
-    @classmethod
     def derive_fields(cls, *fields: Any) -> list[list[Any]]:
+        """``derive()`` of the kept form's fields, no object made (``from_fields`` is therefore not needed)."""
         listed, ready, fetch_began, fetch_ended, notes, extract_began = fields
         return recorded(layer_lines(listed, ready, fetch_began=fetch_began, fetch_ended=fetch_ended, notes=notes,
                                     extract_began=extract_began))

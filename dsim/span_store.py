@@ -171,9 +171,6 @@ class SpanStore(Sequence[Any]):
 
     # ------------------------------------------------------------ reading
 
-    def _unpack(self, packed: Any, start: float) -> dict[str, Any]:
-        return unpack(packed, start)
-
     def _read_fresh(self, span: Any) -> Any:
         """A fresh span as a ``span_type`` (recorded as a plain tuple: ``Recorder.span`` spares making one)."""
         attrs = span[6]
@@ -187,7 +184,7 @@ class SpanStore(Sequence[Any]):
     def _block_span(self, block: _Block, i: int) -> Any:
         return _new(self._type, (self._kinds[block.kinds[i]], block.subjects[i], self._hosts[block.hosts[i]],
                                  block.starts[i], block.ends[i], block.jobs[i],
-                                 self._unpack(block.attrs[i], block.starts[i])))
+                                 unpack(block.attrs[i], block.starts[i])))
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
@@ -226,7 +223,7 @@ class SpanStore(Sequence[Any]):
         yield from map(self._read_fresh, list(self.fresh))
 
     def _iter_block(self, block: _Block, positions: np.ndarray | None) -> Iterator[Any]:
-        kinds, hosts, unpack, span_type = self._kinds, self._hosts, self._unpack, self._type
+        kinds, hosts, span_type = self._kinds, self._hosts, self._type
         if positions is None:
             rows: Any = zip(block.kinds, block.subjects, block.hosts, block.starts, block.ends, block.jobs,
                             block.attrs, strict=True)

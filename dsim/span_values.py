@@ -79,7 +79,7 @@ class _Lines(Derived):
 
 class LineAtStart(Derived):
     """The one progress line ``[[start, word]]`` shown when the span began (a layer that already existed):
-    one shared object per word, the time taken from the span when read (``SpanStore._unpack``)."""
+    one shared object per word, the time taken from the span when read (``unpack``)."""
 
     __slots__ = ("word",)
 
