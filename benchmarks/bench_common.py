@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def container_jobs(jobs: int, hosts: int = 100, *, seed: int = 1) -> str:
@@ -127,6 +131,20 @@ class Timing:
     run_cpu: float
 
 
+def with_run_collector(function: Callable[[], T]) -> T:
+    """``function()`` under the collector settings ``dsim run`` gives a run (``fewer_gc_passes``), after the
+    garbage of what ran before is collected: a twin measured this way pays neither the previous run's cyclic
+    garbage (a burst's: 0.3-0.7 s of the first young pass after it) nor the young passes CPython's default
+    thresholds make while 20,000 jobs are live at once (a burst twin: 4.4-4.9 s at the defaults, 2.9-3.3 s
+    like this; docs/performance.md, "The twins' collector"). So a ratio to a twin is the model's cost per
+    event, not the collector's."""
+    from dsim.gc_tuning import fewer_gc_passes
+
+    gc.collect()
+    with fewer_gc_passes():
+        return function()
+
+
 def simulate_timed(text: str) -> Timing:
     """Simulate a scenario text as ``dsim run`` does: world, run and summary inside
     ``dsim.gc_tuning.fewer_gc_passes`` (a sweep run does the same)."""
@@ -135,6 +153,7 @@ def simulate_timed(text: str) -> Timing:
     from dsim.world import World
 
     resolved = load_scenario_text(text)
+    gc.collect()  # the garbage of what ran before is not this run's (``with_run_collector``)
     wall, cpu = time.perf_counter(), time.process_time()
     with fewer_gc_passes():
         world = World(resolved)

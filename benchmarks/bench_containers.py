@@ -8,7 +8,8 @@ event-driven path: one rescheduled wake-up per change, O(distinct caps) work per
 The baseline, measured in the same run, is raw SimPy with one process per job doing the same sequence of
 waits (API call, create, start, run) as plain timeouts with the run taking its CPU time at full speed, so
 the ratio is the cost of dsim's model (daemon workers, netns lock, spans, the CPU scheduler) over the
-bare event loop.
+bare event loop. Both run under the collector settings of a dsim run, after collecting what ran before
+(``bench_common.with_run_collector``).
 
     .venv/bin/python benchmarks/bench_containers.py [--jobs 5000] [--hosts 100] [--repeat 1] [--profile]
 """
@@ -17,16 +18,23 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import random
+import sys
 import time
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import simpy
 
 import dsim.world  # noqa: F401  (dsim.run imports the model lazily: loaded here, before the clock starts)
 from dsim.api import load_scenario_text, simulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import with_run_collector  # noqa: E402
 
 SCENARIO = """
 name: bench-containers
@@ -84,10 +92,11 @@ def main() -> None:
     resolved = load_scenario_text(scenario(args.jobs, args.hosts))
     bases, runs = [], []
     for _ in range(args.repeat):
-        bases.append(baseline(args.jobs))
+        bases.append(with_run_collector(lambda: baseline(args.jobs)))
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()
+        gc.collect()  # the baseline's garbage is not dsim's
         started, cpu = time.perf_counter(), time.process_time()
         result = simulate(resolved)
         runs.append((time.perf_counter() - started, time.process_time() - cpu))

@@ -39,7 +39,7 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import container_jobs, describe, shaped, simulate_timed  # noqa: E402
+from bench_common import container_jobs, describe, shaped, simulate_timed, with_run_collector  # noqa: E402
 
 #: events/s as a fraction of the twin's, per shape (issue 19: 0.5 for the container jobs, 0.6 for the others)
 TARGETS = {"jobs": 0.5, "stream": 0.6, "burst": 0.6}
@@ -92,8 +92,8 @@ def twin_run(shape: str, jobs: int, hosts: int) -> tuple[int, float, float]:
     if shape in ("burst", "stream"):
         from bench_growth import ci_twin
 
-        return ci_twin(jobs, burst=shape == "burst")[:3]
-    return raw_simpy(jobs, hosts)
+        return with_run_collector(lambda: ci_twin(jobs, burst=shape == "burst"))[:3]
+    return with_run_collector(lambda: raw_simpy(jobs, hosts))
 
 
 def dsim_run(jobs: int, hosts: int, shape: str = "jobs") -> tuple[int, float, float]:
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         raw.append(twin_run(args.shape, args.jobs, args.hosts))
         dsim.append(dsim_run(args.jobs, args.hosts, args.shape))
         if args.engine:
-            engine.append(raw_simpy(args.jobs, args.hosts, environment=CountingEnvironment)[2])
+            engine.append(with_run_collector(lambda: raw_simpy(args.jobs, args.hosts,
+                                                               environment=CountingEnvironment))[2])
     raw_events, raw_wall, raw_cpu = min(raw, key=lambda run: run[2])
     events, wall, cpu = min(dsim, key=lambda run: run[2])
     raw_rate, rate = raw_events / raw_cpu, events / cpu

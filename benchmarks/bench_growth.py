@@ -35,7 +35,7 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import SHAPES, container_jobs, describe, shaped, simulate_timed  # noqa: E402
+from bench_common import SHAPES, container_jobs, describe, shaped, simulate_timed, with_run_collector  # noqa: E402
 
 TARGET = 11.0
 
@@ -144,10 +144,10 @@ def ci_twin(jobs: int, *, burst: bool = True, seed: int = 42) -> tuple[int, floa
 def twin(shape: str, jobs: int, hosts: int) -> float:
     """CPU seconds of the plain SimPy twin of ``shape`` at ``jobs`` (building it included for ``burst``)."""
     if shape in ("burst", "stream"):
-        return ci_twin(jobs, burst=shape == "burst")[3]
+        return with_run_collector(lambda: ci_twin(jobs, burst=shape == "burst"))[3]
     from bench_events import raw_simpy
 
-    return raw_simpy(jobs, hosts)[2]
+    return with_run_collector(lambda: raw_simpy(jobs, hosts))[2]
 
 
 def measure(jobs: int, hosts: int, shape: str = "jobs") -> tuple[float, float, int]:

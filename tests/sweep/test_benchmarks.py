@@ -129,3 +129,29 @@ def test_the_stream_twin_skips_the_manifest_once_every_layer_is_in() -> None:
     every_job_pulls = 2000 * PULLING_JOB + 100 * PULLING_RUNNER + arrivals + 2000
     up_to_date = (every_job_pulls - _ci_twin_events(2000, burst=False)) / 2
     assert 1000 <= up_to_date <= 1500
+
+
+def test_a_twin_runs_under_a_runs_collector_after_what_ran_before_is_collected() -> None:
+    # a twin measured at CPython's default thresholds paid young passes dsim's runs do not make, and the first
+    # pass after a dsim run paid for that run's cyclic garbage: both run alike now (bench_common)
+    import gc
+    import weakref
+
+    from dsim.gc_tuning import GC_THRESHOLD
+
+    bench = load_script("benchmarks/bench_growth.py")  # imports bench_common from its folder, as run by hand
+    before = gc.get_threshold()
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    gc.disable()  # the garbage cycle stays until a collection: the one with_run_collector makes
+    try:
+        left = weakref.ref(Cycle())
+        thresholds, alive = bench.with_run_collector(lambda: (gc.get_threshold(), left() is not None))
+    finally:
+        gc.enable()
+    assert thresholds[0] == max(GC_THRESHOLD, before[0])
+    assert not alive  # collected before the call: the call's passes do not pay for it
+    assert gc.get_threshold() == before
