@@ -4,7 +4,8 @@ dsim runs ``scenarios.container_jobs`` (Poisson arrivals on 100 hosts; each job 
 runs it, removes it). The baseline is plain SimPy with the same shape per job and nothing else: per host
 a Resource of 8 daemon workers and a netns lock; per job an arrival, five API calls (wait for a worker,
 hold it an exponential 2 ms), two registry round trips, the create and start costs, the netns lock and
-the run. Both clocks cover running the simulation only (``env.run()``; for dsim ``World.run``); events
+the run. Both clocks cover running the simulation only (``env.run()``; for dsim ``World.run``), both under
+the collector settings of a dsim run after what ran before is collected (``bench_common.with_run_collector``); events
 are SimPy events processed. The ratio is what dsim's model (flows, spans, image store, CPU sharing)
 costs per event. Target: >= 0.5, judged on CPU time (equal to wall time on an idle machine, and barely
 moved by other processes on a shared one); wall-time rates are printed too. The two alternate

@@ -4,7 +4,8 @@ Both sizes run ``scenarios.container_jobs`` (the load per host does not depend o
 simulated time grows with it); the wall time covers building the world, running it and the summary.
 The two sizes alternate, ``--repeat`` times each, and each keeps its fastest run (the least disturbed by
 other processes; alternating, a spell of load on a shared machine hits both sizes alike).
-Simulated as ``dsim run`` (and a sweep run) does: inside ``dsim.gc_tuning.fewer_gc_passes``.
+Simulated as ``dsim run`` (and a sweep run) does: inside ``dsim.gc_tuning.fewer_gc_passes`` (the twin too:
+``bench_common.with_run_collector``).
 Judged on CPU time (equal to wall time on an idle machine, barely moved by other processes on a shared
 one); the wall-time ratio is printed too.
 
