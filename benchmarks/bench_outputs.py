@@ -13,6 +13,7 @@ wall times are printed too. Keeps the fastest of ``--repeat`` rounds.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import tempfile
 import time
@@ -36,6 +37,7 @@ def measure(jobs: int, hosts: int, shape: str = "jobs") -> tuple[float, float, f
     from dsim.world import World
 
     resolved = load_scenario_text(container_jobs(jobs, hosts) if shape == "jobs" else shaped(shape, jobs))
+    gc.collect()  # the last round's garbage is not this one's (bench_common.with_run_collector)
     with fewer_gc_passes(), tempfile.TemporaryDirectory() as tmp:
         wall, cpu = time.perf_counter(), time.process_time()
         result = World(resolved, link_samples=1.0).run()
