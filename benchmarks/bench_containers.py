@@ -93,10 +93,10 @@ def main() -> None:
     bases, runs = [], []
     for _ in range(args.repeat):
         bases.append(with_run_collector(lambda: baseline(args.jobs)))
+        gc.collect()  # the baseline's garbage is not dsim's
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()
-        gc.collect()  # the baseline's garbage is not dsim's
         started, cpu = time.perf_counter(), time.process_time()
         result = simulate(resolved)
         runs.append((time.perf_counter() - started, time.process_time() - cpu))

@@ -3,12 +3,15 @@ that it completes and reports its figures. Never a timed assertion: speed target
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import weakref
 from typing import Any
 
 import pytest
 
+from dsim.gc_tuning import GC_THRESHOLD
 from tests.helpers import ROOT, load_script
 
 CASES = {
@@ -134,11 +137,6 @@ def test_the_stream_twin_skips_the_manifest_once_every_layer_is_in() -> None:
 def test_a_twin_runs_under_a_runs_collector_after_what_ran_before_is_collected() -> None:
     # a twin measured at CPython's default thresholds paid young passes dsim's runs do not make, and the first
     # pass after a dsim run paid for that run's cyclic garbage: both run alike now (bench_common)
-    import gc
-    import weakref
-
-    from dsim.gc_tuning import GC_THRESHOLD
-
     bench = load_script("benchmarks/bench_growth.py")  # imports bench_common from its folder, as run by hand
     before = gc.get_threshold()
 
