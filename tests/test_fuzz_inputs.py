@@ -239,8 +239,10 @@ def test_command_line(case: CommandCase) -> None:
         box.files["run1"] = one_run_dir(box) if "{run1}" in case.args else box.work / "hostile" / "run1"
         args = [a.format(**{k: str(v) for k, v in box.files.items()}) for a in case.args]
         outs = [Path(args[i + 1]) for i, a in enumerate(args[:-1]) if a in ("--out", "-o")]
-        allowed = [box.out, box.work / "results", box.work / "topology.png", box.work / "compare.html"]
-        allowed += [Path(os.path.normpath(p if p.is_absolute() else box.work / p)) for p in outs]
+        named = [Path(os.path.normpath(p if p.is_absolute() else box.work / p)) for p in outs]
+        allowed = [box.out, box.work / "results", box.work / "topology.png", box.work / "compare.html", *named]
+        if args[0] == "compare":  # the page's CDF chart goes beside the page (README "Commands")
+            allowed += [p.with_name(p.stem + "_cdf.png") for p in (box.work / "compare.html", *named)]
         outputs = (box.work / case.out_dir, case.expected) if case.out_dir else None
         check(box, args, allowed=allowed, outputs=outputs, label=f"command line: {args}")
 
