@@ -103,6 +103,9 @@ def mutated_scenarios(draw: st.DrawFn, bases: list[str] = SMALL, *, until: str |
     marks = Placeholders()
     mutated = Mutated(base, "")
     refused: list[str] = []  # placeholders that make the scenario invalid while they are in the text
+    # a duplicate key's placeholder, its mapping and the key it copies: invalid while both are in the text (a later
+    # edit may delete or rename the original, leaving the copy alone and the scenario valid)
+    duplicates: list[tuple[str, dict[Any, Any], Any]] = []
     for _ in range(draw(st.integers(1, 3))):
         paths = paths_of(tree)
         path = draw(st.sampled_from(paths))
@@ -117,7 +120,7 @@ def mutated_scenarios(draw: st.DrawFn, bases: list[str] = SMALL, *, until: str |
             mutated.ops.append(f"delete {'.'.join(map(str, path))}")
         elif op == "duplicate" and isinstance(parent, dict):
             parent[marks(str(path[-1]))] = parent[path[-1]]
-            refused.append(next(reversed(marks.raw)))
+            duplicates.append((next(reversed(marks.raw)), parent, path[-1]))
             mutated.ops.append(f"duplicate key {'.'.join(map(str, path))}")
         elif op == "unknown" and isinstance(parent, dict):
             parent[marks("zz_unknown_field")] = 1
@@ -133,6 +136,7 @@ def mutated_scenarios(draw: st.DrawFn, bases: list[str] = SMALL, *, until: str |
     if until is not None and isinstance(tree, dict) and "until" not in tree:
         tree["until"] = until
     dumped = yaml.safe_dump(tree, sort_keys=False, width=10**9, allow_unicode=True) if tree is not None else ""
-    mutated.must_fail = any(token in dumped for token in refused)
+    mutated.must_fail = (any(token in dumped for token in refused)
+                         or any(token in dumped and key in parent for token, parent, key in duplicates))
     mutated.text = marks.fill(dumped)
     return mutated
