@@ -19,9 +19,8 @@ from contextlib import contextmanager
 #: costs a visit of every object allocated since the last one and still alive, so most of its cost is what the
 #: run keeps, and a higher threshold saves the passes a run never reaches: 200,000 burst CI jobs made 20 passes
 #: at 1 million (about 100 net objects a job), and a 20,000-job burst's one pass cost 0.3-0.7 s of its 9-10 s,
-#: where at 20 million it makes none. The example
-#: scenarios leave at most about one object of cyclic garbage per job (docs/performance.md, "The collector's
-#: young threshold"), so what waits for a pass is small.
+#: where at 20 million it makes none. The example scenarios leave at most about one object of cyclic garbage per
+#: job (docs/performance.md, "The collector's young threshold"), so what waits for a pass is small.
 GC_THRESHOLD = 20_000_000
 #: Young passes between two passes of the middle generation during runs (CPython's default: 10). What survives a
 #: young pass is a run's long-lived state (every waiting job, the kept records); a middle pass re-visits all of
@@ -43,10 +42,9 @@ def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
     costs is visiting everything still alive, the kept spans above all. Measured on 20,000 container jobs
     (benchmarks/bench_events.py; docs/performance.md: Measured): 2.59 s at CPython's default 700, 2.55 s at
     100,000, 2.28 s at 1,000,000 and 2.34 s with the collector off; ``GC_THRESHOLD`` says why it is now 20
-    million. The middle generation is collected every
-    ``OLDER_PASSES`` young passes instead of 10. Cycles are still collected, only less often, so memory stays
-    bounded. What exists when the first entry happens (modules, the scenario, often
-    the world) is frozen (``gc.freeze``) until the last exit, so the run's passes skip it.
+    million. The middle generation is collected every ``OLDER_PASSES`` young passes instead of 10. Cycles are
+    still collected, only less often, so memory stays bounded. What exists when the first entry happens
+    (modules, the scenario, often the world) is frozen (``gc.freeze``) until the last exit, so the run's passes skip it.
     Thread-safe (threads of a Dask worker, each in its own run) and nestable: the first entry saves the
     thresholds, the last exit restores them.
     """

@@ -20,6 +20,7 @@ import numpy as np
 
 from dsim.progress_words import WORDS, LayerLines, LayerStage
 from dsim.reports.decimal_text import round6_texts
+from dsim.span_store import picked
 
 
 def is_layer_lines(value: Any) -> bool:
@@ -76,7 +77,7 @@ def layer_lines_texts(kept: Sequence[tuple[Any, ...]]) -> list[str | None]:
     for shape in np.unique(shapes[ok]).tolist():  # each shape's layers filled into its template at once
         at = np.flatnonzero(ok & (shapes == shape)).tolist()
         template = _template(bool(shape & 8), bool(shape & 4), bool(shape & 2), bool(shape & 1))
-        times = [[column[i] for i in at] for column in texts]
+        times = [picked(column, at) for column in texts]
         for i, text in zip(at, map(template.format, *times), strict=True):
             out[i] = text
     return out
