@@ -65,6 +65,15 @@ def fewer_gc_passes(threshold: int = GC_THRESHOLD) -> Iterator[None]:
                 gc.unfreeze()
 
 
+def end_of_process() -> None:
+    """The ``dsim`` command's last step (``dsim.cli.main``, the process entry point, never a library call):
+    freeze everything, so the interpreter's final full collection skips what the command made. The process ends
+    here, so there is nothing to reclaim; the pass would visit every object a run kept (0.7 s of CPU after a
+    20,000-job burst, docs/performance.md "Session 36"). Every file is closed by then: dsim writes each file
+    inside a ``with`` block or through a call that closes it."""
+    gc.freeze()
+
+
 def freeze_survivors() -> bool:
     """Inside ``fewer_gc_passes``: freeze what exists now (``gc.freeze``) until its last exit, so the passes
     that follow skip it. The charts collect after each figure (a figure is a web of cycles); without this

@@ -28,7 +28,14 @@ app.add_typer(dockerfile.app, name="dockerfile")
 
 
 def main() -> None:
-    app()
+    """The ``dsim`` console script: the command, then the process ends without the interpreter's final
+    collection (``gc_tuning.end_of_process``)."""
+    from dsim.gc_tuning import end_of_process
+
+    try:
+        app()
+    finally:
+        end_of_process()
 
 
 __all__ = ["app", "main"]

@@ -45,6 +45,20 @@ def test_one_value_gets_a_readable_axis(tmp_path: Path) -> None:
     assert low == pytest.approx(0.5292) and high == pytest.approx(0.6468)
 
 
+@pytest.mark.parametrize(("values", "scale"), [([0.01, 0.5, 300.0], "log"), ([0.0, 0.01, 300.0], "symlog")])
+def test_a_log_axis_is_labelled_in_plain_numbers(values: list[float], scale: str) -> None:
+    """Decades as people write seconds (0.01, 0.1, 1, 10, 100), not matplotlib's powers of ten in mathtext
+    ($10^{-2}$ ...); the minor ticks stay unlabelled, as matplotlib leaves them on an axis of over two decades."""
+    with figure(6, 3) as (fig, ax):
+        assert set_scale(ax, values) == scale
+        ax.plot(values, [0, 1, 2])
+        fig.canvas.draw()
+        major = {tick.get_text() for tick in ax.get_xticklabels() if tick.get_text()}
+        minor = {tick.get_text() for tick in ax.get_xticklabels(minor=True) if tick.get_text()}
+    assert {"0.01", "0.1", "1", "10", "100"} <= major and not any("$" in text for text in major)
+    assert not minor
+
+
 def test_html_host_table_breaks_ties_in_natural_order() -> None:
     """Equal CPU use: runner-2 before runner-10 (a plain string sort puts runner-10 first); a busier host
     still leads."""

@@ -81,12 +81,26 @@ def set_scale(ax: Any, values: Iterable[float], axis: str = "x") -> str:
         setter(scale, linthresh=float(finite[finite > 0].min()))
     else:
         setter(scale)
+    if scale != "linear":
+        plain_log_labels(ax.xaxis if axis == "x" else ax.yaxis)
     if len(finite) and scale == "linear":
         low, high = float(finite.min()), float(finite.max())
         if high - low <= 1e-6 * max(abs(high), 1e-9):
             pad = max(abs(high) * 0.1, 1e-3)
             (ax.set_xlim if axis == "x" else ax.set_ylim)(max(0.0, low - pad) if low >= 0 else low - pad, high + pad)
     return scale
+
+
+def plain_log_labels(axis: Any) -> None:
+    """Tick labels of a log axis as plain numbers (0.01, 0.1, 1, 10, 100, 1e+06: ``format(x, "g")``) instead of
+    matplotlib's powers of ten (10^-2, 10^-1, ...), read at a glance as seconds; and none on the minor ticks
+    (matplotlib labels those only on an axis spanning at most about a decade, and ``set_scale`` makes an axis
+    logarithmic only beyond ``DECADES``). Drawn as plain text, not through mathtext's parser: the latency CDF
+    of 20,000 container jobs lays out in 0.050 s instead of 0.064 (docs/performance.md, "Session 36")."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda x, _: format(x, "g")))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def seconds_label(scale: str, what: str = "simulated seconds") -> str:
