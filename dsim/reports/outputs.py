@@ -5,19 +5,22 @@ all written by ``write_run_outputs``. Reads SimResult only."""
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dsim.errors import SimulationError
 from dsim.reports.outdir import write_whole
+from dsim.reports.writers import run_tasks
 from dsim.result import SimResult, job_columns
 from dsim.span_store import SpanStore
 
 if TYPE_CHECKING:
     from dsim.job_table import JobTable
+    from dsim.reports.charts.common import Chart
     from dsim.reports.context import ScenarioInfo
 
 
@@ -105,11 +108,12 @@ def write_spans_csv(result: SimResult, path: Path) -> None:
 
 
 def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], info: ScenarioInfo | None = None, *,
-                      charts: bool = True, trace: bool = True, outputs: Collection[str] = OUTPUTS) -> list[Path]:
+                      charts: bool = True, trace: bool = True, outputs: Collection[str] = OUTPUTS,
+                      writers: int = 1) -> list[Path]:
     """Every file of a run into ``out`` (the one writer, for ``dsim run``, the API and ``dsim serve``):
     summary.json always; of ``outputs`` (``OUTPUTS``: all by default) jobs.csv, spans.csv, charts/*.png
     with report.html (charts embedded; not with ``charts=False``), trace.json (not with ``trace=False``).
-    Returns the paths written.
+    Returns the paths written. ``writers``: processes writing at once (dsim.reports.writers; 1: this one).
 
     ``info`` is the scenario's story, YAML and capacities for the charts and the report (None: without them).
     The files are written whole (dsim.reports.outdir.write_whole): into a staging folder beside ``out``, then
@@ -122,37 +126,51 @@ def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], inf
     chosen = frozenset(outputs)
     if isinstance(result.spans, SpanStore):
         result.spans.compact()  # the last spans recorded into columns too: every writer reads by column
-    return write_whole(out, lambda staging: [*_write_data(result, staging, text, chosen),
-                                             *_write_reports(result, staging, summary, info,
-                                                             charts=charts and "charts" in chosen,
-                                                             trace=trace and "trace" in chosen)])
+    return write_whole(out, lambda staging: _write_files(result, staging, text, summary, info, writers=writers,
+                                                         chosen=chosen, charts=charts and "charts" in chosen,
+                                                         trace=trace and "trace" in chosen))
 
 
-def _write_data(result: SimResult, out: Path, summary_text: str, chosen: frozenset[str]) -> list[Path]:
+def _write_files(result: SimResult, out: Path, summary_text: str, summary: dict[str, Any],
+                 info: ScenarioInfo | None, *, writers: int, chosen: frozenset[str], charts: bool,
+                 trace: bool) -> list[Path]:
+    """The files, the biggest first (trace.json, spans.csv, the charts, jobs.csv: the order writers take them
+    in); report.html last, from the charts. Listed as summary, jobs, spans, charts, report, trace."""
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / "summary.json"]
-    files[0].write_text(summary_text)
-    if "jobs" in chosen:
-        files.append(out / "jobs.csv")
-        write_jobs_csv(result, files[-1])
-    if "spans" in chosen:
-        files.append(out / "spans.csv")
-        write_spans_csv(result, files[-1])
-    return files
-
-
-def _write_reports(result: SimResult, out: Path, summary: dict[str, Any], info: ScenarioInfo | None, *,
-                   charts: bool, trace: bool) -> list[Path]:
-    files: list[Path] = []
-    if charts:
-        from dsim.reports.charts import write_charts
-        from dsim.reports.html import write_report
-
-        drawn = write_charts(result, out, info, summary)
-        files += [chart.path for chart in drawn]
-        files.append(write_report(result, out, drawn, info, summary))
+    (out / "summary.json").write_text(summary_text)
+    tasks: dict[str, Callable[[], Any]] = {}
     if trace:
         from dsim.reports.trace import write_trace
 
-        files.append(write_trace(result, out / "trace.json"))
+        tasks["trace"] = functools.partial(write_trace, result, out / "trace.json")
+    if "spans" in chosen:
+        tasks["spans"] = functools.partial(_written, write_spans_csv, result, out / "spans.csv")
+    drawing: list[Callable[[], Chart | None]] = []
+    if charts:
+        from dsim.reports.charts import chart_tasks
+        from dsim.reports.style import figures_kept
+
+        drawing = chart_tasks(result, out, info, summary)
+        if figures_kept():  # the caller wants this process's Figures (dsim.api): drawn here
+            writers = 1
+    if "jobs" in chosen:
+        tasks["jobs"] = functools.partial(_written, write_jobs_csv, result, out / "jobs.csv")
+    order = [*(tasks.pop(name) for name in ("trace", "spans") if name in tasks), *drawing, *tasks.values()]
+    done = run_tasks(order, writers)
+    by_task = dict(zip(map(id, order), done, strict=True))
+    files = [out / "summary.json"]
+    files += [out / name for name in ("jobs.csv", "spans.csv") if name.removesuffix(".csv") in chosen]
+    if charts:
+        from dsim.reports.html import write_report
+
+        drawn = [chart for chart in (by_task[id(draw)] for draw in drawing) if chart is not None]
+        files += [chart.path for chart in drawn]
+        files.append(write_report(result, out, drawn, info, summary))
+    if trace:
+        files.append(out / "trace.json")
     return files
+
+
+def _written(write: Callable[[SimResult, Path], None], result: SimResult, path: Path) -> Path:
+    write(result, path)
+    return path

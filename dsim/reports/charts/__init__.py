@@ -10,6 +10,7 @@ bars are drawn as one collection per colour.
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -33,7 +34,7 @@ from dsim.reports.style import colour
 from dsim.result import SimResult
 
 __all__ = ["ACTIVITY_MAX_KINDS", "BINS", "CHARTS", "PALETTE", "TIMELINE_MAX_JOBS", "TIMELINE_MAX_ROWS", "Chart",
-           "activity", "bandwidth", "build_waterfall", "cache_ratios", "chart_paths", "daemon_load",
+           "activity", "bandwidth", "build_waterfall", "cache_ratios", "chart_paths", "chart_tasks", "daemon_load",
            "host_groups_of", "latency_cdfs", "pull_waterfall", "time_share", "timeline", "write_charts"]
 
 # ----------------------------------------------------------------------------------------- all of them
@@ -66,25 +67,45 @@ def write_charts(result: SimResult, out: Path, info: ScenarioInfo | None = None,
                  summary: dict[str, Any] | None = None) -> list[Chart]:
     """Draw every chart that has something to show into ``out/charts``; the topology too when the scenario
     is known. Returns them in the order the report shows them. ``summary``: the run's, when already made."""
+    return [chart for chart in (draw() for draw in chart_tasks(result, out, info, summary)) if chart is not None]
+
+
+def chart_tasks(result: SimResult, out: Path, info: ScenarioInfo | None = None,
+                summary: dict[str, Any] | None = None) -> list[Callable[[], Chart | None]]:
+    """``write_charts``' charts as one call each, in the report's order (each draws its file and returns its
+    Chart, or None when it has nothing to show): for writers that draw them in any order, or at once."""
     charts_dir = out / "charts"
     charts_dir.mkdir(parents=True, exist_ok=True)
     index = SpanIndex(result)
     if summary is not None:
         index.summary = summary
-    made: list[Chart] = []
     freeze_survivors()  # inside a run: the run's records are not scanned by the passes below
+    tasks: list[Callable[[], Chart | None]] = []
     if info is not None and info.resolved is not None:
-        from dsim.reports.topology import draw_topology
-
-        made.append(draw_topology(info.resolved, charts_dir / "topology.png"))
+        resolved = info.resolved
+        tasks.append(lambda: _collected(_topology(resolved, charts_dir / "topology.png")))
     for name, function in CHARTS:
-        chart = function(result, charts_dir / f"{name}.png", info, index)
-        if chart is not None:
-            made.append(chart)
-        # a drawn figure is a web of cycles that only the collector frees, and a run collects rarely
-        # (dsim/gc_tuning.py): free each chart's before drawing the next (young generations only: cheap)
-        gc.collect(1)
-    return made
+        tasks.append(functools.partial(_drawn, function, result, charts_dir / f"{name}.png", info, index))
+    return tasks
+
+
+def _topology(resolved: Any, path: Path) -> Chart:
+    from dsim.reports.topology import draw_topology
+
+    chart: Chart = draw_topology(resolved, path)
+    return chart
+
+
+def _drawn(function: ChartFunction, result: SimResult, path: Path, info: ScenarioInfo | None,
+           index: SpanIndex) -> Chart | None:
+    return _collected(function(result, path, info, index))
+
+
+def _collected(chart: Chart | None) -> Chart | None:
+    """A drawn figure is a web of cycles that only the collector frees, and a run collects rarely
+    (dsim/gc_tuning.py): each chart's is freed before the next is drawn (young generations only: cheap)."""
+    gc.collect(1)
+    return chart
 
 
 def chart_paths(charts: Sequence[Chart]) -> list[Path]:

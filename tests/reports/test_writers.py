@@ -1,0 +1,116 @@
+"""Files written by several processes at once (dsim.reports.writers, ``dsim run --writers``): every task once,
+results in the order given, a helper's error raised in the caller, and the same files whoever writes them."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dsim.cli import app
+from dsim.reports.writers import can_fork, default_writers, run_tasks
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="forked writers need Linux and a process with one thread")
+
+PARENT = os.getpid()
+
+
+def _slow(index: int) -> Callable[[], tuple[int, int]]:
+    """A task taking long enough that a helper started meanwhile takes some of the others."""
+    def task() -> tuple[int, int]:
+        time.sleep(0.15)
+        return index, os.getpid()
+    return task
+
+
+def test_every_task_once_in_order_shared_with_a_helper() -> None:
+    done = run_tasks([_slow(i) for i in range(6)], writers=2)
+    assert [index for index, _ in done] == list(range(6))
+    pids = {pid for _, pid in done}
+    assert PARENT in pids and len(pids) == 2  # this process and one helper took tasks
+
+
+def test_one_writer_runs_everything_here() -> None:
+    done = run_tasks([_slow(i) for i in range(3)], writers=1)
+    assert done == [(0, PARENT), (1, PARENT), (2, PARENT)]
+
+
+def _fails_in_a_helper(error: BaseException) -> Callable[[], int]:
+    def task() -> int:
+        if os.getpid() == PARENT:
+            time.sleep(0.3)  # the helper takes the next task meanwhile
+            return 0
+        raise error
+    return task
+
+
+def test_a_helpers_error_is_raised_here_with_its_type() -> None:
+    with pytest.raises(ValueError, match="boom"):
+        run_tasks([_fails_in_a_helper(ValueError("boom")) for _ in range(3)], writers=2)
+
+
+class _Unpicklable(Exception):
+    def __init__(self, why: str, lock: object) -> None:
+        super().__init__(why)
+        self.lock = lock
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("not picklable")
+
+
+def test_an_error_that_cannot_travel_comes_back_as_its_traceback() -> None:
+    with pytest.raises(RuntimeError, match=r"_Unpicklable while writing the run's files:(.|\n)*cannot travel"):
+        run_tasks([_fails_in_a_helper(_Unpicklable("cannot travel", threading.Lock())) for _ in range(3)], writers=2)
+
+
+def test_a_helper_that_dies_is_an_error_naming_its_exit_code() -> None:
+    def task() -> int:
+        if os.getpid() == PARENT:
+            time.sleep(0.3)
+            return 0
+        os._exit(3)
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        run_tasks([task, task, task], writers=2)
+
+
+def test_no_helper_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        done = run_tasks([_slow(i) for i in range(3)], writers=3)
+    finally:
+        stop.set()
+        other.join()
+    assert {pid for _, pid in done} == {PARENT}
+
+
+def test_default_writers_is_the_usable_cpus_at_most_four() -> None:
+    assert default_writers() == max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+def test_the_files_are_the_same_bytes_whoever_writes_them(tmp_path: Path) -> None:
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "compose-build.yaml"
+    runner = CliRunner()
+    for writers in (1, 3):
+        result = runner.invoke(app, ["run", str(scenario), "-q", "-o", str(tmp_path / str(writers)),
+                                     "--writers", str(writers)])
+        assert result.exit_code == 0, result.output
+    one = sorted(p.relative_to(tmp_path / "1") for p in (tmp_path / "1").rglob("*") if p.is_file())
+    three = sorted(p.relative_to(tmp_path / "3") for p in (tmp_path / "3").rglob("*") if p.is_file())
+    assert one == three and len(one) > 5
+    for name in one:
+        if name.name != "summary.json":  # its wall_s differs
+            assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "3" / name).read_bytes(), name
+
+
+def test_zero_writers_is_refused(tmp_path: Path) -> None:
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "hello-nginx.yaml"
+    result = CliRunner().invoke(app, ["run", str(scenario), "-q", "-o", str(tmp_path), "--writers", "0"])
+    assert result.exit_code == 2
+    assert "--writers" in result.output
