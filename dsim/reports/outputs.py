@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from dsim.errors import SimulationError
 from dsim.reports.outdir import write_whole
-from dsim.reports.writers import run_tasks
+from dsim.reports.writers import can_fork, run_tasks
 from dsim.result import SimResult, job_columns
 from dsim.span_store import SpanStore
 
@@ -134,29 +134,36 @@ def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], inf
 def _write_files(result: SimResult, out: Path, summary_text: str, summary: dict[str, Any],
                  info: ScenarioInfo | None, *, writers: int, chosen: frozenset[str], charts: bool,
                  trace: bool) -> list[Path]:
-    """The files, the biggest first (trace.json, spans.csv, the charts, jobs.csv: the order writers take them
-    in); report.html last, from the charts. Listed as summary, jobs, spans, charts, report, trace."""
+    """The files, the biggest first (trace.json, in pieces when several write; spans.csv, the charts, jobs.csv:
+    the order writers take them in); report.html last, from the charts. Listed as summary, jobs, spans,
+    charts, report, trace."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(summary_text)
+    if (writers > 1 and not can_fork()) or (charts and _figures_kept()):
+        writers = 1  # no helper can be forked, or the caller wants this process's Figures (dsim.api)
+    pieces = None
     tasks: dict[str, Callable[[], Any]] = {}
     if trace:
-        from dsim.reports.trace import write_trace
+        from dsim.reports.trace import TracePieces, write_trace
 
-        tasks["trace"] = functools.partial(write_trace, result, out / "trace.json")
+        if writers > 1:  # in pieces, so the biggest file is not one writer's alone
+            pieces = TracePieces(result, out / "trace.json", writers)
+        else:
+            tasks["trace"] = functools.partial(write_trace, result, out / "trace.json")
     if "spans" in chosen:
         tasks["spans"] = functools.partial(_written, write_spans_csv, result, out / "spans.csv")
     drawing: list[Callable[[], Chart | None]] = []
     if charts:
         from dsim.reports.charts import chart_tasks
-        from dsim.reports.style import figures_kept
 
         drawing = chart_tasks(result, out, info, summary)
-        if figures_kept():  # the caller wants this process's Figures (dsim.api): drawn here
-            writers = 1
     if "jobs" in chosen:
         tasks["jobs"] = functools.partial(_written, write_jobs_csv, result, out / "jobs.csv")
-    order = [*(tasks.pop(name) for name in ("trace", "spans") if name in tasks), *drawing, *tasks.values()]
+    order = [*(pieces.tasks() if pieces is not None else ()),
+             *(tasks.pop(name) for name in ("trace", "spans") if name in tasks), *drawing, *tasks.values()]
     done = run_tasks(order, writers)
+    if pieces is not None:
+        pieces.join()
     by_task = dict(zip(map(id, order), done, strict=True))
     files = [out / "summary.json"]
     files += [out / name for name in ("jobs.csv", "spans.csv") if name.removesuffix(".csv") in chosen]
@@ -169,6 +176,12 @@ def _write_files(result: SimResult, out: Path, summary_text: str, summary: dict[
     if trace:
         files.append(out / "trace.json")
     return files
+
+
+def _figures_kept() -> bool:
+    from dsim.reports.style import figures_kept
+
+    return figures_kept()
 
 
 def _written(write: Callable[[SimResult, Path], None], result: SimResult, path: Path) -> Path:

@@ -18,14 +18,16 @@ objects never made).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -375,26 +377,32 @@ def _network(b: _Builder, pid: int, links: list[Span], no_host: Columns) -> None
                           no_host.args(i))
 
 
-def _sections(result: SimResult) -> Iterator[list[str]]:
+def _sections(result: SimResult, hosts_from: int = 0, hosts_to: int | None = None, *, head: bool = True,
+              tail: bool = True) -> Iterator[list[str]]:
     """The trace's events in order, a section at a time (the processes, each host, each registry, the
     network): only one section's spans and texts are alive at once, so a big run's trace is written with
-    memory of its largest host, not of the whole run."""
+    memory of its largest host, not of the whole run. A piece of it (``TracePieces``): the processes
+    (``head``), the hosts ``hosts_from`` to ``hosts_to`` in their order, the registries and the network
+    (``tail``); every piece numbers the processes as the whole does, and each host's threads are its own."""
     b = _Builder()
     with_spans, host_columns, no_host = _by_host(result)
-    hosts = sorted(with_spans | set(map(attrgetter("host"), result.job_ends)) | set(result.hosts), key=_natural)
-    registries = sorted(set(result.registries) | {str(r) for r in _registry_names(result)}, key=_natural)
+    hosts, registries = _process_names(result, with_spans)
     for i, host in enumerate(hosts):
         b.process(f"host/{host}", f"host {host}", i)
     for i, registry in enumerate(registries):
         b.process(f"registry/{registry}", f"registry {registry}", len(hosts) + i)
-    yield b.take()
+    header = b.take()
+    if head:
+        yield header
     job_end = dict(zip(map(attrgetter("job"), result.job_ends), result.job_ends, strict=True))
     ends_by_host: dict[str, list[JobEnd]] = defaultdict(list)
     for end in result.job_ends:
         ends_by_host[end.host].append(end)
-    for host, spans in host_columns(hosts):
+    for host, spans in host_columns(hosts[hosts_from:hosts_to]):
         _host(b, host, spans, job_end, ends_by_host.get(host, []))
         yield b.take()
+    if not tail:
+        return
     if registries:
         downloads, requests = _kind_columns(result, SpanKind.DOWNLOAD), _kind_columns(result, SpanKind.REQUEST)
         for registry in registries:
@@ -406,6 +414,13 @@ def _sections(result: SimResult) -> Iterator[list[str]]:
     if links or len(others):
         _network(b, b.process("network", "network", len(hosts) + len(registries)), links, others)
         yield b.take()
+
+
+def _process_names(result: SimResult, with_spans: set[str]) -> tuple[list[str], list[str]]:
+    """The hosts and the registries, each in natural order: the trace's processes."""
+    hosts = sorted(with_spans | set(map(attrgetter("host"), result.job_ends)) | set(result.hosts), key=_natural)
+    registries = sorted(set(result.registries) | {str(r) for r in _registry_names(result)}, key=_natural)
+    return hosts, registries
 
 
 _NO_SPANS = Columns([], [], [], np.empty(0), np.empty(0), [], [])
@@ -510,12 +525,94 @@ def write_trace(result: SimResult, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
         out.write('{"traceEvents":[')
-        first = True
-        for section in _sections(result):
-            if section:
-                if not first:
-                    out.write(",")
-                out.write(",".join(section))
-                first = False
+        _write_events(out, _sections(result))
         out.write(f'],"displayTimeUnit":"ms","otherData":{_other_data(result)}}}\n')
     return path
+
+
+def _write_events(out: TextIO, sections: Iterator[list[str]]) -> bool:
+    """The sections' events, comma-separated; whether there was any."""
+    first = True
+    for section in sections:
+        if section:
+            if not first:
+                out.write(",")
+            out.write(",".join(section))
+            first = False
+    return not first
+
+
+class TracePieces:
+    """trace.json in ``count`` pieces that separate processes can write at once (``dsim run --writers``):
+    each a run of hosts of about equal spans (the first with the processes' names, the last with the
+    registries and the network), written to its own file beside ``path``; ``join`` makes trace.json of them,
+    the bytes ``write_trace`` writes."""
+
+    def __init__(self, result: SimResult, path: Path, count: int) -> None:
+        self.result = result
+        self.path = path
+        hosts, _ = _process_names(result, _by_host(result)[0])
+        self.bounds = _even_runs(_host_weights(result, hosts), count)
+
+    def tasks(self) -> list[Callable[[], Path]]:
+        """One call per piece, each writing its file."""
+        return [functools.partial(self._write, i) for i in range(len(self.bounds) - 1)]
+
+    def _piece(self, i: int) -> Path:
+        return self.path.with_name(f".{self.path.name}.piece-{i}")
+
+    def _write(self, i: int) -> Path:
+        last = i == len(self.bounds) - 2
+        piece = self._piece(i)
+        with piece.open("w", encoding="utf-8") as out:
+            _write_events(out, _sections(self.result, self.bounds[i], self.bounds[i + 1] if not last else None,
+                                         head=i == 0, tail=last))
+        return piece
+
+    def join(self) -> Path:
+        """trace.json from the pieces written, which are removed."""
+        with self.path.open("w", encoding="utf-8") as out:
+            out.write('{"traceEvents":[')
+            first = True
+            for i in range(len(self.bounds) - 1):
+                piece = self._piece(i)
+                with piece.open(encoding="utf-8") as events:
+                    if events.read(1):  # a piece of no events adds no comma
+                        events.seek(0)
+                        if not first:
+                            out.write(",")
+                        shutil.copyfileobj(events, out, 1 << 20)
+                        first = False
+                piece.unlink()
+            out.write(f'],"displayTimeUnit":"ms","otherData":{_other_data(self.result)}}}\n')
+        return self.path
+
+
+def _host_weights(result: SimResult, hosts: list[str]) -> list[int]:
+    """Each host's spans (what its section costs), the registries' and the network's added to the last."""
+    spans = result.spans
+    if isinstance(spans, SpanStore):
+        counts = {host: len(positions) for host, positions in spans.groups("host").items()}
+    else:
+        counts = defaultdict(int)
+        for span in spans:
+            counts[span.host] += 1
+    weights = [counts.get(host, 0) + 1 for host in hosts]  # + 1: a host without spans still has a section
+    rest = len(spans) - sum(counts.get(host, 0) for host in hosts)
+    if weights:
+        weights[-1] += rest
+    return weights
+
+
+def _even_runs(weights: list[int], count: int) -> list[int]:
+    """Where ``count`` runs of the weights begin (and the last ends), each about an equal share, none empty
+    (fewer runs when there are fewer weights); at least one run, also of no weights."""
+    count = max(1, min(count, len(weights)))
+    total = sum(weights)
+    bounds, taken = [0], 0
+    for i, weight in enumerate(weights[:-1]):
+        taken += weight
+        if len(bounds) < count and taken * count >= total * len(bounds):
+            bounds.append(i + 1)
+    bounds.append(len(weights))
+    return bounds
