@@ -47,11 +47,11 @@ def run(resolved: Resolved, *, seed: int | None = None, out: Path | None = None,
 
 def run_summarised(resolved: Resolved, *, seed: int | None = None, out: Path | None = None, charts: bool = True,
                    trace: bool = True, scenario_info: ScenarioInfo | None = None,
-                   progress: Console | None = None, outputs: Collection[str] | None = None, writers: int = 1
+                   progress: Console | None = None, outputs: Collection[str] | None = None, writers: int | None = 1
                    ) -> tuple[SimResult, dict[str, Any]]:
     """``run``, returning summary.json's figures too: computed once (on a large run they cost about a fifth
     of the simulation), for callers that print or collect them (``dsim run``, sweep runs). ``writers``:
-    processes writing the files at once (dsim.reports.writers)."""
+    processes writing the files at once (dsim.reports.writers; None: its default, once the run has ended)."""
     result, summary = _run(resolved, seed=seed, out=out, charts=charts, trace=trace, scenario_info=scenario_info,
                            progress=progress, summarise=True, outputs=outputs, writers=writers)
     assert summary is not None
@@ -76,7 +76,7 @@ def build_world(resolved: Resolved, *, seed: int | None = None, link_samples: fl
 
 def _run(resolved: Resolved, *, seed: int | None, out: Path | None, charts: bool, trace: bool,
          scenario_info: ScenarioInfo | None, progress: Console | None, summarise: bool,
-         outputs: Collection[str] | None = None, writers: int = 1) -> tuple[SimResult, dict[str, Any] | None]:
+         outputs: Collection[str] | None = None, writers: int | None = 1) -> tuple[SimResult, dict[str, Any] | None]:
     # a run and its reports keep every span: collect less often, from before the world is built to after
     # its files are written (dsim/gc_tuning.py)
     if out is not None:  # a folder dsim cannot write or must not replace is refused before the run
@@ -98,7 +98,7 @@ def _run(resolved: Resolved, *, seed: int | None, out: Path | None, charts: bool
 
 
 def _write(result: SimResult, out: Path, scenario_info: ScenarioInfo | None, *, charts: bool, trace: bool,
-           outputs: Collection[str] | None = None, writers: int = 1) -> dict[str, Any]:
+           outputs: Collection[str] | None = None, writers: int | None = 1) -> dict[str, Any]:
     from dsim.reports.outputs import OUTPUTS, write_run_outputs
 
     summary = result.summary()

@@ -32,14 +32,14 @@ def run(
         help="override a scenario field (repeatable), e.g. --set hosts.runner.count=40")] = None,
     writers: Annotated[int | None, typer.Option(
         min=1, help="processes writing the files at once, once the run has ended (Linux; the same files "
-                    "whatever the number) [default: the CPUs dsim may use, at most 4]")] = None,
+                    "whatever the number) [default: the CPUs dsim may use, at most 4; 1 once the run holds "
+                    "more than 1 GiB]")] = None,
 ) -> None:
     """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv, charts, report.html and trace.json."""
     from dsim.errors import UsageError
     from dsim.gc_tuning import fewer_gc_passes, freeze_survivors
     from dsim.reports.context import ScenarioInfo
     from dsim.reports.outputs import parse_outputs, summary_json
-    from dsim.reports.writers import default_writers
     from dsim.run import run_summarised
     from dsim.scenarios.loader import load_scenario
 
@@ -57,7 +57,7 @@ def run(
         with quiet_libraries(quiet):
             _, summary = run_summarised(
                 resolved, seed=seed, out=directory, charts=charts, trace=trace, outputs=chosen,
-                writers=writers if writers is not None else default_writers(),
+                writers=writers,  # None: dsim.reports.writers.default_writers, once the run has ended
                 scenario_info=ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
                 progress=err if not (quiet or json_output) and err.is_terminal else None)
         if json_output:

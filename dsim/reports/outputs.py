@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from dsim.errors import SimulationError
 from dsim.reports.outdir import write_whole
-from dsim.reports.writers import can_fork, run_tasks
+from dsim.reports.writers import can_fork, default_writers, run_tasks
 from dsim.result import SimResult, job_columns
 from dsim.span_store import SpanStore
 
@@ -109,11 +109,12 @@ def write_spans_csv(result: SimResult, path: Path) -> None:
 
 def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], info: ScenarioInfo | None = None, *,
                       charts: bool = True, trace: bool = True, outputs: Collection[str] = OUTPUTS,
-                      writers: int = 1) -> list[Path]:
+                      writers: int | None = 1) -> list[Path]:
     """Every file of a run into ``out`` (the one writer, for ``dsim run``, the API and ``dsim serve``):
     summary.json always; of ``outputs`` (``OUTPUTS``: all by default) jobs.csv, spans.csv, charts/*.png
     with report.html (charts embedded; not with ``charts=False``), trace.json (not with ``trace=False``).
-    Returns the paths written. ``writers``: processes writing at once (dsim.reports.writers; 1: this one).
+    Returns the paths written. ``writers``: processes writing at once (dsim.reports.writers; 1: this one;
+    None: ``default_writers()``, decided now that the run has ended).
 
     ``info`` is the scenario's story, YAML and capacities for the charts and the report (None: without them).
     The files are written whole (dsim.reports.outdir.write_whole): into a staging folder beside ``out``, then
@@ -124,6 +125,8 @@ def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], inf
     """
     text = summary_json(summary)
     chosen = frozenset(outputs)
+    if writers is None:
+        writers = default_writers()
     if isinstance(result.spans, SpanStore):
         result.spans.compact()  # the last spans recorded into columns too: every writer reads by column
     return write_whole(out, lambda staging: _write_files(result, staging, text, summary, info, writers=writers,

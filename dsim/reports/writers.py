@@ -26,15 +26,33 @@ T = TypeVar("T")
 #: At most this many processes write a run's files by default: a run has about fifteen files to write, the
 #: biggest about a third of the work, and each helper may copy pages of the run it reads.
 DEFAULT_WRITERS = 4
+#: A process that has held more than this writes its files alone by default: a helper copies the pages it
+#: touches and holds its own charts' data beside the run (measured: +64 MiB beside 505 MiB at 100,000 container
+#: jobs, +950 MiB beside 2.9 GiB at 1,000,000 streamed CI jobs with --no-trace), and a run that big is bound by
+#: memory more than by the seconds its files take (docs/performance.md, "Session 37").
+ALONE_ABOVE_BYTES = 1 << 30
 
 
 def default_writers() -> int:
-    """The CPUs this process may run on (its affinity, not the machine's count), at most ``DEFAULT_WRITERS``."""
+    """The CPUs this process may run on (its affinity, not the machine's count), at most ``DEFAULT_WRITERS``;
+    1 once this process has held more than ``ALONE_ABOVE_BYTES`` (asked once the run has ended)."""
+    if _peak_rss() > ALONE_ABOVE_BYTES:
+        return 1
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         usable = os.cpu_count() or 1
     return max(1, min(DEFAULT_WRITERS, usable))
+
+
+def _peak_rss() -> int:
+    """This process's largest resident set so far, in bytes (0 where the platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def can_fork() -> bool:

@@ -4,6 +4,7 @@ results in the order given, a helper's error raised in the caller, and the same 
 from __future__ import annotations
 
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dsim.cli import app
+from dsim.reports import outputs, writers
 from dsim.reports.writers import can_fork, default_writers, run_tasks
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="forked writers need Linux and a process with one thread")
@@ -90,16 +92,45 @@ def test_no_helper_while_another_thread_runs() -> None:
     assert {pid for _, pid in done} == {PARENT}
 
 
-def test_default_writers_is_the_usable_cpus_at_most_four() -> None:
+def test_default_writers_is_the_usable_cpus_at_most_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers, "ALONE_ABOVE_BYTES", 1 << 60)
     assert default_writers() == max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+def test_a_process_that_held_more_than_the_limit_writes_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    monkeypatch.setattr(writers, "ALONE_ABOVE_BYTES", peak - 1)
+    assert default_writers() == 1
+    monkeypatch.setattr(writers, "ALONE_ABOVE_BYTES", peak + (1 << 30))
+    assert default_writers() == max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+def test_dsim_run_writes_alone_by_default_after_a_big_run(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    # the default is decided once the run has ended, from the memory it took: here every run is "big"
+    asked: list[int] = []
+    real = writers.run_tasks
+
+    def recording(tasks: list[Callable[[], object]], count: int) -> list[object]:
+        asked.append(count)
+        return real(tasks, count)
+
+    monkeypatch.setattr(outputs, "run_tasks", recording)
+    monkeypatch.setattr(writers, "ALONE_ABOVE_BYTES", 0)  # every process has held more than that
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "hello-nginx.yaml"
+    result = CliRunner().invoke(app, ["run", str(scenario), "-q", "-o", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["run", str(scenario), "-q", "-o", str(tmp_path / "b"), "--writers", "3"])
+    assert result.exit_code == 0, result.output
+    assert asked == [1, 3]
 
 
 def test_the_files_are_the_same_bytes_whoever_writes_them(tmp_path: Path) -> None:
     scenario = Path(__file__).resolve().parents[2] / "scenarios" / "compose-build.yaml"
     runner = CliRunner()
-    for writers in (1, 3):
-        result = runner.invoke(app, ["run", str(scenario), "-q", "-o", str(tmp_path / str(writers)),
-                                     "--writers", str(writers)])
+    for count in (1, 3):
+        result = runner.invoke(app, ["run", str(scenario), "-q", "-o", str(tmp_path / str(count)),
+                                     "--writers", str(count)])
         assert result.exit_code == 0, result.output
     one = sorted(p.relative_to(tmp_path / "1") for p in (tmp_path / "1").rglob("*") if p.is_file())
     three = sorted(p.relative_to(tmp_path / "3") for p in (tmp_path / "3").rglob("*") if p.is_file())
