@@ -530,8 +530,8 @@ def write_trace(result: SimResult, path: Path) -> Path:
     return path
 
 
-def _write_events(out: TextIO, sections: Iterator[list[str]]) -> bool:
-    """The sections' events, comma-separated; whether there was any."""
+def _write_events(out: TextIO, sections: Iterator[list[str]]) -> None:
+    """The sections' events, comma-separated."""
     first = True
     for section in sections:
         if section:
@@ -539,7 +539,6 @@ def _write_events(out: TextIO, sections: Iterator[list[str]]) -> bool:
                 out.write(",")
             out.write(",".join(section))
             first = False
-    return not first
 
 
 class TracePieces:
@@ -551,8 +550,9 @@ class TracePieces:
     def __init__(self, result: SimResult, path: Path, count: int) -> None:
         self.result = result
         self.path = path
-        hosts, _ = _process_names(result, _by_host(result)[0])
-        self.bounds = _even_runs(_host_weights(result, hosts), count)
+        spans = _span_counts(result)
+        hosts, _ = _process_names(result, {host for host in spans if host})
+        self.bounds = _even_runs(_host_weights(spans, len(result.spans), hosts), count)
 
     def tasks(self) -> list[Callable[[], Path]]:
         """One call per piece, each writing its file."""
@@ -588,19 +588,21 @@ class TracePieces:
         return self.path
 
 
-def _host_weights(result: SimResult, hosts: list[str]) -> list[int]:
+def _span_counts(result: SimResult) -> dict[str, int]:
+    """How many spans each host has ("": those of no host)."""
+    if isinstance(result.spans, SpanStore):
+        return {host: len(positions) for host, positions in result.spans.groups("host").items()}
+    counts: dict[str, int] = defaultdict(int)
+    for span in result.spans:
+        counts[span.host] += 1
+    return counts
+
+
+def _host_weights(counts: dict[str, int], total: int, hosts: list[str]) -> list[int]:
     """Each host's spans (what its section costs), the registries' and the network's added to the last."""
-    spans = result.spans
-    if isinstance(spans, SpanStore):
-        counts = {host: len(positions) for host, positions in spans.groups("host").items()}
-    else:
-        counts = defaultdict(int)
-        for span in spans:
-            counts[span.host] += 1
     weights = [counts.get(host, 0) + 1 for host in hosts]  # + 1: a host without spans still has a section
-    rest = len(spans) - sum(counts.get(host, 0) for host in hosts)
     if weights:
-        weights[-1] += rest
+        weights[-1] += total - sum(counts.get(host, 0) for host in hosts)
     return weights
 
 

@@ -12,14 +12,16 @@ writes everything, in the same order.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pickle
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
+
+from dsim.cores import available_cores
 
 T = TypeVar("T")
 
@@ -38,11 +40,7 @@ def default_writers() -> int:
     1 once this process has held more than ``ALONE_ABOVE_BYTES`` (asked once the run has ended)."""
     if _peak_rss() > ALONE_ABOVE_BYTES:
         return 1
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        usable = os.cpu_count() or 1
-    return max(1, min(DEFAULT_WRITERS, usable))
+    return min(DEFAULT_WRITERS, available_cores())
 
 
 def _peak_rss() -> int:
@@ -80,12 +78,12 @@ def run_tasks(tasks: Sequence[Callable[[], T]], writers: int) -> list[T]:
 
     sys.stdout.flush()  # what this process printed is not printed again by a helper's exit
     sys.stderr.flush()
-    started: list[tuple[Any, Connection]] = []
+    started: list[tuple[BaseProcess, Connection]] = []
     failed = True
     try:
         for _ in range(helpers):
             receive, send = context.Pipe(duplex=False)
-            helper = context.Process(target=_helper, args=(tasks, take, send), daemon=True)
+            helper: BaseProcess = context.Process(target=_helper, args=(tasks, take, send), daemon=True)
             helper.start()
             send.close()
             started.append((helper, receive))
@@ -118,7 +116,7 @@ def _helper(tasks: Sequence[Callable[[], Any]], take: Callable[[], int | None], 
         send.close()
 
 
-def _received(helper: Any, receive: Connection) -> list[tuple[int, Any]]:
+def _received(helper: BaseProcess, receive: Connection) -> list[tuple[int, Any]]:
     """A helper's results; its error raised here, as if this process had run its task."""
     try:
         status, payload = receive.recv()

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
+from dsim.cores import available_cores
 from dsim.errors import DsimError, UsageError
 from dsim.sweep.worker import RunOutcome, RunTask, run_task
 
@@ -41,13 +42,6 @@ class Executor(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def available_cores() -> int:
-    """Cores this process may use (the affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 class SerialExecutor:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dsim.sweep.executors import available_cores
+from dsim.cores import available_cores
 from tests.helpers import ROOT
 
 # 60000 jobs sleeping in one simulation: a run takes several seconds of wall time, so the workers are busy
