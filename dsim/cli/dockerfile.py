@@ -18,7 +18,7 @@ app = typer.Typer(no_args_is_help=True, help="Inspect Dockerfiles the way dsim's
 def plan(
     path: Annotated[Path, typer.Argument(help="a Dockerfile", show_default=False)],
     json_output: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
-    target: Annotated[str | None, typer.Option("--target", help="the stage to build [default: the last]")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="the stage to build (default: the last)")] = None,
     build_arg: Annotated[list[str] | None, typer.Option(
         "--build-arg", metavar="NAME=VALUE", help="a build argument (repeatable), as for docker build")] = None,
 ) -> None:

@@ -17,7 +17,7 @@ from dsim.cli.support import ScenarioArg, SetOption, plain_console, quiet_librar
 
 def run(
     scenario: ScenarioArg,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory [default: results/<name>]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory (default: results/<name>)")] = None,
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print summary.json to stdout, nothing else")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
@@ -32,8 +32,8 @@ def run(
         help="override a scenario field (repeatable), e.g. --set hosts.runner.count=40")] = None,
     writers: Annotated[int | None, typer.Option(
         min=1, help="processes writing the files at once, once the run has ended (Linux; the same files "
-                    "whatever the number) [default: the CPUs dsim may use, at most 4; 1 once the run holds "
-                    "more than 1 GiB]")] = None,
+                    "whatever the number; default: the CPUs dsim may use, at most 4, and 1 once the run "
+                    "holds more than 1 GiB)")] = None,
 ) -> None:
     """Simulate SCENARIO; write summary.json, jobs.csv, spans.csv, charts, report.html and trace.json."""
     from dsim.errors import UsageError

@@ -15,10 +15,10 @@ from dsim.cli.support import SetOption, err_console
 
 def serve(
     scenario: Annotated[Path | None, typer.Option(
-        "--scenario", "-s", help="scenario YAML whose host to simulate [default: one host, Docker Hub, the built-in "
-        "image catalog]", show_default=False)] = None,
+        "--scenario", "-s", help="scenario YAML whose host to simulate (default: one host, Docker Hub, the built-in "
+        "image catalog)", show_default=False)] = None,
     host_name: Annotated[str | None, typer.Option(
-        "--host-name", help="the scenario's host that answers [default: its first]", show_default=False)] = None,
+        "--host-name", help="the scenario's host that answers (default: its first)", show_default=False)] = None,
     listen: Annotated[str, typer.Option(
         "--listen", help="address to listen on; anything but loopback is exposed to the network")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port (0: any free one)")] = 2375,
@@ -36,7 +36,7 @@ def serve(
         "--max-context", help="largest build context accepted, counted uncompressed")] = "256MiB",
     max_connections: Annotated[int | None, typer.Option(
         "--max-connections", min=1, help="open client connections at most; beyond, new ones wait in the listen "
-        "queue [default: 1000, fewer if the file limit is lower]", show_default=False)] = None,
+        "queue (default: 1000, fewer if the file limit is lower)", show_default=False)] = None,
     max_requests: Annotated[int, typer.Option(
         "--max-requests", min=1, help="requests handled at once (a thread each); beyond, a 503")] = 256,
     client_timeout: Annotated[str, typer.Option(
