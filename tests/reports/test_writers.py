@@ -19,6 +19,13 @@ from dsim.reports.writers import can_fork, default_writers, run_tasks
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="forked writers need Linux and a process with one thread")
 
+
+@pytest.fixture
+def forking() -> None:
+    """Helpers can be forked now (a test run earlier may have left a thread running: then no writer forks)."""
+    if not can_fork():
+        pytest.skip("another thread is running in this process, so no writer is forked")
+
 PARENT = os.getpid()
 
 
@@ -30,7 +37,7 @@ def _slow(index: int) -> Callable[[], tuple[int, int]]:
     return task
 
 
-def test_every_task_once_in_order_shared_with_a_helper() -> None:
+def test_every_task_once_in_order_shared_with_a_helper(forking: None) -> None:
     done = run_tasks([_slow(i) for i in range(6)], writers=2)
     assert [index for index, _ in done] == list(range(6))
     pids = {pid for _, pid in done}
@@ -51,7 +58,7 @@ def _fails_in_a_helper(error: BaseException) -> Callable[[], int]:
     return task
 
 
-def test_a_helpers_error_is_raised_here_with_its_type() -> None:
+def test_a_helpers_error_is_raised_here_with_its_type(forking: None) -> None:
     with pytest.raises(ValueError, match="boom"):
         run_tasks([_fails_in_a_helper(ValueError("boom")) for _ in range(3)], writers=2)
 
@@ -65,12 +72,12 @@ class _Unpicklable(Exception):
         raise TypeError("not picklable")
 
 
-def test_an_error_that_cannot_travel_comes_back_as_its_traceback() -> None:
+def test_an_error_that_cannot_travel_comes_back_as_its_traceback(forking: None) -> None:
     with pytest.raises(RuntimeError, match=r"_Unpicklable while writing the run's files:(.|\n)*cannot travel"):
         run_tasks([_fails_in_a_helper(_Unpicklable("cannot travel", threading.Lock())) for _ in range(3)], writers=2)
 
 
-def test_a_helper_that_dies_is_an_error_naming_its_exit_code() -> None:
+def test_a_helper_that_dies_is_an_error_naming_its_exit_code(forking: None) -> None:
     def task() -> int:
         if os.getpid() == PARENT:
             time.sleep(0.3)
@@ -116,6 +123,7 @@ def test_dsim_run_writes_alone_by_default_after_a_big_run(monkeypatch: pytest.Mo
         return real(tasks, count)
 
     monkeypatch.setattr(outputs, "run_tasks", recording)
+    monkeypatch.setattr(outputs, "can_fork", lambda: True)  # the count asked for, whatever threads run now
     monkeypatch.setattr(writers, "ALONE_ABOVE_BYTES", 0)  # every process has held more than that
     scenario = Path(__file__).resolve().parents[2] / "scenarios" / "hello-nginx.yaml"
     result = CliRunner().invoke(app, ["run", str(scenario), "-q", "-o", str(tmp_path / "a")])
