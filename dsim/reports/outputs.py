@@ -145,35 +145,34 @@ def _write_files(result: SimResult, out: Path, summary_text: str, summary: dict[
     if (writers > 1 and not can_fork()) or (charts and _figures_kept()):
         writers = 1  # no helper can be forked, or the caller wants this process's Figures (dsim.api)
     pieces = None
-    tasks: dict[str, Callable[[], Any]] = {}
+    first: list[Callable[[], Any]] = []  # the biggest files, taken first
     if trace:
         from dsim.reports.trace import TracePieces, write_trace
 
         if writers > 1:  # in pieces, so the biggest file is not one writer's alone
             pieces = TracePieces(result, out / "trace.json", writers)
+            first += pieces.tasks()
         else:
-            tasks["trace"] = functools.partial(write_trace, result, out / "trace.json")
+            first.append(functools.partial(write_trace, result, out / "trace.json"))
     if "spans" in chosen:
-        tasks["spans"] = functools.partial(_written, write_spans_csv, result, out / "spans.csv")
+        first.append(functools.partial(_written, write_spans_csv, result, out / "spans.csv"))
     drawing: list[Callable[[], Chart | None]] = []
     if charts:
         from dsim.reports.charts import chart_tasks
 
         drawing = chart_tasks(result, out, info, summary)
+    last: list[Callable[[], Any]] = []  # the smallest
     if "jobs" in chosen:
-        tasks["jobs"] = functools.partial(_written, write_jobs_csv, result, out / "jobs.csv")
-    order = [*(pieces.tasks() if pieces is not None else ()),
-             *(tasks.pop(name) for name in ("trace", "spans") if name in tasks), *drawing, *tasks.values()]
-    done = run_tasks(order, writers)
+        last.append(functools.partial(_written, write_jobs_csv, result, out / "jobs.csv"))
+    done: list[Any] = run_tasks([*first, *drawing, *last], writers)
     if pieces is not None:
         pieces.join()
-    by_task = dict(zip(map(id, order), done, strict=True))
     files = [out / "summary.json"]
     files += [out / name for name in ("jobs.csv", "spans.csv") if name.removesuffix(".csv") in chosen]
     if charts:
         from dsim.reports.html import write_report
 
-        drawn = [chart for chart in (by_task[id(draw)] for draw in drawing) if chart is not None]
+        drawn = [chart for chart in done[len(first):len(first) + len(drawing)] if chart is not None]
         files += [chart.path for chart in drawn]
         files.append(write_report(result, out, drawn, info, summary))
     if trace:

@@ -15,7 +15,7 @@ import gc
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsim.gc_tuning import freeze_survivors
 from dsim.reports.charts.builds import build_waterfall, cache_ratios
@@ -32,6 +32,9 @@ from dsim.reports.context import ScenarioInfo
 from dsim.reports.derive import SpanIndex, host_group
 from dsim.reports.style import colour
 from dsim.result import SimResult
+
+if TYPE_CHECKING:
+    from dsim.scenarios.resolve import Resolved
 
 __all__ = ["ACTIVITY_MAX_KINDS", "BINS", "CHARTS", "PALETTE", "TIMELINE_MAX_JOBS", "TIMELINE_MAX_ROWS", "Chart",
            "activity", "bandwidth", "build_waterfall", "cache_ratios", "chart_paths", "chart_tasks", "daemon_load",
@@ -89,7 +92,7 @@ def chart_tasks(result: SimResult, out: Path, info: ScenarioInfo | None = None,
     return tasks
 
 
-def _topology(resolved: Any, path: Path) -> Chart:
+def _topology(resolved: Resolved, path: Path) -> Chart:
     from dsim.reports.topology import draw_topology
 
     chart: Chart = draw_topology(resolved, path)
