@@ -178,6 +178,11 @@ class SpanStore(Sequence[Any]):
             return _new(self._type, (*span[:6], derived_attrs(attrs, span[3])))
         return span if type(span) is self._type else _new(self._type, span)
 
+    @property
+    def blocks(self) -> int:
+        """How many blocks of columns hold the spans compacted so far."""
+        return len(self._blocks)
+
     def __len__(self) -> int:
         return self._count + len(self.fresh)
 

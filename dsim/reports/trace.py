@@ -338,25 +338,37 @@ def _host(b: _Builder, host: str, spans: Columns, job_end: dict[int, JobEnd], en
     _host_instants(b, pid, spans, kinds, ends)
 
 
-def _registry(b: _Builder, downloads: Columns, requests: Columns, registry: str) -> None:
+def _registry(b: _Builder, downloads: Columns, requests: Columns, registry: str, served: _Served) -> None:
     """A track per link to a host (its downloads), and its requests."""
     pid = b.pids[f"registry/{registry}"]
     by_host: dict[str, list[int]] = defaultdict(list)
-    for i in range(len(downloads)):
-        if downloads.attr(i, "registry") == registry:
+    for i, name in enumerate(served.downloads):
+        if name == registry:
             by_host[downloads.host[i]].append(i)
     for host in sorted(by_host, key=_natural):
         _lanes(b, pid, f"link to {host} /", downloads, by_host[host],
                lambda i: f"blob {short_id(downloads.subject[i])} ({format_size(downloads.attr(i, 'bytes', 0))})",
                SpanKind.DOWNLOAD)
-    mine = [i for i in range(len(requests)) if requests.attr(i, "registry") == registry]
-    _lanes(b, pid, "requests", requests, mine, lambda i: f"{requests.subject[i]} -> {requests.attr(i, 'status', '')}",
-           SpanKind.REQUEST)
+    mine = [i for i, name in enumerate(served.requests) if name == registry]
+    status, subject = served.statuses, requests.subject
+    _lanes(b, pid, "requests", requests, mine, lambda i: f"{subject[i]} -> {status[i]}", SpanKind.REQUEST)
+    packed = requests.packed
+    failing = {key for key, i in {id(packed[i]): i for i in mine}.items() if requests.failed(i)}  # per tuple
     for i in mine:
-        if requests.failed(i):
+        if id(packed[i]) in failing:
             tid = b.thread(pid, "events")
-            b.instant(pid, tid, f"{requests.attr(i, 'status')} {requests.subject[i]}", requests.end[i], "failure",
+            b.instant(pid, tid, f"{requests.attr(i, 'status')} {subject[i]}", requests.end[i], "failure",
                       requests.args(i))
+
+
+class _Served:
+    """Which registry served each download and each request, and each request's status: read once for all
+    the registries' sections (a request's attributes are a tuple shared by many: read a shape at a time)."""
+
+    def __init__(self, downloads: Columns, requests: Columns) -> None:
+        self.downloads = downloads.attr_of(range(len(downloads)), "registry")
+        self.requests = requests.attr_of(range(len(requests)), "registry")
+        self.statuses = requests.attr_of(range(len(requests)), "status", "")
 
 
 def _network(b: _Builder, pid: int, links: list[Span], no_host: Columns) -> None:
@@ -405,8 +417,9 @@ def _sections(result: SimResult, hosts_from: int = 0, hosts_to: int | None = Non
         return
     if registries:
         downloads, requests = _kind_columns(result, SpanKind.DOWNLOAD), _kind_columns(result, SpanKind.REQUEST)
+        served = _Served(downloads, requests)
         for registry in registries:
-            _registry(b, downloads, requests, registry)
+            _registry(b, downloads, requests, registry, served)
             yield b.take()
         del downloads, requests
     links = list(result.spans_of(SpanKind.LINK))
@@ -428,10 +441,12 @@ _NO_SPANS = Columns([], [], [], np.empty(0), np.empty(0), [], [])
 
 #: Hosts' spans are read from the store this many at once at most (a batch of hosts, split into one Columns
 #: each): a read costs NumPy steps per block of the store, so a thousand runners of a few jobs each, read one by
-#: one, spent most of it in those (a 20,000-job CI burst: 2,000 hosts, 48 blocks). A host with ``_READ_ALONE``
-#: spans or more is read alone: the steps are few for its spans, and splitting a batch costs a step per span.
+#: one, spent most of it in those (a 20,000-job CI burst: 2,000 hosts, 48 blocks). A host with
+#: ``_ALONE_PER_BLOCK`` spans or more per block of the store is read alone: splitting a batch costs steps per span
+#: too (a host of 400 spans costs the same either way in a store of 25 blocks; one of 800, 8% less alone, and
+#: one of 4,000, 17% less: docs/performance.md, "Session 38").
 _READ_AT_ONCE = 1 << 16
-_READ_ALONE = 1 << 12
+_ALONE_PER_BLOCK = 20
 
 
 def _by_host(result: SimResult) -> tuple[set[str], Callable[[Sequence[str]], Iterator[tuple[str, Columns]]],
@@ -459,9 +474,10 @@ def _host_batches(store: SpanStore, groups: dict[Any, np.ndarray], hosts: Sequen
     """Each of ``hosts`` with its spans, read from ``store`` a batch of hosts at a time."""
     batch: list[str] = []
     size = 0
+    alone = _ALONE_PER_BLOCK * store.blocks
     for host in hosts:
         spans = len(groups.get(host, ()))
-        if spans >= _READ_ALONE:
+        if spans >= alone:
             yield from _read_hosts(store, groups, batch)
             yield host, Columns(*store.rows(groups[host], host))
             batch, size = [], 0

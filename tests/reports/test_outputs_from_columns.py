@@ -43,8 +43,9 @@ def test_every_file_from_the_store_is_the_file_from_a_list_of_spans(tmp_path: Pa
 
 def test_hosts_read_in_batches_give_the_same_trace(monkeypatch: pytest.MonkeyPatch) -> None:
     # trace.json reads hosts' spans from the store a batch of hosts at a time (trace._READ_AT_ONCE spans), a
-    # host with trace._READ_ALONE spans or more alone: each host alone, a few hosts at once, all at once, and
-    # big hosts alone between batches of small ones must all give the list of spans' trace
+    # host with trace._ALONE_PER_BLOCK spans or more per block of the store alone: each host alone, a few hosts
+    # at once, all at once, and big hosts alone between batches of small ones must all give the list of
+    # spans' trace
     from dsim.reports import trace
 
     resolved = load_scenario(ROOT / "scenarios" / "ci-burst.yaml")
@@ -59,5 +60,5 @@ def test_hosts_read_in_batches_give_the_same_trace(monkeypatch: pytest.MonkeyPat
     for batch, alone in ((1, 1 << 30), (2 * sizes[-1], 1 << 30), (1 << 30, 1 << 30), (1 << 30, 1),
                          (2 * sizes[-1], sizes[len(sizes) // 2])):
         monkeypatch.setattr(trace, "_READ_AT_ONCE", batch)
-        monkeypatch.setattr(trace, "_READ_ALONE", alone)
+        monkeypatch.setattr(trace, "_ALONE_PER_BLOCK", alone / result.spans.blocks)
         assert trace_text(result) == expected, (batch, alone)
