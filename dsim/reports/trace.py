@@ -474,7 +474,7 @@ def _host_batches(store: SpanStore, groups: dict[Any, np.ndarray], hosts: Sequen
     """Each of ``hosts`` with its spans, read from ``store`` a batch of hosts at a time."""
     batch: list[str] = []
     size = 0
-    alone = _ALONE_PER_BLOCK * store.blocks
+    alone = max(1, _ALONE_PER_BLOCK * store.blocks)  # a host of no spans is never read alone
     for host in hosts:
         spans = len(groups.get(host, ()))
         if spans >= alone:

@@ -62,3 +62,16 @@ def test_hosts_read_in_batches_give_the_same_trace(monkeypatch: pytest.MonkeyPat
         monkeypatch.setattr(trace, "_READ_AT_ONCE", batch)
         monkeypatch.setattr(trace, "_ALONE_PER_BLOCK", alone / result.spans.blocks)
         assert trace_text(result) == expected, (batch, alone)
+
+
+def test_hosts_without_spans_get_their_processes_from_a_store_of_no_blocks() -> None:
+    # a run whose spans were never compacted (no block) and a host that recorded nothing: the host is still a
+    # process of the trace, as from a list of spans (a store of no blocks once read every host alone, and a
+    # host of no spans has no positions to read)
+    resolved = load_scenario(ROOT / "scenarios" / "ci-burst.yaml")
+    result = World(resolved, link_samples=1.0).run()
+    assert isinstance(result.spans, SpanStore)
+    empty = dataclasses.replace(result, spans=SpanStore(type(result.spans[0])))
+    assert empty.spans.blocks == 0
+    assert trace_text(empty) == trace_text(dataclasses.replace(result, spans=[]))
+    assert f'"args":{{"name":"host {sorted(result.hosts)[0]}"}}' in trace_text(empty)
