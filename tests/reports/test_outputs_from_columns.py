@@ -71,7 +71,8 @@ def test_hosts_without_spans_get_their_processes_from_a_store_of_no_blocks() -> 
     resolved = load_scenario(ROOT / "scenarios" / "ci-burst.yaml")
     result = World(resolved, link_samples=1.0).run()
     assert isinstance(result.spans, SpanStore)
-    empty = dataclasses.replace(result, spans=SpanStore(type(result.spans[0])))
-    assert empty.spans.blocks == 0
+    store = SpanStore(type(result.spans[0]))
+    assert store.blocks == 0
+    empty = dataclasses.replace(result, spans=store)
     assert trace_text(empty) == trace_text(dataclasses.replace(result, spans=[]))
     assert f'"args":{{"name":"host {sorted(result.hosts)[0]}"}}' in trace_text(empty)
