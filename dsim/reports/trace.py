@@ -34,7 +34,7 @@ import numpy as np
 from dsim.records import PHASE_KINDS, JobEnd, Span, SpanKind
 from dsim.reports.derive import FAILURE_ATTRS, lane_numbers, pack_lanes, short_id
 from dsim.reports.jsontext import PLAIN, number, string, value
-from dsim.reports.trace_text import Columns, kind_failed, round3, timing_text
+from dsim.reports.trace_text import Columns, kind_failed, round3, timing_text, ts_texts
 from dsim.result import SimResult
 from dsim.span_store import SpanStore
 from dsim.units import format_size
@@ -255,13 +255,23 @@ def _host_instants(b: _Builder, pid: int, spans: Columns, kinds: dict[str, list[
     looked.extend(_failed_by_attrs(spans, kinds))
     instant.update(i for i in set(looked) if i not in instant and spans.failed(i))
     points = sorted(instant)
-    tid = b.thread(pid, "events") if points else 0  # named before its first event, as when first used
-    for i in points:
-        if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
-            b.instant(pid, tid, f"{kind[i]}: {subject[i]}", start[i], "failure" if spans.failed(i) else kind[i],
-                      spans.args(i))
-        else:
-            b.instant(pid, tid, f"{kind[i]} failed: {subject[i]}", end[i], "failure", spans.args(i))
+    if points:  # written together: their times, args and names made at once
+        tid = b.thread(pid, "events")  # named before its first event, as when first used
+        names, cats, times = [], [], []
+        for i in points:
+            if end[i] == start[i] and kind[i] != SpanKind.PULL_LAYER:
+                names.append(f"{kind[i]}: {subject[i]}")
+                cats.append("failure" if spans.failed(i) else kind[i])
+                times.append(start[i])
+            else:
+                names.append(f"{kind[i]} failed: {subject[i]}")
+                cats.append("failure")
+                times.append(end[i])
+        quoted = {cat: string(cat) for cat in set(cats)}
+        track = f',"pid":{pid},"tid":{tid},'
+        b.events += [f'{{"ph":"i","s":"t","name":{string(name)},"cat":{quoted[cat]}{track}{ts},"args":{args}}}'
+                     for name, cat, ts, args in zip(names, cats, ts_texts(np.array(times, dtype=float)),
+                                                    spans.args_texts(points), strict=True)]
     for ended in ends:
         if ended.status != "completed":
             tid = b.thread(pid, "events")

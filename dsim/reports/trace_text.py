@@ -82,6 +82,20 @@ def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
     return texts
 
 
+def ts_texts(times: np.ndarray) -> list[str]:
+    """``"ts":...`` of an instant event at each of ``times`` (seconds): microseconds rounded to nanoseconds
+    (``round(t * 1e6, 3)``) as ``json.dumps`` prints them, printed as ``timing_texts`` prints a start."""
+    if len(times) < _FEW:
+        return [f'"ts":{number(round(t * 1e6, 3))}' for t in times.tolist()]
+    with np.errstate(invalid="ignore", over="ignore"):
+        ts, ts_k, ts_exact = round3_parts(np.asarray(times, dtype=float) * 1e6)
+        fast = ts_exact & ~np.signbit(ts)
+    texts = joined_texts(['"ts":', decimal_field(np.where(fast, ts_k, 0.0).astype(np.int64), 3, trim=True)], len(ts))
+    for i in np.flatnonzero(~fast).tolist():
+        texts[i] = f'"ts":{number(float(ts[i]))}'
+    return texts
+
+
 def timing_text(start: float, end: float) -> str:
     """``"ts":...,"dur":...`` of one complete event (``timing_texts`` of one interval, as Python computes it)."""
     ts = round(start * 1e6, 3)
@@ -301,6 +315,17 @@ class Columns:
             columns = [column_texts([packed[at] for packed in group]) for at, _ in order]
             texts.update(zip(map(id, group), map(template.format, *columns), strict=True))
         return texts
+
+    def args_texts(self, items: list[int]) -> list[str]:
+        """``args(i)`` of each of ``items``, made together: each distinct packed tuple's members printed once
+        (``_member_texts``), a span whose args take the general path by ``args``."""
+        packs = [self.packed[i] for i in items]
+        members = self._member_texts(packs)
+        job, subject = self.job, self.subject
+        return [self.args(i) if inner is None
+                else f'{{{inner}"job":{job[i]},"subject":{string(subject[i])}}}' if job[i] >= 0
+                else f'{{{inner}"subject":{string(subject[i])}}}'
+                for i, inner in zip(items, map(members.__getitem__, map(id, packs)), strict=True)]
 
     def args(self, i: int, error: str | None = None) -> str:
         """Span ``i``'s args as JSON text: its attributes sorted by key, then ``job`` (when it has one),

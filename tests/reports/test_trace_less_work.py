@@ -13,18 +13,23 @@ import numpy as np
 from dsim.records import Span, SpanKind
 from dsim.reports.derive import is_failure
 from dsim.reports.trace import _failed_by_attrs
-from dsim.reports.trace_text import Columns, kind_failed, timing_text
+from dsim.reports.trace_text import Columns, kind_failed, timing_text, ts_texts
 from dsim.span_store import SpanStore
 
 
-def _reference_tail(span: Span) -> str:
-    """The event's end as json.dumps writes it: times (microseconds rounded to nanoseconds), then args: the
-    attributes sorted by key, ``job`` when the span has one, ``subject``."""
+def _reference_args(span: Span) -> str:
+    """A span's args as json.dumps writes them: the attributes sorted by key, ``job`` when the span has one,
+    ``subject``."""
     args: dict[str, Any] = dict(sorted(span.attrs.items()))
     if span.job >= 0:
         args["job"] = span.job
     args["subject"] = span.subject
-    return f'{timing_text(span.start, span.end)},"args":{json.dumps(args, separators=(",", ":"), default=str)}}}'
+    return json.dumps(args, separators=(",", ":"), default=str)
+
+
+def _reference_tail(span: Span) -> str:
+    """The event's end as json.dumps writes it: times (microseconds rounded to nanoseconds), then args."""
+    return f'{timing_text(span.start, span.end)},"args":{_reference_args(span)}}}'
 
 
 def _spans() -> list[Span]:
@@ -95,3 +100,19 @@ def test_spans_failed_by_their_attributes_are_those_derive_names() -> None:
     expected = [i for i, span in enumerate(spans)
                 if span.kind != SpanKind.REQUEST and not kind_failed(span.kind) and is_failure(span)]
     assert expected and sorted(_failed_by_attrs(columns, kinds)) == expected
+
+
+def test_instants_args_and_times_made_together_are_what_json_writes() -> None:
+    # an instant event's args and "ts" (trace._host_instants makes a host's at once): the args json.dumps
+    # writes, the time as microseconds rounded to nanoseconds, in batches shorter than NumPy pays for and longer
+    spans = _spans()
+    columns = _columns(spans)
+    rng = random.Random(8)
+    for size in (1, 5, len(spans)):
+        items = rng.sample(range(len(spans)), size)
+        assert columns.args_texts(items) == [_reference_args(spans[i]) for i in items]
+    times = [0.0, 1e-7, 0.0015, 2.0, 3.0000005, 1e9, 1e12, -2.5, -0.0, float("inf"), float("nan"),
+             *(rng.uniform(0, 1e5) for _ in range(100))]
+    for batch in (times[:3], times):
+        expected = [f'"ts":{json.dumps(round(t * 1e6, 3))}' for t in batch]
+        assert ts_texts(np.array(batch, dtype=float)) == expected
