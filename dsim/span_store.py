@@ -32,6 +32,10 @@ from dsim.span_values import DERIVABLE, EMPTY, LineAtStart, compact_value, deriv
 
 #: Spans compacted at once (the newest spans up to this many stay tuples).
 BLOCK = 1 << 14
+#: Most distinct packed tuples shared per shape and types of values (``SpanStore._pack``): past it, values that
+#: rarely repeat (a wait in seconds, a link's bytes) stop being pooled, and the pool is let go (a dict entry
+#: costs about what the tuple it spares costs).
+POOL_MOST = 1 << 14
 #: The type of a span's offset in its block (``_block_positions``): a block of up to 65,536 spans (``BLOCK``
 #: is 16,384) fits in 16 bits.
 _OFFSET = np.uint16
@@ -89,12 +93,9 @@ class SpanStore(Sequence[Any]):
         self._kinds: list[Any] = []
         self._host_code: dict[str, int] = {}
         self._hosts: list[str] = []
-        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
-        #: each shape of attributes -> (its shared keys tuple, whether a key is DERIVABLE): one look-up per span
-        self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
-        #: the shared packed tuples: of strings (and None, shared derived values), with ints, with +0.0 floats
-        #: (kept apart: 0 and 0.0 are equal and hash alike)
-        self._packed: tuple[dict[tuple[Any, ...], tuple[Any, ...]], ...] = ({}, {}, {})
+        #: each shape of attributes -> (its shared keys tuple, whether a key is DERIVABLE, its pools of shared
+        #: packed tuples by the types of their values, None once a pool stopped): one look-up per span
+        self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], bool, dict[int, dict[Any, Any] | None]]] = {}
         self._positions: dict[str, tuple[int, list[np.ndarray]]] = {}
         self._derived: dict[str, tuple[int, Any]] = {}
 
@@ -137,37 +138,46 @@ class SpanStore(Sequence[Any]):
 
     def _pack(self, attrs: dict[str, Any], start: float) -> Any:
         """``(keys, *values)`` of attributes (not empty: ``compact`` packs those only), the keys tuple shared by
-        every span of the shape; the whole tuple shared by every span with the same keys and values when those
-        are strings (or None, or +0.0)."""
+        every span of the shape; the whole tuple shared by every span of the shape with equal values of the same
+        types when those are strings, None, shared derived values, ints, floats or bools. Equal values of one
+        type print alike, but 1, 1.0 and True are equal and hash alike, as are 0.0 and -0.0: so the shared tuples
+        are kept in a pool per shape and types of values (a signature of two bits a value), and a -0.0 is never
+        shared. A CPU span's (busy, runnable) or a process's attributes repeat: thousands of spans, a few tuples."""
         keys = tuple(attrs)
         shape = self._shapes.get(keys)
         if shape is None:
-            shared = self._keys[keys] = keys
-            shape = self._shapes[keys] = (shared, not DERIVABLE.isdisjoint(keys))
-        shared, derivable = shape
+            shape = self._shapes[keys] = (keys, not DERIVABLE.isdisjoint(keys), {})
+        shared, derivable, pools = shape
         if derivable:
             packed = (shared, *(compact_value(v, start) if k in DERIVABLE else v for k, v in attrs.items()))
             values: Any = packed[1:]
         else:
             values = attrs.values()
             packed = (shared, *values)
-        # shared when every value is equal only to values of its own type and sign: strings, None, shared
-        # derived values, ints (not bools) or +0.0, not ints and floats together (0 and 0.0 are equal and hash
-        # alike); tested here rather than by a function (a call per span spared)
-        ints = floats = False
+        signature = 1  # tested here rather than by a function (a call per span spared)
         for value in values:
             kind = type(value)
             if kind is str or value is None or kind is LineAtStart:
-                continue
-            if kind is int:
-                ints = True
-            elif kind is float and value == 0.0 and _copysign(1.0, value) > 0:
-                floats = True
+                signature <<= 2
+            elif kind is int:
+                signature = signature << 2 | 1
+            elif kind is float:
+                if value == 0.0 and _copysign(1.0, value) < 0:
+                    return packed
+                signature = signature << 2 | 2
+            elif kind is bool:
+                signature = signature << 2 | 3
             else:
                 return packed
-        if ints and floats:
-            return packed
-        return self._packed[1 if ints else 2 if floats else 0].setdefault(packed, packed)
+        pool = pools.get(signature)
+        if pool is None:
+            if signature in pools:  # values of these types that rarely repeat: not pooled
+                return packed
+            pool = pools[signature] = {}
+        found = pool.setdefault(packed, packed)
+        if found is packed and len(pool) > POOL_MOST:
+            pools[signature] = None  # its entries would cost more than the tuples they spare
+        return found
 
     # ------------------------------------------------------------ reading
 
@@ -303,7 +313,7 @@ class SpanStore(Sequence[Any]):
              ) -> tuple[list[Any], list[str], list[str], np.ndarray, np.ndarray, list[int], list[Any]]:
         """The spans at ``positions`` (ascending) as columns, without making them: kinds, subjects, hosts,
         starts, ends, jobs and attributes packed (``unpack`` makes a dict of one; the packed tuple of spans
-        with the same strings or zeros is one shared object). ``host``: every one of them is that host's
+        with equal values of the same types is one shared object). ``host``: every one of them is that host's
         (``groups("host")``), so its column is not read."""
         kinds: list[Any] = []
         subjects: list[str] = []
@@ -340,7 +350,7 @@ class SpanStore(Sequence[Any]):
     def attr_values(self, key: str) -> set[Any]:
         """The values attribute ``key`` takes over every span that has it (without making the spans)."""
         found: set[Any] = set()
-        for keys in self._keys.values():
+        for keys in self._shapes:
             if key in keys:
                 break
         else:

@@ -8,6 +8,7 @@ import tracemalloc
 from typing import Any
 
 import numpy as np
+import pytest
 
 from dsim.progress_words import LayerLines, layer_lines, recorded
 from dsim.records import Recorder, Span, SpanKind
@@ -128,6 +129,33 @@ def test_shared_attributes_keep_each_values_type() -> None:
     recorder.spans.compact()
     read = [span.attrs["queue"] for span in recorder.spans]
     assert [(type(v), repr(v)) for v in read] == [(type(v), repr(v)) for v in values]
+
+
+def test_spans_with_equal_values_of_the_same_types_share_one_packed_tuple(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a CPU span's (busy, runnable), a process's status and oom flag repeat: equal values of the same types
+    # share one packed tuple (the outputs print each distinct tuple once), but 1, 1.0 and True (equal, and
+    # hashing alike) keep their types, as do 0.0 and -0.0; and a pool whose values stop repeating is let go
+    # (span_store.POOL_MOST distinct tuples), the spans after it still read as recorded
+    from dsim import span_store
+
+    monkeypatch.setattr(span_store, "POOL_MOST", 4)
+    recorder = Recorder()
+    cases = [(1.0, 1), (0.5, 2), (1.0, 1), (1, 1), (True, 1), (1.0, True), (-0.0, 1), (0.0, 1), (-0.0, 1),
+             (0.5, 2), (1, 1)]
+    for busy, runnable in cases:
+        recorder.span(SpanKind.CPU, "h", 0.0, 1.0, host="h", busy=busy, runnable=runnable)
+    for i in range(10):  # values that never repeat: past 4 distinct, the pool stops
+        recorder.span(SpanKind.CPU, "h", 0.0, 1.0, host="h", busy=0.25 + i, runnable=9)
+    recorder.spans.compact()
+    read = [(span.attrs["busy"], span.attrs["runnable"]) for span in recorder.spans]
+    written = [*cases, *((0.25 + i, 9) for i in range(10))]
+    assert [tuple(map(repr, pair)) for pair in read] == [tuple(map(repr, pair)) for pair in written]
+    packed = recorder.spans._blocks[0].attrs
+    assert packed[0] is packed[2] and packed[1] is packed[9] and packed[3] is packed[10]  # equal, same types
+    assert len({id(p) for p in packed[:4]}) == 3 and packed[4] is not packed[0] and packed[5] is not packed[0]
+    assert packed[6] is not packed[7] and packed[6] is not packed[8]  # -0.0 never shared
+    shapes = recorder.spans._shapes
+    assert None in next(iter(shapes.values()))[2].values()  # the never-repeating values' pool let go
 
 
 def test_spans_by_job_are_each_jobs_spans_in_record_order() -> None:

@@ -6,7 +6,7 @@ job as JSON with sorted keys (``json.dumps(..., sort_keys=True)``'s text).
 A big run has hundreds of thousands of spans: a csv writer call, a dict and an encoder call per span
 cost more than the simulation. Here each distinct kind, subject and host is quoted once (by the csv module
 itself), the JSON of a span's attributes is made once per shared attribute tuple (the store keeps one for
-every span with the same strings or zeros), and times are printed in one pass per block.
+every span of a shape with equal values of the same types), and times are printed in one pass per block.
 """
 
 from __future__ import annotations

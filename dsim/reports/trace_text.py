@@ -251,7 +251,7 @@ class Columns:
 
     def failed(self, i: int) -> bool:
         """``derive.is_failure`` of span ``i`` (failure attributes are never derived ones), worked out once
-        per kind and packed tuple (shared among spans with the same strings)."""
+        per kind and packed tuple (shared among spans with equal values of the same types)."""
         packed = self.packed[i]
         if packed is None or FAILURE_ATTRS.isdisjoint(packed[0]):
             return kind_failed(self.kind[i])
