@@ -69,11 +69,11 @@ def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
     if len(starts) < _FEW:
         return list(map(timing_text, starts.tolist(), ends.tolist()))
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, as in Python
-        ts, ts_k, ts_exact = round3_parts(np.asarray(starts, dtype=float) * 1e6)
+        ts, ts_k, ts_fast = _micros(starts)
         dur, dur_k, dur_exact = round3_parts(round3(np.asarray(ends, dtype=float) * 1e6) - ts)
         positive = dur > 0.0
         dur = np.where(positive, dur, 0.0)  # max(0.0, dur): 0.0 for -0.0 and NaN too
-        fast = ts_exact & ~np.signbit(ts) & (dur_exact | ~positive)
+        fast = ts_fast & (dur_exact | ~positive)
     texts = joined_texts(['"ts":', decimal_field(np.where(fast, ts_k, 0.0).astype(np.int64), 3, trim=True), ',"dur":',
                           decimal_field(np.where(fast & positive, dur_k, 0.0).astype(np.int64), 3, trim=True)], len(ts))
     for i in np.flatnonzero(~fast).tolist():
@@ -82,14 +82,20 @@ def timing_texts(starts: np.ndarray, ends: np.ndarray) -> list[str]:
     return texts
 
 
+def _micros(times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each time in microseconds rounded to nanoseconds (``round(t * 1e6, 3)``), its thousandths, and whether
+    those print it (exact and not negative: ``decimal_field``'s digits are ``repr``'s)."""
+    ts, ts_k, exact = round3_parts(np.asarray(times, dtype=float) * 1e6)
+    return ts, ts_k, exact & ~np.signbit(ts)
+
+
 def ts_texts(times: np.ndarray) -> list[str]:
     """``"ts":...`` of an instant event at each of ``times`` (seconds): microseconds rounded to nanoseconds
     (``round(t * 1e6, 3)``) as ``json.dumps`` prints them, printed as ``timing_texts`` prints a start."""
     if len(times) < _FEW:
         return [f'"ts":{number(round(t * 1e6, 3))}' for t in times.tolist()]
     with np.errstate(invalid="ignore", over="ignore"):
-        ts, ts_k, ts_exact = round3_parts(np.asarray(times, dtype=float) * 1e6)
-        fast = ts_exact & ~np.signbit(ts)
+        ts, ts_k, fast = _micros(times)
     texts = joined_texts(['"ts":', decimal_field(np.where(fast, ts_k, 0.0).astype(np.int64), 3, trim=True)], len(ts))
     for i in np.flatnonzero(~fast).tolist():
         texts[i] = f'"ts":{number(float(ts[i]))}'
