@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
-from dsim.span_store import BLOCK, SpanStore
+from dsim.span_store import CHUNK, SpanStore
 
 
 class SpanKind(enum.StrEnum):
@@ -504,8 +504,8 @@ class Recorder:
         cheaper (2 comparisons instead of 7: 2% of a container job's instructions)."""
         fresh = self.spans.fresh
         fresh.append((kind, subject, host, start, end, job, attrs or _NO_ATTRS))  # a Span when read
-        if len(fresh) >= BLOCK:
-            self.spans.compact()
+        if len(fresh) >= CHUNK:
+            self.spans.compact_fresh()
 
     def job_end(self, record: JobEnd) -> None:
         self.jobs.append(record)

@@ -3,7 +3,8 @@
 A large run keeps millions of spans. As named tuples each cost about 190 bytes (the tuple, two boxed floats,
 a boxed job number) plus about 190 for a dict of attributes; kept, they were most of a run's memory and made
 every garbage-collector pass slower as the run went on. Here the newest spans stay as tuples (recording one
-is a single append) and every ``BLOCK`` of them is compacted at once into columns: kinds and hosts as
+is a single append) and every ``CHUNK`` of them is compacted at once into columns (merged into blocks of ``BLOCK``
+spans as they fill, the unit every reader steps by): kinds and hosts as
 one-byte and four-byte codes, times in ``array('d')``, jobs in ``array('q')``, subjects as references to
 their (mostly shared) strings, and each span's attributes as one tuple ``(keys, *values)`` with the keys
 tuple shared by every span of the same shape: about 60 bytes a span plus its attribute values.
@@ -23,6 +24,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any, overload
 
@@ -30,7 +32,12 @@ import numpy as np
 
 from dsim.span_values import DERIVABLE, EMPTY, LineAtStart, compact_value, derived_attrs, pack, unpack
 
-#: Spans compacted at once (the newest spans up to this many stay tuples).
+#: Spans compacted at once while recording (the newest spans up to this many stay tuples): few enough that they are
+#: still in the processor's caches when compacted. 16,384 at once evicted the simulation's working set and cost
+#: 12-15% of a run's CPU; 1,024 at once cost 5-6% less of the whole run (docs/performance.md, "Session 39").
+CHUNK = 1 << 10
+#: Spans per block of columns: the chunks are merged as they fill one (readers step block by block, so fewer, larger
+#: blocks read faster). A multiple of ``CHUNK``.
 BLOCK = 1 << 14
 #: Most distinct packed tuples shared per shape and types of values (``SpanStore._pack``): past it, values that
 #: rarely repeat (a wait in seconds, a link's bytes) stop being pooled, and the pool is let go (a dict entry
@@ -60,12 +67,22 @@ def _column(typecode: str, values: Sequence[Any]) -> array[Any]:
     return column
 
 
+def _joined(parts: list[Any]) -> Any:
+    """Columns of consecutive blocks as one: arrays joined as arrays, tuples as a tuple."""
+    if isinstance(parts[0], array):
+        joined: array[Any] = array(parts[0].typecode)
+        for part in parts:
+            joined.extend(part)
+        return joined
+    return tuple(chain.from_iterable(parts))
+
+
 def _intern(text: str) -> str:
     return sys.intern(text) if type(text) is str else text
 
 
 class _Block:
-    """``BLOCK`` spans as columns."""
+    """Up to ``BLOCK`` spans as columns (``CHUNK`` while the newest are merged into one)."""
 
     __slots__ = ("kinds", "subjects", "hosts", "starts", "ends", "jobs", "attrs")
 
@@ -89,6 +106,7 @@ class SpanStore(Sequence[Any]):
         self._blocks: list[_Block] = []
         self._firsts: list[int] = []  # the position of each block's first span (a block compacted by hand
         self._count = 0               # may be short: tests compact before a block is full); spans in blocks
+        self._unmerged = 0  # the last blocks, each a chunk, not yet merged into one
         self._kind_code: dict[str, int] = {}
         self._kinds: list[Any] = []
         self._host_code: dict[str, int] = {}
@@ -103,11 +121,17 @@ class SpanStore(Sequence[Any]):
 
     def append(self, span: Any) -> None:
         self.fresh.append(span)
-        if len(self.fresh) >= BLOCK:
-            self.compact()
+        if len(self.fresh) >= CHUNK:
+            self.compact_fresh()
 
     def compact(self) -> None:
-        """Move the fresh spans into a block of columns (``Recorder.span`` calls it every ``BLOCK`` spans)."""
+        """Every span into columns, the last chunks merged into one block (before the outputs read by column)."""
+        self.compact_fresh()
+        self._merge()
+
+    def compact_fresh(self) -> None:
+        """Move the fresh spans into a block of columns (``Recorder.span`` calls it every ``CHUNK`` spans); merge
+        the last chunks into one block once they hold ``BLOCK`` spans."""
         fresh = self.fresh
         if not fresh:
             return
@@ -124,6 +148,23 @@ class SpanStore(Sequence[Any]):
         self._firsts.append(self._count)
         self._count += len(fresh)
         self.fresh = []
+        self._unmerged += 1
+        if self._count - self._firsts[-self._unmerged] >= BLOCK:
+            self._merge()
+
+    def _merge(self) -> None:
+        """The last chunks into one block: their columns joined (each a copy of pointers or bytes, no span read)."""
+        count, self._unmerged = self._unmerged, 0
+        if count < 2:
+            return
+        first = len(self._blocks) - count
+        parts = self._blocks[first:]
+        columns = (_joined([getattr(part, name) for part in parts]) for name in _Block.__slots__)
+        self._blocks[first:] = [_Block(*columns)]
+        del self._firsts[first + 1:]
+        for kind, (done, positions) in list(self._positions.items()):  # found per block: the merged ones again
+            if done > first:
+                self._positions[kind] = (first, positions[:first])
 
     @staticmethod
     def _codes(values: tuple[Any, ...], code: dict[Any, int], table: list[Any]) -> list[int]:
@@ -559,4 +600,4 @@ class KindView(Sequence[Any]):
 
 from dsim.job_spans import JobSpans  # noqa: E402  (re-exported: readers import it from here)
 
-__all__ = ["BLOCK", "JobSpans", "KindView", "SpanStore", "picked"]
+__all__ = ["BLOCK", "CHUNK", "JobSpans", "KindView", "SpanStore", "picked"]

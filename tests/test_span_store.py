@@ -12,7 +12,7 @@ import pytest
 
 from dsim.progress_words import LayerLines, layer_lines, recorded
 from dsim.records import Recorder, Span, SpanKind
-from dsim.span_store import BLOCK
+from dsim.span_store import BLOCK, CHUNK
 
 
 def _record(recorder: Recorder, count: int) -> list[Span]:
@@ -36,6 +36,49 @@ def test_spans_read_back_as_recorded_across_blocks() -> None:
     assert list(spans) == expected
     assert spans[0] == expected[0] and spans[BLOCK - 1] == expected[BLOCK - 1] and spans[-1] == expected[-1]
     assert spans[BLOCK:BLOCK + 2] == expected[BLOCK:BLOCK + 2]
+
+
+def test_spans_are_compacted_a_chunk_at_a_time_and_merged_into_blocks() -> None:
+    # CHUNK spans at a time into columns while recording; the chunks merged once they hold BLOCK spans, and the
+    # last ones when the outputs compact the store: readers step by blocks of BLOCK spans, as before chunks
+    assert BLOCK % CHUNK == 0 and BLOCK // CHUNK > 2
+    recorder = Recorder()
+    expected = _record(recorder, BLOCK + 2 * CHUNK + 5)
+    spans = recorder.spans
+    assert spans.blocks == 1 + 2 and len(spans.fresh) == 5  # one merged block, two chunks, 5 spans fresh
+    assert list(spans) == expected
+    spans.compact()
+    assert spans.blocks == 2 and not spans.fresh  # the last chunks and the fresh spans: one block
+    assert list(spans) == expected and spans[BLOCK] == expected[BLOCK] and spans[-1] == expected[-1]
+    recorder = Recorder()
+    _record(recorder, 2 * BLOCK)
+    recorder.spans.compact()
+    assert recorder.spans.blocks == 2  # blocks of BLOCK spans each, never a chunk left over
+
+
+def test_a_kind_read_before_its_chunks_merge_is_read_again_after() -> None:
+    # the offsets of a kind's spans are found per block and kept: a block merged from chunks found before must
+    # have them found again, or the readers would pick the spans at a chunk's offsets in the merged block
+    recorder = Recorder()
+    expected = _record(recorder, 3 * CHUNK)
+    spans = recorder.spans
+    downloads = [s for s in expected if s.kind == SpanKind.DOWNLOAD]
+    assert list(spans.of_kind(SpanKind.DOWNLOAD)) == downloads  # found in three chunks
+    expected += _record_more(recorder, 3 * CHUNK, BLOCK)  # the chunks merge into one block
+    assert spans.blocks == 1
+    downloads = [s for s in expected if s.kind == SpanKind.DOWNLOAD]
+    assert list(spans.of_kind(SpanKind.DOWNLOAD)) == downloads
+    assert spans.kind_positions(SpanKind.DOWNLOAD).tolist() == [i for i, s in enumerate(expected)
+                                                                 if s.kind == SpanKind.DOWNLOAD]
+
+
+def _record_more(recorder: Recorder, first: int, last: int) -> list[Span]:
+    """Spans ``first`` to ``last`` of ``_record``'s pattern."""
+    scratch = Recorder()
+    every = _record(scratch, last)
+    for span in every[first:]:
+        recorder.span(span.kind, span.subject, span.start, span.end, host=span.host, job=span.job, **span.attrs)
+    return every[first:]
 
 
 def test_views_columns_and_groups_agree_with_reading_every_span() -> None:
