@@ -121,7 +121,7 @@ def write_run_outputs(result: SimResult, out: Path, summary: dict[str, Any], inf
     moved into place, replacing the previous run's folder; a summary that is not valid JSON writes nothing.
     Each file is written in one pass over the run's records, without a copy of them (the spans are read
     from the recorder's compact store as each file is written; its newest spans are compacted first, as
-    every ``BLOCK`` of them already was: the charts ask for them kind by kind, many times).
+    every ``CHUNK`` of them already was: the charts ask for them kind by kind, many times).
     """
     text = summary_json(summary)
     chosen = frozenset(outputs)
