@@ -15,10 +15,11 @@ from dsim.records import Recorder, Span, SpanKind
 from dsim.span_store import BLOCK, CHUNK
 
 
-def _record(recorder: Recorder, count: int) -> list[Span]:
-    """``count`` spans of three kinds on three hosts (some with attributes, one of no host), as recorded."""
+def _record(recorder: Recorder, count: int, first: int = 0) -> list[Span]:
+    """Spans ``first`` to ``count`` of three kinds on three hosts (some with attributes, one of no host), as
+    recorded."""
     expected = []
-    for i in range(count):
+    for i in range(first, count):
         kind = (SpanKind.API, SpanKind.DOWNLOAD, SpanKind.RUN)[i % 3]
         attrs = {"queue": i / 8} if kind == SpanKind.API else (
             {"registry": f"r{i % 2}", "bytes": float(i)} if kind == SpanKind.DOWNLOAD else {})
@@ -64,21 +65,12 @@ def test_a_kind_read_before_its_chunks_merge_is_read_again_after() -> None:
     spans = recorder.spans
     downloads = [s for s in expected if s.kind == SpanKind.DOWNLOAD]
     assert list(spans.of_kind(SpanKind.DOWNLOAD)) == downloads  # found in three chunks
-    expected += _record_more(recorder, 3 * CHUNK, BLOCK)  # the chunks merge into one block
+    expected += _record(recorder, BLOCK, first=3 * CHUNK)  # the chunks merge into one block
     assert spans.blocks == 1
     downloads = [s for s in expected if s.kind == SpanKind.DOWNLOAD]
     assert list(spans.of_kind(SpanKind.DOWNLOAD)) == downloads
     assert spans.kind_positions(SpanKind.DOWNLOAD).tolist() == [i for i, s in enumerate(expected)
                                                                  if s.kind == SpanKind.DOWNLOAD]
-
-
-def _record_more(recorder: Recorder, first: int, last: int) -> list[Span]:
-    """Spans ``first`` to ``last`` of ``_record``'s pattern."""
-    scratch = Recorder()
-    every = _record(scratch, last)
-    for span in every[first:]:
-        recorder.span(span.kind, span.subject, span.start, span.end, host=span.host, job=span.job, **span.attrs)
-    return every[first:]
 
 
 def test_views_columns_and_groups_agree_with_reading_every_span() -> None:
