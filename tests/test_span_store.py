@@ -166,6 +166,23 @@ def test_shared_attributes_keep_each_values_type() -> None:
     assert [(type(v), repr(v)) for v in read] == [(type(v), repr(v)) for v in values]
 
 
+def test_attributes_met_again_are_found_by_their_exact_bytes_with_their_types() -> None:
+    # from the third span of the same attributes on, the packed tuple is found by the attributes' bytes: 0, 0.0,
+    # False and -0.0 (equal and hashing alike, printed apart) each met four times, interleaved, must each get back
+    # its own type and sign, and share one tuple with the spans of exactly its own values
+    recorder = Recorder()
+    values = [0, 0.0, False, -0.0, 1, 1.0, True] * 4
+    for value in values:
+        recorder.span(SpanKind.API, "x", 0.0, 0.0, queue=value, status="ok")
+    recorder.spans.compact()
+    read = [span.attrs["queue"] for span in recorder.spans]
+    assert [(type(v), repr(v)) for v in read] == [(type(v), repr(v)) for v in values]
+    packed = recorder.spans._blocks[0].attrs
+    for i in (0, 1, 2, 4, 5, 6):  # a value met again: the tuple of its first span, by pool then by bytes
+        assert packed[i] is packed[i + 7] is packed[i + 14] is packed[i + 21]
+    assert len({id(packed[i]) for i in (0, 1, 2, 4, 5, 6)}) == 6  # equal values of other types: tuples apart
+
+
 def test_spans_with_equal_values_of_the_same_types_share_one_packed_tuple(monkeypatch: pytest.MonkeyPatch) -> None:
     # a CPU span's (busy, runnable), a process's status and oom flag repeat: equal values of the same types
     # share one packed tuple (the outputs print each distinct tuple once), but 1, 1.0 and True (equal, and
