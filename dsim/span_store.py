@@ -196,8 +196,9 @@ class SpanStore(Sequence[Any]):
         shared. A CPU span's (busy, runnable) or a process's attributes repeat: thousands of spans, a few tuples.
 
         Attributes met twice are found after that by their exact bytes (``_exact``: one C call, no step per value;
-        nine in ten attributed spans of a container job are found so), which a derivable value (its compact form
-        depends on the span's start) or a value of another type (marshal refuses it) skips."""
+        nine in ten attributed spans of a container job are found so). Only what a pool shared is kept so (never a
+        list or a -0.0); a derivable value (its compact form depends on the span's start) and a subclass's value
+        (marshal refuses it) are not looked up."""
         blob = None
         if _DERIVABLE_KEY not in attrs:
             try:
