@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,21 @@ def load_script(relative: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def output_files(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` by relative path, to compare two runs' outputs; summary.json without its
+    wall time (the one figure that varies)."""
+    found = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if path.name == "summary.json":
+                summary = json.loads(data)
+                summary.pop("wall_s")
+                data = json.dumps(summary).encode()
+            found[str(path.relative_to(directory))] = data
+    return found
 
 
 def run_text(text: str, *, seed: int | None = None) -> SimResult:

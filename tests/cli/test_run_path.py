@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import dsim
 from dsim.cli import app
-from tests.helpers import ROOT
+from tests.helpers import ROOT, output_files
 
 HELLO = textwrap.dedent("""\
     # One pull of a 10 MB image.
@@ -48,20 +48,6 @@ def write_hello(tmp_path: Path) -> Path:
     path = tmp_path / "hello.yaml"
     path.write_text(HELLO)
     return path
-
-
-def files_of(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by relative path; summary.json without its wall time (it varies)."""
-    found = {}
-    for path in sorted(directory.rglob("*")):
-        if path.is_file():
-            data = path.read_bytes()
-            if path.name == "summary.json":
-                summary = json.loads(data)
-                summary.pop("wall_s")
-                data = json.dumps(summary).encode()
-            found[str(path.relative_to(directory))] = data
-    return found
 
 
 def without_wall(summary: dict[str, object]) -> dict[str, object]:
@@ -115,7 +101,7 @@ def test_outputs_files_are_those_of_a_run_with_every_output(tmp_path: Path) -> N
     for name, chosen in (("all", "all"), ("some", "jobs,trace")):
         result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / name), "-q", "--outputs", chosen])
         assert result.exit_code == 0, result.output
-    every, some = files_of(tmp_path / "all"), files_of(tmp_path / "some")
+    every, some = output_files(tmp_path / "all"), output_files(tmp_path / "some")
     assert some == {name: every[name] for name in ("summary.json", "jobs.csv", "trace.json")}
 
 
@@ -135,9 +121,9 @@ def test_cli_run_and_api_run_write_identical_files(tmp_path: Path) -> None:
     assert cli.exit_code == 0, cli.output
     resolved = dsim.load_scenario(path)
     dsim.run(resolved, out=tmp_path / "api", scenario_info=ScenarioInfo.from_resolved(resolved, path))
-    written = files_of(tmp_path / "cli")
+    written = output_files(tmp_path / "cli")
     assert {name.split("/")[0] for name in written} == RUN_FILES
-    assert written == files_of(tmp_path / "api")
+    assert written == output_files(tmp_path / "api")
 
 
 def test_seed_override_changes_the_run_and_is_kept_in_the_result(tmp_path: Path) -> None:

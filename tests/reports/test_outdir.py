@@ -20,6 +20,7 @@ from dsim.cli import app
 from dsim.errors import SimulationError, UsageError
 from dsim.reports.outdir import check_out_dir, write_whole
 from dsim.reports.outputs import summary_json
+from tests.helpers import output_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,20 +47,6 @@ def scenario(tmp_path: Path) -> Path:
     path = tmp_path / "small.yaml"
     path.write_text(SMALL)
     return path
-
-
-def files_of(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory``; summary.json without its wall time (it varies)."""
-    found = {}
-    for path in sorted(directory.rglob("*")):
-        if path.is_file():
-            data = path.read_bytes()
-            if path.name == "summary.json":
-                summary = json.loads(data)
-                summary.pop("wall_s")
-                data = json.dumps(summary).encode()
-            found[str(path.relative_to(directory))] = data
-    return found
 
 
 def writer(names: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -128,7 +115,7 @@ def test_two_concurrent_runs_into_one_folder_leave_one_whole_run(tmp_path: Path)
     alone = {}
     for seed in (1, 2):
         dsim.run(dsim.load_scenario(path), seed=seed, out=tmp_path / f"alone{seed}", charts=False)
-        alone[seed] = files_of(tmp_path / f"alone{seed}")
+        alone[seed] = output_files(tmp_path / f"alone{seed}")
     assert alone[1] != alone[2]
     shared = tmp_path / "shared"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -138,7 +125,7 @@ def test_two_concurrent_runs_into_one_folder_leave_one_whole_run(tmp_path: Path)
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=120)
         assert (proc.returncode, stdout, stderr) == (0, "", "")
-    assert files_of(shared) in (alone[1], alone[2])
+    assert output_files(shared) in (alone[1], alone[2])
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
