@@ -51,7 +51,9 @@ class CountingEnvironment(simpy.Environment):
     now: float = 0.0
 
     def __init__(self) -> None:
-        super().__init__()
+        # the clock starts at 0.0, not SimPy's int 0: a time (or a difference of times) read before the first event
+        # is then a float like every later one, and prints as one (a burst's queue at time 0 was 0, later 0.0)
+        super().__init__(initial_time=0.0)
         self.now = self._now
         #: the events due ``FAR`` or more seconds after they were scheduled (``_queue``: the others)
         self._far: list[tuple[float, EventPriority, int, simpy.Event]] = []

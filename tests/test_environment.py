@@ -11,6 +11,8 @@ import pytest
 import simpy
 
 from dsim.environment import FAR, CountingEnvironment, process_now, settle
+from dsim.records import SpanKind
+from tests.helpers import run_text
 
 
 def _world(env: simpy.Environment, log: list[tuple[float, str]]) -> None:
@@ -254,3 +256,42 @@ def test_process_now_resumes_the_waiter_before_what_is_due_at_the_same_instant()
     assert order == ["waiter 5", "other"]
     assert event.processed and env.settled == 1
     assert env.processed == next(env._eid) + 1  # every event scheduled was processed, and this one more
+
+
+def test_the_clock_is_a_float_from_the_start() -> None:
+    """SimPy's clock starts at the int 0, and keeps it through every event due at time 0 (a process's start is
+    scheduled at ``now + 0``): a time read there, or a wait worked out from two, was an int. dsim's clock starts at
+    0.0, so the first instant's times are floats like every later one's."""
+    env = CountingEnvironment()
+    seen: list[float] = []
+
+    def reader() -> Generator[Any, Any, None]:
+        seen.append(env.now)
+        yield env.timeout(0)
+        seen.append(env.now)
+
+    env.process(reader())
+    env.run()
+    assert [type(time) for time in seen] == [float, float]
+
+
+def test_a_burst_at_time_0_records_its_waits_as_floats() -> None:
+    """Two jobs at time 0 each make an API call at once: its wait for a worker is 0.0, printed as every later
+    wait is (it was the int 0 before the clock started as a float)."""
+    result = run_text("""
+        name: burst-at-0
+        registries:
+          reg: {bandwidth: 1Gbps}
+        images:
+          app:1: {registry: reg, layers: [10MB]}
+        hosts:
+          box: {count: 1, nic: 1Gbps}
+        workloads:
+          w:
+            arrival: {burst: 2}
+            steps:
+              - pull: app:1
+        """)
+    queues = [span.attrs["queue"] for span in result.spans_of(SpanKind.API) if span.start == 0.0]
+    assert len(queues) == 2
+    assert all(type(queue) is float for queue in queues), queues
