@@ -51,8 +51,8 @@ class CountingEnvironment(simpy.Environment):
     now: float = 0.0
 
     def __init__(self) -> None:
-        # the clock starts at 0.0, not SimPy's int 0: a time (or a difference of times) read before the first event
-        # is then a float like every later one, and prints as one (a burst's queue at time 0 was 0, later 0.0)
+        # the clock starts at 0.0, not SimPy's int 0 (kept through every event due at time 0): a time, or a wait
+        # worked out from two, read at the first instant is a float and prints as one, as every later one does
         super().__init__(initial_time=0.0)
         self.now = self._now
         #: the events due ``FAR`` or more seconds after they were scheduled (``_queue``: the others)

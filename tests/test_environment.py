@@ -293,5 +293,5 @@ def test_a_burst_at_time_0_records_its_waits_as_floats() -> None:
               - pull: app:1
         """)
     queues = [span.attrs["queue"] for span in result.spans_of(SpanKind.API) if span.start == 0.0]
-    assert len(queues) == 2
+    assert queues == [0.0, 0.0]  # two jobs, the daemon's workers free (8 by default): no wait
     assert all(type(queue) is float for queue in queues), queues
