@@ -4,7 +4,8 @@
 
 runs tests/test_fuzz_inputs.py's tests with EXAMPLES_PER_TEST examples (default 100), records each case
 that breaks the contract, and prints one reproducer per failure class (the shortest command line and
-scenario among that class's cases). Not collected by pytest (the file name does not start with test_).
+scenario among that class's cases). A class is also printed to stderr when first met, so a hunt cut short by a
+timeout still shows what it found. Not collected by pytest (the file name does not start with test_).
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ def failure_class(outcome: Outcome, problems: list[str]) -> str:
 def collect(box: Sandbox, args: list[str], *, label: str = "", **expect: Any) -> tuple[Outcome, list[str]]:
     outcome, problems = fuzz.violations(box, args, **expect)
     if problems:
-        FOUND[failure_class(outcome, problems)].append((label, outcome, problems))
+        key = failure_class(outcome, problems)
+        if key not in FOUND:  # printed at once too: a hunt stopped by a timeout still shows what it found
+            print(f"# new failure class: {key}\n{label}\n{outcome.describe()}", file=sys.stderr, flush=True)
+        FOUND[key].append((label, outcome, problems))
     return outcome, []
 
 

@@ -161,8 +161,8 @@ class StepRunner:
             digest = sha256(f"layer\x00{identity}")
             parent_chain = parent.layers[-1].chain_id if parent.layers else None
             chain = digest if parent_chain is None else sha256(f"{parent_chain} {digest}")
-            layer = LayerInfo(len(parent.layers), digest, chain, nbytes / DEFAULT_UNCOMPRESSED_RATIO, nbytes,
-                              local=True)
+            compressed = float(round(nbytes / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
+            layer = LayerInfo(len(parent.layers), digest, chain, compressed, nbytes, local=True)
             self.store.add_chain(layer)
             record = CacheRecord(key, identity, layer, self.env.now, self.env.now, step.stage_name, step.instruction)
             cache.add(record)

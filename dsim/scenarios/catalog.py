@@ -40,7 +40,8 @@ def catalog() -> dict[str, CatalogImage]:
         total = entry.get("uncompressed_total") or compressed * DEFAULT_UNCOMPRESSED_RATIO
         ratio = total / compressed if compressed else 1.0
         layers = tuple(
-            CatalogLayer(layer["digest"], int(layer["size"]), layer["size"] * ratio) for layer in entry["layers"]
+            CatalogLayer(layer["digest"], int(layer["size"]), float(round(layer["size"] * ratio)))  # whole bytes
+            for layer in entry["layers"]
         )
         images[ref] = CatalogImage(ref, layers, entry.get("manifest_digest", ""), entry.get("source", ""))
     return images

@@ -16,7 +16,7 @@ class Layer(Strict):
 
     size: FiniteSize
     uncompressed: FiniteSize | None = Field(
-        None, description=f"default: size x {DEFAULT_UNCOMPRESSED_RATIO} (gzip/zstd)")
+        None, description=f"default: size x {DEFAULT_UNCOMPRESSED_RATIO} (gzip/zstd), in whole bytes")
 
 
 def _layer(value: object) -> object:
@@ -52,7 +52,7 @@ class Image(Strict):
 
 
 def layer_uncompressed(layer: Layer, compression: str) -> float:
-    """Bytes a layer takes once unpacked."""
+    """Bytes a layer takes once unpacked; estimated from the ratio, a whole number of bytes."""
     if layer.uncompressed is not None:
         return layer.uncompressed
-    return layer.size if compression == "none" else layer.size * DEFAULT_UNCOMPRESSED_RATIO
+    return layer.size if compression == "none" else float(round(layer.size * DEFAULT_UNCOMPRESSED_RATIO))
