@@ -234,7 +234,10 @@ class EngineVerbs:
         if container.state not in (RUNNING, RESTARTING):
             raise ApiError(409, f"cannot kill container: {container.id}: container {container.id} is not running")
         sig = signal.upper().removeprefix("SIG") or "KILL"
-        self.env.process(self.runtime.stop(container, 0.0 if sig in ("KILL", "9") else math.inf, job=job))
+        if sig in ("KILL", "9"):
+            self.env.process(self.runtime.kill(container, job=job))
+        else:
+            self.env.process(self.runtime.stop(container, math.inf, job=job))
 
     def rm(self, container: Container, *, force: bool = False, job: int, phase: str | None = None,
            volumes: bool = False) -> Generator[Any, Any, None]:
@@ -242,7 +245,7 @@ class EngineVerbs:
         (``-v``): its anonymous volumes go too."""
         began = yield from self.api("rm", job=job)
         if force and container.state in (RUNNING, RESTARTING):
-            yield from self.runtime.stop(container, 0.0, job=job)
+            yield from self.runtime.kill(container, job=job)
         yield from self.runtime.cleaned(container)  # the exit's teardown (components/teardown.py)
         self.runtime.remove(container, job=job, volumes=volumes)
         if phase is not None:

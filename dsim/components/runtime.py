@@ -206,6 +206,14 @@ class ContainerRuntime:
         if container.process.is_alive:
             yield container.process
 
+    def kill(self, container: Container, *, job: int) -> Generator[Any, Any, None]:
+        """SIGKILL (``docker kill``, ``docker rm -f``): the process ends at once with 137 (128 + 9), whatever its
+        ``stop_time``, which only a catchable signal waits for; as after ``docker stop``, no restart policy brings
+        it back (moby daemon/kill.go: ``ExitOnNext``)."""
+        if container.state == RUNNING and container.kill is not None and not container.kill.triggered:
+            container.kill.succeed(SIGKILL_EXIT)  # an int: the process's own end with that code (_killed)
+        yield from self.stop(container, 0.0, job=job)
+
     def remove(self, container: Container, *, job: int, volumes: bool = False) -> None:
         """``docker rm``: refused while running or restarting, as Docker does without ``-f``; ``volumes``
         (``-v``) removes its anonymous volumes too."""

@@ -215,6 +215,23 @@ def test_rename(server: ServeProcess) -> None:
     assert docker(server, "rm", "new1", "taken").returncode == 0
 
 
+def test_kill_and_rm_force_end_the_process_with_137(server: ServeProcess) -> None:
+    """SIGKILL cannot be caught: nginx, which exits 0 on SIGTERM (the test below), dies with 128 + 9 = 137 after
+    ``docker kill``, and so does the process ``docker rm -f`` kills (its die event says so)."""
+    assert docker(server, "run", "-d", "--name", "killed", "nginx").returncode == 0
+    assert docker(server, "kill", "killed").returncode == 0
+    assert docker(server, "wait", "killed").stdout.strip() == "137"
+    assert docker(server, "inspect", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", "killed").stdout.split() \
+        == ["137", "false"]
+    since = int(time.time()) - 1
+    assert docker(server, "run", "-d", "--name", "forced", "nginx").returncode == 0
+    assert docker(server, "rm", "-f", "forced", "killed").returncode == 0
+    until = int(time.time()) + 1
+    died = docker(server, "events", "--since", str(since), "--until", str(until), "--filter", "container=forced",
+                  "--filter", "event=die", "--format", "{{index .Actor.Attributes \"exitCode\"}}")
+    assert died.stdout.split() == ["137"]
+
+
 def test_signals_and_stop_without_a_timeout(server: ServeProcess) -> None:
     assert docker(server, "run", "-d", "--name", "sig", "nginx").returncode == 0
     assert docker(server, "kill", "-s", "HUP", "sig").returncode == 0  # nginx reloads its configuration
