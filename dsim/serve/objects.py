@@ -16,6 +16,7 @@ from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
 from dsim.components.networks import Network
 from dsim.components.storage import Volume
+from dsim.serve import filters as flt
 from dsim.serve import object_meta as meta
 from dsim.serve.filters import query_flag
 from dsim.units import parse_size
@@ -39,7 +40,11 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", r"/volumes/prune", "volume_prune"),
     ("GET", r"/volumes/(?P<name>[^/]+)", "volume_inspect"),
     ("DELETE", r"/volumes/(?P<name>[^/]+)", "volume_remove"),
+    ("GET", r"/plugins", "plugins"),
+    ("GET", r"/plugins/(?P<name>.+)/json", "plugin_inspect"),
 ]
+#: the filters ``GET /plugins`` accepts (moby plugin/backend_linux.go: ``acceptedPluginFilterTags``)
+PLUGIN_FILTERS = frozenset({"enabled", "capability"})
 
 
 # ---------------------------------------------------------------------------------------- views
@@ -166,7 +171,22 @@ def container_options(body: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- routes
 
 class ObjectRoutes:
-    """The handler's network and volume endpoints (mixed into EngineHandler)."""
+    """The handler's network, volume and plugin endpoints (mixed into EngineHandler)."""
+
+    def api_plugins(self, query: dict[str, list[str]]) -> None:
+        """``docker plugin ls``: the simulated daemon has no managed plugins (dsim models none), so an empty list
+        once the filters pass dockerd's checks: known keys, and ``enabled`` must include true or false."""
+        filters = flt.parse((query.get("filters") or [""])[-1])
+        flt.validate(filters, PLUGIN_FILTERS)
+        enabled = filters.get("enabled")
+        if enabled is not None and not {"true", "false"} & set(enabled):
+            raise flt.invalid("enabled", flt.go_list(enabled))
+        cast("EngineHandler", self).send_json(200, [])
+
+    def api_plugin_inspect(self, query: dict[str, list[str]], name: str) -> None:
+        """No plugin is installed: dockerd's 404 (moby plugin/store.go), which ``docker inspect NAME`` takes, as
+        for every other kind of object, as "not this kind" on its way to ``No such object: NAME``."""
+        raise ApiError(404, f'plugin "{name}" not found')
 
     def api_networks(self, query: dict[str, list[str]]) -> None:
         h = cast("EngineHandler", self)

@@ -255,9 +255,9 @@ def test_unknown_endpoint_and_container_errors_are_docker_style(server: ServePro
     missing = docker(server, "stop", "nope")
     assert "Error response from daemon: No such container: nope" in missing.stderr
     with pytest.raises(urllib.error.HTTPError) as raised:
-        urllib.request.urlopen(server.url + "/v1.50/plugins", timeout=10)
+        urllib.request.urlopen(server.url + "/v1.50/swarm", timeout=10)
     assert raised.value.code == 501
-    assert json.loads(raised.value.read())["message"] == "dsim serve does not simulate GET /plugins"
+    assert json.loads(raised.value.read())["message"] == "dsim serve does not simulate GET /swarm"
 
 
 @needs_cli

@@ -180,3 +180,20 @@ def test_system_df_lists_volumes_with_their_users(server: ServeProcess) -> None:
     assert {"seeded", "df-data"} <= set(volumes)
     assert volumes["df-data"]["Links"] == "1" and volumes["seeded"]["Links"] == "0"  # the CLI prints strings
     docker(server, "rm", "-f", "df-user")
+
+
+@needs_cli
+def test_no_plugins_and_inspect_of_an_unknown_name(server: ServeProcess) -> None:
+    """The daemon has no managed plugins: ``docker plugin ls`` shows none, a plugin's inspect is dockerd's 404, and
+    ``docker inspect NAME`` of nothing, having asked each kind of object in turn (the plugin last), prints ``[]``
+    and dockerd's "No such object" (exit 1), as a real daemon does. Filters are checked as dockerd checks them."""
+    listed = docker(server, "plugin", "ls", "--format", "{{.Name}}")
+    assert (listed.returncode, listed.stdout) == (0, "")
+    missing = docker(server, "plugin", "inspect", "vieux/sshfs")
+    assert missing.returncode == 1 and 'plugin "vieux/sshfs" not found' in missing.stderr
+    nothing = docker(server, "inspect", "nosuch")
+    assert (nothing.returncode, nothing.stdout.strip()) == (1, "[]")
+    assert "No such object: nosuch" in nothing.stderr
+    assert "invalid filter 'enabled=[maybe]'" in docker(server, "plugin", "ls", "--filter", "enabled=maybe").stderr
+    assert "invalid filter 'colour'" in docker(server, "plugin", "ls", "--filter", "colour=red").stderr
+    assert docker(server, "plugin", "ls", "--filter", "enabled=true").returncode == 0
