@@ -13,8 +13,10 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   container's values.
 - ``sh -c SCRIPT`` (also ``bash``, ``/bin/sh``...): commands separated by ``;`` or newlines, ``&&``, ``||``
   and ``|`` (a pipeline's stages run together: it lasts as long as its longest stage, the last stage's
-  output and exit code are its own); ``exec CMD`` runs CMD and ends the script; ``VAR=x`` prefixes and
-  ``env VAR=x CMD`` are accepted (variables are not expanded).
+  output and exit code are its own); ``exec CMD`` runs CMD and ends the script; ``VAR=x`` assigns a
+  variable, ``VAR=x CMD`` and ``env VAR=x CMD`` set it for CMD only, ``export`` and ``unset`` as in sh;
+  parameters and command substitutions expand as each command is reached (shell_words.py). The environment
+  is Docker's (:meth:`Context.environ`).
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
   (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (:class:`ShellSession`).
 - Entrypoint wrappers (``docker-entrypoint.sh``, ``tini``, ``dumb-init``) run the command they are given.
@@ -36,9 +38,12 @@ from __future__ import annotations
 import math
 import posixpath
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from dsim.serve.shell_words import environment, expand, split_lists, words
 
 #: Standard output and standard error, as the multiplexed stream numbers them.
 STDOUT, STDERR = 1, 2
@@ -54,6 +59,9 @@ SERVER_SIGNALS: dict[str, dict[str, str]] = {
     "postgres": {"TERM": "exit", "INT": "exit", "QUIT": "exit", "HUP": "keep"},
 }
 _SUFFIX = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+#: a server's options that print something (its version, a configuration test, its usage) and exit instead of
+#: serving: nginx -v -V -t -T -h -? (nginx.org/en/docs/switches.html), redis-server and postgres --version, --help
+_INFORMATION = frozenset({"-v", "-V", "-t", "-T", "-h", "-?", "--version", "--help"})
 
 
 @dataclass(frozen=True)
@@ -116,22 +124,63 @@ def valid_signal(signal: str) -> bool:
     return text in LINUX_SIGNALS or bool(re.fullmatch(r"RTM(IN|AX)([+-]\d+)?", text))
 
 
+#: the PATH Docker gives a Linux container whose image sets none (moby ``oci.DefaultPathEnv``)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 @dataclass(frozen=True)
 class Context:
-    """What the commands can print about their container."""
+    """What the commands can print about their container: ``env`` is its Config.Env (the request's, then the
+    image's that it does not set), ``user`` its Config.User (``name``, ``uid`` or ``uid:gid``; empty: root)."""
 
     hostname: str = "localhost"
     env: tuple[str, ...] = ()
     workdir: str = "/"
     user: str = "root"
+    tty: bool = False
+
+    @property
+    def ids(self) -> tuple[int | None, int]:
+        """(uid, gid) of ``user``: root for root or empty; a number's gid 0 when not given (runc, for a user
+        not in the image's /etc/passwd); None for a name other than root (the image's passwd is not modelled)."""
+        name, _, group = self.user.partition(":")
+        gid = int(group) if group.isdigit() else 0
+        if name in ("", "root", "0"):
+            return 0, gid
+        return (int(name), gid) if name.isdigit() else (None, gid)
+
+    def environ(self) -> dict[str, str]:
+        """The process's environment in Docker's order (moby ``container.CreateDaemonEnvironment``): PATH and
+        HOSTNAME, TERM=xterm with a TTY, then Config.Env replacing those or appended (a name without ``=``
+        removes it); HOME last, as runc sets it when unset: /root for root, / for a user not in passwd."""
+        env = {"PATH": DEFAULT_PATH, "HOSTNAME": self.hostname} | ({"TERM": "xterm"} if self.tty else {})
+        for item in self.env:
+            name, equals, value = item.partition("=")
+            if equals:
+                env[name] = value  # a dict keeps an existing name's place: replaced in place, else appended
+            else:
+                env.pop(name, None)
+        env.setdefault("HOME", "/root" if self.ids[0] == 0 else "/")
+        return env
+
+
+def config_context(config: Mapping[str, Any], hostname: str) -> Context:
+    """What a container's commands can print, from its config (the API's Config: Env, WorkingDir, User, Tty)."""
+    return Context(hostname=hostname, env=tuple(config.get("Env") or ()), workdir=config.get("WorkingDir") or "/",
+                   user=config.get("User") or "root", tty=bool(config.get("Tty")))
 
 
 class _Run:
     """One shell's state while a script is interpreted: the clock, what was written, the last status."""
 
-    def __init__(self, context: Context, stdin: bytes | None) -> None:
+    def __init__(self, context: Context, stdin: bytes | None, env: dict[str, str] | None = None,
+                 local: dict[str, str] | None = None) -> None:
+        """``env``: the exported variables (default: the container's environment); ``local``: the shell's
+        others (PWD, and what a script assigns without exporting)."""
         self.context = context
         self.stdin = stdin
+        self.env = context.environ() if env is None else env
+        self.local = {"PWD": context.workdir} if local is None else local
         self.t = 0.0
         self.out: list[Write] = []
         self.status = 0
@@ -145,6 +194,22 @@ class _Run:
         target = self.redirect.get(stream, stream)
         if data and target:
             self.out.append(Write(self.t, target, data.encode()))
+
+    def lookup(self, name: str) -> str | None:
+        return self.env[name] if name in self.env else self.local.get(name)
+
+    def subshell(self, stdin: bytes | None) -> _Run:
+        """A child shell or a pipeline's stage: the exported variables copied, the clock shared."""
+        child = _Run(self.context, stdin, dict(self.env), {"PWD": self.context.workdir})
+        child.t = self.t
+        return child
+
+    def assign(self, name: str, value: str) -> None:
+        """``NAME=value``: an exported variable stays exported."""
+        if name in self.env:
+            self.env[name] = value
+        else:
+            self.local[name] = value
 
 
 def _duration(word: str) -> float | None:
@@ -211,10 +276,23 @@ def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
         source, target = (int(part) for part in word.removeprefix("__dsim_to_").split("_"))
         run.redirect[source] = run.redirect[target] if target else 0
     words = [w for w in words if not w.startswith("__dsim_to_")]
-    while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
-        words = words[1:]
-    if not words:
+    assignments: list[tuple[str, str]] = []
+    while words and _ASSIGNMENT.fullmatch(words[0]):
+        variable, _, value = words.pop(0).partition("=")
+        assignments.append((variable, value))
+    if not words:  # the shell's own variables
+        for name, value in assignments:
+            run.assign(name, value)
         run.status = 0
+        return
+    if assignments:  # VAR=x CMD: in CMD's environment only
+        saved = dict(run.env)
+        run.env.update(assignments)
+        try:
+            _simple(run, words, stdin)
+        finally:
+            run.env.clear()
+            run.env.update(saved)
         return
     name, args = posixpath.basename(words[0]), words[1:]
     ctx = run.context
@@ -234,14 +312,12 @@ def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
         return
     if name in SHELLS:
         if args[:1] == ["-c"] and len(args) > 1:
-            inner = _Run(ctx, stdin)
-            inner.t = run.t
+            inner = run.subshell(stdin)
             _script(inner, args[1])
             run.t, run.status, run.known = inner.t, inner.status, run.known and inner.known
             run.out += inner.out
         elif stdin:
-            inner = _Run(ctx, None)
-            inner.t = run.t
+            inner = run.subshell(None)
             _script(inner, stdin.decode(errors="replace"))
             run.t, run.status = inner.t, inner.status
             run.out += inner.out
@@ -283,47 +359,91 @@ def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
         run.status = 0
     elif name == "hostname":
         run.write(ctx.hostname + "\n")
-    elif name == "whoami":
-        run.write(ctx.user + "\n")
-    elif name == "id":
-        run.write("uid=0(root) gid=0(root) groups=0(root)\n")
+    elif name in ("whoami", "id"):
+        _identity(run, name, args)
     elif name == "pwd":
         run.write(ctx.workdir + "\n")
     elif name == "uname":
-        run.write("Linux dsim 6.0.0 x86_64 Linux\n" if "-a" in args else "Linux\n")
-    elif name in ("env", "printenv"):
-        run.write("".join(f"{item}\n" for item in (*ctx.env, f"HOSTNAME={ctx.hostname}", "HOME=/root")))
-        run.status = 0
+        _uname(run, args)
+    elif name in ("env", "printenv", "export", "unset"):
+        _variables(run, name, args)
     else:
         run.known = False
         run.status = 0
 
 
-def _split(script: str) -> list[tuple[str, list[list[str]]]]:
-    """A script as a list of (operator before it, pipeline): operators ``;``, ``&&``, ``||``."""
-    lexer = shlex.shlex(_mark_redirections(script).replace("\n", ";"), posix=True, punctuation_chars=";&|")
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    items: list[tuple[str, list[list[str]]]] = []
-    op, pipeline, words = ";", [], []  # type: ignore[var-annotated]
-    for token in lexer:
-        if token in (";", "&&", "||", "&", ";;"):
-            pipeline.append(words)
-            items.append((op, pipeline))
-            op, pipeline, words = (";" if token in (";", "&", ";;") else token), [], []
-        elif token == "|":
-            pipeline.append(words)
-            words = []
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
+#: uname's fields: -s -n -r -v -m, and -a all of them then the operating system (busybox's order)
+_UNAME = {"-s": "Linux", "-r": "6.0.0", "-v": "#1 SMP", "-m": "x86_64"}
+
+
+def _uname(run: _Run, args: list[str]) -> None:
+    fields = {**_UNAME, "-n": run.context.hostname}
+    if "-a" in args:
+        shown = [fields[flag] for flag in ("-s", "-n", "-r", "-v", "-m")] + ["Linux"]
+    else:
+        flags = [f"-{letter}" for arg in args for letter in arg.lstrip("-")] or ["-s"]
+        if any(flag not in fields for flag in flags):
+            run.known, run.status = False, 0
+            return
+        shown = [fields[flag] for flag in ("-s", "-n", "-r", "-v", "-m") if flag in flags]
+    run.write(" ".join(shown) + "\n")
+
+
+def _identity(run: _Run, name: str, args: list[str]) -> None:
+    """``whoami``, ``id``, ``id -u``, ``id -g``: root by name, another user by number (busybox's words for a
+    uid not in /etc/passwd); a named user other than root is not modelled (its ids are the image's)."""
+    uid, gid = run.context.ids
+    if uid is None:
+        if name == "whoami":
+            run.write(run.context.user.partition(":")[0] + "\n")
         else:
-            words.append(token)
-    pipeline.append(words)
-    items.append((op, pipeline))
-    return [(op, [w for w in pl if w]) for op, pl in items if any(pl)]
+            run.known = False
+        return
+    if name == "whoami" or args in (["-un"], ["-nu"]):
+        if uid == 0:
+            run.write("root\n")
+        else:
+            run.write(f"{name}: unknown uid {uid}\n", STDERR)
+            run.status = 1
+    elif args in (["-u"], ["-g"]):
+        run.write(f"{uid if args == ['-u'] else gid}\n")
+    elif not args and uid == 0 and gid == 0:
+        run.write("uid=0(root) gid=0(root) groups=0(root)\n")
+    else:
+        run.known = False
+
+
+def _variables(run: _Run, name: str, args: list[str]) -> None:
+    """``env`` and ``printenv`` print the environment (``printenv NAME``: its value, 1 when unset); ``export``
+    and ``unset`` change the shell's variables."""
+    if name == "printenv" and args:
+        values = [run.env.get(arg) for arg in args]
+        run.write("".join(f"{value}\n" for value in values if value is not None))
+        run.status = 0 if all(value is not None for value in values) else 1
+        return
+    if name in ("env", "printenv"):
+        run.write("".join(f"{line}\n" for line in environment(run.env)))
+    for arg in args if name == "export" else ():
+        variable, equals, value = arg.partition("=")
+        if equals:
+            run.local.pop(variable, None)
+            run.env[variable] = value
+        elif variable in run.local:
+            run.env[variable] = run.local.pop(variable)
+    for arg in args if name == "unset" else ():
+        run.env.pop(arg, None)
+        run.local.pop(arg, None)
+    run.status = 0
 
 
 def _script(run: _Run, script: str) -> None:
+    """Each list of the script (shell_words.split_lists) in turn, its commands expanded as they are reached."""
     try:
-        items = _split(script)
+        items = split_lists(_mark_redirections(script))
+        for _, pipeline in items:
+            for command in pipeline:
+                words(command)  # quotes are checked before anything runs, as a shell parses first
     except ValueError as err:  # unbalanced quotes
         run.write(f"sh: syntax error: {err}\n", STDERR)
         run.status = 2
@@ -333,17 +453,28 @@ def _script(run: _Run, script: str) -> None:
             return
         if (op == "&&" and run.status != 0) or (op == "||" and run.status == 0):
             continue
-        _pipeline(run, pipeline)
+        substitute = partial(_output_of, run)
+        _pipeline(run, [words(expand(command, run.lookup, run.status, substitute)) for command in pipeline])
+
+
+def _output_of(run: _Run, script: str) -> str:
+    """A command substitution: ``script`` in a subshell; its time passes, its errors show, its output is the
+    value."""
+    inner = run.subshell(None)
+    _script(inner, script)
+    run.t = inner.t
+    run.out += [w for w in inner.out if w.stream == STDERR]
+    return b"".join(w.data for w in inner.out if w.stream == STDOUT).decode(errors="replace")
 
 
 def _pipeline(run: _Run, stages: list[list[str]]) -> None:
     """Stages run together: each reads the previous stage's output; the longest sets the end."""
     began, end, stdin = run.t, run.t, run.stdin
-    for i, words in enumerate(stages):
+    for i, command in enumerate(stages):
         last = i == len(stages) - 1
-        stage = run if last else _Run(run.context, None)
+        stage = run if last else run.subshell(None)
         stage.t = began
-        _simple(stage, words, stdin)
+        _simple(stage, command, stdin)
         end = max(end, stage.t)
         if not last:
             stdin = b"".join(w.data for w in stage.out if w.stream == STDOUT)
@@ -366,6 +497,8 @@ def interpret(argv: list[str], context: Context | None = None, *, default: bool 
         return Program(math.inf if default else 0.0, 0, known=False)
     name = posixpath.basename(words[0])
     if name in SERVER_SIGNALS:
+        if _INFORMATION.intersection(words[1:]):  # nginx -v, -t; redis-server --version: it answers and exits
+            return Program(0.0, 0, known=False)
         return Program(math.inf, 0, signals=SERVER_SIGNALS[name])
     reads_stdin = stdin_open and ((name in SHELLS and "-c" not in words[1:2]) or (name == "cat" and len(words) == 1))
     if reads_stdin:
@@ -398,6 +531,9 @@ class ShellSession:
         self.line = b""
         self.status = 0
         self.ended = False
+        #: the shell's variables, kept from one line to the next
+        self.env = context.environ()
+        self.local = {"PWD": context.workdir}
         #: seconds after the last input at which the shell exited (its last line's sleeps)
         self.exit_at = 0.0
 
@@ -446,7 +582,8 @@ class ShellSession:
     def _line(self, text: str) -> list[Write]:
         if self.cat:
             return [Write(0.0, STDOUT, self._out(text + "\n"))]
-        run = _Run(self.context, None)
+        run = _Run(self.context, None, self.env, self.local)
+        run.status = self.status
         _script(run, text)
         self.status = run.status
         writes = [Write(w.at, w.stream, self._out(w.data.decode(errors="replace"))) for w in run.out]

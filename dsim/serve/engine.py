@@ -37,10 +37,10 @@ from dsim.scenarios.to_domain import container_spec
 from dsim.serve import bodies, health, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
-from dsim.serve.commands import Program, interpret, signal_name
+from dsim.serve.commands import Program, config_context, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
-from dsim.serve.image_config import ImageConfigs
+from dsim.serve.image_config import ImageConfig, ImageConfigs
 from dsim.serve.object_meta import ObjectMeta, endpoints_config
 from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
@@ -328,8 +328,11 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         return message
 
     def program(self, body: dict[str, Any], image: ImageInfo) -> Program:
-        """What the process of this config does (commands.py): the image's own command when none is given."""
-        return interpret(self.argv(body, image), default=not body.get("Cmd") and not body.get("Entrypoint"),
+        """What the process of this config does (commands.py): the image's own command when none is given.
+        Its container's hostname is not known yet (the ID's prefix by default): a script that prints it
+        is run again with it when the process starts (processes.py)."""
+        return interpret(self.argv(body, image), config_context(body, body.get("Hostname") or ""),
+                         default=not body.get("Cmd") and not body.get("Entrypoint"),
                          stdin_open=bool(body.get("OpenStdin")))
 
     def container_step(self, body: dict[str, Any], name: str | None, image: ImageInfo) -> CreateStep:
@@ -389,6 +392,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         image = self.find_image(wanted)
         if image is None:
             raise ApiError(404, f"No such image: {normalise(wanted)}")
+        body = with_image_defaults(body, refs.config_for(self.image_configs, image))
         aliases = endpoints_config(body)  # NetworkingConfig: each endpoint's aliases (object_meta.py)
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
         spec = health.with_command_time(container_spec(step), body.get("Healthcheck"), health.request_context(body))
@@ -397,7 +401,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
         config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Tty",
-                                                 "WorkingDir", "User", "Healthcheck")}
+                                                 "WorkingDir", "User", "Healthcheck", "Hostname")}
         config["Image"] = wanted
         config["OpenStdin"] = bool(body.get("OpenStdin"))
         served = Served(self._docker_id(container), container, self.env.now, config,
@@ -536,3 +540,14 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             if not waiter.triggered:
                 waiter.succeed(served.container.exit_code or 0)
         served.waiters.clear()
+
+
+def with_image_defaults(body: dict[str, Any], image: ImageConfig) -> dict[str, Any]:
+    """The create request's config completed from the image's as dockerd merges them (moby daemon/commit.go,
+    ``merge``): the request's Env, then each of the image's variables it does not set; the image's WorkingDir
+    and User where the request gives none. What inspect shows and what the process sees."""
+    env = list(body.get("Env") or [])
+    names = {item.split("=", 1)[0] for item in env}
+    env += [item for item in image.env if item.split("=", 1)[0] not in names]
+    return {**body, "Env": env or None, "WorkingDir": body.get("WorkingDir") or image.working_dir or None,
+            "User": body.get("User") or image.user or None}

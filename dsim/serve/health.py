@@ -29,7 +29,7 @@ from dsim.domain.health import (
     DEFAULT_START_PERIOD,
     DEFAULT_TIMEOUT,
 )
-from dsim.serve.commands import Context, interpret
+from dsim.serve.commands import Context, config_context, interpret
 
 if TYPE_CHECKING:
     from dsim.serve.engine import Engine
@@ -125,8 +125,7 @@ def with_command_time(spec: ContainerSpec, check: dict[str, Any] | None, context
 
 def request_context(body: dict[str, Any]) -> Context:
     """What a probe's command sees of a create request: its environment, working directory and user."""
-    return Context(hostname="", env=tuple(body.get("Env") or ()), workdir=body.get("WorkingDir") or "/",
-                   user=body.get("User") or "root")
+    return config_context(body, body.get("Hostname") or "")
 
 
 def config_view(check: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from dsim.components.errors import ApiError
 from dsim.domain.images import ImageInfo
 from dsim.serve import health, objects
 from dsim.serve import images as refs
-from dsim.serve.commands import Context, ShellSession, Write, interpret
+from dsim.serve.commands import Context, ShellSession, Write, config_context, interpret
 from dsim.serve.events import EventLog
 from dsim.serve.image_config import ImageConfigs
 from dsim.serve.logs import LogLine, RunLog
@@ -56,9 +56,8 @@ class Processes:
 
     @staticmethod
     def context(served: Served) -> Context:
-        config = served.config
-        return Context(hostname=served.id[:12], env=tuple(config.get("Env") or ()),
-                       workdir=config.get("WorkingDir") or "/", user=config.get("User") or "root")
+        """The container's Context: its Hostname, else its ID's first 12 characters, as Docker names it."""
+        return config_context(served.config, served.config.get("Hostname") or served.id[:12])
 
     # ------------------------------------------------------------------ runs
 

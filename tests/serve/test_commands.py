@@ -113,3 +113,9 @@ def test_piped_shell_reads_lines_until_the_end_of_input() -> None:
     assert b"".join(w.data for w in session.feed(b"echo a\necho b\n")) == b"a\nb\n"
     session.close()
     assert session.ended and session.status == 0
+
+
+def test_a_server_asked_for_its_version_or_a_config_test_exits_at_once() -> None:
+    for argv in (["nginx", "-v"], ["nginx", "-t"], ["redis-server", "--version"], ["postgres", "--help"]):
+        assert interpret(argv).duration == 0.0, argv
+    assert math.isinf(interpret(["nginx", "-g", "daemon off;"]).duration)

@@ -1,0 +1,158 @@
+"""A POSIX shell's reading of a script, as far as commands.py interprets one: the script cut into lists and
+pipelines where ``;``, newlines, ``&``, ``&&``, ``||`` and ``|`` stand outside quotes, comments dropped, then, as
+each command is reached, its parameters expanded and its words split.
+
+Expansion follows the Shell Command Language
+(https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html, 2.6): ``$NAME``, ``${NAME}``,
+``${NAME:-word}``, ``${NAME-word}``, ``$?`` (the last status), ``$$`` (the shell's PID: 1, the container's
+first process) and the command substitution ``$(command)`` (its output less trailing newlines, 2.6.3) expand
+outside single quotes; an unquoted expansion is split into fields at blanks and an empty one disappears, a
+double-quoted one stays one word. Backquotes, arithmetic and globbing are not modelled.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Mapping
+
+#: ``$NAME``, ``${NAME}``, ``${NAME:-word}`` / ``${NAME-word}``, ``$?``, ``$$``
+_PARAMETER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<colon>:?)-(?P<default>[^}]*))?\}"
+                        r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[?$]))")
+
+
+def split_lists(script: str) -> list[tuple[str, list[str]]]:
+    """The script as (the operator before it: ``;``, ``&&`` or ``||``; its pipeline's commands, unexpanded
+    text). Raises ValueError for an unclosed quote, as shlex does."""
+    items: list[tuple[str, list[str]]] = []
+    stages: list[str] = []
+    text: list[str] = []
+    op = ";"
+    quote, i = "", 0
+    while i < len(script):
+        char = script[i]
+        if quote:
+            text.append(char)
+            if char == "\\" and quote == '"' and i + 1 < len(script):
+                text.append(script[i + 1])
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char == "\\" and i + 1 < len(script):
+            text.append(script[i:i + 2])
+            i += 1
+        elif script.startswith("$(", i):  # a command substitution's operators are its own
+            end = _closing(script, i + 2)
+            text.append(script[i:end + 1])
+            i = end
+        elif char in "'\"":
+            quote = char
+            text.append(char)
+        elif char == "#" and (not text or text[-1] in " \t"):
+            while i + 1 < len(script) and script[i + 1] != "\n":
+                i += 1
+        elif char in ";\n&|":
+            pair = script[i:i + 2]
+            token = pair if pair in ("&&", "||", ";;") else char
+            i += len(token) - 1
+            stages.append("".join(text))
+            text = []
+            if token != "|":
+                items.append((op, stages))
+                op, stages = (token if token in ("&&", "||") else ";"), []
+        else:
+            text.append(char)
+        i += 1
+    if quote:
+        raise ValueError("No closing quotation")
+    stages.append("".join(text))
+    items.append((op, stages))
+    return [(op, [s for s in stages if s.strip()]) for op, stages in items if any(s.strip() for s in stages)]
+
+
+def expand(text: str, lookup: Callable[[str], str | None], status: int,
+           substitute: Callable[[str], str] = lambda script: "") -> str:
+    """``text`` with its parameters replaced, quoted so that :func:`words` keeps an expansion in double quotes
+    one word and splits an unquoted one into its fields; ``substitute`` runs a command substitution's script and
+    returns its standard output."""
+    out: list[str] = []
+    quote, i = "", 0
+    while i < len(text):
+        char = text[i]
+        if text.startswith("$(", i) and quote != "'":
+            end = _closing(text, i + 2)
+            value = substitute(text[i + 2:end]).rstrip("\n")
+            out.append(_in_double_quotes(value) if quote == '"' else _fields(value))
+            i = end + 1
+            continue
+        found = _PARAMETER.match(text, i) if char == "$" and quote != "'" else None
+        if found is not None:
+            value = _value(found, lookup, status)
+            out.append(_in_double_quotes(value) if quote == '"' else _fields(value))
+            i = found.end()
+            continue
+        out.append(char)
+        if char == "\\" and quote != "'" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 1
+        elif quote and char == quote:
+            quote = ""
+        elif not quote and char in "'\"":
+            quote = char
+        i += 1
+    return "".join(out)
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the ``)`` that closes a ``$(`` opened before ``start`` is (nested parentheses and quotes skipped).
+    Raises ValueError when there is none."""
+    depth, quote = 1, ""
+    for i in range(start, len(text)):
+        char = text[i]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise ValueError("No closing parenthesis")
+
+
+def words(text: str) -> list[str]:
+    """The words of one expanded command, quotes removed."""
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    return list(lexer)
+
+
+def _value(found: re.Match[str], lookup: Callable[[str], str | None], status: int) -> str:
+    special = found.group("special")
+    if special == "?":
+        return str(status)
+    if special == "$":
+        return "1"
+    name = found.group("braced") or found.group("name")
+    value = lookup(name)
+    default = found.group("default")
+    if default is not None and (value is None or (found.group("colon") and value == "")):
+        return default
+    return value or ""
+
+
+def _in_double_quotes(value: str) -> str:
+    return re.sub(r'(["\\$`])', r"\\\1", value)
+
+
+def _fields(value: str) -> str:
+    """An unquoted expansion: each field single-quoted (so nothing in it is read again), fields apart."""
+    return " ".join("'" + field.replace("'", "'\"'\"'") + "'" for field in value.split())
+
+
+def environment(env: Mapping[str, str]) -> list[str]:
+    """``NAME=value`` lines in the environment's order."""
+    return [f"{name}={value}" for name, value in env.items()]

@@ -1,0 +1,93 @@
+"""commands.py and shell_words.py: the environment a container's process gets and a shell's parameter expansion,
+by the rules of moby (container.CreateDaemonEnvironment, the merge of the image's config) and of POSIX sh
+(https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html, 2.5-2.6), applied by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from dsim.serve.commands import DEFAULT_PATH, STDERR, STDOUT, Context, ShellSession, interpret
+from dsim.serve.engine import with_image_defaults
+from dsim.serve.image_config import ImageConfig
+from dsim.serve.shell_words import split_lists
+
+CONTAINER = Context(hostname="web1", env=("NAME=World", "PATH=/opt/bin:/bin", "EMPTY=", "TWO=a  b"), workdir="/app")
+
+
+def printed(script: str, context: Context = CONTAINER) -> str:
+    program = interpret(["sh", "-c", script], context)
+    return b"".join(w.data for w in program.output if w.stream == STDOUT).decode()
+
+
+def test_the_environment_in_dockers_order() -> None:
+    """PATH and HOSTNAME first, Config.Env replacing (PATH keeps its place) or appended, HOME last (runc)."""
+    assert interpret(["env"], CONTAINER).output[0].data.decode().splitlines() == [
+        "PATH=/opt/bin:/bin", "HOSTNAME=web1", "NAME=World", "EMPTY=", "TWO=a  b", "HOME=/root"]
+    assert Context(hostname="h", tty=True, user="1000").environ() == {
+        "PATH": DEFAULT_PATH, "HOSTNAME": "h", "TERM": "xterm", "HOME": "/"}
+    assert "NAME" not in Context(env=("NAME=x", "NAME")).environ()  # a name without = removes it
+
+
+@pytest.mark.parametrize(("script", "expected"), [
+    ("echo Hello $NAME", "Hello World\n"),
+    ("echo \"Hello ${NAME}!\"", "Hello World!\n"),
+    ("echo 'Hello $NAME'", "Hello $NAME\n"),            # single quotes expand nothing
+    ("echo \\$NAME", "$NAME\n"),                        # nor does a backslash-escaped $
+    ("echo $TWO", "a b\n"),                             # unquoted: split into fields, echo joins them
+    ("echo \"$TWO\"", "a  b\n"),                        # quoted: one word, its blanks kept
+    ("echo x${UNSET}y $UNSET z", "xy z\n"),             # an unset parameter is empty; an empty word goes
+    ("echo ${UNSET:-dflt} ${EMPTY:-e} ${UNSET-u} [${EMPTY-set}]", "dflt e u []\n"),  # - alone: only if unset
+    ("false; echo $?; true; echo $?", "1\n0\n"),
+    ("echo $$ $HOME $PWD", "1 /root /app\n"),
+    ("A=1; echo $A; A=2 B=3; echo $A$B", "1\n23\n"),
+    ("A=1 printenv A; echo ${A:-unset}", "1\nunset\n"),  # a prefix assignment: that command's only
+    ("export X=7; sh -c 'echo in $X'", "in 7\n"),       # exported: a child shell sees it
+    ("Y=8; sh -c 'echo in $Y'", "in\n"),                # not exported: it does not
+    ("NAME=Docker; echo $NAME; unset NAME; echo ${NAME:-gone}", "Docker\ngone\n"),
+    ("echo \"$NAME\" | cat", "World\n"),
+    ("echo Hello $(echo $NAME) from $(hostname)", "Hello World from web1\n"),  # command substitution
+    ("echo \"[$(printf 'a\\n\\n')]\" $(echo 'x; y' | cat)", "[a] x; y\n"),  # trailing newlines go; ; inside
+])
+def test_parameter_expansion(script: str, expected: str) -> None:
+    assert printed(script) == expected
+
+
+def test_a_quoted_operator_is_text_and_a_comment_ends_at_the_line() -> None:
+    assert split_lists("echo 'a;b' \"c|d\" && x # not; this\ny || z") == [
+        (";", ["echo 'a;b' \"c|d\" "]), ("&&", [" x "]), (";", ["y "]), ("||", [" z"])]
+    assert printed("echo 'a;b'; echo \"c && d\"") == "a;b\nc && d\n"
+
+
+def test_an_interactive_shell_keeps_its_variables_from_line_to_line() -> None:
+    session = ShellSession(["sh"], CONTAINER, tty=False)
+    session.feed(b"GREETING=hi\n")
+    said = session.feed(b"echo $GREETING $NAME\n")
+    assert b"".join(w.data for w in said) == b"hi World\n"
+
+
+def test_identity_by_user() -> None:
+    root, numeric = Context(), Context(user="1000:50")
+    assert printed("whoami; id -u; id -g; id", root) == "root\n0\n0\nuid=0(root) gid=0(root) groups=0(root)\n"
+    assert printed("id -u; id -g", numeric) == "1000\n50\n"
+    whoami = interpret(["whoami"], numeric)
+    assert whoami.exit_code == 1 and whoami.output[0].stream == STDERR  # busybox: "unknown uid 1000"
+    assert Context(user="1000").environ()["HOME"] == "/"
+
+
+def test_uname_fields() -> None:
+    assert printed("uname; uname -r; uname -n; uname -sm", CONTAINER) == "Linux\n6.0.0\nweb1\nLinux x86_64\n"
+    assert printed("uname -a", CONTAINER) == "Linux web1 6.0.0 #1 SMP x86_64 Linux\n"
+
+
+def test_the_image_config_completes_the_request() -> None:
+    """moby's merge: the request's Env first, the image's variables it does not set after; the image's WorkingDir
+    and User where the request has none."""
+    image = ImageConfig(env=("PATH=/usr/bin", "LANG=C"), working_dir="/srv", user="app")
+    merged = with_image_defaults({"Env": ["LANG=fr", "A=1"], "User": ""}, image)
+    assert (merged["Env"], merged["WorkingDir"], merged["User"]) == (["LANG=fr", "A=1", "PATH=/usr/bin"], "/srv", "app")
+    assert with_image_defaults({"WorkingDir": "/x", "User": "0"}, image)["WorkingDir"] == "/x"
+
+
+def test_a_command_substitution_takes_its_time() -> None:
+    program = interpret(["sh", "-c", "x=$(sleep 2; echo hi); echo $x"])
+    assert (program.duration, [w.data for w in program.output]) == (2.0, [b"hi\n"])
