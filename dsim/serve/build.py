@@ -144,6 +144,8 @@ class BuildWatch:
     known_keys: set[str] = field(default_factory=set)
     metadata_keys: set[str] = field(default_factory=set)
     chain: str = ""
+    #: what a RUN instruction prints when it runs (build_flow.run_output), given its intermediate container's ID
+    run_output: Callable[[Instruction, str], list[str]] = lambda ins, cid: []
 
     @classmethod
     def of(cls, text: str, quiet: bool) -> BuildWatch:
@@ -229,7 +231,9 @@ class BuildWatch:
         out: list[dict[str, Any]] = []
         if ins.cmd == "RUN" and not self.failure_shown:
             self.failure_shown = True
-            out.append(self._stream(f" ---> Running in {_container_id(self.job, ins.start_line)}\n"))
+            cid = _container_id(self.job, ins.start_line)
+            out.append(self._stream(f" ---> Running in {cid}\n"))
+            out += [self._stream(text) for text in self.run_output(ins, cid)]
         if self.failure is not None:
             message, code = self.failure
             out.append({"errorDetail": {"code": code, "message": message}, "error": message})
@@ -276,6 +280,8 @@ class BuildWatch:
                 if ins.cmd != "COPY" and ins.cmd != "ADD":
                     cid = _container_id(self.job, ins.start_line)
                     out.append(self._stream(f" ---> Running in {cid}\n"))
+                    if ins.cmd == "RUN":
+                        out += [self._stream(text) for text in self.run_output(ins, cid)]
                     out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
             if not (last and image is not None):
                 key = span.attrs.get("key", "") if span is not None else ""

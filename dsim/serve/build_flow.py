@@ -17,17 +17,21 @@ from __future__ import annotations
 import re
 from collections.abc import Generator
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dsim.components.errors import ApiError, StreamError
+from dsim.dockerfile.parse import Instruction
 from dsim.domain.build_context import included, match_source
 from dsim.domain.builds import BuildSpec
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import normalise
 from dsim.serve import images as refs
 from dsim.serve.build import BuildWatch, Context, build_options, read_context, working_copy
+from dsim.serve.commands import Context as ProcessContext
+from dsim.serve.commands import interpret
 from dsim.serve.filters import query_flag
-from dsim.serve.image_config import ImageConfig, built_config, content_id
+from dsim.serve.image_config import ImageConfig, RunEnvironment, built_config, content_id
 
 if TYPE_CHECKING:
     from dsim.serve.engine import Engine
@@ -81,6 +85,22 @@ def first_failure(spec: BuildSpec, context: Context, watch: BuildWatch) -> tuple
                     found.append((where, f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code))
                     break
     return min(found) if found else None
+
+
+def run_output(engine: Engine, watch: BuildWatch, build_args: dict[str, str], ins: Instruction, cid: str) -> list[str]:
+    """What a RUN prints in the classic builder's stream, its standard output and error together: its command
+    read by commands.py's rules in its build environment (the stage's ENV and ARGs, WORKDIR, USER, SHELL;
+    image_config.RunEnvironment), in intermediate container ``cid``. Its time is the build model's."""
+    found: list[RunEnvironment] = []
+    built_config(watch.instructions, _base_configs(engine, watch), build_args=build_args,
+                 visit=lambda seen, where: found.append(where) if seen is ins else None)
+    if not found:
+        return []
+    where = found[0]
+    argv = list(ins.value) if ins.json else [*where.shell, " ".join(ins.value)]
+    context = ProcessContext(hostname=cid, env=where.env, workdir=where.workdir, user=where.user or "root")
+    program = interpret(argv, context)
+    return [write.data.decode(errors="replace") for write in program.output]
 
 
 def truncated(text: str, line: int) -> str:
@@ -152,6 +172,7 @@ def api_build(handler: EngineHandler, query: dict[str, list[str]]) -> None:
         watch.fail_at = failure[0]
     watch.no_cache = options.no_cache
     watch.known_keys = engine.image_configs.metadata_keys
+    watch.run_output = partial(run_output, engine, watch, options.build_args)
 
     def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
         watch.begin(engine.daemon, job, engine.clock)

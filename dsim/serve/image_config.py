@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -200,6 +200,24 @@ class _Scope:
             return word
 
 
+@dataclass(frozen=True)
+class RunEnvironment:
+    """What a RUN runs in: the stage's ENV then its ARGs the ENV does not set (moby's builder appends the build
+    arguments to the run config's Env), its WORKDIR, USER and SHELL."""
+
+    env: tuple[str, ...]
+    workdir: str
+    user: str
+    shell: tuple[str, ...]
+
+
+def _run_environment(scope: _Scope) -> RunEnvironment:
+    config = scope.config
+    names = {item.partition("=")[0] for item in config.env}
+    args = tuple(f"{key}={value}" for key, value in scope.args.items() if key not in names)
+    return RunEnvironment(config.env + args, config.working_dir or "/", config.user, config.shell or ("/bin/sh", "-c"))
+
+
 def _set_env(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
     items = [item for item in env if item.partition("=")[0] != key]
     position = next((i for i, item in enumerate(env) if item.partition("=")[0] == key), len(items))
@@ -295,10 +313,12 @@ def stage_instructions(instructions: Sequence[Instruction], target: str | None) 
 
 def built_config(instructions: Sequence[Instruction], bases: Mapping[str, ImageConfig], *,
                  target: str | None = None, build_args: Mapping[str, str] | None = None,
-                 created: float | None = None) -> ImageConfig:
+                 created: float | None = None, visit: Callable[[Instruction, RunEnvironment], None] | None = None,
+                 ) -> ImageConfig:
     """The config of the image a Dockerfile builds: the target stage's base config (``bases`` by the FROM's
     normalised reference, or an earlier stage's), changed by each of its instructions; the history is the
-    base's, then one entry per instruction of the stage (``created`` at the build's time)."""
+    base's, then one entry per instruction of the stage (``created`` at the build's time). ``visit`` sees each
+    instruction after a FROM with what a RUN there would run in."""
     global_args = dict(build_args or {})
     for ins in instructions:  # ARGs before the first FROM: usable in FROM lines
         if ins.cmd == "FROM":
@@ -322,6 +342,8 @@ def built_config(instructions: Sequence[Instruction], bases: Mapping[str, ImageC
                 config = replace(config, env=(DEFAULT_PATH,))
         scope = _Scope(config, dict(global_args), list(config.history))
         for ins in stage[1:]:
+            if visit is not None:
+                visit(ins, _run_environment(scope))
             _apply(ins, scope)
             if ins.cmd != "ARG":
                 scope.history.append(HistoryEntry(_created_by(ins, scope), ins.cmd not in LAYER_INSTRUCTIONS, created))

@@ -224,6 +224,28 @@ def test_failing_run_stops_the_build_with_its_exit_code(server: ServeProcess, tm
 
 
 @needs_cli
+def test_run_steps_print_what_their_commands_print(server: ServeProcess, tmp_path: Path) -> None:
+    """The classic builder streams a RUN's output between "Running in" and "Removed intermediate container": the
+    shell form sees the stage's ENV, ARGs (``--build-arg`` over the default) and WORKDIR; the exec form is not
+    expanded; a failing RUN shows what it printed before its error; a cached RUN prints nothing."""
+    dockerfile = ("FROM busybox\nENV GREETING=hello\nARG WHO=world\nRUN echo \"$GREETING $WHO\"\nWORKDIR /app\n"
+                  "RUN pwd; echo to-stderr >&2\nRUN [\"echo\", \"$GREETING\"]\n")
+    built = build(server, tmp_path / "r", dockerfile, "--build-arg", "WHO=you")
+    assert built.returncode == 0, built.stderr
+    lines = built.stdout.splitlines()
+    for step, printed in (("Step 4/7", ["hello you"]), ("Step 6/7", ["/app", "to-stderr"]),
+                          ("Step 7/7", ["$GREETING"])):
+        at = next(i for i, line in enumerate(lines) if line.startswith(step))
+        assert lines[at + 1].startswith(" ---> Running in ")
+        assert lines[at + 2:at + 2 + len(printed)] == printed
+        assert lines[at + 2 + len(printed)].startswith(" ---> Removed intermediate container ")
+    again = build(server, tmp_path / "r", dockerfile, "--build-arg", "WHO=you")
+    assert "hello you" not in again.stdout and again.stdout.count("Using cache") >= 4
+    failed = build(server, tmp_path / "f2", "FROM busybox\nRUN echo before && exit 4\n")
+    assert failed.returncode == 4 and "before\n" in failed.stdout
+
+
+@needs_cli
 def test_history_of_a_catalog_image_and_of_a_build(server: ServeProcess, tmp_path: Path) -> None:
     assert docker(server, "pull", "hello-world").returncode == 0
     rows = api(server, "/images/hello-world/history")
