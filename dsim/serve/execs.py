@@ -18,7 +18,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import simpy
@@ -26,7 +26,7 @@ import simpy
 from dsim.components.container import RESTARTING, RUNNING
 from dsim.components.errors import ApiError
 from dsim.serve.bodies import ExecCreate
-from dsim.serve.commands import ShellSession, Write, interpret
+from dsim.serve.commands import Context, ShellSession, Write, interpret
 from dsim.serve.logs import RunLog
 from dsim.serve.views import Served
 
@@ -111,11 +111,12 @@ class ExecsAndStats:
         self._running(served)
         made.running = True
         yield self.env.timeout(self.daemon.spec.runtime.exec.sample(self.daemon.rng))
-        program = interpret(made.argv, self.context(served), stdin_open=made.config.AttachStdin)
+        context = exec_context(self.context(served), made.config)
+        program = interpret(made.argv, context, stdin_open=made.config.AttachStdin)
         finished = made.done = self.env.event()
         writes: list[Write] = list(program.output)
         if program.reads_stdin:
-            made.session = ShellSession(made.argv, self.context(served), tty=made.config.Tty)
+            made.session = ShellSession(made.argv, context, tty=made.config.Tty)
             writes = made.session.begin()
         else:
             self.env.process(self._finish_after(made, program.duration, program.exit_code))
@@ -325,3 +326,9 @@ def _hms(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
+
+def exec_context(container: Context, config: ExecCreate) -> Context:
+    """What an exec'd process sees (moby daemon/exec.go): the container's environment with the exec's ``Env``
+    replacing or appended, its ``-u`` and ``-w`` over the container's, ``TERM=xterm`` with its own ``-t``."""
+    return replace(container, env=container.env + tuple(config.Env or ()), user=config.User or container.user,
+                   workdir=config.WorkingDir or container.workdir, tty=config.Tty)

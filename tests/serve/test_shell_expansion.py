@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from dsim.serve.bodies import ExecCreate
 from dsim.serve.commands import DEFAULT_PATH, STDERR, STDOUT, Context, ShellSession, interpret
 from dsim.serve.engine import with_image_defaults
+from dsim.serve.execs import exec_context
 from dsim.serve.image_config import ImageConfig
 from dsim.serve.shell_words import split_lists
 
@@ -91,3 +93,10 @@ def test_the_image_config_completes_the_request() -> None:
 def test_a_command_substitution_takes_its_time() -> None:
     program = interpret(["sh", "-c", "x=$(sleep 2; echo hi); echo $x"])
     assert (program.duration, [w.data for w in program.output]) == (2.0, [b"hi\n"])
+
+
+def test_an_exec_sees_its_own_env_user_and_workdir_over_the_containers() -> None:
+    """moby daemon/exec.go: the container's environment with the exec's Env replacing or appended; -u, -w."""
+    made = exec_context(CONTAINER, ExecCreate(Cmd=["env"], Env=["NAME=Exec", "X=1"], User="1000", WorkingDir="/w"))
+    assert printed("echo $NAME $X $HOSTNAME; id -u; pwd", made) == "Exec 1 web1\n1000\n/w\n"
+    assert exec_context(CONTAINER, ExecCreate(Cmd=["sh"])) == CONTAINER
