@@ -454,7 +454,13 @@ def _script(run: _Run, script: str) -> None:
         if (op == "&&" and run.status != 0) or (op == "||" and run.status == 0):
             continue
         substitute = partial(_output_of, run)
-        _pipeline(run, [words(expand(command, run.lookup, run.status, substitute)) for command in pipeline])
+        try:
+            stages = [words(expand(command, run.lookup, run.status, substitute)) for command in pipeline]
+        except ValueError as err:  # an arithmetic error ends a non-interactive shell with status 2
+            run.write(f"sh: {err}\n", STDERR)
+            run.status, run.exited = 2, True
+            return
+        _pipeline(run, stages)
 
 
 def _output_of(run: _Run, script: str) -> str:

@@ -5,13 +5,15 @@ each command is reached, its parameters expanded and its words split.
 Expansion follows the Shell Command Language
 (https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html, 2.6): ``$NAME``, ``${NAME}``,
 ``${NAME:-word}``, ``${NAME-word}``, ``$?`` (the last status), ``$$`` (the shell's PID: 1, the container's
-first process) and the command substitution ``$(command)`` (its output less trailing newlines, 2.6.3) expand
-outside single quotes; an unquoted expansion is split into fields at blanks and an empty one disappears, a
-double-quoted one stays one word. Backquotes, arithmetic and globbing are not modelled.
+first process), the command substitution ``$(command)`` (its output less trailing newlines, 2.6.3) and the
+arithmetic expansion ``$((expression))`` (integers: ``+ - * / %``, parentheses, variables read as integers, 2.6.4)
+expand outside single quotes; an unquoted expansion is split into fields at blanks and an empty one disappears,
+a double-quoted one stays one word. Backquotes and globbing are not modelled.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -81,7 +83,11 @@ def expand(text: str, lookup: Callable[[str], str | None], status: int,
         char = text[i]
         if text.startswith("$(", i) and quote != "'":
             end = _closing(text, i + 2)
-            value = substitute(text[i + 2:end]).rstrip("\n")
+            inner = text[i + 2:end]
+            if text.startswith("$((", i) and inner.endswith(")"):
+                value = str(_arithmetic(_PARAMETER.sub(lambda m: _value(m, lookup, status), inner), lookup))
+            else:
+                value = substitute(inner).rstrip("\n")
             out.append(_in_double_quotes(value) if quote == '"' else _fields(value))
             i = end + 1
             continue
@@ -101,6 +107,40 @@ def expand(text: str, lookup: Callable[[str], str | None], status: int,
             quote = char
         i += 1
     return "".join(out)
+
+
+_OPERATIONS: dict[type[ast.operator], Callable[[int, int], int]] = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    # C's division and remainder, which sh uses: the quotient truncated toward zero
+    ast.Div: lambda a, b: (abs(a) // abs(b)) * (1 if (a < 0) == (b < 0) else -1),
+    ast.Mod: lambda a, b: a - b * ((abs(a) // abs(b)) * (1 if (a < 0) == (b < 0) else -1)),
+}
+
+
+def _arithmetic(expression: str, lookup: Callable[[str], str | None]) -> int:
+    """An arithmetic expansion's value; ValueError for what sh calls a syntax error (or a division by zero)."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval").body
+    except SyntaxError:
+        raise ValueError(f"arithmetic syntax error: {expression.strip()}") from None
+    return _evaluate(tree, lookup)
+
+
+def _evaluate(node: ast.expr, lookup: Callable[[str], str | None]) -> int:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Name):
+        text = (lookup(node.id) or "0").strip()
+        return int(text) if re.fullmatch(r"[+-]?\d+", text) else 0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _evaluate(node.operand, lookup)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATIONS:
+        left, right = _evaluate(node.left, lookup), _evaluate(node.right, lookup)
+        if isinstance(node.op, ast.Div | ast.Mod) and right == 0:
+            raise ValueError("arithmetic: division by zero")
+        return _OPERATIONS[type(node.op)](left, right)
+    raise ValueError("arithmetic syntax error")
 
 
 def _closing(text: str, start: int) -> int:

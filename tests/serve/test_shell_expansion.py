@@ -48,6 +48,7 @@ def test_the_environment_in_dockers_order() -> None:
     ("NAME=Docker; echo $NAME; unset NAME; echo ${NAME:-gone}", "Docker\ngone\n"),
     ("echo \"$NAME\" | cat", "World\n"),
     ("echo Hello $(echo $NAME) from $(hostname)", "Hello World from web1\n"),  # command substitution
+    ("N=7; echo $((N * 2 + 1)) $(( $N / 2 )) $((-7 / 2)) $((-7 % 3)) $((UNSET + 1))", "15 3 -3 -1 1\n"),  # C's / and %
     ("echo \"[$(printf 'a\\n\\n')]\" $(echo 'x; y' | cat)", "[a] x; y\n"),  # trailing newlines go; ; inside
 ])
 def test_parameter_expansion(script: str, expected: str) -> None:
@@ -100,3 +101,10 @@ def test_an_exec_sees_its_own_env_user_and_workdir_over_the_containers() -> None
     made = exec_context(CONTAINER, ExecCreate(Cmd=["env"], Env=["NAME=Exec", "X=1"], User="1000", WorkingDir="/w"))
     assert printed("echo $NAME $X $HOSTNAME; id -u; pwd", made) == "Exec 1 web1\n1000\n/w\n"
     assert exec_context(CONTAINER, ExecCreate(Cmd=["sh"])) == CONTAINER
+
+
+def test_an_arithmetic_error_ends_the_shell_with_2() -> None:
+    program = interpret(["sh", "-c", "echo before; echo $((1 / 0)); echo never"])
+    assert program.exit_code == 2
+    assert [(w.stream, w.data) for w in program.output][0] == (STDOUT, b"before\n")
+    assert program.output[-1].stream == STDERR and b"division by zero" in program.output[-1].data
