@@ -15,6 +15,7 @@ passes through (a scenario's large runs spend their time there).
 from __future__ import annotations
 
 import math
+import random
 import re
 from collections import Counter
 from collections.abc import Generator, Mapping
@@ -25,10 +26,11 @@ import simpy
 
 from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
+from dsim.components.image_store import DiskFull
 from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
-from dsim.domain.images import ImageInfo
-from dsim.domain.refs import normalise, push_registry, split_ref
+from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
+from dsim.domain.refs import normalise, push_registry, sha256, split_ref
 from dsim.records import Recorder, SpanKind
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from dsim.components.pull import Puller
     from dsim.components.push import Pusher
     from dsim.components.runtime import ContainerRuntime
+    from dsim.domain.hosts import HostSpec
 
 _ID_PREFIX = re.compile(r"[0-9a-f]{4,64}")
 
@@ -87,6 +90,8 @@ class EngineVerbs:
     runtime: ContainerRuntime
     builder: Builder
     recorder: Recorder
+    spec: HostSpec
+    rng: random.Random
 
     def api(self, call: str, *, job: int) -> Generator[Any, Any, float]:
         raise NotImplementedError
@@ -142,6 +147,34 @@ class EngineVerbs:
                            lazy=image.lazy, prefetch=image.prefetch)
         self.store.tag(tagged)
         return tagged
+
+    def commit(self, container: Container, ref: str | None, *, job: int) -> Generator[Any, Any, ImageInfo]:
+        """``POST /commit``: the container's writable layer becomes a layer on top of its image's, as the legacy
+        builder commits a step's container (build_steps.classic_commit): the naive overlay diff walks both
+        trees, the diff's tar is digested while written again as a new layer, then the image is recorded. An
+        untouched container commits an empty layer. ``ref`` None: a dangling image."""
+        yield from self.api("commit", job=job)
+        written = self.runtime.storage.written(container.id)
+        base = container.image
+        work = self.builder.work
+        yield from work.diff_walk(base.uncompressed, written)
+        yield from work.hash_and_write(written)
+        yield self.env.timeout(self.spec.daemon.classic_commit.sample(self.rng))
+        digest = sha256(f"commit {container.id} {self.env.now!r}")
+        chain = sha256(f"{base.layers[-1].chain_id} {digest}") if base.layers else digest
+        compressed = float(round(written / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
+        layer = LayerInfo(len(base.layers), digest, chain, compressed, written, local=True)
+        try:
+            self.store.add_chain(layer)
+        except DiskFull as err:
+            raise ApiError(500, str(err)) from None
+        norm = normalise(ref) if ref is not None else f"<none>@{chain[7:19]}"
+        repo, tag = split_ref(norm)
+        registry = push_registry(norm, self.puller.registries, self.puller.images) if ref is not None else ""
+        image = ImageInfo(norm, registry, repo, tag, (*base.layers, layer), base.compression,
+                          sha256(f"manifest {norm} {chain}"))
+        self.store.tag(image)
+        return image
 
     def tag(self, name: str, ref: str, *, job: int) -> Generator[Any, Any, ImageInfo]:
         """``POST /images/{name}/tag``: 404 when ``name`` is not a local image."""

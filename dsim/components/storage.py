@@ -215,6 +215,10 @@ class ContainerStorage:
                 "files_changed": sum(1 for f in files if f.kind == MODIFIED),
                 "changes": diff_lines(files, naive=self.naive_diff)}
 
+    def written(self, container_id: str) -> float:
+        """Bytes of a container's writable layer: its new files and the image files it copied up."""
+        return sum(self.diffs.get(container_id, (0.0, 0.0)))
+
     def changes(self, container_id: str) -> list[tuple[str, int]]:
         """``docker diff`` of a container's writable layer: the declared files (and the directories listed
         with them), and for bytes declared without paths one stand-in entry per kind (serve/changes.py)."""

@@ -16,6 +16,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import simpy
@@ -40,7 +41,7 @@ from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, config_context, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
-from dsim.serve.image_config import ImageConfig, ImageConfigs
+from dsim.serve.image_config import HistoryEntry, ImageConfig, ImageConfigs, committed_config, content_id
 from dsim.serve.object_meta import ObjectMeta, endpoints_config
 from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
@@ -411,6 +412,41 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.object_meta.aliases[served.id] = aliases
         self.container_event(served, "create")
         return served
+
+    def commit(self, served: Served, ref: str | None, *, pause: bool, overrides: dict[str, Any], changes: list[str],
+               comment: str, author: str, job: int) -> Generator[Any, Any, str]:
+        """``POST /commit``: the image's config first (a change that is not allowed fails before any work), the
+        container frozen meanwhile when it runs and ``pause`` (dockerd's default), the daemon's commit
+        (Daemon.commit), then the image named by its content (the history line: the container's Cmd and the
+        comment); returns its ID."""
+        base = refs.config_for(self.image_configs, served.image)
+        try:
+            config = committed_config(base, served.config, overrides, changes)
+        except (ValueError, ScenarioError) as err:
+            raise ApiError(400, str(err)) from None
+        frozen = pause and served.container.state == RUNNING and not served.paused
+        if frozen:
+            self.freeze(served)
+        try:  # paused until the image is recorded (moby: pause, commit event, unpause)
+            image = yield from self.daemon.commit(served.container, ref, job=job)
+            command = served.config.get("Cmd") or ([] if served.config.get("Entrypoint") else list(base.cmd or ()))
+            entry = HistoryEntry(" ".join(command), False, self.epoch(self.env.now), comment)  # moby: the Cmd
+            config = replace(config, history=(*base.history, entry), author=author, comment=comment)
+            ident = content_id(config, image)
+            self.image_configs.remember(ident, config)
+            self.built.setdefault(ident, self.env.now)
+            store = self.daemon.store
+            named = replace(image, manifest_digest=ident)
+            if ref is None:
+                store.untag(image.ref)
+                named = replace(named, ref=f"<none>@{ident[7:19]}")
+            store.tag(named)
+            self.container_event(served, "commit", comment=comment, imageID=ident,
+                                 imageRef=refs.familiar(named.ref) if ref is not None else "")
+        finally:
+            if frozen and served.paused:
+                self.unfreeze(served)
+        return ident
 
     def locked(self, served: Served, act: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
         """A lifecycle operation under the container's lock, as dockerd holds the container's mutex while

@@ -253,6 +253,11 @@ class ExecsAndStats:
             raise ApiError(409, f"Container {served.id} is not running")
         if served.paused:
             raise ApiError(409, f"Container {served.id} is already paused")
+        self.freeze(served)
+
+    def freeze(self, served: Served) -> None:
+        """The cgroup freezer takes a running container (``docker pause``, or ``docker commit`` meanwhile)."""
+        container = served.container
         served.paused = True
         container.frozen = self.env.event()
         cpu = self.daemon.kernel.cpu
@@ -273,6 +278,10 @@ class ExecsAndStats:
         yield from self.daemon.api("unpause", job=job)
         if not served.paused:
             raise ApiError(409, f"Container {served.id} is not paused")
+        self.unfreeze(served)
+
+    def unfreeze(self, served: Served) -> None:
+        """The freezer lets a paused container go (``docker unpause``, or the end of a ``docker commit``)."""
         served.paused = False
         container = served.container
         self.thaw(served)

@@ -85,6 +85,7 @@ ROUTES: list[Route] = [
         ("GET", r"/containers/(?P<id>[^/]+)/changes", "changes"),
         ("GET", r"/containers/(?P<id>[^/]+)/stats", "stats"),
         ("POST", r"/containers/(?P<id>[^/]+)/pause", "pause"),
+        ("POST", r"/commit", "commit"),
         ("POST", r"/containers/(?P<id>[^/]+)/unpause", "unpause"),
         ("POST", r"/containers/(?P<id>[^/]+)/rename", "rename"),
         ("POST", r"/containers/(?P<id>[^/]+)/exec", "exec_create"),
@@ -343,6 +344,37 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
         if self.client_version < (1, 45):  # dockerd drops the deprecated fields from API 1.45 on (image_routes.go)
             view |= {"Container": "", "ContainerConfig": shapes.legacy_container_config()}
         self.send_json(200, view)
+
+    def api_commit(self, query: dict[str, list[str]]) -> None:
+        """``docker commit``: ``container``, ``repo`` and ``tag``, ``comment``, ``author``, ``pause`` (default
+        true), each ``changes``; the body is a container config to put over the container's (``null`` or empty:
+        none)."""
+        data = self.read_body(self.state.max_body).strip()
+        try:
+            overrides = json.loads(data) if data and data != b"null" else {}
+        except ValueError as err:
+            raise HttpError(400, f"invalid JSON: {err}") from None
+        if not isinstance(overrides, dict):
+            raise HttpError(400, "invalid JSON: expected an object")
+
+        def one(key: str) -> str:
+            return (query.get(key) or [""])[-1]
+
+        repo, tag = one("repo"), one("tag")
+        if tag and not repo:
+            raise HttpError(400, "invalid reference format: repository name must be given with a tag")
+        ref = f"{repo}:{tag or 'latest'}" if repo else None
+        pause = one("pause").lower() not in ("0", "false")
+        changes = [change for change in query.get("changes") or [] if change.strip()]
+        engine = self.state.engine
+
+        def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            served = engine.find(one("container"))
+            ident = yield from engine.commit(served, ref, pause=pause, overrides=overrides, changes=changes,
+                                             comment=one("comment"), author=one("author"), job=job)
+            return ident
+
+        self.send_json(201, {"Id": self.wait(self.operation("commit", ref or one("container"), body))})
 
     def api_tag(self, query: dict[str, list[str]], name: str) -> None:
         repo = (query.get("repo") or [""])[-1]

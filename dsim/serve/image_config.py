@@ -28,7 +28,7 @@ from importlib import resources
 from typing import Any
 
 from dsim.dockerfile.expand import ExpansionError, expand_word
-from dsim.dockerfile.parse import Instruction
+from dsim.dockerfile.parse import Instruction, parse_dockerfile
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import normalise, split_ref
 
@@ -69,6 +69,9 @@ class ImageConfig:
     stop_signal: str = ""
     shell: tuple[str, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
+    #: ``docker commit -a`` and ``-m``: the image's Author and Comment (empty for pulled and built images)
+    author: str = ""
+    comment: str = ""
 
     def api(self) -> dict[str, Any]:
         """The Engine API's ImageConfig (``Config`` of ``GET /images/{name}/json``)."""
@@ -98,7 +101,7 @@ class ImageConfig:
             "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
             "history": [{"created_by": h.created_by, **({"empty_layer": True} if h.empty_layer else {})}
                         for h in self.history],
-        }
+        } | ({"author": self.author} if self.author else {}) | ({"comment": self.comment} if self.comment else {})
 
 
 def _canonical(value: Any) -> bytes:
@@ -382,3 +385,40 @@ def familiar_tags(refs_: Iterable[str]) -> list[str]:
 
 def repository_of(ref: str) -> str:
     return split_ref(ref)[0]
+
+
+#: what ``docker commit --change`` accepts (moby builder/dockerfile: ``validCommitCommands``)
+COMMIT_CHANGES = frozenset({"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD", "STOPSIGNAL",
+                            "USER", "VOLUME", "WORKDIR"})
+
+
+def committed_config(base: ImageConfig, container: Mapping[str, Any], overrides: Mapping[str, Any],
+                     changes: Sequence[str]) -> ImageConfig:
+    """The config ``docker commit`` gives its image (moby daemon/commit.go): the container's own (its image's
+    completed by its create request: the effective command, Env, labels, ports, WORKDIR, USER), the request's
+    config over it, then each ``--change`` applied as a Dockerfile instruction. ValueError names a change
+    that is not allowed, in dockerd's words."""
+    given_entry = container.get("Entrypoint")
+    cmd = container.get("Cmd") or (None if given_entry else base.cmd)
+    labels = dict(base.labels) | dict(container.get("Labels") or {})
+    ports = list(base.exposed_ports) + [p for p in container.get("ExposedPorts") or {} if p not in base.exposed_ports]
+    config = replace(base, cmd=tuple(cmd) if cmd else None,
+                     entrypoint=tuple(given_entry) if given_entry else base.entrypoint,
+                     env=tuple(container.get("Env") or base.env), labels=tuple(sorted(labels.items())),
+                     exposed_ports=tuple(ports), working_dir=container.get("WorkingDir") or base.working_dir,
+                     user=container.get("User") or base.user)
+    env = list(overrides.get("Env") or [])
+    names = {item.partition("=")[0] for item in env}
+    config = replace(
+        config, env=tuple(env + [item for item in config.env if item.partition("=")[0] not in names]),
+        cmd=tuple(overrides["Cmd"]) if overrides.get("Cmd") else config.cmd,
+        entrypoint=tuple(overrides["Entrypoint"]) if overrides.get("Entrypoint") else config.entrypoint,
+        working_dir=overrides.get("WorkingDir") or config.working_dir, user=overrides.get("User") or config.user)
+    if not changes:
+        return config
+    scope = _Scope(config)
+    for ins in parse_dockerfile("FROM scratch\n" + "\n".join(changes) + "\n")[1:]:
+        if ins.cmd not in COMMIT_CHANGES:
+            raise ValueError(f"{ins.cmd.lower()} is not a valid change command")
+        _apply(ins, scope)
+    return scope.config

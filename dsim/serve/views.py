@@ -330,18 +330,20 @@ class ApiViews:
         image_id = refs.image_id(image)
         tags = [t for t in self.local_images().values() if refs.image_id(t) == image_id]
         size = int(sum(layer.uncompressed for layer in image.layers))
+        config = refs.config_for(self.image_configs, image)
         return {
             "Id": image_id,
             "RepoTags": familiar_tags(t.ref for t in tags),
             "RepoDigests": sorted({f"{t.repository}@{refs.pull_digest(t)}" for t in tags
                            if t.manifest_digest and not t.ref.startswith("<none>")}),
             "Parent": "",
-            "Comment": "",
+            "Comment": config.comment,
+            "Author": config.author,
             "Created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.created(image))),
             "Architecture": "amd64",
             "Os": "linux",
             "Size": size,
-            "Config": spec_config(refs.config_for(self.image_configs, image).api()),
+            "Config": spec_config(config.api()),
             "RootFS": {"Type": "layers", "Layers": [layer.chain_id for layer in image.layers]},
             "GraphDriver": {"Name": "overlayfs", "Data": {}},
             "Metadata": {"LastTagTime": self.iso(self.daemon.store.tagged_at(image.ref))},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -243,6 +244,38 @@ def test_run_steps_print_what_their_commands_print(server: ServeProcess, tmp_pat
     assert "hello you" not in again.stdout and again.stdout.count("Using cache") >= 4
     failed = build(server, tmp_path / "f2", "FROM busybox\nRUN echo before && exit 4\n")
     assert failed.returncode == 4 and "before\n" in failed.stdout
+
+
+@needs_cli
+def test_commit_makes_an_image_of_the_writable_layer(server: ServeProcess) -> None:
+    """``docker commit``: busybox's layers plus one of the 50 MB the container wrote (the image is 50 MB
+    bigger); its history line is the container's Cmd with the message; ``--change``s apply as Dockerfile
+    instructions (the image runs the new CMD, sees the new ENV); a change that is not allowed and an unknown
+    container are dockerd's errors; without a name the image is dangling; the container is paused meanwhile."""
+    started = docker(server, "run", "-d", "--name", "snap", "-l", "dsim.writes=50MB", "busybox", "sleep", "1000")
+    assert started.returncode == 0, started.stderr
+    since = int(time.time()) - 1
+    made = docker(server, "commit", "-m", "with data", "-c", 'CMD ["echo", "from the commit"]', "-c", "ENV X=1",
+                  "snap", "snap:1")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == image_id(server, "snap:1")
+    base = int(docker(server, "image", "inspect", "--format", "{{.Size}}", "busybox").stdout)
+    assert int(docker(server, "image", "inspect", "--format", "{{.Size}}", "snap:1").stdout) == base + 50_000_000
+    top = docker(server, "history", "--format", "{{.CreatedBy}}|{{.Size}}|{{.Comment}}", "snap:1").stdout
+    assert top.splitlines()[0] == "sleep 1000|50MB|with data"
+    assert docker(server, "run", "--rm", "snap:1").stdout == "from the commit\n"
+    assert docker(server, "run", "--rm", "snap:1", "sh", "-c", "echo $X").stdout == "1\n"
+    assert "run is not a valid change command" in docker(server, "commit", "-c", "RUN true", "snap", "x:1").stderr
+    assert "No such container: nosuch" in docker(server, "commit", "nosuch", "x:1").stderr
+    dangling = docker(server, "commit", "snap").stdout.strip()
+    assert dangling in docker(server, "images", "-a", "--no-trunc", "--format", "{{.Repository}} {{.ID}}").stdout
+    assert docker(server, "ps", "--filter", "name=snap", "--format", "{{.Status}}").stdout.startswith("Up")
+    kinds = [f"event={kind}" for kind in ("pause", "commit", "unpause")]
+    events = docker(server, "events", "--since", str(since), "--until", str(int(time.time()) + 1), "--filter",
+                    "container=snap", *[arg for kind in kinds for arg in ("--filter", kind)],
+                    "--format", "{{.Action}}").stdout.split()
+    assert events == ["pause", "commit", "unpause", "pause", "commit", "unpause"]  # paused while committed
+    assert docker(server, "rm", "-f", "snap").returncode == 0
 
 
 @needs_cli

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.serve.image_shapes import response_problems
+from tests.serve.image_shapes import definition_problems, response_problems
 from tests.serve.test_docker_cli import ServeProcess
 from tests.serve.test_images_cli import SCENARIO
 
@@ -59,3 +59,19 @@ def test_sdk_save_load_and_prunes(client: docker.DockerClient) -> None:
     assert response_problems("ContainerPrune", client.containers.prune()) == []
     assert response_problems("ImagePrune", client.images.prune()) == []
     assert response_problems("BuildPrune", client.api.prune_builds()) == []
+
+
+def test_sdk_commit_with_changes_and_a_config(client: docker.DockerClient) -> None:
+    """The SDK sends ``conf`` as the body and each change as a ``changes`` parameter: the request's Env goes
+    before the container's, a change's CMD over the container's."""
+    client.images.pull("busybox", tag="latest")
+    container = client.containers.create("busybox", ["sleep", "60"], environment={"A": "1"})
+    image = container.commit("sdk-commit", "1", message="from the sdk", author="Ada", changes=['CMD ["echo", "hi"]'],
+                             conf={"Env": ["B=2"]})
+    inspected = client.api.inspect_image(image.id)
+    assert definition_problems("ImageInspect", inspected) == []
+    assert (inspected["Author"], inspected["Comment"]) == ("Ada", "from the sdk")
+    config = inspected["Config"]
+    assert config["Cmd"] == ["echo", "hi"] and config["Env"][:2] == ["B=2", "A=1"]
+    assert client.api.history("sdk-commit:1")[0]["Comment"] == "from the sdk"
+    container.remove()

@@ -1,0 +1,67 @@
+"""``docker commit`` (Daemon.commit, dsim/components/daemon_api.py) against the legacy builder's commit rule it shares
+(build_steps.classic_commit), worked out by hand.
+
+``app:1`` is 65 MB unpacked (25 + 40). A container of it writes 30 MB and exits; its commit then costs, on an idle
+host with free API calls: the naive diff's walk of both trees, (2 x 65 + 30) MB / 20 kB a file x 24 us = 0.192 s
+(none with native diff); the diff's tar digested while written, max(30 MB / 776 MB/s, 30 MB / 100 MB/s) = 0.3 s;
+and dockerd's own 0.14 s (``daemon.classic_commit``). The new layer is 30 MB unpacked, 30 MB / 2.7 = 11,111,111
+bytes compressed (an estimate, whole bytes), on top of app's two.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dsim.domain.containers import ContainerSpec
+from dsim.domain.refs import normalise
+from dsim.scenarios.loader import load_scenario_text
+from dsim.scenarios.model import CreateStep
+from dsim.scenarios.to_domain import container_spec
+from dsim.world import World
+from tests.components.test_daemon_api import run
+
+SCENARIO = """
+name: commit
+registries:
+  reg: {bandwidth: 1GB/s, latency: 1ms}
+images:
+  base:1: {registry: reg, layers: [{size: 10MB, uncompressed: 25MB}]}
+  app:1: {registry: reg, from: "base:1", layers: [{size: 20MB, uncompressed: 40MB}]}
+hosts:
+  h: {disk: 1GB, nic: inf, daemon: {api_service_time: 0s}, storage: {write_rate: 100MB/s, overlay_diff: DIFF}}
+"""
+
+
+def writer() -> ContainerSpec:
+    return container_spec(CreateStep.model_validate({"image": "app:1", "name": "w", "writes": "30MB",
+                                                     "duration": "1s"}))
+
+
+@pytest.mark.parametrize(("diff", "walk"), [("native", 0.0), ("naive", (2 * 65e6 + 30e6) / 20e3 * 24e-6)])
+def test_commit_costs_the_diff_the_written_layer_and_dockerds_step(diff: str, walk: float) -> None:
+    built = World(load_scenario_text(SCENARIO.replace("DIFF", diff), serving=True))
+    daemon = built.daemons["h"]
+    run(built, daemon.pull("app:1", job=1))
+    container = run(built, daemon.create(writer(), job=2))
+    run(built, daemon.start(container, job=3))
+    built.env.run(container.process)  # it writes its 30 MB, runs its second and exits
+    used = daemon.store.disk_used
+    began = built.env.now
+    image = run(built, daemon.commit(container, "me/snap:1", job=4))
+    assert built.env.now - began == pytest.approx(walk + max(30e6 / 776e6, 30e6 / 100e6) + 0.14, rel=1e-9)
+    assert image.ref == normalise("me/snap:1") and daemon.store.image(image.ref) == image
+    app = daemon.store.image("app:1")
+    assert app is not None and image.layers[:2] == app.layers
+    assert (image.layers[2].uncompressed, image.layers[2].size) == (30e6, 11_111_111)
+    assert daemon.store.disk_used == pytest.approx(used + 30e6)
+
+
+def test_an_untouched_container_commits_an_empty_layer_and_a_dangling_image() -> None:
+    built = World(load_scenario_text(SCENARIO.replace("DIFF", "native"), serving=True))
+    daemon = built.daemons["h"]
+    run(built, daemon.pull("app:1", job=1))
+    container = run(built, daemon.create(container_spec(CreateStep.model_validate({"image": "app:1"})), job=2))
+    began = built.env.now
+    image = run(built, daemon.commit(container, None, job=3))
+    assert built.env.now - began == pytest.approx(0.14)
+    assert image.ref.startswith("<none>@") and len(image.layers) == 3 and image.layers[2].uncompressed == 0
