@@ -22,7 +22,8 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
 - Entrypoint wrappers (``docker-entrypoint.sh``, ``tini``, ``dumb-init``) run the command they are given.
 - A program dsim does not know: given on the command line, it does nothing and exits 0 at once (the
   labels ``dsim.duration``/``dsim.exit_code`` say otherwise); the image's own default program (nginx,
-  redis, postgres) is the service the image exists for: it runs until stopped.
+  redis, postgres) is the service the image exists for: it runs until stopped (postgres's entrypoint first wants
+  a password: :data:`POSTGRES_NO_PASSWORD`).
 
 Signals: a process is PID 1 of its container, and Linux delivers to PID 1 only the signals it installed a
 handler for (https://docs.docker.com/reference/cli/docker/container/run/#foreground, "A process running as
@@ -59,6 +60,19 @@ SERVER_SIGNALS: dict[str, dict[str, str]] = {
     "postgres": {"TERM": "exit", "INT": "exit", "QUIT": "exit", "HUP": "keep"},
 }
 _SUFFIX = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+#: The postgres image's entrypoint refuses to initialise a database without a superuser password, unless every
+#: connection is trusted (docker-library/postgres docker-entrypoint.sh, ``docker_verify_minimum_env``).
+POSTGRES_NO_PASSWORD = """\
+Error: Database is uninitialized and superuser password is not specified.
+       You must specify POSTGRES_PASSWORD to a non-empty value for the
+       superuser. For example, "-e POSTGRES_PASSWORD=password" on "docker run".
+
+       You may also use "POSTGRES_HOST_AUTH_METHOD=trust" to allow all
+       connections without a password. This is *not* recommended.
+
+       See PostgreSQL documentation about "trust":
+       https://www.postgresql.org/docs/current/auth-trust.html
+"""
 #: a server's options that print something (its version, a configuration test, its usage) and exit instead of
 #: serving: nginx -v -V -t -T -h -? (nginx.org/en/docs/switches.html), redis-server and postgres --version, --help
 _INFORMATION = frozenset({"-v", "-V", "-t", "-T", "-h", "-?", "--version", "--help"})
@@ -505,6 +519,10 @@ def interpret(argv: list[str], context: Context | None = None, *, default: bool 
     if name in SERVER_SIGNALS:
         if _INFORMATION.intersection(words[1:]):  # nginx -v, -t; redis-server --version: it answers and exits
             return Program(0.0, 0, known=False)
+        if name == "postgres" and argv and posixpath.basename(argv[0]) == "docker-entrypoint.sh":
+            environ = context.environ()
+            if not environ.get("POSTGRES_PASSWORD") and environ.get("POSTGRES_HOST_AUTH_METHOD") != "trust":
+                return Program(0.0, 1, (Write(0.0, STDERR, POSTGRES_NO_PASSWORD.encode()),))
         return Program(math.inf, 0, signals=SERVER_SIGNALS[name])
     reads_stdin = stdin_open and ((name in SHELLS and "-c" not in words[1:2]) or (name == "cat" and len(words) == 1))
     if reads_stdin:

@@ -119,3 +119,15 @@ def test_a_server_asked_for_its_version_or_a_config_test_exits_at_once() -> None
     for argv in (["nginx", "-v"], ["nginx", "-t"], ["redis-server", "--version"], ["postgres", "--help"]):
         assert interpret(argv).duration == 0.0, argv
     assert math.isinf(interpret(["nginx", "-g", "daemon off;"]).duration)
+
+
+def test_the_postgres_entrypoint_wants_a_password_or_trust() -> None:
+    """docker-library/postgres: an uninitialised database without POSTGRES_PASSWORD (and without
+    POSTGRES_HOST_AUTH_METHOD=trust) is refused, exit 1, before the server starts; the server itself runs on."""
+    argv = ["docker-entrypoint.sh", "postgres"]
+    refused = interpret(argv, Context(), default=True)
+    assert (refused.duration, refused.exit_code, refused.output[0].stream) == (0.0, 1, STDERR)
+    assert refused.output[0].data.startswith(b"Error: Database is uninitialized and superuser password")
+    for env in (("POSTGRES_PASSWORD=secret",), ("POSTGRES_HOST_AUTH_METHOD=trust",)):
+        assert math.isinf(interpret(argv, Context(env=env), default=True).duration), env
+    assert math.isinf(interpret(["postgres"], Context()).duration)  # no entrypoint, no check
