@@ -448,6 +448,16 @@ class Engine(ApiViews, Processes, ExecsAndStats):
                 self.unfreeze(served)
         return ident
 
+    def update_restart(self, served: Served, policy: bodies.RestartPolicyBody, job: int) -> Generator[Any, Any, None]:
+        """``docker update --restart``: refused for a container created with ``--rm`` (moby daemon/update.go:
+        409), else the daemon's (Daemon.update_restart) and HostConfig shows it."""
+        if served.host_config.get("AutoRemove") and policy.Name != "no":
+            raise ApiError(409, "Restart policy cannot be updated because AutoRemove is enabled for the container")
+        retries = f":{policy.MaximumRetryCount}" if policy.Name == "on-failure" and policy.MaximumRetryCount else ""
+        yield from self.daemon.update_restart(served.container, policy.Name + retries, job=job)
+        served.host_config["RestartPolicy"] = {"Name": policy.Name, "MaximumRetryCount": policy.MaximumRetryCount}
+        self.container_event(served, "update")
+
     def locked(self, served: Served, act: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
         """A lifecycle operation under the container's lock, as dockerd holds the container's mutex while
         it starts, stops, restarts or removes it: two concurrent starts of one container run one after the
@@ -481,7 +491,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         process = served.container.process
         if process is not None and process.is_alive:
             yield process
-        if not served.removed and served.container.state not in (RUNNING, RESTARTING):
+        if not (served.removed or served.removing) and served.container.state not in (RUNNING, RESTARTING):
             self.daemon.runtime.remove(served.container, job=-1, volumes=True)  # --rm takes anonymous volumes too
             self._removed(served)
 
@@ -564,7 +574,11 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         ``-v``, its anonymous volumes go too."""
         if force and served.container.state in (RUNNING, RESTARTING):
             self.container_event(served, "kill", signal="9")
-        yield from self.daemon.rm(served.container, force=force, job=job, volumes=volumes)
+        served.removing = True
+        try:
+            yield from self.daemon.rm(served.container, force=force, job=job, volumes=volumes)
+        finally:
+            served.removing = False
         self._removed(served)
 
     def _removed(self, served: Served) -> None:

@@ -77,6 +77,8 @@ class Served:
     image: ImageInfo
     waiters: list[simpy.Event] = field(default_factory=list)
     removed: bool = False
+    #: a DELETE is under way (moby's SetRemovalInProgress): ``--rm``'s own removal at the exit leaves it alone
+    removing: bool = False
     #: what the process does (None: a container a scenario's workload made: its own model, no output)
     program: Program | None = None
     #: Entrypoint + Cmd as the process runs them
