@@ -35,10 +35,14 @@ class RestartManager:
     """moby's restart manager: whether and after which delay an exited container starts again."""
 
     def __init__(self, policy: str) -> None:
+        self.set_policy(policy)
+        self.reset()
+
+    def set_policy(self, policy: str) -> None:
+        """``no``, ``always``, ``unless-stopped`` or ``on-failure[:N]``."""
         name, _, count = policy.partition(":")
         self.policy = name
         self.max_retries = int(count) if count else 0  # on-failure without N: no limit (moby: 0 = unlimited)
-        self.reset()
 
     def reset(self) -> None:
         """As new (moby makes a new restart manager on every API start)."""

@@ -19,7 +19,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -175,6 +175,13 @@ class EngineVerbs:
                           sha256(f"manifest {norm} {chain}"))
         self.store.tag(image)
         return image
+
+    def update_restart(self, container: Container, policy: str, *, job: int) -> Generator[Any, Any, None]:
+        """``docker update --restart``: the policy from now on, the restart count and backoff kept (moby
+        daemon/update.go sets HostConfig.RestartPolicy and the restart manager's policy)."""
+        yield from self.api("update", job=job)
+        container.spec = replace(container.spec, restart=policy)
+        container.restart_manager.set_policy(policy)
 
     def tag(self, name: str, ref: str, *, job: int) -> Generator[Any, Any, ImageInfo]:
         """``POST /images/{name}/tag``: 404 when ``name`` is not a local image."""

@@ -50,6 +50,12 @@ class RestartPolicyBody(_Body):
     MaximumRetryCount: StrictInt = Field(0, ge=0)
 
 
+class ContainerUpdate(_Body):
+    """``POST /containers/{id}/update``: the UpdateConfig (resources, and the restart policy)."""
+
+    RestartPolicy: RestartPolicyBody | None = None
+
+
 class HostConfigBody(_Body):
     PortBindings: dict[StrictStr, list[PortBindingBody] | None] | None = None
     PublishAllPorts: StrictBool | None = None

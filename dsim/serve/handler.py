@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import normalise, split_ref
-from dsim.serve import build_flow, listing, objects, shapes
+from dsim.serve import bodies, build_flow, listing, objects, shapes
 from dsim.serve import images as refs
 from dsim.serve.commands import valid_signal
 from dsim.serve.container_routes import ContainerRoutes
@@ -85,6 +85,7 @@ ROUTES: list[Route] = [
         ("GET", r"/containers/(?P<id>[^/]+)/changes", "changes"),
         ("GET", r"/containers/(?P<id>[^/]+)/stats", "stats"),
         ("POST", r"/containers/(?P<id>[^/]+)/pause", "pause"),
+        ("POST", r"/containers/(?P<id>[^/]+)/update", "update"),
         ("POST", r"/commit", "commit"),
         ("POST", r"/containers/(?P<id>[^/]+)/unpause", "unpause"),
         ("POST", r"/containers/(?P<id>[^/]+)/rename", "rename"),
@@ -344,6 +345,26 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
         if self.client_version < (1, 45):  # dockerd drops the deprecated fields from API 1.45 on (image_routes.go)
             view |= {"Container": "", "ContainerConfig": shapes.legacy_container_config()}
         self.send_json(200, view)
+
+    def api_update(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
+        """``docker update``: the restart policy. A container's resources (CPU, memory, ...) are set at create
+        only: changing them is a 501 naming the fields, not a change silently dropped."""
+        body = self.read_json()
+        update = bodies.parse(bodies.ContainerUpdate, body, "UpdateConfig")
+        resources = sorted(key for key, value in body.items()
+                           if key != "RestartPolicy" and value not in (None, 0, "", [], {}, False))
+        if resources:
+            raise HttpError(501, "dsim serve does not simulate changing a container's resources "
+                                 f"({', '.join(resources)}): only its restart policy")
+        policy = update.RestartPolicy
+        engine = self.state.engine
+        if policy is not None and policy.Name:
+            if policy.Name != "on-failure" and policy.MaximumRetryCount:
+                raise ApiError(400, "invalid restart policy: maximum retry count can only be used with 'on-failure'")
+            self._container_op("update", id, lambda served, job, phase: engine.update_restart(served, policy, job))
+        else:
+            self._container_op("update", id, lambda served, job, phase: engine.daemon.api("update", job=job))
+        self.send_json(200, {"Warnings": []})
 
     def api_commit(self, query: dict[str, list[str]]) -> None:
         """``docker commit``: ``container``, ``repo`` and ``tag``, ``comment``, ``author``, ``pause`` (default

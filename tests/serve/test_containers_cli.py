@@ -334,3 +334,40 @@ def test_a_frozen_process_exits_only_once_thawed(server: ServeProcess) -> None:
     waited = docker(server, "wait", "fz")
     assert waited.stdout.strip() == "0"
     assert docker(server, "rm", "fz").returncode == 0
+
+
+def test_update_sets_the_restart_policy_and_refuses_resources(server: ServeProcess) -> None:
+    """``docker update --restart on-failure:2`` of a process that exits 3 after 2 s: it restarts twice (after the
+    backoff's 100 and 200 ms) and stays exited, as moby's restart manager does; resources are a 501 naming
+    them, with nothing changed; a ``--rm`` container's policy is dockerd's 409."""
+    assert docker(server, "run", "-d", "--name", "upd", "alpine", "sh", "-c", "sleep 2; exit 3").returncode == 0
+    assert docker(server, "update", "--restart", "on-failure:2", "upd").returncode == 0
+    policy = docker(server, "inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}:"
+                    "{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "upd").stdout.strip()
+    assert policy == "on-failure:2"
+    refused = docker(server, "update", "--restart", "always", "--cpus", "1", "upd")
+    assert refused.returncode == 1 and "resources (NanoCpus)" in refused.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # 3 runs of 2 s and the backoff: about 6.3 simulated s
+        state = docker(server, "inspect", "--format", "{{.RestartCount}} {{.State.Status}}", "upd").stdout.split()
+        if state == ["2", "exited"]:
+            break
+        time.sleep(0.2)
+    assert state == ["2", "exited"]
+    assert docker(server, "run", "-d", "--rm", "--name", "upd-rm", "alpine", "sleep", "100").returncode == 0
+    autoremove = docker(server, "update", "--restart", "always", "upd-rm")
+    assert "Restart policy cannot be updated because AutoRemove is enabled" in autoremove.stderr
+    assert docker(server, "rm", "-f", "upd", "upd-rm").returncode == 0
+
+
+def test_rm_force_of_an_rm_container_removes_it_once(server: ServeProcess) -> None:
+    """``docker rm -f`` of a running ``--rm`` container: the kill makes it exit, and its own ``--rm`` removal
+    leaves it to the request already removing it (moby's removal in progress): one destroy, no error."""
+    assert docker(server, "run", "-d", "--rm", "--name", "gone", "alpine", "sleep", "100").returncode == 0
+    since = int(time.time()) - 1
+    removed = docker(server, "rm", "-f", "gone")
+    assert (removed.returncode, removed.stdout.strip()) == (0, "gone"), removed.stderr
+    assert "gone" not in names(server)
+    destroyed = docker(server, "events", "--since", str(since), "--until", str(int(time.time()) + 1), "--filter",
+                       "container=gone", "--filter", "event=destroy", "--format", "{{.Action}}").stdout.split()
+    assert destroyed == ["destroy"]
