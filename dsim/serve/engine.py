@@ -362,6 +362,10 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             "stop_time": "0s" if program.handles_term else "inf",
         }
         if host_config.get("NanoCpus"):
+            cores = int(self.daemon.spec.cpus)  # moby daemon_unix.go: verifyPlatformContainerResources
+            if not 1e7 <= host_config["NanoCpus"] <= cores * 1e9:
+                raise ApiError(400, f"Range of CPUs is from 0.01 to {cores}.00, as there are only {cores} CPUs "
+                                    "available")
             options["cpus"] = host_config["NanoCpus"] / 1e9
         if host_config.get("Memory"):
             options["memory"] = float(host_config["Memory"])
@@ -377,6 +381,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             return CreateStep.model_validate(options)
         except ValidationError as err:
             problem = err.errors()[0]
+            if not problem["loc"] and problem["type"] == "value_error":  # a check of dockerd's: its own words
+                raise ApiError(400, str(problem["ctx"]["error"])) from None
             where = ".".join(str(part) for part in problem["loc"])
             raise ApiError(400, f"invalid container config: {where}: {problem['msg']}") from None
 
