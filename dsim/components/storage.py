@@ -17,10 +17,11 @@ the containers' writable layers, named and anonymous volumes, bind mounts and tm
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import math
-from collections.abc import Generator
+from collections.abc import Collection, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,7 +198,8 @@ class ContainerStorage:
                                bytes=spec.copy_up)
         if spec.writes > 0:
             yield self.disk.write(spec.writes)
-        self.diffs[container.id] = (spec.writes, spec.copy_up)
+        added, changed = self.diffs.get(container.id, (0.0, 0.0))  # files a command wrote meanwhile stay
+        self.diffs[container.id] = (added + spec.writes, changed + spec.copy_up)
         self.recorder.span(SpanKind.WRITE, container.name, began, env.now, host=self.host, job=job, target="layer",
                            bytes=spec.writes + spec.copy_up, added=spec.writes, changed=spec.copy_up,
                            **self._declared(container))
@@ -210,10 +212,32 @@ class ContainerStorage:
         files = container.spec.layer_files
         if not files:
             return {}
-        self.files[container.id] = files
+        self.files[container.id] = self.files.get(container.id, ()) + files
         return {"files_added": sum(1 for f in files if f.kind == ADDED),
                 "files_changed": sum(1 for f in files if f.kind == MODIFIED),
                 "changes": diff_lines(files, naive=self.naive_diff)}
+
+    def write_files(self, container: Container, files: Mapping[str, float],
+                    image_paths: Collection[str] = ()) -> Generator[Any, Any, None]:
+        """Files a command wrote into the writable layer (dsim serve: a shell's ``> /path``), by size: a new
+        path is added, one of the image (``image_paths``) copied up, one written before resized; what the layer
+        grows by goes through the host's disk. A full disk is not checked for these few bytes."""
+        known = {file.path: file for file in self.files.get(container.id, ())}
+        added, changed = self.diffs.get(container.id, (0.0, 0.0))
+        grown = 0.0
+        for path, size in files.items():
+            before = known.get(path)
+            delta = size - (before.size if before is not None else 0.0)
+            kind = before.kind if before is not None else (MODIFIED if path in image_paths else ADDED)
+            known[path] = LayerFile(path, size, kind)
+            added, changed = (added + delta, changed) if kind == ADDED else (added, changed + delta)
+            grown += delta
+        self.files[container.id] = tuple(known.values())
+        self.diffs[container.id] = (added, changed)
+        if grown > 0:
+            with contextlib.suppress(DiskFull):
+                self.store.add_container_layer(container.id, grown)
+            yield self.disk.write(grown)
 
     def written(self, container_id: str) -> float:
         """Bytes of a container's writable layer: its new files and the image files it copied up."""

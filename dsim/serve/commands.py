@@ -8,8 +8,9 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
 - ``echo`` (``-n``), ``printf`` (``%s %d %%``, ``\\n \\t``, the format reused while arguments remain) write and
   exit 0; ``true``/``:`` exit 0, ``false`` 1; ``exit N`` ends the shell with N (mod 256); ``sleep N``
   (``s m h d`` suffixes, several add up, ``infinity``) takes N seconds; ``cat`` copies its standard input
-  (closed in a container run without ``-i``: nothing, exit 0); files' contents are not modelled (nothing
-  is printed). ``hostname``, ``whoami``, ``id``, ``pwd``, ``uname``, ``env``/``printenv`` print the
+  (closed in a container run without ``-i``: nothing, exit 0) and the files commands wrote (``> FILE``,
+  ``>> FILE``: Program.files, the container's layer); an image's own files' contents are not modelled
+  (nothing is printed). ``hostname``, ``whoami``, ``id``, ``pwd``, ``uname``, ``env``/``printenv`` print the
   container's values.
 - ``sh -c SCRIPT`` (also ``bash``, ``/bin/sh``...): commands separated by ``;`` or newlines, ``&&``, ``||``
   and ``|`` (a pipeline's stages run together: it lasts as long as its longest stage, the last stage's
@@ -101,6 +102,8 @@ class Program:
     known: bool = True
     #: signal name (no SIG) -> "exit" | "keep"; absent: PID 1 ignores it. KILL always ends it.
     signals: Mapping[str, str] = field(default_factory=dict)
+    #: files it wrote (a shell's ``> /path``, ``>> /path``), path -> their contents after it
+    files: tuple[tuple[str, bytes], ...] = ()
 
     def reaction(self, signal: str) -> str:
         """What the process does on ``signal`` (``TERM``, ``SIGHUP``, ``9``): "exit", "keep" or "ignore"."""
@@ -152,6 +155,9 @@ class Context:
     workdir: str = "/"
     user: str = "root"
     tty: bool = False
+    #: the files a command can read back: those commands wrote into the container's layer or its image's
+    #: (path -> contents); other files' contents are not modelled
+    files: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def ids(self) -> tuple[int | None, int]:
@@ -178,6 +184,30 @@ class Context:
         return env
 
 
+#: where a redirection's output goes nowhere or to a stream, not into a file of the container's layer
+_DEVICES = {"/dev/null": 0, "/dev/stdout": STDOUT, "/dev/stderr": STDERR}
+
+
+class _Files:
+    """The container's files as the commands of one process see them: their contents by path, and which ones
+    this process wrote (``Program.files``)."""
+
+    def __init__(self, content: dict[str, bytes]) -> None:
+        self.content = content
+        self.written: dict[str, None] = {}
+
+    def truncate(self, path: str) -> None:
+        self.content[path] = b""
+        self.written[path] = None
+
+    def append(self, path: str, data: bytes) -> None:
+        self.content[path] = self.content.get(path, b"") + data
+        self.written[path] = None
+
+    def result(self) -> tuple[tuple[str, bytes], ...]:
+        return tuple((path, self.content[path]) for path in self.written)
+
+
 def config_context(config: Mapping[str, Any], hostname: str) -> Context:
     """What a container's commands can print, from its config (the API's Config: Env, WorkingDir, User, Tty)."""
     return Context(hostname=hostname, env=tuple(config.get("Env") or ()), workdir=config.get("WorkingDir") or "/",
@@ -188,25 +218,31 @@ class _Run:
     """One shell's state while a script is interpreted: the clock, what was written, the last status."""
 
     def __init__(self, context: Context, stdin: bytes | None, env: dict[str, str] | None = None,
-                 local: dict[str, str] | None = None) -> None:
+                 local: dict[str, str] | None = None, files: _Files | None = None) -> None:
         """``env``: the exported variables (default: the container's environment); ``local``: the shell's
-        others (PWD, and what a script assigns without exporting)."""
+        others (PWD, and what a script assigns without exporting); ``files``: the container's files, shared
+        by every shell of the process."""
         self.context = context
         self.stdin = stdin
         self.env = context.environ() if env is None else env
         self.local = {"PWD": context.workdir} if local is None else local
+        self.files = _Files(dict(context.files)) if files is None else files
         self.t = 0.0
         self.out: list[Write] = []
         self.status = 0
         self.exited = False
         self.known = True
 
-        #: where this command's streams go (a redirection: another stream, or 0 for a file)
-        self.redirect = {STDOUT: STDOUT, STDERR: STDERR}
+        #: where this command's streams go (a redirection: another stream, a file's path, or 0: nowhere)
+        self.redirect: dict[int, int | str] = {STDOUT: STDOUT, STDERR: STDERR}
 
     def write(self, data: str, stream: int = STDOUT) -> None:
         target = self.redirect.get(stream, stream)
-        if data and target:
+        if not data:
+            return
+        if isinstance(target, str):
+            self.files.append(target, data.encode())
+        elif target:
             self.out.append(Write(self.t, target, data.encode()))
 
     def lookup(self, name: str) -> str | None:
@@ -214,7 +250,7 @@ class _Run:
 
     def subshell(self, stdin: bytes | None) -> _Run:
         """A child shell or a pipeline's stage: the exported variables copied, the clock shared."""
-        child = _Run(self.context, stdin, dict(self.env), {"PWD": self.context.workdir})
+        child = _Run(self.context, stdin, dict(self.env), {"PWD": self.context.workdir}, self.files)
         child.t = self.t
         return child
 
@@ -272,24 +308,49 @@ _REDIRECT = re.compile(r"(?<![\w>])([12]?)>&([12])|(?<![\w>&])([12]?)>>?\s*([^\s
 
 
 def _mark_redirections(script: str) -> str:
-    """``>&2``, ``2>&1``, ``>/dev/null``, ``2>> file`` as words the lexer keeps (files' contents are not
-    modelled: output sent to a file is gone)."""
+    """``>&2``, ``2>&1``, ``>/dev/null``, ``2>> file`` as words the lexer keeps: a stream's marker, or a file's
+    marker (``w`` truncates, ``a`` appends) followed by the file's name as its own word."""
 
     def mark(match: re.Match[str]) -> str:
         if match.group(2):
             return f" __dsim_to_{match.group(1) or 1}_{match.group(2)} "
-        return f" __dsim_to_{match.group(3) or 1}_0 "
+        mode = "a" if ">>" in match.group(0) else "w"
+        return f" __dsim_to_{match.group(3) or 1}_{mode} {match.group(4)} "
 
     return _REDIRECT.sub(mark, script)
 
 
+def _redirect(run: _Run, words: list[str]) -> list[str]:
+    """Set the command's redirections from its markers (a file is truncated now with ``>``, as sh opens it);
+    returns its other words."""
+    run.redirect = {STDOUT: STDOUT, STDERR: STDERR}
+    kept: list[str] = []
+    pending: tuple[int, str] | None = None
+    for word in words:
+        if pending is not None:
+            source, mode = pending
+            pending = None
+            path = posixpath.normpath(posixpath.join(run.context.workdir, word))
+            if path in _DEVICES:
+                run.redirect[source] = run.redirect.get(_DEVICES[path], _DEVICES[path]) if _DEVICES[path] else 0
+                continue
+            if mode == "w":
+                run.files.truncate(path)
+            run.redirect[source] = path
+        elif word.startswith("__dsim_to_"):
+            stream, target = word.removeprefix("__dsim_to_").split("_")
+            if target in ("w", "a"):
+                pending = (int(stream), target)
+            else:
+                run.redirect[int(stream)] = run.redirect[int(target)]
+        else:
+            kept.append(word)
+    return kept
+
+
 def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
     """One simple command: updates the run's clock, output and status."""
-    run.redirect = {STDOUT: STDOUT, STDERR: STDERR}
-    for word in [w for w in words if w.startswith("__dsim_to_")]:
-        source, target = (int(part) for part in word.removeprefix("__dsim_to_").split("_"))
-        run.redirect[source] = run.redirect[target] if target else 0
-    words = [w for w in words if not w.startswith("__dsim_to_")]
+    words = _redirect(run, words)
     assignments: list[tuple[str, str]] = []
     while words and _ASSIGNMENT.fullmatch(words[0]):
         variable, _, value = words.pop(0).partition("=")
@@ -368,8 +429,14 @@ def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
             run.t += sum(t for t in times if t is not None)
             run.status = 0
     elif name == "cat":
-        if (not args or "-" in args) and stdin:
-            run.write(stdin.decode(errors="replace"))
+        for arg in args or ["-"]:
+            path = posixpath.normpath(posixpath.join(ctx.workdir, arg))
+            if arg == "-" and stdin:
+                run.write(stdin.decode(errors="replace"))
+            elif arg != "-" and path in run.files.content:
+                run.write(run.files.content[path].decode(errors="replace"))
+            elif arg != "-":
+                run.known = False  # a file of the image: its contents are not modelled
         run.status = 0
     elif name == "hostname":
         run.write(ctx.hostname + "\n")
@@ -534,7 +601,7 @@ def interpret(argv: list[str], context: Context | None = None, *, default: bool 
         _simple(run, words, None)
     if default and not run.known and not (name in SHELLS and words[1:2] == ["-c"]):
         return Program(math.inf, 0, known=False, signals={"TERM": "exit", "INT": "exit"})
-    return Program(run.t, run.status, tuple(run.out), known=run.known)
+    return Program(run.t, run.status, tuple(run.out), known=run.known, files=run.files.result())
 
 
 class ShellSession:
@@ -555,11 +622,18 @@ class ShellSession:
         self.line = b""
         self.status = 0
         self.ended = False
-        #: the shell's variables, kept from one line to the next
+        #: the shell's variables and the container's files, kept from one line to the next
         self.env = context.environ()
         self.local = {"PWD": context.workdir}
+        self.files = _Files(dict(context.files))
         #: seconds after the last input at which the shell exited (its last line's sleeps)
         self.exit_at = 0.0
+
+    def take_files(self) -> tuple[tuple[str, bytes], ...]:
+        """The files written since the last time they were taken (the container's layer gets them)."""
+        written = self.files.result()
+        self.files.written.clear()
+        return written
 
     def begin(self) -> list[Write]:
         return [Write(0.0, STDOUT, self.prompt.encode())] if self.prompt else []
@@ -606,7 +680,7 @@ class ShellSession:
     def _line(self, text: str) -> list[Write]:
         if self.cat:
             return [Write(0.0, STDOUT, self._out(text + "\n"))]
-        run = _Run(self.context, None, self.env, self.local)
+        run = _Run(self.context, None, self.env, self.local, self.files)
         run.status = self.status
         _script(run, text)
         self.status = run.status

@@ -95,6 +95,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.clock = now or (lambda: self.env.now)
         self.built: dict[str, float] = {}  # image ID -> simulated time it was built
         self.image_configs = ImageConfigs()  # built images' configs (serve/image_config.py, i16-images)
+        #: files committed images carry whose contents commands wrote (image ID -> path -> contents)
+        self.image_files: dict[str, dict[str, bytes]] = {}
         # the real-time loop's speed (SimLoop.now's owner), 1 for a plain clock
         self.speed = float(getattr(getattr(now, "__self__", None), "speed", 1.0))
         self.epoch0 = time.time() - self.clock() / self.speed
@@ -414,6 +416,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         served = Served(self._docker_id(container), container, self.env.now, config,
                         dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
                         argv=self.argv(body, image))
+        inherited = self.image_files.get(refs.image_id(image), {})
+        served.files, served.image_files = dict(inherited), frozenset(inherited)
         self.containers[served.id] = served
         self.object_meta.aliases[served.id] = aliases
         self.container_event(served, "create")
@@ -440,6 +444,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             config = replace(config, history=(*base.history, entry), author=author, comment=comment)
             ident = content_id(config, image)
             self.image_configs.remember(ident, config)
+            if served.files:
+                self.image_files[ident] = dict(served.files)
             self.built.setdefault(ident, self.env.now)
             store = self.daemon.store
             named = replace(image, manifest_digest=ident)

@@ -73,6 +73,9 @@ class ExecsAndStats:
     def pid(self, served: Served) -> int:
         raise NotImplementedError
 
+    def keep_files(self, served: Served, files: tuple[tuple[str, bytes], ...]) -> None:
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ exec
 
     def _running(self, served: Served) -> None:
@@ -113,6 +116,7 @@ class ExecsAndStats:
         yield self.env.timeout(self.daemon.spec.runtime.exec.sample(self.daemon.rng))
         context = exec_context(self.context(served), made.config)
         program = interpret(made.argv, context, stdin_open=made.config.AttachStdin)
+        self.keep_files(served, program.files)
         finished = made.done = self.env.event()
         writes: list[Write] = list(program.output)
         if program.reads_stdin:
@@ -148,6 +152,7 @@ class ExecsAndStats:
         if made.session.ended:
             return
         writes = made.session.feed(data) if data is not None else made.session.close()
+        self.keep_files(made.served, made.session.take_files())
         offset = self.env.now - made.log.start
         made.log.writes += [Write(offset + w.at, w.stream, w.data) for w in writes]
         if made.session.ended:

@@ -10,6 +10,7 @@ shell exits (the runtime's ``kill`` event with the exit code).
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from typing import Any
 
 import simpy
@@ -57,7 +58,18 @@ class Processes:
     @staticmethod
     def context(served: Served) -> Context:
         """The container's Context: its Hostname, else its ID's first 12 characters, as Docker names it."""
-        return config_context(served.config, served.config.get("Hostname") or served.id[:12])
+        context = config_context(served.config, served.config.get("Hostname") or served.id[:12])
+        return replace(context, files=tuple(served.files.items()))
+
+    def keep_files(self, served: Served, files: tuple[tuple[str, bytes], ...]) -> None:
+        """Files a command wrote: readable by the container's later commands, and in its writable layer
+        (ContainerStorage.write_files: ``docker diff``, ``docker commit``, the disk)."""
+        if not files or served.removed:
+            return
+        served.files.update(files)
+        storage = self.daemon.runtime.storage
+        self.env.process(storage.write_files(served.container, {path: len(data) for path, data in files},
+                                             served.image_files))
 
     # ------------------------------------------------------------------ runs
 
@@ -76,7 +88,9 @@ class Processes:
             served.session = ShellSession(served.argv, self.context(served), tty=bool(served.config.get("Tty")))
             writes = served.session.begin()
         else:
-            writes = list(interpret(served.argv, self.context(served)).output)
+            ran = interpret(served.argv, self.context(served))
+            writes = list(ran.output)
+            self.keep_files(served, ran.files)
         run = served.log.begin(container.started_at, writes)
         exited = container.exited
         if container.state not in (RUNNING, RESTARTING) or exited is None or exited.callbacks is None:
@@ -171,6 +185,7 @@ class Processes:
                 served.pending_input.append(data)
             return
         writes = session.feed(data) if data is not None else session.close()
+        self.keep_files(served, session.take_files())
         run = served.log.runs[-1]
         offset = self.env.now - run.start
         run.writes += [Write(offset + w.at, w.stream, w.data) for w in writes]

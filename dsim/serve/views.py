@@ -98,6 +98,10 @@ class Served:
     frozen_left: float = 0.0
     #: running execs (their IDs)
     exec_ids: list[str] = field(default_factory=list)
+    #: files its commands can read back: its image's (a commit's) and those its commands wrote (commands.py)
+    files: dict[str, bytes] = field(default_factory=dict)
+    #: the paths of those that came with its image (a write there copies the file up)
+    image_files: frozenset[str] = frozenset()
     #: standard input sent before the session began (the CLI streams it while the start is on its way)
     pending_input: list[bytes | None] = field(default_factory=list)
 

@@ -65,3 +65,20 @@ def test_an_untouched_container_commits_an_empty_layer_and_a_dangling_image() ->
     image = run(built, daemon.commit(container, None, job=3))
     assert built.env.now - began == pytest.approx(0.14)
     assert image.ref.startswith("<none>@") and len(image.layers) == 3 and image.layers[2].uncompressed == 0
+
+
+def test_files_a_command_writes_join_the_layer_and_its_commit() -> None:
+    """ContainerStorage.write_files: /a (10 bytes) and /etc/app.conf (an image file: copied up, 4 bytes) grow the
+    layer by 14 bytes; /a rewritten at 6 bytes shrinks it by 4. The commit's layer is the 10 bytes left."""
+    built = World(load_scenario_text(SCENARIO.replace("DIFF", "native"), serving=True))
+    daemon = built.daemons["h"]
+    run(built, daemon.pull("app:1", job=1))
+    container = run(built, daemon.create(container_spec(CreateStep.model_validate({"image": "app:1"})), job=2))
+    storage = daemon.runtime.storage
+    run(built, storage.write_files(container, {"/a": 10, "/etc/app.conf": 4}, image_paths={"/etc/app.conf"}))
+    assert storage.written(container.id) == 14
+    assert {("/a", 1), ("/etc/app.conf", 0)} <= set(storage.changes(container.id))  # added; changed (copied up)
+    run(built, storage.write_files(container, {"/a": 6}))
+    assert storage.written(container.id) == 10
+    image = run(built, daemon.commit(container, "me/files:1", job=3))
+    assert image.layers[-1].uncompressed == 10

@@ -279,6 +279,28 @@ def test_commit_makes_an_image_of_the_writable_layer(server: ServeProcess) -> No
 
 
 @needs_cli
+def test_files_a_shell_writes_are_in_the_layer_its_diff_and_its_commit(server: ServeProcess) -> None:
+    """The classic layers demo: a run writes /hello.txt and /tmp/a; ``docker diff`` lists them (and /tmp, which
+    changed); the commit's new layer is their 14 bytes; a container of the new image reads them back, and
+    rewriting /hello.txt there copies it up (C); a ``docker exec`` writes into the running container's layer."""
+    script = "echo hello > /hello.txt; echo one > /tmp/a; echo two >> /tmp/a; cat /tmp/a"
+    ran = docker(server, "run", "--name", "writer", "busybox", "sh", "-c", script)
+    assert (ran.returncode, ran.stdout) == (0, "one\ntwo\n"), ran.stderr
+    assert docker(server, "diff", "writer").stdout.splitlines() == ["A /hello.txt", "C /tmp", "A /tmp/a"]
+    assert docker(server, "commit", "writer", "written:1").returncode == 0
+    top = docker(server, "history", "--format", "{{.Size}}", "written:1").stdout.splitlines()[0]
+    assert top == "14B"  # "hello\n" and "one\ntwo\n"
+    assert docker(server, "run", "--rm", "written:1", "cat", "/hello.txt", "/tmp/a").stdout == "hello\none\ntwo\n"
+    assert docker(server, "run", "--name", "rewriter", "written:1", "sh", "-c", "echo bye > /hello.txt").returncode == 0
+    assert docker(server, "diff", "rewriter").stdout.splitlines() == ["C /hello.txt"]
+    assert docker(server, "run", "-d", "--name", "execd", "busybox", "sleep", "100").returncode == 0
+    assert docker(server, "exec", "execd", "sh", "-c", "echo x > /srv/f").returncode == 0
+    assert docker(server, "exec", "execd", "cat", "/srv/f").stdout == "x\n"
+    assert "A /srv/f" in docker(server, "diff", "execd").stdout.splitlines()
+    assert docker(server, "rm", "-f", "writer", "rewriter", "execd").returncode == 0
+
+
+@needs_cli
 def test_history_of_a_catalog_image_and_of_a_build(server: ServeProcess, tmp_path: Path) -> None:
     assert docker(server, "pull", "hello-world").returncode == 0
     rows = api(server, "/images/hello-world/history")

@@ -108,3 +108,24 @@ def test_an_arithmetic_error_ends_the_shell_with_2() -> None:
     assert program.exit_code == 2
     assert [(w.stream, w.data) for w in program.output][0] == (STDOUT, b"before\n")
     assert program.output[-1].stream == STDERR and b"division by zero" in program.output[-1].data
+
+
+def test_redirections_write_files_that_cat_reads_back() -> None:
+    """``>`` truncates (when the command starts, as sh opens it) and ``>>`` appends; a relative name is under the
+    working directory; ``/dev/null`` takes nothing; ``2>`` sends errors; files are shared by the process's
+    shells; the program reports the files it wrote, with their contents."""
+    script = ("echo one > /tmp/a; echo two >> /tmp/a; echo x > rel; echo gone > /dev/null; "
+              "sh -c 'echo inner > /tmp/b'; printf 2> /tmp/err; cat /tmp/a /tmp/b; echo again > /tmp/a; cat /tmp/a")
+    program = interpret(["sh", "-c", script], CONTAINER)
+    assert b"".join(w.data for w in program.output) == b"one\ntwo\ninner\nagain\n"
+    assert dict(program.files) == {"/tmp/a": b"again\n", "/app/rel": b"x\n", "/tmp/b": b"inner\n",
+                                   "/tmp/err": b"printf: usage: printf format [arguments]\n"}
+    seen = Context(files=(("/etc/motd", b"hi\n"),))
+    assert printed("cat /etc/motd", seen) == "hi\n" and interpret(["cat", "/etc/motd"], seen).files == ()
+
+
+def test_an_interactive_shell_keeps_its_files_and_hands_them_over_once() -> None:
+    session = ShellSession(["sh"], CONTAINER, tty=False)
+    session.feed(b"echo saved > /f\n")
+    assert session.take_files() == (("/f", b"saved\n"),) and session.take_files() == ()
+    assert b"".join(w.data for w in session.feed(b"cat /f\n")) == b"saved\n"
