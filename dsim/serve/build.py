@@ -114,7 +114,8 @@ def build_options(query: dict[str, list[str]], text: str) -> BuildStep:
     })
 
 
-def _container_id(job: int, line: int) -> str:
+def run_container_id(job: int, line: int) -> str:
+    """The ID of the intermediate container the classic builder runs a step of build ``job`` in."""
     return hashlib.sha256(f"dsim-serve build {job} {line}".encode()).hexdigest()[:12]
 
 
@@ -231,7 +232,7 @@ class BuildWatch:
         out: list[dict[str, Any]] = []
         if ins.cmd == "RUN" and not self.failure_shown:
             self.failure_shown = True
-            cid = _container_id(self.job, ins.start_line)
+            cid = run_container_id(self.job, ins.start_line)
             out.append(self._stream(f" ---> Running in {cid}\n"))
             out += [self._stream(text) for text in self.run_output(ins, cid)]
         if self.failure is not None:
@@ -278,21 +279,21 @@ class BuildWatch:
                 out.append(self._stream(" ---> Using cache\n"))
             else:
                 if ins.cmd != "COPY" and ins.cmd != "ADD":
-                    cid = _container_id(self.job, ins.start_line)
+                    cid = run_container_id(self.job, ins.start_line)
                     out.append(self._stream(f" ---> Running in {cid}\n"))
                     if ins.cmd == "RUN":
                         out += [self._stream(text) for text in self.run_output(ins, cid)]
                     out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
             if not (last and image is not None):
                 key = span.attrs.get("key", "") if span is not None else ""
-                out.append(self._stream(f" ---> {key or _container_id(self.job, -ins.start_line)}\n"))
+                out.append(self._stream(f" ---> {key or run_container_id(self.job, -ins.start_line)}\n"))
         else:  # metadata: the classic builder probes its cache, else commits a container for it
             key = self._link(ins.original)
             self.metadata_keys.add(key)
             if not self.no_cache and key in self.known_keys:
                 out.append(self._stream(" ---> Using cache\n"))
             else:
-                cid = _container_id(self.job, ins.start_line)
+                cid = run_container_id(self.job, ins.start_line)
                 out.append(self._stream(f" ---> Running in {cid}\n"))
                 out.append(self._stream(f" ---> Removed intermediate container {cid}\n"))
             if not (last and image is not None):

@@ -27,9 +27,9 @@ from dsim.domain.builds import BuildSpec
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import normalise
 from dsim.serve import images as refs
-from dsim.serve.build import BuildWatch, Context, build_options, read_context, working_copy
+from dsim.serve.build import BuildWatch, Context, build_options, read_context, run_container_id, working_copy
 from dsim.serve.commands import Context as ProcessContext
-from dsim.serve.commands import interpret
+from dsim.serve.commands import Program, interpret
 from dsim.serve.filters import query_flag
 from dsim.serve.image_config import ImageConfig, RunEnvironment, built_config, content_id
 
@@ -87,20 +87,44 @@ def first_failure(spec: BuildSpec, context: Context, watch: BuildWatch) -> tuple
     return min(found) if found else None
 
 
+def run_programs(engine: Engine, watch: BuildWatch, build_args: dict[str, str],
+                 target: str | None = None) -> tuple[dict[int, Program], dict[str, bytes]]:
+    """Each RUN's process by its line, read by commands.py's rules in its build environment (the stage's ENV
+    and ARGs, WORKDIR, USER, SHELL: image_config.RunEnvironment) and its stage's files (its base's: a committed
+    or built image's, or an earlier stage's; then what each RUN before wrote), and the files of the stage the
+    image is (``target``, else the last). Their time is the build model's."""
+    programs: dict[int, Program] = {}
+    stages: dict[str, dict[str, bytes]] = {}
+    current: dict[str, bytes] = {}
+
+    def visit(ins: Instruction, where: RunEnvironment) -> None:
+        nonlocal current
+        if ins.cmd == "FROM":
+            base = ins.value[0].lower() if ins.value else "scratch"
+            image = watch.bases.get(normalise(base)) if base not in stages and base != "scratch" else None
+            inherited = stages.get(base) or (engine.image_files.get(refs.image_id(image), {}) if image else {})
+            current = dict(inherited)
+            stages[str(len([key for key in stages if key.isdigit()]))] = current
+            if len(ins.value) == 3 and ins.value[1].lower() == "as":
+                stages[ins.value[2].lower()] = current
+        elif ins.cmd == "RUN" and not ins.flags:
+            argv = list(ins.value) if ins.json else [*where.shell, " ".join(ins.value)]
+            context = ProcessContext(hostname=run_container_id(watch.job, ins.start_line), env=where.env,
+                                     workdir=where.workdir, user=where.user or "root",
+                                     files=tuple(current.items()))
+            programs[ins.start_line] = program = interpret(argv, context)
+            current.update(program.files)
+
+    built_config(watch.instructions, _base_configs(engine, watch), build_args=build_args, target=target,
+                 visit=visit)
+    return programs, current
+
+
 def run_output(engine: Engine, watch: BuildWatch, build_args: dict[str, str], ins: Instruction, cid: str) -> list[str]:
-    """What a RUN prints in the classic builder's stream, its standard output and error together: its command
-    read by commands.py's rules in its build environment (the stage's ENV and ARGs, WORKDIR, USER, SHELL;
-    image_config.RunEnvironment), in intermediate container ``cid``. Its time is the build model's."""
-    found: list[RunEnvironment] = []
-    built_config(watch.instructions, _base_configs(engine, watch), build_args=build_args,
-                 visit=lambda seen, where: found.append(where) if seen is ins else None)
-    if not found:
-        return []
-    where = found[0]
-    argv = list(ins.value) if ins.json else [*where.shell, " ".join(ins.value)]
-    context = ProcessContext(hostname=cid, env=where.env, workdir=where.workdir, user=where.user or "root")
-    program = interpret(argv, context)
-    return [write.data.decode(errors="replace") for write in program.output]
+    """What a RUN prints in the classic builder's stream (intermediate container ``cid``), its standard output
+    and error together (run_programs)."""
+    program = run_programs(engine, watch, build_args)[0].get(ins.start_line)
+    return [write.data.decode(errors="replace") for write in program.output] if program is not None else []
 
 
 def truncated(text: str, line: int) -> str:
@@ -124,6 +148,9 @@ def finish(engine: Engine, image: ImageInfo, tags: list[str], watch: BuildWatch,
                           created=engine.epoch(engine.env.now))
     ident = content_id(config, image)
     engine.image_configs.remember(ident, config)
+    files = run_programs(engine, watch, build_args, target)[1]
+    if files:  # what its RUNs wrote, for the commands of its containers (commands.py)
+        engine.image_files[ident] = files
     engine.built.setdefault(ident, engine.env.now)
     if not tags:
         if store.has_image(image.ref):

@@ -435,8 +435,7 @@ def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
                 run.write(stdin.decode(errors="replace"))
             elif arg != "-" and path in run.files.content:
                 run.write(run.files.content[path].decode(errors="replace"))
-            elif arg != "-":
-                run.known = False  # a file of the image: its contents are not modelled
+            # any other file is the image's: cat ends, its contents are not modelled
         run.status = 0
     elif name == "hostname":
         run.write(ctx.hostname + "\n")

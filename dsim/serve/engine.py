@@ -334,7 +334,9 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         """What the process of this config does (commands.py): the image's own command when none is given.
         Its container's hostname is not known yet (the ID's prefix by default): a script that prints it
         is run again with it when the process starts (processes.py)."""
-        return interpret(self.argv(body, image), config_context(body, body.get("Hostname") or ""),
+        context = config_context(body, body.get("Hostname") or "")
+        files = tuple(self.image_files.get(refs.image_id(image), {}).items())
+        return interpret(self.argv(body, image), replace(context, files=files),
                          default=not body.get("Cmd") and not body.get("Entrypoint"),
                          stdin_open=bool(body.get("OpenStdin")))
 

@@ -321,7 +321,7 @@ def built_config(instructions: Sequence[Instruction], bases: Mapping[str, ImageC
     """The config of the image a Dockerfile builds: the target stage's base config (``bases`` by the FROM's
     normalised reference, or an earlier stage's), changed by each of its instructions; the history is the
     base's, then one entry per instruction of the stage (``created`` at the build's time). ``visit`` sees each
-    instruction after a FROM with what a RUN there would run in."""
+    instruction of the stages built, its FROM first, with what a RUN there would run in."""
     global_args = dict(build_args or {})
     for ins in instructions:  # ARGs before the first FROM: usable in FROM lines
         if ins.cmd == "FROM":
@@ -344,6 +344,8 @@ def built_config(instructions: Sequence[Instruction], bases: Mapping[str, ImageC
             if not config.env:
                 config = replace(config, env=(DEFAULT_PATH,))
         scope = _Scope(config, dict(global_args), list(config.history))
+        if visit is not None:
+            visit(stage[0], _run_environment(scope))
         for ins in stage[1:]:
             if visit is not None:
                 visit(ins, _run_environment(scope))

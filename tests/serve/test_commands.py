@@ -131,3 +131,10 @@ def test_the_postgres_entrypoint_wants_a_password_or_trust() -> None:
     for env in (("POSTGRES_PASSWORD=secret",), ("POSTGRES_HOST_AUTH_METHOD=trust",)):
         assert math.isinf(interpret(argv, Context(env=env), default=True).duration), env
     assert math.isinf(interpret(["postgres"], Context()).duration)  # no entrypoint, no check
+
+
+def test_cat_of_a_file_whose_contents_are_unknown_ends() -> None:
+    """An image's own file (its contents are not modelled): cat prints nothing and ends, also as the image's
+    default command (it is not taken for a service that runs until stopped)."""
+    program = interpret(["cat", "/etc/os-release"], default=True)
+    assert (program.duration, program.exit_code, program.output) == (0.0, 0, ())

@@ -301,6 +301,20 @@ def test_files_a_shell_writes_are_in_the_layer_its_diff_and_its_commit(server: S
 
 
 @needs_cli
+def test_files_run_steps_write_are_in_the_built_image(server: ServeProcess, tmp_path: Path) -> None:
+    """A RUN's ``> FILE`` is in the stage's later RUNs and in the image: a stage built on another sees its files,
+    the build argument changes what is written, and the image's CMD reads it back and ends."""
+    dockerfile = ("FROM busybox AS base\nRUN echo hello > /greeting\nFROM base\nARG WHO=you\n"
+                  "RUN echo \"$WHO\" >> /greeting && cat /greeting\nCMD [\"cat\", \"/greeting\"]\n")
+    built = build(server, tmp_path / "g", dockerfile, "-t", "greet:1")
+    assert built.returncode == 0 and "hello\nyou\n" in built.stdout, built.stderr
+    ran = docker(server, "run", "--rm", "greet:1")
+    assert (ran.returncode, ran.stdout) == (0, "hello\nyou\n")
+    assert build(server, tmp_path / "g", dockerfile, "-t", "greet:2", "--build-arg", "WHO=me").returncode == 0
+    assert docker(server, "run", "--rm", "greet:2").stdout == "hello\nme\n"
+
+
+@needs_cli
 def test_history_of_a_catalog_image_and_of_a_build(server: ServeProcess, tmp_path: Path) -> None:
     assert docker(server, "pull", "hello-world").returncode == 0
     rows = api(server, "/images/hello-world/history")
