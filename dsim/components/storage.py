@@ -17,6 +17,7 @@ the containers' writable layers, named and anonymous volumes, bind mounts and tm
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import itertools
@@ -50,6 +51,8 @@ class Volume:
     bytes: float = 0.0
     #: IDs of the containers that mount it (any state), in mount order
     users: list[str] = field(default_factory=list)
+    #: contents of the files commands wrote into it (dsim serve's shell), by path under its root
+    files: dict[str, builtins.bytes] = field(default_factory=dict)  # builtins: ``bytes`` above is a field
 
     @property
     def mountpoint(self) -> str:

@@ -9,6 +9,7 @@ shell exits (the runtime's ``kill`` event with the exit code).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Generator
 from dataclasses import replace
 from typing import Any
@@ -18,6 +19,7 @@ import simpy
 from dsim.components.container import RESTARTING, RUNNING
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
+from dsim.components.storage import Volume
 from dsim.domain.images import ImageInfo
 from dsim.serve import health, objects
 from dsim.serve import images as refs
@@ -55,21 +57,40 @@ class Processes:
             return entry + list(given_cmd)
         return entry + ([] if given_entry else list(cmd))
 
-    @staticmethod
-    def context(served: Served) -> Context:
+    def context(self, served: Served) -> Context:
         """The container's Context: its Hostname, else its ID's first 12 characters, as Docker names it."""
         context = config_context(served.config, served.config.get("Hostname") or served.id[:12])
-        return replace(context, files=tuple(served.files.items()))
+        files = dict(served.files)
+        for target, volume in self._volume_mounts(served):  # what any container wrote into them, seen now
+            files.update((posixpath.join(target, path), data) for path, data in volume.files.items())
+        return replace(context, files=tuple(files.items()))
+
+    def _volume_mounts(self, served: Served) -> list[tuple[str, Volume]]:
+        volumes = iter(self.daemon.runtime.storage.mounted(served.container))
+        return [(mount.target, next(volumes)) for mount in served.container.spec.mounts if mount.type == "volume"]
 
     def keep_files(self, served: Served, files: tuple[tuple[str, bytes], ...]) -> None:
-        """Files a command wrote: readable by the container's later commands, and in its writable layer
-        (ContainerStorage.write_files: ``docker diff``, ``docker commit``, the disk)."""
+        """Files a command wrote, where they land: under a volume's mount, in the volume (every container that
+        mounts it reads them); under a bind mount or a tmpfs, outside the layer (this container reads them);
+        elsewhere in its writable layer (ContainerStorage.write_files: ``docker diff``, ``docker commit``, the
+        disk). A container's later commands read them back."""
         if not files or served.removed:
             return
-        served.files.update(files)
-        storage = self.daemon.runtime.storage
-        self.env.process(storage.write_files(served.container, {path: len(data) for path, data in files},
-                                             served.image_files))
+        volumes = dict(self._volume_mounts(served))
+        mounts = sorted((m.target for m in served.container.spec.mounts), key=len, reverse=True)
+        layer: dict[str, float] = {}
+        for path, data in files:
+            target = next((t for t in mounts if path == t or path.startswith(t.rstrip("/") + "/")), None)
+            if target is None:
+                layer[path] = len(data)
+                served.files[path] = data
+            elif target in volumes:
+                volumes[target].files[posixpath.relpath(path, target)] = data
+            else:
+                served.files[path] = data
+        if layer:
+            storage = self.daemon.runtime.storage
+            self.env.process(storage.write_files(served.container, layer, served.image_files))
 
     # ------------------------------------------------------------------ runs
 

@@ -301,6 +301,21 @@ def test_files_a_shell_writes_are_in_the_layer_its_diff_and_its_commit(server: S
 
 
 @needs_cli
+def test_files_under_a_volume_or_a_tmpfs_stay_out_of_the_layer(server: ServeProcess) -> None:
+    """A write under a volume's mount lands in the volume: another container mounting it (elsewhere) reads it,
+    and neither ``docker diff`` nor ``docker commit`` has it; a tmpfs's likewise stays out of the layer."""
+    script = "echo shared > /data/f; echo temp > /scratch/t; echo layer > /l"
+    made = docker(server, "run", "--name", "vols", "-v", "filesvol:/data", "--tmpfs", "/scratch", "busybox", "sh", "-c",
+                  script)
+    assert made.returncode == 0, made.stderr
+    assert docker(server, "diff", "vols").stdout.splitlines() == ["A /l"]
+    assert docker(server, "run", "--rm", "-v", "filesvol:/mnt", "busybox", "cat", "/mnt/f").stdout == "shared\n"
+    assert docker(server, "commit", "vols", "vols:1").returncode == 0
+    assert docker(server, "run", "--rm", "vols:1", "cat", "/l", "/data/f").stdout == "layer\n"
+    assert docker(server, "rm", "vols").returncode == 0
+
+
+@needs_cli
 def test_files_run_steps_write_are_in_the_built_image(server: ServeProcess, tmp_path: Path) -> None:
     """A RUN's ``> FILE`` is in the stage's later RUNs and in the image: a stage built on another sees its files,
     the build argument changes what is written, and the image's CMD reads it back and ends."""
