@@ -348,9 +348,11 @@ def _redirect(run: _Run, words: list[str]) -> list[str]:
     return kept
 
 
-def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
-    """One simple command: updates the run's clock, output and status."""
-    words = _redirect(run, words)
+def _simple(run: _Run, words: list[str], stdin: bytes | None, *, redirected: bool = False) -> None:
+    """One simple command: updates the run's clock, output and status. ``redirected``: the command a wrapper,
+    ``exec``, ``env`` or an assignment prefix runs, whose redirections are already set."""
+    if not redirected:
+        words = _redirect(run, words)
     assignments: list[tuple[str, str]] = []
     while words and _ASSIGNMENT.fullmatch(words[0]):
         variable, _, value = words.pop(0).partition("=")
@@ -364,7 +366,7 @@ def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
         saved = dict(run.env)
         run.env.update(assignments)
         try:
-            _simple(run, words, stdin)
+            _simple(run, words, stdin, redirected=True)
         finally:
             run.env.clear()
             run.env.update(saved)
@@ -378,12 +380,12 @@ def _simple(run: _Run, words: list[str], stdin: bytes | None) -> None:
         if name == "exec":
             run.exited = True
         if args and not args[0].startswith("-"):
-            _simple(run, args, stdin)
+            _simple(run, args, stdin, redirected=True)
         else:
             run.status = 0
         return
     if name == "env" and args and "=" in args[0]:
-        _simple(run, args, stdin)
+        _simple(run, args, stdin, redirected=True)
         return
     if name in SHELLS:
         if args[:1] == ["-c"] and len(args) > 1:

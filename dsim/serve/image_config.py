@@ -31,6 +31,7 @@ from dsim.dockerfile.expand import ExpansionError, expand_word
 from dsim.dockerfile.parse import Instruction, parse_dockerfile
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import normalise, split_ref
+from dsim.serve import commands
 
 #: Instructions that make a layer (the rest only change the config: Docker marks them ``empty_layer``).
 LAYER_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD", "WORKDIR"})
@@ -41,7 +42,7 @@ METADATA_INSTRUCTIONS = frozenset({"ENV", "ARG", "LABEL", "CMD", "ENTRYPOINT", "
 
 #: Linux images' default PATH, which the builders set when a Dockerfile sets none (moby ``oci.DefaultPathEnv``;
 #: BuildKit's dockerfile frontend adds it to every image config, so the catalog pages' ENV lines omit it).
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_PATH = f"PATH={commands.DEFAULT_PATH}"
 
 
 @dataclass(frozen=True)

@@ -129,3 +129,10 @@ def test_an_interactive_shell_keeps_its_files_and_hands_them_over_once() -> None
     session.feed(b"echo saved > /f\n")
     assert session.take_files() == (("/f", b"saved\n"),) and session.take_files() == ()
     assert b"".join(w.data for w in session.feed(b"cat /f\n")) == b"saved\n"
+
+
+def test_a_redirection_holds_through_prefixes_and_wrappers() -> None:
+    """``A=1 CMD > F``, ``exec CMD >&2`` and ``env A=1 CMD > F``: the redirection is the whole command's."""
+    program = interpret(["sh", "-c", "A=1 printenv A > /a; env B=2 printenv B > /b; exec echo err >&2"], CONTAINER)
+    assert dict(program.files) == {"/a": b"1\n", "/b": b"2\n"}
+    assert [(w.stream, w.data) for w in program.output] == [(STDERR, b"err\n")]
