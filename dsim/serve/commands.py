@@ -19,7 +19,7 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   parameters and command substitutions expand as each command is reached (shell_words.py). The environment
   is Docker's (:meth:`Context.environ`).
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
-  (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (:class:`ShellSession`).
+  (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (shell_session.py).
 - Entrypoint wrappers (``docker-entrypoint.sh``, ``tini``, ``dumb-init``) run the command they are given.
 - A program dsim does not know: given on the command line, it does nothing and exits 0 at once (the
   labels ``dsim.duration``/``dsim.exit_code`` say otherwise); the image's own default program (nginx,
@@ -188,7 +188,7 @@ class Context:
 _DEVICES = {"/dev/null": 0, "/dev/stdout": STDOUT, "/dev/stderr": STDERR}
 
 
-class _Files:
+class ShellFiles:
     """The container's files as the commands of one process see them: their contents by path, and which ones
     this process wrote (``Program.files``)."""
 
@@ -214,11 +214,11 @@ def config_context(config: Mapping[str, Any], hostname: str) -> Context:
                    user=config.get("User") or "root", tty=bool(config.get("Tty")))
 
 
-class _Run:
+class ShellRun:
     """One shell's state while a script is interpreted: the clock, what was written, the last status."""
 
     def __init__(self, context: Context, stdin: bytes | None, env: dict[str, str] | None = None,
-                 local: dict[str, str] | None = None, files: _Files | None = None) -> None:
+                 local: dict[str, str] | None = None, files: ShellFiles | None = None) -> None:
         """``env``: the exported variables (default: the container's environment); ``local``: the shell's
         others (PWD, and what a script assigns without exporting); ``files``: the container's files, shared
         by every shell of the process."""
@@ -226,7 +226,7 @@ class _Run:
         self.stdin = stdin
         self.env = context.environ() if env is None else env
         self.local = {"PWD": context.workdir} if local is None else local
-        self.files = _Files(dict(context.files)) if files is None else files
+        self.files = ShellFiles(dict(context.files)) if files is None else files
         self.t = 0.0
         self.out: list[Write] = []
         self.status = 0
@@ -248,9 +248,9 @@ class _Run:
     def lookup(self, name: str) -> str | None:
         return self.env[name] if name in self.env else self.local.get(name)
 
-    def subshell(self, stdin: bytes | None) -> _Run:
+    def subshell(self, stdin: bytes | None) -> ShellRun:
         """A child shell or a pipeline's stage: the exported variables copied, the clock shared."""
-        child = _Run(self.context, stdin, dict(self.env), {"PWD": self.context.workdir}, self.files)
+        child = ShellRun(self.context, stdin, dict(self.env), {"PWD": self.context.workdir}, self.files)
         child.t = self.t
         return child
 
@@ -320,7 +320,7 @@ def _mark_redirections(script: str) -> str:
     return _REDIRECT.sub(mark, script)
 
 
-def _redirect(run: _Run, words: list[str]) -> list[str]:
+def _redirect(run: ShellRun, words: list[str]) -> list[str]:
     """Set the command's redirections from its markers (a file is truncated now with ``>``, as sh opens it);
     returns its other words."""
     run.redirect = {STDOUT: STDOUT, STDERR: STDERR}
@@ -348,7 +348,7 @@ def _redirect(run: _Run, words: list[str]) -> list[str]:
     return kept
 
 
-def _simple(run: _Run, words: list[str], stdin: bytes | None, *, redirected: bool = False) -> None:
+def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected: bool = False) -> None:
     """One simple command: updates the run's clock, output and status. ``redirected``: the command a wrapper,
     ``exec``, ``env`` or an assignment prefix runs, whose redirections are already set."""
     if not redirected:
@@ -390,12 +390,12 @@ def _simple(run: _Run, words: list[str], stdin: bytes | None, *, redirected: boo
     if name in SHELLS:
         if args[:1] == ["-c"] and len(args) > 1:
             inner = run.subshell(stdin)
-            _script(inner, args[1])
+            run_script(inner, args[1])
             run.t, run.status, run.known = inner.t, inner.status, run.known and inner.known
             run.out += inner.out
         elif stdin:
             inner = run.subshell(None)
-            _script(inner, stdin.decode(errors="replace"))
+            run_script(inner, stdin.decode(errors="replace"))
             run.t, run.status = inner.t, inner.status
             run.out += inner.out
         else:
@@ -459,7 +459,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 _UNAME = {"-s": "Linux", "-r": "6.0.0", "-v": "#1 SMP", "-m": "x86_64"}
 
 
-def _uname(run: _Run, args: list[str]) -> None:
+def _uname(run: ShellRun, args: list[str]) -> None:
     fields = {**_UNAME, "-n": run.context.hostname}
     if "-a" in args:
         shown = [fields[flag] for flag in ("-s", "-n", "-r", "-v", "-m")] + ["Linux"]
@@ -472,7 +472,7 @@ def _uname(run: _Run, args: list[str]) -> None:
     run.write(" ".join(shown) + "\n")
 
 
-def _identity(run: _Run, name: str, args: list[str]) -> None:
+def _identity(run: ShellRun, name: str, args: list[str]) -> None:
     """``whoami``, ``id``, ``id -u``, ``id -g``: root by name, another user by number (busybox's words for a
     uid not in /etc/passwd); a named user other than root is not modelled (its ids are the image's)."""
     uid, gid = run.context.ids
@@ -496,7 +496,7 @@ def _identity(run: _Run, name: str, args: list[str]) -> None:
         run.known = False
 
 
-def _variables(run: _Run, name: str, args: list[str]) -> None:
+def _variables(run: ShellRun, name: str, args: list[str]) -> None:
     """``env`` and ``printenv`` print the environment (``printenv NAME``: its value, 1 when unset); ``export``
     and ``unset`` change the shell's variables."""
     if name == "printenv" and args:
@@ -519,7 +519,7 @@ def _variables(run: _Run, name: str, args: list[str]) -> None:
     run.status = 0
 
 
-def _script(run: _Run, script: str) -> None:
+def run_script(run: ShellRun, script: str) -> None:
     """Each list of the script (shell_words.split_lists) in turn, its commands expanded as they are reached."""
     try:
         items = split_lists(_mark_redirections(script))
@@ -545,17 +545,17 @@ def _script(run: _Run, script: str) -> None:
         _pipeline(run, stages)
 
 
-def _output_of(run: _Run, script: str) -> str:
+def _output_of(run: ShellRun, script: str) -> str:
     """A command substitution: ``script`` in a subshell; its time passes, its errors show, its output is the
     value."""
     inner = run.subshell(None)
-    _script(inner, script)
+    run_script(inner, script)
     run.t = inner.t
     run.out += [w for w in inner.out if w.stream == STDERR]
     return b"".join(w.data for w in inner.out if w.stream == STDOUT).decode(errors="replace")
 
 
-def _pipeline(run: _Run, stages: list[list[str]]) -> None:
+def _pipeline(run: ShellRun, stages: list[list[str]]) -> None:
     """Stages run together: each reads the previous stage's output; the longest sets the end."""
     began, end, stdin = run.t, run.t, run.stdin
     for i, command in enumerate(stages):
@@ -595,100 +595,11 @@ def interpret(argv: list[str], context: Context | None = None, *, default: bool 
     reads_stdin = stdin_open and ((name in SHELLS and "-c" not in words[1:2]) or (name == "cat" and len(words) == 1))
     if reads_stdin:
         return Program(math.inf, 0, reads_stdin=True)
-    run = _Run(context, None)
+    run = ShellRun(context, None)
     if name in SHELLS and words[1:2] == ["-c"] and len(words) > 2:
-        _script(run, words[2])
+        run_script(run, words[2])
     else:
         _simple(run, words, None)
     if default and not run.known and not (name in SHELLS and words[1:2] == ["-c"]):
         return Program(math.inf, 0, known=False, signals={"TERM": "exit", "INT": "exit"})
     return Program(run.t, run.status, tuple(run.out), known=run.known, files=run.files.result())
-
-
-class ShellSession:
-    """An interactive shell (``docker run -it alpine sh``) or ``cat`` fed by the attach stream's standard
-    input: each line is run by the rules above. With a TTY the terminal is in raw mode (the CLI's
-    ``-t``): the session echoes what is typed, reads a line at carriage return, draws the prompt, and
-    Ctrl-D on an empty line ends it, as a shell on a terminal does; without one, lines are read as sent.
-    """
-
-    def __init__(self, argv: list[str], context: Context, *, tty: bool) -> None:
-        self.context = context
-        self.tty = tty
-        self.cat = bool(argv) and posixpath.basename(argv[-1]) == "cat"
-        shell = posixpath.basename(argv[-1]) if argv else "sh"
-        # busybox ash's PS1 on alpine is '\w # ', bash's default as root on Debian/Ubuntu '\u@\h:\w# '
-        self.prompt = "" if self.cat or not tty else (
-            f"{context.user}@{context.hostname}:{context.workdir}# " if shell == "bash" else f"{context.workdir} # ")
-        self.line = b""
-        self.status = 0
-        self.ended = False
-        #: the shell's variables and the container's files, kept from one line to the next
-        self.env = context.environ()
-        self.local = {"PWD": context.workdir}
-        self.files = _Files(dict(context.files))
-        #: seconds after the last input at which the shell exited (its last line's sleeps)
-        self.exit_at = 0.0
-
-    def take_files(self) -> tuple[tuple[str, bytes], ...]:
-        """The files written since the last time they were taken (the container's layer gets them)."""
-        written = self.files.result()
-        self.files.written.clear()
-        return written
-
-    def begin(self) -> list[Write]:
-        return [Write(0.0, STDOUT, self.prompt.encode())] if self.prompt else []
-
-    def _out(self, data: str) -> bytes:
-        return data.replace("\n", "\r\n").encode() if self.tty else data.encode()
-
-    def feed(self, data: bytes) -> list[Write]:
-        """Input from the client: what the process writes in answer (offsets from now); ``ended`` when the
-        session is over (``exit``, end of input)."""
-        out: list[Write] = []
-        for byte in data:
-            if self.ended:
-                break
-            char = bytes([byte])
-            if self.tty and char in (b"\x7f", b"\x08"):
-                if self.line:
-                    self.line = self.line[:-1]
-                    out.append(Write(0.0, STDOUT, b"\b \b"))
-            elif self.tty and char == b"\x03":
-                self.line = b""
-                out.append(Write(0.0, STDOUT, b"^C\r\n" + self.prompt.encode()))
-            elif self.tty and char == b"\x04":
-                if not self.line:
-                    out.append(Write(0.0, STDOUT, b"exit\r\n" if not self.cat else b""))
-                    self.ended = True
-            elif char in (b"\r", b"\n"):
-                if self.tty:
-                    out.append(Write(0.0, STDOUT, b"\r\n"))
-                out += self._line(self.line.decode(errors="replace"))
-                self.line = b""
-            else:
-                self.line += char
-                if self.tty:
-                    out.append(Write(0.0, STDOUT, char))
-        return out
-
-    def close(self) -> list[Write]:
-        """The client closed its input (end of file): the shell runs what is left and exits."""
-        out = self._line(self.line.decode(errors="replace")) if self.line and not self.ended else []
-        self.ended = True
-        return out
-
-    def _line(self, text: str) -> list[Write]:
-        if self.cat:
-            return [Write(0.0, STDOUT, self._out(text + "\n"))]
-        run = _Run(self.context, None, self.env, self.local, self.files)
-        run.status = self.status
-        _script(run, text)
-        self.status = run.status
-        writes = [Write(w.at, w.stream, self._out(w.data.decode(errors="replace"))) for w in run.out]
-        if run.exited:
-            self.ended = True
-            self.exit_at = run.t
-        elif self.prompt:
-            writes.append(Write(run.t, STDOUT, self.prompt.encode()))
-        return writes

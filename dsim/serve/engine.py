@@ -41,7 +41,14 @@ from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, config_context, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
-from dsim.serve.image_config import HistoryEntry, ImageConfig, ImageConfigs, committed_config, content_id
+from dsim.serve.image_config import (
+    HistoryEntry,
+    ImageConfig,
+    ImageConfigs,
+    committed_config,
+    content_id,
+    merged_env,
+)
 from dsim.serve.object_meta import ObjectMeta, endpoints_config
 from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
@@ -610,8 +617,6 @@ def with_image_defaults(body: dict[str, Any], image: ImageConfig) -> dict[str, A
     """The create request's config completed from the image's as dockerd merges them (moby daemon/commit.go,
     ``merge``): the request's Env, then each of the image's variables it does not set; the image's WorkingDir
     and User where the request gives none. What inspect shows and what the process sees."""
-    env = list(body.get("Env") or [])
-    names = {item.split("=", 1)[0] for item in env}
-    env += [item for item in image.env if item.split("=", 1)[0] not in names]
+    env = list(merged_env(body.get("Env") or (), image.env))
     return {**body, "Env": env or None, "WorkingDir": body.get("WorkingDir") or image.working_dir or None,
             "User": body.get("User") or image.user or None}

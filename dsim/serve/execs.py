@@ -26,8 +26,9 @@ import simpy
 from dsim.components.container import RESTARTING, RUNNING
 from dsim.components.errors import ApiError
 from dsim.serve.bodies import ExecCreate
-from dsim.serve.commands import Context, ShellSession, Write, interpret
+from dsim.serve.commands import Context, Write, interpret
 from dsim.serve.logs import RunLog
+from dsim.serve.shell_session import ShellSession
 from dsim.serve.views import Served
 
 if TYPE_CHECKING:

@@ -215,11 +215,18 @@ class RunEnvironment:
     shell: tuple[str, ...]
 
 
+def merged_env(first: Iterable[str], then: Iterable[str]) -> tuple[str, ...]:
+    """``NAME=value`` lists merged as dockerd merges a request's Env with its image's (moby daemon/commit.go,
+    ``merge``): every item of ``first``, then those of ``then`` whose name ``first`` does not set."""
+    kept = tuple(first)
+    names = {item.partition("=")[0] for item in kept}
+    return kept + tuple(item for item in then if item.partition("=")[0] not in names)
+
+
 def _run_environment(scope: _Scope) -> RunEnvironment:
     config = scope.config
-    names = {item.partition("=")[0] for item in config.env}
-    args = tuple(f"{key}={value}" for key, value in scope.args.items() if key not in names)
-    return RunEnvironment(config.env + args, config.working_dir or "/", config.user, config.shell or ("/bin/sh", "-c"))
+    env = merged_env(config.env, (f"{key}={value}" for key, value in scope.args.items()))
+    return RunEnvironment(env, config.working_dir or "/", config.user, config.shell or ("/bin/sh", "-c"))
 
 
 def _set_env(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
@@ -410,10 +417,8 @@ def committed_config(base: ImageConfig, container: Mapping[str, Any], overrides:
                      env=tuple(container.get("Env") or base.env), labels=tuple(sorted(labels.items())),
                      exposed_ports=tuple(ports), working_dir=container.get("WorkingDir") or base.working_dir,
                      user=container.get("User") or base.user)
-    env = list(overrides.get("Env") or [])
-    names = {item.partition("=")[0] for item in env}
     config = replace(
-        config, env=tuple(env + [item for item in config.env if item.partition("=")[0] not in names]),
+        config, env=merged_env(overrides.get("Env") or (), config.env),
         cmd=tuple(overrides["Cmd"]) if overrides.get("Cmd") else config.cmd,
         entrypoint=tuple(overrides["Entrypoint"]) if overrides.get("Entrypoint") else config.entrypoint,
         working_dir=overrides.get("WorkingDir") or config.working_dir, user=overrides.get("User") or config.user)

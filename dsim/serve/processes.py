@@ -23,10 +23,11 @@ from dsim.components.storage import Volume
 from dsim.domain.images import ImageInfo
 from dsim.serve import health, objects
 from dsim.serve import images as refs
-from dsim.serve.commands import Context, ShellSession, Write, config_context, interpret
+from dsim.serve.commands import Context, Write, config_context, interpret
 from dsim.serve.events import EventLog
 from dsim.serve.image_config import ImageConfigs
 from dsim.serve.logs import LogLine, RunLog
+from dsim.serve.shell_session import ShellSession
 from dsim.serve.views import Served
 
 #: how often the observer of a restarting container looks for its new run (simulated seconds)

@@ -87,11 +87,10 @@ _NULLABLE = frozenset({"MemorySwappiness", "OomKillDisable", "PidsLimit"})
 
 
 def container_config(config: dict[str, Any], hostname: str, cmd: list[str], entrypoint: list[str],
-                     exposed: list[str], image_env: list[str]) -> dict[str, Any]:
-    """The container's Config as inspect shows it: the request's, the image's where it gave none."""
+                     exposed: list[str]) -> dict[str, Any]:
+    """The container's Config as inspect shows it: the request's, completed from its image's at create
+    (engine.with_image_defaults)."""
     env = list(config.get("Env") or [])
-    names = {item.split("=", 1)[0] for item in env}
-    env += [item for item in image_env if item.split("=", 1)[0] not in names]
     stdin = bool(config.get("OpenStdin"))
     return {
         "Hostname": config.get("Hostname") or hostname,

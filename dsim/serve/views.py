@@ -22,10 +22,11 @@ from dsim.components.runtime import parse_port
 from dsim.domain.images import ImageInfo
 from dsim.serve import health, objects, shapes
 from dsim.serve import images as refs
-from dsim.serve.commands import Program, ShellSession
+from dsim.serve.commands import Program
 from dsim.serve.image_config import ImageConfigs, familiar_tags
 from dsim.serve.logs import ProcessLog
 from dsim.serve.object_meta import ObjectMeta
+from dsim.serve.shell_session import ShellSession
 
 #: ImageConfig fields the Engine API 1.50 spec types as arrays or objects (not nullable): empty, not null.
 _EMPTY = {"ExposedPorts": dict, "Cmd": list, "Entrypoint": list, "Volumes": dict, "OnBuild": list, "Labels": dict,
@@ -301,7 +302,7 @@ class ApiViews:
             "Mounts": objects.container_mounts(self.daemon, container),  # volumes, binds, tmpfs (serve/objects.py)
             "Config": shapes.container_config(
                 served.config, served.id[:12], served.config.get("Cmd") or ([] if given_entry else cmd),
-                given_entry if given_entry else entrypoint, list(container.spec.expose), [])
+                given_entry if given_entry else entrypoint, list(container.spec.expose))
             | ({"Healthcheck": kept} if (kept := health.config_view(served.config.get("Healthcheck"))) else {}),
             "NetworkSettings": self.network_settings(served, ports),
         }

@@ -11,7 +11,8 @@ import math
 
 import pytest
 
-from dsim.serve.commands import STDERR, STDOUT, Context, ShellSession, Write, interpret, signal_name, valid_signal
+from dsim.serve.commands import STDERR, STDOUT, Context, Write, interpret, signal_name, valid_signal
+from dsim.serve.shell_session import ShellSession
 
 
 def out(argv: list[str], **kwargs: object) -> list[tuple[float, int, bytes]]:
