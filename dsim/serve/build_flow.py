@@ -14,6 +14,7 @@ taken as instant (``false`` and ``exit`` are).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Generator
 from dataclasses import replace
@@ -94,8 +95,9 @@ def run_programs(engine: Engine, watch: BuildWatch, build_args: dict[str, str],
     or built image's, or an earlier stage's; then what each RUN before wrote), and the files of the stage the
     image is (``target``, else the last). Their time is the build model's."""
     programs: dict[int, Program] = {}
-    stages: dict[str, dict[str, bytes]] = {}
+    stages: dict[str, dict[str, bytes]] = {}  # by index and by name, as a FROM names an earlier stage
     current: dict[str, bytes] = {}
+    numbers = itertools.count()
 
     def visit(ins: Instruction, where: RunEnvironment) -> None:
         nonlocal current
@@ -104,7 +106,7 @@ def run_programs(engine: Engine, watch: BuildWatch, build_args: dict[str, str],
             image = watch.bases.get(normalise(base)) if base not in stages and base != "scratch" else None
             inherited = stages.get(base) or (engine.image_files.get(refs.image_id(image), {}) if image else {})
             current = dict(inherited)
-            stages[str(len([key for key in stages if key.isdigit()]))] = current
+            stages[str(next(numbers))] = current
             if len(ins.value) == 3 and ins.value[1].lower() == "as":
                 stages[ins.value[2].lower()] = current
         elif ins.cmd == "RUN" and not ins.flags:
