@@ -382,9 +382,7 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
             return (query.get(key) or [""])[-1]
 
         repo, tag = one("repo"), one("tag")
-        if tag and not repo:
-            raise HttpError(400, "invalid reference format: repository name must be given with a tag")
-        ref = f"{repo}:{tag or 'latest'}" if repo else None
+        ref = f"{repo}:{tag or 'latest'}" if repo else None  # moby's RepoTagReference: no repo, no name
         pause = one("pause").lower() not in ("0", "false")
         changes = [change for change in query.get("changes") or [] if change.strip()]
         engine = self.state.engine

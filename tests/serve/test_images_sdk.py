@@ -75,3 +75,12 @@ def test_sdk_commit_with_changes_and_a_config(client: docker.DockerClient) -> No
     assert config["Cmd"] == ["echo", "hi"] and config["Env"][:2] == ["B=2", "A=1"]
     assert client.api.history("sdk-commit:1")[0]["Comment"] == "from the sdk"
     container.remove()
+
+
+def test_sdk_commit_with_a_tag_and_no_repository_is_dangling(client: docker.DockerClient) -> None:
+    """moby's RepoTagReference: without a repository the tag is ignored and the image has no name."""
+    client.images.pull("busybox", tag="latest")
+    container = client.containers.create("busybox", ["true"])
+    made = client.api.commit(container.id, tag="lonely")
+    assert client.api.inspect_image(made["Id"])["RepoTags"] == []
+    container.remove()
