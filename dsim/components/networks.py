@@ -101,6 +101,13 @@ class Network:
             return None
         return Address(self._base + offset)
 
+    def next_free(self) -> Address | None:
+        """The address ``allocate`` would give now, without giving it."""
+        if self.subnet is None:
+            return None
+        offset = self._released[0] if self._released else self._next if self._next < self._size - 1 else None
+        return None if offset is None else Address(self._base + offset)
+
     def release(self, container_id: str) -> None:
         """The container's address goes back to the pool."""
         address = self.endpoints.pop(container_id, None)

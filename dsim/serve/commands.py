@@ -10,8 +10,9 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   (``s m h d`` suffixes, several add up, ``infinity``) takes N seconds; ``cat`` copies its standard input
   (closed in a container run without ``-i``: nothing, exit 0) and the files commands wrote (``> FILE``,
   ``>> FILE``: Program.files, the container's layer); an image's own files' contents are not modelled
-  (nothing is printed). ``hostname``, ``whoami``, ``id``, ``pwd``, ``uname``, ``env``/``printenv`` print the
-  container's values.
+  (nothing is printed), but the files dockerd writes are (/etc/hosts, /etc/hostname). ``hostname`` (``-i``),
+  ``whoami``, ``id``, ``pwd``, ``uname``, ``env``/``printenv``, ``date`` print the container's values, and
+  ``ping`` reaches what its networks let it (utilities.py, ping.py, netview.py).
 - ``sh -c SCRIPT`` (also ``bash``, ``/bin/sh``...): commands separated by ``;`` or newlines, ``&&``, ``||``
   and ``|`` (a pipeline's stages run together: it lasts as long as its longest stage, the last stage's
   output and exit code are its own); ``exec CMD`` runs CMD and ends the script; ``VAR=x`` assigns a
@@ -43,12 +44,23 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
-from dsim.serve.shell_words import environment, expand, split_lists, words
+from dsim.serve import utilities
+from dsim.serve.shell_state import (
+    DEFAULT_PATH,
+    STDERR,
+    STDOUT,
+    Context,
+    Repeat,
+    ShellFiles,
+    ShellRun,
+    Write,
+    config_context,
+)
+from dsim.serve.shell_words import expand, split_lists, words
 
-#: Standard output and standard error, as the multiplexed stream numbers them.
-STDOUT, STDERR = 1, 2
+__all__ = ["DEFAULT_PATH", "STDERR", "STDOUT", "Context", "Program", "ShellFiles", "ShellRun", "Write",
+           "config_context", "interpret", "run_script", "signal_name", "valid_signal"]
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
 WRAPPERS = frozenset({"docker-entrypoint.sh", "entrypoint.sh", "tini", "dumb-init"})
@@ -80,15 +92,6 @@ _INFORMATION = frozenset({"-v", "-V", "-t", "-T", "-h", "-?", "--version", "--he
 
 
 @dataclass(frozen=True)
-class Write:
-    """``data`` written to ``stream`` at ``at`` seconds after the process started."""
-
-    at: float
-    stream: int
-    data: bytes
-
-
-@dataclass(frozen=True)
 class Program:
     """What one run of the process does."""
 
@@ -104,6 +107,8 @@ class Program:
     signals: Mapping[str, str] = field(default_factory=dict)
     #: files it wrote (a shell's ``> /path``, ``>> /path``), path -> their contents after it
     files: tuple[tuple[str, bytes], ...] = ()
+    #: a line it goes on writing until it ends (``output`` holds what comes once)
+    repeat: Repeat | None = None
 
     def reaction(self, signal: str) -> str:
         """What the process does on ``signal`` (``TERM``, ``SIGHUP``, ``9``): "exit", "keep" or "ignore"."""
@@ -141,125 +146,8 @@ def valid_signal(signal: str) -> bool:
     return text in LINUX_SIGNALS or bool(re.fullmatch(r"RTM(IN|AX)([+-]\d+)?", text))
 
 
-#: the PATH Docker gives a Linux container whose image sets none (moby ``oci.DefaultPathEnv``)
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the commands can print about their container: ``env`` is its Config.Env (the request's, then the
-    image's that it does not set), ``user`` its Config.User (``name``, ``uid`` or ``uid:gid``; empty: root)."""
-
-    hostname: str = "localhost"
-    env: tuple[str, ...] = ()
-    workdir: str = "/"
-    user: str = "root"
-    tty: bool = False
-    #: the files a command can read back: those commands wrote into the container's layer or its image's
-    #: (path -> contents); other files' contents are not modelled
-    files: tuple[tuple[str, bytes], ...] = ()
-
-    @property
-    def ids(self) -> tuple[int | None, int]:
-        """(uid, gid) of ``user``: root for root or empty; a number's gid 0 when not given (runc, for a user
-        not in the image's /etc/passwd); None for a name other than root (the image's passwd is not modelled)."""
-        name, _, group = self.user.partition(":")
-        gid = int(group) if group.isdigit() else 0
-        if name in ("", "root", "0"):
-            return 0, gid
-        return (int(name), gid) if name.isdigit() else (None, gid)
-
-    def environ(self) -> dict[str, str]:
-        """The process's environment in Docker's order (moby ``container.CreateDaemonEnvironment``): PATH and
-        HOSTNAME, TERM=xterm with a TTY, then Config.Env replacing those or appended (a name without ``=``
-        removes it); HOME last, as runc sets it when unset: /root for root, / for a user not in passwd."""
-        env = {"PATH": DEFAULT_PATH, "HOSTNAME": self.hostname} | ({"TERM": "xterm"} if self.tty else {})
-        for item in self.env:
-            name, equals, value = item.partition("=")
-            if equals:
-                env[name] = value  # a dict keeps an existing name's place: replaced in place, else appended
-            else:
-                env.pop(name, None)
-        env.setdefault("HOME", "/root" if self.ids[0] == 0 else "/")
-        return env
-
-
 #: where a redirection's output goes nowhere or to a stream, not into a file of the container's layer
 _DEVICES = {"/dev/null": 0, "/dev/stdout": STDOUT, "/dev/stderr": STDERR}
-
-
-class ShellFiles:
-    """The container's files as the commands of one process see them: their contents by path, and which ones
-    this process wrote (``Program.files``)."""
-
-    def __init__(self, content: dict[str, bytes]) -> None:
-        self.content = content
-        self.written: dict[str, None] = {}
-
-    def truncate(self, path: str) -> None:
-        self.content[path] = b""
-        self.written[path] = None
-
-    def append(self, path: str, data: bytes) -> None:
-        self.content[path] = self.content.get(path, b"") + data
-        self.written[path] = None
-
-    def result(self) -> tuple[tuple[str, bytes], ...]:
-        return tuple((path, self.content[path]) for path in self.written)
-
-
-def config_context(config: Mapping[str, Any], hostname: str) -> Context:
-    """What a container's commands can print, from its config (the API's Config: Env, WorkingDir, User, Tty)."""
-    return Context(hostname=hostname, env=tuple(config.get("Env") or ()), workdir=config.get("WorkingDir") or "/",
-                   user=config.get("User") or "root", tty=bool(config.get("Tty")))
-
-
-class ShellRun:
-    """One shell's state while a script is interpreted: the clock, what was written, the last status."""
-
-    def __init__(self, context: Context, stdin: bytes | None, env: dict[str, str] | None = None,
-                 local: dict[str, str] | None = None, files: ShellFiles | None = None) -> None:
-        """``env``: the exported variables (default: the container's environment); ``local``: the shell's
-        others (PWD, and what a script assigns without exporting); ``files``: the container's files, shared
-        by every shell of the process."""
-        self.context = context
-        self.stdin = stdin
-        self.env = context.environ() if env is None else env
-        self.local = {"PWD": context.workdir} if local is None else local
-        self.files = ShellFiles(dict(context.files)) if files is None else files
-        self.t = 0.0
-        self.out: list[Write] = []
-        self.status = 0
-        self.exited = False
-        self.known = True
-
-        #: where this command's streams go (a redirection: another stream, a file's path, or 0: nowhere)
-        self.redirect: dict[int, int | str] = {STDOUT: STDOUT, STDERR: STDERR}
-
-    def write(self, data: str, stream: int = STDOUT) -> None:
-        target = self.redirect.get(stream, stream)
-        if not data:
-            return
-        if isinstance(target, str):
-            self.files.append(target, data.encode())
-        elif target:
-            self.out.append(Write(self.t, target, data.encode()))
-
-    def lookup(self, name: str) -> str | None:
-        return self.env[name] if name in self.env else self.local.get(name)
-
-    def subshell(self, stdin: bytes | None) -> ShellRun:
-        """A child shell or a pipeline's stage: the exported variables copied, the clock shared."""
-        child = ShellRun(self.context, stdin, dict(self.env), {"PWD": self.context.workdir}, self.files)
-        child.t = self.t
-        return child
-
-    def assign(self, name: str, value: str) -> None:
-        """``NAME=value``: an exported variable stays exported."""
-        if name in self.env:
-            self.env[name] = value
-        else:
-            self.local[name] = value
 
 
 def _duration(word: str) -> float | None:
@@ -437,86 +325,30 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
                 run.write(stdin.decode(errors="replace"))
             elif arg != "-" and path in run.files.content:
                 run.write(run.files.content[path].decode(errors="replace"))
+            elif arg != "-" and (docker := utilities.docker_file(ctx, path)) is not None:
+                run.write(docker)
             # any other file is the image's: cat ends, its contents are not modelled
         run.status = 0
     elif name == "hostname":
-        run.write(ctx.hostname + "\n")
+        utilities.hostname(run, args)
+    elif name == "ping":
+        utilities.ping_command(run, args)
+    elif name == "date":
+        utilities.date(run, args)
     elif name in ("whoami", "id"):
-        _identity(run, name, args)
+        utilities.identity(run, name, args)
     elif name == "pwd":
         run.write(ctx.workdir + "\n")
     elif name == "uname":
-        _uname(run, args)
+        utilities.uname(run, args)
     elif name in ("env", "printenv", "export", "unset"):
-        _variables(run, name, args)
+        utilities.variables(run, name, args)
     else:
         run.known = False
         run.status = 0
 
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
-#: uname's fields: -s -n -r -v -m, and -a all of them then the operating system (busybox's order)
-_UNAME = {"-s": "Linux", "-r": "6.0.0", "-v": "#1 SMP", "-m": "x86_64"}
-
-
-def _uname(run: ShellRun, args: list[str]) -> None:
-    fields = {**_UNAME, "-n": run.context.hostname}
-    if "-a" in args:
-        shown = [fields[flag] for flag in ("-s", "-n", "-r", "-v", "-m")] + ["Linux"]
-    else:
-        flags = [f"-{letter}" for arg in args for letter in arg.lstrip("-")] or ["-s"]
-        if any(flag not in fields for flag in flags):
-            run.known, run.status = False, 0
-            return
-        shown = [fields[flag] for flag in ("-s", "-n", "-r", "-v", "-m") if flag in flags]
-    run.write(" ".join(shown) + "\n")
-
-
-def _identity(run: ShellRun, name: str, args: list[str]) -> None:
-    """``whoami``, ``id``, ``id -u``, ``id -g``: root by name, another user by number (busybox's words for a
-    uid not in /etc/passwd); a named user other than root is not modelled (its ids are the image's)."""
-    uid, gid = run.context.ids
-    if uid is None:
-        if name == "whoami":
-            run.write(run.context.user.partition(":")[0] + "\n")
-        else:
-            run.known = False
-        return
-    if name == "whoami" or args in (["-un"], ["-nu"]):
-        if uid == 0:
-            run.write("root\n")
-        else:
-            run.write(f"{name}: unknown uid {uid}\n", STDERR)
-            run.status = 1
-    elif args in (["-u"], ["-g"]):
-        run.write(f"{uid if args == ['-u'] else gid}\n")
-    elif not args and uid == 0 and gid == 0:
-        run.write("uid=0(root) gid=0(root) groups=0(root)\n")
-    else:
-        run.known = False
-
-
-def _variables(run: ShellRun, name: str, args: list[str]) -> None:
-    """``env`` and ``printenv`` print the environment (``printenv NAME``: its value, 1 when unset); ``export``
-    and ``unset`` change the shell's variables."""
-    if name == "printenv" and args:
-        values = [run.env.get(arg) for arg in args]
-        run.write("".join(f"{value}\n" for value in values if value is not None))
-        run.status = 0 if all(value is not None for value in values) else 1
-        return
-    if name in ("env", "printenv"):
-        run.write("".join(f"{line}\n" for line in environment(run.env)))
-    for arg in args if name == "export" else ():
-        variable, equals, value = arg.partition("=")
-        if equals:
-            run.local.pop(variable, None)
-            run.env[variable] = value
-        elif variable in run.local:
-            run.env[variable] = run.local.pop(variable)
-    for arg in args if name == "unset" else ():
-        run.env.pop(arg, None)
-        run.local.pop(arg, None)
-    run.status = 0
 
 
 def run_script(run: ShellRun, script: str) -> None:
@@ -602,4 +434,5 @@ def interpret(argv: list[str], context: Context | None = None, *, default: bool 
         _simple(run, words, None)
     if default and not run.known and not (name in SHELLS and words[1:2] == ["-c"]):
         return Program(math.inf, 0, known=False, signals={"TERM": "exit", "INT": "exit"})
-    return Program(run.t, run.status, tuple(run.out), known=run.known, files=run.files.result())
+    return Program(run.t, run.status, tuple(run.out), known=run.known, files=run.files.result(),
+                   signals=run.signals, repeat=run.repeat)

@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Generator
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 import simpy
@@ -341,9 +342,12 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         """What the process of this config does (commands.py): the image's own command when none is given.
         Its container's hostname is not known yet (the ID's prefix by default): a script that prints it
         is run again with it when the process starts (processes.py)."""
-        context = config_context(body, body.get("Hostname") or "")
+        hostname = body.get("Hostname") or ""
+        context = config_context(body, hostname)
         files = tuple(self.image_files.get(refs.image_id(image), {}).items())
-        return interpret(self.argv(body, image), replace(context, files=files),
+        host_config = body.get("HostConfig") or {}
+        net = partial(self.net_view, objects.container_options(body)["network"], None, hostname, host_config)
+        return interpret(self.argv(body, image), replace(context, files=files, net=net),
                          default=not body.get("Cmd") and not body.get("Entrypoint"),
                          stdin_open=bool(body.get("OpenStdin")))
 
@@ -584,6 +588,13 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.container_event(served, "kill", signal=str(_SIGNALS.get(signal_name(signal), signal_name(signal))))
         if reaction != "exit":
             yield from self.daemon.api("kill", job=job)
+            return
+        program = served.program
+        if program is not None and not program.handles_term and signal_name(signal) != "KILL":
+            # a handler of its own for this signal, none for SIGTERM (busybox ping's SIGINT: statistics, exit with
+            # its status): the process ends itself now, which its stop time (for SIGTERM: never) does not say
+            yield from self.daemon.api("kill", job=job)
+            self.env.process(self._exit_after(served, 0.0, program.exit_code))
             return
         try:
             yield from self.daemon.kill(served.container, signal, job=job)

@@ -18,7 +18,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from dsim.serve.commands import Write
+from dsim.serve.shell_state import Repeat, Write
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,15 @@ class RunLog:
     start: float
     writes: list[Write] = field(default_factory=list)
     end: float | None = None
+    #: a line the process goes on writing while it runs (``ping`` without a count)
+    repeat: Repeat | None = None
 
     def lines(self, now: float) -> list[LogLine]:
         limit = now if self.end is None else min(now, self.end)
         out: list[LogLine] = []
-        for write in self.writes:
+        writes = self.writes if self.repeat is None else sorted(
+            [*self.writes, *self.repeat.writes(limit - self.start)], key=lambda write: write.at)
+        for write in writes:
             at = self.start + write.at
             if at > limit + 1e-9:
                 continue
@@ -55,8 +59,8 @@ class ProcessLog:
     def __init__(self) -> None:
         self.runs: list[RunLog] = []
 
-    def begin(self, start: float, writes: tuple[Write, ...] | list[Write]) -> RunLog:
-        run = RunLog(start, list(writes))
+    def begin(self, start: float, writes: tuple[Write, ...] | list[Write], repeat: Repeat | None = None) -> RunLog:
+        run = RunLog(start, list(writes), repeat=repeat)
         self.runs.append(run)
         return run
 

@@ -12,22 +12,26 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Generator
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import simpy
 
-from dsim.components.container import RESTARTING, RUNNING
+from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
 from dsim.components.storage import Volume
 from dsim.domain.images import ImageInfo
-from dsim.serve import health, objects
+from dsim.serve import health, netview, objects
 from dsim.serve import images as refs
 from dsim.serve.commands import Context, Write, config_context, interpret
 from dsim.serve.events import EventLog
 from dsim.serve.image_config import ImageConfigs
 from dsim.serve.logs import LogLine, RunLog
+from dsim.serve.netview import Member, NetView
+from dsim.serve.object_meta import ObjectMeta
 from dsim.serve.shell_session import ShellSession
+from dsim.serve.shell_state import Repeat
 from dsim.serve.views import Served
 
 #: how often the observer of a restarting container looks for its new run (simulated seconds)
@@ -41,6 +45,10 @@ class Processes:
     containers: dict[str, Served]
     events: EventLog
     clock: Callable[[], float]
+    #: the Unix time of a simulated instant (views.py)
+    epoch: Callable[[float], float]
+    #: the endpoints' aliases by container (object_meta.py)
+    object_meta: ObjectMeta
     daemon: Daemon
     image_configs: ImageConfigs
 
@@ -59,12 +67,27 @@ class Processes:
         return entry + ([] if given_entry else list(cmd))
 
     def context(self, served: Served) -> Context:
-        """The container's Context: its Hostname, else its ID's first 12 characters, as Docker names it."""
-        context = config_context(served.config, served.config.get("Hostname") or served.id[:12])
+        """The container's Context: its Hostname, else its ID's first 12 characters, as Docker names it; the
+        networks as they are when a command looks; the process's start on the API's clock."""
+        hostname = served.config.get("Hostname") or served.id[:12]
+        context = config_context(served.config, hostname)
         files = dict(served.files)
         for target, volume in self._volume_mounts(served):  # what any container wrote into them, seen now
             files.update((posixpath.join(target, path), data) for path, data in volume.files.items())
-        return replace(context, files=tuple(files.items()))
+        container = served.container
+        start = container.started_at if container.started_at is not None else self.env.now
+        net = partial(self.net_view, container.spec.network, container, hostname, served.host_config)
+        return replace(context, files=tuple(files.items()), net=net,
+                       unix_time=lambda offset: self.epoch(start + offset))
+
+    def net_view(self, mode: str, container: Container | None, hostname: str,
+                 host_config: dict[str, Any]) -> NetView:
+        """What a container of network ``mode`` sees of the daemon's networks now (netview.py); ``container``:
+        None before it is created."""
+        members = [Member(other.id, other.container, self.object_meta.aliases.get(other.id, {}))
+                   for other in self.containers.values() if not other.removed]
+        return netview.net_view(self.daemon.runtime.networks, mode, container, hostname, members,
+                                host_config.get("ExtraHosts") or ())
 
     def _volume_mounts(self, served: Served) -> list[tuple[str, Volume]]:
         volumes = iter(self.daemon.runtime.storage.mounted(served.container))
@@ -105,6 +128,7 @@ class Processes:
         served.seen_runs = container.runs
         program = served.program
         writes: list[Write] = []
+        repeat: Repeat | None = None
         served.session = None
         if program.reads_stdin:
             served.session = ShellSession(served.argv, self.context(served), tty=bool(served.config.get("Tty")))
@@ -112,8 +136,9 @@ class Processes:
         else:
             ran = interpret(served.argv, self.context(served))
             writes = list(ran.output)
+            repeat = ran.repeat
             self.keep_files(served, ran.files)
-        run = served.log.begin(container.started_at, writes)
+        run = served.log.begin(container.started_at, writes, repeat)
         exited = container.exited
         if container.state not in (RUNNING, RESTARTING) or exited is None or exited.callbacks is None:
             # the run ended before anyone looked (a restart that failed at once)

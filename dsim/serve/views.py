@@ -25,6 +25,7 @@ from dsim.serve import images as refs
 from dsim.serve.commands import Program
 from dsim.serve.image_config import ImageConfigs, familiar_tags
 from dsim.serve.logs import ProcessLog
+from dsim.serve.netview import dns_names
 from dsim.serve.object_meta import ObjectMeta
 from dsim.serve.shell_session import ShellSession
 
@@ -247,8 +248,7 @@ class ApiViews:
         found = self.daemon.runtime.networks.networks.get(network)
         if found is None or not found.dns:
             return {"Aliases": aliases}
-        names = list(dict.fromkeys([served.name, *aliases, served.id[:12]]))
-        return {"Aliases": aliases, "DNSNames": names}
+        return {"Aliases": aliases, "DNSNames": dns_names(served.name, served.id, aliases)}
 
     def inspect(self, served: Served) -> dict[str, Any]:
         """``GET /containers/{id}/json``: every field of ContainerInspectResponse (shapes.py)."""
