@@ -23,6 +23,7 @@ from dsim.domain.compose import ComposeProject
 from dsim.domain.problems import FieldPath, ReferenceProblem
 from dsim.errors import ScenarioError
 from dsim.scenarios.compose_build import attach_builds
+from dsim.scenarios.compose_env import interpolate, variables
 from dsim.scenarios.compose_model import Project
 from dsim.scenarios.compose_project import ComposeProblem, project_from_model
 from dsim.scenarios.validation_errors import validation_error
@@ -135,14 +136,17 @@ def project_name(given: str | None, model: Project, compose_file: Path) -> str:
 
 
 def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPath,
-                 folder: Path | None = None) -> ComposeProject:
+                 folder: Path | None = None, env: Mapping[str, str] | None = None) -> ComposeProject:
     """The project a compose step brings up or down: ``full`` the file, ``shown`` its name in errors;
-    ``folder``: the scenario's, which services' build contexts must stay inside (compose_build.py)."""
+    ``folder``: the scenario's, which services' build contexts must stay inside (compose_build.py); ``env``:
+    the step's variables for ``${VAR}`` (compose_env.py; the ``.env`` beside the file gives the others)."""
     if not full.is_file():
         raise ReferenceProblem((*step_path, "file"), f"no such compose file '{shown}'")
     data, positions = load_yaml_file(full, display_name=shown)
     if isinstance(data, dict):
         _yaml11_fixes(data)
+    dotenv = full.parent / ".env"
+    data = interpolate(data, variables(env or {}, dotenv, str(Path(shown).parent / ".env")), positions, shown)
     check_schema(data, positions, shown)
     model = _model(data, positions, shown)
     try:

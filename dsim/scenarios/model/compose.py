@@ -24,6 +24,10 @@ class ComposeStepSpec(Strict):
     build: bool = Field(
         False, description="up --build: build the services with build: even when their image is present (without "
         "it, as compose does, a service's image is built only when missing)")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="the variables the compose file's ${VAR} read, as docker compose reads "
+        "them from the shell; the .env file beside the compose file fills in the others (dsim reads no "
+        "environment of its own)")
 
     @model_validator(mode="after")
     def _volumes_with_down(self) -> ComposeStepSpec:
