@@ -404,8 +404,8 @@ class ComposeAttrs(TypedDict):
 
 
 class ComposeObjectAttrs(TypedDict):
-    object: str  # network | volume
-    action: str  # create | exists | remove
+    object: str  # network | volume | container
+    action: str  # create | exists | remove (networks, volumes) | recreate (a container)
 
 
 class ComposeWaitAttrs(TypedDict):

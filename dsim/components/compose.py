@@ -3,15 +3,17 @@
 ``up``: list the project's containers (one ``ps -a``), project networks then named volumes (inspect,
 create when missing), every missing image pulled at once (the daemon's pull path, in parallel), then the
 containers created service by service in dependency order (a service after its dependencies' containers
-exist; its replicas together) and started in dependency order: a service first waits for its
-dependencies' conditions by polling their containers (``GET /containers/{id}/json``) on compose's 500 ms
-ticker (``service_healthy``: the health status the daemon's healthcheck decided; ``service_completed_
-successfully``: exited with code 0), then starts its containers one after another.
+exist; its replicas together; a container made from another configuration of its service recreated: the new
+one created, the old one stopped and removed, the new one renamed) and started in dependency order: a service
+first waits for its dependencies' conditions by polling their containers (``GET /containers/{id}/json``) on
+compose's 500 ms ticker (``service_healthy``: the health status the daemon's healthcheck decided;
+``service_completed_successfully``: exited with code 0), then starts its containers one after another.
 
 ``down``: services in reverse dependency order, each service's containers stopped (its stop_grace_period)
 and removed together, then the project networks; named volumes only with ``-v``.
 
-Sources: docker/compose pkg/compose (create.go, convergence.go: waitDependencies, startService; down.go),
+Sources: docker/compose pkg/compose (create.go, convergence.go: waitDependencies, startService,
+recreateContainer; down.go),
 https://docs.docker.com/compose/how-tos/startup-order/.
 """
 
@@ -139,7 +141,7 @@ class ComposeRun:
         """Images not on the host (``GET /images/{name}/json`` answers 404) are pulled all at once."""
         missing: list[str] = []
         for ref in dict.fromkeys(s.container.image for s in project.services
-                                 if s.build is None and not self._exists(project, s)):
+                                 if s.build is None and not self._current(project, s)):
             try:
                 yield from self.daemon.inspect_image(ref, job=self.job)
             except ApiError as err:
@@ -153,8 +155,16 @@ class ComposeRun:
         """``generators`` at once, each one's failure kept (compose_build.py builds through this)."""
         return self._gather(generators)
 
-    def _exists(self, project: ComposeProject, service: ComposeService) -> bool:
-        return all(name in self.containers for name in service.container_names(project.name))
+    def _current(self, project: ComposeProject, service: ComposeService) -> bool:
+        """Every container of the service exists with the service's configuration (nothing to create)."""
+        return all(name in self.containers and not self._stale(self.containers[name], service, name)
+                   for name in service.container_names(project.name))
+
+    @staticmethod
+    def _stale(container: Container, service: ComposeService, name: str) -> bool:
+        """The container was made from another configuration of the service (compose's config hash differs:
+        another image, ports, command's model, ...): ``up`` recreates it."""
+        return dataclasses.replace(container.spec, name=name) != dataclasses.replace(service.container, name=name)
 
     def _in_order(self, project: ComposeProject, work: Any) -> Generator[Any, Any, list[Outcome]]:
         """compose's InDependencyOrder: each service's ``work`` once its dependencies' work is done; a
@@ -181,16 +191,34 @@ class ComposeRun:
         """Its replicas created together (``POST /containers/create``), each then connected to the service's
         further networks (before start, as compose does below API 1.44)."""
         def create(name: str) -> Generator[Any, Any, None]:
-            if name in self.containers:
+            existing = self.containers.get(name)
+            if existing is not None and not self._stale(existing, service, name):
                 return
-            spec = dataclasses.replace(service.container, name=name)
-            container = yield from self.daemon.create(spec, job=self.job, phase="")
-            self.daemon.store.touch(spec.image)
-            self.containers[name] = container
-            for network in service.networks[1:]:
-                yield from self.daemon.network_connect(network, container, job=self.job)
+            if existing is not None:
+                yield from self._recreate(existing, service, name)
+                return
+            self.containers[name] = yield from self._make(service, name)
 
         _raise_first((yield from self._gather([create(n) for n in service.container_names(project.name)])))
+
+    def _make(self, service: ComposeService, name: str) -> Generator[Any, Any, Container]:
+        spec = dataclasses.replace(service.container, name=name)
+        container = yield from self.daemon.create(spec, job=self.job, phase="")
+        self.daemon.store.touch(spec.image)
+        for network in service.networks[1:]:
+            yield from self.daemon.network_connect(network, container, job=self.job)
+        return container
+
+    def _recreate(self, replaced: Container, service: ComposeService, name: str) -> Generator[Any, Any, None]:
+        """compose's recreateContainer: the new container created under a temporary name (the old one's short
+        ID, then its name), the old one stopped (its stop_grace_period) and removed, the new one renamed; it
+        starts with the service's other containers. Downtime: from the stop to the new one's start."""
+        began = self.env.now
+        created = yield from self._make(service, f"{replaced.id[:12]}_{name}")
+        yield from self._stop_rm(replaced, service)
+        yield from self.daemon.rename(created, name, job=self.job)
+        self.containers[name] = created
+        self._span(SpanKind.COMPOSE_OBJECT, name, began, object="container", action="recreate")
 
     def _start_service(self, project: ComposeProject, service: ComposeService) -> Generator[Any, Any, None]:
         """compose's startService: wait for the dependencies' conditions, then start each container in turn."""

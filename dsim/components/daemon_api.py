@@ -261,6 +261,11 @@ class EngineVerbs:
             self._phase(SpanKind.STOP, phase, began, job)
         return running
 
+    def rename(self, container: Container, name: str, *, job: int) -> Generator[Any, Any, None]:
+        """``POST /containers/{id}/rename``: 409 when another container has the name (runtime.rename)."""
+        yield from self.api("rename", job=job)
+        self.runtime.rename(container, name)
+
     def restart(self, container: Container, timeout: float, *, job: int) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/restart``: one call, stop (SIGTERM, SIGKILL at ``timeout``) then start."""
         yield from self.api("restart", job=job)

@@ -56,3 +56,46 @@ def test_up_twice_leaves_running_containers_alone(tmp_path: Path) -> None:
     result = run(tmp_path, APP, [UP, UP])
     assert [s.attrs["action"] for s in spans(result, "compose_object")] == ["create", "create", "exists", "exists"]
     assert len(spans(result, "create")) == 2 and len(spans(result, "start")) == 2
+
+
+VERSIONED = """
+name: p
+services:
+  web: {image: "nginx:${TAG}", stop_grace_period: 2s, x-dsim: {stop_time: 300ms}}
+  db: {image: postgres:16}
+"""
+
+
+def test_up_with_a_changed_service_recreates_its_container_only(tmp_path: Path) -> None:
+    """The second up's web has another image: compose's recreateContainer. The new container is created under a
+    temporary name while the old one still serves, then the old one stops (its 0.3 s to exit on SIGTERM, inside
+    the 2 s grace) and is removed, the new one takes the name and starts. db, unchanged, is left alone."""
+    first, second = (f"compose: {{file: app/compose.yaml, action: up, env: {{TAG: '{tag}'}}}}"
+                     for tag in ("1.25", "latest"))
+    result = run(tmp_path, VERSIONED, [first, "sleep: 5s", second],
+                 preloaded="nginx:1.25, nginx:latest, postgres:16")
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    creates = spans(result, "create")
+    [new] = [s.subject for s in creates][2:]  # created under compose's temporary name: the old one's ID, its name
+    assert new.endswith("_p-web-1") and new != "p-web-1"
+    recreate = next(s for s in result.spans_of("compose_object") if s.attrs["action"] == "recreate")
+    assert (recreate.subject, recreate.attrs["object"]) == ("p-web-1", "container")
+    stop = next(s for s in spans(result, "stop") if s.start >= recreate.start)
+    rm = next(s for s in spans(result, "rm") if s.start >= recreate.start)
+    assert creates[2].start == pytest.approx(recreate.start)  # created first: the old one still runs
+    assert stop.start == pytest.approx(creates[2].end)
+    assert stop.end - stop.start == pytest.approx(0.3)
+    assert rm.start == pytest.approx(stop.end)
+    new_start = [s for s in spans(result, "start") if s.subject == "p-web-1"][-1]
+    assert new_start.start >= recreate.end
+    assert new_start.end - new_start.start == pytest.approx(0.504)
+    assert len([s for s in spans(result, "start") if s.subject == "p-db-1"]) == 1  # not recreated, not restarted
+    assert [s.subject for s in spans(result, "pull")] == []  # both images were local
+
+
+def test_a_second_up_of_an_unchanged_project_recreates_nothing(tmp_path: Path) -> None:
+    up = "compose: {file: app/compose.yaml, action: up, env: {TAG: '1.25'}}"
+    result = run(tmp_path, VERSIONED, [up, up])
+    assert [s.attrs["action"] for s in result.spans_of("compose_object")] == ["create", "exists"]
+    assert len(spans(result, "create")) == 2 and spans(result, "stop") == []
