@@ -46,6 +46,8 @@ PICTURES: dict[str, tuple[str, str]] = {
                            "the services coming up in dependency and health order, cold against warm"),
     "compose-fleet": ("compose_timeline", "the same project coming up on 20 hosts against one registry"),
     "compose-build": ("compose_timeline", "the first up: the service's image built before any container starts"),
+    "compose-redeploy": ("compose_timeline",
+                         "the redeploy: the new container created, the old one stopped, graceful against PID 1"),
     "vm-vs-container": ("density", "sandboxes running on one host: how many fit"),
     "sweeps/ci-capacity.sweep": ("sweep", "p95 job time against runners, for each registry bandwidth, with the goal"),
 }

@@ -48,3 +48,24 @@ def test_fleet_rollout_is_bounded_by_the_registry() -> None:
     # ends at 3.315 s: seen at compose's 7th tick (3.5 s) on every host
     assert len(waits) == 20 and {w.attrs["polls"] for w in waits} == {7}
     assert len(list(result.spans_of("create"))) == 20 * 4  # db, two app replicas, proxy
+
+
+def test_redeploy_downtime_is_the_old_process_stop_not_the_pull() -> None:
+    result = simulate(load_scenario(ROOT / "scenarios" / "compose-redeploy.yaml"))
+    assert {job.workload: job.status for job in result.jobs} == {"graceful": "completed", "pid1": "completed"}
+    for host, stop_time in (("graceful", 0.3), ("pid1", 10.0)):  # pid1: SIGKILL at the 10 s stop_grace_period
+        [pull] = [s for s in result.spans_of("pull") if s.host == host]
+        assert pull.subject == "corp/shop/app:2"  # only the changed service's new image
+        [stop] = [s for s in result.spans_of("stop") if s.host == host]
+        assert stop.subject == "shop-app-1" and stop.start >= pull.end  # pulled before anything stops
+        assert stop.end - stop.start == pytest.approx(0.002 + stop_time)  # the API call's 2 ms, then the exit
+        starts = sorted(s.start for s in result.spans_of("start") if s.host == host and s.subject == "shop-app-1")
+        new_start = max(s.end for s in result.spans_of("start") if s.host == host and s.subject == "shop-app-1")
+        assert len(starts) == 2  # the first up's and the new container's; db and proxy are left alone
+        assert [s.subject for s in result.spans_of("start") if s.host == host].count("shop-db-1") == 1
+        # down from the stop to the new process's start: the stop, the removal (its API call and the exit's
+        # teardown: 10 ms), the rename's API call, the first look at db's health on compose's 500 ms ticker (and
+        # its inspect's 2 ms), the start (as long as the first up's start of app)
+        first_start = next(s for s in result.spans_of("start") if s.host == host and s.subject == "shop-app-1")
+        expected = (0.002 + stop_time) + 0.010 + 0.002 + 0.502 + (first_start.end - first_start.start)
+        assert new_start - stop.start == pytest.approx(expected, abs=0.003)

@@ -17,14 +17,16 @@ from dsim.reports.derive import SpanIndex
 from dsim.reports.style import colour, figure, save, time_unit
 from dsim.result import SimResult
 
-#: At most this many ``up`` runs are drawn (each workload's first, and its slowest when another).
+#: At most this many ``up`` runs are drawn (each workload's first, its slowest when another, and those that
+#: recreated containers: a redeploy).
 MAX_PANELS = 4
 #: The lanes' states, in the order a container meets them (each a colour of the legend).
-STATES = ("pull", "create", "waiting", "start", "health: starting", "healthy", "build")
+STATES = ("pull", "create", "waiting", "start", "health: starting", "healthy", "build", "stop")
 COLOURS = {"pull": "pull", "create": "create", "waiting": "queue", "start": "start", "health: starting": "unpack",
-           "healthy": "run", "build": "build"}
-#: states in the legend only when drawn (a project without build: services keeps its picture as it was)
-OPTIONAL = ("build",)
+           "healthy": "run", "build": "build", "stop": "stop"}
+#: states in the legend only when drawn (a project without build: services or recreated containers keeps its
+#: picture as it was)
+OPTIONAL = ("build", "stop")
 
 Bar = tuple[float, float]
 
@@ -39,12 +41,16 @@ def _ups(result: SimResult) -> list[tuple[str, Any]]:
     return sorted(ups, key=lambda pair: (pair[1].start, pair[1].job))
 
 
-def _chosen(ups: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+def _chosen(ups: list[tuple[str, Any]], recreated: set[tuple[int, str, float]]) -> list[tuple[str, Any]]:
+    """Each workload's first ``up``, its slowest, and those that recreated containers (``recreated``: (job,
+    host, time) of each recreate), at most MAX_PANELS."""
     picked: list[int] = []
     for workload in dict.fromkeys(w for w, _ in ups):
         mine = [i for i, (w, _) in enumerate(ups) if w == workload]
         slowest = max(mine, key=lambda i: (ups[i][1].end - ups[i][1].start, -i))
-        picked += [mine[0]] + ([slowest] if slowest != mine[0] else [])
+        redeploys = [i for i in mine if any(job == ups[i][1].job and host == ups[i][1].host
+                                            and ups[i][1].start <= at <= ups[i][1].end for job, host, at in recreated)]
+        picked += list(dict.fromkeys([mine[0], slowest, *redeploys]))
     return [ups[i] for i in dict.fromkeys(picked[:MAX_PANELS])]
 
 
@@ -56,19 +62,25 @@ def lanes(result: SimResult, job: int, host: str, began: float, end: float) -> d
     def mine(span: Any) -> bool:
         return bool(span.job == job and span.host == host and span.start >= began - 1e-9)
 
+    renamed: dict[str, str] = {}  # a recreated container's temporary name -> its name (its lane)
     for span in result.spans_of(SpanKind.COMPOSE_OBJECT):
-        if mine(span) and span.end <= end + 1e-9 and span.attrs.get("action") != "remove":
-            out[f"{span.attrs.get('object', '')} {span.subject}"]["create"].append((span.start, span.end))
+        if not mine(span) or span.end > end + 1e-9 or span.attrs.get("action") == "remove":
+            continue
+        if span.attrs.get("object") == "container":  # a recreate: its create, stop and start on its own lane
+            renamed.update((s.subject, span.subject) for s in result.spans_of(SpanKind.CREATE)
+                           if mine(s) and s.subject.endswith(f"_{span.subject}") and span.start <= s.start <= span.end)
+            continue
+        out[f"{span.attrs.get('object', '')} {span.subject}"]["create"].append((span.start, span.end))
     for span in result.spans_of(SpanKind.PULL):
         if mine(span) and span.end <= end + 1e-9:
             out[f"pull {span.subject}"]["pull"].append((span.start, span.end))
     for span in result.spans_of(SpanKind.BUILD):  # a service's image built (compose build:)
         if mine(span) and span.end <= end + 1e-9:
             out[f"build {span.subject}"]["build"].append((span.start, span.end))
-    for kind, state in ((SpanKind.CREATE, "create"), (SpanKind.START, "start")):
+    for kind, state in ((SpanKind.CREATE, "create"), (SpanKind.START, "start"), (SpanKind.STOP, "stop")):
         for span in result.spans_of(kind):
             if mine(span) and span.start <= end + 1e-9:
-                out[span.subject][state].append((span.start, span.end))
+                out[renamed.get(span.subject, span.subject)][state].append((span.start, span.end))
     for span in result.spans_of(SpanKind.COMPOSE_WAIT):
         if mine(span):
             for name in span.attrs.get("containers", []):
@@ -87,7 +99,9 @@ def compose_timeline(result: SimResult, path: Path, info: ScenarioInfo | None = 
     ups = _ups(result)
     if not ups:
         return None
-    chosen = _chosen(ups)
+    recreated = {(s.job, s.host, s.start) for s in result.spans_of(SpanKind.COMPOSE_OBJECT)
+                 if s.attrs.get("object") == "container"}
+    chosen = _chosen(ups, recreated)
     panels = []
     for workload, up in chosen:
         # health checks go on after `up -d` returns: show until the last one decided (or the up's end)
@@ -126,8 +140,9 @@ def compose_timeline(result: SimResult, path: Path, info: ScenarioInfo | None = 
         fig.suptitle(f"{result.scenario}: docker compose up, service by service", fontweight="bold")
         save(fig, path)
     return Chart("compose_timeline", path, "Compose timeline",
-                 "Each workload's first docker compose up -d (and its slowest): project networks and volumes "
-                 "created, the images pulled in parallel, then "
-                 "every container created and started in dependency order; grey is a service waiting for its "
+                 "Each workload's first docker compose up -d (its slowest, and those that recreated containers): "
+                 "project networks and volumes created, the images pulled in parallel, then "
+                 "every container created and started in dependency order (a recreated one: the new container "
+                 "created, the old one stopped, the new one started); grey is a service waiting for its "
                  "dependencies' conditions (polled every 500 ms), light blue its own health check starting, yellow "
                  "healthy. The dashed line is where up -d returned.")
