@@ -477,7 +477,7 @@ class ContainerRuntime:
             return _killed(kill, code, task)
         if natural is not None and natural.processed:
             return code, "", task
-        return (SIGKILL_EXIT if grace > timeout else 0), "", task
+        return (SIGKILL_EXIT if grace > timeout else spec.stop_exit_code), "", task
 
     def _health(self, container: Container, started: float, job: int) -> Generator[Any, Any, None]:
         """The run's healthcheck: startup work and probes as work on this host (components/health.py)."""

@@ -53,6 +53,9 @@ class ContainerSpec:
     expose: tuple[str, ...] = ()
     publish_all: bool = False
     exit_code: int = 0
+    #: the exit code when SIGTERM ends the process within the stop timeout: 0 for one that shuts down cleanly,
+    #: 143 (128 + 15) for one the signal's default action kills (``docker run --init``: tini passes it on)
+    stop_exit_code: int = 0
     fail_probability: float = 0.0
     restart: str = "no"
     healthcheck: HealthCheck | None = None

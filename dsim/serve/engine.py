@@ -80,6 +80,10 @@ LABELS = {
 
 #: signal numbers dockerd's kill event shows (Linux, x86-64)
 _SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15, "WINCH": 28}
+#: the signals whose default action ends a process (signal(7): Term or Core); WINCH's is to ignore it
+_TERMINATING = frozenset({"HUP", "INT", "QUIT", "USR1", "USR2", "TERM"})
+#: the exit code of a process SIGTERM's default action ends (128 + 15, as a shell reports it)
+_TERM_EXIT = 128 + _SIGNALS["TERM"]
 
 _ADJECTIVES = ("admiring", "bold", "brave", "clever", "eager", "festive", "gifted", "happy", "jolly", "keen",
                "lucid", "nifty", "quirky", "serene", "sharp", "upbeat", "vibrant", "wizardly", "youthful", "zen")
@@ -368,13 +372,16 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         if policy == "on-failure" and restart.get("MaximumRetryCount"):
             policy = f"on-failure:{int(restart['MaximumRetryCount'])}"
         program = self.program(body, image)
+        forwarded_term = bool(host_config.get("Init")) and not program.handles_term
         options: dict[str, Any] = {
             "image": image.ref, "name": name, "ports": ports, "expose": exposed,
             "publish_all": bool(host_config.get("PublishAllPorts")), "restart": policy,
             "duration": "inf" if math.isinf(program.duration) else f"{program.duration!r}s",
             "exit_code": program.exit_code,
-            # PID 1 ignores a SIGTERM it has no handler for: docker stop waits its timeout, then kills
-            "stop_time": "0s" if program.handles_term else "inf",
+            # PID 1 ignores a SIGTERM it has no handler for: docker stop waits its timeout, then kills; under
+            # --init tini is PID 1 and passes SIGTERM on, and its default action ends the process at once (143)
+            "stop_time": "0s" if program.handles_term or forwarded_term else "inf",
+            "stop_exit_code": _TERM_EXIT if forwarded_term else 0,
         }
         if host_config.get("NanoCpus"):
             cores = int(self.daemon.spec.cpus)  # moby daemon_unix.go: verifyPlatformContainerResources
@@ -585,7 +592,14 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         process handles without exiting (nginx's HUP: reload) or, as PID 1, has no handler for, changes
         nothing but takes the API call."""
         reaction = self.signal_reaction(served, signal)
-        self.container_event(served, "kill", signal=str(_SIGNALS.get(signal_name(signal), signal_name(signal))))
+        name = signal_name(signal)
+        self.container_event(served, "kill", signal=str(_SIGNALS.get(name, name)))
+        if reaction == "ignore" and served.host_config.get("Init") and name in _TERMINATING:
+            # --init: tini is PID 1 and passes the signal on to the process, which has no handler for it: the
+            # signal's default action ends it, and tini exits with 128 + the signal's number
+            yield from self.daemon.api("kill", job=job)
+            self.env.process(self._exit_after(served, 0.0, 128 + _SIGNALS[name]))
+            return
         if reaction != "exit":
             yield from self.daemon.api("kill", job=job)
             return

@@ -67,6 +67,7 @@ def host_config(given: dict[str, Any]) -> dict[str, Any]:
         "OomScoreAdj": 0,
         "PidMode": "",
         "Privileged": bool(given.get("Privileged")),
+        **({"Init": bool(given["Init"])} if given.get("Init") is not None else {}),  # moby: *bool, omitempty
         "PublishAllPorts": bool(given.get("PublishAllPorts")),
         "ReadonlyRootfs": bool(given.get("ReadonlyRootfs")),
         "SecurityOpt": None,

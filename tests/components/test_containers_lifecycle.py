@@ -108,6 +108,19 @@ def test_stop_sigterm_then_sigkill_at_the_timeout() -> None:
     assert ends == {"quick": (pytest.approx(6.0), 0), "slow": (pytest.approx(8.0), 137)}
 
 
+def test_a_process_the_sigterm_kills_exits_with_its_stop_exit_code() -> None:
+    """stop_exit_code: a process SIGTERM's default action ends (128 + 15 = 143, ``docker run --init``'s case)
+    exits with it when it ends within the timeout; past the timeout SIGKILL's 137 wins."""
+    steps = """
+      - run: {image: nginx, detach: true, name: term, stop_time: 0s, stop_exit_code: 143}
+      - run: {image: nginx, detach: true, name: late, stop_time: 30s, stop_exit_code: 143}
+      - stop: {container: term}
+      - stop: {container: late, timeout: 1s}
+    """
+    result = run_text(scenario(steps))
+    assert {s.subject: s.attrs["exit_code"] for s in result.spans_of("process")} == {"term": 143, "late": 137}
+
+
 def test_default_stop_timeout_is_ten_seconds() -> None:
     """docker stop without -t: SIGKILL 10 s after SIGTERM (moby's default stop timeout)."""
     steps = "[{run: {image: nginx, detach: true, stop_time: inf}}, {stop: {}}]"

@@ -245,6 +245,23 @@ def test_signals_and_stop_without_a_timeout(server: ServeProcess) -> None:
     assert docker(server, "rm", "sig").returncode == 0
 
 
+def test_init_passes_signals_on_to_a_process_without_handlers(server: ServeProcess) -> None:
+    """``--init``: tini is PID 1 and passes signals on; sleep has no handlers, so SIGTERM's default action ends
+    it at once and tini exits 128 + 15 = 143 (without --init sleep is PID 1 and ignores SIGTERM: killed at the
+    timeout, 137); SIGHUP's default action ends it too (129); SIGWINCH's is to ignore it."""
+    for name in ("tini-term", "tini-hup", "tini-winch"):
+        assert docker(server, "run", "-d", "--init", "--name", name, "alpine", "sleep", "300").returncode == 0
+    assert docker(server, "inspect", "--format", "{{.HostConfig.Init}}", "tini-term").stdout.strip() == "true"
+    assert docker(server, "stop", "-t", "600", "tini-term").returncode == 0  # returns at once, not after 600 s
+    assert docker(server, "wait", "tini-term").stdout.strip() == "143"
+    assert docker(server, "kill", "-s", "HUP", "tini-hup").returncode == 0
+    assert docker(server, "wait", "tini-hup").stdout.strip() == "129"
+    assert docker(server, "kill", "-s", "WINCH", "tini-winch").returncode == 0
+    status = docker(server, "ps", "--filter", "name=tini-winch", "--format", "{{.Status}}").stdout
+    assert status.startswith("Up")
+    assert docker(server, "rm", "-f", "tini-term", "tini-hup", "tini-winch").returncode == 0
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 

@@ -157,6 +157,9 @@ class ContainerOptions(Strict):
     stop_time: DurationDist = Field(
         constant(0.0), description="how long the process takes to exit after SIGTERM (over the timeout: SIGKILL)"
     )
+    stop_exit_code: int = Field(
+        0, ge=0, le=255, description="its exit code when SIGTERM ends it within the timeout: 0 for a clean "
+        "shutdown, 143 (128 + 15) when the signal's default action kills it")
     writes: FiniteSize | list[LayerFileSpec] = Field(
         0.0, description="bytes the process writes to new files in its writable layer; or the files, as a list "
         "of {path, size} (docker diff lists them as added)")
