@@ -72,6 +72,9 @@ class ContainerSpec:
     aliases: tuple[str, ...] = ()
     #: the files ``writes`` and ``copy_up`` declare (domain/layer_files.py); empty: bytes only
     layer_files: tuple[LayerFile, ...] = ()
+    #: configuration the model does not act on (a compose service's environment, command, labels, ...: name ->
+    #: its value as canonical JSON): it tells two configurations apart (compose recreates on a change)
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def cpu_cap(self) -> float:

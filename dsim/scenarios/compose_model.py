@@ -29,6 +29,8 @@ def _number(value: object) -> object:
 
 
 Number = Annotated[int, BeforeValidator(_number), Field(ge=0)]
+#: a value of an ``environment`` or ``labels`` mapping (the schema's string, number, boolean or null)
+Scalar = str | int | float | bool | None
 
 
 class Compose(Strict):
@@ -152,6 +154,15 @@ class Service(Compose):
     deploy: Deploy | None = None
     restart: str = "no"
     stop_grace_period: FiniteDuration | None = None
+    # the container's configuration that the model does not act on (no program runs): kept, so that a change
+    # recreates the container at the next up, as compose's config hash does (compose_project.py)
+    environment: dict[str, Scalar] | list[str] = Field(default_factory=dict)
+    command: str | list[str] | None = None
+    entrypoint: str | list[str] | None = None
+    labels: dict[str, Scalar] | list[str] = Field(default_factory=dict)
+    working_dir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
     x_dsim: XDsim = Field(default_factory=XDsim, alias="x-dsim")
 
 

@@ -8,6 +8,7 @@ defined services without a cycle, a service's networks and named volumes are def
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -152,7 +153,27 @@ def _container(service: Service, path: FieldPath, networks: tuple[str, ...], mod
         calls=tuple(call_spec(call) for call in extra.calls),
         # compose gives each container its service's name as an alias on every project network (docker/compose
         # pkg/compose/create.go getAliases), so the other services reach it by that name
-        aliases=(service_name(path),) if networks else ())
+        aliases=(service_name(path),) if networks else (), settings=_settings(service))
+
+
+#: a service's keys that configure its container without changing what the model does with it
+SETTINGS = ("environment", "command", "entrypoint", "labels", "working_dir", "user", "hostname")
+
+
+def _settings(service: Service) -> tuple[tuple[str, str], ...]:
+    """The SETTINGS the service gives, canonical (a list of ``KEY=VALUE`` and a mapping alike, as compose-go
+    normalises them), for comparing two configurations of it."""
+    out: list[tuple[str, str]] = []
+    for key in SETTINGS:
+        value = getattr(service, key)
+        if key in ("environment", "labels") and isinstance(value, list):
+            value = {name: (rest[0] if rest else None) for name, *rest in (item.split("=", 1) for item in value)}
+        if isinstance(value, dict):  # values as strings: {A: 1} is A=1
+            value = {name: item if item is None or isinstance(item, str) else json.dumps(item)
+                     for name, item in value.items()}
+        if value not in (None, {}, []):
+            out.append((key, json.dumps(value, sort_keys=True)))
+    return tuple(out)
 
 
 def _order(services: list[ComposeService]) -> tuple[ComposeService, ...]:

@@ -99,3 +99,34 @@ def test_a_second_up_of_an_unchanged_project_recreates_nothing(tmp_path: Path) -
     result = run(tmp_path, VERSIONED, [up, up])
     assert [s.attrs["action"] for s in result.spans_of("compose_object")] == ["create", "exists"]
     assert len(spans(result, "create")) == 2 and spans(result, "stop") == []
+
+
+CONFIGURED = """
+name: p
+services:
+  web:
+    image: nginx:1.25
+    environment: ENVIRONMENT
+    command: ["nginx", "-g", "daemon off;"]
+"""
+
+
+@pytest.mark.parametrize(("first", "second", "recreated"), [
+    ("'{A: 1, B: x}'", "'[A=1, B=x]'", False),  # compose-go: a list of KEY=VALUE and a mapping are one environment
+    ("'{A: 1}'", "'{A: 2}'", True),  # another value: another configuration
+    ("'{A: 1}'", "'{A: 1, B: x}'", True),
+])
+def test_a_changed_environment_recreates_the_container(tmp_path: Path, first: str, second: str,
+                                                       recreated: bool) -> None:
+    """Two files of one project (-p p), the second with the environment changed or not: compose's config hash
+    decides; the command, the same in both, does not."""
+    compose = [CONFIGURED.replace("ENVIRONMENT", value.strip("'")) for value in (first, second)]
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "other.yaml").write_text(compose[1])
+    steps = [UP, "compose: {file: app/other.yaml, action: up, project: p}"]
+    result = run(tmp_path, compose[0], steps)
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    recreates = [s for s in result.spans_of("compose_object") if s.attrs.get("object") == "container"]
+    assert len(recreates) == (1 if recreated else 0)
+    assert len(spans(result, "create")) == (2 if recreated else 1)
