@@ -160,11 +160,14 @@ class ComposeRun:
         return all(name in self.containers and not self._stale(self.containers[name], service, name)
                    for name in service.container_names(project.name))
 
-    @staticmethod
-    def _stale(container: Container, service: ComposeService, name: str) -> bool:
+    def _stale(self, container: Container, service: ComposeService, name: str) -> bool:
         """The container was made from another configuration of the service (compose's config hash differs:
-        another image, ports, command's model, ...): ``up`` recreates it."""
-        return dataclasses.replace(container.spec, name=name) != dataclasses.replace(service.container, name=name)
+        another image reference, ports, environment, ...) or from another image than its reference names now
+        (compose's image digest label: the tag was rebuilt or pulled anew): ``up`` recreates it."""
+        if dataclasses.replace(container.spec, name=name) != dataclasses.replace(service.container, name=name):
+            return True
+        current = self.daemon.find_image(service.container.image)
+        return current is not None and current != container.image
 
     def _in_order(self, project: ComposeProject, work: Any) -> Generator[Any, Any, list[Outcome]]:
         """compose's InDependencyOrder: each service's ``work`` once its dependencies' work is done; a

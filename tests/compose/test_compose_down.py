@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.compose.helpers import run, spans
+from dsim.api import load_scenario, simulate
+from tests.compose.helpers import run, spans, write
 
 APP = """
 name: p
@@ -130,3 +131,25 @@ def test_a_changed_environment_recreates_the_container(tmp_path: Path, first: st
     recreates = [s for s in result.spans_of("compose_object") if s.attrs.get("object") == "container"]
     assert len(recreates) == (1 if recreated else 0)
     assert len(spans(result, "create")) == (2 if recreated else 1)
+
+
+def test_an_image_rebuilt_under_the_same_tag_recreates_its_containers(tmp_path: Path) -> None:
+    """docker build -t corp/web:latest, then up again: the reference is the same, the image is not (compose
+    compares the container's image digest with the tag's): web is recreated, db is not."""
+    compose = """
+    name: p
+    services:
+      web: {image: corp/web:latest}
+      db: {image: postgres:16}
+    """
+    build = ('build: {dockerfile_text: "FROM nginx:1.25\\nRUN touch /changed\\n", tag: corp/web:latest, '
+             'default_run_time: 1s, default_layer_size: 1MB}')
+    path = write(tmp_path, compose, [UP, build, UP], preloaded="nginx:1.25, postgres:16")
+    text = path.read_text().replace("hosts:", "images:\n  corp/web:latest: {from: nginx:1.25, layers: [10MB]}\n"
+                                             "hosts:", 1).replace("preloaded: [", "preloaded: [corp/web:latest, ", 1)
+    path.write_text(text)
+    result = simulate(load_scenario(path))
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    recreated = [s.subject for s in result.spans_of("compose_object") if s.attrs.get("object") == "container"]
+    assert recreated == ["p-web-1"]
