@@ -92,21 +92,24 @@ class Network:
         network's first address is the subnet, the next the gateway (.1), the last the broadcast. Every
         free offset below ``_next`` is in the heap, so its smallest, else ``_next``, is the lowest free."""
         assert self.subnet is not None
-        if self._released:
-            offset = heapq.heappop(self._released)
-        elif self._next < self._size - 1:
-            offset = self._next
-            self._next += 1
-        else:
+        offset = self._free_offset()
+        if offset is None:
             return None
+        if self._released:
+            heapq.heappop(self._released)
+        else:
+            self._next += 1
         return Address(self._base + offset)
 
     def next_free(self) -> Address | None:
         """The address ``allocate`` would give now, without giving it."""
-        if self.subnet is None:
-            return None
-        offset = self._released[0] if self._released else self._next if self._next < self._size - 1 else None
+        offset = self._free_offset() if self.subnet is not None else None
         return None if offset is None else Address(self._base + offset)
+
+    def _free_offset(self) -> int | None:
+        if self._released:
+            return self._released[0]
+        return self._next if self._next < self._size - 1 else None
 
     def release(self, container_id: str) -> None:
         """The container's address goes back to the pool."""

@@ -590,7 +590,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
     def kill(self, served: Served, signal: str, job: int) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does. A signal the
         process handles without exiting (nginx's HUP: reload) or, as PID 1, has no handler for, changes
-        nothing but takes the API call."""
+        nothing but takes the API call; under ``--init`` a signal without a handler takes its default action."""
         reaction = self.signal_reaction(served, signal)
         name = signal_name(signal)
         self.container_event(served, "kill", signal=str(_SIGNALS.get(name, name)))
@@ -604,7 +604,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             yield from self.daemon.api("kill", job=job)
             return
         program = served.program
-        if program is not None and not program.handles_term and signal_name(signal) != "KILL":
+        if program is not None and not program.handles_term and name != "KILL":
             # a handler of its own for this signal, none for SIGTERM (busybox ping's SIGINT: statistics, exit with
             # its status): the process ends itself now, which its stop time (for SIGTERM: never) does not say
             yield from self.daemon.api("kill", job=job)
