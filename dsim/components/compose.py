@@ -198,7 +198,7 @@ class ComposeRun:
             if existing is not None and not self._stale(existing, service, name):
                 return
             if existing is not None:
-                yield from self._recreate(existing, service, name)
+                yield from self._recreate(project, existing, service, name)
                 return
             self.containers[name] = yield from self._make(service, name)
 
@@ -212,11 +212,20 @@ class ComposeRun:
             yield from self.daemon.network_connect(network, container, job=self.job)
         return container
 
-    def _recreate(self, replaced: Container, service: ComposeService, name: str) -> Generator[Any, Any, None]:
-        """compose's recreateContainer: the new container created under a temporary name (the old one's short
-        ID, then its name), the old one stopped (its stop_grace_period) and removed, the new one renamed; it
-        starts with the service's other containers. Downtime: from the stop to the new one's start."""
+    def _recreate(self, project: ComposeProject, replaced: Container, service: ComposeService,
+                  name: str) -> Generator[Any, Any, None]:
+        """compose's recreateContainer: the running containers of the services that depend on this one with
+        ``restart: true`` stopped first (stopDependentContainers; they start again after it), then the new
+        container created under a temporary name (the old one's short ID, then its name), the old one stopped
+        (its stop_grace_period) and removed, the new one renamed; it starts with the service's other containers.
+        Downtime: from the stop to the new one's start."""
         began = self.env.now
+        for dependent in project.services:
+            if any(dep.service == service.name and dep.restart for dep in dependent.depends_on):
+                for other in dependent.container_names(project.name):
+                    container = self.containers.get(other)
+                    if container is not None and container.state in (RUNNING, RESTARTING):
+                        yield from self.daemon.stop(container, dependent.stop_grace, job=self.job, phase=other)
         created = yield from self._make(service, f"{replaced.id[:12]}_{name}")
         yield from self._stop_rm(replaced, service)
         yield from self.daemon.rename(created, name, job=self.job)

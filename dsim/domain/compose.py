@@ -32,6 +32,9 @@ class Dependency:
     condition: str = STARTED
     #: ``required: false``: a dependency that fails is a warning, not an error
     required: bool = True
+    #: ``restart: true``: when the dependency is recreated, this service's containers are stopped first (and
+    #: started again after it)
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ class DependsOn(Compose):
 
     condition: Literal["service_started", "service_healthy", "service_completed_successfully"]
     required: bool = True
+    restart: bool = False
 
 
 class PortLong(Compose):

@@ -127,7 +127,7 @@ def _networks(service: Service, path: FieldPath, networks: dict[str, ComposeNetw
 def _depends(service: Service, path: FieldPath, names: list[str]) -> tuple[Dependency, ...]:
     written = service.depends_on
     deps = [Dependency(name) for name in written] if isinstance(written, list) else [
-        Dependency(name, dep.condition, dep.required) for name, dep in written.items()]
+        Dependency(name, dep.condition, dep.required, dep.restart) for name, dep in written.items()]
     for dep in deps:
         if dep.service not in names:
             raise ComposeProblem((*path, "depends_on"), f'service "{service_name(path)}" depends on undefined '

@@ -3,6 +3,7 @@ networks; named volumes only with -v (components/compose.py; docs/compose.md).""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,32 @@ def test_an_image_rebuilt_under_the_same_tag_recreates_its_containers(tmp_path: 
     assert job.status == "completed", job.error
     recreated = [s.subject for s in result.spans_of("compose_object") if s.attrs.get("object") == "container"]
     assert recreated == ["p-web-1"]
+
+
+def test_dependents_with_restart_true_are_stopped_before_the_dependency_is_recreated(tmp_path: Path) -> None:
+    """db's environment changes: db is recreated; web (depends_on db, restart: true) is stopped first (its
+    0.5 s to exit) and started again after db; api (depends_on db without restart) is left running."""
+    compose = """
+    name: p
+    services:
+      web: {image: nginx:1.25, depends_on: {db: {condition: service_started, restart: true}},
+            x-dsim: {stop_time: 500ms}}
+      api: {image: nginx:1.25, depends_on: [db]}
+      db: {image: postgres:16, environment: {V: "VALUE"}}
+    """
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "other.yaml").write_text(textwrap.dedent(compose).replace("VALUE", "2"))
+    result = run(tmp_path, compose.replace("VALUE", "1"),
+                 [UP, "compose: {file: app/other.yaml, action: up, project: p}"])
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    [recreate] = [s for s in result.spans_of("compose_object") if s.attrs.get("object") == "container"]
+    assert recreate.subject == "p-db-1"
+    stops = {s.subject: s for s in spans(result, "stop")}
+    assert set(stops) == {"p-web-1", "p-db-1"}
+    assert stops["p-web-1"].end - stops["p-web-1"].start == pytest.approx(0.5)  # its exit (the API is free here)
+    assert stops["p-web-1"].end <= stops["p-db-1"].start
+    starts = [s.subject for s in spans(result, "start")]
+    assert starts.count("p-web-1") == 2 and starts.count("p-api-1") == 1
+    second = [s for s in spans(result, "start") if s.start >= recreate.start]
+    assert [s.subject for s in second] == ["p-db-1", "p-web-1"]
