@@ -169,7 +169,7 @@ class Client:
         run = ComposeRun(self.env, self.daemon, self.recorder, self.job, copies=self.copies)
         if step.action == "down":
             return run.down(step.project, volumes=step.volumes)
-        return run.up(step.project, build=step.build)
+        return run.up(step.project, build=step.build, recreate=step.recreate)
 
     def _container(self, name: str | None) -> Container:
         if name is None:

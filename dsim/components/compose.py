@@ -56,6 +56,8 @@ class ComposeRun:
         self.copies: dict[str, WorkingCopy] = copies if copies is not None else {}
         #: the project's containers by name (found by the first listing, then made)
         self.containers: dict[str, Container] = {}
+        #: up's recreate policy: "diverged" (compose's default), "always" (--force-recreate), "never"
+        self.recreate = "diverged"
 
     def _span(self, kind: SpanKind, subject: str, began: float, **attrs: Any) -> None:
         self.recorder.span(kind, subject, began, self.env.now, host=self.daemon.host, job=self.job, **attrs)
@@ -82,8 +84,11 @@ class ComposeRun:
 
     # ------------------------------------------------------------------ up
 
-    def up(self, project: ComposeProject, *, build: bool = False) -> Generator[Any, Any, None]:
-        """``build``: ``up --build``, every service with ``build:`` built even when its image is present."""
+    def up(self, project: ComposeProject, *, build: bool = False,
+           recreate: str = "diverged") -> Generator[Any, Any, None]:
+        """``build``: ``up --build``, every service with ``build:`` built even when its image is present;
+        ``recreate``: which existing containers are recreated (``_stale``)."""
+        self.recreate = recreate
         began = self.env.now
         status = "failed"
         built: list[str] = []
@@ -163,7 +168,10 @@ class ComposeRun:
     def _stale(self, container: Container, service: ComposeService, name: str) -> bool:
         """The container was made from another configuration of the service (compose's config hash differs:
         another image reference, ports, environment, ...) or from another image than its reference names now
-        (compose's image digest label: the tag was rebuilt or pulled anew): ``up`` recreates it."""
+        (compose's image digest label: the tag was rebuilt or pulled anew): ``up`` recreates it. compose's
+        mustRecreate: ``--force-recreate`` recreates every one, ``--no-recreate`` none."""
+        if self.recreate != "diverged":
+            return self.recreate == "always"
         if dataclasses.replace(container.spec, name=name) != dataclasses.replace(service.container, name=name):
             return True
         current = self.daemon.find_image(service.container.image)

@@ -113,3 +113,5 @@ class ComposeStep:
     volumes: bool = False
     #: ``up --build``: build every service with ``build:`` even when its image is present
     build: bool = False
+    #: ``up --force-recreate`` ("always") / ``--no-recreate`` ("never"); "diverged": compose's default
+    recreate: str = "diverged"

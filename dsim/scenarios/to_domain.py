@@ -148,7 +148,8 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
     project (read before time 0, compose_steps.py)."""
     if written.compose is not None:
         assert compose is not None, "a compose step's file is read before it is converted"
-        return ComposeStep(compose, written.compose.action, written.compose.volumes, written.compose.build)
+        spec = written.compose
+        return ComposeStep(compose, spec.action, spec.volumes, spec.build, spec.recreate)
     if written.pull is not None:
         return op.PullStep(normalise(written.pull))
     if written.push is not None:

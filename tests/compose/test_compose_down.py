@@ -183,3 +183,16 @@ def test_dependents_with_restart_true_are_stopped_before_the_dependency_is_recre
     assert starts.count("p-web-1") == 2 and starts.count("p-api-1") == 1
     second = [s for s in spans(result, "start") if s.start >= recreate.start]
     assert [s.subject for s in second] == ["p-db-1", "p-web-1"]
+
+
+@pytest.mark.parametrize(("recreate", "recreated"), [("always", ["p-db-1", "p-web-1"]), ("never", [])])
+def test_force_recreate_and_no_recreate(tmp_path: Path, recreate: str, recreated: list[str]) -> None:
+    """--force-recreate recreates every existing container, changed or not; --no-recreate none, even a changed
+    one (web's image here)."""
+    first = "compose: {file: app/compose.yaml, action: up, env: {TAG: '1.25'}}"
+    second = f"compose: {{file: app/compose.yaml, action: up, env: {{TAG: latest}}, recreate: {recreate}}}"
+    result = run(tmp_path, VERSIONED, [first, second], preloaded="nginx:1.25, nginx:latest, postgres:16")
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    done = sorted(s.subject for s in result.spans_of("compose_object") if s.attrs.get("object") == "container")
+    assert done == recreated

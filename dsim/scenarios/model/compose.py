@@ -24,6 +24,9 @@ class ComposeStepSpec(Strict):
     build: bool = Field(
         False, description="up --build: build the services with build: even when their image is present (without "
         "it, as compose does, a service's image is built only when missing)")
+    recreate: Literal["diverged", "always", "never"] = Field(
+        "diverged", description="up's containers that exist: diverged (compose's default) recreates those made from "
+        "another configuration or image; always: --force-recreate; never: --no-recreate")
     env: dict[str, str] = Field(
         default_factory=dict, description="the variables the compose file's ${VAR} read, as docker compose reads "
         "them from the shell; the .env file beside the compose file fills in the others (dsim reads no "
@@ -35,4 +38,6 @@ class ComposeStepSpec(Strict):
             raise ValueError("volumes (down -v) goes with action: down")
         if self.build and self.action != "up":
             raise ValueError("build (up --build) goes with action: up")
+        if self.recreate != "diverged" and self.action != "up":
+            raise ValueError("recreate (up --force-recreate / --no-recreate) goes with action: up")
         return self
