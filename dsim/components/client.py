@@ -169,6 +169,8 @@ class Client:
         run = ComposeRun(self.env, self.daemon, self.recorder, self.job, copies=self.copies)
         if step.action == "down":
             return run.down(step.project, volumes=step.volumes)
+        if step.action in ("stop", "start", "restart"):
+            return run.lifecycle(step.project, step.action)
         return run.up(step.project, build=step.build, recreate=step.recreate)
 
     def _container(self, name: str | None) -> Container:

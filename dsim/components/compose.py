@@ -177,13 +177,15 @@ class ComposeRun:
         current = self.daemon.find_image(service.container.image)
         return current is not None and current != container.image
 
-    def _in_order(self, project: ComposeProject, work: Any) -> Generator[Any, Any, list[Outcome]]:
+    def _in_order(self, project: ComposeProject, work: Any, *,
+                  restart_only: bool = False) -> Generator[Any, Any, list[Outcome]]:
         """compose's InDependencyOrder: each service's ``work`` once its dependencies' work is done; a
-        dependency that failed fails its dependents without running them."""
+        dependency that failed fails its dependents without running them. ``restart_only``: only the
+        dependencies with ``restart: true`` order the work (compose restart)."""
         done: dict[str, simpy.Event] = {s.name: self.env.event() for s in project.services}
 
         def one(service: ComposeService) -> Generator[Any, Any, None]:
-            deps = [done[d.service] for d in service.depends_on]
+            deps = [done[d.service] for d in service.depends_on if d.restart or not restart_only]
             if deps:
                 yield self.env.all_of(deps)
             failed = next((e.value for e in deps if e.value is not None), None)
@@ -243,17 +245,22 @@ class ComposeRun:
     def _start_service(self, project: ComposeProject, service: ComposeService) -> Generator[Any, Any, None]:
         """compose's startService: wait for the dependencies' conditions, then start each container in turn."""
         names = service.container_names(project.name)
-        waits = [d for d in service.depends_on if d.condition in (HEALTHY, COMPLETED)]
-        if waits:
-            began = self.env.now
-            polls = yield from self._wait(project, waits)
-            self._span(SpanKind.COMPOSE_WAIT, service.name, began, containers=list(names), polls=polls,
-                       conditions=[f"{d.service}:{d.condition}" for d in waits])
+        yield from self._wait_conditions(project, service, service.depends_on)
         for name in names:
             container = self.containers[name]
             if container.state in (RUNNING, RESTARTING):
                 continue
             yield from self.daemon.start(container, job=self.job, phase=name)
+
+    def _wait_conditions(self, project: ComposeProject, service: ComposeService,
+                         deps: tuple[Dependency, ...]) -> Generator[Any, Any, None]:
+        """Wait for ``deps``' health and completion conditions (``_wait``), recorded as a compose_wait span."""
+        waits = [d for d in deps if d.condition in (HEALTHY, COMPLETED)]
+        if waits:
+            began = self.env.now
+            polls = yield from self._wait(project, waits)
+            self._span(SpanKind.COMPOSE_WAIT, service.name, began, containers=list(service.container_names(
+                project.name)), polls=polls, conditions=[f"{d.service}:{d.condition}" for d in waits])
 
     def _wait(self, project: ComposeProject, deps: list[Dependency]) -> Generator[Any, Any, int]:
         """waitDependencies: on every tick of a 500 ms ticker inspect each waited-for container until every
@@ -290,6 +297,40 @@ class ComposeRun:
                     raise
         return True
 
+    # ------------------------------------------------------------------ stop, start, restart
+
+    def lifecycle(self, project: ComposeProject, action: str) -> Generator[Any, Any, None]:
+        """``docker compose stop`` (services in reverse dependency order, each one's containers stopped
+        together: its stop_grace_period), ``start`` (in dependency order, each waiting for its dependencies'
+        conditions, as up's start) or ``restart`` (in the order of the ``restart: true`` dependencies only, each
+        waiting for their conditions, then its containers restarted together: one restart call each); the
+        project's containers must exist (compose's ``no containers to start``)."""
+        began = self.env.now
+        status = "failed"
+        try:
+            yield from self._list(project)
+            if not self.containers:
+                raise ComposeFailed(f"no containers to {action}")
+            if action == "stop":
+                yield from self._in_reverse_order(project, self._stop_only)
+            else:
+                work = self._start_service if action == "start" else self._restart_service
+                _raise_first((yield from self._in_order(project, work, restart_only=action == "restart")))
+            status = "completed"
+        finally:
+            self._span(SpanKind.COMPOSE, project.name, began, action=action, services=len(project.services),
+                       containers=len(self.containers), status=status)
+
+    def _restart_service(self, project: ComposeProject, service: ComposeService) -> Generator[Any, Any, None]:
+        yield from self._wait_conditions(project, service, tuple(d for d in service.depends_on if d.restart))
+        names = [name for name in service.container_names(project.name) if name in self.containers]
+        _raise_first((yield from self._gather([
+            self.daemon.restart(self.containers[name], service.stop_grace, job=self.job, phase=name)
+            for name in names])))
+
+    def _stop_only(self, container: Container, service: ComposeService) -> Generator[Any, Any, None]:
+        yield from self.daemon.stop(container, service.stop_grace, job=self.job, phase=container.name)
+
     # ------------------------------------------------------------------ down
 
     def down(self, project: ComposeProject, *, volumes: bool = False) -> Generator[Any, Any, None]:
@@ -297,7 +338,7 @@ class ComposeRun:
         status = "failed"
         try:
             yield from self._list(project)
-            yield from self._remove_containers(project)
+            yield from self._in_reverse_order(project, self._stop_rm)
             for network in project.networks:
                 if not network.external:
                     yield from self._remove(network.decl.name, "network")
@@ -310,8 +351,9 @@ class ComposeRun:
             self._span(SpanKind.COMPOSE, project.name, began, action="down", services=len(project.services),
                        containers=len(self.containers), status=status)
 
-    def _remove_containers(self, project: ComposeProject) -> Generator[Any, Any, None]:
-        """InReverseDependencyOrder: a service's containers go once every service depending on it is down."""
+    def _in_reverse_order(self, project: ComposeProject, work: Any) -> Generator[Any, Any, None]:
+        """InReverseDependencyOrder: ``work`` on a service's containers (together) once every service depending
+        on it is done."""
         gone: dict[str, simpy.Event] = {s.name: self.env.event() for s in project.services}
         dependents = {s.name: [d.name for d in project.services if any(x.service == s.name for x in d.depends_on)]
                       for s in project.services}
@@ -321,7 +363,7 @@ class ComposeRun:
             if waits:
                 yield self.env.all_of(waits)
             names = [n for n in service.container_names(project.name) if n in self.containers]
-            outcomes = yield from self._gather([self._stop_rm(self.containers[n], service) for n in names])
+            outcomes = yield from self._gather([work(self.containers[n], service) for n in names])
             gone[service.name].succeed(next((o for o in outcomes if o is not None), None))
 
         yield from self._gather([one(s) for s in project.services])

@@ -266,11 +266,18 @@ class EngineVerbs:
         yield from self.api("rename", job=job)
         self.runtime.rename(container, name)
 
-    def restart(self, container: Container, timeout: float, *, job: int) -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/restart``: one call, stop (SIGTERM, SIGKILL at ``timeout``) then start."""
-        yield from self.api("restart", job=job)
+    def restart(self, container: Container, timeout: float, *, job: int,
+                phase: str | None = None) -> Generator[Any, Any, None]:
+        """``POST /containers/{id}/restart``: one call, stop (SIGTERM, SIGKILL at ``timeout``) then start; the
+        phase spans, if asked: the stop (from the call) and the start."""
+        began = yield from self.api("restart", job=job)
         yield from self.runtime.stop(container, timeout, job=job)
+        if phase is not None:
+            self._phase(SpanKind.STOP, phase, began, job)
+        started = self.env.now
         yield from self.runtime.start(container, job=job)
+        if phase is not None:
+            self._phase(SpanKind.START, phase, started, job)
 
     def kill(self, container: Container, signal: str, *, job: int) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/kill``: SIGKILL ends the process at once; another signal asks it to exit,

@@ -196,3 +196,64 @@ def test_force_recreate_and_no_recreate(tmp_path: Path, recreate: str, recreated
     assert job.status == "completed", job.error
     done = sorted(s.subject for s in result.spans_of("compose_object") if s.attrs.get("object") == "container")
     assert done == recreated
+
+
+LIFECYCLE = """
+name: p
+services:
+  web: {image: nginx:1.25, depends_on: {db: {condition: service_healthy, restart: true}},
+        x-dsim: {stop_time: 200ms}}
+  api: {image: nginx:1.25, depends_on: [db], x-dsim: {stop_time: 100ms}}
+  db:
+    image: postgres:16
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+    x-dsim: {stop_time: 300ms}
+"""
+
+
+def _step(action: str) -> str:
+    return f"compose: {{file: app/compose.yaml, action: {action}}}"
+
+
+def test_stop_goes_in_reverse_dependency_order_and_start_in_dependency_order(tmp_path: Path) -> None:
+    """stop: web and api (nothing depends on them) together, then db once both are down; no container is removed.
+    start: db, then api (started condition) and web, which waits for db's health again (its first probe 1 s
+    after db's start, then compose's next 500 ms tick)."""
+    result = run(tmp_path, LIFECYCLE, [UP, "sleep: 5s", _step("stop"), _step("start")])
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    stops = {s.subject: s for s in spans(result, "stop")}
+    assert {name: round(s.end - s.start, 9) for name, s in stops.items()} == {
+        "p-web-1": 0.2, "p-api-1": 0.1, "p-db-1": 0.3}
+    assert stops["p-web-1"].start == stops["p-api-1"].start
+    assert stops["p-db-1"].start == pytest.approx(stops["p-web-1"].end)  # after the slower of the two
+    assert spans(result, "rm") == [] and len(spans(result, "create")) == 3
+    restarted = [s for s in spans(result, "start") if s.start >= stops["p-db-1"].end]
+    assert [s.subject for s in restarted][0] == "p-db-1" and {s.subject for s in restarted} == {
+        "p-db-1", "p-api-1", "p-web-1"}
+    web = next(s for s in restarted if s.subject == "p-web-1")
+    db = restarted[0]
+    # db's first probe 1 s after its start ends at 1.1 s: healthy; web's wait began at db's start's end and sees
+    # it at compose's 3rd tick (1.5 s)
+    assert web.start == pytest.approx(db.end + 1.5)
+
+
+def test_restart_follows_only_the_restart_true_dependencies(tmp_path: Path) -> None:
+    """restart: web's dependency on db (restart: true) orders it after db, which it waits for healthy again; api
+    (its dependency without restart) is restarted at once with db. Each restart: the stop, then the start."""
+    result = run(tmp_path, LIFECYCLE, [UP, "sleep: 5s", _step("restart")])
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    [up, restart] = [s for s in result.spans_of("compose")]
+    assert restart.attrs["action"] == "restart"
+    stops = {s.subject: s for s in spans(result, "stop")}
+    assert stops["p-db-1"].start == pytest.approx(stops["p-api-1"].start) == pytest.approx(restart.start)
+    db_start = next(s for s in spans(result, "start") if s.subject == "p-db-1" and s.start > up.end)
+    assert db_start.start == pytest.approx(stops["p-db-1"].end)
+    assert stops["p-web-1"].start >= db_start.end + 1.0  # after db is healthy again (its probe 1 s after start)
+    assert restart.end == pytest.approx(max(s.end for s in spans(result, "start")))
+
+
+def test_start_without_containers_is_composes_error(tmp_path: Path) -> None:
+    [job] = run(tmp_path, LIFECYCLE, [_step("start")]).jobs
+    assert (job.status, job.error) == ("failed", "no containers to start")

@@ -15,9 +15,10 @@ class ComposeStepSpec(Strict):
     path relative to the scenario file) and checked against the Compose Specification's JSON schema."""
 
     file: str = Field(min_length=1, description="the Compose file, relative to the scenario file")
-    action: Literal["up", "down"] = Field(
+    action: Literal["up", "down", "stop", "start", "restart"] = Field(
         "up", description="up: docker compose up -d (networks, volumes, pulls, containers in dependency order); "
-        "down: stop and remove the project's containers and networks")
+        "down: stop and remove the project's containers and networks; stop, start, restart: the project's "
+        "existing containers (docs/compose.md)")
     project: str | None = Field(
         None, description="-p: the project name; default the file's name:, else its folder's name (Compose v2)")
     volumes: bool = Field(False, description="down -v: remove the project's named volumes too")
