@@ -171,7 +171,8 @@ class Client:
             return run.down(step.project, volumes=step.volumes)
         if step.action in ("stop", "start", "restart"):
             return run.lifecycle(step.project, step.action)
-        return run.up(step.project, build=step.build, recreate=step.recreate)
+        return run.up(step.project, build=step.build, recreate=step.recreate, wait=step.wait,
+                      wait_timeout=step.wait_timeout)
 
     def _container(self, name: str | None) -> Container:
         if name is None:

@@ -30,7 +30,15 @@ from dsim.components.container import EXITED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
 from dsim.components.working_copy import WorkingCopy
-from dsim.domain.compose import COMPLETED, DEPENDENCY_POLL, HEALTHY, ComposeProject, ComposeService, Dependency
+from dsim.domain.compose import (
+    COMPLETED,
+    DEPENDENCY_POLL,
+    HEALTHY,
+    RUNNING_OR_HEALTHY,
+    ComposeProject,
+    ComposeService,
+    Dependency,
+)
 from dsim.records import Recorder, SpanKind
 
 
@@ -84,10 +92,11 @@ class ComposeRun:
 
     # ------------------------------------------------------------------ up
 
-    def up(self, project: ComposeProject, *, build: bool = False,
-           recreate: str = "diverged") -> Generator[Any, Any, None]:
+    def up(self, project: ComposeProject, *, build: bool = False, recreate: str = "diverged", wait: bool = False,
+           wait_timeout: float | None = None) -> Generator[Any, Any, None]:
         """``build``: ``up --build``, every service with ``build:`` built even when its image is present;
-        ``recreate``: which existing containers are recreated (``_stale``)."""
+        ``recreate``: which existing containers are recreated (``_stale``); ``wait``: ``up --wait``, at most
+        ``wait_timeout`` (``--wait-timeout``)."""
         self.recreate = recreate
         began = self.env.now
         status = "failed"
@@ -102,6 +111,8 @@ class ComposeRun:
             _raise_first(created)
             started = yield from self._in_order(project, self._start_service)
             _raise_first(started)
+            if wait:
+                yield from self._wait_all(project, wait_timeout)
             status = "completed"
         finally:
             self._span(SpanKind.COMPOSE, project.name, began, action="up", services=len(project.services),
@@ -252,6 +263,28 @@ class ComposeRun:
                 continue
             yield from self.daemon.start(container, job=self.job, phase=name)
 
+    def _wait_all(self, project: ComposeProject, timeout: float | None) -> Generator[Any, Any, None]:
+        """``up --wait``: every service as a dependency (start.go): completed successfully when some service
+        waits for that, else running or healthy; past ``timeout``, compose's error."""
+        completed = {d.service for s in project.services for d in s.depends_on if d.condition == COMPLETED}
+        deps = [Dependency(s.name, COMPLETED if s.name in completed else RUNNING_OR_HEALTHY)
+                for s in project.services]
+        began = self.env.now
+
+        def polling() -> Generator[Any, Any, int | None]:
+            try:
+                return (yield from self._wait(project, deps))
+            except simpy.Interrupt:  # the timeout came first: stop polling
+                return None
+
+        waiting = self.env.process(polling())
+        yield waiting if timeout is None else waiting | self.env.timeout(timeout)
+        if not waiting.triggered:
+            waiting.interrupt()
+            raise ComposeFailed(f"application not healthy after {go_duration(timeout or 0.0)}")
+        self._span(SpanKind.COMPOSE_WAIT, project.name, began, containers=sorted(self.containers),
+                   polls=waiting.value, conditions=[f"{d.service}:{d.condition}" for d in deps])
+
     def _wait_conditions(self, project: ComposeProject, service: ComposeService,
                          deps: tuple[Dependency, ...]) -> Generator[Any, Any, None]:
         """Wait for ``deps``' health and completion conditions (``_wait``), recorded as a compose_wait span."""
@@ -389,7 +422,12 @@ class ComposeRun:
 
 def _holds(container: Container, dep: Dependency) -> bool:
     """isServiceHealthy / isServiceCompleted on one inspected container (compose's messages)."""
-    if dep.condition == HEALTHY:
+    if dep.condition == RUNNING_OR_HEALTHY and container.spec.healthcheck is None:  # fallbackRunning
+        if container.state == EXITED:
+            raise ComposeFailed(f"dependency failed to start: container {container.name} exited "
+                                f"({container.exit_code})")
+        return container.state == RUNNING
+    if dep.condition in (HEALTHY, RUNNING_OR_HEALTHY):
         if container.state == EXITED:
             raise ComposeFailed(f"dependency failed to start: container {container.name} exited "
                                 f"({container.exit_code})")
@@ -404,6 +442,19 @@ def _holds(container: Container, dep: Dependency) -> bool:
     if container.exit_code != 0:
         raise ComposeFailed(f'service "{dep.service}" didn\'t complete successfully: exit {container.exit_code}')
     return True
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go's time.Duration prints it (``30s``, ``1m30s``, ``1.5s``, ``2h0m0s``, ``500ms``)."""
+    if 0 < seconds < 1:
+        scale, unit = next((s, u) for s, u in ((1e3, "ms"), (1e6, "µs"), (1e9, "ns")) if seconds * s >= 1 or u == "ns")
+        return f"{seconds * scale:.9f}".rstrip("0").rstrip(".") + unit
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{secs:.9f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{int(hours)}h{int(minutes)}m{text}"
+    return f"{int(minutes)}m{text}" if minutes else text
 
 
 def _raise_first(outcomes: list[Outcome]) -> None:

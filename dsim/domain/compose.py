@@ -13,6 +13,9 @@ from dsim.domain.networking import NetworkDecl
 #: depends_on conditions (Compose Specification, services.depends_on)
 STARTED, HEALTHY, COMPLETED = "service_started", "service_healthy", "service_completed_successfully"
 CONDITIONS = (STARTED, HEALTHY, COMPLETED)
+#: ``up --wait``'s condition for a service nothing waits on to complete: healthy when it has a healthcheck,
+#: else running (docker/compose pkg/compose start.go, ServiceConditionRunningOrHealthy)
+RUNNING_OR_HEALTHY = "running_or_healthy"
 
 #: docker compose v2 polls a dependency's containers (ContainerInspect) every 500 ms while it waits for
 #: service_healthy or service_completed_successfully (docker/compose pkg/compose/convergence.go,
@@ -113,5 +116,8 @@ class ComposeStep:
     volumes: bool = False
     #: ``up --build``: build every service with ``build:`` even when its image is present
     build: bool = False
+    #: ``up --wait``: return once every service runs or is healthy; ``wait_timeout`` (``--wait-timeout``) bounds it
+    wait: bool = False
+    wait_timeout: float | None = None
     #: ``up --force-recreate`` ("always") / ``--no-recreate`` ("never"); "diverged": compose's default
     recreate: str = "diverged"

@@ -149,7 +149,8 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
     if written.compose is not None:
         assert compose is not None, "a compose step's file is read before it is converted"
         spec = written.compose
-        return ComposeStep(compose, spec.action, spec.volumes, spec.build, spec.recreate)
+        return ComposeStep(compose, spec.action, volumes=spec.volumes, build=spec.build, wait=spec.wait,
+                           wait_timeout=spec.wait_timeout, recreate=spec.recreate)
     if written.pull is not None:
         return op.PullStep(normalise(written.pull))
     if written.push is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dsim.components.compose import go_duration
 from tests.compose.helpers import run, spans
 
 CHAIN = """
@@ -174,3 +175,51 @@ def test_cold_images_are_pulled_at_once(tmp_path: Path) -> None:
     assert sorted(s.subject for s in pulls) == ["nginx:1.25", "postgres:16"]  # redis:7.4 is local
     assert pulls[0].start == pytest.approx(pulls[1].start)  # in parallel, not one after the other
     assert max(s.end for s in pulls) <= min(s.start for s in spans(result, "create"))
+
+
+WAITED = """
+name: p
+services:
+  web: {image: nginx:1.25}
+  db:
+    image: postgres:16
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+    x-dsim: {time_to_healthy: 2500ms}
+"""
+
+
+def test_up_wait_returns_once_every_service_runs_or_is_healthy(tmp_path: Path) -> None:
+    """up --wait: web (no healthcheck) counts once running, db once healthy. db's probes come 1 s apart (each
+    100 ms of exec, the next 1 s after it ends): at 1, 2.1, 3.2 s after its start; the third, past its 2.5 s to
+    ready, makes it healthy at 3.3 s. The wait polls every 500 ms from the end of the starts."""
+    result = run(tmp_path, WAITED, ["compose: {file: app/compose.yaml, action: up, wait: true}"])
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    [up] = result.spans_of("compose")
+    [wait] = [s for s in result.spans_of("compose_wait") if s.subject == "p"]
+    db_start = next(s for s in spans(result, "start") if s.subject == "p-db-1")
+    healthy = db_start.end + 3.3
+    ticks = -(-(healthy - wait.start) // 0.5)  # the first tick at or after db turned healthy
+    assert wait.end == pytest.approx(wait.start + ticks * 0.5)
+    assert wait.attrs["polls"] == ticks
+    assert up.end == pytest.approx(wait.end)
+    assert wait.attrs["conditions"] == ["web:running_or_healthy", "db:running_or_healthy"]
+
+
+def test_up_wait_timeout_is_composes_error(tmp_path: Path) -> None:
+    step = "compose: {file: app/compose.yaml, action: up, wait: true, wait_timeout: 2s}"
+    [job] = run(tmp_path, WAITED, [step]).jobs
+    assert (job.status, job.error) == ("failed", "application not healthy after 2s")
+
+
+def test_up_wait_fails_on_an_unhealthy_service(tmp_path: Path) -> None:
+    unhealthy = WAITED.replace("time_to_healthy: 2500ms", "time_to_healthy: inf").replace(
+        "interval: 1s}", "interval: 1s, retries: 2}")
+    [job] = run(tmp_path, unhealthy, ["compose: {file: app/compose.yaml, action: up, wait: true}"]).jobs
+    assert (job.status, job.error) == ("failed", "dependency failed to start: container p-db-1 is unhealthy")
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(2, "2s"), (90, "1m30s"), (1.5, "1.5s"), (7200, "2h0m0s"),
+                                               (0.5, "500ms"), (0.0015, "1.5ms"), (0, "0s")])
+def test_durations_print_as_go_prints_them(seconds: float, text: str) -> None:
+    assert go_duration(seconds) == text

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from dsim.scenarios.fields import FiniteDuration
 from dsim.scenarios.model.base import Strict
 
 
@@ -25,6 +26,11 @@ class ComposeStepSpec(Strict):
     build: bool = Field(
         False, description="up --build: build the services with build: even when their image is present (without "
         "it, as compose does, a service's image is built only when missing)")
+    wait: bool = Field(
+        False, description="up --wait: return once every service is running, or healthy when it has a healthcheck "
+        "(completed, when another service waits for it to complete)")
+    wait_timeout: FiniteDuration | None = Field(
+        None, description="up --wait-timeout: fail with compose's 'application not healthy after ...' past it")
     recreate: Literal["diverged", "always", "never"] = Field(
         "diverged", description="up's containers that exist: diverged (compose's default) recreates those made from "
         "another configuration or image; always: --force-recreate; never: --no-recreate")
@@ -41,4 +47,8 @@ class ComposeStepSpec(Strict):
             raise ValueError("build (up --build) goes with action: up")
         if self.recreate != "diverged" and self.action != "up":
             raise ValueError("recreate (up --force-recreate / --no-recreate) goes with action: up")
+        if (self.wait or self.wait_timeout is not None) and self.action != "up":
+            raise ValueError("wait (up --wait) goes with action: up")
+        if self.wait_timeout is not None and not self.wait:
+            raise ValueError("wait_timeout (--wait-timeout) goes with wait: true")
         return self
