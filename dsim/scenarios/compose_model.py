@@ -164,6 +164,8 @@ class Service(Compose):
     working_dir: str | None = None
     user: str | None = None
     hostname: str | None = None
+    #: the profiles that enable the service (none: always enabled; compose_project.with_profiles)
+    profiles: list[str] = Field(default_factory=list)
     x_dsim: XDsim = Field(default_factory=XDsim, alias="x-dsim")
 
 

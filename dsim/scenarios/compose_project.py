@@ -193,6 +193,28 @@ def _order(services: list[ComposeService]) -> tuple[ComposeService, ...]:
     return tuple(done)
 
 
+def with_profiles(model: Project, active: list[str]) -> Project:
+    """compose-go's WithProfiles: a service with profiles is enabled only when one of them is active (``*``: all);
+    an enabled service's required dependency on a disabled one is compose's error, an optional one is dropped."""
+    def enabled(service: Service) -> bool:
+        return not service.profiles or "*" in active or any(p in service.profiles for p in active)
+
+    kept = {key: service for key, service in model.services.items() if enabled(service)}
+    for key, service in kept.items():
+        written = service.depends_on
+        deps = dict.fromkeys(written) if isinstance(written, list) else written
+        for dep, config in deps.items():
+            off = model.services.get(dep)
+            if off is None or dep in kept:
+                continue
+            if config is None or config.required:
+                raise ComposeProblem(("services", key, "depends_on"), f'service "{dep}" is required by "{key}" but is '
+                                     f"disabled. Can be enabled by profiles [{' '.join(off.profiles)}]")
+            kept[key] = service = service.model_copy(update={"depends_on": {
+                name: value for name, value in deps.items() if name != dep}})
+    return model.model_copy(update={"services": kept})
+
+
 def project_from_model(model: Project, name: str, file: str) -> ComposeProject:
     """The frozen project; raises ComposeProblem at the place in the file that breaks a rule."""
     networks: dict[str, ComposeNetwork] = {}

@@ -18,9 +18,9 @@ Composes = dict[tuple[str, int], ComposeProject]
 
 
 def resolve_composes(scenario: Scenario, base_dir: Path | None) -> Composes:
-    """Every compose step's project, the file read once per (file, project name, variables)."""
+    """Every compose step's project, the file read once per (file, project name, variables, profiles)."""
     out: Composes = {}
-    cache: dict[tuple[Path, str | None, tuple[tuple[str, str], ...]], ComposeProject] = {}
+    cache: dict[tuple[Path, str | None, tuple[tuple[str, str], ...], tuple[str, ...]], ComposeProject] = {}
     for name, workload in scenario.workloads.items():
         for i, step in enumerate(workload.steps):
             spec = step.compose
@@ -30,9 +30,9 @@ def resolve_composes(scenario: Scenario, base_dir: Path | None) -> Composes:
             full = inside_folder(spec.file, base_dir, (*path, "file"))
             written = Path(spec.file)
             shown = str(written if written.is_absolute() or base_dir is None else base_dir / written)
-            key = (full, spec.project, tuple(sorted(spec.env.items())))
+            key = (full, spec.project, tuple(sorted(spec.env.items())), tuple(spec.profiles))
             if key not in cache:
-                cache[key] = read_compose(full, shown, spec.project, path, base_dir, spec.env)
+                cache[key] = read_compose(full, shown, spec.project, path, base_dir, spec.env, spec.profiles)
             out[(name, i)] = cache[key]
     return out
 

@@ -142,3 +142,30 @@ def test_a_missing_compose_file_names_the_step(tmp_path: Path) -> None:
         load_scenario(path)
     assert caught.value.field == "workloads.w.steps[0].compose.file"
     assert "no such compose file" in caught.value.message
+
+
+PROFILED = """
+    services:
+      web: {image: nginx:1.25, depends_on: {cache: {condition: service_started, required: false}}}
+      cache: {image: redis:7.4, profiles: [perf]}
+      debug: {image: nginx:1.25, profiles: [debug, tools]}
+"""
+
+
+@pytest.mark.parametrize(("profiles", "services"), [
+    ("[]", ["web"]), ("[perf]", ["web", "cache"]), ("[tools]", ["web", "debug"]), ("['*']", ["web", "cache", "debug"]),
+])
+def test_profiles_enable_their_services(tmp_path: Path, profiles: str, services: list[str]) -> None:
+    path = write(tmp_path, PROFILED, [f"compose: {{file: app/compose.yaml, action: up, profiles: {profiles}}}"])
+    step = load_scenario(path).workloads["w"].steps[0]
+    assert isinstance(step, ComposeStep)
+    assert sorted(s.name for s in step.project.services) == sorted(services)
+    web = step.project.service("web")
+    # web's optional dependency on a disabled cache is dropped (compose-go's graph)
+    assert [d.service for d in web.depends_on] == (["cache"] if "cache" in services else [])
+
+
+def test_a_required_dependency_on_a_disabled_service_is_composes_error(tmp_path: Path) -> None:
+    err = _error(tmp_path, PROFILED.replace("required: false", "required: true"))
+    assert (err.line, err.field) == (3, "services.web.depends_on")
+    assert err.message == 'service "cache" is required by "web" but is disabled. Can be enabled by profiles [perf]'

@@ -34,6 +34,9 @@ class ComposeStepSpec(Strict):
     recreate: Literal["diverged", "always", "never"] = Field(
         "diverged", description="up's containers that exist: diverged (compose's default) recreates those made from "
         "another configuration or image; always: --force-recreate; never: --no-recreate")
+    profiles: list[str] = Field(
+        default_factory=list, description="--profile (COMPOSE_PROFILES): the profiles whose services are enabled "
+        "besides those without profiles; * enables every one")
     env: dict[str, str] = Field(
         default_factory=dict, description="the variables the compose file's ${VAR} read, as docker compose reads "
         "them from the shell; the .env file beside the compose file fills in the others (dsim reads no "
