@@ -46,9 +46,10 @@ def ping_command(run: ShellRun, args: list[str]) -> None:
         run.t = start + at
         run.write(text, stream)
     run.t, run.status = start + done.duration, done.status
-    if done.repeat is not None:
+    target = run.redirect.get(STDOUT, STDOUT)
+    if done.repeat is not None and isinstance(target, int) and target:  # into a file or /dev/null: not shown
         at, every, line = done.repeat
-        run.repeat = Repeat(start + at, every, STDOUT, line)
+        run.repeat = Repeat(start + at, every, target, line)
     if math.isinf(done.duration):
         run.signals = {"INT": "exit"}
 

@@ -78,6 +78,10 @@ def test_without_count_or_deadline_it_pings_until_stopped() -> None:
     assert program.repeat is not None
     lines = [w.data.decode() for w in program.repeat.writes(2.5)]
     assert lines == [f"64 bytes from 172.18.0.2: seq={n} ttl=64 time=0.018 ms\n" for n in range(3)]
+    # its output redirected: nowhere (/dev/null), or to the other stream
+    assert interpret(["sh", "-c", "ping db > /dev/null"], Context(net=lambda: VIEW)).repeat is None
+    to_stderr = interpret(["sh", "-c", "ping db >&2"], Context(net=lambda: VIEW)).repeat
+    assert to_stderr is not None and to_stderr.stream == STDERR
 
 
 @pytest.mark.parametrize(("args", "said"), [
