@@ -39,7 +39,7 @@ from dsim.scenarios.to_domain import container_spec
 from dsim.serve import bodies, health, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
-from dsim.serve.commands import Program, config_context, interpret, signal_name
+from dsim.serve.commands import Context, Program, config_context, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import (
@@ -346,14 +346,18 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         """What the process of this config does (commands.py): the image's own command when none is given.
         Its container's hostname is not known yet (the ID's prefix by default): a script that prints it
         is run again with it when the process starts (processes.py)."""
-        hostname = body.get("Hostname") or ""
-        context = config_context(body, hostname)
         files = tuple(self.image_files.get(refs.image_id(image), {}).items())
-        host_config = body.get("HostConfig") or {}
-        net = partial(self.net_view, objects.container_options(body)["network"], None, hostname, host_config)
-        return interpret(self.argv(body, image), replace(context, files=files, net=net),
+        return interpret(self.argv(body, image), replace(self.request_context(body), files=files),
                          default=not body.get("Cmd") and not body.get("Entrypoint"),
                          stdin_open=bool(body.get("OpenStdin")))
+
+    def request_context(self, body: dict[str, Any]) -> Context:
+        """What a create request's commands (its process, its health probes) see before the container exists:
+        its environment, working directory and user, and the networks its mode joins (Processes.net_view)."""
+        hostname = body.get("Hostname") or ""
+        net = partial(self.net_view, objects.container_options(body)["network"], None, hostname,
+                      body.get("HostConfig") or {})
+        return replace(config_context(body, hostname), net=net)
 
     def container_step(self, body: dict[str, Any], name: str | None, image: ImageInfo) -> CreateStep:
         """The request's config as a scenario ``create`` step (validated by the scenario model)."""
@@ -392,7 +396,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         if host_config.get("Memory"):
             options["memory"] = float(host_config["Memory"])
         options.update(objects.container_options(body))  # network mode and mounts (serve/objects.py)
-        check = health.step_options(body.get("Healthcheck"), health.request_context(body))
+        check = health.step_options(body.get("Healthcheck"), self.request_context(body))
         if check is not None:
             options["healthcheck"] = check
         for label, key in LABELS.items():
@@ -424,7 +428,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         body = with_image_defaults(body, refs.config_for(self.image_configs, image))
         aliases = endpoints_config(body)  # NetworkingConfig: each endpoint's aliases (object_meta.py)
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
-        spec = health.with_command_time(container_spec(step), body.get("Healthcheck"), health.request_context(body))
+        spec = health.with_command_time(container_spec(step), body.get("Healthcheck"), self.request_context(body))
         try:
             container = yield from self.daemon.create(spec, job=job, phase=phase)
         except ApiError as err:

@@ -29,7 +29,7 @@ from dsim.domain.health import (
     DEFAULT_START_PERIOD,
     DEFAULT_TIMEOUT,
 )
-from dsim.serve.commands import Context, config_context, interpret
+from dsim.serve.commands import Context, interpret
 
 if TYPE_CHECKING:
     from dsim.serve.engine import Engine
@@ -121,11 +121,6 @@ def with_command_time(spec: ContainerSpec, check: dict[str, Any] | None, context
     if duration <= 0:
         return spec
     return dataclasses.replace(spec, healthcheck=dataclasses.replace(spec.healthcheck, probe_wait=duration))
-
-
-def request_context(body: dict[str, Any]) -> Context:
-    """What a probe's command sees of a create request: its environment, working directory and user."""
-    return config_context(body, body.get("Hostname") or "")
 
 
 def config_view(check: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -119,3 +119,28 @@ def test_date_is_the_apis_clock(server: ServeProcess) -> None:
     assert before - 2 <= int(shown.stdout) <= after + 1
     plain = docker(server, "run", "--rm", "alpine:3.24", "date")
     assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}\n", plain.stdout)
+
+
+@needs_cli
+def test_a_health_check_that_pings_a_peer(server: ServeProcess) -> None:
+    """A probe's command sees the container's networks too: ping of a container on the same user network
+    answers (healthy); of a name nothing resolves, busybox's error (unhealthy after its retries)."""
+    assert docker(server, "network", "create", "hnet").returncode == 0
+    assert docker(server, "run", "-d", "--name", "peer", "--network", "hnet", "alpine:3.24", "sleep", "1h"
+                  ).returncode == 0
+    for name, target in (("pinged", "peer"), ("lost", "nowhere")):
+        started = docker(server, "run", "-d", "--name", name, "--network", "hnet", "--health-cmd",
+                         f"ping -c 1 -W 1 {target}", "--health-interval", "1s", "--health-retries", "2",
+                         "alpine:3.24", "sleep", "1h")
+        assert started.returncode == 0, started.stderr
+    status: dict[str, str] = {}
+    for _ in range(100):
+        status = {name: docker(server, "inspect", "--format", "{{.State.Health.Status}}", name).stdout.strip()
+                  for name in ("pinged", "lost")}
+        if "starting" not in status.values():
+            break
+        time.sleep(0.05)
+    assert status == {"pinged": "healthy", "lost": "unhealthy"}
+    said = docker(server, "inspect", "--format", "{{(index .State.Health.Log 0).Output}}", "lost").stdout
+    assert "ping: bad address 'nowhere'" in said
+    docker(server, "rm", "-f", "peer", "pinged", "lost")
