@@ -38,6 +38,15 @@ ENDPOINTS = {
     "stop": "POST /containers/{id}/stop", "rm": "DELETE /containers/{id}", "ps": "GET /containers/json",
     "build": "POST /build", "push": "POST /images/{name}/push", "wait": "POST /containers/{id}/wait",
     "inspect": "GET /containers/{id}/json", "restart": "POST /containers/{id}/restart",
+    "rename": "POST /containers/{id}/rename", "kill": "POST /containers/{id}/kill",
+    "update": "POST /containers/{id}/update", "commit": "POST /commit",
+    "images": "GET /images/json", "image inspect": "GET /images/{name}/json", "rmi": "DELETE /images/{name}",
+    "tag": "POST /images/{name}/tag",
+    "network create": "POST /networks/create", "network ls": "GET /networks", "network inspect": "GET /networks/{id}",
+    "network rm": "DELETE /networks/{id}", "network prune": "POST /networks/prune",
+    "network connect": "POST /networks/{id}/connect", "network disconnect": "POST /networks/{id}/disconnect",
+    "volume create": "POST /volumes/create", "volume ls": "GET /volumes", "volume inspect": "GET /volumes/{name}",
+    "volume rm": "DELETE /volumes/{name}", "volume prune": "POST /volumes/prune",
 }
 MAX_DIAGRAM_MESSAGES = 90
 #: Kinds the pull's docker lines (or the job's own lines) tell: no note of their own.

@@ -109,3 +109,14 @@ def test_cli_explain(tmp_path: Path) -> None:
     assert out.stat().st_size > 0
     missing = CliRunner().invoke(app, ["explain", str(HELLO), "--job", "7"])
     assert missing.exit_code == 2 and "no job 7" in missing.output
+
+
+def test_every_api_call_the_daemon_takes_names_its_engine_api_request() -> None:
+    """The narration says ``client -> daemon: POST /containers/{id}/rename``, not the model's call name: every
+    name a daemon verb passes to ``api(...)`` (dsim/components/) has its Engine API request."""
+    from dsim.reports.explain import ENDPOINTS
+
+    names = {match for path in (ROOT / "dsim" / "components").glob("*.py")
+             for match in re.findall(r'self\.api\("([a-z ]+)"', path.read_text())}
+    assert names and sorted(names - set(ENDPOINTS)) == []
+    assert all(re.fullmatch(r"(GET|POST|DELETE|HEAD) /\S+", request) for request in ENDPOINTS.values())
