@@ -24,6 +24,7 @@ from dsim.domain.problems import FieldPath, ReferenceProblem
 from dsim.errors import ScenarioError
 from dsim.scenarios.compose_build import attach_builds
 from dsim.scenarios.compose_env import interpolate, variables
+from dsim.scenarios.compose_extends import apply_extends
 from dsim.scenarios.compose_model import Project
 from dsim.scenarios.compose_project import ComposeProblem, project_from_model, with_profiles
 from dsim.scenarios.validation_errors import validation_error
@@ -149,6 +150,7 @@ def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPa
         _yaml11_fixes(data)
     dotenv = full.parent / ".env"
     data = interpolate(data, variables(env or {}, dotenv, str(Path(shown).parent / ".env")), positions, shown)
+    positions = apply_extends(data, positions, shown)
     check_schema(data, positions, shown)
     model = _model(data, positions, shown)
     try:
