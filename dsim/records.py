@@ -54,6 +54,9 @@ class SpanKind(enum.StrEnum):
     CLI = "cli"
     #: a job waiting for a free job slot (hosts.<group>.job_slots), arrival to dispatch [workload]
     SLOT = "slot"
+    #: a container of a compose service out of service: from the stop of the one a recreate replaces (or of a
+    #: dependent compose stops for it, or a compose restart) to the start of the one that serves again [container]
+    DOWNTIME = "downtime"
 
     # -- the daemon and the host (components/daemon.py, host.py)
     #: one Engine API call: its wait for a daemon worker and its service [call]; queue (the wait, s)
@@ -426,7 +429,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
     SpanKind.CREATE: NoAttrs, SpanKind.START: NoAttrs, SpanKind.RUN: NoAttrs, SpanKind.STOP: NoAttrs,
     SpanKind.RM: NoAttrs, SpanKind.PS: PsAttrs, SpanKind.EDIT: EditAttrs, SpanKind.CLI: NoAttrs,
-    SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs, SpanKind.SLOT: NoAttrs,
+    SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs, SpanKind.SLOT: NoAttrs, SpanKind.DOWNTIME: NoAttrs,
     SpanKind.REQUEST: RequestAttrs, SpanKind.CACHE_FILL: CacheFillAttrs, SpanKind.FALLBACK: FallbackAttrs,
     SpanKind.PULL_IMAGE: PullImageAttrs, SpanKind.PULL_LAYER: PullLayerAttrs, SpanKind.DOWNLOAD: DownloadAttrs,
     SpanKind.UNPACK: UnpackAttrs, SpanKind.LAZY_FETCH: LazyFetchAttrs,

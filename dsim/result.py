@@ -143,8 +143,10 @@ class SimResult:
 
     @cached_property
     def phases(self) -> tuple[str, ...]:
-        """The per-job phases this run reports: PHASES, led by ``slot`` when some job waited for a slot."""
-        return SLOT_PHASES if self.spans_of(SpanKind.SLOT) else PHASES
+        """The per-job phases this run reports: PHASES, led by ``slot`` when some job waited for a slot, and
+        ending with ``downtime`` when compose replaced or restarted a container (runs without keep their columns)."""
+        phases = SLOT_PHASES if self.spans_of(SpanKind.SLOT) else PHASES
+        return (*phases, SpanKind.DOWNTIME) if self.spans_of(SpanKind.DOWNTIME) else phases
 
     def attr_column(self, kind: SpanKind | str, key: str) -> list[Any]:
         """Attribute ``key`` of each of ``kind``'s spans in record order (None where absent), from a SpanStore's

@@ -121,7 +121,7 @@ def _one(name: str, job_ends: Sequence[JobEnd], samples: Mapping[str, list[float
 
 
 #: Phases the workload tables show (p50 / p95), when some workload has samples of them.
-TABLE_PHASES = ("slot", "pull", "build", "push", "start", "run", "job")
+TABLE_PHASES = ("slot", "pull", "build", "push", "start", "run", "downtime", "job")
 
 
 def workload_rows(summary: Mapping[str, Any]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:

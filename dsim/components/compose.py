@@ -66,6 +66,8 @@ class ComposeRun:
         self.containers: dict[str, Container] = {}
         #: up's recreate policy: "diverged" (compose's default), "always" (--force-recreate), "never"
         self.recreate = "diverged"
+        #: container name -> when it stopped serving (a recreate's or its dependents' stop), until a start
+        self.down_since: dict[str, float] = {}
 
     def _span(self, kind: SpanKind, subject: str, began: float, **attrs: Any) -> None:
         self.recorder.span(kind, subject, began, self.env.now, host=self.daemon.host, job=self.job, **attrs)
@@ -246,8 +248,11 @@ class ComposeRun:
                 for other in dependent.container_names(project.name):
                     container = self.containers.get(other)
                     if container is not None and container.state in (RUNNING, RESTARTING):
+                        self.down_since[other] = self.env.now
                         yield from self.daemon.stop(container, dependent.stop_grace, job=self.job, phase=other)
         created = yield from self._make(service, f"{replaced.id[:12]}_{name}")
+        if replaced.state in (RUNNING, RESTARTING):
+            self.down_since[name] = self.env.now
         yield from self._stop_rm(replaced, service)
         yield from self.daemon.rename(created, name, job=self.job)
         self.containers[name] = created
@@ -262,6 +267,8 @@ class ComposeRun:
             if container.state in (RUNNING, RESTARTING):
                 continue
             yield from self.daemon.start(container, job=self.job, phase=name)
+            if name in self.down_since:
+                self._span(SpanKind.DOWNTIME, name, self.down_since.pop(name))
 
     def _wait_all(self, project: ComposeProject, timeout: float | None) -> Generator[Any, Any, None]:
         """``up --wait``: every service as a dependency (start.go): completed successfully when some service
@@ -357,9 +364,14 @@ class ComposeRun:
     def _restart_service(self, project: ComposeProject, service: ComposeService) -> Generator[Any, Any, None]:
         yield from self._wait_conditions(project, service, tuple(d for d in service.depends_on if d.restart))
         names = [name for name in service.container_names(project.name) if name in self.containers]
-        _raise_first((yield from self._gather([
-            self.daemon.restart(self.containers[name], service.stop_grace, job=self.job, phase=name)
-            for name in names])))
+        _raise_first((yield from self._gather([self._restart(name, service) for name in names])))
+
+    def _restart(self, name: str, service: ComposeService) -> Generator[Any, Any, None]:
+        began, container = self.env.now, self.containers[name]
+        running = container.state in (RUNNING, RESTARTING)
+        yield from self.daemon.restart(container, service.stop_grace, job=self.job, phase=name)
+        if running:
+            self._span(SpanKind.DOWNTIME, name, began)
 
     def _stop_only(self, container: Container, service: ComposeService) -> Generator[Any, Any, None]:
         yield from self.daemon.stop(container, service.stop_grace, job=self.job, phase=container.name)

@@ -101,6 +101,7 @@ def test_a_second_up_of_an_unchanged_project_recreates_nothing(tmp_path: Path) -
     result = run(tmp_path, VERSIONED, [up, up])
     assert [s.attrs["action"] for s in result.spans_of("compose_object")] == ["create", "exists"]
     assert len(spans(result, "create")) == 2 and spans(result, "stop") == []
+    assert "downtime" not in result.phases  # no container replaced: jobs.csv keeps its columns
 
 
 CONFIGURED = """
@@ -179,6 +180,11 @@ def test_dependents_with_restart_true_are_stopped_before_the_dependency_is_recre
     assert set(stops) == {"p-web-1", "p-db-1"}
     assert stops["p-web-1"].end - stops["p-web-1"].start == pytest.approx(0.5)  # its exit (the API is free here)
     assert stops["p-web-1"].end <= stops["p-db-1"].start
+    # both out of service from their stop to their start again: web, which compose stopped for db, and db
+    downs = {s.subject: s for s in result.spans_of("downtime")}
+    assert set(downs) == {"p-web-1", "p-db-1"}
+    assert downs["p-web-1"].start == pytest.approx(stops["p-web-1"].start)
+    assert downs["p-db-1"].start == pytest.approx(stops["p-db-1"].start)
     starts = [s.subject for s in spans(result, "start")]
     assert starts.count("p-web-1") == 2 and starts.count("p-api-1") == 1
     second = [s for s in spans(result, "start") if s.start >= recreate.start]
@@ -248,6 +254,9 @@ def test_restart_follows_only_the_restart_true_dependencies(tmp_path: Path) -> N
     assert restart.attrs["action"] == "restart"
     stops = {s.subject: s for s in spans(result, "stop")}
     assert stops["p-db-1"].start == pytest.approx(stops["p-api-1"].start) == pytest.approx(restart.start)
+    # a restart is downtime from its call to the start's end
+    downs = {s.subject: s.end - s.start for s in result.spans_of("downtime")}
+    assert set(downs) == {"p-db-1", "p-api-1", "p-web-1"} and downs["p-api-1"] == pytest.approx(0.1 + 0.504)
     db_start = next(s for s in spans(result, "start") if s.subject == "p-db-1" and s.start > up.end)
     assert db_start.start == pytest.approx(stops["p-db-1"].end)
     assert stops["p-web-1"].start >= db_start.end + 1.0  # after db is healthy again (its probe 1 s after start)
