@@ -5,7 +5,7 @@ The project (``-p demo``): ``db`` (redis, a named volume ``data`` at /data, on n
 ``back``, a healthcheck every 2 s), ``web`` (nginx, ``-p 8080:80``, on ``back`` and ``default``, starts when
 ``db`` is healthy: ``condition: service_healthy``) and ``job`` (alpine printing a line then sleeping, starts
 after ``web``). The images are preloaded on the host, so no pull happens. Tests run in file order and share
-the server, as one compose session would: up, ps, logs, stop/start, down.
+the server, as one compose session would: up, ps, logs, ping between services, stop/start, down.
 
 Worked out by hand from the rules:
 - Compose names things ``<project>_<name>``: networks demo_default and demo_back, volume demo_data,
@@ -187,6 +187,19 @@ def test_logs_show_each_service_output(server: ServeProcess) -> None:
     result = compose(server, "logs", "job")
     assert result.returncode == 0, result.stderr
     assert re.search(r"^job_1\s+\| hello from job$", result.stdout, re.M), result.stdout
+
+
+def test_services_reach_each_other_by_name_on_the_networks_they_share(server: ServeProcess) -> None:
+    """job is on default only, db on default and back: ping db answers with db's address on default (Compose's
+    service-name alias, the embedded DNS); db's address on back does not (the networks are isolated)."""
+    on_default = _inspect(server, "container", "demo_db_1", "{{.NetworkSettings.Networks.demo_default.IPAddress}}")
+    on_back = _inspect(server, "container", "demo_db_1", "{{.NetworkSettings.Networks.demo_back.IPAddress}}")
+    named = compose(server, "exec", "-T", "job", "ping", "-c", "1", "db")
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.startswith(f"PING db ({on_default}): 56 data bytes\n64 bytes from {on_default}: seq=0")
+    isolated = compose(server, "exec", "-T", "job", "ping", "-c", "1", "-W", "1", on_back)
+    assert isolated.returncode == 1
+    assert "1 packets transmitted, 0 packets received, 100% packet loss" in isolated.stdout
 
 
 def test_stop_then_start(server: ServeProcess) -> None:
