@@ -68,15 +68,22 @@ class ComposeRun:
         self.recreate = "diverged"
         #: container name -> when it stopped serving (a recreate's or its dependents' stop), until a start
         self.down_since: dict[str, float] = {}
+        #: service -> its containers numbered above its replicas (found by the listing), highest first
+        self.extra: dict[str, list[Container]] = {}
 
     def _span(self, kind: SpanKind, subject: str, began: float, **attrs: Any) -> None:
         self.recorder.span(kind, subject, began, self.env.now, host=self.daemon.host, job=self.job, **attrs)
 
     def _list(self, project: ComposeProject) -> Generator[Any, Any, None]:
-        """``GET /containers/json?all=1`` filtered by project (compose's label filter; here by the names)."""
+        """``GET /containers/json?all=1`` filtered by project (compose's label filter; here by the names); a
+        service's containers numbered above its replicas are kept apart (``up --scale`` down: ``_scale_down``)."""
         names = {name for service in project.services for name in service.container_names(project.name)}
         listed = yield from self.daemon.containers(all=True, job=self.job)
         self.containers = {c.name: c for c in listed if c.name in names}
+        self.extra = {service.name: sorted((c for c in listed if _number(c.name, project.name, service.name)
+                                            > service.replicas), key=lambda c: -_number(c.name, project.name,
+                                                                                          service.name))
+                      for service in project.services if service.container_name is None}
 
     def _gather(self, generators: list[Generator[Any, Any, Any]]) -> Generator[Any, Any, list[Outcome]]:
         """Run ``generators`` at once; each one's failure is kept, not raised, so none goes unhandled."""
@@ -225,7 +232,10 @@ class ComposeRun:
                 return
             self.containers[name] = yield from self._make(service, name)
 
-        _raise_first((yield from self._gather([create(n) for n in service.container_names(project.name)])))
+        # compose's ensureService: the containers numbered above the replicas stopped and removed (scale down) while
+        # the others are created or recreated
+        extra = [self._stop_rm(container, service) for container in self.extra.get(service.name, [])]
+        _raise_first((yield from self._gather([*extra, *(create(n) for n in service.container_names(project.name))])))
 
     def _make(self, service: ComposeService, name: str) -> Generator[Any, Any, Container]:
         spec = dataclasses.replace(service.container, name=name)
@@ -454,6 +464,12 @@ def _holds(container: Container, dep: Dependency) -> bool:
     if container.exit_code != 0:
         raise ComposeFailed(f'service "{dep.service}" didn\'t complete successfully: exit {container.exit_code}')
     return True
+
+
+def _number(name: str, project: str, service: str) -> int:
+    """The replica number of ``<project>-<service>-<n>`` (0 for another name)."""
+    prefix = f"{project}-{service}-"
+    return int(name[len(prefix):]) if name.startswith(prefix) and name[len(prefix):].isdigit() else 0
 
 
 def go_duration(seconds: float) -> str:

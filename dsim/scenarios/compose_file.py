@@ -26,7 +26,7 @@ from dsim.scenarios.compose_build import attach_builds
 from dsim.scenarios.compose_env import interpolate, variables
 from dsim.scenarios.compose_extends import apply_extends
 from dsim.scenarios.compose_model import Project
-from dsim.scenarios.compose_project import ComposeProblem, project_from_model, with_profiles
+from dsim.scenarios.compose_project import ComposeProblem, project_from_model, with_profiles, with_scale
 from dsim.scenarios.validation_errors import validation_error
 from dsim.scenarios.yaml_load import load_yaml_file
 from dsim.scenarios.yaml_positions import Positions, field_path
@@ -138,11 +138,11 @@ def project_name(given: str | None, model: Project, compose_file: Path) -> str:
 
 def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPath,
                  folder: Path | None = None, env: Mapping[str, str] | None = None,
-                 profiles: list[str] | None = None) -> ComposeProject:
+                 profiles: list[str] | None = None, scale: Mapping[str, int] | None = None) -> ComposeProject:
     """The project a compose step brings up or down: ``full`` the file, ``shown`` its name in errors;
     ``folder``: the scenario's, which services' build contexts must stay inside (compose_build.py); ``env``:
     the step's variables for ``${VAR}`` (compose_env.py; the ``.env`` beside the file gives the others);
-    ``profiles``: the active ones (compose_project.with_profiles)."""
+    ``profiles``: the active ones (compose_project.with_profiles); ``scale``: ``up --scale`` (with_scale)."""
     if not full.is_file():
         raise ReferenceProblem((*step_path, "file"), f"no such compose file '{shown}'")
     data, positions = load_yaml_file(full, display_name=shown)
@@ -161,7 +161,8 @@ def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPa
             raise ReferenceProblem((*step_path, "project"), str(err)) from None
         raise _error(str(err), shown, positions, where) from None
     try:
-        read = project_from_model(with_profiles(model, profiles or []), name, shown)
+        read = project_from_model(with_scale(with_profiles(model, profiles or []), scale or {}, step_path), name,
+                                  shown)
     except ComposeProblem as problem:
         raise _error(problem.message, shown, positions, problem.path) from None
     return attach_builds(read, model, full, positions, folder)

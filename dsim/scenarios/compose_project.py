@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dsim.domain.compose import (
@@ -24,9 +25,9 @@ from dsim.domain.compose import (
 )
 from dsim.domain.containers import ContainerSpec, HealthCheck
 from dsim.domain.networking import MountSpec, NetworkDecl
-from dsim.domain.problems import FieldPath
+from dsim.domain.problems import FieldPath, ReferenceProblem
 from dsim.domain.refs import normalise
-from dsim.scenarios.compose_model import Healthcheck, PortLong, Project, Service, VolumeLong
+from dsim.scenarios.compose_model import Deploy, Healthcheck, PortLong, Project, Service, VolumeLong
 from dsim.scenarios.model.containers import RESTART_POLICY
 from dsim.scenarios.to_domain import call_spec
 
@@ -213,6 +214,20 @@ def with_profiles(model: Project, active: list[str]) -> Project:
             kept[key] = service = service.model_copy(update={"depends_on": {
                 name: value for name, value in deps.items() if name != dep}})
     return model.model_copy(update={"services": kept})
+
+
+def with_scale(model: Project, scale: Mapping[str, int], step_path: FieldPath) -> Project:
+    """``up --scale SERVICE=N``: the service's replicas (compose: ``no such service`` for a name the project
+    has not enabled)."""
+    services = dict(model.services)
+    for name, replicas in scale.items():
+        service = services.get(name)
+        if service is None:
+            raise ReferenceProblem((*step_path, "scale", name), f"no such service: {name}")
+        deploy = service.deploy.model_copy(update={"replicas": replicas}) if service.deploy is not None else \
+            Deploy(replicas=replicas)
+        services[name] = service.model_copy(update={"deploy": deploy})
+    return model.model_copy(update={"services": services})
 
 
 def project_from_model(model: Project, name: str, file: str) -> ComposeProject:

@@ -5,6 +5,7 @@ are resolved like any step's image; a service's ``build:`` is planned as a build
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dsim.domain.compose import ComposeProject
 from dsim.domain.problems import FieldPath
@@ -20,7 +21,7 @@ Composes = dict[tuple[str, int], ComposeProject]
 def resolve_composes(scenario: Scenario, base_dir: Path | None) -> Composes:
     """Every compose step's project, the file read once per (file, project name, variables, profiles)."""
     out: Composes = {}
-    cache: dict[tuple[Path, str | None, tuple[tuple[str, str], ...], tuple[str, ...]], ComposeProject] = {}
+    cache: dict[tuple[Any, ...], ComposeProject] = {}
     for name, workload in scenario.workloads.items():
         for i, step in enumerate(workload.steps):
             spec = step.compose
@@ -30,9 +31,11 @@ def resolve_composes(scenario: Scenario, base_dir: Path | None) -> Composes:
             full = inside_folder(spec.file, base_dir, (*path, "file"))
             written = Path(spec.file)
             shown = str(written if written.is_absolute() or base_dir is None else base_dir / written)
-            key = (full, spec.project, tuple(sorted(spec.env.items())), tuple(spec.profiles))
+            key = (full, spec.project, tuple(sorted(spec.env.items())), tuple(spec.profiles),
+                   tuple(sorted(spec.scale.items())))
             if key not in cache:
-                cache[key] = read_compose(full, shown, spec.project, path, base_dir, spec.env, spec.profiles)
+                cache[key] = read_compose(full, shown, spec.project, path, base_dir, spec.env, spec.profiles,
+                                          spec.scale)
             out[(name, i)] = cache[key]
     return out
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dsim.api import load_scenario, simulate
+from dsim.errors import ScenarioError
 from tests.compose.helpers import run, spans, write
 
 APP = """
@@ -266,3 +267,22 @@ def test_restart_follows_only_the_restart_true_dependencies(tmp_path: Path) -> N
 def test_start_without_containers_is_composes_error(tmp_path: Path) -> None:
     [job] = run(tmp_path, LIFECYCLE, [_step("start")]).jobs
     assert (job.status, job.error) == ("failed", "no containers to start")
+
+
+def test_up_scale_creates_and_removes_replicas(tmp_path: Path) -> None:
+    """up --scale web=3 then web=1: two more containers, then the two highest-numbered stopped and removed
+    (compose's ensureService), web-1 left alone; a name the project lacks is compose's error."""
+    compose = "name: p\nservices:\n  web: {image: nginx:1.25, x-dsim: {stop_time: 100ms}}\n"
+    steps = ["compose: {file: app/compose.yaml, action: up, scale: {web: 3}}",
+             "compose: {file: app/compose.yaml, action: up, scale: {web: 1}}"]
+    result = run(tmp_path, compose, steps)
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    assert [s.subject for s in spans(result, "create")] == ["p-web-1", "p-web-2", "p-web-3"]
+    assert sorted(s.subject for s in spans(result, "rm")) == ["p-web-2", "p-web-3"]
+    assert [s.end - s.start for s in spans(result, "stop")] == [pytest.approx(0.1)] * 2
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path / "bad", compose, ["compose: {file: app/compose.yaml, scale: {db: 2}}"]))
+    assert (caught.value.field, caught.value.message) == ("workloads.w.steps[0].compose.scale.db",
+                                                          "no such service: db")

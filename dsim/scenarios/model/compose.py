@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, NonNegativeInt, model_validator
 
 from dsim.scenarios.fields import FiniteDuration
 from dsim.scenarios.model.base import Strict
@@ -34,6 +34,9 @@ class ComposeStepSpec(Strict):
     recreate: Literal["diverged", "always", "never"] = Field(
         "diverged", description="up's containers that exist: diverged (compose's default) recreates those made from "
         "another configuration or image; always: --force-recreate; never: --no-recreate")
+    scale: dict[str, NonNegativeInt] = Field(
+        default_factory=dict, description="up --scale SERVICE=N: that many containers of the service instead of its "
+        "deploy.replicas (more are created, the extra ones stopped and removed, highest number first)")
     profiles: list[str] = Field(
         default_factory=list, description="--profile (COMPOSE_PROFILES): the profiles whose services are enabled "
         "besides those without profiles; * enables every one")
@@ -52,6 +55,8 @@ class ComposeStepSpec(Strict):
             raise ValueError("recreate (up --force-recreate / --no-recreate) goes with action: up")
         if (self.wait or self.wait_timeout is not None) and self.action != "up":
             raise ValueError("wait (up --wait) goes with action: up")
+        if self.scale and self.action != "up":
+            raise ValueError("scale (up --scale) goes with action: up")
         if self.wait_timeout is not None and not self.wait:
             raise ValueError("wait_timeout (--wait-timeout) goes with wait: true")
         return self
