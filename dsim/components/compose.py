@@ -76,14 +76,16 @@ class ComposeRun:
 
     def _list(self, project: ComposeProject) -> Generator[Any, Any, None]:
         """``GET /containers/json?all=1`` filtered by project (compose's label filter; here by the names); a
-        service's containers numbered above its replicas are kept apart (``up --scale`` down: ``_scale_down``)."""
+        service's containers numbered above its replicas are kept apart, highest first (``up --scale`` down:
+        ``_create_service`` removes them)."""
         names = {name for service in project.services for name in service.container_names(project.name)}
         listed = yield from self.daemon.containers(all=True, job=self.job)
         self.containers = {c.name: c for c in listed if c.name in names}
-        self.extra = {service.name: sorted((c for c in listed if _number(c.name, project.name, service.name)
-                                            > service.replicas), key=lambda c: -_number(c.name, project.name,
-                                                                                          service.name))
-                      for service in project.services if service.container_name is None}
+        self.extra = {}
+        for service in project.services:
+            numbered = sorted(((_number(c.name, project.name, service.name), c) for c in listed),
+                              key=lambda pair: -pair[0])
+            self.extra[service.name] = [c for n, c in numbered if n > service.replicas]
 
     def _gather(self, generators: list[Generator[Any, Any, Any]]) -> Generator[Any, Any, list[Outcome]]:
         """Run ``generators`` at once; each one's failure is kept, not raised, so none goes unhandled."""
