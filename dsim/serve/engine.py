@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Callable, Generator
 from dataclasses import replace
-from functools import partial
 from typing import Any, TypeVar
 
 import simpy
@@ -39,7 +38,7 @@ from dsim.scenarios.to_domain import container_spec
 from dsim.serve import bodies, health, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
-from dsim.serve.commands import Context, Program, config_context, interpret, signal_name
+from dsim.serve.commands import Program, interpret, signal_name
 from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import (
@@ -350,14 +349,6 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         return interpret(self.argv(body, image), replace(self.request_context(body), files=files),
                          default=not body.get("Cmd") and not body.get("Entrypoint"),
                          stdin_open=bool(body.get("OpenStdin")))
-
-    def request_context(self, body: dict[str, Any]) -> Context:
-        """What a create request's commands (its process, its health probes) see before the container exists:
-        its environment, working directory and user, and the networks its mode joins (Processes.net_view)."""
-        hostname = body.get("Hostname") or ""
-        net = partial(self.net_view, objects.container_options(body)["network"], None, hostname,
-                      body.get("HostConfig") or {})
-        return replace(config_context(body, hostname), net=net)
 
     def container_step(self, body: dict[str, Any], name: str | None, image: ImageInfo) -> CreateStep:
         """The request's config as a scenario ``create`` step (validated by the scenario model)."""

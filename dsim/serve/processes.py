@@ -80,6 +80,14 @@ class Processes:
         return replace(context, files=tuple(files.items()), net=net,
                        unix_time=lambda offset: self.epoch(start + offset))
 
+    def request_context(self, body: dict[str, Any]) -> Context:
+        """What a create request's commands (its process, its health probes) see before the container exists:
+        its environment, working directory and user, and the networks its mode joins (net_view)."""
+        hostname = body.get("Hostname") or ""
+        net = partial(self.net_view, objects.container_options(body)["network"], None, hostname,
+                      body.get("HostConfig") or {})
+        return replace(config_context(body, hostname), net=net)
+
     def net_view(self, mode: str, container: Container | None, hostname: str,
                  host_config: dict[str, Any]) -> NetView:
         """What a container of network ``mode`` sees of the daemon's networks now (netview.py); ``container``:
