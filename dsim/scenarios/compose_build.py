@@ -27,19 +27,13 @@ from dsim.scenarios.builds import check_sources, inside_folder, spec_from_plan
 from dsim.scenarios.compose_model import Build, Project
 from dsim.scenarios.model import BuildContextSpec, BuildStep
 from dsim.scenarios.to_domain import build_options
-from dsim.scenarios.yaml_positions import Positions, field_path
+from dsim.scenarios.yaml_positions import Positions, field_path, located_error
 
 #: a context directory's files dsim reads the sizes of (a mistaken context, a home directory, is refused
 #: rather than walked whole)
 MAX_CONTEXT_FILES = 10_000
 
 _URL_PREFIXES = ("http://", "https://", "git@", "git://", "github.com/")
-
-
-def _error(message: str, shown: str, positions: Positions, path: FieldPath) -> ScenarioError:
-    where = positions.locate(path)
-    line, column = where if where is not None else (None, None)
-    return ScenarioError(message, file=shown, line=line, column=column, field=field_path(path) or None)
 
 
 def _args(build: Build) -> dict[str, str]:
@@ -78,29 +72,30 @@ def _plan(service: str, build: Build, image: str, compose_file: Path, positions:
     path: FieldPath = ("services", service, "build")
     here = (*path, "context") if positions.locate((*path, "context")) is not None else path
     if build.context.startswith(_URL_PREFIXES):
-        raise _error(f"dsim builds from a directory, not a URL ({build.context!r})", shown, positions, here)
+        raise located_error(f"dsim builds from a directory, not a URL ({build.context!r})", shown, positions, here)
     try:
         directory = inside_folder(str(compose_file.parent / build.context), folder, path)
     except ReferenceProblem as problem:
-        raise _error(problem.message, shown, positions, here) from None
+        raise located_error(problem.message, shown, positions, here) from None
     written = Path(build.context)
     context_shown = os.path.normpath(Path(shown).parent / written) if not written.is_absolute() else build.context
     if not directory.is_dir():
-        raise _error(f"build context '{context_shown}' is not a directory", shown, positions, here)
+        raise located_error(f"build context '{context_shown}' is not a directory", shown, positions, here)
     where = (*path, "dockerfile") if positions.locate((*path, "dockerfile")) is not None else here
     try:
         dockerfile = inside_folder(str(directory / build.dockerfile), folder, path)
     except ReferenceProblem as problem:
-        raise _error(problem.message, shown, positions, where) from None
+        raise located_error(problem.message, shown, positions, where) from None
     dockerfile_shown = str(Path(context_shown) / build.dockerfile)
     try:
         text = read_dockerfile(dockerfile)
     except UnreadableDockerfile as err:
-        raise _error(f"cannot read Dockerfile '{dockerfile_shown}': {err.message}", shown, positions, where) from None
+        raise located_error(f"cannot read Dockerfile '{dockerfile_shown}': {err.message}", shown, positions,
+                            where) from None
     try:
         context = context_files(directory, dict(build.x_dsim.files))
     except ValueError as err:
-        raise _error(str(err), shown, positions, here) from None
+        raise located_error(str(err), shown, positions, here) from None
     extra = build.x_dsim
     # the context's name, which its files' digests (and so the cache keys) hash, relative to the scenario's
     # folder: the same wherever the folder is and however its path was typed
@@ -113,7 +108,7 @@ def _plan(service: str, build: Build, image: str, compose_file: Path, positions:
         plan = make_plan(text, filename=dockerfile_shown, build_args=step.build_args, target=build.target)
     except ScenarioError as err:
         if err.line is None:  # an unknown target: nothing in the Dockerfile to point at
-            raise _error(err.message, shown, positions, (*path, "target")) from None
+            raise located_error(err.message, shown, positions, (*path, "target")) from None
         raise ScenarioError(err.message, file=err.file, line=err.line, column=err.column,
                             field=field_path(path)) from None
     spec = spec_from_plan(plan, build_options(step), dockerfile_shown, len(text.encode()))
@@ -121,7 +116,7 @@ def _plan(service: str, build: Build, image: str, compose_file: Path, positions:
         check_sources(spec, BuildContextSpec(files=dict(context.files), dockerignore=list(context.dockerignore)),
                       path)
     except ReferenceProblem as problem:
-        raise _error(problem.message, shown, positions, here) from None
+        raise located_error(problem.message, shown, positions, here) from None
     return ServiceBuild(spec, context, name)
 
 

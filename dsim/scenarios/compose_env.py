@@ -25,7 +25,7 @@ from typing import Any
 
 from dsim.domain.problems import FieldPath
 from dsim.errors import ScenarioError
-from dsim.scenarios.yaml_positions import Positions, field_path
+from dsim.scenarios.yaml_positions import Positions, located_error
 
 Lookup = Callable[[str], str | None]
 
@@ -190,15 +190,9 @@ def interpolate(data: Any, lookup: Lookup, positions: Positions, filename: str, 
         cast = _cast_for(path)
         return cast(value) if cast is not None else value
     except InterpolationError as err:
-        raise _error(str(err), filename, positions, path) from None
+        raise located_error(str(err), filename, positions, path) from None
     except ValueError as err:
-        raise _error(f"failed to cast to expected type: {err}", filename, positions, path) from None
-
-
-def _error(message: str, filename: str, positions: Positions, path: FieldPath) -> ScenarioError:
-    where = positions.locate(path)
-    line, column = where if where is not None else (None, None)
-    return ScenarioError(message, file=filename, line=line, column=column, field=field_path(path) or None)
+        raise located_error(f"failed to cast to expected type: {err}", filename, positions, path) from None
 
 
 def variables(env: Mapping[str, str], dotenv: Path, shown: str) -> Lookup:

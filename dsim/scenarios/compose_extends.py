@@ -20,8 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dsim.domain.problems import FieldPath
-from dsim.errors import ScenarioError
-from dsim.scenarios.yaml_positions import Path, Position, Positions, field_path
+from dsim.scenarios.yaml_positions import Path, Position, Positions, located_error
 
 #: keys whose base value the service's replaces whole (compose-go mergeSpecials: ``override``)
 _REPLACED = frozenset({("command",), ("entrypoint",), ("healthcheck", "test")})
@@ -51,16 +50,16 @@ def _extended(name: str, services: dict[str, Any], positions: Positions, places:
     where: FieldPath = ("services", name, "extends")
     if name in chain:  # compose-go's message, on one line
         links = [f"{chain[0]} in {filename}", *(f"extends {s} in {filename}" for s in (*chain[1:], name))]
-        raise _error("Circular reference: " + ", ".join(links), filename, positions, where)
+        raise located_error("Circular reference: " + ", ".join(links), filename, positions, where)
     extends = service["extends"]
     ref = extends.get("service") if isinstance(extends, dict) else extends
     if isinstance(extends, dict) and extends.get("file") is not None:
-        raise _error("dsim reads one compose file per step: extends.file is not modelled (extend a service of "
+        raise located_error("dsim reads one compose file per step: extends.file is not modelled (extend a service of "
                      "this file)", filename, positions, (*where, "file"))
     if not isinstance(ref, str):
-        raise _error(f"extends.{name}.service is required", filename, positions, where)
+        raise located_error(f"extends.{name}.service is required", filename, positions, where)
     if ref not in services:
-        raise _error(f'cannot extend service "{name}" in {filename}: service "{ref}" not found', filename,
+        raise located_error(f'cannot extend service "{name}" in {filename}: service "{ref}" not found', filename,
                      positions, where)
     base = _extended(ref, services, positions, places, filename, (*chain, name))
     base = copy.deepcopy(base) if isinstance(base, dict) else {}
@@ -151,9 +150,3 @@ def _inherit_positions(places: dict[Path, Position], base: FieldPath, service: F
     for path in [p for p in places if p[:len(service)] == service and len(p) > len(service) + 1
                  and p[len(service)] in both and any(isinstance(part, int) for part in p[len(service):])]:
         del places[path]
-
-
-def _error(message: str, filename: str, positions: Positions, path: FieldPath) -> ScenarioError:
-    where = positions.locate(path)
-    line, column = where if where is not None else (None, None)
-    return ScenarioError(message, file=filename, line=line, column=column, field=field_path(path) or None)

@@ -21,7 +21,6 @@ import pydantic
 
 from dsim.domain.compose import ComposeProject
 from dsim.domain.problems import FieldPath, ReferenceProblem
-from dsim.errors import ScenarioError
 from dsim.scenarios.compose_build import attach_builds
 from dsim.scenarios.compose_env import interpolate, variables
 from dsim.scenarios.compose_extends import apply_extends
@@ -29,7 +28,7 @@ from dsim.scenarios.compose_model import Project
 from dsim.scenarios.compose_project import ComposeProblem, project_from_model, with_profiles, with_scale
 from dsim.scenarios.validation_errors import validation_error
 from dsim.scenarios.yaml_load import load_yaml_file
-from dsim.scenarios.yaml_positions import Positions, field_path
+from dsim.scenarios.yaml_positions import Positions, located_error
 
 if TYPE_CHECKING:
     import jsonschema
@@ -51,12 +50,6 @@ def _validator() -> jsonschema.Draft7Validator:
 
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     return jsonschema.Draft7Validator(schema)
-
-
-def _error(message: str, filename: str, positions: Positions, path: FieldPath, *, key: bool = False) -> ScenarioError:
-    where = positions.locate_key(path) if key else positions.locate(path)
-    line, column = where if where is not None else (None, None)
-    return ScenarioError(message, file=filename, line=line, column=column, field=field_path(path) or None)
 
 
 def _yaml11_fixes(data: dict[str, Any]) -> None:
@@ -85,9 +78,9 @@ def check_schema(data: Any, positions: Positions, filename: str) -> None:
         if unknown:
             close = difflib.get_close_matches(str(unknown[0]), known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise _error(f"unknown key '{unknown[0]}' in the Compose Specification{hint}", filename, positions,
+            raise located_error(f"unknown key '{unknown[0]}' in the Compose Specification{hint}", filename, positions,
                          (*path, unknown[0]), key=True)
-    raise _error(" ".join(best.message.split())[:300], filename, positions, path)
+    raise located_error(" ".join(best.message.split())[:300], filename, positions, path)
 
 
 def _strip_extensions(value: Any, path: FieldPath = ()) -> Any:
@@ -117,7 +110,7 @@ def _model(data: Any, positions: Positions, filename: str) -> Project:
                 for part in raw["loc"]:
                     if (*path, part) in positions:
                         path.append(part)
-                raise _error(f"dsim does not model the Compose key '{path[-1]}' (docs/compose.md lists what it "
+                raise located_error(f"dsim does not model the Compose key '{path[-1]}' (docs/compose.md lists what it "
                              "models; x- keys are free)", filename, positions, tuple(path), key=True) from None
         raise validation_error(err, positions, filename=filename, model=Project) from None
 
@@ -159,12 +152,12 @@ def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPa
         where = ("name",) if project is None else ()
         if project is not None:
             raise ReferenceProblem((*step_path, "project"), str(err)) from None
-        raise _error(str(err), shown, positions, where) from None
+        raise located_error(str(err), shown, positions, where) from None
     try:
         read = project_from_model(with_scale(with_profiles(model, profiles or []), scale or {}, step_path), name,
                                   shown)
     except ComposeProblem as problem:
-        raise _error(problem.message, shown, positions, problem.path) from None
+        raise located_error(problem.message, shown, positions, problem.path) from None
     return attach_builds(read, model, full, positions, folder)
 
 

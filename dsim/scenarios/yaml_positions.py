@@ -12,7 +12,8 @@ from typing import Any
 
 from dsim.errors import ScenarioError
 
-__all__ = ["Path", "Position", "Positions", "field_path", "mark_position", "one_line", "scenario_error"]
+__all__ = ["Path", "Position", "Positions", "field_path", "located_error", "mark_position", "one_line",
+           "scenario_error"]
 
 Path = tuple[str | int, ...]
 """A location in the data: mapping keys are ``str``, sequence indices ``int``."""
@@ -67,6 +68,15 @@ def mark_position(mark: Any) -> Position:
 def one_line(text: str) -> str:
     """Messages are one line: PyYAML's and pydantic's multi-line texts joined, runs of whitespace collapsed."""
     return " ".join(text.split())
+
+
+def located_error(message: str, filename: str, positions: Positions, path: Sequence[str | int], *,
+                  key: bool = False) -> ScenarioError:
+    """The error for ``message`` about the value at ``path`` (``key``: about its key), placed where it was
+    written (else its nearest present ancestor) and naming the field."""
+    where = positions.locate_key(path) if key else positions.locate(path)
+    line, column = where if where is not None else (None, None)
+    return ScenarioError(message, file=filename, line=line, column=column, field=field_path(path) or None)
 
 
 def scenario_error(message: str, filename: str, where: Position | None = None) -> ScenarioError:
