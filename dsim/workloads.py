@@ -7,6 +7,7 @@ client from ``client/<job>``.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 from collections import deque
@@ -49,38 +50,87 @@ def candidate_hosts(workload: Workload, hosts: Sequence[str], groups: Mapping[st
     return tuple(hosts)
 
 
-def placement(name: str, workload: Workload, candidates: Sequence[str], active: Mapping[str, int], seed: int,
-              has_room: Callable[[str], bool]) -> Callable[[], str | None]:
+class Rooms:
+    """Which hosts have a free job slot (hosts.<group>.job_slots), and how many jobs each runs.
+
+    Each candidate list a placement asks for (``free``) is kept as the sorted positions of its hosts with room,
+    updated as jobs take and give back slots, so that placing a job reads that list instead of asking every
+    candidate: 20,000 jobs landing at once on 2,000 runners of 4 slots tested 24 million hosts, one scan of
+    every runner for each of the 12,000 jobs that found them all full.
+    """
+
+    def __init__(self, hosts: Sequence[str], slots: Mapping[str, int]) -> None:
+        #: jobs running per host (least-loaded placement reads it)
+        self.active: dict[str, int] = dict.fromkeys(hosts, 0)
+        #: job slots per host; a host missing here has no limit
+        self.slots = slots
+        self._free: dict[tuple[str, ...], list[int]] = {}
+        self._positions: dict[str, list[tuple[list[int], int]]] = {}
+
+    def has_room(self, host: str) -> bool:
+        """Whether ``host`` has a free job slot (always, without job_slots)."""
+        limit = self.slots.get(host)
+        return limit is None or self.active[host] < limit
+
+    def free(self, candidates: tuple[str, ...]) -> list[int]:
+        """The positions in ``candidates`` of the hosts with room, in order; the list stays up to date."""
+        free = self._free.get(candidates)
+        if free is None:
+            free = self._free[candidates] = [i for i, host in enumerate(candidates) if self.has_room(host)]
+            for i, host in enumerate(candidates):
+                self._positions.setdefault(host, []).append((free, i))
+        return free
+
+    def take(self, host: str) -> None:
+        """A job starts on ``host``: the host leaves the free lists when that was its last slot."""
+        self.active[host] += 1
+        if self.active[host] == self.slots.get(host):
+            for free, i in self._positions.get(host, ()):
+                del free[bisect.bisect_left(free, i)]
+
+    def give_back(self, host: str) -> None:
+        """A job on ``host`` ended: the host is back in the free lists when it was full."""
+        self.active[host] -= 1
+        if self.active[host] + 1 == self.slots.get(host):
+            for free, i in self._positions.get(host, ()):
+                bisect.insort(free, i)
+
+
+def placement(name: str, workload: Workload, candidates: tuple[str, ...], rooms: Rooms,
+              seed: int) -> Callable[[], str | None]:
     """A function picking the host of the next job of workload ``name`` among ``candidates`` that have
-    room (a free job slot), or None when none has.
+    room (a free job slot: ``rooms``), or None when none has.
 
     ``round-robin`` cycles through them, skipping hosts without room; ``least-loaded`` takes the host with
-    the fewest jobs running (``active``, read at each call), ties going to the first in scenario order;
+    the fewest jobs running (``rooms.active``, read at each call), ties going to the first in scenario order;
     ``random`` draws uniformly from stream ``placement/<name>`` among those with room. A group or host
     (``candidates`` of one) is placed in round robin. Without job slots every host has room, so each
     policy picks as it always did.
     """
     policy = workload.placement
+    free = rooms.free(candidates)
     if policy == "random":
         rng = stream(seed, f"placement/{name}")
 
         def pick_random() -> str | None:
-            free = [h for h in candidates if has_room(h)]
-            return free[rng.randrange(len(free))] if free else None
+            return candidates[free[rng.randrange(len(free))]] if free else None
         return pick_random
     if policy == "least-loaded":
-        def pick_least() -> str | None:
-            free = [h for h in candidates if has_room(h)]
-            return min(free, key=lambda h: active[h]) if free else None  # min keeps the first of equal keys
+        active = rooms.active
+
+        def pick_least() -> str | None:  # min keeps the first of equal keys
+            return min((candidates[i] for i in free), key=active.__getitem__) if free else None
         return pick_least
-    cycle = itertools.cycle(candidates)
+    after = 0  # the cycle's position: the next pick is the first host with room from here on, wrapping
 
     def pick_next() -> str | None:
-        for _ in candidates:
-            host = next(cycle)
-            if has_room(host):
-                return host
-        return None
+        nonlocal after
+        if not free:
+            return None
+        k = bisect.bisect_left(free, after)
+        i = free[k] if k < len(free) else free[0]
+        after = i + 1
+        return candidates[i]
     return pick_next
 
 
@@ -105,10 +155,7 @@ class Jobs:
         self.recorder = recorder
         self.seed = seed
         self.until = until
-        #: jobs running per host (least-loaded placement reads it)
-        self.active: dict[str, int] = {host: 0 for host in daemons}
-        #: job slots per host (hosts.<group>.job_slots); a host missing here has no limit
-        self.slots: dict[str, int] = {host: n for host, n in (slots or {}).items() if n is not None}
+        self.rooms = Rooms(tuple(daemons), {host: n for host, n in (slots or {}).items() if n is not None})
         #: jobs waiting for a slot, oldest first: (job, workload name, its steps, arrival, candidate hosts)
         self._waiting: deque[tuple[int, str, Workload, float, frozenset[str]]] = deque()
         self._job_ids = itertools.count(1)
@@ -123,33 +170,29 @@ class Jobs:
         for name, workload in self.workloads.items():
             self.env.process(self._arrivals(name, workload))
 
-    def has_room(self, host: str) -> bool:
-        """Whether ``host`` has a free job slot (always, without job_slots)."""
-        limit = self.slots.get(host)
-        return limit is None or self.active[host] < limit
-
     def _arrivals(self, name: str, workload: Workload) -> Generator[Any, Any, None]:
         env = self.env
         candidates = candidate_hosts(workload, tuple(self.daemons), self.groups)
-        place = placement(name, workload, candidates, self.active, self.seed, self.has_room)
+        place = placement(name, workload, candidates, self.rooms, self.seed)
+        anywhere = frozenset(candidates)  # one set for every job of the workload that waits
         for at in arrival_times(name, workload, self.seed):
             if at > env.now:
                 yield env.timeout(at - env.now)
             job = self.next_job()
             host = place()
             if host is None:
-                self._waiting.append((job, name, workload, env.now, frozenset(candidates)))
+                self._waiting.append((job, name, workload, env.now, anywhere))
             else:
                 self._launch(job, name, workload, host, env.now)
 
     def _launch(self, job: int, name: str, workload: Workload, host: str, arrival: float) -> None:
-        self.active[host] += 1
+        self.rooms.take(host)
         client = Client(self.env, self.daemons[host], self.recorder,
                         functools.partial(stream, self.seed, f"client/{job}"), job, name)
         self.env.process(client.run(workload.steps, arrival, functools.partial(self._done, host)))
 
     def _done(self, host: str) -> None:
-        self.active[host] -= 1
+        self.rooms.give_back(host)
         if self._waiting:
             self._take_waiting(host)
         self._pending -= 1

@@ -12,6 +12,8 @@ from pathlib import Path
 import networkx as nx
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsim.api import load_scenario_text
 from dsim.components.network import Network
@@ -22,7 +24,7 @@ from dsim.environment import CountingEnvironment
 from dsim.errors import ScenarioError
 from dsim.probes import LinkProbe
 from dsim.rng import stream
-from dsim.workloads import arrival_times, candidate_hosts, placement
+from dsim.workloads import Rooms, arrival_times, candidate_hosts, placement
 from dsim.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -317,9 +319,12 @@ GROUPS = {"pair": ("b", "c")}
 
 
 def _placer(policy: str, active: dict[str, int], name: str = "w",
-            room: Callable[[str], bool] = lambda host: True) -> Callable[[], str | None]:
+            rooms: Rooms | None = None) -> Callable[[], str | None]:
     workload = _workload(Burst(burst=1, at=0.0), policy)
-    return placement(name, workload, candidate_hosts(workload, HOSTS, GROUPS), active, 1, room)
+    if rooms is None:
+        rooms = Rooms(HOSTS, {})
+        rooms.active = active  # no slots: the test changes the load between picks
+    return placement(name, workload, candidate_hosts(workload, HOSTS, GROUPS), rooms, 1)
 
 
 def _picks(policy: str, active: dict[str, int], n: int, name: str = "w") -> list[str | None]:
@@ -351,18 +356,58 @@ def test_random_placement_draws_from_the_workloads_own_stream() -> None:
 
 
 def test_placement_skips_hosts_without_a_free_slot_and_gives_none_when_all_are_full() -> None:
-    full = {"a"}
-    room: Callable[[str], bool] = lambda host: host not in full  # noqa: E731
-    rr = _placer("round-robin", dict.fromkeys(HOSTS, 0), room=room)
+    rooms = Rooms(HOSTS, dict.fromkeys(HOSTS, 2))
+    rooms.take("a")
+    rooms.take("a")  # a's two slots are taken
+    rr = _placer("round-robin", {}, rooms=rooms)
     assert [rr(), rr(), rr()] == ["b", "c", "b"]  # a is skipped, the cycle goes on from there
-    least = _placer("least-loaded", {"a": 0, "b": 2, "c": 1}, room=room)
-    assert least() == "c"  # a has the fewest jobs but no slot
     rng = stream(1, "placement/w")
     expected = [("b", "c")[rng.randrange(2)] for _ in range(4)]  # drawn among the two with room
-    rand = _placer("random", dict.fromkeys(HOSTS, 0), room=room)
+    rand = _placer("random", {}, rooms=rooms)
     assert [rand() for _ in range(4)] == expected
-    full.update(HOSTS)
+    rooms.take("b")
+    rooms.take("b")
+    rooms.take("c")
+    least = _placer("least-loaded", {}, rooms=rooms)
+    assert least() == "c"  # the only host with a slot left, though a and b run more
+    rooms.give_back("a")
+    assert least() == "a"  # a and c run one job each: the tie goes to a, first in scenario order
+    rooms.take("a")
+    rooms.take("c")
     assert rr() is None and least() is None and rand() is None
+    rooms.give_back("b")
+    assert rr() == "b" and least() == "b" and rand() == "b"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(("take", "give_back", "pick")), st.integers(0, 5)), max_size=80))
+def test_round_robin_over_changing_slots_picks_as_a_scan_of_every_host_would(
+        moves: list[tuple[str, int]]) -> None:
+    # The reference is the plain rule: from the cycle's position, ask each host in turn whether it has room
+    # (a full cycle when none has, which leaves the position where it was).
+    hosts = tuple(f"h{i}" for i in range(6))
+    slots = {host: 1 + i % 3 for i, host in enumerate(hosts)}  # 1, 2, 3, 1, 2, 3 slots
+    rooms = Rooms(hosts, slots)
+    workload = _workload(Burst(burst=1, at=0.0), "round-robin")
+    pick = placement("w", workload, hosts, rooms, 1)
+    cycle = itertools.cycle(hosts)
+
+    def scan() -> str | None:
+        for _ in hosts:
+            host = next(cycle)
+            if rooms.active[host] < slots[host]:
+                return host
+        return None
+
+    for move, i in moves:
+        host = hosts[i]
+        if move == "take" and rooms.active[host] < slots[host]:
+            rooms.take(host)
+        elif move == "give_back" and rooms.active[host] > 0:
+            rooms.give_back(host)
+        elif move == "pick":
+            assert pick() == scan()
+        assert [hosts[k] for k in rooms.free(hosts)] == [h for h in hosts if rooms.active[h] < slots[h]]
 
 
 def test_jobs_are_numbered_from_one_counter_shared_with_next_job() -> None:
