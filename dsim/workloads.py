@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -53,19 +54,26 @@ def candidate_hosts(workload: Workload, hosts: Sequence[str], groups: Mapping[st
 class Rooms:
     """Which hosts have a free job slot (hosts.<group>.job_slots), and how many jobs each runs.
 
-    Each candidate list a placement asks for (``free``) is kept as the sorted positions of its hosts with room,
-    updated as jobs take and give back slots, so that placing a job reads that list instead of asking every
-    candidate: 20,000 jobs landing at once on 2,000 runners of 4 slots tested 24 million hosts, one scan of
-    every runner for each of the 12,000 jobs that found them all full.
+    Placing a job reads structures kept up to date as jobs take and give back slots, never a scan of the
+    candidates: 20,000 jobs landing at once on 2,000 runners of 4 slots tested 24 million hosts, one scan of
+    every runner for each of the 12,000 jobs that found them all full, and least-loaded placement compared
+    every host's load for each job. For each candidate list a placement asks for:
+    - ``free``: the sorted positions of its hosts with room (round robin, random);
+    - ``loads``: a heap of (jobs running, position) over its hosts with room (least-loaded). An entry whose
+      count is no longer the host's is stale and dropped when it reaches the top; a host's fresh count is
+      pushed at each change, so the top entry that is not stale is the least-loaded host, the first in
+      scenario order among equals.
     """
 
     def __init__(self, hosts: Sequence[str], slots: Mapping[str, int]) -> None:
-        #: jobs running per host (least-loaded placement reads it)
+        #: jobs running per host
         self.active: dict[str, int] = dict.fromkeys(hosts, 0)
         #: job slots per host; a host missing here has no limit
         self.slots = slots
         self._free: dict[tuple[str, ...], list[int]] = {}
-        self._positions: dict[str, list[tuple[list[int], int]]] = {}
+        self._in_free: dict[str, list[tuple[list[int], int]]] = {}
+        self._loads: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+        self._in_loads: dict[str, list[tuple[list[tuple[int, int]], int, tuple[str, ...]]]] = {}
 
     def has_room(self, host: str) -> bool:
         """Whether ``host`` has a free job slot (always, without job_slots)."""
@@ -78,22 +86,51 @@ class Rooms:
         if free is None:
             free = self._free[candidates] = [i for i, host in enumerate(candidates) if self.has_room(host)]
             for i, host in enumerate(candidates):
-                self._positions.setdefault(host, []).append((free, i))
+                self._in_free.setdefault(host, []).append((free, i))
         return free
+
+    def loads(self, candidates: tuple[str, ...]) -> list[tuple[int, int]]:
+        """A heap of (jobs running, position in ``candidates``) over the hosts with room, with stale entries
+        (see the class); it stays up to date."""
+        heap = self._loads.get(candidates)
+        if heap is None:
+            heap = self._loads[candidates] = []
+            self._fill(heap, candidates)
+            for i, host in enumerate(candidates):
+                self._in_loads.setdefault(host, []).append((heap, i, candidates))
+        return heap
+
+    def _fill(self, heap: list[tuple[int, int]], candidates: tuple[str, ...]) -> None:
+        active = self.active
+        heap[:] = [(active[host], i) for i, host in enumerate(candidates) if self.has_room(host)]
+        heapq.heapify(heap)
 
     def take(self, host: str) -> None:
         """A job starts on ``host``: the host leaves the free lists when that was its last slot."""
         self.active[host] += 1
         if self.active[host] == self.slots.get(host):
-            for free, i in self._positions.get(host, ()):
+            for free, i in self._in_free.get(host, ()):
                 del free[bisect.bisect_left(free, i)]
+        self._count_changed(host)
 
     def give_back(self, host: str) -> None:
         """A job on ``host`` ended: the host is back in the free lists when it was full."""
         self.active[host] -= 1
         if self.active[host] + 1 == self.slots.get(host):
-            for free, i in self._positions.get(host, ()):
+            for free, i in self._in_free.get(host, ()):
                 bisect.insort(free, i)
+        self._count_changed(host)
+
+    def _count_changed(self, host: str) -> None:
+        """Push the host's fresh count on its heaps; a heap grown to 4 entries a host (stale ones mostly) is
+        built again, so that a long run's heaps stay the size of their hosts."""
+        if not self.has_room(host):
+            return
+        load = self.active[host]
+        for heap, i, candidates in self._in_loads.get(host, ()):
+            heapq.heappush(heap, (load, i))
+            if len(heap) > 4 * len(candidates) + 16:
+                self._fill(heap, candidates)
 
 
 def placement(name: str, workload: Workload, candidates: tuple[str, ...], rooms: Rooms,
@@ -108,19 +145,22 @@ def placement(name: str, workload: Workload, candidates: tuple[str, ...], rooms:
     policy picks as it always did.
     """
     policy = workload.placement
-    free = rooms.free(candidates)
     if policy == "random":
+        free = rooms.free(candidates)
         rng = stream(seed, f"placement/{name}")
 
         def pick_random() -> str | None:
             return candidates[free[rng.randrange(len(free))]] if free else None
         return pick_random
     if policy == "least-loaded":
-        active = rooms.active
+        active, heap = rooms.active, rooms.loads(candidates)
 
-        def pick_least() -> str | None:  # min keeps the first of equal keys
-            return min((candidates[i] for i in free), key=active.__getitem__) if free else None
+        def pick_least() -> str | None:
+            while heap and heap[0][0] != active[candidates[heap[0][1]]]:
+                heapq.heappop(heap)  # stale: the host's count changed since
+            return candidates[heap[0][1]] if heap else None
         return pick_least
+    free = rooms.free(candidates)
     after = 0  # the cycle's position: the next pick is the first host with room from here on, wrapping
 
     def pick_next() -> str | None:

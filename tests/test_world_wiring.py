@@ -340,13 +340,18 @@ def test_round_robin_a_group_and_a_host() -> None:
 
 
 def test_least_loaded_reads_the_load_at_each_pick_and_ties_go_to_scenario_order() -> None:
-    active = {"a": 1, "b": 0, "c": 0}
-    pick = _placer("least-loaded", active)
+    rooms = Rooms(HOSTS, {})
+    rooms.take("a")
+    pick = _placer("least-loaded", {}, rooms=rooms)
     assert pick() == "b"  # b and c tie at 0: b comes first
-    active["b"] = 2
+    rooms.take("b")
+    rooms.take("b")
     assert pick() == "c"
-    active["c"] = 2
+    rooms.take("c")
+    rooms.take("c")
     assert pick() == "a"
+    rooms.give_back("b")
+    assert pick() == "a"  # a and b run one job each: a comes first
 
 
 def test_random_placement_draws_from_the_workloads_own_stream() -> None:
@@ -408,6 +413,41 @@ def test_round_robin_over_changing_slots_picks_as_a_scan_of_every_host_would(
         elif move == "pick":
             assert pick() == scan()
         assert [hosts[k] for k in rooms.free(hosts)] == [h for h in hosts if rooms.active[h] < slots[h]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(("take", "give_back", "pick")), st.integers(0, 5)), max_size=300))
+def test_least_loaded_over_changing_loads_picks_the_minimum_a_scan_would(moves: list[tuple[str, int]]) -> None:
+    # The reference is the plain rule: the fewest jobs running among the hosts with room, the first in order
+    # among equals. Up to 300 moves on 6 hosts also rebuild the heap (past 4 entries a host).
+    hosts = tuple(f"h{i}" for i in range(6))
+    slots = {host: 1 + i % 3 for i, host in enumerate(hosts) if i != 5}  # h5 has no limit
+    rooms = Rooms(hosts, slots)
+    pick = placement("w", _workload(Burst(burst=1, at=0.0), "least-loaded"), hosts, rooms, 1)
+    for move, i in moves:
+        host = hosts[i]
+        if move == "take" and rooms.has_room(host):
+            rooms.take(host)
+        elif move == "give_back" and rooms.active[host] > 0:
+            rooms.give_back(host)
+        elif move == "pick":
+            free = [h for h in hosts if h not in slots or rooms.active[h] < slots[h]]
+            assert pick() == min(free, key=lambda h: rooms.active[h])
+
+
+def test_least_loaded_heap_stays_small_and_leaves_out_full_hosts_when_built_again() -> None:
+    # a (1 slot) is full with 1 job; b (no limit) runs 2 or 3. A thousand changes of b's count would push a
+    # thousand entries: the heap is built again past 4 entries a host (+16), and a full host stays out of it.
+    rooms = Rooms(("a", "b"), {"a": 1})
+    pick = placement("w", _workload(Burst(burst=1, at=0.0), "least-loaded"), ("a", "b"), rooms, 1)
+    rooms.take("a")
+    rooms.take("b")
+    rooms.take("b")
+    for _ in range(500):
+        rooms.take("b")
+        rooms.give_back("b")
+        assert len(rooms.loads(("a", "b"))) <= 4 * 2 + 16 + 1
+    assert pick() == "b"
 
 
 def test_jobs_are_numbered_from_one_counter_shared_with_next_job() -> None:
