@@ -40,14 +40,18 @@ workloads:
 """
 
 
-def ci_burst_jobs(jobs: int, *, burst: bool = False, runners: int | None = None, seed: int = 42) -> str:
+def ci_burst_jobs(jobs: int, *, burst: bool = False, runners: int | None = None, slots: int | None = None,
+                  seed: int = 42) -> str:
     """scenarios/ci-burst.yaml's work scaled to ``jobs``: each job pulls the 10-layer CI image (about 1 GB,
     from a 1 Gbps registry), runs it for lognormal(mean 4 min) on 2 of a runner's 8 CPUs, and removes it.
 
     ``burst``: as ci-burst, every job lands at time 0, 10 per runner (``jobs / 10`` runners): every runner
     pulls at once and its later jobs wait on its downloads. Else streamed: Poisson arrivals on ``runners``
     runners (default 100) at half their CPU capacity (runners x 4 jobs at once / 240 s x 0.5), so the
-    load per runner does not depend on ``jobs`` (each runner pulls once, then finds every layer)."""
+    load per runner does not depend on ``jobs`` (each runner pulls once, then finds every layer).
+
+    ``slots``: each runner's job_slots (scenarios/ci-burst.yaml has 4): a burst then runs 4 jobs a runner at
+    once and queues the rest."""
     if burst:
         runners = max(1, jobs // 10)
         arrival = f"{{burst: {jobs}, at: 0s}}"
@@ -64,7 +68,7 @@ images:
   ci-runner:1.4: {{registry: registry, from: python:3.11, layers: [310MB, 45MB, 250MB]}}
 hosts:
   runner:
-    count: {runners}
+    count: {runners}{f"{chr(10)}    job_slots: {slots}" if slots else ""}
     cpus: 8
     memory: 32GiB
     disk: 200GiB
@@ -81,8 +85,9 @@ workloads:
 """
 
 
-#: The shapes the benchmarks scale: ``jobs`` (container_jobs), ``stream`` and ``burst`` (ci_burst_jobs).
-SHAPES = ("jobs", "stream", "burst")
+#: The shapes the benchmarks scale: ``jobs`` (container_jobs), ``stream``, ``burst`` and ``slots`` (ci_burst_jobs;
+#: ``slots`` is the burst with ci-burst.yaml's 4 job slots a runner)
+SHAPES = ("jobs", "stream", "burst", "slots")
 
 
 def shaped(shape: str, jobs: int) -> str:
@@ -91,6 +96,8 @@ def shaped(shape: str, jobs: int) -> str:
         return container_jobs(jobs)
     if shape in ("stream", "burst"):
         return ci_burst_jobs(jobs, burst=shape == "burst")
+    if shape == "slots":
+        return ci_burst_jobs(jobs, burst=True, slots=4)
     raise ValueError(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
 
 

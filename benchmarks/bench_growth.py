@@ -15,11 +15,12 @@ when 10x the jobs are live at once: its event heap holds 10x the pending events,
 deeper and its working set larger). The target stays dsim's own ratio; the twin's says how much of it is the engine's.
 
 ``--shape burst``: ci-burst's work scaled out (every job at time 0, 10 per runner, so 10x the jobs is 10x the
-runners pulling the CI image at once through one registry); ``--shape stream``: the same jobs arriving as
-a Poisson stream on 100 runners (bench_common.ci_burst_jobs).
+runners pulling the CI image at once through one registry); ``--shape slots``: the same burst with
+scenarios/ci-burst.yaml's 4 job slots a runner (6 of each runner's 10 jobs queue for a slot); ``--shape
+stream``: the same jobs arriving as a Poisson stream on 100 runners (bench_common.ci_burst_jobs).
 
     .venv/bin/python benchmarks/bench_growth.py [--jobs 2000] [--factor 10] [--hosts 100] [--repeat 5]
-                                               [--shape jobs|stream|burst]
+                                               [--shape jobs|stream|burst|slots]
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shape", choices=SHAPES, default="jobs")
     parser.add_argument("--twin", action="store_true", help="also time the shape's plain SimPy twin")
     args = parser.parse_args(argv)
+    if args.twin and args.shape == "slots":
+        parser.error("--twin: the slots shape has no twin (its jobs queue for job slots, which the twins do not model)")
     print(describe())
     limit = TARGET * args.factor / 10
     sizes = (args.jobs, args.jobs * args.factor)

@@ -31,6 +31,8 @@ CASES = {
                                             "target: dsim run under 1 GiB"]),
     "bench_growth.py --shape burst": (["--jobs", "20", "--factor", "2", "--repeat", "1", "--shape", "burst"],
                                       ["40 jobs (burst)", "2x the jobs cost"]),
+    "bench_growth.py --shape slots": (["--jobs", "80", "--factor", "2", "--repeat", "1", "--shape", "slots"],
+                                      ["160 jobs (slots)", "2x the jobs cost"]),
     "bench_growth.py --shape burst --twin": (["--jobs", "20", "--factor", "2", "--repeat", "1", "--shape", "burst",
                                               "--twin"], ["2x the jobs cost", "plain SimPy twin:"]),
     "bench_growth.py --shape stream --twin": (["--jobs", "100", "--factor", "2", "--repeat", "1", "--shape",
