@@ -196,8 +196,11 @@ class Jobs:
         self.seed = seed
         self.until = until
         self.rooms = Rooms(tuple(daemons), {host: n for host, n in (slots or {}).items() if n is not None})
-        #: jobs waiting for a slot, oldest first: (job, workload name, its steps, arrival, candidate hosts)
-        self._waiting: deque[tuple[int, str, Workload, float, frozenset[str]]] = deque()
+        #: jobs waiting for a slot, oldest first, one queue per candidate list: (job, workload name, its steps,
+        #: arrival); job numbers grow with arrival, so the oldest of several queues' heads has the lowest
+        self._waiting: dict[tuple[str, ...], deque[tuple[int, str, Workload, float]]] = {}
+        #: per host, the queues of the candidate lists it is in
+        self._queues_of: dict[str, list[deque[tuple[int, str, Workload, float]]]] = {}
         self._job_ids = itertools.count(1)
         self._pending = sum(job_counts.values())
 
@@ -214,14 +217,14 @@ class Jobs:
         env = self.env
         candidates = candidate_hosts(workload, tuple(self.daemons), self.groups)
         place = placement(name, workload, candidates, self.rooms, self.seed)
-        anywhere = frozenset(candidates)  # one set for every job of the workload that waits
+        waiting = self._queue(candidates)
         for at in arrival_times(name, workload, self.seed):
             if at > env.now:
                 yield env.timeout(at - env.now)
             job = self.next_job()
             host = place()
             if host is None:
-                self._waiting.append((job, name, workload, env.now, anywhere))
+                waiting.append((job, name, workload, env.now))
             else:
                 self._launch(job, name, workload, host, env.now)
 
@@ -233,18 +236,29 @@ class Jobs:
 
     def _done(self, host: str) -> None:
         self.rooms.give_back(host)
-        if self._waiting:
-            self._take_waiting(host)
+        self._take_waiting(host)
         self._pending -= 1
         if self._pending == 0 and self.until is None:
             for daemon in self.daemons.values():
                 daemon.runtime.no_more_restarts = True
 
+    def _queue(self, candidates: tuple[str, ...]) -> deque[tuple[int, str, Workload, float]]:
+        """The queue of the jobs waiting for a slot on one of ``candidates``."""
+        queue = self._waiting.get(candidates)
+        if queue is None:
+            queue = self._waiting[candidates] = deque()
+            for host in candidates:
+                self._queues_of.setdefault(host, []).append(queue)
+        return queue
+
     def _take_waiting(self, host: str) -> None:
-        """The slot just freed on ``host`` goes to the oldest waiting job that may run there."""
-        for i, (job, name, workload, arrival, candidates) in enumerate(self._waiting):
-            if host in candidates:
-                del self._waiting[i]
-                self.recorder.span(SpanKind.SLOT, name, arrival, self.env.now, host=host, job=job)
-                self._launch(job, name, workload, host, arrival)
-                return
+        """The slot just freed on ``host`` goes to the oldest waiting job that may run there: the oldest head of
+        the queues of the candidate lists ``host`` is in (a look at each, not at every waiting job)."""
+        oldest = None
+        for queue in self._queues_of.get(host, ()):
+            if queue and (oldest is None or queue[0][0] < oldest[0][0]):
+                oldest = queue
+        if oldest is not None:
+            job, name, workload, arrival = oldest.popleft()
+            self.recorder.span(SpanKind.SLOT, name, arrival, self.env.now, host=host, job=job)
+            self._launch(job, name, workload, host, arrival)

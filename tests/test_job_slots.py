@@ -84,3 +84,33 @@ def test_the_slot_column_appears_only_when_a_job_waited(tmp_path) -> None:  # ty
     assert header_a[6:8] == ["slot_s", "queue_s"] and "slot_s" not in header_b
     assert (tmp_path / "a.csv").read_text().splitlines()[2].split(",")[6] == "10.000000"  # job 2 waited 10 s
     assert "slot" not in free.summary()["phases"]
+
+
+def test_a_freed_slot_goes_to_the_oldest_job_of_every_workload_that_may_run_there() -> None:
+    # x and y have one slot each. Jobs 1 and 2 (anywhere) run 0-10 s on x and y. Job 3 (only on x) arrives at
+    # 1 s and job 4 (anywhere) at 2 s; both wait. At 10 s x's slot goes to job 3, the oldest of the jobs that
+    # may run on x though it waits in another queue than job 4, and y's to job 4: both end at 20 s. (Were x's
+    # slot given to job 4, job 3 would wait for x until 20 s and end at 30 s.)
+    result = run_text("""
+name: two-queues
+hosts:
+  x: {count: 1, job_slots: 1}
+  y: {count: 1, job_slots: 1}
+workloads:
+  first:
+    arrival: {burst: 2, at: 0s}
+    placement: round-robin
+    steps: [{sleep: 10s}]
+  only-x:
+    arrival: {times: [1s]}
+    placement: x
+    steps: [{sleep: 10s}]
+  later:
+    arrival: {times: [2s]}
+    placement: round-robin
+    steps: [{sleep: 10s}]
+""")
+    ends = {(end.workload, end.host): end.end for end in result.job_ends}
+    assert ends[("only-x", "x")] == 20.0
+    assert ends[("later", "y")] == 20.0
+    assert sorted(ends.values()) == [10.0, 10.0, 20.0, 20.0]
