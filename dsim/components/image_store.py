@@ -80,6 +80,10 @@ class ImageStore:
         self._held: dict[str, int] = {}
         #: Untagged images a container still uses (``docker rmi -f``): their content stays.
         self._dangling: dict[str, ImageInfo] = {}
+        #: How many tagged, dangling or pinned images list each digest and chain ID (one count per listing):
+        #: the content a sweep must keep, counted as images come and go so a removal need not rescan them all.
+        self._digest_refs: dict[str, int] = {}
+        self._chain_refs: dict[str, int] = {}
         self.disk_used = 0.0
         self._in_use = in_use
 
@@ -159,8 +163,10 @@ class ImageStore:
             self._chains[layer.chain_id] = layer.uncompressed
 
     def tag(self, image: ImageInfo) -> None:
+        old = self._images.get(image.ref)
         self._images[image.ref] = image
         self._last_used[image.ref] = self.env.now
+        self._move_counts(old, image)
 
     def touch(self, ref: str) -> None:
         """An image was used (a container created from it): it becomes the most recently used."""
@@ -230,11 +236,13 @@ class ImageStore:
 
     def pin(self, image: ImageInfo) -> None:
         self._pinned.setdefault(image.ref, []).append(image)
+        self._count(image)
 
     def unpin(self, image: ImageInfo) -> None:
+        """Drop the latest pin under ``image.ref`` (which may be another image than ``image``)."""
         held = self._pinned.get(image.ref)
         if held:
-            held.pop()
+            self._uncount(held.pop())
             if not held:
                 del self._pinned[image.ref]
 
@@ -265,13 +273,38 @@ class ImageStore:
                                removed=removed, freed=round(freed), needed=round(nbytes))
         return freed
 
-    def _live(self) -> tuple[set[str], set[str]]:
-        """Digests and chain IDs that tagged, pinned or lazily fetching images reference (and untagged images a
-        container still uses)."""
+    def _count(self, image: ImageInfo) -> None:
+        """``image`` now holds its layers (tagged, kept dangling or pinned): sweeps keep them."""
+        digests, chains = self._digest_refs, self._chain_refs
+        for layer in image.layers:
+            digests[layer.digest] = digests.get(layer.digest, 0) + 1
+            chains[layer.chain_id] = chains.get(layer.chain_id, 0) + 1
+
+    def _uncount(self, image: ImageInfo) -> None:
+        """``image`` no longer holds its layers; one with no count left is no longer live."""
+        for layer in image.layers:
+            _decrement(self._digest_refs, layer.digest)
+            _decrement(self._chain_refs, layer.chain_id)
+
+    def _move_counts(self, old: ImageInfo | None, new: ImageInfo) -> None:
+        """A slot (a tag, a dangling key) held ``old`` and now holds ``new``: move the counts."""
+        if old is new:
+            return
+        if old is not None:
+            self._uncount(old)
+        self._count(new)
+
+    def _recount(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The counts of ``_digest_refs`` and ``_chain_refs`` worked out from scratch (tests compare them)."""
+        digests: dict[str, int] = {}
+        chains: dict[str, int] = {}
         live = [*self._images.values(), *self._dangling.values(),
                 *(image for held in self._pinned.values() for image in held)]
-        return ({layer.digest for image in live for layer in image.layers},
-                {layer.chain_id for image in live for layer in image.layers})
+        for image in live:
+            for layer in image.layers:
+                digests[layer.digest] = digests.get(layer.digest, 0) + 1
+                chains[layer.chain_id] = chains.get(layer.chain_id, 0) + 1
+        return digests, chains
 
     def _remove(self, ref: str) -> None:
         """Untag an image; its blobs and unpacked layers go unless another image or the build cache holds them."""
@@ -280,7 +313,7 @@ class ImageStore:
     def _sweep(self, image: ImageInfo) -> list[str]:
         """Remove the content of an untagged image that nothing else holds. Returns the chain IDs removed,
         bottom layer first."""
-        digests, chains = self._live()
+        digests, chains = self._digest_refs, self._chain_refs
         removed: list[str] = []
         for layer in image.layers:
             if layer.digest in self._blobs and layer.digest not in digests and layer.digest not in self._downloading:
@@ -299,6 +332,7 @@ class ImageStore:
         """Remove the tag ``ref`` (KeyError if absent); the content stays (see :meth:`delete`)."""
         image = self._images.pop(ref)
         self._last_used.pop(ref, None)
+        self._uncount(image)
         return image
 
     def tags_of(self, image: ImageInfo) -> list[str]:
@@ -314,7 +348,10 @@ class ImageStore:
 
     def keep_untagged(self, image: ImageInfo) -> None:
         """``docker rmi -f`` of an image a container uses: untagged but kept (dangling), its content stays."""
-        self._dangling[image.manifest_digest or image.ref] = image
+        key = image.manifest_digest or image.ref
+        old = self._dangling.get(key)
+        self._dangling[key] = image
+        self._move_counts(old, image)
 
     def hold_chain(self, chain_id: str) -> None:
         """The build cache keeps this unpacked layer: image GC leaves it on disk."""
@@ -327,5 +364,14 @@ class ImageStore:
             self._held[chain_id] = count
             return
         self._held.pop(chain_id, None)
-        if chain_id in self._chains and chain_id not in self._unpacking and chain_id not in self._live()[1]:
+        if chain_id in self._chains and chain_id not in self._unpacking and chain_id not in self._chain_refs:
             self.disk_used -= self._chains.pop(chain_id)
+
+
+def _decrement(counts: dict[str, int], key: str) -> None:
+    """One holder fewer of ``key``; the key goes at zero so that ``key in counts`` means "held"."""
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]

@@ -1,0 +1,147 @@
+"""The image store's live content (what tagged, dangling and pinned images list) is counted as images come
+and go. A removal sweeps what no count holds; these tests check the counts against a recount from scratch
+and the store's behaviour against one that recounts whenever it asks, as the store used to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsim.components.image_store import ImageStore
+from dsim.domain.hosts import ImageGcSpec
+from dsim.domain.images import ImageInfo, LayerInfo
+
+MB = 1e6
+
+
+def layer(digest: str, chain: str, size: float = 10 * MB) -> LayerInfo:
+    return LayerInfo(0, f"sha256:{digest}", chain, size, 2 * size)
+
+
+def image(ref: str, *layers: LayerInfo, manifest: str = "") -> ImageInfo:
+    return ImageInfo(ref, "reg", ref.split(":")[0], "1", layers, "gzip", manifest or f"sha256:m-{ref}")
+
+
+class Recounting(ImageStore):
+    """The store as it was before it counted: liveness worked out from every image each time it is read."""
+
+    @property
+    def _digest_refs(self) -> dict[str, int]:
+        return self._recount()[0]
+
+    @_digest_refs.setter
+    def _digest_refs(self, value: dict[str, int]) -> None:
+        pass
+
+    @property
+    def _chain_refs(self) -> dict[str, int]:
+        return self._recount()[1]
+
+    @_chain_refs.setter
+    def _chain_refs(self, value: dict[str, int]) -> None:
+        pass
+
+    def _count(self, image: ImageInfo) -> None:
+        pass
+
+    def _uncount(self, image: ImageInfo) -> None:
+        pass
+
+
+def counts(store: ImageStore) -> tuple[dict[str, int], dict[str, int]]:
+    return store._digest_refs, store._chain_refs
+
+
+# ------------------------------------------------------------ by hand
+
+def test_shared_and_held_layers_stay_until_their_last_holder_goes() -> None:
+    """base:1 = [b], app:1 = [b, a]; the build cache holds a's chain. Removing app:1 keeps b (base:1 lists
+    it) and a's unpacked layer (held) but frees a's blob; releasing the hold frees the layer; removing base:1
+    frees b. Each layer is 10 MB compressed + 20 MB unpacked."""
+    b, a = layer("b", "cb"), layer("a", "cab")
+    store = ImageStore(simpy.Environment(), 1000 * MB)
+    base, app = image("base:1", b), image("app:1", b, a)
+    store.preload(base)
+    store.preload(app)
+    store.hold_chain("cab")
+    assert counts(store) == ({"sha256:b": 2, "sha256:a": 1}, {"cb": 2, "cab": 1})
+    assert store.disk_used == 60 * MB
+
+    assert store.delete(store.untag("app:1")) == []  # a's chain is held, b's listed by base:1
+    assert counts(store) == ({"sha256:b": 1}, {"cb": 1})
+    assert (store.has_blob("sha256:a"), store.has_layer("cab"), store.disk_used) == (False, True, 50 * MB)
+
+    store.release_chain("cab")
+    assert (store.has_layer("cab"), store.disk_used) == (False, 30 * MB)
+
+    store.release_chain("cb")  # never held: b stays, base:1 lists it
+    assert store.has_layer("cb")
+    assert store.delete(store.untag("base:1")) == ["cb"]
+    assert counts(store) == ({}, {})
+    assert store.disk_used == 0.0
+
+
+def test_unpin_drops_the_latest_pin_under_the_ref_whatever_image_it_is_given() -> None:
+    """A build pins its steps under one ref and unpins them oldest first; the store pops the newest. The counts
+    follow what the store pops, not the argument."""
+    one, two = layer("1", "c1"), layer("2", "c2")
+    store = ImageStore(simpy.Environment(), 1000 * MB)
+    first, second = image("pin", one), image("pin", one, two)
+    store.pin(first)
+    store.pin(second)
+    store.unpin(first)  # pops ``second``
+    assert counts(store) == ({"sha256:1": 1}, {"c1": 1}) == store._recount()
+
+
+# ------------------------------------------------------------ random sequences against a recount
+
+LAYERS = [layer("x", "c0"), layer("y", "c1"), layer("x", "c2"), layer("z", "c3"), layer("y", "c4", 30 * MB)]
+REFS = ["a:1", "b:1", "c:1"]
+images_ = st.builds(lambda ref, picks, manifest: image(ref, *(LAYERS[i] for i in picks), manifest=manifest),
+                    st.sampled_from(REFS), st.lists(st.integers(0, len(LAYERS) - 1), max_size=4),
+                    st.sampled_from(["", "sha256:m1", "sha256:m2"]))
+chains_ = st.sampled_from(sorted({item.chain_id for item in LAYERS}))
+ops = st.one_of(
+    st.tuples(st.just("preload"), images_),
+    st.tuples(st.just("tag"), images_),
+    st.tuples(st.just("rmi"), st.sampled_from(REFS)),
+    st.tuples(st.just("untag"), st.sampled_from(REFS)),
+    st.tuples(st.just("keep_untagged"), images_),
+    st.tuples(st.just("pin"), images_),
+    st.tuples(st.just("unpin"), images_),
+    st.tuples(st.just("hold_chain"), chains_),
+    st.tuples(st.just("release_chain"), chains_),
+    st.tuples(st.just("make_room"), st.integers(0, 200)),
+)
+
+
+def apply(store: ImageStore, op: tuple[str, Any]) -> object:
+    """One public operation; what it returns (or the error it raises) is compared across stores."""
+    name, arg = op
+    try:
+        if name == "rmi":
+            return store.delete(store.untag(arg))
+        if name == "make_room":
+            return store.make_room(arg * MB)
+        return getattr(store, name)(arg)
+    except KeyError as err:
+        return ("KeyError", str(err))
+
+
+def state(store: ImageStore) -> tuple[object, ...]:
+    return (dict(store.images()), store._blobs, store._chains, store._sources, store._held, store.disk_used)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ops, max_size=40))
+def test_counts_match_a_recount_and_the_store_behaves_as_one_that_recounts(steps: list[tuple[str, Any]]) -> None:
+    gc = ImageGcSpec(high=0.3, low=0.1)
+    counted = ImageStore(simpy.Environment(), 1000 * MB, gc=gc)
+    recounting = Recounting(simpy.Environment(), 1000 * MB, gc=gc)
+    for step in steps:
+        assert apply(counted, step) == apply(recounting, step), step
+        assert counts(counted) == counted._recount()
+        assert state(counted) == state(recounting)
