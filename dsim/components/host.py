@@ -335,11 +335,16 @@ class Kernel:
         self.netns_lock = Lock(env, 1)
         self.cpu = CpuScheduler(env, cpus, self._cpu_interval)
         self.ports: dict[tuple[int, str], str] = {}
+        #: the ports each owner holds, so that releasing them reads no other owner's
+        self._ports_of: dict[str, list[tuple[int, str]]] = {}
         self.ephemeral_ports = ephemeral_ports
         self._last_ephemeral: dict[str, int] = {}
         #: memory in use by owner (a container's workload, a VM's guest + VMM), with a start order for ties
         self.resident: dict[Any, tuple[float, int]] = {}
         self._order = itertools.count()
+        #: the OOM killer's candidates, made at its first kill: a heap of (-bytes, start order, owner) with stale
+        #: entries (an owner's that no longer match ``resident``) dropped when they reach the top
+        self._victims: list[tuple[float, int, Any]] | None = None
         self.memory_used = 0.0
         self.peak_memory = 0.0
         #: image ref -> [bytes, users]: files read by containers, one copy per host however many use them
@@ -361,7 +366,11 @@ class Kernel:
     def bind(self, host_port: int, proto: str, owner: str) -> None:
         if (host_port, proto) in self.ports:
             raise PortInUse(host_port)
-        self.ports[(host_port, proto)] = owner
+        self._hold((host_port, proto), owner)
+
+    def _hold(self, key: tuple[int, str], owner: str) -> None:
+        self.ports[key] = owner
+        self._ports_of.setdefault(owner, []).append(key)
 
     def bind_ephemeral(self, proto: str, owner: str) -> int:
         """libnetwork portallocator: the first free port after the last one handed out, wrapping in the range."""
@@ -370,16 +379,23 @@ class Kernel:
         for _ in range(high - low + 1):
             port = low if port >= high else port + 1
             if (port, proto) not in self.ports:
-                self.ports[(port, proto)] = owner
+                self._hold((port, proto), owner)
                 self._last_ephemeral[proto] = port
                 return port
         raise PortsExhausted("all ports are allocated")
 
     def unbind(self, owner: str) -> None:
-        if not self.ports:  # the common case: nothing published on this host
-            return
-        for key in [key for key, who in self.ports.items() if who == owner]:
+        """Release every port ``owner`` holds."""
+        for key in self._ports_of.pop(owner, ()):
             del self.ports[key]
+
+    def rename_owner(self, old: str, new: str) -> None:
+        """The ports ``old`` holds are ``new``'s (``docker rename``)."""
+        keys = self._ports_of.pop(old, None)
+        if keys is not None:
+            self._ports_of.setdefault(new, []).extend(keys)
+            for key in keys:
+                self.ports[key] = new
 
     # ------------------------------------------------------------------ memory
 
@@ -399,15 +415,31 @@ class Kernel:
         self._charge(owner, nbytes)
         victims: list[Any] = []
         while self.memory_used > self.memory and self.resident:
-            victim = max(self.resident, key=lambda o: (self.resident[o][0], -self.resident[o][1]))
+            victim = self._largest()
             self.uncharge(victim)
             victims.append(victim)
         self.peak_memory = max(self.peak_memory, self.memory_used)  # the kernel never lets it overshoot
         return victims
 
+    def _largest(self) -> Any:
+        """The resident owner using the most memory, the earliest started among equals: the top of the
+        candidates' heap once stale entries are dropped (a host of thousands of processes is not scanned for
+        each victim). The heap is made at the first kill, and made again when stale entries outnumber live."""
+        resident, victims = self.resident, self._victims
+        if victims is None or len(victims) > 2 * len(resident) + 16:
+            victims = self._victims = [(-used, order, owner) for owner, (used, order) in resident.items()]
+            heapq.heapify(victims)
+        while True:
+            minus_used, order, owner = victims[0]
+            if resident.get(owner) == (-minus_used, order):
+                return owner
+            heapq.heappop(victims)
+
     def _charge(self, owner: Any, nbytes: float) -> None:
         used, order = self.resident.get(owner, (0.0, next(self._order)))
         self.resident[owner] = (used + nbytes, order)
+        if self._victims is not None:
+            heapq.heappush(self._victims, (-(used + nbytes), order, owner))
         self.memory_used += nbytes
         if self.memory_used <= self.memory:
             self.peak_memory = max(self.peak_memory, self.memory_used)

@@ -237,9 +237,7 @@ class ContainerRuntime:
                                 f'reuse that name.')
         old = container.name
         self._containers = {(name if key == old else key): value for key, value in self._containers.items()}
-        for port, owner in list(self.kernel.ports.items()):
-            if owner == old:
-                self.kernel.ports[port] = name
+        self.kernel.rename_owner(old, name)
         container.name = name
 
     def ps(self, *, all: bool = False) -> list[Container]:

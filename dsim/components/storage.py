@@ -49,8 +49,10 @@ class Volume:
     created: float
     anonymous: bool
     bytes: float = 0.0
-    #: IDs of the containers that mount it (any state), in mount order
-    users: list[str] = field(default_factory=list)
+    #: IDs of the containers that mount it (any state), in mount order: a dict, so that a container's unmount
+    #: finds its ID at once on a volume thousands of containers share (and counts a container once, as
+    #: Docker's reference counts do)
+    users: dict[str, None] = field(default_factory=dict)
     #: contents of the files commands wrote into it (dsim serve's shell), by path under its root
     files: dict[str, builtins.bytes] = field(default_factory=dict)  # builtins: ``bytes`` above is a field
 
@@ -141,14 +143,13 @@ class ContainerStorage:
         for mount in spec.mounts:
             if mount.type == "volume":
                 volume = self.create(mount.source)
-                volume.users.append(container_id)
+                volume.users[container_id] = None
                 mounted.append(volume)
 
     def unmount(self, container: Container, *, remove_anonymous: bool) -> None:
         """At ``docker rm``: the container no longer uses its volumes; ``-v`` removes its anonymous ones."""
         for volume in self._mounted.pop(container.id, []):
-            if container.id in volume.users:
-                volume.users.remove(container.id)
+            volume.users.pop(container.id, None)
             if remove_anonymous and volume.anonymous and not volume.users and volume.name in self.volumes:
                 self.remove(volume.name)
         self.diffs.pop(container.id, None)
