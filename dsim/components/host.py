@@ -12,6 +12,7 @@ import bisect
 import heapq
 import itertools
 import math
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -73,7 +74,10 @@ class CpuScheduler:
     """
 
     def __init__(self, env: simpy.Environment, cores: float,
-                 on_change: Callable[[float, float, float, int], None] | None = None) -> None:
+                 on_change: Callable[[float, float, float, int], None] | None = None, *,
+                 utilisation: bool = True) -> None:
+        """``utilisation``: keep the marks :meth:`utilisation` reads (three numbers at each change of the busy
+        cores, for the whole run); a server whose utilisation nobody asks for keeps none."""
         self.env = env
         self.cores = cores
         self.classes: dict[float, _CapClass] = {}
@@ -85,10 +89,11 @@ class CpuScheduler:
         self._seq = itertools.count()
         self._pending: simpy.Event | None = None  # the wake-up scheduled by the last change, if any
         self._on_change = on_change
-        #: at each change of the busy cores: (time, busy integral so far, busy cores from then on)
-        self._marks: list[float] = [env.now]
-        self._mark_integral: list[float] = [0.0]
-        self._mark_busy: list[float] = [0.0]
+        #: at each change of the busy cores: (time, busy integral so far, busy cores from then on), as C
+        #: doubles (8 bytes a number where a list of floats takes 32): a long run makes millions
+        self._marks: array[float] | None = array("d", (env.now,)) if utilisation else None
+        self._mark_integral = array("d", (0.0,))
+        self._mark_busy = array("d", (0.0,))
         self._shown: tuple[float, int] = (0.0, 0)  # (busy, runnable) of the interval since _since
 
     # ------------------------------------------------------------------ public
@@ -142,12 +147,15 @@ class CpuScheduler:
 
     def utilisation(self, horizon: float) -> float:
         """Mean share of the cores busy over [0, horizon] (work after the horizon does not count)."""
+        marks = self._marks
+        if marks is None:
+            raise ValueError("this scheduler keeps no utilisation marks (made with utilisation=False)")
         if horizon <= 0 or self.cores <= 0:
             return 0.0
-        i = bisect.bisect_right(self._marks, horizon) - 1
+        i = bisect.bisect_right(marks, horizon) - 1
         if i < 0:
             return 0.0
-        busy = self._mark_integral[i] + self._mark_busy[i] * (horizon - self._marks[i])
+        busy = self._mark_integral[i] + self._mark_busy[i] * (horizon - marks[i])
         return busy / (self.cores * horizon)
 
     # ------------------------------------------------------------------ internals
@@ -199,11 +207,12 @@ class CpuScheduler:
         """The busy cores are now ``busy`` (and ``runnable`` tasks run): the utilisation marks and the
         interval just ended (``on_change``), as ``_resolve`` records them."""
         self.busy = busy
-        if busy != self._mark_busy[-1]:
-            if self._marks[-1] == self._t:
+        marks = self._marks
+        if marks is not None and busy != self._mark_busy[-1]:
+            if marks[-1] == self._t:
                 self._mark_busy[-1] = busy
             else:
-                self._marks.append(self._t)
+                marks.append(self._t)
                 self._mark_integral.append(self._integral)
                 self._mark_busy.append(busy)
         shown = self._shown
@@ -438,8 +447,12 @@ class Kernel:
     def _charge(self, owner: Any, nbytes: float) -> None:
         used, order = self.resident.get(owner, (0.0, next(self._order)))
         self.resident[owner] = (used + nbytes, order)
-        if self._victims is not None:
-            heapq.heappush(self._victims, (-(used + nbytes), order, owner))
+        victims = self._victims
+        if victims is not None:
+            if len(victims) > 2 * len(self.resident) + 16:
+                self._victims = None  # mostly stale: made again at the next kill, so ended owners are not kept
+            else:
+                heapq.heappush(victims, (-(used + nbytes), order, owner))
         self.memory_used += nbytes
         if self.memory_used <= self.memory:
             self.peak_memory = max(self.peak_memory, self.memory_used)

@@ -59,14 +59,19 @@ def first_of(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
     first = env.event()
 
     def fire(_: simpy.Event) -> None:
-        if not first.triggered:
-            process_now(env, [first])
+        if first.triggered:
+            return
+        for event in events:  # off the events still pending: one (a container's stop) outlives many waits
+            callbacks = event.callbacks
+            if callbacks is not None and fire in callbacks:  # not in it when the loop below stopped before
+                callbacks.remove(fire)
+        process_now(env, [first])
 
     for event in events:
         if event.callbacks is None:  # already processed
             fire(event)
-        else:
-            event.callbacks.append(fire)
+            break
+        event.callbacks.append(fire)
     return first
 
 

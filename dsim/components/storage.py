@@ -67,7 +67,7 @@ class Disk:
     def __init__(self, env: simpy.Environment, rate: float) -> None:
         self.env = env
         self.rate = rate
-        self._server = CpuScheduler(env, 1.0)
+        self._server = CpuScheduler(env, 1.0, utilisation=False)  # nothing reports a disk's utilisation
 
     def write(self, nbytes: float) -> simpy.Event:
         """An event that fires when ``nbytes`` are written (no time at an infinite rate)."""
