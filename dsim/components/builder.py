@@ -96,8 +96,6 @@ class Builder:
         self.cache_io = CacheExchange(env, host, registries, caches, recorder, pusher)
         self.classic = ClassicBuild(env, store, puller, self.transfer, self.steps, self._export)
         self._builds = 0
-        #: chain IDs of built layers already in dockerd's layer store (BuildKit's export registered them)
-        self.registered: set[str] = set()
 
     @property
     def pusher(self) -> Pusher | None:
@@ -233,8 +231,7 @@ class Builder:
         tasks: list[simpy.Event] = []
         below = 0.0
         for layer in final.layers:
-            if layer.local and layer.chain_id not in self.registered:
-                self.registered.add(layer.chain_id)
+            if layer.local and self.store.register(layer.chain_id):
                 work = self.work.walk_seconds(below, layer.uncompressed)
                 work += cpu_seconds(layer.uncompressed, self.spec.storage.hash_rate)
                 tasks.append(self.kernel.cpu.run(work, 1.0).done)

@@ -72,6 +72,8 @@ class ImageStore:
         #: Where this daemon has seen each blob: (registry, repository) pairs, as moby's v2 metadata service
         #: remembers them; a push uses them for existence checks and cross-repository mounts.
         self._sources: dict[str, set[tuple[str, str]]] = {}
+        #: chain IDs of built layers BuildKit's export has registered in dockerd's layer store (builder.py)
+        self._registered: set[str] = set()
         #: Writable layers of containers (runtime.py): bytes per container ID, on the same disk.
         self._container_layers: dict[str, float] = {}
         #: Volumes (storage.py): bytes per volume name, on the same disk; image GC never removes them.
@@ -161,6 +163,18 @@ class ImageStore:
             except DiskFull as err:
                 raise DiskFull(f"failed to extract layer {layer.digest}: {err}") from None
             self._chains[layer.chain_id] = layer.uncompressed
+
+    def register(self, chain_id: str) -> bool:
+        """BuildKit's export registers a built layer in dockerd's layer store: True the first time, False when
+        it is registered already. A layer that left the disk is no longer registered (made again, it is again)."""
+        if chain_id in self._registered:
+            return False
+        self._registered.add(chain_id)
+        return True
+
+    def _drop_chain(self, chain_id: str) -> None:
+        self.disk_used -= self._chains.pop(chain_id)
+        self._registered.discard(chain_id)
 
     def tag(self, image: ImageInfo) -> None:
         old = self._images.get(image.ref)
@@ -322,7 +336,7 @@ class ImageStore:
             chain = layer.chain_id
             if (chain in self._chains and chain not in chains and chain not in self._unpacking
                     and not self._held.get(chain)):
-                self.disk_used -= self._chains.pop(chain)
+                self._drop_chain(chain)
                 removed.append(chain)
         return removed
 
@@ -365,7 +379,7 @@ class ImageStore:
             return
         self._held.pop(chain_id, None)
         if chain_id in self._chains and chain_id not in self._unpacking and chain_id not in self._chain_refs:
-            self.disk_used -= self._chains.pop(chain_id)
+            self._drop_chain(chain_id)
 
 
 def _decrement(counts: dict[str, int], key: str) -> None:

@@ -145,3 +145,18 @@ def test_counts_match_a_recount_and_the_store_behaves_as_one_that_recounts(steps
         assert apply(counted, step) == apply(recounting, step), step
         assert counts(counted) == counted._recount()
         assert state(counted) == state(recounting)
+
+
+def test_a_built_layer_is_registered_once_while_on_disk_and_again_once_made_again() -> None:
+    # BuildKit's export registers a built layer in dockerd's layer store once (builder._ensure_layers); the
+    # build cache pruning it takes it off the disk, and a build that makes it again must register it again.
+    store = ImageStore(simpy.Environment(), 1e12)
+    built = layer("built", "chain-built")
+    store.add_chain(built)
+    store.hold_chain(built.chain_id)
+    assert store.register(built.chain_id) is True
+    assert store.register(built.chain_id) is False
+    store.release_chain(built.chain_id)  # pruned: no image lists it
+    assert not store.has_layer(built.chain_id)
+    store.add_chain(built)
+    assert store.register(built.chain_id) is True
