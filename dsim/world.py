@@ -19,7 +19,7 @@ from dsim.components.build_cache import RegistryCaches
 from dsim.components.builder import Builder
 from dsim.components.daemon import Daemon
 from dsim.components.host import Kernel
-from dsim.components.image_store import DiskFull, ImageStore
+from dsim.components.image_store import DiskFull, ImageStore, dangling_ref
 from dsim.components.network import Network
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
@@ -76,9 +76,11 @@ def build_graph(resolved: SimSpec) -> nx.Graph:
 
 
 def _images_in_use(daemons: Mapping[str, Daemon], host: str) -> list[str]:
-    """The images the host's containers use: image GC never removes them (image_store.py). Asked by the
-    store, which is built before the daemon whose runtime holds the containers."""
-    return [container.image.ref for container in daemons[host].runtime.containers.values()]
+    """The images the host's containers use, by their refs and the names they have once dangling (a newer
+    image took their tag): image GC never removes them (image_store.py). Asked by the store, which is built
+    before the daemon whose runtime holds the containers."""
+    containers = daemons[host].runtime.containers.values()
+    return [name for container in containers for name in (container.image.ref, dangling_ref(container.image))]
 
 
 class World:

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsim.api import load_scenario_text
+from dsim.components.image_store import dangling_ref
 from dsim.components.network import Network
 from dsim.domain.problems import ReferenceProblem
 from dsim.domain.workloads import Burst, Every, Poisson, Times, Workload
@@ -121,7 +122,9 @@ def test_the_store_asks_the_runtime_which_images_are_in_use() -> None:
     store = world.daemons["node"].store
     assert list(store._in_use()) == []
     world.env.run(until=5.0)
-    assert list(store._in_use()) == list(world.resolved.images)  # the one container's image
+    image = store.image("app:1")
+    assert image is not None  # the one container's image, by its ref and by its name once a newer app:1 came
+    assert list(store._in_use()) == ["app:1", dangling_ref(image)]
 
 
 # ------------------------------------------------------------ the elaboration check

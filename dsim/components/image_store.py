@@ -13,7 +13,7 @@ used images no container uses, down to ``low``; content no remaining image refer
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import simpy
@@ -24,6 +24,20 @@ from dsim.records import Recorder, SpanKind
 
 CONTENT = "/var/lib/containerd/io.containerd.content.v1.content"
 SNAPSHOTS = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
+
+
+#: the ref prefix of a dangling image (an untagged build's, or one a newer pull or build of its tag replaced)
+DANGLING = "<none>@"
+
+
+def image_key(image: ImageInfo) -> str:
+    """What tells images apart: the manifest digest (the image ID, as ``docker images`` shows it)."""
+    return image.manifest_digest or image.ref
+
+
+def dangling_ref(image: ImageInfo) -> str:
+    """The name of ``image`` once no tag names it: ``<none>@`` and the ID's first 12 hex digits."""
+    return DANGLING + image_key(image).removeprefix("sha256:")[:12]
 
 
 class DiskFull(Exception):
@@ -86,6 +100,8 @@ class ImageStore:
         #: the content a sweep must keep, counted as images come and go so a removal need not rescan them all.
         self._digest_refs: dict[str, int] = {}
         self._chain_refs: dict[str, int] = {}
+        #: how many refs name each image (by ``image_key``): the last gone by a re-tag, the image dangles
+        self._names: dict[str, int] = {}
         self.disk_used = 0.0
         self._in_use = in_use
 
@@ -177,10 +193,36 @@ class ImageStore:
         self._registered.discard(chain_id)
 
     def tag(self, image: ImageInfo) -> None:
-        old = self._images.get(image.ref)
-        self._images[image.ref] = image
-        self._last_used[image.ref] = self.env.now
+        """Name ``image`` by its ref. The image the ref named before, when no other ref names it, stays as a
+        dangling image (``docker images``' ``<none>``) named ``dangling_ref``, with its content and its last
+        use: a newer pull or build of a tag leaves the old image on disk until it is removed (image GC
+        collects it once no container uses it), as dockerd does. Named again, an image is no longer dangling."""
+        ref = image.ref
+        old = self._images.get(ref)
+        used = self._last_used.get(ref, 0.0)
+        self._images[ref] = image
+        self._last_used[ref] = self.env.now
         self._move_counts(old, image)
+        if old is image:
+            return
+        self._name(image, 1)
+        if not ref.startswith(DANGLING):
+            dangling = dangling_ref(image)
+            if dangling in self._images and image_key(self._images[dangling]) == image_key(image):
+                self.untag(dangling)
+        if old is not None and self._name(old, -1) == 0 and image_key(old):
+            self.tag(replace(old, ref=dangling_ref(old)))
+            self._last_used[dangling_ref(old)] = used
+
+    def _name(self, image: ImageInfo, change: int) -> int:
+        """Count a ref more (1) or fewer (-1) naming ``image``; returns how many name it now."""
+        key = image_key(image)
+        count = self._names.get(key, 0) + change
+        if count:
+            self._names[key] = count
+        else:
+            self._names.pop(key, None)
+        return count
 
     def touch(self, ref: str) -> None:
         """An image was used (a container created from it): it becomes the most recently used."""
@@ -347,6 +389,7 @@ class ImageStore:
         image = self._images.pop(ref)
         self._last_used.pop(ref, None)
         self._uncount(image)
+        self._name(image, -1)
         return image
 
     def tags_of(self, image: ImageInfo) -> list[str]:

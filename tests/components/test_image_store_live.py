@@ -4,6 +4,7 @@ and the store's behaviour against one that recounts whenever it asks, as the sto
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import simpy
@@ -160,3 +161,44 @@ def test_a_built_layer_is_registered_once_while_on_disk_and_again_once_made_agai
     assert not store.has_layer(built.chain_id)
     store.add_chain(built)
     assert store.register(built.chain_id) is True
+
+
+def _retagged_store(in_use: tuple[str, ...] = ("app:1",)) -> tuple[ImageStore, ImageInfo, ImageInfo]:
+    """app:1 preloaded at time 0 (a 100 MB base unpacking to 200 MB, and its own 10 MB layer unpacking to 20 MB:
+    330 MB on a 500 MB disk), then at 10 s a newer app:1 (the base and another 30 MB layer) pulled over it."""
+    env = simpy.Environment()
+    store = ImageStore(env, 500 * MB, gc=ImageGcSpec(high=0.85, low=0.8), in_use=lambda: in_use)
+    base, own1, own2 = layer("base", "c-base", 100 * MB), layer("own1", "c-own1"), layer("own2", "c-own2")
+    v1, v2 = image("app:1", base, own1, manifest="sha256:" + "1" * 64), image("app:1", base, own2,
+                                                                         manifest="sha256:" + "2" * 64)
+    store.preload(v1)
+    env.run(until=10.0)
+    store.add_blob(own2)
+    store.add_chain(own2)
+    store.tag(v2)
+    return store, v1, v2
+
+
+def test_a_newer_image_under_a_tag_leaves_the_old_one_dangling_with_its_content_and_last_use() -> None:
+    store, v1, v2 = _retagged_store()
+    assert dict(store.images()) == {"app:1": v2, "<none>@111111111111": replace(v1, ref="<none>@111111111111")}
+    assert store.tagged_at("<none>@111111111111") == 0.0  # last used when it was app:1, not when it dangled
+    assert store.disk_used == 360 * MB  # nothing left the disk
+    # Above the high mark (360 + 100 > 425 MB), image GC takes the least recently used image no container uses:
+    # the dangling one, whose own layer (30 MB) goes; 330 MB is not yet the low mark for 100 MB more (300 MB),
+    # but app:1 is in use, so nothing else may go.
+    assert store.make_room(100 * MB) == 30 * MB
+    assert dict(store.images()) == {"app:1": v2}
+    assert store.disk_used == 330 * MB
+
+
+def test_an_image_another_tag_names_or_named_again_is_not_dangling() -> None:
+    store, v1, v2 = _retagged_store()
+    store.tag(replace(v1, ref="app:old"))  # named again: no longer <none>
+    assert dict(store.images()) == {"app:1": v2, "app:old": replace(v1, ref="app:old")}
+    env = simpy.Environment()
+    other = ImageStore(env, 500 * MB)
+    other.preload(v1)
+    other.tag(replace(v1, ref="app:keep"))
+    other.tag(v2)  # v1 is still app:keep: nothing dangles
+    assert list(other.images()) == ["app:1", "app:keep"]
