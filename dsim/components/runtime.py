@@ -158,6 +158,8 @@ class ContainerRuntime:
         container = Container(container_id, name, image, spec, job, RestartManager(spec.restart))
         self.storage.mount(spec, container_id)
         self._containers[name] = container
+        if self.services is not None:  # its index of aliases and listeners follows the table (service_calls.py)
+            self.services.created(self.host, container)
         return container
 
     def _create_layer(self) -> Generator[Any, Any, None]:
@@ -231,6 +233,8 @@ class ContainerRuntime:
         self.storage.unmount(container, remove_anonymous=volumes)  # and the writable layer (storage.py)
         container.state = REMOVED
         del self._containers[container.name]
+        if self.services is not None:
+            self.services.removed(self.host, container)
 
     def rename(self, container: Container, name: str) -> None:
         """``docker rename``: the name is the container's key here and owns its published ports in the
@@ -241,7 +245,9 @@ class ContainerRuntime:
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
         old = container.name
-        self._containers = {(name if key == old else key): value for key, value in self._containers.items()}
+        renamed = [((name if key == old else key), value) for key, value in self._containers.items()]
+        self._containers.clear()  # in place: the views of the table (networks, service calls) see the new name
+        self._containers.update(renamed)
         self.kernel.rename_owner(old, name)
         container.name = name
 

@@ -117,10 +117,25 @@ class ServiceCalls:
         self._rngs: dict[str, random.Random] = {}
         #: container ID -> the line its client printed when a call failed (the last run's)
         self._said: dict[str, str] = {}
+        #: host -> its side's containers indexed by alias and host-network port, made when a call first needs it
+        self._directories: dict[str, _Directory] = {}
 
     def said(self, container: Container) -> str:
         """What ``container``'s process printed when its last failed call ended it ("" when none did)."""
         return self._said.get(container.id, "")
+
+    def created(self, host: str, container: Container) -> None:
+        """The runtime of ``host`` has just added ``container`` to its table: the index follows (a scan per
+        call would cost every container on the host)."""
+        directory = self._directories.get(host)
+        if directory is not None:
+            directory.created(container)
+
+    def removed(self, host: str, container: Container) -> None:
+        """The runtime of ``host`` has just taken ``container`` out of its table: the index follows."""
+        directory = self._directories.get(host)
+        if directory is not None:
+            directory.removed(container)
 
     # ------------------------------------------------------------------ the caller's process
 
@@ -245,8 +260,8 @@ class ServiceCalls:
         if side.networks.resolve(asker, name) is not None:
             callee = side.containers[name]
             return callee, host
-        for other in side.containers.values():  # --network-alias: answered on a network both are on
-            if name in other.spec.aliases and other is not asker and _shared_dns(side.networks, asker, other):
+        for other in self._directory(host).holding(name):  # --network-alias: answered on a network both are on
+            if other is not asker and _shared_dns(side.networks, asker, other):
                 return other, host
         raise CallFailed(EXIT_RESOLVE, f"curl: (6) Could not resolve host: {name}")
 
@@ -259,11 +274,16 @@ class ServiceCalls:
         owner = side.kernel.ports.get((port, "tcp"))
         callee = side.containers.get(owner) if owner is not None else None
         if callee is None:
-            callee = next((c for c in side.containers.values() if c.spec.network == "host" and c.state == RUNNING
-                           and port in _listening(c)), None)
+            callee = next((c for c in self._directory(host).listening(port) if c.state == RUNNING), None)
         if callee is None or callee.state != RUNNING:
             raise CallFailed(EXIT_CONNECT, f"curl: (7) Failed to connect to {host} port {port}: Connection refused")
         return callee, host
+
+    def _directory(self, host: str) -> _Directory:
+        directory = self._directories.get(host)
+        if directory is None:
+            directory = self._directories[host] = _Directory(self._host(host).containers)
+        return directory
 
     def _route(self, caller: Container, host: str, callee: Container, callee_host: str) -> _Route:
         """Across hosts: from each end's side (its bridge, or the host itself on the host network) over the
@@ -290,6 +310,92 @@ class ServiceCalls:
         if error:
             attrs["error"] = error
         self.recorder.span(SpanKind.SERVICE_CALL, call.to, began, self.env.now, host=host, job=job, **attrs)
+
+
+class _Directory:
+    """A host's containers, as its side sees them, by ``--network-alias`` and by the ports host-network ones
+    listen on; each list in the side's order, so the first that answers is the one a scan would find first.
+
+    It mirrors ``HostSide.containers`` (a view of the runtime's table, in creation order) without scanning it
+    per call: the runtime reports each container it adds (a new key: last) or takes out; a report that does
+    not match the view, or a length moved without a report, rebuilds from the view. Only what a container keeps
+    for life is indexed (aliases, network mode, ports); whether it runs, and on which networks, is asked at
+    each call, as the scan asked."""
+
+    def __init__(self, containers: Mapping[str, Container]) -> None:
+        self._view = containers
+        self._size = 0
+        #: each container indexed -> the aliases and ports it was indexed under
+        self._members: dict[Container, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+        self._aliases: dict[str, dict[Container, None]] = {}
+        self._listeners: dict[int, dict[Container, None]] = {}
+        self._rebuild()
+
+    def holding(self, alias: str) -> Iterable[Container]:
+        """The containers with ``alias`` among their ``--network-alias``es, in the side's order."""
+        self._check()
+        return self._aliases.get(alias, ())
+
+    def listening(self, port: int) -> Iterable[Container]:
+        """The host-network containers listening on ``port`` (running or not), in the side's order."""
+        self._check()
+        return self._listeners.get(port, ())
+
+    def created(self, container: Container) -> None:
+        """The runtime added ``container`` to its table."""
+        view = self._view
+        if len(view) == self._size + 1 and view.get(container.name) is container:  # a new key goes last
+            self._enter(container)
+            self._size += 1
+        else:
+            self._rebuild()
+
+    def removed(self, container: Container) -> None:
+        """The runtime took ``container`` out of its table."""
+        if len(self._view) == self._size - 1 and container in self._members:
+            self._leave(container)
+            self._size -= 1
+        else:
+            self._rebuild()
+
+    def _check(self) -> None:
+        """A cheap guard: a view whose length moved without a report is indexed afresh."""
+        if len(self._view) != self._size:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._members.clear()
+        self._aliases.clear()
+        self._listeners.clear()
+        for container in self._view.values():
+            self._enter(container)
+        self._size = len(self._view)
+
+    def _enter(self, container: Container) -> None:
+        spec = container.spec
+        ports = tuple(sorted(_listening(container))) if spec.network == "host" else ()
+        self._members[container] = (spec.aliases, ports)
+        for alias in spec.aliases:
+            self._aliases.setdefault(alias, {})[container] = None
+        for port in ports:
+            self._listeners.setdefault(port, {})[container] = None
+
+    def _leave(self, container: Container) -> None:
+        aliases, ports = self._members.pop(container)
+        for alias in aliases:
+            _discard(self._aliases, alias, container)
+        for port in ports:
+            _discard(self._listeners, port, container)
+
+
+def _discard(index: dict[Any, dict[Container, None]], key: Any, container: Container) -> None:
+    """``container`` out of ``key``'s holders, and the key out once nobody holds it (a key listed twice in a
+    spec is taken out once)."""
+    holders = index.get(key)
+    if holders is not None:
+        holders.pop(container, None)
+        if not holders:
+            del index[key]
 
 
 def _namespace_owner(container: Container, containers: Mapping[str, Container]) -> Container:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import textwrap
+
 import pytest
 
 from dsim.api import load_scenario, simulate
@@ -75,3 +78,43 @@ def test_redeploy_downtime_is_the_old_process_stop_not_the_pull() -> None:
         assert (down.start, down.end) == (pytest.approx(stop.start), pytest.approx(new_start))
         phases = result.summary()["workloads"][host]["phases"]
         assert phases["downtime"]["max_s"] == pytest.approx(new_start - stop.start, abs=0.001)
+
+
+def test_a_service_recreated_twice_still_answers_by_its_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # compose recreates app twice (v1 -> v2 -> v1): each time the new container is made under a temporary
+    # name and renamed to shop-app-1 once the old one is gone. A client on the project's network calling app
+    # before the recreations (30 s) and long after the last up (200 s) must reach it: the runtime's table is
+    # renamed in place, so every view of it (the embedded DNS, service calls) sees the new name. (Before, a
+    # rename made a new table, the views made before it kept the old one, and app stopped resolving.)
+    shutil.copytree(ROOT / "scenarios" / "compose", tmp_path / "compose")
+    scenario = tmp_path / "twice.yaml"
+    scenario.write_text(textwrap.dedent("""
+        name: twice
+        registries:
+          corp: {bandwidth: 1Gbps, latency: 5ms}
+        images:
+          corp/shop/app:1: {registry: corp, from: node:22-slim, layers: [200MB]}
+          corp/shop/app:2: {registry: corp, from: node:22-slim, layers: [200MB]}
+        hosts:
+          h:
+            preloaded: [nginx:1.25, postgres:16, corp/shop/app:1]
+            networks: {shop_default: {}}
+        workloads:
+          deploy:
+            arrival: {times: [0s]}
+            placement: h
+            steps:
+              - compose: {file: compose/redeploy/compose.yaml, action: up, env: {APP_TAG: "1"}}
+              - sleep: 60s
+              - compose: {file: compose/redeploy/compose.yaml, action: up, env: {APP_TAG: "2"}}
+              - sleep: 30s
+              - compose: {file: compose/redeploy/compose.yaml, action: up, env: {APP_TAG: "1"}}
+          client:
+            arrival: {times: [30s, 200s]}
+            placement: h
+            steps: [{run: {image: "nginx:1.25", network: shop_default, calls: [{to: app}]}}]
+    """))
+    result = simulate(load_scenario(scenario))
+    assert sorted((job.workload, job.status) for job in result.jobs) == [
+        ("client", "completed"), ("client", "completed"), ("deploy", "completed")]
+    assert len([s for s in result.spans_of("create") if "app" in s.subject]) == 3  # up, and two recreations
