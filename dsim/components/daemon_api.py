@@ -137,15 +137,19 @@ class EngineVerbs:
             self._phase(SpanKind.BUILD, phase or image.ref, began, job)
         return image
 
-    def tag_image(self, image: ImageInfo, ref: str) -> ImageInfo:
+    def tag_image(self, image: ImageInfo, ref: str, *, reidentified: bool = False) -> ImageInfo:
         """The same content under another reference (and the registry its name selects); no API call (a
-        build's further ``-t`` tags)."""
+        build's further ``-t`` tags). ``reidentified``: ``ref`` named this image under the ID the daemon gave it
+        (ImageStore.reidentify: nothing dangles)."""
         norm = normalise(ref)
         repo, tag = split_ref(norm)
         registry = push_registry(norm, self.puller.registries, self.puller.images)
         tagged = ImageInfo(norm, registry, repo, tag, image.layers, image.compression, image.manifest_digest,
                            lazy=image.lazy, prefetch=image.prefetch)
-        self.store.tag(tagged)
+        if reidentified:
+            self.store.reidentify(tagged)
+        else:
+            self.store.tag(tagged)
         return tagged
 
     def commit(self, container: Container, ref: str | None, *, job: int) -> Generator[Any, Any, ImageInfo]:

@@ -214,6 +214,15 @@ class ImageStore:
             self.tag(replace(old, ref=dangling_ref(old)))
             self._last_used[dangling_ref(old)] = used
 
+    def reidentify(self, image: ImageInfo) -> None:
+        """``image.ref`` names ``image`` now, the image it named known by another ID: dsim serve names a build or
+        a commit by its content only after the daemon tagged it. The tag moves without leaving a dangling image
+        (a ``<none>`` only dsim's bookkeeping would have made); its content stays."""
+        old = self._images.get(image.ref)
+        if old is not None and image_key(old) != image_key(image):
+            self.untag(image.ref)
+        self.tag(image)
+
     def _name(self, image: ImageInfo, change: int) -> int:
         """Count a ref more (1) or fewer (-1) naming ``image``; returns how many name it now."""
         key = image_key(image)

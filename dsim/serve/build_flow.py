@@ -167,7 +167,7 @@ def finish(engine: Engine, image: ImageInfo, tags: list[str], watch: BuildWatch,
             store.untag(ref)
     result = image
     for tag in tags:
-        tagged = engine.daemon.tag_image(replace(image, manifest_digest=ident), tag)
+        tagged = engine.daemon.tag_image(replace(image, manifest_digest=ident), tag, reidentified=True)
         result = tagged if tag == tags[0] else result
     for old in previous.values():
         old_id = refs.image_id(old)

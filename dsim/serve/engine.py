@@ -467,7 +467,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             if ref is None:
                 store.untag(image.ref)
                 named = replace(named, ref=f"<none>@{ident[7:19]}")
-            store.tag(named)
+            store.reidentify(named)
             self.container_event(served, "commit", comment=comment, imageID=ident,
                                  imageRef=refs.familiar(named.ref) if ref is not None else "")
         finally:

@@ -202,3 +202,12 @@ def test_an_image_another_tag_names_or_named_again_is_not_dangling() -> None:
     other.tag(replace(v1, ref="app:keep"))
     other.tag(v2)  # v1 is still app:keep: nothing dangles
     assert list(other.images()) == ["app:1", "app:keep"]
+
+
+def test_an_image_reidentified_under_its_tag_leaves_nothing_dangling() -> None:
+    # dsim serve names a build by its content after the daemon tagged it under another ID: the same image
+    store, v1, v2 = _retagged_store()
+    renamed = replace(v2, manifest_digest="sha256:" + "3" * 64)
+    store.reidentify(renamed)
+    assert dict(store.images()) == {"<none>@111111111111": replace(v1, ref="<none>@111111111111"), "app:1": renamed}
+    assert store.disk_used == 360 * MB

@@ -189,6 +189,31 @@ def test_a_rebuild_with_new_content_leaves_the_old_image_dangling(server: ServeP
     assert f"<none>:<none> {old[7:19]}" in listed
 
 
+def _listed(server: ServeProcess) -> list[str]:
+    listed = docker(server, "images", "-a", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
+    return listed.stdout.split("\n")
+
+
+def test_a_build_and_a_commit_are_one_image_each_and_a_moved_tag_leaves_the_old_one_dangling(
+        server: ServeProcess, tmp_path: Path) -> None:
+    # dsim serve names a build and a commit by their content after the daemon has tagged them: that must leave
+    # no <none> beside them (docker images -a lists exactly the two tags and the commit). docker tag moving a
+    # tag off an image nothing else names leaves that image dangling, as dockerd does.
+    dangling = {line for line in _listed(server) if line.startswith("<none>")}  # other tests' (one server)
+    made = build(server, tmp_path, 'FROM busybox\nCMD ["echo", "once"]\n', "-t", "once:1", "-t", "once:2")
+    assert made.returncode == 0, made.stderr
+    built = image_id(server, "once:1")
+    assert docker(server, "run", "-d", "--name", "once-snap", "busybox", "sleep", "1000").returncode == 0
+    committed = docker(server, "commit", "once-snap", "once-snap:1").stdout.strip()
+    listed = _listed(server)
+    assert sorted(line for line in listed if line.startswith("once")) == [
+        f"once-snap:1 {committed}", f"once:1 {built}", f"once:2 {built}"]
+    assert {line for line in listed if line.startswith("<none>")} == dangling
+    assert docker(server, "tag", "busybox", "once-snap:1").returncode == 0
+    assert {line for line in _listed(server) if line.startswith("<none>")} - dangling == {f"<none>:<none> {committed}"}
+    assert docker(server, "rm", "-f", "once-snap").returncode == 0
+
+
 @needs_cli
 def test_pull_prints_the_index_digest_the_tag_points_at(server: ServeProcess) -> None:
     result = docker(server, "pull", "busybox")
