@@ -16,6 +16,7 @@ parsing growing prefixes of the file with the same package (see :func:`_locate_e
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -152,15 +153,23 @@ def read_file(path: Path) -> str:
 def parse_dockerfile(text: str, *, filename: str = "Dockerfile") -> list[Instruction]:
     """Parse ``text`` with BuildKit's parser; a parse error becomes a ScenarioError naming ``filename`` and line."""
     try:
-        commands = _pkg.parse_string(text)
+        return list(_parsed(text))
     except _pkg.GoParseError as exc:
         message = str(exc)
         line = _locate_error(text, message)
         if message == "file with no instructions":
             message = "file with no instructions (only blank lines, comments or parser directives)"
         raise ScenarioError(message, file=filename, line=line) from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> tuple[Instruction, ...]:
+    """The instructions of ``text``, parsed once per text (they are frozen, so every caller may share them). The
+    package's parser leaks the Python objects it makes for each instruction (about 50 for 11 instructions, in
+    its Go bridge), which in a process running many scenarios or builds (a sweep worker, ``dsim serve``) kept
+    whole memory pools alive: parsing each text once bounds that."""
     escape = directives(text).escape
-    return [_convert(command, escape) for command in commands]
+    return tuple(_convert(command, escape) for command in _pkg.parse_string(text))
 
 
 def _convert(command: _pkg.Command, escape: str) -> Instruction:
