@@ -80,7 +80,7 @@ _KEPT: contextvars.ContextVar[list[Figure] | None] = contextvars.ContextVar("dsi
 
 @contextmanager
 def keeping_figures() -> Iterator[list[Figure]]:
-    """Within this block every chart's Figure is kept open and appended to the list yielded."""
+    """Within this block every chart's Figure is appended to the list yielded."""
     kept: list[Figure] = []
     token = _KEPT.set(kept)
     try:
@@ -96,16 +96,17 @@ def figures_kept() -> bool:
 
 @contextmanager
 def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs: Any) -> Iterator[tuple[Figure, Any]]:
-    """A figure in the house style; closed on exit whatever happens (kept open inside ``keeping_figures``)."""
+    """A figure in the house style; closed on exit whatever happens (handed to ``keeping_figures``' list too:
+    a closed Figure still draws, saves and shows in a notebook, and is not kept alive by pyplot)."""
     with plt.rc_context(RC):  # type: ignore[arg-type]
         fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
         kept = _KEPT.get()
         try:
             yield fig, axes
         finally:
-            if kept is None:
-                plt.close(fig)
-            else:
+            plt.close(fig)  # out of pyplot's registry: a kept Figure is freed once its holder drops it
+            if kept is not None:
+                FigureCanvasAgg(fig)  # closing took pyplot's canvas away: one of its own still draws and renders
                 kept.append(fig)
 
 
