@@ -12,6 +12,7 @@ are in ``views.py``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 import time
@@ -113,6 +114,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.epoch0 = time.time() - self.clock() / self.speed
         self.events = EventLog()
         self.execs: dict[str, Exec] = {}
+        self.exec_numbers = itertools.count(1)
         self.object_meta = ObjectMeta()  # networks' and volumes' labels and options, endpoint aliases
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)

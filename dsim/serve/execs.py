@@ -17,7 +17,7 @@ import hashlib
 import math
 import re
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -63,6 +63,7 @@ class ExecsAndStats:
     containers: dict[str, Served]
     clock: Callable[[], float]
     execs: dict[str, Exec]
+    exec_numbers: Iterator[int]
     host: str
 
     def container_event(self, served: Served, action: str, at: float | None = None, **extra: str) -> None:
@@ -90,13 +91,21 @@ class ExecsAndStats:
         self._running(served)
         if not config.Cmd:
             raise ApiError(400, "No exec command specified")
-        number = len(self.execs) + 1
+        number = next(self.exec_numbers)  # not the table's size: the execs of exited containers leave it
         ident = hashlib.sha256(f"dsim-serve exec {self.host} {served.id} {number}".encode()).hexdigest()
         made = Exec(ident, served, list(config.Cmd), config, pid=self.pid(served) + 100 * number)
         self.execs[ident] = made
         served.exec_ids.append(ident)
+        served.execs_made.append(ident)
         self.container_event(served, f"exec_create: {' '.join(made.argv)}", execID=ident)
         return made
+
+    def forget_execs(self, served: Served) -> None:
+        """The container's process has exited: its execs are gone (moby's Cleanup unregisters each, so
+        ``docker exec inspect`` of one answers 404 from then on)."""
+        for ident in served.execs_made:
+            self.execs.pop(ident, None)
+        served.execs_made.clear()
 
     def find_exec(self, ident: str) -> Exec:
         found = self.execs.get(ident)

@@ -51,6 +51,8 @@ class Processes:
     object_meta: ObjectMeta
     daemon: Daemon
     image_configs: ImageConfigs
+    #: a container's execs dropped when its process exits (execs.py)
+    forget_execs: Callable[[Served], None]
 
     # ------------------------------------------------------------------ the command
 
@@ -166,6 +168,7 @@ class Processes:
         if frozen is not None and not frozen.triggered:
             frozen.succeed()
         self.container_event(served, "die", at=run.end, exitCode=str(code))
+        self.forget_execs(served)
         self.network_event(served, "disconnect", at=run.end)
         if served.container.state == RESTARTING:
             self.env.process(self._next_run(served))

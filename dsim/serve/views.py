@@ -100,6 +100,8 @@ class Served:
     frozen_left: float = 0.0
     #: running execs (their IDs)
     exec_ids: list[str] = field(default_factory=list)
+    #: every exec made in it since it last started: dockerd forgets them when the process exits (Cleanup)
+    execs_made: list[str] = field(default_factory=list)
     #: files its commands can read back: its image's (a commit's) and those its commands wrote (commands.py)
     files: dict[str, bytes] = field(default_factory=dict)
     #: the paths of those that came with its image (a write there copies the file up)

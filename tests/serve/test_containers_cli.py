@@ -178,6 +178,34 @@ def test_exec_and_top(server: ServeProcess) -> None:
     assert "No such container: nope-no-such" in stopped.stderr
 
 
+def test_the_execs_of_an_exited_container_are_gone(server: ServeProcess) -> None:
+    # dockerd unregisters a container's execs when its process exits (Cleanup): inspecting one answers 404
+    # from then on, and execs made later (in any container) get new IDs.
+    import urllib.error
+    import urllib.request
+
+    def call(path: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{server.url}/v1.50{path}", data=data, method="POST" if data else "GET",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+    assert docker(server, "run", "-d", "--name", "exg", "alpine", "sleep", "100000").returncode == 0
+    status, made = call("/containers/exg/exec", {"Cmd": ["echo", "x"]})
+    assert status == 201
+    assert call(f"/exec/{made['Id']}/json")[0] == 200
+    assert docker(server, "kill", "exg").returncode == 0
+    status, answer = call(f"/exec/{made['Id']}/json")
+    assert status == 404 and "No such exec instance" in str(answer.get("message"))
+    assert docker(server, "start", "exg").returncode == 0
+    assert call("/containers/exg/exec", {"Cmd": ["echo", "y"]})[1]["Id"] != made["Id"]
+    assert docker(server, "rm", "-f", "exg").returncode == 0
+
+
 # ---------------------------------------------------------------------------------------------- stats, pause
 
 
