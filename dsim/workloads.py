@@ -139,7 +139,7 @@ def placement(name: str, workload: Workload, candidates: tuple[str, ...], rooms:
     room (a free job slot: ``rooms``), or None when none has.
 
     ``round-robin`` cycles through them, skipping hosts without room; ``least-loaded`` takes the host with
-    the fewest jobs running (``rooms.active``, read at each call), ties going to the first in scenario order;
+    the fewest jobs running (as ``rooms`` counts them at the call), ties going to the first in scenario order;
     ``random`` draws uniformly from stream ``placement/<name>`` among those with room. A group or host
     (``candidates`` of one) is placed in round robin. Without job slots every host has room, so each
     policy picks as it always did.
