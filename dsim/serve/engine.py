@@ -36,7 +36,7 @@ from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
-from dsim.serve import bodies, health, objects
+from dsim.serve import bodies, health, image_ops, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret, signal_name
@@ -244,6 +244,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             user = next((s for s in self.containers.values() if s.container is err.container), None)
             ident = user.id[:12] if user is not None else err.container.id
             raise ApiError(409, str(err).replace(f"container {err.container.id} ", f"container {ident} ")) from None
+        if deletion.deleted is not None:
+            image_ops.forget_image(self, deletion.deleted)
         return deletion.response()
 
     def push(self, ref: str, job: int, phase: str | None) -> Generator[Any, Any, ImageInfo]:

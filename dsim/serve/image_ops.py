@@ -127,6 +127,14 @@ def system_df(engine: Engine) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- prune
 
 
+def forget_image(engine: Engine, ident: str) -> None:
+    """A deleted image's config, build time and files go with it, as dockerd deletes its config (a build or a
+    commit of the same content later records them again)."""
+    engine.built.pop(ident, None)
+    engine.image_configs.built.pop(ident, None)
+    engine.image_files.pop(ident, None)
+
+
 def prune_images(engine: Engine, *, dangling_only: bool) -> dict[str, Any]:
     """``POST /images/prune``: images no container uses (any state); by default only dangling ones (``-a``
     sends ``dangling=false``: every unused image). Their layers no other image or the build cache holds leave
@@ -145,6 +153,7 @@ def prune_images(engine: Engine, *, dangling_only: bool) -> dict[str, Any]:
         deleted += [{"Untagged": refs.familiar(ref)} for ref in named]
         deleted.append({"Deleted": ident})
         deleted += [{"Deleted": chain} for chain in store.delete(tags[0])]
+        forget_image(engine, ident)
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": int(round(before - store.disk_used))}
 
 

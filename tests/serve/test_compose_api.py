@@ -284,3 +284,29 @@ def test_image_inspect_keeps_the_deprecated_fields_below_api_1_45(url: str) -> N
 def test_wrongly_typed_bodies_are_400s(url: str, path: str, body: dict[str, Any]) -> None:
     status, answer = spec.get(url, path, "POST", body)
     assert status == 400 and answer["message"].startswith("json: cannot unmarshal"), answer
+
+
+def test_a_deleted_images_config_files_and_build_time_go_with_it(tmp_path: Path) -> None:
+    # docker commit records the image's config, its files and when it was made; docker rmi of it (no container
+    # uses it) deletes them with the image, as dockerd deletes an image's config: a long-running server that
+    # commits and removes images keeps nothing of them. A second commit and an image prune do the same.
+    path = tmp_path / "scenario.yaml"
+    path.write_text(SCENARIO)
+    server = Server(serve_scenario(path), port=0, speed=100.0)
+    server.start()
+    base = server.address.replace("tcp://", "http://") + "/v1.50"
+    engine = server.engine
+    try:
+        _create(base, "src", {"Image": "alpine:3.24", "Cmd": SLEEP}, start=True)
+        known = (set(engine.built), set(engine.image_configs.built), set(engine.image_files))
+        for target in ("snap:1", "snap:2"):
+            status, made = spec.get(base, f"/commit?container=src&repo={target.split(':')[0]}"
+                                          f"&tag={target.split(':')[1]}", "POST")
+            assert status == 201, made
+            assert made["Id"] in engine.built and made["Id"] in engine.image_configs.built
+        assert spec.get(base, "/images/snap:1", "DELETE")[0] == 200
+        status, pruned = spec.get(base, "/images/prune?filters=" + quote('{"dangling":["false"]}'), "POST")
+        assert status == 200, pruned
+        assert (set(engine.built), set(engine.image_configs.built), set(engine.image_files)) == known
+    finally:
+        server.stop()
