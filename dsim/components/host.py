@@ -435,7 +435,7 @@ class Kernel:
         candidates' heap once stale entries are dropped (a host of thousands of processes is not scanned for
         each victim). The heap is made at the first kill, and made again when stale entries outnumber live."""
         resident, victims = self.resident, self._victims
-        if victims is None or len(victims) > 2 * len(resident) + 16:
+        if victims is None or self._mostly_stale(victims):
             victims = self._victims = [(-used, order, owner) for owner, (used, order) in resident.items()]
             heapq.heapify(victims)
         while True:
@@ -444,12 +444,16 @@ class Kernel:
                 return owner
             heapq.heappop(victims)
 
+    def _mostly_stale(self, victims: list[tuple[float, int, Any]]) -> bool:
+        """More entries than twice the resident owners (and a few): most are stale, made again from ``resident``."""
+        return len(victims) > 2 * len(self.resident) + 16
+
     def _charge(self, owner: Any, nbytes: float) -> None:
         used, order = self.resident.get(owner, (0.0, next(self._order)))
         self.resident[owner] = (used + nbytes, order)
         victims = self._victims
         if victims is not None:
-            if len(victims) > 2 * len(self.resident) + 16:
+            if self._mostly_stale(victims):
                 self._victims = None  # mostly stale: made again at the next kill, so ended owners are not kept
             else:
                 heapq.heappush(victims, (-(used + nbytes), order, owner))
