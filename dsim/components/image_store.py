@@ -96,8 +96,10 @@ class ImageStore:
         self._held: dict[str, int] = {}
         #: Untagged images a container still uses (``docker rmi -f``): their content stays.
         self._dangling: dict[str, ImageInfo] = {}
-        #: How many tagged, dangling or pinned images list each digest and chain ID (one count per listing):
-        #: the content a sweep must keep, counted as images come and go so a removal need not rescan them all.
+        #: How many tagged or dangling images list each digest and chain ID (one count per listing): the content
+        #: a sweep must keep, counted as images come and go so a removal need not rescan them all. Pinned images
+        #: (a pull's, a push's, a build's) are not counted: every pull pins its image and a sweep is rare, so a
+        #: sweep reads the few pinned ones instead (``_pinned_content``).
         self._digest_refs: dict[str, int] = {}
         self._chain_refs: dict[str, int] = {}
         #: how many refs name each image (by ``image_key``): the last gone by a re-tag, the image dangles
@@ -300,16 +302,22 @@ class ImageStore:
         self._lazy.pop(ref, None)
 
     def pin(self, image: ImageInfo) -> None:
+        """A pull, push or build holds ``image``'s content until it unpins it: sweeps keep it."""
         self._pinned.setdefault(image.ref, []).append(image)
-        self._count(image)
 
     def unpin(self, image: ImageInfo) -> None:
         """Drop the latest pin under ``image.ref`` (which may be another image than ``image``)."""
         held = self._pinned.get(image.ref)
         if held:
-            self._uncount(held.pop())
+            held.pop()
             if not held:
                 del self._pinned[image.ref]
+
+    def _pinned_content(self) -> tuple[set[str], set[str]]:
+        """The digests and chain IDs pinned images list: what pulls, pushes and builds under way hold."""
+        pinned = [image for held in self._pinned.values() for image in held]
+        return ({layer.digest for image in pinned for layer in image.layers},
+                {layer.chain_id for image in pinned for layer in image.layers})
 
     # ------------------------------------------------------------ garbage collection
 
@@ -339,7 +347,7 @@ class ImageStore:
         return freed
 
     def _count(self, image: ImageInfo) -> None:
-        """``image`` now holds its layers (tagged, kept dangling or pinned): sweeps keep them."""
+        """``image`` now holds its layers (tagged or kept dangling): sweeps keep them."""
         digests, chains = self._digest_refs, self._chain_refs
         for layer in image.layers:
             digests[layer.digest] = digests.get(layer.digest, 0) + 1
@@ -363,9 +371,7 @@ class ImageStore:
         """The counts of ``_digest_refs`` and ``_chain_refs`` worked out from scratch (tests compare them)."""
         digests: dict[str, int] = {}
         chains: dict[str, int] = {}
-        live = [*self._images.values(), *self._dangling.values(),
-                *(image for held in self._pinned.values() for image in held)]
-        for image in live:
+        for image in [*self._images.values(), *self._dangling.values()]:
             for layer in image.layers:
                 digests[layer.digest] = digests.get(layer.digest, 0) + 1
                 chains[layer.chain_id] = chains.get(layer.chain_id, 0) + 1
@@ -379,14 +385,17 @@ class ImageStore:
         """Remove the content of an untagged image that nothing else holds. Returns the chain IDs removed,
         bottom layer first."""
         digests, chains = self._digest_refs, self._chain_refs
+        pinned_digests, pinned_chains = self._pinned_content()
         removed: list[str] = []
         for layer in image.layers:
-            if layer.digest in self._blobs and layer.digest not in digests and layer.digest not in self._downloading:
-                self.disk_used -= self._blobs.pop(layer.digest)
-                self._sources.pop(layer.digest, None)
+            digest = layer.digest
+            if (digest in self._blobs and digest not in digests and digest not in pinned_digests
+                    and digest not in self._downloading):
+                self.disk_used -= self._blobs.pop(digest)
+                self._sources.pop(digest, None)
             chain = layer.chain_id
-            if (chain in self._chains and chain not in chains and chain not in self._unpacking
-                    and not self._held.get(chain)):
+            if (chain in self._chains and chain not in chains and chain not in pinned_chains
+                    and chain not in self._unpacking and not self._held.get(chain)):
                 self._drop_chain(chain)
                 removed.append(chain)
         return removed
@@ -430,7 +439,8 @@ class ImageStore:
             self._held[chain_id] = count
             return
         self._held.pop(chain_id, None)
-        if chain_id in self._chains and chain_id not in self._unpacking and chain_id not in self._chain_refs:
+        if (chain_id in self._chains and chain_id not in self._unpacking and chain_id not in self._chain_refs
+                and chain_id not in self._pinned_content()[1]):
             self._drop_chain(chain_id)
 
 
