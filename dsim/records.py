@@ -512,3 +512,15 @@ class Recorder:
 
     def job_end(self, record: JobEnd) -> None:
         self.jobs.append(record)
+
+    def follow(self, reader: Any) -> int:
+        """Where ``reader`` (dsim serve's progress of a push or a build) starts reading the spans to come."""
+        return len(self.spans)
+
+    def read(self, position: int) -> list[Span]:
+        """The spans recorded from ``position`` on."""
+        return self.spans[position:]
+
+    def failed_jobs(self) -> int:
+        """How many jobs ended failed."""
+        return sum(1 for end in self.jobs if end.status == "failed")

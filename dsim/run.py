@@ -20,6 +20,7 @@ from dsim.gc_tuning import fewer_gc_passes
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from dsim.records import Recorder
     from dsim.reports.context import ScenarioInfo
     from dsim.result import SimResult
     from dsim.scenarios.resolve import Resolved
@@ -65,13 +66,14 @@ def save_outputs(result: SimResult, out: Path, *, scenario_info: ScenarioInfo | 
         return _write(result, out, scenario_info, charts=charts, trace=trace)
 
 
-def build_world(resolved: Resolved, *, seed: int | None = None, link_samples: float | None = None) -> World:
+def build_world(resolved: Resolved, *, seed: int | None = None, link_samples: float | None = None,
+                recorder: Recorder | None = None) -> World:
     """The world of one run, wired and checked before time 0: built here for ``run`` and for ``dsim serve``,
     which drives its clock in real time and ends through ``save_outputs``. ``link_samples``: measure link
-    loads about that often (simulated seconds) for the bandwidth chart."""
+    loads about that often (simulated seconds) for the bandwidth chart. ``recorder``: as for ``World``."""
     from dsim.world import World
 
-    return World(resolved, seed=seed, link_samples=link_samples)
+    return World(resolved, seed=seed, link_samples=link_samples, recorder=recorder)
 
 
 def _run(resolved: Resolved, *, seed: int | None, out: Path | None, charts: bool, trace: bool,

@@ -87,14 +87,15 @@ class World:
     """Every component of one simulation, built, wired and checked before time 0."""
 
     def __init__(self, resolved: SimSpec, *, seed: int | None = None, probes: Iterable[str] = (),
-                 link_samples: float | None = None) -> None:
+                 link_samples: float | None = None, recorder: Recorder | None = None) -> None:
         """``probes``: names of the probes to attach (dsim.probes.PROBES; ``links`` measures link loads for
         the bandwidth chart). None schedules an event, so the run is otherwise the same. ``link_samples``:
-        the ``links`` probe's interval in simulated seconds; giving it attaches that probe too."""
+        the ``links`` probe's interval in simulated seconds; giving it attaches that probe too. ``recorder``:
+        what records the run (default: one that keeps everything, for the outputs)."""
         self.resolved = resolved
         self.seed = resolved.seed if seed is None else seed
         self.env = CountingEnvironment()
-        self.recorder = Recorder()
+        self.recorder = Recorder() if recorder is None else recorder
         graph = build_graph(resolved)
         if scenario_calls(resolved.workloads.values()):  # traffic between containers crosses each host's bridge
             add_bridges(graph, resolved.hosts)

@@ -76,7 +76,7 @@ def serve(
                               "this simulated daemon (no TLS, no authentication)")
     server = Server(resolved, host_name=host_name, listen=listen, port=port, unix=unix, speed=speed, seed=seed,
                     max_context=context_limit, verbose=verbose,
-                    link_samples=LINK_SAMPLE_S if out is not None else None,
+                    link_samples=LINK_SAMPLE_S if out is not None else None, keep_records=out is not None,
                     limits=Limits(max_connections=max_connections or default_max_connections(),
                                   max_requests=max_requests, header_timeout=timeout, io_timeout=timeout))
     stop = threading.Event()
@@ -97,9 +97,9 @@ def serve(
         summary = save_outputs(result, out, scenario_info=ScenarioInfo.from_resolved(resolved, scenario, set_ or ()),
                                charts=charts, trace=trace)
         print(f"dsim serve: results in {out}/", flush=True)
-    else:
-        summary = result.summary()
-    jobs = summary["jobs"]
-    print(f"dsim serve: {jobs['total']} operations ({jobs['failed']} failed) in {result.horizon_s:.1f} simulated "
+        failed = summary["jobs"]["failed"]
+    else:  # no records kept (serve/records.py): the count of failures only
+        failed = server.world.recorder.failed_jobs()
+    print(f"dsim serve: {result.expected_jobs} operations ({failed} failed) in {result.horizon_s:.1f} simulated "
           f"seconds", file=sys.stderr, flush=True)
 

@@ -164,14 +164,13 @@ class BuildWatch:
         self.daemon = daemon
         self.clock = clock
         self.job = job
-        self.span_index = len(daemon.recorder.spans)
+        self.span_index = daemon.recorder.follow(self)
 
     def _collect(self) -> None:
         assert self.daemon is not None
-        spans = self.daemon.recorder.spans
-        while self.span_index < len(spans):
-            span = spans[self.span_index]
-            self.span_index += 1
+        spans = self.daemon.recorder.read(self.span_index)
+        self.span_index += len(spans)
+        for span in spans:
             if span.kind == SpanKind.BUILD_STEP and span.job == self.job:
                 self.done[int(span.attrs.get("line", 0))] = span
 

@@ -275,7 +275,7 @@ class PushWatch:
     def begin(self, daemon: Daemon, image: ImageInfo) -> None:
         self.daemon = daemon
         self.image = image
-        self.span_index = len(daemon.recorder.spans)
+        self.span_index = daemon.recorder.follow(self)
 
     def poll(self, repository: str) -> list[dict[str, Any]]:
         daemon, image = self.daemon, self.image
@@ -290,11 +290,10 @@ class PushWatch:
                 if short not in self.shown:
                     self.shown[short] = 0
                     out.append(message("Preparing", short))
-        spans = daemon.recorder.spans
+        spans = daemon.recorder.read(self.span_index)
+        self.span_index += len(spans)
         job = self.job_of[0] if self.job_of else None
-        while self.span_index < len(spans):
-            span = spans[self.span_index]
-            self.span_index += 1
+        for span in spans:
             if span.kind != SpanKind.PUSH_LAYER or span.job != job:
                 continue
             short = span.subject[7:19]

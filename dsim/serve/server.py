@@ -37,6 +37,7 @@ from dsim.serve.engine import Engine
 from dsim.serve.exchange import Exchange
 from dsim.serve.handler import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, EngineHandler
 from dsim.serve.http import Connection, HttpServer, Limits, socket_answers, tcp_listener, unix_listener
+from dsim.serve.records import WindowRecorder
 from dsim.serve.streams import OpenAttaches
 from dsim.world import World
 
@@ -207,14 +208,17 @@ class Server:
     def __init__(self, resolved: Resolved, *, host_name: str | None = None, listen: str = "127.0.0.1",
                  port: int = 2375, unix: Path | None = None, speed: float = 10.0, seed: int | None = None,
                  max_context: int = MAX_CONTEXT, verbose: bool = False, link_samples: float | None = None,
-                 limits: Limits | None = None) -> None:
-        """``link_samples``: as for dsim.run.build_world (the bandwidth chart of the session's report)."""
+                 limits: Limits | None = None, keep_records: bool = True) -> None:
+        """``link_samples``: as for dsim.run.build_world (the bandwidth chart of the session's report).
+        ``keep_records``: keep every span and job record for the session's files (``--out``); without, only
+        what a progress stream has yet to read (dsim/serve/records.py), so a long session does not grow."""
         if not speed > 0 or math.isinf(speed):
             raise UsageError("--speed must be a positive number")
         self.limits = limits or Limits()
         self.resolved = resolved
         self.host = pick_host(resolved, host_name)
-        self.world = build_world(resolved, seed=seed, link_samples=link_samples)
+        self.world = build_world(resolved, seed=seed, link_samples=link_samples,
+                                 recorder=None if keep_records else WindowRecorder())
         self.loop = ServingLoop(self.world.env, speed)
         self.engine = Engine(self.world, self.host, now=self.loop.now)
         self.unix = unix

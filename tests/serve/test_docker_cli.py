@@ -49,14 +49,17 @@ hosts:
 class ServeProcess:
     """``dsim serve`` in a subprocess on a free loopback port; stopped with SIGTERM."""
 
-    def __init__(self, tmp: Path, speed: float = SPEED, scenario: str = SCENARIO, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, tmp: Path, speed: float = SPEED, scenario: str = SCENARIO, extra: tuple[str, ...] = (),
+                 out: bool = True) -> None:
+        """``out``: with ``--out`` (the session's files, every record kept), else without (few records kept)."""
         self.tmp = tmp
         self.out = tmp / "out"
         path = tmp / "scenario.yaml"
         path.write_text(scenario)
+        files = ["--out", str(self.out), "--no-charts"] if out else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dsim", "serve", "--scenario", str(path), "--port", "0", "--speed", str(speed),
-             "--out", str(self.out), "--no-charts", *extra],
+             *files, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.address = ""
