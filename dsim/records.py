@@ -11,7 +11,7 @@ run time: a run records hundreds of thousands of spans).
 # (``__required_keys__``, read by tests/test_records.py).
 import enum
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, NotRequired, TypedDict
+from typing import Any, ClassVar, NamedTuple, NotRequired, TypedDict
 
 from dsim.span_store import CHUNK, SpanStore
 
@@ -498,6 +498,9 @@ class Recorder:
 
     spans: SpanStore = field(default_factory=_span_store)
     jobs: list[JobEnd] = field(default_factory=list)
+    #: every record is kept, so outputs can be derived (False: dsim serve without --out, serve/records.py);
+    #: what exists only for the outputs (a host's CPU utilisation marks) is then not kept either
+    keeps: ClassVar[bool] = True
 
     def span(self, kind: SpanKind, subject: str, start: float, end: float, /, *, host: str = "", job: int = -1,
              **attrs: Any) -> None:

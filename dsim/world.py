@@ -211,7 +211,8 @@ class World:
         makespan = max((job.end for job in self.recorder.jobs), default=0.0)
         hosts = {
             name: HostStats(
-                cpu_util=self.kernels[name].cpu_utilisation(makespan if makespan > 0 else horizon),
+                cpu_util=(self.kernels[name].cpu_utilisation(makespan if makespan > 0 else horizon)
+                          if self.recorder.keeps else math.nan),  # no marks kept for outputs none will write
                 peak_memory_bytes=self.kernels[name].peak_memory,
                 disk_used_bytes=daemon.store.disk_used,
                 peak_page_cache_bytes=self.kernels[name].peak_page_cache,

@@ -342,7 +342,7 @@ class Kernel:
         #: netns creation and veth setup serialise on the kernel's rtnl lock: a burst of starts queues here
         #: (SimPy's Resource queue, without its request and release events while the lock is free: workers.py)
         self.netns_lock = Lock(env, 1)
-        self.cpu = CpuScheduler(env, cpus, self._cpu_interval)
+        self.cpu = CpuScheduler(env, cpus, self._cpu_interval, utilisation=recorder.keeps)
         self.ports: dict[tuple[int, str], str] = {}
         #: the ports each owner holds, so that releasing them reads no other owner's
         self._ports_of: dict[str, list[tuple[int, str]]] = {}

@@ -29,6 +29,8 @@ class WindowRecorder(Recorder):
     """A ``Recorder`` whose spans live only until every live reader has read them and whose job records are
     counted, not kept (``failed``). ``spans`` and ``jobs`` stay empty: nothing derives outputs from them."""
 
+    keeps = False
+
     def __init__(self) -> None:
         super().__init__()
         self._window: list[Span] = []

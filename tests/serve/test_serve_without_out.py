@@ -96,6 +96,7 @@ def test_a_long_session_keeps_a_bounded_window_of_records() -> None:
             cycles += 1
             assert cycles < 2000, "the window never dropped a span"
         assert len(recorder._window) < TRIM_AT
+        assert server.world.kernels[server.host].cpu._marks is None  # CPU utilisation is only for the outputs
     finally:
         server.stop()
 
