@@ -203,6 +203,7 @@ class ContainerRuntime:
 
     def stop(self, container: Container, timeout: float, *, job: int) -> Generator[Any, Any, None]:
         """``docker stop``: SIGTERM, SIGKILL after ``timeout``; no restart policy brings it back."""
+        _exists(container)
         container.manually_stopped = True
         container.restart_manager.cancelled = True
         if container.state not in (RUNNING, RESTARTING):
@@ -217,6 +218,7 @@ class ContainerRuntime:
         """SIGKILL (``docker kill``, ``docker rm -f``): the process ends at once with 137 (128 + 9), whatever its
         ``stop_time``, which only a catchable signal waits for; as after ``docker stop``, no restart policy brings
         it back (moby daemon/kill.go: ``ExitOnNext``)."""
+        _exists(container)
         if container.state == RUNNING and container.kill is not None and not container.kill.triggered:
             container.kill.succeed(SIGKILL_EXIT)  # an int: the process's own end with that code (_killed)
         yield from self.stop(container, 0.0, job=job)
@@ -224,6 +226,7 @@ class ContainerRuntime:
     def remove(self, container: Container, *, job: int, volumes: bool = False) -> None:
         """``docker rm``: refused while running or restarting, as Docker does without ``-f``; ``volumes``
         (``-v``) removes its anonymous volumes too."""
+        _exists(container)
         if container.state in (RUNNING, RESTARTING):
             raise ApiError(409, f'cannot remove container "/{container.name}": container is {container.state}: '
                                 "stop the container before removing or force remove")
@@ -496,3 +499,9 @@ class ContainerRuntime:
     def running(self) -> int:
         return sum(1 for c in self._containers.values() if c.state == RUNNING)
 
+
+def _exists(container: Container) -> None:
+    """A container removed already (a job that removes it twice, or another job's ``rm``) is gone, as Docker
+    answers for a name or ID it no longer knows."""
+    if container.state == REMOVED:
+        raise ApiError(404, f"No such container: {container.name}")

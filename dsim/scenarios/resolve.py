@@ -5,6 +5,7 @@ The conversion of each model to its domain value is dsim/scenarios/to_domain.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -25,6 +26,7 @@ from dsim.scenarios.model import (
     RateLimit,
     Registry,
     Scenario,
+    ServiceCall,
     Step,
     layer_uncompressed,
 )
@@ -38,6 +40,9 @@ MAX_FLOW_LAYERS = 10_000  # layers of one image, its ``from`` chain's included
 MAX_FROM_DEPTH = 1_000  # images in one ``from`` chain
 MAX_TOTAL_LAYERS = 1_000_000  # layers of all images together, each counting its ``from`` chain's
 MAX_LINKS = 1_000_000  # host-to-node links network.links expands to (a group x group link is |a| x |b|)
+#: service-call requests of every job's containers together (a request is a round trip and the server's work,
+#: several events, so this is about as many events as MAX_JOBS jobs make)
+MAX_REQUESTS = 10_000_000
 
 #: Docker Hub as dsim's default registry: token auth (Bearer realm), anonymous pull limit of 100 manifest
 #: GETs per 6 h per client address (docs/real-docker.md: Registries), blobs from a CDN (egress rarely binds).
@@ -236,6 +241,25 @@ def _check_workloads(
     return counts
 
 
+def _requests(calls: Iterable[ServiceCall]) -> int:
+    """Requests ``calls`` make: each call's, and for each request it makes, the server's own calls."""
+    return sum(call.requests * (1 + _requests(call.calls)) for call in calls)
+
+
+def _check_requests(scenario: Scenario, counts: dict[str, int]) -> None:
+    """At most MAX_REQUESTS service-call requests by the containers the workloads' steps run, in all."""
+    total = 0
+    for name, workload in scenario.workloads.items():
+        for index, step in enumerate(workload.steps):
+            for key, spec in (("run", step.run), ("create", step.create)):
+                if spec is not None and spec.calls:
+                    total += _requests(spec.calls) * counts[name]
+                    if total > MAX_REQUESTS:
+                        raise ReferenceProblem(("workloads", name, "steps", index, key, "calls"),
+                                               f"{total:,} service-call requests is over dsim's limit of "
+                                               f"{MAX_REQUESTS:,} per scenario (requests x nested calls x jobs)")
+
+
 def _check_links(scenario: Scenario, registries: dict[str, Registry], groups: dict[str, tuple[str, ...]]) -> None:
     """No self-links, and at most MAX_LINKS node-to-node links in all, counted before any is built."""
     if scenario.network is None:
@@ -315,6 +339,7 @@ def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) 
     registries = _registries(scenario)
     hosts, groups = _expand_hosts(scenario)
     counts = _check_workloads(scenario, hosts, groups)
+    _check_requests(scenario, counts)
     check_networks(scenario, hosts)  # objects_check.py: networks named by run/create steps
     _check_links(scenario, registries, groups)
     needed = _check_distribution(scenario, registries)

@@ -145,6 +145,15 @@ def test_rm_is_refused_while_running_and_frees_the_name() -> None:
     assert job.status == "completed", job.error
 
 
+@pytest.mark.parametrize("again", ["rm: {}", "stop: {}", "start: {}"])
+def test_a_container_removed_already_is_no_such_container(again: str) -> None:
+    """A second ``docker rm`` (or a stop or start) of a container removed by the job: Docker's 404, the job fails
+    with what the CLI prints (it crashed the run with a KeyError before)."""
+    steps = f"[{{run: {{image: nginx, duration: 1s, name: web}}}}, {{rm: {{}}}}, {{{again}}}]"
+    [job] = run_text(scenario(steps)).jobs
+    assert (job.status, job.error) == ("failed", "Error response from daemon: No such container: web")
+
+
 def test_name_conflict_is_409() -> None:
     steps = "[{create: {image: nginx, name: web}}, {create: {image: nginx, name: web}}]"
     [job] = run_text(scenario(steps)).jobs

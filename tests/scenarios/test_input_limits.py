@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from dsim.api import load_scenario, load_scenario_text
 from dsim.cli import app
 from dsim.errors import ScenarioError
-from dsim.scenarios.resolve import MAX_FLOW_LAYERS, MAX_FROM_DEPTH, MAX_LINKS
+from dsim.scenarios.resolve import MAX_FLOW_LAYERS, MAX_FROM_DEPTH, MAX_LINKS, MAX_REQUESTS
 from tests.helpers import ROOT
 
 FIELD = "workloads.dev.steps[0].build.dockerfile"
@@ -343,3 +343,44 @@ def test_a_long_upstream_chain_is_walked_once() -> None:
                                   filename="u.yaml")
     assert resolved.registries["r0"].upstream == "r1"
     assert time.monotonic() - started < 10
+
+
+def calls_scenario(calls: str, jobs: int = 1) -> str:
+    return textwrap.dedent(f"""\
+        name: calls
+        hosts: {{h: {{networks: {{net: {{}}}}}}}}
+        workloads:
+          srv:
+            arrival: {{times: [0s]}}
+            steps:
+              - run: {{image: nginx, name: web, duration: inf, detach: true, network: net}}
+          cli:
+            arrival: {{burst: {jobs}}}
+            steps:
+              - run: {{image: alpine:3.20, network: net, calls: {calls}}}
+        """)
+
+
+@pytest.mark.parametrize(
+    ("calls", "jobs", "total"),
+    [
+        # one call of 100 million requests (it ran for hours before)
+        ("[{to: web, requests: 100000000}]", 1, 100_000_000),
+        # the server's own calls are made for every request it serves: 500 x (1 + 500 x (1 + 500))
+        ("[{to: web, requests: 500, calls: [{to: web, requests: 500, calls: [{to: web, requests: 500}]}]}]",
+         1, 125_250_500),
+        # every job makes them: 2 x 5,000,001
+        ("[{to: web, requests: 5000001}]", 2, 10_000_002),
+    ],
+)
+def test_service_call_requests_over_the_limit_are_refused(calls: str, jobs: int, total: int) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text(calls_scenario(calls, jobs), filename="calls.yaml")
+    err = caught.value
+    assert (err.field, err.line) == ("workloads.cli.steps[0].run.calls", 11)
+    assert err.message == (f"{total:,} service-call requests is over dsim's limit of {MAX_REQUESTS:,} per scenario "
+                           "(requests x nested calls x jobs)")
+
+
+def test_service_call_requests_at_the_limit_load() -> None:
+    load_scenario_text(calls_scenario("[{to: web, requests: 5000000}]", 2), filename="calls.yaml")
