@@ -16,6 +16,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -65,6 +66,12 @@ def _check_writable_place(out: Path, option: str) -> None:
         raise UsageError(f"{option} {out}: {ancestor} is not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {out}: cannot write in {ancestor} (permission denied or read-only)")
+    # the permission bits do not say it all (root passes them; /proc, a read-only mount): make a folder there
+    try:
+        probe = tempfile.mkdtemp(prefix=".dsim-probe-", dir=ancestor)
+    except OSError as err:
+        raise UsageError(f"{option} {out}: cannot create anything in {ancestor} ({err.strerror})") from None
+    os.rmdir(probe)
 
 
 def _not_replaceable(out: Path) -> str:

@@ -85,6 +85,22 @@ def test_run_out_in_a_read_only_folder(tmp_path: Path, never_simulated: None, mo
         2, f"dsim: error: --out {locked / 'out'}: cannot write in {locked} (permission denied or read-only)\n")
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc (a folder nothing can be made in)")
+@pytest.mark.parametrize("command", [["run"], ["sweep"], ["graph"]])
+def test_out_where_no_folder_can_be_made_is_refused_before_any_work(tmp_path: Path, never_simulated: None,
+                                                                     command: list[str]) -> None:
+    """/proc passes the permission bits for root, yet nothing can be created in it: before, a run simulated and
+    then failed writing (exit 1), and so did a sweep and a graph."""
+    out = "/proc/dsim-out.png" if command == ["graph"] else "/proc/dsim-out"
+    if command == ["sweep"]:
+        path = tmp_path / "x.sweep.yaml"
+        path.write_text(f"scenario: {scenario(tmp_path)}\nreplications: 2\n")
+    else:
+        path = scenario(tmp_path)
+    assert error_of([*command, str(path), "--out", out]) == (
+        2, f"dsim: error: --out {out}: cannot create anything in /proc (No such file or directory)\n")
+
+
 def test_graph_out_with_a_suffix_it_cannot_draw(tmp_path: Path) -> None:
     assert error_of(["graph", str(scenario(tmp_path)), "-o", str(tmp_path / "x.jpg")]) == (
         2, f"dsim: error: --out {tmp_path / 'x.jpg'}: the file must end in .png or .svg\n")
