@@ -16,6 +16,8 @@ _CHUNK = 1 << 14
 #: times (the timeline: its spans, then its pulls, then their unpacks), and making a job's spans reads every
 #: block of the store its spans are in (a large CI burst's jobs, all running at once, are in most of them).
 _KEPT_JOBS = 1024
+#: the job numbers a look-up can hold (NumPy's int64, the store's column)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class JobSpans(Mapping[int, list[Any]]):
@@ -72,6 +74,8 @@ class JobSpans(Mapping[int, list[Any]]):
         if job in self._found:
             return True
         if type(job) is not int and not isinstance(job, np.integer):
+            return False
+        if not _INT64_MIN <= job <= _INT64_MAX:  # no job has such a number (and NumPy could not hold it)
             return False
         return bool(self._known(np.array([job], dtype=np.int64))[0])
 

@@ -109,6 +109,8 @@ def test_cli_explain(tmp_path: Path) -> None:
     assert out.stat().st_size > 0
     missing = CliRunner().invoke(app, ["explain", str(HELLO), "--job", "7"])
     assert missing.exit_code == 2 and "no job 7" in missing.output
+    huge = CliRunner().invoke(app, ["explain", str(HELLO), "--job", str(2**70)])  # beyond int64: it overflowed
+    assert huge.exit_code == 2 and f"no job {2**70}" in huge.output
 
 
 def test_every_api_call_the_daemon_takes_names_its_engine_api_request() -> None:
