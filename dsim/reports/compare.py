@@ -11,6 +11,7 @@ import csv
 import html
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,13 @@ def load_run(path: Path) -> Run:
     if not summary_path.is_file():
         raise CompareError(f"{path}: no summary.json (is it the --out directory of `dsim run`?)")
     try:
-        summary = json.loads(summary_path.read_text())
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CompareError(f"{summary_path}: not UTF-8 text (is it dsim's summary.json?)") from None
     except json.JSONDecodeError as err:
         raise CompareError(f"{summary_path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+    if not isinstance(summary, dict):
+        raise CompareError(f"{summary_path}: a JSON {type(summary).__name__}, not the object dsim's summary.json holds")
     return Run(label=_label(path, summary), path=path, summary=summary, samples=_samples(path))
 
 
@@ -62,21 +67,36 @@ def _samples(path: Path) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {phase: [] for phase in CDF_PHASES}
     spans = path / "spans.csv"
     if spans.is_file():
-        with spans.open(newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row["kind"] in samples:
-                    samples[row["kind"]].append(float(row["end_s"]) - float(row["start_s"]))
+        def span(row: dict[str, str]) -> None:
+            if row["kind"] in samples:
+                samples[row["kind"]].append(float(row["end_s"]) - float(row["start_s"]))
+
+        _read_rows(spans, span)
         return samples
     jobs = path / "jobs.csv"
     if jobs.is_file():
-        with jobs.open(newline="") as handle:
-            for row in csv.DictReader(handle):
-                samples["job"].append(float(row["end_s"]) - float(row["arrival_s"]))
-                for phase in ("pull", "start", "build"):
-                    value = float(row.get(f"{phase}_s") or 0.0)
-                    if value > 0:
-                        samples[phase].append(value)
+        def job(row: dict[str, str]) -> None:
+            samples["job"].append(float(row["end_s"]) - float(row["arrival_s"]))
+            for phase in ("pull", "start", "build"):
+                value = float(row.get(f"{phase}_s") or 0.0)
+                if value > 0:
+                    samples[phase].append(value)
+
+        _read_rows(jobs, job)
     return samples
+
+
+def _read_rows(table: Path, read: Callable[[dict[str, str]], None]) -> None:
+    """``read`` each row of one of dsim's CSV files; one that is not (a column missing, a time not a number,
+    not UTF-8 text) is a CompareError naming the file and its line."""
+    with table.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            for row in reader:
+                read(row)
+        except (KeyError, ValueError, TypeError) as err:  # UnicodeDecodeError is a ValueError
+            problem = f"no column {err}" if isinstance(err, KeyError) else str(err)
+            raise CompareError(f"{table}:{reader.line_num}: not dsim's {table.name}: {problem}") from None
 
 
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, float]:

@@ -89,6 +89,29 @@ def test_cli_compare_rejects_bad_input(tmp_path: Path, runs: tuple[Path, Path]) 
     assert missing.exit_code == 2 and "no summary.json" in missing.output
 
 
+@pytest.mark.parametrize(
+    ("summary", "spans", "said"),
+    [
+        (b"[]", None, "summary.json: a JSON list, not the object dsim's summary.json holds"),
+        ('{"makespan_s": "\u00e9"}'.encode("latin-1"), None,
+         "summary.json: not UTF-8 text (is it dsim's summary.json?)"),
+        (b'{"makespan_s": 1}', b"kind,start_s,end_s\npull,1,soon\n",
+         "spans.csv:2: not dsim's spans.csv: could not convert string to float: 'soon'"),
+        (b'{"makespan_s": 1}', b"kind,start_s\npull,1\n", "spans.csv:2: not dsim's spans.csv: no column 'end_s'"),
+    ],
+)
+def test_cli_compare_names_a_run_folder_that_is_not_dsims(tmp_path: Path, runs: tuple[Path, Path], summary: bytes,
+                                                           spans: bytes | None, said: str) -> None:
+    """Each was a traceback with exit 1 before (an AttributeError, a UnicodeDecodeError, a ValueError)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "summary.json").write_bytes(summary)
+    if spans is not None:
+        (other / "spans.csv").write_bytes(spans)
+    result = CliRunner().invoke(app, ["compare", str(runs[0]), str(other), "--no-html"])
+    assert result.exit_code == 2 and result.stderr == f"dsim: error: {other}/{said}\n"
+
+
 def test_cli_graph(tmp_path: Path) -> None:
     out = tmp_path / "topology.png"
     text = invoke("graph", str(CI), "-o", str(out))
