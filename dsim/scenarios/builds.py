@@ -253,6 +253,9 @@ def resolve_builds(scenario: Scenario, base_dir: Path | None, hosts: Iterable[st
             try:
                 spec = plan_build(build, shown, text, path)
             except ScenarioError as err:
+                if err.line is not None and build.dockerfile_text is not None:  # the scenario's own text
+                    raise ReferenceProblem((*path, "dockerfile_text"),
+                                           f"line {err.line} of the Dockerfile: {err.message}") from None
                 if err.line is not None and not (err.field or "").endswith(".target"):
                     raise  # names the Dockerfile and its line
                 # nothing in the Dockerfile to point at: point at the scenario's field instead

@@ -84,10 +84,14 @@ def test_a_dockerfile_parse_error_names_the_dockerfile_and_its_line(tmp_path: Pa
     assert str(err).startswith(f"{dockerfile}:3: workloads.dev.steps[0].build.dockerfile: unknown instruction")
 
 
-def test_an_inline_dockerfile_error_names_its_line() -> None:
-    err = error_of(scenario_text('{dockerfile_text: "FROM alpine:3.24\\nCOPY --frm=x a b\\n", context: app}'))
-    assert err.line == 2 and err.field == "workloads.dev.steps[0].build.dockerfile_text"
-    assert "unknown flag: frm" in err.message
+def test_an_inline_dockerfile_error_names_the_scenarios_field_and_the_dockerfiles_line() -> None:
+    """The scenario file's line and column (not a line of an '<inline Dockerfile>' no file holds), and the line of
+    the text that is wrong."""
+    text = scenario_text('{dockerfile_text: "FROM alpine:3.24\\nCOPY --frm=x a b\\n", context: app}')
+    err = error_of(text)
+    [line] = [n for n, row in enumerate(text.splitlines(), 1) if "dockerfile_text" in row]
+    assert (err.line, err.field) == (line, "workloads.dev.steps[0].build.dockerfile_text")
+    assert err.message.startswith("line 2 of the Dockerfile: ") and "unknown flag: frm" in err.message
 
 
 @pytest.mark.parametrize(("build", "field", "fragment"), [
