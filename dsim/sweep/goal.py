@@ -19,7 +19,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dsim.errors import UsageError
@@ -36,12 +36,28 @@ _GOAL = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(<=|>=|<|>)\s*(\S+)\s*$")
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a goal or price was given: the option, or a sweep file's position and key."""
+
+    field: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def error(self, message: str, path: str = "") -> UsageError:
+        """A UsageError naming this origin (and the priced ``path``: ``--cost P`` or ``cost.P``)."""
+        field = self.field if not path else f"{self.field}{'.' if self.file else ' '}{path}"
+        return UsageError(message, file=self.file, line=self.line, column=self.column, field=field)
+
+
+@dataclass(frozen=True)
 class Goal:
     """``metric op target``, e.g. phases.job.p95_s <= 600."""
 
     metric: str
     op: str
     target: float
+    origin: Origin = field(default=Origin("--goal"), compare=False, repr=False)  # where it was given
 
     @property
     def text(self) -> str:
@@ -63,21 +79,6 @@ class Goal:
         return "met" if check(bound, self.target) else "uncertain"
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a goal or price was given: the option, or a sweep file's position and key."""
-
-    field: str
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-
-    def error(self, message: str, path: str = "") -> UsageError:
-        """A UsageError naming this origin (and the priced ``path``: ``--cost P`` or ``cost.P``)."""
-        field = self.field if not path else f"{self.field}{'.' if self.file else ' '}{path}"
-        return UsageError(message, file=self.file, line=self.line, column=self.column, field=field)
-
-
 def parse_goal(text: str, *, origin: Origin = Origin("--goal")) -> Goal:
     """``phases.job.p95_s <= 600`` -> a Goal; a target may carry a unit of the metric (``10m`` for a
     duration in seconds, ``2GB`` for bytes)."""
@@ -86,7 +87,7 @@ def parse_goal(text: str, *, origin: Origin = Origin("--goal")) -> Goal:
         raise origin.error(f"expected METRIC OP TARGET with OP one of <=, <, >=, >, "
                            f"e.g. 'phases.job.p95_s <= 600', got {text!r}")
     metric, op, raw = match.groups()
-    return Goal(metric, op, _target(raw, metric, origin))
+    return Goal(metric, op, _target(raw, metric, origin), origin)
 
 
 def _target(raw: str, metric: str, origin: Origin) -> float:
@@ -109,6 +110,7 @@ class Price:
 
     path: str
     price: float
+    origin: Origin = field(default=Origin("--cost"), compare=False, repr=False)  # where it was given
 
 
 def parse_price(text: str, *, origin: Origin = Origin("--cost")) -> Price:
@@ -124,14 +126,14 @@ def parse_price(text: str, *, origin: Origin = Origin("--cost")) -> Price:
         raise origin.error(f"price {raw.strip()!r} is not a number", path) from None
     if not math.isfinite(price) or price < 0:
         raise origin.error(f"price must be a finite number >= 0, got {raw.strip()!r}", path)
-    return Price(path, price)
+    return Price(path, price, origin)
 
 
-def quantity(value: Any, path: str) -> float:
+def quantity(value: Any, path: str, origin: Origin = Origin("--cost")) -> float:
     """The number a price multiplies: a plain number as is; a bandwidth in Gbps, a size in GiB, a
-    duration in hours (what cloud providers price)."""
+    duration in hours (what cloud providers price). Errors name ``origin``, where the price was given."""
     if isinstance(value, bool) or value is None:
-        raise UsageError(f"has no numeric value ({value!r}) to price", field=f"--cost {path}")
+        raise origin.error(f"has no numeric value ({value!r}) to price", path)
     if isinstance(value, int | float):
         return float(value)
     for parse, unit in ((parse_rate, 1e9 / 8), (parse_size, 2.0**30), (parse_duration, 3600.0)):
@@ -139,7 +141,7 @@ def quantity(value: Any, path: str) -> float:
             return parse(value) / unit
         except ValueError:
             continue
-    raise UsageError(f"value {value!r} is not a number, rate, size or duration", field=f"--cost {path}")
+    raise origin.error(f"value {value!r} is not a number, rate, size or duration", path)
 
 
 def lookup(data: Any, path: str) -> Any:
@@ -181,19 +183,20 @@ def variant_cost(variant_overrides: Sequence[Override], fixed: Sequence[Override
     values: dict[str, Any] = {o.path: o.value for o in fixed}
     values.update({o.path: o.value for o in variant_overrides})
 
-    def value_at(path: str, default: Any = KeyError) -> Any:
+    def value_at(path: str, default: Any = KeyError, origin: Origin = Origin("--cost")) -> Any:
         if path in values:
             return values[path]
         try:
             return lookup(data, path)
         except KeyError:
             if default is KeyError:
-                raise UsageError("is not set in the scenario, its --set or the grid: give it a value to price",
-                                 field=f"--cost {path}") from None
+                raise origin.error("is not set in the scenario, its --set or the grid: give it a value to price",
+                                   path) from None
             return default
 
     if prices:
-        return math.fsum(price.price * quantity(value_at(price.path), price.path) for price in prices)
+        return math.fsum(price.price * quantity(value_at(price.path, origin=price.origin), price.path, price.origin)
+                         for price in prices)
     hosts = data.get("hosts", {}) if isinstance(data, dict) else {}
     return math.fsum(quantity(value_at(f"hosts.{group}.count", 1), f"hosts.{group}.count") for group in hosts)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from dsim.scenarios.loader import validate_data
 from dsim.scenarios.overrides import apply_overrides
 from dsim.scenarios.yamlpos import Positions
 from dsim.sweep.executors import Executor
-from dsim.sweep.goal import Verdict, goal_metrics, judge, variant_cost
+from dsim.sweep.goal import Origin, Verdict, goal_metrics, judge, variant_cost
 from dsim.sweep.grid import Variant, replication_seed, variants
 from dsim.sweep.spec import SweepSpec
 from dsim.sweep.stats import Estimate, estimate
@@ -90,19 +90,23 @@ def default_metrics(summaries: Sequence[dict[str, Any]]) -> tuple[str, ...]:
     return tuple(metrics)
 
 
-def check_metrics(metrics: Sequence[str], summary: dict[str, Any]) -> None:
+def check_metrics(metrics: Sequence[str], summary: dict[str, Any],
+                  origins: Mapping[str, Origin] | None = None) -> None:
+    """Each metric must be a number of summary.json; an error names where the metric was given (``origins``:
+    a sweep file's ``metrics`` or ``goal`` entry; default ``--metric``)."""
     import difflib
 
     known = numeric_paths(summary)
     for metric in metrics:
+        origin = (origins or {}).get(metric, Origin("--metric"))
         if metric == "wall_s":
-            raise UsageError("wall_s is not a result of the model (it depends on the machine)", field="--metric")
+            raise origin.error("wall_s is not a result of the model (it depends on the machine)")
         try:
             metric_value(summary, metric)
         except KeyError:
             close = difflib.get_close_matches(metric, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (e.g. {', '.join(known[:4])})"
-            raise UsageError(f"'{metric}' is not a number in summary.json{hint}", field="--metric") from None
+            raise origin.error(f"'{metric}' is not a number in summary.json{hint}") from None
 
 
 def run_sweep(
@@ -168,7 +172,7 @@ def run_sweep(
             for outcome in outcomes:
                 store.add(outcome.variant, outcome.replication, outcome.seed, outcome.summary)
                 if not checked:  # a misspelt metric fails after the first run, not after the whole sweep
-                    check_metrics(asked, outcome.summary)
+                    check_metrics(asked, outcome.summary, spec.origins())
                     checked = True
                 count += 1
                 if progress is not None:
@@ -184,7 +188,7 @@ def run_sweep(
     summaries = [run.summary for run in runs.values()]
     metrics = goal_metrics(spec.goals, spec.metrics or default_metrics(summaries))
     if asked and summaries:
-        check_metrics(asked, summaries[0])
+        check_metrics(asked, summaries[0], spec.origins())
     results = []
     for variant in grid:
         mine = [runs[(variant.key, r)] for r in range(spec.replications)]

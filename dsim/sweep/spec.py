@@ -44,6 +44,13 @@ class SweepSpec:
     replications_where: Where | None = None  # where the replications were given (for the size limit)
     goals: tuple[Goal, ...] = ()
     prices: tuple[Price, ...] = ()
+    metric_origins: tuple[Origin, ...] = ()  # where each of ``metrics`` was given (none: ``--metric``)
+
+    def origins(self) -> dict[str, Origin]:
+        """Where each metric asked for, a goal's included, was given (for errors that name it)."""
+        given = dict(zip(self.metrics, self.metric_origins, strict=False))
+        goals = {goal.metric: goal.origin for goal in self.goals}
+        return {**{metric: given.get(metric, Origin("--metric")) for metric in self.metrics}, **goals}
 
     def runs(self) -> int:
         """The number of runs, counted without building the grid; UsageError above grid.MAX_RUNS."""
@@ -62,6 +69,7 @@ class SweepSpec:
             replications=self.replications if replications is None else replications,
             replications_where=self.replications_where if replications is None else Where("--replications"),
             metrics=metrics or self.metrics,
+            metric_origins=() if metrics else self.metric_origins,
             goals=goals or self.goals,
             prices=prices or self.prices,
         )
@@ -134,6 +142,8 @@ def spec_from_file(path: Path, data: Any, positions: Positions) -> SweepSpec:
     return SweepSpec(scenario=scenario, axes=tuple(axes), fixed=tuple(fixed), replications=model.replications,
                      metrics=tuple(model.metrics), name=path.name.removesuffix(".yaml").removesuffix(".sweep"),
                      description=model.description, goals=goals, prices=prices,
+                     metric_origins=tuple(Origin(f"metrics[{i}]", *_located(filename, positions, ("metrics", i)))
+                                          for i in range(len(model.metrics))),
                      replications_where=Where(filename, *(positions.locate_key(("replications",)) or (None, None))))
 
 

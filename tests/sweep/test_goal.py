@@ -133,3 +133,22 @@ def test_a_sweep_file_goal_error_names_its_position(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "o"), "-q"])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"dsim: error: {spec}:3:5: goal[0]: expected METRIC OP TARGET"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("entries", "said"),
+    [
+        # each was blamed on an option the user never typed (--metric, --cost) with no position
+        ("metrics: [makespan_s, nosuch.metric]\n", "3:23: metrics[1]: 'nosuch.metric' is not a number in summary.json"),
+        ('goal: ["nosuch <= 5"]\n', "3:8: goal[0]: 'nosuch' is not a number in summary.json"),
+        ('goal: ["makespan_s <= 5"]\ncost: {hosts.runner.memory: 1}\n',
+         "4:29: cost.hosts.runner.memory: is not set in the scenario, its --set or the grid: give it a value to price"),
+    ],
+)
+def test_a_sweep_file_metric_or_price_error_names_its_position(tmp_path: Path, entries: str, said: str) -> None:
+    (tmp_path / "slotted.yaml").write_text(SLOTTED)
+    spec = tmp_path / "s.sweep.yaml"
+    spec.write_text("scenario: slotted.yaml\nreplications: 1\n" + entries)
+    result = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "o"), "-q", "--no-charts"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"dsim: error: {spec}:{said}"), result.stderr
