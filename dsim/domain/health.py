@@ -11,6 +11,8 @@ the health check's timeout").
 
 from __future__ import annotations
 
+import math
+
 from dsim.distributions import constant
 
 #: A probe's exec, from the daemon's request to the command running: 100 ms. sonic-buildimage#21920
@@ -33,3 +35,27 @@ DEFAULT_START_INTERVAL = 5.0
 DEFAULT_RETRIES = 3
 #: the probes ``docker inspect``'s ``State.Health.Log`` keeps (health.go ``maxLogEntries``)
 MAX_LOG_ENTRIES = 5
+
+#: Probes a container's check may need before it can pass, at most: beyond, a scenario would run for hours
+#: (each probe is an exec, its CPU work and a few events), so it is refused when it loads, as too many jobs
+#: are (scenarios/resolve.py MAX_JOBS).
+MAX_PROBES = 10_000_000
+
+
+def probes_before_ready(ready_s: float, interval: float, start_interval: float, start_period: float) -> float:
+    """How many probes run before a process ready ``ready_s`` after its start can pass: one every
+    ``start_interval`` within the start period, every ``interval`` after (probes' own time left out, so at
+    most this many). Never ready (inf): none needed, the check settles as unhealthy."""
+    if not math.isfinite(ready_s):
+        return 0.0
+    early = min(ready_s, start_period)
+    return early / start_interval + (ready_s - early) / interval
+
+
+def check_probes(ready_s: float, interval: float, start_interval: float, start_period: float) -> None:
+    """ValueError when a check needs more than MAX_PROBES probes before it can pass."""
+    probes = probes_before_ready(ready_s, interval, start_interval, start_period)
+    if probes > MAX_PROBES:
+        raise ValueError(f"time_to_healthy {ready_s:g}s is {probes:,.0f} probes before the check can pass (every "
+                         f"{start_interval:g}s in the start period, {interval:g}s after), over dsim's limit of "
+                         f"{MAX_PROBES:,} per container")

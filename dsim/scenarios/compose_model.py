@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from dsim.distributions import Distribution, constant
+from dsim.domain.health import check_probes
 from dsim.scenarios.fields import DurationDist, FiniteDuration, FiniteDurationDist, FiniteSize, FiniteSizeDist
 from dsim.scenarios.model.base import Strict
 from dsim.scenarios.model.builds import RunTime
@@ -167,6 +168,13 @@ class Service(Compose):
     #: the profiles that enable the service (none: always enabled; compose_project.with_profiles)
     profiles: list[str] = Field(default_factory=list)
     x_dsim: XDsim = Field(default_factory=XDsim, alias="x-dsim")
+
+    @model_validator(mode="after")
+    def _bounded_probes(self) -> Service:
+        check = self.healthcheck
+        if check is not None:
+            check_probes(self.x_dsim.time_to_healthy.mean, check.interval, check.start_interval, check.start_period)
+        return self
 
 
 class Ipam(Compose):

@@ -140,3 +140,15 @@ def test_startup_cpu_without_a_healthcheck_is_an_error(tmp_path: Path) -> None:
             services:
               db: {image: postgres:16, x-dsim: {startup_cpu: 1s}}
         """)
+
+
+def test_a_healthcheck_needing_too_many_probes_is_an_error(tmp_path: Path) -> None:
+    """As a run step's (tests/scenarios/test_input_limits.py): 1,000,000 h at a probe a second."""
+    with pytest.raises(ScenarioError, match=r"db: time_to_healthy 3.6e\+09s is 3,600,000,000 probes"):
+        run(tmp_path, """
+            services:
+              db:
+                image: postgres:16
+                healthcheck: {test: ["CMD", "pg_isready"], interval: 1s}
+                x-dsim: {time_to_healthy: 1000000h}
+        """)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from dsim.api import load_scenario, load_scenario_text
 from dsim.cli import app
+from dsim.domain.health import MAX_PROBES
 from dsim.errors import ScenarioError
 from dsim.scenarios.resolve import MAX_FLOW_LAYERS, MAX_FROM_DEPTH, MAX_LINKS, MAX_REQUESTS
 from tests.helpers import ROOT
@@ -384,3 +385,35 @@ def test_service_call_requests_over_the_limit_are_refused(calls: str, jobs: int,
 
 def test_service_call_requests_at_the_limit_load() -> None:
     load_scenario_text(calls_scenario("[{to: web, requests: 5000000}]", 2), filename="calls.yaml")
+
+
+def health_scenario(check: str) -> str:
+    return textwrap.dedent(f"""\
+        name: health
+        hosts: {{h: {{}}}}
+        workloads:
+          w:
+            arrival: {{times: [0s]}}
+            steps:
+              - run: {{image: alpine:3.20, detach: true, duration: inf, healthcheck: {check}}}
+        """)
+
+
+def test_a_healthcheck_needing_too_many_probes_is_refused() -> None:
+    """1,000,000 hours at a probe a second: 3.6 billion probes before it can pass (the run went on for hours after
+    its only job, probing a detached container until then). With a start period of 1 h probed every 0.5 s:
+    7,200 + (3.6e9 - 3,600) probes."""
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text(health_scenario("{interval: 1s, time_to_healthy: 1000000h}"), filename="h.yaml")
+    err = caught.value
+    assert (err.field, err.line) == ("workloads.w.steps[0].run.healthcheck", 7)
+    assert err.message == ("time_to_healthy 3.6e+09s is 3,600,000,000 probes before the check can pass (every 5s in "
+                           f"the start period, 1s after), over dsim's limit of {MAX_PROBES:,} per container")
+    with pytest.raises(ScenarioError, match="is 3,600,003,600 probes"):
+        load_scenario_text(health_scenario("{interval: 1s, start_period: 1h, start_interval: 0.5s, "
+                                           "time_to_healthy: 1000000h}"), filename="h.yaml")
+
+
+@pytest.mark.parametrize("ready", ["10000000s", "inf"])
+def test_a_healthcheck_at_the_probe_limit_or_never_ready_loads(ready: str) -> None:
+    load_scenario_text(health_scenario(f"{{interval: 1s, time_to_healthy: {ready}}}"), filename="h.yaml")

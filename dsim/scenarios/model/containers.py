@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dsim.distributions import constant
+from dsim.domain.health import check_probes
 from dsim.scenarios.fields import (
     Duration,
     DurationDist,
@@ -64,6 +65,11 @@ class HealthCheck(Strict):
         constant(0.0), description="CPU-seconds the check command itself uses per probe (one core), on top of the "
         "exec that starts it (hosts.<group>.runtime.probe_exec); over `timeout` the probe fails",
     )
+
+    @model_validator(mode="after")
+    def _bounded_probes(self) -> HealthCheck:
+        check_probes(self.time_to_healthy.mean, self.interval, self.start_interval, self.start_period)
+        return self
 
 
 #: a service call's target: a container name or network alias, or HOST:PORT (a published port)
