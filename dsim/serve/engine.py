@@ -44,11 +44,10 @@ from dsim.serve.events import EventLog
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import (
     HistoryEntry,
-    ImageConfig,
     ImageConfigs,
     committed_config,
     content_id,
-    merged_env,
+    with_image_defaults,
 )
 from dsim.serve.object_meta import ObjectMeta, endpoints_config
 from dsim.serve.processes import Processes
@@ -501,11 +500,18 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         return result
 
     def start(self, served: Served, job: int, phase: str | None) -> Generator[Any, Any, bool]:
-        """``POST /containers/{id}/start``; False when it was already running (HTTP 304)."""
+        """``POST /containers/{id}/start``; False when it was already running (HTTP 304). A ``--rm`` container
+        whose start fails is removed, as moby's start.go cleanup does (the CLI waits for its removal)."""
+        if served.paused:
+            raise ApiError(409, "cannot start a paused container, try unpause instead")
         try:
             started = yield from self.daemon.start(served.container, job=job, phase=phase)
         except ApiError as err:
-            raise ApiError(err.status, self.docker_message(str(err))) from None
+            failed = ApiError(err.status, self.docker_message(str(err)))
+            if served.host_config.get("AutoRemove") and not (served.removed or served.removing):
+                self.daemon.runtime.remove(served.container, job=-1, volumes=True)
+                self._removed(served)
+            raise failed from None
         if not started:
             return False
         self.network_event(served, "connect")
@@ -586,11 +592,11 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
 
-    def kill(self, served: Served, signal: str, job: int) -> Generator[Any, Any, None]:
+    def kill(self, served: Served, signal: str, job: int, named: str = "") -> Generator[Any, Any, None]:
         """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does. A signal the
         process handles without exiting (nginx's HUP: reload) or, as PID 1, has no handler for, changes
         nothing but takes the API call; under ``--init`` a signal without a handler takes its default action."""
-        reaction = self.signal_reaction(served, signal)
+        reaction = self.signal_reaction(served, signal, named)
         name = signal_name(signal)
         self.container_event(served, "kill", signal=str(_SIGNALS.get(name, name)))
         if reaction == "ignore" and served.host_config.get("Init") and name in _TERMINATING:
@@ -636,11 +642,3 @@ class Engine(ApiViews, Processes, ExecsAndStats):
                 waiter.succeed(served.container.exit_code or 0)
         served.waiters.clear()
 
-
-def with_image_defaults(body: dict[str, Any], image: ImageConfig) -> dict[str, Any]:
-    """The create request's config completed from the image's as dockerd merges them (moby daemon/commit.go,
-    ``merge``): the request's Env, then each of the image's variables it does not set; the image's WorkingDir
-    and User where the request gives none. What inspect shows and what the process sees."""
-    env = list(merged_env(body.get("Env") or (), image.env))
-    return {**body, "Env": env or None, "WorkingDir": body.get("WorkingDir") or image.working_dir or None,
-            "User": body.get("User") or image.user or None}

@@ -72,6 +72,9 @@ class ExecsAndStats:
     def context(self, served: Served) -> Context:
         raise NotImplementedError
 
+    def docker_message(self, message: str) -> str:
+        raise NotImplementedError
+
     def pid(self, served: Served) -> int:
         raise NotImplementedError
 
@@ -342,7 +345,10 @@ class ExecsAndStats:
         old = served.name
         if new == old:
             raise ApiError(400, "Renaming a container with the same name as its current name")
-        self.daemon.runtime.rename(served.container, new)
+        try:
+            self.daemon.runtime.rename(served.container, new)
+        except ApiError as err:  # the container it names by the runtime's ID: Docker's ID instead
+            raise ApiError(err.status, self.docker_message(str(err))) from None
         self.container_event(served, "rename", oldName=f"/{old}")
 
 

@@ -529,7 +529,7 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
         signal = (query.get("signal") or ["KILL"])[-1]
         if not valid_signal(signal):
             raise HttpError(400, f"Invalid signal: {signal}")  # moby's signal.ParseSignal
-        self._container_op("kill", id, lambda served, job, phase: engine.kill(served, signal, job))
+        self._container_op("kill", id, lambda served, job, phase: engine.kill(served, signal, job, named=id))
         self.send_empty(204)
 
     def api_remove(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002

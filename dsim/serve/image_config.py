@@ -430,3 +430,12 @@ def committed_config(base: ImageConfig, container: Mapping[str, Any], overrides:
             raise ValueError(f"{ins.cmd.lower()} is not a valid change command")
         _apply(ins, scope)
     return scope.config
+
+
+def with_image_defaults(body: dict[str, Any], image: ImageConfig) -> dict[str, Any]:
+    """The create request's config completed from the image's as dockerd merges them (moby daemon/commit.go,
+    ``merge``): the request's Env, then each of the image's variables it does not set; the image's WorkingDir
+    and User where the request gives none. What inspect shows and what the process sees."""
+    env = list(merged_env(body.get("Env") or (), image.env))
+    return {**body, "Env": env or None, "WorkingDir": body.get("WorkingDir") or image.working_dir or None,
+            "User": body.get("User") or image.user or None}

@@ -63,7 +63,9 @@ class Processes:
         entrypoint, cmd = list(image_config.entrypoint or ()), list(image_config.cmd or ())
         given_entry = config.get("Entrypoint")
         given_cmd = config.get("Cmd")
-        entry = list(given_entry) if given_entry else ([] if given_entry == [""] else list(entrypoint))
+        # --entrypoint "": [""], which dockerd resets to none (moby daemon/create.go mergeAndVerifyConfig), the
+        # image's not taken either: the command runs alone
+        entry = [] if given_entry == [""] else list(given_entry) if given_entry else list(entrypoint)
         if given_cmd:
             return entry + list(given_cmd)
         return entry + ([] if given_entry else list(cmd))
@@ -260,9 +262,10 @@ class Processes:
 
     # ------------------------------------------------------------------ signals
 
-    def signal_reaction(self, served: Served, signal: str) -> str:
+    def signal_reaction(self, served: Served, signal: str, named: str = "") -> str:
         """What the process does on ``signal``: "exit", "keep" or "ignore" (commands.Program.reaction);
-        a scenario's container (no Program) exits on any signal, as the runtime models it."""
+        a scenario's container (no Program) exits on any signal, as the runtime models it. Not running: 409
+        naming the container as the request did (``named``), as dockerd's kill route wraps the error."""
         if served.container.state not in (RUNNING, RESTARTING):
-            raise ApiError(409, f"cannot kill container: {served.id}: container {served.id} is not running")
+            raise ApiError(409, f"cannot kill container: {named or served.id}: container {served.id} is not running")
         return "exit" if served.program is None else served.program.reaction(signal)

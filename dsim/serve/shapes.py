@@ -90,7 +90,7 @@ _NULLABLE = frozenset({"MemorySwappiness", "OomKillDisable", "PidsLimit"})
 def container_config(config: dict[str, Any], hostname: str, cmd: list[str], entrypoint: list[str],
                      exposed: list[str]) -> dict[str, Any]:
     """The container's Config as inspect shows it: the request's, completed from its image's at create
-    (engine.with_image_defaults)."""
+    (image_config.with_image_defaults)."""
     env = list(config.get("Env") or [])
     stdin = bool(config.get("OpenStdin"))
     return {

@@ -427,3 +427,42 @@ def test_resources_out_of_range_are_dockerds_words(server: ServeProcess) -> None
     tiny = docker(server, "run", "--rm", "--memory", "1k", "alpine", "true")
     assert "Error response from daemon: Minimum memory limit allowed is 6MB" in tiny.stderr
     assert docker(server, "run", "--rm", "--cpus", str(cores), "alpine", "true").returncode == 0
+
+
+def test_run_rm_whose_start_fails_is_removed_and_the_cli_exits_125(server: ServeProcess) -> None:
+    """moby's start.go removes an AutoRemove container whose start failed; the CLI, waiting for that removal,
+    hung before (the container stayed Created). The message names no runtime-internal ID."""
+    assert docker(server, "run", "-d", "-p", "9611:80", "--name", "porthold", "nginx").returncode == 0
+    result = docker(server, "run", "--rm", "-p", "9611:80", "--name", "portlate", "nginx", timeout=60)
+    assert result.returncode == 125
+    assert "Bind for 0.0.0.0:9611 failed: port is already allocated" in result.stderr
+    assert "docker-0" not in result.stderr
+    assert "portlate" not in names(server)
+    docker(server, "rm", "-f", "porthold")
+
+
+def test_start_of_a_paused_container_is_refused(server: ServeProcess) -> None:
+    assert docker(server, "run", "-d", "--name", "pausedone", "nginx").returncode == 0
+    assert docker(server, "pause", "pausedone").returncode == 0
+    result = docker(server, "start", "pausedone")
+    assert result.returncode == 1
+    assert "Error response from daemon: cannot start a paused container, try unpause instead" in result.stderr
+    docker(server, "unpause", "pausedone")
+    docker(server, "rm", "-f", "pausedone")
+
+
+def test_an_empty_entrypoint_runs_the_command_alone(server: ServeProcess) -> None:
+    """--entrypoint "" sends [""], which dockerd resets: the command runs without the image's entrypoint."""
+    result = docker(server, "run", "--rm", "--entrypoint", "", "alpine", "echo", "empty-ep")
+    assert (result.returncode, result.stdout) == (0, "empty-ep\n")
+
+
+def test_kill_and_rename_errors_name_containers_as_docker_does(server: ServeProcess) -> None:
+    assert docker(server, "create", "--name", "killme", "alpine", "true").returncode == 0
+    assert docker(server, "create", "--name", "namehold", "alpine", "true").returncode == 0
+    ids = {name: docker(server, "inspect", "-f", "{{.Id}}", name).stdout.strip() for name in ("killme", "namehold")}
+    killed = docker(server, "kill", "killme")  # the name as typed, then the ID (moby's kill route)
+    assert f"cannot kill container: killme: container {ids['killme']} is not running" in killed.stderr
+    renamed = docker(server, "rename", "killme", "namehold")  # the ID the API shows, not the runtime's own
+    assert f'is already in use by container "{ids["namehold"]}"' in renamed.stderr
+    docker(server, "rm", "killme", "namehold")

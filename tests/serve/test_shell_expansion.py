@@ -8,9 +8,8 @@ import pytest
 
 from dsim.serve.bodies import ExecCreate
 from dsim.serve.commands import DEFAULT_PATH, STDERR, STDOUT, Context, interpret
-from dsim.serve.engine import with_image_defaults
 from dsim.serve.execs import exec_context
-from dsim.serve.image_config import ImageConfig
+from dsim.serve.image_config import ImageConfig, with_image_defaults
 from dsim.serve.shell_session import ShellSession
 from dsim.serve.shell_words import split_lists
 
