@@ -337,13 +337,16 @@ class ContainerRuntime:
         yield from wait_done(self.env, container.cleanup)
 
     def _publish(self, container: Container) -> None:
-        """Bind each -p mapping (a fixed host port, or the next ephemeral one) and, with -P, each exposed port."""
+        """Bind each -p mapping (a fixed host port, or the next ephemeral one) and, with -P, each exposed port no
+        -p maps (moby daemon/network.go: a random port only for a port without bindings)."""
         container.published = []
         if not container.spec.ports and not container.spec.publish_all:
             return
         wanted = [parse_port(mapping) for mapping in container.spec.ports]
         if container.spec.publish_all:
-            wanted += [(None, port, proto) for _, port, proto in map(parse_port, container.spec.expose)]
+            mapped = {(port, proto) for _, port, proto in wanted}
+            wanted += [(None, port, proto) for _, port, proto in map(parse_port, container.spec.expose)
+                       if (port, proto) not in mapped]
         for host_port, port, proto in wanted:
             try:
                 if host_port is None:

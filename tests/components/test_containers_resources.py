@@ -68,6 +68,14 @@ def test_publish_all_takes_ephemeral_ports_in_order_and_wraps() -> None:
     assert job.error.endswith("all ports are allocated")
 
 
+def test_publish_all_leaves_a_port_that_p_maps_alone() -> None:
+    """-P with -p 9000:80: 80 keeps its one binding, 443 alone takes an ephemeral port (moby daemon/network.go:
+    a random port only for an exposed port without bindings; before, 80 was published twice)."""
+    steps = "[{run: {image: nginx, detach: true, publish_all: true, expose: [80, 443], ports: ['9000:80']}}]"
+    [span] = run_text(scenario(one(steps))).spans_of("publish")
+    assert span.attrs["ports"] == ["0.0.0.0:9000->80/tcp", "0.0.0.0:49153->443/tcp"]
+
+
 # ---------------------------------------------------------------- memory
 
 def test_usage_over_the_limit_is_an_oom_kill_with_exit_137() -> None:

@@ -466,3 +466,10 @@ def test_kill_and_rename_errors_name_containers_as_docker_does(server: ServeProc
     renamed = docker(server, "rename", "killme", "namehold")  # the ID the API shows, not the runtime's own
     assert f'is already in use by container "{ids["namehold"]}"' in renamed.stderr
     docker(server, "rm", "killme", "namehold")
+
+
+def test_publish_all_with_p_publishes_a_mapped_port_once(server: ServeProcess) -> None:
+    """nginx EXPOSEs 80: with -p 9612:80, -P adds no random port for it (moby daemon/network.go)."""
+    assert docker(server, "run", "-d", "-P", "-p", "9612:80", "--name", "pubboth", "nginx").returncode == 0
+    assert docker(server, "port", "pubboth").stdout == "80/tcp -> 0.0.0.0:9612\n"
+    docker(server, "rm", "-f", "pubboth")
