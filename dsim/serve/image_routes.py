@@ -61,6 +61,15 @@ def _dangling_only(query: dict[str, list[str]]) -> bool:
     return not any(str(v).lower() in ("false", "0") for v in values)
 
 
+def _refuse_unapplied_filters(query: dict[str, list[str]], command: str) -> None:
+    """A prune applies ``dangling`` only: any other filter (``until``, ``label``) is a 501 rather than a prune
+    of what the filter was given to keep."""
+    other = sorted(key for key in _filters(query) if key != "dangling")
+    if other:
+        raise ApiError(501, f"dsim serve does not simulate the '{other[0]}' filter of docker {command} prune "
+                            "(nothing was removed)")
+
+
 class ImageRoutes:
     """The methods the routes above name; ``self`` is the EngineHandler."""
 
@@ -87,6 +96,7 @@ class ImageRoutes:
     def api_image_prune(self, query: dict[str, list[str]]) -> None:
         h = self._h()
         engine = h.state.engine
+        _refuse_unapplied_filters(query, "image")
         dangling = _dangling_only(query)
 
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
@@ -108,6 +118,7 @@ class ImageRoutes:
     def api_container_prune(self, query: dict[str, list[str]]) -> None:
         h = self._h()
         engine = h.state.engine
+        _refuse_unapplied_filters(query, "container")
 
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             yield from engine.daemon.api("container prune", job=job)

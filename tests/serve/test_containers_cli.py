@@ -473,3 +473,16 @@ def test_publish_all_with_p_publishes_a_mapped_port_once(server: ServeProcess) -
     assert docker(server, "run", "-d", "-P", "-p", "9612:80", "--name", "pubboth", "nginx").returncode == 0
     assert docker(server, "port", "pubboth").stdout == "80/tcp -> 0.0.0.0:9612\n"
     docker(server, "rm", "-f", "pubboth")
+
+
+def test_a_prune_filter_dsim_does_not_apply_is_refused_and_removes_nothing(server: ServeProcess) -> None:
+    """`--filter until=1h` keeps what was created within the hour; ignoring it pruned exactly those."""
+    assert docker(server, "create", "--name", "prunekeep", "alpine", "true").returncode == 0
+    result = docker(server, "container", "prune", "-f", "--filter", "until=1h")
+    assert result.returncode == 1
+    assert ("Error response from daemon: dsim serve does not simulate the 'until' filter of docker container prune "
+            "(nothing was removed)") in result.stderr
+    assert "prunekeep" in names(server)
+    labelled = docker(server, "image", "prune", "-f", "--filter", "label=team=a")
+    assert labelled.returncode == 1 and "the 'label' filter of docker image prune" in labelled.stderr
+    docker(server, "rm", "prunekeep")
