@@ -15,6 +15,7 @@ libnetwork's store one commit at a time (libnetwork_store.py): a storm of starts
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import ipaddress
@@ -34,6 +35,10 @@ from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
 from dsim.domain.networking import NetworkDecl
 from dsim.records import Recorder, SpanKind
+
+#: how dockerd prefixes what goes wrong connecting a container's networks at its start (moby
+#: daemon/container_operations.go ``errSetupNetworking``)
+SETUP_FAILED = "failed to set up container networking"
 
 #: dockerd's default address pools (libnetwork ipamutils, Docker 28): the default bridge takes the first
 #: /16, each user-defined network the next free subnet; 15 /16 networks in 172.17-172.31, then 16 /20s.
@@ -236,8 +241,9 @@ class NetworkStack:
     # ------------------------------------------------------------------ a container's configuration
 
     def configure(self, spec: ContainerSpec, container_id: str, lookup: Callable[[str], Container | None]) -> None:
-        """At ``docker create`` of ``container_id``: the mode must name a network or a container (``lookup``
-        by name) that exists (404 as dockerd)."""
+        """At ``docker create`` of ``container_id``: a ``container:`` mode must name a container (``lookup`` by
+        name) that exists (404 as dockerd). A network need not exist yet (moby daemon/create.go: it "might not
+        exist when the container is created"): the start finds it or fails (``attach``)."""
         mode = spec.network
         if mode.startswith("container:"):
             other = mode.partition(":")[2]
@@ -247,7 +253,8 @@ class NetworkStack:
                 raise ApiError(400, "conflicting options: port publishing and the container type network mode")
             self._attached[container_id] = []
             return
-        self._attached[container_id] = [self.find(mode)]
+        with contextlib.suppress(ApiError):
+            self._attached[container_id] = [self.find(mode)]
 
     def forget(self, container: Container) -> None:
         """``docker rm``: the container's network configuration goes."""
@@ -316,10 +323,13 @@ class NetworkStack:
             self._join(container, mode.partition(":")[2])
             container.published = []
             return
-        nets = self._attached.get(container.id) or [self.find(mode)]
+        try:
+            nets = self._attached.get(container.id) or [self.find(mode)]
+        except ApiError as err:  # moby daemon/start_linux.go wraps what connecting the network says
+            raise ApiError(err.status, f"{SETUP_FAILED}: {err}") from None
         for network in nets:
             if network.name not in self.networks:
-                raise ApiError(404, f"network {network.name} not found")
+                raise ApiError(404, f"{SETUP_FAILED}: network {network.name} not found")
         env = self.env
         if mode == "host":
             queued = self._endpoint_queue(nets)
@@ -399,7 +409,7 @@ class NetworkStack:
             return
         address = network.allocate()
         if address is None:
-            raise ApiError(500, "failed to set up container networking: no available IPv4 addresses on this "
+            raise ApiError(500, f"{SETUP_FAILED}: no available IPv4 addresses on this "
                                 f"network's address pools: {network.name} ({network.id})")
         network.endpoints[container.id] = address
 

@@ -486,3 +486,19 @@ def test_a_prune_filter_dsim_does_not_apply_is_refused_and_removes_nothing(serve
     labelled = docker(server, "image", "prune", "-f", "--filter", "label=team=a")
     assert labelled.returncode == 1 and "the 'label' filter of docker image prune" in labelled.stderr
     docker(server, "rm", "prunekeep")
+
+
+def test_a_network_that_does_not_exist_fails_the_start_not_the_create(server: ServeProcess) -> None:
+    """moby's create lets a network be missing (it "might not exist when the container is created"): a 404 from
+    create made the CLI say the image was missing and pull it again. The start fails, the container stays."""
+    result = docker(server, "run", "--name", "nonet", "--network", "nosuchnet", "alpine", "echo", "hi")
+    assert result.returncode == 125
+    assert "Unable to find image" not in result.stderr
+    assert ("docker: Error response from daemon: failed to set up container networking: network nosuchnet not found"
+            in result.stderr)
+    assert docker(server, "ps", "-a", "--filter", "name=nonet", "--format", "{{.Status}}").stdout == "Created\n"
+    assert docker(server, "network", "create", "nosuchnet").returncode == 0  # made later: the start finds it
+    started = docker(server, "start", "-a", "nonet")
+    assert (started.returncode, started.stdout) == (0, "hi\n")
+    docker(server, "rm", "nonet")
+    docker(server, "network", "rm", "nosuchnet")
