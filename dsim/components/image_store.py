@@ -94,8 +94,6 @@ class ImageStore:
         self._volumes: dict[str, float] = {}
         #: Unpacked layers the build cache holds (hold_chain / release_chain): never collected with images.
         self._held: dict[str, int] = {}
-        #: Untagged images a container still uses (``docker rmi -f``): their content stays.
-        self._dangling: dict[str, ImageInfo] = {}
         #: How many tagged or dangling images list each digest and chain ID (one count per listing): the content
         #: a sweep must keep, counted as images come and go so a removal need not rescan them all. Pinned images
         #: (a pull's, a push's, a build's) are not counted: every pull pins its image and a sweep is rare, so a
@@ -371,7 +369,7 @@ class ImageStore:
         """The counts of ``_digest_refs`` and ``_chain_refs`` worked out from scratch (tests compare them)."""
         digests: dict[str, int] = {}
         chains: dict[str, int] = {}
-        for image in [*self._images.values(), *self._dangling.values()]:
+        for image in self._images.values():
             for layer in image.layers:
                 digests[layer.digest] = digests.get(layer.digest, 0) + 1
                 chains[layer.chain_id] = chains.get(layer.chain_id, 0) + 1
@@ -422,11 +420,9 @@ class ImageStore:
         return self._sweep(image)[::-1]
 
     def keep_untagged(self, image: ImageInfo) -> None:
-        """``docker rmi -f`` of an image a container uses: untagged but kept (dangling), its content stays."""
-        key = image.manifest_digest or image.ref
-        old = self._dangling.get(key)
-        self._dangling[key] = image
-        self._move_counts(old, image)
+        """``docker rmi -f`` of an image a container uses: untagged but kept, dangling (``docker images``'
+        ``<none>``, named ``dangling_ref``), its content with it, as a tag moved to a newer image leaves it."""
+        self.tag(replace(image, ref=dangling_ref(image)))
 
     def hold_chain(self, chain_id: str) -> None:
         """The build cache keeps this unpacked layer: image GC leaves it on disk."""

@@ -34,8 +34,7 @@ class Recounting(ImageStore):
     def _recount(self) -> tuple[dict[str, int], dict[str, int]]:
         digests: dict[str, int] = {}
         chains: dict[str, int] = {}
-        for image in [*self._images.values(), *self._dangling.values(),
-                      *(image for held in self._pinned.values() for image in held)]:
+        for image in [*self._images.values(), *(image for held in self._pinned.values() for image in held)]:
             for layer in image.layers:
                 digests[layer.digest] = digests.get(layer.digest, 0) + 1
                 chains[layer.chain_id] = chains.get(layer.chain_id, 0) + 1

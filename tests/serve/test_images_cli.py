@@ -456,3 +456,21 @@ def test_prunes(server: ServeProcess, tmp_path: Path) -> None:
     cache = api(server, "/build/prune", "POST", b"")
     assert response_problems("BuildPrune", cache) == []
     assert docker(server, "system", "prune", "-f").returncode == 0
+
+
+@needs_cli
+def test_rmi_f_of_the_last_tag_of_an_image_a_container_uses_leaves_it_dangling(server: ServeProcess) -> None:
+    """moby keeps the image, untagged, for its container (daemon/containerd/soft_delete.go): `docker images` lists
+    it as <none>, it inspects by ID, and `image prune` removes it once no container uses it. It vanished before."""
+    assert docker(server, "pull", "memcached").returncode == 0
+    ident = docker(server, "image", "inspect", "-f", "{{.Id}}", "memcached").stdout.strip()
+    assert docker(server, "create", "--name", "usesmem", "memcached").returncode == 0
+    refused = docker(server, "rmi", "memcached")
+    assert refused.returncode == 1 and "(must force) - container" in refused.stderr
+    assert docker(server, "rmi", "-f", "memcached").stdout == "Untagged: memcached:latest\n"
+    rows = docker(server, "images", "--format", "{{.Repository}} {{.Tag}} {{.ID}}").stdout.splitlines()
+    assert f"<none> <none> {ident[7:19]}" in rows
+    assert docker(server, "image", "inspect", "-f", "{{.RepoTags}}", ident[7:19]).stdout == "[]\n"
+    assert docker(server, "rm", "usesmem").returncode == 0
+    pruned = docker(server, "image", "prune", "-f")
+    assert f"deleted: {ident}" in pruned.stdout
