@@ -26,7 +26,7 @@ import simpy
 
 from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
-from dsim.components.image_store import DiskFull
+from dsim.components.image_store import DANGLING, DiskFull
 from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
@@ -50,13 +50,14 @@ class ImageDeletion:
     other tag names it, no container uses it); the chain IDs of the unpacked layers that left the disk, top
     layer first (moby daemon/images/image_delete.go lists them after the image)."""
 
-    untagged: str
+    untagged: str | tuple[str, ...]  # several when the image was deleted by its ID
     deleted: str | None
     layers: tuple[str, ...]
 
     def response(self) -> list[dict[str, str]]:
-        """The API's answer: ``Untagged``, then ``Deleted`` for the image and each removed layer."""
-        out = [{"Untagged": self.untagged}]
+        """The API's answer: ``Untagged`` for each reference, then ``Deleted`` for the image and each layer."""
+        untagged = (self.untagged,) if isinstance(self.untagged, str) else self.untagged
+        out = [{"Untagged": ref} for ref in untagged]
         if self.deleted is not None:
             out += [{"Deleted": self.deleted}, *({"Deleted": chain} for chain in self.layers)]
         return out
@@ -66,12 +67,28 @@ class ImageInUse(ApiError):
     """409: the last reference of an image a container uses (dockerd's message; ``container`` so a face can
     name it by its own ID)."""
 
-    def __init__(self, name: str, container: Container, image_id: str) -> None:
-        super().__init__(409, f"conflict: unable to remove repository reference \"{name}\" (must force) - "
-                              f"container {container.id} is using its referenced image {image_id[7:19]}")
+    def __init__(self, name: str, container: Container, image_id: str, message: str = "") -> None:
+        super().__init__(409, message or f"conflict: unable to remove repository reference \"{name}\" (must force) "
+                                         f"- container {container.id} is using its referenced image {image_id[7:19]}")
         self.name = name
         self.container = container
         self.image_id = image_id
+
+
+def delete_conflict(image: str, container: Container | None, tags: int, *, force: bool) -> ImageInUse | ApiError | None:
+    """Why ``docker rmi ID`` may not delete the image (moby daemon/containerd/image_delete.go
+    ``checkImageDeleteConflict``): a running container using it, whatever ``force``; unless forced, a stopped
+    one, or more than one reference naming it."""
+    short = image.removeprefix("sha256:")[:12]
+    if container is not None and (container.state in (RUNNING, RESTARTING) or not force):
+        how, state = (("cannot be forced", "running") if container.state in (RUNNING, RESTARTING)
+                      else ("must be forced", "stopped"))
+        return ImageInUse(image, container, image, f"conflict: unable to delete {short} ({how}) - image is being "
+                                                   f"used by {state} container {container.id}")
+    if tags > 1 and not force:
+        return ApiError(409, f"conflict: unable to delete {short} (must be forced) - image is referenced in "
+                             "multiple repositories")
+    return None
 
 
 def image_id(image: ImageInfo) -> str:
@@ -205,8 +222,21 @@ class EngineVerbs:
         if image is None:
             raise ApiError(404, f"No such image: {name}")
         ident = image_id(image)
+        users = [c for c in self.runtime.containers.values() if image_id(c.image) == ident]
+        user = next((c for c in users if c.state in (RUNNING, RESTARTING)), users[0] if users else None)
+        if self.store.image(normalise(name)) is None:  # by its ID: every reference, then the image
+            tags = self.store.tags_of(image)
+            conflict = delete_conflict(ident, user, len(tags), force=force)
+            if conflict is not None:
+                raise conflict
+            for ref in tags:
+                self.store.untag(ref)
+            named = tuple(ref for ref in tags if not ref.startswith(DANGLING))
+            if user is not None:  # forced, a stopped container's: its content stays with it, the image dangling
+                self.store.keep_untagged(image)
+                return ImageDeletion(named, None, ())
+            return ImageDeletion(named, ident, tuple(self.store.delete(image)))
         last = len(self.store.tags_of(image)) == 1
-        user = next((c for c in self.runtime.containers.values() if image_id(c.image) == ident), None)
         if last and user is not None and not force:
             raise ImageInUse(name, user, ident)
         self.store.untag(image.ref)

@@ -242,7 +242,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         except ImageInUse as err:
             user = next((s for s in self.containers.values() if s.container is err.container), None)
             ident = user.id[:12] if user is not None else err.container.id
-            raise ApiError(409, str(err).replace(f"container {err.container.id} ", f"container {ident} ")) from None
+            raise ApiError(409, str(err).replace(f"container {err.container.id}", f"container {ident}")) from None
         if deletion.deleted is not None:
             image_ops.forget_image(self, deletion.deleted)
         return deletion.response()

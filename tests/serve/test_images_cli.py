@@ -474,3 +474,26 @@ def test_rmi_f_of_the_last_tag_of_an_image_a_container_uses_leaves_it_dangling(s
     assert docker(server, "rm", "usesmem").returncode == 0
     pruned = docker(server, "image", "prune", "-f")
     assert f"deleted: {ident}" in pruned.stdout
+
+
+@needs_cli
+def test_rmi_by_id_deletes_every_reference_or_names_its_conflict(server: ServeProcess) -> None:
+    """By ID, moby deletes the image with all its references (daemon/containerd/image_delete.go deleteAll):
+    unless forced, not while a second reference or a stopped container has it; never while one runs. Before,
+    one tag went and the command succeeded."""
+    assert docker(server, "pull", "httpd").returncode == 0
+    assert docker(server, "tag", "httpd", "web/httpd:2").returncode == 0
+    ident = docker(server, "image", "inspect", "-f", "{{.Id}}", "httpd").stdout.strip()
+    short = ident[7:19]
+    refused = docker(server, "rmi", short)
+    assert (f"Error response from daemon: conflict: unable to delete {short} (must be forced) - image is referenced "
+            "in multiple repositories") in refused.stderr
+    running = docker(server, "run", "-d", "--name", "httpdrun", "httpd").stdout.strip()
+    hard = docker(server, "rmi", "-f", short)
+    assert (f"conflict: unable to delete {short} (cannot be forced) - image is being used by running container "
+            f"{running[:12]}") in hard.stderr
+    assert docker(server, "rm", "-f", "httpdrun").returncode == 0
+    gone = docker(server, "rmi", "-f", short)
+    assert gone.stdout.startswith("Untagged: httpd:latest\nUntagged: web/httpd:2\n"), gone.stdout
+    assert f"Deleted: {ident}\n" in gone.stdout
+    assert docker(server, "image", "inspect", short).returncode == 1
