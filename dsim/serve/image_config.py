@@ -187,8 +187,12 @@ class _Scope:
     """The state a stage's instructions change, while they are applied."""
 
     config: ImageConfig
-    args: dict[str, str] = field(default_factory=dict)
+    args: dict[str, str] = field(default_factory=dict)  # the ARGs this stage declared, with their values
     history: list[HistoryEntry] = field(default_factory=list)
+    #: ``--build-arg`` values, and the global ARGs' (before the first FROM): an ARG the stage declares takes
+    #: the first, else for a name without a default the second; neither is in scope undeclared
+    given: Mapping[str, str] = field(default_factory=dict)
+    meta: Mapping[str, str] = field(default_factory=dict)
 
     def env_map(self) -> dict[str, str]:
         env = dict(self.args)
@@ -269,10 +273,15 @@ def _apply(ins: Instruction, scope: _Scope) -> None:
         for key, value in ins.pairs:
             env = _set_env(env, scope.expand(key), scope.expand(value))
         config = replace(config, env=env)
-    elif name == "ARG":
+    elif name == "ARG":  # in scope from here to the stage's end (Dockerfile reference, "Scope")
         for word in ins.value:
             key, sep, value = word.partition("=")
-            scope.args.setdefault(key, scope.expand(value) if sep else scope.args.get(key, ""))
+            if key in scope.given:
+                scope.args[key] = scope.given[key]
+            elif sep:
+                scope.args[key] = scope.expand(value)
+            elif key in scope.meta:
+                scope.args[key] = scope.meta[key]
     elif name == "LABEL":
         labels = dict(config.labels)
         for key, value in ins.pairs:
@@ -330,14 +339,16 @@ def built_config(instructions: Sequence[Instruction], bases: Mapping[str, ImageC
     normalised reference, or an earlier stage's), changed by each of its instructions; the history is the
     base's, then one entry per instruction of the stage (``created`` at the build's time). ``visit`` sees each
     instruction of the stages built, its FROM first, with what a RUN there would run in."""
-    global_args = dict(build_args or {})
-    for ins in instructions:  # ARGs before the first FROM: usable in FROM lines
+    given = dict(build_args or {})
+    global_args: dict[str, str] = {}
+    for ins in instructions:  # ARGs before the first FROM: usable in FROM lines, and inside a stage redeclared
         if ins.cmd == "FROM":
             break
         if ins.cmd == "ARG":
             for word in ins.value:
                 key, sep, value = word.partition("=")
-                global_args.setdefault(key, value if sep else "")
+                if key in given or sep:
+                    global_args[key] = given.get(key, value)
     done: dict[str, ImageConfig] = {}
     config = ImageConfig()
     for index, stage in enumerate(stage_instructions(instructions, target)):
@@ -351,7 +362,7 @@ def built_config(instructions: Sequence[Instruction], bases: Mapping[str, ImageC
             config = bases.get(normalise(base_name), ImageConfig(env=(DEFAULT_PATH,)))
             if not config.env:
                 config = replace(config, env=(DEFAULT_PATH,))
-        scope = _Scope(config, dict(global_args), list(config.history))
+        scope = _Scope(config, {}, list(config.history), given, global_args)
         if visit is not None:
             visit(stage[0], _run_environment(scope))
         for ins in stage[1:]:

@@ -77,6 +77,20 @@ def test_config_from_base_and_dockerfile() -> None:
     assert shell.cmd == ("/bin/sh", "-c", "run it")
 
 
+@pytest.mark.parametrize(("redeclared", "expected"), [
+    # an ARG goes out of scope at its stage's end; a global ARG and a --build-arg are in scope only where the
+    # stage declares them (Dockerfile reference, "Scope" and "Understand how ARG and FROM interact")
+    ("", ("X=none", "Y=unset")),
+    ("ARG VER\nARG G\n", ("X=7", "Y=global")),  # the build arg's value, the global ARG's default
+])
+def test_arg_scope_in_the_built_config(redeclared: str, expected: tuple[str, ...]) -> None:
+    base = ImageConfig(env=("PATH=/bin",))
+    text = (f"ARG G=global\nFROM web AS one\nARG VER=1\nRUN true\nFROM web\n{redeclared}"
+            "ENV X=${VER:-none} Y=${G:-unset}\n")
+    config = built_config(parse_dockerfile(text), {"web:latest": base}, build_args={"VER": "7"})
+    assert config.env == ("PATH=/bin", *expected)
+
+
 def test_multi_stage_final_stage_and_from_args() -> None:
     text = ("ARG BASE=web\nFROM ${BASE} AS build\nENV STAGE=build\nFROM scratch AS other\nENV X=1\n"
             "FROM build\nLABEL final=yes\n")
