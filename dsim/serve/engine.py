@@ -167,7 +167,11 @@ class Engine(ApiViews, Processes, ExecsAndStats):
     # ------------------------------------------------------------------ images
 
     def find_image(self, name: str) -> ImageInfo | None:
-        """A local image by reference, full ID, or ID prefix (with or without ``sha256:``)."""
+        """A local image by reference, ``REPO@DIGEST`` (its manifest or index digest), full ID or ID prefix."""
+        repo, _, digest = name.partition("@")
+        if digest:
+            return refs.by_digest(normalise(repo).rpartition(":")[0], digest, self.daemon.store.images().values(),
+                                  catalog_ok=False)
         return self.daemon.find_image(name)
 
     def _names_registry(self, norm: str) -> str | None:

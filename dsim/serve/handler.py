@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import normalise, split_ref
-from dsim.serve import bodies, build_flow, listing, objects, shapes
+from dsim.serve import bodies, build_flow, image_ops, listing, objects, shapes
 from dsim.serve import images as refs
 from dsim.serve.commands import valid_signal
 from dsim.serve.container_routes import ContainerRoutes
@@ -323,11 +323,15 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
         if tag and not tag.startswith("sha256:"):
             repo, _ = split_ref(source) if "@" not in source else (source, "")
             ref = f"{repo}:{tag}"
-        norm = normalise(ref)
+        digest = tag if tag.startswith("sha256:") else source.partition("@")[2]
         engine = self.state.engine
+        norm = normalise(ref)
         watch = PullWatch()
 
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
+            nonlocal norm
+            if digest:  # REPO@DIGEST: the image of that repository with that digest, pulled under its tag
+                norm = image_ops.by_digest(engine, source.partition("@")[0], digest)
             yield from engine.pull(norm, job, phase, watch)
 
         future = self.operation("pull", norm, body)

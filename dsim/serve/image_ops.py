@@ -342,3 +342,16 @@ def _restore(engine: Engine, config: dict[str, Any], tags: list[str]) -> list[st
         store.tag(ImageInfo(name, str(meta.get("registry") or HUB), repo, tag, layers, "gzip", ident))
         lines.append(f"Loaded image: {refs.familiar(name)}" if tag else f"Loaded image ID: {ident}")
     return lines
+
+
+def by_digest(engine: Engine, repo: str, digest: str) -> str:
+    """The reference ``docker pull REPO@DIGEST`` fetches: a tag of the image of that repository with that
+    manifest or index digest (the scenario's, those pushed, the built-in catalog's); else a registry's 404."""
+    name = normalise(repo).rpartition(":")[0]
+    known = [*engine.daemon.puller.catalog.images.values(),
+             *(m for registry in engine.world.registries.values() for m in registry.manifests.values())]
+    found = refs.by_digest(name, digest, known)
+    if found is None:
+        shown = refs.familiar(normalise(repo)).rpartition(":")[0]
+        raise ApiError(404, f"manifest for {shown}@{digest} not found: manifest unknown: manifest unknown")
+    return found.ref

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -222,3 +223,13 @@ def manifest_size(image: ImageInfo) -> int:
                    for layer in image.layers],
     }
     return len(json.dumps(document, indent=3))
+
+
+def by_digest(repo: str, digest: str, known: Iterable[ImageInfo], *, catalog_ok: bool = True) -> ImageInfo | None:
+    """The image of repository ``repo`` (normalised, no tag) whose manifest or index digest is ``digest``:
+    among ``known`` (the scenario's and pushed images) and the built-in catalog's tags of that repository.
+    What ``docker pull REPO@DIGEST`` fetches (``catalog_ok``: the catalog too, else ``known`` only)."""
+    candidates = [image for image in known if split_ref(image.ref)[0] == repo]
+    candidates += [image for ref in catalog() if split_ref(ref)[0] == repo and catalog_ok
+                   if (image := catalog_image(ref)) is not None]
+    return next((image for image in candidates if digest in (image.manifest_digest, pull_digest(image))), None)

@@ -497,3 +497,22 @@ def test_rmi_by_id_deletes_every_reference_or_names_its_conflict(server: ServePr
     assert gone.stdout.startswith("Untagged: httpd:latest\nUntagged: web/httpd:2\n"), gone.stdout
     assert f"Deleted: {ident}\n" in gone.stdout
     assert docker(server, "image", "inspect", short).returncode == 1
+
+
+@needs_cli
+def test_pull_and_run_by_digest(server: ServeProcess) -> None:
+    """REPO@DIGEST names the image with that digest (the tag was ignored before: an unknown digest pulled
+    `latest` and succeeded); an unknown digest is the registry's manifest unknown."""
+    assert docker(server, "pull", "mongo").returncode == 0
+    pinned = docker(server, "image", "inspect", "-f", "{{index .RepoDigests 0}}", "mongo").stdout.strip()
+    digest = pinned.partition("@")[2]
+    assert digest.startswith("sha256:") and docker(server, "rmi", "mongo").returncode == 0
+    pulled = docker(server, "pull", f"mongo@{digest}")
+    assert pulled.returncode == 0 and f"Digest: {digest}" in pulled.stdout
+    run = docker(server, "run", "--rm", f"mongo@{digest}", "echo", "pinned")
+    assert (run.returncode, run.stdout) == (0, "pinned\n")
+    unknown = "sha256:" + "0" * 64
+    missing = docker(server, "pull", f"mongo@{unknown}")
+    assert missing.returncode == 1
+    assert (f"Error response from daemon: manifest for mongo@{unknown} not found: manifest unknown: manifest unknown"
+            in missing.stderr)
