@@ -53,6 +53,7 @@ class ImageDeletion:
     untagged: str | tuple[str, ...]  # several when the image was deleted by its ID
     deleted: str | None
     layers: tuple[str, ...]
+    image: str = ""  # the image's ID, deleted or not (the untag events' actor)
 
     def response(self) -> list[dict[str, str]]:
         """The API's answer: ``Untagged`` for each reference, then ``Deleted`` for the image and each layer."""
@@ -234,18 +235,18 @@ class EngineVerbs:
             named = tuple(ref for ref in tags if not ref.startswith(DANGLING))
             if user is not None:  # forced, a stopped container's: its content stays with it, the image dangling
                 self.store.keep_untagged(image)
-                return ImageDeletion(named, None, ())
-            return ImageDeletion(named, ident, tuple(self.store.delete(image)))
+                return ImageDeletion(named, None, (), ident)
+            return ImageDeletion(named, ident, tuple(self.store.delete(image)), ident)
         last = len(self.store.tags_of(image)) == 1
         if last and user is not None and not force:
             raise ImageInUse(name, user, ident)
         self.store.untag(image.ref)
         if not last:
-            return ImageDeletion(image.ref, None, ())
+            return ImageDeletion(image.ref, None, (), ident)
         if user is not None:
             self.store.keep_untagged(image)
-            return ImageDeletion(image.ref, None, ())
-        return ImageDeletion(image.ref, ident, tuple(self.store.delete(image)))
+            return ImageDeletion(image.ref, None, (), ident)
+        return ImageDeletion(image.ref, ident, tuple(self.store.delete(image)), ident)
 
     def images(self, *, job: int) -> Generator[Any, Any, Mapping[str, ImageInfo]]:
         """``GET /images/json``: the store's images by reference (a read-only view)."""

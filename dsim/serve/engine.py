@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from dsim.components.builder import WorkingCopy
 from dsim.components.container import REMOVED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon, ImageInUse
+from dsim.components.daemon_api import ImageDeletion
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.builds import BuildSpec
 from dsim.domain.images import ImageInfo
@@ -40,7 +41,7 @@ from dsim.serve import bodies, health, image_ops, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret, signal_name
-from dsim.serve.events import EventLog
+from dsim.serve.events import EventLog, image_events
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import (
     HistoryEntry,
@@ -130,7 +131,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.in_flight[job] = (kind, arrival)
         try:
             result = yield from body(job, subject if kind in PHASED else None)
-            self._image_event(operation_name=kind, subject=subject, result=result)
+            image_events(self.events, self.env.now, kind, subject, result)
             return result
         except ApiError as err:
             status = "failed"
@@ -148,16 +149,6 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         for job, (kind, arrival) in sorted(self.in_flight.items()):
             self.recorder.job_end(JobEnd(job, kind, self.host, arrival, self.env.now, "unfinished", error))
         self.in_flight.clear()
-
-    def _image_event(self, operation_name: str, subject: str, result: Any) -> None:
-        """Image events of a finished operation (pull, tag, push; rmi's untag and delete)."""
-        if operation_name in ("pull", "tag", "push"):
-            self.events.add(self.env.now, "image", operation_name, subject, {"name": subject})
-        elif operation_name == "rmi" and isinstance(result, list):
-            for item in result:
-                for action, key in (("untag", "Untagged"), ("delete", "Deleted")):
-                    if key in item and (action == "untag" or item is result[1]):
-                        self.events.add(self.env.now, "image", action, item[key], {"name": subject})
 
     def read(self, verb: Generator[Any, Any, T], body: Callable[[T], Any]) -> Generator[Any, Any, Any]:
         """A read (ps, images, inspect): the daemon's verb (API front, no job), then the API's view of it."""
@@ -238,7 +229,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         except Exception:  # the registry is down or failing: the answer is the same for the CLI
             return
 
-    def rmi(self, name: str, *, force: bool, job: int) -> Generator[Any, Any, list[dict[str, str]]]:
+    def rmi(self, name: str, *, force: bool, job: int) -> Generator[Any, Any, ImageDeletion]:
         """``docker rmi``: the daemon's verb (untag; the image and the layers nothing else holds go)."""
         self.sync()
         try:
@@ -249,7 +240,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             raise ApiError(409, str(err).replace(f"container {err.container.id}", f"container {ident}")) from None
         if deletion.deleted is not None:
             image_ops.forget_image(self, deletion.deleted)
-        return deletion.response()
+        return deletion
 
     def push(self, ref: str, job: int, phase: str | None) -> Generator[Any, Any, ImageInfo]:
         """``POST /images/{name}/push``: the daemon's push verb (a registry host the world lacks: Docker's

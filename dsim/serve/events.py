@@ -17,8 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dsim.components.daemon_api import ImageDeletion
 from dsim.components.errors import ApiError
+from dsim.domain.images import ImageInfo
 from dsim.serve import filters as flt
+from dsim.serve.images import familiar, image_id
 
 #: moby daemon/events/filter.go's keys (swarm's node, service, secret and config match nothing here)
 EVENT_FILTERS = frozenset({"config", "container", "daemon", "event", "image", "label", "network", "node", "plugin",
@@ -115,3 +118,19 @@ def matches(event: Event, filters: flt.Filters) -> bool:
             and fuzzy("volume", event.actor, name) and fuzzy("image", image, name if event.type == "image" else "")
             and (not filters.get("label") or any(label in filters["label"] for label in labels))
             and not any(key in filters for key in ("config", "node", "plugin", "secret", "service", "daemon")))
+
+
+def image_events(log: EventLog, now: float, operation: str, subject: str, result: Any) -> None:
+    """Image events of a finished operation (pull, tag, push; rmi's untag and delete). A tag's and an untag's
+    actor is the image's ID, named by the reference (moby daemon/containerd/image_tag.go, image_delete.go)."""
+    if operation in ("pull", "push"):
+        log.add(now, "image", operation, subject, {"name": subject})
+    elif operation == "tag":
+        actor = image_id(result) if isinstance(result, ImageInfo) else subject
+        log.add(now, "image", "tag", actor, {"name": familiar(subject)})
+    elif operation == "rmi" and isinstance(result, ImageDeletion):
+        for item in result.response():
+            if "Untagged" in item:
+                log.add(now, "image", "untag", result.image or item["Untagged"], {"name": item["Untagged"]})
+        if result.deleted is not None:
+            log.add(now, "image", "delete", result.deleted, {"name": result.deleted})

@@ -420,7 +420,7 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
             deleted = yield from engine.rmi(name, force=query_flag(query, "force"), job=job)
             return deleted
 
-        self.send_json(200, self.wait(self.operation("rmi", name, body)))
+        self.send_json(200, self.wait(self.operation("rmi", name, body)).response())
 
     def api_push(self, query: dict[str, list[str]], name: str) -> None:
         self.read_body(self.state.max_body)

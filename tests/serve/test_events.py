@@ -59,3 +59,22 @@ def test_a_container_drains_while_any_of_its_attach_streams_is_open() -> None:
             assert attaches.draining("abc") and not attaches.draining("def")
         assert attaches.draining("abc")  # one of two still open
     assert not attaches.draining("abc")
+
+
+def test_image_events_name_the_image_by_its_id_for_tag_and_untag() -> None:
+    """moby's LogImageEvent(image digest, familiar name) for tag and untag (daemon/containerd/image_tag.go,
+    image_delete.go): `docker events --filter image=ID` finds them. The actor was the reference before."""
+    from dsim.components.daemon_api import ImageDeletion
+    from dsim.domain.images import ImageInfo
+    from dsim.serve.events import image_events
+
+    image = ImageInfo("alpine:latest", "hub", "alpine", "latest", (), "gzip", "sha256:" + "d" * 64)
+    log = EventLog()
+    image_events(log, 1.0, "tag", "docker.io/library/myalp:1", image)
+    image_events(log, 2.0, "rmi", "myalp:1", ImageDeletion("myalp:1", None, (), image.manifest_digest))
+    image_events(log, 3.0, "rmi", "alpine", ImageDeletion("alpine:latest", image.manifest_digest, ("sha256:c",),
+                                                          image.manifest_digest))
+    shown = [(e.action, e.actor, dict(e.attributes)["name"]) for e in log.since(0)]
+    assert shown == [("tag", image.manifest_digest, "myalp:1"), ("untag", image.manifest_digest, "myalp:1"),
+                     ("untag", image.manifest_digest, "alpine:latest"),
+                     ("delete", image.manifest_digest, image.manifest_digest)]
