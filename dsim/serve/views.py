@@ -195,14 +195,24 @@ class ApiViews:
         entrypoint, cmd = list(config.entrypoint or ()), list(config.cmd or ())
         given_entry = served.config.get("Entrypoint")
         given_cmd = served.config.get("Cmd")
+        if given_entry == [""]:  # --entrypoint "": none (processes.argv)
+            return list(given_cmd or ())
         return list(given_entry if given_entry else entrypoint) + list(given_cmd if given_cmd else cmd)
+
+    def image_shown(self, served: Served) -> str:
+        """``docker ps``' IMAGE: the name it was created from while that name still means its image, else the
+        image's ID (moby daemon/list.go ``refreshImage``: a tag moved to a newer image, or removed)."""
+        named = served.config["Image"]
+        ident = refs.image_id(served.image)
+        current = self.daemon.find_image(named) if "@" not in named else served.image
+        return named if current is not None and refs.image_id(current) == ident else ident
 
     def summary(self, served: Served) -> dict[str, Any]:
         container = served.container
         return {
             "Id": served.id,
             "Names": [f"/{container.name}"],
-            "Image": served.config["Image"],
+            "Image": self.image_shown(served),
             "ImageID": refs.image_id(served.image),
             "Command": " ".join(self.command(served)),
             "Created": int(self.epoch(served.created)),

@@ -502,3 +502,18 @@ def test_a_network_that_does_not_exist_fails_the_start_not_the_create(server: Se
     assert (started.returncode, started.stdout) == (0, "hi\n")
     docker(server, "rm", "nonet")
     docker(server, "network", "rm", "nosuchnet")
+
+
+def test_ps_shows_the_image_id_once_the_name_means_another_image(server: ServeProcess) -> None:
+    """moby daemon/list.go refreshImage: the IMAGE column keeps the name while it still means the container's
+    image; after the tag moved to another image, the image's ID (the CLI shortens it)."""
+    for ref in ("alpine:3.20", "alpine:3.24"):
+        assert docker(server, "pull", ref).returncode == 0
+    assert docker(server, "tag", "alpine:3.20", "movetag:1").returncode == 0
+    old = docker(server, "image", "inspect", "-f", "{{.Id}}", "alpine:3.20").stdout.strip()
+    assert docker(server, "create", "--name", "usesmoved", "movetag:1", "true").returncode == 0
+    shown = ["ps", "-a", "--filter", "name=usesmoved", "--format", "{{.Image}}"]
+    assert docker(server, *shown).stdout == "movetag:1\n"
+    assert docker(server, "tag", "alpine:3.24", "movetag:1").returncode == 0
+    assert docker(server, *shown).stdout == f"{old[7:19]}\n"
+    docker(server, "rm", "usesmoved")
