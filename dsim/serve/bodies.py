@@ -12,7 +12,7 @@ a string or a list of strings.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 
@@ -46,8 +46,17 @@ class PortBindingBody(_Body):
 
 
 class RestartPolicyBody(_Body):
-    Name: Literal["", "no", "always", "unless-stopped", "on-failure"] = ""
+    Name: StrictStr = ""
     MaximumRetryCount: StrictInt = Field(0, ge=0)
+
+    @field_validator("Name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        """moby api/types/container/hostconfig.go ``ValidateRestartPolicy``'s words (the CLI checks no name)."""
+        if name not in ("", "no", "always", "unless-stopped", "on-failure"):
+            raise ValueError(f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', "
+                             "'on-failure', or 'unless-stopped'")
+        return name
 
 
 class ContainerUpdate(_Body):

@@ -131,6 +131,10 @@ def _size(text: str) -> float:
     return float(parse_size(text))
 
 
+#: a local volume's name (moby volume/local/local.go ``validName``)
+VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+
+
 def container_options(body: dict[str, Any]) -> dict[str, Any]:
     """A create request's network mode and mounts as run options (``network``, ``mounts``)."""
     host_config = body.get("HostConfig") or {}
@@ -142,9 +146,15 @@ def container_options(body: dict[str, Any]) -> dict[str, Any]:
         source, _, rest = str(bind).partition(":")
         target = rest.split(":", 1)[0]
         kind = "bind" if source.startswith("/") else "volume"
+        if kind == "volume" and not VOLUME_NAME.fullmatch(source):  # moby volume/local/local.go validateName
+            raise ApiError(400, f'create {source}: "{source}" includes invalid characters for a local volume name, '
+                                'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
+                                "directory, use absolute path")
         mounts.append({"type": kind, "source": source, "target": target})
     for mount in host_config.get("Mounts") or []:
         kind = str(mount.get("Type") or "volume")
+        if kind not in ("volume", "bind", "tmpfs"):  # the types dsim models; moby's parser knows npipe, cluster
+            raise ApiError(400, f'invalid mount config for type "{kind}": mount type unknown')
         entry: dict[str, Any] = {"type": kind, "target": mount.get("Target")}
         if mount.get("Source"):
             entry["source"] = mount["Source"]

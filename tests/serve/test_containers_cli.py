@@ -517,3 +517,18 @@ def test_ps_shows_the_image_id_once_the_name_means_another_image(server: ServePr
     assert docker(server, "tag", "alpine:3.24", "movetag:1").returncode == 0
     assert docker(server, *shown).stdout == f"{old[7:19]}\n"
     docker(server, "rm", "usesmoved")
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    (["--restart", "bogus"], "invalid restart policy: unknown policy 'bogus'; use one of 'no', 'always', "
+                             "'on-failure', or 'unless-stopped'"),
+    (["--mount", "type=bogus,dst=/x"], 'invalid mount config for type "bogus": mount type unknown'),
+    (["-v", "bad*name:/x"], 'create bad*name: "bad*name" includes invalid characters for a local volume name, only '
+                            '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use '
+                            "absolute path"),
+])
+def test_bad_create_options_get_dockerds_words(server: ServeProcess, options: list[str], said: str) -> None:
+    """dockerd's messages (api/types/container/hostconfig.go, volume/mounts, volume/local/local.go), not the
+    validator's (`Input should be ...`) as before."""
+    result = docker(server, "create", *options, "alpine", "true")
+    assert result.returncode == 1 and f"Error response from daemon: {said}\n" in result.stderr
