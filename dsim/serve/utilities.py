@@ -107,6 +107,9 @@ def identity(run: ShellRun, name: str, args: list[str]) -> None:
         run.write(f"{uid if args == ['-u'] else gid}\n")
     elif not args and uid == 0 and gid == 0:
         run.write("uid=0(root) gid=0(root) groups=0(root)\n")
+    elif not args and uid != 0:  # a uid /etc/passwd does not list: numbers, group 0 by its name (busybox id)
+        group = "0(root)" if gid == 0 else str(gid)
+        run.write(f"uid={uid} gid={group} groups={group}\n")
     else:
         run.known = False
 

@@ -72,6 +72,9 @@ def test_identity_by_user() -> None:
     root, numeric = Context(), Context(user="1000:50")
     assert printed("whoami; id -u; id -g; id", root) == "root\n0\n0\nuid=0(root) gid=0(root) groups=0(root)\n"
     assert printed("id -u; id -g", numeric) == "1000\n50\n"
+    # busybox's id for a uid /etc/passwd does not list: numbers only, group 0 by name (it printed nothing)
+    assert printed("id", numeric) == "uid=1000 gid=50 groups=50\n"
+    assert printed("id", Context(user="1000")) == "uid=1000 gid=0(root) groups=0(root)\n"
     whoami = interpret(["whoami"], numeric)
     assert whoami.exit_code == 1 and whoami.output[0].stream == STDERR  # busybox: "unknown uid 1000"
     assert Context(user="1000").environ()["HOME"] == "/"
