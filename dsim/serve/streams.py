@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from dsim.serve import bodies, events
+from dsim.serve import bodies, events, shapes
 from dsim.serve.filters import query_flag
 from dsim.serve.logs import LogLine, frame, parse_time, rfc3339
 
@@ -256,9 +256,11 @@ class ContainerStreams:
         engine = self.state.engine
         served: Served = self.call(lambda: engine.find(id))
         wanted = {1: query_flag(query, "stdout"), 2: query_flag(query, "stderr")}
+        from dsim.serve.handler import HttpError
         if not any(wanted.values()):
-            from dsim.serve.handler import HttpError
             raise HttpError(400, "Bad parameters: you must choose at least one stream")
+        if not shapes.readable_logs(served.host_config):  # --log-driver none, syslog, ... (moby logger.go)
+            raise HttpError(501, "configured logging driver does not support reading")
         tty = bool(served.config.get("Tty"))
         now_epoch = engine.epoch(engine.clock())
         since = parse_time((query.get("since") or [""])[-1], now_epoch)

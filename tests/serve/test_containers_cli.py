@@ -532,3 +532,17 @@ def test_bad_create_options_get_dockerds_words(server: ServeProcess, options: li
     validator's (`Input should be ...`) as before."""
     result = docker(server, "create", *options, "alpine", "true")
     assert result.returncode == 1 and f"Error response from daemon: {said}\n" in result.stderr
+
+
+def test_log_drivers_an_unknown_one_refused_and_none_unreadable(server: ServeProcess) -> None:
+    """moby: an unregistered driver is refused at create (daemon/logger/factory.go); with `none` the container
+    runs and inspect says so, but `docker logs` cannot read it (logger.ErrReadLogsNotSupported, a 501)."""
+    bogus = docker(server, "create", "--log-driver", "bogus", "alpine", "true")
+    assert "Error response from daemon: logger: no log driver named 'bogus' is registered" in bogus.stderr
+    run = docker(server, "run", "--name", "nolog", "--log-driver", "none", "alpine", "echo", "hi")
+    assert (run.returncode, run.stdout) == (0, "hi\n")  # attached output is not the log
+    assert docker(server, "inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "nolog").stdout == "none\n"
+    logs = docker(server, "logs", "nolog")
+    assert logs.returncode == 1
+    assert "Error response from daemon: configured logging driver does not support reading" in logs.stderr
+    docker(server, "rm", "nolog")
