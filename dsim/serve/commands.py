@@ -18,7 +18,8 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   output and exit code are its own); ``exec CMD`` runs CMD and ends the script; ``VAR=x`` assigns a
   variable, ``VAR=x CMD`` and ``env VAR=x CMD`` set it for CMD only, ``export`` and ``unset`` as in sh;
   parameters and command substitutions expand as each command is reached (shell_words.py). The environment
-  is Docker's (:meth:`Context.environ`).
+  is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until`` and ``if`` (shell_compound.py) with
+  ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`).
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
   (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (shell_session.py).
 - Entrypoint wrappers (``docker-entrypoint.sh``, ``tini``, ``dumb-init``) run the command they are given.
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dsim.serve import utilities
+from dsim.serve.shell_compound import ForLoop, IfClause, Node, WhileLoop, compound
 from dsim.serve.shell_state import (
     DEFAULT_PATH,
     STDERR,
@@ -57,6 +59,7 @@ from dsim.serve.shell_state import (
     Write,
     config_context,
 )
+from dsim.serve.shell_test import test_command
 from dsim.serve.shell_words import expand, split_lists, words
 
 __all__ = ["DEFAULT_PATH", "STDERR", "STDOUT", "Context", "Program", "ShellFiles", "ShellRun", "Write",
@@ -337,6 +340,8 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
         utilities.date(run, args)
     elif name in ("whoami", "id"):
         utilities.identity(run, name, args)
+    elif name in ("test", "["):
+        test_command(run, name, args)
     elif name == "pwd":
         run.write(ctx.workdir + "\n")
     elif name == "uname":
@@ -352,29 +357,102 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 
 def run_script(run: ShellRun, script: str) -> None:
-    """Each list of the script (shell_words.split_lists) in turn, its commands expanded as they are reached."""
+    """Each list of the script (shell_words.split_lists) in turn, its commands expanded as they are reached;
+    ``for``, ``while``, ``until`` and ``if`` grouped first (shell_compound.py)."""
     try:
         items = split_lists(_mark_redirections(script))
         for _, pipeline in items:
             for command in pipeline:
                 words(command)  # quotes are checked before anything runs, as a shell parses first
-    except ValueError as err:  # unbalanced quotes
+        nodes = compound(items)
+    except ValueError as err:  # unbalanced quotes, a compound command not closed
         run.write(f"sh: syntax error: {err}\n", STDERR)
         run.status = 2
         return
-    for op, pipeline in items:
+    _run_nodes(run, nodes)
+
+
+def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
+    for node in nodes:
         if run.exited:
             return
-        if (op == "&&" and run.status != 0) or (op == "||" and run.status == 0):
+        if (node.op == "&&" and run.status != 0) or (node.op == "||" and run.status == 0):
             continue
-        substitute = partial(_output_of, run)
-        try:
-            stages = [words(expand(command, run.lookup, run.status, substitute)) for command in pipeline]
-        except ValueError as err:  # an arithmetic error ends a non-interactive shell with status 2
-            run.write(f"sh: {err}\n", STDERR)
-            run.status, run.exited = 2, True
+        if isinstance(node, ForLoop):
+            values = words(expand(node.words, run.lookup, run.status, partial(_output_of, run)))
+            run.status = 0
+            for value in values:
+                run.assign(node.name, value)
+                _run_nodes(run, node.body)
+                if run.exited:
+                    return
+        elif isinstance(node, WhileLoop):
+            _loop(run, node)
+        elif isinstance(node, IfClause):
+            _run_nodes(run, _branch(run, node))
+        else:
+            substitute = partial(_output_of, run)
+            try:
+                stages = [words(expand(command, run.lookup, run.status, substitute)) for command in node.pipeline]
+            except ValueError as err:  # an arithmetic error ends a non-interactive shell with status 2
+                run.write(f"sh: {err}\n", STDERR)
+                run.status, run.exited = 2, True
+                return
+            _pipeline(run, stages)
+
+
+def _branch(run: ShellRun, node: IfClause) -> list[Node]:
+    """The commands an ``if`` runs: those of the first condition that succeeds, else the ``else`` part (its
+    status 0 when there is none)."""
+    for condition, body in node.branches:
+        _run_nodes(run, condition)
+        if run.exited:
+            return []
+        if run.status == 0:
+            return body
+    run.status = 0
+    return node.otherwise
+
+
+#: turns of a loop that has not settled into a steady state before dsim stops reading it (it then runs on)
+MAX_TURNS = 10_000
+
+
+def _loop(run: ShellRun, node: WhileLoop) -> None:
+    """``while``/``until``: the condition, then the body, until the condition decides. A turn that leaves the
+    shell's variables as the previous one did, taking as long and writing the same, repeats forever (``while
+    true; do echo tick; sleep 1; done``): the loop then runs until the process is stopped, its writes a
+    :class:`Repeat` of that turn's (joined at its first write), or nothing more when a turn takes no time."""
+    status, previous = 0, None
+    for _ in range(MAX_TURNS):
+        began, written, state = run.t, len(run.out), (dict(run.env), dict(run.local))
+        _run_nodes(run, node.condition)
+        if run.exited:
             return
-        _pipeline(run, stages)
+        if (run.status == 0) == node.until:
+            run.status = status
+            return
+        _run_nodes(run, node.body)
+        status = run.status
+        if run.exited:
+            return
+        turn = (run.t - began, [(w.at - began, w.stream, w.data) for w in run.out[written:]], state,
+                (dict(run.env), dict(run.local)))
+        if previous is not None and turn[:2] == previous[:2] and turn[2] == turn[3] == previous[3]:
+            _forever(run, began, written, turn[0])
+            return
+        previous = turn
+    run.t = math.inf  # still turning: it goes on until stopped
+
+
+def _forever(run: ShellRun, began: float, written: int, period: float) -> None:
+    """The loop's last turn repeats until the process ends."""
+    turn = run.out[written:]
+    del run.out[written:]
+    run.t = math.inf
+    if period > 0 and turn:
+        text = b"".join(w.data for w in turn if w.stream == turn[0].stream).decode(errors="replace")
+        run.repeat = Repeat(turn[0].at, period, turn[0].stream, text)
 
 
 def _output_of(run: ShellRun, script: str) -> str:

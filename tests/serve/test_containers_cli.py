@@ -546,3 +546,16 @@ def test_log_drivers_an_unknown_one_refused_and_none_unreadable(server: ServePro
     assert logs.returncode == 1
     assert "Error response from daemon: configured logging driver does not support reading" in logs.stderr
     docker(server, "rm", "nolog")
+
+
+def test_a_shell_loop_keeps_the_container_running_and_logging(server: ServeProcess) -> None:
+    """The tutorials' `while true; do echo tick; sleep 1; done` runs until stopped (it exited at once with no
+    output before). At SPEED simulated seconds per second, a wall second holds about SPEED ticks."""
+    made = docker(server, "run", "-d", "--name", "ticker", "alpine", "sh", "-c",
+                  "while true; do echo tick; sleep 1; done")
+    assert made.returncode == 0
+    time.sleep(0.5)  # about 10 simulated seconds
+    state = docker(server, "inspect", "-f", "{{.State.Status}}", "ticker").stdout
+    ticks = docker(server, "logs", "ticker").stdout.splitlines()
+    assert state == "running\n" and len(ticks) >= 3 and set(ticks) == {"tick"}
+    docker(server, "rm", "-f", "ticker")
