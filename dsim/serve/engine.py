@@ -41,6 +41,7 @@ from dsim.serve import bodies, health, image_ops, objects, shapes
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret, signal_name
+from dsim.serve.create_checks import check_create
 from dsim.serve.events import EventLog, image_events
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import (
@@ -408,6 +409,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             raise ApiError(400, f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         bodies.parse(bodies.ContainerCreate, body, "ContainerConfigWrapper")
         shapes.check_log_config(body.get("HostConfig") or {})
+        check_create(body, self.daemon.spec.cpus)
         body = {**body, **{key: [body[key]] for key in ("Cmd", "Entrypoint") if isinstance(body.get(key), str)}}
         wanted = str(body.get("Image") or "")
         if not wanted:

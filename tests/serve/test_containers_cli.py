@@ -559,3 +559,26 @@ def test_a_shell_loop_keeps_the_container_running_and_logging(server: ServeProce
     ticks = docker(server, "logs", "ticker").stdout.splitlines()
     assert state == "running\n" and len(ticks) >= 3 and set(ticks) == {"tick"}
     docker(server, "rm", "-f", "ticker")
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    (["--ipc", "bogus"], "invalid IPC mode: bogus"),
+    (["--isolation", "bogus"], "invalid isolation 'bogus' on linux"),
+    (["--stop-signal", "BOGUS"], "Invalid signal: BOGUS"),
+    (["--cap-add", "BOGUS"], 'unknown capability: "CAP_BOGUS"'),
+    (["-m", "10m", "--memory-swap", "8m"], "Minimum memoryswap limit should be larger than memory limit, see usage"),
+    (["--oom-score-adj", "5000"], "Invalid value 5000, range for oom score adj is [-1000, 1000]"),
+    (["--cpuset-cpus", "99"], "Requested CPUs are not available - requested 99, available: 0-3"),  # 4 CPUs
+    (["-v", "rel:/x:zz"], "invalid mode: zz"),
+])
+def test_options_dockerd_refuses_are_refused(server: ServeProcess, options: list[str], said: str) -> None:
+    """moby's checks at create (daemon/daemon_unix.go, oci/caps, volume/mounts); accepted silently before."""
+    result = docker(server, "create", *options, "alpine", "true")
+    assert result.returncode == 1 and f"Error response from daemon: {said}\n" in result.stderr
+
+
+def test_options_dockerd_accepts_still_create(server: ServeProcess) -> None:
+    made = docker(server, "create", "--cap-add", "NET_ADMIN", "--cap-drop", "ALL", "--ipc", "host", "--stop-signal",
+                  "SIGUSR1", "-v", "okvol:/x:ro,z", "--cpuset-cpus", "0-1", "--oom-score-adj", "-500", "alpine", "true")
+    assert made.returncode == 0, made.stderr
+    docker(server, "rm", made.stdout.strip())
