@@ -18,6 +18,7 @@ from typing import Any
 from dsim.components.builder import WorkingCopy
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
+from dsim.dockerfile.expand import ExpansionError, expand_word
 from dsim.dockerfile.parse import Instruction, parse_dockerfile
 from dsim.domain.build_context import clean
 from dsim.domain.builds import BuildContext
@@ -147,6 +148,19 @@ class BuildWatch:
     chain: str = ""
     #: what a RUN instruction prints when it runs (build_flow.run_output), given its intermediate container's ID
     run_output: Callable[[Instruction, str], list[str]] = lambda ins, cid: []
+    #: the global ARGs' values (before the first FROM, a --build-arg over a default): what a FROM expands
+    meta_args: dict[str, str] = field(default_factory=dict)
+
+    def with_build_args(self, build_args: dict[str, str]) -> None:
+        """The global ARGs' values for this build (moby builder.go: the meta args, build args over defaults)."""
+        for ins in self.instructions[:self._first_from()]:
+            for word in ins.value if ins.cmd == "ARG" else ():
+                key, sep, value = word.partition("=")
+                if key in build_args or sep:
+                    self.meta_args[key] = build_args.get(key, value)
+
+    def _first_from(self) -> int:
+        return next((i for i, ins in enumerate(self.instructions) if ins.cmd == "FROM"), len(self.instructions))
 
     @classmethod
     def of(cls, text: str, quiet: bool) -> BuildWatch:
@@ -182,7 +196,12 @@ class BuildWatch:
         if not ins.value:
             return None
         ref = ins.value[0]
-        if ref.lower() == "scratch" or ref.lower() in self.stage_names or "$" in ref:
+        if "$" in ref:
+            try:
+                ref = expand_word(ref, self.meta_args, keep_unset=lambda _name: False).text
+            except ExpansionError:
+                return None
+        if not ref or ref.lower() == "scratch" or ref.lower() in self.stage_names:
             return None
         return normalise(ref)
 
@@ -250,6 +269,8 @@ class BuildWatch:
         assert self.daemon is not None
         store = self.daemon.store
         out: list[dict[str, Any]] = []
+        if self.cursor < self._first_from():  # a global ARG: its step line alone (moby builder.go)
+            return out, True
         if ins.cmd == "FROM":
             base = self._base(ins)
             known = self.bases.get(base) if base is not None else None

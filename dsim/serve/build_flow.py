@@ -202,6 +202,7 @@ def api_build(handler: EngineHandler, query: dict[str, list[str]]) -> None:
     watch.no_cache = options.no_cache
     watch.known_keys = engine.image_configs.metadata_keys
     watch.run_output = partial(run_output, engine, watch, options.build_args)
+    watch.with_build_args(options.build_args)
 
     def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
         watch.begin(engine.daemon, job, engine.clock)

@@ -516,3 +516,17 @@ def test_pull_and_run_by_digest(server: ServeProcess) -> None:
     assert missing.returncode == 1
     assert (f"Error response from daemon: manifest for mongo@{unknown} not found: manifest unknown: manifest unknown"
             in missing.stderr)
+
+
+@needs_cli
+def test_legacy_build_of_a_global_arg_and_a_from_that_expands_it(server: ServeProcess, tmp_path: Path) -> None:
+    """moby builder.go: a global ARG's step is its line alone; every FROM prints its base's ID, its reference
+    expanded with the global ARGs (a ` ---> ...` after `ARG` and none after `FROM ${BASE}` before)."""
+    (tmp_path / "Dockerfile").write_text("ARG BASE=alpine\nFROM ${BASE}\nRUN true\n")
+    assert docker(server, "pull", "alpine").returncode == 0
+    ident = docker(server, "image", "inspect", "-f", "{{.Id}}", "alpine").stdout.strip()
+    result = docker(server, "build", str(tmp_path), env={"DOCKER_BUILDKIT": "0"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    at = lines.index("Step 1/3 : ARG BASE=alpine")
+    assert lines[at + 1:at + 4] == ["Step 2/3 : FROM ${BASE}", f" ---> {ident[7:19]}", "Step 3/3 : RUN true"]
