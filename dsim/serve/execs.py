@@ -27,7 +27,7 @@ from dsim.components.container import RESTARTING, RUNNING
 from dsim.components.errors import ApiError
 from dsim.serve.bodies import ExecCreate
 from dsim.serve.commands import Context, Write, interpret
-from dsim.serve.logs import RunLog
+from dsim.serve.logs import RunLog, through_terminal
 from dsim.serve.shell_session import ShellSession
 from dsim.serve.views import Served
 
@@ -132,6 +132,8 @@ class ExecsAndStats:
         self.keep_files(served, program.files)
         finished = made.done = self.env.event()
         writes: list[Write] = list(program.output)
+        if made.config.Tty and not program.reads_stdin:
+            writes, _ = through_terminal(writes, None)
         if program.reads_stdin:
             made.session = ShellSession(made.argv, context, tty=made.config.Tty)
             writes = made.session.begin()

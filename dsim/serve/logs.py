@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dsim.serve.shell_state import Repeat, Write
 
@@ -93,3 +93,10 @@ def parse_time(value: str, now_epoch: float) -> float | None:
     except ValueError:
         return None
     return number if number >= 0 else now_epoch + number
+
+
+def through_terminal(writes: list[Write], repeat: Repeat | None) -> tuple[list[Write], Repeat | None]:
+    """What a process writes as a terminal (``-t``) carries it: each newline a carriage return and a newline
+    (the pty's ONLCR, termios(3)), which ``docker run -t`` and ``docker logs`` then show."""
+    crlf = [Write(w.at, w.stream, w.data.replace(b"\n", b"\r\n")) for w in writes]
+    return crlf, (None if repeat is None else replace(repeat, line=repeat.line.replace("\n", "\r\n")))

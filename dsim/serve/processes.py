@@ -27,7 +27,7 @@ from dsim.serve import images as refs
 from dsim.serve.commands import Context, Write, config_context, interpret
 from dsim.serve.events import EventLog
 from dsim.serve.image_config import ImageConfigs
-from dsim.serve.logs import LogLine, RunLog
+from dsim.serve.logs import LogLine, RunLog, through_terminal
 from dsim.serve.netview import Member, NetView
 from dsim.serve.object_meta import ObjectMeta
 from dsim.serve.shell_session import ShellSession
@@ -147,8 +147,9 @@ class Processes:
             writes = served.session.begin()
         else:
             ran = interpret(served.argv, self.context(served))
-            writes = list(ran.output)
-            repeat = ran.repeat
+            writes, repeat = list(ran.output), ran.repeat
+            if served.config.get("Tty"):
+                writes, repeat = through_terminal(writes, repeat)
             self.keep_files(served, ran.files)
         run = served.log.begin(container.started_at, writes, repeat)
         exited = container.exited

@@ -582,3 +582,17 @@ def test_options_dockerd_accepts_still_create(server: ServeProcess) -> None:
                   "SIGUSR1", "-v", "okvol:/x:ro,z", "--cpuset-cpus", "0-1", "--oom-score-adj", "-500", "alpine", "true")
     assert made.returncode == 0, made.stderr
     docker(server, "rm", made.stdout.strip())
+
+
+def test_output_through_a_terminal_ends_lines_with_cr_lf(server: ServeProcess) -> None:
+    """-t: the pty's ONLCR makes each newline CR LF (the CRLF scripts trip on), in the run and in its logs."""
+    assert DOCKER is not None
+    env = {**os.environ, "DOCKER_HOST": server.address, "DOCKER_CONFIG": str(server.tmp / "docker-config")}
+
+    def raw(*args: str) -> bytes:  # bytes: text mode would turn CR LF back into LF
+        return subprocess.run([DOCKER, *args], capture_output=True, env=env, timeout=60).stdout
+
+    assert raw("run", "-t", "--name", "ttyout", "alpine", "echo", "hi") == b"hi\r\n"
+    assert raw("logs", "ttyout") == b"hi\r\n"
+    assert raw("run", "--rm", "alpine", "echo", "hi") == b"hi\n"
+    docker(server, "rm", "ttyout")
