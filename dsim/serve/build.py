@@ -150,6 +150,17 @@ class BuildWatch:
     run_output: Callable[[Instruction, str], list[str]] = lambda ins, cid: []
     #: the global ARGs' values (before the first FROM, a --build-arg over a default): what a FROM expands
     meta_args: dict[str, str] = field(default_factory=dict)
+    #: the progress of each base image not here when the build began, followed from then (``follow_bases``)
+    base_pulls: dict[str, PullWatch] = field(default_factory=dict)
+
+    def follow_bases(self) -> None:
+        """Once the bases are resolved, at the build's start: follow the fetch of each one not here, so its
+        FROM shows the pull as it went (a first poll may come after it ended)."""
+        assert self.daemon is not None
+        for ref, image in self.bases.items():
+            if not self.daemon.store.complete(image):
+                watch = self.base_pulls[ref] = PullWatch()
+                watch.begin(self.daemon, image, self.clock)
 
     def with_build_args(self, build_args: dict[str, str]) -> None:
         """The global ARGs' values for this build (moby builder.go: the meta args, build args over defaults)."""
@@ -232,6 +243,10 @@ class BuildWatch:
             if last and image is not None:
                 out.append(self._stream(f" ---> {refs.short_id(image)}\n"))
             self.cursor += 1
+        if final:  # the build is over: a base no FROM showed stops being followed
+            for watch in self.base_pulls.values():
+                watch.close()
+            self.base_pulls.clear()
         return [line for line in out if "error" in line] if self.quiet else out
 
     def _begin_base_pull(self, ins: Instruction) -> None:
@@ -241,7 +256,9 @@ class BuildWatch:
             return
         base = self._base(ins)
         known = self.bases.get(base) if base is not None else None
-        if known is not None and not self.daemon.store.complete(known):
+        if base is not None and base in self.base_pulls:
+            self.pull = self.base_pulls.pop(base)
+        elif known is not None and not self.daemon.store.complete(known):
             self.pull = PullWatch()
             self.pull.begin(self.daemon, known, self.clock)
 

@@ -209,7 +209,7 @@ def api_build(handler: EngineHandler, query: dict[str, list[str]]) -> None:
         previous = {tag: old for tag in tags if (old := engine.daemon.store.image(tag)) is not None}
         try:
             image = yield from engine.build(spec, working_copy(context, job), [] if failure else tags, job, phase,
-                                            watch.bases)
+                                            watch.bases, watch.follow_bases)
         except ApiError as err:  # the classic builder reports failures inside its stream
             raise StreamError(err.status, str(err)) from None
         if failure is not None:

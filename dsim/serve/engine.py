@@ -266,9 +266,10 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             raise ApiError(400, f"dockerfile parse error{where}: {err.message}") from None
 
     def build(self, spec: BuildSpec, copy: WorkingCopy, tags: list[str], job: int, phase: str | None,
-              bases: dict[str, ImageInfo]) -> Generator[Any, Any, ImageInfo]:
-        """``POST /build`` (legacy builder): base images resolved now (catalog on demand), then the daemon's
-        build verb; further ``-t`` tags name the same image."""
+              bases: dict[str, ImageInfo], resolved: Callable[[], None] = lambda: None,
+              ) -> Generator[Any, Any, ImageInfo]:
+        """``POST /build`` (legacy builder): base images resolved now (catalog on demand; then ``resolved()``),
+        then the daemon's build verb; further ``-t`` tags name the same image."""
         if self.daemon.builder is None:
             raise ApiError(501, "this simulated daemon has no builder")
         for ref in spec.base_images(spec.classic_stages):
@@ -281,6 +282,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
                 yield from self._refused(ref, found, job)
                 raise ApiError(found.status, found.message)
             bases[ref] = found
+        resolved()
         image: ImageInfo = yield from self.daemon.build(spec, copy, job=job, phase=phase)
         self.built.setdefault(refs.image_id(image), self.env.now)
         for tag in tags[1:]:

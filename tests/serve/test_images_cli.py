@@ -530,3 +530,17 @@ def test_legacy_build_of_a_global_arg_and_a_from_that_expands_it(server: ServePr
     lines = result.stdout.splitlines()
     at = lines.index("Step 1/3 : ARG BASE=alpine")
     assert lines[at + 1:at + 4] == ["Step 2/3 : FROM ${BASE}", f" ---> {ident[7:19]}", "Step 3/3 : RUN true"]
+
+
+@needs_cli
+def test_legacy_build_shows_the_pull_of_a_base_that_is_not_here(server: ServeProcess, tmp_path: Path) -> None:
+    """The classic builder pulls a missing base under its FROM step with the pull's own lines (the pull could end
+    before the first look at the build, which then showed none)."""
+    (tmp_path / "Dockerfile").write_text("FROM rabbitmq:latest\nRUN true\n")
+    result = docker(server, "build", str(tmp_path), env={"DOCKER_BUILDKIT": "0"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    step = out.index("Step 1/2 : FROM rabbitmq:latest\n")
+    assert out.index("latest: Pulling from library/rabbitmq\n") > step
+    assert "Status: Downloaded newer image for rabbitmq:latest\n" in out
+    assert out.index("Status: Downloaded newer image") < out.index("Step 2/2 : RUN true")
