@@ -68,17 +68,17 @@ def serve(
         from dsim.reports.outdir import check_out_dir
 
         check_out_dir(out)
-    if unix is None and listen not in ("127.0.0.1", "localhost", "::1"):
-        from dsim.serve.server import is_loopback
-
-        if not is_loopback(listen):
-            err_console.print(f"dsim serve: warning: listening on {listen}: anyone who can reach it can drive "
-                              "this simulated daemon (no TLS, no authentication)")
     server = Server(resolved, host_name=host_name, listen=listen, port=port, unix=unix, speed=speed, seed=seed,
                     max_context=context_limit, verbose=verbose,
                     link_samples=LINK_SAMPLE_S if out is not None else None, keep_records=out is not None,
                     limits=Limits(max_connections=max_connections or default_max_connections(),
                                   max_requests=max_requests, header_timeout=timeout, io_timeout=timeout))
+    if unix is None and listen not in ("127.0.0.1", "localhost", "::1"):  # once the address is known good
+        from dsim.serve.server import is_loopback
+
+        if not is_loopback(listen):
+            err_console.print(f"dsim serve: warning: listening on {listen}: anyone who can reach it can drive "
+                              "this simulated daemon (no TLS, no authentication)")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

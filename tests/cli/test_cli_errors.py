@@ -199,3 +199,10 @@ def test_quiet_run_hides_matplotlib_warnings(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "dsim", "run", str(path), "-o", str(tmp_path / "out"), "--quiet"],
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_serve_on_an_address_that_does_not_resolve_is_one_line() -> None:
+    """The exposure warning comes only once the address is good: before, a bad --listen printed it, then the
+    error (two lines)."""
+    code, err = error_of(["serve", "--listen", "999.1.1.1", "--port", "0"])
+    assert code == 2 and err.count("\n") == 1 and err.startswith("dsim: error: cannot listen on 999.1.1.1:0: ")
