@@ -50,15 +50,14 @@ class ImageDeletion:
     other tag names it, no container uses it); the chain IDs of the unpacked layers that left the disk, top
     layer first (moby daemon/images/image_delete.go lists them after the image)."""
 
-    untagged: str | tuple[str, ...]  # several when the image was deleted by its ID
+    untagged: tuple[str, ...]  # several when the image was deleted by its ID
     deleted: str | None
     layers: tuple[str, ...]
-    image: str = ""  # the image's ID, deleted or not (the untag events' actor)
+    image: str  # the image's ID, deleted or not (the untag events' actor)
 
     def response(self) -> list[dict[str, str]]:
         """The API's answer: ``Untagged`` for each reference, then ``Deleted`` for the image and each layer."""
-        untagged = (self.untagged,) if isinstance(self.untagged, str) else self.untagged
-        out = [{"Untagged": ref} for ref in untagged]
+        out = [{"Untagged": ref} for ref in self.untagged]
         if self.deleted is not None:
             out += [{"Deleted": self.deleted}, *({"Deleted": chain} for chain in self.layers)]
         return out
@@ -242,11 +241,11 @@ class EngineVerbs:
             raise ImageInUse(name, user, ident)
         self.store.untag(image.ref)
         if not last:
-            return ImageDeletion(image.ref, None, (), ident)
+            return ImageDeletion((image.ref,), None, (), ident)
         if user is not None:
             self.store.keep_untagged(image)
-            return ImageDeletion(image.ref, None, (), ident)
-        return ImageDeletion(image.ref, ident, tuple(self.store.delete(image)), ident)
+            return ImageDeletion((image.ref,), None, (), ident)
+        return ImageDeletion((image.ref,), ident, tuple(self.store.delete(image)), ident)
 
     def images(self, *, job: int) -> Generator[Any, Any, Mapping[str, ImageInfo]]:
         """``GET /images/json``: the store's images by reference (a read-only view)."""

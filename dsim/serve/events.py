@@ -131,6 +131,6 @@ def image_events(log: EventLog, now: float, operation: str, subject: str, result
     elif operation == "rmi" and isinstance(result, ImageDeletion):
         for item in result.response():
             if "Untagged" in item:
-                log.add(now, "image", "untag", result.image or item["Untagged"], {"name": item["Untagged"]})
+                log.add(now, "image", "untag", result.image, {"name": item["Untagged"]})
         if result.deleted is not None:
             log.add(now, "image", "delete", result.deleted, {"name": result.deleted})

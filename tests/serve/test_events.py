@@ -71,8 +71,8 @@ def test_image_events_name_the_image_by_its_id_for_tag_and_untag() -> None:
     image = ImageInfo("alpine:latest", "hub", "alpine", "latest", (), "gzip", "sha256:" + "d" * 64)
     log = EventLog()
     image_events(log, 1.0, "tag", "docker.io/library/myalp:1", image)
-    image_events(log, 2.0, "rmi", "myalp:1", ImageDeletion("myalp:1", None, (), image.manifest_digest))
-    image_events(log, 3.0, "rmi", "alpine", ImageDeletion("alpine:latest", image.manifest_digest, ("sha256:c",),
+    image_events(log, 2.0, "rmi", "myalp:1", ImageDeletion(("myalp:1",), None, (), image.manifest_digest))
+    image_events(log, 3.0, "rmi", "alpine", ImageDeletion(("alpine:latest",), image.manifest_digest, ("sha256:c",),
                                                           image.manifest_digest))
     shown = [(e.action, e.actor, dict(e.attributes)["name"]) for e in log.since(0)]
     assert shown == [("tag", image.manifest_digest, "myalp:1"), ("untag", image.manifest_digest, "myalp:1"),
