@@ -15,7 +15,6 @@ libnetwork's store one commit at a time (libnetwork_store.py): a storm of starts
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import heapq
 import ipaddress
@@ -253,8 +252,13 @@ class NetworkStack:
                 raise ApiError(400, "conflicting options: port publishing and the container type network mode")
             self._attached[container_id] = []
             return
-        with contextlib.suppress(ApiError):
-            self._attached[container_id] = [self.find(mode)]
+        network = self.networks.get(mode)
+        if network is None:  # an ID or a prefix of one, or no network yet
+            try:
+                network = self.find(mode)
+            except ApiError:
+                return
+        self._attached[container_id] = [network]
 
     def forget(self, container: Container) -> None:
         """``docker rm``: the container's network configuration goes."""
