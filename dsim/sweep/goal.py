@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # runner imports spec, which imports this module
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-_GOAL = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+_GOAL = re.compile(r"^\s*([A-Za-z0-9_.\[\]-]+)\s*(<=|>=|<(?!=)|>(?!=))\s*(\S+)\s*$")  # no target: '<' '=' it is not
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,8 @@ def test_goals_and_prices_parse_with_units_and_reject_nonsense() -> None:
     assert parse_goal("registries.hub.bytes_sent<2GB") == Goal("registries.hub.bytes_sent", "<", 2e9)
     with pytest.raises(UsageError, match=r"^--goal: expected METRIC OP TARGET"):
         parse_goal("phases.job.p95_s = 3")
+    with pytest.raises(UsageError, match=r"^--goal: expected METRIC OP TARGET"):  # was "target '=': invalid ..."
+        parse_goal("makespan_s <= ")
     with pytest.raises(UsageError, match=r"^--cost hosts.runner.count: price 'x' is not a number"):
         parse_price("hosts.runner.count=x")
     with pytest.raises(UsageError, match=r"price must be a finite number >= 0"):
