@@ -150,7 +150,8 @@ def spec_from_file(path: Path, data: Any, positions: Positions) -> SweepSpec:
 def load_spec(path: Path) -> tuple[SweepSpec, Any, Positions]:
     """From a sweep file or a scenario file: the spec, plus the scenario's data and positions."""
     data, positions = load_yaml_file(path, display_name=str(path))
-    if not is_sweep_file(data):
+    named_sweep = path.name.endswith((".sweep.yaml", ".sweep.yml"))  # a sweep file by its name, as the docs name them
+    if not is_sweep_file(data) and not (named_sweep and isinstance(data, dict)):
         return SweepSpec(scenario=path), data, positions
     spec = spec_from_file(path, data, positions)
     scenario_data, scenario_positions = load_yaml_file(spec.scenario, display_name=str(spec.scenario))

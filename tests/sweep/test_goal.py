@@ -154,3 +154,11 @@ def test_a_sweep_file_metric_or_price_error_names_its_position(tmp_path: Path, e
     result = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "o"), "-q", "--no-charts"])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"dsim: error: {spec}:{said}"), result.stderr
+
+
+def test_a_file_named_as_a_sweep_without_its_scenario_says_so(tmp_path: Path) -> None:
+    """x.sweep.yaml without `scenario:` was read as a scenario ("missing required field 'name'")."""
+    spec = tmp_path / "x.sweep.yaml"
+    spec.write_text("grid: {hosts.runner.count: [1, 2]}\nreplications: 1\n")
+    result = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "o"), "-q"])
+    assert (result.exit_code, result.stderr) == (2, f"dsim: error: {spec}:1:1: missing required field 'scenario'\n")
