@@ -67,6 +67,8 @@ class Network:
     internal: bool
     created: float
     builtin: bool
+    #: its subnet given by the user (``--subnet``, a scenario's ``subnet``): ``--ip`` may then pick an address
+    configured: bool = False
     #: container ID -> its address, while its process runs (libnetwork's active endpoints)
     endpoints: dict[str, Address] = field(default_factory=dict)
     #: offsets in the subnet given out and then released (a min-heap), and the next never given out
@@ -104,6 +106,25 @@ class Network:
         else:
             self._next += 1
         return Address(self._base + offset)
+
+    def allocate_at(self, address: Address) -> str | None:
+        """Give ``address`` (``--ip``); what libnetwork's IPAM says when it cannot (outside the subnet, the
+        subnet's own, gateway or broadcast address, or in use), else None."""
+        offset = int(address) - self._base
+        if offset == 1:  # the gateway's
+            return "Address already in use"
+        if self.subnet is None or not 2 <= offset < self._size - 1:
+            return f"no configured subnet or ip-range contain the IP address {address}"
+        if offset >= self._next:
+            for free in range(self._next, offset):
+                heapq.heappush(self._released, free)
+            self._next = offset + 1
+        elif offset in self._released:
+            self._released.remove(offset)
+            heapq.heapify(self._released)
+        else:
+            return "Address already in use"
+        return None
 
     def next_free(self) -> Address | None:
         """The address ``allocate`` would give now, without giving it."""
@@ -153,6 +174,8 @@ class NetworkStack:
         self.networks: dict[str, Network] = {}
         #: networks each container (by ID) is connected to (its configuration, kept while it is stopped)
         self._attached: dict[str, list[Network]] = {}
+        #: container ID -> network name -> the address its ``--ip`` asked for (dsim serve)
+        self._requested: dict[str, dict[str, Address]] = {}
         #: rules each running container (by ID) added for its published ports
         self._port_rules: dict[str, int] = {}
         bridge = Subnet("172.17.0.0/16")
@@ -174,6 +197,7 @@ class NetworkStack:
     def _declare(self, decl: NetworkDecl) -> Network:
         """A user-defined bridge network: its subnet checked or picked, its rules counted (no time: setup)."""
         network = self._add(decl.name, "bridge", self._subnet(decl.subnet), internal=decl.internal)
+        network.configured = decl.subnet is not None
         self.rules += self.costs.rules_per_network
         return network
 
@@ -207,6 +231,7 @@ class NetworkStack:
         if name in self.networks:
             raise ApiError(409, f"network with name {name} already exists")
         network = self._add(name, "bridge", self._subnet(subnet), internal=internal)
+        network.configured = subnet is not None
         yield from self._program(name, self.costs.rules_per_network, job)
         return network
 
@@ -263,6 +288,29 @@ class NetworkStack:
     def forget(self, container: Container) -> None:
         """``docker rm``: the container's network configuration goes."""
         self._attached.pop(container.id, None)
+        self._requested.pop(container.id, None)
+
+    def check_addresses(self, addresses: Mapping[str, str]) -> dict[str, Address]:
+        """``--ip`` per network (an endpoint's ``IPAMConfig``), as moby's create checks it (runconfig/errors.go):
+        on a user-defined network whose subnet the user configured."""
+        parsed: dict[str, Address] = {}
+        for name, text in addresses.items():
+            network = self.networks.get(name)
+            if name in ("bridge", "default", "host", "none") or (network is not None and network.builtin):
+                raise ApiError(400, "user specified IP address is supported on user defined networks only")
+            if network is not None and not network.configured:
+                raise ApiError(400, "user specified IP address is supported only when connecting to networks "
+                                    "with user configured subnets")
+            try:
+                parsed[name] = Address(text)
+            except ValueError:
+                raise ApiError(400, f"invalid IPv4 address: {text}") from None
+        return parsed
+
+    def keep_addresses(self, container_id: str, addresses: dict[str, Address]) -> None:
+        """The addresses a created container asked for, given at each of its starts."""
+        if addresses:
+            self._requested[container_id] = addresses
 
     def connect(self, network: Network, container: Container, job: int = -1) -> Generator[Any, Any, None]:
         """``docker network connect``: a running container gets its address and a new veth pair at once (the
@@ -410,6 +458,13 @@ class NetworkStack:
 
     def _endpoint(self, network: Network, container: Container) -> None:
         if container.id in network.endpoints:
+            return
+        wanted = self._requested.get(container.id, {}).get(network.name) if self._requested else None
+        if wanted is not None:
+            refused = network.allocate_at(wanted)
+            if refused is not None:
+                raise ApiError(500 if refused.startswith("no ") else 403, f"{SETUP_FAILED}: {refused}")
+            network.endpoints[container.id] = wanted
             return
         address = network.allocate()
         if address is None:

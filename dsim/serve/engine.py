@@ -51,7 +51,7 @@ from dsim.serve.image_config import (
     content_id,
     with_image_defaults,
 )
-from dsim.serve.object_meta import ObjectMeta, endpoints_config
+from dsim.serve.object_meta import ObjectMeta, endpoint_addresses, endpoints_config
 from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
 from dsim.serve.views import ApiViews, Served, human_duration
@@ -421,6 +421,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             raise ApiError(404, f"No such image: {normalise(wanted)}")
         body = with_image_defaults(body, refs.config_for(self.image_configs, image))
         aliases = endpoints_config(body)  # NetworkingConfig: each endpoint's aliases (object_meta.py)
+        addresses = self.daemon.runtime.networks.check_addresses(endpoint_addresses(body))  # and --ip
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
         spec = health.with_command_time(container_spec(step), body.get("Healthcheck"), self.request_context(body))
         try:
@@ -438,6 +439,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         served.files, served.image_files = dict(inherited), frozenset(inherited)
         self.containers[served.id] = served
         self.object_meta.aliases[served.id] = aliases
+        self.daemon.runtime.networks.keep_addresses(container.id, addresses)
         self.container_event(served, "create")
         return served
 

@@ -82,6 +82,13 @@ def endpoints_config(body: dict[str, Any]) -> dict[str, list[str]]:
             for net, cfg in (endpoints or {}).items()}
 
 
+def endpoint_addresses(body: dict[str, Any]) -> dict[str, str]:
+    """``--ip``: each endpoint's ``IPAMConfig.IPv4Address`` of a create request, by network name."""
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    return {str(net): str(address) for net, cfg in endpoints.items() if isinstance(cfg, dict)
+            if (address := (cfg.get("IPAMConfig") or {}).get("IPv4Address"))}
+
+
 def parse_filters(query: dict[str, list[str]], accepted: frozenset[str]) -> flt.Filters:
     filters = flt.parse((query.get("filters") or [""])[-1])
     flt.validate(filters, accepted)

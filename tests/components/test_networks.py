@@ -221,3 +221,22 @@ def test_a_scenario_container_on_a_declared_network_gets_its_first_address() -> 
     """)
     [job] = result.jobs
     assert job.status == "completed", job.error
+
+
+def test_an_address_asked_for_is_given_and_the_lowest_free_ones_still_go_first() -> None:
+    """--ip 10.10.0.50 on 10.10.0.0/24: that address; the next container without one gets .2, and .50 is
+    skipped once the allocator reaches it; a second request for .50 is refused until the first is released."""
+    from dsim.components.networks import Address, Network, Subnet
+
+    net = Network("id", "sn", "bridge", Subnet("10.10.0.0/24"), False, 0.0, False, configured=True)
+    assert net.allocate_at(Address("10.10.0.50")) is None
+    assert [net.allocate() for _ in range(2)] == [Address("10.10.0.2"), Address("10.10.0.3")]
+    assert net.allocate_at(Address("10.10.0.50")) == "Address already in use"
+    assert net.allocate_at(Address("10.10.0.1")) == "Address already in use"  # the gateway
+    assert net.allocate_at(Address("10.99.0.9")) == "no configured subnet or ip-range contain the IP address 10.99.0.9"
+    net.endpoints["c"] = Address("10.10.0.50")
+    net.release("c")
+    assert net.allocate_at(Address("10.10.0.50")) is None
+    for _ in range(46):  # .4 ... .49
+        net.allocate()
+    assert net.allocate() == Address("10.10.0.51")  # .50 is taken again

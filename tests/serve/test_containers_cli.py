@@ -596,3 +596,23 @@ def test_output_through_a_terminal_ends_lines_with_cr_lf(server: ServeProcess) -
     assert raw("logs", "ttyout") == b"hi\r\n"
     assert raw("run", "--rm", "alpine", "echo", "hi") == b"hi\n"
     docker(server, "rm", "ttyout")
+
+
+def test_ip_on_a_user_network_with_a_subnet_and_dockerds_refusals(server: ServeProcess) -> None:
+    """--ip: that address on a network whose subnet the user gave (it was ignored: the next free one); a second
+    container asking for it fails at its start; the default bridge and a network without --subnet refuse it
+    at create (moby runconfig/errors.go)."""
+    assert docker(server, "network", "create", "--subnet", "10.10.0.0/24", "ipnet").returncode == 0
+    assert docker(server, "network", "create", "ipnosub").returncode == 0
+    first = docker(server, "run", "-d", "--name", "ipfirst", "--network", "ipnet", "--ip", "10.10.0.50", "nginx")
+    assert first.returncode == 0, first.stderr
+    shown = docker(server, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "ipfirst")
+    assert shown.stdout == "10.10.0.50\n"
+    taken = docker(server, "run", "--rm", "--network", "ipnet", "--ip", "10.10.0.50", "alpine", "true")
+    assert "failed to set up container networking: Address already in use" in taken.stderr
+    bridge = docker(server, "create", "--ip", "172.17.0.9", "alpine", "true")
+    assert "user specified IP address is supported on user defined networks only" in bridge.stderr
+    nosub = docker(server, "create", "--network", "ipnosub", "--ip", "172.30.0.9", "alpine", "true")
+    assert "supported only when connecting to networks with user configured subnets" in nosub.stderr
+    docker(server, "rm", "-f", "ipfirst")
+    docker(server, "network", "rm", "ipnet", "ipnosub")
