@@ -1,5 +1,5 @@
-"""What dockerd refuses in a create request although dsim models none of it: IPC mode, isolation, stop signal,
-capabilities, swap, OOM score, cpuset, a bind's mode. Each is a 400 with dockerd's words (moby
+"""What dockerd refuses in a create request although dsim models none of it: a log driver, IPC mode, isolation,
+stop signal, capabilities, swap, OOM score, cpuset, a bind's mode. Each is a 400 with dockerd's words (moby
 daemon/daemon_unix.go ``verifyPlatformContainerSettings``, daemon/container.go, oci/caps/utils.go,
 volume/mounts/linux_parser.go), rather than accepted and silently dropped.
 """
@@ -20,6 +20,9 @@ CAPABILITIES = frozenset({
     "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
     "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
     "CHECKPOINT_RESTORE"})
+#: the log drivers a Linux dockerd registers (moby daemon/logdrivers_linux.go)
+LOG_DRIVERS = frozenset({"json-file", "local", "none", "journald", "syslog", "fluentd", "gelf", "awslogs", "splunk",
+                         "gcplogs", "logentries"})
 #: a bind's mode words (moby volume/mounts/linux_parser.go: rw/ro, SELinux labels, propagation, nocopy)
 BIND_MODES = frozenset({"rw", "ro", "z", "Z", "shared", "rshared", "slave", "rslave", "private", "rprivate",
                         "nocopy", "consistent", "cached", "delegated"})
@@ -28,6 +31,9 @@ BIND_MODES = frozenset({"rw", "ro", "z", "Z", "shared", "rshared", "slave", "rsl
 def check_create(body: dict[str, Any], cpus: float) -> None:
     """400 for what dockerd refuses in ``body`` (a create request) on a host of ``cpus`` cores."""
     host = body.get("HostConfig") or {}
+    driver = (host.get("LogConfig") or {}).get("Type") or "json-file"
+    if driver not in LOG_DRIVERS:  # moby mergeAndVerifyLogConfig (daemon/logger/factory.go)
+        raise ApiError(400, f"logger: no log driver named '{driver}' is registered")
     ipc = str(host.get("IpcMode") or "")
     if ipc not in ("", "none", "private", "shareable", "host") and not ipc.startswith("container:"):
         raise ApiError(400, f"invalid IPC mode: {ipc}")

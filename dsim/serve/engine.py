@@ -37,7 +37,7 @@ from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
-from dsim.serve import bodies, health, image_ops, objects, shapes
+from dsim.serve import bodies, health, image_ops, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret, signal_name
@@ -410,7 +410,6 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         if name is not None and not re.fullmatch(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+", name):
             raise ApiError(400, f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         bodies.parse(bodies.ContainerCreate, body, "ContainerConfigWrapper")
-        shapes.check_log_config(body.get("HostConfig") or {})
         check_create(body, self.daemon.spec.cpus)
         body = {**body, **{key: [body[key]] for key in ("Cmd", "Entrypoint") if isinstance(body.get(key), str)}}
         wanted = str(body.get("Image") or "")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsim.components.errors import ApiError
-
 #: moby oci/defaults.go: paths hidden from and read-only in every non-privileged container
 MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                 "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
@@ -143,19 +141,6 @@ def empty_state() -> dict[str, Any]:
     return {"Status": "created", "Running": False, "Paused": False, "Restarting": False, "OOMKilled": False,
             "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "", "StartedAt": "0001-01-01T00:00:00Z",
             "FinishedAt": "0001-01-01T00:00:00Z"}
-
-
-#: the log drivers a Linux dockerd registers (moby daemon/logdrivers_linux.go); only json-file and local (and
-#: journald, not modelled here) can be read back by ``docker logs``
-LOG_DRIVERS = frozenset({"json-file", "local", "none", "journald", "syslog", "fluentd", "gelf", "awslogs", "splunk",
-                         "gcplogs", "logentries"})
-
-
-def check_log_config(host_config: dict[str, Any]) -> None:
-    """moby's ``mergeAndVerifyLogConfig`` at create: a driver no plugin registers is a 400."""
-    kind = (host_config.get("LogConfig") or {}).get("Type") or "json-file"
-    if kind not in LOG_DRIVERS:
-        raise ApiError(400, f"logger: no log driver named '{kind}' is registered")
 
 
 def readable_logs(host_config: dict[str, Any]) -> bool:
