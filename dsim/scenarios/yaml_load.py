@@ -90,13 +90,22 @@ def _yaml_error(err: yaml.YAMLError, text: str, filename: str) -> ScenarioError:
     return scenario_error(f"invalid YAML: {one_line(str(err))}", filename)
 
 
+def _binary(text: str, index: int, what: str, filename: str) -> ScenarioError:
+    """The binary-content error at the first offending character of ``text`` (its line and column, so an
+    editor can go there): a NUL byte, or bytes that are not UTF-8."""
+    return scenario_error(f"{_BINARY_MESSAGE}: {what}", filename, _position_of_index(text, index))
+
+
 def _decode(data: bytes, filename: str) -> str:
-    if b"\x00" in data:
-        raise scenario_error(_BINARY_MESSAGE, filename)
+    nul = data.find(b"\x00")
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise scenario_error(_BINARY_MESSAGE, filename) from None
+        text = data[:nul if nul >= 0 else len(data)].decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        before = data[:err.start].decode("utf-8-sig")
+        raise _binary(before, len(before), f"byte 0x{data[err.start]:02x} is not UTF-8", filename) from None
+    if nul >= 0:
+        raise _binary(text, len(text), "a NUL byte", filename)
+    return text
 
 
 def _too_large(size: int, filename: str) -> ScenarioError:
@@ -119,7 +128,7 @@ def load_yaml(text: str | bytes, *, filename: str) -> tuple[Any, Positions]:
     elif len(text) * 4 > MAX_FILE_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise _too_large(len(text.encode("utf-8", "surrogatepass")), filename)
     if "\x00" in text:
-        raise scenario_error(_BINARY_MESSAGE, filename)
+        raise _binary(text, text.index("\x00"), "a NUL byte", filename)
     try:
         loader = PositionedLoader(text)
         try:

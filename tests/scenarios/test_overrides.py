@@ -83,6 +83,16 @@ def test_list_items_by_index_and_keys_with_dots() -> None:
     assert load("workloads.w.steps.0.pull=python:3.11").scenario.workloads["w"].steps[0].pull == "python:3.11"
 
 
+def test_negative_indices_count_from_the_end_and_errors_name_the_item() -> None:
+    """As in Python: [-1] is the last item, [-2] the one before; an error names the item's own index."""
+    run = load("workloads.w.steps[-1].run.duration=3s").scenario.workloads["w"].steps[1].run
+    assert run is not None and run.duration.mean == pytest.approx(3.0)
+    assert load("workloads.w.steps[-2].pull=python:3.11").scenario.workloads["w"].steps[0].pull == "python:3.11"
+    # steps[-2] is the pull step (index 0): a run written there lacks its image, and the error says steps[0]
+    assert "workloads.w.steps[0].run: missing required field 'image'" in error("workloads.w.steps[-2].run.cpus=2")
+    assert "has 2 item(s); index -3 is out of range" in error("workloads.w.steps[-3].pull=x")
+
+
 def test_the_last_override_of_a_path_wins() -> None:
     assert len(load("hosts.runner.count=3", "hosts.runner.count=5").hosts) == 5
 

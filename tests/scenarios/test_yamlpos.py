@@ -171,11 +171,19 @@ def test_top_level_must_be_a_mapping(text: str, where: str) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "content", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"name: \xff\xfe\n", "a: \x00\n"]
-)
-def test_binary_content(content: str | bytes) -> None:
-    assert str(error_of(content)) == f"{F}: not a text file (binary content)"
+@pytest.mark.parametrize(("content", "where"), [
+    # PNG's signature: 0x89 at the very start is no UTF-8 lead byte
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "1:1: not a text file (binary content): byte 0x89 is not UTF-8"),
+    # after 'name: ' (6 characters) on line 1
+    (b"name: \xff\xfe\n", "1:7: not a text file (binary content): byte 0xff is not UTF-8"),
+    # a NUL on line 3, after 'é' (one character, two bytes) on line 2: columns count characters
+    ("name: x\né: 1\n  \x00\n", "3:3: not a text file (binary content): a NUL byte"),
+    ("name: x\né: 1\n  \x00\n".encode(), "3:3: not a text file (binary content): a NUL byte"),
+    # the first problem wins: a NUL before bytes that are not UTF-8
+    (b"a: \x00\xff\n", "1:4: not a text file (binary content): a NUL byte"),
+])
+def test_binary_content(content: str | bytes, where: str) -> None:
+    assert str(error_of(content)) == f"{F}:{where}"
 
 
 def test_utf8_bytes_and_bom_are_text() -> None:
@@ -304,7 +312,8 @@ def test_directory(tmp_path: Path) -> None:
 def test_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00")
-    with pytest.raises(ScenarioError, match=r"^x\.yaml: not a text file \(binary content\)$"):
+    # ELF's 0x7f 'ELF' 0x02 0x01 0x01 is UTF-8 (all below 0x80): the first NUL is the 8th byte
+    with pytest.raises(ScenarioError, match=r"^x\.yaml:1:8: not a text file \(binary content\): a NUL byte$"):
         load_yaml_file(path, display_name="x.yaml")
 
 
