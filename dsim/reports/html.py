@@ -174,12 +174,18 @@ def _host_table(summary: dict[str, Any], size: Callable[[float], str] = format_s
     shown = ordered[:HOSTS_SHOWN]
     keys = sorted({k for h in hosts.values() for k in h if k not in ("cpu_util", "peak_memory_bytes",
                                                                      "disk_used_bytes")})
-    rows = [(name, f"{h.get('cpu_util', 0.0):.1%}", size(h.get("peak_memory_bytes", 0)),
+    memory = any(h.get("peak_memory_bytes", 0) for h in hosts.values())
+    rows = [(name, f"{h.get('cpu_util', 0.0):.1%}", *([size(h.get("peak_memory_bytes", 0))] if memory else []),
              size(h.get("disk_used_bytes", 0)), *(_cell(k, h.get(k, ""), size) for k in keys)) for name, h in shown]
     note = (f"<p class=muted>The {len(shown)} busiest of {len(hosts)} hosts by CPU.</p>"
             if len(hosts) > len(shown) else "")
+    # peak memory is what processes allocate (a run's memory_usage, a sandbox's or VM's overhead): a column of
+    # zeros would read as containers using no memory, so it is left out and the reason given
+    unset = "" if memory else ("<p class=muted>No peak memory column: no run step sets <code>memory_usage</code> "
+                               "(what its process allocates; <code>memory</code> is only the limit).</p>")
     headers = (k.removesuffix("_bytes").replace("_", " ") for k in keys)
-    return _table(("host", "CPU used", "peak memory", "disk used", *headers), rows) + note + idle_note
+    return (_table(("host", "CPU used", *(["peak memory"] if memory else []), "disk used", *headers), rows)
+            + note + unset + idle_note)
 
 
 def _listed(names: Sequence[str], most: int = 10) -> str:

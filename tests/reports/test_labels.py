@@ -70,6 +70,17 @@ def test_html_host_table_breaks_ties_in_natural_order() -> None:
     assert order == sorted(order)
 
 
+def test_html_host_table_leaves_out_memory_nothing_allocated() -> None:
+    """No process allocated memory on any host (no run step sets memory_usage): no column of 0B, a note why;
+    one host that did brings the column back for every host."""
+    idle = {"cpu_util": 0.5, "peak_memory_bytes": 0, "disk_used_bytes": 10**9}
+    table = _host_table({"hosts": {"a": idle, "b": dict(idle)}})
+    assert "peak memory" not in table.split("</table>")[0] and "<td>0B</td>" not in table
+    assert "no run step sets <code>memory_usage</code>" in table
+    table = _host_table({"hosts": {"a": idle, "b": {**idle, "peak_memory_bytes": 2 * 10**9}}})
+    assert "<th>peak memory</th>" in table and "<td>0B</td>" in table and "memory_usage" not in table
+
+
 def test_sizes_stay_in_the_scenario_s_units() -> None:
     """32GiB = 34,359,738,368 bytes: '32GiB' for a scenario written in GiB (not docker's 34.4GB)."""
     assert binary_units("hosts: {box: {memory: 32GiB}}\nimages: {a: {size: 512MiB}}")
