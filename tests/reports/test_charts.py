@@ -333,3 +333,18 @@ def test_link_probe_measures_what_the_links_carried() -> None:
         assert span.attrs["bytes"] / span.duration <= 125e6 * (1 + 1e-9)
     assert probed.events == plain.events
     assert [s for s in probed.spans if s.kind != "link"] == plain.spans
+
+
+def test_daemon_caption_names_only_the_panels_drawn() -> None:
+    """ci-burst's calls never wait for a worker: two panels, so Top and Bottom, no Middle; all three name
+    each; none says nothing was recorded."""
+    from dsim.reports.charts.resources import _daemon_caption
+
+    two = _daemon_caption(["service", "download"])
+    assert two.startswith("Top: share of workers holding a call. Bottom: share of the daemon-wide download slots")
+    assert "Middle" not in two and "waiting" not in two
+    three = _daemon_caption(["wait", "service", "download"])
+    assert three.startswith("Top: API calls waiting")
+    assert "Middle: share of workers" in three and "Bottom: share" in three
+    assert _daemon_caption(["download"]).startswith("Share of the daemon-wide download slots")
+    assert _daemon_caption([]).startswith("No API call")

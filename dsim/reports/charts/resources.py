@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +78,26 @@ def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
         fig.suptitle(f"{result.scenario}: daemon API front and download slots (time-averaged)",
                      fontweight="bold", fontsize=10)
         save(fig, path)
-    return Chart("daemon", path, "Daemon queue and utilisation",
-                 "Top: API calls waiting for one of the daemon's workers (the queue phase). Middle: share of workers "
-                 "holding a call. Bottom: share of the daemon-wide download slots (max_concurrent_downloads) "
-                 "holding a blob download. Averaged over short bins; blue all hosts, orange the busiest host.")
+    return Chart("daemon", path, "Daemon queue and utilisation", _daemon_caption([panel[1] for panel in recorded]))
+
+
+#: what each panel of the daemon chart shows, for its caption
+_DAEMON_PANELS = {
+    "wait": "API calls waiting for one of the daemon's workers (the queue phase)",
+    "service": "share of workers holding a call",
+    "download": "share of the daemon-wide download slots (max_concurrent_downloads) holding a blob download",
+}
+
+
+def _daemon_caption(shown: Sequence[str]) -> str:
+    """The caption of the panels drawn, in order (a panel with nothing recorded is left out, so a fixed
+    Top/Middle/Bottom would name panels that are not there)."""
+    places = {1: ("",), 2: ("Top: ", "Bottom: "), 3: ("Top: ", "Middle: ", "Bottom: ")}.get(len(shown))
+    if places is None:
+        return "No API call waited or was served and no blob was downloaded."
+    parts = [f"{place}{_DAEMON_PANELS[which]}." for place, which in zip(places, shown, strict=True)]
+    parts[0] = parts[0][0].upper() + parts[0][1:]
+    return " ".join(parts) + " Averaged over short bins; blue all hosts, orange the busiest host."
 
 
 # ----------------------------------------------------------------------------------------- 9. every kind
