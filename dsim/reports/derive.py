@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 import re
 import sys
 from collections import Counter, defaultdict
@@ -577,6 +578,13 @@ def failed(kind: str, attrs: Mapping[str, Any]) -> bool:
 
 
 def attrs_text(attrs: dict[str, Any], skip: Iterable[str] = ()) -> str:
-    """A span's attributes as ``key=value`` pairs, sorted, for narration and tooltips."""
+    """A span's attributes as ``key=value`` pairs, sorted, for narration and tooltips: a float to the
+    millisecond or byte (``cpu_seconds=1509.425``, not its 16 digits), an empty text left out."""
     skipped = set(skip)
-    return " ".join(f"{k}={v}" for k, v in sorted(attrs.items()) if k not in skipped)
+    return " ".join(f"{k}={_value_text(v)}" for k, v in sorted(attrs.items()) if k not in skipped and v != "")
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)

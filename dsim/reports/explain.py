@@ -317,11 +317,52 @@ def _command(verb: str, value: Any) -> str:
             flags.append("-a")
         if value.get("name"):
             flags.append(f"--name {value['name']}")
-        for port in value.get("ports", []) or []:
-            flags.append(f"-p {port}")
+        flags.extend(_container_flags(value))
         target = value.get("image") or value.get("container") or value.get("tag") or ""
+        if not target and verb in _NEEDS_CONTAINER:  # the job's own container, which the step does not name
+            target = "CONTAINER"
         return " ".join(["docker", verb, *flags, str(target)]).rstrip()
     return f"docker {verb}"
+
+
+#: steps whose command names a container; without one in the scenario, the job's latest
+_NEEDS_CONTAINER = frozenset({"rm", "start", "stop"})
+#: a run step's isolations that are ``docker run --runtime NAME`` (docs/containers.md: Runtimes)
+_RUNTIMES = frozenset({"crun", "runsc", "kata-qemu", "kata-clh", "kata-fc"})
+
+
+def _container_flags(value: dict[str, Any]) -> list[str]:
+    """The docker run / create options a step sets, as the CLI spells them (``--memory 4g``: docker's
+    binary units, github.com/docker/go-units RAMInBytes)."""
+    flags = []
+    if value.get("cpus") is not None:
+        flags.append(f"--cpus {value['cpus']:g}")
+    if value.get("memory") is not None:
+        flags.append(f"--memory {_docker_bytes(value['memory'])}")
+    flags.extend(f"-p {port}" for port in value.get("ports", []) or [])
+    if value.get("publish_all"):
+        flags.append("-P")
+    if value.get("network", "bridge") != "bridge":
+        flags.append(f"--network {value['network']}")
+    flags.extend(f"--network-alias {alias}" for alias in value.get("aliases", []) or [])
+    if value.get("restart", "no") != "no":
+        flags.append(f"--restart {value['restart']}")
+    if value.get("isolation") in _RUNTIMES:
+        flags.append(f"--runtime {value['isolation']}")
+    if value.get("volumes"):  # rm -v
+        flags.append("-v")
+    if value.get("timeout", 10.0) != 10.0:  # stop's grace period, docker's default 10 s
+        flags.append(f"--time {value['timeout']:g}")
+    return flags
+
+
+def _docker_bytes(nbytes: float) -> str:
+    """Bytes in the largest binary unit that writes them exactly (4 GiB: ``4g``), else the number of bytes."""
+    whole = int(nbytes)
+    for suffix, factor in (("g", 2**30), ("m", 2**20), ("k", 2**10)):
+        if whole == nbytes and whole % factor == 0:
+            return f"{whole // factor}{suffix}"
+    return str(whole)
 
 
 # ----------------------------------------------------------------------------------------- sequence diagram

@@ -122,3 +122,45 @@ def test_every_api_call_the_daemon_takes_names_its_engine_api_request() -> None:
              for match in re.findall(r'self\.api\("([a-z ]+)"', path.read_text())}
     assert names and sorted(names - set(ENDPOINTS)) == []
     assert all(re.fullmatch(r"(GET|POST|DELETE|HEAD) /\S+", request) for request in ENDPOINTS.values())
+
+
+def test_the_header_spells_steps_as_docker_commands() -> None:
+    """Each step as the docker CLI takes it: 4 GiB is docker's ``4g`` (go-units RAMInBytes, binary), 1.5 GiB
+    ``1536m``; a restart policy, a network, a runtime, rm -v and stop's grace period only when not docker's
+    default (no, bridge, runc, 10 s); a step that acts on the job's container names it CONTAINER."""
+    from dsim.reports.explain import steps_text
+
+    text = """\
+name: t
+registries: {reg: {bandwidth: 1Gbps}}
+images: {app:1: {registry: reg, layers: [1MB]}}
+hosts: {h: {networks: {net: {}}}}
+workloads:
+  w:
+    arrival: {burst: 1}
+    steps:
+      - run: {image: app:1, duration: 1s, cpus: 2, memory: 4GiB, detach: true}
+      - stop: {timeout: 3s}
+      - rm: {volumes: true}
+      - run: {image: app:1, duration: 1s, memory: 1.5GiB, network: net, restart: on-failure:3, isolation: runsc,
+              aliases: [db], ports: ["8080:80"]}
+      - rm: {}
+"""
+    info = ScenarioInfo.from_resolved(load_scenario_text(text, filename="t.yaml"))
+    assert steps_text(info, "w") == [
+        "docker run -d --cpus 2 --memory 4g app:1",
+        "docker stop --time 3 CONTAINER",
+        "docker rm -v CONTAINER",
+        "docker run --memory 1536m -p 8080:80 --network net --network-alias db --restart on-failure:3 "
+        "--runtime runsc app:1",
+        "docker rm CONTAINER",
+    ]
+
+
+def test_span_details_read_to_the_millisecond() -> None:
+    """A process's CPU-seconds to the millisecond (not a float's 16 digits), an empty attribute left out."""
+    from dsim.reports.derive import attrs_text
+
+    assert attrs_text({"cpu_seconds": 1509.4249091793874, "oom": "", "memory": 0.0, "exit_code": 0,
+                       "status": "exited"}) == "cpu_seconds=1509.425 exit_code=0 memory=0 status=exited"
+    assert attrs_text({"size": float("inf"), "wait": 0.0005}) == "size=inf wait=0.001"
