@@ -18,7 +18,7 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   output and exit code are its own); ``exec CMD`` runs CMD and ends the script; ``VAR=x`` assigns a
   variable, ``VAR=x CMD`` and ``env VAR=x CMD`` set it for CMD only, ``export`` and ``unset`` as in sh;
   parameters and command substitutions expand as each command is reached (shell_words.py). The environment
-  is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until`` and ``if`` (shell_compound.py) with
+  is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until``, ``if`` and ``case`` (shell_compound.py) with
   ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`).
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
   (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (shell_session.py).
@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dsim.serve import utilities
-from dsim.serve.shell_compound import ForLoop, IfClause, Node, WhileLoop, compound
+from dsim.serve.shell_compound import CaseClause, ForLoop, IfClause, Node, WhileLoop, compound
+from dsim.serve.shell_pattern import as_pattern, as_word, matches, unquoted
 from dsim.serve.shell_state import (
     DEFAULT_PATH,
     STDERR,
@@ -358,7 +359,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 def run_script(run: ShellRun, script: str) -> None:
     """Each list of the script (shell_words.split_lists) in turn, its commands expanded as they are reached;
-    ``for``, ``while``, ``until`` and ``if`` grouped first (shell_compound.py)."""
+    ``for``, ``while``, ``until``, ``if`` and ``case`` grouped first (shell_compound.py)."""
     try:
         items = split_lists(_mark_redirections(script))
         for _, pipeline in items:
@@ -393,12 +394,31 @@ def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
         else:
             substitute = partial(_output_of, run)
             try:
-                stages = [words(expand(command, run.lookup, run.status, substitute)) for command in node.pipeline]
+                if isinstance(node, CaseClause):
+                    body = _case_body(run, node)
+                else:
+                    stages = [words(expand(command, run.lookup, run.status, substitute)) for command in node.pipeline]
             except ValueError as err:  # an arithmetic error ends a non-interactive shell with status 2
                 run.write(f"sh: {err}\n", STDERR)
                 run.status, run.exited = 2, True
                 return
-            _pipeline(run, stages)
+            if isinstance(node, CaseClause):
+                run.status = 0  # no item matched, or its list is empty: 0
+                _run_nodes(run, body)
+            else:
+                _pipeline(run, stages)
+
+
+def _case_body(run: ShellRun, node: CaseClause) -> list[Node]:
+    """The list of the first item with a pattern the word matches (POSIX 2.9.4.3): the word expanded without
+    field splitting, each pattern in turn only until one matches, what was quoted in it matching itself."""
+    substitute = partial(_output_of, run)
+    word = "".join(char for char, _ in unquoted(expand(node.word, run.lookup, run.status, substitute, as_word)))
+    for patterns, body in node.items:
+        for pattern in patterns:
+            if matches(unquoted(expand(pattern, run.lookup, run.status, substitute, as_pattern)), word):
+                return body
+    return []
 
 
 def _branch(run: ShellRun, node: IfClause) -> list[Node]:

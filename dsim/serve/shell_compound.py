@@ -1,10 +1,11 @@
-"""Compound commands of an ``sh -c`` script (POSIX 2.9.4): ``for``, ``while``, ``until`` and ``if``, grouped
-from the lists shell_words.split_lists cut the script into (``while true; do echo hi; sleep 1; done`` is the
-lists ``while true``, ``do echo hi``, ``sleep 1``, ``done``). commands.py runs what this returns.
+"""Compound commands of an ``sh -c`` script (POSIX 2.9.4): ``for``, ``while``, ``until``, ``if`` and ``case``,
+grouped from the lists shell_words.split_lists cut the script into (``while true; do echo hi; sleep 1; done`` is
+the lists ``while true``, ``do echo hi``, ``sleep 1``, ``done``). commands.py runs what this returns.
 
-A reserved word counts only as the first word of a list, as sh reads it. ``case``, functions and compound
-commands inside a pipeline are not interpreted: such a script is a syntax error here (status 2), never
-silently skipped (https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html, 2.9.4).
+A reserved word counts only as the first word of a list, as sh reads it. A ``case`` item's ``;;`` is an item of
+its own (shell_words.split_lists). Compound commands inside a pipeline are not interpreted: such a script is a
+syntax error here (status 2), never silently skipped
+(https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html, 2.9.4).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dsim.serve.shell_words import closing, split_lists
+
 Item = tuple[str, list[str]]
 
-#: the reserved words of the compound commands interpreted here (and ``case``, refused)
+#: the reserved words of the compound commands interpreted here
 _RESERVED = frozenset({"for", "while", "until", "if", "then", "elif", "else", "fi", "do", "done", "case", "esac"})
 #: reserved words whose rest of the list is a command of the list they open (``do echo hi``)
 _OPENING = frozenset({"while", "until", "if", "then", "elif", "else", "do"})
@@ -59,7 +62,16 @@ class IfClause:
     otherwise: list[Node]
 
 
-Node = Simple | ForLoop | WhileLoop | IfClause
+@dataclass(frozen=True)
+class CaseClause:
+    """``case WORD in PATTERN|PATTERN) LIST;; ... esac`` (WORD and the patterns unexpanded)."""
+
+    op: str
+    word: str
+    items: list[tuple[list[str], list[Node]]]
+
+
+Node = Simple | ForLoop | WhileLoop | IfClause | CaseClause
 
 
 def compound(items: Sequence[Item]) -> list[Node]:
@@ -74,25 +86,32 @@ def compound(items: Sequence[Item]) -> list[Node]:
 def _reserved(item: Item) -> str:
     """The reserved word an item starts with, or ''."""
     _, pipeline = item
+    if pipeline == [";;"]:
+        return ";;"
     first = pipeline[0].split(None, 1)[0] if pipeline and pipeline[0].split() else ""
     return first if first in _RESERVED else ""
 
 
 def _separated(items: Sequence[Item]) -> list[Item]:
-    """Each opening reserved word its own item, the command after it the next (``do echo hi`` -> ``do``,
-    ``echo hi``); a compound command inside a pipeline, or ``case``, is refused."""
+    """Each opening reserved word its own item, the command after it the next (``do echo hi | cat`` -> ``do``,
+    ``echo hi | cat``, itself read the same way); a compound command inside a pipeline is refused. A ``case``
+    line stays whole: its ``|`` are its patterns' (:func:`_case` reads it)."""
     out: list[Item] = []
-    for op, pipeline in items:
+    pending = list(items)
+    while pending:
+        op, pipeline = pending.pop(0)
         word = _reserved((op, pipeline))
-        if word and len(pipeline) > 1:
-            raise ValueError(f'"{word}" inside a pipeline is not interpreted by dsim serve')
-        if word == "case":
-            raise ValueError('"case" is not interpreted by dsim serve')
         rest = pipeline[0].split(None, 1)[1].strip() if word and len(pipeline[0].split(None, 1)) > 1 else ""
         if word in _OPENING:
             out.append((op, [word]))
+            if not rest and len(pipeline) > 1:
+                raise ValueError('unexpected "|"')
             if rest:
-                out.append((";", [rest]))
+                pending.insert(0, (";", [rest, *pipeline[1:]]))
+        elif word == "case":
+            out.append((op, pipeline))
+        elif word and len(pipeline) > 1:
+            raise ValueError(f'"{word}" inside a pipeline is not interpreted by dsim serve')
         elif word in ("done", "fi", "esac") and rest:
             raise ValueError(f'"{word} {rest}": redirecting a compound command is not interpreted by dsim serve')
         else:
@@ -114,6 +133,8 @@ def _block(tokens: list[Item], i: int, ends: frozenset[str]) -> tuple[list[Node]
             node, i = _while(tokens, i)
         elif word == "if":
             node, i = _if(tokens, i)
+        elif word == "case":
+            node, i = _case(tokens, i)
         elif word:
             raise ValueError(f'unexpected "{word}"')
         else:
@@ -164,3 +185,65 @@ def _if(tokens: list[Item], i: int) -> tuple[IfClause, int]:
     if _reserved(tokens[at]) == "else":
         otherwise, at = _block(tokens, at + 1, frozenset({"fi"}))
     return IfClause(op, branches, otherwise), _expect(tokens, at, "fi")
+
+
+def _scan(text: str, i: int, stops: str) -> int:
+    """The index of the first character of ``stops`` from ``i`` on outside quotes, escapes and ``$(...)``
+    (``len(text)`` when there is none)."""
+    quote = ""
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\" and quote == '"':
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char == "\\":
+            i += 1
+        elif char in "'\"":
+            quote = char
+        elif text.startswith("$(", i):
+            i = closing(text, i + 2)
+        elif char in stops:
+            return i
+        i += 1
+    return len(text)
+
+
+def _case(tokens: list[Item], i: int) -> tuple[CaseClause, int]:
+    """``case WORD in`` then items up to ``esac``: each ``PATTERN|PATTERN)`` and the list after it up to ``;;``
+    (the last item may end at ``esac`` without one). The list's first command may follow the ``)`` on its line:
+    it is cut off and read as a list of its own."""
+    op, pipeline = tokens[i]
+    header = "|".join(pipeline).strip()[len("case"):].lstrip()
+    end = _scan(header, 0, " \t")
+    word, rest = header[:end], header[end:].strip()
+    if not word:
+        raise ValueError('unexpected end of "case" (expecting a word)')
+    if rest != "in" and not rest.startswith(("in ", "in\t")):
+        raise ValueError('expecting "in"')
+    at = i + 1
+    if rest[2:].strip():
+        tokens.insert(at, (";", [rest[2:].strip()]))
+    items: list[tuple[list[str], list[Node]]] = []
+    while True:
+        if at >= len(tokens):
+            raise ValueError('unexpected end of script (expecting "esac")')
+        if _reserved(tokens[at]) == "esac":
+            return CaseClause(op, word, items), at + 1
+        text = "|".join(tokens[at][1]).strip()
+        start = 1 if text.startswith("(") else 0
+        patterns: list[str] = []
+        while True:
+            stop = _scan(text, start, "|)")
+            if stop == len(text) or not text[start:stop].strip():
+                raise ValueError(f'unexpected "{text[stop:stop + 1] or text}" (expecting ")")')
+            patterns.append(text[start:stop].strip())
+            start = stop + 1
+            if text[stop] == ")":
+                break
+        tokens[at:at + 1] = _separated(split_lists(text[start:])) if text[start:].strip() else []
+        body, at = _block(tokens, at, frozenset({";;", "esac"}))
+        items.append((patterns, body))
+        if _reserved(tokens[at]) == ";;":
+            at += 1

@@ -44,7 +44,7 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
             text.append(script[i:i + 2])
             i += 1
         elif script.startswith("$(", i):  # a command substitution's operators are its own
-            end = _closing(script, i + 2)
+            end = closing(script, i + 2)
             text.append(script[i:end + 1])
             i = end
         elif char in "'\"":
@@ -62,6 +62,8 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
             if token != "|":
                 items.append((op, stages))
                 op, stages = (token if token in ("&&", "||") else ";"), []
+            if token == ";;":  # the end of a case item: an item of its own (no command is the bare ";;")
+                items.append((";", [";;"]))
         else:
             text.append(char)
         i += 1
@@ -73,28 +75,29 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
 
 
 def expand(text: str, lookup: Callable[[str], str | None], status: int,
-           substitute: Callable[[str], str] = lambda script: "") -> str:
+           substitute: Callable[[str], str] = lambda script: "", render: Callable[[str], str] | None = None) -> str:
     """``text`` with its parameters replaced, quoted so that :func:`words` keeps an expansion in double quotes
     one word and splits an unquoted one into its fields; ``substitute`` runs a command substitution's script and
-    returns its standard output."""
+    returns its standard output; ``render`` quotes an unquoted expansion instead (``case`` splits no fields)."""
+    unquoted = render or _fields
     out: list[str] = []
     quote, i = "", 0
     while i < len(text):
         char = text[i]
         if text.startswith("$(", i) and quote != "'":
-            end = _closing(text, i + 2)
+            end = closing(text, i + 2)
             inner = text[i + 2:end]
             if text.startswith("$((", i) and inner.endswith(")"):
                 value = str(_arithmetic(_PARAMETER.sub(lambda m: _value(m, lookup, status), inner), lookup))
             else:
                 value = substitute(inner).rstrip("\n")
-            out.append(_in_double_quotes(value) if quote == '"' else _fields(value))
+            out.append(_in_double_quotes(value) if quote == '"' else unquoted(value))
             i = end + 1
             continue
         found = _PARAMETER.match(text, i) if char == "$" and quote != "'" else None
         if found is not None:
             value = _value(found, lookup, status)
-            out.append(_in_double_quotes(value) if quote == '"' else _fields(value))
+            out.append(_in_double_quotes(value) if quote == '"' else unquoted(value))
             i = found.end()
             continue
         out.append(char)
@@ -143,7 +146,7 @@ def _evaluate(node: ast.expr, lookup: Callable[[str], str | None]) -> int:
     raise ValueError("arithmetic syntax error")
 
 
-def _closing(text: str, start: int) -> int:
+def closing(text: str, start: int) -> int:
     """Where the ``)`` that closes a ``$(`` opened before ``start`` is (nested parentheses and quotes skipped).
     Raises ValueError when there is none."""
     depth, quote = 1, ""
