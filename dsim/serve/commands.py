@@ -20,6 +20,7 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   parameters and command substitutions expand as each command is reached (shell_words.py). The environment
   is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until``, ``if`` and ``case`` (shell_compound.py) with
   ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`).
+  Functions (``f() { ...; }``) run in the shell with their arguments as ``$1``...; ``return N``, ``shift N``.
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
   (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (shell_session.py).
 - Entrypoint wrappers (``docker-entrypoint.sh``, ``tini``, ``dumb-init``) run the command they are given.
@@ -47,7 +48,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dsim.serve import utilities
-from dsim.serve.shell_compound import CaseClause, ForLoop, IfClause, Node, WhileLoop, compound
+from dsim.serve.shell_compound import CaseClause, ForLoop, FunctionDef, Group, IfClause, Node, WhileLoop, compound
 from dsim.serve.shell_pattern import as_pattern, as_word, matches, unquoted
 from dsim.serve.shell_state import (
     DEFAULT_PATH,
@@ -263,6 +264,9 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
             run.env.clear()
             run.env.update(saved)
         return
+    if words[0] in run.functions:
+        _call(run, run.functions[words[0]], words[1:])
+        return
     name, args = posixpath.basename(words[0]), words[1:]
     ctx = run.context
     run.status = 0
@@ -282,6 +286,7 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
     if name in SHELLS:
         if args[:1] == ["-c"] and len(args) > 1:
             inner = run.subshell(stdin)
+            inner.functions, inner.arg0, inner.params = {}, args[2] if len(args) > 2 else words[0], args[3:]
             run_script(inner, args[1])
             run.t, run.status, run.known = inner.t, inner.status, run.known and inner.known
             run.out += inner.out
@@ -314,6 +319,16 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
         code = re.fullmatch(r"-?\d+", args[0]) if args else None
         run.status = int(args[0]) % 256 if code else (2 if args else run.status)
         run.exited = True
+    elif name in ("return", "shift"):
+        number = args[0] if args else ("1" if name == "shift" else str(run.status))
+        if not re.fullmatch(r"\d+", number):  # ash's number(): "Illegal number", a special builtin's error
+            run.write(f"sh: {name}: Illegal number: {number}\n", STDERR)
+            run.status, run.exited = 2, True
+        elif name == "return":
+            raise FunctionReturn(int(number) % 256)
+        else:  # busybox ash's shiftcmd: more than there are is status 1, nothing shifted
+            run.status = 1 if int(number) > len(run.params) else 0
+            run.params = run.params if run.status else run.params[int(number):]
     elif name == "sleep":
         times = [_duration(word) for word in args]
         if not args or any(t is None for t in times):
@@ -370,7 +385,38 @@ def run_script(run: ShellRun, script: str) -> None:
         run.write(f"sh: syntax error: {err}\n", STDERR)
         run.status = 2
         return
-    _run_nodes(run, nodes)
+    try:
+        _run_nodes(run, nodes)
+    except FunctionReturn as returned:  # outside a function: the rest of the script is skipped (ash's returncmd)
+        run.status = returned.status
+
+
+class FunctionReturn(Exception):
+    """``return N``: the function (or, outside one, the script) ends with status N."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _call(run: ShellRun, body: list[Node], args: list[str]) -> None:
+    """A function: its body in this shell with ``args`` as the positional parameters (restored after, $0 kept);
+    its status the last command's or ``return``'s. The call's redirections (``f > file``) take its output."""
+    redirect, written = dict(run.redirect), len(run.out)
+    saved, run.params = run.params, list(args)
+    try:
+        _run_nodes(run, body)
+    except FunctionReturn as returned:
+        run.status = returned.status
+    finally:
+        run.params = saved
+    if redirect != {STDOUT: STDOUT, STDERR: STDERR}:
+        writes, run.out[written:] = run.out[written:], []
+        now = run.t
+        for write in writes:
+            run.redirect, run.t = redirect, write.at
+            run.write(write.data.decode(errors="replace"), write.stream)
+        run.t = now
 
 
 def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
@@ -391,6 +437,11 @@ def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
             _loop(run, node)
         elif isinstance(node, IfClause):
             _run_nodes(run, _branch(run, node))
+        elif isinstance(node, Group):
+            _run_nodes(run, node.body)
+        elif isinstance(node, FunctionDef):
+            run.functions[node.name] = node.body
+            run.status = 0
         else:
             substitute = partial(_output_of, run)
             try:
@@ -445,7 +496,7 @@ def _loop(run: ShellRun, node: WhileLoop) -> None:
     :class:`Repeat` of that turn's (joined at its first write), or nothing more when a turn takes no time."""
     status, previous = 0, None
     for _ in range(MAX_TURNS):
-        began, written, state = run.t, len(run.out), (dict(run.env), dict(run.local))
+        began, written, state = run.t, len(run.out), (dict(run.env), dict(run.local), list(run.params))
         _run_nodes(run, node.condition)
         if run.exited:
             return
@@ -457,7 +508,7 @@ def _loop(run: ShellRun, node: WhileLoop) -> None:
         if run.exited:
             return
         turn = (run.t - began, [(w.at - began, w.stream, w.data) for w in run.out[written:]], state,
-                (dict(run.env), dict(run.local)))
+                (dict(run.env), dict(run.local), list(run.params)))
         if previous is not None and turn[:2] == previous[:2] and turn[2] == turn[3] == previous[3]:
             _forever(run, began, written, turn[0])
             return
@@ -492,7 +543,12 @@ def _pipeline(run: ShellRun, stages: list[list[str]]) -> None:
         last = i == len(stages) - 1
         stage = run if last else run.subshell(None)
         stage.t = began
-        _simple(stage, command, stdin)
+        try:
+            _simple(stage, command, stdin)
+        except FunctionReturn as returned:  # each stage of a pipeline runs in a subshell (ash forks them)
+            if len(stages) == 1:
+                raise
+            stage.status = returned.status
         end = max(end, stage.t)
         if not last:
             stdin = b"".join(w.data for w in stage.out if w.stream == STDOUT)
@@ -527,9 +583,13 @@ def interpret(argv: list[str], context: Context | None = None, *, default: bool 
         return Program(math.inf, 0, reads_stdin=True)
     run = ShellRun(context, None)
     if name in SHELLS and words[1:2] == ["-c"] and len(words) > 2:
+        run.arg0, run.params = words[3] if len(words) > 3 else words[0], words[4:]
         run_script(run, words[2])
     else:
-        _simple(run, words, None)
+        try:
+            _simple(run, words, None)
+        except FunctionReturn:  # a shell's builtin given as the program: no such program in the image
+            run.known, run.status = False, 0
     if default and not run.known and not (name in SHELLS and words[1:2] == ["-c"]):
         return Program(math.inf, 0, known=False, signals={"TERM": "exit", "INT": "exit"})
     return Program(run.t, run.status, tuple(run.out), known=run.known, files=run.files.result(),

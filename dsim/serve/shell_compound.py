@@ -3,8 +3,9 @@ grouped from the lists shell_words.split_lists cut the script into (``while true
 the lists ``while true``, ``do echo hi``, ``sleep 1``, ``done``). commands.py runs what this returns.
 
 A reserved word counts only as the first word of a list, as sh reads it. A ``case`` item's ``;;`` is an item of
-its own (shell_words.split_lists). Compound commands inside a pipeline are not interpreted: such a script is a
-syntax error here (status 2), never silently skipped
+its own (shell_words.split_lists). A function definition ``NAME() COMPOUND`` (2.9.5) keeps its body, usually a
+``{ ...; }`` group. Compound commands inside a pipeline are not interpreted: such a script is a syntax error here
+(status 2), never silently skipped
 (https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html, 2.9.4).
 """
 
@@ -19,10 +20,15 @@ from dsim.serve.shell_words import closing, split_lists
 Item = tuple[str, list[str]]
 
 #: the reserved words of the compound commands interpreted here
-_RESERVED = frozenset({"for", "while", "until", "if", "then", "elif", "else", "fi", "do", "done", "case", "esac"})
+_RESERVED = frozenset({"for", "while", "until", "if", "then", "elif", "else", "fi", "do", "done", "case", "esac",
+                       "{", "}"})
 #: reserved words whose rest of the list is a command of the list they open (``do echo hi``)
-_OPENING = frozenset({"while", "until", "if", "then", "elif", "else", "do"})
+_OPENING = frozenset({"while", "until", "if", "then", "elif", "else", "do", "{"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: the reserved words a function's body may start with: a compound command (POSIX 2.9.5)
+_BODIES = frozenset({"for", "while", "until", "if", "case", "{"})
+#: the start of a function definition, ``NAME()``, and what follows it on its line
+_FUNCTION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*\)(.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,24 @@ class CaseClause:
     items: list[tuple[list[str], list[Node]]]
 
 
-Node = Simple | ForLoop | WhileLoop | IfClause | CaseClause
+@dataclass(frozen=True)
+class Group:
+    """``{ LIST; }``: the list, in the current shell."""
+
+    op: str
+    body: list[Node]
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """``NAME() COMPOUND``: defines NAME (runs nothing)."""
+
+    op: str
+    name: str
+    body: list[Node]
+
+
+Node = Simple | ForLoop | WhileLoop | IfClause | CaseClause | Group | FunctionDef
 
 
 def compound(items: Sequence[Item]) -> list[Node]:
@@ -88,6 +111,8 @@ def _reserved(item: Item) -> str:
     _, pipeline = item
     if pipeline == [";;"]:
         return ";;"
+    if len(pipeline) == 1 and pipeline[0].endswith("()") and _NAME.fullmatch(pipeline[0][:-2]):
+        return "()"  # a function definition's NAME() (:func:`_separated` made it)
     first = pipeline[0].split(None, 1)[0] if pipeline and pipeline[0].split() else ""
     return first if first in _RESERVED else ""
 
@@ -110,9 +135,15 @@ def _separated(items: Sequence[Item]) -> list[Item]:
                 pending.insert(0, (";", [rest, *pipeline[1:]]))
         elif word == "case":
             out.append((op, pipeline))
+        elif not word and (function := _FUNCTION.fullmatch(pipeline[0])):
+            out.append((op, [function.group(1) + "()"]))
+            if not function.group(2).strip() and len(pipeline) > 1:
+                raise ValueError('unexpected "|"')
+            if function.group(2).strip():
+                pending.insert(0, (";", [function.group(2).strip(), *pipeline[1:]]))
         elif word and len(pipeline) > 1:
             raise ValueError(f'"{word}" inside a pipeline is not interpreted by dsim serve')
-        elif word in ("done", "fi", "esac") and rest:
+        elif word in ("done", "fi", "esac", "}") and rest:
             raise ValueError(f'"{word} {rest}": redirecting a compound command is not interpreted by dsim serve')
         else:
             out.append((op, pipeline))
@@ -127,22 +158,35 @@ def _block(tokens: list[Item], i: int, ends: frozenset[str]) -> tuple[list[Node]
         if word in ends:
             return nodes, i
         node: Node
-        if word == "for":
-            node, i = _for(tokens, i)
-        elif word in ("while", "until"):
-            node, i = _while(tokens, i)
-        elif word == "if":
-            node, i = _if(tokens, i)
-        elif word == "case":
-            node, i = _case(tokens, i)
-        elif word:
-            raise ValueError(f'unexpected "{word}"')
+        if word:
+            node, i = _compound(tokens, i, word)
         else:
             node, i = Simple(*tokens[i]), i + 1
         nodes.append(node)
     if ends:
         raise ValueError(f'unexpected end of script (expecting "{sorted(ends)[0]}")')
     return nodes, i
+
+
+def _compound(tokens: list[Item], i: int, word: str) -> tuple[Node, int]:
+    """The compound command (or function definition) that starts at ``i`` with the reserved ``word``."""
+    if word == "for":
+        return _for(tokens, i)
+    if word in ("while", "until"):
+        return _while(tokens, i)
+    if word == "if":
+        return _if(tokens, i)
+    if word == "case":
+        return _case(tokens, i)
+    if word == "{":
+        body, end = _block(tokens, i + 1, frozenset({"}"}))
+        return Group(tokens[i][0], body), end + 1
+    if word == "()" and i + 1 < len(tokens) and _reserved(tokens[i + 1]) in _BODIES:
+        body_node, end = _compound(tokens, i + 1, _reserved(tokens[i + 1]))
+        return FunctionDef(tokens[i][0], tokens[i][1][0][:-2], [body_node]), end
+    if word == "()":
+        raise ValueError(f'expecting a compound command after "{tokens[i][1][0]}"')
+    raise ValueError(f'unexpected "{word}"')
 
 
 def _expect(tokens: list[Item], i: int, word: str) -> int:
@@ -161,7 +205,7 @@ def _for(tokens: list[Item], i: int) -> tuple[ForLoop, int]:
     if rest and not (rest == "in" or rest.startswith("in ")):
         raise ValueError('expecting "in"')
     body, end = _block(tokens, _expect(tokens, i + 1, "do"), frozenset({"done"}))
-    return ForLoop(op, name, rest[2:].strip(), body), end + 1
+    return ForLoop(op, name, rest[2:].strip() if rest else '"$@"', body), end + 1  # no "in": the parameters
 
 
 def _while(tokens: list[Item], i: int) -> tuple[WhileLoop, int]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsim.domain.networking import NetworkingSpec
 from dsim.serve.netview import NetView
+
+if TYPE_CHECKING:
+    from dsim.serve.shell_compound import Node
 
 #: Standard output and standard error, as the multiplexed stream numbers them.
 STDOUT, STDERR = 1, 2
@@ -144,6 +147,10 @@ class ShellRun:
         #: the signals the running program handles (name -> "exit"), when a command installs handlers
         self.signals: dict[str, str] = {}
 
+        #: the functions the script defined (name -> body) and the positional parameters $0, $1...
+        self.functions: dict[str, list[Node]] = {}
+        self.arg0 = "sh"
+        self.params: list[str] = []
         #: where this command's streams go (a redirection: another stream, a file's path, or 0: nowhere)
         self.redirect: dict[int, int | str] = {STDOUT: STDOUT, STDERR: STDERR}
 
@@ -157,12 +164,22 @@ class ShellRun:
             self.out.append(Write(self.t, target, data.encode()))
 
     def lookup(self, name: str) -> str | None:
+        """A variable, or a positional parameter: ``0``-``9``..., ``#``, and ``@``/``*`` (the parameters apart by
+        NUL, which no argument can hold: shell_words.expand joins them; None when there are none)."""
+        if name.isdigit():
+            return self.arg0 if name == "0" else (self.params[int(name) - 1] if int(name) <= len(self.params) else None)
+        if name == "#":
+            return str(len(self.params))
+        if name in ("@", "*"):
+            return "\0".join(self.params) if self.params else None
         return self.env[name] if name in self.env else self.local.get(name)
 
     def subshell(self, stdin: bytes | None) -> ShellRun:
-        """A child shell or a pipeline's stage: the exported variables copied, the clock shared."""
+        """A child shell or a pipeline's stage: the exported variables, functions and parameters copied, the
+        clock shared."""
         child = ShellRun(self.context, stdin, dict(self.env), {"PWD": self.context.workdir}, self.files)
         child.t = self.t
+        child.functions, child.arg0, child.params = dict(self.functions), self.arg0, list(self.params)
         return child
 
     def assign(self, name: str, value: str) -> None:

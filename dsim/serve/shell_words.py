@@ -18,9 +18,11 @@ import re
 import shlex
 from collections.abc import Callable, Mapping
 
-#: ``$NAME``, ``${NAME}``, ``${NAME:-word}`` / ``${NAME-word}``, ``$?``, ``$$``
-_PARAMETER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<colon>:?)-(?P<default>[^}]*))?\}"
-                        r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[?$]))")
+#: ``$NAME``, ``${NAME}``, ``${NAME:-word}`` / ``${NAME-word}``, ``$?``, ``$$``, the positional ``$1``, ``${10}``,
+#: ``$#``, ``$@``, ``$*``
+_PARAMETER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?$#@*])"
+                        r"(?:(?P<colon>:?)-(?P<default>[^}]*))?\}"
+                        r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[?$#@*0-9]))")
 
 
 def split_lists(script: str) -> list[tuple[str, list[str]]]:
@@ -81,7 +83,7 @@ def expand(text: str, lookup: Callable[[str], str | None], status: int,
     returns its standard output; ``render`` quotes an unquoted expansion instead (``case`` splits no fields)."""
     unquoted = render or _fields
     out: list[str] = []
-    quote, i = "", 0
+    quote, i, opened = "", 0, 0
     while i < len(text):
         char = text[i]
         if text.startswith("$(", i) and quote != "'":
@@ -97,8 +99,18 @@ def expand(text: str, lookup: Callable[[str], str | None], status: int,
         found = _PARAMETER.match(text, i) if char == "$" and quote != "'" else None
         if found is not None:
             value = _value(found, lookup, status)
-            out.append(_in_double_quotes(value) if quote == '"' else unquoted(value))
             i = found.end()
+            if quote == '"' and (found.group("special") or found.group("braced")) == "@":
+                # "$@": each parameter its own word; none, and "$@" alone, no word at all (2.5.2)
+                parameters = lookup("@")
+                if parameters is None and opened == len(out) and text.startswith('"', i):
+                    out.pop()
+                    quote, i = "", i + 1
+                elif parameters is not None:
+                    out.append('" "'.join(_in_double_quotes(part) for part in parameters.split("\0")))
+                continue
+            value = value.replace("\0", " ")  # $*, and $@ unquoted: joined by a space, IFS's first character
+            out.append(_in_double_quotes(value) if quote == '"' else unquoted(value))
             continue
         out.append(char)
         if char == "\\" and quote != "'" and i + 1 < len(text):
@@ -107,7 +119,7 @@ def expand(text: str, lookup: Callable[[str], str | None], status: int,
         elif quote and char == quote:
             quote = ""
         elif not quote and char in "'\"":
-            quote = char
+            quote, opened = char, len(out)
         i += 1
     return "".join(out)
 
@@ -174,12 +186,11 @@ def words(text: str) -> list[str]:
 
 
 def _value(found: re.Match[str], lookup: Callable[[str], str | None], status: int) -> str:
-    special = found.group("special")
-    if special == "?":
+    name = found.group("braced") or found.group("name") or found.group("special")
+    if name == "?":
         return str(status)
-    if special == "$":
+    if name == "$":
         return "1"
-    name = found.group("braced") or found.group("name")
     value = lookup(name)
     default = found.group("default")
     if default is not None and (value is None or (found.group("colon") and value == "")):

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from dsim.serve.commands import interpret
+from dsim.serve.shell_session import ShellSession
 from dsim.serve.shell_state import STDERR, STDOUT, Context
 from tests.serve.test_shell_expansion import printed
 
@@ -88,3 +89,42 @@ def test_what_is_not_a_whole_command_says_so(script: str, said: str | None) -> N
     else:
         assert (program.exit_code, errors) == (2, said)
     assert not any(w.stream == STDOUT for w in program.output)
+
+
+@pytest.mark.parametrize(("script", "output"), [
+    # a function runs in the shell with its arguments as $1, $#, "$@" (each its own word), $*; $0 stays
+    ('f() { echo "$0: $1 ($#)"; }; f a b; f', "sh: a (2)\nsh:  (0)\n"),
+    ('f() { for a in "$@"; do echo "[$a]"; done; }; f "a b" c; f ""; f; echo end', "[a b]\n[c]\n[]\nend\n"),
+    ('f() { echo "$*" $#; }; f "a  b" c; echo "${1-unset}"', "a  b c 2\nunset\n"),  # restored after the call
+    # return N ends the function with N; without a return, the last command's status; a definition is status 0
+    ('g() {\n  echo in\n  return 3\n  echo never\n}\ng; echo $?', "in\n3\n"),
+    ('ok() { [ "$1" = yes ]; }; ok yes; echo $?; ok no; echo $?', "0\n1\n"),
+    ('f() { for i in 1 2 3; do [ $i = 2 ] && return $i; echo $i; done; }; f; echo $?', "1\n2\n"),
+    # shift drops parameters; more than there are: status 1, nothing dropped (busybox ash's shiftcmd)
+    ('f() { shift; echo $*; shift 5; echo $? $*; }; f 1 2 3', "2 3\n1 2 3\n"),
+    ("f() { while [ $# -gt 0 ]; do echo $1; shift; done; }; f a b c", "a\nb\nc\n"),
+    # the body may be any compound command; a call's redirections take its output; $(f) runs it
+    ("f() if true; then echo body; fi; f; { echo a; echo b; } && echo c", "body\na\nb\nc\n"),
+    ("f() { echo out; echo err >&2; }; f > /tmp/o 2>/dev/null; cat /tmp/o; echo [$(f 2>/dev/null)]", "out\n[out]\n"),
+    # `for NAME` without `in` loops over the parameters; return outside a function ends the script
+    ("f() { for a; do echo $a; done; }; f x y", "x\ny\n"),
+    ("echo before; return 4; echo never", "before\n"),
+])
+def test_functions(script: str, output: str) -> None:
+    """POSIX 2.9.5 (function definition), 2.5.1-2.5.2 (positional and special parameters), return, shift."""
+    assert printed(script) == output
+
+
+def test_sh_c_takes_its_name_and_parameters() -> None:
+    """`sh -c SCRIPT NAME ARG...`: NAME is $0, the rest $1... (POSIX sh, -c); return's status ends the script."""
+    program = interpret(["sh", "-c", 'echo "$0" "$2" $#; return 4', "name", "a", "b c"], Context())
+    assert (program.exit_code, b"".join(w.data for w in program.output)) == (4, b"name b c 2\n")
+    nested = interpret(["sh", "-c", "f() { echo parent; }; sh -c 'echo $0 $1; f' inner x"], Context())
+    # a child shell has its own parameters and none of its parent's functions
+    assert b"".join(w.data for w in nested.output) == b"inner x\n"
+
+
+def test_an_interactive_shell_keeps_its_functions_from_line_to_line() -> None:
+    session = ShellSession(["sh"], Context(), tty=False)
+    session.feed(b"hi() { echo hi $1; }\n")
+    assert b"".join(w.data for w in session.feed(b"hi there\n")) == b"hi there\n"
