@@ -40,6 +40,17 @@ class ObjectMeta:
     volume_options: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Docker container ID -> network name -> the endpoint's aliases (create's NetworkingConfig, connect)
     aliases: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    #: Docker container ID -> network name -> the endpoint's ``IPAMConfig`` as inspect shows it (create's)
+    ipam: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def keep_endpoints(self, docker_id: str, aliases: dict[str, list[str]], body: dict[str, Any]) -> None:
+        """A created container's endpoint configuration: its aliases and its ``IPAMConfig`` (``--ip``)."""
+        self.aliases[docker_id] = aliases
+        self.ipam[docker_id] = endpoint_ipam(body)
+
+    def forget_container(self, docker_id: str) -> None:
+        self.aliases.pop(docker_id, None)
+        self.ipam.pop(docker_id, None)
 
     def forget_network(self, ident: str) -> None:
         for table in (self.network_labels, self.network_options, self.network_ipam, self.network_attachable):
@@ -87,6 +98,19 @@ def endpoint_addresses(body: dict[str, Any]) -> dict[str, str]:
     endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
     return {str(net): str(address) for net, cfg in endpoints.items() if isinstance(cfg, dict)
             if (address := (cfg.get("IPAMConfig") or {}).get("IPv4Address"))}
+
+
+def endpoint_ipam(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each endpoint's ``IPAMConfig`` of a create request as dockerd keeps and shows it: moby's
+    EndpointIPAMConfig (api/types/network/endpoint.go in v28: ``IPv4Address``, ``IPv6Address`` and
+    ``LinkLocalIPs``, each ``omitempty``), only for the endpoints that gave one (the others' stays null)."""
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    out: dict[str, dict[str, Any]] = {}
+    for net, cfg in endpoints.items():
+        ipam = cfg.get("IPAMConfig") if isinstance(cfg, dict) else None
+        if isinstance(ipam, dict):
+            out[str(net)] = {key: ipam[key] for key in ("IPv4Address", "IPv6Address", "LinkLocalIPs") if ipam.get(key)}
+    return out
 
 
 def parse_filters(query: dict[str, list[str]], accepted: frozenset[str]) -> flt.Filters:

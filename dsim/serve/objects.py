@@ -310,6 +310,7 @@ class ObjectRoutes:
                 kept[name] = aliases
             else:
                 kept.pop(name, None)
+                engine.object_meta.ipam.get(served.id, {}).pop(name, None)
 
         h.wait(h.operation(f"network {verb}", wanted, operation))
         h.send_empty(200)

@@ -144,3 +144,27 @@ def test_a_health_check_that_pings_a_peer(server: ServeProcess) -> None:
     said = docker(server, "inspect", "--format", "{{(index .State.Health.Log 0).Output}}", "lost").stdout
     assert "ping: bad address 'nowhere'" in said
     docker(server, "rm", "-f", "peer", "pinged", "lost")
+
+
+@needs_cli
+def test_inspect_shows_the_endpoint_ipam_config_an_ip_asked_for(server: ServeProcess) -> None:
+    """dockerd keeps an endpoint's IPAMConfig as created and shows it, created or running: moby's
+    EndpointIPAMConfig marshals only the fields given (``omitempty``: no IPv6Address, no LinkLocalIPs for
+    ``--ip`` alone); an endpoint created without ``--ip`` has none (null), and a disconnect drops it."""
+    assert docker(server, "network", "create", "--subnet", "10.11.0.0/24", "ipamnet").returncode == 0
+    made = docker(server, "create", "--name", "ipamc", "--network", "ipamnet", "--ip", "10.11.0.9", "alpine",
+                  "sleep", "60")
+    assert made.returncode == 0, made.stderr
+    assert docker(server, "run", "-d", "--name", "ipamplain", "--network", "ipamnet", "alpine",
+                  "sleep", "60").returncode == 0
+    shown = "{{json .NetworkSettings.Networks.ipamnet.IPAMConfig}}"
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == '{"IPv4Address":"10.11.0.9"}\n'
+    assert docker(server, "start", "ipamc").returncode == 0
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == '{"IPv4Address":"10.11.0.9"}\n'
+    assert _address(server, "ipamc", "ipamnet") == "10.11.0.9"
+    assert docker(server, "inspect", "--format", shown, "ipamplain").stdout == "null\n"
+    assert docker(server, "network", "disconnect", "ipamnet", "ipamc").returncode == 0
+    assert docker(server, "network", "connect", "ipamnet", "ipamc").returncode == 0
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == "null\n"
+    docker(server, "rm", "-f", "ipamc", "ipamplain")
+    docker(server, "network", "rm", "ipamnet")
