@@ -6,6 +6,7 @@ host), the refusals dockerd's own or the first line of procps's stderr. The rows
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -55,7 +56,16 @@ def test_top_with_ps_options(server: ServeProcess) -> None:
     assert docker(server, "exec", "-d", "tops", "sleep", "5000").returncode == 0
     rows = _table(server, "tops", "-o", "pid,args")[1:]
     assert rows[0] == [pid, "sleep", "100000"] and rows[1][1:] == ["sleep", "5000"] and len(rows) == 2
+    # dockerd logs a container's top event after each listing (LogContainerEvent(ctr, events.ActionTop))
+    assert _top_events(server, "tops") == 8
     docker(server, "rm", "-f", "tops")
+
+
+def _top_events(server: ServeProcess, name: str) -> int:
+    until = int(time.time()) + 1  # the last listing's event is stamped at the daemon's latest instant
+    shown = docker(server, "events", "--since", "0", "--until", str(until), "--filter", f"container={name}",
+                   "--filter", "event=top", "--format", "{{.Action}}")
+    return len(shown.stdout.splitlines())
 
 
 @needs_cli
@@ -74,6 +84,7 @@ def test_what_ps_or_dockerd_refuse(server: ServeProcess, args: list[str], said: 
     docker(server, "rm", "-f", "topbad")
     assert refused.returncode != 0
     assert refused.stderr.strip() == f"Error response from daemon: {said}"
+    assert _top_events(server, "topbad") == 0  # no listing, no event
 
 
 def test_overhanging_words_join_the_last_column_as_dockerd_parses_them() -> None:
