@@ -159,22 +159,34 @@ def _evaluate(node: ast.expr, lookup: Callable[[str], str | None]) -> int:
 
 
 def closing(text: str, start: int) -> int:
-    """Where the ``)`` that closes a ``$(`` opened before ``start`` is (nested parentheses and quotes skipped).
-    Raises ValueError when there is none."""
+    """Where the ``)`` that closes a ``$(`` opened before ``start`` is (nested parentheses and quotes skipped; a
+    ``case`` pattern's ``)`` between ``case`` and ``esac`` closes nothing). Raises ValueError when there is none."""
     depth, quote = 1, ""
+    cases: list[int] = []  # the depth at which each open case was read
     for i in range(start, len(text)):
         char = text[i]
         if quote:
             quote = "" if char == quote else quote
         elif char in "'\"":
             quote = char
+        elif _reserved_at(text, i, "case", start):
+            cases.append(depth)
+        elif _reserved_at(text, i, "esac", start) and cases and cases[-1] == depth:
+            cases.pop()
         elif char == "(":
             depth += 1
-        elif char == ")":
+        elif char == ")" and not (cases and cases[-1] == depth):
             depth -= 1
             if depth == 0:
                 return i
     raise ValueError("No closing parenthesis")
+
+
+def _reserved_at(text: str, i: int, word: str, start: int) -> bool:
+    """Whether ``word`` stands at ``i`` as a word of its own (``case``, ``esac``)."""
+    before = text[i - 1] if i > start else " "
+    after = text[i + len(word)] if i + len(word) < len(text) else " "
+    return text.startswith(word, i) and before in " \t\n;(&|" and after in " \t\n;)&|"
 
 
 def words(text: str) -> list[str]:

@@ -52,6 +52,9 @@ def test_compound_commands_and_test(script: str, output: str) -> None:
     ('case "$HOME" in\n  /root)\n    echo root\n    ;;\n  *)\n    echo other\n    ;;\nesac', "root\n"),
     ("case x in x) if true; then echo nested; fi;; esac; case x in x) echo piped | cat;; esac", "nested\npiped\n"),
     ("for i in 0 1 2; do case $i in 0|2) echo even $i;; *) echo odd $i;; esac; done", "even 0\nodd 1\neven 2\n"),
+    # inside a command substitution a pattern's ")" closes nothing
+    ("arch=$(case $(echo x86_64) in x86_64) echo amd64;; aarch64) echo arm64;; esac); echo $arch", "amd64\n"),
+    ("echo $(case y in (y) echo paren;; esac) after", "paren after\n"),
     # a compound command's list may be a pipeline (it was refused as "do" inside a pipeline)
     ("for i in 1 2; do echo $i | cat; done; if true; then echo a | cat; fi", "1\n2\na\n"),
 ])
