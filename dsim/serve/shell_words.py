@@ -5,7 +5,8 @@ each command is reached, its parameters expanded and its words split.
 Expansion follows the Shell Command Language
 (https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html, 2.6): ``$NAME``, ``${NAME}``,
 ``${NAME:-word}``, ``${NAME-word}``, ``$?`` (the last status), ``$$`` (the shell's PID: 1, the container's
-first process), the command substitution ``$(command)`` (its output less trailing newlines, 2.6.3) and the
+first process), the positional parameters (``$0``, ``$1``, ``${10}``, ``$#``, ``$*``, ``$@``: ``"$@"`` a word
+each), the command substitution ``$(command)`` (its output less trailing newlines, 2.6.3) and the
 arithmetic expansion ``$((expression))`` (integers: ``+ - * / %``, parentheses, variables read as integers, 2.6.4)
 expand outside single quotes; an unquoted expansion is split into fields at blanks and an empty one disappears,
 a double-quoted one stays one word. Backquotes and globbing are not modelled.
