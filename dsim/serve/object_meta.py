@@ -93,9 +93,19 @@ def endpoints_config(body: dict[str, Any]) -> dict[str, list[str]]:
             for net, cfg in (endpoints or {}).items()}
 
 
+def _endpoints(body: dict[str, Any]) -> dict[str, Any]:
+    """A create request's ``NetworkingConfig.EndpointsConfig``, the ``default`` network's endpoint named as the
+    network it is (moby api/server/router/container/container_routes.go: ``default`` becomes ``bridge``
+    before anything reads it, when the NetworkMode is the default one)."""
+    endpoints = dict((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    if str((body.get("HostConfig") or {}).get("NetworkMode") or "default") == "default" and "default" in endpoints:
+        endpoints["bridge"] = endpoints.pop("default")
+    return endpoints
+
+
 def endpoint_addresses(body: dict[str, Any]) -> dict[str, str]:
     """``--ip``: each endpoint's ``IPAMConfig.IPv4Address`` of a create request, by network name."""
-    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    endpoints = _endpoints(body)
     return {str(net): str(address) for net, cfg in endpoints.items() if isinstance(cfg, dict)
             if (address := (cfg.get("IPAMConfig") or {}).get("IPv4Address"))}
 
@@ -104,7 +114,7 @@ def endpoint_ipam(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each endpoint's ``IPAMConfig`` of a create request as dockerd keeps and shows it: moby's
     EndpointIPAMConfig (api/types/network/endpoint.go in v28: ``IPv4Address``, ``IPv6Address`` and
     ``LinkLocalIPs``, each ``omitempty``), only for the endpoints that gave one (the others' stays null)."""
-    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    endpoints = _endpoints(body)
     out: dict[str, dict[str, Any]] = {}
     for net, cfg in endpoints.items():
         ipam = cfg.get("IPAMConfig") if isinstance(cfg, dict) else None

@@ -168,3 +168,25 @@ def test_inspect_shows_the_endpoint_ipam_config_an_ip_asked_for(server: ServePro
     assert docker(server, "inspect", "--format", shown, "ipamc").stdout == "null\n"
     docker(server, "rm", "-f", "ipamc", "ipamplain")
     docker(server, "network", "rm", "ipamnet")
+
+
+@needs_cli
+@pytest.mark.parametrize(("args", "network", "error"), [
+    # dockerd names the default network's endpoint "bridge" before it validates it (container_routes.go)
+    ([], "bridge", "user specified IP address is supported on user defined networks only"),
+    (["--network", "ipchecks"], "ipchecks", "no configured subnet or ip-range contain the IP address 10.12.9.9"),
+    (["--network", "ipnosubnet"], "ipnosubnet",
+     "user specified IP address is supported only when connecting to networks with user configured subnets"),
+])
+def test_create_refuses_an_ip_as_dockerd_validates_the_endpoint(server: ServeProcess, args: list[str],
+                                                                network: str, error: str) -> None:
+    """moby's validateNetworkingConfig at create (daemon/create.go): ``invalid config for network NAME: invalid
+    endpoint settings:`` then validateEndpointSettings' error; outside an existing network's subnet is refused
+    there already (EndpointIPAMConfig.IsInRange), not at start."""
+    docker(server, "network", "create", "--subnet", "10.12.0.0/24", "ipchecks")
+    docker(server, "network", "create", "ipnosubnet")
+    refused = docker(server, "create", *args, "--ip", "10.12.9.9" if args else "172.17.0.9", "alpine", "true")
+    assert refused.returncode != 0
+    assert refused.stderr.strip() == (f"Error response from daemon: invalid config for network {network}: "
+                                      f"invalid endpoint settings:\n{error}")
+    docker(server, "network", "rm", "ipchecks", "ipnosubnet")
