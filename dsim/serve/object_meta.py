@@ -111,16 +111,23 @@ def endpoint_addresses(body: dict[str, Any]) -> dict[str, str]:
 
 
 def endpoint_ipam(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each endpoint's ``IPAMConfig`` of a create request as dockerd keeps and shows it: moby's
-    EndpointIPAMConfig (api/types/network/endpoint.go in v28: ``IPv4Address``, ``IPv6Address`` and
-    ``LinkLocalIPs``, each ``omitempty``), only for the endpoints that gave one (the others' stays null)."""
-    endpoints = _endpoints(body)
+    """Each endpoint's ``IPAMConfig`` of a create request (:func:`ipam_config`), for the endpoints that gave
+    one (the others' stays null)."""
     out: dict[str, dict[str, Any]] = {}
-    for net, cfg in endpoints.items():
-        ipam = cfg.get("IPAMConfig") if isinstance(cfg, dict) else None
-        if isinstance(ipam, dict):
-            out[str(net)] = {key: ipam[key] for key in ("IPv4Address", "IPv6Address", "LinkLocalIPs") if ipam.get(key)}
+    for net, cfg in _endpoints(body).items():
+        if (ipam := ipam_config(cfg)) is not None:
+            out[str(net)] = ipam
     return out
+
+
+def ipam_config(endpoint: Any) -> dict[str, Any] | None:
+    """An endpoint's ``IPAMConfig`` as dockerd keeps and shows it: moby's EndpointIPAMConfig
+    (api/types/network/endpoint.go in v28: ``IPv4Address``, ``IPv6Address`` and ``LinkLocalIPs``, each
+    ``omitempty``); None when the endpoint gave none."""
+    ipam = endpoint.get("IPAMConfig") if isinstance(endpoint, dict) else None
+    if not isinstance(ipam, dict):
+        return None
+    return {key: ipam[key] for key in ("IPv4Address", "IPv6Address", "LinkLocalIPs") if ipam.get(key)}
 
 
 def parse_filters(query: dict[str, list[str]], accepted: frozenset[str]) -> flt.Filters:

@@ -150,7 +150,8 @@ def test_a_health_check_that_pings_a_peer(server: ServeProcess) -> None:
 def test_inspect_shows_the_endpoint_ipam_config_an_ip_asked_for(server: ServeProcess) -> None:
     """dockerd keeps an endpoint's IPAMConfig as created and shows it, created or running: moby's
     EndpointIPAMConfig marshals only the fields given (``omitempty``: no IPv6Address, no LinkLocalIPs for
-    ``--ip`` alone); an endpoint created without ``--ip`` has none (null), and a disconnect drops it."""
+    ``--ip`` alone); an endpoint created without ``--ip`` has none (null), a disconnect drops it, and
+    ``network connect`` keeps the one it sends."""
     assert docker(server, "network", "create", "--subnet", "10.11.0.0/24", "ipamnet").returncode == 0
     made = docker(server, "create", "--name", "ipamc", "--network", "ipamnet", "--ip", "10.11.0.9", "alpine",
                   "sleep", "60")
@@ -164,9 +165,23 @@ def test_inspect_shows_the_endpoint_ipam_config_an_ip_asked_for(server: ServePro
     assert _address(server, "ipamc", "ipamnet") == "10.11.0.9"
     assert docker(server, "inspect", "--format", shown, "ipamplain").stdout == "null\n"
     assert docker(server, "network", "disconnect", "ipamnet", "ipamc").returncode == 0
+    # `network connect` always sends an IPAMConfig, empty without --ip (docker/cli cli/command/network/connect.go)
     assert docker(server, "network", "connect", "ipamnet", "ipamc").returncode == 0
-    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == "null\n"
-    docker(server, "rm", "-f", "ipamc", "ipamplain")
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == "{}\n"
+    assert docker(server, "network", "disconnect", "ipamnet", "ipamc").returncode == 0
+    # with --ip the endpoint gets that address, running or at the next start
+    assert docker(server, "network", "connect", "--ip", "10.11.0.33", "ipamnet", "ipamc").returncode == 0
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == '{"IPv4Address":"10.11.0.33"}\n'
+    assert _address(server, "ipamc", "ipamnet") == "10.11.0.33"
+    assert docker(server, "create", "--name", "ipamlater", "alpine", "sleep", "60").returncode == 0
+    assert docker(server, "network", "connect", "--ip", "10.11.0.34", "ipamnet", "ipamlater").returncode == 0
+    assert docker(server, "start", "ipamlater").returncode == 0
+    assert _address(server, "ipamlater", "ipamnet") == "10.11.0.34"
+    # refused as dockerd's updateNetworkConfig refuses it (validateEndpointSettings, no "invalid config" prefix)
+    taken = docker(server, "network", "connect", "--ip", "10.12.0.4", "ipamnet", "ipamplain")
+    assert taken.stderr.strip() == ("Error response from daemon: invalid endpoint settings:\n"
+                                    "no configured subnet or ip-range contain the IP address 10.12.0.4")
+    docker(server, "rm", "-f", "ipamc", "ipamplain", "ipamlater")
     docker(server, "network", "rm", "ipamnet")
 
 
