@@ -20,7 +20,8 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   parameters and command substitutions expand as each command is reached (shell_words.py). The environment
   is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until``, ``if`` and ``case`` (shell_compound.py) with
   ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`).
-  Functions (``f() { ...; }``) run in the shell with their arguments as ``$1``...; ``return N``, ``shift N``.
+  Functions (``f() { ...; }``) run in the shell with their arguments as ``$1``...; ``return N``, ``shift N``,
+  ``local``.
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
   (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (shell_session.py).
 - Entrypoint wrappers (``docker-entrypoint.sh``, ``tini``, ``dumb-init``) run the command they are given.
@@ -329,6 +330,12 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
         else:  # busybox ash's shiftcmd: more than there are is status 1, nothing shifted
             run.status = 1 if int(number) > len(run.params) else 0
             run.params = run.params if run.status else run.params[int(number):]
+    elif name == "local":  # a special builtin in ash: its error ends a script
+        if not run.frames:
+            run.write("sh: local: not in a function\n", STDERR)
+            run.status, run.exited = 2, True
+        for word in args if run.frames else []:
+            run.make_local(word)
     elif name == "sleep":
         times = [_duration(word) for word in args]
         if not args or any(t is None for t in times):
@@ -404,12 +411,14 @@ def _call(run: ShellRun, body: list[Node], args: list[str]) -> None:
     its status the last command's or ``return``'s. The call's redirections (``f > file``) take its output."""
     redirect, written = dict(run.redirect), len(run.out)
     saved, run.params = run.params, list(args)
+    run.frames.append({})
     try:
         _run_nodes(run, body)
     except FunctionReturn as returned:
         run.status = returned.status
     finally:
         run.params = saved
+        run.restore_locals()
     if redirect != {STDOUT: STDOUT, STDERR: STDERR}:
         writes, run.out[written:] = run.out[written:], []
         now = run.t

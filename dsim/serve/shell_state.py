@@ -151,6 +151,8 @@ class ShellRun:
         self.functions: dict[str, list[Node]] = {}
         self.arg0 = "sh"
         self.params: list[str] = []
+        #: each running function's ``local`` variables: name -> (the value before, whether it was exported)
+        self.frames: list[dict[str, tuple[str | None, bool]]] = []
         #: where this command's streams go (a redirection: another stream, a file's path, or 0: nowhere)
         self.redirect: dict[int, int | str] = {STDOUT: STDOUT, STDERR: STDERR}
 
@@ -181,6 +183,24 @@ class ShellRun:
         child.t = self.t
         child.functions, child.arg0, child.params = dict(self.functions), self.arg0, list(self.params)
         return child
+
+    def make_local(self, word: str) -> None:
+        """``local NAME[=value]``: NAME is restored when the function returns (busybox ash's mklocal: without
+        a value it keeps the one it has; declared twice, the first declaration's value is the one restored)."""
+        name, equals, value = word.partition("=")
+        frame = self.frames[-1]
+        if name not in frame:
+            frame[name] = (self.lookup(name), name in self.env)
+        if equals:
+            self.assign(name, value)
+
+    def restore_locals(self) -> None:
+        """The function returned: its ``local`` variables take their values from before the call again."""
+        for name, (value, exported) in self.frames.pop().items():
+            self.env.pop(name, None)
+            self.local.pop(name, None)
+            if value is not None:
+                (self.env if exported else self.local)[name] = value
 
     def assign(self, name: str, value: str) -> None:
         """``NAME=value``: an exported variable stays exported."""

@@ -112,10 +112,21 @@ def test_what_is_not_a_whole_command_says_so(script: str, said: str | None) -> N
     # `for NAME` without `in` loops over the parameters; return outside a function ends the script
     ("f() { for a; do echo $a; done; }; f x y", "x\ny\n"),
     ("echo before; return 4; echo never", "before\n"),
+    # local: restored when the function returns; without a value it keeps the one it has (busybox ash mklocal);
+    # the functions it calls see it (dynamic scope); an exported one stays exported
+    ("x=0; f() { local x=1; echo $x; local x; echo $x; x=5; }; f; echo $x", "1\n1\n0\n"),
+    ('f() { local a=$1; g; }; g() { echo g sees $a; }; f 1; echo "[$a]"', "g sees 1\n[]\n"),
+    ("export E=out; f() { local E=in; printenv E; }; f; printenv E", "in\nout\n"),
 ])
 def test_functions(script: str, output: str) -> None:
     """POSIX 2.9.5 (function definition), 2.5.1-2.5.2 (positional and special parameters), return, shift."""
     assert printed(script) == output
+
+
+def test_local_outside_a_function_ends_the_script() -> None:
+    """``local`` is a special builtin in busybox ash (its builtin table): its error ends a script, status 2."""
+    program = interpret(["sh", "-c", "local x=1; echo never"], Context())
+    assert program.exit_code == 2 and not any(w.stream == STDOUT for w in program.output)
 
 
 def test_sh_c_takes_its_name_and_parameters() -> None:
