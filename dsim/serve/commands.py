@@ -19,7 +19,8 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   variable, ``VAR=x CMD`` and ``env VAR=x CMD`` set it for CMD only, ``export`` and ``unset`` as in sh;
   parameters and command substitutions expand as each command is reached (shell_words.py). The environment
   is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until``, ``if`` and ``case`` (shell_compound.py) with
-  ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`).
+  ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`);
+  ``break N``, ``continue N``.
   Functions (``f() { ...; }``) run in the shell with their arguments as ``$1``...; ``return N``, ``shift N``,
   ``local``.
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
@@ -56,6 +57,8 @@ from dsim.serve.shell_state import (
     STDERR,
     STDOUT,
     Context,
+    FunctionReturn,
+    LoopJump,
     Repeat,
     ShellFiles,
     ShellRun,
@@ -270,7 +273,7 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
         return
     name, args = posixpath.basename(words[0]), words[1:]
     ctx = run.context
-    run.status = 0
+    previous, run.status = run.status, 0
     if name in WRAPPERS or name == "exec":
         if name == "tini" and args[:1] == ["--"]:
             args = args[1:]
@@ -320,13 +323,16 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
         code = re.fullmatch(r"-?\d+", args[0]) if args else None
         run.status = int(args[0]) % 256 if code else (2 if args else run.status)
         run.exited = True
-    elif name in ("return", "shift"):
-        number = args[0] if args else ("1" if name == "shift" else str(run.status))
-        if not re.fullmatch(r"\d+", number):  # ash's number(): "Illegal number", a special builtin's error
-            run.write(f"sh: {name}: Illegal number: {number}\n", STDERR)
-            run.status, run.exited = 2, True
+    elif name in ("return", "shift", "break", "continue"):
+        number = args[0] if args else (str(previous) if name == "return" else "1")  # return: the last status
+        if not re.fullmatch(r"\d+", number) or (name in ("break", "continue") and int(number) == 0):
+            run.write(f"sh: {name}: Illegal number: {number}\n", STDERR)  # ash's number(): a special builtin's
+            run.status, run.exited = 2, True  # error, which ends the script
         elif name == "return":
             raise FunctionReturn(int(number) % 256)
+        elif name in ("break", "continue"):  # busybox ash's breakcmd: at most the loops it is in; none: nothing
+            if run.loops:
+                raise LoopJump(name, min(int(number), run.loops))
         else:  # busybox ash's shiftcmd: more than there are is status 1, nothing shifted
             run.status = 1 if int(number) > len(run.params) else 0
             run.params = run.params if run.status else run.params[int(number):]
@@ -398,14 +404,6 @@ def run_script(run: ShellRun, script: str) -> None:
         run.status = returned.status
 
 
-class FunctionReturn(Exception):
-    """``return N``: the function (or, outside one, the script) ends with status N."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 def _call(run: ShellRun, body: list[Node], args: list[str]) -> None:
     """A function: its body in this shell with ``args`` as the positional parameters (restored after, $0 kept);
     its status the last command's or ``return``'s. The call's redirections (``f > file``) take its output."""
@@ -439,9 +437,8 @@ def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
             run.status = 0
             for value in values:
                 run.assign(node.name, value)
-                _run_nodes(run, node.body)
-                if run.exited:
-                    return
+                if _turn(run, node.body) == "break" or run.exited:
+                    break
         elif isinstance(node, WhileLoop):
             _loop(run, node)
         elif isinstance(node, IfClause):
@@ -506,15 +503,15 @@ def _loop(run: ShellRun, node: WhileLoop) -> None:
     status, previous = 0, None
     for _ in range(MAX_TURNS):
         began, written, state = run.t, len(run.out), (dict(run.env), dict(run.local), list(run.params))
-        _run_nodes(run, node.condition)
-        if run.exited:
+        jump = _turn(run, node.condition)
+        if run.exited or jump == "break":
             return
-        if (run.status == 0) == node.until:
+        if jump != "continue" and (run.status == 0) == node.until:
             run.status = status
             return
-        _run_nodes(run, node.body)
+        jump = "continue" if jump == "continue" else _turn(run, node.body)
         status = run.status
-        if run.exited:
+        if run.exited or jump == "break":
             return
         turn = (run.t - began, [(w.at - began, w.stream, w.data) for w in run.out[written:]], state,
                 (dict(run.env), dict(run.local), list(run.params)))
@@ -523,6 +520,23 @@ def _loop(run: ShellRun, node: WhileLoop) -> None:
             return
         previous = turn
     run.t = math.inf  # still turning: it goes on until stopped
+
+
+def _turn(run: ShellRun, body: list[Node]) -> str:
+    """A loop's condition or body: "break" when a ``break`` ends the loop, "continue" when a ``continue`` ends
+    the turn, else "". A jump out of more loops goes on to the enclosing one."""
+    run.loops += 1
+    try:
+        _run_nodes(run, body)
+    except LoopJump as jump:
+        if jump.count > 1:
+            jump.count -= 1
+            raise
+        run.status = 0  # break's and continue's own status
+        return jump.kind
+    finally:
+        run.loops -= 1
+    return ""
 
 
 def _forever(run: ShellRun, began: float, written: int, period: float) -> None:

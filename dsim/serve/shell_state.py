@@ -151,6 +151,8 @@ class ShellRun:
         self.functions: dict[str, list[Node]] = {}
         self.arg0 = "sh"
         self.params: list[str] = []
+        #: how many loops the running command is inside (``break N`` leaves at most that many)
+        self.loops = 0
         #: each running function's ``local`` variables: name -> (the value before, whether it was exported)
         self.frames: list[dict[str, tuple[str | None, bool]]] = []
         #: where this command's streams go (a redirection: another stream, a file's path, or 0: nowhere)
@@ -208,3 +210,19 @@ class ShellRun:
             self.env[name] = value
         else:
             self.local[name] = value
+
+
+class FunctionReturn(Exception):
+    """``return N``: the function (or, outside one, the script) ends with status N."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class LoopJump(Exception):
+    """``break N`` / ``continue N``: ``count`` enclosing loops left (the last one continued, for continue)."""
+
+    def __init__(self, kind: str, count: int) -> None:
+        super().__init__(kind, count)
+        self.kind, self.count = kind, count

@@ -112,6 +112,7 @@ def test_what_is_not_a_whole_command_says_so(script: str, said: str | None) -> N
     # `for NAME` without `in` loops over the parameters; return outside a function ends the script
     ("f() { for a; do echo $a; done; }; f x y", "x\ny\n"),
     ("echo before; return 4; echo never", "before\n"),
+    ("f() { return; }; false; f; echo $?; g() { false; return; }; g; echo $?", "1\n1\n"),  # the last status
     # local: restored when the function returns; without a value it keeps the one it has (busybox ash mklocal);
     # the functions it calls see it (dynamic scope); an exported one stays exported
     ("x=0; f() { local x=1; echo $x; local x; echo $x; x=5; }; f; echo $x", "1\n1\n0\n"),
@@ -121,6 +122,26 @@ def test_what_is_not_a_whole_command_says_so(script: str, said: str | None) -> N
 def test_functions(script: str, output: str) -> None:
     """POSIX 2.9.5 (function definition), 2.5.1-2.5.2 (positional and special parameters), return, shift."""
     assert printed(script) == output
+
+
+@pytest.mark.parametrize(("script", "output"), [
+    ("for i in 1 2 3 4; do [ $i = 3 ] && break; echo $i; done; echo st=$?", "1\n2\nst=0\n"),
+    ("for i in 1 2 3; do [ $i = 2 ] && continue; echo $i; done", "1\n3\n"),
+    ("i=0; while true; do i=$((i+1)); case $i in 2) continue;; 4) break;; esac; echo $i; done; echo end $i",
+     "1\n3\nend 4\n"),  # an endless loop ended by break, not run until stopped
+    # N: that many enclosing loops; outside a loop nothing happens (busybox ash's breakcmd)
+    ("for a in x y; do for b in 1 2; do [ $b = 2 ] && continue 2; echo $a$b; done; echo never; done", "x1\ny1\n"),
+    ("for a in x y; do for b in 1 2; do break 5; done; echo never; done; echo out", "out\n"),
+    ("break; continue; echo still", "still\n"),
+])
+def test_break_and_continue(script: str, output: str) -> None:
+    assert printed(script) == output
+
+
+def test_break_0_is_an_illegal_number_that_ends_the_script() -> None:
+    """break and continue are special builtins in ash: their error (``number()``'s) ends the script, status 2."""
+    program = interpret(["sh", "-c", "for i in 1; do break 0; done; echo never"], Context())
+    assert program.exit_code == 2 and not any(w.stream == STDOUT for w in program.output)
 
 
 def test_local_outside_a_function_ends_the_script() -> None:
