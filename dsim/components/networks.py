@@ -290,27 +290,49 @@ class NetworkStack:
         self._attached.pop(container.id, None)
         self._requested.pop(container.id, None)
 
-    def check_addresses(self, addresses: Mapping[str, str]) -> dict[str, Address]:
-        """``--ip`` per network (an endpoint's ``IPAMConfig``), as moby's create checks it (runconfig/errors.go):
-        on a user-defined network whose subnet the user configured."""
+    def check_addresses(self, addresses: Mapping[str, str], *, create: bool = True) -> dict[str, Address]:
+        """``--ip`` per network (an endpoint's ``IPAMConfig``) as moby's create validates it (daemon/create.go
+        ``validateNetworkingConfig``, container_operations.go ``validateEndpointSettings``, api/types/network
+        endpoint.go ``Validate`` and ``IsInRange``, runconfig/errors.go): only on a user-defined network, a valid
+        address, inside the subnet of a network that exists and whose subnet the user configured (the default
+        bridge's counts as configured: dockerd gives it as its pool). A 400 naming each network refused at create;
+        ``docker network connect`` says ``invalid endpoint settings:`` alone (daemon ``updateNetworkConfig``)."""
         parsed: dict[str, Address] = {}
+        refused: list[str] = []
         for name, text in addresses.items():
             network = self.networks.get(name)
+            errors: list[str] = []
             if name in ("bridge", "default", "host", "none") or (network is not None and network.builtin):
-                raise ApiError(400, "user specified IP address is supported on user defined networks only")
-            if network is not None and not network.configured:
-                raise ApiError(400, "user specified IP address is supported only when connecting to networks "
-                                    "with user configured subnets")
+                errors.append("user specified IP address is supported on user defined networks only")
             try:
-                parsed[name] = Address(text)
+                address: Address | None = Address(text)
             except ValueError:
-                raise ApiError(400, f"invalid IPv4 address: {text}") from None
+                address = None
+            if address is None or address.is_unspecified:
+                errors.append(f"invalid IPv4 address: {text}")
+            if network is not None and network.driver == "bridge":
+                if not network.configured and not network.builtin:
+                    errors.append("user specified IP address is supported only when connecting to networks "
+                                  "with user configured subnets")
+                elif network.subnet is None or address is None or address not in network.subnet:
+                    errors.append(f"no configured subnet or ip-range contain the IP address {text}")
+            if errors:
+                refused.append(f"invalid config for network {name}: " * create
+                               + f"invalid endpoint settings:\n{_joined(errors)}")
+            elif address is not None:
+                parsed[name] = address
+        if refused:
+            raise ApiError(400, _joined(refused))
         return parsed
 
+    def requested(self, container_id: str) -> dict[str, Address]:
+        """The addresses a container asked for, by network name (the table itself)."""
+        return self._requested.setdefault(container_id, {})
+
     def keep_addresses(self, container_id: str, addresses: dict[str, Address]) -> None:
-        """The addresses a created container asked for, given at each of its starts."""
+        """The addresses a container asked for (create's ``--ip``, connect's), given at each of its starts."""
         if addresses:
-            self._requested[container_id] = addresses
+            self._requested.setdefault(container_id, {}).update(addresses)
 
     def connect(self, network: Network, container: Container, job: int = -1) -> Generator[Any, Any, None]:
         """``docker network connect``: a running container gets its address and a new veth pair at once (the
@@ -346,6 +368,7 @@ class NetworkStack:
             raise ApiError(403, f"container {container.id} is not connected to network {network.name}")
         network.release(container.id)
         nets.remove(network)
+        self._requested.get(container.id, {}).pop(network.name, None)  # its endpoint's configuration goes
 
     # ------------------------------------------------------------------ DNS
 
@@ -493,3 +516,10 @@ class NetworkStack:
                 self.rules += 1
         self.recorder.span(SpanKind.IPTABLES, subject, began, env.now, host=self.host, job=job, rules=rules,
                            table=self.rules, wait=waited)
+
+
+def _joined(errors: list[str]) -> str:
+    """moby's internal/multierror.Join: one error as it is, several as a list."""
+    if len(errors) == 1:
+        return errors[0].strip()
+    return "* " + "\n* ".join(error.replace("\n", "\n\t") for error in errors)

@@ -18,8 +18,11 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   output and exit code are its own); ``exec CMD`` runs CMD and ends the script; ``VAR=x`` assigns a
   variable, ``VAR=x CMD`` and ``env VAR=x CMD`` set it for CMD only, ``export`` and ``unset`` as in sh;
   parameters and command substitutions expand as each command is reached (shell_words.py). The environment
-  is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until`` and ``if`` (shell_compound.py) with
-  ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`).
+  is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until``, ``if`` and ``case`` (shell_compound.py) with
+  ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`);
+  ``break N``, ``continue N``.
+  Functions (``f() { ...; }``) run in the shell with their arguments as ``$1``...; ``return N``, ``shift N``,
+  ``local``.
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
   (``docker run alpine`` does); open (``-i``, ``-it``), it is an interactive session (shell_session.py).
 - Entrypoint wrappers (``docker-entrypoint.sh``, ``tini``, ``dumb-init``) run the command they are given.
@@ -47,12 +50,15 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dsim.serve import utilities
-from dsim.serve.shell_compound import ForLoop, IfClause, Node, WhileLoop, compound
+from dsim.serve.shell_compound import CaseClause, ForLoop, FunctionDef, Group, IfClause, Node, WhileLoop, compound
+from dsim.serve.shell_pattern import as_pattern, as_word, matches, unquoted
 from dsim.serve.shell_state import (
     DEFAULT_PATH,
     STDERR,
     STDOUT,
     Context,
+    FunctionReturn,
+    LoopJump,
     Repeat,
     ShellFiles,
     ShellRun,
@@ -262,9 +268,12 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
             run.env.clear()
             run.env.update(saved)
         return
+    if words[0] in run.functions:
+        _call(run, run.functions[words[0]], words[1:])
+        return
     name, args = posixpath.basename(words[0]), words[1:]
     ctx = run.context
-    run.status = 0
+    previous, run.status = run.status, 0
     if name in WRAPPERS or name == "exec":
         if name == "tini" and args[:1] == ["--"]:
             args = args[1:]
@@ -281,6 +290,7 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
     if name in SHELLS:
         if args[:1] == ["-c"] and len(args) > 1:
             inner = run.subshell(stdin)
+            inner.functions, inner.arg0, inner.params = {}, args[2] if len(args) > 2 else words[0], args[3:]
             run_script(inner, args[1])
             run.t, run.status, run.known = inner.t, inner.status, run.known and inner.known
             run.out += inner.out
@@ -313,6 +323,25 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
         code = re.fullmatch(r"-?\d+", args[0]) if args else None
         run.status = int(args[0]) % 256 if code else (2 if args else run.status)
         run.exited = True
+    elif name in ("return", "shift", "break", "continue"):
+        number = args[0] if args else (str(previous) if name == "return" else "1")  # return: the last status
+        if not re.fullmatch(r"\d+", number) or (name in ("break", "continue") and int(number) == 0):
+            run.write(f"sh: {name}: Illegal number: {number}\n", STDERR)  # ash's number(): a special builtin's
+            run.status, run.exited = 2, True  # error, which ends the script
+        elif name == "return":
+            raise FunctionReturn(int(number) % 256)
+        elif name in ("break", "continue"):  # busybox ash's breakcmd: at most the loops it is in; none: nothing
+            if run.loops:
+                raise LoopJump(name, min(int(number), run.loops))
+        else:  # busybox ash's shiftcmd: more than there are is status 1, nothing shifted
+            run.status = 1 if int(number) > len(run.params) else 0
+            run.params = run.params if run.status else run.params[int(number):]
+    elif name == "local":  # a special builtin in ash: its error ends a script
+        if not run.frames:
+            run.write("sh: local: not in a function\n", STDERR)
+            run.status, run.exited = 2, True
+        for word in args if run.frames else []:
+            run.make_local(word)
     elif name == "sleep":
         times = [_duration(word) for word in args]
         if not args or any(t is None for t in times):
@@ -358,7 +387,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 def run_script(run: ShellRun, script: str) -> None:
     """Each list of the script (shell_words.split_lists) in turn, its commands expanded as they are reached;
-    ``for``, ``while``, ``until`` and ``if`` grouped first (shell_compound.py)."""
+    ``for``, ``while``, ``until``, ``if`` and ``case`` grouped first (shell_compound.py)."""
     try:
         items = split_lists(_mark_redirections(script))
         for _, pipeline in items:
@@ -369,7 +398,32 @@ def run_script(run: ShellRun, script: str) -> None:
         run.write(f"sh: syntax error: {err}\n", STDERR)
         run.status = 2
         return
-    _run_nodes(run, nodes)
+    try:
+        _run_nodes(run, nodes)
+    except FunctionReturn as returned:  # outside a function: the rest of the script is skipped (ash's returncmd)
+        run.status = returned.status
+
+
+def _call(run: ShellRun, body: list[Node], args: list[str]) -> None:
+    """A function: its body in this shell with ``args`` as the positional parameters (restored after, $0 kept);
+    its status the last command's or ``return``'s. The call's redirections (``f > file``) take its output."""
+    redirect, written = dict(run.redirect), len(run.out)
+    saved, run.params = run.params, list(args)
+    run.frames.append({})
+    try:
+        _run_nodes(run, body)
+    except FunctionReturn as returned:
+        run.status = returned.status
+    finally:
+        run.params = saved
+        run.restore_locals()
+    if redirect != {STDOUT: STDOUT, STDERR: STDERR}:
+        writes, run.out[written:] = run.out[written:], []
+        now = run.t
+        for write in writes:
+            run.redirect, run.t = redirect, write.at
+            run.write(write.data.decode(errors="replace"), write.stream)
+        run.t = now
 
 
 def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
@@ -383,22 +437,45 @@ def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
             run.status = 0
             for value in values:
                 run.assign(node.name, value)
-                _run_nodes(run, node.body)
-                if run.exited:
-                    return
+                if _turn(run, node.body) == "break" or run.exited:
+                    break
         elif isinstance(node, WhileLoop):
             _loop(run, node)
         elif isinstance(node, IfClause):
             _run_nodes(run, _branch(run, node))
+        elif isinstance(node, Group):
+            _run_nodes(run, node.body)
+        elif isinstance(node, FunctionDef):
+            run.functions[node.name] = node.body
+            run.status = 0
         else:
             substitute = partial(_output_of, run)
             try:
-                stages = [words(expand(command, run.lookup, run.status, substitute)) for command in node.pipeline]
+                if isinstance(node, CaseClause):
+                    body = _case_body(run, node)
+                else:
+                    stages = [words(expand(command, run.lookup, run.status, substitute)) for command in node.pipeline]
             except ValueError as err:  # an arithmetic error ends a non-interactive shell with status 2
                 run.write(f"sh: {err}\n", STDERR)
                 run.status, run.exited = 2, True
                 return
-            _pipeline(run, stages)
+            if isinstance(node, CaseClause):
+                run.status = 0  # no item matched, or its list is empty: 0
+                _run_nodes(run, body)
+            else:
+                _pipeline(run, stages)
+
+
+def _case_body(run: ShellRun, node: CaseClause) -> list[Node]:
+    """The list of the first item with a pattern the word matches (POSIX 2.9.4.3): the word expanded without
+    field splitting, each pattern in turn only until one matches, what was quoted in it matching itself."""
+    substitute = partial(_output_of, run)
+    word = "".join(char for char, _ in unquoted(expand(node.word, run.lookup, run.status, substitute, as_word)))
+    for patterns, body in node.items:
+        for pattern in patterns:
+            if matches(unquoted(expand(pattern, run.lookup, run.status, substitute, as_pattern)), word):
+                return body
+    return []
 
 
 def _branch(run: ShellRun, node: IfClause) -> list[Node]:
@@ -425,24 +502,41 @@ def _loop(run: ShellRun, node: WhileLoop) -> None:
     :class:`Repeat` of that turn's (joined at its first write), or nothing more when a turn takes no time."""
     status, previous = 0, None
     for _ in range(MAX_TURNS):
-        began, written, state = run.t, len(run.out), (dict(run.env), dict(run.local))
-        _run_nodes(run, node.condition)
-        if run.exited:
+        began, written, state = run.t, len(run.out), (dict(run.env), dict(run.local), list(run.params))
+        jump = _turn(run, node.condition)
+        if run.exited or jump == "break":
             return
-        if (run.status == 0) == node.until:
+        if jump != "continue" and (run.status == 0) == node.until:
             run.status = status
             return
-        _run_nodes(run, node.body)
+        jump = "continue" if jump == "continue" else _turn(run, node.body)
         status = run.status
-        if run.exited:
+        if run.exited or jump == "break":
             return
         turn = (run.t - began, [(w.at - began, w.stream, w.data) for w in run.out[written:]], state,
-                (dict(run.env), dict(run.local)))
+                (dict(run.env), dict(run.local), list(run.params)))
         if previous is not None and turn[:2] == previous[:2] and turn[2] == turn[3] == previous[3]:
             _forever(run, began, written, turn[0])
             return
         previous = turn
     run.t = math.inf  # still turning: it goes on until stopped
+
+
+def _turn(run: ShellRun, body: list[Node]) -> str:
+    """A loop's condition or body: "break" when a ``break`` ends the loop, "continue" when a ``continue`` ends
+    the turn, else "". A jump out of more loops goes on to the enclosing one."""
+    run.loops += 1
+    try:
+        _run_nodes(run, body)
+    except LoopJump as jump:
+        if jump.count > 1:
+            jump.count -= 1
+            raise
+        run.status = 0  # break's and continue's own status
+        return jump.kind
+    finally:
+        run.loops -= 1
+    return ""
 
 
 def _forever(run: ShellRun, began: float, written: int, period: float) -> None:
@@ -472,7 +566,12 @@ def _pipeline(run: ShellRun, stages: list[list[str]]) -> None:
         last = i == len(stages) - 1
         stage = run if last else run.subshell(None)
         stage.t = began
-        _simple(stage, command, stdin)
+        try:
+            _simple(stage, command, stdin)
+        except FunctionReturn as returned:  # each stage of a pipeline runs in a subshell (ash forks them)
+            if len(stages) == 1:
+                raise
+            stage.status = returned.status
         end = max(end, stage.t)
         if not last:
             stdin = b"".join(w.data for w in stage.out if w.stream == STDOUT)
@@ -507,9 +606,13 @@ def interpret(argv: list[str], context: Context | None = None, *, default: bool 
         return Program(math.inf, 0, reads_stdin=True)
     run = ShellRun(context, None)
     if name in SHELLS and words[1:2] == ["-c"] and len(words) > 2:
+        run.arg0, run.params = words[3] if len(words) > 3 else words[0], words[4:]
         run_script(run, words[2])
     else:
-        _simple(run, words, None)
+        try:
+            _simple(run, words, None)
+        except FunctionReturn:  # a shell's builtin given as the program: no such program in the image
+            run.known, run.status = False, 0
     if default and not run.known and not (name in SHELLS and words[1:2] == ["-c"]):
         return Program(math.inf, 0, known=False, signals={"TERM": "exit", "INT": "exit"})
     return Program(run.t, run.status, tuple(run.out), known=run.known, files=run.files.result(),

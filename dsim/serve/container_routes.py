@@ -53,7 +53,8 @@ class ContainerRoutes:
 
     def api_top(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         engine = self.state.engine
-        self.send_json(200, self.call(lambda: engine.top(engine.find(id), engine.command)))
+        ps_args = (query.get("ps_args") or [""])[-1]
+        self.send_json(200, self.call(lambda: engine.top(engine.find(id), engine.command, ps_args)))
 
     def api_changes(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         """``docker diff``: the writable layer's modelled contents (changes.py)."""

@@ -437,7 +437,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         inherited = self.image_files.get(refs.image_id(image), {})
         served.files, served.image_files = dict(inherited), frozenset(inherited)
         self.containers[served.id] = served
-        self.object_meta.aliases[served.id] = aliases
+        self.object_meta.keep_endpoints(served.id, aliases, body)  # and each endpoint's IPAMConfig
         self.daemon.runtime.networks.keep_addresses(container.id, addresses)
         self.container_event(served, "create")
         return served
@@ -637,7 +637,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.container_event(served, "destroy")
         served.removed = True
         del self.containers[served.id]
-        self.object_meta.aliases.pop(served.id, None)
+        self.object_meta.forget_container(served.id)
         for waiter in served.waiters:
             if not waiter.triggered:
                 waiter.succeed(served.container.exit_code or 0)

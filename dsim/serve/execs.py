@@ -25,6 +25,7 @@ import simpy
 
 from dsim.components.container import RESTARTING, RUNNING
 from dsim.components.errors import ApiError
+from dsim.serve import top
 from dsim.serve.bodies import ExecCreate
 from dsim.serve.commands import Context, Write, interpret
 from dsim.serve.logs import RunLog, through_terminal
@@ -52,6 +53,8 @@ class Exec:
     session: ShellSession | None = None
     done: simpy.Event | None = None
     pending_input: list[bytes | None] = field(default_factory=list)
+    #: when it started (simulated seconds)
+    started_at: float = 0.0
 
 
 class ExecsAndStats:
@@ -126,6 +129,7 @@ class ExecsAndStats:
         yield from self.daemon.api("exec start", job=job)
         self._running(served)
         made.running = True
+        made.started_at = self.env.now
         yield self.env.timeout(self.daemon.spec.runtime.exec.sample(self.daemon.rng))
         context = exec_context(self.context(served), made.config)
         program = interpret(made.argv, context, stdin_open=made.config.AttachStdin)
@@ -193,20 +197,27 @@ class ExecsAndStats:
 
     # ------------------------------------------------------------------ top
 
-    def top(self, served: Served, command: Callable[[Served], list[str]]) -> dict[str, Any]:
-        """``GET /containers/{id}/top`` (``ps -ef``): the container's process and its running execs."""
+    def top(self, served: Served, command: Callable[[Served], list[str]], ps_args: str) -> dict[str, Any]:
+        """``GET /containers/{id}/top?ps_args=``: ``ps`` (``-ef`` by default) of the container's process and
+        its running execs, as dockerd runs and reads it (top.py); then the ``top`` event."""
+        ps_args = ps_args or "-ef"
+        top.check_ps_args(ps_args)
         container = served.container
         if container.state != RUNNING:
             raise ApiError(409, f"Container {served.id} is not running")
-        started = time.strftime("%H:%M", time.localtime(self.epoch(container.started_at or 0.0)))
-        cpu = self.cpu_seconds(served)
-        rows = [["root", str(self.pid(served)), str(self.pid(served) - 1), "0", started, "?", _hms(cpu),
-                 " ".join(command(served))]]
+        now = self.epoch(max(self.env.now, self.clock()))
+        tty = "pts/0" if served.config.get("Tty") else "?"
+        shim = self.pid(served) - 1  # the containerd shim, parent of the process and of each exec
+        procs = [top.Proc(self.pid(served), shim, command(served), self.epoch(container.started_at or 0.0),
+                          self.cpu_seconds(served), int(container.usage), tty)]
         for ident in served.exec_ids:
             made = self.execs[ident]
-            rows.append(["root", str(made.pid), str(self.pid(served) - 1), "0", started, "?", "00:00:00",
-                         " ".join(made.argv)])
-        return {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "Processes": rows}
+            procs.append(top.Proc(made.pid, shim, made.argv, self.epoch(made.started_at), 0.0, 0,
+                                  "pts/0" if made.config.Tty else "?"))
+        output = top.ps_output(ps_args, procs, now, int(self.daemon.kernel.memory))
+        listed = top.parse_ps_output(output, {proc.pid for proc in procs})
+        self.container_event(served, "top")
+        return listed
 
     def epoch(self, sim_time: float) -> float:
         raise NotImplementedError
@@ -352,11 +363,6 @@ class ExecsAndStats:
         except ApiError as err:  # the container it names by the runtime's ID: Docker's ID instead
             raise ApiError(err.status, self.docker_message(str(err))) from None
         self.container_event(served, "rename", oldName=f"/{old}")
-
-
-def _hms(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 def exec_context(container: Context, config: ExecCreate) -> Context:

@@ -40,6 +40,17 @@ class ObjectMeta:
     volume_options: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Docker container ID -> network name -> the endpoint's aliases (create's NetworkingConfig, connect)
     aliases: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    #: Docker container ID -> network name -> the endpoint's ``IPAMConfig`` as inspect shows it (create's)
+    ipam: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def keep_endpoints(self, docker_id: str, aliases: dict[str, list[str]], body: dict[str, Any]) -> None:
+        """A created container's endpoint configuration: its aliases and its ``IPAMConfig`` (``--ip``)."""
+        self.aliases[docker_id] = aliases
+        self.ipam[docker_id] = endpoint_ipam(body)
+
+    def forget_container(self, docker_id: str) -> None:
+        self.aliases.pop(docker_id, None)
+        self.ipam.pop(docker_id, None)
 
     def forget_network(self, ident: str) -> None:
         for table in (self.network_labels, self.network_options, self.network_ipam, self.network_attachable):
@@ -82,11 +93,41 @@ def endpoints_config(body: dict[str, Any]) -> dict[str, list[str]]:
             for net, cfg in (endpoints or {}).items()}
 
 
+def _endpoints(body: dict[str, Any]) -> dict[str, Any]:
+    """A create request's ``NetworkingConfig.EndpointsConfig``, the ``default`` network's endpoint named as the
+    network it is (moby api/server/router/container/container_routes.go: ``default`` becomes ``bridge``
+    before anything reads it, when the NetworkMode is the default one)."""
+    endpoints = dict((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    if str((body.get("HostConfig") or {}).get("NetworkMode") or "default") == "default" and "default" in endpoints:
+        endpoints["bridge"] = endpoints.pop("default")
+    return endpoints
+
+
 def endpoint_addresses(body: dict[str, Any]) -> dict[str, str]:
     """``--ip``: each endpoint's ``IPAMConfig.IPv4Address`` of a create request, by network name."""
-    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    endpoints = _endpoints(body)
     return {str(net): str(address) for net, cfg in endpoints.items() if isinstance(cfg, dict)
             if (address := (cfg.get("IPAMConfig") or {}).get("IPv4Address"))}
+
+
+def endpoint_ipam(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each endpoint's ``IPAMConfig`` of a create request (:func:`ipam_config`), for the endpoints that gave
+    one (the others' stays null)."""
+    out: dict[str, dict[str, Any]] = {}
+    for net, cfg in _endpoints(body).items():
+        if (ipam := ipam_config(cfg)) is not None:
+            out[str(net)] = ipam
+    return out
+
+
+def ipam_config(endpoint: Any) -> dict[str, Any] | None:
+    """An endpoint's ``IPAMConfig`` as dockerd keeps and shows it: moby's EndpointIPAMConfig
+    (api/types/network/endpoint.go in v28: ``IPv4Address``, ``IPv6Address`` and ``LinkLocalIPs``, each
+    ``omitempty``); None when the endpoint gave none."""
+    ipam = endpoint.get("IPAMConfig") if isinstance(endpoint, dict) else None
+    if not isinstance(ipam, dict):
+        return None
+    return {key: ipam[key] for key in ("IPv4Address", "IPv6Address", "LinkLocalIPs") if ipam.get(key)}
 
 
 def parse_filters(query: dict[str, list[str]], accepted: frozenset[str]) -> flt.Filters:

@@ -291,17 +291,27 @@ class ObjectRoutes:
         body = h.read_json()
         wanted = str(body.get("Container") or "")
         aliases = meta.endpoint_aliases(body.get("EndpointConfig"), "NetworkConnectRequest.EndpointConfig")
+        ipam = meta.ipam_config(body.get("EndpointConfig")) if verb == "connect" else None
         engine = h.state.engine
+        networks = engine.daemon.runtime.networks
 
         def operation(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             served = engine.find(wanted)
             act = engine.daemon.network_connect if verb == "connect" else engine.daemon.network_disconnect
+            asked = networks.check_addresses({networks.find(ident).name: ipam["IPv4Address"]}, create=False) \
+                if ipam and ipam.get("IPv4Address") else {}  # --ip: the address the endpoint gets
+            before = dict(networks.requested(served.container.id))
+            networks.keep_addresses(served.container.id, asked)
             try:
                 yield from act(ident, served.container, job=job)
             except ApiError as err:
+                networks.requested(served.container.id).clear()
+                networks.keep_addresses(served.container.id, before)
                 raise ApiError(err.status, engine.docker_message(str(err))) from None
-            network = engine.daemon.runtime.networks.find(ident)
+            network = networks.find(ident)
             name = network.name
+            if ipam is not None:
+                engine.object_meta.ipam.setdefault(served.id, {})[name] = ipam
             if served.container.state in (RUNNING, RESTARTING):  # libnetwork's endpoint joins or leaves now
                 engine.events.add(engine.env.now, "network", verb, network.id,
                                   {"container": served.id, "name": name, "type": network.driver})
@@ -310,6 +320,7 @@ class ObjectRoutes:
                 kept[name] = aliases
             else:
                 kept.pop(name, None)
+                engine.object_meta.ipam.get(served.id, {}).pop(name, None)
 
         h.wait(h.operation(f"network {verb}", wanted, operation))
         h.send_empty(200)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 
 from dsim.serve.commands import STDOUT, Context, ShellFiles, ShellRun, Write, run_script
+from dsim.serve.shell_compound import Node
 
 
 class ShellSession:
@@ -31,6 +32,7 @@ class ShellSession:
         self.env = context.environ()
         self.local = {"PWD": context.workdir}
         self.files = ShellFiles(dict(context.files))
+        self.functions: dict[str, list[Node]] = {}
         #: seconds after the last input at which the shell exited (its last line's sleeps)
         self.exit_at = 0.0
 
@@ -86,6 +88,7 @@ class ShellSession:
         if self.cat:
             return [Write(0.0, STDOUT, self._out(text + "\n"))]
         run = ShellRun(self.context, None, self.env, self.local, self.files)
+        run.functions = self.functions
         run.status = self.status
         run_script(run, text)
         self.status = run.status

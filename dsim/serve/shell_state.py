@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsim.domain.networking import NetworkingSpec
 from dsim.serve.netview import NetView
+
+if TYPE_CHECKING:
+    from dsim.serve.shell_compound import Node
 
 #: Standard output and standard error, as the multiplexed stream numbers them.
 STDOUT, STDERR = 1, 2
@@ -144,6 +147,14 @@ class ShellRun:
         #: the signals the running program handles (name -> "exit"), when a command installs handlers
         self.signals: dict[str, str] = {}
 
+        #: the functions the script defined (name -> body) and the positional parameters $0, $1...
+        self.functions: dict[str, list[Node]] = {}
+        self.arg0 = "sh"
+        self.params: list[str] = []
+        #: how many loops the running command is inside (``break N`` leaves at most that many)
+        self.loops = 0
+        #: each running function's ``local`` variables: name -> (the value before, whether it was exported)
+        self.frames: list[dict[str, tuple[str | None, bool]]] = []
         #: where this command's streams go (a redirection: another stream, a file's path, or 0: nowhere)
         self.redirect: dict[int, int | str] = {STDOUT: STDOUT, STDERR: STDERR}
 
@@ -157,13 +168,41 @@ class ShellRun:
             self.out.append(Write(self.t, target, data.encode()))
 
     def lookup(self, name: str) -> str | None:
+        """A variable, or a positional parameter: ``0``-``9``..., ``#``, and ``@``/``*`` (the parameters apart by
+        NUL, which no argument can hold: shell_words.expand joins them; None when there are none)."""
+        if name.isdigit():
+            return self.arg0 if name == "0" else (self.params[int(name) - 1] if int(name) <= len(self.params) else None)
+        if name == "#":
+            return str(len(self.params))
+        if name in ("@", "*"):
+            return "\0".join(self.params) if self.params else None
         return self.env[name] if name in self.env else self.local.get(name)
 
     def subshell(self, stdin: bytes | None) -> ShellRun:
-        """A child shell or a pipeline's stage: the exported variables copied, the clock shared."""
+        """A child shell or a pipeline's stage: the exported variables, functions and parameters copied, the
+        clock shared."""
         child = ShellRun(self.context, stdin, dict(self.env), {"PWD": self.context.workdir}, self.files)
         child.t = self.t
+        child.functions, child.arg0, child.params = dict(self.functions), self.arg0, list(self.params)
         return child
+
+    def make_local(self, word: str) -> None:
+        """``local NAME[=value]``: NAME is restored when the function returns (busybox ash's mklocal: without
+        a value it keeps the one it has; declared twice, the first declaration's value is the one restored)."""
+        name, equals, value = word.partition("=")
+        frame = self.frames[-1]
+        if name not in frame:
+            frame[name] = (self.lookup(name), name in self.env)
+        if equals:
+            self.assign(name, value)
+
+    def restore_locals(self) -> None:
+        """The function returned: its ``local`` variables take their values from before the call again."""
+        for name, (value, exported) in self.frames.pop().items():
+            self.env.pop(name, None)
+            self.local.pop(name, None)
+            if value is not None:
+                (self.env if exported else self.local)[name] = value
 
     def assign(self, name: str, value: str) -> None:
         """``NAME=value``: an exported variable stays exported."""
@@ -171,3 +210,19 @@ class ShellRun:
             self.env[name] = value
         else:
             self.local[name] = value
+
+
+class FunctionReturn(Exception):
+    """``return N``: the function (or, outside one, the script) ends with status N."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class LoopJump(Exception):
+    """``break N`` / ``continue N``: ``count`` enclosing loops left (the last one continued, for continue)."""
+
+    def __init__(self, kind: str, count: int) -> None:
+        super().__init__(kind, count)
+        self.kind, self.count = kind, count

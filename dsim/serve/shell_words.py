@@ -5,7 +5,8 @@ each command is reached, its parameters expanded and its words split.
 Expansion follows the Shell Command Language
 (https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html, 2.6): ``$NAME``, ``${NAME}``,
 ``${NAME:-word}``, ``${NAME-word}``, ``$?`` (the last status), ``$$`` (the shell's PID: 1, the container's
-first process), the command substitution ``$(command)`` (its output less trailing newlines, 2.6.3) and the
+first process), the positional parameters (``$0``, ``$1``, ``${10}``, ``$#``, ``$*``, ``$@``: ``"$@"`` a word
+each), the command substitution ``$(command)`` (its output less trailing newlines, 2.6.3) and the
 arithmetic expansion ``$((expression))`` (integers: ``+ - * / %``, parentheses, variables read as integers, 2.6.4)
 expand outside single quotes; an unquoted expansion is split into fields at blanks and an empty one disappears,
 a double-quoted one stays one word. Backquotes and globbing are not modelled.
@@ -18,9 +19,11 @@ import re
 import shlex
 from collections.abc import Callable, Mapping
 
-#: ``$NAME``, ``${NAME}``, ``${NAME:-word}`` / ``${NAME-word}``, ``$?``, ``$$``
-_PARAMETER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<colon>:?)-(?P<default>[^}]*))?\}"
-                        r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[?$]))")
+#: ``$NAME``, ``${NAME}``, ``${NAME:-word}`` / ``${NAME-word}``, ``$?``, ``$$``, the positional ``$1``, ``${10}``,
+#: ``$#``, ``$@``, ``$*``
+_PARAMETER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?$#@*])"
+                        r"(?:(?P<colon>:?)-(?P<default>[^}]*))?\}"
+                        r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[?$#@*0-9]))")
 
 
 def split_lists(script: str) -> list[tuple[str, list[str]]]:
@@ -44,7 +47,7 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
             text.append(script[i:i + 2])
             i += 1
         elif script.startswith("$(", i):  # a command substitution's operators are its own
-            end = _closing(script, i + 2)
+            end = closing(script, i + 2)
             text.append(script[i:end + 1])
             i = end
         elif char in "'\"":
@@ -62,6 +65,8 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
             if token != "|":
                 items.append((op, stages))
                 op, stages = (token if token in ("&&", "||") else ";"), []
+            if token == ";;":  # the end of a case item: an item of its own (no command is the bare ";;")
+                items.append((";", [";;"]))
         else:
             text.append(char)
         i += 1
@@ -73,29 +78,40 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
 
 
 def expand(text: str, lookup: Callable[[str], str | None], status: int,
-           substitute: Callable[[str], str] = lambda script: "") -> str:
+           substitute: Callable[[str], str] = lambda script: "", render: Callable[[str], str] | None = None) -> str:
     """``text`` with its parameters replaced, quoted so that :func:`words` keeps an expansion in double quotes
     one word and splits an unquoted one into its fields; ``substitute`` runs a command substitution's script and
-    returns its standard output."""
+    returns its standard output; ``render`` quotes an unquoted expansion instead (``case`` splits no fields)."""
+    unquoted = render or _fields
     out: list[str] = []
-    quote, i = "", 0
+    quote, i, opened = "", 0, 0
     while i < len(text):
         char = text[i]
         if text.startswith("$(", i) and quote != "'":
-            end = _closing(text, i + 2)
+            end = closing(text, i + 2)
             inner = text[i + 2:end]
             if text.startswith("$((", i) and inner.endswith(")"):
                 value = str(_arithmetic(_PARAMETER.sub(lambda m: _value(m, lookup, status), inner), lookup))
             else:
                 value = substitute(inner).rstrip("\n")
-            out.append(_in_double_quotes(value) if quote == '"' else _fields(value))
+            out.append(_in_double_quotes(value) if quote == '"' else unquoted(value))
             i = end + 1
             continue
         found = _PARAMETER.match(text, i) if char == "$" and quote != "'" else None
         if found is not None:
             value = _value(found, lookup, status)
-            out.append(_in_double_quotes(value) if quote == '"' else _fields(value))
             i = found.end()
+            if quote == '"' and (found.group("special") or found.group("braced")) == "@":
+                # "$@": each parameter its own word; none, and "$@" alone, no word at all (2.5.2)
+                parameters = lookup("@")
+                if parameters is None and opened == len(out) and text.startswith('"', i):
+                    out.pop()
+                    quote, i = "", i + 1
+                elif parameters is not None:
+                    out.append('" "'.join(_in_double_quotes(part) for part in parameters.split("\0")))
+                continue
+            value = value.replace("\0", " ")  # $*, and $@ unquoted: joined by a space, IFS's first character
+            out.append(_in_double_quotes(value) if quote == '"' else unquoted(value))
             continue
         out.append(char)
         if char == "\\" and quote != "'" and i + 1 < len(text):
@@ -104,7 +120,7 @@ def expand(text: str, lookup: Callable[[str], str | None], status: int,
         elif quote and char == quote:
             quote = ""
         elif not quote and char in "'\"":
-            quote = char
+            quote, opened = char, len(out)
         i += 1
     return "".join(out)
 
@@ -143,23 +159,35 @@ def _evaluate(node: ast.expr, lookup: Callable[[str], str | None]) -> int:
     raise ValueError("arithmetic syntax error")
 
 
-def _closing(text: str, start: int) -> int:
-    """Where the ``)`` that closes a ``$(`` opened before ``start`` is (nested parentheses and quotes skipped).
-    Raises ValueError when there is none."""
+def closing(text: str, start: int) -> int:
+    """Where the ``)`` that closes a ``$(`` opened before ``start`` is (nested parentheses and quotes skipped; a
+    ``case`` pattern's ``)`` between ``case`` and ``esac`` closes nothing). Raises ValueError when there is none."""
     depth, quote = 1, ""
+    cases: list[int] = []  # the depth at which each open case was read
     for i in range(start, len(text)):
         char = text[i]
         if quote:
             quote = "" if char == quote else quote
         elif char in "'\"":
             quote = char
+        elif _reserved_at(text, i, "case", start):
+            cases.append(depth)
+        elif _reserved_at(text, i, "esac", start) and cases and cases[-1] == depth:
+            cases.pop()
         elif char == "(":
             depth += 1
-        elif char == ")":
+        elif char == ")" and not (cases and cases[-1] == depth):
             depth -= 1
             if depth == 0:
                 return i
     raise ValueError("No closing parenthesis")
+
+
+def _reserved_at(text: str, i: int, word: str, start: int) -> bool:
+    """Whether ``word`` stands at ``i`` as a word of its own (``case``, ``esac``)."""
+    before = text[i - 1] if i > start else " "
+    after = text[i + len(word)] if i + len(word) < len(text) else " "
+    return text.startswith(word, i) and before in " \t\n;(&|" and after in " \t\n;)&|"
 
 
 def words(text: str) -> list[str]:
@@ -171,12 +199,11 @@ def words(text: str) -> list[str]:
 
 
 def _value(found: re.Match[str], lookup: Callable[[str], str | None], status: int) -> str:
-    special = found.group("special")
-    if special == "?":
+    name = found.group("braced") or found.group("name") or found.group("special")
+    if name == "?":
         return str(status)
-    if special == "$":
+    if name == "$":
         return "1"
-    name = found.group("braced") or found.group("name")
     value = lookup(name)
     default = found.group("default")
     if default is not None and (value is None or (found.group("colon") and value == "")):

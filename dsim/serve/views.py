@@ -245,8 +245,9 @@ class ApiViews:
         settings = shapes.network_settings(ports, container.state == RUNNING, self.address(served))
         template = settings["Networks"].pop("bridge")
         on = objects.container_networks(self.daemon, container)
+        ipam = self.object_meta.ipam.get(served.id, {})  # create's --ip (object_meta.py)
         settings["Networks"] = {name: {**template, **{k: v for k, v in fields.items() if v is not None},
-                                       **self._dns_names(served, name)}
+                                       **self._dns_names(served, name), "IPAMConfig": ipam.get(name)}
                                 for name, fields in on.items()} or {"bridge": template}
         return settings
 

@@ -144,3 +144,64 @@ def test_a_health_check_that_pings_a_peer(server: ServeProcess) -> None:
     said = docker(server, "inspect", "--format", "{{(index .State.Health.Log 0).Output}}", "lost").stdout
     assert "ping: bad address 'nowhere'" in said
     docker(server, "rm", "-f", "peer", "pinged", "lost")
+
+
+@needs_cli
+def test_inspect_shows_the_endpoint_ipam_config_an_ip_asked_for(server: ServeProcess) -> None:
+    """dockerd keeps an endpoint's IPAMConfig as created and shows it, created or running: moby's
+    EndpointIPAMConfig marshals only the fields given (``omitempty``: no IPv6Address, no LinkLocalIPs for
+    ``--ip`` alone); an endpoint created without ``--ip`` has none (null), a disconnect drops it, and
+    ``network connect`` keeps the one it sends."""
+    assert docker(server, "network", "create", "--subnet", "10.11.0.0/24", "ipamnet").returncode == 0
+    made = docker(server, "create", "--name", "ipamc", "--network", "ipamnet", "--ip", "10.11.0.9", "alpine",
+                  "sleep", "60")
+    assert made.returncode == 0, made.stderr
+    assert docker(server, "run", "-d", "--name", "ipamplain", "--network", "ipamnet", "alpine",
+                  "sleep", "60").returncode == 0
+    shown = "{{json .NetworkSettings.Networks.ipamnet.IPAMConfig}}"
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == '{"IPv4Address":"10.11.0.9"}\n'
+    assert docker(server, "start", "ipamc").returncode == 0
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == '{"IPv4Address":"10.11.0.9"}\n'
+    assert _address(server, "ipamc", "ipamnet") == "10.11.0.9"
+    assert docker(server, "inspect", "--format", shown, "ipamplain").stdout == "null\n"
+    assert docker(server, "network", "disconnect", "ipamnet", "ipamc").returncode == 0
+    # `network connect` always sends an IPAMConfig, empty without --ip (docker/cli cli/command/network/connect.go)
+    assert docker(server, "network", "connect", "ipamnet", "ipamc").returncode == 0
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == "{}\n"
+    assert docker(server, "network", "disconnect", "ipamnet", "ipamc").returncode == 0
+    # with --ip the endpoint gets that address, running or at the next start
+    assert docker(server, "network", "connect", "--ip", "10.11.0.33", "ipamnet", "ipamc").returncode == 0
+    assert docker(server, "inspect", "--format", shown, "ipamc").stdout == '{"IPv4Address":"10.11.0.33"}\n'
+    assert _address(server, "ipamc", "ipamnet") == "10.11.0.33"
+    assert docker(server, "create", "--name", "ipamlater", "alpine", "sleep", "60").returncode == 0
+    assert docker(server, "network", "connect", "--ip", "10.11.0.34", "ipamnet", "ipamlater").returncode == 0
+    assert docker(server, "start", "ipamlater").returncode == 0
+    assert _address(server, "ipamlater", "ipamnet") == "10.11.0.34"
+    # refused as dockerd's updateNetworkConfig refuses it (validateEndpointSettings, no "invalid config" prefix)
+    taken = docker(server, "network", "connect", "--ip", "10.12.0.4", "ipamnet", "ipamplain")
+    assert taken.stderr.strip() == ("Error response from daemon: invalid endpoint settings:\n"
+                                    "no configured subnet or ip-range contain the IP address 10.12.0.4")
+    docker(server, "rm", "-f", "ipamc", "ipamplain", "ipamlater")
+    docker(server, "network", "rm", "ipamnet")
+
+
+@needs_cli
+@pytest.mark.parametrize(("args", "network", "error"), [
+    # dockerd names the default network's endpoint "bridge" before it validates it (container_routes.go)
+    ([], "bridge", "user specified IP address is supported on user defined networks only"),
+    (["--network", "ipchecks"], "ipchecks", "no configured subnet or ip-range contain the IP address 10.12.9.9"),
+    (["--network", "ipnosubnet"], "ipnosubnet",
+     "user specified IP address is supported only when connecting to networks with user configured subnets"),
+])
+def test_create_refuses_an_ip_as_dockerd_validates_the_endpoint(server: ServeProcess, args: list[str],
+                                                                network: str, error: str) -> None:
+    """moby's validateNetworkingConfig at create (daemon/create.go): ``invalid config for network NAME: invalid
+    endpoint settings:`` then validateEndpointSettings' error; outside an existing network's subnet is refused
+    there already (EndpointIPAMConfig.IsInRange), not at start."""
+    docker(server, "network", "create", "--subnet", "10.12.0.0/24", "ipchecks")
+    docker(server, "network", "create", "ipnosubnet")
+    refused = docker(server, "create", *args, "--ip", "10.12.9.9" if args else "172.17.0.9", "alpine", "true")
+    assert refused.returncode != 0
+    assert refused.stderr.strip() == (f"Error response from daemon: invalid config for network {network}: "
+                                      f"invalid endpoint settings:\n{error}")
+    docker(server, "network", "rm", "ipchecks", "ipnosubnet")
