@@ -400,8 +400,9 @@ class ImageConfigs:
 
 
 def familiar_tags(refs_: Iterable[str]) -> list[str]:
-    """The references an image is tagged with, as the API lists them (dangling ``<none>@`` names left out)."""
-    return [ref for ref in refs_ if not ref.startswith("<none>")]
+    """The references an image is tagged with, as the API lists them (dangling ``<none>@`` names and references by
+    digest, which are RepoDigests, left out)."""
+    return [ref for ref in refs_ if "@" not in ref]
 
 
 def repository_of(ref: str) -> str:

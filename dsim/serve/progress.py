@@ -186,7 +186,7 @@ class PullWatch:
         out: list[dict[str, Any]] = []
         if not self.headed:
             self.headed = True
-            out.append({"status": f"Pulling from {refs.remote_path(image)}", "id": image.tag})
+            out.append({"status": f"Pulling from {refs.remote_path(image)}", "id": refs.progress_id(image)})
         now = max(self.clock(), daemon.env.now)
         elapsed = now - self.last_poll
         self.last_poll = now

@@ -502,7 +502,8 @@ def test_rmi_by_id_deletes_every_reference_or_names_its_conflict(server: ServePr
 @needs_cli
 def test_pull_and_run_by_digest(server: ServeProcess) -> None:
     """REPO@DIGEST names the image with that digest (the tag was ignored before: an unknown digest pulled
-    `latest` and succeeded); an unknown digest is the registry's manifest unknown."""
+    `latest` and succeeded), and is pulled under that digest reference, not a tag (it was tagged `latest`);
+    an unknown digest is the registry's manifest unknown."""
     assert docker(server, "pull", "mongo").returncode == 0
     pinned = docker(server, "image", "inspect", "-f", "{{index .RepoDigests 0}}", "mongo").stdout.strip()
     digest = pinned.partition("@")[2]
@@ -511,6 +512,23 @@ def test_pull_and_run_by_digest(server: ServeProcess) -> None:
     assert pulled.returncode == 0 and f"Digest: {digest}" in pulled.stdout
     run = docker(server, "run", "--rm", f"mongo@{digest}", "echo", "pinned")
     assert (run.returncode, run.stdout) == (0, "pinned\n")
+    # pull_v2.go pullTag: the progress names the Canonical reference (its String()), writeStatus its familiar
+    # form, and the reference store gets the digest reference only (AddDigest): no tag
+    lines = pulled.stdout.splitlines()
+    assert lines[0] == f"docker.io/library/mongo@{digest}: Pulling from library/mongo", lines[0]
+    assert f"Status: Downloaded newer image for mongo@{digest}" in lines
+    assert lines[-1] == f"docker.io/library/mongo@{digest}"
+    listed = docker(server, "images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", "mongo")
+    assert listed.stdout.splitlines() == [f"mongo <none> {digest}"]
+    shown = docker(server, "image", "inspect", "-f", "{{json .RepoTags}} {{json .RepoDigests}}", f"mongo@{digest}")
+    assert shown.stdout.strip() == f'[] ["mongo@{digest}"]'
+    again = docker(server, "pull", f"mongo@{digest}")
+    assert f"Status: Image is up to date for mongo@{digest}" in again.stdout.splitlines()
+    # image_delete.go: the repository's last tag takes its digest references with it, then the image goes
+    assert docker(server, "tag", f"mongo@{digest}", "mongo:pinned").returncode == 0
+    removed = docker(server, "rmi", "mongo:pinned")
+    assert removed.stdout.startswith(f"Untagged: mongo:pinned\nUntagged: mongo@{digest}\nDeleted: "), removed.stdout
+    assert docker(server, "images", "-q", "mongo").stdout == ""
     unknown = "sha256:" + "0" * 64
     missing = docker(server, "pull", f"mongo@{unknown}")
     assert missing.returncode == 1
