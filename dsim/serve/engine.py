@@ -42,7 +42,7 @@ from dsim.serve import images as refs
 from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret, signal_name
 from dsim.serve.create_checks import check_create
-from dsim.serve.events import EventLog, image_events
+from dsim.serve.events import EventLog, follow_pulls, image_events
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import (
     HistoryEntry,
@@ -119,6 +119,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.object_meta = ObjectMeta()  # networks' and volumes' labels and options, endpoint aliases
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
+        follow_pulls(self.events, self.daemon.puller, lambda: self.env.now,
+                     lambda image: dict(refs.config_for(self.image_configs, image).labels))
 
     # ------------------------------------------------------------------ jobs
 

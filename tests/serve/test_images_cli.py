@@ -562,3 +562,17 @@ def test_legacy_build_shows_the_pull_of_a_base_that_is_not_here(server: ServePro
     assert out.index("latest: Pulling from library/rabbitmq\n") > step
     assert "Status: Downloaded newer image for rabbitmq:latest\n" in out
     assert out.index("Status: Downloaded newer image") < out.index("Step 2/2 : RUN true")
+
+
+@needs_cli
+def test_a_legacy_builds_base_pull_is_an_image_pull_event(server: ServeProcess, tmp_path: Path) -> None:
+    """The classic builder pulls a FROM image it lacks through the daemon's pull (moby daemon/images/
+    image_builder.go pullForBuilder), which logs ``image pull`` as ``docker pull`` does (daemon/internal/
+    distribution/pull.go: actor the familiar reference, ``name`` the repository); there was none."""
+    since = int(time.time()) - 1
+    result = build(server, tmp_path / "ctx", "FROM redis:alpine\nRUN true\n", "-t", "on-redis:1")
+    assert result.returncode == 0, result.stderr
+    pulls = docker(server, "events", "--since", str(since), "--until", str(int(time.time()) + 1), "--filter",
+                   "type=image", "--filter", "event=pull", "--filter", "image=redis",
+                   "--format", "{{.Actor.ID}} {{.Actor.Attributes.name}}")
+    assert pulls.stdout.splitlines() == ["redis:alpine redis"]
