@@ -116,6 +116,21 @@ def test_catalog_history_and_config_come_from_the_entry() -> None:
                                                                        ('CMD ["/hello"]', True)]
 
 
+def test_catalog_bases_have_their_pages_history() -> None:
+    """alpine, ubuntu and debian had no history (``docker history alpine``: one line, CREATED BY empty): their
+    repo-info pages' ``linux; amd64`` Dockerfile blocks give it (docker-library/repo-info repos/alpine/remote/
+    3.24.md, repos/debian/remote/bookworm-20260918.md), one line per history entry, oldest first."""
+    alpine = catalog_config("alpine:3.24").history
+    assert [(h.created_by, h.empty_layer) for h in alpine] == [
+        ("ADD alpine-minirootfs-3.24.2-x86_64.tar.gz / # buildkit", False), ('CMD ["/bin/sh"]', True)]
+    assert [h.comment for h in alpine] == ["buildkit.dockerfile.v0"] * 2
+    debian = catalog_config("debian:bookworm").history
+    assert [(h.created_by, h.empty_layer) for h in debian] == [
+        ("RUN # debian.sh --arch 'amd64' out/ 'bookworm' '@1789689600'", False)]
+    # ubuntu's page: ARG, ARG, LABEL, ADD (its one layer), CMD
+    assert [h.empty_layer for h in catalog_config("ubuntu:24.04").history] == [True, True, True, False, True]
+
+
 def test_registry_auth_header() -> None:
     header = base64.urlsafe_b64encode(json.dumps({"username": "alice", "password": "x"}).encode()).decode()
     assert decode_auth(header.rstrip("="))["username"] == "alice"
