@@ -131,6 +131,20 @@ def test_catalog_bases_have_their_pages_history() -> None:
     assert [h.empty_layer for h in catalog_config("ubuntu:24.04").history] == [True, True, True, False, True]
 
 
+def test_a_legacy_built_catalog_image_shows_the_lines_dockerd_wrote() -> None:
+    """ubuntu is built by the legacy builder (its page: Docker Version 26.1.3, no ``# buildkit``); the page leaves
+    out the shell, which dockerd wrote: ``#(nop) `` and the comment as one argument for ADD/COPY/WORKDIR, two
+    for the other instructions (moby daemon/builder/dockerfile/internals.go), ``/bin/sh -c`` before a RUN."""
+    ubuntu = catalog_config("ubuntu:24.04").history
+    assert [h.created_by for h in ubuntu] == [
+        "/bin/sh -c #(nop)  ARG RELEASE", "/bin/sh -c #(nop)  ARG LAUNCHPAD_BUILD_ARCH",
+        "/bin/sh -c #(nop)  LABEL org.opencontainers.image.version=24.04",
+        "/bin/sh -c #(nop) ADD file:43d479b270bbaf47965cfc86b37f4c517bda83ddefda6f708f98c3b2b7d15396 in / ",
+        '/bin/sh -c #(nop)  CMD ["/bin/bash"]']
+    assert {h.comment for h in ubuntu} == {""}
+    assert catalog_config("registry:2").history[2].created_by == "/bin/sh -c apk add --no-cache ca-certificates"
+
+
 def test_registry_auth_header() -> None:
     header = base64.urlsafe_b64encode(json.dumps({"username": "alice", "password": "x"}).encode()).decode()
     assert decode_auth(header.rstrip("="))["username"] == "alice"

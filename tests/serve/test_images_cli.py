@@ -143,9 +143,10 @@ def test_a_built_image_is_a_base_for_the_next_build(server: ServeProcess, tmp_pa
     config = json.loads(docker(server, "image", "inspect", "--format", "{{json .Config}}", "child:1").stdout)
     assert config["Env"][-1] == "LAYER=parent" and config["ExposedPorts"] == {"7000/tcp": {}}
     rows = api(server, "/images/child:1/history")
+    # moby internals.go withCmdComment: "#(nop) " and the instruction are two arguments, joined by a space
     assert [row["CreatedBy"] for row in rows[:3]] == ['/bin/sh -c #(nop)  CMD ["echo" "child"]',
-                                                      "/bin/sh -c #(nop) EXPOSE 7000",
-                                                      "/bin/sh -c #(nop) ENV LAYER=parent"]
+                                                      "/bin/sh -c #(nop)  EXPOSE 7000",
+                                                      "/bin/sh -c #(nop)  ENV LAYER=parent"]
 
 
 @needs_cli
@@ -365,7 +366,7 @@ def test_history_of_a_catalog_image_and_of_a_build(server: ServeProcess, tmp_pat
     assert rows[1]["Id"] == "<missing>" and rows[1]["Size"] == int(2415 * DEFAULT_UNCOMPRESSED_RATIO)
     assert build(server, tmp_path, "FROM hello-world\nLABEL x=y\n", "-t", "hist:1").returncode == 0
     built = api(server, "/images/hist:1/history")
-    assert [row["CreatedBy"] for row in built] == ["/bin/sh -c #(nop) LABEL x=y", 'CMD ["/hello"]',
+    assert [row["CreatedBy"] for row in built] == ["/bin/sh -c #(nop)  LABEL x=y", 'CMD ["/hello"]',
                                                    "COPY hello / # buildkit"]
     # BuildKit marks its lines (the catalog image's); the legacy builder's own lines carry no comment
     assert [row["Comment"] for row in built] == ["", "buildkit.dockerfile.v0", "buildkit.dockerfile.v0"]
