@@ -127,6 +127,12 @@ def test_catalog_bases_have_their_pages_history() -> None:
     debian = catalog_config("debian:bookworm").history
     assert [(h.created_by, h.empty_layer) for h in debian] == [
         ("RUN # debian.sh --arch 'amd64' out/ 'bookworm' '@1789689600'", False)]
+    # node:22-alpine's page (repos/node/remote/22-alpine.md): alpine's two lines, then node's own
+    node = catalog_config("node:22-alpine")
+    assert [h.created_by.split(" ", 1)[0] for h in node.history] == [
+        "ADD", "CMD", "ENV", "RUN", "ENV", "RUN", "COPY", "ENTRYPOINT", "CMD"]
+    assert node.history[6].created_by == "COPY docker-entrypoint.sh /usr/local/bin/ # buildkit"
+    assert node.env[1:] == ("NODE_VERSION=22.23.3", "YARN_VERSION=1.22.22")  # its ENV lines, after the PATH
     # ubuntu's page: ARG, ARG, LABEL, ADD (its one layer), CMD
     assert [h.empty_layer for h in catalog_config("ubuntu:24.04").history] == [True, True, True, False, True]
 
