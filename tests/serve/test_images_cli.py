@@ -525,10 +525,13 @@ def test_pull_and_run_by_digest(server: ServeProcess) -> None:
     assert shown.stdout.strip() == f'[] ["mongo@{digest}"]'
     again = docker(server, "pull", f"mongo@{digest}")
     assert f"Status: Image is up to date for mongo@{digest}" in again.stdout.splitlines()
+    # a tag new to the image: its reference is added, a "newer image" although every layer already exists
+    tagged = docker(server, "pull", "mongo")
+    assert "Status: Downloaded newer image for mongo:latest" in tagged.stdout.splitlines(), tagged.stdout
+    assert "Pull complete" not in tagged.stdout
     # image_delete.go: the repository's last tag takes its digest references with it, then the image goes
-    assert docker(server, "tag", f"mongo@{digest}", "mongo:pinned").returncode == 0
-    removed = docker(server, "rmi", "mongo:pinned")
-    assert removed.stdout.startswith(f"Untagged: mongo:pinned\nUntagged: mongo@{digest}\nDeleted: "), removed.stdout
+    removed = docker(server, "rmi", "mongo")
+    assert removed.stdout.startswith(f"Untagged: mongo:latest\nUntagged: mongo@{digest}\nDeleted: "), removed.stdout
     assert docker(server, "images", "-q", "mongo").stdout == ""
     unknown = "sha256:" + "0" * 64
     missing = docker(server, "pull", f"mongo@{unknown}")
