@@ -133,6 +133,13 @@ def test_catalog_bases_have_their_pages_history() -> None:
         "ADD", "CMD", "ENV", "RUN", "ENV", "RUN", "COPY", "ENTRYPOINT", "CMD"]
     assert node.history[6].created_by == "COPY docker-entrypoint.sh /usr/local/bin/ # buildkit"
     assert node.env[1:] == ("NODE_VERSION=22.23.3", "YARN_VERSION=1.22.22")  # its ENV lines, after the PATH
+    # python:3.12-slim's page (repos/python/remote/3.12-slim.md): four RUN layers, its ENV lines the config's Env
+    slim = catalog_config("python:3.12-slim")
+    assert [h.created_by.split(" ", 1)[0] for h in slim.history if not h.empty_layer] == ["RUN"] * 4
+    assert slim.env == ("PATH=/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "LANG=C.UTF-8", "GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305",
+                        "PYTHON_VERSION=3.12.13",
+                        "PYTHON_SHA256=c08bc65a81971c1dd5783182826503369466c7e67374d1646519adf05207b684")
     # ubuntu's page: ARG, ARG, LABEL, ADD (its one layer), CMD
     assert [h.empty_layer for h in catalog_config("ubuntu:24.04").history] == [True, True, True, False, True]
 
