@@ -30,7 +30,7 @@ from dsim.components.image_store import DANGLING, DiskFull
 from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
-from dsim.domain.refs import normalise, push_registry, sha256, split_ref
+from dsim.domain.refs import canonical, normalise, push_registry, sha256, split_ref
 from dsim.records import Recorder, SpanKind
 
 if TYPE_CHECKING:
@@ -61,6 +61,17 @@ class ImageDeletion:
         if self.deleted is not None:
             out += [{"Deleted": self.deleted}, *({"Deleted": chain} for chain in self.layers)]
         return out
+
+
+def _digest_refs_left(removed: str, refs: list[str]) -> list[str]:
+    """The references by digest (``alpine@sha256:...``) that go with tag ``removed``, the last tag of its
+    repository on the image: moby daemon/images/image_delete.go removes "the only remaining references to the
+    same repository" when they are digest references; none when ``removed`` is itself one."""
+    if "@" in removed:
+        return []
+    repo = split_ref(removed)[0]
+    same = [ref for ref in refs if ref != removed and not ref.startswith(DANGLING) and split_ref(ref)[0] == repo]
+    return [] if any("@" not in ref for ref in same) else same
 
 
 class ImageInUse(ApiError):
@@ -120,7 +131,7 @@ class EngineVerbs:
 
     def find_image(self, name: str) -> ImageInfo | None:
         """A local image by reference, full ID, or ID prefix (with or without ``sha256:``)."""
-        image = self.store.image(normalise(name))
+        image = self.store.image(canonical(name))
         if image is not None:
             return image
         text = name.removeprefix("sha256:")
@@ -224,7 +235,7 @@ class EngineVerbs:
         ident = image_id(image)
         users = [c for c in self.runtime.containers.values() if image_id(c.image) == ident]
         user = next((c for c in users if c.state in (RUNNING, RESTARTING)), users[0] if users else None)
-        if self.store.image(normalise(name)) is None:  # by its ID: every reference, then the image
+        if self.store.image(canonical(name)) is None:  # by its ID: every reference, then the image
             tags = self.store.tags_of(image)
             conflict = delete_conflict(ident, user, len(tags), force=force)
             if conflict is not None:
@@ -236,16 +247,18 @@ class EngineVerbs:
                 self.store.keep_untagged(image)
                 return ImageDeletion(named, None, (), ident)
             return ImageDeletion(named, ident, tuple(self.store.delete(image)), ident)
-        last = len(self.store.tags_of(image)) == 1
-        if last and user is not None and not force:
+        refs = self.store.tags_of(image)
+        if len(refs) == 1 and user is not None and not force:
             raise ImageInUse(name, user, ident)
-        self.store.untag(image.ref)
-        if not last:
-            return ImageDeletion((image.ref,), None, (), ident)
+        gone = (image.ref, *_digest_refs_left(image.ref, refs))
+        for ref in gone:
+            self.store.untag(ref)
+        if len(gone) < len(refs):
+            return ImageDeletion(gone, None, (), ident)
         if user is not None:
             self.store.keep_untagged(image)
-            return ImageDeletion((image.ref,), None, (), ident)
-        return ImageDeletion((image.ref,), ident, tuple(self.store.delete(image)), ident)
+            return ImageDeletion(gone, None, (), ident)
+        return ImageDeletion(gone, ident, tuple(self.store.delete(image)), ident)
 
     def images(self, *, job: int) -> Generator[Any, Any, Mapping[str, ImageInfo]]:
         """``GET /images/json``: the store's images by reference (a read-only view)."""

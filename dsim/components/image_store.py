@@ -86,6 +86,10 @@ class ImageStore:
         #: Where this daemon has seen each blob: (registry, repository) pairs, as moby's v2 metadata service
         #: remembers them; a push uses them for existence checks and cross-repository mounts.
         self._sources: dict[str, set[tuple[str, str]]] = {}
+        #: the digest each unpacked layer was made from, and how many unpacked layers each digest has: a digest's
+        #: sources are forgotten once neither its blob nor a layer of it is here (a built layer has no blob)
+        self._chain_digest: dict[str, str] = {}
+        self._digest_chains: dict[str, int] = {}
         #: chain IDs of built layers BuildKit's export has registered in dockerd's layer store (builder.py)
         self._registered: set[str] = set()
         #: Writable layers of containers (runtime.py): bytes per container ID, on the same disk.
@@ -179,6 +183,8 @@ class ImageStore:
             except DiskFull as err:
                 raise DiskFull(f"failed to extract layer {layer.digest}: {err}") from None
             self._chains[layer.chain_id] = layer.uncompressed
+            self._chain_digest[layer.chain_id] = layer.digest
+            self._digest_chains[layer.digest] = self._digest_chains.get(layer.digest, 0) + 1
 
     def register(self, chain_id: str) -> bool:
         """BuildKit's export registers a built layer in dockerd's layer store: True the first time, False when
@@ -191,6 +197,15 @@ class ImageStore:
     def _drop_chain(self, chain_id: str) -> None:
         self.disk_used -= self._chains.pop(chain_id)
         self._registered.discard(chain_id)
+        digest = self._chain_digest.pop(chain_id)
+        _decrement(self._digest_chains, digest)
+        self._forget_sources(digest)
+
+    def _forget_sources(self, digest: str) -> None:
+        """Where the blob was seen goes with the last of its content here (its blob, its unpacked layers): a
+        long ``dsim serve`` whose build cache prunes built layers would otherwise keep their sources forever."""
+        if digest not in self._blobs and digest not in self._digest_chains:
+            self._sources.pop(digest, None)
 
     def tag(self, image: ImageInfo) -> None:
         """Name ``image`` by its ref. The image the ref named before, when no other ref names it, stays as a
@@ -390,12 +405,12 @@ class ImageStore:
             if (digest in self._blobs and digest not in digests and digest not in pinned_digests
                     and digest not in self._downloading):
                 self.disk_used -= self._blobs.pop(digest)
-                self._sources.pop(digest, None)
             chain = layer.chain_id
             if (chain in self._chains and chain not in chains and chain not in pinned_chains
                     and chain not in self._unpacking and not self._held.get(chain)):
                 self._drop_chain(chain)
                 removed.append(chain)
+            self._forget_sources(digest)
         return removed
 
     # ------------------------------------------------------------ docker rmi

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import simpy
@@ -67,6 +67,10 @@ class Puller(ImageTransfer):
         self.catalog = ImageCatalog(images, registries)
         #: observers of the layers' progress stages (dsim serve's progress stream)
         self.events = LayerEvents()
+        #: called with (job, image) as each pull ends well, whoever asked for it (``docker pull``, a legacy
+        #: build's base): dsim serve logs dockerd's ``image pull`` event there (moby
+        #: daemon/internal/distribution/pull.go logs it in ``Pull``, which both go through)
+        self.pulled: list[Callable[[int, ImageInfo], None]] = []
         #: SimPy Resource's queue without its events while a slot is free (workers.py)
         self.download_slots = Lock(env, spec.daemon.max_concurrent_downloads)
         self._endpoints: dict[str, tuple[RegistryServer, ...]] = {}  # by registry name (wired before time 0)
@@ -128,16 +132,18 @@ class Puller(ImageTransfer):
                 self.store.tag(image)
                 self.recorder.span(SpanKind.PULL_IMAGE, ref, started, self.env.now, host=self.host, job=job,
                                    status="Image is up to date", bytes=0)
-                return
-            needed = self.store.needed_bytes(image)
-            if self.store.gc is not None:
-                self.store.make_room(needed, job=job)
-            if lazy:
-                yield from self._lazy_pull(image, endpoints, job, started, fetcher)
             else:
-                yield from self._full_pull(image, endpoints, job, started, fetcher)
+                needed = self.store.needed_bytes(image)
+                if self.store.gc is not None:
+                    self.store.make_room(needed, job=job)
+                if lazy:
+                    yield from self._lazy_pull(image, endpoints, job, started, fetcher)
+                else:
+                    yield from self._full_pull(image, endpoints, job, started, fetcher)
         finally:
             self.store.unpin(image)
+        for pulled in self.pulled:
+            pulled(job, image)
 
     def resolve(self, image: ImageInfo, *, job: int) -> Generator[Any, Any, None]:
         """BuildKit's "load metadata for REF" (builder.py): resolve the tag and fetch manifest and config,

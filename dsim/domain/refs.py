@@ -48,6 +48,16 @@ def normalise(ref: str) -> str:
     return f"{repo}:{tag}"
 
 
+def canonical(ref: str) -> str:
+    """``normalise`` that keeps a digest: ``docker.io/library/alpine@sha256:...`` -> ``alpine@sha256:...``, the
+    name dockerd's reference store keeps a pull by digest under (a tag written beside the digest is dropped:
+    the digest says what is pulled); a reference without a digest is ``normalise``'s."""
+    repo, at, digest = ref.partition("@")
+    if not at:
+        return normalise(ref)
+    return normalise(repo).rpartition(":")[0] + "@" + digest
+
+
 def chain_ids(digests: list[str]) -> list[str]:
     """OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + ' ' + DiffID(Ln))."""
     chains: list[str] = []

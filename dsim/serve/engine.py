@@ -30,7 +30,7 @@ from dsim.components.daemon_api import ImageDeletion
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.builds import BuildSpec
 from dsim.domain.images import ImageInfo
-from dsim.domain.refs import HUB, normalise, split_ref
+from dsim.domain.refs import HUB, canonical, normalise, split_ref
 from dsim.errors import ScenarioError
 from dsim.records import JobEnd
 from dsim.rng import stream
@@ -42,7 +42,7 @@ from dsim.serve import images as refs
 from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret, signal_name
 from dsim.serve.create_checks import check_create
-from dsim.serve.events import EventLog, image_events
+from dsim.serve.events import EventLog, follow_pulls, image_events
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import (
     HistoryEntry,
@@ -119,6 +119,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         self.object_meta = ObjectMeta()  # networks' and volumes' labels and options, endpoint aliases
         # names neither the scenario nor a push made: dsim's built-in catalog, served by Docker Hub
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
+        follow_pulls(self.events, self.daemon.puller, lambda: self.env.now,
+                     lambda image: dict(refs.config_for(self.image_configs, image).labels))
 
     # ------------------------------------------------------------------ jobs
 
@@ -200,7 +202,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
     def pull(self, ref: str, job: int, phase: str | None, watch: PullWatch | None = None) -> Generator[Any, Any, None]:
         """``POST /images/create?fromImage=``: the daemon's pull verb; a name nothing knows fails as Docker
         fails for it (after Docker Hub's round trips). ``watch`` observes the pull's progress."""
-        norm = normalise(ref)
+        norm = canonical(ref)
         close = watch.observe(self.daemon, job, self.clock) if watch is not None else None
         try:
             yield from self.daemon.pull(norm, job=job, phase=phase)
@@ -422,7 +424,8 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         aliases = endpoints_config(body)  # NetworkingConfig: each endpoint's aliases (object_meta.py)
         addresses = self.daemon.runtime.networks.check_addresses(endpoint_addresses(body))  # and --ip
         step = self.container_step(body, (name or "").lstrip("/") or self._random_name(), image)
-        spec = health.with_command_time(container_spec(step), body.get("Healthcheck"), self.request_context(body))
+        spec = health.with_command_time(replace(container_spec(step), image=image.ref),  # a REPO@DIGEST's too
+                                         body.get("Healthcheck"), self.request_context(body))
         try:
             container = yield from self.daemon.create(spec, job=job, phase=phase)
         except ApiError as err:

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsim.components.daemon_api import ImageDeletion
 from dsim.components.errors import ApiError
 from dsim.domain.images import ImageInfo
+from dsim.domain.refs import split_ref
 from dsim.serve import filters as flt
 from dsim.serve.images import familiar, image_id
+
+if TYPE_CHECKING:
+    from dsim.components.pull import Puller
 
 #: moby daemon/events/filter.go's keys (swarm's node, service, secret and config match nothing here)
 EVENT_FILTERS = frozenset({"config", "container", "daemon", "event", "image", "label", "network", "node", "plugin",
@@ -120,11 +124,24 @@ def matches(event: Event, filters: flt.Filters) -> bool:
             and not any(key in filters for key in ("config", "node", "plugin", "secret", "service", "daemon")))
 
 
+def follow_pulls(log: EventLog, puller: Puller, now: Callable[[], float],
+                 labels: Callable[[ImageInfo], dict[str, str]]) -> None:
+    """Log an ``image pull`` event as each of the daemon's pulls ends, a ``docker pull``'s or a legacy build's
+    base's alike: moby daemon/internal/distribution/pull.go logs it in ``Pull``, the actor the familiar
+    reference, ``name`` the familiar repository, with the image's labels (daemon/images/image_events.go)."""
+    def pulled(job: int, image: ImageInfo) -> None:
+        log.add(now(), "image", "pull", familiar(image.ref), {**labels(image), "name": split_ref(image.ref)[0]})
+
+    puller.pulled.append(pulled)
+
+
 def image_events(log: EventLog, now: float, operation: str, subject: str, result: Any) -> None:
-    """Image events of a finished operation (pull, tag, push; rmi's untag and delete). A tag's and an untag's
-    actor is the image's ID, named by the reference (moby daemon/containerd/image_tag.go, image_delete.go)."""
-    if operation in ("pull", "push"):
-        log.add(now, "image", operation, subject, {"name": subject})
+    """Image events of a finished operation (push, tag; rmi's untag and delete; a pull's are the daemon's,
+    ``follow_pulls``). A push's actor is the reference and its ``name`` the repository (moby
+    daemon/internal/distribution/push.go); a tag's and an untag's actor is the image's ID, named by the
+    reference (moby daemon/containerd/image_tag.go, image_delete.go)."""
+    if operation == "push":
+        log.add(now, "image", operation, familiar(subject), {"name": split_ref(familiar(subject))[0]})
     elif operation == "tag":
         actor = image_id(result) if isinstance(result, ImageInfo) else subject
         log.add(now, "image", "tag", actor, {"name": familiar(subject)})

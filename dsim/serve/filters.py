@@ -175,9 +175,13 @@ def path_match(pattern: str, name: str) -> bool:
 
 def familiar_match(pattern: str, familiar: str) -> bool:
     """``reference.FamiliarMatch``: the pattern against the familiar ``name:tag`` (``nginx:latest``), then
-    against the familiar name alone (``nginx``), so ``ngin*`` and ``nginx`` match every nginx tag. A
-    malformed pattern matches nothing (the containerd image store's rule)."""
-    name = familiar.rsplit(":", 1)[0] if ":" in familiar.rsplit("/", 1)[-1] else familiar
+    against the familiar name alone (``nginx``), so ``ngin*`` and ``nginx`` match every nginx tag (and a
+    reference by digest, ``nginx@sha256:...``). A malformed pattern matches nothing (the containerd image
+    store's rule)."""
+    if "@" in familiar:
+        name = familiar.partition("@")[0]
+    else:
+        name = familiar.rsplit(":", 1)[0] if ":" in familiar.rsplit("/", 1)[-1] else familiar
     try:
         return path_match(pattern, familiar) or path_match(pattern, name)
     except ValueError:

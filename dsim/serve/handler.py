@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
-from dsim.domain.refs import normalise, split_ref
+from dsim.domain.refs import canonical, normalise, split_ref
 from dsim.serve import bodies, build_flow, image_ops, listing, objects, shapes
 from dsim.serve import images as refs
 from dsim.serve.commands import valid_signal
@@ -325,13 +325,13 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
             ref = f"{repo}:{tag}"
         digest = tag if tag.startswith("sha256:") else source.partition("@")[2]
         engine = self.state.engine
-        norm = normalise(ref)
+        # REPO@DIGEST is pulled, named and reported by that digest reference, with no tag (pull_v2.go pullTag)
+        norm = canonical(f"{source.partition('@')[0]}@{digest}") if digest else normalise(ref)
         watch = PullWatch()
 
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
-            nonlocal norm
-            if digest:  # REPO@DIGEST: the image of that repository with that digest, pulled under its tag
-                norm = image_ops.by_digest(engine, source.partition("@")[0], digest)
+            if digest:  # the registry's manifest of that repository with that digest
+                image_ops.by_digest(engine, source.partition("@")[0], digest)
             yield from engine.pull(norm, job, phase, watch)
 
         future = self.operation("pull", norm, body)

@@ -158,14 +158,25 @@ def _history_entry(item: str | dict[str, Any]) -> HistoryEntry:
     return HistoryEntry(text, empty, comment="buildkit.dockerfile.v0" if buildkit else "")
 
 
+def _classic_line(text: str) -> str:
+    """A legacy-built image's history line as dockerd wrote it, from its repo-info page's line, which leaves out
+    the shell: ``RUN x`` was ``/bin/sh -c x``; ``ADD``, ``COPY`` and ``WORKDIR`` were ``/bin/sh -c #(nop) ADD ...``
+    (one argument), every other instruction ``/bin/sh -c #(nop)  CMD ...`` (two: moby
+    daemon/builder/dockerfile/internals.go ``withCmdCommentString``, ``withCmdComment``)."""
+    word, _, rest = text.partition(" ")
+    if word == "RUN":
+        return f"/bin/sh -c {rest}"
+    return f"/bin/sh -c #(nop) {text}" if word in LAYER_INSTRUCTIONS else f"/bin/sh -c #(nop)  {text}"
+
+
 def catalog_config(entry_ref: str) -> ImageConfig:
     """The config and history a catalog entry records (its repo-info page); an empty config if it has none."""
     entry = _catalog_entries().get(entry_ref, {})
     raw = entry.get("config") or {}
     built = _date(entry.get("date"))
     classic = entry.get("history_builder") == "classic"  # built by the legacy builder: no BuildKit comments
-    history = tuple(replace(line, created=built, comment="" if classic else line.comment)
-                    for line in map(_history_entry, entry.get("history") or ()))
+    history = tuple(replace(line, created=built, comment="", created_by=_classic_line(line.created_by)) if classic
+                    else replace(line, created=built) for line in map(_history_entry, entry.get("history") or ()))
     if not history:  # older entries: one line per layer, the step inferred where the entry says it
         history = tuple(HistoryEntry(str(layer.get("step_inferred") or ""), False, built)
                         for layer in entry.get("layers", ()))
@@ -249,8 +260,9 @@ def _exec_or_shell(ins: Instruction, scope: _Scope) -> tuple[str, ...]:
 
 
 def _created_by(ins: Instruction, scope: _Scope) -> str:
-    """The history line the classic builder writes: ``/bin/sh -c #(nop)  CMD [...]`` for metadata,
-    ``/bin/sh -c <command>`` for RUN (moby ``builder/dockerfile/dispatchers.go``, ``internals.go``)."""
+    """The history line the classic builder writes: ``/bin/sh -c #(nop)  CMD [...]`` for metadata (ENV, LABEL,
+    EXPOSE, ... too: two spaces), ``/bin/sh -c #(nop) COPY ...`` for COPY, ADD and WORKDIR, ``/bin/sh -c
+    <command>`` for RUN (moby ``daemon/builder/dockerfile/dispatchers.go``, ``internals.go``)."""
     shell = " ".join(scope.config.shell or ("/bin/sh", "-c"))
     if ins.cmd == "RUN":
         return " ".join(ins.value) if ins.json else f"{shell} {' '.join(ins.value)}"
@@ -261,7 +273,7 @@ def _created_by(ins: Instruction, scope: _Scope) -> str:
         return f"{shell} #(nop)  {ins.cmd} [{' '.join(json.dumps(a) for a in argv)}]"
     if ins.cmd == "WORKDIR":
         return f"{shell} #(nop) WORKDIR {scope.config.working_dir}"
-    return f"{shell} #(nop) {ins.original.strip()}"
+    return f"{shell} #(nop)  {ins.original.strip()}"  # withCmdComment: "#(nop) " and the comment, two arguments
 
 
 def _apply(ins: Instruction, scope: _Scope) -> None:
@@ -400,8 +412,9 @@ class ImageConfigs:
 
 
 def familiar_tags(refs_: Iterable[str]) -> list[str]:
-    """The references an image is tagged with, as the API lists them (dangling ``<none>@`` names left out)."""
-    return [ref for ref in refs_ if not ref.startswith("<none>")]
+    """The references an image is tagged with, as the API lists them (dangling ``<none>@`` names and references by
+    digest, which are RepoDigests, left out)."""
+    return [ref for ref in refs_ if "@" not in ref]
 
 
 def repository_of(ref: str) -> str:

@@ -345,13 +345,17 @@ def _restore(engine: Engine, config: dict[str, Any], tags: list[str]) -> list[st
 
 
 def by_digest(engine: Engine, repo: str, digest: str) -> str:
-    """The reference ``docker pull REPO@DIGEST`` fetches: a tag of the image of that repository with that
-    manifest or index digest (the scenario's, those pushed, the built-in catalog's); else a registry's 404."""
+    """The reference ``docker pull REPO@DIGEST`` fetches (``repo@digest``): the image of that repository with
+    that manifest or index digest (the scenario's, those pushed, the built-in catalog's), which its registry
+    then serves under that digest reference too; else a registry's 404."""
     name = normalise(repo).rpartition(":")[0]
     known = [*engine.daemon.puller.catalog.images.values(),
              *(m for registry in engine.world.registries.values() for m in registry.manifests.values())]
     found = refs.by_digest(name, digest, known)
-    if found is None:
-        shown = refs.familiar(normalise(repo)).rpartition(":")[0]
-        raise ApiError(404, f"manifest for {shown}@{digest} not found: manifest unknown: manifest unknown")
-    return found.ref
+    home = engine.world.registries.get(found.registry) if found is not None else None
+    if found is None or home is None:
+        raise ApiError(404, f"manifest for {name}@{digest} not found: manifest unknown: manifest unknown")
+    image = refs.by_digest_ref(found, digest)
+    if image.ref not in home.manifests:
+        home.accept_manifest(image)
+    return image.ref

@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 
 from dsim.domain.images import ImageInfo, LayerInfo
-from dsim.domain.refs import HUB, chain_ids, normalise, split_ref
+from dsim.domain.refs import HUB, canonical, chain_ids, normalise, split_ref
 from dsim.scenarios.catalog import catalog
 from dsim.serve.image_config import ImageConfig, ImageConfigs, catalog_config
 
@@ -40,8 +40,9 @@ IMAGE_CONFIG: dict[str, tuple[list[str], list[str], list[str]]] = {
 
 
 def familiar(ref: str) -> str:
-    """``nginx:latest`` as the CLI prints it; refs of other registries keep their registry part."""
-    return normalise(ref)
+    """``nginx:latest`` (``alpine@sha256:...``) as the CLI prints it; refs of other registries keep their
+    registry part."""
+    return canonical(ref)
 
 
 def registry_host(ref: str) -> str | None:
@@ -79,9 +80,32 @@ def _index_digests() -> dict[str, str]:
 
 
 def pull_digest(image: ImageInfo) -> str:
-    """The digest a tag resolves to, as ``Digest:`` and ``RepoDigests`` show it: a multi-platform catalog
-    image's index (the tag points at it; the platform's manifest is fetched after), else the manifest."""
+    """The digest a reference resolves to, as ``Digest:`` and ``RepoDigests`` show it: that of a pull by digest
+    (``by_digest_ref``), else a multi-platform catalog image's index (the tag points at it; the platform's
+    manifest is fetched after), else the manifest."""
+    if is_digest_ref(image.ref):
+        return image.tag
     return _index_digests().get(image.manifest_digest, image.manifest_digest)
+
+
+def is_digest_ref(ref: str) -> bool:
+    """``alpine@sha256:...``: a reference by digest (dockerd's reference store keeps a pull by digest so, with
+    no tag), not a dangling ``<none>@`` name."""
+    return "@" in ref and not ref.startswith("<none>")
+
+
+def by_digest_ref(image: ImageInfo, digest: str) -> ImageInfo:
+    """``image`` as ``docker pull REPO@DIGEST`` names it: ref ``repo@digest`` and the digest in the place of the
+    tag, so the registry is asked for ``/v2/<repo>/manifests/<digest>`` (moby daemon/internal/distribution/
+    pull_v2.go ``pullTag``: a Canonical reference's digest, not a tag, selects the manifest)."""
+    repo = split_ref(image.ref)[0]
+    return replace(image, ref=f"{repo}@{digest}", tag=digest)
+
+
+def progress_id(image: ImageInfo) -> str:
+    """The ID of a pull's ``Pulling from`` line: the tag, or a pull by digest's whole reference
+    (``docker.io/library/alpine@sha256:...``: pull_v2.go's ``tagOrDigest`` is the Canonical's ``String()``)."""
+    return f"{qualified(image.repository)}@{image.tag}" if is_digest_ref(image.ref) else image.tag
 
 
 def short_id(image: ImageInfo) -> str:

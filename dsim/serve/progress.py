@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsim.components.daemon import Daemon
+from dsim.components.image_store import image_key
 from dsim.components.layer_events import LayerEvent, PullBegan
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.progress_words import ALREADY_EXISTS, WORDS, LayerStage
@@ -123,7 +124,10 @@ class PullWatch:
         pull may be fetching them)."""
         assert self.daemon is not None
         self.image = image
-        self.up_to_date = up_to_date
+        # moby pull_v2.go pullTag: up to date only when the reference named this image already; a new tag or
+        # digest reference of a local image is a "Downloaded newer image" (its layers "Already exists")
+        named = self.daemon.store.image(image.ref)
+        self.up_to_date = up_to_date and named is not None and image_key(named) == image_key(image)
         self.present = set(present)
         self.last_poll = self.clock()
         for layer in image.layers:
@@ -186,7 +190,7 @@ class PullWatch:
         out: list[dict[str, Any]] = []
         if not self.headed:
             self.headed = True
-            out.append({"status": f"Pulling from {refs.remote_path(image)}", "id": image.tag})
+            out.append({"status": f"Pulling from {refs.remote_path(image)}", "id": refs.progress_id(image)})
         now = max(self.clock(), daemon.env.now)
         elapsed = now - self.last_poll
         self.last_poll = now

@@ -167,6 +167,9 @@ def test_counts_match_a_recount_and_the_store_behaves_as_one_that_recounts(steps
         assert apply(counted, step) == apply(recounting, step), step
         assert counts(counted) == counted._recount()
         assert state(counted) == state(recounting)
+        # a digest's sources are kept while its blob or a layer made of it is here, never after
+        held = set(counted._blobs) | {item.digest for item in LAYERS if counted.has_layer(item.chain_id)}
+        assert set(counted._sources) <= held
 
 
 def test_a_built_layer_is_registered_once_while_on_disk_and_again_once_made_again() -> None:
@@ -182,6 +185,33 @@ def test_a_built_layer_is_registered_once_while_on_disk_and_again_once_made_agai
     assert not store.has_layer(built.chain_id)
     store.add_chain(built)
     assert store.register(built.chain_id) is True
+
+
+def test_a_built_layers_sources_go_when_the_build_cache_prunes_it() -> None:
+    """A built layer is an unpacked layer with no blob; pushed, the daemon remembers where its blob now is (for
+    cross-repository mounts). Pruned from the build cache (no image lists it), it is gone, and so is that:
+    the sources were kept before, one entry per built layer ever pushed, for as long as the daemon ran."""
+    store = ImageStore(simpy.Environment(), 1e12)
+    built = layer("built", "chain-built")
+    store.add_chain(built)
+    store.hold_chain(built.chain_id)
+    store.remember_source(built.digest, "hub", "alice/app")
+    store.release_chain(built.chain_id)  # still listed by nothing else: it leaves the disk
+    assert not store.has_layer(built.chain_id) and store.sources_of(built.digest) == frozenset()
+    assert store._sources == {}
+
+
+def test_a_swept_blob_keeps_its_sources_while_its_unpacked_layer_stays() -> None:
+    """app:1 removed while the build cache holds its layer: the blob goes, the layer stays, and a push of an
+    image of that layer can still mount it from where it was pulled; once the layer goes, the sources go."""
+    a = layer("a", "ca")
+    store = ImageStore(simpy.Environment(), 1000 * MB)
+    store.preload(image("app:1", a))
+    store.hold_chain("ca")
+    store.delete(store.untag("app:1"))
+    assert not store.has_blob("sha256:a") and store.sources_of("sha256:a") == frozenset({("reg", "app")})
+    store.release_chain("ca")
+    assert store.sources_of("sha256:a") == frozenset()
 
 
 def _retagged_store(in_use: tuple[str, ...] = ("app:1",)) -> tuple[ImageStore, ImageInfo, ImageInfo]:

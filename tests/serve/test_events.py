@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dsim.components.errors import ApiError
-from dsim.serve.events import EVENTS_KEPT, EventLog, matches, message, parse_filters
+from dsim.serve.events import EVENTS_KEPT, EventLog, image_events, matches, message, parse_filters
 from dsim.serve.streams import OpenAttaches
 
 
@@ -25,7 +25,7 @@ def test_moby_filter_semantics() -> None:
     log = EventLog()
     log.add(1.0, "container", "die", "abcdef123", {"name": "web", "image": "nginx", "exitCode": "0"})
     log.add(2.0, "network", "connect", "netid", {"name": "bridge", "container": "abcdef123", "type": "bridge"})
-    log.add(3.0, "image", "pull", "nginx:latest", {"name": "nginx:latest"})
+    log.add(3.0, "image", "pull", "nginx:latest", {"name": "nginx"})
     die, connect, pull = log.events
     # container=: the actor's ID (or a prefix) or its name, whatever the event's type
     assert matches(die, parse_filters('{"container": {"web": true}}'))
@@ -78,3 +78,13 @@ def test_image_events_name_the_image_by_its_id_for_tag_and_untag() -> None:
     assert shown == [("tag", image.manifest_digest, "myalp:1"), ("untag", image.manifest_digest, "myalp:1"),
                      ("untag", image.manifest_digest, "alpine:latest"),
                      ("delete", image.manifest_digest, image.manifest_digest)]
+
+
+def test_a_push_event_names_the_repository() -> None:
+    """moby daemon/internal/distribution/push.go: the actor is the familiar reference, ``name`` the familiar
+    repository (``FamiliarName``), not the reference again."""
+    log = EventLog()
+    image_events(log, 1.0, "push", "alice/app:1", None)
+    image_events(log, 2.0, "push", "localhost:5000/demo:latest", None)
+    assert [(event.actor, dict(event.attributes)["name"]) for event in log.events] == [
+        ("alice/app:1", "alice/app"), ("localhost:5000/demo:latest", "localhost:5000/demo")]

@@ -116,6 +116,48 @@ def test_catalog_history_and_config_come_from_the_entry() -> None:
                                                                        ('CMD ["/hello"]', True)]
 
 
+def test_catalog_bases_have_their_pages_history() -> None:
+    """alpine, ubuntu and debian had no history (``docker history alpine``: one line, CREATED BY empty): their
+    repo-info pages' ``linux; amd64`` Dockerfile blocks give it (docker-library/repo-info repos/alpine/remote/
+    3.24.md, repos/debian/remote/bookworm-20260918.md), one line per history entry, oldest first."""
+    alpine = catalog_config("alpine:3.24").history
+    assert [(h.created_by, h.empty_layer) for h in alpine] == [
+        ("ADD alpine-minirootfs-3.24.2-x86_64.tar.gz / # buildkit", False), ('CMD ["/bin/sh"]', True)]
+    assert [h.comment for h in alpine] == ["buildkit.dockerfile.v0"] * 2
+    debian = catalog_config("debian:bookworm").history
+    assert [(h.created_by, h.empty_layer) for h in debian] == [
+        ("RUN # debian.sh --arch 'amd64' out/ 'bookworm' '@1789689600'", False)]
+    # node:22-alpine's page (repos/node/remote/22-alpine.md): alpine's two lines, then node's own
+    node = catalog_config("node:22-alpine")
+    assert [h.created_by.split(" ", 1)[0] for h in node.history] == [
+        "ADD", "CMD", "ENV", "RUN", "ENV", "RUN", "COPY", "ENTRYPOINT", "CMD"]
+    assert node.history[6].created_by == "COPY docker-entrypoint.sh /usr/local/bin/ # buildkit"
+    assert node.env[1:] == ("NODE_VERSION=22.23.3", "YARN_VERSION=1.22.22")  # its ENV lines, after the PATH
+    # python:3.12-slim's page (repos/python/remote/3.12-slim.md): four RUN layers, its ENV lines the config's Env
+    slim = catalog_config("python:3.12-slim")
+    assert [h.created_by.split(" ", 1)[0] for h in slim.history if not h.empty_layer] == ["RUN"] * 4
+    assert slim.env == ("PATH=/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "LANG=C.UTF-8", "GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305",
+                        "PYTHON_VERSION=3.12.13",
+                        "PYTHON_SHA256=c08bc65a81971c1dd5783182826503369466c7e67374d1646519adf05207b684")
+    # ubuntu's page: ARG, ARG, LABEL, ADD (its one layer), CMD
+    assert [h.empty_layer for h in catalog_config("ubuntu:24.04").history] == [True, True, True, False, True]
+
+
+def test_a_legacy_built_catalog_image_shows_the_lines_dockerd_wrote() -> None:
+    """ubuntu is built by the legacy builder (its page: Docker Version 26.1.3, no ``# buildkit``); the page leaves
+    out the shell, which dockerd wrote: ``#(nop) `` and the comment as one argument for ADD/COPY/WORKDIR, two
+    for the other instructions (moby daemon/builder/dockerfile/internals.go), ``/bin/sh -c`` before a RUN."""
+    ubuntu = catalog_config("ubuntu:24.04").history
+    assert [h.created_by for h in ubuntu] == [
+        "/bin/sh -c #(nop)  ARG RELEASE", "/bin/sh -c #(nop)  ARG LAUNCHPAD_BUILD_ARCH",
+        "/bin/sh -c #(nop)  LABEL org.opencontainers.image.version=24.04",
+        "/bin/sh -c #(nop) ADD file:43d479b270bbaf47965cfc86b37f4c517bda83ddefda6f708f98c3b2b7d15396 in / ",
+        '/bin/sh -c #(nop)  CMD ["/bin/bash"]']
+    assert {h.comment for h in ubuntu} == {""}
+    assert catalog_config("registry:2").history[2].created_by == "/bin/sh -c apk add --no-cache ca-certificates"
+
+
 def test_registry_auth_header() -> None:
     header = base64.urlsafe_b64encode(json.dumps({"username": "alice", "password": "x"}).encode()).decode()
     assert decode_auth(header.rstrip("="))["username"] == "alice"

@@ -143,9 +143,10 @@ def test_a_built_image_is_a_base_for_the_next_build(server: ServeProcess, tmp_pa
     config = json.loads(docker(server, "image", "inspect", "--format", "{{json .Config}}", "child:1").stdout)
     assert config["Env"][-1] == "LAYER=parent" and config["ExposedPorts"] == {"7000/tcp": {}}
     rows = api(server, "/images/child:1/history")
+    # moby internals.go withCmdComment: "#(nop) " and the instruction are two arguments, joined by a space
     assert [row["CreatedBy"] for row in rows[:3]] == ['/bin/sh -c #(nop)  CMD ["echo" "child"]',
-                                                      "/bin/sh -c #(nop) EXPOSE 7000",
-                                                      "/bin/sh -c #(nop) ENV LAYER=parent"]
+                                                      "/bin/sh -c #(nop)  EXPOSE 7000",
+                                                      "/bin/sh -c #(nop)  ENV LAYER=parent"]
 
 
 @needs_cli
@@ -365,7 +366,7 @@ def test_history_of_a_catalog_image_and_of_a_build(server: ServeProcess, tmp_pat
     assert rows[1]["Id"] == "<missing>" and rows[1]["Size"] == int(2415 * DEFAULT_UNCOMPRESSED_RATIO)
     assert build(server, tmp_path, "FROM hello-world\nLABEL x=y\n", "-t", "hist:1").returncode == 0
     built = api(server, "/images/hist:1/history")
-    assert [row["CreatedBy"] for row in built] == ["/bin/sh -c #(nop) LABEL x=y", 'CMD ["/hello"]',
+    assert [row["CreatedBy"] for row in built] == ["/bin/sh -c #(nop)  LABEL x=y", 'CMD ["/hello"]',
                                                    "COPY hello / # buildkit"]
     # BuildKit marks its lines (the catalog image's); the legacy builder's own lines carry no comment
     assert [row["Comment"] for row in built] == ["", "buildkit.dockerfile.v0", "buildkit.dockerfile.v0"]
@@ -502,7 +503,8 @@ def test_rmi_by_id_deletes_every_reference_or_names_its_conflict(server: ServePr
 @needs_cli
 def test_pull_and_run_by_digest(server: ServeProcess) -> None:
     """REPO@DIGEST names the image with that digest (the tag was ignored before: an unknown digest pulled
-    `latest` and succeeded); an unknown digest is the registry's manifest unknown."""
+    `latest` and succeeded), and is pulled under that digest reference, not a tag (it was tagged `latest`);
+    an unknown digest is the registry's manifest unknown."""
     assert docker(server, "pull", "mongo").returncode == 0
     pinned = docker(server, "image", "inspect", "-f", "{{index .RepoDigests 0}}", "mongo").stdout.strip()
     digest = pinned.partition("@")[2]
@@ -511,6 +513,26 @@ def test_pull_and_run_by_digest(server: ServeProcess) -> None:
     assert pulled.returncode == 0 and f"Digest: {digest}" in pulled.stdout
     run = docker(server, "run", "--rm", f"mongo@{digest}", "echo", "pinned")
     assert (run.returncode, run.stdout) == (0, "pinned\n")
+    # pull_v2.go pullTag: the progress names the Canonical reference (its String()), writeStatus its familiar
+    # form, and the reference store gets the digest reference only (AddDigest): no tag
+    lines = pulled.stdout.splitlines()
+    assert lines[0] == f"docker.io/library/mongo@{digest}: Pulling from library/mongo", lines[0]
+    assert f"Status: Downloaded newer image for mongo@{digest}" in lines
+    assert lines[-1] == f"docker.io/library/mongo@{digest}"
+    listed = docker(server, "images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", "mongo")
+    assert listed.stdout.splitlines() == [f"mongo <none> {digest}"]
+    shown = docker(server, "image", "inspect", "-f", "{{json .RepoTags}} {{json .RepoDigests}}", f"mongo@{digest}")
+    assert shown.stdout.strip() == f'[] ["mongo@{digest}"]'
+    again = docker(server, "pull", f"mongo@{digest}")
+    assert f"Status: Image is up to date for mongo@{digest}" in again.stdout.splitlines()
+    # a tag new to the image: its reference is added, a "newer image" although every layer already exists
+    tagged = docker(server, "pull", "mongo")
+    assert "Status: Downloaded newer image for mongo:latest" in tagged.stdout.splitlines(), tagged.stdout
+    assert "Pull complete" not in tagged.stdout
+    # image_delete.go: the repository's last tag takes its digest references with it, then the image goes
+    removed = docker(server, "rmi", "mongo")
+    assert removed.stdout.startswith(f"Untagged: mongo:latest\nUntagged: mongo@{digest}\nDeleted: "), removed.stdout
+    assert docker(server, "images", "-q", "mongo").stdout == ""
     unknown = "sha256:" + "0" * 64
     missing = docker(server, "pull", f"mongo@{unknown}")
     assert missing.returncode == 1
@@ -544,3 +566,17 @@ def test_legacy_build_shows_the_pull_of_a_base_that_is_not_here(server: ServePro
     assert out.index("latest: Pulling from library/rabbitmq\n") > step
     assert "Status: Downloaded newer image for rabbitmq:latest\n" in out
     assert out.index("Status: Downloaded newer image") < out.index("Step 2/2 : RUN true")
+
+
+@needs_cli
+def test_a_legacy_builds_base_pull_is_an_image_pull_event(server: ServeProcess, tmp_path: Path) -> None:
+    """The classic builder pulls a FROM image it lacks through the daemon's pull (moby daemon/images/
+    image_builder.go pullForBuilder), which logs ``image pull`` as ``docker pull`` does (daemon/internal/
+    distribution/pull.go: actor the familiar reference, ``name`` the repository); there was none."""
+    since = int(time.time()) - 1
+    result = build(server, tmp_path / "ctx", "FROM redis:alpine\nRUN true\n", "-t", "on-redis:1")
+    assert result.returncode == 0, result.stderr
+    pulls = docker(server, "events", "--since", str(since), "--until", str(int(time.time()) + 1), "--filter",
+                   "type=image", "--filter", "event=pull", "--filter", "image=redis",
+                   "--format", "{{.Actor.ID}} {{.Actor.Attributes.name}}")
+    assert pulls.stdout.splitlines() == ["redis:alpine redis"]

@@ -168,6 +168,9 @@ def test_networks_volumes_and_disk_usage(url: str) -> None:
     assert status == 200 and any(v["Name"] == "spec-vol" for v in df["Volumes"])
     check("GET", "/system/df", 200, df)
     status, history = get(url, "/images/alpine/history")
-    check("GET", "/images/{name}/history", 200, history)
+    # a <missing> row's Tags is null, a nil slice (moby daemon/images/image_history.go fills the first row's
+    # only), which the spec's inline schema does not say: the rest of the shape is checked
+    assert len(history) > 1 and all(row["Tags"] is None for row in history[1:])
+    check("GET", "/images/{name}/history", 200, [row | {"Tags": row["Tags"] or []} for row in history])
     assert get(url, "/volumes/spec-vol", "DELETE")[0] == 204
     assert get(url, "/networks/spec-net", "DELETE")[0] == 204
