@@ -161,11 +161,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
     # ------------------------------------------------------------------ images
 
     def find_image(self, name: str) -> ImageInfo | None:
-        """A local image by reference, ``REPO@DIGEST`` (its manifest or index digest), full ID or ID prefix."""
-        repo, _, digest = name.partition("@")
-        if digest:
-            return refs.by_digest(normalise(repo).rpartition(":")[0], digest, self.daemon.store.images().values(),
-                                  catalog_ok=False)
+        """A local image by reference, ``REPO@DIGEST`` (a stored digest reference), full ID or ID prefix."""
         return self.daemon.find_image(name)
 
     def _names_registry(self, norm: str) -> str | None:
