@@ -229,8 +229,8 @@ def denied(ref: str) -> Missing:
     (Hub answers 401 to the anonymous token's request, which dockerd reports so)."""
     norm = normalise(ref)
     repo, _ = split_ref(norm)
-    if repo in catalog_repositories():
-        return Missing(404, f"manifest for {norm} not found: manifest unknown: manifest unknown")
+    if repo in catalog_repositories():  # a digest names itself (``alpine@sha256:...``: FamiliarString)
+        return Missing(404, f"manifest for {canonical(ref)} not found: manifest unknown: manifest unknown")
     return Missing(404, f"pull access denied for {repo}, repository does not exist or may require 'docker login': "
                         "denied: requested access to the resource is denied")
 

@@ -585,6 +585,28 @@ def test_a_digest_names_a_local_image_only_through_its_stored_digest_reference(s
 
 
 @needs_cli
+def test_legacy_build_from_a_digest_builds_on_that_image(server: ServeProcess, tmp_path: Path) -> None:
+    """The legacy builder pulls and uses FROM repo@digest by its digest (moby daemon/images/image_builder.go
+    pullForBuilder: reference.TagNameOnly keeps a digest), the digest winning over a tag beside it; the pull
+    stores the digest reference only. Before, the digest was dropped and the tag's image pulled and used."""
+    pulled = docker(server, "pull", "mysql:8.4")
+    digest = _pulled_digest(pulled.stdout)
+    ident = docker(server, "image", "inspect", "-f", "{{.Id}}", "mysql:8.4").stdout.strip()
+    assert docker(server, "rmi", "mysql:8.4").returncode == 0
+    made = build(server, tmp_path / "d", f"FROM mysql:latest@{digest}\nRUN true\n", "-t", "pinned-mysql:1")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert f" ---> {ident[7:19]}\n" in made.stdout, made.stdout
+    shown = docker(server, "image", "inspect", "-f", "{{.Id}} {{json .RepoTags}}", f"mysql@{digest}").stdout
+    assert shown.strip() == f"{ident} []"
+    assert docker(server, "image", "inspect", "mysql:latest").returncode == 1
+    unknown = "sha256:" + "0" * 64
+    failed = build(server, tmp_path / "u", f"FROM mysql@{unknown}\nRUN true\n")
+    assert failed.returncode == 1
+    assert (f"manifest for mysql@{unknown} not found: manifest unknown: manifest unknown"
+            in failed.stdout + failed.stderr)
+
+
+@needs_cli
 def test_legacy_build_of_a_global_arg_and_a_from_that_expands_it(server: ServeProcess, tmp_path: Path) -> None:
     """moby builder.go: a global ARG's step is its line alone; every FROM prints its base's ID, its reference
     expanded with the global ARGs (a ` ---> ...` after `ARG` and none after `FROM ${BASE}` before)."""
