@@ -30,7 +30,7 @@ from dsim.components.image_store import DANGLING, DiskFull
 from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
-from dsim.domain.refs import canonical, normalise, push_registry, sha256, split_ref
+from dsim.domain.refs import canonical, normalise, push_registry, reference_order, sha256, split_ref
 from dsim.records import Recorder, SpanKind
 
 if TYPE_CHECKING:
@@ -86,19 +86,35 @@ class ImageInUse(ApiError):
         self.image_id = image_id
 
 
-def delete_conflict(image: str, container: Container | None, tags: int, *, force: bool) -> ImageInUse | ApiError | None:
-    """Why ``docker rmi ID`` may not delete the image (moby daemon/containerd/image_delete.go
-    ``checkImageDeleteConflict``): a running container using it, whatever ``force``; unless forced, a stopped
-    one, or more than one reference naming it."""
+def single_reference(refs: list[str]) -> bool:
+    """moby daemon/images/image_delete.go ``isSingleReference``: at most one tag, and every reference of one
+    repository (``alpine:latest`` and ``alpine@sha256:...``, what a pull by tag leaves); False for none."""
+    named = [ref for ref in refs if not ref.startswith(DANGLING)]
+    if len(named) <= 1:
+        return len(named) == 1
+    tags = [ref for ref in named if "@" not in ref]
+    if len(tags) > 1:
+        return False
+    digested = {split_ref(ref)[0] for ref in named if "@" in ref}
+    return len(digested) == 1 and split_ref((tags or named)[0])[0] in digested
+
+
+def delete_conflict(image: str, container: Container | None, refs: list[str], *,
+                    force: bool) -> ImageInUse | ApiError | None:
+    """Why ``docker rmi ID`` may not delete the image (moby daemon/images/image_delete.go
+    ``checkImageDeleteConflict``, in its order): a running container using it, whatever ``force``; unless forced,
+    references beyond a single one (``isSingleReference``: one tag and that repository's digests), then a stopped
+    container."""
     short = image.removeprefix("sha256:")[:12]
-    if container is not None and (container.state in (RUNNING, RESTARTING) or not force):
-        how, state = (("cannot be forced", "running") if container.state in (RUNNING, RESTARTING)
-                      else ("must be forced", "stopped"))
-        return ImageInUse(image, container, image, f"conflict: unable to delete {short} ({how}) - image is being "
-                                                   f"used by {state} container {container.id}")
-    if tags > 1 and not force:
+    running = container is not None and container.state in (RUNNING, RESTARTING)
+    named = [ref for ref in refs if not ref.startswith(DANGLING)]
+    if not running and named and not single_reference(named) and not force:
         return ApiError(409, f"conflict: unable to delete {short} (must be forced) - image is referenced in "
                              "multiple repositories")
+    if container is not None and (running or not force):
+        how, state = ("cannot be forced", "running") if running else ("must be forced", "stopped")
+        return ImageInUse(image, container, image, f"conflict: unable to delete {short} ({how}) - image is being "
+                                                   f"used by {state} container {container.id}")
     return None
 
 
@@ -130,7 +146,10 @@ class EngineVerbs:
     # ------------------------------------------------------------------ images
 
     def find_image(self, name: str) -> ImageInfo | None:
-        """A local image by reference, full ID, or ID prefix (with or without ``sha256:``)."""
+        """A local image by reference, full ID, or ID prefix (with or without ``sha256:``). ``REPO@DIGEST``
+        (``REPO:TAG@DIGEST``: the digest wins) names the image only through a digest reference stored here, as
+        moby's graphdriver image service looks it up (daemon/images/image.go ``GetImage``: the reference store,
+        then an ID), not by comparing digests."""
         image = self.store.image(canonical(name))
         if image is not None:
             return image
@@ -140,6 +159,16 @@ class EngineVerbs:
                 if image_id(candidate)[7:].startswith(text):
                     return candidate
         return None
+
+    def add_digest_reference(self, ref: str, digest: str) -> None:
+        """``repo@digest`` names the image ``ref`` names too: what a pull by tag (the digest the registry gave for
+        the tag) and a push (the manifest pushed) store beside the tag (moby daemon/internal/distribution/pull.go
+        ``addDigestReference``; RepoDigests lists them). A digest reference already stored is kept, whatever
+        image it names: the reference store does not move a digest."""
+        image = self.store.image(ref)
+        named = f"{split_ref(ref)[0]}@{digest}"
+        if image is not None and "@" not in ref and digest and self.store.image(named) is None:
+            self.store.tag(replace(image, ref=named, tag=digest))
 
     def pull(self, ref: str, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
         """``POST /images/create``: the pull pipeline (resolve, download, unpack, tag)."""
@@ -236,8 +265,8 @@ class EngineVerbs:
         users = [c for c in self.runtime.containers.values() if image_id(c.image) == ident]
         user = next((c for c in users if c.state in (RUNNING, RESTARTING)), users[0] if users else None)
         if self.store.image(canonical(name)) is None:  # by its ID: every reference, then the image
-            tags = self.store.tags_of(image)
-            conflict = delete_conflict(ident, user, len(tags), force=force)
+            tags = sorted(self.store.tags_of(image), key=reference_order)
+            conflict = delete_conflict(ident, user, tags, force=force)
             if conflict is not None:
                 raise conflict
             for ref in tags:
@@ -248,9 +277,9 @@ class EngineVerbs:
                 return ImageDeletion(named, None, (), ident)
             return ImageDeletion(named, ident, tuple(self.store.delete(image)), ident)
         refs = self.store.tags_of(image)
-        if len(refs) == 1 and user is not None and not force:
+        if single_reference(refs) and user is not None and not force:
             raise ImageInUse(name, user, ident)
-        gone = (image.ref, *_digest_refs_left(image.ref, refs))
+        gone = (image.ref, *sorted(_digest_refs_left(image.ref, refs), key=reference_order))
         for ref in gone:
             self.store.untag(ref)
         if len(gone) < len(refs):

@@ -58,6 +58,15 @@ def canonical(ref: str) -> str:
     return normalise(repo).rpartition(":")[0] + "@" + digest
 
 
+def reference_order(ref: str) -> str:
+    """A reference as moby's reference store sorts them (daemon/internal/refstore/store.go ``lexicalRefs``: by
+    the full name, ``docker.io/library/alpine:latest`` before ``docker.io/library/alpine@sha256:...``)."""
+    first = ref.split("/", 1)[0]
+    if "/" in ref and ("." in first or ":" in first or first == "localhost"):
+        return ref
+    return f"docker.io/{ref}" if "/" in ref.partition("@")[0] else f"docker.io/library/{ref}"
+
+
 def chain_ids(digests: list[str]) -> list[str]:
     """OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + ' ' + DiffID(Ln))."""
     chains: list[str] = []

@@ -23,7 +23,7 @@ from dsim.dockerfile.parse import Instruction, parse_dockerfile
 from dsim.domain.build_context import clean
 from dsim.domain.builds import BuildContext
 from dsim.domain.images import ImageInfo
-from dsim.domain.refs import normalise
+from dsim.domain.refs import canonical
 from dsim.errors import ScenarioError
 from dsim.records import SpanKind
 from dsim.scenarios.model import BuildContextSpec, BuildStep
@@ -202,7 +202,7 @@ class BuildWatch:
     def _stream(self, text: str) -> dict[str, Any]:
         return {"stream": text}
 
-    def _base(self, ins: Instruction) -> str | None:
+    def base_of(self, ins: Instruction) -> str | None:
         """The image a FROM names (None for scratch or a stage)."""
         if not ins.value:
             return None
@@ -214,7 +214,7 @@ class BuildWatch:
                 return None
         if not ref or ref.lower() == "scratch" or ref.lower() in self.stage_names:
             return None
-        return normalise(ref)
+        return canonical(ref)  # ``repo@digest`` keeps its digest (the legacy builder pulls and uses that)
 
     def poll(self, *, final: bool = False, image: ImageInfo | None = None) -> list[dict[str, Any]]:
         """Lines since the last poll; ``final`` after the build ended (``image`` when it succeeded)."""
@@ -254,7 +254,7 @@ class BuildWatch:
         assert self.daemon is not None
         if ins.cmd != "FROM":
             return
-        base = self._base(ins)
+        base = self.base_of(ins)
         known = self.bases.get(base) if base is not None else None
         if base is not None and base in self.base_pulls:
             self.pull = self.base_pulls.pop(base)
@@ -289,7 +289,7 @@ class BuildWatch:
         if self.cursor < self._first_from():  # a global ARG: its step line alone (moby builder.go)
             return out, True
         if ins.cmd == "FROM":
-            base = self._base(ins)
+            base = self.base_of(ins)
             known = self.bases.get(base) if base is not None else None
             complete = known is None or (store.complete(known) and store.has_image(known.ref))
             if self.pull is not None:

@@ -26,7 +26,7 @@ from dsim.dockerfile.parse import Instruction
 from dsim.domain.build_context import included, match_source
 from dsim.domain.builds import BuildSpec
 from dsim.domain.images import ImageInfo
-from dsim.domain.refs import normalise
+from dsim.domain.refs import canonical, normalise
 from dsim.serve import images as refs
 from dsim.serve.build import BuildWatch, Context, build_options, read_context, run_container_id, working_copy
 from dsim.serve.commands import Context as ProcessContext
@@ -103,7 +103,7 @@ def run_programs(engine: Engine, watch: BuildWatch, build_args: dict[str, str],
         nonlocal current
         if ins.cmd == "FROM":
             base = ins.value[0].lower() if ins.value else "scratch"
-            image = watch.bases.get(normalise(base)) if base not in stages and base != "scratch" else None
+            image = watch.bases.get(canonical(base)) if base not in stages and base != "scratch" else None
             inherited = stages.get(base) or (engine.image_files.get(refs.image_id(image), {}) if image else {})
             current = dict(inherited)
             stages[str(next(numbers))] = current
@@ -176,6 +176,16 @@ def finish(engine: Engine, image: ImageInfo, tags: list[str], watch: BuildWatch,
     return result
 
 
+def digest_bases(spec: BuildSpec, watch: BuildWatch) -> BuildSpec:
+    """``FROM repo@digest`` (``repo:tag@digest``: the digest wins) builds on the image of that digest reference:
+    the legacy builder looks it up, else pulls it, by that reference (moby daemon/images/image_builder.go
+    ``pullForBuilder``: ``reference.TagNameOnly`` keeps a digest), where the scenario planner keeps a tag."""
+    froms = [watch.base_of(ins) for ins in watch.instructions if ins.cmd == "FROM"]
+    stages = tuple(replace(stage, base_image=base) if stage.base_image is not None and base and "@" in base
+                   else stage for stage, base in zip(spec.stages, froms, strict=False))
+    return replace(spec, stages=stages) if stages != spec.stages else spec
+
+
 def api_build(handler: EngineHandler, query: dict[str, list[str]]) -> None:
     """``POST /build`` (legacy builder): read the context, plan, find the first failure, build, finish."""
     from dsim.serve.handler import HttpError
@@ -191,13 +201,14 @@ def api_build(handler: EngineHandler, query: dict[str, list[str]]) -> None:
     options = build_options(query, context.dockerfile)
     tags = [normalise(t) for t in query.get("t") or [] if t]
     engine = handler.state.engine
-    spec = handler.call(lambda: engine.plan_build(options, context.dockerfile_name, context.dockerfile))
+    spec = digest_bases(handler.call(lambda: engine.plan_build(options, context.dockerfile_name,
+                                                               context.dockerfile)), watch)
     failure = first_failure(spec, context, watch)
     if failure is not None:  # the Builder runs what comes before the failing instruction
         line = watch.instructions[failure[0]].start_line
         cut = options.model_copy(update={"tag": None, "target": None})
         text = truncated(context.dockerfile, line)
-        spec = handler.call(lambda: engine.plan_build(cut, context.dockerfile_name, text))
+        spec = digest_bases(handler.call(lambda: engine.plan_build(cut, context.dockerfile_name, text)), watch)
         watch.fail_at = failure[0]
     watch.no_cache = options.no_cache
     watch.known_keys = engine.image_configs.metadata_keys

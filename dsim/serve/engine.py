@@ -161,11 +161,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
     # ------------------------------------------------------------------ images
 
     def find_image(self, name: str) -> ImageInfo | None:
-        """A local image by reference, ``REPO@DIGEST`` (its manifest or index digest), full ID or ID prefix."""
-        repo, _, digest = name.partition("@")
-        if digest:
-            return refs.by_digest(normalise(repo).rpartition(":")[0], digest, self.daemon.store.images().values(),
-                                  catalog_ok=False)
+        """A local image by reference, ``REPO@DIGEST`` (a stored digest reference), full ID or ID prefix."""
         return self.daemon.find_image(name)
 
     def _names_registry(self, norm: str) -> str | None:
@@ -178,7 +174,10 @@ class Engine(ApiViews, Processes, ExecsAndStats):
         return first if "/" in norm and first in self.world.registries else None
 
     def _catalog_image(self, norm: str) -> ImageInfo | None:
-        """The daemon's catalog fallback: a Docker Hub name the built-in catalog lists (when the world has Hub)."""
+        """The daemon's catalog fallback: a Docker Hub name the built-in catalog lists (when the world has Hub); a
+        digest reference, the image of that repository with that digest (image_ops.digest_image)."""
+        if "@" in norm:
+            return image_ops.digest_image(self, norm)
         if self._names_registry(norm) is not None or HUB not in self.world.registries:
             return None
         return refs.catalog_image(norm)
@@ -186,7 +185,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
     def remote(self, ref: str) -> ImageInfo | refs.Missing:
         """What a pull of ``ref`` would fetch (the daemon's image catalog: the scenario's images, those pushed
         during the session, the built-in catalog); else Docker's error for it."""
-        norm = normalise(ref)
+        norm = canonical(ref)  # a digest reference keeps its digest
         found = self.daemon.puller.catalog.image(norm)
         if found is not None:
             return found

@@ -333,6 +333,8 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
             if digest:  # the registry's manifest of that repository with that digest
                 image_ops.by_digest(engine, source.partition("@")[0], digest)
             yield from engine.pull(norm, job, phase, watch)
+            if not digest and (pulled := engine.daemon.store.image(norm)) is not None:  # pull_v2.go pullTag
+                engine.daemon.add_digest_reference(norm, refs.pull_digest(pulled))
 
         future = self.operation("pull", norm, body)
         self.stream(future, watch.poll, lambda image: watch.ending(refs.familiar(norm)), ready=watch.activity)
@@ -440,6 +442,7 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
             if denied and image is not None:
                 yield from refuse_push(engine, job)
             pushed = yield from engine.push(ref, job, phase)
+            engine.daemon.add_digest_reference(ref, pushed.manifest_digest)  # push_v2.go: the manifest pushed
             return pushed
 
         def ending(image: Any) -> list[dict[str, Any]]:

@@ -344,18 +344,23 @@ def _restore(engine: Engine, config: dict[str, Any], tags: list[str]) -> list[st
     return lines
 
 
-def by_digest(engine: Engine, repo: str, digest: str) -> str:
-    """The reference ``docker pull REPO@DIGEST`` fetches (``repo@digest``): the image of that repository with
-    that manifest or index digest (the scenario's, those pushed, the built-in catalog's), which its registry
-    then serves under that digest reference too; else a registry's 404."""
-    name = normalise(repo).rpartition(":")[0]
+def digest_image(engine: Engine, norm: str) -> ImageInfo | None:
+    """The image ``repo@digest`` names at its registry, under that reference (``refs.by_digest_ref``): that
+    repository's image whose manifest or index digest it is (the scenario's, those pushed, the built-in
+    catalog's); None when no registry has it. The daemon's image catalog asks this of a digest reference (a pull
+    by digest, a legacy build's ``FROM repo@digest``) and registers what it finds with its registry."""
+    repo, _, digest = norm.partition("@")
     known = [*engine.daemon.puller.catalog.images.values(),
              *(m for registry in engine.world.registries.values() for m in registry.manifests.values())]
-    found = refs.by_digest(name, digest, known)
-    home = engine.world.registries.get(found.registry) if found is not None else None
-    if found is None or home is None:
+    found = refs.by_digest(normalise(repo).rpartition(":")[0], digest, known)
+    return None if found is None else refs.by_digest_ref(found, digest)
+
+
+def by_digest(engine: Engine, repo: str, digest: str) -> str:
+    """The reference ``docker pull REPO@DIGEST`` fetches (``repo@digest``), found by ``digest_image`` and served
+    by its registry from then on; else a registry's 404."""
+    name = normalise(repo).rpartition(":")[0]
+    image = engine.daemon.puller.catalog.image(f"{name}@{digest}")
+    if image is None:
         raise ApiError(404, f"manifest for {name}@{digest} not found: manifest unknown: manifest unknown")
-    image = refs.by_digest_ref(found, digest)
-    if image.ref not in home.manifests:
-        home.accept_manifest(image)
     return image.ref

@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 
 from dsim.domain.images import ImageInfo, LayerInfo
-from dsim.domain.refs import HUB, canonical, chain_ids, normalise, split_ref
+from dsim.domain.refs import HUB, canonical, chain_ids, normalise, reference_order, split_ref
 from dsim.scenarios.catalog import catalog
 from dsim.serve.image_config import ImageConfig, ImageConfigs, catalog_config
 
@@ -100,6 +100,19 @@ def by_digest_ref(image: ImageInfo, digest: str) -> ImageInfo:
     pull_v2.go ``pullTag``: a Canonical reference's digest, not a tag, selects the manifest)."""
     repo = split_ref(image.ref)[0]
     return replace(image, ref=f"{repo}@{digest}", tag=digest)
+
+
+def repo_digests(tags: Iterable[ImageInfo]) -> list[str]:
+    """An image's ``RepoDigests``: the digest references stored for it (a pull by digest's, those a pull by tag
+    or a push added: moby daemon/images/image_list.go lists the reference store's Canonical references), not
+    one made up for each tag (``docker tag alpine mine`` adds none; a build has none until pushed)."""
+    return [familiar(t.ref) for t in by_reference(tags) if is_digest_ref(t.ref)]
+
+
+def by_reference(tags: Iterable[ImageInfo]) -> list[ImageInfo]:
+    """An image's references in the order the API lists them (RepoTags, RepoDigests, ``docker rmi``'s Untagged):
+    the reference store's (``reference_order``)."""
+    return sorted(tags, key=lambda t: reference_order(t.ref))
 
 
 def progress_id(image: ImageInfo) -> str:
@@ -216,8 +229,8 @@ def denied(ref: str) -> Missing:
     (Hub answers 401 to the anonymous token's request, which dockerd reports so)."""
     norm = normalise(ref)
     repo, _ = split_ref(norm)
-    if repo in catalog_repositories():
-        return Missing(404, f"manifest for {norm} not found: manifest unknown: manifest unknown")
+    if repo in catalog_repositories():  # a digest names itself (``alpine@sha256:...``: FamiliarString)
+        return Missing(404, f"manifest for {canonical(ref)} not found: manifest unknown: manifest unknown")
     return Missing(404, f"pull access denied for {repo}, repository does not exist or may require 'docker login': "
                         "denied: requested access to the resource is denied")
 
@@ -249,11 +262,12 @@ def manifest_size(image: ImageInfo) -> int:
     return len(json.dumps(document, indent=3))
 
 
-def by_digest(repo: str, digest: str, known: Iterable[ImageInfo], *, catalog_ok: bool = True) -> ImageInfo | None:
+def by_digest(repo: str, digest: str, known: Iterable[ImageInfo]) -> ImageInfo | None:
     """The image of repository ``repo`` (normalised, no tag) whose manifest or index digest is ``digest``:
     among ``known`` (the scenario's and pushed images) and the built-in catalog's tags of that repository.
-    What ``docker pull REPO@DIGEST`` fetches (``catalog_ok``: the catalog too, else ``known`` only)."""
+    What ``docker pull REPO@DIGEST`` fetches (a registry's manifest; local images are found by their stored
+    digest references instead)."""
     candidates = [image for image in known if split_ref(image.ref)[0] == repo]
-    candidates += [image for ref in catalog() if split_ref(ref)[0] == repo and catalog_ok
+    candidates += [image for ref in catalog() if split_ref(ref)[0] == repo
                    if (image := catalog_image(ref)) is not None]
     return next((image for image in candidates if digest in (image.manifest_digest, pull_digest(image))), None)

@@ -322,12 +322,11 @@ class ApiViews:
 
     def image_summary(self, image_id: str, tags: list[ImageInfo]) -> dict[str, Any]:
         image = tags[0]
-        repo_digests = sorted({f"{t.repository}@{refs.pull_digest(t)}" for t in tags
-                           if t.manifest_digest and not t.ref.startswith("<none>")})
+        repo_digests = refs.repo_digests(tags)
         return {
             "Id": image_id,
             "ParentId": "",
-            "RepoTags": familiar_tags(t.ref for t in tags),
+            "RepoTags": familiar_tags(t.ref for t in refs.by_reference(tags)),
             "RepoDigests": repo_digests,
             "Created": int(self.created(image)),
             "Size": int(sum(layer.uncompressed for layer in image.layers)),
@@ -353,9 +352,8 @@ class ApiViews:
         config = refs.config_for(self.image_configs, image)
         return {
             "Id": image_id,
-            "RepoTags": familiar_tags(t.ref for t in tags),
-            "RepoDigests": sorted({f"{t.repository}@{refs.pull_digest(t)}" for t in tags
-                           if t.manifest_digest and not t.ref.startswith("<none>")}),
+            "RepoTags": familiar_tags(t.ref for t in refs.by_reference(tags)),
+            "RepoDigests": refs.repo_digests(tags),
             "Parent": "",
             "Comment": config.comment,
             "Author": config.author,

@@ -122,6 +122,50 @@ def test_rmi_of_an_image_a_container_uses_is_refused_unless_forced() -> None:
     assert daemon.store.disk_used == pytest.approx(95 * MB)
 
 
+def test_a_tag_and_its_repositorys_digest_reference_are_one_reference_a_container_holds() -> None:
+    """moby daemon/images/image_delete.go isSingleReference: ``app:1`` with ``app@sha256:...`` is a single
+    reference, so a container's use refuses the tag's removal; forced, the digest reference goes with the
+    repository's last tag. A second digest reference of another repository makes it two: the tag goes alone."""
+    built, daemon = world()
+    run(built, pulled(daemon, "app:1"))
+    image = daemon.store.image("app:1")
+    assert image is not None
+    daemon.add_digest_reference("app:1", image.manifest_digest)
+    for name in (f"app@{image.manifest_digest}", f"docker.io/library/app:9@{image.manifest_digest}"):
+        assert daemon.find_image(name) is not None, name  # the digest wins over a tag beside it
+    assert daemon.find_image(f"tool@{image.manifest_digest}") is None
+    run(built, daemon.create(spec("app:1", "web"), job=2))
+    with pytest.raises(ImageInUse):
+        run(built, daemon.rmi("app:1", job=3))
+    deletion = run(built, daemon.rmi("app:1", force=True, job=4))
+    assert deletion.response() == [{"Untagged": "app:1"}, {"Untagged": f"app@{image.manifest_digest}"}]
+    run(built, daemon.tag(image.manifest_digest, "app:1", job=5))
+    run(built, daemon.tag(image.manifest_digest, "other:1", job=6))
+    daemon.add_digest_reference("other:1", image.manifest_digest)
+    run(built, daemon.rmi("other:1", job=7))  # other@... is left alone: app:1 is another repository's tag
+    assert daemon.find_image(f"other@{image.manifest_digest}") is None
+    assert daemon.find_image("app:1") is not None
+
+
+def test_rmi_by_id_names_a_second_repository_before_a_stopped_container() -> None:
+    """By ID, unforced: moby's checkImageDeleteConflict looks at references (more than a single one) before
+    stopped containers; a tag with its repository's digest reference is a single one, and both go."""
+    built, daemon = world()
+    run(built, pulled(daemon, "app:1"))
+    image = daemon.store.image("app:1")
+    assert image is not None
+    ident = image.manifest_digest
+    daemon.add_digest_reference("app:1", ident)
+    run(built, daemon.create(spec("app:1", "web"), job=2))
+    with pytest.raises(ApiError) as stopped:
+        run(built, daemon.rmi(ident[7:19], job=3))
+    assert "image is being used by stopped container" in str(stopped.value)
+    run(built, daemon.tag("app:1", "mine:2", job=4))
+    with pytest.raises(ApiError) as two:
+        run(built, daemon.rmi(ident[7:19], job=5))
+    assert "image is referenced in multiple repositories" in str(two.value)
+
+
 def test_rmi_of_an_unknown_image_is_404() -> None:
     built, daemon = world()
     with pytest.raises(ApiError) as missing:

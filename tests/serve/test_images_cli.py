@@ -386,7 +386,11 @@ def test_push_to_docker_hub_needs_login_into_your_namespace(server: ServeProcess
     docker(server, "tag", "busybox", "alice/box:1")
     pushed = docker(server, "push", "alice/box:1")
     assert pushed.returncode == 0, pushed.stderr
-    assert re.search(r"^1: digest: sha256:[0-9a-f]{64} size: \d+$", pushed.stdout, re.M)
+    found = re.search(r"^1: digest: (sha256:[0-9a-f]{64}) size: \d+$", pushed.stdout, re.M)
+    assert found is not None
+    # push_v2.go stores the pushed manifest's digest reference beside the tag (addDigestReference)
+    shown = docker(server, "image", "inspect", "-f", "{{json .RepoDigests}}", "alice/box:1").stdout
+    assert f'"alice/box@{found.group(1)}"' in shown, shown
     docker(server, "tag", "busybox", "bob/box:1")
     other = docker(server, "push", "bob/box:1")
     assert other.returncode == 1 and "denied: requested access to the resource is denied" in other.stdout + other.stderr
@@ -463,12 +467,17 @@ def test_prunes(server: ServeProcess, tmp_path: Path) -> None:
 def test_rmi_f_of_the_last_tag_of_an_image_a_container_uses_leaves_it_dangling(server: ServeProcess) -> None:
     """moby keeps the image, untagged, for its container (daemon/containerd/soft_delete.go): `docker images` lists
     it as <none>, it inspects by ID, and `image prune` removes it once no container uses it. It vanished before."""
-    assert docker(server, "pull", "memcached").returncode == 0
+    pulled = docker(server, "pull", "memcached").stdout
+    digest = next(line[len("Digest: "):] for line in pulled.splitlines() if line.startswith("Digest: "))
     ident = docker(server, "image", "inspect", "-f", "{{.Id}}", "memcached").stdout.strip()
     assert docker(server, "create", "--name", "usesmem", "memcached").returncode == 0
+    # the pull stored memcached:latest and memcached@<digest> (pull_v2.go addDigestReference): one tag and its
+    # repository's digest are a single reference (image_delete.go isSingleReference), so the container's use
+    # refuses the tag's removal, and forced, the tag takes the repository's digest reference with it
     refused = docker(server, "rmi", "memcached")
     assert refused.returncode == 1 and "(must force) - container" in refused.stderr
-    assert docker(server, "rmi", "-f", "memcached").stdout == "Untagged: memcached:latest\n"
+    forced = docker(server, "rmi", "-f", "memcached").stdout
+    assert forced == f"Untagged: memcached:latest\nUntagged: memcached@{digest}\n", forced
     rows = docker(server, "images", "--format", "{{.Repository}} {{.Tag}} {{.ID}}").stdout.splitlines()
     assert f"<none> <none> {ident[7:19]}" in rows
     assert docker(server, "image", "inspect", "-f", "{{.RepoTags}}", ident[7:19]).stdout == "[]\n"
@@ -482,7 +491,8 @@ def test_rmi_by_id_deletes_every_reference_or_names_its_conflict(server: ServePr
     """By ID, moby deletes the image with all its references (daemon/containerd/image_delete.go deleteAll):
     unless forced, not while a second reference or a stopped container has it; never while one runs. Before,
     one tag went and the command succeeded."""
-    assert docker(server, "pull", "httpd").returncode == 0
+    pulled = docker(server, "pull", "httpd").stdout
+    digest = next(line[len("Digest: "):] for line in pulled.splitlines() if line.startswith("Digest: "))
     assert docker(server, "tag", "httpd", "web/httpd:2").returncode == 0
     ident = docker(server, "image", "inspect", "-f", "{{.Id}}", "httpd").stdout.strip()
     short = ident[7:19]
@@ -495,7 +505,10 @@ def test_rmi_by_id_deletes_every_reference_or_names_its_conflict(server: ServePr
             f"{running[:12]}") in hard.stderr
     assert docker(server, "rm", "-f", "httpdrun").returncode == 0
     gone = docker(server, "rmi", "-f", short)
-    assert gone.stdout.startswith("Untagged: httpd:latest\nUntagged: web/httpd:2\n"), gone.stdout
+    # every reference, the pull's digest reference too, in the reference store's order (refstore/store.go
+    # lexicalRefs: docker.io/library/httpd:latest < docker.io/library/httpd@sha256:... < docker.io/web/httpd:2)
+    assert gone.stdout.startswith(f"Untagged: httpd:latest\nUntagged: httpd@{digest}\nUntagged: web/httpd:2\n"), \
+        gone.stdout
     assert f"Deleted: {ident}\n" in gone.stdout
     assert docker(server, "image", "inspect", short).returncode == 1
 
@@ -538,6 +551,59 @@ def test_pull_and_run_by_digest(server: ServeProcess) -> None:
     assert missing.returncode == 1
     assert (f"Error response from daemon: manifest for mongo@{unknown} not found: manifest unknown: manifest unknown"
             in missing.stderr)
+
+
+def _pulled_digest(output: str) -> str:
+    return next(line[len("Digest: "):] for line in output.splitlines() if line.startswith("Digest: "))
+
+
+@needs_cli
+def test_a_digest_names_a_local_image_only_through_its_stored_digest_reference(server: ServeProcess) -> None:
+    """The graphdriver store's GetImage (moby daemon/images/image.go) finds REPO@DIGEST in the reference store
+    only: a pull by tag stores the digest the registry gave for the tag (a multi-platform image's index digest,
+    pull_v2.go addDigestReference), not the platform manifest's, and `docker tag` stores none (refstore/store.go
+    Get: a tag beside the digest is ignored). Before, a local image of the repository whose manifest or index
+    digest it was was found, and each tag got a made-up RepoDigest."""
+    pulled = docker(server, "pull", "traefik")
+    digest = _pulled_digest(pulled.stdout)
+    ident = docker(server, "image", "inspect", "-f", "{{.Id}}", "traefik").stdout.strip()
+    assert digest.startswith("sha256:") and digest != ident  # the index's, not the linux/amd64 manifest's
+    for name in (f"traefik@{digest}", f"traefik:latest@{digest}", f"traefik:other@{digest}"):
+        shown = docker(server, "image", "inspect", "-f", "{{.Id}} {{json .RepoDigests}}", name)
+        assert shown.stdout.strip() == f'{ident} ["traefik@{digest}"]', (name, shown.stdout, shown.stderr)
+    by_manifest = docker(server, "image", "inspect", f"traefik@{ident}")
+    assert by_manifest.returncode == 1 and f"No such image: traefik@{ident}" in by_manifest.stderr
+    assert docker(server, "tag", "traefik", "proxy:1").returncode == 0
+    assert docker(server, "image", "inspect", f"proxy@{digest}").returncode == 1
+    # both lists in the reference store's order (refstore/store.go lexicalRefs; dsim listed the tags as made)
+    listed = docker(server, "image", "inspect", "-f", "{{json .RepoTags}} {{json .RepoDigests}}", "proxy:1").stdout
+    assert listed.strip() == f'["proxy:1","traefik:latest"] ["traefik@{digest}"]'
+    rows = docker(server, "images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", "proxy")
+    assert rows.stdout.splitlines() == ["proxy 1 <none>"]
+    rows = docker(server, "images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", "traefik")
+    assert rows.stdout.splitlines() == [f"traefik latest {digest}"]
+
+
+@needs_cli
+def test_legacy_build_from_a_digest_builds_on_that_image(server: ServeProcess, tmp_path: Path) -> None:
+    """The legacy builder pulls and uses FROM repo@digest by its digest (moby daemon/images/image_builder.go
+    pullForBuilder: reference.TagNameOnly keeps a digest), the digest winning over a tag beside it; the pull
+    stores the digest reference only. Before, the digest was dropped and the tag's image pulled and used."""
+    pulled = docker(server, "pull", "mysql:8.4")
+    digest = _pulled_digest(pulled.stdout)
+    ident = docker(server, "image", "inspect", "-f", "{{.Id}}", "mysql:8.4").stdout.strip()
+    assert docker(server, "rmi", "mysql:8.4").returncode == 0
+    made = build(server, tmp_path / "d", f"FROM mysql:latest@{digest}\nRUN true\n", "-t", "pinned-mysql:1")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert f" ---> {ident[7:19]}\n" in made.stdout, made.stdout
+    shown = docker(server, "image", "inspect", "-f", "{{.Id}} {{json .RepoTags}}", f"mysql@{digest}").stdout
+    assert shown.strip() == f"{ident} []"
+    assert docker(server, "image", "inspect", "mysql:latest").returncode == 1
+    unknown = "sha256:" + "0" * 64
+    failed = build(server, tmp_path / "u", f"FROM mysql@{unknown}\nRUN true\n")
+    assert failed.returncode == 1
+    assert (f"manifest for mysql@{unknown} not found: manifest unknown: manifest unknown"
+            in failed.stdout + failed.stderr)
 
 
 @needs_cli
