@@ -300,12 +300,17 @@ def _created_bounds(engine: Engine, filters: flt.Filters) -> list[tuple[float, i
     return bounds
 
 
-def _tag_ok(engine: Engine, image: ImageInfo, filters: flt.Filters, bounds: list[tuple[float, int]]) -> bool:
-    """One tag against the filters (a dangling image is an untagged build's ``<none>``; labels are the config's)."""
+def _tag_ok(engine: Engine, image: ImageInfo, filters: flt.Filters, bounds: list[tuple[float, int]],
+            tagged: bool) -> bool:
+    """One reference against the filters; labels are the config's. ``dangling`` as the graphdriver store's
+    image list has it (moby daemon/images/image_list.go): ``true`` keeps the images without a tag (an untagged
+    build's ``<none>``, and an image pulled by digest only), ``false`` those with any reference (a tag or a
+    digest), so an image known by its digest alone is listed by both."""
     created = engine.created(image)
-    dangling = image.ref.startswith("<none>")
+    unnamed = image.ref.startswith("<none>")
+    dangling = flt.bool_or_default(filters, "dangling", False) if "dangling" in filters else None
     return (all((created - at) * sign > 0 for at, sign in bounds)
-            and flt.bool_or_default(filters, "dangling", dangling) == dangling
+            and (dangling is None or (not tagged if dangling else not unnamed))
             and _label_ok(filters, dict(refs.config_for(engine.image_configs, image).labels))
             and (not filters.get("reference")
                  or any(flt.familiar_match(p, refs.familiar(image.ref)) for p in filters["reference"])))
@@ -315,8 +320,10 @@ def list_images(engine: Engine, filters: flt.Filters) -> list[dict[str, Any]]:
     """The ImageSummary list: tags that pass, grouped by image ID, newest image first."""
     bounds = _created_bounds(engine, filters)
     by_id: dict[str, list[ImageInfo]] = {}
-    for image in engine.local_images().values():
-        if _tag_ok(engine, image, filters, bounds):
+    local = engine.local_images().values()
+    tagged = {refs.image_id(image) for image in local if "@" not in image.ref and not image.ref.startswith("<none>")}
+    for image in local:
+        if _tag_ok(engine, image, filters, bounds, refs.image_id(image) in tagged):
             by_id.setdefault(refs.image_id(image), []).append(image)
     summaries = [engine.image_summary(image_id, tags) for image_id, tags in by_id.items()]
     return sorted(summaries, key=lambda s: -s["Created"])

@@ -538,6 +538,11 @@ def test_pull_and_run_by_digest(server: ServeProcess) -> None:
     assert shown.stdout.strip() == f'[] ["mongo@{digest}"]'
     again = docker(server, "pull", f"mongo@{digest}")
     assert f"Status: Image is up to date for mongo@{digest}" in again.stdout.splitlines()
+    # image_list.go: dangling=true keeps images without a tag, dangling=false those with any reference, so an
+    # image known by its digest alone is listed by both
+    for dangling in ("true", "false"):
+        shown = docker(server, "images", "-f", f"dangling={dangling}", "--format", "{{.Repository}} {{.Tag}}")
+        assert "mongo <none>" in shown.stdout.splitlines(), (dangling, shown.stdout)
     # a tag new to the image: its reference is added, a "newer image" although every layer already exists
     tagged = docker(server, "pull", "mongo")
     assert "Status: Downloaded newer image for mongo:latest" in tagged.stdout.splitlines(), tagged.stdout
