@@ -20,7 +20,7 @@ from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
 from dsim.dockerfile.expand import ExpansionError, expand_word
 from dsim.dockerfile.parse import Instruction, parse_dockerfile
-from dsim.domain.build_context import clean
+from dsim.domain.build_context import clean, included
 from dsim.domain.builds import BuildContext
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import canonical
@@ -29,6 +29,7 @@ from dsim.records import SpanKind
 from dsim.scenarios.model import BuildContextSpec, BuildStep
 from dsim.scenarios.to_domain import build_context
 from dsim.serve import images as refs
+from dsim.serve.context_sums import ContextSums
 from dsim.serve.progress import PullWatch
 
 #: Members a context tar may hold (beyond this it is refused: a bounded amount of work per request).
@@ -45,6 +46,7 @@ class Context:
     digests: dict[str, str]  # path -> sha256 of its content
     dockerignore: list[str]
     tar_bytes: int
+    sums: ContextSums = field(default_factory=ContextSums)  # what COPY/ADD history lines name
 
 
 def read_context(data: bytes, dockerfile: str = "Dockerfile") -> Context:
@@ -57,16 +59,19 @@ def read_context(data: bytes, dockerfile: str = "Dockerfile") -> Context:
     digests: dict[str, str] = {}
     texts: dict[str, bytes] = {}
     wanted = clean(dockerfile)
+    sums = ContextSums()
     with archive:
         try:
             for count, member in enumerate(archive):
                 if count >= MAX_CONTEXT_FILES:
                     raise ApiError(400, f"build context has more than {MAX_CONTEXT_FILES} files")
                 if not member.isfile():
+                    sums.add(member)
                     continue
                 path = clean(member.name)
                 handle = archive.extractfile(member)
                 content = handle.read() if handle is not None else b""
+                sums.add(member, content)
                 files[path] = len(content)
                 digests[path] = "sha256:" + hashlib.sha256(content).hexdigest()
                 if path in (wanted, ".dockerignore"):
@@ -76,7 +81,11 @@ def read_context(data: bytes, dockerfile: str = "Dockerfile") -> Context:
     if wanted not in texts:
         raise ApiError(500, f"Cannot locate specified Dockerfile: {dockerfile}")
     ignore = texts.get(".dockerignore", b"").decode("utf-8", "replace").splitlines()
-    return Context(texts[wanted].decode("utf-8", "replace"), dockerfile, files, digests, ignore, len(data))
+    if ".dockerignore" in files:  # the daemon removes these two if .dockerignore names them (moby
+        kept = included(files, ignore)  # daemon/builder/remotecontext/detect.go removeDockerfile)
+        for name in {".dockerignore", wanted} - set(kept):
+            sums.sums.pop(name, None)
+    return Context(texts[wanted].decode("utf-8", "replace"), dockerfile, files, digests, ignore, len(data), sums)
 
 
 def working_copy(context: Context, job: int) -> WorkingCopy:

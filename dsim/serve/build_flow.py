@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -142,12 +142,13 @@ def _base_configs(engine: Engine, watch: BuildWatch) -> dict[str, ImageConfig]:
 
 
 def finish(engine: Engine, image: ImageInfo, tags: list[str], watch: BuildWatch, previous: dict[str, ImageInfo],
-           *, target: str | None, build_args: dict[str, str]) -> ImageInfo:
+           *, target: str | None, build_args: dict[str, str],
+           sources: Callable[[list[str]], str | None] | None = None) -> ImageInfo:
     """The built image under its content ID: its config from the base's and the Dockerfile's, every tag (or a
     dangling ``<none>``) naming it; an image a tag named before and nothing names now stays, dangling."""
     store = engine.daemon.store
     config = built_config(watch.instructions, _base_configs(engine, watch), target=target, build_args=build_args,
-                          created=engine.epoch(engine.env.now))
+                          created=engine.epoch(engine.env.now), sources=sources)
     ident = content_id(config, image)
     engine.image_configs.remember(ident, config)
     files = run_programs(engine, watch, build_args, target)[1]
@@ -228,7 +229,8 @@ def api_build(handler: EngineHandler, query: dict[str, list[str]]) -> None:
                 engine.daemon.store.untag(image.ref)  # what ran stays as cache, no image is made
             watch.failure = (failure[1], failure[2])
             raise BuildFailure(failure[1], failure[2])
-        return finish(engine, image, tags, watch, previous, target=options.target, build_args=options.build_args)
+        return finish(engine, image, tags, watch, previous, target=options.target, build_args=options.build_args,
+                      sources=context.sums.source_hash)
 
     future = handler.operation("build", tags[0] if tags else "<none>", body)
     handler.stream(future, watch.poll, lambda image: watch.ending(image, tags))

@@ -204,6 +204,8 @@ class _Scope:
     #: the first, else for a name without a default the second; neither is in scope undeclared
     given: Mapping[str, str] = field(default_factory=dict)
     meta: Mapping[str, str] = field(default_factory=dict)
+    #: the hash a COPY/ADD of these context sources names (context_sums.ContextSums.source_hash), if known
+    sources: Callable[[list[str]], str | None] | None = None
 
     def env_map(self) -> dict[str, str]:
         env = dict(self.args)
@@ -267,13 +269,26 @@ def _created_by(ins: Instruction, scope: _Scope) -> str:
     if ins.cmd == "RUN":
         return " ".join(ins.value) if ins.json else f"{shell} {' '.join(ins.value)}"
     if ins.cmd in ("COPY", "ADD"):
-        return f"{shell} #(nop) {ins.cmd} {' '.join(ins.value)}"
+        return f"{shell} #(nop) {_copy_comment(ins, scope)}"
     if ins.cmd in ("CMD", "ENTRYPOINT"):
         argv = _exec_or_shell(ins, scope)
         return f"{shell} #(nop)  {ins.cmd} [{' '.join(json.dumps(a) for a in argv)}]"
     if ins.cmd == "WORKDIR":
         return f"{shell} #(nop) WORKDIR {scope.config.working_dir}"
     return f"{shell} #(nop)  {ins.original.strip()}"  # withCmdComment: "#(nop) " and the comment, two arguments
+
+
+def _copy_comment(ins: Instruction, scope: _Scope) -> str:
+    """A COPY/ADD's comment as ``performCopy`` writes it: ``COPY [--chown=<spec> ]<source hash> in <dest> ``, the
+    hash the context's (context_sums.py); the instruction's words when it has none here (a ``--from`` source, a
+    URL, a source the context lacks), as for the simulated contexts of scenarios."""
+    flags = dict(flag.lstrip("-").partition("=")[::2] for flag in ins.flags)
+    words = [scope.expand(word) for word in ins.value]
+    source = scope.sources(words[:-1]) if scope.sources is not None and "from" not in flags and words else None
+    if source is None:
+        return f"{ins.cmd} {' '.join(ins.value)}"
+    chown = f"--chown={scope.expand(flags['chown'])} " if flags.get("chown") else ""
+    return f"{ins.cmd} {chown}{source} in {words[-1]} "
 
 
 def _apply(ins: Instruction, scope: _Scope) -> None:
@@ -346,11 +361,12 @@ def stage_instructions(instructions: Sequence[Instruction], target: str | None) 
 def built_config(instructions: Sequence[Instruction], bases: Mapping[str, ImageConfig], *,
                  target: str | None = None, build_args: Mapping[str, str] | None = None,
                  created: float | None = None, visit: Callable[[Instruction, RunEnvironment], None] | None = None,
-                 ) -> ImageConfig:
+                 sources: Callable[[list[str]], str | None] | None = None) -> ImageConfig:
     """The config of the image a Dockerfile builds: the target stage's base config (``bases`` by the FROM's
     normalised reference, or an earlier stage's), changed by each of its instructions; the history is the
     base's, then one entry per instruction of the stage (``created`` at the build's time). ``visit`` sees each
-    instruction of the stages built, its FROM first, with what a RUN there would run in."""
+    instruction of the stages built, its FROM first, with what a RUN there would run in; ``sources`` gives the
+    hash a COPY/ADD's history line names for its context sources."""
     given = dict(build_args or {})
     global_args: dict[str, str] = {}
     for ins in instructions:  # ARGs before the first FROM: usable in FROM lines, and inside a stage redeclared
@@ -374,7 +390,7 @@ def built_config(instructions: Sequence[Instruction], bases: Mapping[str, ImageC
             config = bases.get(normalise(base_name), ImageConfig(env=(DEFAULT_PATH,)))
             if not config.env:
                 config = replace(config, env=(DEFAULT_PATH,))
-        scope = _Scope(config, {}, list(config.history), given, global_args)
+        scope = _Scope(config, {}, list(config.history), given, global_args, sources)
         if visit is not None:
             visit(stage[0], _run_environment(scope))
         for ins in stage[1:]:

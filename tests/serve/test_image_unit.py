@@ -144,6 +144,50 @@ def test_catalog_bases_have_their_pages_history() -> None:
     assert [h.empty_layer for h in catalog_config("ubuntu:24.04").history] == [True, True, True, False, True]
 
 
+def test_the_other_catalog_entries_have_their_pages_history() -> None:
+    """The nine entries that showed one line per layer (CREATED BY inferred or empty) carry their repo-info pages'
+    ``linux; amd64`` Dockerfile blocks (repos/<name>/remote/<tag>.md at each entry's source commit, whose layer
+    digests and Image ID are the entry's), and the config those lines set (ENV, LABEL, VOLUME, WORKDIR)."""
+    pages = {"nginx:latest": 18, "nginx:1.25": 16, "python:3.12": 13, "node:22": 12, "node:22-slim": 9,
+             "node:20": 12, "golang:1.25": 11, "redis:7.4": 14, "postgres:16": 25}  # lines in each page's block
+    for ref, lines in pages.items():
+        history = catalog_config(ref).history
+        assert len(history) == lines, ref
+        assert all(h.created_by for h in history), ref
+    nginx = catalog_config("nginx:latest")
+    # repos/nginx/remote/latest.md: the debian RUN, nginx's RUN, five COPY lines; six ENV lines, one LABEL
+    assert [h.created_by.split(" ", 1)[0] for h in nginx.history if not h.empty_layer] == ["RUN"] * 2 + ["COPY"] * 5
+    assert nginx.history[9].created_by == "COPY docker-entrypoint.sh / # buildkit"
+    assert nginx.env[1:] == ("NGINX_VERSION=1.31.3", "NJS_VERSION=1.0.0", "NJS_RELEASE=1~trixie",
+                             "ACME_VERSION=0.4.1", "PKG_RELEASE=1~trixie", "DYNPKG_RELEASE=1~trixie")
+    assert nginx.labels == (("maintainer", "NGINX Docker Maintainers <docker-maint@nginx.com>"),)
+    # nginx:1.25 was built by the legacy builder (its page: Docker Version 20.10.23, COPY file:<hash> lines)
+    old = catalog_config("nginx:1.25").history
+    assert old[0].created_by == (
+        "/bin/sh -c #(nop) ADD file:209589a8bdb5a3788ee42ecdbccbbb561835dab96b0d8286bb5a2229d2f41be7 in / ")
+    assert old[7].created_by == (
+        "/bin/sh -c #(nop) COPY file:01e75c6dd0ce317d516928a17584d111cd082840c01e58be0afc851b33adb916 in / ")
+    assert old[13].created_by == "/bin/sh -c #(nop)  EXPOSE 80" and {h.comment for h in old} == {""}
+    # golang: ENV PATH replaces the base's PATH where it stood (first); WORKDIR /go is its last layer
+    golang = catalog_config("golang:1.25")
+    assert golang.env == ("PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                          "GOLANG_VERSION=1.25.12", "GOTOOLCHAIN=local", "GOPATH=/go")
+    assert golang.working_dir == "/go" and (golang.history[-1].created_by, golang.history[-1].empty_layer) == (
+        "WORKDIR /go", False)
+    redis = catalog_config("redis:7.4")
+    assert redis.volumes == ("/data",) and redis.env[1:] == ("REDIS_VERSION=7.4.11",)
+    assert [h.empty_layer for h in redis.history if h.created_by.startswith("ARG ")] == [True, True]
+    postgres = catalog_config("postgres:16")
+    assert postgres.env[0].endswith(":/usr/lib/postgresql/16/bin") and postgres.env[-1] == (
+        "PGDATA=/var/lib/postgresql/data")
+    assert postgres.history[-5].created_by == (
+        "RUN ln -sT docker-ensure-initdb.sh /usr/local/bin/docker-enforce-initdb.sh # buildkit")
+    assert catalog_config("python:3.12").env[3] == "PYTHON_VERSION=3.12.14"
+    assert catalog_config("node:22").env[1:] == catalog_config("node:22-slim").env[1:] == (
+        "NODE_VERSION=22.23.2", "YARN_VERSION=1.22.22")
+    assert catalog_config("node:20").env[1:] == ("NODE_VERSION=20.18.1", "YARN_VERSION=1.22.22")
+
+
 def test_a_legacy_built_catalog_image_shows_the_lines_dockerd_wrote() -> None:
     """ubuntu is built by the legacy builder (its page: Docker Version 26.1.3, no ``# buildkit``); the page leaves
     out the shell, which dockerd wrote: ``#(nop) `` and the comment as one argument for ADD/COPY/WORKDIR, two
