@@ -292,7 +292,7 @@ class ApiViews:
                 "Dead": False,
                 "Pid": self.pid(served),
                 "ExitCode": container.exit_code or 0,
-                "Error": container.error,
+                "Error": container.error.replace(f"({container.id})", f"({served.id})"),  # as the API said it
                 "StartedAt": self.iso(container.started_at),
                 "FinishedAt": self.iso(container.finished_at),
                 **({"Health": checked} if (checked := health.state_view(self, served)) is not None else {}),  # type: ignore[arg-type]

@@ -297,3 +297,34 @@ def test_a_dependency_that_turns_unhealthy_fails_the_up(server: ServeProcess) ->
     assert f'ERROR: for web  Container "{db[0][:12]}" is unhealthy.' in result.stderr
     assert docker(server, "ps", "-a", "--filter", "name=demo_web_1", "-q").stdout.strip() == ""
     assert compose(server, "-f", "unhealthy.yml", "down").returncode == 0
+
+
+SCALED = """\
+services:
+  web:
+    image: nginx:alpine
+    ports: ["8181:80"]
+"""
+
+
+def test_a_replica_whose_start_failed_keeps_the_error_and_exit_code_128(server: ServeProcess) -> None:
+    """``--scale web=2`` with a fixed host port: the second replica is created, and its start fails on the port
+    the first holds. dockerd keeps the failure in the container's state (moby daemon/start.go: SetError, exit
+    code 128, ``exitUnknown``, when none was set; the status stays ``created``), and compose 1.29's ps shows a
+    container that is not running as ``Exit <State.ExitCode>``."""
+    (server.tmp / "app" / "scaled.yml").write_text(SCALED)
+    result = compose(server, "-f", "scaled.yml", "up", "-d", "--scale", "web=2")
+    assert result.returncode == 1
+    assert "Bind for 0.0.0.0:8181 failed: port is already allocated" in result.stderr
+    ident, status, code, error = _inspect(server, "container", "demo_web_2",
+                                          "{{.Id}}|{{.State.Status}}|{{.State.ExitCode}}|{{.State.Error}}").split("|")
+    assert (status, code) == ("created", "128")
+    assert error.endswith("Bind for 0.0.0.0:8181 failed: port is already allocated") and f"({ident})" in error
+    rows = {line.split()[0]: line for line in compose(server, "-f", "scaled.yml", "ps").stdout.splitlines()[2:]
+            if line.strip()}
+    assert "Exit 128" in rows["demo_web_2"] and re.search(r"\bUp\b", rows["demo_web_1"])
+    # a start that works clears them (moby container/state.go setRunning): the port is free once web_1 stops
+    assert docker(server, "stop", "demo_web_1").returncode == 0
+    assert docker(server, "start", "demo_web_2").returncode == 0
+    assert _inspect(server, "container", "demo_web_2", "{{.State.ExitCode}}|{{.State.Error}}") == "0|"
+    assert compose(server, "-f", "scaled.yml", "down").returncode == 0
