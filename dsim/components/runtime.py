@@ -41,6 +41,9 @@ from dsim.records import Recorder, SpanKind
 
 __all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
 
+#: the exit code dockerd gives a container whose start failed before any run (moby daemon/errors.go ``exitUnknown``)
+_EXIT_UNKNOWN = 128
+
 
 def parse_port(mapping: str) -> tuple[int | None, int, str]:
     """``[HOST:]CONTAINER[/PROTO]`` -> (host port or None, container port, proto)."""
@@ -185,7 +188,19 @@ class ContainerRuntime:
         container.manually_stopped = False
         container.restart_manager.reset()  # moby makes a new one on an API start
         container.stop_requested = self.env.event()
-        return self._start_once(container, job, supervise=True)
+        return self._api_start(container, job)
+
+    def _api_start(self, container: Container, job: int) -> Generator[Any, Any, None]:
+        """An API start; a failure is kept in the container's state as dockerd keeps it (moby daemon/start.go,
+        containerStart's deferred SetError: the error's words, and exit code 128 when none was set before,
+        https://github.com/moby/moby/blob/master/daemon/start.go), the state itself left as it was."""
+        try:
+            yield from self._start_once(container, job, supervise=True)
+        except ApiError as err:
+            container.error = str(err)
+            if not container.exit_code:
+                container.exit_code = _EXIT_UNKNOWN
+            raise
 
     def wait(self, container: Container) -> Generator[Any, Any, int]:
         """``POST /containers/{id}/wait`` (next-exit, as ``docker run`` uses): the exit code of the next exit."""
@@ -312,6 +327,8 @@ class ContainerRuntime:
         yield from step(env, kernel, locks, rng, runtime.exec.sample(rng), cpu.exec)
         rec.span(SpanKind.EXEC, container.name, began, env.now, host=host, job=job)
         container.state = RUNNING
+        # moby container/state.go setRunning: no error, exit code 0 and no OOM kill while it runs
+        container.error, container.exit_code, container.oom_killed = "", 0, False
         container.started_at = env.now
         container.runs += 1
         container.health_status = "starting" if container.spec.healthcheck is not None else ""

@@ -107,22 +107,56 @@ def container_networks(daemon: Daemon, container: Container) -> dict[str, Any]:
     return out
 
 
-def container_mounts(daemon: Daemon, container: Container) -> list[dict[str, Any]]:
-    """A container inspect's ``Mounts``."""
+def container_mounts(daemon: Daemon, container: Container,
+                     host_config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """A container inspect's ``Mounts``; ``Mode``, ``RW`` and ``Propagation`` as the request's ``HostConfig``
+    (``Binds``, ``Mounts``) asked for them (``_mount_modes``)."""
     volumes = iter(daemon.runtime.storage.mounted(container))
+    modes = _mount_modes(host_config or {})
     mounts: list[dict[str, Any]] = []
     for mount in container.spec.mounts:
-        entry: dict[str, Any] = {"Type": mount.type, "Destination": mount.target, "Mode": "", "RW": True,
+        mode, rw, propagation = modes.get(mount.target, ("", True, None))
+        entry: dict[str, Any] = {"Type": mount.type, "Destination": mount.target, "Mode": mode or "", "RW": rw,
                                  "Propagation": ""}
         if mount.type == "volume":
             volume = next(volumes)
-            entry.update({"Name": volume.name, "Source": volume.mountpoint, "Driver": "local", "Mode": "z"})
+            # a local volume a Binds or Mounts entry names gets "z" when it says no mode (moby volumes_unix.go
+            # setBindModeIfNull); an anonymous volume of Config.Volumes has none (container.go
+            # AddMountPointWithVolume)
+            entry.update({"Name": volume.name, "Source": volume.mountpoint, "Driver": "local",
+                          "Mode": mode or ("z" if mount.target in modes else "")})
         elif mount.type == "bind":
-            entry.update({"Source": mount.source or "", "Propagation": "rprivate"})
+            entry.update({"Source": mount.source or "", "Propagation": propagation or "rprivate"})
         else:
             entry["Source"] = ""
         mounts.append(entry)
     return mounts
+
+
+#: the propagation modes a bind's mode may name (moby daemon/volume/mounts/linux_parser.go)
+_PROPAGATIONS = frozenset({"private", "rprivate", "shared", "rshared", "slave", "rslave"})
+
+
+def _mount_modes(host_config: dict[str, Any]) -> dict[str, tuple[str, bool, str | None]]:
+    """Each destination's (Mode, RW, Propagation) as moby's Linux parser derives them
+    (https://github.com/moby/moby/blob/master/daemon/volume/mounts/linux_parser.go): a ``Binds`` entry's mode is
+    its third field as written (``ro``, ``rw``, ``ro,rshared``; ParseMountRaw keeps it as ``Mode``), read-only
+    when one of its options is ``ro``, its propagation the one it names; a ``Mounts`` entry has no mode,
+    ``ReadOnly`` and ``BindOptions.Propagation`` say the rest (parseMountSpec). None: the default."""
+    modes: dict[str, tuple[str, bool, str | None]] = {}
+    for bind in host_config.get("Binds") or []:
+        fields = str(bind).split(":")
+        if len(fields) < 2:
+            continue
+        mode = fields[2] if len(fields) > 2 else ""
+        options = mode.split(",")
+        modes[fields[1]] = (mode, "ro" not in options, next((o for o in options if o in _PROPAGATIONS), None))
+    for mount in host_config.get("Mounts") or []:
+        if isinstance(mount, dict) and mount.get("Target"):
+            bind_options = mount.get("BindOptions")
+            propagation = str(bind_options.get("Propagation") or "") or None if isinstance(bind_options, dict) else None
+            modes[str(mount["Target"])] = ("", not mount.get("ReadOnly"), propagation)
+    return modes
 
 
 # ---------------------------------------------------------------------------------------- container options

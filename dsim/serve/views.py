@@ -222,7 +222,7 @@ class ApiViews:
             "Status": self.status(served),
             "HostConfig": {"NetworkMode": container.spec.network},
             "NetworkSettings": {"Networks": self.network_settings(served, {})["Networks"]},
-            "Mounts": objects.container_mounts(self.daemon, container),
+            "Mounts": objects.container_mounts(self.daemon, container, served.host_config),
         }
 
     def pid(self, served: Served) -> int:
@@ -292,7 +292,7 @@ class ApiViews:
                 "Dead": False,
                 "Pid": self.pid(served),
                 "ExitCode": container.exit_code or 0,
-                "Error": container.error,
+                "Error": container.error.replace(f"({container.id})", f"({served.id})"),  # as the API said it
                 "StartedAt": self.iso(container.started_at),
                 "FinishedAt": self.iso(container.finished_at),
                 **({"Health": checked} if (checked := health.state_view(self, served)) is not None else {}),  # type: ignore[arg-type]
@@ -312,7 +312,7 @@ class ApiViews:
             "ExecIDs": list(served.exec_ids) or None,
             "HostConfig": shapes.host_config(served.host_config),
             "GraphDriver": {"Name": "overlayfs", "Data": {}},
-            "Mounts": objects.container_mounts(self.daemon, container),  # volumes, binds, tmpfs (serve/objects.py)
+            "Mounts": objects.container_mounts(self.daemon, container, served.host_config),  # serve/objects.py
             "Config": shapes.container_config(
                 served.config, served.id[:12], served.config.get("Cmd") or ([] if given_entry else cmd),
                 given_entry if given_entry else entrypoint, list(container.spec.expose))

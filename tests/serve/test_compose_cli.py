@@ -297,3 +297,69 @@ def test_a_dependency_that_turns_unhealthy_fails_the_up(server: ServeProcess) ->
     assert f'ERROR: for web  Container "{db[0][:12]}" is unhealthy.' in result.stderr
     assert docker(server, "ps", "-a", "--filter", "name=demo_web_1", "-q").stdout.strip() == ""
     assert compose(server, "-f", "unhealthy.yml", "down").returncode == 0
+
+
+SCALED = """\
+services:
+  web:
+    image: nginx:alpine
+    ports: ["8181:80"]
+"""
+
+
+def test_a_replica_whose_start_failed_keeps_the_error_and_exit_code_128(server: ServeProcess) -> None:
+    """``--scale web=2`` with a fixed host port: both replicas are created and started in parallel, and the start
+    of the one that comes second fails on the port the other holds. dockerd keeps the failure in the container's
+    state (moby daemon/start.go: SetError, exit code 128, ``exitUnknown``, when none was set; the status stays
+    ``created``), and compose 1.29's ps shows a container that is not running as ``Exit <State.ExitCode>``."""
+    (server.tmp / "app" / "scaled.yml").write_text(SCALED)
+    result = compose(server, "-f", "scaled.yml", "up", "-d", "--scale", "web=2")
+    assert result.returncode == 1
+    assert "Bind for 0.0.0.0:8181 failed: port is already allocated" in result.stderr
+    fmt = "{{.Id}}|{{.State.Status}}|{{.State.ExitCode}}|{{.State.Error}}"
+    states = {name: _inspect(server, "container", name, fmt) for name in ("demo_web_1", "demo_web_2")}
+    failed = next(name for name, state in states.items() if "|created|" in state)
+    running = next(name for name in states if name != failed)
+    ident, _, code, error = states[failed].split("|")
+    assert code == "128" and states[running].split("|")[1:] == ["running", "0", ""]
+    assert error.endswith("Bind for 0.0.0.0:8181 failed: port is already allocated") and f"({ident})" in error
+    rows = {line.split()[0]: line for line in compose(server, "-f", "scaled.yml", "ps").stdout.splitlines()[2:]
+            if line.strip()}
+    assert "Exit 128" in rows[failed] and re.search(r"\bUp\b", rows[running])
+    # a start that works clears them (moby container/state.go setRunning): the port is free once the other stops
+    assert docker(server, "stop", running).returncode == 0
+    assert docker(server, "start", failed).returncode == 0
+    assert _inspect(server, "container", failed, "{{.State.ExitCode}}|{{.State.Error}}") == "0|"
+    assert compose(server, "-f", "scaled.yml", "down").returncode == 0
+
+
+MOUNTED = """\
+services:
+  cache:
+    image: redis:alpine
+    volumes:
+      - /scratch
+      - ./conf:/conf:ro
+      - data:/data
+      - {type: bind, source: ./conf, target: /conf2, read_only: true}
+      - {type: volume, source: data, target: /data2}
+volumes:
+  data: {}
+"""
+
+
+def test_inspect_shows_each_mount_mode_as_the_request_gave_it(server: ServeProcess) -> None:
+    """compose 1.29 sends the short syntax as ``Binds`` (``demo_data:/data:rw``, ``/abs/conf:/conf:ro``), the
+    long one as ``Mounts`` and a bare target as ``Config.Volumes``. moby's Linux parser keeps a bind string's
+    third field as the mount's ``Mode`` and reads ``ro`` in it as read-only; a ``Mounts`` entry has no mode
+    (``ReadOnly`` says it); a named local volume without a mode gets ``z`` (setBindModeIfNull), an anonymous
+    volume of Config.Volumes none; a bind's propagation defaults to ``rprivate``, a volume has none."""
+    (server.tmp / "app" / "conf").mkdir(exist_ok=True)
+    (server.tmp / "app" / "mounted.yml").write_text(MOUNTED)
+    assert compose(server, "-f", "mounted.yml", "up", "-d").returncode == 0
+    mounts = json.loads(_inspect(server, "container", "demo_cache_1", "{{json .Mounts}}"))
+    seen = {m["Destination"]: (m["Type"], m["Mode"], m["RW"], m["Propagation"]) for m in mounts}
+    assert seen == {"/data": ("volume", "rw", True, ""), "/conf": ("bind", "ro", False, "rprivate"),
+                    "/data2": ("volume", "z", True, ""), "/conf2": ("bind", "", False, "rprivate"),
+                    "/scratch": ("volume", "", True, "")}
+    assert compose(server, "-f", "mounted.yml", "down", "-v").returncode == 0
