@@ -73,6 +73,8 @@ __all__ = ["DEFAULT_PATH", "STDERR", "STDOUT", "Context", "Program", "ShellFiles
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "busybox"})
 WRAPPERS = frozenset({"docker-entrypoint.sh", "entrypoint.sh", "tini", "dumb-init"})
+#: a shell killed by SIGSEGV (128 + 11): its stack overflowed (run_script)
+SEGFAULT_STATUS = 139
 #: Servers and the signals they handle: "exit" ends the process (after its stop time), "keep" is handled
 #: without exiting (nginx.org/en/docs/control.html for nginx; the others end on TERM/INT/QUIT).
 SERVER_SIGNALS: dict[str, dict[str, str]] = {
@@ -387,21 +389,29 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 def run_script(run: ShellRun, script: str) -> None:
     """Each list of the script (shell_words.split_lists) in turn, its commands expanded as they are reached;
-    ``for``, ``while``, ``until``, ``if`` and ``case`` grouped first (shell_compound.py)."""
+    ``for``, ``while``, ``until``, ``if`` and ``case`` grouped first (shell_compound.py).
+
+    A shell parses and runs nested commands and function calls on its C stack, with no limit of its own: a
+    function calling itself without end (``f() { f; }; f``) overflows the stack and the shell dies of SIGSEGV,
+    status 139 (128 + 11), with no message of its own. dsim's interpreter recurses on Python's stack the same
+    way, so Python's recursion limit stands for the end of the shell's stack: the shell that hit it ends so."""
     try:
-        items = split_lists(_mark_redirections(script))
-        for _, pipeline in items:
-            for command in pipeline:
-                words(command)  # quotes are checked before anything runs, as a shell parses first
-        nodes = compound(items)
-    except ValueError as err:  # unbalanced quotes, a compound command not closed
-        run.write(f"sh: syntax error: {err}\n", STDERR)
-        run.status = 2
-        return
-    try:
-        _run_nodes(run, nodes)
-    except FunctionReturn as returned:  # outside a function: the rest of the script is skipped (ash's returncmd)
-        run.status = returned.status
+        try:
+            items = split_lists(_mark_redirections(script))
+            for _, pipeline in items:
+                for command in pipeline:
+                    words(command)  # quotes are checked before anything runs, as a shell parses first
+            nodes = compound(items)
+        except ValueError as err:  # unbalanced quotes, a compound command not closed
+            run.write(f"sh: syntax error: {err}\n", STDERR)
+            run.status = 2
+            return
+        try:
+            _run_nodes(run, nodes)
+        except FunctionReturn as returned:  # outside a function: the rest of the script is skipped (ash's returncmd)
+            run.status = returned.status
+    except RecursionError:
+        run.status, run.exited = SEGFAULT_STATUS, True
 
 
 def _call(run: ShellRun, body: list[Node], args: list[str]) -> None:

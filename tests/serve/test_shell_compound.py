@@ -163,3 +163,14 @@ def test_an_interactive_shell_keeps_its_functions_from_line_to_line() -> None:
     session = ShellSession(["sh"], Context(), tty=False)
     session.feed(b"hi() { echo hi $1; }\n")
     assert b"".join(w.data for w in session.feed(b"hi there\n")) == b"hi there\n"
+
+
+def test_a_function_recursing_without_end_dies_of_a_stack_overflow() -> None:
+    """ash recurses on its C stack with no limit of its own: ``f() { f; }; f`` overflows it and the shell dies of
+    SIGSEGV, status 139 (128 + 11), with nothing printed; it was a 500 with a Python traceback in the server. A
+    child shell that dies so leaves its parent running, with 139 as its status; a bounded recursion runs."""
+    program = interpret(["sh", "-c", "echo start; f() { f; }; f; echo never"], Context())
+    assert (program.exit_code, b"".join(w.data for w in program.output)) == (139, b"start\n")
+    nested = interpret(["sh", "-c", "sh -c 'f() { f; }; f'; echo child $?"], Context())
+    assert (nested.exit_code, b"".join(w.data for w in nested.output)) == (0, b"child 139\n")
+    assert printed("f() { [ $1 -lt 20 ] && f $(($1 + 1)) || echo depth $1; }; f 0") == "depth 20\n"
