@@ -346,9 +346,11 @@ def test_containers_of_the_scenarios_workloads_are_listed_too(tmp_path: Path) ->
 
 
 def test_rmi_deletes_the_image_and_gives_its_disk_back(served: Server) -> None:
-    """``docker rmi`` of a catalog image nothing else uses: Untagged, Deleted (the image ID), then Deleted per
-    layer (chain IDs, top layer first, as moby lists them); the disk returns to what it was before the pull.
-    The image's layers are the catalog's (same digests and chain IDs as the catalog_image builds)."""
+    """``docker rmi`` of a catalog image nothing else uses: Untagged, the digest reference the pull stored beside
+    the tag untagged too (the registry's digest for the tag, redis's index digest: moby pull_v2.go
+    addDigestReference, image_delete.go), Deleted (the image ID), then Deleted per layer (chain IDs, top layer
+    first, as moby lists them); the disk returns to what it was before the pull. The image's layers are the
+    catalog's (same digests and chain IDs as the catalog_image builds)."""
     store = served.world.daemons[served.host].store
     expected = catalog_image("redis:latest")
     assert expected is not None and store.image("redis:latest") is None
@@ -358,7 +360,10 @@ def test_rmi_deletes_the_image_and_gives_its_disk_back(served: Server) -> None:
     assert served.loop.call(lambda: store.disk_used) > before
     status, _, body = request(served, "DELETE", "/v1.50/images/redis")
     assert status == 200, body
-    assert json.loads(body) == [{"Untagged": "redis:latest"}, {"Deleted": expected.manifest_digest},
+    index = json.loads((Path(__file__).parents[2] / "dsim" / "scenarios" / "catalog" / "real-images.json")
+                       .read_text())["images"]["redis:latest"]["index_digest"]
+    assert json.loads(body) == [{"Untagged": "redis:latest"}, {"Untagged": f"redis@{index}"},
+                                {"Deleted": expected.manifest_digest},
                                 *({"Deleted": layer.chain_id} for layer in reversed(expected.layers))]
     assert served.loop.call(lambda: store.disk_used) == pytest.approx(before)
     status, _, body = request(served, "DELETE", "/v1.50/images/redis")
