@@ -123,3 +123,24 @@ def test_redis_7_alpine_is_not_redis_alpine() -> None:
     # WORKDIR /data makes the well-known empty layer 4f4fb700... (32 bytes), the sixth of seven
     workdir = CATALOG["redis:7-alpine"]["layers"][5]
     assert (workdir["digest"][7:15], workdir["size"]) == ("4f4fb700", 32)
+
+
+def test_mysql_8_0_is_its_pages_2024_build() -> None:
+    """maxmood96/repo-info repos/mysql/remote/8.0.md@0059fb428ee21756e16f8a49bfecbcc7382a4221 (the fork's stored
+    page): 11 layers adding up to its Total Size, MySQL 8.0.39 on Oracle Linux 9 slim; its local page (8.0.41, Image
+    ID sha256:04faa32c...) is another build, so the size is the catalog's ratio, not read."""
+    entry = CATALOG["mysql:8.0"]
+    sizes = [49239252, 884, 983003, 6735197, 2608, 334, 49175874, 318, 60933161, 5328, 122]
+    assert sum(sizes) == 167076081 == entry["compressed_total"]
+    assert [layer["size"] for layer in entry["layers"]] == sizes
+    assert entry["manifest_digest"] == "sha256:57b4387066094400a12d7b6a5aa88b7f5cd79bf96a07648bf75aafdbcedd2116"
+    assert entry["index_digest"] == "sha256:e161b1be9ab9798174d52cc460c34ffd45488cc4ce6081431c8e2084f5d2aa0c"
+    assert entry["image_id_config_digest"] == (
+        "sha256:307199bdf3e26b54859050dccc6e8e7f9d12e120ad632061c01f2a28541eaaf6")
+    assert entry["uncompressed_total"] is None
+    config = catalog_config("mysql:8.0")
+    assert config.volumes == ("/var/lib/mysql",) and config.exposed_ports == ("3306/tcp", "33060/tcp")
+    assert config.env[1:] == ("GOSU_VERSION=1.17", "MYSQL_MAJOR=8.0", "MYSQL_VERSION=8.0.39-1.el9",
+                              "MYSQL_SHELL_VERSION=8.0.38-1.el9")
+    assert len(config.history) == 20 and sum(not h.empty_layer for h in config.history) == 11
+    assert catalog_ref("mysql:8.0") == "mysql:8.0" and catalog_ref("mysql:latest") == "mysql:latest"
