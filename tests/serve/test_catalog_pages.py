@@ -144,3 +144,22 @@ def test_mysql_8_0_is_its_pages_2024_build() -> None:
                               "MYSQL_SHELL_VERSION=8.0.38-1.el9")
     assert len(config.history) == 20 and sum(not h.empty_layer for h in config.history) == 11
     assert catalog_ref("mysql:8.0") == "mysql:8.0" and catalog_ref("mysql:latest") == "mysql:latest"
+
+
+def test_node_20_alpine_is_its_pages_legacy_build() -> None:
+    """maxmood96/repo-info repos/node/remote/20-alpine.md@00e6f9021e0c34c679a005054b4cd5903a0b7536: four layers
+    adding up to its Total Size, built by the legacy builder (Docker Version 20.10.23, ``ADD file:...`` lines)."""
+    entry = CATALOG["node:20-alpine"]
+    sizes = [3408729, 42204204, 2342213, 451]
+    assert sum(sizes) == 47955597 == entry["compressed_total"]
+    assert [layer["size"] for layer in entry["layers"]] == sizes
+    assert entry["manifest_digest"] == "sha256:5cf32127b55467ea639dc805a13c6f51b2facebc5eb11f9c5d49e3059f3c0aa4"
+    assert entry["image_id_config_digest"] == (
+        "sha256:c6e1506cb804028bb3fc099853aeb89d1a8b3ffc2d1d2e74c8fb4aeb53d5138f")
+    config = catalog_config("node:20-alpine")
+    assert config.env[1:] == ("NODE_VERSION=20.12.2", "YARN_VERSION=1.22.19")
+    assert config.entrypoint == ("docker-entrypoint.sh",) and config.cmd == ("node",)
+    assert config.history[0].created_by == (
+        "/bin/sh -c #(nop) ADD file:37a76ec18f9887751cd8473744917d08b7431fc4085097bb6a09d81b41775473 in / ")
+    assert {h.comment for h in config.history} == {""} and len(config.history) == 9
+    assert [h.empty_layer for h in config.history] == [False, True, True, False, True, False, False, True, True]
