@@ -423,10 +423,13 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             container = yield from self.daemon.create(spec, job=job, phase=phase)
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
-        config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Tty",
-                                                 "WorkingDir", "User", "Healthcheck", "Hostname")}
+        config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "WorkingDir",
+                                                 "User", "Healthcheck", "Hostname")}
         config["Image"] = wanted
-        config["OpenStdin"] = bool(body.get("OpenStdin"))
+        # the streams the client means to attach and stdin's mode, kept as given (moby keeps the request's Config):
+        # a client reads them back (compose 1.29's dockerpty attaches only the streams they name)
+        config.update({key: bool(body.get(key)) for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty",
+                                                           "OpenStdin", "StdinOnce")})
         served = Served(self._docker_id(container), container, self.env.now, config,
                         dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
                         argv=self.argv(body, image))

@@ -106,6 +106,25 @@ def test_published_port_zero_allocates_one(server: ServeProcess) -> None:
     assert docker(server, "rm", "-f", "port0").returncode == 0
 
 
+def test_inspect_keeps_the_streams_the_create_request_names(server: ServeProcess) -> None:
+    """dockerd keeps the request's Config as given. The CLI's request attaches stdout and stderr unless ``-a``
+    names others (docker/cli cli/command/container/opts.go); ``-i`` adds stdin, OpenStdin and StdinOnce, ``-t``
+    Tty; ``run -d`` attaches nothing and clears StdinOnce (run.go) but keeps OpenStdin."""
+    fmt = "{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}} {{.Config.OpenStdin}} " \
+          "{{.Config.StdinOnce}} {{.Config.Tty}}"
+    shown = {}
+    for name, args in (("att-plain", ["create"]), ("att-i", ["create", "-i"]), ("att-t", ["create", "-t"]),
+                       ("att-a", ["create", "-a", "stdout"]), ("att-d", ["run", "-d", "-i"])):
+        assert docker(server, *args, "--name", name, "alpine", "true").returncode == 0
+        shown[name] = docker(server, "inspect", "--format", fmt, name).stdout.split()
+    assert shown == {"att-plain": ["false", "true", "true", "false", "false", "false"],
+                     "att-i": ["true", "true", "true", "true", "true", "false"],
+                     "att-t": ["false", "true", "true", "false", "false", "true"],
+                     "att-a": ["false", "true", "false", "false", "false", "false"],
+                     "att-d": ["false", "false", "false", "true", "false", "false"]}
+    assert docker(server, "rm", "-f", *shown).returncode == 0
+
+
 # ---------------------------------------------------------------------------------------------- logs
 
 
