@@ -426,6 +426,7 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
         config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "WorkingDir",
                                                  "User", "Healthcheck", "Hostname")}
         config["Image"] = wanted
+        config["StopSignal"] = body.get("StopSignal") or refs.config_for(self.image_configs, image).stop_signal or None
         # the streams the client means to attach and stdin's mode, kept as given (moby keeps the request's Config):
         # a client reads them back (compose 1.29's dockerpty attaches only the streams they name)
         config.update({key: bool(body.get(key)) for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty",

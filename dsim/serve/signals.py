@@ -8,6 +8,7 @@ daemon/kill.go, daemon/restart.go).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -43,18 +44,24 @@ class Signals:
     _exit_after: Callable[[Served, float, int], Generator[Any, Any, None]]
 
     def stop(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, bool]:
-        """``POST /containers/{id}/stop``: SIGTERM, SIGKILL at the timeout; False if not running (304)."""
-        if served.container.state in (RUNNING, RESTARTING):
-            self.container_event(served, "kill", signal="15")
+        """``POST /containers/{id}/stop``: the stop signal, SIGKILL at the timeout; False if not running (304).
+        Events as moby's containerStop logs them (daemon/stop.go): ``kill`` with the stop signal as it is sent,
+        ``kill`` 9 if the timeout passes first (``_signalled``), the exit's ``die``, then ``stop``."""
+        self._signalled_at_stop(served, timeout)
         stopped: bool = yield from self.daemon.stop(served.container, timeout, job=job)
         if stopped:
             self.container_event(served, "stop")
         return stopped
 
     def restart(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/restart``: stop, then start (its waiters follow the new run)."""
+        """``POST /containers/{id}/restart``: stop, then start (its waiters follow the new run). moby's
+        containerRestart (daemon/restart.go): a running container's containerStop first (its events as
+        ``stop``'s), then containerStart's ``start``, then ``restart``."""
+        running = served.container.state in (RUNNING, RESTARTING)  # IsRunning: Restarting keeps Running set
+        self._signalled_at_stop(served, timeout)
         try:
-            yield from self.daemon.restart(served.container, timeout, job=job)
+            yield from self.daemon.restart(served.container, timeout, job=job,
+                                           stopped=lambda: self.container_event(served, "stop") if running else None)
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
         self.network_event(served, "connect")
@@ -65,6 +72,30 @@ class Signals:
         self._arm_waiters(served)
         if served.host_config.get("AutoRemove"):
             self.env.process(self._auto_remove(served))
+
+    def _signalled_at_stop(self, served: Served, timeout: float) -> None:
+        """The ``kill`` event of a stop's signal, when the runtime sends it (its ``stop_requested``), and when
+        the timeout will pass (``Served.kill_at``: the die of a process still running then follows the
+        daemon's ``kill`` 9, processes.py)."""
+        container = served.container
+        requested = container.stop_requested
+        if container.state not in (RUNNING, RESTARTING) or requested is None:
+            return
+        if requested.triggered:  # a stop under way: dockerd sends the signal again
+            self._signalled(served, timeout)
+        else:
+            requested.callbacks.append(lambda _: self._signalled(served, timeout))
+
+    def _signalled(self, served: Served, timeout: float) -> None:
+        """moby killWithSignal: no signal, and no event, for a container between two runs of its restart policy
+        (``Restarting``); else the event names the container's stop signal (its Config's, the image's, else
+        SIGTERM: container.go ``StopSignal``)."""
+        if served.container.state != RUNNING:
+            return
+        name = signal_name(served.config.get("StopSignal") or "TERM")
+        self.container_event(served, "kill", signal=str(_SIGNALS.get(name, name)))
+        if served.kill_at is None and not math.isinf(timeout):
+            served.kill_at = self.env.now + timeout
 
     def kill(self, served: Served, signal: str, job: int, named: str = "") -> Generator[Any, Any, None]:
         """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does. A signal the
