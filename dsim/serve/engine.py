@@ -424,7 +424,7 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
         config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "WorkingDir",
-                                                 "User", "Healthcheck", "Hostname")}
+                                                 "User", "Healthcheck", "Hostname", "Volumes")}
         config["Image"] = wanted
         config["StopSignal"] = body.get("StopSignal") or refs.config_for(self.image_configs, image).stop_signal or None
         # the streams the client means to attach and stdin's mode, kept as given (moby keeps the request's Config):
