@@ -18,7 +18,7 @@ import math
 import random
 import re
 from collections import Counter
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -342,12 +342,15 @@ class EngineVerbs:
         yield from self.api("rename", job=job)
         self.runtime.rename(container, name)
 
-    def restart(self, container: Container, timeout: float, *, job: int,
-                phase: str | None = None) -> Generator[Any, Any, None]:
+    def restart(self, container: Container, timeout: float, *, job: int, phase: str | None = None,
+                stopped: Callable[[], None] | None = None) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/restart``: one call, stop (SIGTERM, SIGKILL at ``timeout``) then start; the
-        phase spans, if asked: the stop (from the call) and the start."""
+        phase spans, if asked: the stop (from the call) and the start. ``stopped``: told between the two (the
+        API's stop event)."""
         began = yield from self.api("restart", job=job)
         yield from self.runtime.stop(container, timeout, job=job)
+        if stopped is not None:
+            stopped()
         if phase is not None:
             self._phase(SpanKind.STOP, phase, began, job)
         started = self.env.now

@@ -6,7 +6,7 @@ doing the work), the same verbs a scenario's simulated CLI calls. Each mutating 
 outputs (its workload is the operation's name), so ``--out`` reports the session like a scenario run.
 What is glue here, the HTTP face's own: Docker's container IDs and names, the request's JSON mapped to a
 container spec, Docker's messages for names nothing knows, waiters of ``/wait``; the views the API shows
-are in ``views.py``.
+are in ``views.py``; stop, restart and kill in ``signals.py``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from dsim.scenarios.to_domain import container_spec
 from dsim.serve import bodies, health, image_ops, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
-from dsim.serve.commands import Program, interpret, signal_name
+from dsim.serve.commands import Program, interpret
 from dsim.serve.create_checks import check_create
 from dsim.serve.events import EventLog, follow_pulls, image_events
 from dsim.serve.execs import Exec, ExecsAndStats
@@ -54,6 +54,7 @@ from dsim.serve.image_config import (
 from dsim.serve.object_meta import ObjectMeta, endpoint_addresses, endpoints_config
 from dsim.serve.processes import Processes
 from dsim.serve.progress import PullWatch
+from dsim.serve.signals import TERM_EXIT, Signals
 from dsim.serve.views import ApiViews, Served, human_duration
 from dsim.world import World
 
@@ -79,20 +80,13 @@ LABELS = {
     "dsim.copy_up": "copy_up",
 }
 
-#: signal numbers dockerd's kill event shows (Linux, x86-64)
-_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15, "WINCH": 28}
-#: the signals whose default action ends a process (signal(7): Term or Core); WINCH's is to ignore it
-_TERMINATING = frozenset({"HUP", "INT", "QUIT", "USR1", "USR2", "TERM"})
-#: the exit code of a process SIGTERM's default action ends (128 + 15, as a shell reports it)
-_TERM_EXIT = 128 + _SIGNALS["TERM"]
-
 _ADJECTIVES = ("admiring", "bold", "brave", "clever", "eager", "festive", "gifted", "happy", "jolly", "keen",
                "lucid", "nifty", "quirky", "serene", "sharp", "upbeat", "vibrant", "wizardly", "youthful", "zen")
 _SURNAMES = ("babbage", "curie", "dijkstra", "euclid", "fermi", "goldberg", "hopper", "hypatia", "knuth", "lamport",
              "liskov", "lovelace", "noether", "pike", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow")
 
 
-class Engine(ApiViews, Processes, ExecsAndStats):
+class Engine(ApiViews, Processes, ExecsAndStats, Signals):
     """One simulated Docker Engine: the daemon of ``host`` in ``world``."""
 
     def __init__(self, world: World, host: str, *, now: Callable[[], float] | None = None) -> None:
@@ -378,7 +372,7 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             # PID 1 ignores a SIGTERM it has no handler for: docker stop waits its timeout, then kills; under
             # --init tini is PID 1 and passes SIGTERM on, and its default action ends the process at once (143)
             "stop_time": "0s" if program.handles_term or forwarded_term else "inf",
-            "stop_exit_code": _TERM_EXIT if forwarded_term else 0,
+            "stop_exit_code": TERM_EXIT if forwarded_term else 0,
         }
         if host_config.get("NanoCpus"):
             cores = int(self.daemon.spec.cpus)  # moby daemon_unix.go: verifyPlatformContainerResources
@@ -429,10 +423,14 @@ class Engine(ApiViews, Processes, ExecsAndStats):
             container = yield from self.daemon.create(spec, job=job, phase=phase)
         except ApiError as err:
             raise ApiError(err.status, self.docker_message(str(err))) from None
-        config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Tty",
-                                                 "WorkingDir", "User", "Healthcheck", "Hostname")}
+        config = {key: body.get(key) for key in ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "WorkingDir",
+                                                 "User", "Healthcheck", "Hostname", "Volumes")}
         config["Image"] = wanted
-        config["OpenStdin"] = bool(body.get("OpenStdin"))
+        config["StopSignal"] = body.get("StopSignal") or refs.config_for(self.image_configs, image).stop_signal or None
+        # the streams the client means to attach and stdin's mode, kept as given (moby keeps the request's Config):
+        # a client reads them back (compose 1.29's dockerpty attaches only the streams they name)
+        config.update({key: bool(body.get(key)) for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty",
+                                                           "OpenStdin", "StdinOnce")})
         served = Served(self._docker_id(container), container, self.env.now, config,
                         dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
                         argv=self.argv(body, image))
@@ -570,58 +568,6 @@ class Engine(ApiViews, Processes, ExecsAndStats):
                 fire(exited)
             else:
                 exited.callbacks.append(fire)
-
-    def stop(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, bool]:
-        """``POST /containers/{id}/stop``: SIGTERM, SIGKILL at the timeout; False if not running (304)."""
-        if served.container.state in (RUNNING, RESTARTING):
-            self.container_event(served, "kill", signal="15")
-        stopped: bool = yield from self.daemon.stop(served.container, timeout, job=job)
-        if stopped:
-            self.container_event(served, "stop")
-        return stopped
-
-    def restart(self, served: Served, timeout: float, job: int) -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/restart``: stop, then start (its waiters follow the new run)."""
-        try:
-            yield from self.daemon.restart(served.container, timeout, job=job)
-        except ApiError as err:
-            raise ApiError(err.status, self.docker_message(str(err))) from None
-        self.network_event(served, "connect")
-        self.container_event(served, "start")
-        self.container_event(served, "restart")
-        self.track_runs(served)
-        health.watch(self, served)
-        self._arm_waiters(served)
-        if served.host_config.get("AutoRemove"):
-            self.env.process(self._auto_remove(served))
-
-    def kill(self, served: Served, signal: str, job: int, named: str = "") -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/kill``: returns without waiting for the exit, as Docker does. A signal the
-        process handles without exiting (nginx's HUP: reload) or, as PID 1, has no handler for, changes
-        nothing but takes the API call; under ``--init`` a signal without a handler takes its default action."""
-        reaction = self.signal_reaction(served, signal, named)
-        name = signal_name(signal)
-        self.container_event(served, "kill", signal=str(_SIGNALS.get(name, name)))
-        if reaction == "ignore" and served.host_config.get("Init") and name in _TERMINATING:
-            # --init: tini is PID 1 and passes the signal on to the process, which has no handler for it: the
-            # signal's default action ends it, and tini exits with 128 + the signal's number
-            yield from self.daemon.api("kill", job=job)
-            self.env.process(self._exit_after(served, 0.0, 128 + _SIGNALS[name]))
-            return
-        if reaction != "exit":
-            yield from self.daemon.api("kill", job=job)
-            return
-        program = served.program
-        if program is not None and not program.handles_term and name != "KILL":
-            # a handler of its own for this signal, none for SIGTERM (busybox ping's SIGINT: statistics, exit with
-            # its status): the process ends itself now, which its stop time (for SIGTERM: never) does not say
-            yield from self.daemon.api("kill", job=job)
-            self.env.process(self._exit_after(served, 0.0, program.exit_code))
-            return
-        try:
-            yield from self.daemon.kill(served.container, signal, job=job)
-        except ApiError as err:
-            raise ApiError(err.status, self.docker_message(str(err))) from None
 
     def remove(self, served: Served, force: bool, job: int, volumes: bool = False) -> Generator[Any, Any, None]:
         """``DELETE /containers/{id}``: 409 while running unless ``force`` (then SIGKILL first); ``volumes``:

@@ -475,7 +475,10 @@ def committed_config(base: ImageConfig, container: Mapping[str, Any], overrides:
 def with_image_defaults(body: dict[str, Any], image: ImageConfig) -> dict[str, Any]:
     """The create request's config completed from the image's as dockerd merges them (moby daemon/commit.go,
     ``merge``): the request's Env, then each of the image's variables it does not set; the image's WorkingDir
-    and User where the request gives none. What inspect shows and what the process sees."""
+    and User where the request gives none; the request's Volumes and the image's (``VOLUME``: each gets an
+    anonymous volume unless a mount covers it, objects.container_options). What inspect shows and what the
+    process sees."""
     env = list(merged_env(body.get("Env") or (), image.env))
+    volumes = {**(body.get("Volumes") or {}), **{path: {} for path in image.volumes}}
     return {**body, "Env": env or None, "WorkingDir": body.get("WorkingDir") or image.working_dir or None,
-            "User": body.get("User") or image.user or None}
+            "User": body.get("User") or image.user or None, "Volumes": volumes or None}

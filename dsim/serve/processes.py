@@ -17,7 +17,7 @@ from typing import Any
 
 import simpy
 
-from dsim.components.container import RESTARTING, RUNNING, Container
+from dsim.components.container import RESTARTING, RUNNING, SIGKILL_EXIT, Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
 from dsim.components.storage import Volume
@@ -170,6 +170,11 @@ class Processes:
         frozen, served.container.frozen = served.container.frozen, None
         if frozen is not None and not frozen.triggered:
             frozen.succeed()
+        killed_at, served.kill_at = served.kill_at, None
+        if killed_at is not None and run.end >= killed_at and code == SIGKILL_EXIT:
+            # the stop's timeout passed with the process still running: moby daemon/stop.go falls back to Kill,
+            # whose SIGKILL logs kill (signal 9) before the exit's die (daemon/kill.go)
+            self.container_event(served, "kill", at=run.end, signal="9")
         self.container_event(served, "die", at=run.end, exitCode=str(code))
         self.forget_execs(served)
         self.network_event(served, "disconnect", at=run.end)

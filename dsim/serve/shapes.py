@@ -113,6 +113,7 @@ def container_config(config: dict[str, Any], hostname: str, cmd: list[str], entr
         "Entrypoint": entrypoint,
         "OnBuild": None,
         "Labels": config.get("Labels") or {},
+        **({"StopSignal": config["StopSignal"]} if config.get("StopSignal") else {}),  # omitempty
     }
 
 

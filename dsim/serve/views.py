@@ -106,6 +106,8 @@ class Served:
     files: dict[str, bytes] = field(default_factory=dict)
     #: the paths of those that came with its image (a write there copies the file up)
     image_files: frozenset[str] = frozenset()
+    #: when a ``docker stop``'s timeout passes and the daemon sends SIGKILL (None: no stop under way)
+    kill_at: float | None = None
     #: standard input sent before the session began (the CLI streams it while the start is on its way)
     pending_input: list[bytes | None] = field(default_factory=list)
 

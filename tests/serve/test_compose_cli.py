@@ -215,6 +215,21 @@ def test_stop_then_start(server: ServeProcess) -> None:
     assert up.stdout.count(" Up") == 3, up.stdout
 
 
+def test_run_without_the_cli_prints_the_output_of_the_streams_the_container_attaches(server: ServeProcess) -> None:
+    """``run`` with COMPOSE_INTERACTIVE_NO_CLI=1 (set by ``compose()``) goes through dockerpty, which attaches the
+    streams the container's ``Config.AttachStdout``/``AttachStderr`` name; compose 1.29's one-off container is
+    not detached, so the docker SDK's ContainerConfig (docker/types/containers.py) asks for both, and stdin
+    (``stdin_open`` defaults to true for ``run``); ``-T``: no tty.
+    sh prints a line on each stream and exits 4: compose exits with that code (and logs it as its error)."""
+    (server.tmp / "app" / "oneoff.yml").write_text(
+        "services:\n  once:\n    image: alpine:3.24\n    command: sh -c 'echo out line; echo err line >&2; exit 4'\n")
+    result = compose(server, "-f", "oneoff.yml", "run", "-T", "--rm", "once")
+    assert result.returncode == 4, result.stderr
+    assert result.stdout == "out line\n"
+    assert "err line\n" in result.stderr
+    assert docker(server, "ps", "-a", "--filter", "label=com.docker.compose.oneoff=True", "-q").stdout == ""  # --rm
+
+
 def test_recreate_at_api_1_50_fails_as_against_docker_25_and_later(server: ServeProcess) -> None:
     """A changed service is recreated; compose 1.29 reads the image's ``ContainerConfig``, which dockerd stops
     sending from API 1.45 on (moby image_routes.go), and compose negotiates the server's 1.50: KeyError, as

@@ -106,6 +106,25 @@ def test_published_port_zero_allocates_one(server: ServeProcess) -> None:
     assert docker(server, "rm", "-f", "port0").returncode == 0
 
 
+def test_inspect_keeps_the_streams_the_create_request_names(server: ServeProcess) -> None:
+    """dockerd keeps the request's Config as given. The CLI's request attaches stdout and stderr unless ``-a``
+    names others (docker/cli cli/command/container/opts.go); ``-i`` adds stdin, OpenStdin and StdinOnce, ``-t``
+    Tty; ``run -d`` attaches nothing and clears StdinOnce (run.go) but keeps OpenStdin."""
+    fmt = "{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}} {{.Config.OpenStdin}} " \
+          "{{.Config.StdinOnce}} {{.Config.Tty}}"
+    shown = {}
+    for name, args in (("att-plain", ["create"]), ("att-i", ["create", "-i"]), ("att-t", ["create", "-t"]),
+                       ("att-a", ["create", "-a", "stdout"]), ("att-d", ["run", "-d", "-i"])):
+        assert docker(server, *args, "--name", name, "alpine", "true").returncode == 0
+        shown[name] = docker(server, "inspect", "--format", fmt, name).stdout.split()
+    assert shown == {"att-plain": ["false", "true", "true", "false", "false", "false"],
+                     "att-i": ["true", "true", "true", "true", "true", "false"],
+                     "att-t": ["false", "true", "true", "false", "false", "true"],
+                     "att-a": ["false", "true", "false", "false", "false", "false"],
+                     "att-d": ["false", "false", "false", "true", "false", "false"]}
+    assert docker(server, "rm", "-f", *shown).returncode == 0
+
+
 # ---------------------------------------------------------------------------------------------- logs
 
 
@@ -156,6 +175,40 @@ def test_events_tell_what_the_daemon_did(server: ServeProcess) -> None:
     assert network[-2:] == ["connect bridge", "disconnect bridge"]  # the default bridge, as ev started and died
     bad = docker(server, "events", "--filter", "colour=red", "--until", str(until))
     assert "invalid filter 'colour'" in bad.stderr
+
+
+def test_stop_and_restart_log_the_events_of_dockerds_stop(server: ServeProcess) -> None:
+    """moby v28 daemon/stop.go containerStop: the stop signal (kill event, with its number), and if the process
+    has not exited when the timeout passes, Kill: SIGKILL (kill, signal 9: daemon/kill.go), then die and stop.
+    The stop signal is the container's, else its image's (nginx's STOPSIGNAL SIGQUIT, 3: container.go
+    StopSignal). daemon/restart.go: containerStop when it runs, then containerStart (start), then restart.
+    sleep is PID 1 without a SIGTERM handler: killed at the timeout, 137; nginx exits on its stop signal: 0."""
+    since = int(time.time()) - 1
+    assert docker(server, "run", "-d", "--name", "stopped-ev", "alpine", "sleep", "1000").returncode == 0
+    assert docker(server, "stop", "-t", "1", "stopped-ev").returncode == 0
+    assert docker(server, "restart", "stopped-ev").returncode == 0        # not running: no stop
+    assert docker(server, "restart", "-t", "0", "stopped-ev").returncode == 0
+    assert docker(server, "run", "-d", "--name", "quit-ev", "nginx").returncode == 0
+    assert docker(server, "stop", "quit-ev").returncode == 0
+    until = int(time.time()) + 1
+    fmt = "{{.Action}} {{.TimeNano}} {{index .Actor.Attributes \"signal\"}}{{index .Actor.Attributes \"exitCode\"}}"
+
+    def events(name: str) -> list[list[str]]:
+        result = docker(server, "events", "--since", str(since), "--until", str(until), "--filter", "type=container",
+                        "--filter", f"container={name}", "--format", fmt)
+        return [line.replace("<no value>", "").split() for line in result.stdout.splitlines()]
+
+    seen = events("stopped-ev")
+    assert [[e[0], *e[2:]] for e in seen] == [
+        ["create"], ["start"], ["kill", "15"], ["kill", "9"], ["die", "137"], ["stop"],
+        ["start"], ["restart"],
+        ["kill", "15"], ["kill", "9"], ["die", "137"], ["stop"], ["start"], ["restart"]]
+    # the SIGKILL one simulated second after the SIGTERM: 1 / SPEED on the API's clock
+    assert (int(seen[3][1]) - int(seen[2][1])) / 1e9 == pytest.approx(1 / SPEED, abs=2e-3)
+    assert [[e[0], *e[2:]] for e in events("quit-ev")] == [["create"], ["start"], ["kill", "3"], ["die", "0"],
+                                                            ["stop"]]
+    assert docker(server, "inspect", "--format", "{{.Config.StopSignal}}", "quit-ev").stdout.strip() == "SIGQUIT"
+    assert docker(server, "rm", "-f", "stopped-ev", "quit-ev").returncode == 0
 
 
 # ---------------------------------------------------------------------------------------------- exec, top

@@ -9,6 +9,7 @@ container, a network with a running container or a volume a container uses canno
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ hosts:
   docker:
     daemon: {api_service_time: 0s}
     storage: {write_rate: inf}
-    preloaded: ["nginx:1.25"]
+    preloaded: ["nginx:1.25", "redis:7.4"]
     volumes: [seeded]
 """
 
@@ -165,6 +166,43 @@ def test_run_rm_takes_its_anonymous_volume_with_it(server: ServeProcess) -> None
     assert len(anonymous) == 64  # an anonymous volume is named by 64 hex digits
     assert docker(server, "rm", "-f", "-v", "keeps").returncode == 0
     assert set(docker(server, "volume", "ls", "-q").stdout.split()) == before
+
+
+@needs_cli
+def test_an_images_volumes_get_anonymous_volumes_at_create(server: ServeProcess) -> None:
+    """moby daemon/commit.go ``merge``: the image's Config.Volumes (redis:7.4's VOLUME /data; a built image's
+    VOLUME) join the container's, and inspect's Config.Volumes shows them; daemon/create_unix.go
+    createContainerOSSpecificSettings makes an anonymous volume for each destination no mount covers (its Mode
+    empty: container.go AddMountPointWithVolume), which ``volume ls`` lists and ``rm -v`` removes. ``-v own:/data``
+    covers /data: no anonymous volume, ``own`` mounted there and kept by ``rm -v`` (it is named)."""
+    def volumes() -> set[str]:
+        return set(docker(server, "volume", "ls", "-q").stdout.split())
+
+    def mounts(name: str) -> list[tuple[str, str, str, str]]:
+        shown = json.loads(docker(server, "inspect", "--format", "{{json .Mounts}}", name).stdout)
+        return [(m["Type"], m["Name"], m["Destination"], m["Mode"]) for m in shown]
+
+    before = volumes()
+    assert docker(server, "create", "--name", "img-vol", "redis:7.4").returncode == 0
+    [anonymous] = volumes() - before
+    assert re.fullmatch(r"[0-9a-f]{64}", anonymous)
+    assert mounts("img-vol") == [("volume", anonymous, "/data", "")]
+    shown = docker(server, "inspect", "--format", "{{json .Config.Volumes}}", "img-vol").stdout
+    assert json.loads(shown) == {"/data": {}}
+    assert docker(server, "create", "--name", "img-vol-covered", "-v", "own:/data", "redis:7.4").returncode == 0
+    assert volumes() - before == {anonymous, "own"}
+    assert mounts("img-vol-covered") == [("volume", "own", "/data", "z")]
+    context = server.tmp / "volume-image"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM nginx:1.25\nVOLUME /cache /logs\n")
+    built = docker(server, "build", "-q", "-t", "with-volumes", str(context), env={"DOCKER_BUILDKIT": "0"})
+    assert built.returncode == 0, built.stderr
+    assert docker(server, "create", "--name", "built-vol", "-v", "/logs", "with-volumes").returncode == 0
+    assert sorted(m[2] for m in mounts("built-vol")) == ["/cache", "/logs"]
+    assert len(volumes() - before) == 4  # two more anonymous ones: /logs once, though both name it
+    assert docker(server, "rm", "-v", "img-vol", "img-vol-covered", "built-vol").returncode == 0
+    assert volumes() - before == {"own"}
+    assert docker(server, "volume", "rm", "own").returncode == 0
 
 
 @needs_cli
