@@ -26,9 +26,16 @@ _PARAMETER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?$#@*
                         r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[?$#@*0-9]))")
 
 
+class Unfinished(ValueError):
+    """The script ended inside a command: an open quote or ``$(``, a compound command not closed, a line ending in
+    ``&&``, ``||`` or ``|``. The message is busybox ash's for the end of its input there (its parser's
+    raise_error_unexpected_syntax and tokname_array, https://git.busybox.net/busybox/tree/shell/ash.c); an
+    interactive shell reads more lines instead (shell_session.py)."""
+
+
 def split_lists(script: str) -> list[tuple[str, list[str]]]:
     """The script as (the operator before it: ``;``, ``&&`` or ``||``; its pipeline's commands, unexpanded
-    text). Raises ValueError for an unclosed quote, as shlex does."""
+    text). Raises Unfinished for an unclosed quote (ash's readtoken1: "unterminated quoted string")."""
     items: list[tuple[str, list[str]]] = []
     stages: list[str] = []
     text: list[str] = []
@@ -71,7 +78,7 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
             text.append(char)
         i += 1
     if quote:
-        raise ValueError("No closing quotation")
+        raise Unfinished("unterminated quoted string")
     stages.append("".join(text))
     items.append((op, stages))
     return [(op, [s for s in stages if s.strip()]) for op, stages in items if any(s.strip() for s in stages)]
@@ -161,7 +168,8 @@ def _evaluate(node: ast.expr, lookup: Callable[[str], str | None]) -> int:
 
 def closing(text: str, start: int) -> int:
     """Where the ``)`` that closes a ``$(`` opened before ``start`` is (nested parentheses and quotes skipped; a
-    ``case`` pattern's ``)`` between ``case`` and ``esac`` closes nothing). Raises ValueError when there is none."""
+    ``case`` pattern's ``)`` between ``case`` and ``esac`` closes nothing). Raises Unfinished when there is none
+    (ash's parsebackq wants the ``)``)."""
     depth, quote = 1, ""
     cases: list[int] = []  # the depth at which each open case was read
     for i in range(start, len(text)):
@@ -180,7 +188,7 @@ def closing(text: str, start: int) -> int:
             depth -= 1
             if depth == 0:
                 return i
-    raise ValueError("No closing parenthesis")
+    raise Unfinished('unexpected end of file (expecting ")")')
 
 
 def _reserved_at(text: str, i: int, word: str, start: int) -> bool:

@@ -77,10 +77,23 @@ def test_a_loop_that_settles_repeats_until_the_process_is_stopped() -> None:
 
 
 @pytest.mark.parametrize(("script", "said"), [
-    ("for i in 1; do echo x", 'sh: syntax error: unexpected end of script (expecting "done")\n'),
+    # the end of the script inside a command: ash's "unexpected end of file", with the token its parser wanted
+    # (raise_error_unexpected_syntax and tokname_array in https://git.busybox.net/busybox/tree/shell/ash.c)
+    ("for i in 1; do echo x", 'sh: syntax error: unexpected end of file (expecting "done")\n'),
+    ("for i in 1 2", 'sh: syntax error: unexpected end of file (expecting "do")\n'),
+    ("while true", 'sh: syntax error: unexpected end of file (expecting "do")\n'),
+    ("if true; then echo a", 'sh: syntax error: unexpected end of file (expecting "fi")\n'),  # not "elif"
+    ("if true", 'sh: syntax error: unexpected end of file (expecting "then")\n'),
+    ("{ echo a", 'sh: syntax error: unexpected end of file (expecting "}")\n'),
+    ("f()", "sh: syntax error: unexpected end of file\n"),  # parse_command: any compound command would do
+    ("case x in", 'sh: syntax error: unexpected end of file (expecting ")")\n'),  # a pattern's ")"
+    ("case x in x) echo a;;", 'sh: syntax error: unexpected end of file (expecting ")")\n'),
+    ("case x in x) echo a", 'sh: syntax error: unexpected end of file (expecting ";;")\n'),
+    ("echo 'a", "sh: syntax error: unterminated quoted string\n"),  # readtoken1
+    ('echo "a', "sh: syntax error: unterminated quoted string\n"),
+    ("echo $(echo a", 'sh: syntax error: unexpected end of file (expecting ")")\n'),  # parsebackq
     ("echo a; done", 'sh: syntax error: unexpected "done"\n'),
     ("echo a;; echo b", 'sh: syntax error: unexpected ";;"\n'),  # ";;" ends a case item, nothing else
-    ("case x in x) echo a", 'sh: syntax error: unexpected end of script (expecting ";;")\n'),
     ("case x in x echo a;; esac", 'sh: syntax error: unexpected "x echo a" (expecting ")")\n'),
     ("[ 1 -eq 1", None),
 ])
