@@ -67,6 +67,9 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
             pair = script[i:i + 2]
             token = pair if pair in ("&&", "||", ";;") else char
             i += len(token) - 1
+            if token in ("&&", "||", "|"):  # a linebreak may follow (POSIX 2.10.2: and_or AND_IF linebreak ...)
+                after = _linebreak(script, i + 1)
+                i = after - 1 if "\n" in script[i + 1:after] else i
             stages.append("".join(text))
             text = []
             if token != "|":
@@ -79,9 +82,22 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
         i += 1
     if quote:
         raise Unfinished("unterminated quoted string")
+    if not "".join(text).strip() and (stages or op != ";"):  # the script ends after &&, || or |
+        raise Unfinished("unexpected end of file")
     stages.append("".join(text))
     items.append((op, stages))
     return [(op, [s for s in stages if s.strip()]) for op, stages in items if any(s.strip() for s in stages)]
+
+
+def _linebreak(script: str, i: int) -> int:
+    """Where the blanks, newlines and comments from ``i`` on end."""
+    while i < len(script) and script[i] in " \t\n#":
+        if script[i] == "#":
+            while i < len(script) and script[i] != "\n":
+                i += 1
+        else:
+            i += 1
+    return i
 
 
 def expand(text: str, lookup: Callable[[str], str | None], status: int,

@@ -32,6 +32,17 @@ def test_compound_commands_and_test(script: str, output: str) -> None:
 
 
 @pytest.mark.parametrize(("script", "output"), [
+    # a newline after &&, || or | is a linebreak, not the end of the list (POSIX 2.10.2's grammar:
+    # and_or AND_IF linebreak pipeline, pipe_sequence '|' linebreak command)
+    ("false &&\necho never; echo after", "after\n"),
+    ("true ||\n  # a comment\n\n  echo never; echo after", "after\n"),
+    ("echo piped |\n  cat > /tmp/f; echo [$(cat /tmp/f)]", "[piped]\n"),
+])
+def test_a_line_may_end_in_an_operator(script: str, output: str) -> None:
+    assert printed(script) == output
+
+
+@pytest.mark.parametrize(("script", "output"), [
     # the first item whose pattern matches runs, and only it
     ("case abc in a*) echo A;; *) echo other;; esac", "A\n"),
     ("case foo.txt in *.md|*.txt) echo doc;; *) echo other;; esac", "doc\n"),
@@ -92,6 +103,9 @@ def test_a_loop_that_settles_repeats_until_the_process_is_stopped() -> None:
     ("echo 'a", "sh: syntax error: unterminated quoted string\n"),  # readtoken1
     ('echo "a', "sh: syntax error: unterminated quoted string\n"),
     ("echo $(echo a", 'sh: syntax error: unexpected end of file (expecting ")")\n'),  # parsebackq
+    ("echo a &&", "sh: syntax error: unexpected end of file\n"),  # and_or: a pipeline must follow
+    ("echo a ||\n\n", "sh: syntax error: unexpected end of file\n"),
+    ("echo a | # the next stage", "sh: syntax error: unexpected end of file\n"),
     ("echo a; done", 'sh: syntax error: unexpected "done"\n'),
     ("echo a;; echo b", 'sh: syntax error: unexpected ";;"\n'),  # ";;" ends a case item, nothing else
     ("case x in x echo a;; esac", 'sh: syntax error: unexpected "x echo a" (expecting ")")\n'),
