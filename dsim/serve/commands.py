@@ -397,11 +397,7 @@ def run_script(run: ShellRun, script: str) -> None:
     way, so Python's recursion limit stands for the end of the shell's stack: the shell that hit it ends so."""
     try:
         try:
-            items = split_lists(_mark_redirections(script))
-            for _, pipeline in items:
-                for command in pipeline:
-                    words(command)  # quotes are checked before anything runs, as a shell parses first
-            nodes = compound(items)
+            nodes = parse(script)
         except ValueError as err:  # unbalanced quotes, a compound command not closed
             run.write(f"sh: syntax error: {err}\n", STDERR)
             run.status = 2
@@ -412,6 +408,16 @@ def run_script(run: ShellRun, script: str) -> None:
             run.status = returned.status
     except RecursionError:
         run.status, run.exited = SEGFAULT_STATUS, True
+
+
+def parse(script: str) -> list[Node]:
+    """The script's commands, all parsed before any runs, as a shell does; ValueError for a syntax error
+    (shell_words.Unfinished when the script ends inside a command)."""
+    items = split_lists(_mark_redirections(script))
+    for _, pipeline in items:
+        for command in pipeline:
+            words(command)  # quotes are checked too
+    return compound(items)
 
 
 def _call(run: ShellRun, body: list[Node], args: list[str]) -> None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dsim.serve.shell_words import closing, split_lists
+from dsim.serve.shell_words import Unfinished, closing, split_lists
 
 Item = tuple[str, list[str]]
 
@@ -98,7 +98,8 @@ Node = Simple | ForLoop | WhileLoop | IfClause | CaseClause | Group | FunctionDe
 
 
 def compound(items: Sequence[Item]) -> list[Node]:
-    """The script's lists as commands, compound ones grouped; ValueError for a syntax error."""
+    """The script's lists as commands, compound ones grouped; ValueError for a syntax error, Unfinished (one) when
+    the script ends inside a compound command, with ash's words: ``unexpected end of file (expecting "done")``."""
     tokens = _separated(items)
     nodes, end = _block(tokens, 0, frozenset())
     if end < len(tokens):
@@ -150,8 +151,9 @@ def _separated(items: Sequence[Item]) -> list[Item]:
     return out
 
 
-def _block(tokens: list[Item], i: int, ends: frozenset[str]) -> tuple[list[Node], int]:
-    """Commands from ``i`` up to (not including) a reserved word in ``ends``."""
+def _block(tokens: list[Item], i: int, ends: frozenset[str], wanted: str = "") -> tuple[list[Node], int]:
+    """Commands from ``i`` up to (not including) a reserved word in ``ends`` (``wanted`` the one ash names when
+    the script ends first; the first of ``ends`` by default)."""
     nodes: list[Node] = []
     while i < len(tokens):
         word = _reserved(tokens[i])
@@ -164,7 +166,7 @@ def _block(tokens: list[Item], i: int, ends: frozenset[str]) -> tuple[list[Node]
             node, i = Simple(*tokens[i]), i + 1
         nodes.append(node)
     if ends:
-        raise ValueError(f'unexpected end of script (expecting "{sorted(ends)[0]}")')
+        raise Unfinished(f'unexpected end of file (expecting "{wanted or sorted(ends)[0]}")')
     return nodes, i
 
 
@@ -184,13 +186,17 @@ def _compound(tokens: list[Item], i: int, word: str) -> tuple[Node, int]:
     if word == "()" and i + 1 < len(tokens) and _reserved(tokens[i + 1]) in _BODIES:
         body_node, end = _compound(tokens, i + 1, _reserved(tokens[i + 1]))
         return FunctionDef(tokens[i][0], tokens[i][1][0][:-2], [body_node]), end
+    if word == "()" and i + 1 == len(tokens):
+        raise Unfinished("unexpected end of file")  # ash's parse_command: any command would do
     if word == "()":
         raise ValueError(f'expecting a compound command after "{tokens[i][1][0]}"')
     raise ValueError(f'unexpected "{word}"')
 
 
 def _expect(tokens: list[Item], i: int, word: str) -> int:
-    if i >= len(tokens) or _reserved(tokens[i]) != word:
+    if i >= len(tokens):
+        raise Unfinished(f'unexpected end of file (expecting "{word}")')
+    if _reserved(tokens[i]) != word:
         raise ValueError(f'expecting "{word}"')
     return i + 1
 
@@ -221,7 +227,7 @@ def _if(tokens: list[Item], i: int) -> tuple[IfClause, int]:
     at = i
     while True:
         condition, at = _block(tokens, at + 1, frozenset({"then"}))
-        body, at = _block(tokens, _expect(tokens, at, "then"), frozenset({"elif", "else", "fi"}))
+        body, at = _block(tokens, _expect(tokens, at, "then"), frozenset({"elif", "else", "fi"}), "fi")
         branches.append((condition, body))
         if _reserved(tokens[at]) != "elif":
             break
@@ -271,8 +277,8 @@ def _case(tokens: list[Item], i: int) -> tuple[CaseClause, int]:
         tokens.insert(at, (";", [rest[2:].strip()]))
     items: list[tuple[list[str], list[Node]]] = []
     while True:
-        if at >= len(tokens):
-            raise ValueError('unexpected end of script (expecting "esac")')
+        if at >= len(tokens):  # ash reads a pattern next: it wants its ")"
+            raise Unfinished('unexpected end of file (expecting ")")')
         if _reserved(tokens[at]) == "esac":
             return CaseClause(op, word, items), at + 1
         text = "|".join(tokens[at][1]).strip()

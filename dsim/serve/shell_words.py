@@ -26,9 +26,16 @@ _PARAMETER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?$#@*
                         r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[?$#@*0-9]))")
 
 
+class Unfinished(ValueError):
+    """The script ended inside a command: an open quote or ``$(``, a compound command not closed, a line ending in
+    ``&&``, ``||`` or ``|``. The message is busybox ash's for the end of its input there (its parser's
+    raise_error_unexpected_syntax and tokname_array, https://git.busybox.net/busybox/tree/shell/ash.c); an
+    interactive shell reads more lines instead (shell_session.py)."""
+
+
 def split_lists(script: str) -> list[tuple[str, list[str]]]:
     """The script as (the operator before it: ``;``, ``&&`` or ``||``; its pipeline's commands, unexpanded
-    text). Raises ValueError for an unclosed quote, as shlex does."""
+    text). Raises Unfinished for an unclosed quote (ash's readtoken1: "unterminated quoted string")."""
     items: list[tuple[str, list[str]]] = []
     stages: list[str] = []
     text: list[str] = []
@@ -60,6 +67,9 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
             pair = script[i:i + 2]
             token = pair if pair in ("&&", "||", ";;") else char
             i += len(token) - 1
+            if token in ("&&", "||", "|"):  # a linebreak may follow (POSIX 2.10.2: and_or AND_IF linebreak ...)
+                after = _linebreak(script, i + 1)
+                i = after - 1 if "\n" in script[i + 1:after] else i
             stages.append("".join(text))
             text = []
             if token != "|":
@@ -71,10 +81,23 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
             text.append(char)
         i += 1
     if quote:
-        raise ValueError("No closing quotation")
+        raise Unfinished("unterminated quoted string")
+    if not "".join(text).strip() and (stages or op != ";"):  # the script ends after &&, || or |
+        raise Unfinished("unexpected end of file")
     stages.append("".join(text))
     items.append((op, stages))
     return [(op, [s for s in stages if s.strip()]) for op, stages in items if any(s.strip() for s in stages)]
+
+
+def _linebreak(script: str, i: int) -> int:
+    """Where the blanks, newlines and comments from ``i`` on end."""
+    while i < len(script) and script[i] in " \t\n#":
+        if script[i] == "#":
+            while i < len(script) and script[i] != "\n":
+                i += 1
+        else:
+            i += 1
+    return i
 
 
 def expand(text: str, lookup: Callable[[str], str | None], status: int,
@@ -161,7 +184,8 @@ def _evaluate(node: ast.expr, lookup: Callable[[str], str | None]) -> int:
 
 def closing(text: str, start: int) -> int:
     """Where the ``)`` that closes a ``$(`` opened before ``start`` is (nested parentheses and quotes skipped; a
-    ``case`` pattern's ``)`` between ``case`` and ``esac`` closes nothing). Raises ValueError when there is none."""
+    ``case`` pattern's ``)`` between ``case`` and ``esac`` closes nothing). Raises Unfinished when there is none
+    (ash's parsebackq wants the ``)``)."""
     depth, quote = 1, ""
     cases: list[int] = []  # the depth at which each open case was read
     for i in range(start, len(text)):
@@ -180,7 +204,7 @@ def closing(text: str, start: int) -> int:
             depth -= 1
             if depth == 0:
                 return i
-    raise ValueError("No closing parenthesis")
+    raise Unfinished('unexpected end of file (expecting ")")')
 
 
 def _reserved_at(text: str, i: int, word: str, start: int) -> bool:

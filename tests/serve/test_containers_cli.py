@@ -98,6 +98,14 @@ def test_interactive_shell_in_a_terminal(server: ServeProcess) -> None:
     assert code == 5
 
 
+def test_a_loop_typed_over_lines_in_a_terminal(server: ServeProcess) -> None:
+    """ash's PS2 ``> `` before each line of a command not complete yet; the loop runs once it is."""
+    out, code = in_terminal(server, ["run", "-it", "--rm", "alpine", "sh"],
+                            [b"for i in 1 2\rdo echo n$i\rdone\r", b"exit\r"])
+    assert b"for i in 1 2\r\n> do echo n$i\r\n> done\r\nn1\r\nn2\r\n/ # " in out
+    assert code == 0
+
+
 def test_published_port_zero_allocates_one(server: ServeProcess) -> None:
     assert docker(server, "run", "-d", "--name", "port0", "-p", "0:80", "nginx").returncode == 0
     ports = docker(server, "ps", "--filter", "name=port0", "--format", "{{.Ports}}").stdout

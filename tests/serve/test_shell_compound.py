@@ -32,6 +32,17 @@ def test_compound_commands_and_test(script: str, output: str) -> None:
 
 
 @pytest.mark.parametrize(("script", "output"), [
+    # a newline after &&, || or | is a linebreak, not the end of the list (POSIX 2.10.2's grammar:
+    # and_or AND_IF linebreak pipeline, pipe_sequence '|' linebreak command)
+    ("false &&\necho never; echo after", "after\n"),
+    ("true ||\n  # a comment\n\n  echo never; echo after", "after\n"),
+    ("echo piped |\n  cat > /tmp/f; echo [$(cat /tmp/f)]", "[piped]\n"),
+])
+def test_a_line_may_end_in_an_operator(script: str, output: str) -> None:
+    assert printed(script) == output
+
+
+@pytest.mark.parametrize(("script", "output"), [
     # the first item whose pattern matches runs, and only it
     ("case abc in a*) echo A;; *) echo other;; esac", "A\n"),
     ("case foo.txt in *.md|*.txt) echo doc;; *) echo other;; esac", "doc\n"),
@@ -77,10 +88,26 @@ def test_a_loop_that_settles_repeats_until_the_process_is_stopped() -> None:
 
 
 @pytest.mark.parametrize(("script", "said"), [
-    ("for i in 1; do echo x", 'sh: syntax error: unexpected end of script (expecting "done")\n'),
+    # the end of the script inside a command: ash's "unexpected end of file", with the token its parser wanted
+    # (raise_error_unexpected_syntax and tokname_array in https://git.busybox.net/busybox/tree/shell/ash.c)
+    ("for i in 1; do echo x", 'sh: syntax error: unexpected end of file (expecting "done")\n'),
+    ("for i in 1 2", 'sh: syntax error: unexpected end of file (expecting "do")\n'),
+    ("while true", 'sh: syntax error: unexpected end of file (expecting "do")\n'),
+    ("if true; then echo a", 'sh: syntax error: unexpected end of file (expecting "fi")\n'),  # not "elif"
+    ("if true", 'sh: syntax error: unexpected end of file (expecting "then")\n'),
+    ("{ echo a", 'sh: syntax error: unexpected end of file (expecting "}")\n'),
+    ("f()", "sh: syntax error: unexpected end of file\n"),  # parse_command: any compound command would do
+    ("case x in", 'sh: syntax error: unexpected end of file (expecting ")")\n'),  # a pattern's ")"
+    ("case x in x) echo a;;", 'sh: syntax error: unexpected end of file (expecting ")")\n'),
+    ("case x in x) echo a", 'sh: syntax error: unexpected end of file (expecting ";;")\n'),
+    ("echo 'a", "sh: syntax error: unterminated quoted string\n"),  # readtoken1
+    ('echo "a', "sh: syntax error: unterminated quoted string\n"),
+    ("echo $(echo a", 'sh: syntax error: unexpected end of file (expecting ")")\n'),  # parsebackq
+    ("echo a &&", "sh: syntax error: unexpected end of file\n"),  # and_or: a pipeline must follow
+    ("echo a ||\n\n", "sh: syntax error: unexpected end of file\n"),
+    ("echo a | # the next stage", "sh: syntax error: unexpected end of file\n"),
     ("echo a; done", 'sh: syntax error: unexpected "done"\n'),
     ("echo a;; echo b", 'sh: syntax error: unexpected ";;"\n'),  # ";;" ends a case item, nothing else
-    ("case x in x) echo a", 'sh: syntax error: unexpected end of script (expecting ";;")\n'),
     ("case x in x echo a;; esac", 'sh: syntax error: unexpected "x echo a" (expecting ")")\n'),
     ("[ 1 -eq 1", None),
 ])
