@@ -2,8 +2,10 @@
 
 A server is started as a subprocess (``python -m dsim serve``) on a free loopback port with the scenario
 below; each test runs docker commands against it and checks what the CLI prints, then the session's
-``--out`` files are checked after a SIGTERM. Tests run in file order and share the server's state (the
-``nginx`` pulled by the first is run by a later one), as one CLI session would.
+``--out`` files are checked after a SIGTERM. Tests that read or change what earlier commands left (a first
+pull, a port taken, a container to stop, the session's files) start a server of their own (``fresh``) and make
+that state themselves; the others share the module's, with names of their own, so every test passes alone and in
+any order.
 
 The scenario makes one pull's duration exact by hand: ``localhost:5000/app:1`` is one uncompressed layer
 of 100 MB in a registry with 80 Mbps (10 MB/s) of egress, no latency, no auth; the host's NIC (10 Gbps) and
@@ -96,6 +98,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     proc.stop()
 
 
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[ServeProcess]:
+    """A server of this test's own: nothing pulled, run or recorded before the test."""
+    (tmp_path / "serve").mkdir()
+    proc = ServeProcess(tmp_path / "serve")
+    yield proc
+    proc.stop()
+
+
 def docker(server: ServeProcess, *args: str, env: dict[str, str] | None = None,
            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     assert DOCKER is not None
@@ -127,7 +138,8 @@ def test_info_describes_the_scenario_host(server: ServeProcess) -> None:
 
 
 @needs_cli
-def test_pull_from_the_catalog_prints_docker_progress(server: ServeProcess) -> None:
+def test_pull_from_the_catalog_prints_docker_progress(fresh: ServeProcess) -> None:
+    server = fresh
     result = docker(server, "pull", "nginx")
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -143,27 +155,34 @@ def test_pull_from_the_catalog_prints_docker_progress(server: ServeProcess) -> N
 
 @needs_cli
 def test_images_lists_the_pulled_image(server: ServeProcess) -> None:
+    assert docker(server, "pull", "-q", "nginx").returncode == 0
     result = docker(server, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
     assert result.returncode == 0, result.stderr
     assert re.search(r"^nginx:latest [0-9a-f]{12}$", result.stdout, re.M)
 
 
 @needs_cli
-def test_run_publishes_a_port_and_ps_shows_it(server: ServeProcess) -> None:
-    result = docker(server, "run", "-d", "-p", "8080:80", "--name", "web", "nginx")
+def test_run_publishes_a_port_and_ps_shows_it(fresh: ServeProcess) -> None:
+    result = docker(fresh, "run", "-d", "-p", "8080:80", "--name", "web", "nginx")
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(r"[0-9a-f]{64}\n", result.stdout)
-    ps = docker(server, "ps")
+    ps = docker(fresh, "ps")
     assert "0.0.0.0:8080->80/tcp" in ps.stdout
     line = next(line for line in ps.stdout.splitlines() if line.endswith(" web"))
     assert "Up " in line and "nginx" in line
 
 
+def _web_and_web2(server: ServeProcess) -> subprocess.CompletedProcess[str]:
+    """``web`` running with port 8080 published, then ``web2`` asking for the same port: web2's run."""
+    assert docker(server, "run", "-d", "-p", "8080:80", "--name", "web", "nginx").returncode == 0
+    return docker(server, "run", "-d", "-p", "8080:80", "--name", "web2", "nginx")
+
+
 @needs_cli
-def test_second_container_on_the_same_port_fails_as_docker_does(server: ServeProcess) -> None:
-    result = docker(server, "run", "-d", "-p", "8080:80", "--name", "web2", "nginx")
+def test_second_container_on_the_same_port_fails_as_docker_does(fresh: ServeProcess) -> None:
+    result = _web_and_web2(fresh)
     assert result.returncode == 125
-    created = docker(server, "inspect", "--format", "{{.Id}} {{.State.Status}}", "web2").stdout.split()
+    created = docker(fresh, "inspect", "--format", "{{.Id}} {{.State.Status}}", "web2").stdout.split()
     assert created[1] == "created"  # a port conflict fails start; the container stays Created
     expected = (f"Error response from daemon: failed to set up container networking: driver failed programming "
                 f"external connectivity on endpoint web2 ({created[0]}): Bind for 0.0.0.0:8080 failed: port is "
@@ -172,7 +191,9 @@ def test_second_container_on_the_same_port_fails_as_docker_does(server: ServePro
 
 
 @needs_cli
-def test_stop_and_rm(server: ServeProcess) -> None:
+def test_stop_and_rm(fresh: ServeProcess) -> None:
+    server = fresh
+    assert _web_and_web2(server).returncode == 125  # web2 stays Created
     busy = docker(server, "rm", "web")
     assert busy.returncode != 0
     assert 'cannot remove container "/web": container is running' in busy.stderr
@@ -206,8 +227,9 @@ def test_unknown_image_is_denied_as_docker_hub_denies_it(server: ServeProcess) -
 
 
 @needs_cli
-def test_pull_from_a_scenario_registry_takes_the_modelled_time(server: ServeProcess) -> None:
+def test_pull_from_a_scenario_registry_takes_the_modelled_time(fresh: ServeProcess) -> None:
     """100 MB at the registry's 10 MB/s: 10 simulated seconds (module docstring), about 10/SPEED s of wall."""
+    server = fresh
     began = time.monotonic()
     result = docker(server, "pull", "localhost:5000/app:1")
     wall = time.monotonic() - began
@@ -240,17 +262,23 @@ def test_legacy_build_streams_steps_and_tags(server: ServeProcess, tmp_path: Pat
 
 
 @needs_cli
-def test_push_to_the_scenario_registry(server: ServeProcess) -> None:
-    assert docker(server, "tag", "demo:1", "localhost:5000/demo:1").returncode == 0
-    result = docker(server, "push", "localhost:5000/demo:1")
+def test_push_to_the_scenario_registry(server: ServeProcess, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM nginx\nCOPY page.html /usr/share/nginx/html/\n")
+    (ctx / "page.html").write_text("<h1>pushed</h1>\n")
+    built = docker(server, "build", "-t", "pushed:1", str(ctx), env={"DOCKER_BUILDKIT": "0"})
+    assert built.returncode == 0, built.stderr
+    assert docker(server, "tag", "pushed:1", "localhost:5000/pushed:1").returncode == 0
+    result = docker(server, "push", "localhost:5000/pushed:1")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "The push refers to repository [localhost:5000/demo]" in out
+    assert "The push refers to repository [localhost:5000/pushed]" in out
     assert ": Pushed" in out
     assert re.search(r"^1: digest: sha256:[0-9a-f]{64} size: \d+$", out, re.M)
     # what was pushed is now in the registry: a pull of it is up to date
-    pulled = docker(server, "pull", "localhost:5000/demo:1")
-    assert "Status: Image is up to date for localhost:5000/demo:1" in pulled.stdout
+    pulled = docker(server, "pull", "localhost:5000/pushed:1")
+    assert "Status: Image is up to date for localhost:5000/pushed:1" in pulled.stdout
 
 
 @needs_cli
@@ -264,8 +292,12 @@ def test_unknown_endpoint_and_container_errors_are_docker_style(server: ServePro
 
 
 @needs_cli
-def test_sigterm_writes_the_session_as_dsim_run_would(server: ServeProcess) -> None:
-    """Runs after every test that uses the module's server: stops it and reads its --out files."""
+def test_sigterm_writes_the_session_as_dsim_run_would(fresh: ServeProcess) -> None:
+    """A session (the scenario registry's pull, a port conflict, a denied pull), then SIGTERM: its --out files."""
+    server = fresh
+    assert docker(server, "pull", "localhost:5000/app:1").returncode == 0
+    assert _web_and_web2(server).returncode == 125
+    assert docker(server, "pull", "dsim-no-such-image").returncode == 1
     out, err = server.stop()
     assert server.proc.returncode == 0, err
     summary = json.loads((server.out / "summary.json").read_text())
