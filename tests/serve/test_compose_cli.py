@@ -4,8 +4,10 @@ docker SDK; no Docker engine involved), as test_docker_cli.py drives it with the
 The project (``-p demo``): ``db`` (redis, a named volume ``data`` at /data, on networks ``default`` and
 ``back``, a healthcheck every 2 s), ``web`` (nginx, ``-p 8080:80``, on ``back`` and ``default``, starts when
 ``db`` is healthy: ``condition: service_healthy``) and ``job`` (alpine printing a line then sleeping, starts
-after ``web``). The images are preloaded on the host, so no pull happens. Tests run in file order and share
-the server, as one compose session would: up, ps, logs, ping between services, stop/start, down.
+after ``web``). The images are preloaded on the host, so no pull happens. Every test has its own fresh
+server (the ``server`` fixture, with the project directory written but nothing created); the tests marked
+``usefixtures("up")`` start with the project already ``up -d`` there, the others run their own compose
+commands from scratch, so each test runs alone and in any order.
 
 Worked out by hand from the rules:
 - Compose names things ``<project>_<name>``: networks demo_default and demo_back, volume demo_data,
@@ -30,6 +32,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -89,13 +92,26 @@ def _compose_v1() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+def compose_v1() -> None:
+    """The version check, once for the module (it skips every test when compose is not 1.x)."""
     _compose_v1()
-    proc = ServeProcess(tmp_path_factory.mktemp("compose"), speed=SPEED, scenario=SCENARIO)
+
+
+@pytest.fixture
+def server(compose_v1: None, tmp_path: Path) -> Iterator[ServeProcess]:
+    """A fresh ``dsim serve`` for this test alone, with the project's directory (``app``) written; nothing created."""
+    proc = ServeProcess(tmp_path, speed=SPEED, scenario=SCENARIO)
     (proc.tmp / "app").mkdir()
     (proc.tmp / "app" / "docker-compose.yml").write_text(PROJECT)
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def up(server: ServeProcess) -> None:
+    """The test's server with the project ``up -d`` (what test_up_creates_... checks in detail)."""
+    result = compose(server, "up", "-d")
+    assert result.returncode == 0, result.stderr
 
 
 def compose(server: ServeProcess, *args: str, timeout: float = 120,
@@ -150,6 +166,7 @@ def test_up_creates_networks_and_volume_then_containers_in_dependency_order(serv
     assert all("web" in endpoint["Aliases"] and "web" in endpoint["DNSNames"] for endpoint in aliases.values())
 
 
+@pytest.mark.usefixtures("up")
 def test_a_second_up_finds_everything_up_to_date(server: ServeProcess) -> None:
     result = compose(server, "up", "-d")
     assert result.returncode == 0, result.stderr
@@ -158,6 +175,7 @@ def test_a_second_up_finds_everything_up_to_date(server: ServeProcess) -> None:
         assert f"{name} is up-to-date" in result.stderr
 
 
+@pytest.mark.usefixtures("up")
 def test_ps_lists_the_services(server: ServeProcess) -> None:
     result = compose(server, "ps")
     assert result.returncode == 0, result.stderr
@@ -168,6 +186,7 @@ def test_ps_lists_the_services(server: ServeProcess) -> None:
     assert re.search(r"\bUp\b", rows["demo_job_1"])
 
 
+@pytest.mark.usefixtures("up")
 def test_docker_ps_filters_by_network_and_volume(server: ServeProcess) -> None:
     def names(*filters: str) -> list[str]:
         args = [arg for value in filters for arg in ("--filter", value)]
@@ -183,12 +202,14 @@ def test_docker_ps_filters_by_network_and_volume(server: ServeProcess) -> None:
     assert names("label=com.docker.compose.service=job") == ["demo_job_1"]
 
 
+@pytest.mark.usefixtures("up")
 def test_logs_show_each_service_output(server: ServeProcess) -> None:
     result = compose(server, "logs", "job")
     assert result.returncode == 0, result.stderr
     assert re.search(r"^job_1\s+\| hello from job$", result.stdout, re.M), result.stdout
 
 
+@pytest.mark.usefixtures("up")
 def test_services_reach_each_other_by_name_on_the_networks_they_share(server: ServeProcess) -> None:
     """job is on default only, db on default and back: ping db answers with db's address on default (Compose's
     service-name alias, the embedded DNS); db's address on back does not (the networks are isolated)."""
@@ -202,6 +223,7 @@ def test_services_reach_each_other_by_name_on_the_networks_they_share(server: Se
     assert "1 packets transmitted, 0 packets received, 100% packet loss" in isolated.stdout
 
 
+@pytest.mark.usefixtures("up")
 def test_stop_then_start(server: ServeProcess) -> None:
     stopped = compose(server, "stop")
     assert stopped.returncode == 0, stopped.stderr
@@ -230,18 +252,28 @@ def test_run_without_the_cli_prints_the_output_of_the_streams_the_container_atta
     assert docker(server, "ps", "-a", "--filter", "label=com.docker.compose.oneoff=True", "-q").stdout == ""  # --rm
 
 
+def _change_job(server: ServeProcess) -> None:
+    """Changes job's command in the project, so that the next ``up`` recreates job."""
+    (server.tmp / "app" / "docker-compose.yml").write_text(PROJECT.replace("hello from job", "hello again"))
+
+
+@pytest.mark.usefixtures("up")
 def test_recreate_at_api_1_50_fails_as_against_docker_25_and_later(server: ServeProcess) -> None:
     """A changed service is recreated; compose 1.29 reads the image's ``ContainerConfig``, which dockerd stops
     sending from API 1.45 on (moby image_routes.go), and compose negotiates the server's 1.50: KeyError, as
     docker/compose#11742 reports against Docker 25+."""
-    app = server.tmp / "app" / "docker-compose.yml"
-    app.write_text(PROJECT.replace("hello from job", "hello again"))
+    _change_job(server)
     result = compose(server, "up", "-d")
     assert result.returncode != 0
     assert "KeyError: 'ContainerConfig'" in result.stderr
 
 
+@pytest.mark.usefixtures("up")
 def test_recreate_works_with_an_api_version_below_1_45(server: ServeProcess) -> None:
+    """The workaround for docker/compose#11742, after the failure above: that attempt had stopped job and renamed
+    it to ``<id>_demo_job_1`` before the KeyError; at 1.44 compose recreates it (and removes the renamed one)."""
+    _change_job(server)
+    assert compose(server, "up", "-d").returncode != 0         # the failed attempt at 1.50, as in the test above
     result = compose(server, "up", "-d", env={"COMPOSE_API_VERSION": "1.44"})
     assert result.returncode == 0, result.stderr
     assert "Recreating" in result.stderr and "demo_job_1 ... done" in result.stderr
@@ -251,6 +283,7 @@ def test_recreate_works_with_an_api_version_below_1_45(server: ServeProcess) -> 
     assert re.search(r"^job_1\s+\| hello again$", logs.stdout, re.M), logs.stdout
 
 
+@pytest.mark.usefixtures("up")
 def test_down_removes_containers_and_networks_and_keeps_the_volume(server: ServeProcess) -> None:
     result = compose(server, "down")
     assert result.returncode == 0, result.stderr
