@@ -127,6 +127,21 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture
+def create(url: str) -> Iterator[Callable[..., None]]:
+    """``_create`` on the module's server for one test, its containers removed after it: the lists other tests
+    read (ps filters by network or health) hold the module's own containers only, in any order."""
+    names: list[str] = []
+
+    def make(name: str, body: dict[str, Any], *, start: bool = False) -> None:
+        _create(url, name, body, start=start)
+        names.append(name)
+
+    yield make
+    for name in names:
+        spec.get(url, f"/containers/{name}?force=1", "DELETE")
+
+
 def _create(url: str, name: str, body: dict[str, Any], *, start: bool = False) -> None:
     status, created = spec.get(url, f"/containers/create?name={name}", "POST", body)
     assert status == 201, created
@@ -215,9 +230,9 @@ def test_connect_keeps_aliases_and_dns_names(url: str) -> None:
     assert "net1" not in spec.get(url, "/containers/box/json")[1]["NetworkSettings"]["Networks"]
 
 
-def test_a_failing_healthcheck_makes_the_container_unhealthy(url: str) -> None:
+def test_a_failing_healthcheck_makes_the_container_unhealthy(url: str, create: Callable[..., None]) -> None:
     """``exit 1`` every 1 s, retries 2, no start period: failures at 1 s and 2 s, unhealthy at 2 s."""
-    _create(url, "sick", {"Image": "alpine:3.24", "Cmd": SLEEP,
+    create("sick", {"Image": "alpine:3.24", "Cmd": SLEEP,
                           "Healthcheck": {"Test": ["CMD-SHELL", "exit 1"], "Interval": S, "Retries": 2}}, start=True)
     state = _until(lambda: (s := spec.get(url, "/containers/sick/json")[1]["State"])["Health"]["Status"]
                    == "unhealthy" and s)
@@ -233,8 +248,8 @@ def test_a_failing_healthcheck_makes_the_container_unhealthy(url: str) -> None:
     assert events[0] == 200
 
 
-def test_a_passing_healthcheck_makes_the_container_healthy(url: str) -> None:
-    _create(url, "fine", {"Image": "alpine:3.24", "Cmd": SLEEP,
+def test_a_passing_healthcheck_makes_the_container_healthy(url: str, create: Callable[..., None]) -> None:
+    create("fine", {"Image": "alpine:3.24", "Cmd": SLEEP,
                           "Healthcheck": {"Test": ["CMD", "true"], "Interval": S}}, start=True)
     assert _until(lambda: spec.get(url, "/containers/fine/json")[1]["State"]["Health"]["Status"] == "healthy")
     assert _names(url, "/containers/json", {"health": ["healthy"]}, "Names") == ["fine"]
@@ -251,11 +266,11 @@ def test_healthcheck_values_dockerd_refuses(url: str, check: dict[str, Any], mes
     assert (status, body) == (400, {"message": message})
 
 
-def test_the_new_answers_match_the_spec(url: str) -> None:
+def test_the_new_answers_match_the_spec(url: str, create: Callable[..., None]) -> None:
     spec.spec()  # skips without the spec file
     _until(lambda: spec.get(url, "/containers/app/changes")[1])
     spec.check("GET", "/containers/{id}/changes", 200, spec.get(url, "/containers/app/changes")[1])
-    _create(url, "checked", {"Image": "alpine:3.24", "Cmd": SLEEP,
+    create("checked", {"Image": "alpine:3.24", "Cmd": SLEEP,
                              "Healthcheck": {"Test": ["CMD", "true"], "Interval": S}}, start=True)
     _until(lambda: spec.get(url, "/containers/checked/json")[1]["State"]["Health"]["Log"])
     spec.check("GET", "/containers/{id}/json", 200, spec.get(url, "/containers/checked/json")[1])

@@ -200,6 +200,7 @@ def test_create_refuses_an_ip_as_dockerd_validates_the_endpoint(server: ServePro
     there already (EndpointIPAMConfig.IsInRange), not at start."""
     docker(server, "network", "create", "--subnet", "10.12.0.0/24", "ipchecks")
     docker(server, "network", "create", "ipnosubnet")
+    assert docker(server, "pull", "-q", "alpine").returncode == 0  # else create's 404 makes the CLI pull first
     refused = docker(server, "create", *args, "--ip", "10.12.9.9" if args else "172.17.0.9", "alpine", "true")
     assert refused.returncode != 0
     assert refused.stderr.strip() == (f"Error response from daemon: invalid config for network {network}: "

@@ -42,6 +42,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     proc.stop()
 
 
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[ServeProcess]:
+    """A server of this test's own, for a test that needs a host with no image yet (every layer pulled)."""
+    proc = ServeProcess(tmp_path, speed=200.0, scenario=SCENARIO)
+    yield proc
+    proc.stop()
+
+
 def api(server: ServeProcess, path: str, method: str = "GET", body: bytes | None = None) -> Any:
     request = urllib.request.Request(f"{server.url}/v1.50{path}", data=body, method=method,
                                      headers={"Content-Type": "application/json"})
@@ -65,7 +73,8 @@ def image_id(server: ServeProcess, ref: str) -> str:
 
 
 @needs_cli
-def test_common_images_pull_with_their_real_layers(server: ServeProcess) -> None:
+def test_common_images_pull_with_their_real_layers(fresh: ServeProcess) -> None:
+    server = fresh
     # nginx:alpine's repo-info page lists 8 layers for linux/amd64; busybox and hello-world one each
     for ref, layers in (("nginx:alpine", 8), ("busybox", 1), ("hello-world", 1), ("alpine:3.20", 1)):
         result = docker(server, "pull", ref)

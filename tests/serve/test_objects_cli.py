@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -40,8 +41,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     proc.stop()
 
 
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[ServeProcess]:
+    """A server of this test's own: for a test that lists every network or volume, whatever others made."""
+    proc = ServeProcess(tmp_path, speed=20.0, scenario=SCENARIO)
+    yield proc
+    proc.stop()
+
+
 @needs_cli
-def test_network_ls_lists_the_predefined_networks(server: ServeProcess) -> None:
+def test_network_ls_lists_the_predefined_networks(fresh: ServeProcess) -> None:
+    server = fresh
     result = docker(server, "network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}")
     assert result.returncode == 0, result.stderr
     assert sorted(result.stdout.splitlines()) == ["bridge bridge local", "host host local", "none null local"]
@@ -89,7 +99,8 @@ def test_predefined_networks_cannot_be_removed(server: ServeProcess) -> None:
 
 
 @needs_cli
-def test_volumes_create_ls_in_use_and_rm(server: ServeProcess) -> None:
+def test_volumes_create_ls_in_use_and_rm(fresh: ServeProcess) -> None:
+    server = fresh
     assert docker(server, "volume", "create", "data").stdout.strip() == "data"
     listed = docker(server, "volume", "ls", "--format", "{{.Driver}} {{.Name}}")
     assert sorted(listed.stdout.splitlines()) == ["local data", "local seeded"]
