@@ -66,7 +66,7 @@ from dsim.serve.shell_state import (
     config_context,
 )
 from dsim.serve.shell_test import test_command
-from dsim.serve.shell_words import expand, split_lists, words
+from dsim.serve.shell_words import expand, joined, split_lists, words
 
 __all__ = ["DEFAULT_PATH", "STDERR", "STDOUT", "Context", "Program", "ShellFiles", "ShellRun", "Write",
            "config_context", "interpret", "run_script", "signal_name", "valid_signal"]
@@ -413,7 +413,7 @@ def run_script(run: ShellRun, script: str) -> None:
 def parse(script: str) -> list[Node]:
     """The script's commands, all parsed before any runs, as a shell does; ValueError for a syntax error
     (shell_words.Unfinished when the script ends inside a command)."""
-    items = split_lists(_mark_redirections(script))
+    items = split_lists(_mark_redirections(joined(script)))
     for _, pipeline in items:
         for command in pipeline:
             words(command)  # quotes are checked too

@@ -26,11 +26,45 @@ _PARAMETER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?$#@*
                         r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<special>[?$#@*0-9]))")
 
 
+#: ``case WORD`` (after any opening reserved words), where ash's parser skips newlines before ``in`` (its
+#: parse_command reads TIN with CHKNL, https://git.busybox.net/busybox/tree/shell/ash.c)
+_CASE_HEAD = re.compile(r"\s*(?:(?:then|else|do|\{|if|elif|while|until)\s+)*case\s+"
+                        r"(?:[^\s'\"\\]|\\.|'[^']*'|\"(?:[^\"\\]|\\.)*\")+\s*", re.DOTALL)
+
+
 class Unfinished(ValueError):
     """The script ended inside a command: an open quote or ``$(``, a compound command not closed, a line ending in
     ``&&``, ``||`` or ``|``. The message is busybox ash's for the end of its input there (its parser's
     raise_error_unexpected_syntax and tokname_array, https://git.busybox.net/busybox/tree/shell/ash.c); an
     interactive shell reads more lines instead (shell_session.py)."""
+
+
+def joined(script: str) -> str:
+    """The script with each backslash-newline removed (a line continuation, POSIX 2.2.1), except inside single
+    quotes (2.2.2) and comments: in double quotes too (2.2.3). A backslash escapes the character after it, so
+    ``\\\\`` then a newline keeps the newline (ash's pgetc_eatbnl, https://git.busybox.net/busybox/tree/shell/ash.c)."""
+    out: list[str] = []
+    quote, i = "", 0
+    while i < len(script):
+        char = script[i]
+        if char == "\\" and quote != "'" and i + 1 < len(script):
+            if script[i + 1] != "\n":
+                out.append(script[i:i + 2])
+            i += 2
+            continue
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (not out or out[-1][-1] in " \t\n;&|()"):
+            end = script.find("\n", i)
+            end = len(script) if end < 0 else end
+            out.append(script[i:end])
+            i = end
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def split_lists(script: str) -> list[tuple[str, list[str]]]:
@@ -63,6 +97,8 @@ def split_lists(script: str) -> list[tuple[str, list[str]]]:
         elif char == "#" and (not text or text[-1] in " \t"):
             while i + 1 < len(script) and script[i + 1] != "\n":
                 i += 1
+        elif char == "\n" and _CASE_HEAD.fullmatch("".join(text)):  # case WORD, then newlines before "in"
+            text.append(" ")
         elif char in ";\n&|":
             pair = script[i:i + 2]
             token = pair if pair in ("&&", "||", ";;") else char

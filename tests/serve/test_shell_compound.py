@@ -201,3 +201,14 @@ def test_a_function_recursing_without_end_dies_of_a_stack_overflow() -> None:
     nested = interpret(["sh", "-c", "sh -c 'f() { f; }; f'; echo child $?"], Context())
     assert (nested.exit_code, b"".join(w.data for w in nested.output)) == (0, b"child 139\n")
     assert printed("f() { [ $1 -lt 20 ] && f $(($1 + 1)) || echo depth $1; }; f 0") == "depth 20\n"
+
+
+@pytest.mark.parametrize(("script", "output"), [
+    # ash's parse_command reads "in", each pattern and "esac" with CHKNL: newlines before them are skipped
+    ("case b\nin\na) echo A;;\n\nb) echo B;;\nesac", "B\n"),
+    ('x="a b"; case "$x" # the word\n\n  in\n\n  "a b") echo yes\n\nesac', "yes\n"),
+    ("if true; then case x\nin x) echo X;; esac; fi", "X\n"),
+    ("case x in x) echo a;;\n\nesac; echo $?", "a\n0\n"),
+])
+def test_case_reads_in_its_patterns_and_esac_across_newlines(script: str, output: str) -> None:
+    assert printed(script) == output

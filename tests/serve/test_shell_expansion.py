@@ -139,3 +139,18 @@ def test_a_redirection_holds_through_prefixes_and_wrappers() -> None:
     program = interpret(["sh", "-c", "A=1 printenv A > /a; env B=2 printenv B > /b; exec echo err >&2"], CONTAINER)
     assert dict(program.files) == {"/a": b"1\n", "/b": b"2\n"}
     assert [(w.stream, w.data) for w in program.output] == [(STDERR, b"err\n")]
+
+
+@pytest.mark.parametrize(("script", "expected"), [
+    # a backslash-newline is removed before the script is read into tokens (POSIX 2.2.1), in double quotes too
+    # (2.2.3), but not in single quotes (2.2.2), nor when the backslash is itself escaped, nor in a comment
+    ('echo "a\\\nb"', "ab\n"),
+    ("echo a\\\nb", "ab\n"),
+    ("ec\\\nho one; echo two \\\n  three", "one\ntwo three\n"),
+    ("echo 'a\\\nb'", "a\\\nb\n"),
+    ("echo a\\\\\necho b", "a\\\nb\n"),
+    ("echo a # not continued \\\necho b", "a\nb\n"),
+    ('echo "$(echo x\\\ny)" $((1 +\\\n2))', "xy 3\n"),
+])
+def test_a_backslash_newline_is_a_line_continuation(script: str, expected: str) -> None:
+    assert printed(script) == expected

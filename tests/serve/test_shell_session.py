@@ -38,6 +38,8 @@ def test_a_loop_typed_over_three_lines_prompts_ps2_then_runs() -> None:
     (b'echo "a\nb"\n', b"a\nb\n"),  # the newline is part of the quoted word
     (b"echo 'a\nb'\n", b"a\nb\n"),
     (b"echo ab\\\ncd\n", b"abcd\n"),  # backslash-newline: the line goes on, both removed (POSIX 2.2.1)
+    (b'echo "ab\\\ncd"\n', b"abcd\n"),  # in double quotes too (POSIX 2.2.3)
+    (b"echo 'ab\\\ncd'\n", b"ab\\\ncd\n"),  # not in single quotes (2.2.2)
     (b"true &&\necho and\n", b"and\n"),
     (b"false ||\n\necho or\n", b"or\n"),
     (b"echo $(echo a\necho b)\n", b"a b\n"),
