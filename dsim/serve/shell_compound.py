@@ -24,6 +24,11 @@ _RESERVED = frozenset({"for", "while", "until", "if", "then", "elif", "else", "f
                        "{", "}"})
 #: reserved words whose rest of the list is a command of the list they open (``do echo hi``)
 _OPENING = frozenset({"while", "until", "if", "then", "elif", "else", "do", "{"})
+#: the reserved words that end a list (ash's tokendlist, https://git.busybox.net/busybox/tree/shell/ash.c)
+_CLOSING = frozenset({"then", "elif", "else", "fi", "do", "done", "esac", "}", ";;"})
+#: the ends of the one list that may be empty: a case item's (ash reads it with list(2); the others with list(0),
+#: whose first command may not be a closing word)
+_MAY_BE_EMPTY = frozenset({";;", "esac"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: the reserved words a function's body may start with: a compound command (POSIX 2.9.5)
 _BODIES = frozenset({"for", "while", "until", "if", "case", "{"})
@@ -157,8 +162,11 @@ def _block(tokens: list[Item], i: int, ends: frozenset[str], wanted: str = "") -
     nodes: list[Node] = []
     while i < len(tokens):
         word = _reserved(tokens[i])
-        if word in ends:
+        if word in ends and (nodes or not ends.isdisjoint(_MAY_BE_EMPTY)):
             return nodes, i
+        if word in _CLOSING and ends and (nodes or not ends.isdisjoint(_MAY_BE_EMPTY)):
+            # ash's list() stops at it, then parse_command reads the wrong word
+            raise ValueError(f'unexpected "{word}" (expecting "{wanted or sorted(ends)[0]}")')
         node: Node
         if word:
             node, i = _compound(tokens, i, word)
@@ -197,8 +205,17 @@ def _expect(tokens: list[Item], i: int, word: str) -> int:
     if i >= len(tokens):
         raise Unfinished(f'unexpected end of file (expecting "{word}")')
     if _reserved(tokens[i]) != word:
-        raise ValueError(f'expecting "{word}"')
+        raise ValueError(f"unexpected {_token_name(tokens[i][1][0])} (expecting \"{word}\")")
     return i + 1
+
+
+def _token_name(text: str) -> str:
+    """How ash's raise_error_unexpected_syntax names the token ``text`` starts with (its tokname: a reserved
+    word or operator quoted, else its kind: ``word``, ``redirection``)."""
+    first = text.split(None, 1)[0] if text.split() else ""
+    if first in _RESERVED or first in (";;", "in"):
+        return f'"{first}"'
+    return "redirection" if first.startswith("__dsim_to_") else "word"
 
 
 def _for(tokens: list[Item], i: int) -> tuple[ForLoop, int]:
@@ -270,9 +287,13 @@ def _case(tokens: list[Item], i: int) -> tuple[CaseClause, int]:
     word, rest = header[:end], header[end:].strip()
     if not word:
         raise ValueError('unexpected end of "case" (expecting a word)')
-    if rest != "in" and not rest.startswith(("in ", "in\t")):
-        raise ValueError('expecting "in"')
     at = i + 1
+    if not rest and at >= len(tokens):
+        raise Unfinished('unexpected end of file (expecting "in")')
+    if not rest:  # the list ended after the word: ";", "&&", "||" where "in" is due
+        raise ValueError(f'unexpected "{tokens[at][0]}" (expecting "in")')
+    if rest != "in" and not rest.startswith(("in ", "in\t")):
+        raise ValueError(f'unexpected {_token_name(rest)} (expecting "in")')
     if rest[2:].strip():
         tokens.insert(at, (";", [rest[2:].strip()]))
     items: list[tuple[list[str], list[Node]]] = []
@@ -286,7 +307,10 @@ def _case(tokens: list[Item], i: int) -> tuple[CaseClause, int]:
         patterns: list[str] = []
         while True:
             stop = _scan(text, start, "|)")
-            if stop == len(text) or not text[start:stop].strip():
+            pattern = text[start:stop].strip()
+            if pattern and _scan(pattern, 0, " \t") < len(pattern):  # a second word where ")" or "|" is due
+                raise ValueError('unexpected word (expecting ")")')
+            if stop == len(text) or not pattern:
                 raise ValueError(f'unexpected "{text[stop:stop + 1] or text}" (expecting ")")')
             patterns.append(text[start:stop].strip())
             start = stop + 1

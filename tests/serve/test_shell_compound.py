@@ -108,8 +108,29 @@ def test_a_loop_that_settles_repeats_until_the_process_is_stopped() -> None:
     ("echo a | # the next stage", "sh: syntax error: unexpected end of file\n"),
     ("echo a; done", 'sh: syntax error: unexpected "done"\n'),
     ("echo a;; echo b", 'sh: syntax error: unexpected ";;"\n'),  # ";;" ends a case item, nothing else
-    ("case x in x echo a;; esac", 'sh: syntax error: unexpected "x echo a" (expecting ")")\n'),
+    ("case x in x echo a;; esac", 'sh: syntax error: unexpected word (expecting ")")\n'),
     ("[ 1 -eq 1", None),
+    # a reserved word where another is due: the list before it ends there (ash's list() stops at a word of
+    # tokendlist), then parse_command reads the wrong one: 'unexpected "done" (expecting "do")'
+    ("for i in 1 2; done", 'sh: syntax error: unexpected "done" (expecting "do")\n'),
+    ("for i in 1 2\ndone", 'sh: syntax error: unexpected "done" (expecting "do")\n'),
+    ("while true; done", 'sh: syntax error: unexpected "done" (expecting "do")\n'),
+    ("if true; done", 'sh: syntax error: unexpected "done" (expecting "then")\n'),
+    ("if true; then echo a; done", 'sh: syntax error: unexpected "done" (expecting "fi")\n'),
+    ("until false; do echo a; esac", 'sh: syntax error: unexpected "esac" (expecting "done")\n'),
+    ("{ echo a; done", 'sh: syntax error: unexpected "done" (expecting "}")\n'),
+    ("case x in x) echo a; fi", 'sh: syntax error: unexpected "fi" (expecting ";;")\n'),
+    ("case x in x) fi", 'sh: syntax error: unexpected "fi" (expecting ";;")\n'),  # list(2): may be empty
+    # a word is named by its kind (tokname: "word")
+    ("for i in 1; echo a; done", 'sh: syntax error: unexpected word (expecting "do")\n'),
+    ("case x foo", 'sh: syntax error: unexpected word (expecting "in")\n'),
+    ("case x; in x) ;; esac", 'sh: syntax error: unexpected ";" (expecting "in")\n'),
+    ("case x\nesac", 'sh: syntax error: unexpected "esac" (expecting "in")\n'),
+    # list(0)'s first command may not be a closing word: an empty body is an error
+    ("while true; do done", 'sh: syntax error: unexpected "done"\n'),
+    ("if true; then fi", 'sh: syntax error: unexpected "fi"\n'),
+    ("if true; then :; else fi", 'sh: syntax error: unexpected "fi"\n'),
+    ("{ }", 'sh: syntax error: unexpected "}"\n'),
 ])
 def test_what_is_not_a_whole_command_says_so(script: str, said: str | None) -> None:
     program = interpret(["sh", "-c", script], Context())
