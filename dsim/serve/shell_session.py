@@ -7,9 +7,9 @@ while the lines read end inside a command (a compound command not closed, an ope
 ending in a backslash, ``&&``, ``||`` or ``|``: commands.parse raises shell_words.Unfinished) the shell reads on,
 writing its PS2 prompt ``> `` first on a terminal (ash's setprompt_if(needprompt, 2)), and runs them once whole;
 a real syntax error (``done`` with no loop) fails at once. Ctrl-C drops the lines read (ash's raise_interrupt:
-a new command, PS1). The end of input inside a command is ash's syntax error for it (``unexpected end of file
-(expecting "done")``, ``unterminated quoted string``), status 2: on a terminal (Ctrl-D on an empty line) the shell
-then reads on, as an interactive ash does; at the end of its input it exits."""
+a new command, PS1, ``$?`` 130). The end of input inside a command is ash's syntax error for it (``unexpected end
+of file (expecting "done")``, ``unterminated quoted string``), status 2: on a terminal (Ctrl-D on an empty line) the
+shell then reads on, as an interactive ash does; at the end of its input it exits."""
 
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ class ShellSession:
                 if self.line:
                     self.line = self.line[:-1]
                     out.append(Write(0.0, STDOUT, b"\b \b"))
-            elif self.tty and char == b"\x03":
-                self.line, self.pending = b"", None
+            elif self.tty and char == b"\x03":  # SIGINT: ash's raise_interrupt sets $? to 128 + SIGINT
+                self.line, self.pending, self.status = b"", None, 130
                 out.append(Write(0.0, STDOUT, b"^C\r\n" + self.prompt.encode()))
             elif self.tty and char == b"\x04":
                 if not self.line and self.pending is not None:

@@ -70,6 +70,17 @@ def test_ctrl_c_drops_the_lines_read() -> None:
     assert text(session.feed(b"echo ok\r")) == b"echo ok\r\nok\r\n/ # "
 
 
+def test_ctrl_c_sets_the_status_to_130() -> None:
+    """ash's raise_interrupt (https://git.busybox.net/busybox/tree/shell/ash.c): exitstatus = SIGINT + 128, on an
+    empty line too ("bash: ^C even on empty command line sets $?")."""
+    for typed in (b"", b"for i in 1 2\r", b"echo half"):
+        session = terminal()
+        session.feed(typed)
+        session.feed(b"\x03")
+        assert session.status == 130
+        assert text(session.feed(b"echo $?\r")) == b"echo $?\r\n130\r\n/ # "
+
+
 @pytest.mark.parametrize(("typed", "said"), [
     (b"for i in 1 2\ndo echo $i\n", b'sh: syntax error: unexpected end of file (expecting "done")\n'),
     (b"if true\n", b'sh: syntax error: unexpected end of file (expecting "then")\n'),
