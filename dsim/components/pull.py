@@ -69,7 +69,8 @@ class Puller(ImageTransfer):
         self.events = LayerEvents()
         #: called with (job, image) as each pull ends well, whoever asked for it (``docker pull``, a legacy
         #: build's base): dsim serve logs dockerd's ``image pull`` event there (moby
-        #: daemon/internal/distribution/pull.go logs it in ``Pull``, which both go through)
+        #: daemon/internal/distribution/pull.go logs it in ``Pull``, which both go through) and stores a pull by
+        #: tag's digest reference (dsim/serve/images.py ``store_pull_digests``)
         self.pulled: list[Callable[[int, ImageInfo], None]] = []
         #: SimPy Resource's queue without its events while a slot is free (workers.py)
         self.download_slots = Lock(env, spec.daemon.max_concurrent_downloads)

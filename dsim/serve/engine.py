@@ -115,6 +115,7 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
         self.daemon.puller.catalog.set_fallback(self._catalog_image)
         follow_pulls(self.events, self.daemon.puller, lambda: self.env.now,
                      lambda image: dict(refs.config_for(self.image_configs, image).labels))
+        refs.store_pull_digests(self.daemon)
 
     # ------------------------------------------------------------------ jobs
 

@@ -332,9 +332,7 @@ class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, C
         def body(job: int, phase: str | None) -> Generator[Any, Any, Any]:
             if digest:  # the registry's manifest of that repository with that digest
                 image_ops.by_digest(engine, source.partition("@")[0], digest)
-            yield from engine.pull(norm, job, phase, watch)
-            if not digest and (pulled := engine.daemon.store.image(norm)) is not None:  # pull_v2.go pullTag
-                engine.daemon.add_digest_reference(norm, refs.pull_digest(pulled))
+            yield from engine.pull(norm, job, phase, watch)  # a tag's digest reference: refs.store_pull_digests
 
         future = self.operation("pull", norm, body)
         self.stream(future, watch.poll, lambda image: watch.ending(refs.familiar(norm)), ready=watch.activity)

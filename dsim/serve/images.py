@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 
+from dsim.components.daemon import Daemon
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import HUB, canonical, chain_ids, normalise, reference_order, split_ref
 from dsim.scenarios.catalog import catalog
@@ -100,6 +101,23 @@ def by_digest_ref(image: ImageInfo, digest: str) -> ImageInfo:
     pull_v2.go ``pullTag``: a Canonical reference's digest, not a tag, selects the manifest)."""
     repo = split_ref(image.ref)[0]
     return replace(image, ref=f"{repo}@{digest}", tag=digest)
+
+
+def store_pull_digests(daemon: Daemon) -> None:
+    """Every pull by tag the daemon completes stores, beside the tag, the digest reference of the digest the
+    registry gave for it (``pull_digest``): a ``docker pull``'s, a ``docker run``'s or compose's of a missing
+    image (all through ``POST /images/create``) and a legacy build's ``FROM`` base alike, an up-to-date pull too
+    (github.com/moby/moby distribution/pull_v2.go ``pullTag`` calls ``addDigestReference`` for each;
+    daemon/images/image_builder.go ``pullForBuilder`` pulls through it). A host's preloaded images stand for
+    images pulled by tag before time 0, so they carry theirs from the start (docs/serve.md)."""
+    def pulled(job: int, image: ImageInfo) -> None:
+        if not is_digest_ref(image.ref):  # a pull by digest stores that reference only (pullTag's Canonical)
+            daemon.add_digest_reference(image.ref, pull_digest(image))
+
+    daemon.puller.pulled.append(pulled)
+    for ref in daemon.puller.spec.preloaded:
+        if (image := daemon.store.image(ref)) is not None:
+            pulled(-1, image)
 
 
 def repo_digests(tags: Iterable[ImageInfo]) -> list[str]:
