@@ -19,6 +19,8 @@ import re
 import tarfile
 from dataclasses import dataclass, field
 
+from dsim.serve.filters import glob_regex
+
 #: tar type flags as Go's archive/tar reports them (it reads the old regular-file flag NUL as '0')
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE)
 
@@ -110,7 +112,10 @@ class ContextSums:
                 return None
             path = _clean(source)
             if re.search(r"[*?\[]", path):  # copyWithWildcards: every entry the pattern matches, in walk order
-                pattern = _glob(path)
+                try:
+                    pattern = glob_regex(path)  # filepath.Match, which on Linux is path.Match
+                except ValueError:  # ErrBadPattern: the COPY fails there
+                    return None
                 infos += [info for other in self._paths() if pattern.fullmatch(other)
                           for info in (self._info(other),) if info is not None]
                 continue
@@ -123,30 +128,3 @@ class ContextSums:
         if len(infos) == 1:
             return infos[0]
         return "multi:" + hashlib.sha256(",".join(infos).encode()).hexdigest()
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    """Go's ``filepath.Match`` pattern as a regex: ``*`` and ``?`` never match a ``/``."""
-    out = ""
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "*":
-            out += "[^/]*"
-        elif char == "?":
-            out += "[^/]"
-        elif char == "[":
-            end = pattern.find("]", i + 2)
-            if end < 0:
-                out += re.escape(char)
-            else:
-                body = pattern[i + 1:end]
-                out += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
-                i = end
-        elif char == "\\" and i + 1 < len(pattern):
-            i += 1
-            out += re.escape(pattern[i])
-        else:
-            out += re.escape(char)
-        i += 1
-    return re.compile(out)
