@@ -239,12 +239,19 @@ def test_pull_from_a_scenario_registry_takes_the_modelled_time(fresh: ServeProce
     assert wall >= 10.0 / SPEED * 0.9  # the real-time clock held the CLI for the simulated transfer
 
 
-@needs_cli
-def test_legacy_build_streams_steps_and_tags(server: ServeProcess, tmp_path: Path) -> None:
+def _context(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A build context directory holding ``files`` (name -> text)."""
     ctx = tmp_path / "ctx"
     ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM nginx\nCOPY index.html /usr/share/nginx/html/\nRUN echo hello\n")
-    (ctx / "index.html").write_text("<h1>dsim</h1>\n")
+    for name, text in files.items():
+        (ctx / name).write_text(text)
+    return ctx
+
+
+@needs_cli
+def test_legacy_build_streams_steps_and_tags(server: ServeProcess, tmp_path: Path) -> None:
+    ctx = _context(tmp_path, {"Dockerfile": "FROM nginx\nCOPY index.html /usr/share/nginx/html/\nRUN echo hello\n",
+                              "index.html": "<h1>dsim</h1>\n"})
     result = docker(server, "build", "-t", "demo:1", str(ctx), env={"DOCKER_BUILDKIT": "0"})
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -263,10 +270,8 @@ def test_legacy_build_streams_steps_and_tags(server: ServeProcess, tmp_path: Pat
 
 @needs_cli
 def test_push_to_the_scenario_registry(server: ServeProcess, tmp_path: Path) -> None:
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM nginx\nCOPY page.html /usr/share/nginx/html/\n")
-    (ctx / "page.html").write_text("<h1>pushed</h1>\n")
+    ctx = _context(tmp_path, {"Dockerfile": "FROM nginx\nCOPY page.html /usr/share/nginx/html/\n",
+                              "page.html": "<h1>pushed</h1>\n"})
     built = docker(server, "build", "-t", "pushed:1", str(ctx), env={"DOCKER_BUILDKIT": "0"})
     assert built.returncode == 0, built.stderr
     assert docker(server, "tag", "pushed:1", "localhost:5000/pushed:1").returncode == 0
