@@ -1,0 +1,115 @@
+"""moby#21814 ("Docker does not extract images in parallel"), sepiroth887's comment of 2018-01-19
+(https://github.com/moby/moby/issues/21814): "from experience", ~1.5GB images take ~8 s to download and another
+35-40 s to extract, to an SSD, on a 20-core machine with 112 GB of RAM, no NAS, in a private datacenter or cloud.
+
+What the source gives and what it leaves out:
+- not the issue's opening report: that one (hsingh23, 2016: Docker 1.10.3, aufs on ext4, 4 CPUs, 1.9 GiB) has no
+  timings; the figures come from a different user's machine, described only by the sentence above;
+- no Docker version or storage driver. The comment predates pigz: the maintainer's answer the same day says "the
+  next release will use pigz" (moby#35697, Docker 18.02), so the layers were inflated by Go's compress/gzip, one
+  stream per layer, in the graphdriver layer store, one layer at a time;
+- no image, layer sizes or split, and "1.5GB" may be either size the docker CLI prints: the compressed bytes
+  `docker pull` downloads, or the image's size in `docker images` (uncompressed). Both readings are checked;
+  the docker CLI's sizes are decimal (go-units HumanSize), so 1.5 GB = 1.5e9 bytes;
+- it is a recollection ("from experience", "~"), not a timed benchmark; no run count.
+
+Parameters (one environment):
+- the host: 20 cores, 112 GiB, its disk an SSD: dsim's defaults for the unpack (gzip 200 MiB/s of output on one
+  core, containerd#13560; writes 400 MiB/s), which the comment gives nothing to replace;
+- the link: the ONE calibrated value, the NIC set from the measured download (compressed bytes / 8 s). The
+  download half of the row is therefore a mechanics check, not a prediction;
+- the registry: private and near (the comment's "private datacenters"): dsim's default registry latency, no
+  round trip of its own; its bandwidth well above the NIC;
+- the split of the bytes into layers is unknown: one layer and five equal layers are both run. On an idle
+  20-core host the extraction work does not depend on the split (one layer at a time, each on one core).
+
+Measures, from the run's spans (docs/reports.md): download = first download start to last download end;
+extract = the sum of the `unpack` spans (Docker extracts the layers one after another, so their sum is the
+time spent extracting; with one layer it is also exactly the time after the download, the comment's "another").
+
+Prediction, worked out by hand: extract = uncompressed / min(200 MiB/s, 400 MiB/s):
+- reading "1.5 GB downloaded": uncompressed 2.7 x 1.5e9 = 4.05e9 B (dsim's default ratio) -> 19.3 s;
+- reading "1.5 GB on disk": 1.5e9 B -> 7.2 s (compressed 1.5e9 / 2.7 = 0.556 GB).
+
+Tolerance: download within 5% of 8 s (it is calibrated); extract within [35 - 15%, 40 + 15%] = [29.75, 46] s,
+15% beyond the measured range. NOT reproduced under either reading (strict xfail): dsim extracts 1.8-2.1x
+(reading 1) or 4.9-5.6x (reading 2) faster than the comment. dsim's unpack is inflate and writes only; the
+2018 graphdriver store also digests the uncompressed stream (the DiffID's sha256) and records a tar-split
+file in the same stream (moby layer/layer_store.go, applyTar), and the machine's per-core speed is unknown.
+Even the digest in series at dsim's hash_rate (776 MB/s) gives only 24.5 s for reading 1.
+Deterministic: one run per case.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dsim.result import SimResult
+from tests.helpers import run_text
+
+GB = 1e9
+DOWNLOAD_S = 8.0
+EXTRACT_S = (35.0, 40.0)
+GZIP_RATE = 200 * 2**20  # dsim's default storage.decompress_rate.gzip (bytes of output per second, one core)
+WRITE_RATE = 400 * 2**20  # dsim's default storage.write_rate
+RATIO = 2.7  # dsim's default uncompressed / compressed for gzip layers
+#: reading of "1.5GB" -> (compressed bytes, uncompressed bytes)
+READINGS = {"downloaded": (1.5 * GB, RATIO * 1.5 * GB), "on disk": (1.5 * GB / RATIO, 1.5 * GB)}
+SPLITS = {"one layer": [1.0], "five equal": [0.2] * 5}
+
+
+def pull(reading: str, split: str) -> SimResult:
+    """The 20-core host pulling the image of ``reading`` split as ``split``, its NIC set from the 8 s download."""
+    compressed, uncompressed = READINGS[reading]
+    layers = ", ".join(f"{{size: {compressed * f:.0f}, uncompressed: {uncompressed * f:.0f}}}"
+                       for f in SPLITS[split])
+    return run_text(f"""
+    name: moby-21814
+    registries:
+      private: {{bandwidth: 100Gbps}}
+    images:
+      app:latest: {{registry: private, layers: [{layers}]}}
+    hosts:
+      node: {{cpus: 20, memory: 112GiB, disk: 500GiB, nic: {compressed / DOWNLOAD_S:.0f}B/s}}
+    workloads:
+      pull: {{arrival: {{burst: 1}}, steps: [{{pull: "app:latest"}}]}}
+    """)
+
+
+def download_and_extract(result: SimResult) -> tuple[float, float]:
+    """(download window, total unpack time) in seconds, from the run's download and unpack spans."""
+    downloads = list(result.spans_of("download"))
+    unpacks = list(result.spans_of("unpack"))
+    window = max(s.end for s in downloads) - min(s.start for s in downloads)
+    return window, sum(s.end - s.start for s in unpacks)
+
+
+CASES = [(reading, split) for reading in READINGS for split in SPLITS]
+
+
+@pytest.mark.parametrize(("reading", "split"), CASES)
+def test_download_is_the_calibrated_eight_seconds(reading: str, split: str) -> None:
+    """The link was set from this figure: the check is that dsim's transfer mechanics give it back (5%)."""
+    download, _ = download_and_extract(pull(reading, split))
+    assert download == pytest.approx(DOWNLOAD_S, rel=0.05)
+
+
+@pytest.mark.parametrize(("reading", "split"), CASES)
+def test_extract_is_dsims_closed_form(reading: str, split: str) -> None:
+    """dsim's prediction is uncompressed / min(gzip rate, write rate), whatever the split: 19.3 s or 7.2 s."""
+    _, uncompressed = READINGS[reading]
+    _, extract = download_and_extract(pull(reading, split))
+    assert extract == pytest.approx(uncompressed / min(GZIP_RATE, WRITE_RATE), rel=1e-6)
+    expected = {"downloaded": 19.3, "on disk": 7.15}[reading]
+    assert extract == pytest.approx(expected, abs=0.05)
+
+
+@pytest.mark.xfail(strict=True, reason="dsim extracts 1.8-5.6x faster than the comment's 35-40 s: its unpack is "
+                   "inflate + writes only (no DiffID sha256 or tar-split of the 2018 graphdriver store), and the "
+                   "machine's per-core speed, Docker version and image are not given")
+@pytest.mark.parametrize(("reading", "split"), CASES)
+def test_extract_matches_the_measured_35_to_40_seconds(reading: str, split: str) -> None:
+    """Tolerance: 15% beyond the measured range, [29.75, 46] s."""
+    _, extract = download_and_extract(pull(reading, split))
+    low, high = EXTRACT_S
+    assert low * 0.85 <= extract <= high * 1.15
