@@ -82,7 +82,8 @@ class ImageStore:
         #: Images being pulled or pushed right now: their content is never collected.
         self._pinned: dict[str, list[ImageInfo]] = {}
         #: Lazily pulled images still fetching in the background: ref -> event at the last byte.
-        self._lazy: dict[str, simpy.Event] = {}
+        #: lazily pulled images whose background fetches are under way: how many, by reference
+        self._lazy: dict[str, int] = {}
         #: Where this daemon has seen each blob: (registry, repository) pairs, as moby's v2 metadata service
         #: remembers them; a push uses them for existence checks and cross-repository mounts.
         self._sources: dict[str, set[tuple[str, str]]] = {}
@@ -308,11 +309,15 @@ class ImageStore:
         """A lazily pulled image whose layers are still fetched in the background."""
         return ref in self._lazy
 
-    def begin_lazy(self, ref: str, done: simpy.Event) -> None:
-        self._lazy[ref] = done
+    def begin_lazy(self, ref: str) -> None:
+        """A lazy pull of ``ref`` fetches the rest of its layers in the background (pulls of one image that
+        joined each other's mounts each count until their own background fetch ends)."""
+        self._lazy[ref] = self._lazy.get(ref, 0) + 1
 
     def end_lazy(self, ref: str) -> None:
-        self._lazy.pop(ref, None)
+        left = self._lazy.pop(ref, 1) - 1
+        if left:
+            self._lazy[ref] = left
 
     def pin(self, image: ImageInfo) -> None:
         """A pull, push or build holds ``image``'s content until it unpins it: sweeps keep it."""

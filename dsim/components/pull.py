@@ -75,6 +75,11 @@ class Puller(ImageTransfer):
         #: SimPy Resource's queue without its events while a slot is free (workers.py)
         self.download_slots = Lock(env, spec.daemon.max_concurrent_downloads)
         self._endpoints: dict[str, tuple[RegistryServer, ...]] = {}  # by registry name (wired before time 0)
+        #: layers mounted lazily and not yet local, by chain ID: the prefetch mounting each, which a pull that
+        #: needs the layer meanwhile waits for instead of fetching it again (stargz-snapshotter resolves a layer
+        #: once per digest; containerd's unpacker then finds the chain committed:
+        #: https://github.com/containerd/containerd/blob/main/core/unpack/unpacker.go)
+        self._mounting: dict[str, simpy.Process] = {}
 
     # ------------------------------------------------------------ lookups
 
@@ -406,19 +411,33 @@ class Puller(ImageTransfer):
 
     def _lazy_pull(self, image: ImageInfo, endpoints: tuple[RegistryServer, ...], job: int,
                    started: float, pool: ConnectionPool) -> Generator[Any, Any, None]:
+        """Mount the missing layers from their prefetch (joining a mount another pull has under way), tag the
+        image, and fetch the rest of the layers this pull mounted in the background."""
         missing = [layer for layer in image.layers if not self.store.has_layer(layer.chain_id)]
-        prefetches = [self.env.process(self._prefetch(layer, image, endpoints, job, pool)) for layer in missing]
+        mounting = self._mounting
+        joined = {layer.chain_id for layer in missing if layer.chain_id in mounting}
+        own = [layer for layer in missing if layer.chain_id not in joined]
+        for layer in own:
+            mounting[layer.chain_id] = self.env.process(self._prefetch(layer, image, endpoints, job, pool))
+        prefetches = [mounting[layer.chain_id] for layer in missing]
         yield self.env.all_of(prefetches)
-        for prefetch in prefetches:
-            if prefetch.value is not None:
-                raise StreamError(500, str(prefetch.value))
-        background = self.env.event()
-        self.store.begin_lazy(image.ref, background)
+        failed = next((prefetch.value for prefetch in prefetches if prefetch.value is not None), None)
+        if failed is not None:
+            for layer in own:  # a later pull mounts them again
+                mounting.pop(layer.chain_id, None)
+            raise StreamError(500, str(failed))
+        for layer in missing:
+            if layer.chain_id in joined:
+                self.recorder.span(SpanKind.PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
+                                   image=image.ref, status="Pull complete", lazy=True, shared=True,
+                                   progress=recorded(layer_lines(started, self.env.now)))
         self.store.tag(image)
         self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", lazy=True,
-                           bytes=sum(image.prefetch * layer.size for layer in missing))
-        self.env.process(self._background(image, missing, endpoints, job, background, pool))
+                           bytes=sum(image.prefetch * layer.size for layer in own))
+        if own:  # the layers it joined are fetched by the pulls that mounted them
+            self.store.begin_lazy(image.ref)
+            self.env.process(self._background(image, own, endpoints, job, pool))
 
     def _rest(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int, pool: ConnectionPool) -> Generator[Any, Any, RegistryError | None]:
@@ -430,8 +449,9 @@ class Puller(ImageTransfer):
         return None
 
     def _background(self, image: ImageInfo, missing: list[LayerInfo], endpoints: tuple[RegistryServer, ...], job: int,
-                    done: simpy.Event, pool: ConnectionPool) -> Generator[Any, Any, None]:
-        """The rest of every layer while the container runs; then the layers count as local (and on disk)."""
+                    pool: ConnectionPool) -> Generator[Any, Any, None]:
+        """The rest of the layers this pull mounted, while the container runs; then they count as local (and on
+        disk), and a later pull that needs them no longer waits for their mount."""
         self.store.pin(image)
         began = self.env.now
         rest = [self.env.process(self._rest(layer, image, endpoints, job, pool)) for layer in missing]
@@ -450,6 +470,7 @@ class Puller(ImageTransfer):
         finally:
             self.store.unpin(image)
             self.store.end_lazy(image.ref)
+            for layer in missing:
+                self._mounting.pop(layer.chain_id, None)
         self.recorder.span(SpanKind.LAZY_FETCH, image.ref, began, self.env.now, host=self.host, job=job, status=status,
                            bytes=sum((1 - image.prefetch) * layer.size for layer in missing))
-        done.succeed()
