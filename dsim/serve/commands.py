@@ -20,7 +20,8 @@ would and returns a :class:`Program`: how long it runs, its exit code, and what 
   parameters and command substitutions expand as each command is reached (shell_words.py). The environment
   is Docker's (:meth:`Context.environ`). ``for``, ``while``, ``until``, ``if`` and ``case`` (shell_compound.py) with
   ``test`` / ``[`` (shell_test.py); a loop that repeats itself exactly runs until stopped (:func:`_loop`);
-  ``break N``, ``continue N``.
+  ``break N``, ``continue N``. Here-documents (``<<EOF``, ``<<-EOF``) are the standard input of the command
+  or compound command they follow, which ``cat``, ``read`` and ``sh`` read (shell_heredoc.py).
   Functions (``f() { ...; }``) run in the shell with their arguments as ``$1``...; ``return N``, ``shift N``,
   ``local``.
 - A shell with no ``-c`` reads commands from its standard input: closed (no ``-i``), it exits 0 at once
@@ -45,12 +46,23 @@ from __future__ import annotations
 import math
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
 from dsim.serve import utilities
-from dsim.serve.shell_compound import CaseClause, ForLoop, FunctionDef, Group, IfClause, Node, WhileLoop, compound
+from dsim.serve.shell_compound import (
+    CaseClause,
+    ForLoop,
+    FunctionDef,
+    Group,
+    IfClause,
+    Node,
+    Redirected,
+    WhileLoop,
+    compound,
+)
+from dsim.serve.shell_heredoc import extract, here_input, read_command
 from dsim.serve.shell_pattern import as_pattern, as_word, matches, unquoted
 from dsim.serve.shell_state import (
     DEFAULT_PATH,
@@ -168,41 +180,6 @@ def _duration(word: str) -> float | None:
     return float(found.group(1)) * _SUFFIX[found.group(2)] if found else None
 
 
-def _escapes(text: str) -> str:
-    return (text.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\"))
-
-
-def _printf(words: list[str]) -> str:
-    """POSIX printf: %s, %d, %%; the format is reused while arguments remain."""
-    if not words:
-        return ""
-    fmt, args = _escapes(words[0]), list(words[1:])
-    out: list[str] = []
-    while True:
-        text, used = _format_once(fmt, args)
-        out.append(text)
-        args = args[used:]
-        if not args or used == 0:
-            return "".join(out)
-
-
-def _format_once(fmt: str, args: list[str]) -> tuple[str, int]:
-    used = 0
-
-    def conv(match: re.Match[str]) -> str:
-        nonlocal used
-        if match.group(0) == "%%":
-            return "%"
-        value = args[used] if used < len(args) else ""
-        used += 1
-        if match.group(1) == "d":
-            number = re.match(r"[+-]?\d+", value)
-            return str(int(number.group(0))) if number else "0"
-        return value
-
-    return re.sub(r"%%|%([sd])", conv, fmt), used
-
-
 _REDIRECT = re.compile(r"(?<![\w>])([12]?)>&([12])|(?<![\w>&])([12]?)>>?\s*([^\s;&|]+)")
 
 
@@ -251,7 +228,10 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
     """One simple command: updates the run's clock, output and status. ``redirected``: the command a wrapper,
     ``exec``, ``env`` or an assignment prefix runs, whose redirections are already set."""
     if not redirected:
-        words = _redirect(run, words)
+        words, here = here_input(run, _redirect(run, words), partial(_output_of, run))
+        if here is not None or run.exited:  # a here-document: the command's standard input, and the shell's
+            _with_stdin(run, here, partial(_simple, run, words, here, redirected=True))
+            return
     assignments: list[tuple[str, str]] = []
     while words and _ASSIGNMENT.fullmatch(words[0]):
         variable, _, value = words.pop(0).partition("=")
@@ -313,10 +293,7 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
         run.write(" ".join(args) + newline)
         run.status = 0
     elif name == "printf":
-        run.write(_printf(args))
-        run.status = 0 if args else 1
-        if not args:
-            run.write("printf: usage: printf format [arguments]\n", STDERR)
+        utilities.printf(run, args)
     elif name in ("true", ":"):
         run.status = 0
     elif name == "false":
@@ -357,6 +334,7 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
             path = posixpath.normpath(posixpath.join(ctx.workdir, arg))
             if arg == "-" and stdin:
                 run.write(stdin.decode(errors="replace"))
+                run.stdin = b"" if stdin is run.stdin else run.stdin  # the shell's own input: read to its end
             elif arg != "-" and path in run.files.content:
                 run.write(run.files.content[path].decode(errors="replace"))
             elif arg != "-" and (docker := utilities.docker_file(ctx, path)) is not None:
@@ -371,6 +349,8 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
         utilities.date(run, args)
     elif name in ("whoami", "id"):
         utilities.identity(run, name, args)
+    elif name == "read":
+        read_command(run, args, stdin)
     elif name in ("test", "["):
         test_command(run, name, args)
     elif name == "pwd":
@@ -413,7 +393,7 @@ def run_script(run: ShellRun, script: str) -> None:
 def parse(script: str) -> list[Node]:
     """The script's commands, all parsed before any runs, as a shell does; ValueError for a syntax error
     (shell_words.Unfinished when the script ends inside a command)."""
-    items = split_lists(_mark_redirections(joined(script)))
+    items = split_lists(_mark_redirections(joined(extract(script))))
     for _, pipeline in items:
         for command in pipeline:
             words(command)  # quotes are checked too
@@ -461,6 +441,9 @@ def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
             _run_nodes(run, _branch(run, node))
         elif isinstance(node, Group):
             _run_nodes(run, node.body)
+        elif isinstance(node, Redirected):  # a compound command's here-documents: its standard input
+            _, here = here_input(run, node.words.split(), partial(_output_of, run))
+            _with_stdin(run, here, partial(_run_nodes, run, [node.node]))
         elif isinstance(node, FunctionDef):
             run.functions[node.name] = node.body
             run.status = 0
@@ -470,7 +453,8 @@ def _run_nodes(run: ShellRun, nodes: list[Node]) -> None:
                 if isinstance(node, CaseClause):
                     body = _case_body(run, node)
                 else:
-                    stages = [words(expand(command, run.lookup, run.status, substitute)) for command in node.pipeline]
+                    stages = [words(expand(command, run.lookup, run.status, substitute, assignments=True))
+                              for command in node.pipeline]
             except ValueError as err:  # an arithmetic error ends a non-interactive shell with status 2
                 run.write(f"sh: {err}\n", STDERR)
                 run.status, run.exited = 2, True
@@ -518,7 +502,7 @@ def _loop(run: ShellRun, node: WhileLoop) -> None:
     :class:`Repeat` of that turn's (joined at its first write), or nothing more when a turn takes no time."""
     status, previous = 0, None
     for _ in range(MAX_TURNS):
-        began, written, state = run.t, len(run.out), (dict(run.env), dict(run.local), list(run.params))
+        began, written, state = run.t, len(run.out), (dict(run.env), dict(run.local), list(run.params), run.stdin)
         jump = _turn(run, node.condition)
         if run.exited or jump == "break":
             return
@@ -530,7 +514,7 @@ def _loop(run: ShellRun, node: WhileLoop) -> None:
         if run.exited or jump == "break":
             return
         turn = (run.t - began, [(w.at - began, w.stream, w.data) for w in run.out[written:]], state,
-                (dict(run.env), dict(run.local), list(run.params)))
+                (dict(run.env), dict(run.local), list(run.params), run.stdin))
         if previous is not None and turn[:2] == previous[:2] and turn[2] == turn[3] == previous[3]:
             _forever(run, began, written, turn[0])
             return
@@ -563,6 +547,17 @@ def _forever(run: ShellRun, began: float, written: int, period: float) -> None:
     if period > 0 and turn:
         text = b"".join(w.data for w in turn if w.stream == turn[0].stream).decode(errors="replace")
         run.repeat = Repeat(turn[0].at, period, turn[0].stream, text)
+
+
+def _with_stdin(run: ShellRun, stdin: bytes | None, command: Callable[[], None]) -> None:
+    """``command`` with ``stdin`` (None: the same) as the shell's standard input, what is left of it dropped
+    after; nothing when the shell exited meanwhile (an error in a here-document's expansion)."""
+    saved, run.stdin = run.stdin, run.stdin if stdin is None else stdin
+    try:
+        if not run.exited:
+            command()
+    finally:
+        run.stdin = saved
 
 
 def _output_of(run: ShellRun, script: str) -> str:

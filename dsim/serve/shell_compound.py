@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dsim.serve.shell_heredoc import MARKER
 from dsim.serve.shell_words import Unfinished, closing, split_lists
 
 Item = tuple[str, list[str]]
@@ -99,7 +100,17 @@ class FunctionDef:
     body: list[Node]
 
 
-Node = Simple | ForLoop | WhileLoop | IfClause | CaseClause | Group | FunctionDef
+@dataclass(frozen=True)
+class Redirected:
+    """A compound command with here-documents after its closing word (``done <<EOF``): ``words`` their
+    markers (shell_heredoc.py), its standard input each time it runs."""
+
+    op: str
+    node: Node
+    words: str
+
+
+Node = Simple | ForLoop | WhileLoop | IfClause | CaseClause | Group | FunctionDef | Redirected
 
 
 def compound(items: Sequence[Item]) -> list[Node]:
@@ -149,7 +160,7 @@ def _separated(items: Sequence[Item]) -> list[Item]:
                 pending.insert(0, (";", [function.group(2).strip(), *pipeline[1:]]))
         elif word and len(pipeline) > 1:
             raise ValueError(f'"{word}" inside a pipeline is not interpreted by dsim serve')
-        elif word in ("done", "fi", "esac", "}") and rest:
+        elif word in ("done", "fi", "esac", "}") and rest and not _here_documents(rest):
             raise ValueError(f'"{word} {rest}": redirecting a compound command is not interpreted by dsim serve')
         else:
             out.append((op, pipeline))
@@ -178,8 +189,22 @@ def _block(tokens: list[Item], i: int, ends: frozenset[str], wanted: str = "") -
     return nodes, i
 
 
+def _here_documents(text: str) -> bool:
+    """Whether the words after a closing reserved word are here-documents only (a compound command's input)."""
+    return all(word.startswith(MARKER) for word in text.split())
+
+
 def _compound(tokens: list[Item], i: int, word: str) -> tuple[Node, int]:
-    """The compound command (or function definition) that starts at ``i`` with the reserved ``word``."""
+    """The compound command (or function definition) that starts at ``i`` with the reserved ``word``, with
+    the here-documents its closing word carries."""
+    node, end = _bare_compound(tokens, i, word)
+    closing_word = tokens[end - 1][1][0].split(None, 1)
+    if isinstance(node, FunctionDef) or len(closing_word) < 2:
+        return node, end
+    return Redirected(node.op, node, closing_word[1]), end
+
+
+def _bare_compound(tokens: list[Item], i: int, word: str) -> tuple[Node, int]:
     if word == "for":
         return _for(tokens, i)
     if word in ("while", "until"):

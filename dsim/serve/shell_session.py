@@ -4,7 +4,8 @@ command to the next.
 
 A command may take several lines, as busybox ash reads it (https://git.busybox.net/busybox/tree/shell/ash.c):
 while the lines read end inside a command (a compound command not closed, an open quote or ``$(``, a last line
-ending in a backslash, ``&&``, ``||`` or ``|``: commands.parse raises shell_words.Unfinished) the shell reads on,
+ending in a backslash, ``&&``, ``||`` or ``|``: commands.parse raises shell_words.Unfinished; a here-document
+before its delimiter's line: shell_heredoc.body_open) the shell reads on,
 writing its PS2 prompt ``> `` first on a terminal (ash's setprompt_if(needprompt, 2)), and runs them once whole;
 a real syntax error (``done`` with no loop) fails at once. Ctrl-C drops the lines read (ash's raise_interrupt:
 a new command, PS1, ``$?`` 130). The end of input inside a command is ash's syntax error for it (``unexpected end
@@ -17,6 +18,7 @@ import posixpath
 
 from dsim.serve.commands import STDERR, STDOUT, Context, ShellFiles, ShellRun, Write, parse, run_script
 from dsim.serve.shell_compound import Node
+from dsim.serve.shell_heredoc import body_open, extract
 from dsim.serve.shell_words import Unfinished, split_lists
 
 #: busybox ash's PS2 (its varinit: "PS2=> "), bash's too
@@ -113,7 +115,9 @@ class ShellSession:
             return [Write(0.0, STDOUT, self._out(line + "\n"))]
         text = line if self.pending is None else self.pending + self.glue + line
         self.pending = None
-        if _continued(text):  # backslash-newline: both go, the line goes on (POSIX 2.2.1)
+        if _in_body(text):  # a here-document's lines go on as typed up to its delimiter's
+            self.pending, self.glue = text, "\n"
+        elif _continued(text):  # backslash-newline: both go, the line goes on (POSIX 2.2.1)
             self.pending, self.glue = text[:-1], ""
         elif _unfinished(text) is not None:
             self.pending, self.glue = text, "\n"
@@ -158,10 +162,19 @@ def _unfinished(text: str) -> str | None:
     return None
 
 
-def _continued(text: str) -> bool:
-    """Whether the line ends in a backslash that escapes its newline (one in quotes leaves the quote open)."""
+def _in_body(text: str) -> bool:
+    """Whether ``text`` ends inside a here-document (after its operator's line, before its delimiter)."""
     try:
-        items = split_lists(text + "\n")
+        return body_open(text)
+    except ValueError:  # wrong or unfinished before it: parse says how
+        return False
+
+
+def _continued(text: str) -> bool:
+    """Whether the line ends in a backslash that escapes its newline (one in quotes leaves the quote open); the
+    lines of here-documents are no commands."""
+    try:
+        items = split_lists(extract(text) + "\n")
     except ValueError:
         return False
     return bool(items) and items[-1][1][-1].endswith("\\\n")

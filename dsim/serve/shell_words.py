@@ -32,6 +32,10 @@ _CASE_HEAD = re.compile(r"\s*(?:(?:then|else|do|\{|if|elif|while|until)\s+)*case
                         r"(?:[^\s'\"\\]|\\.|'[^']*'|\"(?:[^\"\\]|\\.)*\")+\s*", re.DOTALL)
 
 
+#: the start of an assignment word, ``NAME=``
+_ASSIGNMENT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
 class Unfinished(ValueError):
     """The script ended inside a command: an open quote or ``$(``, a compound command not closed, a line ending in
     ``&&``, ``||`` or ``|``. The message is busybox ash's for the end of its input there (its parser's
@@ -42,11 +46,15 @@ class Unfinished(ValueError):
 def joined(script: str) -> str:
     """The script with each backslash-newline removed (a line continuation, POSIX 2.2.1), except inside single
     quotes (2.2.2) and comments: in double quotes too (2.2.3). A backslash escapes the character after it, so
-    ``\\\\`` then a newline keeps the newline (ash's pgetc_eatbnl, https://git.busybox.net/busybox/tree/shell/ash.c)."""
+    ``\\\\`` then a newline keeps the newline (ash's pgetc_eatbnl, https://git.busybox.net/busybox/tree/shell/ash.c);
+    one at the end of the script stands for itself (ash's readtoken1 at PEOF)."""
     out: list[str] = []
     quote, i = "", 0
     while i < len(script):
         char = script[i]
+        if char == "\\" and not quote and i + 1 == len(script):
+            out.append("\\\\")
+            break
         if char == "\\" and quote != "'" and i + 1 < len(script):
             if script[i + 1] != "\n":
                 out.append(script[i:i + 2])
@@ -137,13 +145,21 @@ def _linebreak(script: str, i: int) -> int:
 
 
 def expand(text: str, lookup: Callable[[str], str | None], status: int,
-           substitute: Callable[[str], str] = lambda script: "", render: Callable[[str], str] | None = None) -> str:
+           substitute: Callable[[str], str] = lambda script: "", render: Callable[[str], str] | None = None,
+           *, assignments: bool = False) -> str:
     """``text`` with its parameters replaced, quoted so that :func:`words` keeps an expansion in double quotes
     one word and splits an unquoted one into its fields; ``substitute`` runs a command substitution's script and
-    returns its standard output; ``render`` quotes an unquoted expansion instead (``case`` splits no fields)."""
-    unquoted = render or _fields
+    returns its standard output; ``render`` quotes an unquoted expansion instead (``case`` splits no fields).
+    ``assignments``: ``text`` is a simple command, whose leading ``NAME=value`` words split no fields (2.9.1)."""
     out: list[str] = []
     quote, i, opened = "", 0, 0
+    word, prefix = 0, assignments  # where the word being read began; whether all before it were assignments
+
+    def unquoted(value: str) -> str:
+        if prefix and _ASSIGNMENT_WORD.match(text, word):
+            return '"' + _in_double_quotes(value) + '"'
+        return (render or _fields)(value)
+
     while i < len(text):
         char = text[i]
         if text.startswith("$(", i) and quote != "'":
@@ -173,6 +189,9 @@ def expand(text: str, lookup: Callable[[str], str | None], status: int,
             out.append(_in_double_quotes(value) if quote == '"' else unquoted(value))
             continue
         out.append(char)
+        if not quote and char in " \t\n":
+            prefix = prefix and (word == i or bool(_ASSIGNMENT_WORD.match(text, word)))
+            word = i + 1
         if char == "\\" and quote != "'" and i + 1 < len(text):
             out.append(text[i + 1])
             i += 1
@@ -252,10 +271,29 @@ def _reserved_at(text: str, i: int, word: str, start: int) -> bool:
 
 def words(text: str) -> list[str]:
     """The words of one expanded command, quotes removed."""
-    lexer = shlex.shlex(text, posix=True)
+    lexer = shlex.shlex(_dollar_escapes(text), posix=True)
     lexer.whitespace_split = True
     lexer.commenters = ""
     return list(lexer)
+
+
+def _dollar_escapes(text: str) -> str:
+    """``text`` with the backslash of each ``\\$`` and ``\\``` between double quotes removed: there it escapes
+    those too (POSIX 2.2.3), where shlex only knows ``\\"`` and ``\\\\``, and a lone ``$`` is a plain character."""
+    out: list[str] = []
+    quote, i = "", 0
+    while i < len(text):
+        char = text[i]
+        pair = text[i:i + 2]
+        if char == "\\" and quote != "'":
+            out.append(pair[1:] if quote == '"' and pair[1:] in ("$", "`") else pair)
+            i += 2
+            continue
+        if char in "'\"" and quote in ("", char):
+            quote = "" if quote else char
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _value(found: re.Match[str], lookup: Callable[[str], str | None], status: int) -> str:

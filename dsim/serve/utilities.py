@@ -1,10 +1,11 @@
 """The utilities that print what a container is: ``hostname`` (``-i``), ``id``/``whoami``, ``uname``, ``env``/
 ``printenv`` (and ``export``/``unset``), ``date``, ``ping`` over the daemon's networks (ping.py), and the files
-dockerd writes into every container (/etc/hosts, /etc/hostname). commands.py runs them."""
+dockerd writes into every container (/etc/hosts, /etc/hostname); and ``printf``. commands.py runs them."""
 
 from __future__ import annotations
 
 import math
+import re
 import time
 
 from dsim.serve.ping import ping
@@ -135,3 +136,46 @@ def variables(run: ShellRun, name: str, args: list[str]) -> None:
         run.env.pop(arg, None)
         run.local.pop(arg, None)
     run.status = 0
+
+
+def printf(run: ShellRun, args: list[str]) -> None:
+    """POSIX printf: %s, %d, %%, ``\\n \\t``; the format is reused while arguments remain."""
+    run.write(_printf(args))
+    run.status = 0 if args else 1
+    if not args:
+        run.write("printf: usage: printf format [arguments]\n", STDERR)
+
+
+def _escapes(text: str) -> str:
+    return (text.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\"))
+
+
+def _printf(words: list[str]) -> str:
+    """POSIX printf: %s, %d, %%; the format is reused while arguments remain."""
+    if not words:
+        return ""
+    fmt, args = _escapes(words[0]), list(words[1:])
+    out: list[str] = []
+    while True:
+        text, used = _format_once(fmt, args)
+        out.append(text)
+        args = args[used:]
+        if not args or used == 0:
+            return "".join(out)
+
+
+def _format_once(fmt: str, args: list[str]) -> tuple[str, int]:
+    used = 0
+
+    def conv(match: re.Match[str]) -> str:
+        nonlocal used
+        if match.group(0) == "%%":
+            return "%"
+        value = args[used] if used < len(args) else ""
+        used += 1
+        if match.group(1) == "d":
+            number = re.match(r"[+-]?\d+", value)
+            return str(int(number.group(0))) if number else "0"
+        return value
+
+    return re.sub(r"%%|%([sd])", conv, fmt), used
