@@ -380,10 +380,10 @@ class Puller(ImageTransfer):
             error: RegistryError | None = None
             for endpoint in endpoints:
                 try:
-                    served: str = yield from endpoint.fetch_range(self.host, layer, nbytes, job=job, pool=pool)
+                    served = yield from endpoint.fetch_range(self.host, layer, nbytes, job=job, part=part, pool=pool)
                     self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
-                                       registry=served, bytes=nbytes, slot_wait=0.0, attempts=attempt,
-                                       cache=None, peer_bytes=0.0, lazy=part)
+                                       registry=served.registry, bytes=nbytes, slot_wait=0.0, attempts=attempt,
+                                       cache=None, peer_bytes=served.peer_bytes, lazy=part)
                     return
                 except RegistryError as err:
                     error = err

@@ -241,7 +241,7 @@ class RegistryServer:
         """GET the blob: wait for a connection (``max_connections``), the request's round trip, then its bytes
         through the network; a cache serves hits itself and streams misses from its upstream."""
         if self.spec.p2p:
-            served: Served = yield from self._fetch_p2p(client, layer, job, pool)
+            served: Served = yield from self._fetch_p2p(client, layer.digest, layer.size, job, pool)
             return served
         if self.connections is None:
             served = yield from self._serve(client, layer, job, first_byte, pool)
@@ -275,17 +275,23 @@ class RegistryServer:
         finally:
             self.release(pool, server)
 
-    def fetch_range(self, client: str, layer: LayerInfo, nbytes: float, *, job: int,
-                    pool: ConnectionPool | None = None) -> Generator[Any, Any, str]:
+    def fetch_range(self, client: str, layer: LayerInfo, nbytes: float, *, job: int, part: str = "range",
+                    pool: ConnectionPool | None = None) -> Generator[Any, Any, Served]:
         """A range GET of part of a blob (lazy pulling). A cache without the blob passes the range through
-        from its upstream without keeping it (a partial blob is not a cache entry)."""
+        from its upstream without keeping it (a partial blob is not a cache entry). With ``p2p`` the range is
+        fetched through its own swarm, as a blob is: every host reads the same ``part`` of a layer (its
+        prefetch, then the rest), so peers that read it relay it (DADI's and Dragonfly's peer-to-peer lazy
+        pulls; a host's whole blob does not serve another's range)."""
+        if self.spec.p2p:
+            served: Served = yield from self._fetch_p2p(client, f"{layer.digest} {part}", nbytes, job, pool)
+            return served
         if self.connections is not None:
             with self.connections.request() as connection:
                 yield connection
                 yield from self._range(client, layer, nbytes, job, pool)
         else:
             yield from self._range(client, layer, nbytes, job, pool)
-        return self.name
+        return Served(self.name)
 
     def _range(self, client: str, layer: LayerInfo, nbytes: float, job: int,
                pool: ConnectionPool | None) -> Generator[Any, Any, None]:
@@ -353,19 +359,20 @@ class RegistryServer:
 
     # ------------------------------------------------------------ peer-to-peer
 
-    def _fetch_p2p(self, client: str, layer: LayerInfo, job: int,
+    def _fetch_p2p(self, client: str, content: str, size: float, job: int,
                    pool: ConnectionPool | None) -> Generator[Any, Any, Served]:
-        """Announce to the tracker, then fetch ``p2p_sources`` stripes at once: each from a random peer with an
-        upload slot free (never the same peer twice), the rest from this registry as the origin seeder.
+        """Announce ``content`` (a blob's digest, or a part of it) to the tracker, then fetch its ``size``
+        bytes in ``p2p_sources`` stripes at once: each from a random peer with an upload slot free (never the
+        same peer twice), the rest from this registry as the origin seeder.
 
         A peer that is itself still fetching relays what it has received, so a stripe ends no sooner than
         the same stripe on its source (fluid pipelining: pieces are infinitesimal, so a relay adds no
         store-and-forward delay)."""
-        yield from self.request(client, f"GET announce {layer.digest[7:19]}", job=job, pool=pool)
+        yield from self.request(client, f"GET announce {content[7:19]}", job=job, pool=pool)
         spec = self.spec
-        swarm = self._swarms.setdefault(layer.digest, _Swarm())
+        swarm = self._swarms.setdefault(content, _Swarm())
         count = spec.p2p_sources
-        stripe = layer.size / count
+        stripe = size / count
         free = swarm.free
         me = swarm.holders.get(client)  # set on a retry: it keeps its place in the swarm, never its own source
         if me is not None:

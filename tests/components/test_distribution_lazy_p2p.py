@@ -91,6 +91,22 @@ def test_a_relay_cannot_finish_before_its_source() -> None:
     assert result.phase_samples("pull") == [pytest.approx(2.0)] * 2
 
 
+
+def test_peers_relay_lazy_range_reads_too() -> None:
+    """A lazy image from a p2p registry (DADI's and Dragonfly's peer-to-peer lazy pulls): each host's prefetch
+    (10 MB) and background rest (90 MB) are ranges other hosts read too, fetched through the swarm as a blob
+    is. Origin and NICs 100 MB/s, one source and one upload a peer: without p2p the three prefetches share the
+    origin, 0.3 s each; with it h-1 reads from the origin, h-2 from h-1, h-3 from h-2, 0.1 s each, and the
+    rests end 0.9 s later. The origin sends one copy (100 MB), peers the other two (200 MB)."""
+    lazy = P2P.replace("layers: [100MB]", "layers: [100MB], lazy: true, prefetch: 0.1")
+    plain = run_text(lazy.format(origin="100MB/s", hosts=3, p2p="false"))
+    assert plain.phase_samples("pull") == [pytest.approx(0.3)] * 3
+    swarm = run_text(lazy.format(origin="100MB/s", hosts=3, p2p="true"))
+    assert swarm.phase_samples("pull") == [pytest.approx(0.1)] * 3
+    assert [(s.start, s.end) for s in swarm.spans_of("lazy_fetch")] == [(pytest.approx(0.1), pytest.approx(1.0))] * 3
+    registry = swarm.summary()["registries"]["origin"]
+    assert (registry["bytes_sent"], registry["bytes_from_peers"]) == (100_000_000, 200_000_000)
+
 LAZY_TOGETHER = """
 name: t
 registries:

@@ -56,7 +56,8 @@ class Registry(Strict):
         "not merge them (the second streams from upstream and is not cached, docs/real-docker.md: Registries)",
     )
     p2p: bool = Field(
-        False, description="what-if (Kraken / Dragonfly): hosts fetch this registry's blobs from peers holding them"
+        False, description="what-if (Kraken / Dragonfly / DADI): hosts fetch this registry's blobs, and the ranges "
+        "lazy pulls read, from peers holding or fetching them",
     )
     p2p_sources: PositiveInt = Field(
         5, description="peers one blob is fetched from at once, one stripe each (Kraken allows 10 connections per "
