@@ -55,6 +55,8 @@ class Volume:
     users: dict[str, None] = field(default_factory=dict)
     #: contents of the files commands wrote into it (dsim serve's shell), by path under its root
     files: dict[str, builtins.bytes] = field(default_factory=dict)  # builtins: ``bytes`` above is a field
+    #: those files' (mtime as a Unix time, permission bits), by the same paths (dsim serve's ``docker cp``)
+    meta: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @property
     def mountpoint(self) -> str:

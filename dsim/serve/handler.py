@@ -27,6 +27,7 @@ from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import canonical, normalise, split_ref
 from dsim.serve import bodies, build_flow, image_ops, listing, objects, shapes
 from dsim.serve import images as refs
+from dsim.serve.archive_routes import ARCHIVE_ROUTES, ArchiveRoutes
 from dsim.serve.commands import valid_signal
 from dsim.serve.container_routes import ContainerRoutes
 from dsim.serve.filters import go_atoi, query_flag
@@ -95,13 +96,15 @@ ROUTES: list[Route] = [
         *objects.ROUTES,  # networks and volumes (serve/objects.py)
     ]
 ]
+ROUTES += ARCHIVE_ROUTES  # docker cp (dsim/serve/archive_routes.py)
 ROUTES += IMAGE_ROUTES  # history, save/load, prunes, login, system df (dsim/serve/image_routes.py, i16-images)
 #: Endpoints of the real API that dsim serve does not simulate: 501 with a message saying so.
 UNSIMULATED = re.compile(r"^/(containers|images|networks|volumes|exec|swarm|nodes|services|tasks|secrets|configs|"
                          r"plugins|system|session|grpc|distribution|events|commit|auth)(/|$)")
 
 
-class EngineHandler(ImageRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, ContainerStreams, ContainerRoutes):
+class EngineHandler(ImageRoutes, ArchiveRoutes, objects.ObjectRoutes, BaseHTTPRequestHandler, ContainerStreams,
+                    ContainerRoutes):
     """One connection; requests on it are handled one after another (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"

@@ -10,7 +10,7 @@ shell exits (the runtime's ``kill`` event with the exit code).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -24,6 +24,7 @@ from dsim.components.storage import Volume
 from dsim.domain.images import ImageInfo
 from dsim.serve import health, netview, objects
 from dsim.serve import images as refs
+from dsim.serve.archive import DOCKERD_FILES
 from dsim.serve.commands import Context, Write, config_context, interpret
 from dsim.serve.events import EventLog
 from dsim.serve.image_config import ImageConfigs
@@ -76,7 +77,7 @@ class Processes:
         hostname = served.config.get("Hostname") or served.id[:12]
         context = config_context(served.config, hostname)
         files = dict(served.files)
-        for target, volume in self._volume_mounts(served):  # what any container wrote into them, seen now
+        for target, volume in self.volume_mounts(served):  # what any container wrote into them, seen now
             files.update((posixpath.join(target, path), data) for path, data in volume.files.items())
         container = served.container
         start = container.started_at if container.started_at is not None else self.env.now
@@ -101,32 +102,44 @@ class Processes:
         return netview.net_view(self.daemon.runtime.networks, mode, container, hostname, members,
                                 host_config.get("ExtraHosts") or ())
 
-    def _volume_mounts(self, served: Served) -> list[tuple[str, Volume]]:
+    def volume_mounts(self, served: Served) -> list[tuple[str, Volume]]:
+        """The container's volumes by their mount points, in mount order."""
         volumes = iter(self.daemon.runtime.storage.mounted(served.container))
         return [(mount.target, next(volumes)) for mount in served.container.spec.mounts if mount.type == "volume"]
 
     def keep_files(self, served: Served, files: tuple[tuple[str, bytes], ...]) -> None:
-        """Files a command wrote, where they land: under a volume's mount, in the volume (every container that
-        mounts it reads them); under a bind mount or a tmpfs, outside the layer (this container reads them);
-        elsewhere in its writable layer (ContainerStorage.write_files: ``docker diff``, ``docker commit``, the
-        disk). A container's later commands read them back."""
+        """Files a command wrote, where they land (``place_files``), written now: the writable layer's grow the
+        disk's work (ContainerStorage.write_files). A container's later commands read them back."""
         if not files or served.removed:
             return
-        volumes = dict(self._volume_mounts(served))
-        mounts = sorted((m.target for m in served.container.spec.mounts), key=len, reverse=True)
-        layer: dict[str, float] = {}
-        for path, data in files:
-            target = next((t for t in mounts if path == t or path.startswith(t.rstrip("/") + "/")), None)
-            if target is None:
-                layer[path] = len(data)
-                served.files[path] = data
-            elif target in volumes:
-                volumes[target].files[posixpath.relpath(path, target)] = data
-            else:
-                served.files[path] = data
+        now = self.epoch(self.env.now)
+        layer = self.place_files(served, [(path, data, now, None) for path, data in files])
         if layer:
             storage = self.daemon.runtime.storage
             self.env.process(storage.write_files(served.container, layer, served.image_files))
+
+    def place_files(self, served: Served, files: Iterable[tuple[str, bytes, float, int | None]]) -> dict[str, float]:
+        """Files (path, contents, mtime as a Unix time, permission bits) where they land: under a volume's mount,
+        in the volume (every container that mounts it reads them); under a bind mount or a tmpfs, or one of the
+        files dockerd bind-mounts (/etc/hosts, /etc/hostname, /etc/resolv.conf: moby container_unix.go
+        NetworkMounts), outside the layer (this container reads them); elsewhere in its writable layer, which
+        is returned (path -> size) for ``docker diff``, ``docker commit`` and the disk. Bits None: the file's
+        before, else 0644 (a new file under umask 022)."""
+        volumes = dict(self.volume_mounts(served))
+        mounts = sorted((m.target for m in served.container.spec.mounts), key=len, reverse=True)
+        layer: dict[str, float] = {}
+        for path, data, mtime, mode in files:
+            target = next((t for t in mounts if path == t or path.startswith(t.rstrip("/") + "/")), None)
+            if target is not None and target in volumes:
+                volume, inside = volumes[target], posixpath.relpath(path, target)
+                volume.files[inside] = data
+                volume.meta[inside] = (mtime, mode if mode is not None else volume.meta.get(inside, (0, 0o644))[1])
+                continue
+            served.files[path] = data
+            served.file_meta[path] = (mtime, mode if mode is not None else served.file_meta.get(path, (0, 0o644))[1])
+            if target is None and path not in DOCKERD_FILES:
+                layer[path] = len(data)
+        return layer
 
     # ------------------------------------------------------------------ runs
 

@@ -104,6 +104,8 @@ class Served:
     execs_made: list[str] = field(default_factory=list)
     #: files its commands can read back: its image's (a commit's) and those its commands wrote (commands.py)
     files: dict[str, bytes] = field(default_factory=dict)
+    #: their (mtime as a Unix time, permission bits) once written or copied in (archive.py; others: its creation)
+    file_meta: dict[str, tuple[float, int]] = field(default_factory=dict)
     #: the paths of those that came with its image (a write there copies the file up)
     image_files: frozenset[str] = frozenset()
     #: when a ``docker stop``'s timeout passes and the daemon sends SIGKILL (None: no stop under way)

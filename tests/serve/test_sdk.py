@@ -151,3 +151,32 @@ def test_exec_stats_pause_rename_and_events(client: docker.DockerClient) -> None
     assert actions[:2] == ["create", "start"]
     assert {"exec_create: echo hello", "exec_start: echo hello", "pause", "unpause", "rename", "kill", "die",
             "destroy"} <= set(actions)
+
+
+def test_put_archive_and_get_archive(client: docker.DockerClient) -> None:
+    """``docker cp`` the SDK's way (dsim/serve/archive.py): ``put_archive`` unpacks a tar into a directory,
+    ``get_archive`` answers a tar (gzip-encoded, as requests accepts: copy.go writeCompressedResponse; the SDK
+    hands the raw bytes over, tarfile reads either) and the path's stat."""
+    container = client.containers.run("alpine", "sleep 1000", detach=True, name="sdkcp")
+    try:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            info = tarfile.TarInfo("conf/app.ini")
+            info.size, info.mode = 6, 0o600
+            archive.addfile(info, io.BytesIO(b"[app]\n"))
+        assert container.put_archive("/etc", buffer.getvalue()) is True
+        assert container.exec_run("cat /etc/conf/app.ini") == (0, b"[app]\n")
+        chunks, stat = container.get_archive("/etc/conf")
+        assert (stat["name"], stat["mode"] & 0o777, stat["mode"] >> 31) == ("conf", 0o755, 1)  # Go's ModeDir
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            assert archive.getnames() == ["conf", "conf/app.ini"]
+            member = archive.getmember("conf/app.ini")
+            handle = archive.extractfile(member)
+            assert member.mode == 0o600 and handle is not None and handle.read() == b"[app]\n"
+        # moby names the container as the request did: the SDK asks by ID
+        with pytest.raises(docker.errors.NotFound, match=f"Could not find the file /nope in container {container.id}"):
+            container.get_archive("/nope")
+        with pytest.raises(docker.errors.APIError, match="extraction point is not a directory"):
+            container.put_archive("/etc/conf/app.ini", buffer.getvalue())
+    finally:
+        container.remove(force=True)

@@ -216,9 +216,9 @@ def test_versions_out_of_range_are_refused_as_dockerd_does(served: Server) -> No
 def test_unknown_paths_and_unsimulated_endpoints(served: Server) -> None:
     status, _, body = request(served, "GET", "/v1.50/nope")
     assert (status, json.loads(body)) == (404, {"message": "page not found"})
-    status, _, body = request(served, "GET", "/v1.50/containers/abc/archive?path=/etc")
+    status, _, body = request(served, "GET", "/v1.50/containers/abc/export")
     assert status == 501
-    assert json.loads(body)["message"] == "dsim serve does not simulate GET /containers/abc/archive"
+    assert json.loads(body)["message"] == "dsim serve does not simulate GET /containers/abc/export"
     status, _, body = request(served, "POST", "/v1.50/containers/abc/exec", b'{"Cmd": ["true"]}',
                               {"Content-Type": "application/json"})
     assert (status, json.loads(body)) == (404, {"message": "No such container: abc"})

@@ -1,0 +1,225 @@
+"""``docker cp``'s endpoints without the CLI (dsim/serve/archive.py, archive_routes.py): Go's formats, the
+file tree, the archive's names, the unpacking rules, then ``HEAD``/``GET``/``PUT /containers/{id}/archive`` on
+an in-process server. The expected values are moby's (v28.5.2 file references beside each)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import tarfile
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dsim.components.errors import ApiError
+from dsim.serve import archive
+from dsim.serve.archive_routes import bool_value, negotiate_encoding, path_value
+from dsim.serve.server import Server, serve_scenario
+from tests.serve.test_docker_cli import SCENARIO
+from tests.serve.test_unit import request
+
+# ---------------------------------------------------------------------------------------------- Go's formats
+
+
+def test_go_formats() -> None:
+    assert archive.go_time(0) == "1970-01-01T00:00:00Z"  # whole seconds: no fraction (RFC3339Nano)
+    assert archive.go_time(1.5) == "1970-01-01T00:00:01.5Z"  # trailing zeros cut
+    assert archive.go_time(1.000000001) == "1970-01-01T00:00:01.000000001Z"
+    assert archive.go_mode(archive.Entry(False, 0o644, 0)) == 0o644
+    assert archive.go_mode(archive.Entry(True, 0o755, 0)) == (1 << 31) | 0o755  # fs.ModeDir
+    assert archive.go_mode(archive.Entry(True, 0o1777, 0)) == (1 << 31) | (1 << 20) | 0o777  # fs.ModeSticky
+    assert archive.go_mode(archive.Entry(False, 0o4755, 0)) == (1 << 23) | 0o755  # fs.ModeSetuid
+    assert [archive.go_base(p) for p in ("/etc/hosts", "/tmp/", "/", "/d/.", "rel")] == ["hosts", "tmp", "/", ".",
+                                                                                         "rel"]
+    assert archive.preserve_trailing("/d", "d/.") == "/d/." and archive.preserve_trailing("/d", "/d/") == "/d/"
+
+
+def test_query_values_as_moby_reads_them() -> None:
+    with pytest.raises(ApiError, match="bad parameter: pathcannot be empty"):  # httputils/form.go
+        path_value({})
+    assert path_value({"path": ["/a", "/b"]}) == "/a"  # r.Form.Get: the first
+    assert [bool_value({"x": [v]}, "x") for v in ("1", "true", "True", "yes", "")] == [True, True, True, True, False]
+    assert [bool_value({"x": [v]}, "x") for v in ("0", "false", "no", "none")] == [False] * 4  # httputils.BoolValue
+
+
+def test_content_encoding_negotiation() -> None:
+    """gddo's NegotiateContentEncoding over gzip then deflate: the highest q wins, the first on a tie."""
+    assert negotiate_encoding("") == ""
+    assert negotiate_encoding("gzip") == "gzip"
+    assert negotiate_encoding("gzip, deflate") == "gzip"
+    assert negotiate_encoding("gzip;q=0.5, deflate") == "deflate"
+    assert negotiate_encoding("*") == "gzip"
+    assert negotiate_encoding("gzip;q=0") == ""
+    assert negotiate_encoding("br") == ""
+
+
+# ---------------------------------------------------------------------------------------------- the tree
+
+
+def tree() -> archive.FileTree:
+    files = archive.FileTree(100.0)
+    files.add_dir("/tmp", 0o1777, 100.0)
+    files.add_file("/data/b", b"bb", 0o644, 300.0)
+    files.add_file("/data/a/x", b"x", 0o600, 200.0)
+    files.add_file("/f", b"f\n", 0o644, 150.0)
+    return files
+
+
+def test_lookup_as_lstat_answers() -> None:
+    files = tree()
+    assert files.lookup("data/a/x")[0] == "/data/a/x"  # relative: from /
+    assert files.lookup("/data")[1].is_dir and files.lookup("/data")[1].mtime == 300.0  # its newest entry
+    with pytest.raises(FileNotFoundError):
+        files.lookup("/nope")
+    for path in ("/f/", "/f/.", "/f/under"):  # a file named as a directory: ENOTDIR
+        with pytest.raises(NotADirectoryError):
+            files.lookup(path)
+
+
+def _names(data: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as opened:
+        return [m.name + ("/" if m.isdir() else "") for m in opened.getmembers()]
+
+
+def test_the_archive_of_a_file_and_of_a_directory() -> None:
+    """archive_unix.go containerArchivePath: a file as its base name; a directory as its base name, then
+    what it holds depth first by name (WalkDir); ``dir/.`` as ``.``; the root with no prefix."""
+    files = tree()
+    assert _names(archive.tar_of(files, "/data/a/x", files.lookup("/data/a/x")[1])) == ["x"]
+    assert _names(archive.tar_of(files, "/data", files.lookup("/data")[1])) == ["data/", "data/a/", "data/a/x",
+                                                                                "data/b"]
+    assert _names(archive.tar_of(files, "/data/.", files.lookup("/data")[1])) == ["./", "./a/", "./a/x", "./b"]
+    with tarfile.open(fileobj=io.BytesIO(archive.tar_of(files, "/data", files.lookup("/data")[1]))) as opened:
+        member = opened.getmember("data/a/x")
+        assert (member.mode, member.mtime, member.uid, member.uname) == (0o600, 200, 0, "")
+
+
+def _tar(*entries: tuple[str, bytes | None]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as made:
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                made.addfile(info)
+            else:
+                info.size = len(data)
+                made.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _extract(data: bytes, dest: str = "/", no_overwrite: bool = True,
+             read_only: Any = lambda path: False) -> tuple[list[str], str | None]:
+    members, error = archive.read_archive(data)
+    assert error is None
+    files, failure = archive.extract(tree(), dest, members, no_overwrite, read_only)
+    return [path for path, *_ in files], str(failure) if failure else None
+
+
+def test_unpacking_rules_of_go_archive() -> None:
+    """go-archive Unpack: names cleaned under the destination, parents made, breakouts and dir/non-dir
+    replacements refused; what came before an error is kept."""
+    assert _extract(_tar(("./new/deep/f", b"1"), ("g", b"2")), "/tmp") == (["/tmp/new/deep/f", "/tmp/g"], None)
+    assert _extract(_tar(("../../etc/x", b"1")), "/tmp") == ([], '"../../etc/x" is outside of "/tmp"')
+    assert _extract(_tar(("ok", b"1"), ("data", b"2"))) == (
+        ["/ok"], 'cannot overwrite directory "/data" with non-directory "/"')
+    assert _extract(_tar(("f", None))) == ([], 'cannot overwrite non-directory "/f" with directory "/"')
+    assert _extract(_tar(("f/x", b"1"))) == ([], "open /f/x: not a directory")
+    assert _extract(_tar(("f", b"new"))) == (["/f"], None)  # a file over a file: replaced
+    assert _extract(_tar(("data", None), ("data/c", b"3"))) == (["/data/c"], None)  # a directory merges
+    assert _extract(_tar(("r/x", b"1")), read_only=lambda p: p.startswith("/r")) == (
+        [], "mkdir /r: read-only file system")
+    assert archive.read_archive(b"")[0] == [] and archive.read_archive(b"\0" * 1024) == ([], None)
+    assert str(archive.read_archive(b"not a tar" * 100)[1]) == "archive/tar: invalid tar header"
+    compressed = archive.read_archive(gzip.compress(_tar(("z", b"zz"))))[0]  # DecompressStream: gzip, bzip2, xz
+    assert [(m.name, m.data) for m in compressed] == [("z", b"zz")]
+
+
+# ---------------------------------------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    path = tmp_path_factory.mktemp("archive") / "scenario.yaml"
+    path.write_text(SCENARIO)
+    server = Server(serve_scenario(path), port=0, speed=50.0)
+    server.start()
+    status, _, body = request(server, "POST", "/v1.50/images/create?fromImage=alpine&tag=latest")
+    assert status == 200, body
+    yield server
+    server.stop()
+
+
+def run(server: Server, name: str, host_config: dict[str, Any] | None = None, start: bool = True) -> None:
+    config = {"Image": "alpine", "Cmd": ["sleep", "1000"], "Hostname": "box", "HostConfig": host_config or {}}
+    status, _, body = request(server, "POST", f"/v1.50/containers/create?name={name}", json.dumps(config).encode(),
+                              {"Content-Type": "application/json"})
+    assert status == 201, body
+    if start:
+        assert request(server, "POST", f"/v1.50/containers/{name}/start")[0] == 204
+
+
+def remove(server: Server, *names: str) -> None:
+    for name in names:
+        assert request(server, "DELETE", f"/v1.50/containers/{name}?force=1&v=1")[0] == 204
+
+
+def stat_of(headers: dict[str, str]) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(base64.b64decode(headers["X-Docker-Container-Path-Stat"]))
+    return value
+
+
+def test_head_and_get_of_the_hostname(served: Server) -> None:
+    run(served, "arch-host")
+    try:
+        status, headers, body = request(served, "HEAD", "/v1.50/containers/arch-host/archive?path=/etc/hostname")
+        assert (status, body) == (200, b"")
+        stat = stat_of(headers)
+        assert (stat["name"], stat["size"], stat["mode"], stat["linkTarget"]) == ("hostname", 4, 0o644, "")
+        assert stat["mtime"].endswith("Z") and stat["mtime"][:2] == "20"
+        status, headers, body = request(served, "GET", "/v1.50/containers/arch-host/archive?path=etc/hostname")
+        assert status == 200 and headers["Content-Type"] == "application/x-tar"
+        with tarfile.open(fileobj=io.BytesIO(body)) as opened:
+            handle = opened.extractfile("hostname")
+            assert handle is not None and handle.read() == b"box\n"
+        stat = stat_of(request(served, "HEAD", "/v1.50/containers/arch-host/archive?path=/")[1])
+        assert (stat["name"], stat["mode"] >> 31) == ("/", 1)
+        status, _, body = request(served, "GET", "/v1.50/containers/arch-host/archive?path=/bin/sh")
+        assert (status, json.loads(body)["message"]) == (404, "Could not find the file /bin/sh in container arch-host")
+        status, _, body = request(served, "GET", "/v1.50/containers/arch-host/archive")
+        assert status == 400
+        status, _, body = request(served, "GET", "/v1.50/containers/arch-none/archive?path=/")
+        assert (status, json.loads(body)["message"]) == (404, "No such container: arch-none")
+        status, headers, body = request(served, "GET", "/v1.50/containers/arch-host/archive?path=/etc/hostname",
+                                        headers={"Accept-Encoding": "deflate"})
+        assert headers["Content-Encoding"] == "deflate" and b"box\n" in zlib.decompress(body, wbits=-15)
+    finally:
+        remove(served, "arch-host")
+
+
+def test_put_lands_in_the_layer_or_the_volume(served: Server) -> None:
+    run(served, "arch-a", {"Binds": ["arch-vol:/data"]})
+    run(served, "arch-b", {"Binds": ["arch-vol:/mnt/v:ro"]}, start=False)  # stopped: moby copies into it too
+    try:
+        upload = gzip.compress(_tar(("app/conf.ini", b"[x]\n"), ("shared.txt", b"s\n")))
+        assert request(served, "PUT", "/v1.50/containers/arch-a/archive?path=/opt", upload)[0] == 200
+        assert request(served, "PUT", "/v1.50/containers/arch-a/archive?path=/data", _tar(("v", b"v\n")))[0] == 200
+        _, _, body = request(served, "GET", "/v1.50/containers/arch-a/changes")
+        changes = {entry["Path"]: entry["Kind"] for entry in json.loads(body)}
+        assert changes.get("/opt/app/conf.ini") == 1 and changes.get("/opt/shared.txt") == 1  # Kind 1: added
+        assert not any(path.startswith("/data") for path in changes)  # the volume is outside the layer
+        status, _, body = request(served, "GET", "/v1.50/containers/arch-b/archive?path=/mnt/v/v")
+        assert status == 200 and b"v\n" in body  # the other container's mount of the volume
+        status, _, body = request(served, "PUT", "/v1.50/containers/arch-b/archive?path=/mnt/v", _tar(("w", b"")))
+        assert (status, json.loads(body)["message"]) == (400, "mounted volume is marked read-only")
+        status, _, body = request(served, "PUT", "/v1.50/containers/arch-a/archive?path=/opt/shared.txt", b"")
+        assert (status, json.loads(body)["message"]) == (400, "extraction point is not a directory")
+        status, _, body = request(served, "PUT", "/v1.50/containers/arch-a/archive?path=/nope", b"")
+        assert (status, json.loads(body)["message"]) == (404, "Could not find the file /nope in container arch-a")
+    finally:
+        remove(served, "arch-a", "arch-b")
+    request(served, "DELETE", "/v1.50/volumes/arch-vol")
