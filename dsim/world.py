@@ -109,8 +109,10 @@ class World:
                                           self._call_side, self.recorder,
                                           lambda host: lazy_stream(self.seed, f"calls/{host}"))
         for host in resolved.hosts:
-            self.kernels[host.name] = kernel = Kernel(self.env, host.name, host.spec.cpus, host.spec.memory,
-                                                      self.recorder, ephemeral_ports=host.spec.ephemeral_ports)
+            spec = host.spec
+            self.kernels[host.name] = kernel = Kernel(self.env, host.name, spec.cpus, spec.memory, self.recorder,
+                                                      ephemeral_ports=spec.ephemeral_ports,
+                                                      threads_per_core=spec.threads_per_core, smt_gain=spec.smt_gain)
             self.daemons[host.name] = self._build_daemon(host, kernel)
         names = dict.fromkeys([*probes, *(["links"] if link_samples is not None else [])])
         self.probes: dict[str, Probe] = {

@@ -98,8 +98,10 @@ class CpuScheduler:
 
     # ------------------------------------------------------------------ public
 
-    def run(self, work: float, cap: float) -> CpuTask:
-        """Start ``work`` CPU-seconds at up to ``cap`` cores; the task's ``done`` event fires when it is done."""
+    def run(self, work: float, cap: float, threads: float | None = None) -> CpuTask:
+        """Start ``work`` CPU-seconds at up to ``cap`` cores; the task's ``done`` event fires when it is done.
+        ``threads``: the hardware threads it runs on at once while its quota lets it run, when more than ``cap``
+        (a CFS quota below its runnable threads); only :class:`SmtCpuScheduler` reads it."""
         env = self.env
         now = env.now
         task = CpuTask(cap, work, env.event(), now)
@@ -283,6 +285,16 @@ class CpuScheduler:
         now = self.env.now
         if self.runnable == 1 and len(self.classes) == 1 and self._end_alone(now):
             return
+        finished = self._finished(now)
+        self._resolve()
+        if len(finished) > 1:
+            finished.sort(key=_by_seq)
+        # a wake-up is a timeout's callback: the tasks' waiters resume now, in the order the tasks started, with
+        # no event each (dsim.environment.process_now), once the scheduler's state is whole again
+        process_now(self.env, [task.done for task in finished], now)
+
+    def _finished(self, now: float) -> list[CpuTask]:
+        """The tasks that end now, out of their classes (a class left empty is dropped)."""
         tol = _FINISH_TOL * (now if now > 1.0 else 1.0)
         finished: list[CpuTask] = []
         classes = self.classes
@@ -299,12 +311,7 @@ class CpuScheduler:
                 self.runnable -= 1
             if cls.n == 0:
                 del classes[cap]
-        self._resolve()
-        if len(finished) > 1:
-            finished.sort(key=_by_seq)
-        # a wake-up is a timeout's callback: the tasks' waiters resume now, in the order the tasks started, with
-        # no event each (dsim.environment.process_now), once the scheduler's state is whole again
-        process_now(self.env, [task.done for task in finished], now)
+        return finished
 
     def _end_alone(self, now: float) -> bool:
         """``_wake``'s work when the one task left ends now (the commonest end): it leaves, the scheduler is
@@ -329,11 +336,103 @@ def _by_seq(task: CpuTask) -> int:
     return task.seq
 
 
+class SmtCpuScheduler(CpuScheduler):
+    """:class:`CpuScheduler` on hardware threads (SMT, Intel's Hyper-Threading): ``cores`` are logical CPUs,
+    ``threads_per_core`` of them on each of the P = cores / threads_per_core physical cores.
+
+    A core with all its threads busy does ``1 + smt_gain`` times the work of one thread alone, and the kernel
+    fills idle cores before siblings, so with B logical CPUs busy the host's throughput (CPU-seconds of one
+    thread alone on a core, per second) is, in the fluid limit (each core beyond the P busy ones gains
+    smt_gain / (threads_per_core - 1) per extra busy thread):
+
+        T(B) = B                                                  for B <= P
+        T(B) = P + smt_gain x (B - P) / (threads_per_core - 1)   for P < B <= cores
+
+    The water-filling shares out logical CPUs as before (a CFS quota caps a task's logical share: CFS charges
+    it per hardware thread), ``busy`` and the utilisation stay logical (what top shows), and every task
+    progresses at its logical rate times T(B*) / B*, where B* is the occupancy: B, plus, while threads are
+    idle, the extra threads of tasks whose quota is below their runnable threads. CFS bandwidth control runs
+    such a task on all its threads at once until the period's quota is spent, then throttles it, so while it
+    runs its threads sit on siblings: over a period its quota q buys q x T(w) / w of work on w threads
+    (docker/for-linux#423). B* = min(cores, B + sum of (threads - cap) over those tasks): the bursts are taken
+    to overlap the host's other work, an upper bound on the siblings' contention. With no such task, B* = B
+    and the work delivered is T(B) integrated over time.
+    """
+
+    def __init__(self, env: simpy.Environment, cores: float,
+                 on_change: Callable[[float, float, float, int], None] | None = None, *,
+                 utilisation: bool = True, threads_per_core: int = 2, smt_gain: float = 0.0) -> None:
+        if threads_per_core < 1 or not 0.0 <= smt_gain <= max(threads_per_core - 1, 0):
+            raise ValueError(f"need threads_per_core >= 1 and 0 <= smt_gain <= threads_per_core - 1 "
+                             f"(got {threads_per_core}, {smt_gain})")
+        super().__init__(env, cores, on_change, utilisation=utilisation)
+        self.threads_per_core = threads_per_core
+        self.smt_gain = smt_gain
+        self.physical = cores / threads_per_core
+        #: threads beyond their cap of the running quota-throttled tasks, by task; and their sum
+        self._extra: dict[CpuTask, float] = {}
+        self._surplus = 0.0
+
+    def throughput(self, busy: float) -> float:
+        """T(B): the work per second of ``busy`` logical CPUs (the formula above)."""
+        physical = self.physical
+        if busy <= physical:
+            return busy
+        return physical + self.smt_gain * (busy - physical) / (self.threads_per_core - 1)
+
+    def run(self, work: float, cap: float, threads: float | None = None) -> CpuTask:
+        """Every start by the general path (the fast path for a lone task knows no siblings)."""
+        now = self.env.now
+        task = CpuTask(cap, work, self.env.event(), now)
+        if work <= 0:
+            task.done.succeed(now)
+            return task
+        if threads is not None and threads > cap > 0:
+            self._extra[task] = extra = threads - cap
+            self._surplus += extra
+        self._run_shared(task)
+        return task
+
+    def cancel(self, task: CpuTask) -> float:
+        self._leave(task)
+        return super().cancel(task)
+
+    def _leave(self, task: CpuTask) -> None:
+        extra = self._extra.pop(task, None)
+        if extra is not None:
+            self._surplus = self._surplus - extra if self._extra else 0.0  # no float residue once none is left
+
+    def _finished(self, now: float) -> list[CpuTask]:
+        finished = super()._finished(now)
+        if self._extra:
+            for task in finished:
+                self._leave(task)
+        return finished
+
+    def _end_alone(self, now: float) -> bool:
+        """The fast path only for a task without extra threads (else the general path, which drops them
+        before any waiter resumes and starts more)."""
+        return not self._extra and super()._end_alone(now)
+
+    def _rates(self) -> None:
+        """The logical rates, then each class's progress scaled by T(B*) / B*."""
+        super()._rates()
+        occupied = self.busy + self._surplus
+        if occupied > self.cores:
+            occupied = self.cores
+        if occupied > self.physical:
+            scale = self.throughput(occupied) / occupied
+            for cls in self.classes.values():
+                cls.rate *= scale
+
+
 class Kernel:
     """Per-host kernel state that containers contend for."""
 
     def __init__(self, env: simpy.Environment, name: str, cpus: float, memory: float, recorder: Recorder, *,
-                 ephemeral_ports: tuple[int, int] = (49153, 65535)) -> None:
+                 ephemeral_ports: tuple[int, int] = (49153, 65535), threads_per_core: int = 1,
+                 smt_gain: float = 0.0) -> None:
+        """``cpus``: logical CPUs, ``threads_per_core`` on each physical core (SmtCpuScheduler when more than 1)."""
         self.env = env
         self.name = name
         self.cpus = cpus
@@ -342,7 +441,9 @@ class Kernel:
         #: netns creation and veth setup serialise on the kernel's rtnl lock: a burst of starts queues here
         #: (SimPy's Resource queue, without its request and release events while the lock is free: workers.py)
         self.netns_lock = Lock(env, 1)
-        self.cpu = CpuScheduler(env, cpus, self._cpu_interval, utilisation=recorder.keeps)
+        self.cpu = (CpuScheduler(env, cpus, self._cpu_interval, utilisation=recorder.keeps) if threads_per_core == 1
+                    else SmtCpuScheduler(env, cpus, self._cpu_interval, utilisation=recorder.keeps,
+                                         threads_per_core=threads_per_core, smt_gain=smt_gain))
         self.ports: dict[tuple[int, str], str] = {}
         #: the ports each owner holds, so that releasing them reads no other owner's
         self._ports_of: dict[str, list[tuple[int, str]]] = {}
@@ -367,7 +468,7 @@ class Kernel:
         self.recorder.span(SpanKind.CPU, self.name, start, end, host=self.name, busy=busy, runnable=runnable)
 
     def cpu_utilisation(self, horizon: float) -> float:
-        """Mean share of the host's cores in use over [0, horizon]."""
+        """Mean share of the host's cores (logical CPUs, as top counts them) in use over [0, horizon]."""
         return self.cpu.utilisation(horizon)
 
     # ------------------------------------------------------------------ ports

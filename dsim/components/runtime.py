@@ -479,10 +479,10 @@ class ContainerRuntime:
         task: CpuTask | None = None
         natural: simpy.Event | None = None
         if cpu_time is not None:
-            cap = spec.cpu_cap
-            if 0 < duration < math.inf:
-                cap = min(cap, cpu_time / duration)
-            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap)
+            cap, threads = spec.cpu_cap, spec.quota_threads
+            if 0 < duration < math.inf and cpu_time / duration < cap:
+                cap, threads = cpu_time / duration, None  # paced: idle part of the time, not throttled in bursts
+            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads)
             natural = task.done
         elif not math.isinf(duration):
             natural = env.timeout(duration)

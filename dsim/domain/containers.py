@@ -81,3 +81,12 @@ class ContainerSpec:
         """Cores the process can keep busy: its --cpus quota, and no more than its runnable threads."""
         threads = self.threads if self.threads is not None else (math.ceil(self.cpus) if self.cpus else 1)
         return min(self.cpus, float(threads)) if self.cpus is not None else float(threads)
+
+    @property
+    def quota_threads(self) -> float | None:
+        """The runnable threads when its --cpus quota is below them (None otherwise): CFS runs them all at once
+        until the period's quota is spent, so they occupy that many hardware threads while they run (what an
+        SMT host's scheduler charges as siblings, components/host.py SmtCpuScheduler)."""
+        if self.cpus is None or self.threads is None or self.threads <= self.cpus:
+            return None
+        return float(self.threads)

@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, mo
 
 from dsim.distributions import constant
 from dsim.domain.health import PROBE_EXEC
-from dsim.domain.hosts import BUILDKIT_VERTEX_S
+from dsim.domain.hosts import BUILDKIT_VERTEX_S, SMT_GAIN
 from dsim.domain.profiles import PROFILES, profile_fields
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import Count, PositiveInt, Strict
@@ -251,7 +251,8 @@ class HostGroup(Strict):
 
     profile: str | None = Field(
         None, description="a named environment (aws-m5.large, gcp-n2-standard-2, github-ubuntu-latest, "
-        "laptop-nvme, ...): its cpus, memory, disk, nic and storage.write_rate as the provider documents them "
+        "laptop-nvme, ...): its cpus, threads_per_core, memory, disk, nic and storage.write_rate as the provider "
+        "documents them "
         "(docs/containers.md: Environment profiles); fields written here win, one by one",
     )
 
@@ -261,7 +262,26 @@ class HostGroup(Strict):
         "served (a CI runner's limit: GitLab Runner's concurrent, one job per GitHub Actions runner); default: no "
         "limit, as dockerd itself has none",
     )
-    cpus: float = Field(4, gt=0, allow_inf_nan=False)
+    cpus: float = Field(
+        4, gt=0, allow_inf_nan=False, description="logical CPUs, as the kernel counts them (nproc): whole cores, or "
+        "hardware threads when threads_per_core is more than 1. A cloud vCPU is a hardware thread (AWS: a thread "
+        "of a CPU core; Compute Engine: a single hardware multithread)",
+    )
+    threads_per_core: PositiveInt = Field(
+        1, description="hardware threads (SMT, Intel's Hyper-Threading) on each physical core: cpus / "
+        "threads_per_core cores. 1 (default): every cpu a whole core. 2: a cloud VM's vCPUs (AWS's CPU options "
+        "default, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CpuOptionsRequest.html; Compute "
+        "Engine, https://cloud.google.com/compute/docs/instances/set-threads-per-core) or a desktop with HT on. "
+        "Busy threads beyond the cores do smt_gain's extra work, and a CFS quota is charged per thread "
+        "(docs/containers.md: Sharing the kernel)",
+    )
+    smt_gain: float = Field(
+        SMT_GAIN, ge=0, allow_inf_nan=False,
+        description="extra work a core does with all its threads busy over one thread alone, 0 to "
+        "threads_per_core - 1 (no effect with 1 thread per core). Default 0.3: Hyper-Threading on Linux improved "
+        "multithreaded benchmarks by 30% (IBM, https://www.ibm.com/developerworks/library/l-htl/), Intel's figure "
+        "for its first HT Xeons; ALU-bound work gains less (docker/for-linux#423's PBKDF2: about 0)",
+    )
     memory: Size = Field(16 * 2**30, description="bytes (default 16GiB)")
     disk: Size = Field(200 * 2**30, description="bytes (default 200GiB)")
     nic: Rate = Field(1.25e8, description="the host's own link (default 1Gbps)")
@@ -311,6 +331,13 @@ class HostGroup(Strict):
     )
     volumes: list[str] = Field(default_factory=list, description="named volumes on each host at time 0")
     networking: Networking = Field(default_factory=Networking, description="what network modes cost")
+
+    @model_validator(mode="after")
+    def _gain_fits_the_threads(self) -> HostGroup:
+        if self.threads_per_core > 1 and self.smt_gain > self.threads_per_core - 1:
+            raise ValueError(f"smt_gain {self.smt_gain} exceeds threads_per_core - 1 = {self.threads_per_core - 1} "
+                             "(a core's threads can at most each do a whole core's work)")
+        return self
 
     @model_validator(mode="after")
     def _ports_in_range(self) -> HostGroup:
