@@ -19,6 +19,7 @@ from typing import Any
 import simpy
 
 from dsim.components.workers import Lock
+from dsim.domain.hosts import SMT_GAIN
 from dsim.environment import process_now
 from dsim.records import Recorder, SpanKind
 
@@ -340,10 +341,11 @@ class SmtCpuScheduler(CpuScheduler):
     """:class:`CpuScheduler` on hardware threads (SMT, Intel's Hyper-Threading): ``cores`` are logical CPUs,
     ``threads_per_core`` of them on each of the P = cores / threads_per_core physical cores.
 
-    A core with all its threads busy does ``1 + smt_gain`` times the work of one thread alone, and the kernel
-    fills idle cores before siblings, so with B logical CPUs busy the host's throughput (CPU-seconds of one
-    thread alone on a core, per second) is, in the fluid limit (each core beyond the P busy ones gains
-    smt_gain / (threads_per_core - 1) per extra busy thread):
+    A core with all its threads busy does ``1 + smt_gain`` times the work of one thread alone, each busy
+    thread beyond its first adding smt_gain / (threads_per_core - 1), and the kernel fills idle cores before
+    siblings. So with B logical CPUs busy, P of them are the cores' first threads (P units of work) and the
+    other B - P are siblings (smt_gain / (threads_per_core - 1) each): the host's throughput (CPU-seconds of
+    one thread alone on a core, per second) is, in the fluid limit,
 
         T(B) = B                                                  for B <= P
         T(B) = P + smt_gain x (B - P) / (threads_per_core - 1)   for P < B <= cores
@@ -361,7 +363,7 @@ class SmtCpuScheduler(CpuScheduler):
 
     def __init__(self, env: simpy.Environment, cores: float,
                  on_change: Callable[[float, float, float, int], None] | None = None, *,
-                 utilisation: bool = True, threads_per_core: int = 2, smt_gain: float = 0.0) -> None:
+                 utilisation: bool = True, threads_per_core: int = 2, smt_gain: float = SMT_GAIN) -> None:
         if threads_per_core < 1 or not 0.0 <= smt_gain <= max(threads_per_core - 1, 0):
             raise ValueError(f"need threads_per_core >= 1 and 0 <= smt_gain <= threads_per_core - 1 "
                              f"(got {threads_per_core}, {smt_gain})")
@@ -431,7 +433,7 @@ class Kernel:
 
     def __init__(self, env: simpy.Environment, name: str, cpus: float, memory: float, recorder: Recorder, *,
                  ephemeral_ports: tuple[int, int] = (49153, 65535), threads_per_core: int = 1,
-                 smt_gain: float = 0.0) -> None:
+                 smt_gain: float = SMT_GAIN) -> None:
         """``cpus``: logical CPUs, ``threads_per_core`` on each physical core (SmtCpuScheduler when more than 1)."""
         self.env = env
         self.name = name

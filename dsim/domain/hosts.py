@@ -21,7 +21,7 @@ BUILDKIT_VERTEX_S = 0.00053
 
 #: the extra work a core does with both hardware threads busy over one thread alone: 30%, IBM's measurement of
 #: Hyper-Threading on Linux 2.4.19 (multithreaded benchmarks, https://www.ibm.com/developerworks/library/l-htl/:
-#: "could improve multithreaded applications by 30%"), the figure Intel also gave for its first HT Xeons
+#: "could improve multithreaded applications by 30%")
 SMT_GAIN = 0.3
 
 @dataclass(frozen=True, slots=True)

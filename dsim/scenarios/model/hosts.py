@@ -279,8 +279,8 @@ class HostGroup(Strict):
         SMT_GAIN, ge=0, allow_inf_nan=False,
         description="extra work a core does with all its threads busy over one thread alone, 0 to "
         "threads_per_core - 1 (no effect with 1 thread per core). Default 0.3: Hyper-Threading on Linux improved "
-        "multithreaded benchmarks by 30% (IBM, https://www.ibm.com/developerworks/library/l-htl/), Intel's figure "
-        "for its first HT Xeons; ALU-bound work gains less (docker/for-linux#423's PBKDF2: about 0)",
+        "multithreaded benchmarks by 30% (IBM, https://www.ibm.com/developerworks/library/l-htl/); ALU-bound work "
+        "gains less (docker/for-linux#423's PBKDF2: about 0)",
     )
     memory: Size = Field(16 * 2**30, description="bytes (default 16GiB)")
     disk: Size = Field(200 * 2**30, description="bytes (default 200GiB)")
