@@ -59,21 +59,30 @@ class RestartPolicyBody(_Body):
         return name
 
 
-class ContainerUpdate(_Body):
+class CpuResources(_Body):
+    """The CPU fields of Resources (a HostConfig's, an UpdateConfig's): Go's int64 and string."""
+
+    NanoCpus: StrictInt | None = None
+    CpuShares: StrictInt | None = None
+    CpuPeriod: StrictInt | None = None
+    CpuQuota: StrictInt | None = None
+    CpusetCpus: StrictStr | None = None
+    CpusetMems: StrictStr | None = None
+
+
+class ContainerUpdate(CpuResources):
     """``POST /containers/{id}/update``: the UpdateConfig (resources, and the restart policy)."""
 
     RestartPolicy: RestartPolicyBody | None = None
 
 
-class HostConfigBody(_Body):
+class HostConfigBody(CpuResources):
     PortBindings: dict[StrictStr, list[PortBindingBody] | None] | None = None
     PublishAllPorts: StrictBool | None = None
     RestartPolicy: RestartPolicyBody | None = None
     AutoRemove: StrictBool | None = None
-    NanoCpus: StrictInt | None = Field(None, ge=0)
     Memory: StrictInt | None = Field(None, ge=0)
     MemorySwap: StrictInt | None = None
-    CpuShares: StrictInt | None = None
     Privileged: StrictBool | None = None
     ReadonlyRootfs: StrictBool | None = None
     NetworkMode: StrictStr | None = None

@@ -1,15 +1,16 @@
 """What dockerd refuses in a create request although dsim models none of it: a log driver, IPC mode, isolation,
-stop signal, capabilities, swap, OOM score, cpuset, a bind's mode. Each is a 400 with dockerd's words (moby
+stop signal, capabilities, swap, OOM score, a bind's mode. Each is a 400 with dockerd's words (moby
 daemon/daemon_unix.go ``verifyPlatformContainerSettings``, daemon/container.go, oci/caps/utils.go,
-volume/mounts/linux_parser.go), rather than accepted and silently dropped.
+volume/mounts/linux_parser.go), rather than accepted and silently dropped. The CPU options' checks, and the
+501 for a CPU weight, are dsim/serve/cpu_options.py's.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from dsim.components.errors import ApiError
+from dsim.serve import cpu_options
 from dsim.serve.commands import valid_signal
 
 #: Linux's capabilities (capabilities(7)), as moby lists them without the CAP_ prefix
@@ -50,23 +51,13 @@ def check_create(body: dict[str, Any], cpus: float) -> None:
     memory, swap = int(host.get("Memory") or 0), int(host.get("MemorySwap") or 0)
     if memory > 0 and swap > 0 and swap < memory:
         raise ApiError(400, "Minimum memoryswap limit should be larger than memory limit, see usage")
+    cpu_options.check(host, cpu_options.host_cores(cpus))
     score = int(host.get("OomScoreAdj") or 0)
     if not -1000 <= score <= 1000:
         raise ApiError(400, f"Invalid value {score}, range for oom score adj is [-1000, 1000]")
-    _check_cpuset(str(host.get("CpusetCpus") or ""), int(cpus))
     for bind in host.get("Binds") or ():
         parts = str(bind).split(":")
         if len(parts) == 3 and not set(parts[2].split(",")) <= BIND_MODES:
             raise ApiError(400, f"invalid mode: {parts[2]}")
+    cpu_options.refuse_unmodelled(host)
 
-
-def _check_cpuset(cpuset: str, cores: int) -> None:
-    """``--cpuset-cpus``: a list of CPUs and ranges (``0-2,4``), each a CPU of the host."""
-    if not cpuset:
-        return
-    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", cpuset):
-        raise ApiError(400, f"Invalid value {cpuset} for cpuset cpus")
-    wanted = {int(n) for part in cpuset.split(",") for n in part.split("-")}
-    if max(wanted) >= cores:
-        available = "0" if cores == 1 else f"0-{cores - 1}"
-        raise ApiError(400, f"Requested CPUs are not available - requested {cpuset}, available: {available}")

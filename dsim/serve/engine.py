@@ -37,7 +37,7 @@ from dsim.rng import stream
 from dsim.scenarios.builds import plan_build
 from dsim.scenarios.model import BuildStep, CreateStep
 from dsim.scenarios.to_domain import container_spec
-from dsim.serve import bodies, health, image_ops, objects
+from dsim.serve import bodies, cpu_options, health, image_ops, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret
@@ -73,6 +73,7 @@ Operation = Callable[[int, "str | None"], Generator[Any, Any, Any]]
 LABELS = {
     "dsim.duration": "duration",
     "dsim.cpu_time": "cpu_time",
+    "dsim.threads": "threads",
     "dsim.memory_usage": "memory_usage",
     "dsim.exit_code": "exit_code",
     "dsim.stop_time": "stop_time",
@@ -375,12 +376,7 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             "stop_time": "0s" if program.handles_term or forwarded_term else "inf",
             "stop_exit_code": TERM_EXIT if forwarded_term else 0,
         }
-        if host_config.get("NanoCpus"):
-            cores = int(self.daemon.spec.cpus)  # moby daemon_unix.go: verifyPlatformContainerResources
-            if not 1e7 <= host_config["NanoCpus"] <= cores * 1e9:
-                raise ApiError(400, f"Range of CPUs is from 0.01 to {cores}.00, as there are only {cores} CPUs "
-                                    "available")
-            options["cpus"] = host_config["NanoCpus"] / 1e9
+        options.update(cpu_options.step_options(host_config))  # --cpus, --cpu-quota, --cpuset-cpus: a cap
         if host_config.get("Memory"):
             options["memory"] = float(host_config["Memory"])
         options.update(objects.container_options(body))  # network mode and mounts (serve/objects.py)
@@ -389,6 +385,8 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             options["healthcheck"] = check
         for label, key in LABELS.items():
             value = (body.get("Labels") or {}).get(label)
+            if key == "threads" and isinstance(value, str) and value.isdigit():  # a strict integer in the step
+                value = int(value)
             if value is not None:
                 options[key] = label_files(value) if key in ("writes", "copy_up") else value
         try:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import canonical, normalise, split_ref
-from dsim.serve import bodies, build_flow, image_ops, listing, objects, shapes
+from dsim.serve import bodies, build_flow, cpu_options, image_ops, listing, objects, shapes
 from dsim.serve import images as refs
 from dsim.serve.archive_routes import ARCHIVE_ROUTES, ArchiveRoutes
 from dsim.serve.commands import valid_signal
@@ -355,9 +355,11 @@ class EngineHandler(ImageRoutes, ArchiveRoutes, objects.ObjectRoutes, BaseHTTPRe
 
     def api_update(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         """``docker update``: the restart policy. A container's resources (CPU, memory, ...) are set at create
-        only: changing them is a 501 naming the fields, not a change silently dropped."""
+        only: changing them is a 501 naming the fields, not a change silently dropped, after dockerd's own
+        checks of them (moby daemon/update.go ``ContainerUpdate``: its 400s in its words)."""
         body = self.read_json()
         update = bodies.parse(bodies.ContainerUpdate, body, "UpdateConfig")
+        cpu_options.check(body, cpu_options.host_cores(self.state.engine.daemon.spec.cpus))
         resources = sorted(key for key, value in body.items()
                            if key != "RestartPolicy" and value not in (None, 0, "", [], {}, False))
         if resources:

@@ -483,7 +483,7 @@ def test_resources_out_of_range_are_dockerds_words(server: ServeProcess) -> None
     """moby daemon_unix.go: --cpus between 0.01 and the host's CPU count, --memory at least 6 MB."""
     cores = int(docker(server, "info", "--format", "{{.NCPU}}").stdout)
     many = docker(server, "run", "--rm", "--cpus", str(cores + 1), "alpine", "true")
-    assert f"Range of CPUs is from 0.01 to {cores}.00, as there are only {cores} CPUs available" in many.stderr
+    assert f"range of CPUs is from 0.01 to {cores}.00, as there are only {cores} CPUs available" in many.stderr
     assert many.returncode == 125
     tiny = docker(server, "run", "--rm", "--memory", "1k", "alpine", "true")
     assert "Error response from daemon: Minimum memory limit allowed is 6MB" in tiny.stderr

@@ -1,0 +1,144 @@
+"""The CPU options of ``docker run`` / ``create`` / ``update`` (a HostConfig's or an UpdateConfig's Resources) as
+dsim serve models them: a cap in cores on the host's processor-sharing scheduler (a run step's ``cpus``).
+
+- ``NanoCpus`` (``--cpus``), ``CpuQuota`` / ``CpuPeriod`` (``--cpu-quota``, ``--cpu-period``): the CFS quota and
+  period the runtime is given (moby daemon/daemon_unix.go ``getCPUResources``: NanoCPUs becomes a quota over a
+  100 ms period, a CPUPeriod or CPUQuota given replaces that part); the cap is quota / period, none when the
+  quota is 0 or below (runc writes ``max``: cgroup v2's no limit) and the period, when only the quota is given,
+  the kernel's default 100 ms.
+- ``CpusetCpus`` (``--cpuset-cpus``): k CPUs can give no more than k cores, so the cap is at most k. Which CPUs,
+  and that the container then contends only with the others on them, is not modelled.
+- ``CpusetMems``: checked against the host's one memory node (``0``), nothing else to model.
+- ``CpuShares`` (``--cpu-shares``): the scheduler has no weights, so a weight other than the default (1024, or 0
+  for it) is a 501 rather than silently ignored.
+
+dockerd's refusals are 400s in its words (daemon_unix.go ``verifyPlatformContainerResources``, its cpuset lists
+parsed as pkg/sysinfo/sysinfo_linux.go ``parseUintList`` parses them), for an update as for a create.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from dsim.components.errors import ApiError
+
+#: the CFS period when none is given, in microseconds (the kernel's default; moby's for NanoCPUs)
+DEFAULT_PERIOD = 100_000
+#: the weight every cgroup has by default (cpu.shares); 0 asks for the default
+DEFAULT_SHARES = 1024
+#: pkg/sysinfo/sysinfo_linux.go ``defaultMaxCPUs``: a larger CPU or memory node number is refused
+MAX_CPUS = 8192
+#: the host's memory nodes (cpuset.mems): one, as on a machine without NUMA
+MEMORY_NODES = "0"
+
+_PERIOD_RANGE = "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+
+
+def host_cores(cpus: float) -> int:
+    """The CPUs dockerd counts on this host (``runtime.NumCPU``), as ``docker info``'s NCPU shows them."""
+    return max(1, math.ceil(cpus))
+
+
+def check(resources: dict[str, Any], cores: int) -> None:
+    """400 for the CPU options dockerd refuses, in the order it checks them (daemon_unix.go
+    ``verifyPlatformContainerResources``), on a host of ``cores`` CPUs."""
+    nano, period, quota = (int(resources.get(key) or 0) for key in ("NanoCpus", "CpuPeriod", "CpuQuota"))
+    if nano > 0 and period > 0:
+        raise ApiError(400, "Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    if nano > 0 and quota > 0:
+        raise ApiError(400, "Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    # dockerd leaves the lower bound to the kernel (a quota under 1 ms fails the start); dsim refuses it here
+    if nano != 0 and not 10_000_000 <= nano <= cores * 1_000_000_000:
+        raise ApiError(400, f"range of CPUs is from 0.01 to {cores}.00, as there are only {cores} CPUs available")
+    if period != 0 and not 1000 <= period <= 1_000_000:
+        raise ApiError(400, _PERIOD_RANGE)
+    if 0 < quota < 1000:
+        raise ApiError(400, "CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    _check_list(str(resources.get("CpusetCpus") or ""), "cpus", set(range(cores)), _span(cores),
+                "Requested CPUs are not available")
+    _check_list(str(resources.get("CpusetMems") or ""), "mems", {0}, MEMORY_NODES,
+                "Requested memory nodes are not available")
+
+
+def refuse_unmodelled(resources: dict[str, Any]) -> None:
+    """501 for a CPU option the model has no place for: a CPU weight other than the default."""
+    shares = int(resources.get("CpuShares") or 0)
+    if shares not in (0, DEFAULT_SHARES):
+        raise ApiError(501, f"dsim serve does not model --cpu-shares (CPU weights): its scheduler shares the "
+                            f"cores among runnable work without weights, so only the default weight (1024, or 0) "
+                            f"is accepted, not {shares}")
+
+
+def cap(resources: dict[str, Any]) -> float | None:
+    """The cores the container may use at most: quota / period, and no more than its cpuset's CPUs."""
+    caps = [limit for limit in (_cfs_cap(resources), _cpuset_size(resources)) if limit is not None]
+    return min(caps) if caps else None
+
+
+def step_options(resources: dict[str, Any]) -> dict[str, Any]:
+    """The run step's ``cpus`` (and ``threads``) for these options. A cpuset's cap leaves the workload's
+    threads as they are without it (dsim/domain/containers.py: ceil of the quota's cap, else 1), so pinning
+    to more CPUs never lets a process use more cores than it has threads."""
+    limit = cap(resources)
+    if limit is None:
+        return {}
+    quota_cap = _cfs_cap(resources)
+    if _cpuset_size(resources) is None:
+        return {"cpus": limit}
+    return {"cpus": limit, "threads": math.ceil(quota_cap) if quota_cap is not None else 1}
+
+
+def _cfs_cap(resources: dict[str, Any]) -> float | None:
+    """quota / period as ``getCPUResources`` sets them: None when the quota limits nothing."""
+    nano, period, quota = (int(resources.get(key) or 0) for key in ("NanoCpus", "CpuPeriod", "CpuQuota"))
+    if nano > 0:
+        period, quota = period or DEFAULT_PERIOD, quota or nano * DEFAULT_PERIOD // 1_000_000_000
+    if quota <= 0:
+        return None
+    return quota / (period if period > 0 else DEFAULT_PERIOD)
+
+
+def _cpuset_size(resources: dict[str, Any]) -> float | None:
+    """How many CPUs ``CpusetCpus`` names (None without one; a checked list)."""
+    cpuset = str(resources.get("CpusetCpus") or "")
+    return float(len(parse_list(cpuset))) if cpuset else None
+
+
+def parse_list(value: str) -> set[int]:
+    """A cpuset list (``0-2,4``, duplicates allowed) as ``parseUintList`` reads it; ValueError with its words."""
+    found: set[int] = set()
+    for part in value.split(","):
+        low, dash, high = part.partition("-")
+        first, last = _atoi(low, value), _atoi(high if dash else low, value)
+        if last < first:
+            raise ValueError(f"invalid format: {value}")
+        if last > MAX_CPUS:
+            raise ValueError(f"value of out range, maximum is {MAX_CPUS}")
+        found.update(range(first, last + 1))
+    return found
+
+
+def _atoi(text: str, value: str) -> int:
+    """Go's ``strconv.Atoi``: an optional sign and decimal digits within int64."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text) or abs(int(text)) >= 2 ** 63:
+        raise ValueError(f"invalid format: {value}")
+    return int(text)
+
+
+def _check_list(value: str, kind: str, available: set[int], shown: str, missing: str) -> None:
+    """A cpuset list: well formed (``Invalid value X for cpuset KIND: why``), and each of it available."""
+    if not value:
+        return
+    try:
+        wanted = parse_list(value)
+    except ValueError as err:
+        raise ApiError(400, f"Invalid value {value} for cpuset {kind}: {err}") from None
+    if not wanted <= available:
+        raise ApiError(400, f"{missing} - requested {value}, available: {shown}")
+
+
+def _span(cores: int) -> str:
+    """The host's CPUs as cpuset.cpus.effective shows them."""
+    return "0" if cores == 1 else f"0-{cores - 1}"

@@ -1,0 +1,163 @@
+"""The CPU options of ``docker run`` / ``create`` / ``update`` against ``dsim serve``, with the real docker CLI:
+``--cpu-quota``/``--cpu-period`` and ``--cpuset-cpus`` cap the container's CPU, ``--cpu-shares`` (weights, not
+modelled) is a 501, and what dockerd refuses is refused in its words (moby v28.5.2 daemon/daemon_unix.go
+``verifyPlatformContainerResources``). The CLI sends each option as given (docker/cli
+cli/command/container/opts.go checks none of them): the daemon's checks are the ones the user sees.
+
+CPU-bound work is ``-l dsim.cpu_time=...`` (CPU-seconds on the host's processor-sharing scheduler), its
+runnable threads ``-l dsim.threads=N`` (default: 1, or the quota's cap rounded up, as for ``--cpus``). The host has
+4 cores and runs one container at a time here, so a run takes cpu_time / min(cap, threads, 4) simulated
+seconds, read back from ``docker inspect``'s StartedAt and FinishedAt (a simulated duration shows there
+divided by ``--speed``). Each test removes its containers, so every test runs alone and in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from tests.serve.test_docker_cli import SCENARIO, ServeProcess, docker, needs_cli
+
+SPEED = 50.0
+
+pytestmark = needs_cli
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    proc = ServeProcess(tmp_path_factory.mktemp("serve-cpu"), speed=SPEED, scenario=SCENARIO)
+    assert docker(proc, "pull", "alpine").returncode == 0
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def made(server: ServeProcess) -> Iterator[list[str]]:
+    """The names of the containers a test makes: removed when it ends, passed or failed."""
+    names: list[str] = []
+    yield names
+    if names:
+        docker(server, "rm", "-f", *names)
+
+
+def _stamp(text: str) -> float:
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + float(f"0.{fraction or 0}")
+
+
+def run_time(server: ServeProcess, made: list[str], name: str, *options: str) -> float:
+    """Simulated seconds the foreground ``docker run`` of ``true`` with ``options`` ran, from inspect."""
+    made.append(name)
+    result = docker(server, "run", "--name", name, *options, "alpine", "true")
+    assert result.returncode == 0, result.stderr
+    started, finished = docker(server, "inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}",
+                               name).stdout.split()
+    return (_stamp(finished) - _stamp(started)) * SPEED
+
+
+def test_the_host_has_four_cores(server: ServeProcess) -> None:
+    assert docker(server, "info", "--format", "{{.NCPU}}").stdout.strip() == "4"
+
+
+def test_cpu_quota_caps_cpu_bound_work(server: ServeProcess, made: list[str]) -> None:
+    """10 CPU-seconds: 10 s on one core uncapped; --cpu-quota 50000 over the default 100 ms period is half
+    a core (20 s), as --cpus 0.5 is; 25000 over 50000 too; 200000 over 100000 is 2 cores, as --cpus 2: its
+    workload has 2 threads by default (5 s), and a 1-thread one cannot use the second core (10 s)."""
+    work = ("-l", "dsim.cpu_time=10s")
+    assert run_time(server, made, "q-none", *work) == pytest.approx(10.0, abs=1e-3)
+    assert run_time(server, made, "q-half", "--cpu-quota", "50000", *work) == pytest.approx(20.0, abs=1e-3)
+    assert run_time(server, made, "q-cpus", "--cpus", "0.5", *work) == pytest.approx(20.0, abs=1e-3)
+    assert run_time(server, made, "q-period", "--cpu-quota", "25000", "--cpu-period", "50000",
+                    *work) == pytest.approx(20.0, abs=1e-3)
+    assert run_time(server, made, "q-two", "--cpu-quota", "200000", "--cpu-period", "100000",
+                    *work) == pytest.approx(5.0, abs=1e-3)
+    assert run_time(server, made, "q-two-1t", "--cpu-quota", "200000", "--cpu-period", "100000", *work,
+                    "-l", "dsim.threads=1") == pytest.approx(10.0, abs=1e-3)
+
+
+def test_no_quota_limits_nothing(server: ServeProcess, made: list[str]) -> None:
+    """--cpu-quota -1 is no limit (cgroup v2's ``max``), a period alone neither."""
+    work = ("-l", "dsim.cpu_time=8s", "-l", "dsim.threads=4")
+    assert run_time(server, made, "nq-minus", "--cpu-quota", "-1", *work) == pytest.approx(2.0, abs=1e-3)
+    assert run_time(server, made, "nq-period", "--cpu-period", "50000", *work) == pytest.approx(2.0, abs=1e-3)
+
+
+def test_cpuset_cpus_caps_at_its_cpu_count(server: ServeProcess, made: list[str]) -> None:
+    """A 4-thread process of 8 CPU-seconds on 4 cores: 2 s; pinned to CPU 0, one core (8 s); to 0-1, two
+    (4 s); with --cpus 0.5 as well, the smaller cap (16 s)."""
+    work = ("-l", "dsim.cpu_time=8s", "-l", "dsim.threads=4")
+    assert run_time(server, made, "cs-none", *work) == pytest.approx(2.0, abs=1e-3)
+    assert run_time(server, made, "cs-0", "--cpuset-cpus", "0", *work) == pytest.approx(8.0, abs=1e-3)
+    assert run_time(server, made, "cs-01", "--cpuset-cpus", "0-1", *work) == pytest.approx(4.0, abs=1e-3)
+    assert run_time(server, made, "cs-cpus", "--cpuset-cpus", "0-1", "--cpus", "0.5",
+                    *work) == pytest.approx(16.0, abs=1e-3)
+
+
+def test_cpuset_of_every_cpu_does_not_add_threads(server: ServeProcess, made: list[str]) -> None:
+    """A 1-thread process pinned to 4 CPUs still runs on one core at a time (8 s)."""
+    assert run_time(server, made, "cs-all", "--cpuset-cpus", "0-3", "-l",
+                    "dsim.cpu_time=8s") == pytest.approx(8.0, abs=1e-3)
+
+
+def test_inspect_shows_the_cpu_options_as_set(server: ServeProcess, made: list[str]) -> None:
+    made.append("cpu-shown")
+    created = docker(server, "create", "--name", "cpu-shown", "--cpu-quota", "50000", "--cpu-period", "200000",
+                     "--cpuset-cpus", "1,3", "--cpuset-mems", "0", "--cpu-shares", "1024", "alpine", "true")
+    assert created.returncode == 0, created.stderr
+    shown = docker(server, "inspect", "-f", "{{.HostConfig.CpuQuota}} {{.HostConfig.CpuPeriod}} "
+                   "{{.HostConfig.CpusetCpus}} {{.HostConfig.CpusetMems}} {{.HostConfig.CpuShares}} "
+                   "{{.HostConfig.NanoCpus}}", "cpu-shown")
+    assert shown.stdout.split() == ["50000", "200000", "1,3", "0", "1024", "0"]
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    (["--cpus", "1", "--cpu-quota", "50000"], "Conflicting options: Nano CPUs and CPU Quota cannot both be set"),
+    (["--cpus", "1", "--cpu-period", "50000"], "Conflicting options: Nano CPUs and CPU Period cannot both be set"),
+    (["--cpu-period", "500"], "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"),
+    (["--cpu-period", "2000000"],
+     "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"),
+    (["--cpu-quota", "999"], "CPU cfs quota can not be less than 1ms (i.e. 1000)"),
+    (["--cpus", "5"], "range of CPUs is from 0.01 to 4.00, as there are only 4 CPUs available"),
+    (["--cpuset-cpus", "0-x"], "Invalid value 0-x for cpuset cpus: invalid format: 0-x"),
+    (["--cpuset-cpus", "4"], "Requested CPUs are not available - requested 4, available: 0-3"),
+    (["--cpuset-mems", "1"], "Requested memory nodes are not available - requested 1, available: 0"),
+])
+def test_dockerds_refusals_exit_125_with_its_words(server: ServeProcess, made: list[str], options: list[str],
+                                                    said: str) -> None:
+    made.append("cpu-refused")
+    result = docker(server, "run", "--name", "cpu-refused", *options, "alpine", "true")
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == (f"docker: Error response from daemon: {said}\n\n"
+                             "Run 'docker run --help' for more information\n")
+    assert "cpu-refused" not in docker(server, "ps", "-a", "--format", "{{.Names}}").stdout.split()
+
+
+def test_cpu_shares_are_refused_as_not_modelled(server: ServeProcess, made: list[str]) -> None:
+    """No weights in the model: a weight other than the default (1024, or 0 for it) is a 501, not ignored."""
+    made.extend(["shares-512", "shares-default"])
+    result = docker(server, "run", "--name", "shares-512", "--cpu-shares", "512", "alpine", "true")
+    assert result.returncode == 125
+    assert result.stderr.startswith("docker: Error response from daemon: dsim serve does not model --cpu-shares "
+                                    "(CPU weights): ")
+    refused = docker(server, "create", "--cpu-shares", "512", "alpine", "true")
+    assert refused.returncode == 1 and "does not model --cpu-shares" in refused.stderr
+    assert docker(server, "run", "--name", "shares-default", "--cpu-shares", "1024", "alpine",
+                  "true").returncode == 0
+
+
+def test_update_refuses_as_dockerd_then_as_unmodelled(server: ServeProcess, made: list[str]) -> None:
+    """``docker update``: dockerd's checks first (its 400 in its words), then a change of resources is the 501
+    naming them (a container's CPU limits are set at create), and nothing changes."""
+    made.append("cpu-upd")
+    assert docker(server, "run", "-d", "--name", "cpu-upd", "alpine", "sleep", "100").returncode == 0
+    bad = docker(server, "update", "--cpu-quota", "500", "cpu-upd")
+    assert bad.returncode == 1
+    assert "Error response from daemon: CPU cfs quota can not be less than 1ms (i.e. 1000)" in bad.stderr
+    both = docker(server, "update", "--cpus", "1", "--cpu-period", "50000", "cpu-upd")
+    assert "Conflicting options: Nano CPUs and CPU Period cannot both be set" in both.stderr
+    change = docker(server, "update", "--cpu-quota", "50000", "--cpuset-cpus", "0", "cpu-upd")
+    assert change.returncode == 1 and "resources (CpuQuota, CpusetCpus)" in change.stderr
+    shown = docker(server, "inspect", "-f", "{{.HostConfig.CpuQuota}} {{.HostConfig.CpusetCpus}}.", "cpu-upd")
+    assert shown.stdout.strip() == "0 ."
