@@ -48,6 +48,17 @@ def test_four_one_second_runs_with_on_failure_3_end_at_4_7_s() -> None:
     assert result.summary()["containers"]["restarts"] == 3
 
 
+def test_a_detached_process_written_to_exit_at_once_crash_loops() -> None:
+    """`docker run -d --restart on-failure:3 alpine false`: a written `duration: 0s` is a process that exits at
+    once, not a server (only a detached run without any duration runs until stopped): runs at 0, 0.1, 0.3 and
+    0.7 s, each exiting 1 at once, then on-failure:3 gives up."""
+    steps = "[{run: {image: nginx, duration: 0s, exit_code: 1, restart: 'on-failure:3', detach: true}}, {sleep: 1m}]"
+    result = run_text(scenario(steps))
+    runs = [(round(s.start, 9), round(s.end, 9), s.attrs["exit_code"]) for s in processes(result)]
+    assert runs == [(0, 0, 1), (0.1, 0.1, 1), (0.3, 0.3, 1), (0.7, 0.7, 1)]
+    assert result.summary()["containers"]["restarts"] == 3
+
+
 def test_backoff_doubles_to_the_one_minute_cap_and_resets_after_ten_seconds() -> None:
     manager = RestartManager("always")
     delays = [manager.should_restart(1, False, 0.5)[1] for _ in range(12)]

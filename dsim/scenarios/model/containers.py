@@ -237,9 +237,10 @@ class RunStep(ContainerOptions):
 
     @property
     def runs_until_stopped(self) -> bool:
-        """``docker run -d`` of a server: no duration and no cpu_time means it runs until stopped."""
-        return self.detach and self.cpu_time is None and self.duration.is_constant and self.duration.mean == 0 \
-            and not self.calls
+        """``docker run -d`` of a server: no duration written and no cpu_time means it runs until stopped. A
+        written ``duration: 0s`` is a process that exits at once (``docker run -d --restart always alpine false``,
+        a crash loop), not a server: its exit code and restart policy are the user's."""
+        return self.detach and self.cpu_time is None and "duration" not in self.model_fields_set and not self.calls
 
 
 class ContainerRef(Strict):
