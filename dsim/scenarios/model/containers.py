@@ -231,8 +231,10 @@ class RunStep(ContainerOptions):
     def _check_wait(self) -> RunStep:
         if self.wait and (self.healthcheck is None or not self.detach):
             raise ValueError("wait needs detach: true and a healthcheck")
-        if self.detach and self.runs_until_stopped and self.fail_probability > 0:
-            raise ValueError("fail_probability needs a run that ends: a finite duration or a cpu_time")
+        if self.runs_until_stopped:  # a server's only exits are a stop (stop_exit_code) and a kill
+            for field, value in (("exit_code", self.exit_code), ("fail_probability", self.fail_probability)):
+                if value:
+                    raise ValueError(f"{field} needs a run that ends: a duration (0s: it exits at once) or a cpu_time")
         return self
 
     @property
