@@ -305,3 +305,14 @@ def test_a_missing_cache_ref_is_a_warning_not_an_error() -> None:
     assert counts(result) == (0, 5)
     [imported] = result.spans_of("cache_import")
     assert imported.attrs["found"] is False
+
+
+def test_a_cache_export_the_registry_refuses_fails_the_build() -> None:
+    """--cache-to a registry that refuses connections: the cache manifest's PUT (nothing else to upload: a
+    Dockerfile of FROM alone) fails the build with the registry's error, as a push does, not the run."""
+    result = run({"ci": job(build(f"FROM {BASE}\n", context=None, tag="local/app:1",
+                                  cache_to={"ref": "local/app:cache"}))},
+                 registries={"local": {"outages": [{"at": "0s", "for": "1h"}]}}, contexts={})
+    [failed] = result.jobs
+    assert (failed.status, failed.error) == ("failed", "Error response from daemon: dial tcp local:443: connect: "
+                                                       "connection refused")
