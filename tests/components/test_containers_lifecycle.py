@@ -207,3 +207,13 @@ def test_an_exit_of_a_detached_server_that_never_exits_is_refused(written: str) 
     duration: `duration: 0s` for a process that fails at once)."""
     with pytest.raises(ScenarioError, match=r"steps\[0\]\.run: .* needs a run that ends"):
         run_text(scenario(f"[{{run: {{image: nginx, detach: true, {written}}}}}]"))
+
+
+
+@pytest.mark.parametrize("step", ["run: {image: nginx, duration: inf, exit_code: 2}",
+                                  "create: {image: nginx, exit_code: 2}"])
+def test_an_exit_code_of_a_process_that_never_exits_is_refused(step: str) -> None:
+    """`duration: inf` (a create's default) without cpu_time never exits by itself: its exit_code would be
+    silently ignored (a stop gives stop_exit_code, a kill 137), so it is refused as fail_probability is."""
+    with pytest.raises(ScenarioError, match=r"exit_code needs a run that ends: a finite duration or a cpu_time"):
+        run_text(scenario(f"[{{{step}}}]"))

@@ -209,8 +209,10 @@ class ContainerOptions(Strict):
         if not RESTART_POLICY.match(self.restart):
             raise ValueError(f"invalid restart policy {self.restart!r} (no, always, unless-stopped, on-failure[:N])")
         check_layer_files(self.writes, self.copy_up)
-        if self.fail_probability > 0 and self.cpu_time is None and math.isinf(self.duration.mean):
-            raise ValueError("fail_probability needs a run that ends: a finite duration or a cpu_time")
+        if self.cpu_time is None and math.isinf(self.duration.mean):  # it only ends by a stop or a kill
+            for field, value in (("exit_code", self.exit_code), ("fail_probability", self.fail_probability)):
+                if value:
+                    raise ValueError(f"{field} needs a run that ends: a finite duration or a cpu_time")
         for alias in self.aliases:
             if not NAME.match(alias):
                 raise ValueError(f"invalid network alias {alias!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
