@@ -13,7 +13,7 @@ job's instructions: docs/performance.md, "Session 31")."""
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
@@ -60,6 +60,12 @@ class CountingEnvironment(simpy.Environment):
         self.processed = 0
         #: events processed at once by ``settle`` or ``process_now`` (never scheduled), included in ``processed``
         self.settled = 0
+        #: idle timers still queued (``idle_timeout``), and whether the run goes on until nothing is left to happen
+        #: (``run`` without ``until``): then a queue of idle timers alone means the run is over (``only_idle_left``)
+        self.idle = 0
+        #: restart backoffs still queued (``backoff_timeout``)
+        self.backoffs = 0
+        self.to_the_end = False
         # SimPy binds its event classes (env.timeout, env.process, ...) to the instance, sparing a method
         # object per call, but only those of the instance's own class (BoundClass.bind_early): bind the
         # base class's too, or every ``env.timeout(...)`` of a subclass costs an extra allocation.
@@ -117,6 +123,7 @@ class CountingEnvironment(simpy.Environment):
         ``until`` SimPy's loop calls ``step`` above (setting up its stop event needs SimPy's private fields)."""
         if until is not None:
             return super().run(until)
+        self.to_the_end = True
         return self._run_all()
 
     def _run_all(self) -> Any:
@@ -166,6 +173,44 @@ def settle(env: simpy.Environment, event: simpy.Event, value: Any = None) -> Non
         event.succeed(value)
         return
     _processed(env, event, value)
+
+
+def idle_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
+    """A timer of an activity that can change nothing any more (a settled health monitor's next probe): counted
+    while it is queued, so that ``only_idle_left`` can tell when nothing else is left to happen."""
+    timer = env.timeout(delay)
+    if isinstance(env, CountingEnvironment):
+        env.idle += 1
+        timer.callbacks.append(_idle_done)
+    return timer
+
+
+def backoff_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
+    """A restart policy's backoff (runtime.py), counted while queued: ``only_idle_left(env, backoffs=True)``
+    tells a restart loop when nothing but restart loops and idle timers is left to happen."""
+    timer = env.timeout(delay)
+    if isinstance(env, CountingEnvironment):
+        env.backoffs += 1
+        timer.callbacks.append(_backoff_done)
+    return timer
+
+
+def _idle_done(timer: simpy.Event) -> None:
+    cast(CountingEnvironment, timer.env).idle -= 1
+
+
+def _backoff_done(timer: simpy.Event) -> None:
+    cast(CountingEnvironment, timer.env).backoffs -= 1
+
+
+def only_idle_left(env: simpy.Environment, *, backoffs: bool = False) -> bool:
+    """Whether a run to its end (no ``until``) has nothing left to happen but idle timers (and, with
+    ``backoffs``, restart backoffs): a job that can never end (an attached run of an endless process, compose
+    waiting for a service that never exits) would otherwise keep a settled health monitor probing, or a crash
+    loop restarting, forever. Never in a run to a horizon (``until``, ``dsim serve``), which goes on to its
+    horizon whatever happens."""
+    return (isinstance(env, CountingEnvironment) and env.to_the_end
+            and len(env._queue) + len(env._far) == env.idle + (env.backoffs if backoffs else 0))
 
 
 def process_now(env: simpy.Environment, events: list[simpy.Event], value: Any = None) -> None:

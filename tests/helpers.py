@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -39,6 +41,22 @@ def output_files(directory: Path) -> dict[str, bytes]:
                 data = json.dumps(summary).encode()
             found[str(path.relative_to(directory))] = data
     return found
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Fail the test (rather than hang the suite) when its body runs longer than ``seconds`` of wall time: for
+    runs that once never ended (SIGALRM: Linux, the main thread)."""
+    def expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"still running after {seconds:g}s of wall time: the run never ends")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def run_text(text: str, *, seed: int | None = None) -> SimResult:

@@ -11,6 +11,7 @@ import simpy
 
 from dsim.components.build_cache import CacheManifest, RegistryCaches, RemoteRecord
 from dsim.components.build_session import BuildSession
+from dsim.components.errors import ApiError
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryError, RegistryServer
 from dsim.domain.images import ImageInfo, LayerInfo
@@ -90,7 +91,10 @@ class CacheExchange:
                                              done.step.stage_name, done.step.instruction)
             layers.append(layer)
         uploaded = yield from self._upload(s, registry, repository, layers)
-        yield from registry.request(self.host, f"PUT /v2/{repository}/manifests/{tag}", job=s.job)
+        try:
+            yield from registry.request(self.host, f"PUT /v2/{repository}/manifests/{tag}", job=s.job)
+        except RegistryError as err:  # the build fails with the registry's error, as a push's blobs do
+            raise ApiError(err.status or 500, str(err)) from None
         self.caches.put(CacheManifest(norm, registry_name, records, self.env.now))
         self.recorder.span(SpanKind.CACHE_EXPORT, norm, began, self.env.now, host=self.host, job=s.job,
                            registry=registry_name, mode=opts.cache_to.mode, records=len(records), bytes=uploaded)

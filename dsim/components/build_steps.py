@@ -170,12 +170,12 @@ class StepRunner:
             s.held.append(record)
         except BaseException as err:
             if running is not None:
-                del cache.running[key]
+                _done_running(cache, key, running)
                 running.fail(BuildFailed(err))
                 running.defused = True
             raise
         if running is not None:
-            del cache.running[key]
+            _done_running(cache, key, running)
             running.succeed(record)
         result = StepResult(identity, (*parent.layers, layer), parent.own_bytes + nbytes)
         how = "no-cache" if forced else "miss"
@@ -277,3 +277,10 @@ class StepRunner:
                            stage=step.stage_name, instruction=step.instruction, cached=cached, cache=how,
                            builder=s.builder, key=key[7:19], line=step.line, bytes=nbytes,
                            began=began if began is not None else asked, **extra)
+
+
+def _done_running(cache: BuildCache, key: str, running: simpy.Event) -> None:
+    """The step this build ran is no longer running here, unless another build runs it now: when a shared run
+    fails, every build that waited for it runs the step itself, and the last to start is the one found."""
+    if cache.running.get(key) is running:
+        del cache.running[key]

@@ -39,6 +39,7 @@ from dsim.domain.compose import (
     ComposeService,
     Dependency,
 )
+from dsim.environment import only_idle_left
 from dsim.records import Recorder, SpanKind
 
 
@@ -334,6 +335,8 @@ class ComposeRun:
                 if not met:
                     still.append(dep)
             pending = still
+            if pending and only_idle_left(self.env):  # nothing else can happen, so no poll would see a change:
+                yield self.env.event()  # compose waits for good, and a run without `until` ends, the job unfinished
         return polls
 
     def _condition(self, project: ComposeProject, dep: Dependency) -> Generator[Any, Any, bool]:

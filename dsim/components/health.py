@@ -20,7 +20,9 @@ status is ``starting`` and the start period has not passed, else ``interval``. *
 (``handleProbeResult``): a success makes it ``healthy`` and clears the failing streak; a failure whose probe
 began inside the start period while ``starting`` does not count; any other adds to the streak, and ``retries``
 in a row make it ``unhealthy``. Probes go on while the container runs; once the world has no more jobs (no
-``until``), each monitor stops at its next tick.
+``until``), each monitor stops at its next tick once more probes could not change its decision; so it does, in a
+run without ``until``, when nothing but such monitors' probes is left to happen (a job left that can never end,
+environment.py ``only_idle_left``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from dsim.components.storage import Disk
 from dsim.domain.containers import HealthCheck
 from dsim.domain.health import MAX_LOG_ENTRIES, PROBE_THREADS
 from dsim.domain.hosts import RuntimeSpec
+from dsim.environment import idle_timeout, only_idle_left
 from dsim.records import Recorder, SpanKind
 
 STARTING, HEALTHY, UNHEALTHY = "starting", "healthy", "unhealthy"
@@ -123,8 +126,9 @@ class HealthMonitor:
         status = ""
         while True:
             wait = interval_after(self.check, state.status, env.now - self.started)
-            yield env.any_of([env.timeout(wait), self.exited])
-            if self.exited.triggered or (not self.keep_going() and self._settled()):
+            timer = idle_timeout(env, wait) if self._settled() else env.timeout(wait)
+            yield env.any_of([timer, self.exited])
+            if self.exited.triggered or ((not self.keep_going() or only_idle_left(env)) and self._settled()):
                 break
             result = yield from self._probe()
             if result is None:  # the process exited during the probe: health.go drops its result

@@ -231,7 +231,7 @@ class Pusher(ImageTransfer):
         cap = math.inf
         rate = self.spec.storage.compress_rate
         gzip = self.local_gzip(layer)
-        if gzip:
+        if gzip and layer.size > 0:  # (a layer of a byte or two compresses to 0 estimated bytes: no stream to pace)
             cores = self.spec.storage.compress_cores  # compressed bytes out of gzip on idle cores per second
             cap = rate * cores * layer.size / layer.uncompressed
         try:

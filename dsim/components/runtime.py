@@ -36,7 +36,7 @@ from dsim.components.storage import ContainerStorage
 from dsim.components.teardown import teardown, wait_done
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
-from dsim.environment import process_now, settle
+from dsim.environment import backoff_timeout, only_idle_left, process_now, settle
 from dsim.records import Recorder, SpanKind
 
 __all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
@@ -405,11 +405,13 @@ class ContainerRuntime:
                 return
             container.state = RESTARTING
             waited = env.now
-            yield env.any_of([env.timeout(delay), stop])
+            yield env.any_of([backoff_timeout(env, delay), stop])
             self.recorder.span(SpanKind.RESTARTING, container.name, waited, env.now, host=self.host, job=job,
                                delay=delay, restart=container.restart_manager.restart_count,
                                cancelled=stop.triggered)
-            if stop.triggered or self.no_more_restarts:
+            # nothing but restart loops left to happen: every job left waits for good (nothing waits for a
+            # restarting container: wait and wait_health answer at once, compose polls on a ticker)
+            if stop.triggered or self.no_more_restarts or only_idle_left(env, backoffs=True):
                 container.state = EXITED
                 return
             try:

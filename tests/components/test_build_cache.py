@@ -218,6 +218,19 @@ def test_identical_steps_of_concurrent_builds_on_one_daemon_run_once() -> None:
     assert counts(two_hosts) == (0, 4)
 
 
+def test_concurrent_builds_rerun_a_shared_step_that_failed_and_each_fails_alone() -> None:
+    """Three identical builds at once on one host: the first runs the RUN, the others wait for it. Its 200 MB
+    layer does not fit on the 100 MB disk, so it fails, and both waiters run the step themselves (the build
+    running it failed), at once; each fails for space in turn, every job with docker's error, the run whole."""
+    dockerfile = f"""
+        FROM {BASE}
+        RUN big-work
+        """
+    result = run({"dev": job(build(dockerfile, context=None, layer_sizes={"big-work": "200MB"}), count=3)},
+                 hosts={"dev": {"cpus": 4, "disk": "100MB", "preloaded": [BASE]}}, contexts={})
+    assert [(j.status, "no space left on device" in j.error) for j in result.jobs] == [("failed", True)] * 3
+
+
 def test_gc_prunes_least_recently_used_records_over_the_limit() -> None:
     """build_cache_limit 100 MB. Build A's RUN writes 80 MB (fits), build B's 80 MB more: 160 MB > 100 MB,
     so GC after B prunes A's record (used least recently), 80 MB. Building A again runs its RUN again
@@ -305,3 +318,14 @@ def test_a_missing_cache_ref_is_a_warning_not_an_error() -> None:
     assert counts(result) == (0, 5)
     [imported] = result.spans_of("cache_import")
     assert imported.attrs["found"] is False
+
+
+def test_a_cache_export_the_registry_refuses_fails_the_build() -> None:
+    """--cache-to a registry that refuses connections: the cache manifest's PUT (nothing else to upload: a
+    Dockerfile of FROM alone) fails the build with the registry's error, as a push does, not the run."""
+    result = run({"ci": job(build(f"FROM {BASE}\n", context=None, tag="local/app:1",
+                                  cache_to={"ref": "local/app:cache"}))},
+                 registries={"local": {"outages": [{"at": "0s", "for": "1h"}]}}, contexts={})
+    [failed] = result.jobs
+    assert (failed.status, failed.error) == ("failed", "Error response from daemon: dial tcp local:443: connect: "
+                                                       "connection refused")

@@ -198,3 +198,22 @@ def test_writes_beyond_the_disk_fail_the_process() -> None:
 def test_memory_limit_below_six_megabytes_is_refused() -> None:
     with pytest.raises(ScenarioError, match="Minimum memory limit allowed is 6MB"):
         run_text(scenario("[{run: {image: nginx, memory: 4MB}}]"))
+
+
+@pytest.mark.parametrize("written", ["exit_code: 1", "fail_probability: 0.5"])
+def test_an_exit_of_a_detached_server_that_never_exits_is_refused(written: str) -> None:
+    """A detached run without duration or cpu_time is a server that runs until stopped; an exit code (or a
+    failure chance) for an exit it never makes would be silently ignored, so it is refused (write the run's
+    duration: `duration: 0s` for a process that fails at once)."""
+    with pytest.raises(ScenarioError, match=r"steps\[0\]\.run: .* needs a run that ends"):
+        run_text(scenario(f"[{{run: {{image: nginx, detach: true, {written}}}}}]"))
+
+
+
+@pytest.mark.parametrize("step", ["run: {image: nginx, duration: inf, exit_code: 2}",
+                                  "create: {image: nginx, exit_code: 2}"])
+def test_an_exit_code_of_a_process_that_never_exits_is_refused(step: str) -> None:
+    """`duration: inf` (a create's default) without cpu_time never exits by itself: its exit_code would be
+    silently ignored (a stop gives stop_exit_code, a kill 137), so it is refused as fail_probability is."""
+    with pytest.raises(ScenarioError, match=r"exit_code needs a run that ends: a finite duration or a cpu_time"):
+        run_text(scenario(f"[{{{step}}}]"))

@@ -14,7 +14,7 @@ import math
 import pytest
 
 from dsim.components.container import RestartManager
-from tests.helpers import run_text
+from tests.helpers import run_text, within
 
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: 0s}"
 
@@ -45,6 +45,17 @@ def test_four_one_second_runs_with_on_failure_3_end_at_4_7_s() -> None:
     assert runs == [(0, 1), (1.1, 2.1), (2.3, 3.3), (3.7, 4.7)]
     waits = [s.attrs["delay"] for s in sorted(result.spans_of("restarting"), key=lambda s: s.start)]
     assert waits == pytest.approx([0.1, 0.2, 0.4])
+    assert result.summary()["containers"]["restarts"] == 3
+
+
+def test_a_detached_process_written_to_exit_at_once_crash_loops() -> None:
+    """`docker run -d --restart on-failure:3 alpine false`: a written `duration: 0s` is a process that exits at
+    once, not a server (only a detached run without any duration runs until stopped): runs at 0, 0.1, 0.3 and
+    0.7 s, each exiting 1 at once, then on-failure:3 gives up."""
+    steps = "[{run: {image: nginx, duration: 0s, exit_code: 1, restart: 'on-failure:3', detach: true}}, {sleep: 1m}]"
+    result = run_text(scenario(steps))
+    runs = [(round(s.start, 9), round(s.end, 9), s.attrs["exit_code"]) for s in processes(result)]
+    assert runs == [(0, 0, 1), (0.1, 0.1, 1), (0.3, 0.3, 1), (0.7, 0.7, 1)]
     assert result.summary()["containers"]["restarts"] == 3
 
 
@@ -128,3 +139,27 @@ def test_wait_fails_when_the_container_turns_unhealthy() -> None:
              "healthcheck: {interval: 1s, retries: 3, time_to_healthy: inf}}}]")
     [job] = run_text(scenario(steps)).jobs
     assert (job.end_s, job.status, job.error) == (pytest.approx(3.0), "failed", "container api is unhealthy")
+
+
+def test_a_crash_loop_beside_a_job_that_never_ends_stops_when_nothing_else_can_happen() -> None:
+    """One job starts a crash loop (restart always) and ends; another `docker run`s a process that never exits,
+    so it never ends and the last job never has: the loop alone is left, and nothing waits for a restarting
+    container, so a run without `until` ends at its next backoff instead of restarting it forever."""
+    with within(30):
+        result = run_text(f"""
+            name: t
+            hosts:
+              h: {{daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO}}}
+            workloads:
+              crash:
+                arrival: {{times: [0s]}}
+                steps: [{{run: {{image: nginx, name: crashy, detach: true, duration: 1s, exit_code: 1,
+                                 restart: always}}}}]
+              forever:
+                arrival: {{times: [0s]}}
+                steps: [{{run: {{image: nginx, duration: inf}}}}]
+        """)
+    assert [(job.workload, job.status) for job in result.jobs] == [("crash", "completed")]
+    assert result.summary()["jobs"]["unfinished"] == 1
+    [backoff] = result.spans_of("restarting")  # the first backoff, 100 ms after the exit at 1 s
+    assert (backoff.start, backoff.end) == (pytest.approx(1.0), pytest.approx(1.1))

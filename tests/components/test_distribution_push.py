@@ -83,6 +83,17 @@ def test_a_local_layer_uploads_at_the_gzip_rate() -> None:
     assert [word for _, word in layer.attrs["progress"]] == ["Preparing", "Pushing", "Pushed"]
 
 
+def test_a_layer_built_of_one_byte_is_pushed() -> None:
+    """A RUN that writes one byte: its compressed size, estimated at 1 / 2.7 of it in whole bytes, is 0, so
+    nothing crosses the network; the push still pays its gzip on a core (1 B at 32 MiB/s) and its requests:
+    POST, PATCH, PUT and the manifest PUT, 10 ms each."""
+    result = run('{push: "reg/app:1"}', [built("reg/app:1", [(0.0, 1.0)])])
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    assert result.phase_samples("push") == [pytest.approx(0.03, abs=1e-6)]
+    assert [s.attrs["status"] for s in result.spans_of("push_layer")] == ["Pushed"]
+
+
 def test_pushing_the_same_image_twice_uploads_nothing_new() -> None:
     """The second push HEADs the blob it pushed (10 ms): "Layer already exists"; then the manifest (10 ms)."""
     result = run('{push: "reg/app:1"}, {push: "reg/app:1"}', [built("reg/app:1", [(16 * MiB, 64 * MiB)])])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run_text
+from tests.helpers import run_text, within
 
 #: every start-path cost zero, so a container's process starts at its arrival
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: PROBE}"
@@ -152,3 +152,23 @@ def test_startup_writes_share_the_disk() -> None:
         ("api", pytest.approx(3.0), 100e6), ("other", pytest.approx(3.0), 100e6)]
     assert {s.subject: s.end for s in result.spans_of("health")} == {"api": pytest.approx(4.0),
                                                                      "other": pytest.approx(4.0)}
+
+
+def test_an_endless_attached_run_with_a_healthcheck_ends_the_run_unfinished() -> None:
+    """`docker run` of a process that never exits never returns, so its job never ends; once the container is
+    healthy nothing else can happen, and a run without `until` ends there (its probes no longer keep it going
+    forever), the job unfinished."""
+    runtime = ZERO.replace("PROBE", "0s")
+    with within(30):
+        result = run_text(f"""
+            name: t
+            hosts:
+              h: {{preloaded: [nginx], runtime: {runtime}}}
+            workloads:
+              w:
+                arrival: {{times: [0s]}}
+                steps: [{{run: {{image: nginx, name: api, duration: inf, healthcheck: {{interval: 1s}}}}}}]
+        """)
+    assert (result.jobs, result.summary()["jobs"]["unfinished"]) == ([], 1)
+    # healthy at the first probe, 1 s after the start (two API calls of 2 ms each before it)
+    assert (health(result).end, health(result).attrs["status"]) == (pytest.approx(1.004), "healthy")

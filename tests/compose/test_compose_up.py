@@ -17,6 +17,7 @@ import pytest
 
 from dsim.components.compose import go_duration
 from tests.compose.helpers import run, spans
+from tests.helpers import within
 
 CHAIN = """
 name: p
@@ -136,6 +137,26 @@ def test_completed_successfully_waits_for_exit_zero(tmp_path: Path) -> None:
     assert (wait.attrs["polls"], wait.end - wait.start) == (5, pytest.approx(2.5))
     failed = run(tmp_path, compose.replace("CODE", "3"))
     assert failed.jobs[0].error == 'service "migrate" didn\'t complete successfully: exit 3'
+
+
+def test_waiting_for_a_service_that_never_completes_ends_the_run_unfinished(tmp_path: Path) -> None:
+    """compose polls a dependency that never exits for good; once nothing else can happen (its healthcheck
+    settled healthy) a run without `until` ends there, the job unfinished, rather than polling forever."""
+    compose = """
+        name: p
+        services:
+          app:
+            image: redis:7.4
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+          migrate:
+            image: postgres:16
+            healthcheck: {test: ["CMD", "pg_isready"], interval: 1s}
+    """
+    with within(30):
+        result = run(tmp_path, compose)
+    assert (result.jobs, result.summary()["jobs"]["unfinished"]) == ([], 1)
+    assert [s.subject for s in spans(result, "start")] == ["p-migrate-1"]
 
 
 def test_replicas_are_created_together_and_started_in_turn(tmp_path: Path) -> None:

@@ -209,8 +209,10 @@ class ContainerOptions(Strict):
         if not RESTART_POLICY.match(self.restart):
             raise ValueError(f"invalid restart policy {self.restart!r} (no, always, unless-stopped, on-failure[:N])")
         check_layer_files(self.writes, self.copy_up)
-        if self.fail_probability > 0 and self.cpu_time is None and math.isinf(self.duration.mean):
-            raise ValueError("fail_probability needs a run that ends: a finite duration or a cpu_time")
+        if self.cpu_time is None and math.isinf(self.duration.mean):  # it only ends by a stop or a kill
+            for field, value in (("exit_code", self.exit_code), ("fail_probability", self.fail_probability)):
+                if value:
+                    raise ValueError(f"{field} needs a run that ends: a finite duration or a cpu_time")
         for alias in self.aliases:
             if not NAME.match(alias):
                 raise ValueError(f"invalid network alias {alias!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
@@ -231,15 +233,18 @@ class RunStep(ContainerOptions):
     def _check_wait(self) -> RunStep:
         if self.wait and (self.healthcheck is None or not self.detach):
             raise ValueError("wait needs detach: true and a healthcheck")
-        if self.detach and self.runs_until_stopped and self.fail_probability > 0:
-            raise ValueError("fail_probability needs a run that ends: a finite duration or a cpu_time")
+        if self.runs_until_stopped:  # a server's only exits are a stop (stop_exit_code) and a kill
+            for field, value in (("exit_code", self.exit_code), ("fail_probability", self.fail_probability)):
+                if value:
+                    raise ValueError(f"{field} needs a run that ends: a duration (0s: it exits at once) or a cpu_time")
         return self
 
     @property
     def runs_until_stopped(self) -> bool:
-        """``docker run -d`` of a server: no duration and no cpu_time means it runs until stopped."""
-        return self.detach and self.cpu_time is None and self.duration.is_constant and self.duration.mean == 0 \
-            and not self.calls
+        """``docker run -d`` of a server: no duration written and no cpu_time means it runs until stopped. A
+        written ``duration: 0s`` is a process that exits at once (``docker run -d --restart always alpine false``,
+        a crash loop), not a server: its exit code and restart policy are the user's."""
+        return self.detach and self.cpu_time is None and "duration" not in self.model_fields_set and not self.calls
 
 
 class ContainerRef(Strict):
