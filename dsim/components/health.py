@@ -234,7 +234,7 @@ class HealthMonitor:
         try:
             work = self.check.probe_cpu.sample(self.rng)
             if work > 0:
-                task = self.kernel.cpu.run(work, PROBE_THREADS)
+                task = self.kernel.cpu.run(work, PROBE_THREADS, weight=self.container.spec.cpu_weight)  # its cgroup's
                 yield task.done
             wait = self.check.probe_wait
             if wait > 0:  # a command that never ends waits on an event that never fires (killed at the timeout)
@@ -247,7 +247,7 @@ class HealthMonitor:
         """``cpu_seconds`` on the host's scheduler at up to ``cores``; False if the process exits first."""
         if cpu_seconds <= 0:
             return not self.exited.triggered
-        task = self.kernel.cpu.run(cpu_seconds, cores)
+        task = self.kernel.cpu.run(cpu_seconds, cores, weight=self.container.spec.cpu_weight)
         yield self.env.any_of([task.done, self.exited])
         if not task.done.triggered:
             self.kernel.cpu.cancel(task)

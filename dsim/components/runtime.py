@@ -484,7 +484,7 @@ class ContainerRuntime:
             cap, threads = spec.cpu_cap, spec.quota_threads
             if 0 < duration < math.inf and cpu_time / duration < cap:
                 cap, threads = cpu_time / duration, None  # paced: idle part of the time, not throttled in bursts
-            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads)
+            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads, spec.cpu_weight)
             natural = task.done
         elif not math.isinf(duration):
             natural = env.timeout(duration)

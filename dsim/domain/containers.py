@@ -49,6 +49,8 @@ class ContainerSpec:
     stop_time: Distribution
     cpu_time: Distribution | None = None
     threads: int | None = None
+    #: --cpu-shares: the cgroup's CPU weight (cgroup v1 cpu.shares; Docker's default 1024)
+    cpu_shares: int = 1024
     memory_usage: Distribution | None = None
     expose: tuple[str, ...] = ()
     publish_all: bool = False
@@ -81,6 +83,11 @@ class ContainerSpec:
         """Cores the process can keep busy: its --cpus quota, and no more than its runnable threads."""
         threads = self.threads if self.threads is not None else (math.ceil(self.cpus) if self.cpus else 1)
         return min(self.cpus, float(threads)) if self.cpus is not None else float(threads)
+
+    @property
+    def cpu_weight(self) -> float:
+        """Its CPU weight relative to the default (the scheduler's unit, components/cpu.py): shares / 1024."""
+        return self.cpu_shares / 1024
 
     @property
     def quota_threads(self) -> float | None:

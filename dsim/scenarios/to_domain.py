@@ -111,7 +111,7 @@ def container_spec(step: fmt.RunStep | fmt.CreateStep) -> ContainerSpec:
         normalise(step.image), step.name, step.cpus, step.memory, tuple(step.ports), step.duration,
         step.stop_time, cpu_time=step.cpu_time, threads=step.threads, memory_usage=step.memory_usage,
         expose=tuple(step.expose), publish_all=step.publish_all, exit_code=step.exit_code,
-        stop_exit_code=step.stop_exit_code,
+        stop_exit_code=step.stop_exit_code, cpu_shares=step.cpu_shares,
         fail_probability=step.fail_probability, restart=step.restart,
         healthcheck=health_check(step.healthcheck) if step.healthcheck is not None else None,
         writes=total(step.writes), copy_up=total(step.copy_up), isolation=step.isolation, network=step.network,

@@ -9,8 +9,10 @@ dsim serve models them: a cap in cores on the host's processor-sharing scheduler
 - ``CpusetCpus`` (``--cpuset-cpus``): k CPUs can give no more than k cores, so the cap is at most k. Which CPUs,
   and that the container then contends only with the others on them, is not modelled.
 - ``CpusetMems``: checked against the host's one memory node (``0``), nothing else to model.
-- ``CpuShares`` (``--cpu-shares``): the scheduler has no weights, so a weight other than the default (1024, or 0
-  for it) is a 501 rather than silently ignored.
+- ``CpuShares`` (``--cpu-shares``): the container's CPU weight on the scheduler (a run step's ``cpu_shares``):
+  0 is the default, 1024; dockerd clamps the rest to the kernel's bounds 2..262144 (daemon/daemon_unix.go
+  ``adaptContainerSettings``, ``linuxMinCPUShares`` / ``linuxMaxCPUShares``), and refuses a negative one
+  (``getCPUResources``: "shares: invalid argument", when it makes the runtime spec; dsim serve at the create).
 
 dockerd's refusals are 400s in its words (daemon_unix.go ``verifyPlatformContainerResources``, its cpuset lists
 parsed as pkg/sysinfo/sysinfo_linux.go ``parseUintList`` parses them), for an update as for a create.
@@ -28,6 +30,8 @@ from dsim.components.errors import ApiError
 DEFAULT_PERIOD = 100_000
 #: the weight every cgroup has by default (cpu.shares); 0 asks for the default
 DEFAULT_SHARES = 1024
+#: the kernel's bounds dockerd clamps a CPU weight to (daemon_unix.go linuxMinCPUShares, linuxMaxCPUShares)
+MIN_SHARES, MAX_SHARES = 2, 262144
 #: pkg/sysinfo/sysinfo_linux.go ``defaultMaxCPUs``: a larger CPU or memory node number is refused
 MAX_CPUS = 8192
 #: the host's memory nodes (cpuset.mems): one, as on a machine without NUMA
@@ -62,13 +66,20 @@ def check(resources: dict[str, Any], cores: int) -> None:
                 "Requested memory nodes are not available")
 
 
-def refuse_unmodelled(resources: dict[str, Any]) -> None:
-    """501 for a CPU option the model has no place for: a CPU weight other than the default."""
-    shares = int(resources.get("CpuShares") or 0)
-    if shares not in (0, DEFAULT_SHARES):
-        raise ApiError(501, f"dsim serve does not model --cpu-shares (CPU weights): its scheduler shares the "
-                            f"cores among runnable work without weights, so only the default weight (1024, or 0) "
-                            f"is accepted, not {shares}")
+def check_shares(resources: dict[str, Any]) -> None:
+    """400 for a negative CPU weight, in dockerd's words (daemon_unix.go ``getCPUResources``: dockerd finds it
+    when it makes the runtime's spec at the start; dsim serve at the create, with nothing made)."""
+    if int(resources.get("CpuShares") or 0) < 0:
+        raise ApiError(400, "shares: invalid argument")
+
+
+def shares(resources: dict[str, Any]) -> int:
+    """The CPU weight the container gets: 0 (unset) is the default 1024, the rest clamped to 2..262144 as dockerd
+    does on create (``adaptContainerSettings`` with adjustCPUShares, logging a warning)."""
+    value = int(resources.get("CpuShares") or 0)
+    if value == 0:
+        return DEFAULT_SHARES
+    return min(max(value, MIN_SHARES), MAX_SHARES)
 
 
 def cap(resources: dict[str, Any]) -> float | None:
@@ -78,16 +89,19 @@ def cap(resources: dict[str, Any]) -> float | None:
 
 
 def step_options(resources: dict[str, Any]) -> dict[str, Any]:
-    """The run step's ``cpus`` (and ``threads``) for these options. A cpuset's cap leaves the workload's
-    threads as they are without it (dsim/domain/containers.py: ceil of the quota's cap, else 1), so pinning
-    to more CPUs never lets a process use more cores than it has threads."""
+    """The run step's ``cpus`` (and ``threads``) and ``cpu_shares`` (when not the default) for these options.
+    A cpuset's cap leaves the workload's threads as they are without it (dsim/domain/containers.py: ceil of
+    the quota's cap, else 1), so pinning to more CPUs never lets a process use more cores than it has threads."""
+    weight = shares(resources)
+    options: dict[str, Any] = {} if weight == DEFAULT_SHARES else {"cpu_shares": weight}
     limit = cap(resources)
     if limit is None:
-        return {}
-    quota_cap = _cfs_cap(resources)
-    if _cpuset_size(resources) is None:
-        return {"cpus": limit}
-    return {"cpus": limit, "threads": math.ceil(quota_cap) if quota_cap is not None else 1}
+        return options
+    options["cpus"] = limit
+    if _cpuset_size(resources) is not None:
+        quota_cap = _cfs_cap(resources)
+        options["threads"] = math.ceil(quota_cap) if quota_cap is not None else 1
+    return options
 
 
 def _cfs_cap(resources: dict[str, Any]) -> float | None:

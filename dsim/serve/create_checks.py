@@ -1,8 +1,8 @@
 """What dockerd refuses in a create request although dsim models none of it: a log driver, IPC mode, isolation,
 stop signal, capabilities, swap, OOM score, a bind's mode. Each is a 400 with dockerd's words (moby
 daemon/daemon_unix.go ``verifyPlatformContainerSettings``, daemon/container.go, oci/caps/utils.go,
-volume/mounts/linux_parser.go), rather than accepted and silently dropped. The CPU options' checks, and the
-501 for a CPU weight, are dsim/serve/cpu_options.py's.
+volume/mounts/linux_parser.go), rather than accepted and silently dropped. The CPU options' checks, a CPU weight's
+among them, are dsim/serve/cpu_options.py's.
 """
 
 from __future__ import annotations
@@ -59,5 +59,5 @@ def check_create(body: dict[str, Any], cpus: float) -> None:
         parts = str(bind).split(":")
         if len(parts) == 3 and not set(parts[2].split(",")) <= BIND_MODES:
             raise ApiError(400, f"invalid mode: {parts[2]}")
-    cpu_options.refuse_unmodelled(host)
+    cpu_options.check_shares(host)
 

@@ -376,7 +376,7 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             "stop_time": "0s" if program.handles_term or forwarded_term else "inf",
             "stop_exit_code": TERM_EXIT if forwarded_term else 0,
         }
-        options.update(cpu_options.step_options(host_config))  # --cpus, --cpu-quota, --cpuset-cpus: a cap
+        options.update(cpu_options.step_options(host_config))  # --cpus, --cpu-quota, --cpuset-cpus: a cap; --cpu-shares
         if host_config.get("Memory"):
             options["memory"] = float(host_config["Memory"])
         options.update(objects.container_options(body))  # network mode and mounts (serve/objects.py)

@@ -320,7 +320,7 @@ class ExecsAndStats:
         if origin is not None and container.state == RUNNING and container.cpu_task is origin and (
                 not origin.done.triggered):
             cpu = self.daemon.kernel.cpu
-            task = cpu.run(max(served.frozen_left, 0.0), origin.cap)
+            task = cpu.run(max(served.frozen_left, 0.0), origin.cap, weight=origin.weight)
             served.resumed_task = task
 
             def done(_: simpy.Event) -> None:

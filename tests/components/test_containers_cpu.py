@@ -254,7 +254,7 @@ def test_ended_and_cancelled_tasks_leave_no_reference_cycle() -> None:
     left one (a task, its class, its done event, a heap and an entry)."""
     import gc
 
-    from dsim.components.host import CpuTask, _CapClass
+    from dsim.components.cpu import CpuTask, _CapClass
 
     env = CountingEnvironment()
     cpu = CpuScheduler(env, 2)

@@ -106,20 +106,25 @@ def test_cpuset_forms_dockerd_accepts() -> None:
     assert cpu_options.cap({"CpusetCpus": "0-0,0,1-2"}) == 3.0
 
 
-@pytest.mark.parametrize("shares", [2, 512, 2048, 1, -5])
-def test_cpu_weights_are_not_modelled(shares: int) -> None:
-    status, said = refusal({"CpuShares": shares})
-    assert status == 501
-    assert said.startswith("dsim serve does not model --cpu-shares (CPU weights): ")
-
-
-@pytest.mark.parametrize("shares", [0, 1024])
-def test_the_default_weight_is_accepted(shares: int) -> None:
+@pytest.mark.parametrize(("shares", "weight"), [(0, None), (1024, None), (512, 512), (2, 2), (1, 2), (262144, 262144),
+                                               (10**6, 262144)])
+def test_cpu_weights_become_the_steps_cpu_shares(shares: int, weight: int | None) -> None:
+    """0 and 1024 are the default (nothing in the step); dockerd clamps the rest to 2..262144
+    (daemon_unix.go adaptContainerSettings)."""
     check_create({"HostConfig": {"CpuShares": shares}}, CORES)
+    assert cpu_options.step_options({"CpuShares": shares}) == ({} if weight is None else {"cpu_shares": weight})
 
 
-def test_dockerds_400_comes_before_the_501() -> None:
-    assert refusal({"CpuShares": 512, "CpuQuota": 10})[0] == 400
+def test_a_weight_and_a_cap_together() -> None:
+    assert cpu_options.step_options({"CpuShares": 512, "NanoCpus": 500_000_000}) == {"cpu_shares": 512, "cpus": 0.5}
+
+
+def test_a_negative_weight_is_dockerds_400() -> None:
+    assert refusal({"CpuShares": -5}) == (400, "shares: invalid argument")
+
+
+def test_dockerds_quota_check_comes_first() -> None:
+    assert refusal({"CpuShares": -5, "CpuQuota": 10}) == (400, "CPU cfs quota can not be less than 1ms (i.e. 1000)")
 
 
 def test_quota_zero_or_below_is_no_limit_and_no_error() -> None:

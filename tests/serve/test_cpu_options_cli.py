@@ -1,6 +1,6 @@
 """The CPU options of ``docker run`` / ``create`` / ``update`` against ``dsim serve``, with the real docker CLI:
-``--cpu-quota``/``--cpu-period`` and ``--cpuset-cpus`` cap the container's CPU, ``--cpu-shares`` (weights, not
-modelled) is a 501, and what dockerd refuses is refused in its words (moby v28.5.2 daemon/daemon_unix.go
+``--cpu-quota``/``--cpu-period`` and ``--cpuset-cpus`` cap the container's CPU, ``--cpu-shares`` weights it
+under contention, and what dockerd refuses is refused in its words (moby v28.5.2 daemon/daemon_unix.go
 ``verifyPlatformContainerResources``). The CLI sends each option as given (docker/cli
 cli/command/container/opts.go checks none of them): the daemon's checks are the ones the user sees.
 
@@ -134,17 +134,52 @@ def test_dockerds_refusals_exit_125_with_its_words(server: ServeProcess, made: l
     assert "cpu-refused" not in docker(server, "ps", "-a", "--format", "{{.Names}}").stdout.split()
 
 
-def test_cpu_shares_are_refused_as_not_modelled(server: ServeProcess, made: list[str]) -> None:
-    """No weights in the model: a weight other than the default (1024, or 0 for it) is a 501, not ignored."""
-    made.extend(["shares-512", "shares-default"])
-    result = docker(server, "run", "--name", "shares-512", "--cpu-shares", "512", "alpine", "true")
+#: one core, a start path that costs nothing (runtime steps, API calls): two containers' CPU work is all it runs
+ONE_CORE = SCENARIO.replace("    daemon: {api_service_time: 0s}\n", "    cpus: 1\n    daemon: {api_service_time: 0s}\n"
+                            "    runtime: {create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}\n")
+WEIGHT_SPEED = 10.0
+
+
+@pytest.fixture
+def one_core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    """A fresh server of one core (this test's two containers alone on it)."""
+    proc = ServeProcess(tmp_path_factory.mktemp("serve-shares"), speed=WEIGHT_SPEED, scenario=ONE_CORE)
+    assert docker(proc, "pull", "alpine").returncode == 0
+    yield proc
+    proc.stop()
+
+
+def _span(server: ServeProcess, name: str) -> tuple[float, float]:
+    """(StartedAt, FinishedAt) of ``name`` in simulated seconds."""
+    started, finished = docker(server, "inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}",
+                               name).stdout.split()
+    return _stamp(started) * WEIGHT_SPEED, _stamp(finished) * WEIGHT_SPEED
+
+
+def test_cpu_shares_weight_contention(one_core: ServeProcess) -> None:
+    """--cpu-shares 1024 and 512, 5 CPU-s each on one core, started a moment d apart (the heavier first): the
+    heavier runs alone for d, then gets 2/3 of the core, so it ends at s_light + 1.5 (5 - d); the lighter ends
+    at s_heavy + 10, the core never idle in between (weights share the CPU out, they add none)."""
+    work = ("-l", "dsim.cpu_time=5s", "--network", "none", "alpine", "true")
+    for name, shares in (("heavy", "1024"), ("light", "512")):
+        assert docker(one_core, "create", "--name", name, "--cpu-shares", shares, *work).returncode == 0
+    assert docker(one_core, "start", "heavy", "light").returncode == 0
+    assert docker(one_core, "wait", "heavy", "light").stdout.split() == ["0", "0"]
+    (s_heavy, e_heavy), (s_light, e_light) = _span(one_core, "heavy"), _span(one_core, "light")
+    d = s_light - s_heavy
+    assert 0 <= d < 1.0
+    assert e_heavy == pytest.approx(s_light + 1.5 * (5.0 - d), abs=0.02)
+    assert e_light == pytest.approx(s_heavy + 10.0, abs=0.02)
+    assert e_heavy < e_light - 1.0
+    shown = docker(one_core, "inspect", "-f", "{{.HostConfig.CpuShares}}", "light").stdout.strip()
+    assert shown == "512"
+
+
+def test_negative_cpu_shares_are_dockerds_400(server: ServeProcess, made: list[str]) -> None:
+    made.append("shares-neg")
+    result = docker(server, "run", "--name", "shares-neg", "--cpu-shares", "-5", "alpine", "true")
     assert result.returncode == 125
-    assert result.stderr.startswith("docker: Error response from daemon: dsim serve does not model --cpu-shares "
-                                    "(CPU weights): ")
-    refused = docker(server, "create", "--cpu-shares", "512", "alpine", "true")
-    assert refused.returncode == 1 and "does not model --cpu-shares" in refused.stderr
-    assert docker(server, "run", "--name", "shares-default", "--cpu-shares", "1024", "alpine",
-                  "true").returncode == 0
+    assert result.stderr.startswith("docker: Error response from daemon: shares: invalid argument")
 
 
 def test_update_refuses_as_dockerd_then_as_unmodelled(server: ServeProcess, made: list[str]) -> None:

@@ -141,6 +141,12 @@ class ContainerOptions(Strict):
     threads: PositiveInt | None = Field(
         None, description="runnable threads of the workload (cores it can use); default ceil(cpus), else 1"
     )
+    cpu_shares: int = Field(
+        1024, ge=2, le=262144, strict=True,
+        description="--cpu-shares: the container's CPU weight (Docker's default 1024; the kernel's bounds 2 to "
+        "262144). Under contention runnable containers get CPU in proportion to it, capped by cpus; without "
+        "contention it changes nothing",
+    )
     memory: Size | None = Field(None, description="--memory: the cgroup limit; Docker refuses limits below 6MB")
     memory_usage: SizeDist | None = Field(
         None, description="memory the workload uses, allocated when its process starts (over `memory`: OOM kill)"
