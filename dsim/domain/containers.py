@@ -93,7 +93,7 @@ class ContainerSpec:
     def quota_threads(self) -> float | None:
         """The runnable threads when its --cpus quota is below them (None otherwise): CFS runs them all at once
         until the period's quota is spent, so they occupy that many hardware threads while they run (what an
-        SMT host's scheduler charges as siblings, components/host.py SmtCpuScheduler)."""
+        SMT host's scheduler charges as siblings, components/cpu.py SmtCpuScheduler)."""
         if self.cpus is None or self.threads is None or self.threads <= self.cpus:
             return None
         return float(self.threads)

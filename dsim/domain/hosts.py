@@ -133,7 +133,7 @@ class HostSpec:
     networks: tuple[NetworkDecl, ...] = ()
     volumes: tuple[str, ...] = ()
     networking: NetworkingSpec = DEFAULT_NETWORKING
-    #: ``cpus`` are hardware threads, this many on each physical core (components/host.py SmtCpuScheduler)
+    #: ``cpus`` are hardware threads, this many on each physical core (components/cpu.py SmtCpuScheduler)
     threads_per_core: int = 1
     #: extra work of a core with all its threads busy over one thread (0 .. threads_per_core - 1)
     smt_gain: float = SMT_GAIN

@@ -1,6 +1,6 @@
 """Simultaneous multithreading (hyper-threading): a host's CPUs as hardware threads, against closed forms.
 
-Rule (dsim/components/host.py SmtCpuScheduler, docs/containers.md "Sharing the kernel"): with P physical cores of
+Rule (dsim/components/cpu.py SmtCpuScheduler, docs/containers.md "Sharing the kernel"): with P physical cores of
 ``threads_per_core`` threads each and B logical CPUs busy, the host does T(B) = B for B <= P and
 P + smt_gain x (B - P) / (threads_per_core - 1) beyond; the water-filling shares out logical CPUs and every task
 progresses at its logical share times T(B*) / B*, B* the threads occupied (B, plus the threads beyond their quota of
