@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from dsim.components.host import CpuScheduler
 from dsim.environment import CountingEnvironment
+from tests.components.cpu_schedules import TASKS, play, unweighted
 from tests.helpers import run_text
 
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
@@ -200,51 +201,14 @@ class _GeneralOnly(CpuScheduler):
         return False
 
 
-def _play(scheduler: type[CpuScheduler], cores: float,
-          tasks: list[tuple[float, float, float, float | None]]) -> tuple[list[Any], list[Any], float]:
-    """Start each (at, work, cap, cancel after) task on a fresh scheduler; returns every task's (end, CPU-seconds
-    received), every busy interval the scheduler reported, and its utilisation up to 10 s."""
-    env = CountingEnvironment()
-    intervals: list[tuple[float, float, float, int]] = []
-    cpu = scheduler(env, cores, lambda *interval: intervals.append(interval))
-    outcome: list[Any] = [None] * len(tasks)
-
-    def one(i: int, at: float, work: float, cap: float, cancel: float | None) -> Generator[Any, Any, None]:
-        yield env.timeout(at)
-        task = cpu.run(work, cap)
-        if cancel is None:
-            yield task.done
-            outcome[i] = (env.now, task.work)
-            return
-        yield env.any_of([task.done, env.timeout(cancel)])
-        outcome[i] = (env.now, cpu.cancel(task))
-
-    for i, task in enumerate(tasks):
-        env.process(one(i, *task))
-    env.run()
-    cpu.close()
-    return outcome, intervals, cpu.utilisation(10.0)
-
-
 @settings(max_examples=60, deadline=None)
-@given(
-    cores=st.sampled_from([1.0, 2.0, 3.0, 16.0]),
-    tasks=st.lists(
-        st.tuples(
-            st.sampled_from([0.0, 0.5, 1.0, 2.5]) | st.floats(0, 6),  # start: ties on purpose
-            st.floats(0, 4),  # CPU-seconds of work (0: done at once)
-            st.sampled_from([0.5, 1.0, 2.0, 32.0]),  # cap
-            st.none() | st.floats(0, 3),  # cancelled after this long, if not done by then
-        ),
-        min_size=1, max_size=8,
-    ),
-)
+@given(cores=st.sampled_from([1.0, 2.0, 3.0, 16.0]), tasks=TASKS)
 def test_a_lone_task_takes_the_fast_path_to_the_same_floats(
         cores: float, tasks: list[tuple[float, float, float, float | None]]) -> None:
     """The fast paths for a task alone on the host (its start on an idle scheduler, its end leaving it idle)
     do what the general path does, float for float: the same ends, CPU-seconds received, busy intervals and
     utilisation, whatever else starts, ends or is cancelled around them."""
-    assert _play(CpuScheduler, cores, tasks) == _play(_GeneralOnly, cores, tasks)
+    assert play(CpuScheduler, cores, unweighted(tasks)) == play(_GeneralOnly, cores, unweighted(tasks))
 
 
 def test_ended_and_cancelled_tasks_leave_no_reference_cycle() -> None:

@@ -9,47 +9,30 @@ change nothing. Weights are shares / 1024 (Docker's default weight is 1.0).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsim.components.cpu import CpuScheduler, SmtCpuScheduler
-from dsim.environment import CountingEnvironment
 from dsim.errors import ScenarioError
+from tests.components.cpu_schedules import Replay, Task
+from tests.components.cpu_schedules import play as replay
 from tests.helpers import run_text
 
-#: (start, CPU-seconds, cap, weight, cancel after or None)
-Task = tuple[float, float, float, float, float | None]
 
+def play(cores: float, tasks: list[Task], *, smt: bool = False) -> Replay:
+    """Each task on a fresh scheduler (``smt``: a 2-threads-per-core SmtCpuScheduler, gain 0.3)."""
 
-def play(cores: float, tasks: list[Task], *, smt: bool = False) -> tuple[list[Any], list[Any], float]:
-    """Each task on a fresh scheduler: every task's (end, CPU-seconds received), the busy intervals reported,
-    and the utilisation up to 10 s (``smt``: a 2-threads-per-core SmtCpuScheduler, gain 0.3)."""
-    env = CountingEnvironment()
-    intervals: list[tuple[float, float, float, int]] = []
-    cpu = (SmtCpuScheduler(env, cores, lambda *i: intervals.append(i), threads_per_core=2, smt_gain=0.3) if smt
-           else CpuScheduler(env, cores, lambda *i: intervals.append(i)))
-    outcome: list[Any] = [None] * len(tasks)
+    def make(env: simpy.Environment, cores: float, on_change: Callable[..., None]) -> CpuScheduler:
+        if smt:
+            return SmtCpuScheduler(env, cores, on_change, threads_per_core=2, smt_gain=0.3)
+        return CpuScheduler(env, cores, on_change)
 
-    def one(i: int, at: float, work: float, cap: float, weight: float,
-            cancel: float | None) -> Generator[Any, Any, None]:
-        yield env.timeout(at)
-        task = cpu.run(work, cap, weight=weight)
-        if cancel is None:
-            yield task.done
-            outcome[i] = (env.now, task.work)
-            return
-        yield env.any_of([task.done, env.timeout(cancel)])
-        outcome[i] = (env.now, cpu.cancel(task))
-
-    for i, task in enumerate(tasks):
-        env.process(one(i, *task))
-    env.run()
-    cpu.close()
-    return outcome, intervals, cpu.utilisation(10.0)
+    return replay(make, cores, tasks)
 
 
 def ends(cores: float, tasks: list[Task], **kw: Any) -> list[float]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from dsim.components.host import CpuScheduler, SmtCpuScheduler
 from dsim.environment import CountingEnvironment
-from tests.components.test_containers_cpu import _play
+from tests.components.cpu_schedules import TASKS, play, unweighted
 from tests.helpers import run_text
 
 G = 0.3
@@ -142,18 +142,7 @@ def test_a_cancelled_quota_task_gives_its_threads_back() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    cores=st.sampled_from([1.0, 2.0, 3.0, 16.0]),
-    tasks=st.lists(
-        st.tuples(
-            st.sampled_from([0.0, 0.5, 1.0, 2.5]) | st.floats(0, 6),  # start: ties on purpose
-            st.floats(0, 4),  # CPU-seconds of work (0: done at once)
-            st.sampled_from([0.5, 1.0, 2.0, 32.0]),  # cap
-            st.none() | st.floats(0, 3),  # cancelled after this long, if not done by then
-        ),
-        min_size=1, max_size=8,
-    ),
-)
+@given(cores=st.sampled_from([1.0, 2.0, 3.0, 16.0]), tasks=TASKS)
 def test_one_thread_per_core_is_the_scheduler_without_smt(
         cores: float, tasks: list[tuple[float, float, float, float | None]]) -> None:
     """threads_per_core 1: the same ends, CPU-seconds, busy intervals and utilisation, float for float."""
@@ -161,7 +150,7 @@ def test_one_thread_per_core_is_the_scheduler_without_smt(
     def one_thread(env: simpy.Environment, cores: float, on_change: Any) -> SmtCpuScheduler:
         return SmtCpuScheduler(env, cores, on_change, threads_per_core=1, smt_gain=0.0)
 
-    assert _play(one_thread, cores, tasks) == _play(CpuScheduler, cores, tasks)  # type: ignore[arg-type]
+    assert play(one_thread, cores, unweighted(tasks)) == play(CpuScheduler, cores, unweighted(tasks))
 
 
 @settings(max_examples=60, deadline=None)
