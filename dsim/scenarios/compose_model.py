@@ -61,7 +61,14 @@ class XDsim(Compose):
         "name on a network both are on (compose's DNS aliases), in the shape of a run step's calls "
         "(docs/networks-storage.md: Traffic between containers)")
     duration: DurationDist = Field(
-        constant(float("inf")), description="how long the process runs; inf (default): a server, until stopped")
+        constant(float("inf")), description="how long the process runs; inf (default): a server, until stopped "
+        "(with cpu_time: until its CPU work is done)")
+    cpu_time: FiniteDurationDist | None = Field(
+        None, description="CPU-seconds the process needs, as a run step's: it ends when they are done, at most at "
+        "its cpus cap, stretched by contention")
+    memory_usage: FiniteSizeDist | None = Field(
+        None, description="memory the process uses, allocated when it starts, as a run step's (over mem_limit: "
+        "the cgroup's OOM kill)")
     exit_code: int = Field(0, ge=0, le=255, description="the process's exit code when its run ends")
     stop_time: DurationDist = Field(constant(0.0), description="how long it takes to exit after SIGTERM")
 
@@ -108,10 +115,37 @@ class ServiceNetwork(Compose):
     """A service's entry under ``networks`` in the mapping form: dsim models none of its keys."""
 
 
+#: a number the schema allows as a number or a string, read by compose_resources.py as compose-go reads it
+Raw = int | float | str | None
+
+
+class Limits(Compose):
+    """``deploy.resources.limits``: ``cpus`` and ``memory`` (``pids`` is not modelled)."""
+
+    cpus: Raw = None
+    memory: Raw = None
+
+
+class Reservations(Compose):
+    """``deploy.resources.reservations``: ``cpus`` changes nothing for a container, ``memory`` is refused
+    (compose_resources.py); ``devices`` and ``generic_resources`` are not modelled."""
+
+    cpus: Raw = None
+    memory: Raw = None
+
+
+class DeployResources(Compose):
+    """``deploy.resources``."""
+
+    limits: Limits | None = None
+    reservations: Reservations | None = None
+
+
 class Deploy(Compose):
-    """``deploy``: dsim models ``replicas`` only."""
+    """``deploy``: dsim models ``replicas`` and ``resources`` (compose_resources.py)."""
 
     replicas: Number | None = None
+    resources: DeployResources | None = None
 
 
 class XDsimBuild(Compose):
@@ -155,6 +189,12 @@ class Service(Compose):
     volumes: list[str | VolumeLong] = Field(default_factory=list)
     deploy: Deploy | None = None
     restart: str = "no"
+    # the container's CPU and memory limits (compose_resources.py)
+    cpus: Raw = None
+    cpu_shares: Raw = None
+    cpu_quota: Raw = None
+    cpu_period: Raw = None
+    mem_limit: Raw = None
     stop_grace_period: FiniteDuration | None = None
     # the container's configuration that the model does not act on (no program runs): kept, so that a change
     # recreates the container at the next up, as compose's config hash does (compose_project.py)
@@ -215,5 +255,6 @@ class Project(Compose):
 
 Ipam.model_rebuild()
 
-__all__ = ["Deploy", "DependsOn", "Distribution", "Healthcheck", "Network", "PortLong", "Project", "Service",
+__all__ = ["Deploy", "DeployResources", "DependsOn", "Limits", "Reservations",
+           "Distribution", "Healthcheck", "Network", "PortLong", "Project", "Service",
            "Volume", "VolumeLong", "XDsim"]

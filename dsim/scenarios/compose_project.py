@@ -12,7 +12,6 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from dsim.domain.compose import (
     DEFAULT_STOP_GRACE,
@@ -28,18 +27,11 @@ from dsim.domain.networking import MountSpec, NetworkDecl
 from dsim.domain.problems import FieldPath, ReferenceProblem
 from dsim.domain.refs import normalise
 from dsim.scenarios.compose_model import Deploy, Healthcheck, PortLong, Project, Service, VolumeLong
+from dsim.scenarios.compose_resources import ComposeProblem, service_resources
 from dsim.scenarios.model.containers import RESTART_POLICY
 from dsim.scenarios.to_domain import call_spec
 
 _PORT = re.compile(r"^(\d+:)?\d+(/tcp|/udp)?$")
-
-
-@dataclass
-class ComposeProblem(Exception):
-    """A compose file breaks a rule: where (a path in the file) and what."""
-
-    path: FieldPath
-    message: str
 
 
 def _healthcheck(check: Healthcheck | None, service: Service, path: FieldPath) -> HealthCheck | None:
@@ -145,9 +137,11 @@ def _container(service: Service, path: FieldPath, networks: tuple[str, ...], mod
         raise ComposeProblem((*path, "restart"), f"invalid restart policy {service.restart!r} (no, always, "
                                                  "unless-stopped, on-failure[:N])")
     extra = service.x_dsim
-    until_stopped = extra.duration.is_constant and math.isinf(extra.duration.mean)
+    until_stopped = extra.cpu_time is None and extra.duration.is_constant and math.isinf(extra.duration.mean)
+    limits = service_resources(service, path)
     return ContainerSpec(
-        normalise(service.image), None, None, None, _ports(service, path), extra.duration, extra.stop_time,
+        normalise(service.image), None, limits.cpus, limits.memory, _ports(service, path), extra.duration,
+        extra.stop_time, cpu_time=extra.cpu_time, memory_usage=extra.memory_usage, cpu_shares=limits.cpu_shares,
         expose=tuple(str(port) for port in service.expose), exit_code=extra.exit_code, restart=service.restart,
         healthcheck=_healthcheck(service.healthcheck, service, path), until_stopped=until_stopped,
         network=networks[0] if networks else (mode or "bridge"), mounts=mounts,
