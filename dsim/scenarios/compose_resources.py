@@ -9,8 +9,8 @@ docker compose v2 makes a container's Resources from them (docker/compose ``pkg/
 a CPU reservation "is a swarm option" compose does not pass to a container, so it changes nothing; a memory one
 is ``MemoryReservation``, a soft limit dsim does not model (refused).
 
-dockerd then applies its rules (moby daemon/daemon_unix.go, as dsim/serve/cpu_options.py models them for the
-API, which scenarios may not import): NanoCpus with a quota or a period is refused, the CFS period is 1 ms..1 s,
+dockerd then applies its rules (moby daemon/daemon_unix.go: dsim/domain/cpu_limits.py, as dsim serve's API
+applies them too): NanoCpus with a quota or a period is refused, the CFS period is 1 ms..1 s,
 a positive quota at least 1 ms; the cap is quota / period (NanoCpus: a quota over 100 ms; no quota or a
 negative one: no cap); a CPU weight of 0 is the default 1024, others clamped to 2..262144, a negative one
 refused; a memory limit other than 0 (none) under 6 MB is refused.
@@ -22,19 +22,16 @@ import math
 import re
 from dataclasses import dataclass
 
+from dsim.domain import cpu_limits
+from dsim.domain.cpu_limits import DEFAULT_SHARES
 from dsim.domain.problems import FieldPath
 from dsim.scenarios.compose_model import DeployResources, Service
 
-#: the CFS period when none is given (µs): the kernel's default, moby's for NanoCPUs
-DEFAULT_PERIOD = 100_000
-#: Docker's default CPU weight and the kernel's bounds dockerd clamps a weight to (linuxMin/MaxCPUShares)
-DEFAULT_SHARES, MIN_SHARES, MAX_SHARES = 1024, 2, 262144
 #: moby's linuxMinMemory
 MIN_MEMORY = 6 * 2**20
 #: docker/go-units ``binaryMap``: RAMInBytes' suffixes
 _BINARY = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
 _GO_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
-_PERIOD_RANGE = "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
 
 Raw = int | float | str | None
 
@@ -104,9 +101,7 @@ def _cap(service: Service, path: FieldPath) -> float | None:
     period = _int(service.cpu_period, (*path, "cpu_period"))
     quota = _int(service.cpu_quota, (*path, "cpu_quota"))
     _check_cfs(nano, period, quota, where, path)
-    if nano > 0:
-        return int(nano * 1e9) * DEFAULT_PERIOD // 1_000_000_000 / DEFAULT_PERIOD
-    return quota / (period or DEFAULT_PERIOD) if quota > 0 else None
+    return cpu_limits.cfs_cap(int(nano * 1e9), period, quota)
 
 
 def _check_cfs(nano: float, period: int, quota: int, where: FieldPath, path: FieldPath) -> None:
@@ -114,14 +109,10 @@ def _check_cfs(nano: float, period: int, quota: int, where: FieldPath, path: Fie
     if nano != 0 and nano < 0.01:
         raise ComposeProblem(where, "cpus: 0 (no limit) or at least 0.01, as dockerd takes NanoCpus (range of CPUs "
                                     "is from 0.01 to the host's CPUs)")
-    if nano > 0 and period > 0:
-        raise ComposeProblem((*path, "cpu_period"), "Conflicting options: Nano CPUs and CPU Period cannot both be set")
-    if nano > 0 and quota > 0:
-        raise ComposeProblem((*path, "cpu_quota"), "Conflicting options: Nano CPUs and CPU Quota cannot both be set")
-    if period != 0 and not 1000 <= period <= 1_000_000:
-        raise ComposeProblem((*path, "cpu_period"), _PERIOD_RANGE)
-    if 0 < quota < 1000:
-        raise ComposeProblem((*path, "cpu_quota"), "CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    problem = cpu_limits.conflict(nano, period, quota) or cpu_limits.out_of_range(period, quota)
+    if problem is not None:
+        field, message = problem
+        raise ComposeProblem((*path, f"cpu_{field}"), message)
 
 
 def _shares(value: Raw, where: FieldPath) -> int:
@@ -129,8 +120,8 @@ def _shares(value: Raw, where: FieldPath) -> int:
     (getCPUResources: "shares: invalid argument")."""
     shares = _int(value, where)
     if shares < 0:
-        raise ComposeProblem(where, "shares: invalid argument")
-    return DEFAULT_SHARES if shares == 0 else min(max(shares, MIN_SHARES), MAX_SHARES)
+        raise ComposeProblem(where, cpu_limits.INVALID_SHARES)
+    return cpu_limits.weight(shares)
 
 
 def _memory(service: Service, path: FieldPath) -> float | None:

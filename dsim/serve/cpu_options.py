@@ -25,19 +25,14 @@ import re
 from typing import Any
 
 from dsim.components.errors import ApiError
+from dsim.domain import cpu_limits
+from dsim.domain.cpu_limits import DEFAULT_SHARES
 
-#: the CFS period when none is given, in microseconds (the kernel's default; moby's for NanoCPUs)
-DEFAULT_PERIOD = 100_000
-#: the weight every cgroup has by default (cpu.shares); 0 asks for the default
-DEFAULT_SHARES = 1024
-#: the kernel's bounds dockerd clamps a CPU weight to (daemon_unix.go linuxMinCPUShares, linuxMaxCPUShares)
-MIN_SHARES, MAX_SHARES = 2, 262144
 #: pkg/sysinfo/sysinfo_linux.go ``defaultMaxCPUs``: a larger CPU or memory node number is refused
 MAX_CPUS = 8192
 #: the host's memory nodes (cpuset.mems): one, as on a machine without NUMA
 MEMORY_NODES = "0"
 
-_PERIOD_RANGE = "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
 
 
 def host_cores(cpus: float) -> int:
@@ -49,17 +44,15 @@ def check(resources: dict[str, Any], cores: int) -> None:
     """400 for the CPU options dockerd refuses, in the order it checks them (daemon_unix.go
     ``verifyPlatformContainerResources``), on a host of ``cores`` CPUs."""
     nano, period, quota = (int(resources.get(key) or 0) for key in ("NanoCpus", "CpuPeriod", "CpuQuota"))
-    if nano > 0 and period > 0:
-        raise ApiError(400, "Conflicting options: Nano CPUs and CPU Period cannot both be set")
-    if nano > 0 and quota > 0:
-        raise ApiError(400, "Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    conflict = cpu_limits.conflict(nano, period, quota)
+    if conflict is not None:
+        raise ApiError(400, conflict[1])
     # dockerd leaves the lower bound to the kernel (a quota under 1 ms fails the start); dsim refuses it here
     if nano != 0 and not 10_000_000 <= nano <= cores * 1_000_000_000:
         raise ApiError(400, f"range of CPUs is from 0.01 to {cores}.00, as there are only {cores} CPUs available")
-    if period != 0 and not 1000 <= period <= 1_000_000:
-        raise ApiError(400, _PERIOD_RANGE)
-    if 0 < quota < 1000:
-        raise ApiError(400, "CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    out_of_range = cpu_limits.out_of_range(period, quota)
+    if out_of_range is not None:
+        raise ApiError(400, out_of_range[1])
     _check_list(str(resources.get("CpusetCpus") or ""), "cpus", set(range(cores)), _span(cores),
                 "Requested CPUs are not available")
     _check_list(str(resources.get("CpusetMems") or ""), "mems", {0}, MEMORY_NODES,
@@ -70,16 +63,13 @@ def check_shares(resources: dict[str, Any]) -> None:
     """400 for a negative CPU weight, in dockerd's words (daemon_unix.go ``getCPUResources``: dockerd finds it
     when it makes the runtime's spec at the start; dsim serve at the create, with nothing made)."""
     if int(resources.get("CpuShares") or 0) < 0:
-        raise ApiError(400, "shares: invalid argument")
+        raise ApiError(400, cpu_limits.INVALID_SHARES)
 
 
 def shares(resources: dict[str, Any]) -> int:
     """The CPU weight the container gets: 0 (unset) is the default 1024, the rest clamped to 2..262144 as dockerd
     does on create (``adaptContainerSettings`` with adjustCPUShares, logging a warning)."""
-    value = int(resources.get("CpuShares") or 0)
-    if value == 0:
-        return DEFAULT_SHARES
-    return min(max(value, MIN_SHARES), MAX_SHARES)
+    return cpu_limits.weight(int(resources.get("CpuShares") or 0))
 
 
 def cap(resources: dict[str, Any]) -> float | None:
@@ -106,12 +96,7 @@ def step_options(resources: dict[str, Any]) -> dict[str, Any]:
 
 def _cfs_cap(resources: dict[str, Any]) -> float | None:
     """quota / period as ``getCPUResources`` sets them: None when the quota limits nothing."""
-    nano, period, quota = (int(resources.get(key) or 0) for key in ("NanoCpus", "CpuPeriod", "CpuQuota"))
-    if nano > 0:
-        period, quota = period or DEFAULT_PERIOD, quota or nano * DEFAULT_PERIOD // 1_000_000_000
-    if quota <= 0:
-        return None
-    return quota / (period if period > 0 else DEFAULT_PERIOD)
+    return cpu_limits.cfs_cap(*(int(resources.get(key) or 0) for key in ("NanoCpus", "CpuPeriod", "CpuQuota")))
 
 
 def _cpuset_size(resources: dict[str, Any]) -> float | None:
