@@ -124,6 +124,9 @@ class SpanKind(enum.StrEnum):
     #: a run's writes into its writable layer or a volume on the host's disk [container]; target, bytes, added,
     #: changed (docker diff: bytes of new files, bytes of image files copied up and changed)
     WRITE = "write"
+    #: an overlay unmount waiting for syncfs to write back every dirty byte of Docker's filesystem (a create's
+    #: init layer, an exit's rootfs; components/disk.py) [container]; at (create | exit), bytes
+    SYNCFS = "syncfs"
     #: a run's startup work before its healthcheck can pass, CPU then disk writes on the host
     #: (components/health.py) [container]; cpu_seconds, io_bytes
     STARTUP = "startup"
@@ -424,6 +427,11 @@ class ServiceCallAttrs(TypedDict):
     error: NotRequired[str]  # what the client saw
 
 
+class SyncfsAttrs(TypedDict):
+    at: str  # create | exit
+    bytes: float  # dirty bytes written back before the unmount returned
+
+
 #: Each kind's attributes (its TypedDict); a span of the kind carries the required keys and no others.
 ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
@@ -438,7 +446,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.MOUNT: NoAttrs, SpanKind.NETNS: NetnsAttrs, SpanKind.PUBLISH: PublishAttrs, SpanKind.RUNC: NoAttrs,
     SpanKind.EXEC: NoAttrs, SpanKind.BOOT: BootAttrs, SpanKind.PROCESS: ProcessAttrs,
     SpanKind.RESTARTING: RestartingAttrs, SpanKind.COPY_UP: CopyUpAttrs, SpanKind.HEALTH: HealthAttrs,
-    SpanKind.IPTABLES: IptablesAttrs, SpanKind.WRITE: WriteAttrs,
+    SpanKind.IPTABLES: IptablesAttrs, SpanKind.WRITE: WriteAttrs, SpanKind.SYNCFS: SyncfsAttrs,
     SpanKind.BUILD_CONTEXT: BuildContextAttrs, SpanKind.CACHE_IMPORT: CacheImportAttrs,
     SpanKind.BUILD_STEP: BuildStepAttrs, SpanKind.BUILD_EXPORT: BuildExportAttrs,
     SpanKind.CACHE_EXPORT: CacheExportAttrs, SpanKind.LINK: LinkAttrs,

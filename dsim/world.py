@@ -18,6 +18,7 @@ import networkx as nx
 from dsim.components.build_cache import RegistryCaches
 from dsim.components.builder import Builder
 from dsim.components.daemon import Daemon
+from dsim.components.disk import host_disk
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore, dangling_ref
 from dsim.components.network import Network
@@ -162,11 +163,12 @@ class World:
         store = ImageStore(env, spec.disk, gc=spec.gc, host=name, recorder=recorder,
                            in_use=lambda: _images_in_use(self.daemons, name))
         seed = self.seed  # each stream is made when first drawn from (most hosts never use some of them)
+        disk = host_disk(env, spec, kernel.free_memory)  # Docker's filesystem and the page cache (disk.py)
         puller = Puller(env, name, spec, store, self.registries, images, recorder, lazy_stream(seed, f"puller/{name}"),
-                        cpu=kernel.cpu)
+                        cpu=kernel.cpu, disk=disk)
         pusher = Pusher(env, name, spec, store, self.registries, images, recorder, cpu=kernel.cpu)
         runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"),
-                                   services=self.service_calls)
+                                   services=self.service_calls, disk=disk)
         builder = Builder(env, name, spec, kernel, store, puller, self.network, self.registries, self.registry_caches,
                           recorder, lazy_stream(seed, f"builder/{name}"), pusher=pusher,
                           contexts=self.resolved.contexts, disk=runtime.storage.disk)  # docker build (issue 4)

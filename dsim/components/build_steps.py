@@ -150,6 +150,7 @@ class StepRunner:
             elif s.builder == "classic":
                 began = self.env.now
                 yield self.env.timeout(self.spec.runtime.create.sample(s.rng))  # the step's container
+                yield from self.work.syncfs()  # its init layer mounted and unmounted
                 nbytes, mounted = yield from self._work(s, step, deps, paths)
                 yield from self.classic_commit(s, nbytes, parent)
             else:
@@ -211,6 +212,7 @@ class StepRunner:
                 cpus = opts.run_cpus
                 task = self.kernel.cpu.run(duration * cpus, cpus)
                 yield task.done
+                yield from self.work.syncfs()  # the RUN's rootfs unmounted after its process exits
                 finished = True
             finally:
                 for directory in held:
@@ -227,13 +229,14 @@ class StepRunner:
         else:
             nbytes = opts.default_layer_size.sample(s.rng)
         if nbytes > 0:
-            yield self.work.disk.write(nbytes)  # the host's disk, shared with every other writer
+            yield self.work.disk.write(nbytes)  # through the host's page cache (disk.py)
         return nbytes, {}
 
     def classic_container(self, s: BuildSession, parent: StepResult) -> Generator[Any, Any, None]:
         """A legacy-builder metadata instruction's whole container: created, then committed with an empty
         diff (``classic_commit``)."""
         yield self.env.timeout(self.spec.runtime.create.sample(s.rng))
+        yield from self.work.syncfs()  # its init layer mounted and unmounted
         yield from self.classic_commit(s, 0.0, parent)
 
     def classic_commit(self, s: BuildSession, nbytes: float, parent: StepResult) -> Generator[Any, Any, None]:

@@ -36,6 +36,7 @@ from dsim.components.build_classic import ClassicBuild
 from dsim.components.build_session import BuildFailed, BuildSession, StepResult
 from dsim.components.build_steps import StepRunner
 from dsim.components.build_transfer import ContextTransfer
+from dsim.components.disk import Disk, host_disk
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore
@@ -44,7 +45,6 @@ from dsim.components.network import Network
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
 from dsim.components.registry import RegistryServer
-from dsim.components.storage import Disk
 from dsim.components.working_copy import EMPTY_CONTEXT, WorkingCopy
 from dsim.domain.builds import BuildContext, BuildSpec
 from dsim.domain.hosts import HostSpec
@@ -89,7 +89,7 @@ class Builder:
         #: BuildKit's cache-mount directories (RUN --mount=type=cache), by id: they outlive builds
         self.mounts = CacheMounts(env)
         #: hashing and layer writes on the host's cores and disk (``disk``: the one containers write to)
-        self.work = LayerWork(env, spec.storage, kernel.cpu, disk or Disk(env, spec.storage.write_rate))
+        self.work = LayerWork(env, spec.storage, kernel.cpu, disk or host_disk(env, spec, kernel.free_memory))
         self.transfer = ContextTransfer(env, host, network, recorder, self.work)
         self.steps = StepRunner(env, host, spec, kernel, store, puller, recorder, cache=self.cache,
                                 classic_cache=self.classic_cache, mounts=self.mounts, work=self.work)

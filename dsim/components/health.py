@@ -36,8 +36,8 @@ from typing import Any
 import simpy
 
 from dsim.components.container import Container
+from dsim.components.disk import Disk
 from dsim.components.host import CpuTask, Kernel
-from dsim.components.storage import Disk
 from dsim.domain.containers import HealthCheck
 from dsim.domain.health import MAX_LOG_ENTRIES, PROBE_THREADS
 from dsim.domain.hosts import RuntimeSpec

@@ -20,8 +20,8 @@ from typing import Any
 
 import simpy
 
+from dsim.components.disk import Disk
 from dsim.components.host import CpuScheduler
-from dsim.components.storage import Disk
 from dsim.domain.hosts import StorageSpec
 
 
@@ -46,6 +46,14 @@ class LayerWork:
             return
         task = self.cpu.run(cpu_seconds(nbytes, self.storage.hash_rate), 1.0)
         yield self.env.all_of([task.done, self.disk.write(nbytes)])
+
+    def syncfs(self) -> Generator[Any, Any, None]:
+        """An overlay unmount of a build's container or RUN's rootfs: it waits for every dirty byte of Docker's
+        filesystem (disk.py), inside the step's span."""
+        if self.disk.dirty > 0:
+            synced = self.disk.sync()
+            if synced is not None:
+                yield synced
 
     def hash(self, nbytes: float) -> Generator[Any, Any, None]:
         """Digest ``nbytes`` (BuildKit's content hash of COPY sources): ``bytes / hash_rate`` CPU-seconds."""

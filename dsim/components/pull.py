@@ -22,6 +22,7 @@ from typing import Any
 import simpy
 
 from dsim.components.connections import ConnectionPool
+from dsim.components.disk import Disk
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.host import CpuScheduler
 from dsim.components.image_catalog import ImageCatalog
@@ -58,11 +59,13 @@ class Puller(ImageTransfer):
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder,
-                 rng: random.Random, *, cpu: CpuScheduler | None = None) -> None:
+                 rng: random.Random, *, cpu: CpuScheduler | None = None, disk: Disk | None = None) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
         self.rng = rng
         #: the host's processor-sharing scheduler, where decompression runs (None: an idle host's rate)
         self.cpu = cpu
+        #: Docker's filesystem with the page cache, where blobs and unpacked files go (disk.py)
+        self.disk = disk or Disk(env, spec.storage.write_rate, spec.storage.dirty, lambda: spec.memory)
         #: what a pull can name: the scenario's images, those pushed during the run, a face's fallback
         self.catalog = ImageCatalog(images, registries)
         #: observers of the layers' progress stages (dsim serve's progress stream)
@@ -301,6 +304,9 @@ class Puller(ImageTransfer):
             done.defused = True
             return
         self.store.end_download(layer.digest)
+        written = self.disk.buffer(layer.size)  # the blob in the content store, through the page cache
+        if written is not None:
+            yield written
         record.ended = self.env.now
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADED, record.ended))
@@ -311,11 +317,12 @@ class Puller(ImageTransfer):
         done.succeed()
 
     def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0) -> float:
-        """On an idle host: decompression streams into the file writer, so the slower of the two sets the
-        pace: uncompressed / min(decompress_rate[compression], write_rate); ``inf`` disables a cost."""
+        """On an idle host with room in the page cache: uncompressed / decompress_rate[compression] (the files
+        go into memory; writeback follows, disk.py); without a page cache (``dirty_ratio`` 0) the writes stream
+        alongside, so the slower of the two sets the pace; ``inf`` disables a cost."""
         storage = self.spec.storage
         decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
-        rate = min(decompress, storage.write_rate)
+        rate = decompress if storage.dirty.ratio > 0 else min(decompress, storage.write_rate)
         return 0.0 if math.isinf(rate) else share * layer.uncompressed / rate
 
     def _inflate(self, layer: LayerInfo, compression: str, share: float = 1.0) -> Generator[Any, Any, None]:
@@ -324,25 +331,22 @@ class Puller(ImageTransfer):
         Inflating is CPU work: uncompressed / decompress_rate CPU-seconds (the rate is one core's), on the
         host's processor-sharing scheduler at no more than ``decompress_cores`` (Go's gzip and zstd readers
         run on one goroutine), so it slows down when containers, builds or other unpacks share the cores.
-        The writes stream alongside at ``write_rate``; the layer is done when both are, so an idle host
-        takes exactly ``unpack_time``."""
-        storage = self.spec.storage
+        The files go through the page cache (disk.py): at once while the dirty bytes stay under the kernel's
+        limits, else at the writeback's pace; the layer is done when both are."""
         if self.cpu is None:
             yield self.env.timeout(self.unpack_time(layer, compression, share))
             return
+        storage = self.spec.storage
         nbytes = share * layer.uncompressed
         decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
         work = 0.0 if math.isinf(decompress) else nbytes / decompress
-        write = 0.0 if math.isinf(storage.write_rate) else nbytes / storage.write_rate
+        written = self.disk.buffer(nbytes)
         if work <= 0:
-            yield self.env.timeout(write)
+            if written is not None:
+                yield written
             return
-        cores = storage.decompress_cores
-        task = self.cpu.run(work, cores)
-        if write <= work / cores:  # sharing only slows the inflate: the writes can never be the slower stage
-            yield task.done
-        else:
-            yield self.env.all_of([task.done, self.env.timeout(write)])
+        task = self.cpu.run(work, storage.decompress_cores)
+        yield task.done if written is None else self.env.all_of([task.done, written])
 
     def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
         """Apply one layer onto its parent's snapshot (None when it is there already). One unpack per chain ID

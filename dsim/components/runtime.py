@@ -27,6 +27,7 @@ from dsim.components.container import (
     RestartManager,
 )
 from dsim.components.daemon_locks import DaemonLocks, step
+from dsim.components.disk import Disk, host_disk
 from dsim.components.errors import ApiError
 from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import ImageStore
@@ -94,8 +95,10 @@ class ContainerRuntime:
     """The daemon's container side on one host."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
-                 recorder: Recorder, rng: random.Random, services: ServiceCalls | None = None) -> None:
-        """``services``: the world's service calls (service_calls.py), for containers that make calls."""
+                 recorder: Recorder, rng: random.Random, services: ServiceCalls | None = None,
+                 disk: Disk | None = None) -> None:
+        """``services``: the world's service calls (service_calls.py), for containers that make calls; ``disk``:
+        the host's Docker filesystem, shared with its pulls and builds (disk.py)."""
         self.env = env
         self.services = services
         self.host = host
@@ -112,7 +115,8 @@ class ContainerRuntime:
         self._born = env.now
         if spec.networks:  # declared networks are checked (and refused) while the world is built
             self._networks = NetworkStack(env, host, spec, kernel, recorder, rng, self._containers)
-        self.storage = ContainerStorage(env, host, spec, store, recorder)
+        self.storage = ContainerStorage(env, host, spec, store, recorder,
+                                        disk or host_disk(env, spec, kernel.free_memory))
         #: set by the world when the last job has ended (and no `until` was given): nothing restarts after
         #: that, or a restart policy would keep the simulation going forever
         self.no_more_restarts = False
@@ -151,7 +155,7 @@ class ContainerRuntime:
             raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
-        yield from self._create_layer()
+        yield from self._create_layer(name, job)
         if name in self._containers:  # another create took the name meanwhile
             other = self._containers[name]
             raise ApiError(409, f'Conflict. The container name "/{name}" is already in use by container '
@@ -165,7 +169,7 @@ class ContainerRuntime:
             self.services.created(self.host, container)
         return container
 
-    def _create_layer(self) -> Generator[Any, Any, None]:
+    def _create_layer(self, name: str, job: int) -> Generator[Any, Any, None]:
         """The work of a create: the writable layer's snapshot (its metadata commits under the metadata lock)
         and the config on disk; with a global layer-store lock (dockerd before 19.03) all of it under that."""
         runtime, locks = self.spec.runtime, self.locks
@@ -173,10 +177,26 @@ class ContainerRuntime:
                     locks.spec.create_commits)
         if locks.layer_store is None:
             yield from work
+            if self.storage.disk.dirty > 0:
+                yield from self._syncfs(name, job, "create")
             return
         with locks.layer_store.request() as turn:
             yield turn
             yield from work
+            if self.storage.disk.dirty > 0:
+                yield from self._syncfs(name, job, "create")
+
+    def _syncfs(self, name: str, job: int, at: str) -> Generator[Any, Any, None]:
+        """An overlay unmount: the init layer dockerd mounts to write /etc/hosts and the like at create (moby
+        daemon/containerd/image_snapshot.go, prepareInitLayer: mount.WithTempMount), or the rootfs the shim
+        unmounts when dockerd deletes the exited task (daemon/monitor.go, handleContainerExit), syncs the
+        filesystem under it (``ovl_sync_fs``): it waits for every dirty byte of Docker's filesystem (disk.py)."""
+        began = self.env.now
+        synced = self.storage.disk.sync()
+        if synced is None:
+            return
+        nbytes = yield synced
+        self.recorder.span(SpanKind.SYNCFS, name, began, self.env.now, host=self.host, job=job, at=at, bytes=nbytes)
 
     def start(self, container: Container, *, job: int) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/start``; a running container is left alone, as Docker does. Returns the
@@ -389,9 +409,12 @@ class ContainerRuntime:
         while True:
             started = env.now
             exit_code, oom = yield from self._process(container, job)
+            finished = env.now
+            if self.storage.disk.dirty > 0:  # dockerd reports the exit after the task's deletion (its unmount)
+                yield from self._syncfs(container.name, job, "exit")
             container.exit_code = exit_code
             container.oom_killed = bool(oom)
-            container.finished_at = env.now
+            container.finished_at = finished
             self.networks.detach(container)  # the network sandbox goes with the process
             container.cleanup = self._teardown(container)  # teardown.py: rm waits for it
             container.state = EXITED

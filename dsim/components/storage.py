@@ -1,11 +1,11 @@
 """A host's container storage (docs/networks-storage.md): the disk's write bandwidth shared by every writer,
 the containers' writable layers, named and anonymous volumes, bind mounts and tmpfs.
 
-- The disk writes at ``storage.write_rate``, shared equally by the writes in progress (processor sharing,
-  the fluid model of a device queue serving its requests in turn).
+- Writes go into the kernel's page cache and back to the disk at ``storage.write_rate`` (disk.py): at once
+  under the dirty limits, held to the writeback's pace (shared equally) past them.
 - A container's writable layer (overlay2's upperdir): new files (``writes``) and copied-up image files
   (``copy_up``: the first write to a file of a lower layer copies the WHOLE file up) take their bytes on the
-  disk and their time at its write rate, once, on the first run; ``docker rm`` frees them. The WRITE span
+  disk and go through the page cache, once, on the first run; ``docker rm`` frees them. The WRITE span
   carries ``docker diff``'s view: bytes added, bytes changed.
 - Volumes live on the same disk (``/var/lib/docker/volumes``): created by ``docker volume create`` or by the
   first container that mounts a name, reused by every container that mounts it, kept after ``docker rm``
@@ -21,7 +21,6 @@ import builtins
 import contextlib
 import hashlib
 import itertools
-import math
 from collections.abc import Collection, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +28,8 @@ from typing import Any
 import simpy
 
 from dsim.components.container import Container
+from dsim.components.disk import Disk
 from dsim.components.errors import ApiError
-from dsim.components.host import CpuScheduler
 from dsim.components.image_store import DiskFull, ImageStore
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
@@ -63,33 +62,17 @@ class Volume:
         return f"{VOLUMES}/{self.name}/_data"
 
 
-class Disk:
-    """The host's disk as a processor-sharing server of its write bandwidth: n writes at once each get 1/n."""
-
-    def __init__(self, env: simpy.Environment, rate: float) -> None:
-        self.env = env
-        self.rate = rate
-        self._server = CpuScheduler(env, 1.0, utilisation=False)  # nothing reports a disk's utilisation
-
-    def write(self, nbytes: float) -> simpy.Event:
-        """An event that fires when ``nbytes`` are written (no time at an infinite rate)."""
-        if nbytes <= 0 or math.isinf(self.rate):
-            done = self.env.event()
-            done.succeed(self.env.now)
-            return done
-        return self._server.run(nbytes / self.rate, 1.0).done
-
-
 class ContainerStorage:
     """The writable layers' and volumes' side of one daemon."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
-                 recorder: Recorder) -> None:
+                 recorder: Recorder, disk: Disk | None = None) -> None:
         self.env = env
         self.host = host
         self.store = store
         self.recorder = recorder
-        self.disk = Disk(env, spec.storage.write_rate)
+        #: Docker's filesystem with the kernel's page cache (disk.py), shared with pulls and builds
+        self.disk = disk or Disk(env, spec.storage.write_rate, spec.storage.dirty, lambda: spec.memory)
         self.volumes: dict[str, Volume] = {}
         self._anonymous = itertools.count(1)
         #: container ID -> (bytes added, bytes changed) in its writable layer: ``docker diff``'s accounting

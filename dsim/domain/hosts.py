@@ -43,6 +43,40 @@ class DaemonSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DirtyLimits:
+    """The kernel's dirty-page limits (Documentation/admin-guide/sysctl/vm.rst; mm/page-writeback.c), as
+    shares of the dirtyable memory: ``vm.dirty_ratio``, ``vm.dirty_background_ratio`` and
+    ``vm.dirty_expire_centisecs`` (seconds here). Linux's defaults: 20%, 10%, 30 s. components/disk.py."""
+
+    ratio: float = 0.20
+    background_ratio: float = 0.10
+    expire: float = 30.0
+
+    def thresholds(self, dirtyable: float) -> tuple[float, float]:
+        """(thresh, bg_thresh) in bytes: a background ratio not below the ratio is halved
+        (``domain_dirty_limits``)."""
+        thresh = self.ratio * dirtyable
+        background = self.background_ratio * dirtyable
+        if background >= thresh:
+            background = thresh / 2
+        return thresh, background
+
+    def wall(self, dirtyable: float) -> float:
+        """Dirty bytes at which a writer waits for writeback: ``balance_dirty_pages``' setpoint, halfway from
+        the freerun ceiling (halfway from bg_thresh to thresh) to thresh."""
+        thresh, background = self.thresholds(dirtyable)
+        return ((thresh + background) / 2 + thresh) / 2
+
+    def background(self, dirtyable: float) -> float:
+        """Dirty bytes above which writeback runs in the background."""
+        return self.thresholds(dirtyable)[1]
+
+
+#: Linux's defaults
+DEFAULT_DIRTY = DirtyLimits()
+
+
+@dataclass(frozen=True, slots=True)
 class StorageSpec:
     """Bytes per second: decompression output by compression (``gzip``, ``zstd``), file writes, push gzip."""
 
@@ -61,6 +95,8 @@ class StorageSpec:
     walk_per_file: float = 24e-6
     #: cores one layer's gzip during push can use (compress_rate is per core)
     compress_cores: float = 1.0
+    #: the kernel's page cache in front of the disk (components/disk.py)
+    dirty: DirtyLimits = DEFAULT_DIRTY
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dsim.domain import steps as op
 from dsim.domain.builds import BuildContext, BuildOptions, BuildSpec, CacheExport, ColdWarm, RunTime
 from dsim.domain.compose import ComposeProject, ComposeStep
 from dsim.domain.containers import ContainerSpec, HealthCheck
-from dsim.domain.hosts import DaemonSpec, HostSpec, ImageGcSpec, RuntimeSpec, StorageSpec, VmFlavour
+from dsim.domain.hosts import DaemonSpec, DirtyLimits, HostSpec, ImageGcSpec, RuntimeSpec, StorageSpec, VmFlavour
 from dsim.domain.networking import MountSpec, NetworkDecl, NetworkingSpec
 from dsim.domain.overlay_mount import OverlayMountSpec
 from dsim.domain.refs import normalise
@@ -64,7 +64,9 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
                             storage.compress_rate, storage.decompress_cores, hash_rate=storage.hash_rate,
                             overlay_diff=storage.overlay_diff, file_size=storage.file_size,
-                            walk_per_file=storage.walk_per_file, compress_cores=storage.compress_cores),
+                            walk_per_file=storage.walk_per_file, compress_cores=storage.compress_cores,
+                            dirty=DirtyLimits(storage.dirty_ratio, storage.dirty_background_ratio,
+                                              storage.dirty_expire)),
         runtime=RuntimeSpec(runtime.create, runtime.mount, runtime.netns, runtime.start, runtime.exec,
                             runtime.page_cache_fraction,
                             cpu=StartCpuShares(**runtime.cpu.model_dump()),

@@ -97,7 +97,10 @@ class Storage(Strict):
         "940 / 360MB/s, facebook/zstd README). Inflating is "
         "CPU work on the host's cores (uncompressed / rate CPU-seconds), shared with containers and builds",
     )
-    write_rate: Rate = Field(400 * 2**20, description="file writes into the snapshot; inf disables the cost")
+    write_rate: Rate = Field(
+        400 * 2**20, description="the disk's write rate for Docker's filesystem: writeback of the page cache's "
+        "dirty bytes (unpacked layers, downloaded blobs, containers' and builds' files); inf disables the cost",
+    )
     compress_rate: Rate = Field(
         32 * 2**20, description="gzip of a locally built layer during push, uncompressed bytes per second on one "
         "core (moby#28732: about 32MiB/s); inf disables the cost",
@@ -137,6 +140,23 @@ class Storage(Strict):
         description="cores one layer's gzip during push can use: 1, as moby compresses each layer with Go's "
         "compress/gzip on one goroutine (moby#26959, moby#30852); a daemon built with a parallel gzip "
         "(klauspost/pgzip) uses them all: set the host's cpus",
+    )
+
+    dirty_ratio: float = Field(
+        0.20, ge=0, le=1,
+        description="vm.dirty_ratio: share of the dirtyable memory (the host's memory less what processes hold) "
+        "that may be dirty before writers are held to the disk's pace (Linux default 20%; they wait at the "
+        "kernel's setpoint, 17.5% with the defaults). 0: every write goes to the disk as it is made "
+        "(docs/networks-storage.md: The page cache)",
+    )
+    dirty_background_ratio: float = Field(
+        0.10, ge=0, le=1,
+        description="vm.dirty_background_ratio: dirty share above which writeback runs in the background (Linux "
+        "default 10%; halved ratio when not below dirty_ratio, as the kernel does)",
+    )
+    dirty_expire: FiniteDuration = Field(
+        30.0, description="vm.dirty_expire_centisecs: age after which dirty bytes are written back (Linux default "
+        "30s)",
     )
 
     @model_validator(mode="after")

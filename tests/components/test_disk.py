@@ -1,0 +1,148 @@
+"""The page cache in front of Docker's filesystem (components/disk.py) against the kernel's rules worked out by
+hand: Linux's dirty limits (Documentation/admin-guide/sysctl/vm.rst, mm/page-writeback.c), writeback of the
+oldest bytes at the disk's rate, syncfs waiting for every dirty byte."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+import simpy
+
+from dsim.components.disk import Disk
+from dsim.domain.hosts import DirtyLimits
+from dsim.environment import CountingEnvironment
+
+GB = 1e9
+RATE = 100e6  # bytes a second the disk writes back
+LINUX = DirtyLimits()  # 20%, 10%, 30 s
+
+
+def disk(memory: float = 10 * GB, limits: DirtyLimits | None = LINUX) -> tuple[simpy.Environment, Disk]:
+    env = CountingEnvironment()
+    return env, Disk(env, RATE, limits, lambda: memory)
+
+
+def at(env: simpy.Environment, when: float, work: Any) -> list[float]:
+    """Run ``work()`` (a generator function) at ``when``; the list gets the time it ends."""
+    ended: list[float] = []
+
+    def proc() -> Generator[Any, Any, None]:
+        yield env.timeout(when)
+        yield from work()
+        ended.append(env.now)
+
+    env.process(proc())
+    return ended
+
+
+def test_limits_are_the_kernels_thresholds_and_setpoint() -> None:
+    """10 GB dirtyable: thresh 2 GB, bg_thresh 1 GB; freerun (2 + 1) / 2 = 1.5 GB; setpoint (1.5 + 2) / 2 =
+    1.75 GB. A background ratio not below the ratio is halved from the ratio: 20% and 30% give bg 1 GB."""
+    assert LINUX.thresholds(10 * GB) == pytest.approx((2 * GB, 1 * GB))
+    assert LINUX.wall(10 * GB) == pytest.approx(1.75 * GB)
+    assert DirtyLimits(0.2, 0.3).background(10 * GB) == pytest.approx(1 * GB)
+
+
+def test_a_write_under_the_limits_returns_at_once_and_a_sync_waits_for_it() -> None:
+    """500 MB (under the 1 GB background threshold) go into memory at once; a syncfs at 1 s writes them back
+    at 100 MB/s: 5 s, so it returns at 6 s with the 500 MB as its value; a second sync has nothing to do."""
+    env, d = disk()
+    assert d.buffer(0.5 * GB) is None
+    values: list[float] = []
+
+    def sync() -> Generator[Any, Any, None]:
+        synced = d.sync()
+        assert synced is not None
+        values.append((yield synced))
+        assert d.sync() is None
+
+    ended = at(env, 1.0, sync)
+    env.run()
+    assert ended == [pytest.approx(6.0)] and values == [pytest.approx(0.5 * GB)]
+
+
+def test_dirty_bytes_are_written_back_once_they_expire() -> None:
+    """500 MB dirtied at 0 stay dirty (under the background threshold) until they are 30 s old, then go back at
+    100 MB/s: at 32 s 300 MB are left, so a sync then takes 3 s; at 40 s nothing is dirty."""
+    env, d = disk()
+    d.buffer(0.5 * GB)
+    dirty: dict[float, float] = {}
+
+    def probe(when: float) -> None:
+        def look() -> Generator[Any, Any, None]:
+            dirty[when] = d.dirty_now()
+            yield from ()
+        at(env, when, look)
+
+    for when in (10.0, 29.0, 32.0, 40.0):
+        probe(when)
+    env.run()
+    assert dirty == pytest.approx({10.0: 0.5 * GB, 29.0: 0.5 * GB, 32.0: 0.3 * GB, 40.0: 0.0})
+
+
+def test_background_writeback_brings_the_dirty_bytes_down_to_its_threshold() -> None:
+    """1.5 GB dirtied at once with a 1 GB background threshold: the 0.5 GB above it go back at 100 MB/s (5 s),
+    then writeback stops: a sync at 10 s has 1 GB to write, 10 s."""
+    env, d = disk()
+    assert d.buffer(1.5 * GB) is None  # under the 1.75 GB setpoint: not throttled
+
+    def sync() -> Generator[Any, Any, None]:
+        assert d.dirty == pytest.approx(1.5 * GB)  # not worked out before anyone asks
+        synced = d.sync()
+        assert synced is not None
+        assert (yield synced) == pytest.approx(1 * GB)
+
+    assert at(env, 10.0, sync) == [] and env.run() is None
+
+
+def test_a_writer_past_the_setpoint_waits_for_writeback_of_the_excess() -> None:
+    """2.75 GB written at once with a 1.75 GB setpoint: the writer waits until 1 GB is written back, 10 s."""
+    env, d = disk()
+    ended = at(env, 0.0, lambda: (yield d.buffer(2.75 * GB)))
+    env.run()
+    assert ended == [pytest.approx(10.0)]
+
+
+def test_throttled_writers_share_the_writeback_rate() -> None:
+    """Two writers past the setpoint at once, each with 1 GB beyond it (2.75 GB, then 1 GB more): they share
+    the 100 MB/s, so both end at 20 s (first come, first served would end one at 10 s)."""
+    env, d = disk()
+    first = at(env, 0.0, lambda: (yield d.buffer(2.75 * GB)))
+    second = at(env, 0.0, lambda: (yield d.buffer(1 * GB)))
+    env.run()
+    assert first == [pytest.approx(20.0)] and second == [pytest.approx(20.0)]
+
+
+def test_the_dirtyable_memory_sets_the_limits_as_it_is_now() -> None:
+    """Processes holding 8 of 10 GB leave 2 GB dirtyable: a setpoint of 350 MB, so 450 MB written wait for
+    100 MB of writeback, 1 s."""
+    env = CountingEnvironment()
+    d = Disk(env, RATE, LINUX, lambda: 2 * GB)
+    ended = at(env, 0.0, lambda: (yield d.buffer(0.45 * GB)))
+    env.run()
+    assert ended == [pytest.approx(1.0)]
+
+
+def test_without_a_page_cache_writes_share_the_disk_as_they_are_made() -> None:
+    """dirty_ratio 0: nothing stays dirty; two 100 MB writes at once at 100 MB/s end together at 2 s, as a
+    processor-sharing disk; a sync after them has nothing to do."""
+    env, d = disk(limits=DirtyLimits(0.0, 0.0))
+    first = at(env, 0.0, lambda: (yield d.buffer(0.1 * GB)))
+    second = at(env, 0.0, lambda: (yield d.buffer(0.1 * GB)))
+    env.run()
+    assert first == second == [pytest.approx(2.0)]
+    assert d.sync() is None
+
+
+def test_a_sync_waits_for_the_bytes_before_it_not_after() -> None:
+    """1 GB dirty at 0 and a sync at 0 (10 s); 500 MB more at 1 s go after the sync's bytes: the sync still
+    ends at 10 s."""
+    env, d = disk()
+    d.buffer(1 * GB)
+    synced = d.sync()
+    assert synced is not None
+    at(env, 1.0, lambda: (yield from ()) if d.buffer(0.5 * GB) is None else None)
+    env.run(until=synced)
+    assert env.now == pytest.approx(10.0)

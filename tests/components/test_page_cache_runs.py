@@ -1,0 +1,108 @@
+"""The page cache in whole runs (components/disk.py): what a pull leaves dirty, the syncfs of a create's init
+layer and of an exit's rootfs, writers held at the kernel's setpoint. Expectations worked out by hand.
+
+Setting: one host of 16 GiB (dirtyable: 16 GiB, nothing else resident), so thresh 3.2 GiB, bg_thresh
+1.6 GiB, setpoint 2.8 GiB; the disk writes back at W = 100 MB/s; runtime costs zero; a registry so fast that a
+blob arrives at once; gzip inflates at 200 MiB/s of output on one of 4 cores.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run_text
+
+MB = 1e6
+MIB = 2**20
+W = 100 * MB
+R = 200 * MIB
+ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
+
+
+def scenario(steps: str, *, layer: str = "{size: 100MB, uncompressed: 300MB}", storage: str = "",
+             burst: int = 1, memory: str = "16GiB") -> str:
+    return f"""
+name: page-cache
+registries:
+  reg: {{bandwidth: 1000GB/s, latency: 0ms}}
+images:
+  app:1: {{registry: reg, layers: [{layer}]}}
+hosts:
+  h:
+    cpus: 4
+    memory: {memory}
+    nic: inf
+    runtime: {ZERO}
+    daemon: {{api_service_time: 0s, workers: 1000}}
+    storage: {{write_rate: {W}B/s, decompress_rate: {{gzip: {R}B/s}}{storage}}}
+workloads:
+  w: {{placement: h, arrival: {{burst: {burst}}}, steps: {steps}}}
+"""
+
+
+def test_a_create_after_a_pull_waits_for_the_pulled_bytes_to_be_written_back() -> None:
+    """The pull leaves the 100 MB blob and the 300 MB of unpacked files dirty (400 MB, under the 1.6 GiB
+    background threshold); the create's init layer unmount syncs them at 100 MB/s: 4 s. The unpack itself
+    is the inflate's 300 MB / 200 MiB/s, the writes going into memory."""
+    result = run_text(scenario("[{pull: 'app:1'}, {create: {image: 'app:1'}}]"))
+    [unpack] = result.spans_of("unpack")
+    assert unpack.duration == pytest.approx(300 * MB / R)
+    [sync] = result.spans_of("syncfs")
+    assert (sync.attrs["at"], sync.attrs["bytes"]) == ("create", pytest.approx(400 * MB))
+    assert sync.duration == pytest.approx(4.0)
+    [create] = result.spans_of("create")
+    assert create.duration == pytest.approx(4.0)
+
+
+def test_the_second_create_finds_nothing_dirty() -> None:
+    """Two creates in a row after the pull: the first syncs (4 s), the second has nothing to wait for."""
+    result = run_text(scenario("[{pull: 'app:1'}, {create: {image: 'app:1'}}, {create: {image: 'app:1'}}]"))
+    assert [s.duration for s in result.spans_of("create")] == pytest.approx([4.0, 0.0])
+    assert len(result.spans_of("syncfs")) == 1
+
+
+def test_bytes_older_than_the_expiry_are_already_on_the_disk() -> None:
+    """A create 40 s after the pull: the 400 MB expired at 30 s (+ the unpack's 1.43 s) and were written back
+    by 34.4 s: nothing to sync."""
+    result = run_text(scenario("[{pull: 'app:1'}, {sleep: 40s}, {create: {image: 'app:1'}}]"))
+    assert result.spans_of("syncfs") == []
+    [create] = result.spans_of("create")
+    assert create.duration == pytest.approx(0.0)
+
+
+def test_an_exit_waits_for_the_containers_writes_before_it_is_reported() -> None:
+    """A preloaded image (nothing dirty at the start); the run writes 500 MB into its layer (into memory, at
+    once) and runs 1 s; its exit's rootfs unmount syncs the 500 MB: 5 s. docker run returns at 6 s; the
+    process itself ended at 1 s."""
+    text = scenario("[{run: {image: 'app:1', writes: 500MB, duration: 1s}}]").replace(
+        "    cpus: 4\n", "    cpus: 4\n    preloaded: ['app:1']\n")
+    result = run_text(text)
+    [write] = result.spans_of("write")
+    assert write.duration == pytest.approx(0.0)
+    [process] = result.spans_of("process")
+    assert process.duration == pytest.approx(1.0)
+    [sync] = result.spans_of("syncfs")
+    assert (sync.attrs["at"], sync.attrs["bytes"], sync.duration) == ("exit", pytest.approx(500 * MB),
+                                                                      pytest.approx(5.0))
+    [run] = result.spans_of("run")
+    assert run.end == pytest.approx(6.0)
+
+
+def test_writes_past_the_setpoint_go_at_the_disks_pace() -> None:
+    """A 4 GiB host leaves a 0.7 GiB setpoint (751.6 MB); a run writing 1,000 MB waits for the 248.4 MB beyond
+    it to be written back: 2.484 s."""
+    text = scenario("[{run: {image: 'app:1', writes: 1000MB, duration: 0s}}]", memory="4GiB").replace(
+        "    cpus: 4\n", "    cpus: 4\n    preloaded: ['app:1']\n")
+    result = run_text(text)
+    [write] = result.spans_of("write")
+    setpoint = 0.175 * 4 * 2**30
+    assert write.duration == pytest.approx((1000 * MB - setpoint) / W)
+
+
+def test_dirty_ratio_zero_writes_as_it_goes_and_leaves_nothing_to_sync() -> None:
+    """dirty_ratio 0: the unpack's 300 MB go at the disk's 100 MB/s (3 s, slower than the 1.43 s inflate), the
+    blob's 100 MB at the download (1 s); the create then has nothing to sync."""
+    result = run_text(scenario("[{pull: 'app:1'}, {create: {image: 'app:1'}}]", storage=", dirty_ratio: 0"))
+    [unpack] = result.spans_of("unpack")
+    assert unpack.duration == pytest.approx(3.0)
+    assert result.spans_of("syncfs") == []
