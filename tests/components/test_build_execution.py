@@ -100,9 +100,9 @@ def test_buildkit_sends_only_what_copy_steps_name_and_only_once() -> None:
     sent = _context_spans(result, "load build context")
     assert [nbytes for nbytes, _ in sent] == [10e6, 0, 10e6]
     assert sent[0][1] == pytest.approx(10e6 / 12.5e6, rel=1e-9)
-    # COPY writes the 10 MB into the snapshot at the host's write rate (400 MiB/s)
+    # COPY writes the 10 MB into the snapshot: into the page cache at once (the default host's 2.8 GiB setpoint)
     copy = [s for s in result.spans_of("build_step") if not s.attrs["cached"]][0]
-    assert copy.end - copy.attrs["began"] == pytest.approx(10e6 / (400 * 2**20), rel=1e-9)
+    assert copy.end - copy.attrs["began"] == 0.0
     assert counts(result) == (1, 2)
 
 
@@ -122,12 +122,12 @@ def test_classic_builder_sends_the_whole_context_first() -> None:
 
 
 def test_a_local_context_costs_no_network_time() -> None:
-    # no network on one host; the daemon still lands the 10 MB: written into the local source's snapshot at
-    # 400 MiB/s while hashed at 776 MB/s on an idle core, so the write sets the time: 10e6 / (400 * 2**20)
+    # no network on one host; the daemon still lands the 10 MB: written into the local source's snapshot (into
+    # the page cache at once) while hashed at 776 MB/s on an idle core, so the hash sets the time: 10e6 / 776e6
     result = run({"dev": job(build(COPY_SRC), placement="builder")}, contexts=CONTEXT, hosts=REMOTE)
     [(nbytes, seconds)] = _context_spans(result, "load build context")
     assert nbytes == 10e6
-    assert seconds == pytest.approx(10e6 / (400 * 2**20), rel=1e-9)
+    assert seconds == pytest.approx(10e6 / 776e6, rel=1e-9)
 
 
 def test_run_times_layer_sizes_the_image_and_its_push() -> None:

@@ -172,7 +172,7 @@ def test_writable_layer_counts_on_disk_and_copy_up_costs_a_write() -> None:
     """writes 100 MB + copy_up 300 MB -> +400 MB on disk; copying up 300 MB at 100 MB/s takes 3 s, writing
     the 100 MB of new files 1 s more (storage.py: writes too take their time at the disk's rate), then the
     process runs its 1 s: 5 s; rm frees the 400 MB again."""
-    extra = ", storage: {write_rate: 100MB/s}"
+    extra = ", storage: {write_rate: 100MB/s, dirty_ratio: 0}"  # no page cache: writes at the disk's pace
     base = run_text(scenario("[{run: {image: nginx, duration: 1s}}]", extra=extra))
     steps = "[{run: {image: nginx, duration: 1s, writes: 100MB, copy_up: 300MB}}]"
     written = run_text(scenario(steps, extra=extra))

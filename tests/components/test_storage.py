@@ -21,12 +21,13 @@ MB = 1e6
 
 
 def scenario(workloads: str, *, host: str = "") -> str:
-    """One host (100 MB/s disk writes, nginx local, runtime costs zero) and ``workloads`` (YAML)."""
+    """One host (100 MB/s disk writes with no page cache, so every write goes at the disk's pace: disk.py; nginx
+    local, runtime costs zero) and ``workloads`` (YAML)."""
     head = (
         "name: t\n"
         "hosts:\n"
         '  h: {cpus: 4, memory: 1GiB, daemon: {api_service_time: 0s, workers: 1000}, preloaded: ["nginx:1.25"],\n'
-        f"      runtime: {ZERO}, storage: {{write_rate: 100MB/s}}{host}}}\n"
+        f"      runtime: {ZERO}, storage: {{write_rate: 100MB/s, dirty_ratio: 0}}{host}}}\n"
         "workloads:\n"
     )
     return head + textwrap.indent(textwrap.dedent(workloads).strip("\n"), "  ") + "\n"
