@@ -182,9 +182,10 @@ def test_negative_cpu_shares_are_dockerds_400(server: ServeProcess, made: list[s
     assert result.stderr.startswith("docker: Error response from daemon: shares: invalid argument")
 
 
-def test_update_refuses_as_dockerd_then_as_unmodelled(server: ServeProcess, made: list[str]) -> None:
-    """``docker update``: dockerd's checks first (its 400 in its words), then a change of resources is the 501
-    naming them (a container's CPU limits are set at create), and nothing changes."""
+def test_update_checks_as_dockerd_then_changes_the_limits(server: ServeProcess, made: list[str]) -> None:
+    """``docker update``: dockerd's checks of the values sent first (its 400 in its words, nothing changed), its
+    409 for a quota where NanoCpus is kept (moby container/container_unix.go UpdateContainer), then the change,
+    which inspect shows; the CLI prints the container's name, then dockerd's warnings."""
     made.append("cpu-upd")
     assert docker(server, "run", "-d", "--name", "cpu-upd", "alpine", "sleep", "100").returncode == 0
     bad = docker(server, "update", "--cpu-quota", "500", "cpu-upd")
@@ -192,7 +193,29 @@ def test_update_refuses_as_dockerd_then_as_unmodelled(server: ServeProcess, made
     assert "Error response from daemon: CPU cfs quota can not be less than 1ms (i.e. 1000)" in bad.stderr
     both = docker(server, "update", "--cpus", "1", "--cpu-period", "50000", "cpu-upd")
     assert "Conflicting options: Nano CPUs and CPU Period cannot both be set" in both.stderr
-    change = docker(server, "update", "--cpu-quota", "50000", "--cpuset-cpus", "0", "cpu-upd")
-    assert change.returncode == 1 and "resources (CpuQuota, CpusetCpus)" in change.stderr
-    shown = docker(server, "inspect", "-f", "{{.HostConfig.CpuQuota}} {{.HostConfig.CpusetCpus}}.", "cpu-upd")
-    assert shown.stdout.strip() == "0 ."
+    change = docker(server, "update", "--cpu-quota", "50000", "--cpuset-cpus", "0", "--cpu-shares", "512", "cpu-upd")
+    assert (change.returncode, change.stdout, change.stderr) == (0, "cpu-upd\n", "")
+    shown = docker(server, "inspect", "-f", "{{.HostConfig.CpuQuota}} {{.HostConfig.CpusetCpus}} "
+                   "{{.HostConfig.CpuShares}}", "cpu-upd")
+    assert shown.stdout.split() == ["50000", "0", "512"]
+    ident = docker(server, "inspect", "-f", "{{.Id}}", "cpu-upd").stdout.strip()
+    nano = docker(server, "update", "--cpus", "1", "cpu-upd")
+    assert nano.returncode == 1
+    assert nano.stderr.strip() == (f"Error response from daemon: Cannot update container {ident}: Conflicting "
+                                   "options: Nano CPUs cannot be updated as CPU Quota has already been set")
+
+
+def test_update_of_a_running_container_changes_its_cap_at_once(server: ServeProcess, made: list[str]) -> None:
+    """A 4-thread process of 40 CPU-seconds under --cpus 1, updated to --cpus 2 after t simulated seconds
+    (whatever the wall clock makes t): 1 core until t, then 2, so it ends at t + (40 - t) / 2; the run's
+    length read back is 20 + t / 2 with t the update's instant, which ``docker inspect`` cannot show, so the
+    check is that the run took between 20 and 40 s and is neither (it sped up, and only after a while)."""
+    made.append("cpu-live")
+    assert docker(server, "run", "-d", "--name", "cpu-live", "--cpus", "1", "-l", "dsim.cpu_time=40s", "-l",
+                  "dsim.threads=4", "alpine", "true").returncode == 0
+    assert docker(server, "update", "--cpus", "2", "cpu-live").returncode == 0
+    assert docker(server, "wait", "cpu-live").stdout.strip() == "0"
+    started, finished = docker(server, "inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}",
+                               "cpu-live").stdout.split()
+    took = (_stamp(finished) - _stamp(started)) * SPEED
+    assert 20.0 < took < 39.0
