@@ -71,8 +71,9 @@ def check_memory(resources: dict[str, Any], *, update: bool) -> None:
 
 
 def kept(host: dict[str, Any]) -> dict[str, Any]:
-    """The HostConfig dockerd keeps of a create's: the swap twice the memory when not given, a CPU percent discarded (Linux's, with a warning:
-    cpu_options.warnings), a PIDs limit of 0 or below none (memory_limits.pids_limit)."""
+    """The HostConfig dockerd keeps of a create's: the swap twice the memory when not given, a CPU percent
+    discarded (Linux's, with a warning: cpu_options.warnings), a PIDs limit of 0 or below none
+    (memory_limits.pids_limit)."""
     out = dict(host)
     memory = int(out.get("Memory") or 0)
     if memory > 0:
