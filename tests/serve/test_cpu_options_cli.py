@@ -219,3 +219,27 @@ def test_update_of_a_running_container_changes_its_cap_at_once(server: ServeProc
                                "cpu-live").stdout.split()
     took = (_stamp(finished) - _stamp(started)) * SPEED
     assert 50.0 < took < 99.0
+
+
+def test_update_of_memory_and_pids_as_dockerd(server: ServeProcess, made: list[str]) -> None:
+    """--memory 64m keeps a 128m memory+swap (twice); --memory 256m alone is UpdateContainer's 409 in its words;
+    with --memory-swap it is taken, and --pids-limit with it, as inspect shows."""
+    made.append("mem-upd")
+    ident = docker(server, "run", "-d", "--name", "mem-upd", "--memory", "64m", "alpine", "sleep", "100").stdout
+    alone = docker(server, "update", "--memory", "256m", "mem-upd")
+    assert (alone.returncode, alone.stderr) == (1, f"Error response from daemon: Cannot update container "
+                                                   f"{ident.strip()}: Memory limit should be smaller than already "
+                                                   "set memoryswap limit, update the memoryswap at the same time\n")
+    both = docker(server, "update", "--memory", "256m", "--memory-swap", "512m", "--pids-limit", "50", "mem-upd")
+    assert (both.returncode, both.stdout) == (0, "mem-upd\n")
+    shown = docker(server, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} "
+                   "{{.HostConfig.PidsLimit}}", "mem-upd").stdout.split()
+    assert shown == [str(256 * 2**20), str(512 * 2**20), "50"]
+
+
+def test_cpu_percent_is_the_clis_own_refusal_on_linux(server: ServeProcess) -> None:
+    """The CLI hides and refuses Windows's flags when the daemon's Ostype is linux (docker/cli
+    cmd/docker/docker.go), so --cpu-percent never reaches dsim serve, as it never reaches dockerd on Linux."""
+    result = docker(server, "run", "--cpu-percent", "50", "alpine", "true")
+    assert (result.returncode, result.stderr) == (1, '"--cpu-percent" is only supported on a Docker daemon running '
+                                                     "on windows, but the Docker daemon is running on linux\n")
