@@ -7,6 +7,7 @@ the restart manager waits its backoff, ``removed`` after ``docker rm``, and ``de
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -102,6 +103,9 @@ class Container:
     usage: float = 0.0
     #: the current run's CPU work on the host's scheduler (None: a run without cpu_time)
     cpu_task: CpuTask | None = None
+    #: the cores that work would use if nothing capped it: cpu_time / duration when both are given (a paced
+    #: process, idle part of the time), else inf; a ``docker update`` of its cap caps this
+    cpu_demand: float = math.inf
     #: while ``docker pause`` has frozen the cgroup: fires at the thaw (None: not frozen)
     frozen: simpy.Event | None = None
     layer_written: bool = False

@@ -138,6 +138,36 @@ class CpuScheduler:
         self._resolve()
         return received
 
+    def change(self, task: CpuTask, cap: float, threads: float | None = None, weight: float = 1.0) -> None:
+        """A running task's cap, threads and weight change from now on (``docker update``: its cgroup's quota and
+        weight written while it runs): it keeps the CPU-seconds it has received and its ``done`` event, and the
+        rates are solved again. A task that is done or cancelled only takes the new values."""
+        cls = task.cls
+        if cls is None or task.cancelled or task.done.triggered:
+            task.cap, task.weight = cap, weight
+            return
+        self._advance()
+        left = task.mark - cls.clock
+        cls.heap = [entry for entry in cls.heap if entry[2] is not task]
+        heapq.heapify(cls.heap)
+        cls.n -= 1
+        if cls.n == 0:
+            del self.classes[cls.key]
+            if cls.weight != 1.0:
+                self._weighted -= 1
+            cls.heap.clear()
+        key = cap if weight == 1.0 else (cap, weight)
+        joined = self.classes.get(key)
+        if joined is None:
+            joined = self.classes[key] = _CapClass(cap, key, weight)
+            if weight != 1.0:
+                self._weighted += 1
+        task.cap, task.weight, task.cls = cap, weight, joined
+        task.mark = joined.clock + left
+        heapq.heappush(joined.heap, (task.mark, task.seq, task))
+        joined.n += 1
+        self._resolve()
+
     def received(self, task: CpuTask, at: float | None = None) -> float:
         """CPU-seconds ``task`` has received by ``at`` (default now; a later instant before the next event
         extrapolates the current rates). Read-only: ``docker stats``."""
@@ -442,6 +472,15 @@ class SmtCpuScheduler(CpuScheduler):
     def cancel(self, task: CpuTask) -> float:
         self._leave(task)
         return super().cancel(task)
+
+    def change(self, task: CpuTask, cap: float, threads: float | None = None, weight: float = 1.0) -> None:
+        """As :meth:`CpuScheduler.change`, its threads beyond the new cap counted from now on."""
+        if task.cls is not None and not task.cancelled and not task.done.triggered:
+            self._leave(task)
+            if threads is not None and threads > cap > 0:
+                self._extra[task] = extra = threads - cap
+                self._surplus += extra
+        super().change(task, cap, threads, weight)
 
     def _leave(self, task: CpuTask) -> None:
         extra = self._extra.pop(task, None)

@@ -35,6 +35,7 @@ from dsim.records import Recorder, SpanKind
 
 if TYPE_CHECKING:
     from dsim.components.builder import Builder, WorkingCopy
+    from dsim.components.cpu import CpuTask
     from dsim.components.image_store import ImageStore
     from dsim.components.pull import Puller
     from dsim.components.push import Pusher
@@ -237,12 +238,20 @@ class EngineVerbs:
         self.store.tag(image)
         return image
 
+    def update(self, container: Container, spec: ContainerSpec, *, job: int,
+               live: CpuTask | None = None) -> Generator[Any, Any, None]:
+        """``docker update``: the container's limits and restart policy from now on (moby daemon/update.go):
+        ``spec`` for its later runs, and a running process's CPU cap, weight and memory limit changed at once
+        (ContainerRuntime.update; ``live``: its CPU work when not ``container.cpu_task``). A new restart policy
+        keeps the restart count and backoff (the restart manager's policy is set)."""
+        yield from self.api("update", job=job)
+        container.restart_manager.set_policy(spec.restart)
+        self.runtime.update(container, spec, live)
+
     def update_restart(self, container: Container, policy: str, *, job: int) -> Generator[Any, Any, None]:
         """``docker update --restart``: the policy from now on, the restart count and backoff kept (moby
         daemon/update.go sets HostConfig.RestartPolicy and the restart manager's policy)."""
-        yield from self.api("update", job=job)
-        container.spec = replace(container.spec, restart=policy)
-        container.restart_manager.set_policy(policy)
+        yield from self.update(container, replace(container.spec, restart=policy), job=job)
 
     def tag(self, name: str, ref: str, *, job: int) -> Generator[Any, Any, ImageInfo]:
         """``POST /images/{name}/tag``: 404 when ``name`` is not a local image."""

@@ -80,11 +80,12 @@ def first_of(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
 
 
 def _killed(kill: simpy.Event, code: int, task: CpuTask | None) -> tuple[int, str, CpuTask | None]:
-    """The run's end by its ``kill`` event: "host" is the OOM killer; an int is the process ending itself
+    """The run's end by its ``kill`` event: "host" is the OOM killer, "cgroup" its own limit's (lowered under
+    its usage by ``docker update``: ContainerRuntime.update); an int is the process ending itself
     with that code now (dsim serve's interactive shell: ``exit 3`` typed at its prompt)."""
     if isinstance(kill.value, int):
         return kill.value, "", task
-    return code, "host", task
+    return code, "cgroup" if kill.value == "cgroup" else "host", task
 
 
 def _nothing() -> Generator[Any, Any, None]:
@@ -505,8 +506,9 @@ class ContainerRuntime:
         natural: simpy.Event | None = None
         if cpu_time is not None:
             cap, threads = spec.cpu_cap, spec.quota_threads
-            if 0 < duration < math.inf and cpu_time / duration < cap:
-                cap, threads = cpu_time / duration, None  # paced: idle part of the time, not throttled in bursts
+            demand = container.cpu_demand = cpu_time / duration if 0 < duration < math.inf else math.inf
+            if demand < cap:
+                cap, threads = demand, None  # paced: idle part of the time, not throttled in bursts
             task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads, spec.cpu_weight)
             natural = task.done
         elif not math.isinf(duration):
@@ -540,6 +542,25 @@ class ContainerRuntime:
         """The run's healthcheck: startup work and probes as work on this host (components/health.py)."""
         yield from health.monitor(self.env, self.kernel, self.spec.runtime, self.rng, self.recorder, self.host,
                                   container, job, lambda: not self.no_more_restarts, self.storage.disk)
+
+    def update(self, container: Container, spec: ContainerSpec, live: CpuTask | None = None) -> None:
+        """``docker update`` of limits: ``spec`` from now on. A running process's CPU work (``live``, else its
+        run's task) takes the new cap and weight at once, still paced by its demand (``cpu_demand``); a
+        memory limit under what it holds is its cgroup's OOM kill, as cgroup v2's memory.max does when it is
+        written below the usage and reclaim frees nothing (dsim reclaims nothing: no swap)."""
+        container.spec = spec
+        if container.state != RUNNING:
+            return
+        task = live if live is not None else container.cpu_task
+        if task is not None:
+            cap, threads = spec.cpu_cap, spec.quota_threads
+            if container.cpu_demand < cap:
+                cap, threads = container.cpu_demand, None
+            self.kernel.cpu.change(task, cap, threads, spec.cpu_weight)
+        kill = container.kill
+        if (spec.memory is not None and container.usage > spec.memory and kill is not None and not kill.triggered
+                and not vm.guest_kernel(self.spec, spec.isolation)):
+            kill.succeed("cgroup")
 
     def running(self) -> int:
         return sum(1 for c in self._containers.values() if c.state == RUNNING)

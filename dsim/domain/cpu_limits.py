@@ -7,9 +7,16 @@ them: dsim serve's API (dsim/serve/cpu_options.py) and Compose files (dsim/scena
   quota, a period outside 1 ms..1 s, a positive quota under 1 ms.
 - The weight (``adaptContainerSettings``): 0 is the default 1024, the rest clamped to the kernel's 2..262144
   (``linuxMinCPUShares``, ``linuxMaxCPUShares``); a negative one is refused ("shares: invalid argument").
+- The cpuset (``CpusetCpus``): a list parsed as pkg/sysinfo/sysinfo_linux.go ``parseUintList`` parses it, the
+  CPUs it names present on the host; k CPUs cap the container at k cores.
+- ``CPUPercent`` and ``CPUCount`` are Windows's: on Linux a percent is discarded with a warning, a count is
+  not looked at.
 """
 
 from __future__ import annotations
+
+import math
+import re
 
 #: the CFS period when none is given, in microseconds (the kernel's default; moby's for NanoCPUs)
 DEFAULT_PERIOD = 100_000
@@ -51,3 +58,71 @@ def cfs_cap(nano: int, period: int, quota: int) -> float | None:
 def weight(shares: int) -> int:
     """The CPU weight a container gets for ``shares`` (not negative: see ``INVALID_SHARES``)."""
     return DEFAULT_SHARES if shares == 0 else min(max(shares, MIN_SHARES), MAX_SHARES)
+
+
+# ---------------------------------------------------------------------------------------------- cpusets
+
+#: pkg/sysinfo/sysinfo_linux.go ``defaultMaxCPUs``: a larger CPU or memory node number is refused
+MAX_CPUS = 8192
+#: what dockerd on Linux says of a CPU percent (verifyPlatformContainerResources: ``runtime.GOOS`` is linux),
+#: a warning with the value discarded: the option is Windows's (daemon_windows.go)
+CPU_PERCENT_WARNING = "linux does not support CPU percent. Percent discarded."
+
+
+def host_cores(cpus: float) -> int:
+    """The CPUs dockerd counts on a host of ``cpus`` cores (``runtime.NumCPU``), as ``docker info``'s NCPU."""
+    return max(1, math.ceil(cpus))
+
+
+def parse_cpuset(value: str) -> set[int]:
+    """A cpuset list (``0-2,4``, duplicates allowed) as ``parseUintList`` reads it; ValueError with its words."""
+    found: set[int] = set()
+    for part in value.split(","):
+        low, dash, high = part.partition("-")
+        first, last = _atoi(low, value), _atoi(high if dash else low, value)
+        if last < first:
+            raise ValueError(f"invalid format: {value}")
+        if last > MAX_CPUS:
+            raise ValueError(f"value of out range, maximum is {MAX_CPUS}")
+        found.update(range(first, last + 1))
+    return found
+
+
+def _atoi(text: str, value: str) -> int:
+    """Go's ``strconv.Atoi``: an optional sign and decimal digits within int64."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text) or abs(int(text)) >= 2 ** 63:
+        raise ValueError(f"invalid format: {value}")
+    return int(text)
+
+
+def cpus_refusal(cpuset: str, cores: int) -> str | None:
+    """dockerd's words for a ``CpusetCpus`` it refuses on a host of ``cores`` CPUs (a malformed list, or CPUs the
+    host lacks: verifyPlatformContainerResources, sysinfo ``IsCpusetCpusAvailable``); None when it takes it."""
+    return list_refusal(cpuset, "cpus", set(range(cores)), "0" if cores == 1 else f"0-{cores - 1}",
+                        "Requested CPUs are not available")
+
+
+def list_refusal(value: str, kind: str, available: set[int], shown: str, missing: str) -> str | None:
+    """A cpuset list: well formed (``Invalid value X for cpuset KIND: why``), and each of it available."""
+    if not value:
+        return None
+    try:
+        wanted = parse_cpuset(value)
+    except ValueError as err:
+        return f"Invalid value {value} for cpuset {kind}: {err}"
+    if not wanted <= available:
+        return f"{missing} - requested {value}, available: {shown}"
+    return None
+
+
+def cap_and_threads(nano: int, period: int, quota: int, cpuset: str) -> tuple[float | None, int | None]:
+    """The container's cap in cores (quota / period, and no more than its cpuset's CPUs; None: none) and the
+    runnable threads to give its workload when a cpuset caps it (None: the workload's default, ceil of the
+    quota's cap or 1, dsim/domain/containers.py). k CPUs give no more than k cores; pinning to more CPUs never
+    lets a process use more cores than it has threads, so a cpuset keeps the threads it would have without."""
+    quota_cap = cfs_cap(nano, period, quota)
+    if not cpuset:
+        return quota_cap, None
+    size = float(len(parse_cpuset(cpuset)))
+    cap = size if quota_cap is None else min(quota_cap, size)
+    return cap, math.ceil(quota_cap) if quota_cap is not None else 1

@@ -131,11 +131,13 @@ def project_name(given: str | None, model: Project, compose_file: Path) -> str:
 
 def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPath,
                  folder: Path | None = None, env: Mapping[str, str] | None = None,
-                 profiles: list[str] | None = None, scale: Mapping[str, int] | None = None) -> ComposeProject:
+                 profiles: list[str] | None = None, scale: Mapping[str, int] | None = None,
+                 cores: int | None = None) -> ComposeProject:
     """The project a compose step brings up or down: ``full`` the file, ``shown`` its name in errors;
     ``folder``: the scenario's, which services' build contexts must stay inside (compose_build.py); ``env``:
     the step's variables for ``${VAR}`` (compose_env.py; the ``.env`` beside the file gives the others);
-    ``profiles``: the active ones (compose_project.with_profiles); ``scale``: ``up --scale`` (with_scale)."""
+    ``profiles``: the active ones (compose_project.with_profiles); ``scale``: ``up --scale`` (with_scale);
+    ``cores``: the CPUs of the smallest host the step may run on (a service's cpuset must be among them)."""
     if not full.is_file():
         raise ReferenceProblem((*step_path, "file"), f"no such compose file '{shown}'")
     data, positions = load_yaml_file(full, display_name=shown)
@@ -155,7 +157,7 @@ def read_compose(full: Path, shown: str, project: str | None, step_path: FieldPa
         raise located_error(str(err), shown, positions, where) from None
     try:
         read = project_from_model(with_scale(with_profiles(model, profiles or []), scale or {}, step_path), name,
-                                  shown)
+                                  shown, cores)
     except ComposeProblem as problem:
         raise located_error(problem.message, shown, positions, problem.path) from None
     return attach_builds(read, model, full, positions, folder)

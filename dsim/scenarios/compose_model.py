@@ -120,15 +120,16 @@ Raw = int | float | str | None
 
 
 class Limits(Compose):
-    """``deploy.resources.limits``: ``cpus`` and ``memory`` (``pids`` is not modelled)."""
+    """``deploy.resources.limits``: ``cpus``, ``memory`` and ``pids`` (compose_resources.py)."""
 
     cpus: Raw = None
     memory: Raw = None
+    pids: Raw = None
 
 
 class Reservations(Compose):
-    """``deploy.resources.reservations``: ``cpus`` changes nothing for a container, ``memory`` is refused
-    (compose_resources.py); ``devices`` and ``generic_resources`` are not modelled."""
+    """``deploy.resources.reservations``: ``cpus`` changes nothing for a container, ``memory`` is a soft limit
+    checked and changing nothing (compose_resources.py); ``devices`` and ``generic_resources`` are not modelled."""
 
     cpus: Raw = None
     memory: Raw = None
@@ -194,7 +195,13 @@ class Service(Compose):
     cpu_shares: Raw = None
     cpu_quota: Raw = None
     cpu_period: Raw = None
+    cpuset: str | None = None
+    cpu_count: Raw = None
+    cpu_percent: Raw = None
     mem_limit: Raw = None
+    mem_reservation: Raw = None
+    memswap_limit: Raw = None
+    pids_limit: Raw = None
     stop_grace_period: FiniteDuration | None = None
     # the container's configuration that the model does not act on (no program runs): kept, so that a change
     # recreates the container at the next up, as compose's config hash does (compose_project.py)

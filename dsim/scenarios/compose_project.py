@@ -129,7 +129,7 @@ def _depends(service: Service, path: FieldPath, names: list[str]) -> tuple[Depen
 
 
 def _container(service: Service, path: FieldPath, networks: tuple[str, ...], mode: str | None,
-               mounts: tuple[MountSpec, ...]) -> ContainerSpec:
+               mounts: tuple[MountSpec, ...], cores: int | None) -> ContainerSpec:
     if service.image is None:
         raise ComposeProblem(path, f'service "{service_name(path)}" has neither an image nor a build context '
                                    "specified: invalid compose project")
@@ -138,10 +138,11 @@ def _container(service: Service, path: FieldPath, networks: tuple[str, ...], mod
                                                  "unless-stopped, on-failure[:N])")
     extra = service.x_dsim
     until_stopped = extra.cpu_time is None and extra.duration.is_constant and math.isinf(extra.duration.mean)
-    limits = service_resources(service, path)
+    limits = service_resources(service, path, cores)
     return ContainerSpec(
         normalise(service.image), None, limits.cpus, limits.memory, _ports(service, path), extra.duration,
-        extra.stop_time, cpu_time=extra.cpu_time, memory_usage=extra.memory_usage, cpu_shares=limits.cpu_shares,
+        extra.stop_time, cpu_time=extra.cpu_time, threads=limits.threads, memory_usage=extra.memory_usage,
+        cpu_shares=limits.cpu_shares,
         expose=tuple(str(port) for port in service.expose), exit_code=extra.exit_code, restart=service.restart,
         healthcheck=_healthcheck(service.healthcheck, service, path), until_stopped=until_stopped,
         network=networks[0] if networks else (mode or "bridge"), mounts=mounts,
@@ -224,8 +225,9 @@ def with_scale(model: Project, scale: Mapping[str, int], step_path: FieldPath) -
     return model.model_copy(update={"services": services})
 
 
-def project_from_model(model: Project, name: str, file: str) -> ComposeProject:
-    """The frozen project; raises ComposeProblem at the place in the file that breaks a rule."""
+def project_from_model(model: Project, name: str, file: str, cores: int | None = None) -> ComposeProject:
+    """The frozen project; raises ComposeProblem at the place in the file that breaks a rule. ``cores``: the CPUs
+    of the smallest host the project may run on (a cpuset must be among them; None: not checked)."""
     networks: dict[str, ComposeNetwork] = {}
     written_networks = dict(model.networks)
     uses_default = any(not s.networks and s.network_mode is None for s in model.services.values())
@@ -259,7 +261,7 @@ def project_from_model(model: Project, name: str, file: str) -> ComposeProject:
                                  "to have a unique name. Remove the custom name to scale the service.")
         grace = service.stop_grace_period if service.stop_grace_period is not None else DEFAULT_STOP_GRACE
         services.append(ComposeService(
-            service_key, _container(service, path, nets, service.network_mode, mounts), replicas,
+            service_key, _container(service, path, nets, service.network_mode, mounts, cores), replicas,
             _depends(service, path, names), nets, service.container_name, grace))
     return ComposeProject(name, file, _order(services), tuple(networks.values()), tuple(volumes.values()))
 

@@ -1,19 +1,26 @@
-"""A service's CPU and memory keys as its container's cap, weight and memory limit (docs/compose.md).
+"""A service's CPU, memory and PIDs keys as its container's cap, weight and memory limit (docs/compose.md).
 
 docker compose v2 makes a container's Resources from them (docker/compose ``pkg/compose/create.go``
 ``getDeployResources``, commit f72979427042620a94dd52ce78b39c68cb02c085): ``NanoCPUs`` from ``cpus``, then from
-``deploy.resources.limits.cpus`` (``setLimits``); ``CPUQuota`` / ``CPUPeriod`` / ``CPUShares`` from
-``cpu_quota`` / ``cpu_period`` / ``cpu_shares``; ``Memory`` from ``mem_limit``, then from
-``deploy.resources.limits.memory``. compose-go refuses ``cpus`` and ``mem_limit`` whose deploy limit differs
-(``loader/validate.go``, commit e70e961c3a3acebf0800b882f1afb3dbf1fb74a2). Reservations (``setReservations``):
-a CPU reservation "is a swarm option" compose does not pass to a container, so it changes nothing; a memory one
-is ``MemoryReservation``, a soft limit dsim does not model (refused).
+``deploy.resources.limits.cpus`` (``setLimits``); ``CPUQuota`` / ``CPUPeriod`` / ``CPUShares`` / ``CpusetCpus``
+from ``cpu_quota`` / ``cpu_period`` / ``cpu_shares`` / ``cpuset``; ``Memory`` from ``mem_limit``, then from
+``deploy.resources.limits.memory``; ``MemorySwap`` from ``memswap_limit``; ``MemoryReservation`` from
+``mem_reservation``, then ``deploy.resources.reservations.memory`` (``setReservations``); ``PidsLimit`` from
+``pids_limit``, then ``deploy.resources.limits.pids``; ``CPUCount`` and ``CPUPercent`` (x 100) from
+``cpu_count`` and ``cpu_percent``. compose-go refuses a key and its deploy counterpart that differ
+(``loader/validate.go``, commit e70e961c3a3acebf0800b882f1afb3dbf1fb74a2). A CPU reservation "is a swarm option"
+compose does not pass to a container: it changes nothing.
 
-dockerd then applies its rules (moby daemon/daemon_unix.go: dsim/domain/cpu_limits.py, as dsim serve's API
-applies them too): NanoCpus with a quota or a period is refused, the CFS period is 1 ms..1 s,
-a positive quota at least 1 ms; the cap is quota / period (NanoCpus: a quota over 100 ms; no quota or a
-negative one: no cap); a CPU weight of 0 is the default 1024, others clamped to 2..262144, a negative one
-refused; a memory limit other than 0 (none) under 6 MB is refused.
+dockerd then applies its rules (moby daemon/daemon_unix.go: dsim/domain/cpu_limits.py and memory_limits.py,
+as dsim serve's API applies them too): NanoCpus with a quota or a period is refused, the CFS period is
+1 ms..1 s, a positive quota at least 1 ms; the cap is quota / period (NanoCpus: a quota over 100 ms; no quota or a
+negative one: no cap), and no more than the cpuset's CPUs, which the host must have; a CPU weight of 0 is the
+default 1024, others clamped to 2..262144, a negative one refused; a memory limit other than 0 (none) under
+6 MB is refused, and so are a swap limit below it or without it, a reservation under 6 MB or above it.
+What changes nothing in dsim, checked and accepted: the swap limit (no swap is modelled), the reservation
+(a soft limit the kernel reclaims towards under memory pressure; dsim reclaims nothing), the PIDs limit
+(dsim's processes never fork), the CPU count (Windows's: dockerd on Linux does not look at it) and the CPU
+percent (Windows's: dockerd on Linux discards it with a warning, which compose shows).
 """
 
 from __future__ import annotations
@@ -22,13 +29,11 @@ import math
 import re
 from dataclasses import dataclass
 
-from dsim.domain import cpu_limits
+from dsim.domain import cpu_limits, memory_limits
 from dsim.domain.cpu_limits import DEFAULT_SHARES
 from dsim.domain.problems import FieldPath
 from dsim.scenarios.compose_model import DeployResources, Service
 
-#: moby's linuxMinMemory
-MIN_MEMORY = 6 * 2**20
 #: docker/go-units ``binaryMap``: RAMInBytes' suffixes
 _BINARY = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
 _GO_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
@@ -46,35 +51,35 @@ class ComposeProblem(Exception):
 
 @dataclass(frozen=True)
 class Resources:
-    """What the container step gets: ``cpus`` cap (None: none), ``cpu_shares`` weight, ``memory`` limit."""
+    """What the container step gets: ``cpus`` cap (None: none), ``cpu_shares`` weight, ``memory`` limit, and the
+    workload's ``threads`` when a cpuset caps it (cpu_limits.cap_and_threads; None: the default)."""
 
     cpus: float | None = None
     cpu_shares: int = DEFAULT_SHARES
     memory: float | None = None
+    threads: int | None = None
 
 
-def service_resources(service: Service, path: FieldPath) -> Resources:
-    """The container's cap, weight and memory limit from ``service`` at ``path`` (``services.NAME``)."""
-    _check_reservations(service, path)
-    return Resources(_cap(service, path), _shares(service.cpu_shares, (*path, "cpu_shares")), _memory(service, path))
+def service_resources(service: Service, path: FieldPath, cores: int | None = None) -> Resources:
+    """The container's cap, weight and memory limit from ``service`` at ``path`` (``services.NAME``); ``cores``:
+    the CPUs of the smallest host it may run on, which its cpuset must be among (None: not checked)."""
+    memory = _memory(service, path)
+    _pids(service, path)
+    _int(service.cpu_count, (*path, "cpu_count"))  # Windows's: dockerd on Linux does not look at it
+    _float(service.cpu_percent, (*path, "cpu_percent"))  # Windows's: discarded with a warning on Linux
+    _float(_reservation(service, "cpus"), (*path, "deploy", "resources", "reservations", "cpus"))
+    cap, threads = _cap(service, path, cores)
+    return Resources(cap, _shares(service.cpu_shares, (*path, "cpu_shares")), memory, threads)
 
 
 def _limits_path(path: FieldPath, key: str) -> FieldPath:
     return (*path, "deploy", "resources", "limits", key)
 
 
-def _check_reservations(service: Service, path: FieldPath) -> None:
-    """Reservations: ``cpus`` is parsed and changes nothing; ``memory`` is refused (create.go setReservations)."""
+def _reservation(service: Service, key: str) -> Raw:
     resources = _resources(service)
     reservations = resources.reservations if resources is not None else None
-    if reservations is None:
-        return
-    where = (*path, "deploy", "resources", "reservations")
-    _float(reservations.cpus, (*where, "cpus"))
-    if reservations.memory is not None:
-        raise ComposeProblem((*where, "memory"), "docker compose sets a memory reservation as the container's "
-                             "MemoryReservation (--memory-reservation), a soft limit the kernel reclaims towards under "
-                             "memory pressure; dsim does not model it (a limit is mem_limit or limits.memory)")
+    return getattr(reservations, key) if reservations is not None else None
 
 
 def _resources(service: Service) -> DeployResources | None:
@@ -88,8 +93,9 @@ def _limit(service: Service, key: str) -> tuple[Raw, bool]:
     return (getattr(limits, key) if limits is not None else None), limits is not None
 
 
-def _cap(service: Service, path: FieldPath) -> float | None:
-    """quota / period as dockerd's getCPUResources sets them, from NanoCpus or cpu_quota / cpu_period."""
+def _cap(service: Service, path: FieldPath, cores: int | None) -> tuple[float | None, int | None]:
+    """quota / period as dockerd's getCPUResources sets them, from NanoCpus or cpu_quota / cpu_period, and no more
+    than the cpuset's CPUs; with the threads a cpuset leaves the workload (cpu_limits.cap_and_threads)."""
     cpus = _float(service.cpus, (*path, "cpus"))
     written, has_limits = _limit(service, "cpus")
     limit = _float(written, _limits_path(path, "cpus"))
@@ -101,7 +107,11 @@ def _cap(service: Service, path: FieldPath) -> float | None:
     period = _int(service.cpu_period, (*path, "cpu_period"))
     quota = _int(service.cpu_quota, (*path, "cpu_quota"))
     _check_cfs(nano, period, quota, where, path)
-    return cpu_limits.cfs_cap(int(nano * 1e9), period, quota)
+    cpuset = service.cpuset or ""
+    refused = cpu_limits.cpus_refusal(cpuset, cores if cores is not None else cpu_limits.MAX_CPUS + 1)
+    if refused is not None:
+        raise ComposeProblem((*path, "cpuset"), refused)
+    return cpu_limits.cap_and_threads(int(nano * 1e9), period, quota, cpuset)
 
 
 def _check_cfs(nano: float, period: int, quota: int, where: FieldPath, path: FieldPath) -> None:
@@ -125,7 +135,8 @@ def _shares(value: Raw, where: FieldPath) -> int:
 
 
 def _memory(service: Service, path: FieldPath) -> float | None:
-    """Memory: ``mem_limit``, replaced by ``deploy.resources.limits.memory`` (setLimits); 0: none."""
+    """Memory: ``mem_limit``, replaced by ``deploy.resources.limits.memory`` (setLimits); 0: none. The swap
+    limit and the reservation are checked with it (memory_limits.refusal) and change nothing."""
     mem = _bytes(service.mem_limit, (*path, "mem_limit"))
     written, has_limits = _limit(service, "memory")
     limit = _bytes(written, _limits_path(path, "memory"))
@@ -133,12 +144,34 @@ def _memory(service: Service, path: FieldPath) -> float | None:
         raise ComposeProblem((*path, "mem_limit"), f"services.{path[-1]}: can't set distinct values on 'mem_limit' "
                              "and 'deploy.resources.limits.memory': invalid compose project")
     memory = limit if limit != 0 else mem
-    if memory == 0:
-        return None
-    if memory < MIN_MEMORY:
-        where = _limits_path(path, "memory") if limit != 0 else (*path, "mem_limit")
-        raise ComposeProblem(where, "Minimum memory limit allowed is 6MB")
-    return float(memory)
+    swap = _bytes(service.memswap_limit, (*path, "memswap_limit"))
+    reserved = _bytes(service.mem_reservation, (*path, "mem_reservation"))
+    deploy_path = (*path, "deploy", "resources", "reservations", "memory")
+    deploy_reserved = _bytes(_reservation(service, "memory"), deploy_path)
+    resources = _resources(service)
+    if reserved != 0 and resources is not None and resources.reservations is not None and deploy_reserved != reserved:
+        raise ComposeProblem((*path, "mem_reservation"), f"services.{path[-1]}: can't set distinct values on "
+                             "'mem_reservation' and 'deploy.resources.reservations.memory': invalid compose project")
+    reservation = deploy_reserved if deploy_reserved != 0 else reserved  # setReservations
+    refused = memory_limits.refusal(memory, swap, reservation)
+    if refused is not None:
+        field, message = refused
+        where = {"memory": _limits_path(path, "memory") if limit != 0 else (*path, "mem_limit"),
+                 "swap": (*path, "memswap_limit"),
+                 "reservation": deploy_path if deploy_reserved != 0 else (*path, "mem_reservation")}[field]
+        raise ComposeProblem(where, message)
+    return float(memory) if memory != 0 else None
+
+
+def _pids(service: Service, path: FieldPath) -> None:
+    """``pids_limit`` and ``deploy.resources.limits.pids``: compose-go's check that they agree; dockerd checks
+    nothing else (0 or below: unlimited) and dsim's processes never fork, so the limit changes nothing."""
+    pids = _int(service.pids_limit, (*path, "pids_limit"))
+    written, has_limits = _limit(service, "pids")
+    limit = _int(written, _limits_path(path, "pids"))
+    if pids != 0 and has_limits and limit != pids:
+        raise ComposeProblem((*path, "pids_limit"), f"services.{path[-1]}: can't set distinct values on "
+                             "'pids_limit' and 'deploy.resources.limits.pids': invalid compose project")
 
 
 def _float(value: Raw, where: FieldPath) -> float:

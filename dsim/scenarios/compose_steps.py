@@ -4,6 +4,7 @@ are resolved like any step's image; a service's ``build:`` is planned as a build
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from dsim.scenarios.model import Scenario
 Composes = dict[tuple[str, int], ComposeProject]
 
 
-def resolve_composes(scenario: Scenario, base_dir: Path | None) -> Composes:
-    """Every compose step's project, the file read once per (file, project name, variables, profiles)."""
+def resolve_composes(scenario: Scenario, base_dir: Path | None, cores: Mapping[str, int] | None = None) -> Composes:
+    """Every compose step's project, the file read once per (file, project name, variables, profiles, cores).
+    ``cores``: workload -> the CPUs of the smallest host it may be placed on (a service's cpuset is checked
+    against them, as dockerd checks it against its host's)."""
     out: Composes = {}
     cache: dict[tuple[Any, ...], ComposeProject] = {}
     for name, workload in scenario.workloads.items():
@@ -31,11 +34,12 @@ def resolve_composes(scenario: Scenario, base_dir: Path | None) -> Composes:
             full = inside_folder(spec.file, base_dir, (*path, "file"))
             written = Path(spec.file)
             shown = str(written if written.is_absolute() or base_dir is None else base_dir / written)
+            least = (cores or {}).get(name)
             key = (full, spec.project, tuple(sorted(spec.env.items())), tuple(spec.profiles),
-                   tuple(sorted(spec.scale.items())))
+                   tuple(sorted(spec.scale.items())), least)
             if key not in cache:
                 cache[key] = read_compose(full, shown, spec.project, path, base_dir, spec.env, spec.profiles,
-                                          spec.scale)
+                                          spec.scale, least)
             out[(name, i)] = cache[key]
     return out
 

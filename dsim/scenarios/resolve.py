@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
+from dsim.domain import cpu_limits
 from dsim.domain.hosts import HostInfo
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.problems import FieldPath, ReferenceProblem
@@ -332,6 +333,20 @@ def _check_preloaded_fit(scenario: Scenario, images: dict[str, ImageInfo]) -> No
                                    f"preloaded images do not fit on the disk: {used:,.0f} B > {spec.disk:,.0f} B")
 
 
+def _placement_cores(scenario: Scenario, hosts: tuple[HostInfo, ...],
+                     groups: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """Each workload -> the CPUs dockerd counts on the smallest host its placement may pick (a group's hosts, a
+    host, or any host for a policy): a compose service's cpuset must be among them there."""
+    out: dict[str, int] = {}
+    for name, workload in scenario.workloads.items():
+        placement = workload.placement
+        picked = groups.get(placement) or tuple(h.name for h in hosts if h.name == placement)
+        candidates = [h for h in hosts if not picked or h.name in picked]
+        if candidates:
+            out[name] = min(cpu_limits.host_cores(h.spec.cpus) for h in candidates)
+    return out
+
+
 def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) -> Resolved:
     """Check every reference and expand the scenario; raises ReferenceProblem naming the field path.
 
@@ -345,7 +360,8 @@ def resolve(scenario: Scenario, *, base_dir: str | PathLike[str] | None = None) 
     needed = _check_distribution(scenario, registries)
     builds = resolve_builds(scenario, None if base_dir is None else Path(base_dir), [h.name for h in hosts])
     needed |= builds.registries
-    composes = resolve_composes(scenario, None if base_dir is None else Path(base_dir))  # compose_steps.py
+    composes = resolve_composes(scenario, None if base_dir is None else Path(base_dir),  # compose_steps.py
+                                _placement_cores(scenario, hosts, groups))
     used = {**compose_images(composes), **builds.used_images(_used_images(scenario), scenario)}
     images = _resolve_images(scenario, registries, used)
     if HUB not in scenario.registries and HUB not in needed and all(image.registry != HUB for image in images.values()):

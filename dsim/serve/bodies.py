@@ -59,8 +59,8 @@ class RestartPolicyBody(_Body):
         return name
 
 
-class CpuResources(_Body):
-    """The CPU fields of Resources (a HostConfig's, an UpdateConfig's): Go's int64 and string."""
+class Resources(_Body):
+    """The CPU, memory and PIDs fields of Resources (a HostConfig's, an UpdateConfig's): Go's int64 and string."""
 
     NanoCpus: StrictInt | None = None
     CpuShares: StrictInt | None = None
@@ -68,21 +68,26 @@ class CpuResources(_Body):
     CpuQuota: StrictInt | None = None
     CpusetCpus: StrictStr | None = None
     CpusetMems: StrictStr | None = None
+    CpuCount: StrictInt | None = None
+    CpuPercent: StrictInt | None = None
+    MemorySwap: StrictInt | None = None
+    MemoryReservation: StrictInt | None = None
+    PidsLimit: StrictInt | None = None
 
 
-class ContainerUpdate(CpuResources):
+class ContainerUpdate(Resources):
     """``POST /containers/{id}/update``: the UpdateConfig (resources, and the restart policy)."""
 
+    Memory: StrictInt | None = None
     RestartPolicy: RestartPolicyBody | None = None
 
 
-class HostConfigBody(CpuResources):
+class HostConfigBody(Resources):
     PortBindings: dict[StrictStr, list[PortBindingBody] | None] | None = None
     PublishAllPorts: StrictBool | None = None
     RestartPolicy: RestartPolicyBody | None = None
     AutoRemove: StrictBool | None = None
     Memory: StrictInt | None = Field(None, ge=0)
-    MemorySwap: StrictInt | None = None
     Privileged: StrictBool | None = None
     ReadonlyRootfs: StrictBool | None = None
     NetworkMode: StrictStr | None = None

@@ -14,36 +14,32 @@ dsim serve models them: a cap in cores on the host's processor-sharing scheduler
   ``adaptContainerSettings``, ``linuxMinCPUShares`` / ``linuxMaxCPUShares``), and refuses a negative one
   (``getCPUResources``: "shares: invalid argument", when it makes the runtime spec; dsim serve at the create).
 
+- ``CpuPercent`` (``--cpu-percent``, Windows's): discarded with dockerd's warning, which the create's (or the
+  update's) ``Warnings`` carry; ``CpuCount`` (``--cpu-count``) is kept and not looked at, as dockerd on Linux.
+
 dockerd's refusals are 400s in its words (daemon_unix.go ``verifyPlatformContainerResources``, its cpuset lists
-parsed as pkg/sysinfo/sysinfo_linux.go ``parseUintList`` parses them), for an update as for a create.
+parsed as pkg/sysinfo/sysinfo_linux.go ``parseUintList`` parses them: dsim/domain/cpu_limits.py), for an update
+as for a create.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 from dsim.components.errors import ApiError
 from dsim.domain import cpu_limits
-from dsim.domain.cpu_limits import DEFAULT_SHARES
+from dsim.domain.cpu_limits import DEFAULT_SHARES, host_cores
 
-#: pkg/sysinfo/sysinfo_linux.go ``defaultMaxCPUs``: a larger CPU or memory node number is refused
-MAX_CPUS = 8192
+__all__ = ["cap", "check", "check_shares", "host_cores", "shares", "step_options", "warnings"]
+
 #: the host's memory nodes (cpuset.mems): one, as on a machine without NUMA
 MEMORY_NODES = "0"
-
-
-
-def host_cores(cpus: float) -> int:
-    """The CPUs dockerd counts on this host (``runtime.NumCPU``), as ``docker info``'s NCPU shows them."""
-    return max(1, math.ceil(cpus))
 
 
 def check(resources: dict[str, Any], cores: int) -> None:
     """400 for the CPU options dockerd refuses, in the order it checks them (daemon_unix.go
     ``verifyPlatformContainerResources``), on a host of ``cores`` CPUs."""
-    nano, period, quota = (int(resources.get(key) or 0) for key in ("NanoCpus", "CpuPeriod", "CpuQuota"))
+    nano, period, quota = _cfs(resources)
     conflict = cpu_limits.conflict(nano, period, quota)
     if conflict is not None:
         raise ApiError(400, conflict[1])
@@ -53,10 +49,15 @@ def check(resources: dict[str, Any], cores: int) -> None:
     out_of_range = cpu_limits.out_of_range(period, quota)
     if out_of_range is not None:
         raise ApiError(400, out_of_range[1])
-    _check_list(str(resources.get("CpusetCpus") or ""), "cpus", set(range(cores)), _span(cores),
-                "Requested CPUs are not available")
-    _check_list(str(resources.get("CpusetMems") or ""), "mems", {0}, MEMORY_NODES,
-                "Requested memory nodes are not available")
+    refused = cpu_limits.cpus_refusal(str(resources.get("CpusetCpus") or ""), cores) or cpu_limits.list_refusal(
+        str(resources.get("CpusetMems") or ""), "mems", {0}, MEMORY_NODES, "Requested memory nodes are not available")
+    if refused is not None:
+        raise ApiError(400, refused)
+
+
+def warnings(resources: dict[str, Any]) -> list[str]:
+    """dockerd's warnings for CPU options it discards on Linux: a CPU percent (verifyPlatformContainerResources)."""
+    return [cpu_limits.CPU_PERCENT_WARNING] if int(resources.get("CpuPercent") or 0) > 0 else []
 
 
 def check_shares(resources: dict[str, Any]) -> None:
@@ -74,70 +75,27 @@ def shares(resources: dict[str, Any]) -> int:
 
 def cap(resources: dict[str, Any]) -> float | None:
     """The cores the container may use at most: quota / period, and no more than its cpuset's CPUs."""
-    caps = [limit for limit in (_cfs_cap(resources), _cpuset_size(resources)) if limit is not None]
-    return min(caps) if caps else None
+    return _cap_and_threads(resources)[0]
 
 
 def step_options(resources: dict[str, Any]) -> dict[str, Any]:
     """The run step's ``cpus`` (and ``threads``) and ``cpu_shares`` (when not the default) for these options.
-    A cpuset's cap leaves the workload's threads as they are without it (dsim/domain/containers.py: ceil of
-    the quota's cap, else 1), so pinning to more CPUs never lets a process use more cores than it has threads."""
+    A cpuset's cap leaves the workload's threads as they are without it (cpu_limits.cap_and_threads)."""
     weight = shares(resources)
     options: dict[str, Any] = {} if weight == DEFAULT_SHARES else {"cpu_shares": weight}
-    limit = cap(resources)
+    limit, threads = _cap_and_threads(resources)
     if limit is None:
         return options
     options["cpus"] = limit
-    if _cpuset_size(resources) is not None:
-        quota_cap = _cfs_cap(resources)
-        options["threads"] = math.ceil(quota_cap) if quota_cap is not None else 1
+    if threads is not None:
+        options["threads"] = threads
     return options
 
 
-def _cfs_cap(resources: dict[str, Any]) -> float | None:
-    """quota / period as ``getCPUResources`` sets them: None when the quota limits nothing."""
-    return cpu_limits.cfs_cap(*(int(resources.get(key) or 0) for key in ("NanoCpus", "CpuPeriod", "CpuQuota")))
+def _cfs(resources: dict[str, Any]) -> tuple[int, int, int]:
+    nano, period, quota = (int(resources.get(key) or 0) for key in ("NanoCpus", "CpuPeriod", "CpuQuota"))
+    return nano, period, quota
 
 
-def _cpuset_size(resources: dict[str, Any]) -> float | None:
-    """How many CPUs ``CpusetCpus`` names (None without one; a checked list)."""
-    cpuset = str(resources.get("CpusetCpus") or "")
-    return float(len(parse_list(cpuset))) if cpuset else None
-
-
-def parse_list(value: str) -> set[int]:
-    """A cpuset list (``0-2,4``, duplicates allowed) as ``parseUintList`` reads it; ValueError with its words."""
-    found: set[int] = set()
-    for part in value.split(","):
-        low, dash, high = part.partition("-")
-        first, last = _atoi(low, value), _atoi(high if dash else low, value)
-        if last < first:
-            raise ValueError(f"invalid format: {value}")
-        if last > MAX_CPUS:
-            raise ValueError(f"value of out range, maximum is {MAX_CPUS}")
-        found.update(range(first, last + 1))
-    return found
-
-
-def _atoi(text: str, value: str) -> int:
-    """Go's ``strconv.Atoi``: an optional sign and decimal digits within int64."""
-    if not re.fullmatch(r"[+-]?[0-9]+", text) or abs(int(text)) >= 2 ** 63:
-        raise ValueError(f"invalid format: {value}")
-    return int(text)
-
-
-def _check_list(value: str, kind: str, available: set[int], shown: str, missing: str) -> None:
-    """A cpuset list: well formed (``Invalid value X for cpuset KIND: why``), and each of it available."""
-    if not value:
-        return
-    try:
-        wanted = parse_list(value)
-    except ValueError as err:
-        raise ApiError(400, f"Invalid value {value} for cpuset {kind}: {err}") from None
-    if not wanted <= available:
-        raise ApiError(400, f"{missing} - requested {value}, available: {shown}")
-
-
-def _span(cores: int) -> str:
-    """The host's CPUs as cpuset.cpus.effective shows them."""
-    return "0" if cores == 1 else f"0-{cores - 1}"
+def _cap_and_threads(resources: dict[str, Any]) -> tuple[float | None, int | None]:
+    return cpu_limits.cap_and_threads(*_cfs(resources), str(resources.get("CpusetCpus") or ""))

@@ -1,8 +1,8 @@
 """What dockerd refuses in a create request although dsim models none of it: a log driver, IPC mode, isolation,
-stop signal, capabilities, swap, OOM score, a bind's mode. Each is a 400 with dockerd's words (moby
-daemon/daemon_unix.go ``verifyPlatformContainerSettings``, daemon/container.go, oci/caps/utils.go,
-volume/mounts/linux_parser.go), rather than accepted and silently dropped. The CPU options' checks, a CPU weight's
-among them, are dsim/serve/cpu_options.py's.
+stop signal, capabilities, swap and a memory reservation (dsim/domain/memory_limits.py), OOM score, a bind's
+mode. Each is a 400 with dockerd's words (moby daemon/daemon_unix.go ``verifyPlatformContainerSettings``,
+daemon/container.go, oci/caps/utils.go, volume/mounts/linux_parser.go), rather than accepted and silently
+dropped. The CPU options' checks, a CPU weight's among them, are dsim/serve/cpu_options.py's.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dsim.components.errors import ApiError
+from dsim.domain import memory_limits
 from dsim.serve import cpu_options
 from dsim.serve.commands import valid_signal
 
@@ -48,9 +49,7 @@ def check_create(body: dict[str, Any], cpus: float) -> None:
         name = str(cap).upper().removeprefix("CAP_")
         if name != "ALL" and name not in CAPABILITIES:
             raise ApiError(400, f'unknown capability: "CAP_{name}"')
-    memory, swap = int(host.get("Memory") or 0), int(host.get("MemorySwap") or 0)
-    if memory > 0 and swap > 0 and swap < memory:
-        raise ApiError(400, "Minimum memoryswap limit should be larger than memory limit, see usage")
+    check_memory(host, update=False)
     cpu_options.check(host, cpu_options.host_cores(cpus))
     score = int(host.get("OomScoreAdj") or 0)
     if not -1000 <= score <= 1000:
@@ -61,3 +60,26 @@ def check_create(body: dict[str, Any], cpus: float) -> None:
             raise ApiError(400, f"invalid mode: {parts[2]}")
     cpu_options.check_shares(host)
 
+
+
+def check_memory(resources: dict[str, Any], *, update: bool) -> None:
+    """400 for the memory limits dockerd refuses (memory_limits.refusal), of a create or an update."""
+    refused = memory_limits.refusal(*(int(resources.get(key) or 0) for key in ("Memory", "MemorySwap",
+                                                                                 "MemoryReservation")), update=update)
+    if refused is not None:
+        raise ApiError(400, refused[1])
+
+
+def kept(host: dict[str, Any]) -> dict[str, Any]:
+    """The HostConfig dockerd keeps of a create's: the swap twice the memory when not given, a CPU percent
+    discarded (Linux's, with a warning: cpu_options.warnings), a PIDs limit of 0 or below none
+    (memory_limits.pids_limit)."""
+    out = dict(host)
+    memory = int(out.get("Memory") or 0)
+    if memory > 0:
+        out["MemorySwap"] = memory_limits.default_swap(memory, int(out.get("MemorySwap") or 0))
+    if int(out.get("CpuPercent") or 0) > 0:
+        out["CpuPercent"] = 0
+    if "PidsLimit" in out:
+        out["PidsLimit"] = memory_limits.pids_limit(out["PidsLimit"])
+    return out

@@ -41,7 +41,7 @@ from dsim.serve import bodies, cpu_options, health, image_ops, objects
 from dsim.serve import images as refs
 from dsim.serve.changes import label_files
 from dsim.serve.commands import Program, interpret
-from dsim.serve.create_checks import check_create
+from dsim.serve.create_checks import check_create, kept
 from dsim.serve.events import EventLog, follow_pulls, image_events
 from dsim.serve.execs import Exec, ExecsAndStats
 from dsim.serve.image_config import (
@@ -431,7 +431,7 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
         config.update({key: bool(body.get(key)) for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty",
                                                            "OpenStdin", "StdinOnce")})
         served = Served(self._docker_id(container), container, self.env.now, config,
-                        dict(body.get("HostConfig") or {}), image, program=self.program(body, image),
+                        kept(body.get("HostConfig") or {}), image, program=self.program(body, image),
                         argv=self.argv(body, image))
         inherited = self.image_files.get(refs.image_id(image), {})
         served.files, served.image_files = dict(inherited), frozenset(inherited)
@@ -477,16 +477,6 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             if frozen and served.paused:
                 self.unfreeze(served)
         return ident
-
-    def update_restart(self, served: Served, policy: bodies.RestartPolicyBody, job: int) -> Generator[Any, Any, None]:
-        """``docker update --restart``: refused for a container created with ``--rm`` (moby daemon/update.go:
-        409), else the daemon's (Daemon.update_restart) and HostConfig shows it."""
-        if served.host_config.get("AutoRemove") and policy.Name != "no":
-            raise ApiError(409, "Restart policy cannot be updated because AutoRemove is enabled for the container")
-        retries = f":{policy.MaximumRetryCount}" if policy.Name == "on-failure" and policy.MaximumRetryCount else ""
-        yield from self.daemon.update_restart(served.container, policy.Name + retries, job=job)
-        served.host_config["RestartPolicy"] = {"Name": policy.Name, "MaximumRetryCount": policy.MaximumRetryCount}
-        self.container_event(served, "update")
 
     def locked(self, served: Served, act: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
         """A lifecycle operation under the container's lock, as dockerd holds the container's mutex while

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dsim.components.errors import ApiError, StreamError
 from dsim.domain.refs import canonical, normalise, split_ref
-from dsim.serve import bodies, build_flow, cpu_options, image_ops, listing, objects, shapes
+from dsim.serve import bodies, build_flow, cpu_options, image_ops, listing, objects, shapes, update
 from dsim.serve import images as refs
 from dsim.serve.archive_routes import ARCHIVE_ROUTES, ArchiveRoutes
 from dsim.serve.commands import valid_signal
@@ -354,26 +354,19 @@ class EngineHandler(ImageRoutes, ArchiveRoutes, objects.ObjectRoutes, BaseHTTPRe
         self.send_json(200, view)
 
     def api_update(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
-        """``docker update``: the restart policy. A container's resources (CPU, memory, ...) are set at create
-        only: changing them is a 501 naming the fields, not a change silently dropped, after dockerd's own
-        checks of them (moby daemon/update.go ``ContainerUpdate``: its 400s in its words)."""
+        """``docker update``: dockerd's checks of the values sent (its 400s, its warnings in the answer), then
+        the container's limits and restart policy changed, a running container's at once (dsim/serve/update.py)."""
         body = self.read_json()
-        update = bodies.parse(bodies.ContainerUpdate, body, "UpdateConfig")
-        cpu_options.check(body, cpu_options.host_cores(self.state.engine.daemon.spec.cpus))
-        resources = sorted(key for key, value in body.items()
-                           if key != "RestartPolicy" and value not in (None, 0, "", [], {}, False))
-        if resources:
-            raise HttpError(501, "dsim serve does not simulate changing a container's resources "
-                                 f"({', '.join(resources)}): only its restart policy")
-        policy = update.RestartPolicy
+        bodies.parse(bodies.ContainerUpdate, body, "UpdateConfig")
+        if self.client_version < (1, 40):  # the route ignores a PIDs limit before API 1.40
+            body = {key: value for key, value in body.items() if key != "PidsLimit"}
+        warnings = update.check(body, cpu_options.host_cores(self.state.engine.daemon.spec.cpus))
+        policy = body.get("RestartPolicy") or {}
+        if policy.get("Name") and policy["Name"] != "on-failure" and policy.get("MaximumRetryCount"):
+            raise ApiError(400, "invalid restart policy: maximum retry count can only be used with 'on-failure'")
         engine = self.state.engine
-        if policy is not None and policy.Name:
-            if policy.Name != "on-failure" and policy.MaximumRetryCount:
-                raise ApiError(400, "invalid restart policy: maximum retry count can only be used with 'on-failure'")
-            self._container_op("update", id, lambda served, job, phase: engine.update_restart(served, policy, job))
-        else:
-            self._container_op("update", id, lambda served, job, phase: engine.daemon.api("update", job=job))
-        self.send_json(200, {"Warnings": []})
+        self._container_op("update", id, lambda served, job, phase: update.update(engine, served, body, job))
+        self.send_json(200, {"Warnings": warnings})
 
     def api_commit(self, query: dict[str, list[str]]) -> None:
         """``docker commit``: ``container``, ``repo`` and ``tag``, ``comment``, ``author``, ``pause`` (default
@@ -474,7 +467,9 @@ class EngineHandler(ImageRoutes, ArchiveRoutes, objects.ObjectRoutes, BaseHTTPRe
             return served.id
 
         container_id = self.wait(self.operation("create", name or str(body_json.get("Image", "")), body))
-        self.send_json(201, {"Id": container_id, "Warnings": []})
+        given = body_json.get("HostConfig")
+        host: dict[str, Any] = given if isinstance(given, dict) else {}
+        self.send_json(201, {"Id": container_id, "Warnings": cpu_options.warnings(host)})
 
     def api_ps(self, query: dict[str, list[str]]) -> None:
         wanted = listing.container_query(query)

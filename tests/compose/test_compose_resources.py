@@ -131,10 +131,6 @@ def test_usage_under_mem_limit_runs(tmp_path: Path) -> None:
     ("mem_limit: 1g, deploy: {resources: {limits: {memory: 2g}}}", 39, "mem_limit",
      "services.web: can't set distinct values on 'mem_limit' and 'deploy.resources.limits.memory': invalid compose "
      "project"),
-    ("deploy: {resources: {reservations: {memory: 1g}}}", 72, "deploy.resources.reservations.memory",
-     "--memory-reservation"),
-    ("deploy: {resources: {limits: {pids: 10}}}", 58, "deploy.resources.limits.pids",
-     "dsim does not model the Compose key 'pids'"),
 ])
 def test_invalid_values_are_refused_where_they_are_written(tmp_path: Path, keys: str, column: int, field: str,
                                                            message: str) -> None:

@@ -182,9 +182,10 @@ def test_negative_cpu_shares_are_dockerds_400(server: ServeProcess, made: list[s
     assert result.stderr.startswith("docker: Error response from daemon: shares: invalid argument")
 
 
-def test_update_refuses_as_dockerd_then_as_unmodelled(server: ServeProcess, made: list[str]) -> None:
-    """``docker update``: dockerd's checks first (its 400 in its words), then a change of resources is the 501
-    naming them (a container's CPU limits are set at create), and nothing changes."""
+def test_update_checks_as_dockerd_then_changes_the_limits(server: ServeProcess, made: list[str]) -> None:
+    """``docker update``: dockerd's checks of the values sent first (its 400 in its words, nothing changed), its
+    409 for a quota where NanoCpus is kept (moby container/container_unix.go UpdateContainer), then the change,
+    which inspect shows; the CLI prints the container's name, then dockerd's warnings."""
     made.append("cpu-upd")
     assert docker(server, "run", "-d", "--name", "cpu-upd", "alpine", "sleep", "100").returncode == 0
     bad = docker(server, "update", "--cpu-quota", "500", "cpu-upd")
@@ -192,7 +193,53 @@ def test_update_refuses_as_dockerd_then_as_unmodelled(server: ServeProcess, made
     assert "Error response from daemon: CPU cfs quota can not be less than 1ms (i.e. 1000)" in bad.stderr
     both = docker(server, "update", "--cpus", "1", "--cpu-period", "50000", "cpu-upd")
     assert "Conflicting options: Nano CPUs and CPU Period cannot both be set" in both.stderr
-    change = docker(server, "update", "--cpu-quota", "50000", "--cpuset-cpus", "0", "cpu-upd")
-    assert change.returncode == 1 and "resources (CpuQuota, CpusetCpus)" in change.stderr
-    shown = docker(server, "inspect", "-f", "{{.HostConfig.CpuQuota}} {{.HostConfig.CpusetCpus}}.", "cpu-upd")
-    assert shown.stdout.strip() == "0 ."
+    change = docker(server, "update", "--cpu-quota", "50000", "--cpuset-cpus", "0", "--cpu-shares", "512", "cpu-upd")
+    assert (change.returncode, change.stdout, change.stderr) == (0, "cpu-upd\n", "")
+    shown = docker(server, "inspect", "-f", "{{.HostConfig.CpuQuota}} {{.HostConfig.CpusetCpus}} "
+                   "{{.HostConfig.CpuShares}}", "cpu-upd")
+    assert shown.stdout.split() == ["50000", "0", "512"]
+    ident = docker(server, "inspect", "-f", "{{.Id}}", "cpu-upd").stdout.strip()
+    nano = docker(server, "update", "--cpus", "1", "cpu-upd")
+    assert nano.returncode == 1
+    assert nano.stderr.strip() == (f"Error response from daemon: Cannot update container {ident}: Conflicting "
+                                   "options: Nano CPUs cannot be updated as CPU Quota has already been set")
+
+
+def test_update_of_a_running_container_changes_its_cap_at_once(server: ServeProcess, made: list[str]) -> None:
+    """A 4-thread process of 100 CPU-seconds under --cpus 1, updated to --cpus 2 after t simulated seconds
+    (t: whatever the wall clock makes it, under 2 s of wall time): 1 core until t, then 2, so the run takes
+    t + (100 - t) / 2 = 50 + t / 2: more than 50 s (it ran capped at 1 for a while), less than 100 s (the new cap
+    applied to the running process). The exact times are tests/serve/test_update.py's, in simulated time."""
+    made.append("cpu-live")
+    assert docker(server, "run", "-d", "--name", "cpu-live", "--cpus", "1", "-l", "dsim.cpu_time=100s", "-l",
+                  "dsim.threads=4", "alpine", "true").returncode == 0
+    assert docker(server, "update", "--cpus", "2", "cpu-live").returncode == 0
+    assert docker(server, "wait", "cpu-live").stdout.strip() == "0"
+    started, finished = docker(server, "inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}",
+                               "cpu-live").stdout.split()
+    took = (_stamp(finished) - _stamp(started)) * SPEED
+    assert 50.0 < took < 99.0
+
+
+def test_update_of_memory_and_pids_as_dockerd(server: ServeProcess, made: list[str]) -> None:
+    """--memory 64m keeps a 128m memory+swap (twice); --memory 256m alone is UpdateContainer's 409 in its words;
+    with --memory-swap it is taken, and --pids-limit with it, as inspect shows."""
+    made.append("mem-upd")
+    ident = docker(server, "run", "-d", "--name", "mem-upd", "--memory", "64m", "alpine", "sleep", "100").stdout
+    alone = docker(server, "update", "--memory", "256m", "mem-upd")
+    assert (alone.returncode, alone.stderr) == (1, f"Error response from daemon: Cannot update container "
+                                                   f"{ident.strip()}: Memory limit should be smaller than already "
+                                                   "set memoryswap limit, update the memoryswap at the same time\n")
+    both = docker(server, "update", "--memory", "256m", "--memory-swap", "512m", "--pids-limit", "50", "mem-upd")
+    assert (both.returncode, both.stdout) == (0, "mem-upd\n")
+    shown = docker(server, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} "
+                   "{{.HostConfig.PidsLimit}}", "mem-upd").stdout.split()
+    assert shown == [str(256 * 2**20), str(512 * 2**20), "50"]
+
+
+def test_cpu_percent_is_the_clis_own_refusal_on_linux(server: ServeProcess) -> None:
+    """The CLI hides and refuses Windows's flags when the daemon's Ostype is linux (docker/cli
+    cmd/docker/docker.go), so --cpu-percent never reaches dsim serve, as it never reaches dockerd on Linux."""
+    result = docker(server, "run", "--cpu-percent", "50", "alpine", "true")
+    assert (result.returncode, result.stderr) == (1, '"--cpu-percent" is only supported on a Docker daemon running '
+                                                     "on windows, but the Docker daemon is running on linux\n")
