@@ -16,6 +16,8 @@ https://docs.kernel.org/admin-guide/sysctl/vm.html; mm/page-writeback.c):
 - Writeback writes the oldest dirty bytes first at the disk's ``write_rate``: in the background while more than
   ``bg_thresh`` is dirty, for bytes dirty longer than ``dirty_expire_centisecs`` (30 s), and for anyone who
   waits: a throttled writer, a ``syncfs``.
+- ``fsync`` writes one file's dirty bytes now: containerd's content store syncs each blob as it commits it
+  (``content/local/writer.go``, ``Commit``: ``fp.Sync()``).
 - ``syncfs`` returns when every byte dirty at its call is on the disk. Unmounting an overlay syncs the
   filesystem under it (``ovl_sync_fs``, https://github.com/moby/moby/issues/47630): a create's init layer and an
   exit's rootfs wait for every dirty byte of Docker's filesystem, the image a pull has just unpacked included
@@ -97,6 +99,14 @@ class Disk:
             waited = self.env.event()
             waited.succeed(self.env.now)
         return waited
+
+    def fsync(self, nbytes: float) -> simpy.Event | None:
+        """``fsync`` of a file whose ``nbytes`` are still dirty: they go to the disk now, sharing it with the
+        throttled writers (the background writeback of the other dirty bytes is not slowed by it). None when
+        there is nothing to write."""
+        if nbytes <= 0 or math.isinf(self.rate):
+            return None
+        return self._throttle.run(nbytes / self.rate, 1.0).done
 
     def sync(self) -> simpy.Event | None:
         """``syncfs``: None when nothing is dirty, else a timer until every byte dirty now is on the disk (its

@@ -297,6 +297,10 @@ class Puller(ImageTransfer):
                             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, self.env.now,
                                                            note=record.notes[-1][1]))
                         yield self.env.timeout(delay)
+                # containerd's content store fsyncs the blob as it commits it, inside the fetch's slot
+                synced = self.disk.fsync(self._still_dirty(layer.size, self.env.now - began))
+                if synced is not None:
+                    yield synced
             self.store.add_blob(layer)
         except (RegistryError, DiskFull) as err:
             self.store.end_download(layer.digest)
@@ -304,9 +308,6 @@ class Puller(ImageTransfer):
             done.defused = True
             return
         self.store.end_download(layer.digest)
-        written = self.disk.buffer(layer.size)  # the blob in the content store, through the page cache
-        if written is not None:
-            yield written
         record.ended = self.env.now
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADED, record.ended))
@@ -315,6 +316,19 @@ class Puller(ImageTransfer):
                            registry=served.registry, bytes=layer.size, slot_wait=began - record.asked,
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
+
+    def _still_dirty(self, nbytes: float, took: float) -> float:
+        """Bytes of a blob still dirty when containerd's content store commits it and fsyncs the file
+        (https://github.com/containerd/containerd/blob/v1.7.27/content/local/writer.go, ``Commit``): what came
+        in during the last ``dirty_expire`` of its download, at its mean rate (the earlier bytes expired and
+        were written back while it went on). Without a page cache (``dirty_ratio`` 0) the writes kept pace
+        with the download where the disk could: what it could not is left."""
+        storage = self.spec.storage
+        if storage.dirty.ratio <= 0:
+            return max(0.0, nbytes - storage.write_rate * took)
+        if took <= storage.dirty.expire:
+            return nbytes
+        return nbytes * storage.dirty.expire / took
 
     def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0) -> float:
         """On an idle host with room in the page cache: uncompressed / decompress_rate[compression] (the files

@@ -86,14 +86,17 @@ def test_lazy_pull_starts_the_container_after_the_prefetch() -> None:
 
 
 def test_p2p_fleet_downloads_at_the_speed_limit() -> None:
-    """2,600 agents at 300 MB/s: both 1.5 GB blobs in after 4 requests of 1 ms + 3 GB / 300 MB/s = 10.004 s;
-    then two layers of 4.05 GB unpack one after the other at 200 MiB/s: 10.004 + 2 x 19.31 = 48.628 s.
-    The origins serve only the stripes no peer could (the first hosts'): under 1% of the 7.8 TB moved."""
+    """2,600 agents at 300 MB/s: both 1.5 GB blobs in after 4 requests of 1 ms + 3 GB / 300 MB/s = 10.004 s,
+    then containerd's content store fsyncs both (all still dirty) on the disk's 400 MiB/s: 3 GB more, 7.153 s;
+    then two layers of 4.05 GB unpack one after the other at 200 MiB/s (the page cache holds back the part
+    beyond its setpoint at the disk's pace, faster than the inflate): + 2 x 19.31 s. The origins serve only
+    the stripes no peer could (the first hosts'): under 1% of the 7.8 TB moved."""
     result = fleet_result()
     ends = [end for _, end in download_times(result).values()]
     assert len(ends) == 2600
-    assert statistics.median(ends) == pytest.approx(10.004)
-    assert result.phase_samples("pull") == [pytest.approx(10.004 + 2 * 1.5e9 * 2.7 / GUNZIP)] * 2600
+    downloaded = 10.004 + 3e9 / (400 * 2**20)
+    assert statistics.median(ends) == pytest.approx(downloaded)
+    assert result.phase_samples("pull") == [pytest.approx(downloaded + 2 * 1.5e9 * 2.7 / GUNZIP)] * 2600
     registry = result.summary()["registries"]["origin"]
     assert registry["bytes_sent"] + registry["bytes_from_peers"] == 2600 * 3_000_000_000
     assert registry["bytes_sent"] < 0.01 * 2600 * 3_000_000_000
@@ -120,19 +123,21 @@ def test_disk_pressure_collects_least_recently_used_images() -> None:
 
 
 def test_fleet_rollout_four_capped_streams_halve_a_one_layer_rollout() -> None:
-    """scenarios/fleet-rollout.yaml: one 1 GB layer over one 44.4 MB/s stream (22.5 s) then its unpack at
-    250 MB/s (4.0 s), after about 1.2 s of round trips; four layers: three streams at once then the fourth
-    (2 x 5.6 s) and the last unpack (1.0 s). Every node alike: 50 capped streams leave the registry idle."""
+    """scenarios/fleet-rollout.yaml: one 1 GB layer over one 44.4 MB/s stream (22.5 s), then containerd's
+    fsync of the blob at 250 MB/s (4.0 s; the files go into the page cache), after about 1.2 s of round trips;
+    four layers: three streams at once (5.6 s) whose three fsyncs share the disk (3 x 250 MB: 3 s) before their
+    slots free, then the fourth (5.6 s) and its fsync (1.0 s). Every node alike: 50 capped streams leave the
+    registry idle."""
     result = run("fleet-rollout")
     one, four = pulls(result, "one-layer"), pulls(result, "four-layers")
     assert len(one) == len(four) == 50
     assert len({job.host for job in result.jobs if job.workload == "one-layer"}) == 50
     transfer_one = 1e9 / 44.4e6 + 1e9 / 250e6
-    transfer_four = 2 * 250e6 / 44.4e6 + 250e6 / 250e6
+    transfer_four = 2 * 250e6 / 44.4e6 + 3 * 250e6 / 250e6 + 250e6 / 250e6
     for times, transfer in ((one, transfer_one), (four, transfer_four)):
         assert max(times) - min(times) < 1e-6  # the registry's egress never binds: 50 nodes as one
         assert transfer < min(times) < transfer + 1.5  # the round trips: about 1.2 s
-    assert max(four) < 0.55 * min(one)
+    assert max(four) < 0.6 * min(one)
 
 
 def test_fleet_rollout_through_a_10_gbps_registry_waits_for_its_egress() -> None:
