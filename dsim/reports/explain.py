@@ -235,6 +235,10 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
                 rank=0)
         elif kind == SpanKind.STOP:
             add(span.end, f"container {span.subject} stopped in {format_duration(span.duration)}", "note", rank=0)
+        elif kind == SpanKind.SYNCFS:
+            what = "the init layer's" if span.attrs.get("at") == "create" else "the rootfs's"
+            add(span.start, f"{what} unmount syncs the filesystem: {format_size(span.attrs.get('bytes', 0.0))} of "
+                            f"dirty pages written back in {format_duration(span.duration)}", "note")
         elif kind in _TOLD_BY_PULL_LINES:
             continue
         else:
@@ -404,6 +408,9 @@ def _messages(result: SimResult, job: int, info: ScenarioInfo | None, index: Spa
         elif kind == SpanKind.STOP:
             add(span.start, "daemon", "kernel", "SIGTERM")
             add(span.end, "kernel", "daemon", "stopped", "reply")
+        elif kind == SpanKind.SYNCFS:  # an overlay unmount writing back the page cache's dirty bytes
+            add(span.start, "daemon", "kernel", f"unmount: syncfs {format_size(span.attrs.get('bytes', 0.0))}")
+            add(span.end, "kernel", "daemon", f"written back ({format_duration(span.duration)})", "reply")
         elif kind == SpanKind.PULL_IMAGE:
             add(span.end, "daemon", "client", f"Status: {span.attrs.get('status', '')}", "reply")
         elif kind not in KNOWN_KINDS and span.duration > 0:

@@ -28,7 +28,8 @@ images:
   base:1: {registry: reg, layers: [{size: 10MB, uncompressed: 25MB}]}
   app:1: {registry: reg, from: "base:1", layers: [{size: 20MB, uncompressed: 40MB}]}
 hosts:
-  h: {disk: 1GB, nic: inf, daemon: {api_service_time: 0s}, storage: {write_rate: 100MB/s, dirty_ratio: 0, overlay_diff: DIFF}}
+  h: {disk: 1GB, nic: inf, daemon: {api_service_time: 0s},
+      storage: {write_rate: 100MB/s, dirty_ratio: 0, overlay_diff: DIFF}}
 """
 
 

@@ -142,7 +142,9 @@ def test_startup_writes_share_the_disk() -> None:
     100 MB/s disk: processor sharing gives each 50 MB/s, both done at 1 + 2 = 3 s; instant probes every 2 s
     (2 fails) -> both healthy at 4 s."""
     check = "{interval: 2s, startup_cpu: 1s, startup_io: 100MB}"
-    text = scenario(check).replace("preloaded: [nginx]", "preloaded: [nginx], storage: {write_rate: 100MB/s, dirty_ratio: 0}")  # writes at the disk's pace
+    # no page cache: the writes go at the disk's pace
+    text = scenario(check).replace("preloaded: [nginx]",
+                                   "preloaded: [nginx], storage: {write_rate: 100MB/s, dirty_ratio: 0}")
     text = text.replace("steps: [{run: {image: nginx, name: api,",
                         "steps: [{run: {image: nginx, name: other, detach: true, healthcheck: " + check + "}}, "
                         "{run: {image: nginx, name: api,")

@@ -164,3 +164,19 @@ def test_span_details_read_to_the_millisecond() -> None:
     assert attrs_text({"cpu_seconds": 1509.4249091793874, "oom": "", "memory": 0.0, "exit_code": 0,
                        "status": "exited"}) == "cpu_seconds=1509.425 exit_code=0 memory=0 status=exited"
     assert attrs_text({"size": float("inf"), "wait": 0.0005}) == "size=inf wait=0.001"
+
+
+def test_the_first_create_after_the_pull_tells_its_syncfs(hello: tuple[list[str], ScenarioInfo]) -> None:
+    """nginx's files, just unpacked, are still dirty when `docker run` creates the container: the init layer's
+    unmount writes them all back (every byte the pull unpacked; the blobs were fsynced as they came in), at the
+    default 400 MiB/s, told between the pull's status and the create."""
+    lines, _ = hello
+    unpacked = sum(span.attrs["bytes"] for span in simulate(load_scenario(HELLO)).spans_of("unpack"))
+    [sync] = [i for i, text in enumerate(lines) if "unmount syncs the filesystem" in text]
+    text = lines[sync]
+    assert text.startswith("the init layer's unmount syncs the filesystem: ")
+    assert f"{unpacked / 1e6:.0f}MB" in text
+    assert f"in {unpacked / (400 * 2**20) * 1000:.0f}ms" in text
+    status = lines.index("Status: Downloaded newer image for nginx:latest")
+    created = next(i for i, text in enumerate(lines) if text.startswith("container web created"))
+    assert status < sync < created
