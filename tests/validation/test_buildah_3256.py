@@ -83,7 +83,7 @@ def build_seconds(size: str) -> float:
 def test_the_200_mb_copy_is_the_calibration() -> None:
     # the commit's writer waits for its 50 MB beyond the setpoint longer than its hash takes
     assert (400e6 - SETPOINT) / WRITE_RATE > 200e6 / HASH_RATE
-    assert WRITE_RATE == pytest.approx(56.63e6, rel=1e-4)
+    assert 56.62e6 < WRITE_RATE < 56.64e6
     assert build_seconds("200") == pytest.approx(4.872, rel=1e-6)
 
 
