@@ -7,8 +7,16 @@ Parameters:
   (2.7 GiB / 15 s = 193 MB/s). This half is a check of the transfer mechanics only (bytes over
   bandwidth plus the requests' round trips), not an independent prediction;
 - the inflate: a prediction from dsim's defaults: the uncompressed size at the catalog's median ratio 2.7
-  (the issue does not give it) and gunzip at 200 MiB/s of output (containerd#13560: 170-250 MiB/s);
-  writes at 400 MiB/s do not bind. Predicted 2.7 x 2.7 GiB / 200 MiB/s = 37.3 s.
+  (the issue does not give it) and gunzip at 200 MiB/s of output (containerd#13560: 170-250 MiB/s).
+  Predicted 2.7 x 2.7 GiB / 200 MiB/s = 37.3 s. Its 7.8 GB of files go through the page cache of the 32 GiB VM
+  (setpoint 17.5%: 6.0 GB): the writer waits for the 1.8 GB beyond it, 4.3 s at dsim's default 400 MiB/s, well
+  under the inflate.
+
+dsim's download span holds one more thing: containerd's content store fsyncs the blob as it commits it
+(content/local/writer.go, ``Commit``: ``fp.Sync()``), inside the download, and a blob fetched in under the
+kernel's 30 s expiry is still all dirty then: 2.7 GiB / 400 MiB/s = 6.91 s (the VM's disk is not given; the issue
+puts persisting the files at "<< 10 s" on reasonable local storage). The issue's "Fetch: ~15 s (Docker Hub -> EC2
+VM, single TCP connection)" is the transfer, so it is compared with the span less that fsync, worked out by hand.
 
 Tolerance: the fetch within 5% of 15 s; the inflate between 30 s - 20% and 35 s + 10% (the measured range
 on server CPUs, widened because the layer's real compression ratio is unknown: a ratio of 2.2, usual for
@@ -16,8 +24,8 @@ binaries, would give 30.4 s).
 
 Where dsim differs: the issue describes fetch, inflate and writes as streaming, so the total is about the
 slowest stage (about 30 s). dsim follows Docker's pipeline as docs/real-docker.md (Pull 5) states it: a layer
-is unpacked once its blob is in the content store, so a one-layer pull takes fetch + inflate (about 52 s).
-With many layers the two overlap across layers, which is what the unpack-in-order tests check.
+is unpacked once its blob is in the content store, so a one-layer pull takes fetch + the blob's fsync + inflate
+(about 59.5 s). With many layers the stages overlap across layers, which is what the unpack-in-order tests check.
 Deterministic: one run is the average.
 """
 
@@ -28,6 +36,9 @@ import pytest
 from tests.helpers import run_text
 
 LAYER = 2.7 * 2**30
+WRITE_RATE = 400 * 2**20  # dsim's default storage.write_rate
+#: the content store's fsync of the blob at its commit: all of it, fetched in under 30 s, is still dirty
+FSYNC = LAYER / WRITE_RATE
 
 
 def test_fetch_and_inflate_of_one_large_layer() -> None:
@@ -44,9 +55,12 @@ def test_fetch_and_inflate_of_one_large_layer() -> None:
     """)
     [download] = result.spans_of("download")
     [unpack] = result.spans_of("unpack")
-    fetch = download.duration
+    fetch = download.duration - FSYNC  # the transfer: the span less the commit's fsync
     inflate = unpack.duration
+    assert 6.91 < FSYNC < 6.92
     assert fetch == pytest.approx(15.0, rel=0.05)
+    # by hand: the blob GET's 50 ms to the registry, 2.7 GiB over the link set from 15 s, the fsync
+    assert download.duration == pytest.approx(0.05 + 15.0 + FSYNC, rel=1e-6)
     assert 30 * 0.8 <= inflate <= 35 * 1.1
     assert inflate == pytest.approx(2.7 * LAYER / (200 * 2**20))
     # Docker's order: the unpack starts when the blob is committed

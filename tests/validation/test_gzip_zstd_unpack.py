@@ -3,21 +3,32 @@ run each): gunzip 8.70 s user + 0.81 s system, 97% CPU, 9.728 s total; unzstd 1.
 system, 48% CPU, 3.968 s total. Source: Linutronix/elbe pull request #321
 (https://github.com/Linutronix/elbe/pull/321), "Add zstd in-place packer and tar archiver".
 
-This is the stage dsim's unpack models: an inflate that is CPU work on one core, streaming into file
-writes, the slower of the two setting the pace (docs/distribution.md: Unpack as CPU work). gunzip at 97%
-CPU is CPU-bound; unzstd at 48% CPU waits on the writes.
+This is the stage dsim's unpack models: an inflate that is CPU work on one core, its files written through the
+page cache (docs/distribution.md: Unpack as CPU work; docs/networks-storage.md: The page cache): they go into
+memory at once while the dirty bytes stay under the kernel's setpoint, 17.5% of the dirtyable memory; past it the
+writer waits for the writeback of its bytes beyond it, at the disk's write rate. gunzip at 97% CPU is CPU-bound;
+unzstd at 48% CPU waited half its time.
 
-Parameter set (environment "the elbe developer's machine"): one layer of 1.9 GiB uncompressed (379 MB as
-gzip, 353 MB as zstd, as the PR prints them), pulled over a link too fast to matter. Calibrated: the
-zstd row's wall time, which sets the machine's write rate: 1.9 GiB / 3.968 s (the run was write-bound).
-Predicted with per-core rates: gzip dsim's default 200 MiB/s (Go's, close to GNU gzip's); zstd the C decoder's
-940 MB/s on lzbench (facebook/zstd README), as this run used the C `unzstd`, not the Go decoder containerd
-unpacks with (dsim's default, 522 MiB/s):
-- gzip wall time: max(1.9 GiB / 200 MiB/s, 1.9 GiB / w) = 9.73 s against 9.728 s;
-- CPU-seconds: gzip 9.73 against 9.51 (user + system), zstd 2.17 against 1.90.
+Parameter set (environment "the elbe developer's machine"): one layer of 1.9 GiB uncompressed (379 MB as gzip,
+353 MB as zstd, as the PR prints them), pulled over a link too fast to matter; zstd at the C decoder's 940 MB/s
+on lzbench (facebook/zstd README), as this run used the C `unzstd`, not the Go decoder containerd unpacks with
+(dsim's default, 522 MiB/s); gzip at dsim's default 200 MiB/s (Go's, close to GNU gzip's). The PR publishes
+neither the machine's memory nor its disk, so both are dsim's defaults (16 GiB, 400 MiB/s), and NOTHING is
+calibrated: before the page cache, the zstd row's wall time set the write rate (1.9 GiB / 3.968 s, the run taken
+as write-bound); with the page cache the write rate cannot be read off it, since a 16 GiB host's setpoint
+(2.8 GiB) takes the whole 1.9 GiB without a wait. The unpack's time depends on the write rate only when the
+dirtyable memory is under 1.9 GiB / 0.175 = 10.9 GiB, and then on both: (1.9 GiB - 0.175 M) / w = 3.968 s has a
+solution for every such memory (8 GiB: 135 MB/s; 4 GiB: 325 MB/s), none of which the PR gives.
 
-Tolerance 25% (single runs; "1,9G" as `ls -h` prints it is known to about 3%). The gunzip measured here
-is GNU gzip, not Go's compress/gzip that dsim's rate comes from; they inflate at similar speeds.
+Predicted, by hand (tolerance 25%: single runs; "1,9G" as `ls -h` prints it is known to about 3%):
+- gzip wall time: 1.9 GiB / 200 MiB/s = 9.73 s (CPU-bound) against 9.728 s; CPU-seconds 9.73 against 9.51
+  (user + system);
+- zstd wall time: 1.9 GiB / 940 MB/s = 2.17 s (CPU-bound: the page cache holds the files) against 3.968 s:
+  -45%, NOT reproduced; its CPU-seconds 2.17 against 1.90 (+14%), within. The measured 48% CPU says the real
+  run waited on something for half its time: writeback throttling on a machine with under 10.9 GiB of dirtyable
+  memory, or its input's reads; the PR does not say which.
+The gunzip measured here is GNU gzip, not Go's compress/gzip that dsim's rate comes from; they inflate at
+similar speeds.
 """
 
 from __future__ import annotations
@@ -29,9 +40,8 @@ from tests.helpers import run_text
 GIB = 2**30
 MIB = 2**20
 SIZE = 1.9 * GIB
-WRITE = SIZE / 3.968  # the calibrated value: the zstd run was write-bound
-
-
+#: dsim's default host memory: the kernel's setpoint, 17.5% of it, holds the whole unpack
+SETPOINT = 0.175 * 16 * GIB
 C_ZSTD = 940e6  # the C decoder's rate on lzbench: the tool this run timed
 
 
@@ -44,7 +54,7 @@ def unpack(compression: str, compressed: str) -> tuple[float, float]:
     images:
       img:1: {{registry: reg, compression: {compression}, layers: [{{size: {compressed}, uncompressed: {SIZE:.0f}}}]}}
     hosts:
-      dev: {{cpus: 8, nic: inf, storage: {{write_rate: {WRITE:.0f}B/s, decompress_rate: {{zstd: {C_ZSTD:.0f}B/s}}}}}}
+      dev: {{cpus: 8, nic: inf, storage: {{decompress_rate: {{zstd: {C_ZSTD:.0f}B/s}}}}}}
     workloads:
       w: {{arrival: {{burst: 1}}, steps: [{{pull: "img:1"}}]}}
     """)
@@ -53,11 +63,20 @@ def unpack(compression: str, compressed: str) -> tuple[float, float]:
     return span.duration, cpu
 
 
-def test_zstd_the_calibrated_row_is_write_bound() -> None:
+def test_zstd_predicted_cpu_bound() -> None:
+    assert SIZE < SETPOINT  # the files go into the page cache without a wait
     wall, cpu = unpack("zstd", "353MB")
-    assert wall == pytest.approx(3.968, rel=1e-6)
+    assert wall == pytest.approx(SIZE / C_ZSTD)
     assert cpu == pytest.approx(SIZE / C_ZSTD)
     assert cpu == pytest.approx(1.29 + 0.61, rel=0.25)
+
+
+@pytest.mark.xfail(strict=True, reason="2.17 s predicted against 3.968 s (-45%): on dsim's default 16 GiB host the "
+                   "page cache takes the 1.9 GiB at once, while the real run (48% CPU) waited half its time; the PR "
+                   "gives neither memory nor disk")
+def test_zstd_measured_wall_time() -> None:
+    wall, _ = unpack("zstd", "353MB")
+    assert wall == pytest.approx(3.968, rel=0.25)
 
 
 def test_gzip_predicted_cpu_bound() -> None:

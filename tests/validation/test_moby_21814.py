@@ -15,19 +15,31 @@ What the source gives and what it leaves out:
 
 Parameters (one environment):
 - the host: 20 cores, 112 GiB, its disk an SSD: dsim's defaults for the unpack (gzip 200 MiB/s of output on one
-  core, containerd#13560; writes 400 MiB/s), which the comment gives nothing to replace;
+  core, containerd#13560; writes 400 MiB/s), which the comment gives nothing to replace. The page cache's setpoint,
+  17.5% of 112 GiB = 21 GB, holds any reading's files: the unpack is CPU-bound;
 - the link: the ONE calibrated value, the NIC set from the measured download (compressed bytes / 8 s). The
   download half of the row is therefore a mechanics check, not a prediction;
 - the registry: private and near (the comment's "private datacenters"): dsim's default registry latency, no
-  round trip of its own; its bandwidth well above the NIC;
+  round trip of its own (its 30 ms a request); its bandwidth well above the NIC;
 - the split of the bytes into layers is unknown: one layer and five equal layers are both run. On an idle
   20-core host the extraction work does not depend on the split (one layer at a time, each on one core).
+
+The download: dsim pulls as Docker 28's containerd image store does, whose content store fsyncs each blob as it
+commits it (containerd content/local/writer.go, ``Commit``: ``fp.Sync()``), inside its download slot; a blob fetched
+in under the kernel's 30 s expiry is all dirty then, so each costs its bytes / 400 MiB/s of the disk. The 2018
+daemon did not: its pull (moby distribution/pull_v2.go, ``v2LayerDescriptor.Download``) copied the blob into a
+temporary file, printed "Download complete" and handed the file to the extraction, with no sync, and removed it
+after. So the comment's 8 s is the transfer, and the link is set from it; dsim's download window adds the fsyncs.
+By hand, C compressed bytes on the link N = C / 8 s: one layer, 30 ms + C / N + C / w; five equal layers in three
+slots, two waves (three layers share the link, then the disk for their fsyncs; then two), 60 ms + C / N + C / w:
+11.61 / 11.64 s (reading 1) and 9.35 / 9.38 s (reading 2), against 8 s: +17% to +45%, NOT reproduced with the
+2018 daemon's pipeline (strict xfail); the transfer alone, the window less C / w, is the calibration's 8.03-8.06 s.
 
 Measures, from the run's spans (docs/reports.md): download = first download start to last download end;
 extract = the sum of the `unpack` spans (Docker extracts the layers one after another, so their sum is the
 time spent extracting; with one layer it is also exactly the time after the download, the comment's "another").
 
-Prediction, worked out by hand: extract = uncompressed / min(200 MiB/s, 400 MiB/s):
+Prediction, worked out by hand: extract = uncompressed / 200 MiB/s (the files go into the page cache):
 - reading "1.5 GB downloaded": uncompressed 2.7 x 1.5e9 = 4.05e9 B (dsim's default ratio) -> 19.3 s;
 - reading "1.5 GB on disk": 1.5e9 B -> 7.2 s (compressed 1.5e9 / 2.7 = 0.556 GB).
 
@@ -53,6 +65,8 @@ EXTRACT_S = (35.0, 40.0)
 GZIP_RATE = 200 * 2**20  # dsim's default storage.decompress_rate.gzip (bytes of output per second, one core)
 WRITE_RATE = 400 * 2**20  # dsim's default storage.write_rate
 RATIO = 2.7  # dsim's default uncompressed / compressed for gzip layers
+REQUEST_S = 0.03  # dsim's default registry: 30 ms a request, here one GET per layer in each wave of slots
+SETPOINT = 0.175 * 112 * 2**30  # the kernel's setpoint over the host's 112 GiB
 #: reading of "1.5GB" -> (compressed bytes, uncompressed bytes)
 READINGS = {"downloaded": (1.5 * GB, RATIO * 1.5 * GB), "on disk": (1.5 * GB / RATIO, 1.5 * GB)}
 SPLITS = {"one layer": [1.0], "five equal": [0.2] * 5}
@@ -87,19 +101,46 @@ def download_and_extract(result: SimResult) -> tuple[float, float]:
 CASES = [(reading, split) for reading in READINGS for split in SPLITS]
 
 
+def fsyncs(reading: str) -> float:
+    """The content store's fsyncs on the download's critical path: every blob, all dirty, at the disk's rate (five
+    layers: the three of the first wave share the disk, then the two of the second)."""
+    compressed, _ = READINGS[reading]
+    return compressed / WRITE_RATE
+
+
 @pytest.mark.parametrize(("reading", "split"), CASES)
-def test_download_is_the_calibrated_eight_seconds(reading: str, split: str) -> None:
-    """The link was set from this figure: the check is that dsim's transfer mechanics give it back (5%)."""
+def test_download_window_closed_form(reading: str, split: str) -> None:
+    """The requests (one GET a wave), the transfer over the link set from 8 s, the fsyncs."""
+    download, _ = download_and_extract(pull(reading, split))
+    waves = {"one layer": 1, "five equal": 2}[split]
+    assert download == pytest.approx(waves * REQUEST_S + DOWNLOAD_S + fsyncs(reading), rel=1e-6)
+
+
+@pytest.mark.parametrize(("reading", "split"), CASES)
+def test_transfer_is_the_calibrated_eight_seconds(reading: str, split: str) -> None:
+    """The link was set from this figure, the 2018 daemon's download, which ended with the transfer: dsim's
+    window less the fsyncs gives it back (5%)."""
+    download, _ = download_and_extract(pull(reading, split))
+    assert download - fsyncs(reading) == pytest.approx(DOWNLOAD_S, rel=0.05)
+
+
+@pytest.mark.xfail(strict=True, reason="dsim's download ends with containerd's fsync of each blob at commit (1.3-3.6 s "
+                   "here, +17% to +45%); the 2018 daemon's pull wrote the blob to a temporary file without a sync "
+                   "(moby distribution/pull_v2.go), and dsim models only the containerd store's pipeline")
+@pytest.mark.parametrize(("reading", "split"), CASES)
+def test_download_window_is_eight_seconds(reading: str, split: str) -> None:
     download, _ = download_and_extract(pull(reading, split))
     assert download == pytest.approx(DOWNLOAD_S, rel=0.05)
 
 
 @pytest.mark.parametrize(("reading", "split"), CASES)
 def test_extract_is_dsims_closed_form(reading: str, split: str) -> None:
-    """dsim's prediction is uncompressed / min(gzip rate, write rate), whatever the split: 19.3 s or 7.2 s."""
+    """dsim's prediction is uncompressed / gzip rate, whatever the split (the page cache takes the files at once):
+    19.3 s or 7.2 s."""
     _, uncompressed = READINGS[reading]
+    assert uncompressed < SETPOINT
     _, extract = download_and_extract(pull(reading, split))
-    assert extract == pytest.approx(uncompressed / min(GZIP_RATE, WRITE_RATE), rel=1e-6)
+    assert extract == pytest.approx(uncompressed / GZIP_RATE, rel=1e-6)
     expected = {"downloaded": 19.3, "on disk": 7.15}[reading]
     assert extract == pytest.approx(expected, abs=0.05)
 
