@@ -152,12 +152,13 @@ class Disk:
             background = 0.0
         rate, ages = self.rate, self._ages
         while t < now and self.dirty > _BYTE_TOL:
-            due = max(self._forced - self.flushed, self.dirty - background, self._expired(t - expire))
+            due = max(self._forced - self.flushed, self.dirty - background, self._expired(t, expire))
             if due <= _BYTE_TOL:  # idle until the oldest dirty bytes expire
-                expiry = ages[0][0] + expire
-                if expiry <= t:  # a remainder within float error of nothing
-                    self._flush(ages[0][1])
-                t = max(t, expiry)
+                oldest = ages[0]
+                if oldest[0] + expire <= t:  # expired, but within float error of nothing (else due would count it)
+                    self._flush(oldest[1])
+                else:
+                    t = oldest[0] + expire
                 continue
             took = due / rate
             if t + took >= now:
@@ -166,11 +167,12 @@ class Disk:
             self._flush(due)
             t += took
 
-    def _expired(self, before: float) -> float:
-        """Dirty bytes dirtied at or before ``before``."""
+    def _expired(self, t: float, expire: float) -> float:
+        """Dirty bytes that have expired at ``t`` (dirtied ``expire`` or more before it; the same sum as the
+        idle branch's test, so that a float rounding cannot tell them apart)."""
         total = 0.0
         for when, nbytes in self._ages:
-            if when > before:
+            if when + expire > t:
                 break
             total += nbytes
         return total
