@@ -40,18 +40,22 @@ Parameters (one set; "first fetch" and "CDN hit" are two environments, each with
   (`cdn_rtt: 2ms`; at 10 ms no row moves more than 4%). The rows show 50 nodes pulling as fast as one, so
   the registry's egress does not bind (1 Tbps);
 - the one calibrated value of each environment, the per-connection rate `stream_rate`: 44.4 MB/s for first
-  fetches, on the v1 1 GB 1-layer row; 380 MB/s for CDN hits, on the v2 1 GB 1-layer row.
+  fetches, on the v1 1 GB 1-layer row; 380 MB/s for CDN hits, on the v2 1 GB 1-layer row. With the page cache
+  (docs/networks-storage.md: The page cache) they are re-derived on the same rows (the test calibrates as it
+  runs) and come out the same: the 1 GB blob, in within 30 s, is synced by containerd's content store as it
+  commits it, 4 s at 250 MB/s, and its unpack then goes into the 16 GiB node's page cache at once, where the
+  old model wrote the unpack through at 250 MB/s: the same 4 s after the download.
 
 Tolerance 15% for the means and medians of 49-50 pulls, 25% for the first v2 pull (one run). Predicted
 (dsim, error):
 - CDN hits, alone: 10 MB 1.12 s (-7%) and 1.25 s (-4%), 100 MB 1.71 s (+6%) and 1.58 s (+3%), 1 GB in
-  4 layers 5.71 s (-8%): the 10 MB rows are round trips (HEAD 401, token, HEAD, manifest, config and blob
+  4 layers 6.18 s (-1%): the 10 MB rows are round trips (HEAD 401, token, HEAD, manifest, config and blob
   each redirected, two new connections' handshakes) and the registry's 30 ms a request;
-- first fetches, 50 at once: 10 MB 1.48 s (+2%) and 1.46 s (+8%), 100 MB 3.86 s (-14%) and 2.57 s (-14%);
-  NOT reproduced: 1 GB in 4 layers, 13.6 s against 16.84 s (-19%): three streams of one node at once got
-  about 34 MB/s each where a node's single stream got 44 MB/s, and dsim caps each stream alike;
-- first fetches, alone: 10 MB in 1 layer 1.32 s (-18%), 100 MB 3.70 s (+1%) and 2.42 s (-20%), 1 GB 27.6 s
-  (-3%) and 13.5 s (-14%); NOT reproduced: 10 MB in 4 layers, 1.32 s against 2.00 s (-34%, one run: the first
+- first fetches, 50 at once: 10 MB 1.48 s (+2%) and 1.47 s (+8%), 100 MB 3.86 s (-14%) and 2.84 s (-5%),
+  1 GB in 4 layers 16.57 s (-2%; 13.6 s, -19%, before the page cache: each blob's sync now holds its download
+  slot, so the fourth layer's download starts later, where the unpacks used to write behind the downloads);
+- first fetches, alone: 10 MB in 1 layer 1.32 s (-18%), 100 MB 3.70 s (+1%) and 2.52 s (-16%), 1 GB 27.6 s
+  (-3%) and 16.1 s (+3%); NOT reproduced: 10 MB in 4 layers, 1.33 s against 2.00 s (-34%, one run: the first
   fetch of 4 new blobs from the CDN's origin costs more than dsim's round trips).
 The round trip sets the small rows: at 70 or 90 ms they move by 8-15%.
 """
@@ -122,15 +126,13 @@ def test_cdn_hits_alone(mb: int, layers: int) -> None:
     assert abs(predicted(mb, layers, calibrated(True), alone=True) - measured) <= 0.15 * measured
 
 
-@pytest.mark.parametrize(("mb", "layers"), [_row(mb, n, {(1000, 4): "13.6 s against 16.84 s (-19%): three "
-                                                          "streams of a node got less each than one alone"})
-                                            for mb, n in ROWS])
+@pytest.mark.parametrize(("mb", "layers"), [_row(mb, n, {}) for mb, n in ROWS])
 def test_first_fetches_50_at_once(mb: int, layers: int) -> None:
     measured = MEASURED[mb, layers][0]
     assert abs(predicted(mb, layers, calibrated(False), alone=False) - measured) <= 0.15 * measured
 
 
-@pytest.mark.parametrize(("mb", "layers"), [_row(mb, n, {(10, 4): "1.32 s against 2.00 s (-34%, one run)"})
+@pytest.mark.parametrize(("mb", "layers"), [_row(mb, n, {(10, 4): "1.33 s against 2.00 s (-34%, one run)"})
                                             for mb, n in MEASURED])
 def test_first_fetch_alone(mb: int, layers: int) -> None:
     measured = MEASURED[mb, layers][1]
