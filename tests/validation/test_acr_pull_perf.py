@@ -31,8 +31,9 @@ With the page cache (docs/networks-storage.md: The page cache) the calibration i
 D2s_v3 row: what binds dsim's pull now is containerd's content store syncing each blob as it commits it
 (the whole blob: each is in within 30 s), at the disk's rate inside its download slot; the unpacked files go
 into memory (8 GiB: throttled only past the setpoint of 1.50 GB, 64 and 256 GiB: never). The calibrated
-write rates are 21.9 MB/s (one layer) and 16.6 MB/s (five), and the bigger VMs come out at 41.3 and 40.8 s
-(-22%, -24%) for one layer, 46.0 and 50.8 s (-13%, -5%) for five: within 25%. They pull faster than the
+write rates are 21.9 MB/s (one layer), 16.6 MB/s (five) and 18.3 MB/s (nine), and the bigger VMs come out at
+41.3 and 40.8 s (-22%, -24%) for one layer, 46.0 and 50.8 s (-13%, -5%) for five, 45.3 and 45.2 s (-15%) for
+nine: within 25%. They pull faster than the
 D2s_v3 because their memory takes the unpacked files the D2s_v3 writes back.
 
 The agreement does not rest on a mechanism these pulls had: Docker 28.0.4 pulls into its graphdriver store
@@ -46,11 +47,6 @@ syncfs rows): it stays open.
 Tolerance 25% (single runs).
 
 NOT reproduced (strict xfail):
-- the nine-layer split: no write rate gives the D2s_v3 row's 53.65 s. dsim's pull time is not monotonic in
-  the write rate there (16, 17, 18 MB/s give 51.0, 55.9, 46.3 s): the writeback's expiry step in
-  dsim/components/disk.py (``_advance``) flushes the oldest dirty bytes at once, for free, when
-  ``when + expire - expire`` rounds below ``when`` in floating point, which depends on the rate through
-  the unpacks' start times. A model bug, reported; the split stays xfail until it is fixed;
 - the tmpfs row. With writes costing nothing dsim predicts about 9 s (the decompression of 1.86 GB at
   200 MiB/s behind the downloads) against 26.7 s: the real pull there is bound by something dsim's defaults
   do not put in it: a single ACR blob stream slower than the NIC (its per-connection rate is not published)
@@ -68,10 +64,8 @@ TOTAL = 689.8e6
 #: possible splits of the image's bytes into layers (fractions): its real manifest is not published
 SPLITS = {"one layer": [1.0], "five equal": [0.2] * 5,
           "nine, one of 60%": [0.04, 0.10, 0.02, 0.60, 0.12, 0.06, 0.03, 0.02, 0.01]}
-#: splits whose calibration dsim cannot make (module docstring)
-MISSED = {"nine, one of 60%": "no write rate gives the D2s_v3 row: dsim's pull time is not monotonic in the "
-          "write rate (16, 17, 18 MB/s: 51.0, 55.9, 46.3 s), disk.py's expiry step flushing bytes for free on "
-          "a float rounding (a model bug)"}
+#: splits whose calibration dsim cannot make (module docstring): none
+MISSED: dict[str, str] = {}
 #: VM -> (vCPUs, memory, network, Docker's concurrent downloads in the row, measured seconds)
 ROWS = {"D2s_v3": (2, "8GiB", "1000Mbps", 3, 53.650), "D16s_v3": (16, "64GiB", "8000Mbps", 3, 53.040),
         "D64s_v3": (64, "256GiB", "30000Mbps", 10, 53.307)}
