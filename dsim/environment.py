@@ -269,26 +269,23 @@ def only_background_left(env: simpy.Environment, kinds: int) -> bool:
     return all(_background(entry[3], kinds, marks) for heap in (near, far) for entry in heap)
 
 
-#: the counting callbacks of background timers, by kind
-_KINDS: tuple[tuple[Any, int], ...] = ((_idle_done, PROBE), (_poll_done, POLL), (_backoff_done, RESTART))
-
-
 def _background(event: simpy.Event, kinds: int, marks: dict[simpy.Process, int]) -> bool:
     """Whether queued ``event`` can only wake background activity of ``kinds`` (or nobody): its callbacks, followed
     through the conditions (``any_of``, ``all_of``) still waiting on it. Anything else it calls is foreground."""
     for callback in event.callbacks:
-        kind = next((k for done, k in _KINDS if callback is done), 0)
+        kind = (PROBE if callback is _idle_done else POLL if callback is _poll_done
+                else RESTART if callback is _backoff_done else 0)
         if kind:
             if kind & kinds:
                 return True  # a loop's own timer: nothing but that loop waits for it
-            continue
+            continue  # another kind's: what else it wakes decides
         owner = getattr(callback, "__self__", None)
         if isinstance(owner, simpy.Process):  # its _resume
             if marks.get(owner, 0) & kinds:
                 continue
             return False
         if isinstance(owner, Condition):
-            if callback.__func__ is Condition._build_value or owner._value is not PENDING:
+            if getattr(callback, "__func__", None) is Condition._build_value or owner._value is not PENDING:
                 continue  # the condition's own callback; or it has fired, and its check does nothing
             if _background(owner, kinds, marks):
                 continue

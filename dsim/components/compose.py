@@ -20,7 +20,7 @@ https://docs.docker.com/compose/how-tos/startup-order/.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import simpy
@@ -323,6 +323,12 @@ class ComposeRun:
         began, ticks, polls = self.env.now, 0, 0
         pending = list(deps)
         me = mark_background(self.env, POLL)
+        # a container awaited to run or be healthy: a restart can bring it there (a completion it cannot)
+        awaited = {dep: [c for name in project.service(dep.service).container_names(project.name)
+                         if (c := self.containers.get(name)) is not None] for dep in deps if dep.condition != COMPLETED}
+        for containers in awaited.values():
+            for container in containers:
+                container.awaited += 1
         try:
             while pending:
                 ticks += 1
@@ -337,6 +343,9 @@ class ComposeRun:
                     met = yield from self._condition(project, dep)
                     if not met:
                         still.append(dep)
+                for dep in pending:
+                    if dep not in still:
+                        _release(awaited.pop(dep, ()))
                 pending = still
                 # nothing but polls and settled probes left: no poll would see a change (a restart loop still
                 # going stops first, and a poll then sees its end): compose waits for good, and a run without
@@ -345,6 +354,8 @@ class ComposeRun:
                     yield self.env.event()
         finally:
             unmark_background(self.env, me)
+            for containers in awaited.values():
+                _release(containers)
         return polls
 
     def _condition(self, project: ComposeProject, dep: Dependency) -> Generator[Any, Any, bool]:
@@ -453,6 +464,12 @@ class ComposeRun:
                 raise
             return
         self._span(SpanKind.COMPOSE_OBJECT, name, began, object=kind, action="remove")
+
+
+def _release(containers: Iterable[Container]) -> None:
+    """A wait no longer polls for ``containers`` to run or be healthy."""
+    for container in containers:
+        container.awaited -= 1
 
 
 def _holds(container: Container, dep: Dependency) -> bool:

@@ -427,10 +427,10 @@ class ContainerRuntime:
                                    delay=delay, restart=manager.restart_count, cancelled=stop.triggered)
                 # nothing but background left to happen: every job left waits for good (nothing waits for a
                 # restarting container: wait and wait_health answer at once, compose polls on a ticker). A loop
-                # that can end by itself (on-failure with a limit, or a process that may exit 0) is left alone
-                # with other loops and probes only: compose polling it sees it end.
-                if stop.triggered or self.no_more_restarts or only_background_left(
-                        env, PROBE | RESTART | (POLL if _endless(manager, container.spec) else 0)):
+                # that can end by itself (on-failure with a limit, or a process that may exit 0), or that compose
+                # polls to run or be healthy, goes on beside polls: they may see its end, or a run
+                if stop.triggered or self.no_more_restarts or only_background_left(env, PROBE | RESTART | (
+                        POLL if not container.awaited and _endless(manager, container.spec) else 0)):
                     container.state = EXITED
                     return
                 try:
@@ -440,7 +440,8 @@ class ContainerRuntime:
                     container.error = str(err)
                     return
         finally:
-            unmark_background(env, looping)
+            if looping is not None:
+                unmark_background(env, looping)
 
     def _process(self, container: Container, job: int, restarted: bool) -> Generator[Any, Any, tuple[int, str]]:
         """One run of the container's process: returns (exit code, "" | "cgroup" | "host" for an OOM kill);
