@@ -242,6 +242,47 @@ def test_a_crash_loop_beside_a_wait_that_never_ends_stops_and_so_does_the_wait(t
     assert (backoff.start, backoff.end) == (pytest.approx(start.end + 1.0), pytest.approx(start.end + 1.1))
 
 
+def test_a_crash_loop_awaited_to_run_goes_on_beside_a_wait_that_never_ends(tmp_path: Path) -> None:
+    """Project one's `up --wait` polls for crashy (restart always, 300 ms runs) to be running; project two
+    waits for a service that never exits. crashy's restarts can end one's wait, so its loop goes on beside
+    the polls until a poll finds it running (one completes); then it stops at its next backoff, and two's
+    wait, all else left, stops too (two unfinished). Before, two's polls and crashy's loop kept each other
+    going forever."""
+    one = """
+        name: one
+        services:
+          crashy:
+            image: redis:7.4
+            restart: always
+            x-dsim: {duration: 300ms, exit_code: 1}
+    """
+    two = """
+        name: two
+        services:
+          app:
+            image: redis:7.4
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+          migrate: {image: postgres:16}
+    """
+    for name, text in (("one", one), ("two", two)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "compose.yaml").write_text(textwrap.dedent(text))
+    text = scenario_text(["compose: {file: one/compose.yaml, action: up, wait: true}"])
+    text += ("  w2:\n    arrival: {times: [0s]}\n    placement: h\n    steps:\n"
+             "      - compose: {file: two/compose.yaml, action: up}\n")
+    (tmp_path / "scenario.yaml").write_text(text)
+    with within(30):
+        result = simulate(load_scenario(tmp_path / "scenario.yaml"))
+    [job] = result.jobs
+    assert (job.workload, job.status, result.summary()["jobs"]["unfinished"]) == ("w", "completed", 1)
+    backoffs = spans(result, "restarting")
+    assert backoffs and backoffs[0].end < job.end_s  # it ran again before the poll that found it running
+    [last] = [s for s in backoffs if s.end > job.end_s]  # then one backoff more, and it stopped
+    [wait] = spans(result, "compose_wait")
+    assert wait.subject == "one" and wait.end == job.end_s
+
+
 def test_replicas_are_created_together_and_started_in_turn(tmp_path: Path) -> None:
     result = run(tmp_path, """
         name: p
