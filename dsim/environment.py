@@ -182,6 +182,8 @@ def settle(env: simpy.Environment, event: simpy.Event, value: Any = None) -> Non
 #: "Restarts and health"). PROBE: a settled health monitor's probes; POLL: compose's dependency polls;
 #: RESTART: a restart loop (its backoffs, and the runs it restarts)
 PROBE, POLL, RESTART = 1, 2, 4
+#: every kind: what a callback that does nothing any more serves
+ANY_BACKGROUND = PROBE | POLL | RESTART
 
 
 def idle_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
@@ -271,7 +273,9 @@ def only_background_left(env: simpy.Environment, kinds: int) -> bool:
 
 def _background(event: simpy.Event, kinds: int, marks: dict[simpy.Process, int]) -> bool:
     """Whether queued ``event`` can only wake background activity of ``kinds`` (or nobody): its callbacks, followed
-    through the conditions (``any_of``, ``all_of``) still waiting on it. Anything else it calls is foreground."""
+    through the conditions (``any_of``, ``all_of``) still waiting on it, or answered by the owner of a timer
+    shared by several activities (``background_kind(event)``: the kinds it serves). Anything else it calls is
+    foreground."""
     for callback in event.callbacks:
         kind = (PROBE if callback is _idle_done else POLL if callback is _poll_done
                 else RESTART if callback is _backoff_done else 0)
@@ -289,6 +293,10 @@ def _background(event: simpy.Event, kinds: int, marks: dict[simpy.Process, int])
                 continue  # the condition's own callback; or it has fired, and its check does nothing
             if _background(owner, kinds, marks):
                 continue
+            return False
+        kind_of = getattr(owner, "background_kind", None)  # a shared timer's owner (a CPU scheduler's wake-up)
+        if kind_of is not None and kind_of(event) & kinds:
+            continue
         return False
     return True
 

@@ -486,6 +486,8 @@ class ContainerRuntime:
             received = 0.0
             if task is not None:
                 received = kernel.cpu.cancel(task) if not task.done.triggered else task.work
+                if restarted:
+                    kernel.cpu.background.pop(task, None)
             kernel.uncharge(container)
             if cached:
                 kernel.release_files(container.image.ref)
@@ -510,6 +512,8 @@ class ContainerRuntime:
                 cap, threads = cpu_time / duration, None  # paced: idle part of the time, not throttled in bursts
             task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads, spec.cpu_weight)
             natural = task.done
+            if restarted:  # its loop's work, on a scheduler other work shares (_process forgets it at the end)
+                self.kernel.cpu.background[task] = RESTART
         elif not math.isinf(duration):
             natural = backoff_timeout(env, duration) if restarted else env.timeout(duration)
         calls = None

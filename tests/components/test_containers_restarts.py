@@ -165,25 +165,27 @@ def test_a_crash_loop_beside_a_job_that_never_ends_stops_when_nothing_else_can_h
     assert (backoff.start, backoff.end) == (pytest.approx(1.0), pytest.approx(1.1))
 
 
-def test_two_crash_loops_whose_runs_overlap_stop_once_nothing_else_can_happen() -> None:
+@pytest.mark.parametrize("work", ["duration", "cpu_time"])
+def test_two_crash_loops_whose_runs_overlap_stop_once_nothing_else_can_happen(work: str) -> None:
     """Two crash loops (restart always, 12 s runs: each backoff back to 100 ms) beside a job that never ends:
     a runs 0-12, b 6-18, so at a's first backoff (12.1) b's first run is under way (a job's run: it keeps the
     run going) and a restarts (12.1-24.1); at b's (18.1) all else is a's restarted run, which no job waits
     for: b stops; a stops at its next backoff (24.2), left alone. Before, each loop's run kept the other one
-    restarting forever."""
+    restarting forever. The same with 12 CPU-seconds on a core each (4 cores: no sharing), where a's
+    restarted run is work on the host's CPU scheduler."""
     with within(30):
         result = run_text(f"""
             name: t
             hosts:
-              h: {{daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO}}}
+              h: {{cpus: 4, daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO}}}
             workloads:
               a:
                 arrival: {{times: [0s]}}
-                steps: [{{run: {{image: nginx, name: a, detach: true, duration: 12s, exit_code: 1,
+                steps: [{{run: {{image: nginx, name: a, detach: true, {work}: 12s, exit_code: 1,
                                  restart: always}}}}]
               b:
                 arrival: {{times: [6s]}}
-                steps: [{{run: {{image: nginx, name: b, detach: true, duration: 12s, exit_code: 1,
+                steps: [{{run: {{image: nginx, name: b, detach: true, {work}: 12s, exit_code: 1,
                                  restart: always}}}}]
               forever:
                 arrival: {{times: [0s]}}
