@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
-from simpy.events import NORMAL, PENDING, EventPriority
+from simpy.events import NORMAL, PENDING, Condition, EventPriority
 
 #: events scheduled at least this many seconds ahead wait in the far heap (any value keeps SimPy's order;
 #: this one leaves the start path's steps, API calls and round trips near, a run of a minute far)
@@ -60,11 +60,14 @@ class CountingEnvironment(simpy.Environment):
         self.processed = 0
         #: events processed at once by ``settle`` or ``process_now`` (never scheduled), included in ``processed``
         self.settled = 0
-        #: idle timers still queued (``idle_timeout``), and whether the run goes on until nothing is left to happen
-        #: (``run`` without ``until``): then a queue of idle timers alone means the run is over (``only_idle_left``)
+        #: background timers still queued, by kind (``idle_timeout``, ``poll_timeout``, ``backoff_timeout``), and
+        #: whether the run goes on until nothing is left to happen (``run`` without ``until``): then a queue of
+        #: background alone means the run is over (``only_background_left``)
         self.idle = 0
-        #: restart backoffs still queued (``backoff_timeout``)
+        self.polls = 0
         self.backoffs = 0
+        #: the processes of background loops, each with its kinds (``mark_background``)
+        self.background: dict[simpy.Process, int] = {}
         self.to_the_end = False
         # SimPy binds its event classes (env.timeout, env.process, ...) to the instance, sparing a method
         # object per call, but only those of the instance's own class (BoundClass.bind_early): bind the
@@ -175,9 +178,17 @@ def settle(env: simpy.Environment, event: simpy.Event, value: Any = None) -> Non
     _processed(env, event, value)
 
 
+#: kinds of background activity, bits of a mask: the activities a loop may be left alone with (docs/containers.md,
+#: "Restarts and health"). PROBE: a settled health monitor's probes; POLL: compose's dependency polls;
+#: RESTART: a restart loop (its backoffs, and the runs it restarts)
+PROBE, POLL, RESTART = 1, 2, 4
+#: every kind: what a callback that does nothing any more serves
+ANY_BACKGROUND = PROBE | POLL | RESTART
+
+
 def idle_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
     """A timer of an activity that can change nothing any more (a settled health monitor's next probe): counted
-    while it is queued, so that ``only_idle_left`` can tell when nothing else is left to happen."""
+    while it is queued, so that ``only_background_left`` can tell when nothing else is left to happen."""
     timer = env.timeout(delay)
     if isinstance(env, CountingEnvironment):
         env.idle += 1
@@ -185,9 +196,18 @@ def idle_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
     return timer
 
 
+def poll_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
+    """compose's next dependency poll (compose.py), counted while queued as ``idle_timeout``'s timers are."""
+    timer = env.timeout(delay)
+    if isinstance(env, CountingEnvironment):
+        env.polls += 1
+        timer.callbacks.append(_poll_done)
+    return timer
+
+
 def backoff_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
-    """A restart policy's backoff (runtime.py), counted while queued: ``only_idle_left(env, backoffs=True)``
-    tells a restart loop when nothing but restart loops and idle timers is left to happen."""
+    """A restart loop's timer (runtime.py): its backoff, or the end of a run it restarted; counted while queued
+    as ``idle_timeout``'s timers are."""
     timer = env.timeout(delay)
     if isinstance(env, CountingEnvironment):
         env.backoffs += 1
@@ -199,18 +219,86 @@ def _idle_done(timer: simpy.Event) -> None:
     cast(CountingEnvironment, timer.env).idle -= 1
 
 
+def _poll_done(timer: simpy.Event) -> None:
+    cast(CountingEnvironment, timer.env).polls -= 1
+
+
 def _backoff_done(timer: simpy.Event) -> None:
     cast(CountingEnvironment, timer.env).backoffs -= 1
 
 
-def only_idle_left(env: simpy.Environment, *, backoffs: bool = False) -> bool:
-    """Whether a run to its end (no ``until``) has nothing left to happen but idle timers (and, with
-    ``backoffs``, restart backoffs): a job that can never end (an attached run of an endless process, compose
-    waiting for a service that never exits) would otherwise keep a settled health monitor probing, or a crash
-    loop restarting, forever. Never in a run to a horizon (``until``, ``dsim serve``), which goes on to its
-    horizon whatever happens."""
-    return (isinstance(env, CountingEnvironment) and env.to_the_end
-            and len(env._queue) + len(env._far) == env.idle + (env.backoffs if backoffs else 0))
+def mark_background(env: simpy.Environment, kind: int,
+                    process: simpy.Process | None = None) -> simpy.Process | None:
+    """Count ``process`` (default: the one running) as background of ``kind`` (0: no longer) until
+    ``unmark_background``: the events it waits for are then background too (a poll's inspect, a restarted run's
+    start path), so that two loops busy in turn do not each keep the other going. Returns the process (None
+    outside a counting environment)."""
+    if not isinstance(env, CountingEnvironment):
+        return None
+    if process is None:
+        process = env.active_process
+    if process is not None:
+        if kind:
+            env.background[process] = kind
+        else:
+            env.background.pop(process, None)
+    return process
+
+
+def unmark_background(env: simpy.Environment, process: simpy.Process | None) -> None:
+    """``process`` is no longer background (its loop ended, or a compose wait is over)."""
+    if process is not None:
+        cast(CountingEnvironment, env).background.pop(process, None)
+
+
+def only_background_left(env: simpy.Environment, kinds: int) -> bool:
+    """Whether a run to its end (no ``until``) has nothing left to happen but background activity of ``kinds``:
+    every queued event either wakes nobody (a timer whose ``any_of`` another event won), or is a background
+    timer of one of ``kinds``, or wakes only processes marked background of one of them (``mark_background``).
+    A job that can never end (an attached run of an endless process, compose waiting for a service that never
+    exits) would otherwise keep settled health monitors probing, compose polling, or crash loops restarting,
+    forever, each loop's events keeping the others going. Never in a run to a horizon (``until``, ``dsim
+    serve``), which goes on to its horizon whatever happens. O(1) when only counted timers are queued, else a
+    look at the queue (only at a loop's turn, never per event)."""
+    if not (isinstance(env, CountingEnvironment) and env.to_the_end):
+        return False
+    counted = ((env.idle if kinds & PROBE else 0) + (env.polls if kinds & POLL else 0)
+               + (env.backoffs if kinds & RESTART else 0))
+    near, far = env._queue, env._far
+    if len(near) + len(far) == counted:
+        return True
+    marks = env.background
+    return all(_background(entry[3], kinds, marks) for heap in (near, far) for entry in heap)
+
+
+def _background(event: simpy.Event, kinds: int, marks: dict[simpy.Process, int]) -> bool:
+    """Whether queued ``event`` can only wake background activity of ``kinds`` (or nobody): its callbacks, followed
+    through the conditions (``any_of``, ``all_of``) still waiting on it, or answered by the owner of a timer
+    shared by several activities (``background_kind(event)``: the kinds it serves). Anything else it calls is
+    foreground."""
+    for callback in event.callbacks:
+        kind = (PROBE if callback is _idle_done else POLL if callback is _poll_done
+                else RESTART if callback is _backoff_done else 0)
+        if kind:
+            if kind & kinds:
+                return True  # a loop's own timer: nothing but that loop waits for it
+            continue  # another kind's: what else it wakes decides
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, simpy.Process):  # its _resume
+            if marks.get(owner, 0) & kinds:
+                continue
+            return False
+        if isinstance(owner, Condition):
+            if getattr(callback, "__func__", None) is Condition._build_value or owner._value is not PENDING:
+                continue  # the condition's own callback; or it has fired, and its check does nothing
+            if _background(owner, kinds, marks):
+                continue
+            return False
+        kind_of = getattr(owner, "background_kind", None)  # a shared timer's owner (a CPU scheduler's wake-up)
+        if kind_of is not None and kind_of(event) & kinds:
+            continue
+        return False
+    return True
 
 
 def process_now(env: simpy.Environment, events: list[simpy.Event], value: Any = None) -> None:

@@ -20,7 +20,7 @@ https://docs.docker.com/compose/how-tos/startup-order/.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import simpy
@@ -39,7 +39,7 @@ from dsim.domain.compose import (
     ComposeService,
     Dependency,
 )
-from dsim.environment import only_idle_left
+from dsim.environment import POLL, PROBE, mark_background, only_background_left, poll_timeout, unmark_background
 from dsim.records import Recorder, SpanKind
 
 
@@ -318,25 +318,44 @@ class ComposeRun:
     def _wait(self, project: ComposeProject, deps: list[Dependency]) -> Generator[Any, Any, int]:
         """waitDependencies: on every tick of a 500 ms ticker inspect each waited-for container until every
         condition holds. Go's ticker channel holds one tick: a tick that came while the polls were busy is
-        taken at once, the others are dropped."""
+        taken at once, the others are dropped. The wait is background (environment.py ``only_background_left``):
+        its ticks and its inspects alone keep nothing going."""
         began, ticks, polls = self.env.now, 0, 0
         pending = list(deps)
-        while pending:
-            ticks += 1
-            at = began + ticks * DEPENDENCY_POLL
-            if at <= self.env.now:  # the buffered tick: no wait; the next ones after now
-                ticks = int((self.env.now - began) // DEPENDENCY_POLL)
-            else:
-                yield self.env.timeout(at - self.env.now)
-            polls += 1
-            still: list[Dependency] = []
-            for dep in pending:
-                met = yield from self._condition(project, dep)
-                if not met:
-                    still.append(dep)
-            pending = still
-            if pending and only_idle_left(self.env):  # nothing else can happen, so no poll would see a change:
-                yield self.env.event()  # compose waits for good, and a run without `until` ends, the job unfinished
+        me = mark_background(self.env, POLL)
+        # a container awaited to run or be healthy: a restart can bring it there (a completion it cannot)
+        awaited = {dep: [c for name in project.service(dep.service).container_names(project.name)
+                         if (c := self.containers.get(name)) is not None] for dep in deps if dep.condition != COMPLETED}
+        for containers in awaited.values():
+            for container in containers:
+                container.awaited += 1
+        try:
+            while pending:
+                ticks += 1
+                at = began + ticks * DEPENDENCY_POLL
+                if at <= self.env.now:  # the buffered tick: no wait; the next ones after now
+                    ticks = int((self.env.now - began) // DEPENDENCY_POLL)
+                else:
+                    yield poll_timeout(self.env, at - self.env.now)
+                polls += 1
+                still: list[Dependency] = []
+                for dep in pending:
+                    met = yield from self._condition(project, dep)
+                    if not met:
+                        still.append(dep)
+                for dep in pending:
+                    if dep not in still:
+                        _release(awaited.pop(dep, ()))
+                pending = still
+                # nothing but polls and settled probes left: no poll would see a change (a restart loop still
+                # going stops first, and a poll then sees its end): compose waits for good, and a run without
+                # `until` ends, the job unfinished
+                if pending and only_background_left(self.env, PROBE | POLL):
+                    yield self.env.event()
+        finally:
+            unmark_background(self.env, me)
+            for containers in awaited.values():
+                _release(containers)
         return polls
 
     def _condition(self, project: ComposeProject, dep: Dependency) -> Generator[Any, Any, bool]:
@@ -445,6 +464,12 @@ class ComposeRun:
                 raise
             return
         self._span(SpanKind.COMPOSE_OBJECT, name, began, object=kind, action="remove")
+
+
+def _release(containers: Iterable[Container]) -> None:
+    """A wait no longer polls for ``containers`` to run or be healthy."""
+    for container in containers:
+        container.awaited -= 1
 
 
 def _holds(container: Container, dep: Dependency) -> bool:

@@ -113,6 +113,9 @@ class Container:
     cleanup: float | simpy.Event | None = None
     #: the current run's health (components/health.py): status, failing streak, last probes, readiness
     health_state: HealthState | None = None
+    #: compose waits polling for it to run or be healthy (components/compose.py), which a restart could make
+    #: it: its restart loop goes on while they poll (environment.py ``only_background_left``)
+    awaited: int = 0
 
     @property
     def status(self) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import simpy
 
 from dsim.domain.hosts import SMT_GAIN
-from dsim.environment import process_now
+from dsim.environment import ANY_BACKGROUND, process_now
 
 #: A task finishes when it is this close (relative to the clock's time) to its finish: float error only.
 _FINISH_TOL = 1e-9
@@ -100,6 +100,8 @@ class CpuScheduler:
         self._mark_integral = array("d", (0.0,))
         self._mark_busy = array("d", (0.0,))
         self._shown: tuple[float, int] = (0.0, 0)  # (busy, runnable) of the interval since _since
+        #: tasks of background loops, with their kinds (a restarted run's work: runtime.py)
+        self.background: dict[CpuTask, int] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -197,6 +199,18 @@ class CpuScheduler:
             return 0.0
         busy = self._mark_integral[i] + self._mark_busy[i] * (horizon - marks[i])
         return busy / (self.cores * horizon)
+
+    def background_kind(self, wake: simpy.Event) -> int:
+        """What a queued wake-up is to ``environment.only_background_left``: background of every kind when a
+        later change superseded it (it does nothing), else of the kinds every running task is background of."""
+        if wake is not self._pending:
+            return ANY_BACKGROUND
+        kind = ANY_BACKGROUND
+        for cls in self.classes.values():
+            for _, _, task in cls.heap:
+                if not task.cancelled:
+                    kind &= self.background.get(task, 0)
+        return kind
 
     # ------------------------------------------------------------------ internals
 

@@ -22,7 +22,7 @@ began inside the start period while ``starting`` does not count; any other adds 
 in a row make it ``unhealthy``. Probes go on while the container runs; once the world has no more jobs (no
 ``until``), each monitor stops at its next tick once more probes could not change its decision; so it does, in a
 run without ``until``, when nothing but such monitors' probes is left to happen (a job left that can never end,
-environment.py ``only_idle_left``).
+environment.py ``only_background_left``). A restarted run's monitor is part of its restart loop (background).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from dsim.components.host import CpuTask, Kernel
 from dsim.domain.containers import HealthCheck
 from dsim.domain.health import MAX_LOG_ENTRIES, PROBE_THREADS
 from dsim.domain.hosts import RuntimeSpec
-from dsim.environment import idle_timeout, only_idle_left
+from dsim.environment import PROBE, idle_timeout, mark_background, only_background_left, unmark_background
 from dsim.records import Recorder, SpanKind
 
 STARTING, HEALTHY, UNHEALTHY = "starting", "healthy", "unhealthy"
@@ -99,9 +99,10 @@ class HealthMonitor:
 
     def __init__(self, env: simpy.Environment, kernel: Kernel, runtime: RuntimeSpec, rng: random.Random,
                  recorder: Recorder, host: str, container: Container, job: int,
-                 keep_going: Callable[[], bool], disk: Disk | None = None) -> None:
+                 keep_going: Callable[[], bool], disk: Disk | None = None, background: int = 0) -> None:
         """``keep_going``: False once the world has no more jobs (the monitor then stops at its next tick);
-        ``disk``: the host's disk, for the startup work's writes."""
+        ``disk``: the host's disk, for the startup work's writes; ``background``: the kind of background activity
+        the run belongs to (a restart loop's), 0 for none."""
         check = container.spec.healthcheck
         assert check is not None and container.exited is not None and container.health is not None
         self.env, self.kernel, self.runtime, self.rng = env, kernel, runtime, rng
@@ -110,6 +111,9 @@ class HealthMonitor:
         self.exited: simpy.Event = container.exited
         self.keep_going = keep_going
         self.disk = disk
+        self.background = background
+        #: the kinds of background the monitor is now: the run's, and PROBE once settled
+        self.kind = background
         self.started = env.now
         self.state = container.health_state = HealthState()
         #: False once the process can never become ready (time_to_healthy inf, or it exited during its startup)
@@ -119,33 +123,55 @@ class HealthMonitor:
 
     def run(self) -> Generator[Any, Any, None]:
         """Startup work alongside the probes; every status change shown on the container; the ``health`` span
-        from the start to the first ``healthy`` (or to the exit)."""
+        from the start to the first ``healthy`` (or to the exit). Once settled, the monitor is background
+        (``only_background_left``), as a restarted run's is from the start."""
         env, state, container = self.env, self.state, self.container
-        env.process(self._startup())
+        self._spawn(self._startup())
+        me = mark_background(env, self.kind) if self.kind else None
         unhealthy_at: float | None = None
         status = ""
-        while True:
-            wait = interval_after(self.check, state.status, env.now - self.started)
-            timer = idle_timeout(env, wait) if self._settled() else env.timeout(wait)
-            yield env.any_of([timer, self.exited])
-            if self.exited.triggered or ((not self.keep_going() or only_idle_left(env)) and self._settled()):
-                break
-            result = yield from self._probe()
-            if result is None:  # the process exited during the probe: health.go drops its result
-                break
-            judge(self.check, state, result, self.started)
-            container.health_status = state.status
-            if state.status != STARTING and container.health is not None and not container.health.triggered:
-                container.health.succeed(state.status)
-            if state.status == UNHEALTHY and unhealthy_at is None:
-                unhealthy_at = env.now
-            if state.status == HEALTHY and not status:
-                status = HEALTHY
-                self._span(status, unhealthy_at)
+        try:
+            while True:
+                wait = interval_after(self.check, state.status, env.now - self.started)
+                settled = self._settled()
+                if settled != bool(self.kind & PROBE):
+                    self.kind = self.background | (PROBE if settled else 0)
+                    me = mark_background(env, self.kind)
+                timer = idle_timeout(env, wait) if settled else env.timeout(wait)
+                yield env.any_of([timer, self.exited])
+                if self.exited.triggered or (self._settled() and (not self.keep_going()
+                                                                  or only_background_left(env, PROBE))):
+                    break
+                result = yield from self._probe()
+                if result is None:  # the process exited during the probe: health.go drops its result
+                    break
+                judge(self.check, state, result, self.started)
+                container.health_status = state.status
+                if state.status != STARTING and container.health is not None and not container.health.triggered:
+                    container.health.succeed(state.status)
+                if state.status == UNHEALTHY and unhealthy_at is None:
+                    unhealthy_at = env.now
+                if state.status == HEALTHY and not status:
+                    status = HEALTHY
+                    self._span(status, unhealthy_at)
+        finally:
+            unmark_background(env, me)
         if not status:
             exited = self.exited.triggered
             self._span("exited" if exited else state.status, unhealthy_at,
                        end=unhealthy_at if unhealthy_at is not None and not exited else None)
+
+    def _spawn(self, work: Generator[Any, Any, None]) -> simpy.Process:
+        """``work`` as a process of its own, background as the monitor is now (a probe's command, a restarted
+        run's startup)."""
+        return self.env.process(self._marked(work, self.kind) if self.kind else work)
+
+    def _marked(self, work: Generator[Any, Any, None], kind: int) -> Generator[Any, Any, None]:
+        me = mark_background(self.env, kind)
+        try:
+            yield from work
+        finally:
+            unmark_background(self.env, me)
 
     def _settled(self) -> bool:
         """Whether more probes could not change the decision: once the world has no more jobs, the monitor goes
@@ -210,7 +236,7 @@ class HealthMonitor:
         if not (yield from self._wait(cost * (1 - share))):
             return None
         exec_end = env.now
-        command = env.process(self._command())
+        command = self._spawn(self._command())
         waits = [command, self.exited]
         if check.probe_wait > check.timeout or not (check.probe_cpu.is_constant and check.probe_cpu.mean == 0):
             waits.append(env.timeout(check.timeout))  # (a command that cannot run over sets no timer)
@@ -262,6 +288,7 @@ class HealthMonitor:
 
 def monitor(env: simpy.Environment, kernel: Kernel, runtime: RuntimeSpec, rng: random.Random, recorder: Recorder,
             host: str, container: Container, job: int, keep_going: Callable[[], bool],
-            disk: Disk | None = None) -> Generator[Any, Any, None]:
+            disk: Disk | None = None, *, background: int = 0) -> Generator[Any, Any, None]:
     """The health monitor of ``container``'s current run (runtime.py starts it with the process)."""
-    yield from HealthMonitor(env, kernel, runtime, rng, recorder, host, container, job, keep_going, disk).run()
+    yield from HealthMonitor(env, kernel, runtime, rng, recorder, host, container, job, keep_going, disk,
+                             background).run()

@@ -37,7 +37,17 @@ from dsim.components.storage import ContainerStorage
 from dsim.components.teardown import teardown, wait_done
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
-from dsim.environment import backoff_timeout, only_idle_left, process_now, settle
+from dsim.environment import (
+    POLL,
+    PROBE,
+    RESTART,
+    backoff_timeout,
+    mark_background,
+    only_background_left,
+    process_now,
+    settle,
+    unmark_background,
+)
 from dsim.records import Recorder, SpanKind
 
 __all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
@@ -403,50 +413,63 @@ class ContainerRuntime:
     # ------------------------------------------------------------------ the process and its restarts
 
     def _supervise(self, container: Container, job: int) -> Generator[Any, Any, None]:
-        """Run the process; on each exit ask the restart manager; wait its backoff (``restarting``); start again."""
+        """Run the process; on each exit ask the restart manager; wait its backoff (``restarting``); start again.
+        From its first backoff on the loop is background (environment.py ``only_background_left``): its backoffs,
+        the runs it restarts and their health checks."""
         env = self.env
         stop = container.stop_requested
         assert stop is not None
-        while True:
-            started = env.now
-            exit_code, oom = yield from self._process(container, job)
-            finished = env.now
-            if self.storage.disk.dirty > 0:  # dockerd reports the exit after the task's deletion (its unmount)
-                yield from self._syncfs(container.name, job, "exit")
-            container.exit_code = exit_code
-            container.oom_killed = bool(oom)
-            container.finished_at = finished
-            self.networks.detach(container)  # the network sandbox goes with the process
-            container.cleanup = self._teardown(container)  # teardown.py: rm waits for it
-            container.state = EXITED
-            assert container.exited is not None and container.health is not None
-            if not container.health.triggered:
-                settle(env, container.health, "exited")
-            settle(env, container.exited, exit_code)
-            restart, delay = container.restart_manager.should_restart(
-                exit_code, container.manually_stopped or stop.triggered, env.now - started)
-            if not restart or self.no_more_restarts:
-                return
-            container.state = RESTARTING
-            waited = env.now
-            yield env.any_of([backoff_timeout(env, delay), stop])
-            self.recorder.span(SpanKind.RESTARTING, container.name, waited, env.now, host=self.host, job=job,
-                               delay=delay, restart=container.restart_manager.restart_count,
-                               cancelled=stop.triggered)
-            # nothing but restart loops left to happen: every job left waits for good (nothing waits for a
-            # restarting container: wait and wait_health answer at once, compose polls on a ticker)
-            if stop.triggered or self.no_more_restarts or only_idle_left(env, backoffs=True):
+        looping: simpy.Process | None = None
+        try:
+            while True:
+                started = env.now
+                exit_code, oom = yield from self._process(container, job, looping is not None)
+                finished = env.now
+                if self.storage.disk.dirty > 0:  # dockerd reports the exit after the task's deletion (its unmount)
+                    yield from self._syncfs(container.name, job, "exit")
+                container.exit_code = exit_code
+                container.oom_killed = bool(oom)
+                container.finished_at = finished
+                self.networks.detach(container)  # the network sandbox goes with the process
+                container.cleanup = self._teardown(container)  # teardown.py: rm waits for it
                 container.state = EXITED
-                return
-            try:
-                yield from self._start_once(container, job)
-            except ApiError as err:
-                container.state = EXITED
-                container.error = str(err)
-                return
+                assert container.exited is not None and container.health is not None
+                if not container.health.triggered:
+                    settle(env, container.health, "exited")
+                settle(env, container.exited, exit_code)
+                manager = container.restart_manager
+                restart, delay = manager.should_restart(
+                    exit_code, container.manually_stopped or stop.triggered, env.now - started)
+                if not restart or self.no_more_restarts:
+                    return
+                container.state = RESTARTING
+                waited = env.now
+                if looping is None:
+                    looping = mark_background(env, RESTART)
+                yield env.any_of([backoff_timeout(env, delay), stop])
+                self.recorder.span(SpanKind.RESTARTING, container.name, waited, env.now, host=self.host, job=job,
+                                   delay=delay, restart=manager.restart_count, cancelled=stop.triggered)
+                # nothing but background left to happen: every job left waits for good (nothing waits for a
+                # restarting container: wait and wait_health answer at once, compose polls on a ticker). A loop
+                # that can end by itself (on-failure with a limit, or a process that may exit 0), or that compose
+                # polls to run or be healthy, goes on beside polls: they may see its end, or a run
+                if stop.triggered or self.no_more_restarts or only_background_left(env, PROBE | RESTART | (
+                        POLL if not container.awaited and _endless(manager, container.spec) else 0)):
+                    container.state = EXITED
+                    return
+                try:
+                    yield from self._start_once(container, job)
+                except ApiError as err:
+                    container.state = EXITED
+                    container.error = str(err)
+                    return
+        finally:
+            if looping is not None:
+                unmark_background(env, looping)
 
-    def _process(self, container: Container, job: int) -> Generator[Any, Any, tuple[int, str]]:
-        """One run of the container's process: returns (exit code, "" | "cgroup" | "host" for an OOM kill)."""
+    def _process(self, container: Container, job: int, restarted: bool) -> Generator[Any, Any, tuple[int, str]]:
+        """One run of the container's process: returns (exit code, "" | "cgroup" | "host" for an OOM kill);
+        ``restarted``: a run its restart loop started (background)."""
         env, spec, rng, kernel = self.env, container.spec, self.rng, self.kernel
         assert container.kill is not None and container.stop_requested is not None
         began = env.now
@@ -481,11 +504,14 @@ class ContainerRuntime:
                         size = container.image.uncompressed * self.spec.runtime.page_cache_fraction
                         kernel.cache_files(container.image.ref, size)
                         cached = True
-                    code, oom, task = yield from self._run_workload(container, duration, cpu_time, code, job)
+                    code, oom, task = yield from self._run_workload(container, duration, cpu_time, code, job,
+                                                                     restarted)
         finally:
             received = 0.0
             if task is not None:
                 received = kernel.cpu.cancel(task) if not task.done.triggered else task.work
+                if restarted:
+                    kernel.cpu.background.pop(task, None)
             kernel.uncharge(container)
             if cached:
                 kernel.release_files(container.image.ref)
@@ -497,7 +523,7 @@ class ContainerRuntime:
         return code, oom
 
     def _run_workload(self, container: Container, duration: float, cpu_time: float | None, code: int,
-                      job: int) -> Generator[Any, Any, tuple[int, str, CpuTask | None]]:
+                      job: int, restarted: bool) -> Generator[Any, Any, tuple[int, str, CpuTask | None]]:
         """Wait for the natural end (wall time, or CPU work done), a stop, or an OOM kill."""
         env, spec = self.env, container.spec
         kill, stop = container.kill, container.stop_requested
@@ -511,14 +537,16 @@ class ContainerRuntime:
                 cap, threads = demand, None  # paced: idle part of the time, not throttled in bursts
             task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads, spec.cpu_weight)
             natural = task.done
+            if restarted:  # its loop's work, on a scheduler other work shares (_process forgets it at the end)
+                self.kernel.cpu.background[task] = RESTART
         elif not math.isinf(duration):
-            natural = env.timeout(duration)
+            natural = backoff_timeout(env, duration) if restarted else env.timeout(duration)
         calls = None
         if spec.calls and self.services is not None:  # its calls are part of its work (service_calls.py)
             natural = calls = self.services.start(container, self.host, job, natural,
                                                   endless=cpu_time is None and math.isinf(duration))
         if spec.healthcheck is not None:
-            env.process(self._health(container, env.now, job))
+            env.process(self._health(container, env.now, job, restarted))
         yield first_of(env, [kill, stop] if natural is None else [natural, kill, stop])
         if kill.processed:
             return _killed(kill, code, task)
@@ -538,10 +566,12 @@ class ContainerRuntime:
             return code, "", task
         return (SIGKILL_EXIT if grace > timeout else spec.stop_exit_code), "", task
 
-    def _health(self, container: Container, started: float, job: int) -> Generator[Any, Any, None]:
-        """The run's healthcheck: startup work and probes as work on this host (components/health.py)."""
+    def _health(self, container: Container, started: float, job: int, restarted: bool) -> Generator[Any, Any, None]:
+        """The run's healthcheck: startup work and probes as work on this host (components/health.py); a
+        restarted run's is part of its restart loop (background)."""
         yield from health.monitor(self.env, self.kernel, self.spec.runtime, self.rng, self.recorder, self.host,
-                                  container, job, lambda: not self.no_more_restarts, self.storage.disk)
+                                  container, job, lambda: not self.no_more_restarts, self.storage.disk,
+                                  background=RESTART if restarted else 0)
 
     def update(self, container: Container, spec: ContainerSpec, live: CpuTask | None = None) -> None:
         """``docker update`` of limits: ``spec`` from now on. A running process's CPU work (``live``, else its
@@ -564,6 +594,14 @@ class ContainerRuntime:
 
     def running(self) -> int:
         return sum(1 for c in self._containers.values() if c.state == RUNNING)
+
+
+def _endless(manager: RestartManager, spec: ContainerSpec) -> bool:
+    """Whether a restart loop can only be stopped, never end by itself: ``always`` and ``unless-stopped``, and
+    ``on-failure`` without a limit on a process that can never exit 0."""
+    if manager.policy in ("always", "unless-stopped"):
+        return True
+    return manager.max_retries == 0 and (spec.exit_code != 0 or spec.fail_probability >= 1)
 
 
 def _exists(container: Container) -> None:

@@ -163,3 +163,59 @@ def test_a_crash_loop_beside_a_job_that_never_ends_stops_when_nothing_else_can_h
     assert result.summary()["jobs"]["unfinished"] == 1
     [backoff] = result.spans_of("restarting")  # the first backoff, 100 ms after the exit at 1 s
     assert (backoff.start, backoff.end) == (pytest.approx(1.0), pytest.approx(1.1))
+
+
+@pytest.mark.parametrize("work", ["duration", "cpu_time"])
+def test_two_crash_loops_whose_runs_overlap_stop_once_nothing_else_can_happen(work: str) -> None:
+    """Two crash loops (restart always, 12 s runs: each backoff back to 100 ms) beside a job that never ends:
+    a runs 0-12, b 6-18, so at a's first backoff (12.1) b's first run is under way (a job's run: it keeps the
+    run going) and a restarts (12.1-24.1); at b's (18.1) all else is a's restarted run, which no job waits
+    for: b stops; a stops at its next backoff (24.2), left alone. Before, each loop's run kept the other one
+    restarting forever. The same with 12 CPU-seconds on a core each (4 cores: no sharing), where a's
+    restarted run is work on the host's CPU scheduler."""
+    with within(30):
+        result = run_text(f"""
+            name: t
+            hosts:
+              h: {{cpus: 4, daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO}}}
+            workloads:
+              a:
+                arrival: {{times: [0s]}}
+                steps: [{{run: {{image: nginx, name: a, detach: true, {work}: 12s, exit_code: 1,
+                                 restart: always}}}}]
+              b:
+                arrival: {{times: [6s]}}
+                steps: [{{run: {{image: nginx, name: b, detach: true, {work}: 12s, exit_code: 1,
+                                 restart: always}}}}]
+              forever:
+                arrival: {{times: [0s]}}
+                steps: [{{run: {{image: nginx, duration: inf}}}}]
+        """)
+    assert sorted((job.workload, job.status) for job in result.jobs) == [("a", "completed"), ("b", "completed")]
+    assert result.summary()["jobs"]["unfinished"] == 1
+    backoffs = sorted((s.subject, s.start, s.end) for s in result.spans_of("restarting"))
+    assert backoffs == [("a", 12.0, pytest.approx(12.1)), ("a", pytest.approx(24.1), pytest.approx(24.2)),
+                        ("b", 18.0, pytest.approx(18.1))]
+
+
+def test_a_crash_loop_with_a_pending_healthcheck_stops_when_nothing_else_can_happen() -> None:
+    """A crash loop (2 s runs) whose healthcheck waits for a readiness 100 s away: each exit leaves the
+    readiness timer queued with nobody waiting for it, which no longer counts as something left to happen;
+    beside a job that never ends the loop stops at its first backoff (2-2.1 s)."""
+    with within(30):
+        result = run_text(f"""
+            name: t
+            hosts:
+              h: {{daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO}}}
+            workloads:
+              crash:
+                arrival: {{times: [0s]}}
+                steps: [{{run: {{image: nginx, name: crashy, detach: true, duration: 2s, exit_code: 1,
+                                 restart: always, healthcheck: {{interval: 1s, time_to_healthy: 100s}}}}}}]
+              forever:
+                arrival: {{times: [0s]}}
+                steps: [{{run: {{image: nginx, duration: inf}}}}]
+        """)
+    assert result.summary()["jobs"]["unfinished"] == 1
+    assert [(s.start, s.end) for s in result.spans_of("restarting")] == [(2.0, pytest.approx(2.1))]
+    assert len([s for s in result.spans_of("process") if s.subject == "crashy"]) == 1

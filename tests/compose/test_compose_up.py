@@ -11,12 +11,14 @@ started when the dependent begins to wait.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
 
+from dsim.api import load_scenario, simulate
 from dsim.components.compose import go_duration
-from tests.compose.helpers import run, spans
+from tests.compose.helpers import run, scenario_text, spans
 from tests.helpers import within
 
 CHAIN = """
@@ -157,6 +159,128 @@ def test_waiting_for_a_service_that_never_completes_ends_the_run_unfinished(tmp_
         result = run(tmp_path, compose)
     assert (result.jobs, result.summary()["jobs"]["unfinished"]) == ([], 1)
     assert [s.subject for s in spans(result, "start")] == ["p-migrate-1"]
+
+
+def test_two_services_polling_for_services_that_never_complete_end_the_run_unfinished(tmp_path: Path) -> None:
+    """Two services wait for two services that never exit, each on its own 500 ms ticker: each poller's ticks
+    and inspects are background, so neither keeps the other one polling (before, each did, forever). Both
+    begin to wait once their dependencies have started; the later one stops at its first poll, 500 ms after,
+    the other at its next tick: the run ends within 1 s of the last start."""
+    compose = """
+        name: p
+        services:
+          app1:
+            image: redis:7.4
+            depends_on:
+              migrate1: {condition: service_completed_successfully}
+          app2:
+            image: redis:7.4
+            depends_on:
+              migrate2: {condition: service_completed_successfully}
+          migrate1: {image: postgres:16}
+          migrate2: {image: postgres:16}
+    """
+    with within(30):
+        result = run(tmp_path, compose)
+    assert (result.jobs, result.summary()["jobs"]["unfinished"]) == ([], 1)
+    starts = spans(result, "start")
+    assert [s.subject for s in starts] == ["p-migrate1-1", "p-migrate2-1"]
+    ends = {s.end for s in spans(result, "process")}  # the servers run until the run's end
+    assert len(ends) == 1 and max(s.end for s in starts) + 0.5 <= ends.pop() <= max(s.end for s in starts) + 1.0
+
+
+def test_two_projects_polling_for_services_that_never_complete_end_the_run_unfinished(tmp_path: Path) -> None:
+    """The same with two projects, one `up` each, the second 300 ms after the first: the run ends, both jobs
+    unfinished, within 1 s of the later project's start of its dependency."""
+    compose = """
+        name: NAME
+        services:
+          app:
+            image: redis:7.4
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+          migrate: {image: postgres:16}
+    """
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "compose.yaml").write_text(textwrap.dedent(compose).replace("NAME", name))
+    text = scenario_text(["compose: {file: one/compose.yaml, action: up}"])
+    text += ("  w2:\n    arrival: {times: [300ms]}\n    placement: h\n    steps:\n"
+             "      - compose: {file: two/compose.yaml, action: up}\n")
+    (tmp_path / "scenario.yaml").write_text(text)
+    with within(30):
+        result = simulate(load_scenario(tmp_path / "scenario.yaml"))
+    assert (result.jobs, result.summary()["jobs"]["unfinished"]) == ([], 2)
+    starts = spans(result, "start")
+    assert [s.subject for s in starts] == ["one-migrate-1", "two-migrate-1"]
+    ends = {s.end for s in spans(result, "process")}
+    assert len(ends) == 1 and starts[1].end + 0.5 <= ends.pop() <= starts[1].end + 1.0
+
+
+def test_a_crash_loop_beside_a_wait_that_never_ends_stops_and_so_does_the_wait(tmp_path: Path) -> None:
+    """app waits for migrate, which never exits; crashy (restart always) fails 1 s after each start. Its
+    backoffs kept compose polling, and compose's polls kept it restarting, forever; now the loop, which can
+    only be stopped, stops at its first backoff (polls are all else left), then compose at its next tick."""
+    compose = """
+        name: p
+        services:
+          app:
+            image: redis:7.4
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+          migrate: {image: postgres:16}
+          crashy:
+            image: nginx:1.25
+            restart: always
+            x-dsim: {duration: 1s, exit_code: 1}
+    """
+    with within(30):
+        result = run(tmp_path, compose)
+    assert (result.jobs, result.summary()["jobs"]["unfinished"]) == ([], 1)
+    [start] = [s for s in spans(result, "start") if s.subject == "p-crashy-1"]
+    [backoff] = spans(result, "restarting")
+    assert (backoff.start, backoff.end) == (pytest.approx(start.end + 1.0), pytest.approx(start.end + 1.1))
+
+
+def test_a_crash_loop_awaited_to_run_goes_on_beside_a_wait_that_never_ends(tmp_path: Path) -> None:
+    """Project one's `up --wait` polls for crashy (restart always, 300 ms runs) to be running; project two
+    waits for a service that never exits. crashy's restarts can end one's wait, so its loop goes on beside
+    the polls until a poll finds it running (one completes); then it stops at its next backoff, and two's
+    wait, all else left, stops too (two unfinished). Before, two's polls and crashy's loop kept each other
+    going forever."""
+    one = """
+        name: one
+        services:
+          crashy:
+            image: redis:7.4
+            restart: always
+            x-dsim: {duration: 300ms, exit_code: 1}
+    """
+    two = """
+        name: two
+        services:
+          app:
+            image: redis:7.4
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+          migrate: {image: postgres:16}
+    """
+    for name, text in (("one", one), ("two", two)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "compose.yaml").write_text(textwrap.dedent(text))
+    text = scenario_text(["compose: {file: one/compose.yaml, action: up, wait: true}"])
+    text += ("  w2:\n    arrival: {times: [0s]}\n    placement: h\n    steps:\n"
+             "      - compose: {file: two/compose.yaml, action: up}\n")
+    (tmp_path / "scenario.yaml").write_text(text)
+    with within(30):
+        result = simulate(load_scenario(tmp_path / "scenario.yaml"))
+    [job] = result.jobs
+    assert (job.workload, job.status, result.summary()["jobs"]["unfinished"]) == ("w", "completed", 1)
+    backoffs = spans(result, "restarting")
+    assert backoffs and backoffs[0].end < job.end_s  # it ran again before the poll that found it running
+    [last] = [s for s in backoffs if s.end > job.end_s]  # then one backoff more, and it stopped
+    [wait] = spans(result, "compose_wait")
+    assert wait.subject == "one" and wait.end == job.end_s
 
 
 def test_replicas_are_created_together_and_started_in_turn(tmp_path: Path) -> None:
