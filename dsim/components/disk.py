@@ -64,8 +64,6 @@ class Disk:
         self.dirty = 0.0
         #: bytes written back since the start
         self.flushed = 0.0
-        #: the most that has been dirty at once (summary: peak_dirty_bytes)
-        self.peak_dirty = 0.0
         #: [when dirtied, bytes still dirty], oldest first (writeback takes the oldest first)
         self._ages: deque[list[float]] = deque()
         #: writeback must reach this many flushed bytes without pausing (syncs and throttled writers wait)
@@ -135,8 +133,6 @@ class Disk:
         else:
             ages.append([now, nbytes])
         self.dirty += nbytes
-        if self.dirty > self.peak_dirty:
-            self.peak_dirty = self.dirty
 
     def _advance(self) -> None:
         """The writeback from the last time worked out to now, with no write in between: the device writes
