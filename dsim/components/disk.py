@@ -52,14 +52,14 @@ def host_disk(env: simpy.Environment, spec: HostSpec, free_memory: Callable[[], 
 class Disk:
     """Docker's filesystem on the host's disk: buffered writes, writeback at ``rate``, syncs."""
 
-    def __init__(self, env: simpy.Environment, rate: float, limits: DirtyLimits | None = None,
-                 dirtyable: Callable[[], float] | None = None) -> None:
+    def __init__(self, env: simpy.Environment, rate: float, limits: DirtyLimits,
+                 dirtyable: Callable[[], float]) -> None:
         self.env = env
         self.rate = rate
-        #: the kernel's dirty limits; None: writes go through to the disk (no page cache)
+        #: the kernel's dirty limits (a ratio of 0: every write goes to the disk as it is made)
         self.limits = limits
         #: the dirtyable memory now (the host's memory less what processes hold)
-        self.dirtyable = dirtyable or (lambda: 0.0)
+        self.dirtyable = dirtyable
         #: bytes dirty in the page cache
         self.dirty = 0.0
         #: bytes written back since the start
@@ -81,7 +81,7 @@ class Disk:
         if nbytes <= 0 or math.isinf(self.rate):
             return None
         self._advance()
-        over = self.dirty + nbytes - (self.limits.wall(self.dirtyable()) if self.limits is not None else 0.0)
+        over = self.dirty + nbytes - self.limits.wall(self.dirtyable())
         self._dirty(nbytes)
         if over <= _BYTE_TOL:
             return None
@@ -140,12 +140,7 @@ class Disk:
         or while bytes older than the expiry are dirty; otherwise it waits for the oldest bytes to expire."""
         now, t = self.env.now, self._at
         self._at = now
-        background, expire = math.inf, math.inf
-        if self.limits is not None:
-            background = self.limits.background(self.dirtyable())
-            expire = self.limits.expire
-        elif self.dirty > 0:  # no page cache: nothing stays dirty but a throttled writer's bytes
-            background = 0.0
+        background, expire = self.limits.background(self.dirtyable()), self.limits.expire
         rate, ages = self.rate, self._ages
         while t < now and self.dirty > _BYTE_TOL:
             due = max(self._forced - self.flushed, self.dirty - background, self._expired(t, expire))

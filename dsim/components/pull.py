@@ -22,7 +22,7 @@ from typing import Any
 import simpy
 
 from dsim.components.connections import ConnectionPool
-from dsim.components.disk import Disk
+from dsim.components.disk import Disk, host_disk
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.host import CpuScheduler
 from dsim.components.image_catalog import ImageCatalog
@@ -65,7 +65,7 @@ class Puller(ImageTransfer):
         #: the host's processor-sharing scheduler, where decompression runs (None: an idle host's rate)
         self.cpu = cpu
         #: Docker's filesystem with the page cache, where blobs and unpacked files go (disk.py)
-        self.disk = disk or Disk(env, spec.storage.write_rate, spec.storage.dirty, lambda: spec.memory)
+        self.disk = disk or host_disk(env, spec, lambda: spec.memory)
         #: what a pull can name: the scenario's images, those pushed during the run, a face's fallback
         self.catalog = ImageCatalog(images, registries)
         #: observers of the layers' progress stages (dsim serve's progress stream)

@@ -28,7 +28,7 @@ from typing import Any
 import simpy
 
 from dsim.components.container import Container
-from dsim.components.disk import Disk
+from dsim.components.disk import Disk, host_disk
 from dsim.components.errors import ApiError
 from dsim.components.image_store import DiskFull, ImageStore
 from dsim.domain.containers import ContainerSpec
@@ -72,7 +72,7 @@ class ContainerStorage:
         self.store = store
         self.recorder = recorder
         #: Docker's filesystem with the kernel's page cache (disk.py), shared with pulls and builds
-        self.disk = disk or Disk(env, spec.storage.write_rate, spec.storage.dirty, lambda: spec.memory)
+        self.disk = disk or host_disk(env, spec, lambda: spec.memory)
         self.volumes: dict[str, Volume] = {}
         self._anonymous = itertools.count(1)
         #: container ID -> (bytes added, bytes changed) in its writable layer: ``docker diff``'s accounting

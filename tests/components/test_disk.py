@@ -19,7 +19,7 @@ RATE = 100e6  # bytes a second the disk writes back
 LINUX = DirtyLimits()  # 20%, 10%, 30 s
 
 
-def disk(memory: float = 10 * GB, limits: DirtyLimits | None = LINUX) -> tuple[simpy.Environment, Disk]:
+def disk(memory: float = 10 * GB, limits: DirtyLimits = LINUX) -> tuple[simpy.Environment, Disk]:
     env = CountingEnvironment()
     return env, Disk(env, RATE, limits, lambda: memory)
 
@@ -88,13 +88,17 @@ def test_background_writeback_brings_the_dirty_bytes_down_to_its_threshold() -> 
     env, d = disk()
     assert d.buffer(1.5 * GB) is None  # under the 1.75 GB setpoint: not throttled
 
+    synced: list[float] = []
+
     def sync() -> Generator[Any, Any, None]:
         assert d.dirty == pytest.approx(1.5 * GB)  # not worked out before anyone asks
-        synced = d.sync()
-        assert synced is not None
-        assert (yield synced) == pytest.approx(1 * GB)
+        waited = d.sync()
+        assert waited is not None
+        synced.append((yield waited))
 
-    assert at(env, 10.0, sync) == [] and env.run() is None
+    ended = at(env, 10.0, sync)
+    env.run()
+    assert synced == [pytest.approx(1 * GB)] and ended == [pytest.approx(20.0)]
 
 
 def test_a_writer_past_the_setpoint_waits_for_writeback_of_the_excess() -> None:
@@ -143,7 +147,12 @@ def test_a_sync_waits_for_the_bytes_before_it_not_after() -> None:
     d.buffer(1 * GB)
     synced = d.sync()
     assert synced is not None
-    at(env, 1.0, lambda: (yield from ()) if d.buffer(0.5 * GB) is None else None)
+
+    def later() -> Generator[Any, Any, None]:
+        assert d.buffer(0.5 * GB) is None  # 1.5 GB dirty: under the 1.75 GB setpoint
+        yield from ()
+
+    at(env, 1.0, later)
     env.run(until=synced)
     assert env.now == pytest.approx(10.0)
 
