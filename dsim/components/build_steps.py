@@ -16,6 +16,7 @@ from dsim.components.build_solver import SolverOverhead
 from dsim.components.host import Kernel
 from dsim.components.image_store import ImageStore
 from dsim.components.layer_work import LayerWork
+from dsim.components.mounts import overlay_mount_cost
 from dsim.components.pull import Puller
 from dsim.domain.builds import ColdWarm, StepSpec, op_digest_text
 from dsim.domain.hosts import HostSpec
@@ -25,6 +26,11 @@ from dsim.errors import SimulationError
 from dsim.records import Recorder, SpanKind
 
 _T = TypeVar("_T")
+
+#: the instructions that copy files: the legacy builder's ``performCopy`` (no container since Docker 17.07)
+_FILE_COPIES = frozenset({"COPY", "ADD"})
+#: the build steps BuildKit's Dockerfile frontend makes FileOps (``llb.Copy``, ``llb.Mkdir``)
+_FILE_OPS = frozenset({"COPY", "ADD", "WORKDIR"})
 
 
 def _first_match(patterns: Mapping[str, _T], text: str) -> _T | None:
@@ -142,20 +148,17 @@ class StepRunner:
                 yield from self.materialize(s, dep.layers)
             if image is not None:
                 yield from self.materialize(s, image.layers)
-            if s.slots is not None:
+            if s.slots is not None:  # BuildKit's max_parallelism (the legacy builder takes none)
                 with s.slots.request() as slot:
                     yield slot
                     began = self.env.now
-                    nbytes, mounted = yield from self._work(s, step, deps, paths)
-            elif s.builder == "classic":
-                began = self.env.now
-                yield self.env.timeout(self.spec.runtime.create.sample(s.rng))  # the step's container
-                yield from self.work.syncfs()  # its init layer mounted and unmounted
-                nbytes, mounted = yield from self._work(s, step, deps, paths)
-                yield from self.classic_commit(s, nbytes, parent)
+                    nbytes, mounted = yield from self._buildkit(s, step, deps, paths, parent)
             else:
                 began = self.env.now
-                nbytes, mounted = yield from self._work(s, step, deps, paths)
+                if s.builder == "classic":
+                    nbytes, mounted = yield from self._classic(s, step, deps, paths, parent)
+                else:
+                    nbytes, mounted = yield from self._buildkit(s, step, deps, paths, parent)
             # COPY, ADD and WORKDIR produce what their inputs determine; a RUN's output is new content every
             # time it runs (timestamps, fetched packages), so whatever reads it (COPY --from) misses after it reruns
             identity = key if step.instruction != "RUN" else sha256(f"{key}\x00ran\x00{s.pin_ref}\x00{self.env.now!r}")
@@ -184,6 +187,54 @@ class StepRunner:
         s.done.append(StepDone(step, key, result, how))
         self.pin(s, result)
         return result
+
+    def _classic(self, s: BuildSession, step: StepSpec, deps: list[StepResult], paths: list[str],
+                 parent: StepResult) -> Generator[Any, Any, tuple[float, dict[str, Any]]]:
+        """A legacy-builder step that missed: COPY and ADD in a bare layer (``classic_copy``), unless the daemon
+        is older than Docker 17.07; every other step in a container created, run and committed."""
+        copies = step.instruction in _FILE_COPIES
+        if copies and self.spec.daemon.classic_copy == "layer":
+            return (yield from self.classic_copy(s, step, deps, paths, parent))
+        yield self.env.timeout(self.spec.runtime.create.sample(s.rng))  # the step's container
+        yield from self.work.syncfs()  # its init layer mounted and unmounted
+        nbytes, mounted = yield from self._work(s, step, deps, paths)
+        yield from self.classic_commit(s, nbytes, parent)
+        if copies:  # Docker 1.3-1.9 (runContextCommand): the rootfs mounted for the copy, unmounted after the commit
+            yield from self.work.syncfs()
+        return nbytes, mounted
+
+    def classic_copy(self, s: BuildSession, step: StepSpec, deps: list[StepResult], paths: list[str],
+                     parent: StepResult) -> Generator[Any, Any, tuple[float, dict[str, Any]]]:
+        """The legacy builder's COPY/ADD since Docker 17.07 (moby ``builder/dockerfile/internals.go``,
+        ``performCopy``): no container and no init layer. A read-write layer is created on the parent image and
+        mounted (``imgMount.NewRWLayer()``: the cost of a container's rootfs mount, ``runtime.mount`` grown by
+        the image's depth), the files are copied into it, ``exportImage`` commits it (``classic_commit``: the
+        diff walked with naive diff, its tar digested while written again as a layer, the image recorded), and
+        only then the deferred ``rwLayer.Release()`` unmounts it: the overlay's unmount syncs the filesystem
+        once, after the copy's and the commit's writes. On ``scratch`` the layer has no lower layer, so overlay2
+        mounts nothing (``Get`` returns its directory): no mount, no sync."""
+        layered = bool(parent.layers)
+        if layered:
+            runtime = self.spec.runtime
+            yield self.env.timeout(overlay_mount_cost(runtime.mount.sample(s.rng), len(parent.layers),
+                                                      runtime.overlay))
+        nbytes, mounted = yield from self._work(s, step, deps, paths)
+        yield from self.classic_commit(s, nbytes, parent)
+        if layered:
+            yield from self.work.syncfs()  # rwLayer.Release(): the overlay unmounted
+        return nbytes, mounted
+
+    def _buildkit(self, s: BuildSession, step: StepSpec, deps: list[StepResult], paths: list[str],
+                  parent: StepResult) -> Generator[Any, Any, tuple[float, dict[str, Any]]]:
+        """A BuildKit step that missed. COPY, ADD and WORKDIR are FileOps (moby/buildkit
+        ``solver/llbsolver/file/backend.go``): each action mounts the step's new snapshot (``LocalMounter``),
+        writes into it and unmounts it, and unmounting a snapshot on a parent (an overlay with an upper
+        directory; dockerd's snapshotter adapter: overlay2 ``Get``/``Put``) syncs the filesystem. A snapshot with
+        no parent (``FROM scratch``) is a plain directory: no mount, no sync."""
+        nbytes, mounted = yield from self._work(s, step, deps, paths)
+        if step.instruction in _FILE_OPS and parent.layers:
+            yield from self.work.syncfs()
+        return nbytes, mounted
 
     def _work(self, s: BuildSession, step: StepSpec, deps: list[StepResult],
               paths: list[str]) -> Generator[Any, Any, tuple[float, dict[str, Any]]]:

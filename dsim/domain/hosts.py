@@ -36,6 +36,9 @@ class DaemonSpec:
     build_cache_limit: float | None
     #: the legacy builder's commit and removal of one step's container (build_classic.py)
     classic_commit: Distribution = constant(0.14)
+    #: the legacy builder's COPY/ADD: ``layer``, a bare read-write layer on the image (Docker 17.07 and later,
+    #: build_steps.py ``classic_copy``), or ``container``, a step container (Docker before 17.07)
+    classic_copy: str = "layer"
     #: serialization points of the create/start path (domain/start_path.py)
     locks: DaemonLocksSpec = DEFAULT_DAEMON_LOCKS
     #: BuildKit solver CPU-seconds per build step (vertex), cached or not (components/build_solver.py)

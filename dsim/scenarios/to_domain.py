@@ -57,7 +57,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         daemon=DaemonSpec(daemon.workers, daemon.api_service_time, daemon.max_concurrent_downloads,
                           daemon.max_concurrent_uploads, daemon.max_download_attempts,
                           tuple(daemon.registry_mirrors), daemon.build_cache_limit,
-                          classic_commit=daemon.classic_commit,
+                          classic_commit=daemon.classic_commit, classic_copy=daemon.classic_copy,
                           locks=DaemonLocksSpec(daemon.metadata_commit, daemon.create_commits, daemon.start_commits,
                                                 daemon.layer_store_lock),
                           buildkit_vertex=daemon.buildkit_vertex),
