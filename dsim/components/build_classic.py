@@ -3,7 +3,8 @@ step at a time, base images pulled as ``docker pull`` does.
 
 Every instruction that misses the cache is a container (moby ``builder/dockerfile``: ``probeAndCreate``,
 then ``commitContainer``): created, for RUN run, committed as an image and removed, the metadata-only
-ones (ENV, LABEL, ARG, CMD, EXPOSE, ...) too (moby#23321). BuildKit runs no container for them. A
+ones (ENV, LABEL, ARG, CMD, EXPOSE, ...) too (moby#23321); COPY and ADD excepted since Docker 17.07,
+which copy into a bare layer (build_steps.py, ``classic_copy``). BuildKit runs no container for them. A
 metadata instruction's cache key is its parent image and its text: it hits when this daemon committed the
 same text on the same parent before (a hit costs nothing here: the cache probe); after a RUN reruns its
 result is new, so every later instruction misses. The costs of a container are in ``StepRunner``

@@ -291,10 +291,11 @@ class StepRunner:
         yield from self.classic_commit(s, 0.0, parent)
 
     def classic_commit(self, s: BuildSession, nbytes: float, parent: StepResult) -> Generator[Any, Any, None]:
-        """The legacy builder's commit of a step's container on ``parent``'s image (layer_work.py): with
-        naive overlay diff, a walk of both whole trees (growing with the image); then the diff's tar
-        (``nbytes``) digested while it is written again as a new layer; then the image recorded and the
-        container removed (``classic_commit``). BuildKit commits its snapshot in place."""
+        """The legacy builder's commit of a step's container, or of a COPY's bare layer, on ``parent``'s image
+        (layer_work.py): with naive overlay diff, a walk of both whole trees (growing with the image); then the
+        diff's tar (``nbytes``) digested while it is written again as a new layer; then the image recorded and
+        the container removed, or the layer released (``classic_commit``: no source splits it). BuildKit
+        commits its snapshot in place."""
         yield from self.work.diff_walk(sum(layer.uncompressed for layer in parent.layers), nbytes)
         yield from self.work.hash_and_write(nbytes)
         yield self.env.timeout(self.spec.daemon.classic_commit.sample(s.rng))

@@ -48,8 +48,9 @@ class LayerWork:
         yield self.env.all_of([task.done, self.disk.write(nbytes)])
 
     def syncfs(self) -> Generator[Any, Any, None]:
-        """An overlay unmount of a build's container or RUN's rootfs: it waits for every dirty byte of Docker's
-        filesystem (disk.py), inside the step's span."""
+        """An overlay unmount in a build (a step container's init layer, a RUN's rootfs, the legacy COPY's bare
+        layer, a BuildKit FileOp's snapshot): it waits for every dirty byte of Docker's filesystem (disk.py),
+        inside the step's span."""
         if self.disk.dirty > 0:
             synced = self.disk.sync()
             if synced is not None:
