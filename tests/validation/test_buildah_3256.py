@@ -85,7 +85,7 @@ def build_seconds(size: str) -> float:
 def test_the_200_mb_copy_is_the_calibration() -> None:
     # the context's 200 MB are not above bg_thresh: the disk idles until the copy; the commit's writer then waits
     # for its 200 MB beyond the setpoint, longer than its hash
-    assert 200e6 <= BG_THRESH
+    assert BG_THRESH >= 200e6
     assert 200e6 / WRITE_RATE > 200e6 / HASH_RATE
     assert 130.59e6 < WRITE_RATE < 130.61e6
     assert build_seconds("200") == pytest.approx(4.872, rel=1e-6)
