@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from dsim.distributions import Distribution, constant
 from dsim.domain.health import PROBE_EXEC
@@ -38,7 +39,7 @@ class DaemonSpec:
     classic_commit: Distribution = constant(0.14)
     #: the legacy builder's COPY/ADD: ``layer``, a bare read-write layer on the image (Docker 17.07 and later,
     #: build_steps.py ``classic_copy``), or ``container``, a step container (Docker before 17.07)
-    classic_copy: str = "layer"
+    classic_copy: Literal["layer", "container"] = "layer"
     #: serialization points of the create/start path (domain/start_path.py)
     locks: DaemonLocksSpec = DEFAULT_DAEMON_LOCKS
     #: BuildKit solver CPU-seconds per build step (vertex), cached or not (components/build_solver.py)
