@@ -260,7 +260,8 @@ class HealthMonitor:
         try:
             work = self.check.probe_cpu.sample(self.rng)
             if work > 0:
-                task = self.kernel.cpu.run(work, PROBE_THREADS, weight=self.container.spec.cpu_weight)  # its cgroup's
+                weight = self.container.spec.cpu_weight(self.runtime.cpu_weights)  # its cgroup's
+                task = self.kernel.cpu.run(work, PROBE_THREADS, weight=weight)
                 yield task.done
             wait = self.check.probe_wait
             if wait > 0:  # a command that never ends waits on an event that never fires (killed at the timeout)
@@ -273,7 +274,7 @@ class HealthMonitor:
         """``cpu_seconds`` on the host's scheduler at up to ``cores``; False if the process exits first."""
         if cpu_seconds <= 0:
             return not self.exited.triggered
-        task = self.kernel.cpu.run(cpu_seconds, cores, weight=self.container.spec.cpu_weight)
+        task = self.kernel.cpu.run(cpu_seconds, cores, weight=self.container.spec.cpu_weight(self.runtime.cpu_weights))
         yield self.env.any_of([task.done, self.exited])
         if not task.done.triggered:
             self.kernel.cpu.cancel(task)

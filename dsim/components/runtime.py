@@ -535,7 +535,8 @@ class ContainerRuntime:
             demand = container.cpu_demand = cpu_time / duration if 0 < duration < math.inf else math.inf
             if demand < cap:
                 cap, threads = demand, None  # paced: idle part of the time, not throttled in bursts
-            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads, spec.cpu_weight)
+            weight = spec.cpu_weight(self.spec.runtime.cpu_weights)
+            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads, weight)
             natural = task.done
             if restarted:  # its loop's work, on a scheduler other work shares (_process forgets it at the end)
                 self.kernel.cpu.background[task] = RESTART
@@ -586,7 +587,7 @@ class ContainerRuntime:
             cap, threads = spec.cpu_cap, spec.quota_threads
             if container.cpu_demand < cap:
                 cap, threads = container.cpu_demand, None
-            self.kernel.cpu.change(task, cap, threads, spec.cpu_weight)
+            self.kernel.cpu.change(task, cap, threads, spec.cpu_weight(self.spec.runtime.cpu_weights))
         kill = container.kill
         if (spec.memory is not None and container.usage > spec.memory and kill is not None and not kill.triggered
                 and not vm.guest_kernel(self.spec, spec.isolation)):

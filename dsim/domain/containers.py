@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from dsim.distributions import Distribution, constant
+from dsim.domain.cpu_limits import CpuWeights, cfs_weight
 from dsim.domain.health import DEFAULT_TIMEOUT
 from dsim.domain.layer_files import LayerFile
 from dsim.domain.networking import MountSpec
@@ -84,10 +85,10 @@ class ContainerSpec:
         threads = self.threads if self.threads is not None else (math.ceil(self.cpus) if self.cpus else 1)
         return min(self.cpus, float(threads)) if self.cpus is not None else float(threads)
 
-    @property
-    def cpu_weight(self) -> float:
-        """Its CPU weight relative to the default (the scheduler's unit, components/cpu.py): shares / 1024."""
-        return self.cpu_shares / 1024
+    def cpu_weight(self, conversion: CpuWeights) -> float:
+        """Its cgroup's CPU weight relative to a default cgroup's (the scheduler's unit, components/cpu.py), by the
+        host's cgroup version and OCI runtime (``RuntimeSpec.cpu_weights``; domain/cpu_limits.py ``cfs_weight``)."""
+        return cfs_weight(self.cpu_shares, conversion)
 
     @property
     def quota_threads(self) -> float | None:

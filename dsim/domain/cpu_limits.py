@@ -9,6 +9,9 @@ them: dsim serve's API (dsim/serve/cpu_options.py) and Compose files (dsim/scena
   (``linuxMinCPUShares``, ``linuxMaxCPUShares``); a negative one is refused ("shares: invalid argument").
 - The cpuset (``CpusetCpus``): a list parsed as pkg/sysinfo/sysinfo_linux.go ``parseUintList`` parses it, the
   CPUs it names present on the host; k CPUs cap the container at k cores.
+- The weight's meaning (``cfs_weight``): on cgroup v1 the shares are the cgroup's ``cpu.shares``; on cgroup v2 the
+  OCI runtime converts them to ``cpu.weight`` (1..10000, a cgroup's default 100), by a quadratic in log2(shares)
+  since runc 1.3.2 (https://github.com/opencontainers/runc/issues/4896), linearly before.
 - ``CPUPercent`` and ``CPUCount`` are Windows's: on Linux a percent is discarded with a warning, a count is
   not looked at.
 """
@@ -17,6 +20,10 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Literal
+
+#: how a container's shares become its cgroup's CPU weight (``cfs_weight``)
+CpuWeights = Literal["quadratic", "linear", "shares"]
 
 #: the CFS period when none is given, in microseconds (the kernel's default; moby's for NanoCPUs)
 DEFAULT_PERIOD = 100_000
@@ -126,3 +133,29 @@ def cap_and_threads(nano: int, period: int, quota: int, cpuset: str) -> tuple[fl
     size = float(len(parse_cpuset(cpuset)))
     cap = size if quota_cap is None else min(quota_cap, size)
     return cap, math.ceil(quota_cap) if quota_cap is not None else 1
+
+
+def cfs_weight(shares: int, conversion: CpuWeights) -> float:
+    """A container cgroup's CPU weight against a default cgroup's (dockerd's own ``docker.service``: moby's
+    contrib/init/systemd/docker.service sets no weight, so 1024 shares on cgroup v1, ``cpu.weight`` 100 on v2),
+    the unit of dsim's CPU scheduler (components/cpu.py). ``conversion``:
+
+    - ``shares``: cgroup v1, ``cpu.shares`` as given: shares / 1024.
+    - ``linear``: cgroup v2 with runc up to 1.3.1: ``1 + (shares - 2) * 9999 / 262142`` in integers (1024 -> 39,
+      so a default container weighs 0.39 of dockerd; opencontainers/runc#4772).
+    - ``quadratic``: cgroup v2 with runc 1.3.2 and later (moby v28.5.2's Dockerfile builds runc v1.3.3):
+      ``ceil(10 ** ((l * l + 125 * l) / 612 - 7 / 34))`` with l = log2(shares), 2 -> 1, 262144 -> 10000, which
+      keeps 1024 at 100 (opencontainers/cgroups ``ConvertCPUSharesToCgroupV2Value``; kubernetes/kubernetes#131216;
+      runc#4896: 2000 shares -> 170, where the linear formula gave 77)."""
+    if conversion == "shares":
+        return shares / DEFAULT_SHARES
+    if conversion == "linear":
+        return (1 + (shares - MIN_SHARES) * 9999 // (MAX_SHARES - MIN_SHARES)) / 100
+    if shares == DEFAULT_SHARES:
+        return 1.0
+    if shares <= MIN_SHARES:
+        return 0.01
+    if shares >= MAX_SHARES:
+        return 100.0
+    level = math.log2(shares)
+    return math.ceil(10 ** ((level * level + 125 * level) / 612 - 7 / 34)) / 100

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from dsim.distributions import Distribution, constant
+from dsim.domain.cpu_limits import CpuWeights
 from dsim.domain.health import PROBE_EXEC
 from dsim.domain.networking import DEFAULT_NETWORKING, NetworkDecl, NetworkingSpec
 from dsim.domain.overlay_mount import DEFAULT_OVERLAY_MOUNT, OverlayMountSpec
@@ -119,6 +120,8 @@ class RuntimeSpec:
     probe_exec: Distribution = PROBE_EXEC
     #: the overlay mount's cost by the image's depth (components/mounts.py)
     overlay: OverlayMountSpec = DEFAULT_OVERLAY_MOUNT
+    #: how a container's --cpu-shares becomes its cgroup's CPU weight (domain/cpu_limits.py ``cfs_weight``)
+    cpu_weights: CpuWeights = "quadratic"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsim.components.cpu import CpuScheduler, SmtCpuScheduler
+from dsim.domain.cpu_limits import cfs_weight
 from dsim.errors import ScenarioError
 from tests.components.cpu_schedules import Replay, Task
 from tests.components.cpu_schedules import play as replay
@@ -137,15 +138,47 @@ def test_work_is_conserved(cores: float, tasks: list[Any], weights: list[float])
     assert max(ends(cores, uncapped)) == pytest.approx(total / cores, rel=1e-9)
 
 
-def test_scenario_cpu_shares() -> None:
+@pytest.mark.parametrize(("weights", "light"), [
+    ("shares", 512 / 1024),  # cgroup v1: cpu.shares as given
+    ("quadratic", 59 / 100),  # runc 1.3.2+: 1024 -> cpu.weight 100, 512 -> ceil(10^((81 + 1125)/612 - 7/34)) = 59
+    ("linear", 20 / 39),  # older runc: 1 + (shares - 2) x 9999 / 262142 in integers: 1024 -> 39, 512 -> 20
+])
+def test_scenario_cpu_shares(weights: str, light: float) -> None:
     """A run step's ``cpu_shares``, on a 1-core host whose start path costs nothing: two containers of 3 CPU-s,
-    1024 and 512 shares, end at 4.5 s and 6 s (the closed form above); without shares both at 6 s."""
+    1024 and 512 shares, share the core by their cgroups' weights (1 against ``light``), so the heavier has its
+    3 CPU-s at 3 (1 + light) and the lighter ends at 6 s (the core never idle); without shares both at 6 s."""
     text = scenario("""  a: {arrival: {burst: 1}, steps: [{run: {image: nginx, cpu_time: 3s, cpu_shares: 1024}}]}
   b: {arrival: {burst: 1}, steps: [{run: {image: nginx, cpu_time: 3s, cpu_shares: 512}}]}""")
+    text = text.replace("preloaded: [nginx], runtime: {", f"preloaded: [nginx], runtime: {{cpu_weights: {weights}, ")
     result = run_text(text)
-    assert {job.workload: job.end_s for job in result.jobs} == pytest.approx({"a": 4.5, "b": 6.0})
+    assert {job.workload: job.end_s for job in result.jobs} == pytest.approx({"a": 3 * (1 + light), "b": 6.0})
     plain = run_text(text.replace(", cpu_shares: 1024", "").replace(", cpu_shares: 512", ""))
     assert sorted(job.end_s for job in plain.jobs) == pytest.approx([6.0, 6.0])
+
+
+@pytest.mark.parametrize(("shares", "weight"), [
+    (2, 1), (1024, 100), (2000, 170), (22000, 1204), (262144, 10000),
+])
+def test_runc_quadratic_weights(shares: int, weight: int) -> None:
+    """cgroup v2 weights runc 1.3.2+ writes, as published: 2000 shares -> 170 (opencontainers/runc#4896, where
+    runc 1.3.1 wrote 77), 22000 -> 1204 (youki-dev/youki#3274, porting runc 1.3.2's conversion); the bounds and
+    the default by the formula's design (1..10000, 1024 -> 100: kubernetes/kubernetes#131216)."""
+    assert cfs_weight(shares, "quadratic") == pytest.approx(weight / 100)
+
+
+@pytest.mark.parametrize(("shares", "weight"), [(2, 1), (512, 20), (1024, 39), (2000, 77), (262144, 10000)])
+def test_runc_linear_weights(shares: int, weight: int) -> None:
+    """Older runc's cgroup v2 weights: 1024 -> 39 (opencontainers/runc#4772, read from a container's
+    cpu.weight), 2000 -> 77 (runc#4896, runc 1.3.1), the bounds 2 -> 1 and 262144 -> 10000."""
+    assert cfs_weight(shares, "linear") == pytest.approx(weight / 100)
+
+
+def test_linear_weights_put_a_default_container_under_dockerd() -> None:
+    """With older runc on cgroup v2 a default container (1024 shares, cpu.weight 39) weighs less than dockerd's
+    own cgroup (docker.service, cpu.weight 100); on cgroup v1 and with runc 1.3.2+ they weigh the same."""
+    assert cfs_weight(1024, "linear") == pytest.approx(0.39)
+    assert cfs_weight(1024, "quadratic") == 1.0
+    assert cfs_weight(1024, "shares") == 1.0
 
 
 @pytest.mark.parametrize("shares", [0, 1, 262145, 1.5])
@@ -167,3 +200,24 @@ hosts:
 workloads:
 {workloads}
 """
+
+
+@pytest.mark.parametrize(("weights", "container"), [("linear", 0.39), ("quadratic", 1.0), ("shares", 1.0)])
+def test_the_start_path_shares_a_busy_core_by_the_cgroups_weights(weights: str, container: float) -> None:
+    """One core, kept busy by a CPU-bound container of default shares; a second `docker run` at 10 s whose only
+    cost is runc create, 1 CPU-s (no setkey hook), in dockerd's and containerd's cgroup (weight 1, docker.service's
+    default). The
+    create gets 1 / (1 + w) of the core, w the busy container's weight: it takes 1 + w s, so the second job
+    ends at 10 + 1 + w (w = 0.39 with older runc's linear conversion, 1 otherwise)."""
+    zero = "{create: 0s, mount: 0s, netns: 0s, start: 1s, exec: 0s, cpu: {start: 1.0}"
+    text = f"""
+name: t
+hosts:
+  h: {{cpus: 1, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx],
+      networking: {{setkey_hook: 0s}}, runtime: {zero}, cpu_weights: {weights}}}}}
+workloads:
+  busy: {{arrival: {{burst: 1}}, steps: [{{run: {{image: nginx, network: host, cpu_time: 100s}}}}]}}
+  late: {{arrival: {{burst: 1, at: 10s}}, steps: [{{run: {{image: nginx, network: host, duration: 0s}}}}]}}
+"""
+    ends = {job.workload: job.end_s for job in run_text(text).jobs}
+    assert ends["late"] == pytest.approx(10 + 1 + container)

@@ -82,9 +82,10 @@ def test_a_capped_service_runs_its_cpu_work_at_the_cap(tmp_path: Path, keys: str
 
 
 def test_two_weighted_services_share_a_core_by_their_weights(tmp_path: Path) -> None:
-    """One core, two CPU-bound processes of 2 CPU-s each, weights 2:1 (docs/containers.md, CPU weights). The
-    heavy one starts at a and runs alone until the light one starts at b; then it gets 2/3 of the core until its
-    work is done, the light one 1/3 and then the whole core: it ends at a + 4 (all the work, the core never idle)."""
+    """One core, two CPU-bound processes of 2 CPU-s each, 2048 and 1024 shares: cgroup v2 weights 174 and 100
+    (runc 1.3.2+: ceil(10^((121 + 1375)/612 - 7/34)) for 2048; docs/containers.md, CPU weights). The heavy one
+    starts at a and runs alone until the light one starts at b; then it gets 174/274 of the core until its work is
+    done, the light one the rest and then the whole core: it ends at a + 4 (all the work, the core never idle)."""
     path = write(tmp_path, """
         services:
           heavy: {image: nginx:1.25, cpu_shares: 2048, x-dsim: {cpu_time: 2s}}
@@ -95,7 +96,7 @@ def test_two_weighted_services_share_a_core_by_their_weights(tmp_path: Path) -> 
     assert (heavy.subject, light.subject) == ("app-heavy-1", "app-light-1")
     a, b = heavy.start, light.start
     assert 0 < b - a < 0.1
-    assert heavy.end == pytest.approx(b + (2.0 - (b - a)) / (2 / 3))
+    assert heavy.end == pytest.approx(b + (2.0 - (b - a)) / (174 / 274))
     assert light.end == pytest.approx(a + 4.0)
 
 

@@ -128,13 +128,14 @@ def test_a_paced_process_keeps_its_pace(tmp_path: Path) -> None:
 
 def test_a_new_weight_shares_a_busy_core(tmp_path: Path) -> None:
     """One core, two 1-thread processes of 5 CPU-s started together, equal weights: 1 CPU-s each by 2 s; then
-    --cpu-shares 3072 for the first: 3/4 of the core against 1/4, its 4 left take 16/3 s (ends at 22/3); the other
-    then has the core, and ends at 10 (the core never idle)."""
+    --cpu-shares 3072 for the first: cgroup v2's weight 240 (runc 1.3.2+: ceil(10^((l^2 + 125 l)/612 - 7/34)),
+    l = log2 3072) against the default 100, so 240/340 of the core: its 4 left take 4 x 340/240 s; the other then
+    has the core, and ends at 10 (the core never idle)."""
     work = {"dsim.cpu_time": "5s"}
     made = _run(_engine(tmp_path, cores=1), {"a": _body(work), "b": _body(work)}, [(2.0, _update({"CpuShares": 3072}))])
     a, b = made["a"].container, made["b"].container
     assert a.started_at == b.started_at
-    assert _ran(made["a"]) == pytest.approx(22 / 3)
+    assert _ran(made["a"]) == pytest.approx(2 + 4 * 340 / 240)
     assert _ran(made["b"]) == pytest.approx(10.0)
 
 

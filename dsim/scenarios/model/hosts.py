@@ -211,6 +211,14 @@ class Runtime(Strict):
         default_factory=OverlayMount, description="how the mount step grows with the image's layer count "
         "(docs/containers.md: layer depth)",
     )
+    cpu_weights: Literal["quadratic", "linear", "shares"] = Field(
+        "quadratic", description="how a container's cpu_shares (--cpu-shares) becomes its cgroup's CPU weight against "
+        "dockerd's own cgroup (docker.service: the default weight). quadratic: cgroup v2 with runc 1.3.2 or later "
+        "(Docker 28.5's runc 1.3.3), 1024 shares -> cpu.weight 100 (the default), 512 -> 59, 2048 -> 174; linear: "
+        "cgroup v2 with an older runc, 1 + (shares - 2) x 9999 / 262142, so 1024 -> 39: a default container weighs "
+        "0.39 of dockerd; shares: cgroup v1, the shares as given (opencontainers/runc#4896, #4772; "
+        "docs/containers.md: CPU weights)",
+    )
 
 
 class VmFlavour(Strict):
