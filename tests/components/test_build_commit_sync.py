@@ -1,4 +1,5 @@
-"""The legacy builder's commits, against times worked out by hand (docs/build.md: Execution).
+"""The legacy builder's commits, and BuildKit's export's naive diffs, against times worked out by hand
+(docs/build.md: Execution).
 
 - A step container's commit (moby ``daemon/images/image_commit.go``: ``CommitImage``, ``exportContainerRw``) mounts
   the container's read-write layer (stopped, or never started for a metadata instruction: overlay2 mounts it) and
@@ -6,8 +7,9 @@
   after the commit's writes, for RUN and for metadata instructions alike.
 - With naive diff (``NaiveDiffDriver.Diff``, ``daemon/graphdriver/fsdiff.go``, since Docker 1.13), closing the
   diff waits until the clock's next whole second after the diff began: a container's diff (against its init
-  layer) always; a COPY's bare layer (``rwLayer.Commit``) when it has a parent, and before the image is recorded.
-  dsim's time 0 is a whole second: the wait ends at ``floor(start) + 1``.
+  layer) always; a COPY's bare layer (``rwLayer.Commit``) when it has a parent, and before the image is recorded;
+  BuildKit's export of new layers on a parent (``EnsureLayer``), once for all of them. dsim's time 0 is a whole
+  second: the wait ends at ``floor(start) + 1``.
 
 Simple figures: the disk writes 100 MB/s; hashing is free (``hash_rate: inf``); the host's 10 GB put bg_thresh at
 1 GB, so nothing is written back before someone syncs (``dirty_ratio: 0``: every write goes to the disk as it is
@@ -30,13 +32,13 @@ MB = 1e6
 W = 100 * MB  # the disk's write rate
 LAYER = 100 * MB  # what `RUN make` leaves in its layer
 API, CREATE, COMMIT, MOUNT = 0.002, 0.06, 0.14, 0.02
-NAIVE = {"overlay_diff": "naive", "walk_per_file": "0s"}
+NAIVE: dict[str, Any] = {"overlay_diff": "naive", "walk_per_file": "0s"}
 
 
 def simulate(workloads: dict[str, Any], *, contexts: dict[str, Any] | None = None,
-             **storage: Any) -> SimResult:
+             storage: dict[str, Any] | None = None) -> SimResult:
     hosts = {"dev": {"cpus": 4, "memory": "10GB", "preloaded": [BASE],
-                     "storage": {"write_rate": "100MB/s", "hash_rate": "inf", **storage}}}
+                     "storage": {"write_rate": "100MB/s", "hash_rate": "inf", **(storage or {})}}}
     result = run(workloads, contexts=contexts or {}, hosts=hosts)
     completed(result)
     return result
@@ -67,7 +69,7 @@ def test_a_run_commit_syncs_its_layer_when_it_unmounts_the_container() -> None:
 
 def test_a_run_commit_without_a_page_cache_writes_its_layer_as_it_goes() -> None:
     # dirty_ratio 0: the commit's 100 MB take 1 s at the disk, before the 0.14 s; the unmount finds nothing left
-    result = simulate({"dev": job(classic(f"FROM {BASE}\nRUN make\n"))}, dirty_ratio=0)
+    result = simulate({"dev": job(classic(f"FROM {BASE}\nRUN make\n"))}, storage={"dirty_ratio": 0})
     began, end = steps(result)["RUN make"]
     assert end - began == pytest.approx(CREATE + 1.0 + LAYER / W + COMMIT, rel=1e-9)
 
@@ -91,11 +93,11 @@ def test_a_naive_commit_waits_for_the_next_whole_second_after_its_diff_began() -
     # begins at 0.062, the image is recorded at 0.202, then the close waits until 1 s; the next ENV's diff begins
     # at 1.062 and ends at 2 s, the third at 3 s. (The wait before the 140 ms: 3.14 s; no wait: 0.602 s.)
     dockerfile = "FROM scratch\nENV A=1\nENV B=2\nENV C=3\n"
-    [seconds] = builds(simulate({"dev": job(classic(dockerfile))}, **NAIVE))
+    [seconds] = builds(simulate({"dev": job(classic(dockerfile))}, storage=NAIVE))
     assert seconds == pytest.approx(3.0, rel=1e-9)
     # a wait to a boundary of the clock, not a fixed sleep: started at 0.5 s, the first diff begins at 0.562 and
     # its close waits until 1 s, the others until 2 s and 3 s: 2.5 s from the start
-    [later] = builds(simulate({"dev": job(classic(dockerfile), at="0.5s")}, **NAIVE))
+    [later] = builds(simulate({"dev": job(classic(dockerfile), at="0.5s")}, storage=NAIVE))
     assert later == pytest.approx(3.0 - 0.5, rel=1e-9)
     # native diff: no wait, 3 x (0.06 + 0.14)
     [native] = builds(simulate({"dev": job(classic(dockerfile))}))
@@ -106,7 +108,7 @@ def test_a_commit_that_passes_the_second_does_not_wait() -> None:
     # a RUN of 0.9 s (100 MB) on scratch: its diff begins at 0.002 + 0.06 + 0.9 = 0.962, and the commit's write of
     # 100 MB at the disk (dirty_ratio 0) ends at 1.962, past 1 s: no wait; the 0.14 s after it, 2.102 s
     result = simulate({"dev": job(classic("FROM scratch\nRUN short\n"))},
-                      dirty_ratio=0, **NAIVE)
+                      storage={"dirty_ratio": 0, **NAIVE})
     began, end = steps(result)["RUN short"]
     assert math.floor(began + CREATE + 0.9) + 1 < began + CREATE + 0.9 + LAYER / W
     assert end - began == pytest.approx(CREATE + 0.9 + LAYER / W + COMMIT, rel=1e-9)
@@ -121,13 +123,38 @@ def test_a_naive_copy_layer_waits_before_its_image_is_recorded() -> None:
     # for the next whole second after the diff began, then the image is recorded (0.14 s) and the layer released
     # (nothing dirty to sync)
     result = simulate({"dev": job(build(f"FROM {BASE}\nCOPY small.bin /\n", builder="classic"))},
-                      contexts=COPY_CONTEXT, dirty_ratio=0, **NAIVE)
+                      contexts=COPY_CONTEXT, storage={"dirty_ratio": 0, **NAIVE})
     began, end = steps(result)["COPY small.bin /"]
     diff_began = began + MOUNT + 10 * MB / W
     assert diff_began + 10 * MB / W < math.floor(diff_began) + 1  # the wait binds
     assert end == pytest.approx(math.floor(diff_began) + 1 + COMMIT, rel=1e-9)
     # FROM scratch the bare layer has no parent: its diff is a plain tar and its close does not wait
     result = simulate({"dev": job(build("FROM scratch\nCOPY small.bin /\n", builder="classic"))},
-                      contexts=COPY_CONTEXT, dirty_ratio=0, **NAIVE)
+                      contexts=COPY_CONTEXT, storage={"dirty_ratio": 0, **NAIVE})
     began, end = steps(result)["COPY small.bin /"]
     assert end - began == pytest.approx(2 * 10 * MB / W + COMMIT, rel=1e-9)
+
+
+def export_span(result: SimResult) -> tuple[float, float]:
+    [span] = result.spans_of("build_export")
+    return span.start, span.end
+
+
+def test_a_buildkit_export_waits_once_for_its_naive_diffs() -> None:
+    # BuildKit's export into dockerd's layer store diffs each new layer against its parent (EnsureLayer,
+    # ChecksumForGraphID: the graph driver's Diff), all at once: with naive diff, a walk of no time here and a
+    # free checksum, then the close's wait until the next whole second after the export began
+    result = simulate({"dev": job(build(f"FROM {BASE}\nRUN make\n", builder="buildkit", context=None,
+                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))}, storage=NAIVE)
+    start, end = export_span(result)
+    assert start > 1.0
+    assert end == pytest.approx(math.floor(start) + 1, rel=1e-9)
+    # native diff: no wait; FROM scratch the only new layer has no parent: a plain tar, no wait either
+    result = simulate({"dev": job(build(f"FROM {BASE}\nRUN make\n", builder="buildkit", context=None,
+                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))})
+    start, end = export_span(result)
+    assert end == pytest.approx(start, abs=1e-12)
+    result = simulate({"dev": job(build("FROM scratch\nRUN make\n", builder="buildkit", context=None,
+                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))}, storage=NAIVE)
+    start, end = export_span(result)
+    assert end == pytest.approx(start, abs=1e-12)
