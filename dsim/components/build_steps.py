@@ -192,15 +192,14 @@ class StepRunner:
                  parent: StepResult) -> Generator[Any, Any, tuple[float, dict[str, Any]]]:
         """A legacy-builder step that missed: COPY and ADD in a bare layer (``classic_copy``), unless the daemon
         is older than Docker 17.07; every other step in a container created, run and committed."""
-        copies = step.instruction in _FILE_COPIES
-        if copies and self.spec.daemon.classic_copy == "layer":
+        if step.instruction in _FILE_COPIES and self.spec.daemon.classic_copy == "layer":
             return (yield from self.classic_copy(s, step, deps, paths, parent))
         yield self.env.timeout(self.spec.runtime.create.sample(s.rng))  # the step's container
         yield from self.work.syncfs()  # its init layer mounted and unmounted
         nbytes, mounted = yield from self._work(s, step, deps, paths)
-        yield from self.classic_commit(s, nbytes, parent)
-        if copies:  # Docker 1.3-1.9 (runContextCommand): the rootfs mounted for the copy, unmounted after the commit
-            yield from self.work.syncfs()
+        # Docker 1.3-1.9's COPY/ADD container (runContextCommand) holds its rootfs mounted from the copy to after
+        # the commit, whose own mount is then nested: the one unmount, after the commit, is the same
+        yield from self.classic_commit(s, nbytes, parent, container=True)
         return nbytes, mounted
 
     def classic_copy(self, s: BuildSession, step: StepSpec, deps: list[StepResult], paths: list[str],
@@ -219,7 +218,7 @@ class StepRunner:
             yield self.env.timeout(overlay_mount_cost(runtime.mount.sample(s.rng), len(parent.layers),
                                                       runtime.overlay))
         nbytes, mounted = yield from self._work(s, step, deps, paths)
-        yield from self.classic_commit(s, nbytes, parent)
+        yield from self.classic_commit(s, nbytes, parent, container=False)
         if layered:
             yield from self.work.syncfs()  # rwLayer.Release(): the overlay unmounted
         return nbytes, mounted
@@ -288,17 +287,35 @@ class StepRunner:
         diff (``classic_commit``)."""
         yield self.env.timeout(self.spec.runtime.create.sample(s.rng))
         yield from self.work.syncfs()  # its init layer mounted and unmounted
-        yield from self.classic_commit(s, 0.0, parent)
+        yield from self.classic_commit(s, 0.0, parent, container=True)
 
-    def classic_commit(self, s: BuildSession, nbytes: float, parent: StepResult) -> Generator[Any, Any, None]:
+    def classic_commit(self, s: BuildSession, nbytes: float, parent: StepResult, *,
+                       container: bool) -> Generator[Any, Any, None]:
         """The legacy builder's commit of a step's container, or of a COPY's bare layer, on ``parent``'s image
         (layer_work.py): with naive overlay diff, a walk of both whole trees (growing with the image); then the
         diff's tar (``nbytes``) digested while it is written again as a new layer; then the image recorded and
-        the container removed, or the layer released (``classic_commit``: no source splits it). BuildKit
-        commits its snapshot in place."""
+        the container removed, or the layer released (``daemon.classic_commit``: no source splits it).
+
+        A container's commit (moby ``daemon/images/image_commit.go``: ``CommitImage``, ``exportContainerRw``)
+        mounts its read-write layer, stopped or never started, so overlay2 mounts it, and unmounts it when the
+        diff's stream is closed, deferred until the image is recorded: that unmount syncs the filesystem,
+        after the commit's writes. A bare layer's commit (``rwLayer.Commit``, ``daemon/images/image_builder.go``)
+        closes its stream before the image is recorded, on a layer ``classic_copy`` keeps mounted. Closing a
+        naive diff waits for the clock's next whole second after the diff began (``naive_diff_close``); a
+        container's diff is always against its init layer, a bare layer's only on an image (``FROM scratch``:
+        a plain tar, no wait). The removal (``Removing intermediate container``) comes after the unmount, at
+        the instruction's end, but is inside the same 140 ms. BuildKit commits its snapshot in place."""
+        started = self.env.now  # NaiveDiffDriver.Diff's startTime
         yield from self.work.diff_walk(sum(layer.uncompressed for layer in parent.layers), nbytes)
         yield from self.work.hash_and_write(nbytes)
-        yield self.env.timeout(self.spec.daemon.classic_commit.sample(s.rng))
+        if container:
+            yield self.env.timeout(self.spec.daemon.classic_commit.sample(s.rng))
+            yield from self.work.naive_diff_close(started)  # the deferred rwTar.Close()
+            yield from self.work.syncfs()  # then rwlayer.Unmount(): the overlay unmounted
+        else:
+            if parent.layers:
+                yield from self.work.naive_diff_close(started)  # Commit's deferred stream.Close()
+            yield self.env.timeout(self.spec.daemon.classic_commit.sample(s.rng))
 
     def materialize(self, s: BuildSession, layers: tuple[LayerInfo, ...]) -> Generator[Any, Any, None]:
         """Make a snapshot's layers present: base-image and imported-cache layers are fetched (in order,

@@ -227,14 +227,21 @@ class Builder:
         """BuildKit's export into dockerd's layer store (moby builder-next ``EnsureLayer``): every built layer
         of the image not registered yet is diffed against its parent (a naive diff walks both trees) and its
         tar checksummed (``ChecksumForGraphID``), the whole chain at once (one goroutine per layer), then
-        registered in place: no second write, unlike the legacy builder's commit."""
+        registered in place: no second write, unlike the legacy builder's commit. A naive diff of a layer on a
+        parent waits, at its close, for the next whole second after it began (``LayerWork.naive_diff_close``):
+        the diffs begin together, so the export waits once, for the latest of them."""
+        started = self.env.now
         tasks: list[simpy.Event] = []
         below = 0.0
-        for layer in final.layers:
+        on_parent = False
+        for index, layer in enumerate(final.layers):
             if layer.local and self.store.register(layer.chain_id):
                 work = self.work.walk_seconds(below, layer.uncompressed)
                 work += cpu_seconds(layer.uncompressed, self.spec.storage.hash_rate)
                 tasks.append(self.kernel.cpu.run(work, 1.0).done)
+                on_parent = on_parent or index > 0
             below += layer.uncompressed
         if tasks:
             yield self.env.all_of(tasks)
+        if on_parent:
+            yield from self.work.naive_diff_close(started)

@@ -213,15 +213,22 @@ class EngineVerbs:
     def commit(self, container: Container, ref: str | None, *, job: int) -> Generator[Any, Any, ImageInfo]:
         """``POST /commit``: the container's writable layer becomes a layer on top of its image's, as the legacy
         builder commits a step's container (build_steps.classic_commit): the naive overlay diff walks both
-        trees, the diff's tar is digested while written again as a new layer, then the image is recorded. An
-        untouched container commits an empty layer. ``ref`` None: a dangling image."""
+        trees, the diff's tar is digested while written again as a new layer, then the image is recorded, and
+        the diff's close (moby ``daemon/images/image_commit.go``, ``exportContainerRw``) waits, with naive diff,
+        for the next whole second after the diff began, then unmounts the container's read-write layer: a sync
+        unless the container runs (paused or not), whose rootfs stays mounted. An untouched container commits
+        an empty layer. ``ref`` None: a dangling image."""
         yield from self.api("commit", job=job)
         written = self.runtime.storage.written(container.id)
         base = container.image
         work = self.builder.work
+        started = self.env.now
         yield from work.diff_walk(base.uncompressed, written)
         yield from work.hash_and_write(written)
         yield self.env.timeout(self.spec.daemon.classic_commit.sample(self.rng))
+        yield from work.naive_diff_close(started)
+        if container.state != RUNNING:  # mounted for the commit alone: overlay2's Put unmounts it
+            yield from work.syncfs()
         digest = sha256(f"commit {container.id} {self.env.now!r}")
         chain = sha256(f"{base.layers[-1].chain_id} {digest}") if base.layers else digest
         compressed = float(round(written / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes

@@ -7,7 +7,11 @@ scheduler and writes on its disk (docs/build.md: Commit and hashing; docs/distri
   (``bytes / hash_rate`` CPU-seconds on one core) while the writes go to the shared disk: done when both are.
 - **Naive diff walk**: overlay2 without native diff (``overlay_diff: naive``) finds a container's changes by
   walking its whole tree and its parent's (moby ``archive.ChangesDirs``): one visit per file of each, the
-  files counted as bytes / ``file_size``, ``walk_per_file`` CPU-seconds each, on one core.
+  files counted as bytes / ``file_size``, ``walk_per_file`` CPU-seconds each, on one core. When the naive
+  diff's tar stream is closed, it sleeps until the wall clock's next whole second after the diff began (moby
+  ``daemon/graphdriver/fsdiff.go``, ``NaiveDiffDriver.Diff``, since Docker 1.13, moby#27209): parent layers
+  hold mtimes of whole seconds, so two diffs in one second could miss a change. dsim's clock stands for the
+  wall clock, its time 0 taken to be a whole second: the diff waits until ``floor(start) + 1``.
 
 Push compression is the same kind of work, in push.py (``compress_rate`` per core, ``compress_cores``).
 """
@@ -70,6 +74,16 @@ class LayerWork:
             return 0.0
         files = (2 * parent_bytes + nbytes) / storage.file_size
         return files * storage.walk_per_file
+
+    def naive_diff_close(self, started: float) -> Generator[Any, Any, None]:
+        """The close of a naive diff (of a layer on a parent) that began at ``started``: ``time.Sleep(time.Until(
+        startTime.Truncate(time.Second).Add(time.Second)))``, a wait until the next whole second of the clock (at
+        once if it has passed); nothing with native diff."""
+        if self.storage.overlay_diff != "naive":
+            return
+        deadline = math.floor(started) + 1.0
+        if deadline > self.env.now:
+            yield self.env.timeout(deadline - self.env.now)
 
     def diff_walk(self, parent_bytes: float, nbytes: float) -> Generator[Any, Any, None]:
         work = self.walk_seconds(parent_bytes, nbytes)

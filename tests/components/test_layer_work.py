@@ -84,18 +84,20 @@ def test_two_commits_share_one_core_and_one_disk() -> None:
 
 def test_a_naive_diff_walks_the_whole_image_at_every_commit() -> None:
     # base: one 100 MB layer, U = 100e6 x 2.7 unpacked; file_size 1 MB: U / 1e6 = 270 files per tree; three
-    # ENV commits each walk both trees, 540 files at 1 ms: 0.54 s each on top of the container
+    # ENV commits each walk both trees, 540 files at 2 ms: 1.08 s each on top of the container. A walk of a
+    # second or more ends past the next whole second after its diff began, so the naive diff's close waits
+    # for nothing (that wait: test_build_commit_sync.py)
     dockerfile = "FROM base:1\\nENV A=1\\nENV B=2\\nENV C=3\\n"
-    naive = "{overlay_diff: naive, file_size: 1MB, walk_per_file: 1ms}"
-    walk = 2 * 100e6 * DEFAULT_UNCOMPRESSED_RATIO / 1e6 * 1e-3
-    assert walk == pytest.approx(0.54)
+    naive = "{overlay_diff: naive, file_size: 1MB, walk_per_file: 2ms}"
+    walk = 2 * 100e6 * DEFAULT_UNCOMPRESSED_RATIO / 1e6 * 2e-3
+    assert walk == pytest.approx(1.08)
     [seconds] = builds(simulate(storage=naive, dockerfile=dockerfile))
     assert seconds == pytest.approx(3 * (CONTAINER + walk))
     # the walk grows with the image: a 300 MB base (three 100 MB layers) walks 3 x 540 files
     [bigger] = builds(simulate(storage=naive, dockerfile=dockerfile, layers="[100MB, 100MB, 100MB]"))
     assert bigger == pytest.approx(3 * (CONTAINER + 3 * walk))
     # native diff reads the upper dir only: no walk; BuildKit commits no container at all
-    [native] = builds(simulate(storage="{file_size: 1MB, walk_per_file: 1ms}", dockerfile=dockerfile))
+    [native] = builds(simulate(storage="{file_size: 1MB, walk_per_file: 2ms}", dockerfile=dockerfile))
     assert native == pytest.approx(3 * CONTAINER)
     [kit] = builds(simulate(storage=naive, dockerfile=dockerfile, builder="buildkit"))
     assert kit == pytest.approx(0.0, abs=1e-9)

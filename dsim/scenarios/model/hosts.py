@@ -133,7 +133,8 @@ class Storage(Strict):
         "native", description="how overlay2 finds a committed container's changes: native reads the upper dir "
         "only; naive (dockerd's \"Not using native diff for overlay2\", kernels with "
         "CONFIG_OVERLAY_FS_REDIRECT_DIR) walks the container's and its parent's whole trees at every commit "
-        "(moby#30436, apache/airflow#12931)",
+        "(moby#30436, apache/airflow#12931), and closing a diff against a parent waits for the next whole second "
+        "after the diff began (moby daemon/graphdriver/fsdiff.go, moby#27209; simulated time 0 is a whole second)",
     )
     file_size: Size = Field(
         20 * 10**3, gt=0, description="mean bytes per file of an image, to count the files a naive diff walks "
