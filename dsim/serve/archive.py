@@ -31,7 +31,7 @@ import math
 import posixpath
 import tarfile
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +109,15 @@ class FileTree:
         else:
             self.links[path] = node.link
             self.entries[path] = Entry(False, LINK_MODE, node.mtime, link=node.link)
+
+    def add_nodes(self, nodes: Iterable[tuple[str, Node]]) -> None:
+        """Nodes, then each directory's mode and time set exactly (its entries do not change it after)."""
+        kept = list(nodes)
+        for path, node in kept:
+            self.add_node(path, node)
+        for path, node in kept:
+            if node.link is None:
+                self.entries[path] = Entry(True, node.mode, node.mtime)
 
     def add_file(self, path: str, data: bytes, mode: int, mtime: float) -> None:
         """A file, its directories made as needed; a directory's mtime is its newest entry's (a new entry
@@ -249,11 +258,10 @@ def container_tree(engine: Engine, served: Served) -> FileTree:
         for inside, data in volume.files.items():
             mtime, mode = volume.meta.get(inside, (created, FILE_MODE))
             tree.add_file(absolute(posixpath.join(target, inside)), data, mode, mtime)
-    for path, node in served.nodes.items():  # after the files: a directory's time is set after its entries'
-        tree.add_node(path, node)
-    for target, volume in engine.volume_mounts(served):
-        for inside, node in volume.nodes.items():
-            tree.add_node(absolute(posixpath.join(target, inside)), node)
+    # after the files: a directory's time is set after its entries' (Unpack)
+    tree.add_nodes([*served.nodes.items(), *((absolute(posixpath.join(target, inside)), node)
+                                             for target, volume in engine.volume_mounts(served)
+                                             for inside, node in volume.nodes.items())])
     return tree
 
 
@@ -410,7 +418,7 @@ def extract(tree: FileTree, dest: str, members: list[Member], no_overwrite: bool
         return done, err
     for path, member in dirs:  # Unpack's last loop: each directory's time the archive's
         done.nodes[path] = Node(None, member.mtime, tree.entries[path].mode)
-        tree.add_node(path, done.nodes[path])
+    tree.add_nodes((path, done.nodes[path]) for path, _ in dirs)
     return done, None
 
 
