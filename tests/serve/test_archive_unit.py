@@ -310,3 +310,36 @@ def test_put_lands_in_the_layer_or_the_volume(served: Server) -> None:
     finally:
         remove(served, "arch-a", "arch-b")
     request(served, "DELETE", "/v1.50/volumes/arch-vol")
+
+
+def test_put_through_a_link_and_its_stat(served: Server) -> None:
+    """containerExtractToDir evaluates the destination's links (EvalSymlinks); HEAD of a link answers the
+    link's own stat with ``linkTarget`` resolved (containerfs_linux.go Stat), GET its tar entry; a link in a
+    volume lands in the volume, outside the layer."""
+    run(served, "arch-link", {"Binds": ["arch-link-vol:/data"]})
+    try:
+        links = _special_tar(("dl", "sym", "/opt", 0o777, 1_000_000_000), ("rel", "sym", "dl/x", 0o777, 5))
+        assert request(served, "PUT", "/v1.50/containers/arch-link/archive?path=/tmp", links)[0] == 200
+        assert request(served, "PUT", "/v1.50/containers/arch-link/archive?path=/tmp/dl", _tar(("x", b"1")))[0] == 200
+        status, _, body = request(served, "GET", "/v1.50/containers/arch-link/archive?path=/opt/x")
+        assert status == 200 and b"1" in body  # extracted into /opt, where the link points
+        stat = stat_of(request(served, "HEAD", "/v1.50/containers/arch-link/archive?path=/tmp/rel")[1])
+        assert (stat["name"], stat["size"], stat["mode"], stat["linkTarget"]) == ("rel", 4, (1 << 27) | 0o777,
+                                                                                  "/opt/x")
+        assert stat["mtime"] == "1970-01-01T00:00:05Z"  # lchtimes: the archive's time
+        stat = stat_of(request(served, "HEAD", "/v1.50/containers/arch-link/archive?path=/tmp/dl/")[1])
+        assert (stat["name"], stat["mode"] >> 31, stat["linkTarget"]) == ("dl", 1, "")  # a trailing /: the target
+        status, _, body = request(served, "GET", "/v1.50/containers/arch-link/archive?path=/tmp/dl")
+        with tarfile.open(fileobj=io.BytesIO(body)) as opened:
+            assert [(m.name, m.type, m.linkname) for m in opened.getmembers()] == [("dl", tarfile.SYMTYPE, "/opt")]
+        volume = _special_tar(("keep", "dir", "", 0o711, 7), ("vl", "sym", "keep", 0o777, 8))
+        assert request(served, "PUT", "/v1.50/containers/arch-link/archive?path=/data", volume)[0] == 200
+        stat = stat_of(request(served, "HEAD", "/v1.50/containers/arch-link/archive?path=/data/keep")[1])
+        assert (stat["mode"], stat["mtime"]) == ((1 << 31) | 0o711, "1970-01-01T00:00:07Z")
+        _, _, body = request(served, "GET", "/v1.50/containers/arch-link/changes")
+        changes = {entry["Path"]: entry["Kind"] for entry in json.loads(body)}
+        assert changes.get("/tmp/dl") == 1 and changes.get("/tmp/rel") == 1 and changes.get("/opt/x") == 1
+        assert not any(path.startswith("/data") for path in changes)
+    finally:
+        remove(served, "arch-link")
+    request(served, "DELETE", "/v1.50/volumes/arch-link-vol")

@@ -271,3 +271,24 @@ def test_commit_keeps_directories_and_links(server: ServeProcess, tmp_path: Path
     finally:
         docker(server, "rm", "-f", "cp-committed")
         docker(server, "rmi", "cp-linked:1")
+
+
+def test_a_destination_through_a_link_and_a_write_through_one(server: ServeProcess, tmp_path: Path) -> None:
+    """The CLI stats a destination that is a link and copies to its ``linkTarget`` (cp.go copyToContainer);
+    a shell's write to a link writes its target (open follows links)."""
+    root = tmp_path / "tree"
+    (root / "inbox").mkdir(parents=True)
+    (root / "to-inbox").symlink_to("inbox")
+    (root / "f").write_text("old\n")
+    (root / "to-f").symlink_to("f")
+    (tmp_path / "note").write_text("note\n")
+    with container(server, "cp-through"):
+        assert docker(server, "cp", str(root), "cp-through:/srv/").returncode == 0
+        result = docker(server, "cp", str(tmp_path / "note"), "cp-through:/srv/tree/to-inbox")
+        assert result.returncode == 0, result.stderr
+        assert docker(server, "exec", "cp-through", "cat", "/srv/tree/inbox/note").stdout == "note\n"
+        assert docker(server, "exec", "cp-through", "sh", "-c", "echo new > /srv/tree/to-f").returncode == 0
+        assert docker(server, "exec", "cp-through", "cat", "/srv/tree/f").stdout == "new\n"
+        raw = raw_docker(server, "cp", "cp-through:/srv/tree/to-f", "-")
+        with tarfile.open(fileobj=io.BytesIO(raw.stdout)) as archive:
+            assert archive.getmember("to-f").linkname == "f"  # still a link
