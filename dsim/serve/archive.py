@@ -446,6 +446,7 @@ def _unpack(member: Member, tree: FileTree, dest: str, no_overwrite: bool, read_
     if before is not None and not before.is_dir and (member.kind != "file" or before.link is not None):
         done.removed.append(path)  # Unpack's RemoveAll of what is not merged or written over
         done.nodes.pop(path, None)
+        done.files = [written for written in done.files if written[0] != path]  # an earlier entry's
         del tree.entries[path]
         tree.links.pop(path, None)
     if member.kind == "symlink":  # createTarFile: the target joined to the link's directory stays in dest

@@ -192,6 +192,10 @@ def test_directories_and_links_unpacked_as_createTarFile_makes_them() -> None:
     members, _ = archive.read_archive(_special_tar(("f", "sym", "data/b", 0o777, 9)))
     done, failure = archive.extract(again, "/", members, True, lambda path: False, 10.0)
     assert failure is None and done.removed == ["/f"] and again.lookup("/f")[1].link == "data/b"
+    # one archive writing a file then a link at the same path: the link is what stays
+    members, _ = archive.read_archive(_special_tar(("n", "file", "x", 0o644, 9), ("n", "sym", "f", 0o777, 9)))
+    done, failure = archive.extract(tree(), "/tmp", members, True, lambda path: False, 10.0)
+    assert (failure, done.files, done.removed, list(done.nodes)) == (None, [], ["/tmp/n"], ["/tmp/n"])
     # breakouts: a relative target climbing out of /tmp; an absolute one joined under it stays in (Go's Join)
     members, _ = archive.read_archive(_special_tar(("esc", "sym", "../etc/passwd", 0o777, 9)))
     done, failure = archive.extract(tree(), "/tmp", members, True, lambda path: False, 10.0)
