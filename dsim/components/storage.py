@@ -40,6 +40,17 @@ from dsim.records import Recorder, SpanKind
 VOLUMES = "/var/lib/docker/volumes"
 
 
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A directory or a symbolic link ``docker cp`` put in a container or a volume (dsim serve's archive.py:
+    kept even when empty, and a link as a link): ``link`` its target as written (None: a directory), its mtime
+    as a Unix time and permission bits."""
+
+    link: str | None
+    mtime: float
+    mode: int
+
+
 @dataclass(eq=False)
 class Volume:
     """A volume of the ``local`` driver: a directory under /var/lib/docker/volumes."""
@@ -56,6 +67,8 @@ class Volume:
     files: dict[str, builtins.bytes] = field(default_factory=dict)  # builtins: ``bytes`` above is a field
     #: those files' (mtime as a Unix time, permission bits), by the same paths (dsim serve's ``docker cp``)
     meta: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: the directories and symbolic links ``docker cp`` put in it, by path under its root
+    nodes: dict[str, Node] = field(default_factory=dict)
 
     @property
     def mountpoint(self) -> str:

@@ -114,8 +114,8 @@ class ArchiveRoutes:
 
     def api_archive_stat(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         """``HEAD``: the stat header alone (copy.go headContainersArchive)."""
-        shown, entry, _ = self._source(query, id, get=False)
-        self._answer(archive.stat_header(archive.go_base(shown), entry), b"")
+        shown, entry, tree = self._source(query, id, get=False)
+        self._answer(archive.stat_of(tree, shown, entry), b"")
 
     def api_archive_get(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         """``GET``: the stat header and the tar, compressed as the client accepts (copy.go
@@ -123,7 +123,7 @@ class ArchiveRoutes:
         shown, entry, tree = self._source(query, id, get=True)
         encoding = negotiate_encoding(self._ah().headers.get("Accept-Encoding") or "")
         body = encode(archive.tar_of(tree, shown, entry), encoding)
-        self._answer(archive.stat_header(archive.go_base(shown), entry), body, encoding)
+        self._answer(archive.stat_of(tree, shown, entry), body, encoding)
 
     def api_archive_put(self, query: dict[str, list[str]], id: str) -> None:  # noqa: A002
         """``PUT``: the tar unpacked into the directory ``path`` (copy.go putContainersArchive); 200, no body.

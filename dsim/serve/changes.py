@@ -9,7 +9,9 @@ the storage driver lists them (dsim/domain/layer_files.py: native diff lists an 
 diff every directory above a change). Bytes given as a plain size have no paths: one entry stands for them,
 ``C /dsim-copied-up`` (image files modified) or ``A /dsim-written`` (files created). The model deletes
 nothing, so Kind 2 never appears. Writes into volumes, bind mounts and tmpfs are not in the layer, and a
-layer nothing has written to yet has no changes (``[]``).
+layer nothing has written to yet has no changes (``[]``). The directories and symbolic links ``docker cp``
+makes are paths of the layer too (archive.py): added (``A``, a new directory's entries with it, as the
+upperdir holds them all), or modified (``C``) for a directory that was there, whose mode and time it set.
 """
 
 from __future__ import annotations

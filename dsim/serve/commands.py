@@ -335,8 +335,8 @@ def _simple(run: ShellRun, words: list[str], stdin: bytes | None, *, redirected:
             if arg == "-" and stdin:
                 run.write(stdin.decode(errors="replace"))
                 run.stdin = b"" if stdin is run.stdin else run.stdin  # the shell's own input: read to its end
-            elif arg != "-" and path in run.files.content:
-                run.write(run.files.content[path].decode(errors="replace"))
+            elif arg != "-" and (held := run.files.read(path)) is not None:  # through links
+                run.write(held.decode(errors="replace"))
             elif arg != "-" and (docker := utilities.docker_file(ctx, path)) is not None:
                 run.write(docker)
             # any other file is the image's: cat ends, its contents are not modelled

@@ -28,6 +28,7 @@ from dsim.components.container import REMOVED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon, ImageInUse
 from dsim.components.daemon_api import ImageDeletion
 from dsim.components.errors import ApiError, StreamError
+from dsim.components.storage import Node
 from dsim.domain.builds import BuildSpec
 from dsim.domain.images import ImageInfo
 from dsim.domain.refs import HUB, canonical, normalise, split_ref
@@ -105,6 +106,8 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
         self.image_configs = ImageConfigs()  # built images' configs (serve/image_config.py, i16-images)
         #: files committed images carry whose contents commands wrote (image ID -> path -> contents)
         self.image_files: dict[str, dict[str, bytes]] = {}
+        #: the directories and symbolic links docker cp put in a committed container (image ID -> path -> node)
+        self.image_nodes: dict[str, dict[str, Node]] = {}
         # the real-time loop's speed (SimLoop.now's owner), 1 for a plain clock
         self.speed = float(getattr(getattr(now, "__self__", None), "speed", 1.0))
         self.epoch0 = time.time() - self.clock() / self.speed
@@ -434,7 +437,9 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
                         kept(body.get("HostConfig") or {}), image, program=self.program(body, image),
                         argv=self.argv(body, image))
         inherited = self.image_files.get(refs.image_id(image), {})
-        served.files, served.image_files = dict(inherited), frozenset(inherited)
+        nodes = self.image_nodes.get(refs.image_id(image), {})
+        served.files, served.nodes = dict(inherited), dict(nodes)
+        served.image_files = frozenset(inherited) | frozenset(nodes)
         self.containers[served.id] = served
         self.object_meta.keep_endpoints(served.id, aliases, body)  # and each endpoint's IPAMConfig
         self.daemon.runtime.networks.keep_addresses(container.id, addresses)
@@ -464,6 +469,8 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             self.image_configs.remember(ident, config)
             if served.files:
                 self.image_files[ident] = dict(served.files)
+            if served.nodes:  # the directories and links docker cp put there: the layer holds them
+                self.image_nodes[ident] = dict(served.nodes)
             self.built.setdefault(ident, self.env.now)
             store = self.daemon.store
             named = replace(image, manifest_digest=ident)

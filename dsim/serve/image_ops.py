@@ -133,6 +133,7 @@ def forget_image(engine: Engine, ident: str) -> None:
     engine.built.pop(ident, None)
     engine.image_configs.built.pop(ident, None)
     engine.image_files.pop(ident, None)
+    engine.image_nodes.pop(ident, None)
 
 
 def prune_images(engine: Engine, *, dangling_only: bool) -> dict[str, Any]:

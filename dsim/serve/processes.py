@@ -10,7 +10,7 @@ shell exits (the runtime's ``kill`` event with the exit code).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -20,7 +20,7 @@ import simpy
 from dsim.components.container import RESTARTING, RUNNING, SIGKILL_EXIT, Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
-from dsim.components.storage import Volume
+from dsim.components.storage import Node, Volume
 from dsim.domain.images import ImageInfo
 from dsim.serve import health, netview, objects
 from dsim.serve import images as refs
@@ -82,7 +82,11 @@ class Processes:
         container = served.container
         start = container.started_at if container.started_at is not None else self.env.now
         net = partial(self.net_view, container.spec.network, container, hostname, served.host_config)
-        return replace(context, files=tuple(files.items()), net=net,
+        dirs = [path for path, node in served.nodes.items() if node.link is None]
+        dirs += [posixpath.normpath(posixpath.join(target, inside)) for target, volume in self.volume_mounts(served)
+                 for inside, node in volume.nodes.items() if node.link is None]
+        return replace(context, files=tuple(files.items()), links=tuple(self.links(served).items()),
+                       dirs=tuple(dirs), net=net,
                        unix_time=lambda offset: self.epoch(start + offset))
 
     def request_context(self, body: dict[str, Any]) -> Context:
@@ -137,9 +141,61 @@ class Processes:
                 continue
             served.files[path] = data
             served.file_meta[path] = (mtime, mode if mode is not None else served.file_meta.get(path, (0, 0o644))[1])
+            self._touch_dirs(served, path, mtime)
             if target is None and path not in DOCKERD_FILES:
                 layer[path] = len(data)
         return layer
+
+    @staticmethod
+    def _touch_dirs(served: Served, path: str, mtime: float) -> None:
+        """A new entry makes its kept directories' times its own when newer (as archive.FileTree's implied
+        directories are)."""
+        parent = posixpath.dirname(path)
+        while parent != "/":
+            node = served.nodes.get(parent)
+            if node is not None and node.link is None and node.mtime < mtime:
+                served.nodes[parent] = replace(node, mtime=mtime)
+            parent = posixpath.dirname(parent)
+
+    def _where(self, served: Served, path: str) -> tuple[str | None, Volume | None, str]:
+        """The mount a path is under (None: the rootfs), its volume if a volume's, the path inside it."""
+        mounts = sorted((m.target for m in served.container.spec.mounts), key=len, reverse=True)
+        target = next((t for t in mounts if path == t or path.startswith(t.rstrip("/") + "/")), None)
+        volume = dict(self.volume_mounts(served)).get(target) if target is not None else None
+        return target, volume, posixpath.relpath(path, target) if volume is not None and target else path
+
+    def place_nodes(self, served: Served, nodes: Mapping[str, Node]) -> dict[str, float]:
+        """Directories and symbolic links docker cp made, where they land as files do (``place_files``); those
+        of the writable layer are returned (path -> 0 bytes: a directory or a short link takes no data)."""
+        layer: dict[str, float] = {}
+        for path, node in nodes.items():
+            target, volume, inside = self._where(served, path)
+            if volume is not None:
+                volume.nodes[inside] = node
+                continue
+            served.nodes[path] = node
+            if target is None:
+                layer[path] = 0.0
+        return layer
+
+    def remove_paths(self, served: Served, paths: Iterable[str]) -> None:
+        """Files and links an upload replaced by an entry of another type (go-archive Unpack's RemoveAll)."""
+        for path in paths:
+            _, volume, inside = self._where(served, path)
+            if volume is not None:
+                for table in (volume.files, volume.meta, volume.nodes):
+                    table.pop(inside, None)
+                continue
+            for held in (served.files, served.file_meta, served.nodes):
+                held.pop(path, None)
+
+    def links(self, served: Served) -> dict[str, str]:
+        """The container's symbolic links (absolute path -> target): its own and its volumes'."""
+        found = {path: node.link for path, node in served.nodes.items() if node.link is not None}
+        for target, volume in self.volume_mounts(served):
+            found.update((posixpath.join(target, inside), node.link) for inside, node in volume.nodes.items()
+                         if node.link is not None)
+        return found
 
     # ------------------------------------------------------------------ runs
 

@@ -49,7 +49,7 @@ class ShellSession:
         #: the shell's variables and the container's files, kept from one line to the next
         self.env = context.environ()
         self.local = {"PWD": context.workdir}
-        self.files = ShellFiles(dict(context.files))
+        self.files = ShellFiles.of(context)
         self.functions: dict[str, list[Node]] = {}
         #: seconds after the last input at which the shell exited (its last line's sleeps)
         self.exit_at = 0.0

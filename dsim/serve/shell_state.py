@@ -4,11 +4,12 @@ its files), and what a process writes when (:class:`Write`, :class:`Repeat`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dsim.domain.networking import NetworkingSpec
+from dsim.serve.fs_links import TooManyLinks, resolve
 from dsim.serve.netview import NetView
 
 if TYPE_CHECKING:
@@ -66,6 +67,10 @@ class Context:
     #: the files a command can read back: those commands wrote into the container's layer or its image's
     #: (path -> contents); other files' contents are not modelled
     files: tuple[tuple[str, bytes], ...] = ()
+    #: the symbolic links docker cp made in it (absolute path -> target: a read or write goes through them)
+    #: and the directories it keeps even when empty (serve/archive.py)
+    links: tuple[tuple[str, str], ...] = ()
+    dirs: tuple[str, ...] = ()
     #: the daemon's networks as the container sees them when a command runs (netview.py); by default a
     #: container alone on its loopback
     net: Callable[[], NetView] = field(default=lambda: LOOPBACK_ONLY, compare=False)
@@ -102,15 +107,42 @@ class ShellFiles:
     """The container's files as the commands of one process see them: their contents by path, and which ones
     this process wrote (``Program.files``)."""
 
-    def __init__(self, content: dict[str, bytes]) -> None:
+    def __init__(self, content: dict[str, bytes], links: Mapping[str, str] | None = None,
+                 dirs: Collection[str] = ()) -> None:
         self.content = content
+        self.links = links or {}
+        self.dirs = dirs
         self.written: dict[str, None] = {}
 
+    @classmethod
+    def of(cls, context: Context) -> ShellFiles:
+        return cls(dict(context.files), dict(context.links), frozenset(context.dirs))
+
+    def real(self, path: str) -> str:
+        """The path an open of ``path`` reaches: through the container's symbolic links (fs_links.py)."""
+        if not self.links:
+            return path
+        try:
+            return resolve(path, self.links)
+        except TooManyLinks:
+            return path
+
+    def read(self, path: str) -> bytes | None:
+        """The contents of the file at ``path`` (through links), None when they are not modelled."""
+        return self.content.get(self.real(path))
+
+    def is_dir(self, path: str) -> bool:
+        """A directory kept or implied by the files (through links)."""
+        real = self.real(path)
+        return real in self.dirs or any(known.startswith(real + "/") for known in self.content)
+
     def truncate(self, path: str) -> None:
+        path = self.real(path)
         self.content[path] = b""
         self.written[path] = None
 
     def append(self, path: str, data: bytes) -> None:
+        path = self.real(path)
         self.content[path] = self.content.get(path, b"") + data
         self.written[path] = None
 
@@ -136,7 +168,7 @@ class ShellRun:
         self.stdin = stdin
         self.env = context.environ() if env is None else env
         self.local = {"PWD": context.workdir} if local is None else local
-        self.files = ShellFiles(dict(context.files)) if files is None else files
+        self.files = ShellFiles.of(context) if files is None else files
         self.t = 0.0
         self.out: list[Write] = []
         self.status = 0

@@ -67,9 +67,9 @@ def _unary(run: ShellRun, op: str, operand: str) -> bool:
         return operand != ""
     if op in ("-e", "-f", "-d", "-s", "-r", "-w", "-x"):
         path = posixpath.normpath(posixpath.join(run.context.workdir, operand))
-        written = run.files.content.get(path)
+        written = run.files.read(path)
         is_file = written is not None or path in _FILES
-        is_dir = path in _DIRECTORIES or any(known.startswith(path + "/") for known in run.files.content)
+        is_dir = path in _DIRECTORIES or run.files.is_dir(path)
         if op == "-f":
             return is_file
         if op == "-d":

@@ -19,6 +19,7 @@ from dsim.components.container import CREATED, EXITED, RESTARTING, RUNNING, Cont
 from dsim.components.daemon import Daemon
 from dsim.components.host import CpuTask
 from dsim.components.runtime import parse_port
+from dsim.components.storage import Node
 from dsim.domain.images import ImageInfo
 from dsim.serve import health, objects, shapes
 from dsim.serve import images as refs
@@ -106,6 +107,8 @@ class Served:
     files: dict[str, bytes] = field(default_factory=dict)
     #: their (mtime as a Unix time, permission bits) once written or copied in (archive.py; others: its creation)
     file_meta: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: the directories and symbolic links docker cp put in it (and its image's: a commit's), by path (archive.py)
+    nodes: dict[str, Node] = field(default_factory=dict)
     #: the paths of those that came with its image (a write there copies the file up)
     image_files: frozenset[str] = frozenset()
     #: when a ``docker stop``'s timeout passes and the daemon sends SIGKILL (None: no stop under way)

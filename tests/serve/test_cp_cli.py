@@ -192,3 +192,103 @@ def test_the_refusals_of_dockerd(server: ServeProcess, tmp_path: Path) -> None:
         result = docker(server, "cp", str(tmp_path / "x"), "cp-readonly:/tmp/")
         assert result.returncode == 1
         assert "container rootfs is marked read-only" in result.stderr  # daemon/archive_unix.go checkWritablePath
+
+
+# ---------------------------------------------------------------------------------------------- directories, links
+
+
+def _tree_with_links(tmp_path: Path) -> Path:
+    """tree/: an empty directory (0700, mtime 10^9), a file, a relative and an absolute link, its own mtime set
+    last (1.1 * 10^9)."""
+    root = tmp_path / "tree"
+    (root / "empty").mkdir(parents=True)
+    (root / "empty").chmod(0o700)
+    (root / "f").write_text("content\n")
+    (root / "link").symlink_to("f")
+    (root / "abs").symlink_to("/tmp/tree/f")
+    os.utime(root / "empty", (1_000_000_000, 1_000_000_000))
+    os.utime(root, (1_100_000_000, 1_100_000_000))
+    return root
+
+
+def test_cp_keeps_empty_directories_and_symbolic_links(server: ServeProcess, tmp_path: Path) -> None:
+    """go-archive Unpack/createTarFile: a directory entry is a directory (kept empty, with its mode and mtime),
+    a symlink entry a link to its target as written; reading through it reads the target; docker diff lists
+    them as added; back out, the archive holds them as they are (typeflag 2), ``-L`` copies the target."""
+    root = _tree_with_links(tmp_path)
+    with container(server, "cp-links"):
+        result = docker(server, "cp", str(root), "cp-links:/tmp/")
+        assert result.returncode == 0, result.stderr
+        shell = docker(server, "exec", "cp-links", "sh", "-c",
+                       "cat /tmp/tree/link /tmp/tree/abs; test -d /tmp/tree/empty && echo dir")
+        assert shell.stdout == "content\ncontent\ndir\n"
+        diff = docker(server, "diff", "cp-links").stdout.splitlines()
+        assert [line for line in diff if "/tmp" in line] == [  # sorted by path (changes.go)
+            "C /tmp", "A /tmp/tree", "A /tmp/tree/abs", "A /tmp/tree/empty", "A /tmp/tree/f", "A /tmp/tree/link"]
+        out = tmp_path / "out"
+        assert docker(server, "cp", "cp-links:/tmp/tree", str(out)).returncode == 0
+        assert (out / "empty").is_dir() and not any((out / "empty").iterdir())
+        assert (out / "empty").stat().st_mode & 0o777 == 0o700
+        assert (out / "empty").stat().st_mtime == 1_000_000_000 and out.stat().st_mtime == 1_100_000_000
+        assert os.readlink(out / "link") == "f" and os.readlink(out / "abs") == "/tmp/tree/f"
+        # a link named alone: without -L the link itself; with -L what it resolves to, under the link's name
+        assert docker(server, "cp", "cp-links:/tmp/tree/link", str(tmp_path / "plain")).returncode == 0
+        assert os.readlink(tmp_path / "plain") == "f"
+        assert docker(server, "cp", "-L", "cp-links:/tmp/tree/abs", str(tmp_path / "followed")).returncode == 0
+        followed = tmp_path / "followed"
+        assert not followed.is_symlink() and followed.read_text() == "content\n"
+        # a link's stat is its own (the CLI's -L reads its linkTarget): to stdout, the tar holds the link
+        raw = raw_docker(server, "cp", "cp-links:/tmp/tree/link", "-")
+        with tarfile.open(fileobj=io.BytesIO(raw.stdout)) as archive:
+            member = archive.getmember("link")
+            assert member.issym() and member.linkname == "f"
+
+
+def test_a_link_leaving_the_destination_is_refused(server: ServeProcess, tmp_path: Path) -> None:
+    """createTarFile: the target joined to the link's directory must stay under the destination."""
+    (tmp_path / "esc").symlink_to("../etc/passwd")
+    with container(server, "cp-escape"):
+        result = docker(server, "cp", str(tmp_path / "esc"), "cp-escape:/tmp/")
+        assert result.returncode == 1
+        assert 'invalid symlink "/tmp/esc" -> "../etc/passwd"' in result.stderr
+        assert docker(server, "cp", "cp-escape:/tmp/esc", str(tmp_path / "back")).returncode == 1  # not made
+
+
+def test_commit_keeps_directories_and_links(server: ServeProcess, tmp_path: Path) -> None:
+    root = _tree_with_links(tmp_path)
+    with container(server, "cp-commit"):
+        assert docker(server, "cp", str(root), "cp-commit:/srv/").returncode == 0
+        assert docker(server, "commit", "cp-commit", "cp-linked:1").returncode == 0
+    try:
+        made = docker(server, "run", "-d", "--name", "cp-committed", "cp-linked:1", "sleep", "100000")
+        assert made.returncode == 0, made.stderr
+        assert docker(server, "exec", "cp-committed", "cat", "/srv/tree/link").stdout == "content\n"
+        result = raw_docker(server, "cp", "cp-committed:/srv/tree", "-")
+        with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
+            assert archive.getmember("tree/empty").isdir() and archive.getmember("tree/abs").linkname == "/tmp/tree/f"
+        # the image's layer holds them: the new container's own layer has none of them
+        assert "/srv" not in docker(server, "diff", "cp-committed").stdout
+    finally:
+        docker(server, "rm", "-f", "cp-committed")
+        docker(server, "rmi", "cp-linked:1")
+
+
+def test_a_destination_through_a_link_and_a_write_through_one(server: ServeProcess, tmp_path: Path) -> None:
+    """The CLI stats a destination that is a link and copies to its ``linkTarget`` (cp.go copyToContainer);
+    a shell's write to a link writes its target (open follows links)."""
+    root = tmp_path / "tree"
+    (root / "inbox").mkdir(parents=True)
+    (root / "to-inbox").symlink_to("inbox")
+    (root / "f").write_text("old\n")
+    (root / "to-f").symlink_to("f")
+    (tmp_path / "note").write_text("note\n")
+    with container(server, "cp-through"):
+        assert docker(server, "cp", str(root), "cp-through:/srv/").returncode == 0
+        result = docker(server, "cp", str(tmp_path / "note"), "cp-through:/srv/tree/to-inbox")
+        assert result.returncode == 0, result.stderr
+        assert docker(server, "exec", "cp-through", "cat", "/srv/tree/inbox/note").stdout == "note\n"
+        assert docker(server, "exec", "cp-through", "sh", "-c", "echo new > /srv/tree/to-f").returncode == 0
+        assert docker(server, "exec", "cp-through", "cat", "/srv/tree/f").stdout == "new\n"
+        raw = raw_docker(server, "cp", "cp-through:/srv/tree/to-f", "-")
+        with tarfile.open(fileobj=io.BytesIO(raw.stdout)) as archive:
+            assert archive.getmember("to-f").linkname == "f"  # still a link

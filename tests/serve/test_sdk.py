@@ -180,3 +180,31 @@ def test_put_archive_and_get_archive(client: docker.DockerClient) -> None:
             container.put_archive("/etc/conf/app.ini", buffer.getvalue())
     finally:
         container.remove(force=True)
+
+
+def test_put_archive_keeps_an_empty_directory_and_a_link(client: docker.DockerClient) -> None:
+    """go-archive createTarFile through the SDK: a directory entry is kept empty with its mode, a symlink
+    entry stays a link; ``get_archive`` of the link answers its own stat (Go's ModeSymlink, 1 << 27) with
+    ``linkTarget`` resolved (daemon/containerfs_linux.go Stat) and the link as the tar's entry."""
+    container = client.containers.run("alpine", "sleep 1000", detach=True, name="sdkcp-links")
+    try:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            info = tarfile.TarInfo("empty")
+            info.type, info.mode = tarfile.DIRTYPE, 0o700
+            archive.addfile(info)
+            info = tarfile.TarInfo("l")
+            info.type, info.linkname = tarfile.SYMTYPE, "empty"
+            archive.addfile(info)
+        assert container.put_archive("/srv", buffer.getvalue()) is True
+        chunks, stat = container.get_archive("/srv/l")
+        assert (stat["name"], stat["mode"], stat["linkTarget"], stat["size"]) == ("l", (1 << 27) | 0o777,
+                                                                                  "/srv/empty", 5)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            assert [(m.name, m.issym(), m.linkname) for m in archive.getmembers()] == [("l", True, "empty")]
+        chunks, stat = container.get_archive("/srv/empty")
+        assert stat["mode"] == (1 << 31) | 0o700
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            assert archive.getnames() == ["empty"]  # the directory alone: nothing under it
+    finally:
+        container.remove(force=True)
