@@ -182,20 +182,29 @@ class ContainerRuntime:
 
     def _create_layer(self, name: str, job: int) -> Generator[Any, Any, None]:
         """The work of a create: the writable layer's snapshot (its metadata commits under the metadata lock)
-        and the config on disk; with a global layer-store lock (dockerd before 19.03) all of it under that."""
+        and the config on disk; with a global layer-store lock (dockerd before 19.03) all of it under that.
+        Then the create's two overlay unmounts, each a sync (``_syncfs``): the init layer's, and the rootfs
+        dockerd mounts to make the working directory and volumes' mount points and unmounts at once (moby
+        v28.5.2 daemon/create_unix.go, ``createContainerOSSpecificSettings``: ``daemon.Mount``, deferred
+        ``daemon.Unmount``); the second finds dirty only what was written while the first waited."""
         runtime, locks = self.spec.runtime, self.locks
         work = step(self.env, self.kernel, locks, self.rng, runtime.create.sample(self.rng), runtime.cpu.create,
                     locks.spec.create_commits)
         if locks.layer_store is None:
             yield from work
-            if self.storage.disk.dirty > 0:
-                yield from self._syncfs(name, job, "create")
+            yield from self._create_syncs(name, job)
             return
         with locks.layer_store.request() as turn:
             yield turn
             yield from work
-            if self.storage.disk.dirty > 0:
-                yield from self._syncfs(name, job, "create")
+            yield from self._create_syncs(name, job)
+
+    def _create_syncs(self, name: str, job: int) -> Generator[Any, Any, None]:
+        disk = self.storage.disk
+        for _ in range(2):  # the init layer's unmount, then the rootfs'
+            if disk.dirty <= 0:
+                return
+            yield from self._syncfs(name, job, "create")
 
     def _syncfs(self, name: str, job: int, at: str) -> Generator[Any, Any, None]:
         """An overlay unmount: the init layer dockerd mounts to write /etc/hosts and the like at create (moby

@@ -116,3 +116,32 @@ def test_dirty_ratio_zero_writes_as_it_goes_and_leaves_nothing_to_sync() -> None
     [unpack] = result.spans_of("unpack")
     assert unpack.duration == pytest.approx(3.0)
     assert result.spans_of("syncfs") == []
+
+
+def test_a_create_syncs_twice_and_the_second_waits_for_what_was_written_meanwhile() -> None:
+    """A create unmounts two overlays (moby create_unix.go createContainerOSSpecificSettings mounts and unmounts
+    the rootfs after the init layer's unmount): each syncs. Container a writes 300 MB at 0.1 s and exits at once
+    (its exit syncs them: 0.1 -> 3.1 s); b's create at 1 s syncs what is dirty then, a's 210 MB left, until 3.1 s;
+    meanwhile c's startup work writes 100 MB at 2 s (2 CPU-s from its start at 0), which the create's second sync
+    writes: 1 s more. b's create: 3.1 s."""
+    text = f"""
+name: page-cache
+hosts:
+  h:
+    cpus: 4
+    preloaded: ['nginx']
+    runtime: {ZERO}
+    daemon: {{api_service_time: 0s, workers: 1000}}
+    storage: {{write_rate: {W}B/s}}
+workloads:
+  c: {{arrival: {{burst: 1}}, steps: [{{run: {{image: nginx, duration: 100s,
+       healthcheck: {{startup_cpu: 2s, startup_io: 100MB}}}}}}]}}
+  a: {{arrival: {{burst: 1, at: 0.1s}}, steps: [{{run: {{image: nginx, writes: 300MB, duration: 0s}}}}]}}
+  b: {{arrival: {{burst: 1, at: 1s}}, steps: [{{create: {{image: nginx}}}}]}}
+"""
+    result = run_text(text)
+    syncs = [(s.attrs["at"], s.attrs["bytes"]) for s in result.spans_of("syncfs") if s.start == pytest.approx(1.0)
+             or s.start == pytest.approx(3.1)]
+    assert syncs == [("create", pytest.approx(210 * MB)), ("create", pytest.approx(100 * MB))]
+    [create] = [s for s in result.spans_of("create") if s.start == pytest.approx(1.0)]
+    assert create.duration == pytest.approx(3.1)
