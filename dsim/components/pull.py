@@ -297,10 +297,13 @@ class Puller(ImageTransfer):
                             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, self.env.now,
                                                            note=record.notes[-1][1]))
                         yield self.env.timeout(delay)
-                # containerd's content store fsyncs the blob as it commits it, inside the fetch's slot
-                synced = self.disk.fsync(self._still_dirty(layer.size, self.env.now - began))
-                if synced is not None:
-                    yield synced
+                # containerd's content store fsyncs the blob as it commits it, inside the fetch's slot; moby's
+                # graphdriver pull writes it to a temporary file it never syncs and deletes once the layer is
+                # registered (distribution/pull_v2.go): the kernel drops a deleted file's dirty pages unwritten
+                if self.spec.daemon.image_store == "containerd":
+                    synced = self.disk.fsync(self._still_dirty(layer.size, self.env.now - began))
+                    if synced is not None:
+                        yield synced
             self.store.add_blob(layer)
         except (RegistryError, DiskFull) as err:
             self.store.end_download(layer.digest)

@@ -41,6 +41,9 @@ class DaemonSpec:
     #: the legacy builder's COPY/ADD: ``layer``, a bare read-write layer on the image (Docker 17.07 and later,
     #: build_steps.py ``classic_copy``), or ``container``, a step container (Docker before 17.07)
     classic_copy: Literal["layer", "container"] = "layer"
+    #: where pulled images go: ``containerd`` (its content store fsyncs each blob at commit) or ``graphdriver``
+    #: (moby's pull into a temporary file, never synced, deleted once the layer is registered: components/pull.py)
+    image_store: Literal["containerd", "graphdriver"] = "containerd"
     #: serialization points of the create/start path (domain/start_path.py)
     locks: DaemonLocksSpec = DEFAULT_DAEMON_LOCKS
     #: BuildKit solver CPU-seconds per build step (vertex), cached or not (components/build_solver.py)

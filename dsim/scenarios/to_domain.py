@@ -58,6 +58,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                           daemon.max_concurrent_uploads, daemon.max_download_attempts,
                           tuple(daemon.registry_mirrors), daemon.build_cache_limit,
                           classic_commit=daemon.classic_commit, classic_copy=daemon.classic_copy,
+                          image_store=daemon.image_store,
                           locks=DaemonLocksSpec(daemon.metadata_commit, daemon.create_commits, daemon.start_commits,
                                                 daemon.layer_store_lock),
                           buildkit_vertex=daemon.buildkit_vertex),

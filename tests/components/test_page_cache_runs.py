@@ -145,3 +145,18 @@ workloads:
     assert syncs == [("create", pytest.approx(210 * MB)), ("create", pytest.approx(100 * MB))]
     [create] = [s for s in result.spans_of("create") if s.start == pytest.approx(1.0)]
     assert create.duration == pytest.approx(3.1)
+
+
+def test_the_graphdriver_store_does_not_sync_the_blob() -> None:
+    """moby's own pull (daemon.image_store: graphdriver) writes the blob to a temporary file it never syncs and
+    deletes after registering the layer (moby distribution/pull_v2.go): the download is the transfer alone (the
+    containerd store's fsync of the 100 MB blob would add 1 s), and the create still syncs the 300 MB of files."""
+    text = scenario("[{pull: 'app:1'}, {create: {image: 'app:1'}}]").replace(
+        "    daemon: {api_service_time: 0s, workers: 1000}\n",
+        "    daemon: {api_service_time: 0s, workers: 1000, image_store: graphdriver}\n")
+    result = run_text(text)
+    [download] = result.spans_of("download")
+    assert download.duration == pytest.approx(100 * MB / 1000e9)
+    [sync] = result.spans_of("syncfs")
+    assert sync.attrs["bytes"] == pytest.approx(300 * MB)
+    assert sync.duration == pytest.approx(3.0)
