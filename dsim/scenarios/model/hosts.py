@@ -226,7 +226,7 @@ class Runtime(Strict):
         "(Docker 28.5's runc 1.3.3), 1024 shares -> cpu.weight 100 (the default), 512 -> 59, 2048 -> 174; linear: "
         "cgroup v2 with an older runc, 1 + (shares - 2) x 9999 / 262142, so 1024 -> 39: a default container weighs "
         "0.39 of dockerd; shares: cgroup v1, the shares as given (opencontainers/runc#4896, #4772; "
-        "docs/containers.md: CPU weights)",
+        "docs/containers.md: Sharing the kernel)",
     )
 
 
