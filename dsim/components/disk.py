@@ -16,23 +16,30 @@ https://docs.kernel.org/admin-guide/sysctl/vm.html; mm/page-writeback.c):
 - Writeback writes the oldest dirty bytes first at the disk's ``write_rate``: in the background while more than
   ``bg_thresh`` is dirty, for bytes dirty longer than ``dirty_expire_centisecs`` (30 s), and for anyone who
   waits: a throttled writer, a ``syncfs``.
-- ``fsync`` writes one file's dirty bytes now: containerd's content store syncs each blob as it commits it
+- ``fsync`` writes one file's dirty bytes: containerd's content store syncs each blob as it commits it
   (``content/local/writer.go``, ``Commit``: ``fp.Sync()``).
 - ``syncfs`` returns when every byte dirty at its call is on the disk. Unmounting an overlay syncs the
   filesystem under it (``ovl_sync_fs``, https://github.com/moby/moby/issues/47630): a create's init layer and an
   exit's rootfs wait for every dirty byte of Docker's filesystem, the image a pull has just unpacked included
   (measured: docs/validation.md, A real Docker, measured here).
 
-The writeback is worked out when someone writes or syncs, from the dirty bytes and their ages (one device, its
-rate constant while it works): it costs no simulation event, and a wait is one timer (a sync) or a task of
-the throttled writers' processor-sharing server.
+One device writes all of it at ``rate``, never faster. The fsyncs under way share it equally (processor
+sharing: each caller writes its own file) and go first; the writeback (the flusher's: background, expiry, a
+syncfs, throttled writers' excess, oldest first) gets the device whenever no fsync runs. A throttled writer
+gets room as fast as the device writes, whatever it writes (the kernel counts bytes under writeback with the
+dirty ones).
+
+All of it is worked out when someone writes or syncs, from the dirty bytes, their ages and the fsyncs' bytes
+left: it costs no simulation event. A wait is a task of a processor-sharing server (a throttled writer, an
+fsync) or a timer (a syncfs: another when an fsync called meanwhile has put it back).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import Any
 
 import simpy
 
@@ -41,6 +48,8 @@ from dsim.domain.hosts import DirtyLimits, HostSpec
 
 #: bytes below which a flush target counts as reached (float error only)
 _BYTE_TOL = 1e-6
+#: a sync whose wait left is this close (relative to the clock's time) to none is done: float error only
+_TIME_TOL = 1e-9
 
 
 def host_disk(env: simpy.Environment, spec: HostSpec, free_memory: Callable[[], float]) -> Disk:
@@ -62,16 +71,24 @@ class Disk:
         self.dirtyable = dirtyable
         #: bytes dirty in the page cache
         self.dirty = 0.0
-        #: bytes written back since the start
+        #: bytes written since the start, by fsyncs and by the writeback
         self.flushed = 0.0
-        #: [when dirtied, bytes still dirty], oldest first (writeback takes the oldest first)
+        #: of them, the writeback's (the oldest dirty bytes)
+        self._written = 0.0
+        #: [when dirtied, bytes still dirty], oldest first (writeback takes the oldest first); not the fsyncs'
         self._ages: deque[list[float]] = deque()
-        #: writeback must reach this many flushed bytes without pausing (syncs and throttled writers wait)
+        #: the writeback goes on without pausing until ``flushed`` reaches this (throttled writers wait for room)
         self._forced = 0.0
-        #: the time the writeback's state above was worked out for
+        #: and until ``_written`` reaches this (a syncfs waits for the oldest bytes, up to the newest at its call)
+        self._synced = 0.0
+        #: dirty bytes the fsyncs under way have still to write (they go first)
+        self._claimed = 0.0
+        #: the time the state above was worked out for
         self._at = env.now
-        #: throttled writers share the writeback's rate (their own work: their excess bytes / rate)
+        #: throttled writers share the device's rate (their own work: their excess bytes / rate)
         self._throttle = CpuScheduler(env, 1.0, utilisation=False)
+        #: the fsyncs under way share the device (their work: their bytes / rate)
+        self._fsyncs = CpuScheduler(env, 1.0, utilisation=False)
 
     # ------------------------------------------------------------------ writes and syncs
 
@@ -99,24 +116,52 @@ class Disk:
         return waited
 
     def fsync(self, nbytes: float) -> simpy.Event | None:
-        """``fsync`` of a file whose ``nbytes`` are still dirty: they go to the disk now, sharing it with the
-        throttled writers (the background writeback of the other dirty bytes is not slowed by it). None when
-        there is nothing to write."""
+        """``fsync`` of the file its caller has just written: its ``nbytes`` still dirty, the newest (fewer
+        when the writeback has taken some), go to the disk before any writeback, sharing it with the other
+        fsyncs under way. None when there is nothing to write."""
         if nbytes <= 0 or math.isinf(self.rate):
             return None
-        return self._throttle.run(nbytes / self.rate, 1.0).done
-
-    def sync(self) -> simpy.Event | None:
-        """``syncfs``: None when nothing is dirty, else a timer until every byte dirty now is on the disk (its
-        value: those bytes)."""
-        if self.dirty <= 0:
-            return None
         self._advance()
-        if self.dirty <= _BYTE_TOL:
+        ages, claimed = self._ages, 0.0
+        while ages and claimed < nbytes - _BYTE_TOL:
+            newest = ages[-1]
+            take = min(newest[1], nbytes - claimed)
+            claimed += take
+            newest[1] -= take
+            if newest[1] <= _BYTE_TOL:
+                ages.pop()
+        if claimed <= _BYTE_TOL:
             return None
-        target = self.flushed + self.dirty
-        self._forced = max(self._forced, target)
-        return self.env.timeout(self.dirty / self.rate, self.dirty)
+        self._claimed += claimed
+        if not ages:
+            self.dirty = self._claimed  # no float residue once nothing else is dirty
+        return self._fsyncs.run(claimed / self.rate, 1.0).done
+
+    def sync(self) -> Generator[Any, Any, float]:
+        """``syncfs``: wait until every byte dirty now is on the disk; returns those bytes (0: nothing was
+        dirty, no wait). The fsyncs' bytes go first, then the writeback's, oldest first, up to the newest byte
+        dirty now: one timer, and another whenever an fsync called meanwhile has taken the device."""
+        if self.dirty <= 0:
+            return 0.0
+        self._advance()
+        dirty = self.dirty
+        if dirty <= _BYTE_TOL:
+            return 0.0
+        rate, claimed = self.rate, self._claimed
+        target = self._written + dirty - claimed
+        if target > self._synced:
+            self._synced = target
+        fsynced = self.flushed - self._written + claimed  # the fsyncs' bytes dirty now, once written
+        while True:
+            ahead = target - self._written
+            if ahead > _BYTE_TOL:  # the fsyncs under way (all: they go first), then the writeback up to target
+                wait = (self._claimed + ahead) / rate
+            else:  # only fsyncs' bytes were dirty: until that many more are written
+                wait = (fsynced - (self.flushed - self._written)) / rate
+            if wait <= _TIME_TOL * max(self.env.now, 1.0):
+                return dirty
+            yield self.env.timeout(wait)
+            self._advance()
 
     def dirty_now(self) -> float:
         """The bytes dirty at this instant (the writeback worked out to now)."""
@@ -135,15 +180,26 @@ class Disk:
         self.dirty += nbytes
 
     def _advance(self) -> None:
-        """The writeback from the last time worked out to now, with no write in between: the device writes
-        the oldest bytes at ``rate`` while anyone waits, while more than the background threshold is dirty,
-        or while bytes older than the expiry are dirty; otherwise it waits for the oldest bytes to expire."""
+        """The device from the last time worked out to now, with no write in between: the fsyncs' bytes
+        first; then the oldest bytes at ``rate`` while a throttled writer or a sync waits, while more than the
+        background threshold is dirty, or while bytes older than the expiry are dirty; otherwise it waits for
+        the oldest bytes to expire."""
         now, t = self.env.now, self._at
         self._at = now
+        rate = self.rate
+        claimed = self._claimed
+        if claimed > 0 and t < now:
+            took = claimed / rate
+            if t + took > now:
+                self._fsynced((now - t) * rate)
+                return
+            self._fsynced(claimed)  # leaves exactly none
+            t += took
         background, expire = self.limits.background(self.dirtyable()), self.limits.expire
-        rate, ages = self.rate, self._ages
+        ages = self._ages
         while t < now and self.dirty > _BYTE_TOL:
-            due = max(self._forced - self.flushed, self.dirty - background, self._expired(t, expire))
+            due = max(self._forced - self.flushed, self._synced - self._written, self.dirty - background,
+                      self._expired(t, expire))
             if due <= _BYTE_TOL:  # idle until the oldest dirty bytes expire
                 oldest = ages[0]
                 if oldest[0] + expire <= t:  # expired, but within float error of nothing (else due would count it)
@@ -168,9 +224,16 @@ class Disk:
             total += nbytes
         return total
 
-    def _flush(self, nbytes: float) -> None:
-        nbytes = min(nbytes, self.dirty)
+    def _fsynced(self, nbytes: float) -> None:
+        self._claimed -= nbytes
+        self.dirty -= nbytes
         self.flushed += nbytes
+
+    def _flush(self, nbytes: float) -> None:
+        """The writeback of the oldest ``nbytes`` dirty."""
+        nbytes = min(nbytes, self.dirty - self._claimed)
+        self.flushed += nbytes
+        self._written += nbytes
         self.dirty -= nbytes
         ages = self._ages
         while nbytes > 0 and ages:
@@ -182,4 +245,4 @@ class Disk:
                 oldest[1] -= nbytes
                 nbytes = 0.0
         if not ages:
-            self.dirty = 0.0
+            self.dirty = self._claimed

@@ -297,8 +297,13 @@ class Puller(ImageTransfer):
                             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, self.env.now,
                                                            note=record.notes[-1][1]))
                         yield self.env.timeout(delay)
-                # containerd's content store fsyncs the blob as it commits it, inside the fetch's slot
-                synced = self.disk.fsync(self._still_dirty(layer.size, self.env.now - began))
+                # containerd's content store fsyncs the blob as it commits it, inside the fetch's slot: its bytes
+                # still dirty, taken as written into the page cache then (held back past the kernel's setpoint)
+                dirty = self._still_dirty(layer.size, self.env.now - began)
+                written = self.disk.buffer(dirty)
+                if written is not None:
+                    yield written
+                synced = self.disk.fsync(dirty)
                 if synced is not None:
                     yield synced
             self.store.add_blob(layer)

@@ -116,3 +116,21 @@ def test_dirty_ratio_zero_writes_as_it_goes_and_leaves_nothing_to_sync() -> None
     [unpack] = result.spans_of("unpack")
     assert unpack.duration == pytest.approx(3.0)
     assert result.spans_of("syncfs") == []
+
+
+def test_an_exit_sync_and_a_blobs_fsync_share_one_disk() -> None:
+    """At 0 a container (preloaded image) writes 500 MB and exits, and another job pulls a second image whose
+    100 MB blob arrives at once. The blob's fsync goes first (1 s, the download's span); the exit's syncfs
+    waits for it and for the 500 MB: 6 s, not the 5 s of a disk writing both at once. The unpack's files
+    (dirtied after the syncfs was called) are not waited for."""
+    text = scenario("[{run: {image: 'app:1', writes: 500MB, duration: 0s}}]").replace(
+        "    cpus: 4\n", "    cpus: 4\n    preloaded: ['app:1']\n").replace(
+        "  app:1: {registry: reg, layers: [{size: 100MB, uncompressed: 300MB}]}\n",
+        "  app:1: {registry: reg, layers: [{size: 100MB, uncompressed: 300MB}]}\n"
+        "  other:1: {registry: reg, layers: [{size: 100MB, uncompressed: 300MB}]}\n") + (
+        "  p: {placement: h, arrival: {burst: 1}, steps: [{pull: 'other:1'}]}\n")
+    result = run_text(text)
+    [download] = result.spans_of("download")
+    assert download.duration == pytest.approx(1.0, abs=1e-3)
+    [sync] = result.spans_of("syncfs")
+    assert (sync.attrs["at"], sync.end) == ("exit", pytest.approx(6.0, abs=1e-3))
