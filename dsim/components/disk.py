@@ -16,8 +16,8 @@ https://docs.kernel.org/admin-guide/sysctl/vm.html; mm/page-writeback.c):
 - Writeback writes the oldest dirty bytes first at the disk's ``write_rate``: in the background while more than
   ``bg_thresh`` is dirty, for bytes dirty longer than ``dirty_expire_centisecs`` (30 s), and for anyone who
   waits: a throttled writer, a ``syncfs``.
-- ``fsync`` writes one file's dirty bytes: containerd's content store syncs each blob as it commits it
-  (``content/local/writer.go``, ``Commit``: ``fp.Sync()``).
+- ``fsync`` writes one file's dirty bytes: containerd's content store writes each blob as it downloads
+  (``content/local/writer.go``, ``Write``) and syncs it as it commits it (``Commit``: ``fp.Sync()``).
 - ``syncfs`` returns when every byte dirty at its call is on the disk. Unmounting an overlay syncs the
   filesystem under it (``ovl_sync_fs``, https://github.com/moby/moby/issues/47630): a create's init layer and an
   exit's rootfs wait for every dirty byte of Docker's filesystem, the image a pull has just unpacked included
@@ -32,6 +32,11 @@ dirty ones).
 All of it is worked out when someone writes or syncs, from the dirty bytes, their ages and the fsyncs' bytes
 left: it costs no simulation event. A wait is a task of a processor-sharing server (a throttled writer, an
 fsync) or a timer (a syncfs: another when an fsync called meanwhile has put it back).
+
+A file written over a while (a blob as it downloads) is a ``stream``: its bytes are taken as written at an even
+pace, and worked out when it ends, as the download's time is known only then. They go into the page cache
+with their ages, the writeback they called for meanwhile (past the background threshold, or expired) is
+done as far as the device was idle, and the writer is held back for what is left past the setpoint.
 """
 
 from __future__ import annotations
@@ -43,13 +48,18 @@ from typing import Any
 
 import simpy
 
-from dsim.components.cpu import CpuScheduler
+from dsim.components.cpu import CpuScheduler, CpuTask
 from dsim.domain.hosts import DirtyLimits, HostSpec
 
 #: bytes below which a flush target counts as reached (float error only)
 _BYTE_TOL = 1e-6
 #: a sync whose wait left is this close (relative to the clock's time) to none is done: float error only
 _TIME_TOL = 1e-9
+#: and bytes due this close, relative to the bytes written and dirty they are worked out from, are none
+_COUNTER_TOL = 1e-12
+#: a stream's bytes go into the page cache in pieces of at most this share of the expiry, each dated at its
+#: middle (their ages to within a twentieth of the expiry)
+_PIECE = 0.1
 
 
 def host_disk(env: simpy.Environment, spec: HostSpec, free_memory: Callable[[], float]) -> Disk:
@@ -83,12 +93,18 @@ class Disk:
         self._synced = 0.0
         #: dirty bytes the fsyncs under way have still to write (they go first)
         self._claimed = 0.0
+        #: the entry ``buffer`` made last (later writes at the same instant join it; a stream's pieces are apart)
+        self._last: list[float] | None = None
+        #: seconds the device has been idle since the start, less what streams have since claimed of them
+        self._idle = 0.0
         #: the time the state above was worked out for
         self._at = env.now
         #: throttled writers share the device's rate (their own work: their excess bytes / rate)
         self._throttle = CpuScheduler(env, 1.0, utilisation=False)
         #: the fsyncs under way share the device (their work: their bytes / rate)
         self._fsyncs = CpuScheduler(env, 1.0, utilisation=False)
+        #: and their pieces, oldest first (a stream's writeback owed may take their bytes: they were dirty too)
+        self._fsyncing: list[tuple[CpuTask, list[list[float]]]] = []
 
     # ------------------------------------------------------------------ writes and syncs
 
@@ -115,27 +131,57 @@ class Disk:
             waited.succeed(self.env.now)
         return waited
 
-    def fsync(self, nbytes: float) -> simpy.Event | None:
-        """``fsync`` of the file its caller has just written: its ``nbytes`` still dirty, the newest (fewer
-        when the writeback has taken some), go to the disk before any writeback, sharing it with the other
-        fsyncs under way. None when there is nothing to write."""
-        if nbytes <= 0 or math.isinf(self.rate):
-            return None
+    def mark(self) -> float:
+        """Where a stream starts: the device's idle seconds so far (``stream`` spends those after it)."""
         self._advance()
-        ages, claimed = self._ages, 0.0
-        while ages and claimed < nbytes - _BYTE_TOL:
-            newest = ages[-1]
-            take = min(newest[1], nbytes - claimed)
-            claimed += take
-            newest[1] -= take
-            if newest[1] <= _BYTE_TOL:
-                ages.pop()
+        return self._idle
+
+    def stream(self, nbytes: float, began: float, mark: float) -> tuple[simpy.Event | None, list[list[float]]]:
+        """A file of ``nbytes`` written at an even pace since ``began`` (``mark()`` then), worked out now that
+        it ends: its bytes go into the page cache with their ages; the writeback they called for meanwhile,
+        from when the dirty bytes would have passed the background threshold or its first bytes expired,
+        oldest first, as far as the device was idle since (and no longer is); then the writer is held back
+        as ``buffer`` holds it for what is left past the setpoint. Returns that wait (None: none) and the
+        file's pieces in the page cache (``fsync`` takes what is left of them)."""
+        if nbytes <= 0 or math.isinf(self.rate):
+            return None, []
+        self._advance()
+        now, limits, dirtyable, rate = self.env.now, self.limits, self.dirtyable(), self.rate
+        background, expire = limits.background(dirtyable), limits.expire
+        took = now - began
+        due_from = min(began + expire, self._crossing(background, nbytes / took, began)) if took > 0 else now
+        pieces = self._arrive(nbytes, began, now, expire)
+        if took > 0:
+            idle = min(self._idle - mark, now - due_from)
+            if idle > 0:
+                wrote = min(max(self.dirty - background, self._expired(now, expire)), idle * rate)
+                if wrote > 0:
+                    self._owed(wrote)
+                    self._idle -= wrote / rate
+        over = self.dirty - limits.wall(dirtyable)
+        if over <= _BYTE_TOL:
+            return None, pieces
+        self._forced = max(self._forced, self.flushed + over)
+        return self._throttle.run(min(nbytes, over) / rate, 1.0).done, pieces
+
+    def fsync(self, pieces: list[list[float]]) -> simpy.Event | None:
+        """``fsync`` of a file (``stream``'s pieces): its bytes still dirty (the writeback may have taken the
+        older ones) go to the disk before any writeback, sharing it with the other fsyncs under way. None when
+        there is nothing to write."""
+        self._advance()
+        claimed = sum(piece[1] for piece in pieces)
         if claimed <= _BYTE_TOL:
             return None
+        held = [piece for piece in pieces if piece[1] > 0]
+        ids = {id(piece) for piece in held}
+        self._ages = deque(entry for entry in self._ages if id(entry) not in ids)
         self._claimed += claimed
-        if not ages:
+        if not self._ages:
             self.dirty = self._claimed  # no float residue once nothing else is dirty
-        return self._fsyncs.run(claimed / self.rate, 1.0).done
+        task = self._fsyncs.run(claimed / self.rate, 1.0)
+        self._fsyncing = [(other, its) for other, its in self._fsyncing if not other.done.triggered]
+        self._fsyncing.append((task, held))
+        return task.done
 
     def sync(self) -> Generator[Any, Any, float]:
         """``syncfs``: wait until every byte dirty now is on the disk; returns those bytes (0: nothing was
@@ -172,12 +218,40 @@ class Disk:
 
     def _dirty(self, nbytes: float) -> None:
         now = self.env.now
-        ages = self._ages
-        if ages and ages[-1][0] == now:
-            ages[-1][1] += nbytes
+        ages, last = self._ages, self._last
+        if last is not None and last[0] == now and ages and ages[-1] is last:
+            last[1] += nbytes
         else:
-            ages.append([now, nbytes])
+            self._last = last = [now, nbytes]
+            ages.append(last)
         self.dirty += nbytes
+
+    def _arrive(self, nbytes: float, began: float, now: float, expire: float) -> list[list[float]]:
+        """A stream's bytes into the page cache, in their places by age, each piece dated at its middle: those
+        already ``expire`` old now in one piece (expired, to the byte: their ages matter no more), the others
+        in even pieces of at most ``_PIECE`` of the expiry."""
+        took = now - began
+        if took <= 0:
+            pieces = [[now, nbytes]]
+        else:
+            pieces = []
+            split = max(began, now - expire)
+            if split > began:
+                pieces.append([(began + split) / 2, nbytes * (split - began) / took])
+            if now > split:
+                count = math.ceil((now - split) / (_PIECE * expire))
+                span, share = (now - split) / count, nbytes * (now - split) / took / count
+                pieces.extend([split + (i + 0.5) * span, share] for i in range(count))
+        ages, tail = self._ages, []
+        while ages and ages[-1][0] > pieces[0][0]:
+            tail.append(ages.pop())
+        if tail:
+            tail.reverse()
+            ages.extend(sorted(tail + pieces, key=lambda entry: entry[0]))
+        else:
+            ages.extend(pieces)
+        self.dirty += nbytes
+        return pieces
 
     def _advance(self) -> None:
         """The device from the last time worked out to now, with no write in between: the fsyncs' bytes
@@ -195,24 +269,33 @@ class Disk:
                 return
             self._fsynced(claimed)  # leaves exactly none
             t += took
-        background, expire = self.limits.background(self.dirtyable()), self.limits.expire
         ages = self._ages
-        while t < now and self.dirty > _BYTE_TOL:
+        if not ages:  # nothing to write: idle (the limits not worked out)
+            self.dirty = self._claimed  # no float residue
+            if t < now:
+                self._idle += now - t
+            return
+        background, expire = self.limits.background(self.dirtyable()), self.limits.expire
+        # what is due counts as none below the float error of the running counters it is worked out from
+        tol = _BYTE_TOL + _COUNTER_TOL * (self.flushed + self.dirty)
+        while t < now and ages:
             due = max(self._forced - self.flushed, self._synced - self._written, self.dirty - background,
                       self._expired(t, expire))
-            if due <= _BYTE_TOL:  # idle until the oldest dirty bytes expire
+            if due <= tol:  # idle until the oldest dirty bytes expire
                 oldest = ages[0]
                 if oldest[0] + expire <= t:  # expired, but within float error of nothing (else due would count it)
                     self._flush(oldest[1])
                 else:
+                    self._idle += min(oldest[0] + expire, now) - t
                     t = oldest[0] + expire
                 continue
             took = due / rate
             if t + took >= now:
                 self._flush((now - t) * rate)
                 return
-            self._flush(due)
-            t += took
+            t += self._flush(due) / rate
+        if t < now:  # nothing dirty
+            self._idle += now - t
 
     def _expired(self, t: float, expire: float) -> float:
         """Dirty bytes that have expired at ``t`` (dirtied ``expire`` or more before it; the same sum as the
@@ -224,25 +307,93 @@ class Disk:
             total += nbytes
         return total
 
+    def _held(self) -> list[tuple[float, float, CpuTask]]:
+        """The fsyncs' bytes still dirty: (when dirtied, bytes, its task); each has written its own oldest
+        first, so what it has left are its newest."""
+        rate, fsyncs = self.rate, self._fsyncs
+        held: list[tuple[float, float, CpuTask]] = []
+        for task, pieces in self._fsyncing:
+            left = 0.0 if task.done.triggered else (task.work - fsyncs.received(task)) * rate
+            for when, piece_bytes in reversed(pieces):
+                if left <= _BYTE_TOL:
+                    break
+                take = min(piece_bytes, left)
+                left -= take
+                held.append((when, take, task))
+        return held
+
+    def _crossing(self, background: float, pace: float, began: float) -> float:
+        """When the dirty bytes passed the background threshold, with a stream's coming at ``pace`` since
+        ``began``: those dirty now counted from when they were dirtied (a stream worked out just before this
+        one came over the same while), the bytes written back meanwhile not counted."""
+        later = [(when, nbytes) for when, nbytes, _ in self._held() if when > began]
+        for when, nbytes in reversed(self._ages):
+            if when <= began:
+                break
+            later.append((when, nbytes))
+        level = self.dirty - sum(nbytes for _, nbytes in later)
+        later.sort()
+        for when, nbytes in later:
+            if level + pace * (when - began) >= background:
+                break
+            level += nbytes
+            if level + pace * (when - began) >= background:
+                return when
+        return began + max(0.0, background - level) / pace
+
+    def _owed(self, nbytes: float) -> None:
+        """The oldest ``nbytes`` dirty go to the disk, as a stream finds them owed, the bytes of the fsyncs under
+        way included: an fsync they take from ends that much sooner."""
+        held = self._held()
+        if not held:
+            self._flush(nbytes)
+            return
+        held.sort(key=lambda entry: entry[0])
+        ages, taken = self._ages, dict.fromkeys((entry[2] for entry in held), 0.0)
+        i = 0
+        while nbytes > _BYTE_TOL and (ages or i < len(held)):
+            # the oldest bytes, those dirtied at one instant (the same pieces of two streams) taken alike
+            when = min(ages[0][0] if ages else math.inf, held[i][0] if i < len(held) else math.inf)
+            mine = 0.0
+            for entry in ages:
+                if entry[0] != when:
+                    break
+                mine += entry[1]
+            j = i
+            while j < len(held) and held[j][0] == when:
+                j += 1
+            total = mine + sum(entry[1] for entry in held[i:j])
+            share = 1.0 if total <= nbytes else nbytes / total
+            if mine > 0:
+                self._flush(mine * share)
+            for _, piece_bytes, task in held[i:j]:
+                taken[task] += piece_bytes * share
+                self._fsynced(piece_bytes * share)
+            nbytes -= total * share
+            i = j
+        for task, took in taken.items():
+            self._fsyncs.shorten(task, took / self.rate)
+
     def _fsynced(self, nbytes: float) -> None:
         self._claimed -= nbytes
         self.dirty -= nbytes
         self.flushed += nbytes
 
-    def _flush(self, nbytes: float) -> None:
-        """The writeback of the oldest ``nbytes`` dirty."""
-        nbytes = min(nbytes, self.dirty - self._claimed)
-        self.flushed += nbytes
-        self._written += nbytes
-        self.dirty -= nbytes
-        ages = self._ages
-        while nbytes > 0 and ages:
-            oldest = ages[0]
-            if oldest[1] <= nbytes + _BYTE_TOL:
-                nbytes -= oldest[1]
+    def _flush(self, nbytes: float) -> float:
+        """The writeback of the oldest ``nbytes`` dirty (fewer when fewer are): returns what it wrote."""
+        ages, wrote = self._ages, 0.0
+        while ages and wrote < nbytes:
+            oldest, left = ages[0], nbytes - wrote
+            if oldest[1] <= left + _BYTE_TOL:
+                wrote += oldest[1]
+                oldest[1] = 0.0  # a stream's piece: on the disk (``fsync`` finds nothing left of it)
                 ages.popleft()
             else:
-                oldest[1] -= nbytes
-                nbytes = 0.0
+                oldest[1] -= left
+                wrote = nbytes
+        self.flushed += wrote
+        self._written += wrote
+        self.dirty -= wrote
         if not ages:
-            self.dirty = self._claimed
+            self.dirty = self._claimed  # no float residue once nothing else is dirty
+        return wrote

@@ -285,6 +285,7 @@ class Puller(ImageTransfer):
                 if self.events.observers:
                     self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, began))
                 for attempt in range(1, attempts + 1):
+                    fetched, mark = self.env.now, self.disk.mark()
                     try:
                         served = yield from self._fetch_once(layer, endpoints, job, pool)
                         break
@@ -297,13 +298,12 @@ class Puller(ImageTransfer):
                             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, self.env.now,
                                                            note=record.notes[-1][1]))
                         yield self.env.timeout(delay)
-                # containerd's content store fsyncs the blob as it commits it, inside the fetch's slot: its bytes
-                # still dirty, taken as written into the page cache then (held back past the kernel's setpoint)
-                dirty = self._still_dirty(layer.size, self.env.now - began)
-                written = self.disk.buffer(dirty)
+                # containerd's content store writes the blob as it comes (at the fetch's mean rate: disk.py, stream)
+                # and fsyncs it as it commits it, inside the fetch's slot
+                written, blob = self.disk.stream(layer.size, fetched, mark)
                 if written is not None:
                     yield written
-                synced = self.disk.fsync(dirty)
+                synced = self.disk.fsync(blob)
                 if synced is not None:
                     yield synced
             self.store.add_blob(layer)
@@ -321,19 +321,6 @@ class Puller(ImageTransfer):
                            registry=served.registry, bytes=layer.size, slot_wait=began - record.asked,
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
-
-    def _still_dirty(self, nbytes: float, took: float) -> float:
-        """Bytes of a blob still dirty when containerd's content store commits it and fsyncs the file
-        (https://github.com/containerd/containerd/blob/v1.7.27/content/local/writer.go, ``Commit``): what came
-        in during the last ``dirty_expire`` of its download, at its mean rate (the earlier bytes expired and
-        were written back while it went on). Without a page cache (``dirty_ratio`` 0) the writes kept pace
-        with the download where the disk could: what it could not is left."""
-        storage = self.spec.storage
-        if storage.dirty.ratio <= 0:
-            return max(0.0, nbytes - storage.write_rate * took)
-        if took <= storage.dirty.expire:
-            return nbytes
-        return nbytes * storage.dirty.expire / took
 
     def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0) -> float:
         """On an idle host with room in the page cache: uncompressed / decompress_rate[compression] (the files

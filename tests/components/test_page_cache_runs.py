@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run_text
+from tests.helpers import run_text, within
 
 MB = 1e6
 MIB = 2**20
@@ -134,3 +134,43 @@ def test_an_exit_sync_and_a_blobs_fsync_share_one_disk() -> None:
     assert download.duration == pytest.approx(1.0, abs=1e-3)
     [sync] = result.spans_of("syncfs")
     assert (sync.attrs["at"], sync.end) == ("exit", pytest.approx(6.0, abs=1e-3))
+
+
+def test_a_blob_past_the_background_threshold_is_partly_written_back_before_its_commit() -> None:
+    """A 4 GiB host (bg_thresh 429.5 MB): a 600 MB blob over a 100 MB/s registry comes in 6 s, into the page
+    cache as it comes; the dirty bytes pass the background threshold at 4.295 s and the disk, as fast as the
+    download, keeps them there: 170.5 MB of the blob are on the disk at its commit, and its fsync writes the
+    other 429.5 MB (4.295 s, where the whole blob would take 6 s)."""
+    text = scenario("[{pull: 'app:1'}]", layer="{size: 600MB, uncompressed: 600MB}", memory="4GiB").replace(
+        "bandwidth: 1000GB/s", "bandwidth: 100MB/s")
+    [download] = run_text(text).spans_of("download")
+    background = 0.1 * 4 * 2**30
+    assert download.duration == pytest.approx(6.0 + background / W, rel=1e-6)
+
+
+def test_a_burst_of_ci_jobs_pulling_at_once_runs_to_its_end() -> None:
+    """benchmarks/bench_common.py's burst of 20 CI jobs on 2 runners (10 layers pulled at once, 3.6 GB written
+    back by then): a sync's target a float error beyond what the writeback could reach once stalled the run
+    (a loop stepping by less than the clock's resolution); the error of the running counters is none."""
+    text = """
+name: ci-burst-20
+registries:
+  registry: {bandwidth: 1Gbps, latency: 20ms, auth: token}
+images:
+  python:3.11: {registry: registry, layers: [48MB, 24MB, 64MB, 211MB, 6MB, 20MB, 3MB]}
+  ci-runner:1.4: {registry: registry, from: python:3.11, layers: [310MB, 45MB, 250MB]}
+hosts:
+  runner: {count: 2, cpus: 8, memory: 32GiB, disk: 200GiB, nic: 10Gbps,
+           daemon: {workers: 8, api_service_time: exponential(mean=2ms)}}
+workloads:
+  ci:
+    arrival: {burst: 20, at: 0s}
+    placement: round-robin
+    steps:
+      - pull: ci-runner:1.4
+      - run: {image: ci-runner:1.4, duration: "lognormal(mean=4m, sigma=0.5)", cpus: 2, memory: 4GiB}
+      - rm: {}
+"""
+    with within(30):
+        result = run_text(text)
+    assert len(result.jobs) == 20 and {job.status for job in result.jobs} == {"completed"}
