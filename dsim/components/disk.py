@@ -33,8 +33,9 @@ All of it is worked out when someone writes or syncs, from the dirty bytes, thei
 left: it costs no simulation event. A wait is a task of a processor-sharing server (a throttled writer, an
 fsync) or a timer (a syncfs: another when an fsync called meanwhile has put it back).
 
-A file written over a while (a blob as it downloads) is a ``stream``: its bytes are taken as written at an even
-pace, and worked out when it ends, as the download's time is known only then. They go into the page cache
+A file written over a while (a blob as it downloads, a layer's files as they are inflated) is a ``stream``: its
+bytes are taken as written at an even pace, and worked out when it ends, as its time is known only then (the
+network's and the cores' shares change meanwhile). They go into the page cache
 with their ages, the writeback they called for meanwhile (past the background threshold, or expired) is
 done as far as the device was idle, and the writer is held back for what is left past the setpoint.
 """

@@ -337,8 +337,12 @@ class Puller(ImageTransfer):
         Inflating is CPU work: uncompressed / decompress_rate CPU-seconds (the rate is one core's), on the
         host's processor-sharing scheduler at no more than ``decompress_cores`` (Go's gzip and zstd readers
         run on one goroutine), so it slows down when containers, builds or other unpacks share the cores.
-        The files go through the page cache (disk.py): at once while the dirty bytes stay under the kernel's
-        limits, else at the writeback's pace; the layer is done when both are."""
+        The files go into the page cache (disk.py) as they are inflated, at the inflate's mean pace (worked
+        out when it ends: the cores' share may change meanwhile), so they count, and age, from when each was
+        written, and the writeback they call for runs while the inflate goes on; past the kernel's setpoint the
+        writer is held back, from the inflate's end, for what the disk has not written back by then. On an
+        idle host this is the fluid writer's time: the inflate, or the wait from when the dirty bytes reach
+        the setpoint, whichever ends later."""
         if self.cpu is None:
             yield self.env.timeout(self.unpack_time(layer, compression, share))
             return
@@ -346,13 +350,12 @@ class Puller(ImageTransfer):
         nbytes = share * layer.uncompressed
         decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
         work = 0.0 if math.isinf(decompress) else nbytes / decompress
-        written = self.disk.buffer(nbytes)
-        if work <= 0:
-            if written is not None:
-                yield written
-            return
-        task = self.cpu.run(work, storage.decompress_cores)
-        yield task.done if written is None else self.env.all_of([task.done, written])
+        began, mark = self.env.now, self.disk.mark()
+        if work > 0:
+            yield self.cpu.run(work, storage.decompress_cores).done
+        written, _ = self.disk.stream(nbytes, began, mark)
+        if written is not None:
+            yield written
 
     def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
         """Apply one layer onto its parent's snapshot (None when it is there already). One unpack per chain ID

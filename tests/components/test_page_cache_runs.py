@@ -174,3 +174,15 @@ workloads:
     with within(30):
         result = run_text(text)
     assert len(result.jobs) == 20 and {job.status for job in result.jobs} == {"completed"}
+
+
+def test_an_unpack_past_the_setpoint_is_held_back_from_where_it_reaches_it() -> None:
+    """A 4 GiB host (bg_thresh 429.5 MB, setpoint 751.6 MB): a 2 GB layer inflates at 200 MiB/s (9.54 s), its
+    files going into the page cache as they come. The dirty bytes pass the background threshold at 2.05 s,
+    from when the 100 MB/s disk writes back; the writer, faster, reaches the setpoint and is held back there:
+    it is done when the disk has written the 1,248.4 MB past the setpoint, 12.48 s after the threshold was
+    passed: 14.53 s (12.48 s if the whole layer were dirty from the unpack's start)."""
+    text = scenario("[{pull: 'app:1'}]", layer="{size: 1MB, uncompressed: 2000MB}", memory="4GiB")
+    [unpack] = run_text(text).spans_of("unpack")
+    background, setpoint = 0.1 * 4 * 2**30, 0.175 * 4 * 2**30
+    assert unpack.duration == pytest.approx(background / R + (2000 * MB - setpoint) / W)
