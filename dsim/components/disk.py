@@ -35,16 +35,19 @@ fsync) or a timer (a syncfs: another when an fsync called meanwhile has put it b
 
 A file written over a while (a blob as it downloads, a layer's files as they are inflated) is a ``stream``: its
 bytes are taken as written at an even pace, and worked out when it ends, as its time is known only then (the
-network's and the cores' shares change meanwhile). They go into the page cache
-with their ages, the writeback they called for meanwhile (past the background threshold, or expired) is
-done as far as the device was idle, and the writer is held back for what is left past the setpoint.
+network's and the cores' shares change meanwhile). They go into the page cache with their ages, the writeback
+they called for meanwhile (past the background threshold, or expired) is done as far as the device was idle,
+and the writer is held back for what is left past the setpoint. What they would have done to others meanwhile
+(a syncfs or a writer held back while they came) is not worked out again.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Generator
+from operator import itemgetter
 from typing import Any
 
 import simpy
@@ -61,6 +64,8 @@ _COUNTER_TOL = 1e-12
 #: a stream's bytes go into the page cache in pieces of at most this share of the expiry, each dated at its
 #: middle (their ages to within a twentieth of the expiry)
 _PIECE = 0.1
+#: an entry's time (the key pieces are placed by) and bytes
+_WHEN, _BYTES = itemgetter(0), itemgetter(1)
 
 
 def host_disk(env: simpy.Environment, spec: HostSpec, free_memory: Callable[[], float]) -> Disk:
@@ -92,14 +97,18 @@ class Disk:
         self._forced = 0.0
         #: and until ``_written`` reaches this (a syncfs waits for the oldest bytes, up to the newest at its call)
         self._synced = 0.0
-        #: dirty bytes the fsyncs under way have still to write (they go first)
+        #: dirty bytes the fsyncs under way have still to write (they go first); fsyncs called so far
         self._claimed = 0.0
+        self._fsync_calls = 0
         #: the entry ``buffer`` made last (later writes at the same instant join it; a stream's pieces are apart)
         self._last: list[float] | None = None
         #: seconds the device has been idle since the start, less what streams have since claimed of them
         self._idle = 0.0
         #: the time the state above was worked out for
         self._at = env.now
+        #: the dirtyable memory the kernel's bounds were last worked out over, and those bounds (``_bounds``)
+        self._bounds_of = math.nan
+        self._bounds_now = (0.0, 0.0)
         #: throttled writers share the device's rate (their own work: their excess bytes / rate)
         self._throttle = CpuScheduler(env, 1.0, utilisation=False)
         #: the fsyncs under way share the device (their work: their bytes / rate)
@@ -115,7 +124,7 @@ class Disk:
         if nbytes <= 0 or math.isinf(self.rate):
             return None
         self._advance()
-        over = self.dirty + nbytes - self.limits.wall(self.dirtyable())
+        over = self.dirty + nbytes - self._bounds()[1]
         self._dirty(nbytes)
         if over <= _BYTE_TOL:
             return None
@@ -134,6 +143,8 @@ class Disk:
 
     def mark(self) -> float:
         """Where a stream starts: the device's idle seconds so far (``stream`` spends those after it)."""
+        if not self._ages and not self._claimed:  # nothing to write since the last time worked out: idle since
+            return self._idle + (self.env.now - self._at)
         self._advance()
         return self._idle
 
@@ -147,10 +158,12 @@ class Disk:
         if nbytes <= 0 or math.isinf(self.rate):
             return None, []
         self._advance()
-        now, limits, dirtyable, rate = self.env.now, self.limits, self.dirtyable(), self.rate
-        background, expire = limits.background(dirtyable), limits.expire
+        now, rate, expire = self.env.now, self.rate, self.limits.expire
+        background, wall = self._bounds()
         took = now - began
-        due_from = min(began + expire, self._crossing(background, nbytes / took, began)) if took > 0 else now
+        due_from = began + expire
+        if took > 0 and self.dirty + nbytes > background:  # else the dirty bytes never passed the threshold
+            due_from = min(due_from, self._crossing(background, nbytes / took, began))
         pieces = self._arrive(nbytes, began, now, expire)
         if took > 0:
             idle = min(self._idle - mark, now - due_from)
@@ -159,7 +172,7 @@ class Disk:
                 if wrote > 0:
                     self._owed(wrote)
                     self._idle -= wrote / rate
-        over = self.dirty - limits.wall(dirtyable)
+        over = self.dirty - wall
         if over <= _BYTE_TOL:
             return None, pieces
         self._forced = max(self._forced, self.flushed + over)
@@ -170,13 +183,18 @@ class Disk:
         older ones) go to the disk before any writeback, sharing it with the other fsyncs under way. None when
         there is nothing to write."""
         self._advance()
-        claimed = sum(piece[1] for piece in pieces)
+        claimed = math.fsum(map(_BYTES, pieces))
         if claimed <= _BYTE_TOL:
             return None
         held = [piece for piece in pieces if piece[1] > 0]
-        ids = {id(piece) for piece in held}
-        self._ages = deque(entry for entry in self._ages if id(entry) not in ids)
+        ages = self._ages
+        for piece in held:  # out of the ages: found by its time, then by identity among those of that time
+            i = bisect_left(ages, piece[0], key=_WHEN)
+            while ages[i] is not piece:
+                i += 1
+            del ages[i]
         self._claimed += claimed
+        self._fsync_calls += 1
         if not self._ages:
             self.dirty = self._claimed  # no float residue once nothing else is dirty
         task = self._fsyncs.run(claimed / self.rate, 1.0)
@@ -187,7 +205,8 @@ class Disk:
     def sync(self) -> Generator[Any, Any, float]:
         """``syncfs``: wait until every byte dirty now is on the disk; returns those bytes (0: nothing was
         dirty, no wait). The fsyncs' bytes go first, then the writeback's, oldest first, up to the newest byte
-        dirty now: one timer, and another whenever an fsync called meanwhile has taken the device."""
+        dirty now: one timer, and another only when an fsync called meanwhile has taken the device (else the
+        timer's end is the device's, with nothing to work out again)."""
         if self.dirty <= 0:
             return 0.0
         self._advance()
@@ -207,7 +226,10 @@ class Disk:
                 wait = (fsynced - (self.flushed - self._written)) / rate
             if wait <= _TIME_TOL * max(self.env.now, 1.0):
                 return dirty
+            calls = self._fsync_calls
             yield self.env.timeout(wait)
+            if self._fsync_calls == calls:  # no fsync has put it back: the wait was the device's
+                return dirty
             self._advance()
 
     def dirty_now(self) -> float:
@@ -216,6 +238,14 @@ class Disk:
         return self.dirty
 
     # ------------------------------------------------------------------ the writeback, worked out
+
+    def _bounds(self) -> tuple[float, float]:
+        """(bg_thresh, the setpoint) over the dirtyable memory now (worked out again when that has changed)."""
+        dirtyable = self.dirtyable()
+        if dirtyable != self._bounds_of:
+            self._bounds_of = dirtyable
+            self._bounds_now = (self.limits.background(dirtyable), self.limits.wall(dirtyable))
+        return self._bounds_now
 
     def _dirty(self, nbytes: float) -> None:
         now = self.env.now
@@ -242,15 +272,13 @@ class Disk:
             if now > split:
                 count = math.ceil((now - split) / (_PIECE * expire))
                 span, share = (now - split) / count, nbytes * (now - split) / took / count
-                pieces.extend([split + (i + 0.5) * span, share] for i in range(count))
-        ages, tail = self._ages, []
-        while ages and ages[-1][0] > pieces[0][0]:
-            tail.append(ages.pop())
-        if tail:
-            tail.reverse()
-            ages.extend(sorted(tail + pieces, key=lambda entry: entry[0]))
-        else:
+                pieces += [[split + (i + 0.5) * span, share] for i in range(count)]
+        ages = self._ages
+        if not ages or ages[-1][0] <= pieces[0][0]:
             ages.extend(pieces)
+        else:  # other streams' newer bytes: each piece in its place (after those of its time)
+            for piece in pieces:
+                ages.insert(bisect_right(ages, piece[0], key=_WHEN), piece)
         self.dirty += nbytes
         return pieces
 
@@ -260,6 +288,8 @@ class Disk:
         background threshold is dirty, or while bytes older than the expiry are dirty; otherwise it waits for
         the oldest bytes to expire."""
         now, t = self.env.now, self._at
+        if now <= t:  # worked out already
+            return
         self._at = now
         rate = self.rate
         claimed = self._claimed
@@ -276,7 +306,7 @@ class Disk:
             if t < now:
                 self._idle += now - t
             return
-        background, expire = self.limits.background(self.dirtyable()), self.limits.expire
+        background, expire = self._bounds()[0], self.limits.expire
         # what is due counts as none below the float error of the running counters it is worked out from
         tol = _BYTE_TOL + _COUNTER_TOL * (self.flushed + self.dirty)
         while t < now and ages:
@@ -349,7 +379,7 @@ class Disk:
         if not held:
             self._flush(nbytes)
             return
-        held.sort(key=lambda entry: entry[0])
+        held.sort(key=_WHEN)
         ages, taken = self._ages, dict.fromkeys((entry[2] for entry in held), 0.0)
         i = 0
         while nbytes > _BYTE_TOL and (ages or i < len(held)):
