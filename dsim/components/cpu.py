@@ -170,6 +170,21 @@ class CpuScheduler:
         joined.n += 1
         self._resolve()
 
+    def shorten(self, task: CpuTask, work: float) -> None:
+        """``work`` CPU-seconds of a running task turn out to be done already (a disk's fsync whose bytes the
+        writeback has written, components/disk.py): it ends that much sooner; what it has received stands."""
+        cls = task.cls
+        if cls is None or task.cancelled or task.done.triggered or work <= 0:
+            return
+        self._advance()
+        work = min(work, task.mark - cls.clock)
+        cls.heap = [entry for entry in cls.heap if entry[2] is not task]
+        task.mark -= work
+        task.work -= work
+        cls.heap.append((task.mark, task.seq, task))
+        heapq.heapify(cls.heap)
+        self._resolve()
+
     def received(self, task: CpuTask, at: float | None = None) -> float:
         """CPU-seconds ``task`` has received by ``at`` (default now; a later instant before the next event
         extrapolates the current rates). Read-only: ``docker stats``."""

