@@ -249,11 +249,7 @@ def test_a_sync_during_an_fsync_waits_for_the_fsyncs_bytes_too() -> None:
     d.buffer(0.5 * GB)
     d.fsync(file_at_once(d, 0.1 * GB))
     values: list[float] = []
-
-    def sync() -> Generator[Any, Any, None]:
-        values.append((yield from d.sync()))
-
-    ended = at(env, 0.5, sync)
+    ended = at(env, 0.5, recorded_sync(d, values))
     env.run()
     assert ended == [pytest.approx(6.0)] and values == [pytest.approx(0.55 * GB)]
 
@@ -278,11 +274,7 @@ def test_a_sync_with_only_an_fsyncs_bytes_dirty_waits_for_them() -> None:
     env, d = disk()
     d.fsync(file_at_once(d, 0.1 * GB))
     values: list[float] = []
-
-    def sync() -> Generator[Any, Any, None]:
-        values.append((yield from d.sync()))
-
-    ended = at(env, 0.5, sync)
+    ended = at(env, 0.5, recorded_sync(d, values))
     env.run()
     assert ended == [pytest.approx(1.0)] and values == [pytest.approx(0.05 * GB)]
 
@@ -512,3 +504,10 @@ def test_a_shortened_task_ends_that_much_sooner() -> None:
     env.process(later())
     env.run()
     assert ends == pytest.approx({"first": 10.0, "second": 15.0})
+
+
+def recorded_sync(d: Disk, values: list[float]) -> Callable[[], Generator[Any, Any, None]]:
+    """A syncfs whose value (the bytes it waited for) is appended to ``values``."""
+    def sync() -> Generator[Any, Any, None]:
+        values.append((yield from d.sync()))
+    return sync
