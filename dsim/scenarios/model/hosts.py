@@ -65,9 +65,9 @@ class Daemon(Strict):
         "second sync, after the commit). docs/build.md",
     )
     image_store: Literal["containerd", "graphdriver"] = Field(
-        "containerd", description="where pulled images go. containerd (a fresh install of Docker 28 and later: moby "
-        "daemon/image_store_choice.go): containerd's content store, which fsyncs each blob as it commits it "
-        "(containerd content/local/writer.go Commit), inside its download slot. graphdriver (Docker before 28, and "
+        "containerd", description="where pulled images go. containerd (a fresh install of Docker 29 and later, "
+        "https://docs.docker.com/engine/storage/containerd/): containerd's content store, which fsyncs each blob as it commits it "
+        "(containerd content/local/writer.go Commit), inside its download slot. graphdriver (Docker before 29, and "
         "later ones upgraded in place): moby's own pull writes each blob to a temporary file it never syncs and "
         "deletes once the layer is registered (moby distribution/pull_v2.go), so the download ends with its last "
         "byte and the blob's bytes never reach the disk (docs/distribution.md)",
