@@ -428,7 +428,7 @@ class ServiceCallAttrs(TypedDict):
 
 
 class SyncfsAttrs(TypedDict):
-    at: str  # create | exit
+    at: str  # create | exit | apply (a layer applied through its mounted overlay: graphdriver, naive diff)
     bytes: float  # dirty bytes written back before the unmount returned
 
 

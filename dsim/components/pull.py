@@ -325,40 +325,83 @@ class Puller(ImageTransfer):
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
 
-    def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0) -> float:
-        """On an idle host with room in the page cache: uncompressed / decompress_rate[compression] (the files
-        go into memory; writeback follows, disk.py); without a page cache (``dirty_ratio`` 0) the writes stream
-        alongside, so the slower of the two sets the pace; ``inf`` disables a cost."""
+    def unpack_stages(self, nbytes: float, compression: str, *, digest: bool = True) -> tuple[tuple[float, float], ...]:
+        """The CPU work of unpacking ``nbytes`` (uncompressed) as (CPU-seconds, cores) per stage that runs beside
+        the others (docs/distribution.md: Unpack as CPU work). The inflate: bytes / decompress_rate on up to
+        ``decompress_cores``. The digest of the tar stream it makes, the layer's DiffID (containerd
+        ``core/diff/apply/apply.go``: a TeeReader into a sha256 digester; moby ``layer/layer_store.go`` ``applyTar``):
+        bytes / hash_rate on one core, in the goroutine that reads the stream and writes the files. igzip or unpigz
+        (``gzip_decoder: external``) and klauspost's zstd decoder inflate elsewhere, so the two run side by side;
+        Go's compress/gzip (``go``) inflates inside that goroutine, so they run in turn. A lazy snapshotter's reads
+        (``digest=False``) are no tar stream: inflate only (its own chunk checks are not modelled). ``inf`` disables
+        a cost."""
         storage = self.spec.storage
         decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
-        rate = decompress if storage.dirty.ratio > 0 else min(decompress, storage.write_rate)
-        return 0.0 if math.isinf(rate) else share * layer.uncompressed / rate
+        inflate = 0.0 if math.isinf(decompress) else nbytes / decompress
+        hashing = 0.0 if math.isinf(storage.hash_rate) or not digest else nbytes / storage.hash_rate
+        if compression == "gzip" and storage.gzip_decoder == "go":
+            return ((inflate + hashing, storage.decompress_cores),)
+        return (inflate, storage.decompress_cores), (hashing, 1.0)
 
-    def _inflate(self, layer: LayerInfo, compression: str, share: float = 1.0) -> Generator[Any, Any, None]:
-        """Decompress ``share`` of a layer into its snapshot (docs/distribution.md: Unpack as CPU work).
-
-        Inflating is CPU work: uncompressed / decompress_rate CPU-seconds (the rate is one core's), on the
-        host's processor-sharing scheduler at no more than ``decompress_cores`` (Go's gzip and zstd readers
-        run on one goroutine), so it slows down when containers, builds or other unpacks share the cores.
-        The files go into the page cache (disk.py) as they are inflated, at the inflate's mean pace (worked
-        out when it ends: the cores' share may change meanwhile), so they count, and age, from when each was
-        written, and the writeback they call for runs while the inflate goes on; past the kernel's setpoint the
-        writer is held back, from the inflate's end, for what the disk has not written back by then. On an
-        idle host this is the fluid writer's time: the inflate, or the wait from when the dirty bytes reach
-        the setpoint, whichever ends later."""
-        if self.cpu is None:
-            yield self.env.timeout(self.unpack_time(layer, compression, share))
-            return
+    def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0, *, digest: bool = True) -> float:
+        """On an idle host with room in the page cache (the files go into memory; writeback follows, disk.py):
+        the longest stage of :meth:`unpack_stages` when the host has cores for all of them at once, else their
+        work over its cores; without a page cache (``dirty_ratio`` 0) the writes stream alongside, so the disk's
+        time is a bound too."""
         storage = self.spec.storage
         nbytes = share * layer.uncompressed
-        decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
-        work = 0.0 if math.isinf(decompress) else nbytes / decompress
+        stages = self.unpack_stages(nbytes, compression, digest=digest)
+        longest = max(work / cores for work, cores in stages)
+        wanted = sum(cores for work, cores in stages if work > 0)
+        cpus = self.spec.cpus
+        if wanted > cpus:
+            longest = max(longest, sum(work for work, _ in stages) / cpus)
+        if storage.dirty.ratio == 0 and not math.isinf(storage.write_rate):
+            longest = max(longest, nbytes / storage.write_rate)
+        return longest
+
+    def _inflate(self, layer: LayerInfo, compression: str, share: float = 1.0, *,
+                 digest: bool = True) -> Generator[Any, Any, None]:
+        """Unpack ``share`` of a layer into its snapshot (docs/distribution.md: Unpack as CPU work).
+
+        Its stages (:meth:`unpack_stages`: the inflate and the digest of the tar stream) are CPU work on the
+        host's processor-sharing scheduler, each at no more than its cores, so they slow down when containers,
+        builds or other unpacks share the cores. The files go into the page cache (disk.py) as they are
+        inflated, at the stages' mean pace (worked out when the last ends: the cores' share may change
+        meanwhile), so they count, and age, from when each was written, and the writeback they call for runs
+        while the unpack goes on; past the kernel's setpoint the writer is held back, from the stages' end, for
+        what the disk has not written back by then. On an idle host this is the fluid writer's time: the
+        longest stage, or the wait from when the dirty bytes reach the setpoint, whichever ends later."""
+        if self.cpu is None:
+            yield self.env.timeout(self.unpack_time(layer, compression, share, digest=digest))
+            return
+        nbytes = share * layer.uncompressed
         began, mark = self.env.now, self.disk.mark()
-        if work > 0:
-            yield self.cpu.run(work, storage.decompress_cores).done
+        tasks = [self.cpu.run(work, cores) for work, cores in self.unpack_stages(nbytes, compression, digest=digest)
+                 if work > 0]
+        for task in tasks:
+            yield task.done
         written, _ = self.disk.stream(nbytes, began, mark)
         if written is not None:
             yield written
+
+    @property
+    def _applies_through_a_mount(self) -> bool:
+        """moby's graphdriver store with overlay2's naive diff applies a layer through its mounted overlay (moby
+        ``daemon/graphdriver/fsdiff.go``, ``NaiveDiffDriver.ApplyDiff``: ``driver.Get``, the untar, a deferred
+        ``driver.Put``), so each layer on a parent ends with an unmount, which syncs (overlay2's ``Get`` of a base
+        layer returns its directory unmounted). The containerd store, and overlay2's native diff, untar into the
+        layer's directory with no mount."""
+        return self.spec.daemon.image_store == "graphdriver" and self.spec.storage.overlay_diff == "naive"
+
+    def _unmount_sync(self, layer: LayerInfo, job: int) -> Generator[Any, Any, None]:
+        """The unmount after a layer's apply: syncfs of Docker's filesystem (disk.py), recorded as a ``syncfs``
+        span ``at: apply`` when something was dirty."""
+        began = self.env.now
+        nbytes = yield from self.disk.sync()
+        if nbytes > 0:
+            self.recorder.span(SpanKind.SYNCFS, layer.digest, began, self.env.now, host=self.host, job=job,
+                               at="apply", bytes=nbytes)
 
     def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
         """Apply one layer onto its parent's snapshot (None when it is there already). One unpack per chain ID
@@ -371,6 +414,8 @@ class Puller(ImageTransfer):
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.EXTRACTING, record.began, duration=duration))
         yield from self._inflate(layer, image.compression)
+        if layer.index > 0 and self._applies_through_a_mount:
+            yield from self._unmount_sync(layer, job)
         self.store.end_unpack(layer.chain_id)
         try:
             self.store.add_chain(layer)
@@ -418,7 +463,7 @@ class Puller(ImageTransfer):
         except RegistryError as err:
             return err
         extract = self.env.now
-        yield from self._inflate(layer, image.compression, image.prefetch)
+        yield from self._inflate(layer, image.compression, image.prefetch, digest=False)
         self.recorder.span(SpanKind.PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
                            image=image.ref, status="Pull complete", lazy=True,
                            progress=recorded(layer_lines(started, self.env.now, fetch_began=started,
@@ -461,7 +506,7 @@ class Puller(ImageTransfer):
             yield from self._range(layer, (1 - image.prefetch) * layer.size, endpoints, job, "background", pool)
         except RegistryError as err:
             return err
-        yield from self._inflate(layer, image.compression, 1 - image.prefetch)
+        yield from self._inflate(layer, image.compression, 1 - image.prefetch, digest=False)
         return None
 
     def _background(self, image: ImageInfo, missing: list[LayerInfo], endpoints: tuple[RegistryServer, ...], job: int,

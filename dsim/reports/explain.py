@@ -236,7 +236,8 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
         elif kind == SpanKind.STOP:
             add(span.end, f"container {span.subject} stopped in {format_duration(span.duration)}", "note", rank=0)
         elif kind == SpanKind.SYNCFS:
-            what = "the init layer's" if span.attrs.get("at") == "create" else "the rootfs's"
+            what = {"create": "the init layer's", "apply": f"layer {span.subject[:19]}'s"}.get(
+                str(span.attrs.get("at")), "the rootfs's")
             add(span.start, f"{what} unmount syncs the filesystem: {format_size(span.attrs.get('bytes', 0.0))} of "
                             f"dirty pages written back in {format_duration(span.duration)}", "note")
         elif kind in _TOLD_BY_PULL_LINES:

@@ -64,6 +64,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                           buildkit_vertex=daemon.buildkit_vertex),
         storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
                             storage.compress_rate, storage.decompress_cores, hash_rate=storage.hash_rate,
+                            gzip_decoder=storage.gzip_decoder,
                             overlay_diff=storage.overlay_diff, file_size=storage.file_size,
                             walk_per_file=storage.walk_per_file, compress_cores=storage.compress_cores,
                             dirty=DirtyLimits(storage.dirty_ratio, storage.dirty_background_ratio,

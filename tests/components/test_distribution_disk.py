@@ -23,7 +23,7 @@ hosts:
     disk: {disk}
     nic: inf
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
     preloaded: [old1:1, old2:1]
     {gc}
 workloads:

@@ -23,7 +23,7 @@ hosts:
     count: {hosts}
     nic: inf
     daemon: {{api_service_time: 0s, max_concurrent_downloads: 1}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
 workloads:
   w:
     arrival: {{burst: {hosts}}}

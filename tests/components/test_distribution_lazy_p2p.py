@@ -20,7 +20,7 @@ hosts:
     nic: inf
     snapshotter: {snapshotter}
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: 100MB/s}}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: 100MB/s}}, hash_rate: inf}}
 workloads:
   w:
     arrival: {{burst: 1}}
@@ -60,7 +60,7 @@ hosts:
     count: {hosts}
     nic: 100MB/s
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
 workloads:
   w:
     arrival: {{burst: {hosts}}}
@@ -118,7 +118,7 @@ hosts:
   h:
     nic: inf
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: 100MB/s}}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: 100MB/s}}, hash_rate: inf}}
 workloads:
 {workloads}"""
 

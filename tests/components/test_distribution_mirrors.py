@@ -26,7 +26,7 @@ hosts:
     count: {hosts}
     nic: inf
     daemon: {{api_service_time: 0s, registry_mirrors: [mirror]}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
 workloads:
   w:
     arrival: {arrival}

@@ -33,7 +33,7 @@ hosts:
     count: 2
     nic: inf
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}{storage}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf{storage}}}
     preloaded: {preloaded}
 workloads:
   w:

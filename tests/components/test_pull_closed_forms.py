@@ -23,7 +23,7 @@ hosts:
     count: {hosts}
     nic: inf
     daemon: {{api_service_time: 0s, max_concurrent_downloads: {slots}}}
-    storage: {{write_rate: {write}, decompress_rate: {{gzip: {gunzip}}}}}
+    storage: {{write_rate: {write}, decompress_rate: {{gzip: {gunzip}}}, hash_rate: inf}}
     preloaded: {preloaded}
 workloads:
   w:

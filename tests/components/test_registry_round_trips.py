@@ -29,7 +29,7 @@ hosts:
     nic: inf
     preloaded: {preloaded}
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
 workloads:
   w:
     arrival: {{burst: 1}}

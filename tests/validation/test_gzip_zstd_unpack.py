@@ -12,7 +12,9 @@ unzstd at 48% CPU waited half its time.
 Parameter set (environment "the elbe developer's machine"): one layer of 1.9 GiB uncompressed (379 MB as gzip,
 353 MB as zstd, as the PR prints them), pulled over a link too fast to matter; zstd at the C decoder's 940 MB/s
 on lzbench (facebook/zstd README), as this run used the C `unzstd`, not the Go decoder containerd unpacks with
-(dsim's default, 522 MiB/s); gzip at dsim's default 200 MiB/s (Go's, close to GNU gzip's). The PR publishes
+(dsim's default, 522 MiB/s); gzip at dsim's default 200 MiB/s (Go's, close to GNU gzip's); no digest of the
+tar stream (``hash_rate: inf``): a pull's unpack digests it (the layer's DiffID), a decompression into a file
+does not. The PR publishes
 neither the machine's memory nor its disk, so both are dsim's defaults (16 GiB, 400 MiB/s), and NOTHING is
 calibrated: before the page cache, the zstd row's wall time set the write rate (1.9 GiB / 3.968 s, the run taken
 as write-bound); with the page cache the write rate cannot be read off it, since a 16 GiB host's setpoint
@@ -54,7 +56,7 @@ def unpack(compression: str, compressed: str) -> tuple[float, float]:
     images:
       img:1: {{registry: reg, compression: {compression}, layers: [{{size: {compressed}, uncompressed: {SIZE:.0f}}}]}}
     hosts:
-      dev: {{cpus: 8, nic: inf, storage: {{decompress_rate: {{zstd: {C_ZSTD:.0f}B/s}}}}}}
+      dev: {{cpus: 8, nic: inf, storage: {{decompress_rate: {{zstd: {C_ZSTD:.0f}B/s}}, hash_rate: inf}}}}
     workloads:
       w: {{arrival: {{burst: 1}}, steps: [{{pull: "img:1"}}]}}
     """)

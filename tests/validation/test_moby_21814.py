@@ -29,10 +29,10 @@ The download: the 2018 daemon pulled into its graphdriver store (moby distributi
 file to the extraction, with no sync, and removed it after. The parameter set says so (``daemon.image_store:
 graphdriver``), so the download window is the transfer: one layer, 30 ms + C / N; five equal layers in three slots,
 two waves, 60 ms + C / N: 8.03 / 8.06 s, the calibration given back (a mechanics check). The containerd image
-store (Docker 29's default) fsyncs each blob as it commits it (containerd content/local/writer.go, ``Commit``: ``fp.Sync()``)
-inside its download slot; a blob fetched in under the kernel's 30 s expiry is all dirty then, so each costs its
-bytes / 400 MiB/s of the disk: 11.61 / 11.64 s (reading 1) and 9.35 / 9.38 s (reading 2), what the same pull would
-take there (checked too).
+store (Docker 29's default) fsyncs each blob as it commits it (containerd content/local/writer.go, ``Commit``:
+``fp.Sync()``) inside its download slot; a blob fetched in under the kernel's 30 s expiry is all dirty then, so
+each costs its bytes / 400 MiB/s of the disk: 11.61 / 11.64 s (reading 1) and 9.35 / 9.38 s (reading 2), what the
+same pull would take there (checked too).
 
 Measures, from the run's spans (docs/reports.md): download = first download start to last download end;
 extract = the sum of the `unpack` spans (Docker extracts the layers one after another, so their sum is the

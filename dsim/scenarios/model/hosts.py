@@ -66,11 +66,11 @@ class Daemon(Strict):
     )
     image_store: Literal["containerd", "graphdriver"] = Field(
         "containerd", description="where pulled images go. containerd (a fresh install of Docker 29 and later, "
-        "https://docs.docker.com/engine/storage/containerd/): containerd's content store, which fsyncs each blob as it commits it "
-        "(containerd content/local/writer.go Commit), inside its download slot. graphdriver (Docker before 29, and "
-        "later ones upgraded in place): moby's own pull writes each blob to a temporary file it never syncs and "
-        "deletes once the layer is registered (moby distribution/pull_v2.go), so the download ends with its last "
-        "byte and the blob's bytes never reach the disk (docs/distribution.md)",
+        "https://docs.docker.com/engine/storage/containerd/): containerd's content store, which fsyncs each blob "
+        "as it commits it (containerd content/local/writer.go Commit), inside its download slot. graphdriver "
+        "(Docker before 29, and later ones upgraded in place): moby's own pull writes each blob to a temporary "
+        "file it never syncs and deletes once the layer is registered (moby distribution/pull_v2.go), so the "
+        "download ends with its last byte and the blob's bytes never reach the disk (docs/distribution.md)",
     )
     metadata_commit: FiniteDurationDist = Field(
         constant(0.002), description="one write transaction of containerd's metadata store (bbolt: one writer at "
@@ -134,15 +134,26 @@ class Storage(Strict):
     hash_rate: Rate = Field(
         776 * 10**6, description="tar + sha256 of a layer's diff or a build context, bytes per second on one core "
         "(Go's crypto/sha256 on AVX2: 776MB/s on a Ryzen 5950X, bitcoin/bitcoin#27598; cloud x86 without SHA-NI). "
-        "CPU work on the host's cores: the legacy builder's commit and context, BuildKit's COPY content hash "
+        "CPU work on the host's cores: the digest of every unpacked layer's tar stream (its DiffID), "
+        "the legacy builder's commit and context, BuildKit's COPY content hash "
         "(docs/build.md: Commit and hashing)",
+    )
+    gzip_decoder: Literal["external", "go"] = Field(
+        "external", description="what inflates a gzip layer. external (the default): igzip or unpigz, which "
+        "containerd and moby run as a process of their own when it is on PATH (containerd "
+        "pkg/archive/compression/compression.go; the docker-ce package recommends pigz), so the inflate runs "
+        "beside the goroutine that digests the tar stream (hash_rate, on another core when there is one); go: "
+        "Go's compress/gzip inside that goroutine (neither tool installed, or CONTAINERD_DISABLE_PIGZ), so "
+        "a layer costs its inflate and its digest in turn on one core (docs/distribution.md: Unpack as CPU work)",
     )
     overlay_diff: Literal["native", "naive"] = Field(
         "native", description="how overlay2 finds a committed container's changes: native reads the upper dir "
         "only; naive (dockerd's \"Not using native diff for overlay2\", kernels with "
         "CONFIG_OVERLAY_FS_REDIRECT_DIR) walks the container's and its parent's whole trees at every commit "
         "(moby#30436, apache/airflow#12931), and closing a diff against a parent waits for the next whole second "
-        "after the diff began (moby daemon/graphdriver/fsdiff.go, moby#27209; simulated time 0 is a whole second)",
+        "after the diff began (moby daemon/graphdriver/fsdiff.go, moby#27209; simulated time 0 is a whole second); "
+        "with daemon.image_store graphdriver, a pull applies each layer on a parent through its mounted overlay, "
+        "whose unmount syncs the filesystem (NaiveDiffDriver.ApplyDiff, docs/distribution.md)",
     )
     file_size: Size = Field(
         20 * 10**3, gt=0, description="mean bytes per file of an image, to count the files a naive diff walks "
