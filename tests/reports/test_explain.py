@@ -180,3 +180,27 @@ def test_the_first_create_after_the_pull_tells_its_syncfs(hello: tuple[list[str]
     status = lines.index("Status: Downloaded newer image for nginx:latest")
     created = next(i for i, text in enumerate(lines) if text.startswith("container web created"))
     assert status < sync < created
+
+
+def test_a_graphdriver_pull_with_naive_diff_tells_its_second_layers_unmount() -> None:
+    """moby's graphdriver store with overlay2's naive diff applies a layer on a parent through its mounted overlay
+    (components/pull.py): the second layer's unmount syncs both layers' 50 MB of files at 100 MB/s (1 s), told as
+    that layer's, before the pull's status; the base layer is applied unmounted, so it tells no sync."""
+    resolved = load_scenario_text("""
+name: graphdriver-naive
+registries: {reg: {bandwidth: 1GB/s, latency: 0ms}}
+images:
+  app:1: {registry: reg, layers: [{size: 10MB, uncompressed: 50MB}, {size: 10MB, uncompressed: 50MB}]}
+hosts:
+  h: {daemon: {image_store: graphdriver}, storage: {overlay_diff: naive, write_rate: 100MB/s}}
+workloads:
+  w: {arrival: {burst: 1}, steps: [{pull: 'app:1'}]}
+""", filename="t.yaml")
+    result = simulate(resolved)
+    second = result.spans_of("unpack")[1].subject
+    lines = [line.text for line in narrate(result, 1, ScenarioInfo.from_resolved(resolved))]
+    syncs = [i for i, text in enumerate(lines) if "unmount syncs the filesystem" in text]
+    assert len(syncs) == 1
+    assert lines[syncs[0]] == (f"layer {second[:19]}'s unmount syncs the filesystem: 100MB of dirty pages written "
+                               "back in 1000ms")
+    assert syncs[0] < next(i for i, text in enumerate(lines) if text.startswith("Status: "))
