@@ -96,6 +96,8 @@ class Builder:
         self.cache_io = CacheExchange(env, host, registries, caches, recorder, pusher)
         self.classic = ClassicBuild(env, store, puller, self.transfer, self.steps, self._export)
         self._builds = 0
+        #: blobs BuildKit's export is compressing now, by digest (containerd store): one at a time per blob
+        self._compressing: dict[str, simpy.Process] = {}
 
     @property
     def pusher(self) -> Pusher | None:
@@ -262,7 +264,12 @@ class Builder:
                      if layer.local and not self.store.has_blob(layer.digest)}.values())
         if not todo:
             return
-        blobs = [self.env.process(self._blob(layer)) for layer in todo]
+        blobs: list[simpy.Process] = []
+        for layer in todo:  # a blob another export is making now is waited for, not made twice
+            running = self._compressing.get(layer.digest)
+            if running is None or not running.is_alive:
+                running = self._compressing[layer.digest] = self.env.process(self._blob(layer))
+            blobs.append(running)
         yield self.env.all_of(blobs)
         for blob in blobs:
             if isinstance(blob.value, DiskFull):
@@ -291,4 +298,6 @@ class Builder:
             self.store.add_blob(layer)
         except DiskFull as err:
             return err
+        finally:
+            self._compressing.pop(layer.digest, None)
         return None

@@ -31,7 +31,7 @@ REGISTRY = {"reg": {"bandwidth": "100MB/s", "latency": "0s"}}
 
 
 def simulate(dockerfile: str, *, store: str, cpus: int = 4, storage: dict[str, Any] | None = None,
-             push: bool = False, memory: str = "16GB") -> SimResult:
+             push: bool = False, memory: str = "16GB", count: int = 1) -> SimResult:
     sizes = {"make": "64MiB", "test": "64MiB"}
     steps: list[dict[str, Any]] = [build(dockerfile, context=None, tag="reg/app:1", run_times={"make": "1s",
                                                                                                 "test": "1s"},
@@ -42,7 +42,7 @@ def simulate(dockerfile: str, *, store: str, cpus: int = 4, storage: dict[str, A
                      "daemon": {"image_store": store, "api_service_time": "0s"},
                      "storage": {"write_rate": "inf", "hash_rate": "inf", "compress_rate": "32MiB/s",
                                  **(storage or {})}}}
-    result = run({"dev": job(*steps)}, contexts={}, hosts=hosts, registries=REGISTRY)
+    result = run({"dev": job(*steps, count=count)}, contexts={}, hosts=hosts, registries=REGISTRY)
     completed(result)
     return result
 
@@ -67,6 +67,15 @@ def test_the_layers_of_a_chain_compress_at_once() -> None:
     two = f"FROM {BASE}\nRUN make\nRUN test\n"
     assert export_seconds(simulate(two, store="containerd", cpus=1)) == pytest.approx(2 * N / R, rel=1e-9)
     assert export_seconds(simulate(two, store="containerd", cpus=2)) == pytest.approx(N / R, rel=1e-9)
+
+
+def test_concurrent_exports_of_one_layer_compress_it_once() -> None:
+    # two identical builds at once on 1 core: BuildKit runs their RUN once, so both exports hold the same new
+    # layer; the second waits for the first's blob: N / R each (compressed twice, sharing the core: 2N / R)
+    result = simulate(f"FROM {BASE}\nRUN make\n", store="containerd", cpus=1, count=2)
+    spans = result.spans_of("build_export")
+    assert len(spans) == 2
+    assert [float(span.duration) for span in spans] == pytest.approx([N / R] * 2, rel=1e-9)
 
 
 def test_the_digests_add_to_the_deflate() -> None:
