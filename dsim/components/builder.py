@@ -48,7 +48,7 @@ from dsim.components.registry import RegistryServer
 from dsim.components.working_copy import EMPTY_CONTEXT, WorkingCopy
 from dsim.domain.builds import BuildContext, BuildSpec
 from dsim.domain.hosts import HostSpec
-from dsim.domain.images import ImageInfo
+from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import normalise, push_registry, sha256, split_ref
 from dsim.records import Recorder, SpanKind
 
@@ -96,6 +96,8 @@ class Builder:
         self.cache_io = CacheExchange(env, host, registries, caches, recorder, pusher)
         self.classic = ClassicBuild(env, store, puller, self.transfer, self.steps, self._export)
         self._builds = 0
+        #: blobs BuildKit's export is compressing now, by digest (containerd store): one at a time per blob
+        self._compressing: dict[str, simpy.Process] = {}
 
     @property
     def pusher(self) -> Pusher | None:
@@ -205,12 +207,16 @@ class Builder:
     # ------------------------------------------------------------ export
 
     def _export(self, s: BuildSession, final: StepResult) -> Generator[Any, Any, ImageInfo]:
-        """"exporting to image": every layer of the result present, then tagged (a build without a tag
-        leaves a dangling image, named here by its identity)."""
+        """"exporting to image": every layer of the result present, BuildKit's new layers exported into the image
+        store (compressed into blobs under the containerd store, registered in the layer store under graphdriver),
+        then tagged (a build without a tag leaves a dangling image, named here by its identity)."""
         started = self.env.now
         yield from self.steps.materialize(s, final.layers)
         if s.builder == "buildkit":
-            yield from self._ensure_layers(final)
+            if self.spec.daemon.image_store == "containerd":
+                yield from self._compress_layers(final)
+            else:
+                yield from self._ensure_layers(final)
         tag = s.spec.options.tag
         ref = normalise(tag) if tag is not None else f"<none>@{final.identity[7:19]}"
         repository, name = split_ref(ref)
@@ -224,7 +230,8 @@ class Builder:
         return image
 
     def _ensure_layers(self, final: StepResult) -> Generator[Any, Any, None]:
-        """BuildKit's export into dockerd's layer store (moby builder-next ``EnsureLayer``): every built layer
+        """BuildKit's export into dockerd's layer store under the graphdriver image store (moby builder-next
+        ``EnsureLayer``; the layers are compressed only when pushed): every built layer
         of the image not registered yet is diffed against its parent (a naive diff walks both trees) and its
         tar checksummed (``ChecksumForGraphID``), the whole chain at once (one goroutine per layer), then
         registered in place: no second write, unlike the legacy builder's commit. A naive diff of a layer on a
@@ -245,3 +252,52 @@ class Builder:
             yield self.env.all_of(tasks)
         if on_parent:
             yield from self.work.naive_diff_close(started)
+
+    def _compress_layers(self, final: StepResult) -> Generator[Any, Any, None]:
+        """BuildKit's export into containerd's content store (dockerd's containerd worker, moby
+        ``builder/builder-next/controller.go`` ``newSnapshotterController``): every built layer without a blob yet
+        is diffed from its snapshot's upper directory (no tree walk, no naive-diff wait), gzipped and written as a
+        blob (BuildKit ``cache/blobs.go`` ``computeBlobChain``: one goroutine per layer, so they compress at once;
+        ``util/compression/gzip.go``: Go's compress/gzip, the compressor a push uses). A push then uploads the blob
+        as it is (push.py ``local_gzip``)."""
+        todo = list({layer.digest: layer for layer in final.layers
+                     if layer.local and not self.store.has_blob(layer.digest)}.values())
+        if not todo:
+            return
+        blobs: list[simpy.Process] = []
+        for layer in todo:  # a blob another export is making now is waited for, not made twice
+            running = self._compressing.get(layer.digest)
+            if running is None or not running.is_alive:
+                running = self._compressing[layer.digest] = self.env.process(self._blob(layer))
+            blobs.append(running)
+        yield self.env.all_of(blobs)
+        for blob in blobs:
+            if isinstance(blob.value, DiskFull):
+                raise blob.value
+
+    def _blob(self, layer: LayerInfo) -> Generator[Any, Any, DiskFull | None]:
+        """One layer's blob: the deflate, the digest of the compressed stream and of the tar (the DiffID),
+        ``uncompressed / compress_rate + (uncompressed + compressed) / hash_rate`` CPU-seconds on up to
+        ``compress_cores``; the blob written as it comes and fsynced when containerd commits it (``content/local/
+        writer.go`` ``Commit``), as a pulled blob is (pull.py ``_download``). Returns the error of a full disk
+        (each layer's process hands it to the export, which raises the first)."""
+        storage = self.spec.storage
+        disk = self.work.disk
+        began, mark = self.env.now, disk.mark()
+        work = (cpu_seconds(layer.uncompressed, storage.compress_rate)
+                + cpu_seconds(layer.uncompressed, storage.hash_rate) + cpu_seconds(layer.size, storage.hash_rate))
+        if work > 0:
+            yield self.kernel.cpu.run(work, storage.compress_cores).done
+        written, blob = disk.stream(layer.size, began, mark)
+        if written is not None:
+            yield written
+        synced = disk.fsync(blob)
+        if synced is not None:
+            yield synced
+        try:
+            self.store.add_blob(layer)
+        except DiskFull as err:
+            return err
+        finally:
+            self._compressing.pop(layer.digest, None)
+        return None

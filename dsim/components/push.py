@@ -8,11 +8,13 @@ Per layer, inside one of the daemon-wide upload slots (``max_concurrent_uploads`
    (``POST .../blobs/uploads/?mount=<digest>&from=<repo>``): 201 is ``Mounted from <repo>``, 202 falls
    through. A blob known only from other registries gets an existence check in the target repository.
 3. Else upload it (POST, PATCH with the bytes through the network, PUT): ``Pushed``. A layer built
-   locally (``LayerInfo.local``) is gzipped while it uploads: the deflate is CPU work on one core of the
-   host's processor-sharing scheduler (Go's compress/gzip, one goroutine per layer; ``uncompressed /
-   compress_rate`` CPU-seconds, about 32 MiB/s of input, moby#28732), competing with containers, builds
-   and unpacks; its stream runs no faster than an idle core's deflate, and the upload ends when both the
-   bytes and the deflate are done. On an idle host that is the same time as a stream capped at the gzip rate.
+   locally (``LayerInfo.local``) with no blob in the store (under the containerd image store BuildKit's
+   export already compressed it into one: builder.py; under graphdriver there is none) is gzipped while it
+   uploads: the deflate is CPU work on one core of the host's processor-sharing scheduler (Go's compress/gzip,
+   one goroutine per layer; ``uncompressed / compress_rate`` CPU-seconds, about 32 MiB/s of input,
+   moby#28732), competing with containers, builds and unpacks; its stream runs no faster than an idle core's
+   deflate, and the upload ends when both the bytes and the deflate are done. On an idle host that is the same
+   time as a stream capped at the gzip rate.
 
 How many mount tries and HEADs a layer gets depends on its size (<= 100 KiB: 1 and 1; <= 10 MiB: 3 and 1;
 larger: 4 and 3). Failed attempts retry after attempt x 5 s, five attempts in all (moby
@@ -244,15 +246,18 @@ class Pusher(ImageTransfer):
         finally:
             registry.release(pool, registry.name)  # the PATCH's connection: the body is sent
         self.recorder.span(SpanKind.UPLOAD, digest, began, self.env.now, host=self.host, job=job,
-                           registry=registry.name, bytes=layer.size, compressed_here=layer.local)
+                           registry=registry.name, bytes=layer.size, compressed_here=gzip)
         yield from registry.request(self.host, f"PUT /v2/{repository}/blobs/uploads/?digest={short}", job=job,
                                     status=201, pool=pool)
         registry.accept_blob(repository, digest)
         return "Pushed"
 
     def local_gzip(self, layer: LayerInfo) -> bool:
-        """Whether the push compresses this layer itself (built here, and gzip not disabled)."""
-        return layer.local and not math.isinf(self.spec.storage.compress_rate) and layer.uncompressed > 0
+        """Whether the push compresses this layer itself: built here, gzip not disabled, and no blob of it in the
+        store yet (under the containerd image store BuildKit's export already wrote it: builder.py
+        ``_compress_layers``; a graphdriver store keeps only the unpacked layer)."""
+        return (layer.local and not math.isinf(self.spec.storage.compress_rate) and layer.uncompressed > 0
+                and not self.store.has_blob(layer.digest))
 
     def _send(self, registry: RegistryServer, layer: LayerInfo, cap: float, gzip: bool) -> Generator[Any, Any, None]:
         """The PATCH body: the bytes through the network, and, for a local layer, its deflate on one core

@@ -36,8 +36,8 @@ NAIVE: dict[str, Any] = {"overlay_diff": "naive", "walk_per_file": "0s"}
 
 
 def simulate(workloads: dict[str, Any], *, contexts: dict[str, Any] | None = None,
-             storage: dict[str, Any] | None = None) -> SimResult:
-    hosts = {"dev": {"cpus": 4, "memory": "10GB", "preloaded": [BASE],
+             storage: dict[str, Any] | None = None, image_store: str = "containerd") -> SimResult:
+    hosts = {"dev": {"cpus": 4, "memory": "10GB", "preloaded": [BASE], "daemon": {"image_store": image_store},
                      "storage": {"write_rate": "100MB/s", "hash_rate": "inf", **(storage or {})}}}
     result = run(workloads, contexts=contexts or {}, hosts=hosts)
     completed(result)
@@ -141,20 +141,23 @@ def export_span(result: SimResult) -> tuple[float, float]:
 
 
 def test_a_buildkit_export_waits_once_for_its_naive_diffs() -> None:
-    # BuildKit's export into dockerd's layer store diffs each new layer against its parent (EnsureLayer,
-    # ChecksumForGraphID: the graph driver's Diff), all at once: with naive diff, a walk of no time here and a
-    # free checksum, then the close's wait until the next whole second after the export began
+    # BuildKit's export into dockerd's layer store (the graphdriver image store's) diffs each new layer against its
+    # parent (EnsureLayer, ChecksumForGraphID: the graph driver's Diff), all at once: with naive diff, a walk of
+    # no time here and a free checksum, then the close's wait until the next whole second after the export began
     result = simulate({"dev": job(build(f"FROM {BASE}\nRUN make\n", builder="buildkit", context=None,
-                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))}, storage=NAIVE)
+                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))}, storage=NAIVE,
+                      image_store="graphdriver")
     start, end = export_span(result)
     assert start > 1.0
     assert end == pytest.approx(math.floor(start) + 1, rel=1e-9)
     # native diff: no wait; FROM scratch the only new layer has no parent: a plain tar, no wait either
     result = simulate({"dev": job(build(f"FROM {BASE}\nRUN make\n", builder="buildkit", context=None,
-                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))})
+                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))},
+                      image_store="graphdriver")
     start, end = export_span(result)
     assert end == pytest.approx(start, abs=1e-12)
     result = simulate({"dev": job(build("FROM scratch\nRUN make\n", builder="buildkit", context=None,
-                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))}, storage=NAIVE)
+                                        run_times={"make": "1s"}, layer_sizes={"make": "100MB"}))}, storage=NAIVE,
+                      image_store="graphdriver")
     start, end = export_span(result)
     assert end == pytest.approx(start, abs=1e-12)

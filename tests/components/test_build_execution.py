@@ -137,14 +137,16 @@ def test_run_times_layer_sizes_the_image_and_its_push() -> None:
     61 s, then its export checksums the 150 MB layer (776 MB/s on a core: 150e6 / 776e6 s); the image is
     alpine's layer plus the two built ones, tagged local/app:1; `docker run` uses it
     without a pull; `docker push` sends alpine's blob and the built layers gzipped (150 MB / 2.7), the
-    150 MB going through gzip at 32 MiB/s."""
+    150 MB going through gzip at 32 MiB/s. The graphdriver store, whose export checksums and whose push compresses
+    (the containerd store's export compresses instead: test_build_export_compress.py)."""
     dockerfile = f"FROM {BASE}\nRUN pip install flask\nRUN echo done\n"
     registries = {"local": {"bandwidth": "10Gbps", "latency": "0s"}}
+    hosts = {"dev": {"cpus": 4, "preloaded": [BASE], "daemon": {"image_store": "graphdriver"}}}
     result = run({"dev": job(build(dockerfile, tag="local/app:1", context=None,
                                    run_times={"pip install": "60s"}, layer_sizes={"pip install": "150MB"}),
                              {"run": {"image": "local/app:1", "duration": "1s"}},
                              {"push": "local/app:1"})},
-                 contexts={}, registries=registries)
+                 contexts={}, registries=registries, hosts=hosts)
     completed(result)
     assert build_time(result) == pytest.approx(API + 61.0 + 150e6 / 776e6, rel=1e-9)
     [exported] = result.spans_of("build_export")

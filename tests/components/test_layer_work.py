@@ -7,10 +7,12 @@ docs/distribution.md: Push).
   (syncfs), then the digests share the cores.
 - With naive overlay diff, each commit first walks both trees: (2 U + S) / file_size files at walk_per_file
   CPU-seconds each, U the parent image's unpacked bytes; nothing with native diff.
-- BuildKit's export checksums each new layer once at hash_rate (S/h), in place (no write); a later export of
-  the same layer pays nothing.
+- BuildKit's export into the graphdriver store checksums each new layer once at hash_rate (S/h), in place (no
+  write); a later export of the same layer pays nothing.
 - A push of a locally built layer of U unpacked bytes: its gzip is U / compress_rate CPU-seconds on one core;
   two layers compressed at once on one core take twice as long; compress_cores c lets one layer use c cores.
+  These builds use the graphdriver store, whose export leaves the layers uncompressed (under the containerd
+  store the export compresses them and the push does not: test_build_export_compress.py).
 
 Every build here is FROM scratch or a preloaded image, with api_service_time 0 s, no solver work and RUNs of
 0 s, so that the spans hold only the work under test.
@@ -28,7 +30,8 @@ CONTAINER = 0.06 + 0.14  # runtime.create + daemon.classic_commit
 
 
 def simulate(*, storage: str, cpus: int = 1, dockerfile: str, builder: str = "classic", jobs: int = 1,
-             push: bool = False, layers: str = "[100MB]", repeat: bool = False) -> SimResult:
+             push: bool = False, layers: str = "[100MB]", repeat: bool = False,
+             image_store: str = "containerd") -> SimResult:
     push_step = '\n          - push: "reg/app:1"' if push else ""
     build_step = (f'build: {{dockerfile_text: "{dockerfile}", builder: {builder}, tag: "reg/app:1", '
                   'default_run_time: 0s, layer_sizes: {"make": 400MB, "one": 100MB, "two": 100MB}}')
@@ -40,8 +43,8 @@ def simulate(*, storage: str, cpus: int = 1, dockerfile: str, builder: str = "cl
     images:
       base:1: {{registry: reg, layers: {layers}}}
     hosts:
-      dev: {{cpus: {cpus}, preloaded: ["base:1"], daemon: {{api_service_time: 0s, buildkit_vertex: 0s}},
-            storage: {storage}}}
+      dev: {{cpus: {cpus}, preloaded: ["base:1"], storage: {storage},
+            daemon: {{api_service_time: 0s, buildkit_vertex: 0s, image_store: {image_store}}}}}
     workloads:
       build:
         arrival: {{burst: {jobs}}}
@@ -120,16 +123,18 @@ def test_push_gzip_is_cpu_work_shared_by_the_layers_on_one_core() -> None:
     # 1 core: half a core each, 20 s. The network (100 Gbps) never binds
     dockerfile = "FROM scratch\\nRUN one\\nRUN two\\n"
     storage = "{compress_rate: 10MB/s}"
-    two = uploads(simulate(storage=storage, cpus=2, dockerfile=dockerfile, builder="buildkit", push=True))
+    two = uploads(simulate(storage=storage, cpus=2, dockerfile=dockerfile, builder="buildkit", push=True,
+                           image_store="graphdriver"))
     assert two == pytest.approx([10.0, 10.0], rel=1e-6)
-    one = uploads(simulate(storage=storage, cpus=1, dockerfile=dockerfile, builder="buildkit", push=True))
+    one = uploads(simulate(storage=storage, cpus=1, dockerfile=dockerfile, builder="buildkit", push=True,
+                           image_store="graphdriver"))
     assert one == pytest.approx([20.0, 20.0], rel=1e-6)
 
 
 def test_a_parallel_gzip_uses_the_cores_it_is_given() -> None:
     # compress_cores 2 (pgzip) on 2 CPUs: one 100 MB layer's 10 CPU-s on 2 cores take 5 s
     result = simulate(storage="{compress_rate: 10MB/s, compress_cores: 2}", cpus=2, builder="buildkit",
-                      dockerfile="FROM scratch\\nRUN one\\n", push=True)
+                      dockerfile="FROM scratch\\nRUN one\\n", push=True, image_store="graphdriver")
     assert uploads(result) == pytest.approx([5.0], rel=1e-6)
 
 
@@ -139,6 +144,6 @@ def test_buildkit_checksums_a_new_layer_once_at_export() -> None:
     # registered already: 0 s
     storage = "{hash_rate: 100MB/s, write_rate: 1MB/s, dirty_ratio: 0}"
     first, second = builds(simulate(storage=storage, builder="buildkit", dockerfile="FROM scratch\\nRUN make\\n",
-                                    jobs=1, push=False, repeat=True))
+                                    jobs=1, push=False, repeat=True, image_store="graphdriver"))
     assert first == pytest.approx(4.0)
     assert second == pytest.approx(0.0, abs=1e-9)

@@ -8,9 +8,11 @@ bound by gzip, which moby runs on one goroutine per layer (Go's compress/gzip).
    with docker 1.12.3 ("vary"), 36 s with the same daemon built with klauspost/pgzip (a gzip that compresses
    one stream on every core).
 
-Parameter set of the comment's laptop: ``cpus: 4`` (its hardware threads), a local registry on 1 Gbps, the
-image built locally (its layers are gzipped by the push): the big layer first, then nine of 75.6 MB (the
-0.68 GB left), the small ones taken as empty. One calibrated value: ``compress_rate``, from the 105 s row.
+Parameter set of the comment's laptop: ``cpus: 4`` (its hardware threads), a local registry on 1 Gbps,
+``image_store: graphdriver`` (docker 1.12 had no other store), the image built locally (its layers are gzipped by
+the push; under the containerd store the build's export would have gzipped them): the big layer first, then nine of
+75.6 MB (the 0.68 GB left), the small ones taken as empty. One calibrated value: ``compress_rate``, from the 105 s
+row.
 Worked by hand: five upload slots start the big layer and four mediums, five gzip streams on 4 cores at 0.8
 core each; the mediums finish in waves (4, 4, then 1 beside the big one at a full core), so the big layer
 ends at (B + 0.5 m) / r with B = 1e9 and m = 75.6e6 unpacked bytes: r = 1.0378e9 / 105 = 9.884 MB/s per core
@@ -43,7 +45,8 @@ def push_seconds(*, compress: str, layers: dict[str, float], cpus: int = 4) -> f
     registries:
       local: {{bandwidth: 10Gbps, latency: 0s}}
     hosts:
-      laptop: {{cpus: {cpus}, memory: 32GB, nic: 1Gbps, daemon: {{api_service_time: 0s}}, storage: {compress}}}
+      laptop: {{cpus: {cpus}, memory: 32GB, nic: 1Gbps, daemon: {{api_service_time: 0s, image_store: graphdriver}},
+                storage: {compress}}}
     workloads:
       push:
         arrival: {{burst: 1}}

@@ -14,8 +14,9 @@ Each CMD is a metadata-only instruction that the legacy builder turns into a con
 instruction ``runtime.create`` (60 ms) + ``daemon.classic_commit`` (140 ms), both set from moby#30436's aufs row
 (ten instructions on python:3.5, "about 2 s"); an empty parent has no diff to walk whatever the diff mode.
 
-Parameter set: dsim's defaults, nothing calibrated. Predicted: 20 x 0.2 = 4.0 s against 2.402 s, +67%: NOT
-reproduced. This host spent 0.120 s per instruction where moby#30436's spent 0.2 s, both on aufs with Docker 1.12-1.13:
+Parameter set: dsim's defaults, nothing calibrated, but ``image_store: graphdriver`` (Docker 1.12 had no other).
+Predicted: 20 x 0.2 = 4.0 s against 2.402 s, +67%: NOT reproduced. This host spent 0.120 s per instruction where
+moby#30436's spent 0.2 s, both on aufs with Docker 1.12-1.13:
 the per-instruction cost is one figure in dsim, taken from one 2017 machine, and it varies by 1.7x between the
 two published aufs hosts (their machines differ, and so does the image under each container: python:3.5's
 layers against none). zfs (a dataset clone and snapshot per layer) is not a storage driver dsim models: 0.59 s per
@@ -36,7 +37,7 @@ def build_seconds(builder: str = "classic") -> float:
     result = run_text(f"""
     name: moby-31247
     hosts:
-      box: {{cpus: 4, daemon: {{api_service_time: 0s}}}}
+      box: {{cpus: 4, daemon: {{api_service_time: 0s, image_store: graphdriver}}}}
     workloads:
       build:
         arrival: {{burst: 1}}

@@ -10,8 +10,9 @@ A maintainer's comparison on his machine (2019-08-17, one run each): buildah 2.0
 0m4.020s". Docker's legacy builder (the default in 2019) runs each LABEL as a container it creates, commits and
 removes (moby#23321), like moby#30436's ENVs and apache/airflow#12931's LABELs.
 
-Parameters: dsim's defaults (``runtime.create`` 60 ms, ``classic_commit`` 140 ms, both from moby#30436's aufs
-row; ``walk_per_file`` 24 us and ``file_size`` 20 KB from its overlay row), the base image local at its
+Parameters: ``image_store: graphdriver`` (the store of the 2019 Docker measured) and dsim's defaults
+(``runtime.create`` 60 ms, ``classic_commit`` 140 ms, both from moby#30436's aufs row; ``walk_per_file`` 24 us and
+``file_size`` 20 KB from its overlay row), the base image local at its
 published 567 MB unpacked. Nothing calibrated here. Whether that dockerd diffed overlay2 natively is not
 published (it depends on the kernel's CONFIG_OVERLAY_FS_REDIRECT_DIR), so both are predicted:
 - native diff: 6 x (0.06 + 0.14) = 1.2 s, -70%;
@@ -42,7 +43,8 @@ def build_seconds(diff: str, builder: str = "classic") -> float:
     images:
       nodejs-10: {{registry: reg, layers: [{{size: 210MB, uncompressed: {BASE_BYTES:.0f}}}]}}
     hosts:
-      dev: {{cpus: 4, preloaded: ["nodejs-10"], daemon: {{api_service_time: 0s}}, storage: {{overlay_diff: {diff}}}}}
+      dev: {{cpus: 4, preloaded: ["nodejs-10"], daemon: {{api_service_time: 0s, image_store: graphdriver}},
+            storage: {{overlay_diff: {diff}}}}}
     workloads:
       build:
         arrival: {{burst: 1}}
