@@ -54,6 +54,7 @@ import simpy
 
 from dsim.components.cpu import CpuScheduler, CpuTask
 from dsim.domain.hosts import DirtyLimits, HostSpec
+from dsim.records import Recorder, SpanKind
 
 #: bytes below which a flush target counts as reached (float error only)
 _BYTE_TOL = 1e-6
@@ -428,3 +429,13 @@ class Disk:
         if not ages:
             self.dirty = self._claimed  # no float residue once nothing else is dirty
         return wrote
+
+
+def unmount_sync(disk: Disk, recorder: Recorder, subject: str, *, host: str, job: int,
+                 at: str) -> Generator[Any, Any, None]:
+    """An overlay unmount: ``syncfs`` of Docker's filesystem (``ovl_sync_fs`` waits for every dirty byte, whoever
+    wrote it), recorded as a ``syncfs`` span (``at``: create, exit or apply) when something was dirty."""
+    began = disk.env.now
+    nbytes = yield from disk.sync()
+    if nbytes > 0:
+        recorder.span(SpanKind.SYNCFS, subject, began, disk.env.now, host=host, job=job, at=at, bytes=nbytes)

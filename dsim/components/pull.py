@@ -22,7 +22,7 @@ from typing import Any
 import simpy
 
 from dsim.components.connections import ConnectionPool
-from dsim.components.disk import Disk, host_disk
+from dsim.components.disk import Disk, host_disk, unmount_sync
 from dsim.components.errors import ApiError, StreamError
 from dsim.components.host import CpuScheduler
 from dsim.components.image_catalog import ImageCatalog
@@ -394,15 +394,6 @@ class Puller(ImageTransfer):
         layer's directory with no mount."""
         return self.spec.daemon.image_store == "graphdriver" and self.spec.storage.overlay_diff == "naive"
 
-    def _unmount_sync(self, layer: LayerInfo, job: int) -> Generator[Any, Any, None]:
-        """The unmount after a layer's apply: syncfs of Docker's filesystem (disk.py), recorded as a ``syncfs``
-        span ``at: apply`` when something was dirty."""
-        began = self.env.now
-        nbytes = yield from self.disk.sync()
-        if nbytes > 0:
-            self.recorder.span(SpanKind.SYNCFS, layer.digest, began, self.env.now, host=self.host, job=job,
-                               at="apply", bytes=nbytes)
-
     def _unpack(self, layer: LayerInfo, image: ImageInfo, job: int) -> Generator[Any, Any, Unpack | None]:
         """Apply one layer onto its parent's snapshot (None when it is there already). One unpack per chain ID
         at a time: ``_unpack_in_order`` waits for another pull's instead of calling this."""
@@ -415,7 +406,7 @@ class Puller(ImageTransfer):
             self.events.publish(LayerEvent(layer, LayerStage.EXTRACTING, record.began, duration=duration))
         yield from self._inflate(layer, image.compression)
         if layer.index > 0 and self._applies_through_a_mount:
-            yield from self._unmount_sync(layer, job)
+            yield from unmount_sync(self.disk, self.recorder, layer.digest, host=self.host, job=job, at="apply")
         self.store.end_unpack(layer.chain_id)
         try:
             self.store.add_chain(layer)

@@ -27,7 +27,7 @@ from dsim.components.container import (
     RestartManager,
 )
 from dsim.components.daemon_locks import DaemonLocks, step
-from dsim.components.disk import Disk, host_disk
+from dsim.components.disk import Disk, host_disk, unmount_sync
 from dsim.components.errors import ApiError
 from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import ImageStore
@@ -211,11 +211,7 @@ class ContainerRuntime:
         daemon/containerd/image_snapshot.go, prepareInitLayer: mount.WithTempMount), or the rootfs the shim
         unmounts when dockerd deletes the exited task (daemon/monitor.go, handleContainerExit), syncs the
         filesystem under it (``ovl_sync_fs``): it waits for every dirty byte of Docker's filesystem (disk.py)."""
-        began = self.env.now
-        nbytes = yield from self.storage.disk.sync()
-        if nbytes <= 0:
-            return
-        self.recorder.span(SpanKind.SYNCFS, name, began, self.env.now, host=self.host, job=job, at=at, bytes=nbytes)
+        yield from unmount_sync(self.storage.disk, self.recorder, name, host=self.host, job=job, at=at)
 
     def start(self, container: Container, *, job: int) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/start``; a running container is left alone, as Docker does. Returns the
