@@ -288,12 +288,7 @@ class Builder:
                 + cpu_seconds(layer.uncompressed, storage.hash_rate) + cpu_seconds(layer.size, storage.hash_rate))
         if work > 0:
             yield self.kernel.cpu.run(work, storage.compress_cores).done
-        written, blob = disk.stream(layer.size, began, mark)
-        if written is not None:
-            yield written
-        synced = disk.fsync(blob)
-        if synced is not None:
-            yield synced
+        yield from disk.committed(layer.size, began, mark)
         try:
             self.store.add_blob(layer)
         except DiskFull as err:

@@ -179,6 +179,17 @@ class Disk:
         self._forced = max(self._forced, self.flushed + over)
         return self._throttle.run(min(nbytes, over) / rate, 1.0).done, pieces
 
+    def committed(self, nbytes: float, began: float, mark: float) -> Generator[Any, Any, None]:
+        """A blob containerd's content store wrote as it came since ``began`` (``mark()`` then) and fsyncs as it
+        commits it (containerd content/local/writer.go, ``Commit``: ``fp.Sync()``): a pulled blob, or one
+        BuildKit's export compressed. Waits for a writer held past the setpoint, then for the fsync."""
+        written, pieces = self.stream(nbytes, began, mark)
+        if written is not None:
+            yield written
+        synced = self.fsync(pieces)
+        if synced is not None:
+            yield synced
+
     def fsync(self, pieces: list[list[float]]) -> simpy.Event | None:
         """``fsync`` of a file (``stream``'s pieces): its bytes still dirty (the writeback may have taken the
         older ones) go to the disk before any writeback, sharing it with the other fsyncs under way. None when

@@ -303,12 +303,7 @@ class Puller(ImageTransfer):
                 # temporary file it never syncs and deletes once the layer is registered (distribution/pull_v2.go):
                 # the kernel drops a deleted file's dirty pages unwritten, so its bytes are left out
                 if self.spec.daemon.image_store == "containerd":
-                    written, blob = self.disk.stream(layer.size, fetched, mark)
-                    if written is not None:
-                        yield written
-                    synced = self.disk.fsync(blob)
-                    if synced is not None:
-                        yield synced
+                    yield from self.disk.committed(layer.size, fetched, mark)
             self.store.add_blob(layer)
         except (RegistryError, DiskFull) as err:
             self.store.end_download(layer.digest)
