@@ -168,6 +168,8 @@ class StepRunner:
             compressed = float(round(nbytes / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
             layer = LayerInfo(len(parent.layers), digest, chain, compressed, nbytes, local=True)
             self.store.add_chain(layer)
+            if s.builder == "classic" and self._containerd_store and nbytes > 0:
+                self.store.add_blob(layer)  # the commit's diff, in containerd's content store
             record = CacheRecord(key, identity, layer, self.env.now, self.env.now, step.stage_name, step.instruction)
             cache.add(record)
             cache.hold([record])
@@ -218,10 +220,19 @@ class StepRunner:
             yield self.env.timeout(overlay_mount_cost(runtime.mount.sample(s.rng), len(parent.layers),
                                                       runtime.overlay))
         nbytes, mounted = yield from self._work(s, step, deps, paths)
+        if self._containerd_store:  # rwlayer.Commit unmounts the layer before its diff (image_builder.go)
+            if layered:
+                yield from self.work.syncfs()
+            yield from self.classic_commit(s, nbytes, parent, container=False)
+            return nbytes, mounted
         yield from self.classic_commit(s, nbytes, parent, container=False)
         if layered:
             yield from self.work.syncfs()  # rwLayer.Release(): the overlay unmounted
         return nbytes, mounted
+
+    @property
+    def _containerd_store(self) -> bool:
+        return self.spec.daemon.image_store == "containerd"
 
     def _buildkit(self, s: BuildSession, step: StepSpec, deps: list[StepResult], paths: list[str],
                   parent: StepResult) -> Generator[Any, Any, tuple[float, dict[str, Any]]]:
@@ -304,7 +315,18 @@ class StepRunner:
         naive diff waits for the clock's next whole second after the diff began (``naive_diff_close``); a
         container's diff is always against its init layer, a bare layer's only on an image (``FROM scratch``:
         a plain tar, no wait). The removal (``Removing intermediate container``) comes after the unmount, at
-        the instruction's end, but is inside the same 140 ms. BuildKit commits its snapshot in place."""
+        the instruction's end, but is inside the same 140 ms. BuildKit commits its snapshot in place.
+
+        With the containerd image store (moby ``daemon/containerd/image_commit.go``, ``image_builder.go``)
+        containerd's walking differ makes the diff as a gzip blob (layer_work.py ``containerd_diff``: both trees
+        walked, whatever the overlay diff); a container's is then applied into a new snapshot (``apply``), a
+        bare layer's snapshot is committed in place. No naive-diff wait, and its mounts are read-only."""
+        if self._containerd_store:
+            yield from self.work.containerd_diff(sum(layer.uncompressed for layer in parent.layers), nbytes)
+            if container:
+                yield from self.work.apply(nbytes)
+            yield self.env.timeout(self.spec.daemon.classic_commit.sample(s.rng))
+            return
         started = self.env.now  # NaiveDiffDriver.Diff's startTime
         yield from self.work.diff_walk(sum(layer.uncompressed for layer in parent.layers), nbytes)
         yield from self.work.hash_and_write(nbytes)

@@ -216,12 +216,44 @@ class EngineVerbs:
         trees, the diff's tar is digested while written again as a new layer, then the image is recorded, and
         the diff's close (moby ``daemon/images/image_commit.go``, ``exportContainerRw``) waits, with naive diff,
         for the next whole second after the diff began, then unmounts the container's read-write layer: a sync
-        unless the container runs (paused or not), whose rootfs stays mounted. An untouched container commits
-        an empty layer. ``ref`` None: a dangling image."""
+        unless the container runs (paused or not), whose rootfs stays mounted. With the containerd image store
+        (moby ``daemon/containerd/image_commit.go``), containerd's walking differ makes the diff as a gzip blob
+        and it is applied into a new snapshot (layer_work.py ``containerd_diff``, ``apply``): no naive-diff
+        wait, no sync (its mounts are read-only). An untouched container commits an empty layer, or none with the
+        containerd store (``createDiff`` finds the archive empty). ``ref`` None: a dangling image."""
         yield from self.api("commit", job=job)
         written = self.runtime.storage.written(container.id)
         base = container.image
+        containerd = self.spec.daemon.image_store == "containerd"
+        yield from self._commit_diff(container, written, containerd=containerd)
+        digest = sha256(f"commit {container.id} {self.env.now!r}")
+        chain = sha256(f"{base.layers[-1].chain_id} {digest}") if base.layers else digest
+        compressed = float(round(written / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
+        layer = LayerInfo(len(base.layers), digest, chain, compressed, written, local=True)
+        layers = base.layers if containerd and written <= 0 else (*base.layers, layer)  # an empty diff: no layer
+        try:
+            if layers is not base.layers:
+                self.store.add_chain(layer)
+                if containerd:
+                    self.store.add_blob(layer)  # the diff's blob, in containerd's content store
+        except DiskFull as err:
+            raise ApiError(500, str(err)) from None
+        norm = normalise(ref) if ref is not None else f"<none>@{chain[7:19]}"
+        repo, tag = split_ref(norm)
+        registry = push_registry(norm, self.puller.registries, self.puller.images) if ref is not None else ""
+        image = ImageInfo(norm, registry, repo, tag, layers, base.compression, sha256(f"manifest {norm} {chain}"))
+        self.store.tag(image)
+        return image
+
+    def _commit_diff(self, container: Container, written: float, *, containerd: bool) -> Generator[Any, Any, None]:
+        """A commit's work on the host (``commit``): containerd's diff and apply, or the graphdriver store's."""
         work = self.builder.work
+        base = container.image
+        if containerd:
+            yield from work.containerd_diff(base.uncompressed, written)
+            yield from work.apply(written)
+            yield self.env.timeout(self.spec.daemon.classic_commit.sample(self.rng))
+            return
         started = self.env.now
         yield from work.diff_walk(base.uncompressed, written)
         yield from work.hash_and_write(written)
@@ -229,21 +261,6 @@ class EngineVerbs:
         yield from work.naive_diff_close(started)
         if container.state != RUNNING:  # mounted for the commit alone: overlay2's Put unmounts it
             yield from work.syncfs()
-        digest = sha256(f"commit {container.id} {self.env.now!r}")
-        chain = sha256(f"{base.layers[-1].chain_id} {digest}") if base.layers else digest
-        compressed = float(round(written / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
-        layer = LayerInfo(len(base.layers), digest, chain, compressed, written, local=True)
-        try:
-            self.store.add_chain(layer)
-        except DiskFull as err:
-            raise ApiError(500, str(err)) from None
-        norm = normalise(ref) if ref is not None else f"<none>@{chain[7:19]}"
-        repo, tag = split_ref(norm)
-        registry = push_registry(norm, self.puller.registries, self.puller.images) if ref is not None else ""
-        image = ImageInfo(norm, registry, repo, tag, (*base.layers, layer), base.compression,
-                          sha256(f"manifest {norm} {chain}"))
-        self.store.tag(image)
-        return image
 
     def update(self, container: Container, spec: ContainerSpec, *, job: int,
                live: CpuTask | None = None) -> Generator[Any, Any, None]:

@@ -13,6 +13,12 @@ scheduler and writes on its disk (docs/build.md: Commit and hashing; docs/distri
   hold mtimes of whole seconds, so two diffs in one second could miss a change. dsim's clock stands for the
   wall clock, its time 0 taken to be a whole second: the diff waits until ``floor(start) + 1``.
 
+- **containerd's commit** (the containerd image store, Docker 29's default): moby's image service commits a
+  container or a legacy builder's layer through containerd's walking differ, whatever the kernel's overlay
+  diff (``containerd_diff``), and applies the blob into a new snapshot (``apply``); see its docstring.
+- **Unpack** (``unpack_stages``, ``inflate_into``): a blob's inflate and the digest of its tar stream, and the
+  files into the page cache, for a pulled layer (pull.py) and a committed diff applied alike.
+
 Push compression is the same kind of work, in push.py (``compress_rate`` per core, ``compress_cores``).
 """
 
@@ -27,11 +33,47 @@ import simpy
 from dsim.components.disk import Disk
 from dsim.components.host import CpuScheduler
 from dsim.domain.hosts import StorageSpec
+from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
+
+#: (CPU-seconds, cores) of each piece of CPU work that runs beside the others
+Stages = tuple[tuple[float, float], ...]
 
 
 def cpu_seconds(nbytes: float, rate: float) -> float:
     """CPU-seconds to process ``nbytes`` at ``rate`` bytes/s on one core (``inf``: free)."""
     return 0.0 if nbytes <= 0 or math.isinf(rate) else nbytes / rate
+
+
+def unpack_stages(storage: StorageSpec, nbytes: float, compression: str, *, digest: bool = True) -> Stages:
+    """The CPU work of unpacking ``nbytes`` (uncompressed) as (CPU-seconds, cores) per stage that runs beside the
+    others (docs/distribution.md: Unpack as CPU work). The inflate: bytes / decompress_rate on up to
+    ``decompress_cores``. The digest of the tar stream it makes, the layer's DiffID (containerd
+    ``core/diff/apply/apply.go``: a TeeReader into a sha256 digester; moby ``layer/layer_store.go`` ``applyTar``):
+    bytes / hash_rate on one core, in the goroutine that reads the stream and writes the files. igzip or unpigz
+    (``gzip_decoder: external``) and klauspost's zstd decoder inflate elsewhere, so the two run side by side; Go's
+    compress/gzip (``go``) inflates inside that goroutine, so they run in turn. A lazy snapshotter's reads
+    (``digest=False``) are no tar stream: inflate only (its own chunk checks are not modelled). ``inf`` disables
+    a cost."""
+    decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
+    inflate = 0.0 if math.isinf(decompress) else nbytes / decompress
+    hashing = 0.0 if math.isinf(storage.hash_rate) or not digest else nbytes / storage.hash_rate
+    if compression == "gzip" and storage.gzip_decoder == "go":
+        return ((inflate + hashing, storage.decompress_cores),)
+    return (inflate, storage.decompress_cores), (hashing, 1.0)
+
+
+def inflate_into(env: simpy.Environment, cpu: CpuScheduler, disk: Disk, stages: Stages,
+                 nbytes: float) -> Generator[Any, Any, None]:
+    """Unpack ``nbytes`` of files: ``stages`` on the host's processor-sharing scheduler, each at no more than its
+    cores, and the files into the page cache (disk.py) at the stages' mean pace (worked out when the last ends),
+    the writer held back past the kernel's setpoint for what the disk has not written back by then."""
+    began, mark = env.now, disk.mark()
+    tasks = [cpu.run(work, cores) for work, cores in stages if work > 0]
+    for task in tasks:
+        yield task.done
+    written, _ = disk.stream(nbytes, began, mark)
+    if written is not None:
+        yield written
 
 
 class LayerWork:
@@ -65,13 +107,49 @@ class LayerWork:
             yield self.cpu.run(work, 1.0).done
 
     def walk_seconds(self, parent_bytes: float, nbytes: float) -> float:
-        """CPU-seconds of a naive diff: every file of the parent's tree and of the container's (the parent's
-        files plus the new ones) visited once; none with native diff."""
-        storage = self.storage
-        if storage.overlay_diff != "naive":
+        """CPU-seconds of a naive diff (``tree_walk_seconds``); none with native diff."""
+        if self.storage.overlay_diff != "naive":
             return 0.0
-        files = (2 * parent_bytes + nbytes) / storage.file_size
-        return files * storage.walk_per_file
+        return self.tree_walk_seconds(parent_bytes, nbytes)
+
+    def tree_walk_seconds(self, parent_bytes: float, nbytes: float) -> float:
+        """CPU-seconds of a walk of two trees: every file of the parent's tree and of the container's (the
+        parent's files plus the new ones) visited once."""
+        storage = self.storage
+        return (2 * parent_bytes + nbytes) / storage.file_size * storage.walk_per_file
+
+    def containerd_diff(self, parent_bytes: float, nbytes: float) -> Generator[Any, Any, float]:
+        """A diff made by containerd's walking differ, as moby's containerd image service commits a container
+        (``daemon/containerd/image_commit.go``, ``createDiff``) or a legacy COPY's layer (``image_builder.go``,
+        ``rwlayer.Commit``). Returns the blob's bytes: none for an empty diff, which makes no layer.
+
+        The differ (containerd ``plugins/diff/walking/differ.go``) mounts both trees read-only and walks them whole
+        (continuity ``fs.Changes``: ``detectDirDiff`` finds no overlay upper directory, so ``doubleWalkDiff``,
+        whatever the kernel's overlay diff): ``tree_walk_seconds`` on one core. Beside the walk, the changes' tar
+        goes through Go's compress/gzip (``compression.CompressStream``: ``gzip.NewWriter``, the default level),
+        a sha256 of the tar (the DiffID) and the content writer's sha256 of the blob, in one goroutine:
+        ``bytes / compress_rate + (bytes + blob) / hash_rate`` on one core. The blob is written as it comes and
+        fsynced when the content store commits it. Read-only mounts' unmounts sync nothing. Not modelled:
+        continuity compares the contents of two files whose mtimes are whole seconds (``sameFile``)."""
+        storage = self.storage
+        blob = float(round(nbytes / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes, as for any layer
+        deflate = (cpu_seconds(nbytes, storage.compress_rate) + cpu_seconds(nbytes, storage.hash_rate)
+                   + cpu_seconds(blob, storage.hash_rate)) if nbytes > 0 else 0.0
+        began, mark = self.env.now, self.disk.mark()
+        tasks = [self.cpu.run(work, 1.0).done for work in (self.tree_walk_seconds(parent_bytes, nbytes), deflate)
+                 if work > 0]
+        if tasks:
+            yield self.env.all_of(tasks)
+        if blob > 0:
+            yield from self.disk.committed(blob, began, mark)
+        return blob
+
+    def apply(self, nbytes: float) -> Generator[Any, Any, None]:
+        """A committed diff's gzip blob applied into a new snapshot (moby ``applyDiffLayer``: containerd's
+        applier, as a pulled layer is unpacked: ``unpack_stages``), its files written again."""
+        if nbytes > 0:
+            stages = unpack_stages(self.storage, nbytes, "gzip")
+            yield from inflate_into(self.env, self.cpu, self.disk, stages, nbytes)
 
     def naive_diff_close(self, started: float) -> Generator[Any, Any, None]:
         """The close of a naive diff (of a layer on a parent) that began at ``started``: ``time.Sleep(time.Until(

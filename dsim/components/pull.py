@@ -28,6 +28,7 @@ from dsim.components.host import CpuScheduler
 from dsim.components.image_catalog import ImageCatalog
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress, PullBegan
+from dsim.components.layer_work import Stages, inflate_into, unpack_stages
 from dsim.components.registry import RegistryError, RegistryServer, Served
 from dsim.components.workers import Lock
 from dsim.domain.hosts import HostSpec
@@ -320,23 +321,9 @@ class Puller(ImageTransfer):
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
 
-    def unpack_stages(self, nbytes: float, compression: str, *, digest: bool = True) -> tuple[tuple[float, float], ...]:
-        """The CPU work of unpacking ``nbytes`` (uncompressed) as (CPU-seconds, cores) per stage that runs beside
-        the others (docs/distribution.md: Unpack as CPU work). The inflate: bytes / decompress_rate on up to
-        ``decompress_cores``. The digest of the tar stream it makes, the layer's DiffID (containerd
-        ``core/diff/apply/apply.go``: a TeeReader into a sha256 digester; moby ``layer/layer_store.go`` ``applyTar``):
-        bytes / hash_rate on one core, in the goroutine that reads the stream and writes the files. igzip or unpigz
-        (``gzip_decoder: external``) and klauspost's zstd decoder inflate elsewhere, so the two run side by side;
-        Go's compress/gzip (``go``) inflates inside that goroutine, so they run in turn. A lazy snapshotter's reads
-        (``digest=False``) are no tar stream: inflate only (its own chunk checks are not modelled). ``inf`` disables
-        a cost."""
-        storage = self.spec.storage
-        decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
-        inflate = 0.0 if math.isinf(decompress) else nbytes / decompress
-        hashing = 0.0 if math.isinf(storage.hash_rate) or not digest else nbytes / storage.hash_rate
-        if compression == "gzip" and storage.gzip_decoder == "go":
-            return ((inflate + hashing, storage.decompress_cores),)
-        return (inflate, storage.decompress_cores), (hashing, 1.0)
+    def unpack_stages(self, nbytes: float, compression: str, *, digest: bool = True) -> Stages:
+        """The CPU work of unpacking ``nbytes`` (uncompressed) on this host (layer_work.py ``unpack_stages``)."""
+        return unpack_stages(self.spec.storage, nbytes, compression, digest=digest)
 
     def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0, *, digest: bool = True) -> float:
         """On an idle host with room in the page cache (the files go into memory; writeback follows, disk.py):
@@ -371,14 +358,8 @@ class Puller(ImageTransfer):
             yield self.env.timeout(self.unpack_time(layer, compression, share, digest=digest))
             return
         nbytes = share * layer.uncompressed
-        began, mark = self.env.now, self.disk.mark()
-        tasks = [self.cpu.run(work, cores) for work, cores in self.unpack_stages(nbytes, compression, digest=digest)
-                 if work > 0]
-        for task in tasks:
-            yield task.done
-        written, _ = self.disk.stream(nbytes, began, mark)
-        if written is not None:
-            yield written
+        stages = self.unpack_stages(nbytes, compression, digest=digest)
+        yield from inflate_into(self.env, self.cpu, self.disk, stages, nbytes)
 
     @property
     def _applies_through_a_mount(self) -> bool:

@@ -36,7 +36,7 @@ NAIVE: dict[str, Any] = {"overlay_diff": "naive", "walk_per_file": "0s"}
 
 
 def simulate(workloads: dict[str, Any], *, contexts: dict[str, Any] | None = None,
-             storage: dict[str, Any] | None = None, image_store: str = "containerd") -> SimResult:
+             storage: dict[str, Any] | None = None, image_store: str = "graphdriver") -> SimResult:
     hosts = {"dev": {"cpus": 4, "memory": "10GB", "preloaded": [BASE], "daemon": {"image_store": image_store},
                      "storage": {"write_rate": "100MB/s", "hash_rate": "inf", **(storage or {})}}}
     result = run(workloads, contexts=contexts or {}, hosts=hosts)

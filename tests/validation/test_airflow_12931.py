@@ -8,7 +8,8 @@ Parameters: dsim's defaults with ``overlay_diff: naive`` (each commit walks the 
 overlay row; buildah#4480 reports the same for commits on large parent images, gone with native overlay diff;
 whether the runner's dockerd logged "Not using native diff" is not published, the naive diff is the one whose
 seconds per LABEL match: native gives 0.2 s); ``walk_per_file`` (24 us) and ``file_size`` (20 KB) as calibrated on
-moby#30436; a 2-CPU runner (GitHub-hosted, Standard_DS2_v2). The labels' parent is the Airflow CI image (steps
+moby#30436; a 2-CPU runner (GitHub-hosted, Standard_DS2_v2); ``image_store: graphdriver``, the store of the
+Docker of 2020. The labels' parent is the Airflow CI image (steps
 1-124), local. Its size is the published one: apache/airflow#9029 (https://github.com/apache/airflow/pull/9029,
 2020-06-03) lists the CI image at 3.43 GB in ``docker images`` (unpacked, "Don't trust sizes docker hub reports"),
 after Hive/Hadoop/Java left it (4.44 GB before). Earlier sessions assumed three 1 GB compressed layers (8.1 GB
@@ -43,7 +44,8 @@ def label_seconds(diff: str) -> float:
     images:
       airflow-ci:base: {{registry: reg, layers: [{{size: 1.27GB, uncompressed: {CI_IMAGE_BYTES:.0f}}}]}}
     hosts:
-      ci: {{cpus: 2, disk: 84GB, preloaded: ["airflow-ci:base"], daemon: {{api_service_time: 0s}},
+      ci: {{cpus: 2, disk: 84GB, preloaded: ["airflow-ci:base"],
+          daemon: {{api_service_time: 0s, image_store: graphdriver}},
            storage: {{overlay_diff: {diff}}}}}
     workloads:
       build:

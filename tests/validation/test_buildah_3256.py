@@ -13,7 +13,8 @@ it is applied again as a new layer, the image recorded), and only then unmounts 
 ``rwLayer.Release()``): the overlay's unmount syncs the filesystem, once, after the three writes of the file.
 
 Parameter set of the VM: ``cpus: 1``, ``memory: 2GB``, centos:latest local (83 MB compressed, one layer), the
-context holding the copied file only (the issue shows one Dockerfile per file), dsim's defaults otherwise. dsim's
+context holding the copied file only (the issue shows one Dockerfile per file), ``image_store: graphdriver`` (Docker
+20.10's only store), dsim's defaults otherwise. dsim's
 rules (docs/networks-storage.md, The page cache): writes go into the page cache at once while the dirty bytes stay
 under the kernel's setpoint, ((10% + 20%) / 2 + 20%) / 2 = 17.5% of the 2 GB: 350 MB; past it the writer waits
 for writeback of its bytes beyond it at the disk's rate w; writeback runs in the background while more than
@@ -68,7 +69,8 @@ def build_seconds(size: str) -> float:
     contexts:
       dir: {{files: {{{name}: {size}MB}}}}
     hosts:
-      vm: {{cpus: 1, memory: 2GB, preloaded: ["centos:latest"], daemon: {{api_service_time: 0s}},
+      vm: {{cpus: 1, memory: 2GB, preloaded: ["centos:latest"],
+          daemon: {{api_service_time: 0s, image_store: graphdriver}},
            storage: {{write_rate: {WRITE_RATE:.1f}}}}}
     workloads:
       build:
