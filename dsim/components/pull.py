@@ -24,7 +24,7 @@ import simpy
 from dsim.components.connections import ConnectionPool
 from dsim.components.disk import Disk, host_disk, unmount_sync
 from dsim.components.errors import ApiError, StreamError
-from dsim.components.host import CpuScheduler
+from dsim.components.host import CpuScheduler, CpuTask
 from dsim.components.image_catalog import ImageCatalog
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress, PullBegan
@@ -287,10 +287,13 @@ class Puller(ImageTransfer):
                     self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, began))
                 for attempt in range(1, attempts + 1):
                     fetched, mark = self.env.now, self.disk.mark()
+                    digest = self._digest(layer.size)
                     try:
                         served = yield from self._fetch_once(layer, endpoints, job, pool)
                         break
                     except RegistryError:
+                        if digest is not None and self.cpu is not None:
+                            self.cpu.cancel(digest)
                         if attempt == attempts:
                             raise
                         delay = RETRY_BACKOFF_S * attempt
@@ -299,6 +302,8 @@ class Puller(ImageTransfer):
                             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, self.env.now,
                                                            note=record.notes[-1][1]))
                         yield self.env.timeout(delay)
+                if digest is not None and not digest.done.processed:
+                    yield digest.done  # the last bytes hashed
                 # containerd's content store writes the blob as it comes (at the fetch's mean rate: disk.py, stream)
                 # and fsyncs it as it commits it, inside the fetch's slot; moby's graphdriver pull writes it to a
                 # temporary file it never syncs and deletes once the layer is registered (distribution/pull_v2.go):
@@ -320,6 +325,16 @@ class Puller(ImageTransfer):
                            registry=served.registry, bytes=layer.size, slot_wait=began - record.asked,
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
+
+    def _digest(self, nbytes: float) -> CpuTask | None:
+        """The sha256 of a blob as it downloads, on one core beside the transfer: containerd's content writer
+        hashes every byte it writes (content/local/writer.go, ``Write``: ``w.digester.Hash().Write``), moby's
+        graphdriver pull its verifier (distribution/pull_v2.go, ``digest.Verifier``). The download ends when both
+        the bytes and their digest are in, so a busy host's cores, or a link faster than hash_rate, bound it.
+        None when hashing is free."""
+        if self.cpu is None or math.isinf(self.spec.storage.hash_rate):
+            return None
+        return self.cpu.run(nbytes / self.spec.storage.hash_rate, 1.0)
 
     def unpack_stages(self, nbytes: float, compression: str, *, digest: bool = True) -> Stages:
         """The CPU work of unpacking ``nbytes`` (uncompressed) on this host (layer_work.py ``unpack_stages``)."""

@@ -3,7 +3,8 @@ layer and of an exit's rootfs, writers held at the kernel's setpoint. Expectatio
 
 Setting: one host of 16 GiB (dirtyable: 16 GiB, nothing else resident), so thresh 3.2 GiB, bg_thresh
 1.6 GiB, setpoint 2.8 GiB; the disk writes back at W = 100 MB/s; runtime costs zero; a registry so fast that a
-blob arrives at once; gzip inflates at 200 MiB/s of output on one of 4 cores.
+blob arrives at once, and hashing free (so is the download's digest: test_download_digest.py); gzip inflates at
+200 MiB/s of output on one of 4 cores.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ hosts:
     nic: inf
     runtime: {ZERO}
     daemon: {{api_service_time: 0s, workers: 1000}}
-    storage: {{write_rate: {W}B/s, decompress_rate: {{gzip: {R}B/s}}{storage}}}
+    storage: {{write_rate: {W}B/s, hash_rate: inf, decompress_rate: {{gzip: {R}B/s}}{storage}}}
 workloads:
   w: {{placement: h, arrival: {{burst: {burst}}}, steps: {steps}}}
 """
