@@ -5,13 +5,15 @@ containerd's content writer hashes every byte it writes (content/local/writer.go
 verifier: sha256 on one core beside the transfer, so a download of S bytes over a link of B bytes/s ends at
 max(S / B, S / h) on a host with a free core (h: hash_rate), and later when the host's cores are shared.
 
-Setting: one layer of S = 500 MB from a registry with no latency, the host's NIC unlimited, writes free.
+Setting: one layer of S = 500 MB from a registry of B = 1 GB/s with no latency, the host's NIC unlimited, writes
+free (test_unpack_cpu.py's scenario).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from tests.components.test_unpack_cpu import scenario
 from tests.helpers import run_text
 
 MB = 1e6
@@ -20,29 +22,9 @@ B = 1000 * MB
 
 
 def download_seconds(*, hash_rate: str, cpus: int = 2, busy: bool = False, store: str = "containerd") -> float:
-    images = f"  app:1: {{registry: reg, layers: [{{size: {S:.0f}, uncompressed: {S:.0f}}}]}}"
-    workloads = "  pull: {placement: h, arrival: {burst: 1, at: 1}, steps: [{pull: 'app:1'}]}"
-    if busy:  # a process that wants 1 core for much longer than the test, started before the pull
-        images += "\n  busy:1: {registry: reg, layers: []}"
-        workloads += ("\n  hog: {placement: h, arrival: {burst: 1}, steps: "
-                      "[{run: {image: 'busy:1', cpu_time: 1000s, threads: 1}}]}")
-    result = run_text(f"""
-name: download-digest
-registries:
-  reg: {{bandwidth: {B:.0f}B/s, latency: 0ms}}
-images:
-{images}
-hosts:
-  h:
-    cpus: {cpus}
-    nic: inf
-    preloaded: {"['busy:1']" if busy else "[]"}
-    daemon: {{api_service_time: 0s, image_store: {store}}}
-    storage: {{write_rate: inf, hash_rate: {hash_rate}}}
-workloads:
-{workloads}
-""")
-    [span] = result.spans_of("download")
+    text = scenario(k=1, cpus=cpus, busy=busy, at=1.0, blob=f"{S:.0f}", link=f"{B:.0f}B/s", hash_rate=hash_rate,
+                    store=store)
+    [span] = run_text(text).spans_of("download")
     return float(span.duration)
 
 

@@ -30,9 +30,12 @@ D = S / H
 
 
 def scenario(*, k: int, cpus: float, compression: str = "gzip", write: str = "inf", cores: float = 1.0,
-             busy: bool = False, at: float = 0.0, decoder: str = "external") -> str:
+             busy: bool = False, at: float = 0.0, decoder: str = "external", blob: str = "1MB",
+             link: str = "1000GB/s", hash_rate: str = f"{H}B/s", store: str = "containerd") -> str:
+    """k one-layer images of ``blob`` bytes compressed (S unpacked) pulled at ``at`` over a ``link`` with no
+    latency, on a host of ``cpus`` (``busy``: one process using a core from time 0)."""
     images = "\n".join(f"  app{i}:1: {{registry: reg, compression: {compression}, "
-                       f"layers: [{{size: 1MB, uncompressed: {S}}}]}}" for i in range(k))
+                       f"layers: [{{size: {blob}, uncompressed: {S}}}]}}" for i in range(k))
     workloads = "\n".join(f"  pull{i}: {{placement: h, arrival: {{burst: 1, at: {at}}}, steps: [{{pull: 'app{i}:1'}}]}}"
                           for i in range(k))
     if busy:  # one process that wants 1 core for much longer than the test (started well before the pulls)
@@ -42,7 +45,7 @@ def scenario(*, k: int, cpus: float, compression: str = "gzip", write: str = "in
     return f"""
 name: unpack-cpu
 registries:
-  reg: {{bandwidth: 1000GB/s, latency: 0ms}}
+  reg: {{bandwidth: {link}, latency: 0ms}}
 images:
 {images}
 hosts:
@@ -50,9 +53,9 @@ hosts:
     cpus: {cpus}
     nic: inf
     preloaded: {"['busy:1']" if busy else "[]"}
-    daemon: {{api_service_time: 0s, max_concurrent_downloads: 16}}
+    daemon: {{api_service_time: 0s, max_concurrent_downloads: 16, image_store: {store}}}
     storage: {{write_rate: {write}, decompress_rate: {{gzip: {R}B/s, zstd: {4 * R}B/s}}, decompress_cores: {cores},
-              hash_rate: {H}B/s, gzip_decoder: {decoder}}}
+              hash_rate: {hash_rate}, gzip_decoder: {decoder}}}
 workloads:
 {workloads}
 """
