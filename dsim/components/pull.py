@@ -35,6 +35,9 @@ from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.progress_words import ALREADY_EXISTS, LayerLines, LayerStage, layer_lines, recorded, stage_of
 from dsim.records import Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_PULL_IMAGE = SpanKind.PULL_IMAGE
+
 #: Wait between download attempts: attempt x 5 s (moby daemon/internal/distribution/xfer/download.go).
 RETRY_BACKOFF_S = 5.0
 
@@ -139,7 +142,7 @@ class Puller(ImageTransfer):
             yield from self._resolve(endpoints, image, job, up_to_date, fetcher)
             if up_to_date:
                 self.store.tag(image)
-                self.recorder.span(SpanKind.PULL_IMAGE, ref, started, self.env.now, host=self.host, job=job,
+                self.recorder.span(_PULL_IMAGE, ref, started, self.env.now, host=self.host, job=job,
                                    status="Image is up to date", bytes=0)
             else:
                 needed = self.store.needed_bytes(image)
@@ -231,7 +234,7 @@ class Puller(ImageTransfer):
                                    progress=recorded([(listed, ALREADY_EXISTS)]))
         yield from self._unpack_in_order(image, fetches, job, listed)
         self.store.tag(image)
-        self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(_PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", bytes=sum(layer.size for layer in missing))
 
     def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> tuple[Any, ...]:
@@ -479,7 +482,7 @@ class Puller(ImageTransfer):
                                    image=image.ref, status="Pull complete", lazy=True, shared=True,
                                    progress=recorded(layer_lines(started, self.env.now)))
         self.store.tag(image)
-        self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(_PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", lazy=True,
                            bytes=sum(image.prefetch * layer.size for layer in own))
         if own:  # the layers it joined are fetched by the pulls that mounted them
