@@ -80,7 +80,10 @@ def run_callgrind(command: list[str], env: dict[str, str]) -> str:
 def instructions(shape: str, jobs: int, tree: Path, runner: Runner = run_callgrind, *, twin: bool = False) -> int:
     """Instructions callgrind counts in a process that runs ``jobs`` jobs of ``shape`` with ``tree``'s dsim."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(tree)}
-    report = runner([*_NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c",
+    # -P: ``-c`` would put the working directory first on the path, and run from inside another source tree
+    # that tree's dsim would be counted, whatever ``tree`` is
+    report = runner([*_NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-P",
+                     "-c",
                      TWIN_CHILD if twin else CHILD,
                      shape, str(jobs), str(tree)], env)
     found = _COLLECTED.search(report)
