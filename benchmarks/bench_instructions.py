@@ -79,8 +79,13 @@ def run_callgrind(command: list[str], env: dict[str, str]) -> str:
 
 def instructions(shape: str, jobs: int, tree: Path, runner: Runner = run_callgrind, *, twin: bool = False) -> int:
     """Instructions callgrind counts in a process that runs ``jobs`` jobs of ``shape`` with ``tree``'s dsim."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(tree)}
-    report = runner([*_NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c",
+    # one OpenBLAS thread: numpy's idle BLAS threads spin a varying while (10-47 million instructions a process,
+    # up to 4% of a job's slope over 600 jobs); dsim does no linear algebra
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(tree), "OPENBLAS_NUM_THREADS": "1"}
+    # -P: ``-c`` would put the working directory first on the path, and run from inside another source tree
+    # that tree's dsim would be counted, whatever ``tree`` is
+    report = runner([*_NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-P",
+                     "-c",
                      TWIN_CHILD if twin else CHILD,
                      shape, str(jobs), str(tree)], env)
     found = _COLLECTED.search(report)

@@ -23,6 +23,11 @@ class SpanKind(enum.StrEnum):
 
     Each member's comment says what the span covers (``subject`` in brackets) and its attributes; the
     attributes' types are the ``...Attrs`` classes below.
+
+    A kind read from the class is slow on Python 3.11: ``EnumType`` defines ``__getattr__``, so every attribute
+    read of an enum class (``SpanKind.API``) goes through a Python-level hook the interpreter cannot specialise,
+    some 800 instructions. Code on every job's path reads the kinds it records as module constants
+    (``_API = SpanKind.API``): 2% of a streamed CI job's instructions (docs/performance.md, Session 50).
     """
 
     __hash__ = str.__hash__  # a member and its value are the same dict key (Enum's own hash is the name's)

@@ -37,6 +37,9 @@ from dsim.domain.steps import (
 )
 from dsim.records import JobEnd, Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_JOB, _RUN = SpanKind.JOB, SpanKind.RUN
+
 
 class JobFailed(Exception):
     """A step failed; the message is what the docker CLI would print."""
@@ -76,7 +79,7 @@ class Client:
         except (JobFailed, ComposeFailed) as failure:
             status, error = "failed", str(failure)
         host = self.daemon.host
-        self.recorder.span(SpanKind.JOB, self.workload, arrival, self.env.now, host=host, job=self.job, status=status)
+        self.recorder.span(_JOB, self.workload, arrival, self.env.now, host=host, job=self.job, status=status)
         self.recorder.job_end(JobEnd(self.job, self.workload, host, arrival, self.env.now, status, error))
         on_end()
 
@@ -157,7 +160,7 @@ class Client:
             return
         started = self.env.now
         exit_code = yield from self.daemon.runtime.wait(container)
-        self._phase(SpanKind.RUN, container.name, started)
+        self._phase(_RUN, container.name, started)
         if exit_code != 0:
             oom = " (OOMKilled)" if container.oom_killed else ""
             services = self.daemon.runtime.services  # a failed service call: the line its client printed

@@ -26,6 +26,9 @@ from dsim.components.workers import WorkerPool
 from dsim.domain.hosts import HostInfo
 from dsim.records import Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_API = SpanKind.API
+
 if TYPE_CHECKING:
     from dsim.components.builder import Builder
 
@@ -77,5 +80,5 @@ class Daemon(EngineVerbs, ObjectVerbs):
             workers.release()
             raise
         workers.release()
-        self.recorder.span(SpanKind.API, call, arrived, env.now, host=self.host, job=job, queue=taken - arrived)
+        self.recorder.span(_API, call, arrived, env.now, host=self.host, job=job, queue=taken - arrived)
         return taken

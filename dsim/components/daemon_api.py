@@ -33,6 +33,9 @@ from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
 from dsim.domain.refs import canonical, normalise, push_registry, reference_order, sha256, split_ref
 from dsim.records import Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_PULL, _CREATE, _START, _RM = SpanKind.PULL, SpanKind.CREATE, SpanKind.START, SpanKind.RM
+
 if TYPE_CHECKING:
     from dsim.components.builder import Builder, WorkingCopy
     from dsim.components.cpu import CpuTask
@@ -176,7 +179,7 @@ class EngineVerbs:
         began = yield from self.api("pull", job=job)
         yield from self.puller.pull(ref, job=job)
         if phase is not None:
-            self._phase(SpanKind.PULL, phase, began, job)
+            self._phase(_PULL, phase, began, job)
 
     def push(self, ref: str, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
         """``POST /images/{name}/push``."""
@@ -345,10 +348,10 @@ class EngineVerbs:
             container = yield from self.runtime.create(spec, job=job)
         except ApiError as err:
             if err.status == 404 and phase is not None:
-                self._phase(SpanKind.CREATE, spec.image, began, job)
+                self._phase(_CREATE, spec.image, began, job)
             raise
         if phase is not None:
-            self._phase(SpanKind.CREATE, phase or container.name, began, job)
+            self._phase(_CREATE, phase or container.name, began, job)
         return container
 
     def start(self, container: Container, *, job: int, phase: str | None = None) -> Generator[Any, Any, bool]:
@@ -357,7 +360,7 @@ class EngineVerbs:
         running = container.state in (RUNNING, RESTARTING)
         yield from self.runtime.start(container, job=job)
         if phase is not None:
-            self._phase(SpanKind.START, phase, began, job)
+            self._phase(_START, phase, began, job)
         return not running
 
     def stop(self, container: Container, timeout: float, *, job: int,
@@ -389,7 +392,7 @@ class EngineVerbs:
         started = self.env.now
         yield from self.runtime.start(container, job=job)
         if phase is not None:
-            self._phase(SpanKind.START, phase, started, job)
+            self._phase(_START, phase, started, job)
 
     def kill(self, container: Container, signal: str, *, job: int) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/kill``: SIGKILL ends the process at once; another signal asks it to exit,
@@ -413,7 +416,7 @@ class EngineVerbs:
         yield from self.runtime.cleaned(container)  # the exit's teardown (components/teardown.py)
         self.runtime.remove(container, job=job, volumes=volumes)
         if phase is not None:
-            self._phase(SpanKind.RM, phase, began, job)
+            self._phase(_RM, phase, began, job)
 
     def containers(self, *, all: bool = False, job: int,  # noqa: A002 - docker ps --all
                    phase: str | None = None) -> Generator[Any, Any, list[Container]]:

@@ -56,6 +56,9 @@ from dsim.components.cpu import CpuScheduler, CpuTask
 from dsim.domain.hosts import DirtyLimits, HostSpec
 from dsim.records import Recorder, SpanKind
 
+#: the span kind an overlay unmount's sync records, read once (records.py: a kind read from its class is slow)
+_SYNCFS = SpanKind.SYNCFS
+
 #: bytes below which a flush target counts as reached (float error only)
 _BYTE_TOL = 1e-6
 #: a sync whose wait left is this close (relative to the clock's time) to none is done: float error only
@@ -449,4 +452,4 @@ def unmount_sync(disk: Disk, recorder: Recorder, subject: str, *, host: str, job
     began = disk.env.now
     nbytes = yield from disk.sync()
     if nbytes > 0:
-        recorder.span(SpanKind.SYNCFS, subject, began, disk.env.now, host=host, job=job, at=at, bytes=nbytes)
+        recorder.span(_SYNCFS, subject, began, disk.env.now, host=host, job=job, at=at, bytes=nbytes)

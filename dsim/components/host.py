@@ -19,6 +19,9 @@ from dsim.components.workers import Lock
 from dsim.domain.hosts import SMT_GAIN
 from dsim.records import Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_CPU = SpanKind.CPU
+
 __all__ = ["CpuScheduler", "CpuTask", "Kernel", "PortInUse", "PortsExhausted", "SmtCpuScheduler"]
 
 
@@ -69,7 +72,7 @@ class Kernel:
     # ------------------------------------------------------------------ CPU
 
     def _cpu_interval(self, start: float, end: float, busy: float, runnable: int) -> None:
-        self.recorder.span(SpanKind.CPU, self.name, start, end, host=self.name, busy=busy, runnable=runnable)
+        self.recorder.span(_CPU, self.name, start, end, host=self.name, busy=busy, runnable=runnable)
 
     def cpu_utilisation(self, horizon: float) -> float:
         """Mean share of the host's cores (logical CPUs, as top counts them) in use over [0, horizon]."""

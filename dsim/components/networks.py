@@ -35,6 +35,9 @@ from dsim.domain.hosts import HostSpec
 from dsim.domain.networking import NetworkDecl
 from dsim.records import Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_NETNS, _PUBLISH = SpanKind.NETNS, SpanKind.PUBLISH
+
 #: how dockerd prefixes what goes wrong connecting a container's networks at its start (moby
 #: daemon/container_operations.go ``errSetupNetworking``)
 SETUP_FAILED = "failed to set up container networking"
@@ -358,7 +361,7 @@ class NetworkStack:
                 yield lock
                 got = self.env.now
                 yield self.env.timeout(self.spec.runtime.netns.sample(self.rng) * (1 - self.costs.namespace_share))
-            self.recorder.span(SpanKind.NETNS, container.name, asked, self.env.now, host=self.host, job=job,
+            self.recorder.span(_NETNS, container.name, asked, self.env.now, host=self.host, job=job,
                                wait=got - asked)
 
     def disconnect(self, network: Network, container: Container) -> None:
@@ -424,7 +427,7 @@ class NetworkStack:
         queued = self._endpoint_queue(nets)
         if queued > 0:
             yield env.timeout(queued)
-        self.recorder.span(SpanKind.NETNS, container.name, asked, env.now, host=self.host, job=job,
+        self.recorder.span(_NETNS, container.name, asked, env.now, host=self.host, job=job,
                            wait=got - asked + queued)
         if mode == "none":
             container.published = []
@@ -440,7 +443,7 @@ class NetworkStack:
             rules = len(container.published) * self.costs.rules_per_port
             self._port_rules[container.id] = rules
             yield from self._program(container.name, rules, job)
-        self.recorder.span(SpanKind.PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
+        self.recorder.span(_PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
                            ports=list(container.published))
 
     @staticmethod

@@ -36,6 +36,11 @@ from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.progress_words import ALREADY_EXISTS, LayerLines, LayerStage, layer_lines, recorded, stage_of
 from dsim.records import Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_PULL_IMAGE, _PULL_LAYER = SpanKind.PULL_IMAGE, SpanKind.PULL_LAYER
+#: and on every pulled layer's
+_DOWNLOAD, _UNPACK = SpanKind.DOWNLOAD, SpanKind.UNPACK
+
 #: Wait between download attempts: attempt x 5 s (moby daemon/internal/distribution/xfer/download.go).
 RETRY_BACKOFF_S = 5.0
 
@@ -140,7 +145,7 @@ class Puller(ImageTransfer):
             yield from self._resolve(endpoints, image, job, up_to_date, fetcher)
             if up_to_date:
                 self.store.tag(image)
-                self.recorder.span(SpanKind.PULL_IMAGE, ref, started, self.env.now, host=self.host, job=job,
+                self.recorder.span(_PULL_IMAGE, ref, started, self.env.now, host=self.host, job=job,
                                    status="Image is up to date", bytes=0)
             else:
                 needed = self.store.needed_bytes(image)
@@ -200,7 +205,7 @@ class Puller(ImageTransfer):
                     unpack = yield from self._unpack(layer, image, job)
             except (RegistryError, DiskFull) as err:
                 raise StreamError(500, str(err)) from None
-            self.recorder.span(SpanKind.PULL_LAYER, layer.digest, since, self.env.now, host=self.host, job=job,
+            self.recorder.span(_PULL_LAYER, layer.digest, since, self.env.now, host=self.host, job=job,
                                image=image.ref, status="Pull complete", shared=layer.digest in shared,
                                progress=self._progress(since, record, unpack), **attrs)
 
@@ -227,12 +232,12 @@ class Puller(ImageTransfer):
         missing = fetches[0]
         for layer in image.layers:
             if self.store.has_layer(layer.chain_id) and layer not in missing:
-                self.recorder.span(SpanKind.PULL_LAYER, layer.digest, listed, listed, host=self.host, job=job,
+                self.recorder.span(_PULL_LAYER, layer.digest, listed, listed, host=self.host, job=job,
                                    image=image.ref, status=ALREADY_EXISTS,
                                    progress=recorded([(listed, ALREADY_EXISTS)]))
         yield from self._unpack_in_order(image, fetches, job, listed)
         self.store.tag(image)
-        self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(_PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", bytes=sum(layer.size for layer in missing))
 
     def _progress(self, started: float, record: Download | None, unpack: Unpack | None) -> tuple[Any, ...]:
@@ -321,7 +326,7 @@ class Puller(ImageTransfer):
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADED, record.ended))
         self.store.remember_source(layer.digest, image.registry, image.repository)
-        self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
+        self.recorder.span(_DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
                            registry=served.registry, bytes=layer.size, slot_wait=began - record.asked,
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
@@ -405,7 +410,7 @@ class Puller(ImageTransfer):
             record.done.fail(err)
             record.done.defused = True
             raise
-        self.recorder.span(SpanKind.UNPACK, layer.digest, record.began, self.env.now, host=self.host, job=job,
+        self.recorder.span(_UNPACK, layer.digest, record.began, self.env.now, host=self.host, job=job,
                            bytes=layer.uncompressed)
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.COMPLETE, self.env.now))
@@ -424,7 +429,7 @@ class Puller(ImageTransfer):
             for endpoint in endpoints:
                 try:
                     served = yield from endpoint.fetch_range(self.host, layer, nbytes, job=job, part=part, pool=pool)
-                    self.recorder.span(SpanKind.DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
+                    self.recorder.span(_DOWNLOAD, layer.digest, began, self.env.now, host=self.host, job=job,
                                        registry=served.registry, bytes=nbytes, slot_wait=0.0, attempts=attempt,
                                        cache=None, peer_bytes=served.peer_bytes, lazy=part)
                     return
@@ -446,7 +451,7 @@ class Puller(ImageTransfer):
             return err
         extract = self.env.now
         yield from self._inflate(layer, image.compression, image.prefetch, digest=False)
-        self.recorder.span(SpanKind.PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(_PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
                            image=image.ref, status="Pull complete", lazy=True,
                            progress=recorded(layer_lines(started, self.env.now, fetch_began=started,
                                                          extract_began=extract)))
@@ -471,11 +476,11 @@ class Puller(ImageTransfer):
             raise StreamError(500, str(failed))
         for layer in missing:
             if layer.chain_id in joined:
-                self.recorder.span(SpanKind.PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
+                self.recorder.span(_PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
                                    image=image.ref, status="Pull complete", lazy=True, shared=True,
                                    progress=recorded(layer_lines(started, self.env.now)))
         self.store.tag(image)
-        self.recorder.span(SpanKind.PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
+        self.recorder.span(_PULL_IMAGE, image.ref, started, self.env.now, host=self.host, job=job,
                            status="Downloaded newer image", lazy=True,
                            bytes=sum(image.prefetch * layer.size for layer in own))
         if own:  # the layers it joined are fetched by the pulls that mounted them

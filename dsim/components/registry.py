@@ -35,6 +35,9 @@ from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.registries import RegistrySpec
 from dsim.records import Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_REQUEST = SpanKind.REQUEST
+
 #: Docker Hub's answer to a manifest GET over the pull limit (docs/real-docker.md: Registries).
 RATE_LIMIT_MESSAGE = (
     "toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating "
@@ -143,7 +146,7 @@ class RegistryServer:
             rtt = self._cdn_rtt
         if fallible and self._outages and self._down():
             yield self.env.timeout(rtt)
-            self.recorder.span(SpanKind.REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
+            self.recorder.span(_REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
                                status=0)
             raise RegistryError(f"dial tcp {self.name}:443: connect: connection refused", 0)
         if fallible and self.spec.error_rate > 0 and self.rng.random() < self.spec.error_rate:
@@ -154,7 +157,7 @@ class RegistryServer:
             yield self.env.timeout(rtt + self.spec.latency)
         else:
             yield self.env.timeout(self.spec.handshake_rtts * rtt + rtt + self.spec.latency)
-        self.recorder.span(SpanKind.REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
+        self.recorder.span(_REQUEST, what, start, self.env.now, host=client, job=job, registry=self.name,
                            status=status)
         if pool is not None and (not hold or status == 503):
             pool.give(host)

@@ -50,6 +50,9 @@ from dsim.environment import (
 )
 from dsim.records import Recorder, SpanKind
 
+#: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
+_MOUNT, _RUNC, _EXEC, _PROCESS = SpanKind.MOUNT, SpanKind.RUNC, SpanKind.EXEC, SpanKind.PROCESS
+
 __all__ = ["SIGKILL_EXIT", "ContainerRuntime"]
 
 #: the exit code dockerd gives a container whose start failed before any run (moby daemon/errors.go ``exitUnknown``)
@@ -314,7 +317,7 @@ class ContainerRuntime:
         """At the end of the run: close the spans of processes still running."""
         for container in self._containers.values():
             if container.state == RUNNING and container.started_at is not None:
-                self.recorder.span(SpanKind.PROCESS, container.name, container.started_at, self.env.now, host=self.host,
+                self.recorder.span(_PROCESS, container.name, container.started_at, self.env.now, host=self.host,
                                    job=container.job, image=container.image.ref, run=container.runs - 1,
                                    isolation=container.spec.isolation, exit_code=None, oom="", status="running",
                                    memory=container.usage)
@@ -332,7 +335,7 @@ class ContainerRuntime:
         kernel, locks, rng, cpu = self.kernel, self.locks, self.rng, runtime.cpu
         began = env.now
         yield from step(env, kernel, locks, rng, mounts.mount_seconds(runtime, container.image, rng), cpu.mount)
-        rec.span(SpanKind.MOUNT, container.name, began, env.now, host=host, job=job)
+        rec.span(_MOUNT, container.name, began, env.now, host=host, job=job)
         # -- the network mode's costs, addresses and published ports (networks.py); the namespace's own work
         #    is the netns step (its CPU share on the scheduler, daemon_locks.step)
         networks = self.networks
@@ -351,7 +354,7 @@ class ContainerRuntime:
             start += hook
             work += hook * cpu.setkey_hook
         yield from step(env, kernel, locks, rng, start, work / start if start > 0 else 0.0, locks.spec.start_commits)
-        rec.span(SpanKind.RUNC, container.name, began, env.now, host=host, job=job)
+        rec.span(_RUNC, container.name, began, env.now, host=host, job=job)
         if container.spec.isolation != "container":
             try:
                 yield from vm.boot(env, self.spec, self.kernel, container, self.rng, rec, job=job)
@@ -360,7 +363,7 @@ class ContainerRuntime:
                 raise
         began = env.now
         yield from step(env, kernel, locks, rng, runtime.exec.sample(rng), cpu.exec)
-        rec.span(SpanKind.EXEC, container.name, began, env.now, host=host, job=job)
+        rec.span(_EXEC, container.name, began, env.now, host=host, job=job)
         container.state = RUNNING
         # moby container/state.go setRunning: no error, exit code 0 and no OOM kill while it runs
         container.error, container.exit_code, container.oom_killed = "", 0, False
@@ -521,7 +524,7 @@ class ContainerRuntime:
                 kernel.release_files(container.image.ref)
         if oom:
             code = SIGKILL_EXIT
-        self.recorder.span(SpanKind.PROCESS, container.name, began, env.now, host=self.host, job=job,
+        self.recorder.span(_PROCESS, container.name, began, env.now, host=self.host, job=job,
                            image=container.image.ref, run=container.runs - 1, isolation=spec.isolation,
                            exit_code=code, oom=oom, status="exited", cpu_seconds=received, memory=usage)
         return code, oom

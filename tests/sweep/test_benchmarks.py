@@ -93,8 +93,9 @@ def test_instructions_read_callgrinds_count_of_the_stubbed_run() -> None:
     at = command.index("valgrind")
     assert command[at:at + 3] == ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     assert command[-3:] == ["burst", "500", str(ROOT)]
-    assert env["PYTHONHASHSEED"] == "0" and env["PYTHONPATH"] == str(ROOT)
+    assert env["PYTHONHASHSEED"] == "0" and env["PYTHONPATH"] == str(ROOT) and env["OPENBLAS_NUM_THREADS"] == "1"
     assert command[command.index("-c") + 1] == bench.CHILD  # dsim; with twin, the plain SimPy twin
+    assert command[command.index("-c") - 1] == "-P"  # the tree's dsim, not the working directory's
     bench.instructions("burst", 500, ROOT, runner=fake, twin=True)
     assert seen[-1][0][command.index("-c") + 1] == bench.TWIN_CHILD
     with pytest.raises(RuntimeError, match="no instruction count"):
