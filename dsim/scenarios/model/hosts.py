@@ -50,16 +50,20 @@ class Daemon(Strict):
         constant(0.14), description="the legacy builder (DOCKER_BUILDKIT=0) commits every instruction that misses the "
         "cache, ENV, LABEL, ARG and the other metadata ones too, as a container: created (runtime.create), committed "
         "as an image, removed. This is the commit and removal (140ms): moby#30436 measured 10 metadata-only "
-        "instructions with --no-cache at about 2s on aufs, 0.2s each, less the 60ms create. A RUN, COPY or ADD also "
-        "writes its layer's bytes again at storage.write_rate (the diff applied as a new layer); a COPY or ADD "
-        "commits a bare layer, not a container (classic_copy). BuildKit commits no container (docs/build.md)",
+        "instructions with --no-cache at about 2s on aufs, 0.2s each, less the 60ms create. With image_store "
+        "graphdriver a RUN, COPY or ADD also writes its layer's bytes again (the diff applied as a new layer); with "
+        "containerd (the default) every commit walks both trees, and a RUN's diff is gzipped into a blob and applied "
+        "again; a COPY or ADD commits a bare layer, not a container (classic_copy). BuildKit commits no container "
+        "(docs/build.md)",
     )
     classic_copy: Literal["layer", "container"] = Field(
         "layer", description="how the legacy builder runs a COPY or ADD that misses its cache. layer (Docker 17.07 "
         "and later, moby#33454): no container; a read-write layer on the image is mounted (runtime.mount), the "
         "files copied into it, the layer committed (daemon.classic_commit, the diff written again), then unmounted, "
         "which syncs the filesystem once, after the commit (moby builder/dockerfile/internals.go performCopy: "
-        "NewRWLayer, exportImage, the deferred Release). container (Docker before 17.07, e.g. 1.3 to 1.9: "
+        "NewRWLayer, exportImage, the deferred Release); with the containerd image store it is unmounted first, "
+        "then diffed into a gzip blob (daemon/containerd/image_builder.go rwlayer.Commit). container (Docker "
+        "before 17.07, e.g. 1.3 to 1.9: "
         "builder/internals.go runContextCommand): a step container created (runtime.create, its init layer "
         "mounted and unmounted: a sync), the files copied into its mounted rootfs, committed, then unmounted (a "
         "second sync, after the commit). docs/build.md",
