@@ -118,10 +118,10 @@ class LayerWork:
         storage = self.storage
         return (2 * parent_bytes + nbytes) / storage.file_size * storage.walk_per_file
 
-    def containerd_diff(self, parent_bytes: float, nbytes: float) -> Generator[Any, Any, float]:
+    def containerd_diff(self, parent_bytes: float, nbytes: float) -> Generator[Any, Any, None]:
         """A diff made by containerd's walking differ, as moby's containerd image service commits a container
         (``daemon/containerd/image_commit.go``, ``createDiff``) or a legacy COPY's layer (``image_builder.go``,
-        ``rwlayer.Commit``). Returns the blob's bytes: none for an empty diff, which makes no layer.
+        ``rwlayer.Commit``). An empty diff is walked and makes no blob (nor a layer).
 
         The differ (containerd ``plugins/diff/walking/differ.go``) mounts both trees read-only and walks them whole
         (continuity ``fs.Changes``: ``detectDirDiff`` finds no overlay upper directory, so ``doubleWalkDiff``,
@@ -134,7 +134,7 @@ class LayerWork:
         storage = self.storage
         blob = float(round(nbytes / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes, as for any layer
         deflate = (cpu_seconds(nbytes, storage.compress_rate) + cpu_seconds(nbytes, storage.hash_rate)
-                   + cpu_seconds(blob, storage.hash_rate)) if nbytes > 0 else 0.0
+                   + cpu_seconds(blob, storage.hash_rate))
         began, mark = self.env.now, self.disk.mark()
         tasks = [self.cpu.run(work, 1.0).done for work in (self.tree_walk_seconds(parent_bytes, nbytes), deflate)
                  if work > 0]
@@ -142,7 +142,6 @@ class LayerWork:
             yield self.env.all_of(tasks)
         if blob > 0:
             yield from self.disk.committed(blob, began, mark)
-        return blob
 
     def apply(self, nbytes: float) -> Generator[Any, Any, None]:
         """A committed diff's gzip blob applied into a new snapshot (moby ``applyDiffLayer``: containerd's
