@@ -124,8 +124,9 @@ class Storage(Strict):
         "dirty bytes (unpacked layers, downloaded blobs, containers' and builds' files); inf disables the cost",
     )
     compress_rate: Rate = Field(
-        32 * 2**20, description="gzip of a locally built layer during push, uncompressed bytes per second on one "
-        "core (moby#28732: about 32MiB/s); inf disables the cost",
+        32 * 2**20, description="Go's gzip of a locally made layer, uncompressed bytes per second on one core "
+        "(moby#28732: about 32MiB/s): at push under the graphdriver store, at BuildKit's export and at every commit "
+        "(containerd's walking differ) under the containerd store; inf disables the cost",
     )
 
     decompress_cores: float = Field(
@@ -138,7 +139,8 @@ class Storage(Strict):
     hash_rate: Rate = Field(
         776 * 10**6, description="tar + sha256 of a layer's diff or a build context, bytes per second on one core "
         "(Go's crypto/sha256 on AVX2: 776MB/s on a Ryzen 5950X, bitcoin/bitcoin#27598; cloud x86 without SHA-NI). "
-        "CPU work on the host's cores: the digest of every unpacked layer's tar stream (its DiffID), "
+        "CPU work on the host's cores: the digest of every blob as it downloads and of every unpacked layer's "
+        "tar stream (its DiffID), "
         "the legacy builder's commit and context, BuildKit's COPY content hash "
         "(docs/build.md: Commit and hashing)",
     )
