@@ -166,7 +166,8 @@ class StepRunner:
             parent_chain = parent.layers[-1].chain_id if parent.layers else None
             chain = digest if parent_chain is None else sha256(f"{parent_chain} {digest}")
             compressed = float(round(nbytes / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
-            layer = LayerInfo(len(parent.layers), digest, chain, compressed, nbytes, local=True)
+            layer = LayerInfo(len(parent.layers), digest, chain, compressed, nbytes, local=True,
+                              empty=step.instruction == "RUN" and nbytes <= 0)
             self.store.add_chain(layer)
             if s.builder == "classic" and self._containerd_store and nbytes > 0:
                 self.store.add_blob(layer)  # the commit's diff, in containerd's content store

@@ -59,6 +59,17 @@ __all__ = ["DEFAULT_BUILD_CACHE_SHARE", "EMPTY_CONTEXT", "Builder", "StepResult"
 DEFAULT_BUILD_CACHE_SHARE = 0.10
 
 
+def image_layers(chain: tuple[LayerInfo, ...], builder: str) -> tuple[LayerInfo, ...]:
+    """The layers of a built image: its snapshot chain, less the empty diffs (a RUN that changed no file) with the
+    legacy builder, whose commits add no layer for them (moby ``image/image.go`` ``NewChildImage`` under the
+    graphdriver store, ``daemon/containerd/image_commit.go`` ``createDiff`` under containerd's). BuildKit keeps
+    them: each snapshot of the chain is exported as a blob, an empty one as the well-known 32-byte empty gzip
+    layer ``4f4fb700...`` (buildkit ``exporter/containerimage/writer.go`` ``normalizeLayersAndHistory`` has not
+    dropped it since v0.11; official images carry it, docs/catalog.md)."""
+    if builder == "buildkit":
+        return chain
+    return tuple(layer for layer in chain if not layer.empty)
+
 class Builder:
     """The build side of one dockerd."""
 
@@ -221,12 +232,11 @@ class Builder:
         ref = normalise(tag) if tag is not None else f"<none>@{final.identity[7:19]}"
         repository, name = split_ref(ref)
         registry = push_registry(tag, self.registries, {}) if tag is not None else ""
-        image = ImageInfo(ref, registry, repository, name, final.layers, "gzip",
-                          sha256(f"manifest {ref} {final.identity}"))
+        layers = image_layers(final.layers, s.builder)
+        image = ImageInfo(ref, registry, repository, name, layers, "gzip", sha256(f"manifest {ref} {final.identity}"))
         self.store.tag(image)
         self.recorder.span(SpanKind.BUILD_EXPORT, ref, started, self.env.now, host=self.host, job=s.job,
-                           layers=len(final.layers), builder=s.builder,
-                           bytes=sum(layer.uncompressed for layer in final.layers))
+                           layers=len(layers), builder=s.builder, bytes=sum(layer.uncompressed for layer in layers))
         return image
 
     def _ensure_layers(self, final: StepResult) -> Generator[Any, Any, None]:

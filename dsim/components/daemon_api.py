@@ -222,8 +222,9 @@ class EngineVerbs:
         unless the container runs (paused or not), whose rootfs stays mounted. With the containerd image store
         (moby ``daemon/containerd/image_commit.go``), containerd's walking differ makes the diff as a gzip blob
         and it is applied into a new snapshot (layer_work.py ``containerd_diff``, ``apply``): no naive-diff
-        wait, no sync (its mounts are read-only). An untouched container commits an empty layer, or none with the
-        containerd store (``createDiff`` finds the archive empty). ``ref`` None: a dangling image."""
+        wait, no sync (its mounts are read-only). An untouched container's diff is empty, and neither store adds
+        a layer for it (graphdriver: moby ``image/image.go`` ``NewChildImage``, ``layer.IsEmpty``; containerd:
+        ``createDiff`` finds the archive empty); its cost is paid all the same. ``ref`` None: a dangling image."""
         yield from self.api("commit", job=job)
         written = self.runtime.storage.written(container.id)
         base = container.image
@@ -233,7 +234,7 @@ class EngineVerbs:
         chain = sha256(f"{base.layers[-1].chain_id} {digest}") if base.layers else digest
         compressed = float(round(written / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
         layer = LayerInfo(len(base.layers), digest, chain, compressed, written, local=True)
-        layers = base.layers if containerd and written <= 0 else (*base.layers, layer)  # an empty diff: no layer
+        layers = base.layers if written <= 0 else (*base.layers, layer)  # an empty diff: no layer
         try:
             if layers is not base.layers:
                 self.store.add_chain(layer)
