@@ -161,7 +161,8 @@ class World:
         env, name, spec, recorder = self.env, host.name, host.spec, self.recorder
         images = self.resolved.images
         store = ImageStore(env, spec.disk, gc=spec.gc, host=name, recorder=recorder,
-                           in_use=lambda: _images_in_use(self.daemons, name))
+                           in_use=lambda: _images_in_use(self.daemons, name),
+                           keeps_blobs=spec.daemon.image_store == "containerd")
         seed = self.seed  # each stream is made when first drawn from (most hosts never use some of them)
         disk = host_disk(env, spec, kernel.free_memory)  # Docker's filesystem and the page cache (disk.py)
         puller = Puller(env, name, spec, store, self.registries, images, recorder, lazy_stream(seed, f"puller/{name}"),

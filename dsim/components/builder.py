@@ -269,7 +269,7 @@ class Builder:
         is diffed from its snapshot's upper directory (no tree walk, no naive-diff wait), gzipped and written as a
         blob (BuildKit ``cache/blobs.go`` ``computeBlobChain``: one goroutine per layer, so they compress at once;
         ``util/compression/gzip.go``: Go's compress/gzip, the compressor a push uses). A push then uploads the blob
-        as it is (push.py ``local_gzip``)."""
+        as it is (push.py ``gzips``)."""
         todo = list({layer.digest: layer for layer in final.layers
                      if layer.local and not self.store.has_blob(layer.digest)}.values())
         if not todo:

@@ -4,8 +4,10 @@ As in containerd's store, a layer is identified by digest and shared by every im
 layer whose chain ID is present is "Already exists"; one download per blob and one unpack per chain at a
 time, however many pulls want it (the content-ingest lock keyed by digest).
 
-Disk: compressed blobs plus unpacked layers count against the host's ``disk``. dockerd never removes
-images by itself, so a write that does not fit fails with ``no space left on device``. With a ``gc``
+Disk: compressed blobs plus unpacked layers count against the host's ``disk``. moby's graphdriver store
+(``keeps_blobs=False``) keeps no compressed blob: a pull writes each blob to a temporary file and deletes it once
+its layer is registered (moby ``distribution/pull_v2.go``), so a blob counts only until its unpack ends. dockerd
+never removes images by itself, so a write that does not fit fails with ``no space left on device``. With a ``gc``
 policy (kubelet's image GC), a pull that would take use above ``high`` first removes the least recently
 used images no container uses, down to ``low``; content no remaining image references goes with them.
 """
@@ -65,10 +67,13 @@ class Unpack:
 
 class ImageStore:
     def __init__(self, env: simpy.Environment, disk: float, *, gc: ImageGcSpec | None = None, host: str = "",
-                 recorder: Recorder | None = None, in_use: Callable[[], Iterable[str]] = tuple) -> None:
+                 recorder: Recorder | None = None, in_use: Callable[[], Iterable[str]] = tuple,
+                 keeps_blobs: bool = True) -> None:
         """``in_use``: the images containers use right now (the host's runtime, asked when GC runs): an image
-        with an existing container is "in use" and never collected."""
+        with an existing container is "in use" and never collected. ``keeps_blobs``: containerd's content store
+        keeps every pulled blob beside its unpacked layer; moby's graphdriver store (False) keeps none."""
         self.env = env
+        self.keeps_blobs = keeps_blobs
         self.disk = disk
         self.gc = gc
         self.host = host
@@ -162,7 +167,7 @@ class ImageStore:
     def preload(self, image: ImageInfo) -> None:
         """Present at time 0: blobs and unpacked layers, tagged."""
         for layer in image.layers:
-            self.add_blob(layer)
+            self.keep_blob(layer)
             self.add_chain(layer)
             self.remember_source(layer.digest, image.registry, image.repository)  # as if pulled from there
         self.tag(image)
@@ -176,6 +181,18 @@ class ImageStore:
         if layer.digest not in self._blobs:
             self._charge(layer.size, f"{CONTENT}/ingest/{layer.digest[7:]}/data")
             self._blobs[layer.digest] = layer.size
+
+    def keep_blob(self, layer: LayerInfo) -> None:
+        """The blob of a layer that is present unpacked (preloaded, loaded, fetched lazily), where the store keeps
+        blobs: the graphdriver store has only the unpacked layer."""
+        if self.keeps_blobs:
+            self.add_blob(layer)
+
+    def unpacked(self, digest: str) -> None:
+        """A pulled layer is registered: the graphdriver store deletes the blob's temporary file (moby
+        ``distribution/pull_v2.go``: the download's ``tmpFile`` removed once the layer is in the layer store)."""
+        if not self.keeps_blobs and digest in self._blobs and digest not in self._downloading:
+            self.disk_used -= self._blobs.pop(digest)
 
     def add_chain(self, layer: LayerInfo) -> None:
         if layer.chain_id not in self._chains:

@@ -410,6 +410,7 @@ class Puller(ImageTransfer):
             record.done.fail(err)
             record.done.defused = True
             raise
+        self.store.unpacked(layer.digest)  # the graphdriver store deletes the blob's temporary file
         self.recorder.span(_UNPACK, layer.digest, record.began, self.env.now, host=self.host, job=job,
                            bytes=layer.uncompressed)
         if self.events.observers:
@@ -510,7 +511,7 @@ class Puller(ImageTransfer):
                 if part.value is not None:
                     raise part.value
             for layer in missing:
-                self.store.add_blob(layer)
+                self.store.keep_blob(layer)
                 self.store.add_chain(layer)
                 self.store.remember_source(layer.digest, image.registry, image.repository)
         except (RegistryError, DiskFull) as err:

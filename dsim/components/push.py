@@ -7,10 +7,12 @@ Per layer, inside one of the daemon-wide upload slots (``max_concurrent_uploads`
 2. Else try cross-repository mounts from other repositories of the same registry it remembers
    (``POST .../blobs/uploads/?mount=<digest>&from=<repo>``): 201 is ``Mounted from <repo>``, 202 falls
    through. A blob known only from other registries gets an existence check in the target repository.
-3. Else upload it (POST, PATCH with the bytes through the network, PUT): ``Pushed``. A layer built
-   locally (``LayerInfo.local``) with no blob in the store (under the containerd image store BuildKit's
-   export already compressed it into one: builder.py; under graphdriver there is none) is gzipped while it
-   uploads: the deflate is CPU work on one core of the host's processor-sharing scheduler (Go's compress/gzip,
+3. Else upload it (POST, PATCH with the bytes through the network, PUT): ``Pushed``. A layer with no blob in
+   the store is gzipped while it uploads: one built locally (``LayerInfo.local``; under the containerd image
+   store BuildKit's export already compressed it into one: builder.py), and under moby's graphdriver store,
+   which keeps no blob, every layer it uploads, pulled ones too (moby ``distribution/push_v2.go``,
+   ``uploadUsingSession``: the layer's ``TarStream`` through ``compress``). The deflate is CPU work on one
+   core of the host's processor-sharing scheduler (Go's compress/gzip,
    one goroutine per layer; ``uncompressed / compress_rate`` CPU-seconds, about 32 MiB/s of input,
    moby#28732), competing with containers, builds and unpacks; its stream runs no faster than an idle core's
    deflate, and the upload ends when both the bytes and the deflate are done. On an idle host that is the same
@@ -232,7 +234,7 @@ class Pusher(ImageTransfer):
         began = self.env.now
         cap = math.inf
         rate = self.spec.storage.compress_rate
-        gzip = self.local_gzip(layer)
+        gzip = self.gzips(layer)
         if gzip and layer.size > 0:  # (a layer of a byte or two compresses to 0 estimated bytes: no stream to pace)
             cores = self.spec.storage.compress_cores  # compressed bytes out of gzip on idle cores per second
             cap = rate * cores * layer.size / layer.uncompressed
@@ -252,12 +254,13 @@ class Pusher(ImageTransfer):
         registry.accept_blob(repository, digest)
         return "Pushed"
 
-    def local_gzip(self, layer: LayerInfo) -> bool:
-        """Whether the push compresses this layer itself: built here, gzip not disabled, and no blob of it in the
-        store yet (under the containerd image store BuildKit's export already wrote it: builder.py
-        ``_compress_layers``; a graphdriver store keeps only the unpacked layer)."""
-        return (layer.local and not math.isinf(self.spec.storage.compress_rate) and layer.uncompressed > 0
-                and not self.store.has_blob(layer.digest))
+    def gzips(self, layer: LayerInfo) -> bool:
+        """Whether the push compresses this layer itself: gzip not disabled, and no blob of it in the store (under
+        the containerd image store a pulled layer's blob is kept and BuildKit's export already wrote a built
+        one's: builder.py ``_compress_layers``), either because it was built here or because the store keeps no
+        blobs (moby's graphdriver store: only the unpacked layer, compressed again at every upload)."""
+        return ((layer.local or not self.store.keeps_blobs) and not math.isinf(self.spec.storage.compress_rate)
+                and layer.uncompressed > 0 and not self.store.has_blob(layer.digest))
 
     def _send(self, registry: RegistryServer, layer: LayerInfo, cap: float, gzip: bool) -> Generator[Any, Any, None]:
         """The PATCH body: the bytes through the network, and, for a local layer, its deflate on one core

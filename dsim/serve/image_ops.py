@@ -335,7 +335,7 @@ def _restore(engine: Engine, config: dict[str, Any], tags: list[str]) -> list[st
     store = engine.daemon.store
     names = [normalise(tag) for tag in tags] or [f"<none>@{ident[7:19]}"]
     for layer in layers:
-        store.add_blob(layer)
+        store.keep_blob(layer)
         store.add_chain(layer)
     lines = []
     for name in names:

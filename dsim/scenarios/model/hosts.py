@@ -74,7 +74,9 @@ class Daemon(Strict):
         "as it commits it (containerd content/local/writer.go Commit), inside its download slot. graphdriver "
         "(Docker before 29, and later ones upgraded in place): moby's own pull writes each blob to a temporary "
         "file it never syncs and deletes once the layer is registered (moby distribution/pull_v2.go), so the "
-        "download ends with its last byte and the blob's bytes never reach the disk (docs/distribution.md)",
+        "download ends with its last byte and the blob's bytes never reach the disk (docs/distribution.md); it keeps "
+        "no compressed blobs (the disk holds the unpacked layers only) and gzips every layer it uploads at push "
+        "(compress_rate), pulled ones too (moby distribution/push_v2.go)",
     )
     metadata_commit: FiniteDurationDist = Field(
         constant(0.002), description="one write transaction of containerd's metadata store (bbolt: one writer at "

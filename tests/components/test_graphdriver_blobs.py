@@ -1,0 +1,67 @@
+"""moby's graphdriver image store keeps no compressed blobs (dsim/components/image_store.py ``keeps_blobs``), worked
+out by hand against containerd's store, which keeps them.
+
+A graphdriver pull writes each blob to a temporary file and deletes it once the layer is registered (moby
+``distribution/pull_v2.go``), so after a pull the disk holds the unpacked layers only; containerd's content store
+keeps every blob beside its unpacked layer. ``app:1`` is two layers, 10 + 20 MB compressed, 25 + 40 MB unpacked:
+after its pull the disk holds 65 MB under graphdriver and 95 MB under containerd (preloaded alike).
+
+A push then has no blob to send under graphdriver: moby's push tars the layer again and gzips it while it uploads
+(``distribution/push_v2.go``, ``uploadUsingSession``), pulled layers too; containerd's store sends the blob it
+keeps. Pushed to another registry (no mount possible, one HEAD that finds nothing), app's two layers upload at once
+(5 upload slots). Under graphdriver each is bound by its deflate on an idle core of the four: 25 MB and 40 MB at
+32 MiB/s (``compress_rate``), its 10 or 20 MB far below the link's 10 GB/s. Under containerd the link alone: the
+two share it (5 GB/s each) until the 10 MB one ends at 2 ms, then the 20 MB one's last 10 MB take 1 ms alone.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dsim.scenarios.loader import load_scenario_text
+from dsim.world import World
+from tests.components.test_daemon_api import run
+
+MB = 1e6
+SCENARIO = """
+name: graphdriver-blobs
+registries:
+  reg: {{bandwidth: 10GB/s, latency: 0s}}
+  other: {{bandwidth: 10GB/s, latency: 0s}}
+images:
+  base:1: {{registry: reg, layers: [{{size: 10MB, uncompressed: 25MB}}]}}
+  app:1: {{registry: reg, from: "base:1", layers: [{{size: 20MB, uncompressed: 40MB}}]}}
+hosts:
+  h: {{cpus: 4, disk: 1GB, nic: inf, preloaded: {preloaded}, daemon: {{api_service_time: 0s, image_store: {store}}},
+      storage: {{write_rate: inf, hash_rate: inf, decompress_rate: {{gzip: inf}}}}}}
+"""
+
+
+def world(store: str, preloaded: str = "[]") -> World:
+    return World(load_scenario_text(SCENARIO.format(store=store, preloaded=preloaded), serving=True))
+
+
+@pytest.mark.parametrize(("store", "on_disk"), [("graphdriver", 65 * MB), ("containerd", 95 * MB)])
+def test_a_pull_leaves_the_blobs_on_disk_only_under_containerd(store: str, on_disk: float) -> None:
+    built = world(store)
+    daemon = built.daemons["h"]
+    run(built, daemon.pull("app:1", job=1))
+    image = daemon.store.image("app:1")
+    assert image is not None
+    assert daemon.store.disk_used == pytest.approx(on_disk)
+    assert [daemon.store.has_blob(layer.digest) for layer in image.layers] == [store == "containerd"] * 2
+    preloaded = world(store, '["app:1"]').daemons["h"].store
+    assert preloaded.disk_used == pytest.approx(on_disk)
+
+
+@pytest.mark.parametrize(("store", "seconds"), [("graphdriver", [25 * MB / 2**25, 40 * MB / 2**25]),
+                                                ("containerd", [10 * MB / 5e9, 10 * MB / 5e9 + 10 * MB / 10e9])])
+def test_a_push_of_pulled_layers_gzips_them_again_only_under_graphdriver(store: str, seconds: list[float]) -> None:
+    built = world(store)
+    daemon = built.daemons["h"]
+    run(built, daemon.pull("app:1", job=1))
+    run(built, daemon.tag("app:1", "other/app:1", job=2))
+    run(built, daemon.push("other/app:1", job=3))
+    uploads = sorted(built.recorder.spans.of_kind("upload"), key=lambda span: span.attrs["bytes"])
+    assert [span.attrs["compressed_here"] for span in uploads] == [store == "graphdriver"] * 2
+    assert [span.end - span.start for span in uploads] == pytest.approx(seconds, rel=1e-6)
