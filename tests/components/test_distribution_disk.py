@@ -1,9 +1,9 @@
 """Disk accounting and image garbage collection, worked out by hand.
 
-The store holds compressed blobs plus unpacked layers. Each image here has one layer of 100 MB that
-unpacks to 200 MB: 300 MB on disk. dockerd never removes images; with ``gc`` (kubelet's policy) a pull
-that would take use over ``high`` first removes least recently used images no container uses, down to
-``low``.
+The store holds compressed blobs plus unpacked layers (the graphdriver store: the layers only, last test). Each
+image here has one layer of 100 MB that unpacks to 200 MB: 300 MB on disk. dockerd never removes images; with
+``gc`` (kubelet's policy) a pull that would take use over ``high`` first removes least recently used images no
+container uses, down to ``low``.
 """
 
 from __future__ import annotations
@@ -92,3 +92,16 @@ def test_preloaded_images_that_do_not_fit_are_a_scenario_error() -> None:
 
     with pytest.raises(ScenarioError, match="preloaded images do not fit"):
         run_text(scenario(disk="500MB"))
+
+
+def test_the_graphdriver_store_keeps_no_blobs() -> None:
+    """moby's graphdriver store holds the unpacked layers only: the two preloaded images take 2 x 200 MB of a
+    700 MB disk. The pull of new:1 writes its 100 MB blob (a temporary file) and unpacks its 200 MB layer beside
+    it: 700 MB at the peak, and 600 MB once the blob is deleted. The containerd store on the same disk holds
+    2 x 300 MB preloaded, and the pull's 300 MB do not fit."""
+    graphdriver = "daemon: {api_service_time: 0s, image_store: graphdriver}"
+    result = run_text(scenario(disk="700MB").replace("daemon: {api_service_time: 0s}", graphdriver))
+    assert pull_job(result).status == "completed", pull_job(result).error
+    assert result.summary()["hosts"]["h"]["disk_used_bytes"] == 600_000_000
+    job = pull_job(run_text(scenario(disk="700MB")))
+    assert job.status == "failed" and job.error.endswith("no space left on device")
