@@ -49,6 +49,8 @@ class SpanKind(enum.StrEnum):
     RUN = "run"
     #: ``docker stop`` [container]
     STOP = "stop"
+    #: ``docker commit`` [container]; image (its reference, "" when dangling), bytes (its new layer's, 0: none)
+    COMMIT = "commit"
     #: ``docker rm`` [container]
     RM = "rm"
     #: ``docker ps`` [host]; listed, states, containers
@@ -171,7 +173,7 @@ class SpanKind(enum.StrEnum):
 
 #: A job's phases as the job timeline draws them (one bar each), in the order a job meets them.
 PHASE_KINDS: tuple[SpanKind, ...] = (SpanKind.SLOT, SpanKind.PULL, SpanKind.BUILD, SpanKind.PUSH, SpanKind.CREATE,
-                                     SpanKind.START, SpanKind.RUN, SpanKind.STOP)
+                                     SpanKind.START, SpanKind.RUN, SpanKind.STOP, SpanKind.COMMIT)
 #: Kinds that detail a phase or the daemon's work: drawn in their own charts, not as job phases.
 DETAIL_KINDS: tuple[SpanKind, ...] = (SpanKind.API, SpanKind.REQUEST, SpanKind.DOWNLOAD, SpanKind.UNPACK,
                                       SpanKind.PULL_LAYER, SpanKind.PULL_IMAGE, SpanKind.CLI, SpanKind.JOB,
@@ -200,6 +202,11 @@ class PsAttrs(TypedDict):
 
 class EditAttrs(TypedDict):
     files: list[str]
+
+
+class CommitAttrs(TypedDict):
+    image: str  # the committed image's reference; "" when dangling
+    bytes: float  # its new layer's (0: an empty diff, no layer)
 
 
 class ApiAttrs(TypedDict):
@@ -441,6 +448,7 @@ class SyncfsAttrs(TypedDict):
 ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
     SpanKind.CREATE: NoAttrs, SpanKind.START: NoAttrs, SpanKind.RUN: NoAttrs, SpanKind.STOP: NoAttrs,
+    SpanKind.COMMIT: CommitAttrs,
     SpanKind.RM: NoAttrs, SpanKind.PS: PsAttrs, SpanKind.EDIT: EditAttrs, SpanKind.CLI: NoAttrs,
     SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs, SpanKind.SLOT: NoAttrs, SpanKind.DOWNTIME: NoAttrs,
     SpanKind.REQUEST: RequestAttrs, SpanKind.CACHE_FILL: CacheFillAttrs, SpanKind.FALLBACK: FallbackAttrs,

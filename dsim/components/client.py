@@ -23,6 +23,7 @@ from dsim.domain.compose import ComposeStep
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.steps import (
     BuildStep,
+    CommitStep,
     CreateStep,
     EditStep,
     PsStep,
@@ -93,6 +94,9 @@ class Client:
 
     def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, bool]:
         return self.daemon.stop(container, timeout, job=self.job, phase=container.name)
+
+    def _commit(self, container: Container, ref: str | None) -> Generator[Any, Any, Any]:
+        return self.daemon.commit(container, ref, job=self.job, phase=container.name)
 
     def _rm(self, container: Container, volumes: bool = False) -> Generator[Any, Any, None]:
         return self.daemon.rm(container, job=self.job, phase=container.name, volumes=volumes)
@@ -196,6 +200,7 @@ _OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] 
     CreateStep: lambda client, step: client._create(step.container),
     StartStep: lambda client, step: client._start(client._container(step.container)),
     StopStep: lambda client, step: client._stop(client._container(step.container), step.timeout),
+    CommitStep: lambda client, step: client._commit(client._container(step.container), step.ref),
     RmStep: lambda client, step: client._rm(client._container(step.container), step.volumes),
     PsStep: lambda client, step: client._ps(step.all),
     SleepStep: lambda client, step: client._sleep(step.duration.sample(client.rng)),

@@ -213,7 +213,8 @@ class EngineVerbs:
             self.store.tag(tagged)
         return tagged
 
-    def commit(self, container: Container, ref: str | None, *, job: int) -> Generator[Any, Any, ImageInfo]:
+    def commit(self, container: Container, ref: str | None, *, job: int,
+               phase: str | None = None) -> Generator[Any, Any, ImageInfo]:
         """``POST /commit``: the container's writable layer becomes a layer on top of its image's, as the legacy
         builder commits a step's container (build_steps.classic_commit): the naive overlay diff walks both
         trees, the diff's tar is digested while written again as a new layer, then the image is recorded, and
@@ -224,8 +225,9 @@ class EngineVerbs:
         and it is applied into a new snapshot (layer_work.py ``containerd_diff``, ``apply``): no naive-diff
         wait, no sync (its mounts are read-only). An untouched container's diff is empty, and neither store adds
         a layer for it (graphdriver: moby ``image/image.go`` ``NewChildImage``, ``layer.IsEmpty``; containerd:
-        ``createDiff`` finds the archive empty); its cost is paid all the same. ``ref`` None: a dangling image."""
-        yield from self.api("commit", job=job)
+        ``createDiff`` finds the archive empty); its cost is paid all the same. ``ref`` None: a dangling image.
+        ``phase``: a workload's ``commit`` step records its ``commit`` span (the container's name)."""
+        began = yield from self.api("commit", job=job)
         written = self.runtime.storage.written(container.id)
         base = container.image
         containerd = self.spec.daemon.image_store == "containerd"
@@ -247,6 +249,10 @@ class EngineVerbs:
         registry = push_registry(norm, self.puller.registries, self.puller.images) if ref is not None else ""
         image = ImageInfo(norm, registry, repo, tag, layers, base.compression, sha256(f"manifest {norm} {chain}"))
         self.store.tag(image)
+        if phase is not None:
+            self.recorder.span(SpanKind.COMMIT, phase, began, self.env.now, host=self.host, job=job,
+                               image=norm if ref is not None else "",
+                               bytes=written if layers is not base.layers else 0.0)
         return image
 
     def _commit_diff(self, container: Container, written: float, *, containerd: bool) -> Generator[Any, Any, None]:

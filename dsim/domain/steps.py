@@ -64,6 +64,16 @@ class StopStep:
 
 
 @dataclass(frozen=True, slots=True)
+class CommitStep:
+    """``docker commit``: the container's changes become a layer on its image; ``ref`` names the image (None:
+    dangling)."""
+
+    kind: ClassVar[str] = "commit"
+    container: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RmStep:
     """``docker rm`` (``volumes``: -v, its anonymous volumes go too)."""
 
@@ -105,5 +115,5 @@ class EditStep:
     files: tuple[str, ...]
 
 
-Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | RmStep | PsStep | SleepStep | BuildStep \
-    | EditStep | ComposeStep
+Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | RmStep | PsStep | SleepStep \
+    | BuildStep | EditStep | ComposeStep

@@ -169,6 +169,9 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
         return op.StartStep(written.start.container)
     if written.stop is not None:
         return op.StopStep(written.stop.container, written.stop.timeout)
+    if written.commit is not None:
+        ref = written.commit.ref
+        return op.CommitStep(written.commit.container, normalise(ref) if ref is not None else None)
     if written.rm is not None:
         return op.RmStep(written.rm.container, written.rm.volumes)
     if written.ps is not None:

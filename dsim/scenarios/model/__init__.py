@@ -18,6 +18,7 @@ from dsim.scenarios.model.builds import (
 from dsim.scenarios.model.compose import ComposeStepSpec
 from dsim.scenarios.model.containers import (
     RESTART_POLICY,
+    CommitStep,
     ContainerOptions,
     ContainerRef,
     CreateStep,
@@ -52,7 +53,8 @@ from dsim.scenarios.model.workloads import Arrival, ArrivalRate, Burst, Every, P
 
 __all__ = [
     "DEFAULT_DECOMPRESS", "DEFAULT_MICROVM", "DEFAULT_VM", "RESTART_POLICY", "Arrival", "ArrivalRate",
-    "BuildContextSpec", "BuildStep", "Burst", "CacheMountRunTime", "CacheTo", "ContainerOptions", "ContainerRef",
+    "BuildContextSpec", "BuildStep", "Burst", "CacheMountRunTime", "CacheTo", "CommitStep", "ContainerOptions",
+    "ContainerRef",
     "Count", "CreateStep", "Daemon", "EditStep", "Every", "Fraction", "HealthCheck", "HostGroup", "Image",
     "ImageGc", "Layer", "LayerSpec", "Link", "Network", "Outage", "Poisson", "PositiveInt", "PsStep", "RateLimit",
     "LayerFileSpec",

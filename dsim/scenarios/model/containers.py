@@ -263,6 +263,16 @@ class StopStep(ContainerRef):
     timeout: FiniteDuration = Field(10.0, description="SIGKILL after this (docker stop default 10s)")
 
 
+class CommitStep(ContainerRef):
+    """``docker commit``: the container's changes (what its runs wrote and copied up) become a layer on its
+    image, as ``POST /commit`` in dsim serve (docs/serve.md); an empty diff adds no layer. A running container
+    is not paused meanwhile (``docker commit --pause=false``)."""
+
+    ref: str | None = Field(None, description="the new image's reference, e.g. local/snap:1 (a later push step "
+                                               "sends it to the registry its first component names); none: a "
+                                               "dangling image")
+
+
 class CreateStep(ContainerOptions):
     """``docker create``: the container exists (Created) until a ``start`` step."""
 

@@ -12,7 +12,7 @@ from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist
 from dsim.scenarios.model.base import Count, Strict
 from dsim.scenarios.model.builds import BuildStep, EditStep
 from dsim.scenarios.model.compose import ComposeStepSpec
-from dsim.scenarios.model.containers import ContainerRef, CreateStep, PsStep, RunStep, StopStep
+from dsim.scenarios.model.containers import CommitStep, ContainerRef, CreateStep, PsStep, RunStep, StopStep
 from dsim.scenarios.model.objects import RmOptions
 
 _RATE = re.compile(r"^\s*([0-9.]+)\s*/\s*(s|m|h|ms)\s*$")
@@ -71,6 +71,8 @@ class Step(Strict):
     create: CreateStep | None = None
     start: ContainerRef | None = None
     stop: StopStep | None = None
+    commit: CommitStep | None = Field(None, description="docker commit: the container's changes become a layer on "
+                                                        "its image (an empty diff adds none)")
     rm: RmOptions | None = None
     ps: PsStep | None = Field(None, description="docker ps: one cheap API call")
     sleep: FiniteDurationDist | None = Field(None, description="client think time (no API call)")
