@@ -49,6 +49,7 @@ PICTURES: dict[str, tuple[str, str]] = {
     "compose-redeploy": ("compose_timeline",
                          "the redeploy: the new container created, the old one stopped, graceful against PID 1"),
     "vm-vs-container": ("density", "sandboxes running on one host: how many fit"),
+    "image-store": ("timeline", "the golden-image job under each store: containerd's slower commit, its faster push"),
     "sweeps/ci-capacity.sweep": ("sweep", "p95 job time against runners, for each registry bandwidth, with the goal"),
 }
 IMAGES = ROOT / "docs" / "img"

@@ -30,10 +30,10 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 PHASE_COLOURS = {
     "queue": "#999999", "pull": "#0072B2", "download": "#0072B2", "unpack": "#56B4E9", "build": "#E69F00",
     "push": "#CC79A7", "create": "#009E73", "start": "#D55E00", "run": "#F0E442", "stop": "#000000",
-    "job": "#000000", "other": "#DDDDDD", "slot": "#BBBBBB", "commit": "#56B4E9",
+    "job": "#000000", "other": "#DDDDDD", "slot": "#BBBBBB", "commit": "#332288",
 }
 #: Hatches tell phases apart in greyscale print too.
-PHASE_HATCH = {"unpack": "///", "queue": "..", "stop": "xx", "slot": "\\\\", "commit": "++"}
+PHASE_HATCH = {"unpack": "///", "queue": "..", "stop": "xx", "slot": "\\\\"}
 
 PNG_METADATA: dict[str, Any] = {"Software": None}
 SVG_METADATA: dict[str, Any] = {"Date": None, "Creator": None}

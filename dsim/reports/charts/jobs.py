@@ -216,7 +216,8 @@ ROWS_NAMED = 60
 
 def _name_rows(ax: Any, bars: dict[str, list[tuple[float, float, float, float]]], workload_of_row: dict[int, str],
                right: float) -> None:
-    """Each row's workload, just after its last bar (before its first one when it ends near the right edge)."""
+    """Each row's workload, just after its last bar (before its first one when it ends near the right edge, and on
+    the row's first bar when that starts at the left edge too, where the text would cover the host's label)."""
     extent: dict[int, tuple[float, float]] = {}
     for items in bars.values():
         for x0, x1, y0, y1 in items:
@@ -227,9 +228,13 @@ def _name_rows(ax: Any, bars: dict[str, list[tuple[float, float, float, float]]]
         if not workload or row not in extent:
             continue
         low, high = extent[row]
-        after = high < 0.8 * right
-        ax.text(high + 0.005 * right if after else low - 0.005 * right, row, workload, fontsize=6, va="center",
-                ha="left" if after else "right", color="#333333")
+        if high < 0.8 * right:
+            ax.text(high + 0.005 * right, row, workload, fontsize=6, va="center", ha="left", color="#333333")
+        elif low > 0.05 * right:
+            ax.text(low - 0.005 * right, row, workload, fontsize=6, va="center", ha="right", color="#333333")
+        else:
+            ax.text(low + 0.005 * right, row, workload, fontsize=6, va="center", ha="left", color="#333333",
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})
 
 
 # ----------------------------------------------------------------------------------------- 3. CDFs
