@@ -2,7 +2,8 @@
 
 As in containerd's store, a layer is identified by digest and shared by every image that lists it; a
 layer whose chain ID is present is "Already exists"; one download per blob and one unpack per chain at a
-time, however many pulls want it (the content-ingest lock keyed by digest).
+time, however many pulls want it (the content-ingest lock keyed by digest; moby's graphdriver store shares a
+download only on the same layer chain, ``_transfer``).
 
 Disk: compressed blobs plus unpacked layers count against the host's ``disk``. moby's graphdriver store
 (``keeps_blobs=False``) keeps no compressed blob: a pull writes each blob to a temporary file and deletes it once
@@ -156,7 +157,7 @@ class ImageStore:
         for layer in image.layers:
             if layer.chain_id in self._chains:
                 continue
-            if layer.digest not in self._blobs and layer.digest not in self._downloading:
+            if layer.digest not in self._blobs and self.download(layer) is None:
                 total += layer.size
             if layer.chain_id not in self._unpacking:
                 total += layer.uncompressed
@@ -188,11 +189,15 @@ class ImageStore:
         if self.keeps_blobs:
             self.add_blob(layer)
 
-    def unpacked(self, digest: str) -> None:
-        """A pulled layer is registered: the graphdriver store deletes the blob's temporary file (moby
-        ``distribution/pull_v2.go``: the download's ``tmpFile`` removed once the layer is in the layer store)."""
-        if not self.keeps_blobs and digest in self._blobs and digest not in self._downloading:
-            self.disk_used -= self._blobs.pop(digest)
+    def unpacked(self, layer: LayerInfo) -> None:
+        """A pulled layer is registered (or failed to be): the graphdriver store deletes the blob's temporary file
+        (moby ``distribution/pull_v2.go``: the download's ``tmpFile`` removed once the layer is in the layer
+        store), and the layer's transfer, download and registration, is over."""
+        if self.keeps_blobs:
+            return
+        if layer.digest in self._blobs:
+            self.disk_used -= self._blobs.pop(layer.digest)
+        self._downloading.pop(layer.chain_id, None)
 
     def add_chain(self, layer: LayerInfo) -> None:
         if layer.chain_id not in self._chains:
@@ -302,15 +307,24 @@ class ImageStore:
 
     # ------------------------------------------------------------ transfers under way (pull.py)
 
-    def download(self, digest: str) -> Download | None:
-        """The download of this blob under way on this daemon, if any."""
-        return self._downloading.get(digest)
+    def _transfer(self, layer: LayerInfo) -> str:
+        """What a download is shared by: the blob in containerd's store (its content-ingest lock is keyed by
+        digest); the layer chain in moby's graphdriver store, whose download manager keys a transfer by the
+        descriptors of the layers up to it (``distribution/xfer/download.go``: identical prefixes only)."""
+        return layer.digest if self.keeps_blobs else layer.chain_id
 
-    def begin_download(self, digest: str, record: Download) -> None:
-        self._downloading[digest] = record
+    def download(self, layer: LayerInfo) -> Download | None:
+        """The download of this layer's blob under way on this daemon that a pull of it joins, if any."""
+        return self._downloading.get(self._transfer(layer))
 
-    def end_download(self, digest: str) -> None:
-        del self._downloading[digest]
+    def begin_download(self, layer: LayerInfo, record: Download) -> None:
+        self._downloading[self._transfer(layer)] = record
+
+    def end_download(self, layer: LayerInfo, *, failed: bool = False) -> None:
+        """The blob is in (or its download failed). A graphdriver transfer goes on into the layer's registration,
+        and a pull of the same chain joins it until then (``unpacked``)."""
+        if failed or self.keeps_blobs:
+            del self._downloading[self._transfer(layer)]
 
     def unpack(self, chain_id: str) -> Unpack | None:
         """The unpack of this chain under way, if any."""

@@ -113,7 +113,7 @@ class Puller(ImageTransfer):
         """Where a layer stands on this daemon now (for an observer that arrives while it moves; later
         changes are published to ``events``)."""
         store = self.store
-        record = store.download(layer.digest)
+        record = store.download(layer)
         unpack = store.unpack(layer.chain_id)
         stage = stage_of(unpacked=store.has_layer(layer.chain_id), unpacking=unpack is not None,
                          blob_present=store.has_blob(layer.digest), downloading=record is not None,
@@ -179,7 +179,7 @@ class Puller(ImageTransfer):
         missing = [layer for layer in layers if not has_layer(layer.chain_id)]
         # "Waiting" on a download another pull on this daemon has under way: shared, not fetched twice
         download = self.store.download
-        shared = {layer.digest for layer in missing if download(layer.digest) is not None}
+        shared = {layer.digest for layer in missing if download(layer) is not None}
         records = {layer.digest: self._blob(layer, image, endpoints, job, pool) for layer in missing}
         return missing, shared, records
 
@@ -252,14 +252,15 @@ class Puller(ImageTransfer):
 
     def _blob(self, layer: LayerInfo, image: ImageInfo, endpoints: tuple[RegistryServer, ...],
               job: int, pool: ConnectionPool) -> Download | None:
-        """The download of a blob on this daemon, started if nobody has; None when the blob is present."""
-        if self.store.has_blob(layer.digest):
+        """The download of a blob on this daemon, started if nobody has; None when the blob is present (in
+        containerd's store: the graphdriver store's blobs are its transfers' temporary files, ``download``)."""
+        if self.store.keeps_blobs and self.store.has_blob(layer.digest):
             return None
-        record = self.store.download(layer.digest)
+        record = self.store.download(layer)
         if record is not None:
             return record  # "Waiting": another pull on this daemon is fetching it
         record = Download(self.env.event(), self.env.now)
-        self.store.begin_download(layer.digest, record)
+        self.store.begin_download(layer, record)
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.WAITING, self.env.now))
         self.env.process(self._download(layer, image, endpoints, job, record, pool))
@@ -317,11 +318,11 @@ class Puller(ImageTransfer):
                     yield from self.disk.committed(layer.size, fetched, mark)
             self.store.add_blob(layer)
         except (RegistryError, DiskFull) as err:
-            self.store.end_download(layer.digest)
+            self.store.end_download(layer, failed=True)
             done.fail(err)
             done.defused = True
             return
-        self.store.end_download(layer.digest)
+        self.store.end_download(layer)
         record.ended = self.env.now
         if self.events.observers:
             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADED, record.ended))
@@ -407,10 +408,11 @@ class Puller(ImageTransfer):
         try:
             self.store.add_chain(layer)
         except DiskFull as err:
+            self.store.unpacked(layer)
             record.done.fail(err)
             record.done.defused = True
             raise
-        self.store.unpacked(layer.digest)  # the graphdriver store deletes the blob's temporary file
+        self.store.unpacked(layer)  # the graphdriver store deletes the blob's temporary file
         self.recorder.span(_UNPACK, layer.digest, record.began, self.env.now, host=self.host, job=job,
                            bytes=layer.uncompressed)
         if self.events.observers:

@@ -16,11 +16,14 @@ two share it (5 GB/s each) until the 10 MB one ends at 2 ms, then the 20 MB one'
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from dsim.scenarios.loader import load_scenario_text
 from dsim.world import World
 from tests.components.test_daemon_api import run
+from tests.helpers import run_text
 
 MB = 1e6
 SCENARIO = """
@@ -65,3 +68,29 @@ def test_a_push_of_pulled_layers_gzips_them_again_only_under_graphdriver(store: 
     uploads = sorted(built.recorder.spans.of_kind("upload"), key=lambda span: span.attrs["bytes"])
     assert [span.attrs["compressed_here"] for span in uploads] == [store == "graphdriver"] * 2
     assert [span.end - span.start for span in uploads] == pytest.approx(seconds, rel=1e-6)
+
+
+SHARED_EMPTY = """
+name: shared-blob
+hosts:
+  h: {{nic: 1Gbps, daemon: {{image_store: {store}}}}}
+workloads:
+  redis: {{arrival: {{times: [0s]}}, steps: [{{pull: "redis:7.4"}}]}}
+  httpd: {{arrival: {{times: [0s]}}, steps: [{{pull: "httpd:latest"}}]}}
+  redis-again: {{arrival: {{times: [0s]}}, steps: [{{pull: "redis:7.4"}}]}}
+"""
+EMPTY_LAYER = "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1"
+
+
+@pytest.mark.parametrize(("store", "downloads"), [("graphdriver", 2), ("containerd", 1)])
+def test_concurrent_pulls_share_a_blob_on_different_chains_only_in_containerds_store(store: str,
+                                                                                    downloads: int) -> None:
+    """redis:7.4 (its sixth layer) and httpd (its third) both hold the 32-byte empty layer 4f4fb700, on different
+    layer chains; two pulls of redis share its chain. containerd's content-ingest lock is keyed by the blob's
+    digest: one download for all three pulls. moby's graphdriver download manager keys a transfer by the layers
+    up to it (identical prefixes only): the second redis pull joins the first's, httpd downloads it again."""
+    result = run_text(SHARED_EMPTY.format(store=store))
+    assert [job.status for job in result.jobs] == ["completed"] * 3
+    assert sum(span.subject == EMPTY_LAYER for span in result.spans_of("download")) == downloads
+    others = Counter(span.subject for span in result.spans_of("download") if span.subject != EMPTY_LAYER)
+    assert set(others.values()) == {1}  # every other blob once: the second redis pull joined the first's
