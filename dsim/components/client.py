@@ -35,6 +35,7 @@ from dsim.domain.steps import (
     StartStep,
     Step,
     StopStep,
+    TagStep,
 )
 from dsim.records import JobEnd, Recorder, SpanKind
 
@@ -97,6 +98,9 @@ class Client:
 
     def _commit(self, container: Container, ref: str | None) -> Generator[Any, Any, Any]:
         return self.daemon.commit(container, ref, job=self.job, phase=container.name)
+
+    def _tag(self, source: str, target: str) -> Generator[Any, Any, Any]:
+        return self.daemon.tag(source, target, job=self.job)
 
     def _rm(self, container: Container, volumes: bool = False) -> Generator[Any, Any, None]:
         return self.daemon.rm(container, job=self.job, phase=container.name, volumes=volumes)
@@ -201,6 +205,7 @@ _OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] 
     StartStep: lambda client, step: client._start(client._container(step.container)),
     StopStep: lambda client, step: client._stop(client._container(step.container), step.timeout),
     CommitStep: lambda client, step: client._commit(client._container(step.container), step.ref),
+    TagStep: lambda client, step: client._tag(step.source, step.target),
     RmStep: lambda client, step: client._rm(client._container(step.container), step.volumes),
     PsStep: lambda client, step: client._ps(step.all),
     SleepStep: lambda client, step: client._sleep(step.duration.sample(client.rng)),

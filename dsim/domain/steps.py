@@ -74,6 +74,15 @@ class CommitStep:
 
 
 @dataclass(frozen=True, slots=True)
+class TagStep:
+    """``docker tag SOURCE TARGET`` (references normalised)."""
+
+    kind: ClassVar[str] = "tag"
+    source: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class RmStep:
     """``docker rm`` (``volumes``: -v, its anonymous volumes go too)."""
 
@@ -115,5 +124,5 @@ class EditStep:
     files: tuple[str, ...]
 
 
-Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | RmStep | PsStep | SleepStep \
-    | BuildStep | EditStep | ComposeStep
+Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | TagStep | RmStep | PsStep \
+    | SleepStep | BuildStep | EditStep | ComposeStep

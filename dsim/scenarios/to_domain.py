@@ -172,6 +172,8 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
     if written.commit is not None:
         ref = written.commit.ref
         return op.CommitStep(written.commit.container, normalise(ref) if ref is not None else None)
+    if written.tag is not None:
+        return op.TagStep(normalise(written.tag.source), normalise(written.tag.target))
     if written.rm is not None:
         return op.RmStep(written.rm.container, written.rm.volumes)
     if written.ps is not None:

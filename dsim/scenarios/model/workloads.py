@@ -60,6 +60,14 @@ class Times(Strict):
 Arrival = Burst | Poisson | Every | Times
 
 
+class TagStep(Strict):
+    """``docker tag SOURCE TARGET``: one API call; TARGET names SOURCE's image too (a later push step sends it to
+    the registry TARGET's first component names)."""
+
+    source: str = Field(description="a local image (pulled, built or committed before): its reference or name")
+    target: str = Field(description="the new reference, e.g. internal/mirror/python:3.12")
+
+
 class Step(Strict):
     """One client command; exactly one key."""
 
@@ -75,6 +83,7 @@ class Step(Strict):
                                                         "its image (an empty diff adds none)")
     rm: RmOptions | None = None
     ps: PsStep | None = Field(None, description="docker ps: one cheap API call")
+    tag: TagStep | None = Field(None, description="docker tag: another name for a local image")
     sleep: FiniteDurationDist | None = Field(None, description="client think time (no API call)")
     build: BuildStep | None = Field(None, description="docker build")
     edit: EditStep | None = Field(None, description="change build-context files (no API call)")
