@@ -323,15 +323,19 @@ def _command(verb: str, value: Any) -> str:
         if value.get("name"):
             flags.append(f"--name {value['name']}")
         flags.extend(_container_flags(value))
+        if verb == "tag":  # docker tag SOURCE TARGET
+            return f"docker tag {value['source']} {value['target']}"
         target = value.get("image") or value.get("container") or value.get("tag") or ""
         if not target and verb in _NEEDS_CONTAINER:  # the job's own container, which the step does not name
             target = "CONTAINER"
+        if verb == "commit" and value.get("ref"):  # docker commit CONTAINER [REPOSITORY[:TAG]]
+            return " ".join(["docker", verb, str(target), value["ref"]])
         return " ".join(["docker", verb, *flags, str(target)]).rstrip()
     return f"docker {verb}"
 
 
 #: steps whose command names a container; without one in the scenario, the job's latest
-_NEEDS_CONTAINER = frozenset({"rm", "start", "stop"})
+_NEEDS_CONTAINER = frozenset({"rm", "start", "stop", "commit"})
 #: a run step's isolations that are ``docker run --runtime NAME`` (docs/containers.md: Runtimes)
 _RUNTIMES = frozenset({"crun", "runsc", "kata-qemu", "kata-clh", "kata-fc"})
 

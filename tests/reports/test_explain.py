@@ -145,6 +145,9 @@ workloads:
       - run: {image: app:1, duration: 1s, memory: 1.5GiB, network: net, restart: on-failure:3, isolation: runsc,
               aliases: [db], ports: ["8080:80"]}
       - rm: {}
+      - commit: {ref: reg/snap:1}
+      - commit: {container: web}
+      - tag: {source: app:1, target: reg/app:1}
 """
     info = ScenarioInfo.from_resolved(load_scenario_text(text, filename="t.yaml"))
     assert steps_text(info, "w") == [
@@ -154,6 +157,9 @@ workloads:
         "docker run --memory 1536m -p 8080:80 --network net --network-alias db --restart on-failure:3 "
         "--runtime runsc app:1",
         "docker rm CONTAINER",
+        "docker commit CONTAINER reg/snap:1",
+        "docker commit web",
+        "docker tag app:1 reg/app:1",
     ]
 
 
