@@ -4,6 +4,7 @@ every job completes, and each cache request is a hit or a miss."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -66,3 +67,36 @@ def test_p2p_bytes_come_from_the_origin_or_from_peers(hosts: int, sources: int, 
     assert abs(world.network.node_egress_bytes("origin") - summary["bytes_sent"]) < 1.0
     peers = sum(world.network.node_egress_bytes(host) for host in world.daemons)
     assert abs(peers - summary["bytes_from_peers"]) < 1.0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store=st.sampled_from(["containerd", "graphdriver"]), hosts=st.integers(1, 3), jobs=st.integers(1, 8),
+       layers=st.lists(st.integers(1, 30), min_size=1, max_size=3), rate=st.sampled_from(["1/s", "20/s"]))
+def test_each_store_ends_with_its_own_disk_and_one_transfer_per_blob_or_chain(
+        store: str, hosts: int, jobs: int, layers: list[int], rate: str) -> None:
+    """Whatever pulls overlap: containerd's store ends holding every pulled blob and unpacked layer once, each
+    blob downloaded once a host; moby's graphdriver store the unpacked layers only (every blob's temporary file
+    deleted), each layer chain downloaded once a host (docs/distribution.md)."""
+    text = yaml.safe_dump({
+        "name": "prop-store",
+        "registries": {"reg": {"bandwidth": "100MB/s", "latency": "1ms"}},
+        "images": {"a:1": {"registry": "reg", "layers": [f"{n}MB" for n in layers]},
+                   "b:1": {"registry": "reg", "from": "a:1", "layers": ["7MB"]}},
+        "hosts": {"h": {"count": hosts, "nic": "1GB/s", "disk": "10GB", "daemon": {"image_store": store}}},
+        "workloads": {"w": {"arrival": {"rate": rate, "count": jobs}, "placement": "random",
+                            "steps": [{"pull": "b:1"}, {"pull": "a:1"}]}},
+    })
+    world = World(load_scenario_text(text))
+    result = world.run()
+    assert all(job.status == "completed" for job in result.jobs)
+    for name, daemon in world.daemons.items():
+        image = daemon.store.image("b:1")
+        if image is None:
+            continue  # no job landed here
+        blobs = sum(layer.size for layer in image.layers)
+        unpacked = sum(layer.uncompressed for layer in image.layers)
+        kept = store == "containerd"
+        assert daemon.store.disk_used == pytest.approx(unpacked + (blobs if kept else 0.0))
+        assert [daemon.store.has_blob(layer.digest) for layer in image.layers] == [kept] * len(image.layers)
+        downloads = [span.subject for span in result.spans_of("download") if span.host == name]
+        assert sorted(downloads) == sorted(layer.digest for layer in image.layers)  # one transfer each
