@@ -20,7 +20,14 @@ from dsim.components.mounts import overlay_mount_cost
 from dsim.components.pull import Puller
 from dsim.domain.builds import ColdWarm, StepSpec, op_digest_text
 from dsim.domain.hosts import HostSpec
-from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
+from dsim.domain.images import (
+    DEFAULT_UNCOMPRESSED_RATIO,
+    EMPTY_LAYER_DIGEST,
+    EMPTY_LAYER_SIZE,
+    EMPTY_LAYER_UNCOMPRESSED,
+    ImageInfo,
+    LayerInfo,
+)
 from dsim.domain.refs import sha256
 from dsim.errors import SimulationError
 from dsim.records import Recorder, SpanKind
@@ -163,11 +170,14 @@ class StepRunner:
             # time it runs (timestamps, fetched packages), so whatever reads it (COPY --from) misses after it reruns
             identity = key if step.instruction != "RUN" else sha256(f"{key}\x00ran\x00{s.pin_ref}\x00{self.env.now!r}")
             digest = sha256(f"layer\x00{identity}")
+            compressed = float(round(nbytes / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
+            unpacked = nbytes
+            empty = step.instruction == "RUN" and nbytes <= 0
+            if empty and s.builder == "buildkit":  # its snapshot exported as the empty layer (builder.image_layers)
+                digest, compressed, unpacked = EMPTY_LAYER_DIGEST, EMPTY_LAYER_SIZE, EMPTY_LAYER_UNCOMPRESSED
             parent_chain = parent.layers[-1].chain_id if parent.layers else None
             chain = digest if parent_chain is None else sha256(f"{parent_chain} {digest}")
-            compressed = float(round(nbytes / DEFAULT_UNCOMPRESSED_RATIO))  # an estimate, of whole bytes
-            layer = LayerInfo(len(parent.layers), digest, chain, compressed, nbytes, local=True,
-                              empty=step.instruction == "RUN" and nbytes <= 0)
+            layer = LayerInfo(len(parent.layers), digest, chain, compressed, unpacked, local=True, empty=empty)
             self.store.add_chain(layer)
             if s.builder == "classic" and self._containerd_store and nbytes > 0:
                 self.store.add_blob(layer)  # the commit's diff, in containerd's content store

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 #: Uncompressed / compressed size when a layer does not say: the median of the 16 real images in
 #: dsim/scenarios/catalog/real-images.json (2.2-2.9x, median 2.7).
 DEFAULT_UNCOMPRESSED_RATIO = 2.7
+#: The empty layer every image tool writes alike: a tar of nothing (its two 512-byte end blocks, 1,024 bytes)
+#: gzipped into 32 bytes, so its digest is the same everywhere (BuildKit's ``exptypes.EmptyGZLayer``; the
+#: catalog's redis, httpd and golang images carry it).
+EMPTY_LAYER_DIGEST = "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1"
+EMPTY_LAYER_SIZE, EMPTY_LAYER_UNCOMPRESSED = 32.0, 1024.0
 
 
 @dataclass(frozen=True, slots=True)

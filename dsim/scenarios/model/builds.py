@@ -101,7 +101,9 @@ class BuildStep(Strict):
         "bytes; COPY/ADD from the context always write the bytes they copy",
     )
     default_layer_size: FiniteSizeDist = Field(
-        constant(0.0), description="a RUN (or COPY --from an image) no layer_sizes pattern matches (0B)"
+        constant(0.0), description="a RUN (or COPY --from an image) no layer_sizes pattern matches (0B). A RUN of "
+        "0 bytes changed no file: the legacy builder's image gets no layer for it, BuildKit's the 32-byte empty "
+        "layer 4f4fb700 (docs/build.md)"
     )
     no_cache: bool = Field(False, description="--no-cache: every step runs")
     no_cache_filter: list[str] = Field(default_factory=list, description="--no-cache-filter: these stages run")
