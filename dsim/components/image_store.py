@@ -197,7 +197,7 @@ class ImageStore:
             return
         if layer.digest in self._blobs:
             self.disk_used -= self._blobs.pop(layer.digest)
-        self._downloading.pop(layer.chain_id, None)
+        self._downloading.pop(self._transfer(layer), None)
 
     def add_chain(self, layer: LayerInfo) -> None:
         if layer.chain_id not in self._chains:
