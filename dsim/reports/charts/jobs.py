@@ -228,13 +228,15 @@ def _name_rows(ax: Any, bars: dict[str, list[tuple[float, float, float, float]]]
         if not workload or row not in extent:
             continue
         low, high = extent[row]
-        if high < 0.8 * right:
-            ax.text(high + 0.005 * right, row, workload, fontsize=6, va="center", ha="left", color="#333333")
-        elif low > 0.05 * right:
-            ax.text(low - 0.005 * right, row, workload, fontsize=6, va="center", ha="right", color="#333333")
-        else:
-            ax.text(low + 0.005 * right, row, workload, fontsize=6, va="center", ha="left", color="#333333",
-                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})
+        box = None
+        if high < 0.8 * right:  # after the last bar
+            x, ha = high + 0.005 * right, "left"
+        elif low > 0.05 * right:  # before the first bar
+            x, ha = low - 0.005 * right, "right"
+        else:  # on the first bar: the host's label is just before it
+            x, ha = low + 0.005 * right, "left"
+            box = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0}
+        ax.text(x, row, workload, fontsize=6, va="center", ha=ha, color="#333333", bbox=box)
 
 
 # ----------------------------------------------------------------------------------------- 3. CDFs
