@@ -20,6 +20,7 @@ from collections import Counter
 
 import pytest
 
+from dsim.domain.images import EMPTY_LAYER_DIGEST
 from dsim.scenarios.loader import load_scenario_text
 from dsim.world import World
 from tests.components.test_daemon_api import run
@@ -79,7 +80,6 @@ workloads:
   httpd: {{arrival: {{times: [0s]}}, steps: [{{pull: "httpd:latest"}}]}}
   redis-again: {{arrival: {{times: [0s]}}, steps: [{{pull: "redis:7.4"}}]}}
 """
-EMPTY_LAYER = "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1"
 
 
 @pytest.mark.parametrize(("store", "downloads"), [("graphdriver", 2), ("containerd", 1)])
@@ -91,6 +91,6 @@ def test_concurrent_pulls_share_a_blob_on_different_chains_only_in_containerds_s
     up to it (identical prefixes only): the second redis pull joins the first's, httpd downloads it again."""
     result = run_text(SHARED_EMPTY.format(store=store))
     assert [job.status for job in result.jobs] == ["completed"] * 3
-    assert sum(span.subject == EMPTY_LAYER for span in result.spans_of("download")) == downloads
-    others = Counter(span.subject for span in result.spans_of("download") if span.subject != EMPTY_LAYER)
+    assert sum(span.subject == EMPTY_LAYER_DIGEST for span in result.spans_of("download")) == downloads
+    others = Counter(span.subject for span in result.spans_of("download") if span.subject != EMPTY_LAYER_DIGEST)
     assert set(others.values()) == {1}  # every other blob once: the second redis pull joined the first's
