@@ -28,7 +28,7 @@ from dsim.components.host import CpuScheduler, CpuTask
 from dsim.components.image_catalog import ImageCatalog
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress, PullBegan
-from dsim.components.layer_work import Stages, inflate_into, unpack_stages
+from dsim.components.layer_work import Stages, cpu_seconds, inflate_into, unpack_stages
 from dsim.components.registry import RegistryError, RegistryServer, Served
 from dsim.components.workers import Lock
 from dsim.domain.hosts import HostSpec
@@ -267,14 +267,21 @@ class Puller(ImageTransfer):
         return record
 
     def _fetch_once(self, layer: LayerInfo, endpoints: tuple[RegistryServer, ...],
-                    job: int, pool: ConnectionPool) -> Generator[Any, Any, Served]:
-        """One attempt: each endpoint in order (containerd's resolver tries its hosts in turn)."""
+                    job: int, pool: ConnectionPool) -> Generator[Any, Any, tuple[Served, CpuTask | None]]:
+        """One attempt: each endpoint in order (containerd's resolver tries its hosts in turn), each try with the
+        CPU work of reading what it sends (``_receive``, stopped if the try fails). Returns who served the blob
+        and that work."""
         error: RegistryError | None = None
         for endpoint in endpoints:
+            work = self._receive(layer.size, endpoint)
             try:
                 served: Served = yield from endpoint.fetch_blob(self.host, layer, job=job, pool=pool)
-                return served
-            except RegistryError as err:
+                return served, work
+            except BaseException as err:
+                if work is not None and self.cpu is not None:
+                    self.cpu.cancel(work)
+                if not isinstance(err, RegistryError):
+                    raise
                 error = err
         assert error is not None
         raise error
@@ -293,13 +300,10 @@ class Puller(ImageTransfer):
                     self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, began))
                 for attempt in range(1, attempts + 1):
                     fetched, mark = self.env.now, self.disk.mark()
-                    digest = self._digest(layer.size)
                     try:
-                        served = yield from self._fetch_once(layer, endpoints, job, pool)
+                        served, digest = yield from self._fetch_once(layer, endpoints, job, pool)
                         break
                     except RegistryError:
-                        if digest is not None and self.cpu is not None:
-                            self.cpu.cancel(digest)
                         if attempt == attempts:
                             raise
                         delay = RETRY_BACKOFF_S * attempt
@@ -332,15 +336,19 @@ class Puller(ImageTransfer):
                            attempts=attempt, cache=served.cache, peer_bytes=served.peer_bytes)
         done.succeed()
 
-    def _digest(self, nbytes: float) -> CpuTask | None:
-        """The sha256 of a blob as it downloads, on one core beside the transfer: containerd's content writer
-        hashes every byte it writes (content/local/writer.go, ``Write``: ``w.digester.Hash().Write``), moby's
-        graphdriver pull its verifier (distribution/pull_v2.go, ``digest.Verifier``). The download ends when both
-        the bytes and their digest are in, so a busy host's cores, or a link faster than hash_rate, bound it.
-        None when hashing is free."""
-        if self.cpu is None or math.isinf(self.spec.storage.hash_rate):
+    def _receive(self, nbytes: float, endpoint: RegistryServer) -> CpuTask | None:
+        """What reading a blob costs the goroutine that reads it, on one core beside the transfer: its TLS records
+        decrypted when the endpoint speaks https (``tls_rate``: the response body is read through crypto/tls in
+        the reader's goroutine) and its sha256 as it is written (``hash_rate``: containerd's content writer hashes
+        every byte it writes, content/local/writer.go ``Write``; moby's graphdriver pull its verifier,
+        distribution/pull_v2.go ``digest.Verifier``). The download ends when both the bytes and this work are
+        done, so a busy host's cores, or a link faster than the two rates together, bound it. None when free."""
+        storage = self.spec.storage
+        work = cpu_seconds(nbytes, storage.hash_rate) + (
+            cpu_seconds(nbytes, storage.tls_rate) if endpoint.decrypts else 0.0)
+        if self.cpu is None or work <= 0.0:
             return None
-        return self.cpu.run(nbytes / self.spec.storage.hash_rate, 1.0)
+        return self.cpu.run(work, 1.0)
 
     def unpack_stages(self, nbytes: float, compression: str, *, digest: bool = True) -> Stages:
         """The CPU work of unpacking ``nbytes`` (uncompressed) on this host (layer_work.py ``unpack_stages``)."""

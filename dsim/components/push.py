@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
 from dsim.components.connections import ConnectionPool
 from dsim.components.errors import ApiError, StreamError
-from dsim.components.host import CpuScheduler
+from dsim.components.host import CpuScheduler, CpuTask
 from dsim.components.image_store import ImageStore
+from dsim.components.layer_work import cpu_seconds
 from dsim.components.pull import ImageTransfer
 from dsim.components.registry import RegistryError, RegistryServer
 from dsim.components.workers import Lock
@@ -263,19 +264,34 @@ class Pusher(ImageTransfer):
                 and layer.uncompressed > 0 and not self.store.has_blob(layer.digest))
 
     def _send(self, registry: RegistryServer, layer: LayerInfo, cap: float, gzip: bool) -> Generator[Any, Any, None]:
-        """The PATCH body: the bytes through the network, and, for a local layer, its deflate on one core
-        (the stream cannot outrun the compressor: done when both are)."""
+        """The PATCH body: the bytes through the network; for a layer the push compresses, its deflate on one
+        core; to an https registry, the TLS records' encryption on one core, in the HTTP client's writer, which
+        reads the body the compressor writes into a pipe (moby distribution/push_v2.go: ``compress`` runs in a
+        goroutine of its own). The stream cannot outrun either: done when all are."""
         sent = self.network_transfer(registry, layer.size, cap)
-        if gzip and self.cpu is not None:
-            storage = self.spec.storage
-            task = self.cpu.run(layer.uncompressed / storage.compress_rate, storage.compress_cores)
-            try:
-                yield self.env.all_of([sent, task.done])
-            except BaseException:
-                self.cpu.cancel(task)  # the upload failed or was interrupted: the deflate stops with it
-                raise
-        else:
+        tasks = self._send_work(registry, layer, gzip)
+        if not tasks:
             yield sent
+            return
+        try:
+            yield self.env.all_of([sent, *(task.done for task in tasks)])
+        except BaseException:
+            for task in tasks:  # the upload failed or was interrupted: the work stops with it
+                cast(CpuScheduler, self.cpu).cancel(task)
+            raise
+
+    def _send_work(self, registry: RegistryServer, layer: LayerInfo, gzip: bool) -> list[CpuTask]:
+        """The CPU tasks an upload's bytes cost: the deflate (``gzip``) and the TLS encryption (https)."""
+        if self.cpu is None:
+            return []
+        storage = self.spec.storage
+        tasks = []
+        if gzip:
+            tasks.append(self.cpu.run(layer.uncompressed / storage.compress_rate, storage.compress_cores))
+        encrypt = cpu_seconds(layer.size, storage.tls_rate) if registry.spec.tls else 0.0
+        if encrypt > 0.0:
+            tasks.append(self.cpu.run(encrypt, 1.0))
+        return tasks
 
     def network_transfer(self, registry: RegistryServer, nbytes: float, cap: float) -> simpy.Event:
         return registry.network.transfer(self.host, registry.name, nbytes, cap)

@@ -95,6 +95,9 @@ class RegistryServer:
         self.rng = rng if rng is not None else random.Random(0)
         #: The registry this one caches (a pull-through cache's origin, or the next cache of a chain).
         self.upstream = upstream
+        #: a daemon pulling from it decrypts what it reads: https, and not a peer-to-peer registry, whose blobs a
+        #: host reads from its own P2P agent over plain http (Kraken's agent, Dragonfly's dfdaemon proxy)
+        self.decrypts = spec.tls and not spec.p2p
         self.connections = simpy.Resource(env, capacity=spec.max_connections) if spec.max_connections else None
         self._pulls: dict[str, deque[float]] = {}
         #: host -> the address the registry sees; pull limits count per address, as Docker Hub's do per IPv4

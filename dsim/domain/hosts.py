@@ -95,6 +95,8 @@ class StorageSpec:
     decompress_cores: float = 1.0
     #: tar + sha256 of a layer or context, bytes per second on one core (components/layer_work.py)
     hash_rate: float = 776e6
+    #: TLS decryption and encryption (AES-128-GCM) of a registry's bytes, per second on one core
+    tls_rate: float = 4e9
     #: what inflates gzip: ``external`` (igzip or unpigz, beside the digest of the tar stream) or ``go`` (in turn)
     gzip_decoder: str = "external"
     #: overlay2's diff of a committed container: ``native`` (upper dir only) or ``naive`` (walks both trees)

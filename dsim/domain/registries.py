@@ -48,6 +48,8 @@ class RegistrySpec:
     rtt: float = 0.0
     #: round trips to open a connection before its first request (TCP 1 + TLS 1.3 1)
     handshake_rtts: int = 2
+    #: https: the client decrypts what it downloads and encrypts what it uploads (hosts' ``tls_rate``)
+    tls: bool = True
     #: blob GETs are answered 307 to a CDN host: a connection of its own
     blob_redirect: bool = False
     #: tags resolve to a multi-platform index: GET the index, then the platform's manifest

@@ -34,7 +34,8 @@ def registry_spec(registry: fmt.Registry) -> RegistrySpec:
         max_connections=registry.max_connections, upstream=registry.upstream, storage=registry.storage,
         merge_misses=registry.merge_misses, p2p=registry.p2p, p2p_sources=registry.p2p_sources,
         p2p_uploads=registry.p2p_uploads,
-        stream_rate=registry.stream_rate, rtt=registry.rtt, handshake_rtts=registry.handshake_rtts,
+        stream_rate=registry.stream_rate, rtt=registry.rtt, tls=registry.tls,
+        handshake_rtts=registry.handshake_rtts if registry.handshake_rtts is not None else 1 + registry.tls,
         blob_redirect=registry.blob_redirect, multi_platform=registry.multi_platform, cdn_rtt=registry.cdn_rtt,
         token_host=registry.token_host,
     )
@@ -64,7 +65,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                           buildkit_vertex=daemon.buildkit_vertex),
         storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
                             storage.compress_rate, storage.decompress_cores, hash_rate=storage.hash_rate,
-                            gzip_decoder=storage.gzip_decoder,
+                            tls_rate=storage.tls_rate, gzip_decoder=storage.gzip_decoder,
                             overlay_diff=storage.overlay_diff, file_size=storage.file_size,
                             walk_per_file=storage.walk_per_file, compress_cores=storage.compress_cores,
                             dirty=DirtyLimits(storage.dirty_ratio, storage.dirty_background_ratio,

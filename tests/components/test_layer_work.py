@@ -12,6 +12,8 @@ docs/distribution.md: Push).
   write); a later export of the same layer pays nothing.
 - A push of a locally built layer of U unpacked bytes: its gzip is U / compress_rate CPU-seconds on one core;
   two layers compressed at once on one core take twice as long; compress_cores c lets one layer use c cores.
+  To an https registry the C bytes it sends are also encrypted, C / tls_rate CPU-seconds on one core of their
+  own (the HTTP client's writer): on two cores the upload takes the longer of the two, on one core their sum.
   These builds use the graphdriver store, whose export leaves the layers uncompressed (under the containerd
   store the export compresses them and the push does not: test_build_export_compress.py).
 
@@ -32,7 +34,7 @@ CONTAINER = 0.06 + 0.14  # runtime.create + daemon.classic_commit
 
 def simulate(*, storage: str, cpus: int = 1, dockerfile: str, builder: str = "classic", jobs: int = 1,
              push: bool = False, layers: str = "[100MB]", repeat: bool = False,
-             image_store: str = "containerd") -> SimResult:
+             image_store: str = "containerd", tls: bool = True) -> SimResult:
     push_step = '\n          - push: "reg/app:1"' if push else ""
     build_step = (f'build: {{dockerfile_text: "{dockerfile}", builder: {builder}, tag: "reg/app:1", '
                   'default_run_time: 0s, layer_sizes: {"make": 400MB, "one": 100MB, "two": 100MB}}')
@@ -40,7 +42,7 @@ def simulate(*, storage: str, cpus: int = 1, dockerfile: str, builder: str = "cl
     result = run_text(f"""
     name: layer-work
     registries:
-      reg: {{bandwidth: 100Gbps, latency: 0s}}
+      reg: {{bandwidth: 100Gbps, latency: 0s, tls: {str(tls).lower()}}}
     images:
       base:1: {{registry: reg, layers: {layers}}}
     hosts:
@@ -126,7 +128,7 @@ def test_push_gzip_is_cpu_work_shared_by_the_layers_on_one_core() -> None:
     # two built layers of 100 MB unpacked, gzip at 10 MB/s: 10 CPU-s each. 2 cores: both at once in 10 s;
     # 1 core: half a core each, 20 s. The network (100 Gbps) never binds
     dockerfile = "FROM scratch\\nRUN one\\nRUN two\\n"
-    storage = "{compress_rate: 10MB/s}"
+    storage = "{compress_rate: 10MB/s, tls_rate: inf}"
     two = uploads(simulate(storage=storage, cpus=2, dockerfile=dockerfile, builder="buildkit", push=True,
                            image_store="graphdriver"))
     assert two == pytest.approx([10.0, 10.0], rel=1e-6)
@@ -137,9 +139,25 @@ def test_push_gzip_is_cpu_work_shared_by_the_layers_on_one_core() -> None:
 
 def test_a_parallel_gzip_uses_the_cores_it_is_given() -> None:
     # compress_cores 2 (pgzip) on 2 CPUs: one 100 MB layer's 10 CPU-s on 2 cores take 5 s
-    result = simulate(storage="{compress_rate: 10MB/s, compress_cores: 2}", cpus=2, builder="buildkit",
+    result = simulate(storage="{compress_rate: 10MB/s, compress_cores: 2, tls_rate: inf}", cpus=2, builder="buildkit",
                       dockerfile="FROM scratch\\nRUN one\\n", push=True, image_store="graphdriver")
     assert uploads(result) == pytest.approx([5.0], rel=1e-6)
+
+
+def test_a_push_to_an_https_registry_encrypts_what_it_sends() -> None:
+    # one built layer of U = 100 MB, gzipped at 10 MB/s (10 CPU-s) into C = U / 2.7 bytes, encrypted at 2 MB/s
+    # (C / 2 MB/s = 18.52 CPU-s): two cores, the longer of the two; one core, both in turn (processor sharing
+    # ends the last at their sum); plain http, the gzip alone
+    encrypt = 100e6 / DEFAULT_UNCOMPRESSED_RATIO / 2e6
+    storage = "{compress_rate: 10MB/s, tls_rate: 2MB/s}"
+    dockerfile = "FROM scratch\\nRUN one\\n"
+    for cpus, seconds in ((2, max(10.0, encrypt)), (1, 10.0 + encrypt)):
+        result = simulate(storage=storage, cpus=cpus, dockerfile=dockerfile, builder="buildkit", push=True,
+                          image_store="graphdriver")
+        assert uploads(result) == pytest.approx([seconds], rel=1e-6)
+    plain = simulate(storage=storage, cpus=1, dockerfile=dockerfile, builder="buildkit", push=True,
+                     image_store="graphdriver", tls=False)
+    assert uploads(plain) == pytest.approx([10.0], rel=1e-6)
 
 
 def test_buildkit_checksums_a_new_layer_once_at_export() -> None:

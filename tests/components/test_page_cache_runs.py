@@ -35,7 +35,7 @@ hosts:
     nic: inf
     runtime: {ZERO}
     daemon: {{api_service_time: 0s, workers: 1000}}
-    storage: {{write_rate: {W}B/s, hash_rate: inf, decompress_rate: {{gzip: {R}B/s}}{storage}}}
+    storage: {{write_rate: {W}B/s, hash_rate: inf, tls_rate: inf, decompress_rate: {{gzip: {R}B/s}}{storage}}}
 workloads:
   w: {{placement: h, arrival: {{burst: {burst}}}, steps: {steps}}}
 """

@@ -29,7 +29,7 @@ hosts:
     nic: inf
     preloaded: {preloaded}
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf, tls_rate: inf}}
 workloads:
   w:
     arrival: {{burst: 1}}
@@ -87,6 +87,16 @@ def test_tls_1_2_adds_a_round_trip_per_new_connection() -> None:
     # the 17 R pull opens 4 connections (the resolver's to the registry and to the token server, the fetcher's
     # to the registry and to the CDN; the layer reuses the fetcher's): each 1 R more with handshake_rtts 3: 21 R
     assert pull_time(handshake=3) == pytest.approx(21 * R)
+
+
+def test_plain_http_opens_a_connection_in_one_round_trip() -> None:
+    # tls: false and no handshake_rtts: TCP's round trip alone, so each of the 4 new connections costs 1 R less
+    # than over TLS 1.3: 17 R - 4 R; the same as handshake_rtts 1 given
+    plain = PULL.format(flags=HUB_LIKE + ", tls: false", layers="[1KB]", handshake=2, preloaded="[]").replace(
+        "handshake_rtts: 2, ", "")
+    [pull] = run_text(plain).phase_samples("pull")
+    assert pull == pytest.approx(13 * R)
+    assert pull_time(handshake=1) == pytest.approx(13 * R)
 
 
 def test_the_same_pull_on_the_lan_costs_only_the_registry_latency() -> None:

@@ -31,9 +31,11 @@ D = S / H
 
 def scenario(*, k: int, cpus: float, compression: str = "gzip", write: str = "inf", cores: float = 1.0,
              busy: bool = False, at: float = 0.0, decoder: str = "external", blob: str = "1MB",
-             link: str = "1000GB/s", hash_rate: str = f"{H}B/s", store: str = "containerd") -> str:
+             link: str = "1000GB/s", hash_rate: str = f"{H}B/s", store: str = "containerd", tls_rate: str = "inf",
+             tls: bool = True) -> str:
     """k one-layer images of ``blob`` bytes compressed (S unpacked) pulled at ``at`` over a ``link`` with no
-    latency, on a host of ``cpus`` (``busy``: one process using a core from time 0)."""
+    latency, on a host of ``cpus`` (``busy``: one process using a core from time 0); its TLS decryption free
+    unless ``tls_rate`` says otherwise (``tls``: the registry speaks https)."""
     images = "\n".join(f"  app{i}:1: {{registry: reg, compression: {compression}, "
                        f"layers: [{{size: {blob}, uncompressed: {S}}}]}}" for i in range(k))
     workloads = "\n".join(f"  pull{i}: {{placement: h, arrival: {{burst: 1, at: {at}}}, steps: [{{pull: 'app{i}:1'}}]}}"
@@ -45,7 +47,7 @@ def scenario(*, k: int, cpus: float, compression: str = "gzip", write: str = "in
     return f"""
 name: unpack-cpu
 registries:
-  reg: {{bandwidth: {link}, latency: 0ms}}
+  reg: {{bandwidth: {link}, latency: 0ms, tls: {str(tls).lower()}}}
 images:
 {images}
 hosts:
@@ -55,7 +57,7 @@ hosts:
     preloaded: {"['busy:1']" if busy else "[]"}
     daemon: {{api_service_time: 0s, max_concurrent_downloads: 16, image_store: {store}}}
     storage: {{write_rate: {write}, decompress_rate: {{gzip: {R}B/s, zstd: {4 * R}B/s}}, decompress_cores: {cores},
-              hash_rate: {hash_rate}, gzip_decoder: {decoder}}}
+              hash_rate: {hash_rate}, tls_rate: {tls_rate}, gzip_decoder: {decoder}}}
 workloads:
 {workloads}
 """

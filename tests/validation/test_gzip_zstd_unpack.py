@@ -14,7 +14,7 @@ Parameter set (environment "the elbe developer's machine"): one layer of 1.9 GiB
 on lzbench (facebook/zstd README), as this run used the C `unzstd`, not the Go decoder containerd unpacks with
 (dsim's default, 522 MiB/s); gzip at dsim's default 200 MiB/s (Go's, close to GNU gzip's); no digest of the
 tar stream (``hash_rate: inf``): a pull's unpack digests it (the layer's DiffID), a decompression into a file
-does not. The PR publishes
+does not; and no TLS to decrypt (the registry's ``tls: false``): the file was read from a local disk. The PR publishes
 neither the machine's memory nor its disk, so both are dsim's defaults (16 GiB, 400 MiB/s), and NOTHING is
 calibrated: before the page cache, the zstd row's wall time set the write rate (1.9 GiB / 3.968 s, the run taken
 as write-bound); with the page cache the write rate cannot be read off it, since a 16 GiB host's setpoint
@@ -52,7 +52,7 @@ def unpack(compression: str, compressed: str) -> tuple[float, float]:
     result = run_text(f"""
     name: elbe-{compression}
     registries:
-      reg: {{bandwidth: 1000GB/s, latency: 0ms}}
+      reg: {{bandwidth: 1000GB/s, latency: 0ms, tls: false}}
     images:
       img:1: {{registry: reg, compression: {compression}, layers: [{{size: {compressed}, uncompressed: {SIZE:.0f}}}]}}
     hosts:

@@ -77,9 +77,14 @@ class Registry(Strict):
         "gets half of it as one-way latency; with `network.links` the links' latencies set the round trip). Every "
         "request pays one round trip, every new connection `handshake_rtts` more. Default 0: the same LAN",
     )
-    handshake_rtts: Count = Field(
-        2, le=10, description="round trips to open a connection before its first request: TCP 1 + TLS 1.3 1 "
-        "(RFC 8446: a full handshake takes one round trip); 3 for TLS 1.2 (RFC 5246), 1 for plain http",
+    tls: bool = Field(
+        True, description="https, as Docker requires of every registry not listed in insecure-registries: a new "
+        "connection's TLS handshake (handshake_rtts) and the client's CPU to decrypt what it downloads and encrypt "
+        "what it uploads (hosts' storage.tls_rate). false: plain http (a registry the daemons list as insecure)",
+    )
+    handshake_rtts: Count | None = Field(
+        None, le=10, description="round trips to open a connection before its first request. Default: TCP 1 + TLS "
+        "1.3 1 (RFC 8446: a full handshake takes one round trip), 1 with tls: false; 3 for TLS 1.2 (RFC 5246)",
     )
     blob_redirect: bool = Field(
         False, description="blob GETs are answered 307 to a CDN host, fetched over a connection of its own (Docker "
