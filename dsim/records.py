@@ -51,6 +51,10 @@ class SpanKind(enum.StrEnum):
     STOP = "stop"
     #: ``docker commit`` [container]; image (its reference, "" when dangling), bytes (its new layer's, 0: none)
     COMMIT = "commit"
+    #: ``docker pause`` [container]
+    PAUSE = "pause"
+    #: ``docker unpause`` [container]
+    UNPAUSE = "unpause"
     #: ``docker rm`` [container]
     RM = "rm"
     #: ``docker ps`` [host]; listed, states, containers
@@ -448,7 +452,7 @@ class SyncfsAttrs(TypedDict):
 ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
     SpanKind.CREATE: NoAttrs, SpanKind.START: NoAttrs, SpanKind.RUN: NoAttrs, SpanKind.STOP: NoAttrs,
-    SpanKind.COMMIT: CommitAttrs,
+    SpanKind.COMMIT: CommitAttrs, SpanKind.PAUSE: NoAttrs, SpanKind.UNPAUSE: NoAttrs,
     SpanKind.RM: NoAttrs, SpanKind.PS: PsAttrs, SpanKind.EDIT: EditAttrs, SpanKind.CLI: NoAttrs,
     SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs, SpanKind.SLOT: NoAttrs, SpanKind.DOWNTIME: NoAttrs,
     SpanKind.REQUEST: RequestAttrs, SpanKind.CACHE_FILL: CacheFillAttrs, SpanKind.FALLBACK: FallbackAttrs,

@@ -26,6 +26,7 @@ from dsim.domain.steps import (
     CommitStep,
     CreateStep,
     EditStep,
+    PauseStep,
     PsStep,
     PullStep,
     PushStep,
@@ -36,6 +37,7 @@ from dsim.domain.steps import (
     Step,
     StopStep,
     TagStep,
+    UnpauseStep,
 )
 from dsim.records import JobEnd, Recorder, SpanKind
 
@@ -96,8 +98,14 @@ class Client:
     def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, bool]:
         return self.daemon.stop(container, timeout, job=self.job, phase=container.name)
 
-    def _commit(self, container: Container, ref: str | None) -> Generator[Any, Any, Any]:
-        return self.daemon.commit(container, ref, job=self.job, phase=container.name)
+    def _commit(self, container: Container, ref: str | None, pause: bool) -> Generator[Any, Any, Any]:
+        return self.daemon.commit(container, ref, job=self.job, phase=container.name, pause=pause)
+
+    def _pause(self, container: Container) -> Generator[Any, Any, None]:
+        return self.daemon.pause(container, job=self.job, phase=container.name)
+
+    def _unpause(self, container: Container) -> Generator[Any, Any, None]:
+        return self.daemon.unpause(container, job=self.job, phase=container.name)
 
     def _tag(self, source: str, target: str) -> Generator[Any, Any, Any]:
         return self.daemon.tag(source, target, job=self.job)
@@ -204,7 +212,9 @@ _OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] 
     CreateStep: lambda client, step: client._create(step.container),
     StartStep: lambda client, step: client._start(client._container(step.container)),
     StopStep: lambda client, step: client._stop(client._container(step.container), step.timeout),
-    CommitStep: lambda client, step: client._commit(client._container(step.container), step.ref),
+    CommitStep: lambda client, step: client._commit(client._container(step.container), step.ref, step.pause),
+    PauseStep: lambda client, step: client._pause(client._container(step.container)),
+    UnpauseStep: lambda client, step: client._unpause(client._container(step.container)),
     TagStep: lambda client, step: client._tag(step.source, step.target),
     RmStep: lambda client, step: client._rm(client._container(step.container), step.volumes),
     PsStep: lambda client, step: client._ps(step.all),

@@ -18,6 +18,7 @@ from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import ImageInfo
 
 if TYPE_CHECKING:
+    from dsim.components.freezer import FreezerState
     from dsim.components.health import HealthState
 
 CREATED, RUNNING, RESTARTING, EXITED, REMOVED, DEAD = "created", "running", "restarting", "exited", "removed", "dead"
@@ -106,8 +107,12 @@ class Container:
     #: the cores that work would use if nothing capped it: cpu_time / duration when both are given (a paced
     #: process, idle part of the time), else inf; a ``docker update`` of its cap caps this
     cpu_demand: float = math.inf
-    #: while ``docker pause`` has frozen the cgroup: fires at the thaw (None: not frozen)
+    #: frozen by the cgroup freezer (``docker pause``, or a commit meanwhile: freezer.py)
+    paused: bool = False
+    #: while frozen: fires at the thaw (None: not frozen)
     frozen: simpy.Event | None = None
+    #: the current run's CPU work across its freezes (freezer.py; None: never frozen)
+    freezer: FreezerState | None = None
     layer_written: bool = False
     #: when the last exit's teardown (components/teardown.py) ends: a time, or an event; None: nothing pending
     cleanup: float | simpy.Event | None = None

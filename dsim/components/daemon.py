@@ -55,6 +55,7 @@ class Daemon(EngineVerbs, ObjectVerbs):
         self.puller = puller
         self.pusher = pusher
         self.runtime = runtime
+        self.freezer_watchers = []
         #: ``docker build`` (builder.py)
         self.builder = builder
 

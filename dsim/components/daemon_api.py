@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from dsim.components import freezer
 from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
 from dsim.components.image_store import DANGLING, DiskFull
@@ -141,6 +142,9 @@ class EngineVerbs:
     spec: HostSpec
     rng: random.Random
 
+    #: told of each freeze and thaw of a container, with ``pause`` or ``unpause`` (dsim serve's events)
+    freezer_watchers: list[Callable[[Container, str], None]]
+
     def api(self, call: str, *, job: int) -> Generator[Any, Any, float]:
         raise NotImplementedError
 
@@ -213,8 +217,60 @@ class EngineVerbs:
             self.store.tag(tagged)
         return tagged
 
-    def commit(self, container: Container, ref: str | None, *, job: int,
-               phase: str | None = None) -> Generator[Any, Any, ImageInfo]:
+    def pause(self, container: Container, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
+        """``POST /containers/{id}/pause``: the cgroup freezer takes it (freezer.py); 409 unless it runs, or when
+        it is paused already (moby daemon/pause.go)."""
+        began = yield from self.api("pause", job=job)
+        if container.state != RUNNING:
+            raise ApiError(409, f"Container {container.id} is not running")
+        if container.paused:
+            raise ApiError(409, f"Container {container.id} is already paused")
+        self._freeze(container)
+        if phase is not None:
+            self._phase(SpanKind.PAUSE, phase, began, job)
+
+    def unpause(self, container: Container, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
+        """``POST /containers/{id}/unpause``: the freezer lets it go; 409 unless it is paused (moby
+        daemon/unpause.go)."""
+        began = yield from self.api("unpause", job=job)
+        if not container.paused:
+            raise ApiError(409, f"Container {container.id} is not paused")
+        self._thaw(container)
+        if phase is not None:
+            self._phase(SpanKind.UNPAUSE, phase, began, job)
+
+    def _freeze(self, container: Container) -> None:
+        freezer.freeze(self.env, self.runtime.kernel.cpu, container)
+        for watcher in self.freezer_watchers:
+            watcher(container, "pause")
+
+    def _thaw(self, container: Container) -> None:
+        freezer.thaw(self.env, self.runtime.kernel.cpu, container)
+        for watcher in self.freezer_watchers:
+            watcher(container, "unpause")
+
+    def commit(self, container: Container, ref: str | None, *, job: int, phase: str | None = None,
+               pause: bool = True, recorded: Callable[[ImageInfo], None] | None = None
+               ) -> Generator[Any, Any, ImageInfo]:
+        """``POST /commit``, the container frozen meanwhile when it runs and ``pause`` (dockerd's default: moby
+        daemon/commit.go pauses it and unpauses it once the image is recorded; ``--pause=false`` leaves it
+        running: its writes may then land in the layer half made). ``recorded``: told of the image before the
+        thaw (dsim serve records the image's config and logs the commit event there, as moby does)."""
+        began = yield from self.api("commit", job=job)
+        frozen = pause and container.state == RUNNING and not container.paused
+        if frozen:
+            self._freeze(container)
+        try:
+            image: ImageInfo = yield from self._commit(container, ref, began, job=job, phase=phase)
+            if recorded is not None:
+                recorded(image)
+        finally:
+            if frozen and container.paused:
+                self._thaw(container)
+        return image
+
+    def _commit(self, container: Container, ref: str | None, began: float, *, job: int,
+                phase: str | None) -> Generator[Any, Any, ImageInfo]:
         """``POST /commit``: the container's writable layer becomes a layer on top of its image's, as the legacy
         builder commits a step's container (build_steps.classic_commit): the naive overlay diff walks both
         trees, the diff's tar is digested while written again as a new layer, then the image is recorded, and
@@ -227,7 +283,6 @@ class EngineVerbs:
         a layer for it (graphdriver: moby ``image/image.go`` ``NewChildImage``, ``layer.IsEmpty``; containerd:
         ``createDiff`` finds the archive empty); its cost is paid all the same. ``ref`` None: a dangling image.
         ``phase``: a workload's ``commit`` step records its ``commit`` span (the container's name)."""
-        began = yield from self.api("commit", job=job)
         written = self.runtime.storage.written(container.id)
         base = container.image
         containerd = self.spec.daemon.image_store == "containerd"

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import simpy
 
-from dsim.components import health, mounts, vm
+from dsim.components import freezer, health, mounts, vm
 from dsim.components.container import (
     DEAD,
     EXITED,
@@ -516,9 +516,10 @@ class ContainerRuntime:
         finally:
             received = 0.0
             if task is not None:
-                received = kernel.cpu.cancel(task) if not task.done.triggered else task.work
+                received = freezer.end_work(kernel.cpu, container, task)
                 if restarted:
                     kernel.cpu.background.pop(task, None)
+            freezer.release(container)  # a process that ends frozen (stopped, killed) is thawed with it
             kernel.uncharge(container)
             if cached:
                 kernel.release_files(container.image.ref)
@@ -589,12 +590,16 @@ class ContainerRuntime:
         container.spec = spec
         if container.state != RUNNING:
             return
-        task = live if live is not None else container.cpu_task
+        task = live if live is not None else freezer.live_task(container)
         if task is not None:
             cap, threads = spec.cpu_cap, spec.quota_threads
             if container.cpu_demand < cap:
                 cap, threads = container.cpu_demand, None
-            self.kernel.cpu.change(task, cap, threads, spec.cpu_weight(self.spec.runtime.cpu_weights))
+            weight = spec.cpu_weight(self.spec.runtime.cpu_weights)
+            self.kernel.cpu.change(task, cap, threads, weight)
+            origin = container.cpu_task
+            if origin is not None and origin is not task:  # a later freeze and thaw resume the work with these
+                origin.cap, origin.weight = cap, weight
         kill = container.kill
         if (spec.memory is not None and container.usage > spec.memory and kill is not None and not kill.triggered
                 and not vm.guest_kernel(self.spec, spec.isolation)):

@@ -71,6 +71,24 @@ class CommitStep:
     kind: ClassVar[str] = "commit"
     container: str | None = None
     ref: str | None = None
+    #: frozen meanwhile when it runs (dockerd's default; False: ``--pause=false``)
+    pause: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PauseStep:
+    """``docker pause``: the cgroup freezer takes the container."""
+
+    kind: ClassVar[str] = "pause"
+    container: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnpauseStep:
+    """``docker unpause``: the freezer lets the container go."""
+
+    kind: ClassVar[str] = "unpause"
+    container: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,5 +142,5 @@ class EditStep:
     files: tuple[str, ...]
 
 
-Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | TagStep | RmStep | PsStep \
-    | SleepStep | BuildStep | EditStep | ComposeStep
+Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | PauseStep | UnpauseStep \
+    | TagStep | RmStep | PsStep | SleepStep | BuildStep | EditStep | ComposeStep

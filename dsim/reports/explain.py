@@ -40,6 +40,7 @@ ENDPOINTS = {
     "inspect": "GET /containers/{id}/json", "restart": "POST /containers/{id}/restart",
     "rename": "POST /containers/{id}/rename", "kill": "POST /containers/{id}/kill",
     "update": "POST /containers/{id}/update", "commit": "POST /commit",
+    "pause": "POST /containers/{id}/pause", "unpause": "POST /containers/{id}/unpause",
     "images": "GET /images/json", "image inspect": "GET /images/{name}/json", "rmi": "DELETE /images/{name}",
     "tag": "POST /images/{name}/tag",
     "network create": "POST /networks/create", "network ls": "GET /networks", "network inspect": "GET /networks/{id}",
@@ -328,14 +329,15 @@ def _command(verb: str, value: Any) -> str:
         target = value.get("image") or value.get("container") or value.get("tag") or ""
         if not target and verb in _NEEDS_CONTAINER:  # the job's own container, which the step does not name
             target = "CONTAINER"
-        if verb == "commit" and value.get("ref"):  # docker commit CONTAINER [REPOSITORY[:TAG]]
-            return " ".join(["docker", verb, str(target), value["ref"]])
+        if verb == "commit":  # docker commit [--pause=false] CONTAINER [REPOSITORY[:TAG]]
+            pause = [] if value.get("pause", True) else ["--pause=false"]
+            return " ".join(["docker", verb, *pause, str(target), *([value["ref"]] if value.get("ref") else [])])
         return " ".join(["docker", verb, *flags, str(target)]).rstrip()
     return f"docker {verb}"
 
 
 #: steps whose command names a container; without one in the scenario, the job's latest
-_NEEDS_CONTAINER = frozenset({"rm", "start", "stop", "commit"})
+_NEEDS_CONTAINER = frozenset({"rm", "start", "stop", "commit", "pause", "unpause"})
 #: a run step's isolations that are ``docker run --runtime NAME`` (docs/containers.md: Runtimes)
 _RUNTIMES = frozenset({"crun", "runsc", "kata-qemu", "kata-clh", "kata-fc"})
 

@@ -172,7 +172,12 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
         return op.StopStep(written.stop.container, written.stop.timeout)
     if written.commit is not None:
         ref = written.commit.ref
-        return op.CommitStep(written.commit.container, normalise(ref) if ref is not None else None)
+        return op.CommitStep(written.commit.container, normalise(ref) if ref is not None else None,
+                             written.commit.pause)
+    if written.pause is not None:
+        return op.PauseStep(written.pause.container)
+    if written.unpause is not None:
+        return op.UnpauseStep(written.unpause.container)
     if written.tag is not None:
         return op.TagStep(normalise(written.tag.source), normalise(written.tag.target))
     if written.rm is not None:

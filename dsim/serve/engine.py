@@ -120,6 +120,7 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
         follow_pulls(self.events, self.daemon.puller, lambda: self.env.now,
                      lambda image: dict(refs.config_for(self.image_configs, image).labels))
         refs.store_pull_digests(self.daemon)
+        self.daemon.freezer_watchers.append(self.freezer_event)  # pause and unpause events (execs.py)
 
     # ------------------------------------------------------------------ jobs
 
@@ -340,6 +341,7 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             message = message.replace(f'"{served.container.id}"', f'"{served.id}"')
             message = message.replace(f": {served.container.id}", f": {served.id}")
             message = message.replace(f"container {served.container.id} ", f"container {served.id} ")
+            message = message.replace(f"Container {served.container.id} ", f"Container {served.id} ")
         return message
 
     def program(self, body: dict[str, Any], image: ImageInfo) -> Program:
@@ -457,16 +459,15 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             config = committed_config(base, served.config, overrides, changes)
         except (ValueError, ScenarioError) as err:
             raise ApiError(400, str(err)) from None
-        frozen = pause and served.container.state == RUNNING and not served.paused
-        if frozen:
-            self.freeze(served)
-        try:  # paused until the image is recorded (moby: pause, commit event, unpause)
-            image = yield from self.daemon.commit(served.container, ref, job=job)
+        ident = ""
+
+        def record(image: ImageInfo) -> None:  # before the thaw (moby: pause, commit event, unpause)
+            nonlocal ident
             command = served.config.get("Cmd") or ([] if served.config.get("Entrypoint") else list(base.cmd or ()))
             entry = HistoryEntry(" ".join(command), False, self.epoch(self.env.now), comment)  # moby: the Cmd
-            config = replace(config, history=(*base.history, entry), author=author, comment=comment)
-            ident = content_id(config, image)
-            self.image_configs.remember(ident, config)
+            image_config = replace(config, history=(*base.history, entry), author=author, comment=comment)
+            ident = content_id(image_config, image)
+            self.image_configs.remember(ident, image_config)
             if served.files:
                 self.image_files[ident] = dict(served.files)
             if served.nodes:  # the directories and links docker cp put there: the layer holds them
@@ -480,9 +481,8 @@ class Engine(ApiViews, Processes, ExecsAndStats, Signals):
             store.reidentify(named)
             self.container_event(served, "commit", comment=comment, imageID=ident,
                                  imageRef=refs.familiar(named.ref) if ref is not None else "")
-        finally:
-            if frozen and served.paused:
-                self.unfreeze(served)
+
+        yield from self.daemon.commit(served.container, ref, job=job, pause=pause, recorded=record)
         return ident
 
     def locked(self, served: Served, act: Generator[Any, Any, T]) -> Generator[Any, Any, T]:

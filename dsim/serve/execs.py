@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import simpy
 
-from dsim.components.container import RESTARTING, RUNNING
+from dsim.components import freezer
+from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
 from dsim.serve import top
 from dsim.serve.bodies import ExecCreate
@@ -226,14 +227,9 @@ class ExecsAndStats:
 
     def cpu_seconds(self, served: Served, at: float | None = None) -> float:
         """CPU-seconds the current run's work has received on the host's scheduler (0 without cpu_time):
-        before a pause, and since the unpause."""
-        container = served.container
-        cpu = self.daemon.kernel.cpu
+        before a pause, and since the unpause (components/freezer.py)."""
         now = max(self.env.now, self.clock()) if at is None else at
-        if served.frozen_origin is None or served.frozen_origin is not container.cpu_task:
-            return cpu.received(container.cpu_task, now) if container.cpu_task is not None else 0.0
-        resumed = served.resumed_task
-        return served.cpu_before_pause + (cpu.received(resumed, now) if resumed is not None else 0.0)
+        return freezer.received(self.daemon.kernel.cpu, served.container, now)
 
     def stats(self, served: Served, previous: dict[str, Any] | None) -> dict[str, Any]:
         """One ContainerStatsResponse: the kernel model's figures now (``previous``: the sample before)."""
@@ -276,74 +272,27 @@ class ExecsAndStats:
     # ------------------------------------------------------------------ pause
 
     def pause(self, served: Served, job: int) -> Generator[Any, Any, None]:
-        """``docker pause``: the cgroup freezer; the process's CPU work leaves the scheduler (what it had
-        received is kept), so the cores go to the others."""
-        yield from self.daemon.api("pause", job=job)
-        container = served.container
-        if container.state != RUNNING:
-            raise ApiError(409, f"Container {served.id} is not running")
-        if served.paused:
-            raise ApiError(409, f"Container {served.id} is already paused")
-        self.freeze(served)
-
-    def freeze(self, served: Served) -> None:
-        """The cgroup freezer takes a running container (``docker pause``, or ``docker commit`` meanwhile)."""
-        container = served.container
-        served.paused = True
-        container.frozen = self.env.event()
-        cpu = self.daemon.kernel.cpu
-        origin = container.cpu_task
-        if origin is not None and served.frozen_origin is not origin:  # the first pause of this run
-            served.frozen_origin, served.cpu_before_pause, served.resumed_task = origin, 0.0, None
-        task = served.resumed_task if served.frozen_origin is origin and served.resumed_task else origin
-        if origin is not None and task is not None and not task.done.triggered and not task.cancelled:
-            got = cpu.cancel(task)
-            served.cpu_before_pause += got
-            served.frozen_left = task.work - got
-            served.resumed_task = None
-        self.container_event(served, "pause")
+        """``docker pause``: the daemon's freezer (components/freezer.py); its ``pause`` event comes through
+        ``freezer_event``."""
+        try:
+            yield from self.daemon.pause(served.container, job=job)
+        except ApiError as err:
+            raise ApiError(err.status, self.docker_message(str(err))) from None
 
     def unpause(self, served: Served, job: int) -> Generator[Any, Any, None]:
-        """``docker unpause``: the work left goes back on the scheduler; when it is done, the process's own
-        CPU work is done (its run then ends as the runtime models it)."""
-        yield from self.daemon.api("unpause", job=job)
-        if not served.paused:
-            raise ApiError(409, f"Container {served.id} is not paused")
-        self.unfreeze(served)
+        """``docker unpause``: the work left goes back on the scheduler (components/freezer.py)."""
+        try:
+            yield from self.daemon.unpause(served.container, job=job)
+        except ApiError as err:
+            raise ApiError(err.status, self.docker_message(str(err))) from None
 
-    def unfreeze(self, served: Served) -> None:
-        """The freezer lets a paused container go (``docker unpause``, or the end of a ``docker commit``)."""
-        served.paused = False
-        container = served.container
-        self.thaw(served)
-        origin = served.frozen_origin
-        if origin is not None and container.state == RUNNING and container.cpu_task is origin and (
-                not origin.done.triggered):
-            cpu = self.daemon.kernel.cpu
-            task = cpu.run(max(served.frozen_left, 0.0), origin.cap, weight=origin.weight)
-            served.resumed_task = task
-
-            def done(_: simpy.Event) -> None:
-                if not origin.done.triggered:
-                    origin.done.succeed(self.env.now)
-
-            def stop(_: simpy.Event) -> None:  # the process ended another way: its work stops too
-                if not task.done.triggered:
-                    cpu.cancel(task)
-
-            task.done.callbacks.append(done)
-            exited = container.exited
-            if exited is not None and exited.callbacks is not None:
-                exited.callbacks.append(stop)
-        self.container_event(served, "unpause")
-
-    @staticmethod
-    def thaw(served: Served) -> None:
-        """The freezer lets go: a process whose time ran out while it was frozen exits now."""
-        frozen = served.container.frozen
-        served.container.frozen = None
-        if frozen is not None and not frozen.triggered:
-            frozen.succeed()
+    def freezer_event(self, container: Container, action: str) -> None:
+        """The daemon froze or thawed ``container`` (``docker pause``, ``unpause``, or a commit meanwhile): the
+        API's ``pause`` or ``unpause`` event (moby's containerPause and containerUnpause log them)."""
+        for served in self.containers.values():
+            if served.container is container:
+                self.container_event(served, action)
+                return
 
     # ------------------------------------------------------------------ rename
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import simpy
 
+from dsim.components import freezer
 from dsim.components.container import RESTARTING, RUNNING, SIGKILL_EXIT, Container
 from dsim.components.daemon import Daemon
 from dsim.components.errors import ApiError
@@ -235,10 +236,7 @@ class Processes:
 
     def _run_ended(self, served: Served, run: RunLog, code: int, at: float | None = None) -> None:
         run.end = self.env.now if at is None else at
-        served.paused = False  # a stopped or killed container is thawed (moby unpauses it)
-        frozen, served.container.frozen = served.container.frozen, None
-        if frozen is not None and not frozen.triggered:
-            frozen.succeed()
+        freezer.release(served.container)  # a stopped or killed container is thawed (moby unpauses it)
         killed_at, served.kill_at = served.kill_at, None
         if killed_at is not None and run.end >= killed_at and code == SIGKILL_EXIT:
             # the stop's timeout passed with the process still running: moby daemon/stop.go falls back to Kill,

@@ -104,10 +104,6 @@ def update(engine: Engine, served: Served, body: dict[str, Any], job: int) -> Ge
                             '"update"')
     host = merged(served.id, served.host_config, body)
     spec = spec_for(served.container.spec, host)
-    origin = served.container.cpu_task
-    resumed = served.resumed_task if served.frozen_origin is origin and origin is not None else None
-    yield from engine.daemon.update(served.container, spec, job=job, live=resumed)
-    if resumed is not None and origin is not None:  # a later pause and unpause resume it with these
-        origin.cap, origin.weight = resumed.cap, resumed.weight
+    yield from engine.daemon.update(served.container, spec, job=job)
     served.host_config = host
     engine.container_event(served, "update")

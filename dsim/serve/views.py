@@ -17,7 +17,6 @@ import simpy
 
 from dsim.components.container import CREATED, EXITED, RESTARTING, RUNNING, Container
 from dsim.components.daemon import Daemon
-from dsim.components.host import CpuTask
 from dsim.components.runtime import parse_port
 from dsim.components.storage import Node
 from dsim.domain.images import ImageInfo
@@ -93,12 +92,6 @@ class Served:
     session: ShellSession | None = None
     #: the container's lifecycle lock (Engine.locked), made at its first lifecycle operation
     lock: simpy.Resource | None = None
-    #: docker pause: frozen, and the CPU work of the run across pauses (execs.py)
-    paused: bool = False
-    frozen_origin: CpuTask | None = None
-    resumed_task: CpuTask | None = None
-    cpu_before_pause: float = 0.0
-    frozen_left: float = 0.0
     #: running execs (their IDs)
     exec_ids: list[str] = field(default_factory=list)
     #: every exec made in it since it last started: dockerd forgets them when the process exits (Cleanup)
@@ -119,6 +112,11 @@ class Served:
     @property
     def name(self) -> str:
         return self.container.name
+
+    @property
+    def paused(self) -> bool:
+        """Frozen by ``docker pause`` (or a commit meanwhile): the daemon's freezer (components/freezer.py)."""
+        return self.container.paused
 
 
 

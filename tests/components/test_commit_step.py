@@ -63,6 +63,6 @@ def test_a_commit_step_without_a_container_fails_the_job() -> None:
 
 
 def test_an_unknown_key_of_a_commit_step_is_an_error() -> None:
-    with pytest.raises(ScenarioError, match="pause"):
+    with pytest.raises(ScenarioError, match="message"):
         run_text(SCENARIO.format(writes="0B").replace('commit: {ref: "reg/snap:1"}',
-                                                      'commit: {ref: "reg/snap:1", pause: false}'))
+                                                      'commit: {ref: "reg/snap:1", message: snap}'))

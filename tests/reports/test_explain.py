@@ -147,6 +147,9 @@ workloads:
       - rm: {}
       - commit: {ref: reg/snap:1}
       - commit: {container: web}
+      - commit: {container: web, ref: reg/live:1, pause: false}
+      - pause: {container: web}
+      - unpause: {}
       - tag: {source: app:1, target: reg/app:1}
 """
     info = ScenarioInfo.from_resolved(load_scenario_text(text, filename="t.yaml"))
@@ -159,6 +162,9 @@ workloads:
         "docker rm CONTAINER",
         "docker commit CONTAINER reg/snap:1",
         "docker commit web",
+        "docker commit --pause=false web reg/live:1",
+        "docker pause web",
+        "docker unpause CONTAINER",
         "docker tag app:1 reg/app:1",
     ]
 

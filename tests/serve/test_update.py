@@ -158,8 +158,7 @@ def test_an_update_while_paused_applies_at_the_unpause(tmp_path: Path) -> None:
     """10 CPU-s on 4 threads at --cpus 1: 2 done by the pause at 2 s; --cpus 2 at 3 s; unpaused at 4 s, the 8 left
     take 4 s at 2 cores: 8 s."""
     def pause(engine: Engine, served: Served) -> Generator[Any, Any, None]:
-        engine.freeze(served)
-        yield from ()
+        yield from engine.pause(served, engine.world.next_job())
 
     def unpause(engine: Engine, served: Served) -> Generator[Any, Any, None]:
         yield from engine.unpause(served, engine.world.next_job())

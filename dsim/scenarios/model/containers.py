@@ -266,11 +266,14 @@ class StopStep(ContainerRef):
 class CommitStep(ContainerRef):
     """``docker commit``: the container's changes (what its runs wrote and copied up) become a layer on its
     image, as ``POST /commit`` in dsim serve (docs/serve.md); an empty diff adds no layer. A running container
-    is not paused meanwhile (``docker commit --pause=false``)."""
+    is paused meanwhile, as dockerd does by default."""
 
     ref: str | None = Field(None, description="the new image's reference, e.g. local/snap:1 (a later push step "
                                                "sends it to the registry its first component names); none: a "
                                                "dangling image")
+    pause: bool = Field(True, description="freeze a running container for the commit (dockerd's default: its "
+                                          "processes get no CPU until the image is recorded); false: "
+                                          "docker commit --pause=false")
 
 
 class CreateStep(ContainerOptions):

@@ -81,6 +81,9 @@ class Step(Strict):
     stop: StopStep | None = None
     commit: CommitStep | None = Field(None, description="docker commit: the container's changes become a layer on "
                                                         "its image (an empty diff adds none)")
+    pause: ContainerRef | None = Field(None, description="docker pause: the cgroup freezer takes a running "
+                                                         "container (its processes get no CPU)")
+    unpause: ContainerRef | None = Field(None, description="docker unpause: the freezer lets a paused container go")
     rm: RmOptions | None = None
     ps: PsStep | None = Field(None, description="docker ps: one cheap API call")
     tag: TagStep | None = Field(None, description="docker tag: another name for a local image")
