@@ -51,6 +51,9 @@ class SpanKind(enum.StrEnum):
     STOP = "stop"
     #: ``docker commit`` [container]; image (its reference, "" when dangling), bytes (its new layer's, 0: none)
     COMMIT = "commit"
+    #: ``docker exec``: its API calls, the exec path and, unless detached, the command's life [container];
+    #: detach, exit_code (not detached)
+    DOCKER_EXEC = "docker_exec"
     #: ``docker pause`` [container]
     PAUSE = "pause"
     #: ``docker unpause`` [container]
@@ -177,7 +180,8 @@ class SpanKind(enum.StrEnum):
 
 #: A job's phases as the job timeline draws them (one bar each), in the order a job meets them.
 PHASE_KINDS: tuple[SpanKind, ...] = (SpanKind.SLOT, SpanKind.PULL, SpanKind.BUILD, SpanKind.PUSH, SpanKind.CREATE,
-                                     SpanKind.START, SpanKind.RUN, SpanKind.STOP, SpanKind.COMMIT)
+                                     SpanKind.START, SpanKind.RUN, SpanKind.STOP, SpanKind.COMMIT,
+                                     SpanKind.DOCKER_EXEC)
 #: Kinds that detail a phase or the daemon's work: drawn in their own charts, not as job phases.
 DETAIL_KINDS: tuple[SpanKind, ...] = (SpanKind.API, SpanKind.REQUEST, SpanKind.DOWNLOAD, SpanKind.UNPACK,
                                       SpanKind.PULL_LAYER, SpanKind.PULL_IMAGE, SpanKind.CLI, SpanKind.JOB,
@@ -211,6 +215,11 @@ class EditAttrs(TypedDict):
 class CommitAttrs(TypedDict):
     image: str  # the committed image's reference; "" when dangling
     bytes: float  # its new layer's (0: an empty diff, no layer)
+
+
+class DockerExecAttrs(TypedDict):
+    detach: bool  # docker exec -d: the span ends once the command has started
+    exit_code: NotRequired[int]  # the command's (137: it died with the container); not when detached
 
 
 class ApiAttrs(TypedDict):
@@ -452,7 +461,8 @@ class SyncfsAttrs(TypedDict):
 ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
     SpanKind.CREATE: NoAttrs, SpanKind.START: NoAttrs, SpanKind.RUN: NoAttrs, SpanKind.STOP: NoAttrs,
-    SpanKind.COMMIT: CommitAttrs, SpanKind.PAUSE: NoAttrs, SpanKind.UNPAUSE: NoAttrs,
+    SpanKind.COMMIT: CommitAttrs, SpanKind.DOCKER_EXEC: DockerExecAttrs, SpanKind.PAUSE: NoAttrs,
+    SpanKind.UNPAUSE: NoAttrs,
     SpanKind.RM: NoAttrs, SpanKind.PS: PsAttrs, SpanKind.EDIT: EditAttrs, SpanKind.CLI: NoAttrs,
     SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs, SpanKind.SLOT: NoAttrs, SpanKind.DOWNTIME: NoAttrs,
     SpanKind.REQUEST: RequestAttrs, SpanKind.CACHE_FILL: CacheFillAttrs, SpanKind.FALLBACK: FallbackAttrs,

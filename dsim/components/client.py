@@ -26,6 +26,7 @@ from dsim.domain.steps import (
     CommitStep,
     CreateStep,
     EditStep,
+    ExecStep,
     PauseStep,
     PsStep,
     PullStep,
@@ -100,6 +101,12 @@ class Client:
 
     def _commit(self, container: Container, ref: str | None, pause: bool) -> Generator[Any, Any, Any]:
         return self.daemon.commit(container, ref, job=self.job, phase=container.name, pause=pause)
+
+    def _exec(self, container: Container, step: ExecStep) -> Generator[Any, Any, None]:
+        """``docker exec``: a command that exits non-zero fails the job, as the CLI exits with its code."""
+        code = yield from self.daemon.exec(container, step, job=self.job, phase=container.name)
+        if code:
+            raise JobFailed(f"docker exec in {container.name} exited with code {code}")
 
     def _pause(self, container: Container) -> Generator[Any, Any, None]:
         return self.daemon.pause(container, job=self.job, phase=container.name)
@@ -213,6 +220,7 @@ _OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] 
     StartStep: lambda client, step: client._start(client._container(step.container)),
     StopStep: lambda client, step: client._stop(client._container(step.container), step.timeout),
     CommitStep: lambda client, step: client._commit(client._container(step.container), step.ref, step.pause),
+    ExecStep: lambda client, step: client._exec(client._container(step.container), step),
     PauseStep: lambda client, step: client._pause(client._container(step.container)),
     UnpauseStep: lambda client, step: client._unpause(client._container(step.container)),
     TagStep: lambda client, step: client._tag(step.source, step.target),

@@ -32,6 +32,7 @@ from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
 from dsim.domain.refs import canonical, normalise, push_registry, reference_order, sha256, split_ref
+from dsim.domain.steps import ExecStep
 from dsim.records import Recorder, SpanKind
 
 #: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
@@ -216,6 +217,38 @@ class EngineVerbs:
         else:
             self.store.tag(tagged)
         return tagged
+
+    def exec(self, container: Container, command: ExecStep, *, job: int,
+             phase: str | None = None) -> Generator[Any, Any, int | None]:
+        """``docker exec``: ``POST /containers/{id}/exec`` and ``POST /exec/{id}/start``, each checking that the
+        container runs and is not paused (moby daemon/exec.go ``getActiveContainer``: 409s), the runtime's exec
+        (runtime.py), then, unless ``detach``, the command's end and ``GET /exec/{id}/json``, where the CLI reads
+        its exit code. Returns that code (None: detached)."""
+        began = yield from self.api("exec create", job=job)
+        self._exec_target(container)
+        yield from self.api("exec start", job=job)
+        self._exec_target(container)
+        command_run = yield from self.runtime.exec(container, command)
+        code: int | None = None
+        if not command.detach:
+            code = yield command_run
+            yield from self.api("exec inspect", job=job)
+        if phase is not None:
+            if code is None:
+                self.recorder.span(SpanKind.DOCKER_EXEC, phase, began, self.env.now, host=self.host, job=job,
+                                   detach=True)
+            else:
+                self.recorder.span(SpanKind.DOCKER_EXEC, phase, began, self.env.now, host=self.host, job=job,
+                                   exit_code=code, detach=False)
+        return code
+
+    @staticmethod
+    def _exec_target(container: Container) -> None:
+        """dockerd's checks of an exec's container (moby daemon/exec.go ``getActiveContainer``)."""
+        if container.state != RUNNING:
+            raise ApiError(409, f"Container {container.id} is not running")
+        if container.paused:
+            raise ApiError(409, f"Container {container.name} is paused, unpause the container before exec")
 
     def pause(self, container: Container, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/pause``: the cgroup freezer takes it (freezer.py); 409 unless it runs, or when

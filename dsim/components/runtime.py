@@ -37,6 +37,7 @@ from dsim.components.storage import ContainerStorage
 from dsim.components.teardown import teardown, wait_done
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
+from dsim.domain.steps import ExecStep
 from dsim.environment import (
     POLL,
     PROBE,
@@ -246,6 +247,53 @@ class ContainerRuntime:
             return container.exit_code or 0
         code: int = yield container.exited
         return code
+
+    def exec(self, container: Container, command: ExecStep) -> Generator[Any, Any, simpy.Process]:
+        """``runc exec`` of a command in ``container`` (docker exec): dockerd's exec path (``exec_path``), then
+        the command as a process of its own, returned: its value is the exit code, 137 when the container's
+        process exits first (its PID namespace goes with it). The container's ``--cpus`` caps the command by
+        itself (in Docker it shares one cgroup's quota with the container's process), and a ``docker pause`` does
+        not stop it (the freezer stops the container's own process: freezer.py)."""
+        yield from self.exec_path(container)
+        if container.state != RUNNING:  # its process exited meanwhile: nothing to join
+            raise ApiError(409, f"Container {container.id} is not running")
+        weight = container.spec.cpu_weight(self.spec.runtime.cpu_weights)
+        return self.env.process(self._exec_command(container, command, weight))
+
+    def exec_path(self, container: Container) -> Generator[Any, Any, None]:
+        """dockerd's exec path until an exec's command runs (dockerd, containerd, the shim, ``runc exec``): the
+        host's ``runtime.probe_exec``, part CPU on one core at the container's weight, part waiting, as a health
+        probe's exec (health.py)."""
+        runtime = self.spec.runtime
+        cost = runtime.probe_exec.sample(self.rng)
+        cpu = cost * runtime.cpu.probe_exec
+        if cpu > 0:
+            yield self.kernel.cpu.run(cpu, 1.0, weight=container.spec.cpu_weight(runtime.cpu_weights)).done
+        if cost > cpu:
+            yield self.env.timeout(cost - cpu)
+
+    def _exec_command(self, container: Container, command: ExecStep, weight: float) -> Generator[Any, Any, int]:
+        """The exec'd command's life: its CPU work or its wall time, or the container's exit first (137)."""
+        env = self.env
+        duration = command.duration.sample(self.rng)
+        task: CpuTask | None = None
+        if command.cpu_time is not None:
+            cpu_time = command.cpu_time.sample(self.rng)
+            cap = min(float(command.threads), container.spec.cpu_cap)
+            if 0 < duration < math.inf:
+                cap = min(cap, cpu_time / duration)  # paced: idle part of the time
+            task = self.kernel.cpu.run(cpu_time, cap, weight=weight)
+            natural = task.done
+        else:
+            natural = env.event() if math.isinf(duration) else env.timeout(duration)
+        exited = container.exited
+        waits = [natural] if exited is None or exited.triggered else [natural, exited]
+        yield first_of(env, waits)
+        if natural.processed:
+            return command.exit_code
+        if task is not None:
+            self.kernel.cpu.cancel(task)
+        return SIGKILL_EXIT
 
     def wait_health(self, container: Container) -> Generator[Any, Any, str]:
         """Until the health status of the current run is decided: healthy, unhealthy, or exited."""

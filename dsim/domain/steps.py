@@ -76,6 +76,23 @@ class CommitStep:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecStep:
+    """``docker exec``: a command in the running container (components/runtime.py ``exec``)."""
+
+    kind: ClassVar[str] = "exec"
+    container: str | None
+    #: wall time the command runs (with ``cpu_time``: paces it)
+    duration: Distribution
+    #: CPU-seconds it needs (None: it only waits)
+    cpu_time: Distribution | None
+    #: cores it can use
+    threads: int
+    exit_code: int
+    #: -d: the step ends once the command has started
+    detach: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PauseStep:
     """``docker pause``: the cgroup freezer takes the container."""
 
@@ -142,5 +159,5 @@ class EditStep:
     files: tuple[str, ...]
 
 
-Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | PauseStep | UnpauseStep \
-    | TagStep | RmStep | PsStep | SleepStep | BuildStep | EditStep | ComposeStep
+Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | ExecStep | PauseStep \
+    | UnpauseStep | TagStep | RmStep | PsStep | SleepStep | BuildStep | EditStep | ComposeStep

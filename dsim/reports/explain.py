@@ -40,6 +40,8 @@ ENDPOINTS = {
     "inspect": "GET /containers/{id}/json", "restart": "POST /containers/{id}/restart",
     "rename": "POST /containers/{id}/rename", "kill": "POST /containers/{id}/kill",
     "update": "POST /containers/{id}/update", "commit": "POST /commit",
+    "exec create": "POST /containers/{id}/exec", "exec start": "POST /exec/{id}/start",
+    "exec inspect": "GET /exec/{id}/json",
     "pause": "POST /containers/{id}/pause", "unpause": "POST /containers/{id}/unpause",
     "images": "GET /images/json", "image inspect": "GET /images/{name}/json", "rmi": "DELETE /images/{name}",
     "tag": "POST /images/{name}/tag",
@@ -329,6 +331,8 @@ def _command(verb: str, value: Any) -> str:
         target = value.get("image") or value.get("container") or value.get("tag") or ""
         if not target and verb in _NEEDS_CONTAINER:  # the job's own container, which the step does not name
             target = "CONTAINER"
+        if verb == "exec":  # docker exec [-d] CONTAINER COMMAND: the scenario gives the command's work, not its argv
+            return " ".join(["docker", verb, *flags, str(target), "COMMAND"])
         if verb == "commit":  # docker commit [--pause=false] CONTAINER [REPOSITORY[:TAG]]
             pause = [] if value.get("pause", True) else ["--pause=false"]
             return " ".join(["docker", verb, *pause, str(target), *([value["ref"]] if value.get("ref") else [])])
@@ -337,7 +341,7 @@ def _command(verb: str, value: Any) -> str:
 
 
 #: steps whose command names a container; without one in the scenario, the job's latest
-_NEEDS_CONTAINER = frozenset({"rm", "start", "stop", "commit", "pause", "unpause"})
+_NEEDS_CONTAINER = frozenset({"rm", "start", "stop", "commit", "pause", "unpause", "exec"})
 #: a run step's isolations that are ``docker run --runtime NAME`` (docs/containers.md: Runtimes)
 _RUNTIMES = frozenset({"crun", "runsc", "kata-qemu", "kata-clh", "kata-fc"})
 

@@ -31,6 +31,7 @@ PHASE_COLOURS = {
     "queue": "#999999", "pull": "#0072B2", "download": "#0072B2", "unpack": "#56B4E9", "build": "#E69F00",
     "push": "#CC79A7", "create": "#009E73", "start": "#D55E00", "run": "#F0E442", "stop": "#000000",
     "job": "#000000", "other": "#DDDDDD", "slot": "#BBBBBB", "commit": "#332288",
+    "docker_exec": "#882255",
 }
 #: Hatches tell phases apart in greyscale print too.
 PHASE_HATCH = {"unpack": "///", "queue": "..", "stop": "xx", "slot": "\\\\"}

@@ -174,6 +174,9 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
         ref = written.commit.ref
         return op.CommitStep(written.commit.container, normalise(ref) if ref is not None else None,
                              written.commit.pause)
+    if written.exec is not None:
+        run = written.exec
+        return op.ExecStep(run.container, run.duration, run.cpu_time, run.threads, run.exit_code, run.detach)
     if written.pause is not None:
         return op.PauseStep(written.pause.container)
     if written.unpause is not None:

@@ -1,14 +1,12 @@
 """``docker exec``, ``top``, ``stats``, ``pause``/``unpause`` and ``rename`` on the API's containers.
 
 Mixed into ``serve.engine.Engine`` (simulation thread). An exec is a second process in a running container:
-the daemon takes the call (``api``), runc starts the process (the runtime's ``exec`` cost, as for a
-container's first process), and the command does what ``commands.py`` says (its output, its time, its
-exit code); it dies with the container. ``top`` lists the container's processes; ``stats`` reads the
-kernel model: the CPU-seconds the process's work received on the host's processor-sharing scheduler and
-the memory its workload holds (the container's modelled usage, against its cgroup limit or the host's
-memory). ``pause`` freezes the cgroup (the freezer): the process's CPU work leaves the scheduler, so the
-other containers share the cores, and comes back with what was left at ``unpause``; a process whose time
-ran out while frozen exits only at the thaw (the runtime waits on ``Container.frozen``).
+the daemon takes the call (``api``), dockerd's exec path starts the process (ContainerRuntime.exec_path: the
+host's ``probe_exec``, as a workload's exec step and a health probe), and the command does what ``commands.py``
+says (its output, its time, its exit code); it dies with the container. ``top`` lists the container's
+processes; ``stats`` reads the kernel model: the CPU-seconds the process's work received on the host's
+processor-sharing scheduler and the memory its workload holds (the container's modelled usage, against its
+cgroup limit or the host's memory). ``pause`` and ``unpause`` are the daemon's (components/freezer.py).
 """
 
 from __future__ import annotations
@@ -131,7 +129,7 @@ class ExecsAndStats:
         self._running(served)
         made.running = True
         made.started_at = self.env.now
-        yield self.env.timeout(self.daemon.spec.runtime.exec.sample(self.daemon.rng))
+        yield from self.daemon.runtime.exec_path(served.container)  # as a workload's exec step
         context = exec_context(self.context(served), made.config)
         program = interpret(made.argv, context, stdin_open=made.config.AttachStdin)
         self.keep_files(served, program.files)

@@ -150,6 +150,8 @@ workloads:
       - commit: {container: web, ref: reg/live:1, pause: false}
       - pause: {container: web}
       - unpause: {}
+      - exec: {container: web, cpu_time: 1s}
+      - exec: {detach: true, duration: 5s}
       - tag: {source: app:1, target: reg/app:1}
 """
     info = ScenarioInfo.from_resolved(load_scenario_text(text, filename="t.yaml"))
@@ -165,6 +167,8 @@ workloads:
         "docker commit --pause=false web reg/live:1",
         "docker pause web",
         "docker unpause CONTAINER",
+        "docker exec web COMMAND",
+        "docker exec -d CONTAINER COMMAND",
         "docker tag app:1 reg/app:1",
     ]
 

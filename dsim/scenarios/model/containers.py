@@ -276,6 +276,32 @@ class CommitStep(ContainerRef):
                                           "docker commit --pause=false")
 
 
+class ExecStep(ContainerRef):
+    """``docker exec``: a command started in the running container (docs/containers.md: docker exec). Three API
+    calls, as the CLI makes them (the exec's create, its start, the inspect that reads its exit code; two with
+    detach), dockerd's exec path (the host's runtime.probe_exec: dockerd, containerd, the shim, runc exec), then
+    the command's work; it dies with the container's process (137)."""
+
+    duration: DurationDist = Field(
+        constant(0.0), description="wall time the command runs (not CPU-bound); inf: until the container stops "
+        "(detach only). With cpu_time: paces the CPU work (at most cpu_time/duration cores)",
+    )
+    cpu_time: FiniteDurationDist | None = Field(
+        None, description="CPU-seconds the command needs, on the host's cores at the container's CPU weight and cap",
+    )
+    threads: PositiveInt = Field(1, description="runnable threads of the command (cores it can use)")
+    exit_code: int = Field(0, ge=0, le=255, description="the command's exit code: not 0 fails the job, as the "
+                                                         "CLI exits with it")
+    detach: bool = Field(False, description="-d: the step ends once the command has started")
+
+    @model_validator(mode="after")
+    def _ends(self) -> ExecStep:
+        if not self.detach and self.cpu_time is None and math.isinf(self.duration.mean):
+            raise ValueError("an exec that is not detached needs a command that ends: a finite duration or a "
+                             "cpu_time")
+        return self
+
+
 class CreateStep(ContainerOptions):
     """``docker create``: the container exists (Created) until a ``start`` step."""
 

@@ -12,7 +12,15 @@ from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist
 from dsim.scenarios.model.base import Count, Strict
 from dsim.scenarios.model.builds import BuildStep, EditStep
 from dsim.scenarios.model.compose import ComposeStepSpec
-from dsim.scenarios.model.containers import CommitStep, ContainerRef, CreateStep, PsStep, RunStep, StopStep
+from dsim.scenarios.model.containers import (
+    CommitStep,
+    ContainerRef,
+    CreateStep,
+    ExecStep,
+    PsStep,
+    RunStep,
+    StopStep,
+)
 from dsim.scenarios.model.objects import RmOptions
 
 _RATE = re.compile(r"^\s*([0-9.]+)\s*/\s*(s|m|h|ms)\s*$")
@@ -81,6 +89,7 @@ class Step(Strict):
     stop: StopStep | None = None
     commit: CommitStep | None = Field(None, description="docker commit: the container's changes become a layer on "
                                                         "its image (an empty diff adds none)")
+    exec: ExecStep | None = Field(None, description="docker exec: a command in a running container")
     pause: ContainerRef | None = Field(None, description="docker pause: the cgroup freezer takes a running "
                                                          "container (its processes get no CPU)")
     unpause: ContainerRef | None = Field(None, description="docker unpause: the freezer lets a paused container go")
