@@ -50,6 +50,7 @@ PICTURES: dict[str, tuple[str, str]] = {
                          "the redeploy: the new container created, the old one stopped, graceful against PID 1"),
     "vm-vs-container": ("density", "sandboxes running on one host: how many fit"),
     "image-store": ("timeline", "the golden-image job under each store: containerd's slower commit, its faster push"),
+    "test-shards": ("timeline", "ten shards each way: a container's start path against dockerd's exec path"),
     "sweeps/ci-capacity.sweep": ("sweep", "p95 job time against runners, for each registry bandwidth, with the goal"),
 }
 IMAGES = ROOT / "docs" / "img"
