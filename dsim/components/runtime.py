@@ -252,8 +252,8 @@ class ContainerRuntime:
         """``runc exec`` of a command in ``container`` (docker exec): dockerd's exec path (``exec_path``), then
         the command as a process of its own, returned: its value is the exit code, 137 when the container's
         process exits first (its PID namespace goes with it). The container's ``--cpus`` caps the command by
-        itself (in Docker it shares one cgroup's quota with the container's process), and a ``docker pause`` does
-        not stop it (the freezer stops the container's own process: freezer.py)."""
+        itself (in Docker it shares one cgroup's quota with the container's process); a ``docker pause`` freezes it
+        with the container (freezer.py)."""
         yield from self.exec_path(container)
         if container.state != RUNNING:  # its process exited meanwhile: nothing to join
             raise ApiError(409, f"Container {container.id} is not running")
@@ -286,14 +286,19 @@ class ContainerRuntime:
             natural = task.done
         else:
             natural = env.event() if math.isinf(duration) else env.timeout(duration)
+        if task is not None:
+            container.exec_tasks.append(task)  # frozen with the container (freezer.py)
         exited = container.exited
         waits = [natural] if exited is None or exited.triggered else [natural, exited]
-        yield first_of(env, waits)
-        if natural.processed:
-            return command.exit_code
-        if task is not None:
-            self.kernel.cpu.cancel(task)
-        return SIGKILL_EXIT
+        try:
+            yield first_of(env, waits)
+            if natural.processed and container.frozen is not None and task is None:
+                yield first_of(env, [container.frozen] + waits[1:])  # a deadline passed while frozen: at the thaw
+            return command.exit_code if natural.processed and container.state == RUNNING else SIGKILL_EXIT
+        finally:
+            if task is not None:
+                container.exec_tasks.remove(task)
+                freezer.end_work(self.kernel.cpu, container, task)
 
     def wait_health(self, container: Container) -> Generator[Any, Any, str]:
         """Until the health status of the current run is decided: healthy, unhealthy, or exited."""

@@ -109,3 +109,23 @@ def test_an_exec_in_a_stopped_container_fails_the_job() -> None:
 def test_an_attached_exec_that_never_ends_is_an_error() -> None:
     with pytest.raises(ScenarioError, match="exec"):
         simulate("duration: inf")
+
+
+def test_a_paused_container_freezes_its_execs_too() -> None:
+    # another job pauses w at 1.5 s for 2 s, while the exec's command runs (it began at 0.564 + 0.1 s: create 60
+    # ms and start 504 ms, the API calls free, then the exec path): a
+    # CPU-bound command gets 2 s later to its end; a waiting one whose time (2 s) ran out while frozen ends at
+    # the thaw
+    def exec_span(command: str) -> float:
+        result = run_text(SCENARIO.format(cpus=2, work="", exec=command, before="", after="") + """
+  pauser:
+    arrival: {times: [1.5s]}
+    steps: [{pause: {container: w}}, {sleep: 2s}, {unpause: {container: w}}]
+""")
+        assert all(job.status == "completed" for job in result.jobs), [job.error for job in result.jobs]
+        [span] = result.spans_of("docker_exec")
+        return float(span.end)
+
+    started = 0.060 + 0.504 + EXEC_PATH
+    assert exec_span("cpu_time: 4s") == pytest.approx(started + 4.0 + 2.0, rel=1e-9)
+    assert exec_span("duration: 2s") == pytest.approx(1.5 + 2.0, rel=1e-9)
