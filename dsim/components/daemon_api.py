@@ -244,30 +244,30 @@ class EngineVerbs:
 
     @staticmethod
     def _exec_target(container: Container) -> None:
-        """dockerd's checks of an exec's container (moby daemon/exec.go ``getActiveContainer``)."""
+        """dockerd's checks of an exec's container (moby v29.1 daemon/exec.go ``getActiveContainer``)."""
         if container.state != RUNNING:
-            raise ApiError(409, f"Container {container.id} is not running")
+            raise ApiError(409, f"container {container.id} is not running")
         if container.paused:
             raise ApiError(409, f"Container {container.name} is paused, unpause the container before exec")
 
     def pause(self, container: Container, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
         """``POST /containers/{id}/pause``: the cgroup freezer takes it (freezer.py); 409 unless it runs, or when
-        it is paused already (moby daemon/pause.go)."""
+        it is paused already (moby v29.1 daemon/pause.go, ``GetRunningTask`` and its own check)."""
         began = yield from self.api("pause", job=job)
         if container.state != RUNNING:
-            raise ApiError(409, f"Container {container.id} is not running")
+            raise ApiError(409, f"container {container.id} is not running")
         if container.paused:
-            raise ApiError(409, f"Container {container.id} is already paused")
+            raise ApiError(409, f"container {container.id} is already paused")
         self._freeze(container)
         if phase is not None:
             self._phase(SpanKind.PAUSE, phase, began, job)
 
     def unpause(self, container: Container, *, job: int, phase: str | None = None) -> Generator[Any, Any, None]:
-        """``POST /containers/{id}/unpause``: the freezer lets it go; 409 unless it is paused (moby
-        daemon/unpause.go)."""
+        """``POST /containers/{id}/unpause``: the freezer lets it go; an error unless it is paused (moby v29.1
+        daemon/unpause.go: a plain error, so the API answers 500)."""
         began = yield from self.api("unpause", job=job)
         if not container.paused:
-            raise ApiError(409, f"Container {container.id} is not paused")
+            raise ApiError(500, f"Container {container.id} is not paused")
         self._thaw(container)
         if phase is not None:
             self._phase(SpanKind.UNPAUSE, phase, began, job)

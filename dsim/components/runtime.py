@@ -256,7 +256,7 @@ class ContainerRuntime:
         with the container (freezer.py)."""
         yield from self.exec_path(container)
         if container.state != RUNNING:  # its process exited meanwhile: nothing to join
-            raise ApiError(409, f"Container {container.id} is not running")
+            raise ApiError(409, f"container {container.id} is not running")
         weight = container.spec.cpu_weight(self.spec.runtime.cpu_weights)
         return self.env.process(self._exec_command(container, command, weight))
 

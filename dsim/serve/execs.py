@@ -203,7 +203,7 @@ class ExecsAndStats:
         top.check_ps_args(ps_args)
         container = served.container
         if container.state != RUNNING:
-            raise ApiError(409, f"Container {served.id} is not running")
+            raise ApiError(409, f"container {served.id} is not running")  # GetRunningTask (moby v29.1)
         now = self.epoch(max(self.env.now, self.clock()))
         tty = "pts/0" if served.config.get("Tty") else "?"
         shim = self.pid(served) - 1  # the containerd shim, parent of the process and of each exec

@@ -103,7 +103,7 @@ def test_a_detached_exec_ends_at_its_start_and_its_command_goes_on() -> None:
 def test_an_exec_in_a_stopped_container_fails_the_job() -> None:
     [job] = simulate("duration: 1s", work=", duration: 0s", before="      - sleep: 1s\n").jobs
     assert job.status == "failed"
-    assert job.error.startswith("Error response from daemon: Container ") and job.error.endswith(" is not running")
+    assert job.error.startswith("Error response from daemon: container ") and job.error.endswith(" is not running")
 
 
 def test_an_attached_exec_that_never_ends_is_an_error() -> None:

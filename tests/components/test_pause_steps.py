@@ -105,7 +105,7 @@ def test_pausing_twice_or_unpausing_a_running_container_fails_the_job(steps: lis
                                       steps="\n".join(f"      - {s}" for s in steps)))
     [job] = result.jobs
     assert job.status == "failed"
-    assert job.error.startswith("Error response from daemon: Container ") and job.error.endswith(error)
+    assert job.error.startswith("Error response from daemon: ") and job.error.endswith(error)
 
 
 def test_a_stopped_container_cannot_be_paused() -> None:
