@@ -113,7 +113,7 @@ class Container:
     frozen: simpy.Event | None = None
     #: the CPU work of its processes across their freezes, by the task each process waits on (freezer.py)
     freezer: dict[CpuTask, FreezerState] = field(default_factory=dict)
-    #: the CPU work of its running execs (runtime.py ``exec``), which the freezer stops too
+    #: the CPU work of its running execs (execs.py), which the freezer stops too
     exec_tasks: list[CpuTask] = field(default_factory=list)
     layer_written: bool = False
     #: when the last exit's teardown (components/teardown.py) ends: a time, or an event; None: nothing pending

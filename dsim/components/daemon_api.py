@@ -222,7 +222,7 @@ class EngineVerbs:
              phase: str | None = None) -> Generator[Any, Any, int | None]:
         """``docker exec``: ``POST /containers/{id}/exec`` and ``POST /exec/{id}/start``, each checking that the
         container runs and is not paused (moby daemon/exec.go ``getActiveContainer``: 409s), the runtime's exec
-        (runtime.py), then, unless ``detach``, the command's end and ``GET /exec/{id}/json``, where the CLI reads
+        (execs.py), then, unless ``detach``, the command's end and ``GET /exec/{id}/json``, where the CLI reads
         its exit code. Returns that code (None: detached)."""
         began = yield from self.api("exec create", job=job)
         self._exec_target(container)
@@ -234,12 +234,8 @@ class EngineVerbs:
             code = yield command_run
             yield from self.api("exec inspect", job=job)
         if phase is not None:
-            if code is None:
-                self.recorder.span(SpanKind.DOCKER_EXEC, phase, began, self.env.now, host=self.host, job=job,
-                                   detach=True)
-            else:
-                self.recorder.span(SpanKind.DOCKER_EXEC, phase, began, self.env.now, host=self.host, job=job,
-                                   exit_code=code, detach=False)
+            told: dict[str, Any] = {"detach": True} if code is None else {"exit_code": code, "detach": False}
+            self.recorder.span(SpanKind.DOCKER_EXEC, phase, began, self.env.now, host=self.host, job=job, **told)
         return code
 
     @staticmethod

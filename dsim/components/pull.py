@@ -301,7 +301,7 @@ class Puller(ImageTransfer):
                 for attempt in range(1, attempts + 1):
                     fetched, mark = self.env.now, self.disk.mark()
                     try:
-                        served, digest = yield from self._fetch_once(layer, endpoints, job, pool)
+                        served, reading = yield from self._fetch_once(layer, endpoints, job, pool)
                         break
                     except RegistryError:
                         if attempt == attempts:
@@ -312,8 +312,8 @@ class Puller(ImageTransfer):
                             self.events.publish(LayerEvent(layer, LayerStage.DOWNLOADING, self.env.now,
                                                            note=record.notes[-1][1]))
                         yield self.env.timeout(delay)
-                if digest is not None and not digest.done.processed:
-                    yield digest.done  # the last bytes hashed
+                if reading is not None and not reading.done.processed:
+                    yield reading.done  # the last bytes decrypted and hashed
                 # containerd's content store writes the blob as it comes (at the fetch's mean rate: disk.py, stream)
                 # and fsyncs it as it commits it, inside the fetch's slot; moby's graphdriver pull writes it to a
                 # temporary file it never syncs and deletes once the layer is registered (distribution/pull_v2.go):

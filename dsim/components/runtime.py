@@ -29,6 +29,7 @@ from dsim.components.container import (
 from dsim.components.daemon_locks import DaemonLocks, step
 from dsim.components.disk import Disk, host_disk, unmount_sync
 from dsim.components.errors import ApiError
+from dsim.components.execs import ExecVerbs
 from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import ImageStore
 from dsim.components.networks import NetworkStack
@@ -37,15 +38,14 @@ from dsim.components.storage import ContainerStorage
 from dsim.components.teardown import teardown, wait_done
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
-from dsim.domain.steps import ExecStep
 from dsim.environment import (
     POLL,
     PROBE,
     RESTART,
     backoff_timeout,
+    first_of,
     mark_background,
     only_background_left,
-    process_now,
     settle,
     unmark_background,
 )
@@ -67,32 +67,6 @@ def parse_port(mapping: str) -> tuple[int | None, int, str]:
     return (int(host) if host else None), int(container), (proto or "tcp")
 
 
-def first_of(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
-    """An event that fires once the first of ``events`` has; callers then ask each event whether it was
-    ``processed``, as they would look into an ``AnyOf``'s value. Every run of a container waits on one,
-    and ``AnyOf``'s bookkeeping (a value built from every event, callbacks removed afterwards) cost a few
-    percent of a large run; here a fired event only checks a flag. It is processed as soon as the first
-    event is (``process_now``: its waiter resumes then, with no event scheduled), not at a later turn of
-    the same instant."""
-    first = env.event()
-
-    def fire(_: simpy.Event) -> None:
-        if first.triggered:
-            return
-        for event in events:  # off the events still pending: one (a container's stop) outlives many waits
-            callbacks = event.callbacks
-            if callbacks is not None and fire in callbacks:  # not in it when the loop below stopped before
-                callbacks.remove(fire)
-        process_now(env, [first])
-
-    for event in events:
-        if event.callbacks is None:  # already processed
-            fire(event)
-            break
-        event.callbacks.append(fire)
-    return first
-
-
 def _killed(kill: simpy.Event, code: int, task: CpuTask | None) -> tuple[int, str, CpuTask | None]:
     """The run's end by its ``kill`` event: "host" is the OOM killer, "cgroup" its own limit's (lowered under
     its usage by ``docker update``: ContainerRuntime.update); an int is the process ending itself
@@ -106,7 +80,7 @@ def _nothing() -> Generator[Any, Any, None]:
     yield from ()
 
 
-class ContainerRuntime:
+class ContainerRuntime(ExecVerbs):
     """The daemon's container side on one host."""
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, kernel: Kernel, store: ImageStore,
@@ -247,58 +221,6 @@ class ContainerRuntime:
             return container.exit_code or 0
         code: int = yield container.exited
         return code
-
-    def exec(self, container: Container, command: ExecStep) -> Generator[Any, Any, simpy.Process]:
-        """``runc exec`` of a command in ``container`` (docker exec): dockerd's exec path (``exec_path``), then
-        the command as a process of its own, returned: its value is the exit code, 137 when the container's
-        process exits first (its PID namespace goes with it). The container's ``--cpus`` caps the command by
-        itself (in Docker it shares one cgroup's quota with the container's process); a ``docker pause`` freezes it
-        with the container (freezer.py)."""
-        yield from self.exec_path(container)
-        if container.state != RUNNING:  # its process exited meanwhile: nothing to join
-            raise ApiError(409, f"container {container.id} is not running")
-        weight = container.spec.cpu_weight(self.spec.runtime.cpu_weights)
-        return self.env.process(self._exec_command(container, command, weight))
-
-    def exec_path(self, container: Container) -> Generator[Any, Any, None]:
-        """dockerd's exec path until an exec's command runs (dockerd, containerd, the shim, ``runc exec``): the
-        host's ``runtime.probe_exec``, part CPU on one core at the container's weight, part waiting, as a health
-        probe's exec (health.py)."""
-        runtime = self.spec.runtime
-        cost = runtime.probe_exec.sample(self.rng)
-        cpu = cost * runtime.cpu.probe_exec
-        if cpu > 0:
-            yield self.kernel.cpu.run(cpu, 1.0, weight=container.spec.cpu_weight(runtime.cpu_weights)).done
-        if cost > cpu:
-            yield self.env.timeout(cost - cpu)
-
-    def _exec_command(self, container: Container, command: ExecStep, weight: float) -> Generator[Any, Any, int]:
-        """The exec'd command's life: its CPU work or its wall time, or the container's exit first (137)."""
-        env = self.env
-        duration = command.duration.sample(self.rng)
-        task: CpuTask | None = None
-        if command.cpu_time is not None:
-            cpu_time = command.cpu_time.sample(self.rng)
-            cap = min(float(command.threads), container.spec.cpu_cap)
-            if 0 < duration < math.inf:
-                cap = min(cap, cpu_time / duration)  # paced: idle part of the time
-            task = self.kernel.cpu.run(cpu_time, cap, weight=weight)
-            natural = task.done
-        else:
-            natural = env.event() if math.isinf(duration) else env.timeout(duration)
-        if task is not None:
-            container.exec_tasks.append(task)  # frozen with the container (freezer.py)
-        exited = container.exited
-        waits = [natural] if exited is None or exited.triggered else [natural, exited]
-        try:
-            yield first_of(env, waits)
-            if natural.processed and container.frozen is not None and task is None:
-                yield first_of(env, [container.frozen] + waits[1:])  # a deadline passed while frozen: at the thaw
-            return command.exit_code if natural.processed and container.state == RUNNING else SIGKILL_EXIT
-        finally:
-            if task is not None:
-                container.exec_tasks.remove(task)
-                freezer.end_work(self.kernel.cpu, container, task)
 
     def wait_health(self, container: Container) -> Generator[Any, Any, str]:
         """Until the health status of the current run is decided: healthy, unhealthy, or exited."""

@@ -77,7 +77,7 @@ class CommitStep:
 
 @dataclass(frozen=True, slots=True)
 class ExecStep:
-    """``docker exec``: a command in the running container (components/runtime.py ``exec``)."""
+    """``docker exec``: a command in the running container (components/execs.py)."""
 
     kind: ClassVar[str] = "exec"
     container: str | None

@@ -9,8 +9,7 @@ import weakref
 import simpy
 
 from dsim.components.host import Kernel
-from dsim.components.runtime import first_of
-from dsim.environment import CountingEnvironment
+from dsim.environment import CountingEnvironment, first_of
 from dsim.records import Recorder
 
 

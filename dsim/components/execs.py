@@ -1,0 +1,79 @@
+"""``docker exec`` in the container runtime: dockerd's exec path and the exec'd command's life (mixed into
+``ContainerRuntime``; docs/containers.md, docker exec)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from dsim.components import freezer
+from dsim.components.container import RUNNING, SIGKILL_EXIT, Container
+from dsim.components.errors import ApiError
+from dsim.components.host import CpuTask, Kernel
+from dsim.domain.hosts import HostSpec
+from dsim.domain.steps import ExecStep
+from dsim.environment import first_of
+
+
+class ExecVerbs:
+    """exec, mixed into ``ContainerRuntime`` (which provides the host's kernel, spec and random stream)."""
+
+    env: simpy.Environment
+    spec: HostSpec
+    kernel: Kernel
+    rng: random.Random
+
+    def exec(self, container: Container, command: ExecStep) -> Generator[Any, Any, simpy.Process]:
+        """``runc exec`` of a command in ``container`` (docker exec): dockerd's exec path (``exec_path``), then
+        the command as a process of its own, returned: its value is the exit code, 137 when the container's
+        process exits first (its PID namespace goes with it). The container's ``--cpus`` caps the command by
+        itself (in Docker it shares one cgroup's quota with the container's process); a ``docker pause`` freezes it
+        with the container (freezer.py)."""
+        yield from self.exec_path(container)
+        if container.state != RUNNING:  # its process exited meanwhile: nothing to join
+            raise ApiError(409, f"container {container.id} is not running")
+        weight = container.spec.cpu_weight(self.spec.runtime.cpu_weights)
+        return self.env.process(self._exec_command(container, command, weight))
+
+    def exec_path(self, container: Container) -> Generator[Any, Any, None]:
+        """dockerd's exec path until an exec's command runs (dockerd, containerd, the shim, ``runc exec``): the
+        host's ``runtime.probe_exec``, part CPU on one core at the container's weight, part waiting, as a health
+        probe's exec (health.py)."""
+        runtime = self.spec.runtime
+        cost = runtime.probe_exec.sample(self.rng)
+        cpu = cost * runtime.cpu.probe_exec
+        if cpu > 0:
+            yield self.kernel.cpu.run(cpu, 1.0, weight=container.spec.cpu_weight(runtime.cpu_weights)).done
+        if cost > cpu:
+            yield self.env.timeout(cost - cpu)
+
+    def _exec_command(self, container: Container, command: ExecStep, weight: float) -> Generator[Any, Any, int]:
+        """The exec'd command's life: its CPU work or its wall time, or the container's exit first (137)."""
+        env = self.env
+        duration = command.duration.sample(self.rng)
+        task: CpuTask | None = None
+        if command.cpu_time is not None:
+            cpu_time = command.cpu_time.sample(self.rng)
+            cap = min(float(command.threads), container.spec.cpu_cap)
+            if 0 < duration < math.inf:
+                cap = min(cap, cpu_time / duration)  # paced: idle part of the time
+            task = self.kernel.cpu.run(cpu_time, cap, weight=weight)
+            container.exec_tasks.append(task)  # frozen with the container (freezer.py)
+            natural = task.done
+        else:
+            natural = env.event() if math.isinf(duration) else env.timeout(duration)
+        exited = container.exited
+        waits = [natural] if exited is None or exited.triggered else [natural, exited]
+        try:
+            yield first_of(env, waits)
+            if natural.processed and container.frozen is not None and task is None:
+                yield first_of(env, [container.frozen] + waits[1:])  # a deadline passed while frozen: at the thaw
+            return command.exit_code if natural.processed and container.state == RUNNING else SIGKILL_EXIT
+        finally:
+            if task is not None:
+                container.exec_tasks.remove(task)
+                freezer.end_work(self.kernel.cpu, container, task)
