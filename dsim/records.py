@@ -54,6 +54,8 @@ class SpanKind(enum.StrEnum):
     #: ``docker exec``: its API calls, the exec path and, unless detached, the command's life [container];
     #: detach, exit_code (not detached)
     DOCKER_EXEC = "docker_exec"
+    #: ``docker rmi`` [the image as named]; untagged (references), layers (unpacked layers deleted), bytes (freed)
+    RMI = "rmi"
     #: ``docker pause`` [container]
     PAUSE = "pause"
     #: ``docker unpause`` [container]
@@ -220,6 +222,12 @@ class CommitAttrs(TypedDict):
 class DockerExecAttrs(TypedDict):
     detach: bool  # docker exec -d: the span ends once the command has started
     exit_code: NotRequired[int]  # the command's (137: it died with the container); not when detached
+
+
+class RmiAttrs(TypedDict):
+    untagged: int  # references removed
+    layers: int  # unpacked layers deleted with the image (0: only untagged)
+    bytes: float  # disk freed: the layers' files and blobs
 
 
 class ApiAttrs(TypedDict):
@@ -462,7 +470,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.JOB: JobAttrs, SpanKind.PULL: NoAttrs, SpanKind.PUSH: NoAttrs, SpanKind.BUILD: NoAttrs,
     SpanKind.CREATE: NoAttrs, SpanKind.START: NoAttrs, SpanKind.RUN: NoAttrs, SpanKind.STOP: NoAttrs,
     SpanKind.COMMIT: CommitAttrs, SpanKind.DOCKER_EXEC: DockerExecAttrs, SpanKind.PAUSE: NoAttrs,
-    SpanKind.UNPAUSE: NoAttrs,
+    SpanKind.UNPAUSE: NoAttrs, SpanKind.RMI: RmiAttrs,
     SpanKind.RM: NoAttrs, SpanKind.PS: PsAttrs, SpanKind.EDIT: EditAttrs, SpanKind.CLI: NoAttrs,
     SpanKind.API: ApiAttrs, SpanKind.CPU: CpuAttrs, SpanKind.SLOT: NoAttrs, SpanKind.DOWNTIME: NoAttrs,
     SpanKind.REQUEST: RequestAttrs, SpanKind.CACHE_FILL: CacheFillAttrs, SpanKind.FALLBACK: FallbackAttrs,

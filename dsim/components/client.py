@@ -31,6 +31,7 @@ from dsim.domain.steps import (
     PsStep,
     PullStep,
     PushStep,
+    RmiStep,
     RmStep,
     RunStep,
     SleepStep,
@@ -107,6 +108,14 @@ class Client:
         code = yield from self.daemon.exec(container, step, job=self.job, phase=container.name)
         if code:
             raise JobFailed(f"docker exec in {container.name} exited with code {code}")
+
+    def _rmi(self, step: RmiStep) -> Generator[Any, Any, None]:
+        """``docker rmi``: its ``rmi`` span tells what went and the disk it freed."""
+        store = self.daemon.store
+        began, used = self.env.now, store.disk_used
+        deletion = yield from self.daemon.rmi(step.image, force=step.force, job=self.job)
+        self.recorder.span(SpanKind.RMI, step.image, began, self.env.now, host=self.daemon.host, job=self.job,
+                           untagged=len(deletion.untagged), layers=len(deletion.layers), bytes=used - store.disk_used)
 
     def _pause(self, container: Container) -> Generator[Any, Any, None]:
         return self.daemon.pause(container, job=self.job, phase=container.name)
@@ -224,6 +233,7 @@ _OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] 
     PauseStep: lambda client, step: client._pause(client._container(step.container)),
     UnpauseStep: lambda client, step: client._unpause(client._container(step.container)),
     TagStep: lambda client, step: client._tag(step.source, step.target),
+    RmiStep: lambda client, step: client._rmi(step),
     RmStep: lambda client, step: client._rm(client._container(step.container), step.volumes),
     PsStep: lambda client, step: client._ps(step.all),
     SleepStep: lambda client, step: client._sleep(step.duration.sample(client.rng)),

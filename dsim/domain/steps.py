@@ -93,6 +93,15 @@ class ExecStep:
 
 
 @dataclass(frozen=True, slots=True)
+class RmiStep:
+    """``docker rmi`` (``force``: -f)."""
+
+    kind: ClassVar[str] = "rmi"
+    image: str
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PauseStep:
     """``docker pause``: the cgroup freezer takes the container."""
 
@@ -160,4 +169,4 @@ class EditStep:
 
 
 Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | ExecStep | PauseStep \
-    | UnpauseStep | TagStep | RmStep | PsStep | SleepStep | BuildStep | EditStep | ComposeStep
+    | UnpauseStep | TagStep | RmiStep | RmStep | PsStep | SleepStep | BuildStep | EditStep | ComposeStep

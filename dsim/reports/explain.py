@@ -323,6 +323,8 @@ def _command(verb: str, value: Any) -> str:
             flags.append("-d")
         if verb == "ps" and value.get("all"):
             flags.append("-a")
+        if verb == "rmi" and value.get("force"):
+            flags.append("-f")
         if value.get("name"):
             flags.append(f"--name {value['name']}")
         flags.extend(_container_flags(value))

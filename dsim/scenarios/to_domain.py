@@ -177,6 +177,8 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
     if written.exec is not None:
         run = written.exec
         return op.ExecStep(run.container, run.duration, run.cpu_time, run.threads, run.exit_code, run.detach)
+    if written.rmi is not None:
+        return op.RmiStep(written.rmi.image, written.rmi.force)
     if written.pause is not None:
         return op.PauseStep(written.pause.container)
     if written.unpause is not None:

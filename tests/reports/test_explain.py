@@ -153,6 +153,7 @@ workloads:
       - exec: {container: web, cpu_time: 1s}
       - exec: {detach: true, duration: 5s}
       - tag: {source: app:1, target: reg/app:1}
+      - rmi: {image: app:1, force: true}
 """
     info = ScenarioInfo.from_resolved(load_scenario_text(text, filename="t.yaml"))
     assert steps_text(info, "w") == [
@@ -170,6 +171,7 @@ workloads:
         "docker exec web COMMAND",
         "docker exec -d CONTAINER COMMAND",
         "docker tag app:1 reg/app:1",
+        "docker rmi -f app:1",
     ]
 
 

@@ -50,7 +50,18 @@ from dsim.scenarios.model.registries import Outage, RateLimit, Registry
 from dsim.scenarios.model.runtimes import RuntimeProfile
 from dsim.scenarios.model.scenario import Scenario
 from dsim.scenarios.model.start_path import StartCpu
-from dsim.scenarios.model.workloads import Arrival, ArrivalRate, Burst, Every, Poisson, Step, TagStep, Times, Workload
+from dsim.scenarios.model.workloads import (
+    Arrival,
+    ArrivalRate,
+    Burst,
+    Every,
+    Poisson,
+    RmiStep,
+    Step,
+    TagStep,
+    Times,
+    Workload,
+)
 
 __all__ = [
     "DEFAULT_DECOMPRESS", "DEFAULT_MICROVM", "DEFAULT_VM", "RESTART_POLICY", "Arrival", "ArrivalRate",
@@ -59,7 +70,8 @@ __all__ = [
     "Count", "CreateStep", "Daemon", "EditStep", "Every", "ExecStep", "Fraction", "HealthCheck", "HostGroup", "Image",
     "ImageGc", "Layer", "LayerSpec", "Link", "Network", "Outage", "Poisson", "PositiveInt", "PsStep", "RateLimit",
     "LayerFileSpec",
-    "Registry", "RunStep", "RunTime", "Runtime", "Scenario", "Step", "StopStep", "Storage", "Strict", "TagStep",
+    "Registry", "RmiStep", "RunStep", "RunTime", "Runtime", "Scenario", "Step", "StopStep", "Storage", "Strict",
+    "TagStep",
     "Times", "VmFlavour", "Workload", "layer_uncompressed",
     "RuntimeProfile",
     "StartCpu",

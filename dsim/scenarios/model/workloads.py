@@ -68,6 +68,15 @@ class Times(Strict):
 Arrival = Burst | Poisson | Every | Times
 
 
+class RmiStep(Strict):
+    """``docker rmi IMAGE``: untag the image; when no other tag names it and no container uses it, delete it and
+    the layers no other image, pull, push or build cache holds (their blobs and unpacked files leave the disk)."""
+
+    image: str = Field(description="a local image: its reference, ID or ID prefix")
+    force: bool = Field(False, description="-f: untag the image even when a container uses it (it stays, "
+                                           "dangling, for the container)")
+
+
 class TagStep(Strict):
     """``docker tag SOURCE TARGET``: one API call; TARGET names SOURCE's image too (a later push step sends it to
     the registry TARGET's first component names)."""
@@ -96,6 +105,8 @@ class Step(Strict):
     rm: RmOptions | None = None
     ps: PsStep | None = Field(None, description="docker ps: one cheap API call")
     tag: TagStep | None = Field(None, description="docker tag: another name for a local image")
+    rmi: RmiStep | None = Field(None, description="docker rmi: an image untagged, and deleted with the layers "
+                                                  "nothing else holds")
     sleep: FiniteDurationDist | None = Field(None, description="client think time (no API call)")
     build: BuildStep | None = Field(None, description="docker build")
     edit: EditStep | None = Field(None, description="change build-context files (no API call)")
