@@ -27,10 +27,12 @@ from dsim.domain.steps import (
     CreateStep,
     EditStep,
     ExecStep,
+    KillStep,
     PauseStep,
     PsStep,
     PullStep,
     PushStep,
+    RestartStep,
     RmiStep,
     RmStep,
     RunStep,
@@ -99,6 +101,12 @@ class Client:
 
     def _stop(self, container: Container, timeout: float) -> Generator[Any, Any, bool]:
         return self.daemon.stop(container, timeout, job=self.job, phase=container.name)
+
+    def _restart(self, container: Container, timeout: float) -> Generator[Any, Any, None]:
+        return self.daemon.restart(container, timeout, job=self.job, phase=container.name)
+
+    def _kill(self, container: Container, signal: str) -> Generator[Any, Any, None]:
+        return self.daemon.kill(container, signal, job=self.job)
 
     def _commit(self, container: Container, ref: str | None, pause: bool) -> Generator[Any, Any, Any]:
         return self.daemon.commit(container, ref, job=self.job, phase=container.name, pause=pause)
@@ -228,6 +236,8 @@ _OPERATIONS: dict[type[Any], Callable[[Client, Any], Generator[Any, Any, Any]]] 
     CreateStep: lambda client, step: client._create(step.container),
     StartStep: lambda client, step: client._start(client._container(step.container)),
     StopStep: lambda client, step: client._stop(client._container(step.container), step.timeout),
+    RestartStep: lambda client, step: client._restart(client._container(step.container), step.timeout),
+    KillStep: lambda client, step: client._kill(client._container(step.container), step.signal),
     CommitStep: lambda client, step: client._commit(client._container(step.container), step.ref, step.pause),
     ExecStep: lambda client, step: client._exec(client._container(step.container), step),
     PauseStep: lambda client, step: client._pause(client._container(step.container)),

@@ -64,6 +64,24 @@ class StopStep:
 
 
 @dataclass(frozen=True, slots=True)
+class RestartStep:
+    """``docker restart``: stop (SIGKILL after ``timeout`` seconds), then start."""
+
+    kind: ClassVar[str] = "restart"
+    container: str | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class KillStep:
+    """``docker kill``: ``signal`` to the container's process (KILL: at once)."""
+
+    kind: ClassVar[str] = "kill"
+    container: str | None = None
+    signal: str = "KILL"
+
+
+@dataclass(frozen=True, slots=True)
 class CommitStep:
     """``docker commit``: the container's changes become a layer on its image; ``ref`` names the image (None:
     dangling)."""
@@ -168,5 +186,6 @@ class EditStep:
     files: tuple[str, ...]
 
 
-Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | CommitStep | ExecStep | PauseStep \
-    | UnpauseStep | TagStep | RmiStep | RmStep | PsStep | SleepStep | BuildStep | EditStep | ComposeStep
+Step = PullStep | PushStep | RunStep | CreateStep | StartStep | StopStep | RestartStep | KillStep | CommitStep \
+    | ExecStep | PauseStep | UnpauseStep | TagStep | RmiStep | RmStep | PsStep | SleepStep | BuildStep | EditStep \
+    | ComposeStep

@@ -325,6 +325,8 @@ def _command(verb: str, value: Any) -> str:
             flags.append("-a")
         if verb == "rmi" and value.get("force"):
             flags.append("-f")
+        if verb == "kill" and value.get("signal", "KILL") != "KILL":
+            flags.append(f"--signal {value['signal']}")
         if value.get("name"):
             flags.append(f"--name {value['name']}")
         flags.extend(_container_flags(value))
@@ -343,7 +345,7 @@ def _command(verb: str, value: Any) -> str:
 
 
 #: steps whose command names a container; without one in the scenario, the job's latest
-_NEEDS_CONTAINER = frozenset({"rm", "start", "stop", "commit", "pause", "unpause", "exec"})
+_NEEDS_CONTAINER = frozenset({"rm", "start", "stop", "restart", "kill", "commit", "pause", "unpause", "exec"})
 #: a run step's isolations that are ``docker run --runtime NAME`` (docs/containers.md: Runtimes)
 _RUNTIMES = frozenset({"crun", "runsc", "kata-qemu", "kata-clh", "kata-fc"})
 

@@ -170,6 +170,10 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
         return op.StartStep(written.start.container)
     if written.stop is not None:
         return op.StopStep(written.stop.container, written.stop.timeout)
+    if written.restart is not None:
+        return op.RestartStep(written.restart.container, written.restart.timeout)
+    if written.kill is not None:
+        return op.KillStep(written.kill.container, written.kill.signal)
     if written.commit is not None:
         ref = written.commit.ref
         return op.CommitStep(written.commit.container, normalise(ref) if ref is not None else None,

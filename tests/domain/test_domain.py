@@ -92,6 +92,6 @@ def test_arrivals_hosts_and_registries_are_domain_values(resolved: Resolved) -> 
 
 def test_the_client_has_an_operation_for_every_kind_of_step() -> None:
     assert set(_OPERATIONS) == set(typing.get_args(steps.Step))
-    # pull, push, run, create, start, stop, commit, exec, pause, unpause, tag, rmi, rm, ps, sleep, build, edit,
-    # compose: each a kind of its own
-    assert len({kind.kind for kind in typing.get_args(steps.Step)}) == 18
+    # pull, push, run, create, start, stop, restart, kill, commit, exec, pause, unpause, tag, rmi, rm, ps, sleep,
+    # build, edit, compose: each a kind of its own
+    assert len({kind.kind for kind in typing.get_args(steps.Step)}) == 20

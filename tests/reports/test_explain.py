@@ -154,6 +154,9 @@ workloads:
       - exec: {detach: true, duration: 5s}
       - tag: {source: app:1, target: reg/app:1}
       - rmi: {image: app:1, force: true}
+      - restart: {timeout: 2s}
+      - kill: {container: web, signal: TERM}
+      - kill: {}
 """
     info = ScenarioInfo.from_resolved(load_scenario_text(text, filename="t.yaml"))
     assert steps_text(info, "w") == [
@@ -172,6 +175,9 @@ workloads:
         "docker exec -d CONTAINER COMMAND",
         "docker tag app:1 reg/app:1",
         "docker rmi -f app:1",
+        "docker restart --time 2 CONTAINER",
+        "docker kill --signal TERM web",
+        "docker kill CONTAINER",
     ]
 
 

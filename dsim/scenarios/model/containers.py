@@ -263,6 +263,21 @@ class StopStep(ContainerRef):
     timeout: FiniteDuration = Field(10.0, description="SIGKILL after this (docker stop default 10s)")
 
 
+class RestartStep(ContainerRef):
+    """``docker restart``: one API call, the stop (SIGTERM, SIGKILL after ``timeout``), then the start."""
+
+    timeout: FiniteDuration = Field(10.0, description="SIGKILL after this (docker restart default 10s)")
+
+
+class KillStep(ContainerRef):
+    """``docker kill``: the signal sent; the step ends without waiting for the exit, as the CLI does."""
+
+    signal: Literal["KILL", "TERM", "INT", "HUP", "QUIT", "USR1", "USR2"] = Field(
+        "KILL", description="KILL (the default) ends the process at once (exit code 137); another signal asks it to "
+        "exit, which takes its stop_time and ends with its stop_exit_code",
+    )
+
+
 class CommitStep(ContainerRef):
     """``docker commit``: the container's changes (what its runs wrote and copied up) become a layer on its
     image, as ``POST /commit`` in dsim serve (docs/serve.md); an empty diff adds no layer. A running container

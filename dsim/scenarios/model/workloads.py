@@ -17,7 +17,9 @@ from dsim.scenarios.model.containers import (
     ContainerRef,
     CreateStep,
     ExecStep,
+    KillStep,
     PsStep,
+    RestartStep,
     RunStep,
     StopStep,
 )
@@ -98,6 +100,8 @@ class Step(Strict):
     stop: StopStep | None = None
     commit: CommitStep | None = Field(None, description="docker commit: the container's changes become a layer on "
                                                         "its image (an empty diff adds none)")
+    restart: RestartStep | None = Field(None, description="docker restart: stop, then start again")
+    kill: KillStep | None = Field(None, description="docker kill: a signal to the container's process")
     exec: ExecStep | None = Field(None, description="docker exec: a command in a running container")
     pause: ContainerRef | None = Field(None, description="docker pause: the cgroup freezer takes a running "
                                                          "container (its processes get no CPU)")
