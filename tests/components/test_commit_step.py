@@ -14,14 +14,17 @@ import pytest
 from dsim.errors import ScenarioError
 from tests.helpers import run_text
 
-SCENARIO = """
-name: commit-step
+#: base:1's layer (10 MB, 25 MB unpacked) and app:1's own (20 MB, 40 MB unpacked) on a 1 GB/s registry, braces
+#: doubled for ``str.format`` (test_rmi_step.py reuses them)
+IMAGES = """
 registries:
   reg: {{bandwidth: 1GB/s, latency: 0s}}
 images:
   base:1: {{registry: reg, layers: [{{size: 10MB, uncompressed: 25MB}}]}}
   app:1: {{registry: reg, from: "base:1", layers: [{{size: 20MB, uncompressed: 40MB}}]}}
-hosts:
+"""
+
+SCENARIO = "name: commit-step" + IMAGES + """hosts:
   h: {{disk: 1GB, nic: inf, preloaded: ["app:1"], daemon: {{api_service_time: 0s, image_store: graphdriver}},
       storage: {{write_rate: 100MB/s, dirty_ratio: 0, overlay_diff: native}}}}
 workloads:

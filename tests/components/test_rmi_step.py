@@ -10,18 +10,12 @@ from __future__ import annotations
 import pytest
 
 from dsim.result import SimResult
+from tests.components.test_commit_step import IMAGES
 from tests.helpers import run_text
 
 MB = 1e6
 
-SCENARIO = """
-name: rmi-step
-registries:
-  reg: {{bandwidth: 1GB/s, latency: 0s}}
-images:
-  base:1: {{registry: reg, layers: [{{size: 10MB, uncompressed: 25MB}}]}}
-  app:1: {{registry: reg, from: "base:1", layers: [{{size: 20MB, uncompressed: 40MB}}]}}
-hosts:
+SCENARIO = "name: rmi-step" + IMAGES + """hosts:
   h: {{disk: 1GB, nic: inf, daemon: {{api_service_time: 0s}}}}
 workloads:
   w:
