@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from dsim.components.host import CpuTask
+from dsim.components.host import CpuGroup, CpuTask
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import ImageInfo
 
@@ -115,6 +115,8 @@ class Container:
     freezer: dict[CpuTask, FreezerState] = field(default_factory=dict)
     #: the CPU work of its running execs (execs.py), which the freezer stops too
     exec_tasks: list[CpuTask] = field(default_factory=list)
+    #: the current run's cgroup on the host's CPU: the quota and weight its run, execs and probe commands share
+    cgroup: CpuGroup = field(default_factory=CpuGroup)
     layer_written: bool = False
     #: when the last exit's teardown (components/teardown.py) ends: a time, or an event; None: nothing pending
     cleanup: float | simpy.Event | None = None

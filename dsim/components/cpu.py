@@ -27,11 +27,44 @@ _FINISH_TOL = 1e-9
 DEFAULT_SHARES = 1024
 
 
+class CpuGroup:
+    """A cgroup's CPU controller, shared by the processes in it (a container's: its run, its execs, its health
+    probes' commands): its quota (cpu.max, ``--cpus``) caps their sum, and its weight (``--cpu-shares``) is the
+    group's, however many of them run (CFS group scheduling: a group is one entity of its parent's runqueue;
+    kernel Documentation/admin-guide/cgroup-v2.rst "cpu.max" and "cpu.weight"). Inside it CFS is fair between
+    the group's threads, so its processes share what it gets in proportion to the cores each keeps busy alone
+    (its ``demand``: its runnable threads, or less when it idles part of the time). The scheduler keeps
+    ``members``, the group's running tasks in the order they started (:meth:`CpuScheduler.run_in`)."""
+
+    __slots__ = ("quota", "weight", "members")
+
+    def __init__(self, quota: float = math.inf, weight: float = 1.0) -> None:
+        self.quota = quota
+        self.weight = weight
+        self.members: list[CpuTask] = []
+
+    def shares(self) -> list[tuple[CpuTask, float, float]]:
+        """(task, cap, weight) of each member: alone, its demand under the quota at the group's weight; with
+        others, the quota (when their demands exceed it) and the weight split in proportion to the demands, so
+        that every member's cap binds at the same level of the host's water-filling and the group as a whole
+        gets min(its demands, quota, weight x level)."""
+        members = self.members
+        if len(members) == 1:
+            task = members[0]
+            return [(task, min(task.demand, self.quota), self.weight)]
+        total = sum(task.demand for task in members)
+        scale = 1.0 if total <= self.quota else self.quota / total
+        return [(task, task.demand * scale, self.weight * task.demand / total) for task in members]
+
+
 class CpuTask:
     """CPU work of one process: ``work`` CPU-seconds at no more than ``cap`` cores, with the CPU ``weight`` of
-    its cgroup relative to the default (``--cpu-shares`` / 1024); ``done`` fires at the end."""
+    its cgroup relative to the default (``--cpu-shares`` / 1024); ``done`` fires at the end. A task in a
+    :class:`CpuGroup` (``group``) has its cap and weight from the group's shares, by its ``demand``; ``threads``:
+    its runnable threads when its quota is below them (an SMT host's siblings, :class:`SmtCpuScheduler`)."""
 
-    __slots__ = ("cap", "work", "done", "mark", "seq", "cls", "cancelled", "started", "weight")
+    __slots__ = ("cap", "work", "done", "mark", "seq", "cls", "cancelled", "started", "weight", "group", "demand",
+                 "threads")
 
     def __init__(self, cap: float, work: float, done: simpy.Event, started: float, weight: float = 1.0) -> None:
         self.cap = cap
@@ -43,6 +76,9 @@ class CpuTask:
         self.cls: _CapClass | None = None
         self.cancelled = False
         self.started = started
+        self.group: CpuGroup | None = None
+        self.demand = cap
+        self.threads: float | None = None
 
 
 class _CapClass:
@@ -116,11 +152,54 @@ class CpuScheduler:
         if work <= 0:
             task.done.succeed(now)
             return task
-        if not self.runnable and cap > 0 and self.cores > 0:
+        self._start(task, threads)
+        return task
+
+    def run_in(self, group: CpuGroup, work: float, demand: float, threads: float | None = None) -> CpuTask:
+        """Start ``work`` CPU-seconds of a process in ``group`` that keeps ``demand`` cores busy when alone
+        (``threads``: as :meth:`run`'s); the group's members' caps and weights are its shares from now on
+        (:meth:`CpuGroup.shares`), until one of them ends."""
+        env = self.env
+        now = env.now
+        task = CpuTask(demand, work, env.event(), now)
+        task.group, task.demand, task.threads = group, demand, threads
+        if work <= 0:
+            task.done.succeed(now)
+            return task
+        members = group.members
+        members.append(task)
+        if len(members) == 1:  # alone in its group: its demand under the quota, the group's weight
+            task.cap = demand if demand <= group.quota else group.quota
+            task.weight = group.weight
+            self._start(task, threads)
+            return task
+        self._advance()
+        for member, cap, weight in group.shares():
+            if member is task:
+                task.cap, task.weight = cap, weight
+                continue
+            if cap != member.cap or weight != member.weight:
+                self._move(member, cap, weight)
+            self._rethread(member)
+        self._start(task, threads)
+        return task
+
+    def update_group(self, group: CpuGroup, quota: float, weight: float) -> None:
+        """``group``'s quota and weight change from now on (``docker update``): its running members take their
+        new shares (a member's ``demand`` and ``threads`` may have been changed before the call)."""
+        group.quota, group.weight = quota, weight
+        if not group.members:
+            return
+        self._advance()
+        self._regroup(group)
+        self._resolve()
+
+    def _start(self, task: CpuTask, threads: float | None) -> None:
+        """A task with work joins the scheduler (``threads``: its hardware threads beyond its cap, SMT)."""
+        if not self.runnable and task.cap > 0 and self.cores > 0:
             self._run_alone(task)
         else:
             self._run_shared(task)
-        return task
 
     def cancel(self, task: CpuTask) -> float:
         """The process ended before its work did (stopped, killed): returns the CPU-seconds it received."""
@@ -137,6 +216,10 @@ class CpuScheduler:
             if cls.weight != 1.0:
                 self._weighted -= 1
             cls.heap.clear()  # only cancelled tasks are left: no cycle between them and their class
+        group = task.group
+        if group is not None:
+            group.members.remove(task)
+            self._regroup(group)
         self._resolve()
         return received
 
@@ -149,25 +232,7 @@ class CpuScheduler:
             task.cap, task.weight = cap, weight
             return
         self._advance()
-        left = task.mark - cls.clock
-        cls.heap = [entry for entry in cls.heap if entry[2] is not task]
-        heapq.heapify(cls.heap)
-        cls.n -= 1
-        if cls.n == 0:
-            del self.classes[cls.key]
-            if cls.weight != 1.0:
-                self._weighted -= 1
-            cls.heap.clear()
-        key = cap if weight == 1.0 else (cap, weight)
-        joined = self.classes.get(key)
-        if joined is None:
-            joined = self.classes[key] = _CapClass(cap, key, weight)
-            if weight != 1.0:
-                self._weighted += 1
-        task.cap, task.weight, task.cls = cap, weight, joined
-        task.mark = joined.clock + left
-        heapq.heappush(joined.heap, (task.mark, task.seq, task))
-        joined.n += 1
+        self._move(task, cap, weight)
         self._resolve()
 
     def shorten(self, task: CpuTask, work: float) -> None:
@@ -308,6 +373,41 @@ class CpuScheduler:
             self._integral += self.busy * dt
             self._t = now
 
+    def _move(self, task: CpuTask, cap: float, weight: float) -> None:
+        """A running task changes class (cap and weight) at this instant, keeping the work it has left; the
+        caller solves the rates again."""
+        cls = task.cls
+        assert cls is not None
+        left = task.mark - cls.clock
+        cls.heap = [entry for entry in cls.heap if entry[2] is not task]
+        heapq.heapify(cls.heap)
+        cls.n -= 1
+        if cls.n == 0:
+            del self.classes[cls.key]
+            if cls.weight != 1.0:
+                self._weighted -= 1
+            cls.heap.clear()
+        key = cap if weight == 1.0 else (cap, weight)
+        joined = self.classes.get(key)
+        if joined is None:
+            joined = self.classes[key] = _CapClass(cap, key, weight)
+            if weight != 1.0:
+                self._weighted += 1
+        task.cap, task.weight, task.cls = cap, weight, joined
+        task.mark = joined.clock + left
+        heapq.heappush(joined.heap, (task.mark, task.seq, task))
+        joined.n += 1
+
+    def _regroup(self, group: CpuGroup) -> None:
+        """``group``'s running members take their shares (after one started or ended, or the group changed)."""
+        for task, cap, weight in group.shares():
+            if cap != task.cap or weight != task.weight:
+                self._move(task, cap, weight)
+            self._rethread(task)
+
+    def _rethread(self, task: CpuTask) -> None:
+        """A grouped task's threads beyond its new cap (only :class:`SmtCpuScheduler` counts them)."""
+
     def _rates(self) -> None:
         """Water-filling over the cap classes, smallest cap first (weighted: :meth:`_rates_weighted`)."""
         classes = self.classes
@@ -399,6 +499,7 @@ class CpuScheduler:
         tol = _FINISH_TOL * (now if now > 1.0 else 1.0)
         finished: list[CpuTask] = []
         classes = self.classes
+        groups: list[CpuGroup] = []
         for key, cls in list(classes.items()):
             heap = cls.heap
             clock = cls.clock
@@ -410,10 +511,17 @@ class CpuScheduler:
                 finished.append(task)
                 cls.n -= 1
                 self.runnable -= 1
+                group = task.group
+                if group is not None:
+                    group.members.remove(task)
+                    if group.members and group not in groups:
+                        groups.append(group)
             if cls.n == 0:
                 del classes[key]
                 if cls.weight != 1.0:
                     self._weighted -= 1
+        for group in groups:  # the members left take the shares of those that ended
+            self._regroup(group)
         return finished
 
     def _end_alone(self, now: float) -> bool:
@@ -427,6 +535,8 @@ class CpuScheduler:
             return False
         task = heap[0][2]
         heap.clear()  # the task and its class would hold each other: a reference cycle only the collector frees
+        if task.group is not None:  # the only one running: its group's only member
+            task.group.members.clear()
         classes.clear()
         self._weighted = 0
         self.runnable = 0
@@ -485,18 +595,20 @@ class SmtCpuScheduler(CpuScheduler):
             return busy
         return physical + self.smt_gain * (busy - physical) / (self.threads_per_core - 1)
 
-    def run(self, work: float, cap: float, threads: float | None = None, weight: float = 1.0) -> CpuTask:
+    def _start(self, task: CpuTask, threads: float | None) -> None:
         """Every start by the general path (the fast path for a lone task knows no siblings)."""
-        now = self.env.now
-        task = CpuTask(cap, work, self.env.event(), now, weight)
-        if work <= 0:
-            task.done.succeed(now)
-            return task
+        cap = task.cap
         if threads is not None and threads > cap > 0:
             self._extra[task] = extra = threads - cap
             self._surplus += extra
         self._run_shared(task)
-        return task
+
+    def _rethread(self, task: CpuTask) -> None:
+        self._leave(task)
+        threads, cap = task.threads, task.cap
+        if threads is not None and threads > cap > 0:
+            self._extra[task] = extra = threads - cap
+            self._surplus += extra
 
     def cancel(self, task: CpuTask) -> float:
         self._leave(task)

@@ -30,14 +30,13 @@ class ExecVerbs:
     def exec(self, container: Container, command: ExecStep) -> Generator[Any, Any, simpy.Process]:
         """``runc exec`` of a command in ``container`` (docker exec): dockerd's exec path (``exec_path``), then
         the command as a process of its own, returned: its value is the exit code, 137 when the container's
-        process exits first (its PID namespace goes with it). The container's ``--cpus`` caps the command by
-        itself (in Docker it shares one cgroup's quota with the container's process); a ``docker pause`` freezes it
-        with the container (freezer.py)."""
+        process exits first (its PID namespace goes with it). The command runs in the container's cgroup,
+        sharing its ``--cpus`` quota and its CPU weight with the container's process (``Container.cgroup``); a
+        ``docker pause`` freezes it with the container (freezer.py)."""
         yield from self.exec_path(container)
         if container.state != RUNNING:  # its process exited meanwhile: nothing to join
             raise ApiError(409, f"container {container.id} is not running")
-        weight = container.spec.cpu_weight(self.spec.runtime.cpu_weights)
-        return self.env.process(self._exec_command(container, command, weight))
+        return self.env.process(self._exec_command(container, command))
 
     def exec_path(self, container: Container) -> Generator[Any, Any, None]:
         """dockerd's exec path until an exec's command runs (dockerd, containerd, the shim, ``runc exec``): the
@@ -51,17 +50,17 @@ class ExecVerbs:
         if cost > cpu:
             yield self.env.timeout(cost - cpu)
 
-    def _exec_command(self, container: Container, command: ExecStep, weight: float) -> Generator[Any, Any, int]:
+    def _exec_command(self, container: Container, command: ExecStep) -> Generator[Any, Any, int]:
         """The exec'd command's life: its CPU work or its wall time, or the container's exit first (137)."""
         env = self.env
         duration = command.duration.sample(self.rng)
         task: CpuTask | None = None
         if command.cpu_time is not None:
             cpu_time = command.cpu_time.sample(self.rng)
-            cap = min(float(command.threads), container.spec.cpu_cap)
+            demand = float(command.threads)
             if 0 < duration < math.inf:
-                cap = min(cap, cpu_time / duration)  # paced: idle part of the time
-            task = self.kernel.cpu.run(cpu_time, cap, weight=weight)
+                demand = min(demand, cpu_time / duration)  # paced: idle part of the time
+            task = self.kernel.cpu.run_in(container.cgroup, cpu_time, demand)
             container.exec_tasks.append(task)  # frozen with the container (freezer.py)
             natural = task.done
         else:

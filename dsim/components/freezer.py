@@ -71,7 +71,11 @@ def _working(container: Container) -> list[CpuTask]:
 def _resume(env: simpy.Environment, cpu: CpuScheduler, container: Container, state: FreezerState) -> None:
     """What ``state``'s work has left, back on the scheduler as a task of its own, whose end ends the work."""
     origin = state.origin
-    task = state.resumed = cpu.run(max(state.left, 0.0), origin.cap, weight=origin.weight)
+    left = max(state.left, 0.0)
+    if origin.group is not None:  # back in its cgroup, sharing its quota and weight again
+        task = state.resumed = cpu.run_in(origin.group, left, origin.demand, origin.threads)
+    else:
+        task = state.resumed = cpu.run(left, origin.cap, weight=origin.weight)
 
     def done(_: simpy.Event) -> None:
         if not origin.done.triggered:

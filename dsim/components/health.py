@@ -259,9 +259,8 @@ class HealthMonitor:
         task: CpuTask | None = None
         try:
             work = self.check.probe_cpu.sample(self.rng)
-            if work > 0:
-                weight = self.container.spec.cpu_weight(self.runtime.cpu_weights)  # its cgroup's
-                task = self.kernel.cpu.run(work, PROBE_THREADS, weight=weight)
+            if work > 0:  # in the container's cgroup, sharing its quota and weight
+                task = self.kernel.cpu.run_in(self.container.cgroup, work, PROBE_THREADS)
                 yield task.done
             wait = self.check.probe_wait
             if wait > 0:  # a command that never ends waits on an event that never fires (killed at the timeout)

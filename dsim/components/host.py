@@ -14,7 +14,7 @@ from typing import Any
 
 import simpy
 
-from dsim.components.cpu import CpuScheduler, CpuTask, SmtCpuScheduler
+from dsim.components.cpu import CpuGroup, CpuScheduler, CpuTask, SmtCpuScheduler
 from dsim.components.workers import Lock
 from dsim.domain.hosts import SMT_GAIN
 from dsim.records import Recorder, SpanKind
@@ -22,7 +22,7 @@ from dsim.records import Recorder, SpanKind
 #: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
 _CPU = SpanKind.CPU
 
-__all__ = ["CpuScheduler", "CpuTask", "Kernel", "PortInUse", "PortsExhausted", "SmtCpuScheduler"]
+__all__ = ["CpuGroup", "CpuScheduler", "CpuTask", "Kernel", "PortInUse", "PortsExhausted", "SmtCpuScheduler"]
 
 
 class PortInUse(Exception):

@@ -30,7 +30,7 @@ from dsim.components.daemon_locks import DaemonLocks, step
 from dsim.components.disk import Disk, host_disk, unmount_sync
 from dsim.components.errors import ApiError
 from dsim.components.execs import ExecVerbs
-from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
+from dsim.components.host import CpuGroup, CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import ImageStore
 from dsim.components.networks import NetworkStack
 from dsim.components.service_calls import ServiceCalls
@@ -455,6 +455,7 @@ class ContainerRuntime(ExecVerbs):
         env, spec, rng, kernel = self.env, container.spec, self.rng, self.kernel
         assert container.kill is not None and container.stop_requested is not None
         began = env.now
+        container.cgroup = CpuGroup(spec.cpu_quota, spec.cpu_weight(self.spec.runtime.cpu_weights))
         duration = math.inf if spec.until_stopped else spec.duration.sample(rng)
         cpu_time = spec.cpu_time.sample(rng) if spec.cpu_time is not None else None
         usage = spec.memory_usage.sample(rng) if spec.memory_usage is not None else 0.0
@@ -514,12 +515,9 @@ class ContainerRuntime(ExecVerbs):
         task: CpuTask | None = None
         natural: simpy.Event | None = None
         if cpu_time is not None:
-            cap, threads = spec.cpu_cap, spec.quota_threads
-            demand = container.cpu_demand = cpu_time / duration if 0 < duration < math.inf else math.inf
-            if demand < cap:
-                cap, threads = demand, None  # paced: idle part of the time, not throttled in bursts
-            weight = spec.cpu_weight(self.spec.runtime.cpu_weights)
-            task = container.cpu_task = self.kernel.cpu.run(cpu_time, cap, threads, weight)
+            container.cpu_demand = cpu_time / duration if 0 < duration < math.inf else math.inf
+            demand, threads = _run_demand(container)
+            task = container.cpu_task = self.kernel.cpu.run_in(container.cgroup, cpu_time, demand, threads)
             natural = task.done
             if restarted:  # its loop's work, on a scheduler other work shares (_process forgets it at the end)
                 self.kernel.cpu.background[task] = RESTART
@@ -565,16 +563,11 @@ class ContainerRuntime(ExecVerbs):
         container.spec = spec
         if container.state != RUNNING:
             return
-        task = live if live is not None else freezer.live_task(container)
-        if task is not None:
-            cap, threads = spec.cpu_cap, spec.quota_threads
-            if container.cpu_demand < cap:
-                cap, threads = container.cpu_demand, None
-            weight = spec.cpu_weight(self.spec.runtime.cpu_weights)
-            self.kernel.cpu.change(task, cap, threads, weight)
-            origin = container.cpu_task
-            if origin is not None and origin is not task:  # a later freeze and thaw resume the work with these
-                origin.cap, origin.weight = cap, weight
+        demand, threads = _run_demand(container)
+        for task in (live if live is not None else freezer.live_task(container), container.cpu_task):
+            if task is not None:  # the work now, and what a later freeze and thaw resume it with
+                task.demand, task.threads = demand, threads
+        self.kernel.cpu.update_group(container.cgroup, spec.cpu_quota, spec.cpu_weight(self.spec.runtime.cpu_weights))
         kill = container.kill
         if (spec.memory is not None and container.usage > spec.memory and kill is not None and not kill.triggered
                 and not vm.guest_kernel(self.spec, spec.isolation)):
@@ -597,3 +590,13 @@ def _exists(container: Container) -> None:
     answers for a name or ID it no longer knows."""
     if container.state == REMOVED:
         raise ApiError(404, f"No such container: {container.name}")
+
+
+def _run_demand(container: Container) -> tuple[float, float | None]:
+    """(cores, threads) of the run's CPU work in its cgroup: its runnable threads, throttled in bursts when its
+    quota is below them (``threads``); or its pace (``cpu_demand``) when that is less than its quota lets it
+    use: idle part of the time, not throttled in bursts."""
+    spec = container.spec
+    if container.cpu_demand < spec.cpu_cap:
+        return container.cpu_demand, None
+    return spec.runnable_threads, spec.quota_threads

@@ -82,8 +82,18 @@ class ContainerSpec:
     @property
     def cpu_cap(self) -> float:
         """Cores the process can keep busy: its --cpus quota, and no more than its runnable threads."""
-        threads = self.threads if self.threads is not None else (math.ceil(self.cpus) if self.cpus else 1)
-        return min(self.cpus, float(threads)) if self.cpus is not None else float(threads)
+        return min(self.cpu_quota, self.runnable_threads)
+
+    @property
+    def runnable_threads(self) -> float:
+        """The threads its process keeps runnable: ``threads``, else as many as its --cpus quota can use (1
+        without one)."""
+        return float(self.threads if self.threads is not None else (math.ceil(self.cpus) if self.cpus else 1))
+
+    @property
+    def cpu_quota(self) -> float:
+        """Its cgroup's CFS quota in cores (--cpus), shared by every process in it; infinite without one."""
+        return self.cpus if self.cpus is not None else math.inf
 
     def cpu_weight(self, conversion: CpuWeights) -> float:
         """Its cgroup's CPU weight relative to a default cgroup's (the scheduler's unit, components/cpu.py), by the

@@ -302,7 +302,8 @@ class ExecStep(ContainerRef):
         "(detach only). With cpu_time: paces the CPU work (at most cpu_time/duration cores)",
     )
     cpu_time: FiniteDurationDist | None = Field(
-        None, description="CPU-seconds the command needs, on the host's cores at the container's CPU weight and cap",
+        None, description="CPU-seconds the command needs, on the host's cores in the container's cgroup: its "
+                          "--cpus quota and CPU weight shared with the container's process",
     )
     threads: PositiveInt = Field(1, description="runnable threads of the command (cores it can use)")
     exit_code: int = Field(0, ge=0, le=255, description="the command's exit code: not 0 fails the job, as the "
