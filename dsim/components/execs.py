@@ -14,7 +14,8 @@ from dsim.components import freezer
 from dsim.components.container import RUNNING, SIGKILL_EXIT, Container
 from dsim.components.errors import ApiError
 from dsim.components.host import CpuTask, Kernel
-from dsim.domain.hosts import HostSpec
+from dsim.domain.health import PROBE_THREADS
+from dsim.domain.hosts import HostSpec, RuntimeSpec
 from dsim.domain.steps import ExecStep
 from dsim.environment import first_of
 
@@ -38,17 +39,9 @@ class ExecVerbs:
             raise ApiError(409, f"container {container.id} is not running")
         return self.env.process(self._exec_command(container, command))
 
-    def exec_path(self, container: Container) -> Generator[Any, Any, None]:
-        """dockerd's exec path until an exec's command runs (dockerd, containerd, the shim, ``runc exec``): the
-        host's ``runtime.probe_exec``, part CPU on one core at the container's weight, part waiting, as a health
-        probe's exec (health.py)."""
-        runtime = self.spec.runtime
-        cost = runtime.probe_exec.sample(self.rng)
-        cpu = cost * runtime.cpu.probe_exec
-        if cpu > 0:
-            yield self.kernel.cpu.run(cpu, 1.0, weight=container.spec.cpu_weight(runtime.cpu_weights)).done
-        if cost > cpu:
-            yield self.env.timeout(cost - cpu)
+    def exec_path(self, container: Container) -> Generator[Any, Any, bool]:
+        """dockerd's exec path for an exec of ``container`` (``exec_path`` below)."""
+        return (yield from exec_path(self.env, self.kernel, self.spec.runtime, self.rng, container))
 
     def _exec_command(self, container: Container, command: ExecStep) -> Generator[Any, Any, int]:
         """The exec'd command's life: its CPU work or its wall time, or the container's exit first (137)."""
@@ -76,3 +69,27 @@ class ExecVerbs:
             if task is not None:
                 container.exec_tasks.remove(task)
                 freezer.end_work(self.kernel.cpu, container, task)
+
+
+def exec_path(env: simpy.Environment, kernel: Kernel, runtime: RuntimeSpec, rng: random.Random, container: Container,
+              exited: simpy.Event | None = None) -> Generator[Any, Any, bool]:
+    """dockerd's exec path until an exec's command runs (dockerd, containerd, the shim, ``runc exec``), for a
+    ``docker exec`` and a health probe alike: the host's ``runtime.probe_exec``, its CPU share on one core at the
+    container's weight (a task of its own, outside the container's cgroup), then waiting. With ``exited`` (a
+    probe's: the container's exit), False when the container exits first: its work stops there."""
+    cost = runtime.probe_exec.sample(rng)
+    share = runtime.cpu.probe_exec
+    work = cost * share
+    if work > 0:
+        task = kernel.cpu.run(work, PROBE_THREADS, weight=container.spec.cpu_weight(runtime.cpu_weights))
+        yield task.done if exited is None else env.any_of([task.done, exited])
+        if not task.done.triggered:
+            kernel.cpu.cancel(task)
+            return False
+    elif exited is not None and exited.triggered:
+        return False
+    wait = cost * (1 - share)
+    if wait > 0:
+        timer = env.timeout(wait)
+        yield timer if exited is None else env.any_of([timer, exited])
+    return exited is None or not exited.triggered

@@ -35,6 +35,7 @@ from typing import Any
 
 import simpy
 
+from dsim.components import execs
 from dsim.components.container import Container
 from dsim.components.disk import Disk
 from dsim.components.host import CpuTask, Kernel
@@ -199,7 +200,7 @@ class HealthMonitor:
         work = check.startup_cpu.sample(self.rng)
         began = env.now
         if work > 0:
-            done = yield from self._work(work, self.container.spec.cpu_cap)
+            done = yield from self._work(work)
             if not done:
                 self._may_be_ready = False
                 return
@@ -229,11 +230,7 @@ class HealthMonitor:
         env, check, state = self.env, self.check, self.state
         began = env.now
         state.probes += 1
-        cost = self.runtime.probe_exec.sample(self.rng)
-        share = self.runtime.cpu.probe_exec
-        if not (yield from self._work(cost * share, PROBE_THREADS)):
-            return None
-        if not (yield from self._wait(cost * (1 - share))):
+        if not (yield from execs.exec_path(env, self.kernel, self.runtime, self.rng, self.container, self.exited)):
             return None
         exec_end = env.now
         command = self._spawn(self._command())
@@ -269,11 +266,9 @@ class HealthMonitor:
             if task is not None:
                 self.kernel.cpu.cancel(task)
 
-    def _work(self, cpu_seconds: float, cores: float) -> Generator[Any, Any, bool]:
-        """``cpu_seconds`` on the host's scheduler at up to ``cores``; False if the process exits first."""
-        if cpu_seconds <= 0:
-            return not self.exited.triggered
-        task = self.kernel.cpu.run(cpu_seconds, cores, weight=self.container.spec.cpu_weight(self.runtime.cpu_weights))
+    def _work(self, cpu_seconds: float) -> Generator[Any, Any, bool]:
+        """The process's ``cpu_seconds`` in its cgroup, on its runnable threads; False if it exits first."""
+        task = self.kernel.cpu.run_in(self.container.cgroup, cpu_seconds, self.container.spec.runnable_threads)
         yield self.env.any_of([task.done, self.exited])
         if not task.done.triggered:
             self.kernel.cpu.cancel(task)
