@@ -23,6 +23,9 @@ PHASES: tuple[str, ...] = ("queue", *SUMMARY_PHASE_KINDS)
 #: With job slots (hosts.<group>.job_slots), a job's wait for a slot comes first: reported only by runs
 #: in which some job waited, so runs without slots keep their columns.
 SLOT_PHASES: tuple[str, ...] = (SpanKind.SLOT, *PHASES)
+#: Phases of steps only some workloads take (``stop``, ``restart``: the stop; ``commit``; ``exec``), reported after
+#: the others by runs that have them, so runs without keep their columns.
+STEP_PHASES: tuple[str, ...] = (SpanKind.STOP, SpanKind.COMMIT, SpanKind.DOCKER_EXEC)
 
 
 def job_columns(phases: tuple[str, ...]) -> tuple[str, ...]:
@@ -143,9 +146,11 @@ class SimResult:
 
     @cached_property
     def phases(self) -> tuple[str, ...]:
-        """The per-job phases this run reports: PHASES, led by ``slot`` when some job waited for a slot, and
-        ending with ``downtime`` when compose replaced or restarted a container (runs without keep their columns)."""
+        """The per-job phases this run reports: PHASES, led by ``slot`` when some job waited for a slot, then
+        the STEP_PHASES some job took, and ``downtime`` when compose replaced or restarted a container (runs without
+        keep their columns)."""
         phases = SLOT_PHASES if self.spans_of(SpanKind.SLOT) else PHASES
+        phases = (*phases, *(kind for kind in STEP_PHASES if self.spans_of(kind)))
         return (*phases, SpanKind.DOWNTIME) if self.spans_of(SpanKind.DOWNTIME) else phases
 
     def attr_column(self, kind: SpanKind | str, key: str) -> list[Any]:
