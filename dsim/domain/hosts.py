@@ -84,6 +84,17 @@ class DirtyLimits:
 DEFAULT_DIRTY = DirtyLimits()
 
 
+#: sha256 on one core, bytes per second, as Go's crypto/sha256 computes it (dockerd, containerd and BuildKit are Go).
+#: Its AVX2 path, dsim's default: 448.62 MB/s on a Xeon Platinum 8124M (EC2 C5's CPU; 514 MB/s on an AMD Ryzen): every
+#: Docker on a CPU without the SHA extensions (Intel before Ice Lake, as EC2's M5 and C5), and Docker 24 and earlier
+#: on any (their Go is older than 1.21). With the SHA extensions, which Go uses since 1.21 where the CPU has them
+#: (sha256block_amd64.go: ``useSHA = useAVX2 && cpu.X86.HasSHA``; Docker 25 and later; every AMD Zen, Intel from Ice
+#: Lake): 1,975 MB/s on the Ryzen. Both: minio/sha256-simd v1.0.1's README, BenchmarkHash5M, Go assembly of the same
+#: instructions (https://github.com/minio/sha256-simd/tree/v1.0.1#support-for-intel-sha-extensions).
+SHA256_AVX2 = 448.62e6
+SHA256_SHA_NI = 1975e6
+
+
 @dataclass(frozen=True, slots=True)
 class StorageSpec:
     """Bytes per second: decompression output by compression (``gzip``, ``zstd``), file writes, push gzip."""
@@ -94,7 +105,7 @@ class StorageSpec:
     #: cores one layer's decompression stream can use (decompress_rate is per core)
     decompress_cores: float = 1.0
     #: tar + sha256 of a layer or context, bytes per second on one core (components/layer_work.py)
-    hash_rate: float = 776e6
+    hash_rate: float = SHA256_AVX2
     #: TLS decryption and encryption (AES-128-GCM) of a registry's bytes, per second on one core
     tls_rate: float = 4e9
     #: what inflates gzip: ``external`` (igzip or unpigz, beside the digest of the tar stream) or ``go`` (in turn)

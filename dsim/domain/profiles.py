@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dsim.domain.hosts import SHA256_SHA_NI
+
 GIB = 2**30
 MIB = 2**20
 GB = 1e9
@@ -27,8 +29,13 @@ class EnvironmentProfile:
     write_rate: float | None
     sources: tuple[str, ...]
     threads_per_core: int = 1
+    #: sha256 per core (storage.hash_rate) where the machine's CPU has the SHA extensions (Docker 25 and later use
+    #: them); None: dsim's default, Go's AVX2 path
+    hash_rate: float | None = None
 
 
+#: M5 and C5 run Xeon Platinum 8000 series (Skylake-SP 8175M / 8124M, Cascade Lake 8259CL / 8275CL): no SHA
+#: extensions, so Go's sha256 takes its AVX2 path, dsim's default hash_rate (measured on the 8124M)
 _EC2_M5 = "https://aws.amazon.com/ec2/instance-types/m5/"
 _EC2_C5 = "https://aws.amazon.com/ec2/instance-types/c5/"
 #: gp3's baseline throughput (every gp3 volume): 125 MiB/s, 3,000 IOPS
@@ -63,10 +70,10 @@ PROFILES: dict[str, EnvironmentProfile] = {
     "gcp-n2-standard-8": EnvironmentProfile(8, 32 * GB, 100 * GIB, 16e9 / 8, 140 * MIB,
                                             (_GCE_N2, _GCE_NET, _PD_BALANCED, _GCE_THREADS), 2),
     # Standard_D2s_v5: 2 vCPU, 8 GiB, up to 12,500 Mbps; Ice Lake or Sapphire Rapids Xeons "in a hyper threaded
-    # configuration" (the Dv5 page): 1 core x 2 threads
-    "azure-d2s-v5": EnvironmentProfile(2, 8 * GIB, None, 12.5e9 / 8, None, (_AZURE_DSV5,), 2),
+    # configuration" (the Dv5 page): 1 core x 2 threads, with the SHA extensions (Go's sha256 at SHA256_SHA_NI)
+    "azure-d2s-v5": EnvironmentProfile(2, 8 * GIB, None, 12.5e9 / 8, None, (_AZURE_DSV5,), 2, SHA256_SHA_NI),
     # Standard_D4s_v5: 4 vCPU (2 cores x 2 threads), 16 GiB, up to 12,500 Mbps
-    "azure-d4s-v5": EnvironmentProfile(4, 16 * GIB, None, 12.5e9 / 8, None, (_AZURE_DSV5,), 2),
+    "azure-d4s-v5": EnvironmentProfile(4, 16 * GIB, None, 12.5e9 / 8, None, (_AZURE_DSV5,), 2, SHA256_SHA_NI),
     # GitHub-hosted ubuntu-latest for public repositories: 4 vCPU, 16 GB RAM, 14 GB SSD. GitHub's page does not
     # say whether the vCPUs are hyper-threads: 1 thread per core, dsim's default, until it does
     "github-ubuntu-latest": EnvironmentProfile(4, 16 * GB, 14 * GB, None, None, (_GITHUB,)),
@@ -90,6 +97,11 @@ def profile_fields(name: str) -> dict[str, object]:
         fields["disk"] = found.disk
     if found.nic is not None:
         fields["nic"] = found.nic
+    storage: dict[str, float] = {}
     if found.write_rate is not None:
-        fields["storage"] = {"write_rate": found.write_rate}
+        storage["write_rate"] = found.write_rate
+    if found.hash_rate is not None:
+        storage["hash_rate"] = found.hash_rate
+    if storage:
+        fields["storage"] = storage
     return fields

@@ -26,6 +26,7 @@ import pytest
 
 from dsim.api import load_scenario, simulate
 from dsim.dockerfile.plan import make_plan
+from dsim.domain.hosts import SHA256_AVX2 as HASH
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 from dsim.errors import ScenarioError
 from dsim.records import Span
@@ -240,10 +241,10 @@ def test_sharing_values_are_checked_as_buildkit_does() -> None:
 def test_cache_mounts_scenario_figures() -> None:
     """The figures its comment block derives: pip install 90 s cold, 12 s warm; each build lasts its pip
     install plus about 4.87 s (API call, two small COPY writes, and the export, under the containerd store, of the
-    new 150 MB layer: gzip at 32 MiB/s, the tar's and the blob's sha256 at 776 MB/s, the blob's fsync at 400 MiB/s,
+    new 150 MB layer: gzip at 32 MiB/s, the tar's and the blob's sha256 at hash_rate, the blob's fsync at 400 MiB/s,
     the blob 150e6 / 2.7 bytes; a locked waiter's wait ends with A's RUN, before A's export)."""
     blob = round(150e6 / DEFAULT_UNCOMPRESSED_RATIO)
-    export = 150e6 / (32 * 2**20) + (150e6 + blob) / 776e6 + blob / (400 * 2**20)
+    export = 150e6 / (32 * 2**20) + (150e6 + blob) / HASH + blob / (400 * 2**20)
     result = simulate(load_scenario(ROOT / "scenarios" / "cache-mounts.yaml"))
     completed(result)
     assert counts(result) == (6, 34)

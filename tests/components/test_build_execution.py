@@ -12,15 +12,16 @@ import math
 
 import pytest
 
+from dsim.domain.hosts import SHA256_AVX2 as HASH
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 from dsim.scenarios.catalog import lookup
 from tests.components.test_build_cache import BASE, build, completed, counts, edit, job, run
 
 API = 0.002  # api_service_time of the build call
 #: BuildKit's export, under the containerd store, of a RUN that wrote nothing (the default 0 B): the well-known
-#: empty layer, 1,024 bytes of tar gzipped at 32 MiB/s beside the tar's and the 32-byte blob's sha256 (776 MB/s),
+#: empty layer, 1,024 bytes of tar gzipped at 32 MiB/s beside the tar's and the 32-byte blob's sha256 (hash_rate),
 #: then the blob's fsync at 400 MiB/s (builder.py ``_compress_layers``; docs/build.md)
-EMPTY_EXPORT = 1024 / 2**25 + (1024 + 32) / 776e6 + 32 / (400 * 2**20)
+EMPTY_EXPORT = 1024 / 2**25 + (1024 + 32) / HASH + 32 / (400 * 2**20)
 
 
 def build_time(result, job_id: int = 1) -> float:  # type: ignore[no-untyped-def]
@@ -132,17 +133,17 @@ def test_classic_builder_sends_the_whole_context_first() -> None:
 
 def test_a_local_context_costs_no_network_time() -> None:
     # no network on one host; the daemon still lands the 10 MB: written into the local source's snapshot (into
-    # the page cache at once) while hashed at 776 MB/s on an idle core, so the hash sets the time: 10e6 / 776e6
+    # the page cache at once) while hashed at hash_rate on an idle core, so the hash sets the time: 10e6 / hash_rate
     result = run({"dev": job(build(COPY_SRC), placement="builder")}, contexts=CONTEXT, hosts=REMOTE)
     [(nbytes, seconds)] = _context_spans(result, "load build context")
     assert nbytes == 10e6
-    assert seconds == pytest.approx(10e6 / 776e6, rel=1e-9)
+    assert seconds == pytest.approx(10e6 / HASH, rel=1e-9)
 
 
 def test_run_times_layer_sizes_the_image_and_its_push() -> None:
     """RUN pip install: 60 s and 150 MB (patterns); RUN echo: the defaults, 1 s and 0 B, an empty diff that
     BuildKit exports as the empty layer (1,024 bytes of tar, 32 gzipped). The build takes 61 s, then its export
-    checksums the 150 MB layer (776 MB/s on a core: 150e6 / 776e6 s; the empty one's beside it); the image is
+    checksums the 150 MB layer (hash_rate on a core: 150e6 / hash_rate s; the empty one's beside it); the image is
     alpine's layer plus the two built ones, tagged local/app:1; `docker run` uses it
     without a pull; `docker push` sends alpine's blob and the built layers gzipped (150 MB / 2.7, and 32 bytes),
     the 150 MB going through gzip at 32 MiB/s. The graphdriver store, whose export checksums and whose push compresses
@@ -156,7 +157,7 @@ def test_run_times_layer_sizes_the_image_and_its_push() -> None:
                              {"push": "local/app:1"})},
                  contexts={}, registries=registries, hosts=hosts)
     completed(result)
-    assert build_time(result) == pytest.approx(API + 61.0 + 150e6 / 776e6, rel=1e-9)
+    assert build_time(result) == pytest.approx(API + 61.0 + 150e6 / HASH, rel=1e-9)
     [exported] = result.spans_of("build_export")
     alpine = lookup(BASE)
     assert alpine is not None

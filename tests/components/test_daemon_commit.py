@@ -4,7 +4,7 @@ test_containerd_commit.py).
 
 ``app:1`` is 65 MB unpacked (25 + 40). A container of it writes 30 MB and exits; its commit then costs, on an idle
 host with free API calls: the naive diff's walk of both trees, (2 x 65 + 30) MB / 20 kB a file x 24 us = 0.192 s
-(none with native diff); the diff's tar digested while written, max(30 MB / 776 MB/s, 30 MB / 100 MB/s) = 0.3 s;
+(none with native diff); the diff's tar digested while written, max(30 MB / hash_rate, 30 MB / 100 MB/s) = 0.3 s;
 and dockerd's own 0.14 s (``daemon.classic_commit``). The new layer is 30 MB unpacked, 30 MB / 2.7 = 11,111,111
 bytes compressed (an estimate, whole bytes), on top of app's two. The commit then closes the diff (moby
 ``daemon/images/image_commit.go``, ``exportContainerRw``): with naive diff it waits for the next whole second after
@@ -20,6 +20,7 @@ import pytest
 
 from dsim.components.container import RUNNING
 from dsim.domain.containers import ContainerSpec
+from dsim.domain.hosts import SHA256_AVX2 as HASH
 from dsim.domain.refs import normalise
 from dsim.scenarios.loader import load_scenario_text
 from dsim.scenarios.model import CreateStep
@@ -56,7 +57,7 @@ def test_commit_costs_the_diff_the_written_layer_and_dockerds_step(diff: str, wa
     used = daemon.store.disk_used
     began = built.env.now
     image = run(built, daemon.commit(container, "me/snap:1", job=4))
-    expected = walk + max(30e6 / 776e6, 30e6 / 100e6) + 0.14
+    expected = walk + max(30e6 / HASH, 30e6 / 100e6) + 0.14
     # the commit ends past the next whole second after its diff began: a naive diff's close waits for nothing
     assert diff == "native" or math.floor(began) + 1 <= began + expected
     assert built.env.now - began == pytest.approx(expected, rel=1e-9)
@@ -103,9 +104,9 @@ PAGE_CACHE = SCENARIO.replace("h: {disk: 1GB,", "h: {disk: 1GB, memory: 10GB,").
 
 def test_a_stopped_containers_commit_syncs_when_it_unmounts_the_layer_and_a_running_ones_does_not() -> None:
     """With a page cache (10 GB: bg_thresh 1 GB, nothing written back before a sync). Stopped: the container's
-    30 MB went to the disk at its exit's sync; the commit digests its 30 MB (30 / 776 s) while they go into the
+    30 MB went to the disk at its exit's sync; the commit digests its 30 MB (30 MB / hash_rate) while they go into the
     page cache, 0.14 s, then unmounts the read-write layer it mounted (exportContainerRw): the sync writes them,
-    0.3 s. Running: its rootfs is mounted, the commit's mount is nested and nothing unmounts: 30 / 776 + 0.14 s,
+    0.3 s. Running: its rootfs is mounted, the commit's mount is nested and nothing unmounts: 30 MB / h + 0.14 s,
     the container's 30 MB and the commit's left dirty."""
     built = World(load_scenario_text(PAGE_CACHE.replace("DIFF", "native"), serving=True))
     daemon = built.daemons["h"]
@@ -115,7 +116,7 @@ def test_a_stopped_containers_commit_syncs_when_it_unmounts_the_layer_and_a_runn
     built.env.run(container.process)  # it writes its 30 MB, runs its second and exits (syncing them)
     began = built.env.now
     run(built, daemon.commit(container, "me/stopped:1", job=4))
-    assert built.env.now - began == pytest.approx(30e6 / 776e6 + 0.14 + 30e6 / 100e6, rel=1e-9)
+    assert built.env.now - began == pytest.approx(30e6 / HASH + 0.14 + 30e6 / 100e6, rel=1e-9)
 
     built = World(load_scenario_text(PAGE_CACHE.replace("DIFF", "native"), serving=True))
     daemon = built.daemons["h"]
@@ -127,7 +128,7 @@ def test_a_stopped_containers_commit_syncs_when_it_unmounts_the_layer_and_a_runn
     assert container.state == RUNNING and daemon.runtime.storage.written(container.id) == 30e6
     began = built.env.now
     run(built, daemon.commit(container, "me/running:1", job=4))
-    assert built.env.now - began == pytest.approx(30e6 / 776e6 + 0.14, rel=1e-9)
+    assert built.env.now - began == pytest.approx(30e6 / HASH + 0.14, rel=1e-9)
 
 
 def test_a_naive_commit_ends_no_earlier_than_the_next_whole_second_after_its_diff_began() -> None:

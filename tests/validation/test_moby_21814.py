@@ -47,7 +47,7 @@ Tolerance: download within 5% of 8 s (it is calibrated); extract within [35 - 15
 (reading 1) or 4.9-5.6x (reading 2) faster than the comment. dsim's unpack is inflate and writes only; the
 2018 graphdriver store also digests the uncompressed stream (the DiffID's sha256) and records a tar-split
 file in the same stream (moby layer/layer_store.go, applyTar), and the machine's per-core speed is unknown.
-Even the digest in series at dsim's hash_rate (776 MB/s) gives only 24.5 s for reading 1.
+Even the digest in series at dsim's hash_rate (448.62 MB/s) gives only 28.3 s for reading 1.
 Deterministic: one run per case.
 """
 
