@@ -209,7 +209,8 @@ class ServiceCalls:
             return failure
         yield env.timeout(route.latency)
         yield network.transfer(route.src, route.dst, call.request)
-        yield self._host(callee_host).kernel.cpu.run(self._server_cpu(call, callee_host), 1.0).done
+        # the server's thread, in the callee's cgroup: its --cpus and weight shared with its process and requests
+        yield self._host(callee_host).kernel.cpu.run_in(callee.cgroup, self._server_cpu(call, callee_host), 1.0).done
         error = ""
         try:
             for inner in call.calls:

@@ -132,6 +132,18 @@ def test_concurrency_c_on_a_server_with_k_cores_serves_min_c_k_over_cpu(cores: i
     assert max(span.end for span in spans) - 1.0 == pytest.approx(expected)
 
 
+def test_the_servers_requests_share_its_cpu_quota() -> None:
+    """The requests run in the server container's cgroup: under --cpus 0.5, 4 connections on 4 free cores are
+    served at half a core together, not a core each, so 8 requests of 10 ms take 8 x 10 ms / 0.5 = 160 ms (20 ms
+    with a core each, the test above)."""
+    hosts = f"h: {host(cpus=4, bridge='{bridge_rate: inf, bridge_latency: 0s, loopback_latency: 0s}')}"
+    server = '{image: "nginx:1.25", name: db, detach: true, network: app, cpus: 0.5}'
+    client = '{image: "nginx:1.25", network: app, calls: [{to: db, requests: 8, concurrency: 4, server_cpu: 10ms}]}'
+    spans = calls(run_text(scenario(server, client, hosts=hosts)))
+    assert len(spans) == 8
+    assert max(span.end for span in spans) - 1.0 == pytest.approx(8 * 0.010 / 0.5)
+
+
 def test_on_the_default_bridge_a_name_does_not_resolve_and_the_client_fails_with_its_cause() -> None:
     """The default bridge has no embedded DNS: `db` does not resolve, curl exits 6 and docker run says so."""
     server = '{image: "nginx:1.25", name: db, detach: true}'

@@ -96,7 +96,8 @@ class ServiceCall(Strict):
     response: FiniteSize = Field(0.0, description="bytes each response returns")
     server_cpu: FiniteDurationDist = Field(
         constant(0.0), description="CPU-seconds the server works on each request (a distribution: sampled per "
-        "request), one core at most, on its host's scheduler (shared with everything else there)",
+        "request), one core at most, in the server container's cgroup on its host's scheduler (its --cpus quota and "
+        "CPU weight shared with its process and its other requests; the cores shared with everything else there)",
     )
     calls: list[ServiceCall] = Field(
         default_factory=list, description="calls the server makes for each request it serves, in order, before "
