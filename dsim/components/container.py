@@ -15,6 +15,7 @@ import simpy
 
 from dsim.components.host import CpuGroup, CpuTask
 from dsim.domain.containers import ContainerSpec
+from dsim.domain.cpu_limits import CpuWeights
 from dsim.domain.images import ImageInfo
 
 if TYPE_CHECKING:
@@ -115,8 +116,11 @@ class Container:
     freezer: dict[CpuTask, FreezerState] = field(default_factory=dict)
     #: the CPU work of its running execs (execs.py), which the freezer stops too
     exec_tasks: list[CpuTask] = field(default_factory=list)
-    #: the current run's cgroup on the host's CPU: the quota and weight its run, execs and probe commands share
-    cgroup: CpuGroup = field(default_factory=CpuGroup)
+    #: the current run's cgroup on the host's CPU, made by ``cpu_group`` at the run's first CPU work (None until
+    #: then): the quota and weight its run, execs, probe commands and served requests share
+    cgroup: CpuGroup | None = None
+    #: how the host turns --cpu-shares into a CPU weight (RuntimeSpec.cpu_weights)
+    cpu_weights: CpuWeights = "quadratic"
     layer_written: bool = False
     #: when the last exit's teardown (components/teardown.py) ends: a time, or an event; None: nothing pending
     cleanup: float | simpy.Event | None = None
@@ -125,6 +129,14 @@ class Container:
     #: compose waits polling for it to run or be healthy (components/compose.py), which a restart could make
     #: it: its restart loop goes on while they poll (environment.py ``only_background_left``)
     awaited: int = 0
+
+    def cpu_group(self) -> CpuGroup:
+        """The current run's cgroup on the CPU, made at its first CPU work with the spec's quota and weight then (a
+        run that never works on the CPU makes none)."""
+        group = self.cgroup
+        if group is None:
+            group = self.cgroup = CpuGroup(self.spec.cpu_quota, self.spec.cpu_weight(self.cpu_weights))
+        return group
 
     @property
     def status(self) -> str:

@@ -32,7 +32,7 @@ class ExecVerbs:
         """``runc exec`` of a command in ``container`` (docker exec): dockerd's exec path (``exec_path``), then
         the command as a process of its own, returned: its value is the exit code, 137 when the container's
         process exits first (its PID namespace goes with it). The command runs in the container's cgroup,
-        sharing its ``--cpus`` quota and its CPU weight with the container's process (``Container.cgroup``); a
+        sharing its ``--cpus`` quota and its CPU weight with the container's process (``Container.cpu_group``); a
         ``docker pause`` freezes it with the container (freezer.py)."""
         yield from self.exec_path(container)
         if container.state != RUNNING:  # its process exited meanwhile: nothing to join
@@ -53,7 +53,7 @@ class ExecVerbs:
             demand = float(command.threads)
             if 0 < duration < math.inf:
                 demand = min(demand, cpu_time / duration)  # paced: idle part of the time
-            task = self.kernel.cpu.run_in(container.cgroup, cpu_time, demand)
+            task = self.kernel.cpu.run_in(container.cpu_group(), cpu_time, demand)
             container.exec_tasks.append(task)  # frozen with the container (freezer.py)
             natural = task.done
         else:

@@ -257,7 +257,7 @@ class HealthMonitor:
         try:
             work = self.check.probe_cpu.sample(self.rng)
             if work > 0:  # in the container's cgroup, sharing its quota and weight
-                task = self.kernel.cpu.run_in(self.container.cgroup, work, PROBE_THREADS)
+                task = self.kernel.cpu.run_in(self.container.cpu_group(), work, PROBE_THREADS)
                 yield task.done
             wait = self.check.probe_wait
             if wait > 0:  # a command that never ends waits on an event that never fires (killed at the timeout)
@@ -268,7 +268,7 @@ class HealthMonitor:
 
     def _work(self, cpu_seconds: float) -> Generator[Any, Any, bool]:
         """The process's ``cpu_seconds`` in its cgroup, on its runnable threads; False if it exits first."""
-        task = self.kernel.cpu.run_in(self.container.cgroup, cpu_seconds, self.container.spec.runnable_threads)
+        task = self.kernel.cpu.run_in(self.container.cpu_group(), cpu_seconds, self.container.spec.runnable_threads)
         yield self.env.any_of([task.done, self.exited])
         if not task.done.triggered:
             self.kernel.cpu.cancel(task)

@@ -30,7 +30,7 @@ from dsim.components.daemon_locks import DaemonLocks, step
 from dsim.components.disk import Disk, host_disk, unmount_sync
 from dsim.components.errors import ApiError
 from dsim.components.execs import ExecVerbs
-from dsim.components.host import CpuGroup, CpuTask, Kernel, PortInUse, PortsExhausted
+from dsim.components.host import CpuTask, Kernel, PortInUse, PortsExhausted
 from dsim.components.image_store import ImageStore
 from dsim.components.networks import NetworkStack
 from dsim.components.service_calls import ServiceCalls
@@ -151,7 +151,8 @@ class ContainerRuntime(ExecVerbs):
                                 f'"{other.id}". You have to remove (or rename) that container to be able to '
                                 f'reuse that name.')
         self.networks.configure(spec, container_id, self._containers.get)  # networks.py: 404, unknown network
-        container = Container(container_id, name, image, spec, job, RestartManager(spec.restart))
+        container = Container(container_id, name, image, spec, job, RestartManager(spec.restart),
+                              cpu_weights=self.spec.runtime.cpu_weights)
         self.storage.mount(spec, container_id)
         self._containers[name] = container
         if self.services is not None:  # its index of aliases and listeners follows the table (service_calls.py)
@@ -455,7 +456,7 @@ class ContainerRuntime(ExecVerbs):
         env, spec, rng, kernel = self.env, container.spec, self.rng, self.kernel
         assert container.kill is not None and container.stop_requested is not None
         began = env.now
-        container.cgroup = CpuGroup(spec.cpu_quota, spec.cpu_weight(self.spec.runtime.cpu_weights))
+        container.cgroup = None  # a new run's cgroup, made at its first CPU work (Container.cpu_group)
         duration = math.inf if spec.until_stopped else spec.duration.sample(rng)
         cpu_time = spec.cpu_time.sample(rng) if spec.cpu_time is not None else None
         usage = spec.memory_usage.sample(rng) if spec.memory_usage is not None else 0.0
@@ -517,7 +518,7 @@ class ContainerRuntime(ExecVerbs):
         if cpu_time is not None:
             container.cpu_demand = cpu_time / duration if 0 < duration < math.inf else math.inf
             demand, threads = _run_demand(container)
-            task = container.cpu_task = self.kernel.cpu.run_in(container.cgroup, cpu_time, demand, threads)
+            task = container.cpu_task = self.kernel.cpu.run_in(container.cpu_group(), cpu_time, demand, threads)
             natural = task.done
             if restarted:  # its loop's work, on a scheduler other work shares (_process forgets it at the end)
                 self.kernel.cpu.background[task] = RESTART
@@ -567,7 +568,8 @@ class ContainerRuntime(ExecVerbs):
         for task in (live if live is not None else freezer.live_task(container), container.cpu_task):
             if task is not None:  # the work now, and what a later freeze and thaw resume it with
                 task.demand, task.threads = demand, threads
-        self.kernel.cpu.update_group(container.cgroup, spec.cpu_quota, spec.cpu_weight(self.spec.runtime.cpu_weights))
+        if container.cgroup is not None:  # else the spec gives its group its quota and weight when it is made
+            self.kernel.cpu.update_group(container.cgroup, spec.cpu_quota, spec.cpu_weight(container.cpu_weights))
         kill = container.kill
         if (spec.memory is not None and container.usage > spec.memory and kill is not None and not kill.triggered
                 and not vm.guest_kernel(self.spec, spec.isolation)):

@@ -210,7 +210,8 @@ class ServiceCalls:
         yield env.timeout(route.latency)
         yield network.transfer(route.src, route.dst, call.request)
         # the server's thread, in the callee's cgroup: its --cpus and weight shared with its process and requests
-        yield self._host(callee_host).kernel.cpu.run_in(callee.cgroup, self._server_cpu(call, callee_host), 1.0).done
+        work = self._server_cpu(call, callee_host)
+        yield self._host(callee_host).kernel.cpu.run_in(callee.cpu_group(), work, 1.0).done
         error = ""
         try:
             for inner in call.calls:
