@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import simpy
 
+from dsim.components.cpu_group import CpuGroup
 from dsim.domain.hosts import SMT_GAIN
 from dsim.environment import ANY_BACKGROUND, process_now
 
@@ -25,36 +26,6 @@ _FINISH_TOL = 1e-9
 #: the CPU weight of a cgroup nobody set one for (cgroup v1 cpu.shares 1024, Docker's default): weights are
 #: relative to it, so this one is 1.0
 DEFAULT_SHARES = 1024
-
-
-class CpuGroup:
-    """A cgroup's CPU controller, shared by the processes in it (a container's: its run, its execs, its health
-    probes' commands): its quota (cpu.max, ``--cpus``) caps their sum, and its weight (``--cpu-shares``) is the
-    group's, however many of them run (CFS group scheduling: a group is one entity of its parent's runqueue;
-    kernel Documentation/admin-guide/cgroup-v2.rst "cpu.max" and "cpu.weight"). Inside it CFS is fair between
-    the group's threads, so its processes share what it gets in proportion to the cores each keeps busy alone
-    (its ``demand``: its runnable threads, or less when it idles part of the time). The scheduler keeps
-    ``members``, the group's running tasks in the order they started (:meth:`CpuScheduler.run_in`)."""
-
-    __slots__ = ("quota", "weight", "members")
-
-    def __init__(self, quota: float = math.inf, weight: float = 1.0) -> None:
-        self.quota = quota
-        self.weight = weight
-        self.members: list[CpuTask] = []
-
-    def shares(self) -> list[tuple[CpuTask, float, float]]:
-        """(task, cap, weight) of each member: alone, its demand under the quota at the group's weight; with
-        others, the quota (when their demands exceed it) and the weight split in proportion to the demands, so
-        that every member's cap binds at the same level of the host's water-filling and the group as a whole
-        gets min(its demands, quota, weight x level)."""
-        members = self.members
-        if len(members) == 1:
-            task = members[0]
-            return [(task, min(task.demand, self.quota), self.weight)]
-        total = sum(task.demand for task in members)
-        scale = 1.0 if total <= self.quota else self.quota / total
-        return [(task, task.demand * scale, self.weight * task.demand / total) for task in members]
 
 
 class CpuTask:

@@ -14,7 +14,8 @@ from typing import Any
 
 import simpy
 
-from dsim.components.cpu import CpuGroup, CpuScheduler, CpuTask, SmtCpuScheduler
+from dsim.components.cpu import CpuScheduler, CpuTask, SmtCpuScheduler
+from dsim.components.cpu_group import CpuGroup
 from dsim.components.workers import Lock
 from dsim.domain.hosts import SMT_GAIN
 from dsim.records import Recorder, SpanKind

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
+from functools import partial
 from typing import Any
 
 import simpy
 from hypothesis import strategies as st
 
-from dsim.components.cpu import CpuScheduler
+from dsim.components.cpu import CpuScheduler, CpuTask
 from dsim.environment import CountingEnvironment
 
 #: (start, CPU-seconds, cap, weight, cancelled after this long or None)
@@ -37,26 +38,29 @@ def unweighted(tasks: Sequence[tuple[float, float, float, float | None]]) -> lis
     return [(at, work, cap, 1.0, cancel) for at, work, cap, cancel in tasks]
 
 
+def timed(env: simpy.Environment, cpu: CpuScheduler, at: float, start: Callable[[], CpuTask], cancel: float | None,
+          record: Callable[[tuple[float, float]], None]) -> Generator[Any, Any, None]:
+    """At ``at``, a task started by ``start``, waited for or cancelled ``cancel`` seconds later; ``record`` gets its
+    (end, CPU-seconds received)."""
+    yield env.timeout(at)
+    task = start()
+    if cancel is None:
+        yield task.done
+        record((env.now, task.work))
+        return
+    yield env.any_of([task.done, env.timeout(cancel)])
+    record((env.now, cpu.cancel(task)))
+
+
 def play(make: Make, cores: float, tasks: Sequence[Task]) -> Replay:
     """Start each task on a fresh scheduler made by ``make``; what it did (``Replay``)."""
     env = CountingEnvironment()
     intervals: list[tuple[float, float, float, int]] = []
     cpu = make(env, cores, lambda *interval: intervals.append(interval))
     outcome: list[Any] = [None] * len(tasks)
-
-    def one(i: int, at: float, work: float, cap: float, weight: float,
-            cancel: float | None) -> Generator[Any, Any, None]:
-        yield env.timeout(at)
-        task = cpu.run(work, cap, weight=weight)
-        if cancel is None:
-            yield task.done
-            outcome[i] = (env.now, task.work)
-            return
-        yield env.any_of([task.done, env.timeout(cancel)])
-        outcome[i] = (env.now, cpu.cancel(task))
-
-    for i, task in enumerate(tasks):
-        env.process(one(i, *task))
+    for i, (at, work, cap, weight, cancel) in enumerate(tasks):
+        env.process(timed(env, cpu, at, partial(cpu.run, work, cap, weight=weight), cancel,
+                          partial(outcome.__setitem__, i)))
     env.run()
     cpu.close()
     return outcome, intervals, cpu.utilisation(10.0)
