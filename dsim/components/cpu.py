@@ -194,18 +194,6 @@ class CpuScheduler:
         self._resolve()
         return received
 
-    def change(self, task: CpuTask, cap: float, threads: float | None = None, weight: float = 1.0) -> None:
-        """A running task's cap, threads and weight change from now on (``docker update``: its cgroup's quota and
-        weight written while it runs): it keeps the CPU-seconds it has received and its ``done`` event, and the
-        rates are solved again. A task that is done or cancelled only takes the new values."""
-        cls = task.cls
-        if cls is None or task.cancelled or task.done.triggered:
-            task.cap, task.weight = cap, weight
-            return
-        self._advance()
-        self._move(task, cap, weight)
-        self._resolve()
-
     def shorten(self, task: CpuTask, work: float) -> None:
         """``work`` CPU-seconds of a running task turn out to be done already (a disk's fsync whose bytes the
         writeback has written, components/disk.py): it ends that much sooner; what it has received stands."""
@@ -584,15 +572,6 @@ class SmtCpuScheduler(CpuScheduler):
     def cancel(self, task: CpuTask) -> float:
         self._leave(task)
         return super().cancel(task)
-
-    def change(self, task: CpuTask, cap: float, threads: float | None = None, weight: float = 1.0) -> None:
-        """As :meth:`CpuScheduler.change`, its threads beyond the new cap counted from now on."""
-        if task.cls is not None and not task.cancelled and not task.done.triggered:
-            self._leave(task)
-            if threads is not None and threads > cap > 0:
-                self._extra[task] = extra = threads - cap
-                self._surplus += extra
-        super().change(task, cap, threads, weight)
 
     def _leave(self, task: CpuTask) -> None:
         extra = self._extra.pop(task, None)
