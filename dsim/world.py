@@ -165,9 +165,10 @@ class World:
                            keeps_blobs=spec.daemon.image_store == "containerd")
         seed = self.seed  # each stream is made when first drawn from (most hosts never use some of them)
         disk = host_disk(env, spec, kernel.free_memory)  # Docker's filesystem and the page cache (disk.py)
+        unpacker = kernel.containerd if spec.daemon.image_store == "containerd" else kernel.dockerd
         puller = Puller(env, name, spec, store, self.registries, images, recorder, lazy_stream(seed, f"puller/{name}"),
-                        cpu=kernel.cpu, disk=disk)
-        pusher = Pusher(env, name, spec, store, self.registries, images, recorder, cpu=kernel.cpu)
+                        cpu=kernel.dockerd, unpack_cpu=unpacker, disk=disk)
+        pusher = Pusher(env, name, spec, store, self.registries, images, recorder, cpu=kernel.dockerd)
         runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"),
                                    services=self.service_calls, disk=disk)
         builder = Builder(env, name, spec, kernel, store, puller, self.network, self.registries, self.registry_caches,

@@ -20,14 +20,14 @@ import random
 from collections.abc import Generator
 from typing import Any
 
-from dsim.components.host import CpuScheduler
+from dsim.components.cpu_group import Cpu
 from dsim.distributions import Distribution
 
 
 class SolverOverhead:
     """Per-vertex solver work of one daemon's BuildKit."""
 
-    def __init__(self, cpu: CpuScheduler, per_vertex: Distribution) -> None:
+    def __init__(self, cpu: Cpu, per_vertex: Distribution) -> None:
         self.cpu = cpu
         self.per_vertex = per_vertex
         #: nothing to do (``buildkit_vertex: 0s``): no events at all, so outputs are those of a model without it

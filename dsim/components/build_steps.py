@@ -66,7 +66,7 @@ class StepRunner:
         #: hashing, diff walks and layer writes on this host's cores and disk
         self.work = work
         #: BuildKit's per-vertex solver work (cache key, lookup) on this host's cores
-        self.solver = SolverOverhead(kernel.cpu, spec.daemon.buildkit_vertex)
+        self.solver = SolverOverhead(kernel.dockerd, spec.daemon.buildkit_vertex)
 
     def _inputs(self, s: BuildSession,
                 step: StepSpec) -> Generator[Any, Any, tuple[list[Any], list[StepResult], ImageInfo | None, list[str]]]:

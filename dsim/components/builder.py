@@ -100,7 +100,8 @@ class Builder:
         #: BuildKit's cache-mount directories (RUN --mount=type=cache), by id: they outlive builds
         self.mounts = CacheMounts(env)
         #: hashing and layer writes on the host's cores and disk (``disk``: the one containers write to)
-        self.work = LayerWork(env, spec.storage, kernel.cpu, disk or host_disk(env, spec, kernel.free_memory))
+        self.work = LayerWork(env, spec.storage, kernel.dockerd, disk or host_disk(env, spec, kernel.free_memory),
+                              store_cpu=kernel.containerd if spec.daemon.image_store == "containerd" else None)
         self.transfer = ContextTransfer(env, host, network, recorder, self.work)
         self.steps = StepRunner(env, host, spec, kernel, store, puller, recorder, cache=self.cache,
                                 classic_cache=self.classic_cache, mounts=self.mounts, work=self.work)
@@ -255,7 +256,7 @@ class Builder:
             if layer.local and self.store.register(layer.chain_id):
                 work = self.work.walk_seconds(below, layer.uncompressed)
                 work += cpu_seconds(layer.uncompressed, self.spec.storage.hash_rate)
-                tasks.append(self.kernel.cpu.run(work, 1.0).done)
+                tasks.append(self.kernel.dockerd.run(work, 1.0).done)
                 on_parent = on_parent or index > 0
             below += layer.uncompressed
         if tasks:
@@ -297,7 +298,7 @@ class Builder:
         work = (cpu_seconds(layer.uncompressed, storage.compress_rate)
                 + cpu_seconds(layer.uncompressed, storage.hash_rate) + cpu_seconds(layer.size, storage.hash_rate))
         if work > 0:
-            yield self.kernel.cpu.run(work, storage.compress_cores).done
+            yield self.kernel.dockerd.run(work, storage.compress_cores).done
         yield from disk.committed(layer.size, began, mark)
         try:
             self.store.add_blob(layer)

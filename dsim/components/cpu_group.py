@@ -1,14 +1,14 @@
 """A cgroup's CPU controller as the host's scheduler sees it (components/cpu.py ``CpuScheduler.run_in``): the
-processes of one container share its quota and its weight.
+processes of one container, or the threads of one daemon's service, share its quota and its weight.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from dsim.components.cpu import CpuTask
+    from dsim.components.cpu import CpuScheduler, CpuTask
 
 
 class CpuGroup:
@@ -39,3 +39,31 @@ class CpuGroup:
         total = sum(task.demand for task in members)
         scale = 1.0 if total <= self.quota else self.quota / total
         return [(task, task.demand * scale, self.weight * task.demand / total) for task in members]
+
+
+class Cpu(Protocol):
+    """What a daemon's components ask of the host's CPU: start work at up to ``cap`` cores, stop it."""
+
+    def run(self, work: float, cap: float) -> CpuTask: ...
+
+    def cancel(self, task: CpuTask) -> float: ...
+
+
+class ServiceCpu:
+    """The host's scheduler as a daemon's service sees it: every task it starts runs in the service's cgroup
+    (``docker.service``, ``containerd.service``: systemd's units under ``system.slice``, beside the containers'
+    scopes), one entity however many of its threads work. Neither unit file sets a CPU weight, so each has
+    systemd's default, 100 on cgroup v2 (1024 shares on v1): 1.0 in the scheduler's unit, a default container's."""
+
+    __slots__ = ("cpu", "group")
+
+    def __init__(self, cpu: CpuScheduler) -> None:
+        self.cpu = cpu
+        self.group = CpuGroup()
+
+    def run(self, work: float, cap: float) -> CpuTask:
+        return self.cpu.run_in(self.group, work, cap)
+
+    def cancel(self, task: CpuTask) -> float:
+        return self.cpu.cancel(task)
+

@@ -53,7 +53,7 @@ def step(env: simpy.Environment, kernel: Kernel, locks: DaemonLocks, rng: random
     takes exactly ``cost``; under load the CPU part stretches and the transactions queue."""
     work = cost * share
     if work > 0.0:  # floats against 0.0: specialised comparisons (against 0 generic ones)
-        yield kernel.cpu.run(work, START_PATH_THREADS).done
+        yield kernel.dockerd.run(work, START_PATH_THREADS).done
     wait = cost - work
     if commits and wait > 0.0:
         end, held = commit(env.now, locks, commits, rng, wait)

@@ -15,7 +15,7 @@ from typing import Any
 import simpy
 
 from dsim.components.cpu import CpuScheduler, CpuTask, SmtCpuScheduler
-from dsim.components.cpu_group import CpuGroup
+from dsim.components.cpu_group import CpuGroup, ServiceCpu
 from dsim.components.workers import Lock
 from dsim.domain.hosts import SMT_GAIN
 from dsim.records import Recorder, SpanKind
@@ -52,6 +52,11 @@ class Kernel:
         self.cpu = (CpuScheduler(env, cpus, self._cpu_interval, utilisation=recorder.keeps) if threads_per_core == 1
                     else SmtCpuScheduler(env, cpus, self._cpu_interval, utilisation=recorder.keeps,
                                          threads_per_core=threads_per_core, smt_gain=smt_gain))
+        #: the daemons' own work, each service one cgroup on the CPU (cpu_group.py ServiceCpu): dockerd's (the
+        #: start path, pulls' downloads, pushes, builds, the graphdriver store's layers) and containerd's (the
+        #: containerd store's unpacks, diffs and applies)
+        self.dockerd = ServiceCpu(self.cpu)
+        self.containerd = ServiceCpu(self.cpu)
         self.ports: dict[tuple[int, str], str] = {}
         #: the ports each owner holds, so that releasing them reads no other owner's
         self._ports_of: dict[str, list[tuple[int, str]]] = {}

@@ -30,8 +30,8 @@ from typing import Any
 
 import simpy
 
+from dsim.components.cpu_group import Cpu
 from dsim.components.disk import Disk
-from dsim.components.host import CpuScheduler
 from dsim.domain.hosts import StorageSpec
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 
@@ -62,7 +62,7 @@ def unpack_stages(storage: StorageSpec, nbytes: float, compression: str, *, dige
     return (inflate, storage.decompress_cores), (hashing, 1.0)
 
 
-def inflate_into(env: simpy.Environment, cpu: CpuScheduler, disk: Disk, stages: Stages,
+def inflate_into(env: simpy.Environment, cpu: Cpu, disk: Disk, stages: Stages,
                  nbytes: float) -> Generator[Any, Any, None]:
     """Unpack ``nbytes`` of files: ``stages`` on the host's processor-sharing scheduler, each at no more than its
     cores, and the files into the page cache (disk.py) at the stages' mean pace (worked out when the last ends),
@@ -79,10 +79,14 @@ def inflate_into(env: simpy.Environment, cpu: CpuScheduler, disk: Disk, stages: 
 class LayerWork:
     """Hashing and diff walks on one host's cores and disk."""
 
-    def __init__(self, env: simpy.Environment, storage: StorageSpec, cpu: CpuScheduler, disk: Disk) -> None:
+    def __init__(self, env: simpy.Environment, storage: StorageSpec, cpu: Cpu, disk: Disk,
+                 store_cpu: Cpu | None = None) -> None:
+        """``cpu``: dockerd's (hashes, walks, the graphdriver store's work); ``store_cpu``: containerd's, where the
+        containerd store's differ and applier run (default ``cpu``)."""
         self.env = env
         self.storage = storage
         self.cpu = cpu
+        self.store_cpu = store_cpu if store_cpu is not None else cpu
         self.disk = disk
 
     def hash_and_write(self, nbytes: float) -> Generator[Any, Any, None]:
@@ -136,7 +140,7 @@ class LayerWork:
         deflate = (cpu_seconds(nbytes, storage.compress_rate) + cpu_seconds(nbytes, storage.hash_rate)
                    + cpu_seconds(blob, storage.hash_rate))
         began, mark = self.env.now, self.disk.mark()
-        tasks = [self.cpu.run(work, 1.0).done for work in (self.tree_walk_seconds(parent_bytes, nbytes), deflate)
+        tasks = [self.store_cpu.run(work, 1.0).done for work in (self.tree_walk_seconds(parent_bytes, nbytes), deflate)
                  if work > 0]
         if tasks:
             yield self.env.all_of(tasks)
@@ -148,7 +152,7 @@ class LayerWork:
         applier, as a pulled layer is unpacked: ``unpack_stages``), its files written again."""
         if nbytes > 0:
             stages = unpack_stages(self.storage, nbytes, "gzip")
-            yield from inflate_into(self.env, self.cpu, self.disk, stages, nbytes)
+            yield from inflate_into(self.env, self.store_cpu, self.disk, stages, nbytes)
 
     def naive_diff_close(self, started: float) -> Generator[Any, Any, None]:
         """The close of a naive diff (of a layer on a parent) that began at ``started``: ``time.Sleep(time.Until(

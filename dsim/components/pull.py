@@ -22,9 +22,10 @@ from typing import Any
 import simpy
 
 from dsim.components.connections import ConnectionPool
+from dsim.components.cpu_group import Cpu
 from dsim.components.disk import Disk, host_disk, unmount_sync
 from dsim.components.errors import ApiError, StreamError
-from dsim.components.host import CpuScheduler, CpuTask
+from dsim.components.host import CpuTask
 from dsim.components.image_catalog import ImageCatalog
 from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress, PullBegan
@@ -65,11 +66,15 @@ class Puller(ImageTransfer):
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder,
-                 rng: random.Random, *, cpu: CpuScheduler | None = None, disk: Disk | None = None) -> None:
+                 rng: random.Random, *, cpu: Cpu | None = None, unpack_cpu: Cpu | None = None,
+                 disk: Disk | None = None) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
         self.rng = rng
-        #: the host's processor-sharing scheduler, where decompression runs (None: an idle host's rate)
+        #: the host's processor-sharing scheduler as dockerd sees it, where a download's reader decrypts and
+        #: digests (None: an idle host's rate)
         self.cpu = cpu
+        #: as the unpacking daemon sees it (containerd under its store, dockerd under graphdriver; default ``cpu``)
+        self.unpack_cpu = unpack_cpu if unpack_cpu is not None else cpu
         #: Docker's filesystem with the page cache, where blobs and unpacked files go (disk.py)
         self.disk = disk or host_disk(env, spec, lambda: spec.memory)
         #: what a pull can name: the scenario's images, those pushed during the run, a face's fallback
@@ -383,12 +388,12 @@ class Puller(ImageTransfer):
         while the unpack goes on; past the kernel's setpoint the writer is held back, from the stages' end, for
         what the disk has not written back by then. On an idle host this is the fluid writer's time: the
         longest stage, or the wait from when the dirty bytes reach the setpoint, whichever ends later."""
-        if self.cpu is None:
+        if self.unpack_cpu is None:
             yield self.env.timeout(self.unpack_time(layer, compression, share, digest=digest))
             return
         nbytes = share * layer.uncompressed
         stages = self.unpack_stages(nbytes, compression, digest=digest)
-        yield from inflate_into(self.env, self.cpu, self.disk, stages, nbytes)
+        yield from inflate_into(self.env, self.unpack_cpu, self.disk, stages, nbytes)
 
     @property
     def _applies_through_a_mount(self) -> bool:

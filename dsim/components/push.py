@@ -35,8 +35,9 @@ from typing import Any, cast
 import simpy
 
 from dsim.components.connections import ConnectionPool
+from dsim.components.cpu_group import Cpu
 from dsim.components.errors import ApiError, StreamError
-from dsim.components.host import CpuScheduler, CpuTask
+from dsim.components.host import CpuTask
 from dsim.components.image_store import ImageStore
 from dsim.components.layer_work import cpu_seconds
 from dsim.components.pull import ImageTransfer
@@ -66,7 +67,7 @@ class Pusher(ImageTransfer):
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder, *,
-                 cpu: CpuScheduler | None = None) -> None:
+                 cpu: Cpu | None = None) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
         #: the host's cores, where a local layer's gzip runs (None: an idle core's rate, a cap on the stream)
         self.cpu = cpu
@@ -277,7 +278,7 @@ class Pusher(ImageTransfer):
             yield self.env.all_of([sent, *(task.done for task in tasks)])
         except BaseException:
             for task in tasks:  # the upload failed or was interrupted: the work stops with it
-                cast(CpuScheduler, self.cpu).cancel(task)
+                cast(Cpu, self.cpu).cancel(task)
             raise
 
     def _send_work(self, registry: RegistryServer, layer: LayerInfo, gzip: bool) -> list[CpuTask]:

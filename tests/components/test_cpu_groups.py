@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsim.components.cpu import CpuScheduler, SmtCpuScheduler
-from dsim.components.cpu_group import CpuGroup
+from dsim.components.cpu_group import CpuGroup, ServiceCpu
 from dsim.domain.health import PROBE_EXEC
 from dsim.environment import CountingEnvironment
 from tests.components.cpu_schedules import TASKS, timed
@@ -139,6 +139,19 @@ def test_a_group_never_runs_faster_than_its_quota_or_the_cores(quota: float, cor
     assert makespan >= sum(work for work, _ in jobs) / min(quota, cores) * (1 - 1e-9)
     for (end, received), (work, demand) in zip(played, jobs, strict=True):
         assert received == pytest.approx(work) and end >= work / demand * (1 - 1e-9)
+
+
+def test_each_daemon_is_one_cgroup_beside_the_containers() -> None:
+    """1 core: dockerd with two tasks of 1 CPU-s, containerd with one, a container with one: three cgroups of equal
+    weight, a third of the core each, dockerd's two tasks a sixth each. containerd's and the container's end at 3 s,
+    dockerd's have 0.5 done each and then share the core: 4 s (four tasks of their own would all end at 4 s)."""
+    env = CountingEnvironment()
+    cpu = CpuScheduler(env, 1.0)
+    dockerd, containerd = ServiceCpu(cpu), ServiceCpu(cpu)
+    tasks = [dockerd.run(1.0, 1.0), dockerd.run(1.0, 1.0), containerd.run(1.0, 1.0),
+             cpu.run_in(CpuGroup(), 1.0, 1.0)]
+    env.run()
+    assert [task.done.value for task in tasks] == pytest.approx([4.0, 4.0, 3.0, 3.0])
 
 
 EXEC_PATH = PROBE_EXEC.mean  # dockerd's exec path, 100 ms on an idle host (domain/health.py)
