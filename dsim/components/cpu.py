@@ -145,13 +145,9 @@ class CpuScheduler:
             self._start(task, threads)
             return task
         self._advance()
-        for member, cap, weight in group.shares():
-            if member is task:
-                task.cap, task.weight = cap, weight
-                continue
-            if cap != member.cap or weight != member.weight:
-                self._move(member, cap, weight)
-            self._rethread(member)
+        shares = group.shares()
+        _, task.cap, task.weight = shares[-1]  # the newest member, last
+        self._take(shares[:-1])
         self._start(task, threads)
         return task
 
@@ -359,10 +355,47 @@ class CpuScheduler:
 
     def _regroup(self, group: CpuGroup) -> None:
         """``group``'s running members take their shares (after one started or ended, or the group changed)."""
-        for task, cap, weight in group.shares():
-            if cap != task.cap or weight != task.weight:
-                self._move(task, cap, weight)
-            self._rethread(task)
+        self._take(group.shares())
+
+    def _take(self, shares: list[tuple[CpuTask, float, float]]) -> None:
+        """Running tasks take their (cap, weight). A class whose tasks all take the same new values (a group's
+        members of one demand, the common case) is re-keyed where it is, its clock and heap unchanged; other tasks
+        move one by one."""
+        by_class: dict[_CapClass, list[tuple[CpuTask, float, float]]] = {}
+        for share in shares:
+            cls = share[0].cls
+            if cls is not None:
+                by_class.setdefault(cls, []).append(share)
+        for cls, members in by_class.items():
+            _, cap, weight = members[0]
+            if cap == cls.cap and weight == cls.weight and all(m[1] == cap and m[2] == weight for m in members):
+                for task, _, _ in members:
+                    self._rethread(task)
+                continue
+            key = cap if weight == 1.0 else (cap, weight)
+            if len(members) == cls.n and key not in self.classes and all(
+                    m[1] == cap and m[2] == weight for m in members):
+                self._rekey(cls, cap, weight, key)
+                for task, _, _ in members:
+                    task.cap, task.weight = cap, weight
+                    self._rethread(task)
+                continue
+            for task, cap, weight in members:
+                if cap != task.cap or weight != task.weight:
+                    self._move(task, cap, weight)
+                self._rethread(task)
+
+    def _rekey(self, cls: _CapClass, cap: float, weight: float, key: float | tuple[float, float]) -> None:
+        """All of ``cls``'s tasks take a new cap and weight at once: the class takes them (its clock and marks
+        stand, as every task's work left does)."""
+        classes = self.classes
+        del classes[cls.key]
+        if cls.weight != 1.0:
+            self._weighted -= 1
+        cls.cap, cls.weight, cls.key = cap, weight, key
+        classes[key] = cls
+        if weight != 1.0:
+            self._weighted += 1
 
     def _rethread(self, task: CpuTask) -> None:
         """A grouped task's threads beyond its new cap (only :class:`SmtCpuScheduler` counts them)."""
