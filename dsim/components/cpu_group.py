@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 class CpuGroup:
     """A cgroup's CPU controller, shared by the processes in it (a container's: its run, its execs, its health
-    probes' commands): its quota (cpu.max, ``--cpus``) caps their sum, and its weight (``--cpu-shares``) is the
+    probes' commands, the requests it serves; a daemon's service: its threads' work, ``ServiceCpu``): its quota
+    (cpu.max, ``--cpus``) caps their sum, and its weight (``--cpu-shares``) is the
     group's, however many of them run (CFS group scheduling: a group is one entity of its parent's runqueue;
     kernel Documentation/admin-guide/cgroup-v2.rst "cpu.max" and "cpu.weight"). Inside it CFS is fair between
     the group's threads, so its processes share what it gets in proportion to the cores each keeps busy alone

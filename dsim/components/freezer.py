@@ -72,10 +72,9 @@ def _resume(env: simpy.Environment, cpu: CpuScheduler, container: Container, sta
     """What ``state``'s work has left, back on the scheduler as a task of its own, whose end ends the work."""
     origin = state.origin
     left = max(state.left, 0.0)
-    if origin.group is not None:  # back in its cgroup, sharing its quota and weight again
-        task = state.resumed = cpu.run_in(origin.group, left, origin.demand, origin.threads)
-    else:
-        task = state.resumed = cpu.run(left, origin.cap, weight=origin.weight)
+    group = origin.group  # a container's process's work is always in its cgroup (Container.cpu_group)
+    assert group is not None
+    task = state.resumed = cpu.run_in(group, left, origin.demand, origin.threads)  # sharing its quota and weight again
 
     def done(_: simpy.Event) -> None:
         if not origin.done.triggered:
