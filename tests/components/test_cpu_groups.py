@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from dsim.components.cpu import CpuScheduler, SmtCpuScheduler
 from dsim.components.cpu_group import CpuGroup, ServiceCpu
 from dsim.domain.health import PROBE_EXEC
+from dsim.domain.start_path import RUNTIME_CPU_SHARE
 from dsim.environment import CountingEnvironment
 from tests.components.cpu_schedules import TASKS, timed
 from tests.helpers import run_text
@@ -195,3 +196,28 @@ def test_a_health_probes_command_runs_under_the_containers_quota() -> None:
     command's 0.5 CPU-s at the container's --cpus 0.5: 1 s. Healthy at 2.1 s (at 1.6 s with a core of its own)."""
     [span] = [s for s in run_text(HEALTH_IN_A_QUOTA).spans_of("health") if s.subject == "api"]
     assert span.end == pytest.approx(1.0 + 0.1 + 0.5 / 0.5)
+
+
+EXEC_OF_A_LIGHT_CONTAINER = """
+name: exec-path-weight
+hosts:
+  h: {cpus: 1, nic: inf, preloaded: [nginx], daemon: {api_service_time: 0s}, storage: {write_rate: inf},
+      runtime: {create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: 100ms, cpu_weights: shares}}
+workloads:
+  w:
+    arrival: {burst: 1}
+    steps:
+      - run: {image: nginx, name: hog, detach: true, cpu_time: 100s, threads: 1}
+      - run: {image: nginx, name: light, detach: true, duration: inf, cpu_shares: 256}
+      - exec: {container: light, detach: true}
+"""
+
+
+def test_the_exec_path_runs_in_dockerds_cgroup_not_the_containers() -> None:
+    """1 core, a CPU-bound container at the default weight: dockerd's exec path for an exec in a container of
+    --cpu-shares 256 is dockerd's work (docker.service, weight 1: half the core beside the hog), not the light
+    container's (a quarter of the hog's weight: a fifth of the core). Its CPU part, 0.37 of 100 ms, takes twice
+    its CPU-seconds, then the rest waits: 100 ms + 37 ms (at a fifth of the core it would be 100 + 4 x 37 ms)."""
+    [span] = run_text(EXEC_OF_A_LIGHT_CONTAINER).spans_of("docker_exec")
+    work = 0.1 * RUNTIME_CPU_SHARE
+    assert span.end - span.start == pytest.approx(0.1 + work, rel=1e-9)
