@@ -25,7 +25,7 @@ from typing import Any
 
 import simpy
 
-from dsim.components.host import Kernel
+from dsim.components.cpu_group import Cpu
 from dsim.domain.start_path import DaemonLocksSpec
 
 #: start-path work runs on one thread: a Go daemon's request, runc, the shim each advance one step at a time
@@ -45,15 +45,16 @@ class DaemonLocks:
         self.layer_store = simpy.Resource(env, capacity=1) if spec.layer_store_lock == "global" else None
 
 
-def step(env: simpy.Environment, kernel: Kernel, locks: DaemonLocks, rng: random.Random, cost: float,
+def step(env: simpy.Environment, cpu: Cpu, locks: DaemonLocks, rng: random.Random, cost: float,
          share: float, commits: int = 0) -> Generator[Any, Any, None]:
-    """One lifecycle step that takes ``cost`` seconds on an idle host: ``cost * share`` CPU-seconds on the
-    host's scheduler (one thread), then ``commits`` metadata transactions under the metadata lock, then the
-    rest of the cost as a wait. The transactions are part of the wait (never more than it), so idle the step
-    takes exactly ``cost``; under load the CPU part stretches and the transactions queue."""
+    """One lifecycle step that takes ``cost`` seconds on an idle host: ``cost * share`` CPU-seconds in the
+    cgroup of the daemon whose step it is (``cpu``: ``Kernel.dockerd`` or ``Kernel.containerd``; one thread),
+    then ``commits`` metadata transactions under the metadata lock, then the rest of the cost as a wait. The
+    transactions are part of the wait (never more than it), so idle the step takes exactly ``cost``; under load
+    the CPU part stretches and the transactions queue."""
     work = cost * share
     if work > 0.0:  # floats against 0.0: specialised comparisons (against 0 generic ones)
-        yield kernel.dockerd.run(work, START_PATH_THREADS).done
+        yield cpu.run(work, START_PATH_THREADS).done
     wait = cost - work
     if commits and wait > 0.0:
         end, held = commit(env.now, locks, commits, rng, wait)

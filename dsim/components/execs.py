@@ -75,17 +75,18 @@ def exec_path(env: simpy.Environment, kernel: Kernel, runtime: RuntimeSpec, rng:
               exited: simpy.Event | None = None) -> Generator[Any, Any, bool]:
     """dockerd's exec path until an exec's command runs (dockerd, containerd, the shim, ``runc exec``), for a
     ``docker exec`` and a health probe alike: the host's ``runtime.probe_exec``, its CPU share on one core in
-    dockerd's cgroup (as the start path's steps: daemon_locks.step; the container's cgroup is joined only by the
-    command ``runc exec`` starts), then waiting. With ``exited`` (a
+    containerd's cgroup (its CPU is a runtime's run, ``runtime.cpu.probe_exec``: runc exec, a child of the shim,
+    which stays in containerd.service as for runc create; the container's cgroup is joined only by the command
+    it starts), then waiting. With ``exited`` (a
     probe's: the container's exit), False when the container exits first: its work stops there."""
     cost = runtime.probe_exec.sample(rng)
     share = runtime.cpu.probe_exec
     work = cost * share
     if work > 0:
-        task = kernel.dockerd.run(work, PROBE_THREADS)
+        task = kernel.containerd.run(work, PROBE_THREADS)
         yield task.done if exited is None else env.any_of([task.done, exited])
         if not task.done.triggered:
-            kernel.dockerd.cancel(task)
+            kernel.containerd.cancel(task)
             return False
     elif exited is not None and exited.triggered:
         return False

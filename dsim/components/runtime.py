@@ -167,7 +167,7 @@ class ContainerRuntime(ExecVerbs):
         v28.5.2 daemon/create_unix.go, ``createContainerOSSpecificSettings``: ``daemon.Mount``, deferred
         ``daemon.Unmount``); the second finds dirty only what was written while the first waited."""
         runtime, locks = self.spec.runtime, self.locks
-        work = step(self.env, self.kernel, locks, self.rng, runtime.create.sample(self.rng), runtime.cpu.create,
+        work = step(self.env, self.kernel.dockerd, locks, self.rng, runtime.create.sample(self.rng), runtime.cpu.create,
                     locks.spec.create_commits)
         if locks.layer_store is None:
             yield from work
@@ -310,7 +310,7 @@ class ContainerRuntime(ExecVerbs):
         container.kill = env.event()  # the OOM killer may pick a VM while it boots
         kernel, locks, rng, cpu = self.kernel, self.locks, self.rng, runtime.cpu
         began = env.now
-        yield from step(env, kernel, locks, rng, mounts.mount_seconds(runtime, container.image, rng), cpu.mount)
+        yield from step(env, kernel.dockerd, locks, rng, mounts.mount_seconds(runtime, container.image, rng), cpu.mount)
         rec.span(_MOUNT, container.name, began, env.now, host=host, job=job)
         # -- the network mode's costs, addresses and published ports (networks.py); the namespace's own work
         #    is the netns step (its CPU share on the scheduler, daemon_locks.step)
@@ -322,14 +322,17 @@ class ContainerRuntime(ExecVerbs):
             start = max(0.0, start - vm.flavour(self.spec, container.spec.isolation).start_saving)
         # runc create's own part and (a namespace of its own) runc's libnetwork-setkey hook, all CPU by default:
         # runtime.start counts the hook, so a bridge run keeps its total and a host run is the hook shorter. One
-        # step (one CPU task, then the wait) whose CPU is both parts' CPU.
+        # step (one CPU task, then the wait) whose CPU is both parts' CPU. It and the process's start (runc start)
+        # are containerd.service's: containerd starts the shim, which stays in containerd's cgroup (the unit's
+        # Delegate=yes, KillMode=process), and runc and its hooks are the shim's children.
         hook = min(start, networks.costs.setkey_hook.sample(rng))
         start -= hook
         work = start * cpu.start
         if hook > 0 and networks.own_namespace(container):
             start += hook
             work += hook * cpu.setkey_hook
-        yield from step(env, kernel, locks, rng, start, work / start if start > 0 else 0.0, locks.spec.start_commits)
+        yield from step(env, kernel.containerd, locks, rng, start, work / start if start > 0 else 0.0,
+                        locks.spec.start_commits)
         rec.span(_RUNC, container.name, began, env.now, host=host, job=job)
         if container.spec.isolation != "container":
             try:
@@ -338,7 +341,7 @@ class ContainerRuntime(ExecVerbs):
                 networks.detach(container)
                 raise
         began = env.now
-        yield from step(env, kernel, locks, rng, runtime.exec.sample(rng), cpu.exec)
+        yield from step(env, kernel.containerd, locks, rng, runtime.exec.sample(rng), cpu.exec)
         rec.span(_EXEC, container.name, began, env.now, host=host, job=job)
         container.state = RUNNING
         # moby container/state.go setRunning: no error, exit code 0 and no OOM kill while it runs
@@ -354,7 +357,7 @@ class ContainerRuntime(ExecVerbs):
     def _netns_work(self, duration: float) -> Generator[Any, Any, None]:
         """The network namespace's setup (held under the kernel's netns lock by networks.attach): its CPU share
         runs on the host's scheduler, the rest waits."""
-        yield from step(self.env, self.kernel, self.locks, self.rng, duration, self.spec.runtime.cpu.netns)
+        yield from step(self.env, self.kernel.dockerd, self.locks, self.rng, duration, self.spec.runtime.cpu.netns)
 
     def _teardown(self, container: Container) -> float | simpy.Event:
         """dockerd's Cleanup of the run that just exited (teardown.py): its endpoints and its namespace."""

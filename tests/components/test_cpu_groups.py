@@ -213,11 +213,44 @@ workloads:
 """
 
 
-def test_the_exec_path_runs_in_dockerds_cgroup_not_the_containers() -> None:
+def test_the_exec_path_runs_in_containerds_cgroup_not_the_containers() -> None:
     """1 core, a CPU-bound container at the default weight: dockerd's exec path for an exec in a container of
-    --cpu-shares 256 is dockerd's work (docker.service, weight 1: half the core beside the hog), not the light
-    container's (a quarter of the hog's weight: a fifth of the core). Its CPU part, 0.37 of 100 ms, takes twice
-    its CPU-seconds, then the rest waits: 100 ms + 37 ms (at a fifth of the core it would be 100 + 4 x 37 ms)."""
+    --cpu-shares 256 is the daemons' work (runc exec under the shim: containerd.service, weight 1, half the core
+    beside the hog), not the light container's (a quarter of the hog's weight: a fifth of the core). Its CPU
+    part, 0.37 of 100 ms, takes twice its CPU-seconds, then the rest waits: 100 ms + 37 ms (at a fifth of the
+    core it would be 100 + 4 x 37 ms)."""
     [span] = run_text(EXEC_OF_A_LIGHT_CONTAINER).spans_of("docker_exec")
     work = 0.1 * RUNTIME_CPU_SHARE
     assert span.end - span.start == pytest.approx(0.1 + work, rel=1e-9)
+
+
+START_PATH_BESIDE_A_HOG = """
+name: start-path-daemons
+hosts:
+  h: {cpus: 1, nic: inf, preloaded: ["alpine:3.20"], daemon: {api_service_time: 0s}, storage: {write_rate: inf},
+      runtime: {create: 1s, mount: 0s, netns: 0s, start: 1s, exec: 0s, cpu: {create: 1.0, start: 1.0}}}
+workloads:
+  hog:
+    arrival: {times: [0s]}
+    steps: [{run: {image: "alpine:3.20", name: hog, detach: true, cpu_time: 1000s, threads: 1, network: none}}]
+  a:
+    arrival: {times: [2s]}
+    steps: [{run: {image: "alpine:3.20", name: a, detach: true, duration: inf, network: none}}]
+  b:
+    arrival: {times: [4s]}
+    steps: [{run: {image: "alpine:3.20", name: b, detach: true, duration: inf, network: none}}]
+"""
+
+
+def test_runc_create_is_containerds_work_and_create_dockerds() -> None:
+    """1 core, create and runc create 1 CPU-s each, a CPU-bound container running from 2 s. a's create shares the
+    core with it (half each: 2-4 s); at 4 s a's runc create (the shim's child: containerd.service) and b's create
+    (dockerd: docker.service) run in two cgroups beside the container's: a third each, both end at 7 s (in one
+    daemon's cgroup they would share a half: 8 s); b's runc create then has half the core: 7-9 s."""
+    result = run_text(START_PATH_BESIDE_A_HOG)
+    runc = {span.subject: (span.start, span.end) for span in result.spans_of("runc")}
+    create = {span.subject: (span.start, span.end) for span in result.spans_of("create")}
+    assert create["a"] == pytest.approx((2.0, 4.0))
+    assert runc["a"] == pytest.approx((4.0, 7.0))
+    assert create["b"] == pytest.approx((4.0, 7.0))
+    assert runc["b"] == pytest.approx((7.0, 9.0))
