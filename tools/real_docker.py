@@ -16,8 +16,10 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
 - ``storm``: n concurrent ``docker run --rm`` per network: makespan and CPU (every process's, the CLIs',
   dockerd's and containerd's).
 - ``cpu``: where a run's CPU goes, one by one and 32 at once, by cgroup (cgroup v1's ``cpuacct``, as root):
-  dockerd and containerd with every process they start (shims, runc, its hooks), the CLI, and kernel threads
-  (the root cgroup's own time, once every other process is moved to a cgroup of its own).
+  dockerd; containerd with every process it starts (shims, runc, its hooks); the containers' own cgroups; the
+  CLI; and kernel threads (the root cgroup's own time, once every other process is moved to a cgroup of its
+  own). Start containerd apart (``containerd &``, then ``dockerd --containerd /run/containerd/containerd.sock``)
+  so the two are two processes.
 - ``syncfs``: what dirty page cache on Docker's filesystem costs a `docker create` and a container's exit.
   An overlay mount's unmount syncs the filesystem under it (the kernel's ``ovl_sync_fs``; moby#42817,
   moby#47630): `docker create` mounts and unmounts the container's init layer, and a container's exit
@@ -202,26 +204,34 @@ def move_threads(pids: Iterable[str], group: Path) -> None:
 
 
 def measure_cpu(repeat: int, storm: int = 32) -> None:
-    """A run's CPU by cgroup, alone and in a storm: the daemons with what they start, the CLI, kernel threads."""
+    """A run's CPU by cgroup, alone and in a storm: dockerd's, containerd's with what it starts (shims, runc, its
+    hooks: children stay in their parent's cgroup), the containers' own cgroups (runc init and the command), the
+    CLI, kernel threads."""
     if not (CPUACCT / "cpuacct.usage").exists():
         raise SystemExit("cpu needs cgroup v1's cpuacct hierarchy at /sys/fs/cgroup/cpuacct (and root)")
-    daemons, others = CPUACCT / "dsim-daemons", CPUACCT / "dsim-others"
-    daemons.mkdir(exist_ok=True)
-    others.mkdir(exist_ok=True)
-    served = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) in ("dockerd", "containerd")]
-    move_threads(served, daemons)
+    groups = {name: CPUACCT / f"dsim-{name}" for name in ("dockerd", "containerd", "others")}
+    for group in groups.values():
+        group.mkdir(exist_ok=True)
+    served: list[str] = []
+    for name in ("dockerd", "containerd"):
+        pids = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == name]
+        move_threads(pids, groups[name])
+        served += pids
     in_root = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and p.name not in served
                and _user_process(p) and _cpuacct_group(p) == "/"]
-    move_threads(in_root, others)  # user processes out of the root: what stays there is the kernel's threads
+    move_threads(in_root, groups["others"])  # user processes out of the root: what stays there is the kernel's
 
     def children() -> float:
         return sum(cgroup_seconds(group.parent) for group in CPUACCT.glob("*/cpuacct.usage"))
+
+    def mine() -> dict[str, float]:
+        return {name: cgroup_seconds(group) for name, group in groups.items()}
 
     for network in NETWORKS:
         run_once(network)
         for n in (1, storm):
             time.sleep(2)
-            root, kids, daemon, cli = cgroup_seconds(CPUACCT), children(), cgroup_seconds(daemons), os.times()
+            root, kids, before, cli = cgroup_seconds(CPUACCT), children(), mine(), os.times()
             runs = repeat if n == 1 else n
             if n == 1:
                 for _ in range(runs):
@@ -230,12 +240,15 @@ def measure_cpu(repeat: int, storm: int = 32) -> None:
                 with concurrent.futures.ThreadPoolExecutor(n) as pool:
                     list(pool.map(run_once, [network] * n))
             time.sleep(2)  # the kernel's cleanup of the last namespaces
-            after = os.times()
-            spent_cli = after.children_user + after.children_system - cli.children_user - cli.children_system
+            after, ended = mine(), os.times()
+            spent = {name: (after[name] - before[name]) / runs * 1e3 for name in after}
+            spent_cli = ended.children_user + ended.children_system - cli.children_user - cli.children_system
             kernel = (cgroup_seconds(CPUACCT) - root) - (children() - kids)
-            print(f"--network {network:6s} {'alone' if n == 1 else f'x{n}':5s}: per run, dockerd and containerd with "
-                  f"what they start {(cgroup_seconds(daemons) - daemon) / runs * 1e3:4.0f} ms, the CLI "
-                  f"{spent_cli / runs * 1e3:3.0f} ms, kernel threads {kernel / runs * 1e3:3.0f} ms", flush=True)
+            containers = (children() - kids) / runs * 1e3 - sum(spent.values())
+            print(f"--network {network:6s} {'alone' if n == 1 else f'x{n}':5s}: per run, dockerd "
+                  f"{spent['dockerd']:4.0f} ms, containerd with its shims and runc {spent['containerd']:4.0f} ms, "
+                  f"the containers' cgroups {containers:3.0f} ms, the CLI {spent_cli / runs * 1e3:3.0f} ms, kernel "
+                  f"threads {kernel / runs * 1e3:3.0f} ms", flush=True)
 
 
 def dirty_mb() -> float:

@@ -320,7 +320,7 @@ class ContainerRuntime(ExecVerbs):
         start = runtime.start.sample(rng)
         if container.spec.isolation != "container":  # a named runtime may create faster than runc (crun)
             start = max(0.0, start - vm.flavour(self.spec, container.spec.isolation).start_saving)
-        # runc create's own part and (a namespace of its own) runc's libnetwork-setkey hook, all CPU by default:
+        # runc create's own part and (a namespace of its own, Docker before 28) runc's setkey hook, all CPU by default:
         # runtime.start counts the hook, so a bridge run keeps its total and a host run is the hook shorter. One
         # step (one CPU task, then the wait) whose CPU is both parts' CPU. It and the process's start (runc start)
         # are containerd.service's: containerd starts the shim, which stays in containerd's cgroup (the unit's

@@ -28,20 +28,37 @@ def busy_core_seconds(result) -> float:  # type: ignore[no-untyped-def]
     return sum(span.attrs["busy"] * span.duration for span in result.spans_of("cpu"))
 
 
-def test_an_idle_run_spends_its_cpu_share_and_still_takes_568_ms() -> None:
-    """Default costs: create 60, mount 20, netns 10, runc create 454 (of which runc's setkey hook 105), runc start
-    20 ms; CPU shares 0.37 for create and runc create's own 349 ms, 1 for the hook, 0 for the short steps: CPU work
-    0.37 x (60 + 349) + 105 = 256.33 ms. Alone on 4 cores each CPU part runs at one core, so the run takes its
-    2 x 2 ms API + 564 ms = 568 ms, as before the split."""
-    text = """
+@pytest.mark.parametrize(("networking", "hook"), [("{}", 0.0), ("{setkey_hook: 105ms}", 0.105)])
+def test_an_idle_run_spends_its_cpu_share_and_still_takes_568_ms(networking: str, hook: float) -> None:
+    """Default costs: create 60, mount 20, netns 10, runc create 454, runc start 20 ms; CPU shares 0.37 for create
+    and runc create, 0 for the short steps: CPU work 0.37 x (60 + 454) = 190.18 ms (Docker 28+: no setkey hook).
+    With Docker 20.10's hook of 105 ms inside runc create, all CPU: 0.37 x (60 + 349) + 105 = 256.33 ms. Alone on
+    4 cores each CPU part runs at one core, so the run takes its 2 x 2 ms API + 564 ms = 568 ms either way."""
+    text = f"""
     name: t
-    hosts: {h: {preloaded: [nginx]}}
-    workloads: {w: {arrival: {burst: 1}, steps: [{run: {image: nginx, detach: true}}]}}
+    hosts: {{h: {{preloaded: [nginx], networking: {networking}}}}}
+    workloads: {{w: {{arrival: {{burst: 1}}, steps: [{{run: {{image: nginx, detach: true}}}}]}}}}
     """
     result = run_text(text)
     [job] = result.jobs
     assert job.duration_s == pytest.approx(0.568)
-    assert busy_core_seconds(result) == pytest.approx(0.37 * (0.060 + 0.349) + 0.105)
+    assert busy_core_seconds(result) == pytest.approx(0.37 * (0.060 + 0.454 - hook) + hook)
+
+
+def test_the_setkey_hook_of_older_dockers_is_what_a_host_network_run_saves() -> None:
+    """Docker 20.10's hook (105 ms) is part of runc create for a container with a namespace of its own; one on the
+    host's network skips it and the netns step (10 ms): 568 - 115 ms. At the default (no hook) it saves the netns
+    step only: 558 ms."""
+    def run_on_host(networking: str) -> float:
+        [job] = run_text(f"""
+        name: t
+        hosts: {{h: {{preloaded: [nginx], networking: {networking}}}}}
+        workloads: {{w: {{arrival: {{burst: 1}}, steps: [{{run: {{image: nginx, detach: true, network: host}}}}]}}}}
+        """).jobs
+        return job.duration_s
+
+    assert run_on_host("{setkey_hook: 105ms}") == pytest.approx(0.568 - 0.105 - 0.010)
+    assert run_on_host("{}") == pytest.approx(0.568 - 0.010)
 
 
 @pytest.mark.parametrize("n", [1, 5, 12])
@@ -68,9 +85,8 @@ def test_cpu_bound_start_work_is_processor_shared(n: int, cores: int) -> None:
 @pytest.mark.parametrize(("cores", "stretch"), [(1, 2.0), (2, 1.0)])
 def test_a_busy_small_host_stretches_the_cpu_part_of_a_run(cores: int, stretch: float) -> None:
     """A CPU-bound container (one thread) runs from the start; 10 s later a `docker run` with the default
-    costs arrives. On 1 core the two share it, so each of the run's CPU parts (256.33 ms in all: 0.37 of create
-    and of runc create's own 349 ms, all of runc's 105 ms setkey hook) takes twice as long: 568 + 256.33 ms. On
-    2 cores each has a core: 568 ms."""
+    costs arrives. On 1 core the two share it, so each of the run's CPU parts (190.18 ms in all: 0.37 of create
+    and of runc create) takes twice as long: 568 + 190.18 ms. On 2 cores each has a core: 568 ms."""
     text = f"""
     name: t
     hosts: {{h: {{cpus: {cores}, preloaded: [nginx]}}}}
@@ -79,7 +95,7 @@ def test_a_busy_small_host_stretches_the_cpu_part_of_a_run(cores: int, stretch: 
       web: {{arrival: {{burst: 1, at: 10s}}, steps: [{{run: {{image: nginx, detach: true}}}}]}}
     """
     [web] = [job for job in run_text(text).jobs if job.workload == "web"]
-    assert web.duration_s == pytest.approx(0.568 + (stretch - 1) * (0.37 * (0.060 + 0.349) + 0.105))
+    assert web.duration_s == pytest.approx(0.568 + (stretch - 1) * 0.37 * (0.060 + 0.454))
 
 
 def test_the_spread_of_a_storm_grows_with_its_size() -> None:

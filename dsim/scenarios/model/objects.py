@@ -135,11 +135,13 @@ class Networking(Strict):
     )
     setkey_hook: FiniteDurationDist = Field(
         constant(SETKEY_HOOK_S), description="runc's prestart hook for a container with a network namespace of its "
-        "own (bridge, none, user networks): runc execs dockerd's binary (libnetwork-setkey), which hands the "
-        "namespace to dockerd, which configures it (moby daemon/oci_linux.go, libnetwork "
-        "sandbox_externalkey_unix.go). Part of runtime.start, which host and container:NAME containers pay without "
-        "it; its CPU share is runtime.cpu.setkey_hook. 105ms: docker start with --network none less with host on "
-        "Docker 20.10.24 (tools/real_docker.py start; docs/networks-storage.md: Measuring the setkey hook)",
+        "own (bridge, none, user networks) in Docker before 28.0: runc execs dockerd's binary (libnetwork-setkey), "
+        "which hands the namespace to dockerd, which configures it. Part of runtime.start, which host and "
+        "container:NAME containers pay without it; its CPU share is runtime.cpu.setkey_hook. 0 since Docker 28.0, "
+        "whose dockerd sets the namespace up itself once the task exists (moby#52488); 49ms for Docker 23-27 (the "
+        "hook process); 105ms before 23, whose dockerd also re-executed itself to disable IPv6 in the namespace "
+        "(moby#44491): docker start with --network none less with host on Docker 20.10.24 "
+        "(tools/real_docker.py; docs/networks-storage.md: Measuring the setkey hook)",
     )
     sandbox_commits: int = Field(
         1, ge=0, description="commits of the container's sandbox record (libnetwork sbState) to the same store, "
