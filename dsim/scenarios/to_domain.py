@@ -93,7 +93,8 @@ def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
                           costs.base_rules, costs.rules_per_network, costs.endpoint_commits, costs.bridge_commits,
                           costs.store_commit, bridge_rate=costs.bridge_rate,
                           bridge_latency=costs.bridge_latency, loopback_latency=costs.loopback_latency,
-                          netns_teardown=costs.netns_teardown, setkey_hook=costs.setkey_hook,
+                          netns_teardown=costs.netns_teardown, veth_teardown=costs.veth_teardown,
+                          setkey_hook=costs.setkey_hook,
                           sandbox_commits=costs.sandbox_commits,
                           join_commits=costs.join_commits, leave_commits=costs.leave_commits,
                           bridge_join_commits=costs.bridge_join_commits)

@@ -4,8 +4,9 @@ Every runtime cost is zero but runc create (S = 100 ms, no CPU share, no setkey 
 commits take no time. A job is ``run`` (its process runs D = 10 s, then exits) and ``rm``, which waits for the
 exit's teardown: libnetwork's commits on the store's FIFO lock, the endpoint's leave (``leave_commits`` 1, and
 ``bridge_join_commits`` 1 on a bridge) and deletion (``endpoint_commits`` + ``bridge_commits``), then the
-sandbox's record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; then the namespace's deletion
-(``netns_teardown`` t) under the kernel's rtnl lock. A start holds the store h_s: the endpoint's creation, the
+sandbox's record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; on a bridge the veth pair's deletion
+(``veth_teardown`` V, a wait of its own); then the namespace's deletion (``netns_teardown`` t) under the kernel's
+rtnl lock. A start holds the store h_s: the endpoint's creation, the
 sandbox's record and the join (``join_commits`` 2, ``bridge_join_commits`` 1 on a bridge). n jobs at once: the
 starts queue h_s apart on the store (start k ends at (k - 1) h_s + S), so the exits come h_s apart too; with
 h_t <= h_s the k-th teardown finds the store free.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import pytest
 
+from dsim.domain.networking import VETH_TEARDOWN_S as V
 from tests.helpers import run_text, without_setkey_hook
 
 S, D = 0.100, 10.0
@@ -41,17 +43,18 @@ def job_ends(count: int, networking: str, network: str = "bridge") -> list[float
 
 def test_without_a_namespace_cost_rm_waits_for_the_endpoint_commits() -> None:
     # exit k at (k - 1) h_s + S + D; its commits hold the store h_t (50 ms), which the exit before (h_s = 60 ms
-    # earlier) has freed
+    # earlier) has freed; then its veth pair's deletion, V
     ends = job_ends(4, f"{{{NETWORKING}}}")
-    assert ends == pytest.approx([(k - 1) * H_S + S + D + H_T for k in range(1, 5)])
+    assert ends == pytest.approx([(k - 1) * H_S + S + D + H_T + V for k in range(1, 5)])
 
 
 def test_n_namespace_deletions_through_the_rtnl_lock_take_n_t() -> None:
-    # t = 100 ms >= h_s: teardown 1 takes rtnl at S + D + h_t and ends t later; each next one's commits end
-    # ((k - 1) h_s later) before the lock is free again, so the k-th ends at S + D + h_t + k t: n exits take n t
+    # t = 100 ms >= h_s: teardown 1 takes rtnl at S + D + h_t + V (its veth deleted first) and ends t later; each
+    # next one's commits and veth end ((k - 1) h_s later) before the lock is free again, so the k-th ends at
+    # S + D + h_t + V + k t: n exits take n t
     t = 0.100
     ends = job_ends(4, f"{{{NETWORKING}, netns_teardown: 100ms}}")
-    assert ends == pytest.approx([S + D + H_T + k * t for k in range(1, 5)])
+    assert ends == pytest.approx([S + D + H_T + V + k * t for k in range(1, 5)])
 
 
 def test_the_host_network_has_no_namespace_to_delete() -> None:
@@ -62,10 +65,10 @@ def test_the_host_network_has_no_namespace_to_delete() -> None:
     assert ends == pytest.approx([(k - 1) * 0.080 + S + D + 0.060 for k in range(1, 4)])
 
 
-def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_10_ms() -> None:
+def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_its_teardown() -> None:
     # defaults: the run ends at Khan's 568 ms; its teardown holds the store for 5 commits of 2 ms (leave 1 +
     # connectivity revoked 1, the endpoint's deletion 1 + the bridge driver's 1, the sandbox's record 1: 578 ms),
-    # after the rm's API call (2 ms, 570 ms): the job ends at 578 ms
+    # then deletes the veth pair (19.5 ms), after the rm's API call (2 ms, 570 ms): the job ends at 597.5 ms
     result = run_text("""
     name: t
     hosts: {h: {preloaded: ["nginx:1.25"]}}
@@ -75,4 +78,4 @@ def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_10_ms() -> None:
     [job] = result.jobs
     [process] = result.spans_of("process")
     assert process.start == pytest.approx(0.568)
-    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002)
+    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002 + 0.0195)

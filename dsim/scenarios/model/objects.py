@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from dsim.distributions import constant
-from dsim.domain.networking import SETKEY_HOOK_S
+from dsim.domain.networking import SETKEY_HOOK_S, VETH_TEARDOWN_S
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, FiniteSize, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 
@@ -132,6 +132,13 @@ class Networking(Strict):
         "(create + destroy a namespace) took 47.7ms before Florian Westphal's patches replaced synchronize_net() "
         "on the namespace exit path with call_rcu() (5.19) and 1.5ms after "
         "(https://www.redhat.com/sysadmin/speed-oci-containers)",
+    )
+    veth_teardown: FiniteDurationDist = Field(
+        constant(VETH_TEARDOWN_S), description="deleting a bridge endpoint's veth pair at the exit's teardown (the "
+        "bridge driver's DeleteEndpoint), after libnetwork's commits and before docker rm can go on: a wait outside "
+        "every lock, the kernel's RCU grace periods as the device unregisters. 19.5ms: ip link del of a veth pair "
+        "less the ip process's own time, Linux 6.18 on 2 vCPUs; 16 at once took 59ms (docs/containers.md: "
+        "Teardown)",
     )
     setkey_hook: FiniteDurationDist = Field(
         constant(SETKEY_HOOK_S), description="runc's prestart hook for a container with a network namespace of its "
