@@ -34,14 +34,14 @@ class ExecVerbs:
         process exits first (its PID namespace goes with it). The command runs in the container's cgroup,
         sharing its ``--cpus`` quota and its CPU weight with the container's process (``Container.cpu_group``); a
         ``docker pause`` freezes it with the container (freezer.py)."""
-        yield from self.exec_path(container)
+        yield from self.exec_path()
         if container.state != RUNNING:  # its process exited meanwhile: nothing to join
             raise ApiError(409, f"container {container.id} is not running")
         return self.env.process(self._exec_command(container, command))
 
-    def exec_path(self, container: Container) -> Generator[Any, Any, bool]:
-        """dockerd's exec path for an exec of ``container`` (``exec_path`` below)."""
-        return (yield from exec_path(self.env, self.kernel, self.spec.runtime, self.rng, container))
+    def exec_path(self) -> Generator[Any, Any, bool]:
+        """dockerd's exec path for an exec on this host (``exec_path`` below)."""
+        return (yield from exec_path(self.env, self.kernel, self.spec.runtime, self.rng))
 
     def _exec_command(self, container: Container, command: ExecStep) -> Generator[Any, Any, int]:
         """The exec'd command's life: its CPU work or its wall time, or the container's exit first (137)."""
@@ -71,14 +71,14 @@ class ExecVerbs:
                 freezer.end_work(self.kernel.cpu, container, task)
 
 
-def exec_path(env: simpy.Environment, kernel: Kernel, runtime: RuntimeSpec, rng: random.Random, container: Container,
+def exec_path(env: simpy.Environment, kernel: Kernel, runtime: RuntimeSpec, rng: random.Random,
               exited: simpy.Event | None = None) -> Generator[Any, Any, bool]:
     """dockerd's exec path until an exec's command runs (dockerd, containerd, the shim, ``runc exec``), for a
     ``docker exec`` and a health probe alike: the host's ``runtime.probe_exec``, its CPU share on one core in
     containerd's cgroup (its CPU is a runtime's run, ``runtime.cpu.probe_exec``: runc exec, a child of the shim,
     which stays in containerd.service as for runc create; the container's cgroup is joined only by the command
-    it starts), then waiting. With ``exited`` (a
-    probe's: the container's exit), False when the container exits first: its work stops there."""
+    it starts), then waiting. With ``exited`` (a probe's: the container's exit), False when the container exits
+    first: its work stops there."""
     cost = runtime.probe_exec.sample(rng)
     share = runtime.cpu.probe_exec
     work = cost * share

@@ -230,7 +230,7 @@ class HealthMonitor:
         env, check, state = self.env, self.check, self.state
         began = env.now
         state.probes += 1
-        if not (yield from execs.exec_path(env, self.kernel, self.runtime, self.rng, self.container, self.exited)):
+        if not (yield from execs.exec_path(env, self.kernel, self.runtime, self.rng, self.exited)):
             return None
         exec_end = env.now
         command = self._spawn(self._command())

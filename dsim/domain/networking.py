@@ -36,17 +36,14 @@ class MountSpec:
 
 #: runc's libnetwork-setkey prestart hook, which Docker 28.0 dropped: since then dockerd sets the sandbox's key
 #: itself once the task exists, in process (moby docker-v29 daemon/start_linux.go ``initializeCreatedTask``;
-#: moby#52488: "no longer used as an OCI hook for regular containers since 28.0"), so no hook by default
-#: (docs/networks-storage.md: Measuring the setkey hook).
+#: moby#52488: "no longer used as an OCI hook for regular containers since 28.0"; Docker 28.5.2 measured here:
+#: ``--network none`` starts as fast as ``host``), so no hook by default. Docker 23-27: 49 ms, the hook process
+#: alone (an exec of dockerd's binary under the shim: containerd's cgroup grew by 49 ms of CPU a run with
+#: ``--network none`` against ``host`` on Docker 20.10.24, tools/real_docker.py cpu). Before 23: 105 ms, with
+#: dockerd's re-exec of itself to disable IPv6 in the namespace (libnetwork osl ``setIPv6``, dropped by
+#: moby#44491; ``docker start`` with ``--network none`` less with ``host`` on Docker 20.10.24). docs/networks-
+#: storage.md: Measuring the setkey hook.
 SETKEY_HOOK_S = 0.0
-#: Docker 23-27: the hook process alone, an exec of dockerd's binary under the shim (containerd's cgroup grew by
-#: 49 ms of CPU a run with ``--network none`` against ``host``: Docker 20.10.24, 2 vCPUs, 12 runs and 32 at once,
-#: three measurements, tools/real_docker.py cpu); all CPU
-SETKEY_HOOK_DOCKER_23_S = 0.049
-#: Docker before 23: the hook and dockerd's re-exec of itself to disable IPv6 in the namespace (libnetwork osl
-#: ``setIPv6``, dropped by moby#44491): ``docker start`` with ``--network none`` took 105 ms more than with
-#: ``host`` (Docker 20.10.24, medians of 10, 2 vCPUs: tools/real_docker.py start)
-SETKEY_HOOK_DOCKER_20_S = 0.105
 #: ``ip link del`` of a veth pair: 20.1 and 23.1 ms (medians of 10, two measurements) less the ``ip`` process's own
 #: 2.1 ms (``ip link show lo``), Linux 6.18 on 2 vCPUs; 16 deleted at once took 59 ms, 16 one by one 262 ms, so
 #: deletions wait side by side (RCU grace periods), a few ms each under the rtnl lock (not modelled)

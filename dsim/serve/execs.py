@@ -129,7 +129,7 @@ class ExecsAndStats:
         self._running(served)
         made.running = True
         made.started_at = self.env.now
-        yield from self.daemon.runtime.exec_path(served.container)  # as a workload's exec step
+        yield from self.daemon.runtime.exec_path()  # as a workload's exec step
         context = exec_context(self.context(served), made.config)
         program = interpret(made.argv, context, stdin_open=made.config.AttachStdin)
         self.keep_files(served, program.files)
