@@ -66,8 +66,10 @@ def teardown(env: simpy.Environment, kernel: Kernel, costs: NetworkingSpec, stor
     mode = container.spec.network
     joined = mode.startswith("container:")
     at = env.now if joined else release_endpoints(store, costs, networks, env.now, rng)
-    if not joined:  # each bridge endpoint's veth pair deleted: a wait of its own, no lock, no event
-        at += sum(costs.veth_teardown.sample(rng) for network in networks if network.driver == "bridge")
+    if not joined:
+        for network in networks:  # each bridge endpoint's veth pair deleted: a wait of its own, no lock, no event
+            if network.driver == "bridge":
+                at += costs.veth_teardown.sample(rng)
     namespace = 0.0 if joined or mode == "host" else costs.netns_teardown.sample(rng)
     if namespace <= 0:
         return at
