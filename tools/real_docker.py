@@ -27,6 +27,11 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   Imports a layer of ``--sizes`` MB of random bytes (written into the page cache, as a pull's unpack is),
   then times `docker create` at once, and a run's start and exit after writing as many dirty bytes beside
   it; the kernel's Dirty count before and after, and the disk's direct-write rate, show it is the flush.
+- ``netops``: the kernel operations a bridge endpoint's exit makes, without Docker (``ip`` and ``iptables``, as
+  root): a veth end moved from a namespace back to the host's (libnetwork osl's ``RemoveInterface``) and the pair
+  deleted, one at a time and ``--sizes`` at once; and the ``iptables`` invocations Docker 28 makes for a bridge
+  endpoint's raw-table rule (``-C``, ``-A``, ``-D``): wall time and the processes' CPU. ``ip link show lo``
+  times the ``ip`` process itself, to subtract.
 
     python tools/real_docker.py buildkit [--steps 1,41,81,121] [--repeat 9]
     python tools/real_docker.py run [--repeat 20]
@@ -34,12 +39,14 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
     python tools/real_docker.py storm [--sizes 8,16,32]
     python tools/real_docker.py cpu [--repeat 12]
     python tools/real_docker.py syncfs [--sizes 500,1500]
+    python tools/real_docker.py netops [--repeat 20] [--sizes 16]
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import os
 import statistics
 import subprocess
@@ -323,13 +330,99 @@ def _cpuacct_group(process: Path) -> str:
     return next((line.split(":", 2)[2] for line in lines if "cpuacct" in line.split(":", 2)[1]), "")
 
 
+def _sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def _timed_sh(*args: str) -> float:
+    start = time.perf_counter()
+    _sh(*args)
+    return time.perf_counter() - start
+
+
+def _children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def _veth_in_namespace(index: int) -> tuple[str, str, str]:
+    """A namespace with one end of a veth pair in it, both ends up, as a bridge endpoint's is."""
+    namespace, host_end, inner = f"dsimns{index}", f"dsimh{index}", f"dsimc{index}"
+    _sh("ip", "netns", "add", namespace)
+    _sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", inner)
+    _sh("ip", "link", "set", inner, "netns", namespace)
+    _sh("ip", "-n", namespace, "link", "set", inner, "up")
+    _sh("ip", "link", "set", host_end, "up")
+    return namespace, host_end, inner
+
+
+def measure_netops(repeat: int, together: int) -> None:
+    """What a bridge endpoint's exit asks of the kernel, alone and ``together`` at once."""
+    walls: dict[str, list[float]] = {"ip itself (link show lo)": [], "move back to the host": [],
+                                     "delete the pair": []}
+    for index in range(repeat):
+        namespace, host_end, inner = _veth_in_namespace(index)
+        time.sleep(0.2)
+        walls["ip itself (link show lo)"].append(_timed_sh("ip", "link", "show", "lo"))
+        _sh("ip", "-n", namespace, "link", "set", inner, "down")
+        walls["move back to the host"].append(_timed_sh("ip", "-n", namespace, "link", "set", inner, "netns", "1"))
+        walls["delete the pair"].append(_timed_sh("ip", "link", "del", host_end))
+        _sh("ip", "netns", "del", namespace)
+    for what, values in walls.items():
+        print(f"{what}: {statistics.median(values) * 1e3:.1f} ms (median of {repeat})", flush=True)
+    made = [_veth_in_namespace(index) for index in range(together)]
+    time.sleep(0.5)
+    with concurrent.futures.ThreadPoolExecutor(together) as pool:
+        start = time.perf_counter()
+        list(pool.map(lambda made: _sh("ip", "-n", made[0], "link", "set", made[2], "netns", "1"), made))
+        moved = time.perf_counter() - start
+        start = time.perf_counter()
+        list(pool.map(lambda made: _sh("ip", "link", "del", made[1]), made))
+        deleted = time.perf_counter() - start
+    for namespace, _, _ in made:
+        _sh("ip", "netns", "del", namespace)
+    print(f"{together} at once: moved back in {moved * 1e3:.0f} ms, deleted in {deleted * 1e3:.0f} ms", flush=True)
+    rule = ("-t", "raw", "{op}", "PREROUTING", "-d", "{address}", "!", "-i", "docker0", "-j", "DROP")
+
+    def iptables(op: str, address: str) -> None:
+        _sh("iptables", "--wait", *(part.format(op=op, address=address) for part in rule))
+
+    def checked(address: str) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # -C fails when the rule is not there
+            iptables("-C", address)
+
+    for op in ("-C", "-A", "-D"):  # -C of a rule not there, as at a start; -D of one added just before
+        values, cpus = [], []
+        for index in range(repeat):
+            address = f"192.0.2.{index + 1}"
+            if op == "-D":
+                iptables("-A", address)
+            start, cpu = time.perf_counter(), _children_cpu()
+            checked(address) if op == "-C" else iptables(op, address)
+            values.append(time.perf_counter() - start)
+            cpus.append(_children_cpu() - cpu)
+            if op == "-A":
+                iptables("-D", address)
+        print(f"iptables {op}: {statistics.median(values) * 1e3:.1f} ms (median of {repeat}), "
+              f"{statistics.mean(cpus) * 1e3:.2f} ms CPU (mean)", flush=True)
+    addresses = [f"198.51.100.{index + 1}" for index in range(together)]
+    for op in ("-A", "-D"):
+        with concurrent.futures.ThreadPoolExecutor(together) as pool:
+            start = time.perf_counter()
+            list(pool.map(iptables, [op] * together, addresses))
+        print(f"{together} iptables {op} at once: {(time.perf_counter() - start) * 1e3:.0f} ms", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs"))
+    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--sizes", default=None, help="storm: containers at once (8,16,32); syncfs: MB (500,1500)")
     args = parser.parse_args()
+    if args.what == "netops":
+        measure_netops(args.repeat, int(args.sizes or 16))
+        return
     print(f"Docker {docker('version', '--format', '{{.Server.Version}}')}, {os.cpu_count()} CPUs", flush=True)
     import_image()
     if args.what == "buildkit":

@@ -170,6 +170,8 @@ class NetworkStack:
         self._serial = itertools.count(1)
         #: libnetwork's store (one bbolt file), held by every endpoint's commits (libnetwork_store.py)
         self.store = FifoLock()
+        #: nf_tables' commits of rule deletions, one at a time on the host (``networking.rule_delete_wait``)
+        self.rule_deletions = FifoLock()
         #: the xtables lock every iptables invocation takes (``iptables -w``)
         self.xtables = simpy.Resource(env, capacity=1)
         #: rules in the host's tables now (dockerd's own, each network's, each published port's)
@@ -439,6 +441,9 @@ class NetworkStack:
         except ApiError:
             self.detach(container)
             raise
+        endpoint_rules = self.endpoint_rules(nets)
+        if endpoint_rules:
+            yield from self._check_and_append(container.name, endpoint_rules, job)
         if container.published:
             rules = len(container.published) * self.costs.rules_per_port
             self._port_rules[container.id] = rules
@@ -504,6 +509,23 @@ class NetworkStack:
         for network in self._attached.get(container.id, ()):
             network.release(container.id)
         self.rules -= self._port_rules.pop(container.id, 0)
+
+    def endpoint_rules(self, nets: list[Network]) -> int:
+        """The iptables rules dockerd keeps for an endpoint on each of ``nets`` (Docker 28's raw-table DROP of the
+        container's address from other interfaces: ``networking.endpoint_rules`` per bridge network with NAT)."""
+        per_endpoint = self.costs.endpoint_rules
+        if not per_endpoint:
+            return 0
+        return per_endpoint * sum(1 for network in nets if network.driver == "bridge" and not network.internal)
+
+    def _check_and_append(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
+        """An endpoint's rules at start: each checked (``iptables -C``) and appended (``-A``), two ``iptables``
+        processes of dockerd's, CPU in its cgroup and no lock between them (iptables-nft)."""
+        began, work = self.env.now, 2 * rules * self.costs.iptables_run
+        if work > 0.0:
+            yield self.kernel.dockerd.run(work, 1.0).done
+        self.recorder.span(SpanKind.IPTABLES, subject, began, self.env.now, host=self.host, job=job, rules=rules,
+                           table=self.rules, wait=0.0)
 
     def _program(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
         """Insert ``rules`` iptables rules one invocation each, under the xtables lock; an invocation costs

@@ -362,8 +362,7 @@ class ContainerRuntime(ExecVerbs):
     def _teardown(self, container: Container) -> float | simpy.Event:
         """dockerd's Cleanup of the run that just exited (teardown.py): its endpoints and its namespace."""
         networks = self.networks
-        return teardown(self.env, self.kernel, networks.costs, networks.store, container,
-                        networks.networks_of(container), self.rng)
+        return teardown(self.env, self.kernel, networks, container, networks.networks_of(container), self.rng)
 
     def cleaned(self, container: Container) -> Generator[Any, Any, None]:
         """Until the last exit's teardown has ended: ``docker rm`` needs the container's lock, which the exit

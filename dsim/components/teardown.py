@@ -2,7 +2,8 @@
 by the exit handler before the container's lock is released, so a ``docker rm`` (and ``docker run --rm``)
 waits for it (docs/containers.md, Teardown).
 
-In Docker's order:
+In Docker's order (strace of Docker 28.5.2's dockerd at a bridge container's exit), which dsim follows but for
+the store's commits, all made first:
 
 1. libnetwork deletes the sandbox (``Sandbox.delete``): each endpoint leaves it (``sbLeave``: the endpoint's
    record, ``leave_commits``; a bridge endpoint's external connectivity revoked, ``bridge_join_commits``) and is
@@ -11,20 +12,26 @@ In Docker's order:
    bridge driver's endpoint record in ``DeleteEndpoint``; the IPAM bitmap in ``ReleaseAddress`` until Docker
    23), so an endpoint's deletion holds libnetwork's store as long as its creation did; then the sandbox's
    record is deleted (``storeDelete``, ``sandbox_commits``) (libnetwork_store.py).
-   A bridge endpoint's deletion also deletes its veth pair (``networking.veth_teardown``): the device unregisters
+2. Under the kernel's rtnl lock, the lock the starts' ``netns`` step takes (teardowns and starts queue
+   together): a bridge endpoint's interface is moved back to the host's namespace (libnetwork osl
+   ``RemoveInterface``: ``networking.iface_return``, measured one at a time), and the network namespace is
+   deleted (``networking.netns_teardown``: the namespace exit path waited for RCU grace periods with
+   synchronize_net() until Linux 5.19, https://www.redhat.com/sysadmin/speed-oci-containers). ``host`` and
+   ``container:NAME`` have no namespace of their own.
+3. Docker 28's rule for each bridge endpoint (``networking.endpoint_rules``) is checked and deleted: two
+   ``iptables`` processes on dockerd's CPU, then the deletion's commit, one at a time on the host
+   (``rule_delete_wait``, a first-come-first-served lock whose holders know their hold).
+4. The bridge driver deletes the endpoint's veth pair (``networking.veth_teardown``): the device unregisters
    through RCU grace periods, which deletions wait out side by side (16 at once took 59 ms against 21 ms for
-   one), so a wait outside every lock, added to the time the teardown ends (no event).
-2. The network namespace is deleted under the kernel's rtnl lock (``networking.netns_teardown``: the namespace
-   exit path waited for RCU grace periods with synchronize_net() until Linux 5.19,
-   https://www.redhat.com/sysadmin/speed-oci-containers), the lock the starts' ``netns`` step takes: teardowns
-   and starts queue together. ``host`` and ``container:NAME`` have no namespace of their own to delete.
+   one), so a wait outside every lock, added to the time the teardown ends.
 
 Not modelled: containerd's deletion of the container's record (a transaction of its metadata store): dsim's
 Lindley locks are held from the moment they are asked for, and asking for that one only after libnetwork's
 commits would take a simulation event on every exit.
 
-Step 1 is a first-come-first-served lock whose holders know their hold (Lindley's recursion): with the default
-``netns_teardown`` of 0 a teardown costs no simulation event, only the time ``rm`` waits.
+Steps 1 and 3 are first-come-first-served locks whose holders know their hold (Lindley's recursion), step 4 a
+time added: a teardown without step 2 or step 3's CPU (``host``, ``none`` on a recent kernel) costs no simulation
+event, only the time ``rm`` waits.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import simpy
 from dsim.components.container import Container
 from dsim.components.host import Kernel
 from dsim.components.libnetwork_store import FifoLock, commits_hold, endpoint_hold, leave_hold
-from dsim.components.networks import Network
+from dsim.components.networks import Network, NetworkStack
 from dsim.domain.networking import NetworkingSpec
 
 #: when a container's teardown ends: a time already known, or an event (it waits for the rtnl lock)
@@ -59,31 +66,47 @@ def release_endpoints(store: FifoLock, costs: NetworkingSpec, networks: list[Net
     return at
 
 
-def teardown(env: simpy.Environment, kernel: Kernel, costs: NetworkingSpec, store: FifoLock, container: Container,
-             networks: list[Network], rng: random.Random) -> Done:
-    """Start the teardown of ``container``'s last run (its process just exited) on ``networks`` (its endpoints);
-    returns when it ends (a time, or an event when it must queue for the rtnl lock)."""
+def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, container: Container,
+             joined: list[Network], rng: random.Random) -> Done:
+    """Start the teardown of ``container``'s last run (its process just exited) on ``joined`` (its endpoints'
+    networks); returns when it ends (a time, or an event when it takes the rtnl lock or the CPU)."""
     mode = container.spec.network
-    joined = mode.startswith("container:")
-    at = env.now if joined else release_endpoints(store, costs, networks, env.now, rng)
-    if not joined:
-        for network in networks:  # each bridge endpoint's veth pair deleted: a wait of its own, no lock, no event
-            if network.driver == "bridge":
-                at += costs.veth_teardown.sample(rng)
-    namespace = 0.0 if joined or mode == "host" else costs.netns_teardown.sample(rng)
-    if namespace <= 0:
-        return at
-    return env.process(_namespace(env, kernel, at, namespace))
+    if mode.startswith("container:"):
+        return env.now
+    costs = networks.costs
+    at = release_endpoints(networks.store, costs, joined, env.now, rng)
+    rtnl = 0.0 if mode == "host" else costs.netns_teardown.sample(rng)
+    veth = 0.0
+    for network in joined:  # each bridge endpoint: its interface returned, its veth pair deleted
+        if network.driver == "bridge":
+            rtnl += costs.iface_return.sample(rng)
+            veth += costs.veth_teardown.sample(rng)
+    rules = networks.endpoint_rules(joined)
+    if rtnl <= 0 and not rules:
+        return at + veth
+    return env.process(_kernel_part(env, kernel, networks, at, rtnl, rules, veth, rng))
 
 
-def _namespace(env: simpy.Environment, kernel: Kernel, at: float, namespace: float) -> Generator[Any, Any, None]:
-    """Step 2 once libnetwork's commits end at ``at``: the namespace and veth deleted under the rtnl lock."""
+def _kernel_part(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, at: float, rtnl: float,
+                 rules: int, veth: float, rng: random.Random) -> Generator[Any, Any, None]:
+    """Steps 2-4 once libnetwork's commits end at ``at``: ``rtnl`` under the rtnl lock, ``rules`` rules checked
+    and deleted, then the veth pairs' ``veth``."""
     if at > env.now:
         yield env.timeout(at - env.now)
-    with kernel.netns_lock.request() as lock:
-        if lock.callbacks is not None:  # a free lock is taken with an event already processed: no wait
-            yield lock
-        yield env.timeout(namespace)
+    if rtnl > 0:
+        with kernel.netns_lock.request() as lock:
+            if lock.callbacks is not None:  # a free lock is taken with an event already processed: no wait
+                yield lock
+            yield env.timeout(rtnl)
+    costs = networks.costs
+    if rules:
+        work = 2 * rules * costs.iptables_run
+        if work > 0.0:
+            yield kernel.dockerd.run(work, 1.0).done
+        hold = sum(costs.rule_delete_wait.sample(rng) for _ in range(rules))
+        veth += networks.rule_deletions.hold(env.now, hold) + hold
+    if veth > 0:
+        yield env.timeout(veth)
 
 
 def wait_done(env: simpy.Environment, done: Done | None) -> Generator[Any, Any, None]:

@@ -48,6 +48,17 @@ SETKEY_HOOK_S = 0.0
 #: 2.1 ms (``ip link show lo``), Linux 6.18 on 2 vCPUs; 16 deleted at once took 59 ms, 16 one by one 262 ms, so
 #: deletions wait side by side (RCU grace periods), a few ms each under the rtnl lock (not modelled)
 VETH_TEARDOWN_S = 0.0195
+#: ``ip -n NS link set DEV netns 1`` of a veth end that is down (libnetwork osl ``RemoveInterface`` moves the
+#: container's interface back to the host's namespace before its deletion): 18.1 and 20.8 ms (medians of 20, two
+#: measurements) less the ``ip`` process's own 2.8-2.9 ms, Linux 6.18 on 2 vCPUs; 16 at once took 372 and 428 ms,
+#: one at a time under the rtnl lock (tools/real_docker.py netops)
+IFACE_RETURN_S = 0.017
+#: one ``iptables`` process (iptables-nft 1.8.9, Debian 12): 1.5 ms of CPU for a -C, -A or -D of one rule (means of
+#: 20; the wall time of a -C 1.6-1.7 ms, of a -A 2.3 ms; 16 -A at once 17-21 ms on 2 vCPUs: no lock between them)
+IPTABLES_RUN_S = 0.0015
+#: a rule's deletion beyond its process's CPU: ``iptables -D`` took 13.9-14.1 ms against a -C's 1.6-1.7 ms (medians
+#: of 20), and 16 at once 213-243 ms, one at a time: nf_tables commits a deletion under its commit mutex
+RULE_DELETE_WAIT_S = 0.0124
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +100,18 @@ class NetworkingSpec:
     #: deleting a bridge endpoint's veth pair at the exit's teardown (the bridge driver's DeleteEndpoint), a wait
     #: outside every lock: the kernel's RCU grace periods as the device unregisters (components/teardown.py)
     veth_teardown: Distribution = constant(VETH_TEARDOWN_S)
+    #: moving a bridge endpoint's interface back to the host's namespace at the exit's teardown, under the rtnl
+    #: lock (libnetwork osl ``RemoveInterface``: down, renamed, ``LinkSetNsFd``), in every Docker
+    iface_return: Distribution = constant(IFACE_RETURN_S)
+    #: iptables rules dockerd keeps per endpoint on a bridge network with NAT (Docker 28.0 and later: the raw
+    #: table's DROP of the container's address from other interfaces, moby's ``filterDirectAccess``); each is
+    #: checked (-C) and appended at start, checked and deleted at the exit, one ``iptables`` process each; 0 before
+    #: Docker 28, and dsim's default for now (docs/containers.md, Teardown: set 1 for Docker 28 and later)
+    endpoint_rules: int = 0
+    #: CPU of one ``iptables`` process, in dockerd's cgroup (its child)
+    iptables_run: float = IPTABLES_RUN_S
+    #: a rule's deletion waits this long beyond its CPU, one deletion at a time on the host
+    rule_delete_wait: Distribution = constant(RULE_DELETE_WAIT_S)
     #: runc's prestart hook for a container with a network namespace of its own (bridge, none, user networks) in
     #: Docker before 28.0: runc execs dockerd's binary (``libnetwork-setkey``), which hands the namespace to dockerd,
     #: which configures it; part of ``runtime.start``, which host and container:NAME containers pay without it

@@ -94,6 +94,8 @@ def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
                           costs.store_commit, bridge_rate=costs.bridge_rate,
                           bridge_latency=costs.bridge_latency, loopback_latency=costs.loopback_latency,
                           netns_teardown=costs.netns_teardown, veth_teardown=costs.veth_teardown,
+                          iface_return=costs.iface_return, endpoint_rules=costs.endpoint_rules,
+                          iptables_run=costs.iptables_run, rule_delete_wait=costs.rule_delete_wait,
                           setkey_hook=costs.setkey_hook,
                           sandbox_commits=costs.sandbox_commits,
                           join_commits=costs.join_commits, leave_commits=costs.leave_commits,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsim.domain.networking import VETH_TEARDOWN_S
+from dsim.domain.networking import IFACE_RETURN_S, VETH_TEARDOWN_S
 from tests.helpers import run_text, without_setkey_hook
 
 S, D, C = 0.100, 10.0, 0.010
@@ -54,12 +54,12 @@ def test_each_new_commit_count_adds_its_share_of_the_hold() -> None:
 
 def test_the_teardown_leaves_deletes_the_endpoint_then_the_sandbox() -> None:
     # one bridge run of D, then rm: the exit at S + D, the teardown holds l 1 + g 1 + e 1 + b 1 + s 1 = 50 ms,
-    # and the endpoint's veth pair is deleted (VETH, no lock); with leave_commits 3 and sandbox_commits 2:
-    # 3 + 1 + 1 + 1 + 2 = 80 ms
+    # and the endpoint's interface is returned (IFACE, the rtnl lock) and its veth pair deleted (VETH, no lock);
+    # with leave_commits 3 and sandbox_commits 2: 3 + 1 + 1 + 1 + 2 = 80 ms
     _, jobs = run("bridge", 1, "{store_commit: 10ms}", rm=True)
-    assert jobs == pytest.approx([S + D + 5 * C + VETH_TEARDOWN_S])
+    assert jobs == pytest.approx([S + D + 5 * C + IFACE_RETURN_S + VETH_TEARDOWN_S])
     _, jobs = run("bridge", 1, "{store_commit: 10ms, leave_commits: 3, sandbox_commits: 2}", rm=True)
-    assert jobs == pytest.approx([S + D + 8 * C + VETH_TEARDOWN_S])
+    assert jobs == pytest.approx([S + D + 8 * C + IFACE_RETURN_S + VETH_TEARDOWN_S])
     # host: l 1 + e 1 + s 1 = 30 ms (no driver records, no namespace to delete)
     _, jobs = run("host", 1, "{store_commit: 10ms}", rm=True)
     assert jobs == pytest.approx([S + D + 3 * C])

@@ -4,18 +4,22 @@ Every runtime cost is zero but runc create (S = 100 ms, no CPU share, no setkey 
 commits take no time. A job is ``run`` (its process runs D = 10 s, then exits) and ``rm``, which waits for the
 exit's teardown: libnetwork's commits on the store's FIFO lock, the endpoint's leave (``leave_commits`` 1, and
 ``bridge_join_commits`` 1 on a bridge) and deletion (``endpoint_commits`` + ``bridge_commits``), then the
-sandbox's record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; on a bridge the veth pair's deletion
-(``veth_teardown`` V, a wait of its own); then the namespace's deletion (``netns_teardown`` t) under the kernel's
-rtnl lock. A start holds the store h_s: the endpoint's creation, the
-sandbox's record and the join (``join_commits`` 2, ``bridge_join_commits`` 1 on a bridge). n jobs at once: the
-starts queue h_s apart on the store (start k ends at (k - 1) h_s + S), so the exits come h_s apart too; with
-h_t <= h_s the k-th teardown finds the store free.
+sandbox's record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; then under the kernel's rtnl lock a
+bridge endpoint's interface moved back to the host's namespace (``iface_return`` I) and the namespace's deletion
+(``netns_teardown`` t); with Docker 28's rule (``endpoint_rules`` 1) its check and deletion, two ``iptables``
+processes of ``iptables_run`` r CPU, then the deletion's commit (``rule_delete_wait`` R), one at a time on the
+host; then on a bridge the veth pair's deletion (``veth_teardown`` V, a wait of its own). A start holds the store
+h_s: the endpoint's creation, the sandbox's record and the join (``join_commits`` 2, ``bridge_join_commits`` 1 on
+a bridge), and with the rule checks and appends it (2 r of CPU). n jobs at once: the starts queue h_s apart on the
+store (start k ends at (k - 1) h_s + S), so the exits come h_s apart too; with h_t <= h_s the k-th teardown finds
+the store free.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from dsim.domain.networking import IFACE_RETURN_S as I  # noqa: E741 (the docstring's name)
 from dsim.domain.networking import VETH_TEARDOWN_S as V
 from tests.helpers import run_text, without_setkey_hook
 
@@ -43,18 +47,39 @@ def job_ends(count: int, networking: str, network: str = "bridge") -> list[float
 
 def test_without_a_namespace_cost_rm_waits_for_the_endpoint_commits() -> None:
     # exit k at (k - 1) h_s + S + D; its commits hold the store h_t (50 ms), which the exit before (h_s = 60 ms
-    # earlier) has freed; then its veth pair's deletion, V
+    # earlier) has freed; then its interface's return under the rtnl lock, I (17 ms: free again 60 ms later); then
+    # its veth pair's deletion, V
     ends = job_ends(4, f"{{{NETWORKING}}}")
-    assert ends == pytest.approx([(k - 1) * H_S + S + D + H_T + V for k in range(1, 5)])
+    assert ends == pytest.approx([(k - 1) * H_S + S + D + H_T + I + V for k in range(1, 5)])
 
 
 def test_n_namespace_deletions_through_the_rtnl_lock_take_n_t() -> None:
-    # t = 100 ms >= h_s: teardown 1 takes rtnl at S + D + h_t + V (its veth deleted first) and ends t later; each
-    # next one's commits and veth end ((k - 1) h_s later) before the lock is free again, so the k-th ends at
-    # S + D + h_t + V + k t: n exits take n t
+    # each teardown holds rtnl for I + t = 117 ms >= h_s: teardown 1 takes it at S + D + h_t and ends I + t later,
+    # then deletes its veth pair (V); each next one's commits end ((k - 1) h_s later) before the lock is free again,
+    # so the k-th leaves the lock at S + D + h_t + k (I + t) and ends V later: n exits take n (I + t)
     t = 0.100
     ends = job_ends(4, f"{{{NETWORKING}, netns_teardown: 100ms}}")
-    assert ends == pytest.approx([S + D + H_T + V + k * t for k in range(1, 5)])
+    assert ends == pytest.approx([S + D + H_T + k * (I + t) + V for k in range(1, 5)])
+
+
+def test_docker_28s_rule_deletions_pass_one_at_a_time() -> None:
+    # endpoint_rules 1, r = 1 ms, R = 50 ms; no commits, interface return or veth (0): every start ends at S + 2 r
+    # (its rule checked and appended on 64 cores), every exit at S + 2 r + D; each teardown checks and deletes
+    # (2 r of CPU, side by side), then the deletions' commits pass one at a time: the k-th ends at
+    # S + D + 4 r + k R
+    r, big_r = 0.001, 0.050
+    ends = job_ends(4, "{store_commit: 0s, iface_return: 0s, veth_teardown: 0s, endpoint_rules: 1, "
+                       "iptables_run: 1ms, rule_delete_wait: 50ms}")
+    assert ends == pytest.approx([S + D + 4 * r + k * big_r for k in range(1, 5)])
+
+
+def test_host_and_none_keep_no_rule_and_return_no_interface() -> None:
+    # the rule and the interface are a bridge endpoint's: on host and none the teardown is the commits alone, as
+    # without them (host: 3 commits; none: leave 1 + endpoint 1 + sandbox 1, with endpoint_commits 1)
+    costs = "store_commit: 10ms, endpoint_commits: 1, endpoint_rules: 1, rule_delete_wait: 1s, iface_return: 1s"
+    for network in ("host", "none"):
+        ends = job_ends(1, f"{{{costs}}}", network=network)
+        assert ends == pytest.approx([S + D + 3 * 0.010])
 
 
 def test_the_host_network_has_no_namespace_to_delete() -> None:
@@ -68,7 +93,8 @@ def test_the_host_network_has_no_namespace_to_delete() -> None:
 def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_its_teardown() -> None:
     # defaults: the run ends at Khan's 568 ms; its teardown holds the store for 5 commits of 2 ms (leave 1 +
     # connectivity revoked 1, the endpoint's deletion 1 + the bridge driver's 1, the sandbox's record 1: 578 ms),
-    # then deletes the veth pair (19.5 ms), after the rm's API call (2 ms, 570 ms): the job ends at 597.5 ms
+    # then returns the interface (17 ms) and deletes the veth pair (19.5 ms), after the rm's API call (2 ms,
+    # 570 ms): the job ends at 614.5 ms
     result = run_text("""
     name: t
     hosts: {h: {preloaded: ["nginx:1.25"]}}
@@ -78,4 +104,4 @@ def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_its_teardown() -> No
     [job] = result.jobs
     [process] = result.spans_of("process")
     assert process.start == pytest.approx(0.568)
-    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002 + 0.0195)
+    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002 + 0.017 + 0.0195)

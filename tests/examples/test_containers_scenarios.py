@@ -153,10 +153,11 @@ def test_test_shards_exec_saves_a_start_path_a_shard() -> None:
     result = run("test-shards")
     jobs = {job.workload: job for job in result.jobs}
     assert all(job.status == "completed" for job in result.jobs)
-    fresh_shard = 0.062 + 0.506 + 2.0 + 0.010 + 0.0195
+    fresh_shard = 0.062 + 0.506 + 2.0 + 0.010 + 0.017 + 0.0195
     exec_shard = 3 * 0.002 + 0.100 + 2.0
     assert jobs["fresh-containers"].duration_s == pytest.approx(10 * fresh_shard, rel=1e-9)
-    assert jobs["one-container"].duration_s == pytest.approx(0.568 + 10 * exec_shard + 0.002 + 0.010 + 0.0195, rel=1e-9)
+    assert jobs["one-container"].duration_s == pytest.approx(0.568 + 10 * exec_shard + 0.002 + 0.010 + 0.017 + 0.0195,
+                                                                 rel=1e-9)
     execs = [span for span in result.spans_of("docker_exec")]
     assert len(execs) == 10 and all(span.end - span.start == pytest.approx(exec_shard) for span in execs)
-    assert fresh_shard - exec_shard == pytest.approx(0.4915)
+    assert fresh_shard - exec_shard == pytest.approx(0.5085)

@@ -10,7 +10,13 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from dsim.distributions import constant
-from dsim.domain.networking import SETKEY_HOOK_S, VETH_TEARDOWN_S
+from dsim.domain.networking import (
+    IFACE_RETURN_S,
+    IPTABLES_RUN_S,
+    RULE_DELETE_WAIT_S,
+    SETKEY_HOOK_S,
+    VETH_TEARDOWN_S,
+)
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, FiniteSize, Rate, Size
 from dsim.scenarios.model.base import PositiveInt, Strict
 
@@ -139,6 +145,30 @@ class Networking(Strict):
         "every lock, the kernel's RCU grace periods as the device unregisters. 19.5ms: ip link del of a veth pair "
         "less the ip process's own time, Linux 6.18 on 2 vCPUs; 16 at once took 59ms (docs/containers.md: "
         "Teardown)",
+    )
+    iface_return: FiniteDurationDist = Field(
+        constant(IFACE_RETURN_S), description="moving a bridge endpoint's interface back to the host's namespace "
+        "at the exit's teardown, before its veth pair is deleted (libnetwork osl RemoveInterface: down, renamed, "
+        "LinkSetNsFd; every Docker), under the kernel's rtnl lock like runtime.netns: 17ms, ip link set netns 1 of "
+        "a veth end less the ip process's own time, Linux 6.18 on 2 vCPUs; 16 at once took 372-428ms, one at a "
+        "time (tools/real_docker.py netops)",
+    )
+    endpoint_rules: int = Field(
+        0, ge=0, description="iptables rules dockerd keeps per endpoint on a bridge network that is not internal: "
+        "Docker 28.0 and later drop packets for the container's address that come from other interfaces (the raw "
+        "table's PREROUTING, moby's filterDirectAccess; seen with strace on Docker 28.5.2 for a container without "
+        "published ports). Each is checked (-C) and appended at start and checked and deleted at the exit, one "
+        "iptables process each (iptables_run). Set 1 for Docker 28 and later; 0, the default, leaves the rule out as "
+        "Docker before 28 does, for now (why: docs/containers.md: Teardown)",
+    )
+    iptables_run: FiniteDuration = Field(
+        IPTABLES_RUN_S, description="CPU of one iptables process for an endpoint's rule, in dockerd's cgroup (its "
+        "child): 1.5ms for a -C, -A or -D (iptables-nft 1.8.9; 16 appends at once ran side by side: no lock)",
+    )
+    rule_delete_wait: FiniteDurationDist = Field(
+        constant(RULE_DELETE_WAIT_S), description="what deleting an endpoint's rule waits beyond its CPU, one "
+        "deletion at a time on the host: 12.4ms (iptables -D 13.9-14.1ms against a -C's 1.6-1.7ms; 16 deletions "
+        "at once 213-243ms: nf_tables commits them one at a time)",
     )
     setkey_hook: FiniteDurationDist = Field(
         constant(SETKEY_HOOK_S), description="runc's prestart hook for a container with a network namespace of its "
