@@ -71,6 +71,13 @@ def without_setkey_hook(networking: str) -> str:
     return "{" + (inner + ", " if inner else "") + "setkey_hook: 0s}"
 
 
+def without_endpoint_rule(networking: str) -> str:
+    """A flow-style ``networking`` mapping with ``endpoint_rules: 0`` added: no Docker 28 rule per bridge endpoint
+    (and runc create takes all of ``runtime.start``), for tests of other parts of the network's start and exit."""
+    inner = networking.strip()[1:-1].strip()
+    return "{" + (inner + ", " if inner else "") + "endpoint_rules: 0}"
+
+
 def rate_giving(seconds: Callable[[float], float], target: float, low: float = 1e6, high: float = 1e10) -> float:
     """The rate (bytes/s) at which ``seconds(rate)`` comes out at ``target``, for a validation's one calibrated
     value where something takes longer the slower its rate: bisection between ``low`` and ``high``."""

@@ -518,10 +518,15 @@ class NetworkStack:
             return 0
         return per_endpoint * sum(1 for network in nets if network.driver == "bridge" and not network.internal)
 
+    def rule_work(self, rules: int) -> float:
+        """CPU-seconds of ``rules`` endpoint rules checked and appended (or checked and deleted): two ``iptables``
+        processes each."""
+        return 2 * rules * self.costs.iptables_run
+
     def _check_and_append(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
         """An endpoint's rules at start: each checked (``iptables -C``) and appended (``-A``), two ``iptables``
         processes of dockerd's, CPU in its cgroup and no lock between them (iptables-nft)."""
-        began, work = self.env.now, 2 * rules * self.costs.iptables_run
+        began, work = self.env.now, self.rule_work(rules)
         if work > 0.0:
             yield self.kernel.dockerd.run(work, 1.0).done
         self.recorder.span(SpanKind.IPTABLES, subject, began, self.env.now, host=self.host, job=job, rules=rules,

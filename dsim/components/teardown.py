@@ -100,7 +100,7 @@ def _kernel_part(env: simpy.Environment, kernel: Kernel, networks: NetworkStack,
             yield env.timeout(rtnl)
     costs = networks.costs
     if rules:
-        work = 2 * rules * costs.iptables_run
+        work = networks.rule_work(rules)
         if work > 0.0:
             yield kernel.dockerd.run(work, 1.0).done
         hold = sum(costs.rule_delete_wait.sample(rng) for _ in range(rules))

@@ -14,7 +14,7 @@ def scenario(workloads: str, *, host: str = "", memory: str = "1GiB", runtime: s
 name: t
 hosts:
   h: {{cpus: 4, memory: {memory}, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx],
-       runtime: {runtime}{host}}}
+       runtime: {runtime}, networking: {{endpoint_rules: 0}}{host}}}
 workloads:
 {workloads}
 """

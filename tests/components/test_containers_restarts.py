@@ -16,7 +16,9 @@ import pytest
 from dsim.components.container import RestartManager
 from tests.helpers import run_text, within
 
+#: every start-path cost zero (Docker 28's endpoint rule left out)
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: 0s}"
+NO_RULE = "{endpoint_rules: 0}"
 
 
 def scenario(steps: str, *, burst: int = 1, seed: int = 1) -> str:
@@ -24,7 +26,8 @@ def scenario(steps: str, *, burst: int = 1, seed: int = 1) -> str:
 name: t
 seed: {seed}
 hosts:
-  h: {{cpus: 4, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {ZERO}}}
+  h: {{cpus: 4, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {ZERO},
+      networking: {NO_RULE}}}
 workloads:
   w:
     arrival: {{burst: {burst}}}
@@ -149,7 +152,8 @@ def test_a_crash_loop_beside_a_job_that_never_ends_stops_when_nothing_else_can_h
         result = run_text(f"""
             name: t
             hosts:
-              h: {{daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO}}}
+              h: {{daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO},
+      networking: {NO_RULE}}}
             workloads:
               crash:
                 arrival: {{times: [0s]}}
@@ -177,7 +181,8 @@ def test_two_crash_loops_whose_runs_overlap_stop_once_nothing_else_can_happen(wo
         result = run_text(f"""
             name: t
             hosts:
-              h: {{cpus: 4, daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO}}}
+              h: {{cpus: 4, daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO},
+      networking: {NO_RULE}}}
             workloads:
               a:
                 arrival: {{times: [0s]}}
@@ -206,7 +211,8 @@ def test_a_crash_loop_with_a_pending_healthcheck_stops_when_nothing_else_can_hap
         result = run_text(f"""
             name: t
             hosts:
-              h: {{daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO}}}
+              h: {{daemon: {{api_service_time: 0s}}, preloaded: [nginx], runtime: {ZERO},
+      networking: {NO_RULE}}}
             workloads:
               crash:
                 arrival: {{times: [0s]}}

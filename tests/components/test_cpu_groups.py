@@ -182,7 +182,8 @@ HEALTH_IN_A_QUOTA = """
 name: probe-quota
 hosts:
   h: {cpus: 4, preloaded: [nginx], daemon: {api_service_time: 0s, workers: 1000},
-      runtime: {create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: 100ms}}
+      runtime: {create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: 100ms},
+      networking: {endpoint_rules: 0}}
 workloads:
   w:
     arrival: {times: [0s]}
@@ -228,7 +229,8 @@ START_PATH_BESIDE_A_HOG = """
 name: start-path-daemons
 hosts:
   h: {cpus: 1, nic: inf, preloaded: ["alpine:3.20"], daemon: {api_service_time: 0s}, storage: {write_rate: inf},
-      runtime: {create: 1s, mount: 0s, netns: 0s, start: 1s, exec: 0s, cpu: {create: 1.0, start: 1.0}}}
+      runtime: {create: 1s, mount: 0s, netns: 0s, start: 1s, exec: 0s, cpu: {create: 1.0, start: 1.0}},
+      networking: {endpoint_rules: 0}}
 workloads:
   hog:
     arrival: {times: [0s]}

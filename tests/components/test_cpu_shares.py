@@ -191,12 +191,14 @@ def test_scenario_cpu_shares_out_of_range_are_refused(shares: float) -> None:
 
 
 def scenario(workloads: str) -> str:
-    """One 1-core host whose start path costs nothing, so job ends are the CPU model's closed forms."""
+    """One 1-core host whose start path costs nothing (Docker 28's endpoint rule left out), so job ends are the CPU
+    model's closed forms."""
     zero = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
     return f"""
 name: t
 hosts:
-  h: {{cpus: 1, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {zero}}}
+  h: {{cpus: 1, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {zero},
+      networking: {{endpoint_rules: 0}}}}
 workloads:
 {workloads}
 """
@@ -214,7 +216,7 @@ def test_the_start_path_shares_a_busy_core_by_the_cgroups_weights(weights: str, 
 name: t
 hosts:
   h: {{cpus: 1, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx],
-      networking: {{setkey_hook: 0s}}, runtime: {zero}, cpu_weights: {weights}}}}}
+      networking: {{setkey_hook: 0s, endpoint_rules: 0}}, runtime: {zero}, cpu_weights: {weights}}}}}
 workloads:
   busy: {{arrival: {{burst: 1}}, steps: [{{run: {{image: nginx, network: host, cpu_time: 100s}}}}]}}
   late: {{arrival: {{burst: 1, at: 10s}}, steps: [{{run: {{image: nginx, network: host, duration: 0s}}}}]}}

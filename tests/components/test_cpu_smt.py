@@ -199,7 +199,8 @@ def scenario(host: str, workloads: str) -> str:
     return f"""
 name: t
 hosts:
-  h: {{{host}, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {HOST}}}
+  h: {{{host}, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {HOST},
+      networking: {{endpoint_rules: 0}}}}
 workloads:
 {workloads}
 """

@@ -13,8 +13,9 @@ import pytest
 
 from tests.helpers import run_text, within
 
-#: every start-path cost zero, so a container's process starts at its arrival
+#: every start-path cost zero, so a container's process starts at its arrival (Docker 28's endpoint rule left out)
 ZERO = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s, probe_exec: PROBE}"
+NO_RULE = "{endpoint_rules: 0}"
 
 
 def scenario(check: str, *, cpus: int = 4, probe_exec: str = "0s", busy: bool = False, wait: bool = False) -> str:
@@ -27,7 +28,8 @@ def scenario(check: str, *, cpus: int = 4, probe_exec: str = "0s", busy: bool = 
 name: t
 seed: 1
 hosts:
-  h: {{cpus: {cpus}, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {runtime}}}
+  h: {{cpus: {cpus}, daemon: {{api_service_time: 0s, workers: 1000}}, preloaded: [nginx], runtime: {runtime},
+      networking: {NO_RULE}}}
 workloads:
   w:
     arrival: {{times: [0s]}}
@@ -165,7 +167,8 @@ def test_an_endless_attached_run_with_a_healthcheck_ends_the_run_unfinished() ->
         result = run_text(f"""
             name: t
             hosts:
-              h: {{preloaded: [nginx], runtime: {runtime}}}
+              h: {{preloaded: [nginx], runtime: {runtime},
+      networking: {NO_RULE}}}
             workloads:
               w:
                 arrival: {{times: [0s]}}

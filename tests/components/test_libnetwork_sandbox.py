@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from dsim.domain.networking import IFACE_RETURN_S, VETH_TEARDOWN_S
-from tests.helpers import run_text, without_setkey_hook
+from tests.helpers import run_text, without_endpoint_rule, without_setkey_hook
 
 S, D, C = 0.100, 10.0, 0.010
 RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 100ms, exec: 0s, cpu: {create: 0, start: 0}}"
@@ -29,7 +29,7 @@ def run(network: str, count: int, networking: str, *, rm: bool = False) -> tuple
     name: t
     hosts:
       h: {{cpus: 64, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}}, preloaded: ["nginx:1.25"],
-           runtime: {RUNTIME}, networking: {without_setkey_hook(networking)}}}
+           runtime: {RUNTIME}, networking: {without_setkey_hook(without_endpoint_rule(networking))}}}
     workloads:
       w: {{arrival: {{burst: {count}}}, steps: {steps}}}
     """)

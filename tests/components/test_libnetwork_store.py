@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from dsim.components.libnetwork_store import FifoLock
-from tests.helpers import run_text, without_setkey_hook
+from tests.helpers import run_text, without_endpoint_rule, without_setkey_hook
 
 S = 0.100
 RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 100ms, exec: 0s, cpu: {create: 0, start: 0}}"
@@ -28,7 +28,8 @@ def start_ends(steps: str, *, count: int, networking: str, networks: str = "{}",
     name: t
     hosts:
       h: {{cpus: 64, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}}, preloaded: ["nginx:1.25"],
-           runtime: {RUNTIME}, networking: {without_setkey_hook(networking)}, networks: {networks}}}
+           runtime: {RUNTIME}, networking: {without_setkey_hook(without_endpoint_rule(networking))},
+           networks: {networks}}}
     workloads:
       w: {{arrival: {{burst: {count}}}, steps: {steps}}}
       {second}
@@ -80,7 +81,8 @@ def test_a_container_joining_anothers_namespace_creates_no_endpoint() -> None:
     name: t
     hosts:
       h: {{cpus: 64, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}}, preloaded: ["nginx:1.25"],
-           runtime: {RUNTIME}, networking: {{store_commit: 20ms, bridge_commits: 0, setkey_hook: 0s}}}}
+           runtime: {RUNTIME},
+           networking: {{store_commit: 20ms, bridge_commits: 0, setkey_hook: 0s, endpoint_rules: 0}}}}
     workloads:
       web: {{arrival: {{burst: 1}}, steps: {first}}}
       sidecars: {{arrival: {{burst: 3, at: 0.5s}}, steps: {steps}}}
@@ -120,7 +122,7 @@ def test_iptables_cost_is_the_sum_over_a_growing_table() -> None:
     name: t
     hosts:
       h: {{cpus: 4, daemon: {{api_service_time: 0s}}, preloaded: ["nginx:1.25"], runtime: {RUNTIME},
-           networking: {without_setkey_hook(networking)}}}
+           networking: {without_setkey_hook(without_endpoint_rule(networking))}}}
     workloads:
       w: {{arrival: {{burst: 1}}, steps: [{{run: {{image: "nginx:1.25", detach: true, ports: [{ports}]}}}}]}}
     """)

@@ -6,13 +6,14 @@ exit's teardown: libnetwork's commits on the store's FIFO lock, the endpoint's l
 ``bridge_join_commits`` 1 on a bridge) and deletion (``endpoint_commits`` + ``bridge_commits``), then the
 sandbox's record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; then under the kernel's rtnl lock a
 bridge endpoint's interface moved back to the host's namespace (``iface_return`` I) and the namespace's deletion
-(``netns_teardown`` t); with Docker 28's rule (``endpoint_rules`` 1) its check and deletion, two ``iptables``
+(``netns_teardown`` t); on a bridge Docker 28's rule (``endpoint_rules`` 1) checked and deleted, two ``iptables``
 processes of ``iptables_run`` r CPU, then the deletion's commit (``rule_delete_wait`` R), one at a time on the
-host; then on a bridge the veth pair's deletion (``veth_teardown`` V, a wait of its own). A start holds the store
-h_s: the endpoint's creation, the sandbox's record and the join (``join_commits`` 2, ``bridge_join_commits`` 1 on
-a bridge), and with the rule checks and appends it (2 r of CPU). n jobs at once: the starts queue h_s apart on the
-store (start k ends at (k - 1) h_s + S), so the exits come h_s apart too; with h_t <= h_s the k-th teardown finds
-the store free.
+host (RULE = 2 r + R alone); then on a bridge the veth pair's deletion (``veth_teardown`` V, a wait of its own). A
+start holds the store h_s: the endpoint's creation, the sandbox's record and the join (``join_commits`` 2,
+``bridge_join_commits`` 1 on a bridge); on a bridge it checks and appends the rule (2 r of CPU), which runc create
+counts (S stays S; a host or none start is 2 r shorter). n jobs at once: the starts queue h_s apart on the store
+(start k ends at (k - 1) h_s + S), so the exits come h_s apart too; with h_t <= h_s the k-th teardown finds the
+store free.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import pytest
 
 from dsim.domain.networking import IFACE_RETURN_S as I  # noqa: E741 (the docstring's name)
+from dsim.domain.networking import IPTABLES_RUN_S, RULE_DELETE_WAIT_S
 from dsim.domain.networking import VETH_TEARDOWN_S as V
 from tests.helpers import run_text, without_setkey_hook
 
@@ -29,6 +31,8 @@ RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 100ms, exec: 0s, cpu: {crea
 #: + 3 (join) commits, a teardown for 2 (leave) + 2 (the endpoint's deletion) + 1 (sandbox) commits
 NETWORKING = "store_commit: 10ms, endpoint_commits: 1, bridge_commits: 1"
 H_S, H_T = 6 * 0.010, 5 * 0.010
+R2 = 2 * IPTABLES_RUN_S
+RULE = R2 + RULE_DELETE_WAIT_S
 
 
 def job_ends(count: int, networking: str, network: str = "bridge") -> list[float]:
@@ -47,54 +51,55 @@ def job_ends(count: int, networking: str, network: str = "bridge") -> list[float
 
 def test_without_a_namespace_cost_rm_waits_for_the_endpoint_commits() -> None:
     # exit k at (k - 1) h_s + S + D; its commits hold the store h_t (50 ms), which the exit before (h_s = 60 ms
-    # earlier) has freed; then its interface's return under the rtnl lock, I (17 ms: free again 60 ms later); then
-    # its veth pair's deletion, V
+    # earlier) has freed; then its interface's return under the rtnl lock, I (17 ms: free again 60 ms later); its
+    # rule, RULE (its deletion's lock free again too); then its veth pair's deletion, V
     ends = job_ends(4, f"{{{NETWORKING}}}")
-    assert ends == pytest.approx([(k - 1) * H_S + S + D + H_T + I + V for k in range(1, 5)])
+    assert ends == pytest.approx([(k - 1) * H_S + S + D + H_T + I + RULE + V for k in range(1, 5)])
 
 
 def test_n_namespace_deletions_through_the_rtnl_lock_take_n_t() -> None:
     # each teardown holds rtnl for I + t = 117 ms >= h_s: teardown 1 takes it at S + D + h_t and ends I + t later,
     # then deletes its veth pair (V); each next one's commits end ((k - 1) h_s later) before the lock is free again,
-    # so the k-th leaves the lock at S + D + h_t + k (I + t) and ends V later: n exits take n (I + t)
+    # so the k-th leaves the lock at S + D + h_t + k (I + t) and ends RULE + V later: n exits take n (I + t)
     t = 0.100
     ends = job_ends(4, f"{{{NETWORKING}, netns_teardown: 100ms}}")
-    assert ends == pytest.approx([S + D + H_T + k * (I + t) + V for k in range(1, 5)])
+    assert ends == pytest.approx([S + D + H_T + k * (I + t) + RULE + V for k in range(1, 5)])
 
 
 def test_docker_28s_rule_deletions_pass_one_at_a_time() -> None:
-    # endpoint_rules 1, r = 1 ms, R = 50 ms; no commits, interface return or veth (0): every start ends at S + 2 r
-    # (its rule checked and appended on 64 cores), every exit at S + 2 r + D; each teardown checks and deletes
-    # (2 r of CPU, side by side), then the deletions' commits pass one at a time: the k-th ends at
-    # S + D + 4 r + k R
+    # endpoint_rules 1, r = 1 ms, R = 50 ms; no commits, interface return or veth (0): every start ends at S (its
+    # rule checked and appended on 64 cores, 2 r, which runc create counts), every exit at S + D; each teardown
+    # checks and deletes (2 r of CPU, side by side), then the deletions' commits pass one at a time: the k-th ends
+    # at S + D + 2 r + k R
     r, big_r = 0.001, 0.050
     ends = job_ends(4, "{store_commit: 0s, iface_return: 0s, veth_teardown: 0s, endpoint_rules: 1, "
                        "iptables_run: 1ms, rule_delete_wait: 50ms}")
-    assert ends == pytest.approx([S + D + 4 * r + k * big_r for k in range(1, 5)])
+    assert ends == pytest.approx([S + D + 2 * r + k * big_r for k in range(1, 5)])
 
 
 def test_host_and_none_keep_no_rule_and_return_no_interface() -> None:
     # the rule and the interface are a bridge endpoint's: on host and none the teardown is the commits alone, as
-    # without them (host: 3 commits; none: leave 1 + endpoint 1 + sandbox 1, with endpoint_commits 1)
+    # without them (host: 3 commits; none: leave 1 + endpoint 1 + sandbox 1, with endpoint_commits 1); their starts
+    # make no rule, so runc create is the one it counts (2 r) shorter
     costs = "store_commit: 10ms, endpoint_commits: 1, endpoint_rules: 1, rule_delete_wait: 1s, iface_return: 1s"
     for network in ("host", "none"):
         ends = job_ends(1, f"{{{costs}}}", network=network)
-        assert ends == pytest.approx([S + D + 3 * 0.010])
+        assert ends == pytest.approx([S - R2 + D + 3 * 0.010])
 
 
 def test_the_host_network_has_no_namespace_to_delete() -> None:
     # host: libnetwork's own commits only, c = 20 ms: a start holds endpoint 1 + sandbox 1 + join 2 = 80 ms, a
     # teardown leave 1 + endpoint 1 + sandbox 1 = 60 ms; netns_teardown ignored: exit k at (k - 1) 80 ms + S + D,
-    # its rm 60 ms later
+    # its rm 60 ms later; runc create is the bridge endpoint's rule it counts (2 r) shorter on host
     ends = job_ends(3, "{store_commit: 20ms, endpoint_commits: 1, netns_teardown: 100ms}", network="host")
-    assert ends == pytest.approx([(k - 1) * 0.080 + S + D + 0.060 for k in range(1, 4)])
+    assert ends == pytest.approx([(k - 1) * 0.080 + S - R2 + D + 0.060 for k in range(1, 4)])
 
 
 def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_its_teardown() -> None:
     # defaults: the run ends at Khan's 568 ms; its teardown holds the store for 5 commits of 2 ms (leave 1 +
     # connectivity revoked 1, the endpoint's deletion 1 + the bridge driver's 1, the sandbox's record 1: 578 ms),
-    # then returns the interface (17 ms) and deletes the veth pair (19.5 ms), after the rm's API call (2 ms,
-    # 570 ms): the job ends at 614.5 ms
+    # then returns the interface (17 ms), checks and deletes the rule (3 + 12.4 ms) and deletes the veth pair
+    # (19.5 ms), after the rm's API call (2 ms, 570 ms): the job ends at 629.9 ms
     result = run_text("""
     name: t
     hosts: {h: {preloaded: ["nginx:1.25"]}}
@@ -104,4 +109,4 @@ def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_its_teardown() -> No
     [job] = result.jobs
     [process] = result.spans_of("process")
     assert process.start == pytest.approx(0.568)
-    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002 + 0.017 + 0.0195)
+    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002 + 0.017 + 0.003 + 0.0124 + 0.0195)

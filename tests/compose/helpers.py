@@ -11,8 +11,8 @@ from dsim.result import SimResult
 
 #: One host whose costs are easy to add by hand: no API front time, a create 60 ms, a start 504 ms
 #: (mount 20 + netns 10 + runc 454 + exec 20 ms; docs/containers.md), a health probe's exec 100 ms, nothing
-#: on the CPU scheduler or under the metadata lock, every image preloaded so nothing is pulled unless a test
-#: says so.
+#: on the CPU scheduler (Docker 28's endpoint rule left out) or under the metadata lock, every image preloaded so
+#: nothing is pulled unless a test says so.
 HOST = """
 hosts:
   h:
@@ -21,6 +21,7 @@ hosts:
     nic: 10Gbps
     daemon: {api_service_time: 0s, metadata_commit: 0s}
     runtime: {cpu: {create: 0, mount: 0, netns: 0, start: 0, exec: 0, probe_exec: 0}}
+    networking: {endpoint_rules: 0}
     preloaded: [PRELOADED]
 """
 

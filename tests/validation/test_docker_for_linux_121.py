@@ -48,7 +48,7 @@ def makespan() -> float:
       d4v2: {{cpus: 8, memory: 28GiB, preloaded: ['alpine:3.24'],
               daemon: {{layer_store_lock: global, metadata_commit: 20ms}},
               runtime: {{create: {CREATE}s, mount: {MOUNT}s}},
-              networking: {{endpoint_commits: 2, bridge_commits: 2, store_commit: 20ms}}}}
+              networking: {{endpoint_commits: 2, bridge_commits: 2, store_commit: 20ms, endpoint_rules: 0}}}}
     workloads:
       activations: {{arrival: {{burst: 100}}, steps: [{runs}]}}
     """)

@@ -22,7 +22,7 @@ components/teardown.py). The timed run is the 33rd to start, behind the 32 of th
   moves the interface back to the host's namespace and deletes the namespace under rtnl (``iface_return`` 17 ms
   and 46.2 ms: 0.6452 s), then deletes the veth pair (``veth_teardown``, 19.5 ms: 0.6647 s); the rm's API call
   (2 ms) ends before that, so 0.6647 s, 10.2% above the measured 0.603 s: within. Docker 20.10 has no
-  raw-table rule per endpoint (``endpoint_rules`` 0, the default).
+  raw-table rule per endpoint (``endpoint_rules: 0``).
 - in the storm: NOT reproduced (xfail). The locks each run passes: the kernel's rtnl lock 10 ms at start and 46.2 +
   17 ms at the exit's teardown (the namespace's deletion and the interface's return), libnetwork's store 8 x 2 ms at
   start and 7 x 2 ms at the teardown, the metadata store 2 x 2 ms (create and start); the start path's CPU
@@ -49,7 +49,7 @@ from tests.helpers import run_text
 RUN_RM = "{run: {image: 'alpine:3.24', duration: 0s}}, {rm: {}}"
 #: Docker 20.10's libnetwork: 4 store commits to create a bridge endpoint (the sandbox's and the join's as today); a
 #: kernel before 5.19 (module docstring)
-DOCKER_20_10 = "networking: {endpoint_commits: 2, bridge_commits: 2, netns_teardown: 46.2ms}"
+DOCKER_20_10 = "networking: {endpoint_commits: 2, bridge_commits: 2, netns_teardown: 46.2ms, endpoint_rules: 0}"
 HOST = f"ryzen: {{cpus: 32, memory: 64GiB, preloaded: ['alpine:3.24'], {DOCKER_20_10}}}"
 
 

@@ -44,7 +44,8 @@ def spread(network: str) -> float:
     name: moby-42096-host-vs-bridge
     hosts:
       c5a: {{cpus: 64, memory: 128GiB, preloaded: ['python:3.12-slim'],
-             networking: {{endpoint_commits: 2, bridge_commits: 2, netns_teardown: 46.2ms}}}}
+             networking: {{endpoint_commits: 2, bridge_commits: 2, netns_teardown: 46.2ms,
+                          endpoint_rules: 0}}}}
     workloads:
       storm:
         arrival: {{burst: 64}}

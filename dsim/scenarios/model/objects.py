@@ -154,12 +154,13 @@ class Networking(Strict):
         "time (tools/real_docker.py netops)",
     )
     endpoint_rules: int = Field(
-        0, ge=0, description="iptables rules dockerd keeps per endpoint on a bridge network that is not internal: "
+        1, ge=0, description="iptables rules dockerd keeps per endpoint on a bridge network that is not internal: "
         "Docker 28.0 and later drop packets for the container's address that come from other interfaces (the raw "
         "table's PREROUTING, moby's filterDirectAccess; seen with strace on Docker 28.5.2 for a container without "
         "published ports). Each is checked (-C) and appended at start and checked and deleted at the exit, one "
-        "iptables process each (iptables_run). Set 1 for Docker 28 and later; 0, the default, leaves the rule out as "
-        "Docker before 28 does, for now (why: docs/containers.md: Teardown)",
+        "iptables process each (iptables_run). runtime.start counts one endpoint's at start (its 454ms are Khan's, "
+        "measured on a Docker of 2026), so a bridge run keeps its 568ms and a host or none run is that much shorter; "
+        "0 before Docker 28 (docs/containers.md: Teardown)",
     )
     iptables_run: FiniteDuration = Field(
         IPTABLES_RUN_S, description="CPU of one iptables process for an endpoint's rule, in dockerd's cgroup (its "
