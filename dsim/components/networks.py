@@ -391,18 +391,19 @@ class NetworkStack:
     # ------------------------------------------------------------------ start and exit
 
     def attach(self, container: Container, job: int, publish: Callable[[Container], None],
-               work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, None]:
+               work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, int]:
         """The network part of a start, by mode: the namespace (and veth) under the rtnl lock, each network's
         endpoint committed to libnetwork's store (queueing only: the commits are inside the start's cost; on
         host the only cost), addresses, published ports (``publish`` binds them) and their iptables rules.
         Records NETNS (its ``wait``: both locks) and PUBLISH spans as the runtime did before network modes
         (bridge without ports, idle: identical). ``work`` runs the namespace's setup (the runtime's
-        CPU-and-wait step, daemon_locks.step)."""
+        CPU-and-wait step, daemon_locks.step). Returns the endpoint rules the start checks and appends: one
+        bridge endpoint's are runc create's to run (``runtime.start`` counts them), any more run here."""
         mode = container.spec.network
         if mode.startswith("container:"):
             self._join(container, mode.partition(":")[2])
             container.published = []
-            return
+            return 0
         try:
             nets = self._attached.get(container.id) or [self.find(mode)]
         except ApiError as err:  # moby daemon/start_linux.go wraps what connecting the network says
@@ -416,7 +417,7 @@ class NetworkStack:
             if queued > 0:
                 yield env.timeout(queued)
             container.published = []  # dockerd: "Published ports are discarded when using host network mode"
-            return
+            return 0
         asked = env.now
         share = 1.0 if mode != "none" else self.costs.namespace_share
         with self.kernel.netns_lock.request() as lock:
@@ -433,7 +434,7 @@ class NetworkStack:
                            wait=got - asked + queued)
         if mode == "none":
             container.published = []
-            return
+            return 0
         try:
             for network in nets:
                 self._endpoint(network, container)
@@ -442,14 +443,15 @@ class NetworkStack:
             self.detach(container)
             raise
         endpoint_rules = self.endpoint_rules(nets)
-        if endpoint_rules:
-            yield from self._check_and_append(container.name, endpoint_rules, job)
+        if endpoint_rules > self.costs.endpoint_rules:  # more than one bridge endpoint's: the rest here
+            yield from self._check_and_append(container.name, endpoint_rules - self.costs.endpoint_rules, job)
         if container.published:
             rules = len(container.published) * self.costs.rules_per_port
             self._port_rules[container.id] = rules
             yield from self._program(container.name, rules, job)
         self.recorder.span(_PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
                            ports=list(container.published))
+        return endpoint_rules
 
     @staticmethod
     def own_namespace(container: Container) -> bool:
@@ -524,8 +526,8 @@ class NetworkStack:
         return 2 * rules * self.costs.iptables_run
 
     def _check_and_append(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
-        """An endpoint's rules at start: each checked (``iptables -C``) and appended (``-A``), two ``iptables``
-        processes of dockerd's, CPU in its cgroup and no lock between them (iptables-nft)."""
+        """Endpoint rules at start beyond one endpoint's: each checked (``iptables -C``) and appended (``-A``), two
+        ``iptables`` processes of dockerd's, CPU in its cgroup and no lock between them (iptables-nft)."""
         began, work = self.env.now, self.rule_work(rules)
         if work > 0.0:
             yield self.kernel.dockerd.run(work, 1.0).done

@@ -315,7 +315,7 @@ class ContainerRuntime(ExecVerbs):
         # -- the network mode's costs, addresses and published ports (networks.py); the namespace's own work
         #    is the netns step (its CPU share on the scheduler, daemon_locks.step)
         networks = self.networks
-        yield from networks.attach(container, job, self._publish, work=self._netns_work)
+        rules = yield from networks.attach(container, job, self._publish, work=self._netns_work)
         began = env.now
         start = runtime.start.sample(rng)
         if container.spec.isolation != "container":  # a named runtime may create faster than runc (crun)
@@ -328,13 +328,19 @@ class ContainerRuntime(ExecVerbs):
         hook = min(start, networks.costs.setkey_hook.sample(rng))
         start -= hook
         work = start * cpu.start
-        # Docker 28's rule of a bridge endpoint (networks.py attach) ran on dockerd's CPU: Khan's 568 ms (a Docker of
-        # 2026) count one endpoint's, so runc create is that much shorter (its CPU first) and a host run too
+        # Docker 28's rule of a bridge endpoint, checked and appended by two iptables processes: Khan's 568 ms (a
+        # Docker of 2026) count one endpoint's, so runc create runs them (at least their CPU; counted in
+        # containerd's cgroup, where they are dockerd's: one CPU task a start, not two), and a start that makes
+        # none (host, none, an internal network) has runc create that much shorter
         rule = networks.rule_work(networks.costs.endpoint_rules)
         if rule > 0.0:
-            rule = min(rule, start)
-            start -= rule
-            work = work - rule if work > rule else 0.0
+            if rules:
+                start = start if start > rule else rule
+                work = work if work > rule else rule
+            else:
+                rule = min(rule, start)
+                start -= rule
+                work = work - rule if work > rule else 0.0
         if hook > 0 and networks.own_namespace(container):
             start += hook
             work += hook * cpu.setkey_hook

@@ -108,7 +108,8 @@ class NetworkingSpec:
     #: checked (-C) and appended at start, checked and deleted at the exit, one ``iptables`` process each; 0 before
     #: Docker 28. ``runtime.start`` counts one endpoint's at start (Khan's 568 ms are of a Docker of 2026)
     endpoint_rules: int = 1
-    #: CPU of one ``iptables`` process, in dockerd's cgroup (its child)
+    #: one ``iptables`` process: CPU at start (inside runc create's step, which counts one endpoint's rule), a wait
+    #: at the exit (as the rest of the exit's work is)
     iptables_run: float = IPTABLES_RUN_S
     #: a rule's deletion waits this long beyond its CPU, one deletion at a time on the host
     rule_delete_wait: Distribution = constant(RULE_DELETE_WAIT_S)

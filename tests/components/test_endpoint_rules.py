@@ -3,17 +3,22 @@ teardown.py) against closed forms worked out by hand.
 
 Every runtime cost is zero but runc create (S = 100 ms, no CPU share); API calls and commits take no time. With
 ``endpoint_rules: 1`` a start on a bridge network that is not internal checks and appends the rule: two ``iptables``
-processes of ``iptables_run`` r CPU each, on dockerd's cgroup, recorded as an ``iptables`` span of ``rules`` 1,
-before runc create, which counts one endpoint's rule (``runtime.start`` is Khan's measured total): runc create
-takes S - 2 r after it. ``host``, ``none`` and an internal network keep no rule, so their starts are 2 r
-shorter; without the rule (``endpoint_rules: 0``) runc create takes S.
+processes of ``iptables_run`` r CPU each. ``runtime.start`` (Khan's measured total) counts one endpoint's, so runc
+create runs them: its step has at least their 2 r of CPU, and takes S. A second bridge network's rule runs
+before runc create on dockerd's cgroup, recorded as an ``iptables`` span of ``rules`` 1. ``host``, ``none`` and
+an internal network keep no rule, so their runc create is 2 r shorter; without the rule (``endpoint_rules: 0``)
+runc create takes S, none of it CPU.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from dsim.api import load_scenario, simulate
 from dsim.result import SimResult
+from tests.compose.helpers import write
 from tests.helpers import run_text
 
 S = 0.100
@@ -38,16 +43,30 @@ def one_run(network: str, *, cpus: int = 4, rules: int = 1, hog: bool = False) -
 
 
 @pytest.mark.parametrize("network", ["bridge", "outer"])
-def test_a_bridge_start_checks_and_appends_its_rule_before_runc_create(network: str) -> None:
-    # idle: the rule's two processes take 2 r = 20 ms, then runc create S - 2 r: the process starts at S
+def test_one_bridge_endpoints_rule_is_run_inside_runc_create(network: str) -> None:
+    # idle: runc create takes S, 2 r = 20 ms of it the rule's CPU; no span of its own
     result = one_run(network)
-    [rule] = result.spans_of("iptables")
-    assert rule.attrs["rules"] == 1
-    assert rule.end - rule.start == pytest.approx(0.020)
+    assert result.spans_of("iptables") == []
     [runc] = result.spans_of("runc")
-    assert runc.start == pytest.approx(rule.end)
+    assert runc.end - runc.start == pytest.approx(S)
     [process] = result.spans_of("process")
     assert process.start == pytest.approx(S)
+
+
+def test_a_second_bridge_endpoints_rule_runs_before_runc_create(tmp_path: Path) -> None:
+    # a compose service on two bridge networks (tests/compose/helpers.py: runc create 454 ms, no CPU share): the
+    # second endpoint's rule, 2 r = 20 ms, then runc create (its 454 ms with the first endpoint's rule inside)
+    path = write(tmp_path, """
+        services:
+          app: {image: nginx:1.25, networks: [front, back]}
+        networks: {front: {}, back: {}}
+    """)
+    path.write_text(path.read_text().replace("endpoint_rules: 0", "endpoint_rules: 1, iptables_run: 10ms"))
+    result = simulate(load_scenario(path))
+    [rule] = [span for span in result.spans_of("iptables") if span.subject == "app-app-1"]  # not the networks'
+    assert rule.attrs["rules"] == 1 and rule.end - rule.start == pytest.approx(0.020)
+    [runc] = result.spans_of("runc")
+    assert runc.start == pytest.approx(rule.end) and runc.end - runc.start == pytest.approx(0.454)
 
 
 @pytest.mark.parametrize("network", ["host", "none", "inner"])
@@ -65,12 +84,12 @@ def test_without_the_rule_a_bridge_start_pays_nothing_for_it() -> None:
     assert process.start == pytest.approx(S)
 
 
-def test_the_rules_processes_are_dockerds_cpu_beside_a_hog() -> None:
-    # one core, a CPU-bound container (its own cgroup) running since 0; at 1 s the rule's 20 ms of CPU run in
-    # dockerd's cgroup beside it: two groups of equal weight, half the core each, so the rule takes 40 ms, then
-    # runc create's S - 20 ms (no CPU): the process starts at 1 + 0.040 + S - 0.020
+def test_the_rules_processes_are_cpu_beside_a_hog() -> None:
+    # one core, a CPU-bound container (its own cgroup) running since 0; at 1 s runc create's 20 ms of CPU (the
+    # rule's) run beside it: two groups of equal weight, half the core each, so they take 40 ms, then the rest of
+    # runc create, S - 20 ms, waits: the process starts at 1 + 0.040 + S - 0.020
     result = one_run("bridge", cpus=1, hog=True)
-    rule = next(span for span in result.spans_of("iptables") if span.start >= 1.0)
-    assert rule.end - rule.start == pytest.approx(0.040)
+    runc = next(span for span in result.spans_of("runc") if span.start >= 1.0)
+    assert runc.end - runc.start == pytest.approx(0.040 + S - 0.020)
     process = next(span for span in result.spans_of("process") if span.start >= 1.0)
     assert process.start == pytest.approx(1.0 + 0.040 + S - 0.020)

@@ -3,17 +3,16 @@
 Every runtime cost is zero but runc create (S = 100 ms, no CPU share, no setkey hook); API calls and metadata
 commits take no time. A job is ``run`` (its process runs D = 10 s, then exits) and ``rm``, which waits for the
 exit's teardown: libnetwork's commits on the store's FIFO lock, the endpoint's leave (``leave_commits`` 1, and
-``bridge_join_commits`` 1 on a bridge) and deletion (``endpoint_commits`` + ``bridge_commits``), then the
-sandbox's record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; then under the kernel's rtnl lock a
-bridge endpoint's interface moved back to the host's namespace (``iface_return`` I) and the namespace's deletion
+``bridge_join_commits`` 1 on a bridge) and deletion (``endpoint_commits`` + ``bridge_commits``), then the sandbox's
+record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; then under the kernel's rtnl lock a bridge
+endpoint's interface moved back to the host's namespace (``iface_return`` I) and the namespace's deletion
 (``netns_teardown`` t); on a bridge Docker 28's rule (``endpoint_rules`` 1) checked and deleted, two ``iptables``
-processes of ``iptables_run`` r CPU, then the deletion's commit (``rule_delete_wait`` R), one at a time on the
-host (RULE = 2 r + R alone); then on a bridge the veth pair's deletion (``veth_teardown`` V, a wait of its own). A
-start holds the store h_s: the endpoint's creation, the sandbox's record and the join (``join_commits`` 2,
-``bridge_join_commits`` 1 on a bridge); on a bridge it checks and appends the rule (2 r of CPU), which runc create
-counts (S stays S; a host or none start is 2 r shorter). n jobs at once: the starts queue h_s apart on the store
-(start k ends at (k - 1) h_s + S), so the exits come h_s apart too; with h_t <= h_s the k-th teardown finds the
-store free.
+processes of ``iptables_run`` r (a wait at the exit), then the deletion's commit (``rule_delete_wait`` R), one at a
+time on the host (RULE = 2 r + R alone); then on a bridge the veth pair's deletion (``veth_teardown`` V, a wait of
+its own). A start holds the store h_s: the endpoint's creation, the sandbox's record and the join (``join_commits``
+2, ``bridge_join_commits`` 1 on a bridge); on a bridge runc create checks and appends the rule (at least 2 r of its
+CPU: S stays S; a host or none start is 2 r shorter). n jobs at once: the starts queue h_s apart on the store (start
+k ends at (k - 1) h_s + S), so the exits come h_s apart too; with h_t <= h_s the k-th teardown finds the store free.
 """
 
 from __future__ import annotations
@@ -68,9 +67,8 @@ def test_n_namespace_deletions_through_the_rtnl_lock_take_n_t() -> None:
 
 def test_docker_28s_rule_deletions_pass_one_at_a_time() -> None:
     # endpoint_rules 1, r = 1 ms, R = 50 ms; no commits, interface return or veth (0): every start ends at S (its
-    # rule checked and appended on 64 cores, 2 r, which runc create counts), every exit at S + D; each teardown
-    # checks and deletes (2 r of CPU, side by side), then the deletions' commits pass one at a time: the k-th ends
-    # at S + D + 2 r + k R
+    # rule checked and appended inside runc create), every exit at S + D; each teardown checks and deletes (2 r,
+    # side by side), then the deletions' commits pass one at a time: the k-th ends at S + D + 2 r + k R
     r, big_r = 0.001, 0.050
     ends = job_ends(4, "{store_commit: 0s, iface_return: 0s, veth_teardown: 0s, endpoint_rules: 1, "
                        "iptables_run: 1ms, rule_delete_wait: 50ms}")

@@ -163,8 +163,10 @@ class Networking(Strict):
         "0 before Docker 28 (docs/containers.md: Teardown)",
     )
     iptables_run: FiniteDuration = Field(
-        IPTABLES_RUN_S, description="CPU of one iptables process for an endpoint's rule, in dockerd's cgroup (its "
-        "child): 1.5ms for a -C, -A or -D (iptables-nft 1.8.9; 16 appends at once ran side by side: no lock)",
+        IPTABLES_RUN_S, description="one iptables process for an endpoint's rule: 1.5ms of CPU for a -C, -A or -D "
+        "(iptables-nft 1.8.9; 16 appends at once ran side by side: no lock). At start CPU inside runc create's step "
+        "(a second bridge endpoint's on dockerd's cgroup before it); at the exit a wait, as the rest of the exit's "
+        "work is",
     )
     rule_delete_wait: FiniteDurationDist = Field(
         constant(RULE_DELETE_WAIT_S), description="what deleting an endpoint's rule waits beyond its CPU, one "
