@@ -71,7 +71,7 @@ def release_endpoints(store: FifoLock, costs: NetworkingSpec, networks: list[Net
 def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, container: Container,
              joined: list[Network], rng: random.Random) -> Done:
     """Start the teardown of ``container``'s last run (its process just exited) on ``joined`` (its endpoints'
-    networks); returns when it ends (a time, or an event when it takes the rtnl lock or the CPU)."""
+    networks); returns when it ends (a time, or an event when it takes the rtnl lock)."""
     mode = container.spec.network
     if mode.startswith("container:"):
         return env.now
