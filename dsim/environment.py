@@ -186,6 +186,13 @@ PROBE, POLL, RESTART = 1, 2, 4
 ANY_BACKGROUND = PROBE | POLL | RESTART
 
 
+def succeed_after(env: simpy.Environment, event: simpy.Event, delay: float) -> None:
+    """Trigger ``event`` (made earlier, so others could wait on it) to be processed ``delay`` from now, with no
+    value: one queue entry, as a timeout's, instead of a timeout whose callback succeeds it (two events)."""
+    event._ok, event._value = True, None
+    env.schedule(event, delay=delay)
+
+
 def idle_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
     """A timer of an activity that can change nothing any more (a settled health monitor's next probe): counted
     while it is queued, so that ``only_background_left`` can tell when nothing else is left to happen."""

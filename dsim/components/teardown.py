@@ -49,6 +49,7 @@ from dsim.components.libnetwork_store import FifoLock, commits_hold, endpoint_ho
 from dsim.components.networks import Network, NetworkStack
 from dsim.components.workers import WorkerPool
 from dsim.domain.networking import NetworkingSpec
+from dsim.environment import succeed_after
 
 #: when a container's teardown ends: a time already known, or an event (it waits for the rtnl lock)
 Done = float | simpy.Event
@@ -132,9 +133,7 @@ class _KernelPart:
         self.lock.release()
         env, rules = self.env, self.rules
         end = (rules_deleted(self.networks, env.now, rules, self.rng) if rules else env.now) + self.veth
-        done = self.done
-        done._ok, done._value = True, None
-        env.schedule(done, delay=end - env.now)  # processed when the teardown ends: one event, as a timeout's
+        succeed_after(env, self.done, end - env.now)
 
 
 def wait_done(env: simpy.Environment, done: Done | None) -> Generator[Any, Any, None]:
