@@ -135,7 +135,8 @@ class SpanKind(enum.StrEnum):
     COPY_UP = "copy_up"
     #: a run's health checks until they decide [container]; status, unhealthy_at
     HEALTH = "health"
-    #: iptables rules programmed for published ports, each under the xtables lock [container]; rules, table, wait
+    #: a container's published ports programmed (iptables and docker-proxy processes), one container at a time
+    #: [container]; rules, table, wait
     IPTABLES = "iptables"
     #: a run's writes into its writable layer or a volume on the host's disk [container]; target, bytes, added,
     #: changed (docker diff: bytes of new files, bytes of image files copied up and changed)

@@ -32,6 +32,11 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   deleted, one at a time and ``--sizes`` at once; and the ``iptables`` invocations Docker 28 makes for a bridge
   endpoint's raw-table rule (``-C``, ``-A``, ``-D``): wall time and the processes' CPU. ``ip link show lo``
   times the ``ip`` process itself, to subtract.
+- ``ports``: what published ports cost a bridge container's start and its exit: ``docker start`` of a created
+  container with 0 and ``--sizes`` published udp ports, then ``docker kill`` and ``docker wait`` (which returns once
+  the exit's cleanup, the ports' rules and proxies included, is done); wall times and dockerd's CPU with its reaped
+  children's (the ``iptables`` and ``docker-proxy`` processes it runs); then ``--repeat`` such containers started at
+  once, with and without the ports.
 
     python tools/real_docker.py buildkit [--steps 1,41,81,121] [--repeat 9]
     python tools/real_docker.py run [--repeat 20]
@@ -40,6 +45,7 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
     python tools/real_docker.py cpu [--repeat 12]
     python tools/real_docker.py syncfs [--sizes 500,1500]
     python tools/real_docker.py netops [--repeat 20] [--sizes 16]
+    python tools/real_docker.py ports [--repeat 5] [--sizes 25,50]
 """
 
 from __future__ import annotations
@@ -413,9 +419,93 @@ def measure_netops(repeat: int, together: int) -> None:
         print(f"{together} iptables {op} at once: {(time.perf_counter() - start) * 1e3:.0f} ms", flush=True)
 
 
+def _dockerd_seconds() -> float:
+    """CPU-seconds of dockerd and of the children it has reaped (its ``iptables`` and ``docker-proxy``)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _comm(entry) == "dockerd":
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15]) / TICK
+    return total
+
+
+def _published(ports: int, first: int = 10000) -> list[str]:
+    """``-p`` of ``ports`` udp ports from host port ``first`` onto container ports 10000 and up."""
+    if not ports:
+        return []
+    return ["-p", f"{first}-{first + ports - 1}:10000-{10000 + ports - 1}/udp"]
+
+
+def _start_and_exit(ports: int) -> tuple[float, float, float]:
+    """(start wall, exit wall, dockerd's CPU over both) of one bridge container with ``ports`` published."""
+    container = docker("create", *_published(ports), IMAGE, "/bin/sh", "-c", "sleep 1000")
+    cpu = _dockerd_seconds()
+    start = time.perf_counter()
+    docker("start", container)
+    started = time.perf_counter()
+    docker("kill", container)
+    docker("wait", container)
+    ended = time.perf_counter()
+    used = _dockerd_seconds() - cpu
+    docker("rm", container)
+    return started - start, ended - started, used
+
+
+def _starts_at_once(containers: list[str]) -> list[float]:
+    """``docker start`` of every container at once: when each returned, in order, from the first call."""
+    began = time.perf_counter()
+
+    def start(container: str) -> float:
+        docker("start", container)
+        return time.perf_counter() - began
+
+    with concurrent.futures.ThreadPoolExecutor(len(containers)) as pool:
+        return sorted(pool.map(start, containers))
+
+
+def _exits_at_once(containers: list[str]) -> list[float]:
+    """``docker kill`` then ``docker wait`` of every container at once: when each wait returned (its exit cleaned
+    up), in order, from the first call."""
+    began = time.perf_counter()
+
+    def stop(container: str) -> float:
+        docker("kill", container)
+        docker("wait", container)
+        return time.perf_counter() - began
+
+    with concurrent.futures.ThreadPoolExecutor(len(containers)) as pool:
+        return sorted(pool.map(stop, containers))
+
+
+def measure_ports(repeat: int, sizes: list[int]) -> None:
+    """Published udp ports at a bridge container's start and exit, one container at a time, then ``repeat`` at
+    once (when each start ends): medians of ``repeat`` each, and per port the difference from no port."""
+    alone: dict[int, list[float]] = {}
+    for ports in [0, *sizes]:
+        runs = [_start_and_exit(ports) for _ in range(repeat)]
+        alone[ports] = [statistics.median(run[k] for run in runs) for k in range(3)]
+        start, exit_, cpu = alone[ports]
+        line = f"{ports:4d} ports: start {start * 1e3:6.0f} ms, exit {exit_ * 1e3:6.0f} ms, CPU {cpu * 1e3:5.0f}"
+        if ports:
+            each = [(now - base) / ports * 1e3 for now, base in zip(alone[ports], alone[0], strict=True)]
+            line += f" ms; a port: start {each[0]:5.1f} ms, exit {each[1]:5.1f} ms, CPU {each[2]:5.1f}"
+        print(line + " ms", flush=True)
+    for ports in [0, *sizes]:
+        containers = [docker("create", *_published(ports, 20000 + i * 100), IMAGE, "/bin/sh", "-c", "sleep 1000")
+                      for i in range(repeat)]
+        ends = _starts_at_once(containers)
+        exits = _exits_at_once(containers)
+        for container in containers:
+            docker("rm", "-f", container)
+        print(f"{repeat} at once, {ports:4d} ports each: the starts end at "
+              + ", ".join(f"{end * 1e3:.0f}" for end in ends) + " ms; killed at once, their exits at "
+              + ", ".join(f"{end * 1e3:.0f}" for end in exits) + " ms", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops"))
+    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops",
+                                                   "ports"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--sizes", default=None, help="storm: containers at once (8,16,32); syncfs: MB (500,1500)")
@@ -433,6 +523,8 @@ def main() -> None:
         measure_starts(args.repeat)
     elif args.what == "cpu":
         measure_cpu(args.repeat)
+    elif args.what == "ports":
+        measure_ports(args.repeat, [int(n) for n in (args.sizes or "25,50").split(",")])
     elif args.what == "syncfs":
         measure_syncfs([int(n) for n in (args.sizes or "500,1500").split(",")])
     else:

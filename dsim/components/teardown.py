@@ -18,6 +18,9 @@ the store's commits, all made first:
    deleted (``networking.netns_teardown``: the namespace exit path waited for RCU grace periods with
    synchronize_net() until Linux 5.19, https://www.redhat.com/sysadmin/speed-oci-containers). ``host`` and
    ``container:NAME`` have no namespace of their own.
+   A published port's rules are checked and deleted as its endpoint leaves, its own checks made
+   (``NetworkStack.port_work``: ``iptables`` processes, a wait) and each deletion committed as in step 3; its
+   ``docker-proxy`` processes stop at no measurable cost.
 3. Docker 28's rule for each bridge endpoint (``networking.endpoint_rules``) is checked and deleted: two
    ``iptables`` processes (``iptables_run`` each, a wait here as the rest of the exit's work is: runc delete and
    the shim's exit are not on the CPU scheduler either), then the deletion's commit, one at a time on the host
@@ -78,6 +81,10 @@ def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, con
         return env.now
     costs = networks.costs
     at = release_endpoints(networks.store, costs, joined, env.now, rng)
+    ports = len(container.published)
+    if ports:  # the ports' rules go as the endpoint leaves, before its interface is returned
+        port_rules = ports * costs.rules_per_port
+        at = rules_deleted(networks, at, port_rules, rng, networks.port_work(ports, port_rules, networks.rules))
     rtnl = 0.0 if mode == "host" else costs.netns_teardown.sample(rng)
     veth = 0.0
     for network in joined:  # each bridge endpoint: its interface returned, its veth pair deleted
@@ -90,12 +97,13 @@ def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, con
     return _KernelPart(env, kernel, networks, at, rtnl, rules, veth, rng).done
 
 
-def rules_deleted(networks: NetworkStack, at: float, rules: int, rng: random.Random) -> float:
-    """When ``rules`` endpoint rules checked and deleted from ``at`` are gone: two ``iptables`` processes each
-    (their CPU as a wait, as the rest of the exit's work is: runc delete, the shim's exit), then each deletion's
-    commit, one at a time on the host (Lindley: no event)."""
+def rules_deleted(networks: NetworkStack, at: float, rules: int, rng: random.Random,
+                  work: float | None = None) -> float:
+    """When ``rules`` rules checked and deleted from ``at`` are gone: their ``iptables`` processes (``work``; by
+    default two each, as an endpoint's rules take), CPU as a wait as the rest of the exit's work is (runc delete,
+    the shim's exit), then each deletion's commit, one at a time on the host (Lindley: no event)."""
     costs = networks.costs
-    at += networks.rule_work(rules)
+    at += networks.rule_work(rules) if work is None else work
     wait = costs.rule_delete_wait
     hold = rules * wait.mean if wait.is_constant else sum(wait.sample(rng) for _ in range(rules))
     return at + networks.rule_deletions.hold(at, hold) + hold

@@ -53,9 +53,18 @@ VETH_TEARDOWN_S = 0.0195
 #: measurements) less the ``ip`` process's own 2.8-2.9 ms, Linux 6.18 on 2 vCPUs; 16 at once took 372 and 428 ms,
 #: one at a time under the rtnl lock (tools/real_docker.py netops)
 IFACE_RETURN_S = 0.017
-#: one ``iptables`` process (iptables-nft 1.8.9, Debian 12): 1.5 ms of CPU for a -C, -A or -D of one rule (means of
-#: 20; the wall time of a -C 1.6-1.7 ms, of a -A 2.3 ms; 16 -A at once 17-21 ms on 2 vCPUs: no lock between them)
-IPTABLES_RUN_S = 0.0015
+#: one ``iptables`` process as dockerd runs it: 3.45 ms of CPU. Docker 28.5.2 on 2 vCPUs with ``--userland-proxy=false``
+#: spent 55.2 ms of CPU (dockerd with its reaped children) a published udp port, whose start and exit run 16
+#: ``iptables`` processes (strace) and no other; started from a shell the process alone takes 1.5 ms (iptables-nft
+#: 1.8.9; 16 appends at once ran side by side: no lock), the rest is dockerd's exec of it and reading its output
+#: (tools/real_docker.py ports and netops)
+IPTABLES_RUN_S = 0.00345
+#: one ``docker-proxy`` process started for a published port: 16 ms of CPU. Docker 28.5.2 (the userland proxy on, its
+#: default) takes 56.1 ms a port at start (means of three measurements of 25 and 50 udp ports) for 7 ``iptables``
+#: processes and 2 proxies, one for IPv4 and one for IPv6 (strace): (56.1 - 7 x 3.45) / 2; its CPU a port, 79.1 ms
+#: over start and exit for 14 processes and the 2 proxies, gives 15.4 ms a proxy. Stopping them costs nothing
+#: measurable (the exit's 46 ms a port are its 7 processes and 2 deletions)
+PROXY_START_S = 0.016
 #: a rule's deletion beyond its process's CPU: ``iptables -D`` took 13.9-14.1 ms against a -C's 1.6-1.7 ms (medians
 #: of 20), and 16 at once 213-243 ms, one at a time: nf_tables commits a deletion under its commit mutex
 RULE_DELETE_WAIT_S = 0.0124
@@ -67,12 +76,21 @@ class NetworkingSpec:
 
     #: share of ``runtime.netns`` that is the namespace itself: ``none`` pays only this share
     namespace_share: float = 0.5
-    #: one rule's ``iptables`` invocations on a near-empty table (moby#14288: about 27 ms)
-    iptables_call: float = 0.027
-    #: per rule already in the table: the whole table is rewritten on every change (moby#53466: about 10 us)
+    #: CPU per rule already in the table, for each rule a container's ports add or delete: a check (-C) lists the
+    #: chain (iptables-nft -C: 1.16 ms on an empty chain, 3.88 ms with 300 rules, about 9 us a rule; moby#53466:
+    #: 20-40 us per published port per existing rule)
     iptables_per_rule: float = 10e-6
-    #: rules each published port adds (nat DNAT, filter ACCEPT, nat MASQUERADE for hairpin)
-    rules_per_port: int = 3
+    #: rules each published port adds: nat DNAT and filter ACCEPT, and with the userland proxy off the hairpin nat
+    #: MASQUERADE (3); each checked and appended at start, checked and deleted at the exit
+    rules_per_port: int = 2
+    #: ``iptables`` checks (-C) per published port at start and again at the exit beyond its rules' own: Docker 28's
+    #: raw-table DROP of the port from other interfaces, checked twice, and the hairpin MASQUERADE's check when the
+    #: userland proxy is on (strace of Docker 28.5.2: 7 processes a port at start and 7 at the exit); 0 before 28
+    port_checks: int = 3
+    #: ``docker-proxy`` processes per published port (one for IPv4, one for IPv6); 0 with ``--userland-proxy=false``
+    proxies_per_port: int = 2
+    #: CPU of starting one ``docker-proxy``
+    proxy_start: float = PROXY_START_S
     #: rules dockerd installs at start for the default bridge and its chains
     base_rules: int = 20
     #: rules each user-defined bridge network adds (isolation, forward, masquerade)
@@ -108,10 +126,11 @@ class NetworkingSpec:
     #: checked (-C) and appended at start, checked and deleted at the exit, one ``iptables`` process each; 0 before
     #: Docker 28. ``runtime.start`` counts one endpoint's at start (Khan's 568 ms are of a Docker of 2026)
     endpoint_rules: int = 1
-    #: one ``iptables`` process: CPU at start (inside runc create's step, which counts one endpoint's rule), a wait
-    #: at the exit (as the rest of the exit's work is)
+    #: one ``iptables`` process of dockerd's: CPU at start (inside runc create's step for one endpoint's rule, in
+    #: dockerd's cgroup for published ports), a wait at the exit (as the rest of the exit's work is)
     iptables_run: float = IPTABLES_RUN_S
-    #: a rule's deletion waits this long beyond its CPU, one deletion at a time on the host
+    #: a rule's deletion (an endpoint's or a published port's) waits this long beyond its CPU, one deletion at a time
+    #: on the host
     rule_delete_wait: Distribution = constant(RULE_DELETE_WAIT_S)
     #: runc's prestart hook for a container with a network namespace of its own (bridge, none, user networks) in
     #: Docker before 28.0: runc execs dockerd's binary (``libnetwork-setkey``), which hands the namespace to dockerd,

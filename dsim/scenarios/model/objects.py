@@ -13,6 +13,7 @@ from dsim.distributions import constant
 from dsim.domain.networking import (
     IFACE_RETURN_S,
     IPTABLES_RUN_S,
+    PROXY_START_S,
     RULE_DELETE_WAIT_S,
     SETKEY_HOOK_S,
     VETH_TEARDOWN_S,
@@ -76,27 +77,39 @@ class Mount(Strict):
 
 class Networking(Strict):
     """What network modes cost when a container starts (components/networks.py). ``bridge`` pays
-    ``runtime.netns`` (namespace + veth pair under the kernel's rtnl lock) and, per published port,
-    ``rules_per_port`` iptables invocations under the xtables lock; ``none`` pays the namespace share of
+    ``runtime.netns`` (namespace + veth pair under the kernel's rtnl lock) and, per published port, its iptables
+    and docker-proxy processes, one container's ports at a time; ``none`` pays the namespace share of
     ``runtime.netns``; ``host`` and ``container:NAME`` pay nothing."""
 
     namespace_share: float = Field(
         0.5, ge=0, le=1, description="share of runtime.netns that is the namespace itself (none pays only this; "
         "the rest is the veth pair and the bridge port). dsim's split of Khan's 8-10ms, like runtime's",
     )
-    iptables_call: FiniteDuration = Field(
-        0.027, description="one rule's iptables invocations (dockerd checks with -C, then inserts) on a near-empty "
-        "table, under the xtables lock: 27ms (moby#14288: publishing 101 ports added 8.2s and 201 ports 16.1s to "
-        "a docker run, about 80ms per port of 3 rules)",
-    )
     iptables_per_rule: FiniteDuration = Field(
-        10e-6, description="added per rule already in the table: each change rewrites the whole table (Iptables "
-        "Tutorial 1.2.2, 'Speed considerations'); 10us (moby#53466: 20-40us per published port per existing rule, "
-        "3 rules a port)",
+        10e-6, description="CPU per rule already in the table, for each rule a container's published ports add "
+        "(at start) or delete (at the exit): a check (iptables -C) lists the chain, about 9us a rule with "
+        "iptables-nft 1.8.9 (1.16ms on an empty chain, 3.88ms with 300 rules); 10us (moby#53466: 20-40us per "
+        "published port per existing rule)",
     )
     rules_per_port: PositiveInt = Field(
-        3, description="rules one published port adds: nat DNAT, filter ACCEPT, nat MASQUERADE (hairpin); "
-        "libnetwork bridge driver",
+        2, description="rules one published port adds, each checked (-C) and appended at start, checked and "
+        "deleted at the exit: nat DNAT and filter ACCEPT (Docker 28 with the userland proxy, its default; strace of "
+        "Docker 28.5.2); 3 with --userland-proxy=false or before Docker 28 (also the hairpin nat MASQUERADE)",
+    )
+    port_checks: int = Field(
+        3, ge=0, description="iptables checks (-C) per published port at start and again at the exit beyond its "
+        "rules' own: Docker 28's raw-table DROP of the port from other interfaces, checked twice, and the hairpin "
+        "MASQUERADE's check when the userland proxy is on (strace of Docker 28.5.2: 7 iptables processes a port at "
+        "start and 7 at the exit); 2 with --userland-proxy=false; 0 before Docker 28",
+    )
+    proxies_per_port: int = Field(
+        2, ge=0, description="docker-proxy processes dockerd starts per published port (one for IPv4, one for IPv6; "
+        "strace of Docker 28.5.2); 0 with --userland-proxy=false",
+    )
+    proxy_start: FiniteDuration = Field(
+        PROXY_START_S, description="CPU of starting one docker-proxy: 16ms. Docker 28.5.2 on 2 vCPUs took 56.1ms a "
+        "published udp port at start for 7 iptables processes and 2 proxies (tools/real_docker.py ports); stopping "
+        "them at the exit costs nothing measurable",
     )
     base_rules: int = Field(20, ge=0, description="rules dockerd installs at start (its chains and the default bridge)")
     rules_per_network: int = Field(6, ge=0, description="rules each user-defined bridge network adds")
@@ -163,13 +176,16 @@ class Networking(Strict):
         "0 before Docker 28 (docs/containers.md: Teardown)",
     )
     iptables_run: FiniteDuration = Field(
-        IPTABLES_RUN_S, description="one iptables process for an endpoint's rule: 1.5ms of CPU for a -C, -A or -D "
-        "(iptables-nft 1.8.9; 16 appends at once ran side by side: no lock). At start CPU inside runc create's step "
-        "(a second bridge endpoint's on dockerd's cgroup before it); at the exit a wait, as the rest of the exit's "
-        "work is",
+        IPTABLES_RUN_S, description="CPU of one iptables process dockerd runs (a -C, -A or -D of one rule): 3.45ms. "
+        "Docker 28.5.2 on 2 vCPUs with --userland-proxy=false spent 55.2ms of CPU (dockerd with its reaped "
+        "children) a published udp port over its start and exit, 16 iptables processes and no other "
+        "(tools/real_docker.py ports); the process alone from a shell takes 1.5ms (iptables-nft 1.8.9; 16 appends "
+        "at once ran side by side: no lock). An endpoint's rule at start runs inside runc create's step, published "
+        "ports on dockerd's cgroup; at the exit a wait, as the rest of the exit's work is",
     )
     rule_delete_wait: FiniteDurationDist = Field(
-        constant(RULE_DELETE_WAIT_S), description="what deleting an endpoint's rule waits beyond its CPU, one "
+        constant(RULE_DELETE_WAIT_S), description="what deleting a rule (an endpoint's or a published port's) "
+        "waits beyond its CPU, one "
         "deletion at a time on the host: 12.4ms (iptables -D 13.9-14.1ms against a -C's 1.6-1.7ms; 16 deletions "
         "at once 213-243ms: nf_tables commits them one at a time)",
     )

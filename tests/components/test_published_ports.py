@@ -1,0 +1,115 @@
+"""Published ports at a container's start and exit (components/networks.py, teardown.py), against closed forms
+worked out by hand.
+
+A published port adds ``rules_per_port`` rules. At start each rule is checked and appended and the port makes
+``port_checks`` checks of its own, one ``iptables`` process of ``iptables_run`` r CPU each, every rule's pair
+paying ``iptables_per_rule`` q for each rule in the table before it, and the port starts ``proxies_per_port``
+``docker-proxy`` processes of ``proxy_start`` P CPU each: all on dockerd's cgroup, one container's ports at a time
+on the host (Docker 28.5.2 measured so: tools/real_docker.py ports). At the exit the same processes check and
+delete them (a wait, as the rest of the exit's work is), each deletion then committed (``rule_delete_wait`` R) one
+at a time on the host. A container of p ports with k = p x rules_per_port rules on a table of T rules:
+
+    start = (2 k + p x port_checks) r + q (k T + k (k - 1) / 2) + p x proxies_per_port x P
+    exit  = (2 k + p x port_checks) r + q (k T' + k (k - 1) / 2) + k R, T' the table without its rules
+
+Every other cost is zero (runtime steps, API calls, commits, Docker 28's endpoint rule, the interface's return,
+the veth pair's deletion), so these are all there is.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run_text
+
+RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
+QUIET = ("store_commit: 0s, endpoint_rules: 0, iface_return: 0s, veth_teardown: 0s, iptables_run: 1ms, "
+         "proxy_start: 10ms, rule_delete_wait: 50ms")
+
+
+def scenario(steps: str, *, networking: str, count: int = 1, cpus: int = 64) -> str:
+    return f"""
+    name: t
+    hosts:
+      h: {{cpus: {cpus}, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}},
+           preloaded: ["nginx:1.25"], runtime: {RUNTIME}, networking: {{{QUIET}, {networking}}}}}
+    workloads:
+      w: {{arrival: {{burst: {count}}}, steps: {steps}}}
+    """
+
+
+def ports(count: int, first: int = 8000) -> str:
+    return "[" + ", ".join(f'"{first + i}:80"' for i in range(count)) + "]"
+
+
+def test_a_containers_ports_cost_their_processes_the_growing_table_and_their_proxies() -> None:
+    # p = 4 ports, 2 rules each (k = 8), 3 checks a port, 2 proxies a port, on dockerd's 20 rules: (16 + 12) x 1 ms
+    # + 0.1 ms x (8 x 20 + 28) + 8 x 10 ms = 28 + 18.8 + 80 = 126.8 ms, all CPU, alone on the host
+    result = run_text(scenario(f'[{{run: {{image: "nginx:1.25", detach: true, ports: {ports(4)}}}}}]',
+                               networking="iptables_per_rule: 100us, base_rules: 20"))
+    [span] = result.spans_of("iptables")
+    assert span.duration == pytest.approx(0.028 + 0.0188 + 0.080)
+    assert (span.attrs["rules"], span.attrs["table"]) == (8, 28)
+    [start] = result.spans_of("start")
+    assert start.duration == pytest.approx(span.duration)
+
+
+@pytest.mark.parametrize(("checks", "proxies", "rules"), [(3, 2, 2), (2, 0, 3), (0, 0, 3)])
+def test_the_userland_proxy_and_dockers_version_set_the_processes_a_port(checks: int, proxies: int,
+                                                                          rules: int) -> None:
+    # one port, no growth: (2 rules + checks) x 1 ms + proxies x 10 ms. Docker 28 with the userland proxy (7
+    # processes, 2 proxies: 27 ms), without it (8 processes: 8 ms), Docker 17 without it (6 processes: 6 ms)
+    networking = f"iptables_per_rule: 0s, port_checks: {checks}, proxies_per_port: {proxies}, rules_per_port: {rules}"
+    result = run_text(scenario(f'[{{run: {{image: "nginx:1.25", detach: true, ports: {ports(1)}}}}}]',
+                               networking=networking))
+    [span] = result.spans_of("iptables")
+    assert span.duration == pytest.approx((2 * rules + checks) * 0.001 + proxies * 0.010)
+
+
+def test_containers_started_at_once_program_their_ports_one_container_at_a_time() -> None:
+    # 3 containers at t = 0, 5 ports each (k = 10): W = (20 + 15) x 1 ms + 10 x 10 ms = 135 ms each (no growth). One
+    # container's ports at a time (measured: 5 containers of 25 ports ended 1.4 s apart): the starts end at W, 2W,
+    # 3W, not all near 3W as rules interleaved one by one would
+    steps = '[{run: {image: "nginx:1.25", detach: true, ports: ["80", "81", "82", "83", "84"]}}]'  # ephemeral
+    result = run_text(scenario(steps, networking="iptables_per_rule: 0s", count=3))
+    ends = sorted(span.end for span in result.spans_of("start"))
+    assert ends == pytest.approx([0.135, 0.270, 0.405])
+    assert sorted(span.attrs["wait"] for span in result.spans_of("iptables")) == pytest.approx([0.0, 0.135, 0.270])
+
+
+def test_the_ports_cpu_shares_the_host_with_other_work() -> None:
+    # one CPU, one port's work (2 rules + 3 checks: 7 ms, 2 proxies: 20 ms, 27 ms of CPU) beside a container that
+    # burns the CPU: processor sharing halves its rate, so it takes 54 ms
+    result = run_text(f"""
+    name: t
+    hosts:
+      h: {{cpus: 1, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}},
+           preloaded: ["nginx:1.25"], runtime: {RUNTIME}, networking: {{{QUIET}, iptables_per_rule: 0s}}}}
+    workloads:
+      hog: {{arrival: {{burst: 1}}, steps: [{{run: {{image: "nginx:1.25", network: host, cpu_time: 10s}}}}]}}
+      w: {{arrival: {{burst: 1, at: 1s}}, steps: [{{run: {{image: "nginx:1.25", detach: true, ports: ["8000:80"]}}}}]}}
+    """)
+    [span] = result.spans_of("iptables")
+    assert span.duration == pytest.approx(2 * 0.027)
+
+
+def test_the_exit_checks_and_deletes_the_ports_rules_and_rm_waits_for_them() -> None:
+    # one container, p = 2 ports (k = 4 rules) on dockerd's 20 rules; runs 10 s, then rm. Exit: (8 + 6) x 1 ms
+    # + 0.1 ms x (4 x 20 + 6) + 4 x 50 ms = 14 + 8.6 + 200 = 222.6 ms after the exit at S + 10 s, where S, its
+    # start, is (8 + 6) x 1 ms + 0.1 ms x (4 x 20 + 6) + 4 x 10 ms = 62.6 ms; rm takes no time of its own
+    steps = f'[{{run: {{image: "nginx:1.25", duration: 10s, ports: {ports(2)}}}}}, {{rm: {{}}}}]'
+    result = run_text(scenario(steps, networking="iptables_per_rule: 100us, base_rules: 20"))
+    [job] = result.jobs
+    start = 0.014 + 0.0086 + 0.040
+    assert job.duration_s == pytest.approx(start + 10.0 + 0.014 + 0.0086 + 0.200)
+
+
+def test_exits_at_once_commit_their_port_rules_deletions_one_at_a_time() -> None:
+    # 3 containers with 1 port each (k = 2) at once: each start is 27 ms of CPU, one container's ports at a time,
+    # so they start at 27, 54, 81 ms and exit 10 s later, 27 ms apart; an exit's processes
+    # take 7 ms, then its 2 deletions 100 ms, more than the 27 ms between exits: the deletions pass one at a time
+    # from the first exit's 27 ms + 10 s + 7 ms, and the k-th container's last ends k x 100 ms after that
+    steps = '[{run: {image: "nginx:1.25", duration: 10s, ports: ["8000"]}}, {rm: {}}]'
+    result = run_text(scenario(steps, networking="iptables_per_rule: 0s", count=3))
+    ends = sorted(job.end_s for job in result.jobs)
+    assert ends == pytest.approx([0.027 + 10.0 + 0.007 + k * 0.100 for k in range(1, 4)])
