@@ -174,6 +174,8 @@ class NetworkStack:
         self.store = FifoLock()
         #: nf_tables' commits of rule deletions, one at a time on the host (``networking.rule_delete_wait``)
         self.rule_deletions = FifoLock()
+        #: held while one exited container's published ports are released (teardown.py)
+        self.port_releases = FifoLock()
         #: held while one container's published ports are programmed: Docker 28.5.2 programs one container's at a
         #: time (5 containers of 25 ports each started at once ended 1.4 s apart, one alone taking 1.4 s: tools/
         #: real_docker.py ports), as the xtables lock (``iptables -w``) serialized every invocation before iptables-nft

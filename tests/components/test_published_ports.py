@@ -6,8 +6,9 @@ A published port adds ``rules_per_port`` rules. At start each rule is checked an
 paying ``iptables_per_rule`` q for each rule in the table before it, and the port starts ``proxies_per_port``
 ``docker-proxy`` processes of ``proxy_start`` P CPU each: all on dockerd's cgroup, one container's ports at a time
 on the host (Docker 28.5.2 measured so: tools/real_docker.py ports). At the exit the same processes check and
-delete them (a wait, as the rest of the exit's work is), each deletion then committed (``rule_delete_wait`` R) one
-at a time on the host. A container of p ports with k = p x rules_per_port rules on a table of T rules:
+delete them (a wait, as the rest of the exit's work is), each deletion then committed (``rule_delete_wait`` R), one
+container's ports at a time on the host (measured so too). A container of p ports with k = p x rules_per_port
+rules on a table of T rules:
 
     start = (2 k + p x port_checks) r + q (k T + k (k - 1) / 2) + p x proxies_per_port x P
     exit  = (2 k + p x port_checks) r + q (k T' + k (k - 1) / 2) + k R, T' the table without its rules
@@ -104,12 +105,12 @@ def test_the_exit_checks_and_deletes_the_ports_rules_and_rm_waits_for_them() -> 
     assert job.duration_s == pytest.approx(start + 10.0 + 0.014 + 0.0086 + 0.200)
 
 
-def test_exits_at_once_commit_their_port_rules_deletions_one_at_a_time() -> None:
+def test_exits_at_once_release_their_ports_one_container_at_a_time() -> None:
     # 3 containers with 1 port each (k = 2) at once: each start is 27 ms of CPU, one container's ports at a time,
-    # so they start at 27, 54, 81 ms and exit 10 s later, 27 ms apart; an exit's processes
-    # take 7 ms, then its 2 deletions 100 ms, more than the 27 ms between exits: the deletions pass one at a time
-    # from the first exit's 27 ms + 10 s + 7 ms, and the k-th container's last ends k x 100 ms after that
+    # so they start at 27, 54, 81 ms and exit 10 s later, 27 ms apart; a release holds the host's ports for its 7
+    # processes (7 ms) and its 2 deletions (100 ms), 107 ms, more than the 27 ms between exits: the releases pass
+    # one container at a time from the first exit at 27 ms + 10 s, the k-th ending k x 107 ms after it
     steps = '[{run: {image: "nginx:1.25", duration: 10s, ports: ["8000"]}}, {rm: {}}]'
     result = run_text(scenario(steps, networking="iptables_per_rule: 0s", count=3))
     ends = sorted(job.end_s for job in result.jobs)
-    assert ends == pytest.approx([0.027 + 10.0 + 0.007 + k * 0.100 for k in range(1, 4)])
+    assert ends == pytest.approx([0.027 + 10.0 + k * 0.107 for k in range(1, 4)])
