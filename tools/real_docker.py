@@ -46,6 +46,7 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
     python tools/real_docker.py syncfs [--sizes 500,1500]
     python tools/real_docker.py netops [--repeat 20] [--sizes 16]
     python tools/real_docker.py ports [--repeat 5] [--sizes 25,50]
+    python tools/real_docker.py network [--repeat 9]
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import functools
 import os
 import statistics
 import subprocess
@@ -477,6 +479,24 @@ def _exits_at_once(containers: list[str]) -> list[float]:
         return sorted(pool.map(stop, containers))
 
 
+def _exit_beside_start(leaving: str, coming: str) -> tuple[float, float]:
+    """``docker kill`` + ``wait`` of ``leaving`` and ``docker start`` of ``coming`` at once: when each returned."""
+    began = time.perf_counter()
+
+    def stop() -> float:
+        docker("kill", leaving)
+        docker("wait", leaving)
+        return time.perf_counter() - began
+
+    def start() -> float:
+        docker("start", coming)
+        return time.perf_counter() - began
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        exited, started = pool.submit(stop), pool.submit(start)
+        return exited.result(), started.result()
+
+
 def measure_ports(repeat: int, sizes: list[int]) -> None:
     """Published udp ports at a bridge container's start and exit, one container at a time, then ``repeat`` at
     once (when each start ends): medians of ``repeat`` each, and per port the difference from no port."""
@@ -500,12 +520,42 @@ def measure_ports(repeat: int, sizes: list[int]) -> None:
         print(f"{repeat} at once, {ports:4d} ports each: the starts end at "
               + ", ".join(f"{end * 1e3:.0f}" for end in ends) + " ms; killed at once, their exits at "
               + ", ".join(f"{end * 1e3:.0f}" for end in exits) + " ms", flush=True)
+    for ports in sizes:
+        leaving, coming = (docker("create", *_published(ports, first), IMAGE, "/bin/sh", "-c", "sleep 1000")
+                           for first in (20000, 30000))
+        docker("start", leaving)
+        exited, started = _exit_beside_start(leaving, coming)
+        docker("rm", "-f", leaving, coming)
+        print(f"one exit and one start at once, {ports:4d} ports each: the exit cleaned up at {exited * 1e3:.0f} ms, "
+              f"the start done at {started * 1e3:.0f} ms", flush=True)
+
+
+def measure_network(repeat: int) -> None:
+    """``docker network create`` then ``rm`` of a bridge network, ``repeat`` times, and ``docker network inspect
+    bridge`` (the CLI and one API call: to subtract): median wall times, and dockerd's CPU (with its children's)
+    as a mean (its ticks are 10 ms)."""
+    runs: dict[str, list[tuple[float, float]]] = {"inspect": [], "create": [], "rm": []}
+    for n in range(repeat):
+        name = f"dsim-measure-{n}"
+        for what, args in (("inspect", ("inspect", "bridge")), ("create", ("create", name)), ("rm", ("rm", name))):
+            runs[what].append(_timed_dockerd(functools.partial(docker, "network", *args)))
+    for what, timed_runs in runs.items():
+        print(f"docker network {what:7s}: {statistics.median(w for w, _ in timed_runs) * 1e3:5.0f} ms wall "
+              f"(median), dockerd's CPU {statistics.mean(c for _, c in timed_runs) * 1e3:5.1f} ms (mean of {repeat})",
+              flush=True)
+
+
+def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU-seconds of dockerd with its reaped children) of one action."""
+    cpu, start = _dockerd_seconds(), time.perf_counter()
+    action()
+    return time.perf_counter() - start, _dockerd_seconds() - cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops",
-                                                   "ports"))
+                                                   "ports", "network"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--sizes", default=None, help="storm: containers at once (8,16,32); syncfs: MB (500,1500)")
@@ -523,6 +573,8 @@ def main() -> None:
         measure_starts(args.repeat)
     elif args.what == "cpu":
         measure_cpu(args.repeat)
+    elif args.what == "network":
+        measure_network(args.repeat)
     elif args.what == "ports":
         measure_ports(args.repeat, [int(n) for n in (args.sizes or "25,50").split(",")])
     elif args.what == "syncfs":

@@ -8,7 +8,7 @@ user-defined networks only, connect / disconnect, and Docker's errors for each.
 The costs of a container's network mode, paid when it starts (``attach``): ``bridge`` creates a network
 namespace and a veth pair under the kernel's rtnl lock (``runtime.netns``) and programs each published port:
 ``iptables`` processes (every rule checked and appended, and the port's own checks) and ``docker-proxy``
-processes, CPU in dockerd's cgroup, one container's ports at a time on the host (``NetworkStack.xtables``); at
+processes, CPU in dockerd's cgroup, one container's ports at a time on the host (``NetworkStack.port_lock``); at
 the exit the rules are checked and deleted (teardown.py); ``none`` pays only the namespace; ``host`` and
 ``container:NAME`` pay nothing of their own. Every mode but ``container:NAME`` creates an endpoint on its
 network(s), committed to libnetwork's store one commit at a time (libnetwork_store.py): a storm of starts queues
@@ -32,6 +32,7 @@ from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.libnetwork_store import FifoLock, commits_hold, endpoint_hold, join_hold
+from dsim.components.workers import Lock
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
 from dsim.domain.networking import NetworkDecl
@@ -174,12 +175,11 @@ class NetworkStack:
         self.store = FifoLock()
         #: nf_tables' commits of rule deletions, one at a time on the host (``networking.rule_delete_wait``)
         self.rule_deletions = FifoLock()
-        #: held while one exited container's published ports are released (teardown.py)
-        self.port_releases = FifoLock()
-        #: held while one container's published ports are programmed: Docker 28.5.2 programs one container's at a
-        #: time (5 containers of 25 ports each started at once ended 1.4 s apart, one alone taking 1.4 s: tools/
-        #: real_docker.py ports), as the xtables lock (``iptables -w``) serialized every invocation before iptables-nft
-        self.xtables = simpy.Resource(env, capacity=1)
+        #: held while one container's published ports are programmed at its start or released at its exit
+        #: (teardown.py): Docker 28.5.2 does one container's at a time (5 containers of 25 ports each started at once
+        #: ended 1.4 s apart, one alone taking 1.4 s; killed at once, cleaned up 1.3 s apart; a start beside an exit
+        #: waited for it: tools/real_docker.py ports)
+        self.port_lock = Lock(env, 1)
         #: rules in the host's tables now (dockerd's own, each network's, each published port's)
         self.rules = self.costs.base_rules
         self.networks: dict[str, Network] = {}
@@ -243,11 +243,19 @@ class NetworkStack:
             raise ApiError(409, f"network with name {name} already exists")
         network = self._add(name, "bridge", self._subnet(subnet), internal=internal)
         network.configured = subnet is not None
-        yield from self._program(name, 0, self.costs.rules_per_network, job)
+        rules = self.costs.rules_per_network
+        yield from self._program(name, rules, self.costs.network_checks, 0.0, job)
         return network
 
-    def remove(self, ident: str) -> Network:
-        """``docker network rm``: refused for the predefined networks and while containers run on it."""
+    def remove(self, ident: str, *, job: int = -1) -> Generator[Any, Any, Network]:
+        """``docker network rm``: refused for the predefined networks and while containers run on it; the network's
+        rules are deleted."""
+        network = self._forget(ident)
+        yield from self._unprogram(network.name, self.costs.rules_per_network, job)
+        return network
+
+    def _forget(self, ident: str) -> Network:
+        """The network ``docker network rm`` names, gone from the host's networks: 403 as dockerd says."""
         network = self.find(ident)
         if network.builtin:
             raise ApiError(403, f"{network.name} is a pre-defined network and cannot be removed")
@@ -257,14 +265,13 @@ class NetworkStack:
             raise ApiError(403, f"error while removing network: network {network.name} has active endpoints "
                                 f'(name:"{name}" id:"{first}")')
         del self.networks[network.name]
-        self.rules -= self.costs.rules_per_network
         return network
 
-    def prune(self) -> list[Network]:
-        """``docker network prune``: user-defined networks without active endpoints."""
+    def prune(self, *, job: int = -1) -> Generator[Any, Any, list[Network]]:
+        """``docker network prune``: user-defined networks without active endpoints, removed one by one."""
         unused = [n for n in self.networks.values() if not n.builtin and not n.endpoints]
         for network in unused:
-            self.remove(network.name)
+            yield from self.remove(network.name, job=job)
         return unused
 
     def networks_of(self, container: Container) -> list[Network]:
@@ -452,10 +459,11 @@ class NetworkStack:
         if endpoint_rules > self.costs.endpoint_rules:  # more than one bridge endpoint's: the rest here
             yield from self._check_and_append(container.name, endpoint_rules - self.costs.endpoint_rules, job)
         if container.published:
-            ports = len(container.published)
-            rules = ports * self.costs.rules_per_port
+            costs, ports = self.costs, len(container.published)
+            rules = ports * costs.rules_per_port
             self._port_rules[container.id] = rules
-            yield from self._program(container.name, ports, rules, job)
+            own = ports * (costs.port_setup + costs.proxies_per_port * costs.proxy_start)
+            yield from self._program(container.name, rules, ports * costs.port_checks, own, job)
         self.recorder.span(_PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
                            ports=list(container.published))
         return endpoint_rules
@@ -541,27 +549,50 @@ class NetworkStack:
         self.recorder.span(SpanKind.IPTABLES, subject, began, self.env.now, host=self.host, job=job, rules=rules,
                            table=self.rules, wait=0.0)
 
-    def port_work(self, ports: int, rules: int, table: int) -> float:
-        """CPU-seconds of ``ports`` published ports' ``rules`` rules checked and appended (or checked and deleted)
-        on a table of ``table`` rules before them, and the ports' own checks: one ``iptables`` process each, each
-        rule's pair costing ``iptables_per_rule`` for every rule in the table as it grows (or shrinks)."""
+    def rules_work(self, rules: int, checks: int, table: int) -> float:
+        """CPU-seconds of ``rules`` rules checked and appended (or checked and deleted) on a table of ``table`` rules
+        before them (or after them), and ``checks`` checks of their own: one ``iptables`` process each, each rule's
+        pair costing ``iptables_per_rule`` for every rule in the table as it grows (or shrinks)."""
         costs = self.costs
-        processes = 2 * rules + ports * costs.port_checks
-        return processes * costs.iptables_run + costs.iptables_per_rule * (rules * table + rules * (rules - 1) / 2)
+        return ((2 * rules + checks) * costs.iptables_run
+                + costs.iptables_per_rule * (rules * table + rules * (rules - 1) / 2))
 
-    def _program(self, subject: str, ports: int, rules: int, job: int) -> Generator[Any, Any, None]:
-        """A container's ``ports`` published ports: their ``rules`` checked and appended, their checks, and their
-        ``docker-proxy`` processes started, all CPU on dockerd's cgroup, one container at a time on the host."""
-        env, costs = self.env, self.costs
+    def port_work(self, ports: int, rules: int, table: int) -> float:
+        """``rules_work`` of ``ports`` published ports' ``rules``, with each port's ``port_checks``."""
+        return self.rules_work(rules, ports * self.costs.port_checks, table)
+
+    def _program(self, subject: str, rules: int, checks: int, extra: float, job: int) -> Generator[Any, Any, None]:
+        """``rules`` rules checked and added and ``checks`` checks of their own on the table as it is once the lock
+        is this call's (``rules_work``), and ``extra`` CPU-seconds more (the ports' setup and proxies), dockerd's
+        CPU, one container's ports (or one network's rules) at a time on the host."""
+        env = self.env
         asked = env.now
-        with self.xtables.request() as lock:
+        with self.port_lock.request() as lock:
             yield lock
             waited = env.now - asked
-            work = self.port_work(ports, rules, self.rules) + ports * costs.proxies_per_port * costs.proxy_start
+            work = self.rules_work(rules, checks, self.rules) + extra
             self.rules += rules
             if work > 0.0:
                 yield self.kernel.dockerd.run(work, 1.0).done
         self.recorder.span(SpanKind.IPTABLES, subject, asked, env.now, host=self.host, job=job, rules=rules,
+                           table=self.rules, wait=waited)
+
+    def _unprogram(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
+        """A network's ``rules`` checked and deleted with its ``network_rm_checks``, dockerd's CPU, then each
+        deletion committed (``rule_delete_wait``), under the same lock as ``_program``."""
+        env, costs = self.env, self.costs
+        asked = env.now
+        with self.port_lock.request() as lock:
+            yield lock
+            waited = env.now - asked
+            self.rules -= rules
+            work = self.rules_work(rules, costs.network_rm_checks, self.rules)
+            if work > 0.0:
+                yield self.kernel.dockerd.run(work, 1.0).done
+            deletions = sum(costs.rule_delete_wait.sample(self.rng) for _ in range(rules))
+            if deletions > 0.0:
+                yield env.timeout(deletions)
+        self.recorder.span(SpanKind.IPTABLES, subject, asked, env.now, host=self.host, job=job, rules=-rules,
                            table=self.rules, wait=waited)
 
 

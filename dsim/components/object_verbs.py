@@ -48,12 +48,14 @@ class ObjectVerbs:
     def network_remove(self, ident: str, *, job: int) -> Generator[Any, Any, Network]:
         """``DELETE /networks/{id}``: 403 for the predefined networks and while containers run on it."""
         yield from self.api("network rm", job=job)
-        return self.runtime.networks.remove(ident)
+        network: Network = yield from self.runtime.networks.remove(ident, job=job)
+        return network
 
     def network_prune(self, *, job: int) -> Generator[Any, Any, list[Network]]:
         """``POST /networks/prune``: user-defined networks without running containers."""
         yield from self.api("network prune", job=job)
-        return self.runtime.networks.prune()
+        pruned: list[Network] = yield from self.runtime.networks.prune(job=job)
+        return pruned
 
     def network_connect(self, ident: str, container: Container, *, job: int) -> Generator[Any, Any, None]:
         """``POST /networks/{id}/connect``."""

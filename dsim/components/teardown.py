@@ -20,8 +20,8 @@ the store's commits, all made first:
    ``container:NAME`` have no namespace of their own.
    A published port's rules are checked and deleted as its endpoint leaves, its own checks made
    (``NetworkStack.port_work``: ``iptables`` processes, a wait) and each deletion committed as in step 3, one
-   container's ports at a time on the host (``NetworkStack.port_releases``); its ``docker-proxy`` processes stop
-   at no measurable cost.
+   container's ports at a time on the host, under the lock a start's ports take (``NetworkStack.port_lock``); its
+   ``docker-proxy`` processes stop at no measurable cost.
 3. Docker 28's rule for each bridge endpoint (``networking.endpoint_rules``) is checked and deleted: two
    ``iptables`` processes (``iptables_run`` each, a wait here as the rest of the exit's work is: runc delete and
    the shim's exit are not on the CPU scheduler either), then the deletion's commit, one at a time on the host
@@ -35,14 +35,14 @@ Lindley locks are held from the moment they are asked for, and asking for that o
 commits would take a simulation event on every exit.
 
 Steps 1 and 3 are first-come-first-served locks whose holders know their hold (Lindley's recursion), step 4 a
-time added: a teardown without step 2 (``host``, ``none`` on a recent kernel) costs no simulation event, only the
-time ``rm`` waits.
+time added: a teardown without step 2 and without published ports (``host``, ``none`` on a recent kernel) costs no
+simulation event, only the time ``rm`` waits.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -82,8 +82,8 @@ def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, con
         return env.now
     costs = networks.costs
     at = release_endpoints(networks.store, costs, joined, env.now, rng)
-    if container.published:  # the ports' rules go as the endpoint leaves, before its interface is returned
-        at = ports_released(networks, at, len(container.published), rng)
+    # the ports' rules go as the endpoint leaves, before its interface is returned
+    ports = port_release(networks, len(container.published), rng) if container.published else 0.0
     rtnl = 0.0 if mode == "host" else costs.netns_teardown.sample(rng)
     veth = 0.0
     for network in joined:  # each bridge endpoint: its interface returned, its veth pair deleted
@@ -91,9 +91,9 @@ def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, con
             rtnl += costs.iface_return.sample(rng)
             veth += costs.veth_teardown.sample(rng)
     rules = networks.endpoint_rules(joined)
-    if rtnl <= 0:
+    if rtnl <= 0 and ports <= 0:
         return (rules_deleted(networks, at, rules, rng) if rules else at) + veth
-    return _KernelPart(env, kernel, networks, at, rtnl, rules, veth, rng).done
+    return _KernelPart(env, kernel, networks, at, ports, rtnl, rules, veth, rng).done
 
 
 def rules_deleted(networks: NetworkStack, at: float, rules: int, rng: random.Random) -> float:
@@ -105,15 +105,16 @@ def rules_deleted(networks: NetworkStack, at: float, rules: int, rng: random.Ran
     return at + networks.rule_deletions.hold(at, hold) + hold
 
 
-def ports_released(networks: NetworkStack, at: float, ports: int, rng: random.Random) -> float:
-    """When a container's ``ports`` published ports, released from ``at``, are gone: their rules checked and
-    deleted and their own checks (``NetworkStack.port_work``, a wait), each deletion committed, one container's
-    ports at a time on the host (Docker 28.5.2: 5 containers of 25 ports killed at once were cleaned up 1.3-1.5 s
-    apart, one alone in 1.0-1.2 s; tools/real_docker.py ports). The deletions are counted inside that hold, not
-    on ``rule_deletions``: a simplification (an endpoint's rule deleted meanwhile does not wait for them)."""
-    rules = ports * networks.costs.rules_per_port
-    hold = networks.port_work(ports, rules, networks.rules) + _deletion_waits(networks.costs, rules, rng)
-    return at + networks.port_releases.hold(at, hold) + hold
+def port_release(networks: NetworkStack, ports: int, rng: random.Random) -> float:
+    """How long releasing a container's ``ports`` published ports holds the host's port lock (the lock its start's
+    ports took: Docker 28.5.2 releases and programs one container's ports at a time, tools/real_docker.py ports):
+    their rules checked and deleted and their own checks (``NetworkStack.port_work``) and dockerd's own work a port
+    (``port_release``), a wait, and each deletion committed. The deletions are counted in that hold, not on
+    ``rule_deletions``: a simplification (an endpoint's rule deleted meanwhile does not wait for them)."""
+    costs = networks.costs
+    rules = ports * costs.rules_per_port
+    return (networks.port_work(ports, rules, networks.rules) + ports * costs.port_release
+            + _deletion_waits(costs, rules, rng))
 
 
 def _deletion_waits(costs: NetworkingSpec, rules: int, rng: random.Random) -> float:
@@ -122,35 +123,56 @@ def _deletion_waits(costs: NetworkingSpec, rules: int, rng: random.Random) -> fl
 
 
 class _KernelPart:
-    """Steps 2-4 once libnetwork's commits end at ``at``: ``rtnl`` under the rtnl lock, ``rules`` rules checked
-    and deleted, then the veth pairs' ``veth``; ``done`` is processed when they end. Callbacks on the events
-    rather than a process (a process's start, resumes and end: about 8% of a container job's instructions), the
-    same events at the same times otherwise."""
+    """The teardown's locks once libnetwork's commits end at ``at``: ``ports`` under the host's port lock, then
+    ``rtnl`` under the rtnl lock, then ``rules`` endpoint rules checked and deleted and the veth pairs' ``veth``;
+    ``done`` is processed when they end. Callbacks on the events rather than a process (a process's start, resumes
+    and end: about 8% of a container job's instructions), the same events at the same times otherwise."""
 
-    __slots__ = ("env", "lock", "networks", "rtnl", "rules", "veth", "rng", "done")
+    __slots__ = ("env", "rtnl_lock", "port_lock", "networks", "ports", "rtnl", "rules", "veth", "rng", "done")
 
-    def __init__(self, env: simpy.Environment, kernel: Kernel, networks: NetworkStack, at: float, rtnl: float,
-                 rules: int, veth: float, rng: random.Random) -> None:
-        self.env, self.lock, self.networks = env, kernel.netns_lock, networks
-        self.rtnl, self.rules, self.veth, self.rng = rtnl, rules, veth, rng
+    def __init__(self, env: simpy.Environment, kernel: Kernel, networks: NetworkStack, at: float, ports: float,
+                 rtnl: float, rules: int, veth: float, rng: random.Random) -> None:
+        self.env, self.rtnl_lock, self.port_lock, self.networks = env, kernel.netns_lock, networks.port_lock, networks
+        self.ports, self.rtnl, self.rules, self.veth, self.rng = ports, rtnl, rules, veth, rng
         self.done = env.event()
+        first = self._ask_ports if ports > 0 else self._ask_rtnl
         if at > env.now:
-            env.timeout(at - env.now).callbacks.append(self._ask)
+            env.timeout(at - env.now).callbacks.append(first)
         else:
-            self._ask(None)
+            first(None)
 
-    def _ask(self, _: simpy.Event | None) -> None:
-        grant = WorkerPool.request(self.lock)  # the lock's queue, without a ``with`` block's turn
+    @staticmethod
+    def _take(lock: WorkerPool, then: Callable[[simpy.Event | None], None]) -> None:
+        grant = WorkerPool.request(lock)  # the lock's queue, without a ``with`` block's turn
         if grant.callbacks is None:  # free: taken at once, no event
-            self._hold(None)
+            then(None)
         else:
-            grant.callbacks.append(self._hold)
+            grant.callbacks.append(then)
 
-    def _hold(self, _: simpy.Event | None) -> None:
-        self.env.timeout(self.rtnl).callbacks.append(self._release)
+    def _ask_ports(self, _: simpy.Event | None) -> None:
+        self._take(self.port_lock, self._hold_ports)
 
-    def _release(self, _: simpy.Event) -> None:
-        self.lock.release()
+    def _hold_ports(self, _: simpy.Event | None) -> None:
+        self.env.timeout(self.ports).callbacks.append(self._ports_released)
+
+    def _ports_released(self, _: simpy.Event) -> None:
+        self.port_lock.release()
+        if self.rtnl > 0:
+            self._ask_rtnl(None)
+        else:
+            self._finish()
+
+    def _ask_rtnl(self, _: simpy.Event | None) -> None:
+        self._take(self.rtnl_lock, self._hold_rtnl)
+
+    def _hold_rtnl(self, _: simpy.Event | None) -> None:
+        self.env.timeout(self.rtnl).callbacks.append(self._rtnl_released)
+
+    def _rtnl_released(self, _: simpy.Event) -> None:
+        self.rtnl_lock.release()
+        self._finish()
+
+    def _finish(self) -> None:
         env, rules = self.env, self.rules
         end = (rules_deleted(self.networks, env.now, rules, self.rng) if rules else env.now) + self.veth
         succeed_after(env, self.done, end - env.now)

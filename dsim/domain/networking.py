@@ -53,18 +53,23 @@ VETH_TEARDOWN_S = 0.0195
 #: measurements) less the ``ip`` process's own 2.8-2.9 ms, Linux 6.18 on 2 vCPUs; 16 at once took 372 and 428 ms,
 #: one at a time under the rtnl lock (tools/real_docker.py netops)
 IFACE_RETURN_S = 0.017
-#: one ``iptables`` process as dockerd runs it: 3.45 ms of CPU. Docker 28.5.2 on 2 vCPUs with ``--userland-proxy=false``
-#: spent 55.2 ms of CPU (dockerd with its reaped children) a published udp port, whose start and exit run 16
-#: ``iptables`` processes (strace) and no other; started from a shell the process alone takes 1.5 ms (iptables-nft
-#: 1.8.9; 16 appends at once ran side by side: no lock), the rest is dockerd's exec of it and reading its output
-#: (tools/real_docker.py ports and netops)
-IPTABLES_RUN_S = 0.00345
-#: one ``docker-proxy`` process started for a published port: 16 ms of CPU. Docker 28.5.2 (the userland proxy on, its
-#: default) takes 56.1 ms a port at start (means of three measurements of 25 and 50 udp ports) for 7 ``iptables``
-#: processes and 2 proxies, one for IPv4 and one for IPv6 (strace): (56.1 - 7 x 3.45) / 2; its CPU a port, 79.1 ms
-#: over start and exit for 14 processes and the 2 proxies, gives 15.4 ms a proxy. Stopping them costs nothing
-#: measurable (the exit's 46 ms a port are its 7 processes and 2 deletions)
-PROXY_START_S = 0.016
+#: one ``iptables`` process (iptables-nft 1.8.9, Debian 12): 1.5 ms of CPU for a -C, -A or -D of one rule (means of
+#: 20; the wall time of a -C 1.6-1.7 ms, of a -A 2.3 ms; 16 -A at once 17-21 ms on 2 vCPUs: no lock between them).
+#: Docker 28.5.2's ``docker network create`` ran 27 of them for 47 ms of dockerd's CPU with its children's, 1.76 ms
+#: each (tools/real_docker.py netops and network)
+IPTABLES_RUN_S = 0.0015
+#: dockerd's own CPU per published port beyond its processes, at start and at the exit: Docker 28.5.2 on 2 vCPUs with
+#: ``--userland-proxy=false`` took 31.5 ms a udp port at start and 57.9 ms at the exit (medians of 5, 25 and 50
+#: ports; tools/real_docker.py ports) for 8 ``iptables`` processes each way (strace) and, at the exit, 3 deletions'
+#: commits: 31.5 - 8 x 1.5 at start, 57.9 - 8 x 1.5 - 3 x 12.4 at the exit; its CPU a port, 55.2 ms, is within 6%
+#: of the 52.2 ms these make
+PORT_SETUP_S = 0.0195
+PORT_RELEASE_S = 0.0087
+#: one ``docker-proxy`` process started for a published port: 13 ms of CPU. With the userland proxy (Docker's
+#: default) a port took 56.1 ms at start (means of three measurements) for 7 ``iptables`` processes, the port's
+#: setup and 2 proxies, one for IPv4 and one for IPv6 (strace): (56.1 - 7 x 1.5 - 19.5) / 2; stopping them costs
+#: nothing measurable (the exit's 46 ms a port are its 7 processes, 2 deletions and the port's release, 44 ms)
+PROXY_START_S = 0.013
 #: a rule's deletion beyond its process's CPU: ``iptables -D`` took 13.9-14.1 ms against a -C's 1.6-1.7 ms (medians
 #: of 20), and 16 at once 213-243 ms, one at a time: nf_tables commits a deletion under its commit mutex
 RULE_DELETE_WAIT_S = 0.0124
@@ -91,10 +96,19 @@ class NetworkingSpec:
     proxies_per_port: int = 2
     #: CPU of starting one ``docker-proxy``
     proxy_start: float = PROXY_START_S
+    #: dockerd's own CPU per published port at start, beyond its processes
+    port_setup: float = PORT_SETUP_S
+    #: the same at the exit (a wait there, as the rest of the exit's work is)
+    port_release: float = PORT_RELEASE_S
     #: rules dockerd installs at start for the default bridge and its chains
     base_rules: int = 20
-    #: rules each user-defined bridge network adds (isolation, forward, masquerade)
-    rules_per_network: int = 6
+    #: rules each user-defined bridge network adds (masquerade, isolation, forward, conntrack: Docker 28.5.2 appends or
+    #: inserts 8), each checked and added at ``docker network create``, checked and deleted at ``docker network rm``
+    rules_per_network: int = 8
+    #: ``iptables`` checks a network's creation makes beyond its rules' own (Docker 28.5.2: 27 processes for 8 rules)
+    network_checks: int = 11
+    #: the same at its removal (Docker 28.5.2: 19 processes for 8 deletions)
+    network_rm_checks: int = 3
     #: libnetwork store commits of every endpoint, under its network's lock (CreateEndpoint): the endpoint
     #: record (moby daemon/libnetwork/network.go createEndpoint); Docker 24 to 28.0 also the network's endpoint
     #: count, Docker 23 and earlier that and the IPAM bitmap (2 and, with bridge_commits, 4)

@@ -3,18 +3,19 @@ worked out by hand.
 
 A published port adds ``rules_per_port`` rules. At start each rule is checked and appended and the port makes
 ``port_checks`` checks of its own, one ``iptables`` process of ``iptables_run`` r CPU each, every rule's pair
-paying ``iptables_per_rule`` q for each rule in the table before it, and the port starts ``proxies_per_port``
-``docker-proxy`` processes of ``proxy_start`` P CPU each: all on dockerd's cgroup, one container's ports at a time
-on the host (Docker 28.5.2 measured so: tools/real_docker.py ports). At the exit the same processes check and
-delete them (a wait, as the rest of the exit's work is), each deletion then committed (``rule_delete_wait`` R), one
-container's ports at a time on the host (measured so too). A container of p ports with k = p x rules_per_port
-rules on a table of T rules:
+paying ``iptables_per_rule`` q for each rule in the table before it; the port starts ``proxies_per_port``
+``docker-proxy`` processes of ``proxy_start`` P CPU each and costs dockerd ``port_setup`` U: all on dockerd's
+cgroup, one container's ports at a time on the host (Docker 28.5.2 measured so: tools/real_docker.py ports). At
+the exit the same processes check and delete them, with dockerd's ``port_release`` V (a wait, as the rest of the
+exit's work is), each deletion then committed (``rule_delete_wait`` R), one container's ports at a time on the
+host, under the same lock (measured so too). A container of p ports with k = p x rules_per_port rules on a table
+of T rules:
 
-    start = (2 k + p x port_checks) r + q (k T + k (k - 1) / 2) + p x proxies_per_port x P
-    exit  = (2 k + p x port_checks) r + q (k T' + k (k - 1) / 2) + k R, T' the table without its rules
+    start = (2 k + p x port_checks) r + q (k T + k (k - 1) / 2) + p (proxies_per_port x P + U)
+    exit  = (2 k + p x port_checks) r + q (k T' + k (k - 1) / 2) + p V + k R, T' the table without its rules
 
-Every other cost is zero (runtime steps, API calls, commits, Docker 28's endpoint rule, the interface's return,
-the veth pair's deletion), so these are all there is.
+U and V are 0 but where a test sets them. Every other cost is zero (runtime steps, API calls, commits, Docker
+28's endpoint rule, the interface's return, the veth pair's deletion), so these are all there is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from tests.helpers import run_text
 
 RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
 QUIET = ("store_commit: 0s, endpoint_rules: 0, iface_return: 0s, veth_teardown: 0s, iptables_run: 1ms, "
-         "proxy_start: 10ms, rule_delete_wait: 50ms")
+         "proxy_start: 10ms, rule_delete_wait: 50ms, port_setup: 0s, port_release: 0s")
+
+
+def costs(networking: str) -> str:
+    """QUIET with ``networking``'s fields in place of its own."""
+    given = dict(field.split(": ", 1) for field in f"{QUIET}, {networking}".split(", "))
+    return ", ".join(f"{key}: {value}" for key, value in given.items())
 
 
 def scenario(steps: str, *, networking: str, count: int = 1, cpus: int = 64) -> str:
@@ -33,7 +40,7 @@ def scenario(steps: str, *, networking: str, count: int = 1, cpus: int = 64) -> 
     name: t
     hosts:
       h: {{cpus: {cpus}, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}},
-           preloaded: ["nginx:1.25"], runtime: {RUNTIME}, networking: {{{QUIET}, {networking}}}}}
+           preloaded: ["nginx:1.25"], runtime: {RUNTIME}, networking: {{{costs(networking)}}}}}
     workloads:
       w: {{arrival: {{burst: {count}}}, steps: {steps}}}
     """
@@ -114,3 +121,29 @@ def test_exits_at_once_release_their_ports_one_container_at_a_time() -> None:
     result = run_text(scenario(steps, networking="iptables_per_rule: 0s", count=3))
     ends = sorted(job.end_s for job in result.jobs)
     assert ends == pytest.approx([0.027 + 10.0 + k * 0.107 for k in range(1, 4)])
+
+
+def test_a_start_waits_for_an_exit_releasing_its_ports() -> None:
+    # a running with 1 port, b created with 1 port; a killed, then 1 ms later b started: a's release holds the
+    # host's port lock 7 + 100 ms from a's exit, so b's ports (27 ms) wait 106 ms for it and end 133 ms after they
+    # were asked for (Docker 28.5.2: a start beside an exit of 25 ports each ended 1.27 s after it)
+    steps = ('[{run: {name: a, image: "nginx:1.25", detach: true, ports: ["8000"]}}, '
+             '{create: {name: b, image: "nginx:1.25", ports: ["8001"]}}, {kill: {container: a}}, {sleep: 1ms}, '
+             '{start: {container: b}}]')
+    result = run_text(scenario(steps, networking="iptables_per_rule: 0s"))
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    [span] = [span for span in result.spans_of("iptables") if span.subject == "b"]
+    assert span.attrs["wait"] == pytest.approx(0.106)
+    assert span.duration == pytest.approx(0.106 + 0.027)
+
+
+def test_dockerds_own_work_a_port_at_start_and_at_the_exit() -> None:
+    # port_setup 30 ms (CPU, beside the 27 ms of processes and proxies) and port_release 20 ms (a wait beside the 7 ms
+    # of processes and the 100 ms of deletions): start 57 ms, the exit's release 127 ms, run 10 s, rm free
+    steps = '[{run: {image: "nginx:1.25", duration: 10s, ports: ["8000"]}}, {rm: {}}]'
+    result = run_text(scenario(steps, networking="iptables_per_rule: 0s, port_setup: 30ms, port_release: 20ms"))
+    [span] = result.spans_of("iptables")
+    assert span.duration == pytest.approx(0.057)
+    [job] = result.jobs
+    assert job.duration_s == pytest.approx(0.057 + 10.0 + 0.127)

@@ -96,8 +96,8 @@ def test_the_host_network_has_no_namespace_to_delete() -> None:
 def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_its_teardown() -> None:
     # defaults: the run ends at Khan's 568 ms; its teardown holds the store for 5 commits of 2 ms (leave 1 +
     # connectivity revoked 1, the endpoint's deletion 1 + the bridge driver's 1, the sandbox's record 1: 578 ms),
-    # then returns the interface (17 ms), checks and deletes the rule (6.9 + 12.4 ms) and deletes the veth pair
-    # (19.5 ms), after the rm's API call (2 ms, 570 ms): the job ends at 633.8 ms
+    # then returns the interface (17 ms), checks and deletes the rule (3 + 12.4 ms) and deletes the veth pair
+    # (19.5 ms), after the rm's API call (2 ms, 570 ms): the job ends at 629.9 ms
     result = run_text("""
     name: t
     hosts: {h: {preloaded: ["nginx:1.25"]}}
@@ -107,4 +107,4 @@ def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_its_teardown() -> No
     [job] = result.jobs
     [process] = result.spans_of("process")
     assert process.start == pytest.approx(0.568)
-    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002 + 0.017 + 2 * 0.00345 + 0.0124 + 0.0195)
+    assert job.duration_s == pytest.approx(0.568 + 5 * 0.002 + 0.017 + 0.003 + 0.0124 + 0.0195)

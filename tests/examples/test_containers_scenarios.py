@@ -150,16 +150,16 @@ def test_restart_loop() -> None:
 def test_test_shards_exec_saves_a_start_path_a_shard() -> None:
     """scenarios/test-shards.yaml: a fresh container's shard is create (2 + 60 ms) + start (2 + 504 ms) + 2 s + rm
     (the exit's teardown: 10 ms of commits, the interface's return 17 ms, the endpoint's rule checked and deleted
-    6.9 + 12.4 ms, 19.5 ms of the veth pair's deletion); an exec's is 3 API calls (6 ms) +
+    3 + 12.4 ms, 19.5 ms of the veth pair's deletion); an exec's is 3 API calls (6 ms) +
     dockerd's exec path (100 ms) + 2 s."""
     result = run("test-shards")
     jobs = {job.workload: job for job in result.jobs}
     assert all(job.status == "completed" for job in result.jobs)
-    teardown = 0.010 + 0.017 + 2 * 0.00345 + 0.0124 + 0.0195
+    teardown = 0.010 + 0.017 + 0.003 + 0.0124 + 0.0195
     fresh_shard = 0.062 + 0.506 + 2.0 + teardown
     exec_shard = 3 * 0.002 + 0.100 + 2.0
     assert jobs["fresh-containers"].duration_s == pytest.approx(10 * fresh_shard, rel=1e-9)
     assert jobs["one-container"].duration_s == pytest.approx(0.568 + 10 * exec_shard + 0.002 + teardown, rel=1e-9)
     execs = [span for span in result.spans_of("docker_exec")]
     assert len(execs) == 10 and all(span.end - span.start == pytest.approx(exec_shard) for span in execs)
-    assert fresh_shard - exec_shard == pytest.approx(0.5278)
+    assert fresh_shard - exec_shard == pytest.approx(0.5239)

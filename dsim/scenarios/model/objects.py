@@ -13,6 +13,8 @@ from dsim.distributions import constant
 from dsim.domain.networking import (
     IFACE_RETURN_S,
     IPTABLES_RUN_S,
+    PORT_RELEASE_S,
+    PORT_SETUP_S,
     PROXY_START_S,
     RULE_DELETE_WAIT_S,
     SETKEY_HOOK_S,
@@ -107,12 +109,34 @@ class Networking(Strict):
         "strace of Docker 28.5.2); 0 with --userland-proxy=false",
     )
     proxy_start: FiniteDuration = Field(
-        PROXY_START_S, description="CPU of starting one docker-proxy: 16ms. Docker 28.5.2 on 2 vCPUs took 56.1ms a "
-        "published udp port at start for 7 iptables processes and 2 proxies (tools/real_docker.py ports); stopping "
-        "them at the exit costs nothing measurable",
+        PROXY_START_S, description="CPU of starting one docker-proxy: 13ms. Docker 28.5.2 on 2 vCPUs took 56.1ms a "
+        "published udp port at start for 7 iptables processes, the port's setup and 2 proxies (tools/real_docker.py "
+        "ports): (56.1 - 7 x 1.5 - 19.5) / 2; stopping them at the exit costs nothing measurable",
+    )
+    port_setup: FiniteDuration = Field(
+        PORT_SETUP_S, description="dockerd's own CPU per published port at start beyond its processes (the port's "
+        "allocation and bindings, the rules' Go side): 19.5ms. Docker 28.5.2 on 2 vCPUs with --userland-proxy=false "
+        "took 31.5ms a udp port at start for 8 iptables processes: 31.5 - 8 x 1.5 (tools/real_docker.py ports)",
+    )
+    port_release: FiniteDuration = Field(
+        PORT_RELEASE_S, description="the same at the exit, a wait there as the rest of the exit's work is: 8.7ms. "
+        "The exit took 57.9ms a port for 8 processes and 3 deletions: 57.9 - 8 x 1.5 - 3 x 12.4; with the proxy "
+        "7 processes and 2 deletions make 44ms against the 46ms measured",
     )
     base_rules: int = Field(20, ge=0, description="rules dockerd installs at start (its chains and the default bridge)")
-    rules_per_network: int = Field(6, ge=0, description="rules each user-defined bridge network adds")
+    rules_per_network: int = Field(
+        8, ge=0, description="rules each user-defined bridge network adds, each checked (-C) and added at docker "
+        "network create, checked and deleted at docker network rm, one iptables process each (iptables_run, dockerd's "
+        "CPU; a deletion then waits rule_delete_wait): nat MASQUERADE and DOCKER RETURN, filter isolation stages 1 and "
+        "2, DOCKER-FORWARD, DOCKER-CT, DOCKER-BRIDGE and DOCKER (strace of Docker 28.5.2); 6 before Docker 28",
+    )
+    network_checks: int = Field(
+        11, ge=0, description="iptables checks (-C) a network's creation makes beyond its rules' own: 27 processes "
+        "for 8 rules on Docker 28.5.2 (strace); docker network create took 70ms there, 2 vCPUs",
+    )
+    network_rm_checks: int = Field(
+        3, ge=0, description="the same at its removal: 19 processes for 8 deletions on Docker 28.5.2 (strace)",
+    )
     endpoint_commits: int = Field(
         1, ge=0, description="libnetwork store commits of every endpoint (host and none networks too), made under "
         "its network's lock in CreateEndpoint, so a storm of starts on one network queues there: the endpoint "
@@ -176,12 +200,10 @@ class Networking(Strict):
         "0 before Docker 28 (docs/containers.md: Teardown)",
     )
     iptables_run: FiniteDuration = Field(
-        IPTABLES_RUN_S, description="CPU of one iptables process dockerd runs (a -C, -A or -D of one rule): 3.45ms. "
-        "Docker 28.5.2 on 2 vCPUs with --userland-proxy=false spent 55.2ms of CPU (dockerd with its reaped "
-        "children) a published udp port over its start and exit, 16 iptables processes and no other "
-        "(tools/real_docker.py ports); the process alone from a shell takes 1.5ms (iptables-nft 1.8.9; 16 appends "
-        "at once ran side by side: no lock). An endpoint's rule at start runs inside runc create's step, published "
-        "ports on dockerd's cgroup; at the exit a wait, as the rest of the exit's work is",
+        IPTABLES_RUN_S, description="CPU of one iptables process dockerd runs (a -C, -A or -D of one rule): 1.5ms "
+        "(iptables-nft 1.8.9; 16 appends at once ran side by side: no lock; Docker 28.5.2's docker network create ran "
+        "27 for 47ms of dockerd's CPU). An endpoint's rule at start runs inside runc create's step, published ports' "
+        "and networks' rules on dockerd's cgroup; at a container's exit a wait, as the rest of the exit's work is",
     )
     rule_delete_wait: FiniteDurationDist = Field(
         constant(RULE_DELETE_WAIT_S), description="what deleting a rule (an endpoint's or a published port's) "
