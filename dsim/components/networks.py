@@ -557,6 +557,11 @@ class NetworkStack:
         return ((2 * rules + checks) * costs.iptables_run
                 + costs.iptables_per_rule * (rules * table + rules * (rules - 1) / 2))
 
+    def deletion_waits(self, rules: int) -> float:
+        """What ``rules`` deletions' commits wait beyond their processes' CPU (``rule_delete_wait`` each)."""
+        wait = self.costs.rule_delete_wait
+        return rules * wait.mean if wait.is_constant else sum(wait.sample(self.rng) for _ in range(rules))
+
     def port_work(self, ports: int, rules: int, table: int) -> float:
         """``rules_work`` of ``ports`` published ports' ``rules``, with each port's ``port_checks``."""
         return self.rules_work(rules, ports * self.costs.port_checks, table)
@@ -589,7 +594,7 @@ class NetworkStack:
             work = self.rules_work(rules, costs.network_rm_checks, self.rules)
             if work > 0.0:
                 yield self.kernel.dockerd.run(work, 1.0).done
-            deletions = sum(costs.rule_delete_wait.sample(self.rng) for _ in range(rules))
+            deletions = self.deletion_waits(rules)
             if deletions > 0.0:
                 yield env.timeout(deletions)
         self.recorder.span(SpanKind.IPTABLES, subject, asked, env.now, host=self.host, job=job, rules=-rules,

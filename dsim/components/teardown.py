@@ -83,7 +83,7 @@ def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, con
     costs = networks.costs
     at = release_endpoints(networks.store, costs, joined, env.now, rng)
     # the ports' rules go as the endpoint leaves, before its interface is returned
-    ports = port_release(networks, len(container.published), rng) if container.published else 0.0
+    ports = port_release(networks, len(container.published)) if container.published else 0.0
     rtnl = 0.0 if mode == "host" else costs.netns_teardown.sample(rng)
     veth = 0.0
     for network in joined:  # each bridge endpoint: its interface returned, its veth pair deleted
@@ -92,20 +92,20 @@ def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, con
             veth += costs.veth_teardown.sample(rng)
     rules = networks.endpoint_rules(joined)
     if rtnl <= 0 and ports <= 0:
-        return (rules_deleted(networks, at, rules, rng) if rules else at) + veth
-    return _KernelPart(env, kernel, networks, at, ports, rtnl, rules, veth, rng).done
+        return (rules_deleted(networks, at, rules) if rules else at) + veth
+    return _KernelPart(env, kernel, networks, at, ports, rtnl, rules, veth).done
 
 
-def rules_deleted(networks: NetworkStack, at: float, rules: int, rng: random.Random) -> float:
+def rules_deleted(networks: NetworkStack, at: float, rules: int) -> float:
     """When ``rules`` endpoint rules checked and deleted from ``at`` are gone: two ``iptables`` processes each
     (their CPU as a wait, as the rest of the exit's work is: runc delete, the shim's exit), then each deletion's
     commit, one at a time on the host (Lindley: no event)."""
     at += networks.rule_work(rules)
-    hold = _deletion_waits(networks.costs, rules, rng)
+    hold = networks.deletion_waits(rules)
     return at + networks.rule_deletions.hold(at, hold) + hold
 
 
-def port_release(networks: NetworkStack, ports: int, rng: random.Random) -> float:
+def port_release(networks: NetworkStack, ports: int) -> float:
     """How long releasing a container's ``ports`` published ports holds the host's port lock (the lock its start's
     ports took: Docker 28.5.2 releases and programs one container's ports at a time, tools/real_docker.py ports):
     their rules checked and deleted and their own checks (``NetworkStack.port_work``) and dockerd's own work a port
@@ -114,12 +114,7 @@ def port_release(networks: NetworkStack, ports: int, rng: random.Random) -> floa
     costs = networks.costs
     rules = ports * costs.rules_per_port
     return (networks.port_work(ports, rules, networks.rules) + ports * costs.port_release
-            + _deletion_waits(costs, rules, rng))
-
-
-def _deletion_waits(costs: NetworkingSpec, rules: int, rng: random.Random) -> float:
-    wait = costs.rule_delete_wait
-    return rules * wait.mean if wait.is_constant else sum(wait.sample(rng) for _ in range(rules))
+            + networks.deletion_waits(rules))
 
 
 class _KernelPart:
@@ -128,12 +123,12 @@ class _KernelPart:
     ``done`` is processed when they end. Callbacks on the events rather than a process (a process's start, resumes
     and end: about 8% of a container job's instructions), the same events at the same times otherwise."""
 
-    __slots__ = ("env", "rtnl_lock", "port_lock", "networks", "ports", "rtnl", "rules", "veth", "rng", "done")
+    __slots__ = ("env", "rtnl_lock", "port_lock", "networks", "ports", "rtnl", "rules", "veth", "done")
 
     def __init__(self, env: simpy.Environment, kernel: Kernel, networks: NetworkStack, at: float, ports: float,
-                 rtnl: float, rules: int, veth: float, rng: random.Random) -> None:
+                 rtnl: float, rules: int, veth: float) -> None:
         self.env, self.rtnl_lock, self.port_lock, self.networks = env, kernel.netns_lock, networks.port_lock, networks
-        self.ports, self.rtnl, self.rules, self.veth, self.rng = ports, rtnl, rules, veth, rng
+        self.ports, self.rtnl, self.rules, self.veth = ports, rtnl, rules, veth
         self.done = env.event()
         first = self._ask_ports if ports > 0 else self._ask_rtnl
         if at > env.now:
@@ -174,7 +169,7 @@ class _KernelPart:
 
     def _finish(self) -> None:
         env, rules = self.env, self.rules
-        end = (rules_deleted(self.networks, env.now, rules, self.rng) if rules else env.now) + self.veth
+        end = (rules_deleted(self.networks, env.now, rules) if rules else env.now) + self.veth
         succeed_after(env, self.done, end - env.now)
 
 
