@@ -30,8 +30,8 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
 - ``netops``: the kernel operations a bridge endpoint's exit makes, without Docker (``ip`` and ``iptables``, as
   root): a veth end moved from a namespace back to the host's (libnetwork osl's ``RemoveInterface``) and the pair
   deleted, one at a time and ``--sizes`` at once; and the ``iptables`` invocations Docker 28 makes for a bridge
-  endpoint's raw-table rule (``-C``, ``-A``, ``-D``): wall time and the processes' CPU. ``ip link show lo``
-  times the ``ip`` process itself, to subtract.
+  endpoint's raw-table rule (``-C``, ``-A``, ``-D``): wall time and the processes' CPU; and a bridge device deleted,
+  as ``docker network rm`` deletes its network's. ``ip link show lo`` times the ``ip`` process itself, to subtract.
 - ``ports``: what published ports cost a bridge container's start and its exit: ``docker start`` of a created
   container with 0 and ``--sizes`` published udp ports, then ``docker kill`` and ``docker wait`` (which returns once
   the exit's cleanup, the ports' rules and proxies included, is done); wall times and dockerd's CPU with its reaped
@@ -367,7 +367,7 @@ def _veth_in_namespace(index: int) -> tuple[str, str, str]:
 def measure_netops(repeat: int, together: int) -> None:
     """What a bridge endpoint's exit asks of the kernel, alone and ``together`` at once."""
     walls: dict[str, list[float]] = {"ip itself (link show lo)": [], "move back to the host": [],
-                                     "delete the pair": []}
+                                     "delete the pair": [], "delete a bridge (docker network rm)": []}
     for index in range(repeat):
         namespace, host_end, inner = _veth_in_namespace(index)
         time.sleep(0.2)
@@ -376,6 +376,9 @@ def measure_netops(repeat: int, together: int) -> None:
         walls["move back to the host"].append(_timed_sh("ip", "-n", namespace, "link", "set", inner, "netns", "1"))
         walls["delete the pair"].append(_timed_sh("ip", "link", "del", host_end))
         _sh("ip", "netns", "del", namespace)
+        _sh("ip", "link", "add", f"dsim-br{index}", "type", "bridge")
+        _sh("ip", "link", "set", f"dsim-br{index}", "up")
+        walls["delete a bridge (docker network rm)"].append(_timed_sh("ip", "link", "del", f"dsim-br{index}"))
     for what, values in walls.items():
         print(f"{what}: {statistics.median(values) * 1e3:.1f} ms (median of {repeat})", flush=True)
     made = [_veth_in_namespace(index) for index in range(together)]

@@ -249,9 +249,12 @@ class NetworkStack:
 
     def remove(self, ident: str, *, job: int = -1) -> Generator[Any, Any, Network]:
         """``docker network rm``: refused for the predefined networks and while containers run on it; the network's
-        rules are deleted."""
+        rules are deleted, then its bridge device (``bridge_teardown``)."""
         network = self._forget(ident)
         yield from self._unprogram(network.name, self.costs.rules_per_network, job)
+        bridge = self.costs.bridge_teardown.sample(self.rng)  # its bridge device deleted
+        if bridge > 0.0:
+            yield self.env.timeout(bridge)
         return network
 
     def _forget(self, ident: str) -> Network:

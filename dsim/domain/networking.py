@@ -48,6 +48,10 @@ SETKEY_HOOK_S = 0.0
 #: 2.1 ms (``ip link show lo``), Linux 6.18 on 2 vCPUs; 16 deleted at once took 59 ms, 16 one by one 262 ms, so
 #: deletions wait side by side (RCU grace periods), a few ms each under the rtnl lock (not modelled)
 VETH_TEARDOWN_S = 0.0195
+#: ``ip link del`` of a bridge device that is up, as ``docker network rm`` deletes its network's: 53.7 and 56.0 ms
+#: (medians of 20, two measurements, nothing else running; 31-40 ms with other work on the 2 vCPUs) less the ``ip``
+#: process's own 2.4-2.9 ms, Linux 6.18 (tools/real_docker.py netops)
+BRIDGE_TEARDOWN_S = 0.055
 #: ``ip -n NS link set DEV netns 1`` of a veth end that is down (libnetwork osl ``RemoveInterface`` moves the
 #: container's interface back to the host's namespace before its deletion): 18.1 and 20.8 ms (medians of 20, two
 #: measurements) less the ``ip`` process's own 2.8-2.9 ms, Linux 6.18 on 2 vCPUs; 16 at once took 372 and 428 ms,
@@ -132,6 +136,8 @@ class NetworkingSpec:
     #: deleting a bridge endpoint's veth pair at the exit's teardown (the bridge driver's DeleteEndpoint), a wait
     #: outside every lock: the kernel's RCU grace periods as the device unregisters (components/teardown.py)
     veth_teardown: Distribution = constant(VETH_TEARDOWN_S)
+    #: deleting a network's bridge device at ``docker network rm``, after its rules: a wait outside every lock
+    bridge_teardown: Distribution = constant(BRIDGE_TEARDOWN_S)
     #: moving a bridge endpoint's interface back to the host's namespace at the exit's teardown, under the rtnl
     #: lock (libnetwork osl ``RemoveInterface``: down, renamed, ``LinkSetNsFd``), in every Docker
     iface_return: Distribution = constant(IFACE_RETURN_S)

@@ -5,8 +5,9 @@ A network adds ``rules_per_network`` rules n, each checked and added at its crea
 checks of its own, one ``iptables`` process of ``iptables_run`` r each, every rule's pair paying
 ``iptables_per_rule`` q for each rule in the table before it: (2 n + c) r + q (n T + n (n - 1) / 2) of dockerd's
 CPU. Its removal checks and deletes them with ``network_rm_checks`` c' checks, on the table without them (T'),
-then commits each deletion (``rule_delete_wait`` R): (2 n + c') r + q (n T' + n (n - 1) / 2) + n R. Both under
-the lock a container's published ports take. Every other cost is zero (API calls).
+then commits each deletion (``rule_delete_wait`` R): (2 n + c') r + q (n T' + n (n - 1) / 2) + n R, both under
+the lock a container's published ports take; then it deletes the bridge device (``bridge_teardown`` B, a wait
+outside the lock). Every other cost is zero (API calls).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def world(networking: str, cpus: int = 4) -> World:
     return build_world(load_scenario_text(textwrap.dedent(text)))
 
 
-COSTS = "rules_per_network: 8, network_checks: 11, network_rm_checks: 3, iptables_run: 1ms, rule_delete_wait: 10ms"
+COSTS = ("rules_per_network: 8, network_checks: 11, network_rm_checks: 3, iptables_run: 1ms, rule_delete_wait: 10ms, "
+         "bridge_teardown: 5ms")
 
 
 def test_create_runs_its_rules_and_checks_on_dockerds_cpu() -> None:
@@ -46,18 +48,18 @@ def test_create_runs_its_rules_and_checks_on_dockerds_cpu() -> None:
 
 
 def test_rm_checks_and_deletes_its_rules_then_commits_each_deletion() -> None:
-    # the declared network removed: T' = 20: (16 + 3) x 1 ms + 0.1 ms x (8 x 20 + 28) + 8 x 10 ms
-    # = 19 + 18.8 + 80 = 117.8 ms
+    # the declared network removed: T' = 20: (16 + 3) x 1 ms + 0.1 ms x (8 x 20 + 28) + 8 x 10 ms + B 5 ms
+    # = 19 + 18.8 + 80 + 5 = 122.8 ms
     w = world(f"{COSTS}, iptables_per_rule: 100us")
     daemon = w.daemons["h"]
     removed = drive(w, daemon.network_remove("old", job=1))
     assert removed.name == "old"
-    assert w.env.now == pytest.approx(0.019 + 0.0188 + 0.080)
+    assert w.env.now == pytest.approx(0.019 + 0.0188 + 0.080 + 0.005)
     assert daemon.runtime.networks.rules == 20
 
 
 def test_prune_removes_networks_one_after_another() -> None:
-    # two unused networks (the declared one and one created), no growth: each removal (16 + 3) x 1 ms + 80 ms
+    # two unused networks (the declared one and one created), no growth: each removal (16 + 3) x 1 ms + 80 ms + 5 ms
     w = world(f"{COSTS}, iptables_per_rule: 0s")
     daemon = w.daemons["h"]
     drive(w, daemon.network_create("app", job=1))
@@ -65,7 +67,7 @@ def test_prune_removes_networks_one_after_another() -> None:
     assert created == pytest.approx(0.027)
     pruned = drive(w, daemon.network_prune(job=1))
     assert sorted(n.name for n in pruned) == ["app", "old"]
-    assert w.env.now - created == pytest.approx(2 * (0.019 + 0.080))
+    assert w.env.now - created == pytest.approx(2 * (0.019 + 0.080 + 0.005))
 
 
 def test_a_network_created_beside_a_busy_cpu_takes_its_share() -> None:
@@ -76,3 +78,16 @@ def test_a_network_created_beside_a_busy_cpu_takes_its_share() -> None:
     kernel.cpu.run(10.0, 1.0)  # a task wanting the one core for 10 s
     drive(w, daemon.network_create("app", job=1))
     assert w.env.now == pytest.approx(0.054)
+
+
+def test_a_bridges_deletion_holds_no_lock() -> None:
+    # two networks removed at once (two processes): the second's rules wait for the first's (19 + 80 = 99 ms under
+    # the lock each, no growth) but not for its bridge (B = 5 ms, outside it): the last ends 2 x 99 + 5 = 203 ms
+    # after the create (208 ms were the bridge's deletion held under the lock)
+    w = world(f"{COSTS}, iptables_per_rule: 0s")
+    daemon = w.daemons["h"]
+    drive(w, daemon.network_create("app", job=1))
+    created = w.env.now
+    removals = [w.env.process(daemon.network_remove(name, job=1)) for name in ("old", "app")]
+    w.env.run(until=w.env.all_of(removals))
+    assert w.env.now - created == pytest.approx(2 * 0.099 + 0.005)
