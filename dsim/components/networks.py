@@ -251,7 +251,7 @@ class NetworkStack:
         """``docker network rm``: refused for the predefined networks and while containers run on it; the network's
         rules are deleted, then its bridge device (``bridge_teardown``)."""
         network = self._forget(ident)
-        yield from self._unprogram(network.name, self.costs.rules_per_network, job)
+        yield from self._program(network.name, -self.costs.rules_per_network, self.costs.network_rm_checks, 0.0, job)
         bridge = self.costs.bridge_teardown.sample(self.rng)  # its bridge device deleted
         if bridge > 0.0:
             yield self.env.timeout(bridge)
@@ -569,38 +569,25 @@ class NetworkStack:
         """``rules_work`` of ``ports`` published ports' ``rules``, with each port's ``port_checks``."""
         return self.rules_work(rules, ports * self.costs.port_checks, table)
 
-    def _program(self, subject: str, rules: int, checks: int, extra: float, job: int) -> Generator[Any, Any, None]:
-        """``rules`` rules checked and added and ``checks`` checks of their own on the table as it is once the lock
-        is this call's (``rules_work``), and ``extra`` CPU-seconds more (the ports' setup and proxies), dockerd's
-        CPU, one container's ports (or one network's rules) at a time on the host."""
-        env = self.env
+    def _program(self, subject: str, change: int, checks: int, extra: float, job: int) -> Generator[Any, Any, None]:
+        """``change`` rules checked and added (or, when negative, checked and deleted, each deletion then committed)
+        and ``checks`` checks of their own on the table as it is once the lock is this call's (``rules_work``:
+        additions see the rules before them, deletions the table without them), and ``extra`` CPU-seconds more (the
+        ports' setup and proxies), dockerd's CPU, one container's ports (or one network's rules) at a time."""
+        env, rules = self.env, abs(change)
         asked = env.now
         with self.port_lock.request() as lock:
             yield lock
             waited = env.now - asked
-            work = self.rules_work(rules, checks, self.rules) + extra
-            self.rules += rules
+            table = self.rules if change > 0 else self.rules + change
+            self.rules += change
+            work = self.rules_work(rules, checks, table) + extra
             if work > 0.0:
                 yield self.kernel.dockerd.run(work, 1.0).done
-        self.recorder.span(SpanKind.IPTABLES, subject, asked, env.now, host=self.host, job=job, rules=rules,
-                           table=self.rules, wait=waited)
-
-    def _unprogram(self, subject: str, rules: int, job: int) -> Generator[Any, Any, None]:
-        """A network's ``rules`` checked and deleted with its ``network_rm_checks``, dockerd's CPU, then each
-        deletion committed (``rule_delete_wait``), under the same lock as ``_program``."""
-        env, costs = self.env, self.costs
-        asked = env.now
-        with self.port_lock.request() as lock:
-            yield lock
-            waited = env.now - asked
-            self.rules -= rules
-            work = self.rules_work(rules, costs.network_rm_checks, self.rules)
-            if work > 0.0:
-                yield self.kernel.dockerd.run(work, 1.0).done
-            deletions = self.deletion_waits(rules)
+            deletions = self.deletion_waits(rules) if change < 0 else 0.0
             if deletions > 0.0:
                 yield env.timeout(deletions)
-        self.recorder.span(SpanKind.IPTABLES, subject, asked, env.now, host=self.host, job=job, rules=-rules,
+        self.recorder.span(SpanKind.IPTABLES, subject, asked, env.now, host=self.host, job=job, rules=change,
                            table=self.rules, wait=waited)
 
 
