@@ -434,16 +434,16 @@ def _dockerd_seconds() -> float:
     return total
 
 
-def _published(ports: int, first: int = 10000) -> list[str]:
-    """``-p`` of ``ports`` udp ports from host port ``first`` onto container ports 10000 and up."""
+def _published(ports: int, first: int = 10000, proto: str = "udp") -> list[str]:
+    """``-p`` of ``ports`` ports of ``proto`` from host port ``first`` onto container ports 10000 and up."""
     if not ports:
         return []
-    return ["-p", f"{first}-{first + ports - 1}:10000-{10000 + ports - 1}/udp"]
+    return ["-p", f"{first}-{first + ports - 1}:10000-{10000 + ports - 1}/{proto}"]
 
 
-def _start_and_exit(ports: int) -> tuple[float, float, float]:
+def _start_and_exit(ports: int, proto: str = "udp") -> tuple[float, float, float]:
     """(start wall, exit wall, dockerd's CPU over both) of one bridge container with ``ports`` published."""
-    container = docker("create", *_published(ports), IMAGE, "/bin/sh", "-c", "sleep 1000")
+    container = docker("create", *_published(ports, proto=proto), IMAGE, "/bin/sh", "-c", "sleep 1000")
     cpu = _dockerd_seconds()
     start = time.perf_counter()
     docker("start", container)
@@ -500,12 +500,12 @@ def _exit_beside_start(leaving: str, coming: str) -> tuple[float, float]:
         return exited.result(), started.result()
 
 
-def measure_ports(repeat: int, sizes: list[int]) -> None:
-    """Published udp ports at a bridge container's start and exit, one container at a time, then ``repeat`` at
+def measure_ports(repeat: int, sizes: list[int], proto: str = "udp") -> None:
+    """Published ports of ``proto`` at a bridge container's start and exit, one container at a time, then ``repeat`` at
     once (when each start ends): medians of ``repeat`` each, and per port the difference from no port."""
     alone: dict[int, list[float]] = {}
     for ports in [0, *sizes]:
-        runs = [_start_and_exit(ports) for _ in range(repeat)]
+        runs = [_start_and_exit(ports, proto) for _ in range(repeat)]
         alone[ports] = [statistics.median(run[k] for run in runs) for k in range(3)]
         start, exit_, cpu = alone[ports]
         line = f"{ports:4d} ports: start {start * 1e3:6.0f} ms, exit {exit_ * 1e3:6.0f} ms, CPU {cpu * 1e3:5.0f}"
@@ -514,7 +514,7 @@ def measure_ports(repeat: int, sizes: list[int]) -> None:
             line += f" ms; a port: start {each[0]:5.1f} ms, exit {each[1]:5.1f} ms, CPU {each[2]:5.1f}"
         print(line + " ms", flush=True)
     for ports in [0, *sizes]:
-        containers = [docker("create", *_published(ports, 20000 + i * 100), IMAGE, "/bin/sh", "-c", "sleep 1000")
+        containers = [docker("create", *_published(ports, 20000 + i * 100, proto), IMAGE, "/bin/sh", "-c", "sleep 1000")
                       for i in range(repeat)]
         ends = _starts_at_once(containers)
         exits = _exits_at_once(containers)
@@ -524,7 +524,7 @@ def measure_ports(repeat: int, sizes: list[int]) -> None:
               + ", ".join(f"{end * 1e3:.0f}" for end in ends) + " ms; killed at once, their exits at "
               + ", ".join(f"{end * 1e3:.0f}" for end in exits) + " ms", flush=True)
     for ports in sizes:
-        leaving, coming = (docker("create", *_published(ports, first), IMAGE, "/bin/sh", "-c", "sleep 1000")
+        leaving, coming = (docker("create", *_published(ports, first, proto), IMAGE, "/bin/sh", "-c", "sleep 1000")
                            for first in (20000, 30000))
         docker("start", leaving)
         exited, started = _exit_beside_start(leaving, coming)
@@ -561,6 +561,9 @@ def main() -> None:
                                                    "ports", "network"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
+                        help="ports: the published ports' protocol (a udp port's conntrack entries are flushed, "
+                             "a tcp port's are not)")
     parser.add_argument("--sizes", default=None, help="storm: containers at once (8,16,32); syncfs: MB (500,1500)")
     args = parser.parse_args()
     if args.what == "netops":
@@ -579,7 +582,7 @@ def main() -> None:
     elif args.what == "network":
         measure_network(args.repeat)
     elif args.what == "ports":
-        measure_ports(args.repeat, [int(n) for n in (args.sizes or "25,50").split(",")])
+        measure_ports(args.repeat, [int(n) for n in (args.sizes or "25,50").split(",")], args.proto)
     elif args.what == "syncfs":
         measure_syncfs([int(n) for n in (args.sizes or "500,1500").split(",")])
     else:

@@ -8,11 +8,11 @@ user-defined networks only, connect / disconnect, and Docker's errors for each.
 The costs of a container's network mode, paid when it starts (``attach``): ``bridge`` creates a network
 namespace and a veth pair under the kernel's rtnl lock (``runtime.netns``) and programs each published port:
 ``iptables`` processes (every rule checked and appended, and the port's own checks) and ``docker-proxy``
-processes, CPU in dockerd's cgroup, one container's ports at a time on the host (``NetworkStack.port_lock``); at
-the exit the rules are checked and deleted (teardown.py); ``none`` pays only the namespace; ``host`` and
-``container:NAME`` pay nothing of their own. Every mode but ``container:NAME`` creates an endpoint on its
-network(s), committed to libnetwork's store one commit at a time (libnetwork_store.py): a storm of starts queues
-there.
+processes, and for a udp port flushes of the conntrack table, CPU in dockerd's cgroup, one container's ports at a
+time on the host (``NetworkStack.port_lock``); at the exit the rules are checked and deleted (teardown.py);
+``none`` pays only the namespace; ``host`` and ``container:NAME`` pay nothing of their own. Every mode but
+``container:NAME`` creates an endpoint on its network(s), committed to libnetwork's store one commit at a time
+(libnetwork_store.py): a storm of starts queues there.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dsim.components.libnetwork_store import FifoLock, commits_hold, endpoint_ho
 from dsim.components.workers import Lock
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.hosts import HostSpec
-from dsim.domain.networking import NetworkDecl
+from dsim.domain.networking import NetworkDecl, default_conntrack_buckets
 from dsim.records import Recorder, SpanKind
 
 #: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
@@ -182,6 +182,9 @@ class NetworkStack:
         self.port_lock = Lock(env, 1)
         #: rules in the host's tables now (dockerd's own, each network's, each published port's)
         self.rules = self.costs.base_rules
+        buckets = self.costs.conntrack_buckets or default_conntrack_buckets(spec.memory)
+        #: CPU-seconds of one flush of the host's conntrack table (a netlink dump walks every bucket)
+        self.conntrack_flush = buckets * self.costs.conntrack_bucket_scan
         self.networks: dict[str, Network] = {}
         #: networks each container (by ID) is connected to (its configuration, kept while it is stopped)
         self._attached: dict[str, list[Network]] = {}
@@ -465,7 +468,9 @@ class NetworkStack:
             costs, ports = self.costs, len(container.published)
             rules = ports * costs.rules_per_port
             self._port_rules[container.id] = rules
-            own = ports * (costs.port_setup + costs.proxies_per_port * costs.proxy_start)
+            udp = sum(1 for port in container.published if port.endswith("/udp"))
+            own = (ports * costs.proxies_per_port * costs.proxy_start
+                   + udp * costs.udp_port_flushes * self.conntrack_flush)
             yield from self._program(container.name, rules, ports * costs.port_checks, own, job)
         self.recorder.span(_PUBLISH, container.name, env.now, env.now, host=self.host, job=job,
                            ports=list(container.published))
@@ -573,7 +578,8 @@ class NetworkStack:
         """``change`` rules checked and added (or, when negative, checked and deleted, each deletion then committed)
         and ``checks`` checks of their own on the table as it is once the lock is this call's (``rules_work``:
         additions see the rules before them, deletions the table without them), and ``extra`` CPU-seconds more (the
-        ports' setup and proxies), dockerd's CPU, one container's ports (or one network's rules) at a time."""
+        ports' proxies and conntrack flushes), dockerd's CPU, one container's ports (or one network's rules) at a
+        time."""
         env, rules = self.env, abs(change)
         asked = env.now
         with self.port_lock.request() as lock:

@@ -62,18 +62,39 @@ IFACE_RETURN_S = 0.017
 #: Docker 28.5.2's ``docker network create`` ran 27 of them for 47 ms of dockerd's CPU with its children's, 1.76 ms
 #: each (tools/real_docker.py netops and network)
 IPTABLES_RUN_S = 0.0015
-#: dockerd's own CPU per published port beyond its processes, at start and at the exit: Docker 28.5.2 on 2 vCPUs with
-#: ``--userland-proxy=false`` took 31.5 ms a udp port at start and 57.9 ms at the exit (medians of 5, 25 and 50
-#: ports; tools/real_docker.py ports) for 8 ``iptables`` processes each way (strace) and, at the exit, 3 deletions'
-#: commits: 31.5 - 8 x 1.5 at start, 57.9 - 8 x 1.5 - 3 x 12.4 at the exit; its CPU a port, 55.2 ms, is within 6%
-#: of the 52.2 ms these make
-PORT_SETUP_S = 0.0195
-PORT_RELEASE_S = 0.0087
-#: one ``docker-proxy`` process started for a published port: 13 ms of CPU. With the userland proxy (Docker's
-#: default) a port took 56.1 ms at start (means of three measurements) for 7 ``iptables`` processes, the port's
-#: setup and 2 proxies, one for IPv4 and one for IPv6 (strace): (56.1 - 7 x 1.5 - 19.5) / 2; stopping them costs
-#: nothing measurable (the exit's 46 ms a port are its 7 processes, 2 deletions and the port's release, 44 ms)
-PROXY_START_S = 0.013
+#: dockerd's own work per published port at the exit beyond its processes and deletions (the port's release, its
+#: proxies stopped), a wait: Docker 28.5.2 on 2 vCPUs took 37.1 (tcp) and 37.6 ms (udp) a port at the exit with the
+#: userland proxy, for 7 ``iptables`` processes and 2 deletions, and 48.2 and 50.0 ms without it, for 7 processes
+#: and 3 deletions (medians of 5, 25 ports; tools/real_docker.py ports): 1.8, 2.3, 0.5 and 2.3 ms beyond 7 x 1.5
+#: and the deletions' 12.4 ms each, 1.7 ms on average
+PORT_RELEASE_S = 0.0017
+#: one ``docker-proxy`` process started for a published port: with the userland proxy (Docker's default) a tcp port
+#: took 15.0 ms at start for 7 ``iptables`` processes and 2 proxies, one for IPv4 and one for IPv6 (strace; medians
+#: of 5, 25 ports, tools/real_docker.py ports --proto tcp): (15.0 - 7 x 1.5) / 2. Until session 57 dsim took the
+#: udp figures for every port and put 13 ms here and 19.5 ms in a per-port setup: that was the udp ports'
+#: conntrack flushes (``CONNTRACK_BUCKET_SCAN_S``)
+PROXY_START_S = 0.00225
+#: CPU per hash bucket of one flush of the conntrack table: libnetwork's ``clearConntrackEntries`` (drivers/bridge,
+#: at an endpoint's ProgramExternalConnectivity and RevokeExternalConnectivity) deletes the entries of an address or
+#: a udp port through netlink's ConntrackDeleteFilters, which dumps the whole table: the kernel walks every bucket
+#: whatever the entries. A dump took 0.63, 2.96, 5.01, 9.94 and 19.82 ms of CPU at 16,384 to 524,288 buckets with
+#: one entry (Linux 6.18, AMD EPYC, 2 vCPUs; netlink dumps timed by a script, medians of 20): 37.8 ns a bucket
+CONNTRACK_BUCKET_SCAN_S = 37.8e-9
+
+
+def default_conntrack_buckets(memory: float) -> int:
+    """The conntrack hash table's buckets (``nf_conntrack_buckets``) Linux sizes from the machine's memory, in bytes,
+    when no ``hashsize`` is given (net/netfilter/nf_conntrack_core.c, nf_conntrack_init_start, since Linux 4.7):
+    262,144 above 4 GiB on a 64-bit kernel, 65,536 above 1 GiB, else a 16,384th of the memory in 8-byte heads, at
+    least 1,024."""
+    gib = 1024 ** 3
+    if memory > 4 * gib:
+        return 262_144
+    if memory > gib:
+        return 65_536
+    return max(1024, int(memory // 16384 // 8))
+
+
 #: a rule's deletion beyond its process's CPU: ``iptables -D`` took 13.9-14.1 ms against a -C's 1.6-1.7 ms (medians
 #: of 20), and 16 at once 213-243 ms, one at a time: nf_tables commits a deletion under its commit mutex
 RULE_DELETE_WAIT_S = 0.0124
@@ -100,10 +121,18 @@ class NetworkingSpec:
     proxies_per_port: int = 2
     #: CPU of starting one ``docker-proxy``
     proxy_start: float = PROXY_START_S
-    #: dockerd's own CPU per published port at start, beyond its processes
-    port_setup: float = PORT_SETUP_S
-    #: the same at the exit (a wait there, as the rest of the exit's work is)
+    #: dockerd's own work per published port at the exit beyond its processes and deletions (a wait there, as the
+    #: rest of the exit's work is)
     port_release: float = PORT_RELEASE_S
+    #: flushes of the conntrack table per published udp port at start (libnetwork's DeleteConntrackEntriesByPort,
+    #: IPv4 and IPv6): 4 with the userland proxy, 2 with ``--userland-proxy=false`` (strace of Docker 28.5.2); a tcp
+    #: port's entries are not flushed
+    udp_port_flushes: int = 4
+    #: CPU per bucket of the conntrack table of one flush (dockerd's, in the kernel: a netlink dump walks every bucket)
+    conntrack_bucket_scan: float = CONNTRACK_BUCKET_SCAN_S
+    #: the host's conntrack buckets (``nf_conntrack_buckets``); None: Linux's default for the host's memory
+    #: (``default_conntrack_buckets``)
+    conntrack_buckets: int | None = None
     #: rules dockerd installs at start for the default bridge and its chains
     base_rules: int = 20
     #: rules each user-defined bridge network adds (masquerade, isolation, forward, conntrack: Docker 28.5.2 appends or

@@ -90,8 +90,9 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
 
 def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
     return NetworkingSpec(costs.namespace_share, costs.iptables_per_rule, costs.rules_per_port, costs.port_checks,
-                          costs.proxies_per_port, costs.proxy_start, costs.port_setup,
-                          costs.port_release, costs.base_rules, costs.rules_per_network,
+                          costs.proxies_per_port, costs.proxy_start, costs.port_release,
+                          costs.udp_port_flushes, costs.conntrack_bucket_scan, costs.conntrack_buckets,
+                          costs.base_rules, costs.rules_per_network,
                           costs.network_checks, costs.network_rm_checks, costs.endpoint_commits, costs.bridge_commits,
                           costs.store_commit, bridge_rate=costs.bridge_rate,
                           bridge_latency=costs.bridge_latency, loopback_latency=costs.loopback_latency,

@@ -117,7 +117,7 @@ def test_iptables_cost_is_the_sum_over_a_growing_table() -> None:
     and appended, two processes of 0.5 ms, and costs per_rule (R0 + i) more, so the 12 take 12 x 1 ms + 0.1 ms x
     (12 x 20 + 11 x 12 / 2) = 12 + 30.6 = 42.6 ms (no checks of the ports' own, no docker-proxy)."""
     networking = ("{iptables_run: 0.5ms, iptables_per_rule: 100us, base_rules: 20, store_commit: 0s, "
-                  "rules_per_port: 3, port_checks: 0, proxies_per_port: 0, port_setup: 0s}")
+                  "rules_per_port: 3, port_checks: 0, proxies_per_port: 0}")
     ports = ", ".join(f'"{8000 + i}:80"' for i in range(4))
     result = run_text(f"""
     name: t

@@ -41,7 +41,7 @@ def test_each_published_port_costs_more_the_longer_the_iptables_table() -> None:
     rules at first, no checks of the port's own, no proxy: the k-th rule ever inserted costs 1 + (k-1) ms. Three
     containers one after another, one port each: 1, 2, 3 ms."""
     networking = ("{iptables_run: 0.5ms, iptables_per_rule: 1ms, rules_per_port: 1, port_checks: 0, "
-                  "proxies_per_port: 0, port_setup: 0s, base_rules: 0}")
+                  "proxies_per_port: 0, base_rules: 0}")
     steps = "[" + ", ".join(f'{{run: {{image: "nginx:1.25", detach: true, ports: ["{8000 + i}:80"]}}}}'
                             for i in range(3)) + "]"
     result = run_text(scenario(steps, networking=networking))
@@ -52,7 +52,7 @@ def test_each_published_port_costs_more_the_longer_the_iptables_table() -> None:
 
 #: one published port: 3 rules checked and appended (6 iptables processes), no checks of its own, no docker-proxy
 #: (Docker 17 without the userland proxy), none of dockerd's own work, no growth with the table
-PORT = "rules_per_port: 3, port_checks: 0, proxies_per_port: 0, port_setup: 0s, iptables_per_rule: 0s, base_rules: 0"
+PORT = "rules_per_port: 3, port_checks: 0, proxies_per_port: 0, iptables_per_rule: 0s, base_rules: 0"
 
 
 def test_a_start_storm_on_bridge_queues_on_the_rtnl_lock_and_host_does_not() -> None:

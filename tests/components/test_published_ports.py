@@ -1,21 +1,21 @@
-"""Published ports at a container's start and exit (components/networks.py, teardown.py), against closed forms
-worked out by hand.
+"""Published ports at a container's start and exit (components/networks.py, teardown.py), against closed forms worked
+out by hand.
 
 A published port adds ``rules_per_port`` rules. At start each rule is checked and appended and the port makes
-``port_checks`` checks of its own, one ``iptables`` process of ``iptables_run`` r CPU each, every rule's pair
-paying ``iptables_per_rule`` q for each rule in the table before it; the port starts ``proxies_per_port``
-``docker-proxy`` processes of ``proxy_start`` P CPU each and costs dockerd ``port_setup`` U: all on dockerd's
-cgroup, one container's ports at a time on the host (Docker 28.5.2 measured so: tools/real_docker.py ports). At
-the exit the same processes check and delete them, with dockerd's ``port_release`` V (a wait, as the rest of the
-exit's work is), each deletion then committed (``rule_delete_wait`` R), one container's ports at a time on the
-host, under the same lock (measured so too). A container of p ports with k = p x rules_per_port rules on a table
-of T rules:
+``port_checks`` checks of its own, one ``iptables`` process of ``iptables_run`` r CPU each, every rule's pair paying
+``iptables_per_rule`` q for each rule in the table before it; the port starts ``proxies_per_port`` ``docker-proxy``
+processes of ``proxy_start`` P CPU each, and a udp port ``udp_port_flushes`` flushes of the conntrack table of F
+each (B buckets of ``conntrack_bucket_scan`` each): all on dockerd's cgroup, one container's ports at a time on the
+host (Docker 28.5.2 measured so: tools/real_docker.py ports). At the exit the same processes check and delete them,
+with dockerd's ``port_release`` V (a wait, as the rest of the exit's work is), each deletion then committed
+(``rule_delete_wait`` R), one container's ports at a time on the host, under the same lock (measured so too). A
+container of p ports with k = p x rules_per_port rules on a table of T rules:
 
-    start = (2 k + p x port_checks) r + q (k T + k (k - 1) / 2) + p (proxies_per_port x P + U)
+    start = (2 k + p x port_checks) r + q (k T + k (k - 1) / 2) + p x proxies_per_port x P + u x udp_port_flushes x F
     exit  = (2 k + p x port_checks) r + q (k T' + k (k - 1) / 2) + p V + k R, T' the table without its rules
 
-U and V are 0 but where a test sets them. Every other cost is zero (runtime steps, API calls, commits, Docker
-28's endpoint rule, the interface's return, the veth pair's deletion), so these are all there is.
+u of the p ports udp ones. V is 0 but where a test sets it. Every other cost is zero (runtime steps, API calls,
+commits, Docker 28's endpoint rule, the interface's return, the veth pair's deletion), so these are all there is.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.helpers import run_text
 
 RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 0s, exec: 0s}"
 QUIET = ("store_commit: 0s, endpoint_rules: 0, iface_return: 0s, veth_teardown: 0s, iptables_run: 1ms, "
-         "proxy_start: 10ms, rule_delete_wait: 50ms, port_setup: 0s, port_release: 0s")
+         "proxy_start: 10ms, rule_delete_wait: 50ms, port_release: 0s")
 
 
 def costs(networking: str) -> str:
@@ -138,12 +138,37 @@ def test_a_start_waits_for_an_exit_releasing_its_ports() -> None:
     assert span.duration == pytest.approx(0.106 + 0.027)
 
 
-def test_dockerds_own_work_a_port_at_start_and_at_the_exit() -> None:
-    # port_setup 30 ms (CPU, beside the 27 ms of processes and proxies) and port_release 20 ms (a wait beside the 7 ms
-    # of processes and the 100 ms of deletions): start 57 ms, the exit's release 127 ms, run 10 s, rm free
+def test_dockerds_own_work_a_port_at_the_exit() -> None:
+    # port_release 20 ms (a wait beside the 7 ms of processes and the 100 ms of deletions): start 27 ms, the exit's
+    # release 127 ms, run 10 s, rm free
     steps = '[{run: {image: "nginx:1.25", duration: 10s, ports: ["8000"]}}, {rm: {}}]'
-    result = run_text(scenario(steps, networking="iptables_per_rule: 0s, port_setup: 30ms, port_release: 20ms"))
+    result = run_text(scenario(steps, networking="iptables_per_rule: 0s, port_release: 20ms"))
     [span] = result.spans_of("iptables")
-    assert span.duration == pytest.approx(0.057)
+    assert span.duration == pytest.approx(0.027)
     [job] = result.jobs
-    assert job.duration_s == pytest.approx(0.057 + 10.0 + 0.127)
+    assert job.duration_s == pytest.approx(0.027 + 10.0 + 0.127)
+
+
+def test_a_udp_port_flushes_the_conntrack_table_and_a_tcp_port_does_not() -> None:
+    # a tcp and a udp port: 27 ms each of processes and proxies (54 ms), and the udp port's 4 flushes of 100,000
+    # buckets at 100 ns a bucket, 10 ms each: 94 ms of dockerd's CPU at start; the exit flushes nothing for them
+    steps = '[{run: {image: "nginx:1.25", duration: 10s, ports: ["8000:80", "8001:53/udp"]}}, {rm: {}}]'
+    result = run_text(scenario(steps, networking="iptables_per_rule: 0s, udp_port_flushes: 4, "
+                                                 "conntrack_buckets: 100000, conntrack_bucket_scan: 100ns"))
+    [span] = result.spans_of("iptables")
+    assert span.duration == pytest.approx(0.054 + 0.040)
+    [job] = result.jobs
+    assert job.duration_s == pytest.approx(0.094 + 10.0 + 2 * 0.107)
+
+
+@pytest.mark.parametrize(("memory", "buckets"), [("16GiB", 262_144), ("4GiB", 65_536), ("2GiB", 65_536),
+                                                 ("1GiB", 8_192), ("64MiB", 1_024)])
+def test_the_conntrack_table_is_sized_from_the_hosts_memory_as_linux_does(memory: str, buckets: int) -> None:
+    # nf_conntrack_init_start: above 4 GiB 262,144 buckets, above 1 GiB 65,536, else memory / 16,384 / 8 (1 GiB:
+    # 8,192), at least 1,024 (64 MiB: 512 -> 1,024); a udp port's 2 flushes at 1 us a bucket take 2 x buckets us
+    text = scenario('[{run: {image: "nginx:1.25", detach: true, ports: ["8000:53/udp"]}}]',
+                    networking="iptables_per_rule: 0s, proxies_per_port: 0, port_checks: 0, iptables_run: 0s, "
+                               "udp_port_flushes: 2, conntrack_bucket_scan: 1us")
+    result = run_text(text.replace("{cpus: 64,", f"{{cpus: 64, memory: {memory},"))
+    [span] = result.spans_of("iptables")
+    assert span.duration == pytest.approx(2 * buckets * 1e-6)

@@ -12,9 +12,10 @@ shows either (``iptables_per_rule``: 0). ``docker run --rm`` waits for the remov
 teardown: a run, then an rm (docs/networks-storage.md, docs/containers.md: Teardown).
 
 The one calibrated value: ``iptables_run``, a process as Docker 17's dockerd ran it on the reporter's 2017
-machine with dockerd's own work around it (``port_setup`` and ``port_release`` 0), r = 8.200 s / (101 ports x 12
-processes) = 6.766 ms (dsim's defaults, on Docker 28.5.2 and a 2026 VM with iptables-nft: 1.5 ms a process, and
-28.2 ms a port of dockerd's own).
+machine with dockerd's own work around it (``port_release`` 0, and no flush of the conntrack table per udp port:
+``udp_port_flushes`` 0, the per-port flush, libnetwork's DeleteConntrackEntriesByPort, came later), r = 8.200 s /
+(101 ports x 12 processes) = 6.766 ms (dsim's defaults, on Docker 28.5.2 and a 2026 VM with iptables-nft: 1.5 ms a
+process).
 
 Predicted extra time of the ports, worked out by hand: 12 r a port.
 - 101 ports: 1,212 r = 8.200 s; measured 9.048 - 0.848 = 8.200 s (the calibration).
@@ -31,7 +32,7 @@ from tests.helpers import run_text
 #: Docker 17's iptables process on the reporter's machine: the 101-port figure over its 1,212 processes
 RUN_S = 8.200 / (101 * 12)
 DOCKER_17 = (f"{{endpoint_rules: 0, port_checks: 0, proxies_per_port: 0, rules_per_port: 3, rule_delete_wait: 0s, "
-             f"iptables_per_rule: 0s, port_setup: 0s, port_release: 0s, iptables_run: {RUN_S}}}")
+             f"iptables_per_rule: 0s, port_release: 0s, udp_port_flushes: 0, iptables_run: {RUN_S}}}")
 
 
 def extra_time(ports: int) -> float:

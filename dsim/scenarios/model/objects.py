@@ -12,10 +12,10 @@ from pydantic import Field, field_validator, model_validator
 from dsim.distributions import constant
 from dsim.domain.networking import (
     BRIDGE_TEARDOWN_S,
+    CONNTRACK_BUCKET_SCAN_S,
     IFACE_RETURN_S,
     IPTABLES_RUN_S,
     PORT_RELEASE_S,
-    PORT_SETUP_S,
     PROXY_START_S,
     RULE_DELETE_WAIT_S,
     SETKEY_HOOK_S,
@@ -110,19 +110,30 @@ class Networking(Strict):
         "strace of Docker 28.5.2); 0 with --userland-proxy=false",
     )
     proxy_start: FiniteDuration = Field(
-        PROXY_START_S, description="CPU of starting one docker-proxy: 13ms. Docker 28.5.2 on 2 vCPUs took 56.1ms a "
-        "published udp port at start for 7 iptables processes, the port's setup and 2 proxies (tools/real_docker.py "
-        "ports): (56.1 - 7 x 1.5 - 19.5) / 2; stopping them at the exit costs nothing measurable",
-    )
-    port_setup: FiniteDuration = Field(
-        PORT_SETUP_S, description="dockerd's own CPU per published port at start beyond its processes (the port's "
-        "allocation and bindings, the rules' Go side): 19.5ms. Docker 28.5.2 on 2 vCPUs with --userland-proxy=false "
-        "took 31.5ms a udp port at start for 8 iptables processes: 31.5 - 8 x 1.5 (tools/real_docker.py ports)",
+        PROXY_START_S, description="CPU of starting one docker-proxy: 2.25ms. Docker 28.5.2 on 2 vCPUs took 15.0ms a "
+        "published tcp port at start for 7 iptables processes and 2 proxies (tools/real_docker.py ports --proto tcp): "
+        "(15.0 - 7 x 1.5) / 2",
     )
     port_release: FiniteDuration = Field(
-        PORT_RELEASE_S, description="the same at the exit, a wait there as the rest of the exit's work is: 8.7ms. "
-        "The exit took 57.9ms a port for 8 processes and 3 deletions: 57.9 - 8 x 1.5 - 3 x 12.4; with the proxy "
-        "7 processes and 2 deletions make 44ms against the 46ms measured",
+        PORT_RELEASE_S, description="dockerd's own work per published port at the exit beyond its iptables processes "
+        "and deletions (the port released, its proxies stopped), a wait as the rest of the exit's work is: 1.7ms. "
+        "Docker 28.5.2 took 37.1 (tcp) and 37.6ms (udp) a port at the exit for 7 processes and 2 deletions, 48.2 and "
+        "50.0ms with --userland-proxy=false for 7 processes and 3 deletions: 1.8, 2.3, 0.5 and 2.3ms beyond them",
+    )
+    udp_port_flushes: int = Field(
+        4, ge=0, description="flushes of the conntrack table per published udp port at start (libnetwork's "
+        "DeleteConntrackEntriesByPort, IPv4 and IPv6, dockerd's CPU; a tcp port's entries are not flushed): 4 with "
+        "the userland proxy, 2 with --userland-proxy=false (strace of Docker 28.5.2: a udp port's start took 39.1ms "
+        "more than a tcp port's, 4 flushes of 9.9ms)",
+    )
+    conntrack_bucket_scan: FiniteDuration = Field(
+        CONNTRACK_BUCKET_SCAN_S, description="CPU per bucket of the conntrack hash table of one flush: a netlink dump "
+        "of the table, which the kernel answers by walking every bucket (0.63 to 19.8ms at 16,384 to 524,288 buckets, "
+        "Linux 6.18 on an AMD EPYC: 37.8ns a bucket)",
+    )
+    conntrack_buckets: PositiveInt | None = Field(
+        None, description="the host's conntrack buckets (nf_conntrack_buckets); default: what Linux sizes from the "
+        "host's memory (262,144 above 4 GiB, 65,536 above 1 GiB, else memory / 128 KiB, at least 1,024)",
     )
     base_rules: int = Field(20, ge=0, description="rules dockerd installs at start (its chains and the default bridge)")
     rules_per_network: int = Field(
