@@ -138,6 +138,9 @@ class SpanKind(enum.StrEnum):
     #: a container's published ports programmed (iptables and docker-proxy processes), one container at a time
     #: [container]; rules, table, wait
     IPTABLES = "iptables"
+    #: a bridge endpoint's flush of the host's conntrack table walking its tracked connections, at start or exit
+    #: (dockerd's CPU) [container]; entries, at (start | exit)
+    CONNTRACK = "conntrack"
     #: a run's writes into its writable layer or a volume on the host's disk [container]; target, bytes, added,
     #: changed (docker diff: bytes of new files, bytes of image files copied up and changed)
     WRITE = "write"
@@ -339,6 +342,11 @@ class IptablesAttrs(TypedDict):
     wait: float
 
 
+class ConntrackAttrs(TypedDict):
+    entries: int
+    at: str
+
+
 class WriteAttrs(TypedDict):
     target: str
     bytes: float
@@ -482,7 +490,8 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.MOUNT: NoAttrs, SpanKind.NETNS: NetnsAttrs, SpanKind.PUBLISH: PublishAttrs, SpanKind.RUNC: NoAttrs,
     SpanKind.EXEC: NoAttrs, SpanKind.BOOT: BootAttrs, SpanKind.PROCESS: ProcessAttrs,
     SpanKind.RESTARTING: RestartingAttrs, SpanKind.COPY_UP: CopyUpAttrs, SpanKind.HEALTH: HealthAttrs,
-    SpanKind.IPTABLES: IptablesAttrs, SpanKind.WRITE: WriteAttrs, SpanKind.SYNCFS: SyncfsAttrs,
+    SpanKind.IPTABLES: IptablesAttrs, SpanKind.CONNTRACK: ConntrackAttrs, SpanKind.WRITE: WriteAttrs,
+    SpanKind.SYNCFS: SyncfsAttrs,
     SpanKind.BUILD_CONTEXT: BuildContextAttrs, SpanKind.CACHE_IMPORT: CacheImportAttrs,
     SpanKind.BUILD_STEP: BuildStepAttrs, SpanKind.BUILD_EXPORT: BuildExportAttrs,
     SpanKind.CACHE_EXPORT: CacheExportAttrs, SpanKind.LINK: LinkAttrs,

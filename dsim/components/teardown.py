@@ -21,7 +21,10 @@ the store's commits, all made first:
    A published port's rules are checked and deleted as its endpoint leaves, its own checks made
    (``NetworkStack.port_work``: ``iptables`` processes, a wait) and each deletion committed as in step 3, one
    container's ports at a time on the host, under the lock a start's ports take (``NetworkStack.port_lock``); its
-   ``docker-proxy`` processes stop at no measurable cost.
+   ``docker-proxy`` processes stop at no measurable cost. Then the bridge endpoint's external connectivity is
+   revoked, its address's conntrack entries flushed (libnetwork's ``clearConntrackEntries``): on a host that
+   tracks connections beside what dsim models (``networking.conntrack_entries``) the flush walks them all,
+   dockerd's CPU (``NetworkStack.endpoint_flush``; an empty table's walk is in the exit's measured costs).
 3. Docker 28's rule for each bridge endpoint (``networking.endpoint_rules``) is checked and deleted: two
    ``iptables`` processes (``iptables_run`` each, a wait here as the rest of the exit's work is: runc delete and
    the shim's exit are not on the CPU scheduler either), then the deletion's commit, one at a time on the host
@@ -54,6 +57,7 @@ from dsim.components.networks import Network, NetworkStack
 from dsim.components.workers import WorkerPool
 from dsim.domain.networking import NetworkingSpec
 from dsim.environment import succeed_after
+from dsim.records import SpanKind
 
 #: when a container's teardown ends: a time already known, or an event (it waits for the rtnl lock)
 Done = float | simpy.Event
@@ -91,9 +95,10 @@ def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, con
             rtnl += costs.iface_return.sample(rng)
             veth += costs.veth_teardown.sample(rng)
     rules = networks.endpoint_rules(joined)
-    if rtnl <= 0 and ports <= 0:
+    flush = networks.endpoint_flush(joined)
+    if rtnl <= 0 and ports <= 0 and flush <= 0:
         return (rules_deleted(networks, at, rules) if rules else at) + veth
-    return _KernelPart(env, kernel, networks, at, ports, rtnl, rules, veth).done
+    return _KernelPart(env, kernel, networks, container.name, at, (ports, flush, rtnl), rules, veth).done
 
 
 def rules_deleted(networks: NetworkStack, at: float, rules: int) -> float:
@@ -118,19 +123,21 @@ def port_release(networks: NetworkStack, ports: int) -> float:
 
 
 class _KernelPart:
-    """The teardown's locks once libnetwork's commits end at ``at``: ``ports`` under the host's port lock, then
+    """The teardown's locks once libnetwork's commits end at ``at``, with ``holds`` = (ports, flush, rtnl):
+    ``ports`` under the host's port lock, then ``flush`` CPU-seconds of conntrack flushes on dockerd's cgroup, then
     ``rtnl`` under the rtnl lock, then ``rules`` endpoint rules checked and deleted and the veth pairs' ``veth``;
     ``done`` is processed when they end. Callbacks on the events rather than a process (a process's start, resumes
     and end: about 8% of a container job's instructions), the same events at the same times otherwise."""
 
-    __slots__ = ("env", "rtnl_lock", "port_lock", "networks", "ports", "rtnl", "rules", "veth", "done")
+    __slots__ = ("env", "kernel", "networks", "subject", "ports", "flush", "rtnl", "rules", "veth", "began", "done")
 
-    def __init__(self, env: simpy.Environment, kernel: Kernel, networks: NetworkStack, at: float, ports: float,
-                 rtnl: float, rules: int, veth: float) -> None:
-        self.env, self.rtnl_lock, self.port_lock, self.networks = env, kernel.netns_lock, networks.port_lock, networks
-        self.ports, self.rtnl, self.rules, self.veth = ports, rtnl, rules, veth
+    def __init__(self, env: simpy.Environment, kernel: Kernel, networks: NetworkStack, subject: str, at: float,
+                 holds: tuple[float, float, float], rules: int, veth: float) -> None:
+        self.env, self.kernel, self.networks, self.subject = env, kernel, networks, subject
+        self.ports, self.flush, self.rtnl = holds
+        self.rules, self.veth, self.began = rules, veth, at
         self.done = env.event()
-        first = self._ask_ports if ports > 0 else self._ask_rtnl
+        first = self._ask_ports if self.ports > 0 else self._after_ports
         if at > env.now:
             env.timeout(at - env.now).callbacks.append(first)
         else:
@@ -145,26 +152,39 @@ class _KernelPart:
             grant.callbacks.append(then)
 
     def _ask_ports(self, _: simpy.Event | None) -> None:
-        self._take(self.port_lock, self._hold_ports)
+        self._take(self.networks.port_lock, self._hold_ports)
 
     def _hold_ports(self, _: simpy.Event | None) -> None:
         self.env.timeout(self.ports).callbacks.append(self._ports_released)
 
     def _ports_released(self, _: simpy.Event) -> None:
-        self.port_lock.release()
+        self.networks.port_lock.release()
+        self._after_ports(None)
+
+    def _after_ports(self, _: simpy.Event | None) -> None:
+        if self.flush > 0:
+            self.began = self.env.now
+            self.kernel.dockerd.run(self.flush, 1.0).done.callbacks.append(self._flushed)
+        else:
+            self._after_flush()
+
+    def _flushed(self, _: simpy.Event) -> None:
+        networks = self.networks
+        networks.recorder.span(SpanKind.CONNTRACK, self.subject, self.began, self.env.now, host=networks.host,
+                               entries=networks.costs.conntrack_entries, at="exit")
+        self._after_flush()
+
+    def _after_flush(self) -> None:
         if self.rtnl > 0:
-            self._ask_rtnl(None)
+            self._take(self.kernel.netns_lock, self._hold_rtnl)
         else:
             self._finish()
-
-    def _ask_rtnl(self, _: simpy.Event | None) -> None:
-        self._take(self.rtnl_lock, self._hold_rtnl)
 
     def _hold_rtnl(self, _: simpy.Event | None) -> None:
         self.env.timeout(self.rtnl).callbacks.append(self._rtnl_released)
 
     def _rtnl_released(self, _: simpy.Event) -> None:
-        self.rtnl_lock.release()
+        self.kernel.netns_lock.release()
         self._finish()
 
     def _finish(self) -> None:

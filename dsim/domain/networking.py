@@ -80,6 +80,13 @@ PROXY_START_S = 0.00225
 #: whatever the entries. A dump took 0.63, 2.96, 5.01, 9.94 and 19.82 ms of CPU at 16,384 to 524,288 buckets with
 #: one entry (Linux 6.18, AMD EPYC, 2 vCPUs; netlink dumps timed by a script, medians of 20): 37.8 ns a bucket
 CONNTRACK_BUCKET_SCAN_S = 37.8e-9
+#: CPU per tracked connection of one flush: the dump carries every entry to dockerd, which parses each and keeps
+#: those it deletes (vishvananda/netlink's ConntrackDeleteFilters). Docker 28.5.2 on 2 vCPUs with 50,000 and 150,000
+#: entries in the table (udp flows kept alive by a long timeout): a bridge container's start took 152.6 and 464.6 ms
+#: more than with none, its exit 170.1 and 468.4 ms more (medians of 8, tools/real_docker.py's start-and-kill
+#: timing), one flush each: 3.12 and 2.98 us an entry between the two sizes, 3.05 us on average; dockerd's CPU per
+#: flush 3.3 us an entry (Calico found the same linear scan: projectcalico/felix#1501)
+CONNTRACK_ENTRY_SCAN_S = 3.05e-6
 
 
 def default_conntrack_buckets(memory: float) -> int:
@@ -133,6 +140,11 @@ class NetworkingSpec:
     #: the host's conntrack buckets (``nf_conntrack_buckets``); None: Linux's default for the host's memory
     #: (``default_conntrack_buckets``)
     conntrack_buckets: int | None = None
+    #: connections the host's conntrack table tracks (``nf_conntrack_count``) beside what dsim models: a busy host's
+    #: NAT'd flows; every flush walks them, a bridge endpoint's at start and at its exit too
+    conntrack_entries: int = 0
+    #: CPU per tracked connection of one flush (dockerd parses every entry the dump carries)
+    conntrack_entry_scan: float = CONNTRACK_ENTRY_SCAN_S
     #: rules dockerd installs at start for the default bridge and its chains
     base_rules: int = 20
     #: rules each user-defined bridge network adds (masquerade, isolation, forward, conntrack: Docker 28.5.2 appends or

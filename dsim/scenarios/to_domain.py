@@ -92,6 +92,7 @@ def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
     return NetworkingSpec(costs.namespace_share, costs.iptables_per_rule, costs.rules_per_port, costs.port_checks,
                           costs.proxies_per_port, costs.proxy_start, costs.port_release,
                           costs.udp_port_flushes, costs.conntrack_bucket_scan, costs.conntrack_buckets,
+                          costs.conntrack_entries, costs.conntrack_entry_scan,
                           costs.base_rules, costs.rules_per_network,
                           costs.network_checks, costs.network_rm_checks, costs.endpoint_commits, costs.bridge_commits,
                           costs.store_commit, bridge_rate=costs.bridge_rate,
