@@ -32,6 +32,10 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   deleted, one at a time and ``--sizes`` at once; and the ``iptables`` invocations Docker 28 makes for a bridge
   endpoint's raw-table rule (``-C``, ``-A``, ``-D``): wall time and the processes' CPU; and a bridge device deleted,
   as ``docker network rm`` deletes its network's. ``ip link show lo`` times the ``ip`` process itself, to subtract.
+- ``conntrack``: what tracked connections cost a bridge container's start and exit: the table filled with
+  ``--sizes`` udp flows on loopback (kept by a 900 s timeout, restored afterwards), then ``docker start`` of a created
+  container and its ``docker kill`` + ``docker wait``, against an empty table (libnetwork flushes the endpoint's
+  address at both, a netlink dump of the whole table that dockerd parses); and one bare dump's CPU. As root.
 - ``ports``: what published ports cost a bridge container's start and its exit: ``docker start`` of a created
   container with 0 and ``--sizes`` published udp ports, then ``docker kill`` and ``docker wait`` (which returns once
   the exit's cleanup, the ports' rules and proxies included, is done); wall times and dockerd's CPU with its reaped
@@ -47,6 +51,7 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
     python tools/real_docker.py netops [--repeat 20] [--sizes 16]
     python tools/real_docker.py ports [--repeat 5] [--sizes 25,50]
     python tools/real_docker.py network [--repeat 9]
+    python tools/real_docker.py conntrack [--repeat 8] [--sizes 50000,150000]
 """
 
 from __future__ import annotations
@@ -56,7 +61,10 @@ import concurrent.futures
 import contextlib
 import functools
 import os
+import resource
+import socket
 import statistics
+import struct
 import subprocess
 import tempfile
 import time
@@ -533,6 +541,81 @@ def measure_ports(repeat: int, sizes: list[int], proto: str = "udp") -> None:
               f"the start done at {started * 1e3:.0f} ms", flush=True)
 
 
+_NETLINK_NETFILTER = 12
+#: ctnetlink (subsystem 1) messages: IPCTNL_MSG_CT_GET and IPCTNL_MSG_CT_DELETE
+_CTNETLINK_GET, _CTNETLINK_DELETE = (1 << 8) | 1, (1 << 8) | 2
+_CONNTRACK = Path("/proc/sys/net/netfilter")
+
+
+def _conntrack_request(message: int, flags: int) -> socket.socket:
+    """A ctnetlink request for the IPv4 table (nlmsghdr then nfgenmsg), sent; the socket to read the answer from."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
+    sock.bind((0, 0))
+    sock.send(struct.pack("=LHHLL", 20, message, flags, 1, 0) + struct.pack("=BBH", socket.AF_INET, 0, 0))
+    return sock
+
+
+def conntrack_flush() -> None:
+    """Empty the conntrack table (IPCTNL_MSG_CT_DELETE with no attributes), as ``conntrack -F`` does."""
+    with _conntrack_request(_CTNETLINK_DELETE, 0x1 | 0x4) as sock:  # NLM_F_REQUEST | NLM_F_ACK
+        sock.recv(4096)
+
+
+def conntrack_dump() -> float:
+    """CPU-seconds of one netlink dump of the whole table (what a flush asks the kernel for), read to its end."""
+    start = resource.getrusage(resource.RUSAGE_SELF)
+    with _conntrack_request(_CTNETLINK_GET, 0x1 | 0x300) as sock:  # NLM_F_REQUEST | NLM_F_DUMP
+        done = False
+        while not done:
+            data, offset = sock.recv(65536), 0
+            while offset < len(data):
+                length, kind = struct.unpack_from("=LH", data, offset)
+                done = done or kind in (2, 3)  # NLMSG_ERROR, NLMSG_DONE
+                offset += (length + 3) & ~3
+    end = resource.getrusage(resource.RUSAGE_SELF)
+    return end.ru_utime - start.ru_utime + end.ru_stime - start.ru_stime
+
+
+def conntrack_fill(entries: int) -> int:
+    """Track ``entries`` more udp flows (a datagram each to a distinct loopback address and port); the count."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for n in range(entries):
+            sock.sendto(b"x", (f"127.0.{n // 40000}.{2 + n // 40000}", 20000 + n % 40000))
+    return int((_CONNTRACK / "nf_conntrack_count").read_text())
+
+
+def measure_conntrack(repeat: int, sizes: list[int]) -> None:
+    """A bridge container's start and exit with ``sizes`` udp flows in the conntrack table (kept by a 900 s timeout,
+    restored afterwards), against an empty table: libnetwork flushes the endpoint's address at both, a dump of the
+    whole table that dockerd parses. ``docker start`` of a created container, then ``docker kill`` and ``docker
+    wait`` (the exit cleaned up), medians of ``repeat``; dockerd's CPU with its reaped children, the table's count
+    before and after, and one bare dump's CPU from here."""
+    timeout = _CONNTRACK / "nf_conntrack_udp_timeout"
+    saved = timeout.read_text().strip()
+    timeout.write_text("900")
+    print(f"{(_CONNTRACK / 'nf_conntrack_buckets').read_text().strip()} buckets", flush=True)
+    base: tuple[float, float, float] | None = None
+    try:
+        for entries in [0, *sizes]:
+            conntrack_flush()
+            counted = conntrack_fill(entries)
+            dump = conntrack_dump()
+            runs = [_start_and_exit(0) for _ in range(repeat)]
+            start, exit_, cpu = (statistics.median(run[k] for run in runs) for k in range(3))
+            line = (f"{counted:7d} entries: start {start * 1e3:6.1f} ms, exit {exit_ * 1e3:6.1f} ms, "
+                    f"dockerd's CPU {cpu * 1e3:6.1f} ms; a dump {dump * 1e3:6.1f} ms; "
+                    f"{int((_CONNTRACK / 'nf_conntrack_count').read_text())} entries after")
+            if base is None:
+                base = (start, exit_, cpu)
+            elif entries:
+                each = [(now - then) / entries * 1e6 for now, then in zip((start, exit_, cpu), base, strict=True)]
+                line += f"; an entry: start {each[0]:.2f} us, exit {each[1]:.2f} us, CPU {each[2] / 2:.2f} us a flush"
+            print(line, flush=True)
+    finally:
+        timeout.write_text(saved)
+        conntrack_flush()
+
+
 def measure_network(repeat: int) -> None:
     """``docker network create`` then ``rm`` of a bridge network, ``repeat`` times, and ``docker network inspect
     bridge`` (the CLI and one API call: to subtract): median wall times, and dockerd's CPU (with its children's)
@@ -558,7 +641,7 @@ def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops",
-                                                   "ports", "network"))
+                                                   "ports", "network", "conntrack"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
@@ -581,6 +664,8 @@ def main() -> None:
         measure_cpu(args.repeat)
     elif args.what == "network":
         measure_network(args.repeat)
+    elif args.what == "conntrack":
+        measure_conntrack(args.repeat, [int(n) for n in (args.sizes or "50000,150000").split(",")])
     elif args.what == "ports":
         measure_ports(args.repeat, [int(n) for n in (args.sizes or "25,50").split(",")], args.proto)
     elif args.what == "syncfs":

@@ -83,9 +83,10 @@ CONNTRACK_BUCKET_SCAN_S = 37.8e-9
 #: CPU per tracked connection of one flush: the dump carries every entry to dockerd, which parses each and keeps
 #: those it deletes (vishvananda/netlink's ConntrackDeleteFilters). Docker 28.5.2 on 2 vCPUs with 50,000 and 150,000
 #: entries in the table (udp flows kept alive by a long timeout): a bridge container's start took 152.6 and 464.6 ms
-#: more than with none, its exit 170.1 and 468.4 ms more (medians of 8, tools/real_docker.py's start-and-kill
-#: timing), one flush each: 3.12 and 2.98 us an entry between the two sizes, 3.05 us on average; dockerd's CPU per
-#: flush 3.3 us an entry (Calico found the same linear scan: projectcalico/felix#1501)
+#: more than with none, its exit 170.1 and 468.4 ms more (medians of 8), one flush each: 3.12 and 2.98 us an entry
+#: between the two sizes, 3.05 us on average; dockerd's CPU per flush 3.3 us an entry. Twice more with
+#: tools/real_docker.py conntrack: 2.93-3.22 us an entry at start and at the exit, 3.22-3.45 us of CPU a flush
+#: (Calico found the same linear scan: projectcalico/felix#1501)
 CONNTRACK_ENTRY_SCAN_S = 3.05e-6
 
 
