@@ -36,6 +36,10 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   ``--sizes`` udp flows on loopback (kept by a 900 s timeout, restored afterwards), then ``docker start`` of a created
   container and its ``docker kill`` + ``docker wait``, against an empty table (libnetwork flushes the endpoint's
   address at both, a netlink dump of the whole table that dockerd parses); and one bare dump's CPU. As root.
+- ``export``: BuildKit's export of a new layer of shared libraries (``--sizes`` MB) and its push to a registry
+  without auth (``REGISTRY``, default localhost:5000): "exporting layers" and "unpacking to" from BuildKit's log (the
+  containerd store gzips at export, then unpacks the image), the push's time and dockerd's CPU, the layer's and the
+  blob's bytes. Needs the buildx plugin.
 - ``ports``: what published ports cost a bridge container's start and its exit: ``docker start`` of a created
   container with 0 and ``--sizes`` published udp ports, then ``docker kill`` and ``docker wait`` (which returns once
   the exit's cleanup, the ports' rules and proxies included, is done); wall times and dockerd's CPU with its reaped
@@ -52,6 +56,7 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
     python tools/real_docker.py ports [--repeat 5] [--sizes 25,50]
     python tools/real_docker.py network [--repeat 9]
     python tools/real_docker.py conntrack [--repeat 8] [--sizes 50000,150000]
+    REGISTRY=localhost:5000 python tools/real_docker.py export [--repeat 3] [--sizes 250]
 """
 
 from __future__ import annotations
@@ -60,7 +65,9 @@ import argparse
 import concurrent.futures
 import contextlib
 import functools
+import json
 import os
+import re
 import resource
 import socket
 import statistics
@@ -68,8 +75,10 @@ import struct
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")  # Debian's 20.10 CLI: BuildKit without the buildx plugin
 IMAGE = "dsim-measure:busybox"
@@ -616,6 +625,68 @@ def measure_conntrack(repeat: int, sizes: list[int]) -> None:
         conntrack_flush()
 
 
+def _largest_files(root: Path, total: int) -> list[Path]:
+    """The largest regular files under ``root``, biggest first, until they add up to ``total`` bytes."""
+    files = sorted((path for path in root.rglob("*") if path.is_file() and not path.is_symlink()),
+                   key=lambda path: path.stat().st_size, reverse=True)
+    chosen, size = [], 0
+    for path in files:
+        if size >= total:
+            break
+        chosen.append(path)
+        size += path.stat().st_size
+    return chosen
+
+
+def _largest_blob(registry: str, name_tag: str) -> int:
+    """The largest layer blob's bytes of ``name:tag`` in a registry without auth (an index's first manifest)."""
+    name, tag = name_tag.split(":", 1)
+    accept = ", ".join(("application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+                        "application/vnd.docker.distribution.manifest.list.v2+json",
+                        "application/vnd.docker.distribution.manifest.v2+json"))
+
+    def manifest(reference: str) -> dict[str, Any]:
+        request = urllib.request.Request(f"http://{registry}/v2/{name}/manifests/{reference}",
+                                         headers={"Accept": accept})
+        with urllib.request.urlopen(request) as answer:
+            return dict(json.load(answer))
+
+    found = manifest(tag)
+    if "manifests" in found:
+        found = manifest(found["manifests"][0]["digest"])
+    return max(int(layer["size"]) for layer in found["layers"])
+
+
+def measure_export(repeat: int, megabytes: int, registry: str) -> None:
+    """BuildKit's export and a push of one layer of shared libraries (the largest files under /usr/lib, about
+    ``megabytes`` MB: a typical layer, gzip to about 0.3): ``docker build`` of ``COPY ctx /ctx`` on the imported
+    busybox, a stamp file changed each time so every layer is new, then ``docker push`` to ``registry`` (a registry
+    without auth, e.g. Debian's ``docker-registry`` on localhost:5000). Prints BuildKit's "exporting layers" and
+    "unpacking to" times (the containerd store gzips the layer into a blob at export and unpacks the image into its
+    snapshotter; the graphdriver store registers it, and its push gzips it), the push's wall time and dockerd's
+    CPU over it, the layer's bytes and its blob's. Needs the buildx plugin."""
+    with tempfile.TemporaryDirectory() as context:
+        ctx = Path(context) / "ctx"
+        ctx.mkdir()
+        for n, path in enumerate(_largest_files(Path("/usr/lib"), megabytes * 10**6)):
+            (ctx / f"{n:04d}-{path.name}").write_bytes(path.read_bytes())
+        (Path(context) / "Dockerfile").write_text(f"FROM {IMAGE}\nCOPY ctx /ctx\n")
+        size = sum(path.stat().st_size for path in ctx.iterdir())
+        for n in range(repeat):
+            (ctx / "stamp").write_text(f"{time.time_ns()}\n")
+            ref = f"{registry}/dsim-export:{n}-{time.time_ns()}"
+            built = subprocess.run([DOCKER, "build", "--progress=plain", "-t", ref, context], capture_output=True,
+                                   text=True, check=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+            log = built.stdout + built.stderr  # BuildKit's plain progress goes to stderr
+            exported = re.search(r"exporting layers ([0-9.]+)s done", log)
+            unpacked = re.search(r"unpacking to \S+ ([0-9.]+)s done", log)
+            pushed = _timed_dockerd(functools.partial(docker, "push", "-q", ref))
+            blob = _largest_blob(registry, ref.rsplit("/", 1)[1])
+            print(f"layer {size / 1e6:.1f} MB, blob {blob / 1e6:.1f} MB: exporting layers "
+                  f"{exported.group(1) if exported else '-'} s, unpacking {unpacked.group(1) if unpacked else '-'} s; "
+                  f"push {pushed[0]:.2f} s wall, dockerd's CPU {pushed[1]:.2f} s", flush=True)
+
+
 def measure_network(repeat: int) -> None:
     """``docker network create`` then ``rm`` of a bridge network, ``repeat`` times, and ``docker network inspect
     bridge`` (the CLI and one API call: to subtract): median wall times, and dockerd's CPU (with its children's)
@@ -641,7 +712,7 @@ def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops",
-                                                   "ports", "network", "conntrack"))
+                                                   "ports", "network", "conntrack", "export"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
@@ -664,6 +735,8 @@ def main() -> None:
         measure_cpu(args.repeat)
     elif args.what == "network":
         measure_network(args.repeat)
+    elif args.what == "export":
+        measure_export(args.repeat, int(args.sizes or 250), os.environ.get("REGISTRY", "localhost:5000"))
     elif args.what == "conntrack":
         measure_conntrack(args.repeat, [int(n) for n in (args.sizes or "50000,150000").split(",")])
     elif args.what == "ports":

@@ -40,7 +40,7 @@ from dsim.components.disk import Disk, host_disk
 from dsim.components.errors import ApiError
 from dsim.components.host import Kernel
 from dsim.components.image_store import DiskFull, ImageStore
-from dsim.components.layer_work import LayerWork, cpu_seconds
+from dsim.components.layer_work import LayerWork, cpu_seconds, inflate_into, unpack_stages
 from dsim.components.network import Network
 from dsim.components.pull import Puller
 from dsim.components.push import Pusher
@@ -110,6 +110,8 @@ class Builder:
         self._builds = 0
         #: blobs BuildKit's export is compressing now, by digest (containerd store): one at a time per blob
         self._compressing: dict[str, simpy.Process] = {}
+        #: a built layer's unpack into the image store's snapshotter after its export, by digest (running or done)
+        self._unpacking: dict[str, simpy.Process] = {}
 
     @property
     def pusher(self) -> Pusher | None:
@@ -285,6 +287,22 @@ class Builder:
         for blob in blobs:
             if isinstance(blob.value, DiskFull):
                 raise blob.value
+        # "unpacking to REF": the image exporter unpacks the image into the store's snapshotter (BuildKit
+        # exporter/containerimage ``unpack``, containerd's unpacker: each layer not there yet, in chain order)
+        for layer in todo:
+            running = self._unpacking.get(layer.digest)
+            if running is None:
+                running = self._unpacking[layer.digest] = self.env.process(self._unpack(layer))
+            if not running.processed:
+                yield running
+
+    def _unpack(self, layer: LayerInfo) -> Generator[Any, Any, None]:
+        """A built layer's blob applied into the image store's snapshotter, as a pulled one is (pull.py ``unpack``):
+        the inflate beside the digest of the tar stream, containerd's CPU, and its files written into the page
+        cache. Docker 28.5.2 with the containerd store took 1.4-1.5 s here for a 264 MB layer of shared libraries
+        (docs/build.md, "BuildKit's export under the containerd image store")."""
+        stages = unpack_stages(self.spec.storage, layer.uncompressed, "gzip")
+        yield from inflate_into(self.env, self.kernel.containerd, self.work.disk, stages, layer.uncompressed)
 
     def _blob(self, layer: LayerInfo) -> Generator[Any, Any, DiskFull | None]:
         """One layer's blob: the deflate, the digest of the compressed stream and of the tar (the DiffID),

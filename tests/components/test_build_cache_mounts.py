@@ -26,6 +26,7 @@ import pytest
 
 from dsim.api import load_scenario, simulate
 from dsim.dockerfile.plan import make_plan
+from dsim.domain.hosts import COMPRESS_RATE as GZIP
 from dsim.domain.hosts import SHA256_AVX2 as HASH
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 from dsim.errors import ScenarioError
@@ -240,11 +241,14 @@ def test_sharing_values_are_checked_as_buildkit_does() -> None:
 
 def test_cache_mounts_scenario_figures() -> None:
     """The figures its comment block derives: pip install 90 s cold, 12 s warm; each build lasts its pip
-    install plus about 4.87 s (API call, two small COPY writes, and the export, under the containerd store, of the
-    new 150 MB layer: gzip at 32 MiB/s, the tar's and the blob's sha256 at hash_rate, the blob's fsync at 400 MiB/s,
-    the blob 150e6 / 2.7 bytes; a locked waiter's wait ends with A's RUN, before A's export)."""
+    install plus about 2.74 s (API call, two small COPY writes, and the export, under the containerd store, of the
+    new 150 MB layer: gzip at 100 MiB/s, the tar's and the blob's sha256 at hash_rate, the blob's fsync at 400 MiB/s,
+    the blob 150e6 / 2.7 bytes, then its unpack into the snapshotter, the inflate at 200 MiB/s beside the tar's
+    digest; a locked waiter's wait ends with A's RUN, before A's export). A build that follows another on its
+    runner begins with a COPY whose unmount syncs what that export unpacked: 150 MB at 400 MiB/s more."""
     blob = round(150e6 / DEFAULT_UNCOMPRESSED_RATIO)
-    export = 150e6 / (32 * 2**20) + (150e6 + blob) / HASH + blob / (400 * 2**20)
+    export = 150e6 / GZIP + (150e6 + blob) / HASH + blob / (400 * 2**20) + 150e6 / (200 * 2**20)
+    synced = 150e6 / (400 * 2**20)
     result = simulate(load_scenario(ROOT / "scenarios" / "cache-mounts.yaml"))
     completed(result)
     assert counts(result) == (6, 34)
@@ -252,10 +256,10 @@ def test_cache_mounts_scenario_figures() -> None:
     for span in sorted(result.spans_of("build"), key=lambda s: (s.start, s.job)):
         workload = next(j.workload for j in result.jobs if j.job == span.job)
         durations.setdefault(workload, []).append(span.duration)
-    assert durations["no-mount"] == pytest.approx([90.0 + export] * 3, abs=0.01)
-    assert durations["pip-mount"] == pytest.approx([90.0 + export, 12.0 + export, 12.0 + export], abs=0.01)
-    # B: 30 s wait + 12 s warm
-    assert durations["prs-locked"] == pytest.approx([90.0 + export, 42.0 + export], abs=0.01)
+    assert durations["no-mount"] == pytest.approx([90.0 + export] + [90.0 + export + synced] * 2, abs=0.01)
+    assert durations["pip-mount"] == pytest.approx([90.0 + export] + [12.0 + export + synced] * 2, abs=0.01)
+    # B: 30 s wait + 12 s warm; its RUN's unmount then syncs what A's export had just unpacked
+    assert durations["prs-locked"] == pytest.approx([90.0 + export, 42.0 + export + synced], abs=0.01)
     # B: cold, A had not finished
     assert durations["prs-shared"] == pytest.approx([90.0 + export, 90.0 + export], abs=0.01)
     # job B's pip install on each PR runner (ready at 60.002 s): the locked one waited the rest of A's run

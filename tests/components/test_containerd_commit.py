@@ -10,7 +10,7 @@ COPY's layer (``rwlayer.Commit``) is unmounted first (a sync), committed in plac
 naive-diff wait, and the differ's read-only mounts sync nothing.
 
 Figures: app:1 is 65 MB unpacked (25 + 40); a container writes 30 MB. The defaults: hash_rate 448.62 MB/s,
-compress_rate 32 MiB/s, gzip inflate 200 MiB/s (an external igzip/unpigz beside the digest), file_size 20 kB,
+compress_rate 100 MiB/s, gzip inflate 200 MiB/s (an external igzip/unpigz beside the digest), file_size 20 kB,
 walk_per_file 24 us, daemon.classic_commit 0.14 s; the disk writes 100 MB/s. The blob is 30 MB / 2.7 =
 11,111,111 bytes (dsim's estimate for a local layer, whole bytes).
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 import pytest
 
 from dsim.components.container import RUNNING
+from dsim.domain.hosts import COMPRESS_RATE as GZIP
 from dsim.domain.hosts import SHA256_AVX2 as HASH
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 from dsim.scenarios.loader import load_scenario_text
@@ -34,7 +35,7 @@ from tests.components.test_layer_work import CONTAINER, builds, simulate
 MB = 1e6
 WRITTEN = 30 * MB
 BLOB = round(WRITTEN / DEFAULT_UNCOMPRESSED_RATIO)
-GZIP, INFLATE, W = 32 * 2**20, 200 * 2**20, 100 * MB
+INFLATE, W = 200 * 2**20, 100 * MB
 WALK = (2 * 65 * MB + WRITTEN) / 20e3 * 24e-6  # both trees: the image's files and the container's
 DEFLATE = WRITTEN / GZIP + (WRITTEN + BLOB) / HASH  # gzip, the tar's digest, the blob's digest: one goroutine
 COMMIT = 0.14
@@ -129,7 +130,7 @@ def test_a_legacy_run_commit_is_diffed_gzipped_and_applied(cpus: int, expected: 
 
 def test_a_legacy_copy_is_unmounted_before_its_diff_and_not_applied() -> None:
     # the context's 100 MB are dirty; the mount (0.02 s), the copy (100 MB into the page cache), the unmount's sync
-    # of both (2 s), the diff: the walk of alpine beside the gzip of 100 MB at 32 MiB/s (hashing free here), the
+    # of both (2 s), the diff: the walk of alpine beside the gzip of 100 MB at 100 MiB/s (hashing free here), the
     # blob's fsync (37 MB at 100 MB/s), dockerd's 0.14 s; the snapshot is committed in place: nothing written again
     seconds = step_seconds(COPY_ON_BASE, "classic", image_store="containerd")["COPY big.bin /"]
     deflate, blob = 100 * MB / GZIP, round(100 * MB / DEFAULT_UNCOMPRESSED_RATIO)
