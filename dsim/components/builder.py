@@ -110,7 +110,8 @@ class Builder:
         self._builds = 0
         #: blobs BuildKit's export is compressing now, by digest (containerd store): one at a time per blob
         self._compressing: dict[str, simpy.Process] = {}
-        #: a built layer's unpack into the image store's snapshotter after its export, by digest (running or done)
+        #: built layers being unpacked into the image store's snapshotter after their export, by digest: one unpack
+        #: per layer (a later export finds its blob and skips it)
         self._unpacking: dict[str, simpy.Process] = {}
 
     @property
@@ -291,10 +292,9 @@ class Builder:
         # exporter/containerimage ``unpack``, containerd's unpacker: each layer not there yet, in chain order)
         for layer in todo:
             running = self._unpacking.get(layer.digest)
-            if running is None:
+            if running is None or not running.is_alive:
                 running = self._unpacking[layer.digest] = self.env.process(self._unpack(layer))
-            if not running.processed:
-                yield running
+            yield running
 
     def _unpack(self, layer: LayerInfo) -> Generator[Any, Any, None]:
         """A built layer's blob applied into the image store's snapshotter, as a pulled one is (pull.py ``unpack``):
@@ -302,7 +302,10 @@ class Builder:
         cache. Docker 28.5.2 with the containerd store took 1.4-1.5 s here for a 264 MB layer of shared libraries
         (docs/build.md, "BuildKit's export under the containerd image store")."""
         stages = unpack_stages(self.spec.storage, layer.uncompressed, "gzip")
-        yield from inflate_into(self.env, self.kernel.containerd, self.work.disk, stages, layer.uncompressed)
+        try:
+            yield from inflate_into(self.env, self.kernel.containerd, self.work.disk, stages, layer.uncompressed)
+        finally:
+            self._unpacking.pop(layer.digest, None)
 
     def _blob(self, layer: LayerInfo) -> Generator[Any, Any, DiskFull | None]:
         """One layer's blob: the deflate, the digest of the compressed stream and of the tar (the DiffID),

@@ -546,7 +546,7 @@ class NetworkStack:
         per_endpoint = self.costs.endpoint_rules
         if not per_endpoint:
             return 0
-        return per_endpoint * sum(1 for network in nets if network.driver == "bridge" and not network.internal)
+        return per_endpoint * _external(nets)
 
     def endpoint_flush(self, nets: list[Network]) -> float:
         """CPU-seconds the flushes of the host's conntrack table for a container's endpoints on ``nets`` spend on the
@@ -555,14 +555,15 @@ class NetworkStack:
         inside ``runtime.netns`` and the exit's costs, measured with it; 0 when nothing else is tracked."""
         if self.entries_flush <= 0.0:
             return 0.0
-        return self.entries_flush * sum(1 for network in nets if network.driver == "bridge" and not network.internal)
+        return self.entries_flush * _external(nets)
 
-    def _flush(self, subject: str, work: float, job: int, at: str = "start") -> Generator[Any, Any, None]:
-        """``work`` CPU-seconds of conntrack flushes on dockerd's cgroup, recorded as a CONNTRACK span."""
+    def _flush(self, subject: str, work: float, job: int) -> Generator[Any, Any, None]:
+        """``work`` CPU-seconds of a start's conntrack flushes on dockerd's cgroup, recorded as a CONNTRACK span (the
+        exit's: teardown.py)."""
         began = self.env.now
         yield self.kernel.dockerd.run(work, 1.0).done
         self.recorder.span(SpanKind.CONNTRACK, subject, began, self.env.now, host=self.host, job=job,
-                           entries=self.costs.conntrack_entries, at=at)
+                           entries=self.costs.conntrack_entries, at="start")
 
     def rule_work(self, rules: int) -> float:
         """CPU-seconds of ``rules`` endpoint rules checked and appended (or checked and deleted): two ``iptables``
@@ -616,6 +617,12 @@ class NetworkStack:
                 yield env.timeout(deletions)
         self.recorder.span(SpanKind.IPTABLES, subject, asked, env.now, host=self.host, job=job, rules=change,
                            table=self.rules, wait=waited)
+
+
+def _external(nets: list[Network]) -> int:
+    """How many of ``nets`` give an endpoint external connectivity (bridge networks that are not internal): each
+    has Docker 28's endpoint rule and libnetwork's conntrack flushes."""
+    return sum(1 for network in nets if network.driver == "bridge" and not network.internal)
 
 
 def _joined(errors: list[str]) -> str:
