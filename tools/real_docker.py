@@ -56,7 +56,17 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
     python tools/real_docker.py ports [--repeat 5] [--sizes 25,50]
     python tools/real_docker.py network [--repeat 9]
     python tools/real_docker.py conntrack [--repeat 8] [--sizes 50000,150000]
+- ``pull``: what a pull's unpack costs per file and per byte: one-layer images of 200 MB of random bytes in each of
+  ``--sizes`` file counts, built on ``scratch``, pushed to a registry without auth (``REGISTRY``) and removed (the
+  image, the build cache and, under the containerd store, its leases, so the blob goes too), then pulled ``--repeat``
+  times each, caches dropped before each: the wall time, when the inflate began (the first ``unpigz`` seen, so the
+  download's end), and the CPU of dockerd and containerd, each its own and its reaped children's (unpigz). The
+  slope over the file counts is an entry's cost to the store's applier. With ``--refs``, images already in the
+  registry are pulled instead (no slope). As root.
+
     REGISTRY=localhost:5000 python tools/real_docker.py export [--repeat 3] [--sizes 250]
+    REGISTRY=localhost:5000 python tools/real_docker.py pull [--repeat 3] [--sizes 200,2000,20000]
+    python tools/real_docker.py pull [--repeat 3] --refs localhost:5000/NAME:TAG,...
 """
 
 from __future__ import annotations
@@ -702,6 +712,96 @@ def measure_network(repeat: int) -> None:
               flush=True)
 
 
+def _own_and_children(names: Iterable[str]) -> dict[str, tuple[float, float]]:
+    """(own, reaped children's) CPU-seconds of the live processes of each command name."""
+    found: dict[str, tuple[float, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+            if name in names:
+                ticks = [int(field) for field in (entry / "stat").read_text().rsplit(")", 1)[1].split()[11:15]]
+                own, children = found.get(name, (0.0, 0.0))
+                found[name] = (own + (ticks[0] + ticks[1]) / TICK, children + (ticks[2] + ticks[3]) / TICK)
+        except OSError:
+            continue
+    return found
+
+
+def _forget_image(ref: str) -> None:
+    """``ref`` gone with its layers: the image, the build cache, and the containerd store's leases (which keep a
+    pulled blob and its snapshot alive until they expire), then a wait for containerd's collector."""
+    subprocess.run([DOCKER, "rmi", "-f", ref], capture_output=True)
+    subprocess.run([DOCKER, "builder", "prune", "-af"], capture_output=True)
+    leases = subprocess.run(["ctr", "-n", "moby", "leases", "ls", "-q"], capture_output=True, text=True)
+    for lease in leases.stdout.split():
+        subprocess.run(["ctr", "-n", "moby", "leases", "rm", lease], capture_output=True)
+    time.sleep(2.5)
+
+
+def _timed_pull(ref: str) -> tuple[float, float, dict[str, tuple[float, float]]]:
+    """(wall seconds, seconds until unpigz first ran, each daemon's (own, children's) CPU-seconds) of one pull."""
+    names = ("dockerd", "containerd")
+    subprocess.run(["sync"], check=True)
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    time.sleep(1)
+    before = _own_and_children(names)
+    start = time.perf_counter()
+    pull = subprocess.Popen([DOCKER, "pull", "-q", ref], stdout=subprocess.DEVNULL)
+    inflating = None
+    while pull.poll() is None:
+        if inflating is None and subprocess.run(["pidof", "unpigz"], capture_output=True).returncode == 0:
+            inflating = time.perf_counter() - start
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    after = _own_and_children(names)
+    spent = {name: (after[name][0] - before[name][0], after[name][1] - before[name][1]) for name in after}
+    return wall, inflating if inflating is not None else float("nan"), spent
+
+
+def measure_pulls(repeat: int, refs: list[str]) -> None:
+    """Pulls of images already in a registry, each gone with its layers before each pull."""
+    for _ in range(repeat):
+        for ref in refs:
+            _forget_image(ref)
+            wall, inflating, spent = _timed_pull(ref)
+            print(f"{ref}: {wall:.2f} s, inflate from {inflating:.2f} s; CPU "
+                  + ", ".join(f"{name} {own:.2f} + children {children:.2f}"
+                              for name, (own, children) in sorted(spent.items())), flush=True)
+
+
+def measure_pull(repeat: int, counts: list[int], registry: str, megabytes: int = 200) -> None:
+    """Pulls of one-layer images of ``megabytes`` MB of random bytes in each of ``counts`` files (see the module's
+    docstring); prints each pull and, per daemon, the least-squares CPU-seconds an entry of the layer's tar."""
+    refs = {}
+    for count in counts:
+        with tempfile.TemporaryDirectory() as context:
+            size = megabytes * 10**6 // count
+            for n in range(count):
+                folder = Path(context) / "data" / str(n // 500)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"f{n}").write_bytes(os.urandom(size))
+            (Path(context) / "Dockerfile").write_text("FROM scratch\nCOPY data /data\n")
+            ref = refs[count] = f"{registry}/dsim-pull:{count}"
+            docker("build", "-q", "-t", ref, context, DOCKER_BUILDKIT="1")
+            docker("push", "-q", ref)
+            _forget_image(ref)
+    cpus: dict[str, list[tuple[int, float]]] = {}
+    for _ in range(repeat):
+        for count, ref in refs.items():
+            wall, inflating, spent = _timed_pull(ref)
+            print(f"{count:6d} files: {wall:.2f} s, inflate from {inflating:.2f} s; CPU "
+                  + ", ".join(f"{name} {own:.2f} + children {children:.2f}"
+                              for name, (own, children) in sorted(spent.items())), flush=True)
+            for name, (own, _) in spent.items():
+                cpus.setdefault(name, []).append((count, own))
+            _forget_image(ref)
+    for name, points in sorted(cpus.items()):
+        per_file, base = slope([count for count, _ in points], [own for _, own in points])
+        print(f"{name}: {per_file * 1e6:.0f} us of its own CPU an entry, {base:.2f} s at none", flush=True)
+
+
 def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
     """(wall seconds, CPU-seconds of dockerd with its reaped children) of one action."""
     cpu, start = _dockerd_seconds(), time.perf_counter()
@@ -712,12 +812,13 @@ def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops",
-                                                   "ports", "network", "conntrack", "export"))
+                                                   "ports", "network", "conntrack", "export", "pull"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
                         help="ports: the published ports' protocol (a udp port's conntrack entries are flushed, "
                              "a tcp port's are not)")
+    parser.add_argument("--refs", default=None, help="pull: images in a registry to pull instead of building them")
     parser.add_argument("--sizes", default=None, help="storm: containers at once (8,16,32); syncfs: MB (500,1500)")
     args = parser.parse_args()
     if args.what == "netops":
@@ -737,6 +838,11 @@ def main() -> None:
         measure_network(args.repeat)
     elif args.what == "export":
         measure_export(args.repeat, int(args.sizes or 250), os.environ.get("REGISTRY", "localhost:5000"))
+    elif args.what == "pull" and args.refs:
+        measure_pulls(args.repeat, args.refs.split(","))
+    elif args.what == "pull":
+        measure_pull(args.repeat, [int(n) for n in (args.sizes or "200,2000,20000").split(",")],
+                     os.environ.get("REGISTRY", "localhost:5000"))
     elif args.what == "conntrack":
         measure_conntrack(args.repeat, [int(n) for n in (args.sizes or "50000,150000").split(",")])
     elif args.what == "ports":

@@ -177,7 +177,10 @@ class StepRunner:
                 digest, compressed, unpacked = EMPTY_LAYER_DIGEST, EMPTY_LAYER_SIZE, EMPTY_LAYER_UNCOMPRESSED
             parent_chain = parent.layers[-1].chain_id if parent.layers else None
             chain = digest if parent_chain is None else sha256(f"{parent_chain} {digest}")
-            layer = LayerInfo(len(parent.layers), digest, chain, compressed, unpacked, local=True, empty=empty)
+            # a COPY or ADD of context files makes one tar entry a file; other steps' entries are estimated
+            files = float(len(paths)) if paths and not empty else None
+            layer = LayerInfo(len(parent.layers), digest, chain, compressed, unpacked, local=True, empty=empty,
+                              files=files)
             self.store.add_chain(layer)
             if s.builder == "classic" and self._containerd_store and nbytes > 0:
                 self.store.add_blob(layer)  # the commit's diff, in containerd's content store

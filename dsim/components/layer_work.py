@@ -44,22 +44,35 @@ def cpu_seconds(nbytes: float, rate: float) -> float:
     return 0.0 if nbytes <= 0 or math.isinf(rate) else nbytes / rate
 
 
-def unpack_stages(storage: StorageSpec, nbytes: float, compression: str, *, digest: bool = True) -> Stages:
+def tar_entries(storage: StorageSpec, nbytes: float, files: float | None = None) -> float:
+    """The entries of a layer's tar of ``nbytes``: ``files`` where the layer declares them, else its bytes over the
+    images' mean file size (``file_size``)."""
+    if files is not None:
+        return files
+    return nbytes / storage.file_size if nbytes > 0 else 0.0
+
+
+def unpack_stages(storage: StorageSpec, nbytes: float, compression: str, *, applied: bool = True,
+                  files: float | None = None) -> Stages:
     """The CPU work of unpacking ``nbytes`` (uncompressed) as (CPU-seconds, cores) per stage that runs beside the
     others (docs/distribution.md: Unpack as CPU work). The inflate: bytes / decompress_rate on up to
-    ``decompress_cores``. The digest of the tar stream it makes, the layer's DiffID (containerd
-    ``core/diff/apply/apply.go``: a TeeReader into a sha256 digester; moby ``layer/layer_store.go`` ``applyTar``):
-    bytes / hash_rate on one core, in the goroutine that reads the stream and writes the files. igzip or unpigz
-    (``gzip_decoder: external``) and klauspost's zstd decoder inflate elsewhere, so the two run side by side; Go's
-    compress/gzip (``go``) inflates inside that goroutine, so they run in turn. A lazy snapshotter's reads
-    (``digest=False``) are no tar stream: inflate only (its own chunk checks are not modelled). ``inf`` disables
-    a cost."""
+    ``decompress_cores``. The apply, in the goroutine that reads the inflated stream and writes the files: the
+    digest of the tar stream, the layer's DiffID (containerd ``core/diff/apply/apply.go``: a TeeReader into a sha256
+    digester; moby ``layer/layer_store.go`` ``applyTar``), bytes / hash_rate; the stream's bytes read and written
+    into files, bytes / apply_rate; and every tar entry's create and metadata, ``apply_per_file`` each (the
+    layer's ``files``, else bytes / file_size), on one core. igzip or unpigz (``gzip_decoder: external``) and
+    klauspost's zstd decoder inflate elsewhere, so the two run side by side; Go's compress/gzip (``go``) inflates
+    inside the applying goroutine, so they run in turn. A lazy snapshotter's reads (``applied=False``) are no tar
+    stream: inflate only (its own chunk checks are not modelled). ``inf`` disables a rate's cost."""
     decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
-    inflate = 0.0 if math.isinf(decompress) else nbytes / decompress
-    hashing = 0.0 if math.isinf(storage.hash_rate) or not digest else nbytes / storage.hash_rate
+    inflate = cpu_seconds(nbytes, decompress)
+    apply = 0.0
+    if applied and nbytes > 0:
+        apply = (cpu_seconds(nbytes, storage.hash_rate) + cpu_seconds(nbytes, storage.apply_rate)
+                 + tar_entries(storage, nbytes, files) * storage.apply_per_file)
     if compression == "gzip" and storage.gzip_decoder == "go":
-        return ((inflate + hashing, storage.decompress_cores),)
-    return (inflate, storage.decompress_cores), (hashing, 1.0)
+        return ((inflate + apply, storage.decompress_cores),)
+    return (inflate, storage.decompress_cores), (apply, 1.0)
 
 
 def inflate_into(env: simpy.Environment, cpu: Cpu, disk: Disk, stages: Stages,

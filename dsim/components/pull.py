@@ -344,29 +344,32 @@ class Puller(ImageTransfer):
     def _receive(self, nbytes: float, endpoint: RegistryServer) -> CpuTask | None:
         """What reading a blob costs the goroutine that reads it, on one core beside the transfer: its TLS records
         decrypted when the endpoint speaks https (``tls_rate``: the response body is read through crypto/tls in
-        the reader's goroutine) and its sha256 as it is written (``hash_rate``: containerd's content writer hashes
+        the reader's goroutine), its bytes taken from the socket and written into the blob's file
+        (``receive_rate``) and its sha256 as it is written (``hash_rate``: containerd's content writer hashes
         every byte it writes, content/local/writer.go ``Write``; moby's graphdriver pull its verifier,
         distribution/pull_v2.go ``digest.Verifier``). The download ends when both the bytes and this work are
-        done, so a busy host's cores, or a link faster than the two rates together, bound it. None when free."""
+        done, so a busy host's cores, or a link faster than the rates together, bound it. None when free."""
         storage = self.spec.storage
-        work = cpu_seconds(nbytes, storage.hash_rate) + (
+        work = cpu_seconds(nbytes, storage.hash_rate) + cpu_seconds(nbytes, storage.receive_rate) + (
             cpu_seconds(nbytes, storage.tls_rate) if endpoint.decrypts else 0.0)
         if self.cpu is None or work <= 0.0:
             return None
         return self.cpu.run(work, 1.0)
 
-    def unpack_stages(self, nbytes: float, compression: str, *, digest: bool = True) -> Stages:
-        """The CPU work of unpacking ``nbytes`` (uncompressed) on this host (layer_work.py ``unpack_stages``)."""
-        return unpack_stages(self.spec.storage, nbytes, compression, digest=digest)
+    def unpack_stages(self, layer: LayerInfo, compression: str, share: float = 1.0, *,
+                      applied: bool = True) -> Stages:
+        """The CPU work of unpacking ``share`` of a layer on this host (layer_work.py ``unpack_stages``)."""
+        files = None if layer.files is None else share * layer.files
+        return unpack_stages(self.spec.storage, share * layer.uncompressed, compression, applied=applied, files=files)
 
-    def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0, *, digest: bool = True) -> float:
+    def unpack_time(self, layer: LayerInfo, compression: str, share: float = 1.0, *, applied: bool = True) -> float:
         """On an idle host with room in the page cache (the files go into memory; writeback follows, disk.py):
         the longest stage of :meth:`unpack_stages` when the host has cores for all of them at once, else their
         work over its cores; without a page cache (``dirty_ratio`` 0) the writes stream alongside, so the disk's
         time is a bound too."""
         storage = self.spec.storage
         nbytes = share * layer.uncompressed
-        stages = self.unpack_stages(nbytes, compression, digest=digest)
+        stages = self.unpack_stages(layer, compression, share, applied=applied)
         longest = max(work / cores for work, cores in stages)
         wanted = sum(cores for work, cores in stages if work > 0)
         cpus = self.spec.cpus
@@ -377,10 +380,10 @@ class Puller(ImageTransfer):
         return longest
 
     def _inflate(self, layer: LayerInfo, compression: str, share: float = 1.0, *,
-                 digest: bool = True) -> Generator[Any, Any, None]:
+                 applied: bool = True) -> Generator[Any, Any, None]:
         """Unpack ``share`` of a layer into its snapshot (docs/distribution.md: Unpack as CPU work).
 
-        Its stages (:meth:`unpack_stages`: the inflate and the digest of the tar stream) are CPU work on the
+        Its stages (:meth:`unpack_stages`: the inflate and the apply of the tar stream) are CPU work on the
         host's processor-sharing scheduler, each at no more than its cores, so they slow down when containers,
         builds or other unpacks share the cores. The files go into the page cache (disk.py) as they are
         inflated, at the stages' mean pace (worked out when the last ends: the cores' share may change
@@ -389,11 +392,10 @@ class Puller(ImageTransfer):
         what the disk has not written back by then. On an idle host this is the fluid writer's time: the
         longest stage, or the wait from when the dirty bytes reach the setpoint, whichever ends later."""
         if self.unpack_cpu is None:
-            yield self.env.timeout(self.unpack_time(layer, compression, share, digest=digest))
+            yield self.env.timeout(self.unpack_time(layer, compression, share, applied=applied))
             return
-        nbytes = share * layer.uncompressed
-        stages = self.unpack_stages(nbytes, compression, digest=digest)
-        yield from inflate_into(self.env, self.unpack_cpu, self.disk, stages, nbytes)
+        stages = self.unpack_stages(layer, compression, share, applied=applied)
+        yield from inflate_into(self.env, self.unpack_cpu, self.disk, stages, share * layer.uncompressed)
 
     @property
     def _applies_through_a_mount(self) -> bool:
@@ -466,7 +468,7 @@ class Puller(ImageTransfer):
         except RegistryError as err:
             return err
         extract = self.env.now
-        yield from self._inflate(layer, image.compression, image.prefetch, digest=False)
+        yield from self._inflate(layer, image.compression, image.prefetch, applied=False)
         self.recorder.span(_PULL_LAYER, layer.digest, started, self.env.now, host=self.host, job=job,
                            image=image.ref, status="Pull complete", lazy=True,
                            progress=recorded(layer_lines(started, self.env.now, fetch_began=started,
@@ -509,7 +511,7 @@ class Puller(ImageTransfer):
             yield from self._range(layer, (1 - image.prefetch) * layer.size, endpoints, job, "background", pool)
         except RegistryError as err:
             return err
-        yield from self._inflate(layer, image.compression, 1 - image.prefetch, digest=False)
+        yield from self._inflate(layer, image.compression, 1 - image.prefetch, applied=False)
         return None
 
     def _background(self, image: ImageInfo, missing: list[LayerInfo], endpoints: tuple[RegistryServer, ...], job: int,

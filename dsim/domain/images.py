@@ -24,6 +24,8 @@ class LayerInfo:
     uncompressed: float
     #: Built on this host and not yet compressed: a push gzips it (StorageSpec.compress_rate) while uploading.
     local: bool = False
+    #: Its tar's entries, where known (a scenario's ``files``); else bytes / the host's ``storage.file_size``.
+    files: float | None = None
     #: A build step's empty diff (a RUN that changed no file): a snapshot in the build's chain that the legacy
     #: builder's commits leave out of the image (dsim/components/builder.py, ``image_layers``).
     empty: bool = False

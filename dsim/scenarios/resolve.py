@@ -167,7 +167,8 @@ def _declared_image(norm: str, written: str, image: Image, registries: dict[str,
     for i, layer in enumerate(image.layers):
         index = len(base_layers) + i
         uncompressed = layer_uncompressed(layer, image.compression)
-        layers.append(LayerInfo(index, own[i], chains[index], layer.size, uncompressed))
+        files = None if layer.files is None else float(layer.files)
+        layers.append(LayerInfo(index, own[i], chains[index], layer.size, uncompressed, files=files))
     repo, tag = split_ref(norm)
     registry = _image_registry(written, image, registries)
     return ImageInfo(norm, registry, repo, tag, tuple(layers), image.compression, sha256(f"manifest {norm} {chains}"),

@@ -12,7 +12,18 @@ from dsim.domain import steps as op
 from dsim.domain.builds import BuildContext, BuildOptions, BuildSpec, CacheExport, ColdWarm, RunTime
 from dsim.domain.compose import ComposeProject, ComposeStep
 from dsim.domain.containers import ContainerSpec, HealthCheck
-from dsim.domain.hosts import DaemonSpec, DirtyLimits, HostSpec, ImageGcSpec, RuntimeSpec, StorageSpec, VmFlavour
+from dsim.domain.hosts import (
+    APPLY_PER_FILE,
+    APPLY_RATE,
+    RECEIVE_RATE,
+    DaemonSpec,
+    DirtyLimits,
+    HostSpec,
+    ImageGcSpec,
+    RuntimeSpec,
+    StorageSpec,
+    VmFlavour,
+)
 from dsim.domain.networking import MountSpec, NetworkDecl, NetworkingSpec
 from dsim.domain.overlay_mount import OverlayMountSpec
 from dsim.domain.refs import normalise
@@ -51,6 +62,11 @@ def _runtime(profile: fmt.RuntimeProfile) -> VmFlavour:
                      profile.start_saving)
 
 
+def _by_store(written: float | None, defaults: Mapping[str, float], store: str) -> float:
+    """A cost the host's storage sets, else the default of its daemon's image store (containerd's or dockerd's)."""
+    return defaults[store] if written is None else written
+
+
 def host_spec(group: fmt.HostGroup) -> HostSpec:
     daemon, storage, runtime = group.daemon, group.storage, group.runtime
     return HostSpec(
@@ -65,7 +81,11 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                           buildkit_vertex=daemon.buildkit_vertex),
         storage=StorageSpec({str(kind): rate for kind, rate in storage.decompress_rate.items()}, storage.write_rate,
                             storage.compress_rate, storage.decompress_cores, hash_rate=storage.hash_rate,
-                            tls_rate=storage.tls_rate, gzip_decoder=storage.gzip_decoder,
+                            tls_rate=storage.tls_rate,
+                            receive_rate=_by_store(storage.receive_rate, RECEIVE_RATE, daemon.image_store),
+                            apply_rate=_by_store(storage.apply_rate, APPLY_RATE, daemon.image_store),
+                            apply_per_file=_by_store(storage.apply_per_file, APPLY_PER_FILE, daemon.image_store),
+                            gzip_decoder=storage.gzip_decoder,
                             overlay_diff=storage.overlay_diff, file_size=storage.file_size,
                             walk_per_file=storage.walk_per_file, compress_cores=storage.compress_cores,
                             dirty=DirtyLimits(storage.dirty_ratio, storage.dirty_background_ratio,

@@ -12,6 +12,7 @@ import math
 
 import pytest
 
+from dsim.domain.hosts import APPLY_PER_FILE, APPLY_RATE
 from dsim.domain.hosts import COMPRESS_RATE as GZIP
 from dsim.domain.hosts import SHA256_AVX2 as HASH
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
@@ -21,11 +22,14 @@ from tests.components.test_build_cache import BASE, build, completed, counts, ed
 API = 0.002  # api_service_time of the build call
 #: BuildKit's export, under the containerd store, of a RUN that wrote nothing (the default 0 B): the well-known
 #: empty layer, 1,024 bytes of tar gzipped at 100 MiB/s beside the tar's and the 32-byte blob's sha256 (hash_rate),
-#: then the blob's fsync at 400 MiB/s, then its unpack into the snapshotter: the inflate at 200 MiB/s beside the tar's
-#: digest, which ends first (builder.py ``_compress_layers``; docs/build.md)
-EMPTY_EXPORT = 1024 / GZIP + (1024 + 32) / HASH + 32 / (400 * 2**20) + 1024 / (200 * 2**20)
-#: the same on one core, where the unpack's inflate and digest share it: their sum
-EMPTY_EXPORT_ONE_CORE = EMPTY_EXPORT + 1024 / HASH
+#: then the blob's fsync at 400 MiB/s, then its unpack into the snapshotter: the inflate at 200 MiB/s beside the
+#: apply, the tar's digest, its bytes at apply_rate and its 1,024 / 20 KB entries (builder.py ``_compress_layers``;
+#: docs/build.md; docs/distribution.md, What a pull's bytes cost), which ends last
+INFLATE_EMPTY = 1024 / (200 * 2**20)
+APPLY_EMPTY = 1024 / HASH + 1024 / APPLY_RATE["containerd"] + 1024 / 20e3 * APPLY_PER_FILE["containerd"]
+EMPTY_EXPORT = 1024 / GZIP + (1024 + 32) / HASH + 32 / (400 * 2**20) + max(INFLATE_EMPTY, APPLY_EMPTY)
+#: the same on one core, where the unpack's inflate and apply share it: their sum
+EMPTY_EXPORT_ONE_CORE = EMPTY_EXPORT - max(INFLATE_EMPTY, APPLY_EMPTY) + INFLATE_EMPTY + APPLY_EMPTY
 
 
 def build_time(result, job_id: int = 1) -> float:  # type: ignore[no-untyped-def]

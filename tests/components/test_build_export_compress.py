@@ -10,8 +10,9 @@ a push compresses them.
 
 Simple figures: a RUN leaves N = 64 MiB; gzip takes R = 32 MiB/s of input per core (one core per layer), so
 N / R = 2 s; hashing is free (``hash_rate: inf``), the disk takes writes at once (``write_rate: inf``) and the
-image's unpack into the snapshotter after the export costs nothing (``decompress_rate.gzip: inf``) unless a test
-says otherwise. A built layer's compressed size is dsim's estimate, C = round(N / 2.7) bytes.
+image's unpack into the snapshotter after the export costs nothing (``decompress_rate.gzip: inf``, and the apply's
+bytes and entries left out: test_pull_costs.py has their closed forms) unless a test says otherwise. A built layer's
+compressed size is dsim's estimate, C = round(N / 2.7) bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 from dsim.result import SimResult
 from tests.components.test_build_cache import BASE, build, completed, job, run
+from tests.helpers import PULL_COSTS_LEFT_OUT_MAP
 
 MiB = 2**20
 N = 64 * MiB
@@ -42,7 +44,7 @@ def simulate(dockerfile: str, *, store: str, cpus: int = 4, storage: dict[str, A
     hosts = {"dev": {"cpus": cpus, "memory": memory, "nic": "inf", "preloaded": [BASE],
                      "daemon": {"image_store": store, "api_service_time": "0s"},
                      "storage": {"write_rate": "inf", "hash_rate": "inf", "compress_rate": "32MiB/s",
-                                 "decompress_rate": {"gzip": "inf"}, **(storage or {})}}}
+                                 "decompress_rate": {"gzip": "inf"}, **PULL_COSTS_LEFT_OUT_MAP, **(storage or {})}}}
     result = run({"dev": job(*steps, count=count)}, contexts={}, hosts=hosts, registries=REGISTRY)
     completed(result)
     return result

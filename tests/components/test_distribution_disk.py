@@ -23,7 +23,8 @@ hosts:
     disk: {disk}
     nic: inf
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}
     preloaded: [old1:1, old2:1]
     {gc}
 workloads:

@@ -20,7 +20,8 @@ hosts:
     nic: inf
     snapshotter: {snapshotter}
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: 100MB/s}}, hash_rate: inf}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: 100MB/s}}, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}
 workloads:
   w:
     arrival: {{burst: 1}}
@@ -60,7 +61,8 @@ hosts:
     count: {hosts}
     nic: 100MB/s
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}
 workloads:
   w:
     arrival: {{burst: {hosts}}}
@@ -118,7 +120,8 @@ hosts:
   h:
     nic: inf
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: 100MB/s}}, hash_rate: inf}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: 100MB/s}}, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}
 workloads:
 {workloads}"""
 

@@ -30,7 +30,8 @@ hosts:
   a: &host
     nic: inf
     daemon: {api_service_time: 0s, max_concurrent_downloads: 3}
-    storage: {write_rate: inf, decompress_rate: {gzip: inf}, hash_rate: inf}
+    storage: {write_rate: inf, decompress_rate: {gzip: inf}, hash_rate: inf,
+              receive_rate: inf, apply_rate: inf, apply_per_file: 0s}
   b: *host
 workloads:
   wx: {arrival: {burst: 1}, placement: a, steps: [{pull: "x:1"}]}

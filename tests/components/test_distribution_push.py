@@ -34,7 +34,8 @@ hosts:
     count: 2
     nic: inf
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf{storage}}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s{storage}}}
     preloaded: {preloaded}
 workloads:
   w:

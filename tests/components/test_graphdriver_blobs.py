@@ -38,7 +38,9 @@ images:
   app:1: {{registry: reg, from: "base:1", layers: [{{size: 20MB, uncompressed: 40MB}}]}}
 hosts:
   h: {{cpus: 4, disk: 1GB, nic: inf, preloaded: {preloaded}, daemon: {{api_service_time: 0s, image_store: {store}}},
-      storage: {{write_rate: inf, hash_rate: inf, tls_rate: inf, decompress_rate: {{gzip: inf}}}}}}
+      storage: {{write_rate: inf, hash_rate: inf,
+                 receive_rate: inf, apply_rate: inf, apply_per_file: 0s, tls_rate: inf,
+                 decompress_rate: {{gzip: inf}}}}}}
 """
 
 

@@ -37,7 +37,9 @@ hosts:
     runtime: {ZERO}
     networking: {{endpoint_rules: 0}}
     daemon: {{api_service_time: 0s, workers: 1000}}
-    storage: {{write_rate: {W}B/s, hash_rate: inf, tls_rate: inf, decompress_rate: {{gzip: {R}B/s}}{storage}}}
+    storage: {{write_rate: {W}B/s, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s, tls_rate: inf,
+               decompress_rate: {{gzip: {R}B/s}}{storage}}}
 workloads:
   w: {{placement: h, arrival: {{burst: {burst}}}, steps: {steps}}}
 """

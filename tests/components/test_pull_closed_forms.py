@@ -23,7 +23,8 @@ hosts:
     count: {hosts}
     nic: inf
     daemon: {{api_service_time: 0s, max_concurrent_downloads: {slots}}}
-    storage: {{write_rate: {write}, decompress_rate: {{gzip: {gunzip}}}, hash_rate: inf}}
+    storage: {{write_rate: {write}, decompress_rate: {{gzip: {gunzip}}}, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}
     preloaded: {preloaded}
 workloads:
   w:

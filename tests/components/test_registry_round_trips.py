@@ -29,7 +29,8 @@ hosts:
     nic: inf
     preloaded: {preloaded}
     daemon: {{api_service_time: 0s}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf, tls_rate: inf}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s, tls_rate: inf}}
 workloads:
   w:
     arrival: {{burst: 1}}

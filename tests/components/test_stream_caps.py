@@ -28,7 +28,8 @@ hosts:
     count: {hosts}
     nic: {nic}
     daemon: {{api_service_time: 0s, max_concurrent_downloads: {slots}}}
-    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf}}
+    storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf,
+               receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}
 workloads:
   w:
     arrival: {{burst: {hosts}}}
@@ -121,7 +122,8 @@ def test_a_pull_through_miss_streams_at_the_upstream_cap() -> None:
       app:1: {layers: [100MB]}
     hosts:
       h: {count: 2, nic: 1GB/s, daemon: {api_service_time: 0s, registry_mirrors: [mirror]},
-          storage: {write_rate: inf, decompress_rate: {gzip: inf}, hash_rate: inf}}
+          storage: {write_rate: inf, decompress_rate: {gzip: inf}, hash_rate: inf,
+                    receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}
     workloads:
       w: {arrival: {times: [0s, 60s]}, steps: [{pull: "app:1"}]}
     """)

@@ -226,5 +226,5 @@ workloads:
     syncs = [i for i, text in enumerate(lines) if "unmount syncs the filesystem" in text]
     assert len(syncs) == 1
     assert lines[syncs[0]] == (f"layer {second[:19]}'s unmount syncs the filesystem: 100MB of dirty pages written "
-                               "back in 1000ms")
+                               "back in 1s")
     assert syncs[0] < next(i for i, text in enumerate(lines) if text.startswith("Status: "))

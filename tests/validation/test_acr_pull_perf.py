@@ -50,12 +50,11 @@ five out of tolerance.)
 
 Tolerance 25% (single runs).
 
-NOT reproduced (strict xfail):
-- the tmpfs row. With writes costing nothing dsim predicts about 9 s (the decompression of 1.86 GB at
-  200 MiB/s behind the downloads) against 26.7 s: the real pull there is bound by something dsim's defaults
-  do not put in it: a single ACR blob stream slower than the NIC (its per-connection rate is not published)
-  for the largest layer, followed by that layer's extraction, or decompression slower than 200 MiB/s on these
-  VMs.
+The tmpfs row: with writes costing nothing, dsim predicts it from the graphdriver applier's CPU (each layer's tar
+entries at 240 us, its bytes at 435 MB/s beside the digest, one layer at a time: docs/distribution.md, What a
+pull's bytes cost, measured on Docker 28.5.2 in session 58), within 25% of 26.7 s. Before session 58 dsim gave
+about 9 s (the decompression of 1.86 GB at 200 MiB/s behind the downloads), a strict xfail. With native diff the
+same applier bounds the pull on the bigger VMs at about 31 s.
 """
 
 from __future__ import annotations
@@ -117,9 +116,9 @@ def test_a_bigger_vm_pulls_no_faster(split: str) -> None:
     for vm in ("D16s_v3", "D64s_v3"):
         predicted, measured = pull(split, vm, rate), ROWS[vm][4]
         assert abs(predicted - measured) <= 0.25 * measured, (vm, predicted)
-        # more cores and a bigger NIC never slow it; more memory may, by a hair: the 8 GiB VM's writeback starts in
-        # the background sooner, leaving less for the unmounts' syncs
-        assert predicted <= 1.01 * pull(split, "D2s_v3", rate)
+        # more cores and a bigger NIC never slow it; more memory may, by a few percent: the 8 GiB VM's writeback
+        # starts in the background sooner, leaving less for the unmounts' syncs
+        assert predicted <= 1.05 * pull(split, "D2s_v3", rate)
 
 
 def test_the_cores_do_not_matter_the_disk_does() -> None:
@@ -133,18 +132,19 @@ def test_the_cores_do_not_matter_the_disk_does() -> None:
     assert pull(split, "D2s_v3", 2 * rate) < pull(split, "D2s_v3", rate)
 
 
-@pytest.mark.xfail(strict=True, reason="about 9 s predicted against 26.7 s: ACR's per-connection rate for the "
-                   "largest layer, or decompression slower than 200 MiB/s, is not published (module docstring)")
 def test_the_tmpfs_row() -> None:
+    """With writes costing nothing the pull is bound by the graphdriver applier's CPU, one layer at a time: the 60%
+    layer's 1.12 GB of tar (at the ratio 2.7) in 55,900 entries of 20 KB at 240 us each, its bytes at 435 MB/s and
+    its digest, beside an inflate of 5.6 s (docs/distribution.md, What a pull's bytes cost). Within 25%."""
     predicted = pull("nine, one of 60%", "D64s_v3", float("inf"), slots=12)
     assert abs(predicted - 26.726) <= 0.25 * 26.726
 
 
 def test_native_diff_would_not_be_disk_bound() -> None:
     """The assumption's weight: with overlay2's native diff nothing in the graphdriver store's pull syncs, so on the
-    64 GiB VM, whose memory takes the image, the same five-layer pull (at the calibrated disk) takes under a
-    quarter of the measured 53 s, and no disk, however slow, makes it slower."""
+    64 GiB VM, whose memory takes the image, the same five-layer pull (at the calibrated disk) is bound by the
+    applier's CPU, well under the measured 53 s, and no disk, however slow, makes it slower."""
     rate = calibrated_write_rate("five equal")
     native = pull("five equal", "D16s_v3", rate, diff="native")
-    assert native < 0.25 * ROWS["D16s_v3"][4]
+    assert native < 0.7 * ROWS["D16s_v3"][4]
     assert pull("five equal", "D16s_v3", rate / 10, diff="native") == pytest.approx(native)

@@ -27,13 +27,20 @@ slowest stage (about 30 s). dsim follows Docker's pipeline as docs/real-docker.m
 is unpacked once its blob is in the content store, so a one-layer pull takes fetch + the blob's fsync + inflate
 (about 59.5 s). With many layers the stages overlap across layers, which is what the unpack-in-order tests check.
 Deterministic: one run is the average.
+
+The issue times containerd's own pull, no dockerd. dsim's defaults for what a pull's bytes and files cost the daemon
+(receive_rate, apply_rate, apply_per_file: docs/distribution.md, What a pull's bytes cost) are Docker 28.5.2's
+(dockerd with containerd) measured on a 2-vCPU VM; containerd's own and the EC2 VM's are not measured, so this
+validation leaves them out (``PULL_COSTS_LEFT_OUT``), as dsim did before session 58. With the VM's figures the
+unpack would take 75.8 s, the applier's work on the layer's 7.3 GB counted as 365,000 entries of 20 KB (a layer of
+CUDA libraries has far larger files, and the issue puts the tar decode and writes well under the inflate's 30 s).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run_text
+from tests.helpers import PULL_COSTS_LEFT_OUT, run_text
 
 LAYER = 2.7 * 2**30
 WRITE_RATE = 400 * 2**20  # dsim's default storage.write_rate
@@ -49,7 +56,7 @@ def test_fetch_and_inflate_of_one_large_layer() -> None:
     images:
       tensorflow:2.21.0-gpu: {{layers: [{LAYER:.0f}]}}
     hosts:
-      ec2: {{cpus: 8, memory: 32GiB, nic: {LAYER / 15:.0f}B/s, disk: 100GiB}}
+      ec2: {{cpus: 8, memory: 32GiB, nic: {LAYER / 15:.0f}B/s, disk: 100GiB, storage: {{{PULL_COSTS_LEFT_OUT}}}}}
     workloads:
       pull: {{arrival: {{burst: 1}}, steps: [{{pull: "tensorflow:2.21.0-gpu"}}]}}
     """)

@@ -58,7 +58,8 @@ def unpack(layer: str, compression: str) -> float:
       idf:1: {{registry: reg, compression: {compression},
               layers: [{{size: {uncompressed / 2.7:.0f}, uncompressed: {uncompressed:.0f}}}]}}
     hosts:
-      dev: {{nic: inf, storage: {{write_rate: inf, hash_rate: inf}}}}
+      dev: {{nic: inf, storage: {{write_rate: inf, hash_rate: inf,
+                                  receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}}}
     workloads:
       w: {{arrival: {{burst: 1}}, steps: [{{pull: "idf:1"}}]}}
     """)

@@ -56,7 +56,8 @@ def unpack(compression: str, compressed: str) -> tuple[float, float]:
     images:
       img:1: {{registry: reg, compression: {compression}, layers: [{{size: {compressed}, uncompressed: {SIZE:.0f}}}]}}
     hosts:
-      dev: {{cpus: 8, nic: inf, storage: {{decompress_rate: {{zstd: {C_ZSTD:.0f}B/s}}, hash_rate: inf}}}}
+      dev: {{cpus: 8, nic: inf, storage: {{decompress_rate: {{zstd: {C_ZSTD:.0f}B/s}}, hash_rate: inf,
+                                           receive_rate: inf, apply_rate: inf, apply_per_file: 0s}}}}
     workloads:
       w: {{arrival: {{burst: 1}}, steps: [{{pull: "img:1"}}]}}
     """)

@@ -61,6 +61,13 @@ Tolerance 15% for the means and medians of 49-50 pulls, 25% for the first v2 pul
   (-3%) and 16.0 s (+2%); NOT reproduced: 10 MB in 4 layers, 1.33 s against 2.00 s (-34%, one run: the first
   fetch of 4 new blobs from the CDN's origin costs more than dsim's round trips).
 The round trip sets the small rows: at 70 or 90 ms they move by 8-15%.
+
+These nodes ran containerd's CRI pull, no dockerd. dsim's defaults for what a pull's bytes and files cost the daemon
+(receive_rate, apply_rate, apply_per_file: docs/distribution.md, What a pull's bytes cost) are Docker 28.5.2's
+(dockerd with containerd) measured on a 2-vCPU VM; containerd's own and the Azure D4ds_v5's are not measured, so
+this validation leaves them out (``PULL_COSTS_LEFT_OUT``), as dsim did before session 58. With the VM's figures the
+CDN-hit row of 1 GB in one layer cannot come out at its 7.68 s at any stream rate (9.97 s with an unlimited one: the
+per-byte work alone is 4.8 s on the critical path).
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ import functools
 import pytest
 
 from dsim.domain.hosts import SHA256_SHA_NI
-from tests.helpers import rate_giving, run_text
+from tests.helpers import PULL_COSTS_LEFT_OUT, rate_giving, run_text
 
 #: (MB, layers) -> (v1: 50 at once, mean; v2 first, alone; v2 the other 49, median), seconds
 MEASURED = {(10, 1): (1.44, 1.61, 1.20), (10, 4): (1.36, 2.00, 1.30), (100, 1): (4.47, 3.67, 1.61),
@@ -93,7 +100,8 @@ def mean_pull(mb: int, layers: int, stream_rate: float, nodes: int, *, base_pres
       bench: {{registry: ghcr, from: "pause:3.7", layers: [{", ".join(blobs)}]}}
     hosts:
       node: {{count: {nodes}, cpus: 4, memory: 16GiB, nic: 12500Mbps, preloaded: {base},
-              storage: {{write_rate: 250MB/s, decompress_rate: {{gzip: inf}}, hash_rate: {SHA256_SHA_NI:.0f}B/s}}}}
+              storage: {{write_rate: 250MB/s, decompress_rate: {{gzip: inf}}, hash_rate: {SHA256_SHA_NI:.0f}B/s,
+                         {PULL_COSTS_LEFT_OUT}}}}}
     workloads:
       pull: {{arrival: {{burst: {nodes}}}, steps: [{{pull: "bench"}}]}}
     """)

@@ -36,6 +36,13 @@ the legacy start (pull, create, start) must lie between the pull (its tolerance)
 pull resolves the image, then fetches and inflates 6.4% of each layer (the prefetch the chart's create
 waits for), so its start is compared with the chart's total: below it and above a third of it. The runs
 are deterministic (no random draws), so one seed is the average.
+
+The chart's pulls are `ctr images pull`, containerd alone. dsim's defaults for what a pull's bytes and files cost
+the daemon (receive_rate, apply_rate, apply_per_file: docs/distribution.md, What a pull's bytes cost) are Docker
+28.5.2's (dockerd with containerd) measured on a 2-vCPU VM; containerd's own and the GitHub runner's are not
+measured, so this validation leaves them out (``PULL_COSTS_LEFT_OUT``), as dsim did before session 58. With the VM's
+figures gcc:9.2.0's legacy pull takes 41.3 s against 35.8 s (+15%): its layers counted as entries of 20 KB (their
+files are not published).
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from __future__ import annotations
 import pytest
 
 from dsim.result import SimResult
-from tests.helpers import run_text
+from tests.helpers import PULL_COSTS_LEFT_OUT, run_text
 
 PYTHON37 = [55025206, 5163370, 10876737, 54583611, 196877237, 6291002, 15949846, 235, 2886092]
 GCC95 = [50448910, 7859410, 10001385, 51869329, 191942350, 16136, 99086152, 11566, 1924]
@@ -61,7 +68,7 @@ def docker_run(image: str, snapshotter: str) -> SimResult:
     images:
       {image}: {{registry: ghcr, layers: [{layers}]}}
     hosts:
-      runner: {{cpus: 2, memory: 7GiB, nic: 100Mbps, snapshotter: {snapshotter}}}
+      runner: {{cpus: 2, memory: 7GiB, nic: 100Mbps, snapshotter: {snapshotter}, storage: {{{PULL_COSTS_LEFT_OUT}}}}}
     workloads:
       hello: {{arrival: {{burst: 1}}, steps: [{{run: {{image: "{image}", duration: 0s}}}}]}}
     """)

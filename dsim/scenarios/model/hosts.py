@@ -8,7 +8,15 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, mo
 
 from dsim.distributions import constant
 from dsim.domain.health import PROBE_EXEC
-from dsim.domain.hosts import BUILDKIT_VERTEX_S, COMPRESS_RATE, SHA256_AVX2, SMT_GAIN
+from dsim.domain.hosts import (
+    APPLY_PER_FILE,
+    APPLY_RATE,
+    BUILDKIT_VERTEX_S,
+    COMPRESS_RATE,
+    RECEIVE_RATE,
+    SHA256_AVX2,
+    SMT_GAIN,
+)
 from dsim.domain.profiles import PROFILES, profile_fields
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, Rate, Size
 from dsim.scenarios.model.base import Count, PositiveInt, Strict
@@ -157,6 +165,29 @@ class Storage(Strict):
         "(golang/go#22808), Seal8K 4.0GB/s on a Skylake laptop (golang/go#21501). inf disables the cost; a registry "
         "with tls: false has none",
     )
+    receive_rate: Rate | None = Field(
+        None, description="a downloaded blob's bytes read from the socket and written into its file (the kernel's "
+        "TCP receive copy, the page cache's write), bytes per second on one core, in the goroutine that reads and "
+        "digests it. Default by daemon.image_store: containerd "
+        f"{RECEIVE_RATE['containerd'] / 1e6:.0f}MB/s, graphdriver {RECEIVE_RATE['graphdriver'] / 1e6:.0f}MB/s: "
+        "Docker 28.5.2 on an AMD EPYC pulling from a registry on the same VM (tools/real_docker.py pull; "
+        "docs/distribution.md). inf disables the cost",
+    )
+    apply_rate: Rate | None = Field(
+        None, description="the unpack's applier handling a layer's tar stream beyond its digest: the inflated "
+        "stream read from unpigz's pipe and written into the files (graphdriver also checksums each file's payload "
+        "for its tar-split metadata), bytes per second on one core. Default by daemon.image_store: containerd "
+        f"{APPLY_RATE['containerd'] / 1e6:.0f}MB/s (containerd's applier), graphdriver "
+        f"{APPLY_RATE['graphdriver'] / 1e6:.0f}MB/s (dockerd's): measured as receive_rate. inf disables the cost",
+    )
+    apply_per_file: FiniteDuration | None = Field(
+        None, description="the unpack's applier CPU for each entry of a layer's tar (its create, writes, chown, "
+        "chmod, utimes and the Go runtime's hand-offs between the pipe's reader and the writer). Default by "
+        f"daemon.image_store: containerd {APPLY_PER_FILE['containerd'] * 1e6:.0f}us, graphdriver "
+        f"{APPLY_PER_FILE['graphdriver'] * 1e6:.0f}us: the slope over layers of 200MB in 200 to 20,000 files, "
+        "measured as receive_rate (GNU tar made the same files at 29us each there). A layer's entries are its "
+        "files, else uncompressed / file_size",
+    )
     gzip_decoder: Literal["external", "go"] = Field(
         "external", description="what inflates a gzip layer. external (the default): igzip or unpigz, which "
         "containerd and moby run as a process of their own when it is on PATH (containerd "
@@ -178,6 +209,7 @@ class Storage(Strict):
     )
     file_size: Size = Field(
         20 * 10**3, gt=0, description="mean bytes per file of an image, to count the files a naive diff walks "
+        "and a layer's tar entries where it does not declare its files "
         "(moby#30436: sysdig saw about 700K file operations in 10 commits, a two-tree walk of the 684MB "
         "python:3.5, about 35,000 files: 20KB each)",
     )

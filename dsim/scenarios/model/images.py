@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO
 from dsim.scenarios.fields import FiniteSize
-from dsim.scenarios.model.base import Strict
+from dsim.scenarios.model.base import Count, Strict
 
 
 class Layer(Strict):
@@ -17,6 +17,9 @@ class Layer(Strict):
     size: FiniteSize
     uncompressed: FiniteSize | None = Field(
         None, description=f"default: size x {DEFAULT_UNCOMPRESSED_RATIO} (gzip/zstd), in whole bytes")
+    files: Count | None = Field(
+        None, description="entries of the layer's tar (files, directories, links): each costs the unpack's "
+        "applier storage.apply_per_file of CPU. Default: uncompressed / the host's storage.file_size")
 
 
 def _layer(value: object) -> object:
@@ -29,7 +32,8 @@ LayerSpec = Annotated[
     WithJsonSchema({"anyOf": [
         {"type": "string", "description": "compressed size, e.g. 211MB"}, {"type": "number", "minimum": 0},
         {"type": "object", "required": ["size"], "additionalProperties": False,
-         "properties": {"size": {"type": ["string", "number"]}, "uncompressed": {"type": ["string", "number"]}}},
+         "properties": {"size": {"type": ["string", "number"]}, "uncompressed": {"type": ["string", "number"]},
+                        "files": {"type": "integer", "minimum": 0}}},
     ]}),
 ]
 

@@ -1,0 +1,139 @@
+"""What a pull's bytes and a layer's files cost beyond the inflate and the digests, against closed forms worked out
+by hand (docs/distribution.md: What a pull's bytes cost; pull.py ``_receive``, layer_work.py ``unpack_stages``).
+
+- The download's reader takes the blob's bytes from the socket into its file: S / receive_rate on one core, beside
+  the transfer (with the digest and the decryption, here free).
+- The apply, the goroutine that digests the tar stream, also reads the inflated stream and writes the files,
+  U / apply_rate, and makes every entry, entries x apply_per_file; entries are the layer's ``files``, else
+  U / storage.file_size. It runs beside the inflate (unpigz), or after it in the same goroutine with
+  ``gzip_decoder: go``.
+- Each of the three defaults to its image store's figure (dsim/domain/hosts.py): containerd's applier or dockerd's.
+
+Setting (test_unpack_cpu.py's scenario): one layer pulled on a host of 4 cores (every task has one), over a link
+so fast that the blob arrives at once, writes free, sha256 free, no TLS; the inflate free unless a test says so.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dsim.domain.hosts import APPLY_PER_FILE, APPLY_RATE, RECEIVE_RATE
+from dsim.scenarios.loader import load_scenario_text
+from tests.components.test_build_cache import BASE, build, completed, job, run
+from tests.helpers import run_text
+
+MB = 1e6
+
+
+def scenario(*, size: float = 1 * MB, uncompressed: float = 100 * MB, files: int | None = None,
+             store: str = "containerd", storage: str = "", inflate: str = "inf", decoder: str = "external") -> str:
+    """One image of one layer (``size`` compressed, ``uncompressed``, ``files`` entries if given) pulled at once."""
+    entries = "" if files is None else f", files: {files}"
+    return f"""
+name: pull-costs
+registries:
+  reg: {{bandwidth: 1000GB/s, latency: 0ms, tls: false}}
+images:
+  app:1: {{registry: reg, layers: [{{size: {size:.0f}, uncompressed: {uncompressed:.0f}{entries}}}]}}
+hosts:
+  h:
+    cpus: 4
+    nic: inf
+    daemon: {{api_service_time: 0s, image_store: {store}}}
+    storage: {{write_rate: inf, hash_rate: inf, decompress_rate: {{gzip: {inflate}}}, gzip_decoder: {decoder}{storage}}}
+workloads:
+  w: {{arrival: {{burst: 1}}, steps: [{{pull: 'app:1'}}]}}
+"""
+
+
+def durations(text: str) -> tuple[float, float]:
+    """(the download's seconds, the unpack's seconds)."""
+    result = run_text(text)
+    [download] = result.spans_of("download")
+    [unpack] = result.spans_of("unpack")
+    return download.duration, unpack.duration
+
+
+def test_the_reader_takes_the_bytes_from_the_socket_into_the_file() -> None:
+    # 500 MB at 250 MB/s on one core: 2 s, where the bytes arrive in 0.5 ms
+    download, _ = durations(scenario(size=500 * MB, storage=", receive_rate: 250MB/s, apply_rate: inf"))
+    assert download == pytest.approx(500 / 250, rel=1e-6)
+
+
+@pytest.mark.parametrize("store", ["containerd", "graphdriver"])
+def test_the_receive_rate_defaults_to_the_stores(store: str) -> None:
+    # containerd 500 MB/s: 1 s for 500 MB; graphdriver 800 MB/s: 0.625 s
+    download, _ = durations(scenario(size=500 * MB, store=store))
+    assert download == pytest.approx(500 * MB / {"containerd": 500e6, "graphdriver": 800e6}[store], rel=1e-6)
+    assert RECEIVE_RATE[store] == {"containerd": 500e6, "graphdriver": 800e6}[store]
+
+
+def test_the_apply_handles_every_byte_of_the_tar() -> None:
+    # 400 MB at 200 MB/s, no entries' cost: 2 s
+    _, unpack = durations(scenario(uncompressed=400 * MB, storage=", apply_rate: 200MB/s, apply_per_file: 0s"))
+    assert unpack == pytest.approx(2.0, rel=1e-6)
+
+
+def test_every_declared_entry_costs_the_applier() -> None:
+    # 1,000 entries at 1 ms: 1 s, the bytes free
+    _, unpack = durations(scenario(files=1000, storage=", apply_rate: inf, apply_per_file: 1ms"))
+    assert unpack == pytest.approx(1.0, rel=1e-6)
+
+
+def test_undeclared_entries_are_the_bytes_over_the_mean_file_size() -> None:
+    # 100 MB over 1 MB a file: 100 entries at 10 ms: 1 s; the images' default 20 KB: 5,000 entries, 50 s
+    _, unpack = durations(scenario(storage=", apply_rate: inf, apply_per_file: 10ms, file_size: 1MB"))
+    assert unpack == pytest.approx(1.0, rel=1e-6)
+    _, unpack = durations(scenario(storage=", apply_rate: inf, apply_per_file: 10ms"))
+    assert unpack == pytest.approx(100 * MB / 20e3 * 0.01, rel=1e-6)
+
+
+@pytest.mark.parametrize("store", ["containerd", "graphdriver"])
+def test_the_apply_defaults_to_the_stores(store: str) -> None:
+    # 100 MB in 1,000 entries: containerd 100e6 / 555e6 + 1,000 x 113 us = 0.2932 s; graphdriver
+    # 100e6 / 435e6 + 1,000 x 240 us = 0.4699 s
+    _, unpack = durations(scenario(files=1000, store=store))
+    expected = {"containerd": 100e6 / 555e6 + 0.113, "graphdriver": 100e6 / 435e6 + 0.240}[store]
+    assert unpack == pytest.approx(expected, rel=1e-6)
+    assert (APPLY_RATE[store], APPLY_PER_FILE[store]) == {"containerd": (555e6, 113e-6),
+                                                         "graphdriver": (435e6, 240e-6)}[store]
+
+
+def test_a_written_cost_wins_over_the_stores() -> None:
+    spec = load_scenario_text(scenario(store="graphdriver", storage=", apply_per_file: 1ms")).hosts[0].spec
+    assert (spec.storage.apply_per_file, spec.storage.apply_rate, spec.storage.receive_rate) == (
+        1e-3, APPLY_RATE["graphdriver"], RECEIVE_RATE["graphdriver"])
+
+
+def test_the_apply_runs_beside_unpigz_and_after_gos_inflate() -> None:
+    # the inflate 100 MB at 100 MB/s = 1 s; the apply 100 MB at 200 MB/s + 100 entries x 5 ms = 1 s:
+    # side by side 1 s, in one goroutine (Go's compress/gzip) 2 s
+    costs = ", apply_rate: 200MB/s, apply_per_file: 5ms"
+    _, beside = durations(scenario(files=100, inflate="100MB/s", storage=costs))
+    _, in_turn = durations(scenario(files=100, inflate="100MB/s", storage=costs, decoder="go"))
+    assert (beside, in_turn) == pytest.approx((1.0, 2.0), rel=1e-6)
+
+
+def test_a_lazy_pull_applies_no_tar() -> None:
+    # a lazy snapshotter reads chunks, no tar stream: its prefetch (6.4% of 100 MB inflated at 100 MB/s, 0.064 s)
+    # costs a layer of 100,000 entries at 1 s each nothing more
+    text = scenario(files=100_000, inflate="100MB/s", storage=", apply_per_file: 1s").replace(
+        "layers: [", "lazy: true, layers: [")
+    [layer] = run_text(text).spans_of("pull_layer")
+    assert layer.duration == pytest.approx(0.064 * 100 * MB / (100 * MB), rel=1e-6)
+
+
+def test_buildkits_export_applies_a_copys_files_one_entry_each() -> None:
+    """Under the containerd store BuildKit's export unpacks each new layer into the snapshotter through the same
+    applier (builder.py ``_unpack``): a COPY of two context files of 50 MB is two entries (1 s each here), where
+    its 100 MB counted at ``file_size`` 1 MB would be 100; everything else free."""
+    dockerfile = f"FROM {BASE}\nCOPY a b /data/\n"
+    hosts = {"dev": {"cpus": 4, "nic": "inf", "preloaded": [BASE],
+                     "daemon": {"image_store": "containerd", "api_service_time": "0s"},
+                     "storage": {"write_rate": "inf", "hash_rate": "inf", "compress_rate": "inf", "file_size": "1MB",
+                                 "decompress_rate": {"gzip": "inf"}, "apply_rate": "inf", "apply_per_file": "1s"}}}
+    result = run({"dev": job(build(dockerfile))}, contexts={"app": {"files": {"a": "50MB", "b": "50MB"}}},
+                 hosts=hosts)
+    completed(result)
+    [export] = result.spans_of("build_export")
+    assert export.duration == pytest.approx(2.0, rel=1e-6)

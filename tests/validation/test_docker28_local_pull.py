@@ -1,0 +1,142 @@
+"""`docker pull` from a registry on the same VM, Docker 28.5.2 (containerd 2.1.9, bookworm's runc, Debian's
+`docker-registry` without TLS on localhost:5000), both image stores: graphdriver (overlay2) and containerd's
+(`--feature containerd-snapshotter=true`). An AMD EPYC VM with 2 vCPUs and 24 GiB, unpigz installed; page cache
+dropped and the image gone with its blobs before every pull (`tools/real_docker.py pull`, 2026-12-07).
+
+What the model takes from these runs (docs/distribution.md, "What a pull's bytes cost"): one-layer images of 200 MB
+of random bytes in 200, 2,000 and 20,000 files set `receive_rate`, `apply_rate` and `apply_per_file` by store (the
+CPU until the inflate began; the CPU after it; the slope over the file counts). So those rows are a CALIBRATION:
+they check the closed forms the model makes of them, and how near the wall times come.
+
+The independent rows use images those runs did not: `bin` (a busybox layer, then 80.8 MB of gzip'd shared
+libraries, 265 MB of tar in 1,515 entries), `rand` (the busybox layer, then four layers of 100 MB of random bytes,
+100,009,442 bytes each as blobs) and `venv` (a copy of this project's virtual environment's Python packages: 176.7
+MB gzip'd, 552.4 MB of tar in 15,086 entries, 36.6 KB an entry: real files). Each host takes this machine's measured
+rates: sha256 with the SHA extensions (1975 MB/s), unpigz's inflate of such layers alone (347 MiB/s for the
+libraries, 598 MiB/s for stored blocks: docs/validation.md; 552.4 MB in 1.70 s for the packages), the disk's
+1.6 GB/s. Their CPU (each daemon's own and its children's: unpigz) comes out within 15% of the measured (-14% to
++2%); the wall times of containerd's `venv` pull within 15% (-12%), the others not (23-26% short: xfail): the real
+unpack's two processes run a pipeline coupled through a 64 KiB pipe, so each waits on the other where the stream's
+cost varies, and the registry's own CPU (0.2-0.3 s a pull) shared the 2 vCPUs; dsim runs the inflate and the apply
+side by side and the registry elsewhere.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from tests.helpers import run_text
+
+#: this machine: Go's sha256 with the SHA extensions, unpigz alone on random (stored) and library layers
+HASH, STORED, LIBRARIES, DISK = 1975e6, 598 * 2**20, 347 * 2**20, 1.6e9
+#: the store's defaults (dsim/domain/hosts.py RECEIVE_RATE, APPLY_RATE, APPLY_PER_FILE)
+RECEIVE = {"containerd": 500e6, "graphdriver": 800e6}
+APPLY = {"containerd": 555e6, "graphdriver": 435e6}
+PER_FILE = {"containerd": 113e-6, "graphdriver": 240e-6}
+
+#: (store, files) -> measured wall seconds of 3 pulls, one layer of 200 MB (the tar's entries: files + 42 dirs)
+CALIBRATION = {
+    ("containerd", 200): (1.17, 1.16, 1.11), ("containerd", 2000): (1.31, 1.35, 1.38),
+    ("containerd", 20000): (3.27, 3.26, 3.25),
+    ("graphdriver", 200): (1.13, 1.12, 1.06), ("graphdriver", 2000): (1.67, 1.57, 1.82),
+    ("graphdriver", 20000): (6.29, 6.13, 6.36),
+}
+#: a layer's (blob bytes, tar bytes, entries)
+BUSYBOX = (1080103, 2000000, 6)
+#: unpigz alone on the Python packages' blob: 552.4 MB in 1.70 s of CPU
+PACKAGES = 552408576 / 1.70
+IMAGES = {
+    "bin": ((BUSYBOX, (80794007, 265238528, 1515)), LIBRARIES),
+    "rand": ((BUSYBOX, *[(100009442, 100003840, 3)] * 4), STORED),
+    "venv": (((176706152, 552408576, 15086),), PACKAGES),
+}
+#: (store, image) -> measured (wall seconds, CPU-seconds of dockerd and containerd with unpigz) of 3 pulls
+MEASURED = {
+    ("containerd", "bin"): ((1.38, 1.30, 1.51), (1.91, 1.77, 2.09)),
+    ("containerd", "rand"): ((2.01, 2.14, 2.20), (2.39, 2.60, 2.60)),
+    ("graphdriver", "bin"): ((1.73, 1.69, 1.68), (2.24, 2.28, 2.21)),
+    ("graphdriver", "rand"): ((1.81, 2.00, 1.95), (2.30, 2.55, 2.52)),
+    ("containerd", "venv"): ((4.03, 4.01, 3.98), (5.52, 5.49, 5.51)),
+    ("graphdriver", "venv"): ((7.08, 7.32, 7.26), (8.21, 8.50, 8.46)),
+}
+#: the wall times dsim misses by more than 15% (module docstring)
+WALL_MISSED = {("containerd", "bin"), ("containerd", "rand"), ("graphdriver", "bin"), ("graphdriver", "rand"),
+               ("graphdriver", "venv")}
+
+
+def pull(store: str, layers: tuple[tuple[int, int, int], ...], inflate: float) -> tuple[float, float, float, float]:
+    """(the pull's seconds, its CPU-seconds, the last layer's download and unpack seconds) on the VM."""
+    written = ", ".join(f"{{size: {size}, uncompressed: {tar}, files: {files}}}" for size, tar, files in layers)
+    result = run_text(f"""
+    name: local-pull
+    registries:
+      local: {{bandwidth: 10Gbps, latency: 0ms, tls: false}}
+    images:
+      img:1: {{registry: local, layers: [{written}]}}
+    hosts:
+      vm: {{cpus: 2, memory: 24GiB, nic: inf, daemon: {{image_store: {store}}},
+            storage: {{decompress_rate: {{gzip: {inflate:.0f}B/s}}, hash_rate: {HASH:.0f}B/s,
+                       write_rate: {DISK:.0f}B/s}}}}
+    workloads:
+      w: {{arrival: {{burst: 1}}, steps: [{{pull: "img:1"}}]}}
+    """)
+    [job] = result.jobs
+    cpu = sum(s.attrs["busy"] * s.duration for s in result.spans_of("cpu"))
+    download = result.spans_of("download")[-1].duration
+    unpack = result.spans_of("unpack")[-1].duration
+    return job.duration_s, cpu, download, unpack
+
+
+@pytest.mark.parametrize(("store", "files"), sorted(CALIBRATION))
+def test_calibration_closed_forms(store: str, files: int) -> None:
+    """One layer of S = 200.2 MB, stored blocks: the download's reader takes S (1/hash + 1/receive) on one core
+    (the 10 Gbps link is faster), and the containerd store then fsyncs the blob (S / disk); the unpack takes
+    the longer of the inflate (S / 598 MiB/s, unpigz) and the apply (S (1/hash + 1/apply) + entries x per file)."""
+    size = 200_200_000
+    _, _, download, unpack = pull(store, ((size, size, files + 42),), STORED)
+    fsync = size / DISK if store == "containerd" else 0.0
+    assert download == pytest.approx(size * (1 / HASH + 1 / RECEIVE[store]) + fsync, rel=1e-6)
+    apply = size * (1 / HASH + 1 / APPLY[store]) + (files + 42) * PER_FILE[store]
+    assert unpack == pytest.approx(max(size / STORED, apply), rel=1e-6)
+
+
+@pytest.mark.parametrize(("store", "files"), sorted(CALIBRATION))
+def test_calibration_wall_times(store: str, files: int) -> None:
+    """The calibration's pulls: containerd's within 5% (its applier keeps up with unpigz's pipe), graphdriver's
+    within 20% (dsim 9-17% short: dockerd's applier waits on the pipe more than dsim's side-by-side stages do)."""
+    size = 200_200_000
+    wall, _, _, _ = pull(store, ((size, size, files + 42),), STORED)
+    assert wall == pytest.approx(statistics.mean(CALIBRATION[store, files]), rel=0.05 if store == "containerd" else 0.2)
+
+
+@pytest.mark.parametrize(("store", "image"), sorted(MEASURED))
+def test_cpu_of_other_images(store: str, image: str) -> None:
+    """What the daemons spent on images the calibration did not use, within 15% (the runs spread 5-17%)."""
+    layers, inflate = IMAGES[image]
+    _, cpu, _, _ = pull(store, layers, inflate)
+    assert cpu == pytest.approx(statistics.mean(MEASURED[store, image][1]), rel=0.15)
+
+
+MISSED_REASON = ("22-26% short: the real inflate and apply are a pipeline coupled through a 64 KiB pipe, and the "
+                 "registry's CPU shared the 2 vCPUs; dsim runs them side by side, the registry elsewhere")
+
+
+@pytest.mark.parametrize(("store", "image"), [
+    pytest.param(*case, marks=[pytest.mark.xfail(strict=True, reason=MISSED_REASON)] if case in WALL_MISSED else [])
+    for case in sorted(MEASURED)])
+def test_wall_time_of_other_images(store: str, image: str) -> None:
+    """Within 15%: containerd's pull of the Python packages (-12%); the others are 22-26% short."""
+    layers, inflate = IMAGES[image]
+    wall, _, _, _ = pull(store, layers, inflate)
+    assert wall == pytest.approx(statistics.mean(MEASURED[store, image][0]), rel=0.15)
+
+
+def test_the_old_model_would_fail() -> None:
+    """Without the receive, the apply's data handling and its entries (dsim before this model), the graphdriver
+    pull of the libraries took 0.91 s against 1.70 measured: the CPU checks above would fail by far."""
+    layers, inflate = IMAGES["bin"]
+    _, cpu, _, _ = pull("graphdriver", layers, inflate)
+    bare = sum(tar / inflate + tar / HASH + size / HASH for size, tar, _ in layers)
+    assert cpu > 1.5 * bare
