@@ -63,10 +63,13 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   download's end), and the CPU of dockerd and containerd, each its own and its reaped children's (unpigz). The
   slope over the file counts is an entry's cost to the store's applier. With ``--refs``, images already in the
   registry are pulled instead (no slope). As root.
+- ``rmi``: ``docker rmi`` of images in a registry (``--refs``, e.g. ``pull``'s), each pulled first, the page cache
+  synced: the rmi's wall time and the daemons' CPU over it and the 3 s after (the containerd store's collector).
 
     REGISTRY=localhost:5000 python tools/real_docker.py export [--repeat 3] [--sizes 250]
     REGISTRY=localhost:5000 python tools/real_docker.py pull [--repeat 3] [--sizes 200,2000,20000]
     python tools/real_docker.py pull [--repeat 3] --refs localhost:5000/NAME:TAG,...
+    python tools/real_docker.py rmi [--repeat 2] --refs localhost:5000/dsim-pull:200,localhost:5000/dsim-pull:20000
 """
 
 from __future__ import annotations
@@ -771,6 +774,24 @@ def measure_pulls(repeat: int, refs: list[str]) -> None:
                               for name, (own, children) in sorted(spent.items())), flush=True)
 
 
+def measure_rmi(repeat: int, refs: list[str]) -> None:
+    """``docker rmi`` of each image just pulled (see the module's docstring)."""
+    names = ("dockerd", "containerd")
+    for _ in range(repeat):
+        for ref in refs:
+            _forget_image(ref)
+            docker("pull", "-q", ref)
+            subprocess.run(["sync"], check=True)
+            time.sleep(1)
+            before, start = _own_and_children(names), time.perf_counter()
+            docker("rmi", ref)
+            wall = time.perf_counter() - start
+            time.sleep(3)
+            after = _own_and_children(names)
+            print(f"{ref}: rmi {wall:.3f} s; CPU over it and 3 s after: "
+                  + ", ".join(f"{name} {after[name][0] - before[name][0]:.2f}" for name in sorted(after)), flush=True)
+
+
 def measure_pull(repeat: int, counts: list[int], registry: str, megabytes: int = 200) -> None:
     """Pulls of one-layer images of ``megabytes`` MB of random bytes in each of ``counts`` files (see the module's
     docstring); prints each pull and, per daemon, the least-squares CPU-seconds an entry of the layer's tar."""
@@ -812,7 +833,7 @@ def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops",
-                                                   "ports", "network", "conntrack", "export", "pull"))
+                                                   "ports", "network", "conntrack", "export", "pull", "rmi"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
@@ -838,6 +859,9 @@ def main() -> None:
         measure_network(args.repeat)
     elif args.what == "export":
         measure_export(args.repeat, int(args.sizes or 250), os.environ.get("REGISTRY", "localhost:5000"))
+    elif args.what == "rmi":
+        refs = args.refs or "localhost:5000/dsim-pull:200,localhost:5000/dsim-pull:20000"
+        measure_rmi(args.repeat, refs.split(","))
     elif args.what == "pull" and args.refs:
         measure_pulls(args.repeat, args.refs.split(","))
     elif args.what == "pull":

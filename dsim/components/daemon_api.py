@@ -28,6 +28,7 @@ from dsim.components import freezer
 from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
 from dsim.components.image_store import DANGLING, DiskFull
+from dsim.components.layer_work import tar_entries
 from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
@@ -402,7 +403,7 @@ class EngineVerbs:
             if user is not None:  # forced, a stopped container's: its content stays with it, the image dangling
                 self.store.keep_untagged(image)
                 return ImageDeletion(named, None, (), ident)
-            return ImageDeletion(named, ident, tuple(self.store.delete(image)), ident)
+            return ImageDeletion(named, ident, (yield from self._delete_image(image)), ident)
         refs = self.store.tags_of(image)
         if single_reference(refs) and user is not None and not force:
             raise ImageInUse(name, user, ident)
@@ -414,7 +415,27 @@ class EngineVerbs:
         if user is not None:
             self.store.keep_untagged(image)
             return ImageDeletion(gone, None, (), ident)
-        return ImageDeletion(gone, ident, tuple(self.store.delete(image)), ident)
+        return ImageDeletion(gone, ident, (yield from self._delete_image(image)), ident)
+
+    def _delete_image(self, image: ImageInfo) -> Generator[Any, Any, tuple[str, ...]]:
+        """Delete an untagged image and remove the files of the layers that leave the disk, as the image store's
+        daemon does before it answers (graphdriver: dockerd removes each layer's directory; the containerd store:
+        its deletion is synchronous, containerd's collector removing the snapshots): every tar entry unlinked,
+        ``remove_per_file`` of its CPU and ``remove_wait_per_file`` of waiting (docs/distribution.md, Removing
+        an image). Returns the chain IDs removed, top layer first."""
+        removed = tuple(self.store.delete(image))
+        gone = set(removed)
+        storage = self.spec.storage
+        entries = sum(tar_entries(storage, layer.uncompressed, layer.files) for layer in image.layers
+                      if layer.chain_id in gone)
+        if entries > 0:
+            kernel = self.runtime.kernel
+            daemon = kernel.containerd if self.spec.daemon.image_store == "containerd" else kernel.dockerd
+            work = entries * storage.remove_per_file
+            if work > 0:
+                yield daemon.run(work, 1.0).done
+            yield self.env.timeout(entries * storage.remove_wait_per_file)
+        return removed
 
     def images(self, *, job: int) -> Generator[Any, Any, Mapping[str, ImageInfo]]:
         """``GET /images/json``: the store's images by reference (a read-only view)."""

@@ -14,6 +14,8 @@ from dsim.domain.hosts import (
     BUILDKIT_VERTEX_S,
     COMPRESS_RATE,
     RECEIVE_RATE,
+    REMOVE_PER_FILE,
+    REMOVE_WAIT_PER_FILE,
     SHA256_AVX2,
     SMT_GAIN,
 )
@@ -187,6 +189,16 @@ class Storage(Strict):
         f"{APPLY_PER_FILE['graphdriver'] * 1e6:.0f}us: the slope over layers of 200MB in 200 to 20,000 files, "
         "measured as receive_rate (GNU tar made the same files at 29us each there). A layer's entries are its "
         "files, else uncompressed / file_size",
+    )
+    remove_per_file: FiniteDuration = Field(
+        REMOVE_PER_FILE, description="docker rmi: the CPU of the daemon that removes an image's layers (containerd's "
+        "under its store, dockerd's under graphdriver) for each tar entry of the layers that leave the disk. 31us: "
+        "Docker 28.5.2 on an AMD EPYC VM removed 200MB in 20,000 files in 1.47-1.76s against 0.08-0.10s in 200, "
+        "0.65s of the daemon's CPU, under either store (tools/real_docker.py rmi; docs/distribution.md)",
+    )
+    remove_wait_per_file: FiniteDuration = Field(
+        REMOVE_WAIT_PER_FILE, description="docker rmi: the rest of each removed tar entry's time, a wait (42us: the "
+        "same measurement's wall time less its CPU)",
     )
     gzip_decoder: Literal["external", "go"] = Field(
         "external", description="what inflates a gzip layer. external (the default): igzip or unpigz, which "
