@@ -15,9 +15,14 @@ so fast that the blob arrives at once, writes free, sha256 free, no TLS; the inf
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
-from dsim.domain.hosts import APPLY_PER_FILE, APPLY_RATE, RECEIVE_RATE
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsim.components.layer_work import unpack_stages
+from dsim.domain.hosts import APPLY_PER_FILE, APPLY_RATE, RECEIVE_RATE, StorageSpec
 from dsim.scenarios.loader import load_scenario_text
 from tests.components.test_build_cache import BASE, build, completed, job, run
 from tests.helpers import run_text
@@ -159,3 +164,27 @@ def test_rmi_removes_every_entry_of_the_layers_that_leave_the_disk(store: str) -
 def test_rmi_of_a_layer_another_image_holds_removes_nothing() -> None:
     # keep:1 is built on app:1's layer: untagging app:1 deletes its image, and its layer stays
     assert rmi_seconds(files=1000, shared=True) == pytest.approx(0.0, abs=1e-9)
+
+
+STORAGE = StorageSpec({"gzip": 200 * 2**20, "zstd": 522 * 2**20}, 400 * 2**20, 100 * 2**20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(nbytes=st.floats(0, 1e10), extra=st.floats(0, 1e9), files=st.one_of(st.none(), st.floats(0, 1e6)),
+       more=st.floats(0, 1e5), decoder=st.sampled_from(["external", "go"]),
+       compression=st.sampled_from(["gzip", "zstd", "none"]))
+def test_an_unpack_never_costs_less_for_more_bytes_or_entries(nbytes: float, extra: float, files: float | None,
+                                                               more: float, decoder: str, compression: str) -> None:
+    """Every stage's CPU grows with the layer's bytes and with its entries, and the apply's is exactly its three
+    terms: the digest, the bytes, the entries (declared, or bytes / file_size)."""
+    storage = dataclasses.replace(STORAGE, gzip_decoder=decoder)
+    base = unpack_stages(storage, nbytes, compression, files=files)
+    bigger = unpack_stages(storage, nbytes + extra, compression, files=files)
+    fuller = unpack_stages(storage, nbytes, compression, files=None if files is None else files + more)
+    for stages in (bigger, fuller):
+        for (after, _), (before, _) in zip(stages, base, strict=True):
+            assert after >= before * (1 - 1e-12)
+    if nbytes > 0 and not (compression == "gzip" and decoder == "go"):
+        entries = files if files is not None else nbytes / storage.file_size
+        apply = nbytes / storage.hash_rate + nbytes / storage.apply_rate + entries * storage.apply_per_file
+        assert base[1][0] == pytest.approx(apply, rel=1e-12)
