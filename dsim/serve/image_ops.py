@@ -232,6 +232,15 @@ def _layer_blob(layer: LayerInfo) -> bytes:
     return buffer.getvalue()
 
 
+def _layer_meta(layer: LayerInfo) -> dict[str, Any]:
+    """A layer's simulated identity and sizes in a saved image's config (its tar entries when known)."""
+    meta: dict[str, Any] = {"digest": layer.digest, "chain_id": layer.chain_id, "size": layer.size,
+                            "uncompressed": layer.uncompressed}
+    if layer.files is not None:
+        meta["files"] = layer.files
+    return meta
+
+
 def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -248,8 +257,7 @@ def _save_one(engine: Engine, name: str, blobs: dict[str, bytes]) -> tuple[dict[
     document = config.document(diff_ids)
     document["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(engine.created(image)))
     document["dsim"] = {"id": refs.image_id(image), "registry": image.registry,
-                        "layers": [{"digest": layer.digest, "chain_id": layer.chain_id, "size": layer.size,
-                                    "uncompressed": layer.uncompressed} for layer in image.layers]}
+                        "layers": [_layer_meta(layer) for layer in image.layers]}
     config_blob = json.dumps(document, sort_keys=True).encode()
     blobs[_digest(config_blob)] = config_blob
     blobs.update(zip(diff_ids, layer_blobs, strict=True))
@@ -330,7 +338,9 @@ def _restore(engine: Engine, config: dict[str, Any], tags: list[str]) -> list[st
         raise ApiError(501, "dsim serve loads archives written by dsim serve's docker save only (their layers "
                             "carry the simulated sizes)")
     layers = tuple(LayerInfo(i, str(layer["digest"]), str(layer["chain_id"]), float(layer["size"]),
-                             float(layer["uncompressed"])) for i, layer in enumerate(meta["layers"]))
+                             float(layer["uncompressed"]),
+                             files=float(layer["files"]) if layer.get("files") is not None else None)
+                   for i, layer in enumerate(meta["layers"]))
     ident = str(meta["id"])
     store = engine.daemon.store
     names = [normalise(tag) for tag in tags] or [f"<none>@{ident[7:19]}"]

@@ -368,3 +368,14 @@ def test_rmi_deletes_the_image_and_gives_its_disk_back(served: Server) -> None:
     assert served.loop.call(lambda: store.disk_used) == pytest.approx(before)
     status, _, body = request(served, "DELETE", "/v1.50/images/redis")
     assert (status, json.loads(body)) == (404, {"message": "No such image: redis"})
+
+
+def test_a_saved_layer_keeps_its_tar_entries_when_known() -> None:
+    """`docker save` writes each layer's simulated sizes into the image's config, its `files` too when the scenario
+    declared them (the unpack's and rmi's costs count them after a `docker load`), and no key otherwise."""
+    from dsim.domain.images import LayerInfo
+    from dsim.serve.image_ops import _layer_meta
+
+    known = LayerInfo(0, "sha256:a", "sha256:a", 10.0, 27.0, files=7.0)
+    assert _layer_meta(known)["files"] == 7.0
+    assert "files" not in _layer_meta(LayerInfo(0, "sha256:a", "sha256:a", 10.0, 27.0))
