@@ -37,16 +37,17 @@ https://learn.microsoft.com/azure/virtual-machines/dv3-dsv3-series; each with th
   (gzip 200 MiB/s per core beside the digest of each layer's tar stream; the kernel's dirty limits, 20% / 10%
   of the memory, 30 s expiry).
 
-Predicted: the calibrated write rates are 45.4 MB/s (five layers) and 41.8 MB/s (nine); the D16s_v3 and
-D64s_v3 then take 50.4 and 50.3 s (five, -5% and -6%) and 53.6 and 53.6 s (nine, +1% and +1%): within. A pull
-needs one core at a time for its inflate (and one for its digest) and the disk for each layer's unmount, so more
-cores and memory change next to nothing. NOT reproduced (strict xfail): one layer, calibrated at 8.2 MB/s (the
-8 GiB D2s_v3 holds its writer at the kernel's setpoint), 10.7 s on both bigger VMs (-80%, -80%; the blob's
-download bound by its reader, sha256 at 448.62 MB/s and TLS at 4 GB/s, not the NIC): a base
-layer is applied without a mount, so nothing syncs it; TensorFlow's images have many layers, so this split is
-the least likely. (Before the graphdriver store and naive diff were in the parameter set, the containerd store's
-fsync of each blob stood in for the disk-bound path, calibrated at 23.9 / 21.6 / 19.7 MB/s, with one layer and
-five out of tolerance.)
+Predicted (session 58, with what a pull's bytes and files cost the graphdriver store's daemon: docs/distribution.md,
+What a pull's bytes cost): the calibrated write rates are 98.5 MB/s (five layers) and 74.3 MB/s (nine); the D16s_v3
+and D64s_v3 then take 50.3 and 50.3 s (five, -5% and -6%) and 56.1 and 56.1 s (nine, +6% and +5%): within. A pull
+needs one core at a time for its inflate (and one for its apply) and the disk for each layer's unmount, so more
+cores and memory change next to nothing. NOT reproduced (strict xfail): one layer, calibrated at 10.6 MB/s (the
+8 GiB D2s_v3 holds its writer at the kernel's setpoint), 33.5 s on both bigger VMs (-37%): a base layer is applied
+without a mount, so nothing syncs it, and the applier's CPU alone bounds it; TensorFlow's images have many layers,
+so this split is the least likely. (Before session 58 the rates were 45.4 and 41.8 MB/s and the one layer 10.7 s,
+-80%; before the graphdriver store and naive diff were in the parameter set, the containerd store's fsync of each
+blob stood in for the disk-bound path, calibrated at 23.9 / 21.6 / 19.7 MB/s, with one layer and five out of
+tolerance.)
 
 Tolerance 25% (single runs).
 
@@ -69,8 +70,8 @@ SPLITS = {"one layer": [1.0], "five equal": [0.2] * 5,
           "nine, one of 60%": [0.04, 0.10, 0.02, 0.60, 0.12, 0.06, 0.03, 0.02, 0.01]}
 #: splits whose predictions miss (module docstring)
 MISSED: dict[str, str] = {
-    "one layer": "calibrated at 8.2 MB/s, the D16s_v3 and D64s_v3 come out at 10.7 s against 53.0 and "
-                 "53.3 s (-80%): a base layer is applied without a mount, so nothing syncs it, and the "
+    "one layer": "calibrated at 10.6 MB/s, the D16s_v3 and D64s_v3 come out at 33.5 s against 53.0 and "
+                 "53.3 s (-37%): a base layer is applied without a mount, so nothing syncs it, and the "
                  "bigger VMs' memory takes the whole image"}
 #: VM -> (vCPUs, memory, network, Docker's concurrent downloads in the row, measured seconds)
 ROWS = {"D2s_v3": (2, "8GiB", "1000Mbps", 3, 53.650), "D16s_v3": (16, "64GiB", "8000Mbps", 3, 53.040),
