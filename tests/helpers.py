@@ -93,6 +93,6 @@ def rate_giving(seconds: Callable[[float], float], target: float, low: float = 1
 #: A pull's bytes' way through the kernel and the tar's entries left out (``storage.receive_rate``, ``apply_rate``,
 #: ``apply_per_file``: docs/distribution.md, What a pull's bytes cost): for validations of other machines and of
 #: containerd's CRI, whose figures for these are not measured (dsim's defaults are Docker 28.5.2's on a 2-vCPU VM).
-PULL_COSTS_LEFT_OUT = "receive_rate: inf, apply_rate: inf, apply_per_file: 0s"
-#: the same as a host's ``storage`` mapping
 PULL_COSTS_LEFT_OUT_MAP = {"receive_rate": "inf", "apply_rate": "inf", "apply_per_file": "0s"}
+#: the same as the entries of a YAML flow mapping (``storage: {{..., PULL_COSTS_LEFT_OUT}}``)
+PULL_COSTS_LEFT_OUT = ", ".join(f"{key}: {value}" for key, value in PULL_COSTS_LEFT_OUT_MAP.items())
