@@ -65,11 +65,21 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   registry are pulled instead (no slope). As root.
 - ``rmi``: ``docker rmi`` of images in a registry (``--refs``, e.g. ``pull``'s), each pulled first, the page cache
   synced: the rmi's wall time and the daemons' CPU over it and the 3 s after (the containerd store's collector).
+- ``pipe``: what a pipe between the inflate and the applier costs, without Docker: a tar of ``--sizes`` MB of random
+  bytes in 4 files, gzip'd at level 1 (stored blocks, as Docker's gzip of random bytes is), then ``unpigz -c | tar
+  -x`` ``--repeat`` times each way: as the kernel schedules them, pinned to two cores apart (``taskset``) and pinned
+  to one core; the page cache dropped and the blob read back before each. The share of the piped run's extra
+  time spent as if on one core, ``(free - apart) / (one - apart)``, is ``storage.pipe_colocation``.
+- ``layers``: a pull of each of ``--refs`` through the Engine API (``/images/create``), each progress message
+  timestamped: when each layer began and ended its download and its extraction, and the most layers downloading at
+  once (the image gone with its blobs and the caches dropped first).
 
     REGISTRY=localhost:5000 python tools/real_docker.py export [--repeat 3] [--sizes 250]
     REGISTRY=localhost:5000 python tools/real_docker.py pull [--repeat 3] [--sizes 200,2000,20000]
     python tools/real_docker.py pull [--repeat 3] --refs localhost:5000/NAME:TAG,...
     python tools/real_docker.py rmi [--repeat 2] --refs localhost:5000/dsim-pull:200,localhost:5000/dsim-pull:20000
+    python tools/real_docker.py pipe [--repeat 9] [--sizes 400]
+    python tools/real_docker.py layers --refs localhost:5000/NAME:TAG,...
 """
 
 from __future__ import annotations
@@ -823,6 +833,78 @@ def measure_pull(repeat: int, counts: list[int], registry: str, megabytes: int =
         print(f"{name}: {per_file * 1e6:.0f} us of its own CPU an entry, {base:.2f} s at none", flush=True)
 
 
+def _drop_caches() -> None:
+    subprocess.run(["sync"], check=True)
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def measure_pipe(repeat: int, megabytes: int) -> None:
+    """``unpigz -c | tar -x`` as scheduled, on two cores apart and on one (see the module's docstring)."""
+    ways = {"free": ("", ""), "apart": ("taskset -c 0 ", "taskset -c 1 "), "one": ("taskset -c 0 ", "taskset -c 0 ")}
+    with tempfile.TemporaryDirectory() as work:
+        root = Path(work)
+        (root / "data").mkdir()
+        for i in range(4):
+            (root / "data" / f"f{i}").write_bytes(os.urandom(megabytes * 250_000))
+        subprocess.run(["tar", "-cf", "layer.tar", "data"], cwd=root, check=True)
+        subprocess.run("pigz -1 -c layer.tar > layer.gz && rm -r layer.tar data", shell=True, cwd=root, check=True)
+        times: dict[str, list[float]] = {way: [] for way in ways}
+        for _ in range(repeat):
+            for way, (inflate, apply) in ways.items():
+                subprocess.run(["rm", "-rf", "out"], cwd=root, check=True)
+                (root / "out").mkdir()
+                _drop_caches()
+                (root / "layer.gz").read_bytes()
+                start = time.perf_counter()
+                subprocess.run(f"{inflate}unpigz -c layer.gz | {apply}tar -x -C out", shell=True, cwd=root, check=True)
+                times[way].append(time.perf_counter() - start)
+        medians = {way: statistics.median(seconds) for way, seconds in times.items()}
+        for way, seconds in times.items():
+            print(f"{way}: " + " ".join(f"{s:.3f}" for s in sorted(seconds)) + f" s, median {medians[way]:.3f} s")
+        share = (medians["free"] - medians["apart"]) / (medians["one"] - medians["apart"])
+        print(f"as if on one core: {share:.2f} of the difference", flush=True)
+
+
+def _progress_stream(ref: str) -> Iterable[tuple[float, dict[str, Any]]]:
+    """The Engine API's pull of ``ref``: each JSON message with the seconds since the request."""
+    repository, tag = ref.rsplit(":", 1)
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect("/var/run/docker.sock")
+        start = time.perf_counter()
+        conn.sendall(f"POST /images/create?fromImage={repository}&tag={tag} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        reader = conn.makefile("rb")
+        while reader.readline().strip():  # the response's headers
+            pass
+        for line in reader:
+            if line.strip():
+                yield time.perf_counter() - start, json.loads(line)
+
+
+def measure_layers(refs: list[str]) -> None:
+    """Each layer's download and extraction as the pull's progress shows them (see the module's docstring)."""
+    for ref in refs:
+        _forget_image(ref)
+        _drop_caches()
+        time.sleep(1)
+        seen: dict[tuple[str, str], list[float]] = {}
+        end = 0.0
+        for at, message in _progress_stream(ref):
+            end = at
+            if "id" in message and "status" in message:
+                seen.setdefault((message["id"], message["status"]), []).append(at)
+        layers = sorted({layer for layer, status in seen if (layer, "Pull complete") in seen})
+        spans = []
+        for layer in layers:
+            began = seen.get((layer, "Downloading"), [float("nan")])[0]
+            done = seen.get((layer, "Download complete"), [float("nan")])[0]
+            extracting = seen.get((layer, "Extracting"), [float("nan")])[0]
+            spans.append((began, done))
+            print(f"{ref} {layer}: downloading {began:.2f}-{done:.2f} s, extracting {extracting:.2f}-"
+                  f"{seen[layer, 'Pull complete'][0]:.2f} s")
+        most = max(sum(1 for b, d in spans if b <= at < d) for at, _ in spans) if spans else 0
+        print(f"{ref}: {end:.2f} s, at most {most} layers downloading at once (progress every 0.1 s)", flush=True)
+
+
 def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
     """(wall seconds, CPU-seconds of dockerd with its reaped children) of one action."""
     cpu, start = _dockerd_seconds(), time.perf_counter()
@@ -832,8 +914,8 @@ def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops",
-                                                   "ports", "network", "conntrack", "export", "pull", "rmi"))
+    parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops", "ports",
+                                         "network", "conntrack", "export", "pull", "rmi", "pipe", "layers"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
@@ -844,6 +926,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.what == "netops":
         measure_netops(args.repeat, int(args.sizes or 16))
+        return
+    if args.what == "pipe":
+        measure_pipe(args.repeat, int(args.sizes or 400))
         return
     print(f"Docker {docker('version', '--format', '{{.Server.Version}}')}, {os.cpu_count()} CPUs", flush=True)
     import_image()
@@ -862,6 +947,8 @@ def main() -> None:
     elif args.what == "rmi":
         refs = args.refs or "localhost:5000/dsim-pull:200,localhost:5000/dsim-pull:20000"
         measure_rmi(args.repeat, refs.split(","))
+    elif args.what == "layers":
+        measure_layers((args.refs or "").split(","))
     elif args.what == "pull" and args.refs:
         measure_pulls(args.repeat, args.refs.split(","))
     elif args.what == "pull":

@@ -60,9 +60,10 @@ def unpack_stages(storage: StorageSpec, nbytes: float, compression: str, *, appl
     digest of the tar stream, the layer's DiffID (containerd ``core/diff/apply/apply.go``: a TeeReader into a sha256
     digester; moby ``layer/layer_store.go`` ``applyTar``), bytes / hash_rate; the stream's bytes read and written
     into files, bytes / apply_rate; and every tar entry's create and metadata, ``apply_per_file`` each (the
-    layer's ``files``, else bytes / file_size), on one core. igzip or unpigz (``gzip_decoder: external``) and
-    klauspost's zstd decoder inflate elsewhere, so the two run side by side; Go's compress/gzip (``go``) inflates
-    inside the applying goroutine, so they run in turn. A lazy snapshotter's reads (``applied=False``) are no tar
+    layer's ``files``, else bytes / file_size), on one core. igzip or unpigz (``gzip_decoder: external``) inflate
+    in a process of their own, joined to the applier by a pipe (``piped``); klauspost's zstd decoder inflates in
+    goroutines of its own, so the two run side by side; Go's compress/gzip (``go``) inflates inside the applying
+    goroutine, so they run in turn. A lazy snapshotter's reads (``applied=False``) are no tar
     stream: inflate only (its own chunk checks are not modelled). ``inf`` disables a rate's cost."""
     decompress = math.inf if compression == "none" else storage.decompress_rate[compression]
     inflate = cpu_seconds(nbytes, decompress)
@@ -72,7 +73,20 @@ def unpack_stages(storage: StorageSpec, nbytes: float, compression: str, *, appl
                  + tar_entries(storage, nbytes, files) * storage.apply_per_file)
     if compression == "gzip" and storage.gzip_decoder == "go":
         return ((inflate + apply, storage.decompress_cores),)
+    if compression == "gzip" and inflate > 0 and apply > 0:
+        return piped(inflate, storage.decompress_cores, apply, storage.pipe_colocation)
     return (inflate, storage.decompress_cores), (apply, 1.0)
+
+
+def piped(inflate: float, cores: float, apply: float, colocation: float) -> Stages:
+    """An external inflate (igzip, unpigz: a process of its own) and the applier, joined by a pipe: both move the
+    stream at one pace, and the kernel runs them on one core ``colocation`` of the shorter one's time (a pipe's
+    reader is woken on its writer's core), so on an idle host the pair takes the longer stage's time plus that
+    share of the shorter's (``storage.pipe_colocation``; docs/distribution.md, "A piped unpack shares a core").
+    Each stage's cores are capped at its share of that pace, so a busy host slows both, never one alone."""
+    inflating, applying = inflate / cores, apply
+    together = max(inflating, applying) + colocation * min(inflating, applying)
+    return (inflate, inflate / together), (apply, apply / together)
 
 
 def inflate_into(env: simpy.Environment, cpu: Cpu, disk: Disk, stages: Stages,

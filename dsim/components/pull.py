@@ -31,7 +31,7 @@ from dsim.components.image_store import DiskFull, Download, ImageStore, Unpack
 from dsim.components.layer_events import LayerEvent, LayerEvents, LayerProgress, PullBegan
 from dsim.components.layer_work import Stages, cpu_seconds, inflate_into, unpack_stages
 from dsim.components.registry import RegistryError, RegistryServer, Served
-from dsim.components.workers import Lock
+from dsim.components.workers import UNLIMITED, Lock
 from dsim.domain.hosts import HostSpec
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.progress_words import ALREADY_EXISTS, LayerLines, LayerStage, layer_lines, recorded, stage_of
@@ -87,7 +87,7 @@ class Puller(ImageTransfer):
         #: tag's digest reference (dsim/serve/images.py ``store_pull_digests``)
         self.pulled: list[Callable[[int, ImageInfo], None]] = []
         #: SimPy Resource's queue without its events while a slot is free (workers.py)
-        self.download_slots = Lock(env, spec.daemon.max_concurrent_downloads)
+        self.download_slots = Lock(env, spec.daemon.max_concurrent_downloads or UNLIMITED)
         self._endpoints: dict[str, tuple[RegistryServer, ...]] = {}  # by registry name (wired before time 0)
         #: layers mounted lazily and not yet local, by chain ID: the prefetch mounting each, which a pull that
         #: needs the layer meanwhile waits for instead of fetching it again (stargz-snapshotter resolves a layer

@@ -42,7 +42,7 @@ from dsim.components.image_store import ImageStore
 from dsim.components.layer_work import cpu_seconds
 from dsim.components.pull import ImageTransfer
 from dsim.components.registry import RegistryError, RegistryServer
-from dsim.components.workers import Lock
+from dsim.components.workers import UNLIMITED, Lock
 from dsim.domain.hosts import HostSpec
 from dsim.domain.images import ImageInfo, LayerInfo
 from dsim.domain.refs import push_registry, split_ref
@@ -71,7 +71,7 @@ class Pusher(ImageTransfer):
         super().__init__(env, host, spec, store, registries, images, recorder)
         #: the host's cores, where a local layer's gzip runs (None: an idle core's rate, a cap on the stream)
         self.cpu = cpu
-        self.upload_slots = Lock(env, spec.daemon.max_concurrent_uploads)  # a Resource's queue (workers.py)
+        self.upload_slots = Lock(env, spec.daemon.max_concurrent_uploads or UNLIMITED)  # workers.py: as a Resource
         self._uploading: dict[tuple[str, str, str], simpy.Process] = {}
 
     def target(self, ref: str) -> tuple[RegistryServer, str, str]:

@@ -25,6 +25,9 @@ import simpy
 
 from dsim.environment import CountingEnvironment, processed_event
 
+#: the capacity of a pool with no limit (moby's 0 for max-concurrent-downloads and -uploads): nobody ever waits
+UNLIMITED = 2**62
+
 #: the queue of a pool nobody has waited at yet: empty, never appended to (``request`` makes a deque of its own)
 _NO_WAITERS: deque[simpy.Event] = deque(maxlen=0)
 

@@ -115,6 +115,20 @@ APPLY_PER_FILE = {"containerd": 113e-6, "graphdriver": 240e-6}
 #: removes the files (containerd's, dockerd's) spending 0.65 s of CPU: 31 us of CPU a tar entry, 42 us more of wall
 REMOVE_PER_FILE = 31e-6
 REMOVE_WAIT_PER_FILE = 42e-6
+#: A piped unpack's inflate (unpigz, igzip) and applier share one core this part of the shorter stage's time when the
+#: host has no core to spare: the kernel wakes a pipe's reader on an idle core if one is there (``select_idle_sibling``)
+#: and otherwise on its writer's core (a sync wake-up), so on a host the two fill the pair often runs in turn on one
+#: core. ``unpigz -c | tar -x`` of 400 MB of random bytes on an AMD EPYC VM with 2 vCPUs (tools/real_docker.py pipe)
+#: ran 0.45-0.62 of the way from two cores apart to one core (0.93 for 100 MB), and Docker 28.5.2's per-layer applies
+#: there (containerd's debug log, "diff applied") imply about 0.5 for layers of 50 and 100 MB (docs/distribution.md,
+#: "A piped unpack shares a core").
+PIPE_COLOCATION = 0.5
+
+
+def pipe_colocation(cpus: float, decompress_cores: float) -> float:
+    """The default share for a host of ``cpus``: ``PIPE_COLOCATION`` where the inflate's cores and the applier's one
+    fill its cores, none where a core is left idle for the woken stage (measured on 2 vCPUs only)."""
+    return PIPE_COLOCATION if cpus <= decompress_cores + 1 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +155,8 @@ class StorageSpec:
     remove_wait_per_file: float = REMOVE_WAIT_PER_FILE
     #: what inflates gzip: ``external`` (igzip or unpigz, beside the digest of the tar stream) or ``go`` (in turn)
     gzip_decoder: str = "external"
+    #: the share of a piped unpack's shorter stage spent on the other stage's core (``PIPE_COLOCATION``)
+    pipe_colocation: float = PIPE_COLOCATION
     #: overlay2's diff of a committed container: ``native`` (upper dir only) or ``naive`` (walks both trees)
     overlay_diff: str = "native"
     #: mean bytes per file of an image, to count the files a naive diff walks

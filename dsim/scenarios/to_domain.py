@@ -23,6 +23,7 @@ from dsim.domain.hosts import (
     RuntimeSpec,
     StorageSpec,
     VmFlavour,
+    pipe_colocation,
 )
 from dsim.domain.networking import MountSpec, NetworkDecl, NetworkingSpec
 from dsim.domain.overlay_mount import OverlayMountSpec
@@ -67,6 +68,12 @@ def _by_store(written: float | None, defaults: Mapping[str, float], store: str) 
     return defaults[store] if written is None else written
 
 
+def _pipe_colocation(group: fmt.HostGroup) -> float:
+    """The host's storage's share, else the default for its cores (``dsim.domain.hosts.pipe_colocation``)."""
+    written = group.storage.pipe_colocation
+    return pipe_colocation(group.cpus, group.storage.decompress_cores) if written is None else written
+
+
 def host_spec(group: fmt.HostGroup) -> HostSpec:
     daemon, storage, runtime = group.daemon, group.storage, group.runtime
     return HostSpec(
@@ -87,6 +94,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                             apply_per_file=_by_store(storage.apply_per_file, APPLY_PER_FILE, daemon.image_store),
                             remove_per_file=storage.remove_per_file, remove_wait_per_file=storage.remove_wait_per_file,
                             gzip_decoder=storage.gzip_decoder,
+                            pipe_colocation=_pipe_colocation(group),
                             overlay_diff=storage.overlay_diff, file_size=storage.file_size,
                             walk_per_file=storage.walk_per_file, compress_cores=storage.compress_cores,
                             dirty=DirtyLimits(storage.dirty_ratio, storage.dirty_background_ratio,

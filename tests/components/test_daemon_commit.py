@@ -54,6 +54,8 @@ def test_commit_costs_the_diff_the_written_layer_and_dockerds_step(diff: str, wa
     container = run(built, daemon.create(writer(), job=2))
     run(built, daemon.start(container, job=3))
     built.env.run(container.process)  # it writes its 30 MB, runs its second and exits
+    # the commit begins half a second into a whole second, so a naive diff (0.19 + 0.3 s) closes past the next one
+    built.env.run(until=math.floor(built.env.now) + 1.5)
     used = daemon.store.disk_used
     began = built.env.now
     image = run(built, daemon.commit(container, "me/snap:1", job=4))

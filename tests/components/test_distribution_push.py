@@ -33,7 +33,7 @@ hosts:
   h:
     count: 2
     nic: inf
-    daemon: {{api_service_time: 0s}}
+    daemon: {{api_service_time: 0s{daemon}}}
     storage: {{write_rate: inf, decompress_rate: {{gzip: inf}}, hash_rate: inf,
                receive_rate: inf, apply_rate: inf, apply_per_file: 0s{storage}}}
     preloaded: {preloaded}
@@ -60,9 +60,9 @@ def built(ref: str, sizes: list[tuple[float, float]], base: ImageInfo | None = N
 
 
 def run(steps: str, images: list[ImageInfo] | Callable[[Resolved], list[ImageInfo]], *, storage: str = "",
-        preloaded: str = "[]", more: str = "") -> SimResult:
+        preloaded: str = "[]", more: str = "", daemon: str = "") -> SimResult:
     resolved = load_scenario_text(textwrap.dedent(BASE.format(steps=steps, storage=storage, preloaded=preloaded,
-                                                              more=more)))
+                                                              more=more, daemon=daemon)))
     world = World(resolved)
     store = world.daemons["h-1"].store
     for image in images(resolved) if callable(images) else images:
@@ -130,6 +130,15 @@ def test_six_layers_share_five_upload_slots() -> None:
     assert [round(s.end, 6) for s in layers] == [5.02] * 5 + [6.04]
     assert [word for _, word in layers[-1].attrs["progress"]] == ["Preparing", "Waiting", "Pushing", "Pushed"]
     assert result.summary()["registries"]["reg"]["bytes_received"] == 600_000_000
+
+
+def test_no_upload_limit_sends_every_layer_at_once() -> None:
+    """max_concurrent_uploads: 0 (no limit): the six layers POST at once (10 ms) and share the 100 MB/s link,
+    16.7 MB/s each, so all PATCHes end at 6.01 s, the PUTs at 6.02 s, the manifest PUT at 6.03 s."""
+    image = built("reg/app:1", [(100e6, 100e6)] * 6)
+    result = run('{push: "reg/app:1"}', [image], storage=", compress_rate: inf", daemon=", max_concurrent_uploads: 0")
+    assert result.phase_samples("push") == [pytest.approx(6.03)]
+    assert [round(s.end, 6) for s in result.spans_of("push_layer")] == [6.02] * 6
 
 
 def test_pushing_an_image_that_is_not_local_fails_as_docker_does() -> None:

@@ -111,12 +111,69 @@ def test_a_written_cost_wins_over_the_stores() -> None:
 
 
 def test_the_apply_runs_beside_unpigz_and_after_gos_inflate() -> None:
-    # the inflate 100 MB at 100 MB/s = 1 s; the apply 100 MB at 200 MB/s + 100 entries x 5 ms = 1 s:
-    # side by side 1 s, in one goroutine (Go's compress/gzip) 2 s
+    # the inflate 100 MB at 100 MB/s = 1 s; the apply 100 MB at 200 MB/s + 100 entries x 5 ms = 1 s: side by side
+    # 1 s (4 cores, a core to spare: the default share 0), with the pipe on one core half the time 1.5 s, always
+    # on one core 2 s, in one goroutine (Go's compress/gzip) 2 s
     costs = ", apply_rate: 200MB/s, apply_per_file: 5ms"
     _, beside = durations(scenario(files=100, inflate="100MB/s", storage=costs))
+    _, piped = durations(scenario(files=100, inflate="100MB/s", storage=costs + ", pipe_colocation: 0.5"))
+    _, one_core = durations(scenario(files=100, inflate="100MB/s", storage=costs + ", pipe_colocation: 1"))
     _, in_turn = durations(scenario(files=100, inflate="100MB/s", storage=costs, decoder="go"))
-    assert (beside, in_turn) == pytest.approx((1.0, 2.0), rel=1e-6)
+    assert (beside, piped, one_core, in_turn) == pytest.approx((1.0, 1.5, 2.0, 2.0), rel=1e-6)
+
+
+@pytest.mark.parametrize(("cpus", "cores", "share"), [(1, 1, 0.5), (2, 1, 0.5), (3, 1, 0.0), (4, 1, 0.0),
+                                                      (3, 2, 0.5), (4, 2, 0.0)])
+def test_the_pipes_share_defaults_by_whether_a_core_is_left(cpus: int, cores: float, share: float) -> None:
+    # the kernel wakes the pipe's reader on an idle core when one is left beside the inflate's cores and the applier's
+    text = scenario(storage=f", decompress_cores: {cores}").replace("cpus: 4", f"cpus: {cpus}")
+    assert load_scenario_text(text).hosts[0].spec.storage.pipe_colocation == share
+
+
+@pytest.mark.parametrize(("inflate", "share", "expected"), [
+    ("400MB/s", 0.5, 0.5 + 0.5 * 0.25),   # the apply longer (0.5 s): plus half the inflate's 0.25 s
+    ("50MB/s", 0.5, 2.0 + 0.5 * 0.5),     # the inflate longer (2 s): plus half the apply's 0.5 s
+    ("50MB/s", 0.2, 2.0 + 0.2 * 0.5),
+])
+def test_a_piped_unpack_takes_the_longer_stage_and_a_share_of_the_shorter(inflate: str, share: float,
+                                                                          expected: float) -> None:
+    # 100 MB: the apply at 200 MB/s, 0.5 s, no entries' cost; the inflate at the rate given
+    costs = f", apply_rate: 200MB/s, apply_per_file: 0s, pipe_colocation: {share}"
+    _, unpack = durations(scenario(inflate=inflate, storage=costs))
+    assert unpack == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_piped_unpack_on_one_core_takes_both_stages_in_turn() -> None:
+    # one core: 1 s of inflate and 1 s of apply take 2 s whatever the pipe's share (the cores are the bound)
+    costs = ", apply_rate: 200MB/s, apply_per_file: 5ms, pipe_colocation: 0.3"
+    text = scenario(files=100, inflate="100MB/s", storage=costs).replace("cpus: 4", "cpus: 1")
+    _, unpack = durations(text)
+    assert unpack == pytest.approx(2.0, rel=1e-6)
+
+
+def test_zstds_decoder_is_no_pipe() -> None:
+    # klauspost's decoder inflates in goroutines of containerd's own: no pipe, the stages side by side (1 s)
+    costs = ", apply_rate: 200MB/s, apply_per_file: 5ms"
+    text = scenario(files=100, storage=costs + ", decompress_rate: {zstd: 100MB/s}").replace(
+        ", decompress_rate: {gzip: inf}", "").replace("layers: [", "compression: zstd, layers: [")
+    _, unpack = durations(text)
+    assert unpack == pytest.approx(1.0, rel=1e-6)
+
+
+def downloads_at_once(slots: int, layers: int = 6) -> int:
+    """The most downloads under way at once in a pull of ``layers`` layers of 10 MB over 100 MB/s, ``slots``
+    daemon-wide download slots (0: no limit)."""
+    text = scenario().replace("bandwidth: 1000GB/s", "bandwidth: 100MB/s").replace(
+        "layers: [{size: 1000000, uncompressed: 100000000}]", "layers: [" + ", ".join(["10MB"] * layers) + "]").replace(
+        "image_store: containerd}", f"image_store: containerd, max_concurrent_downloads: {slots}}}")
+    downloads = run_text(text).spans_of("download")
+    assert len(downloads) == layers
+    return max(sum(1 for d in downloads if d.start <= other.start < d.end) for other in downloads)
+
+
+@pytest.mark.parametrize(("slots", "most"), [(3, 3), (1, 1), (0, 6)])
+def test_no_download_limit_fetches_every_layer_at_once(slots: int, most: int) -> None:
+    assert downloads_at_once(slots) == most
 
 
 def test_a_lazy_pull_applies_no_tar() -> None:
@@ -172,12 +229,14 @@ STORAGE = StorageSpec({"gzip": 200 * 2**20, "zstd": 522 * 2**20}, 400 * 2**20, 1
 @settings(max_examples=300, deadline=None)
 @given(nbytes=st.floats(0, 1e10), extra=st.floats(0, 1e9), files=st.one_of(st.none(), st.floats(0, 1e6)),
        more=st.floats(0, 1e5), decoder=st.sampled_from(["external", "go"]),
-       compression=st.sampled_from(["gzip", "zstd", "none"]))
+       compression=st.sampled_from(["gzip", "zstd", "none"]), share=st.floats(0, 1))
 def test_an_unpack_never_costs_less_for_more_bytes_or_entries(nbytes: float, extra: float, files: float | None,
-                                                               more: float, decoder: str, compression: str) -> None:
+                                                               more: float, decoder: str, compression: str,
+                                                               share: float) -> None:
     """Every stage's CPU grows with the layer's bytes and with its entries, and the apply's is exactly its three
-    terms: the digest, the bytes, the entries (declared, or bytes / file_size)."""
-    storage = dataclasses.replace(STORAGE, gzip_decoder=decoder)
+    terms: the digest, the bytes, the entries (declared, or bytes / file_size). On an idle host the stages end
+    together no sooner than side by side and no later than in turn."""
+    storage = dataclasses.replace(STORAGE, gzip_decoder=decoder, pipe_colocation=share)
     base = unpack_stages(storage, nbytes, compression, files=files)
     bigger = unpack_stages(storage, nbytes + extra, compression, files=files)
     fuller = unpack_stages(storage, nbytes, compression, files=None if files is None else files + more)
@@ -188,3 +247,7 @@ def test_an_unpack_never_costs_less_for_more_bytes_or_entries(nbytes: float, ext
         entries = files if files is not None else nbytes / storage.file_size
         apply = nbytes / storage.hash_rate + nbytes / storage.apply_rate + entries * storage.apply_per_file
         assert base[1][0] == pytest.approx(apply, rel=1e-12)
+    seconds = [work / cores for work, cores in base if work > 0]
+    if seconds:
+        alone = [work / (1.0 if i else storage.decompress_cores) for i, (work, _) in enumerate(base) if work > 0]
+        assert max(alone) * (1 - 1e-9) <= max(seconds) <= sum(alone) * (1 + 1e-9)

@@ -6,8 +6,9 @@ output on one core (the default, decompress_rate.gzip) and the tar stream is dig
 h = 800 MiB/s on one core (hash_rate, set here for round numbers); writes cost nothing unless a test says so, and
 neither do the bytes' way and the tar's entries (``receive_rate``, ``apply_rate``, ``apply_per_file``: their closed
 forms are in test_pull_costs.py), so the apply is the digest alone.
-By default (``gzip_decoder: external``, unpigz) the inflate and the digest are two tasks side by side, each
-capped at 1 core: I = S / r = 2 s and D = S / h = 0.5 s of CPU. Each unpack span then lasts, by processor
+With ``gzip_decoder: external`` (unpigz) the inflate and the digest are two tasks side by side, each capped at 1
+core (the pipe between them never on one core here, ``pipe_colocation: 0``: its share is test_pull_costs.py's):
+I = S / r = 2 s and D = S / h = 0.5 s of CPU. Each unpack span then lasts, by processor
 sharing:
 
 - 2k <= c: every task has a core: max(I, D) = I = 2 s;
@@ -62,7 +63,7 @@ hosts:
     daemon: {{api_service_time: 0s, max_concurrent_downloads: 16, image_store: {store}}}
     storage: {{write_rate: {write}, decompress_rate: {{gzip: {R}B/s, zstd: {4 * R}B/s}}, decompress_cores: {cores},
               hash_rate: {hash_rate}, receive_rate: inf, apply_rate: inf, apply_per_file: 0s, tls_rate: {tls_rate},
-              gzip_decoder: {decoder}}}
+              gzip_decoder: {decoder}, pipe_colocation: 0}}
 workloads:
 {workloads}
 """

@@ -58,7 +58,7 @@ def daemon_load(result: SimResult, path: Path, info: ScenarioInfo | None = None,
             all_level = binned_levels(all_starts, all_ends, np.ones(len(all_starts)), 0.0, end, BINS)
             starts, ends = per_host[busiest]
             top_level = binned_levels(starts, ends, np.ones(len(starts)), 0.0, end, BINS)
-            if capacity and what != "calls waiting":
+            if capacity and all(capacity.values()) and what != "calls waiting":  # 0: no limit, so no share
                 total_cap = sum(capacity.values()) or 1
                 cap = capacity.get(busiest, 1) or 1
                 ax.plot(centres, [100 * v / total_cap for v in all_level], color="#0072B2", linewidth=1.3,

@@ -39,10 +39,14 @@ class Daemon(Strict):
     api_service_time: FiniteDurationDist = Field(
         constant(0.002), description="time each API call holds a worker (a distribution; default 2ms)"
     )
-    max_concurrent_downloads: PositiveInt = Field(
-        3, description="daemon-wide download slots (moby daemon/config/config.go default 3)"
+    max_concurrent_downloads: Count = Field(
+        3, description="daemon-wide download slots (moby daemon/config/config.go default 3); 0: no limit, the "
+        "containerd store's behaviour before moby#53081 (merged 2026-07-15; Docker 28.5.2 pulled every layer of an "
+        "image at once: tools/real_docker.py layers), which that change keeps for a daemon configured with 0"
     )
-    max_concurrent_uploads: PositiveInt = Field(5, description="daemon-wide upload slots (moby default 5)")
+    max_concurrent_uploads: Count = Field(
+        5, description="daemon-wide upload slots (moby default 5); 0: no limit (as max_concurrent_downloads)"
+    )
     max_download_attempts: PositiveInt = Field(
         5, description="tries per layer; waits attempt x 5s between tries (moby xfer/download.go)"
     )
@@ -207,6 +211,16 @@ class Storage(Strict):
         "beside the goroutine that digests the tar stream (hash_rate, on another core when there is one); go: "
         "Go's compress/gzip inside that goroutine (neither tool installed, or CONTAINERD_DISABLE_PIGZ), so "
         "a layer costs its inflate and its digest in turn on one core (docs/distribution.md: Unpack as CPU work)",
+    )
+    pipe_colocation: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False,
+        description="a piped unpack (gzip_decoder: external) runs its inflate and its applier as two processes "
+        "joined by a 64KiB pipe; the kernel wakes a pipe's reader on an idle core if there is one, else on its "
+        "writer's core, so on a host the two fill they often run in turn on one core: the share of the shorter "
+        "stage's time that adds to the longer's (0: side by side, 1: in turn). Default 0.5 where the inflate's "
+        "cores and the applier's fill the host's cpus, else 0: unpigz | tar of 400MB on an AMD EPYC VM with 2 vCPUs "
+        "ran 0.45-0.62 of the way from two cores apart to one (0.93 for 100MB), and Docker 28.5.2's applies of 50 "
+        "and 100MB layers there imply about 0.5 (tools/real_docker.py pipe; docs/distribution.md)",
     )
     overlay_diff: Literal["native", "naive"] = Field(
         "native", description="how overlay2 finds a committed container's changes: native reads the upper dir "
