@@ -168,7 +168,8 @@ class World:
         unpacker = kernel.containerd if spec.daemon.image_store == "containerd" else kernel.dockerd
         puller = Puller(env, name, spec, store, self.registries, images, recorder, lazy_stream(seed, f"puller/{name}"),
                         cpu=kernel.dockerd, unpack_cpu=unpacker, disk=disk)
-        pusher = Pusher(env, name, spec, store, self.registries, images, recorder, cpu=kernel.dockerd)
+        pusher = Pusher(env, name, spec, store, self.registries, images, recorder, cpu=kernel.dockerd,
+                        store_cpu=kernel.containerd)
         runtime = ContainerRuntime(env, name, spec, kernel, store, recorder, lazy_stream(seed, f"runtime/{name}"),
                                    services=self.service_calls, disk=disk)
         builder = Builder(env, name, spec, kernel, store, puller, self.network, self.registries, self.registry_caches,

@@ -73,12 +73,18 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
 - ``layers``: a pull of each of ``--refs`` through the Engine API (``/images/create``), each progress message
   timestamped: when each layer began and ended its download and its extraction, and the most layers downloading at
   once (the image gone with its blobs and the caches dropped first).
+- ``push``: what a push costs beyond a deflate: images of 4 layers of ``--sizes`` MB of random bytes (one file each,
+  new bytes every time, so nothing is mounted or already in the registry) built on ``scratch``, then pushed to
+  ``REGISTRY`` (a registry without auth): the push's wall time and the CPU of dockerd and containerd (each its own
+  and its reaped children's). Under the containerd store BuildKit's export made the blobs, so the push only sends
+  them; under graphdriver's the push also gzips every layer.
 
     REGISTRY=localhost:5000 python tools/real_docker.py export [--repeat 3] [--sizes 250]
     REGISTRY=localhost:5000 python tools/real_docker.py pull [--repeat 3] [--sizes 200,2000,20000]
     python tools/real_docker.py pull [--repeat 3] --refs localhost:5000/NAME:TAG,...
     python tools/real_docker.py rmi [--repeat 2] --refs localhost:5000/dsim-pull:200,localhost:5000/dsim-pull:20000
     python tools/real_docker.py pipe [--repeat 9] [--sizes 400]
+    REGISTRY=localhost:5000 python tools/real_docker.py push [--repeat 3] [--sizes 100]
     python tools/real_docker.py layers --refs localhost:5000/NAME:TAG,...
 """
 
@@ -905,6 +911,29 @@ def measure_layers(refs: list[str]) -> None:
         print(f"{ref}: {end:.2f} s, at most {most} layers downloading at once (progress every 0.1 s)", flush=True)
 
 
+def measure_push(repeat: int, megabytes: int, registry: str) -> None:
+    """Pushes of new images of 4 random layers (see the module's docstring)."""
+    names = ("dockerd", "containerd")
+    with tempfile.TemporaryDirectory() as context:
+        root = Path(context)
+        (root / "Dockerfile").write_text("FROM scratch\n" + "".join(f"COPY r{i} /r{i}\n" for i in range(4)))
+        for n in range(repeat):
+            for i in range(4):
+                (root / f"r{i}").write_bytes(os.urandom(megabytes * 10**6))
+            ref = f"{registry}/dsim-push-{time.time_ns()}:{n}"
+            subprocess.run([DOCKER, "build", "-q", "-t", ref, context], capture_output=True, check=True,
+                           env={**os.environ, "DOCKER_BUILDKIT": "1"})
+            _drop_caches()
+            time.sleep(1)
+            before, start = _own_and_children(names), time.perf_counter()
+            docker("push", "-q", ref)
+            wall = time.perf_counter() - start
+            after = _own_and_children(names)
+            print(f"{ref}: push {wall:.2f} s; CPU " + ", ".join(
+                f"{name} {after[name][0] - before[name][0]:.2f} + children {after[name][1] - before[name][1]:.2f}"
+                for name in sorted(after)), flush=True)
+
+
 def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
     """(wall seconds, CPU-seconds of dockerd with its reaped children) of one action."""
     cpu, start = _dockerd_seconds(), time.perf_counter()
@@ -915,7 +944,7 @@ def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops", "ports",
-                                         "network", "conntrack", "export", "pull", "rmi", "pipe", "layers"))
+                                         "network", "conntrack", "export", "pull", "rmi", "pipe", "layers", "push"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
@@ -947,6 +976,8 @@ def main() -> None:
     elif args.what == "rmi":
         refs = args.refs or "localhost:5000/dsim-pull:200,localhost:5000/dsim-pull:20000"
         measure_rmi(args.repeat, refs.split(","))
+    elif args.what == "push":
+        measure_push(args.repeat, int(args.sizes or 100), os.environ.get("REGISTRY", "localhost:5000"))
     elif args.what == "layers":
         measure_layers((args.refs or "").split(","))
     elif args.what == "pull" and args.refs:

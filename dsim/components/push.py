@@ -16,7 +16,9 @@ Per layer, inside one of the daemon-wide upload slots (``max_concurrent_uploads`
    one goroutine per layer; ``uncompressed / compress_rate`` CPU-seconds, about 32 MiB/s of input,
    moby#28732), competing with containers, builds and unpacks; its stream runs no faster than an idle core's
    deflate, and the upload ends when both the bytes and the deflate are done. On an idle host that is the same
-   time as a stream capped at the gzip rate.
+   time as a stream capped at the gzip rate. The HTTP client's writer costs the bytes it sends (``send_rate``, with
+   TLS's ``tls_rate``) and, under the containerd store, containerd the blob's reads it serves (``blob_read_rate``):
+   Docker 28.5.2's figures (docs/distribution.md, Push).
 
 How many mount tries and HEADs a layer gets depends on its size (<= 100 KiB: 1 and 1; <= 10 MiB: 3 and 1;
 larger: 4 and 3). Failed attempts retry after attempt x 5 s, five attempts in all (moby
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Mapping
-from typing import Any, cast
+from typing import Any
 
 import simpy
 
@@ -67,10 +69,13 @@ class Pusher(ImageTransfer):
 
     def __init__(self, env: simpy.Environment, host: str, spec: HostSpec, store: ImageStore,
                  registries: dict[str, RegistryServer], images: Mapping[str, ImageInfo], recorder: Recorder, *,
-                 cpu: Cpu | None = None) -> None:
+                 cpu: Cpu | None = None, store_cpu: Cpu | None = None) -> None:
         super().__init__(env, host, spec, store, registries, images, recorder)
-        #: the host's cores, where a local layer's gzip runs (None: an idle core's rate, a cap on the stream)
+        #: the host's cores as dockerd's, where a layer's gzip and the upload's writer run (None: an idle core's rate,
+        #: a cap on the stream, and nothing else costs)
         self.cpu = cpu
+        #: containerd's, which serves the containerd store's blobs to the pusher (default ``cpu``)
+        self.store_cpu = store_cpu if store_cpu is not None else cpu
         self.upload_slots = Lock(env, spec.daemon.max_concurrent_uploads or UNLIMITED)  # workers.py: as a Resource
         self._uploading: dict[tuple[str, str, str], simpy.Process] = {}
 
@@ -265,34 +270,42 @@ class Pusher(ImageTransfer):
                 and layer.uncompressed > 0 and not self.store.has_blob(layer.digest))
 
     def _send(self, registry: RegistryServer, layer: LayerInfo, cap: float, gzip: bool) -> Generator[Any, Any, None]:
-        """The PATCH body: the bytes through the network; for a layer the push compresses, its deflate on one
-        core; to an https registry, the TLS records' encryption on one core, in the HTTP client's writer, which
-        reads the body the compressor writes into a pipe (moby distribution/push_v2.go: ``compress`` runs in a
-        goroutine of its own). The stream cannot outrun either: done when all are."""
+        """The PATCH body: the bytes through the network and the CPU work of ``_send_work``, each on its daemon's
+        cores beside the others. The stream cannot outrun any of them: done when all are."""
         sent = self.network_transfer(registry, layer.size, cap)
-        tasks = self._send_work(registry, layer, gzip)
-        if not tasks:
+        work = self._send_work(registry, layer, gzip)
+        if not work:
             yield sent
             return
         try:
-            yield self.env.all_of([sent, *(task.done for task in tasks)])
+            yield self.env.all_of([sent, *(task.done for _, task in work)])
         except BaseException:
-            for task in tasks:  # the upload failed or was interrupted: the work stops with it
-                cast(Cpu, self.cpu).cancel(task)
+            for cpu, task in work:  # the upload failed or was interrupted: the work stops with it
+                cpu.cancel(task)
             raise
 
-    def _send_work(self, registry: RegistryServer, layer: LayerInfo, gzip: bool) -> list[CpuTask]:
-        """The CPU tasks an upload's bytes cost: the deflate (``gzip``) and the TLS encryption (https)."""
-        if self.cpu is None:
+    def _send_work(self, registry: RegistryServer, layer: LayerInfo, gzip: bool) -> list[tuple[Cpu, CpuTask]]:
+        """The CPU tasks an upload's bytes cost, each with the cores it runs on: the deflate of a layer the push
+        compresses (``gzip``: Go's compress/gzip in a goroutine of its own writing into a pipe, moby
+        distribution/push_v2.go ``compress``); the HTTP client's writer, which reads that pipe or the blob and writes
+        the body into the socket (``send_rate``), encrypting its TLS records to an https registry (``tls_rate``);
+        and under the containerd store, containerd serving the blob's bytes through its content API
+        (``blob_read_rate``; a layer compressed here is read from its files instead). docs/distribution.md, Push."""
+        cpu, store_cpu = self.cpu, self.store_cpu
+        if cpu is None or store_cpu is None:
             return []
         storage = self.spec.storage
-        tasks = []
+        work = []
         if gzip:
-            tasks.append(self.cpu.run(layer.uncompressed / storage.compress_rate, storage.compress_cores))
-        encrypt = cpu_seconds(layer.size, storage.tls_rate) if registry.spec.tls else 0.0
-        if encrypt > 0.0:
-            tasks.append(self.cpu.run(encrypt, 1.0))
-        return tasks
+            work.append((cpu, cpu.run(layer.uncompressed / storage.compress_rate, storage.compress_cores)))
+        writer = cpu_seconds(layer.size, storage.send_rate) + (
+            cpu_seconds(layer.size, storage.tls_rate) if registry.spec.tls else 0.0)
+        if writer > 0.0:
+            work.append((cpu, cpu.run(writer, 1.0)))
+        served = cpu_seconds(layer.size, storage.blob_read_rate) if self.store.keeps_blobs and not gzip else 0.0
+        if served > 0.0:
+            work.append((store_cpu, store_cpu.run(served, 1.0)))
+        return work
 
     def network_transfer(self, registry: RegistryServer, nbytes: float, cap: float) -> simpy.Event:
         return registry.network.transfer(self.host, registry.name, nbytes, cap)

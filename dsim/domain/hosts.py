@@ -115,6 +115,13 @@ APPLY_PER_FILE = {"containerd": 113e-6, "graphdriver": 240e-6}
 #: removes the files (containerd's, dockerd's) spending 0.65 s of CPU: 31 us of CPU a tar entry, 42 us more of wall
 REMOVE_PER_FILE = 31e-6
 REMOVE_WAIT_PER_FILE = 42e-6
+#: What a push's bytes cost beyond a deflate and TLS, Docker 28.5.2 on the same VM pushing new images of four layers
+#: of 100 MB of random bytes to a registry there under the containerd store (tools/real_docker.py push): dockerd 0.46-
+#: 0.52 s and containerd 0.25-0.29 s of CPU for the 400 MB of blobs. ``SEND_RATE``: dockerd's HTTP client reading an
+#: upload's body and writing it into the socket (1.22 ns a byte); ``BLOB_READ_RATE``: containerd serving a blob's
+#: bytes to dockerd's pusher through its content API (0.69 ns a byte), the containerd store only.
+SEND_RATE = 820e6
+BLOB_READ_RATE = 1.44e9
 #: A piped unpack's inflate (unpigz, igzip) and applier share one core this part of the shorter stage's time when the
 #: host has no core to spare: the kernel wakes a pipe's reader on an idle core if one is there (``select_idle_sibling``)
 #: and otherwise on its writer's core (a sync wake-up), so on a host the two fill the pair often runs in turn on one
@@ -153,6 +160,10 @@ class StorageSpec:
     #: removing a layer's files at ``docker rmi``: CPU a tar entry of the store's daemon, and a wait a tar entry
     remove_per_file: float = REMOVE_PER_FILE
     remove_wait_per_file: float = REMOVE_WAIT_PER_FILE
+    #: a push's body into the socket (dockerd's CPU) and a blob read from containerd's content store (containerd's),
+    #: bytes per second on one core (``SEND_RATE``, ``BLOB_READ_RATE``)
+    send_rate: float = SEND_RATE
+    blob_read_rate: float = BLOB_READ_RATE
     #: what inflates gzip: ``external`` (igzip or unpigz, beside the digest of the tar stream) or ``go`` (in turn)
     gzip_decoder: str = "external"
     #: the share of a piped unpack's shorter stage spent on the other stage's core (``PIPE_COLOCATION``)

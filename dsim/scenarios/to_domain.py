@@ -92,6 +92,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                             receive_rate=_by_store(storage.receive_rate, RECEIVE_RATE, daemon.image_store),
                             apply_rate=_by_store(storage.apply_rate, APPLY_RATE, daemon.image_store),
                             apply_per_file=_by_store(storage.apply_per_file, APPLY_PER_FILE, daemon.image_store),
+                            send_rate=storage.send_rate, blob_read_rate=storage.blob_read_rate,
                             remove_per_file=storage.remove_per_file, remove_wait_per_file=storage.remove_wait_per_file,
                             gzip_decoder=storage.gzip_decoder,
                             pipe_colocation=_pipe_colocation(group),

@@ -87,6 +87,56 @@ def test_a_local_layer_uploads_at_the_gzip_rate() -> None:
     assert [word for _, word in layer.attrs["progress"]] == ["Preparing", "Pushing", "Pushed"]
 
 
+def pushed_blob(*, store: str, storage: str, tls: bool = False, cpus: int = 4) -> SimResult:
+    """A push of a built layer of 250 MB, 100 MB compressed (under the containerd store its blob is in the store:
+    BuildKit's export made it), over a 1,000 GB/s link: the network's time is nothing beside the CPU's."""
+    link = f"bandwidth: 1000GB/s, latency: 0ms, tls: {str(tls).lower()}"
+    text = BASE.format(steps='{push: "reg/app:1"}', storage=storage, preloaded="[]", more="",
+                       daemon=f", image_store: {store}").replace("bandwidth: 100MB/s, latency: 10ms", link)
+    text = text.replace("    count: 2\n", f"    count: 2\n    cpus: {cpus}\n")
+    world = World(load_scenario_text(textwrap.dedent(text)))
+    store_ = world.daemons["h-1"].store
+    image = built("reg/app:1", [(100e6, 250e6)])
+    for layer in image.layers:
+        if store == "containerd":  # moby's graphdriver store keeps no blob
+            store_.add_blob(layer)
+        store_.add_chain(layer)
+    store_.tag(image)
+    return world.run()
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_the_upload_writer_and_containerds_blob_reads_cost_their_bytes(tls: bool) -> None:
+    # dockerd's writer: 100 MB at 100 MB/s (send_rate) plus, over https, at 400 MB/s (tls_rate): 1 s or 1.25 s;
+    # containerd serving the blob: 100 MB at 200 MB/s, 0.5 s, beside it on another core; nothing gzipped (the
+    # blob is there): the upload takes the writer's time, the requests none
+    result = pushed_blob(store="containerd", tls=tls,
+                         storage=", compress_rate: inf, send_rate: 100MB/s, blob_read_rate: 200MB/s, tls_rate: 400MB/s")
+    [upload] = result.spans_of("upload")
+    assert upload.duration == pytest.approx(1.25 if tls else 1.0, rel=1e-6)
+    cpu = sum(span.attrs["busy"] * span.duration for span in result.spans_of("cpu"))
+    assert cpu == pytest.approx((1.25 if tls else 1.0) + 0.5, rel=1e-6)
+
+
+def test_on_one_core_the_writer_and_containerd_take_turns() -> None:
+    # one core, dockerd's cgroup against containerd's at equal weights: 0.5 s each until containerd's 0.5 s of
+    # reads end at 1 s, then the writer's last 0.5 s alone: 1.5 s
+    result = pushed_blob(store="containerd", cpus=1,
+                         storage=", compress_rate: inf, send_rate: 100MB/s, blob_read_rate: 200MB/s")
+    [upload] = result.spans_of("upload")
+    assert upload.duration == pytest.approx(1.5, rel=1e-6)
+
+
+def test_the_graphdriver_store_reads_no_blob_from_containerd() -> None:
+    # graphdriver keeps no blob: the push gzips the layer (250 MB at 500 MB/s, 0.5 s) into the writer's pipe; the
+    # writer sends 100 MB at 100 MB/s (1 s); containerd serves nothing
+    result = pushed_blob(store="graphdriver",
+                         storage=", compress_rate: 500MB/s, send_rate: 100MB/s, blob_read_rate: 1MB/s")
+    [upload] = result.spans_of("upload")
+    assert upload.duration == pytest.approx(1.0, rel=1e-6)
+    assert upload.attrs["compressed_here"]
+
+
 def test_a_layer_built_of_one_byte_is_pushed() -> None:
     """A RUN that writes one byte: its compressed size, estimated at 1 / 2.7 of it in whole bytes, is 0, so
     nothing crosses the network; the push still pays its gzip on a core (1 B at 32 MiB/s) and its requests:

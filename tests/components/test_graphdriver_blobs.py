@@ -40,7 +40,7 @@ hosts:
   h: {{cpus: 4, disk: 1GB, nic: inf, preloaded: {preloaded}, daemon: {{api_service_time: 0s, image_store: {store}}},
       storage: {{write_rate: inf, hash_rate: inf,
                  receive_rate: inf, apply_rate: inf, apply_per_file: 0s, tls_rate: inf,
-                 decompress_rate: {{gzip: inf}}}}}}
+                 send_rate: inf, blob_read_rate: inf, decompress_rate: {{gzip: inf}}}}}}
 """
 
 

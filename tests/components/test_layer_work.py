@@ -128,7 +128,7 @@ def test_push_gzip_is_cpu_work_shared_by_the_layers_on_one_core() -> None:
     # two built layers of 100 MB unpacked, gzip at 10 MB/s: 10 CPU-s each. 2 cores: both at once in 10 s;
     # 1 core: half a core each, 20 s. The network (100 Gbps) never binds
     dockerfile = "FROM scratch\\nRUN one\\nRUN two\\n"
-    storage = "{compress_rate: 10MB/s, tls_rate: inf}"
+    storage = "{compress_rate: 10MB/s, tls_rate: inf, send_rate: inf}"
     two = uploads(simulate(storage=storage, cpus=2, dockerfile=dockerfile, builder="buildkit", push=True,
                            image_store="graphdriver"))
     assert two == pytest.approx([10.0, 10.0], rel=1e-6)
@@ -139,7 +139,8 @@ def test_push_gzip_is_cpu_work_shared_by_the_layers_on_one_core() -> None:
 
 def test_a_parallel_gzip_uses_the_cores_it_is_given() -> None:
     # compress_cores 2 (pgzip) on 2 CPUs: one 100 MB layer's 10 CPU-s on 2 cores take 5 s
-    result = simulate(storage="{compress_rate: 10MB/s, compress_cores: 2, tls_rate: inf}", cpus=2, builder="buildkit",
+    result = simulate(storage="{compress_rate: 10MB/s, compress_cores: 2, tls_rate: inf, send_rate: inf}", cpus=2,
+                      builder="buildkit",
                       dockerfile="FROM scratch\\nRUN one\\n", push=True, image_store="graphdriver")
     assert uploads(result) == pytest.approx([5.0], rel=1e-6)
 
@@ -149,7 +150,7 @@ def test_a_push_to_an_https_registry_encrypts_what_it_sends() -> None:
     # (C / 2 MB/s = 18.52 CPU-s): two cores, the longer of the two; one core, both in turn (processor sharing
     # ends the last at their sum); plain http, the gzip alone
     encrypt = 100e6 / DEFAULT_UNCOMPRESSED_RATIO / 2e6
-    storage = "{compress_rate: 10MB/s, tls_rate: 2MB/s}"
+    storage = "{compress_rate: 10MB/s, tls_rate: 2MB/s, send_rate: inf}"
     dockerfile = "FROM scratch\\nRUN one\\n"
     for cpus, seconds in ((2, max(10.0, encrypt)), (1, 10.0 + encrypt)):
         result = simulate(storage=storage, cpus=cpus, dockerfile=dockerfile, builder="buildkit", push=True,

@@ -116,7 +116,7 @@ def test_a_push_keeps_its_connection_alive() -> None:
     registries:
       local: {bandwidth: inf, latency: 0s, rtt: 100ms}
     hosts:
-      h: {nic: inf, daemon: {api_service_time: 0s}, storage: {compress_rate: inf, write_rate: inf}}
+      h: {nic: inf, daemon: {api_service_time: 0s}, storage: {compress_rate: inf, write_rate: inf, send_rate: inf}}
     workloads:
       w:
         arrival: {burst: 1}

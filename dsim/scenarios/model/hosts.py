@@ -11,11 +11,13 @@ from dsim.domain.health import PROBE_EXEC
 from dsim.domain.hosts import (
     APPLY_PER_FILE,
     APPLY_RATE,
+    BLOB_READ_RATE,
     BUILDKIT_VERTEX_S,
     COMPRESS_RATE,
     RECEIVE_RATE,
     REMOVE_PER_FILE,
     REMOVE_WAIT_PER_FILE,
+    SEND_RATE,
     SHA256_AVX2,
     SMT_GAIN,
 )
@@ -193,6 +195,17 @@ class Storage(Strict):
         f"{APPLY_PER_FILE['graphdriver'] * 1e6:.0f}us: the slope over layers of 200MB in 200 to 20,000 files, "
         "measured as receive_rate (GNU tar made the same files at 29us each there). A layer's entries are its "
         "files, else uncompressed / file_size",
+    )
+    send_rate: Rate = Field(
+        SEND_RATE, description="docker push: dockerd's HTTP client reading an upload's body and writing it into the "
+        "socket, bytes per second on one core, beside the transfer (with tls_rate's encryption to an https "
+        "registry). 820MB/s: Docker 28.5.2 on an AMD EPYC VM pushing 400MB of new blobs to a registry there spent "
+        "0.46-0.52s of dockerd's CPU (tools/real_docker.py push; docs/distribution.md). inf disables the cost",
+    )
+    blob_read_rate: Rate = Field(
+        BLOB_READ_RATE, description="docker push under the containerd store: containerd serving a blob's bytes to "
+        "dockerd's pusher through its content API, bytes per second on one core of containerd's (1.44GB/s: the same "
+        "pushes, 0.25-0.29s of containerd's CPU). inf disables the cost",
     )
     remove_per_file: FiniteDuration = Field(
         REMOVE_PER_FILE, description="docker rmi: the CPU of the daemon that removes an image's layers (containerd's "
