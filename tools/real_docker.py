@@ -62,7 +62,7 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   times each, caches dropped before each: the wall time, when the inflate began (the first ``unpigz`` seen, so the
   download's end), and the CPU of dockerd and containerd, each its own and its reaped children's (unpigz). The
   slope over the file counts is an entry's cost to the store's applier. With ``--refs``, images already in the
-  registry are pulled instead (no slope). As root.
+  registry are pulled instead (no slope), and with ``--together`` all at once (a busy host). As root.
 - ``rmi``: ``docker rmi`` of images in a registry (``--refs``, e.g. ``pull``'s), each pulled first, the page cache
   synced: the rmi's wall time and the daemons' CPU over it and the 3 s after (the containerd store's collector).
 - ``pipe``: what a pipe between the inflate and the applier costs, without Docker: a tar of ``--sizes`` MB of random
@@ -81,7 +81,7 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
 
     REGISTRY=localhost:5000 python tools/real_docker.py export [--repeat 3] [--sizes 250]
     REGISTRY=localhost:5000 python tools/real_docker.py pull [--repeat 3] [--sizes 200,2000,20000]
-    python tools/real_docker.py pull [--repeat 3] --refs localhost:5000/NAME:TAG,...
+    python tools/real_docker.py pull [--repeat 3] --refs localhost:5000/NAME:TAG,... [--together]
     python tools/real_docker.py rmi [--repeat 2] --refs localhost:5000/dsim-pull:200,localhost:5000/dsim-pull:20000
     python tools/real_docker.py pipe [--repeat 9] [--sizes 400]
     REGISTRY=localhost:5000 python tools/real_docker.py push [--repeat 3] [--sizes 100]
@@ -779,6 +779,29 @@ def _timed_pull(ref: str) -> tuple[float, float, dict[str, tuple[float, float]]]
     return wall, inflating if inflating is not None else float("nan"), spent
 
 
+def measure_pulls_together(repeat: int, refs: list[str]) -> None:
+    """All of ``refs`` pulled at once (one ``docker pull`` each), every image gone with its layers and the caches
+    dropped first: each pull's wall time and the daemons' CPU (each its own and its reaped children's) over all."""
+    names = ("dockerd", "containerd")
+    for _ in range(repeat):
+        for ref in refs:
+            _forget_image(ref)
+        _drop_caches()
+        time.sleep(1)
+        before, start = _own_and_children(names), time.perf_counter()
+        pulls = {ref: subprocess.Popen([DOCKER, "pull", "-q", ref], stdout=subprocess.DEVNULL) for ref in refs}
+        ended: dict[str, float] = {}
+        while len(ended) < len(pulls):
+            for ref, pull in pulls.items():
+                if ref not in ended and pull.poll() is not None:
+                    ended[ref] = time.perf_counter() - start
+            time.sleep(0.01)
+        after = _own_and_children(names)
+        print("together: " + ", ".join(f"{ref} {seconds:.2f} s" for ref, seconds in ended.items()) + "; CPU "
+              + ", ".join(f"{name} {after[name][0] - before[name][0]:.2f} + children "
+                          f"{after[name][1] - before[name][1]:.2f}" for name in sorted(after)), flush=True)
+
+
 def measure_pulls(repeat: int, refs: list[str]) -> None:
     """Pulls of images already in a registry, each gone with its layers before each pull."""
     for _ in range(repeat):
@@ -951,6 +974,7 @@ def main() -> None:
                         help="ports: the published ports' protocol (a udp port's conntrack entries are flushed, "
                              "a tcp port's are not)")
     parser.add_argument("--refs", default=None, help="pull: images in a registry to pull instead of building them")
+    parser.add_argument("--together", action="store_true", help="pull --refs: pull them all at once")
     parser.add_argument("--sizes", default=None, help="storm: containers at once (8,16,32); syncfs: MB (500,1500)")
     args = parser.parse_args()
     if args.what == "netops":
@@ -980,6 +1004,8 @@ def main() -> None:
         measure_push(args.repeat, int(args.sizes or 100), os.environ.get("REGISTRY", "localhost:5000"))
     elif args.what == "layers":
         measure_layers((args.refs or "").split(","))
+    elif args.what == "pull" and args.refs and args.together:
+        measure_pulls_together(args.repeat, args.refs.split(","))
     elif args.what == "pull" and args.refs:
         measure_pulls(args.repeat, args.refs.split(","))
     elif args.what == "pull":

@@ -210,3 +210,62 @@ def test_rmi_of_twenty_thousand_files(store: str) -> None:
     [span] = result.spans_of("rmi")
     assert span.duration == pytest.approx(0.002 + 20042 * (31e-6 + 42e-6), rel=1e-6)
     assert span.duration == pytest.approx(statistics.mean(RMI_MEASURED[store]), rel=0.15)
+
+
+#: `eight` and `rand` pulled at once (tools/real_docker.py pull --together): store -> ((eight's, rand's wall
+#: seconds) of 3 runs, the daemons' CPU-seconds with unpigz's)
+TOGETHER = {
+    "containerd": (((3.57, 3.73), (3.92, 4.09), (3.88, 4.11)), (5.37, 5.93, 5.97)),
+    "graphdriver": (((2.91, 2.93), (2.83, 2.86), (3.05, 3.10)), (4.26, 4.26, 4.66)),
+}
+#: the pulls at once whose wall times dsim misses by more than 15% (see the test's docstring)
+TOGETHER_MISSED = {("containerd", "eight"), ("containerd", "rand"), ("graphdriver", "eight")}
+
+
+def pulled_together(store: str) -> tuple[dict[str, float], float]:
+    """(each image's pull seconds, the daemons' CPU-seconds) of `eight` and `rand` pulled at once on the VM."""
+    images = "\n".join(
+        f"      {name}:1: {{registry: local, layers: ["
+        + ", ".join(f"{{size: {size}, uncompressed: {tar}, files: {files}}}" for size, tar, files in IMAGES[name][0])
+        + "]}" for name in ("eight", "rand"))
+    result = run_text(f"""
+    name: local-pulls
+    registries:
+      local: {{bandwidth: 10Gbps, latency: 0ms, tls: false}}
+    images:
+{images}
+    hosts:
+      vm: {{cpus: 2, memory: 24GiB, nic: inf,
+            daemon: {{image_store: {store}, max_concurrent_downloads: {SLOTS[store]}}},
+            storage: {{decompress_rate: {{gzip: {STORED:.0f}B/s}}, hash_rate: {HASH:.0f}B/s,
+                       write_rate: {DISK:.0f}B/s}}}}
+    workloads:
+      eight: {{arrival: {{burst: 1}}, steps: [{{pull: "eight:1"}}]}}
+      rand: {{arrival: {{burst: 1}}, steps: [{{pull: "rand:1"}}]}}
+    """)
+    cpu = sum(s.attrs["busy"] * s.duration for s in result.spans_of("cpu"))
+    return {job.workload: job.duration_s for job in result.jobs}, cpu
+
+
+@pytest.mark.parametrize("store", sorted(TOGETHER))
+def test_the_cpu_of_two_pulls_at_once(store: str) -> None:
+    """Two pulls of 400 MB each at once on the 2 vCPUs: the daemons' CPU within 15% (containerd -10%, 5.14 s
+    against 5.37-5.97; graphdriver +11%, 4.94 s against 4.26-4.66)."""
+    _, cpu = pulled_together(store)
+    assert cpu == pytest.approx(statistics.mean(TOGETHER[store][1]), rel=0.15)
+
+
+@pytest.mark.parametrize(("store", "image"), [
+    pytest.param(store, image, marks=[pytest.mark.xfail(strict=True, reason=(
+        "the registry's CPU (0.56-0.59 s) and the kernel's (writeback, 0.2 s) shared the 2 vCPUs, and they "
+        "stood idle 13% of the time (fsyncs): dsim's pulls use the cores fully and its registry has none"))]
+                 if (store, image) in TOGETHER_MISSED else [])
+    for store in sorted(TOGETHER) for image in ("eight", "rand")])
+def test_the_wall_time_of_two_pulls_at_once(store: str, image: str) -> None:
+    """Within 15%: graphdriver's `rand` (2.58 s against 2.83-3.10, -13%). Not: graphdriver's `eight` (2.31 s, -21%)
+    and the containerd store's (2.51 and 2.76 s against 3.57-3.92 and 3.73-4.11, -34% and -31%): measured there
+    (/proc/stat over the pulls), the machine's 7.4 CPU-seconds went 5.3 to the daemons, 0.6 to the registry, 0.2 to
+    the kernel's threads, and 0.95 stood idle or waited on the disk."""
+    walls, _ = pulled_together(store)
+    measured = statistics.mean(run[0 if image == "eight" else 1] for run in TOGETHER[store][0])
+    assert walls[image] == pytest.approx(measured, rel=0.15)
