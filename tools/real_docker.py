@@ -78,6 +78,9 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   ``REGISTRY`` (a registry without auth): the push's wall time and the CPU of dockerd and containerd (each its own
   and its reaped children's). Under the containerd store BuildKit's export made the blobs, so the push only sends
   them; under graphdriver's the push also gzips every layer.
+- ``phases``: where dockerd's CPU goes in a run by network: a created container's ``docker start``, then ``docker
+  kill`` and ``docker wait`` (its exit's cleanup), then ``docker rm``, ``--repeat`` times per network: each phase's
+  median wall time and the mean CPU of dockerd with its reaped children (its ``iptables`` processes).
 
     REGISTRY=localhost:5000 python tools/real_docker.py export [--repeat 3] [--sizes 250]
     REGISTRY=localhost:5000 python tools/real_docker.py pull [--repeat 3] [--sizes 200,2000,20000]
@@ -86,6 +89,7 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
     python tools/real_docker.py pipe [--repeat 9] [--sizes 400]
     REGISTRY=localhost:5000 python tools/real_docker.py push [--repeat 3] [--sizes 100]
     python tools/real_docker.py layers --refs localhost:5000/NAME:TAG,...
+    python tools/real_docker.py phases [--repeat 12]
 """
 
 from __future__ import annotations
@@ -957,6 +961,29 @@ def measure_push(repeat: int, megabytes: int, registry: str) -> None:
                 for name in sorted(after)), flush=True)
 
 
+def measure_phases(repeat: int) -> None:
+    """A run's start, exit and removal by network (see the module's docstring)."""
+    phases: dict[str, list[tuple[float, ...]]] = {}
+    for _ in range(repeat):
+        for network in NETWORKS:
+            container = docker("create", "--network", network, IMAGE, "/bin/sh", "-c", "sleep 1000")
+            time.sleep(0.2)
+            marks = [(time.perf_counter(), _dockerd_seconds())]
+            for action in (("start", container), ("kill", container), ("rm", container)):
+                docker(*action)
+                if action[0] == "kill":
+                    docker("wait", container)
+                marks.append((time.perf_counter(), _dockerd_seconds()))
+            phases.setdefault(network, []).append(tuple(
+                [after[0] - before[0] for before, after in zip(marks, marks[1:], strict=False)]
+                + [after[1] - before[1] for before, after in zip(marks, marks[1:], strict=False)]))
+    for network, runs in phases.items():
+        columns = list(zip(*runs, strict=True))
+        walls = " / ".join(f"{statistics.median(column) * 1e3:.1f}" for column in columns[:3])
+        cpus = " / ".join(f"{statistics.mean(column) * 1e3:.1f}" for column in columns[3:])
+        print(f"--network {network:6s}: start / exit / rm {walls} ms; dockerd's CPU {cpus} ms", flush=True)
+
+
 def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
     """(wall seconds, CPU-seconds of dockerd with its reaped children) of one action."""
     cpu, start = _dockerd_seconds(), time.perf_counter()
@@ -967,7 +994,8 @@ def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops", "ports",
-                                         "network", "conntrack", "export", "pull", "rmi", "pipe", "layers", "push"))
+                                         "network", "conntrack", "export", "pull", "rmi", "pipe", "layers", "push",
+                                         "phases"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
@@ -1000,6 +1028,8 @@ def main() -> None:
     elif args.what == "rmi":
         refs = args.refs or "localhost:5000/dsim-pull:200,localhost:5000/dsim-pull:20000"
         measure_rmi(args.repeat, refs.split(","))
+    elif args.what == "phases":
+        measure_phases(args.repeat)
     elif args.what == "push":
         measure_push(args.repeat, int(args.sizes or 100), os.environ.get("REGISTRY", "localhost:5000"))
     elif args.what == "layers":
