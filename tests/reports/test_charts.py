@@ -348,3 +348,24 @@ def test_daemon_caption_names_only_the_panels_drawn() -> None:
     assert "Middle: share of workers" in three and "Bottom: share" in three
     assert _daemon_caption(["download"]).startswith("Share of the daemon-wide download slots")
     assert _daemon_caption([]).startswith("No API call")
+
+
+def test_download_slots_without_a_limit_are_drawn_as_counts(small: tuple[SimResult, ScenarioInfo], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A daemon with ``max_concurrent_downloads: 0`` has no share of slots to draw: the panel counts downloads."""
+    from matplotlib.axes import Axes
+
+    result, info = small
+    labels: list[str] = []
+    original = Axes.set_ylabel
+
+    def recorded(self: Axes, label: str, *args: object, **kwargs: object) -> object:
+        labels.append(label)
+        return original(self, label, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Axes, "set_ylabel", recorded)
+    C.daemon_load(result, tmp_path / "limited.png", info)
+    assert labels[-1] == "utilisation (%)"
+    unlimited = dataclasses.replace(info, download_slots=dict.fromkeys(info.download_slots, 0))
+    C.daemon_load(result, tmp_path / "unlimited.png", unlimited)
+    assert labels[-1] == "slots"
