@@ -29,6 +29,7 @@ import statistics
 
 import pytest
 
+from dsim.result import SimResult
 from tests.helpers import run_text
 
 #: this machine: Go's sha256 with the SHA extensions, unpigz alone on random (stored) and library layers
@@ -70,23 +71,34 @@ MEASURED = {
 SLOTS = {"containerd": 0, "graphdriver": 3}
 
 
-def pull(store: str, layers: tuple[tuple[int, int, int], ...], inflate: float) -> tuple[float, float, float, float]:
-    """(the pull's seconds, its CPU-seconds, the last layer's download and unpack seconds) on the VM."""
-    written = ", ".join(f"{{size: {size}, uncompressed: {tar}, files: {files}}}" for size, tar, files in layers)
-    result = run_text(f"""
+def vm_pulls(store: str, images: dict[str, tuple[tuple[int, int, int], ...]], inflate: float) -> SimResult:
+    """Each of ``images`` (a name -> its layers' (blob bytes, tar bytes, entries)) pulled at once by a job of its
+    own on the VM, with this machine's rates and Docker 28.5.2's downloads at once (``SLOTS``)."""
+    def written(layers: tuple[tuple[int, int, int], ...]) -> str:
+        return ", ".join(f"{{size: {size}, uncompressed: {tar}, files: {files}}}" for size, tar, files in layers)
+
+    declared = "\n".join(f"      {name}:1: {{registry: local, layers: [{written(layers)}]}}"
+                         for name, layers in images.items())
+    jobs = "\n".join(f'      {name}: {{arrival: {{burst: 1}}, steps: [{{pull: "{name}:1"}}]}}' for name in images)
+    return run_text(f"""
     name: local-pull
     registries:
       local: {{bandwidth: 10Gbps, latency: 0ms, tls: false}}
     images:
-      img:1: {{registry: local, layers: [{written}]}}
+{declared}
     hosts:
       vm: {{cpus: 2, memory: 24GiB, nic: inf,
             daemon: {{image_store: {store}, max_concurrent_downloads: {SLOTS[store]}}},
             storage: {{decompress_rate: {{gzip: {inflate:.0f}B/s}}, hash_rate: {HASH:.0f}B/s,
                        write_rate: {DISK:.0f}B/s}}}}
     workloads:
-      w: {{arrival: {{burst: 1}}, steps: [{{pull: "img:1"}}]}}
+{jobs}
     """)
+
+
+def pull(store: str, layers: tuple[tuple[int, int, int], ...], inflate: float) -> tuple[float, float, float, float]:
+    """(the pull's seconds, its CPU-seconds, the last layer's download and unpack seconds) on the VM."""
+    result = vm_pulls(store, {"img": layers}, inflate)
     [job] = result.jobs
     cpu = sum(s.attrs["busy"] * s.duration for s in result.spans_of("cpu"))
     download = result.spans_of("download")[-1].duration
@@ -224,25 +236,7 @@ TOGETHER_MISSED = {("containerd", "eight"), ("containerd", "rand"), ("graphdrive
 
 def pulled_together(store: str) -> tuple[dict[str, float], float]:
     """(each image's pull seconds, the daemons' CPU-seconds) of `eight` and `rand` pulled at once on the VM."""
-    images = "\n".join(
-        f"      {name}:1: {{registry: local, layers: ["
-        + ", ".join(f"{{size: {size}, uncompressed: {tar}, files: {files}}}" for size, tar, files in IMAGES[name][0])
-        + "]}" for name in ("eight", "rand"))
-    result = run_text(f"""
-    name: local-pulls
-    registries:
-      local: {{bandwidth: 10Gbps, latency: 0ms, tls: false}}
-    images:
-{images}
-    hosts:
-      vm: {{cpus: 2, memory: 24GiB, nic: inf,
-            daemon: {{image_store: {store}, max_concurrent_downloads: {SLOTS[store]}}},
-            storage: {{decompress_rate: {{gzip: {STORED:.0f}B/s}}, hash_rate: {HASH:.0f}B/s,
-                       write_rate: {DISK:.0f}B/s}}}}
-    workloads:
-      eight: {{arrival: {{burst: 1}}, steps: [{{pull: "eight:1"}}]}}
-      rand: {{arrival: {{burst: 1}}, steps: [{{pull: "rand:1"}}]}}
-    """)
+    result = vm_pulls(store, {name: IMAGES[name][0] for name in ("eight", "rand")}, STORED)
     cpu = sum(s.attrs["busy"] * s.duration for s in result.spans_of("cpu"))
     return {job.workload: job.duration_s for job in result.jobs}, cpu
 
