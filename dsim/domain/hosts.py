@@ -166,7 +166,8 @@ class StorageSpec:
     blob_read_rate: float = BLOB_READ_RATE
     #: what inflates gzip: ``external`` (igzip or unpigz, beside the digest of the tar stream) or ``go`` (in turn)
     gzip_decoder: str = "external"
-    #: the share of a piped unpack's shorter stage spent on the other stage's core (``PIPE_COLOCATION``)
+    #: the share of a piped unpack's shorter stage spent on the other stage's core: ``PIPE_COLOCATION``, a 2-core
+    #: host's (a scenario's host takes ``pipe_colocation(cpus, decompress_cores)`` unless its storage sets it)
     pipe_colocation: float = PIPE_COLOCATION
     #: overlay2's diff of a committed container: ``native`` (upper dir only) or ``naive`` (walks both trees)
     overlay_diff: str = "native"
