@@ -28,7 +28,7 @@ from dsim.components import freezer
 from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
 from dsim.components.image_store import DANGLING, DiskFull
-from dsim.components.layer_work import tar_entries
+from dsim.components.layer_work import cpu_seconds, tar_entries
 from dsim.domain.builds import BuildSpec
 from dsim.domain.containers import ContainerSpec
 from dsim.domain.images import DEFAULT_UNCOMPRESSED_RATIO, ImageInfo, LayerInfo
@@ -421,20 +421,23 @@ class EngineVerbs:
         """Delete an untagged image and remove the files of the layers that leave the disk, as the image store's
         daemon does before it answers (graphdriver: dockerd removes each layer's directory; the containerd store:
         its deletion is synchronous, containerd's collector removing the snapshots): every tar entry unlinked,
-        ``remove_per_file`` of its CPU and ``remove_wait_per_file`` of waiting (docs/distribution.md, Removing
-        an image). Returns the chain IDs removed, top layer first."""
+        ``remove_per_file`` of its CPU and ``remove_wait_per_file`` of waiting, then the layers' bytes freed at
+        ``remove_rate`` (docs/distribution.md, Removing an image). Returns the chain IDs removed, top layer first."""
         removed = tuple(self.store.delete(image))
         gone = set(removed)
         storage = self.spec.storage
-        entries = sum(tar_entries(storage, layer.uncompressed, layer.files) for layer in image.layers
-                      if layer.chain_id in gone)
+        leaving = [layer for layer in image.layers if layer.chain_id in gone]
+        entries = sum(tar_entries(storage, layer.uncompressed, layer.files) for layer in leaving)
         if entries > 0:
             kernel = self.runtime.kernel
             daemon = kernel.containerd if self.spec.daemon.image_store == "containerd" else kernel.dockerd
             work = entries * storage.remove_per_file
             if work > 0:
                 yield daemon.run(work, 1.0).done
-            yield self.env.timeout(entries * storage.remove_wait_per_file)
+            wait = entries * storage.remove_wait_per_file + cpu_seconds(
+                sum(layer.uncompressed for layer in leaving), storage.remove_rate)
+            if wait > 0:
+                yield self.env.timeout(wait)
         return removed
 
     def images(self, *, job: int) -> Generator[Any, Any, Mapping[str, ImageInfo]]:

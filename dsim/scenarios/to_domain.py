@@ -94,6 +94,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                             apply_per_file=_by_store(storage.apply_per_file, APPLY_PER_FILE, daemon.image_store),
                             send_rate=storage.send_rate, blob_read_rate=storage.blob_read_rate,
                             remove_per_file=storage.remove_per_file, remove_wait_per_file=storage.remove_wait_per_file,
+                            remove_rate=storage.remove_rate,
                             gzip_decoder=storage.gzip_decoder,
                             pipe_colocation=_pipe_colocation(group),
                             overlay_diff=storage.overlay_diff, file_size=storage.file_size,

@@ -201,11 +201,13 @@ def test_buildkits_export_applies_a_copys_files_one_entry_each() -> None:
     assert export.duration == pytest.approx(2.0, rel=1e-6)
 
 
-def rmi_seconds(*, files: int, shared: bool = False, store: str = "containerd") -> float:
-    """The ``docker rmi`` span of app:1 (one layer of ``files`` entries; ``shared``: another image holds it)."""
+def rmi_seconds(*, files: int, shared: bool = False, store: str = "containerd", remove_rate: str = "inf") -> float:
+    """The ``docker rmi`` span of app:1 (one layer of 100 MB in ``files`` entries; ``shared``: another image holds
+    it), its bytes freed at ``remove_rate`` (free unless a test says so)."""
     other = "\n  keep:1: {registry: reg, from: 'app:1', layers: [1MB]}" if shared else ""
     pull_keep = ", {pull: 'keep:1'}" if shared else ""
-    text = scenario(files=files, store=store, storage=", remove_per_file: 1ms, remove_wait_per_file: 2ms").replace(
+    costs = f", remove_per_file: 1ms, remove_wait_per_file: 2ms, remove_rate: {remove_rate}"
+    text = scenario(files=files, store=store, storage=costs).replace(
         "\nhosts:", other + "\nhosts:", 1).replace("steps: [{pull: 'app:1'}]",
                                                  f"steps: [{{pull: 'app:1'}}{pull_keep}, {{rmi: {{image: 'app:1'}}}}]")
     [span] = run_text(text).spans_of("rmi")
@@ -216,6 +218,12 @@ def rmi_seconds(*, files: int, shared: bool = False, store: str = "containerd") 
 def test_rmi_removes_every_entry_of_the_layers_that_leave_the_disk(store: str) -> None:
     # 1,000 entries at 1 ms of the daemon's CPU and 2 ms of waiting: 3 s (the API call free)
     assert rmi_seconds(files=1000, store=store) == pytest.approx(3.0, rel=1e-6)
+
+
+def test_rmi_frees_the_bytes_of_the_layers_that_leave_the_disk() -> None:
+    # 1,000 entries (3 s) and the layer's 100 MB freed at 50 MB/s (2 s): 5 s; none when another image holds it
+    assert rmi_seconds(files=1000, remove_rate="50MB/s") == pytest.approx(5.0, rel=1e-6)
+    assert rmi_seconds(files=1000, shared=True, remove_rate="50MB/s") == pytest.approx(0.0, abs=1e-9)
 
 
 def test_rmi_of_a_layer_another_image_holds_removes_nothing() -> None:
