@@ -766,8 +766,7 @@ def _forget_image(ref: str) -> None:
 def _timed_pull(ref: str) -> tuple[float, float, dict[str, tuple[float, float]]]:
     """(wall seconds, seconds until unpigz first ran, each daemon's (own, children's) CPU-seconds) of one pull."""
     names = ("dockerd", "containerd")
-    subprocess.run(["sync"], check=True)
-    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    _drop_caches()
     time.sleep(1)
     before = _own_and_children(names)
     start = time.perf_counter()

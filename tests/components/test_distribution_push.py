@@ -64,14 +64,21 @@ def run(steps: str, images: list[ImageInfo] | Callable[[Resolved], list[ImageInf
     resolved = load_scenario_text(textwrap.dedent(BASE.format(steps=steps, storage=storage, preloaded=preloaded,
                                                               more=more, daemon=daemon)))
     world = World(resolved)
-    store = world.daemons["h-1"].store
     for image in images(resolved) if callable(images) else images:
-        for layer in image.layers:
-            if not layer.local:  # a built layer has no compressed blob yet
-                store.add_blob(layer)
-            store.add_chain(layer)
-        store.tag(image)
+        stock(world, "h-1", image)
     return world.run()
+
+
+def stock(world: World, host: str, image: ImageInfo, *, local_blobs: bool = False) -> None:
+    """``image`` in ``host``'s store, unpacked and tagged: its pulled layers with their blobs, its built ones with
+    theirs only where ``local_blobs`` (BuildKit's export under the containerd store wrote them; a build under the
+    graphdriver store leaves none)."""
+    store = world.daemons[host].store
+    for layer in image.layers:
+        if local_blobs or not layer.local:
+            store.add_blob(layer)
+        store.add_chain(layer)
+    store.tag(image)
 
 
 def test_a_local_layer_uploads_at_the_gzip_rate() -> None:
@@ -95,13 +102,7 @@ def pushed_blob(*, store: str, storage: str, tls: bool = False, cpus: int = 4) -
                        daemon=f", image_store: {store}").replace("bandwidth: 100MB/s, latency: 10ms", link)
     text = text.replace("    count: 2\n", f"    count: 2\n    cpus: {cpus}\n")
     world = World(load_scenario_text(textwrap.dedent(text)))
-    store_ = world.daemons["h-1"].store
-    image = built("reg/app:1", [(100e6, 250e6)])
-    for layer in image.layers:
-        if store == "containerd":  # moby's graphdriver store keeps no blob
-            store_.add_blob(layer)
-        store_.add_chain(layer)
-    store_.tag(image)
+    stock(world, "h-1", built("reg/app:1", [(100e6, 250e6)]), local_blobs=store == "containerd")
     return world.run()
 
 

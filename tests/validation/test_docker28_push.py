@@ -28,7 +28,7 @@ import pytest
 from dsim.result import SimResult
 from dsim.scenarios.loader import load_scenario_text
 from dsim.world import World
-from tests.components.test_distribution_push import built
+from tests.components.test_distribution_push import built, stock
 
 #: a layer of one file of 100 MB of random bytes: its blob (BuildKit's gzip stores it) and its tar
 BLOB, TAR = 100_030_000, 100_001_536
@@ -52,13 +52,7 @@ def push(store: str) -> SimResult:
     workloads:
       w: {{arrival: {{burst: 1}}, steps: [{{push: "local/app:1"}}]}}
     """)))
-    store_ = world.daemons["vm"].store
-    image = built("local/app:1", [(BLOB, TAR)] * 4)
-    for layer in image.layers:
-        if store == "containerd":
-            store_.add_blob(layer)
-        store_.add_chain(layer)
-    store_.tag(image)
+    stock(world, "vm", built("local/app:1", [(BLOB, TAR)] * 4), local_blobs=store == "containerd")
     return world.run()
 
 
