@@ -81,6 +81,11 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
 - ``phases``: where dockerd's CPU goes in a run by network: a created container's ``docker start``, then ``docker
   kill`` and ``docker wait`` (its exit's cleanup), then ``docker rm``, ``--repeat`` times per network: each phase's
   median wall time and the mean CPU of dockerd with its reaped children (its ``iptables`` processes).
+- ``steps``: a run's phases (create, a cheap ``inspect`` for the CLI's own cost, start, kill + wait, rm) with their
+  wall time and CPU by cgroup (as ``cpu`` counts it, as root, less each group's idle rate), by network: ``--sizes``
+  containers at once (``docker wait`` returns once the exit is cleaned up), and ``--repeat`` one at a time.
+- ``handle``: where ``--sizes`` bridge exits at once wait in dockerd (started with ``-D``): its goroutine dumps every
+  0.1 s while the containers are killed at once, the exits' cleanup goroutines counted by state and call.
 
     REGISTRY=localhost:5000 python tools/real_docker.py export [--repeat 3] [--sizes 250]
     REGISTRY=localhost:5000 python tools/real_docker.py pull [--repeat 3] [--sizes 200,2000,20000]
@@ -90,11 +95,14 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
     REGISTRY=localhost:5000 python tools/real_docker.py push [--repeat 3] [--sizes 100]
     python tools/real_docker.py layers --refs localhost:5000/NAME:TAG,...
     python tools/real_docker.py phases [--repeat 12]
+    python tools/real_docker.py steps [--repeat 12] [--sizes 32]
+    python tools/real_docker.py handle [--sizes 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -107,6 +115,7 @@ import statistics
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -268,35 +277,46 @@ def move_threads(pids: Iterable[str], group: Path) -> None:
                 continue  # gone, or a kernel thread
 
 
+class CpuGroups:
+    """CPU-seconds by cgroup v1 ``cpuacct`` group, as root: dockerd's threads, containerd's (children stay in their
+    parent's cgroup, so what they start counts with them: dockerd's ``iptables``, containerd's shims and runc and
+    its hooks), every other user process moved to a group of its own, so what the root keeps is the kernel
+    threads'; the containers' own cgroups (runc init and the command) are the rest of the children's."""
+
+    def __init__(self) -> None:
+        if not (CPUACCT / "cpuacct.usage").exists():
+            raise SystemExit("needs cgroup v1's cpuacct hierarchy at /sys/fs/cgroup/cpuacct (and root)")
+        self.groups = {name: CPUACCT / f"dsim-{name}" for name in ("dockerd", "containerd", "others")}
+        for group in self.groups.values():
+            group.mkdir(exist_ok=True)
+        served: list[str] = []
+        for name in ("dockerd", "containerd"):
+            pids = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == name]
+            move_threads(pids, self.groups[name])
+            served += pids
+        in_root = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and p.name not in served
+                   and _user_process(p) and _cpuacct_group(p) == "/"]
+        move_threads(in_root, self.groups["others"])  # what stays in the root is the kernel's
+
+    def read(self) -> dict[str, float]:
+        """Seconds so far: ``dockerd``, ``containerd``, ``others`` (every other user process: this tool, the CLIs it
+        runs), ``containers`` (every other child group), ``kernel`` (the root's own)."""
+        children = sum(cgroup_seconds(group.parent) for group in CPUACCT.glob("*/cpuacct.usage"))
+        spent = {name: cgroup_seconds(group) for name, group in self.groups.items()}
+        return {"dockerd": spent["dockerd"], "containerd": spent["containerd"], "others": spent["others"],
+                "containers": children - sum(spent.values()), "kernel": cgroup_seconds(CPUACCT) - children}
+
+
 def measure_cpu(repeat: int, storm: int = 32) -> None:
     """A run's CPU by cgroup, alone and in a storm: dockerd's, containerd's with what it starts (shims, runc, its
     hooks: children stay in their parent's cgroup), the containers' own cgroups (runc init and the command), the
     CLI, kernel threads."""
-    if not (CPUACCT / "cpuacct.usage").exists():
-        raise SystemExit("cpu needs cgroup v1's cpuacct hierarchy at /sys/fs/cgroup/cpuacct (and root)")
-    groups = {name: CPUACCT / f"dsim-{name}" for name in ("dockerd", "containerd", "others")}
-    for group in groups.values():
-        group.mkdir(exist_ok=True)
-    served: list[str] = []
-    for name in ("dockerd", "containerd"):
-        pids = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == name]
-        move_threads(pids, groups[name])
-        served += pids
-    in_root = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and p.name not in served
-               and _user_process(p) and _cpuacct_group(p) == "/"]
-    move_threads(in_root, groups["others"])  # user processes out of the root: what stays there is the kernel's
-
-    def children() -> float:
-        return sum(cgroup_seconds(group.parent) for group in CPUACCT.glob("*/cpuacct.usage"))
-
-    def mine() -> dict[str, float]:
-        return {name: cgroup_seconds(group) for name, group in groups.items()}
-
+    groups = CpuGroups()
     for network in NETWORKS:
         run_once(network)
         for n in (1, storm):
             time.sleep(2)
-            root, kids, before, cli = cgroup_seconds(CPUACCT), children(), mine(), os.times()
+            before, cli = groups.read(), os.times()
             runs = repeat if n == 1 else n
             if n == 1:
                 for _ in range(runs):
@@ -305,15 +325,68 @@ def measure_cpu(repeat: int, storm: int = 32) -> None:
                 with concurrent.futures.ThreadPoolExecutor(n) as pool:
                     list(pool.map(run_once, [network] * n))
             time.sleep(2)  # the kernel's cleanup of the last namespaces
-            after, ended = mine(), os.times()
+            after, ended = groups.read(), os.times()
             spent = {name: (after[name] - before[name]) / runs * 1e3 for name in after}
             spent_cli = ended.children_user + ended.children_system - cli.children_user - cli.children_system
-            kernel = (cgroup_seconds(CPUACCT) - root) - (children() - kids)
-            containers = (children() - kids) / runs * 1e3 - sum(spent.values())
             print(f"--network {network:6s} {'alone' if n == 1 else f'x{n}':5s}: per run, dockerd "
                   f"{spent['dockerd']:4.0f} ms, containerd with its shims and runc {spent['containerd']:4.0f} ms, "
-                  f"the containers' cgroups {containers:3.0f} ms, the CLI {spent_cli / runs * 1e3:3.0f} ms, kernel "
-                  f"threads {kernel / runs * 1e3:3.0f} ms", flush=True)
+                  f"the containers' cgroups {spent['containers']:3.0f} ms, the CLI {spent_cli / runs * 1e3:3.0f} ms, "
+                  f"kernel threads {spent['kernel']:3.0f} ms", flush=True)
+
+
+def _at_once(action: Callable[[str], object], containers: list[str]) -> float:
+    """``action`` on every container at once: when the last returned, seconds from the first call."""
+    began = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(len(containers)) as pool:
+        list(pool.map(action, containers))
+    return time.perf_counter() - began
+
+
+def measure_steps(repeat: int, together: int, settle: float = 1.0) -> None:
+    """A run's phases by network, each with its wall time and CPU by cgroup (``CpuGroups``): ``together`` containers
+    (a sleeping busybox) created at once, inspected at once (one cheap API call each: what the CLI itself costs),
+    started at once, killed at once (``docker kill`` then ``docker wait``, which returns once the exit is cleaned
+    up) and removed at once; and ``repeat`` containers one at a time. Each phase is counted over ``settle`` seconds
+    more (the kernel's deferred work: RCU callbacks, the namespaces' cleanup), less what each group spends idle over
+    as long (measured first)."""
+    groups = CpuGroups()
+    before = groups.read()
+    time.sleep(2 * settle)
+    idle = {name: (seconds - before[name]) / (2 * settle) for name, seconds in groups.read().items()}
+    phases = ("create", "inspect", "start", "exit", "rm")
+    for network in NETWORKS:
+        for n in (1, together):
+            rounds = repeat if n == 1 else 1
+            totals: dict[str, dict[str, float]] = {phase: {} for phase in phases}
+            walls: dict[str, list[float]] = {phase: [] for phase in phases}
+            for _ in range(rounds):
+                made: list[str] = []
+
+                def create(_: str, made: list[str] = made, network: str = network) -> None:
+                    made.append(docker("create", "--network", network, IMAGE, "/bin/sh", "-c", "sleep 1000"))
+
+                actions: dict[str, Callable[[str], object]] = {
+                    "create": create, "inspect": lambda c: docker("inspect", "--format", "{{.Id}}", c),
+                    "start": lambda c: docker("start", c), "exit": lambda c: docker("kill", c) + docker("wait", c),
+                    "rm": lambda c: docker("rm", c)}
+                for phase in phases:
+                    start, cli = groups.read(), _children_cpu()
+                    wall = _at_once(actions[phase], [str(i) for i in range(n)] if phase == "create" else made)
+                    time.sleep(settle)
+                    spent = groups.read()
+                    spent["cli"] = _children_cpu() - cli
+                    walls[phase].append(wall)
+                    for name, seconds in spent.items():
+                        used = seconds - start.get(name, 0.0) - idle.get(name, 0.0) * (wall + settle)
+                        totals[phase][name] = totals[phase].get(name, 0.0) + used
+            runs = rounds * n
+            for phase in phases:
+                cpu = {name: seconds / runs * 1e3 for name, seconds in totals[phase].items()}
+                print(f"--network {network:6s} {'alone' if n == 1 else f'x{n}':5s} {phase:7s}: wall "
+                      f"{statistics.median(walls[phase]) * 1e3:6.0f} ms (median); CPU a container: dockerd "
+                      f"{cpu['dockerd']:5.1f} ms, containerd with shims and runc {cpu['containerd']:5.1f}, containers "
+                      f"{cpu['containers']:4.1f}, kernel threads {cpu['kernel']:5.1f}, the CLI {cpu['cli']:5.1f}",
+                      flush=True)
 
 
 def dirty_mb() -> float:
@@ -983,6 +1056,63 @@ def measure_phases(repeat: int) -> None:
         print(f"--network {network:6s}: start / exit / rm {walls} ms; dockerd's CPU {cpus} ms", flush=True)
 
 
+def _goroutines() -> str:
+    """dockerd's goroutine dump (``/debug/pprof/goroutine?debug=2`` on the API socket: dockerd started with -D)."""
+    done = subprocess.run(["curl", "-s", "--unix-socket", "/var/run/docker.sock",
+                           "http://docker/debug/pprof/goroutine?debug=2"], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def _waiting_in(dump: str, marker: str) -> collections.Counter[str]:
+    """Goroutines of ``dump`` whose stack holds ``marker``, counted by their state, their innermost libnetwork call
+    and the netlink handle's method they are in, if any (e.g. ``sync.Mutex.Lock bridge.(*driver).DeleteEndpoint
+    netlink.(*Handle).LinkDel``)."""
+    found: collections.Counter[str] = collections.Counter()
+    for goroutine in dump.split("\n\n"):
+        if marker not in goroutine:
+            continue
+        lines = goroutine.splitlines()
+        state = lines[0].split("[", 1)[1].split("]", 1)[0].split(",")[0]
+        calls = [line.split("(0x")[0].split("({")[0].rsplit("/", 1)[-1] for line in lines[1::2]]
+        netlink = next((call for call in calls if call.startswith("netlink.(*Handle).")), "")
+        moby = next((call for call in calls if call.startswith(("bridge.", "libnetwork.", "osl.", "iptables."))),
+                    "?")
+        found[f"{state} {moby} {netlink}".rstrip()] += 1
+    return found
+
+
+def measure_handle(together: int, interval: float = 0.1) -> None:
+    """Where ``together`` bridge exits at once wait in dockerd: the containers (a sleeping busybox) started, then
+    killed at once (``docker kill`` then ``docker wait``, which returns once the exit is cleaned up) while dockerd's
+    goroutines are dumped every ``interval`` seconds; the goroutines of the exits' cleanup (``releaseNetwork``) are
+    counted by state and call, averaged over the dumps. Needs dockerd started with -D."""
+    containers = [docker("create", "--network", "bridge", IMAGE, "/bin/sh", "-c", "sleep 1000")
+                  for _ in range(together)]
+    _starts_at_once(containers)
+    time.sleep(2)
+    dumps: list[str] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            dumps.append(_goroutines())
+            stop.wait(interval)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    ends = _exits_at_once(containers)
+    stop.set()
+    sampler.join()
+    docker("rm", *containers)
+    counts: collections.Counter[str] = collections.Counter()
+    for dump in dumps:
+        counts.update(_waiting_in(dump, "releaseNetwork"))
+    print(f"{together} bridge exits at once: the last cleaned up at {ends[-1]:.2f} s; {len(dumps)} dumps; the exits' "
+          "goroutines on average:", flush=True)
+    for where, count in counts.most_common(8):
+        print(f"  {count / len(dumps):5.2f}  {where}", flush=True)
+
+
 def _timed_dockerd(action: Callable[[], object]) -> tuple[float, float]:
     """(wall seconds, CPU-seconds of dockerd with its reaped children) of one action."""
     cpu, start = _dockerd_seconds(), time.perf_counter()
@@ -994,7 +1124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("buildkit", "run", "start", "storm", "cpu", "syncfs", "netops", "ports",
                                          "network", "conntrack", "export", "pull", "rmi", "pipe", "layers", "push",
-                                         "phases"))
+                                         "phases", "steps", "handle"))
     parser.add_argument("--steps", default="1,41,81,121")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--proto", choices=("udp", "tcp"), default="udp",
@@ -1029,6 +1159,10 @@ def main() -> None:
         measure_rmi(args.repeat, refs.split(","))
     elif args.what == "phases":
         measure_phases(args.repeat)
+    elif args.what == "handle":
+        measure_handle(int(args.sizes or 32))
+    elif args.what == "steps":
+        measure_steps(args.repeat, int(args.sizes or 32))
     elif args.what == "push":
         measure_push(args.repeat, int(args.sizes or 100), os.environ.get("REGISTRY", "localhost:5000"))
     elif args.what == "layers":

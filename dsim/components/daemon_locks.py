@@ -48,12 +48,16 @@ class DaemonLocks:
 def step(env: simpy.Environment, cpu: Cpu, locks: DaemonLocks, rng: random.Random, cost: float,
          share: float, commits: int = 0) -> Generator[Any, Any, None]:
     """One lifecycle step that takes ``cost`` seconds on an idle host: ``cost * share`` CPU-seconds in the
-    cgroup of the daemon whose step it is (``cpu``: ``Kernel.dockerd`` or ``Kernel.containerd``; one thread),
-    then ``commits`` metadata transactions under the metadata lock, then the rest of the cost as a wait. The
-    transactions are part of the wait (never more than it), so idle the step takes exactly ``cost``; under load
-    the CPU part stretches and the transactions queue."""
+    cgroup of the daemon whose step it is (``cpu``: ``Kernel.dockerd`` or ``Kernel.containerd``; one thread, or
+    ``share`` cores' worth at once when above 1: then all of the step is CPU), then ``commits`` metadata
+    transactions under the metadata lock, then the rest of the cost as a wait. The transactions are part of the
+    wait (never more than it), so idle the step takes exactly ``cost``; under load the CPU part stretches and the
+    transactions queue."""
     work = cost * share
     if work > 0.0:  # floats against 0.0: specialised comparisons (against 0 generic ones)
+        if share > START_PATH_THREADS:
+            yield cpu.run(work, share).done
+            return
         yield cpu.run(work, START_PATH_THREADS).done
     wait = cost - work
     if commits and wait > 0.0:

@@ -6,8 +6,9 @@ address (IPAM), the driver's endpoint (the bridge's veth pair) and the commits t
 (``local-kv.db``, one bbolt file per daemon: one read-write transaction at a time, each commit fdatasynced,
 https://github.com/etcd-io/bbolt). The pprof of 400 concurrent ``docker run`` in
 https://github.com/moby/moby/pull/44887 shows the starts waiting there. What the network's lock covers is
-already serialized host-wide in dsim: the veth under the kernel's rtnl lock (the ``netns`` step) and the
-commits on the store's file, which every network shares. So dsim keeps one lock per host, the store's,
+already serialized host-wide in dsim: the veth under the kernel's rtnl lock (the ``netns`` step) and through
+the bridge driver's one netlink handle (``NetworkStack.bridge_netlink``), and the commits on the store's file,
+which every network shares. So dsim keeps one lock per host, the store's,
 held for an endpoint's commits: a storm of starts queues there whatever their networks. The ``host`` and
 ``none`` networks have endpoints too (host and null drivers: libnetwork's own commits only);
 ``container:NAME`` joins another's sandbox and creates none.

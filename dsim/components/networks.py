@@ -175,6 +175,10 @@ class NetworkStack:
         self.store = FifoLock()
         #: nf_tables' commits of rule deletions, one at a time on the host (``networking.rule_delete_wait``)
         self.rule_deletions = FifoLock()
+        #: the bridge driver's netlink handle (moby drivers/bridge ``d.nlh``, one per daemon): every veth pair's
+        #: deletion at an exit goes through it, and vishvananda/netlink holds a shared socket's lock for a
+        #: request's whole round trip, the kernel's wait for the device's unregistering included (teardown.py)
+        self.bridge_netlink = FifoLock()
         #: held while one container's published ports are programmed at its start or released at its exit
         #: (teardown.py): Docker 28.5.2 does one container's at a time (5 containers of 25 ports each started at once
         #: ended 1.4 s apart, one alone taking 1.4 s; killed at once, cleaned up 1.3 s apart; a start beside an exit
@@ -413,7 +417,10 @@ class NetworkStack:
 
     def attach(self, container: Container, job: int, publish: Callable[[Container], None],
                work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, int]:
-        """The network part of a start, by mode: the namespace (and veth) under the rtnl lock, each network's
+        """The network part of a start, by mode: on a bridge network the veth pair's creation first queues for the
+        bridge driver's netlink handle (``CreateEndpoint``: ``d.nlh.LinkAdd`` and the calls around it, moby
+        drivers/bridge; held for the veth's part of the netns step), which the exits' veth deletions hold too
+        (teardown.py); the namespace (and veth) under the rtnl lock, each network's
         endpoint committed to libnetwork's store (queueing only: the commits are inside the start's cost; on
         host the only cost), addresses, published ports (``publish`` binds them) and their iptables rules.
         Records NETNS (its ``wait``: both locks) and PUBLISH spans as the runtime did before network modes
@@ -441,11 +448,17 @@ class NetworkStack:
             return 0
         asked = env.now
         share = 1.0 if mode != "none" else self.costs.namespace_share
+        netns = self.spec.runtime.netns.sample(self.rng) * share
+        veths = sum(1 for network in nets if network.driver == "bridge")
+        if veths:  # the veth pairs' creation goes through the bridge driver's netlink handle (teardown.py)
+            handle = self.bridge_netlink.hold(asked, veths * netns * (1 - self.costs.namespace_share))
+            if handle > 0:
+                yield env.timeout(handle)
         with self.kernel.netns_lock.request() as lock:
             if lock.callbacks is not None:  # a free lock is taken with an event already processed: no wait
                 yield lock
             got = env.now
-            yield from work(self.spec.runtime.netns.sample(self.rng) * share)  # the runtime's netns step
+            yield from work(netns)  # the runtime's netns step
         # the endpoint's commits after the namespace: two FIFO locks in a row pass a storm at the pace of the
         # slower in either order (no event when nobody is ahead on the store)
         queued = self._endpoint_queue(nets)

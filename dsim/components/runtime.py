@@ -423,6 +423,10 @@ class ContainerRuntime(ExecVerbs):
                 started = env.now
                 exit_code, oom = yield from self._process(container, job, looping is not None)
                 finished = env.now
+                exiting = self.spec.runtime.exit.sample(self.rng)
+                if exiting > 0.0:  # the exit's own work before dockerd reports it (0 by default: no event)
+                    yield from step(env, self.kernel.containerd, self.locks, self.rng, exiting,
+                                    self.spec.runtime.cpu.exit)
                 if self.storage.disk.dirty > 0:  # dockerd reports the exit after the task's deletion (its unmount)
                     yield from self._syncfs(container.name, job, "exit")
                 container.exit_code = exit_code

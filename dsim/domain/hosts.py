@@ -205,6 +205,9 @@ class RuntimeSpec:
     overlay: OverlayMountSpec = DEFAULT_OVERLAY_MOUNT
     #: how a container's --cpu-shares becomes its cgroup's CPU weight (domain/cpu_limits.py ``cfs_weight``)
     cpu_weights: CpuWeights = "quadratic"
+    #: a process's exit until dockerd reports it: the shim, containerd's task deletion, runc delete (0: Khan's
+    #: 568 ms is a whole warm run, split over the start's steps; docs/containers.md: The exit)
+    exit: Distribution = constant(0.0)
 
 
 @dataclass(frozen=True, slots=True)

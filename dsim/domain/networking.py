@@ -46,7 +46,8 @@ class MountSpec:
 SETKEY_HOOK_S = 0.0
 #: ``ip link del`` of a veth pair: 20.1 and 23.1 ms (medians of 10, two measurements) less the ``ip`` process's own
 #: 2.1 ms (``ip link show lo``), Linux 6.18 on 2 vCPUs; 16 deleted at once took 59 ms, 16 one by one 262 ms, so
-#: deletions wait side by side (RCU grace periods), a few ms each under the rtnl lock (not modelled)
+#: deletions by separate processes wait side by side (RCU grace periods), a few ms each under the rtnl lock (not
+#: modelled); dockerd's pass one at a time through the bridge driver's netlink handle (components/teardown.py)
 VETH_TEARDOWN_S = 0.0195
 #: ``ip link del`` of a bridge device that is up, as ``docker network rm`` deletes its network's: 53.7 and 56.0 ms
 #: (medians of 20, two measurements, nothing else running; 31-40 ms with other work on the 2 vCPUs) less the ``ip``
@@ -175,8 +176,9 @@ class NetworkingSpec:
     #: lock (components/teardown.py): 0 since Linux 5.19, 46.2 ms before it (Scrivano: create + destroy 47.7 ms
     #: before Westphal's patches to the namespace exit path, 1.5 ms after)
     netns_teardown: Distribution = constant(0.0)
-    #: deleting a bridge endpoint's veth pair at the exit's teardown (the bridge driver's DeleteEndpoint), a wait
-    #: outside every lock: the kernel's RCU grace periods as the device unregisters (components/teardown.py)
+    #: deleting a bridge endpoint's veth pair at the exit's teardown (the bridge driver's DeleteEndpoint): the
+    #: kernel's RCU grace periods as the device unregisters, one deletion at a time through the driver's netlink
+    #: handle (components/teardown.py)
     veth_teardown: Distribution = constant(VETH_TEARDOWN_S)
     #: deleting a network's bridge device at ``docker network rm``, after its rules: a wait outside every lock
     bridge_teardown: Distribution = constant(BRIDGE_TEARDOWN_S)

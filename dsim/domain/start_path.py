@@ -23,6 +23,12 @@ NETNS_CPU_SHARE = 0.08
 #: would add 16 ms of CPU to a run's 190 ms, and every CPU part is a task on the host's scheduler, which
 #: costs simulation time (docs/containers.md: Lifecycle). Set their shares to count them.
 SHORT_STEP_CPU_SHARE = 0.0
+#: A container's exit (``runtime.exit``): the shim reaping the process, containerd deleting the task (``runc
+#: delete``, the shim's own ``delete``), dockerd handling the exit: Docker 28.5.2 on 2 vCPUs spent 43 ms of CPU
+#: (dockerd 6.8-7.8, containerd with its shims and runc 36.2-37.1: tools/real_docker.py steps) in an exit whose
+#: events came 28 ms apart (the process's end to ``die``): CPU-seconds per second above 1, the Go runtimes and
+#: processes at work at once, so 1.5 cores' worth (43 / 28).
+EXIT_CPU_SHARE = 1.5
 #: runc's libnetwork-setkey hook (networking.setkey_hook) is an exec of dockerd's binary and dockerd's netlink
 #: calls: CPU throughout (on Docker 20.10.24, 2 vCPUs, it cost 128 ms of CPU for 105 ms of wall time, the Go
 #: runtime's threads running at once; tools/real_docker.py start), so all of it is CPU work.
@@ -45,6 +51,8 @@ class StartCpuShares:
     setkey_hook: float = SETKEY_HOOK_CPU_SHARE
     #: a health probe's exec (components/health.py): a runtime's run, as create and start
     probe_exec: float = RUNTIME_CPU_SHARE
+    #: the exit's own work (``runtime.exit``); above 1, cores' worth at once (``components/daemon_locks.step``)
+    exit: float = EXIT_CPU_SHARE
 
 
 @dataclass(frozen=True, slots=True)

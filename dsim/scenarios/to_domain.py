@@ -106,7 +106,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
                             cpu=StartCpuShares(**runtime.cpu.model_dump()),
                             probe_exec=runtime.probe_exec,
                             overlay=OverlayMountSpec(**runtime.overlay.model_dump()),
-                            cpu_weights=runtime.cpu_weights),
+                            cpu_weights=runtime.cpu_weights, exit=runtime.exit),
         preloaded=tuple(normalise(ref) for ref in group.preloaded),
         address=group.address, snapshotter=group.snapshotter,
         gc=ImageGcSpec(group.gc.high, group.gc.low) if group.gc is not None else None,

@@ -1,18 +1,17 @@
-"""The teardown of an exit (components/teardown.py) against closed forms worked out by hand.
-
-Every runtime cost is zero but runc create (S = 100 ms, no CPU share, no setkey hook); API calls and metadata
-commits take no time. A job is ``run`` (its process runs D = 10 s, then exits) and ``rm``, which waits for the
-exit's teardown: libnetwork's commits on the store's FIFO lock, the endpoint's leave (``leave_commits`` 1, and
-``bridge_join_commits`` 1 on a bridge) and deletion (``endpoint_commits`` + ``bridge_commits``), then the sandbox's
-record (``sandbox_commits`` 1): h_t commits of ``store_commit`` c; then under the kernel's rtnl lock a bridge
-endpoint's interface moved back to the host's namespace (``iface_return`` I) and the namespace's deletion
-(``netns_teardown`` t); on a bridge Docker 28's rule (``endpoint_rules`` 1) checked and deleted, two ``iptables``
-processes of ``iptables_run`` r (a wait at the exit), then the deletion's commit (``rule_delete_wait`` R), one at a
-time on the host (RULE = 2 r + R alone); then on a bridge the veth pair's deletion (``veth_teardown`` V, a wait of
-its own). A start holds the store h_s: the endpoint's creation, the sandbox's record and the join (``join_commits``
-2, ``bridge_join_commits`` 1 on a bridge); on a bridge runc create checks and appends the rule (at least 2 r of its
-CPU: S stays S; a host or none start is 2 r shorter). n jobs at once: the starts queue h_s apart on the store (start
-k ends at (k - 1) h_s + S), so the exits come h_s apart too; with h_t <= h_s the k-th teardown finds the store free.
+"""The teardown of an exit (components/teardown.py) against closed forms worked out by hand. Every runtime cost is zero
+but runc create (S = 100 ms, no CPU share, no setkey hook); API calls and metadata commits take no time. A job is
+``run`` (its process runs D = 10 s, then exits) and ``rm``, which waits for the exit's teardown: libnetwork's commits
+on the store's FIFO lock, the endpoint's leave (``leave_commits`` 1, and ``bridge_join_commits`` 1 on a bridge) and
+deletion (``endpoint_commits`` + ``bridge_commits``), then the sandbox's record (``sandbox_commits`` 1): h_t commits
+of ``store_commit`` c; then under the kernel's rtnl lock a bridge endpoint's interface moved back to the host's
+namespace (``iface_return`` I) and the namespace's deletion (``netns_teardown`` t); on a bridge Docker 28's rule
+(``endpoint_rules`` 1) checked and deleted, two ``iptables`` processes of ``iptables_run`` r (a wait at the exit),
+then the deletion's commit (``rule_delete_wait`` R), one at a time on the host (RULE = 2 r + R alone); then on a
+bridge the veth pair's deletion (``veth_teardown`` V), one at a time on the host (the bridge driver's one netlink
+handle). A start holds the store h_s: the endpoint's creation, the sandbox's record and the join (``join_commits`` 2,
+``bridge_join_commits`` 1 on a bridge); on a bridge runc create checks and appends the rule (at least 2 r of its CPU:
+S stays S; a host or none start is 2 r shorter). n jobs at once: the starts queue h_s apart on the store (start k ends
+at (k - 1) h_s + S), so the exits come h_s apart too; with h_t <= h_s the k-th teardown finds the store free.
 """
 
 from __future__ import annotations
@@ -75,6 +74,14 @@ def test_docker_28s_rule_deletions_pass_one_at_a_time() -> None:
     assert ends == pytest.approx([S + D + 2 * r + k * big_r for k in range(1, 5)])
 
 
+def test_veth_deletions_pass_one_at_a_time_through_the_drivers_netlink_handle() -> None:
+    # only the veth pair's deletion costs (V = 50 ms): every start ends at S, every exit at S + D, and the
+    # deletions go through the bridge driver's one handle in turn: the k-th ends at S + D + k V
+    big_v = 0.050
+    ends = job_ends(4, "{store_commit: 0s, iface_return: 0s, endpoint_rules: 0, veth_teardown: 50ms}")
+    assert ends == pytest.approx([S + D + k * big_v for k in range(1, 5)])
+
+
 def test_host_and_none_keep_no_rule_and_return_no_interface() -> None:
     # the rule and the interface are a bridge endpoint's: on host and none the teardown is the commits alone, as
     # without them (host: 3 commits; none: leave 1 + endpoint 1 + sandbox 1, with endpoint_commits 1); their starts
@@ -108,3 +115,23 @@ def test_idle_defaults_a_warm_run_stays_568_ms_and_rm_waits_its_teardown() -> No
     [process] = result.spans_of("process")
     assert process.start == pytest.approx(0.568)
     assert job.duration_s == pytest.approx(0.568 + 5 * 0.002 + 0.017 + 0.003 + 0.0124 + 0.0195)
+
+
+def test_a_bridge_start_waits_for_the_handle_an_exits_veth_deletion_holds() -> None:
+    # runtime costs 0 but netns N = 20 ms (its veth's part (1 - 0.5) N = 10 ms goes through the bridge driver's
+    # handle first); API calls, commits, the interface's return and the rule 0; V = 100 ms. A arrives at 0: its
+    # veth 0-10 ms (the handle free), its netns step 0-20 ms under rtnl, its process 20 ms to 1.02 s, its veth pair
+    # deleted through the handle 1.02-1.12 s. B arrives at 1.05 s: its veth's creation queues for the handle until
+    # 1.12 s, then its netns step takes 20 ms: its process starts at 1.14 s (1.07 s were the handle not shared)
+    networking = without_setkey_hook("{store_commit: 0s, iface_return: 0s, endpoint_rules: 0, veth_teardown: 100ms}")
+    result = run_text(f"""
+    name: t
+    hosts:
+      h: {{cpus: 64, daemon: {{api_service_time: 0s, workers: 1000, metadata_commit: 0s}}, preloaded: ["nginx:1.25"],
+           runtime: {{create: 0s, mount: 0s, netns: 20ms, start: 0s, exec: 0s, cpu: {{create: 0, start: 0}}}},
+           networking: {networking}}}
+    workloads:
+      w: {{arrival: {{times: [0s, 1.05s]}}, steps: [{{run: {{image: "nginx:1.25", duration: 1s}}}}, {{rm: {{}}}}]}}
+    """)
+    starts = sorted(span.start for span in result.spans_of("process"))
+    assert starts == pytest.approx([0.020, 1.140])

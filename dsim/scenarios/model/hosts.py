@@ -313,6 +313,13 @@ class Runtime(Strict):
         constant(0.454), description="runc create: containerd shim, cgroups, namespaces, rootfs (454ms)"
     )
     exec: FiniteDurationDist = Field(constant(0.02), description="runc start: the container's process begins (20ms)")
+    exit: FiniteDurationDist = Field(
+        constant(0.0), description="a process's exit until dockerd reports it: the shim reaps it, containerd deletes "
+        "the task (runc delete, the shim's own delete) and dockerd handles the exit, before the network's teardown "
+        "(default 0: Khan's 568ms is a whole warm docker run, which the start's steps split; Docker 28.5.2 on 2 vCPUs "
+        "took 28ms from the process's end to its die event, with 43ms of CPU: runtime.cpu.exit; docs/containers.md: "
+        "The exit)",
+    )
     page_cache_fraction: float = Field(
         0.064, ge=0, le=1,
         description="share of an image's files a container reads, kept once in the host's page cache and shared "

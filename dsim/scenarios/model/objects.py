@@ -208,10 +208,11 @@ class Networking(Strict):
     )
     veth_teardown: FiniteDurationDist = Field(
         constant(VETH_TEARDOWN_S), description="deleting a bridge endpoint's veth pair at the exit's teardown (the "
-        "bridge driver's DeleteEndpoint), after libnetwork's commits and before docker rm can go on: a wait outside "
-        "every lock, the kernel's RCU grace periods as the device unregisters. 19.5ms: ip link del of a veth pair "
-        "less the ip process's own time, Linux 6.18 on 2 vCPUs; 16 at once took 59ms (docs/containers.md: "
-        "Teardown)",
+        "bridge driver's DeleteEndpoint), after libnetwork's commits and before docker rm can go on: the kernel's "
+        "RCU grace periods as the device unregisters, waited out one deletion at a time on the host, since dockerd "
+        "sends them all through the bridge driver's one netlink handle, whose socket is locked for a request's round "
+        "trip. 19.5ms: ip link del of a veth pair less the ip process's own time, Linux 6.18 on 2 vCPUs (16 ip "
+        "processes at once took 59ms; docs/containers.md: Teardown)",
     )
     iface_return: FiniteDurationDist = Field(
         constant(IFACE_RETURN_S), description="moving a bridge endpoint's interface back to the host's namespace "
