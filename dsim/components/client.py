@@ -45,6 +45,8 @@ from dsim.domain.steps import (
 )
 from dsim.records import JobEnd, Recorder, SpanKind
 
+#: steps that run no docker command (the job's own think time, its edits of a build context)
+_NO_COMMAND = (SleepStep, EditStep)
 #: the span kinds recorded on every job's path, read once (records.py: a kind read from its class is slow)
 _JOB, _RUN = SpanKind.JOB, SpanKind.RUN
 
@@ -77,8 +79,11 @@ class Client:
     def run(self, steps: Sequence[Step], arrival: float, on_end: Callable[[], None]) -> Generator[Any, Any, None]:
         """Run every step in order; the first failure ends the job with what the docker CLI prints."""
         status, error = "completed", ""
+        cli = self.daemon.spec.cli_cpu
         try:
             for step in steps:
+                if cli > 0.0 and not isinstance(step, _NO_COMMAND):  # the docker binary's own work (0: no event)
+                    yield self.daemon.kernel.session.run(cli, 1.0).done
                 yield from self._operation(step)
         except StreamError as err:  # reported inside a pull's or push's progress stream: printed as is
             status, error = "failed", str(err)

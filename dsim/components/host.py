@@ -57,6 +57,8 @@ class Kernel:
         #: containerd store's unpacks, diffs and applies)
         self.dockerd = ServiceCpu(self.cpu)
         self.containerd = ServiceCpu(self.cpu)
+        #: the users' session (user.slice): docker CLI processes (``hosts.X.cli_cpu``), made on first use
+        self._session: ServiceCpu | None = None
         self.ports: dict[tuple[int, str], str] = {}
         #: the ports each owner holds, so that releasing them reads no other owner's
         self._ports_of: dict[str, list[tuple[int, str]]] = {}
@@ -76,6 +78,13 @@ class Kernel:
         self.peak_page_cache = 0.0
 
     # ------------------------------------------------------------------ CPU
+
+    @property
+    def session(self) -> ServiceCpu:
+        """The users' session's cgroup on the CPU, where a job's docker CLI runs."""
+        if self._session is None:
+            self._session = ServiceCpu(self.cpu)
+        return self._session
 
     def _cpu_interval(self, start: float, end: float, busy: float, runnable: int) -> None:
         self.recorder.span(_CPU, self.name, start, end, host=self.name, busy=busy, runnable=runnable)

@@ -266,6 +266,8 @@ class HostSpec:
     threads_per_core: int = 1
     #: extra work of a core with all its threads busy over one thread (0 .. threads_per_core - 1)
     smt_gain: float = SMT_GAIN
+    #: CPU-seconds of each docker CLI command a job runs on the host (components/client.py)
+    cli_cpu: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,7 @@ def host_spec(group: fmt.HostGroup) -> HostSpec:
         job_slots=group.job_slots,
         networks=tuple(NetworkDecl(name, n.subnet, n.internal) for name, n in group.networks.items()),
         volumes=tuple(group.volumes), networking=networking_spec(group.networking),
-        threads_per_core=group.threads_per_core, smt_gain=group.smt_gain,
+        threads_per_core=group.threads_per_core, smt_gain=group.smt_gain, cli_cpu=group.cli_cpu,
     )
 
 

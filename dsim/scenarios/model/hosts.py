@@ -428,6 +428,12 @@ class HostGroup(Strict):
         "served (a CI runner's limit: GitLab Runner's concurrent, one job per GitHub Actions runner); default: no "
         "limit, as dockerd itself has none",
     )
+    cli_cpu: FiniteDuration = Field(
+        0.0, description="CPU-seconds each docker CLI command of a job costs on its host (the docker binary's start "
+        "and its calls; a job's sleep and edit steps run none), on the host's scheduler in the users' session, "
+        "before the command's first API call. Default 0 (the client is not on the host's CPU); Docker 28.5.2's CLI "
+        "took 10-14ms of CPU a command on 2 vCPUs (tools/real_docker.py steps: docker inspect)",
+    )
     cpus: float = Field(
         4, gt=0, allow_inf_nan=False, description="logical CPUs, as the kernel counts them (nproc): whole cores, or "
         "hardware threads when threads_per_core is more than 1. A cloud vCPU is a hardware thread (AWS: a thread "
