@@ -202,7 +202,7 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
     if written.push is not None:
         return op.PushStep(normalise(written.push))
     if written.run is not None:
-        return op.RunStep(container_spec(written.run), written.run.detach, written.run.wait)
+        return op.RunStep(container_spec(written.run), written.run.detach, written.run.wait, written.run.rm)
     if written.create is not None:
         return op.CreateStep(container_spec(written.create))
     if written.start is not None:

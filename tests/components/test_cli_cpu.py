@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from dsim.api import load_scenario_text
+from dsim.errors import ScenarioError
 from tests.helpers import run_text
 
 D = 10.0
@@ -47,3 +49,34 @@ def test_every_command_but_sleep_and_edit_runs_the_cli() -> None:
 
 def test_by_default_the_cli_costs_nothing() -> None:
     assert job_ends(1, "0s", RUN) == pytest.approx([D])
+
+
+def test_run_rm_is_one_command_and_ends_once_the_container_is_removed() -> None:
+    # docker run --rm: one CLI (12 ms), the process D, then the removal inside the step (free here); a run step and
+    # an rm step are two CLIs
+    rm = f'[{{run: {{image: "alpine:3.24", duration: {D}s, network: host, rm: true}}}}]'
+    two = f'[{{run: {{image: "alpine:3.24", duration: {D}s, network: host}}}}, {{rm: {{}}}}]'
+    assert job_ends(1, "12ms", rm) == pytest.approx([0.012 + D])
+    assert job_ends(1, "12ms", two) == pytest.approx([2 * 0.012 + D])
+
+
+def test_run_rm_removes_the_container_even_when_it_fails() -> None:
+    result = run_text("""
+    name: t
+    hosts: {h: {preloaded: ["alpine:3.24"]}}
+    workloads:
+      w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", duration: 1s, exit_code: 3, rm: true}}]}
+    """)
+    [job] = result.jobs
+    assert job.status == "failed" and "exited with code 3" in job.error
+    assert len(result.spans_of("rm")) == 1
+
+
+def test_run_rm_with_detach_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="rm with detach is not modelled"):
+        load_scenario_text("""
+        name: t
+        hosts: {h: {}}
+        workloads:
+          w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", detach: true, rm: true}}]}
+        """)

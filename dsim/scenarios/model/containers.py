@@ -235,11 +235,18 @@ class RunStep(ContainerOptions):
     wait: bool = Field(
         False, description="with detach and a healthcheck: end the step when the container is healthy (compose --wait)"
     )
+    rm: bool = Field(
+        False, description="--rm: once the process exits, the container is removed (its anonymous volumes too), and "
+        "the step ends after the removal, as the CLI waits for it; one CLI command, where a run step and an rm step "
+        "are two. Not with detach (dsim removes a detached container with an rm step)",
+    )
 
     @model_validator(mode="after")
     def _check_wait(self) -> RunStep:
         if self.wait and (self.healthcheck is None or not self.detach):
             raise ValueError("wait needs detach: true and a healthcheck")
+        if self.rm and self.detach:
+            raise ValueError("rm with detach is not modelled: remove a detached container with an rm step")
         if self.runs_until_stopped:  # a server's only exits are a stop (stop_exit_code) and a kill
             for field, value in (("exit_code", self.exit_code), ("fail_probability", self.fail_probability)):
                 if value:
