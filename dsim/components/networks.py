@@ -449,10 +449,13 @@ class NetworkStack:
         asked = env.now
         share = 1.0 if mode != "none" else self.costs.namespace_share
         netns = self.spec.runtime.netns.sample(self.rng) * share
-        veths = sum(1 for network in nets if network.driver == "bridge")
-        if veths:  # the veth pairs' creation goes through the bridge driver's netlink handle (teardown.py)
-            handle = self.bridge_netlink.hold(asked, veths * netns * (1 - self.costs.namespace_share))
-            if handle > 0:
+        veth = 0.0  # the veth pairs' creation goes through the bridge driver's netlink handle (teardown.py)
+        for network in nets:
+            if network.driver == "bridge":
+                veth += netns * (1 - self.costs.namespace_share)
+        if veth > 0.0:
+            handle = self.bridge_netlink.hold(asked, veth)
+            if handle > 0.0:
                 yield env.timeout(handle)
         with self.kernel.netns_lock.request() as lock:
             if lock.callbacks is not None:  # a free lock is taken with an event already processed: no wait

@@ -423,9 +423,9 @@ class ContainerRuntime(ExecVerbs):
                 started = env.now
                 exit_code, oom = yield from self._process(container, job, looping is not None)
                 finished = env.now
-                exiting = self.spec.runtime.exit.sample(self.rng)
-                if exiting > 0.0:  # the exit's own work before dockerd reports it (0 by default: no event)
-                    yield from step(env, self.kernel.containerd, self.locks, self.rng, exiting,
+                exiting = self.spec.runtime.exit
+                if not exiting.is_constant or exiting.mean > 0.0:  # the exit's own work before dockerd reports it
+                    yield from step(env, self.kernel.containerd, self.locks, self.rng, exiting.sample(self.rng),
                                     self.spec.runtime.cpu.exit)
                 if self.storage.disk.dirty > 0:  # dockerd reports the exit after the task's deletion (its unmount)
                     yield from self._syncfs(container.name, job, "exit")

@@ -143,7 +143,8 @@ def test_commits_are_part_of_the_cost_and_never_lengthen_a_step() -> None:
 
 
 @pytest.mark.parametrize(("field", "problem"), [
-    ("runtime: {cpu: {start: 1.5}}", "runtime.cpu.start"),
+    ("runtime: {cpu: {start: 9}}", "runtime.cpu.start"),
+    ("runtime: {cpu: {setkey_hook: 1.5}}", "runtime.cpu.setkey_hook"),
     ("daemon: {layer_store_lock: shared}", "daemon.layer_store_lock"),
     ("daemon: {start_commits: -1}", "daemon.start_commits"),
     ("daemon: {metadata_commit: inf}", "daemon.metadata_commit"),
