@@ -147,6 +147,9 @@ class SpanKind(enum.StrEnum):
     #: an overlay unmount waiting for syncfs to write back every dirty byte of Docker's filesystem (a create's
     #: init layer, an exit's rootfs; components/disk.py) [container]; at (create | exit), bytes
     SYNCFS = "syncfs"
+    #: a process's exit until dockerd reports it: the shim, containerd's task deletion, runc delete (``runtime.exit``;
+    #: recorded when it costs anything: components/runtime.py) [container]
+    EXIT = "exit"
     #: a run's startup work before its healthcheck can pass, CPU then disk writes on the host
     #: (components/health.py) [container]; cpu_seconds, io_bytes
     STARTUP = "startup"
@@ -491,7 +494,7 @@ ATTRIBUTES: dict[SpanKind, type] = {
     SpanKind.EXEC: NoAttrs, SpanKind.BOOT: BootAttrs, SpanKind.PROCESS: ProcessAttrs,
     SpanKind.RESTARTING: RestartingAttrs, SpanKind.COPY_UP: CopyUpAttrs, SpanKind.HEALTH: HealthAttrs,
     SpanKind.IPTABLES: IptablesAttrs, SpanKind.CONNTRACK: ConntrackAttrs, SpanKind.WRITE: WriteAttrs,
-    SpanKind.SYNCFS: SyncfsAttrs,
+    SpanKind.SYNCFS: SyncfsAttrs, SpanKind.EXIT: NoAttrs,
     SpanKind.BUILD_CONTEXT: BuildContextAttrs, SpanKind.CACHE_IMPORT: CacheImportAttrs,
     SpanKind.BUILD_STEP: BuildStepAttrs, SpanKind.BUILD_EXPORT: BuildExportAttrs,
     SpanKind.CACHE_EXPORT: CacheExportAttrs, SpanKind.LINK: LinkAttrs,

@@ -427,6 +427,7 @@ class ContainerRuntime(ExecVerbs):
                 if not exiting.is_constant or exiting.mean > 0.0:  # the exit's own work before dockerd reports it
                     yield from step(env, self.kernel.containerd, self.locks, self.rng, exiting.sample(self.rng),
                                     self.spec.runtime.cpu.exit)
+                    self.recorder.span(SpanKind.EXIT, container.name, finished, env.now, host=self.host, job=job)
                 if self.storage.disk.dirty > 0:  # dockerd reports the exit after the task's deletion (its unmount)
                     yield from self._syncfs(container.name, job, "exit")
                 container.exit_code = exit_code

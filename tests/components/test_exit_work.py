@@ -61,3 +61,21 @@ def test_exits_at_once_share_the_cores(count: int, share: float) -> None:
     busy = max(cpu / max(1.0, share), count * cpu / 2)
     ends, _ = run_ends(count, 2, "100ms", share)
     assert ends == pytest.approx([D + busy + max(0.0, e - cpu)] * count)
+
+
+def test_the_exit_is_a_span_from_the_process_end_to_the_report() -> None:
+    result = run_text(f"""
+    name: t
+    hosts:
+      h: {{preloaded: ["alpine:3.24"], runtime: {{exit: 30ms}}}}
+    workloads:
+      w: {{arrival: {{burst: 1}}, steps: [{{run: {{image: "alpine:3.24", duration: {D}s, network: host}}}}]}}
+    """)
+    [process], [exit_span] = result.spans_of("process"), result.spans_of("exit")
+    assert (exit_span.start, exit_span.end) == pytest.approx((process.end, process.end + 0.030))
+    assert not run_text("""
+    name: t
+    hosts: {h: {preloaded: ["alpine:3.24"]}}
+    workloads:
+      w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", duration: 1s}}]}
+    """).spans_of("exit")
