@@ -206,8 +206,8 @@ class Client:
         started = self.env.now
         exit_code = yield from self.daemon.runtime.wait(container)
         self._phase(_RUN, container.name, started)
-        if step.rm:  # --rm: the daemon removes it once it has exited (AutoRemove) and the CLI waits for that
-            yield from self._rm(container, volumes=True)
+        if container.spec.auto_remove:  # --rm: the daemon removes it once it has exited; the CLI waits for that
+            yield from self.daemon.runtime.removal(container)
         if exit_code != 0:
             oom = " (OOMKilled)" if container.oom_killed else ""
             services = self.daemon.runtime.services  # a failed service call: the line its client printed

@@ -97,6 +97,8 @@ class Container:
     kill: simpy.Event | None = None
     #: fires when the health status is first decided in this run: value "healthy" or "unhealthy"
     health: simpy.Event | None = None
+    #: with --rm, fires once the daemon has removed it after its exit (None: no auto-removal under way)
+    removed: simpy.Event | None = None
     health_status: str = ""
     manually_stopped: bool = False
     runs: int = 0

@@ -444,6 +444,8 @@ class ContainerRuntime(ExecVerbs):
                 restart, delay = manager.should_restart(
                     exit_code, container.manually_stopped or stop.triggered, env.now - started)
                 if not restart or self.no_more_restarts:
+                    if container.spec.auto_remove:
+                        yield from self._auto_remove(container, job)
                     return
                 container.state = RESTARTING
                 waited = env.now
@@ -469,6 +471,21 @@ class ContainerRuntime(ExecVerbs):
         finally:
             if looping is not None:
                 unmark_background(env, looping)
+
+    def _auto_remove(self, container: Container, job: int) -> Generator[Any, Any, None]:
+        """--rm: dockerd removes the container (and its anonymous volumes) once the exit's teardown is done (moby
+        daemon/monitor.go: AutoRemove after the exit's handling), unless someone removed it meanwhile."""
+        removed = container.removed = self.env.event()
+        yield from self.cleaned(container)
+        if container.state != REMOVED:
+            self.remove(container, job=job, volumes=True)
+        removed.succeed()
+
+    def removal(self, container: Container) -> Generator[Any, Any, None]:
+        """Until a --rm container's removal after its exit is done (at once when it is not under way)."""
+        removed = container.removed
+        if removed is not None and not removed.processed:
+            yield removed
 
     def _process(self, container: Container, job: int, restarted: bool) -> Generator[Any, Any, tuple[int, str]]:
         """One run of the container's process: returns (exit code, "" | "cgroup" | "host" for an OOM kill);

@@ -78,6 +78,8 @@ class ContainerSpec:
     #: configuration the model does not act on (a compose service's environment, command, labels, ...: name ->
     #: its value as canonical JSON): it tells two configurations apart (compose recreates on a change)
     settings: tuple[tuple[str, str], ...] = ()
+    #: --rm (HostConfig.AutoRemove): the daemon removes the container once its process has exited
+    auto_remove: bool = False
 
     @property
     def cpu_cap(self) -> float:

@@ -29,15 +29,13 @@ class PushStep:
 
 @dataclass(frozen=True, slots=True)
 class RunStep:
-    """``docker run``: create (pull on 'No such image', create again), start, wait for the process to exit;
-    ``detach`` ends the step once started (``wait``: once healthy); ``rm`` (``--rm``): the container removed
-    after its exit, within the step."""
+    """``docker run``: create (pull on 'No such image', create again), start, wait for the process to exit (and,
+    with ``--rm``, its removal); ``detach`` ends the step once started (``wait``: once healthy)."""
 
     kind: ClassVar[str] = "run"
     container: ContainerSpec
     detach: bool = False
     wait: bool = False
-    rm: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,7 +164,7 @@ def container_spec(step: fmt.RunStep | fmt.CreateStep) -> ContainerSpec:
         calls=tuple(call_spec(call) for call in step.calls), aliases=tuple(step.aliases),
         # `docker run -d` of a server (no duration, no cpu_time) runs until stopped
         until_stopped=isinstance(step, fmt.RunStep) and step.runs_until_stopped,
-        layer_files=layer_files(step.writes, step.copy_up),
+        layer_files=layer_files(step.writes, step.copy_up), auto_remove=step.rm,
     )
 
 
@@ -202,7 +202,7 @@ def step(written: fmt.Step, build: BuildSpec | None, compose: ComposeProject | N
     if written.push is not None:
         return op.PushStep(normalise(written.push))
     if written.run is not None:
-        return op.RunStep(container_spec(written.run), written.run.detach, written.run.wait, written.run.rm)
+        return op.RunStep(container_spec(written.run), written.run.detach, written.run.wait)
     if written.create is not None:
         return op.CreateStep(container_spec(written.create))
     if written.start is not None:

@@ -60,23 +60,57 @@ def test_run_rm_is_one_command_and_ends_once_the_container_is_removed() -> None:
     assert job_ends(1, "12ms", two) == pytest.approx([2 * 0.012 + D])
 
 
-def test_run_rm_removes_the_container_even_when_it_fails() -> None:
+def ps_listed(steps: str) -> int:
+    """How many containers a job's one ``ps: {all: true}`` step listed."""
+    result = run_text(f"""
+    name: t
+    hosts: {{h: {{preloaded: ["alpine:3.24"]}}}}
+    workloads:
+      w: {{arrival: {{burst: 1}}, steps: {steps}}}
+    """)
+    [job] = result.jobs
+    assert job.status == "completed", job.error
+    [ps] = result.spans_of("ps")
+    return int(ps.attrs["listed"])
+
+
+def test_rm_removes_an_attached_runs_container_after_its_exit() -> None:
+    assert ps_listed('[{run: {image: "alpine:3.24", duration: 1s, rm: true}}, {ps: {all: true}}]') == 0
+    assert ps_listed('[{run: {image: "alpine:3.24", duration: 1s}}, {ps: {all: true}}]') == 1
+
+
+def test_rm_removes_a_detached_container_when_it_exits() -> None:
+    # docker run -d --rm: the step ends at the start; the daemon removes the container at its exit (1 s later)
+    steps = '[{run: {image: "alpine:3.24", duration: 1s, detach: true, rm: true}}, {ps: {all: true}}, {sleep: 2s}, '
+    result = run_text(f"""
+    name: t
+    hosts: {{h: {{preloaded: ["alpine:3.24"]}}}}
+    workloads:
+      w: {{arrival: {{burst: 1}}, steps: {steps + '{ps: {all: true}}]'}}}
+    """)
+    assert [int(span.attrs["listed"]) for span in result.spans_of("ps")] == [1, 0]
+
+
+def test_rm_after_a_failed_run_still_removes_it() -> None:
     result = run_text("""
     name: t
     hosts: {h: {preloaded: ["alpine:3.24"]}}
     workloads:
-      w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", duration: 1s, exit_code: 3, rm: true}}]}
+      w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", duration: 1s, exit_code: 3, rm: true,
+                                              name: gone}}]}
+      later: {arrival: {times: [5s]}, steps: [{ps: {all: true}}]}
     """)
-    [job] = result.jobs
-    assert job.status == "failed" and "exited with code 3" in job.error
-    assert len(result.spans_of("rm")) == 1
+    failed = next(job for job in result.jobs if job.workload == "w")
+    assert failed.status == "failed" and "exited with code 3" in failed.error
+    [ps] = result.spans_of("ps")
+    assert int(ps.attrs["listed"]) == 0
 
 
-def test_run_rm_with_detach_is_refused() -> None:
-    with pytest.raises(ScenarioError, match="rm with detach is not modelled"):
+def test_rm_with_a_restart_policy_is_refused_as_the_cli_does() -> None:
+    with pytest.raises(ScenarioError, match="Conflicting options: --restart and --rm"):
         load_scenario_text("""
         name: t
         hosts: {h: {}}
         workloads:
-          w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", detach: true, rm: true}}]}
+          w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", restart: always, rm: true}}]}
         """)

@@ -166,6 +166,11 @@ class ContainerOptions(Strict):
     restart: str = Field(
         "no", description="restart policy: no | always | unless-stopped | on-failure[:N] (moby restartmanager)"
     )
+    rm: bool = Field(
+        False, description="--rm (AutoRemove): once its process exits, the daemon removes the container and its "
+        "anonymous volumes, after the exit's teardown; an attached run step ends after the removal, as the CLI waits "
+        "for it (one CLI command, where a run step and an rm step are two). Not with a restart policy",
+    )
     healthcheck: HealthCheck | None = None
     stop_time: DurationDist = Field(
         constant(0.0), description="how long the process takes to exit after SIGTERM (over the timeout: SIGKILL)"
@@ -203,6 +208,8 @@ class ContainerOptions(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> ContainerOptions:
+        if self.rm and self.restart != "no":  # the docker CLI's words (cli/command/container/opts.go)
+            raise ValueError("Conflicting options: --restart and --rm")
         if self.memory is not None and self.memory < 6 * 2**20:
             raise ValueError("Minimum memory limit allowed is 6MB")
         for port in (*self.ports, *self.expose):
@@ -235,18 +242,11 @@ class RunStep(ContainerOptions):
     wait: bool = Field(
         False, description="with detach and a healthcheck: end the step when the container is healthy (compose --wait)"
     )
-    rm: bool = Field(
-        False, description="--rm: once the process exits, the container is removed (its anonymous volumes too), and "
-        "the step ends after the removal, as the CLI waits for it; one CLI command, where a run step and an rm step "
-        "are two. Not with detach (dsim removes a detached container with an rm step)",
-    )
 
     @model_validator(mode="after")
     def _check_wait(self) -> RunStep:
         if self.wait and (self.healthcheck is None or not self.detach):
             raise ValueError("wait needs detach: true and a healthcheck")
-        if self.rm and self.detach:
-            raise ValueError("rm with detach is not modelled: remove a detached container with an rm step")
         if self.runs_until_stopped:  # a server's only exits are a stop (stop_exit_code) and a kill
             for field, value in (("exit_code", self.exit_code), ("fail_probability", self.fail_probability)):
                 if value:
