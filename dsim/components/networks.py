@@ -176,8 +176,9 @@ class NetworkStack:
         #: nf_tables' commits of rule deletions, one at a time on the host (``networking.rule_delete_wait``)
         self.rule_deletions = FifoLock()
         #: the bridge driver's netlink handle (moby drivers/bridge ``d.nlh``, one per daemon): every veth pair's
-        #: deletion at an exit goes through it, and vishvananda/netlink holds a shared socket's lock for a
-        #: request's whole round trip, the kernel's wait for the device's unregistering included (teardown.py)
+        #: creation at a start and deletion at an exit goes through it, and vishvananda/netlink holds a shared
+        #: socket's lock for a request's whole round trip, the kernel's wait for a deleted device's unregistering
+        #: included (teardown.py)
         self.bridge_netlink = FifoLock()
         #: held while one container's published ports are programmed at its start or released at its exit
         #: (teardown.py): Docker 28.5.2 does one container's at a time (5 containers of 25 ports each started at once
