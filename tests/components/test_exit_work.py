@@ -9,6 +9,8 @@ cores at once; s <= 1: E s CPU on one core, then the rest waits), then dockerd r
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import run_text
 
@@ -79,3 +81,25 @@ def test_the_exit_is_a_span_from_the_process_end_to_the_report() -> None:
     workloads:
       w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", duration: 1s}}]}
     """).spans_of("exit")
+
+
+@settings(max_examples=30, deadline=None)
+@given(costs=st.lists(st.integers(0, 200), min_size=5, max_size=5),
+       shares=st.lists(st.sampled_from([0.0, 0.37, 1.0, 1.06, 1.5, 4.0]), min_size=5, max_size=5))
+def test_idle_every_step_takes_its_cost_whatever_its_share(costs: list[int], shares: list[float]) -> None:
+    # one run alone on 4 cores (host network, no endpoint rule): two API calls of 2 ms, then create, mount, runc
+    # create, runc start, the process (D), the exit, each exactly its cost in ms, whatever share of it is CPU
+    # (below 1: that CPU then a wait; above 1: all CPU on that many cores)
+    create, mount, start, run_start, exit_cost = costs
+    cpu = dict(zip(("create", "mount", "start", "exec", "exit"), shares, strict=True))
+    result = run_text(f"""
+    name: t
+    hosts:
+      h: {{cpus: 4, preloaded: ["alpine:3.24"], networking: {{endpoint_rules: 0}},
+           runtime: {{create: {create}ms, mount: {mount}ms, start: {start}ms, exec: {run_start}ms,
+                      exit: {exit_cost}ms, cpu: {cpu}}}}}
+    workloads:
+      w: {{arrival: {{burst: 1}}, steps: [{{run: {{image: "alpine:3.24", duration: {D}s, network: host}}}}]}}
+    """)
+    [job] = result.jobs
+    assert job.duration_s == pytest.approx(0.004 + sum(costs) / 1000 + D)
