@@ -179,7 +179,7 @@ class NetworkStack:
         #: creation at a start and deletion at an exit goes through it, and vishvananda/netlink holds a shared
         #: socket's lock for a request's whole round trip, the kernel's wait for a deleted device's unregistering
         #: included (teardown.py)
-        self.bridge_netlink = FifoLock()
+        self.bridge_netlink = Lock(env, 1)
         #: held while one container's published ports are programmed at its start or released at its exit
         #: (teardown.py): Docker 28.5.2 does one container's at a time (5 containers of 25 ports each started at once
         #: ended 1.4 s apart, one alone taking 1.4 s; killed at once, cleaned up 1.3 s apart; a start beside an exit
@@ -450,19 +450,19 @@ class NetworkStack:
         asked = env.now
         share = 1.0 if mode != "none" else self.costs.namespace_share
         netns = self.spec.runtime.netns.sample(self.rng) * share
-        veth = 0.0  # the veth pairs' creation goes through the bridge driver's netlink handle (teardown.py)
+        # a bridge endpoint's veth pair is created through the bridge driver's netlink handle, held over the netns
+        # step (its requests take the rtnl lock: teardown.py); no event while both are free
+        bridged = False
         for network in nets:
             if network.driver == "bridge":
-                veth += netns * (1 - self.costs.namespace_share)
-        if veth > 0.0:
-            handle = self.bridge_netlink.hold(asked, veth)
-            if handle > 0.0:
-                yield env.timeout(handle)
-        with self.kernel.netns_lock.request() as lock:
-            if lock.callbacks is not None:  # a free lock is taken with an event already processed: no wait
-                yield lock
-            got = env.now
-            yield from work(netns)  # the runtime's netns step
+                bridged = True
+        if bridged:
+            with self.bridge_netlink.request() as handle:
+                if handle.callbacks is not None:
+                    yield handle
+                got = yield from self._netns_step(netns, work)
+        else:
+            got = yield from self._netns_step(netns, work)
         # the endpoint's commits after the namespace: two FIFO locks in a row pass a storm at the pace of the
         # slower in either order (no event when nobody is ahead on the store)
         queued = self._endpoint_queue(nets)
@@ -497,6 +497,16 @@ class NetworkStack:
         if flush > 0.0:
             yield from self._flush(container.name, flush, job)
         return endpoint_rules
+
+    def _netns_step(self, netns: float,
+                    work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, float]:
+        """The runtime's netns step under the kernel's rtnl lock: returns when the lock was taken."""
+        with self.kernel.netns_lock.request() as lock:
+            if lock.callbacks is not None:  # a free lock is taken with an event already processed: no wait
+                yield lock
+            got = self.env.now
+            yield from work(netns)
+        return got
 
     @staticmethod
     def own_namespace(container: Container) -> bool:

@@ -36,15 +36,17 @@ the store's commits, all made first:
    grace periods waited out. Deletions by separate processes wait them out side by side (16 ``ip link del`` at
    once took 50-59 ms against 21 ms for one), but dockerd's pass one at a time: goroutine dumps of Docker 28.5.2
    during 32 bridge exits at once found on average 9.8 of them waiting for that socket's lock
-   (``tools/real_docker.py handle``). So a first-come-first-served lock per host, held ``veth_teardown``.
+   (``tools/real_docker.py handle``). So a lock per host (the starts' veth creations hold it too): its holder
+   queues for the rtnl lock behind the interfaces' returns and the starts' netns steps, holds it ``veth_rtnl``
+   (2.2 ms), then waits out the rest of ``veth_teardown`` with the handle still held.
 
 Not modelled: containerd's deletion of the container's record (a transaction of its metadata store): dsim's
 Lindley locks are held from the moment they are asked for, and asking for that one only after libnetwork's
 commits would take a simulation event on every exit.
 
-Steps 1, 3 and 4 are first-come-first-served locks whose holders know their hold (Lindley's recursion): a
-teardown without step 2 and without published ports (``host``, ``none`` on a recent kernel) costs no simulation
-event, only the time ``rm`` waits.
+Steps 1 and 3 are first-come-first-served locks whose holders know their hold (Lindley's recursion): a
+teardown without steps 2 and 4 and without published ports (``host``, ``none`` on a recent kernel) costs no
+simulation event, only the time ``rm`` waits.
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ def teardown(env: simpy.Environment, kernel: Kernel, networks: NetworkStack, con
             veth += costs.veth_teardown.sample(rng)
     rules = networks.endpoint_rules(joined)
     flush = networks.endpoint_flush(joined)
-    if rtnl <= 0 and ports <= 0 and flush <= 0:
-        return veths_deleted(networks, rules_deleted(networks, at, rules) if rules else at, veth)
+    if rtnl <= 0 and ports <= 0 and flush <= 0 and veth <= 0:
+        return rules_deleted(networks, at, rules) if rules else at
     return _KernelPart(env, kernel, networks, container.name, at, (ports, flush, rtnl), rules, veth).done
 
 
@@ -113,14 +115,6 @@ def rules_deleted(networks: NetworkStack, at: float, rules: int) -> float:
     at += networks.rule_work(rules)
     hold = networks.deletion_waits(rules)
     return at + networks.rule_deletions.hold(at, hold) + hold
-
-
-def veths_deleted(networks: NetworkStack, at: float, veth: float) -> float:
-    """When the veth pairs deleted from ``at`` for ``veth`` seconds through the bridge driver's netlink handle are
-    gone (one deletion at a time on the host; Lindley: no event)."""
-    if veth <= 0:
-        return at
-    return at + networks.bridge_netlink.hold(at, veth) + veth
 
 
 def port_release(networks: NetworkStack, ports: int) -> float:
@@ -203,8 +197,37 @@ class _KernelPart:
     def _finish(self) -> None:
         env, rules = self.env, self.rules
         deleted = rules_deleted(self.networks, env.now, rules) if rules else env.now
-        end = veths_deleted(self.networks, deleted, self.veth)
-        succeed_after(env, self.done, end - env.now)
+        if self.veth <= 0.0:
+            succeed_after(env, self.done, deleted - env.now)
+        elif deleted > env.now:
+            env.timeout(deleted - env.now).callbacks.append(self._ask_handle)
+        else:
+            self._ask_handle(None)
+
+    # the veth pair's deletion: the bridge driver's netlink handle taken, then the rtnl lock for the deletion's
+    # part under it (veth_rtnl), then the rest of veth_teardown (the grace periods) with the handle still held
+
+    def _ask_handle(self, _: simpy.Event | None) -> None:
+        self._take(self.networks.bridge_netlink, self._ask_rtnl_for_veth)
+
+    def _ask_rtnl_for_veth(self, _: simpy.Event | None) -> None:
+        if self.networks.costs.veth_rtnl > 0.0:
+            self._take(self.kernel.netns_lock, self._unregister_veth)
+        else:  # nothing of it under the rtnl lock: the grace periods alone
+            self.env.timeout(self.veth).callbacks.append(self._veth_deleted)
+
+    def _unregister_veth(self, _: simpy.Event | None) -> None:
+        held = min(self.veth, self.networks.costs.veth_rtnl)
+        self.veth -= held
+        self.env.timeout(held).callbacks.append(self._veth_unregistered)
+
+    def _veth_unregistered(self, _: simpy.Event) -> None:
+        self.kernel.netns_lock.release()
+        self.env.timeout(self.veth).callbacks.append(self._veth_deleted)
+
+    def _veth_deleted(self, _: simpy.Event) -> None:
+        self.networks.bridge_netlink.release()
+        self.done.succeed()
 
 
 def wait_done(env: simpy.Environment, done: Done | None) -> Generator[Any, Any, None]:

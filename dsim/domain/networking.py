@@ -49,6 +49,10 @@ SETKEY_HOOK_S = 0.0
 #: deletions by separate processes wait side by side (RCU grace periods), a few ms each under the rtnl lock (not
 #: modelled); dockerd's pass one at a time through the bridge driver's netlink handle (components/teardown.py)
 VETH_TEARDOWN_S = 0.0195
+#: the part of a veth pair's deletion under the rtnl lock: 16 ``ip link del`` at once took 50-58 ms against
+#: 19.7-23.7 ms for one, so each held the lock about (54 - 21.7) / 15 = 2.2 ms (the rest, the RCU grace periods,
+#: outside it); the same measurement (tools/real_docker.py netops)
+VETH_RTNL_S = 0.0022
 #: ``ip link del`` of a bridge device that is up, as ``docker network rm`` deletes its network's: 53.7 and 56.0 ms
 #: (medians of 20, two measurements, nothing else running; 31-40 ms with other work on the 2 vCPUs) less the ``ip``
 #: process's own 2.4-2.9 ms, Linux 6.18 (tools/real_docker.py netops)
@@ -180,6 +184,8 @@ class NetworkingSpec:
     #: kernel's RCU grace periods as the device unregisters, one deletion at a time through the driver's netlink
     #: handle (components/teardown.py)
     veth_teardown: Distribution = constant(VETH_TEARDOWN_S)
+    #: the part of it under the rtnl lock, which the deletion's request waits for behind the lock's other holders
+    veth_rtnl: float = VETH_RTNL_S
     #: deleting a network's bridge device at ``docker network rm``, after its rules: a wait outside every lock
     bridge_teardown: Distribution = constant(BRIDGE_TEARDOWN_S)
     #: moving a bridge endpoint's interface back to the host's namespace at the exit's teardown, under the rtnl

@@ -129,6 +129,7 @@ def networking_spec(costs: fmt.Networking) -> NetworkingSpec:
                           costs.store_commit, bridge_rate=costs.bridge_rate,
                           bridge_latency=costs.bridge_latency, loopback_latency=costs.loopback_latency,
                           netns_teardown=costs.netns_teardown, veth_teardown=costs.veth_teardown,
+                          veth_rtnl=costs.veth_rtnl,
                           iface_return=costs.iface_return, endpoint_rules=costs.endpoint_rules,
                           bridge_teardown=costs.bridge_teardown,
                           iptables_run=costs.iptables_run, rule_delete_wait=costs.rule_delete_wait,

@@ -8,10 +8,11 @@ namespace (``iface_return`` I) and the namespace's deletion (``netns_teardown`` 
 (``endpoint_rules`` 1) checked and deleted, two ``iptables`` processes of ``iptables_run`` r (a wait at the exit),
 then the deletion's commit (``rule_delete_wait`` R), one at a time on the host (RULE = 2 r + R alone); then on a
 bridge the veth pair's deletion (``veth_teardown`` V), one at a time on the host (the bridge driver's one netlink
-handle). A start holds the store h_s: the endpoint's creation, the sandbox's record and the join (``join_commits`` 2,
-``bridge_join_commits`` 1 on a bridge); on a bridge runc create checks and appends the rule (at least 2 r of its CPU:
-S stays S; a host or none start is 2 r shorter). n jobs at once: the starts queue h_s apart on the store (start k ends
-at (k - 1) h_s + S), so the exits come h_s apart too; with h_t <= h_s the k-th teardown finds the store free.
+handle; its part under the rtnl lock, ``veth_rtnl``, 0 in ``NETWORKING``). A start holds the store h_s: the
+endpoint's creation, the sandbox's record and the join (``join_commits`` 2, ``bridge_join_commits`` 1 on a bridge); on
+a bridge runc create checks and appends the rule (at least 2 r of its CPU: S stays S; a host or none start is 2 r
+shorter). n jobs at once: the starts queue h_s apart on the store (start k ends at (k - 1) h_s + S), so the exits come
+h_s apart too; with h_t <= h_s the k-th teardown finds the store free.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ S, D = 0.100, 10.0
 RUNTIME = "{create: 0s, mount: 0s, netns: 0s, start: 100ms, exec: 0s, cpu: {create: 0, start: 0}}"
 #: endpoint_commits 1 + bridge_commits 1 at 10 ms each, on a bridge: a start holds the store for 2 + 1 (sandbox)
 #: + 3 (join) commits, a teardown for 2 (leave) + 2 (the endpoint's deletion) + 1 (sandbox) commits
-NETWORKING = "store_commit: 10ms, endpoint_commits: 1, bridge_commits: 1"
+NETWORKING = "store_commit: 10ms, endpoint_commits: 1, bridge_commits: 1, veth_rtnl: 0s"
 H_S, H_T = 6 * 0.010, 5 * 0.010
 R2 = 2 * IPTABLES_RUN_S
 RULE = R2 + RULE_DELETE_WAIT_S
@@ -135,3 +136,14 @@ def test_a_bridge_start_waits_for_the_handle_an_exits_veth_deletion_holds() -> N
     """)
     starts = sorted(span.start for span in result.spans_of("process"))
     assert starts == pytest.approx([0.020, 1.140])
+
+
+def test_a_veth_deletion_waits_for_the_rtnl_lock_with_the_handle_held() -> None:
+    # two exits at once (at S + D); each returns its interface under rtnl (I' = 50 ms), then deletes its veth pair
+    # (V' = 30 ms) through the handle, holding rtnl for the first r' = 10 ms of it; no commits, no rule. A: rtnl
+    # 0-50 ms, the handle at 50, rtnl again behind B's return (50-100): 100-110, then 20 ms: ends at 130 ms. B:
+    # rtnl 50-100, the handle free at 130 (A's), rtnl free: 130-140, ends at 160 ms (without the rtnl part in
+    # the handle: 80 and 130)
+    ends = job_ends(2, "{store_commit: 0s, endpoint_rules: 0, iface_return: 50ms, veth_teardown: 30ms, "
+                       "veth_rtnl: 10ms}")
+    assert ends == pytest.approx([S + D + 0.130, S + D + 0.160])

@@ -20,6 +20,7 @@ from dsim.domain.networking import (
     PROXY_START_S,
     RULE_DELETE_WAIT_S,
     SETKEY_HOOK_S,
+    VETH_RTNL_S,
     VETH_TEARDOWN_S,
 )
 from dsim.scenarios.fields import FiniteDuration, FiniteDurationDist, FiniteSize, Rate, Size
@@ -213,6 +214,12 @@ class Networking(Strict):
         "sends them all through the bridge driver's one netlink handle, whose socket is locked for a request's round "
         "trip. 19.5ms: ip link del of a veth pair less the ip process's own time, Linux 6.18 on 2 vCPUs (16 ip "
         "processes at once took 59ms; docs/containers.md: Teardown)",
+    )
+    veth_rtnl: FiniteDuration = Field(
+        VETH_RTNL_S, description="the part of a veth pair's deletion (veth_teardown) under the kernel's rtnl lock: the "
+        "deletion's request, holding the bridge driver's netlink handle, waits for the lock behind its other holders "
+        "(the starts' netns steps, the interfaces' returns), then holds it this long. 2.2ms: 16 ip link del at once "
+        "took 50-58ms against 19.7-23.7ms for one (tools/real_docker.py netops; docs/containers.md: Teardown)",
     )
     iface_return: FiniteDurationDist = Field(
         constant(IFACE_RETURN_S), description="moving a bridge endpoint's interface back to the host's namespace "
