@@ -32,6 +32,8 @@ needs no registry: it imports a one-binary image (busybox) and builds on it.
   deleted, one at a time and ``--sizes`` at once; and the ``iptables`` invocations Docker 28 makes for a bridge
   endpoint's raw-table rule (``-C``, ``-A``, ``-D``): wall time and the processes' CPU; and a bridge device deleted,
   as ``docker network rm`` deletes its network's. ``ip link show lo`` times the ``ip`` process itself, to subtract.
+  And ``--sizes`` whole exits at once (the end down, renamed, moved back, the pair deleted), the deletions side by
+  side or one at a time (as dockerd's, through its bridge driver's one netlink handle).
 - ``conntrack``: what tracked connections cost a bridge container's start and exit: the table filled with
   ``--sizes`` udp flows on loopback (kept by a 900 s timeout, restored afterwards), then ``docker start`` of a created
   container and its ``docker kill`` + ``docker wait``, against an empty table (libnetwork flushes the endpoint's
@@ -487,6 +489,33 @@ def _veth_in_namespace(index: int) -> tuple[str, str, str]:
     return namespace, host_end, inner
 
 
+def _exits_without_docker(together: int, one_at_a_time: bool) -> float:
+    """``together`` bridge endpoints' exits at once without Docker: each end set down, renamed and moved back to the
+    host (libnetwork osl's ``RemoveInterface``: three requests, each taking the rtnl lock), then its pair deleted;
+    the deletions side by side (each ``ip`` its own socket) or one at a time (as dockerd's through its bridge
+    driver's one netlink handle). Returns when the last ended, seconds from the first."""
+    made = [_veth_in_namespace(index) for index in range(together)]
+    time.sleep(0.5)
+    handle = threading.Lock()
+    began = time.perf_counter()
+
+    def leave(made: tuple[str, str, str]) -> float:
+        namespace, host_end, inner = made
+        _sh("ip", "-n", namespace, "link", "set", inner, "down")
+        _sh("ip", "-n", namespace, "link", "set", inner, "name", f"{inner}x")
+        _sh("ip", "-n", namespace, "link", "set", f"{inner}x", "netns", "1")
+        with handle if one_at_a_time else contextlib.nullcontext():
+            _sh("ip", "link", "del", host_end)
+        return time.perf_counter() - began
+
+    with concurrent.futures.ThreadPoolExecutor(together) as pool:
+        last = max(pool.map(leave, made))
+    for namespace, _, _ in made:
+        _sh("ip", "netns", "del", namespace)
+    time.sleep(1)
+    return last
+
+
 def measure_netops(repeat: int, together: int) -> None:
     """What a bridge endpoint's exit asks of the kernel, alone and ``together`` at once."""
     walls: dict[str, list[float]] = {"ip itself (link show lo)": [], "move back to the host": [],
@@ -516,6 +545,11 @@ def measure_netops(repeat: int, together: int) -> None:
     for namespace, _, _ in made:
         _sh("ip", "netns", "del", namespace)
     print(f"{together} at once: moved back in {moved * 1e3:.0f} ms, deleted in {deleted * 1e3:.0f} ms", flush=True)
+    for one_at_a_time in (False, True):
+        last = _exits_without_docker(together, one_at_a_time)
+        print(f"{together} exits at once (each: down, renamed, moved back, deleted; deletions "
+              f"{'one at a time, as through one handle' if one_at_a_time else 'side by side'}): the last ended at "
+              f"{last * 1e3:.0f} ms", flush=True)
     rule = ("-t", "raw", "{op}", "PREROUTING", "-d", "{address}", "!", "-i", "docker0", "-j", "DROP")
 
     def iptables(op: str, address: str) -> None:

@@ -418,10 +418,10 @@ class NetworkStack:
 
     def attach(self, container: Container, job: int, publish: Callable[[Container], None],
                work: Callable[[float], Generator[Any, Any, None]]) -> Generator[Any, Any, int]:
-        """The network part of a start, by mode: on a bridge network the veth pair's creation first queues for the
-        bridge driver's netlink handle (``CreateEndpoint``: ``d.nlh.LinkAdd`` and the calls around it, moby
-        drivers/bridge; held for the veth's part of the netns step), which the exits' veth deletions hold too
-        (teardown.py); the namespace (and veth) under the rtnl lock, each network's
+        """The network part of a start, by mode: on a bridge network the bridge driver's netlink handle first
+        (``CreateEndpoint`` makes the veth pair through it: ``d.nlh.LinkAdd`` and the calls around it, moby
+        drivers/bridge; held over the netns step), which the exits' veth deletions hold too (teardown.py); the
+        namespace (and veth) under the rtnl lock, each network's
         endpoint committed to libnetwork's store (queueing only: the commits are inside the start's cost; on
         host the only cost), addresses, published ports (``publish`` binds them) and their iptables rules.
         Records NETNS (its ``wait``: both locks) and PUBLISH spans as the runtime did before network modes

@@ -20,10 +20,10 @@ time and CPU by cgroup; the CLI's own cost from a `docker inspect`, 13 ms of wal
 
 Per `docker run --rm` that is 146 ms of CPU on host (measured in the storms: 142-156 ms, every process) and 163 ms on
 bridge (177-225 ms). Reproduced within 15%: host and none, 8 and 32 at once (dsim 0.635 and 2.52 s on host). NOT
-reproduced (strict xfail): bridge, 0.79 and 2.98 s against 1.00 and 4.17 s: a bridge exit's teardown costs dockerd
+reproduced (strict xfail): bridge, 0.84 and 3.24 s against 1.00 and 4.17 s: a bridge exit's teardown costs dockerd
 14.5 ms more CPU than a host one (22.5 against 8.0 ms: `iptables`, the conntrack flush's walk of the empty table,
 netlink) that dsim counts as waits, a bridge run's CPU grew in the storm (179-225 ms a run against 160-200 alone),
-and 32 bridge exits at once took 2.49 s where dsim's teardown passes them in 0.72 s (the rtnl lock, the rule
+and 32 bridge exits at once took 2.49 s where dsim's teardown passes them in 1.18 s (the rtnl lock, the rule
 deletions, the bridge driver's netlink handle: docs/validation.md). Session 59's storms on the same VM (another
 day): host 0.58 and 2.33 s, none 0.56 and 2.43 s, bridge 1.09 and 3.79 s.
 """
