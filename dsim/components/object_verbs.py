@@ -11,7 +11,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from dsim.components.container import Container
-from dsim.components.networks import Network
+from dsim.components.network_objects import Network
 from dsim.components.storage import Volume
 
 if TYPE_CHECKING:

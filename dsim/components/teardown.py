@@ -60,7 +60,8 @@ import simpy
 from dsim.components.container import Container
 from dsim.components.host import Kernel
 from dsim.components.libnetwork_store import FifoLock, commits_hold, endpoint_hold, leave_hold
-from dsim.components.networks import Network, NetworkStack
+from dsim.components.network_objects import Network
+from dsim.components.networks import NetworkStack
 from dsim.components.workers import WorkerPool
 from dsim.domain.networking import NetworkingSpec
 from dsim.environment import succeed_after

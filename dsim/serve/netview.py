@@ -26,7 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dsim.components.container import Container
-from dsim.components.networks import Network, NetworkStack
+from dsim.components.network_objects import Network
+from dsim.components.networks import NetworkStack
 
 #: Docker's lines of every container's /etc/hosts, before its extra hosts and its own addresses (moby
 #: daemon/libnetwork/etchosts/etchosts.go: ``defaultContentIPv4`` and ``defaultContentIPv6``)

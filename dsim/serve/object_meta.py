@@ -21,7 +21,7 @@ from dsim.components.errors import ApiError
 from dsim.serve import filters as flt
 
 if TYPE_CHECKING:
-    from dsim.components.networks import Network
+    from dsim.components.network_objects import Network
     from dsim.components.storage import Volume
 
 NETWORK_FILTERS = frozenset({"dangling", "driver", "id", "label", "name", "scope", "type"})

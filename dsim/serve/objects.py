@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from dsim.components.container import RESTARTING, RUNNING, Container
 from dsim.components.errors import ApiError
-from dsim.components.networks import Network
+from dsim.components.network_objects import Network
 from dsim.components.storage import Volume
 from dsim.serve import filters as flt
 from dsim.serve import object_meta as meta

@@ -226,7 +226,7 @@ def test_a_scenario_container_on_a_declared_network_gets_its_first_address() -> 
 def test_an_address_asked_for_is_given_and_the_lowest_free_ones_still_go_first() -> None:
     """--ip 10.10.0.50 on 10.10.0.0/24: that address; the next container without one gets .2, and .50 is
     skipped once the allocator reaches it; a second request for .50 is refused until the first is released."""
-    from dsim.components.networks import Address, Network, Subnet
+    from dsim.components.network_objects import Address, Network, Subnet
 
     net = Network("id", "sn", "bridge", Subnet("10.10.0.0/24"), False, 0.0, False, configured=True)
     assert net.allocate_at(Address("10.10.0.50")) is None
