@@ -238,6 +238,9 @@ def narrate(result: SimResult, job: int, info: ScenarioInfo | None = None,
                 rank=0)
         elif kind == SpanKind.STOP:
             add(span.end, f"container {span.subject} stopped in {format_duration(span.duration)}", "note", rank=0)
+        elif kind == SpanKind.EXIT:
+            add(span.start, f"{span.subject}'s process ended; the shim, containerd's task deletion and runc delete "
+                            f"take {format_duration(span.duration)} before dockerd reports the exit", "note")
         elif kind == SpanKind.SYNCFS:
             what = {"create": "the init layer's", "apply": f"layer {span.subject[:19]}'s"}.get(
                 str(span.attrs.get("at")), "the rootfs's")
@@ -423,6 +426,8 @@ def _messages(result: SimResult, job: int, info: ScenarioInfo | None, index: Spa
         elif kind == SpanKind.STOP:
             add(span.start, "daemon", "kernel", "SIGTERM")
             add(span.end, "kernel", "daemon", "stopped", "reply")
+        elif kind == SpanKind.EXIT:  # the shim reaps the process, containerd deletes the task
+            add(span.start, "kernel", "daemon", f"{span.subject}'s process ended: runc delete")
         elif kind == SpanKind.SYNCFS:  # an overlay unmount writing back the page cache's dirty bytes
             add(span.start, "daemon", "kernel", f"unmount: syncfs {format_size(span.attrs.get('bytes', 0.0))}")
             add(span.end, "kernel", "daemon", f"written back ({format_duration(span.duration)})", "reply")

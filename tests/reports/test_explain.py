@@ -228,3 +228,17 @@ workloads:
     assert lines[syncs[0]] == (f"layer {second[:19]}'s unmount syncs the filesystem: 100MB of dirty pages written "
                                "back in 1s")
     assert syncs[0] < next(i for i, text in enumerate(lines) if text.startswith("Status: "))
+
+
+def test_an_exits_own_work_is_told_before_the_exit() -> None:
+    """``runtime.exit``: its span is told as a note when the process ends, before the run's exit line."""
+    resolved = load_scenario_text("""
+    name: t
+    hosts: {h: {preloaded: ["alpine:3.24"], runtime: {exit: 30ms}}}
+    workloads:
+      w: {arrival: {burst: 1}, steps: [{run: {image: "alpine:3.24", duration: 1s, name: box}}]}
+    """)
+    lines = [line.text for line in narrate(simulate(resolved), 1, ScenarioInfo.from_resolved(resolved))]
+    told = next(i for i, text in enumerate(lines) if text.startswith("box's process ended"))
+    assert "take 30ms before dockerd reports the exit" in lines[told]
+    assert told < next(i for i, text in enumerate(lines) if text.startswith("container box exited"))
