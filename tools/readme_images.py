@@ -38,6 +38,7 @@ PICTURES: dict[str, tuple[str, str]] = {
     "network-modes": ("latency_cdf", "start times per network mode"),
     "writable-layer": ("latency_cdf", "the databases' write times, writable layer against volume"),
     "start-storm": ("timeline", "200 starts queueing on the daemon's and the kernel's locks"),
+    "vm-storm": ("latency_cdf", "32 docker run --rm at once on a 2-vCPU VM, on host and on bridge"),
     "noisy-neighbours": ("latency_cdf", "the API's request times with and without a CPU quota"),
     "oom": ("container_states", "each container's runs and its OOM kills"),
     "restart-loop": ("container_states", "the crash loop paced by the restart backoff"),
