@@ -336,14 +336,6 @@ def measure_cpu(repeat: int, storm: int = 32) -> None:
                   f"kernel threads {spent['kernel']:3.0f} ms", flush=True)
 
 
-def _at_once(action: Callable[[str], object], containers: list[str]) -> float:
-    """``action`` on every container at once: when the last returned, seconds from the first call."""
-    began = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(len(containers)) as pool:
-        list(pool.map(action, containers))
-    return time.perf_counter() - began
-
-
 def measure_steps(repeat: int, together: int, settle: float = 1.0) -> None:
     """A run's phases by network, each with its wall time and CPU by cgroup (``CpuGroups``): ``together`` containers
     (a sleeping busybox) created at once, inspected at once (one cheap API call each: what the CLI itself costs),
@@ -373,7 +365,7 @@ def measure_steps(repeat: int, together: int, settle: float = 1.0) -> None:
                     "rm": lambda c: docker("rm", c)}
                 for phase in phases:
                     start, cli = groups.read(), _children_cpu()
-                    wall = _at_once(actions[phase], [str(i) for i in range(n)] if phase == "create" else made)
+                    wall = _at_once(actions[phase], [str(i) for i in range(n)] if phase == "create" else made)[-1]
                     time.sleep(settle)
                     spent = groups.read()
                     spent["cli"] = _children_cpu() - cli
@@ -613,30 +605,27 @@ def _start_and_exit(ports: int, proto: str = "udp") -> tuple[float, float, float
     return started - start, ended - started, used
 
 
-def _starts_at_once(containers: list[str]) -> list[float]:
-    """``docker start`` of every container at once: when each returned, in order, from the first call."""
+def _at_once(action: Callable[[str], object], containers: list[str]) -> list[float]:
+    """``action`` on every container at once: when each returned, in order, seconds from the first call."""
     began = time.perf_counter()
 
-    def start(container: str) -> float:
-        docker("start", container)
+    def timed(container: str) -> float:
+        action(container)
         return time.perf_counter() - began
 
     with concurrent.futures.ThreadPoolExecutor(len(containers)) as pool:
-        return sorted(pool.map(start, containers))
+        return sorted(pool.map(timed, containers))
+
+
+def _starts_at_once(containers: list[str]) -> list[float]:
+    """``docker start`` of every container at once: when each returned, in order, from the first call."""
+    return _at_once(lambda container: docker("start", container), containers)
 
 
 def _exits_at_once(containers: list[str]) -> list[float]:
     """``docker kill`` then ``docker wait`` of every container at once: when each wait returned (its exit cleaned
     up), in order, from the first call."""
-    began = time.perf_counter()
-
-    def stop(container: str) -> float:
-        docker("kill", container)
-        docker("wait", container)
-        return time.perf_counter() - began
-
-    with concurrent.futures.ThreadPoolExecutor(len(containers)) as pool:
-        return sorted(pool.map(stop, containers))
+    return _at_once(lambda container: (docker("kill", container), docker("wait", container)), containers)
 
 
 def _exit_beside_start(leaving: str, coming: str) -> tuple[float, float]:

@@ -197,7 +197,7 @@ class NetworkingSpec:
     #: Docker 28. ``runtime.start`` counts one endpoint's at start (Khan's 568 ms are of a Docker of 2026)
     endpoint_rules: int = 1
     #: one ``iptables`` process of dockerd's: CPU at start (inside runc create's step for one endpoint's rule, in
-    #: dockerd's cgroup for published ports), a wait at the exit (as the rest of the exit's work is)
+    #: dockerd's cgroup for published ports), a wait at the exit (as the rest of the teardown is)
     iptables_run: float = IPTABLES_RUN_S
     #: a rule's deletion (an endpoint's or a published port's) waits this long beyond its CPU, one deletion at a time
     #: on the host

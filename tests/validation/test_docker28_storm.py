@@ -30,18 +30,19 @@ day): host 0.58 and 2.33 s, none 0.56 and 2.43 s, bridge 1.09 and 3.79 s.
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from tests.helpers import run_text
+import pytest
+import yaml
+
+from tests.helpers import ROOT, run_text
 
 #: (network, concurrent runs) -> measured makespan seconds, the mean of two storms
 MEASURED = {("host", 8): (0.61 + 0.65) / 2, ("host", 32): (2.54 + 2.58) / 2, ("none", 8): 0.64,
             ("none", 32): (2.38 + 2.72) / 2, ("bridge", 8): (0.97 + 1.04) / 2, ("bridge", 32): (4.00 + 4.33) / 2}
 
-#: this VM's run, phase by phase (module docstring)
-VM = """{cpus: 2, memory: 24GiB, preloaded: ['alpine:3.24'], cli_cpu: 12ms, daemon: {api_service_time: 1ms},
-        runtime: {create: 15ms, mount: 0s, netns: 14.5ms, start: 73.5ms, exec: 0s, exit: 30ms,
-                  cpu: {create: 1.15, mount: 0, netns: 1.17, start: 1.06, exec: 0, exit: 1.4}}}"""
+#: this VM's run, phase by phase (module docstring): scenarios/vm-storm.yaml's host, as a flow mapping
+VM = json.dumps(yaml.safe_load((ROOT / "scenarios" / "vm-storm.yaml").read_text())["hosts"]["host-vm"])
 
 
 def makespan(network: str, runs: int) -> float:

@@ -118,7 +118,7 @@ class Networking(Strict):
     )
     port_release: FiniteDuration = Field(
         PORT_RELEASE_S, description="dockerd's own work per published port at the exit beyond its iptables processes "
-        "and deletions (the port released, its proxies stopped), a wait as the rest of the exit's work is: 1.7ms. "
+        "and deletions (the port released, its proxies stopped), a wait as the rest of the teardown is: 1.7ms. "
         "Docker 28.5.2 took 37.1 (tcp) and 37.6ms (udp) a port at the exit for 7 processes and 2 deletions, 48.2 and "
         "50.0ms with --userland-proxy=false for 7 processes and 3 deletions: 1.8, 2.3, 0.5 and 2.3ms beyond them",
     )
@@ -241,7 +241,7 @@ class Networking(Strict):
         IPTABLES_RUN_S, description="CPU of one iptables process dockerd runs (a -C, -A or -D of one rule): 1.5ms "
         "(iptables-nft 1.8.9; 16 appends at once ran side by side: no lock; Docker 28.5.2's docker network create ran "
         "27 for 47ms of dockerd's CPU). An endpoint's rule at start runs inside runc create's step, published ports' "
-        "and networks' rules on dockerd's cgroup; at a container's exit a wait, as the rest of the exit's work is",
+        "and networks' rules on dockerd's cgroup; at a container's exit a wait, as the rest of the teardown is",
     )
     rule_delete_wait: FiniteDurationDist = Field(
         constant(RULE_DELETE_WAIT_S), description="what deleting a rule (an endpoint's or a published port's) "
